@@ -1,0 +1,36 @@
+# Shared by scripts/up.sh and scripts/test.sh: a virtualenv in .venv with Neutrino installed.
+# Debian packages are installed with apt-get when missing (as root, or through sudo).
+
+NEUTRINO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${NEUTRINO_VENV:-$NEUTRINO_ROOT/.venv}"
+PYTHON="${PYTHON:-python3}"
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        echo "neutrino: need root to run: $*" >&2; return 1; fi
+}
+
+# apt_need PKG...: install the Debian packages that are not installed yet
+apt_need() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if ! command -v apt-get >/dev/null; then
+        echo "neutrino: not a Debian system; please install: ${missing[*]}" >&2; return 1
+    fi
+    echo "neutrino: installing Debian packages: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# make_venv EXTRAS: create .venv (once) and install Neutrino into it, e.g. make_venv "[test]"
+make_venv() {
+    local extras="${1:-}"
+    if [ ! -x "$VENV/bin/python" ]; then
+        "$PYTHON" -m venv "$VENV" 2>/dev/null || { apt_need python3-venv && "$PYTHON" -m venv "$VENV"; }
+    fi
+    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+    "$VENV/bin/python" -m pip install -q -e "$NEUTRINO_ROOT$extras"
+}
