@@ -1,0 +1,259 @@
+"""The oVirt REST API v4 at /ovirt-engine/api, and its SSO endpoints.
+
+Speaks XML (what ``ovirtsdk4`` sends and expects) and JSON (``Accept: application/json``).
+Every call needs ``Authorization: Bearer <token>`` from ``/ovirt-engine/sso/oauth/token``, or HTTP Basic.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Callable
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from neutrino import __version__
+from neutrino.engine.api import wire
+from neutrino.engine.api.faults import fault, status_of
+from neutrino.engine.api.fields import API
+from neutrino.engine.api.resource import Call, MethodNotAllowed
+from neutrino.engine.api.tree import EMPTY_LISTS, EMPTY_TOP, Node, build_tree
+from neutrino.engine.commands import auth
+from neutrino.engine.commands.common import EngineContext
+from neutrino.engine.domain.errors import EngineError, NotFound
+from neutrino.engine.domain.model import BLANK_TEMPLATE_ID
+
+log = logging.getLogger(__name__)
+
+XML = "application/xml"
+JSON = "application/json"
+TOKEN_CACHE_SECONDS = 60.0
+# the top-level collections the <api> root links to
+ROOT_LINKS = ("clusters", "datacenters", "disks", "events", "hosts", "networks", "openstacknetworkproviders",
+              "storagedomains", "templates", "vms", "vnicprofiles")
+
+
+class Reply:
+    """What a dispatched call answers: a status and a tree under a root element (or nothing)."""
+
+    def __init__(self, status: int, root: str | None = None, tree: wire.Tree | None = None) -> None:
+        self.status, self.root, self.tree = status, root, tree
+
+
+class TokenCache:
+    """Bearer tokens checked recently, so a busy client does not cost a query per call."""
+
+    def __init__(self, ctx: EngineContext) -> None:
+        self.ctx = ctx
+        self._seen: dict[str, float] = {}
+
+    def valid(self, token: str) -> bool:
+        now = time.monotonic()
+        if self._seen.get(token, 0.0) > now:
+            return True
+        if auth.user_for_token(self.ctx, token) is None:
+            return False
+        self._seen[token] = now + TOKEN_CACHE_SECONDS
+        return True
+
+    def forget(self, token: str) -> None:
+        self._seen.pop(token, None)
+
+
+def create_api(ctx: EngineContext) -> list[Route]:
+    tree = build_tree()
+    tokens = TokenCache(ctx)
+
+    async def sso_token(request: Request) -> Response:
+        form = await _form(request)
+        if form.get("grant_type") != "password":
+            return JSONResponse({"error_code": "unsupported_grant_type", "error": "Only the password grant is supported."}, 400)
+        username, password = str(form.get("username", "")), str(form.get("password", ""))
+        token = await run_in_threadpool(auth.login, ctx, username, password)
+        if token is None:
+            return JSONResponse({"error_code": "access_denied", "error": "Cannot authenticate user: the user name or password is incorrect."}, 400)
+        return JSONResponse({"access_token": token, "scope": str(form.get("scope", "ovirt-app-api")),
+                             "exp": str(int(time.time() * 1000) + 36_000_000), "token_type": "bearer"})
+
+    async def sso_logout(request: Request) -> Response:
+        form = await _form(request)
+        token = str(form.get("token", ""))
+        if token:
+            await run_in_threadpool(auth.logout, ctx, token)
+            tokens.forget(token)
+        return JSONResponse({})
+
+    async def api(request: Request) -> Response:
+        wants_json = _wants_json(request)
+        if not await run_in_threadpool(_authenticated, request, ctx, tokens):
+            return _render(Reply(401, "fault", fault("Authentication required.", "Unauthorized")), wants_json,
+                           {"WWW-Authenticate": 'Bearer realm="RESTAPI"'})
+        body = await request.body()
+        path = request.path_params.get("path", "").strip("/")
+        segments = [s for s in path.split("/") if s]
+        method = "GET" if request.method == "HEAD" else request.method  # the server drops a HEAD's body
+        reply = await run_in_threadpool(_dispatch, ctx, tree, method, segments, dict(request.query_params),
+                                        body, request.headers.get("content-type", ""))
+        return _render(reply, wants_json)
+
+    # every method reaches the router, so an unsupported one is answered with a fault, not a text/plain 405
+    methods = ["GET", "POST", "PUT", "DELETE", "PATCH"]
+    return [
+        Route("/ovirt-engine/sso/oauth/token", sso_token, methods=["POST"]),
+        Route("/ovirt-engine/services/sso-logout", sso_logout, methods=["POST", "GET"]),
+        Route("/ovirt-engine/api", api, methods=methods),
+        Route("/ovirt-engine/api/{path:path}", api, methods=methods),
+    ]
+
+
+def create_app(ctx: EngineContext) -> Starlette:
+    return Starlette(routes=create_api(ctx))
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """An urlencoded form (the SSO endpoints' only encoding), plus the query string."""
+    fields = dict(request.query_params)
+    for key, values in parse_qs((await request.body()).decode("utf-8", "replace")).items():
+        fields[key] = values[-1]
+    return fields
+
+
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "json" in accept and "xml" not in accept
+
+
+def _authenticated(request: Request, ctx: EngineContext, tokens: TokenCache) -> bool:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value:
+        return tokens.valid(value.strip())
+    if scheme.lower() == "basic" and value:
+        try:
+            user, _, password = base64.b64decode(value).decode().partition(":")
+        except ValueError:
+            return False
+        return auth.check_credentials(ctx, user, password)
+    return False
+
+
+def _render(reply: Reply, wants_json: bool, headers: dict[str, str] | None = None) -> Response:
+    if reply.root is None or reply.tree is None:
+        return Response(b"", reply.status, headers=headers, media_type=JSON if wants_json else XML)
+    if wants_json:
+        return Response(wire.to_json(wire.jsonable(reply.tree)), reply.status, headers=headers, media_type=JSON)
+    return Response(wire.to_xml(reply.root, reply.tree), reply.status, headers=headers, media_type=XML)
+
+
+def _dispatch(ctx: EngineContext, tree: dict[str, Node], method: str, segments: list[str], query: dict[str, str],
+              body: bytes, content_type: str) -> Reply:
+    call = Call(ctx=ctx, query=query)
+    try:
+        return _route(call, tree, method, segments, lambda: _parse_body(body, content_type))
+    except EngineError as exc:
+        return Reply(status_of(exc), "fault", fault(exc.message))
+    except Exception:
+        log.exception("unexpected error in %s /%s", method, "/".join(segments))
+        return Reply(500, "fault", fault("An internal error occurred; the operation was not applied.",
+                                         "Internal Server Error"))
+    finally:
+        call.close()
+
+
+def _parse_body(body: bytes, content_type: str) -> wire.Tree:
+    if not body.strip():
+        return {}
+    if "json" in content_type:
+        return wire.from_json(body)
+    _root, tree = wire.from_xml(body)
+    return tree if isinstance(tree, dict) else {}
+
+
+def _route(call: Call, tree: dict[str, Node], method: str, segs: list[str], body: Callable[[], wire.Tree]) -> Reply:
+    if not segs:
+        if method != "GET":
+            raise MethodNotAllowed("Only GET is supported on the API root.")
+        return Reply(200, "api", _root(call))
+    if segs[0] in EMPTY_TOP and segs[0] not in tree and len(segs) == 1 and method == "GET":
+        return Reply(200, EMPTY_LISTS.get(segs[0], segs[0]), {})
+    node = tree.get(segs[0])
+    if node is None:
+        raise NotFound(f"There is no collection '{segs[0]}' in the API.")
+    parents: list[str] = []
+    rest = segs[1:]
+    while True:
+        coll = node.collection
+        call.parents = tuple(parents)
+        if not rest:  # the collection itself
+            if method == "GET":
+                return Reply(200, coll.plural, coll.render_list(call, coll.select(call, coll.list(call))))
+            if method == "POST":
+                call.close()  # the write commits elsewhere; rendering must see it (SQLite readers keep a snapshot)
+                entity = coll.add(call, body())
+                return Reply(201, coll.element, coll.render(call, entity))
+            raise MethodNotAllowed(f"{method} is not supported on a collection.")
+        entity_id, rest = rest[0], rest[1:]
+        if not rest:  # one entity
+            if method == "GET":
+                return Reply(200, coll.element, coll.render(call, coll.get(call, entity_id)))
+            if method == "PUT":
+                coll.get(call, entity_id)
+                call.close()
+                entity = coll.update(call, entity_id, body())
+                return Reply(200, coll.element, coll.render(call, entity))
+            if method == "DELETE":
+                coll.get(call, entity_id)
+                call.close()
+                coll.remove(call, entity_id)
+                return Reply(200)
+            raise MethodNotAllowed(f"{method} is not supported on an entity.")
+        name, rest = rest[0], rest[1:]
+        child = node.children.get(name)
+        if child is not None:
+            coll.get(call, entity_id)
+            parents.append(entity_id)
+            node = child
+            continue
+        if not rest and method == "POST" and name in coll.actions:
+            coll.get(call, entity_id)
+            call.close()
+            result = coll.act(call, entity_id, name, body())
+            return Reply(200, "action", result)
+        if not rest and method == "GET" and name in EMPTY_LISTS and name in coll.links:
+            coll.get(call, entity_id)
+            return Reply(200, EMPTY_LISTS[name], {})
+        raise NotFound(f"There is no '{name}' under '{coll.path}'.")
+
+
+def _root(call: Call) -> wire.Tree:
+    vms = call.uow.vms.list()
+    hosts = call.uow.hosts.list()
+    return {
+        "link": [{"href": f"{API}/{rel}", "rel": rel} for rel in ROOT_LINKS]
+        + [{"href": f"{API}/{rel}?search={{query}}", "rel": f"{rel}/search"} for rel in ("vms", "hosts", "clusters", "datacenters", "networks")],
+        "product_info": {
+            "instance_id": _instance_id(call),
+            "name": "Neutrino",
+            "vendor": "Neutrino",
+            "version": {"build": "0", "full_version": __version__, "major": 4, "minor": 5, "revision": 0},
+        },
+        "special_objects": {"blank_template": {"href": f"{API}/templates/{BLANK_TEMPLATE_ID}", "id": BLANK_TEMPLATE_ID}},
+        "summary": {
+            "hosts": {"active": sum(1 for h in hosts if h.status.value == "up"), "total": len(hosts)},
+            "storage_domains": {"active": 0, "total": 0},
+            "users": {"active": 1, "total": call.uow.users.count()},
+            "vms": {"active": sum(1 for v in vms if v.is_running), "total": len(vms)},
+        },
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S.000+00:00", time.gmtime()),
+    }
+
+
+def _instance_id(call: Call) -> str:
+    return call.uow.settings.get("instance_id") or ""
+

@@ -1,0 +1,212 @@
+"""Field declarations: one per wire element of a resource, driving both parsing and rendering.
+
+A resource lists its fields once; ``render`` turns an entity into a wire tree, ``parse`` turns a request
+tree into the keyword arguments a command takes, holding only what the client sent (absent means "not
+specified", which is how PUT leaves the rest alone). An invalid value is a 400 naming the element.
+Unknown elements are ignored, as the real engine ignores them.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from neutrino.engine.api.wire import Tree, as_list
+from neutrino.engine.commands.common import Ref
+from neutrino.engine.domain.errors import BadRequest
+
+API = "/ovirt-engine/api"
+
+
+def invalid(element: str, raw: Any, expected: str) -> BadRequest:
+    return BadRequest(f"Invalid value for '{element}': '{raw}' is not {expected}.")
+
+
+class Codec:
+    expected = "a value"
+
+    def parse(self, raw: Any, element: str) -> Any:
+        raise NotImplementedError
+
+    def render(self, value: Any) -> Any:
+        return value
+
+
+# what XML 1.0 cannot carry: stored once (e.g. through JSON), it would break every XML answer that shows it
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def text_of(raw: Any, element: str) -> str:
+    """A text value, refused (naming the element) when it holds characters XML cannot represent."""
+    if isinstance(raw, dict | list):
+        raise invalid(element, raw, "text")
+    text = "" if raw is None else str(raw)
+    if _NOT_XML.search(text):
+        raise BadRequest(f"Invalid value for '{element}': it contains control characters.")
+    return text
+
+
+class Text(Codec):
+    def parse(self, raw: Any, element: str) -> Any:
+        return text_of(raw, element)
+
+
+class Bool(Codec):
+    def parse(self, raw: Any, element: str) -> Any:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("true", "false"):
+            return text == "true"
+        raise invalid(element, raw, "a boolean (true or false)")
+
+
+class Int(Codec):
+    def parse(self, raw: Any, element: str) -> Any:
+        if isinstance(raw, bool):
+            raise invalid(element, raw, "an integer")
+        try:
+            return int(str(raw).strip())
+        except ValueError:
+            raise invalid(element, raw, "an integer") from None
+
+
+class Enum(Codec):
+    def __init__(self, cls: type[enum.Enum]) -> None:
+        self.cls = cls
+
+    def parse(self, raw: Any, element: str) -> Any:
+        try:
+            return self.cls(str(raw).strip())
+        except ValueError:
+            allowed = ", ".join(str(m.value) for m in self.cls)
+            raise invalid(element, raw, f"one of: {allowed}") from None
+
+    def render(self, value: Any) -> Any:
+        return value.value if isinstance(value, enum.Enum) else value
+
+
+class Date(Codec):
+    def parse(self, raw: Any, element: str) -> Any:
+        try:
+            return datetime.fromisoformat(str(raw))
+        except ValueError:
+            raise invalid(element, raw, "a date") from None
+
+    def render(self, value: Any) -> Any:
+        return value.isoformat(timespec="milliseconds") if value else None
+
+
+class RefTo(Codec):
+    """A reference to another entity: rendered as ``<x href id/>``, parsed by id or name."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def parse(self, raw: Any, element: str) -> Any:
+        if not isinstance(raw, dict):
+            raise invalid(element, raw, "a reference (id or name)")
+        ref = Ref(id=raw.get("id") or None, name=raw.get("name") or None)
+        if not ref:
+            raise BadRequest(f"Incomplete parameters: '{element}' needs an id or a name.")
+        return ref
+
+    def render(self, value: Any) -> Any:
+        return {"href": f"{API}/{self.path}/{value}", "id": value} if value else None
+
+
+TEXT, BOOL, INT, DATE = Text(), Bool(), Int(), Date()
+
+
+@dataclass(frozen=True)
+class Field:
+    element: str
+    attr: str | None = None  # entity attribute and command keyword; defaults to the element name
+    codec: Codec = TEXT
+    writable: bool = True
+    # custom shapes (e.g. <vlan id="10"/>): get the wire value from an entity, or keywords from a wire value
+    render_fn: Callable[[Any], Any] | None = None
+    parse_fn: Callable[[Any, str], dict[str, Any]] | None = None
+
+    @property
+    def key(self) -> str:
+        return self.attr or self.element
+
+    def render(self, entity: Any) -> Any:
+        if self.render_fn is not None:
+            return self.render_fn(entity)
+        return self.codec.render(getattr(entity, self.key, None))
+
+    def parse(self, raw: Any) -> dict[str, Any]:
+        if self.parse_fn is not None:
+            return self.parse_fn(raw, self.element)
+        # a reference reaches the command as a Ref under the element's name (``cluster=Ref(...)``)
+        key = self.element if isinstance(self.codec, RefTo) else self.key
+        return {key: self.codec.parse(raw, self.element)}
+
+
+def render_fields(fields: tuple[Field, ...], entity: Any) -> Tree:
+    out: Tree = {}
+    for f in fields:
+        value = f.render(entity)
+        if value is not None and value != "":
+            out[f.element] = value
+    return out
+
+
+def parse_fields(fields: tuple[Field, ...], tree: Tree) -> dict[str, Any]:
+    """Keyword arguments for what the client sent; read-only and unknown elements are ignored."""
+    out: dict[str, Any] = {}
+    for f in fields:
+        if f.writable and f.element in tree:
+            out.update(f.parse(tree[f.element]))
+    return out
+
+
+# --- shapes shared by several resources ----------------------------------------------------------
+
+
+def version_field() -> Field:
+    def render(entity: Any) -> Any:
+        return {"major": entity.version_major, "minor": entity.version_minor}
+
+    def parse(raw: Any, element: str) -> dict[str, Any]:
+        if not isinstance(raw, dict):
+            raise invalid(element, raw, "a version (major, minor)")
+        out = {}
+        if "major" in raw:
+            out["version_major"] = INT.parse(raw["major"], "version.major")
+        if "minor" in raw:
+            out["version_minor"] = INT.parse(raw["minor"], "version.minor")
+        return out
+
+    return Field("version", render_fn=render, parse_fn=parse)
+
+
+def custom_properties_field(element: str = "custom_properties", item: str = "custom_property") -> Field:
+    def render(entity: Any) -> Any:
+        props = entity.custom_properties or {}
+        return {item: [{"name": k, "value": v} for k, v in sorted(props.items())]} if props else None
+
+    def parse(raw: Any, el: str) -> dict[str, Any]:
+        if raw in ("", None):
+            return {"custom_properties": {}}
+        if not isinstance(raw, dict):
+            raise invalid(el, raw, f"a list of {item}")
+        props: dict[str, str] = {}
+        for entry in as_list(raw.get(item)):
+            if not isinstance(entry, dict) or not entry.get("name"):
+                raise BadRequest(f"Invalid value for '{el}': each {item} needs a name.")
+            value = entry.get("value")
+            props[text_of(entry["name"], el)] = "" if value is None or value == {} else text_of(value, el)
+        return {"custom_properties": props}
+
+    return Field(element, render_fn=render, parse_fn=parse)
+
+
+def common_fields() -> tuple[Field, ...]:
+    return (Field("name"), Field("description"), Field("comment"))

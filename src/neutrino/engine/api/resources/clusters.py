@@ -1,0 +1,160 @@
+"""/clusters, and the networks attached to each (/clusters/{id}/networks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino.engine.api.fields import (
+    API,
+    BOOL,
+    Enum,
+    Field,
+    RefTo,
+    common_fields,
+    invalid,
+    text_of,
+    version_field,
+)
+from neutrino.engine.api.resource import Call, Collection
+from neutrino.engine.api.resources.networks import Networks
+from neutrino.engine.api.wire import Tree, as_list
+from neutrino.engine.commands import clusters as cmd
+from neutrino.engine.commands.common import Ref
+from neutrino.engine.domain import model
+from neutrino.engine.domain.errors import BadRequest
+
+
+def _cpu_render(entity: Any) -> Any:
+    cpu: Tree = {"architecture": entity.cpu_architecture.value}
+    if entity.cpu_type:
+        cpu["type"] = entity.cpu_type
+    return cpu
+
+
+def _cpu_parse(raw: Any, element: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise invalid(element, raw, "a CPU (architecture, type)")
+    out: dict[str, Any] = {}
+    if "architecture" in raw:
+        out["cpu_architecture"] = Enum(model.Architecture).parse(raw["architecture"], "cpu.architecture")
+    if "type" in raw:
+        out["cpu_type"] = text_of(raw["type"], "cpu.type")
+    return out
+
+
+def _providers_render(entity: Any) -> Any:
+    pid = entity.default_provider_id
+    return {"external_provider": [{"href": f"{API}/openstacknetworkproviders/{pid}", "id": pid}]} if pid else None
+
+
+def _providers_parse(raw: Any, element: str) -> dict[str, Any]:
+    """The cluster's default network provider (oVirt keeps a list; it uses one)."""
+    items = as_list(raw.get("external_provider")) if isinstance(raw, dict) else []
+    if raw not in ("", None) and not isinstance(raw, dict):
+        raise invalid(element, raw, "a list of external_provider")
+    if len(items) > 1:
+        raise BadRequest(f"Invalid value for '{element}': a cluster has at most one default network provider.")
+    if not items:
+        return {"default_provider": None}
+    ref = items[0] if isinstance(items[0], dict) else {}
+    if not (ref.get("id") or ref.get("name")):
+        raise BadRequest(f"Incomplete parameters: '{element}.external_provider' needs an id or a name.")
+    return {"default_provider": Ref(id=ref.get("id"), name=ref.get("name"))}
+
+
+class Clusters(Collection):
+    path, plural, element, type_name, repo = "clusters", "clusters", "cluster", "Cluster", "clusters"
+    fields = (
+        *common_fields(),
+        Field("data_center", attr="data_center_id", codec=RefTo("datacenters")),
+        Field("cpu", render_fn=_cpu_render, parse_fn=_cpu_parse),
+        version_field(),
+        Field("external_network_providers", render_fn=_providers_render, parse_fn=_providers_parse),
+    )
+    links = ("affinitygroups", "cpuprofiles", "enabledfeatures", "externalnetworkproviders", "glusterhooks",
+             "glustervolumes", "networkfilters", "networks", "permissions")
+    search_keys = {
+        "datacenter": lambda c, e: c.names("datacenters").get(e.data_center_id or ""),
+        "datacenters.name": lambda c, e: c.names("datacenters").get(e.data_center_id or ""),
+    }
+
+    def list(self, call: Call) -> Any:
+        if call.parents:  # /datacenters/{id}/clusters
+            return call.uow.clusters.list(data_center_id=call.parents[0])
+        return call.uow.clusters.list()
+
+    def belongs(self, call: Call, entity: Any) -> bool:
+        return not call.parents or entity.data_center_id == call.parents[0]
+
+    def add(self, call: Call, body: Tree) -> Any:
+        fields = self.parse(body)
+        if call.parents:
+            fields["data_center"] = Ref(id=call.parents[0])
+        return cmd.add_cluster(call.ctx, fields.pop("name", None), fields.pop("data_center", None), **fields)
+
+    def update(self, call: Call, id_: str, body: Tree) -> Any:
+        changes = self.parse(body)
+        changes.pop("data_center", None)
+        return cmd.update_cluster(call.ctx, id_, changes)
+
+    def remove(self, call: Call, id_: str) -> None:
+        cmd.remove_cluster(call.ctx, id_)
+
+
+class ClusterNetworks(Networks):
+    """Networks attached to a cluster, each with its attachment's ``required`` and ``display``.
+
+    The cluster is the last parent: /clusters/{id}/networks, or /datacenters/{dc}/clusters/{id}/networks.
+    """
+
+    type_name = "Network"
+    links = ("networklabels", "permissions", "vnicprofiles")
+    actions = ()  # export and the like act on /networks/{id}, not on an attachment
+
+    def _attachments(self, call: Call) -> dict[str, model.NetworkAttachment]:
+        return {a.network_id: a for a in call.uow.attachments.list(cluster_id=call.parents[-1])}
+
+    def list(self, call: Call) -> Any:
+        attached = self._attachments(call)
+        return [n for n in call.uow.networks.list(id=list(attached))] if attached else []
+
+    def belongs(self, call: Call, entity: Any) -> bool:
+        return entity.id in self._attachments(call)
+
+    def href(self, call: Call, entity: Any) -> str:
+        return f"{API}/clusters/{call.parents[-1]}/networks/{entity.id}"
+
+    def render_extra(self, call: Call, entity: Any) -> Tree:
+        extra = super().render_extra(call, entity)
+        attachment = self._attachments(call).get(entity.id)
+        extra["cluster"] = {"href": f"{API}/clusters/{call.parents[-1]}", "id": call.parents[-1]}
+        if attachment is not None:
+            extra["required"] = attachment.required
+            extra["display"] = attachment.display
+            extra["status"] = "operational"
+        return extra
+
+    def add(self, call: Call, body: Tree) -> Any:
+        ref = Ref(id=body.get("id") or None, name=body.get("name") or None)
+        kw = _attachment_flags(body)
+        network, _ = cmd.attach_network(call.ctx, call.parents[-1], ref, **kw)
+        return network
+
+    def update(self, call: Call, id_: str, body: Tree) -> Any:
+        network, _ = cmd.update_attachment(call.ctx, call.parents[-1], id_, _attachment_flags(body))
+        return network
+
+    def remove(self, call: Call, id_: str) -> None:
+        cmd.detach_network(call.ctx, call.parents[-1], id_)
+
+
+def _attachment_flags(body: Tree) -> dict[str, bool]:
+    flags: dict[str, bool] = {}
+    for key in ("required", "display"):
+        if key in body:
+            flags[key] = BOOL.parse(body[key], key)
+    usages = body.get("usages")
+    if isinstance(usages, dict) and "display" not in flags:
+        # oVirt's current form of the deprecated <display>: the attachment's usages
+        flags["display"] = "display" in [str(u).lower() for u in as_list(usages.get("usage"))]
+    return flags

@@ -1,0 +1,58 @@
+"""/hosts and /templates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino.engine.api.fields import INT, Enum, Field, RefTo, common_fields
+from neutrino.engine.api.resource import Call, Collection
+from neutrino.engine.api.wire import Tree
+from neutrino.engine.commands import hosts as cmd
+from neutrino.engine.domain import model
+
+
+class Hosts(Collection):
+    path, plural, element, type_name, repo = "hosts", "hosts", "host", "Host", "hosts"
+    fields = (
+        *common_fields(),
+        Field("address"),
+        Field("port", codec=INT),
+        Field("status", codec=Enum(model.HostStatus), writable=False),
+        Field("cluster", attr="cluster_id", codec=RefTo("clusters")),
+        # the secret that enrolls a host (here: the agent's token); accepted, never rendered
+        Field("root_password", render_fn=lambda e: None),
+    )
+    links = ("affinitylabels", "agents", "devices", "hooks", "katelloerrata", "networkattachments", "nics",
+             "numanodes", "permissions", "statistics", "storages", "tags", "unmanagednetworks")
+    search_keys = {
+        "cluster": lambda c, e: c.names("clusters").get(e.cluster_id),
+        "clusters.name": lambda c, e: c.names("clusters").get(e.cluster_id),
+        "status": lambda c, e: e.status.value,
+        "address": lambda c, e: e.address,
+    }
+
+    def add(self, call: Call, body: Tree) -> Any:
+        f = self.parse(body)
+        return cmd.add_host(call.ctx, f.pop("name", None), f.pop("address", ""), f.pop("cluster", None), **f)
+
+    def update(self, call: Call, id_: str, body: Tree) -> Any:
+        changes = self.parse(body)
+        changes.pop("root_password", None)
+        return cmd.update_host(call.ctx, id_, changes)
+
+    def remove(self, call: Call, id_: str) -> None:
+        cmd.remove_host(call.ctx, id_)
+
+
+class Templates(Collection):
+    path, plural, element, type_name, repo = "templates", "templates", "template", "Template", "templates"
+    fields = (
+        *common_fields(),
+        Field("memory", codec=INT, writable=False),
+        Field("cluster", attr="cluster_id", codec=RefTo("clusters"), writable=False),
+    )
+    links = ("cdroms", "diskattachments", "graphicsconsoles", "mediateddevices", "nics", "permissions", "tags",
+             "watchdogs")
+
+    def render_extra(self, call: Call, entity: Any) -> Tree:
+        return {"status": "ok", "version": {"version_name": "base version", "version_number": 1}}

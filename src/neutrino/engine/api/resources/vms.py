@@ -1,0 +1,223 @@
+"""/vms, with their NICs (/vms/{id}/nics) and snapshots (/vms/{id}/snapshots)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from neutrino.engine.api.fields import API, BOOL, DATE, INT, Enum, Field, RefTo, common_fields, invalid
+from neutrino.engine.api.resource import Call, Collection
+from neutrino.engine.api.wire import Tree
+from neutrino.engine.commands import nics as nics_cmd
+from neutrino.engine.commands import snapshots as snap_cmd
+from neutrino.engine.commands import vms as cmd
+from neutrino.engine.domain import model
+from neutrino.engine.domain.errors import BadRequest, NotFound
+
+
+def _action(status: str = "complete", **extra: Any) -> Tree:
+    return {"status": status, **extra}
+
+
+class Vms(Collection):
+    path, plural, element, type_name, repo = "vms", "vms", "vm", "VM", "vms"
+    fields = (
+        *common_fields(),
+        Field("cluster", attr="cluster_id", codec=RefTo("clusters")),
+        Field("template", attr="template_id", codec=RefTo("templates")),
+        Field("memory", codec=INT),
+        Field("status", codec=Enum(model.VmStatus), writable=False),
+        Field("host", attr="host_id", codec=RefTo("hosts"), writable=False),
+        Field("creation_time", codec=DATE, writable=False),
+        Field("start_time", codec=DATE, writable=False),
+        Field("stop_time", codec=DATE, writable=False),
+    )
+    links = ("affinitylabels", "applications", "cdroms", "diskattachments", "floppies", "graphicsconsoles",
+             "hostdevices", "katelloerrata", "mediateddevices", "nics", "numanodes", "permissions",
+             "reporteddevices", "sessions", "snapshots", "statistics", "tags", "watchdogs")
+    actions = ("start", "stop", "shutdown", "previewsnapshot", "undosnapshot", "commitsnapshot")
+    search_keys = {
+        "cluster": lambda c, e: c.names("clusters").get(e.cluster_id),
+        "clusters.name": lambda c, e: c.names("clusters").get(e.cluster_id),
+        "status": lambda c, e: e.status.value,
+        "host": lambda c, e: c.names("hosts").get(e.host_id or ""),
+        "description": lambda c, e: e.description,
+        "datacenter": lambda c, e: _dc_name(c, e),
+        "datacenters.name": lambda c, e: _dc_name(c, e),
+    }
+
+    def render_list(self, call: Call, entities: Any) -> Tree:
+        if call.follows("nics"):
+            # one query for the NICs of every VM in the list, whatever its length
+            by_vm: dict[str, list[model.VmNic]] = {}
+            for nic in call.uow.nics.list(vm_id=[e.id for e in entities]) if entities else []:
+                by_vm.setdefault(nic.vm_id, []).append(nic)
+            call.memo("nics_by_vm", lambda: by_vm)
+        return super().render_list(call, entities)
+
+    def render_extra(self, call: Call, entity: Any) -> Tree:
+        if not call.follows("nics"):
+            return {}
+        prefetched = call.recall("nics_by_vm")
+        nics = prefetched.get(entity.id, []) if prefetched is not None else call.uow.nics.list(vm_id=entity.id)
+        return {"nics": {"nic": [NICS.render(call, n) for n in nics]}}
+
+    def add(self, call: Call, body: Tree) -> Any:
+        fields = self.parse(body)
+        return cmd.add_vm(call.ctx, fields.pop("name", None), fields.pop("cluster", None),
+                          fields.pop("template", None), **fields)
+
+    def update(self, call: Call, id_: str, body: Tree) -> Any:
+        changes = self.parse(body)
+        changes.pop("template", None)
+        return cmd.update_vm(call.ctx, id_, changes)
+
+    def remove(self, call: Call, id_: str) -> None:
+        cmd.remove_vm(call.ctx, id_)
+
+    def act(self, call: Call, id_: str, action: str, body: Tree) -> Tree:
+        if action == "start":
+            cmd.start_vm(call.ctx, id_)
+        elif action in ("stop", "shutdown"):
+            cmd.stop_vm(call.ctx, id_, action)
+        elif action == "previewsnapshot":
+            snap = body.get("snapshot")
+            if not isinstance(snap, dict) or not snap.get("id"):
+                raise BadRequest("Incomplete parameters: 'snapshot.id' is required.")
+            snap_cmd.preview_snapshot(call.ctx, id_, snap["id"])
+        elif action == "undosnapshot":
+            snap_cmd.undo_snapshot(call.ctx, id_)
+        elif action == "commitsnapshot":
+            snap_cmd.commit_snapshot(call.ctx, id_)
+        else:
+            return super().act(call, id_, action, body)
+        return _action()
+
+
+def _dc_name(call: Call, vm: Any) -> str | None:
+    dc_of_cluster = call.memo("dc_of_cluster", lambda: {c.id: c.data_center_id for c in call.uow.clusters.list()})
+    return call.names("datacenters").get(dc_of_cluster.get(vm.cluster_id) or "")
+
+
+def _mac_parse(raw: Any, element: str) -> dict[str, Any]:
+    if not isinstance(raw, dict) or not raw.get("address"):
+        raise invalid("mac.address", raw, "a MAC address (<mac><address>...</address></mac>)")
+    return {"mac": str(raw["address"])}
+
+
+class Nics(Collection):
+    path, plural, element, type_name, repo = "nics", "nics", "nic", "Interface", "nics"
+    fields = (
+        *common_fields(),
+        Field("interface", codec=Enum(model.NicInterface)),
+        Field("linked", codec=BOOL),
+        Field("plugged", codec=BOOL),
+        Field("mac", render_fn=lambda e: {"address": e.mac}, parse_fn=_mac_parse),
+        Field("vnic_profile", attr="vnic_profile_id", codec=RefTo("vnicprofiles")),
+        Field("vm", attr="vm_id", codec=RefTo("vms"), writable=False),
+    )
+    links: ClassVar[tuple[str, ...]] = ("networkfilterparameters", "reporteddevices", "statistics")
+    actions: ClassVar[tuple[str, ...]] = ("activate", "deactivate")
+
+    def list(self, call: Call) -> Any:
+        return call.uow.nics.list(vm_id=call.parents[0])
+
+    def belongs(self, call: Call, entity: Any) -> bool:
+        return entity.vm_id == call.parents[0]
+
+    def href(self, call: Call, entity: Any) -> str:
+        return f"{API}/vms/{entity.vm_id}/nics/{entity.id}"
+
+    def parse(self, tree: Tree) -> dict[str, Any]:
+        if "vnic_profile" in tree and tree["vnic_profile"] in ("", None, {}):
+            # an empty profile (<vnic_profile/>): the NIC is detached from any network
+            rest = {k: v for k, v in tree.items() if k != "vnic_profile"}
+            return {**super().parse(rest), "vnic_profile": None}
+        return super().parse(tree)
+
+    def add(self, call: Call, body: Tree) -> Any:
+        fields = self.parse(body)
+        return nics_cmd.add_nic(call.ctx, call.parents[0], fields.pop("name", None), **fields)
+
+    def update(self, call: Call, id_: str, body: Tree) -> Any:
+        return nics_cmd.update_nic(call.ctx, call.parents[0], id_, self.parse(body))
+
+    def remove(self, call: Call, id_: str) -> None:
+        nics_cmd.remove_nic(call.ctx, call.parents[0], id_)
+
+    def act(self, call: Call, id_: str, action: str, body: Tree) -> Tree:
+        if action not in ("activate", "deactivate"):
+            return super().act(call, id_, action, body)
+        nics_cmd.set_plugged(call.ctx, call.parents[0], id_, action == "activate")
+        return _action()
+
+
+NICS = Nics()
+
+
+class SnapshotNics(Nics):
+    """/vms/{id}/snapshots/{id}/nics: the NICs a snapshot captured, read-only."""
+
+    actions = ()
+    links = ()
+
+    def _captured(self, call: Call) -> list[model.VmNic]:
+        vm_id, snapshot_id = call.parents[-2], call.parents[-1]
+        snap = call.uow.snapshots.get(snapshot_id)
+        if snap is None or snap.vm_id != vm_id:
+            return []
+        # transient entities, never added to a session: only rendered
+        return [model.VmNic(id=str(n["id"]), name=str(n["name"]), vm_id=vm_id, mac=str(n["mac"]),
+                            interface=model.NicInterface(str(n["interface"])), linked=bool(n["linked"]),
+                            plugged=bool(n["plugged"]),
+                            vnic_profile_id=str(n["vnic_profile_id"]) if n.get("vnic_profile_id") else None)
+                for n in snap.nics]
+
+    def list(self, call: Call) -> Any:
+        return self._captured(call)
+
+    def get(self, call: Call, id_: str) -> Any:
+        for nic in self._captured(call):
+            if nic.id == id_:
+                return nic
+        raise NotFound(f"{self.type_name} '{id_}' was not found.")
+
+    def href(self, call: Call, entity: Any) -> str:
+        return f"{API}/vms/{call.parents[-2]}/snapshots/{call.parents[-1]}/nics/{entity.id}"
+
+    def add(self, call: Call, body: Tree) -> Any:
+        return Collection.add(self, call, body)
+
+    def update(self, call: Call, id_: str, body: Tree) -> Any:
+        return Collection.update(self, call, id_, body)
+
+    def remove(self, call: Call, id_: str) -> None:
+        Collection.remove(self, call, id_)
+
+
+class Snapshots(Collection):
+    path, plural, element, type_name, repo = "snapshots", "snapshots", "snapshot", "Snapshot", "snapshots"
+    fields = (
+        Field("description"),
+        Field("date", codec=DATE, writable=False),
+        Field("snapshot_status", attr="status", codec=Enum(model.SnapshotStatus), writable=False),
+        Field("snapshot_type", codec=Enum(model.SnapshotType), writable=False),
+        Field("persist_memorystate", codec=BOOL),
+        Field("vm", attr="vm_id", codec=RefTo("vms"), writable=False),
+    )
+    links = ("cdroms", "disks", "nics")
+
+    def list(self, call: Call) -> Any:
+        return call.uow.snapshots.list(vm_id=call.parents[0], order_by="date")
+
+    def belongs(self, call: Call, entity: Any) -> bool:
+        return entity.vm_id == call.parents[0]
+
+    def href(self, call: Call, entity: Any) -> str:
+        return f"{API}/vms/{entity.vm_id}/snapshots/{entity.id}"
+
+    def add(self, call: Call, body: Tree) -> Any:
+        fields = self.parse(body)
+        return snap_cmd.add_snapshot(call.ctx, call.parents[0], fields.pop("description", ""), **fields)
+
+    def remove(self, call: Call, id_: str) -> None:
+        snap_cmd.remove_snapshot(call.ctx, call.parents[0], id_)

@@ -1,0 +1,33 @@
+"""The engine's composition root: ``create_app(settings)`` builds everything; nothing happens at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+
+from neutrino.engine.api.app import create_api
+from neutrino.engine.background import Periodic
+from neutrino.engine.bootstrap import Engine, build
+from neutrino.engine.commands.sync import synchronize_all
+from neutrino.engine.settings import EngineSettings
+from neutrino.engine.web.routes import web_routes
+
+
+def create_app(settings: EngineSettings, engine: Engine | None = None) -> Starlette:
+    """The engine's ASGI app. ``engine`` lets a caller that already built (and bootstrapped) it pass it in."""
+    built = engine or build(settings)
+
+    sync = Periodic("provider-sync", settings.provider_sync_interval, lambda: synchronize_all(built.ctx))
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        sync.start()
+        yield
+        sync.stop()
+        built.dispose()
+
+    app = Starlette(routes=[*create_api(built.ctx), *web_routes()], lifespan=lifespan)
+    app.state.engine = built
+    return app

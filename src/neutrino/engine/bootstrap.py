@@ -1,0 +1,101 @@
+"""First start and every start: migrate the schema, then make sure what oVirt always has exists.
+
+On first start: the ``admin@internal`` user (password from settings or generated and returned once), the
+``Default`` data center and cluster, the ``Blank`` template, and the MAC pool range.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from neutrino.engine.commands import auth, nics
+from neutrino.engine.commands.clusters import add_cluster
+from neutrino.engine.commands.common import EngineContext, Ref
+from neutrino.engine.commands.datacenters import add_data_center
+from neutrino.engine.domain import model
+from neutrino.engine.domain.macpool import MacRange
+from neutrino.engine.providers.factory import ProviderClients
+from neutrino.engine.settings import EngineSettings
+from neutrino.engine.store import migrate
+from neutrino.engine.store.database import create_engine
+from neutrino.engine.store.secrets import SecretBox
+from neutrino.engine.store.uow import SqlUnitOfWork
+
+MAC_POOL_KEY = nics.MAC_POOL_KEY
+INITIALIZED_KEY = "initialized"
+
+
+@dataclass
+class Engine:
+    """Everything the engine process is made of, built by ``build``."""
+
+    settings: EngineSettings
+    db: sa.Engine
+    read_db: sa.Engine
+    ctx: EngineContext
+    admin_password: str | None  # set only when this start created the admin user with a generated password
+
+    def dispose(self) -> None:
+        self.db.dispose()
+        if self.read_db is not self.db:
+            self.read_db.dispose()
+
+
+def build(settings: EngineSettings) -> Engine:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = create_engine(settings.db_url)
+    read_db = create_engine(settings.db_url, readonly=True) if settings.db_url.startswith("sqlite") else db
+    migrate.upgrade(db)
+    pool = _mac_pool(db, settings)
+    secrets = SecretBox.from_data_dir(settings.data_dir, settings.secret_key)
+    ctx = EngineContext(
+        uow=lambda: SqlUnitOfWork(db),
+        reader=lambda: SqlUnitOfWork(read_db),
+        mac_pool=pool,
+        secrets=secrets,
+        provider_client=ProviderClients(secrets, settings.data_dir / "provider-ca", settings.provider_connect_timeout,
+                                        settings.provider_timeout),
+    )
+    password = _first_start(ctx, settings)
+    return Engine(settings, db, read_db, ctx, password)
+
+
+def _mac_pool(db: sa.Engine, settings: EngineSettings) -> MacRange:
+    with SqlUnitOfWork(db) as uow:
+        stored = uow.settings.get(MAC_POOL_KEY)
+        if settings.mac_pool_range:
+            pool = MacRange.parse(settings.mac_pool_range)
+            if stored != str(pool):
+                uow.settings.put(MAC_POOL_KEY, str(pool))
+        elif stored:
+            pool = MacRange.parse(stored)
+        else:
+            pool = MacRange.ovirt_default()
+            uow.settings.put(MAC_POOL_KEY, str(pool))
+        if uow.settings.get("instance_id") is None:
+            uow.settings.put("instance_id", model.new_id())
+        uow.commit()
+    return pool
+
+
+def _first_start(ctx: EngineContext, settings: EngineSettings) -> str | None:
+    generated = None
+    with ctx.uow() as uow:
+        if uow.users.first(name="admin", domain="internal") is None:
+            password = settings.admin_password
+            if not password:
+                password = generated = secrets.token_urlsafe(12)
+            uow.users.add(model.User(name="admin", domain="internal", password_hash=auth.hash_password(password)))
+        if uow.templates.get(model.BLANK_TEMPLATE_ID) is None:
+            uow.templates.add(model.Template(id=model.BLANK_TEMPLATE_ID, name="Blank",
+                                             description="Blank template"))
+        fresh = uow.settings.get(INITIALIZED_KEY) is None
+        uow.settings.put(INITIALIZED_KEY, "1")
+        uow.commit()
+    if fresh:  # once: a user may remove the defaults later, and they stay removed
+        dc = add_data_center(ctx, "Default", description="The default Data Center")
+        add_cluster(ctx, "Default", Ref(id=dc.id), description="The default server cluster")
+    return generated

@@ -1,0 +1,129 @@
+"""Clusters, and the logical networks attached to them (required / display)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino.engine.commands.common import EngineContext, Ref, apply_changes, get_or_404, require
+from neutrino.engine.domain import model
+from neutrino.engine.domain.errors import BadRequest, Conflict, InUse, cannot
+from neutrino.engine.domain.rules import check_external_attachment, check_name
+from neutrino.engine.store.uow import UnitOfWork
+
+TYPE = "Cluster"
+
+
+def add_cluster(ctx: EngineContext, name: str, data_center: Ref, **fields: Any) -> model.Cluster:
+    check_name(name)
+    with ctx.uow() as uow:
+        dc = require(uow.datacenters, data_center, "Data Center", "data_center")
+        if uow.clusters.first(name=name):
+            raise Conflict(cannot("add", TYPE, "Cluster name is already in use."))
+        provider_ref = fields.pop("default_provider", None)
+        if provider_ref:
+            fields["default_provider_id"] = require(uow.providers, provider_ref, "Provider", "external_network_providers").id
+        cluster = uow.clusters.add(model.Cluster(name=name, data_center_id=dc.id, **fields))
+        uow.flush()
+        # oVirt attaches the management network to every new cluster of the data center
+        for network in uow.networks.list(data_center_id=dc.id):
+            if model.NetworkUsage.MANAGEMENT.value in network.usages:
+                uow.attachments.add(model.NetworkAttachment(network_id=network.id, cluster_id=cluster.id))
+        uow.commit()
+        return cluster
+
+
+def update_cluster(ctx: EngineContext, cluster_id: str, changes: dict[str, Any]) -> model.Cluster:
+    with ctx.uow() as uow:
+        cluster = get_or_404(uow.clusters, cluster_id, TYPE)
+        if "name" in changes and changes["name"] != cluster.name:
+            check_name(changes["name"])
+            if uow.clusters.first(name=changes["name"]):
+                raise Conflict(cannot("edit", TYPE, "Cluster name is already in use."))
+        if "default_provider" in changes:
+            ref = changes.pop("default_provider")
+            cluster.default_provider_id = (
+                require(uow.providers, ref, "Provider", "external_network_providers").id if ref else None
+            )
+        apply_changes(cluster, changes, {"name", "description", "comment", "cpu_architecture", "cpu_type",
+                                         "version_major", "version_minor"})
+        uow.commit()
+        return cluster
+
+
+def remove_cluster(ctx: EngineContext, cluster_id: str) -> None:
+    with ctx.uow() as uow:
+        cluster = get_or_404(uow.clusters, cluster_id, TYPE)
+        if uow.vms.count(cluster_id=cluster.id):
+            raise InUse(cannot("remove", TYPE, "One or more VMs are still assigned to the Cluster"))
+        if uow.hosts.count(cluster_id=cluster.id):
+            raise InUse(cannot("remove", TYPE, "Cluster contains one or more Hosts"))
+        for attachment in uow.attachments.list(cluster_id=cluster.id):
+            uow.attachments.delete(attachment)
+        uow.flush()
+        uow.clusters.delete(cluster)
+        uow.commit()
+
+
+def attach_network(
+    ctx: EngineContext, cluster_id: str, network: Ref, required: bool | None = None, display: bool = False
+) -> tuple[model.Network, model.NetworkAttachment]:
+    """Attach a network; ``required`` defaults to true, and to false for an external network (never required)."""
+    with ctx.uow() as uow:
+        cluster = get_or_404(uow.clusters, cluster_id, TYPE)
+        net = require(uow.networks, network, "Network", "network")
+        if required is None:
+            required = not net.is_external
+        check_external_attachment(net.is_external, required, display, "attach")
+        if net.data_center_id != cluster.data_center_id:
+            raise BadRequest(
+                cannot("attach", "Logical Network", "The network does not belong to the Cluster's data center.")
+            )
+        if uow.attachments.first(network_id=net.id, cluster_id=cluster.id):
+            raise Conflict(cannot("attach", "Logical Network", "The network is already attached to the Cluster."))
+        attachment = model.NetworkAttachment(network_id=net.id, cluster_id=cluster.id, required=required)
+        _set_display(uow, attachment, display)
+        uow.attachments.add(attachment)
+        uow.commit()
+        return net, attachment
+
+
+def update_attachment(ctx: EngineContext, cluster_id: str, network_id: str, changes: dict[str, Any]) -> tuple[model.Network, model.NetworkAttachment]:
+    with ctx.uow() as uow:
+        attachment = _attachment(uow, cluster_id, network_id)
+        # loaded before the commit: what is loaded after it is expired by the unit of work's closing rollback
+        network = get_or_404(uow.networks, network_id, "Network")
+        check_external_attachment(network.is_external, changes.get("required", attachment.required),
+                                  changes.get("display", attachment.display), "edit")
+        if "required" in changes:
+            attachment.required = changes["required"]
+        if "display" in changes:
+            _set_display(uow, attachment, changes["display"])
+        uow.commit()
+        return network, attachment
+
+
+def detach_network(ctx: EngineContext, cluster_id: str, network_id: str) -> None:
+    with ctx.uow() as uow:
+        attachment = _attachment(uow, cluster_id, network_id)
+        network = get_or_404(uow.networks, network_id, "Network")
+        if model.NetworkUsage.MANAGEMENT.value in network.usages:
+            raise InUse(cannot("detach", "Logical Network", "The management network cannot be detached."))
+        uow.attachments.delete(attachment)
+        uow.commit()
+
+
+def _attachment(uow: UnitOfWork, cluster_id: str, network_id: str) -> model.NetworkAttachment:
+    get_or_404(uow.clusters, cluster_id, TYPE)
+    attachment = uow.attachments.first(cluster_id=cluster_id, network_id=network_id)
+    if attachment is None:
+        raise BadRequest(f"Network '{network_id}' is not attached to Cluster '{cluster_id}'.")
+    return attachment
+
+
+def _set_display(uow: UnitOfWork, attachment: model.NetworkAttachment, display: bool) -> None:
+    """One display network per cluster: choosing one clears the flag on the others."""
+    if display:
+        for other in uow.attachments.list(cluster_id=attachment.cluster_id):
+            if other is not attachment:
+                other.display = False
+    attachment.display = display

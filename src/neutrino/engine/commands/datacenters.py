@@ -1,0 +1,77 @@
+"""Data centers: add (with its management network, as oVirt does), update, remove (optionally forced)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino.engine.commands.common import EngineContext, apply_changes, get_or_404
+from neutrino.engine.commands.networks import create_network, drop_network
+from neutrino.engine.domain import model
+from neutrino.engine.domain.errors import Conflict, InUse, cannot, used_by
+from neutrino.engine.domain.rules import check_name
+from neutrino.engine.store.uow import UnitOfWork
+
+MANAGEMENT_NETWORK = "ovirtmgmt"
+TYPE = "Data Center"
+
+
+def add_data_center(ctx: EngineContext, name: str, **fields: Any) -> model.DataCenter:
+    check_name(name)
+    with ctx.uow() as uow:
+        if uow.datacenters.first(name=name):
+            raise Conflict(cannot("add", TYPE, "The Data Center name is already in use."))
+        dc = uow.datacenters.add(model.DataCenter(name=name, **fields))
+        uow.flush()
+        mgmt = model.Network(
+            name=MANAGEMENT_NETWORK,
+            data_center_id=dc.id,
+            description="Management Network",
+            usages=[model.NetworkUsage.VM.value, model.NetworkUsage.MANAGEMENT.value],
+        )
+        create_network(uow, mgmt)
+        uow.commit()
+        return dc
+
+
+def update_data_center(ctx: EngineContext, dc_id: str, changes: dict[str, Any]) -> model.DataCenter:
+    with ctx.uow() as uow:
+        dc = get_or_404(uow.datacenters, dc_id, TYPE)
+        if "name" in changes and changes["name"] != dc.name:
+            check_name(changes["name"])
+            if uow.datacenters.first(name=changes["name"]):
+                raise Conflict(cannot("edit", TYPE, "The Data Center name is already in use."))
+        apply_changes(dc, changes, {"name", "description", "comment", "local", "version_major", "version_minor"})
+        uow.commit()
+        return dc
+
+
+def remove_data_center(ctx: EngineContext, dc_id: str, force: bool = False) -> None:
+    """Remove a data center and its networks; its clusters stay, detached (as in oVirt).
+
+    Refused while a VM of its clusters runs or (without force) while a VM NIC uses one of its networks.
+    With force, those NICs are left without a profile.
+    """
+    with ctx.uow() as uow:
+        dc = get_or_404(uow.datacenters, dc_id, TYPE)
+        clusters = uow.clusters.list(data_center_id=dc.id)
+        running = [vm.name for vm in uow.vms.list(cluster_id=[c.id for c in clusters]) if vm.is_running]
+        if running:  # even forced: removing its networks would pull them from under running VMs
+            raise InUse(cannot("remove", TYPE, f"The following VMs are running: {', '.join(sorted(running))}."))
+        for network in uow.networks.list(data_center_id=dc.id):
+            if not force:
+                ensure_network_removable(uow, network)
+            drop_network(uow, network, unplug_nics=force)
+        for cluster in clusters:
+            cluster.data_center_id = None
+        uow.flush()
+        uow.datacenters.delete(dc)
+        uow.commit()
+
+
+def ensure_network_removable(uow: UnitOfWork, network: model.Network, action: str = "remove") -> None:
+    """A network used by a VM NIC cannot be removed."""
+    profiles = uow.profiles.list(network_id=network.id)
+    nics = uow.nics.using_profiles([p.id for p in profiles]) if profiles else []
+    if nics:
+        vms = uow.vms.by_ids(n.vm_id for n in nics)
+        raise used_by(action, "Network", "logical network", [vms[n.vm_id].name for n in nics])

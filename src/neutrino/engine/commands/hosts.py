@@ -1,0 +1,59 @@
+"""Hosts of a cluster. The agent connection and monitoring come with the VM lifecycle; until then a new
+host is recorded as not responding, because nothing has talked to it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino.engine.commands.common import EngineContext, Ref, apply_changes, get_or_404, require
+from neutrino.engine.domain import model
+from neutrino.engine.domain.errors import BadRequest, Conflict, cannot, name_in_use
+from neutrino.engine.domain.rules import check_name
+
+TYPE = "Host"
+DEFAULT_AGENT_PORT = 54321
+
+
+def add_host(ctx: EngineContext, name: str, address: str, cluster: Ref, port: int | None = None,
+             root_password: str | None = None, **fields: Any) -> model.Host:
+    check_name(name)
+    if not address:
+        raise BadRequest("Incomplete parameters: 'address' is required.")
+    port = DEFAULT_AGENT_PORT if port is None else port
+    if not 1 <= port <= 65535:
+        raise BadRequest(f"Invalid value for 'port': {port} is not between 1 and 65535.")
+    with ctx.uow() as uow:
+        cl = require(uow.clusters, cluster, "Cluster", "cluster")
+        if uow.hosts.first(name=name):
+            raise name_in_use("add", TYPE)
+        host = uow.hosts.add(
+            model.Host(name=name, address=address, cluster_id=cl.id, port=port,
+                       agent_token=ctx.secrets.encrypt(root_password) if root_password else "",
+                       status=model.HostStatus.NON_RESPONSIVE, **fields)
+        )
+        uow.commit()
+        return host
+
+
+def update_host(ctx: EngineContext, host_id: str, changes: dict[str, Any]) -> model.Host:
+    with ctx.uow() as uow:
+        host = get_or_404(uow.hosts, host_id, TYPE)
+        if "name" in changes and changes["name"] != host.name:
+            check_name(changes["name"])
+            if uow.hosts.first(name=changes["name"]):
+                raise name_in_use("edit", TYPE)
+        cluster_ref = changes.pop("cluster", None)
+        if cluster_ref:
+            host.cluster_id = require(uow.clusters, cluster_ref, "Cluster", "cluster").id
+        apply_changes(host, changes, {"name", "description", "comment", "address", "port"})
+        uow.commit()
+        return host
+
+
+def remove_host(ctx: EngineContext, host_id: str) -> None:
+    with ctx.uow() as uow:
+        host = get_or_404(uow.hosts, host_id, TYPE)
+        if uow.vms.count(host_id=host.id):
+            raise Conflict(cannot("remove", TYPE, "There are VMs running on the Host."))
+        uow.hosts.delete(host)
+        uow.commit()

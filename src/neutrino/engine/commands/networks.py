@@ -1,0 +1,92 @@
+"""Logical networks of a data center, with the vNIC profile a VM network gets when added."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino.engine.commands.common import EngineContext, Ref, apply_changes, get_or_404, require
+from neutrino.engine.domain import model
+from neutrino.engine.domain.errors import InUse, cannot
+from neutrino.engine.domain.rules import (
+    check_external_edit,
+    check_mtu,
+    check_name,
+    check_vlan,
+    network_name_in_use,
+)
+from neutrino.engine.store.uow import UnitOfWork
+
+TYPE = "Network"
+EDITABLE = {"name", "description", "comment", "vlan_id", "mtu", "stp", "usages", "profile_required"}
+
+
+def create_network(uow: UnitOfWork, network: model.Network) -> model.Network:
+    """Add a network to its data center; a VM network gets a vNIC profile of the same name."""
+    if uow.networks.first(data_center_id=network.data_center_id, name=network.name):
+        raise network_name_in_use("add", network.name)
+    uow.networks.add(network)
+    uow.flush()
+    if network.is_vm_network:
+        uow.profiles.add(model.VnicProfile(name=network.name, network_id=network.id))
+    uow.flush()
+    return network
+
+
+def add_network(ctx: EngineContext, name: str, data_center: Ref, **fields: Any) -> model.Network:
+    check_name(name)
+    check_vlan(fields.get("vlan_id"))
+    check_mtu(fields.get("mtu", 0))
+    with ctx.uow() as uow:
+        dc = require(uow.datacenters, data_center, "Data Center", "data_center")
+        network = create_network(uow, model.Network(name=name, data_center_id=dc.id, **fields))
+        uow.commit()
+        return network
+
+
+def update_network(ctx: EngineContext, network_id: str, changes: dict[str, Any]) -> model.Network:
+    with ctx.uow() as uow:
+        network = get_or_404(uow.networks, network_id, TYPE)
+        if "name" in changes and changes["name"] != network.name:
+            check_name(changes["name"])
+            if uow.networks.first(data_center_id=network.data_center_id, name=changes["name"]):
+                raise network_name_in_use("edit", changes["name"])
+        check_vlan(changes.get("vlan_id"))
+        check_mtu(changes.get("mtu", 0))
+        check_external_edit(network.is_external,
+                            {"vlan_id": network.vlan_id, "stp": network.stp, "mtu": network.mtu}, changes)
+        if "usages" in changes and model.NetworkUsage.VM.value not in changes["usages"] and network.is_vm_network:
+            profiles = uow.profiles.list(network_id=network.id)
+            if uow.nics.using_profiles([p.id for p in profiles]):
+                raise InUse(cannot("edit", TYPE, "The network is used by VM NICs and must stay a VM network."))
+            for profile in profiles:  # as oVirt: a non-VM network has no vNIC profiles
+                uow.profiles.delete(profile)
+        apply_changes(network, changes, EDITABLE)
+        uow.commit()
+        return network
+
+
+def remove_network(ctx: EngineContext, network_id: str) -> None:
+    from neutrino.engine.commands.datacenters import ensure_network_removable
+
+    with ctx.uow() as uow:
+        network = get_or_404(uow.networks, network_id, TYPE)
+        if network.usages and model.NetworkUsage.MANAGEMENT.value in network.usages:
+            raise InUse(cannot("remove", TYPE, "The management network cannot be removed."))
+        ensure_network_removable(uow, network)
+        drop_network(uow, network, unplug_nics=False)
+        uow.commit()
+
+
+def drop_network(uow: UnitOfWork, network: model.Network, *, unplug_nics: bool) -> None:
+    """Delete a network with its profiles and cluster attachments (NICs on it lose their profile)."""
+    for attachment in uow.attachments.list(network_id=network.id):
+        uow.attachments.delete(attachment)
+    profiles = uow.profiles.list(network_id=network.id)
+    if unplug_nics:
+        for nic in uow.nics.using_profiles([p.id for p in profiles]):
+            nic.vnic_profile_id, nic.plugged = None, False
+    uow.flush()
+    for profile in profiles:
+        uow.profiles.delete(profile)
+    uow.flush()
+    uow.networks.delete(network)

@@ -1,0 +1,157 @@
+"""VM network interfaces: MACs from the pool, a vNIC profile, plugged/linked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from neutrino.engine.commands.common import EngineContext, Ref, apply_changes, get_or_404, require
+from neutrino.engine.domain import model
+from neutrino.engine.domain.errors import BadRequest, Conflict, cannot, not_found
+from neutrino.engine.domain.macpool import MacRange, int_to_mac, next_free_mac, normalize_mac
+from neutrino.engine.domain.rules import check_name
+from neutrino.engine.store.uow import UnitOfWork
+
+TYPE = "Interface"
+
+
+MAC_POOL_KEY = "mac_pool_range"  # the settings row that guards the pool
+
+
+def allocate_mac(uow: UnitOfWork, pool: MacRange) -> str:
+    """The next free MAC; the pool stays locked until the caller's transaction ends, so two concurrent
+    allocations cannot choose the same address."""
+    uow.settings.lock(MAC_POOL_KEY)
+    low, high = int_to_mac(pool.start), int_to_mac(pool.end)
+    highest = uow.nics.highest_mac(low, high)
+    return next_free_mac(pool, highest, _LazyUsed(uow, low, high))
+
+
+class _LazyUsed:
+    """The MACs in use, read only if the allocator has to look for a gap."""
+
+    def __init__(self, uow: UnitOfWork, low: str, high: str) -> None:
+        self.uow, self.low, self.high = uow, low, high
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.uow.nics.macs_between(self.low, self.high))
+
+
+def _check_mac_free(uow: UnitOfWork, mac: str, nic_id: str | None = None) -> None:
+    other = uow.nics.first(mac=mac)
+    if other is not None and other.id != nic_id:
+        vm = uow.vms.get(other.vm_id)
+        raise Conflict(f"MAC Address {mac} is already in use by VM or snapshot: {vm.name if vm else other.vm_id}.")
+
+
+def _profile(uow: UnitOfWork, ref: Ref | None) -> model.VnicProfile | None:
+    if not ref:
+        return None
+    return require(uow.profiles, ref, "VM network interface profile", "vnic_profile")
+
+
+def _check_profile_in_cluster(uow: UnitOfWork, vm: model.Vm, profile: model.VnicProfile | None, action: str) -> None:
+    if profile is None:
+        return
+    network = uow.networks.get(profile.network_id)
+    cluster = uow.clusters.get(vm.cluster_id)
+    if network is None or cluster is None or network.data_center_id != cluster.data_center_id:
+        raise BadRequest(cannot(action, TYPE, "The vNIC profile's network is not in the VM's data center."))
+    if not uow.attachments.first(network_id=network.id, cluster_id=cluster.id):
+        raise BadRequest(
+            cannot(action, TYPE, f"The network '{network.name}' is not attached to the VM's Cluster '{cluster.name}'.")
+        )
+
+
+def add_nic(
+    ctx: EngineContext,
+    vm_id: str,
+    name: str,
+    vnic_profile: Ref | None = None,
+    mac: str | None = None,
+    **fields: Any,
+) -> model.VmNic:
+    check_name(name)
+    with ctx.uow() as uow:
+        vm = get_or_404(uow.vms, vm_id, "VM")
+        if uow.nics.first(vm_id=vm.id, name=name):
+            raise Conflict(cannot("add", TYPE, "The VM already has a network interface with this name."))
+        profile = _profile(uow, vnic_profile)
+        _check_profile_in_cluster(uow, vm, profile, "add")
+        if mac:
+            mac = normalize_mac(mac)
+            _check_mac_free(uow, mac)
+        else:
+            mac = allocate_mac(uow, ctx.mac_pool)
+        nic = uow.nics.add(
+            model.VmNic(name=name, vm_id=vm.id, mac=mac, vnic_profile_id=profile.id if profile else None, **fields)
+        )
+        uow.commit()
+        return nic
+
+
+def update_nic(ctx: EngineContext, vm_id: str, nic_id: str, changes: dict[str, Any]) -> model.VmNic:
+    with ctx.uow() as uow:
+        vm = get_or_404(uow.vms, vm_id, "VM")
+        nic = _nic(uow, vm, nic_id)
+        if "name" in changes and changes["name"] != nic.name:
+            check_name(changes["name"])
+            if uow.nics.first(vm_id=vm.id, name=changes["name"]):
+                raise Conflict(cannot("edit", TYPE, "The VM already has a network interface with this name."))
+        if "mac" in changes:
+            changes["mac"] = normalize_mac(changes["mac"])
+            _check_mac_free(uow, changes["mac"], nic.id)
+        if "vnic_profile" in changes:
+            profile = _profile(uow, changes.pop("vnic_profile"))
+            _check_profile_in_cluster(uow, vm, profile, "edit")
+            _check_rewire(uow, vm, nic, profile, changes.get("plugged", nic.plugged))
+            nic.vnic_profile_id = profile.id if profile else None
+        apply_changes(nic, changes, {"name", "description", "comment", "mac", "interface", "linked", "plugged"})
+        uow.commit()
+        return nic
+
+
+def remove_nic(ctx: EngineContext, vm_id: str, nic_id: str) -> None:
+    with ctx.uow() as uow:
+        vm = get_or_404(uow.vms, vm_id, "VM")
+        nic = _nic(uow, vm, nic_id)
+        uow.nics.delete(nic)
+        uow.commit()
+
+
+def set_plugged(ctx: EngineContext, vm_id: str, nic_id: str, plugged: bool) -> model.VmNic:
+    with ctx.uow() as uow:
+        vm = get_or_404(uow.vms, vm_id, "VM")
+        nic = _nic(uow, vm, nic_id)
+        nic.plugged = plugged
+        uow.commit()
+        return nic
+
+
+def _nic(uow: UnitOfWork, vm: model.Vm, nic_id: str) -> model.VmNic:
+    nic = uow.nics.get(nic_id)
+    if nic is None or nic.vm_id != vm.id:
+        raise not_found(TYPE, nic_id)
+    return nic
+
+
+def _network_of(uow: UnitOfWork, profile_id: str | None) -> model.Network | None:
+    profile = uow.profiles.get(profile_id) if profile_id else None
+    return uow.networks.get(profile.network_id) if profile else None
+
+
+def _check_rewire(uow: UnitOfWork, vm: model.Vm, nic: model.VmNic, profile: model.VnicProfile | None,
+                  plugged: bool) -> None:
+    """Rewiring is not supported for external networks: a vNIC plugged into a running VM keeps its external
+    network (or its non-external one) until the VM stops or the vNIC is unplugged."""
+    if not (vm.is_running and nic.plugged and plugged):
+        return
+    old, new = _network_of(uow, nic.vnic_profile_id), _network_of(uow, profile.id if profile else None)
+    if (old.id if old else None) == (new.id if new else None):
+        return
+    if (old is not None and old.is_external) or (new is not None and new.is_external):
+        raise BadRequest(cannot(
+            "edit", TYPE,
+            "External network cannot be changed while plugged into a running virtual machine. Stop the VM or "
+            "unplug the vNIC before editing.",
+        ))

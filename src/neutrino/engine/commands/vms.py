@@ -1,0 +1,92 @@
+"""VMs: add from a template, update, remove, and the power actions.
+
+In this version a VM runs nowhere: start and stop only change its state. Running on a host (and the
+provider ports of its external vNICs) belongs to the VM lifecycle, which replaces these two handlers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neutrino.engine.commands.common import EngineContext, Ref, apply_changes, get_or_404, require
+from neutrino.engine.domain import model
+from neutrino.engine.domain.errors import BadRequest, Conflict, cannot, name_in_use
+from neutrino.engine.domain.model import BLANK_TEMPLATE_ID, VmStatus, utcnow
+from neutrino.engine.domain.rules import check_memory, check_name
+
+TYPE = "VM"
+ACTIVE_SNAPSHOT = "Active VM"
+
+
+def add_vm(ctx: EngineContext, name: str, cluster: Ref, template: Ref | None = None, **fields: Any) -> model.Vm:
+    check_name(name)
+    with ctx.uow() as uow:
+        cl = require(uow.clusters, cluster, "Cluster", "cluster")
+        if cl.data_center_id is None:
+            raise BadRequest(cannot("add", TYPE, "The Cluster does not belong to a Data Center."))
+        tpl = require(uow.templates, template or Ref(id=BLANK_TEMPLATE_ID), "Template", "template")
+        if uow.vms.first(name=name):
+            raise name_in_use("add", TYPE)
+        fields.setdefault("memory", tpl.memory)
+        check_memory(fields["memory"])
+        vm = uow.vms.add(model.Vm(name=name, cluster_id=cl.id, template_id=tpl.id, **fields))
+        uow.flush()
+        uow.snapshots.add(
+            model.Snapshot(vm_id=vm.id, description=ACTIVE_SNAPSHOT, snapshot_type=model.SnapshotType.ACTIVE)
+        )
+        uow.commit()
+        return vm
+
+
+def update_vm(ctx: EngineContext, vm_id: str, changes: dict[str, Any]) -> model.Vm:
+    with ctx.uow() as uow:
+        vm = get_or_404(uow.vms, vm_id, TYPE)
+        if "name" in changes and changes["name"] != vm.name:
+            check_name(changes["name"])
+            if uow.vms.first(name=changes["name"]):
+                raise name_in_use("edit", TYPE)
+        cluster_ref = changes.pop("cluster", None)
+        if cluster_ref:
+            cl = require(uow.clusters, cluster_ref, "Cluster", "cluster")
+            if cl.id != vm.cluster_id and vm.is_running:
+                raise Conflict(cannot("edit", TYPE, "The Cluster of a running VM cannot be changed."))
+            vm.cluster_id = cl.id
+        if "memory" in changes:
+            check_memory(changes["memory"])
+        apply_changes(vm, changes, {"name", "description", "comment", "memory"})
+        uow.commit()
+        return vm
+
+
+def remove_vm(ctx: EngineContext, vm_id: str) -> None:
+    with ctx.uow() as uow:
+        vm = get_or_404(uow.vms, vm_id, TYPE)
+        if vm.is_running:
+            raise Conflict(cannot("remove", TYPE, "VM is running."))
+        for nic in uow.nics.list(vm_id=vm.id):
+            uow.nics.delete(nic)
+        for snap in uow.snapshots.list(vm_id=vm.id, order_by="date"):
+            uow.snapshots.delete(snap)
+        uow.flush()
+        uow.vms.delete(vm)
+        uow.commit()
+
+
+def start_vm(ctx: EngineContext, vm_id: str) -> model.Vm:
+    with ctx.uow() as uow:
+        vm = get_or_404(uow.vms, vm_id, TYPE)
+        if vm.is_running:
+            raise Conflict(f"Cannot run VM because the VM is in {vm.status.value.replace('_', ' ').title()} status.")
+        vm.status, vm.start_time = VmStatus.UP, utcnow()
+        uow.commit()
+        return vm
+
+
+def stop_vm(ctx: EngineContext, vm_id: str, action: str = "stop") -> model.Vm:
+    with ctx.uow() as uow:
+        vm = get_or_404(uow.vms, vm_id, TYPE)
+        if not vm.is_running:
+            return vm  # as oVirt: stopping a VM that is down succeeds and changes nothing
+        vm.status, vm.stop_time, vm.host_id = VmStatus.DOWN, utcnow(), None
+        uow.commit()
+        return vm

@@ -1,0 +1,96 @@
+"""The engine's client for the host agent API (the contract is documented in ``neutrino.agent.api``).
+
+Every failure is a HostFailure naming the host and the cause; the agent's own error message (which
+names the vNIC when a plug failed) is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from neutrino.engine.domain.errors import HostFailure
+
+API = "/api/v1"
+
+
+@dataclass(frozen=True)
+class AgentAddress:
+    name: str  # the host's name in the engine, for messages
+    address: str
+    port: int
+    token: str = field(repr=False)
+    timeout: float = 30.0
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"http://{host}:{self.port}{API}"
+
+
+class AgentError(HostFailure):
+    """The agent answered with an error: ``code`` is its error leaf (e.g. ``PlugFailed``)."""
+
+    def __init__(self, message: str, code: str, status: int) -> None:
+        super().__init__(message)
+        self.code, self.status = code, status
+
+
+class AgentClient:
+    def __init__(self, where: AgentAddress, transport: httpx.BaseTransport | None = None) -> None:
+        self.where = where
+        self._http = httpx.Client(base_url=where.base_url, timeout=where.timeout, transport=transport,
+                                  headers={"Authorization": f"Bearer {where.token}"})
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 204),
+              missing_ok: bool = False) -> Any:
+        try:
+            resp = self._http.request(method, path, json=body)
+        except httpx.TimeoutException as exc:
+            raise HostFailure(f"Host {self.where.name} did not answer within {self.where.timeout:g} s.") from exc
+        except httpx.HTTPError as exc:
+            raise HostFailure(f"Host {self.where.name} cannot be reached at {self.where.base_url}: {exc}.") from exc
+        if resp.status_code == 404 and missing_ok:
+            return None
+        if resp.status_code not in ok:
+            try:
+                err = resp.json().get("error", {})
+            except ValueError:
+                err = {}
+            code = str(err.get("code") or f"HTTP{resp.status_code}")
+            message = str(err.get("message") or resp.text[:200] or resp.reason_phrase)
+            if resp.status_code == 401:
+                message = "the agent refused the engine's token"
+            raise AgentError(f"Host {self.where.name}: {message}", code, resp.status_code)
+        if resp.status_code == 204 or not resp.content:
+            return None
+        return resp.json()
+
+    def capabilities(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/capabilities"))
+
+    def list_vms(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/vms")["vms"])
+
+    def get_vm(self, vm_id: str) -> dict[str, Any] | None:
+        return self._call("GET", f"/vms/{vm_id}", missing_ok=True)
+
+    def create_vm(self, spec: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._call("POST", "/vms", spec))
+
+    def destroy_vm(self, vm_id: str) -> None:
+        self._call("DELETE", f"/vms/{vm_id}", missing_ok=True)
+
+    def hotplug_nic(self, vm_id: str, nic: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._call("POST", f"/vms/{vm_id}/nics", nic))
+
+    def hotunplug_nic(self, vm_id: str, nic_id: str) -> None:
+        self._call("DELETE", f"/vms/{vm_id}/nics/{nic_id}", missing_ok=True)
+
+    def sync_networks(self, networks: list[dict[str, Any]]) -> dict[str, Any]:
+        return dict(self._call("PUT", "/networks", {"networks": networks}))

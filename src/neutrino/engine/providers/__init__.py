@@ -1,0 +1,1 @@
+"""Network providers the engine talks to: the NetworkProvider protocol and its Neutron adapter."""

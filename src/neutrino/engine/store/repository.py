@@ -1,0 +1,106 @@
+"""Repositories: collections of domain entities backed by one SQLAlchemy session.
+
+They never commit; the unit of work does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from neutrino.engine.domain import model
+
+T = TypeVar("T")
+
+
+class Repository(Generic[T]):
+    def __init__(self, session: Session, cls: type[T]) -> None:
+        self.session = session
+        self.cls = cls
+
+    def add(self, entity: T) -> T:
+        self.session.add(entity)
+        return entity
+
+    def get(self, id_: str) -> T | None:
+        return self.session.get(self.cls, id_)
+
+    def delete(self, entity: T) -> None:
+        self.session.delete(entity)
+
+    def list(self, *, order_by: str = "name", **filters: Any) -> Sequence[T]:
+        stmt = sa.select(self.cls)
+        for key, value in filters.items():
+            column = getattr(self.cls, key)
+            stmt = stmt.where(column.in_(value) if isinstance(value, list | tuple | set) else column == value)
+        if hasattr(self.cls, order_by):
+            stmt = stmt.order_by(getattr(self.cls, order_by))
+        return self.session.scalars(stmt).all()
+
+    def first(self, **filters: Any) -> T | None:
+        found = self.list(**filters)
+        return found[0] if found else None
+
+    def count(self, **filters: Any) -> int:
+        stmt = sa.select(sa.func.count()).select_from(self.cls)
+        for key, value in filters.items():
+            stmt = stmt.where(getattr(self.cls, key) == value)
+        return int(self.session.scalar(stmt) or 0)
+
+    def by_ids(self, ids: Iterable[str]) -> dict[str, T]:
+        wanted = list({i for i in ids if i})
+        if not wanted:
+            return {}
+        rows = self.session.scalars(sa.select(self.cls).where(self.cls.id.in_(wanted))).all()  # type: ignore[attr-defined]
+        return {r.id: r for r in rows}  # type: ignore[attr-defined]
+
+
+def _nic_mac() -> sa.Column[str]:
+    from neutrino.engine.store.tables import vm_nics
+
+    return vm_nics.c.mac
+
+
+class NicRepository(Repository[model.VmNic]):
+    def highest_mac(self, low: str, high: str) -> str | None:
+        col = _nic_mac()
+        return self.session.scalar(sa.select(sa.func.max(col)).where(col >= low, col <= high))
+
+    def macs_between(self, low: str, high: str) -> list[str]:
+        col = _nic_mac()
+        return list(self.session.scalars(sa.select(col).where(col >= low, col <= high)))
+
+    def using_profiles(self, profile_ids: Iterable[str]) -> Sequence[model.VmNic]:
+        return self.list(vnic_profile_id=list(profile_ids))
+
+
+class SettingsRepository:
+    """Engine-wide settings chosen once (e.g. the MAC pool range)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, key: str) -> str | None:
+        from neutrino.engine.store.tables import settings
+
+        return self.session.scalar(sa.select(settings.c.value).where(settings.c.key == key))
+
+    def lock(self, key: str) -> None:
+        """Hold the setting's row until the transaction ends, serialising what it guards (e.g. MAC allocation).
+
+        PostgreSQL: ``SELECT ... FOR UPDATE``. SQLite needs nothing: a writer's transaction is already exclusive.
+        """
+        from neutrino.engine.store.tables import settings
+
+        self.session.execute(sa.select(settings.c.key).where(settings.c.key == key).with_for_update())
+
+    def put(self, key: str, value: str) -> None:
+        from neutrino.engine.store.tables import settings
+
+        if self.get(key) is None:
+            self.session.execute(sa.insert(settings).values(key=key, value=value))
+        else:
+            self.session.execute(sa.update(settings).where(settings.c.key == key).values(value=value))

@@ -1,0 +1,108 @@
+"""The unit of work: one per command; it rolls back unless the command commits.
+
+Only the unit of work commits. Repositories and commands never do.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Protocol
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session, sessionmaker
+
+from neutrino.engine.domain import model
+from neutrino.engine.domain.errors import Conflict
+from neutrino.engine.store.repository import NicRepository, Repository, SettingsRepository
+from neutrino.engine.store.tables import map_domain
+
+
+class UnitOfWork(Protocol):
+    datacenters: Repository[model.DataCenter]
+    clusters: Repository[model.Cluster]
+    hosts: Repository[model.Host]
+    networks: Repository[model.Network]
+    attachments: Repository[model.NetworkAttachment]
+    profiles: Repository[model.VnicProfile]
+    templates: Repository[model.Template]
+    vms: Repository[model.Vm]
+    nics: NicRepository
+    snapshots: Repository[model.Snapshot]
+    providers: Repository[model.ExternalProvider]
+    users: Repository[model.User]
+    sessions: Repository[model.Session]
+    events: Repository[model.Event]
+    settings: SettingsRepository
+
+    def __enter__(self) -> UnitOfWork: ...
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def flush(self) -> None: ...
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: sa.Engine) -> None:
+        map_domain()
+        self._factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+        self.session: Session | None = None
+
+    def __enter__(self) -> SqlUnitOfWork:
+        s = self.session = self._factory()
+        self.datacenters = Repository(s, model.DataCenter)
+        self.clusters = Repository(s, model.Cluster)
+        self.hosts = Repository(s, model.Host)
+        self.networks = Repository(s, model.Network)
+        self.attachments = Repository(s, model.NetworkAttachment)
+        self.profiles = Repository(s, model.VnicProfile)
+        self.templates = Repository(s, model.Template)
+        self.vms = Repository(s, model.Vm)
+        self.nics = NicRepository(s, model.VmNic)
+        self.snapshots = Repository(s, model.Snapshot)
+        self.providers = Repository(s, model.ExternalProvider)
+        self.users = Repository(s, model.User)
+        self.sessions = Repository(s, model.Session)
+        self.events = Repository(s, model.Event)
+        self.settings = SettingsRepository(s)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self.session is not None
+        try:
+            # detach first: a rollback expires every loaded entity, and an expired entity outside its session
+            # cannot be read (DetachedInstanceError) - what a command read or returns must stay readable
+            self.session.expunge_all()
+            self.session.rollback()
+        finally:
+            self.session.close()
+            self.session = None
+
+    def flush(self) -> None:
+        assert self.session is not None
+        try:
+            self.session.flush()
+        except sa_exc.IntegrityError as exc:
+            self.session.rollback()
+            raise _conflict(exc) from exc
+
+    def commit(self) -> None:
+        assert self.session is not None
+        try:
+            self.session.commit()
+        except sa_exc.IntegrityError as exc:
+            self.session.rollback()
+            raise _conflict(exc) from exc
+
+    def rollback(self) -> None:
+        assert self.session is not None
+        self.session.rollback()
+
+
+def _conflict(exc: sa_exc.IntegrityError) -> Conflict:
+    """A constraint lost a race the command's own checks could not see: a clean 409."""
+    return Conflict(f"The operation conflicts with a concurrent change and was not applied ({exc.orig.__class__.__name__}).")

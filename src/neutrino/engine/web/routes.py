@@ -1,0 +1,118 @@
+"""The web UI: a static single-page app at ``/`` plus the few calls it needs that the oVirt API lacks.
+
+The app talks to ``/ovirt-engine/api`` (JSON) for everything else. Its own calls live under ``/ui`` and
+take the same ``Authorization: Bearer <token>`` as the API:
+
+- ``POST /ui/providers/test``: try an unsaved provider's settings (the Add Provider dialog's Test button);
+  answers ``{"ok": true}`` or ``{"error": message}``.
+- ``GET /ui/networks/{id}/external``: which provider network a logical network is linked to
+  (the API names the provider but not the provider's network id, which subnets need).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from neutrino.engine.commands import auth
+from neutrino.engine.commands import providers as providers_cmd
+from neutrino.engine.commands.common import EngineContext
+from neutrino.engine.domain import model
+from neutrino.engine.domain.errors import EngineError
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+# what the Test button may send, as the dialog names them
+TEXT_FIELDS = ("name", "description", "url", "username", "authentication_url", "tenant_name", "project_name",
+               "project_domain_name", "user_domain_name", "plugin_type", "external_plugin_type")
+BOOL_FIELDS = ("requires_authentication", "read_only", "auto_sync")
+NO_CACHE = {"Cache-Control": "no-cache"}
+
+
+def web_routes() -> list[BaseRoute]:
+    async def index(_request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", headers=NO_CACHE)
+
+    async def test_provider(request: Request) -> Response:
+        ctx = _ctx(request)
+        if not await run_in_threadpool(_authorized, request, ctx):
+            return JSONResponse({"error": "Authentication required."}, 401)
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "The request body is not JSON."}, 400)
+        if not isinstance(body, dict):
+            return JSONResponse({"error": "The request body must be a JSON object."}, 400)
+        try:
+            password, fields = _provider_fields(body)
+            await run_in_threadpool(lambda: providers_cmd.test_unsaved(ctx, password, **fields))
+        except EngineError as exc:
+            return JSONResponse({"error": exc.message})
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)})
+        except Exception as exc:  # the provider's client may fail in ways it does not translate
+            log.exception("testing an unsaved provider failed")
+            return JSONResponse({"error": f"The provider could not be reached: {exc}"})
+        return JSONResponse({"ok": True})
+
+    async def external_link(request: Request) -> Response:
+        ctx = _ctx(request)
+        if not await run_in_threadpool(_authorized, request, ctx):
+            return JSONResponse({"error": "Authentication required."}, 401)
+        network_id = request.path_params["network_id"]
+        found = await run_in_threadpool(_external_link, ctx, network_id)
+        if found is None:
+            return JSONResponse({"error": f"Network '{network_id}' was not found."}, 404)
+        return JSONResponse(found)
+
+    return [
+        Route("/", index),
+        Route("/ui/providers/test", test_provider, methods=["POST"]),
+        Route("/ui/networks/{network_id}/external", external_link),
+        Mount("/ui/static", app=StaticFiles(directory=STATIC), name="ui-static"),
+    ]
+
+
+def _ctx(request: Request) -> EngineContext:
+    ctx: EngineContext = request.app.state.engine.ctx
+    return ctx
+
+
+def _authorized(request: Request, ctx: EngineContext) -> bool:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip()) and auth.user_for_token(ctx, token.strip()) is not None
+
+
+def _provider_fields(body: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """The dialog's JSON as ``ExternalProvider`` fields (the password apart); unknown keys are ignored."""
+    fields: dict[str, Any] = {"name": "test"}
+    for key in TEXT_FIELDS:
+        value = body.get(key)
+        if isinstance(value, str) and value.strip():
+            fields[key] = value.strip()
+    for key in BOOL_FIELDS:
+        value = body.get(key)
+        fields[key] = value is True or (isinstance(value, str) and value.lower() == "true")
+    raw_type = str(body.get("type") or model.ProviderType.NEUTRON.value)
+    try:
+        fields["type"] = model.ProviderType(raw_type)
+    except ValueError:
+        raise ValueError(f"Unknown provider type '{raw_type}'.") from None
+    password = body.get("password")
+    return (password if isinstance(password, str) and password else None), fields
+
+
+def _external_link(ctx: EngineContext, network_id: str) -> dict[str, Any] | None:
+    with ctx.reader() as uow:
+        network = uow.networks.get(network_id)
+        if network is None:
+            return None
+        return {"provider_id": network.provider_id, "network_id": network.provider_network_id}

@@ -1,0 +1,93 @@
+// Data Centers, Clusters, Hosts and Events tabs.
+
+import * as api from '../api.js';
+import { h, table, dash, yesNo, badge, formatDate } from '../ui.js';
+import { subTabs, general, networkTable } from './common.js';
+
+function byName(items) { return [...items].sort((a, b) => a.name.localeCompare(b.name)); }
+
+export async function dataCenters(ctx) {
+  const rows = byName(ctx.cache.datacenters);
+  const selected = rows.find((d) => d.id === ctx.id);
+  const parts = [h('h2', {}, 'Data Centers'), table({
+    label: 'Data centers', rows, selected: ctx.id, onSelect: (d) => ctx.go(`#/datacenters/${d.id}/${ctx.sub || 'networks'}`),
+    columns: [
+      { title: 'Name', render: (d) => h('a', { href: `#/datacenters/${d.id}` }, d.name) },
+      { title: 'Status', render: (d) => dash(d.status) },
+      { title: 'Compatibility', render: (d) => (d.version ? `${d.version.major}.${d.version.minor}` : '—') },
+      { title: 'Description', render: (d) => dash(d.description), wrap: true },
+    ],
+  })];
+  if (ctx.id && !selected) parts.push(h('p', { class: 'error', role: 'alert' }, `Data center '${ctx.id}' was not found.`));
+  if (selected) {
+    const sub = ctx.sub === 'clusters' ? 'clusters' : 'networks';
+    const panel = sub === 'clusters'
+      ? clusterTable(ctx, ctx.cache.clusters.filter((c) => c.data_center?.id === selected.id))
+      : networkTable(ctx, byName(await api.list(`/datacenters/${selected.id}/networks`, 'network')), { label: `Networks of ${selected.name}` });
+    parts.push(h('h3', {}, `Data center ${selected.name}`),
+      subTabs(`#/datacenters/${selected.id}`, [['networks', 'Networks'], ['clusters', 'Clusters']], sub, `Data center ${selected.name}`),
+      h('div', { class: 'subpanel' }, panel));
+  }
+  return parts;
+}
+
+function clusterTable(ctx, rows, selected) {
+  return table({
+    label: 'Clusters', rows: byName(rows), selected, onSelect: (c) => ctx.go(`#/clusters/${c.id}`),
+    columns: [
+      { title: 'Name', render: (c) => h('a', { href: `#/clusters/${c.id}` }, c.name) },
+      { title: 'Data Center', render: (c) => dash(ctx.names.datacenters.get(c.data_center?.id)) },
+      { title: 'Compatibility', render: (c) => (c.version ? `${c.version.major}.${c.version.minor}` : '—') },
+      { title: 'Description', render: (c) => dash(c.description), wrap: true },
+    ],
+  });
+}
+
+export async function clusters(ctx) {
+  const selected = ctx.cache.clusters.find((c) => c.id === ctx.id);
+  const parts = [h('h2', {}, 'Clusters'), clusterTable(ctx, ctx.cache.clusters, ctx.id)];
+  if (ctx.id && !selected) parts.push(h('p', { class: 'error', role: 'alert' }, `Cluster '${ctx.id}' was not found.`));
+  if (selected) {
+    const sub = ctx.sub === 'general' ? 'general' : 'networks';
+    const panel = sub === 'general'
+      ? general([['Name', selected.name], ['ID', selected.id], ['Data Center', ctx.names.datacenters.get(selected.data_center?.id)],
+        ['Description', selected.description], ['CPU architecture', selected.cpu?.architecture]])
+      : networkTable(ctx, byName(await api.list(`/clusters/${selected.id}/networks`, 'network')), {
+        label: `Networks of ${selected.name}`,
+        extra: [
+          { title: 'Required', render: (n) => yesNo(n.required) },
+          { title: 'Display', render: (n) => yesNo(n.display) },
+          { title: 'Status', render: (n) => dash(n.status) },
+        ],
+      });
+    parts.push(h('h3', {}, `Cluster ${selected.name}`),
+      subTabs(`#/clusters/${selected.id}`, [['networks', 'Logical Networks'], ['general', 'General']], sub, `Cluster ${selected.name}`),
+      h('div', { class: 'subpanel' }, panel));
+  }
+  return parts;
+}
+
+export async function hosts(ctx) {
+  return [h('h2', {}, 'Hosts'), table({
+    label: 'Hosts', rows: byName(ctx.cache.hosts), empty: 'No hosts.',
+    columns: [
+      { title: 'Name', render: (x) => x.name },
+      { title: 'Address', render: (x) => dash(x.address) },
+      { title: 'Status', render: (x) => badge(x.status || 'unknown', x.status === 'up' ? 'ok' : 'muted') },
+      { title: 'Cluster', render: (x) => dash(ctx.names.clusters.get(x.cluster?.id)) },
+    ],
+  })];
+}
+
+export async function events(ctx) {
+  const items = await api.list('/events', 'event');
+  items.sort((a, b) => Number(b.id) - Number(a.id) || String(b.time).localeCompare(String(a.time)));
+  return [h('h2', {}, 'Events'), h('div', { class: 'toolbar' }, h('button', { type: 'button', onclick: () => ctx.go(location.hash) }, 'Refresh')), table({
+    label: 'Events', rows: items.slice(0, 500), empty: 'No events.',
+    columns: [
+      { title: 'Time', render: (e) => formatDate(e.time) },
+      { title: 'Severity', render: (e) => badge(e.severity || 'normal', e.severity === 'error' ? 'bad' : e.severity === 'warning' ? 'warn' : 'muted') },
+      { title: 'Message', render: (e) => e.description, wrap: true },
+    ],
+  })];
+}

@@ -1,0 +1,84 @@
+"""A real HTTP server on 127.0.0.1 that answers with canned bodies: the seam where a test stands in for a
+real Neutron (recorded responses, failures a live server would not produce on demand)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Canned:
+    status: int = 200
+    body: Any = None  # dict -> JSON; str/bytes sent as is
+    content_type: str = "application/json"
+    delay: float = 0.0
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    body: Any
+
+
+@dataclass
+class CannedServer:
+    url: str
+    routes: dict[tuple[str, str], Canned | Callable[[Any], Canned]] = field(default_factory=dict)
+    seen: list[Seen] = field(default_factory=list)
+
+    def on(self, method: str, path: str, reply: Canned | Callable[[Any], Canned]) -> None:
+        self.routes[(method, path)] = reply
+
+
+@contextmanager
+def canned_server() -> Iterator[CannedServer]:
+    state = CannedServer(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            body = json.loads(raw) if raw else None
+            path = self.path.split("?", 1)[0]
+            state.seen.append(Seen(self.command, self.path, body))
+            reply = state.routes.get((self.command, path))
+            if callable(reply):
+                reply = reply(body)
+            if reply is None:
+                reply = Canned(404, {"NeutronError": {"type": "NotFound", "message": f"no route {path}", "detail": ""}})
+            if reply.delay:
+                time.sleep(reply.delay)
+            data = reply.body
+            payload = data if isinstance(data, bytes) else (data.encode() if isinstance(data, str) else json.dumps(data).encode() if data is not None else b"")
+            try:
+                self.send_response(reply.status)
+                self.send_header("Content-Type", reply.content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a timeout test): nothing to answer
+
+        do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
