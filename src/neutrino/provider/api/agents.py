@@ -1,0 +1,169 @@
+"""``agents`` (Neutron's agent extension) and Neutrino's ``agent-reports``, through which a host
+agent says it is alive, what it can carry, and the status of the ports it plugged.
+
+``POST /v2.0/agent-reports`` (admin only) with::
+
+    {"agent_report": {"host": "h1", "agent_type": "Linux bridge agent", "binary": "neutrino-agent",
+                      "configurations": {...}, "ports": [{"id": PORT_ID, "status": "ACTIVE"}]}}
+
+upserts the agent (one per type and host), stamps its heartbeat, and sets each listed port's
+status; it answers the agent as ``GET /v2.0/agents/{id}`` would, plus the ports it updated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from neutrino.provider import errors
+from neutrino.provider.api import common
+from neutrino.provider.api.attributes import define, parse_create, render
+from neutrino.provider.api.resource import ResourceService, guarded, new_id, read_json, utcnow
+from neutrino.provider.api.validators import to_boolean
+from neutrino.provider.context import RequestContext
+from neutrino.provider.store import tables as t
+from neutrino.provider.store.db import Database, UnitOfWork
+
+#: An agent whose last report is older than this is not alive (Neutron's agent_down_time).
+AGENT_DOWN_TIME = timedelta(seconds=75)
+PORT_STATUSES = ("ACTIVE", "DOWN", "BUILD", "ERROR")
+
+DECLARATION: common.Declaration = {
+    **common.ident(),
+    "agent_type": {"allow_post": False, "is_filter": True, "is_sort_key": True},
+    "binary": {"allow_post": False, "is_filter": True, "is_sort_key": True},
+    "topic": {"allow_post": False, "is_filter": True},
+    "host": {"allow_post": False, "is_filter": True, "is_sort_key": True},
+    "admin_state_up": {"allow_post": False, "allow_put": True, "convert_to": to_boolean, "is_filter": True},
+    "availability_zone": {"allow_post": False, "is_filter": True},
+    "description": {
+        "allow_post": False,
+        "allow_put": True,
+        "validate": {"type:string": 255},
+        "is_filter": True,
+    },
+    "configurations": {"allow_post": False},
+    "alive": {"allow_post": False, "column": None},
+    "created_at": {"allow_post": False, "is_sort_key": True},
+    "started_at": {"allow_post": False, "is_sort_key": True},
+    "heartbeat_timestamp": {"allow_post": False, "is_sort_key": True},
+    "resources_synced": {"allow_post": False, "column": None},
+}
+
+REPORT_DECLARATION: common.Declaration = {
+    "host": {"allow_post": True, "validate": {"type:string": 255}},
+    "agent_type": {"allow_post": True, "validate": {"type:string": 255}},
+    "binary": {"allow_post": True, "default": "neutrino-agent", "validate": {"type:string": 255}},
+    "topic": {"allow_post": True, "default": "N/A", "validate": {"type:string": 255}},
+    "availability_zone": {"allow_post": True, "default": None, "validate": {"type:string_or_none": 255}},
+    "configurations": {"allow_post": True, "default": {}, "validate": {"type:dict_or_empty": None}},
+    "ports": {
+        "allow_post": True,
+        "default": [],
+        "validate": {"type:list_of_dicts": (("id", "status"), ("id", "status"))},
+    },  # fmt: skip
+}
+
+
+class AgentService(ResourceService):
+    collection = "agents"
+    member = "agent"
+    declaration = DECLARATION
+    table = t.agents
+
+    def not_found(self, resource_id: str) -> errors.ProviderError:
+        return errors.AgentNotFound(id=resource_id)
+
+    def scope(self, ctx: RequestContext) -> sa.ColumnElement[bool] | None:
+        if not ctx.is_admin:
+            raise errors.PolicyNotAuthorized(action="get_agent")
+        return None
+
+    def expand(
+        self, uow: UnitOfWork, ctx: RequestContext, rows: Sequence[sa.Row[Any]]
+    ) -> list[dict[str, Any]]:
+        deadline = utcnow() - AGENT_DOWN_TIME
+        out = []
+        for row in rows:
+            record = self.record(row)
+            record.update(alive=row.heartbeat_timestamp >= deadline, resources_synced=None)
+            out.append(record)
+        return out
+
+    def update(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str, data: dict[str, Any]) -> None:
+        uow.execute(sa.update(t.agents).where(t.agents.c.id == resource_id).values(**data))
+
+    def delete(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str) -> None:
+        uow.execute(sa.delete(t.agents).where(t.agents.c.id == resource_id))
+
+    def report(self, uow: UnitOfWork, data: dict[str, Any]) -> tuple[str, list[str]]:
+        """Upsert the reporting agent and apply its port statuses; returns (agent id, port ids)."""
+        now = utcnow()
+        c = t.agents.c
+        row = uow.one_or_none(
+            sa.select(c.id, c.heartbeat_timestamp).where(
+                c.agent_type == data["agent_type"], c.host == data["host"]
+            )
+        )
+        values = {k: data[k] for k in ("binary", "topic", "availability_zone", "configurations")}
+        if row is None:
+            agent_id = new_id()
+            uow.execute(
+                sa.insert(t.agents).values(
+                    id=agent_id,
+                    agent_type=data["agent_type"],
+                    host=data["host"],
+                    created_at=now,
+                    started_at=now,
+                    heartbeat_timestamp=now,
+                    **values,
+                )
+            )
+        else:
+            agent_id = row.id
+            if row.heartbeat_timestamp < now - AGENT_DOWN_TIME:
+                values["started_at"] = now  # it was down: this report starts it again
+            uow.execute(sa.update(t.agents).where(c.id == agent_id).values(heartbeat_timestamp=now, **values))
+        updated = []
+        for item in data["ports"]:
+            if item["status"] not in PORT_STATUSES:
+                raise errors.InvalidAttribute(
+                    attr="ports", reason=f"'{item['status']}' is not in {list(PORT_STATUSES)}"
+                )
+            result = uow.execute(
+                sa.update(t.ports)
+                .where(t.ports.c.id == item["id"], t.ports.c.status != item["status"])
+                .values(status=item["status"], updated_at=now, revision_number=t.ports.c.revision_number + 1)
+            )
+            if result.rowcount:
+                updated.append(item["id"])
+        return agent_id, updated
+
+
+def report_route(service: AgentService, db: Database, context_of: Any) -> Route:
+    report_defn = define("agent_reports", "agent_report", REPORT_DECLARATION)
+
+    async def report(request: Request) -> Response:
+        ctx = context_of(request)
+        if not ctx.is_admin:
+            raise errors.PolicyNotAuthorized(action="create_agent_report")
+        body = await read_json(request)
+        data = parse_create(report_defn, body, ctx)
+
+        def work() -> dict[str, Any]:
+            with db.uow() as uow:
+                agent_id, ports = service.report(uow, data)
+                record = service.show(uow, ctx, agent_id)
+                uow.commit()
+            return {"agent": render(service.definition, record, ctx), "updated_ports": ports}
+
+        return JSONResponse(await run_in_threadpool(work))
+
+    return Route("/v2.0/agent-reports", guarded(report), methods=["POST"])

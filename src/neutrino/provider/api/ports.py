@@ -1,0 +1,356 @@
+"""``ports``: addresses from the IPAM, MACs unique per network, security groups, port binding.
+
+``status`` starts DOWN; ``binding:*`` is what a host agent will later report and update.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from neutrino.provider import errors
+from neutrino.provider.api import common
+from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
+from neutrino.provider.api.networks import visible as network_visible
+from neutrino.provider.api.resource import ResourceService, new_id, utcnow
+from neutrino.provider.api.security_groups import default_group_id, ensure_default_group
+from neutrino.provider.api.validators import to_boolean, to_list, to_lower
+from neutrino.provider.context import RequestContext
+from neutrino.provider.ipam import allocator
+from neutrino.provider.store import tables as t
+from neutrino.provider.store.db import Database, UnitOfWork
+
+BASE_MAC = "fa:16:3e"
+VNIC_TYPES = (
+    "normal",
+    "direct",
+    "macvtap",
+    "baremetal",
+    "direct-physical",
+    "virtio-forwarder",
+    "smart-nic",
+    "vdpa",
+    "remote-managed",
+)
+UNBOUND = "unbound"
+
+DECLARATION: common.Declaration = {
+    **common.ident(),
+    **common.named(),
+    **common.project(),
+    "network_id": {
+        "allow_post": True,
+        "validate": {"type:uuid": None},
+        "is_filter": True,
+        "is_sort_key": True,
+    },
+    "admin_state_up": {
+        "allow_post": True,
+        "allow_put": True,
+        "default": True,
+        "convert_to": to_boolean,
+        "is_filter": True,
+        "is_sort_key": True,
+    },
+    "mac_address": {
+        "allow_post": True,
+        "allow_put": True,
+        "default": ATTR_NOT_SPECIFIED,
+        "convert_to": to_lower,
+        "validate": {"type:mac_address": None},
+        "is_filter": True,
+        "is_sort_key": True,
+    },
+    "fixed_ips": {
+        "allow_post": True,
+        "allow_put": True,
+        "default": ATTR_NOT_SPECIFIED,
+        "convert_to": to_list,
+        "validate": {"type:fixed_ips": None},
+        "column": None,
+    },
+    "device_id": {
+        "allow_post": True,
+        "allow_put": True,
+        "default": "",
+        "validate": {"type:string": 255},
+        "is_filter": True,
+        "is_sort_key": True,
+    },
+    "device_owner": {
+        "allow_post": True,
+        "allow_put": True,
+        "default": "",
+        "validate": {"type:string": 255},
+        "is_filter": True,
+        "is_sort_key": True,
+    },
+    "status": {"allow_post": False, "is_filter": True, "is_sort_key": True},
+    "security_groups": {
+        "allow_post": True,
+        "allow_put": True,
+        "default": ATTR_NOT_SPECIFIED,
+        "convert_to": to_list,
+        "validate": {"type:uuid_list": None},
+        "column": None,
+    },
+    "port_security_enabled": {
+        "allow_post": True,
+        "allow_put": True,
+        "default": ATTR_NOT_SPECIFIED,
+        "convert_to": to_boolean,
+        "is_filter": True,
+    },
+    "binding:host_id": {
+        "allow_post": True,
+        "allow_put": True,
+        "default": "",
+        "validate": {"type:string": 255},
+        "is_filter": True,
+        "admin_only": True,
+        "column": "binding_host_id",
+    },
+    "binding:profile": {
+        "allow_post": True,
+        "allow_put": True,
+        "default": {},
+        "validate": {"type:dict_or_empty": None},
+        "admin_only": True,
+        "column": "binding_profile",
+    },
+    "binding:vnic_type": {
+        "allow_post": True,
+        "allow_put": True,
+        "default": "normal",
+        "validate": {"type:values": VNIC_TYPES},
+        "is_filter": True,
+        "column": "binding_vnic_type",
+    },
+    "binding:vif_type": {"allow_post": False, "admin_only": True, "column": "binding_vif_type"},
+    "binding:vif_details": {"allow_post": False, "admin_only": True, "column": "binding_vif_details"},
+    **common.standard(),
+}
+
+
+def _fixed_ips_filter(values: list[str]) -> sa.ColumnElement[bool]:
+    """``?fixed_ips=ip_address=A&fixed_ips=subnet_id=S``: one allocation matching every key given."""
+    wanted: dict[str, list[str]] = {}
+    for value in values:
+        key, _, wanted_value = value.partition("=")
+        if key not in ("ip_address", "subnet_id") or not wanted_value:
+            raise errors.HTTPBadRequest(msg=f"Invalid fixed_ips filter: {value}")
+        wanted.setdefault(key, []).append(wanted_value)
+    ips = t.ip_allocations.c
+    sub = sa.select(ips.port_id).where(*[ips[key].in_(vals) for key, vals in wanted.items()])
+    return t.ports.c.id.in_(sub)
+
+
+def _security_groups_filter(values: list[str]) -> sa.ColumnElement[bool]:
+    psg = t.port_security_groups.c
+    return t.ports.c.id.in_(sa.select(psg.port_id).where(psg.security_group_id.in_(values)))
+
+
+class PortService(ResourceService):
+    collection = "ports"
+    member = "port"
+    declaration = DECLARATION
+    table = t.ports
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.special_filters = {"fixed_ips": _fixed_ips_filter, "security_groups": _security_groups_filter}
+
+    def not_found(self, resource_id: str) -> errors.ProviderError:
+        return errors.PortNotFound(port_id=resource_id)
+
+    def expand(
+        self, uow: UnitOfWork, ctx: RequestContext, rows: Sequence[sa.Row[Any]]
+    ) -> list[dict[str, Any]]:
+        ids = [r.id for r in rows]
+        fixed: dict[str, list[dict[str, str]]] = {i: [] for i in ids}
+        groups: dict[str, list[str]] = {i: [] for i in ids}
+        alloc, psg = t.ip_allocations.c, t.port_security_groups.c
+        for clause in uow.where_in(alloc.port_id, ids) if ids else []:
+            for a in uow.rows(sa.select(alloc.port_id, alloc.subnet_id, alloc.ip_address).where(clause)):
+                fixed[a.port_id].append({"subnet_id": a.subnet_id, "ip_address": a.ip_address})
+        for clause in uow.where_in(psg.port_id, ids) if ids else []:
+            for g in uow.rows(sa.select(psg.port_id, psg.security_group_id).where(clause)):
+                groups[g.port_id].append(g.security_group_id)
+        out = []
+        for row in rows:
+            record = self.record(row)
+            ips = fixed[row.id]
+            ips.sort(key=lambda a: (":" in a["ip_address"], a["subnet_id"]))  # IPv4 first
+            record.update(fixed_ips=ips, security_groups=sorted(groups[row.id]), tags=[])
+            out.append(record)
+        return out
+
+    # --- create --------------------------------------------------------------------------------
+
+    def prepare(self, db: Database, ctx: RequestContext, data: dict[str, Any]) -> None:
+        if data["security_groups"] is ATTR_NOT_SPECIFIED:
+            ensure_default_group(db, data["project_id"])
+
+    def create(self, uow: UnitOfWork, ctx: RequestContext, data: dict[str, Any]) -> str:
+        network = self._network(uow, ctx, data["network_id"])
+        port_security = data["port_security_enabled"]
+        if port_security is ATTR_NOT_SPECIFIED:
+            port_security = network.port_security_enabled
+        groups = self._groups(uow, data["project_id"], data["security_groups"], port_security)
+        mac = data["mac_address"]
+        if mac is ATTR_NOT_SPECIFIED:
+            mac = self._new_mac(uow, network.id)
+        elif self._mac_taken(uow, network.id, mac):
+            raise errors.MacAddressInUse(net_id=network.id, mac=mac)
+        port_id = new_id()
+        now = utcnow()
+        host = data["binding:host_id"]
+        uow.execute(
+            sa.insert(t.ports).values(
+                id=port_id,
+                project_id=data["project_id"],
+                network_id=network.id,
+                name=data["name"],
+                description=data["description"],
+                mac_address=mac,
+                admin_state_up=data["admin_state_up"],
+                status="DOWN",
+                device_id=data["device_id"],
+                device_owner=data["device_owner"],
+                port_security_enabled=port_security,
+                binding_host_id=host,
+                binding_profile=data["binding:profile"],
+                binding_vnic_type=data["binding:vnic_type"],
+                **self._binding(host),
+                created_at=now,
+                updated_at=now,
+                revision_number=0,
+            )
+        )
+        requested = None if data["fixed_ips"] is ATTR_NOT_SPECIFIED else data["fixed_ips"]
+        allocator.allocate(uow, network_id=network.id, port_id=port_id, mac_address=mac, requested=requested)
+        if groups:
+            uow.execute(
+                sa.insert(t.port_security_groups),
+                [{"port_id": port_id, "security_group_id": g} for g in groups],
+            )
+        return port_id
+
+    def _binding(self, host: str) -> dict[str, Any]:
+        if not host:
+            return {"binding_vif_type": UNBOUND, "binding_vif_details": {}}
+        return {
+            "binding_vif_type": self.settings.vif_type,
+            "binding_vif_details": {"port_filter": True, "connectivity": "l2"},
+        }
+
+    @staticmethod
+    def _network(uow: UnitOfWork, ctx: RequestContext, network_id: str) -> sa.Row[Any]:
+        stmt = sa.select(t.networks).where(t.networks.c.id == network_id)
+        if (scope := network_visible(ctx)) is not None:
+            stmt = stmt.where(scope)
+        network = uow.one_or_none(stmt)
+        if network is None:
+            raise errors.NetworkNotFound(net_id=network_id)
+        return network
+
+    @staticmethod
+    def _groups(uow: UnitOfWork, project_id: str, requested: Any, port_security: bool) -> list[str]:
+        if requested is ATTR_NOT_SPECIFIED:
+            if not port_security:
+                return []
+            default = default_group_id(uow, project_id)
+            return [default] if default else []
+        if requested and not port_security:
+            raise errors.PortSecurityAndIPRequiredForSecurityGroups()
+        if requested:
+            found = {
+                r.id
+                for r in uow.rows(
+                    sa.select(t.security_groups.c.id).where(
+                        t.security_groups.c.id.in_(requested), t.security_groups.c.project_id == project_id
+                    )
+                )
+            }
+            for group_id in requested:
+                if group_id not in found:
+                    raise errors.SecurityGroupNotFound(id=group_id)
+        return list(requested)
+
+    @staticmethod
+    def _mac_taken(uow: UnitOfWork, network_id: str, mac: str) -> bool:
+        stmt = sa.select(t.ports.c.id).where(t.ports.c.network_id == network_id, t.ports.c.mac_address == mac)
+        return uow.one_or_none(stmt) is not None
+
+    def _new_mac(self, uow: UnitOfWork, network_id: str) -> str:
+        for _ in range(16):
+            mac = BASE_MAC + "".join(f":{b:02x}" for b in secrets.token_bytes(3))
+            if not self._mac_taken(uow, network_id, mac):
+                return mac
+        raise errors.Conflict()
+
+    # --- update / delete -----------------------------------------------------------------------
+
+    def update(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str, data: dict[str, Any]) -> None:
+        row = self.get_row(uow, ctx, resource_id)
+        if "mac_address" in data and data["mac_address"] != row.mac_address:
+            if not ctx.is_admin:
+                raise errors.PolicyNotAuthorized(action="update_port:mac_address")
+            if self._mac_taken(uow, row.network_id, data["mac_address"]):
+                raise errors.MacAddressInUse(net_id=row.network_id, mac=data["mac_address"])
+        port_security = data.get("port_security_enabled", row.port_security_enabled)
+        if "security_groups" in data:
+            groups = self._groups(uow, row.project_id, data["security_groups"], port_security)
+            uow.execute(
+                sa.delete(t.port_security_groups).where(t.port_security_groups.c.port_id == resource_id)
+            )
+            if groups:
+                uow.execute(
+                    sa.insert(t.port_security_groups),
+                    [{"port_id": resource_id, "security_group_id": g} for g in groups],
+                )
+        elif not port_security and uow.one_or_none(
+            sa.select(t.port_security_groups.c.port_id)
+            .where(t.port_security_groups.c.port_id == resource_id)
+            .limit(1)
+        ):
+            raise errors.PortSecurityPortHasSecurityGroup()
+        if "fixed_ips" in data:
+            self._reallocate(uow, row, data["fixed_ips"], data.get("mac_address", row.mac_address))
+        if "binding:host_id" in data:
+            data.update(
+                {
+                    k.replace("binding_", "binding:"): v
+                    for k, v in self._binding(data["binding:host_id"]).items()
+                }
+            )
+        self.touch(uow, resource_id, data)
+
+    @staticmethod
+    def _reallocate(uow: UnitOfWork, row: Any, wanted: list[dict[str, Any]], mac: str) -> None:
+        current = [
+            (a.subnet_id, a.ip_address)
+            for a in uow.rows(sa.select(t.ip_allocations).where(t.ip_allocations.c.port_id == row.id))
+        ]
+        # {"subnet_id": S} alone keeps the address the port already has on S.
+        unclaimed = list(current)
+        requested = []
+        for item in wanted:
+            if "ip_address" not in item:
+                match = next((c for c in unclaimed if c[0] == item.get("subnet_id")), None)
+                if match is not None:
+                    unclaimed.remove(match)
+                    item = {"subnet_id": match[0], "ip_address": match[1]}
+            requested.append(item)
+        result = allocator.allocate(
+            uow, network_id=row.network_id, port_id=row.id, mac_address=mac, requested=requested, keep=current
+        )
+        allocator.release(uow, row.id, [c for c in current if c not in result])
+
+    def delete(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str) -> None:
+        allocator.release(uow, resource_id)
+        uow.execute(sa.delete(t.port_security_groups).where(t.port_security_groups.c.port_id == resource_id))
+        uow.execute(sa.delete(t.ports).where(t.ports.c.id == resource_id))

@@ -1,0 +1,286 @@
+"""A resource's service (what it stores and checks) and the generic HTTP controller serving
+``/v2.0/<collection>`` and ``/v2.0/<collection>/<id>`` from its declaration."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import sqlalchemy as sa
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from neutrino.provider import errors
+from neutrino.provider.api import attributes
+from neutrino.provider.api.attributes import ResourceDefinition
+from neutrino.provider.api.query import SpecialFilter, links, parse_query, select_page
+from neutrino.provider.context import RequestContext
+from neutrino.provider.store.db import Database, UnitOfWork
+
+if TYPE_CHECKING:
+    from neutrino.provider.settings import ProviderSettings
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def timestamp(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="seconds") + "Z"
+
+
+class ResourceService:
+    """Storage and rules of one resource. Subclasses set the class attributes and override
+    ``create``/``update``/``delete`` (and ``expand`` for computed attributes)."""
+
+    collection: ClassVar[str]
+    member: ClassVar[str]
+    path: ClassVar[str] = ""
+    declaration: ClassVar[Mapping[str, Mapping[str, Any]]]
+    table: ClassVar[sa.Table]
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        self.settings = settings
+        self.definition: ResourceDefinition = attributes.define(
+            self.collection, self.member, self.declaration, self.path
+        )
+        self.special_filters: Mapping[str, SpecialFilter] = {}
+        self._columns = [
+            (name, attr.column)
+            for name, attr in self.definition.attributes.items()
+            if attr.column is not None and attr.column in self.table.c
+        ]
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def not_found(self, resource_id: str) -> errors.ProviderError:
+        return errors.ResourceNotFound()
+
+    def scope(self, ctx: RequestContext) -> sa.ColumnElement[bool] | None:
+        """Rows this caller may see: admins all, others their project's."""
+        return None if ctx.is_admin else self.table.c.project_id == ctx.project_id
+
+    def record(self, row: sa.Row[Any]) -> dict[str, Any]:
+        """The stored attributes of a row, under their wire names."""
+        values = row._mapping
+        out: dict[str, Any] = {}
+        for name, column in self._columns:
+            value = values[column]
+            out[name] = timestamp(value) if isinstance(value, datetime) else value
+        return out
+
+    def expand(
+        self, uow: UnitOfWork, ctx: RequestContext, rows: Sequence[sa.Row[Any]]
+    ) -> list[dict[str, Any]]:
+        return [self.record(row) for row in rows]
+
+    def get_row(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str) -> sa.Row[Any]:
+        stmt = sa.select(self.table).where(self.table.c.id == resource_id)
+        if (scope := self.scope(ctx)) is not None:
+            stmt = stmt.where(scope)
+        row = uow.one_or_none(stmt)
+        if row is None:
+            raise self.not_found(resource_id)
+        return row
+
+    def show(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str) -> dict[str, Any]:
+        return self.expand(uow, ctx, [self.get_row(uow, ctx, resource_id)])[0]
+
+    def before_list(self, db: Database, ctx: RequestContext) -> None:
+        """Hook run before listing (Neutron creates a project's default security group here)."""
+
+    def prepare(self, db: Database, ctx: RequestContext, data: dict[str, Any]) -> None:
+        """Hook run before the create's unit of work, for work that needs its own (committed) one."""
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def create(self, uow: UnitOfWork, ctx: RequestContext, data: dict[str, Any]) -> str:
+        raise errors.HTTPBadRequest(msg=f"{self.collection} cannot be created")
+
+    def update(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str, data: dict[str, Any]) -> None:
+        raise errors.HTTPBadRequest(msg=f"{self.collection} cannot be updated")
+
+    def delete(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str) -> None:
+        raise errors.HTTPBadRequest(msg=f"{self.collection} cannot be deleted")
+
+    def touch(self, uow: UnitOfWork, resource_id: str, data: Mapping[str, Any]) -> None:
+        """Write the column-backed attributes of ``data`` (wire names), bumping updated_at and
+        revision_number; computed attributes are the caller's business."""
+        attrs = self.definition.attributes
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            column = attrs[key].column if key in attrs else None
+            if column is not None:
+                values[column] = value
+        uow.execute(
+            sa.update(self.table)
+            .where(self.table.c.id == resource_id)
+            .values(**values, updated_at=utcnow(), revision_number=self.table.c.revision_number + 1)
+        )
+
+
+def neutron_error(exc: errors.ProviderError) -> JSONResponse:
+    return JSONResponse(errors.neutron_body(exc), status_code=errors.status_of(exc))
+
+
+def guarded(handler: Handler) -> Handler:
+    """Render every failure as a NeutronError; never a traceback."""
+
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except errors.ProviderError as exc:
+            return neutron_error(exc)
+        except sa.exc.IntegrityError as exc:
+            log.info("integrity conflict on %s %s: %s", request.method, request.url.path, exc.orig)
+            return neutron_error(errors.DBConflict())
+        except Exception:
+            log.exception("failure serving %s %s", request.method, request.url.path)
+            body = {
+                "NeutronError": {
+                    "type": "HTTPInternalServerError",
+                    "message": "Request Failed: internal server error while processing your request.",
+                    "detail": "",
+                }
+            }
+            return JSONResponse(body, status_code=500)
+
+    return wrapped
+
+
+async def read_json(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError as exc:
+        raise errors.HTTPBadRequest(msg="Malformed JSON in request body") from exc
+
+
+class Controller:
+    """HTTP for one resource service; every handler runs its database work in a thread."""
+
+    def __init__(
+        self, service: ResourceService, db: Database, context_of: Callable[[Request], RequestContext]
+    ) -> None:
+        self.service = service
+        self.db = db
+        self.context_of = context_of
+        self.defn = service.definition
+
+    def routes(self, prefix: str = "/v2.0") -> list[Route]:
+        base = f"{prefix}/{self.defn.path}"
+        return [
+            Route(base, guarded(self.index), methods=["GET"]),
+            Route(base, guarded(self.create), methods=["POST"]),
+            Route(base + "/{id}", guarded(self.show), methods=["GET"]),
+            Route(base + "/{id}", guarded(self.update), methods=["PUT"]),
+            Route(base + "/{id}", guarded(self.delete), methods=["DELETE"]),
+        ]
+
+    async def index(self, request: Request) -> Response:
+        ctx = self.context_of(request)
+        q = parse_query(self.defn, request.query_params, self.service.special_filters)
+
+        def work() -> dict[str, Any]:
+            self.service.before_list(self.db, ctx)
+            with self.db.reader() as uow:
+                rows, more = select_page(
+                    uow.conn,
+                    self.defn,
+                    self.service.table,
+                    q,
+                    self.service.scope(ctx),
+                    self.service.special_filters,
+                )
+                records = self.service.expand(uow, ctx, rows)
+            items = [attributes.render(self.defn, r, ctx, q.fields) for r in records]
+            body: dict[str, Any] = {self.defn.collection: items}
+            body.update(
+                links(request.url, request.query_params, self.defn.collection, q, [r.id for r in rows], more)
+            )
+            return body
+
+        return JSONResponse(await run_in_threadpool(work))
+
+    async def show(self, request: Request) -> Response:
+        ctx = self.context_of(request)
+        fields = [
+            f for value in request.query_params.getlist("fields") for f in value.split(",") if f
+        ] or None
+
+        def work() -> dict[str, Any]:
+            with self.db.reader() as uow:
+                record = self.service.show(uow, ctx, request.path_params["id"])
+            return {self.defn.member: attributes.render(self.defn, record, ctx, fields)}
+
+        return JSONResponse(await run_in_threadpool(work))
+
+    async def create(self, request: Request) -> Response:
+        ctx = self.context_of(request)
+        body = await read_json(request)
+        if isinstance(body, dict) and isinstance(body.get(self.defn.collection), list):
+            items = [
+                attributes.parse_create(self.defn, {self.defn.member: item}, ctx)
+                for item in body[self.defn.collection]
+            ]
+            bulk = True
+        else:
+            items = [attributes.parse_create(self.defn, body, ctx)]
+            bulk = False
+
+        def work() -> list[dict[str, Any]]:
+            for data in items:
+                self.service.prepare(self.db, ctx, data)
+            # The whole request is one unit of work: a bulk create is all or nothing.
+            with self.db.uow() as uow:
+                ids = [self.service.create(uow, ctx, data) for data in items]
+                records = [self.service.show(uow, RequestContext.admin(), i) for i in ids]
+                uow.commit()
+            return [attributes.render(self.defn, r, ctx) for r in records]
+
+        rendered = await run_in_threadpool(work)
+        if bulk:
+            return JSONResponse({self.defn.collection: rendered}, status_code=201)
+        return JSONResponse({self.defn.member: rendered[0]}, status_code=201)
+
+    async def update(self, request: Request) -> Response:
+        ctx = self.context_of(request)
+        data = attributes.parse_update(self.defn, await read_json(request), ctx)
+        resource_id = request.path_params["id"]
+
+        def work() -> dict[str, Any]:
+            with self.db.uow() as uow:
+                self.service.get_row(uow, ctx, resource_id)
+                self.service.update(uow, ctx, resource_id, data)
+                record = self.service.show(uow, RequestContext.admin(), resource_id)
+                uow.commit()
+            return {self.defn.member: attributes.render(self.defn, record, ctx)}
+
+        return JSONResponse(await run_in_threadpool(work))
+
+    async def delete(self, request: Request) -> Response:
+        ctx = self.context_of(request)
+        resource_id = request.path_params["id"]
+
+        def work() -> None:
+            with self.db.uow() as uow:
+                self.service.get_row(uow, ctx, resource_id)
+                self.service.delete(uow, ctx, resource_id)
+                uow.commit()
+
+        await run_in_threadpool(work)
+        return Response(status_code=204)

@@ -1,0 +1,243 @@
+"""``subnets``: IPv4 and IPv6, several per network, never overlapping on one network."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from neutrino.provider import errors
+from neutrino.provider.api import common
+from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
+from neutrino.provider.api.networks import visible as network_visible
+from neutrino.provider.api.resource import ResourceService, new_id, utcnow
+from neutrino.provider.api.validators import to_boolean, to_int, to_list
+from neutrino.provider.context import RequestContext
+from neutrino.provider.ipam import ranges
+from neutrino.provider.store import tables as t
+from neutrino.provider.store.db import UnitOfWork
+
+IPV6_MODES = (None, "dhcpv6-stateful", "dhcpv6-stateless", "slaac")
+
+DECLARATION: common.Declaration = {
+    **common.ident(),
+    **common.named(),
+    **common.project(),
+    "network_id": {
+        "allow_post": True,
+        "validate": {"type:uuid": None},
+        "is_filter": True,
+        "is_sort_key": True,
+    },
+    "ip_version": {
+        "allow_post": True,
+        "convert_to": to_int,
+        "validate": {"type:values": (4, 6)},
+        "is_filter": True,
+        "is_sort_key": True,
+    },
+    "cidr": {"allow_post": True, "validate": {"type:subnet": None}, "is_filter": True, "is_sort_key": True},
+    "gateway_ip": {
+        "allow_post": True,
+        "allow_put": True,
+        "default": ATTR_NOT_SPECIFIED,
+        "validate": {"type:ip_address_or_none": None},
+        "is_filter": True,
+        "is_sort_key": True,
+    },
+    "allocation_pools": {
+        "allow_post": True,
+        "allow_put": True,
+        "default": ATTR_NOT_SPECIFIED,
+        "validate": {"type:ip_pools": None},
+    },
+    "dns_nameservers": {
+        "allow_post": True,
+        "allow_put": True,
+        "default": [],
+        "convert_to": to_list,
+        "validate": {"type:nameservers": None},
+    },
+    "host_routes": {
+        "allow_post": True,
+        "allow_put": True,
+        "default": [],
+        "convert_to": to_list,
+        "validate": {"type:hostroutes": None},
+    },
+    "enable_dhcp": {
+        "allow_post": True,
+        "allow_put": True,
+        "default": True,
+        "convert_to": to_boolean,
+        "is_filter": True,
+        "is_sort_key": True,
+    },
+    "ipv6_ra_mode": {
+        "allow_post": True,
+        "default": None,
+        "validate": {"type:values": IPV6_MODES},
+        "is_filter": True,
+        "is_sort_key": True,
+    },
+    "ipv6_address_mode": {
+        "allow_post": True,
+        "default": None,
+        "validate": {"type:values": IPV6_MODES},
+        "is_filter": True,
+        "is_sort_key": True,
+    },
+    "subnetpool_id": {
+        "allow_post": True,
+        "default": None,
+        "validate": {"type:uuid_or_none": None},
+        "column": None,
+    },
+    "service_types": {"allow_post": False, "column": None},
+    **common.standard(),
+}
+
+
+class SubnetService(ResourceService):
+    collection = "subnets"
+    member = "subnet"
+    declaration = DECLARATION
+    table = t.subnets
+
+    def not_found(self, resource_id: str) -> errors.ProviderError:
+        return errors.SubnetNotFound(subnet_id=resource_id)
+
+    def scope(self, ctx: RequestContext) -> sa.ColumnElement[bool] | None:
+        """A caller sees its project's subnets and those of the networks shared with it."""
+        if ctx.is_admin:
+            return None
+        shared = sa.select(t.networks.c.id).where(t.networks.c.shared.is_(True))
+        return sa.or_(t.subnets.c.project_id == ctx.project_id, t.subnets.c.network_id.in_(shared))
+
+    def expand(
+        self, uow: UnitOfWork, ctx: RequestContext, rows: Sequence[sa.Row[Any]]
+    ) -> list[dict[str, Any]]:
+        out = []
+        for row in rows:
+            record = self.record(row)
+            record.update(subnetpool_id=None, service_types=[], tags=[])
+            out.append(record)
+        return out
+
+    def create(self, uow: UnitOfWork, ctx: RequestContext, data: dict[str, Any]) -> str:
+        network_id = data["network_id"]
+        stmt = sa.select(t.networks).where(t.networks.c.id == network_id)
+        if (scope := network_visible(ctx)) is not None:
+            stmt = stmt.where(scope)
+        network = uow.one_or_none(stmt)
+        if network is None:
+            raise errors.NetworkNotFound(net_id=network_id)
+        if network.project_id != ctx.project_id and not ctx.is_admin:
+            raise errors.PolicyNotAuthorized(action="create_subnet:network")
+        if data["subnetpool_id"] is not None:
+            raise errors.InvalidInput(error_message="Subnet pools are not supported")
+        net = ipaddress.ip_network(data["cidr"])
+        if net.version != data["ip_version"]:
+            raise errors.InvalidInput(
+                error_message="Cannot mix IPv4 and IPv6 on a subnet: check ip_version and cidr"
+            )
+        self._check_ipv6_modes(data, net)
+        uow.lock_rows(t.networks, [network_id])  # two subnets created at once cannot both overlap
+        for other in uow.rows(sa.select(t.subnets.c.cidr).where(t.subnets.c.network_id == network_id)):
+            if ranges.overlaps(other.cidr, data["cidr"]):
+                raise errors.InvalidInput(
+                    error_message=f"Requested subnet with cidr: {data['cidr']} for network: {network_id} "
+                    "overlaps with another subnet"
+                )
+        gateway = data["gateway_ip"]
+        gateway = (
+            ranges.default_gateway(net) if gateway is ATTR_NOT_SPECIFIED else self._gateway(net, gateway)
+        )
+        if data["allocation_pools"] is ATTR_NOT_SPECIFIED:
+            pools = ranges.default_pools(net, gateway)
+        else:
+            pools = [{"start": p["start"], "end": p["end"]} for p in data["allocation_pools"]]
+            ranges.check_pools(net, pools, gateway)
+        subnet_id = new_id()
+        now = utcnow()
+        uow.execute(
+            sa.insert(t.subnets).values(
+                id=subnet_id,
+                project_id=data["project_id"],
+                network_id=network_id,
+                name=data["name"],
+                description=data["description"],
+                ip_version=data["ip_version"],
+                cidr=str(net),
+                gateway_ip=gateway,
+                allocation_pools=pools,
+                dns_nameservers=data["dns_nameservers"],
+                host_routes=data["host_routes"],
+                enable_dhcp=data["enable_dhcp"],
+                ipv6_ra_mode=data["ipv6_ra_mode"],
+                ipv6_address_mode=data["ipv6_address_mode"],
+                created_at=now,
+                updated_at=now,
+                revision_number=0,
+            )
+        )
+        return subnet_id
+
+    @staticmethod
+    def _gateway(net: ranges.IPNetwork, gateway: str | None) -> str | None:
+        if gateway is None:
+            return None
+        address = ipaddress.ip_address(gateway)
+        span = ranges.usable_range(net)
+        if address not in net or span is None or not span[0] <= int(address) <= span[1]:
+            raise errors.InvalidInput(error_message=f"Gateway is not valid on subnet: {gateway}")
+        return str(address)
+
+    @staticmethod
+    def _check_ipv6_modes(data: dict[str, Any], net: ranges.IPNetwork) -> None:
+        ra, address = data["ipv6_ra_mode"], data["ipv6_address_mode"]
+        if net.version == 4 and (ra or address):
+            raise errors.InvalidInput(
+                error_message="ipv6_ra_mode or ipv6_address_mode cannot be set for an IPv4 subnet"
+            )
+        if ra and address and ra != address:
+            raise errors.InvalidInput(
+                error_message=f"ipv6_ra_mode set to '{ra}' with ipv6_address_mode set to '{address}' is not valid. "
+                "If both attributes are set, they must be the same value"
+            )
+        if address in ("slaac", "dhcpv6-stateless") and net.prefixlen != 64:
+            raise errors.InvalidInput(
+                error_message=f"Invalid CIDR {net} for IPv6 address mode. OpenStack uses the EUI-64 address "
+                "format, which requires the prefix to be /64"
+            )
+
+    def update(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str, data: dict[str, Any]) -> None:
+        row = self.get_row(uow, ctx, resource_id)
+        if row.project_id != ctx.project_id and not ctx.is_admin:
+            raise errors.PolicyNotAuthorized(action="update_subnet")
+        net = ipaddress.ip_network(row.cidr)
+        gateway = self._gateway(net, data["gateway_ip"]) if "gateway_ip" in data else row.gateway_ip
+        if "gateway_ip" in data:
+            data["gateway_ip"] = gateway
+        pools = data.get("allocation_pools", row.allocation_pools)
+        pools = [{"start": p["start"], "end": p["end"]} for p in pools]
+        ranges.check_pools(net, pools, gateway)
+        if "allocation_pools" in data:
+            data["allocation_pools"] = pools
+        self.touch(uow, resource_id, data)
+
+    def delete(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str) -> None:
+        row = self.get_row(uow, ctx, resource_id)
+        if row.project_id != ctx.project_id and not ctx.is_admin:
+            raise errors.PolicyNotAuthorized(action="delete_subnet")
+        uow.lock_rows(t.subnets, [resource_id])
+        used = uow.one_or_none(
+            sa.select(t.ip_allocations.c.port_id).where(t.ip_allocations.c.subnet_id == resource_id).limit(1)
+        )
+        if used is not None:
+            raise errors.SubnetInUse(
+                subnet_id=resource_id, reason="One or more ports have an IP allocation from this subnet"
+            )
+        uow.execute(sa.delete(t.subnets).where(t.subnets.c.id == resource_id))

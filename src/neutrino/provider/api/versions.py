@@ -1,0 +1,100 @@
+"""Discovery documents: ``GET /`` (versions), ``GET /v2.0`` (resources), ``/v2.0/extensions``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from neutrino.provider import errors
+from neutrino.provider.api.resource import guarded
+
+UPDATED = "2026-11-23T00:00:00-00:00"
+
+#: (alias, name, description) of every extension this server implements.
+EXTENSIONS: tuple[tuple[str, str, str], ...] = (
+    ("binding", "Port Binding", "Expose port bindings of a virtual port to external application"),
+    ("provider", "Provider Network", "Expose mapping of virtual networks to physical networks"),
+    ("security-group", "security-group", "The security groups extension."),
+    ("port-security", "Port Security", "Provides port security"),
+    ("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
+    ("net-mtu-writable", "Network MTU (writable)", "Provides a writable MTU attribute for a network resource."),
+    ("project-id", "project_id field enabled", "Extension that indicates that project_id field is enabled."),
+    ("standard-attr-description", "standard-attr-description", "Extension to add descriptions to standard attributes"),
+    ("standard-attr-revisions", "Resource revision numbers", "This extension will display the revision number of neutron resources."),
+    ("standard-attr-timestamp", "Resource timestamps", "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes."),
+    ("stateful-security-group", "Stateful security group", "Indicates if the security group is stateful or not"),
+    ("pagination", "Pagination support", "Extension that indicates that pagination is enabled."),
+    ("sorting", "Sorting support", "Extension that indicates that sorting is enabled."),
+    ("filter-validation", "Filter parameters validation", "Provides validation on filter parameters."),
+    ("agent", "agent", "The agent management extension."),
+    ("neutrino-agent-report", "Neutrino agent reports", "Host agents report liveness, capabilities and port status (POST /v2.0/agent-reports)."),
+)  # fmt: skip
+
+RESOURCES = (("network", "networks"), ("subnet", "subnets"), ("port", "ports"),
+             ("security_group", "security-groups"), ("security_group_rule", "security-group-rules"))  # fmt: skip
+
+
+def _base(request: Request) -> str:
+    public = request.app.state.provider.settings.public_url
+    return (public or str(request.base_url)).rstrip("/")
+
+
+def _extension(alias: str, name: str, description: str) -> dict[str, Any]:
+    return {"alias": alias, "name": name, "description": description, "updated": UPDATED, "links": []}
+
+
+async def versions(request: Request) -> Response:
+    return JSONResponse(
+        {
+            "versions": [
+                {
+                    "id": "v2.0",
+                    "status": "CURRENT",
+                    "links": [{"href": _base(request) + "/v2.0/", "rel": "self"}],
+                }
+            ]
+        }
+    )
+
+
+async def v2_resources(request: Request) -> Response:
+    base = _base(request) + "/v2.0"
+    return JSONResponse(
+        {
+            "resources": [
+                {
+                    "name": name,
+                    "collection": path.replace("-", "_"),
+                    "links": [{"href": f"{base}/{path}", "rel": "self"}],
+                }
+                for name, path in RESOURCES
+            ]
+        }
+    )
+
+
+async def list_extensions(request: Request) -> Response:
+    request.app.state.provider.context_of(request)
+    return JSONResponse({"extensions": [_extension(*e) for e in EXTENSIONS]})
+
+
+async def show_extension(request: Request) -> Response:
+    request.app.state.provider.context_of(request)
+    alias = request.path_params["alias"]
+    for ext in EXTENSIONS:
+        if ext[0] == alias:
+            return JSONResponse({"extension": _extension(*ext)})
+    raise errors.ResourceNotFound()
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/", guarded(versions), methods=["GET"]),
+        Route("/v2.0", guarded(v2_resources), methods=["GET"]),
+        Route("/v2.0/", guarded(v2_resources), methods=["GET"]),
+        Route("/v2.0/extensions", guarded(list_extensions), methods=["GET"]),
+        Route("/v2.0/extensions/{alias}", guarded(show_extension), methods=["GET"]),
+    ]

@@ -1,0 +1,143 @@
+"""Composition root of the embedded network provider.
+
+``bootstrap(settings)`` migrates the database and creates the first admin; ``create_app(settings)``
+builds the Starlette application (Neutron v2.0 + Keystone on one port). Nothing is built at import.
+The lead's ``neutrino up`` calls both, in that order, with one :class:`ProviderSettings`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
+
+from neutrino.provider import errors
+from neutrino.provider.context import RequestContext
+from neutrino.provider.identity.service import IdentityService
+from neutrino.provider.identity.tokens import TokenIssuer
+from neutrino.provider.settings import ProviderSettings
+from neutrino.provider.store.db import Database
+
+#: What ``member_port_binding`` grants to project members.
+BINDING_ATTRIBUTES = frozenset(
+    {"binding:host_id", "binding:profile", "binding:vif_type", "binding:vif_details"}
+)
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    #: The admin password when this call created the admin user (print it once), else None.
+    admin_password: str | None
+    database_url: str
+
+
+def bootstrap(settings: ProviderSettings) -> BootstrapResult:
+    """Create the data directory, migrate the database, ensure project/user ``admin`` exist."""
+    from neutrino.provider.identity.service import ensure_admin, load_token_secret
+    from neutrino.provider.store.migrate import upgrade
+
+    url = settings.database_url()
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(url)
+    db = Database(url, pool_size=1)
+    try:
+        with db.uow() as uow:
+            password = ensure_admin(uow, settings.admin_password)
+            load_token_secret(uow)
+            uow.commit()
+    finally:
+        db.dispose()
+    created = password if password is not None and not settings.admin_password else None
+    return BootstrapResult(admin_password=created, database_url=url)
+
+
+@dataclass
+class ProviderState:
+    """What every request handler reaches through ``request.app.state.provider``."""
+
+    settings: ProviderSettings
+    db: Database
+    issuer: TokenIssuer
+    identity: IdentityService
+    services: dict[str, Any] = field(default_factory=dict)
+
+    def context_of(self, request: Request) -> RequestContext:
+        """The caller, from its X-Auth-Token (or admin in no-auth mode)."""
+        if self.settings.no_auth:
+            return RequestContext.admin(self.settings.default_project_id, no_auth=True)
+        claims = self.issuer.validate(request.headers.get("X-Auth-Token", ""))
+        if claims is None or claims.project_id is None:
+            raise errors.Unauthorized(msg="Authentication required")
+        granted = BINDING_ATTRIBUTES if self.settings.member_port_binding else frozenset()
+        return RequestContext(
+            user_id=claims.user_id,
+            project_id=claims.project_id,
+            is_admin=claims.is_admin,
+            roles=claims.roles,
+            granted=granted,
+        )
+
+
+def create_app(settings: ProviderSettings) -> Starlette:
+    """The provider's ASGI app. The database must have been bootstrapped (see :func:`bootstrap`)."""
+    from neutrino.provider.api.agents import AgentService, report_route
+    from neutrino.provider.api.networks import NetworkService
+    from neutrino.provider.api.ports import PortService
+    from neutrino.provider.api.resource import Controller
+    from neutrino.provider.api.security_group_rules import SecurityGroupRuleService
+    from neutrino.provider.api.security_groups import SecurityGroupService
+    from neutrino.provider.api.subnets import SubnetService
+    from neutrino.provider.api.versions import routes as version_routes
+    from neutrino.provider.identity.routes import routes as identity_routes
+    from neutrino.provider.identity.service import load_token_secret
+
+    db = Database(settings.database_url(), pool_size=settings.db_pool_size)
+    with db.uow() as uow:
+        secret = load_token_secret(uow)
+        uow.commit()
+    issuer = TokenIssuer(secret)
+    state = ProviderState(
+        settings=settings,
+        db=db,
+        issuer=issuer,
+        identity=IdentityService(db, issuer, settings.token_ttl_seconds),
+    )
+    routes: list[BaseRoute] = [*version_routes(), *identity_routes()]
+    services = (
+        NetworkService,
+        SubnetService,
+        PortService,
+        SecurityGroupService,
+        SecurityGroupRuleService,
+        AgentService,
+    )
+    for service_class in services:
+        service = service_class(settings)
+        state.services[service.collection] = service
+        routes.extend(Controller(service, db, state.context_of).routes())
+    routes.append(report_route(state.services["agents"], db, state.context_of))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            db.dispose()
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        kind = {404: "HTTPNotFound", 405: "HTTPMethodNotAllowed"}.get(exc.status_code, "HTTPError")
+        body = {"NeutronError": {"type": kind, "message": str(exc.detail), "detail": ""}}
+        return JSONResponse(body, status_code=exc.status_code)
+
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
+    app.state.provider = state
+    return app

@@ -1,0 +1,223 @@
+"""Keystone v3 administration: projects, users (and their passwords), role assignments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from neutrino.provider import errors
+from neutrino.provider.identity import service
+from neutrino.provider.identity.http import caller, identity_of, read_body
+from neutrino.provider.identity.passwords import verify_password
+from neutrino.provider.store import tables as t
+
+
+def project_body(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "enabled": row.enabled,
+        "domain_id": "default",
+        "parent_id": "default",
+        "is_domain": False,
+        "tags": [],
+        "options": {},
+    }
+
+
+def user_body(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "enabled": row.enabled,
+        "domain_id": "default",
+        "default_project_id": row.default_project_id,
+        "password_expires_at": None,
+        "options": {},
+    }
+
+
+def _require_admin(request: Request) -> None:
+    if not caller(request).is_admin:
+        raise errors.PolicyNotAuthorized(action="identity:admin_required")
+
+
+async def list_projects(request: Request) -> Response:
+    _require_admin(request)
+    name = request.query_params.get("name")
+
+    def load() -> list[dict[str, Any]]:
+        with identity_of(request).db.reader() as uow:
+            query = sa.select(t.projects).order_by(t.projects.c.name)
+            if name is not None:
+                query = query.where(t.projects.c.name == name)
+            return [project_body(r) for r in uow.rows(query)]
+
+    return JSONResponse({"projects": await run_in_threadpool(load), "links": {"self": str(request.url)}})
+
+
+async def create_project(request: Request) -> Response:
+    _require_admin(request)
+    body = (await read_body(request)).get("project") or {}
+    if not body.get("name"):
+        raise errors.HTTPBadRequest(msg="Project name is required")
+
+    def create() -> dict[str, Any]:
+        with identity_of(request).db.uow() as uow:
+            project_id = service.create_project(uow, str(body["name"]), str(body.get("description") or ""))
+            row = uow.one_or_none(sa.select(t.projects).where(t.projects.c.id == project_id))
+            uow.commit()
+            return project_body(row)
+
+    return JSONResponse({"project": await run_in_threadpool(create)}, status_code=201)
+
+
+async def list_users(request: Request) -> Response:
+    _require_admin(request)
+    name = request.query_params.get("name")
+
+    def load() -> list[dict[str, Any]]:
+        with identity_of(request).db.reader() as uow:
+            query = sa.select(t.users).order_by(t.users.c.name)
+            if name is not None:
+                query = query.where(t.users.c.name == name)
+            return [user_body(r) for r in uow.rows(query)]
+
+    return JSONResponse({"users": await run_in_threadpool(load), "links": {"self": str(request.url)}})
+
+
+async def create_user(request: Request) -> Response:
+    """Creates a user; with ``default_project_id`` it also gets role ``member`` on that project."""
+    _require_admin(request)
+    body = (await read_body(request)).get("user") or {}
+    if not body.get("name") or not body.get("password"):
+        raise errors.HTTPBadRequest(msg="User name and password are required")
+
+    def create() -> dict[str, Any]:
+        with identity_of(request).db.uow() as uow:
+            project_id = body.get("default_project_id")
+            if (
+                project_id
+                and uow.one_or_none(sa.select(t.projects.c.id).where(t.projects.c.id == project_id)) is None
+            ):
+                raise errors.ProjectNotFound(project=project_id)
+            user_id = service.create_user(uow, str(body["name"]), str(body["password"]), project_id)
+            row = uow.one_or_none(sa.select(t.users).where(t.users.c.id == user_id))
+            uow.commit()
+            return user_body(row)
+
+    return JSONResponse({"user": await run_in_threadpool(create)}, status_code=201)
+
+
+async def grant_role(request: Request) -> Response:
+    _require_admin(request)
+    p = request.path_params
+    if p["role"] not in service.ROLES:
+        raise errors.ResourceNotFound()
+
+    def grant() -> None:
+        with identity_of(request).db.uow() as uow:
+            if uow.one_or_none(sa.select(t.users.c.id).where(t.users.c.id == p["user_id"])) is None:
+                raise errors.UserNotFound(user=p["user_id"])
+            if uow.one_or_none(sa.select(t.projects.c.id).where(t.projects.c.id == p["project_id"])) is None:
+                raise errors.ProjectNotFound(project=p["project_id"])
+            service.assign_role(uow, p["user_id"], p["project_id"], p["role"])
+            uow.commit()
+
+    await run_in_threadpool(grant)
+    return Response(status_code=204)
+
+
+async def update_user(request: Request) -> Response:
+    """``PATCH /v3/users/{id}``: an admin changes a user's password (or enables/disables it)."""
+    _require_admin(request)
+    user_id = request.path_params["user_id"]
+    body = (await read_body(request)).get("user") or {}
+
+    def update() -> dict[str, Any]:
+        with identity_of(request).db.uow() as uow:
+            if "password" in body:
+                service.set_password(uow, user_id, str(body["password"]))
+            if "enabled" in body:
+                uow.execute(
+                    sa.update(t.users).where(t.users.c.id == user_id).values(enabled=bool(body["enabled"]))
+                )
+            row = uow.one_or_none(sa.select(t.users).where(t.users.c.id == user_id))
+            if row is None:
+                raise errors.UserNotFound(user=user_id)
+            uow.commit()
+            return user_body(row)
+
+    return JSONResponse({"user": await run_in_threadpool(update)})
+
+
+async def change_own_password(request: Request) -> Response:
+    """``POST /v3/users/{id}/password`` with the original password (Keystone's self-service)."""
+    user_id = request.path_params["user_id"]
+    body = (await read_body(request)).get("user") or {}
+    ident = identity_of(request)
+
+    def change() -> None:
+        with ident.db.uow() as uow:
+            row = uow.one_or_none(sa.select(t.users.c.password_hash).where(t.users.c.id == user_id))
+            if row is None or not verify_password(str(body.get("original_password", "")), row.password_hash):
+                raise errors.Unauthorized(msg="The request you have made requires authentication.")
+            service.set_password(uow, user_id, str(body.get("password", "")))
+            uow.commit()
+
+    await run_in_threadpool(change)
+    return Response(status_code=204)
+
+
+async def list_roles(request: Request) -> Response:
+    caller(request)
+    name = request.query_params.get("name")
+    roles = [{"id": r, "name": r, "domain_id": None} for r in service.ROLES if name in (None, r)]
+    return JSONResponse({"roles": roles, "links": {"self": str(request.url)}})
+
+
+async def show_project(request: Request) -> Response:
+    _require_admin(request)
+    project_id = request.path_params["project_id"]
+
+    def load() -> dict[str, Any]:
+        with identity_of(request).db.reader() as uow:
+            row = uow.one_or_none(sa.select(t.projects).where(t.projects.c.id == project_id))
+        if row is None:
+            raise errors.ProjectNotFound(project=project_id)
+        return project_body(row)
+
+    return JSONResponse({"project": await run_in_threadpool(load)})
+
+
+async def show_user(request: Request) -> Response:
+    _require_admin(request)
+    user_id = request.path_params["user_id"]
+
+    def load() -> dict[str, Any]:
+        with identity_of(request).db.reader() as uow:
+            row = uow.one_or_none(sa.select(t.users).where(t.users.c.id == user_id))
+        if row is None:
+            raise errors.UserNotFound(user=user_id)
+        return user_body(row)
+
+    return JSONResponse({"user": await run_in_threadpool(load)})
+
+
+ROUTES = [
+    ("/v3/projects", list_projects, ["GET"]),
+    ("/v3/projects", create_project, ["POST"]),
+    ("/v3/projects/{project_id}", show_project, ["GET"]),
+    ("/v3/users", list_users, ["GET"]),
+    ("/v3/users", create_user, ["POST"]),
+    ("/v3/users/{user_id}", show_user, ["GET"]),
+    ("/v3/users/{user_id}", update_user, ["PATCH"]),
+    ("/v3/users/{user_id}/password", change_own_password, ["POST"]),
+    ("/v3/roles", list_roles, ["GET"]),
+    ("/v3/projects/{project_id}/users/{user_id}/roles/{role}", grant_role, ["PUT"]),
+]

@@ -1,0 +1,281 @@
+"""Keystone wire format: ``/v3`` (version, tokens, catalog, projects, users) and ``POST /v2.0/tokens``.
+
+Errors here are Keystone's ``{"error": {"code", "title", "message"}}``, not NeutronError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from neutrino.provider import errors
+from neutrino.provider.identity import admin
+from neutrino.provider.identity.http import caller, identity_of, read_body
+from neutrino.provider.identity.service import Scope
+from neutrino.provider.identity.tokens import TokenClaims
+from neutrino.provider.store import tables as t
+
+DOMAIN = {"id": "default", "name": "Default"}
+_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict"}
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _keystone_errors(handler: Handler) -> Handler:
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except errors.ProviderError as exc:
+            status = errors.status_of(exc)
+            body = {"error": {"code": status, "title": _TITLES.get(status, "Error"), "message": exc.msg}}
+            headers = (
+                {"WWW-Authenticate": f'Keystone uri="{_base_url(request)}/v3"'} if status == 401 else None
+            )
+            return JSONResponse(body, status_code=status, headers=headers)
+
+    return wrapped
+
+
+def _base_url(request: Request) -> str:
+    public = request.app.state.provider.settings.public_url
+    return (public or str(request.base_url)).rstrip("/")
+
+
+def catalog(request: Request) -> list[dict[str, Any]]:
+    base = _base_url(request)
+    region = request.app.state.provider.settings.region
+    services = (("network", "neutron", base + "/", "9e2d"), ("identity", "keystone", base + "/v3", "1d3a"))
+    return [
+        {
+            "id": f"{sid}0000000000000000000000000000",
+            "type": stype,
+            "name": name,
+            "endpoints": [
+                {
+                    "id": f"{sid}{i}{'0' * 27}",
+                    "interface": interface,
+                    "region": region,
+                    "region_id": region,
+                    "url": url,
+                }
+                for i, interface in enumerate(("public", "internal", "admin"))
+            ],
+        }
+        for stype, name, url, sid in services
+    ]
+
+
+def _v3_token_body(request: Request, claims: TokenClaims, methods: list[str]) -> dict[str, Any]:
+    token: dict[str, Any] = {
+        "methods": methods,
+        "user": {
+            "id": claims.user_id,
+            "name": claims.user_name,
+            "domain": DOMAIN,
+            "password_expires_at": None,
+        },
+        "audit_ids": [claims.audit_id],
+        "issued_at": _iso(claims.issued_at),
+        "expires_at": _iso(claims.expires_at),
+    }
+    if claims.project_id:
+        token["project"] = {"id": claims.project_id, "name": claims.project_name, "domain": DOMAIN}
+        token["is_domain"] = False
+        token["roles"] = [{"id": role, "name": role} for role in claims.roles]
+        token["catalog"] = catalog(request)
+    return {"token": token}
+
+
+async def version_v3(request: Request) -> Response:
+    return JSONResponse(
+        {
+            "version": {
+                "id": "v3.14",
+                "status": "stable",
+                "updated": "2020-04-07T00:00:00Z",
+                "links": [{"rel": "self", "href": _base_url(request) + "/v3/"}],
+                "media-types": [
+                    {"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}
+                ],
+            }
+        }
+    )
+
+
+def _scope_v3(auth: dict[str, Any]) -> Scope:
+    scope = auth.get("scope")
+    if not scope or scope == "unscoped":
+        return Scope()
+    project = scope.get("project") if isinstance(scope, dict) else None
+    if not isinstance(project, dict):
+        raise errors.HTTPBadRequest(msg="Only project scope is supported")
+    return Scope(project_id=project.get("id"), project_name=project.get("name"))
+
+
+async def issue_v3(request: Request) -> Response:
+    body = await read_body(request)
+    try:
+        auth = body["auth"]
+        identity = auth["identity"]
+        methods = list(identity["methods"])
+    except (KeyError, TypeError) as exc:
+        raise errors.HTTPBadRequest(msg="Expecting to find auth.identity.methods in request") from exc
+    scope = _scope_v3(auth)
+    ident = identity_of(request)
+    if "password" in methods:
+        user = identity.get("password", {}).get("user", {})
+        if not user.get("id") and not user.get("name") or "password" not in user:
+            raise errors.HTTPBadRequest(msg="Expecting to find user id or name and password")
+        token, claims = await run_in_threadpool(
+            ident.authenticate_password,
+            user_id=user.get("id"),
+            user_name=user.get("name"),
+            password=str(user["password"]),
+            scope=scope,
+        )
+    elif "token" in methods:
+        token, claims = await run_in_threadpool(ident.authenticate_token, str(identity["token"]["id"]), scope)
+    else:
+        raise errors.Unauthorized(msg="Unsupported authentication method")
+    return JSONResponse(
+        _v3_token_body(request, claims, methods), status_code=201, headers={"X-Subject-Token": token}
+    )
+
+
+def _subject(request: Request) -> tuple[str, TokenClaims]:
+    """The token named by X-Subject-Token; only admins may look at someone else's."""
+    asking = caller(request)
+    subject = request.headers.get("X-Subject-Token", "")
+    claims = identity_of(request).issuer.validate(subject)
+    if claims is None:
+        raise errors.ResourceNotFound()
+    if not asking.is_admin and claims.user_id != asking.user_id:
+        raise errors.PolicyNotAuthorized(action="identity:validate_token")
+    return subject, claims
+
+
+async def check_v3(request: Request) -> Response:
+    _, claims = _subject(request)
+    if request.method == "HEAD":
+        return Response(status_code=200)
+    return JSONResponse(_v3_token_body(request, claims, ["password"]))
+
+
+async def revoke_v3(request: Request) -> Response:
+    subject, _ = _subject(request)
+    identity_of(request).issuer.revoke(subject)
+    return Response(status_code=204)
+
+
+async def auth_catalog(request: Request) -> Response:
+    caller(request)
+    return JSONResponse({"catalog": catalog(request), "links": {"self": str(request.url)}})
+
+
+async def auth_projects(request: Request) -> Response:
+    claims = caller(request)
+
+    def load() -> list[dict[str, Any]]:
+        with identity_of(request).db.reader() as uow:
+            rows = uow.rows(
+                sa.select(t.projects)
+                .join(t.role_assignments, t.role_assignments.c.project_id == t.projects.c.id)
+                .where(t.role_assignments.c.user_id == claims.user_id)
+                .distinct()
+            )
+            return [admin.project_body(r) for r in rows]
+
+    return JSONResponse({"projects": await run_in_threadpool(load), "links": {"self": str(request.url)}})
+
+
+async def issue_v2(request: Request) -> Response:
+    """Keystone v2.0 ``POST /v2.0/tokens``, still used by the real oVirt engine."""
+    body = await read_body(request)
+    auth = body.get("auth") or {}
+    scope = Scope(project_id=auth.get("tenantId"), project_name=auth.get("tenantName"))
+    ident = identity_of(request)
+    if "passwordCredentials" in auth:
+        creds = auth["passwordCredentials"] or {}
+        token, claims = await run_in_threadpool(
+            ident.authenticate_password,
+            user_id=creds.get("userId"),
+            user_name=creds.get("username"),
+            password=str(creds.get("password", "")),
+            scope=scope,
+        )
+    elif "token" in auth:
+        token, claims = await run_in_threadpool(
+            ident.authenticate_token, str(auth["token"].get("id", "")), scope
+        )
+    else:
+        raise errors.HTTPBadRequest(msg="Expecting passwordCredentials or token in auth")
+    access: dict[str, Any] = {
+        "token": {
+            "id": token,
+            "issued_at": _iso(claims.issued_at),
+            "expires": _iso(claims.expires_at)[:19] + "Z",
+            "audit_ids": [claims.audit_id],
+        },
+        "user": {
+            "id": claims.user_id,
+            "name": claims.user_name,
+            "username": claims.user_name,
+            "roles": [{"name": r} for r in claims.roles],
+            "roles_links": [],
+        },
+        "metadata": {"is_admin": 0, "roles": list(claims.roles)},
+        "serviceCatalog": [],
+    }
+    if claims.project_id:
+        access["token"]["tenant"] = {
+            "id": claims.project_id,
+            "name": claims.project_name,
+            "enabled": True,
+            "description": None,
+        }
+        access["serviceCatalog"] = [
+            {
+                "type": svc["type"],
+                "name": svc["name"],
+                "endpoints_links": [],
+                "endpoints": [
+                    {
+                        "id": svc["endpoints"][0]["id"],
+                        "region": svc["endpoints"][0]["region"],
+                        "publicURL": svc["endpoints"][0]["url"],
+                        "internalURL": svc["endpoints"][1]["url"],
+                        "adminURL": svc["endpoints"][2]["url"],
+                    }
+                ],
+            }
+            for svc in catalog(request)
+        ]
+    return JSONResponse({"access": access})
+
+
+def routes() -> list[Route]:
+    def r(path: str, handler: Handler, methods: list[str]) -> Route:
+        return Route(path, _keystone_errors(handler), methods=methods)
+
+    return [
+        r("/v3", version_v3, ["GET"]),
+        r("/v3/", version_v3, ["GET"]),
+        r("/v3/auth/tokens", issue_v3, ["POST"]),
+        r("/v3/auth/tokens", check_v3, ["GET", "HEAD"]),
+        r("/v3/auth/tokens", revoke_v3, ["DELETE"]),
+        r("/v3/auth/catalog", auth_catalog, ["GET"]),
+        r("/v3/auth/projects", auth_projects, ["GET"]),
+        r("/v2.0/tokens", issue_v2, ["POST"]),
+        *[r(path, handler, methods) for path, handler, methods in admin.ROUTES],
+    ]

@@ -1,0 +1,50 @@
+"""The provider's one typed settings object, built once per process and passed explicitly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ProviderSettings(BaseSettings):
+    """Everything `neutrino provider` can be told; environment variables use the NEUTRINO_PROVIDER_ prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="NEUTRINO_PROVIDER_", extra="forbid", populate_by_name=True)
+
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 9696
+    data_dir: Path = Path("/var/lib/neutrino/provider")
+    #: SQLAlchemy URL; a SQLite file in ``data_dir`` when empty.
+    db_url: str = ""
+    #: Serve everything without tokens, acting as admin (like Neutron's noauth strategy).
+    no_auth: bool = False
+    #: Project owning resources created in no-auth mode without a project_id in the body.
+    default_project_id: str = "admin"
+    #: Password of the first `admin` user; generated and printed once when empty.
+    admin_password: str = Field(
+        default="",
+        validation_alias=AliasChoices("NEUTRINO_ADMIN_PASSWORD", "NEUTRINO_PROVIDER_ADMIN_PASSWORD"),
+    )
+    #: Base URL advertised in the Keystone catalog; taken from each request when empty.
+    public_url: str = ""
+    region: str = "RegionOne"
+    token_ttl_seconds: int = 12 * 3600
+    #: Tenant segmentation ranges (inclusive).
+    vni_min: int = 1
+    vni_max: int = 65535
+    vlan_physical_network: str = "physnet1"
+    vlan_min: int = 1
+    vlan_max: int = 4094
+    default_network_type: str = "vxlan"
+    global_physnet_mtu: int = 1500
+    #: binding:vif_type reported for ports bound to a host.
+    vif_type: str = "ovs"
+    db_pool_size: int = 20
+    #: Let project members set and see binding:host_id / binding:profile (Neutron's default
+    #: policy keeps them to admins); for an engine that connects as a project user.
+    member_port_binding: bool = False
+
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.data_dir / 'provider.db'}"

@@ -1,0 +1,147 @@
+"""Database access: one engine per process and a unit of work per request.
+
+The unit of work rolls back unless :meth:`UnitOfWork.commit` was called; nothing else commits.
+
+Writers are serialized per subnet on PostgreSQL (``SELECT ... FOR UPDATE``, see :meth:`lock_rows`).
+SQLite has a single writer anyway, so write units take ``BEGIN IMMEDIATE`` (the write lock up
+front, instead of failing at the first write with SQLITE_BUSY) behind an in-process mutex, which
+avoids SQLite's sleep-and-retry busy handler when the contention is inside this process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 20) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self.is_postgresql = url.startswith("postgresql")
+        self._writer = threading.Lock()
+        if self.is_sqlite:
+            self.engine: Engine = sa.create_engine(
+                url,
+                connect_args={"check_same_thread": False, "timeout": 30},
+                pool_size=pool_size,
+                max_overflow=pool_size,
+            )
+            _configure_sqlite(self.engine)
+        else:
+            self.engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=60)
+
+    def uow(self) -> UnitOfWork:
+        """A unit of work that may write."""
+        return UnitOfWork(self, write=True)
+
+    def reader(self) -> UnitOfWork:
+        """A read-only unit of work (never commits)."""
+        return UnitOfWork(self, write=False)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below emit BEGIN itself (pysqlite's own is deferred).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
+
+
+class UnitOfWork:
+    """``with db.uow() as uow: ...; uow.commit()``: rolls back unless committed."""
+
+    def __init__(self, db: Database, *, write: bool) -> None:
+        self.db = db
+        self.write = write
+        self.committed = False
+        self._locked = False
+
+    def __enter__(self) -> UnitOfWork:
+        if self.write and self.db.is_sqlite:
+            self.db._writer.acquire()
+            self._locked = True
+        try:
+            self.conn = self.db.engine.connect()
+            self.conn.info["write"] = self.write
+            self._tx = self.conn.begin()
+        except BaseException:
+            self._release()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if self._tx.is_active:
+                self._tx.rollback()
+            self.conn.info.pop("write", None)
+            self.conn.close()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._locked:
+            self._locked = False
+            self.db._writer.release()
+
+    def commit(self) -> None:
+        if not self.write:
+            raise RuntimeError("a read-only unit of work cannot commit")
+        self._tx.commit()
+        self.committed = True
+
+    # --- helpers used by the services ----------------------------------------------------------
+
+    def execute(self, statement: Any, params: Any = None) -> sa.CursorResult[Any]:
+        return self.conn.execute(statement, params)
+
+    def rows(self, statement: Any) -> Sequence[sa.Row[Any]]:
+        return self.conn.execute(statement).all()
+
+    def one_or_none(self, statement: Any) -> sa.Row[Any] | None:
+        return self.conn.execute(statement).one_or_none()
+
+    def lock_rows(self, table: sa.Table, ids: Iterable[str]) -> None:
+        """Serialize writers on these rows until the end of the unit (PostgreSQL: FOR UPDATE).
+
+        On SQLite the write unit already holds the database's only write lock.
+        """
+        wanted = sorted(set(ids))  # a fixed order, so two writers never deadlock
+        if wanted and self.db.is_postgresql:
+            self.conn.execute(
+                sa.select(table.c.id).where(table.c.id.in_(wanted)).order_by(table.c.id).with_for_update()
+            )
+
+    def where_in(self, column: Any, values: Sequence[str]) -> list[sa.ColumnElement[bool]]:
+        """``column IN values`` as few clauses as the backend allows (one per SQLite-sized chunk;
+        a single ``= ANY(array)`` parameter on PostgreSQL, which is far cheaper to send)."""
+        if self.db.is_postgresql:
+            from sqlalchemy.dialects.postgresql import ARRAY
+
+            return [column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(sa.String)))]
+        return [column.in_(values[i : i + 900]) for i in range(0, len(values), 900)]
+
+    def advisory_lock(self, key: int) -> None:
+        """A transaction-scoped lock on a name rather than a row (segment allocation)."""
+        if self.db.is_postgresql:
+            self.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))

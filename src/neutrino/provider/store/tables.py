@@ -1,0 +1,246 @@
+"""The provider's tables (SQLAlchemy Core). Migrations in ``migrations/versions`` create them.
+
+Invariants carried by constraints:
+- one address per subnet: primary key (subnet_id, ip_address) on ``ip_allocations``;
+- one MAC per network: unique (network_id, mac_address) on ``ports``;
+- one segment per (type, physical network, id): primary key on ``segment_allocations``
+  (empty string, not NULL, for "no physical network", since NULLs never collide);
+- one default security group per project: primary key on ``default_security_groups``.
+
+``ports.status`` and ``ports.binding_*`` are what a host agent will later report and update.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _id() -> sa.Column:
+    return sa.Column("id", sa.String(36), primary_key=True)
+
+
+def _standard() -> list[sa.Column]:
+    return [
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("updated_at", sa.DateTime, nullable=False),
+        sa.Column("revision_number", sa.Integer, nullable=False, server_default="0"),
+    ]
+
+
+# --- identity ----------------------------------------------------------------------------------
+
+projects = sa.Table(
+    "projects",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    _id(),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("default_project_id", sa.String(36), sa.ForeignKey("projects.id", ondelete="SET NULL")),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+role_assignments = sa.Table(
+    "role_assignments",
+    metadata,
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "project_id", sa.String(36), sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("role", sa.String(64), primary_key=True),
+)
+
+provider_meta = sa.Table(
+    "provider_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+# --- networking --------------------------------------------------------------------------------
+
+networks = sa.Table(
+    "networks",
+    metadata,
+    _id(),
+    sa.Column("project_id", sa.String(255), nullable=False, index=True),
+    sa.Column("name", sa.String(255), nullable=False, server_default=""),
+    sa.Column("description", sa.String(255), nullable=False, server_default=""),
+    sa.Column("admin_state_up", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("shared", sa.Boolean, nullable=False),
+    sa.Column("mtu", sa.Integer, nullable=False),
+    sa.Column("port_security_enabled", sa.Boolean, nullable=False),
+    sa.Column("network_type", sa.String(32), nullable=False),
+    sa.Column("physical_network", sa.String(64)),
+    sa.Column("segmentation_id", sa.Integer),
+    *_standard(),
+)
+
+segment_allocations = sa.Table(
+    "segment_allocations",
+    metadata,
+    sa.Column("network_type", sa.String(32), primary_key=True),
+    sa.Column("physical_network", sa.String(64), primary_key=True),
+    sa.Column("segmentation_id", sa.Integer, primary_key=True),
+    sa.Column(
+        "network_id",
+        sa.String(36),
+        sa.ForeignKey("networks.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+)
+
+subnets = sa.Table(
+    "subnets",
+    metadata,
+    _id(),
+    sa.Column("project_id", sa.String(255), nullable=False, index=True),
+    sa.Column("network_id", sa.String(36), sa.ForeignKey("networks.id"), nullable=False, index=True),
+    sa.Column("name", sa.String(255), nullable=False, server_default=""),
+    sa.Column("description", sa.String(255), nullable=False, server_default=""),
+    sa.Column("ip_version", sa.Integer, nullable=False),
+    sa.Column("cidr", sa.String(64), nullable=False),
+    sa.Column("gateway_ip", sa.String(64)),
+    sa.Column("allocation_pools", sa.JSON, nullable=False),
+    sa.Column("dns_nameservers", sa.JSON, nullable=False),
+    sa.Column("host_routes", sa.JSON, nullable=False),
+    sa.Column("enable_dhcp", sa.Boolean, nullable=False),
+    sa.Column("ipv6_ra_mode", sa.String(32)),
+    sa.Column("ipv6_address_mode", sa.String(32)),
+    *_standard(),
+)
+
+ports = sa.Table(
+    "ports",
+    metadata,
+    _id(),
+    sa.Column("project_id", sa.String(255), nullable=False, index=True),
+    sa.Column("network_id", sa.String(36), sa.ForeignKey("networks.id"), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False, server_default=""),
+    sa.Column("description", sa.String(255), nullable=False, server_default=""),
+    sa.Column("mac_address", sa.String(32), nullable=False),
+    sa.Column("admin_state_up", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("device_id", sa.String(255), nullable=False, server_default="", index=True),
+    sa.Column("device_owner", sa.String(255), nullable=False, server_default=""),
+    sa.Column("port_security_enabled", sa.Boolean, nullable=False),
+    sa.Column("binding_host_id", sa.String(255), nullable=False, server_default=""),
+    sa.Column("binding_profile", sa.JSON, nullable=False),
+    sa.Column("binding_vif_type", sa.String(64), nullable=False),
+    sa.Column("binding_vif_details", sa.JSON, nullable=False),
+    sa.Column("binding_vnic_type", sa.String(64), nullable=False),
+    *_standard(),
+    sa.UniqueConstraint("network_id", "mac_address", name="uq_ports_network_id_mac_address"),
+)
+
+ip_allocations = sa.Table(
+    "ip_allocations",
+    metadata,
+    sa.Column("subnet_id", sa.String(36), sa.ForeignKey("subnets.id"), primary_key=True),
+    sa.Column("ip_address", sa.String(64), primary_key=True),
+    sa.Column(
+        "port_id", sa.String(36), sa.ForeignKey("ports.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    sa.Column("network_id", sa.String(36), nullable=False),
+    #: address minus the subnet's network address, when it fits (NULL for far IPv6 addresses such
+    #: as EUI-64 ones): lets the allocator find the next address with one indexed MAX().
+    sa.Column("ip_offset", sa.BigInteger),
+    sa.Index("ix_ip_allocations_subnet_id_ip_offset", "subnet_id", "ip_offset"),
+    sa.Index("ix_ip_allocations_ip_address", "ip_address"),  # ?fixed_ips=ip_address=... (schema 0002)
+)
+
+security_groups = sa.Table(
+    "security_groups",
+    metadata,
+    _id(),
+    sa.Column("project_id", sa.String(255), nullable=False, index=True),
+    sa.Column("name", sa.String(255), nullable=False, server_default=""),
+    sa.Column("description", sa.String(255), nullable=False, server_default=""),
+    sa.Column("stateful", sa.Boolean, nullable=False, server_default=sa.true()),
+    *_standard(),
+)
+
+default_security_groups = sa.Table(
+    "default_security_groups",
+    metadata,
+    sa.Column("project_id", sa.String(255), primary_key=True),
+    sa.Column(
+        "security_group_id",
+        sa.String(36),
+        sa.ForeignKey("security_groups.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+)
+
+security_group_rules = sa.Table(
+    "security_group_rules",
+    metadata,
+    _id(),
+    sa.Column("project_id", sa.String(255), nullable=False, index=True),
+    sa.Column(
+        "security_group_id",
+        sa.String(36),
+        sa.ForeignKey("security_groups.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("direction", sa.String(16), nullable=False),
+    sa.Column("ethertype", sa.String(8), nullable=False),
+    sa.Column("protocol", sa.String(40)),
+    sa.Column("port_range_min", sa.Integer),
+    sa.Column("port_range_max", sa.Integer),
+    sa.Column("remote_ip_prefix", sa.String(255)),
+    sa.Column("remote_group_id", sa.String(36), sa.ForeignKey("security_groups.id", ondelete="CASCADE")),
+    sa.Column("description", sa.String(255), nullable=False, server_default=""),
+    *_standard(),
+)
+
+port_security_groups = sa.Table(
+    "port_security_groups",
+    metadata,
+    sa.Column("port_id", sa.String(36), sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "security_group_id", sa.String(36), sa.ForeignKey("security_groups.id"), primary_key=True, index=True
+    ),
+)
+
+# --- agents (schema 0002) ----------------------------------------------------------------------
+
+agents = sa.Table(
+    "agents",
+    metadata,
+    _id(),
+    sa.Column("agent_type", sa.String(255), nullable=False),
+    sa.Column("binary", sa.String(255), nullable=False),
+    sa.Column("topic", sa.String(255), nullable=False, server_default=""),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("admin_state_up", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("availability_zone", sa.String(255)),
+    sa.Column("description", sa.String(255), nullable=False, server_default=""),
+    sa.Column("configurations", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("heartbeat_timestamp", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("agent_type", "host", name="uq_agents_agent_type_host"),
+)

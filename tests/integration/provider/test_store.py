@@ -1,0 +1,87 @@
+"""The store on a real database: migrations both ways, unit of work commit and rollback."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+import sqlalchemy as sa
+
+from neutrino.provider.store import tables as t
+from neutrino.provider.store.db import Database, UnitOfWork
+from neutrino.provider.store.migrate import current_revision, downgrade, upgrade
+
+
+def _project(uow: UnitOfWork, name: str) -> None:
+    uow.execute(sa.insert(t.projects).values(id=name, name=name, created_at=datetime(2026, 1, 1)))
+
+
+def _names(db: Database) -> list[str]:
+    with db.reader() as uow:
+        return [r.name for r in uow.rows(sa.select(t.projects.c.name).order_by(t.projects.c.name))]
+
+
+def test_migrations_up_and_down(database_url: str) -> None:
+    upgrade(database_url)
+    assert current_revision(database_url) == "0002"
+    engine = sa.create_engine(database_url)
+    with engine.connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+    assert {"networks", "subnets", "ports", "ip_allocations", "alembic_version_provider"} <= tables
+    downgrade(database_url)
+    assert current_revision(database_url) is None
+    with engine.connect() as conn:
+        assert "networks" not in sa.inspect(conn).get_table_names()
+    engine.dispose()
+
+
+def test_unit_of_work_commits_only_when_told(database_url: str) -> None:
+    upgrade(database_url)
+    db = Database(database_url, pool_size=2)
+    try:
+        with db.uow() as uow:
+            _project(uow, "kept")
+            uow.commit()
+        with db.uow() as uow:
+            _project(uow, "forgotten")  # no commit: rolled back
+        with pytest.raises(RuntimeError), db.uow() as uow:
+            _project(uow, "failed")
+            raise RuntimeError("boom")
+        assert _names(db) == ["kept"]
+        with pytest.raises(RuntimeError), db.reader() as uow:
+            uow.commit()
+    finally:
+        db.dispose()
+
+
+def test_one_address_per_subnet_is_a_constraint(database_url: str) -> None:
+    upgrade(database_url)
+    db = Database(database_url, pool_size=2)
+    now = datetime(2026, 1, 1)
+    common = {"created_at": now, "updated_at": now, "revision_number": 0}
+    try:
+        with db.uow() as uow:
+            uow.execute(sa.insert(t.networks).values(id="n", project_id="p", admin_state_up=True, status="ACTIVE", shared=False, mtu=1450, port_security_enabled=True, network_type="vxlan", **common))  # fmt: skip
+            uow.execute(sa.insert(t.subnets).values(id="s", project_id="p", network_id="n", ip_version=4, cidr="10.0.0.0/24", allocation_pools=[], dns_nameservers=[], host_routes=[], enable_dhcp=True, **common))  # fmt: skip
+            for port, mac in (("a", "fa:16:3e:00:00:01"), ("b", "fa:16:3e:00:00:02")):
+                uow.execute(sa.insert(t.ports).values(id=port, project_id="p", network_id="n", mac_address=mac, admin_state_up=True, status="DOWN", port_security_enabled=True, binding_profile={}, binding_vif_type="unbound", binding_vif_details={}, binding_vnic_type="normal", **common))  # fmt: skip
+            uow.execute(sa.insert(t.ip_allocations).values(subnet_id="s", ip_address="10.0.0.2", port_id="a", network_id="n"))  # fmt: skip
+            uow.commit()
+        with pytest.raises(sa.exc.IntegrityError), db.uow() as uow:
+            uow.execute(sa.insert(t.ip_allocations).values(subnet_id="s", ip_address="10.0.0.2", port_id="b", network_id="n"))  # fmt: skip
+    finally:
+        db.dispose()
+
+
+def test_migrations_match_the_tables(database_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    upgrade(database_url)
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), t.metadata)
+    finally:
+        engine.dispose()
+    assert [d for d in diff if not (d[0] == "remove_table" and d[1].name == "alembic_version_provider")] == []
