@@ -1,0 +1,301 @@
+"""Wire models of the agent API (requests and responses); see :mod:`neutrino.agent.api`.
+
+The agent owns this contract; clients may import these models or speak the JSON directly.
+Unknown request fields are rejected (``extra="forbid"``) so a typo fails loudly.
+"""
+
+from __future__ import annotations
+
+import re
+from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+_BRIDGE = r"^[A-Za-z0-9_.;-]{1,15}$"
+
+
+def _addresses(values: list[str], label: str) -> list[str]:
+    try:
+        return [str(ip_address(v)) for v in values]
+    except ValueError as exc:
+        raise ValueError(f"{label}: {exc}") from exc
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExternalNet(_Wire):
+    """Connection details of a vNIC on an external (provider) network."""
+
+    vnic_id: str = Field(pattern=_ID, description="the provider's port id")
+    provider_type: str = "OPENSTACK_NETWORK"
+    plugin_type: str = Field(min_length=1, description="e.g. LINUX_BRIDGE, OPEN_VSWITCH")
+    network_id: str = Field(pattern=_ID, description="the provider's network id")
+    network_type: str | None = Field(default=None, description="vxlan, flat, vlan, local, ... when known")
+    segmentation_id: int | None = Field(default=None, ge=0, le=16777215)
+    physical_network: str | None = None
+    security_groups: list[str] | None = Field(
+        default=None, description="None: provider default; []: none; list: these group ids"
+    )
+    tunnel_peers: list[str] = Field(default_factory=list, description="peer hosts' tunnel (VXLAN) addresses")
+
+    @field_validator("tunnel_peers")
+    @classmethod
+    def _peers(cls, values: list[str]) -> list[str]:
+        return _addresses(values, "tunnel_peers")
+
+
+class InternalNet(_Wire):
+    """An internal (non-external) VM network of the host's cluster, by name and bridge."""
+
+    network: str = Field(min_length=1, max_length=256)
+    bridge: str | None = Field(default=None, pattern=_BRIDGE, description="default: the network name")
+
+    @property
+    def bridge_name(self) -> str:
+        return self.bridge or self.network
+
+
+class NicSpec(_Wire):
+    """One vNIC of a VM: exactly one of ``external`` and ``internal``."""
+
+    nic_id: str = Field(pattern=_ID, description="the engine's vNIC id")
+    name: str = Field(min_length=1, max_length=64)
+    mac: str
+    mtu: int | None = Field(default=None, ge=68, le=65535)
+    external: ExternalNet | None = None
+    internal: InternalNet | None = None
+
+    @field_validator("mac")
+    @classmethod
+    def _mac(cls, value: str) -> str:
+        value = value.lower()
+        if not _MAC.match(value):
+            raise ValueError("mac must look like 56:6f:1a:2b:3c:4d")
+        return value
+
+    @model_validator(mode="after")
+    def _one_network(self) -> NicSpec:
+        if (self.external is None) == (self.internal is None):
+            raise ValueError("a nic needs exactly one of 'external' and 'internal'")
+        return self
+
+    @property
+    def device_id(self) -> str:
+        """The id the host device is named after: the port id, or the nic id on internal networks."""
+        return self.external.vnic_id if self.external else self.nic_id
+
+
+class VmSpec(_Wire):
+    """The create-VM request."""
+
+    vm_id: str = Field(pattern=_ID)
+    name: str = Field(min_length=1, max_length=255)
+    memory_mb: int = Field(default=1024, ge=1)
+    vcpus: int = Field(default=1, ge=1)
+    nics: list[NicSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> VmSpec:
+        for attr in ("nic_id", "mac", "device_id"):
+            values = [getattr(n, attr) for n in self.nics]
+            if len(values) != len(set(values)):
+                raise ValueError(f"nics must have distinct {attr}s")
+        return self
+
+
+class Plugged(_Wire):
+    """What a vNIC driver actually did, as reported in list-VMs."""
+
+    driver: str
+    vnic_id: str | None = None
+    plugin_type: str | None = None
+    mac: str
+    security_groups: list[str] | None = None
+    device: str | None = None
+    bridge: str | None = None
+    details: dict[str, object] = Field(default_factory=dict)
+
+
+NicStateName = Literal["plugged", "unplugged", "failed"]
+
+
+class NicState(_Wire):
+    """One vNIC in list-VMs: the request as given and what the agent made of it."""
+
+    spec: NicSpec
+    state: NicStateName
+    plugged: Plugged | None = None
+    error: str | None = None
+
+
+class VmState(_Wire):
+    """One VM in list-VMs."""
+
+    vm_id: str
+    name: str
+    status: Literal["Up", "Down"]
+    backend: str
+    memory_mb: int
+    vcpus: int
+    nics: list[NicState]
+
+
+class NetworkSpec(_Wire):
+    """The set-up-network request (an internal network of the host's cluster)."""
+
+    bridge: str | None = Field(default=None, pattern=_BRIDGE)
+    mtu: int | None = Field(default=None, ge=68, le=65535)
+
+
+class NetworkState(_Wire):
+    """An internal network the host carries."""
+
+    network: str
+    bridge: str
+    mtu: int | None = None
+
+
+class NetworkSyncItem(_Wire):
+    """One internal network in a sync request."""
+
+    network: str = Field(min_length=1, max_length=256)
+    bridge: str | None = Field(default=None, pattern=_BRIDGE, description="default: the network name")
+    mtu: int | None = Field(default=None, ge=68, le=65535)
+
+    def state(self) -> NetworkState:
+        return NetworkState(network=self.network, bridge=self.bridge or self.network, mtu=self.mtu)
+
+
+class NetworkSync(_Wire):
+    """The sync-networks request: every internal network the host should carry."""
+
+    networks: list[NetworkSyncItem]
+
+    @model_validator(mode="after")
+    def _unique(self) -> NetworkSync:
+        names = [n.network for n in self.networks]
+        bridges = [n.state().bridge for n in self.networks]
+        if len(names) != len(set(names)) or len(bridges) != len(set(bridges)):
+            raise ValueError("networks must have distinct names and bridges")
+        return self
+
+
+class DhcpHost(_Wire):
+    """One static lease."""
+
+    mac: str
+    ip: IPv4Address
+    hostname: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,63}$")
+
+    @field_validator("mac")
+    @classmethod
+    def _mac(cls, value: str) -> str:
+        value = value.lower()
+        if not _MAC.match(value):
+            raise ValueError("mac must look like 56:6f:1a:2b:3c:4d")
+        return value
+
+
+class DhcpSpec(_Wire):
+    """The set-up-DHCP request: serve static leases on one provider network's subnet."""
+
+    network_id: str = Field(pattern=_ID)
+    plugin_type: str = Field(min_length=1)
+    network_type: str | None = None
+    segmentation_id: int | None = Field(default=None, ge=0, le=16777215)
+    physical_network: str | None = None
+    tunnel_peers: list[str] = Field(default_factory=list)
+    cidr: IPv4Network
+
+    @field_validator("tunnel_peers")
+    @classmethod
+    def _peers(cls, values: list[str]) -> list[str]:
+        return _addresses(values, "tunnel_peers")
+
+    server_ip: IPv4Address
+    gateway_ip: IPv4Address | None = None
+    mtu: int | None = Field(default=None, ge=68, le=65535)
+    lease_seconds: int = Field(default=86400, ge=120)
+    hosts: list[DhcpHost] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _in_subnet(self) -> DhcpSpec:
+        for label, address in [("server_ip", self.server_ip), ("gateway_ip", self.gateway_ip)] + [
+            (f"hosts.{i}.ip", h.ip) for i, h in enumerate(self.hosts)
+        ]:
+            if address is not None and address not in self.cidr:
+                raise ValueError(f"{label} {address} is not in {self.cidr}")
+        return self
+
+    def external(self) -> ExternalNet:
+        """The server's port as a vNIC driver sees it."""
+        return ExternalNet(
+            vnic_id=f"dhcp-{self.network_id}"[:128],
+            plugin_type=self.plugin_type,
+            network_id=self.network_id,
+            network_type=self.network_type,
+            segmentation_id=self.segmentation_id,
+            physical_network=self.physical_network,
+            tunnel_peers=self.tunnel_peers,
+        )
+
+
+class SecurityGroupRule(BaseModel):
+    """One Neutron security group rule (``/v2.0/security-group-rules`` shape; other fields such
+    as ``id`` or ``tenant_id`` are accepted and ignored, so provider JSON can be passed as is)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    direction: Literal["ingress", "egress"]
+    ethertype: Literal["IPv4", "IPv6"] = "IPv4"
+    protocol: str | int | None = None
+    port_range_min: int | None = Field(default=None, ge=0, le=65535)
+    port_range_max: int | None = Field(default=None, ge=0, le=65535)
+    remote_ip_prefix: str | None = None
+    remote_group_id: str | None = None
+
+    @field_validator("protocol")
+    @classmethod
+    def _protocol(cls, value: str | int | None) -> str | int | None:
+        if value is None or isinstance(value, int):
+            if isinstance(value, int) and not 0 <= value <= 255:
+                raise ValueError("protocol numbers are 0-255")
+            return value
+        if value.isdigit():
+            return cls._protocol(int(value))
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,15}", value.lower()):
+            raise ValueError(f"unknown protocol {value!r}")
+        return value.lower()
+
+    @model_validator(mode="after")
+    def _prefix(self) -> SecurityGroupRule:
+        if self.remote_ip_prefix is not None:
+            try:
+                net = ip_network(self.remote_ip_prefix, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"remote_ip_prefix: {exc}") from exc
+            if f"IPv{net.version}" != self.ethertype:
+                raise ValueError(f"remote_ip_prefix {self.remote_ip_prefix} is not {self.ethertype}")
+            self.remote_ip_prefix = str(net)
+        return self
+
+
+class SecurityGroupSpec(_Wire):
+    """The set-security-group request: a group's rules, and the addresses of its members (what
+    ``remote_group_id`` rules of any group referring to it match)."""
+
+    rules: list[SecurityGroupRule] = Field(default_factory=list)
+    member_ips: list[str] = Field(default_factory=list)
+
+    @field_validator("member_ips")
+    @classmethod
+    def _members(cls, values: list[str]) -> list[str]:
+        try:
+            return [str(ip_network(v, strict=False)) if "/" in v else str(ip_address(v)) for v in values]
+        except ValueError as exc:
+            raise ValueError(f"member_ips: {exc}") from exc

@@ -1,0 +1,235 @@
+"""The agent API's routes over a :class:`neutrino.agent.service.Agent` (contract: the package
+docstring of :mod:`neutrino.agent.api`)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from neutrino.agent.api.models import DhcpSpec, NetworkSpec, NetworkSync, NicSpec, SecurityGroupSpec, VmSpec
+from neutrino.agent.errors import AgentError
+from neutrino.agent.service import Agent
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/api/v1"
+
+_HTTP_CODES = {404: "NotFound", 405: "MethodNotAllowed", 400: "BadRequest"}
+
+
+def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+class BearerAuth:
+    """Answers 401 unless the request carries ``Authorization: Bearer <token>``."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            given = dict(scope["headers"]).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                response = error(
+                    401,
+                    "Unauthorized",
+                    "missing or wrong agent token",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _agent(request: Request) -> Agent:
+    agent: Agent = request.app.state.agent
+    return agent
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _body(model: type[M], raw: bytes) -> M:
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+        raise AgentBadRequest(problems) from exc
+
+
+class AgentBadRequest(AgentError):
+    status = 400
+
+    @property
+    def code(self) -> str:
+        return "BadRequest"
+
+
+def _json(data: Any, status: int = 200) -> JSONResponse:
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json")
+    return JSONResponse(data, status_code=status)
+
+
+def capabilities(request: Request) -> Response:
+    return _json(_agent(request).capabilities())
+
+
+def list_vms(request: Request) -> Response:
+    return _json({"vms": [vm.model_dump(mode="json") for vm in _agent(request).list_vms()]})
+
+
+def get_vm(request: Request) -> Response:
+    return _json(_agent(request).get_vm(request.path_params["vm_id"]))
+
+
+async def create_vm(request: Request) -> Response:
+    spec = _body(VmSpec, await request.body())
+    vm, created = await _in_thread(_agent(request).create_vm, spec)
+    return _json(vm, 201 if created else 200)
+
+
+async def destroy_vm(request: Request) -> Response:
+    warnings = await _in_thread(_agent(request).destroy_vm, request.path_params["vm_id"])
+    return _json({"vm_id": request.path_params["vm_id"], "warnings": warnings})
+
+
+async def plug_nic(request: Request) -> Response:
+    spec = _body(NicSpec, await request.body())
+    nic, added = await _in_thread(_agent(request).plug_nic, request.path_params["vm_id"], spec)
+    return _json(nic, 201 if added else 200)
+
+
+async def unplug_nic(request: Request) -> Response:
+    await _in_thread(_agent(request).unplug_nic, request.path_params["vm_id"], request.path_params["nic_id"])
+    return Response(status_code=204)
+
+
+def list_networks(request: Request) -> Response:
+    return _json({"networks": [n.model_dump(mode="json") for n in _agent(request).list_networks()]})
+
+
+async def sync_networks(request: Request) -> Response:
+    spec = _body(NetworkSync, await request.body())
+    agent = _agent(request)
+    outcome = await _in_thread(agent.sync_networks, [n.state() for n in spec.networks])
+    networks = [n.model_dump(mode="json") for n in agent.list_networks()]
+    return _json({"networks": networks, **outcome})
+
+
+async def setup_network(request: Request) -> Response:
+    spec = _body(NetworkSpec, await request.body())
+    net, created = await _in_thread(_agent(request).setup_network, request.path_params["name"], spec)
+    return _json(net, 201 if created else 200)
+
+
+async def teardown_network(request: Request) -> Response:
+    await _in_thread(_agent(request).teardown_network, request.path_params["name"])
+    return Response(status_code=204)
+
+
+def list_dhcp(request: Request) -> Response:
+    return _json({"dhcp": [d.model_dump(mode="json") for d in _agent(request).list_dhcp()]})
+
+
+async def setup_dhcp(request: Request) -> Response:
+    raw = await request.body()
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError as exc:
+        raise AgentBadRequest(f"body: invalid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise AgentBadRequest("body: must be a JSON object")
+    body["network_id"] = request.path_params["network_id"]
+    spec = _body(DhcpSpec, json.dumps(body).encode())
+    stored, created = await _in_thread(_agent(request).setup_dhcp, spec)
+    return _json(stored, 201 if created else 200)
+
+
+async def teardown_dhcp(request: Request) -> Response:
+    await _in_thread(_agent(request).teardown_dhcp, request.path_params["network_id"])
+    return Response(status_code=204)
+
+
+def list_security_groups(request: Request) -> Response:
+    groups = _agent(request).list_security_groups()
+    return _json({"security_groups": {k: v.model_dump(mode="json") for k, v in groups.items()}})
+
+
+async def set_security_group(request: Request) -> Response:
+    spec = _body(SecurityGroupSpec, await request.body())
+    stored, created = await _in_thread(
+        _agent(request).set_security_group, request.path_params["group_id"], spec
+    )
+    return _json(stored, 201 if created else 200)
+
+
+async def delete_security_group(request: Request) -> Response:
+    await _in_thread(_agent(request).delete_security_group, request.path_params["group_id"])
+    return Response(status_code=204)
+
+
+async def _in_thread(func: Any, *args: Any) -> Any:
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(func, *args)
+
+
+async def on_agent_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AgentError)
+    return error(exc.status, exc.code, str(exc))
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error(exc.status_code, _HTTP_CODES.get(exc.status_code, "HTTPError"), str(exc.detail))
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error(500, "InternalError", f"{type(exc).__name__}: {exc}")
+
+
+ROUTES = [
+    Route(f"{PREFIX}/capabilities", capabilities, methods=["GET"]),
+    Route(f"{PREFIX}/vms", list_vms, methods=["GET"]),
+    Route(f"{PREFIX}/vms", create_vm, methods=["POST"]),
+    Route(f"{PREFIX}/vms/{{vm_id}}", get_vm, methods=["GET"]),
+    Route(f"{PREFIX}/vms/{{vm_id}}", destroy_vm, methods=["DELETE"]),
+    Route(f"{PREFIX}/vms/{{vm_id}}/nics", plug_nic, methods=["POST"]),
+    Route(f"{PREFIX}/vms/{{vm_id}}/nics/{{nic_id}}", unplug_nic, methods=["DELETE"]),
+    Route(f"{PREFIX}/networks", list_networks, methods=["GET"]),
+    Route(f"{PREFIX}/networks", sync_networks, methods=["PUT"]),
+    Route(f"{PREFIX}/networks/{{name}}", setup_network, methods=["PUT"]),
+    Route(f"{PREFIX}/networks/{{name}}", teardown_network, methods=["DELETE"]),
+    Route(f"{PREFIX}/dhcp", list_dhcp, methods=["GET"]),
+    Route(f"{PREFIX}/dhcp/{{network_id}}", setup_dhcp, methods=["PUT"]),
+    Route(f"{PREFIX}/dhcp/{{network_id}}", teardown_dhcp, methods=["DELETE"]),
+    Route(f"{PREFIX}/security-groups", list_security_groups, methods=["GET"]),
+    Route(f"{PREFIX}/security-groups/{{group_id}}", set_security_group, methods=["PUT"]),
+    Route(f"{PREFIX}/security-groups/{{group_id}}", delete_security_group, methods=["DELETE"]),
+]
+
+EXCEPTION_HANDLERS = {
+    AgentError: on_agent_error,
+    HTTPException: on_http_error,
+    Exception: on_unexpected,
+}
+
+
+def auth_middleware(token: str) -> Middleware:
+    return Middleware(BearerAuth, token=token)

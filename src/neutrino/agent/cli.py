@@ -1,0 +1,136 @@
+"""``neutrino agent``: run the host agent (the agent API over HTTP or a unix socket)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key or not value:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def _mapping(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition(":")
+    if not sep or not key or not value:
+        raise argparse.ArgumentTypeError(f"expected PHYSNET:INTERFACE, got {text!r}")
+    return key, value
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """The agent's command-line arguments; unset ones fall back to ``NEUTRINO_AGENT_*``."""
+    add = parser.add_argument
+    add("--listen", help="HOST:PORT or unix:PATH to serve the agent API on (default 127.0.0.1:54321)")
+    add("--data-dir", help="where the agent keeps its state (default /var/lib/neutrino/agent)")
+    add("--token", help="the API token clients must send (default $NEUTRINO_AGENT_TOKEN)")
+    add("--host-name", help="this host's name (default: the system host name)")
+    add(
+        "--vnic-driver",
+        action="append",
+        type=_pair,
+        metavar="PLUGIN_TYPE=DRIVER",
+        help="plug PLUGIN_TYPE vNICs with DRIVER (repeatable; default LINUX_BRIDGE=noop OPEN_VSWITCH=noop)",
+    )
+    add(
+        "--binding-host-id",
+        action="append",
+        type=_pair,
+        metavar="PLUGIN_TYPE=ID",
+        help="binding:host_id to report for PLUGIN_TYPE (default: the host name)",
+    )
+    add(
+        "--vm-backend",
+        choices=["libvirt", "netns"],
+        help="what runs guests (default libvirt: domain XML files)",
+    )
+    add("--host-net", choices=["kernel", "memory"], help="touch the kernel, or only an in-memory model")
+    add("--tunnel-ip", help="this host's VXLAN tunnel (underlay) address")
+    add("--vxlan-peer", action="append", metavar="IP", help="another host's tunnel address (repeatable)")
+    add("--vxlan-port", type=int, help="VXLAN UDP port (default 4789)")
+    add("--underlay-dev", help="the device VXLAN traffic leaves by")
+    add("--underlay-mtu", type=int, help="MTU of the underlay (default 1500; VXLAN networks get 50 less)")
+    add(
+        "--physical-interface-mapping",
+        action="append",
+        type=_mapping,
+        metavar="PHYSNET:INTERFACE",
+        help="host interface of a flat physical network (repeatable)",
+    )
+    add("--netns-prefix", help="name prefix of guest namespaces (netns backend; default nvm-)")
+    add("--no-guest-dhcp", action="store_true", help="netns guests do not run a DHCP client")
+    add(
+        "--firewall",
+        choices=["iptables", "none"],
+        help="apply security groups with iptables (br_netfilter; default) or not at all",
+    )
+    add(
+        "--ovs-db",
+        help="OVSDB of the open_vswitch driver (default: ovs-vsctl's, unix:/run/openvswitch/db.sock)",
+    )
+    add("--ovs-datapath-type", help="datapath type of br-int (e.g. netdev for the userspace datapath)")
+    add(
+        "--provider-url",
+        help="report to this network provider (Neutron endpoint, e.g. http://127.0.0.1:9696)",
+    )
+    add("--provider-auth-url", help="its Keystone v3 URL (default PROVIDER_URL/v3)")
+    add("--provider-username", help="Keystone user (default admin)")
+    add(
+        "--provider-password",
+        help="Keystone password (default $NEUTRINO_AGENT_PROVIDER_PASSWORD; none: no token)",
+    )
+    add("--provider-project", help="Keystone project (default admin)")
+    add("--report-interval", type=float, help="seconds between reports to the provider (default 30)")
+    add("--log-level", default="info", help="uvicorn log level")
+
+
+#: arguments that map one to one onto :class:`~neutrino.agent.settings.AgentSettings` fields
+SCALAR_FIELDS = (
+    "listen", "data_dir", "token", "host_name", "vm_backend", "host_net", "tunnel_ip", "vxlan_port",
+    "underlay_dev", "underlay_mtu", "netns_prefix", "firewall", "ovs_db", "ovs_datapath_type",
+    "provider_url", "provider_auth_url", "provider_username", "provider_password", "provider_project",
+    "report_interval",
+)  # fmt: skip
+
+
+def settings_from_args(args: argparse.Namespace) -> object:
+    from neutrino.agent.settings import AgentSettings
+
+    given: dict[str, object] = {}
+    for field in SCALAR_FIELDS:
+        value = getattr(args, field, None)
+        if value is not None:
+            given[field] = value
+    if args.vnic_driver:
+        given["vnic_drivers"] = dict(args.vnic_driver)
+    if args.binding_host_id:
+        given["binding_host_ids"] = dict(args.binding_host_id)
+    if args.vxlan_peer:
+        given["vxlan_peers"] = list(args.vxlan_peer)
+    if args.physical_interface_mapping:
+        given["physical_interface_mappings"] = dict(args.physical_interface_mapping)
+    if args.no_guest_dhcp:
+        given["guest_dhcp"] = False
+    return AgentSettings(**given)  # type: ignore[arg-type]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve the agent API until interrupted."""
+    import uvicorn
+    from pydantic import ValidationError
+
+    from neutrino.agent.app import create_app
+    from neutrino.agent.settings import AgentSettings
+    from neutrino.agent.vnic.base import VnicDriverError
+
+    try:
+        settings = settings_from_args(args)
+        assert isinstance(settings, AgentSettings)
+        app = create_app(settings)
+    except (ValidationError, ValueError, VnicDriverError) as exc:
+        print(f"neutrino agent: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(app, log_level=args.log_level, **settings.bind())  # type: ignore[arg-type]
+    return 0

@@ -1,0 +1,161 @@
+"""DHCP for provider networks: ``dnsmasq`` in a namespace on the network's bridge.
+
+Like Neutron's DHCP agent: per network a namespace ``<prefix>dhcp-<net[:11]>`` whose ``eth0``
+holds the server address; the host end of that veth, ``dh<net[:11]>``, is plugged into the
+network by the network's vNIC driver, like a vNIC. ``dnsmasq`` serves static leases only (MAC →
+address from the request) with the MTU option, so guests running ``udhcpc -O mtu`` get both.
+
+Processes are started through a :class:`Launcher`: the kernel one runs ``dnsmasq``; the
+in-memory one records what would run (unit tests, ``--host-net memory``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import ipaddress
+import os
+import signal
+import subprocess
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from neutrino.agent.api.models import DhcpSpec
+from neutrino.agent.datapath import linux_net
+from neutrino.agent.datapath.hostnet import HostNet, HostNetError
+
+
+def dhcp_device(network_id: str) -> str:
+    """``dh<net[:11]>``: the host end of a network's DHCP server veth."""
+    return ("dh" + network_id)[:13]
+
+
+class Launcher(ABC):
+    """Starts and stops the DHCP server processes of networks."""
+
+    @abstractmethod
+    def ensure(self, key: str, netns: str, argv: list[str], digest: str) -> None:
+        """``argv`` runs in ``netns`` under ``key``; restarted when ``digest`` changed."""
+
+    @abstractmethod
+    def stop(self, key: str) -> None:
+        """Nothing runs under ``key``."""
+
+
+@dataclass
+class MemoryLauncher(Launcher):
+    """Records what would run."""
+
+    running: dict[str, tuple[str, list[str], str]] = field(default_factory=dict)
+    starts: int = 0
+
+    def ensure(self, key: str, netns: str, argv: list[str], digest: str) -> None:
+        if key in self.running and self.running[key][2] == digest:
+            return
+        self.starts += 1
+        self.running[key] = (netns, argv, digest)
+
+    def stop(self, key: str) -> None:
+        self.running.pop(key, None)
+
+
+class ProcessLauncher(Launcher):
+    """Runs daemons with ``ip netns exec``; each writes its pid to ``run_dir/<key>.pid`` (the
+    argv says so), the digest of what runs is kept next to it."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    def _pid(self, key: str) -> int | None:
+        try:
+            pid = int((self.run_dir / f"{key}.pid").read_text().strip())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return None
+        return pid
+
+    def ensure(self, key: str, netns: str, argv: list[str], digest: str) -> None:
+        digest_file = self.run_dir / f"{key}.digest"
+        if self._pid(key) is not None and digest_file.exists() and digest_file.read_text() == digest:
+            return
+        self.stop(key)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(
+            ["ip", "netns", "exec", netns, *argv], capture_output=True, text=True, timeout=30
+        )
+        if proc.returncode != 0:
+            raise HostNetError(f"{argv[0]} in {netns}: {proc.stderr.strip() or f'exit {proc.returncode}'}")
+        digest_file.write_text(digest)
+
+    def stop(self, key: str) -> None:
+        pid = self._pid(key)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            for _ in range(50):
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.02)
+        for suffix in (".pid", ".digest"):
+            (self.run_dir / f"{key}{suffix}").unlink(missing_ok=True)
+
+
+class DhcpServers:
+    """The DHCP servers of the provider networks this host serves."""
+
+    def __init__(self, host_net: HostNet, launcher: Launcher, conf_dir: Path, netns_prefix: str) -> None:
+        self.host_net = host_net
+        self.launcher = launcher
+        self.conf_dir = conf_dir
+        self.netns_prefix = netns_prefix
+
+    def namespace(self, network_id: str) -> str:
+        return f"{self.netns_prefix}dhcp-{network_id[:11]}"
+
+    def ensure_port(self, spec: DhcpSpec) -> str:
+        """The server's namespace and veth with its address; returns the host end to plug."""
+        net = ipaddress.ip_network(spec.cidr)
+        ns = self.namespace(spec.network_id)
+        device = dhcp_device(spec.network_id)
+        linux_net.ensure_netns(self.host_net, ns)
+        linux_net.ensure_veth(self.host_net, device, "eth0", ns)
+        inner = self.host_net.in_netns(ns)
+        linux_net.ensure_link_state(inner, "eth0", mtu=spec.mtu)
+        linux_net.ensure_link_state(self.host_net, device, mtu=spec.mtu)
+        linux_net.ensure_addresses(inner, "eth0", [f"{spec.server_ip}/{net.prefixlen}"])
+        return device
+
+    def ensure_server(self, spec: DhcpSpec) -> None:
+        """dnsmasq serves ``spec``'s static leases (restarted only when they changed).
+
+        Leases and options go on the command line, not in files: dnsmasq drops to ``nobody``
+        and re-reads files as that user, who may not be able to read the data directory.
+        """
+        net = ipaddress.ip_network(spec.cidr)
+        self.conf_dir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            "dnsmasq", "--conf-file=/dev/null", "--no-hosts", "--no-resolv", "--port=0",
+            "--bind-interfaces", "--interface=eth0", "--except-interface=lo", "--leasefile-ro",
+            "--dhcp-authoritative", f"--pid-file={self.conf_dir / (spec.network_id + '.pid')}",
+            f"--dhcp-range=set:s0,{net.network_address},static,{net.netmask},{spec.lease_seconds}s",
+        ]  # fmt: skip
+        for host in spec.hosts:
+            name = host.hostname or "host-" + str(host.ip).replace(".", "-")
+            argv.append(f"--dhcp-host={host.mac},{name},{host.ip}")
+        if spec.mtu:
+            argv.append(f"--dhcp-option-force=tag:s0,option:mtu,{spec.mtu}")
+        argv.append(
+            f"--dhcp-option=tag:s0,option:router{',' + str(spec.gateway_ip) if spec.gateway_ip else ''}"
+        )
+        digest = hashlib.sha256("\0".join(argv).encode()).hexdigest()
+        self.launcher.ensure(spec.network_id, self.namespace(spec.network_id), argv, digest)
+
+    def delete(self, network_id: str) -> None:
+        """No server, namespace or veth for the network."""
+        self.launcher.stop(network_id)
+        linux_net.delete_link(self.host_net, dhcp_device(network_id))
+        linux_net.delete_netns(self.host_net, self.namespace(network_id))

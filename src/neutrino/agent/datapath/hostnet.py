@@ -1,0 +1,143 @@
+"""The one interface through which the agent touches host networking.
+
+Everything that needs root or netlink goes through a :class:`HostNet`. Two implementations:
+:class:`neutrino.agent.datapath.iproute.IpRouteNet` (the kernel, through the ``ip`` and ``bridge``
+commands) and :class:`neutrino.agent.datapath.memory.MemoryNet` (an in-memory model used by unit
+tests and by agents that must not touch the host).
+
+Methods are deliberately primitive and *not* idempotent; idempotence lives one level up in
+:mod:`neutrino.agent.datapath.linux_net`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+
+class HostNetError(Exception):
+    """A host networking operation failed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class LinkInfo:
+    """What the agent needs to know about one network device."""
+
+    name: str
+    kind: str  # "bridge", "vxlan", "veth", "tun", "dummy", "" for physical
+    mtu: int
+    address: str
+    up: bool
+    master: str | None = None
+    vxlan_id: int | None = None
+    vxlan_local: str | None = None
+
+
+@dataclass(frozen=True)
+class VxlanSpec:
+    """A unicast VXLAN device: ``nolearning``, flood entries added separately."""
+
+    vni: int
+    local: str | None
+    port: int = 4789
+    dev: str | None = None
+    mtu: int | None = None
+
+
+@dataclass
+class LinkChange:
+    """Attributes to change on a link; ``None`` leaves an attribute as it is."""
+
+    master: str | None = None
+    nomaster: bool = False
+    mtu: int | None = None
+    address: str | None = None
+    up: bool | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class HostNet(ABC):
+    """Primitive operations on one network namespace (``netns`` None = the agent's own)."""
+
+    netns: str | None
+
+    @abstractmethod
+    def link(self, name: str) -> LinkInfo | None:
+        """The device, or None when there is none by that name."""
+
+    @abstractmethod
+    def links(self) -> list[LinkInfo]:
+        """Every device in the namespace."""
+
+    @abstractmethod
+    def add_bridge(self, name: str, mtu: int | None = None) -> None:
+        """Create a Linux bridge (down)."""
+
+    @abstractmethod
+    def add_vxlan(self, name: str, spec: VxlanSpec) -> None:
+        """Create a VXLAN device (down)."""
+
+    @abstractmethod
+    def add_veth(self, name: str, peer: str, peer_netns: str | None = None) -> None:
+        """Create a veth pair; the peer is created directly in ``peer_netns`` when given."""
+
+    @abstractmethod
+    def set_link(self, name: str, change: LinkChange) -> None:
+        """Apply ``change`` to the device (master, mtu, MAC address, up/down)."""
+
+    @abstractmethod
+    def delete_link(self, name: str) -> None:
+        """Delete the device (and a veth's peer with it)."""
+
+    @abstractmethod
+    def addresses(self, name: str) -> set[str]:
+        """The device's IP addresses as ``ADDRESS/PREFIXLEN``."""
+
+    @abstractmethod
+    def add_address(self, name: str, cidr: str) -> None:
+        """Add ``ADDRESS/PREFIXLEN`` to the device."""
+
+    @abstractmethod
+    def delete_address(self, name: str, cidr: str) -> None:
+        """Remove ``ADDRESS/PREFIXLEN`` from the device."""
+
+    @abstractmethod
+    def flood_entries(self, dev: str) -> set[str]:
+        """Destinations of the all-zeros (flood) FDB entries of a VXLAN device."""
+
+    @abstractmethod
+    def add_flood_entry(self, dev: str, dst: str) -> None:
+        """``bridge fdb append 00:00:00:00:00:00 dev DEV dst DST``."""
+
+    @abstractmethod
+    def delete_flood_entry(self, dev: str, dst: str) -> None:
+        """Remove one flood entry."""
+
+    @abstractmethod
+    def sysctl(self, key: str, value: str | None = None) -> str:
+        """Read a sysctl of the namespace (e.g. ``net.bridge.bridge-nf-call-iptables``); with
+        ``value``, set it first. A key the kernel does not have raises :class:`HostNetError`."""
+
+    @abstractmethod
+    def iptables_save(self) -> str:
+        """The IPv4 ``filter`` table in ``iptables-save`` format."""
+
+    @abstractmethod
+    def iptables_restore(self, text: str) -> None:
+        """Apply ``iptables-restore --noflush`` input atomically (declared chains are flushed)."""
+
+    @abstractmethod
+    def netns_names(self) -> set[str]:
+        """Named network namespaces on the host (``ip netns list``)."""
+
+    @abstractmethod
+    def add_netns(self, name: str) -> None:
+        """Create a named network namespace, its loopback up."""
+
+    @abstractmethod
+    def delete_netns(self, name: str) -> None:
+        """Delete a named network namespace (its devices go with it)."""
+
+    @abstractmethod
+    def in_netns(self, name: str) -> HostNet:
+        """The same operations aimed at another named namespace."""

@@ -1,0 +1,181 @@
+"""The kernel implementation of :class:`HostNet`: the ``ip`` and ``bridge`` commands (iproute2).
+
+The only module of the agent that runs root-only networking commands. Each call is one
+``ip``/``bridge`` invocation; ``-n NETNS`` aims it at a named namespace, so the same code serves
+the host namespace and a guest's.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Sequence
+
+from neutrino.agent.datapath.hostnet import HostNet, HostNetError, LinkChange, LinkInfo, VxlanSpec
+
+FLOOD_MAC = "00:00:00:00:00:00"
+
+
+def run(argv: Sequence[str], *, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """Run one command; a failure raises :class:`HostNetError` carrying its stderr."""
+    try:
+        proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise HostNetError(f"{' '.join(argv)}: {exc}") from exc
+    if check and proc.returncode != 0:
+        raise HostNetError(f"{' '.join(argv)}: {proc.stderr.strip() or f'exit {proc.returncode}'}")
+    return proc
+
+
+class IpRouteNet(HostNet):
+    """``HostNet`` over iproute2, in the agent's namespace or in the named ``netns``."""
+
+    def __init__(self, netns: str | None = None) -> None:
+        self.netns = netns
+
+    def _ns(self) -> list[str]:
+        return ["-n", self.netns] if self.netns else []
+
+    def ip(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run(["ip", *self._ns(), *args], check=check)
+
+    def bridge(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run(["bridge", *self._ns(), *args], check=check)
+
+    # -- links ---------------------------------------------------------------------------
+    @staticmethod
+    def _parse(raw: dict) -> LinkInfo:
+        info = raw.get("linkinfo") or {}
+        data = info.get("info_data") or {}
+        kind = info.get("info_kind") or ""
+        return LinkInfo(
+            name=raw["ifname"],
+            kind=kind,
+            mtu=int(raw.get("mtu", 0)),
+            address=raw.get("address", ""),
+            up="UP" in raw.get("flags", []),
+            master=raw.get("master"),
+            vxlan_id=data.get("id") if kind == "vxlan" else None,
+            vxlan_local=data.get("local") if kind == "vxlan" else None,
+        )
+
+    def link(self, name: str) -> LinkInfo | None:
+        proc = self.ip("-j", "-d", "link", "show", "dev", name, check=False)
+        if proc.returncode != 0:
+            if "does not exist" in proc.stderr:
+                return None
+            raise HostNetError(f"ip link show dev {name}: {proc.stderr.strip()}")
+        items = json.loads(proc.stdout or "[]")
+        return self._parse(items[0]) if items else None
+
+    def links(self) -> list[LinkInfo]:
+        proc = self.ip("-j", "-d", "link", "show")
+        return [self._parse(item) for item in json.loads(proc.stdout or "[]")]
+
+    def add_bridge(self, name: str, mtu: int | None = None) -> None:
+        args = ["link", "add", name]
+        if mtu:
+            args += ["mtu", str(mtu)]
+        self.ip(*args, "type", "bridge")
+
+    def add_vxlan(self, name: str, spec: VxlanSpec) -> None:
+        args = ["link", "add", name]
+        if spec.mtu:
+            args += ["mtu", str(spec.mtu)]
+        args += ["type", "vxlan", "id", str(spec.vni), "dstport", str(spec.port), "nolearning"]
+        if spec.local:
+            args += ["local", spec.local]
+        if spec.dev:
+            args += ["dev", spec.dev]
+        self.ip(*args)
+
+    def add_veth(self, name: str, peer: str, peer_netns: str | None = None) -> None:
+        args = ["link", "add", name, "type", "veth", "peer", "name", peer]
+        if peer_netns:
+            args += ["netns", peer_netns]
+        self.ip(*args)
+
+    def set_link(self, name: str, change: LinkChange) -> None:
+        args: list[str] = []
+        if change.nomaster:
+            args.append("nomaster")
+        elif change.master:
+            args += ["master", change.master]
+        if change.mtu:
+            args += ["mtu", str(change.mtu)]
+        if change.address:
+            args += ["address", change.address]
+        for key, value in change.extra.items():
+            args += [key, value]
+        if change.up is not None:
+            args.append("up" if change.up else "down")
+        if args:
+            self.ip("link", "set", "dev", name, *args)
+
+    def delete_link(self, name: str) -> None:
+        self.ip("link", "del", "dev", name)
+
+    # -- addresses -----------------------------------------------------------------------
+    def addresses(self, name: str) -> set[str]:
+        proc = self.ip("-j", "addr", "show", "dev", name)
+        found = set()
+        for item in json.loads(proc.stdout or "[]"):
+            for addr in item.get("addr_info", []):
+                if addr.get("scope") != "link":
+                    found.add(f"{addr['local']}/{addr['prefixlen']}")
+        return found
+
+    def add_address(self, name: str, cidr: str) -> None:
+        self.ip("addr", "add", cidr, "dev", name)
+
+    def delete_address(self, name: str, cidr: str) -> None:
+        self.ip("addr", "del", cidr, "dev", name)
+
+    # -- forwarding database -------------------------------------------------------------
+    def flood_entries(self, dev: str) -> set[str]:
+        proc = self.bridge("-j", "fdb", "show", "dev", dev)
+        return {
+            e["dst"] for e in json.loads(proc.stdout or "[]") if e.get("mac") == FLOOD_MAC and e.get("dst")
+        }
+
+    def add_flood_entry(self, dev: str, dst: str) -> None:
+        self.bridge("fdb", "append", FLOOD_MAC, "dev", dev, "dst", dst)
+
+    def delete_flood_entry(self, dev: str, dst: str) -> None:
+        self.bridge("fdb", "del", FLOOD_MAC, "dev", dev, "dst", dst)
+
+    # -- iptables (IPv4 filter table; bridged traffic reaches it through br_netfilter) ------
+    def _netns_exec(self) -> list[str]:
+        return ["ip", "netns", "exec", self.netns] if self.netns else []
+
+    def sysctl(self, key: str, value: str | None = None) -> str:
+        if value is not None:
+            run([*self._netns_exec(), "sysctl", "-q", "-w", f"{key}={value}"])
+        return run([*self._netns_exec(), "sysctl", "-n", key]).stdout.strip()
+
+    def iptables_save(self) -> str:
+        return run([*self._netns_exec(), "iptables-save", "-t", "filter"]).stdout
+
+    def iptables_restore(self, text: str) -> None:
+        argv = [*self._netns_exec(), "iptables-restore", "--noflush"]
+        try:
+            proc = subprocess.run(argv, input=text, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise HostNetError(f"iptables-restore: {exc}") from exc
+        if proc.returncode != 0:
+            raise HostNetError(f"iptables-restore: {proc.stderr.strip()}")
+
+    # -- namespaces ----------------------------------------------------------------------
+    def netns_names(self) -> set[str]:
+        proc = run(["ip", "-j", "netns", "list"])
+        return {e["name"] for e in json.loads(proc.stdout or "[]")} if proc.stdout.strip() else set()
+
+    def add_netns(self, name: str) -> None:
+        run(["ip", "netns", "add", name])
+        run(["ip", "-n", name, "link", "set", "dev", "lo", "up"])
+
+    def delete_netns(self, name: str) -> None:
+        run(["ip", "netns", "delete", name])
+
+    def in_netns(self, name: str) -> IpRouteNet:
+        return IpRouteNet(name)

@@ -1,0 +1,166 @@
+"""Idempotent host operations: ``ensure_*`` creates or corrects, ``delete_*`` removes.
+
+Creating what exists (with the right attributes) or deleting what is gone changes nothing, so
+the agent can replay its whole state after a restart. Every function takes the :class:`HostNet`
+to act on; none keeps state of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from neutrino.agent.datapath.hostnet import HostNet, HostNetError, LinkChange, LinkInfo, VxlanSpec
+
+IFNAMSIZ = 15
+
+
+def tap_name(port_id: str) -> str:
+    """``tap<port[:11]>``: the host end of a vNIC, as Neutron's agents expect it."""
+    return ("tap" + port_id)[:14]
+
+
+def brq_name(network_id: str) -> str:
+    """``brq<net[:11]>``: the Linux bridge of one provider network (Neutron's linuxbridge agent)."""
+    return ("brq" + network_id)[:14]
+
+
+def qbr_name(port_id: str) -> str:
+    """``qbr<port[:11]>``: the per-vNIC bridge of the OVS hybrid plug (security groups)."""
+    return ("qbr" + port_id)[:14]
+
+
+def vxlan_name(vni: int) -> str:
+    """``vxlan-<vni>``: the VXLAN device of one segmentation id (Neutron's linuxbridge agent)."""
+    return f"vxlan-{vni}"
+
+
+def _check_name(name: str) -> None:
+    if not name or len(name) > IFNAMSIZ or "/" in name or " " in name:
+        raise HostNetError(f"invalid device name {name!r} (1-{IFNAMSIZ} characters, no '/' or space)")
+
+
+def _expect_kind(link: LinkInfo, kind: str) -> None:
+    if link.kind != kind:
+        raise HostNetError(f"{link.name} exists but is a {link.kind or 'physical'} device, not a {kind}")
+
+
+def ensure_link_state(
+    net: HostNet, name: str, *, master: str | None = None, mtu: int | None = None, up: bool = True
+) -> LinkInfo:
+    """Make an existing device have this master (when given), MTU (when given) and state."""
+    link = net.link(name)
+    if link is None:
+        raise HostNetError(f'Device "{name}" does not exist.')
+    change = LinkChange()
+    if master is not None and link.master != master:
+        change.master = master
+    if mtu and link.mtu != mtu:
+        change.mtu = mtu
+    if link.up != up:
+        change.up = up
+    if change.master or change.mtu or change.up is not None:
+        net.set_link(name, change)
+        link = net.link(name) or link
+    return link
+
+
+def ensure_bridge(net: HostNet, name: str, mtu: int | None = None) -> LinkInfo:
+    """A Linux bridge named ``name``, up, with ``mtu`` when given."""
+    _check_name(name)
+    link = net.link(name)
+    if link is None:
+        net.add_bridge(name, mtu)
+    else:
+        _expect_kind(link, "bridge")
+    return ensure_link_state(net, name, mtu=mtu)
+
+
+def ensure_vxlan(net: HostNet, name: str, spec: VxlanSpec, bridge: str | None = None) -> LinkInfo:
+    """A unicast, non-learning VXLAN device with ``spec``'s VNI, up, enslaved to ``bridge``.
+
+    An existing device with another VNI or local address is recreated.
+    """
+    _check_name(name)
+    link = net.link(name)
+    if link is not None:
+        _expect_kind(link, "vxlan")
+        if link.vxlan_id != spec.vni or (spec.local and link.vxlan_local != spec.local):
+            net.delete_link(name)
+            link = None
+    if link is None:
+        net.add_vxlan(name, spec)
+    return ensure_link_state(net, name, master=bridge, mtu=spec.mtu)
+
+
+def ensure_flood_entries(net: HostNet, dev: str, peers: Iterable[str], *, exclusive: bool = False) -> None:
+    """Flood (all-zeros MAC) FDB entries on ``dev`` toward each peer tunnel address.
+
+    With ``exclusive`` entries toward other destinations are removed.
+    """
+    wanted = set(peers)
+    have = net.flood_entries(dev)
+    for dst in sorted(wanted - have):
+        net.add_flood_entry(dev, dst)
+    if exclusive:
+        for dst in sorted(have - wanted):
+            net.delete_flood_entry(dev, dst)
+
+
+def ensure_addresses(net: HostNet, name: str, cidrs: Iterable[str]) -> None:
+    """The device has exactly these ``ADDRESS/PREFIXLEN`` addresses (link-local ones aside)."""
+    wanted = set(cidrs)
+    have = net.addresses(name)
+    for cidr in sorted(have - wanted):
+        net.delete_address(name, cidr)
+    for cidr in sorted(wanted - have):
+        net.add_address(name, cidr)
+
+
+def bridge_ports(net: HostNet, bridge: str) -> list[str]:
+    """Names of the devices whose master is ``bridge``."""
+    return sorted(link.name for link in net.links() if link.master == bridge)
+
+
+def ensure_detached(net: HostNet, name: str) -> None:
+    """``name`` is on no bridge (or does not exist)."""
+    link = net.link(name)
+    if link is not None and link.master is not None:
+        net.set_link(name, LinkChange(nomaster=True))
+
+
+def delete_link(net: HostNet, name: str) -> None:
+    """No device named ``name``."""
+    if net.link(name) is not None:
+        net.delete_link(name)
+
+
+def ensure_netns(net: HostNet, name: str) -> None:
+    """A named network namespace with its loopback up."""
+    if name not in net.netns_names():
+        net.add_netns(name)
+
+
+def delete_netns(net: HostNet, name: str) -> None:
+    """No named network namespace ``name``."""
+    if name in net.netns_names():
+        net.delete_netns(name)
+
+
+def ensure_veth(net: HostNet, name: str, peer: str, peer_netns: str | None) -> LinkInfo:
+    """A veth pair whose host end is ``name`` and whose other end is ``peer`` in ``peer_netns``.
+
+    A host end without its peer where expected (e.g. left from a crash) is recreated.
+    """
+    _check_name(name)
+    _check_name(peer)
+    link = net.link(name)
+    target = net.in_netns(peer_netns) if peer_netns else net
+    if link is not None:
+        _expect_kind(link, "veth")
+        if target.link(peer) is not None:
+            return link
+        net.delete_link(name)
+    net.add_veth(name, peer, peer_netns)
+    found = net.link(name)
+    assert found is not None
+    return found

@@ -1,0 +1,70 @@
+"""The agent's persistent state: ``DATA_DIR/state.json``, rewritten atomically on each change.
+
+It holds what the agent was asked to run (VMs with their NICs, internal networks), so a
+restarted agent can replay every plug idempotently.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from neutrino.agent.api.models import (
+    DhcpSpec,
+    NetworkState,
+    NicSpec,
+    NicStateName,
+    Plugged,
+    SecurityGroupSpec,
+    VmSpec,
+)
+
+STATE_VERSION = 1
+
+
+class StoredNic(BaseModel):
+    spec: NicSpec
+    slot: int
+    state: NicStateName = "unplugged"
+    plugged: Plugged | None = None
+    error: str | None = None
+
+
+class StoredVm(BaseModel):
+    spec: VmSpec  # as created; ``nics`` below is the current set
+    nics: dict[str, StoredNic] = Field(default_factory=dict)
+
+    def current_spec(self) -> VmSpec:
+        ordered = sorted(self.nics.values(), key=lambda n: n.slot)
+        return self.spec.model_copy(update={"nics": [n.spec for n in ordered]})
+
+
+class AgentState(BaseModel):
+    version: int = STATE_VERSION
+    vms: dict[str, StoredVm] = Field(default_factory=dict)
+    networks: dict[str, NetworkState] = Field(default_factory=dict)
+    dhcp: dict[str, DhcpSpec] = Field(default_factory=dict)
+    security_groups: dict[str, SecurityGroupSpec] = Field(default_factory=dict)
+
+
+class StateFile:
+    """Load and save :class:`AgentState` in one JSON file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> AgentState:
+        if not self.path.exists():
+            return AgentState()
+        return AgentState.model_validate_json(self.path.read_text())
+
+    def save(self, state: AgentState) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with open(tmp, "w") as fh:
+            fh.write(state.model_dump_json(indent=1))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)

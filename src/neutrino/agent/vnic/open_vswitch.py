@@ -1,0 +1,171 @@
+"""The ``open_vswitch`` vNIC driver: vNICs on the integration bridge ``br-int``.
+
+Each provider network gets a host-local VLAN tag on ``br-int`` (Neutron's OVS agent does the
+same); a vNIC's ``tap<port[:11]>`` is an access port with that tag and the interface external
+ids ``iface-id`` = port id, ``attached-mac``, ``iface-status``. Across hosts a VXLAN network
+uses a kernel ``vxlan-<vni>`` device (unicast, ``nolearning``, flood entries toward the peers) as
+an access port of ``br-int`` with the network's tag: it works with OVS's userspace datapath too.
+The port is added even before its device exists, so a libvirt domain (whose XML names
+``br-int`` with ``interfaceid``) joins with the right tag.
+
+A vNIC with security groups gets the hybrid plug (OVS cannot filter statefully here, as in the
+seed): its tap joins a per-port Linux bridge ``qbr<port[:11]>``, filtered by the iptables
+firewall, and a veth ``qvb<port[:11]>``/``qvo<port[:11]>`` joins that bridge to ``br-int``, where
+``qvo`` carries the tag and the external ids.
+"""
+
+from __future__ import annotations
+
+from neutrino.agent.api.models import Plugged
+from neutrino.agent.datapath import linux_net
+from neutrino.agent.datapath.hostnet import HostNetError, VxlanSpec
+from neutrino.agent.datapath.vswitch import OvsDb, OvsPort
+from neutrino.agent.vnic.base import DriverInfo, Vif, VnicDriver, VnicDriverError, peers_of
+from neutrino.agent.vnic.linux_bridge import VXLAN_OVERHEAD
+
+INTEGRATION_BRIDGE = "br-int"
+NET_KEY = "neutrino-net"
+
+
+def local_vlan(ports: list[OvsPort], network_id: str) -> int:
+    """The network's tag on the bridge: the one its ports have, else the lowest free one."""
+    used = set()
+    for port in ports:
+        if port.external_ids.get(NET_KEY) == network_id and port.tag is not None:
+            return port.tag
+        if port.tag is not None:
+            used.add(port.tag)
+    for tag in range(1, 4095):
+        if tag not in used:
+            return tag
+    raise VnicDriverError(f"{INTEGRATION_BRIDGE} has no free local VLAN for network {network_id}")
+
+
+class OpenVSwitchDriver(VnicDriver):
+    """Plugs OPEN_VSWITCH vNICs on local and vxlan networks into ``br-int``."""
+
+    name = "open_vswitch"
+    filters_with_firewall = True
+    network_types = ("local", "vxlan")
+
+    def _ovs(self) -> OvsDb:
+        if self.context.ovs is None:
+            raise VnicDriverError("this agent has no Open vSwitch database configured")
+        return self.context.ovs
+
+    def describe(self) -> DriverInfo:
+        return DriverInfo(
+            name=self.name,
+            plugin_types=("OPEN_VSWITCH",),
+            network_types=self.network_types,
+            security_groups=self.context.firewall is not None,
+            details={"integration_bridge": INTEGRATION_BRIDGE, "tunnel_ip": self.context.tunnel_ip},
+        )
+
+    def _kind(self, vif: Vif) -> str:
+        net = vif.net
+        kind = net.network_type or ("vxlan" if net.segmentation_id is not None else "local")
+        if kind not in self.network_types:
+            raise VnicDriverError(f"open_vswitch cannot carry {kind} network {net.network_id}")
+        if kind == "vxlan" and net.segmentation_id is None:
+            raise VnicDriverError(f"vxlan network {net.network_id} has no segmentation id")
+        return kind
+
+    def plug(self, vif: Vif) -> Plugged:
+        net = vif.net
+        groups = list(net.security_groups or [])
+        firewall = self.context.firewall
+        if groups and firewall is None:
+            raise VnicDriverError("this host's open_vswitch driver applies no security groups")
+        kind = self._kind(vif)
+        ovs, host = self._ovs(), self.context.host_net
+        if firewall is not None:
+            try:
+                firewall.check(groups)
+            except HostNetError as exc:
+                raise VnicDriverError(str(exc)) from exc
+        details: dict[str, object] = {"network_type": kind}
+        try:
+            ovs.ensure_bridge(INTEGRATION_BRIDGE, self.context.ovs_datapath_type)
+            tag = local_vlan(ovs.ports(INTEGRATION_BRIDGE), net.network_id)
+            mtu = vif.mtu
+            if kind == "vxlan":
+                assert net.segmentation_id is not None
+                mtu = min(vif.mtu or 65535, self.context.underlay_mtu - VXLAN_OVERHEAD)
+                dev = linux_net.vxlan_name(net.segmentation_id)
+                spec = VxlanSpec(
+                    vni=net.segmentation_id,
+                    local=self.context.tunnel_ip,
+                    port=self.context.vxlan_port,
+                    dev=self.context.underlay_dev,
+                    mtu=self.context.underlay_mtu - VXLAN_OVERHEAD,
+                )
+                linux_net.ensure_vxlan(host, dev, spec)
+                peers = peers_of(self.context, net.tunnel_peers)
+                linux_net.ensure_flood_entries(host, dev, peers)
+                ovs.ensure_port(INTEGRATION_BRIDGE, dev, tag, {NET_KEY: net.network_id})
+                details.update(vxlan=dev, segmentation_id=net.segmentation_id, peers=sorted(peers))
+            external_ids = {
+                "iface-id": net.vnic_id,
+                "attached-mac": vif.mac,
+                "iface-status": "active",
+                NET_KEY: net.network_id,
+            }
+            bridge = INTEGRATION_BRIDGE
+            if groups:
+                assert firewall is not None
+                bridge = self._hybrid(vif, tag, mtu, external_ids)
+                firewall.set_port(vif.device, vif.mac, groups)  # before the tap joins qbr
+                if host.link(vif.device) is not None:
+                    linux_net.ensure_link_state(host, vif.device, master=bridge, mtu=mtu)
+            else:
+                ovs.ensure_port(INTEGRATION_BRIDGE, vif.device, tag, external_ids)
+                if host.link(vif.device) is not None:
+                    linux_net.ensure_link_state(host, vif.device, mtu=mtu)
+            details["tag"] = tag
+        except HostNetError as exc:
+            raise VnicDriverError(str(exc)) from exc
+        return Plugged(
+            driver=self.name,
+            vnic_id=net.vnic_id,
+            plugin_type=net.plugin_type,
+            mac=vif.mac,
+            security_groups=groups,
+            device=vif.device,
+            bridge=bridge,
+            details=details,
+        )
+
+    def _hybrid(self, vif: Vif, tag: int, mtu: int | None, external_ids: dict[str, str]) -> str:
+        """qbr with the veth toward br-int; returns the bridge the tap belongs on."""
+        host, ovs = self.context.host_net, self._ovs()
+        port = vif.net.vnic_id
+        qbr, qvb, qvo = linux_net.qbr_name(port), ("qvb" + port)[:14], ("qvo" + port)[:14]
+        linux_net.ensure_bridge(host, qbr, mtu)
+        linux_net.ensure_veth(host, qvb, qvo, None)
+        linux_net.ensure_link_state(host, qvb, master=qbr, mtu=mtu)
+        linux_net.ensure_link_state(host, qvo, mtu=mtu)
+        ovs.ensure_port(INTEGRATION_BRIDGE, qvo, tag, external_ids)
+        return qbr
+
+    def unplug(self, vif: Vif, *, network_in_use: bool) -> None:
+        ovs, host = self._ovs(), self.context.host_net
+        try:
+            ovs.delete_port(INTEGRATION_BRIDGE, vif.device)
+            port = vif.net.vnic_id
+            qvo = ("qvo" + port)[:14]
+            ovs.delete_port(INTEGRATION_BRIDGE, qvo)
+            linux_net.delete_link(host, qvo)  # and qvb with it
+            qbr = linux_net.qbr_name(port)
+            link = host.link(vif.device)
+            if link is not None and link.master == qbr:
+                linux_net.ensure_detached(host, vif.device)
+            linux_net.delete_link(host, qbr)
+            if self.context.firewall is not None and vif.device in self.context.firewall.ports:
+                self.context.firewall.set_port(vif.device, vif.mac, [])
+            if not network_in_use and vif.net.segmentation_id is not None and self._kind(vif) == "vxlan":
+                dev = linux_net.vxlan_name(vif.net.segmentation_id)
+                ovs.delete_port(INTEGRATION_BRIDGE, dev)
+                linux_net.delete_link(host, dev)
+        except HostNetError as exc:
+            raise VnicDriverError(str(exc)) from exc

@@ -1,0 +1,156 @@
+"""The datapath on a real kernel, in namespaces: ``ensure_*`` idempotence, the linux_bridge
+driver, and the netns VM backend driven by the agent in this process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from neutrino.agent.api.models import NicSpec, VmSpec
+from neutrino.agent.app import build_agent
+from neutrino.agent.datapath import linux_net
+from neutrino.agent.datapath.hostnet import HostNetError, LinkChange, VxlanSpec
+from neutrino.agent.datapath.iproute import IpRouteNet
+from neutrino.agent.settings import AgentSettings
+
+from .netlab import Lab, sh
+
+pytestmark = pytest.mark.root
+
+MUTATING = {"add", "del", "delete", "set", "append"}
+
+
+class CountingNet(IpRouteNet):
+    """The kernel implementation, recording every command that changes something."""
+
+    def __init__(self, netns: str | None, changes: list[str]) -> None:
+        super().__init__(netns)
+        self.changes = changes
+
+    def _record(self, tool: str, args: tuple[str, ...]) -> None:
+        if MUTATING & set(args[:4]):
+            self.changes.append(" ".join((tool, *args)))
+
+    def ip(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        self._record("ip", args)
+        return super().ip(*args, check=check)
+
+    def bridge(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        self._record("bridge", args)
+        return super().bridge(*args, check=check)
+
+    def add_netns(self, name: str) -> None:
+        self.changes.append(f"netns add {name}")
+        super().add_netns(name)
+
+    def delete_netns(self, name: str) -> None:
+        self.changes.append(f"netns delete {name}")
+        super().delete_netns(name)
+
+    def in_netns(self, name: str) -> CountingNet:
+        return CountingNet(name, self.changes)
+
+
+@pytest.fixture
+def host(lab: Lab) -> CountingNet:
+    return CountingNet(lab.netns("h"), [])
+
+
+def test_ensure_functions_are_idempotent_on_the_kernel(host: CountingNet) -> None:
+    def build() -> None:
+        linux_net.ensure_bridge(host, "brq-test", 1450)
+        linux_net.ensure_vxlan(host, "vxlan-42", VxlanSpec(vni=42, local="10.199.0.1", mtu=1450), "brq-test")
+        linux_net.ensure_flood_entries(host, "vxlan-42", ["10.199.0.2", "10.199.0.3"])
+
+    build()
+    assert host.changes
+    host.changes.clear()
+    build()
+    assert host.changes == []
+    vx = host.link("vxlan-42")
+    assert vx is not None and (vx.kind, vx.vxlan_id, vx.master, vx.up) == ("vxlan", 42, "brq-test", True)
+    assert host.flood_entries("vxlan-42") == {"10.199.0.2", "10.199.0.3"}
+    linux_net.ensure_flood_entries(host, "vxlan-42", ["10.199.0.3"], exclusive=True)
+    assert host.flood_entries("vxlan-42") == {"10.199.0.3"}
+    linux_net.delete_link(host, "vxlan-42")
+    linux_net.delete_link(host, "vxlan-42")
+    assert host.link("vxlan-42") is None
+
+
+def test_kernel_errors_surface_as_host_net_errors(host: CountingNet) -> None:
+    with pytest.raises(HostNetError, match="brq-nothing"):
+        host.set_link("tap-x", LinkChange(master="brq-nothing"))
+
+
+def nic(n: int, network_id: str, vni: int = 7) -> dict[str, Any]:
+    return {
+        "nic_id": f"nic-{n}",
+        "name": f"nic{n}",
+        "mac": f"56:6f:1a:00:01:{n:02x}",
+        "mtu": 1450,
+        "external": {
+            "vnic_id": str(uuid.uuid4()),
+            "plugin_type": "LINUX_BRIDGE",
+            "network_id": network_id,
+            "network_type": "vxlan",
+            "segmentation_id": vni,
+        },
+    }
+
+
+def links(ns: str) -> dict[str, dict[str, Any]]:
+    return {link["ifname"]: link for link in json.loads(sh("ip", "-n", ns, "-j", "link", "show").stdout)}
+
+
+def test_netns_guests_on_linux_bridge_on_one_host(lab: Lab, host: CountingNet, tmp_path: Path) -> None:
+    assert host.netns is not None
+    settings = AgentSettings(
+        data_dir=tmp_path / "agent",
+        token=SecretStr("t"),
+        vm_backend="netns",
+        host_net="kernel",
+        vnic_drivers={"LINUX_BRIDGE": "linux_bridge"},
+        tunnel_ip="10.199.0.1",
+        netns_prefix=f"{lab.prefix}g-",
+        guest_dhcp=False,
+    )
+    agent = build_agent(settings, host_net=host)
+    net = str(uuid.uuid4())
+    for name, n in (("a", 1), ("b", 2)):
+        vm, created = agent.create_vm(
+            VmSpec.model_validate({"vm_id": name, "name": name, "nics": [nic(n, net)]})
+        )
+        assert created and vm.status == "Up"
+    guest_a, guest_b = f"{lab.prefix}g-a", f"{lab.prefix}g-b"
+    assert links(guest_a)["eth0"]["address"] == "56:6f:1a:00:01:01"
+    sh("ip", "-n", guest_a, "addr", "add", "10.251.0.1/24", "dev", "eth0")
+    sh("ip", "-n", guest_b, "addr", "add", "10.251.0.2/24", "dev", "eth0")
+    assert lab.ping(guest_a, "10.251.0.2")
+
+    # hot-plug a second NIC on another network into a: eth1, its own bridge
+    other = str(uuid.uuid4())
+    state, added = agent.plug_nic("a", NicSpec.model_validate(nic(3, other, vni=8)))
+    assert added and state.state == "plugged"
+    assert links(guest_a)["eth1"]["address"] == "56:6f:1a:00:01:03"
+    assert (
+        state.plugged is not None
+        and links(host.netns)[state.plugged.device or ""]["master"] == "brq" + other[:11]
+    )
+
+    # a second agent over the same state re-plugs everything and changes nothing
+    host.changes.clear()
+    build_agent(settings, host_net=host).recover()
+    assert host.changes == []
+
+    agent.unplug_nic("a", "nic-3")
+    assert "eth1" not in links(guest_a) and "brq" + other[:11] not in links(host.netns)
+    agent.destroy_vm("a")
+    agent.destroy_vm("b")
+    assert {n for n in links(host.netns) if n != "lo"} == set()
+    assert not ({guest_a, guest_b} & set(sh("ip", "netns", "list").stdout.split()))

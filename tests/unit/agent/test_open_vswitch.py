@@ -1,0 +1,109 @@
+"""The open_vswitch vNIC driver on the in-memory host and OVSDB."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from neutrino.agent.api.models import ExternalNet, SecurityGroupSpec
+from neutrino.agent.datapath import linux_net
+from neutrino.agent.datapath.firewall import Firewall
+from neutrino.agent.datapath.memory import MemoryNet
+from neutrino.agent.datapath.vswitch import MemoryOvsDb, OvsPort
+from neutrino.agent.vnic.base import DriverContext, Vif, VnicDriverError
+from neutrino.agent.vnic.open_vswitch import OpenVSwitchDriver, local_vlan
+
+from .helpers import NET_A, NET_B, ext_nic
+
+
+def vif(n: int, **external: Any) -> Vif:
+    spec = ext_nic(n, plugin_type="OPEN_VSWITCH", **external)
+    net = ExternalNet.model_validate(spec["external"])
+    return Vif(
+        nic_id=spec["nic_id"], mac=spec["mac"], mtu=None, device=linux_net.tap_name(net.vnic_id), net=net
+    )
+
+
+@pytest.fixture
+def setup() -> tuple[OpenVSwitchDriver, MemoryNet, MemoryOvsDb]:
+    net, ovs = MemoryNet(), MemoryOvsDb()
+    ctx = DriverContext(
+        host_net=net, tunnel_ip="192.0.2.1", vxlan_peers=("192.0.2.2",), ovs=ovs, ovs_datapath_type="netdev"
+    )
+    return OpenVSwitchDriver(ctx), net, ovs
+
+
+def test_local_vlans_are_per_network_and_reused() -> None:
+    ports = [
+        OvsPort("a", "br-int", 1, {"neutrino-net": "n1"}),
+        OvsPort("b", "br-int", 3, {"neutrino-net": "n3"}),
+    ]
+    assert local_vlan(ports, "n1") == 1
+    assert local_vlan(ports, "n2") == 2
+    assert local_vlan([], "n1") == 1
+
+
+def test_vnics_join_br_int_tagged_per_network_with_iface_id(setup: Any) -> None:
+    driver, net, ovs = setup
+    one, two, other = vif(1), vif(2), vif(3, network_id=NET_B, segmentation_id=200)
+    plugged = [driver.plug(v) for v in (one, two, other)]
+    assert ovs.datapath_types["br-int"] == "netdev"
+    ports = {p.name: p for p in ovs.ports("br-int")}
+    assert ports[one.device].tag == ports[two.device].tag == ports["vxlan-100"].tag == 1
+    assert ports[other.device].tag == ports["vxlan-200"].tag == 2
+    assert ports[one.device].external_ids["iface-id"] == one.net.vnic_id
+    assert ports[one.device].external_ids["attached-mac"] == one.mac
+    assert plugged[0].bridge == "br-int" and plugged[0].details["tag"] == 1
+    assert net.flood_entries("vxlan-100") == {"192.0.2.2"}
+    assert net.link("vxlan-100").master is None
+
+
+def test_replugging_changes_nothing_and_the_last_unplug_removes_the_tunnel(setup: Any) -> None:
+    driver, net, ovs = setup
+    one, two = vif(1), vif(2)
+    driver.plug(one)
+    driver.plug(two)
+    calls = (net.world.calls, ovs.calls)
+    driver.plug(one)
+    assert (net.world.calls, ovs.calls) == calls
+    driver.unplug(one, network_in_use=True)
+    assert net.link("vxlan-100") is not None
+    driver.unplug(two, network_in_use=False)
+    assert net.link("vxlan-100") is None and ovs.ports("br-int") == []
+
+
+def test_open_vswitch_advertises_and_refuses(setup: Any) -> None:
+    driver, _, _ = setup
+    info = driver.describe()
+    assert info.plugin_types == ("OPEN_VSWITCH",) and info.network_types == ("local", "vxlan")
+    assert info.security_groups is False
+    with pytest.raises(VnicDriverError, match="security groups"):
+        driver.plug(vif(1, security_groups=["sg"]))
+    with pytest.raises(VnicDriverError, match="cannot carry vlan"):
+        driver.plug(vif(1, network_type="vlan"))
+    assert NET_A  # the helpers' default network
+
+
+def test_a_vnic_with_groups_gets_the_hybrid_plug() -> None:
+    net, ovs = MemoryNet(), MemoryOvsDb()
+    fw = Firewall(net)
+    fw.groups = {"web": SecurityGroupSpec(rules=[])}
+    driver = OpenVSwitchDriver(DriverContext(host_net=net, tunnel_ip="192.0.2.1", ovs=ovs, firewall=fw))
+    assert driver.describe().security_groups is True
+    v = vif(1, security_groups=["web"])
+    port = v.net.vnic_id
+    net.add_veth(v.device, "guest-end")
+    plugged = driver.plug(v)
+    qbr, qvb, qvo = "qbr" + port[:11], "qvb" + port[:11], "qvo" + port[:11]
+    assert plugged.bridge == qbr and plugged.security_groups == ["web"]
+    assert net.link(v.device).master == qbr and net.link(qvb).master == qbr  # type: ignore[union-attr]
+    ports = {p.name: p for p in ovs.ports("br-int")}
+    assert v.device not in ports and ports[qvo].external_ids["iface-id"] == port
+    assert f"--physdev-out {v.device} --physdev-is-bridged" in net.iptables_save()
+    calls = (net.world.calls, ovs.calls)
+    driver.plug(v)
+    assert (net.world.calls, ovs.calls) == calls
+    driver.unplug(v, network_in_use=False)
+    assert net.link(qbr) is None and net.link(qvb) is None and net.link(qvo) is None
+    assert ovs.ports("br-int") == [] and v.device not in net.iptables_save()
