@@ -1,0 +1,149 @@
+"""`neutrino up`: Neutrino on its embedded defaults, in one process.
+
+Starts the engine (oVirt API) on 127.0.0.1:8080 and the embedded network provider (Neutron v2.0 +
+Keystone) on 127.0.0.1:9696, each with SQLite under ``--data-dir``, and registers the provider in the
+engine as oVirt's setup registers its OVN provider: Keystone v3 authentication as a service user of the
+provider, auto-sync on, and the ``Default`` cluster's default network provider. A local host agent joins
+them with the VM lifecycle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PROVIDER_NAME = "neutrino-provider"
+SERVICE_PROJECT = "service"
+SERVICE_USER = "neutrino-engine"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", default="data", type=Path, help="state directory (default %(default)s)")
+    parser.add_argument("--engine-listen", default="127.0.0.1:8080", help="engine HOST:PORT (default %(default)s)")
+    parser.add_argument("--provider-listen", default="127.0.0.1:9696",
+                        help="network provider HOST:PORT (default %(default)s)")
+    parser.add_argument("--provider-sync-interval", default=None, type=float,
+                        help="seconds between synchronizations with the provider (default 300)")
+
+
+@dataclass
+class Service:
+    name: str
+    app: Any
+    listen: str
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host, int(port)
+
+
+def build_services(args: argparse.Namespace) -> list[Service]:
+    from neutrino.engine import cli as engine_cli
+    from neutrino.engine.app import create_app as create_engine_app
+    from neutrino.engine.bootstrap import build as build_engine
+
+    provider_settings, password = _bootstrap_provider(args)
+    engine_args = argparse.Namespace(listen=args.engine_listen, db=None, data_dir=args.data_dir / "engine",
+                                     mac_pool_range=None, provider_sync_interval=args.provider_sync_interval)
+    settings = engine_cli.settings_from(engine_args)
+    engine = build_engine(settings)
+    engine_cli.announce(engine)
+    _register_provider(engine.ctx, args.provider_listen, password)
+
+    from neutrino.provider.app import create_app as create_provider_app
+
+    return [
+        Service("engine", create_engine_app(settings, engine), args.engine_listen),
+        Service("provider", create_provider_app(provider_settings), args.provider_listen),
+    ]
+
+
+def _bootstrap_provider(args: argparse.Namespace) -> tuple[Any, str]:
+    """Migrate the provider, create its admin, and the engine's service user (password kept in the data dir)."""
+    from neutrino.provider import cli as provider_cli
+    from neutrino.provider.app import bootstrap
+
+    provider_args = argparse.Namespace(listen=args.provider_listen, db="", data_dir=args.data_dir / "provider",
+                                       no_auth=False, public_url="")
+    settings = provider_cli.settings_from(provider_args)
+    result = bootstrap(settings)
+    print(f"neutrino provider: Neutron v2.0 and Keystone v3 at http://{args.provider_listen}", flush=True)
+    if result.admin_password:
+        print(f"neutrino provider: created user 'admin' (project 'admin') with password: {result.admin_password}",
+              flush=True)
+    return settings, _ensure_service_user(settings)
+
+
+def _ensure_service_user(settings: Any) -> str:
+    import sqlalchemy as sa
+
+    from neutrino.provider.identity import service
+    from neutrino.provider.store import tables as t
+    from neutrino.provider.store.db import Database
+
+    secret_file: Path = settings.data_dir / "engine-user.secret"
+    db = Database(settings.database_url(), pool_size=1)
+    try:
+        with db.uow() as uow:
+            exists = uow.one_or_none(sa.select(t.users.c.id).where(t.users.c.name == SERVICE_USER))
+            if exists is not None and secret_file.exists():
+                return secret_file.read_text().strip()
+            if exists is not None:
+                raise SystemExit(f"neutrino up: provider user '{SERVICE_USER}' exists but {secret_file} is gone")
+            project = uow.one_or_none(sa.select(t.projects.c.id).where(t.projects.c.name == SERVICE_PROJECT))
+            project_id = project.id if project else service.create_project(uow, SERVICE_PROJECT, "Service users")
+            password = secrets.token_urlsafe(18)
+            # admin in its project, as OpenStack's service users are: the engine may bind ports to hosts
+            service.create_user(uow, SERVICE_USER, password, project_id, roles=("admin", "member", "reader"))
+            fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(password)
+            uow.commit()
+            return password
+    finally:
+        db.dispose()
+
+
+def _register_provider(ctx: Any, provider_listen: str, password: str) -> None:
+    """Register the embedded provider once; a user's later changes to it are kept."""
+    from neutrino.engine.commands import clusters, providers
+    from neutrino.engine.commands.common import Ref
+
+    with ctx.reader() as uow:
+        if uow.providers.first(name=PROVIDER_NAME) is not None:
+            return
+        default = uow.clusters.first(name="Default")
+    url = f"http://{provider_listen}"
+    provider = providers.add_provider(
+        ctx, PROVIDER_NAME, password, description="Neutrino's embedded network provider", url=url,
+        requires_authentication=True, username=SERVICE_USER, authentication_url=f"{url}/v3",
+        project_name=SERVICE_PROJECT, user_domain_name="Default", project_domain_name="Default",
+        external_plugin_type="LINUX_BRIDGE", auto_sync=True,
+    )
+    if default is not None:
+        clusters.update_cluster(ctx, default.id, {"default_provider": Ref(id=provider.id)})
+    print(f"neutrino up: registered provider '{PROVIDER_NAME}' ({url}, auto-sync) as the Default cluster's "
+          "network provider", flush=True)
+
+
+async def serve(services: list[Service]) -> None:
+    import uvicorn
+
+    servers = []
+    for svc in services:
+        host, port = svc.host_port
+        servers.append(uvicorn.Server(uvicorn.Config(svc.app, host=host, port=port, log_level="warning")))
+    await asyncio.gather(*(s.serve() for s in servers))
+
+
+def run(args: argparse.Namespace) -> int:
+    services = build_services(args)
+    print("neutrino up: serving " + ", ".join(f"{s.name} on http://{s.listen}" for s in services), flush=True)
+    asyncio.run(serve(services))
+    return 0
