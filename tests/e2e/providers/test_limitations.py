@@ -251,8 +251,6 @@ def test_create_on_provider_refuses_non_vm_and_vlan(system: Any, provider: Provi
         assert name not in _provider_names(provider, member)
 
 
-@pytest.mark.xfail(strict=True, reason="commands/nics.py (not the provider team's file) lacks oVirt's "
-                   "PLUGGED_UNLINKED_VM_INTERFACE_WITH_EXTERNAL_NETWORK_IS_NOT_SUPPORTED rule; asked of its owners")
 def test_plugged_unlinked_vnic_on_an_external_network_is_refused(system: Any, site: Site,
                                                                  registered: types.OpenStackNetworkProvider) -> None:
     profile = _profile(system, _external(system, site, registered))

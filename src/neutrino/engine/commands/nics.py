@@ -78,6 +78,8 @@ def add_nic(
             raise Conflict(cannot("add", TYPE, "The VM already has a network interface with this name."))
         profile = _profile(uow, vnic_profile)
         _check_profile_in_cluster(uow, vm, profile, "add")
+        _check_plugged_unlinked(uow, profile.id if profile else None, fields.get("plugged", True),
+                                fields.get("linked", True), "add")
         if mac:
             mac = normalize_mac(mac)
             _check_mac_free(uow, mac)
@@ -106,6 +108,8 @@ def update_nic(ctx: EngineContext, vm_id: str, nic_id: str, changes: dict[str, A
             _check_profile_in_cluster(uow, vm, profile, "edit")
             _check_rewire(uow, vm, nic, profile, changes.get("plugged", nic.plugged))
             nic.vnic_profile_id = profile.id if profile else None
+        _check_plugged_unlinked(uow, nic.vnic_profile_id, changes.get("plugged", nic.plugged),
+                                changes.get("linked", nic.linked), "edit")
         apply_changes(nic, changes, {"name", "description", "comment", "mac", "interface", "linked", "plugged"})
         uow.commit()
         return nic
@@ -123,6 +127,7 @@ def set_plugged(ctx: EngineContext, vm_id: str, nic_id: str, plugged: bool) -> m
     with ctx.uow() as uow:
         vm = get_or_404(uow.vms, vm_id, "VM")
         nic = _nic(uow, vm, nic_id)
+        _check_plugged_unlinked(uow, nic.vnic_profile_id, plugged, nic.linked, "activate" if plugged else "deactivate")
         nic.plugged = plugged
         uow.commit()
         return nic
@@ -138,6 +143,18 @@ def _nic(uow: UnitOfWork, vm: model.Vm, nic_id: str) -> model.VmNic:
 def _network_of(uow: UnitOfWork, profile_id: str | None) -> model.Network | None:
     profile = uow.profiles.get(profile_id) if profile_id else None
     return uow.networks.get(profile.network_id) if profile else None
+
+
+def _check_plugged_unlinked(uow: UnitOfWork, profile_id: str | None, plugged: bool, linked: bool,
+                            action: str) -> None:
+    """A provider port has no "link down" state the engine could ask for, so oVirt refuses a vNIC on an
+    external network that is plugged but unlinked."""
+    if not plugged or linked:
+        return
+    network = _network_of(uow, profile_id)
+    if network is not None and network.is_external:
+        raise BadRequest(cannot(
+            action, TYPE, "Plugged and unlinked VM network interface with external network is not supported."))
 
 
 def _check_rewire(uow: UnitOfWork, vm: model.Vm, nic: model.VmNic, profile: model.VnicProfile | None,
