@@ -83,3 +83,33 @@ def test_only_star_is_a_wildcard() -> None:
     assert select({"search": "name=vm?"}, *names) == ["vm?"]
     assert select({"search": "name=a.b"}, *names) == ["a.b"]
     assert select({"search": "name=vm*"}, *names) == ["vm[1]", "vm1", "vm?", "vmx"]
+
+
+@pytest.mark.parametrize(("text", "terms", "page"), [
+    ('name="a and b"', [("name", "a and b")], None),
+    ("name='a AND b'", [("name", "a AND b")], None),
+    ('name = "a and b"', [("name", "a and b")], None),
+    ('name="a and b" and cluster=c1', [("name", "a and b"), ("cluster", "c1")], None),
+    ('cluster=c1 and name="x and y and z"', [("cluster", "c1"), ("name", "x and y and z")], None),
+    ('name="a and b" and cluster="c and d"', [("name", "a and b"), ("cluster", "c and d")], None),
+    ('name="a and b*" page 2', [("name", "a and b*")], 2),
+    ('name="my page 2"', [("name", "my page 2")], None),
+    ("name=band and cluster=android", [("name", "band"), ("cluster", "android")], None),
+])
+def test_parse_search_keeps_quoted_values_whole(text: str, terms: list[tuple[str, str]], page: int | None) -> None:
+    assert parse_search(text) == (terms, page)
+
+
+def test_parse_search_still_splits_unquoted_values() -> None:
+    # an unquoted value ends at the first `and`; the rest is the next clause
+    assert parse_search("name=a and b=c") == ([("name", "a"), ("b", "c")], None)
+    with pytest.raises(BadRequest, match="cannot understand 'b'"):
+        parse_search("name=a and b")
+
+
+def test_select_by_quoted_name_with_and() -> None:
+    names = ("a and b", "a", "b", "a and bc", "x and b")
+    assert select({"search": 'name="a and b"'}, *names) == ["a and b"]
+    assert select({"search": "name='a and b*'"}, *names) == ["a and b", "a and bc"]
+    assert select({"search": 'name="* and b"'}, *names) == ["a and b", "x and b"]
+    assert select({"search": 'name="A AND B"', "case_sensitive": "false"}, *names) == ["a and b"]

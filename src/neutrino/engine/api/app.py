@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 XML = "application/xml"
 JSON = "application/json"
 TOKEN_CACHE_SECONDS = 60.0
+TOKEN_CACHE_SIZE = 4096
 # the top-level collections the <api> root links to
 ROOT_LINKS = ("clusters", "datacenters", "disks", "events", "hosts", "networks", "openstacknetworkproviders",
               "storagedomains", "templates", "vms", "vnicprofiles")
@@ -47,23 +50,47 @@ class Reply:
 
 
 class TokenCache:
-    """Bearer tokens checked recently, so a busy client does not cost a query per call."""
+    """Bearer tokens checked recently, so a busy client does not cost a query per call.
 
-    def __init__(self, ctx: EngineContext) -> None:
+    Bounded: past ``size`` tokens the least recently used one is dropped (and read from the database again
+    if it comes back). A cached token is trusted until it expires, and for at most TOKEN_CACHE_SECONDS, so a
+    session removed elsewhere stops working soon after.
+    """
+
+    def __init__(self, ctx: EngineContext, size: int = TOKEN_CACHE_SIZE) -> None:
         self.ctx = ctx
-        self._seen: dict[str, float] = {}
+        self.size = size
+        self._trusted_until: OrderedDict[str, float] = OrderedDict()  # token -> time.time() deadline
+        self._lock = threading.Lock()  # calls arrive on the thread pool
 
     def valid(self, token: str) -> bool:
-        now = time.monotonic()
-        if self._seen.get(token, 0.0) > now:
-            return True
-        if auth.user_for_token(self.ctx, token) is None:
+        now = time.time()
+        with self._lock:
+            until = self._trusted_until.get(token)
+            if until is not None and until > now:
+                self._trusted_until.move_to_end(token)
+                return True
+            self._trusted_until.pop(token, None)
+        session = auth.live_session(self.ctx, token)
+        if session is None:
             return False
-        self._seen[token] = now + TOKEN_CACHE_SECONDS
+        until = min(auth.expires_at(self.ctx, session).timestamp(), now + TOKEN_CACHE_SECONDS)
+        with self._lock:
+            self._trusted_until[token] = until
+            self._trusted_until.move_to_end(token)
+            while len(self._trusted_until) > self.size:
+                self._trusted_until.popitem(last=False)
         return True
 
     def forget(self, token: str) -> None:
-        self._seen.pop(token, None)
+        with self._lock:
+            self._trusted_until.pop(token, None)
+
+    def __len__(self) -> int:
+        return len(self._trusted_until)
+
+    def __contains__(self, token: object) -> bool:
+        return token in self._trusted_until
 
 
 def create_api(ctx: EngineContext) -> list[Route]:
@@ -75,11 +102,12 @@ def create_api(ctx: EngineContext) -> list[Route]:
         if form.get("grant_type") != "password":
             return JSONResponse({"error_code": "unsupported_grant_type", "error": "Only the password grant is supported."}, 400)
         username, password = str(form.get("username", "")), str(form.get("password", ""))
-        token = await run_in_threadpool(auth.login, ctx, username, password)
-        if token is None:
+        session = await run_in_threadpool(auth.open_session, ctx, username, password)
+        if session is None:
             return JSONResponse({"error_code": "access_denied", "error": "Cannot authenticate user: the user name or password is incorrect."}, 400)
-        return JSONResponse({"access_token": token, "scope": str(form.get("scope", "ovirt-app-api")),
-                             "exp": str(int(time.time() * 1000) + 36_000_000), "token_type": "bearer"})
+        expires = int(auth.expires_at(ctx, session).timestamp() * 1000)  # milliseconds since the epoch, as oVirt
+        return JSONResponse({"access_token": session.token, "scope": str(form.get("scope", "ovirt-app-api")),
+                             "exp": str(expires), "token_type": "bearer"})
 
     async def sso_logout(request: Request) -> Response:
         form = await _form(request)

@@ -187,6 +187,18 @@ def _name(call: Call, entity: Any) -> str:
 
 _TERM = re.compile(r"^\s*([\w.]+)\s*=\s*(\"[^\"]*\"|'[^']*'|\S*)\s*$")
 _PAGE = re.compile(r"^\s*page\s+(\d+)\s*$", re.IGNORECASE)
+# a quoted value (kept whole: `name="a and b"` is one clause) or the `and` between two clauses
+_QUOTED_OR_AND = re.compile(r"=\s*(?:\"[^\"]*\"|'[^']*')|(\s+and\s+)", re.IGNORECASE)
+
+
+def _clauses(text: str) -> list[str]:
+    """Split ``A and B`` at each ``and`` that is not inside a quoted value."""
+    parts, start = [], 0
+    for m in _QUOTED_OR_AND.finditer(text):
+        if m.group(1) is not None:
+            parts.append(text[start : m.start()])
+            start = m.end()
+    return [*parts, text[start:]]
 
 
 def parse_search(text: str) -> tuple[list[tuple[str, str]], int | None]:
@@ -197,7 +209,7 @@ def parse_search(text: str) -> tuple[list[tuple[str, str]], int | None]:
         page = int(m.group(1))
         text = re.sub(r"\s+and\s*$", "", text[: m.start()], flags=re.IGNORECASE)  # `name=x and page 2`
     terms = []
-    for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE) if text.strip() else []:
+    for part in _clauses(text.strip()) if text.strip() else []:
         if _PAGE.match(part):
             page = int(_PAGE.match(part).group(1))  # type: ignore[union-attr]
             continue

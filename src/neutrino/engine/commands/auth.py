@@ -1,10 +1,15 @@
-"""Users and SSO sessions: password login for the oVirt SSO endpoints, bearer tokens for the API."""
+"""Users and SSO sessions: password login for the oVirt SSO endpoints, bearer tokens for the API.
+
+A token expires ``ctx.sso_token_lifetime`` seconds after its login (oVirt's default: 10 hours); an expired
+token is refused like an unknown one, and expired sessions are purged from the database at each login.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+from datetime import datetime, timedelta
 
 from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.domain import model
@@ -42,17 +47,32 @@ def check_credentials(ctx: EngineContext, username: str, password: str) -> bool:
         return user is not None and verify_password(password, user.password_hash)
 
 
-def login(ctx: EngineContext, username: str, password: str) -> str | None:
-    """A new bearer token, or None when the credentials are wrong."""
+def expires_at(ctx: EngineContext, session: model.Session) -> datetime:
+    """When the session's token stops being accepted: its login time plus ``ctx.sso_token_lifetime``."""
+    return session.created_at + timedelta(seconds=ctx.sso_token_lifetime)
+
+
+def open_session(ctx: EngineContext, username: str, password: str) -> model.Session | None:
+    """A new SSO session (its token is the bearer token), or None when the credentials are wrong.
+
+    Sessions that have expired meanwhile are purged from the database on the way.
+    """
     name, domain = split_principal(username)
     with ctx.uow() as uow:
         user = uow.users.first(name=name, domain=domain)
         if user is None or not verify_password(password, user.password_hash):
             return None
-        token = secrets.token_urlsafe(32)
-        uow.sessions.add(model.Session(token=token, user_id=user.id))
+        now = model.utcnow()
+        uow.sessions.delete_created_before(now - timedelta(seconds=ctx.sso_token_lifetime))
+        session = uow.sessions.add(model.Session(token=secrets.token_urlsafe(32), user_id=user.id, created_at=now))
         uow.commit()
-        return token
+        return session
+
+
+def login(ctx: EngineContext, username: str, password: str) -> str | None:
+    """A new bearer token, or None when the credentials are wrong."""
+    session = open_session(ctx, username, password)
+    return session.token if session else None
 
 
 def logout(ctx: EngineContext, token: str) -> None:
@@ -63,7 +83,17 @@ def logout(ctx: EngineContext, token: str) -> None:
             uow.commit()
 
 
+def live_session(ctx: EngineContext, token: str) -> model.Session | None:
+    """The token's session; None when the token is unknown or has expired (the two answer alike)."""
+    with ctx.reader() as uow:
+        return _alive(ctx, uow.sessions.get(token))
+
+
 def user_for_token(ctx: EngineContext, token: str) -> model.User | None:
     with ctx.reader() as uow:
-        session = uow.sessions.get(token)
+        session = _alive(ctx, uow.sessions.get(token))
         return uow.users.get(session.user_id) if session else None
+
+
+def _alive(ctx: EngineContext, session: model.Session | None) -> model.Session | None:
+    return session if session is not None and expires_at(ctx, session) > model.utcnow() else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from neutrino.engine.domain.errors import BadRequest, Conflict, cannot
 
 MAX_NAME = 255
@@ -78,3 +80,71 @@ def check_port_mirroring(network_is_external: bool, port_mirroring: bool, action
     if network_is_external and port_mirroring:
         raise BadRequest(cannot(action, "VM network interface profile",
                                 "External network cannot be used when port mirroring is set."))
+
+
+# --- compatibility versions of data centers and clusters (oVirt's VersionSupport, ClusterValidator,
+# UpdateStoragePoolCommand) ------------------------------------------------------------------------
+
+Version = tuple[int, int]  # (major, minor)
+
+SUPPORTED_VERSIONS: tuple[Version, ...] = tuple((4, minor) for minor in range(2, 8))  # 4.2 ... 4.7
+
+
+def version_text(version: Version) -> str:
+    return f"{version[0]}.{version[1]}"
+
+
+def check_version_supported(version: Version, action: str, type_: str) -> None:
+    """Only the compatibility versions oVirt supports (4.2 to 4.7)."""
+    if version not in SUPPORTED_VERSIONS:
+        raise BadRequest(cannot(
+            action, type_,
+            f"Selected Compatibility Version is not supported (version {version_text(version)}; supported: "
+            f"{version_text(SUPPORTED_VERSIONS[0])} to {version_text(SUPPORTED_VERSIONS[-1])}).",
+        ))
+
+
+def check_data_center_version(
+    action: str,
+    version: Version,
+    current: Version | None = None,
+    cluster_versions: Mapping[str, Version] | None = None,
+    has_non_management_networks: bool = False,
+) -> None:
+    """A data center's compatibility version, on add (``current`` None) or when an edit changes it.
+
+    Raised: only while every cluster of the data center is at least at the new version
+    (``cluster_versions``: cluster name -> version). Lowered: only while the management network is its only
+    network. ``action`` is oVirt's verb: "create" or "edit".
+    """
+    if version == current:
+        return
+    check_version_supported(version, action, "Data Center")
+    if current is None:
+        return
+    if version < current:
+        if has_non_management_networks:
+            raise Conflict("Cannot decrease data center compatibility version.")
+        return
+    lower = [name for name, v in sorted((cluster_versions or {}).items()) if v < version]
+    if lower:
+        raise Conflict("Cannot update Data Center compatibility version to a value that is greater than its "
+                       f"Cluster's version. The following clusters should be upgraded {','.join(lower)}.")
+
+
+def check_cluster_version(
+    action: str, version: Version, data_center_version: Version | None, current: Version | None = None
+) -> None:
+    """A cluster's compatibility version, on add (``current`` None) or when an edit changes it: supported,
+    and never below its data center's (``data_center_version``; None for a cluster without one).
+    ``action`` is oVirt's verb: "create" or "edit"."""
+    if version == current:
+        return
+    check_version_supported(version, action, "Cluster")
+    if data_center_version is None or version >= data_center_version:
+        return
+    if current is None:
+        raise BadRequest("Cannot add Cluster with Compatibility Version that is lower than the Data Center "
+                         "Compatibility Version.\n-Please upgrade your Cluster to a later Compatibility version first.")
+    if version < current:
+        raise BadRequest("Cannot decrease cluster compatibility version beneath data center compatibility version.")
