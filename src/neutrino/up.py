@@ -3,8 +3,10 @@
 Starts the engine (oVirt API) on 127.0.0.1:8080 and the embedded network provider (Neutron v2.0 +
 Keystone) on 127.0.0.1:9696, each with SQLite under ``--data-dir``, and registers the provider in the
 engine as oVirt's setup registers its OVN provider: Keystone v3 authentication as a service user of the
-provider, auto-sync on, and the ``Default`` cluster's default network provider. A local host agent joins
-them with the VM lifecycle.
+provider, auto-sync on, and the ``Default`` cluster's default network provider. A local host agent
+(127.0.0.1:54321) joins them and is enrolled as host ``local`` of the ``Default`` cluster, so VMs run out of
+the box. It keeps its datapath in memory (vNIC driver ``noop``, libvirt domain XML files): it touches nothing
+in the kernel.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 PROVIDER_NAME = "neutrino-provider"
+LOCAL_HOST = "local"
 SERVICE_PROJECT = "service"
 SERVICE_USER = "neutrino-engine"
 
@@ -27,6 +30,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine-listen", default="127.0.0.1:8080", help="engine HOST:PORT (default %(default)s)")
     parser.add_argument("--provider-listen", default="127.0.0.1:9696",
                         help="network provider HOST:PORT (default %(default)s)")
+    parser.add_argument("--agent-listen", default="127.0.0.1:54321",
+                        help="local host agent HOST:PORT (default %(default)s)")
     parser.add_argument("--provider-sync-interval", default=None, type=float,
                         help="seconds between synchronizations with the provider (default 300)")
 
@@ -36,6 +41,8 @@ class Service:
     name: str
     app: Any
     listen: str
+    # run once the service answers (e.g. enroll the local agent as a host)
+    after_start: Any = None
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -50,7 +57,8 @@ def build_services(args: argparse.Namespace) -> list[Service]:
 
     provider_settings, password = _bootstrap_provider(args)
     engine_args = argparse.Namespace(listen=args.engine_listen, db=None, data_dir=args.data_dir / "engine",
-                                     mac_pool_range=None, provider_sync_interval=args.provider_sync_interval)
+                                     mac_pool_range=None, provider_sync_interval=args.provider_sync_interval,
+                                     janitor_interval=None, host_monitor_interval=None)
     settings = engine_cli.settings_from(engine_args)
     engine = build_engine(settings)
     engine_cli.announce(engine)
@@ -58,10 +66,57 @@ def build_services(args: argparse.Namespace) -> list[Service]:
 
     from neutrino.provider.app import create_app as create_provider_app
 
+    agent_app, token = _local_agent(args, password)
     return [
         Service("engine", create_engine_app(settings, engine), args.engine_listen),
         Service("provider", create_provider_app(provider_settings), args.provider_listen),
+        Service("agent", agent_app, args.agent_listen,
+                after_start=lambda: _enroll_local_host(engine.ctx, args.agent_listen, token)),
     ]
+
+
+def _local_agent(args: argparse.Namespace, provider_password: str) -> tuple[Any, str]:
+    """The local host agent's app and its API token (made once, kept in its data dir)."""
+    from neutrino.agent.app import create_app as create_agent_app
+    from neutrino.agent.settings import AgentSettings
+
+    data_dir: Path = args.data_dir / "agent"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token_file = data_dir / "token"
+    if not token_file.exists():
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(24))
+    token = token_file.read_text().strip()
+    from pydantic import SecretStr
+
+    settings = AgentSettings(
+        listen=args.agent_listen, data_dir=data_dir, token=SecretStr(token), host_name=LOCAL_HOST, host_net="memory",
+        vm_backend="libvirt", guest_dhcp=False, provider_url=f"http://{args.provider_listen}",
+        provider_username=SERVICE_USER, provider_password=SecretStr(provider_password), provider_project=SERVICE_PROJECT,
+    )
+    print(f"neutrino up: local host agent at http://{args.agent_listen} (in-memory datapath: vNIC driver noop, "
+          "libvirt domain XML files)", flush=True)
+    return create_agent_app(settings), token
+
+
+def _enroll_local_host(ctx: Any, agent_listen: str, token: str) -> None:
+    """Enroll the local agent as host ``local`` of the Default cluster (once; later, keep its address current)."""
+    from neutrino.engine.commands import hosts
+    from neutrino.engine.commands.common import Ref
+
+    host, _, port = agent_listen.rpartition(":")
+    with ctx.reader() as uow:
+        existing = uow.hosts.first(name=LOCAL_HOST)
+        default = uow.clusters.first(name="Default")
+    if existing is not None:
+        hosts.update_host(ctx, existing.id, {"address": host, "port": int(port), "root_password": token})
+        return
+    if default is None:
+        print("neutrino up: no Default cluster; the local agent is not enrolled as a host", flush=True)
+        return
+    added = hosts.add_host(ctx, LOCAL_HOST, host, Ref(id=default.id), port=int(port), root_password=token)
+    print(f"neutrino up: enrolled the local agent as host '{LOCAL_HOST}' (status: {added.status.value})", flush=True)
 
 
 def _bootstrap_provider(args: argparse.Namespace) -> tuple[Any, str]:
@@ -139,7 +194,17 @@ async def serve(services: list[Service]) -> None:
     for svc in services:
         host, port = svc.host_port
         servers.append(uvicorn.Server(uvicorn.Config(svc.app, host=host, port=port, log_level="warning")))
-    await asyncio.gather(*(s.serve() for s in servers))
+
+    async def after_start() -> None:
+        while not all(s.started for s in servers):
+            if any(s.should_exit for s in servers):
+                return
+            await asyncio.sleep(0.05)
+        for svc in services:
+            if svc.after_start is not None:
+                await asyncio.to_thread(svc.after_start)
+
+    await asyncio.gather(*(s.serve() for s in servers), after_start())
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -63,3 +65,30 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
         proc.wait(timeout)
     except ProcessLookupError:
         pass
+
+
+@dataclass
+class RunningAgent:
+    """A `neutrino agent` process: what the engine needs to add it as a host."""
+
+    name: str
+    port: int
+    token: str
+    data_dir: Path
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v1"
+
+
+@contextmanager
+def agent_process(directory: Path, name: str = "host1", extra: Sequence[str] = ()) -> Iterator[RunningAgent]:
+    """A host agent on 127.0.0.1 with the in-memory host network (noop drivers, libvirt domain XML files):
+    everything of the agent API, nothing touched in the kernel, no root needed."""
+    port, token = free_port(), secrets.token_urlsafe(16)
+    data_dir = directory / f"agent-{name}"
+    args = ["agent", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data_dir), f"--token={token}",
+            "--host-name", name, "--host-net", "memory", *extra]
+    with neutrino_process(args, f"http://127.0.0.1:{port}/api/v1/capabilities", directory / f"agent-{name}.log") as p:
+        yield RunningAgent(name, port, token, data_dir, p)

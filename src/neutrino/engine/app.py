@@ -6,11 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 
 from neutrino.engine.api.app import create_api
 from neutrino.engine.background import Periodic
 from neutrino.engine.bootstrap import Engine, build
+from neutrino.engine.commands.ports import janitor
+from neutrino.engine.commands.run_vm import converge
 from neutrino.engine.commands.sync import synchronize_all
+from neutrino.engine.hosts.monitor import monitor_all
 from neutrino.engine.settings import EngineSettings
 from neutrino.engine.web.routes import web_routes
 
@@ -19,13 +23,21 @@ def create_app(settings: EngineSettings, engine: Engine | None = None) -> Starle
     """The engine's ASGI app. ``engine`` lets a caller that already built (and bootstrapped) it pass it in."""
     built = engine or build(settings)
 
-    sync = Periodic("provider-sync", settings.provider_sync_interval, lambda: synchronize_all(built.ctx))
+    jobs = [
+        Periodic("provider-sync", settings.provider_sync_interval, lambda: synchronize_all(built.ctx)),
+        Periodic("host-monitor", settings.host_monitor_interval, lambda: monitor_all(built.ctx)),
+        Periodic("janitor", settings.janitor_interval, lambda: janitor(built.ctx)),
+    ]
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        sync.start()
+        # what a killed engine left in flight is finished or undone before the API takes new work
+        await run_in_threadpool(converge, built.ctx)
+        for job in jobs:
+            job.start()
         yield
-        sync.stop()
+        for job in jobs:
+            job.stop()
         built.dispose()
 
     app = Starlette(routes=[*create_api(built.ctx), *web_routes()], lifespan=lifespan)

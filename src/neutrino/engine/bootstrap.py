@@ -17,6 +17,7 @@ from neutrino.engine.commands.common import EngineContext, Ref
 from neutrino.engine.commands.datacenters import add_data_center
 from neutrino.engine.domain import model
 from neutrino.engine.domain.macpool import MacRange
+from neutrino.engine.hosts.monitor import AgentClients
 from neutrino.engine.providers.factory import ProviderClients
 from neutrino.engine.settings import EngineSettings
 from neutrino.engine.store import migrate
@@ -58,6 +59,8 @@ def build(settings: EngineSettings) -> Engine:
         secrets=secrets,
         provider_client=ProviderClients(secrets, settings.data_dir / "provider-ca", settings.provider_connect_timeout,
                                         settings.provider_timeout),
+        agent_client=AgentClients(secrets, settings.agent_timeout),
+        sso_token_lifetime=settings.sso_token_lifetime,
     )
     password = _first_start(ctx, settings)
     return Engine(settings, db, read_db, ctx, password)

@@ -20,6 +20,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mac-pool-range", default=None, help="MAC pool, FIRST-LAST (default: chosen on first start)")
     parser.add_argument("--provider-sync-interval", default=None, type=float,
                         help="seconds between synchronizations with each network provider (default 300)")
+    parser.add_argument("--janitor-interval", default=None, type=float,
+                        help="seconds between deletions of provider ports the engine gave up (default 60)")
+    parser.add_argument("--host-monitor-interval", default=None, type=float,
+                        help="seconds between two looks at each host's agent (default 10)")
 
 
 def settings_from(args: argparse.Namespace) -> EngineSettings:
@@ -30,8 +34,9 @@ def settings_from(args: argparse.Namespace) -> EngineSettings:
         overrides["db"] = args.db
     if args.mac_pool_range:
         overrides["mac_pool_range"] = args.mac_pool_range
-    if getattr(args, "provider_sync_interval", None):
-        overrides["provider_sync_interval"] = args.provider_sync_interval
+    for option in ("provider_sync_interval", "janitor_interval", "host_monitor_interval"):
+        if getattr(args, option, None):
+            overrides[option] = getattr(args, option)
     return EngineSettings(**overrides)
 
 

@@ -26,6 +26,13 @@ class EngineSettings(BaseSettings):
     provider_timeout: float = 30.0
     # seconds between two synchronizations with each provider (auto-sync, missing networks)
     provider_sync_interval: float = 300.0
+    # seconds between two janitor runs (deleting provider ports the engine gave up), and between two looks at
+    # each host's agent; calls to host agents time out after agent_timeout seconds
+    janitor_interval: float = 60.0
+    host_monitor_interval: float = 10.0
+    agent_timeout: float = 30.0
+    # seconds an SSO bearer token stays valid after login (oVirt's default: 10 hours)
+    sso_token_lifetime: float = Field(default=36_000.0, gt=0)
 
     @property
     def db_url(self) -> str:

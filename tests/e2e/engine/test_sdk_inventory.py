@@ -325,7 +325,8 @@ def test_unknown_search_field_is_400(system: Any) -> None:
 def test_storage_domains_and_disks_are_empty(system: Any) -> None:
     assert system.storage_domains_service().list() == []
     assert system.disks_service().list() == []
-    assert system.events_service().list() == []
+    # the audit log answers; what it holds depends on what other tests did (hosts, VMs)
+    assert all(e.description for e in system.events_service().list())
 
 
 def test_references_by_name(system: Any) -> None:

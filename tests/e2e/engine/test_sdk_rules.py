@@ -10,6 +10,8 @@ import ovirtsdk4.types as types
 import pytest
 
 from tests.e2e.engine.helpers import make_site, make_vm, make_vm_network, unique
+from tests.support.hosts import add_host
+from tests.support.servers import RunningAgent
 
 
 def refused(code: int, call: Any, *args: Any, **kw: Any) -> str:
@@ -149,9 +151,10 @@ def test_preview_restores_a_nic_whose_profile_is_gone_unattached(system: Any) ->
     assert [(n.name, n.mac.address, n.vnic_profile) for n in restored] == [("nic1", nic.mac.address, None)]
 
 
-def test_vm_moves_between_clusters_only_when_down(system: Any) -> None:
+def test_vm_moves_between_clusters_only_when_down(system: Any, host_agent: RunningAgent) -> None:
     site = make_site(system)
     other = system.clusters_service().add(types.Cluster(name=unique("cl"), data_center=types.DataCenter(id=site.dc.id)))
+    add_host(system, host_agent, other.id)
     vm_service = system.vms_service().vm_service(make_vm(system, site).id)
     assert vm_service.update(types.Vm(cluster=types.Cluster(id=other.id))).cluster.id == other.id
     vm_service.start()
@@ -180,8 +183,9 @@ def test_vnic_profile_custom_properties(system: Any) -> None:
     refused(409, profiles.add, types.VnicProfile(name="secured"))
 
 
-def test_data_center_with_a_running_vm_is_not_removed_even_forced(system: Any) -> None:
+def test_data_center_with_a_running_vm_is_not_removed_even_forced(system: Any, host_agent: RunningAgent) -> None:
     site = make_site(system)
+    host = add_host(system, host_agent, site.cluster.id)
     vm_service = system.vms_service().vm_service(make_vm(system, site).id)
     vm_service.start()
     dc_service = system.data_centers_service().data_center_service(site.dc.id)
@@ -190,6 +194,7 @@ def test_data_center_with_a_running_vm_is_not_removed_even_forced(system: Any) -
         assert "Cannot remove Data Center." in text
     assert dc_service.get().name == site.dc.name
     vm_service.stop()
+    system.hosts_service().host_service(host.id).remove()
     dc_service.remove(force=True)
 
 

@@ -9,6 +9,8 @@ import ovirtsdk4 as sdk
 import pytest
 
 from tests.e2e.engine.conftest import ADMIN_PASSWORD, RunningEngine
+from tests.support.hosts import add_host
+from tests.support.servers import RunningAgent
 
 
 def test_sso_token_then_api_root(shared_engine: RunningEngine) -> None:
@@ -29,9 +31,10 @@ def test_sso_token_then_api_root(shared_engine: RunningEngine) -> None:
     assert api.summary.users.total == 1
 
 
-def test_summary_counts_vms(system: Any) -> None:
+def test_summary_counts_vms(system: Any, host_agent: RunningAgent) -> None:
     import ovirtsdk4.types as types
 
+    add_host(system, host_agent, cluster_name="Default")
     before = system.get().summary
     vm = system.vms_service().add(types.Vm(name="summary-vm", cluster=types.Cluster(name="Default"),
                                             template=types.Template(name="Blank")))

@@ -10,6 +10,8 @@ import pytest
 
 from tests.e2e.engine.conftest import SHARED_MAC_POOL
 from tests.e2e.engine.helpers import API_PATH, Site, make_site, make_vm, make_vm_network, unique
+from tests.support.hosts import add_host
+from tests.support.servers import RunningAgent
 
 BLANK = "00000000-0000-0000-0000-000000000000"
 POOL_FIRST, POOL_LAST = SHARED_MAC_POOL.split("-")
@@ -18,8 +20,10 @@ NOT_IN_PREVIEW = ("Cannot revert to Snapshot to a Snapshot that is not being pre
 
 
 @pytest.fixture(scope="module")
-def site(system: Any) -> Site:
-    return make_site(system, "vms")
+def site(system: Any, host_agent: RunningAgent) -> Site:
+    site = make_site(system, "vms")
+    add_host(system, host_agent, site.cluster.id)
+    return site
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from lxml import etree
 
 from tests.e2e.engine.conftest import RunningEngine
 from tests.e2e.engine.helpers import unique
+from tests.support.servers import RunningAgent
 
 XML_HEADERS = {"Content-Type": "application/xml", "Accept": "application/xml"}
 
@@ -80,7 +81,12 @@ def test_status_codes_and_bodies(http: httpx.Client) -> None:
     assert_fault(http.get(f"/datacenters/{dc.get('id')}"), 404)
 
 
-def test_actions_answer_an_action_body(http: httpx.Client) -> None:
+def test_actions_answer_an_action_body(http: httpx.Client, host_agent: RunningAgent) -> None:
+    host = http.post("/hosts", content=f"<host><name>{unique('h')}</name><address>127.0.0.1</address>"
+                                       f"<port>{host_agent.port}</port><root_password>{host_agent.token}"
+                                       "</root_password><cluster><name>Default</name></cluster></host>",
+                     headers=XML_HEADERS)
+    assert host.status_code == 201 and xml(host).findtext("status") == "up", host.text
     vm = http.post("/vms", content=f"<vm><name>{unique('vm')}</name><cluster><name>Default</name></cluster>"
                                    "<template><name>Blank</name></template></vm>", headers=XML_HEADERS)
     assert vm.status_code == 201, vm.text

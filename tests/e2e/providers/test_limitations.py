@@ -11,6 +11,8 @@ import pytest
 
 from tests.e2e.providers.conftest import ENGINE_PASSWORD, Engine, Member, Provider
 from tests.e2e.providers.helpers import Site, add_provider, make_site, refused, unique
+from tests.support.hosts import add_host
+from tests.support.servers import RunningAgent
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +152,9 @@ def test_no_port_mirroring_on_external_networks(system: Any, site: Site,
 
 
 def test_plugged_vnic_of_a_running_vm_is_not_rewired(system: Any, site: Site,
-                                                    registered: types.OpenStackNetworkProvider) -> None:
+                                                    registered: types.OpenStackNetworkProvider,
+                                                    host_agent: RunningAgent) -> None:
+    add_host(system, host_agent, site.cluster.id)
     external, internal = _external(system, site, registered), _internal(system, site)
     ext_profile, int_profile = _profile(system, external), _profile(system, internal)
     vm = system.vms_service().add(types.Vm(name=unique("vm"), cluster=types.Cluster(id=site.cluster.id),

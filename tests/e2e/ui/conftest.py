@@ -93,9 +93,10 @@ def unique(prefix: str) -> str:
 def neutrino(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neutrino]:
     _browser_available()
     tmp = tmp_path_factory.mktemp("ui")
-    engine_port, provider_port = free_port(), free_port()
+    engine_port, provider_port, agent_port = free_port(), free_port(), free_port()
     args = ["up", "--data-dir", str(tmp / "data"), "--engine-listen", f"127.0.0.1:{engine_port}",
-            "--provider-listen", f"127.0.0.1:{provider_port}", "--provider-sync-interval", "5"]
+            "--provider-listen", f"127.0.0.1:{provider_port}", "--agent-listen", f"127.0.0.1:{agent_port}",
+            "--provider-sync-interval", "5"]
     base = f"http://127.0.0.1:{engine_port}"
     with neutrino_process(args, f"{base}/ovirt-engine/api", tmp / "up.log", env={"NEUTRINO_ADMIN_PASSWORD": PASSWORD}):
         yield Neutrino(base, f"http://127.0.0.1:{provider_port}")

@@ -7,7 +7,8 @@ from typing import Any
 from neutrino.engine.commands.common import EngineContext, Ref, apply_changes, get_or_404, require
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, Conflict, InUse, cannot
-from neutrino.engine.domain.rules import check_external_attachment, check_name
+from neutrino.engine.domain.rules import check_cluster_version, check_external_attachment, check_name
+from neutrino.engine.hosts.monitor import sync_cluster_hosts
 from neutrino.engine.store.uow import UnitOfWork
 
 TYPE = "Cluster"
@@ -19,6 +20,11 @@ def add_cluster(ctx: EngineContext, name: str, data_center: Ref, **fields: Any) 
         dc = require(uow.datacenters, data_center, "Data Center", "data_center")
         if uow.clusters.first(name=name):
             raise Conflict(cannot("add", TYPE, "Cluster name is already in use."))
+        # as oVirt's API does, a cluster added without a version gets its data center's
+        fields.setdefault("version_major", dc.version_major)
+        fields.setdefault("version_minor", dc.version_minor)
+        check_cluster_version("create", (fields["version_major"], fields["version_minor"]),
+                              (dc.version_major, dc.version_minor))
         provider_ref = fields.pop("default_provider", None)
         if provider_ref:
             fields["default_provider_id"] = require(uow.providers, provider_ref, "Provider", "external_network_providers").id
@@ -39,6 +45,11 @@ def update_cluster(ctx: EngineContext, cluster_id: str, changes: dict[str, Any])
             check_name(changes["name"])
             if uow.clusters.first(name=changes["name"]):
                 raise Conflict(cannot("edit", TYPE, "Cluster name is already in use."))
+        current = (cluster.version_major, cluster.version_minor)
+        version = (changes.get("version_major", current[0]), changes.get("version_minor", current[1]))
+        if version != current:
+            dc = uow.datacenters.get(cluster.data_center_id) if cluster.data_center_id else None
+            check_cluster_version("edit", version, (dc.version_major, dc.version_minor) if dc else None, current)
         if "default_provider" in changes:
             ref = changes.pop("default_provider")
             cluster.default_provider_id = (
@@ -84,7 +95,9 @@ def attach_network(
         _set_display(uow, attachment, display)
         uow.attachments.add(attachment)
         uow.commit()
-        return net, attachment
+    if not net.is_external:  # the cluster's hosts set up a bridge for it now
+        sync_cluster_hosts(ctx, cluster_id)
+    return net, attachment
 
 
 def update_attachment(ctx: EngineContext, cluster_id: str, network_id: str, changes: dict[str, Any]) -> tuple[model.Network, model.NetworkAttachment]:
@@ -110,6 +123,8 @@ def detach_network(ctx: EngineContext, cluster_id: str, network_id: str) -> None
             raise InUse(cannot("detach", "Logical Network", "The management network cannot be detached."))
         uow.attachments.delete(attachment)
         uow.commit()
+    if not network.is_external:
+        sync_cluster_hosts(ctx, cluster_id)
 
 
 def _attachment(uow: UnitOfWork, cluster_id: str, network_id: str) -> model.NetworkAttachment:

@@ -36,6 +36,10 @@ class EngineContext:
     secrets: Any  # neutrino.engine.store.secrets.SecretBox
     # provider_client(provider, password=None) -> NetworkProvider (neutrino.engine.providers.factory)
     provider_client: Any = None
+    # agent_client(host) -> AgentClient (neutrino.engine.hosts.monitor.AgentClients)
+    agent_client: Any = None
+    # seconds an SSO bearer token stays valid after login (EngineSettings.sso_token_lifetime)
+    sso_token_lifetime: float = 36_000.0
 
 
 def require(repo: Repository[T], ref: Ref | str | None, type_: str, field: str) -> T:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from neutrino.engine.commands import ports
 from neutrino.engine.commands.common import EngineContext, apply_changes, get_or_404
 from neutrino.engine.commands.networks import create_network, drop_network
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import Conflict, InUse, cannot, used_by
-from neutrino.engine.domain.rules import check_name
+from neutrino.engine.domain.rules import check_data_center_version, check_name
 from neutrino.engine.store.uow import UnitOfWork
 
 MANAGEMENT_NETWORK = "ovirtmgmt"
@@ -20,7 +21,9 @@ def add_data_center(ctx: EngineContext, name: str, **fields: Any) -> model.DataC
     with ctx.uow() as uow:
         if uow.datacenters.first(name=name):
             raise Conflict(cannot("add", TYPE, "The Data Center name is already in use."))
-        dc = uow.datacenters.add(model.DataCenter(name=name, **fields))
+        dc = model.DataCenter(name=name, **fields)
+        check_data_center_version("create", (dc.version_major, dc.version_minor))
+        uow.datacenters.add(dc)
         uow.flush()
         mgmt = model.Network(
             name=MANAGEMENT_NETWORK,
@@ -40,6 +43,16 @@ def update_data_center(ctx: EngineContext, dc_id: str, changes: dict[str, Any]) 
             check_name(changes["name"])
             if uow.datacenters.first(name=changes["name"]):
                 raise Conflict(cannot("edit", TYPE, "The Data Center name is already in use."))
+        current = (dc.version_major, dc.version_minor)
+        version = (changes.get("version_major", current[0]), changes.get("version_minor", current[1]))
+        if version != current:
+            clusters = uow.clusters.list(data_center_id=dc.id)
+            networks = uow.networks.list(data_center_id=dc.id)
+            check_data_center_version(
+                "edit", version, current,
+                cluster_versions={c.name: (c.version_major, c.version_minor) for c in clusters},
+                has_non_management_networks=any(model.NetworkUsage.MANAGEMENT.value not in n.usages for n in networks),
+            )
         apply_changes(dc, changes, {"name", "description", "comment", "local", "version_major", "version_minor"})
         uow.commit()
         return dc
@@ -57,15 +70,17 @@ def remove_data_center(ctx: EngineContext, dc_id: str, force: bool = False) -> N
         running = [vm.name for vm in uow.vms.list(cluster_id=[c.id for c in clusters]) if vm.is_running]
         if running:  # even forced: removing its networks would pull them from under running VMs
             raise InUse(cannot("remove", TYPE, f"The following VMs are running: {', '.join(sorted(running))}."))
+        orphans: list[str] = []
         for network in uow.networks.list(data_center_id=dc.id):
             if not force:
                 ensure_network_removable(uow, network)
-            drop_network(uow, network, unplug_nics=force)
+            orphans += drop_network(uow, network, unplug_nics=force)
         for cluster in clusters:
             cluster.data_center_id = None
         uow.flush()
         uow.datacenters.delete(dc)
         uow.commit()
+    ports.reap(ctx, orphans)  # a provider that is down does not block the removal: the janitor retries
 
 
 def ensure_network_removable(uow: UnitOfWork, network: model.Network, action: str = "remove") -> None:

@@ -1,5 +1,6 @@
-"""Hosts of a cluster. The agent connection and monitoring come with the VM lifecycle; until then a new
-host is recorded as not responding, because nothing has talked to it."""
+"""Hosts of a cluster: each is a host agent (address, port, and its token given as ``root_password``, the
+secret oVirt enrolls a host with). Adding a host reads its agent's capabilities and sets up the cluster's
+internal networks on it; the host monitor keeps doing so (Up / NonResponsive)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from neutrino.engine.commands.common import EngineContext, Ref, apply_changes, g
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, Conflict, cannot, name_in_use
 from neutrino.engine.domain.rules import check_name
+from neutrino.engine.hosts.monitor import refresh_host
 
 TYPE = "Host"
 DEFAULT_AGENT_PORT = 54321
@@ -29,10 +31,10 @@ def add_host(ctx: EngineContext, name: str, address: str, cluster: Ref, port: in
         host = uow.hosts.add(
             model.Host(name=name, address=address, cluster_id=cl.id, port=port,
                        agent_token=ctx.secrets.encrypt(root_password) if root_password else "",
-                       status=model.HostStatus.NON_RESPONSIVE, **fields)
+                       status=model.HostStatus.INSTALLING, **fields)
         )
         uow.commit()
-        return host
+    return refresh_host(ctx, host.id, sync_networks=True) or host
 
 
 def update_host(ctx: EngineContext, host_id: str, changes: dict[str, Any]) -> model.Host:
@@ -44,16 +46,24 @@ def update_host(ctx: EngineContext, host_id: str, changes: dict[str, Any]) -> mo
                 raise name_in_use("edit", TYPE)
         cluster_ref = changes.pop("cluster", None)
         if cluster_ref:
-            host.cluster_id = require(uow.clusters, cluster_ref, "Cluster", "cluster").id
+            cluster_id = require(uow.clusters, cluster_ref, "Cluster", "cluster").id
+            if cluster_id != host.cluster_id and uow.vms.count(host_id=host.id):
+                raise Conflict(cannot("edit", TYPE, "There are VMs running on the Host."))
+            host.cluster_id = cluster_id
+        moved = any(k in changes for k in ("address", "port")) or cluster_ref is not None
+        if "root_password" in changes:
+            moved = True
+            secret = changes.pop("root_password")
+            host.agent_token = ctx.secrets.encrypt(secret) if secret else ""
         apply_changes(host, changes, {"name", "description", "comment", "address", "port"})
         uow.commit()
-        return host
+    return (refresh_host(ctx, host.id, sync_networks=True) or host) if moved else host
 
 
 def remove_host(ctx: EngineContext, host_id: str) -> None:
     with ctx.uow() as uow:
         host = get_or_404(uow.hosts, host_id, TYPE)
-        if uow.vms.count(host_id=host.id):
+        if uow.vms.count(host_id=host.id) or uow.vms.count(migrating_to_host_id=host.id):
             raise Conflict(cannot("remove", TYPE, "There are VMs running on the Host."))
         uow.hosts.delete(host)
         uow.commit()

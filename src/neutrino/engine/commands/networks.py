@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from neutrino.engine.commands import ports
 from neutrino.engine.commands.common import EngineContext, Ref, apply_changes, get_or_404, require
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import InUse, cannot
@@ -77,16 +78,21 @@ def remove_network(ctx: EngineContext, network_id: str) -> None:
         uow.commit()
 
 
-def drop_network(uow: UnitOfWork, network: model.Network, *, unplug_nics: bool) -> None:
-    """Delete a network with its profiles and cluster attachments (NICs on it lose their profile)."""
+def drop_network(uow: UnitOfWork, network: model.Network, *, unplug_nics: bool) -> list[str]:
+    """Delete a network with its profiles and cluster attachments (NICs on it lose their profile and give up
+    their provider ports). Returns the orphaned ports' row ids, for the caller to reap after its commit."""
+    orphans = []
     for attachment in uow.attachments.list(network_id=network.id):
         uow.attachments.delete(attachment)
     profiles = uow.profiles.list(network_id=network.id)
     if unplug_nics:
         for nic in uow.nics.using_profiles([p.id for p in profiles]):
+            orphan = ports.release(uow, nic, f"network {network.name} was removed")
+            orphans += [orphan.id] if orphan else []
             nic.vnic_profile_id, nic.plugged = None, False
     uow.flush()
     for profile in profiles:
         uow.profiles.delete(profile)
     uow.flush()
     uow.networks.delete(network)
+    return orphans

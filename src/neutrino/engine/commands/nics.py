@@ -1,10 +1,15 @@
-"""VM network interfaces: MACs from the pool, a vNIC profile, plugged/linked."""
+"""VM network interfaces: MACs from the pool, a vNIC profile, plugged/linked.
+
+On a running VM, plugging and unplugging a NIC is a hot plug / hot unplug on its host (``hotplug``); a NIC
+that is removed or moves to another network gives up its provider port (``ports.release``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
+from neutrino.engine.commands import hotplug, ports
 from neutrino.engine.commands.common import EngineContext, Ref, apply_changes, get_or_404, require
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, Conflict, cannot, not_found
@@ -78,6 +83,8 @@ def add_nic(
             raise Conflict(cannot("add", TYPE, "The VM already has a network interface with this name."))
         profile = _profile(uow, vnic_profile)
         _check_profile_in_cluster(uow, vm, profile, "add")
+        if fields.get("plugged", True):
+            _check_hotplug_possible(vm, "add")
         _check_plugged_unlinked(uow, profile.id if profile else None, fields.get("plugged", True),
                                 fields.get("linked", True), "add")
         if mac:
@@ -89,10 +96,19 @@ def add_nic(
             model.VmNic(name=name, vm_id=vm.id, mac=mac, vnic_profile_id=profile.id if profile else None, **fields)
         )
         uow.commit()
-        return nic
+        running = vm.is_running
+    if running and nic.plugged:
+        hotplug.hotplug(ctx, vm_id, nic.id)
+    return _reload(ctx, nic.id)
+
+
+def _reload(ctx: EngineContext, nic_id: str) -> model.VmNic:
+    with ctx.reader() as uow:
+        return get_or_404(uow.nics, nic_id, TYPE)
 
 
 def update_nic(ctx: EngineContext, vm_id: str, nic_id: str, changes: dict[str, Any]) -> model.VmNic:
+    orphans: list[str] = []
     with ctx.uow() as uow:
         vm = get_or_404(uow.vms, vm_id, "VM")
         nic = _nic(uow, vm, nic_id)
@@ -107,20 +123,59 @@ def update_nic(ctx: EngineContext, vm_id: str, nic_id: str, changes: dict[str, A
             profile = _profile(uow, changes.pop("vnic_profile"))
             _check_profile_in_cluster(uow, vm, profile, "edit")
             _check_rewire(uow, vm, nic, profile, changes.get("plugged", nic.plugged))
+            if nic.port_id and _network_key(uow, nic.vnic_profile_id) != _network_key(uow, profile.id if profile
+                                                                                      else None):
+                orphan = ports.release(uow, nic, "its vNIC moved to another network")
+                orphans += [orphan.id] if orphan else []
             nic.vnic_profile_id = profile.id if profile else None
         _check_plugged_unlinked(uow, nic.vnic_profile_id, changes.get("plugged", nic.plugged),
                                 changes.get("linked", nic.linked), "edit")
+        was_plugged = nic.plugged
+        if changes.get("plugged", was_plugged) != was_plugged:
+            _check_hotplug_possible(vm, "edit")
         apply_changes(nic, changes, {"name", "description", "comment", "mac", "interface", "linked", "plugged"})
         uow.commit()
-        return nic
+        running = vm.is_running
+    ports.reap(ctx, orphans)
+    if running and nic.plugged != was_plugged:
+        (hotplug.hotplug if nic.plugged else hotplug.hotunplug)(ctx, vm_id, nic_id)
+    return _reload(ctx, nic_id)
+
+
+def _check_hotplug_possible(vm: model.Vm, action: str) -> None:
+    """A NIC is hot (un)plugged only on a VM that is Down or Up, with no other operation in flight."""
+    if vm.is_running and (vm.status != model.VmStatus.UP or vm.operation_id is not None):
+        raise Conflict(cannot(action, TYPE, f"The VM is in {vm.status.value} status; try again when it is up."))
+
+
+def _network_key(uow: UnitOfWork, profile_id: str | None) -> tuple[str | None, str | None]:
+    """Which provider network a profile leads to (None, None: none, or an internal network)."""
+    network = _network_of(uow, profile_id)
+    if network is None or not network.is_external:
+        return None, None
+    return network.provider_id, network.provider_network_id
 
 
 def remove_nic(ctx: EngineContext, vm_id: str, nic_id: str) -> None:
+    """Remove a NIC (hot-unplugging it first from a running VM, as oVirt does) and release its port."""
+    with ctx.reader() as uow:
+        vm = get_or_404(uow.vms, vm_id, "VM")
+        nic = _nic(uow, vm, nic_id)
+        if vm.is_running and nic.plugged:
+            if vm.status != model.VmStatus.UP:
+                raise Conflict(cannot("remove", TYPE, f"The VM is in {vm.status.value} status."))
+            hotunplug_first = True
+        else:
+            hotunplug_first = False
+    if hotunplug_first:
+        hotplug.hotunplug(ctx, vm_id, nic_id)
     with ctx.uow() as uow:
         vm = get_or_404(uow.vms, vm_id, "VM")
         nic = _nic(uow, vm, nic_id)
+        orphan = ports.release(uow, nic, f"its vNIC {nic.name} was removed")
         uow.nics.delete(nic)
         uow.commit()
+    ports.reap(ctx, [orphan.id] if orphan else [])
 
 
 def set_plugged(ctx: EngineContext, vm_id: str, nic_id: str, plugged: bool) -> model.VmNic:
@@ -128,9 +183,15 @@ def set_plugged(ctx: EngineContext, vm_id: str, nic_id: str, plugged: bool) -> m
         vm = get_or_404(uow.vms, vm_id, "VM")
         nic = _nic(uow, vm, nic_id)
         _check_plugged_unlinked(uow, nic.vnic_profile_id, plugged, nic.linked, "activate" if plugged else "deactivate")
+        changed = nic.plugged != plugged
+        if changed:
+            _check_hotplug_possible(vm, "activate" if plugged else "deactivate")
         nic.plugged = plugged
         uow.commit()
-        return nic
+        running = vm.is_running
+    if running and changed:
+        (hotplug.hotplug if plugged else hotplug.hotunplug)(ctx, vm_id, nic_id)
+    return _reload(ctx, nic_id)
 
 
 def _nic(uow: UnitOfWork, vm: model.Vm, nic_id: str) -> model.VmNic:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from neutrino.engine.commands import ports
 from neutrino.engine.commands.common import EngineContext, get_or_404
 from neutrino.engine.commands.nics import allocate_mac
 from neutrino.engine.domain import model
@@ -59,7 +60,8 @@ def remove_snapshot(ctx: EngineContext, vm_id: str, snapshot_id: str) -> None:
 def preview_snapshot(ctx: EngineContext, vm_id: str, snapshot_id: str) -> list[model.VmNic]:
     """Replace the VM's NICs by the snapshot's; the current ones are kept in a 'preview' snapshot.
 
-    Returns the NICs that were replaced, so the caller can release what they held on the provider.
+    Returns the NICs that were replaced; their provider ports are released (the snapshot's NICs get theirs on
+    the next run).
     """
     with ctx.uow() as uow:
         vm = _down_vm(uow, vm_id, "preview")
@@ -74,9 +76,10 @@ def preview_snapshot(ctx: EngineContext, vm_id: str, snapshot_id: str) -> list[m
                            nics=capture_nics(uow, vm.id))
         )
         snap.status = SnapshotStatus.IN_PREVIEW
-        replaced = _restore_nics(ctx, uow, vm, snap.nics, "preview")
+        replaced, orphans = _restore_nics(ctx, uow, vm, snap.nics, "preview")
         uow.commit()
-        return replaced
+    ports.reap(ctx, orphans)
+    return replaced
 
 
 def undo_snapshot(ctx: EngineContext, vm_id: str) -> list[model.VmNic]:
@@ -84,11 +87,12 @@ def undo_snapshot(ctx: EngineContext, vm_id: str) -> list[model.VmNic]:
     with ctx.uow() as uow:
         vm = _down_vm(uow, vm_id, "revert to")
         previewed, before = _preview_pair(uow, vm.id, "revert to")
-        replaced = _restore_nics(ctx, uow, vm, before.nics, "revert to")
+        replaced, orphans = _restore_nics(ctx, uow, vm, before.nics, "revert to")
         previewed.status = SnapshotStatus.OK
         uow.snapshots.delete(before)
         uow.commit()
-        return replaced
+    ports.reap(ctx, orphans)
+    return replaced
 
 
 def commit_snapshot(ctx: EngineContext, vm_id: str) -> None:
@@ -102,9 +106,13 @@ def commit_snapshot(ctx: EngineContext, vm_id: str) -> None:
 
 
 def _restore_nics(ctx: EngineContext, uow: UnitOfWork, vm: model.Vm, nics: list[dict[str, Any]],
-                  action: str) -> list[model.VmNic]:
+                  action: str) -> tuple[list[model.VmNic], list[str]]:
     current = list(uow.nics.list(vm_id=vm.id))
+    orphans = []
     for nic in current:
+        orphan = ports.release(uow, nic, f"snapshot {action} replaced vNIC {nic.name}")
+        if orphan is not None:
+            orphans.append(orphan.id)
         uow.nics.delete(nic)
     uow.flush()
     for saved in nics:
@@ -125,7 +133,7 @@ def _restore_nics(ctx: EngineContext, uow: UnitOfWork, vm: model.Vm, nics: list[
             )
         )
         uow.flush()
-    return current
+    return current, orphans
 
 
 def _down_vm(uow: UnitOfWork, vm_id: str, action: str) -> model.Vm:

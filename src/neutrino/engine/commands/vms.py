@@ -1,17 +1,16 @@
-"""VMs: add from a template, update, remove, and the power actions.
-
-In this version a VM runs nowhere: start and stop only change its state. Running on a host (and the
-provider ports of its external vNICs) belongs to the VM lifecycle, which replaces these two handlers.
-"""
+"""VMs: add from a template, update, remove. Running and stopping on hosts is ``run_vm``."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from neutrino.engine.commands import run_vm
 from neutrino.engine.commands.common import EngineContext, Ref, apply_changes, get_or_404, require
+from neutrino.engine.commands.ports import reap
+from neutrino.engine.commands.run_vm import release_vm_ports
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, Conflict, cannot, name_in_use
-from neutrino.engine.domain.model import BLANK_TEMPLATE_ID, VmStatus, utcnow
+from neutrino.engine.domain.model import BLANK_TEMPLATE_ID
 from neutrino.engine.domain.rules import check_memory, check_name
 
 TYPE = "VM"
@@ -63,6 +62,7 @@ def remove_vm(ctx: EngineContext, vm_id: str) -> None:
         vm = get_or_404(uow.vms, vm_id, TYPE)
         if vm.is_running:
             raise Conflict(cannot("remove", TYPE, "VM is running."))
+        orphans = release_vm_ports(uow, vm.id, f"VM {vm.name} was removed")
         for nic in uow.nics.list(vm_id=vm.id):
             uow.nics.delete(nic)
         for snap in uow.snapshots.list(vm_id=vm.id, order_by="date"):
@@ -70,23 +70,12 @@ def remove_vm(ctx: EngineContext, vm_id: str) -> None:
         uow.flush()
         uow.vms.delete(vm)
         uow.commit()
+    reap(ctx, orphans)  # a provider that is down does not block the removal: the janitor retries
 
 
 def start_vm(ctx: EngineContext, vm_id: str) -> model.Vm:
-    with ctx.uow() as uow:
-        vm = get_or_404(uow.vms, vm_id, TYPE)
-        if vm.is_running:
-            raise Conflict(f"Cannot run VM because the VM is in {vm.status.value.replace('_', ' ').title()} status.")
-        vm.status, vm.start_time = VmStatus.UP, utcnow()
-        uow.commit()
-        return vm
+    return run_vm.run_vm(ctx, vm_id)
 
 
 def stop_vm(ctx: EngineContext, vm_id: str, action: str = "stop") -> model.Vm:
-    with ctx.uow() as uow:
-        vm = get_or_404(uow.vms, vm_id, TYPE)
-        if not vm.is_running:
-            return vm  # as oVirt: stopping a VM that is down succeeds and changes nothing
-        vm.status, vm.stop_time, vm.host_id = VmStatus.DOWN, utcnow(), None
-        uow.commit()
-        return vm
+    return run_vm.stop_vm(ctx, vm_id, action)

@@ -47,6 +47,15 @@ class HostFailure(EngineError):
     pass
 
 
+CATEGORIES: tuple[type[EngineError], ...] = (InUse, NotFound, BadRequest, Conflict, ProviderFailure, HostFailure)
+
+
+def reworded(exc: EngineError, message: str) -> EngineError:
+    """The same category of error with a message that says more (e.g. which vNIC failed); chain it with ``from``."""
+    category = next((c for c in CATEGORIES if isinstance(exc, c)), EngineError)
+    return category(message)
+
+
 def cannot(action: str, type_: str, reason: str) -> str:
     """oVirt's message form: ``Cannot add Network. <reason>``."""
     return f"Cannot {action} {type_}. {reason}"

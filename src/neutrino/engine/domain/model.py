@@ -135,7 +135,21 @@ class Host:
     comment: str = ""
     status: HostStatus = HostStatus.INSTALLING
     agent_token: str = ""
+    # what the host's agent reported last (its capabilities document), when, and why it is not Up
+    capabilities: dict[str, object] = field(default_factory=dict)
+    last_seen: datetime | None = None
+    status_detail: str = ""
     id: str = field(default_factory=new_id)
+
+    def plugin_support(self) -> dict[str, dict[str, object]]:
+        """The agent's ``plugin_types`` entry: plugin type -> {driver, binding_host_id, network_types, ...}."""
+        found = self.capabilities.get("plugin_types")
+        return found if isinstance(found, dict) else {}
+
+    def internal_networks(self) -> set[str]:
+        nets = self.capabilities.get("networks")
+        internal = nets.get("internal", []) if isinstance(nets, dict) else []
+        return {str(n.get("network")) for n in internal if isinstance(n, dict)}
 
 
 @dataclass(eq=False)
@@ -214,11 +228,29 @@ class Vm:
     creation_time: datetime = field(default_factory=utcnow)
     start_time: datetime | None = None
     stop_time: datetime | None = None
+    # the run or migration in flight (its operation id), and the host a migration goes to
+    operation_id: str | None = None
+    migrating_to_host_id: str | None = None
     id: str = field(default_factory=new_id)
 
     @property
     def is_running(self) -> bool:
         return self.status != VmStatus.DOWN
+
+
+TRANSIENT_VM_STATUSES = frozenset({VmStatus.WAIT_FOR_LAUNCH, VmStatus.POWERING_UP, VmStatus.MIGRATING,
+                                   VmStatus.POWERING_DOWN})
+
+
+class NicState(enum.StrEnum):
+    """Where a vNIC's provisioning stands (a Neutrino extension shown on every NIC)."""
+
+    NONE = "none"  # never provisioned
+    PREPARING = "preparing"  # its port is being found, created or updated
+    PORT_READY = "port_ready"  # the provider port is ready; the host has not plugged it yet
+    PLUGGED = "plugged"  # the host reported it plugged with the port the engine sent
+    UNPLUGGED = "unplugged"  # not on any host now (VM down, NIC unplugged); its port stays
+    FAILED = "failed"  # the last attempt failed: see last_error
 
 
 @dataclass(eq=False)
@@ -232,6 +264,32 @@ class VmNic:
     vnic_profile_id: str | None = None
     description: str = ""
     comment: str = ""
+    # the provider port this vNIC uses (external networks): which provider, port and provider network, and the
+    # operation that created it while that operation is in flight (so a failure or a crash can undo it)
+    port_provider_id: str | None = None
+    port_id: str | None = None
+    port_network_id: str | None = None
+    port_created_by: str | None = None
+    # provisioning state and timings: {"state", "steps": [{"name", "time", "detail"}], "last_error",
+    # "provider_status", "binding_host"}; see NicState
+    provisioning: dict[str, object] = field(default_factory=dict)
+    id: str = field(default_factory=new_id)
+
+    def forget_port(self) -> None:
+        self.port_provider_id = self.port_id = self.port_network_id = self.port_created_by = None
+
+
+@dataclass(eq=False)
+class OrphanPort:
+    """A provider port the engine no longer wants but could not delete yet: the janitor deletes it."""
+
+    provider_id: str
+    port_id: str
+    reason: str
+    nic_id: str | None = None
+    since: datetime = field(default_factory=utcnow)
+    attempts: int = 0
+    last_error: str = ""
     id: str = field(default_factory=new_id)
 
 

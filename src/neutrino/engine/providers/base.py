@@ -120,6 +120,18 @@ class ProviderPort:
 
 
 @dataclass(frozen=True)
+class ProviderAgent:
+    host: str
+    agent_type: str
+    alive: bool
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ProviderAgent:
+        return cls(host=str(d.get("host") or ""), agent_type=str(d.get("agent_type") or ""),
+                   alive=bool(d.get("alive", False)))
+
+
+@dataclass(frozen=True)
 class PortRequest:
     """A port the engine wants for a vNIC. ``security_groups`` None means: the provider's default."""
 
@@ -155,3 +167,4 @@ class NetworkProvider(Protocol):
     def create_port(self, request: PortRequest) -> PortResult: ...
     def update_port(self, port_id: str, request: PortRequest) -> PortResult: ...
     def delete_port(self, port_id: str) -> None: ...
+    def agents(self) -> list[ProviderAgent] | None: ...

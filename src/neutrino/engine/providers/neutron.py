@@ -26,6 +26,7 @@ from neutrino.engine.providers.base import (
     DEVICE_OWNER,
     PortRequest,
     PortResult,
+    ProviderAgent,
     ProviderNetwork,
     ProviderPort,
     ProviderSubnet,
@@ -206,6 +207,14 @@ class NeutronClient:
 
     def delete_port(self, port_id: str) -> None:
         self._checked("DELETE", f"ports/{port_id}", missing_ok=True)
+
+    def agents(self) -> list[ProviderAgent] | None:
+        """The provider's agents (Neutron's ``agent`` extension), or None when it has none to show or forbids
+        the call (a real Neutron's default policy lets only admins list agents)."""
+        status, data = self._call("GET", "agents")
+        if status >= 300:
+            return None
+        return [ProviderAgent.from_json(a) for a in _items(data, "agents")]
 
 
 class _ImportedTrust(ksa_session.TCPKeepAliveAdapter):

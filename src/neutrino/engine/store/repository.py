@@ -6,6 +6,7 @@ They never commit; the unit of work does.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -27,6 +28,11 @@ class Repository(Generic[T]):
 
     def get(self, id_: str) -> T | None:
         return self.session.get(self.cls, id_)
+
+    def lock(self, id_: str) -> T | None:
+        """``get`` with the row locked until the unit of work ends (SELECT ... FOR UPDATE; SQLite's writer
+        transaction already holds the database)."""
+        return self.session.get(self.cls, id_, with_for_update=True, populate_existing=True)
 
     def delete(self, entity: T) -> None:
         self.session.delete(entity)
@@ -73,8 +79,22 @@ class NicRepository(Repository[model.VmNic]):
         col = _nic_mac()
         return list(self.session.scalars(sa.select(col).where(col >= low, col <= high)))
 
+    def with_ports(self) -> Sequence[model.VmNic]:
+        """The NICs that hold a provider port."""
+        from neutrino.engine.store.tables import vm_nics
+
+        return self.session.scalars(sa.select(self.cls).where(vm_nics.c.port_id.is_not(None))).all()
+
     def using_profiles(self, profile_ids: Iterable[str]) -> Sequence[model.VmNic]:
         return self.list(vnic_profile_id=list(profile_ids))
+
+
+class SessionRepository(Repository[model.Session]):
+    def delete_created_before(self, cutoff: datetime) -> None:
+        """Remove, in one statement, every SSO session created before ``cutoff`` (the expired ones)."""
+        from neutrino.engine.store.tables import sessions
+
+        self.session.execute(sa.delete(sessions).where(sessions.c.created_at < cutoff))
 
 
 class SettingsRepository:

@@ -129,6 +129,9 @@ hosts = sa.Table(
     sa.Column("comment", sa.Text, nullable=False, default=""),
     sa.Column("status", _enum(model.HostStatus), nullable=False),
     sa.Column("agent_token", sa.Text, nullable=False, default=""),
+    sa.Column("capabilities", sa.JSON, nullable=False, default=dict),
+    sa.Column("last_seen", TS),
+    sa.Column("status_detail", sa.Text, nullable=False, default=""),
 )
 
 networks = sa.Table(
@@ -206,6 +209,8 @@ vms = sa.Table(
     sa.Column("creation_time", TS, nullable=False),
     sa.Column("start_time", TS),
     sa.Column("stop_time", TS),
+    sa.Column("operation_id", sa.String(36)),
+    _id("migrating_to_host_id", sa.ForeignKey("hosts.id")),
 )
 
 vm_nics = sa.Table(
@@ -222,7 +227,27 @@ vm_nics = sa.Table(
     _id("vnic_profile_id", sa.ForeignKey("vnic_profiles.id"), index=True),
     sa.Column("description", sa.Text, nullable=False, default=""),
     sa.Column("comment", sa.Text, nullable=False, default=""),
+    _id("port_provider_id"),
+    sa.Column("port_id", sa.String(255)),
+    sa.Column("port_network_id", sa.String(255)),
+    sa.Column("port_created_by", sa.String(36)),
+    sa.Column("provisioning", sa.JSON, nullable=False, default=dict),
     sa.UniqueConstraint("vm_id", "name"),
+)
+
+# provider ports to delete once the provider answers (the janitor's work list)
+orphan_ports = sa.Table(
+    "orphan_ports",
+    metadata,
+    _id(primary_key=True),
+    _id("provider_id", nullable=False),
+    sa.Column("port_id", sa.String(255), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    _id("nic_id"),
+    sa.Column("since", TS, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text, nullable=False, default=""),
+    sa.UniqueConstraint("provider_id", "port_id"),
 )
 
 snapshots = sa.Table(
@@ -293,6 +318,7 @@ MAPPED: dict[type, sa.Table] = {
     model.User: users,
     model.Session: sessions,
     model.Event: events,
+    model.OrphanPort: orphan_ports,
 }
 
 _mapper_registry = registry(metadata=metadata)

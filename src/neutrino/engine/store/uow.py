@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import Conflict
-from neutrino.engine.store.repository import NicRepository, Repository, SettingsRepository
+from neutrino.engine.store.repository import NicRepository, Repository, SessionRepository, SettingsRepository
 from neutrino.engine.store.tables import map_domain
 
 
@@ -31,8 +31,9 @@ class UnitOfWork(Protocol):
     snapshots: Repository[model.Snapshot]
     providers: Repository[model.ExternalProvider]
     users: Repository[model.User]
-    sessions: Repository[model.Session]
+    sessions: SessionRepository
     events: Repository[model.Event]
+    orphan_ports: Repository[model.OrphanPort]
     settings: SettingsRepository
 
     def __enter__(self) -> UnitOfWork: ...
@@ -64,8 +65,9 @@ class SqlUnitOfWork:
         self.snapshots = Repository(s, model.Snapshot)
         self.providers = Repository(s, model.ExternalProvider)
         self.users = Repository(s, model.User)
-        self.sessions = Repository(s, model.Session)
+        self.sessions = SessionRepository(s, model.Session)
         self.events = Repository(s, model.Event)
+        self.orphan_ports = Repository(s, model.OrphanPort)
         self.settings = SettingsRepository(s)
         return self
 

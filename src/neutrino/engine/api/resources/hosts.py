@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.engine.api.fields import INT, Enum, Field, RefTo, common_fields
+from neutrino.engine.api.fields import DATE, INT, Enum, Field, RefTo, common_fields
 from neutrino.engine.api.resource import Call, Collection
 from neutrino.engine.api.wire import Tree
 from neutrino.engine.commands import hosts as cmd
@@ -18,6 +18,7 @@ class Hosts(Collection):
         Field("address"),
         Field("port", codec=INT),
         Field("status", codec=Enum(model.HostStatus), writable=False),
+        Field("status_detail", writable=False),
         Field("cluster", attr="cluster_id", codec=RefTo("clusters")),
         # the secret that enrolls a host (here: the agent's token); accepted, never rendered
         Field("root_password", render_fn=lambda e: None),
@@ -36,9 +37,22 @@ class Hosts(Collection):
         return cmd.add_host(call.ctx, f.pop("name", None), f.pop("address", ""), f.pop("cluster", None), **f)
 
     def update(self, call: Call, id_: str, body: Tree) -> Any:
-        changes = self.parse(body)
-        changes.pop("root_password", None)
-        return cmd.update_host(call.ctx, id_, changes)
+        return cmd.update_host(call.ctx, id_, self.parse(body))
+
+    def render_extra(self, call: Call, entity: Any) -> Tree:
+        """Neutrino's extension: what the host's agent can plug (ovirtsdk4 skips elements it does not know)."""
+        drivers = []
+        for plugin_type, info in sorted(entity.plugin_support().items()):
+            if not isinstance(info, dict):
+                continue
+            drivers.append({"plugin_type": plugin_type, "driver": info.get("driver"),
+                            "binding_host_id": info.get("binding_host_id"),
+                            "network_types": ",".join(info.get("network_types") or []),
+                            "security_groups": bool(info.get("security_groups"))})
+        extra: Tree = {"vnic_drivers": {"vnic_driver": drivers}} if drivers else {}
+        if entity.last_seen is not None:
+            extra["last_seen"] = DATE.render(entity.last_seen)
+        return extra
 
     def remove(self, call: Call, id_: str) -> None:
         cmd.remove_host(call.ctx, id_)

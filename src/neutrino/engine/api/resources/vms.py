@@ -10,6 +10,8 @@ from neutrino.engine.api.wire import Tree
 from neutrino.engine.commands import nics as nics_cmd
 from neutrino.engine.commands import snapshots as snap_cmd
 from neutrino.engine.commands import vms as cmd
+from neutrino.engine.commands.common import Ref
+from neutrino.engine.commands.hotplug import migrate_vm
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, NotFound
 
@@ -34,7 +36,7 @@ class Vms(Collection):
     links = ("affinitylabels", "applications", "cdroms", "diskattachments", "floppies", "graphicsconsoles",
              "hostdevices", "katelloerrata", "mediateddevices", "nics", "numanodes", "permissions",
              "reporteddevices", "sessions", "snapshots", "statistics", "tags", "watchdogs")
-    actions = ("start", "stop", "shutdown", "previewsnapshot", "undosnapshot", "commitsnapshot")
+    actions = ("start", "stop", "shutdown", "migrate", "previewsnapshot", "undosnapshot", "commitsnapshot")
     search_keys = {
         "cluster": lambda c, e: c.names("clusters").get(e.cluster_id),
         "clusters.name": lambda c, e: c.names("clusters").get(e.cluster_id),
@@ -79,6 +81,12 @@ class Vms(Collection):
             cmd.start_vm(call.ctx, id_)
         elif action in ("stop", "shutdown"):
             cmd.stop_vm(call.ctx, id_, action)
+        elif action == "migrate":
+            host = body.get("host")
+            ref = None
+            if isinstance(host, dict) and (host.get("id") or host.get("name")):
+                ref = Ref(id=host.get("id"), name=host.get("name"))
+            migrate_vm(call.ctx, id_, ref)
         elif action == "previewsnapshot":
             snap = body.get("snapshot")
             if not isinstance(snap, dict) or not snap.get("id"):
@@ -91,6 +99,22 @@ class Vms(Collection):
         else:
             return super().act(call, id_, action, body)
         return _action()
+
+
+def render_provisioning(nic: model.VmNic) -> Tree:
+    record = nic.provisioning
+    steps = [{"name": st.get("name"), "time": st.get("time"), "detail": st.get("detail") or None}
+             for st in record.get("steps") or [] if isinstance(st, dict)]  # type: ignore[attr-defined]
+    return {
+        "state": record.get("state") or model.NicState.NONE.value,
+        "port_id": nic.port_id,
+        "provider": {"id": nic.port_provider_id, "href": f"{API}/openstacknetworkproviders/{nic.port_provider_id}"}
+        if nic.port_provider_id else None,
+        "provider_status": record.get("provider_status"),
+        "binding_host": record.get("binding_host"),
+        "last_error": record.get("last_error"),
+        "steps": {"step": steps} if steps else None,
+    }
 
 
 def _dc_name(call: Call, vm: Any) -> str | None:
@@ -120,6 +144,10 @@ class Nics(Collection):
 
     def list(self, call: Call) -> Any:
         return call.uow.nics.list(vm_id=call.parents[0])
+
+    def render_extra(self, call: Call, entity: Any) -> Tree:
+        """Neutrino's extension: the vNIC's provisioning state and timings (ovirtsdk4 skips unknown elements)."""
+        return {"provisioning": render_provisioning(entity)} if entity.provisioning or entity.port_id else {}
 
     def belongs(self, call: Call, entity: Any) -> bool:
         return entity.vm_id == call.parents[0]

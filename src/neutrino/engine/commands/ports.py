@@ -1,0 +1,263 @@
+"""Provider ports of vNICs on external networks: find or create them, record every step on the vNIC, and
+release them — never blocking on a provider that is down.
+
+A port belongs to a vNIC through ``device_id`` = the vNIC's id and ``device_owner`` = ``oVirt``, so finding it
+again after a crash is one query. Releasing a port writes an orphan row in the same transaction that changes
+the vNIC (the intent), then tries to delete it; what the provider does not take now, the janitor deletes later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from neutrino.engine.commands.common import EngineContext
+from neutrino.engine.domain import model
+from neutrino.engine.domain.errors import BadRequest, EngineError, ProviderFailure
+from neutrino.engine.domain.model import NicState, utcnow
+from neutrino.engine.providers.base import (
+    DEVICE_OWNER,
+    NetworkProvider,
+    PortRequest,
+    ProviderNetwork,
+    ProviderPort,
+)
+from neutrino.engine.store.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+SECURITY_GROUPS_PROPERTY = "SecurityGroups"
+MAX_STEPS = 20
+
+
+def security_groups_of(profile: model.VnicProfile | None) -> tuple[str, ...] | None:
+    """The profile's ``SecurityGroups``: absent -> None (the provider's default), empty -> (), else the ids."""
+    if profile is None or SECURITY_GROUPS_PROPERTY not in profile.custom_properties:
+        return None
+    raw = profile.custom_properties[SECURITY_GROUPS_PROPERTY] or ""
+    return tuple(g.strip() for g in raw.split(",") if g.strip())
+
+
+# --- provisioning record on the vNIC ------------------------------------------------------------------
+
+
+def step(nic: model.VmNic, name: str, detail: str = "", state: NicState | None = None, **extra: Any) -> None:
+    """Record a provisioning step on ``nic`` (a new dict each time: JSON columns track assignment only)."""
+    record = dict(nic.provisioning)
+    steps = list(record.get("steps") or [])  # type: ignore[call-overload]
+    steps.append({"name": name, "time": utcnow().isoformat(timespec="milliseconds"), "detail": detail})
+    record["steps"] = steps[-MAX_STEPS:]
+    if state is not None:
+        record["state"] = state.value
+        if state != NicState.FAILED:
+            record["last_error"] = None
+    record.update(extra)
+    nic.provisioning = record
+
+
+def fail(nic: model.VmNic, error: str) -> None:
+    step(nic, "failed", error, NicState.FAILED, last_error=error)
+
+
+def begin(nic: model.VmNic) -> None:
+    """A new attempt: the steps of the previous one are replaced."""
+    nic.provisioning = {**nic.provisioning, "steps": [], "state": NicState.PREPARING.value, "last_error": None}
+
+
+def nic_state(nic: model.VmNic) -> str:
+    return str(nic.provisioning.get("state") or NicState.NONE.value)
+
+
+# --- the port of one vNIC -----------------------------------------------------------------------------
+
+
+@dataclass
+class PortPlan:
+    """What one external vNIC needs from its provider."""
+
+    nic_id: str
+    nic_name: str
+    mac: str
+    provider: model.ExternalProvider
+    network: model.Network  # the engine's external network
+    security_groups: tuple[str, ...] | None
+    plugin_type: str
+
+
+@dataclass
+class EnsuredPort:
+    port: ProviderPort
+    network: ProviderNetwork | None
+    created: bool
+    binding_refused: bool
+
+
+def ensure_port(ctx: EngineContext, client: NetworkProvider, plan: PortPlan, host_id: str | None,
+                operation_id: str) -> EnsuredPort:
+    """Find the vNIC's port (device_id = vNIC id, device_owner oVirt), else create it; update what differs.
+
+    Every step is recorded on the vNIC in its own short transaction, so a user (or the UI) watching the vNIC sees
+    the run progress. A port this call creates is marked as created by ``operation_id`` until the operation ends,
+    so a failure or a crash can delete it.
+    """
+    assert plan.network.provider_network_id is not None
+    network_id = plan.network.provider_network_id
+    _record(ctx, plan.nic_id, "looking up port", f"device_id={plan.nic_id} on {plan.provider.name}")
+    port = client.find_port(plan.nic_id)
+    if port is not None and (port.network_id != network_id or port.mac_address != plan.mac.lower()):
+        # the vNIC moved to another network or changed its MAC: its old port cannot serve it
+        why = "network" if port.network_id != network_id else "MAC address"
+        client.delete_port(port.id)
+        _record(ctx, plan.nic_id, "stale port deleted", f"port {port.id} had another {why}")
+        port = None
+    request = PortRequest(network_id=network_id, mac_address=plan.mac.lower(), name=plan.nic_name,
+                          device_id=plan.nic_id, host_id=host_id, security_groups=plan.security_groups)
+    created = refused = False
+    if port is None:
+        with ctx.uow() as uow:  # the intent: a crash from here on leaves a port the convergence can find
+            nic = uow.nics.get(plan.nic_id)
+            if nic is not None:
+                nic.port_provider_id, nic.port_network_id = plan.provider.id, network_id
+                nic.port_created_by = operation_id
+                step(nic, "creating port", f"on network {network_id}")
+            uow.commit()
+        result = client.create_port(request)
+        port, created, refused = result.port, True, result.binding_refused
+        name = "port created"
+    else:
+        differs = (host_id and port.host_id != host_id) or (
+            plan.security_groups is not None and set(port.security_groups) != set(plan.security_groups))
+        name = "port found"
+        if differs:
+            result = client.update_port(port.id, request)
+            port, refused = result.port, result.binding_refused
+            name = "port updated"
+    network = client.get_network(network_id)
+    with ctx.uow() as uow:
+        nic = uow.nics.get(plan.nic_id)
+        if nic is not None:
+            nic.port_provider_id, nic.port_id, nic.port_network_id = plan.provider.id, port.id, network_id
+            if created:
+                nic.port_created_by = operation_id
+            ips = ", ".join(ip for _, ip in port.fixed_ips)
+            step(nic, name, f"port {port.id}" + (f" ({ips})" if ips else ""), NicState.PORT_READY,
+                 port_id=port.id, provider_status=port.status, binding_host=port.host_id)
+            if refused:
+                step(nic, "binding refused", "the provider's policy forbids binding:host_id; port left unbound")
+            elif host_id:
+                step(nic, "bound", f"binding:host_id={port.host_id or host_id}")
+        uow.commit()
+    return EnsuredPort(port, network, created, refused)
+
+
+def _record(ctx: EngineContext, nic_id: str, name: str, detail: str = "") -> None:
+    with ctx.uow() as uow:
+        nic = uow.nics.get(nic_id)
+        if nic is not None:
+            step(nic, name, detail)
+            uow.commit()
+
+
+# --- releasing ports -----------------------------------------------------------------------------------
+
+
+def release(uow: UnitOfWork, nic: model.VmNic, reason: str) -> model.OrphanPort | None:
+    """Give up ``nic``'s port: an orphan row (committed with the caller's change) the caller then reaps."""
+    if not (nic.port_id and nic.port_provider_id):
+        nic.forget_port()
+        return None
+    orphan = None
+    if uow.orphan_ports.first(provider_id=nic.port_provider_id, port_id=nic.port_id) is None:
+        orphan = uow.orphan_ports.add(model.OrphanPort(provider_id=nic.port_provider_id, port_id=nic.port_id,
+                                                       reason=reason, nic_id=nic.id))
+    nic.forget_port()
+    if nic.provisioning:
+        step(nic, "port released", reason, NicState.NONE, port_id=None, provider_status=None, binding_host=None)
+    return orphan
+
+
+def reap(ctx: EngineContext, orphan_ids: Iterable[str] | None = None) -> int:
+    """Delete orphaned ports on their providers (all of them, or ``orphan_ids``); returns how many went.
+
+    A provider that fails keeps its rows (attempts and last error recorded) for the next janitor run.
+    """
+    with ctx.reader() as uow:
+        wanted = list(orphan_ids) if orphan_ids is not None else None
+        if wanted is not None and not wanted:
+            return 0
+        orphans = list(uow.orphan_ports.list(order_by="since", **({"id": wanted} if wanted is not None else {})))
+        providers = uow.providers.by_ids(o.provider_id for o in orphans)
+    done: list[str] = []
+    failed: dict[str, str] = {}
+    broken: dict[str, str] = {}  # provider id -> error: skip its other ports this round
+    for orphan in orphans:
+        provider = providers.get(orphan.provider_id)
+        if provider is None:
+            done.append(orphan.id)  # the provider itself is gone: nothing left to ask
+            continue
+        if orphan.provider_id in broken:
+            failed[orphan.id] = broken[orphan.provider_id]
+            continue
+        try:
+            ctx.provider_client(provider).delete_port(orphan.port_id)
+            done.append(orphan.id)
+        except EngineError as exc:
+            failed[orphan.id] = exc.message
+            if isinstance(exc, ProviderFailure):
+                broken[orphan.provider_id] = exc.message
+    if done or failed:
+        with ctx.uow() as uow:
+            for orphan in uow.orphan_ports.list(id=[*done, *failed]):
+                if orphan.id in done:
+                    uow.orphan_ports.delete(orphan)
+                else:
+                    orphan.attempts += 1
+                    orphan.last_error = failed[orphan.id]
+            uow.commit()
+    return len(done)
+
+
+def sweep(ctx: EngineContext) -> int:
+    """The janitor's second half: ports with device_owner ``oVirt`` on each provider whose vNIC no longer
+    exists (e.g. an engine crash between creating a port and recording it) are deleted. Returns how many."""
+    with ctx.reader() as uow:
+        providers = list(uow.providers.list())
+    deleted = 0
+    for provider in providers:
+        if provider.unmanaged:
+            continue
+        try:
+            client = ctx.provider_client(provider)
+            ports = client.list_ports(DEVICE_OWNER)
+        except EngineError as exc:
+            log.info("janitor: provider %s not reachable: %s", provider.name, exc.message)
+            continue
+        with ctx.reader() as uow:
+            known = set(uow.nics.by_ids(p.device_id for p in ports))
+        for port in ports:
+            if port.device_id and port.device_id not in known:
+                try:
+                    client.delete_port(port.id)
+                    deleted += 1
+                except EngineError as exc:
+                    log.info("janitor: cannot delete port %s on %s: %s", port.id, provider.name, exc.message)
+    return deleted
+
+
+def janitor(ctx: EngineContext) -> None:
+    reaped = reap(ctx)
+    swept = sweep(ctx)
+    if reaped or swept:
+        log.info("janitor: deleted %d orphaned and %d unowned provider ports", reaped, swept)
+
+
+def provider_of(uow: UnitOfWork, network: model.Network | None) -> model.ExternalProvider | None:
+    return uow.providers.get(network.provider_id) if network is not None and network.provider_id else None
+
+
+def check_groups_supported(client: NetworkProvider, provider: model.ExternalProvider, nic_name: str) -> None:
+    if "security-group" not in client.extensions():
+        raise BadRequest(f"vNIC {nic_name}: its profile sets security groups, but provider {provider.name} does not "
+                         "offer the security-group extension.")

@@ -1,0 +1,183 @@
+"""Host monitoring: read each host agent's capabilities (Up / NonResponsive), keep the internal networks of its
+cluster set up on it, and notice VMs that are no longer where the engine believes they run.
+
+``refresh_host`` runs when a host is added, when its cluster's networks change, and every monitor interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from neutrino.engine.commands import events
+from neutrino.engine.commands.common import EngineContext
+from neutrino.engine.commands.ports import step
+from neutrino.engine.domain import model
+from neutrino.engine.domain.errors import EngineError, HostFailure
+from neutrino.engine.domain.model import HostStatus, NicState, VmStatus, utcnow
+from neutrino.engine.hosts.agent_client import AgentAddress, AgentClient
+from neutrino.engine.store.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+EVENT_HOST = 1200
+EVENT_VM = 1300
+
+
+class AgentClients:
+    """``clients(host)`` -> an AgentClient for the host's agent (its token decrypted), kept per host while its
+    address, port and token stay the same."""
+
+    def __init__(self, secrets: Any, timeout: float = 30.0,
+                 factory: Callable[[AgentAddress], AgentClient] = AgentClient) -> None:
+        self.secrets, self.timeout, self.factory = secrets, timeout, factory
+        self._clients: dict[str, tuple[tuple[str, int, str], AgentClient]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, host: model.Host) -> AgentClient:
+        key = (host.address, host.port, host.agent_token)
+        with self._lock:
+            cached = self._clients.get(host.id)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+        token = self.secrets.decrypt(host.agent_token) if host.agent_token else ""
+        client = self.factory(AgentAddress(host.name, host.address, host.port, token, self.timeout))
+        with self._lock:
+            old = self._clients.get(host.id)
+            self._clients[host.id] = (key, client)
+        if old is not None:
+            old[1].close()
+        return client
+
+
+def bridge_name(network: model.Network) -> str:
+    """The host bridge of an internal network: its name, unless longer than a Linux interface name may be."""
+    return network.name if len(network.name) <= 15 else f"on{network.id.replace('-', '')[:13]}"
+
+
+def internal_networks_for(uow: UnitOfWork, cluster_id: str) -> list[dict[str, Any]]:
+    """The internal (non-external) VM networks attached to a cluster: what each of its hosts must carry."""
+    wanted = []
+    attached = {a.network_id for a in uow.attachments.list(cluster_id=cluster_id)}
+    for network in uow.networks.by_ids(attached).values():
+        if network.is_external or not network.is_vm_network:
+            continue
+        item: dict[str, Any] = {"network": network.name}
+        if bridge_name(network) != network.name:
+            item["bridge"] = bridge_name(network)
+        if network.mtu:
+            item["mtu"] = network.mtu
+        wanted.append(item)
+    return sorted(wanted, key=lambda n: n["network"])
+
+
+def refresh_host(ctx: EngineContext, host_id: str, sync_networks: bool = False) -> model.Host | None:
+    """Talk to the host's agent: capabilities, the cluster's internal networks, and the VMs it runs."""
+    with ctx.reader() as uow:
+        host = uow.hosts.get(host_id)
+        if host is None:
+            return None
+        wanted = internal_networks_for(uow, host.cluster_id)
+    client = ctx.agent_client(host)
+    try:
+        caps = client.capabilities()
+        carried = {str(n.get("network")) for n in caps.get("networks", {}).get("internal", [])}
+        if sync_networks or carried != {n["network"] for n in wanted}:
+            client.sync_networks(wanted)
+            caps = client.capabilities()
+        vms = client.list_vms()
+    except EngineError as exc:
+        return _mark(ctx, host_id, None, None, exc.message)
+    return _mark(ctx, host_id, caps, vms, "")
+
+
+def _mark(ctx: EngineContext, host_id: str, caps: dict[str, Any] | None, vms: list[dict[str, Any]] | None,
+          error: str) -> model.Host | None:
+    with ctx.uow() as uow:
+        host = uow.hosts.get(host_id)
+        if host is None:
+            return None
+        before = host.status
+        if caps is None:
+            host.status, host.status_detail = HostStatus.NON_RESPONSIVE, error
+            if before != HostStatus.NON_RESPONSIVE:
+                events.record(uow, f"Host {host.name} is not responding: {error}", model.EventSeverity.WARNING,
+                              EVENT_HOST, cluster_id=host.cluster_id)
+        else:
+            host.capabilities, host.last_seen = caps, utcnow()
+            host.status, host.status_detail = HostStatus.UP, ""
+            if before != HostStatus.UP:
+                events.record(uow, f"Host {host.name} is Up.", code=EVENT_HOST, cluster_id=host.cluster_id)
+        if vms is not None:
+            _reconcile_vms(uow, host, vms)
+        uow.commit()
+        return host
+
+
+def _reconcile_vms(uow: UnitOfWork, host: model.Host, reported: list[dict[str, Any]]) -> None:
+    """A VM the engine believes Up on this host that its agent does not run went down (it crashed, or the host
+    restarted without its state): mark it Down and its vNICs unplugged."""
+    running = {str(vm.get("vm_id")) for vm in reported}
+    for vm in uow.vms.list(host_id=host.id, status=VmStatus.UP):
+        if vm.id in running:
+            continue
+        vm.status, vm.host_id, vm.stop_time = VmStatus.DOWN, None, utcnow()
+        for nic in uow.nics.list(vm_id=vm.id):
+            if nic.provisioning.get("state") == NicState.PLUGGED.value:
+                step(nic, "unplugged", f"the VM is no longer running on host {host.name}", NicState.UNPLUGGED)
+        events.record(uow, f"VM {vm.name} is down: host {host.name} no longer runs it.",
+                      model.EventSeverity.ERROR, EVENT_VM, cluster_id=vm.cluster_id)
+
+
+def monitor_all(ctx: EngineContext) -> None:
+    with ctx.reader() as uow:
+        ids = [h.id for h in uow.hosts.list()]
+    for host_id in ids:
+        try:
+            refresh_host(ctx, host_id)
+        except Exception:  # one broken host must not stop the others' monitoring
+            log.exception("monitoring host %s failed", host_id)
+    try:
+        refresh_port_status(ctx)
+    except Exception:
+        log.exception("reading port statuses failed")
+
+
+def refresh_port_status(ctx: EngineContext) -> int:
+    """Show each vNIC's port status as its provider reports it (ACTIVE/DOWN): one port list per provider.
+
+    The status is shown, never acted on: a real Neutron without agents never marks a port ACTIVE."""
+    with ctx.reader() as uow:
+        provider_ids = {n.port_provider_id for n in uow.nics.with_ports()}
+        providers = uow.providers.by_ids(p for p in provider_ids if p)
+    statuses: dict[str, str | None] = {}
+    for provider in providers.values():
+        try:
+            statuses.update({p.id: p.status for p in ctx.provider_client(provider).list_ports()})
+        except EngineError as exc:
+            log.info("port statuses: provider %s not reachable: %s", provider.name, exc.message)
+    changed = 0
+    with ctx.uow() as uow:
+        for nic in uow.nics.list(port_id=list(statuses)) if statuses else []:
+            status = statuses.get(nic.port_id or "")
+            if nic.provisioning.get("provider_status") != status:
+                nic.provisioning = {**nic.provisioning, "provider_status": status}
+                changed += 1
+        uow.commit()
+    return changed
+
+
+def sync_cluster_hosts(ctx: EngineContext, cluster_id: str) -> None:
+    """The cluster's networks changed: bring each of its hosts in line now (failures show on the host)."""
+    with ctx.reader() as uow:
+        ids = [h.id for h in uow.hosts.list(cluster_id=cluster_id)]
+    for host_id in ids:
+        refresh_host(ctx, host_id, sync_networks=True)
+
+
+def agent_or_fail(ctx: EngineContext, host: model.Host) -> AgentClient:
+    if not host.agent_token and not host.address:
+        raise HostFailure(f"Host {host.name} has no agent connection.")
+    return ctx.agent_client(host)

@@ -1,0 +1,214 @@
+"""Fakes at the engine's own seams: a network provider (the ``NetworkProvider`` protocol) and a host agent
+(the ``AgentClient`` surface), both in memory, both able to fail on demand. The real ones are tested against
+the real servers; these let the engine's lifecycle be tested fast on both databases, failures included."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from neutrino.engine.domain.errors import HostFailure, ProviderFailure
+from neutrino.engine.hosts.agent_client import AgentError
+from neutrino.engine.providers.base import (
+    DEVICE_OWNER,
+    PortRequest,
+    PortResult,
+    ProviderAgent,
+    ProviderNetwork,
+    ProviderPort,
+    ProviderSubnet,
+)
+
+DEFAULT_GROUP = "00000000-0000-4000-8000-00000000d0f0"
+
+
+@dataclass
+class FakeProvider:
+    """A provider's networks and ports in memory. ``down`` makes every call fail as an unreachable provider
+    does; ``fail_on`` names operations (e.g. ``create_port``) that fail, optionally after ``fail_after`` calls."""
+
+    networks: dict[str, ProviderNetwork] = field(default_factory=dict)
+    ports: dict[str, ProviderPort] = field(default_factory=dict)
+    exts: set[str] = field(default_factory=lambda: {"security-group", "binding"})
+    agent_list: list[ProviderAgent] | None = None
+    down: bool = False
+    fail_on: dict[str, int] = field(default_factory=dict)  # operation -> calls that still succeed
+    calls: list[str] = field(default_factory=list)
+
+    def _enter(self, op: str) -> None:
+        self.calls.append(op)
+        if self.down:
+            raise ProviderFailure("Failed to communicate with the external provider: cannot connect (refused).")
+        if op in self.fail_on:
+            if self.fail_on[op] <= 0:
+                raise ProviderFailure(f"Failed to communicate with the external provider: {op} failed (HTTP 500).")
+            self.fail_on[op] -= 1
+
+    def add_network(self, name: str, network_type: str = "vxlan", mtu: int = 1450) -> ProviderNetwork:
+        net = ProviderNetwork(id=str(uuid.uuid4()), name=name, status="ACTIVE", mtu=mtu, network_type=network_type,
+                              segmentation_id=len(self.networks) + 100)
+        self.networks[net.id] = net
+        return net
+
+    # --- NetworkProvider ---------------------------------------------------------------------------
+
+    def test_connectivity(self) -> None:
+        self._enter("test_connectivity")
+
+    def list_networks(self) -> list[ProviderNetwork]:
+        self._enter("list_networks")
+        return list(self.networks.values())
+
+    def get_network(self, network_id: str) -> ProviderNetwork | None:
+        self._enter("get_network")
+        return self.networks.get(network_id)
+
+    def create_network(self, name: str, mtu: int | None = None) -> ProviderNetwork:
+        self._enter("create_network")
+        return self.add_network(name, mtu=mtu or 1450)
+
+    def delete_network(self, network_id: str) -> None:
+        self._enter("delete_network")
+        self.networks.pop(network_id, None)
+
+    def list_subnets(self, network_id: str) -> list[ProviderSubnet]:
+        self._enter("list_subnets")
+        return []
+
+    def create_subnet(self, network_id: str, name: str, cidr: str, ip_version: int, gateway_ip: str | None,
+                      dns_nameservers: list[str]) -> ProviderSubnet:
+        raise NotImplementedError
+
+    def delete_subnet(self, subnet_id: str) -> None:
+        raise NotImplementedError
+
+    def extensions(self) -> set[str]:
+        self._enter("extensions")
+        return set(self.exts)
+
+    def find_port(self, device_id: str) -> ProviderPort | None:
+        self._enter("find_port")
+        return next((p for p in self.ports.values() if p.device_id == device_id and p.device_owner == DEVICE_OWNER),
+                    None)
+
+    def list_ports(self, device_owner: str = DEVICE_OWNER) -> list[ProviderPort]:
+        self._enter("list_ports")
+        return [p for p in self.ports.values() if p.device_owner == device_owner]
+
+    def create_port(self, request: PortRequest) -> PortResult:
+        self._enter("create_port")
+        groups = (DEFAULT_GROUP,) if request.security_groups is None else tuple(request.security_groups)
+        port = ProviderPort(id=str(uuid.uuid4()), network_id=request.network_id, mac_address=request.mac_address,
+                            name=request.name, device_id=request.device_id, device_owner=request.device_owner,
+                            status="DOWN", security_groups=groups, fixed_ips=(("s1", "10.0.0.5"),),
+                            host_id=request.host_id)
+        self.ports[port.id] = port
+        return PortResult(port)
+
+    def update_port(self, port_id: str, request: PortRequest) -> PortResult:
+        self._enter("update_port")
+        old = self.ports[port_id]
+        groups = old.security_groups if request.security_groups is None else tuple(request.security_groups)
+        port = ProviderPort(id=old.id, network_id=old.network_id, mac_address=old.mac_address, name=request.name,
+                            device_id=request.device_id, device_owner=request.device_owner, status=old.status,
+                            security_groups=groups, fixed_ips=old.fixed_ips, host_id=request.host_id or old.host_id)
+        self.ports[port_id] = port
+        return PortResult(port)
+
+    def delete_port(self, port_id: str) -> None:
+        self._enter("delete_port")
+        self.ports.pop(port_id, None)
+
+    def agents(self) -> list[ProviderAgent] | None:
+        self._enter("agents")
+        return self.agent_list
+
+    def ports_of(self, device_id: str) -> list[ProviderPort]:
+        return [p for p in self.ports.values() if p.device_id == device_id]
+
+
+@dataclass
+class FakeAgent:
+    """A host agent's VMs in memory, answering as the agent API contract says. ``down`` makes every call fail
+    as an unreachable host; ``fail_on`` names verbs that fail with PlugFailed; ``tamper`` edits what list-VMs
+    reports (to test the engine's check of the report)."""
+
+    name: str
+    plugin_types: dict[str, Any] = field(default_factory=lambda: {
+        "LINUX_BRIDGE": {"driver": "noop", "network_types": ["*"], "security_groups": True},
+        "OPEN_VSWITCH": {"driver": "noop", "network_types": ["*"], "security_groups": True}})
+    vms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    networks: list[dict[str, Any]] = field(default_factory=list)
+    down: bool = False
+    fail_on: set[str] = field(default_factory=set)
+    tamper: Any = None
+    calls: list[str] = field(default_factory=list)
+
+    def _enter(self, verb: str) -> None:
+        self.calls.append(verb)
+        if self.down:
+            raise HostFailure(f"Host {self.name} cannot be reached: connection refused.")
+        if verb in self.fail_on:
+            raise AgentError(f"Host {self.name}: cannot plug: {verb} failed", "PlugFailed", 500)
+
+    def close(self) -> None:
+        pass
+
+    def capabilities(self) -> dict[str, Any]:
+        self._enter("capabilities")
+        pts = {k: {**v, "binding_host_id": self.name} for k, v in self.plugin_types.items()}
+        return {"host_name": self.name, "plugin_types": pts,
+                "networks": {"internal": [{"network": n["network"]} for n in self.networks], "external": []}}
+
+    def sync_networks(self, networks: list[dict[str, Any]]) -> dict[str, Any]:
+        self._enter("sync_networks")
+        self.networks = list(networks)
+        return {"networks": networks, "removed": [], "in_use": []}
+
+    def _nic_state(self, spec: dict[str, Any]) -> dict[str, Any]:
+        ext = spec.get("external")
+        plugged = None
+        if ext:
+            plugged = {"driver": "noop", "vnic_id": ext["vnic_id"], "plugin_type": ext["plugin_type"],
+                       "mac": spec["mac"], "security_groups": ext.get("security_groups")}
+        return {"spec": spec, "state": "plugged", "error": None, "plugged": plugged}
+
+    def list_vms(self) -> list[dict[str, Any]]:
+        self._enter("list_vms")
+        vms = copy.deepcopy(list(self.vms.values()))
+        if self.tamper is not None:
+            for vm in vms:
+                self.tamper(vm)
+        return vms
+
+    def get_vm(self, vm_id: str) -> dict[str, Any] | None:
+        self._enter("get_vm")
+        return copy.deepcopy(self.vms.get(vm_id))
+
+    def create_vm(self, spec: dict[str, Any]) -> dict[str, Any]:
+        self._enter("create_vm")
+        vm = {"vm_id": spec["vm_id"], "name": spec["name"], "status": "Up",
+              "nics": [self._nic_state(n) for n in spec["nics"]]}
+        self.vms[spec["vm_id"]] = vm
+        return copy.deepcopy(vm)
+
+    def destroy_vm(self, vm_id: str) -> None:
+        self._enter("destroy_vm")
+        self.vms.pop(vm_id, None)
+
+    def hotplug_nic(self, vm_id: str, nic: dict[str, Any]) -> dict[str, Any]:
+        self._enter("hotplug_nic")
+        state = self._nic_state(nic)
+        self.vms[vm_id]["nics"].append(state)
+        return copy.deepcopy(state)
+
+    def hotunplug_nic(self, vm_id: str, nic_id: str) -> None:
+        self._enter("hotunplug_nic")
+        vm = self.vms.get(vm_id)
+        if vm is not None:
+            vm["nics"] = [n for n in vm["nics"] if n["spec"]["nic_id"] != nic_id]
+
+    def nic_ids(self, vm_id: str) -> list[str]:
+        return sorted(n["spec"]["nic_id"] for n in self.vms.get(vm_id, {}).get("nics", []))
