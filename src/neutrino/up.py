@@ -5,8 +5,10 @@ Keystone) on 127.0.0.1:9696, each with SQLite under ``--data-dir``, and register
 engine as oVirt's setup registers its OVN provider: Keystone v3 authentication as a service user of the
 provider, auto-sync on, and the ``Default`` cluster's default network provider. A local host agent
 (127.0.0.1:54321) joins them and is enrolled as host ``local`` of the ``Default`` cluster, so VMs run out of
-the box. It keeps its datapath in memory (vNIC driver ``noop``, libvirt domain XML files): it touches nothing
-in the kernel.
+the box. ``--datapath auto`` (the default) gives it the real datapath when it can have one — root, and a kernel
+that makes network namespaces and bridges, with dnsmasq and busybox installed: VMs are network namespaces
+plugged by the ``linux_bridge`` driver, with DHCP and security groups — and otherwise an in-memory one (vNIC
+driver ``noop``, libvirt domain XML files) that touches nothing in the kernel. It says which, and why.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="network provider HOST:PORT (default %(default)s)")
     parser.add_argument("--agent-listen", default="127.0.0.1:54321",
                         help="local host agent HOST:PORT (default %(default)s)")
+    parser.add_argument("--datapath", choices=["auto", "kernel", "memory"], default="auto",
+                        help="the local agent's datapath: kernel (root: namespaces, bridges, VXLAN, DHCP), memory "
+                        "(touches nothing), or auto: kernel when possible (default %(default)s)")
     parser.add_argument("--provider-sync-interval", default=None, type=float,
                         help="seconds between synchronizations with the provider (default 300)")
 
@@ -90,14 +95,55 @@ def _local_agent(args: argparse.Namespace, provider_password: str) -> tuple[Any,
     token = token_file.read_text().strip()
     from pydantic import SecretStr
 
+    kernel, why = _kernel_datapath(getattr(args, "datapath", "auto"))
+    datapath: dict[str, Any] = (
+        {"host_net": "kernel", "vm_backend": "netns", "guest_dhcp": True,
+         "vnic_drivers": {"LINUX_BRIDGE": "linux_bridge", "OPEN_VSWITCH": "noop"}}
+        if kernel else {"host_net": "memory", "vm_backend": "libvirt", "guest_dhcp": False})
     settings = AgentSettings(
-        listen=args.agent_listen, data_dir=data_dir, token=SecretStr(token), host_name=LOCAL_HOST, host_net="memory",
-        vm_backend="libvirt", guest_dhcp=False, provider_url=f"http://{args.provider_listen}",
-        provider_username=SERVICE_USER, provider_password=SecretStr(provider_password), provider_project=SERVICE_PROJECT,
+        listen=args.agent_listen, data_dir=data_dir, token=SecretStr(token), host_name=LOCAL_HOST,
+        provider_url=f"http://{args.provider_listen}", provider_username=SERVICE_USER,
+        provider_password=SecretStr(provider_password), provider_project=SERVICE_PROJECT, **datapath,
     )
-    print(f"neutrino up: local host agent at http://{args.agent_listen} (in-memory datapath: vNIC driver noop, "
-          "libvirt domain XML files)", flush=True)
+    if kernel:
+        print(f"neutrino up: local host agent at http://{args.agent_listen} with the kernel datapath: VMs are "
+              "network namespaces, LINUX_BRIDGE vNICs on Linux bridges (linux_bridge driver, DHCP, security "
+              f"groups); OPEN_VSWITCH vNICs: noop ({why})", flush=True)
+    else:
+        print(f"neutrino up: local host agent at http://{args.agent_listen} with an in-memory datapath (vNIC "
+              f"driver noop, libvirt domain XML files): {why}", flush=True)
     return create_agent_app(settings), token
+
+
+def _kernel_datapath(choice: str) -> tuple[bool, str]:
+    """Whether the local agent gets the kernel datapath, and why (or why not)."""
+    import shutil
+    import subprocess
+
+    if choice == "memory":
+        return False, "--datapath memory"
+    missing = [tool for tool in ("ip", "dnsmasq", "busybox", "iptables") if shutil.which(tool) is None]
+    reason = ""
+    if os.geteuid() != 0:
+        reason = "not running as root"
+    elif missing:
+        reason = f"missing {', '.join(missing)} (Debian: iproute2, dnsmasq-base, busybox, iptables)"
+    else:
+        probe = f"neutrino-probe-{os.getpid()}"
+        steps = [["ip", "netns", "add", probe], ["ip", "-n", probe, "link", "add", "probe0", "type", "bridge"]]
+        try:
+            for cmd in steps:
+                done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+                if done.returncode != 0:
+                    reason = f"the kernel refused `{' '.join(cmd)}`: {done.stderr.strip()}"
+                    break
+        finally:
+            subprocess.run(["ip", "netns", "del", probe], capture_output=True, check=False)
+    if reason:
+        if choice == "kernel":
+            raise SystemExit(f"neutrino up: --datapath kernel is not possible here: {reason}")
+        return False, reason
+    return True, "Open vSwitch is not set up by neutrino up"
 
 
 def _enroll_local_host(ctx: Any, agent_listen: str, token: str) -> None:

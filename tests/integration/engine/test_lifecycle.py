@@ -364,3 +364,20 @@ def _host_id(world: World, name: str) -> str:
         host = uow.hosts.first(name=name)
         assert host is not None
         return host.id
+
+
+def test_convergence_finds_a_port_the_run_created_but_never_recorded(world: World) -> None:
+    vm_id, (n1,) = world.vm("vm1", world.profiles[0])
+    with world.ctx.uow() as uow:  # the intent was committed, the provider created the port, then the engine died
+        vm = uow.vms.get(vm_id)
+        nic = uow.nics.get(n1)
+        assert vm is not None and nic is not None
+        vm.status, vm.operation_id = VmStatus.WAIT_FOR_LAUNCH, "op-3"
+        nic.port_provider_id, nic.port_created_by = world.provider_id, "op-3"
+        world.provider.create_port(ports.PortRequest(network_id=next(iter(world.provider.networks)),
+                                                     mac_address=nic.mac, name="nic1", device_id=n1))
+        uow.commit()
+    converge(world.ctx)
+    assert world.get_vm(vm_id).status == VmStatus.DOWN
+    assert not world.provider.ports_of(n1)
+    assert world.nic(n1).port_created_by is None

@@ -100,7 +100,7 @@ def resolve(ctx: EngineContext, placement: Placement, action: str = "run") -> No
                     raise BadRequest(f"network {network.name} no longer exists on provider {provider.name}.")
                 networks[key] = found
             plan.provider_network = networks[key]
-            if plan.port.security_groups and provider.id not in checked:
+            if plan.port.security_groups is not None and provider.id not in checked:
                 check_groups_supported(client, provider, plan.name)
                 checked.add(provider.id)
         except EngineError as exc:

@@ -141,12 +141,16 @@ def undo_run(ctx: EngineContext, vm_id: str, op: str, host: model.Host | None, e
             ctx.agent_client(host).destroy_vm(vm_id)
         except EngineError as exc:
             warnings.append(exc.message)
+    created = _ports_created_unrecorded(ctx, vm_id, op)
     orphans = []
     with ctx.uow() as uow:
         vm = uow.vms.get(vm_id)
         if vm is None:
             return
         vm.status, vm.host_id, vm.operation_id, vm.migrating_to_host_id = VmStatus.DOWN, None, None, None
+        for nic in uow.nics.list(vm_id=vm.id):
+            if nic.id in created and nic.port_id is None:
+                nic.port_id = created[nic.id]
         for nic in uow.nics.list(vm_id=vm.id):
             if nic.port_created_by == op:
                 orphan = ports.release(uow, nic, "the run that created it failed")
@@ -160,6 +164,26 @@ def undo_run(ctx: EngineContext, vm_id: str, op: str, host: model.Host | None, e
                       cluster_id=vm.cluster_id)
         uow.commit()
     ports.reap(ctx, orphans)
+
+
+def _ports_created_unrecorded(ctx: EngineContext, vm_id: str, op: str) -> dict[str, str]:
+    """Ports the operation asked for but never recorded (it stopped between the provider's answer and its own
+    commit): found again by device_id, so they can be released like the others."""
+    with ctx.reader() as uow:
+        pending = [(n.id, uow.providers.get(n.port_provider_id)) for n in uow.nics.list(vm_id=vm_id)
+                   if n.port_created_by == op and n.port_id is None and n.port_provider_id]
+    found = {}
+    for nic_id, provider in pending:
+        if provider is None:
+            continue
+        try:
+            port = ctx.provider_client(provider).find_port(nic_id)
+        except EngineError as exc:
+            log.warning("cannot look up the port of vNIC %s: %s", nic_id, exc.message)
+            continue
+        if port is not None:
+            found[nic_id] = port.id
+    return found
 
 
 def stop_vm(ctx: EngineContext, vm_id: str, action: str = "stop") -> model.Vm:
