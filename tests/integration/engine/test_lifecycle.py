@@ -381,3 +381,23 @@ def test_convergence_finds_a_port_the_run_created_but_never_recorded(world: Worl
     assert world.get_vm(vm_id).status == VmStatus.DOWN
     assert not world.provider.ports_of(n1)
     assert world.nic(n1).port_created_by is None
+
+
+def test_a_failing_auto_sync_is_one_event_until_it_works_again(world: World) -> None:
+    from neutrino.engine.commands.providers import update_provider
+    from neutrino.engine.commands.sync import synchronize
+
+    update_provider(world.ctx, world.provider_id, {"auto_sync": True})
+    world.provider.down = True
+    for _ in range(3):
+        synchronize(world.ctx, world.provider_id)
+    world.provider.down = False
+    synchronize(world.ctx, world.provider_id)
+    synchronize(world.ctx, world.provider_id)
+    with world.ctx.reader() as uow:
+        texts = [e.description for e in uow.events.list(provider_id=world.provider_id, order_by="time")]
+    assert [t for t in texts if "Auto-sync" in t] == [
+        "Auto-sync of provider 'osp' failed: Failed to communicate with the external provider: cannot connect "
+        "(refused).",
+        "Auto-sync of provider 'osp' works again.",
+    ]

@@ -55,18 +55,28 @@ def synchronize(ctx: EngineContext, provider_id: str) -> None:
     except ProviderFailure as exc:
         if provider.auto_sync:
             with ctx.uow() as uow:
-                record(uow, f"Auto-sync of provider '{provider.name}' failed: {exc.message}",
-                       EventSeverity.WARNING, provider_id=provider_id)
+                # once per failure, not once per interval: the event says it again only when the cause changes
+                if uow.settings.get(_failed_key(provider_id)) != exc.message:
+                    record(uow, f"Auto-sync of provider '{provider.name}' failed: {exc.message}",
+                           EventSeverity.WARNING, provider_id=provider_id)
+                    uow.settings.put(_failed_key(provider_id), exc.message)
                 uow.commit()
         return
     with ctx.uow() as uow:
         provider = uow.providers.get(provider_id)
         if provider is None:
             return
+        if uow.settings.get(_failed_key(provider_id)):
+            uow.settings.put(_failed_key(provider_id), "")
+            record(uow, f"Auto-sync of provider '{provider.name}' works again.", provider_id=provider_id)
         _mark_missing(uow, provider, external)
         if provider.auto_sync:
             _auto_sync(uow, provider, external)
         uow.commit()
+
+
+def _failed_key(provider_id: str) -> str:
+    return f"sync_failed:{provider_id}"
 
 
 def _mark_missing(uow: UnitOfWork, provider: model.ExternalProvider, external: dict[str, ProviderNetwork]) -> None:
