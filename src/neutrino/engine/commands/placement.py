@@ -15,6 +15,7 @@ from neutrino.engine.commands.ports import (
     EnsuredPort,
     PortPlan,
     check_groups_supported,
+    fail_nic,
     provider_of,
     security_groups_of,
 )
@@ -104,6 +105,7 @@ def resolve(ctx: EngineContext, placement: Placement, action: str = "run") -> No
                 check_groups_supported(client, provider, plan.name)
                 checked.add(provider.id)
         except EngineError as exc:
+            fail_nic(ctx, plan.nic_id, exc.message)
             raise reworded(exc, f"Cannot {action} VM. vNIC {plan.name}: {exc.message}") from exc
     for provider in {p.port.provider.id: p.port.provider for p in placement.nics if p.port}.values():
         try:

@@ -126,6 +126,11 @@ def ensure_port(ctx: EngineContext, client: NetworkProvider, plan: PortPlan, hos
         result = client.create_port(request)
         port, created, refused = result.port, True, result.binding_refused
         name = "port created"
+        with ctx.uow() as uow:  # recorded at once: whatever fails next, the undo knows which port to delete
+            nic = uow.nics.get(plan.nic_id)
+            if nic is not None:
+                nic.port_id = port.id
+            uow.commit()
     else:
         differs = (host_id and port.host_id != host_id) or (
             plan.security_groups is not None and set(port.security_groups) != set(plan.security_groups))
@@ -134,7 +139,6 @@ def ensure_port(ctx: EngineContext, client: NetworkProvider, plan: PortPlan, hos
             result = client.update_port(port.id, request)
             port, refused = result.port, result.binding_refused
             name = "port updated"
-    network = client.get_network(network_id)
     with ctx.uow() as uow:
         nic = uow.nics.get(plan.nic_id)
         if nic is not None:
@@ -149,7 +153,16 @@ def ensure_port(ctx: EngineContext, client: NetworkProvider, plan: PortPlan, hos
             elif host_id:
                 step(nic, "bound", f"binding:host_id={port.host_id or host_id}")
         uow.commit()
-    return EnsuredPort(port, network, created, refused)
+    return EnsuredPort(port, None, created, refused)
+
+
+def fail_nic(ctx: EngineContext, nic_id: str, error: str) -> None:
+    """Record on the vNIC why the operation failed (its own transaction: it outlives the undo)."""
+    with ctx.uow() as uow:
+        nic = uow.nics.get(nic_id)
+        if nic is not None:
+            fail(nic, error)
+            uow.commit()
 
 
 def _record(ctx: EngineContext, nic_id: str, name: str, detail: str = "") -> None:

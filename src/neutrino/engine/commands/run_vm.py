@@ -66,8 +66,14 @@ def run_vm(ctx: EngineContext, vm_id: str) -> model.Vm:
         _set_status(ctx, vm_id, VmStatus.POWERING_UP)
         client = ctx.agent_client(host)
         on_host = True
-        client.create_vm({"vm_id": vm_id, "name": vm.name, "memory_mb": max(1, vm.memory // MIB), "nics": specs})
-        verify_on_host(client, vm_id, placement, specs, "run")
+        try:
+            client.create_vm({"vm_id": vm_id, "name": vm.name, "memory_mb": max(1, vm.memory // MIB),
+                              "nics": specs})
+            verify_on_host(client, vm_id, placement, specs, "run")
+        except HostFailure as exc:
+            if exc.message.startswith("Cannot run VM."):
+                raise
+            raise HostFailure(f"Cannot run VM. {exc.message}") from exc
     except EngineError as exc:
         undo_run(ctx, vm_id, op, host if on_host else None, exc.message)
         raise
@@ -85,7 +91,7 @@ def provision_ports(ctx: EngineContext, placement: Placement, host: model.Host, 
                 ensured = ports.ensure_port(ctx, ctx.provider_client(plan.port.provider), plan.port,
                                             binding_host(host, plan.port.plugin_type), op)
             except EngineError as exc:
-                _fail_nic(ctx, plan.nic_id, exc.message)
+                ports.fail_nic(ctx, plan.nic_id, exc.message)
                 raise reworded(exc, f"Cannot {action} VM. vNIC {plan.name}: {exc.message}") from exc
         specs.append(nic_spec(plan, ensured))
     return specs
@@ -123,14 +129,6 @@ def _set_status(ctx: EngineContext, vm_id: str, status: VmStatus) -> None:
         vm = get_or_404(uow.vms, vm_id, TYPE)
         vm.status = status
         uow.commit()
-
-
-def _fail_nic(ctx: EngineContext, nic_id: str, error: str) -> None:
-    with ctx.uow() as uow:
-        nic = uow.nics.get(nic_id)
-        if nic is not None:
-            ports.fail(nic, error)
-            uow.commit()
 
 
 def undo_run(ctx: EngineContext, vm_id: str, op: str, host: model.Host | None, error: str) -> None:

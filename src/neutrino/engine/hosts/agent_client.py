@@ -54,7 +54,8 @@ class AgentClient:
         except httpx.TimeoutException as exc:
             raise HostFailure(f"Host {self.where.name} did not answer within {self.where.timeout:g} s.") from exc
         except httpx.HTTPError as exc:
-            raise HostFailure(f"Host {self.where.name} cannot be reached at {self.where.base_url}: {exc}.") from exc
+            cause = str(exc).rstrip(".") or exc.__class__.__name__
+            raise HostFailure(f"Host {self.where.name} cannot be reached at {self.where.base_url}: {cause}.") from exc
         if resp.status_code == 404 and missing_ok:
             return None
         if resp.status_code not in ok:

@@ -87,13 +87,53 @@ def refresh_host(ctx: EngineContext, host_id: str, sync_networks: bool = False) 
         if sync_networks or carried != {n["network"] for n in wanted}:
             client.sync_networks(wanted)
             caps = client.capabilities()
-        vms = client.list_vms()
+        running = {str(vm.get("vm_id")) for vm in client.list_vms()}
+        gone, strays = _disagreements(ctx, client, host, running)
     except EngineError as exc:
-        return _mark(ctx, host_id, None, None, exc.message)
-    return _mark(ctx, host_id, caps, vms, "")
+        return _mark(ctx, host_id, None, set(), exc.message)
+    for vm_id in strays:
+        _remove_stray(ctx, client, host, vm_id)
+    return _mark(ctx, host_id, caps, gone, "")
 
 
-def _mark(ctx: EngineContext, host_id: str, caps: dict[str, Any] | None, vms: list[dict[str, Any]] | None,
+def _disagreements(ctx: EngineContext, client: AgentClient, host: model.Host,
+                   running: set[str]) -> tuple[set[str], set[str]]:
+    """VMs the engine believes Up here that the agent does not run (asked again one by one, after the store was
+    read: a run that just finished is not mistaken for a crash), and VMs of this engine the agent runs that the
+    engine believes Down or elsewhere, with nothing in flight (e.g. a create-VM that landed after its run was
+    undone, or an agent that came back with old state). VMs the engine does not know are left alone: they are
+    someone else's (oVirt calls them external VMs)."""
+    with ctx.reader() as uow:
+        up_here = {vm.id for vm in uow.vms.list(host_id=host.id, status=VmStatus.UP) if vm.operation_id is None}
+        known = uow.vms.by_ids(running)
+        strays = {vm.id for vm in known.values() if _not_here(vm, host.id)}
+    gone = {vm_id for vm_id in up_here - running if client.get_vm(vm_id) is None}
+    return gone, strays
+
+
+def _not_here(vm: model.Vm, host_id: str) -> bool:
+    return vm.operation_id is None and vm.host_id != host_id and vm.migrating_to_host_id != host_id and (
+        vm.status == VmStatus.DOWN or vm.host_id is not None)
+
+
+def _remove_stray(ctx: EngineContext, client: AgentClient, host: model.Host, vm_id: str) -> None:
+    with ctx.reader() as uow:  # once more, right before acting: a run may have started meanwhile
+        vm = uow.vms.get(vm_id)
+        if vm is None or not _not_here(vm, host.id):
+            return
+        name = vm.name
+    try:
+        client.destroy_vm(vm_id)
+    except EngineError as exc:
+        log.warning("cannot remove VM %s from host %s: %s", name, host.name, exc.message)
+        return
+    with ctx.uow() as uow:
+        events.record(uow, f"VM {name} was running on host {host.name} although it is not supposed to run there; "
+                      "it was powered off there.", model.EventSeverity.WARNING, EVENT_VM, cluster_id=host.cluster_id)
+        uow.commit()
+
+
+def _mark(ctx: EngineContext, host_id: str, caps: dict[str, Any] | None, gone: set[str],
           error: str) -> model.Host | None:
     with ctx.uow() as uow:
         host = uow.hosts.get(host_id)
@@ -110,19 +150,17 @@ def _mark(ctx: EngineContext, host_id: str, caps: dict[str, Any] | None, vms: li
             host.status, host.status_detail = HostStatus.UP, ""
             if before != HostStatus.UP:
                 events.record(uow, f"Host {host.name} is Up.", code=EVENT_HOST, cluster_id=host.cluster_id)
-        if vms is not None:
-            _reconcile_vms(uow, host, vms)
+        _mark_down(uow, host, gone)
         uow.commit()
         return host
 
 
-def _reconcile_vms(uow: UnitOfWork, host: model.Host, reported: list[dict[str, Any]]) -> None:
-    """A VM the engine believes Up on this host that its agent does not run went down (it crashed, or the host
-    restarted without its state): mark it Down and its vNICs unplugged."""
-    running = {str(vm.get("vm_id")) for vm in reported}
-    for vm in uow.vms.list(host_id=host.id, status=VmStatus.UP):
-        if vm.id in running:
-            continue
+def _mark_down(uow: UnitOfWork, host: model.Host, gone: set[str]) -> None:
+    """VMs the host's agent no longer runs went down (they crashed, or the host restarted without its state):
+    Down, their vNICs unplugged (their ports stay, as on any stop)."""
+    for vm in uow.vms.by_ids(gone).values():
+        if vm.host_id != host.id or vm.status != VmStatus.UP or vm.operation_id is not None:
+            continue  # it changed since the agent was asked
         vm.status, vm.host_id, vm.stop_time = VmStatus.DOWN, None, utcnow()
         for nic in uow.nics.list(vm_id=vm.id):
             if nic.provisioning.get("state") == NicState.PLUGGED.value:
