@@ -1,15 +1,20 @@
 """Browser tests of the web UI: headless Debian chromium driven by Playwright, against a running `neutrino up`.
 
-One `neutrino up` (engine + embedded provider, registered with auto-sync) serves the whole session; each
-test names what it creates uniquely. Screenshots of the main views go to test-artifacts/ui/.
+One `neutrino up` (engine + embedded provider registered with auto-sync + a local host agent enrolled as host
+`local` of the Default cluster) serves the whole session; each test names what it creates uniquely. Screenshots
+of the main views go to test-artifacts/ui/.
 """
 
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import _require
-from tests.support.servers import free_port, neutrino_process
+from tests.support.servers import RunningAgent, free_port, neutrino_process
 
 PASSWORD = "secret"
 CHROMIUM = "/usr/bin/chromium"
@@ -76,6 +81,30 @@ class Neutrino:
             self.post("/clusters", {"name": f"{name}-c{i}", "data_center": {"id": dc["id"]}})
         return dc
 
+    def named(self, path: str, element: str, name: str) -> dict[str, Any]:
+        return next(e for e in self.get(path, element) if e["name"] == name)
+
+    @property
+    def default_cluster(self) -> dict[str, Any]:
+        """The Default cluster, where `neutrino up` enrolled its local agent as host `local`."""
+        return self.named("/clusters", "cluster", "Default")
+
+    def vm_with_external_nic(self, cluster: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A VM (down) in ``cluster`` (default: Default) with vNIC `nic1` on a new network of the provider, created
+        through the engine in the cluster's data center and attached (not required) to the cluster."""
+        cluster = cluster or self.default_cluster
+        net = self.post("/networks", {"name": unique("vmnet"), "data_center": {"id": cluster["data_center"]["id"]},
+                                      "external_provider": {"id": self.provider["id"]}})
+        self.post(f"/clusters/{cluster['id']}/networks", {"id": net["id"], "required": "false"})
+        profile = self.get(f"/networks/{net['id']}/vnicprofiles", "vnic_profile")[0]
+        vm = self.post("/vms", {"name": unique("vm"), "cluster": {"id": cluster["id"]}, "template": {"name": "Blank"}})
+        nic = self.post(f"/vms/{vm['id']}/nics", {"name": "nic1", "vnic_profile": {"id": profile["id"]}})
+        return {"vm": vm, "nic": nic, "network": net, "profile": profile, "cluster": cluster}
+
+    def add_host(self, name: str, port: int, token: str, cluster: dict[str, Any]) -> dict[str, Any]:
+        return self.post("/hosts", {"name": name, "address": "127.0.0.1", "port": str(port), "root_password": token,
+                                    "cluster": {"id": cluster["id"]}})
+
 
 def expect(target: Any, *args: Any, **kwargs: Any) -> Any:
     """Playwright's ``expect``, imported when used: without playwright, the fixtures skip (or fail under CI)
@@ -95,11 +124,55 @@ def neutrino(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neutrino]:
     tmp = tmp_path_factory.mktemp("ui")
     engine_port, provider_port, agent_port = free_port(), free_port(), free_port()
     args = ["up", "--data-dir", str(tmp / "data"), "--engine-listen", f"127.0.0.1:{engine_port}",
-            "--provider-listen", f"127.0.0.1:{provider_port}", "--agent-listen", f"127.0.0.1:{agent_port}",
+            "--provider-listen", f"127.0.0.1:{provider_port}", "--agent-listen", f"127.0.0.1:{agent_port}", "--datapath", "memory",
             "--provider-sync-interval", "5"]
     base = f"http://127.0.0.1:{engine_port}"
     with neutrino_process(args, f"{base}/ovirt-engine/api", tmp / "up.log", env={"NEUTRINO_ADMIN_PASSWORD": PASSWORD}):
         yield Neutrino(base, f"http://127.0.0.1:{provider_port}")
+
+
+@pytest.fixture(scope="session")
+def second_host(neutrino: Neutrino, host_agent: RunningAgent) -> dict[str, Any]:
+    """A second Up host in the Default cluster (the e2e tier's session agent), so VMs there can migrate."""
+    return neutrino.add_host("second", host_agent.port, host_agent.token, neutrino.default_cluster)
+
+
+@contextmanager
+def delaying_proxy(target_port: int, delay: float, method: str = "POST", path: str = "/api/v1/vms") -> Iterator[int]:
+    """An HTTP proxy on 127.0.0.1 in front of a host agent that holds ``method path`` for ``delay`` seconds before
+    passing it on: a host that is slow to start VMs, so the engine's steps can be watched as they come."""
+    upstream = httpx.Client(base_url=f"http://127.0.0.1:{target_port}", timeout=60)
+
+    class Handler(BaseHTTPRequestHandler):
+        def _forward(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.command == method and self.path.split("?")[0] == path:
+                time.sleep(delay)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
+            answer = upstream.request(self.command, self.path, content=body, headers=headers)
+            self.send_response(answer.status_code)
+            for key in ("Content-Type", "WWW-Authenticate"):
+                if key in answer.headers:
+                    self.send_header(key, answer.headers[key])
+            self.send_header("Content-Length", str(len(answer.content)))
+            self.end_headers()
+            self.wfile.write(answer.content)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _forward
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        upstream.close()
 
 
 def _browser_available() -> None:

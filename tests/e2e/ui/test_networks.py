@@ -178,10 +178,46 @@ def test_vnic_profile_security_groups_and_port_mirroring_refused(page: Any, neut
     row.click()
     page.get_by_role("button", name="Edit profile…").click()
     dialog = page.locator("dialog[open]")
+    expect(dialog.get_by_label("Not set")).to_be_checked()
     dialog.get_by_label("SecurityGroups").fill(group)
+    expect(dialog.get_by_label("These groups")).to_be_checked()
     dialog.get_by_role("button", name="OK").click()
     expect(row).to_contain_text(group)
     expect(row.locator("a.provider-link")).to_be_visible()
+
+    # bad input is answered with the engine's message, in the dialog
+    row.click()
+    page.get_by_role("button", name="Edit profile…").click()
+    dialog = page.locator("dialog[open]")
+    expect(dialog.get_by_label("SecurityGroups")).to_have_value(group)
+    dialog.get_by_label("SecurityGroups").fill("not-a-uuid")
+    dialog.get_by_role("button", name="OK").click()
+    expect(dialog.locator(".error")).to_have_text(
+        "Cannot edit VM network interface profile if some of the specified custom properties have illegal values. "
+        "The keys are: SecurityGroups (SecurityGroups takes a comma-separated list of security group UUIDs, or nothing)")
+    shot(page, "vnic-profile-bad-security-groups")
+    # empty: the ports get no security group at all
+    dialog.get_by_label("Empty (no security group)").check()
+    dialog.get_by_role("button", name="OK").click()
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    expect(row).to_contain_text("none (empty)")
+    props = neutrino.api.get(f"/vnicprofiles/{row.get_attribute('data-id')}").json()["custom_properties"]
+    assert props["custom_property"] == [{"name": "SecurityGroups", "value": ""}]
+    # not set: the provider's default group
+    row.click()
+    page.get_by_role("button", name="Edit profile…").click()
+    dialog = page.locator("dialog[open]")
+    expect(dialog.get_by_label("Empty (no security group)")).to_be_checked()
+    dialog.get_by_label("Not set").check()
+    dialog.get_by_role("button", name="OK").click()
+    expect(row).to_contain_text("not set")
+    assert "custom_properties" not in neutrino.api.get(f"/vnicprofiles/{row.get_attribute('data-id')}").json()
+    row.click()
+    page.get_by_role("button", name="Edit profile…").click()
+    dialog = page.locator("dialog[open]")
+    dialog.get_by_label("SecurityGroups").fill(group)
+    dialog.get_by_role("button", name="OK").click()
+    expect(row).to_contain_text(group)
 
     page.goto(f"{neutrino.base}/#/vnicprofiles")
     row = page.locator("#view tbody tr", has_text=group)

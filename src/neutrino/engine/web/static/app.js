@@ -7,6 +7,7 @@ import * as inventory from './views/inventory.js';
 import * as networks from './views/networks.js';
 import * as providers from './views/providers.js';
 import * as vms from './views/vms.js';
+import * as hostsView from './views/hosts.js';
 
 const TABS = [
   ['datacenters', 'Data Centers'], ['clusters', 'Clusters'], ['hosts', 'Hosts'], ['networks', 'Networks'],
@@ -16,7 +17,7 @@ const TABS = [
 const ROUTES = {
   datacenters: inventory.dataCenters,
   clusters: inventory.clusters,
-  hosts: inventory.hosts,
+  hosts: hostsView.hosts,
   events: inventory.events,
   networks: networks.networks,
   vnicprofiles: networks.profiles,
@@ -67,7 +68,7 @@ async function route() {
   const view = $('view');
   clear(view, busy('Loading…'));
   const ctx = {
-    id, sub, names, go,
+    tab, id, sub, names, go,
     get cache() { return cache; },
     alive: () => mine === generation,
     poll(fn, ms) { const t = setInterval(() => { if (mine === generation) fn(); }, ms); timers.push(t); return t; },
@@ -105,11 +106,12 @@ function renderTree() {
   const leafs = (items) => (items.length ? items : [h('span', { class: 'note leaf' }, 'none')]);
   const few = cache.datacenters.length <= 3;
   const inside = (dc) => here.includes(dc.id)
-    || cache.clusters.some((c) => c.data_center?.id === dc.id && here.includes(c.id))
+    || cache.clusters.some((c) => c.data_center?.id === dc.id && (here.includes(c.id)
+      || cache.hosts.some((x) => x.cluster?.id === c.id && here.includes(x.id))))
     || cache.networks.some((n) => n.data_center?.id === dc.id && here.includes(n.id));
   const dcs = cache.datacenters.map((dc) => folder(link(`#/datacenters/${dc.id}`, dc.name, 'datacenter'), [
     folder(h('span', {}, icon('folder'), 'Clusters'), leafs(cache.clusters.filter((c) => c.data_center?.id === dc.id)
-      .map((c) => link(`#/clusters/${c.id}`, c.name, 'cluster'))), inside(dc)),
+      .map((c) => clusterNode(c, link))), inside(dc)),
     folder(h('span', {}, icon('folder'), 'Networks'), leafs(cache.networks.filter((n) => n.data_center?.id === dc.id)
       .map((n) => link(`#/networks/${n.id}`, n.name, n.external_provider ? 'extnetwork' : 'network'))), inside(dc)),
   ], few || inside(dc)));
@@ -118,6 +120,16 @@ function renderTree() {
     folder(link('#/datacenters', 'Data Centers', 'folder'), leafs(dcs)),
     folder(link('#/providers', 'Providers', 'provider'), leafs(provs)),
   ]))));
+}
+
+// A cluster, and under it its hosts (each marked with its status) when it has any.
+function clusterNode(c, link) {
+  const hosts = cache.hosts.filter((x) => x.cluster?.id === c.id).sort((a, b) => a.name.localeCompare(b.name));
+  if (!hosts.length) return link(`#/clusters/${c.id}`, c.name, 'cluster');
+  return h('details', { open: true }, h('summary', {}, link(`#/clusters/${c.id}`, c.name, 'cluster')),
+    h('ul', { role: 'group', 'aria-label': `Hosts of ${c.name}` }, hosts.map((x) => h('li', {},
+      link(`#/hosts/${x.id}`, x.name, x.status === 'up' ? 'host' : 'hostdown'),
+      x.status === 'up' ? null : h('span', { class: 'sr-only' }, ` (${String(x.status).replaceAll('_', ' ')})`)))));
 }
 
 function showLogin(message) {

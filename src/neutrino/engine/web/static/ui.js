@@ -40,7 +40,7 @@ export function table({ columns, rows, label, empty = 'Nothing to show.', select
   for (const row of rows) {
     const id = rowId(row);
     const tr = h('tr', { tabindex: '0', 'data-id': id, 'aria-selected': String(id === selected) },
-      columns.map((c) => h('td', { class: c.wrap ? 'wrap' : undefined }, c.render(row))));
+      columns.map((c) => h('td', { class: c.wrap ? 'wrap' : undefined, 'data-label': c.title }, c.render(row))));
     if (onSelect) {
       tr.addEventListener('click', (ev) => {
         if (ev.target.closest('a, button, input, label')) return;
@@ -73,15 +73,15 @@ export function busy(text) {
 
 export function yesNo(v) { return v === true || v === 'true' ? 'Yes' : 'No'; }
 
-// A message in the corner: errors stay until dismissed, successes fade after a while.
+// A message in the corner: errors and warnings stay until dismissed, successes fade after a while.
 export function notify(text, kind = 'error') {
   const box = document.getElementById('messages');
   const close = h('button', { type: 'button', 'aria-label': 'Dismiss' }, '×');
-  const msg = h('div', { class: `message ${kind}`, role: kind === 'error' ? 'alert' : 'status' },
+  const msg = h('div', { class: `message ${kind}`, role: kind === 'success' ? 'status' : 'alert' },
     h('span', { class: 'text' }, text), close);
   close.addEventListener('click', () => msg.remove());
   box.append(msg);
-  if (kind !== 'error') setTimeout(() => msg.remove(), 5000);
+  if (kind === 'success') setTimeout(() => msg.remove(), 5000);
   return msg;
 }
 

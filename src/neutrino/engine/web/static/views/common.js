@@ -1,7 +1,7 @@
 // Pieces several views share: sub-tabs, the general panel, and the one way every list shows networks.
 
 import * as api from '../api.js';
-import { h, table, badge, dash } from '../ui.js';
+import { h, clear, table, badge, dash, notify } from '../ui.js';
 
 export function subTabs(base, tabs, current, label) {
   return h('nav', { class: 'subtabs', 'aria-label': label },
@@ -64,4 +64,78 @@ export async function attachToClusters(networkId, dcId) {
     await api.post(`/clusters/${c.id}/networks`, { id: networkId, required: 'false' });
   }
   return clusters.length;
+}
+
+// A host by reference: a link to its page, named as the engine names it.
+export function hostLink(ctx, ref) {
+  if (!ref || !ref.id) return '';
+  return h('a', { href: `#/hosts/${ref.id}`, class: 'host-link' }, ctx.names.hosts.get(ref.id) || ref.id);
+}
+
+const HOST_STATUS = { up: 'ok', non_responsive: 'bad', installing: 'warn' };
+
+// A host's status; when it is not Up, why (status_detail) follows it, readable without hovering.
+export function hostStatus(x, { detail = true } = {}) {
+  const status = x.status || 'unknown';
+  const mark = badge(status.replaceAll('_', ' '), HOST_STATUS[status] || 'muted', x.status_detail || undefined);
+  if (!detail || status === 'up' || !x.status_detail) return mark;
+  return [mark, ' ', h('span', { class: 'status-detail' }, x.status_detail)];
+}
+
+// Neutrino's extension on /hosts: what the host's agent can plug, one entry per plugin type.
+export function vnicDrivers(x) {
+  return x.vnic_drivers?.vnic_driver || [];
+}
+
+export function networkTypes(d) {
+  const types = String(d.network_types || '').split(',').map((t) => t.trim()).filter(Boolean);
+  return !types.length || types.includes('*') ? 'any' : types.join(', ');
+}
+
+// A part of a page that keeps itself current: `load()` fetches, `view(data)` renders; it re-renders only when
+// the data changed, keeps the keyboard focus where it was, and stops when the user navigates away.
+// The view gets a handle: `refresh()` looks now, `repaint()` renders again (after a change of its own state).
+// `every(data)` says how long to wait before the next look (ms), so a view can look faster while things move.
+export async function live(ctx, every, load, view) {
+  const root = h('div', { class: 'live' });
+  let last = await load();
+  let seen = JSON.stringify(last);
+  let timer = null;
+  let chain = Promise.resolve();
+  const wait = () => (typeof every === 'function' ? every(last) : every);
+  const paint = () => keepFocus(root, () => clear(root, view(last, handle)));
+  // one look at a time: a look asked for while another runs follows it, and its promise resolves after it
+  const again = () => (chain = chain.then(look));
+  const handle = { refresh: again, repaint: paint };
+  async function look() {
+    clearTimeout(timer);
+    if (!ctx.alive()) return;
+    try {
+      const data = await load();
+      const text = JSON.stringify(data);
+      if (ctx.alive() && text !== seen) {
+        last = data;
+        seen = text;
+        paint();
+      }
+    } catch (err) {
+      if (ctx.alive()) notify(err.message);
+    }
+    clearTimeout(timer);
+    if (ctx.alive()) timer = setTimeout(again, wait());
+  }
+  paint();
+  timer = setTimeout(again, wait());
+  return root;
+}
+
+// Re-rendering in place must not throw the keyboard user out of what they were on.
+export function keepFocus(root, replace) {
+  const active = document.activeElement;
+  const key = active && root.contains(active) ? (active.dataset.id || active.dataset.action || active.getAttribute('href')) : null;
+  replace();
+  if (!key) return;
+  const again = [...root.querySelectorAll('[data-id], [data-action], a[href]')]
+    .find((el) => el.dataset.id === key || el.dataset.action === key || el.getAttribute('href') === key);
+  if (again) again.focus();
 }

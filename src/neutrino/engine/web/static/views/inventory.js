@@ -1,8 +1,9 @@
-// Data Centers, Clusters, Hosts and Events tabs.
+// Data Centers, Clusters and Events tabs.
 
 import * as api from '../api.js';
 import { h, table, dash, yesNo, badge, formatDate } from '../ui.js';
 import { subTabs, general, networkTable } from './common.js';
+import { hostTable } from './hosts.js';
 
 function byName(items) { return [...items].sort((a, b) => a.name.localeCompare(b.name)); }
 
@@ -48,8 +49,10 @@ export async function clusters(ctx) {
   const parts = [h('h2', {}, 'Clusters'), clusterTable(ctx, ctx.cache.clusters, ctx.id)];
   if (ctx.id && !selected) parts.push(h('p', { class: 'error', role: 'alert' }, `Cluster '${ctx.id}' was not found.`));
   if (selected) {
-    const sub = ctx.sub === 'general' ? 'general' : 'networks';
-    const panel = sub === 'general'
+    const sub = ['general', 'hosts'].includes(ctx.sub) ? ctx.sub : 'networks';
+    const panel = sub === 'hosts'
+      ? hostTable(ctx, byName(ctx.cache.hosts.filter((x) => x.cluster?.id === selected.id)), { label: `Hosts of ${selected.name}` })
+      : sub === 'general'
       ? general([['Name', selected.name], ['ID', selected.id], ['Data Center', ctx.names.datacenters.get(selected.data_center?.id)],
         ['Description', selected.description], ['CPU architecture', selected.cpu?.architecture]])
       : networkTable(ctx, byName(await api.list(`/clusters/${selected.id}/networks`, 'network')), {
@@ -61,22 +64,10 @@ export async function clusters(ctx) {
         ],
       });
     parts.push(h('h3', {}, `Cluster ${selected.name}`),
-      subTabs(`#/clusters/${selected.id}`, [['networks', 'Logical Networks'], ['general', 'General']], sub, `Cluster ${selected.name}`),
+      subTabs(`#/clusters/${selected.id}`, [['networks', 'Logical Networks'], ['hosts', 'Hosts'], ['general', 'General']], sub, `Cluster ${selected.name}`),
       h('div', { class: 'subpanel' }, panel));
   }
   return parts;
-}
-
-export async function hosts(ctx) {
-  return [h('h2', {}, 'Hosts'), table({
-    label: 'Hosts', rows: byName(ctx.cache.hosts), empty: 'No hosts.',
-    columns: [
-      { title: 'Name', render: (x) => x.name },
-      { title: 'Address', render: (x) => dash(x.address) },
-      { title: 'Status', render: (x) => badge(x.status || 'unknown', x.status === 'up' ? 'ok' : 'muted') },
-      { title: 'Cluster', render: (x) => dash(ctx.names.clusters.get(x.cluster?.id)) },
-    ],
-  })];
 }
 
 export async function events(ctx) {

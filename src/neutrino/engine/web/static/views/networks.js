@@ -155,10 +155,22 @@ function subnetDialog(ctx, path) {
   });
 }
 
+function customProperties(p) {
+  return p?.custom_properties?.custom_property || [];
+}
+
+// The SecurityGroups custom property: absent (the port gets the provider's default group), empty (no group),
+// or security group UUIDs, comma-separated.
 function securityGroups(p) {
-  const props = p.custom_properties?.custom_property || [];
-  const sg = props.find((c) => c.name === 'SecurityGroups');
-  return sg ? sg.value : '';
+  const sg = customProperties(p).find((c) => c.name === 'SecurityGroups');
+  if (!sg) return null;
+  return sg.value || '';
+}
+
+function securityGroupsText(p) {
+  const v = securityGroups(p);
+  if (v === null) return h('span', { class: 'note' }, 'not set');
+  return v === '' ? h('span', { class: 'note' }, 'none (empty)') : v;
 }
 
 async function profileList(ctx, items, network) {
@@ -187,7 +199,7 @@ async function profileList(ctx, items, network) {
       { title: 'Network', render: (p) => h('a', { href: `#/networks/${p.network?.id}` }, ctx.names.networks.get(p.network?.id) || p.network?.id) },
       { title: 'Provider', render: (p) => providerLink(ctx, ctx.cache.networks.find((n) => n.id === p.network?.id)?.external_provider) || '—' },
       { title: 'Port mirroring', render: (p) => yesNo(p.port_mirroring) },
-      { title: 'SecurityGroups', render: (p) => dash(securityGroups(p)), wrap: true },
+      { title: 'SecurityGroups', render: (p) => securityGroupsText(p), wrap: true },
       { title: 'Description', render: (p) => dash(p.description), wrap: true },
     ],
   });
@@ -207,18 +219,34 @@ function profileDialog(ctx, profile, network) {
   const net = selectOf(vmNetworks, { name: 'network', value: profile?.network?.id || network?.id });
   net.disabled = !!profile;
   const mirroring = h('input', { type: 'checkbox', name: 'port_mirroring', checked: api.truthy(profile?.port_mirroring) });
-  const groups = h('input', { name: 'security_groups', value: profile ? securityGroups(profile) : '', placeholder: 'security group UUIDs, comma-separated' });
+  const current = profile ? securityGroups(profile) : null;
+  const others = customProperties(profile).filter((c) => c.name !== 'SecurityGroups');
+  const mode = current === null ? 'unset' : current === '' ? 'none' : 'list';
+  const choice = (value, text) => h('label', {}, h('input', { type: 'radio', name: 'sg-mode', value, checked: mode === value }), text);
+  const modes = h('div', { class: 'checks', role: 'radiogroup', 'aria-label': 'Which security groups the ports get' },
+    choice('unset', 'Not set (the provider\'s default group)'), choice('none', 'Empty (no security group)'), choice('list', 'These groups:'));
+  const groups = h('input', { name: 'security_groups', value: current || '', 'aria-label': 'SecurityGroups', placeholder: 'security group UUIDs, comma-separated' });
+  const pick = (value) => { modes.querySelector(`input[value="${value}"]`).checked = true; };
+  groups.addEventListener('input', () => pick(groups.value.trim() ? 'list' : 'none'));
   openDialog({
     title: profile ? `Edit vNIC profile ${profile.name}` : 'New vNIC profile',
     body: [h('div', { class: 'form-grid' }, row('Name', name), row('Description', description), row('Network', net),
-      row('Port mirroring', mirroring), row('SecurityGroups', groups)),
-    h('p', { class: 'note' }, 'SecurityGroups: the provider security groups (UUIDs, comma-separated) for vNICs on external networks; left empty, the property is not set.')],
+      row('Port mirroring', mirroring)),
+    h('fieldset', {}, h('legend', {}, 'Custom properties'),
+      h('div', { class: 'form-grid' }, h('span', { class: 'grid-label', id: 'sg-modes' }, 'SecurityGroups'),
+        h('div', { class: 'stack' }, modes, groups)),
+      others.length ? h('p', { class: 'note' }, 'Also set (kept as they are): ', others.map((c) => `${c.name}=${c.value}`).join(', ')) : null,
+      h('p', { class: 'note' }, 'Used for vNICs on external networks: the provider security groups (UUIDs) their ports get.'))],
     actions: [{
       label: 'OK', primary: true,
       async run(dlg) {
         const body = { name: name.value.trim(), description: description.value, port_mirroring: String(mirroring.checked) };
+        const chosen = modes.querySelector('input:checked')?.value || 'unset';
         const value = groups.value.split(/[\s,]+/).filter(Boolean).join(',');
-        body.custom_properties = { custom_property: value ? [{ name: 'SecurityGroups', value }] : [] };
+        const props = others.map((c) => ({ name: c.name, value: c.value }));
+        if (chosen === 'none' || (chosen === 'list' && !value)) props.push({ name: 'SecurityGroups', value: '' });
+        else if (chosen === 'list') props.push({ name: 'SecurityGroups', value });
+        body.custom_properties = { custom_property: props };
         if (profile) await api.put(`/vnicprofiles/${profile.id}`, body);
         else await api.post('/vnicprofiles', { ...body, network: { id: net.value } });
         dlg.close();

@@ -1,153 +1,153 @@
-// The Virtual Machines tab: status and host, Run/Stop, and a NICs sub-tab that shows each vNIC's
-// provisioning (port created, bound, plugged, active, last error), polled while the VM starts.
+// The Virtual Machines tab: status and host, Run / Stop / Migrate with progress, and the sub-tabs of a VM
+// (its NICs with their live provisioning, see vm-nics.js; General). The page looks again every 5 s, every
+// 2 s while a VM's NICs are shown, and every 0.5 s while a VM moves or an action of this page runs.
 
 import * as api from '../api.js';
-import { h, clear, table, dash, yesNo, badge, busy, notify, formatDate } from '../ui.js';
-import { subTabs, providerLink } from './common.js';
+import { h, table, dash, badge, busy, notify, openDialog, row, formatDate } from '../ui.js';
+import { subTabs, general, toolbar, hostLink, live } from './common.js';
+import { nicPanel } from './vm-nics.js';
 
-const MOVING = new Set(['wait_for_launch', 'powering_up', 'powering_down', 'migrating', 'image_locked']);
+const MOVING = new Set(['wait_for_launch', 'powering_up', 'powering_down', 'migrating', 'restoring_state', 'image_locked']);
 const STATUS_KIND = { up: 'ok', down: 'muted', not_responding: 'bad', unknown: 'bad' };
-// the steps a vNIC goes through when its VM starts, in order: [label, element in `provisioning`]
-const STEPS = [['Port created', 'port_created'], ['Bound', 'bound'], ['Plugged', 'plugged'], ['Active', 'active']];
+const SUBS = [['nics', 'Network Interfaces'], ['general', 'General']];
+// what a VM shows while an action of this page runs on it
+const DOING = { start: ['powering_up', 'Starting'], stop: ['powering_down', 'Stopping'], migrate: ['migrating', 'Migrating'] };
 
 function statusBadge(status) {
-  const text = (status || 'unknown').replaceAll('_', ' ');
-  return badge(text, STATUS_KIND[status] || 'warn');
+  return badge((status || 'unknown').replaceAll('_', ' '), STATUS_KIND[status] || 'warn');
+}
+
+// "No host can run the VM: a (Filter: why); b (Filter: why)" reads better one host a line.
+export function readable(message) {
+  const m = /^(.*?No host can run the VM:)\s+(.*)$/s.exec(message || '');
+  if (!m) return message;
+  return [m[1], ...m[2].split(/;\s+(?=[^;()]+ \()/).map((x) => `• ${x}`)].join('\n');
 }
 
 export async function vms(ctx) {
-  const state = { rows: await api.list('/vms', 'vm'), starting: new Set() };
-  const root = h('div');
-  const render = async () => {
-    state.rows.sort((a, b) => a.name.localeCompare(b.name));
-    const selected = state.rows.find((v) => v.id === ctx.id);
-    const parts = [h('h2', {}, 'Virtual Machines'), vmToolbar(ctx, state, selected, refresh), vmTable(ctx, state)];
-    if (ctx.id && !selected) parts.push(h('p', { class: 'error', role: 'alert' }, `VM '${ctx.id}' was not found.`));
-    if (selected) parts.push(await vmDetail(ctx, selected, state));
-    if (ctx.alive()) keepFocus(root, () => clear(root, parts));
-  };
-  const refresh = async () => {
-    try {
-      state.rows = await api.list('/vms', 'vm');
-      await render();
-    } catch (err) {
-      if (ctx.alive()) notify(err.message);
+  // vm id -> the action running on it; nic id -> what is being done to it; open step histories
+  const state = { doing: new Map(), nicDoing: new Map(), open: new Set(), profiles: null };
+  const sub = SUBS.some(([k]) => k === ctx.sub) ? ctx.sub : 'nics';
+  const load = async () => {
+    const rows = await api.list('/vms', 'vm');
+    rows.sort((a, b) => a.name.localeCompare(b.name));
+    const selected = rows.find((v) => v.id === ctx.id);
+    const nics = selected && sub === 'nics' ? await api.list(`/vms/${selected.id}/nics`, 'nic') : [];
+    if (!state.profiles || nics.some((n) => n.vnic_profile?.id && !state.profiles.has(n.vnic_profile.id))) {
+      state.profiles = new Map((await api.list('/vnicprofiles', 'vnic_profile')).map((p) => [p.id, p]));
     }
+    return { rows, nics };
   };
-  // live while anything moves: a VM between states, or a start this page asked for
-  ctx.poll(() => {
-    if (state.starting.size || state.rows.some((v) => MOVING.has(v.status))) refresh();
-  }, 1000);
-  await render();
-  return root;
-}
-
-// re-rendering in place must not throw the keyboard user out of the table
-function keepFocus(root, replace) {
-  const active = document.activeElement;
-  const key = active && root.contains(active) ? (active.dataset.id || active.dataset.action || active.getAttribute('href')) : null;
-  replace();
-  if (!key) return;
-  const again = [...root.querySelectorAll('[data-id], [data-action], a[href]')]
-    .find((el) => el.dataset.id === key || el.dataset.action === key || el.getAttribute('href') === key);
-  if (again) again.focus();
-}
-
-function vmToolbar(ctx, state, vm, refresh) {
-  const act = async (action, label) => {
-    if (action === 'start') state.starting.add(vm.id);
-    refresh();
-    try {
-      await api.post(`/vms/${vm.id}/${action}`, {});
-      notify(`${label} ${vm.name}: done.`, 'success');
-    } catch (err) {
-      notify(`${label} ${vm.name} failed: ${err.message}`);
-    } finally {
-      state.starting.delete(vm.id);
-      refresh();
-    }
+  const every = ({ rows }) => {
+    if (state.doing.size || state.nicDoing.size || rows.some((v) => MOVING.has(v.status))) return 500;
+    return ctx.id && sub === 'nics' ? 2000 : 5000;
   };
-  const startingNow = vm && state.starting.has(vm.id);
-  return h('div', { class: 'toolbar', role: 'toolbar' },
-    h('button', { type: 'button', 'data-action': 'run', disabled: !vm || vm.status !== 'down' || startingNow, onclick: () => act('start', 'Run') }, 'Run'),
-    h('button', { type: 'button', 'data-action': 'stop', disabled: !vm || vm.status === 'down', onclick: () => act('stop', 'Stop') }, 'Stop'),
-    startingNow ? busy(`Starting ${vm.name}…`) : null);
+  return live(ctx, every, load, (data, handle) => page(ctx, state, sub, data, handle));
 }
 
-function vmTable(ctx, state) {
+function page(ctx, state, sub, { rows, nics }, handle) {
+  const selected = rows.find((v) => v.id === ctx.id);
+  const parts = [h('h2', {}, 'Virtual Machines'), vmToolbar(ctx, state, selected, handle), vmTable(ctx, state, rows)];
+  if (ctx.id && !selected) parts.push(h('p', { class: 'error', role: 'alert' }, `VM '${ctx.id}' was not found.`));
+  if (selected) {
+    const panel = sub === 'general' ? vmGeneral(ctx, selected) : nicPanel(ctx, selected, nics, state, handle);
+    parts.push(h('h3', {}, `VM ${selected.name}`), subTabs(`#/vms/${selected.id}`, SUBS, sub, `VM ${selected.name}`),
+      h('div', { class: 'subpanel' }, panel));
+  }
+  return parts;
+}
+
+function shownStatus(state, vm) {
+  const doing = state.doing.get(vm.id);
+  // the engine answers a start when the VM is up: until then this page says what it asked for
+  if (doing && (vm.status === 'down' || (doing === 'migrate' && vm.status === 'up'))) return DOING[doing][0];
+  return vm.status;
+}
+
+async function act(ctx, state, vm, action, handle, body = {}) {
+  const label = { start: 'Run', stop: 'Stop', migrate: 'Migrate' }[action];
+  state.doing.set(vm.id, action);
+  handle.repaint();
+  handle.refresh();
+  try {
+    await api.post(`/vms/${vm.id}/${action}`, body);
+    const after = await api.get(`/vms/${vm.id}`);
+    const where = after.host?.id ? ` on host ${ctx.names.hosts.get(after.host.id) || after.host.id}` : '';
+    notify(`${label} ${vm.name}: done; it is ${String(after.status || 'unknown').replaceAll('_', ' ')}${where}.`, 'success');
+  } finally {
+    await handle.refresh().catch(() => {});
+    state.doing.delete(vm.id);
+    handle.repaint();
+  }
+}
+
+function vmToolbar(ctx, state, vm, handle) {
+  const doing = vm && state.doing.get(vm.id);
+  const run = (action) => act(ctx, state, vm, action, handle).catch((err) => {
+    notify(`${{ start: 'Run', stop: 'Stop' }[action]} ${vm.name} failed: ${readable(err.message)}`);
+  });
+  return toolbar(
+    h('button', { type: 'button', 'data-action': 'run', disabled: !vm || vm.status !== 'down' || !!doing, onclick: () => run('start') }, 'Run'),
+    h('button', { type: 'button', 'data-action': 'stop', disabled: !vm || vm.status === 'down' || !!doing, onclick: () => run('stop') }, 'Stop'),
+    h('button', { type: 'button', 'data-action': 'migrate', disabled: !vm || vm.status !== 'up' || !!doing, onclick: () => migrateDialog(ctx, state, vm, handle) }, 'Migrate…'),
+    doing ? busy(`${DOING[doing][1]} ${vm.name}…`) : null,
+    vm ? null : h('span', { class: 'note' }, 'Choose a VM to run, stop or migrate it.'),
+  );
+}
+
+function vmTable(ctx, state, rows) {
   return table({
-    label: 'Virtual machines', rows: state.rows, selected: ctx.id, empty: 'No virtual machines.',
-    onSelect: (v) => ctx.go(`#/vms/${v.id}/nics`),
+    label: 'Virtual machines', rows, selected: ctx.id, empty: 'No virtual machines.',
+    onSelect: (v) => ctx.go(`#/vms/${v.id}/${ctx.sub || 'nics'}`),
     columns: [
       { title: 'Name', render: (v) => h('a', { href: `#/vms/${v.id}/nics` }, v.name) },
-      { title: 'Status', render: (v) => [statusBadge(state.starting.has(v.id) && v.status === 'down' ? 'wait_for_launch' : v.status)] },
-      { title: 'Host', render: (v) => dash(ctx.names.hosts.get(v.host?.id)) },
-      { title: 'Cluster', render: (v) => dash(ctx.names.clusters.get(v.cluster?.id)) },
+      { title: 'Status', render: (v) => statusBadge(shownStatus(state, v)) },
+      { title: 'Host', render: (v) => hostLink(ctx, v.host) || '—' },
+      { title: 'Cluster', render: (v) => (v.cluster?.id ? h('a', { href: `#/clusters/${v.cluster.id}` }, ctx.names.clusters.get(v.cluster.id) || v.cluster.id) : '—') },
       { title: 'Started', render: (v) => (v.status === 'down' ? '—' : formatDate(v.start_time)) },
       { title: 'Description', render: (v) => dash(v.description), wrap: true },
     ],
   });
 }
 
-async function vmDetail(ctx, vm, state) {
-  const nics = await api.list(`/vms/${vm.id}/nics`, 'nic');
-  const profiles = new Map((await api.list('/vnicprofiles', 'vnic_profile')).map((p) => [p.id, p]));
-  const networkOf = (nic) => ctx.cache.networks.find((n) => n.id === profiles.get(nic.vnic_profile?.id)?.network?.id);
-  const moving = state.starting.has(vm.id) || MOVING.has(vm.status);
-  return [
-    h('h3', {}, `VM ${vm.name}`),
-    subTabs(`#/vms/${vm.id}`, [['nics', 'Network Interfaces']], 'nics', `VM ${vm.name}`),
-    h('div', { class: 'subpanel' },
-      moving ? h('p', {}, busy('Provisioning the vNICs; this list updates live.')) : null,
-      table({
-        label: `Network interfaces of ${vm.name}`, rows: nics, empty: 'This VM has no network interfaces.',
-        columns: [
-          { title: 'Name', render: (n) => n.name },
-          { title: 'MAC', render: (n) => dash(n.mac?.address) },
-          { title: 'Profile (network)', render: (n) => profileAndNetwork(profiles.get(n.vnic_profile?.id), networkOf(n)) },
-          { title: 'Provider', render: (n) => providerLink(ctx, networkOf(n)?.external_provider) || '—' },
-          { title: 'Plugged / linked', render: (n) => `${yesNo(n.plugged)} / ${yesNo(n.linked)}` },
-          { title: 'Provisioning', render: (n) => provisioningState(n.provisioning) },
-          { title: 'Timings', render: (n) => timings(n.provisioning), wrap: true },
-          { title: 'Last error', render: (n) => lastError(n.provisioning), wrap: true },
-        ],
-      })),
-  ];
+function vmGeneral(ctx, vm) {
+  const cluster = ctx.cache.clusters.find((c) => c.id === vm.cluster?.id);
+  const mib = Number(vm.memory) ? `${Math.round(Number(vm.memory) / 1048576)} MiB` : null;
+  return general([
+    ['Name', vm.name], ['ID', vm.id], ['Description', vm.description], ['Status', statusBadge(vm.status)],
+    ['Host', hostLink(ctx, vm.host)], ['Cluster', cluster?.name], ['Data Center', ctx.names.datacenters.get(cluster?.data_center?.id)],
+    ['Memory', mib], ['Created', formatDate(vm.creation_time)], ['Started', vm.status === 'down' ? null : formatDate(vm.start_time)],
+    ['Stopped', formatDate(vm.stop_time)],
+  ]);
 }
 
-function profileAndNetwork(profile, net) {
-  if (!profile) return '—';
-  return [profile.name, ' (', net ? h('a', { href: `#/networks/${net.id}` }, net.name) : '?', ')'];
-}
-
-// `provisioning` is not in the API yet; when it comes, each step is a time (or an element with `time`).
-function provisioningState(p) {
-  if (!p) return '—';
-  const state = typeof p === 'string' ? p : p.state || p.status;
-  if (!state) return '—';
-  const kind = state === 'active' ? 'ok' : state === 'failed' || state === 'error' ? 'bad' : 'warn';
-  return badge(String(state).replaceAll('_', ' '), kind);
-}
-
-function stepTime(p, key) {
-  const v = p[key] ?? p[`${key}_time`] ?? p[`${key}_at`];
-  const when = v && typeof v === 'object' ? v.time || v.date : v;
-  if (!when) return null;
-  const d = new Date(when);
-  return Number.isNaN(d.getTime()) ? String(when) : d.toLocaleTimeString();
-}
-
-// each step the vNIC has passed, with its time: "port created 12:00:01 · bound 12:00:02 · ..."
-function timings(p) {
-  if (!p || typeof p !== 'object') return '—';
-  const done = STEPS.map(([label, key]) => [label, stepTime(p, key)]).filter(([, t]) => t);
-  if (!done.length) return '—';
-  return h('span', { class: 'timings' }, done.map(([label, t], i) => [i ? ' · ' : '', h('span', { class: 'note' }, label.toLowerCase()), ` ${t}`]));
-}
-
-function lastError(p) {
-  if (!p || typeof p !== 'object') return '—';
-  const e = p.last_error ?? p.error;
-  if (!e) return '—';
-  return h('span', { class: 'error' }, typeof e === 'object' ? (e.message || e.detail || JSON.stringify(e)) : String(e));
+// Migrate to a chosen host of the VM's cluster, or let the scheduler choose.
+async function migrateDialog(ctx, state, vm, handle) {
+  let hosts;
+  try {
+    hosts = await api.list('/hosts', 'host');
+  } catch (err) {
+    notify(err.message);
+    return;
+  }
+  const others = hosts.filter((x) => x.cluster?.id === vm.cluster?.id && x.id !== vm.host?.id)
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const target = h('select', { name: 'host' }, h('option', { value: '' }, 'Automatic (the scheduler chooses)'),
+    others.map((x) => h('option', { value: x.id }, x.status === 'up' ? x.name : `${x.name} (${String(x.status).replaceAll('_', ' ')})`)));
+  const from = ctx.names.hosts.get(vm.host?.id) || hosts.find((x) => x.id === vm.host?.id)?.name || 'its host';
+  openDialog({
+    title: `Migrate ${vm.name}`,
+    body: [h('div', { class: 'form-grid' }, row('Destination host', target)),
+      h('p', { class: 'note' }, others.length
+        ? `${vm.name} runs on ${from}. Its vNICs' ports are bound to the destination and plugged there before it leaves ${from}.`
+        : `There is no other host in ${vm.name}'s cluster; the engine will say so.`)],
+    actions: [{
+      label: 'Migrate', primary: true,
+      async run(dlg) {
+        dlg.status(busy(`Migrating ${vm.name}…`));
+        await act(ctx, state, vm, 'migrate', handle, target.value ? { host: { id: target.value } } : {});
+        dlg.close();
+      },
+    }],
+  });
 }
