@@ -22,6 +22,7 @@ from neutrino.agent.datapath.iproute import IpRouteNet
 from neutrino.agent.datapath.memory import MemoryNet
 from neutrino.agent.datapath.vswitch import MemoryOvsDb, OvsDb, VsctlOvsDb
 from neutrino.agent.provider_link import Reporter, connect
+from neutrino.agent.provider_sync import ProviderSync
 from neutrino.agent.service import Agent, HostIdentity
 from neutrino.agent.settings import AgentSettings
 from neutrino.agent.state import StateFile
@@ -53,6 +54,7 @@ def build_agent(settings: AgentSettings, host_net: HostNet | None = None) -> Age
             firewall=firewall,
             ovs=ovs,
             ovs_datapath_type=settings.ovs_datapath_type,
+            integration_bridge=settings.integration_bridge,
         ),
     )
     backend = VM_BACKENDS[settings.vm_backend](
@@ -61,6 +63,7 @@ def build_agent(settings: AgentSettings, host_net: HostNet | None = None) -> Age
             data_dir=settings.data_dir,
             netns_prefix=settings.netns_prefix,
             guest_dhcp=settings.guest_dhcp and settings.host_net == "kernel",
+            integration_bridge=settings.integration_bridge,
         )
     )
     identity = HostIdentity(
@@ -77,12 +80,14 @@ def build_agent(settings: AgentSettings, host_net: HostNet | None = None) -> Age
 
 
 def create_app(settings: AgentSettings, *, host_net: HostNet | None = None) -> Starlette:
-    """The agent's ASGI application. On startup it replays its saved state onto the host."""
+    """The agent's ASGI application. On startup it replays its saved state onto the host; with
+    a provider URL it then reports to the provider and syncs security groups and DHCP with it
+    (:class:`~neutrino.agent.provider_sync.ProviderSync`) in background threads."""
     if settings.token is None or not settings.token.get_secret_value():
         raise ValueError("the agent needs a token (--token or NEUTRINO_AGENT_TOKEN)")
     agent = build_agent(settings, host_net)
 
-    reporter = None
+    reporter = sync = None
     if settings.provider_url:
         password = settings.provider_password.get_secret_value() if settings.provider_password else None
         link = connect(
@@ -94,19 +99,24 @@ def create_app(settings: AgentSettings, *, host_net: HostNet | None = None) -> S
             auth_url=settings.provider_auth_url,
         )
         reporter = Reporter(agent, link, settings.report_interval)
+        sync = ProviderSync(agent, link, settings.sync_interval, dhcp=settings.provider_dhcp)
+        agent.provider = sync
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         from starlette.concurrency import run_in_threadpool
 
         await run_in_threadpool(agent.recover)
-        if reporter is not None:
+        if reporter is not None and sync is not None:
             reporter.start()
+            sync.start()
         try:
             yield
         finally:
-            if reporter is not None:
+            if reporter is not None and sync is not None:
+                await run_in_threadpool(sync.stop)
                 await run_in_threadpool(reporter.stop)
+                reporter.link.close()
 
     app = Starlette(
         routes=routes.ROUTES,
@@ -117,4 +127,5 @@ def create_app(settings: AgentSettings, *, host_net: HostNet | None = None) -> S
     app.state.agent = agent
     app.state.settings = settings
     app.state.reporter = reporter
+    app.state.provider_sync = sync
     return app

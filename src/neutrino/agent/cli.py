@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -23,6 +24,12 @@ def _mapping(text: str) -> tuple[str, str]:
 def configure(parser: argparse.ArgumentParser) -> None:
     """The agent's command-line arguments; unset ones fall back to ``NEUTRINO_AGENT_*``."""
     add = parser.add_argument
+    add(
+        "--config",
+        metavar="FILE",
+        help="TOML file with any of these options (by field name, e.g. provider_url); "
+        "arguments and NEUTRINO_AGENT_* override it",
+    )
     add("--listen", help="HOST:PORT or unix:PATH to serve the agent API on (default 127.0.0.1:54321)")
     add("--data-dir", help="where the agent keeps its state (default /var/lib/neutrino/agent)")
     add("--token", help="the API token clients must send (default $NEUTRINO_AGENT_TOKEN)")
@@ -71,6 +78,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="OVSDB of the open_vswitch driver (default: ovs-vsctl's, unix:/run/openvswitch/db.sock)",
     )
     add("--ovs-datapath-type", help="datapath type of br-int (e.g. netdev for the userspace datapath)")
+    add("--integration-bridge", help="the Open vSwitch bridge of OPEN_VSWITCH vNICs (default br-int)")
     add(
         "--provider-url",
         help="report to this network provider (Neutron endpoint, e.g. http://127.0.0.1:9696)",
@@ -82,16 +90,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="Keystone password (default $NEUTRINO_AGENT_PROVIDER_PASSWORD; none: no token)",
     )
     add("--provider-project", help="Keystone project (default admin)")
+    add("--provider-domain", help="Keystone domain of the user and project (default Default)")
     add("--report-interval", type=float, help="seconds between reports to the provider (default 30)")
+    add(
+        "--sync-interval",
+        type=float,
+        help="seconds between syncs of security groups and DHCP with the provider (default 2)",
+    )
+    add(
+        "--no-provider-dhcp",
+        action="store_true",
+        help="serve no DHCP on provider networks (the provider's own DHCP agents do, e.g. a real Neutron's)",
+    )
     add("--log-level", default="info", help="uvicorn log level")
 
 
 #: arguments that map one to one onto :class:`~neutrino.agent.settings.AgentSettings` fields
 SCALAR_FIELDS = (
     "listen", "data_dir", "token", "host_name", "vm_backend", "host_net", "tunnel_ip", "vxlan_port",
-    "underlay_dev", "underlay_mtu", "netns_prefix", "firewall", "ovs_db", "ovs_datapath_type",
+    "underlay_dev", "underlay_mtu", "netns_prefix", "firewall", "ovs_db", "ovs_datapath_type", "integration_bridge",
     "provider_url", "provider_auth_url", "provider_username", "provider_password", "provider_project",
-    "report_interval",
+    "provider_domain", "report_interval", "sync_interval",
 )  # fmt: skip
 
 
@@ -113,6 +132,11 @@ def settings_from_args(args: argparse.Namespace) -> object:
         given["physical_interface_mappings"] = dict(args.physical_interface_mapping)
     if args.no_guest_dhcp:
         given["guest_dhcp"] = False
+    if getattr(args, "no_provider_dhcp", False):
+        given["provider_dhcp"] = False
+    config = getattr(args, "config", None)
+    if config:
+        return AgentSettings.from_file(Path(config), **given)
     return AgentSettings(**given)  # type: ignore[arg-type]
 
 
@@ -129,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         settings = settings_from_args(args)
         assert isinstance(settings, AgentSettings)
         app = create_app(settings)
-    except (ValidationError, ValueError, VnicDriverError) as exc:
+    except (ValidationError, ValueError, OSError, VnicDriverError) as exc:
         print(f"neutrino agent: {exc}", file=sys.stderr)
         return 2
     uvicorn.run(app, log_level=args.log_level, **settings.bind())  # type: ignore[arg-type]

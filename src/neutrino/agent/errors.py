@@ -92,8 +92,8 @@ class NetworkNotCarried(BadRequest):
 
 
 class SecurityGroupNotSet(BadRequest):
-    def __init__(self, nic: str, group_id: str) -> None:
-        super().__init__(f"vNIC {nic}: security group {group_id} was not set on this host")
+    def __init__(self, nic: str, group_id: str, reason: str = "was not set on this host") -> None:
+        super().__init__(f"vNIC {nic}: security group {group_id} {reason}")
 
 
 class PlugFailed(HostFailure):

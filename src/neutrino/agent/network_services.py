@@ -167,7 +167,8 @@ class NetworkServices:
     # -- the provider's view ---------------------------------------------------------------
     def provider_reports(self) -> tuple[dict[str, dict[str, Any]], list[str]]:
         """One agent report per plugin type (``POST /v2.0/agent-reports`` bodies without
-        ``agent_type``) and the unplugged port ids they mark DOWN."""
+        ``agent_type``) and the unplugged port ids they mark DOWN. The DHCP ports of the servers
+        run for the provider sync are reported ACTIVE too."""
         with self._lock:
             reports: dict[str, dict[str, Any]] = {}
             for plugin_type, driver in sorted(self.drivers.items()):
@@ -200,6 +201,10 @@ class NetworkServices:
                     status = {"plugged": "ACTIVE", "failed": "ERROR"}.get(nic.state, "DOWN")
                     report["ports"].append({"id": ext.vnic_id, "status": status})
                     report["configurations"]["devices"] += nic.state == "plugged"
+            for network_id, port_id in sorted(self.state.provider_dhcp.items()):
+                served = self.state.dhcp.get(network_id)
+                if served is not None and served.plugin_type in reports:
+                    reports[served.plugin_type]["ports"].append({"id": port_id, "status": "ACTIVE"})
             down = []
             for port_id, plugin_type in sorted(self._down.items()):
                 if plugin_type in reports:

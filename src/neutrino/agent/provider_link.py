@@ -3,8 +3,10 @@
 * :class:`KeystoneAuth` — an ``httpx`` auth flow: a Keystone v3 password token, fetched on first
   use and again when the provider answers 401.
 * :class:`ProviderLink` — ``POST /v2.0/agent-reports`` (the embedded provider's agent report:
-  liveness, configurations, port statuses) and ``GET /v2.0/agents`` (Neutron's agent extension,
-  for the other hosts' tunnel addresses).
+  liveness, configurations, port statuses; extension :data:`REPORT_EXTENSION`), ``GET
+  /v2.0/agents`` (Neutron's agent extension, for the other hosts' tunnel addresses), and the
+  plain Neutron resource calls :mod:`neutrino.agent.provider_sync` reads security groups, ports,
+  networks and subnets with.
 * :class:`Reporter` — every ``interval`` seconds: report each plugin type this host plugs, mark
   its ports ACTIVE / ERROR / DOWN, and learn VXLAN peers from the other hosts' agents.
 
@@ -23,6 +25,10 @@ import httpx
 from neutrino.agent.service import Agent
 
 log = logging.getLogger(__name__)
+
+#: The alias under which the embedded provider lists ``POST /v2.0/agent-reports`` in
+#: ``GET /v2.0/extensions`` (Neutrino's own: real Neutron agents report over RPC).
+REPORT_EXTENSION = "neutrino-agent-report"
 
 #: Neutron's agent_type names for the plugin types the agent's drivers plug.
 AGENT_TYPES = {"LINUX_BRIDGE": "Linux bridge agent", "OPEN_VSWITCH": "Open vSwitch agent"}
@@ -77,10 +83,53 @@ class KeystoneAuth(httpx.Auth):
 
 
 class ProviderLink:
-    """The two provider calls the agent makes."""
+    """The provider calls the agent makes. Errors are ``httpx`` errors (``HTTPStatusError`` for
+    an error answer, ``TransportError`` for an unreachable provider)."""
+
+    #: pages followed at most by :meth:`query` (``<collection>_links`` ``next``)
+    MAX_PAGES = 100
 
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
+
+    def close(self) -> None:
+        self.client.close()
+
+    def query(self, collection: str, **filters: str | list[str]) -> list[dict[str, Any]]:
+        """``GET /v2.0/<collection>?<filters>`` (a list value repeats the key, which Neutron
+        reads as "any of"), following pagination links."""
+        member = collection.replace("-", "_")
+        url: str | None = f"/v2.0/{collection}"
+        params: dict[str, str | list[str]] | None = filters
+        found: list[dict[str, Any]] = []
+        for _ in range(self.MAX_PAGES):
+            if url is None:
+                break
+            response = self.client.get(url, params=params)
+            response.raise_for_status()
+            body = response.json()
+            found.extend(body.get(member, []))
+            url = next((link["href"] for link in body.get(f"{member}_links", []) if link.get("rel") == "next"), None)
+            params = None  # the next link carries the query
+        return found
+
+    def create(self, collection: str, member: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.client.post(f"/v2.0/{collection}", json={member: body})
+        response.raise_for_status()
+        created: dict[str, Any] = response.json()[member]
+        return created
+
+    def update(self, collection: str, member: str, resource_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.client.put(f"/v2.0/{collection}/{resource_id}", json={member: body})
+        response.raise_for_status()
+        updated: dict[str, Any] = response.json()[member]
+        return updated
+
+    def delete(self, collection: str, resource_id: str) -> None:
+        """Delete a resource; one already gone is no error."""
+        response = self.client.delete(f"/v2.0/{collection}/{resource_id}")
+        if response.status_code != 404:
+            response.raise_for_status()
 
     def report(self, report: dict[str, Any]) -> dict[str, Any]:
         response = self.client.post("/v2.0/agent-reports", json={"agent_report": report})
@@ -165,7 +214,7 @@ class Reporter:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop the thread (the link stays open: its owner closes it)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=15)
-        self.link.client.close()

@@ -39,7 +39,8 @@ from neutrino.agent.errors import (
     VmExists,
     VmNotFound,
 )
-from neutrino.agent.network_services import HostIdentity, NetworkServices
+from neutrino.agent.network_services import HostIdentity
+from neutrino.agent.provider_services import ProviderServices
 from neutrino.agent.state import AgentState, StateFile, StoredNic, StoredVm
 from neutrino.agent.vm.base import AttachedNic, VmBackend, VmBackendError
 from neutrino.agent.vnic.base import Vif, VnicDriver, VnicDriverError
@@ -49,8 +50,9 @@ log = logging.getLogger(__name__)
 _HOST_ERRORS = (VnicDriverError, VmBackendError, HostNetError)
 
 
-class Agent(NetworkServices):
-    """The host agent's verbs over one VM backend and a set of vNIC drivers."""
+class Agent(ProviderServices):
+    """The host agent's verbs over one VM backend and a set of vNIC drivers (with a provider
+    sync in :attr:`provider`, the verbs that plug vNICs let it fetch what they need first)."""
 
     def __init__(
         self,
@@ -74,6 +76,7 @@ class Agent(NetworkServices):
         self._down: dict[str, str] = {}  # port id -> plugin type, unplugged since the last report
         if firewall is not None:
             firewall.groups = dict(self.state.security_groups)
+        self._init_provider_services()
 
     # -- reports ---------------------------------------------------------------------------
     def capabilities(self) -> dict[str, Any]:
@@ -149,6 +152,10 @@ class Agent(NetworkServices):
     def create_vm(self, spec: VmSpec) -> tuple[VmState, bool]:
         """Run ``spec`` here; returns the VM and whether it was created (False: it already ran
         with this very definition). Raises :class:`VmExists` for another definition."""
+        with self.provider_prepared(spec.nics):
+            return self._create_vm(spec)
+
+    def _create_vm(self, spec: VmSpec) -> tuple[VmState, bool]:
         with self._lock:
             existing = self.state.vms.get(spec.vm_id)
             if existing is not None:
@@ -183,7 +190,8 @@ class Agent(NetworkServices):
             warnings = self._undo(vm)
             del self.state.vms[vm_id]
             self._save()
-            return warnings
+        self.provider_changed()
+        return warnings
 
     def _undo(self, vm: StoredVm) -> list[str]:
         warnings = []
@@ -204,6 +212,10 @@ class Agent(NetworkServices):
     def plug_nic(self, vm_id: str, spec: NicSpec) -> tuple[NicState, bool]:
         """Hot-plug ``spec`` into the VM; returns the NIC and whether it was added (False: it was
         already there with this very definition)."""
+        with self.provider_prepared([spec]):
+            return self._plug_nic(vm_id, spec)
+
+    def _plug_nic(self, vm_id: str, spec: NicSpec) -> tuple[NicState, bool]:
         with self._lock:
             vm = self._vm(vm_id)
             self._check_plugable(spec)
@@ -254,6 +266,7 @@ class Agent(NetworkServices):
                 self.backend.start(vm.current_spec(), self._attached(vm))
             finally:
                 self._save()
+        self.provider_changed()
 
     # -- internal networks -----------------------------------------------------------------
     def setup_network(self, name: str, spec: NetworkSpec) -> tuple[NetworkState, bool]:

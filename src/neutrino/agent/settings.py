@@ -1,22 +1,53 @@
-"""The agent's settings: one typed object per process, from arguments and ``NEUTRINO_AGENT_*``."""
+"""The agent's settings: one typed object per process, from arguments, ``NEUTRINO_AGENT_*`` and
+a TOML config file (``--config``), in that order of precedence.
+
+The config file holds the same options as the arguments, by field name (``provider_url`` or
+``provider-url``), mapping and list options as TOML tables and arrays, e.g.::
+
+    listen = "127.0.0.1:54321"
+    tunnel_ip = "192.0.2.11"
+    vnic_drivers = { LINUX_BRIDGE = "linux_bridge", OPEN_VSWITCH = "open_vswitch" }
+    physical_interface_mappings = { physnet1 = "eth1" }
+    provider_url = "http://192.0.2.1:9696"
+
+An unknown option in the file is an error naming it (see ``contrib/systemd/agent.toml.example``).
+"""
 
 from __future__ import annotations
 
 import socket
+import tomllib
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_VNIC_DRIVERS = {"LINUX_BRIDGE": "noop", "OPEN_VSWITCH": "noop"}
+
+
+#: the options read from the config file while :meth:`AgentSettings.from_file` builds settings
+_FILE_OPTIONS: ContextVar[dict[str, Any] | None] = ContextVar("agent_config_file", default=None)
+
+
+class _ConfigFile(PydanticBaseSettingsSource):
+    """The config file as a settings source, below the environment."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return (_FILE_OPTIONS.get() or {}).get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_FILE_OPTIONS.get() or {})
 
 
 class AgentSettings(BaseSettings):
     """Everything the agent process is configured with.
 
     Environment variables are ``NEUTRINO_AGENT_<FIELD>`` (e.g. ``NEUTRINO_AGENT_TOKEN``); mapping
-    and list fields take JSON there. Explicit arguments win over the environment.
+    and list fields take JSON there. Explicit arguments win over the environment, the environment
+    over the config file (:meth:`from_file`).
     """
 
     model_config = SettingsConfigDict(env_prefix="NEUTRINO_AGENT_", extra="forbid")
@@ -45,10 +76,19 @@ class AgentSettings(BaseSettings):
     provider_project: str = "admin"
     provider_domain: str = "Default"
     report_interval: float = Field(default=30, gt=0)
+    sync_interval: float = Field(
+        default=2, gt=0, description="seconds between syncs of security groups and DHCP with the provider"
+    )
+    provider_dhcp: bool = Field(
+        default=True, description="serve DHCP on provider networks (False: the provider's own DHCP agents do)"
+    )
     ovs_db: str | None = Field(
         default=None, description="OVSDB for open_vswitch, e.g. unix:/run/openvswitch/db.sock"
     )
     ovs_datapath_type: str | None = Field(default=None, description="br-int datapath type, e.g. netdev")
+    integration_bridge: str = Field(
+        default="br-int", pattern=r"^[A-Za-z0-9_.-]{1,15}$", description="the OVS bridge of OPEN_VSWITCH vNICs"
+    )
 
     @field_validator("listen")
     @classmethod
@@ -62,9 +102,45 @@ class AgentSettings(BaseSettings):
             raise ValueError("listen must be HOST:PORT or unix:PATH")
         return value
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _ConfigFile(settings_cls))
+
+    @classmethod
+    def from_file(cls, path: Path, **given: Any) -> AgentSettings:
+        """Settings from the TOML file at ``path``, overridden by the environment and ``given``.
+        Raises ``OSError`` (unreadable), ``ValueError`` (not TOML, an unknown option) or
+        ``pydantic.ValidationError``."""
+        token = _FILE_OPTIONS.set(read_config(path))
+        try:
+            return cls(**given)
+        finally:
+            _FILE_OPTIONS.reset(token)
+
     def bind(self) -> dict[str, object]:
         """uvicorn's ``host``/``port`` or ``uds`` arguments for :attr:`listen`."""
         if self.listen.startswith("unix:"):
             return {"uds": self.listen[len("unix:") :]}
         host, _, port = self.listen.rpartition(":")
         return {"host": host.strip("[]"), "port": int(port)}
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The options of a TOML config file, keys normalized to field names."""
+    with open(path, "rb") as fh:
+        try:
+            raw = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: {exc}") from exc
+    options = {key.replace("-", "_"): value for key, value in raw.items()}
+    unknown = sorted(set(options) - set(AgentSettings.model_fields))
+    if unknown:
+        raise ValueError(f"{path}: unknown option(s) {', '.join(unknown)}")
+    return options

@@ -47,6 +47,13 @@ class AgentState(BaseModel):
     networks: dict[str, NetworkState] = Field(default_factory=dict)
     dhcp: dict[str, DhcpSpec] = Field(default_factory=dict)
     security_groups: dict[str, SecurityGroupSpec] = Field(default_factory=dict)
+    #: with a provider link: networks whose DHCP server the agent runs for the provider → the
+    #: id of this host's DHCP port there
+    provider_dhcp: dict[str, str] = Field(default_factory=dict)
+    #: networks whose DHCP port this host still has to delete on the provider
+    dhcp_ports_to_release: list[str] = Field(default_factory=list)
+    #: provider port id → the fixed IPs the provider gave it (what its guest may send from)
+    port_addresses: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class StateFile:

@@ -351,6 +351,39 @@ def test_dhcp_requests_are_validated(client: TestClient) -> None:
     assert client.put(f"{API}/dhcp/{NET_A}", content=b"[]").status_code == 400
 
 
+def test_dhcp_serves_dns_servers_and_more_subnets_from_one_server(client: TestClient, world: World) -> None:
+    body = dhcp_body(
+        dns_servers=["10.0.0.53"], server_mac="FA:16:3E:00:00:01",
+        extra_subnets=[{"cidr": "10.9.0.0/24", "server_ip": "10.9.0.2", "dns_servers": ["10.9.0.53"]}],
+        hosts=[{"mac": "56:6f:1a:2b:3c:01", "ip": "10.0.0.11"}, {"mac": "56:6f:1a:2b:3c:02", "ip": "10.9.0.12"}],
+    )  # fmt: skip
+    created = client.put(f"{API}/dhcp/{NET_A}", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["server_mac"] == "fa:16:3e:00:00:01"
+    inner = MemoryNet(world).in_netns("nvm-dhcp-" + NET_A[:11])
+    assert inner.addresses("eth0") == {"10.0.0.254/24", "10.9.0.2/24"}
+    assert inner.link("eth0").address == "fa:16:3e:00:00:01"  # type: ignore[union-attr]
+    argv = launcher(client).running[NET_A][1]
+    for expected in (
+        "--dhcp-range=set:s0,10.0.0.0,static,255.255.255.0,86400s",
+        "--dhcp-range=set:s1,10.9.0.0,static,255.255.255.0,86400s",
+        "--dhcp-host=56:6f:1a:2b:3c:02,host-10-9-0-12,10.9.0.12",
+        "--dhcp-option=tag:s0,option:router,10.0.0.1",
+        "--dhcp-option=tag:s0,option:dns-server,10.0.0.53",
+        "--dhcp-option=tag:s1,option:router",
+        "--dhcp-option=tag:s1,option:dns-server,10.9.0.53",
+        "--dhcp-option-force=tag:s1,option:mtu,1400",
+    ):
+        assert expected in argv, expected
+
+    overlapping = dhcp_body(extra_subnets=[{"cidr": "10.0.0.128/25", "server_ip": "10.0.0.130"}])
+    assert "overlaps" in client.put(f"{API}/dhcp/{NET_B}", json=overlapping).json()["error"]["message"]
+    stray = dhcp_body(hosts=[{"mac": "56:6f:1a:2b:3c:01", "ip": "10.9.0.12"}])
+    assert "hosts.0.ip 10.9.0.12 is not in" in client.put(f"{API}/dhcp/{NET_B}", json=stray).json()["error"]["message"]
+    bad = dhcp_body(extra_subnets=[{"cidr": "10.9.0.0/24", "server_ip": "10.8.0.1"}])
+    assert client.put(f"{API}/dhcp/{NET_B}", json=bad).status_code == 400
+
+
 def test_a_restarted_agent_restarts_its_dhcp_servers(agent: MakeClient, world: World) -> None:
     with agent() as client:
         client.put(f"{API}/dhcp/{NET_A}", json=dhcp_body())

@@ -86,9 +86,9 @@ def test_run_refuses_to_start_without_a_token_or_with_an_unknown_driver(
 def test_every_scalar_argument_reaches_the_settings(tmp_path: Path) -> None:
     args = parse(
         "--data-dir", str(tmp_path), "--token", "t", "--firewall", "none", "--ovs-db", "unix:/x.sock",
-        "--ovs-datapath-type", "netdev", "--provider-url", "http://p:9696", "--provider-auth-url", "http://k/v3",
+        "--ovs-datapath-type", "netdev", "--integration-bridge", "br-vm", "--provider-url", "http://p:9696", "--provider-auth-url", "http://k/v3",
         "--provider-username", "u", "--provider-password", "pw", "--provider-project", "p",
-        "--report-interval", "5", "--underlay-dev", "eth1", "--underlay-mtu", "9000", "--vxlan-port", "8472",
+        "--provider-domain", "d", "--report-interval", "5", "--sync-interval", "0.5", "--underlay-dev", "eth1", "--underlay-mtu", "9000", "--vxlan-port", "8472",
         "--netns-prefix", "x-", "--host-name", "h", "--vm-backend", "netns", "--host-net", "memory",
         "--tunnel-ip", "192.0.2.1", "--listen", "unix:/a.sock",
     )  # fmt: skip
@@ -105,3 +105,91 @@ def test_every_scalar_argument_reaches_the_settings(tmp_path: Path) -> None:
         "http://p:9696", "http://k/v3", "u")  # fmt: skip
     assert settings.provider_password is not None and settings.provider_password.get_secret_value() == "pw"
     assert (settings.report_interval, settings.underlay_mtu, settings.vxlan_port) == (5, 9000, 8472)
+    assert (settings.provider_domain, settings.sync_interval, settings.integration_bridge) == ("d", 0.5, "br-vm")
+
+
+def test_the_sync_interval_defaults_to_two_seconds_and_dhcp_may_be_left_to_the_provider() -> None:
+    settings = AgentSettings(token="t")  # type: ignore[arg-type]
+    assert settings.sync_interval == 2 and settings.provider_dhcp is True
+    off = cli.settings_from_args(parse("--token", "t", "--no-provider-dhcp"))
+    assert isinstance(off, AgentSettings) and off.provider_dhcp is False
+
+
+CONFIG = """
+# /etc/neutrino/agent.toml
+listen = "0.0.0.0:54321"
+host-name = "host1"
+vm_backend = "netns"
+tunnel_ip = "192.0.2.11"
+vnic_drivers = { LINUX_BRIDGE = "linux_bridge", OPEN_VSWITCH = "open_vswitch" }
+physical_interface_mappings = { physnet1 = "eth1" }
+vxlan_peers = ["192.0.2.12"]
+provider_url = "http://192.0.2.1:9696"
+provider_password = "from-file"
+sync_interval = 1.5
+token = "file-token"
+"""
+
+
+def test_options_come_from_a_config_file_and_arguments_and_environment_override_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "agent.toml"
+    config.write_text(CONFIG)
+    monkeypatch.delenv("NEUTRINO_AGENT_TOKEN", raising=False)
+    settings = cli.settings_from_args(parse("--config", str(config), "--tunnel-ip", "192.0.2.99"))
+    assert isinstance(settings, AgentSettings)
+    assert settings.listen == "0.0.0.0:54321" and settings.host_name == "host1"
+    assert settings.vnic_drivers == {"LINUX_BRIDGE": "linux_bridge", "OPEN_VSWITCH": "open_vswitch"}
+    assert settings.physical_interface_mappings == {"physnet1": "eth1"}
+    assert settings.vxlan_peers == ["192.0.2.12"] and settings.sync_interval == 1.5
+    assert settings.provider_password is not None
+    assert settings.provider_password.get_secret_value() == "from-file"
+    assert settings.tunnel_ip == "192.0.2.99"  # the argument wins
+    assert settings.token is not None and settings.token.get_secret_value() == "file-token"
+
+    monkeypatch.setenv("NEUTRINO_AGENT_TOKEN", "env-token")
+    monkeypatch.setenv("NEUTRINO_AGENT_VM_BACKEND", "libvirt")
+    settings = cli.settings_from_args(parse("--config", str(config)))
+    assert isinstance(settings, AgentSettings)
+    assert settings.token is not None and settings.token.get_secret_value() == "env-token"
+    assert settings.vm_backend == "libvirt"  # the environment wins over the file
+    # and nothing of the file sticks to settings built without it
+    assert AgentSettings(token="t").host_name != "host1"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('provider_ulr = "http://x"\n', "unknown option(s) provider_ulr"),
+        ("listen = \n", "agent.toml"),
+        ('vm_backend = "qemu"\n', "vm_backend"),
+    ],
+)
+def test_a_bad_config_file_stops_the_agent_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
+    config = tmp_path / "agent.toml"
+    config.write_text(f'token = "t"\nhost_net = "memory"\n{text}')
+    assert cli.run(parse("--config", str(config), "--data-dir", str(tmp_path))) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_missing_config_file_stops_the_agent_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.run(parse("--config", str(tmp_path / "nope.toml"))) == 2
+    assert "nope.toml" in capsys.readouterr().err
+
+
+def test_the_example_config_and_the_systemd_unit_agree_with_the_agent(tmp_path: Path) -> None:
+    contrib = Path(__file__).parents[3] / "contrib" / "systemd"
+    settings = AgentSettings.from_file(contrib / "agent.toml.example", data_dir=tmp_path)
+    assert settings.provider_url and settings.tunnel_ip and settings.vnic_drivers["LINUX_BRIDGE"] == "linux_bridge"
+    unit = (contrib / "neutrino-agent.service").read_text()
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    argv = exec_start.split("=", 1)[1].split()
+    assert argv[1] == "agent"
+    args = parse(*argv[2:])
+    assert args.config == "/etc/neutrino/agent.toml"
+    assert "KillMode=process" in unit  # a restarted agent leaves guests and DHCP servers running

@@ -87,3 +87,9 @@ def test_the_validator_does_reject_an_invalid_domain(tmp_path: Path) -> None:
     bad = tmp_path / "bad.xml"
     bad.write_text(render("linux_bridge").replace("<model ", "<modle "))
     assert subprocess.run([tool, str(bad), "domain"], capture_output=True).returncode != 0
+
+
+def test_an_agent_configured_with_another_integration_bridge_wires_ovs_vnics_there() -> None:
+    vm = VmSpec.model_validate({"vm_id": VM_UUID, "name": "vm", "nics": CASES["mixed"]})
+    xml = domain_xml(vm, integration_bridge="br-vm")
+    assert '<source bridge="br-vm"/>' in xml and "br-int" not in xml

@@ -77,6 +77,39 @@ def test_rendered_chains_return_what_is_allowed_and_drop_the_rest() -> None:
         render([PortFilter("tapx", "56:6f:1a:2b:3c:01", ("nope",))], {})
 
 
+def test_a_port_with_known_addresses_may_send_only_from_them() -> None:
+    port = PortFilter("tapabc", "56:6f:1a:2b:3c:01", ("web",))
+    addresses = {"tapabc": ("10.0.0.5", "2001:db8::5", "10.0.1.0/28")}
+    lines, digest = render([port], {"web": WEB, "admins": ADMINS}, addresses)
+    egress = [line for line in lines if line.startswith("-A nsg-oabc ")]
+    assert egress[:3] == [
+        "-A nsg-oabc -p udp -m udp --sport 68 --dport 67 -j RETURN",  # DHCP before it has an address
+        "-A nsg-oabc -m mac ! --mac-source 56:6f:1a:2b:3c:01 -j DROP",
+        "-A nsg-oabc -j nsg-sabc",
+    ]
+    assert [line for line in lines if line.startswith("-A nsg-sabc ")] == [
+        "-A nsg-sabc -s 10.0.0.5/32 -j RETURN",
+        "-A nsg-sabc -s 10.0.1.0/28 -j RETURN",
+        "-A nsg-sabc -j DROP",
+    ]
+    assert ":nsg-sabc - [0:0]" in lines
+    assert digest != render([port], {"web": WEB, "admins": ADMINS})[1]
+    # none known: the MAC check only; an empty list: the port may send from no address
+    assert not any("nsg-s" in line for line in render([port], {"web": WEB, "admins": ADMINS})[0])
+    empty = render([port], {"web": WEB, "admins": ADMINS}, {"tapabc": ()})[0]
+    assert [line for line in empty if line.startswith("-A nsg-sabc ")] == ["-A nsg-sabc -j DROP"]
+
+    net = MemoryNet()
+    fw = Firewall(net)
+    fw.groups, fw.addresses = {"web": WEB, "admins": ADMINS}, addresses
+    fw.ports["tapabc"] = port
+    fw.apply()
+    assert "-A nsg-sabc -s 10.0.0.5/32 -j RETURN" in net.iptables_save()
+    fw.addresses = {}
+    fw.apply()  # the spoof chain goes with the addresses
+    assert "nsg-sabc" not in net.iptables_save()
+
+
 def test_apply_is_idempotent_and_removes_stale_port_chains() -> None:
     net = MemoryNet()
     fw = Firewall(net)

@@ -107,3 +107,11 @@ def test_a_vnic_with_groups_gets_the_hybrid_plug() -> None:
     driver.unplug(v, network_in_use=False)
     assert net.link(qbr) is None and net.link(qvb) is None and net.link(qvo) is None
     assert ovs.ports("br-int") == [] and v.device not in net.iptables_save()
+
+
+def test_the_integration_bridge_is_configurable() -> None:
+    net, ovs = MemoryNet(), MemoryOvsDb()
+    driver = OpenVSwitchDriver(DriverContext(host_net=net, ovs=ovs, integration_bridge="br-vm"))
+    plugged = driver.plug(vif(1, network_type="local", segmentation_id=None))
+    assert plugged.bridge == "br-vm" and [p.bridge for p in ovs.ports("br-vm")] == ["br-vm"]
+    assert driver.describe().details["integration_bridge"] == "br-vm"

@@ -154,7 +154,11 @@ def test_an_agent_with_a_provider_url_reports_in_the_background_and_stops_cleanl
     with TestClient(app, headers={"Authorization": "Bearer t"}) as client:
         assert client.get("/api/v1/capabilities").status_code == 200
         assert app.state.reporter._thread.is_alive()
+        assert app.state.provider_sync._thread.is_alive()
+        assert app.state.agent.provider is app.state.provider_sync
     assert not app.state.reporter._thread.is_alive()
+    assert not app.state.provider_sync._thread.is_alive()
+    assert app.state.reporter.link.client.is_closed
 
 
 def test_a_provider_without_agent_reports_still_teaches_peers(agent: tuple[Agent, MemoryNet]) -> None:

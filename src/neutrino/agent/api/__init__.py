@@ -69,7 +69,8 @@ the tap on ``qbr<port[:11]>``) filter the vNIC with the listed groups through ip
 report ``[]`` for ``null`` or ``[]`` (the vNIC is not filtered: the agent does not know a
 provider's default group, so pass the port's actual ``security_groups`` as the provider reports
 them). A listed group must have been set on this host first (``400 SecurityGroupNotSet``, see
-``/security-groups``); with ``--firewall none`` the drivers advertise ``security_groups: false``
+``/security-groups``) — unless the agent has a provider link, which fetches it (see "With a
+network provider" below); with ``--firewall none`` the drivers advertise ``security_groups: false``
 and refuse non-empty lists (``500 PlugFailed``).
 
 Verbs
@@ -151,6 +152,10 @@ vNIC driver like a vNIC; static leases only), body::
     {"plugin_type": "LINUX_BRIDGE", "network_type": "vxlan" | null, "segmentation_id": 100 | null,
      "physical_network": null, "tunnel_peers": [],
      "cidr": "10.0.0.0/24", "server_ip": "10.0.0.254", "gateway_ip": "10.0.0.1" | null,
+     "dns_servers": ["10.0.0.53", ...],        # optional, DHCP option 6
+     "extra_subnets": [{"cidr", "server_ip", "gateway_ip", "dns_servers"}, ...],  # optional: more
+                                               # IPv4 subnets of the network, same server
+     "server_mac": "fa:16:3e:..." | null,      # optional: the MAC of the server's port
      "mtu": 1450 | null,                       # sent as DHCP option 26
      "lease_seconds": 86400,
      "hosts": [{"mac": "56:6f:1a:2b:3c:4d", "ip": "10.0.0.11", "hostname": "vm1" | null}]}
@@ -177,10 +182,41 @@ it; again whenever its rules or members change: every filtered vNIC is re-filter
 
 → ``201`` (new) | ``200`` ``<GROUP>`` | ``400`` | ``500 PlugFailed``. Semantics follow Neutron's
 iptables firewall: stateful, default drop, DHCP and established traffic allowed, the vNIC may
-send only from its MAC; IPv4 only (IPv6 rules are ignored).
+send only from its MAC (and, with a provider link, only from its port's fixed IPs and allowed
+address pairs); IPv4 only (IPv6 rules are ignored).
 
 ``DELETE /api/v1/security-groups/{group_id}`` → ``204`` | ``404 SecurityGroupNotFound`` |
 ``409 SecurityGroupInUse`` (a plugged vNIC uses it).
+
+With a network provider
+=======================
+An agent started with ``--provider-url`` (and credentials) reports itself and its ports'
+status to the provider (``POST /v2.0/agent-reports``, listed in ``/v2.0/extensions`` as
+``neutrino-agent-report``), learns the other hosts' VXLAN addresses from ``GET /v2.0/agents``,
+and, like Neutron's L2 and DHCP agents, takes security groups and DHCP from the provider itself,
+so the engine sends neither:
+
+* plugging a vNIC (create VM, hot-plug) whose ``security_groups`` are not set here first reads
+  them from the provider — rules, the fixed IPs of the ports carrying them (for
+  ``remote_group_id``), the groups those rules refer to — and the vNIC's port and its fixed IPs
+  (``400 SecurityGroupNotSet`` when the provider has no such group, ``500 PlugFailed`` when it
+  cannot be reached; nothing is plugged then);
+* every ``--sync-interval`` seconds (default 2) and right after a plug or unplug, the groups in
+  use are read again and what changed is applied (a rule created or deleted on the provider
+  reaches running vNICs within that interval plus a round trip); groups no vNIC here uses are
+  dropped (also ones set with ``PUT /security-groups``, and a group set that way is the
+  provider's again at the next round);
+* each provider network with a plugged vNIC (of a driver that carries traffic: not ``noop``) is
+  served DHCP here for its IPv4 subnets with ``enable_dhcp``, from this host's own provider port
+  (``device_owner`` ``network:dhcp``, ``device_id`` ``dhcp<host name>-<network id>``, found or
+  created; its fixed IPs are the server's addresses): static leases for the network's ports, the
+  subnets' gateways and DNS servers, the network's MTU (a VXLAN network's at most the underlay MTU
+  less 50). New ports get leases at the next round. When the network's last vNIC here goes, the
+  server stops and the port is deleted (later, if the provider is down meanwhile). Such servers
+  are listed by ``GET /dhcp`` like the others; a network without such a subnet gets no DHCP.
+  ``--no-provider-dhcp`` leaves DHCP to the provider's own DHCP agents (e.g. a real Neutron's).
+
+Without a provider link nothing of this happens: groups and DHCP come only from the verbs above.
 
 State persists in ``DATA_DIR/state.json``; on start the agent re-plugs everything it had
 (idempotently), reporting a NIC it could not re-plug as ``failed``.

@@ -201,8 +201,29 @@ class DhcpHost(_Wire):
         return value
 
 
+def _check_in_subnet(cidr: IPv4Network, server_ip: IPv4Address, gateway_ip: IPv4Address | None) -> None:
+    for label, address in (("server_ip", server_ip), ("gateway_ip", gateway_ip)):
+        if address is not None and address not in cidr:
+            raise ValueError(f"{label} {address} is not in {cidr}")
+
+
+class DhcpSubnet(_Wire):
+    """One IPv4 subnet a network's DHCP server serves: its range, the server's address in it, and
+    the options its clients get."""
+
+    cidr: IPv4Network
+    server_ip: IPv4Address
+    gateway_ip: IPv4Address | None = None
+    dns_servers: list[IPv4Address] = Field(default_factory=list, description="DHCP option 6")
+
+    @model_validator(mode="after")
+    def _in_subnet(self) -> DhcpSubnet:
+        _check_in_subnet(self.cidr, self.server_ip, self.gateway_ip)
+        return self
+
+
 class DhcpSpec(_Wire):
-    """The set-up-DHCP request: serve static leases on one provider network's subnet."""
+    """The set-up-DHCP request: serve static leases on one provider network's IPv4 subnet(s)."""
 
     network_id: str = Field(pattern=_ID)
     plugin_type: str = Field(min_length=1)
@@ -219,18 +240,40 @@ class DhcpSpec(_Wire):
 
     server_ip: IPv4Address
     gateway_ip: IPv4Address | None = None
+    dns_servers: list[IPv4Address] = Field(default_factory=list, description="DHCP option 6")
+    extra_subnets: list[DhcpSubnet] = Field(
+        default_factory=list, description="more IPv4 subnets of the network, served by the same server"
+    )
+    server_mac: str | None = Field(default=None, description="MAC of the server's port; default: random")
     mtu: int | None = Field(default=None, ge=68, le=65535)
     lease_seconds: int = Field(default=86400, ge=120)
     hosts: list[DhcpHost] = Field(default_factory=list)
 
+    @field_validator("server_mac")
+    @classmethod
+    def _mac(cls, value: str | None) -> str | None:
+        if value is not None and not _MAC.match(value.lower()):
+            raise ValueError("server_mac must look like 56:6f:1a:2b:3c:4d")
+        return value.lower() if value else None
+
     @model_validator(mode="after")
     def _in_subnet(self) -> DhcpSpec:
-        for label, address in [("server_ip", self.server_ip), ("gateway_ip", self.gateway_ip)] + [
-            (f"hosts.{i}.ip", h.ip) for i, h in enumerate(self.hosts)
-        ]:
-            if address is not None and address not in self.cidr:
-                raise ValueError(f"{label} {address} is not in {self.cidr}")
+        _check_in_subnet(self.cidr, self.server_ip, self.gateway_ip)
+        cidrs = [self.cidr, *(s.cidr for s in self.extra_subnets)]
+        for i, net in enumerate(cidrs):
+            if any(net.overlaps(other) for other in cidrs[:i]):
+                raise ValueError(f"subnet {net} overlaps another subnet of the network")
+        for i, host in enumerate(self.hosts):
+            if not any(host.ip in net for net in cidrs):
+                raise ValueError(f"hosts.{i}.ip {host.ip} is not in {', '.join(map(str, cidrs))}")
         return self
+
+    def subnets(self) -> list[DhcpSubnet]:
+        """Every subnet served: ``cidr`` first, then ``extra_subnets``."""
+        primary = DhcpSubnet(
+            cidr=self.cidr, server_ip=self.server_ip, gateway_ip=self.gateway_ip, dns_servers=self.dns_servers
+        )
+        return [primary, *self.extra_subnets]
 
     def external(self) -> ExternalNet:
         """The server's port as a vNIC driver sees it."""

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from neutrino.agent.api.models import DhcpSpec
 from neutrino.agent.datapath import linux_net
-from neutrino.agent.datapath.hostnet import HostNet, HostNetError
+from neutrino.agent.datapath.hostnet import HostNet, HostNetError, LinkChange
 
 
 def dhcp_device(network_id: str) -> str:
@@ -117,40 +117,49 @@ class DhcpServers:
         return f"{self.netns_prefix}dhcp-{network_id[:11]}"
 
     def ensure_port(self, spec: DhcpSpec) -> str:
-        """The server's namespace and veth with its address; returns the host end to plug."""
-        net = ipaddress.ip_network(spec.cidr)
+        """The server's namespace and veth with its addresses (and MAC, when the spec names the
+        port's); returns the host end to plug."""
         ns = self.namespace(spec.network_id)
         device = dhcp_device(spec.network_id)
         linux_net.ensure_netns(self.host_net, ns)
         linux_net.ensure_veth(self.host_net, device, "eth0", ns)
         inner = self.host_net.in_netns(ns)
+        link = inner.link("eth0")
+        if spec.server_mac and link is not None and link.address != spec.server_mac:
+            inner.set_link("eth0", LinkChange(address=spec.server_mac))
         linux_net.ensure_link_state(inner, "eth0", mtu=spec.mtu)
         linux_net.ensure_link_state(self.host_net, device, mtu=spec.mtu)
-        linux_net.ensure_addresses(inner, "eth0", [f"{spec.server_ip}/{net.prefixlen}"])
+        cidrs = [f"{s.server_ip}/{s.cidr.prefixlen}" for s in spec.subnets()]
+        linux_net.ensure_addresses(inner, "eth0", cidrs)
         return device
 
     def ensure_server(self, spec: DhcpSpec) -> None:
         """dnsmasq serves ``spec``'s static leases (restarted only when they changed).
 
         Leases and options go on the command line, not in files: dnsmasq drops to ``nobody``
-        and re-reads files as that user, who may not be able to read the data directory.
+        and re-reads files as that user, who may not be able to read the data directory. Each
+        subnet's range is tagged ``s<i>``; its options (router, DNS servers) go to that tag.
         """
-        net = ipaddress.ip_network(spec.cidr)
         self.conf_dir.mkdir(parents=True, exist_ok=True)
         argv = [
             "dnsmasq", "--conf-file=/dev/null", "--no-hosts", "--no-resolv", "--port=0",
             "--bind-interfaces", "--interface=eth0", "--except-interface=lo", "--leasefile-ro",
             "--dhcp-authoritative", f"--pid-file={self.conf_dir / (spec.network_id + '.pid')}",
-            f"--dhcp-range=set:s0,{net.network_address},static,{net.netmask},{spec.lease_seconds}s",
         ]  # fmt: skip
+        subnets = spec.subnets()
+        for i, subnet in enumerate(subnets):
+            net = ipaddress.ip_network(subnet.cidr)
+            argv.append(f"--dhcp-range=set:s{i},{net.network_address},static,{net.netmask},{spec.lease_seconds}s")
         for host in spec.hosts:
             name = host.hostname or "host-" + str(host.ip).replace(".", "-")
             argv.append(f"--dhcp-host={host.mac},{name},{host.ip}")
-        if spec.mtu:
-            argv.append(f"--dhcp-option-force=tag:s0,option:mtu,{spec.mtu}")
-        argv.append(
-            f"--dhcp-option=tag:s0,option:router{',' + str(spec.gateway_ip) if spec.gateway_ip else ''}"
-        )
+        for i, subnet in enumerate(subnets):
+            if spec.mtu:
+                argv.append(f"--dhcp-option-force=tag:s{i},option:mtu,{spec.mtu}")
+            gateway = f",{subnet.gateway_ip}" if subnet.gateway_ip else ""
+            argv.append(f"--dhcp-option=tag:s{i},option:router{gateway}")
+            if subnet.dns_servers:
+                argv.append(f"--dhcp-option=tag:s{i},option:dns-server,{','.join(map(str, subnet.dns_servers))}")
         digest = hashlib.sha256("\0".join(argv).encode()).hexdigest()
         self.launcher.ensure(spec.network_id, self.namespace(spec.network_id), argv, digest)
 

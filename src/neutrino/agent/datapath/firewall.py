@@ -9,10 +9,16 @@ ports, applied in one ``iptables-restore``)::
                  physdev-in  tapX ─► nsg-oX   (egress of the guest: anti-spoofing, egress rules)
                  physdev-out tapY ─► nsg-iY   (ingress of the guest: ingress rules)
                  physdev-in/out tapX ─► ACCEPT
-    nsg-?X: established/related RETURN, invalid DROP, DHCP RETURN, one RETURN per rule, DROP
+    nsg-oX: DHCP requests RETURN, other MAC DROP, ─► nsg-sX, established/related RETURN,
+            invalid DROP, one RETURN per egress rule, DROP
+    nsg-sX: (only when the port's addresses are known) RETURN from each address, DROP
+    nsg-iX: established/related RETURN, invalid DROP, DHCP replies RETURN, one RETURN per
+            ingress rule, DROP
 
 A chain RETURNs what it allows, so traffic between two filtered guests on one bridge passes the
-sender's egress chain and then the receiver's ingress chain. Only IPv4 is filtered; IPv6 rules
+sender's egress chain and then the receiver's ingress chain. Anti-spoofing: a guest may send only
+from its MAC and, when :attr:`Firewall.addresses` knows the port's fixed IPs (an agent learns them
+from the network provider), only from those. Only IPv4 is filtered; IPv6 rules
 are ignored (and IPv6 traffic is not filtered). ``remote_group_id`` rules match the referenced
 group's ``member_ips``.
 """
@@ -58,6 +64,10 @@ class PortFilter:
     def egress_chain(self) -> str:
         return f"{PORT_CHAIN_PREFIX}o{self.suffix}"
 
+    @property
+    def spoof_chain(self) -> str:
+        return f"{PORT_CHAIN_PREFIX}s{self.suffix}"
+
 
 def rule_matches(rule: SecurityGroupRule, groups: dict[str, SecurityGroupSpec]) -> list[list[str]]:
     """iptables match arguments for one rule (one list per remote address; empty: no match)."""
@@ -82,9 +92,14 @@ def rule_matches(rule: SecurityGroupRule, groups: dict[str, SecurityGroupSpec]) 
     return [match]
 
 
-def render(ports: list[PortFilter], groups: dict[str, SecurityGroupSpec]) -> tuple[list[str], str]:
+def render(
+    ports: list[PortFilter],
+    groups: dict[str, SecurityGroupSpec],
+    addresses: dict[str, tuple[str, ...]] | None = None,
+) -> tuple[list[str], str]:
     """The chains and rules for ``ports``: (``iptables-restore`` lines without the digest
-    comment, digest)."""
+    comment, digest). ``addresses`` (device → IPv4 addresses) limits what a port may send from."""
+    addresses = addresses or {}
     body: list[str] = []
     chains: list[str] = []
     top: list[str] = []
@@ -101,6 +116,15 @@ def render(ports: list[PortFilter], groups: dict[str, SecurityGroupSpec]) -> tup
         body += [
             f"-A {o} -p udp -m udp --sport 68 --dport 67 -j RETURN",
             f"-A {o} -m mac ! --mac-source {port.mac} -j DROP",
+        ]
+        if port.device in addresses:
+            spoof = port.spoof_chain
+            chains.append(spoof)
+            body.append(f"-A {o} -j {spoof}")
+            allowed = sorted({ip if "/" in ip else f"{ip}/32" for ip in addresses[port.device] if ":" not in ip})
+            body += [f"-A {spoof} -s {ip} -j RETURN" for ip in allowed]
+            body.append(f"-A {spoof} -j DROP")
+        body += [
             f"-A {o} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN",
             f"-A {o} -m conntrack --ctstate INVALID -j DROP",
             f"-A {i} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN",
@@ -132,6 +156,8 @@ class Firewall:
         self.host_net = host_net
         self.ports: dict[str, PortFilter] = {}
         self.groups: dict[str, SecurityGroupSpec] = {}
+        #: device → the IPv4 addresses its guest may send from; a device not listed: any address
+        self.addresses: dict[str, tuple[str, ...]] = {}
         self._deferred = 0
 
     @contextmanager
@@ -177,7 +203,7 @@ class Firewall:
     def apply(self) -> None:
         if self._deferred:
             return
-        lines, digest = render(list(self.ports.values()), self.groups)
+        lines, digest = render(list(self.ports.values()), self.groups, self.addresses)
         if self.ports:
             self.ensure_bridge_netfilter()
         try:

@@ -28,6 +28,7 @@ class BackendContext:
     data_dir: Path
     netns_prefix: str = "nvm-"
     guest_dhcp: bool = True
+    integration_bridge: str = "br-int"  # where a libvirt domain's OPEN_VSWITCH vNICs go
 
 
 @dataclass(frozen=True)

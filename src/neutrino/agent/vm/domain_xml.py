@@ -27,7 +27,7 @@ def _sub(parent: etree._Element, tag: str, **attrs: str) -> etree._Element:
     return etree.SubElement(parent, tag, attrs)
 
 
-def interface_element(nic: NicSpec) -> etree._Element:
+def interface_element(nic: NicSpec, integration_bridge: str = INTEGRATION_BRIDGE) -> etree._Element:
     """The ``<interface>`` of one vNIC (also what a hot-plug would attach)."""
     iface = etree.Element("interface", type="bridge")
     _sub(iface, "mac", address=nic.mac)
@@ -40,7 +40,7 @@ def interface_element(nic: NicSpec) -> etree._Element:
         if ext.security_groups:
             bridge = qbr_name(ext.vnic_id)
         else:
-            bridge = INTEGRATION_BRIDGE
+            bridge = integration_bridge
             virtualport = ext.vnic_id
     else:
         bridge = brq_name(ext.network_id)
@@ -56,8 +56,9 @@ def interface_element(nic: NicSpec) -> etree._Element:
     return iface
 
 
-def domain_xml(vm: VmSpec, nics: list[NicSpec] | None = None) -> str:
-    """The whole ``<domain>`` document for ``vm`` with ``nics`` (default: all of its NICs)."""
+def domain_xml(vm: VmSpec, nics: list[NicSpec] | None = None, integration_bridge: str = INTEGRATION_BRIDGE) -> str:
+    """The whole ``<domain>`` document for ``vm`` with ``nics`` (default: all of its NICs);
+    OPEN_VSWITCH vNICs without security groups go on ``integration_bridge``."""
     dom = etree.Element("domain", type="kvm")
     _sub(dom, "name").text = vm.name
     try:
@@ -76,5 +77,5 @@ def domain_xml(vm: VmSpec, nics: list[NicSpec] | None = None) -> str:
     _sub(os_el, "boot", dev="network")
     devices = _sub(dom, "devices")
     for nic in vm.nics if nics is None else nics:
-        devices.append(interface_element(nic))
+        devices.append(interface_element(nic, integration_bridge))
     return etree.tostring(dom, pretty_print=True, encoding="unicode")

@@ -40,7 +40,7 @@ class LibvirtBackend(VmBackend):
         path.parent.mkdir(parents=True, exist_ok=True)
         ordered = [n.spec for n in sorted(nics, key=lambda n: n.slot)]
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(domain_xml(vm, ordered))
+        tmp.write_text(domain_xml(vm, ordered, self.context.integration_bridge))
         os.replace(tmp, path)
 
     def destroy(self, vm: VmSpec) -> None:

@@ -59,6 +59,7 @@ class DriverContext:
     firewall: Firewall | None = None  # security groups; None: this host applies none
     ovs: OvsDb | None = None  # Open vSwitch, for the open_vswitch driver
     ovs_datapath_type: str | None = None  # e.g. "netdev" for the userspace datapath
+    integration_bridge: str = "br-int"  # the open_vswitch driver's bridge
 
 
 def peers_of(context: DriverContext, vif_peers: list[str]) -> set[str]:
@@ -84,6 +85,9 @@ class VnicDriver(ABC):
     name: str = ""
     #: True when the driver filters with ``context.firewall`` (its groups must be set first)
     filters_with_firewall: bool = False
+    #: False for a driver that connects nothing (``noop``): an agent syncing with the provider
+    #: serves no DHCP on the networks of its vNICs
+    carries_traffic: bool = True
 
     def __init__(self, context: DriverContext) -> None:
         self.context = context

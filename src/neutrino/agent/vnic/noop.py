@@ -10,6 +10,7 @@ class NoopDriver(VnicDriver):
     """Accepts every plugin type, network type and security group list, and does nothing."""
 
     name = "noop"
+    carries_traffic = False
 
     def describe(self) -> DriverInfo:
         return DriverInfo(

@@ -27,7 +27,7 @@ INTEGRATION_BRIDGE = "br-int"
 NET_KEY = "neutrino-net"
 
 
-def local_vlan(ports: list[OvsPort], network_id: str) -> int:
+def local_vlan(ports: list[OvsPort], network_id: str, bridge: str = INTEGRATION_BRIDGE) -> int:
     """The network's tag on the bridge: the one its ports have, else the lowest free one."""
     used = set()
     for port in ports:
@@ -38,15 +38,21 @@ def local_vlan(ports: list[OvsPort], network_id: str) -> int:
     for tag in range(1, 4095):
         if tag not in used:
             return tag
-    raise VnicDriverError(f"{INTEGRATION_BRIDGE} has no free local VLAN for network {network_id}")
+    raise VnicDriverError(f"{bridge} has no free local VLAN for network {network_id}")
 
 
 class OpenVSwitchDriver(VnicDriver):
-    """Plugs OPEN_VSWITCH vNICs on local and vxlan networks into ``br-int``."""
+    """Plugs OPEN_VSWITCH vNICs on local and vxlan networks into ``br-int`` (the context's
+    ``integration_bridge``)."""
 
     name = "open_vswitch"
     filters_with_firewall = True
     network_types = ("local", "vxlan")
+
+    @property
+    def br_int(self) -> str:
+        """The integration bridge (``br-int`` unless configured otherwise)."""
+        return self.context.integration_bridge
 
     def _ovs(self) -> OvsDb:
         if self.context.ovs is None:
@@ -59,7 +65,7 @@ class OpenVSwitchDriver(VnicDriver):
             plugin_types=("OPEN_VSWITCH",),
             network_types=self.network_types,
             security_groups=self.context.firewall is not None,
-            details={"integration_bridge": INTEGRATION_BRIDGE, "tunnel_ip": self.context.tunnel_ip},
+            details={"integration_bridge": self.br_int, "tunnel_ip": self.context.tunnel_ip},
         )
 
     def _kind(self, vif: Vif) -> str:
@@ -86,8 +92,8 @@ class OpenVSwitchDriver(VnicDriver):
                 raise VnicDriverError(str(exc)) from exc
         details: dict[str, object] = {"network_type": kind}
         try:
-            ovs.ensure_bridge(INTEGRATION_BRIDGE, self.context.ovs_datapath_type)
-            tag = local_vlan(ovs.ports(INTEGRATION_BRIDGE), net.network_id)
+            ovs.ensure_bridge(self.br_int, self.context.ovs_datapath_type)
+            tag = local_vlan(ovs.ports(self.br_int), net.network_id, self.br_int)
             mtu = vif.mtu
             if kind == "vxlan":
                 assert net.segmentation_id is not None
@@ -103,7 +109,7 @@ class OpenVSwitchDriver(VnicDriver):
                 linux_net.ensure_vxlan(host, dev, spec)
                 peers = peers_of(self.context, net.tunnel_peers)
                 linux_net.ensure_flood_entries(host, dev, peers)
-                ovs.ensure_port(INTEGRATION_BRIDGE, dev, tag, {NET_KEY: net.network_id})
+                ovs.ensure_port(self.br_int, dev, tag, {NET_KEY: net.network_id})
                 details.update(vxlan=dev, segmentation_id=net.segmentation_id, peers=sorted(peers))
             external_ids = {
                 "iface-id": net.vnic_id,
@@ -111,7 +117,7 @@ class OpenVSwitchDriver(VnicDriver):
                 "iface-status": "active",
                 NET_KEY: net.network_id,
             }
-            bridge = INTEGRATION_BRIDGE
+            bridge = self.br_int
             if groups:
                 assert firewall is not None
                 bridge = self._hybrid(vif, tag, mtu, external_ids)
@@ -119,7 +125,7 @@ class OpenVSwitchDriver(VnicDriver):
                 if host.link(vif.device) is not None:
                     linux_net.ensure_link_state(host, vif.device, master=bridge, mtu=mtu)
             else:
-                ovs.ensure_port(INTEGRATION_BRIDGE, vif.device, tag, external_ids)
+                ovs.ensure_port(self.br_int, vif.device, tag, external_ids)
                 if host.link(vif.device) is not None:
                     linux_net.ensure_link_state(host, vif.device, mtu=mtu)
             details["tag"] = tag
@@ -145,16 +151,16 @@ class OpenVSwitchDriver(VnicDriver):
         linux_net.ensure_veth(host, qvb, qvo, None)
         linux_net.ensure_link_state(host, qvb, master=qbr, mtu=mtu)
         linux_net.ensure_link_state(host, qvo, mtu=mtu)
-        ovs.ensure_port(INTEGRATION_BRIDGE, qvo, tag, external_ids)
+        ovs.ensure_port(self.br_int, qvo, tag, external_ids)
         return qbr
 
     def unplug(self, vif: Vif, *, network_in_use: bool) -> None:
         ovs, host = self._ovs(), self.context.host_net
         try:
-            ovs.delete_port(INTEGRATION_BRIDGE, vif.device)
+            ovs.delete_port(self.br_int, vif.device)
             port = vif.net.vnic_id
             qvo = ("qvo" + port)[:14]
-            ovs.delete_port(INTEGRATION_BRIDGE, qvo)
+            ovs.delete_port(self.br_int, qvo)
             linux_net.delete_link(host, qvo)  # and qvb with it
             qbr = linux_net.qbr_name(port)
             link = host.link(vif.device)
@@ -165,7 +171,7 @@ class OpenVSwitchDriver(VnicDriver):
                 self.context.firewall.set_port(vif.device, vif.mac, [])
             if not network_in_use and vif.net.segmentation_id is not None and self._kind(vif) == "vxlan":
                 dev = linux_net.vxlan_name(vif.net.segmentation_id)
-                ovs.delete_port(INTEGRATION_BRIDGE, dev)
+                ovs.delete_port(self.br_int, dev)
                 linux_net.delete_link(host, dev)
         except HostNetError as exc:
             raise VnicDriverError(str(exc)) from exc

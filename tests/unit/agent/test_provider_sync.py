@@ -1,0 +1,380 @@
+"""The agent's sync with the network provider (security groups, fixed IPs, DHCP), against a fake
+provider serving canned Neutron JSON through ``httpx.MockTransport``, on the in-memory host."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from neutrino.agent.api.models import NicSpec, VmSpec
+from neutrino.agent.app import build_agent
+from neutrino.agent.datapath import linux_net
+from neutrino.agent.datapath.dhcp import MemoryLauncher
+from neutrino.agent.datapath.memory import MemoryNet, World
+from neutrino.agent.errors import PlugFailed, SecurityGroupNotSet
+from neutrino.agent.provider_sync import ProviderSync, dhcp_device_id
+from neutrino.agent.service import Agent
+from neutrino.agent.settings import AgentSettings
+
+from .fake_neutron import FakeNeutron
+
+SSH_IN = {"direction": "ingress", "protocol": "tcp", "port_range_min": 22, "port_range_max": 22}
+EGRESS = {"direction": "egress"}
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+@pytest.fixture
+def neutron() -> FakeNeutron:
+    return FakeNeutron()
+
+
+def make_agent(tmp_path: Path, world: World, neutron: FakeNeutron) -> tuple[Agent, ProviderSync]:
+    settings = AgentSettings.model_validate(
+        {"data_dir": tmp_path / "agent", "token": "t", "host_name": "host-1", "host_net": "memory",
+         "vnic_drivers": {"LINUX_BRIDGE": "linux_bridge", "OPEN_VSWITCH": "noop"}, "tunnel_ip": "192.0.2.1"}
+    )  # fmt: skip
+    agent = build_agent(settings, host_net=MemoryNet(world))
+    sync = ProviderSync(agent, neutron.link())
+    agent.provider = sync
+    agent.recover()
+    return agent, sync
+
+
+@pytest.fixture
+def agent(tmp_path: Path, world: World, neutron: FakeNeutron) -> tuple[Agent, ProviderSync]:
+    return make_agent(tmp_path, world, neutron)
+
+
+def nic_for(port: dict[str, Any], n: int = 1, plugin_type: str = "LINUX_BRIDGE") -> dict[str, Any]:
+    """The NIC the engine sends for a provider port."""
+    return {
+        "nic_id": f"nic-{n}", "name": f"nic{n}", "mac": port["mac_address"],
+        "external": {"vnic_id": port["id"], "plugin_type": plugin_type, "network_id": port["network_id"],
+                     "network_type": "vxlan", "segmentation_id": 100,
+                     "security_groups": port["security_groups"]},
+    }  # fmt: skip
+
+
+def run(agent: Agent, vm_id: str, *nics: dict[str, Any]) -> None:
+    agent.create_vm(VmSpec.model_validate({"vm_id": vm_id, "name": vm_id, "nics": list(nics)}))
+
+
+def iptables(world: World) -> str:
+    return MemoryNet(world).iptables_save()
+
+
+def launcher(agent: Agent) -> MemoryLauncher:
+    assert agent.dhcp is not None and isinstance(agent.dhcp.launcher, MemoryLauncher)
+    return agent.dhcp.launcher
+
+
+# -- security groups ------------------------------------------------------------------------------
+def test_a_vnic_whose_groups_are_not_set_gets_them_from_the_provider(
+    agent: tuple[Agent, ProviderSync], neutron: FakeNeutron, world: World
+) -> None:
+    a, _ = agent
+    net = neutron.network()
+    neutron.subnet(net, "10.0.0.0/24")
+    admins = neutron.group()
+    web = neutron.group(SSH_IN, EGRESS, {"direction": "ingress", "protocol": "icmp", "remote_group_id": admins})
+    admin_port = neutron.port(net, groups=[admins])
+    port = neutron.port(net, groups=[web])
+    run(a, "vm-1", nic_for(port))
+
+    groups = a.list_security_groups()
+    assert set(groups) == {web, admins}  # the referenced group comes along for its members
+    assert [r.direction for r in groups[web].rules] == ["egress", "ingress", "ingress"]
+    assert groups[web].member_ips == [port["fixed_ips"][0]["ip_address"]]
+    assert groups[admins].member_ips == [admin_port["fixed_ips"][0]["ip_address"]]
+    saved = iptables(world)
+    tap = linux_net.tap_name(port["id"])
+    assert f"-A nsg-i{tap[3:]} -p tcp -m tcp --dport 22 -j RETURN" in saved
+    assert f"-A nsg-i{tap[3:]} -p icmp -s {admin_port['fixed_ips'][0]['ip_address']} -j RETURN" in saved
+    # anti-spoofing: the guest may send only from the port's fixed IP
+    assert f"-A nsg-s{tap[3:]} -s {port['fixed_ips'][0]['ip_address']}/32 -j RETURN" in saved
+    assert f"-A nsg-o{tap[3:]} -j nsg-s{tap[3:]}" in saved
+    assert neutron.writes() == []  # reading only (no DHCP before a sync round)
+
+
+def test_a_group_the_provider_lacks_or_a_provider_that_is_down_fails_the_plug_cleanly(
+    agent: tuple[Agent, ProviderSync], neutron: FakeNeutron, world: World
+) -> None:
+    a, _ = agent
+    net = neutron.network()
+    port = neutron.port(net, groups=["0000dead-0000-4000-8000-000000000000"])
+    with pytest.raises(SecurityGroupNotSet, match="the network provider has no such group"):
+        run(a, "vm-1", nic_for(port))
+    web = neutron.group(EGRESS)
+    port = neutron.port(net, groups=[web])
+    neutron.down = True
+    with pytest.raises(PlugFailed, match="from the network provider"):
+        run(a, "vm-1", nic_for(port))
+    assert a.list_vms() == [] and a.list_security_groups() == {}
+    assert linux_net.tap_name(port["id"]) not in {link.name for link in MemoryNet(world).links()}
+
+
+def test_rule_changes_on_the_provider_reach_the_host_at_the_next_sync_and_nothing_else_is_rewritten(
+    agent: tuple[Agent, ProviderSync], neutron: FakeNeutron, world: World
+) -> None:
+    a, sync = agent
+    net = neutron.network()
+    neutron.subnet(net, "10.0.0.0/24")
+    web = neutron.group(SSH_IN)
+    port = neutron.port(net, groups=[web])
+    run(a, "vm-1", nic_for(port))
+    sync.sync_once()
+    chain = "nsg-i" + linux_net.tap_name(port["id"])[3:]
+    assert f"-A {chain} -p icmp -j RETURN" not in iptables(world)
+
+    calls = world.calls
+    sync.sync_once()  # nothing changed on the provider: the host is left alone
+    assert world.calls == calls
+
+    icmp = neutron.rule(web, direction="ingress", protocol="icmp")
+    sync.sync_once()
+    assert f"-A {chain} -p icmp -j RETURN" in iptables(world)
+    del neutron.data["security-group-rules"][icmp]
+    sync.sync_once()
+    assert f"-A {chain} -p icmp -j RETURN" not in iptables(world)
+
+    # a new member of a referenced group is matched from the next sync on
+    neutron.rule(web, direction="ingress", protocol="udp", remote_group_id=web)
+    other = neutron.port(net, groups=[web])
+    sync.sync_once()
+    assert f"-A {chain} -p udp -s {other['fixed_ips'][0]['ip_address']} -j RETURN" in iptables(world)
+
+
+def test_groups_no_vnic_uses_are_dropped_but_not_while_a_plug_is_being_prepared(
+    agent: tuple[Agent, ProviderSync], neutron: FakeNeutron, world: World
+) -> None:
+    a, sync = agent
+    net = neutron.network()
+    web, db = neutron.group(EGRESS), neutron.group(EGRESS)
+    port = neutron.port(net, groups=[web])
+    run(a, "vm-1", nic_for(port))
+    nic2 = NicSpec.model_validate(nic_for(neutron.port(net, groups=[db]), 2))
+    with a.provider_prepared([nic2]):
+        sync.sync_once()  # a round between fetching db and plugging the vNIC keeps db
+        assert set(a.list_security_groups()) == {web, db}
+        a._plug_nic("vm-1", nic2)
+    a.destroy_vm("vm-1")
+    sync.sync_once()
+    assert a.list_security_groups() == {}
+    assert "nsg-" not in iptables(world)
+
+
+def test_vnics_of_a_driver_that_connects_nothing_cost_the_provider_no_request(
+    agent: tuple[Agent, ProviderSync], neutron: FakeNeutron
+) -> None:
+    a, sync = agent
+    net = neutron.network()
+    neutron.subnet(net, "10.0.0.0/24")
+    port = neutron.port(net, groups=[neutron.group(EGRESS)])
+    run(a, "vm-1", nic_for(port, plugin_type="OPEN_VSWITCH"))  # noop here: no firewall, no datapath
+    sync.sync_once()
+    assert neutron.requests == [] and a.list_dhcp() == [] and a.list_security_groups() == {}
+
+
+def test_a_provider_without_inlined_rules_or_group_filters_on_ports_still_serves(
+    agent: tuple[Agent, ProviderSync], neutron: FakeNeutron
+) -> None:
+    a, _ = agent
+    neutron.inline_rules = False
+    neutron.port_group_filter = False
+    net = neutron.network()
+    neutron.subnet(net, "10.0.0.0/24")
+    web = neutron.group(SSH_IN)
+    port = neutron.port(net, groups=[web])
+    neutron.port(net)  # not a member
+    run(a, "vm-1", nic_for(port))
+    spec = a.list_security_groups()[web]
+    assert [r.protocol for r in spec.rules] == ["tcp"]
+    assert spec.member_ips == [port["fixed_ips"][0]["ip_address"]]
+    assert any("security-group-rules?security_group_id=" in path for _, path in neutron.requests)
+
+
+def test_fixed_ips_follow_the_provider(agent: tuple[Agent, ProviderSync], neutron: FakeNeutron, world: World) -> None:
+    a, sync = agent
+    net = neutron.network()
+    subnet = neutron.subnet(net, "10.0.0.0/24")
+    port = neutron.port(net, groups=[neutron.group(EGRESS)])
+    run(a, "vm-1", nic_for(port))
+    spoof = "nsg-s" + linux_net.tap_name(port["id"])[3:]
+    first = port["fixed_ips"][0]["ip_address"]
+    assert f"-A {spoof} -s {first}/32 -j RETURN" in iptables(world)
+    port["fixed_ips"] = [{"subnet_id": subnet, "ip_address": "10.0.0.77"}]  # changed on the provider
+    sync.sync_once()
+    assert f"-A {spoof} -s 10.0.0.77/32 -j RETURN" in iptables(world)
+    assert f"-A {spoof} -s {first}/32 -j RETURN" not in iptables(world)
+    # a restarted agent filters with the addresses it knew before its first sync
+    a2, _ = make_agent(a.state_file.path.parent.parent, World(), neutron)
+    assert a2.firewall is not None and a2.firewall.addresses == {linux_net.tap_name(port["id"]): ("10.0.0.77",)}
+
+
+# -- DHCP -----------------------------------------------------------------------------------------
+def test_the_host_serves_dhcp_from_its_own_provider_port_with_the_networks_leases(
+    agent: tuple[Agent, ProviderSync], neutron: FakeNeutron, world: World
+) -> None:
+    a, sync = agent
+    net = neutron.network(mtu=9000)
+    neutron.subnet(net, "10.0.0.0/24", dns_nameservers=["10.0.0.53", "2001:db8::53"])
+    neutron.subnet(net, "2001:db8::/64")  # IPv6: not served here
+    port = neutron.port(net)
+    run(a, "vm-1", nic_for(port))
+    sync.sync_once()
+
+    dhcp_ports = [p for p in neutron.data["ports"].values() if p["device_owner"] == "network:dhcp"]
+    assert len(dhcp_ports) == 1
+    dhcp_port = dhcp_ports[0]
+    assert dhcp_port["device_id"] == dhcp_device_id("host-1", net) == f"dhcphost-1-{net}"
+    assert dhcp_port["binding:host_id"] == "host-1"
+    server_ip = dhcp_port["fixed_ips"][0]["ip_address"]
+    (spec,) = a.list_dhcp()
+    assert str(spec.server_ip) == server_ip and spec.server_mac == dhcp_port["mac_address"]
+    assert str(spec.gateway_ip) == "10.0.0.1" and [str(d) for d in spec.dns_servers] == ["10.0.0.53"]
+    assert spec.mtu == 1450  # VXLAN: the underlay's 1500 less the overhead, whatever the network says
+    assert spec.extra_subnets == []
+    argv = launcher(a).running[net][1]
+    assert f"--dhcp-host={port['mac_address']},host-{port['fixed_ips'][0]['ip_address'].replace('.', '-')}," \
+           f"{port['fixed_ips'][0]['ip_address']}" in argv  # fmt: skip
+    assert "--dhcp-option=tag:s0,option:dns-server,10.0.0.53" in argv
+    ns = MemoryNet(world).in_netns("nvm-dhcp-" + net[:11])
+    assert ns.addresses("eth0") == {f"{server_ip}/24"}
+    assert ns.link("eth0").address == dhcp_port["mac_address"]  # type: ignore[union-attr]
+
+    # the next round finds the port, and restarts nothing
+    writes, starts = len(neutron.writes()), launcher(a).starts
+    sync.sync_once()
+    assert (len(neutron.writes()), launcher(a).starts) == (writes, starts)
+    # a new port on the network gets a lease
+    later = neutron.port(net)
+    sync.sync_once()
+    assert launcher(a).starts == starts + 1
+    assert any(later["mac_address"] in arg for arg in launcher(a).running[net][1])
+
+
+def test_the_last_vnic_of_a_network_takes_its_dhcp_server_and_port_with_it(
+    agent: tuple[Agent, ProviderSync], neutron: FakeNeutron, world: World
+) -> None:
+    a, sync = agent
+    net = neutron.network()
+    neutron.subnet(net, "10.0.0.0/24")
+    run(a, "vm-1", nic_for(neutron.port(net)))
+    run(a, "vm-2", nic_for(neutron.port(net), 2))
+    sync.sync_once()
+    a.destroy_vm("vm-1")
+    sync.sync_once()
+    assert [s.network_id for s in a.list_dhcp()] == [net]
+
+    neutron.down = True  # a provider that is down delays deleting the port, not the teardown
+    a.destroy_vm("vm-2")
+    with pytest.raises(Exception, match="connection refused"):
+        sync.sync_once()
+    assert a.list_dhcp() == [] and launcher(a).running == {}
+    links = {link.name for link in MemoryNet(world).links()}
+    assert linux_net.brq_name(net) not in links and "vxlan-100" not in links
+    assert any(p["device_owner"] == "network:dhcp" for p in neutron.data["ports"].values())
+    neutron.down = False
+    sync.sync_once()
+    assert not any(p["device_owner"] == "network:dhcp" for p in neutron.data["ports"].values())
+    assert a.state.dhcp_ports_to_release == []
+
+
+def test_no_dhcp_without_a_dhcp_enabled_ipv4_subnet_and_none_for_networks_the_provider_lacks(
+    agent: tuple[Agent, ProviderSync], neutron: FakeNeutron
+) -> None:
+    a, sync = agent
+    bare = neutron.network()
+    off = neutron.network(segmentation_id=101)
+    neutron.subnet(off, "10.1.0.0/24", dhcp=False)
+    run(a, "vm-1", nic_for(neutron.port(bare)), nic_for(neutron.port(off), 2))
+    unknown = nic_for({"id": "0000beef-0000-4000-8000-000000000000", "mac_address": "56:6f:00:00:00:09",
+                       "network_id": "0000cafe-0000-4000-8000-000000000000", "security_groups": []}, 3)  # fmt: skip
+    run(a, "vm-2", unknown)
+    sync.sync_once()
+    assert a.list_dhcp() == [] and neutron.writes() == []
+
+    subnet = neutron.subnet(bare, "10.2.0.0/24")  # a subnet appears: served from the next round
+    sync.sync_once()
+    assert [s.network_id for s in a.list_dhcp()] == [bare]
+    neutron.data["subnets"][subnet]["enable_dhcp"] = False  # and stops being served when disabled
+    sync.sync_once()
+    assert a.list_dhcp() == []
+
+
+def test_dhcp_may_be_left_to_the_providers_own_agents(
+    agent: tuple[Agent, ProviderSync], neutron: FakeNeutron
+) -> None:
+    a, sync = agent
+    net = neutron.network()
+    neutron.subnet(net, "10.0.0.0/24")
+    run(a, "vm-1", nic_for(neutron.port(net, groups=[neutron.group(EGRESS)])))
+    sync.sync_once()
+    assert [s.network_id for s in a.list_dhcp()] == [net]
+    off = ProviderSync(a, neutron.link(), dhcp=False)  # e.g. the agent restarted with --no-provider-dhcp
+    off.sync_once()
+    assert a.list_dhcp() == [] and a.list_security_groups() != {}
+    assert not any(p["device_owner"] == "network:dhcp" for p in neutron.data["ports"].values())
+
+
+def test_a_second_subnet_is_served_by_the_same_server_from_a_second_address(
+    agent: tuple[Agent, ProviderSync], neutron: FakeNeutron, world: World
+) -> None:
+    a, sync = agent
+    net = neutron.network()
+    neutron.subnet(net, "10.0.0.0/24")
+    run(a, "vm-1", nic_for(neutron.port(net)))
+    sync.sync_once()
+    second = neutron.subnet(net, "10.9.0.0/24", gateway=None)
+    port = neutron.port(net, fixed_ips=[{"subnet_id": second}])
+    sync.sync_once()
+    (spec,) = a.list_dhcp()
+    assert [str(s.cidr) for s in spec.subnets()] == ["10.0.0.0/24", "10.9.0.0/24"]
+    assert spec.extra_subnets[0].gateway_ip is None
+    dhcp_port = next(p for p in neutron.data["ports"].values() if p["device_owner"] == "network:dhcp")
+    assert {ip["subnet_id"] for ip in dhcp_port["fixed_ips"]} == set(neutron.data["subnets"])
+    argv = launcher(a).running[net][1]
+    assert "--dhcp-option=tag:s1,option:router" in argv
+    assert any(arg.endswith(port["fixed_ips"][0]["ip_address"]) for arg in argv)
+    assert len(MemoryNet(world).in_netns("nvm-dhcp-" + net[:11]).addresses("eth0")) == 2
+
+
+def test_the_report_marks_the_dhcp_port_active(agent: tuple[Agent, ProviderSync], neutron: FakeNeutron) -> None:
+    a, sync = agent
+    net = neutron.network()
+    neutron.subnet(net, "10.0.0.0/24")
+    port = neutron.port(net)
+    run(a, "vm-1", nic_for(port))
+    sync.sync_once()
+    dhcp_port = next(p for p in neutron.data["ports"].values() if p["device_owner"] == "network:dhcp")
+    reports, _ = a.provider_reports()
+    assert {"id": dhcp_port["id"], "status": "ACTIVE"} in reports["LINUX_BRIDGE"]["ports"]
+    assert {"id": port["id"], "status": "ACTIVE"} in reports["LINUX_BRIDGE"]["ports"]
+
+
+def test_the_sync_thread_runs_right_after_a_plug_and_stops_cleanly(
+    agent: tuple[Agent, ProviderSync], neutron: FakeNeutron
+) -> None:
+    a, _ = agent
+    sync = ProviderSync(a, neutron.link(), interval=60)
+    a.provider = sync
+    net = neutron.network()
+    neutron.subnet(net, "10.0.0.0/24")
+    sync.start()
+    try:
+        time.sleep(0.05)
+        run(a, "vm-1", nic_for(neutron.port(net)))  # the plug kicks the thread: no 60 s wait
+        deadline = time.monotonic() + 5
+        while not a.list_dhcp() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [s.network_id for s in a.list_dhcp()] == [net]
+    finally:
+        sync.stop()
+    assert sync._thread is not None and not sync._thread.is_alive()
