@@ -1,0 +1,213 @@
+"""An engine-driven lab: two host namespaces with their own agent process (linux_bridge, netns guests), the
+embedded provider and the engine on the underlay, and the real ovirtsdk4 speaking to the engine from a thread
+inside the underlay. Shared by the scenario system test and the first-ping benchmark."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tests.system.agent.netlab import Lab, netns_names, sh
+from tests.system.agent.provider_lab import PASSWORD, Provider, _enter_netns, provider_on_underlay
+
+ENGINE = "10.199.0.254:8080"
+ADMIN = "scenario-admin-pw"
+TOKEN = "scenario-agent-token"
+PROPAGATION = 5.0
+HOSTS = {"host1": "1", "host2": "2"}
+
+
+def eventually(what: str, check: Callable[[], bool], within: float = PROPAGATION) -> float:
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > within:
+            raise AssertionError(f"not within {within} s: {what}")
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+class InNetns:
+    """Runs calls in one worker thread that joined a namespace (``setns`` moves only that thread): the SDK's
+    sockets are opened inside the underlay, where the engine listens."""
+
+    def __init__(self, ns: str) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1, initializer=_enter_netns, initargs=(ns,))
+
+    def __call__(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        return self.pool.submit(fn, *args, **kw).result()
+
+    def close(self) -> None:
+        self.pool.shutdown()
+
+
+class World:
+    def __init__(self, lab: Lab, provider: Provider, hosts: dict[str, str], procs: list[subprocess.Popen[bytes]],
+                 run: InNetns, conn: Any) -> None:
+        self.lab, self.provider, self.hosts, self.procs, self.run, self.conn = lab, provider, hosts, procs, run, conn
+        self.ips: dict[str, str] = {}
+        self.vm_ids: dict[str, str] = {}
+        self.nic_ids: dict[str, str] = {}
+
+    @property
+    def system(self) -> Any:
+        return self.conn.system_service()
+
+    def guest(self, vm: str) -> str:
+        """The namespace of the VM's guest (the netns backend names it after the VM id)."""
+        found = [ns for ns in netns_names() if ns.endswith(self.vm_ids[vm])]
+        assert len(found) == 1, (vm, found)
+        return found[0]
+
+    def ping(self, src: str, dst: str) -> bool:
+        return self.lab.ping(self.guest(src), self.ips.get(dst, dst), count=1)
+
+    def has_address(self, vm: str) -> bool:
+        out = sh("ip", "-n", self.guest(vm), "-4", "addr", "show", check=False).stdout
+        return f"{self.ips[vm]}/24" in out
+
+
+def _spawn(lab: Lab, ns: str, name: str, argv: list[str], env: dict[str, str] | None = None
+           ) -> subprocess.Popen[bytes]:
+    log = open(lab.workdir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
+    return subprocess.Popen(["nsenter", f"--net=/run/netns/{ns}", sys.executable, "-m", "neutrino.cli", *argv],
+                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+                            start_new_session=True)
+
+
+def _wait(run: InNetns, url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"exited: {log.read_text()}")
+        try:
+            run(httpx.get, url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer: {log.read_text()}")
+
+
+@contextmanager
+def engine_stack(lab: Lab) -> Iterator[World]:
+    """Everything up and the SDK connected; all stopped (by PID) afterwards. The lab removes the namespaces."""
+    hosts = lab.underlay(HOSTS)
+    provider = provider_on_underlay(lab)
+    ul = f"{lab.prefix}ul"
+    run = InNetns(ul)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        engine = _spawn(lab, ul, "engine", ["engine", "--listen", ENGINE, "--data-dir", str(lab.workdir / "engine"),
+                                            "--host-monitor-interval", "2", "--janitor-interval", "2"],
+                        env={"NEUTRINO_ADMIN_PASSWORD": ADMIN})
+        procs.append(engine)
+        for name, octet in HOSTS.items():
+            ip = f"10.199.0.{octet}"
+            procs.append(_spawn(lab, hosts[name], name, [
+                "agent", "--listen", f"{ip}:54321", f"--token={TOKEN}", "--host-name", name,
+                "--data-dir", str(lab.workdir / name), "--host-net", "kernel", "--vm-backend", "netns",
+                "--vnic-driver", "LINUX_BRIDGE=linux_bridge", "--tunnel-ip", ip,
+                "--netns-prefix", f"{lab.prefix}{name}-", "--provider-url", provider.url,
+                "--provider-password", PASSWORD, "--report-interval", "0.5"]))
+            _wait(run, f"http://{ip}:54321/api/v1/capabilities", procs[-1], lab.workdir / f"{name}.log")
+        _wait(run, f"http://{ENGINE}/ovirt-engine/api", engine, lab.workdir / "engine.log")
+        import ovirtsdk4 as sdk
+
+        conn = run(sdk.Connection, url=f"http://{ENGINE}/ovirt-engine/api", username="admin@internal",
+                   password=ADMIN)
+        yield World(lab, provider, hosts, procs, run, conn)
+        run(conn.close)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, 15)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, 9)
+        run.close()
+        provider.stop()
+
+
+def require_tools() -> str | None:
+    if not (shutil.which("dnsmasq") and shutil.which("busybox")):
+        return "dnsmasq/busybox missing (Debian dnsmasq-base, busybox)"
+    return None
+
+
+def setup_site(w: World) -> dict[str, Any]:
+    """Provider networks and groups; the engine's DC with one cluster per host (to place the VMs)."""
+    import ovirtsdk4.types as types
+
+    p = w.provider
+    net_a = p.create("networks", "network", name="a")
+    net_b = p.create("networks", "network", name="b")
+    p.create("subnets", "subnet", network_id=net_a["id"], cidr="10.10.0.0/24", ip_version=4)
+    p.create("subnets", "subnet", network_id=net_b["id"], cidr="10.10.0.0/24", ip_version=4,
+             allocation_pools=[{"start": "10.10.0.100", "end": "10.10.0.200"}])
+    web = p.create("security-groups", "security_group", name="web")["id"]
+    p.create("security-group-rules", "security_group_rule", security_group_id=web, direction="ingress",
+             protocol="tcp", port_range_min=22, port_range_max=22)
+    s = w.system
+    provider = w.run(s.openstack_network_providers_service().add, types.OpenStackNetworkProvider(
+        name="osp", url=p.url, requires_authentication=True, username="admin", password=PASSWORD,
+        authentication_url=f"{p.url}/v3", tenant_name="admin", user_domain_name="Default",
+        project_domain_name="Default", external_plugin_type="LINUX_BRIDGE"))
+    dc = w.run(s.data_centers_service().add, types.DataCenter(name="scenario", local=False))
+    clusters = {}
+    for name in HOSTS:
+        clusters[name] = w.run(s.clusters_service().add, types.Cluster(
+            name=f"cl-{name}", data_center=types.DataCenter(id=dc.id),
+            cpu=types.Cpu(architecture=types.Architecture.X86_64, type="Intel Nehalem Family")))
+        host = w.run(s.hosts_service().add, types.Host(
+            name=name, address=f"10.199.0.{HOSTS[name]}", port=54321, root_password=TOKEN,
+            cluster=types.Cluster(id=clusters[name].id)))
+        assert host.status == types.HostStatus.UP, host.status_detail
+    profiles = {}
+    providers = s.openstack_network_providers_service().provider_service(provider.id)
+    for key, net in (("a", net_a), ("b", net_b)):
+        imported = w.run(providers.networks_service().network_service(net["id"]).import_,
+                         data_center=types.DataCenter(id=dc.id))
+        del imported
+        [engine_net] = [n for n in w.run(s.networks_service().list, search=f"name={net['name']}")
+                        if n.data_center.id == dc.id]
+        for cluster in clusters.values():
+            w.run(s.clusters_service().cluster_service(cluster.id).networks_service().add,
+                  types.Network(id=engine_net.id, required=False))
+        [profiles[key]] = w.run(s.networks_service().network_service(engine_net.id).vnic_profiles_service().list)
+    # VM1 gets the group that only lets TCP 22 in, through its profile's SecurityGroups
+    profiles["a-web"] = w.run(s.vnic_profiles_service().add, types.VnicProfile(
+        name="a-web", network=types.Network(id=profiles["a"].network.id),
+        custom_properties=[types.CustomProperty(name="SecurityGroups", value=web)]))
+    return {"clusters": clusters, "profiles": profiles, "web": web, "a": net_a, "b": net_b}
+
+
+def add_vm(w: World, name: str, cluster: Any, profile: Any) -> Any:
+    import ovirtsdk4.types as types
+
+    s = w.system
+    vm = w.run(s.vms_service().add, types.Vm(name=name, cluster=types.Cluster(id=cluster.id),
+                                             template=types.Template(name="Blank")))
+    service = s.vms_service().vm_service(vm.id)
+    nic = w.run(service.nics_service().add, types.Nic(name="nic1", vnic_profile=types.VnicProfile(id=profile.id)))
+    w.vm_ids[name], w.nic_ids[name] = vm.id, nic.id
+    return service
+
+
+def start_vm(w: World, name: str, service: Any) -> None:
+    import ovirtsdk4.types as types
+
+    w.run(service.start)
+    assert w.run(service.get).status == types.VmStatus.UP
+    [port] = w.provider.get("/v2.0/ports", device_id=w.nic_ids[name])["ports"]
+    w.ips[name] = port["fixed_ips"][0]["ip_address"]
+    eventually(f"{name} got {w.ips[name]} by DHCP", lambda: w.has_address(name), within=30)
