@@ -98,8 +98,11 @@ def _wait(run: InNetns, url: str, proc: subprocess.Popen[bytes], log: Path, time
 
 
 @contextmanager
-def engine_stack(lab: Lab) -> Iterator[World]:
-    """Everything up and the SDK connected; all stopped (by PID) afterwards. The lab removes the namespaces."""
+def engine_stack(lab: Lab, driver: str = "linux_bridge") -> Iterator[World]:
+    """Everything up and the SDK connected; all stopped (by PID) afterwards. The lab removes the namespaces.
+
+    ``driver``: the hosts plug LINUX_BRIDGE vNICs with ``linux_bridge``, or OPEN_VSWITCH vNICs with
+    ``open_vswitch`` on Open vSwitch's userspace datapath (an ovsdb-server and ovs-vswitchd per host)."""
     hosts = lab.underlay(HOSTS)
     provider = provider_on_underlay(lab)
     ul = f"{lab.prefix}ul"
@@ -112,10 +115,14 @@ def engine_stack(lab: Lab) -> Iterator[World]:
         procs.append(engine)
         for name, octet in HOSTS.items():
             ip = f"10.199.0.{octet}"
+            plug = ["--vnic-driver", "LINUX_BRIDGE=linux_bridge"]
+            if driver == "open_vswitch":
+                plug = ["--vnic-driver", "OPEN_VSWITCH=open_vswitch", "--ovs-db", lab.ovs(hosts[name], name),
+                        "--ovs-datapath-type", "netdev"]
             procs.append(_spawn(lab, hosts[name], name, [
                 "agent", "--listen", f"{ip}:54321", f"--token={TOKEN}", "--host-name", name,
                 "--data-dir", str(lab.workdir / name), "--host-net", "kernel", "--vm-backend", "netns",
-                "--vnic-driver", "LINUX_BRIDGE=linux_bridge", "--tunnel-ip", ip,
+                *plug, "--tunnel-ip", ip,
                 "--netns-prefix", f"{lab.prefix}{name}-", "--provider-url", provider.url,
                 "--provider-password", PASSWORD, "--report-interval", "0.5"]))
             _wait(run, f"http://{ip}:54321/api/v1/capabilities", procs[-1], lab.workdir / f"{name}.log")
@@ -144,7 +151,7 @@ def require_tools() -> str | None:
     return None
 
 
-def setup_site(w: World) -> dict[str, Any]:
+def setup_site(w: World, plugin_type: str = "LINUX_BRIDGE") -> dict[str, Any]:
     """Provider networks and groups; the engine's DC with one cluster per host (to place the VMs)."""
     import ovirtsdk4.types as types
 
@@ -161,7 +168,7 @@ def setup_site(w: World) -> dict[str, Any]:
     provider = w.run(s.openstack_network_providers_service().add, types.OpenStackNetworkProvider(
         name="osp", url=p.url, requires_authentication=True, username="admin", password=PASSWORD,
         authentication_url=f"{p.url}/v3", tenant_name="admin", user_domain_name="Default",
-        project_domain_name="Default", external_plugin_type="LINUX_BRIDGE"))
+        project_domain_name="Default", external_plugin_type=plugin_type))
     dc = w.run(s.data_centers_service().add, types.DataCenter(name="scenario", local=False))
     clusters = {}
     for name in HOSTS:

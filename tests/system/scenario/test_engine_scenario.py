@@ -11,6 +11,8 @@ and running it again restores connectivity.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -30,6 +32,19 @@ from tests.system.scenario.stack import (
 )
 
 pytestmark = pytest.mark.root
+
+SSH_LIKE = (  # a listener on TCP 22 in the guest, standing in for sshd
+    "import socket\n"
+    "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    "s.bind(('0.0.0.0', 22)); s.listen(8)\n"
+    "while True:\n    c, _ = s.accept(); c.close()\n"
+)
+
+
+def _tcp22(w: World, src: str, dst: str) -> bool:
+    code = f"import socket; socket.create_connection(('{w.ips[dst]}', 22), timeout=1).close()"
+    return subprocess.run(["ip", "netns", "exec", w.guest(src), sys.executable, "-c", code],
+                          capture_output=True, check=False).returncode == 0
 
 
 @pytest.fixture
@@ -53,7 +68,12 @@ def test_vms_on_external_networks_reach_each_other_and_nothing_else(world: World
     hosts = {name: w.run(w.system.vms_service().vm_service(w.vm_ids[name]).get).host.id for name in w.vm_ids}
     assert hosts["vm1"] != hosts["vm2"] == hosts["vm3"]
 
-    # only TCP 22 may enter VM1: no ping from VM2 until an ICMP rule is made with the openstack CLI
+    # only TCP 22 may enter VM1: VM2 opens TCP 22 but cannot ping until an ICMP rule is made with the CLI
+    server = subprocess.Popen(["ip", "netns", "exec", w.guest("vm1"), sys.executable, "-c", SSH_LIKE])
+    try:
+        eventually("vm2 opens TCP 22 on vm1", lambda: _tcp22(w, "vm2", "vm1"), within=10)
+    finally:
+        server.kill()
     assert not w.ping("vm2", "vm1")
     rule = w.provider.openstack("security group rule create", "--ingress", "--protocol", "icmp", env["web"],
                                 "-f", "value", "-c", "id").strip()
