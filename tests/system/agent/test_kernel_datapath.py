@@ -88,6 +88,25 @@ def test_kernel_errors_surface_as_host_net_errors(host: CountingNet) -> None:
         host.set_link("tap-x", LinkChange(master="brq-nothing"))
 
 
+def test_veth_peers_and_tx_checksum_offload_on_the_kernel(lab: Lab, host: CountingNet) -> None:
+    assert host.netns is not None
+    guest = lab.netns("peer")
+    linux_net.ensure_veth(host, "tap-x", "eth0", guest)
+    linux_net.ensure_veth(host, "qvo-x", "qvb-x", None)
+    assert host.veth_peer("tap-x") == (guest, "eth0")
+    assert host.veth_peer("qvo-x") == (host.netns, "qvb-x")
+    assert host.in_netns(guest).veth_peer("eth0") == (host.netns, "tap-x")
+    assert host.veth_peer("lo") is None and host.veth_peer("nothing") is None
+    inner = host.in_netns(guest)
+    assert inner.tx_checksum("eth0") is True
+    assert linux_net.ensure_peer_tx_checksum(host, "tap-x", False) == "eth0"
+    assert inner.tx_checksum("eth0") is False and host.tx_checksum("tap-x") is True
+    linux_net.ensure_peer_tx_checksum(host, "qvo-x", False)
+    assert host.tx_checksum("qvb-x") is False
+    with pytest.raises(HostNetError, match="nothing"):
+        host.tx_checksum("nothing")
+
+
 def nic(n: int, network_id: str, vni: int = 7) -> dict[str, Any]:
     return {
         "nic_id": f"nic-{n}",

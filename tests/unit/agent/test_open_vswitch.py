@@ -115,3 +115,36 @@ def test_the_integration_bridge_is_configurable() -> None:
     plugged = driver.plug(vif(1, network_type="local", segmentation_id=None))
     assert plugged.bridge == "br-vm" and [p.bridge for p in ovs.ports("br-vm")] == ["br-vm"]
     assert driver.describe().details["integration_bridge"] == "br-vm"
+
+
+@pytest.mark.parametrize("datapath_type", ["netdev", None])
+def test_on_the_userspace_datapath_veth_peers_complete_their_checksums(datapath_type: str | None) -> None:
+    """ovs-vswitchd (netdev) forwards a veth port's frames as read: a checksum the sender left to
+    offload stays incomplete and receivers drop the frame (the DHCP reply to a hybrid-plugged
+    guest was dropped by conntrack as INVALID). The senders into br-int compute them instead."""
+    net, ovs = MemoryNet(), MemoryOvsDb()
+    fw = Firewall(net)
+    fw.groups = {"web": SecurityGroupSpec(rules=[])}
+    driver = OpenVSwitchDriver(
+        DriverContext(host_net=net, ovs=ovs, firewall=fw, ovs_datapath_type=datapath_type)
+    )
+    plain, filtered = vif(1), vif(2, security_groups=["web"])
+    for v, ns in ((plain, "guest-1"), (filtered, "guest-2")):
+        net.add_netns(ns)
+        net.add_veth(v.device, "eth0", ns)
+    net.add_netns("dhcp")
+    net.add_veth("dh-net-a", "eth0", "dhcp")  # a DHCP server's port: the driver plugs it like a vNIC
+    server = Vif(nic_id="dhcp-net-a", mac="", mtu=None, device="dh-net-a", net=plain.net)
+    for v in (plain, filtered, server):
+        driver.plug(v)
+    qvb = "qvb" + filtered.net.vnic_id[:11]
+    userspace = datapath_type == "netdev"
+    assert net.in_netns("guest-1").tx_checksum("eth0") is not userspace  # a tap on br-int: the guest's end
+    assert net.in_netns("dhcp").tx_checksum("eth0") is not userspace  # dnsmasq's end
+    assert net.tx_checksum(qvb) is not userspace  # the hybrid plug: qbr's end of qvb/qvo
+    assert net.in_netns("guest-2").tx_checksum("eth0")  # on qbr: qvb completes what it forwards
+    assert net.tx_checksum(plain.device) and net.tx_checksum(filtered.device)  # OVS sends complete frames
+    calls = (net.world.calls, ovs.calls)
+    for v in (plain, filtered, server):
+        driver.plug(v)  # replayed after a restart: nothing changes
+    assert (net.world.calls, ovs.calls) == calls

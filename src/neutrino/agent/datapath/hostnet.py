@@ -70,6 +70,21 @@ class HostNet(ABC):
         """Every device in the namespace."""
 
     @abstractmethod
+    def veth_peer(self, name: str) -> tuple[str | None, str] | None:
+        """The other end of a veth: (its namespace as :meth:`in_netns` names it, ``None`` for the
+        agent's own; its name). None when the device is not a veth, does not exist, or its peer
+        lives in a namespace without a name."""
+
+    @abstractmethod
+    def tx_checksum(self, name: str) -> bool:
+        """Whether the device offloads TX checksums (``ethtool -k``: ``tx-checksumming``)."""
+
+    @abstractmethod
+    def set_tx_checksum(self, name: str, enabled: bool) -> None:
+        """``ethtool -K NAME tx on|off`` (off: the kernel completes TCP/UDP checksums before the
+        device sends)."""
+
+    @abstractmethod
     def add_bridge(self, name: str, mtu: int | None = None) -> None:
         """Create a Linux bridge (down)."""
 

@@ -2,7 +2,8 @@
 
 The only module of the agent that runs root-only networking commands. Each call is one
 ``ip``/``bridge`` invocation; ``-n NETNS`` aims it at a named namespace, so the same code serves
-the host namespace and a guest's.
+the host namespace and a guest's. TX checksum offload is the exception: an ``SIOCETHTOOL`` ioctl
+(:mod:`neutrino.agent.datapath.ethtool`), there being no ``ethtool`` binary to count on.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import subprocess
 from collections.abc import Sequence
 
+from neutrino.agent.datapath import ethtool
 from neutrino.agent.datapath.hostnet import HostNet, HostNetError, LinkChange, LinkInfo, VxlanSpec
 
 FLOOD_MAC = "00:00:00:00:00:00"
@@ -71,6 +73,38 @@ class IpRouteNet(HostNet):
     def links(self) -> list[LinkInfo]:
         proc = self.ip("-j", "-d", "link", "show")
         return [self._parse(item) for item in json.loads(proc.stdout or "[]")]
+
+    def veth_peer(self, name: str) -> tuple[str | None, str] | None:
+        proc = self.ip("-j", "-d", "link", "show", "dev", name, check=False)
+        if proc.returncode != 0:
+            if "does not exist" in proc.stderr:
+                return None
+            raise HostNetError(f"ip link show dev {name}: {proc.stderr.strip()}")
+        items = json.loads(proc.stdout or "[]")
+        if not items or (items[0].get("linkinfo") or {}).get("info_kind") != "veth":
+            return None
+        raw = items[0]
+        if "link_netnsid" not in raw:  # the peer is in this namespace
+            return (self.netns, raw["link"]) if raw.get("link") else None
+        ids = json.loads(self.ip("-j", "netns", "list-id").stdout or "[]")
+        names = [e["name"] for e in ids if e.get("nsid") == raw["link_netnsid"] and e.get("name")]
+        if not names:
+            return None
+        peers = json.loads(self.in_netns(names[0]).ip("-j", "link", "show").stdout or "[]")
+        found = [p["ifname"] for p in peers if p.get("ifindex") == raw.get("link_index")]
+        return (names[0], found[0]) if found else None
+
+    def tx_checksum(self, name: str) -> bool:
+        try:
+            return ethtool.tx_checksum(name, self.netns)
+        except OSError as exc:
+            raise HostNetError(f"ethtool -k {name}: {exc}") from exc
+
+    def set_tx_checksum(self, name: str, enabled: bool) -> None:
+        try:
+            ethtool.set_tx_checksum(name, enabled, self.netns)
+        except OSError as exc:
+            raise HostNetError(f"ethtool -K {name} tx {'on' if enabled else 'off'}: {exc}") from exc
 
     def add_bridge(self, name: str, mtu: int | None = None) -> None:
         args = ["link", "add", name]

@@ -164,3 +164,26 @@ def ensure_veth(net: HostNet, name: str, peer: str, peer_netns: str | None) -> L
     found = net.link(name)
     assert found is not None
     return found
+
+
+def ensure_tx_checksum(net: HostNet, name: str, enabled: bool) -> None:
+    """The device offloads TX checksums (``enabled``) or has the kernel complete them."""
+    if net.tx_checksum(name) != enabled:
+        net.set_tx_checksum(name, enabled)
+
+
+def ensure_peer_tx_checksum(net: HostNet, name: str, enabled: bool) -> str | None:
+    """The other end of the veth ``name`` offloads TX checksums or not; returns that end's name,
+    None when ``name`` is no veth (nothing to do) or its peer's namespace has no name."""
+    peer = net.veth_peer(name)
+    if peer is None:
+        return None
+    netns, device = peer
+    if netns == net.netns:
+        target = net
+    elif netns is not None:
+        target = net.in_netns(netns)
+    else:
+        return None
+    ensure_tx_checksum(target, device, enabled)
+    return device

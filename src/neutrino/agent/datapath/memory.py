@@ -26,6 +26,7 @@ class World:
     addresses: dict[tuple[str | None, str], set[str]] = field(default_factory=dict)
     iptables: dict[str | None, dict[str, list[str]]] = field(default_factory=dict)
     sysctls: dict[tuple[str | None, str], str] = field(default_factory=dict)
+    tx_checksum: dict[tuple[str | None, str], bool] = field(default_factory=dict)  # absent: on
     calls: int = 0  # mutating operations so far; lets tests say "this changed nothing"
     _mac: int = 0
 
@@ -72,6 +73,18 @@ class MemoryNet(HostNet):
 
     def links(self) -> list[LinkInfo]:
         return list(self._table().values())
+
+    def veth_peer(self, name: str) -> tuple[str | None, str] | None:
+        return self.world.peers.get((self.netns, name))
+
+    def tx_checksum(self, name: str) -> bool:
+        self._get(name)
+        return self.world.tx_checksum.get((self.netns, name), True)
+
+    def set_tx_checksum(self, name: str, enabled: bool) -> None:
+        self._get(name)
+        self.world.calls += 1
+        self.world.tx_checksum[(self.netns, name)] = enabled
 
     def add_bridge(self, name: str, mtu: int | None = None) -> None:
         self._new(name, "bridge", mtu)
@@ -121,6 +134,7 @@ class MemoryNet(HostNet):
             return
         self.world.fdb.pop((ns, name), None)
         self.world.addresses.pop((ns, name), None)
+        self.world.tx_checksum.pop((ns, name), None)
         if link.kind == "bridge":
             for other, info in list(table.items()):
                 if info.master == name:

@@ -12,6 +12,16 @@ A vNIC with security groups gets the hybrid plug (OVS cannot filter statefully h
 seed): its tap joins a per-port Linux bridge ``qbr<port[:11]>``, filtered by the iptables
 firewall, and a veth ``qvb<port[:11]>``/``qvo<port[:11]>`` joins that bridge to ``br-int``, where
 ``qvo`` carries the tag and the external ids.
+
+On the userspace datapath (``datapath_type=netdev``) ovs-vswitchd reads a veth port's frames
+with an AF_PACKET socket and sends them on as they are. A frame its sender left to checksum
+offload (a TCP/UDP checksum the kernel would complete later, ``CHECKSUM_PARTIAL``) so leaves
+OVS with an incomplete checksum, and receivers drop it: conntrack marks it ``INVALID`` (the
+hybrid plug's firewall drops it, e.g. the DHCP reply to a filtered vNIC), a guest's stack or
+``udhcpc`` ignores it. So the driver turns TX checksum offload off on the other end of every veth
+it puts on such a bridge (``ethtool -K PEER tx off``, as Open vSwitch's documentation asks for
+veths on the userspace datapath): a netns guest's ``eth<n>``, the DHCP server's ``eth0``, the
+hybrid plug's ``qvb``. The kernel datapath keeps the checksum state and needs none of this.
 """
 
 from __future__ import annotations
@@ -117,6 +127,9 @@ class OpenVSwitchDriver(VnicDriver):
                 "iface-status": "active",
                 NET_KEY: net.network_id,
             }
+            # e.g. a DHCP server port whose MAC the kernel chose: OVSDB refuses an empty value
+            if not vif.mac:
+                del external_ids["attached-mac"]
             bridge = self.br_int
             if groups:
                 assert firewall is not None
@@ -128,6 +141,7 @@ class OpenVSwitchDriver(VnicDriver):
                 ovs.ensure_port(self.br_int, vif.device, tag, external_ids)
                 if host.link(vif.device) is not None:
                     linux_net.ensure_link_state(host, vif.device, mtu=mtu)
+                    self._sender_checksums(vif.device)
             details["tag"] = tag
         except HostNetError as exc:
             raise VnicDriverError(str(exc)) from exc
@@ -152,7 +166,14 @@ class OpenVSwitchDriver(VnicDriver):
         linux_net.ensure_link_state(host, qvb, master=qbr, mtu=mtu)
         linux_net.ensure_link_state(host, qvo, mtu=mtu)
         ovs.ensure_port(self.br_int, qvo, tag, external_ids)
+        self._sender_checksums(qvo)
         return qbr
+
+    def _sender_checksums(self, port: str) -> None:
+        """On the userspace datapath, the other end of the veth ``port`` completes its TCP/UDP
+        checksums itself (see the module docstring); nothing for other devices (a libvirt tap)."""
+        if self.context.ovs_datapath_type == "netdev":
+            linux_net.ensure_peer_tx_checksum(self.context.host_net, port, False)
 
     def unplug(self, vif: Vif, *, network_in_use: bool) -> None:
         ovs, host = self._ovs(), self.context.host_net
