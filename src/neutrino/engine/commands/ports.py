@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from neutrino.engine.commands.common import EngineContext
@@ -43,11 +44,12 @@ def security_groups_of(profile: model.VnicProfile | None) -> tuple[str, ...] | N
 # --- provisioning record on the vNIC ------------------------------------------------------------------
 
 
-def step(nic: model.VmNic, name: str, detail: str = "", state: NicState | None = None, **extra: Any) -> None:
+def step(nic: model.VmNic, name: str, detail: str = "", state: NicState | None = None,
+         at: datetime | None = None, **extra: Any) -> None:
     """Record a provisioning step on ``nic`` (a new dict each time: JSON columns track assignment only)."""
     record = dict(nic.provisioning)
     steps = list(record.get("steps") or [])  # type: ignore[call-overload]
-    steps.append({"name": name, "time": utcnow().isoformat(timespec="milliseconds"), "detail": detail})
+    steps.append({"name": name, "time": (at or utcnow()).isoformat(timespec="milliseconds"), "detail": detail})
     record["steps"] = steps[-MAX_STEPS:]
     if state is not None:
         record["state"] = state.value
@@ -98,19 +100,21 @@ def ensure_port(ctx: EngineContext, client: NetworkProvider, plan: PortPlan, hos
                 operation_id: str) -> EnsuredPort:
     """Find the vNIC's port (device_id = vNIC id, device_owner oVirt), else create it; update what differs.
 
-    Every step is recorded on the vNIC in its own short transaction, so a user (or the UI) watching the vNIC sees
-    the run progress. A port this call creates is marked as created by ``operation_id`` until the operation ends,
-    so a failure or a crash can delete it.
+    Steps are recorded on the vNIC with the time each happened, committed at the points that matter (before a
+    create: the intent; after it: the port), so a user or the UI watching the vNIC sees the run progress. A port
+    this call creates is marked as created by ``operation_id`` until the operation ends, so a failure or a crash
+    can delete it.
     """
     assert plan.network.provider_network_id is not None
     network_id = plan.network.provider_network_id
-    _record(ctx, plan.nic_id, "looking up port", f"device_id={plan.nic_id} on {plan.provider.name}")
+    pending: list[tuple[str, str, datetime]] = [
+        ("looking up port", f"device_id={plan.nic_id} on {plan.provider.name}", utcnow())]
     port = client.find_port(plan.nic_id)
     if port is not None and (port.network_id != network_id or port.mac_address != plan.mac.lower()):
         # the vNIC moved to another network or changed its MAC: its old port cannot serve it
         why = "network" if port.network_id != network_id else "MAC address"
         client.delete_port(port.id)
-        _record(ctx, plan.nic_id, "stale port deleted", f"port {port.id} had another {why}")
+        pending.append(("stale port deleted", f"port {port.id} had another {why}", utcnow()))
         port = None
     request = PortRequest(network_id=network_id, mac_address=plan.mac.lower(), name=plan.nic_name,
                           device_id=plan.nic_id, host_id=host_id, security_groups=plan.security_groups)
@@ -121,16 +125,14 @@ def ensure_port(ctx: EngineContext, client: NetworkProvider, plan: PortPlan, hos
             if nic is not None:
                 nic.port_provider_id, nic.port_network_id = plan.provider.id, network_id
                 nic.port_created_by = operation_id
+                for name, detail, at in pending:
+                    step(nic, name, detail, at=at)
                 step(nic, "creating port", f"on network {network_id}")
             uow.commit()
+        pending = []
         result = client.create_port(request)
         port, created, refused = result.port, True, result.binding_refused
         name = "port created"
-        with ctx.uow() as uow:  # recorded at once: whatever fails next, the undo knows which port to delete
-            nic = uow.nics.get(plan.nic_id)
-            if nic is not None:
-                nic.port_id = port.id
-            uow.commit()
     else:
         differs = (host_id and port.host_id != host_id) or (
             plan.security_groups is not None and set(port.security_groups) != set(plan.security_groups))
@@ -139,9 +141,11 @@ def ensure_port(ctx: EngineContext, client: NetworkProvider, plan: PortPlan, hos
             result = client.update_port(port.id, request)
             port, refused = result.port, result.binding_refused
             name = "port updated"
-    with ctx.uow() as uow:
+    with ctx.uow() as uow:  # at once: whatever fails next, the undo knows which port to delete
         nic = uow.nics.get(plan.nic_id)
         if nic is not None:
+            for pending_name, detail, at in pending:
+                step(nic, pending_name, detail, at=at)
             nic.port_provider_id, nic.port_id, nic.port_network_id = plan.provider.id, port.id, network_id
             if created:
                 nic.port_created_by = operation_id
@@ -162,14 +166,6 @@ def fail_nic(ctx: EngineContext, nic_id: str, error: str) -> None:
         nic = uow.nics.get(nic_id)
         if nic is not None:
             fail(nic, error)
-            uow.commit()
-
-
-def _record(ctx: EngineContext, nic_id: str, name: str, detail: str = "") -> None:
-    with ctx.uow() as uow:
-        nic = uow.nics.get(nic_id)
-        if nic is not None:
-            step(nic, name, detail)
             uow.commit()
 
 
