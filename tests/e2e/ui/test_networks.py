@@ -133,13 +133,48 @@ def test_every_network_list_links_the_provider_and_subnets_are_edited_live(page:
     on_provider = neutrino.neutron.get("/subnets", params={"cidr": "10.77.0.0/24"}).json()["subnets"]
     assert [s["name"] for s in on_provider] == ["sub-a"]
 
-    # a bad CIDR comes back as the engine's message
+    # what the engine or the provider refuses comes back as its message, in the dialog, which stays open to fix it
     page.get_by_role("button", name="Add subnet…").click()
     dialog = page.locator("dialog[open]")
-    dialog.get_by_label("CIDR").fill("10.77.0.0/99")
+    expect(dialog.get_by_label("Name", exact=True)).to_be_focused()
+    dialog.get_by_label("CIDR").fill("10.78.0.0/24")
     dialog.get_by_role("button", name="OK").click()
-    expect(dialog.locator(".error")).not_to_be_empty()
-    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog.locator(".error")).to_have_text("Incomplete parameters: 'name' is required.")
+    dialog.get_by_label("Name", exact=True).fill("sub-b")
+    dialog.get_by_label("CIDR").fill("10.78.0.0/99")
+    dialog.get_by_role("button", name="OK").click()
+    expect(dialog.locator(".error")).to_have_text(
+        "Invalid value for 'cidr': '10.78.0.0/99' is not a network address with a prefix, e.g. 10.0.0.0/24 "
+        "('10.78.0.0/99' does not appear to be an IPv4 or IPv6 network).")
+    dialog.get_by_label("CIDR").fill("10.78.0.0/24")
+    dialog.get_by_label("Gateway").fill("10.99.0.1")
+    dialog.get_by_role("button", name="OK").click()
+    expect(dialog.locator(".error")).to_have_text("Invalid value for 'gateway': 10.99.0.1 is outside 10.78.0.0/24.")
+    dialog.get_by_label("Gateway").fill("")
+    dialog.get_by_label("CIDR").fill("10.77.0.128/25")  # inside sub-a: the provider refuses the overlap
+    dialog.get_by_role("button", name="OK").click()
+    expect(dialog.locator(".error")).to_contain_text("The external provider refused the request:")
+    expect(dialog.locator(".error")).to_contain_text("overlaps with another subnet")
+    shot(page, "subnet-refused")
+    page.keyboard.press("Escape")
+    expect(page.locator("dialog[open]")).to_have_count(0)
+
+    # IPv6: the version follows the CIDR typed
+    page.get_by_role("button", name="Add subnet…").click()
+    dialog = page.locator("dialog[open]")
+    dialog.get_by_label("Name", exact=True).fill("sub-v6")
+    dialog.get_by_label("CIDR").fill("fd00:77::/64")
+    expect(dialog.get_by_label("IP version")).to_have_value("v6")
+    dialog.get_by_label("Gateway").fill("fd00:77::1")
+    dialog.get_by_label("DNS servers").fill("fd00:77::53")
+    page.keyboard.press("Enter")
+    v6_row = page.locator("#view tbody tr", has_text="fd00:77::/64")
+    expect(v6_row.locator("td")).to_have_text(["sub-v6", "fd00:77::/64", "IPv6", "fd00:77::1", "fd00:77::53"])
+    expect(page.locator("#view .subpanel tbody tr")).to_have_count(2)
+    v6_row.click()
+    page.get_by_role("button", name="Remove subnet").click()
+    page.locator("dialog[open]").get_by_role("button", name="Remove").click()
+    expect(v6_row).to_have_count(0)
 
     subnet_row.click()
     page.get_by_role("button", name="Remove subnet").click()
@@ -164,6 +199,13 @@ def test_a_network_gone_from_the_provider_is_marked(page: Any, neutrino: Neutrin
         page.wait_for_timeout(1000)
     expect(row.locator(".badge.bad")).to_have_text("Missing from provider")
     shot(page, "network-missing")
+    # its Subnets sub-tab says why there is nothing to show, and the rest of the page stays
+    page.goto(f"{neutrino.base}/#/networks/{net['id']}/subnets")
+    expect(page.locator("#view .subpanel [role=alert]")).to_have_text(f"The provider has no network '{ext['id']}'.")
+    expect(row.locator(".badge.bad")).to_have_text("Missing from provider")
+    expect(page.locator("#view dl.general")).to_have_count(0)
+    page.locator(".subtabs a", has_text="General").click()
+    expect(page.locator("#view dl.general")).to_contain_text("Missing from provider")
 
 
 def test_vnic_profile_security_groups_and_port_mirroring_refused(page: Any, neutrino: Neutrino) -> None:
@@ -231,3 +273,55 @@ def test_vnic_profile_security_groups_and_port_mirroring_refused(page: Any, neut
     shot(page, "vnic-profile-refused")
     dialog.get_by_role("button", name="Cancel").click()
     shot(page, "vnic-profiles")
+
+
+def test_importing_many_networks_shows_progress_and_can_be_stopped(page: Any, neutrino: Neutrino) -> None:
+    provider = neutrino.provider
+    dc = neutrino.data_center(unique("dc-many"))
+    names = sorted(unique("many") for _ in range(6))
+    for name in names:
+        neutrino.provider_network(name)
+    held: list[Any] = []  # the import calls the page makes, answered one at a time by the test
+
+    def hold(route: Any) -> None:
+        held.append(route)
+
+    page.route("**/openstacknetworkproviders/*/networks/*/import", hold)
+
+    def release() -> None:
+        deadline = time.monotonic() + 10
+        while not held and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        held.pop(0).continue_()
+
+    page.goto(f"{neutrino.base}/#/providers/{provider['id']}/networks")
+    for name in names:
+        page.locator(f"input[data-network='{name}']").check()
+    page.get_by_role("button", name="Import…").click()
+    dialog = page.locator("dialog[open]")
+    for name in names:
+        dialog.locator("fieldset", has=page.locator("legend", has_text=name)).get_by_label(dc["name"]).check()
+    dialog.get_by_role("button", name="Import").click()
+    status = dialog.locator("footer .status-line")
+    bar = dialog.get_by_role("progressbar", name="Import progress")
+    for i in range(3):
+        expect(status).to_have_text(f"Importing {i + 1} of 6: {names[i]} into {dc['name']}…")
+        expect(bar).to_have_js_property("value", i)
+        expect(bar).to_have_js_property("max", 6)
+        expect(dialog.get_by_role("button", name="Import")).to_be_disabled()
+        if i == 2:
+            shot(page, "import-progress")
+            # Escape while importing stops after the current network instead of leaving it running unseen
+            expect(dialog.locator("button[data-action=cancel]")).to_have_text("Stop")
+            page.keyboard.press("Escape")
+            expect(status).to_have_text("Stopping after the current import…")
+            expect(dialog).to_be_visible()
+        release()
+    expect(status).to_have_text("3 of 6 imported. Stopped: 3 not tried.")
+    expect(bar).to_have_js_property("value", 3)
+    expect(dialog.locator("ul.results li.ok")).to_have_count(3)
+    page.unroute("**/openstacknetworkproviders/*/networks/*/import")
+    dialog.get_by_role("button", name="Close").click()
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    imported = {n["name"] for n in neutrino.get(f"/datacenters/{dc['id']}/networks", "network")}
+    assert imported >= set(names[:3]) and not imported & set(names[3:])

@@ -112,3 +112,34 @@ def test_the_test_endpoint_needs_the_api_token_and_answers_errors_as_json(neutri
     assert refused["error"].startswith("Failed to communicate with the external provider: authentication failed")
     assert neutrino.api.post(url, json={**body, "type": "cloud"}).json() == {"error": "Unknown provider type 'cloud'."}
     assert neutrino.api.post(url, content=b"[", headers={"Content-Type": "application/json"}).status_code == 400
+
+
+def test_the_connection_indicator_says_why_a_provider_does_not_answer_and_follows_it(page: Any, neutrino: Neutrino) -> None:
+    """A provider nobody answers for is marked Unreachable with the engine's reason; its Networks sub-tab says
+    so in place of the list (the rest of the page stays); once it answers, Check connections turns it Connected."""
+    real = neutrino.provider
+    body = {"name": unique("flaky"), "type": "neutron", "url": f"http://127.0.0.1:{free_port()}",
+            "plugin_type": "open_vswitch", "requires_authentication": "true", "username": "admin", "password": PASSWORD,
+            "authentication_url": f"{neutrino.provider_url}/v3", "tenant_name": "admin",
+            "user_domain_name": "Default", "project_domain_name": "Default"}
+    flaky = neutrino.post("/openstacknetworkproviders", body)
+    try:
+        page.goto(f"{neutrino.base}/#/providers")
+        row = page.locator(f"#view tbody tr[data-id='{flaky['id']}']")
+        expect(row.locator(".connection .dot")).to_have_text("Unreachable")
+        expect(row.locator(".connection")).to_contain_text("Failed to communicate with the external provider: cannot connect")
+        expect(page.locator(f"#view tbody tr[data-id='{real['id']}'] .connection")).to_have_text("Connected")
+        shot(page, "providers-unreachable")
+
+        page.goto(f"{neutrino.base}/#/providers/{flaky['id']}/networks")
+        expect(page.locator("#view .subpanel [role=alert]")).to_contain_text("Failed to communicate with the external provider")
+        expect(page.get_by_role("table", name="Providers")).to_be_visible()
+        expect(page.locator(".subtabs a[aria-current=page]")).to_have_text("Networks")
+
+        # it answers now (pointed at the running provider): the list follows without reloading the page
+        r = neutrino.api.put(f"/openstacknetworkproviders/{flaky['id']}", json={"url": neutrino.provider_url})
+        assert r.status_code == 200, r.text
+        page.get_by_role("button", name="Check connections").click()
+        expect(row.locator(".connection")).to_have_text("Connected")
+    finally:
+        assert neutrino.api.delete(f"/openstacknetworkproviders/{flaky['id']}").status_code == 200

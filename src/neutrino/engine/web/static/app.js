@@ -59,9 +59,33 @@ function stopTimers() {
   timers = [];
 }
 
+// Where the keyboard focus was, so that it can be put back on the same thing once the page is drawn again: the
+// row, tab, tree link or button the user pressed Enter on is replaced by its new self.
+function focusKey() {
+  const el = document.activeElement;
+  const zone = el && ['tabs', 'tree', 'view'].find((id) => $(id).contains(el));
+  if (!zone || el === $('view')) return zone ? { zone } : null;
+  const key = el.dataset.id || el.dataset.action || el.getAttribute('href');
+  return { zone, key: key || `${el.tagName}:${el.textContent.trim()}`, text: el.textContent.trim() };
+}
+
+function restoreFocus(before) {
+  if (!before) return;
+  const active = document.activeElement;
+  if (active && active !== document.body && active.isConnected) return; // focus is on something still there
+  const keyOf = (el) => el.dataset.id || el.dataset.action || el.getAttribute('href') || `${el.tagName}:${el.textContent.trim()}`;
+  const candidates = before.key ? [...$(before.zone).querySelectorAll('[data-id], [data-action], a[href], button')]
+    .filter((el) => !el.disabled) : [];
+  const found = candidates.find((el) => keyOf(el) === before.key && el.textContent.trim() === before.text)
+    || candidates.find((el) => keyOf(el) === before.key);
+  // what had the focus is gone: the content gets it, so that Tab goes on from there rather than from the top
+  (found || $('view')).focus({ preventScroll: true });
+}
+
 async function route() {
   if (!api.currentUser()) { showLogin(); return; }
   stopTimers();
+  const before = focusKey();
   const mine = ++generation;
   const { tab, id, sub } = parseHash();
   renderTabs(tab);
@@ -89,6 +113,7 @@ async function route() {
     if (mine !== generation) return;
     clear(view, h('p', { class: 'error', role: 'alert' }, err.message || String(err)));
   }
+  restoreFocus(before);
 }
 
 function renderTabs(current) {

@@ -85,8 +85,10 @@ export function notify(text, kind = 'error') {
   return msg;
 }
 
-// A modal dialog (native <dialog>: Escape closes it, focus stays inside).
-// actions: [{label, primary, danger, run(dlg)}]; run may be async; an error it throws is shown in the dialog.
+// A modal dialog (native <dialog>: Escape closes it, focus stays inside, and returns to the opener after).
+// actions: [{label, primary, danger, run(dlg), stop(dlg)}]; run may be async; an error it throws is shown in the
+// dialog. While an action with `stop` runs, Cancel (then labelled Stop) and Escape ask it to stop instead of
+// closing the dialog, so a long operation is never left running behind a closed dialog.
 export function openDialog({ title, body, actions = [], cancelLabel = 'Cancel', onClose }) {
   const error = h('p', { class: 'error', role: 'alert' });
   const status = h('p', { class: 'status-line', role: 'status' });
@@ -94,12 +96,13 @@ export function openDialog({ title, body, actions = [], cancelLabel = 'Cancel', 
     type: a.primary ? 'submit' : 'button', class: a.primary ? 'primary' : a.danger ? 'danger' : undefined,
     'data-action': a.label,
   }, a.label));
-  const cancel = h('button', { type: 'button' }, cancelLabel);
+  const cancel = h('button', { type: 'button', 'data-action': 'cancel' }, cancelLabel);
   const form = h('form', { method: 'dialog', novalidate: true },
-    h('header', { id: `dlg-title-${Date.now()}` }, title),
+    h('header', {}, title),
     h('div', { class: 'body' }, body, error),
     h('footer', {}, status, buttons, cancel));
   const dialog = h('dialog', { 'aria-label': title }, form);
+  let running = null;
   const dlg = {
     el: dialog,
     error(text) { error.textContent = text || ''; },
@@ -111,12 +114,16 @@ export function openDialog({ title, body, actions = [], cancelLabel = 'Cancel', 
   async function run(action) {
     dlg.error('');
     dlg.busy(true);
+    running = action;
+    if (action.stop) cancel.textContent = 'Stop';
     try {
       await action.run(dlg);
     } catch (err) {
       dlg.error(err.message || String(err));
       dlg.status('');
     } finally {
+      running = null;
+      cancel.textContent = cancelLabel;
       dlg.busy(false);
     }
   }
@@ -128,7 +135,8 @@ export function openDialog({ title, body, actions = [], cancelLabel = 'Cancel', 
     const primary = actions.find((a) => a.primary);
     if (primary && !buttons[actions.indexOf(primary)].disabled) run(primary);
   });
-  cancel.addEventListener('click', () => dialog.close());
+  cancel.addEventListener('click', () => { if (running?.stop) running.stop(dlg); else dialog.close(); });
+  dialog.addEventListener('cancel', (ev) => { if (running?.stop) { ev.preventDefault(); running.stop(dlg); } });
   dialog.addEventListener('close', () => { dialog.remove(); if (onClose) onClose(); });
   document.body.append(dialog);
   dialog.showModal();

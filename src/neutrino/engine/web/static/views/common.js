@@ -3,6 +3,16 @@
 import * as api from '../api.js';
 import { h, clear, table, badge, dash, notify } from '../ui.js';
 
+// A sub-tab's panel whose loading failed shows the engine's message in its place, and the rest of the page stays.
+export async function guarded(load) {
+  try {
+    return await load();
+  } catch (err) {
+    if (err.status === 401) throw err;
+    return h('p', { class: 'error', role: 'alert' }, err.message || String(err));
+  }
+}
+
 export function subTabs(base, tabs, current, label) {
   return h('nav', { class: 'subtabs', 'aria-label': label },
     tabs.map(([key, text]) => h('a', { href: `${base}/${key}`, 'aria-current': key === current ? 'page' : undefined }, text)));

@@ -1,9 +1,10 @@
 // Data Centers, Clusters and Events tabs.
 
 import * as api from '../api.js';
-import { h, table, dash, yesNo, badge, formatDate } from '../ui.js';
-import { subTabs, general, networkTable } from './common.js';
+import { h, table, dash, badge, formatDate } from '../ui.js';
+import { subTabs, general, networkTable, guarded } from './common.js';
 import { hostTable } from './hosts.js';
+import { clusterNetworks } from './cluster-networks.js';
 
 function byName(items) { return [...items].sort((a, b) => a.name.localeCompare(b.name)); }
 
@@ -24,7 +25,8 @@ export async function dataCenters(ctx) {
     const sub = ctx.sub === 'clusters' ? 'clusters' : 'networks';
     const panel = sub === 'clusters'
       ? clusterTable(ctx, ctx.cache.clusters.filter((c) => c.data_center?.id === selected.id))
-      : networkTable(ctx, byName(await api.list(`/datacenters/${selected.id}/networks`, 'network')), { label: `Networks of ${selected.name}` });
+      : await guarded(async () => networkTable(ctx, byName(await api.list(`/datacenters/${selected.id}/networks`, 'network')),
+        { label: `Networks of ${selected.name}` }));
     parts.push(h('h3', {}, `Data center ${selected.name}`),
       subTabs(`#/datacenters/${selected.id}`, [['networks', 'Networks'], ['clusters', 'Clusters']], sub, `Data center ${selected.name}`),
       h('div', { class: 'subpanel' }, panel));
@@ -55,14 +57,7 @@ export async function clusters(ctx) {
       : sub === 'general'
       ? general([['Name', selected.name], ['ID', selected.id], ['Data Center', ctx.names.datacenters.get(selected.data_center?.id)],
         ['Description', selected.description], ['CPU architecture', selected.cpu?.architecture]])
-      : networkTable(ctx, byName(await api.list(`/clusters/${selected.id}/networks`, 'network')), {
-        label: `Networks of ${selected.name}`,
-        extra: [
-          { title: 'Required', render: (n) => yesNo(n.required) },
-          { title: 'Display', render: (n) => yesNo(n.display) },
-          { title: 'Status', render: (n) => dash(n.status) },
-        ],
-      });
+      : await guarded(() => clusterNetworks(ctx, selected));
     parts.push(h('h3', {}, `Cluster ${selected.name}`),
       subTabs(`#/clusters/${selected.id}`, [['networks', 'Logical Networks'], ['hosts', 'Hosts'], ['general', 'General']], sub, `Cluster ${selected.name}`),
       h('div', { class: 'subpanel' }, panel));

@@ -2,7 +2,7 @@
 
 import * as api from '../api.js';
 import { h, table, dash, yesNo, openDialog, row, confirmDialog, notify } from '../ui.js';
-import { subTabs, general, toolbar, providerLink, networkMarks, networkTable, selectOf, attachToClusters } from './common.js';
+import { subTabs, general, toolbar, providerLink, networkMarks, networkTable, selectOf, attachToClusters, guarded } from './common.js';
 
 export async function networks(ctx) {
   const rows = [...ctx.cache.networks].sort((a, b) => a.name.localeCompare(b.name));
@@ -24,8 +24,8 @@ async function networkDetail(ctx, n) {
   if (n.external_provider) tabs.push(['subnets', 'Subnets']);
   const sub = tabs.some(([k]) => k === ctx.sub) ? ctx.sub : 'general';
   let panel;
-  if (sub === 'profiles') panel = await profileList(ctx, await api.list(`/networks/${n.id}/vnicprofiles`, 'vnic_profile'), n);
-  else if (sub === 'subnets') panel = await subnets(ctx, n);
+  if (sub === 'profiles') panel = await guarded(async () => profileList(ctx, await api.list(`/networks/${n.id}/vnicprofiles`, 'vnic_profile'), n));
+  else if (sub === 'subnets') panel = await guarded(() => subnets(ctx, n));
   else {
     panel = general([
       ['Name', n.name], ['ID', n.id], ['Description', n.description],
@@ -129,9 +129,14 @@ async function subnets(ctx, n) {
 }
 
 function subnetDialog(ctx, path) {
-  const name = h('input', { name: 'name' });
-  const cidr = h('input', { name: 'cidr', required: true, placeholder: '10.0.0.0/24' });
+  const name = h('input', { name: 'name', required: true });
+  const cidr = h('input', { name: 'cidr', required: true, placeholder: '10.0.0.0/24 or fd00::/64' });
   const version = h('select', { name: 'ip_version' }, h('option', { value: 'v4' }, 'IPv4'), h('option', { value: 'v6' }, 'IPv6'));
+  // the version follows what is typed as the CIDR; it can still be chosen (and the engine checks the two agree)
+  cidr.addEventListener('input', () => {
+    if (/^[0-9a-f]*:/i.test(cidr.value.trim())) version.value = 'v6';
+    else if (/^\d+\./.test(cidr.value.trim())) version.value = 'v4';
+  });
   const gateway = h('input', { name: 'gateway', placeholder: 'e.g. 10.0.0.1 (optional)' });
   const dns = h('input', { name: 'dns', placeholder: 'comma-separated, e.g. 8.8.8.8' });
   openDialog({

@@ -4,7 +4,7 @@
 import * as api from '../api.js';
 import { h, clear, table, dash, yesNo, dot, openDialog, row, confirmDialog, notify } from '../ui.js';
 import { icon, providerTypeLabel } from '../icons.js';
-import { subTabs, general, toolbar, attachToClusters } from './common.js';
+import { subTabs, general, toolbar, attachToClusters, guarded } from './common.js';
 import { newNetworkDialog } from './networks.js';
 
 // provider id -> {state, text}; kept across views so the indicator does not flicker on every navigation
@@ -66,7 +66,7 @@ export async function providers(ctx) {
 
 async function providerDetail(ctx, p) {
   const sub = ctx.sub === 'networks' ? 'networks' : 'general';
-  const panel = sub === 'networks' ? await providerNetworks(ctx, p) : general([
+  const panel = sub === 'networks' ? await guarded(() => providerNetworks(ctx, p)) : general([
     ['Name', p.name], ['Description', p.description], ['Type', providerTypeLabel(p.type)], ['URL', p.url],
     ['Connection', indicator(p)],
     ['Requires authentication', yesNo(p.requires_authentication)],
@@ -146,43 +146,53 @@ function importDialog(ctx, p, chosen) {
       checks.length ? h('div', { class: 'checks' }, checks) : h('span', { class: 'note' }, 'Already imported into every data center.'));
   });
   const isPublic = h('input', { type: 'checkbox', checked: true, name: 'public' });
-  const bar = h('progress', { value: '0', max: '1', hidden: true });
+  const bar = h('progress', { value: '0', max: '1', hidden: true, 'aria-label': 'Import progress' });
   const results = h('ul', { class: 'results', 'aria-label': 'Import results' });
   let done = false;
+  let stopped = false;
   const dlg = openDialog({
     title: `Import networks from ${p.name}`,
     body: [sections, h('label', { class: 'checks' }, isPublic, 'Allow all users to use the networks\' vNIC profiles (public)'), bar, results],
     actions: [{
       label: 'Import', primary: true,
+      stop(d) {
+        stopped = true;
+        d.status('Stopping after the current import…');
+      },
       async run(d) {
         if (done) { d.close(); return; }
         const jobs = boxes.filter((b) => b.box.checked);
         if (!jobs.length) throw new Error('Choose at least one data center to import into.');
+        for (const b of boxes) b.box.disabled = true;
+        isPublic.disabled = true;
         bar.hidden = false;
         bar.max = jobs.length;
         bar.value = 0;
         clear(results);
         let ok = 0;
+        let tried = 0;
         for (const [i, job] of jobs.entries()) {
+          if (stopped) break;
           d.status(`Importing ${i + 1} of ${jobs.length}: ${job.network.name} into ${job.dc.name}…`);
           try {
             const said = await importOne(p, job, isPublic.checked);
             ok += 1;
             results.append(h('li', { class: 'ok' }, `${job.network.name} → ${job.dc.name}: ${said}`));
           } catch (err) {
+            if (err.status === 401) throw err;
             results.append(h('li', { class: 'bad' }, `${job.network.name} → ${job.dc.name}: ${err.message}`));
           }
-          bar.value = i + 1;
+          tried = i + 1;
+          bar.value = tried;
         }
-        d.status(`${ok} of ${jobs.length} imported.`, ok === jobs.length ? 'ok' : 'bad');
-        for (const b of boxes) b.box.disabled = true;
-        isPublic.disabled = true;
+        const left = jobs.length - tried;
+        d.status(`${ok} of ${jobs.length} imported.${left ? ` Stopped: ${left} not tried.` : ''}`, ok === jobs.length ? 'ok' : 'bad');
         done = true;
         d.el.querySelector('button[data-action="Import"]').textContent = 'Close';
         d.cancelButton.hidden = true;
       },
     }],
-    onClose: async () => { if (done) { await ctx.refresh(); ctx.go(location.hash); } },
+    onClose: async () => { if (done || stopped) { await ctx.refresh(); ctx.go(location.hash); } },
   });
   return dlg;
 }
