@@ -325,3 +325,22 @@ def test_importing_many_networks_shows_progress_and_can_be_stopped(page: Any, ne
     expect(page.locator("dialog[open]")).to_have_count(0)
     imported = {n["name"] for n in neutrino.get(f"/datacenters/{dc['id']}/networks", "network")}
     assert imported >= set(names[:3]) and not imported & set(names[3:])
+
+
+def test_import_without_public_takes_the_everyone_permission_back(page: Any, neutrino: Neutrino) -> None:
+    dc = neutrino.data_center(unique("dc-private"))
+    name = unique("private")
+    neutrino.provider_network(name)
+    page.goto(f"{neutrino.base}/#/providers/{neutrino.provider['id']}/networks")
+    page.locator(f"input[data-network='{name}']").check()
+    page.get_by_role("button", name="Import…").click()
+    dialog = page.locator("dialog[open]")
+    dialog.locator("fieldset", has=page.locator("legend", has_text=name)).get_by_label(dc["name"]).check()
+    dialog.locator("input[name=public]").uncheck()
+    dialog.get_by_role("button", name="Import").click()
+    expect(dialog.locator("ul.results li.ok")).to_contain_text("its vNIC profile is not public", timeout=60000)
+    dialog.get_by_role("button", name="Close").click()
+    [net] = [n for n in neutrino.get(f"/datacenters/{dc['id']}/networks", "network") if n["name"] == name]
+    [profile] = neutrino.get(f"/networks/{net['id']}/vnicprofiles", "vnic_profile")
+    assert profile["public"] == "false"
+    assert neutrino.get(f"/vnicprofiles/{profile['id']}/permissions", "permission") == []

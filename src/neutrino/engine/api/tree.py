@@ -10,7 +10,7 @@ from neutrino.engine.api.resources.clusters import ClusterNetworks, Clusters
 from neutrino.engine.api.resources.datacenters import DataCenters
 from neutrino.engine.api.resources.events import Events
 from neutrino.engine.api.resources.hosts import Hosts, Templates
-from neutrino.engine.api.resources.networks import Networks, VnicProfiles
+from neutrino.engine.api.resources.networks import Networks, VnicProfilePermissions, VnicProfiles
 from neutrino.engine.api.resources.providers import (
     ProviderCertificates,
     ProviderNetworks,
@@ -26,20 +26,24 @@ class Node:
     children: dict[str, Node] = field(default_factory=dict)
 
 
+def profiles() -> Node:
+    return Node(VnicProfiles(), {"permissions": Node(VnicProfilePermissions())})
+
+
 def cluster_networks() -> Node:
-    return Node(ClusterNetworks(), {"vnicprofiles": Node(VnicProfiles())})
+    return Node(ClusterNetworks(), {"vnicprofiles": profiles()})
 
 
 def build_tree() -> dict[str, Node]:
     return {
         # a network's profiles are reachable wherever the network is listed, as its `vnicprofiles` link says
-        "datacenters": Node(DataCenters(), {"networks": Node(Networks(), {"vnicprofiles": Node(VnicProfiles())}),
+        "datacenters": Node(DataCenters(), {"networks": Node(Networks(), {"vnicprofiles": profiles()}),
                                             "clusters": Node(Clusters(), {"networks": cluster_networks()})}),
         "clusters": Node(Clusters(), {"networks": cluster_networks()}),
         "hosts": Node(Hosts()),
         "templates": Node(Templates()),
-        "networks": Node(Networks(), {"vnicprofiles": Node(VnicProfiles())}),
-        "vnicprofiles": Node(VnicProfiles()),
+        "networks": Node(Networks(), {"vnicprofiles": profiles()}),
+        "vnicprofiles": profiles(),
         "events": Node(Events()),
         "openstacknetworkproviders": Node(Providers(), {
             "networks": Node(ProviderNetworks(), {"subnets": Node(ProviderSubnets())}),

@@ -75,6 +75,15 @@ def update_profile(ctx: EngineContext, profile_id: str, changes: dict[str, Any])
         return profile
 
 
+def set_public(ctx: EngineContext, profile_id: str, public: bool) -> model.VnicProfile:
+    """Grant (or take back) every user's right to use the profile: oVirt's Everyone/VnicProfileUser permission."""
+    with ctx.uow() as uow:
+        profile = get_or_404(uow.profiles, profile_id, TYPE)
+        profile.public = public
+        uow.commit()
+        return profile
+
+
 def remove_profile(ctx: EngineContext, profile_id: str) -> None:
     with ctx.uow() as uow:
         profile = get_or_404(uow.profiles, profile_id, TYPE)

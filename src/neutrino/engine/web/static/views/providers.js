@@ -197,8 +197,8 @@ function importDialog(ctx, p, chosen) {
   return dlg;
 }
 
-// Returns what to add to the result line. oVirt's "public" grants every user the vNIC profile; the engine
-// makes new profiles public and its API cannot restrict one yet, so a private choice is reported, not faked.
+// Returns what to add to the result line. oVirt's "public" grants every user the vNIC profile (the Everyone
+// group's VnicProfileUser permission); the engine makes new profiles public, so a private choice takes it back.
 async function importOne(p, job, isPublic) {
   await api.post(`/openstacknetworkproviders/${p.id}/networks/${job.network.id}/import`, { data_center: { id: job.dc.id } });
   const nets = await api.list(`/datacenters/${job.dc.id}/networks`, 'network');
@@ -206,7 +206,14 @@ async function importOne(p, job, isPublic) {
   if (!net) return 'imported';
   const clusters = await attachToClusters(net.id, job.dc.id);
   const attached = `imported, attached (not required) to ${clusters} cluster${clusters === 1 ? '' : 's'}`;
-  return isPublic ? attached : `${attached}; its vNIC profile stays public (the engine cannot restrict it yet)`;
+  if (isPublic) return attached;
+  const [profile] = await api.list(`/networks/${net.id}/vnicprofiles`, 'vnic_profile');
+  if (!profile) return attached;
+  const grants = await api.list(`/vnicprofiles/${profile.id}/permissions`, 'permission');
+  for (const g of grants.filter((x) => x.group?.name === 'Everyone')) {
+    await api.del(`/vnicprofiles/${profile.id}/permissions/${g.id}`);
+  }
+  return `${attached}; its vNIC profile is not public`;
 }
 
 function providerForm(p) {
