@@ -14,6 +14,7 @@ from neutrino.engine.api.resources.clusters import Clusters
 from neutrino.engine.api.resources.datacenters import DataCenters
 from neutrino.engine.api.resources.hosts import Hosts
 from neutrino.engine.api.resources.networks import Networks, VnicProfiles
+from neutrino.engine.api.resources.permissions import _Named, _Permission
 from neutrino.engine.api.resources.vms import Nics, Vms
 from neutrino.engine.api.tree import build_tree
 from neutrino.engine.commands.common import Ref
@@ -139,6 +140,7 @@ ENTITY_OF_REPO = {
 # collections read live from a provider, not from a repository
 ENTITY_OF_LIVE = {
     "ProviderNetworks": ProviderNetwork, "ProviderSubnets": ProviderSubnet, "ProviderCertificates": Certificate,
+    "VnicProfilePermissions": _Permission, "Roles": _Named, "Groups": _Named,
 }
 
 

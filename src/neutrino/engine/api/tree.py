@@ -10,7 +10,8 @@ from neutrino.engine.api.resources.clusters import ClusterNetworks, Clusters
 from neutrino.engine.api.resources.datacenters import DataCenters
 from neutrino.engine.api.resources.events import Events
 from neutrino.engine.api.resources.hosts import Hosts, Templates
-from neutrino.engine.api.resources.networks import Networks, VnicProfilePermissions, VnicProfiles
+from neutrino.engine.api.resources.networks import Networks, VnicProfiles
+from neutrino.engine.api.resources.permissions import Groups, Roles, VnicProfilePermissions
 from neutrino.engine.api.resources.providers import (
     ProviderCertificates,
     ProviderNetworks,
@@ -45,6 +46,8 @@ def build_tree() -> dict[str, Node]:
         "networks": Node(Networks(), {"vnicprofiles": profiles()}),
         "vnicprofiles": profiles(),
         "events": Node(Events()),
+        "roles": Node(Roles()),
+        "groups": Node(Groups()),
         "openstacknetworkproviders": Node(Providers(), {
             "networks": Node(ProviderNetworks(), {"subnets": Node(ProviderSubnets())}),
             "certificates": Node(ProviderCertificates()),
