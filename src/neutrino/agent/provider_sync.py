@@ -11,11 +11,13 @@ With a provider link (``--provider-url``), :class:`ProviderSync`:
   (:meth:`ProviderSync.kick`), re-reads the groups in use and re-applies what changed (the
   firewall is rewritten only when its rules differ), forgets groups no vNIC here uses, and
   refreshes the ports' fixed IPs;
-* serves DHCP for each provider network with a plugged vNIC here, for its IPv4 subnets with
+* serves DHCP for each provider network with a plugged vNIC here, for its subnets with
   ``enable_dhcp``: finds or creates this host's port with ``device_owner`` ``network:dhcp`` and
   ``device_id`` ``dhcp<host>-<network id>`` (as Neutron's DHCP agent names it), whose fixed IPs
   are the server's addresses, and serves static leases for the network's ports (MAC → fixed IP)
-  with the gateway, DNS servers and MTU (a VXLAN network's at most the underlay's less 50). A
+  with the gateway, DNS servers and MTU (a VXLAN network's at most the underlay's less 50); on
+  IPv6 subnets, router advertisements (with ``ipv6_ra_mode``) and DHCPv6 by the subnets' modes,
+  leases only for ``dhcpv6-stateful`` ones (SLAAC addresses are the provider's EUI-64 ones). A
   network whose last vNIC went stops being served here and its DHCP port is deleted.
 
 Only the wire contract is spoken (:class:`~neutrino.agent.provider_link.ProviderLink`); this
@@ -37,6 +39,7 @@ from neutrino.agent.api.models import (
     DhcpHost,
     DhcpSpec,
     DhcpSubnet,
+    DhcpSubnet6,
     NicSpec,
     SecurityGroupRule,
     SecurityGroupSpec,
@@ -64,6 +67,14 @@ def port_addresses(port: dict[str, Any]) -> list[str]:
         pair["ip_address"] for pair in port.get("allowed_address_pairs") or [] if pair.get("ip_address")
     ]
     return sorted(set(found))
+
+
+def _serves(subnet: dict[str, Any]) -> bool:
+    """Whether this host's DHCP server has something to serve on the subnet: DHCP (IPv4), router
+    advertisements (IPv6 with ``ipv6_ra_mode``) or DHCPv6 (IPv6 not in ``slaac`` address mode)."""
+    if subnet.get("ip_version", 4) == 4:
+        return True
+    return bool(subnet.get("ipv6_ra_mode")) or subnet.get("ipv6_address_mode") != "slaac"
 
 
 def _rules(raw: Iterable[dict[str, Any]], group_id: str) -> list[SecurityGroupRule]:
@@ -228,7 +239,7 @@ class ProviderSync:
         ports: list[dict[str, Any]],
     ) -> None:
         served = sorted(
-            (s for s in subnets if s.get("ip_version", 4) == 4 and s.get("enable_dhcp", True)),
+            (s for s in subnets if s.get("enable_dhcp", True) and _serves(s)),
             key=lambda s: (s.get("created_at") or "", s["id"]),
         )
         if network is None or not served:  # not the provider's, or nothing to serve
@@ -289,8 +300,8 @@ class ProviderSync:
         port: dict[str, Any],
         ports: list[dict[str, Any]],
     ) -> DhcpSpec:
-        def v4(values: Iterable[str]) -> list[str]:
-            return [v for v in values if ip_address(v).version == 4]
+        def of_version(version: int, values: Iterable[str]) -> list[str]:
+            return [v for v in values if ip_address(v).version == version]
 
         served = [
             DhcpSubnet.model_validate(
@@ -298,11 +309,26 @@ class ProviderSync:
                     "cidr": s["cidr"],
                     "server_ip": server[s["id"]],
                     "gateway_ip": s.get("gateway_ip") or None,
-                    "dns_servers": v4(s.get("dns_nameservers") or []),
+                    "dns_servers": of_version(4, s.get("dns_nameservers") or []),
                 }
             )
             for s in subnets
+            if s.get("ip_version", 4) == 4
         ]
+        served6 = {
+            s["id"]: DhcpSubnet6.model_validate(
+                {
+                    "cidr": s["cidr"],
+                    "server_ip": server[s["id"]],
+                    "dns_servers": of_version(6, s.get("dns_nameservers") or []),
+                    "ipv6_ra_mode": s.get("ipv6_ra_mode") or None,
+                    "ipv6_address_mode": s.get("ipv6_address_mode") or None,
+                }
+            )
+            for s in subnets
+            if s.get("ip_version", 4) == 6
+        }
+        leased = [s["id"] for s in subnets if s["id"] not in served6 or served6[s["id"]].stateful]
         hosts = []
         for other in ports:
             if other.get("device_owner") == DHCP_OWNER or not other.get("mac_address"):
@@ -311,14 +337,14 @@ class ProviderSync:
             for fixed in other.get("fixed_ips") or []:
                 given.setdefault(fixed.get("subnet_id"), fixed.get("ip_address"))
             hosts += [
-                DhcpHost.model_validate({"mac": other["mac_address"], "ip": given[s["id"]]})
-                for s in subnets
-                if given.get(s["id"])
+                DhcpHost.model_validate({"mac": other["mac_address"], "ip": given[subnet_id]})
+                for subnet_id in leased
+                if given.get(subnet_id)
             ]
         mtu = network.get("mtu") or None
         if use.max_mtu is not None:
             mtu = min(mtu or use.max_mtu, use.max_mtu)
-        first = served[0]
+        first = served[0] if served else None
         return DhcpSpec(
             network_id=use.network_id,
             plugin_type=use.plugin_type,
@@ -330,14 +356,15 @@ class ProviderSync:
             ),  # fmt: skip
             physical_network=use.physical_network or network.get("provider:physical_network"),
             tunnel_peers=list(use.tunnel_peers),
-            cidr=first.cidr,
-            server_ip=first.server_ip,
-            gateway_ip=first.gateway_ip,
-            dns_servers=first.dns_servers,
+            cidr=first.cidr if first else None,
+            server_ip=first.server_ip if first else None,
+            gateway_ip=first.gateway_ip if first else None,
+            dns_servers=first.dns_servers if first else [],
             extra_subnets=served[1:],
+            ipv6_subnets=list(served6.values()),
             server_mac=port.get("mac_address") or None,
             mtu=mtu,
-            hosts=sorted(hosts, key=lambda h: (int(h.ip), h.mac)),
+            hosts=sorted(hosts, key=lambda h: (h.ip.version, int(h.ip), h.mac)),
         )
 
     def _release_dhcp_ports(self, view: ProviderView) -> None:

@@ -29,6 +29,10 @@ class RecordingNet(CountingNet):
         self.changes.append("iptables-restore")
         super().iptables_restore(text)
 
+    def ip6tables_restore(self, text: str) -> None:
+        self.changes.append("ip6tables-restore")
+        super().ip6tables_restore(text)
+
     def in_netns(self, name: str) -> RecordingNet:
         return RecordingNet(name, self.changes)
 

@@ -23,6 +23,14 @@ COLLECTIONS = {
 }
 
 
+def eui64(cidr: str, mac: str) -> str:
+    """The SLAAC address of ``mac`` in a /64 (modified EUI-64)."""
+    octets = [int(x, 16) for x in mac.split(":")]
+    octets[0] ^= 0x02
+    iid = bytes([*octets[:3], 0xFF, 0xFE, *octets[3:]])
+    return str(ipaddress.IPv6Address(int(ipaddress.ip_network(cidr).network_address) | int.from_bytes(iid, "big")))
+
+
 def neutron_error(status: int, kind: str, message: str = "") -> httpx.Response:
     return httpx.Response(status, json={"NeutronError": {"type": kind, "message": message, "detail": ""}})
 
@@ -92,17 +100,19 @@ class FakeNeutron:
             "mac_address": f"fa:16:3e:00:00:{next(self._macs):02x}", "security_groups": [],
             **body, "fixed_ips": [],
         }  # fmt: skip
-        port["fixed_ips"] = [self._allocate(network_id, item) for item in wanted]
+        port["fixed_ips"] = [self._allocate(network_id, item, port["mac_address"]) for item in wanted]
         self.data["ports"][port_id] = port
         return port
 
     def _subnets(self, network_id: str) -> list[dict[str, Any]]:
         return [s for s in self.data["subnets"].values() if s["network_id"] == network_id]
 
-    def _allocate(self, network_id: str, item: dict[str, Any]) -> dict[str, str]:
+    def _allocate(self, network_id: str, item: dict[str, Any], mac: str) -> dict[str, str]:
         if "ip_address" in item:
             return {"subnet_id": item["subnet_id"], "ip_address": item["ip_address"]}
         subnet = self.data["subnets"][item["subnet_id"]]
+        if subnet.get("ipv6_address_mode") in ("slaac", "dhcpv6-stateless"):  # EUI-64, as Neutron
+            return {"subnet_id": subnet["id"], "ip_address": eui64(subnet["cidr"], mac)}
         used = {
             ip["ip_address"] for p in self.data["ports"].values() for ip in p["fixed_ips"]
         } | {subnet["gateway_ip"]}
@@ -153,7 +163,9 @@ class FakeNeutron:
             if request.method == "PUT" and collection == "ports":
                 body = json.loads(request.content)["port"]
                 if "fixed_ips" in body:
-                    item["fixed_ips"] = [self._allocate(item["network_id"], f) for f in body.pop("fixed_ips")]
+                    item["fixed_ips"] = [
+                        self._allocate(item["network_id"], f, item["mac_address"]) for f in body.pop("fixed_ips")
+                    ]
                 item.update(body)
                 return httpx.Response(200, json={"port": item})
         return neutron_error(405, "HTTPMethodNotAllowed")

@@ -225,7 +225,8 @@ def test_the_host_serves_dhcp_from_its_own_provider_port_with_the_networks_lease
     a, sync = agent
     net = neutron.network(mtu=9000)
     neutron.subnet(net, "10.0.0.0/24", dns_nameservers=["10.0.0.53", "2001:db8::53"])
-    neutron.subnet(net, "2001:db8::/64")  # IPv6: not served here
+    # IPv6 by SLAAC from another router's advertisements: nothing to serve here
+    neutron.subnet(net, "2001:db8::/64", ipv6_address_mode="slaac")
     port = neutron.port(net)
     run(a, "vm-1", nic_for(port))
     sync.sync_once()

@@ -151,19 +151,31 @@ vNIC driver like a vNIC; static leases only), body::
 
     {"plugin_type": "LINUX_BRIDGE", "network_type": "vxlan" | null, "segmentation_id": 100 | null,
      "physical_network": null, "tunnel_peers": [],
-     "cidr": "10.0.0.0/24", "server_ip": "10.0.0.254", "gateway_ip": "10.0.0.1" | null,
+     "cidr": "10.0.0.0/24" | null, "server_ip": "10.0.0.254" | null,  # null: IPv6 subnets only
+     "gateway_ip": "10.0.0.1" | null,
      "dns_servers": ["10.0.0.53", ...],        # optional, DHCP option 6
      "extra_subnets": [{"cidr", "server_ip", "gateway_ip", "dns_servers"}, ...],  # optional: more
                                                # IPv4 subnets of the network, same server
+     "ipv6_subnets": [{"cidr": "2001:db8::/64", "server_ip": "2001:db8::f816:3eff:fe00:2",
+                       "dns_servers": ["2001:db8::53"],
+                       "ipv6_ra_mode": null | "slaac" | "dhcpv6-stateless" | "dhcpv6-stateful",
+                       "ipv6_address_mode": null | "slaac" | "dhcpv6-stateless" | "dhcpv6-stateful"},
+                      ...],                    # optional: the network's IPv6 subnets, same server
      "server_mac": "fa:16:3e:..." | null,      # optional: the MAC of the server's port
-     "mtu": 1450 | null,                       # sent as DHCP option 26
+     "mtu": 1450 | null,                       # sent as DHCP option 26 (and in IPv6 advertisements)
      "lease_seconds": 86400,
-     "hosts": [{"mac": "56:6f:1a:2b:3c:4d", "ip": "10.0.0.11", "hostname": "vm1" | null}]}
+     "hosts": [{"mac": "56:6f:1a:2b:3c:4d", "ip": "10.0.0.11" | "2001:db8::11",
+                "hostname": "vm1" | null}]}
 
 → ``201`` (new) | ``200`` (updated; the server restarts only when something changed) with the
 stored ``<DHCP>`` (the body plus ``network_id``) | ``400`` (e.g. an address outside ``cidr``,
 ``NoDriverForPluginType``) | ``500 PlugFailed``. Repeat it with the full host list whenever
-leases change.
+leases change. On an IPv6 subnet with ``ipv6_ra_mode`` the server sends router advertisements
+(there is no L3 agent to do it): the prefix, the MTU and router lifetime 0 (it routes nothing, so
+guests get no default route); with ``ipv6_address_mode`` (default: the RA mode) ``slaac`` the
+guests' kernels configure their addresses (EUI-64 of the MAC: what Neutron's IPAM allocates),
+``dhcpv6-stateless`` adds DHCPv6 options, ``dhcpv6-stateful`` or none serves the IPv6 ``hosts``
+by DHCPv6. A subnet without ``ipv6_ra_mode`` gets no advertisements (another router's job).
 
 ``DELETE /api/v1/dhcp/{network_id}`` → ``204`` | ``404 DhcpNotFound``. The network's devices
 on the host go when no vNIC uses the network either.
@@ -181,9 +193,14 @@ it; again whenever its rules or members change: every filtered vNIC is re-filter
      "member_ips": ["10.0.0.11", ...]}   # addresses of the group's ports, for remote_group_id
 
 → ``201`` (new) | ``200`` ``<GROUP>`` | ``400`` | ``500 PlugFailed``. Semantics follow Neutron's
-iptables firewall: stateful, default drop, DHCP and established traffic allowed, the vNIC may
-send only from its MAC (and, with a provider link, only from its port's fixed IPs and allowed
-address pairs); IPv4 only (IPv6 rules are ignored).
+iptables firewall, for IPv4 (iptables) and IPv6 (ip6tables) alike, each rule applying to its
+``ethertype``: stateful, default drop, established traffic allowed, the vNIC may send only from
+its MAC (and, with a provider link, only from its port's fixed IPs and allowed address pairs —
+for IPv6 also its MAC's link-local address). Allowed without a rule: DHCP (IPv4); for IPv6 the
+neighbour discovery and MLD a guest needs, router advertisements into the guest (from link-local
+addresses), DHCPv6 requests out and replies in; never router advertisements or DHCPv6 replies
+out of a guest. ``"icmp"`` in an IPv6 rule is ICMPv6. ``remote_group_id`` rules match the
+members' addresses of the rule's IP version. A vNIC without groups is not filtered at all.
 
 ``DELETE /api/v1/security-groups/{group_id}`` → ``204`` | ``404 SecurityGroupNotFound`` |
 ``409 SecurityGroupInUse`` (a plugged vNIC uses it).
@@ -207,14 +224,17 @@ so the engine sends neither:
   dropped (also ones set with ``PUT /security-groups``, and a group set that way is the
   provider's again at the next round);
 * each provider network with a plugged vNIC (of a driver that carries traffic: not ``noop``) is
-  served DHCP here for its IPv4 subnets with ``enable_dhcp``, from this host's own provider port
+  served DHCP here for its subnets with ``enable_dhcp``, from this host's own provider port
   (``device_owner`` ``network:dhcp``, ``device_id`` ``dhcp<host name>-<network id>``, found or
   created; its fixed IPs are the server's addresses): static leases for the network's ports, the
   subnets' gateways and DNS servers, the network's MTU (a VXLAN network's at most the underlay MTU
-  less 50). New ports get leases at the next round. When the network's last vNIC here goes, the
-  server stops and the port is deleted (later, if the provider is down meanwhile). Such servers
-  are listed by ``GET /dhcp`` like the others; a network without such a subnet gets no DHCP.
-  ``--no-provider-dhcp`` leaves DHCP to the provider's own DHCP agents (e.g. a real Neutron's).
+  less 50); IPv6 subnets as ``ipv6_subnets`` above (router advertisements where ``ipv6_ra_mode``
+  is set, DHCPv6 leases for ``dhcpv6-stateful`` ones; a ``slaac`` subnet without ``ipv6_ra_mode``
+  needs nothing from this host). New ports get leases at the next round. When the network's last
+  vNIC here goes, the server stops and the port is deleted (later, if the provider is down
+  meanwhile). Such servers are listed by ``GET /dhcp`` like the others; a network without such a
+  subnet gets no DHCP. ``--no-provider-dhcp`` leaves DHCP to the provider's own DHCP agents (e.g.
+  a real Neutron's).
 
 Without a provider link nothing of this happens: groups and DHCP come only from the verbs above.
 

@@ -7,7 +7,7 @@ Unknown request fields are rejected (``extra="forbid"``) so a typo fails loudly.
 from __future__ import annotations
 
 import re
-from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -186,10 +186,10 @@ class NetworkSync(_Wire):
 
 
 class DhcpHost(_Wire):
-    """One static lease."""
+    """One static lease (an IPv6 one is served on a DHCPv6 subnet, see :class:`DhcpSubnet6`)."""
 
     mac: str
-    ip: IPv4Address
+    ip: IPv4Address | IPv6Address
     hostname: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,63}$")
 
     @field_validator("mac")
@@ -222,8 +222,44 @@ class DhcpSubnet(_Wire):
         return self
 
 
+Ipv6Mode = Literal["slaac", "dhcpv6-stateless", "dhcpv6-stateful"]
+
+
+class DhcpSubnet6(_Wire):
+    """One IPv6 subnet a network's DHCP server serves, by its Neutron modes: ``ipv6_ra_mode`` set,
+    the server sends router advertisements for the prefix (none otherwise: another router's job);
+    ``ipv6_address_mode`` (default: the RA mode) ``slaac`` (addresses by SLAAC, no DHCPv6),
+    ``dhcpv6-stateless`` (SLAAC, options by DHCPv6), ``dhcpv6-stateful`` or none (addresses by
+    DHCPv6: the static leases of ``hosts`` in the prefix)."""
+
+    cidr: IPv6Network
+    server_ip: IPv6Address
+    dns_servers: list[IPv6Address] = Field(default_factory=list, description="DHCPv6 option 23 / RDNSS")
+    ipv6_ra_mode: Ipv6Mode | None = None
+    ipv6_address_mode: Ipv6Mode | None = None
+
+    @model_validator(mode="after")
+    def _in_subnet(self) -> DhcpSubnet6:
+        if self.server_ip not in self.cidr:
+            raise ValueError(f"server_ip {self.server_ip} is not in {self.cidr}")
+        if self.address_mode in ("slaac", "dhcpv6-stateless") and self.cidr.prefixlen != 64:
+            raise ValueError(f"{self.address_mode} needs a /64 prefix, not {self.cidr}")
+        return self
+
+    @property
+    def address_mode(self) -> Ipv6Mode | None:
+        return self.ipv6_address_mode or self.ipv6_ra_mode
+
+    @property
+    def stateful(self) -> bool:
+        """Addresses come by DHCPv6."""
+        return self.address_mode in (None, "dhcpv6-stateful")
+
+
 class DhcpSpec(_Wire):
-    """The set-up-DHCP request: serve static leases on one provider network's IPv4 subnet(s)."""
+    """The set-up-DHCP request: serve static leases on one provider network's IPv4 subnet(s), and
+    router advertisements and DHCPv6 on its IPv6 subnets. A network with IPv6 subnets only has no
+    ``cidr`` and ``server_ip``."""
 
     network_id: str = Field(pattern=_ID)
     plugin_type: str = Field(min_length=1)
@@ -231,18 +267,21 @@ class DhcpSpec(_Wire):
     segmentation_id: int | None = Field(default=None, ge=0, le=16777215)
     physical_network: str | None = None
     tunnel_peers: list[str] = Field(default_factory=list)
-    cidr: IPv4Network
+    cidr: IPv4Network | None = None
 
     @field_validator("tunnel_peers")
     @classmethod
     def _peers(cls, values: list[str]) -> list[str]:
         return _addresses(values, "tunnel_peers")
 
-    server_ip: IPv4Address
+    server_ip: IPv4Address | None = None
     gateway_ip: IPv4Address | None = None
     dns_servers: list[IPv4Address] = Field(default_factory=list, description="DHCP option 6")
     extra_subnets: list[DhcpSubnet] = Field(
         default_factory=list, description="more IPv4 subnets of the network, served by the same server"
+    )
+    ipv6_subnets: list[DhcpSubnet6] = Field(
+        default_factory=list, description="the network's IPv6 subnets, served by the same server"
     )
     server_mac: str | None = Field(default=None, description="MAC of the server's port; default: random")
     mtu: int | None = Field(default=None, ge=68, le=65535)
@@ -258,18 +297,29 @@ class DhcpSpec(_Wire):
 
     @model_validator(mode="after")
     def _in_subnet(self) -> DhcpSpec:
-        _check_in_subnet(self.cidr, self.server_ip, self.gateway_ip)
-        cidrs = [self.cidr, *(s.cidr for s in self.extra_subnets)]
+        if self.cidr is None or self.server_ip is None:
+            if self.cidr is not None or self.server_ip is not None:
+                raise ValueError("cidr and server_ip go together")
+            if self.extra_subnets or self.gateway_ip or self.dns_servers:
+                raise ValueError("extra_subnets, gateway_ip and dns_servers need cidr")
+            if not self.ipv6_subnets:
+                raise ValueError("a DHCP server needs cidr or ipv6_subnets")
+        else:
+            _check_in_subnet(self.cidr, self.server_ip, self.gateway_ip)
+        cidrs: list[IPv4Network | IPv6Network] = [s.cidr for s in self.subnets()]
+        cidrs += [s.cidr for s in self.ipv6_subnets]
         for i, net in enumerate(cidrs):
-            if any(net.overlaps(other) for other in cidrs[:i]):
+            if any(net.version == other.version and net.overlaps(other) for other in cidrs[:i]):
                 raise ValueError(f"subnet {net} overlaps another subnet of the network")
         for i, host in enumerate(self.hosts):
-            if not any(host.ip in net for net in cidrs):
+            if not any(host.ip.version == net.version and host.ip in net for net in cidrs):
                 raise ValueError(f"hosts.{i}.ip {host.ip} is not in {', '.join(map(str, cidrs))}")
         return self
 
     def subnets(self) -> list[DhcpSubnet]:
-        """Every subnet served: ``cidr`` first, then ``extra_subnets``."""
+        """Every IPv4 subnet served: ``cidr`` first, then ``extra_subnets``."""
+        if self.cidr is None or self.server_ip is None:
+            return []
         primary = DhcpSubnet(
             cidr=self.cidr, server_ip=self.server_ip, gateway_ip=self.gateway_ip, dns_servers=self.dns_servers
         )

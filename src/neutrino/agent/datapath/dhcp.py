@@ -1,9 +1,16 @@
 """DHCP for provider networks: ``dnsmasq`` in a namespace on the network's bridge.
 
 Like Neutron's DHCP agent: per network a namespace ``<prefix>dhcp-<net[:11]>`` whose ``eth0``
-holds the server address; the host end of that veth, ``dh<net[:11]>``, is plugged into the
+holds the server addresses; the host end of that veth, ``dh<net[:11]>``, is plugged into the
 network by the network's vNIC driver, like a vNIC. ``dnsmasq`` serves static leases only (MAC →
 address from the request) with the MTU option, so guests running ``udhcpc -O mtu`` get both.
+
+On IPv6 subnets (:class:`~neutrino.agent.api.models.DhcpSubnet6`) the same ``dnsmasq`` plays the
+part Neutron gives the router's ``radvd`` where ``ipv6_ra_mode`` is set — there is no L3 agent
+here — sending router advertisements with the prefix and the MTU (``ra-only`` for ``slaac``,
+``ra-stateless`` for ``dhcpv6-stateless``, the M flag for ``dhcpv6-stateful``) but a router
+lifetime of 0: it routes nothing, so guests get an on-link prefix and no default route. DHCPv6
+serves the options (stateless) or the static leases by MAC (stateful), like Neutron's dnsmasq.
 
 Processes are started through a :class:`Launcher`: the kernel one runs ``dnsmasq``; the
 in-memory one records what would run (unit tests, ``--host-net memory``).
@@ -25,6 +32,8 @@ from pathlib import Path
 from neutrino.agent.api.models import DhcpSpec
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.hostnet import HostNet, HostNetError, LinkChange
+
+RA_INTERVAL = 30  # seconds between unsolicited router advertisements (guests also solicit them)
 
 
 def dhcp_device(network_id: str) -> str:
@@ -127,9 +136,14 @@ class DhcpServers:
         link = inner.link("eth0")
         if spec.server_mac and link is not None and link.address != spec.server_mac:
             inner.set_link("eth0", LinkChange(address=spec.server_mac))
+        # the server's IPv6 addresses are its own: none from other servers' advertisements, and
+        # no duplicate address detection (dnsmasq cannot bind a tentative address)
+        for key, value in (("accept_ra", "0"), ("autoconf", "0"), ("accept_dad", "0")):
+            linux_net.ensure_sysctl(inner, f"net/ipv6/conf/eth0/{key}", value, missing_ok=not spec.ipv6_subnets)
         linux_net.ensure_link_state(inner, "eth0", mtu=spec.mtu)
         linux_net.ensure_link_state(self.host_net, device, mtu=spec.mtu)
         cidrs = [f"{s.server_ip}/{s.cidr.prefixlen}" for s in spec.subnets()]
+        cidrs += [f"{s.server_ip}/{s.cidr.prefixlen}" for s in spec.ipv6_subnets]
         linux_net.ensure_addresses(inner, "eth0", cidrs)
         return device
 
@@ -151,8 +165,9 @@ class DhcpServers:
             net = ipaddress.ip_network(subnet.cidr)
             argv.append(f"--dhcp-range=set:s{i},{net.network_address},static,{net.netmask},{spec.lease_seconds}s")
         for host in spec.hosts:
-            name = host.hostname or "host-" + str(host.ip).replace(".", "-")
-            argv.append(f"--dhcp-host={host.mac},{name},{host.ip}")
+            name = host.hostname or "host-" + str(host.ip).replace(".", "-").replace(":", "-")
+            address = str(host.ip) if host.ip.version == 4 else f"[{host.ip}]"
+            argv.append(f"--dhcp-host={host.mac},{name},{address}")
         for i, subnet in enumerate(subnets):
             if spec.mtu:
                 argv.append(f"--dhcp-option-force=tag:s{i},option:mtu,{spec.mtu}")
@@ -160,8 +175,37 @@ class DhcpServers:
             argv.append(f"--dhcp-option=tag:s{i},option:router{gateway}")
             if subnet.dns_servers:
                 argv.append(f"--dhcp-option=tag:s{i},option:dns-server,{','.join(map(str, subnet.dns_servers))}")
+        argv += self._ipv6_args(spec)
         digest = hashlib.sha256("\0".join(argv).encode()).hexdigest()
         self.launcher.ensure(spec.network_id, self.namespace(spec.network_id), argv, digest)
+
+    @staticmethod
+    def _ipv6_args(spec: DhcpSpec) -> list[str]:
+        """dnsmasq arguments for the IPv6 subnets (tagged ``v<i>``); see the module docstring."""
+        argv: list[str] = []
+        advertise = stateful_ra = False
+        for i, subnet in enumerate(spec.ipv6_subnets):
+            ra = subnet.ipv6_ra_mode is not None
+            if subnet.address_mode == "slaac":
+                if not ra:
+                    continue  # addresses from another router's advertisements; nothing to serve
+                mode = "ra-only"
+            elif subnet.address_mode == "dhcpv6-stateless":
+                mode = "ra-stateless" if ra else "static"
+            else:
+                mode, stateful_ra = "static", stateful_ra or ra
+            advertise = advertise or ra
+            net = subnet.cidr
+            argv.append(f"--dhcp-range=set:v{i},{net.network_address},{mode},{net.prefixlen},{spec.lease_seconds}s")
+            if subnet.dns_servers:
+                servers = ",".join(f"[{a}]" for a in subnet.dns_servers)
+                argv.append(f"--dhcp-option=tag:v{i},option6:dns-server,{servers}")
+        if stateful_ra:
+            argv.append("--enable-ra")  # also advertises the static ranges: the M flag
+        if advertise:
+            mtu = f"mtu:{spec.mtu}," if spec.mtu else ""
+            argv.append(f"--ra-param=eth0,{mtu}{RA_INTERVAL},0")  # router lifetime 0: no default route
+        return argv
 
     def delete(self, network_id: str) -> None:
         """No server, namespace or veth for the network."""

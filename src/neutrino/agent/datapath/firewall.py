@@ -1,31 +1,47 @@
-"""Security groups as iptables rules on bridged traffic (Neutron's iptables firewall, for the
-linux_bridge datapath; needs ``br_netfilter`` with ``net.bridge.bridge-nf-call-iptables = 1``).
+"""Security groups as iptables and ip6tables rules on bridged traffic (Neutron's iptables
+firewall, for the linux_bridge datapath; needs ``br_netfilter`` with
+``net.bridge.bridge-nf-call-iptables`` and ``net.bridge.bridge-nf-call-ip6tables`` set to 1).
 
-Layout of the IPv4 ``filter`` table (everything regenerated from the full set of filtered
-ports, applied in one ``iptables-restore``)::
+Layout of each ``filter`` table, IPv4 and IPv6 alike (everything regenerated from the full set of
+filtered ports, each table applied in one ``iptables-restore``/``ip6tables-restore``)::
 
     FORWARD ─► neutrino-sg   (jump inserted first in FORWARD)
                  comment "neutrino:<digest of what follows>"   (lets a restart see it is current)
                  physdev-in  tapX ─► nsg-oX   (egress of the guest: anti-spoofing, egress rules)
                  physdev-out tapY ─► nsg-iY   (ingress of the guest: ingress rules)
                  physdev-in/out tapX ─► ACCEPT
+    IPv4:
     nsg-oX: DHCP requests RETURN, other MAC DROP, ─► nsg-sX, established/related RETURN,
             invalid DROP, one RETURN per egress rule, DROP
     nsg-sX: (only when the port's addresses are known) RETURN from each address, DROP
     nsg-iX: established/related RETURN, invalid DROP, DHCP replies RETURN, one RETURN per
             ingress rule, DROP
+    IPv6:
+    nsg-oX: other MAC DROP, duplicate address detection (MLD reports and neighbour
+            solicitations from ``::`` to ``ff02::/16``) RETURN, ─► nsg-sX, router
+            advertisements and DHCPv6 replies DROP, MLD, router and neighbour solicitations and
+            neighbour advertisements RETURN, DHCPv6 requests RETURN, established/related RETURN,
+            invalid DROP, one RETURN per egress rule, DROP
+    nsg-sX: (only when the port's addresses are known) RETURN from the link-local address of the
+            port's MAC (EUI-64) and from each IPv6 address, DROP
+    nsg-iX: MLD queries, neighbour solicitations and advertisements RETURN, router
+            advertisements and DHCPv6 replies from link-local addresses RETURN,
+            established/related RETURN, invalid DROP, one RETURN per ingress rule, DROP
 
 A chain RETURNs what it allows, so traffic between two filtered guests on one bridge passes the
 sender's egress chain and then the receiver's ingress chain. Anti-spoofing: a guest may send only
 from its MAC and, when :attr:`Firewall.addresses` knows the port's fixed IPs (an agent learns them
-from the network provider), only from those. Only IPv4 is filtered; IPv6 rules
-are ignored (and IPv6 traffic is not filtered). ``remote_group_id`` rules match the referenced
-group's ``member_ips``.
+from the network provider), only from those (IPv6: and its MAC's link-local address). Each rule
+goes to the table of its ``ethertype``; ``icmp`` in an IPv6 rule means ICMPv6, as in Neutron.
+``remote_group_id`` rules match the referenced group's ``member_ips`` of the rule's IP version.
+Router advertisements are accepted from any link-local address (Neutron accepts them only from
+the subnet's router).
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,12 +52,31 @@ from neutrino.agent.datapath.hostnet import HostNet, HostNetError
 
 TOP_CHAIN = "neutrino-sg"
 PORT_CHAIN_PREFIX = "nsg-"
-_PROTOCOLS = {"icmp": "icmp", "1": "icmp", "tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp"}
+_PROTOCOLS = {
+    4: {"icmp": "icmp", "1": "icmp", "tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp"},
+    6: {"icmp": "ipv6-icmp", "icmpv6": "ipv6-icmp", "ipv6-icmp": "ipv6-icmp", "58": "ipv6-icmp",
+        "tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp"},
+}  # fmt: skip
+_ICMP_MATCH = {"icmp": ["-m", "icmp", "--icmp-type"], "ipv6-icmp": ["-m", "icmp6", "--icmpv6-type"]}
+_ANY = {4: "0.0.0.0/0", 6: "::/0"}
 _DIGEST = re.compile(r'--comment "?neutrino:([0-9a-f]+)"?')
+
+# ICMPv6 types (RFC 4443, 4861, 3810)
+MLD_QUERY, MLD_REPORT, MLD_DONE, MLD2_REPORT = 130, 131, 132, 143
+ROUTER_SOLICIT, ROUTER_ADVERT, NEIGHBOR_SOLICIT, NEIGHBOR_ADVERT = 133, 134, 135, 136
+_ICMP6 = "-p ipv6-icmp -m icmp6 --icmpv6-type"
 
 
 class UnknownSecurityGroup(HostNetError):
     """A port names a group this host has not been given."""
+
+
+def link_local(mac: str) -> str:
+    """The IPv6 link-local address a MAC gives its interface (modified EUI-64)."""
+    octets = [int(x, 16) for x in mac.split(":")]
+    octets[0] ^= 0x02
+    iid = bytes([*octets[:3], 0xFF, 0xFE, *octets[3:]])
+    return str(ipaddress.IPv6Address((0xFE80 << 112) | int.from_bytes(iid, "big")))
 
 
 @dataclass(frozen=True)
@@ -69,36 +104,93 @@ class PortFilter:
         return f"{PORT_CHAIN_PREFIX}s{self.suffix}"
 
 
-def rule_matches(rule: SecurityGroupRule, groups: dict[str, SecurityGroupSpec]) -> list[list[str]]:
-    """iptables match arguments for one rule (one list per remote address; empty: no match)."""
-    if rule.ethertype != "IPv4":
+def _version(address: str) -> int:
+    return 6 if ":" in address else 4
+
+
+def rule_matches(
+    rule: SecurityGroupRule, groups: dict[str, SecurityGroupSpec], version: int = 4
+) -> list[list[str]]:
+    """iptables (``version`` 4) or ip6tables (6) match arguments for one rule (one list per
+    remote address; empty: no match, e.g. a rule of the other IP version)."""
+    if rule.ethertype != f"IPv{version}":
         return []
     match: list[str] = []
     proto = None if rule.protocol in (None, "any", "") else str(rule.protocol).lower()
     if proto is not None:
-        proto = _PROTOCOLS.get(proto, proto)
+        proto = _PROTOCOLS[version].get(proto, proto)
         match += ["-p", proto]
         low, high = rule.port_range_min, rule.port_range_max
         if proto in ("tcp", "udp") and low is not None:
             match += ["-m", proto, "--dport", str(low) if high in (None, low) else f"{low}:{high}"]
-        elif proto == "icmp" and low is not None:
-            match += ["-m", "icmp", "--icmp-type", str(low) if high is None else f"{low}/{high}"]
+        elif proto in _ICMP_MATCH and low is not None:
+            match += [*_ICMP_MATCH[proto], str(low) if high is None else f"{low}/{high}"]
     flag = "-s" if rule.direction == "ingress" else "-d"
     if rule.remote_group_id is not None:
         members = groups[rule.remote_group_id].member_ips if rule.remote_group_id in groups else []
-        return [[*match, flag, ip] for ip in sorted(members) if ":" not in ip]  # IPv4 only
-    if rule.remote_ip_prefix and rule.remote_ip_prefix not in ("0.0.0.0/0",):
+        return [[*match, flag, ip] for ip in sorted(members) if _version(ip) == version]
+    if rule.remote_ip_prefix and rule.remote_ip_prefix != _ANY[version]:
         match += [flag, rule.remote_ip_prefix]
     return [match]
+
+
+def _egress_head(port: PortFilter, version: int) -> list[str]:
+    """Egress rules ahead of the source address check."""
+    o, mac = port.egress_chain, f"-m mac ! --mac-source {port.mac} -j DROP"
+    if version == 4:
+        return [f"-A {o} -p udp -m udp --sport 68 --dport 67 -j RETURN", f"-A {o} {mac}"]
+    dad = [f"-A {o} -s ::/128 -d ff02::/16 {_ICMP6} {t} -j RETURN" for t in (MLD_REPORT, NEIGHBOR_SOLICIT, MLD2_REPORT)]
+    return [f"-A {o} {mac}", *dad]
+
+
+def _egress_fixed(port: PortFilter, version: int) -> list[str]:
+    """Egress rules after the source address check, ahead of the group's rules."""
+    o = port.egress_chain
+    if version == 4:
+        return []
+    allowed = (MLD_QUERY, MLD_REPORT, MLD_DONE, MLD2_REPORT, ROUTER_SOLICIT, NEIGHBOR_SOLICIT, NEIGHBOR_ADVERT)
+    return [
+        f"-A {o} {_ICMP6} {ROUTER_ADVERT} -j DROP",  # a guest is no router
+        f"-A {o} -p udp -m udp --sport 547 --dport 546 -j DROP",  # nor a DHCPv6 server
+        *[f"-A {o} {_ICMP6} {t} -j RETURN" for t in sorted(allowed)],
+        f"-A {o} -p udp -m udp --sport 546 --dport 547 -j RETURN",
+    ]
+
+
+def _ingress_fixed(port: PortFilter, version: int) -> list[str]:
+    """Ingress rules ahead of the group's rules."""
+    i = port.ingress_chain
+    state = [
+        f"-A {i} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN",
+        f"-A {i} -m conntrack --ctstate INVALID -j DROP",
+    ]
+    if version == 4:
+        return [*state, f"-A {i} -p udp -m udp --sport 67 --dport 68 -j RETURN"]
+    return [
+        *[f"-A {i} {_ICMP6} {t} -j RETURN" for t in (MLD_QUERY, NEIGHBOR_SOLICIT, NEIGHBOR_ADVERT)],
+        f"-A {i} -s fe80::/10 {_ICMP6} {ROUTER_ADVERT} -j RETURN",
+        f"-A {i} -s fe80::/10 -p udp -m udp --sport 547 --dport 546 -j RETURN",
+        *state,
+    ]
+
+
+def _allowed_sources(port: PortFilter, addresses: tuple[str, ...], version: int) -> list[str]:
+    host = "/32" if version == 4 else "/128"
+    found = {ip if "/" in ip else ip + host for ip in addresses if _version(ip) == version}
+    if version == 6:
+        found.add(link_local(port.mac) + host)
+    return sorted(found, key=lambda net: ipaddress.ip_network(net, strict=False))
 
 
 def render(
     ports: list[PortFilter],
     groups: dict[str, SecurityGroupSpec],
     addresses: dict[str, tuple[str, ...]] | None = None,
+    version: int = 4,
 ) -> tuple[list[str], str]:
-    """The chains and rules for ``ports``: (``iptables-restore`` lines without the digest
-    comment, digest). ``addresses`` (device → IPv4 addresses) limits what a port may send from."""
+    """The chains and rules for ``ports`` in the IPv4 (``version`` 4) or IPv6 (6) table:
+    (``iptables-restore`` lines without the digest comment, digest). ``addresses`` (device →
+    addresses, of either version) limits what a port may send from."""
     addresses = addresses or {}
     body: list[str] = []
     chains: list[str] = []
@@ -113,29 +205,24 @@ def render(
         phys_out = f"-m physdev --physdev-out {port.device} --physdev-is-bridged"
         top += [f"-A {TOP_CHAIN} {phys_in} -j {o}"]
         top += [f"-A {TOP_CHAIN} {phys_out} -j {i}"]
-        body += [
-            f"-A {o} -p udp -m udp --sport 68 --dport 67 -j RETURN",
-            f"-A {o} -m mac ! --mac-source {port.mac} -j DROP",
-        ]
+        body += _egress_head(port, version)
         if port.device in addresses:
             spoof = port.spoof_chain
             chains.append(spoof)
             body.append(f"-A {o} -j {spoof}")
-            allowed = sorted({ip if "/" in ip else f"{ip}/32" for ip in addresses[port.device] if ":" not in ip})
-            body += [f"-A {spoof} -s {ip} -j RETURN" for ip in allowed]
+            body += [f"-A {spoof} -s {ip} -j RETURN" for ip in _allowed_sources(port, addresses[port.device], version)]
             body.append(f"-A {spoof} -j DROP")
+        body += _egress_fixed(port, version)
         body += [
             f"-A {o} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN",
             f"-A {o} -m conntrack --ctstate INVALID -j DROP",
-            f"-A {i} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN",
-            f"-A {i} -m conntrack --ctstate INVALID -j DROP",
-            f"-A {i} -p udp -m udp --sport 67 --dport 68 -j RETURN",
         ]
+        body += _ingress_fixed(port, version)
         seen: set[str] = set()
         for group in port.groups:
             for rule in groups[group].rules:
                 chain = i if rule.direction == "ingress" else o
-                for match in rule_matches(rule, groups):
+                for match in rule_matches(rule, groups, version):
                     line = " ".join([f"-A {chain}", *match, "-j RETURN"])
                     if line not in seen:
                         seen.add(line)
@@ -156,7 +243,8 @@ class Firewall:
         self.host_net = host_net
         self.ports: dict[str, PortFilter] = {}
         self.groups: dict[str, SecurityGroupSpec] = {}
-        #: device → the IPv4 addresses its guest may send from; a device not listed: any address
+        #: device → the addresses (IPv4 and IPv6) its guest may send from; a device not listed:
+        #: any address
         self.addresses: dict[str, tuple[str, ...]] = {}
         self._deferred = 0
 
@@ -173,12 +261,14 @@ class Firewall:
             self.apply()
 
     def ensure_bridge_netfilter(self) -> None:
-        """Bridged IPv4 traffic traverses iptables (``br_netfilter``), or a clear error."""
-        try:
-            if self.host_net.sysctl(BRIDGE_NF) != "1":
-                self.host_net.sysctl(BRIDGE_NF, "1")
-        except HostNetError as exc:
-            raise HostNetError(f"security groups need br_netfilter ({BRIDGE_NF}): {exc}") from exc
+        """Bridged IPv4 and IPv6 traffic traverses iptables and ip6tables (``br_netfilter``), or
+        a clear error."""
+        for key in BRIDGE_NF:
+            try:
+                if self.host_net.sysctl(key) != "1":
+                    self.host_net.sysctl(key, "1")
+            except HostNetError as exc:
+                raise HostNetError(f"security groups need br_netfilter ({key}): {exc}") from exc
 
     def check(self, groups: list[str]) -> None:
         """Raise :class:`UnknownSecurityGroup` unless every group is known."""
@@ -201,13 +291,23 @@ class Firewall:
         self.apply()
 
     def apply(self) -> None:
+        """Make both tables match :attr:`ports` (IPv4 first); a table already current is not
+        rewritten."""
         if self._deferred:
             return
-        lines, digest = render(list(self.ports.values()), self.groups, self.addresses)
         if self.ports:
             self.ensure_bridge_netfilter()
+        for version in (4, 6):
+            self._apply_table(version)
+
+    def _apply_table(self, version: int) -> None:
+        net = self.host_net
+        save, restore = (
+            (net.iptables_save, net.iptables_restore) if version == 4 else (net.ip6tables_save, net.ip6tables_restore)
+        )
+        lines, digest = render(list(self.ports.values()), self.groups, self.addresses, version)
         try:
-            saved = self.host_net.iptables_save()
+            saved = save()
         except HostNetError:
             if not self.ports:
                 return  # nothing to filter on a host without iptables
@@ -222,16 +322,14 @@ class Firewall:
         text = ["*filter", *lines[:1], f'-A {TOP_CHAIN} -m comment --comment "neutrino:{digest}"', *lines[1:]]
         if not jump:
             text.append(f"-I FORWARD 1 -j {TOP_CHAIN}")
-        self.host_net.iptables_restore("\n".join([*text, "COMMIT", ""]))
+        restore("\n".join([*text, "COMMIT", ""]))
         wanted = {line[1:].split()[0] for line in lines if line.startswith(":")}
         stale = sorted(c for c in present if c.startswith(PORT_CHAIN_PREFIX) and c not in wanted)
         if stale:  # unreferenced now; deleted in a second transaction (nft refuses it in the first)
-            self.host_net.iptables_restore(
-                "\n".join(["*filter", *[f"-F {c}" for c in stale], *[f"-X {c}" for c in stale], "COMMIT", ""])
-            )
+            restore("\n".join(["*filter", *[f"-F {c}" for c in stale], *[f"-X {c}" for c in stale], "COMMIT", ""]))
 
 
-BRIDGE_NF = "net.bridge.bridge-nf-call-iptables"
+BRIDGE_NF = ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables")
 
 
 def _chains(saved: str) -> set[str]:

@@ -142,6 +142,14 @@ class HostNet(ABC):
         """Apply ``iptables-restore --noflush`` input atomically (declared chains are flushed)."""
 
     @abstractmethod
+    def ip6tables_save(self) -> str:
+        """The IPv6 ``filter`` table in ``ip6tables-save`` format."""
+
+    @abstractmethod
+    def ip6tables_restore(self, text: str) -> None:
+        """Apply ``ip6tables-restore --noflush`` input atomically (declared chains are flushed)."""
+
+    @abstractmethod
     def netns_names(self) -> set[str]:
         """Named network namespaces on the host (``ip netns list``)."""
 

@@ -178,7 +178,8 @@ class IpRouteNet(HostNet):
     def delete_flood_entry(self, dev: str, dst: str) -> None:
         self.bridge("fdb", "del", FLOOD_MAC, "dev", dev, "dst", dst)
 
-    # -- iptables (IPv4 filter table; bridged traffic reaches it through br_netfilter) ------
+    # -- iptables (the IPv4 and IPv6 filter tables; bridged traffic reaches them through
+    # br_netfilter) ---------------------------------------------------------------------------
     def _netns_exec(self) -> list[str]:
         return ["ip", "netns", "exec", self.netns] if self.netns else []
 
@@ -191,13 +192,22 @@ class IpRouteNet(HostNet):
         return run([*self._netns_exec(), "iptables-save", "-t", "filter"]).stdout
 
     def iptables_restore(self, text: str) -> None:
-        argv = [*self._netns_exec(), "iptables-restore", "--noflush"]
+        self._restore("iptables-restore", text)
+
+    def ip6tables_save(self) -> str:
+        return run([*self._netns_exec(), "ip6tables-save", "-t", "filter"]).stdout
+
+    def ip6tables_restore(self, text: str) -> None:
+        self._restore("ip6tables-restore", text)
+
+    def _restore(self, tool: str, text: str) -> None:
+        argv = [*self._netns_exec(), tool, "--noflush"]
         try:
             proc = subprocess.run(argv, input=text, capture_output=True, text=True, timeout=30)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise HostNetError(f"iptables-restore: {exc}") from exc
+            raise HostNetError(f"{tool}: {exc}") from exc
         if proc.returncode != 0:
-            raise HostNetError(f"iptables-restore: {proc.stderr.strip()}")
+            raise HostNetError(f"{tool}: {proc.stderr.strip()}")
 
     # -- namespaces ----------------------------------------------------------------------
     def netns_names(self) -> set[str]:

@@ -64,15 +64,33 @@ def ensure_link_state(
     return link
 
 
-def ensure_bridge(net: HostNet, name: str, mtu: int | None = None) -> LinkInfo:
-    """A Linux bridge named ``name``, up, with ``mtu`` when given."""
+def ensure_bridge(net: HostNet, name: str, mtu: int | None = None, *, host_ipv6: bool = True) -> LinkInfo:
+    """A Linux bridge named ``name``, up, with ``mtu`` when given. ``host_ipv6=False`` (a provider
+    network's bridge): the host has no IPv6 on it, so it takes no link-local address and no SLAAC
+    address from router advertisements on the guests' network (the bridge forwards IPv6 all the
+    same), as Neutron's linuxbridge agent does."""
     _check_name(name)
     link = net.link(name)
     if link is None:
         net.add_bridge(name, mtu)
     else:
         _expect_kind(link, "bridge")
+    if not host_ipv6:
+        ensure_sysctl(net, f"net/ipv6/conf/{name}/disable_ipv6", "1", missing_ok=True)
     return ensure_link_state(net, name, mtu=mtu)
+
+
+def ensure_sysctl(net: HostNet, key: str, value: str, *, missing_ok: bool = False) -> None:
+    """The namespace's sysctl ``key`` is ``value``; with ``missing_ok`` a key the kernel does not
+    have (e.g. IPv6 ones on a kernel without IPv6) is left alone."""
+    try:
+        current = net.sysctl(key)
+    except HostNetError:
+        if missing_ok:
+            return
+        raise
+    if current != value:
+        net.sysctl(key, value)
 
 
 def ensure_vxlan(net: HostNet, name: str, spec: VxlanSpec, bridge: str | None = None) -> LinkInfo:

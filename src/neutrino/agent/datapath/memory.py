@@ -25,6 +25,7 @@ class World:
     peers: dict[tuple[str | None, str], tuple[str | None, str]] = field(default_factory=dict)
     addresses: dict[tuple[str | None, str], set[str]] = field(default_factory=dict)
     iptables: dict[str | None, dict[str, list[str]]] = field(default_factory=dict)
+    ip6tables: dict[str | None, dict[str, list[str]]] = field(default_factory=dict)
     sysctls: dict[tuple[str | None, str], str] = field(default_factory=dict)
     tx_checksum: dict[tuple[str | None, str], bool] = field(default_factory=dict)  # absent: on
     calls: int = 0  # mutating operations so far; lets tests say "this changed nothing"
@@ -187,16 +188,28 @@ class MemoryNet(HostNet):
         return self.world.sysctls.get((self.netns, key), "0")
 
     def iptables_save(self) -> str:
+        return self._save(self.world.iptables)
+
+    def iptables_restore(self, text: str) -> None:
+        self._restore(self.world.iptables, text)
+
+    def ip6tables_save(self) -> str:
+        return self._save(self.world.ip6tables)
+
+    def ip6tables_restore(self, text: str) -> None:
+        self._restore(self.world.ip6tables, text)
+
+    def _save(self, tables: dict[str | None, dict[str, list[str]]]) -> str:
         empty: dict[str, list[str]] = {"INPUT": [], "FORWARD": [], "OUTPUT": []}
-        chains = self.world.iptables.get(self.netns, empty)
+        chains = tables.get(self.netns, empty)
         lines = ["*filter"] + [f":{name} - [0:0]" for name in chains]
         lines += [f"-A {name} {rule}" for name, rules in chains.items() for rule in rules]
         return "\n".join([*lines, "COMMIT", ""])
 
-    def iptables_restore(self, text: str) -> None:
+    def _restore(self, tables: dict[str | None, dict[str, list[str]]], text: str) -> None:
         """Understands the subset the agent writes: ``:CHAIN``, ``-A``, ``-I CHAIN 1``, ``-F``, ``-X``."""
         empty: dict[str, list[str]] = {"INPUT": [], "FORWARD": [], "OUTPUT": []}
-        current = self.world.iptables.get(self.netns, empty)
+        current = tables.get(self.netns, empty)
         chains: dict[str, list[str]] = {k: list(v) for k, v in current.items()}
         for line in text.splitlines():
             if not line or line.startswith(("*", "#", "COMMIT")):
@@ -223,7 +236,7 @@ class MemoryNet(HostNet):
                 if target and target not in chains and target not in ("ACCEPT", "DROP", "RETURN", "REJECT"):
                     raise HostNetError(f"iptables-restore: no chain/target {target}")
         self.world.calls += 1
-        self.world.iptables[self.netns] = chains
+        tables[self.netns] = chains
 
     def netns_names(self) -> set[str]:
         return {ns for ns in self.world.links if ns is not None}

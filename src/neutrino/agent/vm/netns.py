@@ -3,13 +3,18 @@
 Each vNIC is a veth pair: the host end ``tap<port[:11]>`` stays in the agent's namespace for a
 vNIC driver to connect, the guest end ``eth<slot>`` carries the vNIC's MAC and MTU inside the
 guest. With ``guest_dhcp`` the guest configures each NIC by DHCP like a real guest would
-(``busybox udhcpc -O mtu``, running in the background and retrying until a server answers).
+(``busybox udhcpc -O mtu``, running in the background and retrying until a server answers), and,
+when the host has ISC ``dhclient``, by DHCPv6 too (``dhclient -6``: addresses on
+``dhcpv6-stateful`` subnets; busybox has no DHCPv6 client). IPv6 addresses on ``slaac`` and
+``dhcpv6-stateless`` subnets need no client: the guest's kernel configures them from router
+advertisements (SLAAC, EUI-64 of the vNIC's MAC, the address the provider allocated).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -37,6 +42,33 @@ case "$1" in
 esac
 exit 0
 """
+
+
+# dhclient -6 event script: addresses only (never the host's /etc/resolv.conf, which a guest
+# namespace shares); /128 as ISC's own script does, the prefix route comes from advertisements
+DHCLIENT6_SCRIPT = """#!/bin/sh
+case "$reason" in
+  BOUND6|RENEW6|REBIND6|REBOOT6)
+    if [ -n "$old_ip6_address" ] && [ "$old_ip6_address" != "$new_ip6_address" ]; then
+      ip -6 addr del "$old_ip6_address/128" dev "$interface"
+    fi
+    [ -n "$new_ip6_address" ] && ip -6 addr replace "$new_ip6_address/128" dev "$interface" \\
+      valid_lft "${new_max_life:-forever}" preferred_lft "${new_preferred_life:-forever}"
+    ;;
+  EXPIRE6|RELEASE6|STOP6)
+    [ -n "$old_ip6_address" ] && ip -6 addr del "$old_ip6_address/128" dev "$interface"
+    ;;
+esac
+exit 0
+"""
+
+# dhclient -6 binds the link-local address, and exits when it is still tentative (duplicate
+# address detection: a second or so after the link came up)
+WAIT_FOR_LINK_LOCAL = (
+    'for _ in $(seq 100); do ip -6 addr show dev "$1" scope link | grep -q inet6 && '
+    '! ip -6 addr show dev "$1" scope link tentative | grep -q inet6 && break; sleep 0.1; done; '
+    'shift; exec "$@"'
+)
 
 
 class NetnsBackend(VmBackend):
@@ -93,8 +125,9 @@ class NetnsBackend(VmBackend):
             self._start_dhcp(vm, nic)
 
     def destroy(self, vm: VmSpec) -> None:
-        for pidfile in self._run_dir(vm).glob("udhcpc-*.pid"):
-            _kill(pidfile)
+        for pattern in ("udhcpc-*.pid", "dhclient6-*.pid"):
+            for pidfile in self._run_dir(vm).glob(pattern):
+                _kill(pidfile)
         try:
             linux_net.delete_netns(self.context.host_net, self.namespace(vm))
         except HostNetError as exc:
@@ -104,17 +137,23 @@ class NetnsBackend(VmBackend):
     def _run_dir(self, vm: VmSpec) -> Path:
         return self.context.data_dir / "run" / vm.vm_id
 
+    def _script(self, name: str, text: str) -> Path:
+        script = self.context.data_dir / name
+        if not script.exists() or script.read_text() != text:
+            script.write_text(text)
+            script.chmod(0o755)
+        return script
+
     def _start_dhcp(self, vm: VmSpec, nic: AttachedNic) -> None:
         run_dir = self._run_dir(vm)
         run_dir.mkdir(parents=True, exist_ok=True)
         dev = self.guest_device(nic)
+        if shutil.which("dhclient") is not None:
+            self._start_dhcp6(vm, dev, run_dir)
         pidfile = run_dir / f"udhcpc-{dev}.pid"
         if _alive(pidfile):
             return
-        script = self.context.data_dir / "udhcpc.script"
-        if not script.exists():
-            script.write_text(UDHCPC_SCRIPT)
-            script.chmod(0o755)
+        script = self._script("udhcpc.script", UDHCPC_SCRIPT)
         argv = [
             "ip",
             "netns",
@@ -149,8 +188,30 @@ class NetnsBackend(VmBackend):
         except OSError as exc:
             raise VmBackendError(f"cannot start the DHCP client of VM {vm.vm_id}: {exc}") from exc
 
+    def _start_dhcp6(self, vm: VmSpec, dev: str, run_dir: Path) -> None:
+        pidfile = run_dir / f"dhclient6-{dev}.pid"
+        if _alive(pidfile):
+            return
+        script = self._script("dhclient6.script", DHCLIENT6_SCRIPT)
+        argv = [
+            "ip", "netns", "exec", self.namespace(vm), "sh", "-c", WAIT_FOR_LINK_LOCAL, "sh", dev,
+            "dhclient", "-6", "-d", "-pf", str(pidfile), "-lf", str(run_dir / f"dhclient6-{dev}.leases"),
+            "-sf", str(script), dev,
+        ]  # fmt: skip
+        try:
+            subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise VmBackendError(f"cannot start the DHCPv6 client of VM {vm.vm_id}: {exc}") from exc
+
     def _stop_dhcp(self, vm: VmSpec, nic: AttachedNic) -> None:
         _kill(self._run_dir(vm) / f"udhcpc-{self.guest_device(nic)}.pid")
+        _kill(self._run_dir(vm) / f"dhclient6-{self.guest_device(nic)}.pid")
 
 
 def _alive(pidfile: Path) -> bool:

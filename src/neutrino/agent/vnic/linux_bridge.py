@@ -4,7 +4,8 @@ Per provider network one bridge ``brq<net[:11]>``; a VXLAN network gets a unicas
 ``vxlan-<segmentation id>`` device on it with a flood entry toward each peer host's tunnel
 address; a flat network gets the host interface mapped to its physical network. The vNIC's host
 device ``tap<port[:11]>`` joins the bridge when it exists (a netns VM's veth does at plug time; a
-libvirt domain's tap is created by libvirt on the same bridge).
+libvirt domain's tap is created by libvirt on the same bridge). The host keeps no IPv6 on the
+bridge (``disable_ipv6``): it takes no address from the router advertisements guests receive.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class LinuxBridgeDriver(VnicDriver):
                 if net.segmentation_id is None:
                     raise VnicDriverError(f"vxlan network {net.network_id} has no segmentation id")
                 mtu = self.context.underlay_mtu - VXLAN_OVERHEAD
-                linux_net.ensure_bridge(host, bridge, mtu)
+                linux_net.ensure_bridge(host, bridge, mtu, host_ipv6=False)
                 dev = linux_net.vxlan_name(net.segmentation_id)
                 spec = VxlanSpec(
                     vni=net.segmentation_id,
@@ -87,11 +88,11 @@ class LinuxBridgeDriver(VnicDriver):
                 iface = self.context.physical_interfaces.get(physnet or "")
                 if iface is None:
                     raise VnicDriverError(f"no host interface is mapped to physical network {physnet!r}")
-                linux_net.ensure_bridge(host, bridge)
+                linux_net.ensure_bridge(host, bridge, host_ipv6=False)
                 linux_net.ensure_link_state(host, iface, master=bridge)
                 details.update(physical_interface=iface)
             else:
-                linux_net.ensure_bridge(host, bridge)
+                linux_net.ensure_bridge(host, bridge, host_ipv6=False)
             if firewall is not None:
                 # filter before the tap joins the bridge: no unfiltered window
                 firewall.set_port(vif.device, vif.mac, groups)

@@ -161,7 +161,7 @@ class OpenVSwitchDriver(VnicDriver):
         host, ovs = self.context.host_net, self._ovs()
         port = vif.net.vnic_id
         qbr, qvb, qvo = linux_net.qbr_name(port), ("qvb" + port)[:14], ("qvo" + port)[:14]
-        linux_net.ensure_bridge(host, qbr, mtu)
+        linux_net.ensure_bridge(host, qbr, mtu, host_ipv6=False)
         linux_net.ensure_veth(host, qvb, qvo, None)
         linux_net.ensure_link_state(host, qvb, master=qbr, mtu=mtu)
         linux_net.ensure_link_state(host, qvo, mtu=mtu)
