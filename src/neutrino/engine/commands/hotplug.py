@@ -20,7 +20,7 @@ from neutrino.engine.commands.placement import (
     plan_vm,
     resolve,
 )
-from neutrino.engine.commands.run_vm import provision_ports, verify_on_host
+from neutrino.engine.commands.run_vm import provision_ports, settle_nics, verify_on_host
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import Conflict, EngineError, HostFailure, reworded
 from neutrino.engine.domain.model import NicState, VmStatus, new_id
@@ -82,9 +82,7 @@ def hotplug(ctx: EngineContext, vm_id: str, nic_id: str) -> None:
     finally:
         _release_claim(ctx, vm_id)
     with ctx.uow() as uow:
-        nic = get_or_404(uow.nics, nic_id, "VM network interface")
-        nic.port_created_by = None
-        ports.step(nic, "plugged", f"hot plugged on host {host.name}", NicState.PLUGGED)
+        settle_nics(uow, vm_id, op, {nic_id}, f"hot plugged on host {host.name}")
         uow.commit()
 
 
@@ -169,11 +167,7 @@ def migrate_vm(ctx: EngineContext, vm_id: str, host_ref: Ref | None = None) -> m
     with ctx.uow() as uow:
         vm = get_or_404(uow.vms, vm_id, "VM")
         vm.status, vm.host_id, vm.migrating_to_host_id, vm.operation_id = VmStatus.UP, dest.id, None, None
-        for nic in uow.nics.list(vm_id=vm.id):
-            if nic.port_created_by == op:
-                nic.port_created_by = None
-            if any(p.nic_id == nic.id for p in placement.nics):
-                ports.step(nic, "plugged", f"migrated to host {dest.name}", NicState.PLUGGED)
+        settle_nics(uow, vm.id, op, {p.nic_id for p in placement.nics}, f"migrated to host {dest.name}")
         events.record(uow, f"Migration of VM {vm.name} from {source.name} to {dest.name} completed.{warning}",
                       model.EventSeverity.WARNING if warning else model.EventSeverity.NORMAL, EVENT_VM,
                       cluster_id=vm.cluster_id)
@@ -198,11 +192,8 @@ def _undo_migration(ctx: EngineContext, vm_id: str, placement: Placement, source
         if vm is None:
             return
         vm.status, vm.migrating_to_host_id, vm.operation_id = VmStatus.UP, None, None
-        for nic in uow.nics.list(vm_id=vm.id):
-            if nic.port_created_by == op:
-                nic.port_created_by = None
-            if any(p.nic_id == nic.id for p in placement.nics):
-                ports.step(nic, "plugged", f"migration failed; still on host {source.name}", NicState.PLUGGED)
+        settle_nics(uow, vm.id, op, {p.nic_id for p in placement.nics},
+                    f"migration failed; still on host {source.name}")
         events.record(uow, f"Migration of VM {vm.name} failed: {error}", model.EventSeverity.ERROR, EVENT_VM,
                       cluster_id=vm.cluster_id)
         uow.commit()

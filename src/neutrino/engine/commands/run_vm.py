@@ -114,14 +114,20 @@ def _finish_run(ctx: EngineContext, vm_id: str, op: str, host: model.Host) -> mo
     with ctx.uow() as uow:
         vm = get_or_404(uow.vms, vm_id, TYPE)
         vm.status, vm.start_time, vm.operation_id = VmStatus.UP, utcnow(), None
-        for nic in uow.nics.list(vm_id=vm.id):
-            if nic.port_created_by == op:
-                nic.port_created_by = None
-            if nic.plugged and nic.vnic_profile_id:
-                ports.step(nic, "plugged", f"on host {host.name}", NicState.PLUGGED)
+        settle_nics(uow, vm.id, op, None, f"on host {host.name}")
         events.record(uow, f"VM {vm.name} started on Host {host.name}", code=EVENT_VM, cluster_id=vm.cluster_id)
         uow.commit()
         return vm
+
+
+def settle_nics(uow: UnitOfWork, vm_id: str, op: str, plugged: set[str] | None, detail: str) -> None:
+    """The operation ``op`` succeeded: the ports it created are the vNICs' for good, and the vNICs it plugged
+    (``plugged``; None: every plugged vNIC with a profile) say so."""
+    for nic in uow.nics.list(vm_id=vm_id):
+        if nic.port_created_by == op:
+            nic.port_created_by = None
+        if (nic.id in plugged) if plugged is not None else (nic.plugged and nic.vnic_profile_id is not None):
+            ports.step(nic, "plugged", detail, NicState.PLUGGED)
 
 
 def _set_status(ctx: EngineContext, vm_id: str, status: VmStatus) -> None:
