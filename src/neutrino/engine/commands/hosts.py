@@ -19,8 +19,7 @@ DEFAULT_AGENT_PORT = 54321
 def add_host(ctx: EngineContext, name: str, address: str, cluster: Ref, port: int | None = None,
              root_password: str | None = None, **fields: Any) -> model.Host:
     check_name(name)
-    if not address:
-        raise BadRequest("Incomplete parameters: 'address' is required.")
+    check_address(address)
     port = DEFAULT_AGENT_PORT if port is None else port
     if not 1 <= port <= 65535:
         raise BadRequest(f"Invalid value for 'port': {port} is not between 1 and 65535.")
@@ -37,6 +36,15 @@ def add_host(ctx: EngineContext, name: str, address: str, cluster: Ref, port: in
     return refresh_host(ctx, host.id, sync_networks=True) or host
 
 
+def check_address(address: str | None) -> None:
+    """A host name or an IP address: the agent's port has a field of its own."""
+    if not address:
+        raise BadRequest("Incomplete parameters: 'address' is required.")
+    if any(c in address for c in "/ ?#@") or (address.count(":") == 1):
+        raise BadRequest(f"Invalid value for 'address': '{address}' is not a host name or an IP address "
+                         "(give the agent's port as 'port').")
+
+
 def update_host(ctx: EngineContext, host_id: str, changes: dict[str, Any]) -> model.Host:
     with ctx.uow() as uow:
         host = get_or_404(uow.hosts, host_id, TYPE)
@@ -50,6 +58,8 @@ def update_host(ctx: EngineContext, host_id: str, changes: dict[str, Any]) -> mo
             if cluster_id != host.cluster_id and uow.vms.count(host_id=host.id):
                 raise Conflict(cannot("edit", TYPE, "There are VMs running on the Host."))
             host.cluster_id = cluster_id
+        if "address" in changes:
+            check_address(changes["address"])
         moved = any(k in changes for k in ("address", "port")) or cluster_ref is not None
         if "root_password" in changes:
             moved = True

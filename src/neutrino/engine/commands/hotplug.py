@@ -29,30 +29,47 @@ from neutrino.engine.hosts.monitor import EVENT_VM
 log = logging.getLogger(__name__)
 
 
-def _claim(ctx: EngineContext, vm_id: str, op: str, action: str) -> tuple[model.Vm, model.Host]:
-    """Mark an operation in flight on a running VM (one at a time)."""
+def claim(vm: model.Vm, action: str) -> str:
+    """Mark an operation in flight on a running VM whose row the caller's unit of work holds locked (one
+    operation at a time); returns the operation id, committed with the caller's change."""
+    if vm.operation_id is not None:
+        raise Conflict(f"Cannot {action}. Another operation is in progress on the VM; try again when it ends.")
+    if vm.status != VmStatus.UP or vm.host_id is None:
+        raise Conflict(f"Cannot {action}. The VM is not Up (it is {vm.status.value}).")
+    vm.operation_id = new_id()
+    return vm.operation_id
+
+
+def _claim(ctx: EngineContext, vm_id: str, op: str | None, action: str) -> tuple[str, model.Host]:
+    """The claimed operation and the VM's host; claims it here unless the caller already did (``op``)."""
     with ctx.uow() as uow:
         vm = uow.vms.lock(vm_id) or get_or_404(uow.vms, vm_id, "VM")
-        if vm.status != VmStatus.UP or vm.operation_id is not None or vm.host_id is None:
-            raise Conflict(f"Cannot {action}. The VM is not Up (it is {vm.status.value}).")
-        host = get_or_404(uow.hosts, vm.host_id, "Host")
-        vm.operation_id = op
+        if op is None:
+            op = claim(vm, action)
+        elif vm.operation_id != op or vm.host_id is None:
+            raise Conflict(f"Cannot {action}. The VM changed meanwhile (it is {vm.status.value}).")
+        host = get_or_404(uow.hosts, vm.host_id or "", "Host")
         uow.commit()
-        return vm, host
+        return op, host
 
 
-def _release_claim(ctx: EngineContext, vm_id: str) -> None:
+def _release_claim(ctx: EngineContext, vm_id: str, op: str) -> None:
     with ctx.uow() as uow:
-        vm = uow.vms.get(vm_id)
-        if vm is not None:
+        vm = uow.vms.lock(vm_id)
+        if vm is not None and vm.operation_id == op:
             vm.operation_id = None
             uow.commit()
 
 
-def hotplug(ctx: EngineContext, vm_id: str, nic_id: str) -> None:
-    """Plug a vNIC (already marked plugged in the store) into the running VM on its host."""
-    op = new_id()
-    vm, host = _claim(ctx, vm_id, op, "activate VM network interface")
+def hotplug(ctx: EngineContext, vm_id: str, nic_id: str, op: str | None = None) -> None:
+    """Plug a vNIC (already marked plugged in the store) into the running VM on its host; ``op``: the operation
+    the caller claimed in the transaction that marked it plugged."""
+    try:
+        op, host = _claim(ctx, vm_id, op, "activate VM network interface")
+    except EngineError:
+        _undo_hotplug(ctx, vm_id, nic_id, op or "", "the VM changed before the vNIC could be plugged", None)
+        raise
+    plugged_on: tuple[object, str] | None = None
     try:
         with ctx.uow() as uow:
             nic = get_or_404(uow.nics, nic_id, "VM network interface")
@@ -66,6 +83,7 @@ def hotplug(ctx: EngineContext, vm_id: str, nic_id: str) -> None:
         resolve(ctx, placement, "hot plug")
         [spec] = provision_ports(ctx, placement, host, op, "hot plug")
         client = ctx.agent_client(host)
+        plugged_on = (client, vm_id)  # from here on the host may hold the device: the undo unplugs it
         try:
             state = client.hotplug_nic(vm_id, spec)
         except EngineError as exc:
@@ -74,19 +92,27 @@ def hotplug(ctx: EngineContext, vm_id: str, nic_id: str) -> None:
         if why is None:
             verify_on_host(client, vm_id, placement, [spec], "hot plug")
         else:
-            client.hotunplug_nic(vm_id, nic_id)
             raise HostFailure(f"Cannot hot plug vNIC {plan.name}: {why}.")
-    except EngineError as exc:
-        _undo_hotplug(ctx, vm_id, nic_id, op, exc.message)
-        raise
+    except Exception as exc:
+        error = exc.message if isinstance(exc, EngineError) else f"internal error: {exc}"
+        _undo_hotplug(ctx, vm_id, nic_id, op, error, plugged_on)
+        if isinstance(exc, EngineError):
+            raise
+        raise HostFailure(f"Cannot hot plug the VM network interface: {error}") from exc
     finally:
-        _release_claim(ctx, vm_id)
+        _release_claim(ctx, vm_id, op)
     with ctx.uow() as uow:
         settle_nics(uow, vm_id, op, {nic_id}, f"hot plugged on host {host.name}")
         uow.commit()
 
 
-def _undo_hotplug(ctx: EngineContext, vm_id: str, nic_id: str, op: str, error: str) -> None:
+def _undo_hotplug(ctx: EngineContext, vm_id: str, nic_id: str, op: str, error: str,
+                  plugged_on: tuple[object, str] | None) -> None:
+    if plugged_on is not None:  # the host may have plugged it before the check failed: take it out again
+        try:
+            plugged_on[0].hotunplug_nic(vm_id, nic_id)  # type: ignore[attr-defined]
+        except EngineError as exc:
+            log.warning("hot plug undo: cannot unplug vNIC %s of VM %s: %s", nic_id, vm_id, exc.message)
     orphans = []
     with ctx.uow() as uow:
         nic = uow.nics.get(nic_id)
@@ -102,10 +128,17 @@ def _undo_hotplug(ctx: EngineContext, vm_id: str, nic_id: str, op: str, error: s
     ports.reap(ctx, orphans)
 
 
-def hotunplug(ctx: EngineContext, vm_id: str, nic_id: str) -> None:
+def hotunplug(ctx: EngineContext, vm_id: str, nic_id: str, op: str | None = None) -> None:
     """Unplug a vNIC from the running VM; its port stays. On failure the vNIC stays plugged."""
-    op = new_id()
-    _, host = _claim(ctx, vm_id, op, "deactivate VM network interface")
+    try:
+        op, host = _claim(ctx, vm_id, op, "deactivate VM network interface")
+    except EngineError:
+        with ctx.uow() as uow:
+            nic = uow.nics.get(nic_id)
+            if nic is not None:
+                nic.plugged = True
+                uow.commit()
+        raise
     try:
         ctx.agent_client(host).hotunplug_nic(vm_id, nic_id)
     except EngineError as exc:
@@ -116,11 +149,14 @@ def hotunplug(ctx: EngineContext, vm_id: str, nic_id: str) -> None:
                 uow.commit()
         raise reworded(exc, f"Cannot hot unplug the VM network interface: {exc.message}") from exc
     finally:
-        _release_claim(ctx, vm_id)
+        _release_claim(ctx, vm_id, op)
     with ctx.uow() as uow:
         nic = uow.nics.get(nic_id)
-        if nic is not None and nic.provisioning:
-            ports.step(nic, "unplugged", f"hot unplugged from host {host.name}; its port is kept", NicState.UNPLUGGED)
+        if nic is not None:
+            nic.plugged = False
+            if nic.provisioning:
+                ports.step(nic, "unplugged", f"hot unplugged from host {host.name}; its port is kept",
+                           NicState.UNPLUGGED)
             uow.commit()
 
 
@@ -156,9 +192,12 @@ def migrate_vm(ctx: EngineContext, vm_id: str, host_ref: Ref | None = None) -> m
         on_dest = True
         client.create_vm({"vm_id": vm_id, "name": vm.name, "memory_mb": max(1, vm.memory // MIB), "nics": specs})
         verify_on_host(client, vm_id, placement, specs, "migrate")
-    except EngineError as exc:
-        _undo_migration(ctx, vm_id, placement, source, dest if on_dest else None, op, exc.message)
-        raise
+    except Exception as exc:  # whatever went wrong, the VM stays on its source and the user gets a clear fault
+        error = exc.message if isinstance(exc, EngineError) else f"internal error: {exc}"
+        _undo_migration(ctx, vm_id, placement, source, dest if on_dest else None, op, error)
+        if isinstance(exc, EngineError):
+            raise
+        raise HostFailure(f"Cannot migrate VM. {error}") from exc
     warning = ""
     try:
         ctx.agent_client(source).destroy_vm(vm_id)

@@ -77,14 +77,15 @@ def add_nic(
     **fields: Any,
 ) -> model.VmNic:
     check_name(name)
+    op = None
     with ctx.uow() as uow:
-        vm = get_or_404(uow.vms, vm_id, "VM")
+        vm = _locked_vm(uow, vm_id)
         if uow.nics.first(vm_id=vm.id, name=name):
             raise Conflict(cannot("add", TYPE, "The VM already has a network interface with this name."))
         profile = _profile(uow, vnic_profile)
         _check_profile_in_cluster(uow, vm, profile, "add")
-        if fields.get("plugged", True):
-            _check_hotplug_possible(vm, "add")
+        if fields.get("plugged", True) and vm.is_running:
+            op = hotplug.claim(vm, f"add {TYPE}")
         _check_plugged_unlinked(uow, profile.id if profile else None, fields.get("plugged", True),
                                 fields.get("linked", True), "add")
         if mac:
@@ -96,9 +97,8 @@ def add_nic(
             model.VmNic(name=name, vm_id=vm.id, mac=mac, vnic_profile_id=profile.id if profile else None, **fields)
         )
         uow.commit()
-        running = vm.is_running
-    if running and nic.plugged:
-        hotplug.hotplug(ctx, vm_id, nic.id)
+    if op is not None:
+        hotplug.hotplug(ctx, vm_id, nic.id, op)
     return _reload(ctx, nic.id)
 
 
@@ -109,8 +109,9 @@ def _reload(ctx: EngineContext, nic_id: str) -> model.VmNic:
 
 def update_nic(ctx: EngineContext, vm_id: str, nic_id: str, changes: dict[str, Any]) -> model.VmNic:
     orphans: list[str] = []
+    op = None
     with ctx.uow() as uow:
-        vm = get_or_404(uow.vms, vm_id, "VM")
+        vm = _locked_vm(uow, vm_id)
         nic = _nic(uow, vm, nic_id)
         if "name" in changes and changes["name"] != nic.name:
             check_name(changes["name"])
@@ -119,6 +120,10 @@ def update_nic(ctx: EngineContext, vm_id: str, nic_id: str, changes: dict[str, A
         if "mac" in changes:
             changes["mac"] = normalize_mac(changes["mac"])
             _check_mac_free(uow, changes["mac"], nic.id)
+        if "vnic_profile" in changes and vm.is_running and changes.get("plugged", nic.plugged) != nic.plugged:
+            # the host must let go of the old network before the port goes: one change at a time
+            raise Conflict(cannot("edit", TYPE, "Plug or unplug the network interface of a running VM and change "
+                                  "its profile in two steps."))
         if "vnic_profile" in changes:
             profile = _profile(uow, changes.pop("vnic_profile"))
             _check_profile_in_cluster(uow, vm, profile, "edit")
@@ -131,21 +136,14 @@ def update_nic(ctx: EngineContext, vm_id: str, nic_id: str, changes: dict[str, A
         _check_plugged_unlinked(uow, nic.vnic_profile_id, changes.get("plugged", nic.plugged),
                                 changes.get("linked", nic.linked), "edit")
         was_plugged = nic.plugged
-        if changes.get("plugged", was_plugged) != was_plugged:
-            _check_hotplug_possible(vm, "edit")
+        if changes.get("plugged", was_plugged) != was_plugged and vm.is_running:
+            op = hotplug.claim(vm, f"edit {TYPE}")
         apply_changes(nic, changes, {"name", "description", "comment", "mac", "interface", "linked", "plugged"})
         uow.commit()
-        running = vm.is_running
     ports.reap(ctx, orphans)
-    if running and nic.plugged != was_plugged:
-        (hotplug.hotplug if nic.plugged else hotplug.hotunplug)(ctx, vm_id, nic_id)
+    if op is not None:
+        (hotplug.hotplug if nic.plugged else hotplug.hotunplug)(ctx, vm_id, nic_id, op)
     return _reload(ctx, nic_id)
-
-
-def _check_hotplug_possible(vm: model.Vm, action: str) -> None:
-    """A NIC is hot (un)plugged only on a VM that is Down or Up, with no other operation in flight."""
-    if vm.is_running and (vm.status != model.VmStatus.UP or vm.operation_id is not None):
-        raise Conflict(cannot(action, TYPE, f"The VM is in {vm.status.value} status; try again when it is up."))
 
 
 def _network_key(uow: UnitOfWork, profile_id: str | None) -> tuple[str | None, str | None]:
@@ -158,40 +156,41 @@ def _network_key(uow: UnitOfWork, profile_id: str | None) -> tuple[str | None, s
 
 def remove_nic(ctx: EngineContext, vm_id: str, nic_id: str) -> None:
     """Remove a NIC (hot-unplugging it first from a running VM, as oVirt does) and release its port."""
-    with ctx.reader() as uow:
-        vm = get_or_404(uow.vms, vm_id, "VM")
-        nic = _nic(uow, vm, nic_id)
-        if vm.is_running and nic.plugged:
-            if vm.status != model.VmStatus.UP:
-                raise Conflict(cannot("remove", TYPE, f"The VM is in {vm.status.value} status."))
-            hotunplug_first = True
-        else:
-            hotunplug_first = False
-    if hotunplug_first:
-        hotplug.hotunplug(ctx, vm_id, nic_id)
-    with ctx.uow() as uow:
-        vm = get_or_404(uow.vms, vm_id, "VM")
-        nic = _nic(uow, vm, nic_id)
-        orphan = ports.release(uow, nic, f"its vNIC {nic.name} was removed")
-        uow.nics.delete(nic)
-        uow.commit()
-    ports.reap(ctx, [orphan.id] if orphan else [])
+    for _ in range(3):  # a hot unplug first if the VM runs it; then, with the VM row held, the removal
+        with ctx.uow() as uow:
+            vm = _locked_vm(uow, vm_id)
+            nic = _nic(uow, vm, nic_id)
+            if vm.is_running and nic.plugged:
+                op = hotplug.claim(vm, f"remove {TYPE}")
+                uow.commit()
+            else:
+                orphan = ports.release(uow, nic, f"its vNIC {nic.name} was removed")
+                uow.nics.delete(nic)
+                uow.commit()
+                ports.reap(ctx, [orphan.id] if orphan else [])
+                return
+        hotplug.hotunplug(ctx, vm_id, nic_id, op)
+    raise Conflict(cannot("remove", TYPE, "The VM keeps plugging it; try again."))
 
 
 def set_plugged(ctx: EngineContext, vm_id: str, nic_id: str, plugged: bool) -> model.VmNic:
+    op = None
     with ctx.uow() as uow:
-        vm = get_or_404(uow.vms, vm_id, "VM")
+        vm = _locked_vm(uow, vm_id)
         nic = _nic(uow, vm, nic_id)
         _check_plugged_unlinked(uow, nic.vnic_profile_id, plugged, nic.linked, "activate" if plugged else "deactivate")
-        changed = nic.plugged != plugged
-        if changed:
-            _check_hotplug_possible(vm, "activate" if plugged else "deactivate")
+        if nic.plugged != plugged and vm.is_running:
+            op = hotplug.claim(vm, f"{'activate' if plugged else 'deactivate'} {TYPE}")
         nic.plugged = plugged
         uow.commit()
-        running = vm.is_running
-    if running and changed:
-        (hotplug.hotplug if plugged else hotplug.hotunplug)(ctx, vm_id, nic_id)
+    if op is not None:
+        (hotplug.hotplug if plugged else hotplug.hotunplug)(ctx, vm_id, nic_id, op)
     return _reload(ctx, nic_id)
+
+
+def _locked_vm(uow: UnitOfWork, vm_id: str) -> model.Vm:
+    """The VM, its row held until the unit of work ends: a run, a stop or another NIC change waits for it."""
+    return uow.vms.lock(vm_id) or get_or_404(uow.vms, vm_id, "VM")
 
 
 def _nic(uow: UnitOfWork, vm: model.Vm, nic_id: str) -> model.VmNic:

@@ -110,10 +110,16 @@ def ensure_port(ctx: EngineContext, client: NetworkProvider, plan: PortPlan, hos
     pending: list[tuple[str, str, datetime]] = [
         ("looking up port", f"device_id={plan.nic_id} on {plan.provider.name}", utcnow())]
     port = client.find_port(plan.nic_id)
+    if port is not None and _is_orphan(ctx, plan.provider.id, port.id):
+        # the engine gave this port up (e.g. a snapshot preview while the provider refused deletions) and the
+        # vNIC wants it again: take it back before the janitor deletes it under the running VM
+        _drop_orphan(ctx, plan.provider.id, port.id)
+        pending.append(("port taken back", f"port {port.id} was waiting for the janitor", utcnow()))
     if port is not None and (port.network_id != network_id or port.mac_address != plan.mac.lower()):
         # the vNIC moved to another network or changed its MAC: its old port cannot serve it
         why = "network" if port.network_id != network_id else "MAC address"
         client.delete_port(port.id)
+        _drop_orphan(ctx, plan.provider.id, port.id)
         pending.append(("stale port deleted", f"port {port.id} had another {why}", utcnow()))
         port = None
     request = PortRequest(network_id=network_id, mac_address=plan.mac.lower(), name=plan.nic_name,
@@ -160,6 +166,18 @@ def ensure_port(ctx: EngineContext, client: NetworkProvider, plan: PortPlan, hos
     return EnsuredPort(port, None, created, refused)
 
 
+def _is_orphan(ctx: EngineContext, provider_id: str, port_id: str) -> bool:
+    with ctx.reader() as uow:
+        return uow.orphan_ports.first(provider_id=provider_id, port_id=port_id) is not None
+
+
+def _drop_orphan(ctx: EngineContext, provider_id: str, port_id: str) -> None:
+    with ctx.uow() as uow:
+        for orphan in uow.orphan_ports.list(provider_id=provider_id, port_id=port_id):
+            uow.orphan_ports.delete(orphan)
+        uow.commit()
+
+
 def fail_nic(ctx: EngineContext, nic_id: str, error: str) -> None:
     """Record on the vNIC why the operation failed (its own transaction: it outlives the undo)."""
     with ctx.uow() as uow:
@@ -198,6 +216,14 @@ def reap(ctx: EngineContext, orphan_ids: Iterable[str] | None = None) -> int:
             return 0
         orphans = list(uow.orphan_ports.list(order_by="since", **({"id": wanted} if wanted is not None else {})))
         providers = uow.providers.by_ids(o.provider_id for o in orphans)
+        # a port a vNIC holds again is nobody's orphan: its row goes, the port stays
+        held = {o.id for o in orphans if o.port_id in {n.port_id for n in uow.nics.list(port_id=[o.port_id])}}
+    if held:
+        with ctx.uow() as uow:
+            for orphan in uow.orphan_ports.list(id=list(held)):
+                uow.orphan_ports.delete(orphan)
+            uow.commit()
+        orphans = [o for o in orphans if o.id not in held]
     done: list[str] = []
     failed: dict[str, str] = {}
     broken: dict[str, str] = {}  # provider id -> error: skip its other ports this round
@@ -209,6 +235,8 @@ def reap(ctx: EngineContext, orphan_ids: Iterable[str] | None = None) -> int:
         if orphan.provider_id in broken:
             failed[orphan.id] = broken[orphan.provider_id]
             continue
+        if not _is_orphan(ctx, orphan.provider_id, orphan.port_id):
+            continue  # taken back by its vNIC meanwhile
         try:
             ctx.provider_client(provider).delete_port(orphan.port_id)
             done.append(orphan.id)

@@ -74,9 +74,12 @@ def run_vm(ctx: EngineContext, vm_id: str) -> model.Vm:
             if exc.message.startswith("Cannot run VM."):
                 raise
             raise HostFailure(f"Cannot run VM. {exc.message}") from exc
-    except EngineError as exc:
-        undo_run(ctx, vm_id, op, host if on_host else None, exc.message)
-        raise
+    except Exception as exc:  # whatever went wrong, the run is undone and the user gets a clear fault
+        error = exc.message if isinstance(exc, EngineError) else f"internal error: {exc}"
+        undo_run(ctx, vm_id, op, host if on_host else None, error)
+        if isinstance(exc, EngineError):
+            raise
+        raise HostFailure(f"Cannot run VM. {error}") from exc
     return _finish_run(ctx, vm_id, op, host)
 
 

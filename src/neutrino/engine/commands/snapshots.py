@@ -137,7 +137,7 @@ def _restore_nics(ctx: EngineContext, uow: UnitOfWork, vm: model.Vm, nics: list[
 
 
 def _down_vm(uow: UnitOfWork, vm_id: str, action: str) -> model.Vm:
-    vm = get_or_404(uow.vms, vm_id, "VM")
+    vm = uow.vms.lock(vm_id) or get_or_404(uow.vms, vm_id, "VM")  # a start waits for the change
     if vm.is_running:
         raise Conflict(cannot(action, TYPE, "At least one of the VMs is not down."))
     return vm

@@ -39,7 +39,7 @@ def add_vm(ctx: EngineContext, name: str, cluster: Ref, template: Ref | None = N
 
 def update_vm(ctx: EngineContext, vm_id: str, changes: dict[str, Any]) -> model.Vm:
     with ctx.uow() as uow:
-        vm = get_or_404(uow.vms, vm_id, TYPE)
+        vm = uow.vms.lock(vm_id) or get_or_404(uow.vms, vm_id, TYPE)
         if "name" in changes and changes["name"] != vm.name:
             check_name(changes["name"])
             if uow.vms.first(name=changes["name"]):
@@ -59,7 +59,7 @@ def update_vm(ctx: EngineContext, vm_id: str, changes: dict[str, Any]) -> model.
 
 def remove_vm(ctx: EngineContext, vm_id: str) -> None:
     with ctx.uow() as uow:
-        vm = get_or_404(uow.vms, vm_id, TYPE)
+        vm = uow.vms.lock(vm_id) or get_or_404(uow.vms, vm_id, TYPE)  # a start waits, or sees it gone
         if vm.is_running:
             raise Conflict(cannot("remove", TYPE, "VM is running."))
         orphans = release_vm_ports(uow, vm.id, f"VM {vm.name} was removed")

@@ -41,6 +41,11 @@ class AgentError(HostFailure):
 class AgentClient:
     def __init__(self, where: AgentAddress, transport: httpx.BaseTransport | None = None) -> None:
         self.where = where
+        try:
+            httpx.URL(where.base_url)
+        except httpx.InvalidURL as exc:
+            raise HostFailure(f"Host {where.name}: '{where.address}' is not an address the agent can be reached "
+                              f"at ({exc}).") from exc
         self._http = httpx.Client(base_url=where.base_url, timeout=where.timeout, transport=transport,
                                   headers={"Authorization": f"Bearer {where.token}"})
 

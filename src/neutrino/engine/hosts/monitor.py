@@ -45,10 +45,8 @@ class AgentClients:
         token = self.secrets.decrypt(host.agent_token) if host.agent_token else ""
         client = self.factory(AgentAddress(host.name, host.address, host.port, token, self.timeout))
         with self._lock:
-            old = self._clients.get(host.id)
             self._clients[host.id] = (key, client)
-        if old is not None:
-            old[1].close()
+        # the replaced client is not closed: an operation in flight may still hold it (it goes with its last user)
         return client
 
 
@@ -80,8 +78,8 @@ def refresh_host(ctx: EngineContext, host_id: str, sync_networks: bool = False) 
         if host is None:
             return None
         wanted = internal_networks_for(uow, host.cluster_id)
-    client = ctx.agent_client(host)
     try:
+        client = ctx.agent_client(host)
         caps = client.capabilities()
         carried = {str(n.get("network")) for n in caps.get("networks", {}).get("internal", [])}
         if sync_networks or carried != {n["network"] for n in wanted}:
