@@ -401,3 +401,21 @@ def test_a_failing_auto_sync_is_one_event_until_it_works_again(world: World) -> 
         "(refused).",
         "Auto-sync of provider 'osp' works again.",
     ]
+
+
+def test_a_host_in_maintenance_gets_no_vms_until_activated(world: World) -> None:
+    vm_id, _ = world.vm("vm1", world.profiles[0])
+    vms.start_vm(world.ctx, vm_id)
+    busy = _host_id(world, world.host_name(vm_id))
+    with pytest.raises(Conflict):  # VMs run there
+        hosts.deactivate_host(world.ctx, busy)
+    vms.stop_vm(world.ctx, vm_id)
+    for name in ("h1", "h2"):
+        hosts.deactivate_host(world.ctx, _host_id(world, name))
+    monitor_all(world.ctx)  # the monitor keeps the user's Maintenance
+    with pytest.raises(BadRequest) as err:
+        vms.start_vm(world.ctx, vm_id)
+    assert "h1 (Up: the host is not Up)" in err.value.message
+    assert hosts.activate_host(world.ctx, _host_id(world, "h1")).status == model.HostStatus.UP
+    assert vms.start_vm(world.ctx, vm_id).status == VmStatus.UP
+    assert world.host_name(vm_id) == "h1"

@@ -77,3 +77,26 @@ def remove_host(ctx: EngineContext, host_id: str) -> None:
             raise Conflict(cannot("remove", TYPE, "There are VMs running on the Host."))
         uow.hosts.delete(host)
         uow.commit()
+
+
+def deactivate_host(ctx: EngineContext, host_id: str) -> model.Host:
+    """Maintenance: the scheduler puts nothing on the host (refused while VMs run there: Neutrino does not
+    migrate them away by itself)."""
+    with ctx.uow() as uow:
+        host = get_or_404(uow.hosts, host_id, TYPE)
+        if uow.vms.count(host_id=host.id) or uow.vms.count(migrating_to_host_id=host.id):
+            raise Conflict(cannot("switch to Maintenance mode", TYPE,
+                                  "There are VMs running on the Host; stop or migrate them first."))
+        host.status, host.status_detail = model.HostStatus.MAINTENANCE, ""
+        uow.commit()
+        return host
+
+
+def activate_host(ctx: EngineContext, host_id: str) -> model.Host:
+    """Out of Maintenance: the host is Up again once its agent answers."""
+    with ctx.uow() as uow:
+        host = get_or_404(uow.hosts, host_id, TYPE)
+        if host.status == model.HostStatus.MAINTENANCE:
+            host.status = model.HostStatus.INSTALLING
+        uow.commit()
+    return refresh_host(ctx, host_id, sync_networks=True) or host

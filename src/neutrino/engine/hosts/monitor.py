@@ -138,7 +138,10 @@ def _mark(ctx: EngineContext, host_id: str, caps: dict[str, Any] | None, gone: s
         if host is None:
             return None
         before = host.status
-        if caps is None:
+        if before == HostStatus.MAINTENANCE:  # the user's choice holds until activate; what it can do is noted
+            if caps is not None:
+                host.capabilities, host.last_seen = caps, utcnow()
+        elif caps is None:
             host.status, host.status_detail = HostStatus.NON_RESPONSIVE, error
             if before != HostStatus.NON_RESPONSIVE:
                 events.record(uow, f"Host {host.name} is not responding: {error}", model.EventSeverity.WARNING,

@@ -25,6 +25,7 @@ class Hosts(Collection):
     )
     links = ("affinitylabels", "agents", "devices", "hooks", "katelloerrata", "networkattachments", "nics",
              "numanodes", "permissions", "statistics", "storages", "tags", "unmanagednetworks")
+    actions = ("activate", "deactivate")
     search_keys = {
         "cluster": lambda c, e: c.names("clusters").get(e.cluster_id),
         "clusters.name": lambda c, e: c.names("clusters").get(e.cluster_id),
@@ -38,6 +39,15 @@ class Hosts(Collection):
 
     def update(self, call: Call, id_: str, body: Tree) -> Any:
         return cmd.update_host(call.ctx, id_, self.parse(body))
+
+    def act(self, call: Call, id_: str, action: str, body: Tree) -> Tree:
+        if action == "deactivate":
+            cmd.deactivate_host(call.ctx, id_)
+        elif action == "activate":
+            cmd.activate_host(call.ctx, id_)
+        else:
+            return super().act(call, id_, action, body)
+        return {"status": "complete"}
 
     def render_extra(self, call: Call, entity: Any) -> Tree:
         """Neutrino's extension: what the host's agent can plug (ovirtsdk4 skips elements it does not know)."""
