@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from neutrino.agent.api.models import DhcpSpec, SecurityGroupSpec
+from neutrino.agent.api.models import DhcpSpec, NicSpec, SecurityGroupSpec
 from neutrino.agent.datapath.dhcp import DhcpServers, dhcp_device
 from neutrino.agent.datapath.firewall import Firewall
 from neutrino.agent.datapath.hostnet import HostNetError
@@ -38,6 +38,10 @@ class HostIdentity:
     host_name: str
     binding_host_ids: dict[str, str]  # plugin type -> binding:host_id; default host_name
     tunnel_ip: str | None = None
+
+
+def _groups_of(nic: NicSpec) -> list[str]:
+    return list(nic.external.security_groups or []) if nic.external is not None else []
 
 
 class NetworkServices:
@@ -152,7 +156,7 @@ class NetworkServices:
             users = sorted(
                 nic.spec.nic_id
                 for _, nic in self._plugged_nics()
-                if nic.spec.external is not None and group_id in (nic.spec.external.security_groups or [])
+                if group_id in _groups_of(nic.applied_spec())
             )
             if users:
                 raise SecurityGroupInUse(f"security group {group_id} is used by vNICs {', '.join(users)}")

@@ -1,6 +1,7 @@
 """What the agent's provider sync (:mod:`neutrino.agent.provider_sync`) reads from and applies to
-the agent: a snapshot of what this host plugs (:class:`ProviderView`), security groups and the
-ports' fixed IPs as the provider knows them, and DHCP servers run for the provider.
+the agent: a snapshot of what this host plugs (:class:`ProviderView`), security groups, the ports'
+groups and fixed IPs and the networks' router advertisement sources as the provider knows them,
+and DHCP servers run for the provider.
 
 Mixed into :class:`neutrino.agent.service.Agent`, whose lock and state it shares. No network I/O
 happens here: the sync reads the provider outside the agent's lock, then applies what it read
@@ -21,9 +22,14 @@ from neutrino.agent.datapath.hostnet import HostNetError
 from neutrino.agent.datapath.linux_net import tap_name
 from neutrino.agent.errors import PlugFailed, UnplugFailed
 from neutrino.agent.network_services import NetworkServices
+from neutrino.agent.state import StoredVm
+from neutrino.agent.vm.base import AttachedNic, VmBackend, VmBackendError
+from neutrino.agent.vnic.base import VnicDriverError
 from neutrino.agent.vnic.linux_bridge import VXLAN_OVERHEAD
 
 log = logging.getLogger(__name__)
+
+_HOST_ERRORS = (VnicDriverError, VmBackendError, HostNetError)
 
 
 class ProviderHooks(Protocol):
@@ -58,7 +64,7 @@ class ProviderView:
     host: str
     networks: dict[str, NetworkUse]  # networks of plugged external vNICs (of drivers carrying traffic)
     groups: frozenset[str]  # security groups of the vNICs here that the firewall applies
-    ports: frozenset[str]  # provider port ids of the vNICs here the firewall filters
+    ports: frozenset[str]  # provider port ids of the vNICs here the firewall filters or could filter
     dhcp: dict[str, str]  # networks served for the provider → this host's DHCP port id
     to_release: tuple[str, ...]  # networks whose DHCP port is still to be deleted
 
@@ -67,15 +73,22 @@ class ProviderServices(NetworkServices):
     """Reads and applies for the provider sync (see the module docstring)."""
 
     provider: ProviderHooks | None = None
+    backend: VmBackend
     _pending_groups: Counter[str]
     _pending_ports: Counter[str]
+    _pending_networks: Counter[str]
+
+    def _attached(self, vm: StoredVm) -> list[AttachedNic]:
+        raise NotImplementedError
 
     def _init_provider_services(self) -> None:
         self.provider = None
         self._pending_groups = Counter()
         self._pending_ports = Counter()
+        self._pending_networks = Counter()
         if self.firewall is not None:
             self.firewall.addresses = self._firewall_addresses()
+            self.firewall.ra_sources = self._firewall_ra_sources()
 
     # -- around the verbs ------------------------------------------------------------------
     @contextmanager
@@ -88,9 +101,11 @@ class ProviderServices(NetworkServices):
             return
         groups = [g for nic in nics for g in self.filtered_groups(nic)]
         ports = [nic.external.vnic_id for nic in nics if nic.external is not None]
+        networks = [nic.external.network_id for nic in nics if nic.external is not None]
         with self._lock:
             self._pending_groups.update(groups)
             self._pending_ports.update(ports)
+            self._pending_networks.update(networks)
         try:
             hooks.prepare(nics)
             yield
@@ -98,8 +113,10 @@ class ProviderServices(NetworkServices):
             with self._lock:
                 self._pending_groups.subtract(groups)
                 self._pending_ports.subtract(ports)
+                self._pending_networks.subtract(networks)
                 self._pending_groups = +self._pending_groups  # drop zero counts
                 self._pending_ports = +self._pending_ports
+                self._pending_networks = +self._pending_networks
             hooks.kick()
 
     def provider_changed(self) -> None:
@@ -116,6 +133,14 @@ class ProviderServices(NetworkServices):
         if driver is None or not driver.filters_with_firewall:
             return []
         return list(ext.security_groups or [])
+
+    def _follows(self, nic: NicSpec) -> bool:
+        """Whether the firewall filters ``nic`` by its groups: the provider sync follows them."""
+        ext = nic.external
+        if ext is None or self.firewall is None:
+            return False
+        driver = self.drivers.get(ext.plugin_type)
+        return driver is not None and driver.filters_with_firewall
 
     # -- reads -----------------------------------------------------------------------------
     def missing_groups(self, nics: Sequence[NicSpec]) -> set[str]:
@@ -134,9 +159,8 @@ class ProviderServices(NetworkServices):
                     ext = nic.spec.external
                     if ext is None:
                         continue
-                    filtered = self.filtered_groups(nic.spec)
-                    groups.update(filtered)
-                    if filtered:
+                    groups.update(self.filtered_groups(nic.applied_spec()))
+                    if self._follows(nic.spec):
                         ports.add(ext.vnic_id)
                     driver = self.drivers.get(ext.plugin_type)
                     if nic.state != "plugged" or driver is None or not driver.carries_traffic:
@@ -177,7 +201,7 @@ class ProviderServices(NetworkServices):
                 keep = set(specs) | set(self._pending_groups)
                 for vm in self.state.vms.values():
                     for nic in vm.nics.values():
-                        keep.update(self.filtered_groups(nic.spec))
+                        keep.update(self.filtered_groups(nic.applied_spec()))
                 dropped = sorted(set(self.state.security_groups) - keep)
             if not changed and not dropped:
                 return []
@@ -198,6 +222,45 @@ class ProviderServices(NetworkServices):
                     ) from exc
             self._save()
             return sorted([*changed, *dropped])
+
+    # -- the ports' groups ------------------------------------------------------------------
+    def follow_port_groups(self, groups: dict[str, list[str]]) -> list[str]:
+        """The groups the provider now gives the ports of plugged vNICs (port id → groups; ``[]``
+        for none or port security disabled): each filtered vNIC whose applied groups differ is
+        re-plugged with them (its firewall rewritten; an ``open_vswitch`` one may change plug
+        layout), and ``plugged.security_groups`` says so. A group not set here is left for the
+        next round; a vNIC that cannot be re-plugged keeps its groups. Returns the nic ids changed."""
+        changed: list[str] = []
+        with self._lock:
+            for vm, nic in list(self._plugged_nics()):
+                ext = nic.spec.external
+                if ext is None or ext.vnic_id not in groups or not self._follows(nic.spec):
+                    continue
+                wanted = sorted(set(groups[ext.vnic_id]))
+                provider_groups = None if wanted == sorted(set(ext.security_groups or [])) else wanted
+                if provider_groups == nic.provider_groups:
+                    continue
+                missing = sorted(set(wanted) - set(self.state.security_groups))
+                if missing:
+                    log.warning("vNIC %s: groups %s are not set yet", nic.spec.nic_id, ", ".join(missing))
+                    continue
+                old, nic.provider_groups = nic.provider_groups, provider_groups
+                try:
+                    self._plug(vm, nic)
+                    self.backend.start(vm.current_spec(), self._attached(vm))
+                except _HOST_ERRORS as exc:
+                    log.error("cannot re-filter vNIC %s with groups %s: %s", nic.spec.nic_id, wanted, exc)
+                    nic.provider_groups = old
+                    try:
+                        self._plug(vm, nic)
+                    except _HOST_ERRORS as again:
+                        log.error("vNIC %s: %s", nic.spec.nic_id, again)
+                    continue
+                log.info("vNIC %s now filtered with groups %s", nic.spec.nic_id, wanted)
+                changed.append(nic.spec.nic_id)
+            if changed:
+                self._save()
+        return changed
 
     # -- fixed IPs (anti-spoofing) -----------------------------------------------------------
     def known_port_addresses(self) -> set[str]:
@@ -229,6 +292,48 @@ class ProviderServices(NetworkServices):
 
     def _firewall_addresses(self) -> dict[str, tuple[str, ...]]:
         return {tap_name(port): tuple(ips) for port, ips in self.state.port_addresses.items()}
+
+    # -- router advertisement sources --------------------------------------------------------
+    def known_ra_networks(self) -> set[str]:
+        with self._lock:
+            return set(self.state.ra_sources)
+
+    def set_ra_sources(self, sources: dict[str, list[str]], *, prune: bool = False) -> None:
+        """Record the link-local addresses router advertisements on provider networks may come
+        from (network id → addresses); with ``prune``, forget networks no vNIC here uses."""
+        with self._lock:
+            new = dict(self.state.ra_sources)
+            new.update({network: sorted(set(found)) for network, found in sources.items()})
+            if prune:
+                here = set(self._pending_networks)
+                for vm in self.state.vms.values():
+                    here.update(n.spec.external.network_id for n in vm.nics.values() if n.spec.external)
+                new = {network: found for network, found in new.items() if network in here}
+            self._set_ra_sources(new)
+
+    def add_ra_source(self, network_id: str, address: str) -> None:
+        """Router advertisements on the network may come from ``address`` too (e.g. this host's
+        DHCP server, about to start)."""
+        with self._lock:
+            found = self.state.ra_sources.get(network_id, [])
+            if address not in found:
+                self._set_ra_sources({**self.state.ra_sources, network_id: sorted([*found, address])})
+
+    def _set_ra_sources(self, new: dict[str, list[str]]) -> None:
+        if new == self.state.ra_sources:
+            return
+        self.state.ra_sources = new
+        if self.firewall is not None:
+            self.firewall.ra_sources = self._firewall_ra_sources()
+            try:
+                if self.firewall.ports:
+                    self.firewall.apply()
+            except HostNetError as exc:
+                log.error("cannot apply the router advertisement sources: %s", exc)
+        self._save()
+
+    def _firewall_ra_sources(self) -> dict[str, tuple[str, ...]]:
+        return {network: tuple(found) for network, found in self.state.ra_sources.items()}
 
     # -- DHCP for the provider ---------------------------------------------------------------
     def serve_provider_dhcp(self, spec: DhcpSpec, port_id: str) -> bool:

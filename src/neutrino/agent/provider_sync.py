@@ -8,9 +8,14 @@ With a provider link (``--provider-url``), :class:`ProviderSync`:
   them (what ``remote_group_id`` rules match), plus the groups those rules refer to — and the
   vNIC's port with its fixed IPs (a filtered guest may send only from those);
 * **every** ``interval`` **seconds**, and right after a verb plugged or unplugged vNICs
-  (:meth:`ProviderSync.kick`), re-reads the groups in use and re-applies what changed (the
-  firewall is rewritten only when its rules differ), forgets groups no vNIC here uses, and
-  refreshes the ports' fixed IPs;
+  (:meth:`ProviderSync.kick`), re-reads the ports of the networks with plugged vNICs and the
+  groups in use, and re-applies what changed (the firewall is rewritten only when its rules
+  differ): the groups' rules and members, each filtered port's ``security_groups`` and
+  ``port_security_enabled`` (a vNIC whose groups changed after the plug is re-plugged with them,
+  from filtered to unfiltered and back, as Neutron's L2 agent does), its fixed IPs and allowed
+  address pairs, and where router advertisements on each network may come from (the link-local
+  addresses of its DHCP ports, all hosts', and router interfaces); forgets groups no vNIC here
+  uses;
 * serves DHCP for each provider network with a plugged vNIC here, for its subnets with
   ``enable_dhcp``: finds or creates this host's port with ``device_owner`` ``network:dhcp`` and
   ``device_id`` ``dhcp<host>-<network id>`` (as Neutron's DHCP agent names it), whose fixed IPs
@@ -29,6 +34,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Sequence
+from functools import partial
 from ipaddress import ip_address
 from typing import Any
 
@@ -44,6 +50,7 @@ from neutrino.agent.api.models import (
     SecurityGroupRule,
     SecurityGroupSpec,
 )
+from neutrino.agent.datapath.firewall import link_local
 from neutrino.agent.errors import AgentError, PlugFailed, SecurityGroupNotSet
 from neutrino.agent.provider_link import ProviderLink
 from neutrino.agent.provider_services import NetworkUse, ProviderView
@@ -52,6 +59,14 @@ from neutrino.agent.service import Agent
 log = logging.getLogger(__name__)
 
 DHCP_OWNER = "network:dhcp"
+#: ports whose link-local address may send router advertisements: the DHCP servers (the agents'
+#: dnsmasq advertises where there is no L3 agent) and a Neutron router's interfaces (radvd)
+RA_OWNERS = (
+    DHCP_OWNER,
+    "network:router_interface",
+    "network:router_interface_distributed",
+    "network:ha_router_replicated_interface",
+)
 SYNC_ERRORS = (httpx.HTTPError, AgentError, ValueError)
 
 
@@ -67,6 +82,23 @@ def port_addresses(port: dict[str, Any]) -> list[str]:
         pair["ip_address"] for pair in port.get("allowed_address_pairs") or [] if pair.get("ip_address")
     ]
     return sorted(set(found))
+
+
+def port_groups(port: dict[str, Any]) -> list[str]:
+    """The groups the port's vNIC is filtered with: none when port security is disabled."""
+    if port.get("port_security_enabled") is False:
+        return []
+    return sorted(set(port.get("security_groups") or []))
+
+
+def ra_sources(ports: Iterable[dict[str, Any]], networks: Iterable[str]) -> dict[str, list[str]]:
+    """For each of ``networks``, the link-local addresses of its ports in :data:`RA_OWNERS`
+    (modified EUI-64 of their MACs, what their kernels configure)."""
+    found: dict[str, set[str]] = {network: set() for network in networks}
+    for port in ports:
+        if port.get("network_id") in found and port.get("device_owner") in RA_OWNERS and port.get("mac_address"):
+            found[port["network_id"]].add(link_local(port["mac_address"]))
+    return {network: sorted(addresses) for network, addresses in found.items()}
 
 
 def _serves(subnet: dict[str, Any]) -> bool:
@@ -150,9 +182,10 @@ class ProviderSync:
 
     # -- hooks called by the agent's verbs -------------------------------------------------------
     def prepare(self, nics: Sequence[NicSpec]) -> None:
-        """Set the groups ``nics`` need that the host lacks, and learn their ports' fixed IPs.
-        Raises :class:`SecurityGroupNotSet` for a group the provider does not have and
-        :class:`PlugFailed` when it cannot be asked."""
+        """Set the groups ``nics`` need that the host lacks, and learn their ports' fixed IPs and
+        where router advertisements on their networks may come from (when the provider cannot
+        say, the next round does). Raises :class:`SecurityGroupNotSet` for a group the provider
+        does not have and :class:`PlugFailed` when it cannot be asked."""
         missing = self.agent.missing_groups(nics)
         if missing:
             try:
@@ -167,17 +200,18 @@ class ProviderSync:
                     if group in missing and group not in specs:
                         raise SecurityGroupNotSet(nic.name, group, "the network provider has no such group")
             self.agent.sync_security_groups(specs, drop_unused=False)
-        filtered = {nic.external.vnic_id for nic in nics if nic.external and self.agent.filtered_groups(nic)}
-        ports = filtered - self.agent.known_port_addresses()
-        if ports:
-            try:
+        filtered = [nic.external for nic in nics if nic.external and self.agent.filtered_groups(nic)]
+        ports = {ext.vnic_id for ext in filtered} - self.agent.known_port_addresses()
+        networks = {ext.network_id for ext in filtered} - self.agent.known_ra_networks()
+        try:
+            if ports:
                 found = self.link.query("ports", id=sorted(ports))
-            except httpx.HTTPError as exc:
-                log.warning(
-                    "cannot read ports %s from the network provider: %s", ", ".join(sorted(ports)), exc
-                )
-                return
-            self.agent.set_port_addresses({p["id"]: port_addresses(p) for p in found if p.get("id") in ports})
+                self.agent.set_port_addresses({p["id"]: port_addresses(p) for p in found if p.get("id") in ports})
+            if networks:
+                routers = self.link.query("ports", network_id=sorted(networks), device_owner=list(RA_OWNERS))
+                self.agent.set_ra_sources(ra_sources(routers, networks))
+        except httpx.HTTPError as exc:
+            log.warning("cannot read ports from the network provider: %s", exc)
 
     def kick(self) -> None:
         self._wake.set()
@@ -190,27 +224,50 @@ class ProviderSync:
             if network_id not in view.networks or not self.dhcp:
                 self.agent.stop_provider_dhcp(network_id)
         failures: list[Exception] = []
-        for step in (self._sync_groups, self._sync_networks, self._release_dhcp_ports):
+        ports: list[dict[str, Any]] | None = None
+        try:
+            ports = self._read_ports(view)
+        except SYNC_ERRORS as exc:
+            failures.append(exc)
+        steps = [partial(self._sync_groups, view, ports or [])]
+        if ports is not None:
+            steps += [partial(self._sync_ports, view, ports), partial(self._sync_networks, view, ports)]
+        steps.append(partial(self._release_dhcp_ports, view))
+        for step in steps:
             try:
-                step(view)
+                step()
             except SYNC_ERRORS as exc:
                 failures.append(exc)
         if failures:
             raise failures[0]
 
-    def _sync_groups(self, view: ProviderView) -> None:
-        specs = read_groups(self.link, view.groups)
+    def _read_ports(self, view: ProviderView) -> list[dict[str, Any]]:
+        """The ports of the networks with plugged vNICs here (theirs, other hosts', DHCP ports)."""
+        ids = sorted(view.networks)
+        ports = self.link.query("ports", network_id=ids) if ids else []
+        return [p for p in ports if p.get("network_id") in view.networks]
+
+    def _sync_groups(self, view: ProviderView, ports: list[dict[str, Any]]) -> None:
+        """The groups in use here and those the provider now gives the ports here."""
+        wanted = set(view.groups)
+        wanted.update(g for p in ports if p.get("id") in view.ports for g in port_groups(p))
+        specs = read_groups(self.link, wanted)
         changed = self.agent.sync_security_groups(specs, drop_unused=True)
         if changed:
             log.info("security groups changed on the provider or no longer used: %s", ", ".join(changed))
 
-    def _sync_networks(self, view: ProviderView) -> None:
+    def _sync_ports(self, view: ProviderView, ports: list[dict[str, Any]]) -> None:
+        """The ports' fixed IPs, the networks' router advertisement sources, then the ports'
+        groups (after :meth:`_sync_groups` set the groups they name)."""
+        mine = {p["id"]: p for p in ports if p.get("id") in view.ports}
+        self.agent.set_port_addresses({i: port_addresses(p) for i, p in mine.items()}, prune=True)
+        self.agent.set_ra_sources(ra_sources(ports, view.networks), prune=True)
+        changed = self.agent.follow_port_groups({i: port_groups(p) for i, p in mine.items()})
+        if changed:
+            log.info("vNICs re-filtered with their ports' new security groups: %s", ", ".join(changed))
+
+    def _sync_networks(self, view: ProviderView, ports: list[dict[str, Any]]) -> None:
         ids = sorted(view.networks)
-        ports = self.link.query("ports", network_id=ids) if ids else []
-        ports = [p for p in ports if p.get("network_id") in view.networks]
-        self.agent.set_port_addresses(
-            {p["id"]: port_addresses(p) for p in ports if p.get("id") in view.ports}, prune=True
-        )
         if not self.dhcp or not ids:
             return
         networks = {n["id"]: n for n in self.link.query("networks", id=ids) if n.get("id") in view.networks}
@@ -247,6 +304,8 @@ class ProviderSync:
                 self.agent.stop_provider_dhcp(use.network_id)
             return
         port = self._dhcp_port(view, use, served, ports)
+        if port.get("mac_address"):  # its advertisements get into filtered guests from the start
+            self.agent.add_ra_source(use.network_id, link_local(port["mac_address"]))
         server: dict[str, str] = {}
         for fixed in port.get("fixed_ips") or []:
             server.setdefault(fixed.get("subnet_id"), fixed.get("ip_address"))

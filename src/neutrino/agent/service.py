@@ -377,7 +377,7 @@ class Agent(ProviderServices):
         return NicState(spec=nic.spec, state=nic.state, plugged=nic.plugged, error=nic.error)
 
     def _attached(self, vm: StoredVm) -> list[AttachedNic]:
-        return [AttachedNic(n.spec, n.slot) for n in sorted(vm.nics.values(), key=lambda n: n.slot)]
+        return [AttachedNic(n.applied_spec(), n.slot) for n in sorted(vm.nics.values(), key=lambda n: n.slot)]
 
     def _plugged_nics(self) -> Iterator[tuple[StoredVm, StoredNic]]:
         for vm in self.state.vms.values():
@@ -419,18 +419,19 @@ class Agent(ProviderServices):
         return nic.model_copy(update={"internal": nic.internal.model_copy(update={"bridge": net.bridge})})
 
     def _vif(self, nic: StoredNic) -> Vif:
-        assert nic.spec.external is not None
+        spec = nic.applied_spec()
+        assert spec.external is not None
         return Vif(
-            nic_id=nic.spec.nic_id,
-            mac=nic.spec.mac,
-            mtu=nic.spec.mtu,
-            device=linux_net.tap_name(nic.spec.device_id),
-            net=nic.spec.external,
+            nic_id=spec.nic_id,
+            mac=spec.mac,
+            mtu=spec.mtu,
+            device=linux_net.tap_name(spec.device_id),
+            net=spec.external,
         )
 
     def _plug(self, vm: StoredVm, nic: StoredNic) -> None:
         """Attach and plug one NIC, recording the outcome on ``nic`` (also when raising)."""
-        attached = AttachedNic(nic.spec, nic.slot)
+        attached = AttachedNic(nic.applied_spec(), nic.slot)
         try:
             self.backend.attach(vm.current_spec(), attached)
             if nic.spec.external is not None:
@@ -461,7 +462,7 @@ class Agent(ProviderServices):
             if driver is not None:
                 in_use = self._external_in_use(ext.network_id, but=nic)
                 driver.unplug(self._vif(nic), network_in_use=in_use)
-        self.backend.detach(vm.current_spec(), AttachedNic(nic.spec, nic.slot))
+        self.backend.detach(vm.current_spec(), AttachedNic(nic.applied_spec(), nic.slot))
         if ext is not None:
             self._down[ext.vnic_id] = ext.plugin_type
         nic.state, nic.plugged, nic.error = "unplugged", None, None

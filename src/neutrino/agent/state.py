@@ -30,6 +30,18 @@ class StoredNic(BaseModel):
     state: NicStateName = "unplugged"
     plugged: Plugged | None = None
     error: str | None = None
+    #: with a provider link: the port's security groups as the provider sync last read them,
+    #: when they differ from ``spec``'s (``[]``: none, or port security disabled); None: ``spec``'s
+    provider_groups: list[str] | None = None
+
+    def applied_spec(self) -> NicSpec:
+        """``spec`` with the security groups the host applies (the provider's, when they changed
+        after the plug)."""
+        ext = self.spec.external
+        if ext is None or self.provider_groups is None:
+            return self.spec
+        applied = ext.model_copy(update={"security_groups": list(self.provider_groups)})
+        return self.spec.model_copy(update={"external": applied})
 
 
 class StoredVm(BaseModel):
@@ -37,8 +49,9 @@ class StoredVm(BaseModel):
     nics: dict[str, StoredNic] = Field(default_factory=dict)
 
     def current_spec(self) -> VmSpec:
+        """The VM as the host runs it: its current NICs, with the groups applied to them."""
         ordered = sorted(self.nics.values(), key=lambda n: n.slot)
-        return self.spec.model_copy(update={"nics": [n.spec for n in ordered]})
+        return self.spec.model_copy(update={"nics": [n.applied_spec() for n in ordered]})
 
 
 class AgentState(BaseModel):
@@ -54,6 +67,9 @@ class AgentState(BaseModel):
     dhcp_ports_to_release: list[str] = Field(default_factory=list)
     #: provider port id → the fixed IPs the provider gave it (what its guest may send from)
     port_addresses: dict[str, list[str]] = Field(default_factory=dict)
+    #: provider network id → the link-local addresses router advertisements on it may come from
+    #: (its DHCP ports' and router interfaces'); a network not listed: any link-local address
+    ra_sources: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class StateFile:

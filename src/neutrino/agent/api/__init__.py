@@ -71,7 +71,9 @@ provider's default group, so pass the port's actual ``security_groups`` as the p
 them). A listed group must have been set on this host first (``400 SecurityGroupNotSet``, see
 ``/security-groups``) — unless the agent has a provider link, which fetches it (see "With a
 network provider" below); with ``--firewall none`` the drivers advertise ``security_groups: false``
-and refuse non-empty lists (``500 PlugFailed``).
+and refuse non-empty lists (``500 PlugFailed``). The create-VM and hot-plug answers report the
+groups of the request; only an agent with a provider link changes them later, when the port's
+groups change on the provider (``spec`` stays the request as sent).
 
 Verbs
 =====
@@ -197,9 +199,11 @@ iptables firewall, for IPv4 (iptables) and IPv6 (ip6tables) alike, each rule app
 ``ethertype``: stateful, default drop, established traffic allowed, the vNIC may send only from
 its MAC (and, with a provider link, only from its port's fixed IPs and allowed address pairs —
 for IPv6 also its MAC's link-local address). Allowed without a rule: DHCP (IPv4); for IPv6 the
-neighbour discovery and MLD a guest needs, router advertisements into the guest (from link-local
-addresses), DHCPv6 requests out and replies in; never router advertisements or DHCPv6 replies
-out of a guest. ``"icmp"`` in an IPv6 rule is ICMPv6. ``remote_group_id`` rules match the
+neighbour discovery and MLD a guest needs, router advertisements into the guest (with a provider
+link only from the link-local addresses of the network's DHCP ports — every host's — and router
+interfaces, as Neutron accepts them only from the subnet's router; without one from any
+link-local address; others meet the group's rules like any packet), DHCPv6 requests out and
+replies in; never router advertisements or DHCPv6 replies out of a guest. ``"icmp"`` in an IPv6 rule is ICMPv6. ``remote_group_id`` rules match the
 members' addresses of the rule's IP version. A vNIC without groups is not filtered at all.
 
 ``DELETE /api/v1/security-groups/{group_id}`` → ``204`` | ``404 SecurityGroupNotFound`` |
@@ -223,6 +227,14 @@ so the engine sends neither:
   reaches running vNICs within that interval plus a round trip); groups no vNIC here uses are
   dropped (also ones set with ``PUT /security-groups``, and a group set that way is the
   provider's again at the next round);
+* in the same rounds, like Neutron's L2 agent, each plugged ``linux_bridge`` / ``open_vswitch``
+  vNIC's port is read again: when its ``security_groups`` (none when ``port_security_enabled`` is
+  false) differ from those applied, the vNIC is re-filtered with them — from filtered to
+  unfiltered and back; an ``open_vswitch`` vNIC moves between the plain and the hybrid plug, its
+  traffic pausing meanwhile — and ``plugged.security_groups`` (and ``plugged.bridge``) report it;
+  its fixed IPs and allowed address pairs bound what it may send from; the link-local addresses
+  of the network's DHCP ports and router interfaces are where router advertisements into it may
+  come from (read before a plug too). The state file keeps all of it across restarts;
 * each provider network with a plugged vNIC (of a driver that carries traffic: not ``noop``) is
   served DHCP here for its subnets with ``enable_dhcp``, from this host's own provider port
   (``device_owner`` ``network:dhcp``, ``device_id`` ``dhcp<host name>-<network id>``, found or

@@ -135,7 +135,9 @@ class DhcpServers:
         inner = self.host_net.in_netns(ns)
         link = inner.link("eth0")
         if spec.server_mac and link is not None and link.address != spec.server_mac:
-            inner.set_link("eth0", LinkChange(address=spec.server_mac))
+            # down, then up below: the kernel derives eth0's link-local address (the source of its
+            # router advertisements, which filtered guests check) from the MAC only as it comes up
+            inner.set_link("eth0", LinkChange(address=spec.server_mac, up=False if link.up else None))
         # the server's IPv6 addresses are its own: none from other servers' advertisements, and
         # no duplicate address detection (dnsmasq cannot bind a tentative address)
         for key, value in (("accept_ra", "0"), ("autoconf", "0"), ("accept_dad", "0")):

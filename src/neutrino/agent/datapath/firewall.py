@@ -25,8 +25,9 @@ filtered ports, each table applied in one ``iptables-restore``/``ip6tables-resto
     nsg-sX: (only when the port's addresses are known) RETURN from the link-local address of the
             port's MAC (EUI-64) and from each IPv6 address, DROP
     nsg-iX: MLD queries, neighbour solicitations and advertisements RETURN, router
-            advertisements and DHCPv6 replies from link-local addresses RETURN,
-            established/related RETURN, invalid DROP, one RETURN per ingress rule, DROP
+            advertisements from the network's routers RETURN, DHCPv6 replies from link-local
+            addresses RETURN, established/related RETURN, invalid DROP, one RETURN per ingress
+            rule, DROP
 
 A chain RETURNs what it allows, so traffic between two filtered guests on one bridge passes the
 sender's egress chain and then the receiver's ingress chain. Anti-spoofing: a guest may send only
@@ -34,8 +35,10 @@ from its MAC and, when :attr:`Firewall.addresses` knows the port's fixed IPs (an
 from the network provider), only from those (IPv6: and its MAC's link-local address). Each rule
 goes to the table of its ``ethertype``; ``icmp`` in an IPv6 rule means ICMPv6, as in Neutron.
 ``remote_group_id`` rules match the referenced group's ``member_ips`` of the rule's IP version.
-Router advertisements are accepted from any link-local address (Neutron accepts them only from
-the subnet's router).
+Router advertisements are accepted from the link-local addresses :attr:`Firewall.ra_sources`
+lists for the port's network (an agent learns them from the network provider: its DHCP ports and
+router interfaces, like Neutron, which accepts them only from the subnet's router), or from any
+link-local address when the network is not listed; others meet the groups' rules like any packet.
 """
 
 from __future__ import annotations
@@ -81,11 +84,12 @@ def link_local(mac: str) -> str:
 
 @dataclass(frozen=True)
 class PortFilter:
-    """One filtered port: its host device, its MAC, its groups."""
+    """One filtered port: its host device, its MAC, its groups, its network (when known)."""
 
     device: str
     mac: str
     groups: tuple[str, ...]
+    network: str | None = None
 
     @property
     def suffix(self) -> str:
@@ -157,8 +161,9 @@ def _egress_fixed(port: PortFilter, version: int) -> list[str]:
     ]
 
 
-def _ingress_fixed(port: PortFilter, version: int) -> list[str]:
-    """Ingress rules ahead of the group's rules."""
+def _ingress_fixed(port: PortFilter, version: int, routers: tuple[str, ...] | None) -> list[str]:
+    """Ingress rules ahead of the group's rules; ``routers``: the link-local addresses router
+    advertisements may come from (None: any)."""
     i = port.ingress_chain
     state = [
         f"-A {i} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN",
@@ -168,10 +173,16 @@ def _ingress_fixed(port: PortFilter, version: int) -> list[str]:
         return [*state, f"-A {i} -p udp -m udp --sport 67 --dport 68 -j RETURN"]
     return [
         *[f"-A {i} {_ICMP6} {t} -j RETURN" for t in (MLD_QUERY, NEIGHBOR_SOLICIT, NEIGHBOR_ADVERT)],
-        f"-A {i} -s fe80::/10 {_ICMP6} {ROUTER_ADVERT} -j RETURN",
+        *[f"-A {i} -s {source} {_ICMP6} {ROUTER_ADVERT} -j RETURN" for source in _ra_sources(routers)],
         f"-A {i} -s fe80::/10 -p udp -m udp --sport 547 --dport 546 -j RETURN",
         *state,
     ]
+
+
+def _ra_sources(routers: tuple[str, ...] | None) -> list[str]:
+    if routers is None:
+        return ["fe80::/10"]
+    return [f"{a}/128" for a in sorted(set(routers), key=ipaddress.IPv6Address)]
 
 
 def _allowed_sources(port: PortFilter, addresses: tuple[str, ...], version: int) -> list[str]:
@@ -187,11 +198,15 @@ def render(
     groups: dict[str, SecurityGroupSpec],
     addresses: dict[str, tuple[str, ...]] | None = None,
     version: int = 4,
+    ra_sources: dict[str, tuple[str, ...]] | None = None,
 ) -> tuple[list[str], str]:
     """The chains and rules for ``ports`` in the IPv4 (``version`` 4) or IPv6 (6) table:
     (``iptables-restore`` lines without the digest comment, digest). ``addresses`` (device →
-    addresses, of either version) limits what a port may send from."""
+    addresses, of either version) limits what a port may send from; ``ra_sources`` (network →
+    link-local addresses) where router advertisements into a port on that network may come from
+    (a network not listed: any link-local address)."""
     addresses = addresses or {}
+    ra_sources = ra_sources or {}
     body: list[str] = []
     chains: list[str] = []
     top: list[str] = []
@@ -217,7 +232,7 @@ def render(
             f"-A {o} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN",
             f"-A {o} -m conntrack --ctstate INVALID -j DROP",
         ]
-        body += _ingress_fixed(port, version)
+        body += _ingress_fixed(port, version, ra_sources.get(port.network or ""))
         seen: set[str] = set()
         for group in port.groups:
             for rule in groups[group].rules:
@@ -246,6 +261,9 @@ class Firewall:
         #: device → the addresses (IPv4 and IPv6) its guest may send from; a device not listed:
         #: any address
         self.addresses: dict[str, tuple[str, ...]] = {}
+        #: network → the link-local addresses router advertisements into its ports may come from;
+        #: a network not listed: any link-local address
+        self.ra_sources: dict[str, tuple[str, ...]] = {}
         self._deferred = 0
 
     @contextmanager
@@ -276,9 +294,10 @@ class Firewall:
             if group not in self.groups:
                 raise UnknownSecurityGroup(f"security group {group} is not known on this host")
 
-    def set_port(self, device: str, mac: str, groups: list[str]) -> None:
-        """Filter ``device`` with ``groups`` (none: unfiltered) and apply; idempotent."""
-        wanted = PortFilter(device, mac, tuple(groups)) if groups else None
+    def set_port(self, device: str, mac: str, groups: list[str], network: str | None = None) -> None:
+        """Filter ``device`` (on ``network``) with ``groups`` (none: unfiltered) and apply;
+        idempotent."""
+        wanted = PortFilter(device, mac, tuple(groups), network) if groups else None
         if self.ports.get(device) == wanted:
             if wanted is not None:
                 self.apply()  # cheap when current; repairs lost rules
@@ -305,7 +324,7 @@ class Firewall:
         save, restore = (
             (net.iptables_save, net.iptables_restore) if version == 4 else (net.ip6tables_save, net.ip6tables_restore)
         )
-        lines, digest = render(list(self.ports.values()), self.groups, self.addresses, version)
+        lines, digest = render(list(self.ports.values()), self.groups, self.addresses, version, self.ra_sources)
         try:
             saved = save()
         except HostNetError:

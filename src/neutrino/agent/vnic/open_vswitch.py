@@ -11,7 +11,10 @@ The port is added even before its device exists, so a libvirt domain (whose XML 
 A vNIC with security groups gets the hybrid plug (OVS cannot filter statefully here, as in the
 seed): its tap joins a per-port Linux bridge ``qbr<port[:11]>``, filtered by the iptables
 firewall, and a veth ``qvb<port[:11]>``/``qvo<port[:11]>`` joins that bridge to ``br-int``, where
-``qvo`` carries the tag and the external ids.
+``qvo`` carries the tag and the external ids. A vNIC whose groups come or go after the plug (the
+provider sync re-plugs it) changes layout: plugging it with groups takes its tap off ``br-int``
+onto a new ``qbr``, plugging it without takes the hybrid plug down and its tap back onto
+``br-int`` (its traffic pauses for as long as that takes).
 
 On the userspace datapath (``datapath_type=netdev``) ovs-vswitchd reads a veth port's frames
 with an AF_PACKET socket and sends them on as they are. A frame its sender left to checksum
@@ -35,6 +38,11 @@ from neutrino.agent.vnic.linux_bridge import VXLAN_OVERHEAD
 
 INTEGRATION_BRIDGE = "br-int"
 NET_KEY = "neutrino-net"
+
+
+def _qvo(port_id: str) -> str:
+    """The br-int end of a hybrid plug's veth."""
+    return ("qvo" + port_id)[:14]
 
 
 def local_vlan(ports: list[OvsPort], network_id: str, bridge: str = INTEGRATION_BRIDGE) -> int:
@@ -103,7 +111,8 @@ class OpenVSwitchDriver(VnicDriver):
         details: dict[str, object] = {"network_type": kind}
         try:
             ovs.ensure_bridge(self.br_int, self.context.ovs_datapath_type)
-            tag = local_vlan(ovs.ports(self.br_int), net.network_id, self.br_int)
+            on_br_int = ovs.ports(self.br_int)
+            tag = local_vlan(on_br_int, net.network_id, self.br_int)
             mtu = vif.mtu
             if kind == "vxlan":
                 assert net.segmentation_id is not None
@@ -134,10 +143,16 @@ class OpenVSwitchDriver(VnicDriver):
             if groups:
                 assert firewall is not None
                 bridge = self._hybrid(vif, tag, mtu, external_ids)
-                firewall.set_port(vif.device, vif.mac, groups)  # before the tap joins qbr
+                firewall.set_port(vif.device, vif.mac, groups, net.network_id)  # before the tap joins qbr
+                if any(p.name == vif.device for p in on_br_int):  # plugged without groups before
+                    ovs.delete_port(self.br_int, vif.device)
                 if host.link(vif.device) is not None:
                     linux_net.ensure_link_state(host, vif.device, master=bridge, mtu=mtu)
             else:
+                if host.link(linux_net.qbr_name(net.vnic_id)) or host.link(_qvo(net.vnic_id)):
+                    self._unhybrid(vif)  # plugged with groups before
+                if firewall is not None and vif.device in firewall.ports:
+                    firewall.set_port(vif.device, vif.mac, [])
                 ovs.ensure_port(self.br_int, vif.device, tag, external_ids)
                 if host.link(vif.device) is not None:
                     linux_net.ensure_link_state(host, vif.device, mtu=mtu)
@@ -160,7 +175,7 @@ class OpenVSwitchDriver(VnicDriver):
         """qbr with the veth toward br-int; returns the bridge the tap belongs on."""
         host, ovs = self.context.host_net, self._ovs()
         port = vif.net.vnic_id
-        qbr, qvb, qvo = linux_net.qbr_name(port), ("qvb" + port)[:14], ("qvo" + port)[:14]
+        qbr, qvb, qvo = linux_net.qbr_name(port), ("qvb" + port)[:14], _qvo(port)
         linux_net.ensure_bridge(host, qbr, mtu, host_ipv6=False)
         linux_net.ensure_veth(host, qvb, qvo, None)
         linux_net.ensure_link_state(host, qvb, master=qbr, mtu=mtu)
@@ -175,19 +190,24 @@ class OpenVSwitchDriver(VnicDriver):
         if self.context.ovs_datapath_type == "netdev":
             linux_net.ensure_peer_tx_checksum(self.context.host_net, port, False)
 
+    def _unhybrid(self, vif: Vif) -> None:
+        """No hybrid plug for ``vif``: no qvo on br-int, no qvb/qvo veth, the tap on no qbr, no
+        qbr (a no-op when there is none)."""
+        host, ovs = self.context.host_net, self._ovs()
+        port = vif.net.vnic_id
+        qvo, qbr = _qvo(port), linux_net.qbr_name(port)
+        ovs.delete_port(self.br_int, qvo)
+        linux_net.delete_link(host, qvo)  # and qvb with it
+        link = host.link(vif.device)
+        if link is not None and link.master == qbr:
+            linux_net.ensure_detached(host, vif.device)
+        linux_net.delete_link(host, qbr)
+
     def unplug(self, vif: Vif, *, network_in_use: bool) -> None:
         ovs, host = self._ovs(), self.context.host_net
         try:
             ovs.delete_port(self.br_int, vif.device)
-            port = vif.net.vnic_id
-            qvo = ("qvo" + port)[:14]
-            ovs.delete_port(self.br_int, qvo)
-            linux_net.delete_link(host, qvo)  # and qvb with it
-            qbr = linux_net.qbr_name(port)
-            link = host.link(vif.device)
-            if link is not None and link.master == qbr:
-                linux_net.ensure_detached(host, vif.device)
-            linux_net.delete_link(host, qbr)
+            self._unhybrid(vif)
             if self.context.firewall is not None and vif.device in self.context.firewall.ports:
                 self.context.firewall.set_port(vif.device, vif.mac, [])
             if not network_in_use and vif.net.segmentation_id is not None and self._kind(vif) == "vxlan":
