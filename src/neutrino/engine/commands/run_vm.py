@@ -243,36 +243,139 @@ def converge(ctx: EngineContext) -> int:
 
 
 def _converge_vm(ctx: EngineContext, vm_id: str) -> None:
+    """What was in flight, told by what the store holds: a migration (a destination is set), a NIC operation on
+    an Up VM (hot plug or unplug), a stop (PoweringDown), or a run."""
     with ctx.reader() as uow:
         vm = uow.vms.get(vm_id)
         if vm is None:
             return
         host = uow.hosts.get(vm.host_id) if vm.host_id else None
         target = uow.hosts.get(vm.migrating_to_host_id) if vm.migrating_to_host_id else None
-        op = vm.operation_id or ""
+        op, status = vm.operation_id or "", vm.status
         placement = plan_vm(uow, vm, "run") if host is not None else None
-    if target is not None:  # a migration was in flight: the VM stays (or ends) on its source
-        try:
-            ctx.agent_client(target).destroy_vm(vm_id)
-        except EngineError as exc:
-            log.warning("converge: cannot remove VM %s from %s: %s", vm_id, target.name, exc.message)
-    report = None
-    if host is not None:
-        try:
-            report = ctx.agent_client(host).get_vm(vm_id)
-        except EngineError as exc:
-            log.warning("converge: cannot ask host %s about VM %s: %s", host.name, vm_id, exc.message)
+    if target is not None and host is not None and placement is not None:
+        _converge_migration(ctx, vm_id, op, host, target, placement)
+        return
+    report = _ask(ctx, host, vm_id)
+    if status == VmStatus.POWERING_DOWN and host is not None:
+        _converge_stop(ctx, vm_id, host)
+        return
+    if status == VmStatus.UP and host is not None and report is not None:
+        _converge_nics(ctx, vm_id, op, host, report)
+        return
     if host is not None and placement is not None and report is not None and _complete(report, placement):
         _finish_run(ctx, vm_id, op, host)
-        with ctx.uow() as uow:
-            vm = get_or_404(uow.vms, vm_id, TYPE)
-            vm.migrating_to_host_id = None
-            events.record(uow, f"VM {vm.name}: the engine restarted during an operation; the VM runs on "
-                          f"{host.name} as intended.", code=EVENT_VM, cluster_id=vm.cluster_id)
-            uow.commit()
+        _note(ctx, vm_id, f"the VM runs on {host.name} as intended")
         return
     undo_run(ctx, vm_id, op, host if report is not None else None,
              "the engine stopped before the operation finished")
+
+
+def _ask(ctx: EngineContext, host: model.Host | None, vm_id: str) -> dict[str, object] | None:
+    if host is None:
+        return None
+    try:
+        return ctx.agent_client(host).get_vm(vm_id)
+    except EngineError as exc:
+        log.warning("converge: cannot ask host %s about VM %s: %s", host.name, vm_id, exc.message)
+        return None
+
+
+def _note(ctx: EngineContext, vm_id: str, what: str) -> None:
+    with ctx.uow() as uow:
+        vm = uow.vms.get(vm_id)
+        if vm is not None:
+            vm.migrating_to_host_id = vm.operation_id = None
+            events.record(uow, f"VM {vm.name}: the engine restarted during an operation; {what}.", code=EVENT_VM,
+                          cluster_id=vm.cluster_id)
+        uow.commit()
+
+
+def _converge_migration(ctx: EngineContext, vm_id: str, op: str, source: model.Host, target: model.Host,
+                        placement: Placement) -> None:
+    """Finish a migration that reached its destination; else the VM stays on its source, ports bound back."""
+    report = _ask(ctx, target, vm_id)
+    if report is not None and _complete(report, placement):
+        try:
+            ctx.agent_client(source).destroy_vm(vm_id)
+        except EngineError as exc:
+            log.warning("converge: cannot remove VM %s from %s: %s", vm_id, source.name, exc.message)
+        with ctx.uow() as uow:
+            vm = get_or_404(uow.vms, vm_id, TYPE)
+            vm.status, vm.host_id = VmStatus.UP, target.id
+            settle_nics(uow, vm_id, op, {p.nic_id for p in placement.nics}, f"migrated to host {target.name}")
+            uow.commit()
+        _note(ctx, vm_id, f"its migration to {target.name} is complete")
+        return
+    try:
+        ctx.agent_client(target).destroy_vm(vm_id)
+    except EngineError as exc:
+        log.warning("converge: cannot remove VM %s from %s: %s", vm_id, target.name, exc.message)
+    try:
+        provision_ports(ctx, placement, source, op, "migrate")  # bound back to the source
+    except EngineError as exc:
+        log.warning("converge: cannot bind the ports of VM %s back to %s: %s", vm_id, source.name, exc.message)
+    if _ask(ctx, source, vm_id) is None:
+        undo_run(ctx, vm_id, op, None, "the engine stopped during a migration and the VM runs nowhere")
+        return
+    with ctx.uow() as uow:
+        vm = get_or_404(uow.vms, vm_id, TYPE)
+        vm.status = VmStatus.UP
+        settle_nics(uow, vm_id, op, {p.nic_id for p in placement.nics}, f"still on host {source.name}")
+        uow.commit()
+    _note(ctx, vm_id, f"its migration did not finish; it stays on {source.name}")
+
+
+def _converge_stop(ctx: EngineContext, vm_id: str, host: model.Host) -> None:
+    try:
+        ctx.agent_client(host).destroy_vm(vm_id)
+    except EngineError as exc:
+        log.warning("converge: cannot finish stopping VM %s on %s: %s", vm_id, host.name, exc.message)
+        return  # the next start of the engine tries again
+    with ctx.uow() as uow:
+        vm = get_or_404(uow.vms, vm_id, TYPE)
+        vm.status, vm.stop_time, vm.host_id = VmStatus.DOWN, utcnow(), None
+        for nic in uow.nics.list(vm_id=vm_id):
+            if ports.nic_state(nic) in (NicState.PLUGGED, NicState.PORT_READY):
+                ports.step(nic, "unplugged", "the VM stopped; its port is kept", NicState.UNPLUGGED)
+        uow.commit()
+    _note(ctx, vm_id, "its stop is finished")
+
+
+def _converge_nics(ctx: EngineContext, vm_id: str, op: str, host: model.Host, report: dict[str, object]) -> None:
+    """A hot plug or unplug was in flight on a running VM: each vNIC ends as the host has it — one the host
+    does not have is unplugged (its port released if the operation made it), one the engine unplugged is taken
+    out of the host (or, if that fails, plugged again in the engine)."""
+    on_host = reported_nics(report)
+    client = ctx.agent_client(host)
+    unplug_failed: set[str] = set()
+    with ctx.reader() as uow:
+        wanted_off = [n.id for n in uow.nics.list(vm_id=vm_id) if not n.plugged and n.id in on_host]
+    for nic_id in wanted_off:
+        try:
+            client.hotunplug_nic(vm_id, nic_id)
+        except EngineError:
+            unplug_failed.add(nic_id)
+    released = _ports_created_unrecorded(ctx, vm_id, op)
+    orphans = []
+    with ctx.uow() as uow:
+        for nic in uow.nics.list(vm_id=vm_id):
+            if nic.id in unplug_failed:
+                nic.plugged = True
+            elif nic.plugged and nic.vnic_profile_id and nic.id not in on_host:
+                nic.plugged = False
+                if nic.port_created_by == op:
+                    nic.port_id = nic.port_id or released.get(nic.id)
+                    orphan = ports.release(uow, nic, "the hot plug that created it did not finish")
+                    orphans += [orphan.id] if orphan else []
+                ports.fail(nic, "the engine stopped before the hot plug finished")
+            elif not nic.plugged and ports.nic_state(nic) == NicState.PLUGGED:
+                ports.step(nic, "unplugged", f"hot unplugged from host {host.name}", NicState.UNPLUGGED)
+            if nic.port_created_by == op:
+                nic.port_created_by = None
+        uow.commit()
+    ports.reap(ctx, orphans)
+    _note(ctx, vm_id, "its vNICs are as its host has them")
 
 
 def _complete(report: dict[str, object], placement: Placement) -> bool:
