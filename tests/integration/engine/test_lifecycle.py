@@ -419,3 +419,17 @@ def test_a_host_in_maintenance_gets_no_vms_until_activated(world: World) -> None
     assert hosts.activate_host(world.ctx, _host_id(world, "h1")).status == model.HostStatus.UP
     assert vms.start_vm(world.ctx, vm_id).status == VmStatus.UP
     assert world.host_name(vm_id) == "h1"
+
+
+def test_convergence_undoes_a_run_whose_network_left_the_provider_meanwhile(world: World) -> None:
+    vm_id, (n1,) = world.vm("vm1", world.profiles[0])
+    with world.ctx.uow() as uow:
+        vm = uow.vms.get(vm_id)
+        assert vm is not None
+        vm.status, vm.operation_id, vm.host_id = VmStatus.POWERING_UP, "op-4", _host_id(world, "h1")
+        for network in uow.networks.list(provider_id=world.provider_id):
+            network.external_missing = True  # what the synchronizer records when the provider lost it
+        uow.commit()
+    converge(world.ctx)
+    vm = world.get_vm(vm_id)
+    assert (vm.status, vm.operation_id) == (VmStatus.DOWN, None)

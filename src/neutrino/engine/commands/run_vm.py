@@ -252,7 +252,11 @@ def _converge_vm(ctx: EngineContext, vm_id: str) -> None:
         host = uow.hosts.get(vm.host_id) if vm.host_id else None
         target = uow.hosts.get(vm.migrating_to_host_id) if vm.migrating_to_host_id else None
         op, status = vm.operation_id or "", vm.status
-        placement = plan_vm(uow, vm, "run") if host is not None else None
+        try:
+            placement = plan_vm(uow, vm, "run") if host is not None else None
+        except EngineError as exc:  # e.g. its network left the provider meanwhile: nothing can be finished
+            log.warning("converge: VM %s cannot be planned again: %s", vm_id, exc.message)
+            placement = None
     if target is not None and host is not None and placement is not None:
         _converge_migration(ctx, vm_id, op, host, target, placement)
         return
