@@ -178,7 +178,7 @@ def nic_spec(plan: NicPlan, ensured: EnsuredPort | None) -> dict[str, Any]:
     """The agent API's NIC object for one vNIC (see ``neutrino.agent.api``)."""
     spec: dict[str, Any] = {"nic_id": plan.nic_id, "name": plan.name, "mac": plan.mac.lower()}
     if plan.port is not None and ensured is not None:
-        port, pn = ensured.port, ensured.network or plan.provider_network
+        port, pn = ensured.port, plan.provider_network
         mtu = (pn.mtu if pn and pn.mtu else None) or (plan.network.mtu if plan.network and plan.network.mtu else None)
         spec["mtu"] = mtu
         spec["external"] = {

@@ -22,7 +22,6 @@ from neutrino.engine.providers.base import (
     DEVICE_OWNER,
     NetworkProvider,
     PortRequest,
-    ProviderNetwork,
     ProviderPort,
 )
 from neutrino.engine.store.uow import UnitOfWork
@@ -91,7 +90,6 @@ class PortPlan:
 @dataclass
 class EnsuredPort:
     port: ProviderPort
-    network: ProviderNetwork | None
     created: bool
     binding_refused: bool
 
@@ -163,7 +161,7 @@ def ensure_port(ctx: EngineContext, client: NetworkProvider, plan: PortPlan, hos
             elif host_id:
                 step(nic, "bound", f"binding:host_id={port.host_id or host_id}")
         uow.commit()
-    return EnsuredPort(port, None, created, refused)
+    return EnsuredPort(port, created, refused)
 
 
 def _is_orphan(ctx: EngineContext, provider_id: str, port_id: str) -> bool:
@@ -217,7 +215,8 @@ def reap(ctx: EngineContext, orphan_ids: Iterable[str] | None = None) -> int:
         orphans = list(uow.orphan_ports.list(order_by="since", **({"id": wanted} if wanted is not None else {})))
         providers = uow.providers.by_ids(o.provider_id for o in orphans)
         # a port a vNIC holds again is nobody's orphan: its row goes, the port stays
-        held = {o.id for o in orphans if o.port_id in {n.port_id for n in uow.nics.list(port_id=[o.port_id])}}
+        in_use = {n.port_id for n in uow.nics.list(port_id=[o.port_id for o in orphans])} if orphans else set()
+        held = {o.id for o in orphans if o.port_id in in_use}
     if held:
         with ctx.uow() as uow:
             for orphan in uow.orphan_ports.list(id=list(held)):
