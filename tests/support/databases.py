@@ -50,3 +50,17 @@ def postgresql_schema() -> Iterator[str]:
 
 def sqlite_url(directory: Path) -> str:
     return f"sqlite:///{directory / 'neutrino.db'}"
+
+
+@contextmanager
+def backend_database(backend: str, directory: Path) -> Iterator[str]:
+    """A fresh database on ``backend`` ("sqlite": a file in ``directory``; "postgresql": a schema of its own),
+    skipped (failed in CI) when PostgreSQL does not answer."""
+    if backend == "sqlite":
+        yield sqlite_url(directory)
+        return
+    from tests.support.require import require
+
+    require(postgresql_available())
+    with postgresql_schema() as url:
+        yield url

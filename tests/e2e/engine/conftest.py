@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -9,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.databases import postgresql_available, postgresql_schema, sqlite_url
+from tests.support.databases import backend_database
 from tests.support.servers import free_port, neutrino_process
 
 ADMIN_PASSWORD = "engine-test-secret"
@@ -53,15 +52,7 @@ SHARED_MAC_POOL = "56:6f:aa:bb:00:00-56:6f:aa:bb:00:ff"
 
 @contextmanager
 def _database(backend: str, directory: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield sqlite_url(directory)
-        return
-    reason = postgresql_available()
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must have this: {reason}")
-        pytest.skip(reason)
-    with postgresql_schema() as url:
+    with backend_database(backend, directory) as url:
         yield url
 
 

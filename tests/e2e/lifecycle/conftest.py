@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any, Self
 
 import httpx
-import pytest
 
-from tests.support.databases import postgresql_available, postgresql_schema, sqlite_url
+from tests.support.databases import backend_database, sqlite_url
 from tests.support.servers import free_port, stop, wait_ready
 
 PASSWORD = "lifecycle-e2e-secret"  # admin@internal of the engine and `admin` of the provider
@@ -132,12 +131,7 @@ def database(backend: str) -> Iterator[str | None]:
     if backend == "sqlite":
         yield None
         return
-    reason = postgresql_available()
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must have this: {reason}")
-        pytest.skip(reason)
-    with postgresql_schema() as url:
+    with backend_database(backend, Path(".")) as url:  # a PostgreSQL schema: no directory needed
         yield url
 
 

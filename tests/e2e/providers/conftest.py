@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.databases import postgresql_available, postgresql_schema, sqlite_url
+from tests.support.databases import backend_database, sqlite_url
 from tests.support.servers import free_port, neutrino_process, stop
 
 ENGINE_PASSWORD = "engine-e2e-secret"
@@ -103,15 +103,7 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
 
 @contextmanager
 def database(backend: str, directory: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield sqlite_url(directory)
-        return
-    reason = postgresql_available()
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must have this: {reason}")
-        pytest.skip(reason)
-    with postgresql_schema() as url:
+    with backend_database(backend, directory) as url:
         yield url
 
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +9,7 @@ import pytest
 
 from neutrino.engine.bootstrap import Engine, build
 from neutrino.engine.settings import EngineSettings
-from tests.support.databases import postgresql_available, postgresql_schema, sqlite_url
+from tests.support.databases import backend_database
 
 TINY_POOL = "56:6f:00:00:00:00-56:6f:00:00:00:02"
 
@@ -42,15 +41,7 @@ def engine(make_engine: BuildEngine) -> Engine:
 
 @contextmanager
 def _database(backend: str, directory: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield sqlite_url(directory)
-        return
-    reason = postgresql_available()
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must have this: {reason}")
-        pytest.skip(reason)
-    with postgresql_schema() as url:
+    with backend_database(backend, directory) as url:
         yield url
 
 
