@@ -22,7 +22,7 @@ import httpx
 
 from neutrino.agent.provider_link import REPORT_EXTENSION
 
-from .netlab import Lab, sh
+from .netlab import AgentProcess, Lab, sh
 
 PASSWORD = "pw"
 CLONE_NEWNET = 0x40000000
@@ -154,3 +154,17 @@ def provider_on_underlay(lab: Lab) -> Provider:
         provider.stop()
         raise
     return provider
+
+
+def linux_bridge_agents(lab: Lab, hosts: dict[str, str], provider: Provider) -> dict[str, AgentProcess]:
+    """Agents on the lab's hosts h1 (10.199.0.1) and h2 (10.199.0.2): kernel datapath, netns guests, linux_bridge,
+    linked to ``provider`` (groups, fixed IPs and DHCP from it; reports every 0.5 s)."""
+    return {
+        name: lab.agent(
+            hosts[name], name, "--host-net", "kernel", "--vm-backend", "netns",
+            "--vnic-driver", "LINUX_BRIDGE=linux_bridge", "--tunnel-ip", ip,
+            "--netns-prefix", f"{lab.prefix}{name}-", "--provider-url", provider.url,
+            "--provider-password", PASSWORD, "--report-interval", "0.5",
+        )  # fmt: skip
+        for name, ip in (("h1", "10.199.0.1"), ("h2", "10.199.0.2"))
+    }

@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import _require
 
 from .netlab import AgentProcess, Lab, sh
-from .provider_lab import Provider, openstack_reason, provider_on_underlay
+from .provider_lab import Provider, linux_bridge_agents, openstack_reason, provider_on_underlay
 from .test_dhcp import wait_for
 
 pytestmark = pytest.mark.root
@@ -103,15 +103,7 @@ def scenario(lab: Lab) -> Iterator[Scenario]:
     hosts = lab.underlay({"h1": "1", "h2": "2"})
     provider = provider_on_underlay(lab)
     try:
-        agents = {
-            name: lab.agent(
-                hosts[name], name, "--host-net", "kernel", "--vm-backend", "netns",
-                "--vnic-driver", "LINUX_BRIDGE=linux_bridge", "--tunnel-ip", ip,
-                "--netns-prefix", f"{lab.prefix}{name}-", "--provider-url", provider.url,
-                "--provider-password", "pw", "--report-interval", "0.5",
-            )  # fmt: skip
-            for name, ip in (("h1", "10.199.0.1"), ("h2", "10.199.0.2"))
-        }
+        agents = linux_bridge_agents(lab, hosts, provider)
         yield Scenario(lab, provider, agents)
     finally:
         for agent in lab.agents:
