@@ -142,7 +142,9 @@ def underlay(lab: Lab) -> None:
         sh("ip", "-n", ns, "link", "set", "ul0", "up")
 
 
-def guest(agent: Agent, lab: Lab, network: str, vni: int, n: int, groups: list[str] | None) -> tuple[str, str]:
+def guest(
+    agent: Agent, lab: Lab, network: str, vni: int, n: int, groups: list[str] | None
+) -> tuple[str, str]:
     """A guest on the network; returns its namespace and address."""
     name = f"vm{n}"
     nic: dict[str, Any] = {
@@ -159,7 +161,9 @@ def guest(agent: Agent, lab: Lab, network: str, vni: int, n: int, groups: list[s
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4, help="length of one iperf3 test (default 4)")
-    parser.add_argument("--runs", type=int, default=3, help="tests per path; the median is reported (default 3)")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="tests per path; the median is reported (default 3)"
+    )
     args = parser.parse_args()
     if shutil.which("iperf3") is None:
         print("datapath_throughput: iperf3 is missing (Debian iperf3)", file=sys.stderr)

@@ -42,9 +42,15 @@ def _first_ping(w: World, prefix: str, vm_id: str, peer_ip: str, t0: float, time
         if guest is None:
             found = [ns for ns in netns_names() if ns.startswith(prefix) and ns.endswith(vm_id)]
             guest = found[0] if found else None
-        if guest is not None and subprocess.run(
-                ["ip", "netns", "exec", guest, "ping", "-c1", "-W", "0.2", peer_ip], capture_output=True,
-                check=False).returncode == 0:
+        if (
+            guest is not None
+            and subprocess.run(
+                ["ip", "netns", "exec", guest, "ping", "-c1", "-W", "0.2", peer_ip],
+                capture_output=True,
+                check=False,
+            ).returncode
+            == 0
+        ):
             return time.monotonic() - t0
         time.sleep(0.02)
     raise SystemExit(f"no ping from {vm_id} within {timeout} s")
@@ -70,14 +76,34 @@ def direct(w: World, env: dict[str, Any], peer_ip: str) -> tuple[float, float]:
     net = env["a"]
     nic_id, vm_id = str(uuid.uuid4()), str(uuid.uuid4())
     t0 = time.monotonic()
-    port = w.provider.create("ports", "port", network_id=net["id"], device_owner="bench", device_id=nic_id,
-                             **{"binding:host_id": "host1"})
-    spec = {"vm_id": vm_id, "name": "direct", "nics": [{
-        "nic_id": nic_id, "name": "nic1", "mac": port["mac_address"], "mtu": net["mtu"],
-        "external": {"vnic_id": port["id"], "plugin_type": "LINUX_BRIDGE", "network_id": net["id"],
-                     "network_type": net["provider:network_type"],
-                     "segmentation_id": net["provider:segmentation_id"],
-                     "security_groups": port["security_groups"]}}]}
+    port = w.provider.create(
+        "ports",
+        "port",
+        network_id=net["id"],
+        device_owner="bench",
+        device_id=nic_id,
+        **{"binding:host_id": "host1"},
+    )
+    spec = {
+        "vm_id": vm_id,
+        "name": "direct",
+        "nics": [
+            {
+                "nic_id": nic_id,
+                "name": "nic1",
+                "mac": port["mac_address"],
+                "mtu": net["mtu"],
+                "external": {
+                    "vnic_id": port["id"],
+                    "plugin_type": "LINUX_BRIDGE",
+                    "network_id": net["id"],
+                    "network_type": net["provider:network_type"],
+                    "segmentation_id": net["provider:segmentation_id"],
+                    "security_groups": port["security_groups"],
+                },
+            }
+        ],
+    }
     agent = f"http://10.199.0.{HOSTS['host1']}:54321/api/v1"
     headers = {"Authorization": f"Bearer {TOKEN}"}
     created = w.run(httpx.post, f"{agent}/vms", json=spec, headers=headers, timeout=60)
@@ -90,7 +116,9 @@ def direct(w: World, env: dict[str, Any], peer_ip: str) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -113,11 +141,18 @@ def main() -> None:
 
     print(f"runs: {args.runs} (VM on host1, peer on host2 across VXLAN; guest DHCP by busybox udhcpc)")
     print(f"{'path':<34}{'call returned':>16}{'first ping':>14}{'p95 ping':>12}")
-    for name, rows in (("engine: start through ovirtsdk4", engine), ("baseline: provider + agent direct", baseline)):
+    for name, rows in (
+        ("engine: start through ovirtsdk4", engine),
+        ("baseline: provider + agent direct", baseline),
+    ):
         p95 = sorted(r[1] for r in rows)[max(0, int(len(rows) * 0.95) - 1)]
-        print(f"{name:<34}{med(rows, 0) * 1000:>13.0f} ms{med(rows, 1) * 1000:>11.0f} ms{p95 * 1000:>9.0f} ms")
-    print(f"engine/baseline, first ping: {med(engine, 1) / med(baseline, 1):.2f}; "
-          f"call: {med(engine, 0) / med(baseline, 0):.2f}")
+        print(
+            f"{name:<34}{med(rows, 0) * 1000:>13.0f} ms{med(rows, 1) * 1000:>11.0f} ms{p95 * 1000:>9.0f} ms"
+        )
+    print(
+        f"engine/baseline, first ping: {med(engine, 1) / med(baseline, 1):.2f}; "
+        f"call: {med(engine, 0) / med(baseline, 0):.2f}"
+    )
 
 
 if __name__ == "__main__":

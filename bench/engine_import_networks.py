@@ -68,36 +68,67 @@ def main() -> None:
     args = p.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        psettings = ProviderSettings(data_dir=Path(tmp) / "provider", admin_password=PASSWORD,
-                                     listen_port=PROVIDER_PORT)
+        psettings = ProviderSettings(
+            data_dir=Path(tmp) / "provider", admin_password=PASSWORD, listen_port=PROVIDER_PORT
+        )
         bootstrap_provider(psettings)
         provider_app = Counting(create_provider_app(psettings))
-        esettings = EngineSettings(data_dir=Path(tmp) / "engine", db=args.db, admin_password=PASSWORD,
-                                   provider_sync_interval=3600)
+        esettings = EngineSettings(
+            data_dir=Path(tmp) / "engine", db=args.db, admin_password=PASSWORD, provider_sync_interval=3600
+        )
         engine = build_engine(esettings)
         queries = QueryCounter(engine.db)
         read_queries = QueryCounter(engine.read_db) if engine.read_db is not engine.db else None
         url = f"http://127.0.0.1:{PROVIDER_PORT}"
-        endpoint = Endpoint(url=url, requires_authentication=True, auth_url=f"{url}/v3", username="admin",
-                            password=PASSWORD, project_name="admin")
+        endpoint = Endpoint(
+            url=url,
+            requires_authentication=True,
+            auth_url=f"{url}/v3",
+            username="admin",
+            password=PASSWORD,
+            project_name="admin",
+        )
         with Server(provider_app, PROVIDER_PORT), Server(create_engine_app(esettings, engine), ENGINE_PORT):
             client = NeutronClient(endpoint)
             t0 = time.perf_counter()
             ids = [client.create_network(f"bench-net-{i:05d}").id for i in range(args.networks)]
             setup = time.perf_counter() - t0
 
-            api = httpx.Client(base_url=f"http://127.0.0.1:{ENGINE_PORT}/ovirt-engine/api", timeout=120,
-                               auth=("admin@internal", PASSWORD))
-            token = httpx.post(f"http://127.0.0.1:{ENGINE_PORT}/ovirt-engine/sso/oauth/token",
-                               data={"grant_type": "password", "scope": "ovirt-app-api", "username": "admin@internal",
-                                     "password": PASSWORD}).json()["access_token"]
-            api = httpx.Client(base_url=f"http://127.0.0.1:{ENGINE_PORT}/ovirt-engine/api", timeout=120,
-                               headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
-            body = {"name": "bench", "url": url, "requires_authentication": "true", "username": "admin",
-                    "password": PASSWORD, "authentication_url": f"{url}/v3", "tenant_name": "admin",
-                    "user_domain_name": "Default", "project_domain_name": "Default",
-                    "external_plugin_type": "LINUX_BRIDGE", "type": "neutron"}
-            prov = api.post("/openstacknetworkproviders", json=body, headers={"Content-Type": "application/json"})
+            api = httpx.Client(
+                base_url=f"http://127.0.0.1:{ENGINE_PORT}/ovirt-engine/api",
+                timeout=120,
+                auth=("admin@internal", PASSWORD),
+            )
+            token = httpx.post(
+                f"http://127.0.0.1:{ENGINE_PORT}/ovirt-engine/sso/oauth/token",
+                data={
+                    "grant_type": "password",
+                    "scope": "ovirt-app-api",
+                    "username": "admin@internal",
+                    "password": PASSWORD,
+                },
+            ).json()["access_token"]
+            api = httpx.Client(
+                base_url=f"http://127.0.0.1:{ENGINE_PORT}/ovirt-engine/api",
+                timeout=120,
+                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            )
+            body = {
+                "name": "bench",
+                "url": url,
+                "requires_authentication": "true",
+                "username": "admin",
+                "password": PASSWORD,
+                "authentication_url": f"{url}/v3",
+                "tenant_name": "admin",
+                "user_domain_name": "Default",
+                "project_domain_name": "Default",
+                "external_plugin_type": "LINUX_BRIDGE",
+                "type": "neutron",
+            }
+            prov = api.post(
+                "/openstacknetworkproviders", json=body, headers={"Content-Type": "application/json"}
+            )
             prov.raise_for_status()
             pid = prov.json()["id"]
             dc = api.get("/datacenters", params={"search": "name=Default"}).json()["data_center"][0]["id"]
@@ -108,8 +139,11 @@ def main() -> None:
             discover = time.perf_counter() - t0
             t1 = time.perf_counter()
             for net in listed:
-                r = api.post(f"/openstacknetworkproviders/{pid}/networks/{net['id']}/import",
-                             json={"data_center": {"id": dc}}, headers={"Content-Type": "application/json"})
+                r = api.post(
+                    f"/openstacknetworkproviders/{pid}/networks/{net['id']}/import",
+                    json={"data_center": {"id": dc}},
+                    headers={"Content-Type": "application/json"},
+                )
                 r.raise_for_status()
             imported = time.perf_counter() - t1
             calls = provider_app.count - calls0
@@ -123,12 +157,18 @@ def main() -> None:
                 client.get_network(net_id)
             baseline = time.perf_counter() - t2
 
-            print(f"backend: {engine.db.dialect.name}; {n} provider networks (created in {setup:.1f} s, setup)")
+            print(
+                f"backend: {engine.db.dialect.name}; {n} provider networks (created in {setup:.1f} s, setup)"
+            )
             print(f"discover (list through the engine): {discover:.2f} s")
-            print(f"import {n} networks one by one:      {imported:.2f} s  ({imported / n * 1000:.1f} ms each)")
+            print(
+                f"import {n} networks one by one:      {imported:.2f} s  ({imported / n * 1000:.1f} ms each)"
+            )
             print(f"provider calls per imported network: {calls / n:.2f}")
             print(f"SQL statements per imported network: {sql / n:.1f}")
-            print(f"baseline, same provider calls direct: {baseline:.2f} s; engine/baseline = {(discover + imported) / baseline:.1f}")
+            print(
+                f"baseline, same provider calls direct: {baseline:.2f} s; engine/baseline = {(discover + imported) / baseline:.1f}"
+            )
         engine.dispose()
 
 

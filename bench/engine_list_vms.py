@@ -35,16 +35,46 @@ PASSWORD = "bench"
 
 def populate(db: sa.Engine, count: int, start: int = 0) -> None:
     with db.begin() as conn:
-        cluster = conn.execute(sa.select(tables.clusters.c.id).where(tables.clusters.c.name == "Default")).scalar_one()
-        profile = conn.execute(sa.select(tables.vnic_profiles.c.id).where(tables.vnic_profiles.c.name == "ovirtmgmt")).scalars().first()
+        cluster = conn.execute(
+            sa.select(tables.clusters.c.id).where(tables.clusters.c.name == "Default")
+        ).scalar_one()
+        profile = (
+            conn.execute(
+                sa.select(tables.vnic_profiles.c.id).where(tables.vnic_profiles.c.name == "ovirtmgmt")
+            )
+            .scalars()
+            .first()
+        )
         vms, nics = [], []
         for i in range(start, start + count):
             vm_id = str(uuid.uuid4())
-            vms.append({"id": vm_id, "name": f"bench-vm-{i:05d}", "cluster_id": cluster, "template_id": "00000000-0000-0000-0000-000000000000",
-                        "description": "", "comment": "", "memory": 1 << 30, "status": "down", "creation_time": time.time()})
-            nics.append({"id": str(uuid.uuid4()), "name": "nic1", "vm_id": vm_id, "mac": int_to_mac(0x02AA00000000 + i),
-                         "interface": "virtio", "linked": True, "plugged": True, "vnic_profile_id": profile,
-                         "description": "", "comment": ""})
+            vms.append(
+                {
+                    "id": vm_id,
+                    "name": f"bench-vm-{i:05d}",
+                    "cluster_id": cluster,
+                    "template_id": "00000000-0000-0000-0000-000000000000",
+                    "description": "",
+                    "comment": "",
+                    "memory": 1 << 30,
+                    "status": "down",
+                    "creation_time": time.time(),
+                }
+            )
+            nics.append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "name": "nic1",
+                    "vm_id": vm_id,
+                    "mac": int_to_mac(0x02AA00000000 + i),
+                    "interface": "virtio",
+                    "linked": True,
+                    "plugged": True,
+                    "vnic_profile_id": profile,
+                    "description": "",
+                    "comment": "",
+                }
+            )
         from datetime import UTC, datetime
 
         stamp = datetime.now(UTC)
@@ -70,7 +100,9 @@ class Server:
         self.thread.join(10)
 
 
-def measure(client: httpx.Client, counters: list[QueryCounter], accept: str, requests: int) -> tuple[float, float, int, int]:
+def measure(
+    client: httpx.Client, counters: list[QueryCounter], accept: str, requests: int
+) -> tuple[float, float, int, int]:
     """(requests/s, median seconds, SQL statements per call, body bytes)."""
     client.get("/ovirt-engine/api", headers={"Accept": accept}).raise_for_status()  # warm: token check cached
     times = []
@@ -110,16 +142,30 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = EngineSettings(data_dir=Path(tmp), db=args.db, admin_password=PASSWORD)
         engine = build(settings)
-        counters = [QueryCounter(engine.db)] + ([QueryCounter(engine.read_db)] if engine.read_db is not engine.db else [])
+        counters = [QueryCounter(engine.db)] + (
+            [QueryCounter(engine.read_db)] if engine.read_db is not engine.db else []
+        )
         app = create_app(settings, engine)
         small = max(1, args.vms // 10)
         print(f"backend: {engine.db.dialect.name}; VMs with 1 NIC each; {args.requests} requests per figure")
         with Server(app, args.port):
-            client = httpx.Client(base_url=f"http://127.0.0.1:{args.port}", auth=("admin@internal", PASSWORD), timeout=120)
-            token = httpx.post(f"http://127.0.0.1:{args.port}/ovirt-engine/sso/oauth/token",
-                               data={"grant_type": "password", "scope": "ovirt-app-api", "username": "admin@internal",
-                                     "password": PASSWORD}).json()["access_token"]
-            client = httpx.Client(base_url=f"http://127.0.0.1:{args.port}", headers={"Authorization": f"Bearer {token}"}, timeout=120)
+            client = httpx.Client(
+                base_url=f"http://127.0.0.1:{args.port}", auth=("admin@internal", PASSWORD), timeout=120
+            )
+            token = httpx.post(
+                f"http://127.0.0.1:{args.port}/ovirt-engine/sso/oauth/token",
+                data={
+                    "grant_type": "password",
+                    "scope": "ovirt-app-api",
+                    "username": "admin@internal",
+                    "password": PASSWORD,
+                },
+            ).json()["access_token"]
+            client = httpx.Client(
+                base_url=f"http://127.0.0.1:{args.port}",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=120,
+            )
             populate(engine.db, small)
             rows = {}
             for n, extra in ((small, 0), (args.vms, args.vms - small)):
@@ -129,11 +175,18 @@ def main() -> None:
                 for fmt, accept in (("xml", "application/xml"), ("json", "application/json")):
                     rps, med, q, size = measure(client, counters, accept, args.requests)
                     rows[(n, fmt)] = (rps, med, q, size, base)
-            print(f"{'VMs':>6} {'format':>6} {'req/s':>8} {'median ms':>10} {'SQL/call':>9} {'KiB':>7} {'DB-only ms':>11} {'API/DB':>7}")
+            print(
+                f"{'VMs':>6} {'format':>6} {'req/s':>8} {'median ms':>10} {'SQL/call':>9} {'KiB':>7} {'DB-only ms':>11} {'API/DB':>7}"
+            )
             for (n, fmt), (rps, med, q, size, base) in rows.items():
-                print(f"{n:>6} {fmt:>6} {rps:>8.2f} {med * 1000:>10.1f} {q:>9} {size / 1024:>7.0f} {base * 1000:>11.1f} {med / base:>7.1f}")
+                print(
+                    f"{n:>6} {fmt:>6} {rps:>8.2f} {med * 1000:>10.1f} {q:>9} {size / 1024:>7.0f} {base * 1000:>11.1f} {med / base:>7.1f}"
+                )
             grows = {rows[(small, f)][2] != rows[(args.vms, f)][2] for f in ("xml", "json")}
-            print("SQL statements per list call", "GROW with rows (bug)" if True in grows else "do not grow with rows")
+            print(
+                "SQL statements per list call",
+                "GROW with rows (bug)" if True in grows else "do not grow with rows",
+            )
         engine.dispose()
 
 

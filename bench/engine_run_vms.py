@@ -39,7 +39,11 @@ from neutrino.engine.providers.base import PortRequest
 from neutrino.engine.providers.neutron import Endpoint, NeutronClient
 
 PASSWORD = "bench-secret"
-PROVIDER_NAME, SERVICE_USER, SERVICE_PROJECT = "neutrino-provider", "neutrino-engine", "service"  # see neutrino.up
+PROVIDER_NAME, SERVICE_USER, SERVICE_PROJECT = (
+    "neutrino-provider",
+    "neutrino-engine",
+    "service",
+)  # see neutrino.up
 
 
 def free_port() -> int:
@@ -52,8 +56,13 @@ def free_port() -> int:
 def process(args: list[str], ready_url: str, log: Path, env: dict[str, str] | None = None) -> Iterator[None]:
     """``python -m neutrino.cli ARGS`` until the block ends (SIGTERM to its process group)."""
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "neutrino.cli", *args], stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, **(env or {})}, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "neutrino.cli", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -76,7 +85,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def timed_in_parallel(items: list[Any], parallel: int, call: Callable[[Any], None]) -> tuple[list[float], float]:
+def timed_in_parallel(
+    items: list[Any], parallel: int, call: Callable[[Any], None]
+) -> tuple[list[float], float]:
     """Each item's call time, and the wall time of all of them, ``parallel`` at a time."""
 
     def one(item: Any) -> float:
@@ -107,62 +118,141 @@ def main() -> None:
         engine_port, provider_port, local_agent_port = free_port(), free_port(), free_port()
         api_url = f"http://127.0.0.1:{engine_port}/ovirt-engine/api"
         provider_url = f"http://127.0.0.1:{provider_port}"
-        env = {"NEUTRINO_ADMIN_PASSWORD": PASSWORD, "NEUTRINO_JANITOR_INTERVAL": "3600",
-               **({"NEUTRINO_DB": args.db} if args.db else {})}
+        env = {
+            "NEUTRINO_ADMIN_PASSWORD": PASSWORD,
+            "NEUTRINO_JANITOR_INTERVAL": "3600",
+            **({"NEUTRINO_DB": args.db} if args.db else {}),
+        }
         # `neutrino up` brings its own agent too (host `local` of the Default cluster, not of the bench's cluster)
-        running.enter_context(process(["up", "--data-dir", str(data / "up"), "--engine-listen",
-                                       f"127.0.0.1:{engine_port}", "--provider-listen", f"127.0.0.1:{provider_port}",
-                                       "--agent-listen", f"127.0.0.1:{local_agent_port}", "--datapath", "memory"],
-                                      api_url, data / "up.log", env))
+        running.enter_context(
+            process(
+                [
+                    "up",
+                    "--data-dir",
+                    str(data / "up"),
+                    "--engine-listen",
+                    f"127.0.0.1:{engine_port}",
+                    "--provider-listen",
+                    f"127.0.0.1:{provider_port}",
+                    "--agent-listen",
+                    f"127.0.0.1:{local_agent_port}",
+                    "--datapath",
+                    "memory",
+                ],
+                api_url,
+                data / "up.log",
+                env,
+            )
+        )
         agents = []
         for i in range(args.agents):
             port, token, name = free_port(), secrets.token_urlsafe(16), f"bench-host{i + 1}"
-            running.enter_context(process(["agent", "--listen", f"127.0.0.1:{port}", "--data-dir",
-                                           str(data / name), f"--token={token}", "--host-name", name,
-                                           "--host-net", "memory", "--log-level", "warning"],
-                                          f"http://127.0.0.1:{port}/api/v1/capabilities", data / f"{name}.log"))
+            running.enter_context(
+                process(
+                    [
+                        "agent",
+                        "--listen",
+                        f"127.0.0.1:{port}",
+                        "--data-dir",
+                        str(data / name),
+                        f"--token={token}",
+                        "--host-name",
+                        name,
+                        "--host-net",
+                        "memory",
+                        "--log-level",
+                        "warning",
+                    ],
+                    f"http://127.0.0.1:{port}/api/v1/capabilities",
+                    data / f"{name}.log",
+                )
+            )
             agents.append((name, port, token))
 
         # --- setup through the SDK (not timed) ---------------------------------------------------------
         t0 = time.perf_counter()
         conn = sdk.Connection(url=api_url, username="admin@internal", password=PASSWORD, timeout=300)
         system = conn.system_service()
-        [provider] = [x for x in system.openstack_network_providers_service().list() if x.name == PROVIDER_NAME]
+        [provider] = [
+            x for x in system.openstack_network_providers_service().list() if x.name == PROVIDER_NAME
+        ]
         dc = system.data_centers_service().add(types.DataCenter(name="bench", local=False))
-        cluster = system.clusters_service().add(types.Cluster(
-            name="bench", data_center=types.DataCenter(id=dc.id),
-            cpu=types.Cpu(architecture=types.Architecture.X86_64, type="Intel Nehalem Family"),
-            external_network_providers=[types.ExternalProvider(id=provider.id)]))
+        cluster = system.clusters_service().add(
+            types.Cluster(
+                name="bench",
+                data_center=types.DataCenter(id=dc.id),
+                cpu=types.Cpu(architecture=types.Architecture.X86_64, type="Intel Nehalem Family"),
+                external_network_providers=[types.ExternalProvider(id=provider.id)],
+            )
+        )
         profiles, network_ids = [], {}
         for name in ("bench-red", "bench-blue"):
-            net = system.networks_service().add(types.Network(
-                name=name, data_center=types.DataCenter(id=dc.id),
-                external_provider=types.OpenStackNetworkProvider(id=provider.id)))
+            net = system.networks_service().add(
+                types.Network(
+                    name=name,
+                    data_center=types.DataCenter(id=dc.id),
+                    external_provider=types.OpenStackNetworkProvider(id=provider.id),
+                )
+            )
             system.clusters_service().cluster_service(cluster.id).networks_service().add(
-                types.Network(id=net.id, required=False))
+                types.Network(id=net.id, required=False)
+            )
             [profile] = system.networks_service().network_service(net.id).vnic_profiles_service().list()
             profiles.append(profile)
-        for ext in system.openstack_network_providers_service().provider_service(provider.id).networks_service().list():
+        for ext in (
+            system.openstack_network_providers_service()
+            .provider_service(provider.id)
+            .networks_service()
+            .list()
+        ):
             network_ids[ext.name] = ext.id
         for name, port, token in agents:
-            host = system.hosts_service().add(types.Host(name=name, address="127.0.0.1", port=port,
-                                                         root_password=token, cluster=types.Cluster(id=cluster.id)))
+            host = system.hosts_service().add(
+                types.Host(
+                    name=name,
+                    address="127.0.0.1",
+                    port=port,
+                    root_password=token,
+                    cluster=types.Cluster(id=cluster.id),
+                )
+            )
             assert host.status == types.HostStatus.UP, (name, host.status, host.status_detail)
         vms: list[tuple[str, list[types.Nic]]] = []
         for i in range(args.vms):
-            vm = system.vms_service().add(types.Vm(name=f"bench-vm-{i:04d}", cluster=types.Cluster(id=cluster.id),
-                                                   template=types.Template(name="Blank")))
+            vm = system.vms_service().add(
+                types.Vm(
+                    name=f"bench-vm-{i:04d}",
+                    cluster=types.Cluster(id=cluster.id),
+                    template=types.Template(name="Blank"),
+                )
+            )
             nics_svc = system.vms_service().vm_service(vm.id).nics_service()
-            vms.append((vm.id, [nics_svc.add(types.Nic(name=f"nic{n}", vnic_profile=types.VnicProfile(id=pr.id)))
-                                for n, pr in enumerate(profiles, 1)]))
+            vms.append(
+                (
+                    vm.id,
+                    [
+                        nics_svc.add(types.Nic(name=f"nic{n}", vnic_profile=types.VnicProfile(id=pr.id)))
+                        for n, pr in enumerate(profiles, 1)
+                    ],
+                )
+            )
         conn.close()
         setup = time.perf_counter() - t0
 
         # --- baseline: the engine's port calls, with the engine's bodies, straight to the provider ------
         secret = (data / "up" / "provider" / "engine-user.secret").read_text().strip()
-        client = NeutronClient(Endpoint(url=provider_url, requires_authentication=True, auth_url=f"{provider_url}/v3",
-                                        username=SERVICE_USER, password=secret, project_name=SERVICE_PROJECT,
-                                        user_domain_name="Default", project_domain_name="Default"))
+        client = NeutronClient(
+            Endpoint(
+                url=provider_url,
+                requires_authentication=True,
+                auth_url=f"{provider_url}/v3",
+                username=SERVICE_USER,
+                password=secret,
+                project_name=SERVICE_PROJECT,
+                user_domain_name="Default",
+                project_domain_name="Default",
+            )
+        )
         client.list_networks()  # the token, as the engine has it by now
         net_of = {profiles[0].id: network_ids["bench-red"], profiles[1].id: network_ids["bench-blue"]}
         made: list[str] = []
@@ -171,21 +261,42 @@ def main() -> None:
             i, (_, nics) = item
             for nic in nics:
                 assert client.find_port(nic.id) is None
-                made.append(client.create_port(PortRequest(
-                    network_id=net_of[nic.vnic_profile.id], mac_address=nic.mac.address, name=nic.name,
-                    device_id=nic.id, host_id=agents[i % len(agents)][0])).port.id)
+                made.append(
+                    client.create_port(
+                        PortRequest(
+                            network_id=net_of[nic.vnic_profile.id],
+                            mac_address=nic.mac.address,
+                            name=nic.name,
+                            device_id=nic.id,
+                            host_id=agents[i % len(agents)][0],
+                        )
+                    ).port.id
+                )
 
         direct, direct_total = timed_in_parallel(list(enumerate(vms)), args.parallel, port_calls)
         for port_id in made:  # the engine must find nothing and create them itself
             client.delete_port(port_id)
 
         # --- the engine: POST /vms/{id}/start, answered once the VM is Up --------------------------------
-        token = httpx.post(f"http://127.0.0.1:{engine_port}/ovirt-engine/sso/oauth/token",
-                           data={"grant_type": "password", "scope": "ovirt-app-api", "username": "admin@internal",
-                                 "password": PASSWORD}).json()["access_token"]
-        api = httpx.Client(base_url=api_url, timeout=300, limits=httpx.Limits(max_connections=args.parallel),
-                           headers={"Authorization": f"Bearer {token}", "Accept": "application/json",
-                                    "Content-Type": "application/json"})
+        token = httpx.post(
+            f"http://127.0.0.1:{engine_port}/ovirt-engine/sso/oauth/token",
+            data={
+                "grant_type": "password",
+                "scope": "ovirt-app-api",
+                "username": "admin@internal",
+                "password": PASSWORD,
+            },
+        ).json()["access_token"]
+        api = httpx.Client(
+            base_url=api_url,
+            timeout=300,
+            limits=httpx.Limits(max_connections=args.parallel),
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+            },
+        )
 
         def start(item: tuple[str, list[types.Nic]]) -> None:
             resp = api.post(f"/vms/{item[0]}/start", content=b"{}")
@@ -200,13 +311,21 @@ def main() -> None:
         assert len(ports) == 2 * args.vms, len(ports)
 
         n = args.vms
-        print(f"backend: {'SQLite' if not args.db else args.db.split(':')[0]}; {n} VMs x 2 external vNICs, "
-              f"{args.parallel} at a time, {args.agents} agent(s) (setup {setup:.1f} s)")
-        print(f"time to Up:  median {ms(statistics.median(to_up))}, p95 {ms(percentile(to_up, 0.95))}; "
-              f"total {total:.2f} s ({n / total:.1f} VMs/s)")
-        print(f"baseline, the same port calls direct (find + create per vNIC): median {ms(statistics.median(direct))}"
-              f", p95 {ms(percentile(direct, 0.95))} per VM; total {direct_total:.2f} s")
-        print(f"engine/baseline: total {total / direct_total:.1f}, median {statistics.median(to_up) / statistics.median(direct):.1f}")
+        print(
+            f"backend: {'SQLite' if not args.db else args.db.split(':')[0]}; {n} VMs x 2 external vNICs, "
+            f"{args.parallel} at a time, {args.agents} agent(s) (setup {setup:.1f} s)"
+        )
+        print(
+            f"time to Up:  median {ms(statistics.median(to_up))}, p95 {ms(percentile(to_up, 0.95))}; "
+            f"total {total:.2f} s ({n / total:.1f} VMs/s)"
+        )
+        print(
+            f"baseline, the same port calls direct (find + create per vNIC): median {ms(statistics.median(direct))}"
+            f", p95 {ms(percentile(direct, 0.95))} per VM; total {direct_total:.2f} s"
+        )
+        print(
+            f"engine/baseline: total {total / direct_total:.1f}, median {statistics.median(to_up) / statistics.median(direct):.1f}"
+        )
 
 
 if __name__ == "__main__":

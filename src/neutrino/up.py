@@ -29,16 +29,28 @@ SERVICE_USER = "neutrino-engine"
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default="data", type=Path, help="state directory (default %(default)s)")
-    parser.add_argument("--engine-listen", default="127.0.0.1:8080", help="engine HOST:PORT (default %(default)s)")
-    parser.add_argument("--provider-listen", default="127.0.0.1:9696",
-                        help="network provider HOST:PORT (default %(default)s)")
-    parser.add_argument("--agent-listen", default="127.0.0.1:54321",
-                        help="local host agent HOST:PORT (default %(default)s)")
-    parser.add_argument("--datapath", choices=["auto", "kernel", "memory"], default="auto",
-                        help="the local agent's datapath: kernel (root: namespaces, bridges, VXLAN, DHCP), memory "
-                        "(touches nothing), or auto: kernel when possible (default %(default)s)")
-    parser.add_argument("--provider-sync-interval", default=None, type=float,
-                        help="seconds between synchronizations with the provider (default 300)")
+    parser.add_argument(
+        "--engine-listen", default="127.0.0.1:8080", help="engine HOST:PORT (default %(default)s)"
+    )
+    parser.add_argument(
+        "--provider-listen", default="127.0.0.1:9696", help="network provider HOST:PORT (default %(default)s)"
+    )
+    parser.add_argument(
+        "--agent-listen", default="127.0.0.1:54321", help="local host agent HOST:PORT (default %(default)s)"
+    )
+    parser.add_argument(
+        "--datapath",
+        choices=["auto", "kernel", "memory"],
+        default="auto",
+        help="the local agent's datapath: kernel (root: namespaces, bridges, VXLAN, DHCP), memory "
+        "(touches nothing), or auto: kernel when possible (default %(default)s)",
+    )
+    parser.add_argument(
+        "--provider-sync-interval",
+        default=None,
+        type=float,
+        help="seconds between synchronizations with the provider (default 300)",
+    )
 
 
 @dataclass
@@ -61,9 +73,15 @@ def build_services(args: argparse.Namespace) -> list[Service]:
     from neutrino.engine.bootstrap import build as build_engine
 
     provider_settings, password = _bootstrap_provider(args)
-    engine_args = argparse.Namespace(listen=args.engine_listen, db=None, data_dir=args.data_dir / "engine",
-                                     mac_pool_range=None, provider_sync_interval=args.provider_sync_interval,
-                                     janitor_interval=None, host_monitor_interval=None)
+    engine_args = argparse.Namespace(
+        listen=args.engine_listen,
+        db=None,
+        data_dir=args.data_dir / "engine",
+        mac_pool_range=None,
+        provider_sync_interval=args.provider_sync_interval,
+        janitor_interval=None,
+        host_monitor_interval=None,
+    )
     settings = engine_cli.settings_from(engine_args)
     engine = build_engine(settings)
     engine_cli.announce(engine)
@@ -75,8 +93,12 @@ def build_services(args: argparse.Namespace) -> list[Service]:
     return [
         Service("engine", create_engine_app(settings, engine), args.engine_listen),
         Service("provider", create_provider_app(provider_settings), args.provider_listen),
-        Service("agent", agent_app, args.agent_listen,
-                after_start=lambda: _enroll_local_host(engine.ctx, args.agent_listen, token)),
+        Service(
+            "agent",
+            agent_app,
+            args.agent_listen,
+            after_start=lambda: _enroll_local_host(engine.ctx, args.agent_listen, token),
+        ),
     ]
 
 
@@ -97,21 +119,39 @@ def _local_agent(args: argparse.Namespace, provider_password: str) -> tuple[Any,
 
     kernel, why = _kernel_datapath(getattr(args, "datapath", "auto"))
     datapath: dict[str, Any] = (
-        {"host_net": "kernel", "vm_backend": "netns", "guest_dhcp": True,
-         "vnic_drivers": {"LINUX_BRIDGE": "linux_bridge", "OPEN_VSWITCH": "noop"}}
-        if kernel else {"host_net": "memory", "vm_backend": "libvirt", "guest_dhcp": False})
+        {
+            "host_net": "kernel",
+            "vm_backend": "netns",
+            "guest_dhcp": True,
+            "vnic_drivers": {"LINUX_BRIDGE": "linux_bridge", "OPEN_VSWITCH": "noop"},
+        }
+        if kernel
+        else {"host_net": "memory", "vm_backend": "libvirt", "guest_dhcp": False}
+    )
     settings = AgentSettings(
-        listen=args.agent_listen, data_dir=data_dir, token=SecretStr(token), host_name=LOCAL_HOST,
-        provider_url=f"http://{args.provider_listen}", provider_username=SERVICE_USER,
-        provider_password=SecretStr(provider_password), provider_project=SERVICE_PROJECT, **datapath,
+        listen=args.agent_listen,
+        data_dir=data_dir,
+        token=SecretStr(token),
+        host_name=LOCAL_HOST,
+        provider_url=f"http://{args.provider_listen}",
+        provider_username=SERVICE_USER,
+        provider_password=SecretStr(provider_password),
+        provider_project=SERVICE_PROJECT,
+        **datapath,
     )
     if kernel:
-        print(f"neutrino up: local host agent at http://{args.agent_listen} with the kernel datapath: VMs are "
-              "network namespaces, LINUX_BRIDGE vNICs on Linux bridges (linux_bridge driver, DHCP, security "
-              f"groups); OPEN_VSWITCH vNICs: noop ({why})", flush=True)
+        print(
+            f"neutrino up: local host agent at http://{args.agent_listen} with the kernel datapath: VMs are "
+            "network namespaces, LINUX_BRIDGE vNICs on Linux bridges (linux_bridge driver, DHCP, security "
+            f"groups); OPEN_VSWITCH vNICs: noop ({why})",
+            flush=True,
+        )
     else:
-        print(f"neutrino up: local host agent at http://{args.agent_listen} with an in-memory datapath (vNIC "
-              f"driver noop, libvirt domain XML files): {why}", flush=True)
+        print(
+            f"neutrino up: local host agent at http://{args.agent_listen} with an in-memory datapath (vNIC "
+            f"driver noop, libvirt domain XML files): {why}",
+            flush=True,
+        )
     return create_agent_app(settings), token
 
 
@@ -130,7 +170,10 @@ def _kernel_datapath(choice: str) -> tuple[bool, str]:
         reason = f"missing {', '.join(missing)} (Debian: iproute2, dnsmasq-base, busybox, iptables)"
     else:
         probe = f"neutrino-probe-{os.getpid()}"
-        steps = [["ip", "netns", "add", probe], ["ip", "-n", probe, "link", "add", "probe0", "type", "bridge"]]
+        steps = [
+            ["ip", "netns", "add", probe],
+            ["ip", "-n", probe, "link", "add", "probe0", "type", "bridge"],
+        ]
         try:
             for cmd in steps:
                 done = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -162,7 +205,10 @@ def _enroll_local_host(ctx: Any, agent_listen: str, token: str) -> None:
         print("neutrino up: no Default cluster; the local agent is not enrolled as a host", flush=True)
         return
     added = hosts.add_host(ctx, LOCAL_HOST, host, Ref(id=default.id), port=int(port), root_password=token)
-    print(f"neutrino up: enrolled the local agent as host '{LOCAL_HOST}' (status: {added.status.value})", flush=True)
+    print(
+        f"neutrino up: enrolled the local agent as host '{LOCAL_HOST}' (status: {added.status.value})",
+        flush=True,
+    )
 
 
 def _bootstrap_provider(args: argparse.Namespace) -> tuple[Any, str]:
@@ -170,14 +216,17 @@ def _bootstrap_provider(args: argparse.Namespace) -> tuple[Any, str]:
     from neutrino.provider import cli as provider_cli
     from neutrino.provider.app import bootstrap
 
-    provider_args = argparse.Namespace(listen=args.provider_listen, db="", data_dir=args.data_dir / "provider",
-                                       no_auth=False, public_url="")
+    provider_args = argparse.Namespace(
+        listen=args.provider_listen, db="", data_dir=args.data_dir / "provider", no_auth=False, public_url=""
+    )
     settings = provider_cli.settings_from(provider_args)
     result = bootstrap(settings)
     print(f"neutrino provider: Neutron v2.0 and Keystone v3 at http://{args.provider_listen}", flush=True)
     if result.admin_password:
-        print(f"neutrino provider: created user 'admin' (project 'admin') with password: {result.admin_password}",
-              flush=True)
+        print(
+            f"neutrino provider: created user 'admin' (project 'admin') with password: {result.admin_password}",
+            flush=True,
+        )
     return settings, _ensure_service_user(settings)
 
 
@@ -196,9 +245,13 @@ def _ensure_service_user(settings: Any) -> str:
             if exists is not None and secret_file.exists():
                 return secret_file.read_text().strip()
             if exists is not None:
-                raise SystemExit(f"neutrino up: provider user '{SERVICE_USER}' exists but {secret_file} is gone")
+                raise SystemExit(
+                    f"neutrino up: provider user '{SERVICE_USER}' exists but {secret_file} is gone"
+                )
             project = uow.one_or_none(sa.select(t.projects.c.id).where(t.projects.c.name == SERVICE_PROJECT))
-            project_id = project.id if project else service.create_project(uow, SERVICE_PROJECT, "Service users")
+            project_id = (
+                project.id if project else service.create_project(uow, SERVICE_PROJECT, "Service users")
+            )
             password = secrets.token_urlsafe(18)
             # admin in its project, as OpenStack's service users are: the engine may bind ports to hosts
             service.create_user(uow, SERVICE_USER, password, project_id, roles=("admin", "member", "reader"))
@@ -222,15 +275,27 @@ def _register_provider(ctx: Any, provider_listen: str, password: str) -> None:
         default = uow.clusters.first(name="Default")
     url = f"http://{provider_listen}"
     provider = providers.add_provider(
-        ctx, PROVIDER_NAME, password, description="Neutrino's embedded network provider", url=url,
-        requires_authentication=True, username=SERVICE_USER, authentication_url=f"{url}/v3",
-        project_name=SERVICE_PROJECT, user_domain_name="Default", project_domain_name="Default",
-        external_plugin_type="LINUX_BRIDGE", auto_sync=True,
+        ctx,
+        PROVIDER_NAME,
+        password,
+        description="Neutrino's embedded network provider",
+        url=url,
+        requires_authentication=True,
+        username=SERVICE_USER,
+        authentication_url=f"{url}/v3",
+        project_name=SERVICE_PROJECT,
+        user_domain_name="Default",
+        project_domain_name="Default",
+        external_plugin_type="LINUX_BRIDGE",
+        auto_sync=True,
     )
     if default is not None:
         clusters.update_cluster(ctx, default.id, {"default_provider": Ref(id=provider.id)})
-    print(f"neutrino up: registered provider '{PROVIDER_NAME}' ({url}, auto-sync) as the Default cluster's "
-          "network provider", flush=True)
+    print(
+        f"neutrino up: registered provider '{PROVIDER_NAME}' ({url}, auto-sync) as the Default cluster's "
+        "network provider",
+        flush=True,
+    )
 
 
 async def serve(services: list[Service]) -> None:

@@ -56,11 +56,23 @@ def canned_server() -> Iterator[CannedServer]:
             if callable(reply):
                 reply = reply(body)
             if reply is None:
-                reply = Canned(404, {"NeutronError": {"type": "NotFound", "message": f"no route {path}", "detail": ""}})
+                reply = Canned(
+                    404, {"NeutronError": {"type": "NotFound", "message": f"no route {path}", "detail": ""}}
+                )
             if reply.delay:
                 time.sleep(reply.delay)
             data = reply.body
-            payload = data if isinstance(data, bytes) else (data.encode() if isinstance(data, str) else json.dumps(data).encode() if data is not None else b"")
+            payload = (
+                data
+                if isinstance(data, bytes)
+                else (
+                    data.encode()
+                    if isinstance(data, str)
+                    else json.dumps(data).encode()
+                    if data is not None
+                    else b""
+                )
+            )
             try:
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.content_type)

@@ -40,15 +40,25 @@ class FakeProvider:
     def _enter(self, op: str) -> None:
         self.calls.append(op)
         if self.down:
-            raise ProviderFailure("Failed to communicate with the external provider: cannot connect (refused).")
+            raise ProviderFailure(
+                "Failed to communicate with the external provider: cannot connect (refused)."
+            )
         if op in self.fail_on:
             if self.fail_on[op] <= 0:
-                raise ProviderFailure(f"Failed to communicate with the external provider: {op} failed (HTTP 500).")
+                raise ProviderFailure(
+                    f"Failed to communicate with the external provider: {op} failed (HTTP 500)."
+                )
             self.fail_on[op] -= 1
 
     def add_network(self, name: str, network_type: str = "vxlan", mtu: int = 1450) -> ProviderNetwork:
-        net = ProviderNetwork(id=str(uuid.uuid4()), name=name, status="ACTIVE", mtu=mtu, network_type=network_type,
-                              segmentation_id=len(self.networks) + 100)
+        net = ProviderNetwork(
+            id=str(uuid.uuid4()),
+            name=name,
+            status="ACTIVE",
+            mtu=mtu,
+            network_type=network_type,
+            segmentation_id=len(self.networks) + 100,
+        )
         self.networks[net.id] = net
         return net
 
@@ -77,8 +87,15 @@ class FakeProvider:
         self._enter("list_subnets")
         return []
 
-    def create_subnet(self, network_id: str, name: str, cidr: str, ip_version: int, gateway_ip: str | None,
-                      dns_nameservers: list[str]) -> ProviderSubnet:
+    def create_subnet(
+        self,
+        network_id: str,
+        name: str,
+        cidr: str,
+        ip_version: int,
+        gateway_ip: str | None,
+        dns_nameservers: list[str],
+    ) -> ProviderSubnet:
         raise NotImplementedError
 
     def delete_subnet(self, subnet_id: str) -> None:
@@ -90,8 +107,10 @@ class FakeProvider:
 
     def find_port(self, device_id: str) -> ProviderPort | None:
         self._enter("find_port")
-        return next((p for p in self.ports.values() if p.device_id == device_id and p.device_owner == DEVICE_OWNER),
-                    None)
+        return next(
+            (p for p in self.ports.values() if p.device_id == device_id and p.device_owner == DEVICE_OWNER),
+            None,
+        )
 
     def list_ports(self, device_owner: str = DEVICE_OWNER) -> list[ProviderPort]:
         self._enter("list_ports")
@@ -100,10 +119,18 @@ class FakeProvider:
     def create_port(self, request: PortRequest) -> PortResult:
         self._enter("create_port")
         groups = (DEFAULT_GROUP,) if request.security_groups is None else tuple(request.security_groups)
-        port = ProviderPort(id=str(uuid.uuid4()), network_id=request.network_id, mac_address=request.mac_address,
-                            name=request.name, device_id=request.device_id, device_owner=request.device_owner,
-                            status="DOWN", security_groups=groups, fixed_ips=(("s1", "10.0.0.5"),),
-                            host_id=request.host_id)
+        port = ProviderPort(
+            id=str(uuid.uuid4()),
+            network_id=request.network_id,
+            mac_address=request.mac_address,
+            name=request.name,
+            device_id=request.device_id,
+            device_owner=request.device_owner,
+            status="DOWN",
+            security_groups=groups,
+            fixed_ips=(("s1", "10.0.0.5"),),
+            host_id=request.host_id,
+        )
         self.ports[port.id] = port
         return PortResult(port)
 
@@ -111,9 +138,18 @@ class FakeProvider:
         self._enter("update_port")
         old = self.ports[port_id]
         groups = old.security_groups if request.security_groups is None else tuple(request.security_groups)
-        port = ProviderPort(id=old.id, network_id=old.network_id, mac_address=old.mac_address, name=request.name,
-                            device_id=request.device_id, device_owner=request.device_owner, status=old.status,
-                            security_groups=groups, fixed_ips=old.fixed_ips, host_id=request.host_id or old.host_id)
+        port = ProviderPort(
+            id=old.id,
+            network_id=old.network_id,
+            mac_address=old.mac_address,
+            name=request.name,
+            device_id=request.device_id,
+            device_owner=request.device_owner,
+            status=old.status,
+            security_groups=groups,
+            fixed_ips=old.fixed_ips,
+            host_id=request.host_id or old.host_id,
+        )
         self.ports[port_id] = port
         return PortResult(port)
 
@@ -136,9 +172,12 @@ class FakeAgent:
     reports (to test the engine's check of the report)."""
 
     name: str
-    plugin_types: dict[str, Any] = field(default_factory=lambda: {
-        "LINUX_BRIDGE": {"driver": "noop", "network_types": ["*"], "security_groups": True},
-        "OPEN_VSWITCH": {"driver": "noop", "network_types": ["*"], "security_groups": True}})
+    plugin_types: dict[str, Any] = field(
+        default_factory=lambda: {
+            "LINUX_BRIDGE": {"driver": "noop", "network_types": ["*"], "security_groups": True},
+            "OPEN_VSWITCH": {"driver": "noop", "network_types": ["*"], "security_groups": True},
+        }
+    )
     vms: dict[str, dict[str, Any]] = field(default_factory=dict)
     networks: list[dict[str, Any]] = field(default_factory=list)
     down: bool = False
@@ -159,8 +198,11 @@ class FakeAgent:
     def capabilities(self) -> dict[str, Any]:
         self._enter("capabilities")
         pts = {k: {**v, "binding_host_id": self.name} for k, v in self.plugin_types.items()}
-        return {"host_name": self.name, "plugin_types": pts,
-                "networks": {"internal": [{"network": n["network"]} for n in self.networks], "external": []}}
+        return {
+            "host_name": self.name,
+            "plugin_types": pts,
+            "networks": {"internal": [{"network": n["network"]} for n in self.networks], "external": []},
+        }
 
     def sync_networks(self, networks: list[dict[str, Any]]) -> dict[str, Any]:
         self._enter("sync_networks")
@@ -171,8 +213,13 @@ class FakeAgent:
         ext = spec.get("external")
         plugged = None
         if ext:
-            plugged = {"driver": "noop", "vnic_id": ext["vnic_id"], "plugin_type": ext["plugin_type"],
-                       "mac": spec["mac"], "security_groups": ext.get("security_groups")}
+            plugged = {
+                "driver": "noop",
+                "vnic_id": ext["vnic_id"],
+                "plugin_type": ext["plugin_type"],
+                "mac": spec["mac"],
+                "security_groups": ext.get("security_groups"),
+            }
         return {"spec": spec, "state": "plugged", "error": None, "plugged": plugged}
 
     def list_vms(self) -> list[dict[str, Any]]:
@@ -189,8 +236,12 @@ class FakeAgent:
 
     def create_vm(self, spec: dict[str, Any]) -> dict[str, Any]:
         self._enter("create_vm")
-        vm = {"vm_id": spec["vm_id"], "name": spec["name"], "status": "Up",
-              "nics": [self._nic_state(n) for n in spec["nics"]]}
+        vm = {
+            "vm_id": spec["vm_id"],
+            "name": spec["name"],
+            "status": "Up",
+            "nics": [self._nic_state(n) for n in spec["nics"]],
+        }
         self.vms[spec["vm_id"]] = vm
         return copy.deepcopy(vm)
 

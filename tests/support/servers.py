@@ -30,8 +30,13 @@ def neutrino_process(
     """Run ``python -m neutrino.cli ARGS`` until the block ends; wait until ``ready_url`` answers."""
     full_env = {**os.environ, **(env or {})}
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "neutrino.cli", *args], stdout=out, stderr=subprocess.STDOUT,
-                                env=full_env, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "neutrino.cli", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            start_new_session=True,
+        )
     try:
         wait_ready(proc, ready_url, log, timeout)
         yield proc
@@ -88,7 +93,20 @@ def agent_process(directory: Path, name: str = "host1", extra: Sequence[str] = (
     everything of the agent API, nothing touched in the kernel, no root needed."""
     port, token = free_port(), secrets.token_urlsafe(16)
     data_dir = directory / f"agent-{name}"
-    args = ["agent", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data_dir), f"--token={token}",
-            "--host-name", name, "--host-net", "memory", *extra]
-    with neutrino_process(args, f"http://127.0.0.1:{port}/api/v1/capabilities", directory / f"agent-{name}.log") as p:
+    args = [
+        "agent",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--data-dir",
+        str(data_dir),
+        f"--token={token}",
+        "--host-name",
+        name,
+        "--host-net",
+        "memory",
+        *extra,
+    ]
+    with neutrino_process(
+        args, f"http://127.0.0.1:{port}/api/v1/capabilities", directory / f"agent-{name}.log"
+    ) as p:
         yield RunningAgent(name, port, token, data_dir, p)

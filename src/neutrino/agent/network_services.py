@@ -109,8 +109,13 @@ class NetworkServices:
             return [spec for _, spec in sorted(self.state.dhcp.items())]
 
     def _dhcp_vif(self, spec: DhcpSpec, device: str) -> Vif:
-        return Vif(nic_id=f"dhcp-{spec.network_id}", mac=spec.server_mac or "", mtu=spec.mtu, device=device,
-                   net=spec.external())
+        return Vif(
+            nic_id=f"dhcp-{spec.network_id}",
+            mac=spec.server_mac or "",
+            mtu=spec.mtu,
+            device=device,
+            net=spec.external(),
+        )
 
     def _plug_dhcp(self, spec: DhcpSpec) -> None:
         assert self.dhcp is not None

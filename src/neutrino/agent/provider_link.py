@@ -109,7 +109,9 @@ class ProviderLink:
             response.raise_for_status()
             body = response.json()
             found.extend(body.get(member, []))
-            url = next((link["href"] for link in body.get(f"{member}_links", []) if link.get("rel") == "next"), None)
+            url = next(
+                (link["href"] for link in body.get(f"{member}_links", []) if link.get("rel") == "next"), None
+            )
             params = None  # the next link carries the query
         return found
 

@@ -96,7 +96,11 @@ def ra_sources(ports: Iterable[dict[str, Any]], networks: Iterable[str]) -> dict
     (modified EUI-64 of their MACs, what their kernels configure)."""
     found: dict[str, set[str]] = {network: set() for network in networks}
     for port in ports:
-        if port.get("network_id") in found and port.get("device_owner") in RA_OWNERS and port.get("mac_address"):
+        if (
+            port.get("network_id") in found
+            and port.get("device_owner") in RA_OWNERS
+            and port.get("mac_address")
+        ):
             found[port["network_id"]].add(link_local(port["mac_address"]))
     return {network: sorted(addresses) for network, addresses in found.items()}
 
@@ -206,7 +210,9 @@ class ProviderSync:
         try:
             if ports:
                 found = self.link.query("ports", id=sorted(ports))
-                self.agent.set_port_addresses({p["id"]: port_addresses(p) for p in found if p.get("id") in ports})
+                self.agent.set_port_addresses(
+                    {p["id"]: port_addresses(p) for p in found if p.get("id") in ports}
+                )
             if networks:
                 routers = self.link.query("ports", network_id=sorted(networks), device_owner=list(RA_OWNERS))
                 self.agent.set_ra_sources(ra_sources(routers, networks))

@@ -87,7 +87,9 @@ class AgentSettings(BaseSettings):
     )
     ovs_datapath_type: str | None = Field(default=None, description="br-int datapath type, e.g. netdev")
     integration_bridge: str = Field(
-        default="br-int", pattern=r"^[A-Za-z0-9_.-]{1,15}$", description="the OVS bridge of OPEN_VSWITCH vNICs"
+        default="br-int",
+        pattern=r"^[A-Za-z0-9_.-]{1,15}$",
+        description="the OVS bridge of OPEN_VSWITCH vNICs",
     )
 
     @field_validator("listen")

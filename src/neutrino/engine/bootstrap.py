@@ -57,8 +57,12 @@ def build(settings: EngineSettings) -> Engine:
         reader=lambda: SqlUnitOfWork(read_db),
         mac_pool=pool,
         secrets=secrets,
-        provider_client=ProviderClients(secrets, settings.data_dir / "provider-ca", settings.provider_connect_timeout,
-                                        settings.provider_timeout),
+        provider_client=ProviderClients(
+            secrets,
+            settings.data_dir / "provider-ca",
+            settings.provider_connect_timeout,
+            settings.provider_timeout,
+        ),
         agent_client=AgentClients(secrets, settings.agent_timeout),
         sso_token_lifetime=settings.sso_token_lifetime,
     )
@@ -91,10 +95,13 @@ def _first_start(ctx: EngineContext, settings: EngineSettings) -> str | None:
             password = settings.admin_password
             if not password:
                 password = generated = secrets.token_urlsafe(12)
-            uow.users.add(model.User(name="admin", domain="internal", password_hash=auth.hash_password(password)))
+            uow.users.add(
+                model.User(name="admin", domain="internal", password_hash=auth.hash_password(password))
+            )
         if uow.templates.get(model.BLANK_TEMPLATE_ID) is None:
-            uow.templates.add(model.Template(id=model.BLANK_TEMPLATE_ID, name="Blank",
-                                             description="Blank template"))
+            uow.templates.add(
+                model.Template(id=model.BLANK_TEMPLATE_ID, name="Blank", description="Blank template")
+            )
         fresh = uow.settings.get(INITIALIZED_KEY) is None
         uow.settings.put(INITIALIZED_KEY, "1")
         uow.commit()

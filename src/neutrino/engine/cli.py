@@ -13,17 +13,39 @@ if TYPE_CHECKING:  # imported lazily at run time: `neutrino --help` stays fast
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT to serve on (default %(default)s)")
-    parser.add_argument("--db", default=None, help="SQLAlchemy URL (default: SQLite in the data dir), "
-                        "e.g. postgresql+psycopg://user@127.0.0.1:5432/neutrino")
-    parser.add_argument("--data-dir", default="data/engine", type=Path, help="state directory (default %(default)s)")
-    parser.add_argument("--mac-pool-range", default=None, help="MAC pool, FIRST-LAST (default: chosen on first start)")
-    parser.add_argument("--provider-sync-interval", default=None, type=float,
-                        help="seconds between synchronizations with each network provider (default 300)")
-    parser.add_argument("--janitor-interval", default=None, type=float,
-                        help="seconds between deletions of provider ports the engine gave up (default 60)")
-    parser.add_argument("--host-monitor-interval", default=None, type=float,
-                        help="seconds between two looks at each host's agent (default 10)")
+    parser.add_argument(
+        "--listen", default="127.0.0.1:8080", help="HOST:PORT to serve on (default %(default)s)"
+    )
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="SQLAlchemy URL (default: SQLite in the data dir), "
+        "e.g. postgresql+psycopg://user@127.0.0.1:5432/neutrino",
+    )
+    parser.add_argument(
+        "--data-dir", default="data/engine", type=Path, help="state directory (default %(default)s)"
+    )
+    parser.add_argument(
+        "--mac-pool-range", default=None, help="MAC pool, FIRST-LAST (default: chosen on first start)"
+    )
+    parser.add_argument(
+        "--provider-sync-interval",
+        default=None,
+        type=float,
+        help="seconds between synchronizations with each network provider (default 300)",
+    )
+    parser.add_argument(
+        "--janitor-interval",
+        default=None,
+        type=float,
+        help="seconds between deletions of provider ports the engine gave up (default 60)",
+    )
+    parser.add_argument(
+        "--host-monitor-interval",
+        default=None,
+        type=float,
+        help="seconds between two looks at each host's agent (default 10)",
+    )
 
 
 def settings_from(args: argparse.Namespace) -> EngineSettings:
@@ -45,8 +67,10 @@ def announce(engine: Engine) -> None:
     print(f"neutrino engine: oVirt API at http://{host}:{port}/ovirt-engine/api", flush=True)
     if engine.admin_password:
         print(f"neutrino engine: created admin@internal with password: {engine.admin_password}", flush=True)
-        print("neutrino engine: (shown once; set NEUTRINO_ADMIN_PASSWORD before first start to choose it)",
-              flush=True)
+        print(
+            "neutrino engine: (shown once; set NEUTRINO_ADMIN_PASSWORD before first start to choose it)",
+            flush=True,
+        )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -33,8 +33,12 @@ def engine(database_url: str, tmp_path: Path) -> Iterator[RunningEngine]:
     data_dir = tmp_path / "engine"
     args = ["engine", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data_dir), "--db", database_url]
     base = f"http://127.0.0.1:{port}"
-    with neutrino_process(args, f"{base}/ovirt-engine/api", tmp_path / "engine.log",
-                          env={"NEUTRINO_ADMIN_PASSWORD": ADMIN_PASSWORD}):
+    with neutrino_process(
+        args,
+        f"{base}/ovirt-engine/api",
+        tmp_path / "engine.log",
+        env={"NEUTRINO_ADMIN_PASSWORD": ADMIN_PASSWORD},
+    ):
         yield RunningEngine(f"{base}/ovirt-engine/api", data_dir, database_url)
 
 
@@ -57,14 +61,25 @@ def _database(backend: str, directory: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def shared_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEngine]:
+def shared_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningEngine]:
     """A `neutrino engine` shared by one test module, with a known MAC pool (SHARED_MAC_POOL)."""
     tmp = tmp_path_factory.mktemp(f"engine-{request.param}")
     with _database(request.param, tmp) as db_url:
         port = free_port()
         data_dir = tmp / "engine"
-        args = ["engine", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data_dir), "--db", db_url,
-                "--mac-pool-range", SHARED_MAC_POOL]
+        args = [
+            "engine",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--data-dir",
+            str(data_dir),
+            "--db",
+            db_url,
+            "--mac-pool-range",
+            SHARED_MAC_POOL,
+        ]
         url = f"http://127.0.0.1:{port}/ovirt-engine/api"
         with neutrino_process(args, url, tmp / "engine.log", env={"NEUTRINO_ADMIN_PASSWORD": ADMIN_PASSWORD}):
             yield RunningEngine(url, data_dir, db_url)

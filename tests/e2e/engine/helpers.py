@@ -26,17 +26,25 @@ class Site:
 def make_site(system: Any, prefix: str = "t") -> Site:
     dc = system.data_centers_service().add(types.DataCenter(name=unique(f"{prefix}-dc"), local=False))
     cluster = system.clusters_service().add(
-        types.Cluster(name=unique(f"{prefix}-cl"), data_center=types.DataCenter(id=dc.id),
-                      cpu=types.Cpu(architecture=types.Architecture.X86_64, type="Intel Nehalem Family"))
+        types.Cluster(
+            name=unique(f"{prefix}-cl"),
+            data_center=types.DataCenter(id=dc.id),
+            cpu=types.Cpu(architecture=types.Architecture.X86_64, type="Intel Nehalem Family"),
+        )
     )
     return Site(dc, cluster)
 
 
-def make_vm_network(system: Any, site: Site, name: str | None = None) -> tuple[types.Network, types.VnicProfile]:
+def make_vm_network(
+    system: Any, site: Site, name: str | None = None
+) -> tuple[types.Network, types.VnicProfile]:
     """A VM network of the site's data center, attached to its cluster; with its vNIC profile."""
     net = system.networks_service().add(
-        types.Network(name=name or unique("net"), data_center=types.DataCenter(id=site.dc.id),
-                      usages=[types.NetworkUsage.VM])
+        types.Network(
+            name=name or unique("net"),
+            data_center=types.DataCenter(id=site.dc.id),
+            usages=[types.NetworkUsage.VM],
+        )
     )
     system.clusters_service().cluster_service(site.cluster.id).networks_service().add(
         types.Network(id=net.id, required=False)
@@ -48,6 +56,9 @@ def make_vm_network(system: Any, site: Site, name: str | None = None) -> tuple[t
 
 def make_vm(system: Any, site: Site, name: str | None = None) -> types.Vm:
     return system.vms_service().add(
-        types.Vm(name=name or unique("vm"), cluster=types.Cluster(id=site.cluster.id),
-                 template=types.Template(name="Blank"))
+        types.Vm(
+            name=name or unique("vm"),
+            cluster=types.Cluster(id=site.cluster.id),
+            template=types.Template(name="Blank"),
+        )
     )

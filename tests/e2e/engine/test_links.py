@@ -34,7 +34,9 @@ def populated(system: Any) -> None:
     vm_service = system.vms_service().vm_service(vm.id)
     vm_service.nics_service().add(types.Nic(name="nic1", vnic_profile=types.VnicProfile(id=profile.id)))
     vm_service.snapshots_service().add(types.Snapshot(description="s1"))
-    system.hosts_service().add(types.Host(name="h1", address="192.0.2.1", cluster=types.Cluster(id=site.cluster.id)))
+    system.hosts_service().add(
+        types.Host(name="h1", address="192.0.2.1", cluster=types.Cluster(id=site.cluster.id))
+    )
 
 
 def _entities(element: etree._Element) -> Iterator[etree._Element]:

@@ -19,10 +19,13 @@ def test_everyone_permission_is_the_profiles_public_flag(system: Any) -> None:
     assert (everyone.role.name, everyone.group.name) == ("VnicProfileUser", "Everyone")
     permissions.permission_service(everyone.id).remove()
     assert permissions.list() == []
-    added = permissions.add(types.Permission(role=types.Role(name="VnicProfileUser"),
-                                             group=types.Group(name="Everyone")))
+    added = permissions.add(
+        types.Permission(role=types.Role(name="VnicProfileUser"), group=types.Group(name="Everyone"))
+    )
     assert added.group.id == everyone.group.id
     assert [p.id for p in permissions.list()] == [everyone.id]
     with pytest.raises(sdk.Error) as err:
         permissions.add(types.Permission(role=types.Role(name="SuperUser"), user=types.User(name="bob")))
-    assert err.value.code == 400 and "only permission on a vNIC profile is role 'VnicProfileUser'" in str(err.value)
+    assert err.value.code == 400 and "only permission on a vNIC profile is role 'VnicProfileUser'" in str(
+        err.value
+    )

@@ -25,8 +25,9 @@ def _has_identity(entity: Any, collection: str) -> None:
 def test_data_center_lifecycle(system: Any) -> None:
     dcs = system.data_centers_service()
     name = unique("dc")
-    dc = dcs.add(types.DataCenter(name=name, description="first", local=False,
-                                  version=types.Version(major=4, minor=7)))
+    dc = dcs.add(
+        types.DataCenter(name=name, description="first", local=False, version=types.Version(major=4, minor=7))
+    )
     _has_identity(dc, "datacenters")
     assert (dc.name, dc.description, dc.local) == (name, "first", False)
     assert dc.status == types.DataCenterStatus.UNINITIALIZED
@@ -69,22 +70,29 @@ def test_default_data_center_and_cluster_exist(system: Any) -> None:
 def test_cluster_by_data_center_name_and_id(system: Any) -> None:
     dc = system.data_centers_service().add(types.DataCenter(name=unique("dc"), local=False))
     clusters = system.clusters_service()
-    by_name = clusters.add(types.Cluster(
-        name=unique("cl"), data_center=types.DataCenter(name=dc.name),
-        cpu=types.Cpu(architecture=types.Architecture.X86_64, type="Intel Nehalem Family")))
+    by_name = clusters.add(
+        types.Cluster(
+            name=unique("cl"),
+            data_center=types.DataCenter(name=dc.name),
+            cpu=types.Cpu(architecture=types.Architecture.X86_64, type="Intel Nehalem Family"),
+        )
+    )
     by_id = clusters.add(types.Cluster(name=unique("cl"), data_center=types.DataCenter(id=dc.id)))
     for cl in (by_name, by_id):
         _has_identity(cl, "clusters")
         assert cl.data_center.id == dc.id
     assert by_name.cpu.type == "Intel Nehalem Family"
     assert by_name.cpu.architecture == types.Architecture.X86_64
-    assert {c.name for c in system.data_centers_service().data_center_service(dc.id).clusters_service().list()} \
-        == {by_name.name, by_id.name}
+    assert {
+        c.name for c in system.data_centers_service().data_center_service(dc.id).clusters_service().list()
+    } == {by_name.name, by_id.name}
     # the data center's management network is attached to each new cluster
     attached = clusters.cluster_service(by_id.id).networks_service().list()
     assert [n.name for n in attached] == ["ovirtmgmt"]
 
-    updated = clusters.cluster_service(by_id.id).update(types.Cluster(description="d", cpu=types.Cpu(type="X")))
+    updated = clusters.cluster_service(by_id.id).update(
+        types.Cluster(description="d", cpu=types.Cpu(type="X"))
+    )
     assert (updated.description, updated.cpu.type) == ("d", "X")
     clusters.cluster_service(by_id.id).remove()
     with pytest.raises(sdk.NotFoundError):
@@ -93,7 +101,9 @@ def test_cluster_by_data_center_name_and_id(system: Any) -> None:
 
 def test_cluster_of_unknown_data_center_is_404(system: Any) -> None:
     with pytest.raises(sdk.NotFoundError):
-        system.clusters_service().add(types.Cluster(name=unique("cl"), data_center=types.DataCenter(name="nope")))
+        system.clusters_service().add(
+            types.Cluster(name=unique("cl"), data_center=types.DataCenter(name="nope"))
+        )
 
 
 # --- logical networks ------------------------------------------------------------------------------
@@ -103,9 +113,16 @@ def test_network_lifecycle(system: Any) -> None:
     site = make_site(system)
     networks = system.networks_service()
     name = unique("net")
-    net = networks.add(types.Network(
-        name=name, data_center=types.DataCenter(name=site.dc.name), vlan=types.Vlan(id=10), mtu=1400, stp=True,
-        usages=[types.NetworkUsage.VM]))
+    net = networks.add(
+        types.Network(
+            name=name,
+            data_center=types.DataCenter(name=site.dc.name),
+            vlan=types.Vlan(id=10),
+            mtu=1400,
+            stp=True,
+            usages=[types.NetworkUsage.VM],
+        )
+    )
     _has_identity(net, "networks")
     assert (net.vlan.id, net.mtu, net.stp) == (10, 1400, True)
     assert net.usages == [types.NetworkUsage.VM]
@@ -127,8 +144,9 @@ def test_network_lifecycle(system: Any) -> None:
 
 def test_non_vm_network_has_no_profile(system: Any) -> None:
     site = make_site(system)
-    net = system.networks_service().add(types.Network(
-        name=unique("net"), data_center=types.DataCenter(id=site.dc.id), usages=[]))
+    net = system.networks_service().add(
+        types.Network(name=unique("net"), data_center=types.DataCenter(id=site.dc.id), usages=[])
+    )
     assert not net.usages
     assert system.networks_service().network_service(net.id).vnic_profiles_service().list() == []
 
@@ -141,14 +159,20 @@ def test_network_name_is_unique_per_data_center(system: Any) -> None:
     with pytest.raises(sdk.Error) as err:
         system.networks_service().add(types.Network(name=name, data_center=types.DataCenter(id=a.dc.id)))
     assert err.value.code == 409
-    assert (f"Cannot add Network. The name of the logical network '{name}' is already used by an existing logical "
-            "network in the same data-center.") in str(err.value)
+    assert (
+        f"Cannot add Network. The name of the logical network '{name}' is already used by an existing logical "
+        "network in the same data-center."
+    ) in str(err.value)
 
 
 def test_invalid_vlan_and_mtu_are_400(system: Any) -> None:
     site = make_site(system)
-    for bad in (types.Network(name=unique("n"), data_center=types.DataCenter(id=site.dc.id), vlan=types.Vlan(id=5000)),
-                types.Network(name=unique("n"), data_center=types.DataCenter(id=site.dc.id), mtu=10)):
+    for bad in (
+        types.Network(
+            name=unique("n"), data_center=types.DataCenter(id=site.dc.id), vlan=types.Vlan(id=5000)
+        ),
+        types.Network(name=unique("n"), data_center=types.DataCenter(id=site.dc.id), mtu=10),
+    ):
         with pytest.raises(sdk.Error) as err:
             system.networks_service().add(bad)
         assert err.value.code == 400
@@ -182,8 +206,12 @@ def test_cluster_network_required_and_display(system: Any) -> None:
 def test_attach_with_display_moves_the_display_network(system: Any) -> None:
     site = make_site(system)
     cluster_networks = system.clusters_service().cluster_service(site.cluster.id).networks_service()
-    nets = [system.networks_service().add(types.Network(name=unique("n"), data_center=types.DataCenter(id=site.dc.id)))
-            for _ in range(2)]
+    nets = [
+        system.networks_service().add(
+            types.Network(name=unique("n"), data_center=types.DataCenter(id=site.dc.id))
+        )
+        for _ in range(2)
+    ]
     first = cluster_networks.add(types.Network(id=nets[0].id, display=True, required=False))
     assert (first.display, first.required) == (True, False)
     second = cluster_networks.add(types.Network(name=nets[1].name, display=True))
@@ -198,8 +226,15 @@ def test_host_lifecycle_never_renders_root_password(system: Any, shared_connecti
     site = make_site(system)
     hosts = system.hosts_service()
     name = unique("host")
-    host = hosts.add(types.Host(name=name, address="192.0.2.10", port=54321, root_password="s3cret-root",
-                                cluster=types.Cluster(name=site.cluster.name)))
+    host = hosts.add(
+        types.Host(
+            name=name,
+            address="192.0.2.10",
+            port=54321,
+            root_password="s3cret-root",
+            cluster=types.Cluster(name=site.cluster.name),
+        )
+    )
     _has_identity(host, "hosts")
     assert (host.address, host.port, host.cluster.id) == ("192.0.2.10", 54321, site.cluster.id)
     assert host.root_password is None
@@ -212,8 +247,10 @@ def test_host_lifecycle_never_renders_root_password(system: Any, shared_connecti
 
     import httpx
 
-    raw = httpx.get(shared_connection.url + f"/hosts/{host.id}",
-                    headers={"Authorization": f"Bearer {shared_connection.authenticate()}"})
+    raw = httpx.get(
+        shared_connection.url + f"/hosts/{host.id}",
+        headers={"Authorization": f"Bearer {shared_connection.authenticate()}"},
+    )
     assert "root_password" not in raw.text and "s3cret" not in raw.text
     hosts.host_service(host.id).remove()
     with pytest.raises(sdk.NotFoundError):
@@ -237,12 +274,15 @@ def test_network_used_by_a_vm_nic_cannot_be_removed(system: Any) -> None:
     net, profile = make_vm_network(system, site)
     vm = make_vm(system, site)
     system.vms_service().vm_service(vm.id).nics_service().add(
-        types.Nic(name="nic1", vnic_profile=types.VnicProfile(id=profile.id)))
+        types.Nic(name="nic1", vnic_profile=types.VnicProfile(id=profile.id))
+    )
     with pytest.raises(sdk.Error) as err:
         system.networks_service().network_service(net.id).remove()
     assert err.value.code == 409
-    assert (f"Cannot remove Network. This logical network is used by virtual machine: {vm.name}\n"
-            " - Please remove it from this virtual machine and try again.") in str(err.value)
+    assert (
+        f"Cannot remove Network. This logical network is used by virtual machine: {vm.name}\n"
+        " - Please remove it from this virtual machine and try again."
+    ) in str(err.value)
     assert system.networks_service().network_service(net.id).get().name == net.name
 
 
@@ -287,23 +327,39 @@ def test_search(system: Any) -> None:
     vms = system.vms_service()
     names = [f"{tag}-alpha", f"{tag}-beta", f"{tag}-gamma"]
     for n in names:
-        vms.add(types.Vm(name=n, cluster=types.Cluster(id=site.cluster.id), template=types.Template(name="Blank")))
-    vms.add(types.Vm(name=f"{tag}-omega", cluster=types.Cluster(id=other.cluster.id),
-                     template=types.Template(name="Blank")))
+        vms.add(
+            types.Vm(name=n, cluster=types.Cluster(id=site.cluster.id), template=types.Template(name="Blank"))
+        )
+    vms.add(
+        types.Vm(
+            name=f"{tag}-omega",
+            cluster=types.Cluster(id=other.cluster.id),
+            template=types.Template(name="Blank"),
+        )
+    )
 
     assert [v.name for v in vms.list(search=f"name={tag}-beta")] == [f"{tag}-beta"]
     assert sorted(v.name for v in vms.list(search=f"name={tag}-*a")) == sorted([*names, f"{tag}-omega"])
-    assert [v.name for v in vms.list(search=f"name={tag}-* and cluster={other.cluster.name}")] == [f"{tag}-omega"]
+    assert [v.name for v in vms.list(search=f"name={tag}-* and cluster={other.cluster.name}")] == [
+        f"{tag}-omega"
+    ]
     assert sorted(v.name for v in vms.list(search=f"Clusters.name={site.cluster.name}")) == names
     assert sorted(v.name for v in vms.list(search=f"datacenter={site.dc.name}")) == names
-    assert [c.name for c in system.clusters_service().list(search=f"datacenter={other.dc.name}")] \
-        == [other.cluster.name]
-    assert [n.name for n in system.networks_service().list(search=f"datacenter={other.dc.name}")] == ["ovirtmgmt"]
-    assert [d.name for d in system.data_centers_service().list(search=f"name={site.dc.name}")] == [site.dc.name]
+    assert [c.name for c in system.clusters_service().list(search=f"datacenter={other.dc.name}")] == [
+        other.cluster.name
+    ]
+    assert [n.name for n in system.networks_service().list(search=f"datacenter={other.dc.name}")] == [
+        "ovirtmgmt"
+    ]
+    assert [d.name for d in system.data_centers_service().list(search=f"name={site.dc.name}")] == [
+        site.dc.name
+    ]
 
     # case-insensitive on request
     assert vms.list(search=f"name={tag.upper()}-ALPHA") == []
-    assert [v.name for v in vms.list(search=f"name={tag.upper()}-ALPHA", case_sensitive=False)] == [f"{tag}-alpha"]
+    assert [v.name for v in vms.list(search=f"name={tag.upper()}-ALPHA", case_sensitive=False)] == [
+        f"{tag}-alpha"
+    ]
 
     # paging: `page N` with max
     first = vms.list(search=f"name={tag}-* and cluster={site.cluster.name} page 1", max=2)
@@ -331,13 +387,22 @@ def test_storage_domains_and_disks_are_empty(system: Any) -> None:
 
 def test_references_by_name(system: Any) -> None:
     site = make_site(system)
-    net = system.networks_service().add(types.Network(name=unique("n"), data_center=types.DataCenter(name=site.dc.name)))
+    net = system.networks_service().add(
+        types.Network(name=unique("n"), data_center=types.DataCenter(name=site.dc.name))
+    )
     system.clusters_service().cluster_service(site.cluster.id).networks_service().add(
-        types.Network(name=net.name, required=False))
-    vm = system.vms_service().add(types.Vm(name=unique("vm"), cluster=types.Cluster(name=site.cluster.name),
-                                           template=types.Template(name="Blank")))
+        types.Network(name=net.name, required=False)
+    )
+    vm = system.vms_service().add(
+        types.Vm(
+            name=unique("vm"),
+            cluster=types.Cluster(name=site.cluster.name),
+            template=types.Template(name="Blank"),
+        )
+    )
     assert vm.cluster.id == site.cluster.id
     assert vm.template.id == BLANK
-    host = system.hosts_service().add(types.Host(name=unique("h"), address="192.0.2.1",
-                                                 cluster=types.Cluster(name=site.cluster.name)))
+    host = system.hosts_service().add(
+        types.Host(name=unique("h"), address="192.0.2.1", cluster=types.Cluster(name=site.cluster.name))
+    )
     assert host.cluster.id == site.cluster.id

@@ -26,8 +26,11 @@ def test_rename_to_a_used_name_is_409(system: Any) -> None:
     dcs = system.data_centers_service()
     text = refused(409, dcs.data_center_service(a.dc.id).update, types.DataCenter(name=b.dc.name))
     assert "Cannot edit Data Center. The Data Center name is already in use." in text
-    text = refused(409, system.clusters_service().cluster_service(a.cluster.id).update,
-                   types.Cluster(name=b.cluster.name))
+    text = refused(
+        409,
+        system.clusters_service().cluster_service(a.cluster.id).update,
+        types.Cluster(name=b.cluster.name),
+    )
     assert "Cannot edit Cluster. Cluster name is already in use." in text
     vm1, vm2 = make_vm(system, a), make_vm(system, a)
     text = refused(409, system.vms_service().vm_service(vm1.id).update, types.Vm(name=vm2.name))
@@ -40,8 +43,14 @@ def test_management_network_stays(system: Any) -> None:
     mgmt = system.data_centers_service().data_center_service(site.dc.id).networks_service().list()[0]
     assert mgmt.name == "ovirtmgmt"
     refused(409, system.networks_service().network_service(mgmt.id).remove)
-    refused(409, system.clusters_service().cluster_service(site.cluster.id).networks_service()
-            .network_service(mgmt.id).remove)
+    refused(
+        409,
+        system.clusters_service()
+        .cluster_service(site.cluster.id)
+        .networks_service()
+        .network_service(mgmt.id)
+        .remove,
+    )
 
 
 def test_cluster_with_vms_or_hosts_cannot_be_removed(system: Any) -> None:
@@ -50,8 +59,9 @@ def test_cluster_with_vms_or_hosts_cannot_be_removed(system: Any) -> None:
     text = refused(409, system.clusters_service().cluster_service(site.cluster.id).remove)
     assert "Cannot remove Cluster. One or more VMs are still assigned to the Cluster" in text
     system.vms_service().vm_service(vm.id).remove()
-    host = system.hosts_service().add(types.Host(name=unique("h"), address="192.0.2.7",
-                                                 cluster=types.Cluster(id=site.cluster.id)))
+    host = system.hosts_service().add(
+        types.Host(name=unique("h"), address="192.0.2.7", cluster=types.Cluster(id=site.cluster.id))
+    )
     text = refused(409, system.clusters_service().cluster_service(site.cluster.id).remove)
     assert "Cannot remove Cluster. Cluster contains one or more Hosts" in text
     system.hosts_service().host_service(host.id).remove()
@@ -63,10 +73,13 @@ def test_profile_in_use_cannot_be_removed(system: Any) -> None:
     _, profile = make_vm_network(system, site)
     vm = make_vm(system, site)
     system.vms_service().vm_service(vm.id).nics_service().add(
-        types.Nic(name="nic1", vnic_profile=types.VnicProfile(id=profile.id)))
+        types.Nic(name="nic1", vnic_profile=types.VnicProfile(id=profile.id))
+    )
     text = refused(409, system.vnic_profiles_service().profile_service(profile.id).remove)
-    assert f"Cannot remove VM network interface profile. This VM network interface profile is used by virtual " \
-           f"machine: {vm.name}" in text
+    assert (
+        f"Cannot remove VM network interface profile. This VM network interface profile is used by virtual "
+        f"machine: {vm.name}" in text
+    )
 
 
 def test_network_used_by_nics_stays_a_vm_network(system: Any) -> None:
@@ -74,7 +87,8 @@ def test_network_used_by_nics_stays_a_vm_network(system: Any) -> None:
     net, profile = make_vm_network(system, site)
     vm = make_vm(system, site)
     system.vms_service().vm_service(vm.id).nics_service().add(
-        types.Nic(name="nic1", vnic_profile=types.VnicProfile(id=profile.id)))
+        types.Nic(name="nic1", vnic_profile=types.VnicProfile(id=profile.id))
+    )
     refused(409, system.networks_service().network_service(net.id).update, types.Network(usages=[]))
     assert system.networks_service().network_service(net.id).get().usages == [types.NetworkUsage.VM]
 
@@ -86,8 +100,11 @@ def test_a_network_that_stops_being_a_vm_network_loses_its_profiles(system: Any)
     assert not updated.usages
     assert system.networks_service().network_service(net.id).vnic_profiles_service().list() == []
     vm = make_vm(system, site)
-    refused(404, system.vms_service().vm_service(vm.id).nics_service().add,
-            types.Nic(name="nic1", vnic_profile=types.VnicProfile(id=profile.id)))
+    refused(
+        404,
+        system.vms_service().vm_service(vm.id).nics_service().add,
+        types.Nic(name="nic1", vnic_profile=types.VnicProfile(id=profile.id)),
+    )
 
 
 def test_nic_mac_update_to_a_used_mac_is_409(system: Any) -> None:
@@ -100,7 +117,10 @@ def test_nic_mac_update_to_a_used_mac_is_409(system: Any) -> None:
     assert f"MAC Address {a.mac.address} is already in use by VM or snapshot: {vm.name}." in text
     assert nics.nic_service(b.id).get().mac.address == b.mac.address
     # its own MAC is not "in use by another"
-    assert nics.nic_service(a.id).update(types.Nic(mac=types.Mac(address=a.mac.address))).mac.address == a.mac.address
+    assert (
+        nics.nic_service(a.id).update(types.Nic(mac=types.Mac(address=a.mac.address))).mac.address
+        == a.mac.address
+    )
 
 
 def test_removing_a_vm_frees_its_macs(system: Any) -> None:
@@ -110,8 +130,12 @@ def test_removing_a_vm_frees_its_macs(system: Any) -> None:
     system.vms_service().vm_service(vm.id).snapshots_service().add(types.Snapshot(description="s"))
     system.vms_service().vm_service(vm.id).remove()
     other = make_vm(system, site)
-    again = system.vms_service().vm_service(other.id).nics_service().add(
-        types.Nic(name="nic1", mac=types.Mac(address=nic.mac.address)))
+    again = (
+        system.vms_service()
+        .vm_service(other.id)
+        .nics_service()
+        .add(types.Nic(name="nic1", mac=types.Mac(address=nic.mac.address)))
+    )
     assert again.mac.address == nic.mac.address
 
 
@@ -153,7 +177,9 @@ def test_preview_restores_a_nic_whose_profile_is_gone_unattached(system: Any) ->
 
 def test_vm_moves_between_clusters_only_when_down(system: Any, host_agent: RunningAgent) -> None:
     site = make_site(system)
-    other = system.clusters_service().add(types.Cluster(name=unique("cl"), data_center=types.DataCenter(id=site.dc.id)))
+    other = system.clusters_service().add(
+        types.Cluster(name=unique("cl"), data_center=types.DataCenter(id=site.dc.id))
+    )
     add_host(system, host_agent, other.id)
     vm_service = system.vms_service().vm_service(make_vm(system, site).id)
     assert vm_service.update(types.Vm(cluster=types.Cluster(id=other.id))).cluster.id == other.id
@@ -165,7 +191,9 @@ def test_vm_moves_between_clusters_only_when_down(system: Any, host_agent: Runni
 def test_vm_in_a_cluster_without_data_center_is_refused(system: Any) -> None:
     site = make_site(system)
     system.data_centers_service().data_center_service(site.dc.id).remove()
-    refused(400, system.vms_service().add, types.Vm(name=unique("vm"), cluster=types.Cluster(id=site.cluster.id)))
+    refused(
+        400, system.vms_service().add, types.Vm(name=unique("vm"), cluster=types.Cluster(id=site.cluster.id))
+    )
 
 
 def test_vnic_profile_custom_properties(system: Any) -> None:
@@ -173,17 +201,27 @@ def test_vnic_profile_custom_properties(system: Any) -> None:
     net, _ = make_vm_network(system, site)
     profiles = system.networks_service().network_service(net.id).vnic_profiles_service()
     sg = "8a5c3b6e-3d1f-4c8e-9f43-2f0c8b7a1e55"
-    added = profiles.add(types.VnicProfile(name="secured", custom_properties=[
-        types.CustomProperty(name="SecurityGroups", value=sg)]))
+    added = profiles.add(
+        types.VnicProfile(
+            name="secured", custom_properties=[types.CustomProperty(name="SecurityGroups", value=sg)]
+        )
+    )
     assert [(p.name, p.value) for p in added.custom_properties] == [("SecurityGroups", sg)]
-    text = refused(400, profiles.add, types.VnicProfile(name="bad", custom_properties=[
-        types.CustomProperty(name="Colour", value="red")]))
-    assert "Cannot add VM network interface profile if some of the specified custom properties are not " \
-           "configured by the system. The keys are: Colour" in text
+    text = refused(
+        400,
+        profiles.add,
+        types.VnicProfile(name="bad", custom_properties=[types.CustomProperty(name="Colour", value="red")]),
+    )
+    assert (
+        "Cannot add VM network interface profile if some of the specified custom properties are not "
+        "configured by the system. The keys are: Colour" in text
+    )
     refused(409, profiles.add, types.VnicProfile(name="secured"))
 
 
-def test_data_center_with_a_running_vm_is_not_removed_even_forced(system: Any, host_agent: RunningAgent) -> None:
+def test_data_center_with_a_running_vm_is_not_removed_even_forced(
+    system: Any, host_agent: RunningAgent
+) -> None:
     site = make_site(system)
     host = add_host(system, host_agent, site.cluster.id)
     vm_service = system.vms_service().vm_service(make_vm(system, site).id)
@@ -200,9 +238,14 @@ def test_data_center_with_a_running_vm_is_not_removed_even_forced(system: Any, h
 
 def test_network_cannot_be_attached_to_a_cluster_of_another_data_center(system: Any) -> None:
     a, b = make_site(system), make_site(system)
-    net = system.networks_service().add(types.Network(name=unique("n"), data_center=types.DataCenter(id=a.dc.id)))
-    refused(400, system.clusters_service().cluster_service(b.cluster.id).networks_service().add,
-            types.Network(id=net.id))
+    net = system.networks_service().add(
+        types.Network(name=unique("n"), data_center=types.DataCenter(id=a.dc.id))
+    )
+    refused(
+        400,
+        system.clusters_service().cluster_service(b.cluster.id).networks_service().add,
+        types.Network(id=net.id),
+    )
     attached = system.clusters_service().cluster_service(a.cluster.id).networks_service()
     attached.add(types.Network(id=net.id))
     refused(409, attached.add, types.Network(id=net.id))
@@ -210,10 +253,13 @@ def test_network_cannot_be_attached_to_a_cluster_of_another_data_center(system: 
 
 def test_no_profile_on_a_non_vm_network(system: Any) -> None:
     site = make_site(system)
-    net = system.networks_service().add(types.Network(name=unique("n"), data_center=types.DataCenter(id=site.dc.id),
-                                                      usages=[]))
+    net = system.networks_service().add(
+        types.Network(name=unique("n"), data_center=types.DataCenter(id=site.dc.id), usages=[])
+    )
     profiles = system.networks_service().network_service(net.id).vnic_profiles_service()
     text = refused(409, profiles.add, types.VnicProfile(name="p"))
-    assert "Cannot add VM network interface profile. VM network interface profiles cannot be added to a non-VM " \
-           "network. Please make sure the network is a VM network." in text
+    assert (
+        "Cannot add VM network interface profile. VM network interface profiles cannot be added to a non-VM "
+        "network. Please make sure the network is a VM network." in text
+    )
     assert profiles.list() == []

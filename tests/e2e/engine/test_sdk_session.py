@@ -36,8 +36,11 @@ def test_summary_counts_vms(system: Any, host_agent: RunningAgent) -> None:
 
     add_host(system, host_agent, cluster_name="Default")
     before = system.get().summary
-    vm = system.vms_service().add(types.Vm(name="summary-vm", cluster=types.Cluster(name="Default"),
-                                            template=types.Template(name="Blank")))
+    vm = system.vms_service().add(
+        types.Vm(
+            name="summary-vm", cluster=types.Cluster(name="Default"), template=types.Template(name="Blank")
+        )
+    )
     system.vms_service().vm_service(vm.id).start()
     after = system.get().summary
     system.vms_service().vm_service(vm.id).stop()
@@ -95,14 +98,26 @@ def test_basic_auth_is_accepted_and_checked(shared_engine: RunningEngine) -> Non
 
 def test_sso_answers_oauth_errors(shared_engine: RunningEngine) -> None:
     base = shared_engine.url.removesuffix("/ovirt-engine/api")
-    r = httpx.post(f"{base}/ovirt-engine/sso/oauth/token",
-                   data={"grant_type": "password", "username": "admin@internal", "password": "wrong",
-                         "scope": "ovirt-app-api"})
+    r = httpx.post(
+        f"{base}/ovirt-engine/sso/oauth/token",
+        data={
+            "grant_type": "password",
+            "username": "admin@internal",
+            "password": "wrong",
+            "scope": "ovirt-app-api",
+        },
+    )
     body = r.json()
     assert "access_token" not in body
     assert body["error_code"] == "access_denied"
-    r = httpx.post(f"{base}/ovirt-engine/sso/oauth/token",
-                   data={"grant_type": "password", "username": "admin@internal", "password": ADMIN_PASSWORD,
-                         "scope": "ovirt-app-api"})
+    r = httpx.post(
+        f"{base}/ovirt-engine/sso/oauth/token",
+        data={
+            "grant_type": "password",
+            "username": "admin@internal",
+            "password": ADMIN_PASSWORD,
+            "scope": "ovirt-app-api",
+        },
+    )
     assert r.json()["token_type"] == "bearer"
     assert r.json()["access_token"]

@@ -22,7 +22,15 @@ LIFETIME = 3.0
 def short_lived(database_url: str, tmp_path: Path) -> Iterator[RunningEngine]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    args = ["engine", "--listen", f"127.0.0.1:{port}", "--data-dir", str(tmp_path / "engine"), "--db", database_url]
+    args = [
+        "engine",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--data-dir",
+        str(tmp_path / "engine"),
+        "--db",
+        database_url,
+    ]
     env = {"NEUTRINO_ADMIN_PASSWORD": ADMIN_PASSWORD, "NEUTRINO_SSO_TOKEN_LIFETIME": str(LIFETIME)}
     with neutrino_process(args, f"{base}/ovirt-engine/api", tmp_path / "engine.log", env=env):
         yield RunningEngine(f"{base}/ovirt-engine/api", tmp_path / "engine", database_url)
@@ -30,9 +38,15 @@ def short_lived(database_url: str, tmp_path: Path) -> Iterator[RunningEngine]:
 
 def sso(engine: RunningEngine) -> dict[str, str]:
     base = engine.url.removesuffix("/ovirt-engine/api")
-    r = httpx.post(f"{base}/ovirt-engine/sso/oauth/token",
-                   data={"grant_type": "password", "username": "admin@internal", "password": ADMIN_PASSWORD,
-                         "scope": "ovirt-app-api"})
+    r = httpx.post(
+        f"{base}/ovirt-engine/sso/oauth/token",
+        data={
+            "grant_type": "password",
+            "username": "admin@internal",
+            "password": ADMIN_PASSWORD,
+            "scope": "ovirt-app-api",
+        },
+    )
     assert r.status_code == 200, r.text
     body: dict[str, str] = r.json()
     return body

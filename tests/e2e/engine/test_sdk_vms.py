@@ -15,8 +15,10 @@ from tests.support.servers import RunningAgent
 
 BLANK = "00000000-0000-0000-0000-000000000000"
 POOL_FIRST, POOL_LAST = SHARED_MAC_POOL.split("-")
-NOT_IN_PREVIEW = ("Cannot revert to Snapshot to a Snapshot that is not being previewed. Please select the correct "
-                  "Snapshot to restore to: Either the one being previewed, or the one before the preview.")
+NOT_IN_PREVIEW = (
+    "Cannot revert to Snapshot to a Snapshot that is not being previewed. Please select the correct "
+    "Snapshot to restore to: Either the one being previewed, or the one before the preview."
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +34,24 @@ def profiles(system: Any, site: Site) -> list[types.VnicProfile]:
 
 
 def _nic_state(nics_service: Any) -> dict[str, tuple[str, str | None, bool]]:
-    return {n.name: (n.mac.address, n.vnic_profile.id if n.vnic_profile else None, n.plugged)
-            for n in nics_service.list()}
+    return {
+        n.name: (n.mac.address, n.vnic_profile.id if n.vnic_profile else None, n.plugged)
+        for n in nics_service.list()
+    }
 
 
 def test_vm_from_blank(system: Any, site: Site) -> None:
     vms = system.vms_service()
     name = unique("vm")
-    vm = vms.add(types.Vm(name=name, cluster=types.Cluster(id=site.cluster.id),
-                          template=types.Template(id=BLANK), description="d", memory=2 * 1024**3))
+    vm = vms.add(
+        types.Vm(
+            name=name,
+            cluster=types.Cluster(id=site.cluster.id),
+            template=types.Template(id=BLANK),
+            description="d",
+            memory=2 * 1024**3,
+        )
+    )
     assert vm.id and vm.href == f"{API_PATH}/vms/{vm.id}"
     assert (vm.name, vm.description, vm.memory) == (name, "d", 2 * 1024**3)
     assert vm.status == types.VmStatus.DOWN
@@ -51,9 +62,13 @@ def test_vm_from_blank(system: Any, site: Site) -> None:
     assert service.update(types.Vm(description="e")).description == "e"
     assert service.get().description == "e"
     with pytest.raises(sdk.Error) as err:
-        vms.add(types.Vm(name=name, cluster=types.Cluster(id=site.cluster.id), template=types.Template(id=BLANK)))
+        vms.add(
+            types.Vm(name=name, cluster=types.Cluster(id=site.cluster.id), template=types.Template(id=BLANK))
+        )
     assert err.value.code == 409
-    assert "Cannot add VM. The VM name is already in use, please choose a unique name and try again." in str(err.value)
+    assert "Cannot add VM. The VM name is already in use, please choose a unique name and try again." in str(
+        err.value
+    )
     service.remove()
     with pytest.raises(sdk.NotFoundError):
         service.get()
@@ -86,7 +101,9 @@ def test_power_actions_change_state(system: Any, site: Site) -> None:
     service.remove()
 
 
-def test_nics_mac_from_pool_explicit_and_duplicate(system: Any, site: Site, profiles: list[types.VnicProfile]) -> None:
+def test_nics_mac_from_pool_explicit_and_duplicate(
+    system: Any, site: Site, profiles: list[types.VnicProfile]
+) -> None:
     vm = make_vm(system, site)
     nics = system.vms_service().vm_service(vm.id).nics_service()
     nic = nics.add(types.Nic(name="nic1", vnic_profile=types.VnicProfile(id=profiles[0].id)))
@@ -108,7 +125,8 @@ def test_nics_mac_from_pool_explicit_and_duplicate(system: Any, site: Site, prof
     other = make_vm(system, site)
     with pytest.raises(sdk.Error) as err:
         system.vms_service().vm_service(other.id).nics_service().add(
-            types.Nic(name="nic1", mac=types.Mac(address=nic.mac.address)))
+            types.Nic(name="nic1", mac=types.Mac(address=nic.mac.address))
+        )
     assert err.value.code == 409
     assert f"MAC Address {nic.mac.address} is already in use by VM or snapshot: {vm.name}." in str(err.value)
     assert system.vms_service().vm_service(other.id).nics_service().list() == []
@@ -136,7 +154,8 @@ def test_nic_profile_must_be_on_the_vm_cluster(system: Any, site: Site) -> None:
     vm = make_vm(system, site)
     with pytest.raises(sdk.Error) as err:
         system.vms_service().vm_service(vm.id).nics_service().add(
-            types.Nic(name="nic1", vnic_profile=types.VnicProfile(id=foreign_profile.id)))
+            types.Nic(name="nic1", vnic_profile=types.VnicProfile(id=foreign_profile.id))
+        )
     assert err.value.code == 400
 
 

@@ -26,15 +26,20 @@ def version(major: int, minor: int) -> types.Version:
 
 
 def add_dc(system: Any, major: int, minor: int) -> types.DataCenter:
-    return system.data_centers_service().add(types.DataCenter(name=unique("ver-dc"), local=False,
-                                                              version=version(major, minor)))
+    return system.data_centers_service().add(
+        types.DataCenter(name=unique("ver-dc"), local=False, version=version(major, minor))
+    )
 
 
 def add_cluster(system: Any, dc: types.DataCenter, v: types.Version | None = None) -> types.Cluster:
-    return system.clusters_service().add(types.Cluster(
-        name=unique("ver-cl"), data_center=types.DataCenter(id=dc.id), version=v,
-        cpu=types.Cpu(architecture=types.Architecture.X86_64, type="Intel Nehalem Family"),
-    ))
+    return system.clusters_service().add(
+        types.Cluster(
+            name=unique("ver-cl"),
+            data_center=types.DataCenter(id=dc.id),
+            version=v,
+            cpu=types.Cpu(architecture=types.Architecture.X86_64, type="Intel Nehalem Family"),
+        )
+    )
 
 
 def dc_version(system: Any, dc: types.DataCenter) -> tuple[int, int]:
@@ -50,14 +55,22 @@ def cluster_version(system: Any, cluster: types.Cluster) -> tuple[int, int]:
 @pytest.mark.parametrize(("major", "minor"), [(3, 99), (3, 6), (4, 1), (4, 8), (5, 0)])
 def test_unsupported_versions_are_400_and_nothing_is_added(system: Any, major: int, minor: int) -> None:
     name = unique("ver-bad")
-    text = refused(400, system.data_centers_service().add,
-                   types.DataCenter(name=name, local=False, version=version(major, minor)))
-    assert (f"Cannot create Data Center. Selected Compatibility Version is not supported "
-            f"(version {major}.{minor}; supported: 4.2 to 4.7).") in text
+    text = refused(
+        400,
+        system.data_centers_service().add,
+        types.DataCenter(name=name, local=False, version=version(major, minor)),
+    )
+    assert (
+        f"Cannot create Data Center. Selected Compatibility Version is not supported "
+        f"(version {major}.{minor}; supported: 4.2 to 4.7)."
+    ) in text
     assert system.data_centers_service().list(search=f"name={name}") == []
     dc = add_dc(system, 4, 2)
-    text = refused(400, system.clusters_service().add, types.Cluster(
-        name=name, data_center=types.DataCenter(id=dc.id), version=version(major, minor)))
+    text = refused(
+        400,
+        system.clusters_service().add,
+        types.Cluster(name=name, data_center=types.DataCenter(id=dc.id), version=version(major, minor)),
+    )
     assert "Cannot create Cluster. Selected Compatibility Version is not supported" in text
     assert system.clusters_service().list(search=f"name={name}") == []
 
@@ -75,8 +88,11 @@ def test_editing_to_an_unsupported_version_is_400_and_changes_nothing(system: An
     dc_service = system.data_centers_service().data_center_service(dc.id)
     text = refused(400, dc_service.update, types.DataCenter(version=version(4, 99)))
     assert "Cannot edit Data Center. Selected Compatibility Version is not supported" in text
-    text = refused(400, system.clusters_service().cluster_service(cluster.id).update,
-                   types.Cluster(version=version(3, 6)))
+    text = refused(
+        400,
+        system.clusters_service().cluster_service(cluster.id).update,
+        types.Cluster(version=version(3, 6)),
+    )
     assert "Cannot edit Cluster. Selected Compatibility Version is not supported" in text
     assert dc_version(system, dc) == (4, 5)
     assert cluster_version(system, cluster) == (4, 5)
@@ -90,10 +106,15 @@ def test_a_cluster_added_without_a_version_gets_its_data_centers(system: Any) ->
 def test_a_cluster_cannot_be_added_below_its_data_center(system: Any) -> None:
     dc = add_dc(system, 4, 5)
     name = unique("ver-low")
-    text = refused(400, system.clusters_service().add,
-                   types.Cluster(name=name, data_center=types.DataCenter(id=dc.id), version=version(4, 4)))
-    assert ("Cannot add Cluster with Compatibility Version that is lower than the Data Center Compatibility "
-            "Version.\n-Please upgrade your Cluster to a later Compatibility version first.") in text
+    text = refused(
+        400,
+        system.clusters_service().add,
+        types.Cluster(name=name, data_center=types.DataCenter(id=dc.id), version=version(4, 4)),
+    )
+    assert (
+        "Cannot add Cluster with Compatibility Version that is lower than the Data Center Compatibility "
+        "Version.\n-Please upgrade your Cluster to a later Compatibility version first."
+    ) in text
     assert system.clusters_service().list(search=f"name={name}") == []
     assert cluster_version(system, add_cluster(system, dc, version(4, 6))) == (4, 6)
 
@@ -114,8 +135,10 @@ def test_a_data_center_cannot_be_raised_above_its_clusters(system: Any) -> None:
     low, high = add_cluster(system, dc, version(4, 4)), add_cluster(system, dc, version(4, 7))
     dc_service = system.data_centers_service().data_center_service(dc.id)
     text = refused(409, dc_service.update, types.DataCenter(version=version(4, 6)))
-    assert ("Cannot update Data Center compatibility version to a value that is greater than its Cluster's "
-            f"version. The following clusters should be upgraded {low.name}.") in text
+    assert (
+        "Cannot update Data Center compatibility version to a value that is greater than its Cluster's "
+        f"version. The following clusters should be upgraded {low.name}."
+    ) in text
     assert high.name not in text
     assert dc_version(system, dc) == (4, 4)
     system.clusters_service().cluster_service(low.id).update(types.Cluster(version=version(4, 6)))
@@ -146,11 +169,17 @@ def test_renaming_leaves_the_version_alone(system: Any) -> None:
     assert cluster_version(system, cluster) == (4, 3)
 
 
-def test_a_version_that_is_not_a_number_is_400_naming_the_element(shared_engine: RunningEngine,
-                                                                  shared_connection: Any) -> None:
+def test_a_version_that_is_not_a_number_is_400_naming_the_element(
+    shared_engine: RunningEngine, shared_connection: Any
+) -> None:
     token = shared_connection.authenticate()
-    body = f"<data_center><name>{unique('ver-nan')}</name><version><major>four</major></version></data_center>"
-    r = httpx.post(f"{shared_engine.url}/datacenters", content=body,
-                   headers={"Authorization": f"Bearer {token}", "Content-Type": "application/xml"})
+    body = (
+        f"<data_center><name>{unique('ver-nan')}</name><version><major>four</major></version></data_center>"
+    )
+    r = httpx.post(
+        f"{shared_engine.url}/datacenters",
+        content=body,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/xml"},
+    )
     assert r.status_code == 400
     assert "version.major" in r.text

@@ -20,8 +20,9 @@ XML_HEADERS = {"Content-Type": "application/xml", "Accept": "application/xml"}
 @pytest.fixture(scope="module")
 def http(shared_engine: RunningEngine, shared_connection: Any) -> Iterator[httpx.Client]:
     token = shared_connection.authenticate()
-    with httpx.Client(base_url=shared_engine.url, headers={"Authorization": f"Bearer {token}"},
-                      follow_redirects=False) as client:
+    with httpx.Client(
+        base_url=shared_engine.url, headers={"Authorization": f"Bearer {token}"}, follow_redirects=False
+    ) as client:
         yield client
 
 
@@ -43,8 +44,11 @@ def assert_fault(response: httpx.Response, status: int, *needles: str) -> str:
 
 
 def add_dc(http: httpx.Client) -> etree._Element:
-    r = http.post("/datacenters", content=f"<data_center><name>{unique('dc')}</name><local>false</local></data_center>",
-                  headers=XML_HEADERS)
+    r = http.post(
+        "/datacenters",
+        content=f"<data_center><name>{unique('dc')}</name><local>false</local></data_center>",
+        headers=XML_HEADERS,
+    )
     assert r.status_code == 201, r.text
     return xml(r)
 
@@ -60,19 +64,27 @@ def test_bare_api_root_answers_200_directly(http: httpx.Client) -> None:
 
 
 def test_status_codes_and_bodies(http: httpx.Client) -> None:
-    created = http.post("/datacenters", content=f"<data_center><name>{unique('dc')}</name></data_center>",
-                        headers=XML_HEADERS)
+    created = http.post(
+        "/datacenters", content=f"<data_center><name>{unique('dc')}</name></data_center>", headers=XML_HEADERS
+    )
     assert created.status_code == 201
     dc = xml(created)
-    assert dc.tag == "data_center" and dc.get("id") and dc.get("href") == f"/ovirt-engine/api/datacenters/{dc.get('id')}"
+    assert (
+        dc.tag == "data_center"
+        and dc.get("id")
+        and dc.get("href") == f"/ovirt-engine/api/datacenters/{dc.get('id')}"
+    )
 
     got = http.get(f"/datacenters/{dc.get('id')}")
     assert got.status_code == 200 and xml(got).findtext("name") == dc.findtext("name")
     listed = http.get("/datacenters")
     assert listed.status_code == 200 and xml(listed).tag == "data_centers"
 
-    put = http.put(f"/datacenters/{dc.get('id')}", content="<data_center><description>x</description></data_center>",
-                   headers=XML_HEADERS)
+    put = http.put(
+        f"/datacenters/{dc.get('id')}",
+        content="<data_center><description>x</description></data_center>",
+        headers=XML_HEADERS,
+    )
     assert put.status_code == 200 and xml(put).findtext("description") == "x"
 
     deleted = http.delete(f"/datacenters/{dc.get('id')}")
@@ -82,13 +94,20 @@ def test_status_codes_and_bodies(http: httpx.Client) -> None:
 
 
 def test_actions_answer_an_action_body(http: httpx.Client, host_agent: RunningAgent) -> None:
-    host = http.post("/hosts", content=f"<host><name>{unique('h')}</name><address>127.0.0.1</address>"
-                                       f"<port>{host_agent.port}</port><root_password>{host_agent.token}"
-                                       "</root_password><cluster><name>Default</name></cluster></host>",
-                     headers=XML_HEADERS)
+    host = http.post(
+        "/hosts",
+        content=f"<host><name>{unique('h')}</name><address>127.0.0.1</address>"
+        f"<port>{host_agent.port}</port><root_password>{host_agent.token}"
+        "</root_password><cluster><name>Default</name></cluster></host>",
+        headers=XML_HEADERS,
+    )
     assert host.status_code == 201 and xml(host).findtext("status") == "up", host.text
-    vm = http.post("/vms", content=f"<vm><name>{unique('vm')}</name><cluster><name>Default</name></cluster>"
-                                   "<template><name>Blank</name></template></vm>", headers=XML_HEADERS)
+    vm = http.post(
+        "/vms",
+        content=f"<vm><name>{unique('vm')}</name><cluster><name>Default</name></cluster>"
+        "<template><name>Blank</name></template></vm>",
+        headers=XML_HEADERS,
+    )
     assert vm.status_code == 201, vm.text
     vm_id = xml(vm).get("id")
     for action in ("start", "stop", "shutdown"):
@@ -120,8 +139,11 @@ def test_json_when_asked(http: httpx.Client) -> None:
     assert all(dc["href"].startswith("/ovirt-engine/api/datacenters/") for dc in body["data_center"])
 
     name = unique("dc")
-    created = http.post("/datacenters", content=json.dumps({"name": name, "local": False}),
-                        headers={"Content-Type": "application/json", "Accept": "application/json"})
+    created = http.post(
+        "/datacenters",
+        content=json.dumps({"name": name, "local": False}),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
     assert created.status_code == 201
     assert created.json()["name"] == name and created.json()["local"] == "false"
 
@@ -130,8 +152,11 @@ def test_json_when_asked(http: httpx.Client) -> None:
     assert missing.headers["content-type"].startswith("application/json")
     assert missing.json()["detail"].startswith("[")
 
-    bad = http.post("/datacenters", content="{not json", headers={"Content-Type": "application/json",
-                                                                    "Accept": "application/json"})
+    bad = http.post(
+        "/datacenters",
+        content="{not json",
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
     assert bad.status_code == 400 and "JSON" in bad.json()["detail"]
 
 
@@ -142,18 +167,22 @@ def test_malformed_xml_is_400_naming_the_problem(http: httpx.Client) -> None:
     assert len(xml(http.get("/datacenters"))) == before
 
 
-@pytest.mark.parametrize(("path_kind", "body", "element"), [
-    ("dc", "<data_center><local>maybe</local></data_center>", "local"),
-    ("dc", "<data_center><version><major>four</major></version></data_center>", "version.major"),
-    ("network", '<network><vlan id="x"/></network>', "vlan.id"),
-    ("network", "<network><mtu>big</mtu></network>", "mtu"),
-    ("network", "<network><usages><usage>party</usage></usages></network>", "usages.usage"),
-    ("nic", "<nic><interface>bogus</interface></nic>", "interface"),
-    ("nic", "<nic><plugged>yes</plugged></nic>", "plugged"),
-    ("nic", "<nic><mac><address>zz:zz</address></mac></nic>", "mac.address"),
-])
+@pytest.mark.parametrize(
+    ("path_kind", "body", "element"),
+    [
+        ("dc", "<data_center><local>maybe</local></data_center>", "local"),
+        ("dc", "<data_center><version><major>four</major></version></data_center>", "version.major"),
+        ("network", '<network><vlan id="x"/></network>', "vlan.id"),
+        ("network", "<network><mtu>big</mtu></network>", "mtu"),
+        ("network", "<network><usages><usage>party</usage></usages></network>", "usages.usage"),
+        ("nic", "<nic><interface>bogus</interface></nic>", "interface"),
+        ("nic", "<nic><plugged>yes</plugged></nic>", "plugged"),
+        ("nic", "<nic><mac><address>zz:zz</address></mac></nic>", "mac.address"),
+    ],
+)
 def test_invalid_value_is_400_naming_the_element_and_writes_nothing(
-        http: httpx.Client, path_kind: str, body: str, element: str) -> None:
+    http: httpx.Client, path_kind: str, body: str, element: str
+) -> None:
     dc = add_dc(http)
     if path_kind == "dc":
         path = f"/datacenters/{dc.get('id')}"
@@ -162,14 +191,24 @@ def test_invalid_value_is_400_naming_the_element_and_writes_nothing(
         assert net is not None
         path = f"/networks/{net.get('id')}"
     else:
-        vm = xml(http.post("/vms", content=f"<vm><name>{unique('vm')}</name><cluster><name>Default</name></cluster>"
-                                          "</vm>", headers=XML_HEADERS))
-        nic = http.post(f"/vms/{vm.get('id')}/nics", content="<nic><name>nic1</name></nic>", headers=XML_HEADERS)
+        vm = xml(
+            http.post(
+                "/vms",
+                content=f"<vm><name>{unique('vm')}</name><cluster><name>Default</name></cluster></vm>",
+                headers=XML_HEADERS,
+            )
+        )
+        nic = http.post(
+            f"/vms/{vm.get('id')}/nics", content="<nic><name>nic1</name></nic>", headers=XML_HEADERS
+        )
         path = f"/vms/{vm.get('id')}/nics/{xml(nic).get('id')}"
     before = http.get(path).content
     # the same body with a valid change first: nothing of it may be written either
-    valid_first = body.replace(">", "><description>changed</description>", 1) if path_kind != "nic" \
+    valid_first = (
+        body.replace(">", "><description>changed</description>", 1)
+        if path_kind != "nic"
         else body.replace("<nic>", "<nic><name>renamed</name>", 1)
+    )
     for attempt in (body, valid_first):
         assert_fault(http.put(path, content=attempt, headers=XML_HEADERS), 400, f"'{element}'")
     assert http.get(path).content == before
@@ -177,15 +216,26 @@ def test_invalid_value_is_400_naming_the_element_and_writes_nothing(
 
 def test_invalid_value_on_add_writes_nothing(http: httpx.Client) -> None:
     name = unique("dc")
-    assert_fault(http.post("/datacenters", content=f"<data_center><name>{name}</name><local>maybe</local></data_center>",
-                           headers=XML_HEADERS), 400, "'local'")
+    assert_fault(
+        http.post(
+            "/datacenters",
+            content=f"<data_center><name>{name}</name><local>maybe</local></data_center>",
+            headers=XML_HEADERS,
+        ),
+        400,
+        "'local'",
+    )
     assert xml(http.get("/datacenters", params={"search": f"name={name}"})).find("data_center") is None
 
 
 def test_unknown_elements_are_ignored(http: httpx.Client) -> None:
     name = unique("dc")
-    r = http.post("/datacenters", content=f"<data_center><name>{name}</name><flux_capacitor>on</flux_capacitor>"
-                                          "<storage_format>v5</storage_format></data_center>", headers=XML_HEADERS)
+    r = http.post(
+        "/datacenters",
+        content=f"<data_center><name>{name}</name><flux_capacitor>on</flux_capacitor>"
+        "<storage_format>v5</storage_format></data_center>",
+        headers=XML_HEADERS,
+    )
     assert r.status_code == 201
     assert xml(r).findtext("name") == name
 
@@ -194,15 +244,28 @@ def test_faults_have_reason_and_bracketed_detail(http: httpx.Client) -> None:
     assert_fault(http.get("/vms/00000000-0000-0000-0000-00000000abcd"), 404)
     assert_fault(http.get("/nothing-here"), 404)
     assert_fault(http.post("/datacenters", content="<data_center/>", headers=XML_HEADERS), 400, "name")
-    assert_fault(http.post("/datacenters", content="<data_center><name>Default</name></data_center>",
-                           headers=XML_HEADERS), 409, "Cannot add Data Center. The Data Center name is already in use.")
+    assert_fault(
+        http.post(
+            "/datacenters", content="<data_center><name>Default</name></data_center>", headers=XML_HEADERS
+        ),
+        409,
+        "Cannot add Data Center. The Data Center name is already in use.",
+    )
 
 
 def test_empty_sub_collections(http: httpx.Client) -> None:
-    vm = xml(http.post("/vms", content=f"<vm><name>{unique('vm')}</name><cluster><name>Default</name></cluster></vm>",
-                       headers=XML_HEADERS))
-    for rel, root in (("permissions", "permissions"), ("diskattachments", "disk_attachments"),
-                      ("reporteddevices", "reported_devices")):
+    vm = xml(
+        http.post(
+            "/vms",
+            content=f"<vm><name>{unique('vm')}</name><cluster><name>Default</name></cluster></vm>",
+            headers=XML_HEADERS,
+        )
+    )
+    for rel, root in (
+        ("permissions", "permissions"),
+        ("diskattachments", "disk_attachments"),
+        ("reporteddevices", "reported_devices"),
+    ):
         r = http.get(f"/vms/{vm.get('id')}/{rel}")
         assert r.status_code == 200
         element = xml(r)
@@ -230,20 +293,32 @@ def test_unsupported_method_is_a_fault(http: httpx.Client) -> None:
 
 
 def test_text_xml_cannot_carry_is_refused_so_listings_stay_parseable(http: httpx.Client) -> None:
-    r = http.post("/datacenters", content=json.dumps({"name": "bad\u0001name"}),
-                  headers={"Content-Type": "application/json", "Accept": "application/json"})
+    r = http.post(
+        "/datacenters",
+        content=json.dumps({"name": "bad\u0001name"}),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
     assert r.status_code == 400 and "'name'" in r.json()["detail"]
     etree.fromstring(http.get("/datacenters").content)
 
 
 def test_negative_memory_is_400_and_writes_nothing(http: httpx.Client) -> None:
     name = unique("vm")
-    assert_fault(http.post("/vms", content=f"<vm><name>{name}</name><cluster><name>Default</name></cluster>"
-                                           "<memory>-5</memory></vm>", headers=XML_HEADERS), 400, "'memory'")
+    assert_fault(
+        http.post(
+            "/vms",
+            content=f"<vm><name>{name}</name><cluster><name>Default</name></cluster><memory>-5</memory></vm>",
+            headers=XML_HEADERS,
+        ),
+        400,
+        "'memory'",
+    )
     assert xml(http.get("/vms", params={"search": f"name={name}"})).find("vm") is None
 
 
-def test_concurrent_adds_of_one_name_through_the_api(http: httpx.Client, shared_engine: RunningEngine) -> None:
+def test_concurrent_adds_of_one_name_through_the_api(
+    http: httpx.Client, shared_engine: RunningEngine
+) -> None:
     """Eight clients add one name at once: one 201, seven clean 409 faults, one row."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -263,8 +338,13 @@ def test_concurrent_adds_of_one_name_through_the_api(http: httpx.Client, shared_
 
 
 def test_dates_carry_their_offset(http: httpx.Client) -> None:
-    vm = xml(http.post("/vms", content=f"<vm><name>{unique('vm')}</name><cluster><name>Default</name></cluster></vm>",
-                       headers=XML_HEADERS))
+    vm = xml(
+        http.post(
+            "/vms",
+            content=f"<vm><name>{unique('vm')}</name><cluster><name>Default</name></cluster></vm>",
+            headers=XML_HEADERS,
+        )
+    )
     again = xml(http.get(f"/vms/{vm.get('id')}"))
     for element in (vm, again):
         stamp = element.findtext("creation_time") or ""

@@ -33,8 +33,9 @@ class Process:
     """One `neutrino` program as a process that a test can stop, SIGKILL and start again (same arguments, so
     the same port, data directory and database)."""
 
-    def __init__(self, name: str, args: list[str], ready_url: str, directory: Path,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, name: str, args: list[str], ready_url: str, directory: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.name, self.args, self.ready_url, self.directory = name, args, ready_url, directory
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
@@ -52,8 +53,13 @@ class Process:
     def start(self, timeout: float = 60.0) -> Self:
         self.starts += 1
         with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "neutrino.cli", *self.args], stdout=out,
-                                         stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "neutrino.cli", *self.args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                start_new_session=True,
+            )
         wait_ready(self.proc, self.ready_url, self.log, timeout)
         return self
 
@@ -80,8 +86,19 @@ class Agent(Process):
     def __init__(self, directory: Path, name: str, extra: tuple[str, ...] = ()) -> None:
         self.port, self.token = free_port(), secrets.token_urlsafe(16)
         self.data_dir = directory / f"agent-{name}"
-        args = ["agent", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir),
-                f"--token={self.token}", "--host-name", name, "--host-net", "memory", *extra]
+        args = [
+            "agent",
+            "--listen",
+            f"127.0.0.1:{self.port}",
+            "--data-dir",
+            str(self.data_dir),
+            f"--token={self.token}",
+            "--host-name",
+            name,
+            "--host-net",
+            "memory",
+            *extra,
+        ]
         super().__init__(f"agent-{name}", args, f"{self.url}/capabilities", directory)
         self.host_name = name
 
@@ -110,8 +127,12 @@ class Stack:
 
     def api(self) -> httpx.Client:
         """The engine's API as JSON, for Neutrino's extension elements that ovirtsdk4 skips."""
-        return httpx.Client(base_url=self.engine_url, auth=("admin@internal", PASSWORD), timeout=60.0,
-                            headers={"Accept": "application/json"})
+        return httpx.Client(
+            base_url=self.engine_url,
+            auth=("admin@internal", PASSWORD),
+            timeout=60.0,
+            headers={"Accept": "application/json"},
+        )
 
     def cleanup(self, callback: Callable[[], object]) -> None:
         """Call ``callback`` when the stack stops (before the processes started so far are stopped)."""
@@ -141,16 +162,34 @@ def neutrino_up(backend: str, directory: Path, host_monitor_interval: float = 1.
     comes from NEUTRINO_DB for PostgreSQL, the intervals from their NEUTRINO_* variables)."""
     engine_port, provider_port, agent_port = free_port(), free_port(), free_port()
     with database(backend) as db_url:
-        env = {"NEUTRINO_ADMIN_PASSWORD": PASSWORD, "NEUTRINO_MAC_POOL_RANGE": MAC_POOL,
-               "NEUTRINO_HOST_MONITOR_INTERVAL": str(host_monitor_interval)}
+        env = {
+            "NEUTRINO_ADMIN_PASSWORD": PASSWORD,
+            "NEUTRINO_MAC_POOL_RANGE": MAC_POOL,
+            "NEUTRINO_HOST_MONITOR_INTERVAL": str(host_monitor_interval),
+        }
         if db_url is not None:
             env["NEUTRINO_DB"] = db_url
         engine_url = f"http://127.0.0.1:{engine_port}/ovirt-engine/api"
         # its own local agent (host `local` of the Default cluster) stays out of the tests' clusters
-        up = Process("up", ["up", "--data-dir", str(directory / "data"), "--engine-listen",
-                            f"127.0.0.1:{engine_port}", "--provider-listen", f"127.0.0.1:{provider_port}",
-                            "--agent-listen", f"127.0.0.1:{agent_port}", "--datapath", "memory"],
-                     engine_url, directory, env)
+        up = Process(
+            "up",
+            [
+                "up",
+                "--data-dir",
+                str(directory / "data"),
+                "--engine-listen",
+                f"127.0.0.1:{engine_port}",
+                "--provider-listen",
+                f"127.0.0.1:{provider_port}",
+                "--agent-listen",
+                f"127.0.0.1:{agent_port}",
+                "--datapath",
+                "memory",
+            ],
+            engine_url,
+            directory,
+            env,
+        )
         stack = Stack(backend, directory, up, engine_url, f"http://127.0.0.1:{provider_port}")
         with stack._exit:
             up.start()
@@ -161,25 +200,57 @@ def neutrino_up(backend: str, directory: Path, host_monitor_interval: float = 1.
 
 
 @contextmanager
-def engine_and_provider(backend: str, directory: Path, janitor_interval: float = 2.0,
-                        host_monitor_interval: float = 1.0, agent_timeout: float = 10.0) -> Iterator[Stack]:
+def engine_and_provider(
+    backend: str,
+    directory: Path,
+    janitor_interval: float = 2.0,
+    host_monitor_interval: float = 1.0,
+    agent_timeout: float = 10.0,
+) -> Iterator[Stack]:
     """`neutrino provider` and `neutrino engine` as separate processes, so either can be stopped, killed and
     started again on the same port, data directory and database. The provider is not registered yet."""
     engine_port, provider_port = free_port(), free_port()
     provider_url = f"http://127.0.0.1:{provider_port}"
-    provider = Process("provider", ["provider", "--listen", f"127.0.0.1:{provider_port}", "--data-dir",
-                                    str(directory / "provider"), "--db", sqlite_url(directory / "provider")],
-                       f"{provider_url}/", directory, {"NEUTRINO_ADMIN_PASSWORD": PASSWORD})
+    provider = Process(
+        "provider",
+        [
+            "provider",
+            "--listen",
+            f"127.0.0.1:{provider_port}",
+            "--data-dir",
+            str(directory / "provider"),
+            "--db",
+            sqlite_url(directory / "provider"),
+        ],
+        f"{provider_url}/",
+        directory,
+        {"NEUTRINO_ADMIN_PASSWORD": PASSWORD},
+    )
     (directory / "provider").mkdir(parents=True, exist_ok=True)
     with database(backend) as db_url:
         engine_url = f"http://127.0.0.1:{engine_port}/ovirt-engine/api"
-        args = ["engine", "--listen", f"127.0.0.1:{engine_port}", "--data-dir", str(directory / "engine"),
-                "--mac-pool-range", MAC_POOL, "--janitor-interval", str(janitor_interval),
-                "--host-monitor-interval", str(host_monitor_interval)]
+        args = [
+            "engine",
+            "--listen",
+            f"127.0.0.1:{engine_port}",
+            "--data-dir",
+            str(directory / "engine"),
+            "--mac-pool-range",
+            MAC_POOL,
+            "--janitor-interval",
+            str(janitor_interval),
+            "--host-monitor-interval",
+            str(host_monitor_interval),
+        ]
         if db_url is not None:
             args += ["--db", db_url]
-        engine = Process("engine", args, engine_url, directory,
-                         {"NEUTRINO_ADMIN_PASSWORD": PASSWORD, "NEUTRINO_AGENT_TIMEOUT": str(agent_timeout)})
+        engine = Process(
+            "engine",
+            args,
+            engine_url,
+            directory,
+            {"NEUTRINO_ADMIN_PASSWORD": PASSWORD, "NEUTRINO_AGENT_TIMEOUT": str(agent_timeout)},
+        )
         stack = Stack(backend, directory, engine, engine_url, provider_url, provider)
         with stack._exit:
             provider.start()

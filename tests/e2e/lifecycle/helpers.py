@@ -65,9 +65,17 @@ class Neutron:
         self._token: str | None = None
 
     def _login(self) -> str:
-        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-            "name": "admin", "password": PASSWORD, "domain": {"name": "Default"}}}},
-            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}
+        body = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {"name": "admin", "password": PASSWORD, "domain": {"name": "Default"}}
+                    },
+                },
+                "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}},
+            }
+        }
         resp = httpx.post(f"{self.url}/v3/auth/tokens", json=body, timeout=30.0)
         resp.raise_for_status()
         return resp.headers["X-Subject-Token"]
@@ -76,8 +84,9 @@ class Neutron:
         for _ in range(2):
             if self._token is None:
                 self._token = self._login()
-            resp = httpx.request(method, f"{self.url}{path}", headers={"X-Auth-Token": self._token}, timeout=30.0,
-                                 **kw)
+            resp = httpx.request(
+                method, f"{self.url}{path}", headers={"X-Auth-Token": self._token}, timeout=30.0, **kw
+            )
             if resp.status_code == 401:  # e.g. the provider restarted
                 self._token = None
                 continue
@@ -103,12 +112,14 @@ class Neutron:
     def security_group(self, project_id: str, name: str | None = None) -> str:
         """A new security group in the project (or its ``default`` group when ``name`` is None)."""
         if name is None:
-            found = self.request("GET", "/v2.0/security-groups",
-                                 params={"name": "default", "project_id": project_id})["security_groups"]
+            found = self.request(
+                "GET", "/v2.0/security-groups", params={"name": "default", "project_id": project_id}
+            )["security_groups"]
             assert len(found) == 1, found
             return str(found[0]["id"])
-        made = self.request("POST", "/v2.0/security-groups",
-                            json={"security_group": {"name": name, "project_id": project_id}})
+        made = self.request(
+            "POST", "/v2.0/security-groups", json={"security_group": {"name": name, "project_id": project_id}}
+        )
         return str(made["security_group"]["id"])
 
 
@@ -155,20 +166,34 @@ def provider_id_named(system: Any, name: str) -> str:
 def register_provider(system: Any, stack: Stack, url: str | None = None) -> str:
     """Register the stack's provider (or a proxy in front of it, ``url``) as its admin."""
     url = url or stack.provider_url
-    made = system.openstack_network_providers_service().add(types.OpenStackNetworkProvider(
-        name=unique("neutrino"), url=url, requires_authentication=True, username="admin", password=PASSWORD,
-        authentication_url=f"{url}/v3", tenant_name="admin", user_domain_name="Default",
-        project_domain_name="Default", external_plugin_type="LINUX_BRIDGE",
-        type=types.OpenStackNetworkProviderType.NEUTRON))
+    made = system.openstack_network_providers_service().add(
+        types.OpenStackNetworkProvider(
+            name=unique("neutrino"),
+            url=url,
+            requires_authentication=True,
+            username="admin",
+            password=PASSWORD,
+            authentication_url=f"{url}/v3",
+            tenant_name="admin",
+            user_domain_name="Default",
+            project_domain_name="Default",
+            external_plugin_type="LINUX_BRIDGE",
+            type=types.OpenStackNetworkProviderType.NEUTRON,
+        )
+    )
     return str(made.id)
 
 
 def make_site(system: Any, provider_id: str) -> Site:
     dc = system.data_centers_service().add(types.DataCenter(name=unique("dc"), local=False))
-    cluster = system.clusters_service().add(types.Cluster(
-        name=unique("cl"), data_center=types.DataCenter(id=dc.id),
-        cpu=types.Cpu(architecture=types.Architecture.X86_64, type="Intel Nehalem Family"),
-        external_network_providers=[types.ExternalProvider(id=provider_id)]))
+    cluster = system.clusters_service().add(
+        types.Cluster(
+            name=unique("cl"),
+            data_center=types.DataCenter(id=dc.id),
+            cpu=types.Cpu(architecture=types.Architecture.X86_64, type="Intel Nehalem Family"),
+            external_network_providers=[types.ExternalProvider(id=provider_id)],
+        )
+    )
     return Site(dc, cluster, provider_id)
 
 
@@ -176,17 +201,24 @@ def external_network(system: Any, site: Site, name: str | None = None) -> Extern
     """A network created on the provider through the engine, imported into the site's DC and attached to its
     cluster (never required: an external network cannot be)."""
     name = name or unique("ext")
-    net = system.networks_service().add(types.Network(
-        name=name, data_center=types.DataCenter(id=site.dc.id),
-        external_provider=types.OpenStackNetworkProvider(id=site.provider_id)))
+    net = system.networks_service().add(
+        types.Network(
+            name=name,
+            data_center=types.DataCenter(id=site.dc.id),
+            external_provider=types.OpenStackNetworkProvider(id=site.provider_id),
+        )
+    )
     system.clusters_service().cluster_service(site.cluster.id).networks_service().add(
-        types.Network(id=net.id, required=False))
+        types.Network(id=net.id, required=False)
+    )
     [profile] = system.networks_service().network_service(net.id).vnic_profiles_service().list()
     return ExternalNet(net, profile, provider_network_id(system, site.provider_id, name))
 
 
 def provider_network_id(system: Any, provider_id: str, name: str) -> str:
-    nets = system.openstack_network_providers_service().provider_service(provider_id).networks_service().list()
+    nets = (
+        system.openstack_network_providers_service().provider_service(provider_id).networks_service().list()
+    )
     found = [n for n in nets if n.name == name]
     assert len(found) == 1, [n.name for n in nets]
     return str(found[0].id)
@@ -195,28 +227,47 @@ def provider_network_id(system: Any, provider_id: str, name: str) -> str:
 def profile_on(system: Any, net: ExternalNet, security_groups: str | None) -> types.VnicProfile:
     """Another vNIC profile on the network, with the SecurityGroups custom property set to ``security_groups``
     (None: the property is not set at all)."""
-    props = None if security_groups is None else [types.CustomProperty(name="SecurityGroups",
-                                                                       value=security_groups)]
-    return system.vnic_profiles_service().add(types.VnicProfile(
-        name=unique("prof"), network=types.Network(id=net.network.id), custom_properties=props))
+    props = (
+        None
+        if security_groups is None
+        else [types.CustomProperty(name="SecurityGroups", value=security_groups)]
+    )
+    return system.vnic_profiles_service().add(
+        types.VnicProfile(
+            name=unique("prof"), network=types.Network(id=net.network.id), custom_properties=props
+        )
+    )
 
 
 def add_host(system: Any, site: Site, agent: Agent, port: int | None = None) -> Any:
     """Enroll an agent as a host of the site's cluster (``port``: a proxy in front of the agent); it is Up."""
-    host = system.hosts_service().add(types.Host(
-        name=agent.host_name, address="127.0.0.1", port=port or agent.port, root_password=agent.token,
-        cluster=types.Cluster(id=site.cluster.id)))
+    host = system.hosts_service().add(
+        types.Host(
+            name=agent.host_name,
+            address="127.0.0.1",
+            port=port or agent.port,
+            root_password=agent.token,
+            cluster=types.Cluster(id=site.cluster.id),
+        )
+    )
     assert host.status == types.HostStatus.UP, (host.status, host.status_detail)
     return host
 
 
 def add_vm(system: Any, site: Site, profiles: list[types.VnicProfile]) -> tuple[types.Vm, list[types.Nic]]:
     """A VM in the site's cluster with one plugged, linked vNIC per profile (nic1, nic2, ...)."""
-    vm = system.vms_service().add(types.Vm(name=unique("vm"), cluster=types.Cluster(id=site.cluster.id),
-                                           template=types.Template(name="Blank")))
+    vm = system.vms_service().add(
+        types.Vm(
+            name=unique("vm"),
+            cluster=types.Cluster(id=site.cluster.id),
+            template=types.Template(name="Blank"),
+        )
+    )
     nics_svc = system.vms_service().vm_service(vm.id).nics_service()
-    nics = [nics_svc.add(types.Nic(name=f"nic{i}", vnic_profile=types.VnicProfile(id=p.id)))
-            for i, p in enumerate(profiles, 1)]
+    nics = [
+        nics_svc.add(types.Nic(name=f"nic{i}", vnic_profile=types.VnicProfile(id=p.id)))
+        for i, p in enumerate(profiles, 1)
+    ]
     return vm, nics
 
 

@@ -83,8 +83,10 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     directory = tmp_path_factory.mktemp("faults")
-    with engine_and_provider("sqlite", directory, janitor_interval=JANITOR_INTERVAL) as stack, \
-            proxy_to(stack.provider_url) as provider_proxy:
+    with (
+        engine_and_provider("sqlite", directory, janitor_interval=JANITOR_INTERVAL) as stack,
+        proxy_to(stack.provider_url) as provider_proxy,
+    ):
         conn = stack.connection()
         provider_id = register_provider(conn.system_service(), stack, provider_proxy.url)
         conn.close()
@@ -162,7 +164,9 @@ class DiesAfterCreate:
             self.killed.set()
 
 
-def _run_while_the_agent_dies(world: World) -> tuple[types.Vm, list[types.Nic], Agent, tuple[int | None, str]]:
+def _run_while_the_agent_dies(
+    world: World,
+) -> tuple[types.Vm, list[types.Nic], Agent, tuple[int | None, str]]:
     site, net = world.site()
     agent = world.stack.agent(unique("a"))
     hooks = DiesAfterCreate(agent)
@@ -209,10 +213,14 @@ def test_an_agent_back_after_dying_mid_run_does_not_keep_running_the_vm(world: W
 
     agent.start()  # same port and data directory: it replays what it was asked to run
     host = [h for h in world.system.hosts_service().list() if h.name == agent.host_name][0]
-    eventually(lambda: world.system.hosts_service().host_service(host.id).get().status == types.HostStatus.UP,
-               what=f"host {agent.host_name} Up again")
+    eventually(
+        lambda: world.system.hosts_service().host_service(host.id).get().status == types.HostStatus.UP,
+        what=f"host {agent.host_name} Up again",
+    )
     # the engine gave the run up (VM Down, ports deleted): the host must not go on running it
-    assert settled(lambda: agreement(world, vm.id, agent), True, timeout=10.0) is True, agreement(world, vm.id, agent)
+    assert settled(lambda: agreement(world, vm.id, agent), True, timeout=10.0) is True, agreement(
+        world, vm.id, agent
+    )
     assert_consistent(world, vm.id, agent)
 
 
@@ -237,8 +245,9 @@ def test_provider_down_before_a_run_fails_it_cleanly(world: World, provider_rest
     assert (record["state"], "cannot connect" in (record.get("last_error") or "")) == ("failed", True), record
 
 
-def test_provider_stopped_during_a_run_leaves_nothing_behind_once_back(world: World,
-                                                                       provider_restored: None) -> None:
+def test_provider_stopped_during_a_run_leaves_nothing_behind_once_back(
+    world: World, provider_restored: None
+) -> None:
     site, net = world.site()
     agent = world.stack.agent(unique("b"))
     add_host(world.system, site, agent)
@@ -269,8 +278,11 @@ def test_provider_stopped_during_a_run_leaves_nothing_behind_once_back(world: Wo
 
     provider.start()
     # what the run created goes, at the latest when the janitor (every 2 s) has been round
-    left = settled(lambda: world.neutron.ports_of(nic1.id) + world.neutron.ports_of(nic2.id), [],
-                   timeout=4 * JANITOR_INTERVAL + 2)
+    left = settled(
+        lambda: world.neutron.ports_of(nic1.id) + world.neutron.ports_of(nic2.id),
+        [],
+        timeout=4 * JANITOR_INTERVAL + 2,
+    )
     assert left == [], f"the failed run left {len(left)} port(s) on the provider: {left}"
     assert world.unowned_ports() == []
 
@@ -283,8 +295,9 @@ def test_provider_stopped_during_a_run_leaves_nothing_behind_once_back(world: Wo
 # --- (c) the provider stops during a VM's removal -------------------------------------------------------
 
 
-def test_provider_down_does_not_block_removing_a_vm_and_the_janitor_cleans_up(world: World,
-                                                                            provider_restored: None) -> None:
+def test_provider_down_does_not_block_removing_a_vm_and_the_janitor_cleans_up(
+    world: World, provider_restored: None
+) -> None:
     site, net = world.site()
     add_host(world.system, site, world.stack.agent(unique("c")))
     vm, nics = add_vm(world.system, site, [net.profile, net.profile])
@@ -299,14 +312,18 @@ def test_provider_down_does_not_block_removing_a_vm_and_the_janitor_cleans_up(wo
     assert vm.id not in {v.id for v in world.system.vms_service().list()}
 
     provider.start()
-    left = settled(lambda: [p["id"] for p in world.neutron.engine_ports() if p["id"] in ports], [],
-                   timeout=4 * JANITOR_INTERVAL + 2)
+    left = settled(
+        lambda: [p["id"] for p in world.neutron.engine_ports() if p["id"] in ports],
+        [],
+        timeout=4 * JANITOR_INTERVAL + 2,
+    )
     assert left == [], "the janitor did not delete the removed VM's ports"
     assert world.unowned_ports() == []
 
 
 def test_provider_down_does_not_block_removing_a_vnic_or_force_removing_a_data_center(
-        world: World, provider_restored: None) -> None:
+    world: World, provider_restored: None
+) -> None:
     site, net = world.site()
     add_host(world.system, site, world.stack.agent(unique("c")))
     vm, (nic1, nic2) = add_vm(world.system, site, [net.profile, net.profile])
@@ -322,8 +339,11 @@ def test_provider_down_does_not_block_removing_a_vnic_or_force_removing_a_data_c
     assert [n.id for n in vm_service(world.system, vm.id).nics_service().list()] == [nic2.id]
 
     provider.start()
-    left = settled(lambda: [p["id"] for p in world.neutron.engine_ports() if p["id"] in ports], [],
-                   timeout=4 * JANITOR_INTERVAL + 2)
+    left = settled(
+        lambda: [p["id"] for p in world.neutron.engine_ports() if p["id"] in ports],
+        [],
+        timeout=4 * JANITOR_INTERVAL + 2,
+    )
     assert left == [], "the janitor did not delete the ports given up while the provider was down"
 
 
@@ -402,8 +422,9 @@ def test_engine_killed_mid_run_converges_on_restart(world: World, engine_restore
     assert settled(world.unowned_ports, [], timeout=4 * JANITOR_INTERVAL + 2) == []
 
 
-def test_engine_restarted_while_its_create_vm_is_still_in_flight_converges(world: World,
-                                                                          engine_restored: None) -> None:
+def test_engine_restarted_while_its_create_vm_is_still_in_flight_converges(
+    world: World, engine_restored: None
+) -> None:
     vm, agent, held = _kill_the_engine_during_create(world)
 
     world.stack.engine.start()  # converges while create-VM is still on its way to the agent
@@ -411,13 +432,16 @@ def test_engine_restarted_while_its_create_vm_is_still_in_flight_converges(world
     held.let_go()
 
     # the create landed after the engine settled the run: the agent and the engine must come to agree
-    assert settled(lambda: agreement(world, vm.id, agent), True, timeout=10.0) is True, agreement(world, vm.id, agent)
+    assert settled(lambda: agreement(world, vm.id, agent), True, timeout=10.0) is True, agreement(
+        world, vm.id, agent
+    )
     assert_consistent(world, vm.id, agent)
     assert settled(world.unowned_ports, [], timeout=4 * JANITOR_INTERVAL + 2) == []
 
 
 def test_engine_killed_while_a_port_is_being_created_converges_on_restart(
-        world: World, provider_restored: None, engine_restored: None) -> None:
+    world: World, provider_restored: None, engine_restored: None
+) -> None:
     site, net = world.site()
     agent = world.stack.agent(unique("d"))
     add_host(world.system, site, agent)

@@ -67,7 +67,10 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         conn = stack.connection()
         system = conn.system_service()
         site = make_site(system, provider_id_named(system, "neutrino-provider"))
-        red, blue = external_network(system, site, unique("red")), external_network(system, site, unique("blue"))
+        red, blue = (
+            external_network(system, site, unique("red")),
+            external_network(system, site, unique("blue")),
+        )
         agents = {}
         for name in ("alpha", "beta"):
             agent = stack.agent(name)
@@ -90,10 +93,17 @@ def assert_plugged(world: World, vm_id: str, nic: types.Nic, net: ExternalNet) -
     agent = world.agent_on(host_id)
     port = world.neutron.port_of(nic.id)
     assert (port["device_owner"], port["network_id"], port["mac_address"]) == (
-        DEVICE_OWNER, net.provider_network_id, nic.mac.address)
+        DEVICE_OWNER,
+        net.provider_network_id,
+        nic.mac.address,
+    )
     assert port["binding:host_id"] == agent.host_name
     record = provisioning(world.stack, vm_id, nic.id)
-    assert (record["state"], record["port_id"], record["binding_host"]) == ("plugged", port["id"], agent.host_name)
+    assert (record["state"], record["port_id"], record["binding_host"]) == (
+        "plugged",
+        port["id"],
+        agent.host_name,
+    )
     reported = agent_nics(agent, vm_id)[nic.id]
     assert reported["state"] == "plugged"
     assert (reported["plugged"]["vnic_id"], reported["plugged"]["mac"]) == (port["id"], nic.mac.address)
@@ -139,8 +149,10 @@ def test_stop_keeps_the_ports_and_the_next_run_reuses_them(world: World) -> None
 
     vm_service(world.system, vm.id).start()
     assert vm_status(world.system, vm.id) == types.VmStatus.UP
-    after = {n.id: assert_plugged(world, vm.id, n, net)["id"] for n, net in zip(nics, [world.red, world.blue],
-                                                                              strict=True)}
+    after = {
+        n.id: assert_plugged(world, vm.id, n, net)["id"]
+        for n, net in zip(nics, [world.red, world.blue], strict=True)
+    }
     assert after == before
     names = [s["name"] for s in steps_of(provisioning(world.stack, vm.id, nics[0].id))]
     assert "port found" in names and "port created" not in names, names
@@ -201,9 +213,13 @@ def test_snapshot_preview_and_undo_release_the_ports_of_the_replaced_nics(world:
     vm_svc = vm_service(world.system, vm.id)
     vm_svc.stop()
     snap = vm_svc.snapshots_service().add(types.Snapshot(description="one nic"))
-    nic2 = vm_svc.nics_service().add(types.Nic(name="nic2", vnic_profile=types.VnicProfile(id=world.blue.profile.id)))
+    nic2 = vm_svc.nics_service().add(
+        types.Nic(name="nic2", vnic_profile=types.VnicProfile(id=world.blue.profile.id))
+    )
     vm_svc.start()
-    first = {n.id: assert_plugged(world, vm.id, n, net)["id"] for n, net in ((nic1, world.red), (nic2, world.blue))}
+    first = {
+        n.id: assert_plugged(world, vm.id, n, net)["id"] for n, net in ((nic1, world.red), (nic2, world.blue))
+    }
     vm_svc.stop()
 
     vm_svc.preview_snapshot(snapshot=types.Snapshot(id=snap.id), restore_memory=False)
@@ -279,16 +295,23 @@ def test_a_vm_that_fits_no_host_names_each_host_and_the_filter_that_excluded_it(
     gone_host = add_host(world.system, site, gone)
     add_host(world.system, site, no_bridge)
     gone.stop()
-    eventually(lambda: world.system.hosts_service().host_service(gone_host.id).get().status
-               == types.HostStatus.NON_RESPONSIVE, what=f"host {gone.host_name} non_responsive")
+    eventually(
+        lambda: (
+            world.system.hosts_service().host_service(gone_host.id).get().status
+            == types.HostStatus.NON_RESPONSIVE
+        ),
+        what=f"host {gone.host_name} non_responsive",
+    )
     vm, (nic1,) = add_vm(world.system, site, [net.profile])
 
     code, detail = refused(vm_service(world.system, vm.id).start)
     assert code in (400, 409), code
     assert detail.count("Cannot run VM.") == 1, detail
     assert f"{gone.host_name} (Up: the host is not Up)" in detail
-    assert (f"{no_bridge.host_name} (VnicNetworks: vNIC nic1: its agent has no vNIC driver for plugin type "
-            "LINUX_BRIDGE)") in detail
+    assert (
+        f"{no_bridge.host_name} (VnicNetworks: vNIC nic1: its agent has no vNIC driver for plugin type "
+        "LINUX_BRIDGE)"
+    ) in detail
     assert vm_status(world.system, vm.id) == types.VmStatus.DOWN
     assert world.neutron.ports_of(nic1.id) == []  # nothing was created for a VM that could not be placed
 
@@ -301,7 +324,10 @@ def test_security_groups_come_from_the_profile(world: World) -> None:
     probe, _ = run(world, [world.red.profile])
     project = world.neutron.port_of(nic_ids(world.system, probe.id)[0])["project_id"]
     default = world.neutron.security_group(project)
-    web, db = world.neutron.security_group(project, unique("web")), world.neutron.security_group(project, unique("db"))
+    web, db = (
+        world.neutron.security_group(project, unique("web")),
+        world.neutron.security_group(project, unique("db")),
+    )
     absent = world.red.profile  # the engine's profile: no custom property at all
     empty = profile_on(world.system, world.red, "")
     listed = profile_on(world.system, world.red, f"{web}, {db}")
@@ -317,8 +343,9 @@ def test_security_groups_come_from_the_profile(world: World) -> None:
     # a changed property reaches the existing port on the next run (the port is updated, not replaced)
     port = world.neutron.port_of(nic2.id)["id"]
     vm_service(world.system, vm.id).stop()
-    world.system.vnic_profiles_service().profile_service(empty.id).update(types.VnicProfile(
-        custom_properties=[types.CustomProperty(name="SecurityGroups", value=web)]))
+    world.system.vnic_profiles_service().profile_service(empty.id).update(
+        types.VnicProfile(custom_properties=[types.CustomProperty(name="SecurityGroups", value=web)])
+    )
     vm_service(world.system, vm.id).start()
     updated = world.neutron.port_of(nic2.id)
     assert (updated["id"], updated["security_groups"]) == (port, [web])
@@ -333,7 +360,13 @@ def test_a_malformed_security_groups_property_is_refused_at_profile_add(world: W
 
 
 def test_an_unknown_custom_property_is_refused(world: World) -> None:
-    code, detail = refused(lambda: world.system.vnic_profiles_service().add(types.VnicProfile(
-        name=unique("prof"), network=types.Network(id=world.red.network.id),
-        custom_properties=[types.CustomProperty(name="NoSuchProperty", value="x")])))
+    code, detail = refused(
+        lambda: world.system.vnic_profiles_service().add(
+            types.VnicProfile(
+                name=unique("prof"),
+                network=types.Network(id=world.red.network.id),
+                custom_properties=[types.CustomProperty(name="NoSuchProperty", value="x")],
+            )
+        )
+    )
     assert code == 400 and "NoSuchProperty" in detail, detail

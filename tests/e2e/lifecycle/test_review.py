@@ -47,8 +47,10 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     directory = tmp_path_factory.mktemp("review")
-    with engine_and_provider("sqlite", directory, janitor_interval=JANITOR_INTERVAL) as stack, \
-            proxy_to(stack.provider_url) as provider_proxy:
+    with (
+        engine_and_provider("sqlite", directory, janitor_interval=JANITOR_INTERVAL) as stack,
+        proxy_to(stack.provider_url) as provider_proxy,
+    ):
         conn = stack.connection()
         system = conn.system_service()
         provider_id = register_provider(system, stack, provider_proxy.url)
@@ -94,8 +96,10 @@ def test_a_port_the_engine_gave_up_and_then_reused_is_not_deleted_by_the_janitor
     deadline = time.monotonic() + 4 * JANITOR_INTERVAL + 2
     while time.monotonic() < deadline:  # a few janitor rounds
         left = [p["id"] for p in world.neutron.ports_of(nic1.id)]
-        assert left == [used], (f"the janitor deleted port {used} (the one given up at preview: {kept}) while "
-                                f"VM {vm.name} runs with it; the provider now has {left}")
+        assert left == [used], (
+            f"the janitor deleted port {used} (the one given up at preview: {kept}) while "
+            f"VM {vm.name} runs with it; the provider now has {left}"
+        )
         time.sleep(0.5)
 
 
@@ -110,16 +114,23 @@ def test_a_host_address_the_agent_client_cannot_use_is_a_clear_fault(world: Worl
     code: int | None = None
     detail = ""
     try:
-        world.system.hosts_service().add(types.Host(
-            name=name, address=f"127.0.0.1:{agent.port}", port=agent.port, root_password=agent.token,
-            cluster=types.Cluster(id=site.cluster.id)))
+        world.system.hosts_service().add(
+            types.Host(
+                name=name,
+                address=f"127.0.0.1:{agent.port}",
+                port=agent.port,
+                root_password=agent.token,
+                cluster=types.Cluster(id=site.cluster.id),
+            )
+        )
     except sdk.Error as exc:
         code, detail = exc.code, (exc.fault.detail if exc.fault is not None else str(exc)) or ""
     time.sleep(2.5)  # a couple of monitor rounds (1 s)
     stored = [h for h in world.system.hosts_service().list() if h.name == name]
     if stored:  # kept: then it must say why it is not Up, as any unreachable host does
         assert stored[0].status == types.HostStatus.NON_RESPONSIVE, (
-            f"host {name} is {stored[0].status}; the add answered {code}: {detail}")
+            f"host {name} is {stored[0].status}; the add answered {code}: {detail}"
+        )
     assert code in (None, 400), f"the add answered {code}: {detail}"
 
 

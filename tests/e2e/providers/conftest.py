@@ -44,9 +44,21 @@ class Provider:
     verify: Any = True  # for the test's own HTTP calls: an ssl.SSLContext over https
 
     def admin_token(self) -> str:
-        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-            "name": "admin", "password": PROVIDER_ADMIN_PASSWORD, "domain": {"name": "Default"}}}},
-            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}
+        body = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {
+                            "name": "admin",
+                            "password": PROVIDER_ADMIN_PASSWORD,
+                            "domain": {"name": "Default"},
+                        }
+                    },
+                },
+                "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}},
+            }
+        }
         resp = httpx.post(f"{self.url}/v3/auth/tokens", json=body, verify=self.verify)
         resp.raise_for_status()
         return resp.headers["X-Subject-Token"]
@@ -55,7 +67,9 @@ class Provider:
         """A new project and a user with role member on it (not admin anywhere)."""
         suffix = uuid.uuid4().hex[:8]
         member = Member(f"proj-{suffix}", f"user-{suffix}", f"pw-{suffix}")
-        with httpx.Client(base_url=self.url, headers={"X-Auth-Token": self.admin_token()}, verify=self.verify) as c:
+        with httpx.Client(
+            base_url=self.url, headers={"X-Auth-Token": self.admin_token()}, verify=self.verify
+        ) as c:
             project = c.post("/v3/projects", json={"project": {"name": member.project}})
             project.raise_for_status()
             user = c.post("/v3/users", json={"user": {"name": member.username, "password": member.password}})
@@ -66,13 +80,28 @@ class Provider:
 
     def neutron(self, member: Member) -> httpx.Client:
         """A raw Neutron client scoped to the member's project (to change things behind the engine's back)."""
-        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-            "name": member.username, "password": member.password, "domain": {"name": "Default"}}}},
-            "scope": {"project": {"name": member.project, "domain": {"name": "Default"}}}}}
+        body = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {
+                            "name": member.username,
+                            "password": member.password,
+                            "domain": {"name": "Default"},
+                        }
+                    },
+                },
+                "scope": {"project": {"name": member.project, "domain": {"name": "Default"}}},
+            }
+        }
         resp = httpx.post(f"{self.url}/v3/auth/tokens", json=body, verify=self.verify)
         resp.raise_for_status()
-        return httpx.Client(base_url=f"{self.url}/v2.0", verify=self.verify,
-                            headers={"X-Auth-Token": resp.headers["X-Subject-Token"]})
+        return httpx.Client(
+            base_url=f"{self.url}/v2.0",
+            verify=self.verify,
+            headers={"X-Auth-Token": resp.headers["X-Subject-Token"]},
+        )
 
 
 @dataclass
@@ -96,7 +125,15 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
     data_dir = tmp_path_factory.mktemp("provider")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    args = ["provider", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data_dir), "--db", sqlite_url(data_dir)]
+    args = [
+        "provider",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--data-dir",
+        str(data_dir),
+        "--db",
+        sqlite_url(data_dir),
+    ]
     with neutrino_process(args, f"{base}/", data_dir / "provider.log", env=_env()):
         yield Provider(base)
 
@@ -109,21 +146,40 @@ def database(backend: str, directory: Path) -> Iterator[str]:
 
 @contextmanager
 def run_engine(backend: str, directory: Path, sync_interval: float | None = None) -> Iterator[Engine]:
-    with database(backend, directory) as db_url, start_engine(backend, db_url, directory, sync_interval) as running:
+    with (
+        database(backend, directory) as db_url,
+        start_engine(backend, db_url, directory, sync_interval) as running,
+    ):
         yield running
 
 
 @contextmanager
-def start_engine(backend: str, db_url: str, directory: Path, sync_interval: float | None = None) -> Iterator[Engine]:
+def start_engine(
+    backend: str, db_url: str, directory: Path, sync_interval: float | None = None
+) -> Iterator[Engine]:
     """`neutrino engine` on this database with its data directory under ``directory`` (kept between runs)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/ovirt-engine/api"
-    args = ["engine", "--listen", f"127.0.0.1:{port}", "--data-dir", str(directory / "engine"), "--db", db_url,
-            "--mac-pool-range", MAC_POOL]
+    args = [
+        "engine",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--data-dir",
+        str(directory / "engine"),
+        "--db",
+        db_url,
+        "--mac-pool-range",
+        MAC_POOL,
+    ]
     if sync_interval is not None:
         args += ["--provider-sync-interval", str(sync_interval)]
-    with neutrino_process(args, url, directory / f"engine-{port}.log",
-                          env={"NEUTRINO_ADMIN_PASSWORD": ENGINE_PASSWORD}, timeout=60.0):
+    with neutrino_process(
+        args,
+        url,
+        directory / f"engine-{port}.log",
+        env={"NEUTRINO_ADMIN_PASSWORD": ENGINE_PASSWORD},
+        timeout=60.0,
+    ):
         yield Engine(url, backend)
 
 
@@ -162,36 +218,77 @@ def make_pki(directory: Path) -> Pki:
 
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Neutrino Test CA"),
-                         x509.NameAttribute(NameOID.COMMON_NAME, "neutrino-test-ca")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-          .not_valid_after(now + datetime.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
+    ca_name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Neutrino Test CA"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "neutrino-test-ca"),
+        ]
+    )
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
-    server = (x509.CertificateBuilder()
-              .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Neutrino Test Provider"),
-                                       x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-              .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-              .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-              .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                                          x509.DNSName("localhost")]), critical=False)
-              .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-              .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-              .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-              .sign(ca_key, hashes.SHA256()))
+    server = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Neutrino Test Provider"),
+                    x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1"),
+                ]
+            )
+        )
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     ca_pem = ca.public_bytes(serialization.Encoding.PEM).decode()
     server_pem = server.public_bytes(serialization.Encoding.PEM).decode()
     chain_file, key_file, ca_file = directory / "chain.pem", directory / "key.pem", directory / "ca.pem"
     chain_file.write_text(server_pem + ca_pem)
     ca_file.write_text(ca_pem)
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return Pki(ca_pem, server_pem, chain_file, key_file, ca_file)
 
 
@@ -209,17 +306,32 @@ def tls_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsProvid
     launcher = Path(__file__).with_name("tls_provider.py")
     log = data_dir / "provider.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, str(launcher), f"127.0.0.1:{port}", str(data_dir),
-                                 str(pki.chain_file), str(pki.key_file)], stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, **_env()}, start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(launcher),
+                f"127.0.0.1:{port}",
+                str(data_dir),
+                str(pki.chain_file),
+                str(pki.key_file),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **_env()},
+            start_new_session=True,
+        )
     try:
         _wait_https(proc, f"https://127.0.0.1:{port}/", pki.ca_file, log)
-        yield TlsProvider(f"https://127.0.0.1:{port}", verify=ssl.create_default_context(cafile=str(pki.ca_file)), pki=pki)
+        yield TlsProvider(
+            f"https://127.0.0.1:{port}", verify=ssl.create_default_context(cafile=str(pki.ca_file)), pki=pki
+        )
     finally:
         stop(proc)
 
 
-def _wait_https(proc: subprocess.Popen[bytes], url: str, ca_file: Path, log: Path, timeout: float = 30.0) -> None:
+def _wait_https(
+    proc: subprocess.Popen[bytes], url: str, ca_file: Path, log: Path, timeout: float = 30.0
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

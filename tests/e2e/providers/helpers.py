@@ -26,20 +26,31 @@ class Site:
 
 def make_site(system: Any, provider_id: str | None = None) -> Site:
     dc = system.data_centers_service().add(types.DataCenter(name=unique("dc"), local=False))
-    cluster = system.clusters_service().add(types.Cluster(
-        name=unique("cl"), data_center=types.DataCenter(id=dc.id),
-        cpu=types.Cpu(architecture=types.Architecture.X86_64, type="Intel Nehalem Family"),
-        external_network_providers=[types.ExternalProvider(id=provider_id)] if provider_id else None,
-    ))
+    cluster = system.clusters_service().add(
+        types.Cluster(
+            name=unique("cl"),
+            data_center=types.DataCenter(id=dc.id),
+            cpu=types.Cpu(architecture=types.Architecture.X86_64, type="Intel Nehalem Family"),
+            external_network_providers=[types.ExternalProvider(id=provider_id)] if provider_id else None,
+        )
+    )
     return Site(dc, cluster)
 
 
-def add_provider(system: Any, provider: Provider, member: Member, *, auth_path: str = "/v3",
-                 **kw: Any) -> types.OpenStackNetworkProvider:
+def add_provider(
+    system: Any, provider: Provider, member: Member, *, auth_path: str = "/v3", **kw: Any
+) -> types.OpenStackNetworkProvider:
     fields: dict[str, Any] = dict(
-        name=unique("neutrino"), url=provider.url, requires_authentication=True, username=member.username,
-        password=member.password, authentication_url=provider.url + auth_path, tenant_name=member.project,
-        user_domain_name="Default", project_domain_name="Default", external_plugin_type="LINUX_BRIDGE",
+        name=unique("neutrino"),
+        url=provider.url,
+        requires_authentication=True,
+        username=member.username,
+        password=member.password,
+        authentication_url=provider.url + auth_path,
+        tenant_name=member.project,
+        user_domain_name="Default",
+        project_domain_name="Default",
+        external_plugin_type="LINUX_BRIDGE",
         type=types.OpenStackNetworkProviderType.NEUTRON,
     )
     fields.update(kw)
@@ -57,7 +68,9 @@ def refused(call: Callable[[], Any]) -> tuple[int | None, str]:
 
 
 def provider_network_named(system: Any, provider_id: str, name: str) -> types.OpenStackNetwork:
-    nets = system.openstack_network_providers_service().provider_service(provider_id).networks_service().list()
+    nets = (
+        system.openstack_network_providers_service().provider_service(provider_id).networks_service().list()
+    )
     found = [n for n in nets if n.name == name]
     assert len(found) == 1, [n.name for n in nets]
     return found[0]

@@ -24,7 +24,9 @@ SYNC_INTERVAL = 0.5
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """This module's engine synchronizes with its providers every SYNC_INTERVAL seconds."""
-    with run_engine(request.param, tmp_path_factory.mktemp(f"sync-{request.param}"), SYNC_INTERVAL) as running:
+    with run_engine(
+        request.param, tmp_path_factory.mktemp(f"sync-{request.param}"), SYNC_INTERVAL
+    ) as running:
         yield running
 
 
@@ -33,8 +35,11 @@ def _events(system: Any) -> list[str]:
 
 
 def _network_xml(engine: Engine, network_id: str) -> str:
-    resp = httpx.get(f"{engine.url}/networks/{network_id}", auth=("admin@internal", ENGINE_PASSWORD),
-                     headers={"Accept": "application/xml"})
+    resp = httpx.get(
+        f"{engine.url}/networks/{network_id}",
+        auth=("admin@internal", ENGINE_PASSWORD),
+        headers={"Accept": "application/xml"},
+    )
     resp.raise_for_status()
     return resp.text
 
@@ -67,15 +72,24 @@ def test_auto_sync_follows_the_provider(system: Any, provider: Provider) -> None
 
         # renamed (and MTU changed) on the provider -> followed by the engine
         renamed = unique("renamed")
-        neutron.put(f"/networks/{ext['id']}", json={"network": {"name": renamed, "mtu": 1400}}).raise_for_status()
-        eventually(lambda: system.networks_service().network_service(net.id).get().name == renamed, what="rename")
+        neutron.put(
+            f"/networks/{ext['id']}", json={"network": {"name": renamed, "mtu": 1400}}
+        ).raise_for_status()
+        eventually(
+            lambda: system.networks_service().network_service(net.id).get().name == renamed, what="rename"
+        )
         assert system.networks_service().network_service(net.id).get().mtu == 1400
         assert any(name in e and renamed in e and "MTU" in e for e in _events(system))
 
         # a VM's plugged vNIC uses it; deleted on the provider -> removed from the engine, the vNIC unplugged
         [profile] = system.networks_service().network_service(net.id).vnic_profiles_service().list()
-        vm = system.vms_service().add(types.Vm(name=unique("vm"), cluster=types.Cluster(id=site.cluster.id),
-                                               template=types.Template(name="Blank")))
+        vm = system.vms_service().add(
+            types.Vm(
+                name=unique("vm"),
+                cluster=types.Cluster(id=site.cluster.id),
+                template=types.Template(name="Blank"),
+            )
+        )
         nics = system.vms_service().vm_service(vm.id).nics_service()
         nic = nics.add(types.Nic(name="nic1", vnic_profile=types.VnicProfile(id=profile.id), plugged=True))
         assert nic.plugged is True
@@ -96,12 +110,15 @@ def test_auto_sync_turns_itself_off_on_401(system: Any, provider: Provider) -> N
     service.update(types.OpenStackNetworkProvider(password="changed-behind-its-back"))
 
     eventually(lambda: service.get().auto_sync is False, what="auto-sync off")
-    assert any(f"Auto-sync of provider '{registered.name}' was turned off" in e and "401" in e
-               for e in _events(system))
+    assert any(
+        f"Auto-sync of provider '{registered.name}' was turned off" in e and "401" in e
+        for e in _events(system)
+    )
 
 
-def test_without_auto_sync_a_deleted_network_is_only_marked_missing(engine: Engine, system: Any,
-                                                                   provider: Provider) -> None:
+def test_without_auto_sync_a_deleted_network_is_only_marked_missing(
+    engine: Engine, system: Any, provider: Provider
+) -> None:
     member: Member = provider.new_member()
     registered = add_provider(system, provider, member, auto_sync=False)
     site = make_site(system, provider_id=registered.id)
@@ -110,14 +127,18 @@ def test_without_auto_sync_a_deleted_network_is_only_marked_missing(engine: Engi
         ext = neutron.post("/networks", json={"network": {"name": name}}).json()["network"]
         # auto-sync is off: nothing is imported by itself
         service = system.openstack_network_providers_service().provider_service(registered.id)
-        service.networks_service().network_service(ext["id"]).import_(data_center=types.DataCenter(id=site.dc.id))
+        service.networks_service().network_service(ext["id"]).import_(
+            data_center=types.DataCenter(id=site.dc.id)
+        )
         net = _in_dc(system, site.dc.id, name)
         assert net is not None
         assert "external_network_missing" not in _network_xml(engine, net.id)
         neutron.delete(f"/networks/{ext['id']}").raise_for_status()
 
-    eventually(lambda: "<external_network_missing>true</external_network_missing>" in _network_xml(engine, net.id),
-               what="marked missing")
+    eventually(
+        lambda: "<external_network_missing>true</external_network_missing>" in _network_xml(engine, net.id),
+        what="marked missing",
+    )
     assert _in_dc(system, site.dc.id, name) is not None
     assert any(f"Network '{name}' no longer exists" in e for e in _events(system))
     other = unique("not-imported")
@@ -131,7 +152,9 @@ class _Refuses400(BaseHTTPRequestHandler):
     """A "provider" that refuses every request with a Neutron 400."""
 
     def do_GET(self) -> None:  # noqa: N802
-        body = json.dumps({"NeutronError": {"type": "HTTPBadRequest", "message": "no", "detail": ""}}).encode()
+        body = json.dumps(
+            {"NeutronError": {"type": "HTTPBadRequest", "message": "no", "detail": ""}}
+        ).encode()
         self.send_response(400)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -147,9 +170,16 @@ def test_a_broken_provider_does_not_stop_the_others(system: Any, provider: Provi
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     providers = system.openstack_network_providers_service()
-    broken = providers.add(types.OpenStackNetworkProvider(
-        name=unique("a-broken"), url=f"http://127.0.0.1:{server.server_address[1]}", requires_authentication=False,
-        external_plugin_type="LINUX_BRIDGE", type=types.OpenStackNetworkProviderType.NEUTRON, auto_sync=True))
+    broken = providers.add(
+        types.OpenStackNetworkProvider(
+            name=unique("a-broken"),
+            url=f"http://127.0.0.1:{server.server_address[1]}",
+            requires_authentication=False,
+            external_plugin_type="LINUX_BRIDGE",
+            type=types.OpenStackNetworkProviderType.NEUTRON,
+            auto_sync=True,
+        )
+    )
     try:
         member = provider.new_member()
         registered = add_provider(system, provider, member, name=unique("z-working"), auto_sync=True)
@@ -171,8 +201,9 @@ def test_unnamed_and_clashing_provider_networks(system: Any, provider: Provider)
     registered = add_provider(system, provider, member, auto_sync=True)
     site = make_site(system, provider_id=registered.id)
     clash = unique("clash")
-    system.networks_service().add(types.Network(name=clash, data_center=types.DataCenter(id=site.dc.id),
-                                                usages=[types.NetworkUsage.VM]))
+    system.networks_service().add(
+        types.Network(name=clash, data_center=types.DataCenter(id=site.dc.id), usages=[types.NetworkUsage.VM])
+    )
     named = unique("named")
     with provider.neutron(member) as neutron:
         neutron.post("/networks", json={"network": {}}).raise_for_status()

@@ -38,8 +38,13 @@ def test_concurrent_imports_make_one_network(engine: Engine, system: Any, provid
     lock = threading.Lock()
 
     def attempt(conn: Any) -> None:
-        svc = (conn.system_service().openstack_network_providers_service().provider_service(registered.id)
-               .networks_service().network_service(ext.id))
+        svc = (
+            conn.system_service()
+            .openstack_network_providers_service()
+            .provider_service(registered.id)
+            .networks_service()
+            .network_service(ext.id)
+        )
         barrier.wait()
         try:
             svc.import_(data_center=types.DataCenter(id=site.dc.id))
@@ -64,10 +69,14 @@ def test_concurrent_imports_make_one_network(engine: Engine, system: Any, provid
     assert losers == [(409, expected)] * (CLIENTS - 1), losers
     assert [n.name for n in engine_networks(system, site.dc.id) if n.name == name] == [name]
     [net] = [n for n in engine_networks(system, site.dc.id) if n.name == name]
-    assert [p.name for p in system.networks_service().network_service(net.id).vnic_profiles_service().list()] == [name]
+    assert [
+        p.name for p in system.networks_service().network_service(net.id).vnic_profiles_service().list()
+    ] == [name]
 
 
-def test_concurrent_creates_on_the_provider_leave_no_orphan(engine: Engine, system: Any, provider: Provider) -> None:
+def test_concurrent_creates_on_the_provider_leave_no_orphan(
+    engine: Engine, system: Any, provider: Provider
+) -> None:
     """POST /networks with external_provider, one name, one DC, at once: the losers delete what they created on
     the provider, so the provider keeps exactly one network of that name."""
     member = provider.new_member()
@@ -85,8 +94,13 @@ def test_concurrent_creates_on_the_provider_leave_no_orphan(engine: Engine, syst
         networks = conn.system_service().networks_service()
         barrier.wait()
         try:
-            networks.add(types.Network(name=name, data_center=types.DataCenter(id=site.dc.id),
-                                       external_provider=types.OpenStackNetworkProvider(id=registered.id)))
+            networks.add(
+                types.Network(
+                    name=name,
+                    data_center=types.DataCenter(id=site.dc.id),
+                    external_provider=types.OpenStackNetworkProvider(id=registered.id),
+                )
+            )
             result: tuple[int | None, str] = (201, "")
         except sdk.Error as exc:
             result = (exc.code, exc.fault.detail if exc.fault is not None else str(exc))
@@ -102,8 +116,11 @@ def test_concurrent_creates_on_the_provider_leave_no_orphan(engine: Engine, syst
         conn.close()
 
     assert sorted(o[0] or 0 for o in outcomes) == [201] + [409] * (CLIENTS - 1), outcomes
-    assert all("already used by an existing logical network in the same data-center" in d
-               for code, d in outcomes if code == 409), outcomes
+    assert all(
+        "already used by an existing logical network in the same data-center" in d
+        for code, d in outcomes
+        if code == 409
+    ), outcomes
     assert [n.name for n in engine_networks(system, site.dc.id) if n.name == name] == [name]
     with provider.neutron(member) as neutron:
         assert [n["name"] for n in neutron.get("/networks").json()["networks"] if n["name"] == name] == [name]

@@ -13,8 +13,9 @@ from tests.e2e.providers.helpers import add_provider, unique
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_provider_still_works_after_an_engine_restart(tls_provider: TlsProvider, tmp_path: Path,
-                                                      backend: str) -> None:
+def test_provider_still_works_after_an_engine_restart(
+    tls_provider: TlsProvider, tmp_path: Path, backend: str
+) -> None:
     member = tls_provider.new_member()
     name = unique("kept")
     with tls_provider.neutron(member) as neutron:
@@ -34,7 +35,11 @@ def test_provider_still_works_after_an_engine_restart(tls_provider: TlsProvider,
         with start_engine(backend, db_url, tmp_path) as engine:
             conn = engine.connection()
             try:
-                service = conn.system_service().openstack_network_providers_service().provider_service(registered.id)
+                service = (
+                    conn.system_service()
+                    .openstack_network_providers_service()
+                    .provider_service(registered.id)
+                )
                 service.test_connectivity()
                 assert name in [n.name for n in service.networks_service().list()]
             finally:

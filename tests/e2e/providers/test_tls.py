@@ -27,8 +27,10 @@ def test_certificates_are_imported_then_trusted(tls_provider: TlsProvider, syste
     assert "certificate verify failed" in detail, detail
 
     presented = service.certificates_service().list()
-    assert [c.content.strip() for c in presented] == [tls_provider.pki.server_pem.strip(),
-                                                      tls_provider.pki.ca_pem.strip()]
+    assert [c.content.strip() for c in presented] == [
+        tls_provider.pki.server_pem.strip(),
+        tls_provider.pki.ca_pem.strip(),
+    ]
     assert presented[0].subject and "CN=127.0.0.1" in presented[0].subject
     assert presented[1].organization == "Neutrino Test CA"
 
@@ -37,8 +39,9 @@ def test_certificates_are_imported_then_trusted(tls_provider: TlsProvider, syste
     assert name in [n.name for n in service.networks_service().list()]
 
 
-def test_importing_an_unrelated_certificate_does_not_trust_the_endpoint(tls_provider: TlsProvider, system: Any,
-                                                                       tmp_path: Any) -> None:
+def test_importing_an_unrelated_certificate_does_not_trust_the_endpoint(
+    tls_provider: TlsProvider, system: Any, tmp_path: Any
+) -> None:
     from tests.e2e.providers.conftest import make_pki
 
     other = make_pki(tmp_path)
@@ -47,8 +50,9 @@ def test_importing_an_unrelated_certificate_does_not_trust_the_endpoint(tls_prov
     service.import_certificates(certificates=[types.Certificate(content=other.ca_pem)])
     code, detail = refused(service.test_connectivity)
     assert code == 400 and "certificate verify failed" in detail, detail
-    code, detail = refused(lambda: service.import_certificates(
-        certificates=[types.Certificate(content="not a certificate")]))
+    code, detail = refused(
+        lambda: service.import_certificates(certificates=[types.Certificate(content="not a certificate")])
+    )
     assert code == 400
 
 

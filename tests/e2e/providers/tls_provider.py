@@ -19,8 +19,15 @@ def main(listen: str, data_dir: str, certfile: str, keyfile: str) -> None:
     host, _, port = listen.rpartition(":")
     settings = ProviderSettings(listen_host=host, listen_port=int(port), data_dir=Path(data_dir))
     bootstrap(settings)
-    uvicorn.run(create_app(settings), host=host, port=int(port), log_level="warning", access_log=False,
-                ssl_certfile=certfile, ssl_keyfile=keyfile)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=int(port),
+        log_level="warning",
+        access_log=False,
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
+    )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,14 @@ from tests.support.servers import RunningAgent, free_port, neutrino_process
 
 PASSWORD = "secret"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "ui"
 JSON = {"Accept": "application/json"}
 
@@ -42,19 +48,40 @@ class Neutrino:
     neutron: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
-        token = httpx.post(f"{self.base}/ovirt-engine/sso/oauth/token", data={
-            "grant_type": "password", "scope": "ovirt-app-api", "username": "admin@internal", "password": PASSWORD,
-        }).json()["access_token"]
-        self.api = httpx.Client(base_url=f"{self.base}/ovirt-engine/api", timeout=30,
-                                headers={**JSON, "Authorization": f"Bearer {token}"})
-        auth = httpx.post(f"{self.provider_url}/v3/auth/tokens", json={"auth": {
-            "identity": {"methods": ["password"], "password": {"user": {
-                "name": "admin", "domain": {"id": "default"}, "password": PASSWORD}}},
-            "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
-        }})
+        token = httpx.post(
+            f"{self.base}/ovirt-engine/sso/oauth/token",
+            data={
+                "grant_type": "password",
+                "scope": "ovirt-app-api",
+                "username": "admin@internal",
+                "password": PASSWORD,
+            },
+        ).json()["access_token"]
+        self.api = httpx.Client(
+            base_url=f"{self.base}/ovirt-engine/api",
+            timeout=30,
+            headers={**JSON, "Authorization": f"Bearer {token}"},
+        )
+        auth = httpx.post(
+            f"{self.provider_url}/v3/auth/tokens",
+            json={
+                "auth": {
+                    "identity": {
+                        "methods": ["password"],
+                        "password": {
+                            "user": {"name": "admin", "domain": {"id": "default"}, "password": PASSWORD}
+                        },
+                    },
+                    "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
+                }
+            },
+        )
         auth.raise_for_status()
-        self.neutron = httpx.Client(base_url=f"{self.provider_url}/v2.0", timeout=30,
-                                    headers={"X-Auth-Token": auth.headers["X-Subject-Token"]})
+        self.neutron = httpx.Client(
+            base_url=f"{self.provider_url}/v2.0",
+            timeout=30,
+            headers={"X-Auth-Token": auth.headers["X-Subject-Token"]},
+        )
 
     def get(self, path: str, element: str) -> list[dict[str, Any]]:
         r = self.api.get(path)
@@ -93,17 +120,33 @@ class Neutrino:
         """A VM (down) in ``cluster`` (default: Default) with vNIC `nic1` on a new network of the provider, created
         through the engine in the cluster's data center and attached (not required) to the cluster."""
         cluster = cluster or self.default_cluster
-        net = self.post("/networks", {"name": unique("vmnet"), "data_center": {"id": cluster["data_center"]["id"]},
-                                      "external_provider": {"id": self.provider["id"]}})
+        net = self.post(
+            "/networks",
+            {
+                "name": unique("vmnet"),
+                "data_center": {"id": cluster["data_center"]["id"]},
+                "external_provider": {"id": self.provider["id"]},
+            },
+        )
         self.post(f"/clusters/{cluster['id']}/networks", {"id": net["id"], "required": "false"})
         profile = self.get(f"/networks/{net['id']}/vnicprofiles", "vnic_profile")[0]
-        vm = self.post("/vms", {"name": unique("vm"), "cluster": {"id": cluster["id"]}, "template": {"name": "Blank"}})
+        vm = self.post(
+            "/vms", {"name": unique("vm"), "cluster": {"id": cluster["id"]}, "template": {"name": "Blank"}}
+        )
         nic = self.post(f"/vms/{vm['id']}/nics", {"name": "nic1", "vnic_profile": {"id": profile["id"]}})
         return {"vm": vm, "nic": nic, "network": net, "profile": profile, "cluster": cluster}
 
     def add_host(self, name: str, port: int, token: str, cluster: dict[str, Any]) -> dict[str, Any]:
-        return self.post("/hosts", {"name": name, "address": "127.0.0.1", "port": str(port), "root_password": token,
-                                    "cluster": {"id": cluster["id"]}})
+        return self.post(
+            "/hosts",
+            {
+                "name": name,
+                "address": "127.0.0.1",
+                "port": str(port),
+                "root_password": token,
+                "cluster": {"id": cluster["id"]},
+            },
+        )
 
 
 def expect(target: Any, *args: Any, **kwargs: Any) -> Any:
@@ -123,11 +166,25 @@ def neutrino(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neutrino]:
     _browser_available()
     tmp = tmp_path_factory.mktemp("ui")
     engine_port, provider_port, agent_port = free_port(), free_port(), free_port()
-    args = ["up", "--data-dir", str(tmp / "data"), "--engine-listen", f"127.0.0.1:{engine_port}",
-            "--provider-listen", f"127.0.0.1:{provider_port}", "--agent-listen", f"127.0.0.1:{agent_port}", "--datapath", "memory",
-            "--provider-sync-interval", "5"]
+    args = [
+        "up",
+        "--data-dir",
+        str(tmp / "data"),
+        "--engine-listen",
+        f"127.0.0.1:{engine_port}",
+        "--provider-listen",
+        f"127.0.0.1:{provider_port}",
+        "--agent-listen",
+        f"127.0.0.1:{agent_port}",
+        "--datapath",
+        "memory",
+        "--provider-sync-interval",
+        "5",
+    ]
     base = f"http://127.0.0.1:{engine_port}"
-    with neutrino_process(args, f"{base}/ovirt-engine/api", tmp / "up.log", env={"NEUTRINO_ADMIN_PASSWORD": PASSWORD}):
+    with neutrino_process(
+        args, f"{base}/ovirt-engine/api", tmp / "up.log", env={"NEUTRINO_ADMIN_PASSWORD": PASSWORD}
+    ):
         yield Neutrino(base, f"http://127.0.0.1:{provider_port}")
 
 
@@ -138,7 +195,9 @@ def second_host(neutrino: Neutrino, host_agent: RunningAgent) -> dict[str, Any]:
 
 
 @contextmanager
-def delaying_proxy(target_port: int, delay: float, method: str = "POST", path: str = "/api/v1/vms") -> Iterator[int]:
+def delaying_proxy(
+    target_port: int, delay: float, method: str = "POST", path: str = "/api/v1/vms"
+) -> Iterator[int]:
     """An HTTP proxy on 127.0.0.1 in front of a host agent that holds ``method path`` for ``delay`` seconds before
     passing it on: a host that is slow to start VMs, so the engine's steps can be watched as they come."""
     upstream = httpx.Client(base_url=f"http://127.0.0.1:{target_port}", timeout=60)
@@ -148,7 +207,11 @@ def delaying_proxy(target_port: int, delay: float, method: str = "POST", path: s
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if self.command == method and self.path.split("?")[0] == path:
                 time.sleep(delay)
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
+            headers = {
+                k: v
+                for k, v in self.headers.items()
+                if k.lower() not in ("host", "content-length", "connection")
+            }
             answer = upstream.request(self.command, self.path, content=body, headers=headers)
             self.send_response(answer.status_code)
             for key in ("Content-Type", "WWW-Authenticate"):
@@ -189,8 +252,10 @@ def browser(neutrino: Neutrino) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-                              args=CHROMIUM_ARGS)
+        b = p.chromium.launch(
+            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
+            args=CHROMIUM_ARGS,
+        )
         yield b
         b.close()
 

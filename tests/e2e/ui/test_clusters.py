@@ -11,14 +11,25 @@ from tests.e2e.ui.conftest import Neutrino, expect, shot, unique
 
 def attached(neutrino: Neutrino, cluster: dict[str, Any]) -> dict[str, tuple[str, str]]:
     """name -> (required, display) of the networks attached to ``cluster``, as the API says."""
-    return {n["name"]: (n["required"], n["display"]) for n in neutrino.get(f"/clusters/{cluster['id']}/networks", "network")}
+    return {
+        n["name"]: (n["required"], n["display"])
+        for n in neutrino.get(f"/clusters/{cluster['id']}/networks", "network")
+    }
 
 
-def test_manage_networks_attaches_detaches_and_shows_the_engines_refusals(page: Any, neutrino: Neutrino) -> None:
+def test_manage_networks_attaches_detaches_and_shows_the_engines_refusals(
+    page: Any, neutrino: Neutrino
+) -> None:
     dc = neutrino.data_center(unique("dc-manage"))
     cluster = neutrino.get(f"/datacenters/{dc['id']}/clusters", "cluster")[0]
-    ext = neutrino.post("/networks", {"name": unique("ext"), "data_center": {"id": dc["id"]},
-                                      "external_provider": {"id": neutrino.provider["id"]}})
+    ext = neutrino.post(
+        "/networks",
+        {
+            "name": unique("ext"),
+            "data_center": {"id": dc["id"]},
+            "external_provider": {"id": neutrino.provider["id"]},
+        },
+    )
     plain = neutrino.post("/networks", {"name": unique("plain"), "data_center": {"id": dc["id"]}})
     assert set(attached(neutrino, cluster)) == {"ovirtmgmt"}
 
@@ -44,9 +55,12 @@ def test_manage_networks_attaches_detaches_and_shows_the_engines_refusals(page: 
     dialog.get_by_role("button", name="OK").click()
     results = dialog.get_by_role("list", name="Changes made")
     expect(results.locator("li.bad")).to_have_text(
-        f"{ext['name']}: Cannot attach Network. External network cannot be set as required in the cluster.")
+        f"{ext['name']}: Cannot attach Network. External network cannot be set as required in the cluster."
+    )
     expect(results.locator("li.ok")).to_have_text(f"{plain['name']}: attached")
-    expect(dialog.locator("footer .status-line")).to_have_text("1 of 2 changes made; the engine refused the others.")
+    expect(dialog.locator("footer .status-line")).to_have_text(
+        "1 of 2 changes made; the engine refused the others."
+    )
     # the dialog now shows what the engine holds: the refused network is not assigned, the other is
     expect(dialog.get_by_label(f"Assign {ext['name']}")).not_to_be_checked()
     expect(dialog.get_by_label(f"Display {plain['name']}")).to_be_checked()
@@ -57,16 +71,22 @@ def test_manage_networks_attaches_detaches_and_shows_the_engines_refusals(page: 
     dialog.get_by_label(f"Display {ext['name']}").check()
     dialog.get_by_role("button", name="OK").click()
     expect(results.locator("li.bad")).to_have_text(
-        f"{ext['name']}: Cannot attach Network. External network cannot be used as a display network.")
+        f"{ext['name']}: Cannot attach Network. External network cannot be used as a display network."
+    )
     expect(dialog.get_by_label(f"Display {plain['name']}")).to_be_checked()  # kept: the other one was refused
 
     # as the engine allows it: attached, not required, not display
     dialog.get_by_label(f"Assign {ext['name']}").check()
     dialog.get_by_role("button", name="OK").click()
     expect(page.locator("dialog[open]")).to_have_count(0)
-    expect(page.locator(".message.success", has_text=f"Networks of cluster {cluster['name']}: 1 change made.")).to_be_visible()
-    assert attached(neutrino, cluster) == {"ovirtmgmt": ("true", "false"), ext["name"]: ("false", "false"),
-                                           plain["name"]: ("false", "true")}
+    expect(
+        page.locator(".message.success", has_text=f"Networks of cluster {cluster['name']}: 1 change made.")
+    ).to_be_visible()
+    assert attached(neutrino, cluster) == {
+        "ovirtmgmt": ("true", "false"),
+        ext["name"]: ("false", "false"),
+        plain["name"]: ("false", "true"),
+    }
     # the sub-tab shows them, and the keyboard focus is back on the button that opened the dialog
     table = page.get_by_role("table", name=f"Networks of {cluster['name']}")
     ext_row = table.locator("tbody tr", has=page.locator(f"a[href='#/networks/{ext['id']}']"))
@@ -84,7 +104,9 @@ def test_manage_networks_attaches_detaches_and_shows_the_engines_refusals(page: 
     dialog.get_by_label("Display ovirtmgmt").check()
     dialog.get_by_label(f"Assign {ext['name']}").uncheck()
     dialog.get_by_role("button", name="OK").click()
-    expect(page.locator(".message.success", has_text=f"Networks of cluster {cluster['name']}: 3 changes made.")).to_be_visible()
+    expect(
+        page.locator(".message.success", has_text=f"Networks of cluster {cluster['name']}: 3 changes made.")
+    ).to_be_visible()
     assert attached(neutrino, cluster) == {"ovirtmgmt": ("true", "true"), plain["name"]: ("true", "false")}
     expect(table.locator("tbody tr")).to_have_count(2)
 
@@ -94,7 +116,8 @@ def test_manage_networks_attaches_detaches_and_shows_the_engines_refusals(page: 
     dialog.get_by_label("Assign ovirtmgmt").uncheck()
     dialog.get_by_role("button", name="OK").click()
     expect(dialog.get_by_role("list", name="Changes made").locator("li.bad")).to_have_text(
-        "ovirtmgmt: Cannot detach Logical Network. The management network cannot be detached.")
+        "ovirtmgmt: Cannot detach Logical Network. The management network cannot be detached."
+    )
     expect(dialog.get_by_label("Assign ovirtmgmt")).to_be_checked()
     expect(dialog.get_by_label("Display ovirtmgmt")).to_be_checked()
     dialog.get_by_role("button", name="Cancel").click()

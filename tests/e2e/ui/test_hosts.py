@@ -11,8 +11,9 @@ from tests.e2e.ui.conftest import Neutrino, expect, shot, unique
 from tests.support.servers import agent_process, free_port
 
 
-def test_the_hosts_tab_shows_status_last_seen_and_vnic_drivers(page: Any, neutrino: Neutrino,
-                                                              second_host: dict[str, Any]) -> None:
+def test_the_hosts_tab_shows_status_last_seen_and_vnic_drivers(
+    page: Any, neutrino: Neutrino, second_host: dict[str, Any]
+) -> None:
     local = neutrino.named("/hosts", "host", "local")
     page.locator("#tabs a", has_text="Hosts").click()
     expect(page.locator("#view h2")).to_have_text("Hosts")
@@ -42,12 +43,16 @@ def test_the_hosts_tab_shows_status_last_seen_and_vnic_drivers(page: Any, neutri
     shot(page, "host-drivers")
 
 
-def test_hosts_sit_under_their_cluster_in_the_tree_and_its_hosts_sub_tab(page: Any, neutrino: Neutrino) -> None:
+def test_hosts_sit_under_their_cluster_in_the_tree_and_its_hosts_sub_tab(
+    page: Any, neutrino: Neutrino
+) -> None:
     local = neutrino.named("/hosts", "host", "local")
     cluster = neutrino.default_cluster
     tree = page.locator("#tree")
     page.goto(f"{neutrino.base}/#/clusters/{cluster['id']}/hosts")  # the tree opens down to the cluster
-    cluster_node = tree.locator("details", has=page.locator(f"> summary a[href='#/clusters/{cluster['id']}']"))
+    cluster_node = tree.locator(
+        "details", has=page.locator(f"> summary a[href='#/clusters/{cluster['id']}']")
+    )
     link = cluster_node.locator(f"a[href='#/hosts/{local['id']}']")
     expect(link).to_have_text("local")
     link.click()
@@ -60,7 +65,9 @@ def test_hosts_sit_under_their_cluster_in_the_tree_and_its_hosts_sub_tab(page: A
     expect(page.locator(f"#view .subpanel tbody tr[data-id='{local['id']}']")).to_contain_text("up")
 
 
-def test_add_a_host_that_does_not_answer_then_fix_and_remove_it(page: Any, neutrino: Neutrino, tmp_path: Path) -> None:
+def test_add_a_host_that_does_not_answer_then_fix_and_remove_it(
+    page: Any, neutrino: Neutrino, tmp_path: Path
+) -> None:
     dc = neutrino.data_center(unique("dc-hosts"))
     cluster = neutrino.get(f"/datacenters/{dc['id']}/clusters", "cluster")[0]
     name = unique("h")
@@ -93,7 +100,9 @@ def test_add_a_host_that_does_not_answer_then_fix_and_remove_it(page: Any, neutr
         dialog.get_by_label("Agent port").fill(str(agent.port))
         dialog.get_by_label("Agent token").fill(agent.token)
         dialog.get_by_role("button", name="OK").click()
-        expect(page.locator(".message.success", has_text=f"Host '{name}' was saved; it is up.")).to_be_visible()
+        expect(
+            page.locator(".message.success", has_text=f"Host '{name}' was saved; it is up.")
+        ).to_be_visible()
         expect(row.locator(".badge")).to_have_text("up")
         expect(row.locator(".status-detail")).to_have_count(0)
         expect(row.locator(".plugin-type")).to_have_text(["LINUX_BRIDGE", "OPEN_VSWITCH"])
@@ -106,7 +115,9 @@ def test_add_a_host_that_does_not_answer_then_fix_and_remove_it(page: Any, neutr
     assert all(h["name"] != name for h in neutrino.get("/hosts", "host"))
 
 
-def test_removing_a_host_with_running_vms_is_refused_with_the_engines_message(page: Any, neutrino: Neutrino) -> None:
+def test_removing_a_host_with_running_vms_is_refused_with_the_engines_message(
+    page: Any, neutrino: Neutrino
+) -> None:
     vm = neutrino.vm_with_external_nic()["vm"]
     assert neutrino.api.post(f"/vms/{vm['id']}/start", json={}).status_code == 200
     host_id = neutrino.api.get(f"/vms/{vm['id']}").json()["host"]["id"]
@@ -115,5 +126,6 @@ def test_removing_a_host_with_running_vms_is_refused_with_the_engines_message(pa
     page.get_by_role("button", name="Remove").click()
     page.locator("dialog[open]").get_by_role("button", name="Remove").click()
     expect(page.locator(".message.error")).to_contain_text(
-        re.compile("Cannot remove Host. There are VMs running on the Host."))
+        re.compile("Cannot remove Host. There are VMs running on the Host.")
+    )
     assert neutrino.api.post(f"/vms/{vm['id']}/stop", json={}).status_code == 200

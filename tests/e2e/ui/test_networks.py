@@ -11,8 +11,10 @@ from tests.e2e.ui.conftest import Neutrino, expect, shot, unique
 
 def external_network(neutrino: Neutrino, dc: dict[str, Any], name: str) -> dict[str, Any]:
     """A network created on the provider through the engine, in ``dc``."""
-    return neutrino.post("/networks", {"name": name, "data_center": {"id": dc["id"]},
-                                       "external_provider": {"id": neutrino.provider["id"]}})
+    return neutrino.post(
+        "/networks",
+        {"name": name, "data_center": {"id": dc["id"]}, "external_provider": {"id": neutrino.provider["id"]}},
+    )
 
 
 def test_discover_and_import_into_chosen_data_centers(page: Any, neutrino: Neutrino) -> None:
@@ -86,16 +88,24 @@ def test_create_a_network_on_the_provider(page: Any, neutrino: Neutrino) -> None
     dialog.get_by_label("Data Center", exact=True).select_option(label=dc["name"])
     expect(dialog.get_by_label("Network provider")).to_have_value(provider["id"])
     dialog.get_by_role("button", name="OK").click()
-    expect(page.locator(".message.success", has_text=f"Network '{name}' was created on the provider.")).to_be_visible()
-    expect(page.locator("#view tbody tr", has=page.locator(f"input[data-network='{name}']"))).to_contain_text(dc["name"])
+    expect(
+        page.locator(".message.success", has_text=f"Network '{name}' was created on the provider.")
+    ).to_be_visible()
+    expect(page.locator("#view tbody tr", has=page.locator(f"input[data-network='{name}']"))).to_contain_text(
+        dc["name"]
+    )
     on_provider = neutrino.neutron.get("/networks", params={"name": name}).json()["networks"]
     assert len(on_provider) == 1
     cluster = neutrino.get(f"/datacenters/{dc['id']}/clusters", "cluster")[0]
-    assert any(n["name"] == name and n["required"] == "false"
-               for n in neutrino.get(f"/clusters/{cluster['id']}/networks", "network"))
+    assert any(
+        n["name"] == name and n["required"] == "false"
+        for n in neutrino.get(f"/clusters/{cluster['id']}/networks", "network")
+    )
 
 
-def test_every_network_list_links_the_provider_and_subnets_are_edited_live(page: Any, neutrino: Neutrino) -> None:
+def test_every_network_list_links_the_provider_and_subnets_are_edited_live(
+    page: Any, neutrino: Neutrino
+) -> None:
     provider = neutrino.provider
     dc = neutrino.data_center(unique("dc-subnets"))
     net = external_network(neutrino, dc, unique("subnetted"))
@@ -145,11 +155,14 @@ def test_every_network_list_links_the_provider_and_subnets_are_edited_live(page:
     dialog.get_by_role("button", name="OK").click()
     expect(dialog.locator(".error")).to_have_text(
         "Invalid value for 'cidr': '10.78.0.0/99' is not a network address with a prefix, e.g. 10.0.0.0/24 "
-        "('10.78.0.0/99' does not appear to be an IPv4 or IPv6 network).")
+        "('10.78.0.0/99' does not appear to be an IPv4 or IPv6 network)."
+    )
     dialog.get_by_label("CIDR").fill("10.78.0.0/24")
     dialog.get_by_label("Gateway").fill("10.99.0.1")
     dialog.get_by_role("button", name="OK").click()
-    expect(dialog.locator(".error")).to_have_text("Invalid value for 'gateway': 10.99.0.1 is outside 10.78.0.0/24.")
+    expect(dialog.locator(".error")).to_have_text(
+        "Invalid value for 'gateway': 10.99.0.1 is outside 10.78.0.0/24."
+    )
     dialog.get_by_label("Gateway").fill("")
     dialog.get_by_label("CIDR").fill("10.77.0.128/25")  # inside sub-a: the provider refuses the overlap
     dialog.get_by_role("button", name="OK").click()
@@ -201,7 +214,9 @@ def test_a_network_gone_from_the_provider_is_marked(page: Any, neutrino: Neutrin
     shot(page, "network-missing")
     # its Subnets sub-tab says why there is nothing to show, and the rest of the page stays
     page.goto(f"{neutrino.base}/#/networks/{net['id']}/subnets")
-    expect(page.locator("#view .subpanel [role=alert]")).to_have_text(f"The provider has no network '{ext['id']}'.")
+    expect(page.locator("#view .subpanel [role=alert]")).to_have_text(
+        f"The provider has no network '{ext['id']}'."
+    )
     expect(row.locator(".badge.bad")).to_have_text("Missing from provider")
     expect(page.locator("#view dl.general")).to_have_count(0)
     page.locator(".subtabs a", has_text="General").click()
@@ -236,7 +251,8 @@ def test_vnic_profile_security_groups_and_port_mirroring_refused(page: Any, neut
     dialog.get_by_role("button", name="OK").click()
     expect(dialog.locator(".error")).to_have_text(
         "Cannot edit VM network interface profile if some of the specified custom properties have illegal values. "
-        "The keys are: SecurityGroups (SecurityGroups takes a comma-separated list of security group UUIDs, or nothing)")
+        "The keys are: SecurityGroups (SecurityGroups takes a comma-separated list of security group UUIDs, or nothing)"
+    )
     shot(page, "vnic-profile-bad-security-groups")
     # empty: the ports get no security group at all
     dialog.get_by_label("Empty (no security group)").check()
@@ -269,7 +285,8 @@ def test_vnic_profile_security_groups_and_port_mirroring_refused(page: Any, neut
     dialog.get_by_label("Port mirroring").check()
     dialog.get_by_role("button", name="OK").click()
     expect(dialog.locator(".error")).to_have_text(
-        "Cannot edit VM network interface profile. External network cannot be used when port mirroring is set.")
+        "Cannot edit VM network interface profile. External network cannot be used when port mirroring is set."
+    )
     shot(page, "vnic-profile-refused")
     dialog.get_by_role("button", name="Cancel").click()
     shot(page, "vnic-profiles")
@@ -338,7 +355,9 @@ def test_import_without_public_takes_the_everyone_permission_back(page: Any, neu
     dialog.locator("fieldset", has=page.locator("legend", has_text=name)).get_by_label(dc["name"]).check()
     dialog.locator("input[name=public]").uncheck()
     dialog.get_by_role("button", name="Import").click()
-    expect(dialog.locator("ul.results li.ok")).to_contain_text("its vNIC profile is not public", timeout=60000)
+    expect(dialog.locator("ul.results li.ok")).to_contain_text(
+        "its vNIC profile is not public", timeout=60000
+    )
     dialog.get_by_role("button", name="Close").click()
     [net] = [n for n in neutrino.get(f"/datacenters/{dc['id']}/networks", "network") if n["name"] == name]
     [profile] = neutrino.get(f"/networks/{net['id']}/vnicprofiles", "vnic_profile")

@@ -59,11 +59,17 @@ def test_add_with_test_before_saving_then_edit_and_remove(page: Any, neutrino: N
     dialog.get_by_role("button", name="Test").click()
     expect(status).to_have_text("Connection succeeded.")
     shot(page, "provider-add-dialog")
-    assert not any(p["name"] == name for p in neutrino.get("/openstacknetworkproviders", "openstack_network_provider"))
+    assert not any(
+        p["name"] == name for p in neutrino.get("/openstacknetworkproviders", "openstack_network_provider")
+    )
 
     dialog.get_by_role("button", name="OK").click()
     expect(page.locator("dialog[open]")).to_have_count(0)
-    added = next(p for p in neutrino.get("/openstacknetworkproviders", "openstack_network_provider") if p["name"] == name)
+    added = next(
+        p
+        for p in neutrino.get("/openstacknetworkproviders", "openstack_network_provider")
+        if p["name"] == name
+    )
     assert added["external_plugin_type"] == "LINUX_BRIDGE" and added["auto_sync"] == "false"
     expect(page).to_have_url(f"{neutrino.base}/#/providers/{added['id']}/general")
     expect(page.locator("#view dl.general")).to_contain_text("added from the UI")
@@ -99,40 +105,71 @@ def test_removing_a_provider_in_use_shows_the_refusal(page: Any, neutrino: Neutr
 
 def test_the_test_endpoint_needs_the_api_token_and_answers_errors_as_json(neutrino: Neutrino) -> None:
     url = f"{neutrino.base}/ui/providers/test"
-    body = {"name": "x", "type": "neutron", "url": neutrino.provider_url, "plugin_type": "open_vswitch",
-            "requires_authentication": "true", "username": "admin", "password": PASSWORD,
-            "authentication_url": f"{neutrino.provider_url}/v3", "tenant_name": "admin",
-            "user_domain_name": "Default", "project_domain_name": "Default"}
+    body = {
+        "name": "x",
+        "type": "neutron",
+        "url": neutrino.provider_url,
+        "plugin_type": "open_vswitch",
+        "requires_authentication": "true",
+        "username": "admin",
+        "password": PASSWORD,
+        "authentication_url": f"{neutrino.provider_url}/v3",
+        "tenant_name": "admin",
+        "user_domain_name": "Default",
+        "project_domain_name": "Default",
+    }
     assert httpx.post(url, json=body).status_code == 401
     assert httpx.post(url, json=body, headers={"Authorization": "Bearer not-a-token"}).status_code == 401
     assert neutrino.api.post(url, json=body).json() == {"ok": True}
     assert neutrino.api.post(url, json={**body, "url": "ftp://nowhere"}).json() == {
-        "error": "Cannot test provider. The provider URL 'ftp://nowhere' is not an http(s) URL."}
+        "error": "Cannot test provider. The provider URL 'ftp://nowhere' is not an http(s) URL."
+    }
     refused = neutrino.api.post(url, json={**body, "password": "wrong"}).json()
-    assert refused["error"].startswith("Failed to communicate with the external provider: authentication failed")
-    assert neutrino.api.post(url, json={**body, "type": "cloud"}).json() == {"error": "Unknown provider type 'cloud'."}
-    assert neutrino.api.post(url, content=b"[", headers={"Content-Type": "application/json"}).status_code == 400
+    assert refused["error"].startswith(
+        "Failed to communicate with the external provider: authentication failed"
+    )
+    assert neutrino.api.post(url, json={**body, "type": "cloud"}).json() == {
+        "error": "Unknown provider type 'cloud'."
+    }
+    assert (
+        neutrino.api.post(url, content=b"[", headers={"Content-Type": "application/json"}).status_code == 400
+    )
 
 
-def test_the_connection_indicator_says_why_a_provider_does_not_answer_and_follows_it(page: Any, neutrino: Neutrino) -> None:
+def test_the_connection_indicator_says_why_a_provider_does_not_answer_and_follows_it(
+    page: Any, neutrino: Neutrino
+) -> None:
     """A provider nobody answers for is marked Unreachable with the engine's reason; its Networks sub-tab says
     so in place of the list (the rest of the page stays); once it answers, Check connections turns it Connected."""
     real = neutrino.provider
-    body = {"name": unique("flaky"), "type": "neutron", "url": f"http://127.0.0.1:{free_port()}",
-            "plugin_type": "open_vswitch", "requires_authentication": "true", "username": "admin", "password": PASSWORD,
-            "authentication_url": f"{neutrino.provider_url}/v3", "tenant_name": "admin",
-            "user_domain_name": "Default", "project_domain_name": "Default"}
+    body = {
+        "name": unique("flaky"),
+        "type": "neutron",
+        "url": f"http://127.0.0.1:{free_port()}",
+        "plugin_type": "open_vswitch",
+        "requires_authentication": "true",
+        "username": "admin",
+        "password": PASSWORD,
+        "authentication_url": f"{neutrino.provider_url}/v3",
+        "tenant_name": "admin",
+        "user_domain_name": "Default",
+        "project_domain_name": "Default",
+    }
     flaky = neutrino.post("/openstacknetworkproviders", body)
     try:
         page.goto(f"{neutrino.base}/#/providers")
         row = page.locator(f"#view tbody tr[data-id='{flaky['id']}']")
         expect(row.locator(".connection .dot")).to_have_text("Unreachable")
-        expect(row.locator(".connection")).to_contain_text("Failed to communicate with the external provider: cannot connect")
+        expect(row.locator(".connection")).to_contain_text(
+            "Failed to communicate with the external provider: cannot connect"
+        )
         expect(page.locator(f"#view tbody tr[data-id='{real['id']}'] .connection")).to_have_text("Connected")
         shot(page, "providers-unreachable")
 
         page.goto(f"{neutrino.base}/#/providers/{flaky['id']}/networks")
-        expect(page.locator("#view .subpanel [role=alert]")).to_contain_text("Failed to communicate with the external provider")
+        expect(page.locator("#view .subpanel [role=alert]")).to_contain_text(
+            "Failed to communicate with the external provider"
+        )
         expect(page.get_by_role("table", name="Providers")).to_be_visible()
         expect(page.locator(".subtabs a[aria-current=page]")).to_have_text("Networks")
 

@@ -74,18 +74,24 @@ def test_every_error_is_a_message_never_a_blank_page(page: Any, neutrino: Neutri
     dialog.get_by_label("Name").fill("ovirtmgmt")  # taken in Default
     dialog.get_by_role("button", name="OK").click()
     error = dialog.locator(".error")
-    expect(error).to_contain_text("Cannot add Network. The name of the logical network 'ovirtmgmt' is already used")
+    expect(error).to_contain_text(
+        "Cannot add Network. The name of the logical network 'ovirtmgmt' is already used"
+    )
     assert "Traceback" not in error.inner_text()
     shot(page, "error-in-dialog")
     page.keyboard.press("Escape")
     expect(page.locator("dialog[open]")).to_have_count(0)
 
     # a refusal of an action outside a dialog is a message that stays until dismissed
-    mgmt = neutrino.named(f"/datacenters/{neutrino.default_cluster['data_center']['id']}/networks", "network", "ovirtmgmt")
+    mgmt = neutrino.named(
+        f"/datacenters/{neutrino.default_cluster['data_center']['id']}/networks", "network", "ovirtmgmt"
+    )
     page.goto(f"{neutrino.base}/#/networks/{mgmt['id']}")
     page.get_by_role("button", name="Remove").click()
     page.locator("dialog[open]").get_by_role("button", name="Remove").click()
-    message = page.locator(".message.error", has_text="Cannot remove Network. The management network cannot be removed.")
+    message = page.locator(
+        ".message.error", has_text="Cannot remove Network. The management network cannot be removed."
+    )
     expect(message).to_be_visible()
     expect(page.locator("#view h3")).to_have_text("Network ovirtmgmt")  # the page stays as it was
     message.get_by_role("button", name="Dismiss").click()
@@ -103,7 +109,16 @@ def test_every_main_tab_renders_from_the_engine_alone(page: Any, neutrino: Neutr
     page.on("request", lambda r: requested.append(r.url))
     page.reload()  # the session survives a reload; every asset of the page is asked for again
     expect(page.locator("#shell")).to_be_visible()
-    tabs = ["Data Centers", "Clusters", "Hosts", "Networks", "vNIC Profiles", "Virtual Machines", "Providers", "Events"]
+    tabs = [
+        "Data Centers",
+        "Clusters",
+        "Hosts",
+        "Networks",
+        "vNIC Profiles",
+        "Virtual Machines",
+        "Providers",
+        "Events",
+    ]
     for label in tabs:
         page.locator("#tabs a", has_text=label).click()
         expect(page.locator("#tabs a[aria-current=page]")).to_have_text(label)
@@ -188,9 +203,17 @@ def test_dialogs_and_lists_fit_a_narrow_window(page: Any, neutrino: Neutrino) ->
     box = dialog.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 480, box
     # one field a line: each label above its field
-    name_label, name_input = dialog.locator("label", has_text="Name").first, dialog.get_by_label("Name", exact=True)
-    assert name_label.bounding_box()["y"] + name_label.bounding_box()["height"] <= name_input.bounding_box()["y"] + 1
-    assert dialog.evaluate("(d) => d.querySelector('.body').scrollWidth <= d.querySelector('.body').clientWidth + 1")
+    name_label, name_input = (
+        dialog.locator("label", has_text="Name").first,
+        dialog.get_by_label("Name", exact=True),
+    )
+    assert (
+        name_label.bounding_box()["y"] + name_label.bounding_box()["height"]
+        <= name_input.bounding_box()["y"] + 1
+    )
+    assert dialog.evaluate(
+        "(d) => d.querySelector('.body').scrollWidth <= d.querySelector('.body').clientWidth + 1"
+    )
     shot(page, "narrow-provider-dialog")
     page.keyboard.press("Escape")
 
@@ -198,6 +221,8 @@ def test_dialogs_and_lists_fit_a_narrow_window(page: Any, neutrino: Neutrino) ->
     page.get_by_role("button", name="Manage networks…").click()
     dialog = page.locator("dialog[open]")
     expect(dialog.get_by_label("Assign ovirtmgmt")).to_be_checked()
-    assert dialog.evaluate("(d) => d.querySelector('.body').scrollWidth <= d.querySelector('.body').clientWidth + 1")
+    assert dialog.evaluate(
+        "(d) => d.querySelector('.body').scrollWidth <= d.querySelector('.body').clientWidth + 1"
+    )
     shot(page, "narrow-manage-networks")
     dialog.get_by_role("button", name="Cancel").click()

@@ -46,7 +46,9 @@ def test_vms_with_status_host_nics_run_and_stop(page: Any, neutrino: Neutrino) -
     shot(page, "vm-nics-down")
 
     page.get_by_role("button", name="Run").click()
-    expect(page.locator(".message.success", has_text=f"Run {vm['name']}: done; it is up on host")).to_be_visible()
+    expect(
+        page.locator(".message.success", has_text=f"Run {vm['name']}: done; it is up on host")
+    ).to_be_visible()
     expect(row.locator(".badge")).to_have_text("up")
     expect(page.get_by_role("button", name="Run")).to_be_disabled()
     running = neutrino.api.get(f"/vms/{vm['id']}").json()
@@ -84,7 +86,9 @@ def test_vms_with_status_host_nics_run_and_stop(page: Any, neutrino: Neutrino) -
     assert neutrino.api.get(f"/vms/{vm['id']}").json()["status"] == "down"
 
 
-def test_provisioning_steps_appear_live_while_a_vm_starts(page: Any, neutrino: Neutrino, tmp_path: Path) -> None:
+def test_provisioning_steps_appear_live_while_a_vm_starts(
+    page: Any, neutrino: Neutrino, tmp_path: Path
+) -> None:
     dc = neutrino.data_center(unique("dc-slow"))
     cluster = neutrino.get(f"/datacenters/{dc['id']}/clusters", "cluster")[0]
     made = neutrino.vm_with_external_nic(cluster)
@@ -95,7 +99,9 @@ def test_provisioning_steps_appear_live_while_a_vm_starts(page: Any, neutrino: N
         page.get_by_role("button", name="Run").click()
         # the host takes its time to plug: meanwhile the page shows the steps the engine has committed so far
         expect(page.locator("#view .toolbar .busy")).to_have_text(f"Starting {vm['name']}…")
-        expect(page.locator(f"#view tbody tr[data-id='{vm['id']}'] .badge")).to_have_text(re.compile("powering up|wait for launch"))
+        expect(page.locator(f"#view tbody tr[data-id='{vm['id']}'] .badge")).to_have_text(
+            re.compile("powering up|wait for launch")
+        )
         expect(latest_steps(page).locator(".step-name")).to_have_text(RUN_STEPS[:4], timeout=3500)
         expect(nic_cell(page, "Provisioning")).to_have_text("port ready")
         expect(page.locator("section.steps li.pending")).to_have_text("waiting for the host to plug it…")
@@ -108,7 +114,9 @@ def test_provisioning_steps_appear_live_while_a_vm_starts(page: Any, neutrino: N
         assert neutrino.api.post(f"/vms/{vm['id']}/stop", json={}).status_code == 200
 
 
-def test_a_refused_run_names_the_filter_that_excluded_each_host(page: Any, neutrino: Neutrino, tmp_path: Path) -> None:
+def test_a_refused_run_names_the_filter_that_excluded_each_host(
+    page: Any, neutrino: Neutrino, tmp_path: Path
+) -> None:
     dc = neutrino.data_center(unique("dc-refuse"))
     cluster = neutrino.get(f"/datacenters/{dc['id']}/clusters", "cluster")[0]
     vm = neutrino.vm_with_external_nic(cluster)["vm"]
@@ -119,12 +127,15 @@ def test_a_refused_run_names_the_filter_that_excluded_each_host(page: Any, neutr
         neutrino.add_host(narrow, agent.port, agent.token, cluster)
         page.goto(f"{neutrino.base}/#/vms/{vm['id']}/nics")
         page.get_by_role("button", name="Run").click()
-        error = page.locator(".message.error", has_text=f"Run {vm['name']} failed: Cannot run VM. No host can run the VM:")
+        error = page.locator(
+            ".message.error", has_text=f"Run {vm['name']} failed: Cannot run VM. No host can run the VM:"
+        )
         expect(error).to_be_visible()
         # one host a line, each with the filter that excluded it
         expect(error).to_contain_text(f"• {ghost} (Up: the host is not Up)")
         expect(error).to_contain_text(
-            f"• {narrow} (VnicNetworks: vNIC nic1: its agent has no vNIC driver for plugin type LINUX_BRIDGE)")
+            f"• {narrow} (VnicNetworks: vNIC nic1: its agent has no vNIC driver for plugin type LINUX_BRIDGE)"
+        )
         assert "Traceback" not in error.inner_text()
         shot(page, "vm-run-refused-filters")
         expect(page.locator(f"#view tbody tr[data-id='{vm['id']}'] .badge")).to_have_text("down")
@@ -135,8 +146,10 @@ def test_a_vnic_that_fails_shows_its_last_error_and_the_failed_step(page: Any, n
     made = neutrino.vm_with_external_nic()
     vm, profile = made["vm"], made["profile"]
     missing = "11111111-2222-3333-4444-555555555555"  # a well-formed group the provider does not have
-    r = neutrino.api.put(f"/vnicprofiles/{profile['id']}",
-                         json={"custom_properties": {"custom_property": [{"name": "SecurityGroups", "value": missing}]}})
+    r = neutrino.api.put(
+        f"/vnicprofiles/{profile['id']}",
+        json={"custom_properties": {"custom_property": [{"name": "SecurityGroups", "value": missing}]}},
+    )
     assert r.status_code == 200, r.text
     page.goto(f"{neutrino.base}/#/vms/{vm['id']}/nics")
     page.get_by_role("button", name="Run").click()
@@ -150,13 +163,18 @@ def test_a_vnic_that_fails_shows_its_last_error_and_the_failed_step(page: Any, n
     shot(page, "vm-nic-failed")
 
 
-def test_migrate_to_a_chosen_host_then_automatically(page: Any, neutrino: Neutrino, second_host: dict[str, Any]) -> None:
+def test_migrate_to_a_chosen_host_then_automatically(
+    page: Any, neutrino: Neutrino, second_host: dict[str, Any]
+) -> None:
     vm = neutrino.vm_with_external_nic()["vm"]
     assert neutrino.api.post(f"/vms/{vm['id']}/start", json={}).status_code == 200
     hosts = {h["id"]: h["name"] for h in neutrino.get("/hosts", "host")}
     source = neutrino.api.get(f"/vms/{vm['id']}").json()["host"]["id"]
-    other = next(h["id"] for h in neutrino.get("/hosts?search=cluster%3DDefault", "host")
-                 if h["id"] != source and h["status"] == "up")
+    other = next(
+        h["id"]
+        for h in neutrino.get("/hosts?search=cluster%3DDefault", "host")
+        if h["id"] != source and h["status"] == "up"
+    )
     row = page.locator(f"#view tbody tr[data-id='{vm['id']}']")
 
     page.goto(f"{neutrino.base}/#/vms/{vm['id']}/nics")
@@ -169,11 +187,16 @@ def test_migrate_to_a_chosen_host_then_automatically(page: Any, neutrino: Neutri
     target.select_option(other)
     shot(page, "vm-migrate-dialog")
     dialog.get_by_role("button", name="Migrate").click()
-    expect(page.locator(".message.success", has_text=f"Migrate {vm['name']}: done; it is up on host {hosts[other]}.")).to_be_visible()
+    expect(
+        page.locator(
+            ".message.success", has_text=f"Migrate {vm['name']}: done; it is up on host {hosts[other]}."
+        )
+    ).to_be_visible()
     expect(page.locator("dialog[open]")).to_have_count(0)
     expect(row.locator("a.host-link")).to_have_text(hosts[other])
-    expect(nic_cell(page, "Binding host")).to_have_text(neutrino.api.get(f"/vms/{vm['id']}/nics").json()["nic"][0]
-                                                         ["provisioning"]["binding_host"])
+    expect(nic_cell(page, "Binding host")).to_have_text(
+        neutrino.api.get(f"/vms/{vm['id']}/nics").json()["nic"][0]["provisioning"]["binding_host"]
+    )
     expect(latest_steps(page).last).to_contain_text(f"migrated to host {hosts[other]}")
 
     # automatic, from the keyboard: the scheduler picks the only other host, where it came from
@@ -228,8 +251,14 @@ def test_the_nics_sub_tab_follows_changes_made_elsewhere(page: Any, neutrino: Ne
 
 
 def test_a_refused_action_shows_the_engines_message(page: Any, neutrino: Neutrino) -> None:
-    vm = neutrino.post("/vms", {"name": unique("gone"), "cluster": {"id": neutrino.default_cluster["id"]},
-                                "template": {"name": "Blank"}})
+    vm = neutrino.post(
+        "/vms",
+        {
+            "name": unique("gone"),
+            "cluster": {"id": neutrino.default_cluster["id"]},
+            "template": {"name": "Blank"},
+        },
+    )
     page.goto(f"{neutrino.base}/#/vms/{vm['id']}/nics")
     expect(page.get_by_role("button", name="Run")).to_be_enabled()
     # removed behind the UI's back: Run is answered with the engine's fault text

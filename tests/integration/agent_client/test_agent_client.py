@@ -19,16 +19,40 @@ TOKEN = "agent-test-token"
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentAddress]:
     tmp: Path = tmp_path_factory.mktemp("agent")
     port = free_port()
-    args = ["agent", "--listen", f"127.0.0.1:{port}", "--data-dir", str(tmp / "data"), "--token", TOKEN,
-            "--host-name", "host-a", "--vm-backend", "libvirt", "--host-net", "memory"]
+    args = [
+        "agent",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--data-dir",
+        str(tmp / "data"),
+        "--token",
+        TOKEN,
+        "--host-name",
+        "host-a",
+        "--vm-backend",
+        "libvirt",
+        "--host-net",
+        "memory",
+    ]
     with neutrino_process(args, f"http://127.0.0.1:{port}/api/v1/capabilities", tmp / "agent.log"):
         yield AgentAddress("host-a", "127.0.0.1", port, TOKEN, timeout=10)
 
 
 def nic(nic_id: str, port_id: str) -> dict[str, object]:
-    return {"nic_id": nic_id, "name": "nic1", "mac": "56:6f:00:00:00:11", "mtu": 1450,
-            "external": {"vnic_id": port_id, "plugin_type": "LINUX_BRIDGE", "network_id": "net-1",
-                         "network_type": "vxlan", "segmentation_id": 7, "security_groups": None}}
+    return {
+        "nic_id": nic_id,
+        "name": "nic1",
+        "mac": "56:6f:00:00:00:11",
+        "mtu": 1450,
+        "external": {
+            "vnic_id": port_id,
+            "plugin_type": "LINUX_BRIDGE",
+            "network_id": "net-1",
+            "network_type": "vxlan",
+            "segmentation_id": 7,
+            "security_groups": None,
+        },
+    }
 
 
 def test_capabilities_say_what_the_host_can_plug(agent: AgentAddress) -> None:
@@ -71,5 +95,7 @@ def test_wrong_token_and_unreachable_host(agent: AgentAddress) -> None:
     with pytest.raises(AgentError, match="refused the engine's token"):
         AgentClient(AgentAddress("host-a", agent.address, agent.port, "wrong")).capabilities()
     closed = free_port()
-    with pytest.raises(HostFailure, match=f"Host ghost cannot be reached at http://127.0.0.1:{closed}/api/v1"):
+    with pytest.raises(
+        HostFailure, match=f"Host ghost cannot be reached at http://127.0.0.1:{closed}/api/v1"
+    ):
         AgentClient(AgentAddress("ghost", "127.0.0.1", closed, TOKEN, timeout=2)).capabilities()

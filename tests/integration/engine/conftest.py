@@ -22,7 +22,11 @@ def make_engine(database_url: str, tmp_path: Path) -> Iterator[BuildEngine]:
     built: list[Engine] = []
 
     def make(**overrides: object) -> Engine:
-        options: dict[str, Any] = {"data_dir": tmp_path / "engine", "db": database_url, "admin_password": "pw"}
+        options: dict[str, Any] = {
+            "data_dir": tmp_path / "engine",
+            "db": database_url,
+            "admin_password": "pw",
+        }
         settings = EngineSettings(**(options | overrides))
         engine = build(settings)
         built.append(engine)
@@ -46,12 +50,20 @@ def _database(backend: str, directory: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def shared_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def shared_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
     """One engine per test module and backend, for tests that use names of their own and do not interfere."""
     tmp = tmp_path_factory.mktemp(f"engine-{request.param}")
     with _database(request.param, tmp) as url:
-        engine = build(EngineSettings(data_dir=tmp / "engine", db=url, admin_password="pw",
-                                      mac_pool_range="56:6f:00:00:10:00-56:6f:00:00:1f:ff"))
+        engine = build(
+            EngineSettings(
+                data_dir=tmp / "engine",
+                db=url,
+                admin_password="pw",
+                mac_pool_range="56:6f:00:00:10:00-56:6f:00:00:1f:ff",
+            )
+        )
         try:
             yield engine
         finally:

@@ -25,7 +25,9 @@ def test_first_start_creates_the_defaults(make_engine: Callable[..., Engine]) ->
     assert not auth.check_credentials(engine.ctx, "admin@internal", "other")
 
 
-def test_restart_keeps_state_and_does_not_recreate_removed_defaults(make_engine: Callable[..., Engine]) -> None:
+def test_restart_keeps_state_and_does_not_recreate_removed_defaults(
+    make_engine: Callable[..., Engine],
+) -> None:
     first = make_engine()
     with first.ctx.reader() as uow:
         dc = uow.datacenters.first(name="Default")

@@ -68,7 +68,9 @@ def world(make_engine: BuildEngine) -> World:
     agents = {"h1": FakeAgent("h1"), "h2": FakeAgent("h2")}
     ctx.provider_client = lambda provider, password=None: fake
     ctx.agent_client = lambda host: agents[host.name]
-    provider = add_provider(ctx, "osp", url="http://provider.invalid:9696", external_plugin_type="LINUX_BRIDGE")
+    provider = add_provider(
+        ctx, "osp", url="http://provider.invalid:9696", external_plugin_type="LINUX_BRIDGE"
+    )
     with ctx.reader() as uow:
         default = uow.clusters.first(name="Default")
         dc = uow.datacenters.first(name="Default")
@@ -183,7 +185,9 @@ def test_security_groups_come_from_the_profile(world: World) -> None:
     none = vnic_profiles.add_profile(ctx, "open", Ref(id=net_id), custom_properties={"SecurityGroups": ""})
     listed = vnic_profiles.add_profile(ctx, "ssh", Ref(id=net_id), custom_properties={"SecurityGroups": SG})
     with pytest.raises(BadRequest):
-        vnic_profiles.add_profile(ctx, "bad", Ref(id=net_id), custom_properties={"SecurityGroups": "not-a-uuid"})
+        vnic_profiles.add_profile(
+            ctx, "bad", Ref(id=net_id), custom_properties={"SecurityGroups": "not-a-uuid"}
+        )
     vm_id, (default, empty, chosen) = world.vm("vm1", world.profiles[0], none.id, listed.id)
     vms.start_vm(ctx, vm_id)
     groups = {n: world.provider.ports_of(n)[0].security_groups for n in (default, empty, chosen)}
@@ -219,9 +223,14 @@ def test_the_janitor_deletes_ports_whose_vnic_is_gone(world: World) -> None:
     vms.start_vm(world.ctx, vm_id)
     from neutrino.engine.providers.base import PortRequest
 
-    stray = world.provider.create_port(PortRequest(network_id=next(iter(world.provider.networks)),
-                                                   mac_address="56:6f:99:00:00:01", name="x",
-                                                   device_id="a-vnic-that-is-gone")).port
+    stray = world.provider.create_port(
+        PortRequest(
+            network_id=next(iter(world.provider.networks)),
+            mac_address="56:6f:99:00:00:01",
+            name="x",
+            device_id="a-vnic-that-is-gone",
+        )
+    ).port
     assert ports.sweep(world.ctx) == 1
     assert stray.id not in world.provider.ports and world.provider.ports_of(n1)
 
@@ -301,8 +310,10 @@ def test_scheduling_names_the_filter_that_excluded_each_host(world: World) -> No
     with pytest.raises(BadRequest) as err:
         vms.start_vm(world.ctx, vm_id)
     assert "h1 (Up: the host is not Up)" in err.value.message
-    assert "h2 (VnicNetworks: vNIC nic1: its agent has no vNIC driver for plugin type LINUX_BRIDGE)" in \
-        err.value.message
+    assert (
+        "h2 (VnicNetworks: vNIC nic1: its agent has no vNIC driver for plugin type LINUX_BRIDGE)"
+        in err.value.message
+    )
     assert world.get_vm(vm_id).status == VmStatus.DOWN
     assert world.provider.ports == {}
 
@@ -326,8 +337,11 @@ def test_convergence_undoes_an_interrupted_run(world: World) -> None:
         nic = uow.nics.get(n1)
         assert vm is not None and nic is not None
         vm.status, vm.operation_id, vm.host_id = VmStatus.POWERING_UP, "op-1", host_id
-        port = world.provider.create_port(ports.PortRequest(
-            network_id=next(iter(world.provider.networks)), mac_address=nic.mac, name="nic1", device_id=n1)).port
+        port = world.provider.create_port(
+            ports.PortRequest(
+                network_id=next(iter(world.provider.networks)), mac_address=nic.mac, name="nic1", device_id=n1
+            )
+        ).port
         nic.port_id, nic.port_provider_id, nic.port_created_by = port.id, world.provider_id, "op-1"
         uow.commit()
     assert converge(world.ctx) == 1
@@ -368,14 +382,19 @@ def _host_id(world: World, name: str) -> str:
 
 def test_convergence_finds_a_port_the_run_created_but_never_recorded(world: World) -> None:
     vm_id, (n1,) = world.vm("vm1", world.profiles[0])
-    with world.ctx.uow() as uow:  # the intent was committed, the provider created the port, then the engine died
+    with (
+        world.ctx.uow() as uow
+    ):  # the intent was committed, the provider created the port, then the engine died
         vm = uow.vms.get(vm_id)
         nic = uow.nics.get(n1)
         assert vm is not None and nic is not None
         vm.status, vm.operation_id = VmStatus.WAIT_FOR_LAUNCH, "op-3"
         nic.port_provider_id, nic.port_created_by = world.provider_id, "op-3"
-        world.provider.create_port(ports.PortRequest(network_id=next(iter(world.provider.networks)),
-                                                     mac_address=nic.mac, name="nic1", device_id=n1))
+        world.provider.create_port(
+            ports.PortRequest(
+                network_id=next(iter(world.provider.networks)), mac_address=nic.mac, name="nic1", device_id=n1
+            )
+        )
         uow.commit()
     converge(world.ctx)
     assert world.get_vm(vm_id).status == VmStatus.DOWN

@@ -34,7 +34,9 @@ from tests.integration.engine.conftest import BuildEngine
 from tests.support.fakes import FakeAgent
 
 World = lifecycle.World
-world = lifecycle.world  # the fixture: an engine on each backend, a fake provider with two networks, hosts h1, h2
+world = (
+    lifecycle.world
+)  # the fixture: an engine on each backend, a fake provider with two networks, hosts h1, h2
 
 
 # --- helpers: acting at an exact point of a command ------------------------------------------------------
@@ -187,10 +189,13 @@ def test_a_nic_added_while_the_vm_starts_is_plugged_on_the_host_or_not_plugged(w
     if added is not None and world.nic(added.id).plugged:
         assert added.id in agent.nic_ids(vm_id), (
             f"nic2 is plugged in the engine (provisioning {world.nic(added.id).provisioning.get('state')}) "
-            f"but the host runs only {agent.nic_ids(vm_id)}")
+            f"but the host runs only {agent.nic_ids(vm_id)}"
+        )
 
 
-def test_activating_a_nic_while_another_hot_plug_runs_does_not_leave_it_believed_plugged(world: World) -> None:
+def test_activating_a_nic_while_another_hot_plug_runs_does_not_leave_it_believed_plugged(
+    world: World,
+) -> None:
     """set_plugged commits plugged=True, then hotplug() claims the VM in a second transaction; when another
     operation claimed it in between, the claim fails with a 409 but plugged=True stays: the engine believes the
     vNIC plugged, the host never got it (both backends)."""
@@ -227,7 +232,8 @@ def test_activating_a_nic_while_another_hot_plug_runs_does_not_leave_it_believed
     for nic, name in ((a, "nic2"), (b, "nic3")):
         if world.nic(nic.id).plugged:
             assert nic.id in agent.nic_ids(vm_id), (
-                f"{name} is plugged in the engine but not on the host; the activation answered: {refused}")
+                f"{name} is plugged in the engine but not on the host; the activation answered: {refused}"
+            )
     assert world.get_vm(vm_id).operation_id is None
 
 
@@ -252,7 +258,8 @@ def test_removing_a_nic_while_the_vm_starts_never_leaves_it_plugged_on_the_host(
     if removed:
         assert n2 not in agent.nic_ids(vm_id), (
             "the removed vNIC is still plugged on the host; its port exists on the provider: "
-            f"{bool(world.provider.ports_of(n2))}")
+            f"{bool(world.provider.ports_of(n2))}"
+        )
     else:
         assert n2 in agent.nic_ids(vm_id) and world.provider.ports_of(n2)
 
@@ -296,7 +303,9 @@ def test_a_failed_unplug_with_a_network_change_keeps_the_nic_and_its_port(world:
         nics.update_nic(world.ctx, vm_id, n1, {"vnic_profile": Ref(id=world.profiles[1]), "plugged": False})
     nic = world.nic(n1)
     assert n1 in agent.nic_ids(vm_id) and nic.plugged
-    assert (nic.vnic_profile_id, nic.port_id) == (world.profiles[0], port.id), "the failed edit was half applied"
+    assert (nic.vnic_profile_id, nic.port_id) == (world.profiles[0], port.id), (
+        "the failed edit was half applied"
+    )
     assert world.provider.ports_of(n1) == [port], "the port of a vNIC still plugged on the host was deleted"
 
 
@@ -324,7 +333,9 @@ def test_the_janitor_never_deletes_a_port_a_vnic_uses_again(world: World) -> Non
     assert used in world.provider.ports, "the janitor deleted the port of a running VM's vNIC"
 
 
-def test_a_snapshot_preview_while_the_provider_is_down_does_not_cost_the_next_run_its_port(world: World) -> None:
+def test_a_snapshot_preview_while_the_provider_is_down_does_not_cost_the_next_run_its_port(
+    world: World,
+) -> None:
     """Preview with the provider down: the replaced vNIC's port becomes an orphan; the restored vNIC has the same
     id and MAC, so the next run finds that very port and uses it, and the janitor then deletes it."""
     vm_id, (n1,) = world.vm("vm1", world.profiles[0])
@@ -350,7 +361,9 @@ def test_convergence_after_an_interrupted_hot_plug_keeps_the_vm_running(world: W
     vms.start_vm(world.ctx, vm_id)
     host = world.host_name(vm_id)
     nic2 = nics.add_nic(world.ctx, vm_id, "nic2", Ref(id=world.profiles[1]), plugged=False)
-    with world.ctx.uow() as uow:  # the engine died after claiming the VM for the hot plug, before the agent call
+    with (
+        world.ctx.uow() as uow
+    ):  # the engine died after claiming the VM for the hot plug, before the agent call
         vm, nic = uow.vms.get(vm_id), uow.nics.get(nic2.id)
         assert vm is not None and nic is not None
         vm.operation_id, nic.plugged = "op-hotplug", True
@@ -365,7 +378,8 @@ def test_convergence_after_an_interrupted_hot_plug_keeps_the_vm_running(world: W
 
 
 def test_convergence_after_an_interrupted_hot_unplug_leaves_no_device_the_engine_calls_unplugged(
-        world: World) -> None:
+    world: World,
+) -> None:
     """A hot unplug in flight: plugged=False is committed, the VM claimed, the agent not yet asked. converge()
     finishes it as a run (every vNIC it plans is there) and the vNIC stays plugged on the host while the engine
     says it is unplugged (a later removal then deletes its port under the device)."""
@@ -381,7 +395,8 @@ def test_convergence_after_an_interrupted_hot_unplug_leaves_no_device_the_engine
     assert world.get_vm(vm_id).status == VmStatus.UP
     plugged_on_host = n2 in world.agents[host].nic_ids(vm_id)
     assert plugged_on_host == world.nic(n2).plugged, (
-        f"engine: plugged={world.nic(n2).plugged}; host {host}: plugged={plugged_on_host}")
+        f"engine: plugged={world.nic(n2).plugged}; host {host}: plugged={plugged_on_host}"
+    )
 
 
 def test_convergence_after_an_interrupted_migration_binds_the_ports_back_to_the_source(world: World) -> None:
@@ -393,20 +408,36 @@ def test_convergence_after_an_interrupted_migration_binds_the_ports_back_to_the_
     source = world.host_name(vm_id)
     dest = "h2" if source == "h1" else "h1"
     [port] = world.provider.ports_of(n1)
-    world.provider.update_port(port.id, PortRequest(network_id=port.network_id, mac_address=port.mac_address,
-                                                    name=port.name, device_id=n1, host_id=dest))
+    world.provider.update_port(
+        port.id,
+        PortRequest(
+            network_id=port.network_id,
+            mac_address=port.mac_address,
+            name=port.name,
+            device_id=n1,
+            host_id=dest,
+        ),
+    )
     with world.ctx.uow() as uow:
         vm = uow.vms.get(vm_id)
         assert vm is not None
-        vm.status, vm.operation_id, vm.migrating_to_host_id = VmStatus.MIGRATING, "op-m", _host_id(world, dest)
+        vm.status, vm.operation_id, vm.migrating_to_host_id = (
+            VmStatus.MIGRATING,
+            "op-m",
+            _host_id(world, dest),
+        )
         uow.commit()
     converge(world.ctx)
     vm = world.get_vm(vm_id)
     assert (vm.status, world.host_name(vm_id)) == (VmStatus.UP, source)
-    assert world.provider.ports[port.id].host_id == source, "the port stays bound to the host the VM never reached"
+    assert world.provider.ports[port.id].host_id == source, (
+        "the port stays bound to the host the VM never reached"
+    )
 
 
-def test_convergence_after_a_migration_that_reached_its_destination_keeps_the_vm_running(world: World) -> None:
+def test_convergence_after_a_migration_that_reached_its_destination_keeps_the_vm_running(
+    world: World,
+) -> None:
     """migrate_vm: create-VM on the destination verified, the source's VM destroyed, then the engine dies before
     its last commit. converge() destroys the VM on the destination (the only place it runs), finds nothing on
     the source and marks it Down: a running VM is powered off by the restart."""
@@ -418,11 +449,17 @@ def test_convergence_after_a_migration_that_reached_its_destination_keeps_the_vm
     with world.ctx.uow() as uow:
         vm = uow.vms.get(vm_id)
         assert vm is not None
-        vm.status, vm.operation_id, vm.migrating_to_host_id = VmStatus.MIGRATING, "op-m", _host_id(world, dest)
+        vm.status, vm.operation_id, vm.migrating_to_host_id = (
+            VmStatus.MIGRATING,
+            "op-m",
+            _host_id(world, dest),
+        )
         uow.commit()
     converge(world.ctx)
     vm = world.get_vm(vm_id)
-    assert _running_on(world, vm_id) != [], "converge powered off a VM that runs on the migration's destination"
+    assert _running_on(world, vm_id) != [], (
+        "converge powered off a VM that runs on the migration's destination"
+    )
     assert (vm.status, world.host_name(vm_id)) == (VmStatus.UP, dest)
 
 
@@ -479,8 +516,11 @@ def test_rotating_a_hosts_token_during_a_run_does_not_leave_the_vm_stuck(world: 
             hosts.update_host(ctx, rotate[0], {"root_password": "rotated"})
 
     ctx.agent_client = AgentClients(
-        ctx.secrets, factory=lambda where: AgentClient(where, transport=httpx.MockTransport(
-            _AgentOverHttp(world.agents[where.name], on_request))))
+        ctx.secrets,
+        factory=lambda where: AgentClient(
+            where, transport=httpx.MockTransport(_AgentOverHttp(world.agents[where.name], on_request))
+        ),
+    )
     vm_id, _ = world.vm("vm1", world.profiles[0])
     escaped: Exception | None = None
     try:
@@ -493,12 +533,15 @@ def test_rotating_a_hosts_token_during_a_run_does_not_leave_the_vm_stuck(world: 
     vm = world.get_vm(vm_id)
     assert vm.operation_id is None and vm.status in (VmStatus.UP, VmStatus.DOWN), (
         f"the VM is left {vm.status.value} with operation {vm.operation_id}, running on {_running_on(world, vm_id)}"
-        f"; the run raised {escaped!r}")
+        f"; the run raised {escaped!r}"
+    )
     assert (vm.status == VmStatus.UP) == bool(_running_on(world, vm_id))
     assert escaped is None, f"not a clear fault: {escaped!r}"
 
 
-def test_a_host_address_with_a_port_is_a_clear_fault_not_a_host_stuck_installing(make_engine: BuildEngine) -> None:
+def test_a_host_address_with_a_port_is_a_clear_fault_not_a_host_stuck_installing(
+    make_engine: BuildEngine,
+) -> None:
     """add_host commits the host (Installing), then builds the agent client outside refresh_host's error
     handling: an address httpx cannot put in a URL (here 'host:port', a common mistake) raises httpx.InvalidURL,
     a 500; the host stays Installing for good (every monitor round logs the same traceback)."""
@@ -518,5 +561,6 @@ def test_a_host_address_with_a_port_is_a_clear_fault_not_a_host_stuck_installing
         stored = uow.hosts.first(name="typo")
     if stored is not None:  # kept: then it must say why it is not Up
         assert stored.status == model.HostStatus.NON_RESPONSIVE and stored.status_detail, (
-            f"host left {stored.status.value}; add_host raised {escaped!r}")
+            f"host left {stored.status.value}; add_host raised {escaped!r}"
+        )
     assert escaped is None, f"not a clear fault: {escaped!r}"

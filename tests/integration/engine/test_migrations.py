@@ -21,7 +21,9 @@ def test_upgrade_head_on_an_empty_database_then_again(database_url: str) -> None
         assert migrate.VERSION_TABLE in tables
         migrate.upgrade(db)  # a second start changes nothing
         with db.connect() as conn:
-            versions = conn.execute(sa.text(f"SELECT version_num FROM {migrate.VERSION_TABLE}")).scalars().all()
+            versions = (
+                conn.execute(sa.text(f"SELECT version_num FROM {migrate.VERSION_TABLE}")).scalars().all()
+            )
         assert len(versions) == 1
     finally:
         db.dispose()
@@ -32,7 +34,9 @@ def test_the_model_matches_the_migrations(database_url: str) -> None:
     try:
         migrate.upgrade(db)
         with db.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False})
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "compare_server_default": False}
+            )
             diff = [d for d in compare_metadata(context, metadata) if not _is_version_table(d)]
         assert diff == []
     finally:
@@ -42,4 +46,5 @@ def test_the_model_matches_the_migrations(database_url: str) -> None:
 def _is_version_table(diff: object) -> bool:
     """The version table is Alembic's, not the model's."""
     return isinstance(diff, tuple) and any(
-        isinstance(part, sa.Table) and part.name == migrate.VERSION_TABLE for part in diff)
+        isinstance(part, sa.Table) and part.name == migrate.VERSION_TABLE for part in diff
+    )

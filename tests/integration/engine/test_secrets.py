@@ -55,8 +55,14 @@ def test_provider_password_is_stored_encrypted(tmp_path: Path, database_url: str
     try:
         box = engine.ctx.secrets
         with engine.ctx.uow() as uow:
-            uow.providers.add(model.ExternalProvider(name="neutron", url="http://127.0.0.1:9696",
-                                                     username="admin", password_encrypted=box.encrypt("hunter2")))
+            uow.providers.add(
+                model.ExternalProvider(
+                    name="neutron",
+                    url="http://127.0.0.1:9696",
+                    username="admin",
+                    password_encrypted=box.encrypt("hunter2"),
+                )
+            )
             uow.commit()
         with engine.db.connect() as conn:
             stored = conn.execute(sa.select(providers.c.password_encrypted)).scalar_one()

@@ -36,8 +36,15 @@ def stored_tokens(engine: Engine) -> set[str]:
 
 
 def sso_login(client: TestClient) -> dict[str, str]:
-    r = client.post(SSO, data={"grant_type": "password", "username": "admin@internal", "password": "pw",
-                               "scope": "ovirt-app-api"})
+    r = client.post(
+        SSO,
+        data={
+            "grant_type": "password",
+            "username": "admin@internal",
+            "password": "pw",
+            "scope": "ovirt-app-api",
+        },
+    )
     assert r.status_code == 200, r.text
     body: dict[str, str] = r.json()
     return body

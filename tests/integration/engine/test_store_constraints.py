@@ -75,7 +75,9 @@ def test_duplicate_mac_through_the_command_names_the_vm(shared_engine: Engine) -
     nics.add_nic(shared_engine.ctx, a.id, "nic1", mac="02:00:00:00:00:02")
     with pytest.raises(Conflict) as err:
         nics.add_nic(shared_engine.ctx, b.id, "nic1", mac="02:00:00:00:00:02")
-    assert err.value.message == f"MAC Address 02:00:00:00:00:02 is already in use by VM or snapshot: {a.name}."
+    assert (
+        err.value.message == f"MAC Address 02:00:00:00:00:02 is already in use by VM or snapshot: {a.name}."
+    )
 
 
 def test_network_name_is_unique_per_data_center_in_the_database(shared_engine: Engine) -> None:
@@ -89,7 +91,9 @@ def test_network_name_is_unique_per_data_center_in_the_database(shared_engine: E
         uow.commit()
     with pytest.raises(Conflict) as err:
         networks.add_network(shared_engine.ctx, net, Ref(id=dc1.id))
-    assert err.value.message.startswith(f"Cannot add Network. The name of the logical network '{net}' is already used")
+    assert err.value.message.startswith(
+        f"Cannot add Network. The name of the logical network '{net}' is already used"
+    )
     with shared_engine.ctx.uow() as uow:
         assert len(uow.networks.list(name=net)) == 2
 
@@ -99,7 +103,9 @@ def test_network_name_is_unique_per_data_center_in_the_database(shared_engine: E
 
 def test_concurrent_adds_of_one_network_name_leave_one_row(shared_engine: Engine) -> None:
     dc = datacenters.add_data_center(shared_engine.ctx, unique("race-dc"))
-    results, errors = _race(6, lambda i: networks.add_network(shared_engine.ctx, "racer", Ref(id=dc.id), description=str(i)))
+    results, errors = _race(
+        6, lambda i: networks.add_network(shared_engine.ctx, "racer", Ref(id=dc.id), description=str(i))
+    )
     assert len(results) == 1
     assert len(errors) == 5
     assert all(isinstance(e, Conflict) for e in errors), errors
@@ -199,6 +205,7 @@ def test_preview_needing_a_mac_from_a_full_pool_is_refused_and_changes_nothing(e
     assert err.value.message == "Cannot preview Snapshot. Not enough MAC addresses left in MAC Address Pool."
     with engine.ctx.uow() as uow:
         assert uow.nics.list(vm_id=a.id) == []
-        assert [s.status for s in uow.snapshots.list(vm_id=a.id, snapshot_type=model.SnapshotType.REGULAR)] \
-            == [model.SnapshotStatus.OK]
+        assert [
+            s.status for s in uow.snapshots.list(vm_id=a.id, snapshot_type=model.SnapshotType.REGULAR)
+        ] == [model.SnapshotStatus.OK]
         assert uow.snapshots.list(vm_id=a.id, snapshot_type=model.SnapshotType.PREVIEW) == []

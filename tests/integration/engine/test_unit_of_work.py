@@ -102,8 +102,13 @@ def test_timestamps_come_back_in_utc_with_their_offset(shared_engine: Engine) ->
 
     vm = vms.add_vm(shared_engine.ctx, "timed", Ref(name="Default"))
     with shared_engine.ctx.uow() as uow:
-        snap = uow.snapshots.add(model.Snapshot(
-            vm_id=vm.id, description="t", date=datetime(2024, 1, 2, 5, 4, 5, tzinfo=timezone(timedelta(hours=2)))))
+        snap = uow.snapshots.add(
+            model.Snapshot(
+                vm_id=vm.id,
+                description="t",
+                date=datetime(2024, 1, 2, 5, 4, 5, tzinfo=timezone(timedelta(hours=2))),
+            )
+        )
         uow.commit()
     with shared_engine.ctx.reader() as uow:
         loaded_vm = uow.vms.get(vm.id)

@@ -62,8 +62,13 @@ PORT = {
     "tenant_id": "4fd44f30292945e481c7b8a0c8908869",
 }
 
-REQUEST = PortRequest(network_id=PORT["network_id"], mac_address="56:6f:00:00:00:01", name="nic1",
-                      device_id="vnic-1", host_id="host-1")
+REQUEST = PortRequest(
+    network_id=PORT["network_id"],
+    mac_address="56:6f:00:00:00:01",
+    name="nic1",
+    device_id="vnic-1",
+    host_id="host-1",
+)
 
 
 def client(url: str, **kw: object) -> NeutronClient:
@@ -94,8 +99,16 @@ def test_object_valued_binding_fields_and_upper_case_mac() -> None:
 def test_binding_refused_by_policy_creates_the_port_unbound() -> None:
     def create(body: dict) -> Canned:
         if "binding:host_id" in body["port"]:
-            return Canned(403, {"NeutronError": {"type": "PolicyNotAuthorized", "detail": "",
-                                                 "message": "(rule:create_port:binding:host_id) is disallowed by policy"}})
+            return Canned(
+                403,
+                {
+                    "NeutronError": {
+                        "type": "PolicyNotAuthorized",
+                        "detail": "",
+                        "message": "(rule:create_port:binding:host_id) is disallowed by policy",
+                    }
+                },
+            )
         return Canned(201, {"port": {**PORT, "binding:host_id": ""}})
 
     with canned_server() as srv:
@@ -119,12 +132,29 @@ def test_security_groups_absent_empty_or_listed() -> None:
 
 
 def test_provider_refusals_keep_the_providers_message() -> None:
-    overlap = {"NeutronError": {"type": "InvalidInput", "detail": "",
-                                "message": "Invalid input for operation: Requested subnet overlaps."}}
+    overlap = {
+        "NeutronError": {
+            "type": "InvalidInput",
+            "detail": "",
+            "message": "Invalid input for operation: Requested subnet overlaps.",
+        }
+    }
     with canned_server() as srv:
         srv.on("POST", "/v2.0/subnets", Canned(400, overlap))
-        srv.on("DELETE", "/v2.0/networks/n1", Canned(409, {"NeutronError": {"type": "NetworkInUse", "detail": "",
-                                                                            "message": "One or more ports have an IP allocation"}}))
+        srv.on(
+            "DELETE",
+            "/v2.0/networks/n1",
+            Canned(
+                409,
+                {
+                    "NeutronError": {
+                        "type": "NetworkInUse",
+                        "detail": "",
+                        "message": "One or more ports have an IP allocation",
+                    }
+                },
+            ),
+        )
         c = client(srv.url)
         with pytest.raises(BadRequest, match="Requested subnet overlaps"):
             c.create_subnet("n1", "s", "10.0.0.0/24", 4, None, [])
@@ -140,19 +170,29 @@ def test_deleting_what_is_gone_is_not_an_error() -> None:
 @pytest.mark.parametrize(
     ("reply", "cause"),
     [
-        (Canned(500, "<html><body><h1>500 Internal Server Error</h1></body></html>", "text/html"),
-         "HTTP 500 from .* with an HTML page instead of JSON"),
+        (
+            Canned(500, "<html><body><h1>500 Internal Server Error</h1></body></html>", "text/html"),
+            "HTTP 500 from .* with an HTML page instead of JSON",
+        ),
         (Canned(200, "{not json", "application/json"), "HTTP 200 from .* with invalid JSON"),
-        (Canned(401, {"error": {"message": "The request you have made requires authentication.", "code": 401}}),
-         "authentication failed \\(HTTP 401\\)"),
-        (Canned(503, {"NeutronError": {"type": "ServiceUnavailable", "message": "busy", "detail": ""}}),
-         "HTTP 503 from GET networks: busy"),
+        (
+            Canned(
+                401, {"error": {"message": "The request you have made requires authentication.", "code": 401}}
+            ),
+            "authentication failed \\(HTTP 401\\)",
+        ),
+        (
+            Canned(503, {"NeutronError": {"type": "ServiceUnavailable", "message": "busy", "detail": ""}}),
+            "HTTP 503 from GET networks: busy",
+        ),
     ],
 )
 def test_each_failure_cause_is_one_clear_error(reply: Canned, cause: str) -> None:
     with canned_server() as srv:
         srv.on("GET", "/v2.0/networks", reply)
-        with pytest.raises(ProviderFailure, match=f"^Failed to communicate with the external provider: {cause}"):
+        with pytest.raises(
+            ProviderFailure, match=f"^Failed to communicate with the external provider: {cause}"
+        ):
             client(srv.url).list_networks()
 
 

@@ -161,10 +161,24 @@ def linux_bridge_agents(lab: Lab, hosts: dict[str, str], provider: Provider) -> 
     linked to ``provider`` (groups, fixed IPs and DHCP from it; reports every 0.5 s)."""
     return {
         name: lab.agent(
-            hosts[name], name, "--host-net", "kernel", "--vm-backend", "netns",
-            "--vnic-driver", "LINUX_BRIDGE=linux_bridge", "--tunnel-ip", ip,
-            "--netns-prefix", f"{lab.prefix}{name}-", "--provider-url", provider.url,
-            "--provider-password", PASSWORD, "--report-interval", "0.5",
+            hosts[name],
+            name,
+            "--host-net",
+            "kernel",
+            "--vm-backend",
+            "netns",
+            "--vnic-driver",
+            "LINUX_BRIDGE=linux_bridge",
+            "--tunnel-ip",
+            ip,
+            "--netns-prefix",
+            f"{lab.prefix}{name}-",
+            "--provider-url",
+            provider.url,
+            "--provider-password",
+            PASSWORD,
+            "--report-interval",
+            "0.5",
         )  # fmt: skip
         for name, ip in (("h1", "10.199.0.1"), ("h2", "10.199.0.2"))
     }

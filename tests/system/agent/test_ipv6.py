@@ -97,7 +97,9 @@ def v6(lab: Lab) -> Iterator[Ipv6Scenario]:
         provider.stop()
 
 
-def test_guests_configure_slaac_addresses_and_security_groups_filter_ipv6(v6: Ipv6Scenario, tmp_path: Path) -> None:
+def test_guests_configure_slaac_addresses_and_security_groups_filter_ipv6(
+    v6: Ipv6Scenario, tmp_path: Path
+) -> None:
     s, p = v6, v6.provider
     net = p.create("networks", "network", name="dual", **{"provider:network_type": "vxlan"})
     p.create("subnets", "subnet", network_id=net["id"], cidr="10.30.0.0/24", ip_version=4)

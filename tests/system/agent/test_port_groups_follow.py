@@ -108,8 +108,17 @@ def ovs_host(lab: Lab) -> Iterator[FollowScenario]:
     db = lab.ovs(hosts["h1"], "h1")
     provider = provider_on_underlay(lab)
     try:
-        driver = ["--vnic-driver", "OPEN_VSWITCH=open_vswitch", "--ovs-db", db, "--ovs-datapath-type", "netdev"]
-        agent = lab.agent(hosts["h1"], "h1", *agent_args(provider.url, "h1", "10.199.0.1", lab.prefix, *driver))
+        driver = [
+            "--vnic-driver",
+            "OPEN_VSWITCH=open_vswitch",
+            "--ovs-db",
+            db,
+            "--ovs-datapath-type",
+            "netdev",
+        ]
+        agent = lab.agent(
+            hosts["h1"], "h1", *agent_args(provider.url, "h1", "10.199.0.1", lab.prefix, *driver)
+        )
         yield FollowScenario(lab, provider, {"h1": agent})
     finally:
         for agent in lab.agents:

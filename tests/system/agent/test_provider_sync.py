@@ -70,7 +70,9 @@ class Scenario:
                          "segmentation_id": network["provider:segmentation_id"],
                          "security_groups": port["security_groups"]},
         }  # fmt: skip
-        created = self.agents[host].call("POST", "/vms", {"vm_id": name, "name": name, "nics": [self.nics[name]]})
+        created = self.agents[host].call(
+            "POST", "/vms", {"vm_id": name, "name": name, "nics": [self.nics[name]]}
+        )
         assert created.status_code == 201, created.text
         self.guests[name] = f"{self.lab.prefix}{host}-{name}"
 

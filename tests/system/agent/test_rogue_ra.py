@@ -42,7 +42,11 @@ ROGUE_RA = (
 def ra_accepted(s: Ipv6Scenario, chain: str) -> list[str]:
     """The sources an ip6tables chain on h1 accepts router advertisements from."""
     saved = sh("ip", "netns", "exec", f"{s.lab.prefix}h1", "ip6tables-save").stdout
-    found = [line.split()[3] for line in saved.splitlines() if line.startswith(f"-A {chain} -s ") and " 134 " in line]
+    found = [
+        line.split()[3]
+        for line in saved.splitlines()
+        if line.startswith(f"-A {chain} -s ") and " 134 " in line
+    ]
     return sorted(found)
 
 
@@ -89,7 +93,9 @@ def test_a_rogue_router_advertisement_does_not_reach_a_filtered_guest(v6: Ipv6Sc
                "eth0", ROGUE_PREFIX, "10", timeout=20)  # fmt: skip
     assert rogue.returncode == 0
     # it works on the unfiltered bystander, across the hosts ...
-    eventually("the bystander took the rogue prefix", lambda: bool(s.in_prefix("bystander", f"{ROGUE_PREFIX}/64")))
+    eventually(
+        "the bystander took the rogue prefix", lambda: bool(s.in_prefix("bystander", f"{ROGUE_PREFIX}/64"))
+    )
     assert "fe80::" in default_route(s, "bystander")
     # ... and not on the filtered victim
     time.sleep(1)

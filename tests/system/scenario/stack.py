@@ -49,9 +49,23 @@ class InNetns:
 
 
 class World:
-    def __init__(self, lab: Lab, provider: Provider, hosts: dict[str, str], procs: list[subprocess.Popen[bytes]],
-                 run: InNetns, conn: Any) -> None:
-        self.lab, self.provider, self.hosts, self.procs, self.run, self.conn = lab, provider, hosts, procs, run, conn
+    def __init__(
+        self,
+        lab: Lab,
+        provider: Provider,
+        hosts: dict[str, str],
+        procs: list[subprocess.Popen[bytes]],
+        run: InNetns,
+        conn: Any,
+    ) -> None:
+        self.lab, self.provider, self.hosts, self.procs, self.run, self.conn = (
+            lab,
+            provider,
+            hosts,
+            procs,
+            run,
+            conn,
+        )
         self.ips: dict[str, str] = {}
         self.vm_ids: dict[str, str] = {}
         self.nic_ids: dict[str, str] = {}
@@ -74,12 +88,17 @@ class World:
         return f"{self.ips[vm]}/24" in out
 
 
-def _spawn(lab: Lab, ns: str, name: str, argv: list[str], env: dict[str, str] | None = None
-           ) -> subprocess.Popen[bytes]:
+def _spawn(
+    lab: Lab, ns: str, name: str, argv: list[str], env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     log = open(lab.workdir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
-    return subprocess.Popen(["nsenter", f"--net=/run/netns/{ns}", sys.executable, "-m", "neutrino.cli", *argv],
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-                            start_new_session=True)
+    return subprocess.Popen(
+        ["nsenter", f"--net=/run/netns/{ns}", sys.executable, "-m", "neutrino.cli", *argv],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
 
 
 def _wait(run: InNetns, url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
@@ -109,28 +128,75 @@ def engine_stack(lab: Lab, driver: str = "linux_bridge") -> Iterator[World]:
     run = InNetns(ul)
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        engine = _spawn(lab, ul, "engine", ["engine", "--listen", ENGINE, "--data-dir", str(lab.workdir / "engine"),
-                                            "--host-monitor-interval", "2", "--janitor-interval", "2"],
-                        env={"NEUTRINO_ADMIN_PASSWORD": ADMIN})
+        engine = _spawn(
+            lab,
+            ul,
+            "engine",
+            [
+                "engine",
+                "--listen",
+                ENGINE,
+                "--data-dir",
+                str(lab.workdir / "engine"),
+                "--host-monitor-interval",
+                "2",
+                "--janitor-interval",
+                "2",
+            ],
+            env={"NEUTRINO_ADMIN_PASSWORD": ADMIN},
+        )
         procs.append(engine)
         for name, octet in HOSTS.items():
             ip = f"10.199.0.{octet}"
             plug = ["--vnic-driver", "LINUX_BRIDGE=linux_bridge"]
             if driver == "open_vswitch":
-                plug = ["--vnic-driver", "OPEN_VSWITCH=open_vswitch", "--ovs-db", lab.ovs(hosts[name], name),
-                        "--ovs-datapath-type", "netdev"]
-            procs.append(_spawn(lab, hosts[name], name, [
-                "agent", "--listen", f"{ip}:54321", f"--token={TOKEN}", "--host-name", name,
-                "--data-dir", str(lab.workdir / name), "--host-net", "kernel", "--vm-backend", "netns",
-                *plug, "--tunnel-ip", ip,
-                "--netns-prefix", f"{lab.prefix}{name}-", "--provider-url", provider.url,
-                "--provider-password", PASSWORD, "--report-interval", "0.5"]))
+                plug = [
+                    "--vnic-driver",
+                    "OPEN_VSWITCH=open_vswitch",
+                    "--ovs-db",
+                    lab.ovs(hosts[name], name),
+                    "--ovs-datapath-type",
+                    "netdev",
+                ]
+            procs.append(
+                _spawn(
+                    lab,
+                    hosts[name],
+                    name,
+                    [
+                        "agent",
+                        "--listen",
+                        f"{ip}:54321",
+                        f"--token={TOKEN}",
+                        "--host-name",
+                        name,
+                        "--data-dir",
+                        str(lab.workdir / name),
+                        "--host-net",
+                        "kernel",
+                        "--vm-backend",
+                        "netns",
+                        *plug,
+                        "--tunnel-ip",
+                        ip,
+                        "--netns-prefix",
+                        f"{lab.prefix}{name}-",
+                        "--provider-url",
+                        provider.url,
+                        "--provider-password",
+                        PASSWORD,
+                        "--report-interval",
+                        "0.5",
+                    ],
+                )
+            )
             _wait(run, f"http://{ip}:54321/api/v1/capabilities", procs[-1], lab.workdir / f"{name}.log")
         _wait(run, f"http://{ENGINE}/ovirt-engine/api", engine, lab.workdir / "engine.log")
         import ovirtsdk4 as sdk
 
-        conn = run(sdk.Connection, url=f"http://{ENGINE}/ovirt-engine/api", username="admin@internal",
-                   password=ADMIN)
+        conn = run(
+            sdk.Connection, url=f"http://{ENGINE}/ovirt-engine/api", username="admin@internal", password=ADMIN
+        )
         yield World(lab, provider, hosts, procs, run, conn)
         run(conn.close)
     finally:
@@ -159,42 +225,92 @@ def setup_site(w: World, plugin_type: str = "LINUX_BRIDGE") -> dict[str, Any]:
     net_a = p.create("networks", "network", name="a")
     net_b = p.create("networks", "network", name="b")
     p.create("subnets", "subnet", network_id=net_a["id"], cidr="10.10.0.0/24", ip_version=4)
-    p.create("subnets", "subnet", network_id=net_b["id"], cidr="10.10.0.0/24", ip_version=4,
-             allocation_pools=[{"start": "10.10.0.100", "end": "10.10.0.200"}])
+    p.create(
+        "subnets",
+        "subnet",
+        network_id=net_b["id"],
+        cidr="10.10.0.0/24",
+        ip_version=4,
+        allocation_pools=[{"start": "10.10.0.100", "end": "10.10.0.200"}],
+    )
     web = p.create("security-groups", "security_group", name="web")["id"]
-    p.create("security-group-rules", "security_group_rule", security_group_id=web, direction="ingress",
-             protocol="tcp", port_range_min=22, port_range_max=22)
+    p.create(
+        "security-group-rules",
+        "security_group_rule",
+        security_group_id=web,
+        direction="ingress",
+        protocol="tcp",
+        port_range_min=22,
+        port_range_max=22,
+    )
     s = w.system
-    provider = w.run(s.openstack_network_providers_service().add, types.OpenStackNetworkProvider(
-        name="osp", url=p.url, requires_authentication=True, username="admin", password=PASSWORD,
-        authentication_url=f"{p.url}/v3", tenant_name="admin", user_domain_name="Default",
-        project_domain_name="Default", external_plugin_type=plugin_type))
+    provider = w.run(
+        s.openstack_network_providers_service().add,
+        types.OpenStackNetworkProvider(
+            name="osp",
+            url=p.url,
+            requires_authentication=True,
+            username="admin",
+            password=PASSWORD,
+            authentication_url=f"{p.url}/v3",
+            tenant_name="admin",
+            user_domain_name="Default",
+            project_domain_name="Default",
+            external_plugin_type=plugin_type,
+        ),
+    )
     dc = w.run(s.data_centers_service().add, types.DataCenter(name="scenario", local=False))
     clusters = {}
     for name in HOSTS:
-        clusters[name] = w.run(s.clusters_service().add, types.Cluster(
-            name=f"cl-{name}", data_center=types.DataCenter(id=dc.id),
-            cpu=types.Cpu(architecture=types.Architecture.X86_64, type="Intel Nehalem Family")))
-        host = w.run(s.hosts_service().add, types.Host(
-            name=name, address=f"10.199.0.{HOSTS[name]}", port=54321, root_password=TOKEN,
-            cluster=types.Cluster(id=clusters[name].id)))
+        clusters[name] = w.run(
+            s.clusters_service().add,
+            types.Cluster(
+                name=f"cl-{name}",
+                data_center=types.DataCenter(id=dc.id),
+                cpu=types.Cpu(architecture=types.Architecture.X86_64, type="Intel Nehalem Family"),
+            ),
+        )
+        host = w.run(
+            s.hosts_service().add,
+            types.Host(
+                name=name,
+                address=f"10.199.0.{HOSTS[name]}",
+                port=54321,
+                root_password=TOKEN,
+                cluster=types.Cluster(id=clusters[name].id),
+            ),
+        )
         assert host.status == types.HostStatus.UP, host.status_detail
     profiles = {}
     providers = s.openstack_network_providers_service().provider_service(provider.id)
     for key, net in (("a", net_a), ("b", net_b)):
-        imported = w.run(providers.networks_service().network_service(net["id"]).import_,
-                         data_center=types.DataCenter(id=dc.id))
+        imported = w.run(
+            providers.networks_service().network_service(net["id"]).import_,
+            data_center=types.DataCenter(id=dc.id),
+        )
         del imported
-        [engine_net] = [n for n in w.run(s.networks_service().list, search=f"name={net['name']}")
-                        if n.data_center.id == dc.id]
+        [engine_net] = [
+            n
+            for n in w.run(s.networks_service().list, search=f"name={net['name']}")
+            if n.data_center.id == dc.id
+        ]
         for cluster in clusters.values():
-            w.run(s.clusters_service().cluster_service(cluster.id).networks_service().add,
-                  types.Network(id=engine_net.id, required=False))
-        [profiles[key]] = w.run(s.networks_service().network_service(engine_net.id).vnic_profiles_service().list)
+            w.run(
+                s.clusters_service().cluster_service(cluster.id).networks_service().add,
+                types.Network(id=engine_net.id, required=False),
+            )
+        [profiles[key]] = w.run(
+            s.networks_service().network_service(engine_net.id).vnic_profiles_service().list
+        )
     # VM1 gets the group that only lets TCP 22 in, through its profile's SecurityGroups
-    profiles["a-web"] = w.run(s.vnic_profiles_service().add, types.VnicProfile(
-        name="a-web", network=types.Network(id=profiles["a"].network.id),
-        custom_properties=[types.CustomProperty(name="SecurityGroups", value=web)]))
+    profiles["a-web"] = w.run(
+        s.vnic_profiles_service().add,
+        types.VnicProfile(
+            name="a-web",
+            network=types.Network(id=profiles["a"].network.id),
+            custom_properties=[types.CustomProperty(name="SecurityGroups", value=web)],
+        ),
+    )
     return {"clusters": clusters, "profiles": profiles, "web": web, "a": net_a, "b": net_b}
 
 
@@ -202,10 +318,14 @@ def add_vm(w: World, name: str, cluster: Any, profile: Any) -> Any:
     import ovirtsdk4.types as types
 
     s = w.system
-    vm = w.run(s.vms_service().add, types.Vm(name=name, cluster=types.Cluster(id=cluster.id),
-                                             template=types.Template(name="Blank")))
+    vm = w.run(
+        s.vms_service().add,
+        types.Vm(name=name, cluster=types.Cluster(id=cluster.id), template=types.Template(name="Blank")),
+    )
     service = s.vms_service().vm_service(vm.id)
-    nic = w.run(service.nics_service().add, types.Nic(name="nic1", vnic_profile=types.VnicProfile(id=profile.id)))
+    nic = w.run(
+        service.nics_service().add, types.Nic(name="nic1", vnic_profile=types.VnicProfile(id=profile.id))
+    )
     w.vm_ids[name], w.nic_ids[name] = vm.id, nic.id
     return service
 

@@ -43,8 +43,14 @@ SSH_LIKE = (  # a listener on TCP 22 in the guest, standing in for sshd
 
 def _tcp22(w: World, src: str, dst: str) -> bool:
     code = f"import socket; socket.create_connection(('{w.ips[dst]}', 22), timeout=1).close()"
-    return subprocess.run(["ip", "netns", "exec", w.guest(src), sys.executable, "-c", code],
-                          capture_output=True, check=False).returncode == 0
+    return (
+        subprocess.run(
+            ["ip", "netns", "exec", w.guest(src), sys.executable, "-c", code],
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
+    )
 
 
 @pytest.fixture
@@ -75,8 +81,9 @@ def test_vms_on_external_networks_reach_each_other_and_nothing_else(world: World
     finally:
         server.kill()
     assert not w.ping("vm2", "vm1")
-    rule = w.provider.openstack("security group rule create", "--ingress", "--protocol", "icmp", env["web"],
-                                "-f", "value", "-c", "id").strip()
+    rule = w.provider.openstack(
+        "security group rule create", "--ingress", "--protocol", "icmp", env["web"], "-f", "value", "-c", "id"
+    ).strip()
     took = eventually("ICMP into vm1 allowed", lambda: w.ping("vm2", "vm1"))
     # B is apart, though its subnet overlaps A's
     assert not w.ping("vm3", "vm1") and not w.ping("vm3", "vm2")

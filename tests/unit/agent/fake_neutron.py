@@ -28,7 +28,9 @@ def eui64(cidr: str, mac: str) -> str:
     octets = [int(x, 16) for x in mac.split(":")]
     octets[0] ^= 0x02
     iid = bytes([*octets[:3], 0xFF, 0xFE, *octets[3:]])
-    return str(ipaddress.IPv6Address(int(ipaddress.ip_network(cidr).network_address) | int.from_bytes(iid, "big")))
+    return str(
+        ipaddress.IPv6Address(int(ipaddress.ip_network(cidr).network_address) | int.from_bytes(iid, "big"))
+    )
 
 
 def neutron_error(status: int, kind: str, message: str = "") -> httpx.Response:
@@ -113,9 +115,9 @@ class FakeNeutron:
         subnet = self.data["subnets"][item["subnet_id"]]
         if subnet.get("ipv6_address_mode") in ("slaac", "dhcpv6-stateless"):  # EUI-64, as Neutron
             return {"subnet_id": subnet["id"], "ip_address": eui64(subnet["cidr"], mac)}
-        used = {
-            ip["ip_address"] for p in self.data["ports"].values() for ip in p["fixed_ips"]
-        } | {subnet["gateway_ip"]}
+        used = {ip["ip_address"] for p in self.data["ports"].values() for ip in p["fixed_ips"]} | {
+            subnet["gateway_ip"]
+        }
         for host in ipaddress.ip_network(subnet["cidr"]).hosts():
             if str(host) not in used and int(host) % 256 >= 2:
                 return {"subnet_id": subnet["id"], "ip_address": str(host)}
@@ -141,7 +143,9 @@ class FakeNeutron:
         if self.down:
             raise httpx.ConnectError("connection refused", request=request)
         path = request.url.path
-        self.requests.append((request.method, path + ("?" + request.url.query.decode() if request.url.query else "")))
+        self.requests.append(
+            (request.method, path + ("?" + request.url.query.decode() if request.url.query else ""))
+        )
         parts = path.strip("/").split("/")
         if parts[0] != "v2.0" or len(parts) < 2 or parts[1] not in COLLECTIONS:
             return neutron_error(404, "HTTPNotFound")
@@ -164,7 +168,8 @@ class FakeNeutron:
                 body = json.loads(request.content)["port"]
                 if "fixed_ips" in body:
                     item["fixed_ips"] = [
-                        self._allocate(item["network_id"], f, item["mac_address"]) for f in body.pop("fixed_ips")
+                        self._allocate(item["network_id"], f, item["mac_address"])
+                        for f in body.pop("fixed_ips")
                     ]
                 item.update(body)
                 return httpx.Response(200, json={"port": item})
@@ -172,7 +177,9 @@ class FakeNeutron:
 
     def _render(self, collection: str, item: dict[str, Any]) -> dict[str, Any]:
         if collection == "security-groups" and self.inline_rules:
-            rules = [r for r in self.data["security-group-rules"].values() if r["security_group_id"] == item["id"]]
+            rules = [
+                r for r in self.data["security-group-rules"].values() if r["security_group_id"] == item["id"]
+            ]
             return {**item, "security_group_rules": rules}
         return dict(item)
 

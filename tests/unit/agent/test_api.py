@@ -379,7 +379,10 @@ def test_dhcp_serves_dns_servers_and_more_subnets_from_one_server(client: TestCl
     overlapping = dhcp_body(extra_subnets=[{"cidr": "10.0.0.128/25", "server_ip": "10.0.0.130"}])
     assert "overlaps" in client.put(f"{API}/dhcp/{NET_B}", json=overlapping).json()["error"]["message"]
     stray = dhcp_body(hosts=[{"mac": "56:6f:1a:2b:3c:01", "ip": "10.9.0.12"}])
-    assert "hosts.0.ip 10.9.0.12 is not in" in client.put(f"{API}/dhcp/{NET_B}", json=stray).json()["error"]["message"]
+    assert (
+        "hosts.0.ip 10.9.0.12 is not in"
+        in client.put(f"{API}/dhcp/{NET_B}", json=stray).json()["error"]["message"]
+    )
     bad = dhcp_body(extra_subnets=[{"cidr": "10.9.0.0/24", "server_ip": "10.8.0.1"}])
     assert client.put(f"{API}/dhcp/{NET_B}", json=bad).status_code == 400
 

@@ -105,7 +105,11 @@ def test_every_scalar_argument_reaches_the_settings(tmp_path: Path) -> None:
         "http://p:9696", "http://k/v3", "u")  # fmt: skip
     assert settings.provider_password is not None and settings.provider_password.get_secret_value() == "pw"
     assert (settings.report_interval, settings.underlay_mtu, settings.vxlan_port) == (5, 9000, 8472)
-    assert (settings.provider_domain, settings.sync_interval, settings.integration_bridge) == ("d", 0.5, "br-vm")
+    assert (settings.provider_domain, settings.sync_interval, settings.integration_bridge) == (
+        "d",
+        0.5,
+        "br-vm",
+    )
 
 
 def test_the_sync_interval_defaults_to_two_seconds_and_dhcp_may_be_left_to_the_provider() -> None:
@@ -185,7 +189,11 @@ def test_a_missing_config_file_stops_the_agent_with_a_message(
 def test_the_example_config_and_the_systemd_unit_agree_with_the_agent(tmp_path: Path) -> None:
     contrib = Path(__file__).parents[3] / "contrib" / "systemd"
     settings = AgentSettings.from_file(contrib / "agent.toml.example", data_dir=tmp_path)
-    assert settings.provider_url and settings.tunnel_ip and settings.vnic_drivers["LINUX_BRIDGE"] == "linux_bridge"
+    assert (
+        settings.provider_url
+        and settings.tunnel_ip
+        and settings.vnic_drivers["LINUX_BRIDGE"] == "linux_bridge"
+    )
     unit = (contrib / "neutrino-agent.service").read_text()
     exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
     argv = exec_start.split("=", 1)[1].split()

@@ -119,7 +119,9 @@ def agent(tmp_path: Path) -> tuple[Agent, ProviderSync, FakeNeutron]:
     return a, sync, neutron
 
 
-def test_the_provider_sync_serves_ipv6_subnets_with_their_modes(agent: tuple[Agent, ProviderSync, FakeNeutron]) -> None:
+def test_the_provider_sync_serves_ipv6_subnets_with_their_modes(
+    agent: tuple[Agent, ProviderSync, FakeNeutron],
+) -> None:
     a, sync, neutron = agent
     net = neutron.network()
     neutron.subnet(net, "10.0.0.0/24")
@@ -143,7 +145,9 @@ def test_the_provider_sync_serves_ipv6_subnets_with_their_modes(agent: tuple[Age
     ]
     assert [str(d) for d in dhcp.ipv6_subnets[0].dns_servers] == ["2001:db8::53"]
     # leases: the IPv4 address and the DHCPv6 one; the SLAAC address needs none
-    assert {str(h.ip) for h in dhcp.hosts if h.mac == port["mac_address"]} == {given[s] for s in given if s != slaac}
+    assert {str(h.ip) for h in dhcp.hosts if h.mac == port["mac_address"]} == {
+        given[s] for s in given if s != slaac
+    }
     argv = launcher(a).running[net][1]
     assert "--dhcp-range=set:v0,2001:db8:1::,ra-only,64,86400s" in argv
 
@@ -158,7 +162,9 @@ def test_a_network_with_only_ipv6_subnets_is_served(agent: tuple[Agent, Provider
     assert dhcp.cidr is None and dhcp.hosts == [] and len(dhcp.ipv6_subnets) == 1
 
 
-def test_a_network_whose_ipv6_subnets_need_no_server_gets_none(agent: tuple[Agent, ProviderSync, FakeNeutron]) -> None:
+def test_a_network_whose_ipv6_subnets_need_no_server_gets_none(
+    agent: tuple[Agent, ProviderSync, FakeNeutron],
+) -> None:
     a, sync, neutron = agent
     net = neutron.network()
     neutron.subnet(net, "2001:db8:1::/64", gateway=None, ipv6_address_mode="slaac")  # another router's

@@ -66,7 +66,10 @@ def test_an_ipv4_remote_group_rule_matches_only_the_members_ipv4_addresses() -> 
 
 def test_ipv6_chains_allow_neighbour_discovery_and_dhcpv6_and_what_the_rules_allow() -> None:
     lines, digest = render([PORT], {"web": WEB, "admins": ADMINS}, ADDRESSES, 6)
-    chain = {c: [line for line in lines if line.startswith(f"-A {c} ")] for c in ("nsg-oabc", "nsg-sabc", "nsg-iabc")}
+    chain = {
+        c: [line for line in lines if line.startswith(f"-A {c} ")]
+        for c in ("nsg-oabc", "nsg-sabc", "nsg-iabc")
+    }
     icmp6 = "-p ipv6-icmp -m icmp6 --icmpv6-type"
     assert chain["nsg-oabc"] == [
         "-A nsg-oabc -m mac ! --mac-source 56:6f:1a:2b:3c:01 -j DROP",
@@ -114,7 +117,9 @@ def test_ipv6_chains_allow_neighbour_discovery_and_dhcpv6_and_what_the_rules_all
 
 
 def test_the_ipv4_table_is_unchanged_by_ipv6_rules() -> None:
-    v4 = [line for line in render([PORT], {"web": WEB, "admins": ADMINS}, ADDRESSES, 4)[0] if "-A nsg-" in line]
+    v4 = [
+        line for line in render([PORT], {"web": WEB, "admins": ADMINS}, ADDRESSES, 4)[0] if "-A nsg-" in line
+    ]
     assert not any("ipv6" in line or "2001:" in line or "fe80" in line for line in v4)
     assert "-A nsg-iabc -p tcp -m tcp --dport 80 -j RETURN" in v4
 

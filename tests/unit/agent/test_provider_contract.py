@@ -41,10 +41,15 @@ def test_the_embedded_provider_lists_the_agent_report_extension(provider: TestCl
     by_alias = {e["alias"]: e for e in extensions}
     assert REPORT_EXTENSION in by_alias and "agent" in by_alias
     assert "/v2.0/agent-reports" in by_alias[REPORT_EXTENSION]["description"]
-    assert ok(provider.get(f"/v2.0/extensions/{REPORT_EXTENSION}"), 200)["extension"]["alias"] == REPORT_EXTENSION
+    assert (
+        ok(provider.get(f"/v2.0/extensions/{REPORT_EXTENSION}"), 200)["extension"]["alias"]
+        == REPORT_EXTENSION
+    )
 
 
-def test_groups_dhcp_and_port_status_come_from_the_embedded_provider(provider: TestClient, tmp_path: Path) -> None:
+def test_groups_dhcp_and_port_status_come_from_the_embedded_provider(
+    provider: TestClient, tmp_path: Path
+) -> None:
     def post(collection: str, member: str, **body: Any) -> dict[str, Any]:
         created: dict[str, Any] = ok(provider.post(f"/v2.0/{collection}", json={member: body}))[member]
         return created

@@ -83,7 +83,9 @@ def test_a_vnic_whose_groups_are_not_set_gets_them_from_the_provider(
     net = neutron.network()
     neutron.subnet(net, "10.0.0.0/24")
     admins = neutron.group()
-    web = neutron.group(SSH_IN, EGRESS, {"direction": "ingress", "protocol": "icmp", "remote_group_id": admins})
+    web = neutron.group(
+        SSH_IN, EGRESS, {"direction": "ingress", "protocol": "icmp", "remote_group_id": admins}
+    )
     admin_port = neutron.port(net, groups=[admins])
     port = neutron.port(net, groups=[web])
     run(a, "vm-1", nic_for(port))
@@ -200,7 +202,9 @@ def test_a_provider_without_inlined_rules_or_group_filters_on_ports_still_serves
     assert any("security-group-rules?security_group_id=" in path for _, path in neutron.requests)
 
 
-def test_fixed_ips_follow_the_provider(agent: tuple[Agent, ProviderSync], neutron: FakeNeutron, world: World) -> None:
+def test_fixed_ips_follow_the_provider(
+    agent: tuple[Agent, ProviderSync], neutron: FakeNeutron, world: World
+) -> None:
     a, sync = agent
     net = neutron.network()
     subnet = neutron.subnet(net, "10.0.0.0/24")
@@ -215,7 +219,9 @@ def test_fixed_ips_follow_the_provider(agent: tuple[Agent, ProviderSync], neutro
     assert f"-A {spoof} -s {first}/32 -j RETURN" not in iptables(world)
     # a restarted agent filters with the addresses it knew before its first sync
     a2, _ = make_agent(a.state_file.path.parent.parent, World(), neutron)
-    assert a2.firewall is not None and a2.firewall.addresses == {linux_net.tap_name(port["id"]): ("10.0.0.77",)}
+    assert a2.firewall is not None and a2.firewall.addresses == {
+        linux_net.tap_name(port["id"]): ("10.0.0.77",)
+    }
 
 
 # -- DHCP -----------------------------------------------------------------------------------------
@@ -347,7 +353,9 @@ def test_a_second_subnet_is_served_by_the_same_server_from_a_second_address(
     assert len(MemoryNet(world).in_netns("nvm-dhcp-" + net[:11]).addresses("eth0")) == 2
 
 
-def test_the_report_marks_the_dhcp_port_active(agent: tuple[Agent, ProviderSync], neutron: FakeNeutron) -> None:
+def test_the_report_marks_the_dhcp_port_active(
+    agent: tuple[Agent, ProviderSync], neutron: FakeNeutron
+) -> None:
     a, sync = agent
     net = neutron.network()
     neutron.subnet(net, "10.0.0.0/24")

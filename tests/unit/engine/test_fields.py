@@ -82,38 +82,52 @@ def test_parse_keeps_only_what_was_sent_and_ignores_unknown_and_read_only() -> N
     assert parse_fields(fields, {}) == {}
 
 
-@pytest.mark.parametrize(("resource", "body", "element"), [
-    (DataCenters(), {"local": "maybe"}, "local"),
-    (DataCenters(), {"version": {"major": "four"}}, "version.major"),
-    (Networks(), {"vlan": {"id": "x"}}, "vlan.id"),
-    (Networks(), {"vlan": "ten"}, "vlan"),
-    (Networks(), {"stp": "sometimes"}, "stp"),
-    (Networks(), {"usages": {"usage": ["vm", "party"]}}, "usages.usage"),
-    (Networks(), {"data_center": "Default"}, "data_center"),
-    (Nics(), {"interface": "bogus"}, "interface"),
-    (Nics(), {"mac": "02:00:00:00:00:01"}, "mac.address"),
-    (Clusters(), {"cpu": {"architecture": "z80"}}, "cpu.architecture"),
-    (Hosts(), {"port": "ssh"}, "port"),
-    (Vms(), {"memory": "lots"}, "memory"),
-    (VnicProfiles(), {"pass_through": {"mode": "sideways"}}, "pass_through.mode"),
-    (VnicProfiles(), {"custom_properties": {"custom_property": {"value": "x"}}}, "custom_properties"),
-])
-def test_resource_parse_errors_name_the_element(resource: Collection, body: dict[str, Any], element: str) -> None:
+@pytest.mark.parametrize(
+    ("resource", "body", "element"),
+    [
+        (DataCenters(), {"local": "maybe"}, "local"),
+        (DataCenters(), {"version": {"major": "four"}}, "version.major"),
+        (Networks(), {"vlan": {"id": "x"}}, "vlan.id"),
+        (Networks(), {"vlan": "ten"}, "vlan"),
+        (Networks(), {"stp": "sometimes"}, "stp"),
+        (Networks(), {"usages": {"usage": ["vm", "party"]}}, "usages.usage"),
+        (Networks(), {"data_center": "Default"}, "data_center"),
+        (Nics(), {"interface": "bogus"}, "interface"),
+        (Nics(), {"mac": "02:00:00:00:00:01"}, "mac.address"),
+        (Clusters(), {"cpu": {"architecture": "z80"}}, "cpu.architecture"),
+        (Hosts(), {"port": "ssh"}, "port"),
+        (Vms(), {"memory": "lots"}, "memory"),
+        (VnicProfiles(), {"pass_through": {"mode": "sideways"}}, "pass_through.mode"),
+        (VnicProfiles(), {"custom_properties": {"custom_property": {"value": "x"}}}, "custom_properties"),
+    ],
+)
+def test_resource_parse_errors_name_the_element(
+    resource: Collection, body: dict[str, Any], element: str
+) -> None:
     with pytest.raises(BadRequest) as err:
         resource.parse(body)
     assert f"'{element}'" in err.value.message
 
 
 def test_resource_parse_values() -> None:
-    assert Networks().parse({"vlan": {"id": "10"}, "mtu": "1400", "usages": {"usage": ["vm", "display"]},
-                             "data_center": {"name": "Default"}}) == {
-        "vlan_id": 10, "mtu": 1400, "usages": ["display", "vm"], "data_center": Ref(name="Default")}
+    assert Networks().parse(
+        {
+            "vlan": {"id": "10"},
+            "mtu": "1400",
+            "usages": {"usage": ["vm", "display"]},
+            "data_center": {"name": "Default"},
+        }
+    ) == {"vlan_id": 10, "mtu": 1400, "usages": ["display", "vm"], "data_center": Ref(name="Default")}
     assert Networks().parse({"usages": ""}) == {"usages": []}
     assert Networks().parse({"vlan": ""}) == {"vlan_id": None}
     assert Clusters().parse({"cpu": {"architecture": "x86_64", "type": "Intel"}}) == {
-        "cpu_architecture": model.Architecture.X86_64, "cpu_type": "Intel"}
+        "cpu_architecture": model.Architecture.X86_64,
+        "cpu_type": "Intel",
+    }
     assert Nics().parse({"mac": {"address": "02:00:00:00:00:01"}, "vnic_profile": ""}) == {
-        "mac": "02:00:00:00:00:01", "vnic_profile": None}
+        "mac": "02:00:00:00:00:01",
+        "vnic_profile": None,
+    }
 
 
 def test_host_root_password_is_accepted_and_never_rendered() -> None:
@@ -133,14 +147,26 @@ def _collections() -> list[Collection]:
 
 
 ENTITY_OF_REPO = {
-    "datacenters": model.DataCenter, "clusters": model.Cluster, "hosts": model.Host, "networks": model.Network,
-    "profiles": model.VnicProfile, "templates": model.Template, "vms": model.Vm, "nics": model.VmNic,
-    "snapshots": model.Snapshot, "providers": model.ExternalProvider, "events": model.Event,
+    "datacenters": model.DataCenter,
+    "clusters": model.Cluster,
+    "hosts": model.Host,
+    "networks": model.Network,
+    "profiles": model.VnicProfile,
+    "templates": model.Template,
+    "vms": model.Vm,
+    "nics": model.VmNic,
+    "snapshots": model.Snapshot,
+    "providers": model.ExternalProvider,
+    "events": model.Event,
 }
 # collections read live from a provider, not from a repository
 ENTITY_OF_LIVE = {
-    "ProviderNetworks": ProviderNetwork, "ProviderSubnets": ProviderSubnet, "ProviderCertificates": Certificate,
-    "VnicProfilePermissions": _Permission, "Roles": _Named, "Groups": _Named,
+    "ProviderNetworks": ProviderNetwork,
+    "ProviderSubnets": ProviderSubnet,
+    "ProviderCertificates": Certificate,
+    "VnicProfilePermissions": _Permission,
+    "Roles": _Named,
+    "Groups": _Named,
 }
 
 
@@ -175,5 +201,7 @@ def test_text_that_xml_cannot_carry_is_refused(bad: str) -> None:
     with pytest.raises(BadRequest, match="'cpu.type'"):
         Clusters().parse({"cpu": {"type": bad}})
     with pytest.raises(BadRequest, match="'custom_properties'"):
-        VnicProfiles().parse({"custom_properties": {"custom_property": {"name": "SecurityGroups", "value": bad}}})
+        VnicProfiles().parse(
+            {"custom_properties": {"custom_property": {"name": "SecurityGroups", "value": bad}}}
+        )
     assert TEXT.parse("tabs\tand\nnewlines é ✓", "name") == "tabs\tand\nnewlines é ✓"

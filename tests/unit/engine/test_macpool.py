@@ -29,16 +29,21 @@ def test_mac_int_round_trip() -> None:
     assert int_to_mac(mac_to_int("00:00:00:00:00:01")) == "00:00:00:00:00:01"
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("56:6F:1A:2B:3C:4D", "56:6f:1a:2b:3c:4d"),
-    ("56-6f-1a-2b-3c-4d", "56:6f:1a:2b:3c:4d"),
-    ("  02:00:00:00:00:01 ", "02:00:00:00:00:01"),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("56:6F:1A:2B:3C:4D", "56:6f:1a:2b:3c:4d"),
+        ("56-6f-1a-2b-3c-4d", "56:6f:1a:2b:3c:4d"),
+        ("  02:00:00:00:00:01 ", "02:00:00:00:00:01"),
+    ],
+)
 def test_normalize_mac(raw: str, expected: str) -> None:
     assert normalize_mac(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["", "56:6f:1a:2b:3c", "56:6f:1a:2b:3c:4d:5e", "56:6f:1a:2b:3c:zz", "566f1a2b3c4d"])
+@pytest.mark.parametrize(
+    "raw", ["", "56:6f:1a:2b:3c", "56:6f:1a:2b:3c:4d:5e", "56:6f:1a:2b:3c:zz", "566f1a2b3c4d"]
+)
 def test_normalize_mac_rejects_non_macs_naming_the_field(raw: str) -> None:
     with pytest.raises(BadRequest) as err:
         normalize_mac(raw)
@@ -64,13 +69,16 @@ def test_single_address_range() -> None:
     assert MacRange.parse("56:6f:00:00:00:07-56:6f:00:00:00:07").size == 1
 
 
-@pytest.mark.parametrize("text", [
-    "56:6f:00:00:00:ff-56:6f:00:00:00:00",  # reversed
-    "56:6f:00:00:00:00",  # one end only
-    "56:6f:00:00:00:00-56:6f:00:00:00:01-56:6f:00:00:00:02",
-    "56:6f:00:00:00:00-nonsense",
-    "01:00:00:00:00:00-01:00:00:00:00:ff",  # multicast
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "56:6f:00:00:00:ff-56:6f:00:00:00:00",  # reversed
+        "56:6f:00:00:00:00",  # one end only
+        "56:6f:00:00:00:00-56:6f:00:00:00:01-56:6f:00:00:00:02",
+        "56:6f:00:00:00:00-nonsense",
+        "01:00:00:00:00:00-01:00:00:00:00:ff",  # multicast
+    ],
+)
 def test_parse_range_rejects(text: str) -> None:
     with pytest.raises(BadRequest):
         MacRange.parse(text)

@@ -54,21 +54,32 @@ def test_network_name_in_use_text() -> None:
 def test_used_by_one_and_many() -> None:
     one = errors.used_by("remove", "Network", "logical network", ["vm1", "vm1"])
     assert isinstance(one, errors.InUse)
-    assert one.message == ("Cannot remove Network. This logical network is used by virtual machine: vm1\n"
-                           " - Please remove it from this virtual machine and try again.")
+    assert one.message == (
+        "Cannot remove Network. This logical network is used by virtual machine: vm1\n"
+        " - Please remove it from this virtual machine and try again."
+    )
     many = errors.used_by("remove", "Network", "logical network", ["vm2", "vm1"])
-    assert many.message == ("Cannot remove Network. This logical network is used by virtual machines: (2): vm1, vm2\n"
-                            " - Please detach virtual machines using this logical network and try again.")
+    assert many.message == (
+        "Cannot remove Network. This logical network is used by virtual machines: (2): vm1, vm2\n"
+        " - Please detach virtual machines using this logical network and try again."
+    )
 
 
 def test_generic_name_in_use_text() -> None:
     assert errors.name_in_use("add", "VM").message == (
-        "Cannot add VM. The VM name is already in use, please choose a unique name and try again.")
+        "Cannot add VM. The VM name is already in use, please choose a unique name and try again."
+    )
 
 
 def test_categories() -> None:
     assert issubclass(errors.InUse, errors.Conflict)
-    for cls in (errors.NotFound, errors.BadRequest, errors.Conflict, errors.ProviderFailure, errors.HostFailure):
+    for cls in (
+        errors.NotFound,
+        errors.BadRequest,
+        errors.Conflict,
+        errors.ProviderFailure,
+        errors.HostFailure,
+    ):
         assert issubclass(cls, errors.EngineError)
     assert errors.not_found("VM", "x").message == "VM 'x' was not found."
 
@@ -81,8 +92,10 @@ def test_fault_table_maps_each_category() -> None:
     assert status_of(errors.InUse("x")) == 409
     assert status_of(errors.Conflict("x")) == 409
     assert status_of(errors.ProviderFailure("x")) == 400
-    assert fault("Cannot remove VM. VM is running.") == {"reason": "Operation Failed",
-                                                         "detail": "[Cannot remove VM. VM is running.]"}
+    assert fault("Cannot remove VM. VM is running.") == {
+        "reason": "Operation Failed",
+        "detail": "[Cannot remove VM. VM is running.]",
+    }
 
 
 def test_check_memory() -> None:

@@ -12,20 +12,23 @@ from neutrino.engine.api.resources.datacenters import DataCenters
 from neutrino.engine.domain.errors import BadRequest
 
 
-@pytest.mark.parametrize(("text", "terms", "page"), [
-    ("name=vm1", [("name", "vm1")], None),
-    ("name=vm*", [("name", "vm*")], None),
-    ("  name = vm1  ", [("name", "vm1")], None),
-    ("name=a* and cluster=c1", [("name", "a*"), ("cluster", "c1")], None),
-    ("name=a* AND cluster=c1", [("name", "a*"), ("cluster", "c1")], None),
-    ("Clusters.name=Default", [("clusters.name", "Default")], None),
-    ('name="my vm"', [("name", "my vm")], None),
-    ("name='x'", [("name", "x")], None),
-    ("name=a* page 2", [("name", "a*")], 2),
-    ("name=a* and page 3", [("name", "a*")], 3),
-    ("page 4", [], 4),
-    ("", [], None),
-])
+@pytest.mark.parametrize(
+    ("text", "terms", "page"),
+    [
+        ("name=vm1", [("name", "vm1")], None),
+        ("name=vm*", [("name", "vm*")], None),
+        ("  name = vm1  ", [("name", "vm1")], None),
+        ("name=a* and cluster=c1", [("name", "a*"), ("cluster", "c1")], None),
+        ("name=a* AND cluster=c1", [("name", "a*"), ("cluster", "c1")], None),
+        ("Clusters.name=Default", [("clusters.name", "Default")], None),
+        ('name="my vm"', [("name", "my vm")], None),
+        ("name='x'", [("name", "x")], None),
+        ("name=a* page 2", [("name", "a*")], 2),
+        ("name=a* and page 3", [("name", "a*")], 3),
+        ("page 4", [], 4),
+        ("", [], None),
+    ],
+)
 def test_parse_search(text: str, terms: list[tuple[str, str]], page: int | None) -> None:
     assert parse_search(text) == (terms, page)
 
@@ -57,7 +60,10 @@ def test_select_by_name_pattern() -> None:
 
 def test_select_case_sensitivity() -> None:
     assert select({"search": "name=ALP*"}, "alpha", "Alpine") == []
-    assert select({"search": "name=ALP*", "case_sensitive": "false"}, "alpha", "Alpine") == ["alpha", "Alpine"]
+    assert select({"search": "name=ALP*", "case_sensitive": "false"}, "alpha", "Alpine") == [
+        "alpha",
+        "Alpine",
+    ]
 
 
 def test_select_pages_with_max() -> None:
@@ -85,18 +91,23 @@ def test_only_star_is_a_wildcard() -> None:
     assert select({"search": "name=vm*"}, *names) == ["vm[1]", "vm1", "vm?", "vmx"]
 
 
-@pytest.mark.parametrize(("text", "terms", "page"), [
-    ('name="a and b"', [("name", "a and b")], None),
-    ("name='a AND b'", [("name", "a AND b")], None),
-    ('name = "a and b"', [("name", "a and b")], None),
-    ('name="a and b" and cluster=c1', [("name", "a and b"), ("cluster", "c1")], None),
-    ('cluster=c1 and name="x and y and z"', [("cluster", "c1"), ("name", "x and y and z")], None),
-    ('name="a and b" and cluster="c and d"', [("name", "a and b"), ("cluster", "c and d")], None),
-    ('name="a and b*" page 2', [("name", "a and b*")], 2),
-    ('name="my page 2"', [("name", "my page 2")], None),
-    ("name=band and cluster=android", [("name", "band"), ("cluster", "android")], None),
-])
-def test_parse_search_keeps_quoted_values_whole(text: str, terms: list[tuple[str, str]], page: int | None) -> None:
+@pytest.mark.parametrize(
+    ("text", "terms", "page"),
+    [
+        ('name="a and b"', [("name", "a and b")], None),
+        ("name='a AND b'", [("name", "a AND b")], None),
+        ('name = "a and b"', [("name", "a and b")], None),
+        ('name="a and b" and cluster=c1', [("name", "a and b"), ("cluster", "c1")], None),
+        ('cluster=c1 and name="x and y and z"', [("cluster", "c1"), ("name", "x and y and z")], None),
+        ('name="a and b" and cluster="c and d"', [("name", "a and b"), ("cluster", "c and d")], None),
+        ('name="a and b*" page 2', [("name", "a and b*")], 2),
+        ('name="my page 2"', [("name", "my page 2")], None),
+        ("name=band and cluster=android", [("name", "band"), ("cluster", "android")], None),
+    ],
+)
+def test_parse_search_keeps_quoted_values_whole(
+    text: str, terms: list[tuple[str, str]], page: int | None
+) -> None:
     assert parse_search(text) == (terms, page)
 
 

@@ -15,8 +15,12 @@ def _nodes(nodes: dict[str, Node], path: str = "") -> Iterator[tuple[str, Node]]
 
 
 def test_every_link_of_every_entity_leads_somewhere() -> None:
-    dangling = [f"{path}/{{id}}/{rel}" for path, node in _nodes(build_tree()) for rel in node.collection.links
-                if rel not in node.children and rel not in EMPTY_LISTS]
+    dangling = [
+        f"{path}/{{id}}/{rel}"
+        for path, node in _nodes(build_tree())
+        for rel in node.collection.links
+        if rel not in node.children and rel not in EMPTY_LISTS
+    ]
     assert dangling == []
 
 

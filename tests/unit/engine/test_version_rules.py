@@ -61,8 +61,10 @@ def test_a_cluster_cannot_be_added_below_its_data_center() -> None:
 def test_a_cluster_cannot_be_lowered_beneath_its_data_center() -> None:
     with pytest.raises(errors.BadRequest) as caught:
         check_cluster_version("edit", (4, 4), (4, 5), current=(4, 7))
-    assert caught.value.message == \
-        "Cannot decrease cluster compatibility version beneath data center compatibility version."
+    assert (
+        caught.value.message
+        == "Cannot decrease cluster compatibility version beneath data center compatibility version."
+    )
     check_cluster_version("edit", (4, 5), (4, 5), current=(4, 7))  # down to the data center's: fine
     check_cluster_version("edit", (4, 6), None, current=(4, 7))  # a cluster without a data center
 

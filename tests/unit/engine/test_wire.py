@@ -18,8 +18,10 @@ VM: wire.Tree = {
     "cluster": {"href": "/ovirt-engine/api/clusters/2", "id": "2"},
     "vlan": {"id": "10"},
     "usages": {"usage": ["vm", "display"]},
-    "link": [{"href": "/ovirt-engine/api/vms/1/nics", "rel": "nics"},
-             {"href": "/ovirt-engine/api/vms/1/snapshots", "rel": "snapshots"}],
+    "link": [
+        {"href": "/ovirt-engine/api/vms/1/nics", "rel": "nics"},
+        {"href": "/ovirt-engine/api/vms/1/snapshots", "rel": "snapshots"},
+    ],
     "absent": None,
 }
 
@@ -73,7 +75,9 @@ def test_repeated_elements_become_lists_and_as_list_normalises() -> None:
 
 def test_empty_elements() -> None:
     assert wire.from_xml(b"<network><usages/><description></description></network>")[1] == {
-        "usages": "", "description": ""}
+        "usages": "",
+        "description": "",
+    }
     assert wire.to_xml("permissions", {}).decode().strip().endswith("<permissions/>")
 
 
@@ -91,8 +95,10 @@ def test_malformed_xml_is_a_bad_request_naming_the_problem(body: bytes) -> None:
 
 
 def test_xml_entities_are_not_resolved(tmp_path: object) -> None:
-    body = (b'<?xml version="1.0"?><!DOCTYPE vm [<!ENTITY secret SYSTEM "file:///etc/hostname">]>'
-            b"<vm><name>&secret;</name></vm>")
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE vm [<!ENTITY secret SYSTEM "file:///etc/hostname">]>'
+        b"<vm><name>&secret;</name></vm>"
+    )
     try:
         _, tree = wire.from_xml(body)
     except BadRequest:

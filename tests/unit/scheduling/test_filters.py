@@ -6,16 +6,26 @@ LB = {"LINUX_BRIDGE": PluginSupport(frozenset({"vxlan", "flat"}), security_group
 
 
 def host(name: str, **kw: object) -> HostView:
-    base: dict[str, object] = {"id": name, "name": name, "up": True, "internal_networks": frozenset({"ovirtmgmt"}),
-                               "plugin_types": LB}
+    base: dict[str, object] = {
+        "id": name,
+        "name": name,
+        "up": True,
+        "internal_networks": frozenset({"ovirtmgmt"}),
+        "plugin_types": LB,
+    }
     return HostView(**{**base, **kw})  # type: ignore[arg-type]
 
 
 def test_each_excluded_host_names_its_filter() -> None:
-    needs = VmNeeds(frozenset({"ovirtmgmt", "storage"}),
-                    (VnicNeed("nic1", plugin_type="LINUX_BRIDGE", network_type="vxlan"),))
-    hosts = [host("down", up=False), host("nostorage"),
-             host("noplug", internal_networks=frozenset({"ovirtmgmt", "storage"}), plugin_types={})]
+    needs = VmNeeds(
+        frozenset({"ovirtmgmt", "storage"}),
+        (VnicNeed("nic1", plugin_type="LINUX_BRIDGE", network_type="vxlan"),),
+    )
+    hosts = [
+        host("down", up=False),
+        host("nostorage"),
+        host("noplug", internal_networks=frozenset({"ovirtmgmt", "storage"}), plugin_types={}),
+    ]
     decision = schedule(hosts, needs)
     assert decision.host is None
     assert decision.excluded == {
@@ -27,10 +37,15 @@ def test_each_excluded_host_names_its_filter() -> None:
 
 
 def test_external_networks_are_never_required_but_the_driver_must_carry_the_type() -> None:
-    vlan = VmNeeds(frozenset({"ovirtmgmt"}), (VnicNeed("nic1", plugin_type="LINUX_BRIDGE", network_type="vlan"),))
+    vlan = VmNeeds(
+        frozenset({"ovirtmgmt"}), (VnicNeed("nic1", plugin_type="LINUX_BRIDGE", network_type="vlan"),)
+    )
     assert schedule([host("h1")], vlan).excluded == {
-        "h1": "VnicNetworks: vNIC nic1: its LINUX_BRIDGE driver cannot carry vlan networks"}
-    vxlan = VmNeeds(frozenset({"ovirtmgmt"}), (VnicNeed("nic1", plugin_type="LINUX_BRIDGE", network_type="vxlan"),))
+        "h1": "VnicNetworks: vNIC nic1: its LINUX_BRIDGE driver cannot carry vlan networks"
+    }
+    vxlan = VmNeeds(
+        frozenset({"ovirtmgmt"}), (VnicNeed("nic1", plugin_type="LINUX_BRIDGE", network_type="vxlan"),)
+    )
     assert schedule([host("h1")], vxlan).host is not None
     anything = {"LINUX_BRIDGE": PluginSupport(frozenset({"*"}), security_groups=False)}
     assert schedule([host("h2", plugin_types=anything)], vlan).host is not None
@@ -46,7 +61,9 @@ def test_provider_agent_health_only_matters_for_external_vnics() -> None:
     dead = host("h", provider_agent_alive=False)
     external = VmNeeds(frozenset(), (VnicNeed("nic1", plugin_type="LINUX_BRIDGE"),))
     internal = VmNeeds(frozenset(), (VnicNeed("nic1", internal_network="ovirtmgmt"),))
-    assert schedule([dead], external).excluded == {"h": "ProviderAgent: the network provider reports its agent dead"}
+    assert schedule([dead], external).excluded == {
+        "h": "ProviderAgent: the network provider reports its agent dead"
+    }
     assert schedule([dead], internal).host is dead
     unknown = host("u", provider_agent_alive=None)  # a provider without agents does not filter
     assert schedule([unknown], external).host is unknown
@@ -54,7 +71,9 @@ def test_provider_agent_health_only_matters_for_external_vnics() -> None:
 
 def test_internal_vnic_needs_its_bridge() -> None:
     needs = VmNeeds(frozenset(), (VnicNeed("nic2", internal_network="backend"),))
-    assert schedule([host("h")], needs).excluded == {"h": "VnicNetworks: vNIC nic2: network backend is not set up on it"}
+    assert schedule([host("h")], needs).excluded == {
+        "h": "VnicNetworks: vNIC nic2: network backend is not set up on it"
+    }
 
 
 def test_least_loaded_host_wins_unless_one_is_preferred() -> None:

@@ -141,7 +141,9 @@ class DhcpServers:
         # the server's IPv6 addresses are its own: none from other servers' advertisements, and
         # no duplicate address detection (dnsmasq cannot bind a tentative address)
         for key, value in (("accept_ra", "0"), ("autoconf", "0"), ("accept_dad", "0")):
-            linux_net.ensure_sysctl(inner, f"net/ipv6/conf/eth0/{key}", value, missing_ok=not spec.ipv6_subnets)
+            linux_net.ensure_sysctl(
+                inner, f"net/ipv6/conf/eth0/{key}", value, missing_ok=not spec.ipv6_subnets
+            )
         linux_net.ensure_link_state(inner, "eth0", mtu=spec.mtu)
         linux_net.ensure_link_state(self.host_net, device, mtu=spec.mtu)
         cidrs = [f"{s.server_ip}/{s.cidr.prefixlen}" for s in spec.subnets()]
@@ -165,7 +167,9 @@ class DhcpServers:
         subnets = spec.subnets()
         for i, subnet in enumerate(subnets):
             net = ipaddress.ip_network(subnet.cidr)
-            argv.append(f"--dhcp-range=set:s{i},{net.network_address},static,{net.netmask},{spec.lease_seconds}s")
+            argv.append(
+                f"--dhcp-range=set:s{i},{net.network_address},static,{net.netmask},{spec.lease_seconds}s"
+            )
         for host in spec.hosts:
             name = host.hostname or "host-" + str(host.ip).replace(".", "-").replace(":", "-")
             address = str(host.ip) if host.ip.version == 4 else f"[{host.ip}]"
@@ -176,7 +180,9 @@ class DhcpServers:
             gateway = f",{subnet.gateway_ip}" if subnet.gateway_ip else ""
             argv.append(f"--dhcp-option=tag:s{i},option:router{gateway}")
             if subnet.dns_servers:
-                argv.append(f"--dhcp-option=tag:s{i},option:dns-server,{','.join(map(str, subnet.dns_servers))}")
+                argv.append(
+                    f"--dhcp-option=tag:s{i},option:dns-server,{','.join(map(str, subnet.dns_servers))}"
+                )
         argv += self._ipv6_args(spec)
         digest = hashlib.sha256("\0".join(argv).encode()).hexdigest()
         self.launcher.ensure(spec.network_id, self.namespace(spec.network_id), argv, digest)
@@ -198,7 +204,9 @@ class DhcpServers:
                 mode, stateful_ra = "static", stateful_ra or ra
             advertise = advertise or ra
             net = subnet.cidr
-            argv.append(f"--dhcp-range=set:v{i},{net.network_address},{mode},{net.prefixlen},{spec.lease_seconds}s")
+            argv.append(
+                f"--dhcp-range=set:v{i},{net.network_address},{mode},{net.prefixlen},{spec.lease_seconds}s"
+            )
             if subnet.dns_servers:
                 servers = ",".join(f"[{a}]" for a in subnet.dns_servers)
                 argv.append(f"--dhcp-option=tag:v{i},option6:dns-server,{servers}")

@@ -143,7 +143,10 @@ def _egress_head(port: PortFilter, version: int) -> list[str]:
     o, mac = port.egress_chain, f"-m mac ! --mac-source {port.mac} -j DROP"
     if version == 4:
         return [f"-A {o} -p udp -m udp --sport 68 --dport 67 -j RETURN", f"-A {o} {mac}"]
-    dad = [f"-A {o} -s ::/128 -d ff02::/16 {_ICMP6} {t} -j RETURN" for t in (MLD_REPORT, NEIGHBOR_SOLICIT, MLD2_REPORT)]
+    dad = [
+        f"-A {o} -s ::/128 -d ff02::/16 {_ICMP6} {t} -j RETURN"
+        for t in (MLD_REPORT, NEIGHBOR_SOLICIT, MLD2_REPORT)
+    ]
     return [f"-A {o} {mac}", *dad]
 
 
@@ -152,7 +155,15 @@ def _egress_fixed(port: PortFilter, version: int) -> list[str]:
     o = port.egress_chain
     if version == 4:
         return []
-    allowed = (MLD_QUERY, MLD_REPORT, MLD_DONE, MLD2_REPORT, ROUTER_SOLICIT, NEIGHBOR_SOLICIT, NEIGHBOR_ADVERT)
+    allowed = (
+        MLD_QUERY,
+        MLD_REPORT,
+        MLD_DONE,
+        MLD2_REPORT,
+        ROUTER_SOLICIT,
+        NEIGHBOR_SOLICIT,
+        NEIGHBOR_ADVERT,
+    )
     return [
         f"-A {o} {_ICMP6} {ROUTER_ADVERT} -j DROP",  # a guest is no router
         f"-A {o} -p udp -m udp --sport 547 --dport 546 -j DROP",  # nor a DHCPv6 server
@@ -225,7 +236,10 @@ def render(
             spoof = port.spoof_chain
             chains.append(spoof)
             body.append(f"-A {o} -j {spoof}")
-            body += [f"-A {spoof} -s {ip} -j RETURN" for ip in _allowed_sources(port, addresses[port.device], version)]
+            body += [
+                f"-A {spoof} -s {ip} -j RETURN"
+                for ip in _allowed_sources(port, addresses[port.device], version)
+            ]
             body.append(f"-A {spoof} -j DROP")
         body += _egress_fixed(port, version)
         body += [
@@ -322,9 +336,13 @@ class Firewall:
     def _apply_table(self, version: int) -> None:
         net = self.host_net
         save, restore = (
-            (net.iptables_save, net.iptables_restore) if version == 4 else (net.ip6tables_save, net.ip6tables_restore)
+            (net.iptables_save, net.iptables_restore)
+            if version == 4
+            else (net.ip6tables_save, net.ip6tables_restore)
         )
-        lines, digest = render(list(self.ports.values()), self.groups, self.addresses, version, self.ra_sources)
+        lines, digest = render(
+            list(self.ports.values()), self.groups, self.addresses, version, self.ra_sources
+        )
         try:
             saved = save()
         except HostNetError:
@@ -345,7 +363,9 @@ class Firewall:
         wanted = {line[1:].split()[0] for line in lines if line.startswith(":")}
         stale = sorted(c for c in present if c.startswith(PORT_CHAIN_PREFIX) and c not in wanted)
         if stale:  # unreferenced now; deleted in a second transaction (nft refuses it in the first)
-            restore("\n".join(["*filter", *[f"-F {c}" for c in stale], *[f"-X {c}" for c in stale], "COMMIT", ""]))
+            restore(
+                "\n".join(["*filter", *[f"-F {c}" for c in stale], *[f"-X {c}" for c in stale], "COMMIT", ""])
+            )
 
 
 BRIDGE_NF = ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables")

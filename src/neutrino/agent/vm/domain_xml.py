@@ -56,7 +56,9 @@ def interface_element(nic: NicSpec, integration_bridge: str = INTEGRATION_BRIDGE
     return iface
 
 
-def domain_xml(vm: VmSpec, nics: list[NicSpec] | None = None, integration_bridge: str = INTEGRATION_BRIDGE) -> str:
+def domain_xml(
+    vm: VmSpec, nics: list[NicSpec] | None = None, integration_bridge: str = INTEGRATION_BRIDGE
+) -> str:
     """The whole ``<domain>`` document for ``vm`` with ``nics`` (default: all of its NICs);
     OPEN_VSWITCH vNICs without security groups go on ``integration_bridge``."""
     dom = etree.Element("domain", type="kvm")

@@ -38,8 +38,19 @@ JSON = "application/json"
 TOKEN_CACHE_SECONDS = 60.0
 TOKEN_CACHE_SIZE = 4096
 # the top-level collections the <api> root links to
-ROOT_LINKS = ("clusters", "datacenters", "disks", "events", "hosts", "networks", "openstacknetworkproviders",
-              "storagedomains", "templates", "vms", "vnicprofiles")
+ROOT_LINKS = (
+    "clusters",
+    "datacenters",
+    "disks",
+    "events",
+    "hosts",
+    "networks",
+    "openstacknetworkproviders",
+    "storagedomains",
+    "templates",
+    "vms",
+    "vnicprofiles",
+)
 
 
 class Reply:
@@ -100,14 +111,31 @@ def create_api(ctx: EngineContext) -> list[Route]:
     async def sso_token(request: Request) -> Response:
         form = await _form(request)
         if form.get("grant_type") != "password":
-            return JSONResponse({"error_code": "unsupported_grant_type", "error": "Only the password grant is supported."}, 400)
+            return JSONResponse(
+                {"error_code": "unsupported_grant_type", "error": "Only the password grant is supported."},
+                400,
+            )
         username, password = str(form.get("username", "")), str(form.get("password", ""))
         session = await run_in_threadpool(auth.open_session, ctx, username, password)
         if session is None:
-            return JSONResponse({"error_code": "access_denied", "error": "Cannot authenticate user: the user name or password is incorrect."}, 400)
-        expires = int(auth.expires_at(ctx, session).timestamp() * 1000)  # milliseconds since the epoch, as oVirt
-        return JSONResponse({"access_token": session.token, "scope": str(form.get("scope", "ovirt-app-api")),
-                             "exp": str(expires), "token_type": "bearer"})
+            return JSONResponse(
+                {
+                    "error_code": "access_denied",
+                    "error": "Cannot authenticate user: the user name or password is incorrect.",
+                },
+                400,
+            )
+        expires = int(
+            auth.expires_at(ctx, session).timestamp() * 1000
+        )  # milliseconds since the epoch, as oVirt
+        return JSONResponse(
+            {
+                "access_token": session.token,
+                "scope": str(form.get("scope", "ovirt-app-api")),
+                "exp": str(expires),
+                "token_type": "bearer",
+            }
+        )
 
     async def sso_logout(request: Request) -> Response:
         form = await _form(request)
@@ -120,14 +148,25 @@ def create_api(ctx: EngineContext) -> list[Route]:
     async def api(request: Request) -> Response:
         wants_json = _wants_json(request)
         if not await run_in_threadpool(_authenticated, request, ctx, tokens):
-            return _render(Reply(401, "fault", fault("Authentication required.", "Unauthorized")), wants_json,
-                           {"WWW-Authenticate": 'Bearer realm="RESTAPI"'})
+            return _render(
+                Reply(401, "fault", fault("Authentication required.", "Unauthorized")),
+                wants_json,
+                {"WWW-Authenticate": 'Bearer realm="RESTAPI"'},
+            )
         body = await request.body()
         path = request.path_params.get("path", "").strip("/")
         segments = [s for s in path.split("/") if s]
         method = "GET" if request.method == "HEAD" else request.method  # the server drops a HEAD's body
-        reply = await run_in_threadpool(_dispatch, ctx, tree, method, segments, dict(request.query_params),
-                                        body, request.headers.get("content-type", ""))
+        reply = await run_in_threadpool(
+            _dispatch,
+            ctx,
+            tree,
+            method,
+            segments,
+            dict(request.query_params),
+            body,
+            request.headers.get("content-type", ""),
+        )
         return _render(reply, wants_json)
 
     # every method reaches the router, so an unsupported one is answered with a fault, not a text/plain 405
@@ -175,12 +214,21 @@ def _render(reply: Reply, wants_json: bool, headers: dict[str, str] | None = Non
     if reply.root is None or reply.tree is None:
         return Response(b"", reply.status, headers=headers, media_type=JSON if wants_json else XML)
     if wants_json:
-        return Response(wire.to_json(wire.jsonable(reply.tree)), reply.status, headers=headers, media_type=JSON)
+        return Response(
+            wire.to_json(wire.jsonable(reply.tree)), reply.status, headers=headers, media_type=JSON
+        )
     return Response(wire.to_xml(reply.root, reply.tree), reply.status, headers=headers, media_type=XML)
 
 
-def _dispatch(ctx: EngineContext, tree: dict[str, Node], method: str, segments: list[str], query: dict[str, str],
-              body: bytes, content_type: str) -> Reply:
+def _dispatch(
+    ctx: EngineContext,
+    tree: dict[str, Node],
+    method: str,
+    segments: list[str],
+    query: dict[str, str],
+    body: bytes,
+    content_type: str,
+) -> Reply:
     call = Call(ctx=ctx, query=query)
     try:
         return _route(call, tree, method, segments, lambda: _parse_body(body, content_type))
@@ -188,8 +236,11 @@ def _dispatch(ctx: EngineContext, tree: dict[str, Node], method: str, segments: 
         return Reply(status_of(exc), "fault", fault(exc.message))
     except Exception:
         log.exception("unexpected error in %s /%s", method, "/".join(segments))
-        return Reply(500, "fault", fault("An internal error occurred; the operation was not applied.",
-                                         "Internal Server Error"))
+        return Reply(
+            500,
+            "fault",
+            fault("An internal error occurred; the operation was not applied.", "Internal Server Error"),
+        )
     finally:
         call.close()
 
@@ -203,7 +254,9 @@ def _parse_body(body: bytes, content_type: str) -> wire.Tree:
     return tree if isinstance(tree, dict) else {}
 
 
-def _route(call: Call, tree: dict[str, Node], method: str, segs: list[str], body: Callable[[], wire.Tree]) -> Reply:
+def _route(
+    call: Call, tree: dict[str, Node], method: str, segs: list[str], body: Callable[[], wire.Tree]
+) -> Reply:
     if not segs:
         if method != "GET":
             raise MethodNotAllowed("Only GET is supported on the API root.")
@@ -264,14 +317,19 @@ def _root(call: Call) -> wire.Tree:
     hosts = call.uow.hosts.list()
     return {
         "link": [{"href": f"{API}/{rel}", "rel": rel} for rel in ROOT_LINKS]
-        + [{"href": f"{API}/{rel}?search={{query}}", "rel": f"{rel}/search"} for rel in ("vms", "hosts", "clusters", "datacenters", "networks")],
+        + [
+            {"href": f"{API}/{rel}?search={{query}}", "rel": f"{rel}/search"}
+            for rel in ("vms", "hosts", "clusters", "datacenters", "networks")
+        ],
         "product_info": {
             "instance_id": _instance_id(call),
             "name": "Neutrino",
             "vendor": "Neutrino",
             "version": {"build": "0", "full_version": __version__, "major": 4, "minor": 5, "revision": 0},
         },
-        "special_objects": {"blank_template": {"href": f"{API}/templates/{BLANK_TEMPLATE_ID}", "id": BLANK_TEMPLATE_ID}},
+        "special_objects": {
+            "blank_template": {"href": f"{API}/templates/{BLANK_TEMPLATE_ID}", "id": BLANK_TEMPLATE_ID}
+        },
         "summary": {
             "hosts": {"active": sum(1 for h in hosts if h.status.value == "up"), "total": len(hosts)},
             "storage_domains": {"active": 0, "total": 0},
@@ -284,4 +342,3 @@ def _root(call: Call) -> wire.Tree:
 
 def _instance_id(call: Call) -> str:
     return call.uow.settings.get("instance_id") or ""
-

@@ -38,8 +38,13 @@ def cluster_networks() -> Node:
 def build_tree() -> dict[str, Node]:
     return {
         # a network's profiles are reachable wherever the network is listed, as its `vnicprofiles` link says
-        "datacenters": Node(DataCenters(), {"networks": Node(Networks(), {"vnicprofiles": profiles()}),
-                                            "clusters": Node(Clusters(), {"networks": cluster_networks()})}),
+        "datacenters": Node(
+            DataCenters(),
+            {
+                "networks": Node(Networks(), {"vnicprofiles": profiles()}),
+                "clusters": Node(Clusters(), {"networks": cluster_networks()}),
+            },
+        ),
         "clusters": Node(Clusters(), {"networks": cluster_networks()}),
         "hosts": Node(Hosts()),
         "templates": Node(Templates()),
@@ -48,11 +53,16 @@ def build_tree() -> dict[str, Node]:
         "events": Node(Events()),
         "roles": Node(Roles()),
         "groups": Node(Groups()),
-        "openstacknetworkproviders": Node(Providers(), {
-            "networks": Node(ProviderNetworks(), {"subnets": Node(ProviderSubnets())}),
-            "certificates": Node(ProviderCertificates()),
-        }),
-        "vms": Node(Vms(), {"nics": Node(NICS), "snapshots": Node(Snapshots(), {"nics": Node(SnapshotNics())})}),
+        "openstacknetworkproviders": Node(
+            Providers(),
+            {
+                "networks": Node(ProviderNetworks(), {"subnets": Node(ProviderSubnets())}),
+                "certificates": Node(ProviderCertificates()),
+            },
+        ),
+        "vms": Node(
+            Vms(), {"nics": Node(NICS), "snapshots": Node(Snapshots(), {"nics": Node(SnapshotNics())})}
+        ),
     }
 
 

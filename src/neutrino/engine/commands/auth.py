@@ -64,7 +64,9 @@ def open_session(ctx: EngineContext, username: str, password: str) -> model.Sess
             return None
         now = model.utcnow()
         uow.sessions.delete_created_before(now - timedelta(seconds=ctx.sso_token_lifetime))
-        session = uow.sessions.add(model.Session(token=secrets.token_urlsafe(32), user_id=user.id, created_at=now))
+        session = uow.sessions.add(
+            model.Session(token=secrets.token_urlsafe(32), user_id=user.id, created_at=now)
+        )
         uow.commit()
         return session
 

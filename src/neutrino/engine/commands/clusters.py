@@ -23,11 +23,14 @@ def add_cluster(ctx: EngineContext, name: str, data_center: Ref, **fields: Any) 
         # as oVirt's API does, a cluster added without a version gets its data center's
         fields.setdefault("version_major", dc.version_major)
         fields.setdefault("version_minor", dc.version_minor)
-        check_cluster_version("create", (fields["version_major"], fields["version_minor"]),
-                              (dc.version_major, dc.version_minor))
+        check_cluster_version(
+            "create", (fields["version_major"], fields["version_minor"]), (dc.version_major, dc.version_minor)
+        )
         provider_ref = fields.pop("default_provider", None)
         if provider_ref:
-            fields["default_provider_id"] = require(uow.providers, provider_ref, "Provider", "external_network_providers").id
+            fields["default_provider_id"] = require(
+                uow.providers, provider_ref, "Provider", "external_network_providers"
+            ).id
         cluster = uow.clusters.add(model.Cluster(name=name, data_center_id=dc.id, **fields))
         uow.flush()
         # oVirt attaches the management network to every new cluster of the data center
@@ -49,14 +52,27 @@ def update_cluster(ctx: EngineContext, cluster_id: str, changes: dict[str, Any])
         version = (changes.get("version_major", current[0]), changes.get("version_minor", current[1]))
         if version != current:
             dc = uow.datacenters.get(cluster.data_center_id) if cluster.data_center_id else None
-            check_cluster_version("edit", version, (dc.version_major, dc.version_minor) if dc else None, current)
+            check_cluster_version(
+                "edit", version, (dc.version_major, dc.version_minor) if dc else None, current
+            )
         if "default_provider" in changes:
             ref = changes.pop("default_provider")
             cluster.default_provider_id = (
                 require(uow.providers, ref, "Provider", "external_network_providers").id if ref else None
             )
-        apply_changes(cluster, changes, {"name", "description", "comment", "cpu_architecture", "cpu_type",
-                                         "version_major", "version_minor"})
+        apply_changes(
+            cluster,
+            changes,
+            {
+                "name",
+                "description",
+                "comment",
+                "cpu_architecture",
+                "cpu_type",
+                "version_major",
+                "version_minor",
+            },
+        )
         uow.commit()
         return cluster
 
@@ -87,10 +103,14 @@ def attach_network(
         check_external_attachment(net.is_external, required, display, "attach")
         if net.data_center_id != cluster.data_center_id:
             raise BadRequest(
-                cannot("attach", "Logical Network", "The network does not belong to the Cluster's data center.")
+                cannot(
+                    "attach", "Logical Network", "The network does not belong to the Cluster's data center."
+                )
             )
         if uow.attachments.first(network_id=net.id, cluster_id=cluster.id):
-            raise Conflict(cannot("attach", "Logical Network", "The network is already attached to the Cluster."))
+            raise Conflict(
+                cannot("attach", "Logical Network", "The network is already attached to the Cluster.")
+            )
         attachment = model.NetworkAttachment(network_id=net.id, cluster_id=cluster.id, required=required)
         _set_display(uow, attachment, display)
         uow.attachments.add(attachment)
@@ -100,13 +120,19 @@ def attach_network(
     return net, attachment
 
 
-def update_attachment(ctx: EngineContext, cluster_id: str, network_id: str, changes: dict[str, Any]) -> tuple[model.Network, model.NetworkAttachment]:
+def update_attachment(
+    ctx: EngineContext, cluster_id: str, network_id: str, changes: dict[str, Any]
+) -> tuple[model.Network, model.NetworkAttachment]:
     with ctx.uow() as uow:
         attachment = _attachment(uow, cluster_id, network_id)
         # loaded before the commit: what is loaded after it is expired by the unit of work's closing rollback
         network = get_or_404(uow.networks, network_id, "Network")
-        check_external_attachment(network.is_external, changes.get("required", attachment.required),
-                                  changes.get("display", attachment.display), "edit")
+        check_external_attachment(
+            network.is_external,
+            changes.get("required", attachment.required),
+            changes.get("display", attachment.display),
+            "edit",
+        )
         if "required" in changes:
             attachment.required = changes["required"]
         if "display" in changes:

@@ -49,11 +49,17 @@ def update_data_center(ctx: EngineContext, dc_id: str, changes: dict[str, Any]) 
             clusters = uow.clusters.list(data_center_id=dc.id)
             networks = uow.networks.list(data_center_id=dc.id)
             check_data_center_version(
-                "edit", version, current,
+                "edit",
+                version,
+                current,
                 cluster_versions={c.name: (c.version_major, c.version_minor) for c in clusters},
-                has_non_management_networks=any(model.NetworkUsage.MANAGEMENT.value not in n.usages for n in networks),
+                has_non_management_networks=any(
+                    model.NetworkUsage.MANAGEMENT.value not in n.usages for n in networks
+                ),
             )
-        apply_changes(dc, changes, {"name", "description", "comment", "local", "version_major", "version_minor"})
+        apply_changes(
+            dc, changes, {"name", "description", "comment", "local", "version_major", "version_minor"}
+        )
         uow.commit()
         return dc
 
@@ -69,7 +75,9 @@ def remove_data_center(ctx: EngineContext, dc_id: str, force: bool = False) -> N
         clusters = uow.clusters.list(data_center_id=dc.id)
         running = [vm.name for vm in uow.vms.list(cluster_id=[c.id for c in clusters]) if vm.is_running]
         if running:  # even forced: removing its networks would pull them from under running VMs
-            raise InUse(cannot("remove", TYPE, f"The following VMs are running: {', '.join(sorted(running))}."))
+            raise InUse(
+                cannot("remove", TYPE, f"The following VMs are running: {', '.join(sorted(running))}.")
+            )
         orphans: list[str] = []
         for network in uow.networks.list(data_center_id=dc.id):
             if not force:

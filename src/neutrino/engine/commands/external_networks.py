@@ -38,12 +38,16 @@ def discover(ctx: EngineContext, provider_id: str) -> list[tuple[ProviderNetwork
     return [(n, sorted(imported.get(n.id, []))) for n in sorted(networks, key=lambda n: (n.name, n.id))]
 
 
-def provider_network(ctx: EngineContext, provider_id: str, network_id: str) -> tuple[ProviderNetwork, list[str]]:
+def provider_network(
+    ctx: EngineContext, provider_id: str, network_id: str
+) -> tuple[ProviderNetwork, list[str]]:
     """One of the provider's networks (one provider call), with the data centers that imported it."""
     with ctx.reader() as uow:
         provider = _provider(uow, provider_id)
-        dcs = sorted(n.data_center_id for n in uow.networks.list(provider_id=provider.id,
-                                                                 provider_network_id=network_id))
+        dcs = sorted(
+            n.data_center_id
+            for n in uow.networks.list(provider_id=provider.id, provider_network_id=network_id)
+        )
     ext = ctx.provider_client(provider).get_network(network_id)
     if ext is None:
         raise _no_such_network(network_id)
@@ -56,8 +60,14 @@ def _no_such_network(network_id: str) -> Exception:
     return NotFound(f"The provider has no network '{network_id}'.")
 
 
-def import_network(ctx: EngineContext, provider_id: str, network_id: str, data_center: Ref,
-                   name: str | None = None, ext: ProviderNetwork | None = None) -> model.Network:
+def import_network(
+    ctx: EngineContext,
+    provider_id: str,
+    network_id: str,
+    data_center: Ref,
+    name: str | None = None,
+    ext: ProviderNetwork | None = None,
+) -> model.Network:
     """A logical network linked to the provider's network; always a VM network, with a vNIC profile.
 
     ``ext`` is the provider's network when the caller has just read it (saves a provider call).
@@ -71,8 +81,15 @@ def import_network(ctx: EngineContext, provider_id: str, network_id: str, data_c
     return _link(ctx, provider, ext, data_center, name or ext.name, action="import")
 
 
-def _link(ctx: EngineContext, provider: model.ExternalProvider, ext: ProviderNetwork, data_center: Ref,
-          name: str, action: str, description: str = "") -> model.Network:
+def _link(
+    ctx: EngineContext,
+    provider: model.ExternalProvider,
+    ext: ProviderNetwork,
+    data_center: Ref,
+    name: str,
+    action: str,
+    description: str = "",
+) -> model.Network:
     check_name(name)
     with ctx.uow() as uow:
         dc = require(uow.datacenters, data_center, "Data Center", "data_center")
@@ -81,8 +98,13 @@ def _link(ctx: EngineContext, provider: model.ExternalProvider, ext: ProviderNet
             if uow.networks.first(data_center_id=dc.id, name=name):
                 raise network_name_in_use(action, name)
             network = model.Network(
-                name=name, data_center_id=dc.id, description=description, mtu=ext.mtu or 0,
-                usages=[model.NetworkUsage.VM.value], provider_id=provider.id, provider_network_id=ext.id,
+                name=name,
+                data_center_id=dc.id,
+                description=description,
+                mtu=ext.mtu or 0,
+                usages=[model.NetworkUsage.VM.value],
+                provider_id=provider.id,
+                provider_network_id=ext.id,
             )
             create_network(uow, network)
             uow.commit()
@@ -100,11 +122,16 @@ def _link(ctx: EngineContext, provider: model.ExternalProvider, ext: ProviderNet
 def _check_not_imported(uow: UnitOfWork, provider_id: str, ext_id: str, dc_id: str, action: str) -> None:
     existing = uow.networks.first(data_center_id=dc_id, provider_id=provider_id, provider_network_id=ext_id)
     if existing is not None:
-        raise Conflict(cannot(action, TYPE, f"The external network already exists as '{existing.name}' in the data center."))
+        raise Conflict(
+            cannot(
+                action, TYPE, f"The external network already exists as '{existing.name}' in the data center."
+            )
+        )
 
 
-def create_on_provider(ctx: EngineContext, name: str, data_center: Ref, provider: Ref, description: str = "",
-                       mtu: int = 0) -> model.Network:
+def create_on_provider(
+    ctx: EngineContext, name: str, data_center: Ref, provider: Ref, description: str = "", mtu: int = 0
+) -> model.Network:
     """POST /networks with external_provider: create it on the provider, then import it.
 
     If the import fails, the network just created on the provider is deleted again.
@@ -162,7 +189,9 @@ def _check_exportable(uow: UnitOfWork, network: model.Network) -> None:
     if any(a.display for a in attachments):
         raise BadRequest(cannot("export", TYPE, "External network cannot be used as a display network."))
     if any(p.port_mirroring for p in uow.profiles.list(network_id=network.id)):
-        raise BadRequest(cannot("export", TYPE, "External network cannot be used when port mirroring is set."))
+        raise BadRequest(
+            cannot("export", TYPE, "External network cannot be used when port mirroring is set.")
+        )
 
 
 def remove_external(ctx: EngineContext, network_id: str, remove_from_provider: bool) -> None:
@@ -193,16 +222,28 @@ def list_subnets(ctx: EngineContext, provider_id: str, network_id: str) -> list[
     return ctx.provider_client(provider).list_subnets(network_id)
 
 
-def add_subnet(ctx: EngineContext, provider_id: str, network_id: str, name: str, cidr: str,
-               ip_version: int = 4, gateway: str | None = None, dns_servers: list[str] | None = None) -> ProviderSubnet:
+def add_subnet(
+    ctx: EngineContext,
+    provider_id: str,
+    network_id: str,
+    name: str,
+    cidr: str,
+    ip_version: int = 4,
+    gateway: str | None = None,
+    dns_servers: list[str] | None = None,
+) -> ProviderSubnet:
     check_name(name)
     try:
         net = ipaddress.ip_network(cidr, strict=True)
     except ValueError as exc:
-        raise BadRequest(f"Invalid value for 'cidr': '{cidr}' is not a network address with a prefix, "
-                         f"e.g. 10.0.0.0/24 ({exc}).") from None
+        raise BadRequest(
+            f"Invalid value for 'cidr': '{cidr}' is not a network address with a prefix, "
+            f"e.g. 10.0.0.0/24 ({exc})."
+        ) from None
     if net.version != ip_version:
-        raise BadRequest(f"Invalid value for 'cidr': '{cidr}' is not an IPv{ip_version} network (ip_version is v{ip_version}).")
+        raise BadRequest(
+            f"Invalid value for 'cidr': '{cidr}' is not an IPv{ip_version} network (ip_version is v{ip_version})."
+        )
     if gateway:
         try:
             if ipaddress.ip_address(gateway) not in net:
@@ -217,8 +258,9 @@ def add_subnet(ctx: EngineContext, provider_id: str, network_id: str, name: str,
     with ctx.reader() as uow:
         provider = _provider(uow, provider_id)
     _writable(provider, "add", "Subnet")
-    return ctx.provider_client(provider).create_subnet(network_id, name, str(net), ip_version, gateway,
-                                                       list(dns_servers or []))
+    return ctx.provider_client(provider).create_subnet(
+        network_id, name, str(net), ip_version, gateway, list(dns_servers or [])
+    )
 
 
 def remove_subnet(ctx: EngineContext, provider_id: str, subnet_id: str) -> None:

@@ -16,8 +16,15 @@ TYPE = "Host"
 DEFAULT_AGENT_PORT = 54321
 
 
-def add_host(ctx: EngineContext, name: str, address: str, cluster: Ref, port: int | None = None,
-             root_password: str | None = None, **fields: Any) -> model.Host:
+def add_host(
+    ctx: EngineContext,
+    name: str,
+    address: str,
+    cluster: Ref,
+    port: int | None = None,
+    root_password: str | None = None,
+    **fields: Any,
+) -> model.Host:
     check_name(name)
     check_address(address)
     port = DEFAULT_AGENT_PORT if port is None else port
@@ -28,9 +35,15 @@ def add_host(ctx: EngineContext, name: str, address: str, cluster: Ref, port: in
         if uow.hosts.first(name=name):
             raise name_in_use("add", TYPE)
         host = uow.hosts.add(
-            model.Host(name=name, address=address, cluster_id=cl.id, port=port,
-                       agent_token=ctx.secrets.encrypt(root_password) if root_password else "",
-                       status=model.HostStatus.INSTALLING, **fields)
+            model.Host(
+                name=name,
+                address=address,
+                cluster_id=cl.id,
+                port=port,
+                agent_token=ctx.secrets.encrypt(root_password) if root_password else "",
+                status=model.HostStatus.INSTALLING,
+                **fields,
+            )
         )
         uow.commit()
     return refresh_host(ctx, host.id, sync_networks=True) or host
@@ -41,8 +54,10 @@ def check_address(address: str | None) -> None:
     if not address:
         raise BadRequest("Incomplete parameters: 'address' is required.")
     if any(c in address for c in "/ ?#@") or (address.count(":") == 1):
-        raise BadRequest(f"Invalid value for 'address': '{address}' is not a host name or an IP address "
-                         "(give the agent's port as 'port').")
+        raise BadRequest(
+            f"Invalid value for 'address': '{address}' is not a host name or an IP address "
+            "(give the agent's port as 'port')."
+        )
 
 
 def update_host(ctx: EngineContext, host_id: str, changes: dict[str, Any]) -> model.Host:
@@ -85,8 +100,13 @@ def deactivate_host(ctx: EngineContext, host_id: str) -> model.Host:
     with ctx.uow() as uow:
         host = get_or_404(uow.hosts, host_id, TYPE)
         if uow.vms.count(host_id=host.id) or uow.vms.count(migrating_to_host_id=host.id):
-            raise Conflict(cannot("switch to Maintenance mode", TYPE,
-                                  "There are VMs running on the Host; stop or migrate them first."))
+            raise Conflict(
+                cannot(
+                    "switch to Maintenance mode",
+                    TYPE,
+                    "There are VMs running on the Host; stop or migrate them first.",
+                )
+            )
         host.status, host.status_detail = model.HostStatus.MAINTENANCE, ""
         uow.commit()
         return host

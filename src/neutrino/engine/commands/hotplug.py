@@ -33,7 +33,9 @@ def claim(vm: model.Vm, action: str) -> str:
     """Mark an operation in flight on a running VM whose row the caller's unit of work holds locked (one
     operation at a time); returns the operation id, committed with the caller's change."""
     if vm.operation_id is not None:
-        raise Conflict(f"Cannot {action}. Another operation is in progress on the VM; try again when it ends.")
+        raise Conflict(
+            f"Cannot {action}. Another operation is in progress on the VM; try again when it ends."
+        )
     if vm.status != VmStatus.UP or vm.host_id is None:
         raise Conflict(f"Cannot {action}. The VM is not Up (it is {vm.status.value}).")
     vm.operation_id = new_id()
@@ -106,8 +108,9 @@ def hotplug(ctx: EngineContext, vm_id: str, nic_id: str, op: str | None = None) 
         uow.commit()
 
 
-def _undo_hotplug(ctx: EngineContext, vm_id: str, nic_id: str, op: str, error: str,
-                  plugged_on: tuple[object, str] | None) -> None:
+def _undo_hotplug(
+    ctx: EngineContext, vm_id: str, nic_id: str, op: str, error: str, plugged_on: tuple[object, str] | None
+) -> None:
     if plugged_on is not None:  # the host may have plugged it before the check failed: take it out again
         try:
             plugged_on[0].hotunplug_nic(vm_id, nic_id)  # type: ignore[attr-defined]
@@ -155,8 +158,12 @@ def hotunplug(ctx: EngineContext, vm_id: str, nic_id: str, op: str | None = None
         if nic is not None:
             nic.plugged = False
             if nic.provisioning:
-                ports.step(nic, "unplugged", f"hot unplugged from host {host.name}; its port is kept",
-                           NicState.UNPLUGGED)
+                ports.step(
+                    nic,
+                    "unplugged",
+                    f"hot unplugged from host {host.name}; its port is kept",
+                    NicState.UNPLUGGED,
+                )
             uow.commit()
 
 
@@ -165,8 +172,11 @@ def migrate_vm(ctx: EngineContext, vm_id: str, host_ref: Ref | None = None) -> m
     with ctx.uow() as uow:
         vm = uow.vms.lock(vm_id) or get_or_404(uow.vms, vm_id, "VM")
         if vm.status != VmStatus.UP or vm.operation_id is not None or vm.host_id is None:
-            raise Conflict("Cannot migrate VM. VM is not running." if not vm.is_running else
-                           f"Cannot migrate VM. The VM is in {vm.status.value} status.")
+            raise Conflict(
+                "Cannot migrate VM. VM is not running."
+                if not vm.is_running
+                else f"Cannot migrate VM. The VM is in {vm.status.value} status."
+            )
         source = get_or_404(uow.hosts, vm.host_id, "Host")
         wanted = require(uow.hosts, host_ref, "Host", "host") if host_ref else None
         if wanted is not None and wanted.id == source.id:
@@ -181,7 +191,9 @@ def migrate_vm(ctx: EngineContext, vm_id: str, host_ref: Ref | None = None) -> m
     try:
         resolve(ctx, placement, "migrate")
         with ctx.uow() as uow:
-            dest = choose_host(uow, placement, "migrate", prefer=wanted.id if wanted else None, exclude=source.id)
+            dest = choose_host(
+                uow, placement, "migrate", prefer=wanted.id if wanted else None, exclude=source.id
+            )
             if wanted is not None and dest.id != wanted.id:
                 raise Conflict(f"Cannot migrate VM. Host {wanted.name} cannot run it.")
             vm = get_or_404(uow.vms, vm_id, "VM")
@@ -190,9 +202,13 @@ def migrate_vm(ctx: EngineContext, vm_id: str, host_ref: Ref | None = None) -> m
         specs = provision_ports(ctx, placement, dest, op, "migrate")
         client = ctx.agent_client(dest)
         on_dest = True
-        client.create_vm({"vm_id": vm_id, "name": vm.name, "memory_mb": max(1, vm.memory // MIB), "nics": specs})
+        client.create_vm(
+            {"vm_id": vm_id, "name": vm.name, "memory_mb": max(1, vm.memory // MIB), "nics": specs}
+        )
         verify_on_host(client, vm_id, placement, specs, "migrate")
-    except Exception as exc:  # whatever went wrong, the VM stays on its source and the user gets a clear fault
+    except (
+        Exception
+    ) as exc:  # whatever went wrong, the VM stays on its source and the user gets a clear fault
         error = exc.message if isinstance(exc, EngineError) else f"internal error: {exc}"
         _undo_migration(ctx, vm_id, placement, source, dest if on_dest else None, op, error)
         if isinstance(exc, EngineError):
@@ -207,15 +223,26 @@ def migrate_vm(ctx: EngineContext, vm_id: str, host_ref: Ref | None = None) -> m
         vm = get_or_404(uow.vms, vm_id, "VM")
         vm.status, vm.host_id, vm.migrating_to_host_id, vm.operation_id = VmStatus.UP, dest.id, None, None
         settle_nics(uow, vm.id, op, {p.nic_id for p in placement.nics}, f"migrated to host {dest.name}")
-        events.record(uow, f"Migration of VM {vm.name} from {source.name} to {dest.name} completed.{warning}",
-                      model.EventSeverity.WARNING if warning else model.EventSeverity.NORMAL, EVENT_VM,
-                      cluster_id=vm.cluster_id)
+        events.record(
+            uow,
+            f"Migration of VM {vm.name} from {source.name} to {dest.name} completed.{warning}",
+            model.EventSeverity.WARNING if warning else model.EventSeverity.NORMAL,
+            EVENT_VM,
+            cluster_id=vm.cluster_id,
+        )
         uow.commit()
         return vm
 
 
-def _undo_migration(ctx: EngineContext, vm_id: str, placement: Placement, source: model.Host,
-                    dest: model.Host | None, op: str, error: str) -> None:
+def _undo_migration(
+    ctx: EngineContext,
+    vm_id: str,
+    placement: Placement,
+    source: model.Host,
+    dest: model.Host | None,
+    op: str,
+    error: str,
+) -> None:
     """The VM keeps running on the source: off the destination, ports bound back to the source."""
     if dest is not None:
         try:
@@ -225,14 +252,26 @@ def _undo_migration(ctx: EngineContext, vm_id: str, placement: Placement, source
     try:
         provision_ports(ctx, placement, source, op, "migrate")
     except EngineError as exc:
-        log.warning("migration undo: cannot rebind the ports of VM %s to %s: %s", vm_id, source.name, exc.message)
+        log.warning(
+            "migration undo: cannot rebind the ports of VM %s to %s: %s", vm_id, source.name, exc.message
+        )
     with ctx.uow() as uow:
         vm = uow.vms.get(vm_id)
         if vm is None:
             return
         vm.status, vm.migrating_to_host_id, vm.operation_id = VmStatus.UP, None, None
-        settle_nics(uow, vm.id, op, {p.nic_id for p in placement.nics},
-                    f"migration failed; still on host {source.name}")
-        events.record(uow, f"Migration of VM {vm.name} failed: {error}", model.EventSeverity.ERROR, EVENT_VM,
-                      cluster_id=vm.cluster_id)
+        settle_nics(
+            uow,
+            vm.id,
+            op,
+            {p.nic_id for p in placement.nics},
+            f"migration failed; still on host {source.name}",
+        )
+        events.record(
+            uow,
+            f"Migration of VM {vm.name} failed: {error}",
+            model.EventSeverity.ERROR,
+            EVENT_VM,
+            cluster_id=vm.cluster_id,
+        )
         uow.commit()

@@ -53,12 +53,19 @@ def update_network(ctx: EngineContext, network_id: str, changes: dict[str, Any])
                 raise network_name_in_use("edit", changes["name"])
         check_vlan(changes.get("vlan_id"))
         check_mtu(changes.get("mtu", 0))
-        check_external_edit(network.is_external,
-                            {"vlan_id": network.vlan_id, "stp": network.stp, "mtu": network.mtu}, changes)
-        if "usages" in changes and model.NetworkUsage.VM.value not in changes["usages"] and network.is_vm_network:
+        check_external_edit(
+            network.is_external, {"vlan_id": network.vlan_id, "stp": network.stp, "mtu": network.mtu}, changes
+        )
+        if (
+            "usages" in changes
+            and model.NetworkUsage.VM.value not in changes["usages"]
+            and network.is_vm_network
+        ):
             profiles = uow.profiles.list(network_id=network.id)
             if uow.nics.using_profiles([p.id for p in profiles]):
-                raise InUse(cannot("edit", TYPE, "The network is used by VM NICs and must stay a VM network."))
+                raise InUse(
+                    cannot("edit", TYPE, "The network is used by VM NICs and must stay a VM network.")
+                )
             for profile in profiles:  # as oVirt: a non-VM network has no vNIC profiles
                 uow.profiles.delete(profile)
         apply_changes(network, changes, EDITABLE)

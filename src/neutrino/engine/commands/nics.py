@@ -46,7 +46,9 @@ def _check_mac_free(uow: UnitOfWork, mac: str, nic_id: str | None = None) -> Non
     other = uow.nics.first(mac=mac)
     if other is not None and other.id != nic_id:
         vm = uow.vms.get(other.vm_id)
-        raise Conflict(f"MAC Address {mac} is already in use by VM or snapshot: {vm.name if vm else other.vm_id}.")
+        raise Conflict(
+            f"MAC Address {mac} is already in use by VM or snapshot: {vm.name if vm else other.vm_id}."
+        )
 
 
 def _profile(uow: UnitOfWork, ref: Ref | None) -> model.VnicProfile | None:
@@ -55,7 +57,9 @@ def _profile(uow: UnitOfWork, ref: Ref | None) -> model.VnicProfile | None:
     return require(uow.profiles, ref, "VM network interface profile", "vnic_profile")
 
 
-def _check_profile_in_cluster(uow: UnitOfWork, vm: model.Vm, profile: model.VnicProfile | None, action: str) -> None:
+def _check_profile_in_cluster(
+    uow: UnitOfWork, vm: model.Vm, profile: model.VnicProfile | None, action: str
+) -> None:
     if profile is None:
         return
     network = uow.networks.get(profile.network_id)
@@ -64,7 +68,11 @@ def _check_profile_in_cluster(uow: UnitOfWork, vm: model.Vm, profile: model.Vnic
         raise BadRequest(cannot(action, TYPE, "The vNIC profile's network is not in the VM's data center."))
     if not uow.attachments.first(network_id=network.id, cluster_id=cluster.id):
         raise BadRequest(
-            cannot(action, TYPE, f"The network '{network.name}' is not attached to the VM's Cluster '{cluster.name}'.")
+            cannot(
+                action,
+                TYPE,
+                f"The network '{network.name}' is not attached to the VM's Cluster '{cluster.name}'.",
+            )
         )
 
 
@@ -86,15 +94,22 @@ def add_nic(
         _check_profile_in_cluster(uow, vm, profile, "add")
         if fields.get("plugged", True) and vm.is_running:
             op = hotplug.claim(vm, f"add {TYPE}")
-        _check_plugged_unlinked(uow, profile.id if profile else None, fields.get("plugged", True),
-                                fields.get("linked", True), "add")
+        _check_plugged_unlinked(
+            uow,
+            profile.id if profile else None,
+            fields.get("plugged", True),
+            fields.get("linked", True),
+            "add",
+        )
         if mac:
             mac = normalize_mac(mac)
             _check_mac_free(uow, mac)
         else:
             mac = allocate_mac(uow, ctx.mac_pool)
         nic = uow.nics.add(
-            model.VmNic(name=name, vm_id=vm.id, mac=mac, vnic_profile_id=profile.id if profile else None, **fields)
+            model.VmNic(
+                name=name, vm_id=vm.id, mac=mac, vnic_profile_id=profile.id if profile else None, **fields
+            )
         )
         uow.commit()
     if op is not None:
@@ -122,23 +137,37 @@ def update_nic(ctx: EngineContext, vm_id: str, nic_id: str, changes: dict[str, A
             _check_mac_free(uow, changes["mac"], nic.id)
         if "vnic_profile" in changes and vm.is_running and changes.get("plugged", nic.plugged) != nic.plugged:
             # the host must let go of the old network before the port goes: one change at a time
-            raise Conflict(cannot("edit", TYPE, "Plug or unplug the network interface of a running VM and change "
-                                  "its profile in two steps."))
+            raise Conflict(
+                cannot(
+                    "edit",
+                    TYPE,
+                    "Plug or unplug the network interface of a running VM and change "
+                    "its profile in two steps.",
+                )
+            )
         if "vnic_profile" in changes:
             profile = _profile(uow, changes.pop("vnic_profile"))
             _check_profile_in_cluster(uow, vm, profile, "edit")
             _check_rewire(uow, vm, nic, profile, changes.get("plugged", nic.plugged))
-            if nic.port_id and _network_key(uow, nic.vnic_profile_id) != _network_key(uow, profile.id if profile
-                                                                                      else None):
+            if nic.port_id and _network_key(uow, nic.vnic_profile_id) != _network_key(
+                uow, profile.id if profile else None
+            ):
                 orphan = ports.release(uow, nic, "its vNIC moved to another network")
                 orphans += [orphan.id] if orphan else []
             nic.vnic_profile_id = profile.id if profile else None
-        _check_plugged_unlinked(uow, nic.vnic_profile_id, changes.get("plugged", nic.plugged),
-                                changes.get("linked", nic.linked), "edit")
+        _check_plugged_unlinked(
+            uow,
+            nic.vnic_profile_id,
+            changes.get("plugged", nic.plugged),
+            changes.get("linked", nic.linked),
+            "edit",
+        )
         was_plugged = nic.plugged
         if changes.get("plugged", was_plugged) != was_plugged and vm.is_running:
             op = hotplug.claim(vm, f"edit {TYPE}")
-        apply_changes(nic, changes, {"name", "description", "comment", "mac", "interface", "linked", "plugged"})
+        apply_changes(
+            nic, changes, {"name", "description", "comment", "mac", "interface", "linked", "plugged"}
+        )
         uow.commit()
     ports.reap(ctx, orphans)
     if op is not None:
@@ -178,7 +207,9 @@ def set_plugged(ctx: EngineContext, vm_id: str, nic_id: str, plugged: bool) -> m
     with ctx.uow() as uow:
         vm = _locked_vm(uow, vm_id)
         nic = _nic(uow, vm, nic_id)
-        _check_plugged_unlinked(uow, nic.vnic_profile_id, plugged, nic.linked, "activate" if plugged else "deactivate")
+        _check_plugged_unlinked(
+            uow, nic.vnic_profile_id, plugged, nic.linked, "activate" if plugged else "deactivate"
+        )
         if nic.plugged != plugged and vm.is_running:
             op = hotplug.claim(vm, f"{'activate' if plugged else 'deactivate'} {TYPE}")
         nic.plugged = plugged
@@ -205,20 +236,27 @@ def _network_of(uow: UnitOfWork, profile_id: str | None) -> model.Network | None
     return uow.networks.get(profile.network_id) if profile else None
 
 
-def _check_plugged_unlinked(uow: UnitOfWork, profile_id: str | None, plugged: bool, linked: bool,
-                            action: str) -> None:
+def _check_plugged_unlinked(
+    uow: UnitOfWork, profile_id: str | None, plugged: bool, linked: bool, action: str
+) -> None:
     """A provider port has no "link down" state the engine could ask for, so oVirt refuses a vNIC on an
     external network that is plugged but unlinked."""
     if not plugged or linked:
         return
     network = _network_of(uow, profile_id)
     if network is not None and network.is_external:
-        raise BadRequest(cannot(
-            action, TYPE, "Plugged and unlinked VM network interface with external network is not supported."))
+        raise BadRequest(
+            cannot(
+                action,
+                TYPE,
+                "Plugged and unlinked VM network interface with external network is not supported.",
+            )
+        )
 
 
-def _check_rewire(uow: UnitOfWork, vm: model.Vm, nic: model.VmNic, profile: model.VnicProfile | None,
-                  plugged: bool) -> None:
+def _check_rewire(
+    uow: UnitOfWork, vm: model.Vm, nic: model.VmNic, profile: model.VnicProfile | None, plugged: bool
+) -> None:
     """Rewiring is not supported for external networks: a vNIC plugged into a running VM keeps its external
     network (or its non-external one) until the VM stops or the vNIC is unplugged."""
     if not (vm.is_running and nic.plugged and plugged):
@@ -227,8 +265,11 @@ def _check_rewire(uow: UnitOfWork, vm: model.Vm, nic: model.VmNic, profile: mode
     if (old.id if old else None) == (new.id if new else None):
         return
     if (old is not None and old.is_external) or (new is not None and new.is_external):
-        raise BadRequest(cannot(
-            "edit", TYPE,
-            "External network cannot be changed while plugged into a running virtual machine. Stop the VM or "
-            "unplug the vNIC before editing.",
-        ))
+        raise BadRequest(
+            cannot(
+                "edit",
+                TYPE,
+                "External network cannot be changed while plugged into a running virtual machine. Stop the VM or "
+                "unplug the vNIC before editing.",
+            )
+        )

@@ -63,12 +63,23 @@ def plan_nic(uow: UnitOfWork, nic: model.VmNic, action: str) -> NicPlan | None:
         return plan
     provider = provider_of(uow, network)
     if provider is None:
-        raise BadRequest(f"Cannot {action} VM. vNIC {nic.name}: the provider of network {network.name} is gone.")
+        raise BadRequest(
+            f"Cannot {action} VM. vNIC {nic.name}: the provider of network {network.name} is gone."
+        )
     if network.external_missing:
-        raise BadRequest(f"Cannot {action} VM. vNIC {nic.name}: network {network.name} no longer exists on "
-                         f"provider {provider.name}.")
-    plan.port = PortPlan(nic.id, nic.name, nic.mac, provider, network, security_groups_of(profile),
-                         provider.effective_plugin_type or DEFAULT_PLUGIN_TYPE)
+        raise BadRequest(
+            f"Cannot {action} VM. vNIC {nic.name}: network {network.name} no longer exists on "
+            f"provider {provider.name}."
+        )
+    plan.port = PortPlan(
+        nic.id,
+        nic.name,
+        nic.mac,
+        provider,
+        network,
+        security_groups_of(profile),
+        provider.effective_plugin_type or DEFAULT_PLUGIN_TYPE,
+    )
     return plan
 
 
@@ -119,9 +130,12 @@ def resolve(ctx: EngineContext, placement: Placement, action: str = "run") -> No
 
 def host_view(host: model.Host, placement: Placement, running_vms: int = 0) -> HostView:
     supports = {
-        str(pt): PluginSupport(frozenset(str(t) for t in (info.get("network_types") or ["*"])),  # type: ignore[attr-defined]
-                               bool(info.get("security_groups", False)))
-        for pt, info in host.plugin_support().items() if isinstance(info, dict)
+        str(pt): PluginSupport(
+            frozenset(str(t) for t in (info.get("network_types") or ["*"])),  # type: ignore[attr-defined]
+            bool(info.get("security_groups", False)),
+        )
+        for pt, info in host.plugin_support().items()
+        if isinstance(info, dict)
     }
     alive: bool | None = None
     for plan in placement.nics:
@@ -131,8 +145,15 @@ def host_view(host: model.Host, placement: Placement, running_vms: int = 0) -> H
         seen = placement.agents_alive.get((plan.port.provider.id, binding))
         if seen is not None:
             alive = seen if alive is None else alive and seen
-    return HostView(host.id, host.name, host.status == model.HostStatus.UP, frozenset(host.internal_networks()),
-                    supports, alive, running_vms)
+    return HostView(
+        host.id,
+        host.name,
+        host.status == model.HostStatus.UP,
+        frozenset(host.internal_networks()),
+        supports,
+        alive,
+        running_vms,
+    )
 
 
 def needs_of(placement: Placement) -> VmNeeds:
@@ -140,16 +161,22 @@ def needs_of(placement: Placement) -> VmNeeds:
     for plan in placement.nics:
         if plan.port is not None:
             pn = plan.provider_network
-            vnics.append(VnicNeed(plan.name, plugin_type=plan.port.plugin_type,
-                                  network_type=pn.network_type if pn else None,
-                                  security_groups=bool(plan.port.security_groups)))
+            vnics.append(
+                VnicNeed(
+                    plan.name,
+                    plugin_type=plan.port.plugin_type,
+                    network_type=pn.network_type if pn else None,
+                    security_groups=bool(plan.port.security_groups),
+                )
+            )
         elif plan.network is not None:
             vnics.append(VnicNeed(plan.name, internal_network=plan.network.name))
     return VmNeeds(placement.required_networks, tuple(vnics))
 
 
-def choose_host(uow: UnitOfWork, placement: Placement, action: str, prefer: str | None = None,
-                exclude: str | None = None) -> model.Host:
+def choose_host(
+    uow: UnitOfWork, placement: Placement, action: str, prefer: str | None = None, exclude: str | None = None
+) -> model.Host:
     counts: dict[str, int] = {}
     for vm in uow.vms.list(host_id=[h.id for h in placement.hosts]) if placement.hosts else []:
         if vm.host_id:
@@ -161,7 +188,11 @@ def choose_host(uow: UnitOfWork, placement: Placement, action: str, prefer: str 
     decision = schedule(views, needs_of(placement), prefer)
     if decision.host is None:
         if not candidates:
-            why = "There is no other host in the VM's cluster." if exclude else "There is no host in the VM's cluster."
+            why = (
+                "There is no other host in the VM's cluster."
+                if exclude
+                else "There is no host in the VM's cluster."
+            )
         else:
             why = decision.explain()
         raise BadRequest(f"Cannot {action} VM. {why}")
@@ -179,10 +210,14 @@ def nic_spec(plan: NicPlan, ensured: EnsuredPort | None) -> dict[str, Any]:
     spec: dict[str, Any] = {"nic_id": plan.nic_id, "name": plan.name, "mac": plan.mac.lower()}
     if plan.port is not None and ensured is not None:
         port, pn = ensured.port, plan.provider_network
-        mtu = (pn.mtu if pn and pn.mtu else None) or (plan.network.mtu if plan.network and plan.network.mtu else None)
+        mtu = (pn.mtu if pn and pn.mtu else None) or (
+            plan.network.mtu if plan.network and plan.network.mtu else None
+        )
         spec["mtu"] = mtu
         spec["external"] = {
-            "vnic_id": port.id, "provider_type": "OPENSTACK_NETWORK", "plugin_type": plan.port.plugin_type,
+            "vnic_id": port.id,
+            "provider_type": "OPENSTACK_NETWORK",
+            "plugin_type": plan.port.plugin_type,
             "network_id": port.network_id,
             "network_type": pn.network_type if pn else None,
             "segmentation_id": pn.segmentation_id if pn else None,

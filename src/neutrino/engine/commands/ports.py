@@ -43,12 +43,20 @@ def security_groups_of(profile: model.VnicProfile | None) -> tuple[str, ...] | N
 # --- provisioning record on the vNIC ------------------------------------------------------------------
 
 
-def step(nic: model.VmNic, name: str, detail: str = "", state: NicState | None = None,
-         at: datetime | None = None, **extra: Any) -> None:
+def step(
+    nic: model.VmNic,
+    name: str,
+    detail: str = "",
+    state: NicState | None = None,
+    at: datetime | None = None,
+    **extra: Any,
+) -> None:
     """Record a provisioning step on ``nic`` (a new dict each time: JSON columns track assignment only)."""
     record = dict(nic.provisioning)
     steps = list(record.get("steps") or [])  # type: ignore[call-overload]
-    steps.append({"name": name, "time": (at or utcnow()).isoformat(timespec="milliseconds"), "detail": detail})
+    steps.append(
+        {"name": name, "time": (at or utcnow()).isoformat(timespec="milliseconds"), "detail": detail}
+    )
     record["steps"] = steps[-MAX_STEPS:]
     if state is not None:
         record["state"] = state.value
@@ -64,7 +72,12 @@ def fail(nic: model.VmNic, error: str) -> None:
 
 def begin(nic: model.VmNic) -> None:
     """A new attempt: the steps of the previous one are replaced."""
-    nic.provisioning = {**nic.provisioning, "steps": [], "state": NicState.PREPARING.value, "last_error": None}
+    nic.provisioning = {
+        **nic.provisioning,
+        "steps": [],
+        "state": NicState.PREPARING.value,
+        "last_error": None,
+    }
 
 
 def nic_state(nic: model.VmNic) -> str:
@@ -94,8 +107,9 @@ class EnsuredPort:
     binding_refused: bool
 
 
-def ensure_port(ctx: EngineContext, client: NetworkProvider, plan: PortPlan, host_id: str | None,
-                operation_id: str) -> EnsuredPort:
+def ensure_port(
+    ctx: EngineContext, client: NetworkProvider, plan: PortPlan, host_id: str | None, operation_id: str
+) -> EnsuredPort:
     """Find the vNIC's port (device_id = vNIC id, device_owner oVirt), else create it; update what differs.
 
     Steps are recorded on the vNIC with the time each happened, committed at the points that matter (before a
@@ -106,7 +120,8 @@ def ensure_port(ctx: EngineContext, client: NetworkProvider, plan: PortPlan, hos
     assert plan.network.provider_network_id is not None
     network_id = plan.network.provider_network_id
     pending: list[tuple[str, str, datetime]] = [
-        ("looking up port", f"device_id={plan.nic_id} on {plan.provider.name}", utcnow())]
+        ("looking up port", f"device_id={plan.nic_id} on {plan.provider.name}", utcnow())
+    ]
     port = client.find_port(plan.nic_id)
     if port is not None and _is_orphan(ctx, plan.provider.id, port.id):
         # the engine gave this port up (e.g. a snapshot preview while the provider refused deletions) and the
@@ -120,8 +135,14 @@ def ensure_port(ctx: EngineContext, client: NetworkProvider, plan: PortPlan, hos
         _drop_orphan(ctx, plan.provider.id, port.id)
         pending.append(("stale port deleted", f"port {port.id} had another {why}", utcnow()))
         port = None
-    request = PortRequest(network_id=network_id, mac_address=plan.mac.lower(), name=plan.nic_name,
-                          device_id=plan.nic_id, host_id=host_id, security_groups=plan.security_groups)
+    request = PortRequest(
+        network_id=network_id,
+        mac_address=plan.mac.lower(),
+        name=plan.nic_name,
+        device_id=plan.nic_id,
+        host_id=host_id,
+        security_groups=plan.security_groups,
+    )
     created = refused = False
     if port is None:
         with ctx.uow() as uow:  # the intent: a crash from here on leaves a port the convergence can find
@@ -139,7 +160,8 @@ def ensure_port(ctx: EngineContext, client: NetworkProvider, plan: PortPlan, hos
         name = "port created"
     else:
         differs = (host_id and port.host_id != host_id) or (
-            plan.security_groups is not None and set(port.security_groups) != set(plan.security_groups))
+            plan.security_groups is not None and set(port.security_groups) != set(plan.security_groups)
+        )
         name = "port found"
         if differs:
             result = client.update_port(port.id, request)
@@ -154,10 +176,19 @@ def ensure_port(ctx: EngineContext, client: NetworkProvider, plan: PortPlan, hos
             if created:
                 nic.port_created_by = operation_id
             ips = ", ".join(ip for _, ip in port.fixed_ips)
-            step(nic, name, f"port {port.id}" + (f" ({ips})" if ips else ""), NicState.PORT_READY,
-                 port_id=port.id, provider_status=port.status, binding_host=port.host_id)
+            step(
+                nic,
+                name,
+                f"port {port.id}" + (f" ({ips})" if ips else ""),
+                NicState.PORT_READY,
+                port_id=port.id,
+                provider_status=port.status,
+                binding_host=port.host_id,
+            )
             if refused:
-                step(nic, "binding refused", "the provider's policy forbids binding:host_id; port left unbound")
+                step(
+                    nic, "binding refused", "the provider's policy forbids binding:host_id; port left unbound"
+                )
             elif host_id:
                 step(nic, "bound", f"binding:host_id={port.host_id or host_id}")
         uow.commit()
@@ -195,11 +226,16 @@ def release(uow: UnitOfWork, nic: model.VmNic, reason: str) -> model.OrphanPort 
         return None
     orphan = None
     if uow.orphan_ports.first(provider_id=nic.port_provider_id, port_id=nic.port_id) is None:
-        orphan = uow.orphan_ports.add(model.OrphanPort(provider_id=nic.port_provider_id, port_id=nic.port_id,
-                                                       reason=reason, nic_id=nic.id))
+        orphan = uow.orphan_ports.add(
+            model.OrphanPort(
+                provider_id=nic.port_provider_id, port_id=nic.port_id, reason=reason, nic_id=nic.id
+            )
+        )
     nic.forget_port()
     if nic.provisioning:
-        step(nic, "port released", reason, NicState.NONE, port_id=None, provider_status=None, binding_host=None)
+        step(
+            nic, "port released", reason, NicState.NONE, port_id=None, provider_status=None, binding_host=None
+        )
     return orphan
 
 
@@ -212,10 +248,14 @@ def reap(ctx: EngineContext, orphan_ids: Iterable[str] | None = None) -> int:
         wanted = list(orphan_ids) if orphan_ids is not None else None
         if wanted is not None and not wanted:
             return 0
-        orphans = list(uow.orphan_ports.list(order_by="since", **({"id": wanted} if wanted is not None else {})))
+        orphans = list(
+            uow.orphan_ports.list(order_by="since", **({"id": wanted} if wanted is not None else {}))
+        )
         providers = uow.providers.by_ids(o.provider_id for o in orphans)
         # a port a vNIC holds again is nobody's orphan: its row goes, the port stays
-        in_use = {n.port_id for n in uow.nics.list(port_id=[o.port_id for o in orphans])} if orphans else set()
+        in_use = (
+            {n.port_id for n in uow.nics.list(port_id=[o.port_id for o in orphans])} if orphans else set()
+        )
         held = {o.id for o in orphans if o.port_id in in_use}
     if held:
         with ctx.uow() as uow:
@@ -295,5 +335,7 @@ def provider_of(uow: UnitOfWork, network: model.Network | None) -> model.Externa
 
 def check_groups_supported(client: NetworkProvider, provider: model.ExternalProvider, nic_name: str) -> None:
     if "security-group" not in client.extensions():
-        raise BadRequest(f"vNIC {nic_name}: its profile sets security groups, but provider {provider.name} does not "
-                         "offer the security-group extension.")
+        raise BadRequest(
+            f"vNIC {nic_name}: its profile sets security groups, but provider {provider.name} does not "
+            "offer the security-group extension."
+        )

@@ -16,9 +16,23 @@ from neutrino.engine.store.uow import UnitOfWork
 TYPE = "provider"
 AUTH_URL = re.compile(r"^https?://[^/]*:\d+/(v3|v2\.0)/?$")
 EDITABLE = {
-    "name", "description", "comment", "url", "requires_authentication", "username", "authentication_url",
-    "tenant_name", "project_name", "project_domain_name", "user_domain_name", "plugin_type",
-    "external_plugin_type", "read_only", "auto_sync", "unmanaged", "custom_properties",
+    "name",
+    "description",
+    "comment",
+    "url",
+    "requires_authentication",
+    "username",
+    "authentication_url",
+    "tenant_name",
+    "project_name",
+    "project_domain_name",
+    "user_domain_name",
+    "plugin_type",
+    "external_plugin_type",
+    "read_only",
+    "auto_sync",
+    "unmanaged",
+    "custom_properties",
 }
 NEUTRON_AUTH = "An Openstack Neutron provider with authentication enabled requires"
 
@@ -40,16 +54,21 @@ def validate(p: model.ExternalProvider, has_password: bool, action: str) -> None
     if not p.authentication_url:
         raise BadRequest(cannot(action, TYPE, f"{NEUTRON_AUTH} an authentication url."))
     if not AUTH_URL.match(p.authentication_url):
-        raise BadRequest(cannot(
-            action, TYPE,
-            f"The Provider has an invalid authentication URL {p.authentication_url}. The authentication URL must "
-            'have the following format: "https://hostname:port/v3" or "http://hostname:port/v3".',
-        ))
+        raise BadRequest(
+            cannot(
+                action,
+                TYPE,
+                f"The Provider has an invalid authentication URL {p.authentication_url}. The authentication URL must "
+                'have the following format: "https://hostname:port/v3" or "http://hostname:port/v3".',
+            )
+        )
     if not (p.tenant_name or p.project_name or p.user_domain_name):
         raise BadRequest(cannot(action, TYPE, f"{NEUTRON_AUTH} a tenant name or a user domain name."))
 
 
-def add_provider(ctx: EngineContext, name: str, password: str | None = None, **fields: Any) -> model.ExternalProvider:
+def add_provider(
+    ctx: EngineContext, name: str, password: str | None = None, **fields: Any
+) -> model.ExternalProvider:
     provider = model.ExternalProvider(name=name, **fields)
     validate(provider, bool(password), "add")
     with ctx.uow() as uow:
@@ -62,13 +81,18 @@ def add_provider(ctx: EngineContext, name: str, password: str | None = None, **f
         return provider
 
 
-def update_provider(ctx: EngineContext, provider_id: str, changes: dict[str, Any],
-                    password: str | None = None) -> model.ExternalProvider:
+def update_provider(
+    ctx: EngineContext, provider_id: str, changes: dict[str, Any], password: str | None = None
+) -> model.ExternalProvider:
     with ctx.uow() as uow:
         provider = get_or_404(uow.providers, provider_id, "Provider")
         if "type" in changes and changes.pop("type") != provider.type:
             raise BadRequest(cannot("edit", TYPE, "The provider type cannot be changed."))
-        if "name" in changes and changes["name"] != provider.name and uow.providers.first(name=changes["name"]):
+        if (
+            "name" in changes
+            and changes["name"] != provider.name
+            and uow.providers.first(name=changes["name"])
+        ):
             raise name_in_use("edit", TYPE)
         apply_changes(provider, changes, EDITABLE)
         if password:
@@ -89,20 +113,31 @@ def remove_provider(ctx: EngineContext, provider_id: str) -> None:
         used = sorted({n.name for n in networks if _used_by_vms(uow, n)})
         if used:
             # oVirt's PROVIDER_NETWORKS_USED_ONCE / _MULTIPLE_TIMES
-            subject = ("External network is used" if len(used) == 1
-                       else f"Several external networks ({len(used)}) are being used")
-            raise InUse(cannot(
-                "remove", TYPE,
-                f"{subject} by virtual machines and/or templates:\n"
-                + "\n".join(used) + "\n - Please resolve the external networks usage first and try again.",
-            ))
+            subject = (
+                "External network is used"
+                if len(used) == 1
+                else f"Several external networks ({len(used)}) are being used"
+            )
+            raise InUse(
+                cannot(
+                    "remove",
+                    TYPE,
+                    f"{subject} by virtual machines and/or templates:\n"
+                    + "\n".join(used)
+                    + "\n - Please resolve the external networks usage first and try again.",
+                )
+            )
         clusters = sorted(c.name for c in uow.clusters.list(default_provider_id=provider.id))
         if clusters:
-            raise InUse(cannot(
-                "remove", TYPE,
-                "External network provider is used as default network provider in the following cluster/s:\n"
-                + "\n".join(clusters) + "\n - Please change default network provider first and try again.",
-            ))
+            raise InUse(
+                cannot(
+                    "remove",
+                    TYPE,
+                    "External network provider is used as default network provider in the following cluster/s:\n"
+                    + "\n".join(clusters)
+                    + "\n - Please change default network provider first and try again.",
+                )
+            )
         for network in networks:
             drop_network(uow, network, unplug_nics=False)
         uow.flush()
@@ -142,7 +177,9 @@ def import_certificates(ctx: EngineContext, provider_id: str, pems: list[str]) -
         try:
             certificates.describe(pem)
         except ValueError as exc:
-            raise BadRequest(f"Invalid value for 'certificates.certificate.content': not a PEM certificate ({exc}).") from exc
+            raise BadRequest(
+                f"Invalid value for 'certificates.certificate.content': not a PEM certificate ({exc})."
+            ) from exc
     with ctx.uow() as uow:
         provider = get_or_404(uow.providers, provider_id, "Provider")
         provider.ca_certificates = list(pems)

@@ -36,9 +36,13 @@ TYPE = "VM"
 
 
 def _status_name(status: VmStatus) -> str:
-    return {"wait_for_launch": "WaitForLaunch", "powering_up": "PoweringUp", "powering_down": "PoweringDown",
-            "not_responding": "NotResponding", "image_locked": "ImageLocked"}.get(status.value,
-                                                                                    status.value.title())
+    return {
+        "wait_for_launch": "WaitForLaunch",
+        "powering_up": "PoweringUp",
+        "powering_down": "PoweringDown",
+        "not_responding": "NotResponding",
+        "image_locked": "ImageLocked",
+    }.get(status.value, status.value.title())
 
 
 def run_vm(ctx: EngineContext, vm_id: str) -> model.Vm:
@@ -67,8 +71,9 @@ def run_vm(ctx: EngineContext, vm_id: str) -> model.Vm:
         client = ctx.agent_client(host)
         on_host = True
         try:
-            client.create_vm({"vm_id": vm_id, "name": vm.name, "memory_mb": max(1, vm.memory // MIB),
-                              "nics": specs})
+            client.create_vm(
+                {"vm_id": vm_id, "name": vm.name, "memory_mb": max(1, vm.memory // MIB), "nics": specs}
+            )
             verify_on_host(client, vm_id, placement, specs, "run")
         except HostFailure as exc:
             if exc.message.startswith("Cannot run VM."):
@@ -83,16 +88,22 @@ def run_vm(ctx: EngineContext, vm_id: str) -> model.Vm:
     return _finish_run(ctx, vm_id, op, host)
 
 
-def provision_ports(ctx: EngineContext, placement: Placement, host: model.Host, op: str,
-                    action: str) -> list[dict[str, object]]:
+def provision_ports(
+    ctx: EngineContext, placement: Placement, host: model.Host, op: str, action: str
+) -> list[dict[str, object]]:
     """Each vNIC's agent spec, ensuring the ports of the external ones (bound to ``host``)."""
     specs = []
     for plan in placement.nics:
         ensured = None
         if plan.port is not None:
             try:
-                ensured = ports.ensure_port(ctx, ctx.provider_client(plan.port.provider), plan.port,
-                                            binding_host(host, plan.port.plugin_type), op)
+                ensured = ports.ensure_port(
+                    ctx,
+                    ctx.provider_client(plan.port.provider),
+                    plan.port,
+                    binding_host(host, plan.port.plugin_type),
+                    op,
+                )
             except EngineError as exc:
                 ports.fail_nic(ctx, plan.nic_id, exc.message)
                 raise reworded(exc, f"Cannot {action} VM. vNIC {plan.name}: {exc.message}") from exc
@@ -100,8 +111,9 @@ def provision_ports(ctx: EngineContext, placement: Placement, host: model.Host, 
     return specs
 
 
-def verify_on_host(client: object, vm_id: str, placement: Placement, specs: list[dict[str, object]],
-                   action: str) -> None:
+def verify_on_host(
+    client: object, vm_id: str, placement: Placement, specs: list[dict[str, object]], action: str
+) -> None:
     """The agent's list-VMs must report each vNIC plugged as sent; else HostFailure naming the vNIC."""
     listed = {str(v.get("vm_id")): v for v in client.list_vms()}  # type: ignore[attr-defined]
     reported = reported_nics(listed.get(vm_id))
@@ -118,7 +130,9 @@ def _finish_run(ctx: EngineContext, vm_id: str, op: str, host: model.Host) -> mo
         vm = get_or_404(uow.vms, vm_id, TYPE)
         vm.status, vm.start_time, vm.operation_id = VmStatus.UP, utcnow(), None
         settle_nics(uow, vm.id, op, None, f"on host {host.name}")
-        events.record(uow, f"VM {vm.name} started on Host {host.name}", code=EVENT_VM, cluster_id=vm.cluster_id)
+        events.record(
+            uow, f"VM {vm.name} started on Host {host.name}", code=EVENT_VM, cluster_id=vm.cluster_id
+        )
         uow.commit()
         return vm
 
@@ -167,8 +181,13 @@ def undo_run(ctx: EngineContext, vm_id: str, op: str, host: model.Host | None, e
             if ports.nic_state(nic) in (NicState.PREPARING, NicState.PORT_READY, NicState.PLUGGED):
                 ports.step(nic, "rolled back", error, NicState.UNPLUGGED)
         detail = f" ({'; '.join(warnings)})" if warnings else ""
-        events.record(uow, f"Failed to run VM {vm.name}: {error}{detail}", model.EventSeverity.ERROR, EVENT_VM,
-                      cluster_id=vm.cluster_id)
+        events.record(
+            uow,
+            f"Failed to run VM {vm.name}: {error}{detail}",
+            model.EventSeverity.ERROR,
+            EVENT_VM,
+            cluster_id=vm.cluster_id,
+        )
         uow.commit()
     ports.reap(ctx, orphans)
 
@@ -177,8 +196,11 @@ def _ports_created_unrecorded(ctx: EngineContext, vm_id: str, op: str) -> dict[s
     """Ports the operation asked for but never recorded (it stopped between the provider's answer and its own
     commit): found again by device_id, so they can be released like the others."""
     with ctx.reader() as uow:
-        pending = [(n.id, uow.providers.get(n.port_provider_id)) for n in uow.nics.list(vm_id=vm_id)
-                   if n.port_created_by == op and n.port_id is None and n.port_provider_id]
+        pending = [
+            (n.id, uow.providers.get(n.port_provider_id))
+            for n in uow.nics.list(vm_id=vm_id)
+            if n.port_created_by == op and n.port_id is None and n.port_provider_id
+        ]
     found = {}
     for nic_id, provider in pending:
         if provider is None:
@@ -220,8 +242,13 @@ def stop_vm(ctx: EngineContext, vm_id: str, action: str = "stop") -> model.Vm:
         for nic in uow.nics.list(vm_id=vm.id):
             if ports.nic_state(nic) in (NicState.PLUGGED, NicState.PORT_READY):
                 ports.step(nic, "unplugged", "the VM stopped; its port is kept", NicState.UNPLUGGED)
-        events.record(uow, f"VM {vm.name} is down.{warning}", model.EventSeverity.WARNING if warning else
-                      model.EventSeverity.NORMAL, EVENT_VM, cluster_id=vm.cluster_id)
+        events.record(
+            uow,
+            f"VM {vm.name} is down.{warning}",
+            model.EventSeverity.WARNING if warning else model.EventSeverity.NORMAL,
+            EVENT_VM,
+            cluster_id=vm.cluster_id,
+        )
         uow.commit()
         return vm
 
@@ -271,8 +298,13 @@ def _converge_vm(ctx: EngineContext, vm_id: str) -> None:
         _finish_run(ctx, vm_id, op, host)
         _note(ctx, vm_id, f"the VM runs on {host.name} as intended")
         return
-    undo_run(ctx, vm_id, op, host if report is not None else None,
-             "the engine stopped before the operation finished")
+    undo_run(
+        ctx,
+        vm_id,
+        op,
+        host if report is not None else None,
+        "the engine stopped before the operation finished",
+    )
 
 
 def _ask(ctx: EngineContext, host: model.Host | None, vm_id: str) -> dict[str, object] | None:
@@ -290,13 +322,18 @@ def _note(ctx: EngineContext, vm_id: str, what: str) -> None:
         vm = uow.vms.get(vm_id)
         if vm is not None:
             vm.migrating_to_host_id = vm.operation_id = None
-            events.record(uow, f"VM {vm.name}: the engine restarted during an operation; {what}.", code=EVENT_VM,
-                          cluster_id=vm.cluster_id)
+            events.record(
+                uow,
+                f"VM {vm.name}: the engine restarted during an operation; {what}.",
+                code=EVENT_VM,
+                cluster_id=vm.cluster_id,
+            )
         uow.commit()
 
 
-def _converge_migration(ctx: EngineContext, vm_id: str, op: str, source: model.Host, target: model.Host,
-                        placement: Placement) -> None:
+def _converge_migration(
+    ctx: EngineContext, vm_id: str, op: str, source: model.Host, target: model.Host, placement: Placement
+) -> None:
     """Finish a migration that reached its destination; else the VM stays on its source, ports bound back."""
     report = _ask(ctx, target, vm_id)
     if report is not None and _complete(report, placement):
@@ -318,7 +355,9 @@ def _converge_migration(ctx: EngineContext, vm_id: str, op: str, source: model.H
     try:
         provision_ports(ctx, placement, source, op, "migrate")  # bound back to the source
     except EngineError as exc:
-        log.warning("converge: cannot bind the ports of VM %s back to %s: %s", vm_id, source.name, exc.message)
+        log.warning(
+            "converge: cannot bind the ports of VM %s back to %s: %s", vm_id, source.name, exc.message
+        )
     if _ask(ctx, source, vm_id) is None:
         undo_run(ctx, vm_id, op, None, "the engine stopped during a migration and the VM runs nowhere")
         return
@@ -346,7 +385,9 @@ def _converge_stop(ctx: EngineContext, vm_id: str, host: model.Host) -> None:
     _note(ctx, vm_id, "its stop is finished")
 
 
-def _converge_nics(ctx: EngineContext, vm_id: str, op: str, host: model.Host, report: dict[str, object]) -> None:
+def _converge_nics(
+    ctx: EngineContext, vm_id: str, op: str, host: model.Host, report: dict[str, object]
+) -> None:
     """A hot plug or unplug was in flight on a running VM: each vNIC ends as the host has it — one the host
     does not have is unplugged (its port released if the operation made it), one the engine unplugged is taken
     out of the host (or, if that fails, plugged again in the engine)."""
@@ -384,7 +425,9 @@ def _converge_nics(ctx: EngineContext, vm_id: str, op: str, host: model.Host, re
 
 def _complete(report: dict[str, object], placement: Placement) -> bool:
     nics = reported_nics(report)
-    return report.get("status") == "Up" and all(_plugged_as_planned(nics.get(p.nic_id), p) for p in placement.nics)
+    return report.get("status") == "Up" and all(
+        _plugged_as_planned(nics.get(p.nic_id), p) for p in placement.nics
+    )
 
 
 def _plugged_as_planned(state: dict[str, object] | None, plan: NicPlan) -> bool:

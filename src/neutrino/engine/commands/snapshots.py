@@ -31,7 +31,9 @@ def capture_nics(uow: UnitOfWork, vm_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def add_snapshot(ctx: EngineContext, vm_id: str, description: str, persist_memorystate: bool = False) -> model.Snapshot:
+def add_snapshot(
+    ctx: EngineContext, vm_id: str, description: str, persist_memorystate: bool = False
+) -> model.Snapshot:
     if not description:
         raise BadRequest("Incomplete parameters: 'description' is required.")
     with ctx.uow() as uow:
@@ -39,8 +41,12 @@ def add_snapshot(ctx: EngineContext, vm_id: str, description: str, persist_memor
         if _in_preview(uow, vm.id):
             raise Conflict(cannot("create", TYPE, "VM is previewing a Snapshot."))
         snap = uow.snapshots.add(
-            model.Snapshot(vm_id=vm.id, description=description, nics=capture_nics(uow, vm.id),
-                           persist_memorystate=persist_memorystate)
+            model.Snapshot(
+                vm_id=vm.id,
+                description=description,
+                nics=capture_nics(uow, vm.id),
+                persist_memorystate=persist_memorystate,
+            )
         )
         uow.commit()
         return snap
@@ -69,11 +75,18 @@ def preview_snapshot(ctx: EngineContext, vm_id: str, snapshot_id: str) -> list[m
         if _in_preview(uow, vm.id):
             raise Conflict(cannot("preview", TYPE, "VM is previewing a Snapshot."))
         if snap.snapshot_type != SnapshotType.REGULAR:
-            raise BadRequest("Cannot preview Active VM snapshot." if snap.snapshot_type == SnapshotType.ACTIVE
-                             else cannot("preview", TYPE, "Only a regular snapshot can be previewed."))
+            raise BadRequest(
+                "Cannot preview Active VM snapshot."
+                if snap.snapshot_type == SnapshotType.ACTIVE
+                else cannot("preview", TYPE, "Only a regular snapshot can be previewed.")
+            )
         uow.snapshots.add(
-            model.Snapshot(vm_id=vm.id, description=PREVIEW_DESCRIPTION, snapshot_type=SnapshotType.PREVIEW,
-                           nics=capture_nics(uow, vm.id))
+            model.Snapshot(
+                vm_id=vm.id,
+                description=PREVIEW_DESCRIPTION,
+                snapshot_type=SnapshotType.PREVIEW,
+                nics=capture_nics(uow, vm.id),
+            )
         )
         snap.status = SnapshotStatus.IN_PREVIEW
         replaced, orphans = _restore_nics(ctx, uow, vm, snap.nics, "preview")
@@ -105,8 +118,9 @@ def commit_snapshot(ctx: EngineContext, vm_id: str) -> None:
         uow.commit()
 
 
-def _restore_nics(ctx: EngineContext, uow: UnitOfWork, vm: model.Vm, nics: list[dict[str, Any]],
-                  action: str) -> tuple[list[model.VmNic], list[str]]:
+def _restore_nics(
+    ctx: EngineContext, uow: UnitOfWork, vm: model.Vm, nics: list[dict[str, Any]], action: str
+) -> tuple[list[model.VmNic], list[str]]:
     current = list(uow.nics.list(vm_id=vm.id))
     orphans = []
     for nic in current:
@@ -124,12 +138,19 @@ def _restore_nics(ctx: EngineContext, uow: UnitOfWork, vm: model.Vm, nics: list[
             try:
                 mac = allocate_mac(uow, ctx.mac_pool)  # the MAC went to another VM meanwhile
             except Conflict:
-                raise Conflict(cannot(action, TYPE, "Not enough MAC addresses left in MAC Address Pool.")) from None
+                raise Conflict(
+                    cannot(action, TYPE, "Not enough MAC addresses left in MAC Address Pool.")
+                ) from None
         uow.nics.add(
             model.VmNic(
-                id=str(saved["id"]), name=str(saved["name"]), vm_id=vm.id, mac=mac,
-                interface=model.NicInterface(saved["interface"]), linked=bool(saved["linked"]),
-                plugged=bool(saved["plugged"]), vnic_profile_id=str(profile_id) if profile_id else None,
+                id=str(saved["id"]),
+                name=str(saved["name"]),
+                vm_id=vm.id,
+                mac=mac,
+                interface=model.NicInterface(saved["interface"]),
+                linked=bool(saved["linked"]),
+                plugged=bool(saved["plugged"]),
+                vnic_profile_id=str(profile_id) if profile_id else None,
             )
         )
         uow.flush()

@@ -48,8 +48,12 @@ def synchronize(ctx: EngineContext, provider_id: str) -> None:
             fresh = uow.providers.get(provider_id)
             if fresh is not None and fresh.auto_sync:
                 fresh.auto_sync = False
-                record(uow, f"Auto-sync of provider '{fresh.name}' was turned off: {exc.message}",
-                       EventSeverity.ERROR, provider_id=provider_id)
+                record(
+                    uow,
+                    f"Auto-sync of provider '{fresh.name}' was turned off: {exc.message}",
+                    EventSeverity.ERROR,
+                    provider_id=provider_id,
+                )
                 uow.commit()
         return
     except ProviderFailure as exc:
@@ -57,8 +61,12 @@ def synchronize(ctx: EngineContext, provider_id: str) -> None:
             with ctx.uow() as uow:
                 # once per failure, not once per interval: the event says it again only when the cause changes
                 if uow.settings.get(_failed_key(provider_id)) != exc.message:
-                    record(uow, f"Auto-sync of provider '{provider.name}' failed: {exc.message}",
-                           EventSeverity.WARNING, provider_id=provider_id)
+                    record(
+                        uow,
+                        f"Auto-sync of provider '{provider.name}' failed: {exc.message}",
+                        EventSeverity.WARNING,
+                        provider_id=provider_id,
+                    )
                     uow.settings.put(_failed_key(provider_id), exc.message)
                 uow.commit()
         return
@@ -79,25 +87,35 @@ def _failed_key(provider_id: str) -> str:
     return f"sync_failed:{provider_id}"
 
 
-def _mark_missing(uow: UnitOfWork, provider: model.ExternalProvider, external: dict[str, ProviderNetwork]) -> None:
+def _mark_missing(
+    uow: UnitOfWork, provider: model.ExternalProvider, external: dict[str, ProviderNetwork]
+) -> None:
     for network in uow.networks.list(provider_id=provider.id):
         missing = network.provider_network_id not in external
         if missing != network.external_missing:
             network.external_missing = missing
             state = "no longer exists" if missing else "exists again"
-            record(uow, f"Network '{network.name}' {state} on provider '{provider.name}'.",
-                   EventSeverity.WARNING if missing else EventSeverity.NORMAL, provider_id=provider.id,
-                   data_center_id=network.data_center_id)
+            record(
+                uow,
+                f"Network '{network.name}' {state} on provider '{provider.name}'.",
+                EventSeverity.WARNING if missing else EventSeverity.NORMAL,
+                provider_id=provider.id,
+                data_center_id=network.data_center_id,
+            )
 
 
-def _auto_sync(uow: UnitOfWork, provider: model.ExternalProvider, external: dict[str, ProviderNetwork]) -> None:
+def _auto_sync(
+    uow: UnitOfWork, provider: model.ExternalProvider, external: dict[str, ProviderNetwork]
+) -> None:
     clusters = uow.clusters.list(default_provider_id=provider.id)
     by_dc: dict[str, list[model.Cluster]] = {}
     for cluster in clusters:
         if cluster.data_center_id:
             by_dc.setdefault(cluster.data_center_id, []).append(cluster)
     for dc_id, dc_clusters in by_dc.items():
-        imported = {n.provider_network_id: n for n in uow.networks.list(data_center_id=dc_id, provider_id=provider.id)}
+        imported = {
+            n.provider_network_id: n for n in uow.networks.list(data_center_id=dc_id, provider_id=provider.id)
+        }
         for ext in sorted(external.values(), key=lambda n: n.name):
             network = imported.get(ext.id)
             if network is None:
@@ -109,43 +127,75 @@ def _auto_sync(uow: UnitOfWork, provider: model.ExternalProvider, external: dict
                 _remove_gone(uow, provider, network)
 
 
-def _import(uow: UnitOfWork, provider: model.ExternalProvider, ext: ProviderNetwork, dc_id: str,
-            clusters: list[model.Cluster]) -> None:
+def _import(
+    uow: UnitOfWork,
+    provider: model.ExternalProvider,
+    ext: ProviderNetwork,
+    dc_id: str,
+    clusters: list[model.Cluster],
+) -> None:
     if not ext.name.strip():
         # an engine network needs a name; Neutron's are optional. Importing by hand (with a name) still works.
         log.debug("auto-sync skips unnamed network %s of provider %s", ext.id, provider.id)
         return
     if uow.networks.first(data_center_id=dc_id, name=ext.name):
-        text = (f"Auto-sync could not import network '{ext.name}' of provider '{provider.name}': the data center "
-                "already has a network of that name.")
+        text = (
+            f"Auto-sync could not import network '{ext.name}' of provider '{provider.name}': the data center "
+            "already has a network of that name."
+        )
         # said once, not at every round while the clash lasts
         if not uow.events.count(provider_id=provider.id, data_center_id=dc_id, description=text):
             record(uow, text, EventSeverity.WARNING, provider_id=provider.id, data_center_id=dc_id)
         return
-    network = create_network(uow, model.Network(
-        name=ext.name, data_center_id=dc_id, mtu=ext.mtu or 0, usages=[model.NetworkUsage.VM.value],
-        provider_id=provider.id, provider_network_id=ext.id,
-    ))
+    network = create_network(
+        uow,
+        model.Network(
+            name=ext.name,
+            data_center_id=dc_id,
+            mtu=ext.mtu or 0,
+            usages=[model.NetworkUsage.VM.value],
+            provider_id=provider.id,
+            provider_network_id=ext.id,
+        ),
+    )
     for cluster in clusters:
-        uow.attachments.add(model.NetworkAttachment(network_id=network.id, cluster_id=cluster.id, required=False))
+        uow.attachments.add(
+            model.NetworkAttachment(network_id=network.id, cluster_id=cluster.id, required=False)
+        )
     uow.flush()
     names = ", ".join(c.name for c in clusters)
-    record(uow, f"Auto-sync imported network '{ext.name}' of provider '{provider.name}' and attached it to "
-           f"cluster(s) {names}.", provider_id=provider.id, data_center_id=dc_id)
+    record(
+        uow,
+        f"Auto-sync imported network '{ext.name}' of provider '{provider.name}' and attached it to "
+        f"cluster(s) {names}.",
+        provider_id=provider.id,
+        data_center_id=dc_id,
+    )
 
 
-def _follow(uow: UnitOfWork, provider: model.ExternalProvider, ext: ProviderNetwork, network: model.Network) -> None:
+def _follow(
+    uow: UnitOfWork, provider: model.ExternalProvider, ext: ProviderNetwork, network: model.Network
+) -> None:
     changes = []
-    if ext.name and ext.name != network.name and not uow.networks.first(data_center_id=network.data_center_id,
-                                                                          name=ext.name):
+    if (
+        ext.name
+        and ext.name != network.name
+        and not uow.networks.first(data_center_id=network.data_center_id, name=ext.name)
+    ):
         changes.append(f"name '{network.name}' -> '{ext.name}'")
         network.name = ext.name
     if ext.mtu and ext.mtu != network.mtu:
         changes.append(f"MTU {network.mtu} -> {ext.mtu}")
         network.mtu = ext.mtu
     if changes:
-        record(uow, f"Auto-sync updated network '{network.name}' from provider '{provider.name}': "
-               + ", ".join(changes) + ".", provider_id=provider.id, data_center_id=network.data_center_id)
+        record(
+            uow,
+            f"Auto-sync updated network '{network.name}' from provider '{provider.name}': "
+            + ", ".join(changes)
+            + ".",
+            provider_id=provider.id,
+            data_center_id=network.data_center_id,
+        )
 
 
 def _remove_gone(uow: UnitOfWork, provider: model.ExternalProvider, network: model.Network) -> None:
@@ -154,5 +204,10 @@ def _remove_gone(uow: UnitOfWork, provider: model.ExternalProvider, network: mod
     drop_network(uow, network, unplug_nics=True)
     uow.flush()
     unplugged = f" after unplugging {len(nics)} vNIC(s)" if nics else ""
-    record(uow, f"Auto-sync removed network '{network.name}', gone from provider '{provider.name}'{unplugged}.",
-           EventSeverity.WARNING, provider_id=provider.id, data_center_id=network.data_center_id)
+    record(
+        uow,
+        f"Auto-sync removed network '{network.name}', gone from provider '{provider.name}'{unplugged}.",
+        EventSeverity.WARNING,
+        provider_id=provider.id,
+        data_center_id=network.data_center_id,
+    )

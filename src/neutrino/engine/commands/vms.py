@@ -17,7 +17,9 @@ TYPE = "VM"
 ACTIVE_SNAPSHOT = "Active VM"
 
 
-def add_vm(ctx: EngineContext, name: str, cluster: Ref, template: Ref | None = None, **fields: Any) -> model.Vm:
+def add_vm(
+    ctx: EngineContext, name: str, cluster: Ref, template: Ref | None = None, **fields: Any
+) -> model.Vm:
     check_name(name)
     with ctx.uow() as uow:
         cl = require(uow.clusters, cluster, "Cluster", "cluster")

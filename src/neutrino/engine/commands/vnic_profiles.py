@@ -43,8 +43,14 @@ def add_profile(ctx: EngineContext, name: str, network: Ref, **fields: Any) -> m
     with ctx.uow() as uow:
         net = require(uow.networks, network, "Network", "network")
         if not net.is_vm_network:
-            raise Conflict(cannot("add", TYPE, "VM network interface profiles cannot be added to a non-VM network. "
-                                  "Please make sure the network is a VM network."))
+            raise Conflict(
+                cannot(
+                    "add",
+                    TYPE,
+                    "VM network interface profiles cannot be added to a non-VM network. "
+                    "Please make sure the network is a VM network.",
+                )
+            )
         if uow.profiles.first(network_id=net.id, name=name):
             raise _name_used("add")
         check_port_mirroring(net.is_external, bool(fields.get("port_mirroring")), "add")
@@ -60,7 +66,9 @@ def update_profile(ctx: EngineContext, profile_id: str, changes: dict[str, Any])
         if net_ref:
             net = require(uow.networks, net_ref, "Network", "network")
             if net.id != profile.network_id:
-                raise BadRequest(cannot("edit", TYPE, "VM network interface profile's network cannot be changed."))
+                raise BadRequest(
+                    cannot("edit", TYPE, "VM network interface profile's network cannot be changed.")
+                )
         if "name" in changes and changes["name"] != profile.name:
             check_name(changes["name"])
             if uow.profiles.first(network_id=profile.network_id, name=changes["name"]):
@@ -68,9 +76,23 @@ def update_profile(ctx: EngineContext, profile_id: str, changes: dict[str, Any])
         if "custom_properties" in changes:
             check_custom_properties(changes["custom_properties"], "edit")
         network = get_or_404(uow.networks, profile.network_id, "Network")
-        check_port_mirroring(network.is_external, changes.get("port_mirroring", profile.port_mirroring), "edit")
-        apply_changes(profile, changes, {"name", "description", "comment", "port_mirroring", "pass_through",
-                                         "migratable", "public", "custom_properties"})
+        check_port_mirroring(
+            network.is_external, changes.get("port_mirroring", profile.port_mirroring), "edit"
+        )
+        apply_changes(
+            profile,
+            changes,
+            {
+                "name",
+                "description",
+                "comment",
+                "port_mirroring",
+                "pass_through",
+                "migratable",
+                "public",
+                "custom_properties",
+            },
+        )
         uow.commit()
         return profile
 
@@ -97,6 +119,10 @@ def remove_profile(ctx: EngineContext, profile_id: str) -> None:
 
 def _name_used(action: str) -> Conflict:
     return Conflict(
-        cannot(action, TYPE, "The VM network interface profile's name is already used by an existing profile for "
-               "the same network.\n-Please choose a different name.")
+        cannot(
+            action,
+            TYPE,
+            "The VM network interface profile's name is already used by an existing profile for "
+            "the same network.\n-Please choose a different name.",
+        )
     )

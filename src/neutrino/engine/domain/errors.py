@@ -47,7 +47,14 @@ class HostFailure(EngineError):
     pass
 
 
-CATEGORIES: tuple[type[EngineError], ...] = (InUse, NotFound, BadRequest, Conflict, ProviderFailure, HostFailure)
+CATEGORIES: tuple[type[EngineError], ...] = (
+    InUse,
+    NotFound,
+    BadRequest,
+    Conflict,
+    ProviderFailure,
+    HostFailure,
+)
 
 
 def reworded(exc: EngineError, message: str) -> EngineError:
@@ -63,7 +70,9 @@ def cannot(action: str, type_: str, reason: str) -> str:
 
 def name_in_use(action: str, type_: str) -> Conflict:
     return Conflict(
-        cannot(action, type_, f"The {type_} name is already in use, please choose a unique name and try again.")
+        cannot(
+            action, type_, f"The {type_} name is already in use, please choose a unique name and try again."
+        )
     )
 
 
@@ -71,10 +80,20 @@ def used_by(action: str, type_: str, what: str, users: list[str], noun: str = "v
     """oVirt's "is used by" family: one user names it, several are counted."""
     names = sorted(set(users))
     if len(names) == 1:
-        return InUse(cannot(action, type_, f"This {what} is used by {noun}: {names[0]}\n - Please remove it from this {noun} and try again."))
+        return InUse(
+            cannot(
+                action,
+                type_,
+                f"This {what} is used by {noun}: {names[0]}\n - Please remove it from this {noun} and try again.",
+            )
+        )
     return InUse(
-        cannot(action, type_, f"This {what} is used by {noun}s: ({len(names)}): {', '.join(names)}\n"
-               f" - Please detach {noun}s using this {what} and try again.")
+        cannot(
+            action,
+            type_,
+            f"This {what} is used by {noun}s: ({len(names)}): {', '.join(names)}\n"
+            f" - Please detach {noun}s using this {what} and try again.",
+        )
     )
 
 

@@ -238,8 +238,9 @@ class Vm:
         return self.status != VmStatus.DOWN
 
 
-TRANSIENT_VM_STATUSES = frozenset({VmStatus.WAIT_FOR_LAUNCH, VmStatus.POWERING_UP, VmStatus.MIGRATING,
-                                   VmStatus.POWERING_DOWN})
+TRANSIENT_VM_STATUSES = frozenset(
+    {VmStatus.WAIT_FOR_LAUNCH, VmStatus.POWERING_UP, VmStatus.MIGRATING, VmStatus.POWERING_DOWN}
+)
 
 
 class NicState(enum.StrEnum):

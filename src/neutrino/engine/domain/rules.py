@@ -51,7 +51,9 @@ def check_external_attachment(network_is_external: bool, required: bool, display
     if not network_is_external:
         return
     if required:
-        raise BadRequest(cannot(action, "Network", "External network cannot be set as required in the cluster."))
+        raise BadRequest(
+            cannot(action, "Network", "External network cannot be set as required in the cluster.")
+        )
     if display:
         raise BadRequest(cannot(action, "Network", "External network cannot be used as a display network."))
 
@@ -59,7 +61,9 @@ def check_external_attachment(network_is_external: bool, required: bool, display
 EXTERNAL_FIXED = ("vlan_id", "stp", "mtu")
 
 
-def check_external_edit(network_is_external: bool, current: dict[str, object], changes: dict[str, object]) -> None:
+def check_external_edit(
+    network_is_external: bool, current: dict[str, object], changes: dict[str, object]
+) -> None:
     """The provider owns an external network's configuration: VLAN, STP and MTU cannot be edited in the engine
     (name and description can), and it stays a VM network."""
     if not network_is_external:
@@ -69,17 +73,25 @@ def check_external_edit(network_is_external: bool, current: dict[str, object], c
         raise BadRequest(cannot("edit", "Network", "An external network cannot be a non-VM network."))
     changed = [k for k in EXTERNAL_FIXED if k in changes and changes[k] != current.get(k)]
     if changed:
-        raise BadRequest(cannot(
-            "edit", "Network",
-            "External network details (except name and description) cannot be changed "
-            f"(attempted: {', '.join('vlan' if k == 'vlan_id' else k for k in changed)}).",
-        ))
+        raise BadRequest(
+            cannot(
+                "edit",
+                "Network",
+                "External network details (except name and description) cannot be changed "
+                f"(attempted: {', '.join('vlan' if k == 'vlan_id' else k for k in changed)}).",
+            )
+        )
 
 
 def check_port_mirroring(network_is_external: bool, port_mirroring: bool, action: str) -> None:
     if network_is_external and port_mirroring:
-        raise BadRequest(cannot(action, "VM network interface profile",
-                                "External network cannot be used when port mirroring is set."))
+        raise BadRequest(
+            cannot(
+                action,
+                "VM network interface profile",
+                "External network cannot be used when port mirroring is set.",
+            )
+        )
 
 
 # --- compatibility versions of data centers and clusters (oVirt's VersionSupport, ClusterValidator,
@@ -97,11 +109,14 @@ def version_text(version: Version) -> str:
 def check_version_supported(version: Version, action: str, type_: str) -> None:
     """Only the compatibility versions oVirt supports (4.2 to 4.7)."""
     if version not in SUPPORTED_VERSIONS:
-        raise BadRequest(cannot(
-            action, type_,
-            f"Selected Compatibility Version is not supported (version {version_text(version)}; supported: "
-            f"{version_text(SUPPORTED_VERSIONS[0])} to {version_text(SUPPORTED_VERSIONS[-1])}).",
-        ))
+        raise BadRequest(
+            cannot(
+                action,
+                type_,
+                f"Selected Compatibility Version is not supported (version {version_text(version)}; supported: "
+                f"{version_text(SUPPORTED_VERSIONS[0])} to {version_text(SUPPORTED_VERSIONS[-1])}).",
+            )
+        )
 
 
 def check_data_center_version(
@@ -128,8 +143,10 @@ def check_data_center_version(
         return
     lower = [name for name, v in sorted((cluster_versions or {}).items()) if v < version]
     if lower:
-        raise Conflict("Cannot update Data Center compatibility version to a value that is greater than its "
-                       f"Cluster's version. The following clusters should be upgraded {','.join(lower)}.")
+        raise Conflict(
+            "Cannot update Data Center compatibility version to a value that is greater than its "
+            f"Cluster's version. The following clusters should be upgraded {','.join(lower)}."
+        )
 
 
 def check_cluster_version(
@@ -144,7 +161,11 @@ def check_cluster_version(
     if data_center_version is None or version >= data_center_version:
         return
     if current is None:
-        raise BadRequest("Cannot add Cluster with Compatibility Version that is lower than the Data Center "
-                         "Compatibility Version.\n-Please upgrade your Cluster to a later Compatibility version first.")
+        raise BadRequest(
+            "Cannot add Cluster with Compatibility Version that is lower than the Data Center "
+            "Compatibility Version.\n-Please upgrade your Cluster to a later Compatibility version first."
+        )
     if version < current:
-        raise BadRequest("Cannot decrease cluster compatibility version beneath data center compatibility version.")
+        raise BadRequest(
+            "Cannot decrease cluster compatibility version beneath data center compatibility version."
+        )

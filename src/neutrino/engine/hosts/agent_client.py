@@ -44,23 +44,38 @@ class AgentClient:
         try:
             httpx.URL(where.base_url)
         except httpx.InvalidURL as exc:
-            raise HostFailure(f"Host {where.name}: '{where.address}' is not an address the agent can be reached "
-                              f"at ({exc}).") from exc
-        self._http = httpx.Client(base_url=where.base_url, timeout=where.timeout, transport=transport,
-                                  headers={"Authorization": f"Bearer {where.token}"})
+            raise HostFailure(
+                f"Host {where.name}: '{where.address}' is not an address the agent can be reached at ({exc})."
+            ) from exc
+        self._http = httpx.Client(
+            base_url=where.base_url,
+            timeout=where.timeout,
+            transport=transport,
+            headers={"Authorization": f"Bearer {where.token}"},
+        )
 
     def close(self) -> None:
         self._http.close()
 
-    def _call(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 204),
-              missing_ok: bool = False) -> Any:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        ok: tuple[int, ...] = (200, 201, 204),
+        missing_ok: bool = False,
+    ) -> Any:
         try:
             resp = self._http.request(method, path, json=body)
         except httpx.TimeoutException as exc:
-            raise HostFailure(f"Host {self.where.name} did not answer within {self.where.timeout:g} s.") from exc
+            raise HostFailure(
+                f"Host {self.where.name} did not answer within {self.where.timeout:g} s."
+            ) from exc
         except httpx.HTTPError as exc:
             cause = str(exc).rstrip(".") or exc.__class__.__name__
-            raise HostFailure(f"Host {self.where.name} cannot be reached at {self.where.base_url}: {cause}.") from exc
+            raise HostFailure(
+                f"Host {self.where.name} cannot be reached at {self.where.base_url}: {cause}."
+            ) from exc
         if resp.status_code == 404 and missing_ok:
             return None
         if resp.status_code not in ok:

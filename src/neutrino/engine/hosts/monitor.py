@@ -30,8 +30,12 @@ class AgentClients:
     """``clients(host)`` -> an AgentClient for the host's agent (its token decrypted), kept per host while its
     address, port and token stay the same."""
 
-    def __init__(self, secrets: Any, timeout: float = 30.0,
-                 factory: Callable[[AgentAddress], AgentClient] = AgentClient) -> None:
+    def __init__(
+        self,
+        secrets: Any,
+        timeout: float = 30.0,
+        factory: Callable[[AgentAddress], AgentClient] = AgentClient,
+    ) -> None:
         self.secrets, self.timeout, self.factory = secrets, timeout, factory
         self._clients: dict[str, tuple[tuple[str, int, str], AgentClient]] = {}
         self._lock = threading.Lock()
@@ -94,15 +98,18 @@ def refresh_host(ctx: EngineContext, host_id: str, sync_networks: bool = False) 
     return _mark(ctx, host_id, caps, gone, "")
 
 
-def _disagreements(ctx: EngineContext, client: AgentClient, host: model.Host,
-                   running: set[str]) -> tuple[set[str], set[str]]:
+def _disagreements(
+    ctx: EngineContext, client: AgentClient, host: model.Host, running: set[str]
+) -> tuple[set[str], set[str]]:
     """VMs the engine believes Up here that the agent does not run (asked again one by one, after the store was
     read: a run that just finished is not mistaken for a crash), and VMs of this engine the agent runs that the
     engine believes Down or elsewhere, with nothing in flight (e.g. a create-VM that landed after its run was
     undone, or an agent that came back with old state). VMs the engine does not know are left alone: they are
     someone else's (oVirt calls them external VMs)."""
     with ctx.reader() as uow:
-        up_here = {vm.id for vm in uow.vms.list(host_id=host.id, status=VmStatus.UP) if vm.operation_id is None}
+        up_here = {
+            vm.id for vm in uow.vms.list(host_id=host.id, status=VmStatus.UP) if vm.operation_id is None
+        }
         known = uow.vms.by_ids(running)
         strays = {vm.id for vm in known.values() if _not_here(vm, host.id)}
     gone = {vm_id for vm_id in up_here - running if client.get_vm(vm_id) is None}
@@ -110,8 +117,12 @@ def _disagreements(ctx: EngineContext, client: AgentClient, host: model.Host,
 
 
 def _not_here(vm: model.Vm, host_id: str) -> bool:
-    return vm.operation_id is None and vm.host_id != host_id and vm.migrating_to_host_id != host_id and (
-        vm.status == VmStatus.DOWN or vm.host_id is not None)
+    return (
+        vm.operation_id is None
+        and vm.host_id != host_id
+        and vm.migrating_to_host_id != host_id
+        and (vm.status == VmStatus.DOWN or vm.host_id is not None)
+    )
 
 
 def _remove_stray(ctx: EngineContext, client: AgentClient, host: model.Host, vm_id: str) -> None:
@@ -126,26 +137,40 @@ def _remove_stray(ctx: EngineContext, client: AgentClient, host: model.Host, vm_
         log.warning("cannot remove VM %s from host %s: %s", name, host.name, exc.message)
         return
     with ctx.uow() as uow:
-        events.record(uow, f"VM {name} was running on host {host.name} although it is not supposed to run there; "
-                      "it was powered off there.", model.EventSeverity.WARNING, EVENT_VM, cluster_id=host.cluster_id)
+        events.record(
+            uow,
+            f"VM {name} was running on host {host.name} although it is not supposed to run there; "
+            "it was powered off there.",
+            model.EventSeverity.WARNING,
+            EVENT_VM,
+            cluster_id=host.cluster_id,
+        )
         uow.commit()
 
 
-def _mark(ctx: EngineContext, host_id: str, caps: dict[str, Any] | None, gone: set[str],
-          error: str) -> model.Host | None:
+def _mark(
+    ctx: EngineContext, host_id: str, caps: dict[str, Any] | None, gone: set[str], error: str
+) -> model.Host | None:
     with ctx.uow() as uow:
         host = uow.hosts.get(host_id)
         if host is None:
             return None
         before = host.status
-        if before == HostStatus.MAINTENANCE:  # the user's choice holds until activate; what it can do is noted
+        if (
+            before == HostStatus.MAINTENANCE
+        ):  # the user's choice holds until activate; what it can do is noted
             if caps is not None:
                 host.capabilities, host.last_seen = caps, utcnow()
         elif caps is None:
             host.status, host.status_detail = HostStatus.NON_RESPONSIVE, error
             if before != HostStatus.NON_RESPONSIVE:
-                events.record(uow, f"Host {host.name} is not responding: {error}", model.EventSeverity.WARNING,
-                              EVENT_HOST, cluster_id=host.cluster_id)
+                events.record(
+                    uow,
+                    f"Host {host.name} is not responding: {error}",
+                    model.EventSeverity.WARNING,
+                    EVENT_HOST,
+                    cluster_id=host.cluster_id,
+                )
         else:
             host.capabilities, host.last_seen = caps, utcnow()
             host.status, host.status_detail = HostStatus.UP, ""
@@ -166,8 +191,13 @@ def _mark_down(uow: UnitOfWork, host: model.Host, gone: set[str]) -> None:
         for nic in uow.nics.list(vm_id=vm.id):
             if nic.provisioning.get("state") == NicState.PLUGGED.value:
                 step(nic, "unplugged", f"the VM is no longer running on host {host.name}", NicState.UNPLUGGED)
-        events.record(uow, f"VM {vm.name} is down: host {host.name} no longer runs it.",
-                      model.EventSeverity.ERROR, EVENT_VM, cluster_id=vm.cluster_id)
+        events.record(
+            uow,
+            f"VM {vm.name} is down: host {host.name} no longer runs it.",
+            model.EventSeverity.ERROR,
+            EVENT_VM,
+            cluster_id=vm.cluster_id,
+        )
 
 
 def monitor_all(ctx: EngineContext) -> None:

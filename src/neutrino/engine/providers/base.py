@@ -127,8 +127,11 @@ class ProviderAgent:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ProviderAgent:
-        return cls(host=str(d.get("host") or ""), agent_type=str(d.get("agent_type") or ""),
-                   alive=bool(d.get("alive", False)))
+        return cls(
+            host=str(d.get("host") or ""),
+            agent_type=str(d.get("agent_type") or ""),
+            alive=bool(d.get("alive", False)),
+        )
 
 
 @dataclass(frozen=True)
@@ -158,8 +161,15 @@ class NetworkProvider(Protocol):
     def create_network(self, name: str, mtu: int | None = None) -> ProviderNetwork: ...
     def delete_network(self, network_id: str) -> None: ...
     def list_subnets(self, network_id: str) -> list[ProviderSubnet]: ...
-    def create_subnet(self, network_id: str, name: str, cidr: str, ip_version: int,
-                      gateway_ip: str | None, dns_nameservers: list[str]) -> ProviderSubnet: ...
+    def create_subnet(
+        self,
+        network_id: str,
+        name: str,
+        cidr: str,
+        ip_version: int,
+        gateway_ip: str | None,
+        dns_nameservers: list[str],
+    ) -> ProviderSubnet: ...
     def delete_subnet(self, subnet_id: str) -> None: ...
     def extensions(self) -> set[str]: ...
     def find_port(self, device_id: str) -> ProviderPort | None: ...

@@ -20,8 +20,9 @@ class ProviderClients:
     Keystone token is reused (a token costs the provider a password check; a network import should not).
     """
 
-    def __init__(self, secrets: object, ca_dir: Path, connect_timeout: float = 20.0,
-                 read_timeout: float = 30.0) -> None:
+    def __init__(
+        self, secrets: object, ca_dir: Path, connect_timeout: float = 20.0, read_timeout: float = 30.0
+    ) -> None:
         self.secrets = secrets
         self.ca_dir = ca_dir
         self.connect_timeout = connect_timeout
@@ -33,9 +34,18 @@ class ProviderClients:
         """A client for ``provider``; ``password`` overrides the stored one (a provider not saved yet)."""
         if password is not None:
             return self._build(provider, password)
-        key = (provider.url, provider.requires_authentication, provider.authentication_url, provider.username,
-               provider.password_encrypted, provider.project_name, provider.tenant_name, provider.user_domain_name,
-               provider.project_domain_name, tuple(provider.ca_certificates))
+        key = (
+            provider.url,
+            provider.requires_authentication,
+            provider.authentication_url,
+            provider.username,
+            provider.password_encrypted,
+            provider.project_name,
+            provider.tenant_name,
+            provider.user_domain_name,
+            provider.project_domain_name,
+            tuple(provider.ca_certificates),
+        )
         with self._lock:
             cached = self._clients.get(provider.id)
             if cached is not None and cached[0] == key:

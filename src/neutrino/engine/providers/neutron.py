@@ -69,21 +69,30 @@ class NeutronClient:
         if endpoint.ca_file:
             transport = requests.Session()
             transport.mount("https://", _ImportedTrust(endpoint.ca_file))
-        self._session = ksa_session.Session(auth=self._auth, session=transport, verify=verify,
-                                            timeout=endpoint.read_timeout)
+        self._session = ksa_session.Session(
+            auth=self._auth, session=transport, verify=verify, timeout=endpoint.read_timeout
+        )
         base = endpoint.url.rstrip("/")
         self._base = base if base.endswith("/v2.0") else f"{base}/v2.0"
 
     # --- transport ------------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None,
-              params: dict[str, Any] | None = None) -> tuple[int, Any]:
+    def _call(
+        self, method: str, path: str, body: dict[str, Any] | None = None, params: dict[str, Any] | None = None
+    ) -> tuple[int, Any]:
         url = f"{self._base}/{path.lstrip('/')}"
         try:
             resp = self._session.request(
-                url, method, json=body, params=params, raise_exc=False, authenticated=self._auth is not None,
-                timeout=(self.endpoint.connect_timeout, self.endpoint.read_timeout), connect_retries=0,
-                headers={"Accept": "application/json"}, log=False,
+                url,
+                method,
+                json=body,
+                params=params,
+                raise_exc=False,
+                authenticated=self._auth is not None,
+                timeout=(self.endpoint.connect_timeout, self.endpoint.read_timeout),
+                connect_retries=0,
+                headers={"Accept": "application/json"},
+                log=False,
             )
         except ksa_exc.SSLError as exc:
             raise failure(f"TLS verification failed for {self.endpoint.url}: {exc}") from exc
@@ -97,8 +106,10 @@ class NeutronClient:
         except ksa_exc.RequestTimeout as exc:
             raise failure(f"no answer from {url} within {self.endpoint.read_timeout:g} s") from exc
         except ksa_exc.Unauthorized as exc:
-            raise failure("authentication failed (HTTP 401 from Keystone): check user, password and project",
-                          ProviderAuthFailure) from exc
+            raise failure(
+                "authentication failed (HTTP 401 from Keystone): check user, password and project",
+                ProviderAuthFailure,
+            ) from exc
         except ksa_exc.ClientException as exc:
             raise failure(f"{exc.__class__.__name__}: {exc}") from exc
         status = resp.status_code
@@ -111,8 +122,14 @@ class NeutronClient:
             raise failure(f"HTTP {status} from {url} with {kind} instead of JSON") from None
         return status, data
 
-    def _checked(self, method: str, path: str, body: dict[str, Any] | None = None,
-                 params: dict[str, Any] | None = None, missing_ok: bool = False) -> Any:
+    def _checked(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        missing_ok: bool = False,
+    ) -> Any:
         status, data = self._call(method, path, body, params)
         if status < 300:
             return data
@@ -160,9 +177,21 @@ class NeutronClient:
         data = self._checked("GET", "subnets", params={"network_id": network_id})
         return [ProviderSubnet.from_json(s) for s in _items(data, "subnets")]
 
-    def create_subnet(self, network_id: str, name: str, cidr: str, ip_version: int,
-                      gateway_ip: str | None, dns_nameservers: list[str]) -> ProviderSubnet:
-        body: dict[str, Any] = {"network_id": network_id, "name": name, "cidr": cidr, "ip_version": ip_version}
+    def create_subnet(
+        self,
+        network_id: str,
+        name: str,
+        cidr: str,
+        ip_version: int,
+        gateway_ip: str | None,
+        dns_nameservers: list[str],
+    ) -> ProviderSubnet:
+        body: dict[str, Any] = {
+            "network_id": network_id,
+            "name": name,
+            "cidr": cidr,
+            "ip_version": ip_version,
+        }
         if gateway_ip:
             body["gateway_ip"] = gateway_ip
         if dns_nameservers:
@@ -241,13 +270,20 @@ def _auth_plugin(endpoint: Endpoint) -> Any:
     auth_url = (endpoint.auth_url or "").rstrip("/")
     if auth_url.endswith("/v3"):
         return v3.Password(
-            auth_url=auth_url, username=endpoint.username, password=endpoint.password or "",
-            project_name=endpoint.project_name, user_domain_name=endpoint.user_domain_name or "Default",
+            auth_url=auth_url,
+            username=endpoint.username,
+            password=endpoint.password or "",
+            project_name=endpoint.project_name,
+            user_domain_name=endpoint.user_domain_name or "Default",
             project_domain_name=endpoint.project_domain_name or "Default",
         )
     if auth_url.endswith("/v2.0"):
-        return v2.Password(auth_url=auth_url, username=endpoint.username, password=endpoint.password,
-                           tenant_name=endpoint.project_name)
+        return v2.Password(
+            auth_url=auth_url,
+            username=endpoint.username,
+            password=endpoint.password,
+            tenant_name=endpoint.project_name,
+        )
     raise failure(f"the authentication URL '{endpoint.auth_url}' ends neither in /v3 nor in /v2.0")
 
 

@@ -65,7 +65,11 @@ def vnic_networks(host: HostView, needs: VmNeeds) -> str | None:
         support = host.plugin_types.get(v.plugin_type)
         if support is None:
             return f"vNIC {v.nic}: its agent has no vNIC driver for plugin type {v.plugin_type}"
-        if v.network_type and "*" not in support.network_types and v.network_type not in support.network_types:
+        if (
+            v.network_type
+            and "*" not in support.network_types
+            and v.network_type not in support.network_types
+        ):
             return f"vNIC {v.nic}: its {v.plugin_type} driver cannot carry {v.network_type} networks"
         if v.security_groups and not support.security_groups:
             return f"vNIC {v.nic}: its {v.plugin_type} driver cannot apply security groups"
@@ -94,7 +98,9 @@ class Decision:
     def explain(self) -> str:
         if not self.excluded:
             return "There is no host in the VM's cluster."
-        return "No host can run the VM: " + "; ".join(f"{name} ({why})" for name, why in sorted(self.excluded.items()))
+        return "No host can run the VM: " + "; ".join(
+            f"{name} ({why})" for name, why in sorted(self.excluded.items())
+        )
 
 
 def schedule(hosts: Sequence[HostView], needs: VmNeeds, prefer: str | None = None) -> Decision:
@@ -111,5 +117,7 @@ def schedule(hosts: Sequence[HostView], needs: VmNeeds, prefer: str | None = Non
             passing.append(host)
     if not passing:
         return Decision(None, excluded)
-    chosen = next((h for h in passing if h.id == prefer), None) or min(passing, key=lambda h: (h.running_vms, h.name))
+    chosen = next((h for h in passing if h.id == prefer), None) or min(
+        passing, key=lambda h: (h.running_vms, h.name)
+    )
     return Decision(chosen, excluded)

@@ -107,4 +107,6 @@ class SqlUnitOfWork:
 
 def _conflict(exc: sa_exc.IntegrityError) -> Conflict:
     """A constraint lost a race the command's own checks could not see: a clean 409."""
-    return Conflict(f"The operation conflicts with a concurrent change and was not applied ({exc.orig.__class__.__name__}).")
+    return Conflict(
+        f"The operation conflicts with a concurrent change and was not applied ({exc.orig.__class__.__name__})."
+    )

@@ -31,8 +31,19 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 # what the Test button may send, as the dialog names them
-TEXT_FIELDS = ("name", "description", "url", "username", "authentication_url", "tenant_name", "project_name",
-               "project_domain_name", "user_domain_name", "plugin_type", "external_plugin_type")
+TEXT_FIELDS = (
+    "name",
+    "description",
+    "url",
+    "username",
+    "authentication_url",
+    "tenant_name",
+    "project_name",
+    "project_domain_name",
+    "user_domain_name",
+    "plugin_type",
+    "external_plugin_type",
+)
 BOOL_FIELDS = ("requires_authentication", "read_only", "auto_sync")
 NO_CACHE = {"Cache-Control": "no-cache"}
 
@@ -88,7 +99,11 @@ def _ctx(request: Request) -> EngineContext:
 
 def _authorized(request: Request, ctx: EngineContext) -> bool:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and bool(token.strip()) and auth.user_for_token(ctx, token.strip()) is not None
+    return (
+        scheme.lower() == "bearer"
+        and bool(token.strip())
+        and auth.user_for_token(ctx, token.strip()) is not None
+    )
 
 
 def _provider_fields(body: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:

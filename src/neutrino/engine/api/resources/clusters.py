@@ -44,7 +44,11 @@ def _cpu_parse(raw: Any, element: str) -> dict[str, Any]:
 
 def _providers_render(entity: Any) -> Any:
     pid = entity.default_provider_id
-    return {"external_provider": [{"href": f"{API}/openstacknetworkproviders/{pid}", "id": pid}]} if pid else None
+    return (
+        {"external_provider": [{"href": f"{API}/openstacknetworkproviders/{pid}", "id": pid}]}
+        if pid
+        else None
+    )
 
 
 def _providers_parse(raw: Any, element: str) -> dict[str, Any]:
@@ -53,7 +57,9 @@ def _providers_parse(raw: Any, element: str) -> dict[str, Any]:
     if raw not in ("", None) and not isinstance(raw, dict):
         raise invalid(element, raw, "a list of external_provider")
     if len(items) > 1:
-        raise BadRequest(f"Invalid value for '{element}': a cluster has at most one default network provider.")
+        raise BadRequest(
+            f"Invalid value for '{element}': a cluster has at most one default network provider."
+        )
     if not items:
         return {"default_provider": None}
     ref = items[0] if isinstance(items[0], dict) else {}
@@ -71,8 +77,17 @@ class Clusters(Collection):
         version_field(),
         Field("external_network_providers", render_fn=_providers_render, parse_fn=_providers_parse),
     )
-    links = ("affinitygroups", "cpuprofiles", "enabledfeatures", "externalnetworkproviders", "glusterhooks",
-             "glustervolumes", "networkfilters", "networks", "permissions")
+    links = (
+        "affinitygroups",
+        "cpuprofiles",
+        "enabledfeatures",
+        "externalnetworkproviders",
+        "glusterhooks",
+        "glustervolumes",
+        "networkfilters",
+        "networks",
+        "permissions",
+    )
     search_keys = {
         "datacenter": lambda c, e: c.names("datacenters").get(e.data_center_id or ""),
         "datacenters.name": lambda c, e: c.names("datacenters").get(e.data_center_id or ""),

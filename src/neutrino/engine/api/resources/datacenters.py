@@ -12,7 +12,13 @@ from neutrino.engine.domain import model
 
 
 class DataCenters(Collection):
-    path, plural, element, type_name, repo = "datacenters", "data_centers", "data_center", "Data Center", "datacenters"
+    path, plural, element, type_name, repo = (
+        "datacenters",
+        "data_centers",
+        "data_center",
+        "Data Center",
+        "datacenters",
+    )
     fields = (
         *common_fields(),
         Field("local", codec=BOOL),

@@ -23,8 +23,21 @@ class Hosts(Collection):
         # the secret that enrolls a host (here: the agent's token); accepted, never rendered
         Field("root_password", render_fn=lambda e: None),
     )
-    links = ("affinitylabels", "agents", "devices", "hooks", "katelloerrata", "networkattachments", "nics",
-             "numanodes", "permissions", "statistics", "storages", "tags", "unmanagednetworks")
+    links = (
+        "affinitylabels",
+        "agents",
+        "devices",
+        "hooks",
+        "katelloerrata",
+        "networkattachments",
+        "nics",
+        "numanodes",
+        "permissions",
+        "statistics",
+        "storages",
+        "tags",
+        "unmanagednetworks",
+    )
     actions = ("activate", "deactivate")
     search_keys = {
         "cluster": lambda c, e: c.names("clusters").get(e.cluster_id),
@@ -55,10 +68,15 @@ class Hosts(Collection):
         for plugin_type, info in sorted(entity.plugin_support().items()):
             if not isinstance(info, dict):
                 continue
-            drivers.append({"plugin_type": plugin_type, "driver": info.get("driver"),
-                            "binding_host_id": info.get("binding_host_id"),
-                            "network_types": ",".join(info.get("network_types") or []),
-                            "security_groups": bool(info.get("security_groups"))})
+            drivers.append(
+                {
+                    "plugin_type": plugin_type,
+                    "driver": info.get("driver"),
+                    "binding_host_id": info.get("binding_host_id"),
+                    "network_types": ",".join(info.get("network_types") or []),
+                    "security_groups": bool(info.get("security_groups")),
+                }
+            )
         extra: Tree = {"vnic_drivers": {"vnic_driver": drivers}} if drivers else {}
         if entity.last_seen is not None:
             extra["last_seen"] = DATE.render(entity.last_seen)
@@ -75,8 +93,16 @@ class Templates(Collection):
         Field("memory", codec=INT, writable=False),
         Field("cluster", attr="cluster_id", codec=RefTo("clusters"), writable=False),
     )
-    links = ("cdroms", "diskattachments", "graphicsconsoles", "mediateddevices", "nics", "permissions", "tags",
-             "watchdogs")
+    links = (
+        "cdroms",
+        "diskattachments",
+        "graphicsconsoles",
+        "mediateddevices",
+        "nics",
+        "permissions",
+        "tags",
+        "watchdogs",
+    )
 
     def render_extra(self, call: Call, entity: Any) -> Tree:
         return {"status": "ok", "version": {"version_name": "base version", "version_number": 1}}

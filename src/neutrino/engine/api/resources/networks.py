@@ -33,7 +33,7 @@ def _vlan_parse(raw: Any, element: str) -> dict[str, Any]:
     if raw in ("", None) or (isinstance(raw, dict) and raw.get("id") in (None, "")):
         return {"vlan_id": None}
     if not isinstance(raw, dict):
-        raise invalid(element, raw, "a VLAN (<vlan id=\"N\"/>)")
+        raise invalid(element, raw, 'a VLAN (<vlan id="N"/>)')
     return {"vlan_id": INT.parse(raw["id"], "vlan.id")}
 
 
@@ -127,15 +127,25 @@ def create_external(ctx: Any, provider: Ref, fields: dict[str, Any]) -> Any:
     if usages is not None and model.NetworkUsage.VM.value not in usages:
         raise BadRequest("Cannot add Network. An external network cannot be a non-VM network.")
     if fields.get("vlan_id") is not None or fields.get("stp"):
-        raise BadRequest("Cannot add Network. External network details (except name, description and MTU) "
-                         "cannot be changed.")
-    return ext_cmd.create_on_provider(ctx, fields.pop("name", None), fields.pop("data_center", None), provider,
-                                      description=fields.get("description", ""), mtu=fields.get("mtu", 0))
+        raise BadRequest(
+            "Cannot add Network. External network details (except name, description and MTU) "
+            "cannot be changed."
+        )
+    return ext_cmd.create_on_provider(
+        ctx,
+        fields.pop("name", None),
+        fields.pop("data_center", None),
+        provider,
+        description=fields.get("description", ""),
+        mtu=fields.get("mtu", 0),
+    )
 
 
 def _cluster_names(call: Call, network: Any) -> list[str]:
     names = call.names("clusters")
-    return [names[a.cluster_id] for a in call.uow.attachments.list(network_id=network.id) if a.cluster_id in names]
+    return [
+        names[a.cluster_id] for a in call.uow.attachments.list(network_id=network.id) if a.cluster_id in names
+    ]
 
 
 def _pass_through_parse(raw: Any, element: str) -> dict[str, Any]:
@@ -147,21 +157,30 @@ def _pass_through_parse(raw: Any, element: str) -> dict[str, Any]:
 
 class VnicProfiles(Collection):
     path, plural, element, type_name, repo = (
-        "vnicprofiles", "vnic_profiles", "vnic_profile", "VM network interface profile", "profiles",
+        "vnicprofiles",
+        "vnic_profiles",
+        "vnic_profile",
+        "VM network interface profile",
+        "profiles",
     )
     fields = (
         *common_fields(),
         Field("network", attr="network_id", codec=RefTo("networks")),
         Field("port_mirroring", codec=BOOL),
-        Field("pass_through", render_fn=lambda e: {"mode": "enabled" if e.pass_through else "disabled"},
-              parse_fn=_pass_through_parse),
+        Field(
+            "pass_through",
+            render_fn=lambda e: {"mode": "enabled" if e.pass_through else "disabled"},
+            parse_fn=_pass_through_parse,
+        ),
         Field("migratable", codec=BOOL),
         custom_properties_field(),
     )
     links = ("permissions",)
 
     def render_extra(self, call: Call, entity: Any) -> Tree:
-        return {"public": entity.public}  # Neutrino's view of the Everyone permission (see VnicProfilePermissions)
+        return {
+            "public": entity.public
+        }  # Neutrino's view of the Everyone permission (see VnicProfilePermissions)
 
     def list(self, call: Call) -> Any:
         if call.parents:  # /networks/{id}/vnicprofiles (also under a data center's or a cluster's network)
@@ -182,11 +201,12 @@ class VnicProfiles(Collection):
             fields["network"] = Ref(id=call.parents[-1])
         if "public" in body:
             fields["public"] = BOOL.parse(body["public"], "public")
-        return profiles_cmd.add_profile(call.ctx, fields.pop("name", None), fields.pop("network", None), **fields)
+        return profiles_cmd.add_profile(
+            call.ctx, fields.pop("name", None), fields.pop("network", None), **fields
+        )
 
     def update(self, call: Call, id_: str, body: Tree) -> Any:
         return profiles_cmd.update_profile(call.ctx, id_, self.parse(body))
 
     def remove(self, call: Call, id_: str) -> None:
         profiles_cmd.remove_profile(call.ctx, id_)
-

@@ -56,29 +56,39 @@ class VnicProfilePermissions(Collection):
 
     def render_extra(self, call: Call, entity: Any) -> Tree:
         return {
-            "role": {"href": f"{API}/roles/{VNIC_PROFILE_USER_ID}", "id": VNIC_PROFILE_USER_ID,
-                     "name": VNIC_PROFILE_USER},
-            "group": {"href": f"{API}/groups/{EVERYONE_GROUP_ID}", "id": EVERYONE_GROUP_ID, "name": "Everyone"},
+            "role": {
+                "href": f"{API}/roles/{VNIC_PROFILE_USER_ID}",
+                "id": VNIC_PROFILE_USER_ID,
+                "name": VNIC_PROFILE_USER,
+            },
+            "group": {
+                "href": f"{API}/groups/{EVERYONE_GROUP_ID}",
+                "id": EVERYONE_GROUP_ID,
+                "name": "Everyone",
+            },
             "vnic_profile": {"href": f"{API}/vnicprofiles/{entity.profile_id}", "id": entity.profile_id},
         }
 
     def add(self, call: Call, body: Tree) -> Any:
         role, group = body.get("role"), body.get("group")
-        role_ok = isinstance(role, dict) and (role.get("name") == VNIC_PROFILE_USER or
-                                              role.get("id") == VNIC_PROFILE_USER_ID)
-        group_ok = isinstance(group, dict) and (group.get("name") == "Everyone" or
-                                                group.get("id") == EVERYONE_GROUP_ID)
+        role_ok = isinstance(role, dict) and (
+            role.get("name") == VNIC_PROFILE_USER or role.get("id") == VNIC_PROFILE_USER_ID
+        )
+        group_ok = isinstance(group, dict) and (
+            group.get("name") == "Everyone" or group.get("id") == EVERYONE_GROUP_ID
+        )
         if not (role_ok and group_ok):
-            raise BadRequest("Cannot add Permission. Neutrino has no users or groups besides admin@internal: the "
-                             f"only permission on a vNIC profile is role '{VNIC_PROFILE_USER}' for group "
-                             "'Everyone' (role.name and group.name).")
+            raise BadRequest(
+                "Cannot add Permission. Neutrino has no users or groups besides admin@internal: the "
+                f"only permission on a vNIC profile is role '{VNIC_PROFILE_USER}' for group "
+                "'Everyone' (role.name and group.name)."
+            )
         profile = profiles_cmd.set_public(call.ctx, call.parents[-1], True)
         return _Permission(profile.id)
 
     def remove(self, call: Call, id_: str) -> None:
         self.get(call, id_)
         profiles_cmd.set_public(call.ctx, call.parents[-1], False)
-
 
 
 @dataclass(frozen=True)

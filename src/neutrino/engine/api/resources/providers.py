@@ -29,7 +29,9 @@ PLUGIN_TYPES = ("open_vswitch",)
 def _plugin_type_parse(raw: Any, element: str) -> dict[str, Any]:
     value = str(raw or "").strip()
     if value and value not in PLUGIN_TYPES:
-        raise invalid(element, raw, f"one of: {', '.join(PLUGIN_TYPES)} (use external_plugin_type for others)")
+        raise invalid(
+            element, raw, f"one of: {', '.join(PLUGIN_TYPES)} (use external_plugin_type for others)"
+        )
     return {"plugin_type": value or None}
 
 
@@ -38,7 +40,11 @@ def _write_only(raw: Any, element: str) -> dict[str, Any]:
 
 
 class Providers(Collection):
-    path, plural, element = "openstacknetworkproviders", "openstack_network_providers", "openstack_network_provider"
+    path, plural, element = (
+        "openstacknetworkproviders",
+        "openstack_network_providers",
+        "openstack_network_provider",
+    )
     type_name, repo = "Provider", "providers"
     fields = (
         *common_fields(),
@@ -115,7 +121,12 @@ class ProviderNetworks(Collection):
     def render_extra(self, call: Call, entity: Any) -> Tree:
         provider = call.parents[0]
         dcs = (call.recall("imports") or {}).get(entity.id, [])
-        extra: Tree = {"openstack_network_provider": {"href": f"{API}/openstacknetworkproviders/{provider}", "id": provider}}
+        extra: Tree = {
+            "openstack_network_provider": {
+                "href": f"{API}/openstacknetworkproviders/{provider}",
+                "id": provider,
+            }
+        }
         # Neutrino's additions (the SDK ignores them): what the provider says, and which DCs imported it
         if entity.status:
             extra["status"] = entity.status.lower()
@@ -131,8 +142,14 @@ class ProviderNetworks(Collection):
         if not isinstance(dc, dict) or not (dc.get("id") or dc.get("name")):
             raise BadRequest("Incomplete parameters: 'data_center' (id or name) is required.")
         name = body.get("name") if isinstance(body.get("name"), str) else None
-        ext_cmd.import_network(call.ctx, call.parents[0], id_, Ref(id=dc.get("id"), name=dc.get("name")), name,
-                               ext=call.recall("network"))
+        ext_cmd.import_network(
+            call.ctx,
+            call.parents[0],
+            id_,
+            Ref(id=dc.get("id"), name=dc.get("name")),
+            name,
+            ext=call.recall("network"),
+        )
         return {"status": "complete"}
 
 
@@ -158,8 +175,11 @@ class ProviderSubnets(Collection):
         Field("cidr"),
         Field("ip_version", render_fn=lambda e: f"v{e.ip_version}", parse_fn=_ip_version_parse),
         Field("gateway", attr="gateway_ip"),
-        Field("dns_servers", render_fn=lambda e: {"dns_server": list(e.dns_nameservers)} if e.dns_nameservers else None,
-              parse_fn=_dns_parse),
+        Field(
+            "dns_servers",
+            render_fn=lambda e: {"dns_server": list(e.dns_nameservers)} if e.dns_nameservers else None,
+            parse_fn=_dns_parse,
+        ),
     )
 
     def list(self, call: Call) -> Any:
@@ -177,8 +197,12 @@ class ProviderSubnets(Collection):
 
     def render_extra(self, call: Call, entity: Any) -> Tree:
         provider, network = call.parents
-        return {"openstack_network": {"href": f"{API}/openstacknetworkproviders/{provider}/networks/{network}",
-                                      "id": network}}
+        return {
+            "openstack_network": {
+                "href": f"{API}/openstacknetworkproviders/{provider}/networks/{network}",
+                "id": network,
+            }
+        }
 
     def parse(self, tree: Tree) -> dict[str, Any]:
         fields = super().parse(tree)
@@ -189,8 +213,9 @@ class ProviderSubnets(Collection):
         f = self.parse(body)
         if not f.get("cidr"):
             raise BadRequest("Incomplete parameters: 'cidr' is required.")
-        return ext_cmd.add_subnet(call.ctx, call.parents[0], call.parents[1], f.pop("name", None) or "",
-                                  f.pop("cidr"), **f)
+        return ext_cmd.add_subnet(
+            call.ctx, call.parents[0], call.parents[1], f.pop("name", None) or "", f.pop("cidr"), **f
+        )
 
     def remove(self, call: Call, id_: str) -> None:
         ext_cmd.remove_subnet(call.ctx, call.parents[0], id_)
@@ -200,8 +225,11 @@ class ProviderCertificates(Collection):
     """The chain the provider's HTTPS endpoint presents now (not what was imported)."""
 
     path, plural, element, type_name = "certificates", "certificates", "certificate", "Certificate"
-    fields = (Field("content", writable=False), Field("subject", writable=False),
-              Field("organization", writable=False))
+    fields = (
+        Field("content", writable=False),
+        Field("subject", writable=False),
+        Field("organization", writable=False),
+    )
 
     def list(self, call: Call) -> Any:
         return [_CertView(c) for c in cmd.presented_certificates(call.ctx, call.parents[0])]
@@ -223,4 +251,6 @@ class _CertView:
 
 
 def provider_ref() -> Field:
-    return Field("external_provider", attr="provider_id", codec=RefTo("openstacknetworkproviders"), writable=False)
+    return Field(
+        "external_provider", attr="provider_id", codec=RefTo("openstacknetworkproviders"), writable=False
+    )

@@ -33,9 +33,26 @@ class Vms(Collection):
         Field("start_time", codec=DATE, writable=False),
         Field("stop_time", codec=DATE, writable=False),
     )
-    links = ("affinitylabels", "applications", "cdroms", "diskattachments", "floppies", "graphicsconsoles",
-             "hostdevices", "katelloerrata", "mediateddevices", "nics", "numanodes", "permissions",
-             "reporteddevices", "sessions", "snapshots", "statistics", "tags", "watchdogs")
+    links = (
+        "affinitylabels",
+        "applications",
+        "cdroms",
+        "diskattachments",
+        "floppies",
+        "graphicsconsoles",
+        "hostdevices",
+        "katelloerrata",
+        "mediateddevices",
+        "nics",
+        "numanodes",
+        "permissions",
+        "reporteddevices",
+        "sessions",
+        "snapshots",
+        "statistics",
+        "tags",
+        "watchdogs",
+    )
     actions = ("start", "stop", "shutdown", "migrate", "previewsnapshot", "undosnapshot", "commitsnapshot")
     search_keys = {
         "cluster": lambda c, e: c.names("clusters").get(e.cluster_id),
@@ -60,13 +77,20 @@ class Vms(Collection):
         if not call.follows("nics"):
             return {}
         prefetched = call.recall("nics_by_vm")
-        nics = prefetched.get(entity.id, []) if prefetched is not None else call.uow.nics.list(vm_id=entity.id)
+        nics = (
+            prefetched.get(entity.id, []) if prefetched is not None else call.uow.nics.list(vm_id=entity.id)
+        )
         return {"nics": {"nic": [NICS.render(call, n) for n in nics]}}
 
     def add(self, call: Call, body: Tree) -> Any:
         fields = self.parse(body)
-        return cmd.add_vm(call.ctx, fields.pop("name", None), fields.pop("cluster", None),
-                          fields.pop("template", None), **fields)
+        return cmd.add_vm(
+            call.ctx,
+            fields.pop("name", None),
+            fields.pop("cluster", None),
+            fields.pop("template", None),
+            **fields,
+        )
 
     def update(self, call: Call, id_: str, body: Tree) -> Any:
         changes = self.parse(body)
@@ -103,13 +127,20 @@ class Vms(Collection):
 
 def render_provisioning(nic: model.VmNic) -> Tree:
     record = nic.provisioning
-    steps = [{"name": st.get("name"), "time": st.get("time"), "detail": st.get("detail") or None}
-             for st in record.get("steps") or [] if isinstance(st, dict)]  # type: ignore[attr-defined]
+    steps = [
+        {"name": st.get("name"), "time": st.get("time"), "detail": st.get("detail") or None}
+        for st in record.get("steps") or []
+        if isinstance(st, dict)
+    ]  # type: ignore[attr-defined]
     return {
         "state": record.get("state") or model.NicState.NONE.value,
         "port_id": nic.port_id,
-        "provider": {"id": nic.port_provider_id, "href": f"{API}/openstacknetworkproviders/{nic.port_provider_id}"}
-        if nic.port_provider_id else None,
+        "provider": {
+            "id": nic.port_provider_id,
+            "href": f"{API}/openstacknetworkproviders/{nic.port_provider_id}",
+        }
+        if nic.port_provider_id
+        else None,
         "provider_status": record.get("provider_status"),
         "binding_host": record.get("binding_host"),
         "last_error": record.get("last_error"),
@@ -118,7 +149,9 @@ def render_provisioning(nic: model.VmNic) -> Tree:
 
 
 def _dc_name(call: Call, vm: Any) -> str | None:
-    dc_of_cluster = call.memo("dc_of_cluster", lambda: {c.id: c.data_center_id for c in call.uow.clusters.list()})
+    dc_of_cluster = call.memo(
+        "dc_of_cluster", lambda: {c.id: c.data_center_id for c in call.uow.clusters.list()}
+    )
     return call.names("datacenters").get(dc_of_cluster.get(vm.cluster_id) or "")
 
 
@@ -194,11 +227,19 @@ class SnapshotNics(Nics):
         if snap is None or snap.vm_id != vm_id:
             return []
         # transient entities, never added to a session: only rendered
-        return [model.VmNic(id=str(n["id"]), name=str(n["name"]), vm_id=vm_id, mac=str(n["mac"]),
-                            interface=model.NicInterface(str(n["interface"])), linked=bool(n["linked"]),
-                            plugged=bool(n["plugged"]),
-                            vnic_profile_id=str(n["vnic_profile_id"]) if n.get("vnic_profile_id") else None)
-                for n in snap.nics]
+        return [
+            model.VmNic(
+                id=str(n["id"]),
+                name=str(n["name"]),
+                vm_id=vm_id,
+                mac=str(n["mac"]),
+                interface=model.NicInterface(str(n["interface"])),
+                linked=bool(n["linked"]),
+                plugged=bool(n["plugged"]),
+                vnic_profile_id=str(n["vnic_profile_id"]) if n.get("vnic_profile_id") else None,
+            )
+            for n in snap.nics
+        ]
 
     def list(self, call: Call) -> Any:
         return self._captured(call)
