@@ -14,7 +14,7 @@ make_venv "[test]"
 cd "$NEUTRINO_ROOT"
 export PATH="$VENV/bin:$PATH"
 
-echo "== ruff"; ruff check src tests bench
+echo "== ruff"; ruff check src tests bench; ruff format --check src tests bench
 echo "== mypy"; mypy
 echo "== pytest"
 exec python -m pytest "$@"

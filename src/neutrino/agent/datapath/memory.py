@@ -206,7 +206,7 @@ class MemoryNet(HostNet):
         lines += [f"-A {name} {rule}" for name, rules in chains.items() for rule in rules]
         return "\n".join([*lines, "COMMIT", ""])
 
-    def _restore(self, tables: dict[str | None, dict[str, list[str]]], text: str) -> None:
+    def _restore(self, tables: dict[str | None, dict[str, list[str]]], text: str) -> None:  # noqa: C901 (an iptables-restore text parser: one branch per directive of the format)
         """Understands the subset the agent writes: ``:CHAIN``, ``-A``, ``-I CHAIN 1``, ``-F``, ``-X``."""
         empty: dict[str, list[str]] = {"INPUT": [], "FORWARD": [], "OUTPUT": []}
         current = tables.get(self.netns, empty)

@@ -95,7 +95,7 @@ class OpenVSwitchDriver(VnicDriver):
             raise VnicDriverError(f"vxlan network {net.network_id} has no segmentation id")
         return kind
 
-    def plug(self, vif: Vif) -> Plugged:
+    def plug(self, vif: Vif) -> Plugged:  # noqa: C901 (the ordered, idempotent steps of a hybrid or direct OVS plug, each a guard)
         net = vif.net
         groups = list(net.security_groups or [])
         firewall = self.context.firewall

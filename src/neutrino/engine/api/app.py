@@ -254,7 +254,7 @@ def _parse_body(body: bytes, content_type: str) -> wire.Tree:
     return tree if isinstance(tree, dict) else {}
 
 
-def _route(
+def _route(  # noqa: C901 (one dispatch table of the oVirt API's path shapes)
     call: Call, tree: dict[str, Node], method: str, segs: list[str], body: Callable[[], wire.Tree]
 ) -> Reply:
     if not segs:

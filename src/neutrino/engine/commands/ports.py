@@ -263,6 +263,24 @@ def reap(ctx: EngineContext, orphan_ids: Iterable[str] | None = None) -> int:
                 uow.orphan_ports.delete(orphan)
             uow.commit()
         orphans = [o for o in orphans if o.id not in held]
+    done, failed = _delete_orphans(ctx, orphans, providers)
+    if done or failed:
+        with ctx.uow() as uow:
+            for orphan in uow.orphan_ports.list(id=[*done, *failed]):
+                if orphan.id in done:
+                    uow.orphan_ports.delete(orphan)
+                else:
+                    orphan.attempts += 1
+                    orphan.last_error = failed[orphan.id]
+            uow.commit()
+    return len(done)
+
+
+def _delete_orphans(
+    ctx: EngineContext, orphans: list[model.OrphanPort], providers: dict[str, model.ExternalProvider]
+) -> tuple[list[str], dict[str, str]]:
+    """Ask each orphan's provider to delete it: the orphan ids done, and the failed ones with the error. A
+    provider that fails is not asked again this round."""
     done: list[str] = []
     failed: dict[str, str] = {}
     broken: dict[str, str] = {}  # provider id -> error: skip its other ports this round
@@ -283,16 +301,7 @@ def reap(ctx: EngineContext, orphan_ids: Iterable[str] | None = None) -> int:
             failed[orphan.id] = exc.message
             if isinstance(exc, ProviderFailure):
                 broken[orphan.provider_id] = exc.message
-    if done or failed:
-        with ctx.uow() as uow:
-            for orphan in uow.orphan_ports.list(id=[*done, *failed]):
-                if orphan.id in done:
-                    uow.orphan_ports.delete(orphan)
-                else:
-                    orphan.attempts += 1
-                    orphan.last_error = failed[orphan.id]
-            uow.commit()
-    return len(done)
+    return done, failed
 
 
 def sweep(ctx: EngineContext) -> int:

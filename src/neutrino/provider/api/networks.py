@@ -170,7 +170,7 @@ class NetworkService(ResourceService):
         )
         return network_id
 
-    def _segment(self, uow: UnitOfWork, data: dict[str, Any]) -> tuple[str, str | None, int | None]:
+    def _segment(self, uow: UnitOfWork, data: dict[str, Any]) -> tuple[str, str | None, int | None]:  # noqa: C901 (Neutron's provider-network rules, one branch per network type)
         s = self.settings
         network_type = data["provider:network_type"] or s.default_network_type
         physnet = data["provider:physical_network"] or None

@@ -190,7 +190,7 @@ class SecurityGroupRuleService(ResourceService):
         return row
 
     @staticmethod
-    def normalize(data: dict[str, Any]) -> dict[str, Any]:
+    def normalize(data: dict[str, Any]) -> dict[str, Any]:  # noqa: C901 (Neutron's rule normalisation, one branch per protocol/port case)
         """Neutron's rule checks; returns the rule's identifying values, normalized."""
         rule = {k: data[k] for k in _IDENTITY}
         protocol = rule["protocol"]
