@@ -17,7 +17,7 @@ from neutrino.engine.commands.common import EngineContext, Ref
 from neutrino.engine.commands.datacenters import add_data_center
 from neutrino.engine.domain import model
 from neutrino.engine.domain.macpool import MacRange
-from neutrino.engine.hosts.monitor import AgentClients
+from neutrino.engine.hosts.agent_client import AgentClients
 from neutrino.engine.providers.factory import ProviderClients
 from neutrino.engine.settings import EngineSettings
 from neutrino.engine.store import migrate

@@ -13,12 +13,12 @@ from neutrino.engine.commands import clusters, hosts, nics, ports, snapshots, vm
 from neutrino.engine.commands.common import EngineContext, Ref
 from neutrino.engine.commands.external_networks import import_network
 from neutrino.engine.commands.hotplug import migrate_vm
+from neutrino.engine.commands.monitoring import monitor_all
 from neutrino.engine.commands.providers import add_provider
 from neutrino.engine.commands.run_vm import converge
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, Conflict, HostFailure, ProviderFailure
 from neutrino.engine.domain.model import NicState, VmStatus
-from neutrino.engine.hosts.monitor import monitor_all
 from tests.integration.engine.conftest import BuildEngine
 from tests.support.fakes import DEFAULT_GROUP, FakeAgent, FakeProvider
 

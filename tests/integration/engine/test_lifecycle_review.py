@@ -26,8 +26,7 @@ from neutrino.engine.commands.run_vm import converge
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import Conflict, EngineError, HostFailure
 from neutrino.engine.domain.model import VmStatus
-from neutrino.engine.hosts.agent_client import AgentClient
-from neutrino.engine.hosts.monitor import AgentClients
+from neutrino.engine.hosts.agent_client import AgentClient, AgentClients
 from neutrino.engine.providers.base import PortRequest
 from tests.integration.engine import test_lifecycle as lifecycle
 from tests.integration.engine.conftest import BuildEngine

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from neutrino.engine.commands.common import EngineContext, Ref, apply_changes, get_or_404, require
+from neutrino.engine.commands.monitoring import sync_cluster_hosts
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, Conflict, InUse, cannot
 from neutrino.engine.domain.rules import check_cluster_version, check_external_attachment, check_name
-from neutrino.engine.hosts.monitor import sync_cluster_hosts
 from neutrino.engine.store.uow import UnitOfWork
 
 TYPE = "Cluster"

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, NotFound
 from neutrino.engine.domain.macpool import MacRange
+from neutrino.engine.hosts.agent_client import HostAgent
+from neutrino.engine.providers.base import NetworkProvider
 from neutrino.engine.store.repository import Repository
 from neutrino.engine.store.uow import UnitOfWork
 
@@ -26,6 +29,34 @@ class Ref:
         return bool(self.id or self.name)
 
 
+class Secrets(Protocol):
+    """Encrypts what the store keeps secret (provider passwords, agent tokens): ``store.secrets.SecretBox``."""
+
+    def encrypt(self, plaintext: str) -> str: ...
+    def decrypt(self, token: str) -> str: ...
+
+
+class ProviderClients(Protocol):
+    """A provider's client, its password decrypted unless ``password`` (being tested) is given:
+    ``providers.factory.ProviderClients``."""
+
+    def __call__(self, provider: model.ExternalProvider, password: str | None = None) -> NetworkProvider: ...
+
+
+class AgentClients(Protocol):
+    """A host's agent client: ``hosts.agent_client.AgentClients``."""
+
+    def __call__(self, host: model.Host) -> HostAgent: ...
+
+
+def _no_providers(provider: model.ExternalProvider, password: str | None = None) -> NetworkProvider:
+    raise RuntimeError("this engine context was built without provider clients")
+
+
+def _no_agents(host: model.Host) -> HostAgent:
+    raise RuntimeError("this engine context was built without agent clients")
+
+
 @dataclass
 class EngineContext:
     """The collaborators commands need; built once by the composition root."""
@@ -33,11 +64,9 @@ class EngineContext:
     uow: Callable[[], UnitOfWork]
     reader: Callable[[], UnitOfWork]  # for reads only: never commits, never waits for writers
     mac_pool: MacRange
-    secrets: Any  # neutrino.engine.store.secrets.SecretBox
-    # provider_client(provider, password=None) -> NetworkProvider (neutrino.engine.providers.factory)
-    provider_client: Any = None
-    # agent_client(host) -> AgentClient (neutrino.engine.hosts.monitor.AgentClients)
-    agent_client: Any = None
+    secrets: Secrets
+    provider_client: ProviderClients = _no_providers
+    agent_client: AgentClients = _no_agents
     # seconds an SSO bearer token stays valid after login (EngineSettings.sso_token_lifetime)
     sso_token_lifetime: float = 36_000.0
 

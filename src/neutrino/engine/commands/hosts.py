@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from neutrino.engine.commands.common import EngineContext, Ref, apply_changes, get_or_404, require
+from neutrino.engine.commands.monitoring import refresh_host
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, Conflict, cannot, name_in_use
 from neutrino.engine.domain.rules import check_name
-from neutrino.engine.hosts.monitor import refresh_host
 
 TYPE = "Host"
 DEFAULT_AGENT_PORT = 54321

@@ -23,8 +23,7 @@ from neutrino.engine.commands.placement import (
 from neutrino.engine.commands.run_vm import provision_ports, settle_nics, verify_on_host
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import Conflict, EngineError, HostFailure, reworded
-from neutrino.engine.domain.model import NicState, VmStatus, new_id
-from neutrino.engine.hosts.monitor import EVENT_VM
+from neutrino.engine.domain.model import EVENT_VM, NicState, VmStatus, new_id
 
 log = logging.getLogger(__name__)
 

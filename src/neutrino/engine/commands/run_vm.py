@@ -27,8 +27,15 @@ from neutrino.engine.commands.placement import (
 )
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import Conflict, EngineError, HostFailure, reworded
-from neutrino.engine.domain.model import TRANSIENT_VM_STATUSES, HostStatus, NicState, VmStatus, new_id, utcnow
-from neutrino.engine.hosts.monitor import EVENT_VM
+from neutrino.engine.domain.model import (
+    EVENT_VM,
+    TRANSIENT_VM_STATUSES,
+    HostStatus,
+    NicState,
+    VmStatus,
+    new_id,
+    utcnow,
+)
 from neutrino.engine.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)

@@ -179,6 +179,11 @@ class Network:
         return self.provider_id is not None
 
 
+def bridge_name(network: Network) -> str:
+    """The host bridge of an internal network: its name, unless longer than a Linux interface name may be."""
+    return network.name if len(network.name) <= 15 else f"on{network.id.replace('-', '')[:13]}"
+
+
 @dataclass(eq=False)
 class NetworkAttachment:
     """A logical network attached to a cluster (oVirt's network_cluster)."""
@@ -361,6 +366,8 @@ class EventSeverity(enum.StrEnum):
 
 
 EVENT_PROVIDER_SYNC = 1100
+EVENT_HOST = 1200
+EVENT_VM = 1300
 
 
 @dataclass(eq=False)

@@ -6,14 +6,23 @@ names the vNIC when a plug failed) is kept.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
+from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import HostFailure
 
 API = "/api/v1"
+
+
+class Decrypter(Protocol):
+    """What the client cache needs of the engine's secret box: the agent's token in clear."""
+
+    def decrypt(self, token: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,19 @@ class AgentAddress:
     def base_url(self) -> str:
         host = f"[{self.address}]" if ":" in self.address else self.address
         return f"http://{host}:{self.port}{API}"
+
+
+class HostAgent(Protocol):
+    """The agent API as the engine's commands use it (``AgentClient`` over HTTP; a fake in unit tests)."""
+
+    def capabilities(self) -> dict[str, Any]: ...
+    def list_vms(self) -> list[dict[str, Any]]: ...
+    def get_vm(self, vm_id: str) -> dict[str, Any] | None: ...
+    def create_vm(self, spec: dict[str, Any]) -> dict[str, Any]: ...
+    def destroy_vm(self, vm_id: str) -> None: ...
+    def hotplug_nic(self, vm_id: str, nic: dict[str, Any]) -> dict[str, Any]: ...
+    def hotunplug_nic(self, vm_id: str, nic_id: str) -> None: ...
+    def sync_networks(self, networks: list[dict[str, Any]]) -> dict[str, Any]: ...
 
 
 class AgentError(HostFailure):
@@ -115,3 +137,31 @@ class AgentClient:
 
     def sync_networks(self, networks: list[dict[str, Any]]) -> dict[str, Any]:
         return dict(self._call("PUT", "/networks", {"networks": networks}))
+
+
+class AgentClients:
+    """``clients(host)`` -> an AgentClient for the host's agent (its token decrypted), kept per host while its
+    address, port and token stay the same."""
+
+    def __init__(
+        self,
+        secrets: Decrypter,
+        timeout: float = 30.0,
+        factory: Callable[[AgentAddress], AgentClient] = AgentClient,
+    ) -> None:
+        self.secrets, self.timeout, self.factory = secrets, timeout, factory
+        self._clients: dict[str, tuple[tuple[str, int, str], AgentClient]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, host: model.Host) -> AgentClient:
+        key = (host.address, host.port, host.agent_token)
+        with self._lock:
+            cached = self._clients.get(host.id)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+        token = self.secrets.decrypt(host.agent_token) if host.agent_token else ""
+        client = self.factory(AgentAddress(host.name, host.address, host.port, token, self.timeout))
+        with self._lock:
+            self._clients[host.id] = (key, client)
+        # the replaced client is not closed: an operation in flight may still hold it (it goes with its last user)
+        return client

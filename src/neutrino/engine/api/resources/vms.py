@@ -129,9 +129,9 @@ def render_provisioning(nic: model.VmNic) -> Tree:
     record = nic.provisioning
     steps = [
         {"name": st.get("name"), "time": st.get("time"), "detail": st.get("detail") or None}
-        for st in record.get("steps") or []
+        for st in record.get("steps") or []  # type: ignore[attr-defined]
         if isinstance(st, dict)
-    ]  # type: ignore[attr-defined]
+    ]
     return {
         "state": record.get("state") or model.NicState.NONE.value,
         "port_id": nic.port_id,

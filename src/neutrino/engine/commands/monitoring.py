@@ -7,8 +7,6 @@ cluster set up on it, and notice VMs that are no longer where the engine believe
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 from typing import Any
 
 from neutrino.engine.commands import events
@@ -16,47 +14,19 @@ from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.commands.ports import step
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import EngineError, HostFailure
-from neutrino.engine.domain.model import HostStatus, NicState, VmStatus, utcnow
-from neutrino.engine.hosts.agent_client import AgentAddress, AgentClient
+from neutrino.engine.domain.model import (
+    EVENT_HOST,
+    EVENT_VM,
+    HostStatus,
+    NicState,
+    VmStatus,
+    bridge_name,
+    utcnow,
+)
+from neutrino.engine.hosts.agent_client import HostAgent
 from neutrino.engine.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
-
-EVENT_HOST = 1200
-EVENT_VM = 1300
-
-
-class AgentClients:
-    """``clients(host)`` -> an AgentClient for the host's agent (its token decrypted), kept per host while its
-    address, port and token stay the same."""
-
-    def __init__(
-        self,
-        secrets: Any,
-        timeout: float = 30.0,
-        factory: Callable[[AgentAddress], AgentClient] = AgentClient,
-    ) -> None:
-        self.secrets, self.timeout, self.factory = secrets, timeout, factory
-        self._clients: dict[str, tuple[tuple[str, int, str], AgentClient]] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, host: model.Host) -> AgentClient:
-        key = (host.address, host.port, host.agent_token)
-        with self._lock:
-            cached = self._clients.get(host.id)
-            if cached is not None and cached[0] == key:
-                return cached[1]
-        token = self.secrets.decrypt(host.agent_token) if host.agent_token else ""
-        client = self.factory(AgentAddress(host.name, host.address, host.port, token, self.timeout))
-        with self._lock:
-            self._clients[host.id] = (key, client)
-        # the replaced client is not closed: an operation in flight may still hold it (it goes with its last user)
-        return client
-
-
-def bridge_name(network: model.Network) -> str:
-    """The host bridge of an internal network: its name, unless longer than a Linux interface name may be."""
-    return network.name if len(network.name) <= 15 else f"on{network.id.replace('-', '')[:13]}"
 
 
 def internal_networks_for(uow: UnitOfWork, cluster_id: str) -> list[dict[str, Any]]:
@@ -99,7 +69,7 @@ def refresh_host(ctx: EngineContext, host_id: str, sync_networks: bool = False) 
 
 
 def _disagreements(
-    ctx: EngineContext, client: AgentClient, host: model.Host, running: set[str]
+    ctx: EngineContext, client: HostAgent, host: model.Host, running: set[str]
 ) -> tuple[set[str], set[str]]:
     """VMs the engine believes Up here that the agent does not run (asked again one by one, after the store was
     read: a run that just finished is not mistaken for a crash), and VMs of this engine the agent runs that the
@@ -125,7 +95,7 @@ def _not_here(vm: model.Vm, host_id: str) -> bool:
     )
 
 
-def _remove_stray(ctx: EngineContext, client: AgentClient, host: model.Host, vm_id: str) -> None:
+def _remove_stray(ctx: EngineContext, client: HostAgent, host: model.Host, vm_id: str) -> None:
     with ctx.reader() as uow:  # once more, right before acting: a run may have started meanwhile
         vm = uow.vms.get(vm_id)
         if vm is None or not _not_here(vm, host.id):
@@ -246,7 +216,7 @@ def sync_cluster_hosts(ctx: EngineContext, cluster_id: str) -> None:
         refresh_host(ctx, host_id, sync_networks=True)
 
 
-def agent_or_fail(ctx: EngineContext, host: model.Host) -> AgentClient:
+def agent_or_fail(ctx: EngineContext, host: model.Host) -> HostAgent:
     if not host.agent_token and not host.address:
         raise HostFailure(f"Host {host.name} has no agent connection.")
     return ctx.agent_client(host)
