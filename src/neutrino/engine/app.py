@@ -11,9 +11,9 @@ from starlette.concurrency import run_in_threadpool
 from neutrino.engine.api.app import create_api
 from neutrino.engine.background import Periodic
 from neutrino.engine.bootstrap import Engine, build
+from neutrino.engine.commands.converge import converge
 from neutrino.engine.commands.monitoring import monitor_all
 from neutrino.engine.commands.ports import janitor
-from neutrino.engine.commands.run_vm import converge
 from neutrino.engine.commands.sync import synchronize_all
 from neutrino.engine.settings import EngineSettings
 from neutrino.engine.web.routes import web_routes

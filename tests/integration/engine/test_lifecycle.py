@@ -11,16 +11,18 @@ import pytest
 from neutrino.engine.bootstrap import Engine
 from neutrino.engine.commands import clusters, hosts, nics, ports, snapshots, vms, vnic_profiles
 from neutrino.engine.commands.common import EngineContext, Ref
+from neutrino.engine.commands.converge import converge
 from neutrino.engine.commands.external_networks import import_network
-from neutrino.engine.commands.hotplug import migrate_vm
+from neutrino.engine.commands.migrate import migrate_vm
 from neutrino.engine.commands.monitoring import monitor_all
 from neutrino.engine.commands.providers import add_provider
-from neutrino.engine.commands.run_vm import converge
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, Conflict, HostFailure, ProviderFailure
 from neutrino.engine.domain.model import NicState, VmStatus
+from neutrino.engine.domain.operations import OperationKind, StepName
 from tests.integration.engine.conftest import BuildEngine
 from tests.support.fakes import DEFAULT_GROUP, FakeAgent, FakeProvider
+from tests.support.operations import in_flight
 
 SG = "6b1a44f2-97a1-4a44-8d0a-0b5c7e2f1a01"
 
@@ -105,8 +107,8 @@ def test_run_creates_bound_ports_and_the_vm_is_up_once_reported(world: World) ->
         nic = world.nic(nic_id)
         assert (port.mac_address, port.host_id, port.name) == (nic.mac, host, nic.name)
         assert nic.port_id == port.id and nic.port_created_by is None
-        assert nic.provisioning["state"] == NicState.PLUGGED
-        names = [s["name"] for s in nic.provisioning["steps"]]  # type: ignore[union-attr]
+        assert nic.provisioning.state == NicState.PLUGGED
+        names = [s.name for s in nic.provisioning.steps]
         assert names == ["looking up port", "creating port", "port created", "bound", "plugged"]
     assert world.nic(n3).port_id is None and not world.provider.ports_of(n3)
     # the agent got the external details, with the port's groups as the provider reports them
@@ -123,7 +125,7 @@ def test_stop_keeps_ports_and_the_next_run_reuses_them(world: World) -> None:
     vms.stop_vm(world.ctx, vm_id)
     assert world.get_vm(vm_id).status == VmStatus.DOWN
     assert world.provider.ports_of(n1) == [port]
-    assert world.nic(n1).provisioning["state"] == NicState.UNPLUGGED
+    assert world.nic(n1).provisioning.state == NicState.UNPLUGGED
     assert not any(vm_id in a.vms for a in world.agents.values())
     creates = world.provider.calls.count("create_port")
     vms.start_vm(world.ctx, vm_id)
@@ -141,8 +143,8 @@ def test_a_provider_failure_undoes_the_ports_the_run_created(world: World) -> No
     assert (vm.status, vm.host_id, vm.operation_id) == (VmStatus.DOWN, None, None)
     assert world.provider.ports == {}
     assert world.nic(n1).port_id is None
-    assert world.nic(n2).provisioning["state"] == NicState.FAILED
-    assert "create_port failed" in str(world.nic(n2).provisioning["last_error"])
+    assert world.nic(n2).provisioning.state == NicState.FAILED
+    assert "create_port failed" in str(world.nic(n2).provisioning.last_error)
     with world.ctx.reader() as uow:
         assert not uow.orphan_ports.list()
 
@@ -265,7 +267,7 @@ def test_hot_unplug_keeps_the_port_and_a_failed_hot_plug_undoes_it(world: World)
     with world.ctx.reader() as uow:
         nic2 = uow.nics.first(vm_id=vm_id, name="nic2")
         assert nic2 is not None
-    assert not nic2.plugged and nic2.provisioning["state"] == NicState.FAILED
+    assert not nic2.plugged and nic2.provisioning.state == NicState.FAILED
     assert not world.provider.ports_of(nic2.id)
 
 
@@ -298,7 +300,10 @@ def test_migration_rebinds_ports_and_moves_the_vm(world: World) -> None:
     with pytest.raises(HostFailure):
         migrate_vm(world.ctx, vm_id)
     vm = world.get_vm(vm_id)
-    assert (vm.status, world.host_name(vm_id), vm.migrating_to_host_id) == (VmStatus.UP, dest, None)
+    assert (vm.status, world.host_name(vm_id), vm.operation_id) == (VmStatus.UP, dest, None)
+    with world.ctx.reader() as uow:  # no migration left in flight: the last one is recorded undone
+        last = uow.operations.list(vm_id=vm_id, order_by="started")[-1]
+        assert (last.kind, last.state, last.target_host_id) == ("migrate", "undone", _host_id(world, source))
     assert world.provider.ports_of(n1)[0].host_id == dest
 
 
@@ -324,7 +329,7 @@ def test_a_vm_the_host_no_longer_runs_goes_down(world: World) -> None:
     world.agents[world.host_name(vm_id)].vms.clear()  # e.g. the host rebooted
     monitor_all(world.ctx)
     assert world.get_vm(vm_id).status == VmStatus.DOWN
-    assert world.nic(n1).provisioning["state"] == NicState.UNPLUGGED
+    assert world.nic(n1).provisioning.state == NicState.UNPLUGGED
     assert world.provider.ports_of(n1)  # its port stays, as on any stop
 
 
@@ -336,7 +341,8 @@ def test_convergence_undoes_an_interrupted_run(world: World) -> None:
         vm = uow.vms.get(vm_id)
         nic = uow.nics.get(n1)
         assert vm is not None and nic is not None
-        vm.status, vm.operation_id, vm.host_id = VmStatus.POWERING_UP, "op-1", host_id
+        vm.status, vm.host_id = VmStatus.POWERING_UP, host_id
+        in_flight(uow, vm, OperationKind.RUN, StepName.PORTS, op_id="op-1", target_host_id=host_id)
         port = world.provider.create_port(
             ports.PortRequest(
                 network_id=next(iter(world.provider.networks)), mac_address=nic.mac, name="nic1", device_id=n1
@@ -356,7 +362,8 @@ def test_convergence_finishes_a_run_the_host_completed(world: World) -> None:
     with world.ctx.uow() as uow:  # as if the engine died between the host's report and marking the VM Up
         vm = uow.vms.get(vm_id)
         assert vm is not None
-        vm.status, vm.operation_id = VmStatus.POWERING_UP, "op-2"
+        vm.status = VmStatus.POWERING_UP
+        in_flight(uow, vm, OperationKind.RUN, StepName.VERIFIED, op_id="op-2", target_host_id=vm.host_id)
         uow.commit()
     converge(world.ctx)
     vm = world.get_vm(vm_id)
@@ -388,7 +395,8 @@ def test_convergence_finds_a_port_the_run_created_but_never_recorded(world: Worl
         vm = uow.vms.get(vm_id)
         nic = uow.nics.get(n1)
         assert vm is not None and nic is not None
-        vm.status, vm.operation_id = VmStatus.WAIT_FOR_LAUNCH, "op-3"
+        vm.status = VmStatus.WAIT_FOR_LAUNCH
+        in_flight(uow, vm, OperationKind.RUN, StepName.PORTS, op_id="op-3")
         nic.port_provider_id, nic.port_created_by = world.provider_id, "op-3"
         world.provider.create_port(
             ports.PortRequest(
@@ -445,7 +453,8 @@ def test_convergence_undoes_a_run_whose_network_left_the_provider_meanwhile(worl
     with world.ctx.uow() as uow:
         vm = uow.vms.get(vm_id)
         assert vm is not None
-        vm.status, vm.operation_id, vm.host_id = VmStatus.POWERING_UP, "op-4", _host_id(world, "h1")
+        vm.status, vm.host_id = VmStatus.POWERING_UP, _host_id(world, "h1")
+        in_flight(uow, vm, OperationKind.RUN, StepName.ON_HOST, op_id="op-4", target_host_id=vm.host_id)
         for network in uow.networks.list(provider_id=world.provider_id):
             network.external_missing = True  # what the synchronizer records when the provider lost it
         uow.commit()

@@ -22,15 +22,17 @@ from sqlalchemy.orm import Session
 
 from neutrino.engine.commands import hosts, nics, ports, snapshots, vms
 from neutrino.engine.commands.common import EngineContext, Ref
-from neutrino.engine.commands.run_vm import converge
+from neutrino.engine.commands.converge import converge
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import Conflict, EngineError, HostFailure
 from neutrino.engine.domain.model import VmStatus
+from neutrino.engine.domain.operations import OperationKind, StepName
 from neutrino.engine.hosts.agent_client import AgentClient, AgentClients
 from neutrino.engine.providers.base import PortRequest
 from tests.integration.engine import test_lifecycle as lifecycle
 from tests.integration.engine.conftest import BuildEngine
 from tests.support.fakes import FakeAgent
+from tests.support.operations import in_flight
 
 World = lifecycle.World
 world = (
@@ -187,7 +189,7 @@ def test_a_nic_added_while_the_vm_starts_is_plugged_on_the_host_or_not_plugged(w
     agent = world.agents[world.host_name(vm_id)]
     if added is not None and world.nic(added.id).plugged:
         assert added.id in agent.nic_ids(vm_id), (
-            f"nic2 is plugged in the engine (provisioning {world.nic(added.id).provisioning.get('state')}) "
+            f"nic2 is plugged in the engine (provisioning {world.nic(added.id).provisioning.state}) "
             f"but the host runs only {agent.nic_ids(vm_id)}"
         )
 
@@ -365,7 +367,16 @@ def test_convergence_after_an_interrupted_hot_plug_keeps_the_vm_running(world: W
     ):  # the engine died after claiming the VM for the hot plug, before the agent call
         vm, nic = uow.vms.get(vm_id), uow.nics.get(nic2.id)
         assert vm is not None and nic is not None
-        vm.operation_id, nic.plugged = "op-hotplug", True
+        nic.plugged = True
+        in_flight(
+            uow,
+            vm,
+            OperationKind.HOTPLUG,
+            StepName.CLAIMED,
+            op_id="op-hotplug",
+            nic_id=nic.id,
+            source_host_id=vm.host_id,
+        )
         ports.begin(nic)
         uow.commit()
     converge(world.ctx)
@@ -388,7 +399,16 @@ def test_convergence_after_an_interrupted_hot_unplug_leaves_no_device_the_engine
     with world.ctx.uow() as uow:
         vm, nic = uow.vms.get(vm_id), uow.nics.get(n2)
         assert vm is not None and nic is not None
-        vm.operation_id, nic.plugged = "op-unplug", False
+        nic.plugged = False
+        in_flight(
+            uow,
+            vm,
+            OperationKind.HOTUNPLUG,
+            StepName.CLAIMED,
+            op_id="op-unplug",
+            nic_id=nic.id,
+            source_host_id=vm.host_id,
+        )
         uow.commit()
     converge(world.ctx)
     assert world.get_vm(vm_id).status == VmStatus.UP
@@ -420,10 +440,15 @@ def test_convergence_after_an_interrupted_migration_binds_the_ports_back_to_the_
     with world.ctx.uow() as uow:
         vm = uow.vms.get(vm_id)
         assert vm is not None
-        vm.status, vm.operation_id, vm.migrating_to_host_id = (
-            VmStatus.MIGRATING,
-            "op-m",
-            _host_id(world, dest),
+        vm.status = VmStatus.MIGRATING
+        in_flight(
+            uow,
+            vm,
+            OperationKind.MIGRATE,
+            StepName.PORTS,
+            op_id="op-m",
+            source_host_id=vm.host_id,
+            target_host_id=_host_id(world, dest),
         )
         uow.commit()
     converge(world.ctx)
@@ -448,10 +473,15 @@ def test_convergence_after_a_migration_that_reached_its_destination_keeps_the_vm
     with world.ctx.uow() as uow:
         vm = uow.vms.get(vm_id)
         assert vm is not None
-        vm.status, vm.operation_id, vm.migrating_to_host_id = (
-            VmStatus.MIGRATING,
-            "op-m",
-            _host_id(world, dest),
+        vm.status = VmStatus.MIGRATING
+        in_flight(
+            uow,
+            vm,
+            OperationKind.MIGRATE,
+            StepName.SOURCE_OFF,
+            op_id="op-m",
+            source_host_id=vm.host_id,
+            target_host_id=_host_id(world, dest),
         )
         uow.commit()
     converge(world.ctx)

@@ -4,7 +4,7 @@ context the composition root hands to every handler."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from neutrino.engine.domain import model
@@ -69,6 +69,8 @@ class EngineContext:
     agent_client: AgentClients = _no_agents
     # seconds an SSO bearer token stays valid after login (EngineSettings.sso_token_lifetime)
     sso_token_lifetime: float = 36_000.0
+    # the operations this process is performing now (commands.operations.perform): not for convergence
+    active_operations: set[str] = field(default_factory=set)
 
 
 def require(repo: Repository[T], ref: Ref | str | None, type_: str, field: str) -> T:

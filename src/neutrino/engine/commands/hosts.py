@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from neutrino.engine.commands import operations
 from neutrino.engine.commands.common import EngineContext, Ref, apply_changes, get_or_404, require
 from neutrino.engine.commands.monitoring import refresh_host
 from neutrino.engine.domain import model
@@ -88,7 +89,7 @@ def update_host(ctx: EngineContext, host_id: str, changes: dict[str, Any]) -> mo
 def remove_host(ctx: EngineContext, host_id: str) -> None:
     with ctx.uow() as uow:
         host = get_or_404(uow.hosts, host_id, TYPE)
-        if uow.vms.count(host_id=host.id) or uow.vms.count(migrating_to_host_id=host.id):
+        if uow.vms.count(host_id=host.id) or operations.running_to(uow, host.id):
             raise Conflict(cannot("remove", TYPE, "There are VMs running on the Host."))
         uow.hosts.delete(host)
         uow.commit()
@@ -99,7 +100,7 @@ def deactivate_host(ctx: EngineContext, host_id: str) -> model.Host:
     migrate them away by itself)."""
     with ctx.uow() as uow:
         host = get_or_404(uow.hosts, host_id, TYPE)
-        if uow.vms.count(host_id=host.id) or uow.vms.count(migrating_to_host_id=host.id):
+        if uow.vms.count(host_id=host.id) or operations.running_to(uow, host.id):
             raise Conflict(
                 cannot(
                     "switch to Maintenance mode",

@@ -11,6 +11,7 @@ from typing import Any
 
 from neutrino.engine.commands import events
 from neutrino.engine.commands.common import EngineContext
+from neutrino.engine.commands.converge import converge_host
 from neutrino.engine.commands.ports import step
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import EngineError, HostFailure
@@ -65,7 +66,9 @@ def refresh_host(ctx: EngineContext, host_id: str, sync_networks: bool = False) 
         return _mark(ctx, host_id, None, set(), exc.message)
     for vm_id in strays:
         _remove_stray(ctx, client, host, vm_id)
-    return _mark(ctx, host_id, caps, gone, "")
+    marked = _mark(ctx, host_id, caps, gone, "")
+    converge_host(ctx, host_id)  # operations that waited for this agent to answer again
+    return marked
 
 
 def _disagreements(
@@ -90,7 +93,6 @@ def _not_here(vm: model.Vm, host_id: str) -> bool:
     return (
         vm.operation_id is None
         and vm.host_id != host_id
-        and vm.migrating_to_host_id != host_id
         and (vm.status == VmStatus.DOWN or vm.host_id is not None)
     )
 
@@ -159,7 +161,7 @@ def _mark_down(uow: UnitOfWork, host: model.Host, gone: set[str]) -> None:
             continue  # it changed since the agent was asked
         vm.status, vm.host_id, vm.stop_time = VmStatus.DOWN, None, utcnow()
         for nic in uow.nics.list(vm_id=vm.id):
-            if nic.provisioning.get("state") == NicState.PLUGGED.value:
+            if nic.provisioning.state == NicState.PLUGGED:
                 step(nic, "unplugged", f"the VM is no longer running on host {host.name}", NicState.UNPLUGGED)
         events.record(
             uow,
@@ -201,8 +203,8 @@ def refresh_port_status(ctx: EngineContext) -> int:
     with ctx.uow() as uow:
         for nic in uow.nics.list(port_id=list(statuses)) if statuses else []:
             status = statuses.get(nic.port_id or "")
-            if nic.provisioning.get("provider_status") != status:
-                nic.provisioning = {**nic.provisioning, "provider_status": status}
+            if nic.provisioning.provider_status != status:
+                nic.provisioning = nic.provisioning.with_provider_status(status)
                 changed += 1
         uow.commit()
     return changed

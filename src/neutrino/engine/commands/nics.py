@@ -14,6 +14,7 @@ from neutrino.engine.commands.common import EngineContext, Ref, apply_changes, g
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, Conflict, cannot, not_found
 from neutrino.engine.domain.macpool import MacRange, int_to_mac, next_free_mac, normalize_mac
+from neutrino.engine.domain.operations import OperationKind
 from neutrino.engine.domain.rules import check_name
 from neutrino.engine.store.uow import UnitOfWork
 
@@ -93,7 +94,7 @@ def add_nic(
         profile = _profile(uow, vnic_profile)
         _check_profile_in_cluster(uow, vm, profile, "add")
         if fields.get("plugged", True) and vm.is_running:
-            op = hotplug.claim(vm, f"add {TYPE}")
+            op = hotplug.claim(ctx, uow, vm, f"add {TYPE}", OperationKind.HOTPLUG)
         _check_plugged_unlinked(
             uow,
             profile.id if profile else None,
@@ -164,7 +165,8 @@ def update_nic(ctx: EngineContext, vm_id: str, nic_id: str, changes: dict[str, A
         )
         was_plugged = nic.plugged
         if changes.get("plugged", was_plugged) != was_plugged and vm.is_running:
-            op = hotplug.claim(vm, f"edit {TYPE}")
+            kind = OperationKind.HOTUNPLUG if was_plugged else OperationKind.HOTPLUG
+            op = hotplug.claim(ctx, uow, vm, f"edit {TYPE}", kind, nic.id)
         apply_changes(
             nic, changes, {"name", "description", "comment", "mac", "interface", "linked", "plugged"}
         )
@@ -190,7 +192,7 @@ def remove_nic(ctx: EngineContext, vm_id: str, nic_id: str) -> None:
             vm = _locked_vm(uow, vm_id)
             nic = _nic(uow, vm, nic_id)
             if vm.is_running and nic.plugged:
-                op = hotplug.claim(vm, f"remove {TYPE}")
+                op = hotplug.claim(ctx, uow, vm, f"remove {TYPE}", OperationKind.HOTUNPLUG, nic.id)
                 uow.commit()
             else:
                 orphan = ports.release(uow, nic, f"its vNIC {nic.name} was removed")
@@ -211,7 +213,10 @@ def set_plugged(ctx: EngineContext, vm_id: str, nic_id: str, plugged: bool) -> m
             uow, nic.vnic_profile_id, plugged, nic.linked, "activate" if plugged else "deactivate"
         )
         if nic.plugged != plugged and vm.is_running:
-            op = hotplug.claim(vm, f"{'activate' if plugged else 'deactivate'} {TYPE}")
+            kind = OperationKind.HOTPLUG if plugged else OperationKind.HOTUNPLUG
+            op = hotplug.claim(
+                ctx, uow, vm, f"{'activate' if plugged else 'deactivate'} {TYPE}", kind, nic.id
+            )
         nic.plugged = plugged
         uow.commit()
     if op is not None:

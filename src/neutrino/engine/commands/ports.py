@@ -12,7 +12,6 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.domain import model
@@ -29,7 +28,6 @@ from neutrino.engine.store.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 SECURITY_GROUPS_PROPERTY = "SecurityGroups"
-MAX_STEPS = 20
 
 
 def security_groups_of(profile: model.VnicProfile | None) -> tuple[str, ...] | None:
@@ -49,21 +47,10 @@ def step(
     detail: str = "",
     state: NicState | None = None,
     at: datetime | None = None,
-    **extra: Any,
+    **fields: str | None,
 ) -> None:
-    """Record a provisioning step on ``nic`` (a new dict each time: JSON columns track assignment only)."""
-    record = dict(nic.provisioning)
-    steps = list(record.get("steps") or [])  # type: ignore[call-overload]
-    steps.append(
-        {"name": name, "time": (at or utcnow()).isoformat(timespec="milliseconds"), "detail": detail}
-    )
-    record["steps"] = steps[-MAX_STEPS:]
-    if state is not None:
-        record["state"] = state.value
-        if state != NicState.FAILED:
-            record["last_error"] = None
-    record.update(extra)
-    nic.provisioning = record
+    """Record a provisioning step on ``nic`` (moving it to ``state`` if given: an illegal move raises)."""
+    nic.provisioning = nic.provisioning.with_step(name, detail, at or utcnow(), state, **fields)
 
 
 def fail(nic: model.VmNic, error: str) -> None:
@@ -72,16 +59,11 @@ def fail(nic: model.VmNic, error: str) -> None:
 
 def begin(nic: model.VmNic) -> None:
     """A new attempt: the steps of the previous one are replaced."""
-    nic.provisioning = {
-        **nic.provisioning,
-        "steps": [],
-        "state": NicState.PREPARING.value,
-        "last_error": None,
-    }
+    nic.provisioning = nic.provisioning.begin()
 
 
-def nic_state(nic: model.VmNic) -> str:
-    return str(nic.provisioning.get("state") or NicState.NONE.value)
+def nic_state(nic: model.VmNic) -> NicState:
+    return nic.provisioning.state
 
 
 # --- the port of one vNIC -----------------------------------------------------------------------------

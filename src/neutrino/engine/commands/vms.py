@@ -7,7 +7,7 @@ from typing import Any
 from neutrino.engine.commands import run_vm
 from neutrino.engine.commands.common import EngineContext, Ref, apply_changes, get_or_404, require
 from neutrino.engine.commands.ports import reap
-from neutrino.engine.commands.run_vm import release_vm_ports
+from neutrino.engine.commands.provisioning import release_vm_ports
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, Conflict, cannot, name_in_use
 from neutrino.engine.domain.model import BLANK_TEMPLATE_ID

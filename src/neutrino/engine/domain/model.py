@@ -11,6 +11,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+# a vNIC's provisioning record lives in its own module (its transition rules); re-exported with the vNIC
+from neutrino.engine.domain.provisioning import NicState as NicState
+from neutrino.engine.domain.provisioning import Provisioning as Provisioning
+
 BLANK_TEMPLATE_ID = "00000000-0000-0000-0000-000000000000"
 
 
@@ -233,9 +237,8 @@ class Vm:
     creation_time: datetime = field(default_factory=utcnow)
     start_time: datetime | None = None
     stop_time: datetime | None = None
-    # the run or migration in flight (its operation id), and the host a migration goes to
+    # the operation in flight on the VM (domain.operations.Operation): its claim, one at a time
     operation_id: str | None = None
-    migrating_to_host_id: str | None = None
     id: str = field(default_factory=new_id)
 
     @property
@@ -246,17 +249,6 @@ class Vm:
 TRANSIENT_VM_STATUSES = frozenset(
     {VmStatus.WAIT_FOR_LAUNCH, VmStatus.POWERING_UP, VmStatus.MIGRATING, VmStatus.POWERING_DOWN}
 )
-
-
-class NicState(enum.StrEnum):
-    """Where a vNIC's provisioning stands (a Neutrino extension shown on every NIC)."""
-
-    NONE = "none"  # never provisioned
-    PREPARING = "preparing"  # its port is being found, created or updated
-    PORT_READY = "port_ready"  # the provider port is ready; the host has not plugged it yet
-    PLUGGED = "plugged"  # the host reported it plugged with the port the engine sent
-    UNPLUGGED = "unplugged"  # not on any host now (VM down, NIC unplugged); its port stays
-    FAILED = "failed"  # the last attempt failed: see last_error
 
 
 @dataclass(eq=False)
@@ -276,9 +268,8 @@ class VmNic:
     port_id: str | None = None
     port_network_id: str | None = None
     port_created_by: str | None = None
-    # provisioning state and timings: {"state", "steps": [{"name", "time", "detail"}], "last_error",
-    # "provider_status", "binding_host"}; see NicState
-    provisioning: dict[str, object] = field(default_factory=dict)
+    # provisioning state and timings, with the transitions it allows (domain.provisioning)
+    provisioning: Provisioning = field(default_factory=Provisioning)
     id: str = field(default_factory=new_id)
 
     def forget_port(self) -> None:

@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry
 
 from neutrino.engine.domain import model
+from neutrino.engine.domain.operations import Operation, OperationKind, OperationState, StepName
+from neutrino.engine.domain.provisioning import Provisioning
 
 metadata = sa.MetaData(
     naming_convention={
@@ -59,6 +61,19 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value
+
+
+class ProvisioningJSON(sa.TypeDecorator[Provisioning]):
+    """A vNIC's typed provisioning record, stored as the JSON it always was."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Provisioning | None, dialect: sa.Dialect) -> dict[str, Any]:
+        return (value or Provisioning()).to_json()
+
+    def process_result_value(self, value: dict[str, Any] | None, dialect: sa.Dialect) -> Provisioning:
+        return Provisioning.from_json(value)
 
 
 TS = UtcDateTime()
@@ -209,8 +224,8 @@ vms = sa.Table(
     sa.Column("creation_time", TS, nullable=False),
     sa.Column("start_time", TS),
     sa.Column("stop_time", TS),
+    # the operation in flight on the VM (a row of ``operations``), the VM's claim
     sa.Column("operation_id", sa.String(36)),
-    _id("migrating_to_host_id", sa.ForeignKey("hosts.id")),
 )
 
 vm_nics = sa.Table(
@@ -231,8 +246,27 @@ vm_nics = sa.Table(
     sa.Column("port_id", sa.String(255)),
     sa.Column("port_network_id", sa.String(255)),
     sa.Column("port_created_by", sa.String(36)),
-    sa.Column("provisioning", sa.JSON, nullable=False, default=dict),
+    sa.Column("provisioning", ProvisioningJSON, nullable=False, default=Provisioning),
     sa.UniqueConstraint("vm_id", "name"),
+)
+
+# the engine's long-running operations on VMs (run, stop, hot plug/unplug, migrate): see domain.operations
+operations = sa.Table(
+    "operations",
+    metadata,
+    _id(primary_key=True),
+    sa.Column("kind", _enum(OperationKind), nullable=False),
+    # plain ids, no foreign keys: the record outlives its VM, vNIC or hosts (an audit of what happened)
+    _id("vm_id", nullable=False, index=True),
+    _id("nic_id"),
+    _id("source_host_id"),
+    _id("target_host_id"),
+    sa.Column("step", _enum(StepName), nullable=False),
+    sa.Column("state", _enum(OperationState), nullable=False, index=True),
+    sa.Column("started", TS, nullable=False),
+    sa.Column("finished", TS),
+    sa.Column("error", sa.Text, nullable=False, default=""),
+    sa.Column("steps", sa.JSON, nullable=False, default=list),
 )
 
 # provider ports to delete once the provider answers (the janitor's work list)
@@ -319,6 +353,7 @@ MAPPED: dict[type, sa.Table] = {
     model.Session: sessions,
     model.Event: events,
     model.OrphanPort: orphan_ports,
+    Operation: operations,
 }
 
 _mapper_registry = registry(metadata=metadata)

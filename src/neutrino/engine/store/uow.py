@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import Conflict
+from neutrino.engine.domain.operations import Operation
 from neutrino.engine.store.repository import NicRepository, Repository, SessionRepository, SettingsRepository
 from neutrino.engine.store.tables import map_domain
 
@@ -34,6 +35,7 @@ class UnitOfWork(Protocol):
     sessions: SessionRepository
     events: Repository[model.Event]
     orphan_ports: Repository[model.OrphanPort]
+    operations: Repository[Operation]
     settings: SettingsRepository
 
     def __enter__(self) -> UnitOfWork: ...
@@ -68,6 +70,7 @@ class SqlUnitOfWork:
         self.sessions = SessionRepository(s, model.Session)
         self.events = Repository(s, model.Event)
         self.orphan_ports = Repository(s, model.OrphanPort)
+        self.operations = Repository(s, Operation)
         self.settings = SettingsRepository(s)
         return self
 

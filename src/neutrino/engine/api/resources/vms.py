@@ -11,7 +11,7 @@ from neutrino.engine.commands import nics as nics_cmd
 from neutrino.engine.commands import snapshots as snap_cmd
 from neutrino.engine.commands import vms as cmd
 from neutrino.engine.commands.common import Ref
-from neutrino.engine.commands.hotplug import migrate_vm
+from neutrino.engine.commands.migrate import migrate_vm
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, NotFound
 
@@ -127,13 +127,9 @@ class Vms(Collection):
 
 def render_provisioning(nic: model.VmNic) -> Tree:
     record = nic.provisioning
-    steps = [
-        {"name": st.get("name"), "time": st.get("time"), "detail": st.get("detail") or None}
-        for st in record.get("steps") or []  # type: ignore[attr-defined]
-        if isinstance(st, dict)
-    ]
+    steps = [{"name": st.name, "time": st.time, "detail": st.detail or None} for st in record.steps]
     return {
-        "state": record.get("state") or model.NicState.NONE.value,
+        "state": record.state.value,
         "port_id": nic.port_id,
         "provider": {
             "id": nic.port_provider_id,
@@ -141,9 +137,9 @@ def render_provisioning(nic: model.VmNic) -> Tree:
         }
         if nic.port_provider_id
         else None,
-        "provider_status": record.get("provider_status"),
-        "binding_host": record.get("binding_host"),
-        "last_error": record.get("last_error"),
+        "provider_status": record.provider_status,
+        "binding_host": record.binding_host,
+        "last_error": record.last_error,
         "steps": {"step": steps} if steps else None,
     }
 
@@ -180,7 +176,11 @@ class Nics(Collection):
 
     def render_extra(self, call: Call, entity: Any) -> Tree:
         """Neutrino's extension: the vNIC's provisioning state and timings (ovirtsdk4 skips unknown elements)."""
-        return {"provisioning": render_provisioning(entity)} if entity.provisioning or entity.port_id else {}
+        return (
+            {"provisioning": render_provisioning(entity)}
+            if entity.provisioning.recorded or entity.port_id
+            else {}
+        )
 
     def belongs(self, call: Call, entity: Any) -> bool:
         return entity.vm_id == call.parents[0]
