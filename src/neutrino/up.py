@@ -199,7 +199,9 @@ def _enroll_local_host(ctx: Any, agent_listen: str, token: str) -> None:
         existing = uow.hosts.first(name=LOCAL_HOST)
         default = uow.clusters.first(name="Default")
     if existing is not None:
-        hosts.update_host(ctx, existing.id, {"address": host, "port": int(port), "root_password": token})
+        hosts.update_host(
+            ctx, existing.id, hosts.HostChanges(address=host, port=int(port), root_password=token)
+        )
         return
     if default is None:
         print("neutrino up: no Default cluster; the local agent is not enrolled as a host", flush=True)
@@ -290,7 +292,9 @@ def _register_provider(ctx: Any, provider_listen: str, password: str) -> None:
         auto_sync=True,
     )
     if default is not None:
-        clusters.update_cluster(ctx, default.id, {"default_provider": Ref(id=provider.id)})
+        clusters.update_cluster(
+            ctx, default.id, clusters.ClusterChanges(default_provider=Ref(id=provider.id))
+        )
     print(
         f"neutrino up: registered provider '{PROVIDER_NAME}' ({url}, auto-sync) as the Default cluster's "
         "network provider",

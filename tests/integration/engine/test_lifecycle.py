@@ -242,9 +242,9 @@ def test_profile_moving_to_another_network_releases_the_old_port(world: World) -
     vms.start_vm(world.ctx, vm_id)
     [old] = world.provider.ports_of(n1)
     with pytest.raises(BadRequest):  # not while plugged into a running VM
-        nics.update_nic(world.ctx, vm_id, n1, {"vnic_profile": Ref(id=world.profiles[1])})
+        nics.update_nic(world.ctx, vm_id, n1, nics.NicChanges(vnic_profile=Ref(id=world.profiles[1])))
     vms.stop_vm(world.ctx, vm_id)
-    nics.update_nic(world.ctx, vm_id, n1, {"vnic_profile": Ref(id=world.profiles[1])})
+    nics.update_nic(world.ctx, vm_id, n1, nics.NicChanges(vnic_profile=Ref(id=world.profiles[1])))
     assert old.id not in world.provider.ports and world.nic(n1).port_id is None
     vms.start_vm(world.ctx, vm_id)
     [new] = world.provider.ports_of(n1)
@@ -411,10 +411,10 @@ def test_convergence_finds_a_port_the_run_created_but_never_recorded(world: Worl
 
 
 def test_a_failing_auto_sync_is_one_event_until_it_works_again(world: World) -> None:
-    from neutrino.engine.commands.providers import update_provider
+    from neutrino.engine.commands.providers import ProviderChanges, update_provider
     from neutrino.engine.commands.sync import synchronize
 
-    update_provider(world.ctx, world.provider_id, {"auto_sync": True})
+    update_provider(world.ctx, world.provider_id, ProviderChanges(auto_sync=True))
     world.provider.down = True
     for _ in range(3):
         synchronize(world.ctx, world.provider_id)

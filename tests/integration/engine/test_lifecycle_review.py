@@ -301,7 +301,9 @@ def test_a_failed_unplug_with_a_network_change_keeps_the_nic_and_its_port(world:
     agent.fail_on.add("hotunplug_nic")
     # refused before anything changes (the engine asks for two steps), or tried and undone: either way whole
     with pytest.raises((HostFailure, Conflict)):
-        nics.update_nic(world.ctx, vm_id, n1, {"vnic_profile": Ref(id=world.profiles[1]), "plugged": False})
+        nics.update_nic(
+            world.ctx, vm_id, n1, nics.NicChanges(vnic_profile=Ref(id=world.profiles[1]), plugged=False)
+        )
     nic = world.nic(n1)
     assert n1 in agent.nic_ids(vm_id) and nic.plugged
     assert (nic.vnic_profile_id, nic.port_id) == (world.profiles[0], port.id), (
@@ -542,7 +544,7 @@ def test_rotating_a_hosts_token_during_a_run_does_not_leave_the_vm_stuck(world: 
                 vm = uow.vms.get(vm_id)
                 assert vm is not None and vm.host_id is not None
                 rotate.append(vm.host_id)
-            hosts.update_host(ctx, rotate[0], {"root_password": "rotated"})
+            hosts.update_host(ctx, rotate[0], hosts.HostChanges(root_password="rotated"))
 
     ctx.agent_client = AgentClients(
         ctx.secrets,

@@ -2,24 +2,25 @@
 
 A resource lists its fields once; ``render`` turns an entity into a wire tree, ``parse`` turns a request
 tree into the keyword arguments a command takes, holding only what the client sent (absent means "not
-specified", which is how PUT leaves the rest alone). An invalid value is a 400 naming the element.
-Unknown elements are ignored, as the real engine ignores them.
+specified", which is how PUT leaves the rest alone; ``changes_of`` makes them a command's change object).
+An invalid value is a 400 naming the element. Unknown elements are ignored, as the real engine ignores them.
 """
 
 from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from neutrino.engine.api.wire import Tree, as_list
 from neutrino.engine.commands.common import Ref
 from neutrino.engine.domain.errors import BadRequest
 
 API = "/ovirt-engine/api"
+C = TypeVar("C")
 
 
 def invalid(element: str, raw: Any, expected: str) -> BadRequest:
@@ -165,6 +166,13 @@ def parse_fields(fields: tuple[Field, ...], tree: Tree) -> dict[str, Any]:
         if f.writable and f.element in tree:
             out.update(f.parse(tree[f.element]))
     return out
+
+
+def changes_of(cls: Callable[..., C], parsed: dict[str, Any], ignore: Collection[str] = ()) -> C:
+    """A command's change object (``ClusterChanges``...) from what ``parse_fields`` found: what the client
+    did not send stays UNSET. ``ignore``: elements an update accepts and leaves alone, as the real engine does
+    (a cluster's data center, a VM's template)."""
+    return cls(**{key: value for key, value in parsed.items() if key not in ignore})
 
 
 # --- shapes shared by several resources ----------------------------------------------------------

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
-from neutrino.engine.commands.common import EngineContext, Ref, apply_changes, get_or_404, require
+from neutrino.engine.commands.common import (
+    UNSET,
+    EngineContext,
+    Ref,
+    Unset,
+    apply_specified,
+    get_or_404,
+    or_current,
+    require,
+)
 from neutrino.engine.commands.monitoring import sync_cluster_hosts
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, Conflict, InUse, cannot
@@ -14,24 +23,70 @@ from neutrino.engine.store.uow import UnitOfWork
 TYPE = "Cluster"
 
 
-def add_cluster(ctx: EngineContext, name: str, data_center: Ref, **fields: Any) -> model.Cluster:
+@dataclass(frozen=True)
+class ClusterChanges:
+    """What an edit of a cluster sets; a field left UNSET keeps its value. ``default_provider`` None: none."""
+
+    name: str | Unset = UNSET
+    description: str | Unset = UNSET
+    comment: str | Unset = UNSET
+    cpu_architecture: model.Architecture | Unset = UNSET
+    cpu_type: str | Unset = UNSET
+    version_major: int | Unset = UNSET
+    version_minor: int | Unset = UNSET
+    default_provider: Ref | None | Unset = UNSET
+
+
+@dataclass(frozen=True)
+class AttachmentChanges:
+    """What an edit of a network's attachment to a cluster sets."""
+
+    required: bool | Unset = UNSET
+    display: bool | Unset = UNSET
+
+
+def add_cluster(
+    ctx: EngineContext,
+    name: str,
+    data_center: Ref,
+    *,
+    description: str = "",
+    comment: str = "",
+    cpu_architecture: model.Architecture = model.Architecture.X86_64,
+    cpu_type: str = "",
+    version_major: int | None = None,
+    version_minor: int | None = None,
+    default_provider: Ref | None = None,
+) -> model.Cluster:
+    """Add a cluster to a data center; without a version it gets the data center's, as oVirt's API does."""
     check_name(name)
     with ctx.uow() as uow:
         dc = require(uow.datacenters, data_center, "Data Center", "data_center")
         if uow.clusters.first(name=name):
             raise Conflict(cannot("add", TYPE, "Cluster name is already in use."))
-        # as oVirt's API does, a cluster added without a version gets its data center's
-        fields.setdefault("version_major", dc.version_major)
-        fields.setdefault("version_minor", dc.version_minor)
-        check_cluster_version(
-            "create", (fields["version_major"], fields["version_minor"]), (dc.version_major, dc.version_minor)
+        version = (
+            dc.version_major if version_major is None else version_major,
+            dc.version_minor if version_minor is None else version_minor,
         )
-        provider_ref = fields.pop("default_provider", None)
-        if provider_ref:
-            fields["default_provider_id"] = require(
-                uow.providers, provider_ref, "Provider", "external_network_providers"
-            ).id
-        cluster = uow.clusters.add(model.Cluster(name=name, data_center_id=dc.id, **fields))
+        check_cluster_version("create", version, (dc.version_major, dc.version_minor))
+        provider_id = (
+            require(uow.providers, default_provider, "Provider", "external_network_providers").id
+            if default_provider
+            else None
+        )
+        cluster = uow.clusters.add(
+            model.Cluster(
+                name=name,
+                data_center_id=dc.id,
+                description=description,
+                comment=comment,
+                cpu_architecture=cpu_architecture,
+                cpu_type=cpu_type,
+                version_major=version[0],
+                version_minor=version[1],
+                default_provider_id=provider_id,
+            )
+        )
         uow.flush()
         # oVirt attaches the management network to every new cluster of the data center
         for network in uow.networks.list(data_center_id=dc.id):
@@ -41,38 +96,29 @@ def add_cluster(ctx: EngineContext, name: str, data_center: Ref, **fields: Any) 
         return cluster
 
 
-def update_cluster(ctx: EngineContext, cluster_id: str, changes: dict[str, Any]) -> model.Cluster:
+def update_cluster(ctx: EngineContext, cluster_id: str, changes: ClusterChanges) -> model.Cluster:
     with ctx.uow() as uow:
         cluster = get_or_404(uow.clusters, cluster_id, TYPE)
-        if "name" in changes and changes["name"] != cluster.name:
-            check_name(changes["name"])
-            if uow.clusters.first(name=changes["name"]):
+        if changes.name is not UNSET and changes.name != cluster.name:
+            check_name(changes.name)
+            if uow.clusters.first(name=changes.name):
                 raise Conflict(cannot("edit", TYPE, "Cluster name is already in use."))
         current = (cluster.version_major, cluster.version_minor)
-        version = (changes.get("version_major", current[0]), changes.get("version_minor", current[1]))
+        version = (
+            or_current(changes.version_major, current[0]),
+            or_current(changes.version_minor, current[1]),
+        )
         if version != current:
             dc = uow.datacenters.get(cluster.data_center_id) if cluster.data_center_id else None
             check_cluster_version(
                 "edit", version, (dc.version_major, dc.version_minor) if dc else None, current
             )
-        if "default_provider" in changes:
-            ref = changes.pop("default_provider")
+        if changes.default_provider is not UNSET:
+            ref = changes.default_provider
             cluster.default_provider_id = (
                 require(uow.providers, ref, "Provider", "external_network_providers").id if ref else None
             )
-        apply_changes(
-            cluster,
-            changes,
-            {
-                "name",
-                "description",
-                "comment",
-                "cpu_architecture",
-                "cpu_type",
-                "version_major",
-                "version_minor",
-            },
-        )
+        apply_specified(cluster, changes, skip={"default_provider"})
         uow.commit()
         return cluster
 
@@ -121,7 +167,7 @@ def attach_network(
 
 
 def update_attachment(
-    ctx: EngineContext, cluster_id: str, network_id: str, changes: dict[str, Any]
+    ctx: EngineContext, cluster_id: str, network_id: str, changes: AttachmentChanges
 ) -> tuple[model.Network, model.NetworkAttachment]:
     with ctx.uow() as uow:
         attachment = _attachment(uow, cluster_id, network_id)
@@ -129,14 +175,14 @@ def update_attachment(
         network = get_or_404(uow.networks, network_id, "Network")
         check_external_attachment(
             network.is_external,
-            changes.get("required", attachment.required),
-            changes.get("display", attachment.display),
+            or_current(changes.required, attachment.required),
+            or_current(changes.display, attachment.display),
             "edit",
         )
-        if "required" in changes:
-            attachment.required = changes["required"]
-        if "display" in changes:
-            _set_display(uow, attachment, changes["display"])
+        if changes.required is not UNSET:
+            attachment.required = changes.required
+        if changes.display is not UNSET:
+            _set_display(uow, attachment, changes.display)
         uow.commit()
         return network, attachment
 

@@ -1,11 +1,13 @@
-"""What every command shares: references by id or name, look-ups that fail with a clear NotFound, and the
-context the composition root hands to every handler."""
+"""What every command shares: references by id or name, look-ups that fail with a clear NotFound, the
+"not specified" sentinel of change objects, and the context the composition root hands to every handler."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import enum
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, NotFound
@@ -14,6 +16,9 @@ from neutrino.engine.hosts.agent_client import HostAgent
 from neutrino.engine.providers.base import NetworkProvider
 from neutrino.engine.store.repository import Repository
 from neutrino.engine.store.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 T = TypeVar("T")
 
@@ -92,8 +97,36 @@ def get_or_404(repo: Repository[T], id_: str, type_: str) -> T:
     return found
 
 
-def apply_changes(entity: object, changes: dict[str, Any], allowed: set[str]) -> None:
-    """Set the given attributes; callers decide which ones a user may change."""
-    for key, value in changes.items():
-        if key in allowed:
-            setattr(entity, key, value)
+class Unset(enum.Enum):
+    """The type of ``UNSET``: a change object's field the client did not send, distinct from None (which may
+    be a value: no VLAN, no profile, no default provider)."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = Unset.UNSET
+
+
+def or_current(value: T | Unset, current: T) -> T:
+    """What a change object sets, or else the current value."""
+    return current if value is UNSET else value
+
+
+def specified(changes: DataclassInstance) -> dict[str, object]:
+    """The fields a change object sets, by name."""
+    found = {f.name: getattr(changes, f.name) for f in dataclasses.fields(changes)}
+    return {name: value for name, value in found.items() if value is not UNSET}
+
+
+def apply_specified(entity: object, changes: DataclassInstance, skip: Collection[str] = ()) -> None:
+    """Copy the fields a change object sets onto the entity, but those in ``skip`` (references and secrets the
+    command resolves itself). Every other field of a change class must be an attribute of the entity."""
+    for name, value in specified(changes).items():
+        if name in skip:
+            continue
+        if not hasattr(entity, name):
+            raise TypeError(f"{type(changes).__name__}.{name} is not an attribute of {type(entity).__name__}")
+        setattr(entity, name, value)

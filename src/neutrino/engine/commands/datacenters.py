@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from neutrino.engine.commands import ports
-from neutrino.engine.commands.common import EngineContext, apply_changes, get_or_404
+from neutrino.engine.commands.common import (
+    UNSET,
+    EngineContext,
+    Unset,
+    apply_specified,
+    get_or_404,
+    or_current,
+)
 from neutrino.engine.commands.networks import create_network, drop_network
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import Conflict, InUse, cannot, used_by
@@ -16,12 +23,40 @@ MANAGEMENT_NETWORK = "ovirtmgmt"
 TYPE = "Data Center"
 
 
-def add_data_center(ctx: EngineContext, name: str, **fields: Any) -> model.DataCenter:
+@dataclass(frozen=True)
+class DataCenterChanges:
+    """What an edit of a data center sets; a field left UNSET keeps its value."""
+
+    name: str | Unset = UNSET
+    description: str | Unset = UNSET
+    comment: str | Unset = UNSET
+    local: bool | Unset = UNSET
+    version_major: int | Unset = UNSET
+    version_minor: int | Unset = UNSET
+
+
+def add_data_center(
+    ctx: EngineContext,
+    name: str,
+    *,
+    description: str = "",
+    comment: str = "",
+    local: bool = False,
+    version_major: int = 4,
+    version_minor: int = 7,
+) -> model.DataCenter:
     check_name(name)
     with ctx.uow() as uow:
         if uow.datacenters.first(name=name):
             raise Conflict(cannot("add", TYPE, "The Data Center name is already in use."))
-        dc = model.DataCenter(name=name, **fields)
+        dc = model.DataCenter(
+            name=name,
+            description=description,
+            comment=comment,
+            local=local,
+            version_major=version_major,
+            version_minor=version_minor,
+        )
         check_data_center_version("create", (dc.version_major, dc.version_minor))
         uow.datacenters.add(dc)
         uow.flush()
@@ -36,15 +71,18 @@ def add_data_center(ctx: EngineContext, name: str, **fields: Any) -> model.DataC
         return dc
 
 
-def update_data_center(ctx: EngineContext, dc_id: str, changes: dict[str, Any]) -> model.DataCenter:
+def update_data_center(ctx: EngineContext, dc_id: str, changes: DataCenterChanges) -> model.DataCenter:
     with ctx.uow() as uow:
         dc = get_or_404(uow.datacenters, dc_id, TYPE)
-        if "name" in changes and changes["name"] != dc.name:
-            check_name(changes["name"])
-            if uow.datacenters.first(name=changes["name"]):
+        if changes.name is not UNSET and changes.name != dc.name:
+            check_name(changes.name)
+            if uow.datacenters.first(name=changes.name):
                 raise Conflict(cannot("edit", TYPE, "The Data Center name is already in use."))
         current = (dc.version_major, dc.version_minor)
-        version = (changes.get("version_major", current[0]), changes.get("version_minor", current[1]))
+        version = (
+            or_current(changes.version_major, current[0]),
+            or_current(changes.version_minor, current[1]),
+        )
         if version != current:
             clusters = uow.clusters.list(data_center_id=dc.id)
             networks = uow.networks.list(data_center_id=dc.id)
@@ -57,9 +95,7 @@ def update_data_center(ctx: EngineContext, dc_id: str, changes: dict[str, Any]) 
                     model.NetworkUsage.MANAGEMENT.value not in n.usages for n in networks
                 ),
             )
-        apply_changes(
-            dc, changes, {"name", "description", "comment", "local", "version_major", "version_minor"}
-        )
+        apply_specified(dc, changes)
         uow.commit()
         return dc
 

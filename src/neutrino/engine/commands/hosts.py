@@ -4,10 +4,18 @@ internal networks on it; the host monitor keeps doing so (Up / NonResponsive).""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from neutrino.engine.commands import operations
-from neutrino.engine.commands.common import EngineContext, Ref, apply_changes, get_or_404, require
+from neutrino.engine.commands.common import (
+    UNSET,
+    EngineContext,
+    Ref,
+    Unset,
+    apply_specified,
+    get_or_404,
+    require,
+)
 from neutrino.engine.commands.monitoring import refresh_host
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, Conflict, cannot, name_in_use
@@ -17,6 +25,20 @@ TYPE = "Host"
 DEFAULT_AGENT_PORT = 54321
 
 
+@dataclass(frozen=True)
+class HostChanges:
+    """What an edit of a host sets; a field left UNSET keeps its value. A new ``address``, ``port``,
+    ``cluster`` or ``root_password`` (the agent's token; empty: none) makes the engine read the agent again."""
+
+    name: str | Unset = UNSET
+    description: str | Unset = UNSET
+    comment: str | Unset = UNSET
+    address: str | Unset = UNSET
+    port: int | Unset = UNSET
+    cluster: Ref | Unset = UNSET
+    root_password: str | None | Unset = UNSET
+
+
 def add_host(
     ctx: EngineContext,
     name: str,
@@ -24,7 +46,9 @@ def add_host(
     cluster: Ref,
     port: int | None = None,
     root_password: str | None = None,
-    **fields: Any,
+    *,
+    description: str = "",
+    comment: str = "",
 ) -> model.Host:
     check_name(name)
     check_address(address)
@@ -43,7 +67,8 @@ def add_host(
                 port=port,
                 agent_token=ctx.secrets.encrypt(root_password) if root_password else "",
                 status=model.HostStatus.INSTALLING,
-                **fields,
+                description=description,
+                comment=comment,
             )
         )
         uow.commit()
@@ -61,27 +86,26 @@ def check_address(address: str | None) -> None:
         )
 
 
-def update_host(ctx: EngineContext, host_id: str, changes: dict[str, Any]) -> model.Host:
+def update_host(ctx: EngineContext, host_id: str, changes: HostChanges) -> model.Host:
     with ctx.uow() as uow:
         host = get_or_404(uow.hosts, host_id, TYPE)
-        if "name" in changes and changes["name"] != host.name:
-            check_name(changes["name"])
-            if uow.hosts.first(name=changes["name"]):
+        if changes.name is not UNSET and changes.name != host.name:
+            check_name(changes.name)
+            if uow.hosts.first(name=changes.name):
                 raise name_in_use("edit", TYPE)
-        cluster_ref = changes.pop("cluster", None)
-        if cluster_ref:
-            cluster_id = require(uow.clusters, cluster_ref, "Cluster", "cluster").id
+        if changes.cluster is not UNSET:
+            cluster_id = require(uow.clusters, changes.cluster, "Cluster", "cluster").id
             if cluster_id != host.cluster_id and uow.vms.count(host_id=host.id):
                 raise Conflict(cannot("edit", TYPE, "There are VMs running on the Host."))
             host.cluster_id = cluster_id
-        if "address" in changes:
-            check_address(changes["address"])
-        moved = any(k in changes for k in ("address", "port")) or cluster_ref is not None
-        if "root_password" in changes:
+        if changes.address is not UNSET:
+            check_address(changes.address)
+        moved = any(v is not UNSET for v in (changes.address, changes.port, changes.cluster))
+        if changes.root_password is not UNSET:
             moved = True
-            secret = changes.pop("root_password")
+            secret = changes.root_password
             host.agent_token = ctx.secrets.encrypt(secret) if secret else ""
-        apply_changes(host, changes, {"name", "description", "comment", "address", "port"})
+        apply_specified(host, changes, skip={"cluster", "root_password"})
         uow.commit()
     return (refresh_host(ctx, host.id, sync_networks=True) or host) if moved else host
 

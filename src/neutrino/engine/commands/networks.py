@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from neutrino.engine.commands import ports
-from neutrino.engine.commands.common import EngineContext, Ref, apply_changes, get_or_404, require
+from neutrino.engine.commands.common import (
+    UNSET,
+    EngineContext,
+    Ref,
+    Unset,
+    apply_specified,
+    get_or_404,
+    require,
+    specified,
+)
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import InUse, cannot
 from neutrino.engine.domain.rules import (
@@ -18,7 +28,20 @@ from neutrino.engine.domain.rules import (
 from neutrino.engine.store.uow import UnitOfWork
 
 TYPE = "Network"
-EDITABLE = {"name", "description", "comment", "vlan_id", "mtu", "stp", "usages", "profile_required"}
+
+
+@dataclass(frozen=True)
+class NetworkChanges:
+    """What an edit of a logical network sets; a field left UNSET keeps its value (``vlan_id`` None: no VLAN)."""
+
+    name: str | Unset = UNSET
+    description: str | Unset = UNSET
+    comment: str | Unset = UNSET
+    vlan_id: int | None | Unset = UNSET
+    mtu: int | Unset = UNSET
+    stp: bool | Unset = UNSET
+    usages: list[str] | Unset = UNSET
+    profile_required: bool | Unset = UNSET
 
 
 def create_network(uow: UnitOfWork, network: model.Network) -> model.Network:
@@ -33,32 +56,60 @@ def create_network(uow: UnitOfWork, network: model.Network) -> model.Network:
     return network
 
 
-def add_network(ctx: EngineContext, name: str, data_center: Ref, **fields: Any) -> model.Network:
+def add_network(
+    ctx: EngineContext,
+    name: str,
+    data_center: Ref,
+    *,
+    description: str = "",
+    comment: str = "",
+    vlan_id: int | None = None,
+    mtu: int = 0,
+    stp: bool = False,
+    usages: Sequence[str] = (model.NetworkUsage.VM.value,),
+    profile_required: bool = False,
+) -> model.Network:
+    """Add an internal network (``mtu`` 0: the engine's default); a VM network gets its vNIC profile."""
     check_name(name)
-    check_vlan(fields.get("vlan_id"))
-    check_mtu(fields.get("mtu", 0))
+    check_vlan(vlan_id)
+    check_mtu(mtu)
     with ctx.uow() as uow:
         dc = require(uow.datacenters, data_center, "Data Center", "data_center")
-        network = create_network(uow, model.Network(name=name, data_center_id=dc.id, **fields))
+        network = model.Network(
+            name=name,
+            data_center_id=dc.id,
+            description=description,
+            comment=comment,
+            vlan_id=vlan_id,
+            mtu=mtu,
+            stp=stp,
+            usages=list(usages),
+            profile_required=profile_required,
+        )
+        create_network(uow, network)
         uow.commit()
         return network
 
 
-def update_network(ctx: EngineContext, network_id: str, changes: dict[str, Any]) -> model.Network:
+def update_network(ctx: EngineContext, network_id: str, changes: NetworkChanges) -> model.Network:
     with ctx.uow() as uow:
         network = get_or_404(uow.networks, network_id, TYPE)
-        if "name" in changes and changes["name"] != network.name:
-            check_name(changes["name"])
-            if uow.networks.first(data_center_id=network.data_center_id, name=changes["name"]):
-                raise network_name_in_use("edit", changes["name"])
-        check_vlan(changes.get("vlan_id"))
-        check_mtu(changes.get("mtu", 0))
+        if changes.name is not UNSET and changes.name != network.name:
+            check_name(changes.name)
+            if uow.networks.first(data_center_id=network.data_center_id, name=changes.name):
+                raise network_name_in_use("edit", changes.name)
+        if changes.vlan_id is not UNSET:
+            check_vlan(changes.vlan_id)
+        if changes.mtu is not UNSET:
+            check_mtu(changes.mtu)
         check_external_edit(
-            network.is_external, {"vlan_id": network.vlan_id, "stp": network.stp, "mtu": network.mtu}, changes
+            network.is_external,
+            {"vlan_id": network.vlan_id, "stp": network.stp, "mtu": network.mtu},
+            specified(changes),
         )
         if (
-            "usages" in changes
-            and model.NetworkUsage.VM.value not in changes["usages"]
+            changes.usages is not UNSET
+            and model.NetworkUsage.VM.value not in changes.usages
             and network.is_vm_network
         ):
             profiles = uow.profiles.list(network_id=network.id)
@@ -68,7 +119,7 @@ def update_network(ctx: EngineContext, network_id: str, changes: dict[str, Any])
                 )
             for profile in profiles:  # as oVirt: a non-VM network has no vNIC profiles
                 uow.profiles.delete(profile)
-        apply_changes(network, changes, EDITABLE)
+        apply_specified(network, changes)
         uow.commit()
         return network
 

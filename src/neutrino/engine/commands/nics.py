@@ -7,10 +7,19 @@ that is removed or moves to another network gives up its provider port (``ports.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass, replace
 
 from neutrino.engine.commands import hotplug, ports
-from neutrino.engine.commands.common import EngineContext, Ref, apply_changes, get_or_404, require
+from neutrino.engine.commands.common import (
+    UNSET,
+    EngineContext,
+    Ref,
+    Unset,
+    apply_specified,
+    get_or_404,
+    or_current,
+    require,
+)
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, Conflict, cannot, not_found
 from neutrino.engine.domain.macpool import MacRange, int_to_mac, next_free_mac, normalize_mac
@@ -22,6 +31,21 @@ TYPE = "Interface"
 
 
 MAC_POOL_KEY = "mac_pool_range"  # the settings row that guards the pool
+
+
+@dataclass(frozen=True)
+class NicChanges:
+    """What an edit of a VM network interface sets; a field left UNSET keeps its value (``vnic_profile``
+    None: no network)."""
+
+    name: str | Unset = UNSET
+    description: str | Unset = UNSET
+    comment: str | Unset = UNSET
+    mac: str | Unset = UNSET
+    interface: model.NicInterface | Unset = UNSET
+    linked: bool | Unset = UNSET
+    plugged: bool | Unset = UNSET
+    vnic_profile: Ref | None | Unset = UNSET
 
 
 def allocate_mac(uow: UnitOfWork, pool: MacRange) -> str:
@@ -83,8 +107,14 @@ def add_nic(
     name: str,
     vnic_profile: Ref | None = None,
     mac: str | None = None,
-    **fields: Any,
+    *,
+    interface: model.NicInterface = model.NicInterface.VIRTIO,
+    linked: bool = True,
+    plugged: bool = True,
+    description: str = "",
+    comment: str = "",
 ) -> model.VmNic:
+    """Add a NIC (its MAC from the pool unless given); plugged into a running VM, it is hot-plugged."""
     check_name(name)
     op = None
     with ctx.uow() as uow:
@@ -93,15 +123,9 @@ def add_nic(
             raise Conflict(cannot("add", TYPE, "The VM already has a network interface with this name."))
         profile = _profile(uow, vnic_profile)
         _check_profile_in_cluster(uow, vm, profile, "add")
-        if fields.get("plugged", True) and vm.is_running:
+        if plugged and vm.is_running:
             op = hotplug.claim(ctx, uow, vm, f"add {TYPE}", OperationKind.HOTPLUG)
-        _check_plugged_unlinked(
-            uow,
-            profile.id if profile else None,
-            fields.get("plugged", True),
-            fields.get("linked", True),
-            "add",
-        )
+        _check_plugged_unlinked(uow, profile.id if profile else None, plugged, linked, "add")
         if mac:
             mac = normalize_mac(mac)
             _check_mac_free(uow, mac)
@@ -109,7 +133,15 @@ def add_nic(
             mac = allocate_mac(uow, ctx.mac_pool)
         nic = uow.nics.add(
             model.VmNic(
-                name=name, vm_id=vm.id, mac=mac, vnic_profile_id=profile.id if profile else None, **fields
+                name=name,
+                vm_id=vm.id,
+                mac=mac,
+                vnic_profile_id=profile.id if profile else None,
+                interface=interface,
+                linked=linked,
+                plugged=plugged,
+                description=description,
+                comment=comment,
             )
         )
         uow.commit()
@@ -123,20 +155,22 @@ def _reload(ctx: EngineContext, nic_id: str) -> model.VmNic:
         return get_or_404(uow.nics, nic_id, TYPE)
 
 
-def update_nic(ctx: EngineContext, vm_id: str, nic_id: str, changes: dict[str, Any]) -> model.VmNic:
+def update_nic(ctx: EngineContext, vm_id: str, nic_id: str, changes: NicChanges) -> model.VmNic:
     orphans: list[str] = []
     op = None
     with ctx.uow() as uow:
         vm = _locked_vm(uow, vm_id)
         nic = _nic(uow, vm, nic_id)
-        if "name" in changes and changes["name"] != nic.name:
-            check_name(changes["name"])
-            if uow.nics.first(vm_id=vm.id, name=changes["name"]):
+        if changes.name is not UNSET and changes.name != nic.name:
+            check_name(changes.name)
+            if uow.nics.first(vm_id=vm.id, name=changes.name):
                 raise Conflict(cannot("edit", TYPE, "The VM already has a network interface with this name."))
-        if "mac" in changes:
-            changes["mac"] = normalize_mac(changes["mac"])
-            _check_mac_free(uow, changes["mac"], nic.id)
-        if "vnic_profile" in changes and vm.is_running and changes.get("plugged", nic.plugged) != nic.plugged:
+        if changes.mac is not UNSET:
+            mac = normalize_mac(changes.mac)
+            _check_mac_free(uow, mac, nic.id)
+            changes = replace(changes, mac=mac)
+        plugged = or_current(changes.plugged, nic.plugged)
+        if changes.vnic_profile is not UNSET and vm.is_running and plugged != nic.plugged:
             # the host must let go of the old network before the port goes: one change at a time
             raise Conflict(
                 cannot(
@@ -146,10 +180,10 @@ def update_nic(ctx: EngineContext, vm_id: str, nic_id: str, changes: dict[str, A
                     "its profile in two steps.",
                 )
             )
-        if "vnic_profile" in changes:
-            profile = _profile(uow, changes.pop("vnic_profile"))
+        if changes.vnic_profile is not UNSET:
+            profile = _profile(uow, changes.vnic_profile)
             _check_profile_in_cluster(uow, vm, profile, "edit")
-            _check_rewire(uow, vm, nic, profile, changes.get("plugged", nic.plugged))
+            _check_rewire(uow, vm, nic, profile, plugged)
             if nic.port_id and _network_key(uow, nic.vnic_profile_id) != _network_key(
                 uow, profile.id if profile else None
             ):
@@ -157,19 +191,12 @@ def update_nic(ctx: EngineContext, vm_id: str, nic_id: str, changes: dict[str, A
                 orphans += [orphan.id] if orphan else []
             nic.vnic_profile_id = profile.id if profile else None
         _check_plugged_unlinked(
-            uow,
-            nic.vnic_profile_id,
-            changes.get("plugged", nic.plugged),
-            changes.get("linked", nic.linked),
-            "edit",
+            uow, nic.vnic_profile_id, plugged, or_current(changes.linked, nic.linked), "edit"
         )
-        was_plugged = nic.plugged
-        if changes.get("plugged", was_plugged) != was_plugged and vm.is_running:
-            kind = OperationKind.HOTUNPLUG if was_plugged else OperationKind.HOTPLUG
+        if plugged != nic.plugged and vm.is_running:
+            kind = OperationKind.HOTUNPLUG if nic.plugged else OperationKind.HOTPLUG
             op = hotplug.claim(ctx, uow, vm, f"edit {TYPE}", kind, nic.id)
-        apply_changes(
-            nic, changes, {"name", "description", "comment", "mac", "interface", "linked", "plugged"}
-        )
+        apply_specified(nic, changes, skip={"vnic_profile"})
         uow.commit()
     ports.reap(ctx, orphans)
     if op is not None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from neutrino.engine.commands.common import EngineContext, apply_changes, get_or_404
+from neutrino.engine.commands.common import UNSET, EngineContext, Unset, apply_specified, get_or_404
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, InUse, cannot, name_in_use
 from neutrino.engine.domain.rules import check_name
@@ -15,26 +16,33 @@ from neutrino.engine.store.uow import UnitOfWork
 
 TYPE = "provider"
 AUTH_URL = re.compile(r"^https?://[^/]*:\d+/(v3|v2\.0)/?$")
-EDITABLE = {
-    "name",
-    "description",
-    "comment",
-    "url",
-    "requires_authentication",
-    "username",
-    "authentication_url",
-    "tenant_name",
-    "project_name",
-    "project_domain_name",
-    "user_domain_name",
-    "plugin_type",
-    "external_plugin_type",
-    "read_only",
-    "auto_sync",
-    "unmanaged",
-    "custom_properties",
-}
 NEUTRON_AUTH = "An Openstack Neutron provider with authentication enabled requires"
+
+
+@dataclass(frozen=True)
+class ProviderChanges:
+    """What an edit of a provider sets; a field left UNSET keeps its value. ``type`` cannot change (a
+    different one is refused); an empty ``password`` keeps the stored one."""
+
+    name: str | Unset = UNSET
+    description: str | Unset = UNSET
+    comment: str | Unset = UNSET
+    type: model.ProviderType | Unset = UNSET
+    url: str | Unset = UNSET
+    requires_authentication: bool | Unset = UNSET
+    username: str | None | Unset = UNSET
+    password: str | None | Unset = UNSET
+    authentication_url: str | None | Unset = UNSET
+    tenant_name: str | None | Unset = UNSET
+    project_name: str | None | Unset = UNSET
+    project_domain_name: str | None | Unset = UNSET
+    user_domain_name: str | None | Unset = UNSET
+    plugin_type: str | None | Unset = UNSET
+    external_plugin_type: str | None | Unset = UNSET
+    read_only: bool | Unset = UNSET
+    auto_sync: bool | Unset = UNSET
+    unmanaged: bool | Unset = UNSET
+    custom_properties: dict[str, str] | Unset = UNSET
 
 
 def validate(p: model.ExternalProvider, has_password: bool, action: str) -> None:
@@ -67,9 +75,49 @@ def validate(p: model.ExternalProvider, has_password: bool, action: str) -> None
 
 
 def add_provider(
-    ctx: EngineContext, name: str, password: str | None = None, **fields: Any
+    ctx: EngineContext,
+    name: str,
+    password: str | None = None,
+    *,
+    type: model.ProviderType = model.ProviderType.NEUTRON,
+    url: str = "",
+    description: str = "",
+    comment: str = "",
+    requires_authentication: bool = False,
+    username: str | None = None,
+    authentication_url: str | None = None,
+    tenant_name: str | None = None,
+    project_name: str | None = None,
+    project_domain_name: str | None = None,
+    user_domain_name: str | None = None,
+    plugin_type: str | None = None,
+    external_plugin_type: str | None = None,
+    read_only: bool = False,
+    auto_sync: bool = False,
+    unmanaged: bool = False,
+    custom_properties: Mapping[str, str] | None = None,
 ) -> model.ExternalProvider:
-    provider = model.ExternalProvider(name=name, **fields)
+    """Register a provider (its password kept encrypted), refused unless it passes oVirt's rules."""
+    provider = model.ExternalProvider(
+        name=name,
+        type=type,
+        url=url,
+        description=description,
+        comment=comment,
+        requires_authentication=requires_authentication,
+        username=username,
+        authentication_url=authentication_url,
+        tenant_name=tenant_name,
+        project_name=project_name,
+        project_domain_name=project_domain_name,
+        user_domain_name=user_domain_name,
+        plugin_type=plugin_type,
+        external_plugin_type=external_plugin_type,
+        read_only=read_only,
+        auto_sync=auto_sync,
+        unmanaged=unmanaged,
+        custom_properties=dict(custom_properties or {}),
+    )
     validate(provider, bool(password), "add")
     with ctx.uow() as uow:
         if uow.providers.first(name=name):
@@ -81,22 +129,20 @@ def add_provider(
         return provider
 
 
-def update_provider(
-    ctx: EngineContext, provider_id: str, changes: dict[str, Any], password: str | None = None
-) -> model.ExternalProvider:
+def update_provider(ctx: EngineContext, provider_id: str, changes: ProviderChanges) -> model.ExternalProvider:
     with ctx.uow() as uow:
         provider = get_or_404(uow.providers, provider_id, "Provider")
-        if "type" in changes and changes.pop("type") != provider.type:
+        if changes.type is not UNSET and changes.type != provider.type:
             raise BadRequest(cannot("edit", TYPE, "The provider type cannot be changed."))
         if (
-            "name" in changes
-            and changes["name"] != provider.name
-            and uow.providers.first(name=changes["name"])
+            changes.name is not UNSET
+            and changes.name != provider.name
+            and uow.providers.first(name=changes.name)
         ):
             raise name_in_use("edit", TYPE)
-        apply_changes(provider, changes, EDITABLE)
-        if password:
-            provider.password_encrypted = ctx.secrets.encrypt(password)
+        apply_specified(provider, changes, skip={"type", "password"})
+        if changes.password is not UNSET and changes.password:  # empty: keep the stored one
+            provider.password_encrypted = ctx.secrets.encrypt(changes.password)
         validate(provider, bool(provider.password_encrypted), "edit")
         uow.commit()
         return provider
@@ -156,9 +202,8 @@ def test_connectivity(ctx: EngineContext, provider_id: str) -> None:
     ctx.provider_client(provider).test_connectivity()
 
 
-def test_unsaved(ctx: EngineContext, password: str | None, **fields: Any) -> None:
-    """The UI's Test button: try a provider's settings before saving them."""
-    provider = model.ExternalProvider(**fields)
+def test_unsaved(ctx: EngineContext, provider: model.ExternalProvider, password: str | None) -> None:
+    """The UI's Test button: try a provider's settings (an entity never stored) before saving them."""
     validate(provider, bool(password), "test")
     ctx.provider_client(provider, password).test_connectivity()
 

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from neutrino.engine.commands import run_vm
-from neutrino.engine.commands.common import EngineContext, Ref, apply_changes, get_or_404, require
+from neutrino.engine.commands.common import (
+    UNSET,
+    EngineContext,
+    Ref,
+    Unset,
+    apply_specified,
+    get_or_404,
+    require,
+)
 from neutrino.engine.commands.ports import reap
 from neutrino.engine.commands.provisioning import release_vm_ports
 from neutrino.engine.domain import model
@@ -17,9 +25,28 @@ TYPE = "VM"
 ACTIVE_SNAPSHOT = "Active VM"
 
 
+@dataclass(frozen=True)
+class VmChanges:
+    """What an edit of a VM sets; a field left UNSET keeps its value. A running VM keeps its cluster."""
+
+    name: str | Unset = UNSET
+    description: str | Unset = UNSET
+    comment: str | Unset = UNSET
+    memory: int | Unset = UNSET
+    cluster: Ref | Unset = UNSET
+
+
 def add_vm(
-    ctx: EngineContext, name: str, cluster: Ref, template: Ref | None = None, **fields: Any
+    ctx: EngineContext,
+    name: str,
+    cluster: Ref,
+    template: Ref | None = None,
+    *,
+    description: str = "",
+    comment: str = "",
+    memory: int | None = None,
 ) -> model.Vm:
+    """Add a VM from a template (the Blank one by default), with the template's memory unless given."""
     check_name(name)
     with ctx.uow() as uow:
         cl = require(uow.clusters, cluster, "Cluster", "cluster")
@@ -28,9 +55,18 @@ def add_vm(
         tpl = require(uow.templates, template or Ref(id=BLANK_TEMPLATE_ID), "Template", "template")
         if uow.vms.first(name=name):
             raise name_in_use("add", TYPE)
-        fields.setdefault("memory", tpl.memory)
-        check_memory(fields["memory"])
-        vm = uow.vms.add(model.Vm(name=name, cluster_id=cl.id, template_id=tpl.id, **fields))
+        memory = tpl.memory if memory is None else memory
+        check_memory(memory)
+        vm = uow.vms.add(
+            model.Vm(
+                name=name,
+                cluster_id=cl.id,
+                template_id=tpl.id,
+                description=description,
+                comment=comment,
+                memory=memory,
+            )
+        )
         uow.flush()
         uow.snapshots.add(
             model.Snapshot(vm_id=vm.id, description=ACTIVE_SNAPSHOT, snapshot_type=model.SnapshotType.ACTIVE)
@@ -39,22 +75,21 @@ def add_vm(
         return vm
 
 
-def update_vm(ctx: EngineContext, vm_id: str, changes: dict[str, Any]) -> model.Vm:
+def update_vm(ctx: EngineContext, vm_id: str, changes: VmChanges) -> model.Vm:
     with ctx.uow() as uow:
         vm = uow.vms.lock(vm_id) or get_or_404(uow.vms, vm_id, TYPE)
-        if "name" in changes and changes["name"] != vm.name:
-            check_name(changes["name"])
-            if uow.vms.first(name=changes["name"]):
+        if changes.name is not UNSET and changes.name != vm.name:
+            check_name(changes.name)
+            if uow.vms.first(name=changes.name):
                 raise name_in_use("edit", TYPE)
-        cluster_ref = changes.pop("cluster", None)
-        if cluster_ref:
-            cl = require(uow.clusters, cluster_ref, "Cluster", "cluster")
+        if changes.cluster is not UNSET:
+            cl = require(uow.clusters, changes.cluster, "Cluster", "cluster")
             if cl.id != vm.cluster_id and vm.is_running:
                 raise Conflict(cannot("edit", TYPE, "The Cluster of a running VM cannot be changed."))
             vm.cluster_id = cl.id
-        if "memory" in changes:
-            check_memory(changes["memory"])
-        apply_changes(vm, changes, {"name", "description", "comment", "memory"})
+        if changes.memory is not UNSET:
+            check_memory(changes.memory)
+        apply_specified(vm, changes, skip={"cluster"})
         uow.commit()
         return vm
 

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
 
-from neutrino.engine.commands.common import EngineContext, Ref, apply_changes, get_or_404, require
+from neutrino.engine.commands.common import (
+    UNSET,
+    EngineContext,
+    Ref,
+    Unset,
+    apply_specified,
+    get_or_404,
+    or_current,
+    require,
+)
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, Conflict, cannot, used_by
 from neutrino.engine.domain.rules import check_name, check_port_mirroring
@@ -20,7 +30,23 @@ DECLARED_PROPERTIES: dict[str, re.Pattern[str]] = {
 }
 
 
-def check_custom_properties(props: dict[str, str], action: str) -> dict[str, str]:
+@dataclass(frozen=True)
+class ProfileChanges:
+    """What an edit of a vNIC profile sets; a field left UNSET keeps its value. ``network`` may only name the
+    profile's own network (a profile cannot move)."""
+
+    name: str | Unset = UNSET
+    description: str | Unset = UNSET
+    comment: str | Unset = UNSET
+    port_mirroring: bool | Unset = UNSET
+    pass_through: bool | Unset = UNSET
+    migratable: bool | Unset = UNSET
+    public: bool | Unset = UNSET
+    custom_properties: dict[str, str] | Unset = UNSET
+    network: Ref | Unset = UNSET
+
+
+def check_custom_properties(props: Mapping[str, str], action: str) -> Mapping[str, str]:
     unknown = sorted(k for k in props if k not in DECLARED_PROPERTIES)
     if unknown:
         raise BadRequest(
@@ -37,9 +63,22 @@ def check_custom_properties(props: dict[str, str], action: str) -> dict[str, str
     return props
 
 
-def add_profile(ctx: EngineContext, name: str, network: Ref, **fields: Any) -> model.VnicProfile:
+def add_profile(
+    ctx: EngineContext,
+    name: str,
+    network: Ref,
+    *,
+    description: str = "",
+    comment: str = "",
+    port_mirroring: bool = False,
+    pass_through: bool = False,
+    migratable: bool = False,
+    public: bool = True,
+    custom_properties: Mapping[str, str] | None = None,
+) -> model.VnicProfile:
+    """Add a profile to a VM network (``public``: every user may use it)."""
     check_name(name)
-    check_custom_properties(fields.get("custom_properties", {}), "add")
+    check_custom_properties(custom_properties or {}, "add")
     with ctx.uow() as uow:
         net = require(uow.networks, network, "Network", "network")
         if not net.is_vm_network:
@@ -53,46 +92,44 @@ def add_profile(ctx: EngineContext, name: str, network: Ref, **fields: Any) -> m
             )
         if uow.profiles.first(network_id=net.id, name=name):
             raise _name_used("add")
-        check_port_mirroring(net.is_external, bool(fields.get("port_mirroring")), "add")
-        profile = uow.profiles.add(model.VnicProfile(name=name, network_id=net.id, **fields))
+        check_port_mirroring(net.is_external, port_mirroring, "add")
+        profile = uow.profiles.add(
+            model.VnicProfile(
+                name=name,
+                network_id=net.id,
+                description=description,
+                comment=comment,
+                port_mirroring=port_mirroring,
+                pass_through=pass_through,
+                migratable=migratable,
+                public=public,
+                custom_properties=dict(custom_properties or {}),
+            )
+        )
         uow.commit()
         return profile
 
 
-def update_profile(ctx: EngineContext, profile_id: str, changes: dict[str, Any]) -> model.VnicProfile:
+def update_profile(ctx: EngineContext, profile_id: str, changes: ProfileChanges) -> model.VnicProfile:
     with ctx.uow() as uow:
         profile = get_or_404(uow.profiles, profile_id, TYPE)
-        net_ref = changes.pop("network", None)
-        if net_ref:
-            net = require(uow.networks, net_ref, "Network", "network")
+        if changes.network is not UNSET and changes.network:
+            net = require(uow.networks, changes.network, "Network", "network")
             if net.id != profile.network_id:
                 raise BadRequest(
                     cannot("edit", TYPE, "VM network interface profile's network cannot be changed.")
                 )
-        if "name" in changes and changes["name"] != profile.name:
-            check_name(changes["name"])
-            if uow.profiles.first(network_id=profile.network_id, name=changes["name"]):
+        if changes.name is not UNSET and changes.name != profile.name:
+            check_name(changes.name)
+            if uow.profiles.first(network_id=profile.network_id, name=changes.name):
                 raise _name_used("edit")
-        if "custom_properties" in changes:
-            check_custom_properties(changes["custom_properties"], "edit")
+        if changes.custom_properties is not UNSET:
+            check_custom_properties(changes.custom_properties, "edit")
         network = get_or_404(uow.networks, profile.network_id, "Network")
         check_port_mirroring(
-            network.is_external, changes.get("port_mirroring", profile.port_mirroring), "edit"
+            network.is_external, or_current(changes.port_mirroring, profile.port_mirroring), "edit"
         )
-        apply_changes(
-            profile,
-            changes,
-            {
-                "name",
-                "description",
-                "comment",
-                "port_mirroring",
-                "pass_through",
-                "migratable",
-                "public",
-                "custom_properties",
-            },
-        )
+        apply_specified(profile, changes, skip={"network"})
         uow.commit()
         return profile
 

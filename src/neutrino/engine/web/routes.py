@@ -30,21 +30,6 @@ from neutrino.engine.domain.errors import EngineError
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-# what the Test button may send, as the dialog names them
-TEXT_FIELDS = (
-    "name",
-    "description",
-    "url",
-    "username",
-    "authentication_url",
-    "tenant_name",
-    "project_name",
-    "project_domain_name",
-    "user_domain_name",
-    "plugin_type",
-    "external_plugin_type",
-)
-BOOL_FIELDS = ("requires_authentication", "read_only", "auto_sync")
 NO_CACHE = {"Cache-Control": "no-cache"}
 
 
@@ -63,8 +48,8 @@ def web_routes() -> list[BaseRoute]:
         if not isinstance(body, dict):
             return JSONResponse({"error": "The request body must be a JSON object."}, 400)
         try:
-            password, fields = _provider_fields(body)
-            await run_in_threadpool(lambda: providers_cmd.test_unsaved(ctx, password, **fields))
+            provider, password = _unsaved_provider(body)
+            await run_in_threadpool(providers_cmd.test_unsaved, ctx, provider, password)
         except EngineError as exc:
             return JSONResponse({"error": exc.message})
         except ValueError as exc:
@@ -106,23 +91,42 @@ def _authorized(request: Request, ctx: EngineContext) -> bool:
     )
 
 
-def _provider_fields(body: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
-    """The dialog's JSON as ``ExternalProvider`` fields (the password apart); unknown keys are ignored."""
-    fields: dict[str, Any] = {"name": "test"}
-    for key in TEXT_FIELDS:
+def _unsaved_provider(body: dict[str, object]) -> tuple[model.ExternalProvider, str | None]:
+    """The Test dialog's JSON (keys as the dialog names them) as a provider never stored, and its password;
+    empty texts are not given, unknown keys are ignored."""
+
+    def text(key: str) -> str | None:
         value = body.get(key)
-        if isinstance(value, str) and value.strip():
-            fields[key] = value.strip()
-    for key in BOOL_FIELDS:
+        return value.strip() if isinstance(value, str) and value.strip() else None
+
+    def flag(key: str) -> bool:
         value = body.get(key)
-        fields[key] = value is True or (isinstance(value, str) and value.lower() == "true")
+        return value is True or (isinstance(value, str) and value.lower() == "true")
+
     raw_type = str(body.get("type") or model.ProviderType.NEUTRON.value)
     try:
-        fields["type"] = model.ProviderType(raw_type)
+        provider_type = model.ProviderType(raw_type)
     except ValueError:
         raise ValueError(f"Unknown provider type '{raw_type}'.") from None
+    provider = model.ExternalProvider(
+        name=text("name") or "test",
+        type=provider_type,
+        url=text("url") or "",
+        description=text("description") or "",
+        requires_authentication=flag("requires_authentication"),
+        username=text("username"),
+        authentication_url=text("authentication_url"),
+        tenant_name=text("tenant_name"),
+        project_name=text("project_name"),
+        project_domain_name=text("project_domain_name"),
+        user_domain_name=text("user_domain_name"),
+        plugin_type=text("plugin_type"),
+        external_plugin_type=text("external_plugin_type"),
+        read_only=flag("read_only"),
+        auto_sync=flag("auto_sync"),
+    )
     password = body.get("password")
-    return (password if isinstance(password, str) and password else None), fields
+    return provider, (password if isinstance(password, str) and password else None)
 
 
 def _external_link(ctx: EngineContext, network_id: str) -> dict[str, Any] | None:

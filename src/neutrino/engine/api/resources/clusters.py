@@ -10,6 +10,7 @@ from neutrino.engine.api.fields import (
     Enum,
     Field,
     RefTo,
+    changes_of,
     common_fields,
     invalid,
     text_of,
@@ -108,8 +109,7 @@ class Clusters(Collection):
         return cmd.add_cluster(call.ctx, fields.pop("name", None), fields.pop("data_center", None), **fields)
 
     def update(self, call: Call, id_: str, body: Tree) -> Any:
-        changes = self.parse(body)
-        changes.pop("data_center", None)
+        changes = changes_of(cmd.ClusterChanges, self.parse(body), ignore={"data_center"})
         return cmd.update_cluster(call.ctx, id_, changes)
 
     def remove(self, call: Call, id_: str) -> None:
@@ -156,7 +156,8 @@ class ClusterNetworks(Networks):
         return network
 
     def update(self, call: Call, id_: str, body: Tree) -> Any:
-        network, _ = cmd.update_attachment(call.ctx, call.parents[-1], id_, _attachment_flags(body))
+        changes = cmd.AttachmentChanges(**_attachment_flags(body))
+        network, _ = cmd.update_attachment(call.ctx, call.parents[-1], id_, changes)
         return network
 
     def remove(self, call: Call, id_: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.engine.api.fields import BOOL, Enum, Field, RefTo, common_fields, version_field
+from neutrino.engine.api.fields import BOOL, Enum, Field, RefTo, changes_of, common_fields, version_field
 from neutrino.engine.api.resource import Call, Collection
 from neutrino.engine.api.wire import Tree
 from neutrino.engine.commands import datacenters as cmd
@@ -36,7 +36,7 @@ class DataCenters(Collection):
         return cmd.add_data_center(call.ctx, fields.pop("name", None), **fields)
 
     def update(self, call: Call, id_: str, body: Tree) -> Any:
-        return cmd.update_data_center(call.ctx, id_, self.parse(body))
+        return cmd.update_data_center(call.ctx, id_, changes_of(cmd.DataCenterChanges, self.parse(body)))
 
     def remove(self, call: Call, id_: str) -> None:
         cmd.remove_data_center(call.ctx, id_, force=call.flag("force"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.engine.api.fields import DATE, INT, Enum, Field, RefTo, common_fields
+from neutrino.engine.api.fields import DATE, INT, Enum, Field, RefTo, changes_of, common_fields
 from neutrino.engine.api.resource import Call, Collection
 from neutrino.engine.api.wire import Tree
 from neutrino.engine.commands import hosts as cmd
@@ -51,7 +51,7 @@ class Hosts(Collection):
         return cmd.add_host(call.ctx, f.pop("name", None), f.pop("address", ""), f.pop("cluster", None), **f)
 
     def update(self, call: Call, id_: str, body: Tree) -> Any:
-        return cmd.update_host(call.ctx, id_, self.parse(body))
+        return cmd.update_host(call.ctx, id_, changes_of(cmd.HostChanges, self.parse(body)))
 
     def act(self, call: Call, id_: str, action: str, body: Tree) -> Tree:
         if action == "deactivate":

@@ -11,6 +11,7 @@ from neutrino.engine.api.fields import (
     Enum,
     Field,
     RefTo,
+    changes_of,
     common_fields,
     custom_properties_field,
     invalid,
@@ -99,9 +100,9 @@ class Networks(Collection):
         return cmd.add_network(call.ctx, fields.pop("name", None), fields.pop("data_center", None), **fields)
 
     def update(self, call: Call, id_: str, body: Tree) -> Any:
-        changes = self.parse(body)
-        changes.pop("data_center", None)
-        changes.pop("external_provider", None)
+        changes = changes_of(
+            cmd.NetworkChanges, self.parse(body), ignore={"data_center", "external_provider"}
+        )
         return cmd.update_network(call.ctx, id_, changes)
 
     def remove(self, call: Call, id_: str) -> None:
@@ -206,7 +207,8 @@ class VnicProfiles(Collection):
         )
 
     def update(self, call: Call, id_: str, body: Tree) -> Any:
-        return profiles_cmd.update_profile(call.ctx, id_, self.parse(body))
+        changes = changes_of(profiles_cmd.ProfileChanges, self.parse(body))
+        return profiles_cmd.update_profile(call.ctx, id_, changes)
 
     def remove(self, call: Call, id_: str) -> None:
         profiles_cmd.remove_profile(call.ctx, id_)

@@ -11,6 +11,7 @@ from neutrino.engine.api.fields import (
     Enum,
     Field,
     RefTo,
+    changes_of,
     common_fields,
     custom_properties_field,
     invalid,
@@ -75,8 +76,7 @@ class Providers(Collection):
         return cmd.add_provider(call.ctx, fields.pop("name", None), fields.pop("password", None), **fields)
 
     def update(self, call: Call, id_: str, body: Tree) -> Any:
-        changes = self.parse(body)
-        return cmd.update_provider(call.ctx, id_, changes, changes.pop("password", None))
+        return cmd.update_provider(call.ctx, id_, changes_of(cmd.ProviderChanges, self.parse(body)))
 
     def remove(self, call: Call, id_: str) -> None:
         cmd.remove_provider(call.ctx, id_)

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from neutrino.engine.api.fields import API, BOOL, DATE, INT, Enum, Field, RefTo, common_fields, invalid
+from neutrino.engine.api.fields import (
+    API,
+    BOOL,
+    DATE,
+    INT,
+    Enum,
+    Field,
+    RefTo,
+    changes_of,
+    common_fields,
+    invalid,
+)
 from neutrino.engine.api.resource import Call, Collection
 from neutrino.engine.api.wire import Tree
 from neutrino.engine.commands import nics as nics_cmd
@@ -93,9 +104,7 @@ class Vms(Collection):
         )
 
     def update(self, call: Call, id_: str, body: Tree) -> Any:
-        changes = self.parse(body)
-        changes.pop("template", None)
-        return cmd.update_vm(call.ctx, id_, changes)
+        return cmd.update_vm(call.ctx, id_, changes_of(cmd.VmChanges, self.parse(body), ignore={"template"}))
 
     def remove(self, call: Call, id_: str) -> None:
         cmd.remove_vm(call.ctx, id_)
@@ -200,7 +209,8 @@ class Nics(Collection):
         return nics_cmd.add_nic(call.ctx, call.parents[0], fields.pop("name", None), **fields)
 
     def update(self, call: Call, id_: str, body: Tree) -> Any:
-        return nics_cmd.update_nic(call.ctx, call.parents[0], id_, self.parse(body))
+        changes = changes_of(nics_cmd.NicChanges, self.parse(body))
+        return nics_cmd.update_nic(call.ctx, call.parents[0], id_, changes)
 
     def remove(self, call: Call, id_: str) -> None:
         nics_cmd.remove_nic(call.ctx, call.parents[0], id_)
