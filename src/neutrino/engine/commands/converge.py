@@ -223,8 +223,13 @@ def _converge_nics(ctx: EngineContext, op: Operation) -> None:
                 ports.fail(nic, "the engine stopped before the hot plug finished")
             elif not nic.plugged and ports.nic_state(nic) == NicState.PLUGGED:
                 ports.step(nic, "unplugged", f"hot unplugged from host {host.name}", NicState.UNPLUGGED)
-            elif nic.id in on_host and nic.port_created_by == op.id:
-                nic.port_created_by = None  # the hot plug got there: its port stays
+            elif nic.plugged and nic.id in on_host:
+                nic.port_created_by = None if nic.port_created_by == op.id else nic.port_created_by
+                if ports.nic_state(nic) in (
+                    NicState.PREPARING,
+                    NicState.PORT_READY,
+                ):  # the hot plug got there
+                    ports.step(nic, "plugged", f"hot plugged on host {host.name}", NicState.PLUGGED)
         oplog.close(uow, OperationState.DONE)
         uow.commit()
     ports.reap(ctx, orphans)
