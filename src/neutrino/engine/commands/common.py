@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Protocol, TypeVar
@@ -76,6 +77,7 @@ class EngineContext:
     sso_token_lifetime: float = 36_000.0
     # the operations this process is performing now (commands.operations.perform): not for convergence
     active_operations: set[str] = field(default_factory=set)
+    operations_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def require(repo: Repository[T], ref: Ref | str | None, type_: str, field: str) -> T:

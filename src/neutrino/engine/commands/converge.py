@@ -62,10 +62,17 @@ def converge_host(ctx: EngineContext, host_id: str) -> int:
 
 
 def converge_operation(ctx: EngineContext, op: Operation) -> None:
+    """Converge one recorded operation, unless this process is already performing or converging it."""
+    with ctx.operations_lock:
+        if op.id in ctx.active_operations:
+            return
+        ctx.active_operations.add(op.id)
     try:
         CONVERGERS[op.kind](ctx, op)
     except Exception:  # one VM must not keep the others in flight; its record stays for the next try
         log.exception("converging %s operation %s of VM %s failed", op.kind.value, op.id, op.vm_id)
+    finally:
+        ctx.active_operations.discard(op.id)
 
 
 def _record_unrecorded(ctx: EngineContext) -> None:
