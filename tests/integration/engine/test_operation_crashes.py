@@ -17,6 +17,7 @@ from neutrino.engine.commands import converge as convergence
 from neutrino.engine.commands import nics, operations, vms
 from neutrino.engine.commands.common import Ref
 from neutrino.engine.commands.migrate import migrate_vm
+from neutrino.engine.commands.monitoring import monitor_all
 from neutrino.engine.domain.model import NicState, VmStatus
 from neutrino.engine.domain.operations import OperationState, StepName
 from tests.integration.engine import test_lifecycle as lifecycle
@@ -251,3 +252,26 @@ def test_each_kind_lists_the_points_it_is_killed_at() -> None:
     }
     for kind, steps in STEPS.items():
         assert {s.value for s in steps[1:]} == {step for _, step in covered[kind]}, kind
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_operation_waiting_for_its_host_converges_when_the_agent_answers_again(
+    world: World, kill_at: Callable[[str, str], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vm_id, (n1,) = world.vm("vm1", world.profiles[0])
+    vms.start_vm(world.ctx, vm_id)
+    host = world.host_name(vm_id)
+    kill_at("finish", "")
+    crash(lambda: vms.stop_vm(world.ctx, vm_id))
+    monkeypatch.undo()
+    world.ctx.active_operations.clear()
+    world.agents[host].down = True  # the engine restarts while the host does not answer
+    convergence.converge(world.ctx)
+    with world.ctx.reader() as uow:
+        [waiting] = operations.running(uow)
+    assert (waiting.kind, waiting.vm_id) == ("stop", vm_id), "the stop waits for its host"
+    assert world.get_vm(vm_id).status == VmStatus.POWERING_DOWN
+    world.agents[host].down = False
+    monitor_all(world.ctx)  # the host monitor sees the agent again
+    assert_agreed(world, vm_id)
+    assert world.get_vm(vm_id).status == VmStatus.DOWN
