@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from neutrino.engine.commands import events, ports
 from neutrino.engine.commands.common import EngineContext
@@ -68,7 +69,11 @@ def converge_operation(ctx: EngineContext, op: Operation) -> None:
             return
         ctx.active_operations.add(op.id)
     try:
-        CONVERGERS[op.kind](ctx, op)
+        found = _situation(ctx, op)
+        if found is None:
+            _close_gone(ctx, OperationLog.of(ctx, op))
+        else:
+            CONVERGERS[op.kind](ctx, found)
     except Exception:  # one VM must not keep the others in flight; its record stays for the next try
         log.exception("converging %s operation %s of VM %s failed", op.kind.value, op.id, op.vm_id)
     finally:
@@ -140,32 +145,40 @@ def _close_gone(ctx: EngineContext, oplog: OperationLog) -> None:
         uow.commit()
 
 
-def _situation(
-    ctx: EngineContext, op: Operation
-) -> tuple[model.Vm | None, model.Host | None, model.Host | None, Placement | None]:
-    """The VM, the operation's source and target hosts, and the VM's plan (None if it cannot be planned)."""
+@dataclass
+class Situation:
+    """What converging one operation starts from: its record and log, the VM, the operation's source and
+    target hosts, and the VM's plan (None if it cannot be planned again, e.g. its network left the provider)."""
+
+    op: Operation
+    log: OperationLog
+    vm: model.Vm
+    source: model.Host | None
+    target: model.Host | None
+    placement: Placement | None
+
+
+def _situation(ctx: EngineContext, op: Operation) -> Situation | None:
+    """None when the VM is gone."""
     with ctx.reader() as uow:
         vm = uow.vms.get(op.vm_id)
+        if vm is None:
+            return None
         source = uow.hosts.get(op.source_host_id) if op.source_host_id else None
         target = uow.hosts.get(op.target_host_id) if op.target_host_id else None
-        placement = None
-        if vm is not None:
-            try:
-                placement = plan_vm(uow, vm, "run")
-            except EngineError as exc:  # e.g. its network left the provider meanwhile
-                log.warning("converge: VM %s cannot be planned again: %s", vm.name, exc.message)
-    return vm, source, target, placement
+        try:
+            placement: Placement | None = plan_vm(uow, vm, "run")
+        except EngineError as exc:
+            log.warning("converge: VM %s cannot be planned again: %s", vm.name, exc.message)
+            placement = None
+    return Situation(op, OperationLog.of(ctx, op), vm, source, target, placement)
 
 
 # --- per kind ----------------------------------------------------------------------------------------------
 
 
-def _converge_run(ctx: EngineContext, op: Operation) -> None:
-    oplog = OperationLog.of(ctx, op)
-    vm, _, host, placement = _situation(ctx, op)
-    if vm is None:
-        _close_gone(ctx, oplog)
-        return
+def _converge_run(ctx: EngineContext, now: Situation) -> None:
+    op, oplog, vm, host, placement = now.op, now.log, now.vm, now.target, now.placement
     if not op.reached(StepName.ON_HOST):  # the host was never asked to create it
         undo_run(ctx, oplog, vm.id, None, INTERRUPTED)
         return
@@ -177,12 +190,8 @@ def _converge_run(ctx: EngineContext, op: Operation) -> None:
     undo_run(ctx, oplog, vm.id, host if report is not None else None, INTERRUPTED)
 
 
-def _converge_stop(ctx: EngineContext, op: Operation) -> None:
-    oplog = OperationLog.of(ctx, op)
-    vm, host, _, _ = _situation(ctx, op)
-    if vm is None:
-        _close_gone(ctx, oplog)
-        return
+def _converge_stop(ctx: EngineContext, now: Situation) -> None:
+    oplog, vm, host = now.log, now.vm, now.source
     if host is not None:
         try:
             ctx.agent_client(host).destroy_vm(vm.id)
@@ -193,15 +202,11 @@ def _converge_stop(ctx: EngineContext, op: Operation) -> None:
     _note(ctx, vm.id, "its stop is finished")
 
 
-def _converge_nics(ctx: EngineContext, op: Operation) -> None:
+def _converge_nics(ctx: EngineContext, now: Situation) -> None:
     """A hot plug or unplug was in flight on a running VM: each vNIC ends as the host has it — one the host
     does not have is unplugged (its port released if the operation made it), one the engine unplugged is taken
     out of the host (or, if that fails, plugged again in the engine)."""
-    oplog = OperationLog.of(ctx, op)
-    vm, host, _, _ = _situation(ctx, op)
-    if vm is None:
-        _close_gone(ctx, oplog)
-        return
+    op, oplog, vm, host = now.op, now.log, now.vm, now.source
     report = _ask(ctx, host, vm.id)
     if host is None or report is None:
         return  # it waits for the host
@@ -243,13 +248,9 @@ def _converge_nics(ctx: EngineContext, op: Operation) -> None:
     _note(ctx, vm.id, "its vNICs are as its host has them")
 
 
-def _converge_migration(ctx: EngineContext, op: Operation) -> None:
+def _converge_migration(ctx: EngineContext, now: Situation) -> None:
     """Finish a migration that reached its destination; else the VM stays on its source, ports bound back."""
-    oplog = OperationLog.of(ctx, op)
-    vm, source, target, placement = _situation(ctx, op)
-    if vm is None:
-        _close_gone(ctx, oplog)
-        return
+    op, oplog, vm, source, target, placement = now.op, now.log, now.vm, now.source, now.target, now.placement
     if source is None or placement is None:
         undo_run(ctx, oplog, vm.id, None, INTERRUPTED)
         return
@@ -267,7 +268,7 @@ def _converge_migration(ctx: EngineContext, op: Operation) -> None:
     _note(ctx, vm.id, f"its migration did not finish; it stays on {source.name}")
 
 
-CONVERGERS: dict[OperationKind, Callable[[EngineContext, Operation], None]] = {
+CONVERGERS: dict[OperationKind, Callable[[EngineContext, Situation], None]] = {
     OperationKind.RUN: _converge_run,
     OperationKind.STOP: _converge_stop,
     OperationKind.HOTPLUG: _converge_nics,
