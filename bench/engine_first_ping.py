@@ -1,7 +1,7 @@
 """Bench (root): from the run-VM API call to the guest's first successful ping, through the whole of Neutrino.
 
 Two host namespaces with agent processes (linux_bridge, netns guests that configure themselves by DHCP), the
-embedded provider and the engine on their underlay (tests/system/scenario/stack.py). A peer VM runs on host2;
+embedded provider and the engine on their underlay (tests/support/engine_stack.py). A peer VM runs on host2;
 each round creates a VM on host1 with one vNIC on the same network, calls `start` through ovirtsdk4 and pings
 the peer from the guest until it answers. Baseline, measured in the same run the same way: the same port made
 directly on the provider and the same VM created directly with the agent's create-VM verb (no engine).
@@ -24,8 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.system.agent.netlab import Lab, netns_names  # noqa: E402
-from tests.system.scenario.stack import (  # noqa: E402
+from tests.support.engine_stack import (  # noqa: E402
     HOSTS,
     TOKEN,
     World,
@@ -34,6 +33,7 @@ from tests.system.scenario.stack import (  # noqa: E402
     setup_site,
     start_vm,
 )
+from tests.support.netlab import Lab, netns_names  # noqa: E402
 
 
 def _first_ping(w: World, prefix: str, vm_id: str, peer_ip: str, t0: float, timeout: float = 60) -> float:

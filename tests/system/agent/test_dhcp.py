@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import _require
+from tests.support.netlab import Lab, sh
 
-from .netlab import Lab, sh
 from .test_two_hosts import agent_args
 
 pytestmark = pytest.mark.root

@@ -13,8 +13,7 @@ from neutrino.agent.api.models import VmSpec
 from neutrino.agent.app import build_agent
 from neutrino.agent.datapath.iproute import IpRouteNet
 from neutrino.agent.settings import AgentSettings
-
-from .netlab import Lab, sh
+from tests.support.netlab import Lab, sh
 
 pytestmark = pytest.mark.root
 

@@ -23,9 +23,9 @@ import pytest
 
 from neutrino.agent.datapath.firewall import link_local
 from tests.conftest import _require
+from tests.support.netlab import Lab, sh
+from tests.support.provider_lab import linux_bridge_agents, openstack_reason, provider_on_underlay
 
-from .netlab import Lab, sh
-from .provider_lab import linux_bridge_agents, openstack_reason, provider_on_underlay
 from .test_provider_sync import PROPAGATION, Scenario, eventually
 
 pytestmark = pytest.mark.root

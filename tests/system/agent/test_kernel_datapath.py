@@ -18,8 +18,7 @@ from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.hostnet import HostNetError, LinkChange, VxlanSpec
 from neutrino.agent.datapath.iproute import IpRouteNet
 from neutrino.agent.settings import AgentSettings
-
-from .netlab import Lab, sh
+from tests.support.netlab import Lab, sh
 
 pytestmark = pytest.mark.root
 

@@ -22,8 +22,7 @@ from neutrino.agent.datapath.iproute import IpRouteNet
 from neutrino.agent.service import Agent
 from neutrino.agent.settings import AgentSettings
 from tests.conftest import _require
-
-from .netlab import Lab, sh
+from tests.support.netlab import Lab, sh
 
 pytestmark = pytest.mark.root
 

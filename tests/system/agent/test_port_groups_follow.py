@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import _require
+from tests.support.netlab import Lab, sh
+from tests.support.provider_lab import openstack_reason, provider_on_underlay
 
-from .netlab import Lab, sh
-from .provider_lab import openstack_reason, provider_on_underlay
 from .test_dhcp import wait_for
 from .test_open_vswitch import require_ovs
 from .test_provider_sync import PROPAGATION, SERVER, Scenario, eventually

@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from .netlab import Lab, sh
-from .provider_lab import provider_on_underlay
+from tests.support.netlab import Lab, sh
+from tests.support.provider_lab import provider_on_underlay
 
 pytestmark = pytest.mark.root
 

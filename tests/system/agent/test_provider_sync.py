@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import _require
+from tests.support.netlab import AgentProcess, Lab, sh
+from tests.support.provider_lab import Provider, linux_bridge_agents, openstack_reason, provider_on_underlay
 
-from .netlab import AgentProcess, Lab, sh
-from .provider_lab import Provider, linux_bridge_agents, openstack_reason, provider_on_underlay
 from .test_dhcp import wait_for
 
 pytestmark = pytest.mark.root

@@ -13,8 +13,8 @@ from functools import partial
 import pytest
 
 from neutrino.agent.datapath.firewall import link_local
+from tests.support.netlab import sh
 
-from .netlab import sh
 from .test_ipv6 import PREFIX, Ipv6Scenario, v6  # noqa: F401 - v6 is the fixture
 from .test_provider_sync import eventually
 

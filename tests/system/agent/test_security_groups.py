@@ -15,8 +15,8 @@ from neutrino.agent.api.models import SecurityGroupSpec, VmSpec
 from neutrino.agent.app import build_agent
 from neutrino.agent.settings import AgentSettings
 from tests.conftest import _require
+from tests.support.netlab import Lab, sh
 
-from .netlab import Lab, sh
 from .test_kernel_datapath import CountingNet
 
 pytestmark = pytest.mark.root

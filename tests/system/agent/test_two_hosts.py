@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .netlab import Lab, sh
+from tests.support.netlab import Lab, sh
 
 pytestmark = pytest.mark.root
 

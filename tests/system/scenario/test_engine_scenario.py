@@ -18,10 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import _require
-from tests.system.agent.conftest import root_reason
-from tests.system.agent.netlab import Lab, netns_names, sh
-from tests.system.agent.provider_lab import openstack_reason
-from tests.system.scenario.stack import (
+from tests.support.engine_stack import (
     World,
     add_vm,
     engine_stack,
@@ -30,6 +27,8 @@ from tests.system.scenario.stack import (
     setup_site,
     start_vm,
 )
+from tests.support.netlab import Lab, netns_names, root_reason, sh
+from tests.support.provider_lab import openstack_reason
 
 pytestmark = pytest.mark.root
 

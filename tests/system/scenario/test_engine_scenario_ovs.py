@@ -10,10 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import _require
-from tests.system.agent.conftest import root_reason
-from tests.system.agent.netlab import Lab, sh
-from tests.system.agent.provider_lab import openstack_reason
-from tests.system.scenario.stack import (
+from tests.support.engine_stack import (
     World,
     add_vm,
     engine_stack,
@@ -22,6 +19,8 @@ from tests.system.scenario.stack import (
     setup_site,
     start_vm,
 )
+from tests.support.netlab import Lab, root_reason, sh
+from tests.support.provider_lab import openstack_reason
 
 pytestmark = pytest.mark.root
 

@@ -21,15 +21,15 @@ from typing import Any
 import httpx
 
 from neutrino.agent.provider_link import REPORT_EXTENSION
-
-from .netlab import AgentProcess, Lab, sh
+from tests.support.netlab import AgentProcess, Lab, sh
 
 PASSWORD = "pw"
 CLONE_NEWNET = 0x40000000
 OPENSTACK = Path(sys.executable).with_name("openstack")
 
 
-def _enter_netns(ns: str) -> None:
+def enter_netns(ns: str) -> None:
+    """Move the calling thread into the named network namespace."""
     libc = ctypes.CDLL(None, use_errno=True)
     fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
     try:
@@ -53,7 +53,7 @@ class Provider:
         self.ns = ns
         self.url = f"http://{address}:9696"
         self.proc: subprocess.Popen[bytes] | None = None
-        self._pool = ThreadPoolExecutor(max_workers=1, initializer=_enter_netns, initargs=(ns,))
+        self._pool = ThreadPoolExecutor(max_workers=1, initializer=enter_netns, initargs=(ns,))
         self._client: httpx.Client | None = None
 
     def start(self) -> None:

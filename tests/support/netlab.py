@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +23,17 @@ from typing import Any
 import httpx
 
 TOKEN = "system-test-token"
+TOOLS = ("ip", "bridge", "nsenter", "ping")
+
+
+def root_reason() -> str | None:
+    """Why a lab cannot be made here, or None."""
+    if os.geteuid() != 0:
+        return "needs root (network namespaces, veth, bridges, VXLAN)"
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if missing:
+        return f"missing tools: {', '.join(missing)} (Debian iproute2, util-linux, iputils-ping)"
+    return None
 
 
 def sh(*argv: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:

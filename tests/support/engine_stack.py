@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.system.agent.netlab import Lab, netns_names, sh
-from tests.system.agent.provider_lab import PASSWORD, Provider, _enter_netns, provider_on_underlay
+from tests.support.netlab import Lab, netns_names, sh
+from tests.support.provider_lab import PASSWORD, Provider, enter_netns, provider_on_underlay
 
 ENGINE = "10.199.0.254:8080"
 ADMIN = "scenario-admin-pw"
@@ -39,7 +39,7 @@ class InNetns:
     sockets are opened inside the underlay, where the engine listens."""
 
     def __init__(self, ns: str) -> None:
-        self.pool = ThreadPoolExecutor(max_workers=1, initializer=_enter_netns, initargs=(ns,))
+        self.pool = ThreadPoolExecutor(max_workers=1, initializer=enter_netns, initargs=(ns,))
 
     def __call__(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         return self.pool.submit(fn, *args, **kw).result()
