@@ -1,4 +1,4 @@
-"""Failures during the vNIC port lifecycle lose nothing and leave nothing behind (issue 5): a host agent that dies
+"""Failures during the vNIC port lifecycle lose nothing and leave nothing behind: a host agent that dies
 between create-VM and its report, a provider that stops during a run or a VM removal, an engine SIGKILLed in
 the middle of a run.
 

@@ -1,4 +1,4 @@
-"""The vNIC port lifecycle through the real ovirtsdk4 (DESIGN §2, issue 5): `neutrino up` (engine and embedded
+"""The vNIC port lifecycle through the real ovirtsdk4: `neutrino up` (engine and embedded
 provider) with two host agents, on SQLite and on PostgreSQL.
 
 Every trigger of the lifecycle is checked where it shows: the ports on the provider (device_id = the vNIC's id,

@@ -1,6 +1,5 @@
-"""Review of the vNIC port lifecycle through the real ovirtsdk4 (issue 5): what a user sees when a port the
-engine gave up is found again by the next run, and when a host is enrolled with an address the agent client
-cannot use.
+"""The vNIC port lifecycle through the real ovirtsdk4: what a user sees when a port the engine gave up is found
+again by the next run, and when a host is enrolled with an address the agent client cannot use.
 
 `neutrino engine` and `neutrino provider` run apart (SQLite), the engine with a 2 s janitor; a proxy of the
 test's own sits in front of the provider to refuse port deletions while the test wants them refused.
@@ -46,7 +45,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    directory = tmp_path_factory.mktemp("review")
+    directory = tmp_path_factory.mktemp("janitor")
     with (
         engine_and_provider("sqlite", directory, janitor_interval=JANITOR_INTERVAL) as stack,
         proxy_to(stack.provider_url) as provider_proxy,

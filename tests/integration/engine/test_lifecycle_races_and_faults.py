@@ -1,5 +1,5 @@
-"""Review of the engine's VM/vNIC lifecycle (issue 5, DESIGN §2 and §4): races between operations on one VM,
-failure paths that leave a port or a device behind, convergence after a crash, errors that escape as a 500.
+"""The engine's VM/vNIC lifecycle at its edges: races between operations on one VM, failure paths that could
+leave a port or a device behind, convergence after a crash, errors that must not escape as a 500.
 
 Each test states the outcome the design asks for; the engine, the store (SQLite and PostgreSQL) and the unit of
 work are real, the provider and the agents are the fakes of ``tests.support.fakes`` (the `world` of
@@ -271,7 +271,7 @@ def test_removing_a_nic_while_the_vm_starts_never_leaves_it_plugged_on_the_host(
 def test_a_hot_plug_that_fails_its_check_unplugs_the_device_it_plugged(world: World) -> None:
     """hotplug(): the agent plugged the vNIC, the list-VMs check then fails; the undo marks it unplugged and
     deletes the port the hot plug created, but never asks the host to unplug: the device stays plugged on a
-    port that no longer exists (DESIGN §2.7: undo the devices it plugged)."""
+    port that no longer exists (undo the devices it plugged)."""
     vm_id, (n1,) = world.vm("vm1", world.profiles[0])
     vms.start_vm(world.ctx, vm_id)
     agent = world.agents[world.host_name(vm_id)]
