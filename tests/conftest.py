@@ -1,14 +1,59 @@
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
+from tests.support import processes
 from tests.support.databases import backend_database
 from tests.support.require import require as _require
 
 __all__ = ["_require"]  # what the test modules import from here
+
+# the processes the machine had before this session: never blamed on a test
+_BEFORE: frozenset[tuple[int, int]] = frozenset()
+GRACE = 3.0  # seconds a process that was just told to stop gets to exit before it is blamed
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _BEFORE
+    _BEFORE = processes.snapshot()
+    # a run stopped with SIGTERM (a CI or shell time limit) still tears its fixtures down, so the
+    # agents, namespaces and DHCP clients they started do not outlive it
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _fail_on(left: list[processes.Proc], what: str) -> None:
+    if left:
+        processes.kill(left)
+        listed = "\n".join(f"  {p}" for p in left)
+        pytest.fail(f"{len(left)} process(es) outlived {what} (killed now):\n{listed}", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_process_outlives_its_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test's processes (those naming its tmp_path) end with it: checked after its fixtures' teardown."""
+    if "tmp_path" not in request.fixturenames:
+        yield
+        return
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    yield
+    _fail_on(processes.outliving(tmp_path, _BEFORE, GRACE), f"the test {request.node.nodeid}")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_process_outlives_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Processes naming the session's base temp dir (module and session fixtures' servers) end with it."""
+    yield
+    _fail_on(processes.outliving(tmp_path_factory.getbasetemp(), _BEFORE, GRACE), "the test session")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -3,7 +3,11 @@ agent processes running inside "host" namespaces.
 
 Every name starts with the lab's prefix; :meth:`Lab.cleanup` kills the lab's processes and
 deletes every namespace with that prefix (their devices go with them), so nothing leaks into
-the machine's own namespace and no traffic can leave it.
+the machine's own namespace and no traffic can leave it. A process can outlive its namespace: an
+agent that deletes a guest's namespace without killing every process in it (a second
+``dhclient -6`` started before the first wrote its pid file) leaves that process running in an
+unnamed namespace, which ``ip netns pids`` no longer finds; cleanup finds those by the lab's
+directory on their command line, kills them and warns.
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.support import processes
 
 TOKEN = "system-test-token"
 TOOLS = ("ip", "bridge", "nsenter", "ping")
@@ -128,6 +135,7 @@ class Lab:
     workdir: Path
     agents: list[AgentProcess] = field(default_factory=list)
     pidfiles: list[Path] = field(default_factory=list)
+    spawned: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def netns(self, name: str) -> str:
         full = self.prefix + name
@@ -180,6 +188,12 @@ class Lab:
         self.pidfiles.append(run / "vswitchd.pid")
         return f"unix:{sock}"
 
+    def spawn(self, ns: str, *argv: str) -> subprocess.Popen[bytes]:
+        """``argv`` in the background inside ``ns``; stopped by :meth:`cleanup`."""
+        proc = subprocess.Popen(["ip", "netns", "exec", ns, *argv])
+        self.spawned.append(proc)
+        return proc
+
     def in_ns(
         self, ns: str, *argv: str, check: bool = True, timeout: float = 30
     ) -> subprocess.CompletedProcess[str]:
@@ -193,6 +207,9 @@ class Lab:
         for agent in self.agents:
             with contextlib.suppress(Exception):
                 agent.stop()
+        for proc in self.spawned:
+            proc.kill()
+            proc.wait(5)
         for pidfile in reversed(self.pidfiles):
             with contextlib.suppress(OSError, ValueError):
                 os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
@@ -204,3 +221,11 @@ class Lab:
                     with contextlib.suppress(ProcessLookupError, ValueError):
                         os.kill(int(pid), signal.SIGKILL)
                 sh("ip", "netns", "delete", ns, check=False)
+        escaped = processes.outliving(self.workdir)
+        if escaped:
+            processes.kill(escaped)
+            warnings.warn(
+                f"lab {self.prefix}: killed processes that outlived the lab's namespaces:\n"
+                + "\n".join(map(str, escaped)),
+                stacklevel=2,
+            )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -135,7 +134,7 @@ def test_guests_configure_slaac_addresses_and_security_groups_filter_ipv6(
     # -- anti-spoofing: vm2 may send from its own addresses only
     received = tmp_path / "received"
     received.touch()
-    subprocess.Popen(["ip", "netns", "exec", s.guests["vm1"], sys.executable, "-c", LISTENER, str(received)])
+    s.lab.spawn(s.guests["vm1"], sys.executable, "-c", LISTENER, str(received))
     s.rule("--ingress", "--ethertype", "IPv6", "--protocol", "udp", "--dst-port", "5000", server)
 
     def genuine_arrives() -> bool:
