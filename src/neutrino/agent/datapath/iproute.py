@@ -8,7 +8,10 @@ the host namespace and a guest's. TX checksum offload is the exception: an ``SIO
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 from collections.abc import Sequence
 
@@ -219,6 +222,11 @@ class IpRouteNet(HostNet):
         run(["ip", "-n", name, "link", "set", "dev", "lo", "up"])
 
     def delete_netns(self, name: str) -> None:
+        # NOTE: a process left in a namespace outlives its deletion, unnamed and out of reach of
+        # `ip netns pids` (e.g. a guest's dhclient started twice in a race): end them all first
+        for pid in run(["ip", "netns", "pids", name], check=False).stdout.split():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid), signal.SIGKILL)
         run(["ip", "netns", "delete", name])
 
     def in_netns(self, name: str) -> IpRouteNet:

@@ -63,8 +63,11 @@ exit 0
 """
 
 # dhclient -6 binds the link-local address, and exits when it is still tentative (duplicate
-# address detection: a second or so after the link came up)
+# address detection: a second or so after the link came up). The wrapper (args: PIDFILE DEV COMMAND...)
+# writes its pid first: exec keeps it, so a second start while it waits sees a live client, and a stop
+# finds the process whether it is still waiting or already dhclient.
 WAIT_FOR_LINK_LOCAL = (
+    'echo $$ > "$1"; shift; '
     'for _ in $(seq 100); do ip -6 addr show dev "$1" scope link | grep -q inet6 && '
     '! ip -6 addr show dev "$1" scope link tentative | grep -q inet6 && break; sleep 0.1; done; '
     'shift; exec "$@"'
@@ -194,7 +197,7 @@ class NetnsBackend(VmBackend):
             return
         script = self._script("dhclient6.script", DHCLIENT6_SCRIPT)
         argv = [
-            "ip", "netns", "exec", self.namespace(vm), "sh", "-c", WAIT_FOR_LINK_LOCAL, "sh", dev,
+            "ip", "netns", "exec", self.namespace(vm), "sh", "-c", WAIT_FOR_LINK_LOCAL, "sh", str(pidfile), dev,
             "dhclient", "-6", "-d", "-pf", str(pidfile), "-lf", str(run_dir / f"dhclient6-{dev}.leases"),
             "-sf", str(script), dev,
         ]  # fmt: skip
