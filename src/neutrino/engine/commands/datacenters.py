@@ -13,11 +13,10 @@ from neutrino.engine.commands.common import (
     get_or_404,
     or_current,
 )
-from neutrino.engine.commands.networks import create_network, drop_network
+from neutrino.engine.commands.networks import create_network, drop_network, ensure_network_removable
 from neutrino.engine.domain import model
-from neutrino.engine.domain.errors import Conflict, InUse, cannot, used_by
+from neutrino.engine.domain.errors import Conflict, InUse, cannot
 from neutrino.engine.domain.rules import check_data_center_version, check_name
-from neutrino.engine.store.uow import UnitOfWork
 
 MANAGEMENT_NETWORK = "ovirtmgmt"
 TYPE = "Data Center"
@@ -125,12 +124,3 @@ def remove_data_center(ctx: EngineContext, dc_id: str, force: bool = False) -> N
         uow.datacenters.delete(dc)
         uow.commit()
     ports.reap(ctx, orphans)  # a provider that is down does not block the removal: the janitor retries
-
-
-def ensure_network_removable(uow: UnitOfWork, network: model.Network, action: str = "remove") -> None:
-    """A network used by a VM NIC cannot be removed."""
-    profiles = uow.profiles.list(network_id=network.id)
-    nics = uow.nics.using_profiles([p.id for p in profiles]) if profiles else []
-    if nics:
-        vms = uow.vms.by_ids(n.vm_id for n in nics)
-        raise used_by(action, "Network", "logical network", [vms[n.vm_id].name for n in nics])

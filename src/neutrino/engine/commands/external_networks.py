@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 
 from neutrino.engine.commands.common import EngineContext, Ref, get_or_404, require
-from neutrino.engine.commands.networks import create_network, drop_network
+from neutrino.engine.commands.networks import create_network, drop_network, ensure_network_removable
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, Conflict, cannot
 from neutrino.engine.domain.rules import check_mtu, check_name, network_name_in_use
@@ -197,7 +197,6 @@ def _check_exportable(uow: UnitOfWork, network: model.Network) -> None:
 def remove_external(ctx: EngineContext, network_id: str, remove_from_provider: bool) -> None:
     """Remove an external network from the engine, and from its provider when asked (provider first, so a
     provider failure leaves the engine as it was)."""
-    from neutrino.engine.commands.datacenters import ensure_network_removable
 
     with ctx.reader() as uow:
         network = get_or_404(uow.networks, network_id, TYPE)

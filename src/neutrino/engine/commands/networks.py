@@ -17,7 +17,7 @@ from neutrino.engine.commands.common import (
     specified,
 )
 from neutrino.engine.domain import model
-from neutrino.engine.domain.errors import InUse, cannot
+from neutrino.engine.domain.errors import InUse, cannot, used_by
 from neutrino.engine.domain.rules import (
     check_external_edit,
     check_mtu,
@@ -125,8 +125,6 @@ def update_network(ctx: EngineContext, network_id: str, changes: NetworkChanges)
 
 
 def remove_network(ctx: EngineContext, network_id: str) -> None:
-    from neutrino.engine.commands.datacenters import ensure_network_removable
-
     with ctx.uow() as uow:
         network = get_or_404(uow.networks, network_id, TYPE)
         if network.usages and model.NetworkUsage.MANAGEMENT.value in network.usages:
@@ -134,6 +132,15 @@ def remove_network(ctx: EngineContext, network_id: str) -> None:
         ensure_network_removable(uow, network)
         drop_network(uow, network, unplug_nics=False)
         uow.commit()
+
+
+def ensure_network_removable(uow: UnitOfWork, network: model.Network, action: str = "remove") -> None:
+    """A network used by a VM NIC cannot be removed."""
+    profiles = uow.profiles.list(network_id=network.id)
+    nics = uow.nics.using_profiles([p.id for p in profiles]) if profiles else []
+    if nics:
+        vms = uow.vms.by_ids(n.vm_id for n in nics)
+        raise used_by(action, "Network", "logical network", [vms[n.vm_id].name for n in nics])
 
 
 def drop_network(uow: UnitOfWork, network: model.Network, *, unplug_nics: bool) -> list[str]:
