@@ -22,7 +22,7 @@ import uvicorn
 
 from neutrino.engine.app import create_app as create_engine_app
 from neutrino.engine.bootstrap import build as build_engine
-from neutrino.engine.providers.neutron import NeutronProvider
+from neutrino.engine.provider_clients.neutron import NeutronProvider
 from neutrino.engine.settings import EngineSettings
 from neutrino.engine.store.database import QueryCounter
 from neutrino.neutron_client import Credentials, Endpoint

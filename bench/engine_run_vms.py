@@ -35,8 +35,8 @@ import httpx
 import ovirtsdk4 as sdk
 import ovirtsdk4.types as types
 
-from neutrino.engine.providers.base import PortRequest
-from neutrino.engine.providers.neutron import NeutronProvider
+from neutrino.engine.provider_clients.base import PortRequest
+from neutrino.engine.provider_clients.neutron import NeutronProvider
 from neutrino.neutron_client import Credentials, Endpoint
 
 PASSWORD = "bench-secret"

@@ -11,7 +11,7 @@ from typing import Any
 
 from neutrino.engine.domain.errors import HostFailure, ProviderFailure
 from neutrino.engine.hosts.agent_client import AgentError
-from neutrino.engine.providers.base import (
+from neutrino.engine.provider_clients.base import (
     DEVICE_OWNER,
     PortRequest,
     PortResult,

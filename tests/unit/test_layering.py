@@ -29,7 +29,7 @@ ENGINE, PROVIDER, AGENT = "neutrino.engine", "neutrino.provider", "neutrino.agen
 NEUTRON_CLIENT, AGENT_API = "neutrino.neutron_client", "neutrino.agent_api"  # shared by the programs
 ROOTS = ("neutrino.up", "neutrino.cli")  # compose the programs: nothing imports them
 DOMAIN, STORE, SCHEDULING = f"{ENGINE}.domain", f"{ENGINE}.store", f"{ENGINE}.scheduling"
-PROVIDERS, HOSTS, COMMANDS = f"{ENGINE}.providers", f"{ENGINE}.hosts", f"{ENGINE}.commands"
+PROVIDERS, HOSTS, COMMANDS = f"{ENGINE}.provider_clients", f"{ENGINE}.hosts", f"{ENGINE}.commands"
 API, WEB = f"{ENGINE}.api", f"{ENGINE}.web"
 # the engine's composition root and entry point (app.py, bootstrap.py, cli.py): its layers never import them
 ENGINE_ROOTS = (f"{ENGINE}.app", f"{ENGINE}.bootstrap", f"{ENGINE}.cli")

@@ -18,7 +18,7 @@ from neutrino.engine.commands.datacenters import add_data_center
 from neutrino.engine.domain import model
 from neutrino.engine.domain.macpool import MacRange
 from neutrino.engine.hosts.agent_client import AgentClients
-from neutrino.engine.providers.factory import ProviderClients
+from neutrino.engine.provider_clients.factory import ProviderClients
 from neutrino.engine.settings import EngineSettings
 from neutrino.engine.store import migrate
 from neutrino.engine.store.database import create_engine

@@ -223,7 +223,7 @@ def test_removal_releases_ports_and_the_janitor_finishes_when_the_provider_was_d
 def test_the_janitor_deletes_ports_whose_vnic_is_gone(world: World) -> None:
     vm_id, (n1,) = world.vm("vm1", world.profiles[0])
     vms.start_vm(world.ctx, vm_id)
-    from neutrino.engine.providers.base import PortRequest
+    from neutrino.engine.provider_clients.base import PortRequest
 
     stray = world.provider.create_port(
         PortRequest(

@@ -28,7 +28,7 @@ from neutrino.engine.domain.errors import Conflict, EngineError, HostFailure
 from neutrino.engine.domain.model import VmStatus
 from neutrino.engine.domain.operations import OperationKind, StepName
 from neutrino.engine.hosts.agent_client import AgentClient, AgentClients
-from neutrino.engine.providers.base import PortRequest
+from neutrino.engine.provider_clients.base import PortRequest
 from tests.integration.engine import test_lifecycle as lifecycle
 from tests.integration.engine.conftest import BuildEngine
 from tests.support.fakes import FakeAgent

@@ -8,8 +8,8 @@ import socket
 import pytest
 
 from neutrino.engine.domain.errors import BadRequest, Conflict, ProviderFailure
-from neutrino.engine.providers.base import PortRequest
-from neutrino.engine.providers.neutron import NeutronProvider, ProviderAuthFailure
+from neutrino.engine.provider_clients.base import PortRequest
+from neutrino.engine.provider_clients.neutron import NeutronProvider, ProviderAuthFailure
 from neutrino.neutron_client import Credentials, Endpoint
 from tests.support.canned import Canned, canned_server
 

@@ -20,8 +20,8 @@ from neutrino.engine.api.tree import build_tree
 from neutrino.engine.commands.common import Ref
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest
-from neutrino.engine.providers.base import ProviderNetwork, ProviderSubnet
-from neutrino.engine.providers.certificates import Certificate
+from neutrino.engine.provider_clients.base import ProviderNetwork, ProviderSubnet
+from neutrino.engine.provider_clients.certificates import Certificate
 
 
 def test_bool() -> None:

@@ -14,7 +14,7 @@ from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, NotFound
 from neutrino.engine.domain.macpool import MacRange
 from neutrino.engine.hosts.agent_client import HostAgent
-from neutrino.engine.providers.base import NetworkProvider
+from neutrino.engine.provider_clients.base import NetworkProvider
 from neutrino.engine.store.repository import Repository
 from neutrino.engine.store.uow import UnitOfWork
 
@@ -44,7 +44,7 @@ class Secrets(Protocol):
 
 class ProviderClients(Protocol):
     """A provider's client, its password decrypted unless ``password`` (being tested) is given:
-    ``providers.factory.ProviderClients``."""
+    ``provider_clients.factory.ProviderClients``."""
 
     def __call__(self, provider: model.ExternalProvider, password: str | None = None) -> NetworkProvider: ...
 

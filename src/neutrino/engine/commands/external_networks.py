@@ -11,7 +11,7 @@ from neutrino.engine.commands.networks import create_network, drop_network, ensu
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, Conflict, cannot
 from neutrino.engine.domain.rules import check_mtu, check_name, network_name_in_use
-from neutrino.engine.providers.base import ProviderNetwork, ProviderSubnet
+from neutrino.engine.provider_clients.base import ProviderNetwork, ProviderSubnet
 from neutrino.engine.store.uow import UnitOfWork
 
 TYPE = "Network"

@@ -22,7 +22,7 @@ from neutrino.engine.commands.ports import (
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, EngineError, reworded
 from neutrino.engine.domain.model import bridge_name
-from neutrino.engine.providers.base import ProviderNetwork
+from neutrino.engine.provider_clients.base import ProviderNetwork
 from neutrino.engine.scheduling.filters import HostView, PluginSupport, VmNeeds, VnicNeed, schedule
 from neutrino.engine.store.uow import UnitOfWork
 

@@ -17,7 +17,7 @@ from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, EngineError, ProviderFailure
 from neutrino.engine.domain.model import NicState, utcnow
-from neutrino.engine.providers.base import (
+from neutrino.engine.provider_clients.base import (
     DEVICE_OWNER,
     NetworkProvider,
     PortRequest,

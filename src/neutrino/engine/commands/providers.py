@@ -11,7 +11,7 @@ from neutrino.engine.commands.common import UNSET, EngineContext, Unset, apply_s
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, InUse, cannot, name_in_use
 from neutrino.engine.domain.rules import check_name
-from neutrino.engine.providers import certificates
+from neutrino.engine.provider_clients import certificates
 from neutrino.engine.store.uow import UnitOfWork
 
 TYPE = "provider"

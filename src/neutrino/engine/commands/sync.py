@@ -17,8 +17,8 @@ from neutrino.engine.commands.networks import create_network, drop_network
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import ProviderFailure
 from neutrino.engine.domain.model import EventSeverity
-from neutrino.engine.providers.base import ProviderNetwork
-from neutrino.engine.providers.neutron import ProviderAuthFailure
+from neutrino.engine.provider_clients.base import ProviderNetwork
+from neutrino.engine.provider_clients.neutron import ProviderAuthFailure
 from neutrino.engine.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from OpenSSL import SSL
 
 from neutrino.engine.domain.errors import BadRequest
-from neutrino.engine.providers.neutron import failure
+from neutrino.engine.provider_clients.neutron import failure
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import ParamSpec, TypeVar
 
 from neutrino import neutron_client as nc
 from neutrino.engine.domain.errors import BadRequest, Conflict, EngineError, ProviderFailure
-from neutrino.engine.providers.base import (
+from neutrino.engine.provider_clients.base import (
     DEVICE_OWNER,
     PortRequest,
     PortResult,

@@ -9,8 +9,8 @@ import threading
 from pathlib import Path
 
 from neutrino.engine.domain import model
-from neutrino.engine.providers.base import NetworkProvider
-from neutrino.engine.providers.neutron import NeutronProvider
+from neutrino.engine.provider_clients.base import NetworkProvider
+from neutrino.engine.provider_clients.neutron import NeutronProvider
 from neutrino.neutron_client import Credentials, Endpoint
 
 
