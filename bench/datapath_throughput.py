@@ -34,11 +34,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from neutrino.agent.api.models import SecurityGroupSpec, VmSpec
 from neutrino.agent.app import build_agent
 from neutrino.agent.datapath.iproute import IpRouteNet
 from neutrino.agent.service import Agent
 from neutrino.agent.settings import AgentSettings
+from neutrino.agent_api.schema import SecurityGroupSpec, VmSpec
 
 VNI = 4242
 ALLOW_ALL = {"rules": [{"direction": "ingress"}, {"direction": "egress"}]}

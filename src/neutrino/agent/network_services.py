@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from neutrino.agent.api.models import DhcpSpec, NicSpec, SecurityGroupSpec
 from neutrino.agent.datapath.dhcp import DhcpServers, dhcp_device
 from neutrino.agent.datapath.firewall import Firewall
 from neutrino.agent.datapath.hostnet import HostNetError
@@ -25,6 +24,7 @@ from neutrino.agent.errors import (
 from neutrino.agent.state import AgentState, StoredNic, StoredVm
 from neutrino.agent.vm.base import VmBackendError
 from neutrino.agent.vnic.base import Vif, VnicDriver, VnicDriverError
+from neutrino.agent_api.schema import DhcpSpec, NicSpec, SecurityGroupSpec
 
 _HOST_ERRORS = (VnicDriverError, VmBackendError, HostNetError)
 

@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
-from neutrino.agent.api.models import DhcpSpec, NicSpec, SecurityGroupSpec
 from neutrino.agent.datapath.hostnet import HostNetError
 from neutrino.agent.datapath.linux_net import tap_name
 from neutrino.agent.errors import PlugFailed, UnplugFailed
@@ -26,6 +25,7 @@ from neutrino.agent.state import StoredVm
 from neutrino.agent.vm.base import AttachedNic, VmBackend, VmBackendError
 from neutrino.agent.vnic.base import VnicDriverError
 from neutrino.agent.vnic.linux_bridge import VXLAN_OVERHEAD
+from neutrino.agent_api.schema import DhcpSpec, NicSpec, SecurityGroupSpec
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,12 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from neutrino.agent.api.models import (
+from neutrino.agent.datapath.firewall import link_local
+from neutrino.agent.errors import AgentError, PlugFailed, SecurityGroupNotSet
+from neutrino.agent.provider_link import ProviderLink
+from neutrino.agent.provider_services import NetworkUse, ProviderView
+from neutrino.agent.service import Agent
+from neutrino.agent_api.schema import (
     DhcpHost,
     DhcpSpec,
     DhcpSubnet,
@@ -50,11 +55,6 @@ from neutrino.agent.api.models import (
     SecurityGroupRule,
     SecurityGroupSpec,
 )
-from neutrino.agent.datapath.firewall import link_local
-from neutrino.agent.errors import AgentError, PlugFailed, SecurityGroupNotSet
-from neutrino.agent.provider_link import ProviderLink
-from neutrino.agent.provider_services import NetworkUse, ProviderView
-from neutrino.agent.service import Agent
 
 log = logging.getLogger(__name__)
 

@@ -13,15 +13,6 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from neutrino.agent.api.models import (
-    NetworkSpec,
-    NetworkState,
-    NicSpec,
-    NicState,
-    Plugged,
-    VmSpec,
-    VmState,
-)
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.dhcp import DhcpServers
 from neutrino.agent.datapath.firewall import Firewall
@@ -44,6 +35,15 @@ from neutrino.agent.provider_services import ProviderServices
 from neutrino.agent.state import AgentState, StateFile, StoredNic, StoredVm
 from neutrino.agent.vm.base import AttachedNic, VmBackend, VmBackendError
 from neutrino.agent.vnic.base import Vif, VnicDriver, VnicDriverError
+from neutrino.agent_api.schema import (
+    NetworkSpec,
+    NetworkState,
+    NicSpec,
+    NicState,
+    Plugged,
+    VmSpec,
+    VmState,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class Agent(ProviderServices):
 
     # -- reports ---------------------------------------------------------------------------
     def capabilities(self) -> dict[str, Any]:
-        """The capabilities report (see :mod:`neutrino.agent.api`)."""
+        """The capabilities report (see :mod:`neutrino.agent_api`)."""
         with self._lock:
             drivers = {d.name: d.describe() for d in self.drivers.values()}
             plugin_types = {}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from neutrino.agent.api.models import (
+from neutrino.agent_api.schema import (
     DhcpSpec,
     NetworkState,
     NicSpec,

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from neutrino.agent.api.models import VmSpec
 from neutrino.agent.app import build_agent
 from neutrino.agent.datapath.iproute import IpRouteNet
 from neutrino.agent.settings import AgentSettings
+from neutrino.agent_api.schema import VmSpec
 
 from .netlab import Lab, sh
 

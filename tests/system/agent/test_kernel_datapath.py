@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from neutrino.agent.api.models import NicSpec, VmSpec
 from neutrino.agent.app import build_agent
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.hostnet import HostNetError, LinkChange, VxlanSpec
 from neutrino.agent.datapath.iproute import IpRouteNet
 from neutrino.agent.settings import AgentSettings
+from neutrino.agent_api.schema import NicSpec, VmSpec
 
 from .netlab import Lab, sh
 

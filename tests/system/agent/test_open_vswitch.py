@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from neutrino.agent.api.models import DhcpSpec, SecurityGroupSpec, VmSpec
 from neutrino.agent.app import build_agent
 from neutrino.agent.datapath.iproute import IpRouteNet
 from neutrino.agent.service import Agent
 from neutrino.agent.settings import AgentSettings
+from neutrino.agent_api.schema import DhcpSpec, SecurityGroupSpec, VmSpec
 from tests.conftest import _require
 
 from .netlab import Lab, sh

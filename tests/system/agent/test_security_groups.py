@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from neutrino.agent.api.models import SecurityGroupSpec, VmSpec
 from neutrino.agent.app import build_agent
 from neutrino.agent.settings import AgentSettings
+from neutrino.agent_api.schema import SecurityGroupSpec, VmSpec
 from tests.conftest import _require
 
 from .netlab import Lab, sh

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from neutrino.agent.api.models import DhcpSpec
 from neutrino.agent.datapath.dhcp import DhcpServers, MemoryLauncher
 from neutrino.agent.datapath.memory import MemoryNet, World
 from neutrino.agent.provider_sync import ProviderSync
 from neutrino.agent.service import Agent
+from neutrino.agent_api.schema import DhcpSpec
 
 from .fake_neutron import FakeNeutron, eui64
 from .test_provider_sync import launcher, make_agent, nic_for, run

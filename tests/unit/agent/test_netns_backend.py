@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from neutrino.agent.api.models import NicSpec, VmSpec
 from neutrino.agent.app import build_agent
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.memory import MemoryNet
 from neutrino.agent.settings import AgentSettings
+from neutrino.agent_api.schema import NicSpec, VmSpec
 
 from .helpers import ext_nic, vm
 

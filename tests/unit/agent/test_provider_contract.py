@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from neutrino.agent.api.models import VmSpec
 from neutrino.agent.app import build_agent
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.memory import MemoryNet, World
 from neutrino.agent.provider_link import REPORT_EXTENSION, ProviderLink, Reporter
 from neutrino.agent.provider_sync import DHCP_OWNER, ProviderSync, dhcp_device_id
 from neutrino.agent.settings import AgentSettings
+from neutrino.agent_api.schema import VmSpec
 
 
 @pytest.fixture

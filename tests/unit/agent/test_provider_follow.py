@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from neutrino.agent.api.models import NicSpec, VmSpec
 from neutrino.agent.app import build_agent
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.firewall import link_local
@@ -19,6 +18,7 @@ from neutrino.agent.datapath.vswitch import MemoryOvsDb
 from neutrino.agent.provider_sync import ProviderSync, ra_sources
 from neutrino.agent.service import Agent
 from neutrino.agent.settings import AgentSettings
+from neutrino.agent_api.schema import NicSpec, VmSpec
 
 from .fake_neutron import FakeNeutron
 from .test_provider_sync import EGRESS, SSH_IN, nic_for

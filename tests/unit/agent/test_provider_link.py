@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from neutrino.agent.api.models import NicSpec, VmSpec
 from neutrino.agent.app import build_agent
 from neutrino.agent.datapath.memory import MemoryNet
 from neutrino.agent.provider_link import Reporter, connect
 from neutrino.agent.service import Agent
 from neutrino.agent.settings import AgentSettings
+from neutrino.agent_api.schema import NicSpec, VmSpec
 
 from .helpers import NET_B, ext_nic, vm
 

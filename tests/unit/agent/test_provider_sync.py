@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from neutrino.agent.api.models import NicSpec, VmSpec
 from neutrino.agent.app import build_agent
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.dhcp import MemoryLauncher
@@ -18,6 +17,7 @@ from neutrino.agent.errors import PlugFailed, SecurityGroupNotSet
 from neutrino.agent.provider_sync import ProviderSync, dhcp_device_id
 from neutrino.agent.service import Agent
 from neutrino.agent.settings import AgentSettings
+from neutrino.agent_api.schema import NicSpec, VmSpec
 
 from .fake_neutron import FakeNeutron
 

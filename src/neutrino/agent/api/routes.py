@@ -16,9 +16,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from neutrino.agent.api.models import DhcpSpec, NetworkSpec, NetworkSync, NicSpec, SecurityGroupSpec, VmSpec
 from neutrino.agent.errors import AgentError
 from neutrino.agent.service import Agent
+from neutrino.agent_api.schema import DhcpSpec, NetworkSpec, NetworkSync, NicSpec, SecurityGroupSpec, VmSpec
 
 log = logging.getLogger(__name__)
 

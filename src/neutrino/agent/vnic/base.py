@@ -12,10 +12,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
-from neutrino.agent.api.models import ExternalNet, Plugged
 from neutrino.agent.datapath.firewall import Firewall
 from neutrino.agent.datapath.hostnet import HostNet
 from neutrino.agent.datapath.vswitch import OvsDb
+from neutrino.agent_api.schema import ExternalNet, Plugged
 
 ENTRY_POINT_GROUP = "neutrino.vnic_drivers"
 
