@@ -9,6 +9,7 @@ Nothing is built at import time. ``neutrino up`` starts a local agent with, e.g.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,11 +22,17 @@ from neutrino.agent.datapath.hostnet import HostNet
 from neutrino.agent.datapath.iproute import IpRouteNet
 from neutrino.agent.datapath.memory import MemoryNet
 from neutrino.agent.datapath.vswitch import MemoryOvsDb, OvsDb, VsctlOvsDb
-from neutrino.agent.provider_link import Reporter, connect
-from neutrino.agent.provider_sync import ProviderSync
-from neutrino.agent.service import Agent, HostIdentity
+from neutrino.agent.dhcp_service import DhcpService
+from neutrino.agent.host_agent import HostAgent
+from neutrino.agent.identity import HostIdentity
+from neutrino.agent.internal_networks import InternalNetworks
+from neutrino.agent.neutron_follower import NeutronFollower, Prefetcher
+from neutrino.agent.neutron_link import NeutronLink, connect
+from neutrino.agent.plugging import Plugging
+from neutrino.agent.port_security import PortSecurity
+from neutrino.agent.reporting import Reporter
 from neutrino.agent.settings import AgentSettings
-from neutrino.agent.state import StateFile
+from neutrino.agent.state import HostStore, StateFile
 from neutrino.agent.vm.base import BackendContext, VmBackend
 from neutrino.agent.vm.libvirt_domain import LibvirtBackend
 from neutrino.agent.vm.netns import NetnsBackend
@@ -34,8 +41,11 @@ from neutrino.agent.vnic.base import DriverContext, load_drivers
 VM_BACKENDS: dict[str, type[VmBackend]] = {"libvirt": LibvirtBackend, "netns": NetnsBackend}
 
 
-def build_agent(settings: AgentSettings, host_net: HostNet | None = None) -> Agent:
-    """The :class:`Agent` the settings describe (``host_net`` overrides ``settings.host_net``)."""
+def build_agent(
+    settings: AgentSettings, host_net: HostNet | None = None, link: NeutronLink | None = None
+) -> HostAgent:
+    """The :class:`HostAgent` the settings describe (``host_net`` overrides ``settings.host_net``);
+    with a ``link`` to the network provider, its follower and reporter too (threads not started)."""
     if host_net is None:
         host_net = MemoryNet() if settings.host_net == "memory" else IpRouteNet()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -73,21 +83,44 @@ def build_agent(settings: AgentSettings, host_net: HostNet | None = None) -> Age
     )
     dhcp_dir = settings.data_dir / "dhcp"
     launcher: Launcher = MemoryLauncher() if settings.host_net == "memory" else ProcessLauncher(dhcp_dir)
-    dhcp = DhcpServers(host_net, launcher, dhcp_dir, settings.netns_prefix)
-    return Agent(
-        identity, host_net, backend, drivers, StateFile(settings.data_dir / "state.json"), dhcp, firewall
+    store = HostStore(StateFile(settings.data_dir / "state.json"))
+    security = PortSecurity(store, drivers, firewall)
+    dhcp = DhcpService(store, drivers, DhcpServers(host_net, launcher, dhcp_dir, settings.netns_prefix))
+    wake = threading.Event()
+    prefetcher = Prefetcher(link, security, wake) if link is not None else None
+    vms = Plugging(store, backend, drivers, host_net, security, prefetcher)
+    agent = HostAgent(
+        identity=identity,
+        store=store,
+        backend=backend,
+        drivers=drivers,
+        vms=vms,
+        networks=InternalNetworks(store, host_net),
+        dhcp=dhcp,
+        security=security,
     )
+    if link is not None:
+        agent.follower = NeutronFollower(
+            link,
+            identity,
+            vms,
+            security,
+            dhcp,
+            wake,
+            settings.sync_interval,
+            serve_dhcp=settings.provider_dhcp,
+        )
+        agent.reporter = Reporter(link, identity, store, drivers, vms, dhcp, settings.report_interval)
+    return agent
 
 
 def create_app(settings: AgentSettings, *, host_net: HostNet | None = None) -> Starlette:
     """The agent's ASGI application. On startup it replays its saved state onto the host; with
     a provider URL it then reports to the provider and syncs security groups and DHCP with it
-    (:class:`~neutrino.agent.provider_sync.ProviderSync`) in background threads."""
+    (:class:`~neutrino.agent.neutron_follower.NeutronFollower`) in background threads."""
     if settings.token is None or not settings.token.get_secret_value():
         raise ValueError("the agent needs a token (--token or NEUTRINO_AGENT_TOKEN)")
-    agent = build_agent(settings, host_net)
-
-    reporter = sync = None
+    link = None
     if settings.provider_url:
         password = settings.provider_password.get_secret_value() if settings.provider_password else None
         link = connect(
@@ -98,25 +131,20 @@ def create_app(settings: AgentSettings, *, host_net: HostNet | None = None) -> S
             domain=settings.provider_domain,
             auth_url=settings.provider_auth_url,
         )
-        reporter = Reporter(agent, link, settings.report_interval)
-        sync = ProviderSync(agent, link, settings.sync_interval, dhcp=settings.provider_dhcp)
-        agent.provider = sync
+    agent = build_agent(settings, host_net, link)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         from starlette.concurrency import run_in_threadpool
 
         await run_in_threadpool(agent.recover)
-        if reporter is not None and sync is not None:
-            reporter.start()
-            sync.start()
+        agent.start()
         try:
             yield
         finally:
-            if reporter is not None and sync is not None:
-                await run_in_threadpool(sync.stop)
-                await run_in_threadpool(reporter.stop)
-                reporter.link.close()
+            await run_in_threadpool(agent.stop)
+            if link is not None:
+                link.close()
 
     app = Starlette(
         routes=routes.ROUTES,
@@ -126,6 +154,4 @@ def create_app(settings: AgentSettings, *, host_net: HostNet | None = None) -> S
     )
     app.state.agent = agent
     app.state.settings = settings
-    app.state.reporter = reporter
-    app.state.provider_sync = sync
     return app

@@ -16,10 +16,12 @@ Answers: :class:`VmState` (:class:`NicState`, :class:`Plugged`), :class:`VmList`
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -34,11 +36,27 @@ _ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 _BRIDGE = r"^[A-Za-z0-9_.;-]{1,15}$"
 
 
-def _addresses(values: list[str], label: str) -> list[str]:
+def _peers(values: list[str]) -> list[str]:
     try:
         return [str(ip_address(v)) for v in values]
     except ValueError as exc:
-        raise ValueError(f"{label}: {exc}") from exc
+        raise ValueError(f"tunnel_peers: {exc}") from exc
+
+
+def _mac(label: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        value = value.lower()
+        if not _MAC.match(value):
+            raise ValueError(f"{label} must look like 56:6f:1a:2b:3c:4d")
+        return value
+
+    return check
+
+
+#: an Ethernet address, lower-cased
+Mac = Annotated[str, AfterValidator(_mac("mac"))]
+#: other hosts' tunnel (VXLAN) addresses
+TunnelPeers = Annotated[list[str], AfterValidator(_peers)]
 
 
 class _Wire(BaseModel):
@@ -58,12 +76,9 @@ class ExternalNet(_Wire):
     security_groups: list[str] | None = Field(
         default=None, description="None: provider default; []: none; list: these group ids"
     )
-    tunnel_peers: list[str] = Field(default_factory=list, description="peer hosts' tunnel (VXLAN) addresses")
-
-    @field_validator("tunnel_peers")
-    @classmethod
-    def _peers(cls, values: list[str]) -> list[str]:
-        return _addresses(values, "tunnel_peers")
+    tunnel_peers: TunnelPeers = Field(
+        default_factory=list, description="peer hosts' tunnel (VXLAN) addresses"
+    )
 
 
 class InternalNet(_Wire):
@@ -82,18 +97,10 @@ class NicSpec(_Wire):
 
     nic_id: str = Field(pattern=_ID, description="the engine's vNIC id")
     name: str = Field(min_length=1, max_length=64)
-    mac: str
+    mac: Mac
     mtu: int | None = Field(default=None, ge=68, le=65535)
     external: ExternalNet | None = None
     internal: InternalNet | None = None
-
-    @field_validator("mac")
-    @classmethod
-    def _mac(cls, value: str) -> str:
-        value = value.lower()
-        if not _MAC.match(value):
-            raise ValueError("mac must look like 56:6f:1a:2b:3c:4d")
-        return value
 
     @model_validator(mode="after")
     def _one_network(self) -> NicSpec:
@@ -205,17 +212,9 @@ class NetworkSync(_Wire):
 class DhcpHost(_Wire):
     """One static lease (an IPv6 one is served on a DHCPv6 subnet, see :class:`DhcpSubnet6`)."""
 
-    mac: str
+    mac: Mac
     ip: IPv4Address | IPv6Address
     hostname: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,63}$")
-
-    @field_validator("mac")
-    @classmethod
-    def _mac(cls, value: str) -> str:
-        value = value.lower()
-        if not _MAC.match(value):
-            raise ValueError("mac must look like 56:6f:1a:2b:3c:4d")
-        return value
 
 
 def _check_in_subnet(cidr: IPv4Network, server_ip: IPv4Address, gateway_ip: IPv4Address | None) -> None:
@@ -283,14 +282,8 @@ class DhcpSpec(_Wire):
     network_type: str | None = None
     segmentation_id: int | None = Field(default=None, ge=0, le=16777215)
     physical_network: str | None = None
-    tunnel_peers: list[str] = Field(default_factory=list)
+    tunnel_peers: TunnelPeers = Field(default_factory=list)
     cidr: IPv4Network | None = None
-
-    @field_validator("tunnel_peers")
-    @classmethod
-    def _peers(cls, values: list[str]) -> list[str]:
-        return _addresses(values, "tunnel_peers")
-
     server_ip: IPv4Address | None = None
     gateway_ip: IPv4Address | None = None
     dns_servers: list[IPv4Address] = Field(default_factory=list, description="DHCP option 6")
@@ -300,17 +293,12 @@ class DhcpSpec(_Wire):
     ipv6_subnets: list[DhcpSubnet6] = Field(
         default_factory=list, description="the network's IPv6 subnets, served by the same server"
     )
-    server_mac: str | None = Field(default=None, description="MAC of the server's port; default: random")
+    server_mac: Annotated[str, AfterValidator(_mac("server_mac"))] | None = Field(
+        default=None, description="MAC of the server's port; default: random"
+    )
     mtu: int | None = Field(default=None, ge=68, le=65535)
     lease_seconds: int = Field(default=86400, ge=120)
     hosts: list[DhcpHost] = Field(default_factory=list)
-
-    @field_validator("server_mac")
-    @classmethod
-    def _mac(cls, value: str | None) -> str | None:
-        if value is not None and not _MAC.match(value.lower()):
-            raise ValueError("server_mac must look like 56:6f:1a:2b:3c:4d")
-        return value.lower() if value else None
 
     @model_validator(mode="after")
     def _in_subnet(self) -> DhcpSpec:

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from neutrino.agent.provider_link import REPORT_EXTENSION
+from neutrino.agent.reporting import REPORT_EXTENSION
 
 from .netlab import AgentProcess, Lab, sh
 

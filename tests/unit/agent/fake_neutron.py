@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from neutrino.agent.provider_link import ProviderLink, connect
+from neutrino.agent.neutron_link import NeutronLink, connect
 
 COLLECTIONS = {
     "networks": "network",
@@ -123,7 +123,7 @@ class FakeNeutron:
                 return {"subnet_id": subnet["id"], "ip_address": str(host)}
         raise AssertionError("subnet full")
 
-    def link(self) -> ProviderLink:
+    def link(self) -> NeutronLink:
         return connect(
             "http://neutron:9696", username=None, password=None, project="admin",
             transport=httpx.MockTransport(self),

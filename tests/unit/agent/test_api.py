@@ -307,7 +307,7 @@ def dhcp_body(**changes: Any) -> dict[str, Any]:
 
 
 def launcher(client: TestClient) -> Any:
-    return client.app.state.agent.dhcp.launcher  # type: ignore[attr-defined]
+    return client.app.state.agent.dhcp.servers.launcher  # type: ignore[attr-defined]
 
 
 def test_dhcp_server_on_a_network_is_plugged_like_a_vnic(client: TestClient, world: World) -> None:

@@ -12,8 +12,10 @@ import pytest
 
 from neutrino.agent.app import build_agent
 from neutrino.agent.datapath.memory import MemoryNet
-from neutrino.agent.provider_link import Reporter, connect
-from neutrino.agent.service import Agent
+from neutrino.agent.host_agent import HostAgent
+from neutrino.agent.neutron_follower import Prefetcher
+from neutrino.agent.neutron_link import NeutronLink, connect
+from neutrino.agent.reporting import Reporter
 from neutrino.agent.settings import AgentSettings
 from neutrino.agent_api.schema import NicSpec, VmSpec
 
@@ -59,7 +61,7 @@ def provider() -> FakeProvider:
 
 
 @pytest.fixture
-def agent(tmp_path: Path) -> tuple[Agent, MemoryNet]:
+def agent(tmp_path: Path) -> tuple[HostAgent, MemoryNet]:
     host = MemoryNet()
     settings = AgentSettings.model_validate(
         {"data_dir": tmp_path, "token": "t", "host_name": "host-1", "host_net": "memory",
@@ -69,17 +71,21 @@ def agent(tmp_path: Path) -> tuple[Agent, MemoryNet]:
     return build_agent(settings, host_net=host), host
 
 
-def reporter(agent: Agent, provider: FakeProvider, password: str = "pw") -> Reporter:
+def reporter_on(agent: HostAgent, link: NeutronLink) -> Reporter:
+    return Reporter(link, agent.identity, agent.store, agent.drivers, agent.vms, agent.dhcp)
+
+
+def reporter(agent: HostAgent, provider: FakeProvider, password: str = "pw") -> Reporter:
     link = connect("http://provider:9696", username="admin", password=password, project="admin",
                    transport=httpx.MockTransport(provider))  # fmt: skip
-    return Reporter(agent, link)
+    return reporter_on(agent, link)
 
 
 def test_each_plugin_type_reports_its_host_configuration_and_port_statuses(
-    agent: tuple[Agent, MemoryNet], provider: FakeProvider
+    agent: tuple[HostAgent, MemoryNet], provider: FakeProvider
 ) -> None:
     a, _ = agent
-    a.create_vm(VmSpec.model_validate(vm("vm-1", ext_nic(1), ext_nic(2, plugin_type="OPEN_VSWITCH"))))
+    a.vms.create_vm(VmSpec.model_validate(vm("vm-1", ext_nic(1), ext_nic(2, plugin_type="OPEN_VSWITCH"))))
     reporter(a, provider).report_once()
     by_type = {r["agent_type"]: r for r in provider.reports}
     lb = by_type["Linux bridge agent"]
@@ -91,7 +97,7 @@ def test_each_plugin_type_reports_its_host_configuration_and_port_statuses(
     assert by_type["Open vSwitch agent"]["host"] == "host-1.ovs"
 
     # an unplugged port is reported DOWN once
-    a.unplug_nic("vm-1", "nic-1")
+    a.vms.unplug_nic("vm-1", "nic-1")
     rep = reporter(a, provider)
     rep.report_once()
     assert provider.reports[-2]["ports"] == [{"id": ext_nic(1)["external"]["vnic_id"], "status": "DOWN"}]
@@ -100,7 +106,7 @@ def test_each_plugin_type_reports_its_host_configuration_and_port_statuses(
 
 
 def test_the_token_is_reused_and_renewed_when_refused(
-    agent: tuple[Agent, MemoryNet], provider: FakeProvider
+    agent: tuple[HostAgent, MemoryNet], provider: FakeProvider
 ) -> None:
     a, _ = agent
     rep = reporter(a, provider)
@@ -113,7 +119,7 @@ def test_the_token_is_reused_and_renewed_when_refused(
 
 
 def test_wrong_credentials_are_an_error_not_a_loop(
-    agent: tuple[Agent, MemoryNet], provider: FakeProvider
+    agent: tuple[HostAgent, MemoryNet], provider: FakeProvider
 ) -> None:
     a, _ = agent
     with pytest.raises(httpx.HTTPStatusError, match="Keystone refused"):
@@ -121,10 +127,10 @@ def test_wrong_credentials_are_an_error_not_a_loop(
 
 
 def test_vxlan_peers_are_learned_from_the_other_hosts_alive_agents(
-    agent: tuple[Agent, MemoryNet], provider: FakeProvider
+    agent: tuple[HostAgent, MemoryNet], provider: FakeProvider
 ) -> None:
     a, host = agent
-    a.create_vm(VmSpec.model_validate(vm("vm-1", ext_nic(1))))
+    a.vms.create_vm(VmSpec.model_validate(vm("vm-1", ext_nic(1))))
     assert host.flood_entries("vxlan-100") == set()
     provider.agents = [
         {"agent_type": "Linux bridge agent", "host": "host-2", "alive": True, "configurations": {"tunneling_ip": "192.0.2.2"}},
@@ -134,7 +140,7 @@ def test_vxlan_peers_are_learned_from_the_other_hosts_alive_agents(
     reporter(a, provider).report_once()
     assert host.flood_entries("vxlan-100") == {"192.0.2.2"}
     # new vNICs flood toward learned peers from the start
-    a.plug_nic("vm-1", NicSpec.model_validate(ext_nic(2, network_id=NET_B, segmentation_id=200)))
+    a.vms.plug_nic("vm-1", NicSpec.model_validate(ext_nic(2, network_id=NET_B, segmentation_id=200)))
     assert host.flood_entries("vxlan-200") == {"192.0.2.2"}
     calls = host.world.calls
     reporter(a, provider).report_once()  # nothing new: nothing re-plugged
@@ -153,17 +159,19 @@ def test_an_agent_with_a_provider_url_reports_in_the_background_and_stops_cleanl
     app = create_app(settings)
     with TestClient(app, headers={"Authorization": "Bearer t"}) as client:
         assert client.get("/api/v1/capabilities").status_code == 200
-        assert app.state.reporter._thread.is_alive()
-        assert app.state.provider_sync._thread.is_alive()
-        assert app.state.agent.provider is app.state.provider_sync
-    assert not app.state.reporter._thread.is_alive()
-    assert not app.state.provider_sync._thread.is_alive()
-    assert app.state.reporter.link.client.is_closed
+        agent = app.state.agent
+        assert agent.reporter._thread.is_alive()
+        assert agent.follower._thread.is_alive()
+        # the plugging verbs prefetch from the provider and wake the follower
+        assert isinstance(agent.vms.hooks, Prefetcher) and agent.vms.hooks.wake is agent.follower._wake
+    assert not agent.reporter._thread.is_alive()
+    assert not agent.follower._thread.is_alive()
+    assert agent.reporter.link.client.is_closed
 
 
-def test_a_provider_without_agent_reports_still_teaches_peers(agent: tuple[Agent, MemoryNet]) -> None:
+def test_a_provider_without_agent_reports_still_teaches_peers(agent: tuple[HostAgent, MemoryNet]) -> None:
     a, host = agent
-    a.create_vm(VmSpec.model_validate(vm("vm-1", ext_nic(1))))
+    a.vms.create_vm(VmSpec.model_validate(vm("vm-1", ext_nic(1))))
     provider = FakeProvider()
     provider.agents = [{"agent_type": "Linux bridge agent", "host": "net-2", "alive": True,
                         "configurations": {"tunneling_ip": "192.0.2.9"}}]  # fmt: skip
@@ -177,7 +185,7 @@ def test_a_provider_without_agent_reports_still_teaches_peers(agent: tuple[Agent
 
     link = connect("http://neutron:9696", username="admin", password="pw", project="admin",
                    transport=httpx.MockTransport(neutron))  # fmt: skip
-    rep = Reporter(a, link)
+    rep = reporter_on(a, link)
     rep.report_once()
     rep.report_once()
     assert rep.reports_supported is False

@@ -34,15 +34,6 @@ class DriverInfo:
     security_groups: bool
     details: dict[str, object] = field(default_factory=dict)
 
-    def as_json(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "plugin_types": list(self.plugin_types),
-            "network_types": list(self.network_types),
-            "security_groups": self.security_groups,
-            **({"details": self.details} if self.details else {}),
-        }
-
 
 @dataclass(frozen=True)
 class DriverContext:

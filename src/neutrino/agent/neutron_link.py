@@ -1,41 +1,23 @@
-"""The agent's link to the network provider (Neutron v2.0 API + Keystone v3), over HTTP.
+"""The agent's HTTP link to the network provider (the Neutron v2.0 API + Keystone v3).
 
 * :class:`KeystoneAuth` — an ``httpx`` auth flow: a Keystone v3 password token, fetched on first
   use and again when the provider answers 401.
-* :class:`ProviderLink` — ``POST /v2.0/agent-reports`` (the embedded provider's agent report:
-  liveness, configurations, port statuses; extension :data:`REPORT_EXTENSION`), ``GET
+* :class:`NeutronLink` — ``POST /v2.0/agent-reports`` (the embedded provider's agent report:
+  liveness, configurations, port statuses; see :mod:`neutrino.agent.reporting`), ``GET
   /v2.0/agents`` (Neutron's agent extension, for the other hosts' tunnel addresses), and the
-  plain Neutron resource calls :mod:`neutrino.agent.provider_sync` reads security groups, ports,
-  networks and subnets with.
-* :class:`Reporter` — every ``interval`` seconds: report each plugin type this host plugs, mark
-  its ports ACTIVE / ERROR / DOWN, and learn VXLAN peers from the other hosts' agents.
+  plain Neutron resource calls the provider follower (:mod:`neutrino.agent.neutron_follower`)
+  reads security groups, ports, networks and subnets with.
 
 Never imports :mod:`neutrino.provider`; speaks only the wire contract.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Generator
 from typing import Any
 
 import httpx
-
-from neutrino.agent.service import Agent
-
-log = logging.getLogger(__name__)
-
-#: The alias under which the embedded provider lists ``POST /v2.0/agent-reports`` in
-#: ``GET /v2.0/extensions`` (Neutrino's own: real Neutron agents report over RPC).
-REPORT_EXTENSION = "neutrino-agent-report"
-
-#: Neutron's agent_type names for the plugin types the agent's drivers plug.
-AGENT_TYPES = {"LINUX_BRIDGE": "Linux bridge agent", "OPEN_VSWITCH": "Open vSwitch agent"}
-
-
-def agent_type(plugin_type: str) -> str:
-    return AGENT_TYPES.get(plugin_type, f"{plugin_type} agent")
 
 
 class KeystoneAuth(httpx.Auth):
@@ -82,7 +64,7 @@ class KeystoneAuth(httpx.Auth):
             yield request
 
 
-class ProviderLink:
+class NeutronLink:
     """The provider calls the agent makes. Errors are ``httpx`` errors (``HTTPStatusError`` for
     an error answer, ``TransportError`` for an unreachable provider)."""
 
@@ -155,7 +137,7 @@ def connect(
     domain: str = "Default",
     auth_url: str | None = None,
     transport: httpx.BaseTransport | None = None,
-) -> ProviderLink:
+) -> NeutronLink:
     """A link to the provider at ``url``; without a password, requests carry no token
     (a provider in no-auth mode)."""
     auth = None
@@ -164,59 +146,4 @@ def connect(
             auth_url or f"{url.rstrip('/')}/v3", username or "admin", password, project, domain
         )
     client = httpx.Client(base_url=url, auth=auth, timeout=10, transport=transport)
-    return ProviderLink(client)
-
-
-class Reporter:
-    """Reports this host to the provider and learns peers, once or in a background thread."""
-
-    def __init__(self, agent: Agent, link: ProviderLink, interval: float = 30) -> None:
-        self.agent = agent
-        self.link = link
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.reports_supported = True  # False against a provider without agent-reports (real Neutron)
-
-    def report_once(self) -> None:
-        """One round; raises what the provider or the network raised."""
-        reports, reported_down = self.agent.provider_reports()
-        if self.reports_supported:
-            try:
-                for plugin_type, report in reports.items():
-                    self.link.report({**report, "agent_type": agent_type(plugin_type)})
-                self.agent.confirm_reported_down(reported_down)
-            except httpx.HTTPStatusError as exc:
-                if exc.response.status_code != 404:
-                    raise
-                # a real Neutron has no agent-reports; its own agents still tell us the peers
-                log.info("the network provider takes no agent reports; only learning peers from it")
-                self.reports_supported = False
-        peers: set[str] = set()
-        mine = self.agent.identity.tunnel_ip
-        for plugin_type, report in reports.items():
-            if "vxlan" not in report["configurations"].get("tunnel_types", []):
-                continue
-            for other in self.link.agents(agent_type(plugin_type)):
-                ip = (other.get("configurations") or {}).get("tunneling_ip")
-                if other.get("alive") and ip and ip != mine and other.get("host") != report["host"]:
-                    peers.add(ip)
-        self.agent.set_learned_peers(peers)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.report_once()
-            except (httpx.HTTPError, ValueError) as exc:
-                log.warning("report to the network provider failed: %s", exc)
-            self._stop.wait(self.interval)
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="provider-reporter", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the thread (the link stays open: its owner closes it)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=15)
+    return NeutronLink(client)
