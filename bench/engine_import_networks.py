@@ -22,9 +22,10 @@ import uvicorn
 
 from neutrino.engine.app import create_app as create_engine_app
 from neutrino.engine.bootstrap import build as build_engine
-from neutrino.engine.providers.neutron import Endpoint, NeutronClient
+from neutrino.engine.providers.neutron import NeutronProvider
 from neutrino.engine.settings import EngineSettings
 from neutrino.engine.store.database import QueryCounter
+from neutrino.neutron_client import Credentials, Endpoint
 from neutrino.provider.app import bootstrap as bootstrap_provider
 from neutrino.provider.app import create_app as create_provider_app
 from neutrino.provider.settings import ProviderSettings
@@ -80,16 +81,9 @@ def main() -> None:
         queries = QueryCounter(engine.db)
         read_queries = QueryCounter(engine.read_db) if engine.read_db is not engine.db else None
         url = f"http://127.0.0.1:{PROVIDER_PORT}"
-        endpoint = Endpoint(
-            url=url,
-            requires_authentication=True,
-            auth_url=f"{url}/v3",
-            username="admin",
-            password=PASSWORD,
-            project_name="admin",
-        )
+        endpoint = Endpoint(url=url, credentials=Credentials(f"{url}/v3", "admin", PASSWORD, "admin"))
         with Server(provider_app, PROVIDER_PORT), Server(create_engine_app(esettings, engine), ENGINE_PORT):
-            client = NeutronClient(endpoint)
+            client = NeutronProvider(endpoint)
             t0 = time.perf_counter()
             ids = [client.create_network(f"bench-net-{i:05d}").id for i in range(args.networks)]
             setup = time.perf_counter() - t0

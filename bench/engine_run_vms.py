@@ -36,7 +36,8 @@ import ovirtsdk4 as sdk
 import ovirtsdk4.types as types
 
 from neutrino.engine.providers.base import PortRequest
-from neutrino.engine.providers.neutron import Endpoint, NeutronClient
+from neutrino.engine.providers.neutron import NeutronProvider
+from neutrino.neutron_client import Credentials, Endpoint
 
 PASSWORD = "bench-secret"
 PROVIDER_NAME, SERVICE_USER, SERVICE_PROJECT = (
@@ -241,16 +242,10 @@ def main() -> None:
 
         # --- baseline: the engine's port calls, with the engine's bodies, straight to the provider ------
         secret = (data / "up" / "provider" / "engine-user.secret").read_text().strip()
-        client = NeutronClient(
+        client = NeutronProvider(
             Endpoint(
                 url=provider_url,
-                requires_authentication=True,
-                auth_url=f"{provider_url}/v3",
-                username=SERVICE_USER,
-                password=secret,
-                project_name=SERVICE_PROJECT,
-                user_domain_name="Default",
-                project_domain_name="Default",
+                credentials=Credentials(f"{provider_url}/v3", SERVICE_USER, secret, SERVICE_PROJECT),
             )
         )
         client.list_networks()  # the token, as the engine has it by now

@@ -4,6 +4,7 @@ real Neutron (recorded responses, failures a live server would not produce on de
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.support.pki import Pki
+
 
 @dataclass
 class Canned:
@@ -19,6 +22,7 @@ class Canned:
     body: Any = None  # dict -> JSON; str/bytes sent as is
     content_type: str = "application/json"
     delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -38,8 +42,19 @@ class CannedServer:
         self.routes[(method, path)] = reply
 
 
+def encoded(reply: Canned) -> bytes:
+    """The body's bytes: a str or bytes as is, anything else as JSON, None as nothing."""
+    data = reply.body
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        return data.encode()
+    return json.dumps(data).encode() if data is not None else b""
+
+
 @contextmanager
-def canned_server() -> Iterator[CannedServer]:
+def canned_server(tls: Pki | None = None) -> Iterator[CannedServer]:
+    """The server until the block ends; with ``tls``, over HTTPS with the PKI's server certificate chain."""
     state = CannedServer(url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -61,22 +76,13 @@ def canned_server() -> Iterator[CannedServer]:
                 )
             if reply.delay:
                 time.sleep(reply.delay)
-            data = reply.body
-            payload = (
-                data
-                if isinstance(data, bytes)
-                else (
-                    data.encode()
-                    if isinstance(data, str)
-                    else json.dumps(data).encode()
-                    if data is not None
-                    else b""
-                )
-            )
+            payload = encoded(reply)
             try:
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.content_type)
                 self.send_header("Content-Length", str(len(payload)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(payload)
             except (BrokenPipeError, ConnectionResetError):
@@ -86,7 +92,11 @@ def canned_server() -> Iterator[CannedServer]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls.chain_file, tls.key_file)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    state.url = f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -20,6 +20,7 @@ from neutrino.engine.providers.base import (
     ProviderPort,
     ProviderSubnet,
 )
+from neutrino.neutron_client import FixedIp
 
 DEFAULT_GROUP = "00000000-0000-4000-8000-00000000d0f0"
 
@@ -128,7 +129,7 @@ class FakeProvider:
             device_owner=request.device_owner,
             status="DOWN",
             security_groups=groups,
-            fixed_ips=(("s1", "10.0.0.5"),),
+            fixed_ips=(FixedIp("s1", "10.0.0.5"),),
             host_id=request.host_id,
         )
         self.ports[port.id] = port

@@ -42,7 +42,7 @@ def test_certificates_are_imported_then_trusted(tls_provider: TlsProvider, syste
 def test_importing_an_unrelated_certificate_does_not_trust_the_endpoint(
     tls_provider: TlsProvider, system: Any, tmp_path: Any
 ) -> None:
-    from tests.e2e.providers.conftest import make_pki
+    from tests.support.pki import make_pki
 
     other = make_pki(tmp_path)
     registered = add_provider(system, tls_provider, tls_provider.new_member())

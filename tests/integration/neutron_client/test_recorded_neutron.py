@@ -9,7 +9,8 @@ import pytest
 
 from neutrino.engine.domain.errors import BadRequest, Conflict, ProviderFailure
 from neutrino.engine.providers.base import PortRequest
-from neutrino.engine.providers.neutron import Endpoint, NeutronClient, ProviderAuthFailure
+from neutrino.engine.providers.neutron import NeutronProvider, ProviderAuthFailure
+from neutrino.neutron_client import Credentials, Endpoint
 from tests.support.canned import Canned, canned_server
 
 # A network as a real Neutron (Queens, ML2/OVS) returns it: many keys the engine does not know, no `mtu`,
@@ -71,8 +72,9 @@ REQUEST = PortRequest(
 )
 
 
-def client(url: str, **kw: object) -> NeutronClient:
-    return NeutronClient(Endpoint(url=url, **kw))  # type: ignore[arg-type]
+def client(url: str, *, read_timeout: float = 30.0, auth_url: str | None = None) -> NeutronProvider:
+    credentials = Credentials(auth_url, "admin", "secret", "admin") if auth_url else None
+    return NeutronProvider(Endpoint(url=url, credentials=credentials, read_timeout=read_timeout))
 
 
 def test_lenient_with_a_real_neutrons_network() -> None:
@@ -220,4 +222,4 @@ def test_timeout() -> None:
 
 def test_auth_url_must_end_in_a_keystone_version() -> None:
     with pytest.raises(ProviderFailure, match="ends neither in /v3 nor in /v2.0"):
-        client("http://127.0.0.1:1", requires_authentication=True, auth_url="http://127.0.0.1:1/identity")
+        client("http://127.0.0.1:1", auth_url="http://127.0.0.1:1/identity")

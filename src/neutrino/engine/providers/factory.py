@@ -10,7 +10,8 @@ from pathlib import Path
 
 from neutrino.engine.domain import model
 from neutrino.engine.providers.base import NetworkProvider
-from neutrino.engine.providers.neutron import Endpoint, NeutronClient
+from neutrino.engine.providers.neutron import NeutronProvider
+from neutrino.neutron_client import Credentials, Endpoint
 
 
 class ProviderClients:
@@ -58,16 +59,20 @@ class ProviderClients:
     def _build(self, provider: model.ExternalProvider, password: str | None) -> NetworkProvider:
         if password is None and provider.password_encrypted:
             password = self.secrets.decrypt(provider.password_encrypted)  # type: ignore[attr-defined]
-        return NeutronClient(
+        credentials = None
+        if provider.requires_authentication:
+            credentials = Credentials(
+                auth_url=provider.authentication_url or "",
+                username=provider.username or "",
+                password=password or "",
+                project_name=provider.project_name or provider.tenant_name,
+                user_domain_name=provider.user_domain_name or "Default",
+                project_domain_name=provider.project_domain_name or "Default",
+            )
+        return NeutronProvider(
             Endpoint(
                 url=provider.url,
-                requires_authentication=provider.requires_authentication,
-                auth_url=provider.authentication_url,
-                username=provider.username,
-                password=password,
-                project_name=provider.project_name or provider.tenant_name,
-                user_domain_name=provider.user_domain_name,
-                project_domain_name=provider.project_domain_name,
+                credentials=credentials,
                 ca_file=self._ca_file(provider.ca_certificates),
                 connect_timeout=self.connect_timeout,
                 read_timeout=self.read_timeout,

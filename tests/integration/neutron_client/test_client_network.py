@@ -1,0 +1,59 @@
+"""The client over real sockets on 127.0.0.1: a refused connection, a slow answer, and TLS with a CA file
+whose certificates are the only trust (a CA's or the server's own)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from neutrino.neutron_client import Endpoint, NeutronClient, Unreachable
+from tests.support.canned import Canned, canned_server
+from tests.support.pki import make_pki
+
+NETWORKS = Canned(body={"networks": [{"id": "n1", "name": "red"}]})
+
+
+def test_connection_refused() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening: connections are refused
+        client = NeutronClient(Endpoint(url=f"http://127.0.0.1:{port}"))
+        with pytest.raises(Unreachable, match=f"^cannot connect to http://127.0.0.1:{port}/v2.0/networks"):
+            client.list_networks()
+
+
+def test_no_answer_in_time() -> None:
+    with canned_server() as srv:
+        srv.on("GET", "/v2.0/networks", Canned(body={"networks": []}, delay=1.5))
+        client = NeutronClient(Endpoint(url=srv.url, read_timeout=0.5))
+        with pytest.raises(
+            Unreachable, match=r"^no answer from http://127.0.0.1:\d+/v2.0/networks within 0.5 s"
+        ):
+            client.list_networks()
+
+
+@pytest.mark.parametrize("trusted", ["ca", "server"])
+def test_tls_trusts_exactly_the_ca_file(tmp_path: Path, trusted: str) -> None:
+    pki = make_pki(tmp_path)
+    bundle = tmp_path / "trusted.pem"
+    bundle.write_text(pki.ca_pem if trusted == "ca" else pki.server_pem)
+    with canned_server(tls=pki) as srv:
+        srv.on("GET", "/v2.0/networks", NETWORKS)
+        with NeutronClient(Endpoint(url=srv.url, ca_file=str(bundle))) as client:
+            assert [n.id for n in client.list_networks()] == ["n1"]
+
+
+def test_tls_refuses_a_server_the_ca_file_does_not_vouch_for(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)
+    (tmp_path / "other").mkdir()
+    other = make_pki(tmp_path / "other")
+    with canned_server(tls=pki) as srv:
+        srv.on("GET", "/v2.0/networks", NETWORKS)
+        for endpoint in (Endpoint(url=srv.url), Endpoint(url=srv.url, ca_file=str(other.ca_file))):
+            with pytest.raises(
+                Unreachable, match=f"^TLS verification failed for {srv.url}: .*certificate verify failed"
+            ):
+                NeutronClient(endpoint).list_networks()
+        assert srv.seen == []
