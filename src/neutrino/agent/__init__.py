@@ -12,10 +12,10 @@ Layers, outermost first:
   provider network), ``port_security`` (the firewall: security groups, port addresses, router
   advertisement sources), over ``state`` (``DATA_DIR/state.json``, replayed on start) and
   ``identity``;
-* the provider side (the network provider, Neutron): ``neutron_link`` (HTTP and Keystone),
-  ``neutron_reads`` (what is read and how it becomes host state), ``neutron_follower`` (reads the
-  provider and drives the parts: security groups, the ports' fixed IPs, DHCP), ``reporting``
-  (reports the host and learns VXLAN peers);
+* the provider side (the network provider, Neutron, spoken to through the shared client
+  ``neutrino.neutron_client``): ``neutron_reads`` (what is read and how it becomes host state),
+  ``neutron_follower`` (reads the provider and drives the parts: security groups, the ports'
+  fixed IPs, DHCP), ``reporting`` (reports the host and learns VXLAN peers);
 * ``vm`` backends (``netns``: a namespace per guest; ``libvirt``: domain XML files) and
   ``vnic`` drivers (entry points ``neutrino.vnic_drivers``: ``noop``, ``linux_bridge``,
   ``open_vswitch``);

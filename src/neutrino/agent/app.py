@@ -27,7 +27,6 @@ from neutrino.agent.host_agent import HostAgent
 from neutrino.agent.identity import HostIdentity
 from neutrino.agent.internal_networks import InternalNetworks
 from neutrino.agent.neutron_follower import NeutronFollower, Prefetcher
-from neutrino.agent.neutron_link import NeutronLink, connect
 from neutrino.agent.plugging import Plugging
 from neutrino.agent.port_security import PortSecurity
 from neutrino.agent.reporting import Reporter
@@ -37,15 +36,40 @@ from neutrino.agent.vm.base import BackendContext, VmBackend
 from neutrino.agent.vm.libvirt_domain import LibvirtBackend
 from neutrino.agent.vm.netns import NetnsBackend
 from neutrino.agent.vnic.base import DriverContext, load_drivers
+from neutrino.neutron_client import Credentials, Endpoint, NeutronClient
 
 VM_BACKENDS: dict[str, type[VmBackend]] = {"libvirt": LibvirtBackend, "netns": NetnsBackend}
 
 
+def neutron_endpoint(settings: AgentSettings) -> Endpoint:
+    """The network provider as the settings name it; without a password, requests carry no token
+    (a provider in no-auth mode)."""
+    if not settings.provider_url:
+        raise ValueError("provider_url: the agent has no network provider to reach")
+    credentials = None
+    if settings.provider_password and settings.provider_password.get_secret_value():
+        credentials = Credentials(
+            auth_url=settings.provider_auth_url or f"{settings.provider_url.rstrip('/')}/v3",
+            username=settings.provider_username,
+            password=settings.provider_password.get_secret_value(),
+            project_name=settings.provider_project,
+            user_domain_name=settings.provider_domain,
+            project_domain_name=settings.provider_domain,
+        )
+    return Endpoint(
+        url=settings.provider_url,
+        credentials=credentials,
+        ca_file=str(settings.provider_ca_file) if settings.provider_ca_file else None,
+        connect_timeout=10,
+        read_timeout=10,
+    )
+
+
 def build_agent(
-    settings: AgentSettings, host_net: HostNet | None = None, link: NeutronLink | None = None
+    settings: AgentSettings, host_net: HostNet | None = None, neutron: NeutronClient | None = None
 ) -> HostAgent:
     """The :class:`HostAgent` the settings describe (``host_net`` overrides ``settings.host_net``);
-    with a ``link`` to the network provider, its follower and reporter too (threads not started)."""
+    with a client of the network provider, its follower and reporter too (threads not started)."""
     if host_net is None:
         host_net = MemoryNet() if settings.host_net == "memory" else IpRouteNet()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -87,7 +111,7 @@ def build_agent(
     security = PortSecurity(store, drivers, firewall)
     dhcp = DhcpService(store, drivers, DhcpServers(host_net, launcher, dhcp_dir, settings.netns_prefix))
     wake = threading.Event()
-    prefetcher = Prefetcher(link, security, wake) if link is not None else None
+    prefetcher = Prefetcher(neutron, security, wake) if neutron is not None else None
     vms = Plugging(store, backend, drivers, host_net, security, prefetcher)
     agent = HostAgent(
         identity=identity,
@@ -99,9 +123,9 @@ def build_agent(
         dhcp=dhcp,
         security=security,
     )
-    if link is not None:
+    if neutron is not None:
         agent.follower = NeutronFollower(
-            link,
+            neutron,
             identity,
             vms,
             security,
@@ -110,7 +134,7 @@ def build_agent(
             settings.sync_interval,
             serve_dhcp=settings.provider_dhcp,
         )
-        agent.reporter = Reporter(link, identity, store, drivers, vms, dhcp, settings.report_interval)
+        agent.reporter = Reporter(neutron, identity, store, drivers, vms, dhcp, settings.report_interval)
     return agent
 
 
@@ -120,18 +144,8 @@ def create_app(settings: AgentSettings, *, host_net: HostNet | None = None) -> S
     (:class:`~neutrino.agent.neutron_follower.NeutronFollower`) in background threads."""
     if settings.token is None or not settings.token.get_secret_value():
         raise ValueError("the agent needs a token (--token or NEUTRINO_AGENT_TOKEN)")
-    link = None
-    if settings.provider_url:
-        password = settings.provider_password.get_secret_value() if settings.provider_password else None
-        link = connect(
-            settings.provider_url,
-            username=settings.provider_username,
-            password=password,
-            project=settings.provider_project,
-            domain=settings.provider_domain,
-            auth_url=settings.provider_auth_url,
-        )
-    agent = build_agent(settings, host_net, link)
+    neutron = NeutronClient(neutron_endpoint(settings)) if settings.provider_url else None
+    agent = build_agent(settings, host_net, neutron)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -143,8 +157,8 @@ def create_app(settings: AgentSettings, *, host_net: HostNet | None = None) -> S
             yield
         finally:
             await run_in_threadpool(agent.stop)
-            if link is not None:
-                link.close()
+            if neutron is not None:
+                neutron.close()
 
     app = Starlette(
         routes=routes.ROUTES,

@@ -13,9 +13,9 @@
   served here;
 * ``security`` (:class:`~neutrino.agent.port_security.PortSecurity`) — the firewall: security
   groups, the ports' addresses, router advertisement sources;
-* ``follower`` (:class:`~neutrino.agent.neutron_follower.NeutronFollower`, with a provider link) —
+* ``follower`` (:class:`~neutrino.agent.neutron_follower.NeutronFollower`, with a provider URL) —
   reads the provider and drives the parts above;
-* ``reporter`` (:class:`~neutrino.agent.reporting.Reporter`, with a provider link) — reports the
+* ``reporter`` (:class:`~neutrino.agent.reporting.Reporter`, with a provider URL) — reports the
   host to the provider and learns tunnel peers from it.
 
 The parts depend on the store and on each other in one direction only (plugging uses the
@@ -135,7 +135,7 @@ class HostAgent:
             self.store.save()
 
     def start(self) -> None:
-        """Start the follower's and the reporter's threads (with a provider link)."""
+        """Start the follower's and the reporter's threads (with a provider URL)."""
         if self.reporter is not None:
             self.reporter.start()
         if self.follower is not None:

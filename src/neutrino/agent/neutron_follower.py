@@ -2,7 +2,7 @@
 parts, for security groups and DHCP, as Neutron's L2 agent and DHCP agent get them (the engine
 pushes neither to agents).
 
-With a provider link (``--provider-url``):
+With a network provider (``--provider-url``):
 
 * **before a vNIC is plugged** (:meth:`Prefetcher.prepare`, the plugging part's
   :class:`~neutrino.agent.plugging.PlugHooks`), fetches the security groups it
@@ -40,15 +40,11 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
-
-import httpx
 
 from neutrino.agent.datapath.firewall import link_local
 from neutrino.agent.dhcp_service import DhcpService
 from neutrino.agent.errors import AgentError, PlugFailed, SecurityGroupNotSet
 from neutrino.agent.identity import HostIdentity
-from neutrino.agent.neutron_link import NeutronLink
 from neutrino.agent.neutron_reads import (
     DHCP_OWNER,
     RA_OWNERS,
@@ -63,18 +59,28 @@ from neutrino.agent.neutron_reads import (
 from neutrino.agent.plugging import NetworkUse, Plugging
 from neutrino.agent.port_security import PortSecurity
 from neutrino.agent_api.schema import NicSpec
+from neutrino.neutron_client import (
+    FixedIpRequest,
+    Network,
+    NeutronClient,
+    NeutronClientError,
+    Port,
+    PortCreate,
+    PortUpdate,
+    Subnet,
+)
 
 log = logging.getLogger(__name__)
 
-SYNC_ERRORS = (httpx.HTTPError, AgentError, ValueError)
+SYNC_ERRORS = (NeutronClientError, AgentError, ValueError)
 
 
 class Prefetcher:
     """The plugging part's :class:`~neutrino.agent.plugging.PlugHooks`: fetches what vNICs need
     before they are plugged, and wakes the follower (through ``wake``) after."""
 
-    def __init__(self, link: NeutronLink, security: PortSecurity, wake: threading.Event) -> None:
-        self.link = link
+    def __init__(self, neutron: NeutronClient, security: PortSecurity, wake: threading.Event) -> None:
+        self.neutron = neutron
         self.security = security
         self.wake = wake
 
@@ -86,8 +92,8 @@ class Prefetcher:
         missing = self.security.missing_groups(nics)
         if missing:
             try:
-                specs = read_groups(self.link, missing)
-            except httpx.HTTPError as exc:
+                specs = read_groups(self.neutron, missing)
+            except NeutronClientError as exc:
                 names = ", ".join(sorted(missing))
                 raise PlugFailed(
                     f"Cannot read security groups {names} from the network provider: {exc}"
@@ -102,14 +108,12 @@ class Prefetcher:
         networks = {ext.network_id for ext in filtered} - self.security.known_ra_networks()
         try:
             if ports:
-                found = self.link.query("ports", id=sorted(ports))
-                self.security.set_port_addresses(
-                    {p["id"]: port_addresses(p) for p in found if p.get("id") in ports}
-                )
+                found = self.neutron.list_ports(id=sorted(ports))
+                self.security.set_port_addresses({p.id: port_addresses(p) for p in found if p.id in ports})
             if networks:
-                routers = self.link.query("ports", network_id=sorted(networks), device_owner=list(RA_OWNERS))
+                routers = self.neutron.list_ports(network_id=sorted(networks), device_owner=RA_OWNERS)
                 self.security.set_ra_sources(ra_sources(routers, networks))
-        except httpx.HTTPError as exc:
+        except NeutronClientError as exc:
             log.warning("cannot read ports from the network provider: %s", exc)
 
     def kick(self) -> None:
@@ -134,7 +138,7 @@ class NeutronFollower:
 
     def __init__(
         self,
-        link: NeutronLink,
+        neutron: NeutronClient,
         identity: HostIdentity,
         vms: Plugging,
         security: PortSecurity,
@@ -144,7 +148,7 @@ class NeutronFollower:
         *,
         serve_dhcp: bool = True,
     ) -> None:
-        self.link = link
+        self.neutron = neutron
         self.identity = identity
         self.vms = vms
         self.security = security
@@ -174,7 +178,7 @@ class NeutronFollower:
             if network_id not in view.networks or not self.serve_dhcp:
                 self.dhcp.stop_provider_dhcp(network_id)
         failures: list[Exception] = []
-        ports: list[dict[str, Any]] | None = None
+        ports: list[Port] | None = None
         try:
             ports = self._read_ports(view)
         except SYNC_ERRORS as exc:
@@ -191,37 +195,37 @@ class NeutronFollower:
         if failures:
             raise failures[0]
 
-    def _read_ports(self, view: ProviderView) -> list[dict[str, Any]]:
+    def _read_ports(self, view: ProviderView) -> list[Port]:
         """The ports of the networks with plugged vNICs here (theirs, other hosts', DHCP ports)."""
         ids = sorted(view.networks)
-        ports = self.link.query("ports", network_id=ids) if ids else []
-        return [p for p in ports if p.get("network_id") in view.networks]
+        ports = self.neutron.list_ports(network_id=ids) if ids else []
+        return [p for p in ports if p.network_id in view.networks]
 
-    def _sync_groups(self, view: ProviderView, ports: list[dict[str, Any]]) -> None:
+    def _sync_groups(self, view: ProviderView, ports: list[Port]) -> None:
         """The groups in use here and those the provider now gives the ports here."""
         wanted = set(view.groups)
-        wanted.update(g for p in ports if p.get("id") in view.ports for g in port_groups(p))
-        specs = read_groups(self.link, wanted)
+        wanted.update(g for p in ports if p.id in view.ports for g in port_groups(p))
+        specs = read_groups(self.neutron, wanted)
         changed = self.security.sync_security_groups(specs, drop_unused=True)
         if changed:
             log.info("security groups changed on the provider or no longer used: %s", ", ".join(changed))
 
-    def _sync_ports(self, view: ProviderView, ports: list[dict[str, Any]]) -> None:
+    def _sync_ports(self, view: ProviderView, ports: list[Port]) -> None:
         """The ports' fixed IPs, the networks' router advertisement sources, then the ports'
         groups (after :meth:`_sync_groups` set the groups they name)."""
-        mine = {p["id"]: p for p in ports if p.get("id") in view.ports}
+        mine = {p.id: p for p in ports if p.id in view.ports}
         self.security.set_port_addresses({i: port_addresses(p) for i, p in mine.items()}, prune=True)
         self.security.set_ra_sources(ra_sources(ports, view.networks), prune=True)
         changed = self.vms.follow_port_groups({i: port_groups(p) for i, p in mine.items()})
         if changed:
             log.info("vNICs re-filtered with their ports' new security groups: %s", ", ".join(changed))
 
-    def _sync_networks(self, view: ProviderView, ports: list[dict[str, Any]]) -> None:
+    def _sync_networks(self, view: ProviderView, ports: list[Port]) -> None:
         ids = sorted(view.networks)
         if not self.serve_dhcp or not ids:
             return
-        networks = {n["id"]: n for n in self.link.query("networks", id=ids) if n.get("id") in view.networks}
-        subnets = self.link.query("subnets", network_id=ids)
+        networks = {n.id: n for n in self.neutron.list_networks(id=ids) if n.id in view.networks}
+        subnets = self.neutron.list_subnets(network_id=ids)
         failures: list[Exception] = []
         for network_id, use in sorted(view.networks.items()):
             try:
@@ -229,8 +233,8 @@ class NeutronFollower:
                     view,
                     use,
                     networks.get(network_id),
-                    [s for s in subnets if s.get("network_id") == network_id],
-                    [p for p in ports if p.get("network_id") == network_id],
+                    [s for s in subnets if s.network_id == network_id],
+                    [p for p in ports if p.network_id == network_id],
                 )
             except SYNC_ERRORS as exc:
                 failures.append(PlugFailed(f"DHCP on network {network_id}: {exc}"))
@@ -241,71 +245,60 @@ class NeutronFollower:
         self,
         view: ProviderView,
         use: NetworkUse,
-        network: dict[str, Any] | None,
-        subnets: list[dict[str, Any]],
-        ports: list[dict[str, Any]],
+        network: Network | None,
+        subnets: list[Subnet],
+        ports: list[Port],
     ) -> None:
         served = sorted(
-            (s for s in subnets if s.get("enable_dhcp", True) and serves_dhcp(s)),
-            key=lambda s: (s.get("created_at") or "", s["id"]),
+            (s for s in subnets if s.enable_dhcp and serves_dhcp(s)),
+            key=lambda s: (s.created_at or "", s.id),
         )
         if network is None or not served:  # not the provider's, or nothing to serve
             if use.network_id in view.dhcp:
                 self.dhcp.stop_provider_dhcp(use.network_id)
             return
         port = self._dhcp_port(view, use, served, ports)
-        if port.get("mac_address"):  # its advertisements get into filtered guests from the start
-            self.security.add_ra_source(use.network_id, link_local(port["mac_address"]))
+        if port.mac_address:  # its advertisements get into filtered guests from the start
+            self.security.add_ra_source(use.network_id, link_local(port.mac_address))
         server: dict[str, str] = {}
-        for fixed in port.get("fixed_ips") or []:
-            server.setdefault(fixed.get("subnet_id"), fixed.get("ip_address"))
-        served = [s for s in served if server.get(s["id"])]
+        for fixed in port.fixed_ips:
+            server.setdefault(fixed.subnet_id, fixed.ip_address)
+        served = [s for s in served if server.get(s.id)]
         if not served:
-            raise PlugFailed(
-                f"the provider gave DHCP port {port['id']} no address on network {use.network_id}"
-            )
+            raise PlugFailed(f"the provider gave DHCP port {port.id} no address on network {use.network_id}")
         spec = dhcp_spec(use, network, served, server, port, ports)
-        self.dhcp.serve_provider_dhcp(spec, port["id"])
+        self.dhcp.serve_provider_dhcp(spec, port.id)
 
     def _dhcp_port(
-        self, view: ProviderView, use: NetworkUse, subnets: list[dict[str, Any]], ports: list[dict[str, Any]]
-    ) -> dict[str, Any]:
-        """This host's DHCP port on the network, found or created, with an address on each subnet."""
+        self, view: ProviderView, use: NetworkUse, subnets: list[Subnet], ports: list[Port]
+    ) -> Port:
+        """This host's DHCP port on the network, found or created, with an address on each subnet
+        (bound to this host where the provider's policy lets the agent bind ports)."""
         device_id = dhcp_device_id(view.host, use.network_id)
-        port = next(
-            (p for p in ports if p.get("device_id") == device_id and p.get("device_owner") == DHCP_OWNER),
-            None,
-        )
+        port = next((p for p in ports if p.device_id == device_id and p.device_owner == DHCP_OWNER), None)
         if port is None:
-            body: dict[str, Any] = {
-                "network_id": use.network_id,
-                "name": f"dhcp-{view.host}"[:255],
-                "device_owner": DHCP_OWNER,
-                "device_id": device_id,
-                "fixed_ips": [{"subnet_id": s["id"]} for s in subnets],
-                "binding:host_id": self.identity.binding_host_id(use.plugin_type),
-            }
-            try:
-                return self.link.create("ports", "port", body)
-            except httpx.HTTPStatusError as exc:
-                if exc.response.status_code != 403:
-                    raise
-                del body["binding:host_id"]  # a provider whose policy keeps port binding to others
-                return self.link.create("ports", "port", body)
-        have = {ip.get("subnet_id") for ip in port.get("fixed_ips") or []}
-        missing = [{"subnet_id": s["id"]} for s in subnets if s["id"] not in have]
-        if missing:
-            port = self.link.update(
-                "ports", "port", port["id"], {"fixed_ips": [*port["fixed_ips"], *missing]}
+            request = PortCreate(
+                use.network_id,
+                name=f"dhcp-{view.host}"[:255],
+                device_owner=DHCP_OWNER,
+                device_id=device_id,
+                fixed_ips=tuple(FixedIpRequest(subnet_id=s.id) for s in subnets),
+                host_id=self.identity.binding_host_id(use.plugin_type),
             )
+            return self.neutron.create_port(request).port
+        have = {ip.subnet_id for ip in port.fixed_ips}
+        missing = [FixedIpRequest(subnet_id=s.id) for s in subnets if s.id not in have]
+        if missing:
+            kept = [FixedIpRequest(ip.subnet_id, ip.ip_address) for ip in port.fixed_ips]
+            port = self.neutron.update_port(port.id, PortUpdate(fixed_ips=(*kept, *missing))).port
         return port
 
     def _release_dhcp_ports(self, view: ProviderView) -> None:
         for network_id in self.dhcp.ports_to_release():
             device_id = dhcp_device_id(view.host, network_id)
-            for port in self.link.query("ports", device_id=device_id):
-                if port.get("device_id") == device_id and port.get("device_owner") == DHCP_OWNER:
-                    self.link.delete("ports", port["id"])
+            for port in self.neutron.list_ports(device_id=device_id):
+                if port.device_id == device_id and port.device_owner == DHCP_OWNER:
+                    self.neutron.delete_port(port.id)
             self.dhcp.dhcp_port_released(network_id)
 
     # -- the thread ----------------------------------------------------------------------------
@@ -332,7 +325,7 @@ class NeutronFollower:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the thread (the link stays open: its owner closes it)."""
+        """Stop the thread (the client stays open: its owner closes it)."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:

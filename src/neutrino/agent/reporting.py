@@ -1,7 +1,8 @@
 """The agent's reports to the network provider, and the tunnel peers it learns back.
 
 Every ``interval`` seconds :class:`Reporter` reports each plugin type this host plugs
-(``POST /v2.0/agent-reports``, the embedded provider's extension :data:`REPORT_EXTENSION`): its
+(``POST /v2.0/agent-reports``, the embedded provider's extension
+:data:`~neutrino.neutron_client.REPORT_EXTENSION`): its
 configuration, and its ports ACTIVE / ERROR / DOWN (the DHCP ports of servers run for the
 provider follower ACTIVE too). It then reads the other hosts' agents (``GET /v2.0/agents``) for
 their VXLAN addresses; when that set grows, vNICs and DHCP servers are re-plugged (a no-op but
@@ -13,22 +14,22 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from typing import TypedDict
-
-import httpx
+from dataclasses import dataclass, field
 
 from neutrino.agent.dhcp_service import DhcpService
 from neutrino.agent.identity import HostIdentity
-from neutrino.agent.neutron_link import NeutronLink
 from neutrino.agent.plugging import Plugging
 from neutrino.agent.state import HostStore
 from neutrino.agent.vnic.base import VnicDriver
+from neutrino.neutron_client import (
+    AgentReport,
+    NeutronClient,
+    NeutronClientError,
+    NotFound,
+    PortStatus,
+)
 
 log = logging.getLogger(__name__)
-
-#: The alias under which the embedded provider lists ``POST /v2.0/agent-reports`` in
-#: ``GET /v2.0/extensions`` (Neutrino's own: real Neutron agents report over RPC).
-REPORT_EXTENSION = "neutrino-agent-report"
 
 #: Neutron's agent_type names for the plugin types the agent's drivers plug.
 AGENT_TYPES = {"LINUX_BRIDGE": "Linux bridge agent", "OPEN_VSWITCH": "Open vSwitch agent"}
@@ -38,30 +39,23 @@ def agent_type(plugin_type: str) -> str:
     return AGENT_TYPES.get(plugin_type, f"{plugin_type} agent")
 
 
-class AgentConfigurations(TypedDict, total=False):
-    """An agent report's ``configurations`` (Neutron's agent ``configurations`` keys)."""
-
-    driver: str
-    network_types: list[str]
-    security_groups: bool
-    devices: int
-    tunneling_ip: str
-    tunnel_types: list[str]
-    interface_mappings: dict[str, str]
-
-
-class PortStatus(TypedDict):
-    id: str
-    status: str  # ACTIVE, ERROR or DOWN
-
-
-class AgentReport(TypedDict):
-    """One ``agent_report`` body, without ``agent_type`` (added per plugin type)."""
+@dataclass
+class _Draft:
+    """One plugin type's report while it is put together."""
 
     host: str
-    binary: str
-    configurations: AgentConfigurations
-    ports: list[PortStatus]
+    configurations: dict[str, object]
+    ports: list[PortStatus] = field(default_factory=list)
+    devices: int = 0
+
+    def report(self, plugin_type: str) -> AgentReport:
+        return AgentReport(
+            host=self.host,
+            agent_type=agent_type(plugin_type),
+            configurations={**self.configurations, "devices": self.devices},
+            ports=tuple(self.ports),
+            binary="neutrino-agent",
+        )
 
 
 class Reporter:
@@ -69,7 +63,7 @@ class Reporter:
 
     def __init__(
         self,
-        link: NeutronLink,
+        neutron: NeutronClient,
         identity: HostIdentity,
         store: HostStore,
         drivers: Mapping[str, VnicDriver],
@@ -77,7 +71,7 @@ class Reporter:
         dhcp: DhcpService,
         interval: float = 30,
     ) -> None:
-        self.link = link
+        self.neutron = neutron
         self.identity = identity
         self.store = store
         self.drivers = drivers
@@ -93,60 +87,59 @@ class Reporter:
         reports, reported_down = self.reports()
         if self.reports_supported:
             try:
-                for plugin_type, report in reports.items():
-                    self.link.report({**report, "agent_type": agent_type(plugin_type)})
+                for report in reports.values():
+                    self.neutron.report_agent(report)
                 self.vms.confirm_reported_down(reported_down)
-            except httpx.HTTPStatusError as exc:
-                if exc.response.status_code != 404:
-                    raise
+            except NotFound:
                 # a real Neutron has no agent-reports; its own agents still tell us the peers
                 log.info("the network provider takes no agent reports; only learning peers from it")
                 self.reports_supported = False
         peers: set[str] = set()
         mine = self.identity.tunnel_ip
-        for plugin_type, report in reports.items():
-            if "vxlan" not in report["configurations"].get("tunnel_types", []):
+        for report in reports.values():
+            tunnels = report.configurations.get("tunnel_types")
+            if not isinstance(tunnels, list) or "vxlan" not in tunnels:
                 continue
-            for other in self.link.agents(agent_type(plugin_type)):
-                ip = (other.get("configurations") or {}).get("tunneling_ip")
-                if other.get("alive") and ip and ip != mine and other.get("host") != report["host"]:
+            for other in self.neutron.list_agents(agent_type=report.agent_type):
+                ip = other.tunneling_ip
+                if other.alive and ip and ip != mine and other.host != report.host:
                     peers.add(ip)
         self.learn_peers(peers)
 
     def reports(self) -> tuple[dict[str, AgentReport], list[str]]:
-        """One report per plugin type and the unplugged port ids they mark DOWN."""
+        """One report per plugin type (ports ACTIVE, ERROR or DOWN) and the unplugged port ids
+        they mark DOWN."""
         with self.store.lock:
-            reports = {
-                plugin_type: self._report(plugin_type, d) for plugin_type, d in sorted(self.drivers.items())
+            drafts = {
+                plugin_type: self._draft(plugin_type, d) for plugin_type, d in sorted(self.drivers.items())
             }
             state = self.store.state
             for _, vm in sorted(state.vms.items()):
                 for nic in vm.nics.values():
                     ext = nic.spec.external
-                    if ext is None or ext.plugin_type not in reports:
+                    if ext is None or ext.plugin_type not in drafts:
                         continue
-                    report = reports[ext.plugin_type]
+                    draft = drafts[ext.plugin_type]
                     status = {"plugged": "ACTIVE", "failed": "ERROR"}.get(nic.state, "DOWN")
-                    report["ports"].append({"id": ext.vnic_id, "status": status})
-                    report["configurations"]["devices"] += nic.state == "plugged"
+                    draft.ports.append(PortStatus(ext.vnic_id, status))
+                    draft.devices += nic.state == "plugged"
             for network_id, port_id in sorted(state.provider_dhcp.items()):
                 served = state.dhcp.get(network_id)
-                if served is not None and served.plugin_type in reports:
-                    reports[served.plugin_type]["ports"].append({"id": port_id, "status": "ACTIVE"})
+                if served is not None and served.plugin_type in drafts:
+                    drafts[served.plugin_type].ports.append(PortStatus(port_id, "ACTIVE"))
             down = []
             for port_id, plugin_type in sorted(self.vms.unreported_down().items()):
-                if plugin_type in reports:
-                    reports[plugin_type]["ports"].append({"id": port_id, "status": "DOWN"})
+                if plugin_type in drafts:
+                    drafts[plugin_type].ports.append(PortStatus(port_id, "DOWN"))
                     down.append(port_id)
-            return reports, down
+            return {plugin_type: d.report(plugin_type) for plugin_type, d in drafts.items()}, down
 
-    def _report(self, plugin_type: str, driver: VnicDriver) -> AgentReport:
+    def _draft(self, plugin_type: str, driver: VnicDriver) -> _Draft:
         info = driver.describe()
-        configurations: AgentConfigurations = {
+        configurations: dict[str, object] = {
             "driver": info.name,
             "network_types": list(info.network_types),
             "security_groups": info.security_groups,
-            "devices": 0,
         }
         if self.identity.tunnel_ip:
             configurations["tunneling_ip"] = self.identity.tunnel_ip
@@ -155,12 +148,7 @@ class Reporter:
         mappings = driver.context.physical_interfaces
         if mappings:
             configurations["interface_mappings"] = dict(mappings)
-        return {
-            "host": self.identity.binding_host_id(plugin_type),
-            "binary": "neutrino-agent",
-            "configurations": configurations,
-            "ports": [],
-        }
+        return _Draft(host=self.identity.binding_host_id(plugin_type), configurations=configurations)
 
     def learn_peers(self, peers: set[str]) -> None:
         """Other hosts' tunnel addresses as the provider knows them; vNICs and DHCP servers are
@@ -184,7 +172,7 @@ class Reporter:
         while not self._stop.is_set():
             try:
                 self.report_once()
-            except (httpx.HTTPError, ValueError) as exc:
+            except (NeutronClientError, ValueError) as exc:
                 log.warning("report to the network provider failed: %s", exc)
             self._stop.wait(self.interval)
 
@@ -193,7 +181,7 @@ class Reporter:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the thread (the link stays open: its owner closes it)."""
+        """Stop the thread (the client stays open: its owner closes it)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=15)

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from neutrino.agent.reporting import REPORT_EXTENSION
+from neutrino.neutron_client import REPORT_EXTENSION
 
 from .netlab import AgentProcess, Lab, sh
 

@@ -8,29 +8,30 @@ import inspect
 from collections.abc import Sequence
 from pathlib import Path
 
-import httpx
 import pytest
 
 import neutrino.agent as agent_package
-from neutrino.agent.app import build_agent
+from neutrino.agent.app import build_agent, neutron_endpoint
 from neutrino.agent.datapath.memory import MemoryNet
 from neutrino.agent.dhcp_service import DhcpService
 from neutrino.agent.errors import PlugFailed, VmExists
 from neutrino.agent.host_agent import HostAgent
 from neutrino.agent.internal_networks import InternalNetworks
 from neutrino.agent.neutron_follower import NeutronFollower, Prefetcher
-from neutrino.agent.neutron_link import NeutronLink
 from neutrino.agent.plugging import Plugging
 from neutrino.agent.port_security import PortSecurity
 from neutrino.agent.reporting import Reporter
 from neutrino.agent.settings import AgentSettings
 from neutrino.agent.state import HostStore
 from neutrino.agent_api.schema import NicSpec, VmSpec
+from neutrino.neutron_client import Credentials, Endpoint, NeutronClient
+from tests.support.canned import Canned
+from tests.support.neutron_transport import CannedAdapter
 
 from .helpers import NET_A, ext_nic, vm
 
 PARTS = ("plugging", "internal_networks", "dhcp_service", "port_security", "state", "identity")
-DRIVERS_OF_THE_PARTS = ("neutron_follower", "neutron_reads", "neutron_link", "reporting", "host_agent", "app")
+DRIVERS_OF_THE_PARTS = ("neutron_follower", "neutron_reads", "reporting", "host_agent", "app")
 
 
 class RecordingHooks:
@@ -50,12 +51,12 @@ class RecordingHooks:
         self.calls.append(("kick", [], sorted(self.store.pending.ports)))
 
 
-def make(tmp_path: Path, link: NeutronLink | None = None) -> HostAgent:
+def make(tmp_path: Path, neutron: NeutronClient | None = None) -> HostAgent:
     settings = AgentSettings.model_validate(
         {"data_dir": tmp_path, "token": "t", "host_name": "h1", "host_net": "memory",
          "vnic_drivers": {"LINUX_BRIDGE": "linux_bridge"}, "tunnel_ip": "192.0.2.1"}
     )  # fmt: skip
-    return build_agent(settings, host_net=MemoryNet(), link=link)
+    return build_agent(settings, host_net=MemoryNet(), neutron=neutron)
 
 
 def test_without_a_provider_link_the_agent_has_no_follower_reporter_nor_hooks(tmp_path: Path) -> None:
@@ -68,14 +69,37 @@ def test_without_a_provider_link_the_agent_has_no_follower_reporter_nor_hooks(tm
 
 
 def test_with_a_link_the_plug_hooks_prefetch_and_wake_the_follower(tmp_path: Path) -> None:
-    link = NeutronLink(httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(404))))
-    agent = make(tmp_path, link)
+    neutron = NeutronClient(Endpoint(url="http://neutron"), adapter=CannedAdapter(lambda call: Canned(404)))
+    agent = make(tmp_path, neutron)
     assert isinstance(agent.follower, NeutronFollower) and isinstance(agent.reporter, Reporter)
     hooks = agent.vms.hooks
-    assert isinstance(hooks, Prefetcher) and hooks.link is link and agent.reporter.link is link
+    assert isinstance(hooks, Prefetcher) and hooks.neutron is neutron and agent.reporter.neutron is neutron
     assert not agent.follower._wake.is_set()
     hooks.kick()
     assert agent.follower._wake.is_set()
+
+
+def test_the_provider_settings_make_one_endpoint(tmp_path: Path) -> None:
+    given = {"data_dir": tmp_path, "token": "t", "provider_url": "https://net.example:9696/"}
+    assert neutron_endpoint(AgentSettings.model_validate(given)) == Endpoint(
+        url="https://net.example:9696/", connect_timeout=10, read_timeout=10
+    )  # no password: no token (a provider in no-auth mode)
+    settings = AgentSettings.model_validate(
+        {**given, "provider_password": "pw", "provider_username": "agent", "provider_project": "svc",
+         "provider_domain": "corp", "provider_ca_file": tmp_path / "ca.pem"}
+    )  # fmt: skip
+    endpoint = neutron_endpoint(settings)
+    assert endpoint.credentials == Credentials(
+        "https://net.example:9696/v3",
+        "agent",
+        "pw",
+        "svc",
+        user_domain_name="corp",
+        project_domain_name="corp",
+    )
+    assert endpoint.ca_file == str(tmp_path / "ca.pem")
+    v2 = neutron_endpoint(settings.model_copy(update={"provider_auth_url": "https://keystone:5000/v2.0"}))
+    assert v2.credentials is not None and v2.credentials.auth_url == "https://keystone:5000/v2.0"
 
 
 def test_the_hooks_prefetch_before_the_plug_and_are_kicked_after(tmp_path: Path) -> None:

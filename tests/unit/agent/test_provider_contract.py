@@ -1,5 +1,6 @@
-"""The agent's provider calls against the embedded provider itself (in process, SQLite, Starlette's
-test client as the link's HTTP client): what the fake provider of the other tests assumes holds."""
+"""The agent's provider calls against the embedded provider itself (in process, SQLite, the Neutron
+client's requests forwarded to Starlette's test client): what the fake provider of the other tests
+assumes holds."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from starlette.testclient import TestClient
 from neutrino.agent.app import build_agent
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.memory import MemoryNet, World
-from neutrino.agent.neutron_link import NeutronLink
 from neutrino.agent.neutron_reads import DHCP_OWNER, dhcp_device_id
-from neutrino.agent.reporting import REPORT_EXTENSION
 from neutrino.agent.settings import AgentSettings
 from neutrino.agent_api.schema import VmSpec
+from neutrino.neutron_client import REPORT_EXTENSION, Endpoint, NeutronClient
+from tests.support.canned import Canned
+from tests.support.neutron_transport import Call, CannedAdapter
 
 
 @pytest.fixture
@@ -29,6 +31,16 @@ def provider(tmp_path: Path) -> Iterator[TestClient]:
     bootstrap(settings)
     with TestClient(create_app(settings)) as client:
         yield client
+
+
+def client_of(provider: TestClient) -> NeutronClient:
+    """A Neutron client whose requests the provider's app answers in process."""
+
+    def forward(call: Call) -> Canned:
+        answer = provider.request(call.method, call.path, params=call.query, json=call.body)
+        return Canned(answer.status_code, answer.content, answer.headers.get("content-type", ""))
+
+    return NeutronClient(Endpoint(url="http://provider"), adapter=CannedAdapter(forward))
 
 
 def ok(response: Any, status: int = 201) -> dict[str, Any]:
@@ -70,7 +82,7 @@ def test_groups_dhcp_and_port_status_come_from_the_embedded_provider(
          "vnic_drivers": {"LINUX_BRIDGE": "linux_bridge"}, "tunnel_ip": "192.0.2.1"}
     )  # fmt: skip
     world = World()
-    agent = build_agent(settings, host_net=MemoryNet(world), link=NeutronLink(provider))
+    agent = build_agent(settings, host_net=MemoryNet(world), neutron=client_of(provider))
     sync, reporter = agent.follower, agent.reporter
     assert sync is not None and reporter is not None
     nic = {

@@ -20,6 +20,7 @@ from neutrino.agent.neutron_follower import NeutronFollower
 from neutrino.agent.neutron_reads import ra_sources
 from neutrino.agent.settings import AgentSettings
 from neutrino.agent_api.schema import NicSpec, VmSpec
+from neutrino.neutron_client import Port
 
 from .fake_neutron import FakeNeutron
 from .test_provider_sync import EGRESS, SSH_IN, nic_for
@@ -36,7 +37,7 @@ def make_agent(
         {"data_dir": data_dir, "token": "t", "host_name": "host-1", "host_net": "memory",
          "vm_backend": backend, "vnic_drivers": drivers, "tunnel_ip": "192.0.2.1"}
     )  # fmt: skip
-    agent = build_agent(settings, host_net=MemoryNet(world), link=neutron.link())
+    agent = build_agent(settings, host_net=MemoryNet(world), neutron=neutron.client())
     assert agent.follower is not None
     agent.recover()
     return agent, agent.follower
@@ -280,10 +281,17 @@ def test_router_advertisements_are_accepted_only_from_the_networks_dhcp_ports(
 
 def test_ra_sources_are_the_link_local_addresses_of_dhcp_ports_and_router_interfaces() -> None:
     ports = [
-        {"network_id": "n1", "device_owner": "network:dhcp", "mac_address": "fa:16:3e:00:00:01"},
-        {"network_id": "n1", "device_owner": "network:router_interface", "mac_address": "fa:16:3e:00:00:02"},
-        {"network_id": "n1", "device_owner": "compute:nova", "mac_address": "fa:16:3e:00:00:03"},
-        {"network_id": "n2", "device_owner": "network:dhcp", "mac_address": "fa:16:3e:00:00:04"},
+        Port.from_json(p)
+        for p in [
+            {"network_id": "n1", "device_owner": "network:dhcp", "mac_address": "fa:16:3e:00:00:01"},
+            {
+                "network_id": "n1",
+                "device_owner": "network:router_interface",
+                "mac_address": "fa:16:3e:00:00:02",
+            },
+            {"network_id": "n1", "device_owner": "compute:nova", "mac_address": "fa:16:3e:00:00:03"},
+            {"network_id": "n2", "device_owner": "network:dhcp", "mac_address": "fa:16:3e:00:00:04"},
+        ]
     ]
     assert ra_sources(ports, ["n1", "n3"]) == {
         "n1": ["fe80::f816:3eff:fe00:1", "fe80::f816:3eff:fe00:2"],

@@ -1,5 +1,5 @@
 """The agent's sync with the network provider (security groups, fixed IPs, DHCP), against a fake
-provider serving canned Neutron JSON through ``httpx.MockTransport``, on the in-memory host."""
+provider serving canned Neutron JSON in process (``fake_neutron``), on the in-memory host."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def make_agent(tmp_path: Path, world: World, neutron: FakeNeutron) -> tuple[Host
         {"data_dir": tmp_path / "agent", "token": "t", "host_name": "host-1", "host_net": "memory",
          "vnic_drivers": {"LINUX_BRIDGE": "linux_bridge", "OPEN_VSWITCH": "noop"}, "tunnel_ip": "192.0.2.1"}
     )  # fmt: skip
-    agent = build_agent(settings, host_net=MemoryNet(world), link=neutron.link())
+    agent = build_agent(settings, host_net=MemoryNet(world), neutron=neutron.client())
     assert agent.follower is not None
     agent.recover()
     return agent, agent.follower
@@ -328,7 +328,7 @@ def test_dhcp_may_be_left_to_the_providers_own_agents(
     assert [s.network_id for s in a.dhcp.list_dhcp()] == [net]
     # e.g. the agent restarted with --no-provider-dhcp
     off = NeutronFollower(
-        neutron.link(), a.identity, a.vms, a.security, a.dhcp, threading.Event(), serve_dhcp=False
+        neutron.client(), a.identity, a.vms, a.security, a.dhcp, threading.Event(), serve_dhcp=False
     )
     off.sync_once()
     assert a.dhcp.list_dhcp() == [] and a.security.list_security_groups() != {}
@@ -369,8 +369,9 @@ def test_the_report_marks_the_dhcp_port_active(
     dhcp_port = next(p for p in neutron.data["ports"].values() if p["device_owner"] == "network:dhcp")
     assert a.reporter is not None
     reports, _ = a.reporter.reports()
-    assert {"id": dhcp_port["id"], "status": "ACTIVE"} in reports["LINUX_BRIDGE"]["ports"]
-    assert {"id": port["id"], "status": "ACTIVE"} in reports["LINUX_BRIDGE"]["ports"]
+    sent = reports["LINUX_BRIDGE"].to_json()  # the agent_report body
+    assert {"id": dhcp_port["id"], "status": "ACTIVE"} in sent["ports"]  # type: ignore[operator]
+    assert {"id": port["id"], "status": "ACTIVE"} in sent["ports"]  # type: ignore[operator]
 
 
 def test_the_sync_thread_runs_right_after_a_plug_and_stops_cleanly(
