@@ -34,11 +34,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from neutrino.agent.api.models import SecurityGroupSpec, VmSpec
 from neutrino.agent.app import build_agent
 from neutrino.agent.datapath.iproute import IpRouteNet
-from neutrino.agent.service import Agent
+from neutrino.agent.host_agent import HostAgent
 from neutrino.agent.settings import AgentSettings
+from neutrino.agent_api.schema import SecurityGroupSpec, VmSpec
 
 VNI = 4242
 ALLOW_ALL = {"rules": [{"direction": "ingress"}, {"direction": "egress"}]}
@@ -82,9 +82,9 @@ class Lab:
     def __init__(self, workdir: Path) -> None:
         self.prefix = f"nt{secrets.token_hex(2)}"
         self.workdir = workdir
-        self.agents: list[Agent] = []
+        self.agents: list[HostAgent] = []
 
-    def agent(self, host: str, tunnel_ip: str, peer: str) -> Agent:
+    def agent(self, host: str, tunnel_ip: str, peer: str) -> HostAgent:
         settings = AgentSettings(
             data_dir=self.workdir / host,
             token="bench",  # type: ignore[arg-type]
@@ -98,7 +98,7 @@ class Lab:
             guest_dhcp=False,
         )
         agent = build_agent(settings, host_net=IpRouteNet(f"{self.prefix}{host}"))
-        agent.set_security_group("all", SecurityGroupSpec.model_validate(ALLOW_ALL))
+        agent.security.set_security_group("all", SecurityGroupSpec.model_validate(ALLOW_ALL))
         self.agents.append(agent)
         return agent
 
@@ -143,7 +143,7 @@ def underlay(lab: Lab) -> None:
 
 
 def guest(
-    agent: Agent, lab: Lab, network: str, vni: int, n: int, groups: list[str] | None
+    agent: HostAgent, lab: Lab, network: str, vni: int, n: int, groups: list[str] | None
 ) -> tuple[str, str]:
     """A guest on the network; returns its namespace and address."""
     name = f"vm{n}"
@@ -152,7 +152,7 @@ def guest(
         "external": {"vnic_id": str(uuid.uuid4()), "plugin_type": "LINUX_BRIDGE", "network_id": network,
                      "network_type": "vxlan", "segmentation_id": vni, "security_groups": groups},
     }  # fmt: skip
-    agent.create_vm(VmSpec.model_validate({"vm_id": name, "name": name, "nics": [nic]}))
+    agent.vms.create_vm(VmSpec.model_validate({"vm_id": name, "name": name, "nics": [nic]}))
     ns = f"{lab.prefix}{agent.identity.host_name}-{name}"
     sh("ip", "-n", ns, "addr", "add", f"10.202.{vni % 256}.{n}/24", "dev", "eth0")
     return ns, f"10.202.{vni % 256}.{n}"

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from neutrino.agent.provider_link import REPORT_EXTENSION
+from neutrino.neutron_client import REPORT_EXTENSION
 from tests.support.netlab import AgentProcess, Lab, sh
 
 PASSWORD = "pw"

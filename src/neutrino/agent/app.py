@@ -9,6 +9,7 @@ Nothing is built at import time. ``neutrino up`` starts a local agent with, e.g.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,21 +22,54 @@ from neutrino.agent.datapath.hostnet import HostNet
 from neutrino.agent.datapath.iproute import IpRouteNet
 from neutrino.agent.datapath.memory import MemoryNet
 from neutrino.agent.datapath.vswitch import MemoryOvsDb, OvsDb, VsctlOvsDb
-from neutrino.agent.provider_link import Reporter, connect
-from neutrino.agent.provider_sync import ProviderSync
-from neutrino.agent.service import Agent, HostIdentity
+from neutrino.agent.dhcp_service import DhcpService
+from neutrino.agent.host_agent import HostAgent
+from neutrino.agent.identity import HostIdentity
+from neutrino.agent.internal_networks import InternalNetworks
+from neutrino.agent.neutron_follower import NeutronFollower, Prefetcher
+from neutrino.agent.plugging import Plugging
+from neutrino.agent.port_security import PortSecurity
+from neutrino.agent.reporting import Reporter
 from neutrino.agent.settings import AgentSettings
-from neutrino.agent.state import StateFile
+from neutrino.agent.state import HostStore, StateFile
 from neutrino.agent.vm.base import BackendContext, VmBackend
 from neutrino.agent.vm.libvirt_domain import LibvirtBackend
 from neutrino.agent.vm.netns import NetnsBackend
 from neutrino.agent.vnic.base import DriverContext, load_drivers
+from neutrino.neutron_client import Credentials, Endpoint, NeutronClient
 
 VM_BACKENDS: dict[str, type[VmBackend]] = {"libvirt": LibvirtBackend, "netns": NetnsBackend}
 
 
-def build_agent(settings: AgentSettings, host_net: HostNet | None = None) -> Agent:
-    """The :class:`Agent` the settings describe (``host_net`` overrides ``settings.host_net``)."""
+def neutron_endpoint(settings: AgentSettings) -> Endpoint:
+    """The network provider as the settings name it; without a password, requests carry no token
+    (a provider in no-auth mode)."""
+    if not settings.provider_url:
+        raise ValueError("provider_url: the agent has no network provider to reach")
+    credentials = None
+    if settings.provider_password and settings.provider_password.get_secret_value():
+        credentials = Credentials(
+            auth_url=settings.provider_auth_url or f"{settings.provider_url.rstrip('/')}/v3",
+            username=settings.provider_username,
+            password=settings.provider_password.get_secret_value(),
+            project_name=settings.provider_project,
+            user_domain_name=settings.provider_domain,
+            project_domain_name=settings.provider_domain,
+        )
+    return Endpoint(
+        url=settings.provider_url,
+        credentials=credentials,
+        ca_file=str(settings.provider_ca_file) if settings.provider_ca_file else None,
+        connect_timeout=10,
+        read_timeout=10,
+    )
+
+
+def build_agent(
+    settings: AgentSettings, host_net: HostNet | None = None, neutron: NeutronClient | None = None
+) -> HostAgent:
+    """The :class:`HostAgent` the settings describe (``host_net`` overrides ``settings.host_net``);
+    with a client of the network provider, its follower and reporter too (threads not started)."""
     if host_net is None:
         host_net = MemoryNet() if settings.host_net == "memory" else IpRouteNet()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -73,50 +107,58 @@ def build_agent(settings: AgentSettings, host_net: HostNet | None = None) -> Age
     )
     dhcp_dir = settings.data_dir / "dhcp"
     launcher: Launcher = MemoryLauncher() if settings.host_net == "memory" else ProcessLauncher(dhcp_dir)
-    dhcp = DhcpServers(host_net, launcher, dhcp_dir, settings.netns_prefix)
-    return Agent(
-        identity, host_net, backend, drivers, StateFile(settings.data_dir / "state.json"), dhcp, firewall
+    store = HostStore(StateFile(settings.data_dir / "state.json"))
+    security = PortSecurity(store, drivers, firewall)
+    dhcp = DhcpService(store, drivers, DhcpServers(host_net, launcher, dhcp_dir, settings.netns_prefix))
+    wake = threading.Event()
+    prefetcher = Prefetcher(neutron, security, wake) if neutron is not None else None
+    vms = Plugging(store, backend, drivers, host_net, security, prefetcher)
+    agent = HostAgent(
+        identity=identity,
+        store=store,
+        backend=backend,
+        drivers=drivers,
+        vms=vms,
+        networks=InternalNetworks(store, host_net),
+        dhcp=dhcp,
+        security=security,
     )
+    if neutron is not None:
+        agent.follower = NeutronFollower(
+            neutron,
+            identity,
+            vms,
+            security,
+            dhcp,
+            wake,
+            settings.sync_interval,
+            serve_dhcp=settings.provider_dhcp,
+        )
+        agent.reporter = Reporter(neutron, identity, store, drivers, vms, dhcp, settings.report_interval)
+    return agent
 
 
 def create_app(settings: AgentSettings, *, host_net: HostNet | None = None) -> Starlette:
     """The agent's ASGI application. On startup it replays its saved state onto the host; with
     a provider URL it then reports to the provider and syncs security groups and DHCP with it
-    (:class:`~neutrino.agent.provider_sync.ProviderSync`) in background threads."""
+    (:class:`~neutrino.agent.neutron_follower.NeutronFollower`) in background threads."""
     if settings.token is None or not settings.token.get_secret_value():
         raise ValueError("the agent needs a token (--token or NEUTRINO_AGENT_TOKEN)")
-    agent = build_agent(settings, host_net)
-
-    reporter = sync = None
-    if settings.provider_url:
-        password = settings.provider_password.get_secret_value() if settings.provider_password else None
-        link = connect(
-            settings.provider_url,
-            username=settings.provider_username,
-            password=password,
-            project=settings.provider_project,
-            domain=settings.provider_domain,
-            auth_url=settings.provider_auth_url,
-        )
-        reporter = Reporter(agent, link, settings.report_interval)
-        sync = ProviderSync(agent, link, settings.sync_interval, dhcp=settings.provider_dhcp)
-        agent.provider = sync
+    neutron = NeutronClient(neutron_endpoint(settings)) if settings.provider_url else None
+    agent = build_agent(settings, host_net, neutron)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         from starlette.concurrency import run_in_threadpool
 
         await run_in_threadpool(agent.recover)
-        if reporter is not None and sync is not None:
-            reporter.start()
-            sync.start()
+        agent.start()
         try:
             yield
         finally:
-            if reporter is not None and sync is not None:
-                await run_in_threadpool(sync.stop)
-                await run_in_threadpool(reporter.stop)
-                reporter.link.close()
+            await run_in_threadpool(agent.stop)
+            if neutron is not None:
+                neutron.close()
 
     app = Starlette(
         routes=routes.ROUTES,
@@ -126,6 +168,4 @@ def create_app(settings: AgentSettings, *, host_net: HostNet | None = None) -> S
     )
     app.state.agent = agent
     app.state.settings = settings
-    app.state.reporter = reporter
-    app.state.provider_sync = sync
     return app

@@ -83,7 +83,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--provider-url",
         help="report to this network provider (Neutron endpoint, e.g. http://127.0.0.1:9696)",
     )
-    add("--provider-auth-url", help="its Keystone v3 URL (default PROVIDER_URL/v3)")
+    add("--provider-auth-url", help="its Keystone URL, ending in /v3 or /v2.0 (default PROVIDER_URL/v3)")
     add("--provider-username", help="Keystone user (default admin)")
     add(
         "--provider-password",
@@ -91,6 +91,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     add("--provider-project", help="Keystone project (default admin)")
     add("--provider-domain", help="Keystone domain of the user and project (default Default)")
+    add("--provider-ca-file", help="PEM certificates to trust for https provider and Keystone URLs")
     add("--report-interval", type=float, help="seconds between reports to the provider (default 30)")
     add(
         "--sync-interval",
@@ -110,7 +111,7 @@ SCALAR_FIELDS = (
     "listen", "data_dir", "token", "host_name", "vm_backend", "host_net", "tunnel_ip", "vxlan_port",
     "underlay_dev", "underlay_mtu", "netns_prefix", "firewall", "ovs_db", "ovs_datapath_type", "integration_bridge",
     "provider_url", "provider_auth_url", "provider_username", "provider_password", "provider_project",
-    "provider_domain", "report_interval", "sync_interval",
+    "provider_domain", "provider_ca_file", "report_interval", "sync_interval",
 )  # fmt: skip
 
 

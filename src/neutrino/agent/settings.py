@@ -70,11 +70,16 @@ class AgentSettings(BaseSettings):
     guest_dhcp: bool = True
     firewall: Literal["iptables", "none"] = "iptables"
     provider_url: str | None = Field(default=None, description="the network provider's Neutron endpoint")
-    provider_auth_url: str | None = Field(default=None, description="Keystone v3; default PROVIDER_URL/v3")
+    provider_auth_url: str | None = Field(
+        default=None, description="Keystone, ending in /v3 or /v2.0; default PROVIDER_URL/v3"
+    )
     provider_username: str = "admin"
     provider_password: SecretStr | None = None
     provider_project: str = "admin"
     provider_domain: str = "Default"
+    provider_ca_file: Path | None = Field(
+        default=None, description="PEM file of the certificates to trust for https provider and Keystone URLs"
+    )
     report_interval: float = Field(default=30, gt=0)
     sync_interval: float = Field(
         default=2, gt=0, description="seconds between syncs of security groups and DHCP with the provider"

@@ -1,17 +1,22 @@
 """The agent's persistent state: ``DATA_DIR/state.json``, rewritten atomically on each change.
 
 It holds what the agent was asked to run (VMs with their NICs, internal networks), so a
-restarted agent can replay every plug idempotently.
+restarted agent can replay every plug idempotently. :class:`HostStore` is that state in memory,
+shared by the agent's parts under one lock.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from neutrino.agent.api.models import (
+from neutrino.agent_api.schema import (
     DhcpSpec,
     NetworkState,
     NicSpec,
@@ -71,6 +76,32 @@ class AgentState(BaseModel):
     #: (its DHCP ports' and router interfaces'); a network not listed: any link-local address
     ra_sources: dict[str, list[str]] = Field(default_factory=dict)
 
+    def plugged_nics(self) -> Iterator[tuple[StoredVm, StoredNic]]:
+        """Every NIC in state ``plugged``, with its VM."""
+        for vm in self.vms.values():
+            for nic in vm.nics.values():
+                if nic.state == "plugged":
+                    yield vm, nic
+
+    def external_in_use(self, network_id: str, but: StoredNic | None = None) -> bool:
+        """Whether a plugged vNIC (other than ``but``) or a DHCP server uses the provider network."""
+        if network_id in self.dhcp:
+            return True
+        return any(
+            other is not but
+            and other.spec.external is not None
+            and other.spec.external.network_id == network_id
+            for _, other in self.plugged_nics()
+        )
+
+    def network_users(self, network: str) -> list[str]:
+        """The plugged vNICs on an internal network, by nic id."""
+        return sorted(
+            nic.spec.nic_id
+            for _, nic in self.plugged_nics()
+            if nic.spec.internal is not None and nic.spec.internal.network == network
+        )
+
 
 class StateFile:
     """Load and save :class:`AgentState` in one JSON file."""
@@ -91,3 +122,38 @@ class StateFile:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
+
+
+@dataclass
+class PendingPlugs:
+    """What vNICs on their way to being plugged need (between the provider follower's prefetch and
+    the end of the verb): kept by the follower's rounds though no plugged vNIC uses it yet."""
+
+    groups: Counter[str] = field(default_factory=Counter)
+    ports: Counter[str] = field(default_factory=Counter)
+    networks: Counter[str] = field(default_factory=Counter)
+
+    def add(self, groups: Iterable[str], ports: Iterable[str], networks: Iterable[str]) -> None:
+        self.groups.update(groups)
+        self.ports.update(ports)
+        self.networks.update(networks)
+
+    def remove(self, groups: Iterable[str], ports: Iterable[str], networks: Iterable[str]) -> None:
+        for counter, done in ((self.groups, groups), (self.ports, ports), (self.networks, networks)):
+            counter.subtract(done)
+            for key in [k for k, n in counter.items() if n <= 0]:
+                del counter[key]
+
+
+class HostStore:
+    """The agent's state in memory and its file. Every part changes ``state`` holding ``lock`` (one
+    lock: the verbs are serialized as a whole) and calls :meth:`save` after a change."""
+
+    def __init__(self, file: StateFile) -> None:
+        self.file = file
+        self.state: AgentState = file.load()
+        self.lock = threading.RLock()
+        self.pending = PendingPlugs()
+
+    def save(self) -> None:
+        self.file.save(self.state)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from neutrino.agent.api.models import VmSpec
 from neutrino.agent.app import build_agent
 from neutrino.agent.datapath.iproute import IpRouteNet
 from neutrino.agent.settings import AgentSettings
+from neutrino.agent_api.schema import VmSpec
 from tests.support.netlab import Lab, sh
 
 pytestmark = pytest.mark.root
@@ -40,13 +40,13 @@ def test_guests_on_a_flat_network_reach_each_other_over_the_mapped_interfaces(
         nic = {"nic_id": f"n{n}", "name": "nic1", "mac": f"56:6f:1a:00:06:{n:02x}",
                "external": {"vnic_id": str(uuid.uuid4()), "plugin_type": "LINUX_BRIDGE", "network_id": net,
                             "network_type": "flat", "physical_network": "physnet1"}}  # fmt: skip
-        vm, created = agents[name].create_vm(
+        vm, created = agents[name].vms.create_vm(
             VmSpec.model_validate({"vm_id": f"vm{n}", "name": "g", "nics": [nic]})
         )
         assert created and vm.status == "Up", vm
         sh("ip", "-n", f"{lab.prefix}{name}-vm{n}", "addr", "add", f"10.66.0.{n}/24", "dev", "eth0")
     assert "master brq" + net[:11] in sh("ip", "-n", hosts["h1"], "link", "show", "dev", "eth9").stdout
     assert lab.ping(f"{lab.prefix}h1-vm1", "10.66.0.2")
-    agents["h1"].destroy_vm("vm1")
+    agents["h1"].vms.destroy_vm("vm1")
     eth9 = sh("ip", "-n", hosts["h1"], "link", "show", "dev", "eth9").stdout
     assert "master" not in eth9  # released, not deleted, with the network's bridge

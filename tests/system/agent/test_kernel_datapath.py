@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from neutrino.agent.api.models import NicSpec, VmSpec
 from neutrino.agent.app import build_agent
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.hostnet import HostNetError, LinkChange, VxlanSpec
 from neutrino.agent.datapath.iproute import IpRouteNet
 from neutrino.agent.settings import AgentSettings
+from neutrino.agent_api.schema import NicSpec, VmSpec
 from tests.support.netlab import Lab, sh
 
 pytestmark = pytest.mark.root
@@ -141,7 +141,7 @@ def test_netns_guests_on_linux_bridge_on_one_host(lab: Lab, host: CountingNet, t
     agent = build_agent(settings, host_net=host)
     net = str(uuid.uuid4())
     for name, n in (("a", 1), ("b", 2)):
-        vm, created = agent.create_vm(
+        vm, created = agent.vms.create_vm(
             VmSpec.model_validate({"vm_id": name, "name": name, "nics": [nic(n, net)]})
         )
         assert created and vm.status == "Up"
@@ -153,7 +153,7 @@ def test_netns_guests_on_linux_bridge_on_one_host(lab: Lab, host: CountingNet, t
 
     # hot-plug a second NIC on another network into a: eth1, its own bridge
     other = str(uuid.uuid4())
-    state, added = agent.plug_nic("a", NicSpec.model_validate(nic(3, other, vni=8)))
+    state, added = agent.vms.plug_nic("a", NicSpec.model_validate(nic(3, other, vni=8)))
     assert added and state.state == "plugged"
     assert links(guest_a)["eth1"]["address"] == "56:6f:1a:00:01:03"
     assert (
@@ -166,9 +166,9 @@ def test_netns_guests_on_linux_bridge_on_one_host(lab: Lab, host: CountingNet, t
     build_agent(settings, host_net=host).recover()
     assert host.changes == []
 
-    agent.unplug_nic("a", "nic-3")
+    agent.vms.unplug_nic("a", "nic-3")
     assert "eth1" not in links(guest_a) and "brq" + other[:11] not in links(host.netns)
-    agent.destroy_vm("a")
-    agent.destroy_vm("b")
+    agent.vms.destroy_vm("a")
+    agent.vms.destroy_vm("b")
     assert {n for n in links(host.netns) if n != "lo"} == set()
     assert not ({guest_a, guest_b} & set(sh("ip", "netns", "list").stdout.split()))

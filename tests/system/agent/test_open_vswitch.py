@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from neutrino.agent.api.models import DhcpSpec, SecurityGroupSpec, VmSpec
 from neutrino.agent.app import build_agent
 from neutrino.agent.datapath.iproute import IpRouteNet
-from neutrino.agent.service import Agent
+from neutrino.agent.host_agent import HostAgent
 from neutrino.agent.settings import AgentSettings
+from neutrino.agent_api.schema import DhcpSpec, SecurityGroupSpec, VmSpec
 from tests.conftest import _require
 from tests.support.netlab import Lab, sh
 
@@ -36,7 +36,7 @@ def nic(n: int, network_id: str, vni: int) -> dict[str, Any]:
 
 
 def host_agent(lab: Lab, tmp_path: Path, ns: str, name: str, me: str, peer: str, db: str,
-               guest_dhcp: bool = False) -> Agent:  # fmt: skip
+               guest_dhcp: bool = False) -> HostAgent:  # fmt: skip
     settings = AgentSettings(
         data_dir=tmp_path / name, token=SecretStr("t"), vm_backend="netns", host_net="kernel",
         vnic_drivers={"OPEN_VSWITCH": "open_vswitch"}, tunnel_ip=me, vxlan_peers=[peer],
@@ -62,7 +62,9 @@ def test_guests_on_br_int_reach_each_other_across_hosts_and_nobody_else(lab: Lab
                   "c": (h2, "h2", nic(3, blue, 2002), "10.254.0.3")}  # fmt: skip
     guests = {}
     for name, (agent, host, spec, address) in placements.items():
-        vm, created = agent.create_vm(VmSpec.model_validate({"vm_id": name, "name": name, "nics": [spec]}))
+        vm, created = agent.vms.create_vm(
+            VmSpec.model_validate({"vm_id": name, "name": name, "nics": [spec]})
+        )
         assert created and vm.status == "Up", vm
         guests[name] = f"{lab.prefix}{host}-{name}"
         sh("ip", "-n", guests[name], "addr", "add", f"{address}/24", "dev", "eth0")
@@ -76,12 +78,12 @@ def test_guests_on_br_int_reach_each_other_across_hosts_and_nobody_else(lab: Lab
     assert not lab.ping(guests["c"], "10.254.0.2", count=1)
 
     # the hybrid plug: d on h2 (red) accepts only ssh; its egress is open
-    h2.set_security_group("ssh", SecurityGroupSpec.model_validate(
+    h2.security.set_security_group("ssh", SecurityGroupSpec.model_validate(
         {"rules": [{"direction": "ingress", "protocol": "tcp", "port_range_min": 22}, {"direction": "egress"}]}
     ))  # fmt: skip
     spec = nic(4, red, 2001)
     spec["external"]["security_groups"] = ["ssh"]
-    vm, _ = h2.create_vm(VmSpec.model_validate({"vm_id": "d", "name": "d", "nics": [spec]}))
+    vm, _ = h2.vms.create_vm(VmSpec.model_validate({"vm_id": "d", "name": "d", "nics": [spec]}))
     assert (
         vm.nics[0].plugged is not None
         and vm.nics[0].plugged.bridge == "qbr" + spec["external"]["vnic_id"][:11]
@@ -91,7 +93,7 @@ def test_guests_on_br_int_reach_each_other_across_hosts_and_nobody_else(lab: Lab
     assert lab.ping(guest_d, "10.254.0.1")
     assert not lab.ping(guests["a"], "10.254.0.4", count=1)
 
-    h1.destroy_vm("a")
+    h1.vms.destroy_vm("a")
     assert "vxlan-2001" not in sh("ip", "-n", hosts["h1"], "link", "show").stdout
 
 
@@ -117,18 +119,20 @@ def test_dhcp_and_tcp_reach_guests_on_the_userspace_datapath(lab: Lab, tmp_path:
     agent = host_agent(lab, tmp_path, hosts["h1"], "h1", "10.199.0.1", "10.199.0.2",
                        lab.ovs(hosts["h1"], "h1"), guest_dhcp=True)  # fmt: skip
     red = str(uuid.uuid4())
-    agent.set_security_group("ssh", SecurityGroupSpec.model_validate(
+    agent.security.set_security_group("ssh", SecurityGroupSpec.model_validate(
         {"rules": [{"direction": "ingress", "protocol": "tcp", "port_range_min": 22}, {"direction": "egress"}]}
     ))  # fmt: skip
     plain, filtered = nic(1, red, 2001), nic(2, red, 2001)
     filtered["external"]["security_groups"] = ["ssh"]
-    agent.setup_dhcp(DhcpSpec.model_validate({
+    agent.dhcp.setup_dhcp(DhcpSpec.model_validate({
         "network_id": red, "plugin_type": "OPEN_VSWITCH", "network_type": "vxlan", "segmentation_id": 2001,
         "cidr": "10.253.0.0/24", "server_ip": "10.253.0.254", "mtu": 1450,
         "hosts": [{"mac": plain["mac"], "ip": "10.253.0.11"}, {"mac": filtered["mac"], "ip": "10.253.0.12"}],
     }))  # fmt: skip
     for name, spec in (("p", plain), ("f", filtered)):
-        vm, created = agent.create_vm(VmSpec.model_validate({"vm_id": name, "name": name, "nics": [spec]}))
+        vm, created = agent.vms.create_vm(
+            VmSpec.model_validate({"vm_id": name, "name": name, "nics": [spec]})
+        )
         assert created and vm.status == "Up", vm
     guest_p, guest_f = f"{lab.prefix}h1-p", f"{lab.prefix}h1-f"
     deadline = time.monotonic() + 20

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from neutrino.agent.api.models import SecurityGroupSpec, VmSpec
 from neutrino.agent.app import build_agent
 from neutrino.agent.settings import AgentSettings
+from neutrino.agent_api.schema import SecurityGroupSpec, VmSpec
 from tests.conftest import _require
 from tests.support.netlab import Lab, sh
 
@@ -54,12 +54,12 @@ def test_security_groups_filter_bridged_traffic(lab: Lab, tmp_path: Path) -> Non
         netns_prefix=f"{lab.prefix}g-", guest_dhcp=False,
     )  # fmt: skip
     agent = build_agent(settings, host_net=host)
-    agent.set_security_group("ssh", SecurityGroupSpec.model_validate(
+    agent.security.set_security_group("ssh", SecurityGroupSpec.model_validate(
         {"rules": [{"direction": "ingress", "protocol": "tcp", "port_range_min": 22}, {"direction": "egress"}]}
     ))  # fmt: skip
     net = str(uuid.uuid4())
-    agent.create_vm(VmSpec.model_validate({"vm_id": "a", "name": "a", "nics": [nic(1, net, None)]}))
-    vm_b, _ = agent.create_vm(
+    agent.vms.create_vm(VmSpec.model_validate({"vm_id": "a", "name": "a", "nics": [nic(1, net, None)]}))
+    vm_b, _ = agent.vms.create_vm(
         VmSpec.model_validate({"vm_id": "b", "name": "b", "nics": [nic(2, net, ["ssh"])]})
     )
     assert vm_b.nics[0].plugged is not None and vm_b.nics[0].plugged.security_groups == ["ssh"]
@@ -70,7 +70,7 @@ def test_security_groups_filter_bridged_traffic(lab: Lab, tmp_path: Path) -> Non
     assert not lab.ping(guest_a, "10.253.0.2", count=1)  # no ICMP allowed into b
     assert lab.ping(guest_b, "10.253.0.1")  # b's egress is open; replies are established
 
-    agent.set_security_group("ssh", SecurityGroupSpec.model_validate(
+    agent.security.set_security_group("ssh", SecurityGroupSpec.model_validate(
         {"rules": [ICMP_FROM_A, {"direction": "egress"}]}
     ))  # fmt: skip
     assert lab.ping(guest_a, "10.253.0.2")
@@ -84,6 +84,6 @@ def test_security_groups_filter_bridged_traffic(lab: Lab, tmp_path: Path) -> Non
     sh("ip", "-n", guest_b, "link", "set", "eth0", "address", "56:6f:1a:00:03:99")
     assert not lab.ping(guest_b, "10.253.0.1", count=1)
 
-    agent.destroy_vm("b")
+    agent.vms.destroy_vm("b")
     assert "nsg-" not in sh("ip", "netns", "exec", host.netns or "", "iptables-save", "-t", "filter").stdout
-    agent.destroy_vm("a")
+    agent.vms.destroy_vm("a")

@@ -1,18 +1,21 @@
-"""A fake network provider for the agent's provider sync: an ``httpx.MockTransport`` handler that
-serves canned Neutron v2.0 JSON for networks, subnets, ports and security groups (no token: a
-provider in no-auth mode), with the filters the agent uses and simple IP allocation."""
+"""A fake network provider for the agent's provider follower: a handler of the Neutron client's
+in-process transport (``tests.support.neutron_transport.CannedAdapter``) that serves canned Neutron
+v2.0 JSON for networks, subnets, ports and security groups (no token: a provider in no-auth mode),
+with the filters the agent uses and simple IP allocation."""
 
 from __future__ import annotations
 
 import ipaddress
 import itertools
-import json
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
+import requests
 
-from neutrino.agent.provider_link import ProviderLink, connect
+from neutrino.neutron_client import Endpoint, NeutronClient
+from tests.support.canned import Canned
+from tests.support.neutron_transport import Call, CannedAdapter
 
 COLLECTIONS = {
     "networks": "network",
@@ -33,8 +36,8 @@ def eui64(cidr: str, mac: str) -> str:
     )
 
 
-def neutron_error(status: int, kind: str, message: str = "") -> httpx.Response:
-    return httpx.Response(status, json={"NeutronError": {"type": kind, "message": message, "detail": ""}})
+def neutron_error(status: int, kind: str, message: str = "") -> Canned:
+    return Canned(status, {"NeutronError": {"type": kind, "message": message, "detail": ""}})
 
 
 class FakeNeutron:
@@ -123,56 +126,50 @@ class FakeNeutron:
                 return {"subnet_id": subnet["id"], "ip_address": str(host)}
         raise AssertionError("subnet full")
 
-    def link(self) -> ProviderLink:
-        return connect(
-            "http://neutron:9696", username=None, password=None, project="admin",
-            transport=httpx.MockTransport(self),
-        )  # fmt: skip
+    def client(self) -> NeutronClient:
+        return NeutronClient(Endpoint(url="http://neutron:9696"), adapter=CannedAdapter(self))
 
     def writes(self) -> list[tuple[str, str]]:
         return [r for r in self.requests if r[0] != "GET"]
 
     # -- serving ----------------------------------------------------------------------------
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def __call__(self, call: Call) -> Canned:
         try:
-            return self._serve(request)
+            return self._serve(call)
         except _BadFilter as exc:
             return neutron_error(400, "HTTPBadRequest", f"[{exc}] is invalid attribute for filtering")
 
-    def _serve(self, request: httpx.Request) -> httpx.Response:
+    def _serve(self, call: Call) -> Canned:
         if self.down:
-            raise httpx.ConnectError("connection refused", request=request)
-        path = request.url.path
-        self.requests.append(
-            (request.method, path + ("?" + request.url.query.decode() if request.url.query else ""))
-        )
-        parts = path.strip("/").split("/")
+            raise requests.ConnectionError("connection refused")
+        query = urlsplit(call.url).query
+        self.requests.append((call.method, call.path + ("?" + query if query else "")))
+        parts = call.path.strip("/").split("/")
         if parts[0] != "v2.0" or len(parts) < 2 or parts[1] not in COLLECTIONS:
             return neutron_error(404, "HTTPNotFound")
         collection, member = parts[1], COLLECTIONS[parts[1]]
-        if len(parts) == 2 and request.method == "GET":
-            return httpx.Response(200, json={collection.replace("-", "_"): self._list(collection, request)})
-        if len(parts) == 2 and request.method == "POST" and collection == "ports":
-            port = self._create_port(json.loads(request.content)["port"])
-            return httpx.Response(201, json={"port": port})
+        if len(parts) == 2 and call.method == "GET":
+            return Canned(200, {collection.replace("-", "_"): self._list(collection, call.query)})
+        if len(parts) == 2 and call.method == "POST" and collection == "ports":
+            return Canned(201, {"port": self._create_port(call.body["port"])})
         if len(parts) == 3:
             item = self.data[collection].get(parts[2])
             if item is None:
                 return neutron_error(404, f"{member.title()}NotFound")
-            if request.method == "GET":
-                return httpx.Response(200, json={member: self._render(collection, item)})
-            if request.method == "DELETE":
+            if call.method == "GET":
+                return Canned(200, {member: self._render(collection, item)})
+            if call.method == "DELETE":
                 del self.data[collection][parts[2]]
-                return httpx.Response(204)
-            if request.method == "PUT" and collection == "ports":
-                body = json.loads(request.content)["port"]
+                return Canned(204)
+            if call.method == "PUT" and collection == "ports":
+                body = call.body["port"]
                 if "fixed_ips" in body:
                     item["fixed_ips"] = [
                         self._allocate(item["network_id"], f, item["mac_address"])
                         for f in body.pop("fixed_ips")
                     ]
                 item.update(body)
-                return httpx.Response(200, json={"port": item})
+                return Canned(200, {"port": item})
         return neutron_error(405, "HTTPMethodNotAllowed")
 
     def _render(self, collection: str, item: dict[str, Any]) -> dict[str, Any]:
@@ -183,10 +180,9 @@ class FakeNeutron:
             return {**item, "security_group_rules": rules}
         return dict(item)
 
-    def _list(self, collection: str, request: httpx.Request) -> list[dict[str, Any]]:
+    def _list(self, collection: str, query: dict[str, list[str]]) -> list[dict[str, Any]]:
         found = [self._render(collection, item) for item in self.data[collection].values()]
-        for key in dict.fromkeys(request.url.params.keys()):
-            values = request.url.params.get_list(key)
+        for key, values in query.items():
             if key == "security_groups":
                 if not self.port_group_filter:
                     raise _BadFilter(key)

@@ -8,12 +8,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 from starlette.testclient import TestClient
 
 from neutrino.agent.app import create_app
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.memory import MemoryNet, World
 from neutrino.agent.settings import AgentSettings
+from neutrino.agent_api.schema import (
+    Capabilities,
+    DhcpList,
+    ErrorBody,
+    NetworkList,
+    NetworkSyncResult,
+    SecurityGroupList,
+    VmDestroyed,
+    VmList,
+)
 
 from .helpers import AUTH, NET_A, NET_B, TOKEN, ext_nic, int_nic, vm
 
@@ -307,7 +318,7 @@ def dhcp_body(**changes: Any) -> dict[str, Any]:
 
 
 def launcher(client: TestClient) -> Any:
-    return client.app.state.agent.dhcp.launcher  # type: ignore[attr-defined]
+    return client.app.state.agent.dhcp.servers.launcher  # type: ignore[attr-defined]
 
 
 def test_dhcp_server_on_a_network_is_plugged_like_a_vnic(client: TestClient, world: World) -> None:
@@ -464,3 +475,26 @@ def test_syncing_networks_sets_up_the_listed_and_removes_the_unused_others(
         json={"networks": [{"network": "a", "bridge": "x"}, {"network": "b", "bridge": "x"}]},
     )
     assert dup.status_code == 400
+
+
+# -- the schema --------------------------------------------------------------------------
+def test_every_answer_reads_back_as_its_schema_model(client: TestClient) -> None:
+    client.put(f"{API}/networks/ovirtmgmt", json={})
+    client.put(f"{API}/security-groups/web", json=WEB)
+    client.put(f"{API}/dhcp/{NET_A}", json=dhcp_body())
+    client.post(f"{API}/vms", json=vm("vm-1", ext_nic(1, security_groups=["web"]), int_nic(2)))
+    answers: list[tuple[str, type[BaseModel]]] = [
+        ("/capabilities", Capabilities),
+        ("/vms", VmList),
+        ("/networks", NetworkList),
+        ("/dhcp", DhcpList),
+        ("/security-groups", SecurityGroupList),
+        ("/vms/nope", ErrorBody),
+    ]
+    for path, model in answers:
+        body = client.get(API + path).json()
+        assert model.model_validate(body).model_dump(mode="json") == body, path
+    synced = client.put(f"{API}/networks", json={"networks": [{"network": "ovirtmgmt"}]}).json()
+    assert NetworkSyncResult.model_validate(synced).model_dump(mode="json") == synced
+    destroyed = client.delete(f"{API}/vms/vm-1").json()
+    assert VmDestroyed.model_validate(destroyed) == VmDestroyed(vm_id="vm-1", warnings=[])

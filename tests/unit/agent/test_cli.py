@@ -88,7 +88,7 @@ def test_every_scalar_argument_reaches_the_settings(tmp_path: Path) -> None:
         "--data-dir", str(tmp_path), "--token", "t", "--firewall", "none", "--ovs-db", "unix:/x.sock",
         "--ovs-datapath-type", "netdev", "--integration-bridge", "br-vm", "--provider-url", "http://p:9696", "--provider-auth-url", "http://k/v3",
         "--provider-username", "u", "--provider-password", "pw", "--provider-project", "p",
-        "--provider-domain", "d", "--report-interval", "5", "--sync-interval", "0.5", "--underlay-dev", "eth1", "--underlay-mtu", "9000", "--vxlan-port", "8472",
+        "--provider-domain", "d", "--provider-ca-file", "/etc/pki/p.pem", "--report-interval", "5", "--sync-interval", "0.5", "--underlay-dev", "eth1", "--underlay-mtu", "9000", "--vxlan-port", "8472",
         "--netns-prefix", "x-", "--host-name", "h", "--vm-backend", "netns", "--host-net", "memory",
         "--tunnel-ip", "192.0.2.1", "--listen", "unix:/a.sock",
     )  # fmt: skip
@@ -104,6 +104,7 @@ def test_every_scalar_argument_reaches_the_settings(tmp_path: Path) -> None:
     assert (settings.provider_url, settings.provider_auth_url, settings.provider_username) == (
         "http://p:9696", "http://k/v3", "u")  # fmt: skip
     assert settings.provider_password is not None and settings.provider_password.get_secret_value() == "pw"
+    assert settings.provider_ca_file == Path("/etc/pki/p.pem")
     assert (settings.report_interval, settings.underlay_mtu, settings.vxlan_port) == (5, 9000, 8472)
     assert (settings.provider_domain, settings.sync_interval, settings.integration_bridge) == (
         "d",

@@ -1,10 +1,10 @@
-"""The API contract in ``neutrino.agent.api``'s docstring names exactly the routes served."""
+"""The API contract in ``neutrino.agent_api``'s docstring names exactly the routes served."""
 
 from __future__ import annotations
 
 import re
 
-import neutrino.agent.api as api
+import neutrino.agent_api as api
 from neutrino.agent.api.routes import ROUTES
 
 

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from neutrino.agent.api.models import DhcpSpec
 from neutrino.agent.datapath.dhcp import DhcpServers, MemoryLauncher
 from neutrino.agent.datapath.memory import MemoryNet, World
-from neutrino.agent.provider_sync import ProviderSync
-from neutrino.agent.service import Agent
+from neutrino.agent.host_agent import HostAgent
+from neutrino.agent.neutron_follower import NeutronFollower
+from neutrino.agent_api.schema import DhcpSpec
 
 from .fake_neutron import FakeNeutron, eui64
 from .test_provider_sync import launcher, make_agent, nic_for, run
@@ -113,14 +113,14 @@ def test_without_ipv6_ra_mode_another_router_advertises() -> None:
 
 # -- the provider sync -----------------------------------------------------------------------------
 @pytest.fixture
-def agent(tmp_path: Path) -> tuple[Agent, ProviderSync, FakeNeutron]:
+def agent(tmp_path: Path) -> tuple[HostAgent, NeutronFollower, FakeNeutron]:
     neutron = FakeNeutron()
     a, sync = make_agent(tmp_path, World(), neutron)
     return a, sync, neutron
 
 
 def test_the_provider_sync_serves_ipv6_subnets_with_their_modes(
-    agent: tuple[Agent, ProviderSync, FakeNeutron],
+    agent: tuple[HostAgent, NeutronFollower, FakeNeutron],
 ) -> None:
     a, sync, neutron = agent
     net = neutron.network()
@@ -135,7 +135,7 @@ def test_the_provider_sync_serves_ipv6_subnets_with_their_modes(
     run(a, "vm-1", nic_for(port))
     sync.sync_once()
 
-    (dhcp,) = a.list_dhcp()
+    (dhcp,) = a.dhcp.list_dhcp()
     dhcp_port = next(p for p in neutron.data["ports"].values() if p["device_owner"] == "network:dhcp")
     server = {f["subnet_id"]: f["ip_address"] for f in dhcp_port["fixed_ips"]}
     assert str(dhcp.cidr) == "10.0.0.0/24"
@@ -152,18 +152,20 @@ def test_the_provider_sync_serves_ipv6_subnets_with_their_modes(
     assert "--dhcp-range=set:v0,2001:db8:1::,ra-only,64,86400s" in argv
 
 
-def test_a_network_with_only_ipv6_subnets_is_served(agent: tuple[Agent, ProviderSync, FakeNeutron]) -> None:
+def test_a_network_with_only_ipv6_subnets_is_served(
+    agent: tuple[HostAgent, NeutronFollower, FakeNeutron],
+) -> None:
     a, sync, neutron = agent
     net = neutron.network()
     neutron.subnet(net, "2001:db8:1::/64", gateway=None, ipv6_ra_mode="slaac", ipv6_address_mode="slaac")
     run(a, "vm-1", nic_for(neutron.port(net)))
     sync.sync_once()
-    (dhcp,) = a.list_dhcp()
+    (dhcp,) = a.dhcp.list_dhcp()
     assert dhcp.cidr is None and dhcp.hosts == [] and len(dhcp.ipv6_subnets) == 1
 
 
 def test_a_network_whose_ipv6_subnets_need_no_server_gets_none(
-    agent: tuple[Agent, ProviderSync, FakeNeutron],
+    agent: tuple[HostAgent, NeutronFollower, FakeNeutron],
 ) -> None:
     a, sync, neutron = agent
     net = neutron.network()
@@ -172,4 +174,4 @@ def test_a_network_whose_ipv6_subnets_need_no_server_gets_none(
                    ipv6_address_mode="slaac")  # fmt: skip
     run(a, "vm-1", nic_for(neutron.port(net)))
     sync.sync_once()
-    assert a.list_dhcp() == []
+    assert a.dhcp.list_dhcp() == []

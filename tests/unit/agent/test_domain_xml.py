@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from neutrino.agent.api.models import VmSpec
 from neutrino.agent.vm.domain_xml import domain_xml
+from neutrino.agent_api.schema import VmSpec
 from tests.conftest import _require
 
 from .helpers import NET_A, ext_nic, int_nic

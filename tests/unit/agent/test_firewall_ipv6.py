@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from neutrino.agent.api.models import ExternalNet, SecurityGroupRule, SecurityGroupSpec
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.firewall import Firewall, PortFilter, link_local, render, rule_matches
 from neutrino.agent.datapath.memory import MemoryNet
 from neutrino.agent.vnic.base import DriverContext, Vif
 from neutrino.agent.vnic.linux_bridge import LinuxBridgeDriver
+from neutrino.agent_api.schema import ExternalNet, SecurityGroupRule, SecurityGroupSpec
 
 from .helpers import ext_nic
 

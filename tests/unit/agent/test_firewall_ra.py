@@ -3,9 +3,9 @@ for the port's network, else (nothing known, e.g. no provider link) from any lin
 
 from __future__ import annotations
 
-from neutrino.agent.api.models import SecurityGroupSpec
 from neutrino.agent.datapath.firewall import Firewall, PortFilter, render
 from neutrino.agent.datapath.memory import MemoryNet
+from neutrino.agent_api.schema import SecurityGroupSpec
 
 GROUPS = {"web": SecurityGroupSpec()}
 RA = "-p ipv6-icmp -m icmp6 --icmpv6-type 134 -j RETURN"

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from neutrino.agent.api.models import ExternalNet, SecurityGroupSpec
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.firewall import Firewall
 from neutrino.agent.datapath.memory import MemoryNet
 from neutrino.agent.datapath.vswitch import MemoryOvsDb, OvsPort
 from neutrino.agent.vnic.base import DriverContext, Vif, VnicDriverError
 from neutrino.agent.vnic.open_vswitch import OpenVSwitchDriver, local_vlan
+from neutrino.agent_api.schema import ExternalNet, SecurityGroupSpec
 
 from .helpers import NET_A, NET_B, ext_nic
 

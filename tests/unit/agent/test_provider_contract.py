@@ -1,5 +1,6 @@
-"""The agent's provider calls against the embedded provider itself (in process, SQLite, Starlette's
-test client as the link's HTTP client): what the fake provider of the other tests assumes holds."""
+"""The agent's provider calls against the embedded provider itself (in process, SQLite, the Neutron
+client's requests forwarded to Starlette's test client): what the fake provider of the other tests
+assumes holds."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from neutrino.agent.api.models import VmSpec
 from neutrino.agent.app import build_agent
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.memory import MemoryNet, World
-from neutrino.agent.provider_link import REPORT_EXTENSION, ProviderLink, Reporter
-from neutrino.agent.provider_sync import DHCP_OWNER, ProviderSync, dhcp_device_id
+from neutrino.agent.neutron_reads import DHCP_OWNER, dhcp_device_id
 from neutrino.agent.settings import AgentSettings
+from neutrino.agent_api.schema import VmSpec
+from neutrino.neutron_client import REPORT_EXTENSION, Endpoint, NeutronClient
+from tests.support.canned import Canned
+from tests.support.neutron_transport import Call, CannedAdapter
 
 
 @pytest.fixture
@@ -28,6 +31,16 @@ def provider(tmp_path: Path) -> Iterator[TestClient]:
     bootstrap(settings)
     with TestClient(create_app(settings)) as client:
         yield client
+
+
+def client_of(provider: TestClient) -> NeutronClient:
+    """A Neutron client whose requests the provider's app answers in process."""
+
+    def forward(call: Call) -> Canned:
+        answer = provider.request(call.method, call.path, params=call.query, json=call.body)
+        return Canned(answer.status_code, answer.content, answer.headers.get("content-type", ""))
+
+    return NeutronClient(Endpoint(url="http://provider"), adapter=CannedAdapter(forward))
 
 
 def ok(response: Any, status: int = 201) -> dict[str, Any]:
@@ -69,30 +82,30 @@ def test_groups_dhcp_and_port_status_come_from_the_embedded_provider(
          "vnic_drivers": {"LINUX_BRIDGE": "linux_bridge"}, "tunnel_ip": "192.0.2.1"}
     )  # fmt: skip
     world = World()
-    agent = build_agent(settings, host_net=MemoryNet(world))
-    link = ProviderLink(provider)
-    sync = agent.provider = ProviderSync(agent, link)
+    agent = build_agent(settings, host_net=MemoryNet(world), neutron=client_of(provider))
+    sync, reporter = agent.follower, agent.reporter
+    assert sync is not None and reporter is not None
     nic = {
         "nic_id": "n1", "name": "nic1", "mac": port["mac_address"],
         "external": {"vnic_id": port["id"], "plugin_type": "LINUX_BRIDGE", "network_id": net["id"],
                      "network_type": "vxlan", "segmentation_id": net["provider:segmentation_id"],
                      "security_groups": port["security_groups"]},
     }  # fmt: skip
-    agent.create_vm(VmSpec.model_validate({"vm_id": "vm1", "name": "vm1", "nics": [nic]}))
+    agent.vms.create_vm(VmSpec.model_validate({"vm_id": "vm1", "name": "vm1", "nics": [nic]}))
     address = port["fixed_ips"][0]["ip_address"]
-    assert agent.list_security_groups()[web["id"]].member_ips == [address]
-    assert agent.state.port_addresses == {port["id"]: [address]}
+    assert agent.security.list_security_groups()[web["id"]].member_ips == [address]
+    assert agent.store.state.port_addresses == {port["id"]: [address]}
 
     sync.sync_once()
     dhcp_ports = ok(provider.get("/v2.0/ports", params={"device_owner": DHCP_OWNER}), 200)["ports"]
     assert [p["device_id"] for p in dhcp_ports] == [dhcp_device_id("h1", net["id"])]
     assert dhcp_ports[0]["fixed_ips"][0]["subnet_id"] == subnet["id"]
-    (spec,) = agent.list_dhcp()
+    (spec,) = agent.dhcp.list_dhcp()
     assert str(spec.server_ip) == dhcp_ports[0]["fixed_ips"][0]["ip_address"]
     assert [(h.mac, str(h.ip)) for h in spec.hosts] == [(port["mac_address"], address)]
     assert spec.mtu == net["mtu"] == 1450 and [str(d) for d in spec.dns_servers] == ["10.10.0.53"]
 
-    Reporter(agent, link).report_once()
+    reporter.report_once()
     assert ok(provider.get(f"/v2.0/ports/{port['id']}"), 200)["port"]["status"] == "ACTIVE"
     assert ok(provider.get(f"/v2.0/ports/{dhcp_ports[0]['id']}"), 200)["port"]["status"] == "ACTIVE"
 
@@ -103,7 +116,7 @@ def test_groups_dhcp_and_port_status_come_from_the_embedded_provider(
     chain = "nsg-i" + linux_net.tap_name(port["id"])[3:]
     assert f"-A {chain} -p icmp -j RETURN" in MemoryNet(world).iptables_save()
 
-    agent.destroy_vm("vm1")
+    agent.vms.destroy_vm("vm1")
     sync.sync_once()
     assert ok(provider.get("/v2.0/ports", params={"device_owner": DHCP_OWNER}), 200)["ports"] == []
-    assert agent.list_dhcp() == [] and agent.list_security_groups() == {}
+    assert agent.dhcp.list_dhcp() == [] and agent.security.list_security_groups() == {}

@@ -10,15 +10,17 @@ from typing import Any
 
 import pytest
 
-from neutrino.agent.api.models import NicSpec, VmSpec
 from neutrino.agent.app import build_agent
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.firewall import link_local
 from neutrino.agent.datapath.memory import MemoryNet, World
 from neutrino.agent.datapath.vswitch import MemoryOvsDb
-from neutrino.agent.provider_sync import ProviderSync, ra_sources
-from neutrino.agent.service import Agent
+from neutrino.agent.host_agent import HostAgent
+from neutrino.agent.neutron_follower import NeutronFollower
+from neutrino.agent.neutron_reads import ra_sources
 from neutrino.agent.settings import AgentSettings
+from neutrino.agent_api.schema import NicSpec, VmSpec
+from neutrino.neutron_client import Port
 
 from .fake_neutron import FakeNeutron
 from .test_provider_sync import EGRESS, SSH_IN, nic_for
@@ -29,17 +31,16 @@ RA = "-p ipv6-icmp -m icmp6 --icmpv6-type 134 -j RETURN"
 
 def make_agent(
     data_dir: Path, world: World, neutron: FakeNeutron, *, ovs: bool = False, backend: str = "libvirt"
-) -> tuple[Agent, ProviderSync]:
+) -> tuple[HostAgent, NeutronFollower]:
     drivers = {"LINUX_BRIDGE": "linux_bridge", "OPEN_VSWITCH": "open_vswitch" if ovs else "noop"}
     settings = AgentSettings.model_validate(
         {"data_dir": data_dir, "token": "t", "host_name": "host-1", "host_net": "memory",
          "vm_backend": backend, "vnic_drivers": drivers, "tunnel_ip": "192.0.2.1"}
     )  # fmt: skip
-    agent = build_agent(settings, host_net=MemoryNet(world))
-    sync = ProviderSync(agent, neutron.link())
-    agent.provider = sync
+    agent = build_agent(settings, host_net=MemoryNet(world), neutron=neutron.client())
+    assert agent.follower is not None
     agent.recover()
-    return agent, sync
+    return agent, agent.follower
 
 
 @pytest.fixture
@@ -52,15 +53,15 @@ def neutron() -> FakeNeutron:
     return FakeNeutron()
 
 
-def run(agent: Agent, vm_id: str, nic: dict[str, Any]) -> list[str] | None:
+def run(agent: HostAgent, vm_id: str, nic: dict[str, Any]) -> list[str] | None:
     """Create the VM; returns the groups its answer reports applied (what the engine checks)."""
-    vm, created = agent.create_vm(VmSpec.model_validate({"vm_id": vm_id, "name": vm_id, "nics": [nic]}))
+    vm, created = agent.vms.create_vm(VmSpec.model_validate({"vm_id": vm_id, "name": vm_id, "nics": [nic]}))
     assert created and vm.nics[0].plugged is not None
     return vm.nics[0].plugged.security_groups
 
 
-def applied(agent: Agent, vm_id: str) -> list[str] | None:
-    plugged = agent.get_vm(vm_id).nics[0].plugged
+def applied(agent: HostAgent, vm_id: str) -> list[str] | None:
+    plugged = agent.vms.get_vm(vm_id).nics[0].plugged
     assert plugged is not None
     return plugged.security_groups
 
@@ -92,7 +93,7 @@ def test_groups_set_on_a_port_after_the_plug_are_applied_at_the_next_round(
     assert applied(a, "vm-1") == sorted([ssh, ping])
     assert f"-A {ingress} -p icmp -j RETURN" in chains(world)
     assert f"-A {ingress} -p tcp -m tcp --dport 22 -j RETURN" in chains(world)
-    vm = a.get_vm("vm-1")
+    vm = a.vms.get_vm("vm-1")
     assert vm.status == "Up" and vm.nics[0].spec == NicSpec.model_validate(nic)  # the request as sent
 
     calls = world.calls
@@ -105,13 +106,13 @@ def test_groups_set_on_a_port_after_the_plug_are_applied_at_the_next_round(
     sync.sync_once()
     assert applied(a, "vm-1") == [ping]
     assert "--dport 22" not in chains(world)
-    assert set(a.list_security_groups()) == {ping}
+    assert set(a.security.list_security_groups()) == {ping}
 
     # back to what the engine sent: the spec's groups apply again
     port["security_groups"] = [ssh]
     sync.sync_once()
     assert applied(a, "vm-1") == [ssh]
-    assert a.state.vms["vm-1"].nics["nic-1"].provider_groups is None
+    assert a.store.state.vms["vm-1"].nics["nic-1"].provider_groups is None
 
 
 def test_a_vnic_goes_unfiltered_and_back_with_its_ports_groups_and_port_security(
@@ -170,7 +171,7 @@ def test_a_vnic_plugged_without_groups_gets_filtered_when_its_port_gets_some(
 
     # a restarted agent filters with the groups it last applied, not the engine's
     a2, _ = make_agent(tmp_path / "agent", World(), neutron)
-    assert a2.firewall is not None and a2.firewall.ports[tap].groups == (ssh,)
+    assert a2.security.firewall is not None and a2.security.firewall.ports[tap].groups == (ssh,)
     assert applied(a2, "vm-1") == [ssh]
 
 
@@ -188,7 +189,7 @@ def test_a_port_whose_groups_cannot_be_read_yet_keeps_its_filter(
     neutron.down = True
     with pytest.raises(Exception, match="connection refused"):
         sync.sync_once()
-    assert applied(a, "vm-1") == [ssh] and ssh in a.list_security_groups()
+    assert applied(a, "vm-1") == [ssh] and ssh in a.security.list_security_groups()
 
 
 def test_open_vswitch_vnics_change_plug_layout_with_their_groups(
@@ -213,7 +214,7 @@ def test_open_vswitch_vnics_change_plug_layout_with_their_groups(
     ssh = neutron.group(SSH_IN)
     port["security_groups"] = [ssh]  # from plain to hybrid plug
     sync.sync_once()
-    plugged = a.get_vm("vm-1").nics[0].plugged
+    plugged = a.vms.get_vm("vm-1").nics[0].plugged
     assert plugged is not None and plugged.security_groups == [ssh] and plugged.bridge == qbr
     assert tap not in on_br_int() and qvo in on_br_int()
     tap_link = host.link(tap)
@@ -223,7 +224,7 @@ def test_open_vswitch_vnics_change_plug_layout_with_their_groups(
 
     port["security_groups"] = []  # and back
     sync.sync_once()
-    plugged = a.get_vm("vm-1").nics[0].plugged
+    plugged = a.vms.get_vm("vm-1").nics[0].plugged
     assert plugged is not None and plugged.security_groups == [] and plugged.bridge == "br-int"
     assert {p.name: p.tag for p in ovs.ports("br-int")}[tap] == tag and qvo not in on_br_int()
     assert host.link(qbr) is None and host.link(qvo) is None
@@ -265,7 +266,7 @@ def test_router_advertisements_are_accepted_only_from_the_networks_dhcp_ports(
     expected = sorted([link_local(other_host["mac_address"]), link_local(mine["mac_address"])])
     sources = [line.split()[3] for line in chains(world, 6).splitlines() if RA in line]
     assert sorted(sources) == [f"{address}/128" for address in expected]  # and not fe80::/10
-    assert a.state.ra_sources == {net: expected}
+    assert a.store.state.ra_sources == {net: expected}
 
     # the other host's server goes: so does its address
     del neutron.data["ports"][other_host["id"]]
@@ -273,17 +274,24 @@ def test_router_advertisements_are_accepted_only_from_the_networks_dhcp_ports(
     assert [line for line in chains(world, 6).splitlines() if RA in line] == [
         f"-A {ingress} -s {link_local(mine['mac_address'])}/128 {RA}"
     ]
-    a.destroy_vm("vm-1")
+    a.vms.destroy_vm("vm-1")
     sync.sync_once()
-    assert a.state.ra_sources == {}
+    assert a.store.state.ra_sources == {}
 
 
 def test_ra_sources_are_the_link_local_addresses_of_dhcp_ports_and_router_interfaces() -> None:
     ports = [
-        {"network_id": "n1", "device_owner": "network:dhcp", "mac_address": "fa:16:3e:00:00:01"},
-        {"network_id": "n1", "device_owner": "network:router_interface", "mac_address": "fa:16:3e:00:00:02"},
-        {"network_id": "n1", "device_owner": "compute:nova", "mac_address": "fa:16:3e:00:00:03"},
-        {"network_id": "n2", "device_owner": "network:dhcp", "mac_address": "fa:16:3e:00:00:04"},
+        Port.from_json(p)
+        for p in [
+            {"network_id": "n1", "device_owner": "network:dhcp", "mac_address": "fa:16:3e:00:00:01"},
+            {
+                "network_id": "n1",
+                "device_owner": "network:router_interface",
+                "mac_address": "fa:16:3e:00:00:02",
+            },
+            {"network_id": "n1", "device_owner": "compute:nova", "mac_address": "fa:16:3e:00:00:03"},
+            {"network_id": "n2", "device_owner": "network:dhcp", "mac_address": "fa:16:3e:00:00:04"},
+        ]
     ]
     assert ra_sources(ports, ["n1", "n3"]) == {
         "n1": ["fe80::f816:3eff:fe00:1", "fe80::f816:3eff:fe00:2"],
@@ -301,9 +309,9 @@ def test_a_round_between_preparing_and_plugging_keeps_the_new_networks_ra_source
     spec = nic_for(neutron.port(second, groups=[neutron.group(SSH_IN)]), 2)
     spec["external"]["segmentation_id"] = 101
     nic = NicSpec.model_validate(spec)
-    with a.provider_prepared([nic]):
-        assert a.state.ra_sources[second] == [link_local(server["mac_address"])]
+    with a.vms.prepared([nic]):
+        assert a.store.state.ra_sources[second] == [link_local(server["mac_address"])]
         sync.sync_once()  # the network has no vNIC here yet, but one is on its way
-        assert second in a.state.ra_sources
-        a._plug_nic("vm-1", nic)
+        assert second in a.store.state.ra_sources
+        a.vms._plug_nic("vm-1", nic)
     assert f"-s {link_local(server['mac_address'])}/128 {RA}" in chains(world, 6)

@@ -1,21 +1,25 @@
-"""Reporting to the network provider and learning peers, against a fake provider served by
-``httpx.MockTransport`` (the wire contract of Keystone v3 and the provider's agent reports)."""
+"""Reporting to the network provider and learning peers, against a fake provider served in process
+through the Neutron client's transport (the wire contract of Keystone v3 and the provider's agent
+reports)."""
 
 from __future__ import annotations
 
-import json
+import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from neutrino.agent.api.models import NicSpec, VmSpec
 from neutrino.agent.app import build_agent
 from neutrino.agent.datapath.memory import MemoryNet
-from neutrino.agent.provider_link import Reporter, connect
-from neutrino.agent.service import Agent
+from neutrino.agent.host_agent import HostAgent
+from neutrino.agent.neutron_follower import Prefetcher
+from neutrino.agent.reporting import Reporter
 from neutrino.agent.settings import AgentSettings
+from neutrino.agent_api.schema import NicSpec, VmSpec
+from neutrino.neutron_client import AuthFailed, Credentials, Endpoint, NeutronClient
+from tests.support.canned import Canned
+from tests.support.neutron_transport import Call, CannedAdapter
 
 from .helpers import NET_B, ext_nic, vm
 
@@ -29,28 +33,43 @@ class FakeProvider:
         self.reports: list[dict[str, Any]] = []
         self.agents: list[dict[str, Any]] = []
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/v3/auth/tokens":
-            body = json.loads(request.content)
-            user = body["auth"]["identity"]["password"]["user"]
+    def __call__(self, call: Call) -> Canned:
+        if call.path == "/v3/auth/tokens":
+            user = call.body["auth"]["identity"]["password"]["user"]
             if user["password"] != "pw":
-                return httpx.Response(401, json={"error": {"code": 401}})
+                return Canned(401, {"error": {"code": 401, "message": "The request requires authentication"}})
             self.tokens_issued += 1
             token = f"tok-{self.tokens_issued}"
             self.valid.add(token)
-            return httpx.Response(201, headers={"X-Subject-Token": token}, json={"token": {}})
-        if request.headers.get("X-Auth-Token") not in self.valid:
-            return httpx.Response(
-                401, json={"NeutronError": {"type": "Unauthorized", "message": "", "detail": ""}}
-            )
-        if request.url.path == "/v2.0/agent-reports" and request.method == "POST":
-            report = json.loads(request.content)["agent_report"]
+            expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)
+            body = {
+                "token": {
+                    "methods": ["password"],
+                    "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
+                    "user": {"id": "u1", "name": "admin", "domain": {"id": "default", "name": "Default"}},
+                    "project": {"id": "p1", "name": "admin", "domain": {"id": "default", "name": "Default"}},
+                    "catalog": [],
+                }
+            }
+            return Canned(201, body, headers={"X-Subject-Token": token})
+        if call.token not in self.valid:
+            return Canned(401, {"NeutronError": {"type": "Unauthorized", "message": "", "detail": ""}})
+        if call.path == "/v2.0/agent-reports" and call.method == "POST":
+            report = call.body["agent_report"]
             self.reports.append(report)
-            return httpx.Response(200, json={"agent": {"id": "a1", **report}, "updated_ports": []})
-        if request.url.path == "/v2.0/agents":
-            wanted = request.url.params.get("agent_type")
-            return httpx.Response(200, json={"agents": [a for a in self.agents if a["agent_type"] == wanted]})
-        return httpx.Response(404)
+            return Canned(200, {"agent": {"id": "a1", **report}, "updated_ports": []})
+        if call.path == "/v2.0/agents":
+            wanted = call.query.get("agent_type", [None])[0]
+            found = [
+                {"id": f"agent-{i}", **a} for i, a in enumerate(self.agents) if a["agent_type"] == wanted
+            ]
+            return Canned(200, {"agents": found})
+        return Canned(404, {"NeutronError": {"type": "HTTPNotFound", "message": "", "detail": ""}})
+
+
+def client_of(url: str, handler: Any, password: str = "pw") -> NeutronClient:
+    credentials = Credentials(f"{url}/v3", "admin", password, "admin")
+    return NeutronClient(Endpoint(url=url, credentials=credentials), adapter=CannedAdapter(handler))
 
 
 @pytest.fixture
@@ -59,7 +78,7 @@ def provider() -> FakeProvider:
 
 
 @pytest.fixture
-def agent(tmp_path: Path) -> tuple[Agent, MemoryNet]:
+def agent(tmp_path: Path) -> tuple[HostAgent, MemoryNet]:
     host = MemoryNet()
     settings = AgentSettings.model_validate(
         {"data_dir": tmp_path, "token": "t", "host_name": "host-1", "host_net": "memory",
@@ -69,17 +88,19 @@ def agent(tmp_path: Path) -> tuple[Agent, MemoryNet]:
     return build_agent(settings, host_net=host), host
 
 
-def reporter(agent: Agent, provider: FakeProvider, password: str = "pw") -> Reporter:
-    link = connect("http://provider:9696", username="admin", password=password, project="admin",
-                   transport=httpx.MockTransport(provider))  # fmt: skip
-    return Reporter(agent, link)
+def reporter_on(agent: HostAgent, neutron: NeutronClient) -> Reporter:
+    return Reporter(neutron, agent.identity, agent.store, agent.drivers, agent.vms, agent.dhcp)
+
+
+def reporter(agent: HostAgent, provider: FakeProvider, password: str = "pw") -> Reporter:
+    return reporter_on(agent, client_of("http://provider:9696", provider, password))
 
 
 def test_each_plugin_type_reports_its_host_configuration_and_port_statuses(
-    agent: tuple[Agent, MemoryNet], provider: FakeProvider
+    agent: tuple[HostAgent, MemoryNet], provider: FakeProvider
 ) -> None:
     a, _ = agent
-    a.create_vm(VmSpec.model_validate(vm("vm-1", ext_nic(1), ext_nic(2, plugin_type="OPEN_VSWITCH"))))
+    a.vms.create_vm(VmSpec.model_validate(vm("vm-1", ext_nic(1), ext_nic(2, plugin_type="OPEN_VSWITCH"))))
     reporter(a, provider).report_once()
     by_type = {r["agent_type"]: r for r in provider.reports}
     lb = by_type["Linux bridge agent"]
@@ -91,7 +112,7 @@ def test_each_plugin_type_reports_its_host_configuration_and_port_statuses(
     assert by_type["Open vSwitch agent"]["host"] == "host-1.ovs"
 
     # an unplugged port is reported DOWN once
-    a.unplug_nic("vm-1", "nic-1")
+    a.vms.unplug_nic("vm-1", "nic-1")
     rep = reporter(a, provider)
     rep.report_once()
     assert provider.reports[-2]["ports"] == [{"id": ext_nic(1)["external"]["vnic_id"], "status": "DOWN"}]
@@ -100,7 +121,7 @@ def test_each_plugin_type_reports_its_host_configuration_and_port_statuses(
 
 
 def test_the_token_is_reused_and_renewed_when_refused(
-    agent: tuple[Agent, MemoryNet], provider: FakeProvider
+    agent: tuple[HostAgent, MemoryNet], provider: FakeProvider
 ) -> None:
     a, _ = agent
     rep = reporter(a, provider)
@@ -113,18 +134,18 @@ def test_the_token_is_reused_and_renewed_when_refused(
 
 
 def test_wrong_credentials_are_an_error_not_a_loop(
-    agent: tuple[Agent, MemoryNet], provider: FakeProvider
+    agent: tuple[HostAgent, MemoryNet], provider: FakeProvider
 ) -> None:
     a, _ = agent
-    with pytest.raises(httpx.HTTPStatusError, match="Keystone refused"):
+    with pytest.raises(AuthFailed, match="HTTP 401 from Keystone"):
         reporter(a, provider, password="wrong").report_once()
 
 
 def test_vxlan_peers_are_learned_from_the_other_hosts_alive_agents(
-    agent: tuple[Agent, MemoryNet], provider: FakeProvider
+    agent: tuple[HostAgent, MemoryNet], provider: FakeProvider
 ) -> None:
     a, host = agent
-    a.create_vm(VmSpec.model_validate(vm("vm-1", ext_nic(1))))
+    a.vms.create_vm(VmSpec.model_validate(vm("vm-1", ext_nic(1))))
     assert host.flood_entries("vxlan-100") == set()
     provider.agents = [
         {"agent_type": "Linux bridge agent", "host": "host-2", "alive": True, "configurations": {"tunneling_ip": "192.0.2.2"}},
@@ -134,17 +155,23 @@ def test_vxlan_peers_are_learned_from_the_other_hosts_alive_agents(
     reporter(a, provider).report_once()
     assert host.flood_entries("vxlan-100") == {"192.0.2.2"}
     # new vNICs flood toward learned peers from the start
-    a.plug_nic("vm-1", NicSpec.model_validate(ext_nic(2, network_id=NET_B, segmentation_id=200)))
+    a.vms.plug_nic("vm-1", NicSpec.model_validate(ext_nic(2, network_id=NET_B, segmentation_id=200)))
     assert host.flood_entries("vxlan-200") == {"192.0.2.2"}
     calls = host.world.calls
     reporter(a, provider).report_once()  # nothing new: nothing re-plugged
     assert host.world.calls == calls
 
 
-def test_an_agent_with_a_provider_url_reports_in_the_background_and_stops_cleanly(tmp_path: Path) -> None:
+def test_an_agent_with_a_provider_url_reports_in_the_background_and_stops_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from starlette.testclient import TestClient
 
     from neutrino.agent.app import create_app
+
+    closed: list[NeutronClient] = []
+    close = NeutronClient.close
+    monkeypatch.setattr(NeutronClient, "close", lambda self: (closed.append(self), close(self))[-1])
 
     settings = AgentSettings.model_validate(
         {"data_dir": tmp_path, "token": "t", "host_net": "memory", "provider_url": "http://127.0.0.1:9",
@@ -153,31 +180,30 @@ def test_an_agent_with_a_provider_url_reports_in_the_background_and_stops_cleanl
     app = create_app(settings)
     with TestClient(app, headers={"Authorization": "Bearer t"}) as client:
         assert client.get("/api/v1/capabilities").status_code == 200
-        assert app.state.reporter._thread.is_alive()
-        assert app.state.provider_sync._thread.is_alive()
-        assert app.state.agent.provider is app.state.provider_sync
-    assert not app.state.reporter._thread.is_alive()
-    assert not app.state.provider_sync._thread.is_alive()
-    assert app.state.reporter.link.client.is_closed
+        agent = app.state.agent
+        assert agent.reporter._thread.is_alive()
+        assert agent.follower._thread.is_alive()
+        # the plugging verbs prefetch from the provider and wake the follower
+        assert isinstance(agent.vms.hooks, Prefetcher) and agent.vms.hooks.wake is agent.follower._wake
+    assert not agent.reporter._thread.is_alive()
+    assert not agent.follower._thread.is_alive()
+    assert closed == [agent.reporter.neutron]
 
 
-def test_a_provider_without_agent_reports_still_teaches_peers(agent: tuple[Agent, MemoryNet]) -> None:
+def test_a_provider_without_agent_reports_still_teaches_peers(agent: tuple[HostAgent, MemoryNet]) -> None:
     a, host = agent
-    a.create_vm(VmSpec.model_validate(vm("vm-1", ext_nic(1))))
+    a.vms.create_vm(VmSpec.model_validate(vm("vm-1", ext_nic(1))))
     provider = FakeProvider()
     provider.agents = [{"agent_type": "Linux bridge agent", "host": "net-2", "alive": True,
                         "configurations": {"tunneling_ip": "192.0.2.9"}}]  # fmt: skip
 
-    def neutron(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/v2.0/agent-reports":
-            return httpx.Response(
-                404, json={"NeutronError": {"type": "HTTPNotFound", "message": "", "detail": ""}}
-            )
-        return provider(request)
+    def neutron(call: Call) -> Canned:
+        if call.path == "/v2.0/agent-reports":
+            return Canned(404, {"NeutronError": {"type": "HTTPNotFound", "message": "", "detail": ""}})
+        return provider(call)
 
-    link = connect("http://neutron:9696", username="admin", password="pw", project="admin",
-                   transport=httpx.MockTransport(neutron))  # fmt: skip
-    rep = Reporter(a, link)
+    link = client_of("http://neutron:9696", neutron)
+    rep = reporter_on(a, link)
     rep.report_once()
     rep.report_once()
     assert rep.reports_supported is False

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from neutrino.agent.api.models import ExternalNet
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.firewall import Firewall
 from neutrino.agent.datapath.memory import MemoryNet
 from neutrino.agent.vnic.base import DriverContext, Vif, VnicDriverError, available_drivers, load_drivers
 from neutrino.agent.vnic.linux_bridge import LinuxBridgeDriver
 from neutrino.agent.vnic.noop import NoopDriver
+from neutrino.agent_api.schema import ExternalNet
 
 from .helpers import NET_A, ext_nic
 

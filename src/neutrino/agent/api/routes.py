@@ -1,11 +1,12 @@
-"""The agent API's routes over a :class:`neutrino.agent.service.Agent` (contract: the package
-docstring of :mod:`neutrino.agent.api`)."""
+"""The agent API's routes over the parts of a :class:`neutrino.agent.host_agent.HostAgent`
+(contract: :mod:`neutrino.agent_api`, wire models :mod:`neutrino.agent_api.schema`)."""
 
 from __future__ import annotations
 
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -16,9 +17,21 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from neutrino.agent.api.models import DhcpSpec, NetworkSpec, NetworkSync, NicSpec, SecurityGroupSpec, VmSpec
 from neutrino.agent.errors import AgentError
-from neutrino.agent.service import Agent
+from neutrino.agent.host_agent import HostAgent
+from neutrino.agent_api.schema import (
+    DhcpList,
+    DhcpSpec,
+    NetworkList,
+    NetworkSpec,
+    NetworkSync,
+    NicSpec,
+    SecurityGroupList,
+    SecurityGroupSpec,
+    VmDestroyed,
+    VmList,
+    VmSpec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +66,8 @@ class BearerAuth:
         await self.app(scope, receive, send)
 
 
-def _agent(request: Request) -> Agent:
-    agent: Agent = request.app.state.agent
+def _agent(request: Request) -> HostAgent:
+    agent: HostAgent = request.app.state.agent
     return agent
 
 
@@ -79,10 +92,8 @@ class AgentBadRequest(AgentError):
         return "BadRequest"
 
 
-def _json(data: Any, status: int = 200) -> JSONResponse:
-    if isinstance(data, BaseModel):
-        data = data.model_dump(mode="json")
-    return JSONResponse(data, status_code=status)
+def _json(data: BaseModel, status: int = 200) -> JSONResponse:
+    return JSONResponse(data.model_dump(mode="json"), status_code=status)
 
 
 def capabilities(request: Request) -> Response:
@@ -90,60 +101,60 @@ def capabilities(request: Request) -> Response:
 
 
 def list_vms(request: Request) -> Response:
-    return _json({"vms": [vm.model_dump(mode="json") for vm in _agent(request).list_vms()]})
+    return _json(VmList(vms=_agent(request).vms.list_vms()))
 
 
 def get_vm(request: Request) -> Response:
-    return _json(_agent(request).get_vm(request.path_params["vm_id"]))
+    return _json(_agent(request).vms.get_vm(request.path_params["vm_id"]))
 
 
 async def create_vm(request: Request) -> Response:
     spec = _body(VmSpec, await request.body())
-    vm, created = await _in_thread(_agent(request).create_vm, spec)
+    vm, created = await _in_thread(_agent(request).vms.create_vm, spec)
     return _json(vm, 201 if created else 200)
 
 
 async def destroy_vm(request: Request) -> Response:
-    warnings = await _in_thread(_agent(request).destroy_vm, request.path_params["vm_id"])
-    return _json({"vm_id": request.path_params["vm_id"], "warnings": warnings})
+    vm_id = request.path_params["vm_id"]
+    warnings = await _in_thread(_agent(request).vms.destroy_vm, vm_id)
+    return _json(VmDestroyed(vm_id=vm_id, warnings=warnings))
 
 
 async def plug_nic(request: Request) -> Response:
     spec = _body(NicSpec, await request.body())
-    nic, added = await _in_thread(_agent(request).plug_nic, request.path_params["vm_id"], spec)
+    nic, added = await _in_thread(_agent(request).vms.plug_nic, request.path_params["vm_id"], spec)
     return _json(nic, 201 if added else 200)
 
 
 async def unplug_nic(request: Request) -> Response:
-    await _in_thread(_agent(request).unplug_nic, request.path_params["vm_id"], request.path_params["nic_id"])
+    await _in_thread(
+        _agent(request).vms.unplug_nic, request.path_params["vm_id"], request.path_params["nic_id"]
+    )
     return Response(status_code=204)
 
 
 def list_networks(request: Request) -> Response:
-    return _json({"networks": [n.model_dump(mode="json") for n in _agent(request).list_networks()]})
+    return _json(NetworkList(networks=_agent(request).networks.list_networks()))
 
 
 async def sync_networks(request: Request) -> Response:
     spec = _body(NetworkSync, await request.body())
-    agent = _agent(request)
-    outcome = await _in_thread(agent.sync_networks, [n.state() for n in spec.networks])
-    networks = [n.model_dump(mode="json") for n in agent.list_networks()]
-    return _json({"networks": networks, **outcome})
+    return _json(await _in_thread(_agent(request).networks.sync_networks, [n.state() for n in spec.networks]))
 
 
 async def setup_network(request: Request) -> Response:
     spec = _body(NetworkSpec, await request.body())
-    net, created = await _in_thread(_agent(request).setup_network, request.path_params["name"], spec)
+    net, created = await _in_thread(_agent(request).networks.setup_network, request.path_params["name"], spec)
     return _json(net, 201 if created else 200)
 
 
 async def teardown_network(request: Request) -> Response:
-    await _in_thread(_agent(request).teardown_network, request.path_params["name"])
+    await _in_thread(_agent(request).networks.teardown_network, request.path_params["name"])
     return Response(status_code=204)
 
 
 def list_dhcp(request: Request) -> Response:
-    return _json({"dhcp": [d.model_dump(mode="json") for d in _agent(request).list_dhcp()]})
+    return _json(DhcpList(dhcp=_agent(request).dhcp.list_dhcp()))
 
 
 async def setup_dhcp(request: Request) -> Response:
@@ -156,34 +167,36 @@ async def setup_dhcp(request: Request) -> Response:
         raise AgentBadRequest("body: must be a JSON object")
     body["network_id"] = request.path_params["network_id"]
     spec = _body(DhcpSpec, json.dumps(body).encode())
-    stored, created = await _in_thread(_agent(request).setup_dhcp, spec)
+    stored, created = await _in_thread(_agent(request).dhcp.setup_dhcp, spec)
     return _json(stored, 201 if created else 200)
 
 
 async def teardown_dhcp(request: Request) -> Response:
-    await _in_thread(_agent(request).teardown_dhcp, request.path_params["network_id"])
+    await _in_thread(_agent(request).dhcp.teardown_dhcp, request.path_params["network_id"])
     return Response(status_code=204)
 
 
 def list_security_groups(request: Request) -> Response:
-    groups = _agent(request).list_security_groups()
-    return _json({"security_groups": {k: v.model_dump(mode="json") for k, v in groups.items()}})
+    return _json(SecurityGroupList(security_groups=_agent(request).security.list_security_groups()))
 
 
 async def set_security_group(request: Request) -> Response:
     spec = _body(SecurityGroupSpec, await request.body())
     stored, created = await _in_thread(
-        _agent(request).set_security_group, request.path_params["group_id"], spec
+        _agent(request).security.set_security_group, request.path_params["group_id"], spec
     )
     return _json(stored, 201 if created else 200)
 
 
 async def delete_security_group(request: Request) -> Response:
-    await _in_thread(_agent(request).delete_security_group, request.path_params["group_id"])
+    await _in_thread(_agent(request).security.delete_security_group, request.path_params["group_id"])
     return Response(status_code=204)
 
 
-async def _in_thread(func: Any, *args: Any) -> Any:
+R = TypeVar("R")
+
+
+async def _in_thread(func: Callable[..., R], *args: Any) -> R:
     from starlette.concurrency import run_in_threadpool
 
     return await run_in_threadpool(func, *args)

@@ -5,7 +5,7 @@ holds the server addresses; the host end of that veth, ``dh<net[:11]>``, is plug
 network by the network's vNIC driver, like a vNIC. ``dnsmasq`` serves static leases only (MAC →
 address from the request) with the MTU option, so guests running ``udhcpc -O mtu`` get both.
 
-On IPv6 subnets (:class:`~neutrino.agent.api.models.DhcpSubnet6`) the same ``dnsmasq`` plays the
+On IPv6 subnets (:class:`~neutrino.agent_api.schema.DhcpSubnet6`) the same ``dnsmasq`` plays the
 part Neutron gives the router's ``radvd`` where ``ipv6_ra_mode`` is set — there is no L3 agent
 here — sending router advertisements with the prefix and the MTU (``ra-only`` for ``slaac``,
 ``ra-stateless`` for ``dhcpv6-stateless``, the M flag for ``dhcpv6-stateful``) but a router
@@ -29,9 +29,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from neutrino.agent.api.models import DhcpSpec
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.hostnet import HostNet, HostNetError, LinkChange
+from neutrino.agent_api.schema import DhcpSpec
 
 RA_INTERVAL = 30  # seconds between unsolicited router advertisements (guests also solicit them)
 

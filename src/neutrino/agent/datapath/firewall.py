@@ -50,8 +50,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from neutrino.agent.api.models import SecurityGroupRule, SecurityGroupSpec
 from neutrino.agent.datapath.hostnet import HostNet, HostNetError
+from neutrino.agent_api.schema import SecurityGroupRule, SecurityGroupSpec
 
 TOP_CHAIN = "neutrino-sg"
 PORT_CHAIN_PREFIX = "nsg-"

@@ -11,9 +11,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
-from neutrino.agent.api.models import NicSpec, VmSpec
 from neutrino.agent.datapath.hostnet import HostNet
 from neutrino.agent.datapath.linux_net import tap_name
+from neutrino.agent_api.schema import NicSpec, VmSpec
 
 
 class VmBackendError(Exception):

@@ -16,8 +16,8 @@ import uuid
 
 from lxml import etree
 
-from neutrino.agent.api.models import NicSpec, VmSpec
 from neutrino.agent.datapath.linux_net import brq_name, qbr_name, tap_name
+from neutrino.agent_api.schema import NicSpec, VmSpec
 
 INTEGRATION_BRIDGE = "br-int"
 METADATA_NS = "http://neutrino.invalid/xmlns/agent/1"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from neutrino.agent.api.models import VmSpec
 from neutrino.agent.vm.base import AttachedNic, VmBackend
 from neutrino.agent.vm.domain_xml import domain_xml
+from neutrino.agent_api.schema import VmSpec
 
 
 class LibvirtBackend(VmBackend):

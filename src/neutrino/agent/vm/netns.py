@@ -19,10 +19,10 @@ import signal
 import subprocess
 from pathlib import Path
 
-from neutrino.agent.api.models import VmSpec
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.hostnet import HostNetError, LinkChange
 from neutrino.agent.vm.base import AttachedNic, VmBackend, VmBackendError
+from neutrino.agent_api.schema import VmSpec
 
 UDHCPC_SCRIPT = """#!/bin/sh
 # busybox udhcpc event script for neutrino's netns guests

@@ -12,10 +12,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
-from neutrino.agent.api.models import ExternalNet, Plugged
 from neutrino.agent.datapath.firewall import Firewall
 from neutrino.agent.datapath.hostnet import HostNet
 from neutrino.agent.datapath.vswitch import OvsDb
+from neutrino.agent_api.schema import ExternalNet, Plugged
 
 ENTRY_POINT_GROUP = "neutrino.vnic_drivers"
 
@@ -33,15 +33,6 @@ class DriverInfo:
     network_types: tuple[str, ...]
     security_groups: bool
     details: dict[str, object] = field(default_factory=dict)
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "plugin_types": list(self.plugin_types),
-            "network_types": list(self.network_types),
-            "security_groups": self.security_groups,
-            **({"details": self.details} if self.details else {}),
-        }
 
 
 @dataclass(frozen=True)

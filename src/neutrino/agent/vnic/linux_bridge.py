@@ -10,10 +10,10 @@ bridge (``disable_ipv6``): it takes no address from the router advertisements gu
 
 from __future__ import annotations
 
-from neutrino.agent.api.models import Plugged
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.hostnet import HostNetError, VxlanSpec
 from neutrino.agent.vnic.base import DriverInfo, Vif, VnicDriver, VnicDriverError, peers_of
+from neutrino.agent_api.schema import Plugged
 
 VXLAN_OVERHEAD = 50  # outer IPv4 + UDP + VXLAN + inner Ethernet
 

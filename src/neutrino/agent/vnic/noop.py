@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from neutrino.agent.api.models import Plugged
 from neutrino.agent.vnic.base import DriverInfo, Vif, VnicDriver
+from neutrino.agent_api.schema import Plugged
 
 
 class NoopDriver(VnicDriver):

@@ -29,12 +29,12 @@ hybrid plug's ``qvb``. The kernel datapath keeps the checksum state and needs no
 
 from __future__ import annotations
 
-from neutrino.agent.api.models import Plugged
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.hostnet import HostNetError, VxlanSpec
 from neutrino.agent.datapath.vswitch import OvsDb, OvsPort
 from neutrino.agent.vnic.base import DriverInfo, Vif, VnicDriver, VnicDriverError, peers_of
 from neutrino.agent.vnic.linux_bridge import VXLAN_OVERHEAD
+from neutrino.agent_api.schema import Plugged
 
 INTEGRATION_BRIDGE = "br-int"
 NET_KEY = "neutrino-net"

@@ -1,27 +1,62 @@
-"""Wire models of the agent API (requests and responses); see :mod:`neutrino.agent.api`.
+"""Wire models of the agent API (requests and answers); the prose contract is :mod:`neutrino.agent_api`.
 
-The agent owns this contract; clients may import these models or speak the JSON directly.
-Unknown request fields are rejected (``extra="forbid"``) so a typo fails loudly.
+The engine (the client) and the agent (the server) both import this module; it imports pydantic
+and nothing else of Neutrino. The models the agent reads (requests, and what it stores in its
+state file) reject unknown fields (``extra="forbid"``) so a typo fails loudly; the answer-only
+models (:class:`Capabilities` and the list envelopes) ignore them, so a reader keeps working with
+a newer agent.
+
+Requests: :class:`VmSpec` (with :class:`NicSpec`, :class:`ExternalNet`, :class:`InternalNet`),
+:class:`NetworkSpec`, :class:`NetworkSync`, :class:`DhcpSpec`, :class:`SecurityGroupSpec`.
+Answers: :class:`VmState` (:class:`NicState`, :class:`Plugged`), :class:`VmList`,
+:class:`VmDestroyed`, :class:`NetworkState`, :class:`NetworkList`, :class:`NetworkSyncResult`,
+:class:`DhcpList`, :class:`SecurityGroupList`, :class:`Capabilities`, :class:`ErrorBody`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 _BRIDGE = r"^[A-Za-z0-9_.;-]{1,15}$"
 
 
-def _addresses(values: list[str], label: str) -> list[str]:
+def _peers(values: list[str]) -> list[str]:
     try:
         return [str(ip_address(v)) for v in values]
     except ValueError as exc:
-        raise ValueError(f"{label}: {exc}") from exc
+        raise ValueError(f"tunnel_peers: {exc}") from exc
+
+
+def _mac(label: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        value = value.lower()
+        if not _MAC.match(value):
+            raise ValueError(f"{label} must look like 56:6f:1a:2b:3c:4d")
+        return value
+
+    return check
+
+
+#: an Ethernet address, lower-cased
+Mac = Annotated[str, AfterValidator(_mac("mac"))]
+#: other hosts' tunnel (VXLAN) addresses
+TunnelPeers = Annotated[list[str], AfterValidator(_peers)]
 
 
 class _Wire(BaseModel):
@@ -41,12 +76,9 @@ class ExternalNet(_Wire):
     security_groups: list[str] | None = Field(
         default=None, description="None: provider default; []: none; list: these group ids"
     )
-    tunnel_peers: list[str] = Field(default_factory=list, description="peer hosts' tunnel (VXLAN) addresses")
-
-    @field_validator("tunnel_peers")
-    @classmethod
-    def _peers(cls, values: list[str]) -> list[str]:
-        return _addresses(values, "tunnel_peers")
+    tunnel_peers: TunnelPeers = Field(
+        default_factory=list, description="peer hosts' tunnel (VXLAN) addresses"
+    )
 
 
 class InternalNet(_Wire):
@@ -65,18 +97,10 @@ class NicSpec(_Wire):
 
     nic_id: str = Field(pattern=_ID, description="the engine's vNIC id")
     name: str = Field(min_length=1, max_length=64)
-    mac: str
+    mac: Mac
     mtu: int | None = Field(default=None, ge=68, le=65535)
     external: ExternalNet | None = None
     internal: InternalNet | None = None
-
-    @field_validator("mac")
-    @classmethod
-    def _mac(cls, value: str) -> str:
-        value = value.lower()
-        if not _MAC.match(value):
-            raise ValueError("mac must look like 56:6f:1a:2b:3c:4d")
-        return value
 
     @model_validator(mode="after")
     def _one_network(self) -> NicSpec:
@@ -188,17 +212,9 @@ class NetworkSync(_Wire):
 class DhcpHost(_Wire):
     """One static lease (an IPv6 one is served on a DHCPv6 subnet, see :class:`DhcpSubnet6`)."""
 
-    mac: str
+    mac: Mac
     ip: IPv4Address | IPv6Address
     hostname: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,63}$")
-
-    @field_validator("mac")
-    @classmethod
-    def _mac(cls, value: str) -> str:
-        value = value.lower()
-        if not _MAC.match(value):
-            raise ValueError("mac must look like 56:6f:1a:2b:3c:4d")
-        return value
 
 
 def _check_in_subnet(cidr: IPv4Network, server_ip: IPv4Address, gateway_ip: IPv4Address | None) -> None:
@@ -266,14 +282,8 @@ class DhcpSpec(_Wire):
     network_type: str | None = None
     segmentation_id: int | None = Field(default=None, ge=0, le=16777215)
     physical_network: str | None = None
-    tunnel_peers: list[str] = Field(default_factory=list)
+    tunnel_peers: TunnelPeers = Field(default_factory=list)
     cidr: IPv4Network | None = None
-
-    @field_validator("tunnel_peers")
-    @classmethod
-    def _peers(cls, values: list[str]) -> list[str]:
-        return _addresses(values, "tunnel_peers")
-
     server_ip: IPv4Address | None = None
     gateway_ip: IPv4Address | None = None
     dns_servers: list[IPv4Address] = Field(default_factory=list, description="DHCP option 6")
@@ -283,17 +293,12 @@ class DhcpSpec(_Wire):
     ipv6_subnets: list[DhcpSubnet6] = Field(
         default_factory=list, description="the network's IPv6 subnets, served by the same server"
     )
-    server_mac: str | None = Field(default=None, description="MAC of the server's port; default: random")
+    server_mac: Annotated[str, AfterValidator(_mac("server_mac"))] | None = Field(
+        default=None, description="MAC of the server's port; default: random"
+    )
     mtu: int | None = Field(default=None, ge=68, le=65535)
     lease_seconds: int = Field(default=86400, ge=120)
     hosts: list[DhcpHost] = Field(default_factory=list)
-
-    @field_validator("server_mac")
-    @classmethod
-    def _mac(cls, value: str | None) -> str | None:
-        if value is not None and not _MAC.match(value.lower()):
-            raise ValueError("server_mac must look like 56:6f:1a:2b:3c:4d")
-        return value.lower() if value else None
 
     @model_validator(mode="after")
     def _in_subnet(self) -> DhcpSpec:
@@ -392,3 +397,125 @@ class SecurityGroupSpec(_Wire):
             return [str(ip_network(v, strict=False)) if "/" in v else str(ip_address(v)) for v in values]
         except ValueError as exc:
             raise ValueError(f"member_ips: {exc}") from exc
+
+
+# -- answers ------------------------------------------------------------------------------------
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class VmList(_Answer):
+    """``GET /vms``."""
+
+    vms: list[VmState]
+
+
+class VmDestroyed(_Answer):
+    """``DELETE /vms/{vm_id}``: the VM is gone from the agent; ``warnings`` name what could not be
+    cleaned on the host."""
+
+    vm_id: str
+    warnings: list[str] = Field(default_factory=list)
+
+
+class NetworkList(_Answer):
+    """``GET /networks``."""
+
+    networks: list[NetworkState]
+
+
+class NetworkSyncResult(_Answer):
+    """``PUT /networks``: every network carried now, those torn down, and those kept because
+    running vNICs still use them."""
+
+    networks: list[NetworkState]
+    removed: list[str] = Field(default_factory=list)
+    in_use: list[str] = Field(default_factory=list)
+
+
+class DhcpList(_Answer):
+    """``GET /dhcp``."""
+
+    dhcp: list[DhcpSpec]
+
+
+class SecurityGroupList(_Answer):
+    """``GET /security-groups``: group id → group."""
+
+    security_groups: dict[str, SecurityGroupSpec]
+
+
+class ErrorDetail(_Answer):
+    code: str = Field(description="the error leaf, e.g. PlugFailed, VmNotFound")
+    message: str
+
+
+class ErrorBody(_Answer):
+    """The body of every non-2xx answer."""
+
+    error: ErrorDetail
+
+
+class BackendDescription(BaseModel):
+    """The VM backend in the capabilities: its name and backend-specific facts."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+
+
+class DriverDescription(_Answer):
+    """One vNIC driver in the capabilities."""
+
+    name: str
+    plugin_types: list[str]
+    network_types: list[str] = Field(description='"*": any')
+    security_groups: bool
+    details: dict[str, object] = Field(
+        default_factory=dict, description="driver specific; omitted when empty"
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_empty_details(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        data: dict[str, object] = handler(self)
+        if not self.details:
+            data.pop("details", None)
+        return data
+
+
+class PluginTypeSupport(_Answer):
+    """What the host plugs for one plugin type: the engine schedules a vNIC only onto a host with
+    an entry for its plugin type that supports its network type (and groups, when it has some)."""
+
+    driver: str
+    binding_host_id: str = Field(description="the value for the port's binding:host_id")
+    network_types: list[str]
+    security_groups: bool
+
+
+class ExternalNetworkUse(_Answer):
+    """A provider network with plugged vNICs on the host."""
+
+    network_id: str
+    plugin_type: str
+    network_type: str | None = None
+    segmentation_id: int | None = None
+    vnics: int
+
+
+class CarriedNetworks(_Answer):
+    internal: list[NetworkState] = Field(default_factory=list)
+    external: list[ExternalNetworkUse] = Field(default_factory=list)
+    dhcp: list[str] = Field(default_factory=list, description="provider networks served DHCP here")
+
+
+class Capabilities(_Answer):
+    """``GET /capabilities``: who the host is and what it can plug."""
+
+    host_name: str
+    tunnel_ip: str | None = None
+    vm_backend: BackendDescription
+    vnic_drivers: dict[str, DriverDescription]
+    plugin_types: dict[str, PluginTypeSupport]
+    networks: CarriedNetworks
+    security_groups: list[str] = Field(default_factory=list)

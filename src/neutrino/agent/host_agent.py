@@ -1,0 +1,149 @@
+"""The host agent as composed parts, each with one job (built by
+:func:`neutrino.agent.app.build_agent`; the HTTP API calls the parts):
+
+* ``identity`` (:class:`~neutrino.agent.identity.HostIdentity`) — who the host is: its name, its
+  ``binding:host_id`` per plugin type, its tunnel address;
+* ``store`` (:class:`~neutrino.agent.state.HostStore`) — the persisted state, its file and the one
+  lock every part takes;
+* ``vms`` (:class:`~neutrino.agent.plugging.Plugging`) — VMs through the VM backend and their vNICs
+  through the vNIC drivers;
+* ``networks`` (:class:`~neutrino.agent.internal_networks.InternalNetworks`) — the bridges of the
+  cluster's internal networks;
+* ``dhcp`` (:class:`~neutrino.agent.dhcp_service.DhcpService`) — a ``dnsmasq`` per provider network
+  served here;
+* ``security`` (:class:`~neutrino.agent.port_security.PortSecurity`) — the firewall: security
+  groups, the ports' addresses, router advertisement sources;
+* ``follower`` (:class:`~neutrino.agent.neutron_follower.NeutronFollower`, with a provider URL) —
+  reads the provider and drives the parts above;
+* ``reporter`` (:class:`~neutrino.agent.reporting.Reporter`, with a provider URL) — reports the
+  host to the provider and learns tunnel peers from it.
+
+The parts depend on the store and on each other in one direction only (plugging uses the
+firewall part); the follower and the reporter depend on the parts, never the other way round
+(plugging calls the follower's prefetcher through :class:`~neutrino.agent.plugging.PlugHooks`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from neutrino.agent.datapath.hostnet import HostNetError
+from neutrino.agent.dhcp_service import DhcpService
+from neutrino.agent.identity import HostIdentity
+from neutrino.agent.internal_networks import InternalNetworks
+from neutrino.agent.neutron_follower import NeutronFollower
+from neutrino.agent.plugging import Plugging
+from neutrino.agent.port_security import PortSecurity
+from neutrino.agent.reporting import Reporter
+from neutrino.agent.state import HostStore
+from neutrino.agent.vm.base import VmBackend
+from neutrino.agent.vnic.base import VnicDriver
+from neutrino.agent_api.schema import (
+    BackendDescription,
+    Capabilities,
+    CarriedNetworks,
+    DriverDescription,
+    ExternalNetworkUse,
+    PluginTypeSupport,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HostAgent:
+    """The agent's parts (see the module docstring)."""
+
+    identity: HostIdentity
+    store: HostStore
+    backend: VmBackend
+    drivers: Mapping[str, VnicDriver]  # plugin type -> driver
+    vms: Plugging
+    networks: InternalNetworks
+    dhcp: DhcpService
+    security: PortSecurity
+    follower: NeutronFollower | None = None
+    reporter: Reporter | None = None
+
+    def capabilities(self) -> Capabilities:
+        """The capabilities report (``GET /capabilities``)."""
+        with self.store.lock:
+            described = {d.name: d.describe() for d in self.drivers.values()}
+            plugin_types = {
+                plugin_type: PluginTypeSupport(
+                    driver=driver.name,
+                    binding_host_id=self.identity.binding_host_id(plugin_type),
+                    network_types=list(described[driver.name].network_types),
+                    security_groups=described[driver.name].security_groups,
+                )
+                for plugin_type, driver in sorted(self.drivers.items())
+            }
+            state = self.store.state
+            external: dict[str, ExternalNetworkUse] = {}
+            for _, nic in state.plugged_nics():
+                ext = nic.spec.external
+                if ext is None:
+                    continue
+                use = external.setdefault(
+                    ext.network_id,
+                    ExternalNetworkUse(
+                        network_id=ext.network_id,
+                        plugin_type=ext.plugin_type,
+                        network_type=ext.network_type,
+                        segmentation_id=ext.segmentation_id,
+                        vnics=0,
+                    ),
+                )
+                use.vnics += 1
+            return Capabilities(
+                host_name=self.identity.host_name,
+                tunnel_ip=self.identity.tunnel_ip,
+                vm_backend=BackendDescription.model_validate(self.backend.describe()),
+                vnic_drivers={
+                    name: DriverDescription(
+                        name=info.name,
+                        plugin_types=list(info.plugin_types),
+                        network_types=list(info.network_types),
+                        security_groups=info.security_groups,
+                        details=dict(info.details),
+                    )
+                    for name, info in sorted(described.items())
+                },
+                plugin_types=plugin_types,
+                networks=CarriedNetworks(
+                    internal=[n for _, n in sorted(state.networks.items())],
+                    external=[external[k] for k in sorted(external)],
+                    dhcp=sorted(state.dhcp),
+                ),
+                security_groups=sorted(state.security_groups),
+            )
+
+    def recover(self) -> None:
+        """Replay the saved state onto the host (idempotent): internal bridges, DHCP servers,
+        VMs and their plugs, the firewall written once at the end. A NIC that cannot be plugged
+        is reported ``failed`` with the cause; nothing is raised."""
+        with self.store.lock:
+            try:
+                with self.security.batch():
+                    self.networks.replay()
+                    self.dhcp.replug("recover")
+                    self.vms.replay()
+            except HostNetError as exc:
+                log.error("recover security groups: %s", exc)
+            self.store.save()
+
+    def start(self) -> None:
+        """Start the follower's and the reporter's threads (with a provider URL)."""
+        if self.reporter is not None:
+            self.reporter.start()
+        if self.follower is not None:
+            self.follower.start()
+
+    def stop(self) -> None:
+        """Stop those threads."""
+        if self.follower is not None:
+            self.follower.stop()
+        if self.reporter is not None:
+            self.reporter.stop()

@@ -1,0 +1,332 @@
+"""The agent's provider follower: it reads the network provider (Neutron) and drives the agent's
+parts, for security groups and DHCP, as Neutron's L2 agent and DHCP agent get them (the engine
+pushes neither to agents).
+
+With a network provider (``--provider-url``):
+
+* **before a vNIC is plugged** (:meth:`Prefetcher.prepare`, the plugging part's
+  :class:`~neutrino.agent.plugging.PlugHooks`), fetches the security groups it
+  names that are not set on the host yet — their rules, and the fixed IPs of the ports carrying
+  them (what ``remote_group_id`` rules match), plus the groups those rules refer to — and the
+  vNIC's port with its fixed IPs (a filtered guest may send only from those);
+* **every** ``interval`` **seconds**, and right after a verb plugged or unplugged vNICs
+  (:meth:`Prefetcher.kick`), :class:`NeutronFollower`, re-reads the ports of the networks with plugged vNICs and the
+  groups in use, and re-applies what changed (the firewall is rewritten only when its rules
+  differ): the groups' rules and members, each filtered port's ``security_groups`` and
+  ``port_security_enabled`` (a vNIC whose groups changed after the plug is re-plugged with them,
+  from filtered to unfiltered and back, as Neutron's L2 agent does), its fixed IPs and allowed
+  address pairs, and where router advertisements on each network may come from (the link-local
+  addresses of its DHCP ports, all hosts', and router interfaces); forgets groups no vNIC here
+  uses;
+* serves DHCP for each provider network with a plugged vNIC here, for its subnets with
+  ``enable_dhcp``: finds or creates this host's port with ``device_owner`` ``network:dhcp`` and
+  ``device_id`` ``dhcp<host>-<network id>`` (as Neutron's DHCP agent names it), whose fixed IPs
+  are the server's addresses, and serves static leases for the network's ports (MAC → fixed IP)
+  with the gateway, DNS servers and MTU (a VXLAN network's at most the underlay's less 50); on
+  IPv6 subnets, router advertisements (with ``ipv6_ra_mode``) and DHCPv6 by the subnets' modes,
+  leases only for ``dhcpv6-stateful`` ones (SLAAC addresses are the provider's EUI-64 ones). A
+  network whose last vNIC went stops being served here and its DHCP port is deleted.
+
+What is read and how it becomes host state is :mod:`neutrino.agent.neutron_reads`; the parts
+driven are :mod:`~neutrino.agent.port_security`, :mod:`~neutrino.agent.dhcp_service` and
+:mod:`~neutrino.agent.plugging` (a vNIC re-filtered), which never call back into this module but
+through :class:`~neutrino.agent.plugging.PlugHooks`. Never imports :mod:`neutrino.provider`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+
+from neutrino.agent.datapath.firewall import link_local
+from neutrino.agent.dhcp_service import DhcpService
+from neutrino.agent.errors import AgentError, PlugFailed, SecurityGroupNotSet
+from neutrino.agent.identity import HostIdentity
+from neutrino.agent.neutron_reads import (
+    DHCP_OWNER,
+    RA_OWNERS,
+    dhcp_device_id,
+    dhcp_spec,
+    port_addresses,
+    port_groups,
+    ra_sources,
+    read_groups,
+    serves_dhcp,
+)
+from neutrino.agent.plugging import NetworkUse, Plugging
+from neutrino.agent.port_security import PortSecurity
+from neutrino.agent_api.schema import NicSpec
+from neutrino.neutron_client import (
+    FixedIpRequest,
+    Network,
+    NeutronClient,
+    NeutronClientError,
+    Port,
+    PortCreate,
+    PortUpdate,
+    Subnet,
+)
+
+log = logging.getLogger(__name__)
+
+SYNC_ERRORS = (NeutronClientError, AgentError, ValueError)
+
+
+class Prefetcher:
+    """The plugging part's :class:`~neutrino.agent.plugging.PlugHooks`: fetches what vNICs need
+    before they are plugged, and wakes the follower (through ``wake``) after."""
+
+    def __init__(self, neutron: NeutronClient, security: PortSecurity, wake: threading.Event) -> None:
+        self.neutron = neutron
+        self.security = security
+        self.wake = wake
+
+    def prepare(self, nics: Sequence[NicSpec]) -> None:
+        """Set the groups ``nics`` need that the host lacks, and learn their ports' fixed IPs and
+        where router advertisements on their networks may come from (when the provider cannot
+        say, the next round does). Raises :class:`SecurityGroupNotSet` for a group the provider
+        does not have and :class:`PlugFailed` when it cannot be asked."""
+        missing = self.security.missing_groups(nics)
+        if missing:
+            try:
+                specs = read_groups(self.neutron, missing)
+            except NeutronClientError as exc:
+                names = ", ".join(sorted(missing))
+                raise PlugFailed(
+                    f"Cannot read security groups {names} from the network provider: {exc}"
+                ) from exc
+            for nic in nics:
+                for group in (nic.external.security_groups or []) if nic.external else []:
+                    if group in missing and group not in specs:
+                        raise SecurityGroupNotSet(nic.name, group, "the network provider has no such group")
+            self.security.sync_security_groups(specs, drop_unused=False)
+        filtered = [nic.external for nic in nics if nic.external and self.security.filtered_groups(nic)]
+        ports = {ext.vnic_id for ext in filtered} - self.security.known_port_addresses()
+        networks = {ext.network_id for ext in filtered} - self.security.known_ra_networks()
+        try:
+            if ports:
+                found = self.neutron.list_ports(id=sorted(ports))
+                self.security.set_port_addresses({p.id: port_addresses(p) for p in found if p.id in ports})
+            if networks:
+                routers = self.neutron.list_ports(network_id=sorted(networks), device_owner=RA_OWNERS)
+                self.security.set_ra_sources(ra_sources(routers, networks))
+        except NeutronClientError as exc:
+            log.warning("cannot read ports from the network provider: %s", exc)
+
+    def kick(self) -> None:
+        self.wake.set()
+
+
+@dataclass(frozen=True)
+class ProviderView:
+    """A snapshot of what the follower keeps in step with the provider."""
+
+    host: str
+    networks: dict[str, NetworkUse]  # networks of plugged external vNICs (of drivers carrying traffic)
+    groups: frozenset[str]  # security groups of the vNICs here that the firewall applies
+    ports: frozenset[str]  # provider port ids of the vNICs here the firewall filters or could filter
+    dhcp: dict[str, str]  # networks served for the provider → this host's DHCP port id
+
+
+class NeutronFollower:
+    """Keeps the host's security groups, port addresses, router advertisement sources and DHCP
+    servers in step with the provider (see the module docstring); :meth:`sync_once` is one round,
+    :meth:`start` runs rounds in a thread, woken early through ``wake``."""
+
+    def __init__(
+        self,
+        neutron: NeutronClient,
+        identity: HostIdentity,
+        vms: Plugging,
+        security: PortSecurity,
+        dhcp: DhcpService,
+        wake: threading.Event,
+        interval: float = 2.0,
+        *,
+        serve_dhcp: bool = True,
+    ) -> None:
+        self.neutron = neutron
+        self.identity = identity
+        self.vms = vms
+        self.security = security
+        self.dhcp = dhcp
+        self.interval = interval
+        #: serve DHCP on the provider's networks (False: leave it to the provider's DHCP agents)
+        self.serve_dhcp = serve_dhcp and dhcp.servers is not None
+        self._wake = wake
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def view(self) -> ProviderView:
+        use = self.vms.provider_use()
+        return ProviderView(
+            host=self.identity.host_name,
+            networks=use.networks,
+            groups=use.groups,
+            ports=use.ports,
+            dhcp=self.dhcp.provider_served(),
+        )
+
+    # -- one round -----------------------------------------------------------------------------
+    def sync_once(self) -> None:
+        """One round: every step runs; the first error is raised after the others ran."""
+        view = self.view()
+        for network_id in view.dhcp:  # first, and without asking the provider
+            if network_id not in view.networks or not self.serve_dhcp:
+                self.dhcp.stop_provider_dhcp(network_id)
+        failures: list[Exception] = []
+        ports: list[Port] | None = None
+        try:
+            ports = self._read_ports(view)
+        except SYNC_ERRORS as exc:
+            failures.append(exc)
+        steps = [partial(self._sync_groups, view, ports or [])]
+        if ports is not None:
+            steps += [partial(self._sync_ports, view, ports), partial(self._sync_networks, view, ports)]
+        steps.append(partial(self._release_dhcp_ports, view))
+        for step in steps:
+            try:
+                step()
+            except SYNC_ERRORS as exc:
+                failures.append(exc)
+        if failures:
+            raise failures[0]
+
+    def _read_ports(self, view: ProviderView) -> list[Port]:
+        """The ports of the networks with plugged vNICs here (theirs, other hosts', DHCP ports)."""
+        ids = sorted(view.networks)
+        ports = self.neutron.list_ports(network_id=ids) if ids else []
+        return [p for p in ports if p.network_id in view.networks]
+
+    def _sync_groups(self, view: ProviderView, ports: list[Port]) -> None:
+        """The groups in use here and those the provider now gives the ports here."""
+        wanted = set(view.groups)
+        wanted.update(g for p in ports if p.id in view.ports for g in port_groups(p))
+        specs = read_groups(self.neutron, wanted)
+        changed = self.security.sync_security_groups(specs, drop_unused=True)
+        if changed:
+            log.info("security groups changed on the provider or no longer used: %s", ", ".join(changed))
+
+    def _sync_ports(self, view: ProviderView, ports: list[Port]) -> None:
+        """The ports' fixed IPs, the networks' router advertisement sources, then the ports'
+        groups (after :meth:`_sync_groups` set the groups they name)."""
+        mine = {p.id: p for p in ports if p.id in view.ports}
+        self.security.set_port_addresses({i: port_addresses(p) for i, p in mine.items()}, prune=True)
+        self.security.set_ra_sources(ra_sources(ports, view.networks), prune=True)
+        changed = self.vms.follow_port_groups({i: port_groups(p) for i, p in mine.items()})
+        if changed:
+            log.info("vNICs re-filtered with their ports' new security groups: %s", ", ".join(changed))
+
+    def _sync_networks(self, view: ProviderView, ports: list[Port]) -> None:
+        ids = sorted(view.networks)
+        if not self.serve_dhcp or not ids:
+            return
+        networks = {n.id: n for n in self.neutron.list_networks(id=ids) if n.id in view.networks}
+        subnets = self.neutron.list_subnets(network_id=ids)
+        failures: list[Exception] = []
+        for network_id, use in sorted(view.networks.items()):
+            try:
+                self._sync_dhcp(
+                    view,
+                    use,
+                    networks.get(network_id),
+                    [s for s in subnets if s.network_id == network_id],
+                    [p for p in ports if p.network_id == network_id],
+                )
+            except SYNC_ERRORS as exc:
+                failures.append(PlugFailed(f"DHCP on network {network_id}: {exc}"))
+        if failures:
+            raise failures[0]
+
+    def _sync_dhcp(
+        self,
+        view: ProviderView,
+        use: NetworkUse,
+        network: Network | None,
+        subnets: list[Subnet],
+        ports: list[Port],
+    ) -> None:
+        served = sorted(
+            (s for s in subnets if s.enable_dhcp and serves_dhcp(s)),
+            key=lambda s: (s.created_at or "", s.id),
+        )
+        if network is None or not served:  # not the provider's, or nothing to serve
+            if use.network_id in view.dhcp:
+                self.dhcp.stop_provider_dhcp(use.network_id)
+            return
+        port = self._dhcp_port(view, use, served, ports)
+        if port.mac_address:  # its advertisements get into filtered guests from the start
+            self.security.add_ra_source(use.network_id, link_local(port.mac_address))
+        server: dict[str, str] = {}
+        for fixed in port.fixed_ips:
+            server.setdefault(fixed.subnet_id, fixed.ip_address)
+        served = [s for s in served if server.get(s.id)]
+        if not served:
+            raise PlugFailed(f"the provider gave DHCP port {port.id} no address on network {use.network_id}")
+        spec = dhcp_spec(use, network, served, server, port, ports)
+        self.dhcp.serve_provider_dhcp(spec, port.id)
+
+    def _dhcp_port(
+        self, view: ProviderView, use: NetworkUse, subnets: list[Subnet], ports: list[Port]
+    ) -> Port:
+        """This host's DHCP port on the network, found or created, with an address on each subnet
+        (bound to this host where the provider's policy lets the agent bind ports)."""
+        device_id = dhcp_device_id(view.host, use.network_id)
+        port = next((p for p in ports if p.device_id == device_id and p.device_owner == DHCP_OWNER), None)
+        if port is None:
+            request = PortCreate(
+                use.network_id,
+                name=f"dhcp-{view.host}"[:255],
+                device_owner=DHCP_OWNER,
+                device_id=device_id,
+                fixed_ips=tuple(FixedIpRequest(subnet_id=s.id) for s in subnets),
+                host_id=self.identity.binding_host_id(use.plugin_type),
+            )
+            return self.neutron.create_port(request).port
+        have = {ip.subnet_id for ip in port.fixed_ips}
+        missing = [FixedIpRequest(subnet_id=s.id) for s in subnets if s.id not in have]
+        if missing:
+            kept = [FixedIpRequest(ip.subnet_id, ip.ip_address) for ip in port.fixed_ips]
+            port = self.neutron.update_port(port.id, PortUpdate(fixed_ips=(*kept, *missing))).port
+        return port
+
+    def _release_dhcp_ports(self, view: ProviderView) -> None:
+        for network_id in self.dhcp.ports_to_release():
+            device_id = dhcp_device_id(view.host, network_id)
+            for port in self.neutron.list_ports(device_id=device_id):
+                if port.device_id == device_id and port.device_owner == DHCP_OWNER:
+                    self.neutron.delete_port(port.id)
+            self.dhcp.dhcp_port_released(network_id)
+
+    # -- the thread ----------------------------------------------------------------------------
+    def _run(self) -> None:
+        last_error = ""
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                self.sync_once()
+                if last_error:
+                    log.info("sync with the network provider works again")
+                last_error = ""
+            except SYNC_ERRORS as exc:
+                # every interval while the provider is down: say it once, not every 2 s
+                level = logging.DEBUG if str(exc) == last_error else logging.WARNING
+                log.log(level, "sync with the network provider: %s", exc)
+                last_error = str(exc)
+            except Exception:  # the thread must outlive any one bad round
+                log.exception("sync with the network provider failed")
+            self._wake.wait(self.interval)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="provider-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread (the client stays open: its owner closes it)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)

@@ -1,0 +1,187 @@
+"""The agent's reports to the network provider, and the tunnel peers it learns back.
+
+Every ``interval`` seconds :class:`Reporter` reports each plugin type this host plugs
+(``POST /v2.0/agent-reports``, the embedded provider's extension
+:data:`~neutrino.neutron_client.REPORT_EXTENSION`): its
+configuration, and its ports ACTIVE / ERROR / DOWN (the DHCP ports of servers run for the
+provider follower ACTIVE too). It then reads the other hosts' agents (``GET /v2.0/agents``) for
+their VXLAN addresses; when that set grows, vNICs and DHCP servers are re-plugged (a no-op but
+for new flood entries). A real Neutron takes no reports; peers are still learned from it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from neutrino.agent.dhcp_service import DhcpService
+from neutrino.agent.identity import HostIdentity
+from neutrino.agent.plugging import Plugging
+from neutrino.agent.state import HostStore
+from neutrino.agent.vnic.base import VnicDriver
+from neutrino.neutron_client import (
+    AgentReport,
+    NeutronClient,
+    NeutronClientError,
+    NotFound,
+    PortStatus,
+)
+
+log = logging.getLogger(__name__)
+
+#: Neutron's agent_type names for the plugin types the agent's drivers plug.
+AGENT_TYPES = {"LINUX_BRIDGE": "Linux bridge agent", "OPEN_VSWITCH": "Open vSwitch agent"}
+
+
+def agent_type(plugin_type: str) -> str:
+    return AGENT_TYPES.get(plugin_type, f"{plugin_type} agent")
+
+
+@dataclass
+class _Draft:
+    """One plugin type's report while it is put together."""
+
+    host: str
+    configurations: dict[str, object]
+    ports: list[PortStatus] = field(default_factory=list)
+    devices: int = 0
+
+    def report(self, plugin_type: str) -> AgentReport:
+        return AgentReport(
+            host=self.host,
+            agent_type=agent_type(plugin_type),
+            configurations={**self.configurations, "devices": self.devices},
+            ports=tuple(self.ports),
+            binary="neutrino-agent",
+        )
+
+
+class Reporter:
+    """Reports this host to the provider and learns peers, once or in a background thread."""
+
+    def __init__(
+        self,
+        neutron: NeutronClient,
+        identity: HostIdentity,
+        store: HostStore,
+        drivers: Mapping[str, VnicDriver],
+        vms: Plugging,
+        dhcp: DhcpService,
+        interval: float = 30,
+    ) -> None:
+        self.neutron = neutron
+        self.identity = identity
+        self.store = store
+        self.drivers = drivers
+        self.vms = vms
+        self.dhcp = dhcp
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.reports_supported = True  # False against a provider without agent-reports (real Neutron)
+
+    def report_once(self) -> None:
+        """One round; raises what the provider or the network raised."""
+        reports, reported_down = self.reports()
+        if self.reports_supported:
+            try:
+                for report in reports.values():
+                    self.neutron.report_agent(report)
+                self.vms.confirm_reported_down(reported_down)
+            except NotFound:
+                # a real Neutron has no agent-reports; its own agents still tell us the peers
+                log.info("the network provider takes no agent reports; only learning peers from it")
+                self.reports_supported = False
+        peers: set[str] = set()
+        mine = self.identity.tunnel_ip
+        for report in reports.values():
+            tunnels = report.configurations.get("tunnel_types")
+            if not isinstance(tunnels, list) or "vxlan" not in tunnels:
+                continue
+            for other in self.neutron.list_agents(agent_type=report.agent_type):
+                ip = other.tunneling_ip
+                if other.alive and ip and ip != mine and other.host != report.host:
+                    peers.add(ip)
+        self.learn_peers(peers)
+
+    def reports(self) -> tuple[dict[str, AgentReport], list[str]]:
+        """One report per plugin type (ports ACTIVE, ERROR or DOWN) and the unplugged port ids
+        they mark DOWN."""
+        with self.store.lock:
+            drafts = {
+                plugin_type: self._draft(plugin_type, d) for plugin_type, d in sorted(self.drivers.items())
+            }
+            state = self.store.state
+            for _, vm in sorted(state.vms.items()):
+                for nic in vm.nics.values():
+                    ext = nic.spec.external
+                    if ext is None or ext.plugin_type not in drafts:
+                        continue
+                    draft = drafts[ext.plugin_type]
+                    status = {"plugged": "ACTIVE", "failed": "ERROR"}.get(nic.state, "DOWN")
+                    draft.ports.append(PortStatus(ext.vnic_id, status))
+                    draft.devices += nic.state == "plugged"
+            for network_id, port_id in sorted(state.provider_dhcp.items()):
+                served = state.dhcp.get(network_id)
+                if served is not None and served.plugin_type in drafts:
+                    drafts[served.plugin_type].ports.append(PortStatus(port_id, "ACTIVE"))
+            down = []
+            for port_id, plugin_type in sorted(self.vms.unreported_down().items()):
+                if plugin_type in drafts:
+                    drafts[plugin_type].ports.append(PortStatus(port_id, "DOWN"))
+                    down.append(port_id)
+            return {plugin_type: d.report(plugin_type) for plugin_type, d in drafts.items()}, down
+
+    def _draft(self, plugin_type: str, driver: VnicDriver) -> _Draft:
+        info = driver.describe()
+        configurations: dict[str, object] = {
+            "driver": info.name,
+            "network_types": list(info.network_types),
+            "security_groups": info.security_groups,
+        }
+        if self.identity.tunnel_ip:
+            configurations["tunneling_ip"] = self.identity.tunnel_ip
+            if "vxlan" in info.network_types:
+                configurations["tunnel_types"] = ["vxlan"]
+        mappings = driver.context.physical_interfaces
+        if mappings:
+            configurations["interface_mappings"] = dict(mappings)
+        return _Draft(host=self.identity.binding_host_id(plugin_type), configurations=configurations)
+
+    def learn_peers(self, peers: set[str]) -> None:
+        """Other hosts' tunnel addresses as the provider knows them; vNICs and DHCP servers are
+        re-plugged (a no-op but for new flood entries) when the set grew."""
+        with self.store.lock:
+            contexts = {id(d.context): d.context for d in self.drivers.values()}
+            grew = False
+            for ctx in contexts.values():
+                if not peers <= ctx.learned_peers:
+                    grew = True
+                ctx.learned_peers.clear()
+                ctx.learned_peers.update(peers)
+            if not grew:
+                return
+            self.dhcp.replug("re-plug for new peers")
+            self.vms.replug_external("re-plug for new peers")
+            self.store.save()
+
+    # -- the thread ------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.report_once()
+            except (NeutronClientError, ValueError) as exc:
+                log.warning("report to the network provider failed: %s", exc)
+            self._stop.wait(self.interval)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="provider-reporter", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread (the client stays open: its owner closes it)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
