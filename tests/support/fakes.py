@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from neutrino.agent_api import schema as wire
 from neutrino.engine.domain.errors import HostFailure, ProviderFailure
 from neutrino.engine.hosts.agent_client import AgentError
 from neutrino.engine.provider_clients.base import (
@@ -168,9 +169,10 @@ class FakeProvider:
 
 @dataclass
 class FakeAgent:
-    """A host agent's VMs in memory, answering as the agent API contract says. ``down`` makes every call fail
-    as an unreachable host; ``fail_on`` names verbs that fail with PlugFailed; ``tamper`` edits what list-VMs
-    reports (to test the engine's check of the report)."""
+    """A host agent's VMs in memory (as the agent API's JSON), answering with the contract's models
+    (``neutrino.agent_api.schema``). ``down`` makes every call fail as an unreachable host; ``fail_on`` names
+    verbs that fail with PlugFailed; ``tamper`` edits what list-VMs reports (to test the engine's check of
+    the report)."""
 
     name: str
     plugin_types: dict[str, Any] = field(
@@ -196,19 +198,26 @@ class FakeAgent:
     def close(self) -> None:
         pass
 
-    def capabilities(self) -> dict[str, Any]:
+    def capabilities(self) -> wire.Capabilities:
         self._enter("capabilities")
         pts = {k: {**v, "binding_host_id": self.name} for k, v in self.plugin_types.items()}
-        return {
-            "host_name": self.name,
-            "plugin_types": pts,
-            "networks": {"internal": [{"network": n["network"]} for n in self.networks], "external": []},
-        }
+        return wire.Capabilities.model_validate(
+            {
+                "host_name": self.name,
+                "vm_backend": {"name": "fake"},
+                "vnic_drivers": {},
+                "plugin_types": pts,
+                "networks": {
+                    "internal": [{"network": n["network"], "bridge": n["network"]} for n in self.networks],
+                    "external": [],
+                },
+            }
+        )
 
-    def sync_networks(self, networks: list[dict[str, Any]]) -> dict[str, Any]:
+    def sync_networks(self, networks: list[wire.NetworkSyncItem]) -> wire.NetworkSyncResult:
         self._enter("sync_networks")
-        self.networks = list(networks)
-        return {"networks": networks, "removed": [], "in_use": []}
+        self.networks = [n.model_dump(mode="json") for n in networks]
+        return wire.NetworkSyncResult(networks=[n.state() for n in networks])
 
     def _nic_state(self, spec: dict[str, Any]) -> dict[str, Any]:
         ext = spec.get("external")
@@ -223,38 +232,44 @@ class FakeAgent:
             }
         return {"spec": spec, "state": "plugged", "error": None, "plugged": plugged}
 
-    def list_vms(self) -> list[dict[str, Any]]:
+    def list_vms(self) -> list[wire.VmState]:
+        """What the agent reports (``tamper`` may edit the JSON first)."""
         self._enter("list_vms")
         vms = copy.deepcopy(list(self.vms.values()))
         if self.tamper is not None:
             for vm in vms:
                 self.tamper(vm)
-        return vms
+        return [wire.VmState.model_validate(vm) for vm in vms]
 
-    def get_vm(self, vm_id: str) -> dict[str, Any] | None:
+    def get_vm(self, vm_id: str) -> wire.VmState | None:
         self._enter("get_vm")
-        return copy.deepcopy(self.vms.get(vm_id))
+        found = self.vms.get(vm_id)
+        return None if found is None else wire.VmState.model_validate(found)
 
-    def create_vm(self, spec: dict[str, Any]) -> dict[str, Any]:
+    def create_vm(self, spec: wire.VmSpec) -> wire.VmState:
         self._enter("create_vm")
+        sent = spec.model_dump(mode="json")
         vm = {
-            "vm_id": spec["vm_id"],
-            "name": spec["name"],
+            "vm_id": spec.vm_id,
+            "name": spec.name,
             "status": "Up",
-            "nics": [self._nic_state(n) for n in spec["nics"]],
+            "backend": "fake",
+            "memory_mb": spec.memory_mb,
+            "vcpus": spec.vcpus,
+            "nics": [self._nic_state(n) for n in sent["nics"]],
         }
-        self.vms[spec["vm_id"]] = vm
-        return copy.deepcopy(vm)
+        self.vms[spec.vm_id] = vm
+        return wire.VmState.model_validate(vm)
 
     def destroy_vm(self, vm_id: str) -> None:
         self._enter("destroy_vm")
         self.vms.pop(vm_id, None)
 
-    def hotplug_nic(self, vm_id: str, nic: dict[str, Any]) -> dict[str, Any]:
+    def hotplug_nic(self, vm_id: str, nic: wire.NicSpec) -> wire.NicState:
         self._enter("hotplug_nic")
-        state = self._nic_state(nic)
+        state = self._nic_state(nic.model_dump(mode="json"))
         self.vms[vm_id]["nics"].append(state)
-        return copy.deepcopy(state)
+        return wire.NicState.model_validate(state)
 
     def hotunplug_nic(self, vm_id: str, nic_id: str) -> None:
         self._enter("hotunplug_nic")

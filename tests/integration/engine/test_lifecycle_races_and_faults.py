@@ -17,9 +17,11 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from pydantic import BaseModel
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from neutrino.agent_api import schema as wire
 from neutrino.engine.commands import hosts, nics, ports, snapshots, vms
 from neutrino.engine.commands.common import EngineContext, Ref
 from neutrino.engine.commands.converge import converge
@@ -208,8 +210,8 @@ def test_activating_a_nic_while_another_hot_plug_runs_does_not_leave_it_believed
     entered, release = threading.Event(), threading.Event()
     real_hotplug = agent.hotplug_nic
 
-    def slow_hotplug(vm: str, nic: dict[str, Any]) -> dict[str, Any]:
-        if nic["nic_id"] == b.id:
+    def slow_hotplug(vm: str, nic: wire.NicSpec) -> wire.NicState:
+        if nic.nic_id == b.id:
             entered.set()
             release.wait(20)
         return real_hotplug(vm, nic)
@@ -497,6 +499,10 @@ def test_convergence_after_a_migration_that_reached_its_destination_keeps_the_vm
 # --- errors that escape as a 500 and leave a transient state -------------------------------------------------
 
 
+def _json(answer: BaseModel) -> Any:
+    return answer.model_dump(mode="json")
+
+
 class _AgentOverHttp:
     """The agent API served from a FakeAgent through httpx.MockTransport, so the real AgentClient (and the real
     AgentClients cache) talk to it."""
@@ -512,16 +518,17 @@ class _AgentOverHttp:
         parts = path.strip("/").split("/")
         try:
             if (method, path) == ("GET", "/capabilities"):
-                return httpx.Response(200, json=self.fake.capabilities())
+                return httpx.Response(200, json=_json(self.fake.capabilities()))
             if (method, path) == ("PUT", "/networks"):
-                return httpx.Response(200, json=self.fake.sync_networks(body["networks"]))
+                sync = wire.NetworkSync.model_validate(body)
+                return httpx.Response(200, json=_json(self.fake.sync_networks(sync.networks)))
             if (method, path) == ("GET", "/vms"):
-                return httpx.Response(200, json={"vms": self.fake.list_vms()})
+                return httpx.Response(200, json={"vms": [_json(vm) for vm in self.fake.list_vms()]})
             if (method, path) == ("POST", "/vms"):
-                return httpx.Response(201, json=self.fake.create_vm(body))
+                return httpx.Response(201, json=_json(self.fake.create_vm(wire.VmSpec.model_validate(body))))
             if method == "GET" and parts[0] == "vms" and len(parts) == 2:
                 found = self.fake.get_vm(parts[1])
-                return httpx.Response(200, json=found) if found else httpx.Response(404, json={})
+                return httpx.Response(200, json=_json(found)) if found else httpx.Response(404, json={})
             if method == "DELETE" and parts[0] == "vms" and len(parts) == 2:
                 self.fake.destroy_vm(parts[1])
                 return httpx.Response(204)

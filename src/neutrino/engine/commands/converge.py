@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from neutrino.agent_api import schema as wire
 from neutrino.engine.commands import events, ports
 from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.commands.migrate import finish_migration, undo_migration
@@ -36,7 +37,6 @@ from neutrino.engine.domain.operations import Operation, OperationKind, Operatio
 log = logging.getLogger(__name__)
 
 INTERRUPTED = "the engine stopped before the operation finished"
-Report = dict[str, object]
 
 
 def converge(ctx: EngineContext) -> int:
@@ -107,7 +107,7 @@ def _record_unrecorded(ctx: EngineContext) -> None:
         uow.commit()
 
 
-def _ask(ctx: EngineContext, host: model.Host | None, vm_id: str) -> Report | None:
+def _ask(ctx: EngineContext, host: model.Host | None, vm_id: str) -> wire.VmState | None:
     if host is None:
         return None
     try:
@@ -117,12 +117,12 @@ def _ask(ctx: EngineContext, host: model.Host | None, vm_id: str) -> Report | No
         return None
 
 
-def _complete(report: Report | None, placement: Placement | None) -> bool:
+def _complete(report: wire.VmState | None, placement: Placement | None) -> bool:
     if report is None or placement is None:
         return False
     nics = reported_nics(report)
-    return report.get("status") == "Up" and all(
-        (nics.get(p.nic_id) or {}).get("state") == "plugged" for p in placement.nics
+    return report.status == "Up" and all(
+        (found := nics.get(p.nic_id)) is not None and found.state == "plugged" for p in placement.nics
     )
 
 

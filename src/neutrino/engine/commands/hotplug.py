@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
 
+from neutrino.agent_api import schema as wire
 from neutrino.engine.commands import ports
 from neutrino.engine.commands.common import EngineContext, get_or_404
 from neutrino.engine.commands.operations import OperationLog, Step, perform
@@ -83,7 +83,7 @@ class HotPlug:
         self.host: model.Host | None = None
         self.plan: NicPlan | None = None
         self.placement: Placement | None = None
-        self.spec: dict[str, Any] = {}
+        self.spec: wire.NicSpec | None = None
         self.plugged_on_host = (
             False  # from the agent call on, the host may hold the device: the undo unplugs it
         )
@@ -115,7 +115,7 @@ class HotPlug:
         [self.spec] = provision_ports(self.ctx, self.placement, self.host, self.log.op_id, "hot plug")
 
     def _plug(self) -> None:
-        assert self.host is not None and self.plan is not None
+        assert self.host is not None and self.plan is not None and self.spec is not None
         self.plugged_on_host = True
         try:
             state = self.ctx.agent_client(self.host).hotplug_nic(self.vm_id, self.spec)
@@ -126,7 +126,7 @@ class HotPlug:
             raise HostFailure(f"Cannot hot plug vNIC {self.plan.name}: {why}.")
 
     def _verify(self) -> None:
-        assert self.host is not None and self.placement is not None
+        assert self.host is not None and self.placement is not None and self.spec is not None
         client = self.ctx.agent_client(self.host)
         verify_on_host(client, self.vm_id, self.placement, [self.spec], "hot plug")
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
 
+from neutrino.agent_api import schema as wire
 from neutrino.engine.commands import events
 from neutrino.engine.commands.common import EngineContext, Ref, get_or_404, require
 from neutrino.engine.commands.operations import OperationLog, Step, perform
@@ -42,7 +42,7 @@ def migrate_vm(ctx: EngineContext, vm_id: str, host_ref: Ref | None = None) -> m
         vm.status = VmStatus.MIGRATING
         oplog = OperationLog.claim(ctx, uow, vm, OperationKind.MIGRATE, source_host_id=source.id)
         uow.commit()
-        spec = {"vm_id": vm_id, "name": vm.name, "memory_mb": max(1, vm.memory // MIB)}
+        spec = wire.VmSpec(vm_id=vm_id, name=vm.name, memory_mb=max(1, vm.memory // MIB))
     return perform(ctx, Migrate(ctx, oplog, vm_id, spec, placement, source, wanted))
 
 
@@ -54,7 +54,7 @@ class Migrate:
         ctx: EngineContext,
         log: OperationLog,
         vm_id: str,
-        spec: dict[str, Any],
+        spec: wire.VmSpec,
         placement: Placement,
         source: model.Host,
         wanted: model.Host | None,
@@ -63,7 +63,7 @@ class Migrate:
         self.source, self.wanted = source, wanted
         self.dest: model.Host | None = None
         self.on_dest = False  # from the create-VM call on, the destination may hold the VM
-        self.nic_specs: list[dict[str, Any]] = []
+        self.nic_specs: list[wire.NicSpec] = []
         self.warning = ""
 
     def steps(self) -> Iterator[Step]:
@@ -94,7 +94,7 @@ class Migrate:
     def _create(self) -> None:
         assert self.dest is not None
         self.on_dest = True
-        self.ctx.agent_client(self.dest).create_vm({**self.spec, "nics": self.nic_specs})
+        self.ctx.agent_client(self.dest).create_vm(self.spec.model_copy(update={"nics": self.nic_specs}))
 
     def _verify(self) -> None:
         assert self.dest is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from neutrino.agent_api import schema as wire
 from neutrino.engine.commands import events
 from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.commands.converge import converge_host
@@ -30,20 +31,22 @@ from neutrino.engine.store.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 
-def internal_networks_for(uow: UnitOfWork, cluster_id: str) -> list[dict[str, Any]]:
+def internal_networks_for(uow: UnitOfWork, cluster_id: str) -> list[wire.NetworkSyncItem]:
     """The internal (non-external) VM networks attached to a cluster: what each of its hosts must carry."""
     wanted = []
     attached = {a.network_id for a in uow.attachments.list(cluster_id=cluster_id)}
     for network in uow.networks.by_ids(attached).values():
         if network.is_external or not network.is_vm_network:
             continue
-        item: dict[str, Any] = {"network": network.name}
-        if bridge_name(network) != network.name:
-            item["bridge"] = bridge_name(network)
-        if network.mtu:
-            item["mtu"] = network.mtu
-        wanted.append(item)
-    return sorted(wanted, key=lambda n: n["network"])
+        bridge = bridge_name(network)
+        wanted.append(
+            wire.NetworkSyncItem(
+                network=network.name,
+                bridge=bridge if bridge != network.name else None,
+                mtu=network.mtu or None,
+            )
+        )
+    return sorted(wanted, key=lambda n: n.network)
 
 
 def refresh_host(ctx: EngineContext, host_id: str, sync_networks: bool = False) -> model.Host | None:
@@ -56,17 +59,17 @@ def refresh_host(ctx: EngineContext, host_id: str, sync_networks: bool = False) 
     try:
         client = ctx.agent_client(host)
         caps = client.capabilities()
-        carried = {str(n.get("network")) for n in caps.get("networks", {}).get("internal", [])}
-        if sync_networks or carried != {n["network"] for n in wanted}:
+        carried = {n.network for n in caps.networks.internal}
+        if sync_networks or carried != {n.network for n in wanted}:
             client.sync_networks(wanted)
             caps = client.capabilities()
-        running = {str(vm.get("vm_id")) for vm in client.list_vms()}
+        running = {vm.vm_id for vm in client.list_vms()}
         gone, strays = _disagreements(ctx, client, host, running)
     except EngineError as exc:
         return _mark(ctx, host_id, None, set(), exc.message)
     for vm_id in strays:
         _remove_stray(ctx, client, host, vm_id)
-    marked = _mark(ctx, host_id, caps, gone, "")
+    marked = _mark(ctx, host_id, caps.model_dump(mode="json"), gone, "")
     converge_host(ctx, host_id)  # operations that waited for this agent to answer again
     return marked
 

@@ -8,8 +8,8 @@ networks, the security-group extension, their agents' health); ``choose_host`` r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+from neutrino.agent_api import schema as wire
 from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.commands.ports import (
     EnsuredPort,
@@ -205,56 +205,57 @@ def binding_host(host: model.Host, plugin_type: str) -> str | None:
     return str(value) if value else None
 
 
-def nic_spec(plan: NicPlan, ensured: EnsuredPort | None) -> dict[str, Any]:
-    """The agent API's NIC object for one vNIC (see ``neutrino.agent.api``)."""
-    spec: dict[str, Any] = {"nic_id": plan.nic_id, "name": plan.name, "mac": plan.mac.lower()}
+def nic_spec(plan: NicPlan, ensured: EnsuredPort | None) -> wire.NicSpec:
+    """The agent API's NIC for one vNIC (``neutrino.agent_api.schema.NicSpec``)."""
     if plan.port is not None and ensured is not None:
         port, pn = ensured.port, plan.provider_network
         mtu = (pn.mtu if pn and pn.mtu else None) or (
             plan.network.mtu if plan.network and plan.network.mtu else None
         )
-        spec["mtu"] = mtu
-        spec["external"] = {
-            "vnic_id": port.id,
-            "provider_type": "OPENSTACK_NETWORK",
-            "plugin_type": plan.port.plugin_type,
-            "network_id": port.network_id,
-            "network_type": pn.network_type if pn else None,
-            "segmentation_id": pn.segmentation_id if pn else None,
-            "physical_network": pn.physical_network if pn else None,
-            "security_groups": list(port.security_groups),
-        }
-    else:
-        assert plan.network is not None
-        spec["internal"] = {"network": plan.network.name, "bridge": bridge_name(plan.network)}
-        if plan.network.mtu:
-            spec["mtu"] = plan.network.mtu
-    return spec
+        external = wire.ExternalNet(
+            vnic_id=port.id,
+            plugin_type=plan.port.plugin_type,
+            network_id=port.network_id,
+            network_type=pn.network_type if pn else None,
+            segmentation_id=pn.segmentation_id if pn else None,
+            physical_network=pn.physical_network if pn else None,
+            security_groups=list(port.security_groups),
+        )
+        return wire.NicSpec(
+            nic_id=plan.nic_id, name=plan.name, mac=plan.mac.lower(), mtu=mtu, external=external
+        )
+    assert plan.network is not None
+    internal = wire.InternalNet(network=plan.network.name, bridge=bridge_name(plan.network))
+    return wire.NicSpec(
+        nic_id=plan.nic_id,
+        name=plan.name,
+        mac=plan.mac.lower(),
+        mtu=plan.network.mtu or None,
+        internal=internal,
+    )
 
 
-def check_reported(nic_state: dict[str, Any] | None, spec: dict[str, Any]) -> str | None:
+def check_reported(nic_state: wire.NicState | None, spec: wire.NicSpec) -> str | None:
     """None when the agent reports the vNIC plugged exactly as sent, else why not."""
     if nic_state is None:
         return "the host does not report it"
-    if nic_state.get("state") != "plugged":
-        return f"the host reports it {nic_state.get('state')}: {nic_state.get('error') or 'no reason given'}"
-    ext = spec.get("external")
+    if nic_state.state != "plugged":
+        return f"the host reports it {nic_state.state}: {nic_state.error or 'no reason given'}"
+    ext = spec.external
     if ext is None:
         return None
-    plugged = nic_state.get("plugged") or {}
-    if plugged.get("vnic_id") != ext["vnic_id"]:
-        return f"the host plugged port {plugged.get('vnic_id')}, not {ext['vnic_id']}"
-    if plugged.get("plugin_type") != ext["plugin_type"]:
-        return f"the host plugged it as {plugged.get('plugin_type')}, not {ext['plugin_type']}"
-    if str(plugged.get("mac", "")).lower() != spec["mac"]:
-        return f"the host plugged MAC {plugged.get('mac')}, not {spec['mac']}"
-    applied = plugged.get("security_groups")
-    if sorted(applied or []) != sorted(ext["security_groups"] or []):
-        return f"the host applied security groups {applied}, not {ext['security_groups']}"
+    plugged = nic_state.plugged
+    if plugged is None or plugged.vnic_id != ext.vnic_id:
+        return f"the host plugged port {plugged.vnic_id if plugged else None}, not {ext.vnic_id}"
+    if plugged.plugin_type != ext.plugin_type:
+        return f"the host plugged it as {plugged.plugin_type}, not {ext.plugin_type}"
+    if plugged.mac.lower() != spec.mac:
+        return f"the host plugged MAC {plugged.mac}, not {spec.mac}"
+    applied = plugged.security_groups
+    if sorted(applied or []) != sorted(ext.security_groups or []):
+        return f"the host applied security groups {applied}, not {ext.security_groups}"
     return None
 
 
-def reported_nics(vm_report: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
-    if not vm_report:
-        return {}
-    return {str(n.get("spec", {}).get("nic_id")): n for n in vm_report.get("nics", [])}
+def reported_nics(vm_report: wire.VmState | None) -> dict[str, wire.NicState]:
+    return {n.spec.nic_id: n for n in vm_report.nics} if vm_report is not None else {}

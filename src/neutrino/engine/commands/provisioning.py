@@ -5,8 +5,8 @@ operation created given up again when it is undone."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from neutrino.agent_api import schema as wire
 from neutrino.engine.commands import ports
 from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.commands.placement import (
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 def provision_ports(
     ctx: EngineContext, placement: Placement, host: model.Host, op: str, action: str
-) -> list[dict[str, Any]]:
+) -> list[wire.NicSpec]:
     """Each vNIC's agent spec, ensuring the ports of the external ones (bound to ``host``)."""
     specs = []
     for plan in placement.nics:
@@ -49,10 +49,10 @@ def provision_ports(
 
 
 def verify_on_host(
-    client: HostAgent, vm_id: str, placement: Placement, specs: list[dict[str, Any]], action: str
+    client: HostAgent, vm_id: str, placement: Placement, specs: list[wire.NicSpec], action: str
 ) -> None:
     """The agent's list-VMs must report each vNIC plugged as sent; else HostFailure naming the vNIC."""
-    listed = {str(v.get("vm_id")): v for v in client.list_vms()}
+    listed = {v.vm_id: v for v in client.list_vms()}
     reported = reported_nics(listed.get(vm_id))
     if vm_id not in listed:
         raise HostFailure(f"Cannot {action} VM. The host does not report the VM after creating it.")

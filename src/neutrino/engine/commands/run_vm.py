@@ -10,8 +10,8 @@ later).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
+from neutrino.agent_api import schema as wire
 from neutrino.engine.commands import events, ports
 from neutrino.engine.commands.common import EngineContext, get_or_404
 from neutrino.engine.commands.operations import OperationLog, Step, perform
@@ -69,10 +69,10 @@ class RunVm:
         self, ctx: EngineContext, log: OperationLog, vm_id: str, name: str, memory: int, placement: Placement
     ) -> None:
         self.ctx, self.log, self.vm_id, self.placement = ctx, log, vm_id, placement
-        self.spec: dict[str, Any] = {"vm_id": vm_id, "name": name, "memory_mb": max(1, memory // MIB)}
+        self.spec = wire.VmSpec(vm_id=vm_id, name=name, memory_mb=max(1, memory // MIB))
         self.host: model.Host | None = None
         self.on_host = False  # from the create-VM call on, the host may hold the VM: the undo destroys it
-        self.nic_specs: list[dict[str, Any]] = []
+        self.nic_specs: list[wire.NicSpec] = []
 
     def steps(self) -> Iterator[Step]:
         yield Step(StepName.CLAIMED, self._schedule)
@@ -100,7 +100,7 @@ class RunVm:
         assert self.host is not None
         self.on_host = True
         try:
-            self.ctx.agent_client(self.host).create_vm({**self.spec, "nics": self.nic_specs})
+            self.ctx.agent_client(self.host).create_vm(self.spec.model_copy(update={"nics": self.nic_specs}))
         except HostFailure as exc:
             raise _run_failure(exc) from exc
 

@@ -1,7 +1,8 @@
-"""The engine's client for the host agent API (the contract is documented in ``neutrino.agent.api``).
+"""The engine's client for the host agent API (the contract and its wire models: ``neutrino.agent_api``).
 
-Every failure is a HostFailure naming the host and the cause; the agent's own error message (which
-names the vNIC when a plug failed) is kept.
+Requests and answers are the contract's typed models (``neutrino.agent_api.schema``). Every failure is a
+HostFailure naming the host and the cause; the agent's own error message (which names the vNIC when a plug
+failed) is kept, and an answer that does not follow the contract is one too.
 """
 
 from __future__ import annotations
@@ -9,14 +10,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
+from neutrino.agent_api import schema as wire
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import HostFailure
 
 API = "/api/v1"
+M = TypeVar("M", bound=BaseModel)
 
 
 class Decrypter(Protocol):
@@ -42,14 +46,14 @@ class AgentAddress:
 class HostAgent(Protocol):
     """The agent API as the engine's commands use it (``AgentClient`` over HTTP; a fake in unit tests)."""
 
-    def capabilities(self) -> dict[str, Any]: ...
-    def list_vms(self) -> list[dict[str, Any]]: ...
-    def get_vm(self, vm_id: str) -> dict[str, Any] | None: ...
-    def create_vm(self, spec: dict[str, Any]) -> dict[str, Any]: ...
+    def capabilities(self) -> wire.Capabilities: ...
+    def list_vms(self) -> list[wire.VmState]: ...
+    def get_vm(self, vm_id: str) -> wire.VmState | None: ...
+    def create_vm(self, spec: wire.VmSpec) -> wire.VmState: ...
     def destroy_vm(self, vm_id: str) -> None: ...
-    def hotplug_nic(self, vm_id: str, nic: dict[str, Any]) -> dict[str, Any]: ...
+    def hotplug_nic(self, vm_id: str, nic: wire.NicSpec) -> wire.NicState: ...
     def hotunplug_nic(self, vm_id: str, nic_id: str) -> None: ...
-    def sync_networks(self, networks: list[dict[str, Any]]) -> dict[str, Any]: ...
+    def sync_networks(self, networks: list[wire.NetworkSyncItem]) -> wire.NetworkSyncResult: ...
 
 
 class AgentError(HostFailure):
@@ -114,29 +118,44 @@ class AgentClient:
             return None
         return resp.json()
 
-    def capabilities(self) -> dict[str, Any]:
-        return dict(self._call("GET", "/capabilities"))
+    def _answer(self, model_: type[M], data: Any) -> M:
+        try:
+            return model_.model_validate(data)
+        except ValidationError as exc:
+            raise HostFailure(
+                f"Host {self.where.name} answered what the agent API does not say ({model_.__name__}): "
+                f"{exc.error_count()} problem(s), first: {exc.errors()[0]['msg']}."
+            ) from exc
 
-    def list_vms(self) -> list[dict[str, Any]]:
-        return list(self._call("GET", "/vms")["vms"])
+    def capabilities(self) -> wire.Capabilities:
+        return self._answer(wire.Capabilities, self._call("GET", "/capabilities"))
 
-    def get_vm(self, vm_id: str) -> dict[str, Any] | None:
-        return self._call("GET", f"/vms/{vm_id}", missing_ok=True)
+    def list_vms(self) -> list[wire.VmState]:
+        return self._answer(wire.VmList, self._call("GET", "/vms")).vms
 
-    def create_vm(self, spec: dict[str, Any]) -> dict[str, Any]:
-        return dict(self._call("POST", "/vms", spec))
+    def get_vm(self, vm_id: str) -> wire.VmState | None:
+        found = self._call("GET", f"/vms/{vm_id}", missing_ok=True)
+        return None if found is None else self._answer(wire.VmState, found)
+
+    def create_vm(self, spec: wire.VmSpec) -> wire.VmState:
+        return self._answer(wire.VmState, self._call("POST", "/vms", _json(spec)))
 
     def destroy_vm(self, vm_id: str) -> None:
         self._call("DELETE", f"/vms/{vm_id}", missing_ok=True)
 
-    def hotplug_nic(self, vm_id: str, nic: dict[str, Any]) -> dict[str, Any]:
-        return dict(self._call("POST", f"/vms/{vm_id}/nics", nic))
+    def hotplug_nic(self, vm_id: str, nic: wire.NicSpec) -> wire.NicState:
+        return self._answer(wire.NicState, self._call("POST", f"/vms/{vm_id}/nics", _json(nic)))
 
     def hotunplug_nic(self, vm_id: str, nic_id: str) -> None:
         self._call("DELETE", f"/vms/{vm_id}/nics/{nic_id}", missing_ok=True)
 
-    def sync_networks(self, networks: list[dict[str, Any]]) -> dict[str, Any]:
-        return dict(self._call("PUT", "/networks", {"networks": networks}))
+    def sync_networks(self, networks: list[wire.NetworkSyncItem]) -> wire.NetworkSyncResult:
+        body = _json(wire.NetworkSync(networks=networks))
+        return self._answer(wire.NetworkSyncResult, self._call("PUT", "/networks", body))
+
+
+def _json(request: BaseModel) -> Any:
+    return request.model_dump(mode="json")
 
 
 class AgentClients:
