@@ -133,7 +133,10 @@ class VsctlOvsDb(OvsDb):
     def set_switch_external_ids(self, external_ids: dict[str, str]) -> None:
         if external_ids:
             self.vsctl(
-                "set", "Open_vSwitch", ".", *[f"external_ids:{k}={v}" for k, v in external_ids.items()]
+                "set",
+                "Open_vSwitch",
+                ".",
+                *[f"external_ids:{k}={json.dumps(v)}" for k, v in external_ids.items()],
             )
 
 
