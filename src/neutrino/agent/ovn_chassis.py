@@ -177,6 +177,7 @@ class ChassisStatus:
     controller: str  # "agent": ours, "system": the system's, "none": not running
     pid: int | None
     restarts: int
+    configured: bool  # the switch is configured for OVN
 
 
 class OvnChassis:
@@ -192,6 +193,7 @@ class OvnChassis:
         self.restarts = 0
         self._controller: Controller | None = None
         self._system = False
+        self._configured = False
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -208,8 +210,10 @@ class OvnChassis:
             self.ovs.set_switch_external_ids(wanted)
 
     def start(self) -> None:
-        """Configure the switch, start ovn-controller unless the system runs one, and supervise it."""
-        self.configure()
+        """Configure the switch, start ovn-controller unless the system runs one, and supervise it.
+        A switch that cannot be configured yet (Open vSwitch still starting) is retried by the
+        supervisor."""
+        self._try_configure()
         with self._lock:
             self._system = self.launcher.running(self.config.ovn_rundir / "ovn-controller.pid") is not None
             if self._system:
@@ -220,6 +224,14 @@ class OvnChassis:
         self._thread = threading.Thread(target=self._supervise, name="ovn-controller", daemon=True)
         self._thread.start()
 
+    def _try_configure(self) -> None:
+        try:
+            self.configure()
+            self._configured = True
+        except HostNetError as exc:
+            log.error("ovn: cannot configure Open vSwitch yet: %s", exc)
+            self._configured = False
+
     def _launch(self) -> None:
         stale = self.launcher.running(pidfile(self.config))
         if stale is not None:  # left by an agent that did not stop it (killed)
@@ -229,7 +241,10 @@ class OvnChassis:
         log.info("ovn-controller: started, pid %s", self._controller.pid)
 
     def check(self) -> bool:
-        """One supervision step: restart the agent's ovn-controller if it died. True if it did."""
+        """One supervision step: configure the switch if that failed so far, restart the agent's
+        ovn-controller if it died. True if it was restarted."""
+        if not self._configured and not self._stopping.is_set():
+            self._try_configure()
         with self._lock:
             if self._system or self._stopping.is_set():
                 return False
@@ -262,8 +277,8 @@ class OvnChassis:
         """Who runs ovn-controller, its pid, how often the agent restarted it."""
         with self._lock:
             if self._system:
-                return ChassisStatus(self.config.system_id, "system", None, self.restarts)
+                return ChassisStatus(self.config.system_id, "system", None, self.restarts, self._configured)
             ctl = self._controller
             if ctl is not None and ctl.alive():
-                return ChassisStatus(self.config.system_id, "agent", ctl.pid, self.restarts)
-            return ChassisStatus(self.config.system_id, "none", None, self.restarts)
+                return ChassisStatus(self.config.system_id, "agent", ctl.pid, self.restarts, self._configured)
+            return ChassisStatus(self.config.system_id, "none", None, self.restarts, self._configured)

@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from neutrino.agent.app import build_agent, userspace_datapath
 from neutrino.agent.datapath import linux_net
+from neutrino.agent.datapath.hostnet import HostNetError
 from neutrino.agent.datapath.memory import MemoryNet
 from neutrino.agent.datapath.vswitch import MemoryOvsDb
 from neutrino.agent.ovn_chassis import OvnChassis, OvnConfig, pidfile
@@ -121,6 +122,31 @@ def test_an_ovn_controller_left_by_a_killed_agent_is_replaced_not_duplicated(tmp
     chassis.start()
     chassis.stop()
     assert launcher.terminated == [77] and len(launcher.launched) == 1
+
+
+class DownOvsDb(MemoryOvsDb):
+    """An OVSDB that is not up yet while ``down`` is set."""
+
+    down: bool = True
+
+    def switch_external_ids(self) -> dict[str, str]:
+        if self.down:
+            raise HostNetError("ovs-vsctl: unix:/run/openvswitch/db.sock: database connection failed")
+        return super().switch_external_ids()
+
+
+def test_a_switch_not_up_yet_is_configured_by_the_supervisor_later(tmp_path: Path) -> None:
+    ovs, launcher = DownOvsDb(), FakeLauncher()
+    chassis = OvnChassis(config(tmp_path), ovs, launcher, interval=3600)
+    chassis.start()  # does not raise
+    try:
+        assert not chassis.status().configured and ovs.external_ids == {}
+        assert len(launcher.launched) == 1  # ovn-controller waits for its configuration itself
+        ovs.down = False
+        chassis.check()
+        assert chassis.status().configured and ovs.external_ids["system-id"] == "host-1"
+    finally:
+        chassis.stop()
 
 
 def ovn_vif(n: int, plugin_type: str = "OPEN_VSWITCH") -> Vif:
