@@ -1,7 +1,8 @@
 """The agent in OVN mode on two chassis of a real OVN (central + 2 chassis in namespaces, userspace
 datapath, Geneve): the agents make their hosts OVN chassis, plug OPEN_VSWITCH vNICs by iface-id, OVN
 serves DHCP and carries the guests' traffic across the chassis; a destroyed VM's port goes down; a
-restarted agent and a killed ovn-controller leave one ovn-controller and a working network."""
+restarted agent, a killed ovn-controller and a killed agent leave one ovn-controller and a working
+network."""
 
 from __future__ import annotations
 
@@ -138,6 +139,19 @@ def test_two_chassis_agents_plug_ovn_ports(ovn_lab: OvnLab, lab: Lab, tmp_path: 
         )
         assert len(controllers(a1)) == 1
         wait_for("g2 -> g1 after the kill", lambda: lab.ping(g2, "10.0.0.11", count=1), timeout=15)
+
+        # an agent killed outright leaves its ovn-controller running; the next one replaces it
+        [orphan] = controllers(a1)
+        assert a1.proc is not None
+        a1.proc.kill()
+        a1.proc.wait(5)
+        assert [p.pid for p in controllers(a1)] == [orphan.pid]
+        a1.start()
+        wait_for("the orphan replaced", lambda: [p.pid for p in controllers(a1)] not in ([], [orphan.pid]))
+        assert len(controllers(a1)) == 1
+        wait_for(
+            "g2 -> g1 after the agent was killed", lambda: lab.ping(g2, "10.0.0.11", count=1), timeout=15
+        )
     finally:
         for agent in agents.values():
             agent.stop()
