@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import _require
 from tests.support.netlab import Lab, root_reason
+from tests.support.ovn_lab import OvnLab, missing_tools
 
 
 @pytest.fixture
@@ -19,5 +20,16 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     lab = Lab(prefix=f"na{secrets.token_hex(2)}", workdir=tmp_path)
     try:
         yield lab
+    finally:
+        lab.cleanup()
+
+
+@pytest.fixture(scope="session")
+def ovn_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OvnLab]:
+    """OVN central and two chassis in namespaces (``tests/support/ovn_lab.py``), one per session."""
+    _require(root_reason() or missing_tools())
+    lab = OvnLab(Lab(prefix=f"no{secrets.token_hex(2)}", workdir=tmp_path_factory.mktemp("ovn")))
+    try:
+        yield lab.build(chassis=2)
     finally:
         lab.cleanup()

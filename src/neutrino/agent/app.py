@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from starlette.applications import Starlette
 
@@ -27,6 +28,7 @@ from neutrino.agent.host_agent import HostAgent
 from neutrino.agent.identity import HostIdentity
 from neutrino.agent.internal_networks import InternalNetworks
 from neutrino.agent.neutron_follower import NeutronFollower, Prefetcher
+from neutrino.agent.ovn_chassis import ControllerProcesses, OvnChassis, OvnConfig
 from neutrino.agent.plugging import Plugging
 from neutrino.agent.port_security import PortSecurity
 from neutrino.agent.reporting import Reporter
@@ -39,6 +41,32 @@ from neutrino.agent.vnic.base import DriverContext, load_drivers
 from neutrino.neutron_client import Credentials, Endpoint, NeutronClient
 
 VM_BACKENDS: dict[str, type[VmBackend]] = {"libvirt": LibvirtBackend, "netns": NetnsBackend}
+#: the plugin types an agent in OVN mode plugs with the open_vswitch driver's OVN plug
+OVN_VNIC_DRIVERS = {"OPEN_VSWITCH": "open_vswitch", "OVIRT_PROVIDER_OVN": "open_vswitch"}
+
+
+def userspace_datapath() -> str | None:
+    """``netdev`` when the kernel has no openvswitch module (Open vSwitch runs its userspace
+    datapath), else None (the default, kernel datapath)."""
+    return None if Path("/sys/module/openvswitch").exists() else "netdev"
+
+
+def ovn_config(settings: AgentSettings, datapath_type: str | None) -> OvnConfig:
+    """The chassis the settings describe (OVN mode)."""
+    assert settings.ovn_remote and settings.ovn_encap_ip and settings.ovsdb
+    return OvnConfig(
+        system_id=settings.host_name,
+        remote=settings.ovn_remote,
+        encap_ip=settings.ovn_encap_ip,
+        encap_type=settings.ovn_encap_type,
+        bridge_mappings=dict(settings.ovn_bridge_mappings),
+        integration_bridge=settings.integration_bridge,
+        datapath_type=datapath_type,
+        ovs_db=settings.ovsdb,
+        ovs_rundir=settings.ovs_rundir,
+        ovn_rundir=settings.ovn_rundir,
+        run_dir=settings.data_dir / "ovn",
+    )
 
 
 def neutron_endpoint(settings: AgentSettings) -> Endpoint:
@@ -69,14 +97,23 @@ def build_agent(
     settings: AgentSettings, host_net: HostNet | None = None, neutron: NeutronClient | None = None
 ) -> HostAgent:
     """The :class:`HostAgent` the settings describe (``host_net`` overrides ``settings.host_net``);
-    with a client of the network provider, its follower and reporter too (threads not started)."""
+    with a client of the network provider, its follower and reporter too (threads not started).
+
+    In OVN mode (``settings.ovn_remote``) the host is an OVN chassis (the ``ovn`` part): vNICs of
+    ``OPEN_VSWITCH`` and ``OVIRT_PROVIDER_OVN`` get the open_vswitch driver's OVN plug, and the agent
+    writes no firewall and follows no provider (OVN serves DHCP and applies the groups)."""
     if host_net is None:
         host_net = MemoryNet() if settings.host_net == "memory" else IpRouteNet()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    firewall = Firewall(host_net) if settings.firewall == "iptables" else None
-    ovs: OvsDb = MemoryOvsDb() if settings.host_net == "memory" else VsctlOvsDb(settings.ovs_db)
+    ovn = settings.ovn
+    firewall = Firewall(host_net) if settings.firewall == "iptables" and not ovn else None
+    ovs: OvsDb = MemoryOvsDb() if settings.host_net == "memory" else VsctlOvsDb(settings.ovsdb)
+    datapath_type = settings.ovs_datapath_type
+    if ovn and datapath_type is None and settings.host_net == "kernel":
+        datapath_type = userspace_datapath()
+    vnic_drivers = {**settings.vnic_drivers, **OVN_VNIC_DRIVERS} if ovn else settings.vnic_drivers
     drivers = load_drivers(
-        settings.vnic_drivers,
+        vnic_drivers,
         DriverContext(
             host_net=host_net,
             tunnel_ip=settings.tunnel_ip,
@@ -87,8 +124,9 @@ def build_agent(
             physical_interfaces=dict(settings.physical_interface_mappings),
             firewall=firewall,
             ovs=ovs,
-            ovs_datapath_type=settings.ovs_datapath_type,
+            ovs_datapath_type=datapath_type,
             integration_bridge=settings.integration_bridge,
+            ovn=ovn,
         ),
     )
     backend = VM_BACKENDS[settings.vm_backend](
@@ -111,7 +149,7 @@ def build_agent(
     security = PortSecurity(store, drivers, firewall)
     dhcp = DhcpService(store, drivers, DhcpServers(host_net, launcher, dhcp_dir, settings.netns_prefix))
     wake = threading.Event()
-    prefetcher = Prefetcher(neutron, security, wake) if neutron is not None else None
+    prefetcher = Prefetcher(neutron, security, wake) if neutron is not None and not ovn else None
     vms = Plugging(store, backend, drivers, host_net, security, prefetcher)
     agent = HostAgent(
         identity=identity,
@@ -123,7 +161,9 @@ def build_agent(
         dhcp=dhcp,
         security=security,
     )
-    if neutron is not None:
+    if ovn:
+        agent.ovn = OvnChassis(ovn_config(settings, datapath_type), ovs, ControllerProcesses())
+    elif neutron is not None:
         agent.follower = NeutronFollower(
             neutron,
             identity,

@@ -21,6 +21,10 @@ def _mapping(text: str) -> tuple[str, str]:
     return key, value
 
 
+def _mappings(text: str) -> dict[str, str]:
+    return dict(_mapping(item) for item in text.split(",") if item)
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     """The agent's command-line arguments; unset ones fall back to ``NEUTRINO_AGENT_*``."""
     add = parser.add_argument
@@ -79,6 +83,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     add("--ovs-datapath-type", help="datapath type of br-int (e.g. netdev for the userspace datapath)")
     add("--integration-bridge", help="the Open vSwitch bridge of OPEN_VSWITCH vNICs (default br-int)")
+    add("--ovs-rundir", help="Open vSwitch's run dir, with its db.sock (default /run/openvswitch)")
+    add(
+        "--ovn-remote",
+        help="OVN mode: the OVN southbound DB (tcp:IP:6642); the host becomes an OVN chassis, "
+        "OVN serves DHCP and applies security groups",
+    )
+    add("--ovn-encap-ip", help="OVN mode: this chassis' tunnel address")
+    add("--ovn-encap-type", choices=["geneve", "vxlan"], help="OVN mode: tunnel type (default geneve)")
+    add(
+        "--ovn-bridge-mappings",
+        type=_mappings,
+        metavar="PHYSNET:BRIDGE[,...]",
+        help="OVN mode: the OVS bridge of each physical network",
+    )
+    add("--ovn-rundir", help="where the system's ovn-controller keeps its pid file (default /run/ovn)")
     add(
         "--provider-url",
         help="report to this network provider (Neutron endpoint, e.g. http://127.0.0.1:9696)",
@@ -110,6 +129,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 SCALAR_FIELDS = (
     "listen", "data_dir", "token", "host_name", "vm_backend", "host_net", "tunnel_ip", "vxlan_port",
     "underlay_dev", "underlay_mtu", "netns_prefix", "firewall", "ovs_db", "ovs_datapath_type", "integration_bridge",
+    "ovs_rundir", "ovn_remote", "ovn_encap_ip", "ovn_encap_type", "ovn_rundir",
     "provider_url", "provider_auth_url", "provider_username", "provider_password", "provider_project",
     "provider_domain", "provider_ca_file", "report_interval", "sync_interval",
 )  # fmt: skip
@@ -131,6 +151,8 @@ def settings_from_args(args: argparse.Namespace) -> object:
         given["vxlan_peers"] = list(args.vxlan_peer)
     if args.physical_interface_mapping:
         given["physical_interface_mappings"] = dict(args.physical_interface_mapping)
+    if getattr(args, "ovn_bridge_mappings", None):
+        given["ovn_bridge_mappings"] = args.ovn_bridge_mappings
     if args.no_guest_dhcp:
         given["guest_dhcp"] = False
     if getattr(args, "no_provider_dhcp", False):

@@ -16,7 +16,9 @@
 * ``follower`` (:class:`~neutrino.agent.neutron_follower.NeutronFollower`, with a provider URL) —
   reads the provider and drives the parts above;
 * ``reporter`` (:class:`~neutrino.agent.reporting.Reporter`, with a provider URL) — reports the
-  host to the provider and learns tunnel peers from it.
+  host to the provider and learns tunnel peers from it;
+* ``ovn`` (:class:`~neutrino.agent.ovn_chassis.OvnChassis`, in OVN mode, instead of the follower
+  and the reporter) — the host as an OVN chassis: Open vSwitch configured, ovn-controller supervised.
 
 The parts depend on the store and on each other in one direction only (plugging uses the
 firewall part); the follower and the reporter depend on the parts, never the other way round
@@ -34,6 +36,7 @@ from neutrino.agent.dhcp_service import DhcpService
 from neutrino.agent.identity import HostIdentity
 from neutrino.agent.internal_networks import InternalNetworks
 from neutrino.agent.neutron_follower import NeutronFollower
+from neutrino.agent.ovn_chassis import OvnChassis
 from neutrino.agent.plugging import Plugging
 from neutrino.agent.port_security import PortSecurity
 from neutrino.agent.reporting import Reporter
@@ -66,6 +69,7 @@ class HostAgent:
     security: PortSecurity
     follower: NeutronFollower | None = None
     reporter: Reporter | None = None
+    ovn: OvnChassis | None = None
 
     def capabilities(self) -> Capabilities:
         """The capabilities report (``GET /capabilities``)."""
@@ -135,15 +139,20 @@ class HostAgent:
             self.store.save()
 
     def start(self) -> None:
-        """Start the follower's and the reporter's threads (with a provider URL)."""
+        """Start the follower's and the reporter's threads (with a provider URL), or in OVN mode
+        the chassis (ovn-controller and its supervisor)."""
+        if self.ovn is not None:
+            self.ovn.start()
         if self.reporter is not None:
             self.reporter.start()
         if self.follower is not None:
             self.follower.start()
 
     def stop(self) -> None:
-        """Stop those threads."""
+        """Stop those threads (and the agent's ovn-controller)."""
         if self.follower is not None:
             self.follower.stop()
         if self.reporter is not None:
             self.reporter.stop()
+        if self.ovn is not None:
+            self.ovn.stop()

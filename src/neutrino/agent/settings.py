@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -96,6 +96,21 @@ class AgentSettings(BaseSettings):
         pattern=r"^[A-Za-z0-9_.-]{1,15}$",
         description="the OVS bridge of OPEN_VSWITCH vNICs",
     )
+    ovs_rundir: Path = Field(
+        default=Path("/run/openvswitch"),
+        description="Open vSwitch's run dir: its db.sock (unless ovs_db) and the bridges' mgmt sockets",
+    )
+    ovn_remote: str | None = Field(
+        default=None, description="OVN mode: the OVN southbound DB, e.g. tcp:192.0.2.1:6642"
+    )
+    ovn_encap_ip: str | None = Field(default=None, description="OVN mode: this chassis' tunnel address")
+    ovn_encap_type: Literal["geneve", "vxlan"] = "geneve"
+    ovn_bridge_mappings: dict[str, str] = Field(
+        default_factory=dict, description="OVN mode: physical network -> OVS bridge"
+    )
+    ovn_rundir: Path = Field(
+        default=Path("/run/ovn"), description="where the system's ovn-controller keeps its pid file"
+    )
 
     @field_validator("listen")
     @classmethod
@@ -108,6 +123,32 @@ class AgentSettings(BaseSettings):
         if not sep or not host or not port.isdigit():
             raise ValueError("listen must be HOST:PORT or unix:PATH")
         return value
+
+    @field_validator("ovn_remote")
+    @classmethod
+    def _ovn_remote(cls, value: str | None) -> str | None:
+        for remote in (value or "").split(","):
+            if value is not None and not remote.startswith(("tcp:", "ssl:", "unix:")):
+                raise ValueError(f"ovn_remote {remote!r} must be tcp:IP:PORT, ssl:IP:PORT or unix:PATH")
+        return value
+
+    @model_validator(mode="after")
+    def _ovn_mode(self) -> AgentSettings:
+        if self.ovn_remote and not self.ovn_encap_ip:
+            raise ValueError("ovn_encap_ip: OVN mode (ovn_remote) needs this chassis' tunnel address")
+        return self
+
+    @property
+    def ovn(self) -> bool:
+        """Whether the agent runs in OVN mode (the host is an OVN chassis)."""
+        return bool(self.ovn_remote)
+
+    @property
+    def ovsdb(self) -> str | None:
+        """The OVSDB the agent talks to: ``ovs_db``, else in OVN mode the one in ``ovs_rundir``."""
+        if self.ovs_db or not self.ovn:
+            return self.ovs_db
+        return f"unix:{self.ovs_rundir / 'db.sock'}"
 
     @classmethod
     def settings_customise_sources(

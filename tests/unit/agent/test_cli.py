@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from neutrino.agent import cli
 from neutrino.agent.settings import AgentSettings
@@ -90,7 +91,9 @@ def test_every_scalar_argument_reaches_the_settings(tmp_path: Path) -> None:
         "--provider-username", "u", "--provider-password", "pw", "--provider-project", "p",
         "--provider-domain", "d", "--provider-ca-file", "/etc/pki/p.pem", "--report-interval", "5", "--sync-interval", "0.5", "--underlay-dev", "eth1", "--underlay-mtu", "9000", "--vxlan-port", "8472",
         "--netns-prefix", "x-", "--host-name", "h", "--vm-backend", "netns", "--host-net", "memory",
-        "--tunnel-ip", "192.0.2.1", "--listen", "unix:/a.sock",
+        "--tunnel-ip", "192.0.2.1", "--listen", "unix:/a.sock", "--ovs-rundir", "/r/ovs",
+        "--ovn-remote", "tcp:192.0.2.9:6642", "--ovn-encap-ip", "192.0.2.1", "--ovn-encap-type", "vxlan",
+        "--ovn-rundir", "/r/ovn",
     )  # fmt: skip
     settings = cli.settings_from_args(args)
     assert isinstance(settings, AgentSettings)
@@ -111,6 +114,28 @@ def test_every_scalar_argument_reaches_the_settings(tmp_path: Path) -> None:
         0.5,
         "br-vm",
     )
+    assert (settings.ovs_rundir, settings.ovn_rundir) == (Path("/r/ovs"), Path("/r/ovn"))
+    assert (settings.ovn_remote, settings.ovn_encap_ip, settings.ovn_encap_type) == (
+        "tcp:192.0.2.9:6642", "192.0.2.1", "vxlan")  # fmt: skip
+
+
+def test_ovn_mode_options_and_their_errors(tmp_path: Path) -> None:
+    args = parse("--data-dir", str(tmp_path), "--ovn-remote", "tcp:192.0.2.9:6642", "--ovn-encap-ip", "192.0.2.1",
+                 "--ovn-bridge-mappings", "physnet1:br-ext,physnet2:br-two", "--ovs-rundir", "/r/ovs")  # fmt: skip
+    settings = cli.settings_from_args(args)
+    assert isinstance(settings, AgentSettings) and settings.ovn
+    assert settings.ovn_bridge_mappings == {"physnet1": "br-ext", "physnet2": "br-two"}
+    assert settings.ovn_encap_type == "geneve"
+    assert settings.ovsdb == "unix:/r/ovs/db.sock"  # OVN mode: the OVSDB in the OVS run dir
+    assert AgentSettings(ovs_rundir=Path("/r/ovs")).ovsdb is None  # otherwise ovs-vsctl's default
+    with pytest.raises(ValidationError, match="ovn_encap_ip"):
+        AgentSettings(ovn_remote="tcp:192.0.2.9:6642")
+    with pytest.raises(ValidationError, match="ovn_remote"):
+        AgentSettings(ovn_remote="192.0.2.9:6642", ovn_encap_ip="192.0.2.1")
+    with pytest.raises(ValidationError, match="ovn_encap_type"):
+        AgentSettings(ovn_remote="tcp:192.0.2.9:6642", ovn_encap_ip="192.0.2.1", ovn_encap_type="gre")
+    with pytest.raises(SystemExit):
+        parse("--ovn-bridge-mappings", "physnet1")
 
 
 def test_the_sync_interval_defaults_to_two_seconds_and_dhcp_may_be_left_to_the_provider() -> None:

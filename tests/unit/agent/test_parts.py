@@ -18,6 +18,7 @@ from neutrino.agent.errors import PlugFailed, VmExists
 from neutrino.agent.host_agent import HostAgent
 from neutrino.agent.internal_networks import InternalNetworks
 from neutrino.agent.neutron_follower import NeutronFollower, Prefetcher
+from neutrino.agent.ovn_chassis import OvnChassis
 from neutrino.agent.plugging import Plugging
 from neutrino.agent.port_security import PortSecurity
 from neutrino.agent.reporting import Reporter
@@ -148,7 +149,8 @@ def test_a_part_never_imports_what_drives_it(part: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "cls", [Plugging, InternalNetworks, DhcpService, PortSecurity, NeutronFollower, Reporter, HostAgent]
+    "cls",
+    [Plugging, InternalNetworks, DhcpService, PortSecurity, NeutronFollower, Reporter, HostAgent, OvnChassis],
 )
 def test_a_part_is_one_small_class_of_its_own(cls: type) -> None:
     public = [n for n, v in vars(cls).items() if inspect.isfunction(v) and not n.startswith("_")]

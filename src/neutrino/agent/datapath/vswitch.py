@@ -41,6 +41,19 @@ class OvsDb(ABC):
     def delete_port(self, bridge: str, name: str) -> None:
         """The port is not on the bridge (``--if-exists del-port``)."""
 
+    @abstractmethod
+    def secure_bridge(self, name: str) -> None:
+        """The bridge forwards nothing until a controller's flows say so (``fail_mode=secure``,
+        no in-band control): what OVN's integration bridge needs before ovn-controller runs."""
+
+    @abstractmethod
+    def switch_external_ids(self) -> dict[str, str]:
+        """The ``external_ids`` of the switch itself (the ``Open_vSwitch`` record)."""
+
+    @abstractmethod
+    def set_switch_external_ids(self, external_ids: dict[str, str]) -> None:
+        """Set these keys of the switch's ``external_ids`` (others are kept)."""
+
 
 def _ovs_map(value: Any) -> dict[str, str]:
     if isinstance(value, list) and value and value[0] == "map":
@@ -110,6 +123,22 @@ class VsctlOvsDb(OvsDb):
     def delete_port(self, bridge: str, name: str) -> None:
         self.vsctl("--if-exists", "del-port", bridge, name)
 
+    def secure_bridge(self, name: str) -> None:
+        self.vsctl("set", "Bridge", name, "fail_mode=secure", "other_config:disable-in-band=true")
+
+    def switch_external_ids(self) -> dict[str, str]:
+        rows = self._table("Open_vSwitch", "external_ids")
+        return _ovs_map(rows[0]["external_ids"]) if rows else {}
+
+    def set_switch_external_ids(self, external_ids: dict[str, str]) -> None:
+        if external_ids:
+            self.vsctl(
+                "set",
+                "Open_vSwitch",
+                ".",
+                *[f"external_ids:{k}={json.dumps(v)}" for k, v in external_ids.items()],
+            )
+
 
 @dataclass
 class MemoryOvsDb(OvsDb):
@@ -117,6 +146,8 @@ class MemoryOvsDb(OvsDb):
 
     bridges: dict[str, dict[str, OvsPort]] = field(default_factory=dict)
     datapath_types: dict[str, str | None] = field(default_factory=dict)
+    secure: set[str] = field(default_factory=set)
+    external_ids: dict[str, str] = field(default_factory=dict)
     calls: int = 0
 
     def ensure_bridge(self, name: str, datapath_type: str | None = None) -> None:
@@ -142,3 +173,16 @@ class MemoryOvsDb(OvsDb):
         if name in self.bridges.get(bridge, {}):
             self.calls += 1
             del self.bridges[bridge][name]
+
+    def secure_bridge(self, name: str) -> None:
+        if name not in self.bridges:
+            raise HostNetError(f"ovs-vsctl: no bridge named {name}")
+        self.secure.add(name)
+
+    def switch_external_ids(self) -> dict[str, str]:
+        return dict(self.external_ids)
+
+    def set_switch_external_ids(self, external_ids: dict[str, str]) -> None:
+        if any(self.external_ids.get(k) != v for k, v in external_ids.items()):
+            self.calls += 1
+            self.external_ids.update(external_ids)

@@ -51,6 +51,7 @@ class DriverContext:
     ovs: OvsDb | None = None  # Open vSwitch, for the open_vswitch driver
     ovs_datapath_type: str | None = None  # e.g. "netdev" for the userspace datapath
     integration_bridge: str = "br-int"  # the open_vswitch driver's bridge
+    ovn: bool = False  # OVN owns the integration bridge (the agent's OVN mode)
 
 
 def peers_of(context: DriverContext, vif_peers: list[str]) -> set[str]:

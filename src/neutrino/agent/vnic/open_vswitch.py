@@ -25,6 +25,12 @@ hybrid plug's firewall drops it, e.g. the DHCP reply to a filtered vNIC), a gues
 it puts on such a bridge (``ethtool -K PEER tx off``, as Open vSwitch's documentation asks for
 veths on the userspace datapath): a netns guest's ``eth<n>``, the DHCP server's ``eth0``, the
 hybrid plug's ``qvb``. The kernel datapath keeps the checksum state and needs none of this.
+
+In OVN mode (``context.ovn``) OVN owns ``br-int``: a vNIC is a plain untagged port with
+``iface-id`` = the port id, which ovn-controller binds to its logical switch port; no local VLANs,
+no VXLAN devices, no hybrid plug (OVN applies the security groups). The driver then takes
+``OVIRT_PROVIDER_OVN`` vNICs too (what oVirt registers for ovirt-provider-ovn, whose host hook does
+the same plug).
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ from neutrino.agent_api.schema import Plugged
 
 INTEGRATION_BRIDGE = "br-int"
 NET_KEY = "neutrino-net"
+OVN_PLUGIN_TYPES = ("OPEN_VSWITCH", "OVIRT_PROVIDER_OVN")
+OVN_NETWORK_TYPES = ("geneve", "vxlan", "flat", "vlan")
 
 
 def _qvo(port_id: str) -> str:
@@ -78,6 +86,14 @@ class OpenVSwitchDriver(VnicDriver):
         return self.context.ovs
 
     def describe(self) -> DriverInfo:
+        if self.context.ovn:
+            return DriverInfo(
+                name=self.name,
+                plugin_types=OVN_PLUGIN_TYPES,
+                network_types=OVN_NETWORK_TYPES,
+                security_groups=True,
+                details={"integration_bridge": self.br_int, "ovn": True},
+            )
         return DriverInfo(
             name=self.name,
             plugin_types=("OPEN_VSWITCH",),
@@ -96,6 +112,8 @@ class OpenVSwitchDriver(VnicDriver):
         return kind
 
     def plug(self, vif: Vif) -> Plugged:  # noqa: C901 (the ordered, idempotent steps of a hybrid or direct OVS plug, each a guard)
+        if self.context.ovn:
+            return self._plug_ovn(vif)
         net = vif.net
         groups = list(net.security_groups or [])
         firewall = self.context.firewall
@@ -171,6 +189,31 @@ class OpenVSwitchDriver(VnicDriver):
             details=details,
         )
 
+    def _plug_ovn(self, vif: Vif) -> Plugged:
+        """The vNIC's device on br-int, untagged, named to OVN by ``iface-id``."""
+        ovs, host, net = self._ovs(), self.context.host_net, vif.net
+        external_ids = {"iface-id": net.vnic_id, "attached-mac": vif.mac, "iface-status": "active"}
+        if not vif.mac:
+            del external_ids["attached-mac"]
+        try:
+            ovs.ensure_bridge(self.br_int, self.context.ovs_datapath_type)
+            ovs.ensure_port(self.br_int, vif.device, None, external_ids)
+            if host.link(vif.device) is not None:
+                linux_net.ensure_link_state(host, vif.device, mtu=vif.mtu)
+                self._sender_checksums(vif.device)
+        except HostNetError as exc:
+            raise VnicDriverError(str(exc)) from exc
+        return Plugged(
+            driver=self.name,
+            vnic_id=net.vnic_id,
+            plugin_type=net.plugin_type,
+            mac=vif.mac,
+            security_groups=list(net.security_groups or []),
+            device=vif.device,
+            bridge=self.br_int,
+            details={"ovn": True, "iface_id": net.vnic_id},
+        )
+
     def _hybrid(self, vif: Vif, tag: int, mtu: int | None, external_ids: dict[str, str]) -> str:
         """qbr with the veth toward br-int; returns the bridge the tap belongs on."""
         host, ovs = self.context.host_net, self._ovs()
@@ -205,6 +248,12 @@ class OpenVSwitchDriver(VnicDriver):
 
     def unplug(self, vif: Vif, *, network_in_use: bool) -> None:
         ovs, host = self._ovs(), self.context.host_net
+        if self.context.ovn:
+            try:
+                ovs.delete_port(self.br_int, vif.device)
+            except HostNetError as exc:
+                raise VnicDriverError(str(exc)) from exc
+            return
         try:
             ovs.delete_port(self.br_int, vif.device)
             self._unhybrid(vif)

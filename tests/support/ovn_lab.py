@@ -1,0 +1,192 @@
+"""An OVN lab in network namespaces, after ``shared/platform/ovn-two-chassis.sh``: OVN central (NB and
+SB ovsdb-servers, ovn-northd) and N chassis, each its own ovsdb-server and ovs-vswitchd on the userspace
+datapath, joined by an L2 underlay.
+
+::
+
+    <prefix>ul       Linux bridge br0 (10.213.0.0/24), L2 only
+     ├─ <prefix>central  10.213.0.10 on ul0: NB ptcp:6641, SB ptcp:6642, ovn-northd
+     ├─ <prefix>ch1      10.213.0.11 on br-phy (ul0 its port); ovsdb-server + ovs-vswitchd
+     └─ <prefix>ch2      10.213.0.12 ...
+
+The lab makes no chassis an OVN chassis: that is the agent's job (``Open_vSwitch`` external ids,
+``br-int``, ovn-controller). What it does set up is what a host has before the agent runs: Open
+vSwitch, and the underlay address on the OVS bridge ``br-phy``, which OVS's userspace tunneling
+needs (with the address on the veth, tunnel ports appear but no packet leaves). TX checksum offload
+is off on the underlay veths (the netdev datapath forwards a frame left to offload with a wrong
+checksum, and the chassis' TCP connection to the SB would die).
+
+Every daemon runs with its pid file, sockets and log under the lab's directory (``OVS_RUNDIR`` too,
+where ovs-vswitchd puts the bridges' mgmt sockets ovn-controller connects to), so labs never share
+anything; :meth:`OvnLab.cleanup` stops them by pid and deletes the namespaces (through
+:class:`~tests.support.netlab.Lab`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from neutrino.agent.datapath.ethtool import set_tx_checksum
+from tests.support.netlab import Lab, sh
+
+OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
+NB_SCHEMA = "/usr/share/ovn/ovn-nb.ovsschema"
+SB_SCHEMA = "/usr/share/ovn/ovn-sb.ovsschema"
+TOOLS = ("ovsdb-tool", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovn-northd", "ovn-controller",
+         "ovn-nbctl", "ovn-sbctl", "busybox")  # fmt: skip
+SUBNET = "10.213.0"
+CENTRAL_IP = f"{SUBNET}.10"
+
+
+def missing_tools() -> str | None:
+    """Why no OVN lab can be built here (a missing program), or None."""
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if missing or not Path(NB_SCHEMA).exists():
+        return f"OVN lab: missing {missing or NB_SCHEMA} (Debian ovn-central ovn-host openvswitch-switch busybox)"
+    return None
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 30, every: float = 0.1) -> None:
+    """Poll ``check`` until true; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(every)
+
+
+@dataclass(frozen=True)
+class Chassis:
+    """A host namespace with its own Open vSwitch, not yet an OVN chassis."""
+
+    name: str
+    ns: str
+    ip: str  # on br-phy: the tunnel (encap) address
+    rundir: Path  # OVS_RUNDIR: db.sock, the bridges' mgmt sockets, pid files, logs
+
+    @property
+    def db(self) -> str:
+        return f"unix:{self.rundir / 'db.sock'}"
+
+    def vsctl(self, *args: str) -> str:
+        return sh("ovs-vsctl", "--timeout=20", f"--db={self.db}", *args).stdout
+
+
+@dataclass
+class OvnLab:
+    """Central plus chassis; build with :meth:`build`, always :meth:`cleanup`."""
+
+    net: Lab
+    chassis: list[Chassis] = field(default_factory=list)
+    central_ns: str = ""
+
+    @property
+    def workdir(self) -> Path:
+        return self.net.workdir
+
+    @property
+    def sb_remote(self) -> str:
+        return f"tcp:{CENTRAL_IP}:6642"
+
+    def _env(self, rundir: Path) -> dict[str, str]:
+        names = ("OVS_RUNDIR", "OVS_DBDIR", "OVS_LOGDIR", "OVN_RUNDIR", "OVN_DBDIR", "OVN_LOGDIR")
+        return {**os.environ, **dict.fromkeys(names, str(rundir))}
+
+    def _daemon(self, ns: str, rundir: Path, name: str, *argv: str) -> None:
+        """``argv`` detached in ``ns`` with its pid file, control socket and log under ``rundir``."""
+        pidfile = rundir / f"{name}.pid"
+        subprocess.run(
+            ["nsenter", f"--net=/run/netns/{ns}", *argv, "-vconsole:off", "--detach", "--no-chdir",
+             f"--pidfile={pidfile}", f"--log-file={rundir / (name + '.log')}", f"--unixctl={rundir / (name + '.ctl')}"],
+            env=self._env(rundir), check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+        self.net.pidfiles.append(pidfile)
+
+    def _uplink(self, ns: str, port: str) -> None:
+        """``ul0`` in ``ns``, its peer ``port`` on the underlay bridge; TX checksum offload off."""
+        ul = self.net.prefix + "ul"
+        sh("ip", "-n", ul, "link", "add", port, "type", "veth", "peer", "name", "ul0", "netns", ns)
+        sh("ip", "-n", ul, "link", "set", port, "master", "br0", "up")
+        set_tx_checksum("ul0", False, netns=ns)
+        sh("ip", "-n", ns, "link", "set", "ul0", "up")
+
+    def _netns(self, name: str) -> str:
+        ns = self.net.netns(name)
+        self.net.in_ns(ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+        return ns
+
+    def build(self, chassis: int = 2) -> OvnLab:
+        ul = self._netns("ul")
+        sh("ip", "-n", ul, "link", "add", "br0", "type", "bridge")
+        sh("ip", "-n", ul, "link", "set", "br0", "up")
+        self._central()
+        for n in range(1, chassis + 1):
+            self.chassis.append(self._chassis(n))
+        return self
+
+    def _central(self) -> None:
+        self.central_ns = ns = self._netns("central")
+        self._uplink(ns, "p-central")
+        sh("ip", "-n", ns, "addr", "add", f"{CENTRAL_IP}/24", "dev", "ul0")
+        run = self.workdir / "central"
+        run.mkdir()
+        for db, schema, port in (("ovnnb_db", NB_SCHEMA, 6641), ("ovnsb_db", SB_SCHEMA, 6642)):
+            sh("ovsdb-tool", "create", str(run / f"{db}.db"), schema)
+            self._daemon(ns, run, db, "ovsdb-server", f"--remote=punix:{run / (db + '.sock')}",
+                         f"--remote=ptcp:{port}:{CENTRAL_IP}", str(run / f"{db}.db"))  # fmt: skip
+        self._daemon(ns, run, "ovn-northd", "ovn-northd", f"--ovnnb-db=unix:{run / 'ovnnb_db.sock'}",
+                     f"--ovnsb-db=unix:{run / 'ovnsb_db.sock'}")  # fmt: skip
+        self.nbctl("init")
+
+    def _chassis(self, n: int) -> Chassis:
+        ns = self._netns(f"ch{n}")
+        self._uplink(ns, f"p-ch{n}")
+        run = self.workdir / f"ch{n}"
+        run.mkdir()
+        ch = Chassis(name=f"ch{n}", ns=ns, ip=f"{SUBNET}.{10 + n}", rundir=run)
+        sh("ovsdb-tool", "create", str(run / "conf.db"), OVS_SCHEMA)
+        self._daemon(
+            ns, run, "ovsdb-server", "ovsdb-server", f"--remote=punix:{run / 'db.sock'}", str(run / "conf.db")
+        )
+        ch.vsctl("--no-wait", "init")
+        # a 2-core machine shared with other jobs: few threads
+        ch.vsctl("--no-wait", "set", "Open_vSwitch", ".", "other_config:n-handler-threads=1",
+                 "other_config:n-revalidator-threads=1")  # fmt: skip
+        self._daemon(ns, run, "ovs-vswitchd", "ovs-vswitchd", ch.db)
+        ch.vsctl("add-br", "br-phy", "--", "set", "Bridge", "br-phy", "datapath_type=netdev",
+                 f"other_config:hwaddr=02:00:0a:d5:00:{10 + n:02x}", "--", "add-port", "br-phy", "ul0")  # fmt: skip
+        sh("ip", "-n", ns, "addr", "add", f"{ch.ip}/24", "dev", "br-phy")
+        sh("ip", "-n", ns, "link", "set", "br-phy", "up")
+        return ch
+
+    def nbctl(self, *args: str) -> str:
+        db = f"unix:{self.workdir / 'central' / 'ovnnb_db.sock'}"
+        return sh("ovn-nbctl", "--timeout=30", f"--db={db}", *args).stdout.strip()
+
+    def sbctl(self, *args: str) -> str:
+        db = f"unix:{self.workdir / 'central' / 'ovnsb_db.sock'}"
+        return sh("ovn-sbctl", "--timeout=30", f"--db={db}", *args).stdout.strip()
+
+    def sb_chassis(self) -> set[str]:
+        """The chassis names registered in the southbound DB."""
+        return set(self.sbctl("--bare", "--columns=name", "list", "Chassis").split())
+
+    def port_chassis(self, lsp: str) -> str | None:
+        """The chassis name the logical port is bound to, or None."""
+        rows = json.loads(self.sbctl("--format=json", "--columns=chassis", "find", "Port_Binding",
+                                     f"logical_port={lsp}"))["data"]  # fmt: skip
+        if not rows or rows[0][0] == ["set", []]:
+            return None
+        uuid = rows[0][0][1]
+        return self.sbctl("--bare", "--columns=name", "list", "Chassis", uuid) or None
+
+    def cleanup(self) -> None:
+        """Every daemon stopped by pid, every namespace deleted."""
+        self.net.cleanup()
