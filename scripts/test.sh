@@ -9,7 +9,8 @@ source "$(dirname "$0")/lib.sh"
 # libvirt's schema validator for the domain XML; Chromium for the UI tests
 apt_need gcc python3-dev libxml2-dev libcurl4-openssl-dev libssl-dev \
     iproute2 iputils-ping dnsmasq-base iptables nftables busybox iperf3 \
-    libvirt-clients libxml2-utils util-linux openvswitch-switch chromium isc-dhcp-client
+    libvirt-clients libxml2-utils util-linux openvswitch-switch chromium isc-dhcp-client \
+    ovn-central ovn-host
 make_venv "[test]"
 cd "$NEUTRINO_ROOT"
 export PATH="$VENV/bin:$PATH"
