@@ -251,3 +251,33 @@ def test_maintenance_repairs_drift_both_ways(
     eventually(repaired)
     assert unowned in {r["_uuid"] for r in nb.rows("DHCP_Options")}
     assert lsp(nb, port["id"])["dhcpv4_options"] == options["_uuid"]  # type: ignore[index]
+
+
+def test_dhcp_options_carry_routes_and_ipv6_modes(api: Api, nb: NorthboundServer) -> None:
+    network = api.network()
+    routed = api.subnet(
+        network["id"], "10.9.0.0/24", host_routes=[{"destination": "192.168.0.0/16", "nexthop": "10.9.0.254"}]
+    )
+    (options,) = dhcp(nb, routed["id"])
+    assert options["options"]["classless_static_route"] == "{192.168.0.0/16,10.9.0.254, 0.0.0.0/0,10.9.0.1}"
+    stateless = api.subnet(
+        network["id"],
+        "2001:db8:1::/64",
+        ipv6_ra_mode="dhcpv6-stateless",
+        ipv6_address_mode="dhcpv6-stateless",
+    )
+    (v6,) = dhcp(nb, stateless["id"])
+    assert v6["cidr"] == "2001:db8:1::/64"
+    assert v6["options"]["dhcpv6_stateless"] == "true"
+    assert v6["options"]["server_id"].startswith("fa:16:3e:")
+    slaac = api.subnet(network["id"], "2001:db8:2::/64", ipv6_ra_mode="slaac", ipv6_address_mode="slaac")
+    assert dhcp(nb, slaac["id"]) == []  # SLAAC: router advertisements only, no DHCPv6
+
+    port = api.port(network["id"])
+    row = lsp(nb, port["id"])
+    assert row is not None
+    assert row["dhcpv4_options"] == options["_uuid"]
+    assert row["dhcpv6_options"] == v6["_uuid"]
+    ips = [ip["ip_address"] for ip in port["fixed_ips"]]
+    assert len(ips) == 3
+    assert as_list(row["addresses"]) == [" ".join([port["mac_address"], *ips])]
