@@ -236,6 +236,8 @@ def test_maintenance_repairs_drift_both_ways(
     (options,) = dhcp(nb, subnet["id"])
     nb.nbctl("set", "DHCP_Options", options["_uuid"], "options:router=10.8.0.99")
     unowned = nb.nbctl("create", "DHCP_Options", "cidr=192.0.2.0/24").strip()  # no subnet_id: not ours
+    assert len(group_acls(nb, "neutron_pg_drop")) == 2
+    nb.nbctl("--type=port-group", "acl-del", "neutron_pg_drop")
 
     def repaired() -> bool:
         names = {r["name"] for r in nb.rows("Logical_Switch")}
@@ -246,6 +248,7 @@ def test_maintenance_repairs_drift_both_ways(
             and names == {f"neutron-{network['id']}"}
             and len(current) == 1
             and current[0]["options"]["router"] == "10.8.0.1"
+            and len(group_acls(nb, "neutron_pg_drop")) == 2
         )
 
     eventually(repaired)
@@ -281,3 +284,65 @@ def test_dhcp_options_carry_routes_and_ipv6_modes(api: Api, nb: NorthboundServer
     ips = [ip["ip_address"] for ip in port["fixed_ips"]]
     assert len(ips) == 3
     assert as_list(row["addresses"]) == [" ".join([port["mac_address"], *ips])]
+
+
+def port_group(nb: NorthboundServer, name: str) -> dict[str, Any] | None:
+    return next((r for r in nb.rows("Port_Group") if r["name"] == name), None)
+
+
+def group_acls(nb: NorthboundServer, name: str) -> dict[str, dict[str, Any]]:
+    """The ACLs of a port group by match."""
+    group = port_group(nb, name)
+    assert group is not None
+    mine = set(as_list(group["acls"]))
+    return {r["match"]: r for r in nb.rows("ACL") if r["_uuid"] in mine}
+
+
+def members(nb: NorthboundServer, name: str) -> set[str]:
+    group = port_group(nb, name)
+    assert group is not None
+    by_uuid = {r["_uuid"]: r["name"] for r in nb.rows("Logical_Switch_Port")}
+    return {by_uuid[u] for u in as_list(group["ports"])}
+
+
+def test_security_groups_become_port_groups_with_acls(api: Api, nb: NorthboundServer) -> None:
+    network = api.network()
+    api.subnet(network["id"], "10.10.0.0/24")
+    web = api.post("security-groups", "security_group", name="web")
+    pg = "pg_" + web["id"].replace("-", "_")
+    ssh = api.post(
+        "security-group-rules", "security_group_rule", security_group_id=web["id"], direction="ingress",
+        ethertype="IPv4", protocol="tcp", port_range_min=22, port_range_max=22, remote_ip_prefix="192.0.2.0/24",
+    )  # fmt: skip
+    api.post(
+        "security-group-rules", "security_group_rule", security_group_id=web["id"], direction="ingress",
+        ethertype="IPv4", protocol="icmp", remote_group_id=web["id"],
+    )  # fmt: skip
+    acls = group_acls(nb, pg)
+    ssh_match = f"outport == @{pg} && ip4 && ip4.src == 192.0.2.0/24 && tcp && tcp.dst == 22"
+    assert acls[ssh_match]["action"] == "allow-related"
+    assert acls[ssh_match]["direction"] == "to-lport"
+    assert acls[ssh_match]["priority"] == 1002
+    assert acls[ssh_match]["external_ids"] == {"neutron:security_group_rule_id": ssh["id"]}
+    assert f"outport == @{pg} && ip4 && ip4.src == ${pg}_ip4 && icmp4" in acls
+    assert f"inport == @{pg} && ip4" in acls  # the group's default egress rules
+    assert port_group(nb, pg)["external_ids"] == {"neutron:security_group_id": web["id"]}  # type: ignore[index]
+
+    port = api.port(network["id"], security_groups=[web["id"]])
+    open_port = api.port(network["id"], port_security_enabled=False, security_groups=[])
+    assert members(nb, pg) == {port["id"]}
+    assert members(nb, "neutron_pg_drop") == {port["id"]}
+    drop = group_acls(nb, "neutron_pg_drop")
+    assert {a["action"] for a in drop.values()} == {"drop"}
+    assert set(drop) == {"inport == @neutron_pg_drop && ip", "outport == @neutron_pg_drop && ip"}
+
+    api.ok(api.c.delete(f"/v2.0/security-group-rules/{ssh['id']}"), 204)
+    assert ssh_match not in group_acls(nb, pg)
+    api.ok(api.c.put(f"/v2.0/ports/{port['id']}", json={"port": {"security_groups": []}}))
+    assert members(nb, pg) == set()
+    assert members(nb, "neutron_pg_drop") == {port["id"]}
+    api.ok(api.c.delete(f"/v2.0/security-groups/{web['id']}"), 204)
+    assert port_group(nb, pg) is None
+    for p in (port, open_port):
+        api.ok(api.c.delete(f"/v2.0/ports/{p['id']}"), 204)
+    assert members(nb, "neutron_pg_drop") == set()

@@ -22,7 +22,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-from neutrino.provider.backends.ovn import desired
+from neutrino.provider.backends.ovn import desired, groups
+from neutrino.provider.backends.ovn import model as m
 from neutrino.provider.backends.ovn.desired import Scope
 from neutrino.provider.backends.ovn.northbound import Northbound, TlsFiles
 from neutrino.provider.backends.ovn.repair import describe, repair
@@ -31,6 +32,8 @@ from neutrino.provider.store import tables as t
 from neutrino.provider.store.db import Database
 
 log = logging.getLogger(__name__)
+
+WATCHED = ("networks", "subnets", "ports", "security_groups", "security_group_rules")
 
 
 class OvnBackend:
@@ -96,7 +99,7 @@ class OvnBackend:
         return done
 
     def changed(self, collection: str, resource_ids: Sequence[str]) -> None:
-        if collection not in ("networks", "subnets", "ports") or not resource_ids:
+        if collection not in WATCHED or not resource_ids:
             return
         if not self.nb.connected:
             log.warning(
@@ -117,8 +120,23 @@ class OvnBackend:
             )
 
     def _scope(self, collection: str, ids: Sequence[str]) -> Scope:
+        if collection == "security_groups":
+            return Scope.only(port_groups=ids)
+        if collection == "security_group_rules":
+            # a deleted rule's group is known only from its ACL
+            in_nb = {g for g, acls in self.nb.read().acl_uuids.items() if any(a.rule_id in ids for a in acls)}
+            with self.db.reader() as uow:
+                r = t.security_group_rules.c
+                in_db = {
+                    row.security_group_id
+                    for row in uow.rows(sa.select(r.security_group_id).where(r.id.in_(ids)))
+                }
+            return Scope.only(port_groups=in_nb | in_db)
         if collection == "ports":
-            return Scope.only(ports=ids)
+            in_nb = {g for g, pg in self.nb.read().state.port_groups.items() if pg.ports & set(ids)}
+            with self.db.reader() as uow:
+                in_db = groups.of_ports(uow, ids)
+            return Scope.only(ports=ids, port_groups={m.DROP_GROUP} | in_nb | in_db)
         with self.db.reader() as uow:
             if collection == "subnets":
                 a = t.ip_allocations.c

@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from neutrino.provider.backends.ovn import groups as security
 from neutrino.provider.backends.ovn import model as m
 from neutrino.provider.ipam import ranges
 from neutrino.provider.store import tables as t
@@ -31,6 +32,8 @@ class Scope:
     networks: Collection[str] | None = None
     subnets: Collection[str] | None = None
     ports: Collection[str] | None = None
+    #: security group ids, and :data:`~.model.DROP_GROUP` for the drop group
+    port_groups: Collection[str] | None = None
 
     @classmethod
     def only(
@@ -38,8 +41,11 @@ class Scope:
         networks: Collection[str] = (),
         subnets: Collection[str] = (),
         ports: Collection[str] = (),
+        port_groups: Collection[str] = (),
     ) -> Scope:
-        return cls(networks=set(networks), subnets=set(subnets), ports=set(ports))
+        return cls(
+            networks=set(networks), subnets=set(subnets), ports=set(ports), port_groups=set(port_groups)
+        )
 
 
 def _selected(uow: UnitOfWork, table: sa.Table, ids: Collection[str] | None) -> Sequence[sa.Row[Any]]:
@@ -71,6 +77,8 @@ def load(uow: UnitOfWork, scope: Scope) -> m.State:
     groups = _groups(uow, [p.id for p in ports])
     for row in ports:
         state.ports[row.id] = port(row, allocations.get(row.id, []), all_subnets, groups.get(row.id, []))
+    if scope.port_groups is None or scope.port_groups:
+        state.port_groups = security.load(uow, scope.port_groups)
     return state
 
 

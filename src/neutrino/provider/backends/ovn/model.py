@@ -72,6 +72,39 @@ class Port:
     dhcpv6_subnet: str | None = None
 
 
+#: The drop-all group: every port with port security is a member (what no group allows is dropped).
+DROP_GROUP = "neutron_pg_drop"
+RULE_ID = "neutron:security_group_rule_id"
+GROUP_ID = "neutron:security_group_id"
+
+
+def port_group_name(group_id: str) -> str:
+    """A security group's Port_Group (OVN names allow no '-')."""
+    return "pg_" + group_id.replace("-", "_")
+
+
+@dataclass(frozen=True)
+class Acl:
+    direction: str  # from-lport | to-lport
+    priority: int
+    match: str
+    action: str
+    rule_id: str = ""  # the security group rule's id; empty for the drop group's
+
+
+@dataclass(frozen=True)
+class PortGroup:
+    """A security group's Port_Group, or the drop group (``group_id`` = :data:`DROP_GROUP`)."""
+
+    group_id: str
+    ports: frozenset[str]
+    acls: frozenset[Acl]
+
+    @property
+    def name(self) -> str:
+        return DROP_GROUP if self.group_id == DROP_GROUP else port_group_name(self.group_id)
+
+
 @dataclass
 class State:
     """Rows by Neutron id. ``None`` for a scope means "every resource of that kind"."""
@@ -79,3 +112,4 @@ class State:
     switches: dict[str, Switch] = field(default_factory=dict)
     dhcp: dict[str, Dhcp] = field(default_factory=dict)
     ports: dict[str, Port] = field(default_factory=dict)
+    port_groups: dict[str, PortGroup] = field(default_factory=dict)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,8 @@ class Snapshot:
     dhcp_uuids: dict[str, uuid.UUID] = field(default_factory=dict)
     #: DHCP_Options rows for a subnet that already has one (deleted by the repair)
     extra_dhcp: list[uuid.UUID] = field(default_factory=list)
+    #: each port group's ACL rows
+    acl_uuids: dict[str, dict[m.Acl, uuid.UUID]] = field(default_factory=dict)
 
 
 class Northbound:
@@ -114,6 +116,14 @@ class Northbound:
                 for lsp in ls.ports:
                     if lsp.type == "" and m.REVISION in lsp.external_ids:
                         snap.state.ports[lsp.name] = _port(lsp, network_id or "", subnet_of)
+            for pg in tables["Port_Group"].rows.values():
+                group_id = m.DROP_GROUP if pg.name == m.DROP_GROUP else pg.external_ids.get(m.GROUP_ID)
+                if group_id is None:
+                    continue
+                acls = {_acl(row): row.uuid for row in pg.acls}
+                snap.acl_uuids[group_id] = acls
+                ports = frozenset(lsp.name for lsp in pg.ports)
+                snap.state.port_groups[group_id] = m.PortGroup(group_id, ports, frozenset(acls))
         return snap
 
     # --- writing -------------------------------------------------------------------------------
@@ -208,6 +218,39 @@ class Northbound:
     def delete_port(self, port_id: str) -> None:
         self._commit(self._api.lsp_del(port_id, if_exists=True))
 
+    def create_port_group(self, group: m.PortGroup) -> None:
+        ext = {} if group.group_id == m.DROP_GROUP else {m.GROUP_ID: group.group_id}
+        self._commit(self._api.pg_add(group.name, may_exist=True, external_ids=ext))
+
+    def update_port_group(
+        self,
+        group: m.PortGroup,
+        actual: m.PortGroup,
+        acl_uuids: Mapping[m.Acl, uuid.UUID],
+        existing_ports: Collection[str],
+    ) -> None:
+        """Members and ACLs to what ``group`` says (members only among the LSPs that exist)."""
+        commands = []
+        added = sorted(p for p in group.ports - actual.ports if p in existing_ports)
+        removed = sorted(actual.ports - group.ports)
+        if added:
+            commands.append(self._api.pg_add_ports(group.name, added))
+        if removed:
+            commands.append(self._api.pg_del_ports(group.name, removed, if_exists=True))
+        for acl in actual.acls - group.acls:
+            commands.append(self._api.db_remove("Port_Group", group.name, "acls", acl_uuids[acl]))
+        for acl in sorted(group.acls - actual.acls, key=lambda a: (a.rule_id, a.match)):
+            ext = {m.RULE_ID: acl.rule_id} if acl.rule_id else {}
+            commands.append(
+                self._api.pg_acl_add(group.name, acl.direction, acl.priority, acl.match, acl.action, **ext)
+            )
+        if commands:
+            self._commit(*commands)
+
+    def delete_port_group(self, group_id: str) -> None:
+        name = m.DROP_GROUP if group_id == m.DROP_GROUP else m.port_group_name(group_id)
+        self._commit(self._api.pg_del(name, if_exists=True))
+
     def _set_exactly(self, table: str, record: Any, columns: Mapping[str, Any]) -> list[Any]:
         """Commands setting each column to exactly this value (db_set alone merges map columns)."""
         commands = []
@@ -234,6 +277,10 @@ def _port_columns(port: m.Port, dhcp_uuids: Mapping[str, uuid.UUID]) -> dict[str
         "dhcpv4_options": ref(port.dhcpv4_subnet),
         "dhcpv6_options": ref(port.dhcpv6_subnet),
     }
+
+
+def _acl(row: Any) -> m.Acl:
+    return m.Acl(row.direction, row.priority, row.match, row.action, row.external_ids.get(m.RULE_ID, ""))
 
 
 def _switch(network_id: str, ls: Any) -> m.Switch:

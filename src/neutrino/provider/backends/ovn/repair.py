@@ -39,6 +39,13 @@ def repair(nb: Northbound, desired: m.State, snap: Snapshot, scope: Scope) -> Co
     _write_switches(nb, desired, actual, switch_ids, done)
     _write_dhcp(nb, desired, actual, dhcp_ids, dhcp_uuids, done)
     _write_ports(nb, desired, actual, port_ids, dhcp_uuids, done)
+    group_ids = _ids(scope.port_groups, desired.port_groups, actual.port_groups)
+    _write_port_groups(nb, desired, snap, group_ids, done)
+
+    for group_id in group_ids:
+        if group_id in actual.port_groups and group_id not in desired.port_groups:
+            nb.delete_port_group(group_id)
+            done["port_group deleted"] += 1
 
     for port_id in port_ids:
         if port_id in actual.ports and port_id not in desired.ports:
@@ -111,6 +118,25 @@ def _write_ports(
         elif want != have:
             nb.update_port(want, dhcp_uuids)
             done["port updated"] += 1
+
+
+def _write_port_groups(
+    nb: Northbound, desired: m.State, snap: Snapshot, ids: list[str], done: Counter[str]
+) -> None:
+    existing = set(snap.state.ports) | set(desired.ports)  # LSPs there now (written above or before)
+    for group_id in ids:
+        want, have = desired.port_groups.get(group_id), snap.state.port_groups.get(group_id)
+        if want is None:
+            continue
+        if have is None:
+            nb.create_port_group(want)
+            done["port_group created"] += 1
+            have = m.PortGroup(group_id, frozenset(), frozenset())
+        elif want == have:
+            continue
+        else:
+            done["port_group updated"] += 1
+        nb.update_port_group(want, have, snap.acl_uuids.get(group_id, {}), existing)
 
 
 def describe(done: Counter[str]) -> str:
