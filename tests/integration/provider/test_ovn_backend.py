@@ -346,3 +346,21 @@ def test_security_groups_become_port_groups_with_acls(api: Api, nb: NorthboundSe
     for p in (port, open_port):
         api.ok(api.c.delete(f"/v2.0/ports/{p['id']}"), 204)
     assert members(nb, "neutron_pg_drop") == set()
+
+
+def test_a_port_is_active_while_ovn_reports_it_up(api: Api, nb: NorthboundServer) -> None:
+    network = api.network()
+    port = api.port(network["id"])
+    other = api.port(network["id"])
+    assert port["status"] == "DOWN"
+
+    def status(p: dict[str, Any]) -> str:
+        return str(api.ok(api.c.get(f"/v2.0/ports/{p['id']}"))["port"]["status"])
+
+    nb.nbctl("set", "Logical_Switch_Port", port["id"], "up=true")  # what ovn-northd does once bound
+    eventually(lambda: status(port) == "ACTIVE", timeout=5)
+    assert status(other) == "DOWN"
+    revision = api.ok(api.c.get(f"/v2.0/ports/{port['id']}"))["port"]["revision_number"]
+    assert revision == port["revision_number"]
+    nb.nbctl("set", "Logical_Switch_Port", port["id"], "up=false")
+    eventually(lambda: status(port) == "DOWN", timeout=5)

@@ -46,7 +46,9 @@ class OvnBackend:
             tls = TlsFiles(
                 str(settings.ovn_nb_private_key), str(settings.ovn_nb_certificate), str(settings.ovn_ca_cert)
             )
-        self.nb = Northbound(settings.ovn_nb_connection, timeout=settings.ovn_ovsdb_timeout, tls=tls)
+        self.nb = Northbound(
+            settings.ovn_nb_connection, timeout=settings.ovn_ovsdb_timeout, tls=tls, on_port_up=self._port_up
+        )
         # one repair at a time: a request's and the maintenance's must not interleave their reads and writes
         self._repairing = threading.Lock()
         self._stopping = threading.Event()
@@ -118,6 +120,22 @@ class OvnBackend:
                 ", ".join(resource_ids),
                 exc,
             )
+
+    def _port_up(self, port_id: str, up: bool) -> None:
+        """A port's status follows OVN's ``up``: ACTIVE once a chassis has bound it, DOWN before.
+
+        Status is runtime state: neither ``updated_at`` nor the revision number moves (the revision
+        is what the northbound's rows are compared by)."""
+        status = "ACTIVE" if up else "DOWN"
+        try:
+            with self.db.uow() as uow:
+                p = t.ports.c
+                uow.execute(
+                    sa.update(t.ports).where(p.id == port_id, p.status != status).values(status=status)
+                )
+                uow.commit()
+        except Exception:
+            log.exception("port %s: status %s from OVN not stored", port_id, status)
 
     def _scope(self, collection: str, ids: Sequence[str]) -> Scope:
         if collection == "security_groups":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,12 +41,29 @@ class Snapshot:
     acl_uuids: dict[str, dict[m.Acl, uuid.UUID]] = field(default_factory=dict)
 
 
+#: Told a port's ``up`` as OVN reports it (ovn-northd sets it once a chassis has bound the port).
+PortUpListener = Callable[[str, bool], None]
+
+
+def _ignore_port_up(port_id: str, up: bool) -> None:
+    pass
+
+
 class Northbound:
-    def __init__(self, remote: str, *, timeout: float, tls: TlsFiles | None = None) -> None:
+    def __init__(
+        self,
+        remote: str,
+        *,
+        timeout: float,
+        tls: TlsFiles | None = None,
+        on_port_up: PortUpListener = _ignore_port_up,
+    ) -> None:
         self.remote = remote
         self.timeout = timeout
         self.tls = tls
+        self.on_port_up = on_port_up
         self._api: Any = None
+        self._events: Any = None
         self._guard = threading.Lock()
 
     # --- connection ----------------------------------------------------------------------------
@@ -65,7 +82,13 @@ class Northbound:
                 Stream.ssl_set_private_key_file(self.tls.private_key)
                 Stream.ssl_set_certificate_file(self.tls.certificate)
                 Stream.ssl_set_ca_cert_file(self.tls.ca_cert)
-            idl = connection.OvsdbIdl.from_server(self.remote, SCHEMA)
+            events = self._events = _port_up_events(self.on_port_up)
+
+            class NorthboundIdl(connection.OvsdbIdl):
+                def notify(self, event: str, row: Any, updates: Any = None) -> None:
+                    events.notify(event, row, updates)
+
+            idl = NorthboundIdl.from_server(self.remote, SCHEMA)
 
             # ovsdbapp keeps the connection on the API *class* (set once, shared by every instance):
             # a class of our own per connection, or a second provider in this process would use
@@ -88,6 +111,9 @@ class Northbound:
             if self._api is not None:
                 self._api.ovsdb_connection.stop(timeout=5)
                 self._api = None
+            if self._events is not None:
+                self._events.shutdown()
+                self._events = None
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -277,6 +303,29 @@ def _port_columns(port: m.Port, dhcp_uuids: Mapping[str, uuid.UUID]) -> dict[str
         "dhcpv4_options": ref(port.dhcpv4_subnet),
         "dhcpv6_options": ref(port.dhcpv6_subnet),
     }
+
+
+def _port_up_events(listener: PortUpListener) -> Any:
+    """An ovsdbapp event handler (its own thread) calling ``listener`` when a port's ``up`` changes."""
+    from ovsdbapp.backend.ovs_idl import event as row_event
+
+    class PortUp(row_event.RowEvent):
+        def __init__(self) -> None:
+            super().__init__((self.ROW_CREATE, self.ROW_UPDATE), "Logical_Switch_Port", None)
+            self.event_name = "NeutrinoPortUp"
+
+        def match_fn(self, event: str, row: Any, old: Any) -> bool:
+            if row.type != "" or m.REVISION not in row.external_ids:
+                return False
+            return hasattr(old, "up") if event == self.ROW_UPDATE else bool(row.up)
+
+        def run(self, event: str, row: Any, old: Any) -> None:
+            up = row.up
+            listener(row.name, bool(up[0]) if isinstance(up, list | tuple) and up else up is True)
+
+    handler = row_event.RowEventHandler()
+    handler.watch_event(PortUp())
+    return handler
 
 
 def _acl(row: Any) -> m.Acl:
