@@ -142,7 +142,11 @@ class OvnBackend:
             return Scope.only(port_groups=ids)
         if collection == "security_group_rules":
             # a deleted rule's group is known only from its ACL
-            in_nb = {g for g, acls in self.nb.read().acl_uuids.items() if any(a.rule_id in ids for a in acls)}
+            in_nb = {
+                g
+                for g, acls in self.nb.read(Scope(networks=(), subnets=(), ports=())).acl_uuids.items()
+                if any(a.rule_id in ids for a in acls)
+            }
             with self.db.reader() as uow:
                 r = t.security_group_rules.c
                 in_db = {
@@ -151,7 +155,9 @@ class OvnBackend:
                 }
             return Scope.only(port_groups=in_nb | in_db)
         if collection == "ports":
-            in_nb = {g for g, pg in self.nb.read().state.port_groups.items() if pg.ports & set(ids)}
+            # the groups a port was in, as last written to its LSP
+            written = self.nb.read(Scope.only(ports=ids)).state.ports.values()
+            in_nb = {g for p in written for g in p.external_ids.get("neutron:security_group_ids", "").split()}
             with self.db.reader() as uow:
                 in_db = groups.of_ports(uow, ids)
             return Scope.only(ports=ids, port_groups={m.DROP_GROUP} | in_nb | in_db)
@@ -164,12 +170,12 @@ class OvnBackend:
             s = t.subnets.c
             subnets = {r.id for r in uow.rows(sa.select(s.id).where(s.network_id.in_(ids)))}
             existing = {r.id for r in uow.rows(sa.select(s.id))}
-        orphans = {sid for sid in self.nb.read().state.dhcp if sid not in existing}
+        orphans = {sid for sid in self.nb.read(Scope.only()).state.dhcp if sid not in existing}
         return Scope.only(networks=ids, subnets=subnets | orphans)
 
     def _repair(self, scope: Scope) -> Counter[str]:
         with self._repairing:
-            snapshot = self.nb.read()
+            snapshot = self.nb.read(scope)
             with self.db.reader() as uow:
                 wanted = desired.load(uow, scope)
             return repair(self.nb, wanted, snapshot, scope)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from neutrino.provider.backends.ovn import model as m
+from neutrino.provider.backends.ovn.desired import Scope
 
 log = logging.getLogger(__name__)
 
@@ -117,40 +118,72 @@ class Northbound:
 
     # --- reading -------------------------------------------------------------------------------
 
-    def read(self) -> Snapshot:
-        """The rows this backend owns, from the replica."""
+    def read(self, scope: Scope | None = None) -> Snapshot:
+        """The rows this backend owns, from the replica: all of them, or (cheaper, by index) those
+        in ``scope``. A port read by index takes its network from its ``external_ids``; only a full
+        read sees a port on a switch not its own."""
         api = self._api
         snap = Snapshot()
+        scope = scope or Scope()
         with api.ovsdb_connection.lock:
             tables = api.tables
-            subnet_of: dict[uuid.UUID, str] = {}
-            for row in tables["DHCP_Options"].rows.values():
-                ext = dict(row.external_ids)
-                subnet_id = ext.get(m.SUBNET_ID)
-                if subnet_id is None or "port_id" in ext:
-                    continue
-                if subnet_id in snap.dhcp_uuids:
-                    snap.extra_dhcp.append(row.uuid)
-                    continue
-                subnet_of[row.uuid] = subnet_id
-                snap.dhcp_uuids[subnet_id] = row.uuid
-                snap.state.dhcp[subnet_id] = m.Dhcp(subnet_id, row.cidr, dict(row.options), ext)
-            for ls in tables["Logical_Switch"].rows.values():
-                network_id = m.network_of(ls.name)
-                if network_id is not None:
-                    snap.state.switches[network_id] = _switch(network_id, ls)
-                for lsp in ls.ports:
-                    if lsp.type == "" and m.REVISION in lsp.external_ids:
-                        snap.state.ports[lsp.name] = _port(lsp, network_id or "", subnet_of)
-            for pg in tables["Port_Group"].rows.values():
-                group_id = m.DROP_GROUP if pg.name == m.DROP_GROUP else pg.external_ids.get(m.GROUP_ID)
-                if group_id is None:
-                    continue
-                acls = {_acl(row): row.uuid for row in pg.acls}
-                snap.acl_uuids[group_id] = acls
-                ports = frozenset(lsp.name for lsp in pg.ports)
-                snap.state.port_groups[group_id] = m.PortGroup(group_id, ports, frozenset(acls))
+            subnet_of = self._read_dhcp(tables, snap)
+            if scope.networks is None or scope.ports is None:
+                for ls in tables["Logical_Switch"].rows.values():
+                    network_id = m.network_of(ls.name)
+                    if network_id is not None and (scope.networks is None or network_id in scope.networks):
+                        snap.state.switches[network_id] = _switch(network_id, ls)
+                    for lsp in ls.ports:
+                        if _owned(lsp) and (scope.ports is None or lsp.name in scope.ports):
+                            snap.state.ports[lsp.name] = _port(lsp, network_id or "", subnet_of)
+            else:
+                for network_id in scope.networks:
+                    ls = api.lookup("Logical_Switch", m.switch_name(network_id), default=None)
+                    if ls is not None:
+                        snap.state.switches[network_id] = _switch(network_id, ls)
+                for port_id in scope.ports:
+                    lsp = api.lookup("Logical_Switch_Port", port_id, default=None)
+                    if lsp is not None and _owned(lsp):
+                        network = m.network_of(lsp.external_ids.get("neutron:network_name", "")) or ""
+                        snap.state.ports[port_id] = _port(lsp, network, subnet_of)
+            if scope.port_groups is None:
+                groups = list(tables["Port_Group"].rows.values())
+            else:
+                names = [
+                    m.DROP_GROUP if g == m.DROP_GROUP else m.port_group_name(g) for g in scope.port_groups
+                ]
+                groups = [
+                    g for g in (api.lookup("Port_Group", n, default=None) for n in names) if g is not None
+                ]
+            for pg in groups:
+                self._read_port_group(pg, snap)
         return snap
+
+    @staticmethod
+    def _read_dhcp(tables: Any, snap: Snapshot) -> dict[uuid.UUID, str]:
+        subnet_of: dict[uuid.UUID, str] = {}
+        for row in tables["DHCP_Options"].rows.values():
+            ext = dict(row.external_ids)
+            subnet_id = ext.get(m.SUBNET_ID)
+            if subnet_id is None or "port_id" in ext:
+                continue
+            if subnet_id in snap.dhcp_uuids:
+                snap.extra_dhcp.append(row.uuid)
+                continue
+            subnet_of[row.uuid] = subnet_id
+            snap.dhcp_uuids[subnet_id] = row.uuid
+            snap.state.dhcp[subnet_id] = m.Dhcp(subnet_id, row.cidr, dict(row.options), ext)
+        return subnet_of
+
+    @staticmethod
+    def _read_port_group(pg: Any, snap: Snapshot) -> None:
+        group_id = m.DROP_GROUP if pg.name == m.DROP_GROUP else pg.external_ids.get(m.GROUP_ID)
+        if group_id is None:
+            return
+        acls = {_acl(row): row.uuid for row in pg.acls}
+        snap.acl_uuids[group_id] = acls
+        ports = frozenset(lsp.name for lsp in pg.ports)
+        snap.state.port_groups[group_id] = m.PortGroup(group_id, ports, frozenset(acls))
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -326,6 +359,11 @@ def _port_up_events(listener: PortUpListener) -> Any:
     handler = row_event.RowEventHandler()
     handler.watch_event(PortUp())
     return handler
+
+
+def _owned(lsp: Any) -> bool:
+    """A port of ours: a plain LSP carrying our revision number (not a localnet or router port)."""
+    return lsp.type == "" and m.REVISION in lsp.external_ids
 
 
 def _acl(row: Any) -> m.Acl:
