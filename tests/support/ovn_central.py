@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tests.support.pki import Pki
+
 NB_SCHEMA = Path("/usr/share/ovn/ovn-nb.ovsschema")
 
 
@@ -50,15 +52,25 @@ def _value(cell: Any) -> Any:
 
 
 class NorthboundServer:
-    def __init__(self, directory: Path) -> None:
+    """With ``pki``, the server listens for TLS (``pssl:``) and presents that PKI's certificate, which
+    clients (``ovn-nbctl`` here, the provider in tests) present too."""
+
+    def __init__(self, directory: Path, pki: Pki | None = None) -> None:
         self.directory = directory
         self.db = directory / "ovnnb_db.db"
         self.port = _free_port()
+        self.pki = pki
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def remote(self) -> str:
-        return f"tcp:127.0.0.1:{self.port}"
+        return f"{'ssl' if self.pki else 'tcp'}:127.0.0.1:{self.port}"
+
+    def _tls_options(self) -> list[str]:
+        if self.pki is None:
+            return []
+        return [f"--private-key={self.pki.key_file}", f"--certificate={self.pki.chain_file}",
+                f"--ca-cert={self.pki.ca_file}"]  # fmt: skip
 
     def start(self) -> None:
         if not self.db.exists():
@@ -68,11 +80,12 @@ class NorthboundServer:
             [
                 "ovsdb-server",
                 str(self.db),
-                f"--remote=ptcp:{self.port}:127.0.0.1",
+                f"--remote=p{'ssl' if self.pki else 'tcp'}:{self.port}:127.0.0.1",
                 f"--unixctl={d / 'nb.ctl'}",
                 f"--log-file={d / 'nb.log'}",
                 "--no-chdir",
-            ],  # fmt: skip
+                *self._tls_options(),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -102,7 +115,9 @@ class NorthboundServer:
 
     def nbctl(self, *args: str) -> str:
         done = subprocess.run(
-            ["ovn-nbctl", f"--db={self.remote}", "--timeout=10", *args], capture_output=True, text=True
+            ["ovn-nbctl", f"--db={self.remote}", "--timeout=10", *self._tls_options(), *args],
+            capture_output=True,
+            text=True,
         )
         if done.returncode != 0:
             raise RuntimeError(f"ovn-nbctl {' '.join(args)}: {done.stderr.strip()}")
@@ -124,8 +139,8 @@ class NorthboundServer:
 
 
 @contextmanager
-def northbound_server(directory: Path) -> Iterator[NorthboundServer]:
-    server = NorthboundServer(directory)
+def northbound_server(directory: Path, pki: Pki | None = None) -> Iterator[NorthboundServer]:
+    server = NorthboundServer(directory, pki)
     server.start()
     try:
         yield server

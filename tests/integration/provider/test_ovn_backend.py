@@ -11,10 +11,13 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import _require
 from tests.integration.provider.conftest import Api
 from tests.integration.provider.server import RunningProvider, running_provider
+from tests.support import ovn_central
 from tests.support.databases import sqlite_url
 from tests.support.ovn_central import NorthboundServer
+from tests.support.pki import make_pki
 
 
 def as_list(value: Any) -> list[Any]:
@@ -364,3 +367,19 @@ def test_a_port_is_active_while_ovn_reports_it_up(api: Api, nb: NorthboundServer
     assert revision == port["revision_number"]
     nb.nbctl("set", "Logical_Switch_Port", port["id"], "up=false")
     eventually(lambda: status(port) == "DOWN", timeout=5)
+
+
+def test_the_northbound_over_tls(tmp_path: Path) -> None:
+    _require(ovn_central.missing())
+    (tmp_path / "pki").mkdir()
+    (tmp_path / "nb").mkdir()
+    pki = make_pki(tmp_path / "pki", client_auth=True)
+    with ovn_central.northbound_server(tmp_path / "nb", pki) as nb:
+        assert nb.remote.startswith("ssl:")
+        with running_provider(
+            sqlite_url(tmp_path), tmp_path, backend="ovn", ovn_nb_connection=nb.remote,
+            ovn_nb_private_key=pki.key_file, ovn_nb_certificate=pki.chain_file, ovn_ca_cert=pki.ca_file,
+            ovn_maintenance_interval=3600,
+        ) as provider, provider.admin() as client:  # fmt: skip
+            network = Api(client).network()
+            assert switch(nb, network["id"]) is not None
