@@ -27,8 +27,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend",
         choices=("builtin", "ovn"),
-        default="builtin",
-        help="builtin: the host agents read the provider; ovn: write OVN's northbound (default %(default)s)",
+        default=None,
+        help="builtin: the host agents read the provider; ovn: write OVN's northbound (default builtin)",
     )
     ovn.add_argument(
         "--ovn-nb-connection", default="", help="northbound OVSDB, e.g. tcp:IP:6641 or ssl:IP:6641"
@@ -40,8 +40,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     ovn.add_argument(
         "--ovn-maintenance-interval",
         type=float,
-        default=300.0,
-        help="seconds between northbound drift repairs (default %(default)s)",
+        default=None,
+        help="seconds between northbound drift repairs (default 300)",
     )
 
 

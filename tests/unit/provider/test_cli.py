@@ -91,3 +91,15 @@ def test_bad_ovn_options_are_refused_naming_the_option(
     assert cli.run(parser.parse_args(argv)) == 2
     err = capsys.readouterr().err
     assert err.startswith("neutrino provider: ovn_") and message in err
+
+
+def test_ovn_options_not_given_leave_the_environment_its_say(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEUTRINO_PROVIDER_BACKEND", "ovn")
+    monkeypatch.setenv("NEUTRINO_PROVIDER_OVN_NB_CONNECTION", "tcp:10.0.0.9:6641")
+    monkeypatch.setenv("NEUTRINO_PROVIDER_OVN_MAINTENANCE_INTERVAL", "12")
+    settings = _settings()
+    assert (settings.backend, settings.ovn_nb_connection, settings.ovn_maintenance_interval) == (
+        "ovn",
+        "tcp:10.0.0.9:6641",
+        12,
+    )
