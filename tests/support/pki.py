@@ -18,8 +18,9 @@ class Pki:
     ca_file: Path
 
 
-def make_pki(directory: Path) -> Pki:
-    """A CA and a server certificate for 127.0.0.1 signed by it."""
+def make_pki(directory: Path, *, client_auth: bool = False) -> Pki:
+    """A CA and a server certificate for 127.0.0.1 signed by it (usable as a client's too with
+    ``client_auth``: OVSDB's TLS has both ends present a certificate)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -59,6 +60,9 @@ def make_pki(directory: Path) -> Pki:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
+    usages = [x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]
+    if client_auth:
+        usages.append(x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH)
     key = ec.generate_private_key(ec.SECP256R1())
     server = (
         x509.CertificateBuilder()
@@ -82,7 +86,7 @@ def make_pki(directory: Path) -> Pki:
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
         )

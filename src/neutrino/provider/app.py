@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from neutrino.provider import errors
+from neutrino.provider.backends import Backend, build_backend
 from neutrino.provider.context import RequestContext
 from neutrino.provider.identity.service import IdentityService
 from neutrino.provider.identity.tokens import TokenIssuer
@@ -67,6 +68,7 @@ class ProviderState:
     db: Database
     issuer: TokenIssuer
     identity: IdentityService
+    backend: Backend
     services: dict[str, Any] = field(default_factory=dict)
 
     def context_of(self, request: Request) -> RequestContext:
@@ -109,6 +111,7 @@ def create_app(settings: ProviderSettings) -> Starlette:
         db=db,
         issuer=issuer,
         identity=IdentityService(db, issuer, settings.token_ttl_seconds),
+        backend=build_backend(settings, db),
     )
     routes: list[BaseRoute] = [*version_routes(), *identity_routes()]
     services = (
@@ -122,14 +125,16 @@ def create_app(settings: ProviderSettings) -> Starlette:
     for service_class in services:
         service = service_class(settings)
         state.services[service.collection] = service
-        routes.extend(Controller(service, db, state.context_of).routes())
+        routes.extend(Controller(service, db, state.context_of, state.backend.changed).routes())
     routes.append(report_route(state.services["agents"], db, state.context_of))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        state.backend.start()
         try:
             yield
         finally:
+            state.backend.stop()
             db.dispose()
 
     async def http_error(request: Request, exc: Exception) -> Response:

@@ -23,6 +23,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let project members set binding:host_id and binding:profile (admins only by default)",
     )
+    ovn = parser.add_argument_group("OVN backend")
+    parser.add_argument(
+        "--backend",
+        choices=("builtin", "ovn"),
+        default=None,
+        help="builtin: the host agents read the provider; ovn: write OVN's northbound (default builtin)",
+    )
+    ovn.add_argument(
+        "--ovn-nb-connection", default="", help="northbound OVSDB, e.g. tcp:IP:6641 or ssl:IP:6641"
+    )
+    ovn.add_argument("--ovn-sb-connection", default="", help="southbound OVSDB, e.g. tcp:IP:6642")
+    ovn.add_argument("--ovn-nb-private-key", default=None, help="client private key for ssl: connections")
+    ovn.add_argument("--ovn-nb-certificate", default=None, help="client certificate for ssl: connections")
+    ovn.add_argument("--ovn-ca-cert", default=None, help="CA certificate for ssl: connections")
+    ovn.add_argument(
+        "--ovn-maintenance-interval",
+        type=float,
+        default=None,
+        help="seconds between northbound drift repairs (default 300)",
+    )
 
 
 def settings_from(args: argparse.Namespace):  # -> ProviderSettings
@@ -37,6 +57,17 @@ def settings_from(args: argparse.Namespace):  # -> ProviderSettings
         # getattr: callers such as `neutrino up` build their own Namespace with the older options only
         "member_port_binding": getattr(args, "member_port_binding", False),
     }
+    for name in (
+        "backend",
+        "ovn_nb_connection",
+        "ovn_sb_connection",
+        "ovn_nb_private_key",
+        "ovn_nb_certificate",
+        "ovn_ca_cert",
+        "ovn_maintenance_interval",
+    ):
+        if getattr(args, name, None) not in (None, ""):
+            overrides[name] = getattr(args, name)
     if getattr(args, "db", ""):
         overrides["db_url"] = args.db
     if getattr(args, "public_url", ""):
@@ -46,10 +77,18 @@ def settings_from(args: argparse.Namespace):  # -> ProviderSettings
 
 def run(args: argparse.Namespace) -> int:
     import uvicorn
+    from pydantic import ValidationError
 
     from neutrino.provider.app import bootstrap, create_app
 
-    settings = settings_from(args)
+    try:
+        settings = settings_from(args)
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            reason = error["msg"].removeprefix("Value error, ")
+            print(f"neutrino provider: {field + ': ' if field else ''}{reason}", file=sys.stderr)
+        return 2
     result = bootstrap(settings)
     if result.admin_password:
         print(

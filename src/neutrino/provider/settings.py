@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -45,6 +46,36 @@ class ProviderSettings(BaseSettings):
     #: Let project members set and see binding:host_id / binding:profile (Neutron's default
     #: policy keeps them to admins); for an engine that connects as a project user.
     member_port_binding: bool = False
+
+    #: Where the network state goes after the database: nowhere else (the agents read the provider),
+    #: or OVN's northbound database.
+    backend: Literal["builtin", "ovn"] = "builtin"
+    #: OVSDB connection of OVN's northbound (``tcp:IP:PORT``, ``ssl:IP:PORT``, ``unix:PATH``).
+    ovn_nb_connection: str = ""
+    #: OVSDB connection of OVN's southbound (chassis); not used yet.
+    ovn_sb_connection: str = ""
+    #: Client key, certificate and CA certificate for ``ssl:`` connections.
+    ovn_nb_private_key: Path | None = None
+    ovn_nb_certificate: Path | None = None
+    ovn_ca_cert: Path | None = None
+    #: Seconds between two maintenance passes (northbound drift repair).
+    ovn_maintenance_interval: float = Field(default=300.0, gt=0)
+    #: Seconds an OVSDB transaction may take.
+    ovn_ovsdb_timeout: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check_ovn(self) -> Self:
+        for name in ("ovn_nb_connection", "ovn_sb_connection"):
+            value: str = getattr(self, name)
+            if value and not value.startswith(("tcp:", "ssl:", "unix:")):
+                raise ValueError(f"{name}: {value!r} is not an OVSDB connection (tcp:, ssl: or unix:)")
+        if self.backend == "ovn" and not self.ovn_nb_connection:
+            raise ValueError("ovn_nb_connection: required with backend 'ovn'")
+        if self.ovn_nb_connection.startswith("ssl:"):
+            for name in ("ovn_nb_private_key", "ovn_nb_certificate", "ovn_ca_cert"):
+                if getattr(self, name) is None:
+                    raise ValueError(f"{name}: required for an ssl: northbound connection")
+        return self
 
     def database_url(self) -> str:
         return self.db_url or f"sqlite:///{self.data_dir / 'provider.db'}"

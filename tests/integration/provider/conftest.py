@@ -10,8 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import _require
 from tests.integration.provider.server import RunningProvider, running_provider
+from tests.support import ovn_central
 from tests.support.databases import postgresql_available, postgresql_schema, sqlite_url
+from tests.support.ovn_central import NorthboundServer
 
 
 def _require_postgresql() -> None:
@@ -87,3 +90,11 @@ def unique(prefix: str) -> str:
 def api(shared_provider: RunningProvider) -> Iterator[Api]:
     with shared_provider.admin() as client:
         yield Api(client)
+
+
+@pytest.fixture(scope="session")
+def ovn_northbound_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NorthboundServer]:
+    """One real OVN northbound ovsdb-server for the session (tests wipe it with ``wipe()``)."""
+    _require(ovn_central.missing())
+    with ovn_central.northbound_server(tmp_path_factory.mktemp("ovn-nb")) as server:
+        yield server

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from neutrino.provider import cli
 
 
@@ -25,3 +28,78 @@ def test_a_namespace_with_the_original_options_only_still_works() -> None:
     args = argparse.Namespace(listen="127.0.0.1:9696", db="", data_dir="/tmp/p", no_auth=False, public_url="")
     settings = cli.settings_from(args)
     assert settings.database_url() == "sqlite:////tmp/p/provider.db"
+
+
+def _settings(*argv: str):  # -> ProviderSettings
+    parser = argparse.ArgumentParser()
+    cli.configure(parser)
+    return cli.settings_from(parser.parse_args(list(argv)))
+
+
+def test_the_builtin_backend_is_the_default() -> None:
+    settings = _settings()
+    assert settings.backend == "builtin"
+    assert settings.ovn_nb_connection == ""
+
+
+def test_ovn_options_become_settings() -> None:
+    settings = _settings(
+        "--backend", "ovn", "--ovn-nb-connection", "tcp:10.0.0.1:6641", "--ovn-sb-connection", "tcp:10.0.0.1:6642",
+        "--ovn-maintenance-interval", "30",
+    )  # fmt: skip
+    assert settings.backend == "ovn"
+    assert settings.ovn_nb_connection == "tcp:10.0.0.1:6641"
+    assert settings.ovn_sb_connection == "tcp:10.0.0.1:6642"
+    assert settings.ovn_maintenance_interval == 30
+
+
+def test_tls_options_become_settings() -> None:
+    settings = _settings(
+        "--backend", "ovn", "--ovn-nb-connection", "ssl:10.0.0.1:6641", "--ovn-nb-private-key", "/k.pem",
+        "--ovn-nb-certificate", "/c.pem", "--ovn-ca-cert", "/ca.pem",
+    )  # fmt: skip
+    assert (settings.ovn_nb_private_key, settings.ovn_nb_certificate, settings.ovn_ca_cert) == (
+        Path("/k.pem"),
+        Path("/c.pem"),
+        Path("/ca.pem"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--backend", "ovn"], "ovn_nb_connection: required with backend 'ovn'"),
+        (
+            ["--backend", "ovn", "--ovn-nb-connection", "10.0.0.1:6641"],
+            "ovn_nb_connection: '10.0.0.1:6641' is not",
+        ),
+        (["--ovn-sb-connection", "http://x"], "ovn_sb_connection: 'http://x' is not"),
+        (
+            ["--backend", "ovn", "--ovn-nb-connection", "ssl:10.0.0.1:6641", "--ovn-ca-cert", "/ca.pem"],
+            "ovn_nb_private_key: required for an ssl: northbound connection",
+        ),
+        (["--ovn-maintenance-interval", "0"], "greater than 0"),
+    ],
+)
+def test_bad_ovn_options_are_refused_naming_the_option(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = argparse.ArgumentParser()
+    cli.configure(parser)
+    with pytest.raises(ValidationError, match=message):
+        cli.settings_from(parser.parse_args(argv))
+    assert cli.run(parser.parse_args(argv)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("neutrino provider: ovn_") and message in err
+
+
+def test_ovn_options_not_given_leave_the_environment_its_say(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEUTRINO_PROVIDER_BACKEND", "ovn")
+    monkeypatch.setenv("NEUTRINO_PROVIDER_OVN_NB_CONNECTION", "tcp:10.0.0.9:6641")
+    monkeypatch.setenv("NEUTRINO_PROVIDER_OVN_MAINTENANCE_INTERVAL", "12")
+    settings = _settings()
+    assert (settings.backend, settings.ovn_nb_connection, settings.ovn_maintenance_interval) == (
+        "ovn",
+        "tcp:10.0.0.9:6641",
+        12,
+    )

@@ -29,6 +29,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Awaitable[Response]]
+#: Told, after a commit, which resources of a collection changed (the backend's ``changed``).
+ChangeListener = Callable[[str, Sequence[str]], None]
+
+
+def _ignore_changes(collection: str, resource_ids: Sequence[str]) -> None:
+    pass
 
 
 def new_id() -> str:
@@ -174,11 +180,16 @@ class Controller:
     """HTTP for one resource service; every handler runs its database work in a thread."""
 
     def __init__(
-        self, service: ResourceService, db: Database, context_of: Callable[[Request], RequestContext]
+        self,
+        service: ResourceService,
+        db: Database,
+        context_of: Callable[[Request], RequestContext],
+        changed: ChangeListener = _ignore_changes,
     ) -> None:
         self.service = service
         self.db = db
         self.context_of = context_of
+        self.changed = changed
         self.defn = service.definition
 
     def routes(self, prefix: str = "/v2.0") -> list[Route]:
@@ -250,6 +261,7 @@ class Controller:
                 ids = [self.service.create(uow, ctx, data) for data in items]
                 records = [self.service.show(uow, RequestContext.admin(), i) for i in ids]
                 uow.commit()
+            self.changed(self.defn.collection, ids)
             return [attributes.render(self.defn, r, ctx) for r in records]
 
         rendered = await run_in_threadpool(work)
@@ -268,6 +280,7 @@ class Controller:
                 self.service.update(uow, ctx, resource_id, data)
                 record = self.service.show(uow, RequestContext.admin(), resource_id)
                 uow.commit()
+            self.changed(self.defn.collection, [resource_id])
             return {self.defn.member: attributes.render(self.defn, record, ctx)}
 
         return JSONResponse(await run_in_threadpool(work))
@@ -281,6 +294,7 @@ class Controller:
                 self.service.get_row(uow, ctx, resource_id)
                 self.service.delete(uow, ctx, resource_id)
                 uow.commit()
+            self.changed(self.defn.collection, [resource_id])
 
         await run_in_threadpool(work)
         return Response(status_code=204)

@@ -1,0 +1,45 @@
+"""Where the provider's network state goes after the database: the backend seam.
+
+The provider's database is the source of truth of the Neutron API. A backend is told, after each
+committed write, which resources of a collection changed (created, updated or deleted), and may run
+work for the lifetime of the app (:meth:`Backend.start` / :meth:`Backend.stop`, from the lifespan).
+
+- ``builtin``: nothing to do; the host agents read the provider over the Neutron API.
+- ``ovn``: the changes are written to OVN's northbound database, and a maintenance task repairs
+  drift between the two (see :mod:`neutrino.provider.backends.ovn`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from neutrino.provider.settings import ProviderSettings
+    from neutrino.provider.store.db import Database
+
+
+class Backend(Protocol):
+    def start(self) -> None:
+        """Begin background work (called once, when the app starts serving)."""
+
+    def stop(self) -> None:
+        """End background work and close connections (called once, when the app stops)."""
+
+    def changed(self, collection: str, resource_ids: Sequence[str]) -> None:
+        """These resources of ``collection`` were created, updated or deleted and committed.
+
+        Called in the request's worker thread after the commit; it must not raise (the write is
+        already the truth).
+        """
+
+
+def build_backend(settings: ProviderSettings, db: Database) -> Backend:
+    """The backend ``settings.backend`` names."""
+    if settings.backend == "ovn":
+        from neutrino.provider.backends.ovn.backend import OvnBackend
+
+        return OvnBackend(settings, db)
+    from neutrino.provider.backends.builtin import BuiltinBackend
+
+    return BuiltinBackend()

@@ -1,0 +1,181 @@
+"""The OVN backend: the provider's writes go on to OVN's northbound database.
+
+Outage policy: **a write is kept and left to the repair.** The provider's database is the source
+of truth and a write is committed there before the northbound is touched; when the northbound is
+unreachable (or a northbound transaction fails), the API still answers success, the failure is
+logged, and the next maintenance pass writes what is missing (or deletes what is gone). This is what
+Neutron's OVN driver does. Clients never see a half-written resource: the Neutron API shows the
+provider's database, which is complete; only the datapath lags until the repair.
+
+Maintenance: a background thread (started and stopped with the app's lifespan) connects to the
+northbound, then at start and every ``ovn_maintenance_interval`` seconds compares the whole provider
+database with the northbound's owned rows (found by the Neutron ids in ``external_ids``) and
+repairs drift both ways, logging counts of what it fixed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from neutrino.provider.backends.ovn import desired, groups
+from neutrino.provider.backends.ovn import model as m
+from neutrino.provider.backends.ovn.desired import Scope
+from neutrino.provider.backends.ovn.northbound import Northbound, TlsFiles
+from neutrino.provider.backends.ovn.repair import describe, repair
+from neutrino.provider.settings import ProviderSettings
+from neutrino.provider.store import tables as t
+from neutrino.provider.store.db import Database
+
+log = logging.getLogger(__name__)
+
+WATCHED = ("networks", "subnets", "ports", "security_groups", "security_group_rules")
+
+
+class OvnBackend:
+    def __init__(self, settings: ProviderSettings, db: Database) -> None:
+        self.db = db
+        self.interval = settings.ovn_maintenance_interval
+        tls = None
+        if settings.ovn_nb_connection.startswith("ssl:"):
+            assert settings.ovn_nb_private_key and settings.ovn_nb_certificate and settings.ovn_ca_cert
+            tls = TlsFiles(
+                str(settings.ovn_nb_private_key), str(settings.ovn_nb_certificate), str(settings.ovn_ca_cert)
+            )
+        self.nb = Northbound(
+            settings.ovn_nb_connection, timeout=settings.ovn_ovsdb_timeout, tls=tls, on_port_up=self._port_up
+        )
+        # one repair at a time: a request's and the maintenance's must not interleave their reads and writes
+        self._repairing = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Connect now (so the first requests can write through), then maintain in the background."""
+        try:
+            self.nb.connect()
+        except Exception as exc:
+            log.warning(
+                "OVN northbound %s unreachable at start (%s); writes wait for the maintenance",
+                self.nb.remote,
+                exc.__cause__ or exc,
+            )
+        self._thread = threading.Thread(target=self._maintain_forever, name="ovn-maintenance", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(30)
+        self.nb.close()
+
+    def _maintain_forever(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.maintain()
+            except Exception:
+                log.exception("OVN maintenance pass failed; next one in %s s", self.interval)
+            self._stopping.wait(self.interval)
+
+    def maintain(self) -> Counter[str] | None:
+        """One maintenance pass: the counts of what it fixed, or None when the northbound is down."""
+        try:
+            self.nb.connect()
+        except Exception as exc:
+            log.warning(
+                "OVN northbound %s unreachable (%s); next try in %s s", self.nb.remote, exc, self.interval
+            )
+            return None
+        if not self.nb.connected:
+            log.warning("OVN northbound %s not connected; maintenance skipped", self.nb.remote)
+            return None
+        done = self._repair(Scope())
+        if done:
+            log.warning("OVN maintenance repaired drift: %s", describe(done))
+        else:
+            log.debug("OVN maintenance: northbound in sync")
+        return done
+
+    def changed(self, collection: str, resource_ids: Sequence[str]) -> None:
+        if collection not in WATCHED or not resource_ids:
+            return
+        if not self.nb.connected:
+            log.warning(
+                "OVN northbound unreachable: %s %s kept, left to the maintenance",
+                collection,
+                ", ".join(resource_ids),
+            )
+            return
+        try:
+            done = self._repair(self._scope(collection, resource_ids))
+            log.debug("OVN northbound written for %s %s: %s", collection, resource_ids, describe(done))
+        except Exception as exc:
+            log.warning(
+                "OVN northbound write failed for %s %s (%s); left to the maintenance",
+                collection,
+                ", ".join(resource_ids),
+                exc,
+            )
+
+    def _port_up(self, port_id: str, up: bool) -> None:
+        """A port's status follows OVN's ``up``: ACTIVE once a chassis has bound it, DOWN before.
+
+        Status is runtime state: neither ``updated_at`` nor the revision number moves (the revision
+        is what the northbound's rows are compared by)."""
+        status = "ACTIVE" if up else "DOWN"
+        try:
+            with self.db.uow() as uow:
+                p = t.ports.c
+                uow.execute(
+                    sa.update(t.ports).where(p.id == port_id, p.status != status).values(status=status)
+                )
+                uow.commit()
+        except Exception:
+            log.exception("port %s: status %s from OVN not stored", port_id, status)
+
+    def _scope(self, collection: str, ids: Sequence[str]) -> Scope:
+        if collection == "security_groups":
+            return Scope.only(port_groups=ids)
+        if collection == "security_group_rules":
+            # a deleted rule's group is known only from its ACL
+            in_nb = {
+                g
+                for g, acls in self.nb.read(Scope(networks=(), subnets=(), ports=())).acl_uuids.items()
+                if any(a.rule_id in ids for a in acls)
+            }
+            with self.db.reader() as uow:
+                r = t.security_group_rules.c
+                in_db = {
+                    row.security_group_id
+                    for row in uow.rows(sa.select(r.security_group_id).where(r.id.in_(ids)))
+                }
+            return Scope.only(port_groups=in_nb | in_db)
+        if collection == "ports":
+            # the groups a port was in, as last written to its LSP
+            written = self.nb.read(Scope.only(ports=ids)).state.ports.values()
+            in_nb = {g for p in written for g in p.external_ids.get("neutron:security_group_ids", "").split()}
+            with self.db.reader() as uow:
+                in_db = groups.of_ports(uow, ids)
+            return Scope.only(ports=ids, port_groups={m.DROP_GROUP} | in_nb | in_db)
+        with self.db.reader() as uow:
+            if collection == "subnets":
+                a = t.ip_allocations.c
+                ports = {r.port_id for r in uow.rows(sa.select(a.port_id).where(a.subnet_id.in_(ids)))}
+                return Scope.only(subnets=ids, ports=ports)
+            # a network's subnets (MTU) and, once it is deleted, the DHCP options of subnets now gone
+            s = t.subnets.c
+            subnets = {r.id for r in uow.rows(sa.select(s.id).where(s.network_id.in_(ids)))}
+            existing = {r.id for r in uow.rows(sa.select(s.id))}
+        orphans = {sid for sid in self.nb.read(Scope.only()).state.dhcp if sid not in existing}
+        return Scope.only(networks=ids, subnets=subnets | orphans)
+
+    def _repair(self, scope: Scope) -> Counter[str]:
+        with self._repairing:
+            snapshot = self.nb.read(scope)
+            with self.db.reader() as uow:
+                wanted = desired.load(uow, scope)
+            return repair(self.nb, wanted, snapshot, scope)

@@ -1,0 +1,204 @@
+"""What the northbound should hold, computed from the provider's database (the source of truth).
+
+The mapping follows Neutron's OVN driver: network → Logical_Switch (+ a ``localnet`` port for flat
+and VLAN networks), subnet → DHCP_Options, port → Logical_Switch_Port. Neutron ids and revision
+numbers travel in ``external_ids``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from neutrino.provider.backends.ovn import groups as security
+from neutrino.provider.backends.ovn import model as m
+from neutrino.provider.ipam import ranges
+from neutrino.provider.store import tables as t
+from neutrino.provider.store.db import UnitOfWork
+
+LEASE_TIME = "43200"
+DHCPV6_MODES = ("dhcpv6-stateful", "dhcpv6-stateless")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which resources to load or repair: ids per kind, ``None`` for all of them."""
+
+    networks: Collection[str] | None = None
+    subnets: Collection[str] | None = None
+    ports: Collection[str] | None = None
+    #: security group ids, and :data:`~.model.DROP_GROUP` for the drop group
+    port_groups: Collection[str] | None = None
+
+    @classmethod
+    def only(
+        cls,
+        networks: Collection[str] = (),
+        subnets: Collection[str] = (),
+        ports: Collection[str] = (),
+        port_groups: Collection[str] = (),
+    ) -> Scope:
+        return cls(
+            networks=set(networks), subnets=set(subnets), ports=set(ports), port_groups=set(port_groups)
+        )
+
+
+def _selected(uow: UnitOfWork, table: sa.Table, ids: Collection[str] | None) -> Sequence[sa.Row[Any]]:
+    if ids is None:
+        return uow.rows(sa.select(table))
+    out: list[sa.Row[Any]] = []
+    for clause in uow.where_in(table.c.id, sorted(ids)) if ids else []:
+        out.extend(uow.rows(sa.select(table).where(clause)))
+    return out
+
+
+def load(uow: UnitOfWork, scope: Scope) -> m.State:
+    """The desired rows of the resources in ``scope`` that exist in the provider's database."""
+    state = m.State()
+    for row in _selected(uow, t.networks, scope.networks):
+        state.switches[row.id] = switch(row)
+    subnets = _selected(uow, t.subnets, scope.subnets)
+    ports = _selected(uow, t.ports, scope.ports)
+    allocations = _allocations(uow, [p.id for p in ports])
+    # the subnets and networks the ports and subnets need, whether in scope or not
+    needed_subnets = {a.subnet_id for rows in allocations.values() for a in rows} | {s.id for s in subnets}
+    all_subnets = {s.id: s for s in _selected(uow, t.subnets, needed_subnets)}
+    needed_networks = {s.network_id for s in all_subnets.values()}
+    mtus = {n.id: n.mtu for n in _selected(uow, t.networks, needed_networks)}
+    for row in subnets:
+        options = dhcp(row, mtus[row.network_id])
+        if options is not None:
+            state.dhcp[row.id] = options
+    groups = _groups(uow, [p.id for p in ports])
+    for row in ports:
+        state.ports[row.id] = port(row, allocations.get(row.id, []), all_subnets, groups.get(row.id, []))
+    if scope.port_groups is None or scope.port_groups:
+        state.port_groups = security.load(uow, scope.port_groups)
+    return state
+
+
+def _allocations(uow: UnitOfWork, port_ids: list[str]) -> dict[str, list[sa.Row[Any]]]:
+    out: dict[str, list[sa.Row[Any]]] = {}
+    a = t.ip_allocations.c
+    for clause in uow.where_in(a.port_id, port_ids) if port_ids else []:
+        for row in uow.rows(sa.select(a.port_id, a.subnet_id, a.ip_address).where(clause)):
+            out.setdefault(row.port_id, []).append(row)
+    return out
+
+
+def _groups(uow: UnitOfWork, port_ids: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    g = t.port_security_groups.c
+    for clause in uow.where_in(g.port_id, port_ids) if port_ids else []:
+        for row in uow.rows(sa.select(g.port_id, g.security_group_id).where(clause)):
+            out.setdefault(row.port_id, []).append(row.security_group_id)
+    return out
+
+
+def switch(row: sa.Row[Any]) -> m.Switch:
+    localnet = None
+    if row.network_type in ("flat", "vlan"):
+        localnet = m.Localnet(
+            row.physical_network, row.segmentation_id if row.network_type == "vlan" else None
+        )
+    return m.Switch(
+        network_id=row.id,
+        external_ids={
+            m.NETWORK_NAME: row.name,
+            m.REVISION: str(row.revision_number),
+            "neutron:mtu": str(row.mtu),
+        },
+        other_config={"mtu": str(row.mtu)},
+        localnet=localnet,
+    )
+
+
+def server_mac(subnet_id: str) -> str:
+    """The DHCP server's MAC of a subnet: derived from its id, so every computation agrees."""
+    digest = hashlib.sha256(subnet_id.encode()).digest()
+    return "fa:16:3e:" + ":".join(f"{b:02x}" for b in digest[:3])
+
+
+def _braced(items: Sequence[str]) -> str:
+    return "{" + ", ".join(items) + "}"
+
+
+def dhcp(row: sa.Row[Any], mtu: int) -> m.Dhcp | None:
+    """A subnet's DHCP_Options, or None when OVN serves it no DHCP."""
+    if not row.enable_dhcp:
+        return None
+    net = ipaddress.ip_network(row.cidr)
+    nameservers = [s for s in row.dns_nameservers if ipaddress.ip_address(s).version == net.version]
+    options: dict[str, str] = {}
+    if net.version == 4:
+        # No gateway: the first usable address stands for the DHCP server (OVN answers as it).
+        server = row.gateway_ip or ranges.default_gateway(net) or str(net.network_address)
+        options.update(server_id=server, server_mac=server_mac(row.id), lease_time=LEASE_TIME, mtu=str(mtu))
+        if row.gateway_ip:
+            options["router"] = row.gateway_ip
+        routes = [f"{r['destination']},{r['nexthop']}" for r in row.host_routes]
+        if routes:
+            if row.gateway_ip:
+                routes.append(f"0.0.0.0/0,{row.gateway_ip}")
+            options["classless_static_route"] = _braced(routes)
+    else:
+        if row.ipv6_address_mode not in DHCPV6_MODES:
+            return None
+        options["server_id"] = server_mac(row.id)
+        if row.ipv6_address_mode == "dhcpv6-stateless":
+            options["dhcpv6_stateless"] = "true"
+    if nameservers:
+        options["dns_server"] = _braced(nameservers)
+    return m.Dhcp(
+        subnet_id=row.id,
+        cidr=str(net),
+        options=options,
+        external_ids={m.SUBNET_ID: row.id, m.REVISION: str(row.revision_number)},
+    )
+
+
+def port(
+    row: sa.Row[Any],
+    allocations: Sequence[sa.Row[Any]],
+    subnets: dict[str, sa.Row[Any]],
+    groups: Sequence[str],
+) -> m.Port:
+    ordered = sorted(allocations, key=lambda a: (":" in a.ip_address, a.subnet_id, a.ip_address))
+    ips = [a.ip_address for a in ordered]
+    mac_ips = " ".join([row.mac_address, *ips])
+    addresses = (mac_ips,) if row.port_security_enabled else (mac_ips, "unknown")
+    cidrs = [f"{a.ip_address}/{ipaddress.ip_network(subnets[a.subnet_id].cidr).prefixlen}" for a in ordered]
+    v4 = v6 = None
+    for a in ordered:
+        subnet = subnets[a.subnet_id]
+        if not subnet.enable_dhcp:
+            continue
+        if subnet.ip_version == 4 and v4 is None:
+            v4 = subnet.id
+        elif subnet.ip_version == 6 and v6 is None and subnet.ipv6_address_mode in DHCPV6_MODES:
+            v6 = subnet.id
+    return m.Port(
+        port_id=row.id,
+        network_id=row.network_id,
+        addresses=addresses,
+        port_security=(mac_ips,) if row.port_security_enabled else (),
+        enabled=bool(row.admin_state_up),
+        options={"requested-chassis": row.binding_host_id} if row.binding_host_id else {},
+        external_ids={
+            "neutron:port_name": row.name,
+            "neutron:device_id": row.device_id,
+            "neutron:device_owner": row.device_owner,
+            "neutron:project_id": row.project_id,
+            "neutron:network_name": m.switch_name(row.network_id),
+            "neutron:cidrs": " ".join(cidrs),
+            "neutron:security_group_ids": " ".join(sorted(groups)),
+            m.REVISION: str(row.revision_number),
+        },
+        dhcpv4_subnet=v4,
+        dhcpv6_subnet=v6,
+    )

@@ -1,0 +1,100 @@
+"""Security groups as OVN port groups and ACLs, as Neutron's OVN driver writes them.
+
+Each group is a Port_Group ``pg_<id>`` holding its ports; each rule an ACL on it (priority 1002,
+``allow-related`` for stateful groups, ``allow-stateless`` otherwise). Every port with port security
+is also in ``neutron_pg_drop``, whose priority-1001 ACLs drop the IP traffic no rule allowed. A rule's
+remote group becomes ``$pg_<id>_ip4`` / ``_ip6``, the address sets OVN keeps for each port group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+import sqlalchemy as sa
+
+from neutrino.provider.backends.ovn import model as m
+from neutrino.provider.store import tables as t
+from neutrino.provider.store.db import UnitOfWork
+
+RULE_PRIORITY = 1002
+DROP_PRIORITY = 1001
+PORT_PROTOCOLS = {"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "sctp": "sctp", "132": "sctp"}
+ICMP_PROTOCOLS = {"icmp", "1", "icmpv6", "ipv6-icmp", "58"}
+
+DROP_ACLS = frozenset(
+    {
+        m.Acl("from-lport", DROP_PRIORITY, f"inport == @{m.DROP_GROUP} && ip", "drop"),
+        m.Acl("to-lport", DROP_PRIORITY, f"outport == @{m.DROP_GROUP} && ip", "drop"),
+    }
+)
+
+
+def acl_match(rule: Any, group_id: str) -> str:
+    """The OVN match of one rule of a group (Neutron's ``acl_*`` helpers, in one function)."""
+    ingress = rule.direction == "ingress"
+    ip = "ip4" if rule.ethertype == "IPv4" else "ip6"
+    parts = [f"{'outport' if ingress else 'inport'} == @{m.port_group_name(group_id)}", ip]
+    remote = "src" if ingress else "dst"
+    if rule.remote_ip_prefix:
+        parts.append(f"{ip}.{remote} == {rule.remote_ip_prefix}")
+    elif rule.remote_group_id:
+        parts.append(f"{ip}.{remote} == ${m.port_group_name(rule.remote_group_id)}_{ip}")
+    protocol = rule.protocol
+    low, high = rule.port_range_min, rule.port_range_max
+    if protocol in PORT_PROTOCOLS:
+        name = PORT_PROTOCOLS[protocol]
+        parts.append(name)
+        if low is not None and (high is None or high == low):
+            parts.append(f"{name}.dst == {low}")
+        elif low is not None:
+            parts.append(f"{name}.dst >= {low} && {name}.dst <= {high}")
+    elif protocol in ICMP_PROTOCOLS:
+        icmp = "icmp4" if ip == "ip4" else "icmp6"
+        parts.append(icmp)
+        if low is not None:
+            parts.append(f"{icmp}.type == {low}")
+            if high is not None:
+                parts.append(f"{icmp}.code == {high}")
+    elif protocol is not None:
+        parts.append(f"ip.proto == {protocol}" if ip == "ip4" else f"ip6.nxt == {protocol}")
+    return " && ".join(parts)
+
+
+def load(uow: UnitOfWork, ids: Collection[str] | None) -> dict[str, m.PortGroup]:
+    """The port groups of these security groups (and ``neutron_pg_drop`` if named), None for all."""
+    out: dict[str, m.PortGroup] = {}
+    sg = t.security_groups
+    stmt = sa.select(sg.c.id, sg.c.stateful)
+    if ids is not None:
+        stmt = stmt.where(sg.c.id.in_([i for i in ids if i != m.DROP_GROUP]))
+    groups = {r.id: r.stateful for r in uow.rows(stmt)}
+    members: dict[str, set[str]] = {g: set() for g in groups}
+    acls: dict[str, set[m.Acl]] = {g: set() for g in groups}
+    psg, rules = t.port_security_groups.c, t.security_group_rules
+    if groups:
+        for row in uow.rows(
+            sa.select(psg.port_id, psg.security_group_id).where(psg.security_group_id.in_(groups))
+        ):
+            members[row.security_group_id].add(row.port_id)
+        for rule in uow.rows(sa.select(rules).where(rules.c.security_group_id.in_(groups))):
+            action = "allow-related" if groups[rule.security_group_id] else "allow-stateless"
+            direction = "to-lport" if rule.direction == "ingress" else "from-lport"
+            acls[rule.security_group_id].add(
+                m.Acl(direction, RULE_PRIORITY, acl_match(rule, rule.security_group_id), action, rule.id)
+            )
+    for group_id in groups:
+        out[group_id] = m.PortGroup(group_id, frozenset(members[group_id]), frozenset(acls[group_id]))
+    if ids is None or m.DROP_GROUP in ids:
+        secured = uow.rows(sa.select(t.ports.c.id).where(t.ports.c.port_security_enabled.is_(True)))
+        out[m.DROP_GROUP] = m.PortGroup(m.DROP_GROUP, frozenset(r.id for r in secured), DROP_ACLS)
+    return out
+
+
+def of_ports(uow: UnitOfWork, port_ids: Collection[str]) -> set[str]:
+    """The security groups these ports are in, by the database."""
+    psg = t.port_security_groups.c
+    return {
+        r.security_group_id
+        for r in uow.rows(sa.select(psg.security_group_id).where(psg.port_id.in_(list(port_ids))))
+    }

@@ -1,0 +1,115 @@
+"""The northbound rows this backend owns, as plain values both sides of a comparison use.
+
+:mod:`.desired` computes them from the provider's database, :mod:`.northbound` reads them from
+OVN's; two equal values mean nothing to repair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+#: external_ids keys (Neutron's OVN driver uses the same).
+REVISION = "neutron:revision_number"
+NETWORK_NAME = "neutron:network_name"
+SUBNET_ID = "subnet_id"
+LOCALNET = "localnet"
+
+
+def switch_name(network_id: str) -> str:
+    return f"neutron-{network_id}"
+
+
+def network_of(switch: str) -> str | None:
+    return switch.removeprefix("neutron-") if switch.startswith("neutron-") else None
+
+
+def localnet_name(network_id: str) -> str:
+    return f"provnet-{network_id}"
+
+
+@dataclass(frozen=True)
+class Localnet:
+    """The ``localnet`` port of a flat or VLAN provider network."""
+
+    physnet: str
+    tag: int | None
+
+
+@dataclass(frozen=True)
+class Switch:
+    """A network's Logical_Switch (named ``neutron-<network id>``)."""
+
+    network_id: str
+    external_ids: Mapping[str, str]
+    other_config: Mapping[str, str]
+    localnet: Localnet | None = None
+
+
+@dataclass(frozen=True)
+class Dhcp:
+    """A subnet's DHCP_Options row (found by ``external_ids:subnet_id``)."""
+
+    subnet_id: str
+    cidr: str
+    options: Mapping[str, str]
+    external_ids: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Port:
+    """A port's Logical_Switch_Port (named by the port id)."""
+
+    port_id: str
+    network_id: str
+    addresses: tuple[str, ...]
+    port_security: tuple[str, ...]
+    enabled: bool
+    options: Mapping[str, str]
+    external_ids: Mapping[str, str]
+    #: the subnets whose DHCP_Options the port refers to (resolved to row uuids when written)
+    dhcpv4_subnet: str | None = None
+    dhcpv6_subnet: str | None = None
+
+
+#: The drop-all group: every port with port security is a member (what no group allows is dropped).
+DROP_GROUP = "neutron_pg_drop"
+RULE_ID = "neutron:security_group_rule_id"
+GROUP_ID = "neutron:security_group_id"
+
+
+def port_group_name(group_id: str) -> str:
+    """A security group's Port_Group (OVN names allow no '-')."""
+    return "pg_" + group_id.replace("-", "_")
+
+
+@dataclass(frozen=True)
+class Acl:
+    direction: str  # from-lport | to-lport
+    priority: int
+    match: str
+    action: str
+    rule_id: str = ""  # the security group rule's id; empty for the drop group's
+
+
+@dataclass(frozen=True)
+class PortGroup:
+    """A security group's Port_Group, or the drop group (``group_id`` = :data:`DROP_GROUP`)."""
+
+    group_id: str
+    ports: frozenset[str]
+    acls: frozenset[Acl]
+
+    @property
+    def name(self) -> str:
+        return DROP_GROUP if self.group_id == DROP_GROUP else port_group_name(self.group_id)
+
+
+@dataclass
+class State:
+    """Rows by Neutron id. ``None`` for a scope means "every resource of that kind"."""
+
+    switches: dict[str, Switch] = field(default_factory=dict)
+    dhcp: dict[str, Dhcp] = field(default_factory=dict)
+    ports: dict[str, Port] = field(default_factory=dict)
+    port_groups: dict[str, PortGroup] = field(default_factory=dict)

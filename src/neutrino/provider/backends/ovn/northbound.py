@@ -1,0 +1,395 @@
+"""OVN's northbound database through ovsdbapp: read the rows this backend owns, write them.
+
+One :class:`Northbound` per provider. The ovsdbapp connection keeps an in-memory replica of the
+database (ovs.db.idl) and reconnects by itself after an outage; :attr:`Northbound.connected` says
+whether the replica is live. Rows are written with ovsdbapp's OVN northbound API commands, one
+transaction per row (a failed one leaves the others in place; the maintenance finishes the rest).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from neutrino.provider.backends.ovn import model as m
+from neutrino.provider.backends.ovn.desired import Scope
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "OVN_Northbound"
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    private_key: str
+    certificate: str
+    ca_cert: str
+
+
+@dataclass
+class Snapshot:
+    """The owned rows as :mod:`.model` values, plus the uuids writing needs."""
+
+    state: m.State = field(default_factory=m.State)
+    dhcp_uuids: dict[str, uuid.UUID] = field(default_factory=dict)
+    #: DHCP_Options rows for a subnet that already has one (deleted by the repair)
+    extra_dhcp: list[uuid.UUID] = field(default_factory=list)
+    #: each port group's ACL rows
+    acl_uuids: dict[str, dict[m.Acl, uuid.UUID]] = field(default_factory=dict)
+
+
+#: Told a port's ``up`` as OVN reports it (ovn-northd sets it once a chassis has bound the port).
+PortUpListener = Callable[[str, bool], None]
+
+
+def _ignore_port_up(port_id: str, up: bool) -> None:
+    pass
+
+
+class Northbound:
+    def __init__(
+        self,
+        remote: str,
+        *,
+        timeout: float,
+        tls: TlsFiles | None = None,
+        on_port_up: PortUpListener = _ignore_port_up,
+    ) -> None:
+        self.remote = remote
+        self.timeout = timeout
+        self.tls = tls
+        self.on_port_up = on_port_up
+        self._api: Any = None
+        self._events: Any = None
+        self._guard = threading.Lock()
+
+    # --- connection ----------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Connect if not yet connected (raises when the server cannot be reached)."""
+        with self._guard:
+            if self._api is not None:
+                return
+            from ovsdbapp.backend.ovs_idl import connection
+            from ovsdbapp.schema.ovn_northbound import impl_idl
+
+            if self.tls is not None:
+                from ovs.stream import Stream
+
+                Stream.ssl_set_private_key_file(self.tls.private_key)
+                Stream.ssl_set_certificate_file(self.tls.certificate)
+                Stream.ssl_set_ca_cert_file(self.tls.ca_cert)
+            events = self._events = _port_up_events(self.on_port_up)
+
+            class NorthboundIdl(connection.OvsdbIdl):
+                def notify(self, event: str, row: Any, updates: Any = None) -> None:
+                    events.notify(event, row, updates)
+
+            idl = NorthboundIdl.from_server(self.remote, SCHEMA)
+
+            # ovsdbapp keeps the connection on the API *class* (set once, shared by every instance):
+            # a class of our own per connection, or a second provider in this process would use
+            # the first one's (stopped) connection.
+            class NorthboundApi(impl_idl.OvnNbApiIdlImpl):
+                pass
+
+            self._api = NorthboundApi(connection.Connection(idl, self.timeout))
+
+    @property
+    def connected(self) -> bool:
+        api = self._api
+        if api is None:
+            return False
+        idl = api.ovsdb_connection.idl
+        return bool(idl._session.is_connected()) and idl.state == idl.IDL_S_MONITORING
+
+    def close(self) -> None:
+        with self._guard:
+            if self._api is not None:
+                self._api.ovsdb_connection.stop(timeout=5)
+                self._api = None
+            if self._events is not None:
+                self._events.shutdown()
+                self._events = None
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def read(self, scope: Scope | None = None) -> Snapshot:
+        """The rows this backend owns, from the replica: all of them, or (cheaper, by index) those
+        in ``scope``. A port read by index takes its network from its ``external_ids``; only a full
+        read sees a port on a switch not its own."""
+        api = self._api
+        snap = Snapshot()
+        scope = scope or Scope()
+        with api.ovsdb_connection.lock:
+            tables = api.tables
+            subnet_of = self._read_dhcp(tables, snap)
+            if scope.networks is None or scope.ports is None:
+                for ls in tables["Logical_Switch"].rows.values():
+                    network_id = m.network_of(ls.name)
+                    if network_id is not None and (scope.networks is None or network_id in scope.networks):
+                        snap.state.switches[network_id] = _switch(network_id, ls)
+                    for lsp in ls.ports:
+                        if _owned(lsp) and (scope.ports is None or lsp.name in scope.ports):
+                            snap.state.ports[lsp.name] = _port(lsp, network_id or "", subnet_of)
+            else:
+                for network_id in scope.networks:
+                    ls = api.lookup("Logical_Switch", m.switch_name(network_id), default=None)
+                    if ls is not None:
+                        snap.state.switches[network_id] = _switch(network_id, ls)
+                for port_id in scope.ports:
+                    lsp = api.lookup("Logical_Switch_Port", port_id, default=None)
+                    if lsp is not None and _owned(lsp):
+                        network = m.network_of(lsp.external_ids.get("neutron:network_name", "")) or ""
+                        snap.state.ports[port_id] = _port(lsp, network, subnet_of)
+            if scope.port_groups is None:
+                groups = list(tables["Port_Group"].rows.values())
+            else:
+                names = [
+                    m.DROP_GROUP if g == m.DROP_GROUP else m.port_group_name(g) for g in scope.port_groups
+                ]
+                groups = [
+                    g for g in (api.lookup("Port_Group", n, default=None) for n in names) if g is not None
+                ]
+            for pg in groups:
+                self._read_port_group(pg, snap)
+        return snap
+
+    @staticmethod
+    def _read_dhcp(tables: Any, snap: Snapshot) -> dict[uuid.UUID, str]:
+        subnet_of: dict[uuid.UUID, str] = {}
+        for row in tables["DHCP_Options"].rows.values():
+            ext = dict(row.external_ids)
+            subnet_id = ext.get(m.SUBNET_ID)
+            if subnet_id is None or "port_id" in ext:
+                continue
+            if subnet_id in snap.dhcp_uuids:
+                snap.extra_dhcp.append(row.uuid)
+                continue
+            subnet_of[row.uuid] = subnet_id
+            snap.dhcp_uuids[subnet_id] = row.uuid
+            snap.state.dhcp[subnet_id] = m.Dhcp(subnet_id, row.cidr, dict(row.options), ext)
+        return subnet_of
+
+    @staticmethod
+    def _read_port_group(pg: Any, snap: Snapshot) -> None:
+        group_id = m.DROP_GROUP if pg.name == m.DROP_GROUP else pg.external_ids.get(m.GROUP_ID)
+        if group_id is None:
+            return
+        acls = {_acl(row): row.uuid for row in pg.acls}
+        snap.acl_uuids[group_id] = acls
+        ports = frozenset(lsp.name for lsp in pg.ports)
+        snap.state.port_groups[group_id] = m.PortGroup(group_id, ports, frozenset(acls))
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def _commit(self, *commands: Any) -> list[Any]:
+        with self._api.transaction(check_error=True) as txn:
+            for command in commands:
+                txn.add(command)
+        return [c.result for c in commands]
+
+    def create_switch(self, switch: m.Switch) -> None:
+        name = m.switch_name(switch.network_id)
+        self._commit(
+            self._api.ls_add(
+                name,
+                may_exist=True,
+                external_ids=dict(switch.external_ids),
+                other_config=dict(switch.other_config),
+            )
+        )
+        if switch.localnet is not None:
+            self._add_localnet(switch.network_id, switch.localnet)
+
+    def update_switch(self, switch: m.Switch, actual: m.Switch) -> None:
+        name = m.switch_name(switch.network_id)
+        self._commit(
+            *self._set_exactly(
+                "Logical_Switch",
+                name,
+                {"external_ids": switch.external_ids, "other_config": switch.other_config},
+            )
+        )
+        if switch.localnet != actual.localnet:
+            self._commit(self._api.lsp_del(m.localnet_name(switch.network_id), if_exists=True))
+            if switch.localnet is not None:
+                self._add_localnet(switch.network_id, switch.localnet)
+
+    def _add_localnet(self, network_id: str, localnet: m.Localnet) -> None:
+        port = m.localnet_name(network_id)
+        self._commit(
+            self._api.lsp_add(
+                m.switch_name(network_id),
+                port,
+                may_exist=True,
+                type=m.LOCALNET,
+                addresses=["unknown"],
+                options={"network_name": localnet.physnet},
+            )
+        )
+        if localnet.tag is not None:
+            # ovsdbapp's lsp_add takes a tag only with a parent port (a container's)
+            self._commit(self._api.db_set("Logical_Switch_Port", port, ("tag", localnet.tag)))
+
+    def delete_switch(self, network_id: str) -> None:
+        self._commit(self._api.ls_del(m.switch_name(network_id), if_exists=True))
+
+    def create_dhcp(self, dhcp: m.Dhcp) -> uuid.UUID:
+        (result,) = self._commit(
+            self._api.db_create(
+                "DHCP_Options",
+                cidr=dhcp.cidr,
+                options=dict(dhcp.options),
+                external_ids=dict(dhcp.external_ids),
+            )
+        )
+        return result
+
+    def update_dhcp(self, row: uuid.UUID, dhcp: m.Dhcp) -> None:
+        self._commit(
+            self._api.db_set("DHCP_Options", row, ("cidr", dhcp.cidr)),
+            *self._set_exactly(
+                "DHCP_Options", row, {"options": dhcp.options, "external_ids": dhcp.external_ids}
+            ),
+        )
+
+    def delete_dhcp(self, row: uuid.UUID) -> None:
+        self._commit(self._api.db_destroy("DHCP_Options", row))
+
+    def create_port(self, port: m.Port, dhcp_uuids: Mapping[str, uuid.UUID]) -> None:
+        self._commit(
+            self._api.lsp_add(
+                m.switch_name(port.network_id),
+                port.port_id,
+                may_exist=True,
+                **_port_columns(port, dhcp_uuids),
+            )
+        )
+
+    def update_port(self, port: m.Port, dhcp_uuids: Mapping[str, uuid.UUID]) -> None:
+        self._commit(*self._set_exactly("Logical_Switch_Port", port.port_id, _port_columns(port, dhcp_uuids)))
+
+    def delete_port(self, port_id: str) -> None:
+        self._commit(self._api.lsp_del(port_id, if_exists=True))
+
+    def create_port_group(self, group: m.PortGroup) -> None:
+        ext = {} if group.group_id == m.DROP_GROUP else {m.GROUP_ID: group.group_id}
+        self._commit(self._api.pg_add(group.name, may_exist=True, external_ids=ext))
+
+    def update_port_group(
+        self,
+        group: m.PortGroup,
+        actual: m.PortGroup,
+        acl_uuids: Mapping[m.Acl, uuid.UUID],
+        existing_ports: Collection[str],
+    ) -> None:
+        """Members and ACLs to what ``group`` says (members only among the LSPs that exist)."""
+        commands = []
+        added = sorted(p for p in group.ports - actual.ports if p in existing_ports)
+        removed = sorted(actual.ports - group.ports)
+        if added:
+            commands.append(self._api.pg_add_ports(group.name, added))
+        if removed:
+            commands.append(self._api.pg_del_ports(group.name, removed, if_exists=True))
+        for acl in actual.acls - group.acls:
+            commands.append(self._api.db_remove("Port_Group", group.name, "acls", acl_uuids[acl]))
+        for acl in sorted(group.acls - actual.acls, key=lambda a: (a.rule_id, a.match)):
+            ext = {m.RULE_ID: acl.rule_id} if acl.rule_id else {}
+            commands.append(
+                self._api.pg_acl_add(group.name, acl.direction, acl.priority, acl.match, acl.action, **ext)
+            )
+        if commands:
+            self._commit(*commands)
+
+    def delete_port_group(self, group_id: str) -> None:
+        name = m.DROP_GROUP if group_id == m.DROP_GROUP else m.port_group_name(group_id)
+        self._commit(self._api.pg_del(name, if_exists=True))
+
+    def _set_exactly(self, table: str, record: Any, columns: Mapping[str, Any]) -> list[Any]:
+        """Commands setting each column to exactly this value (db_set alone merges map columns)."""
+        commands = []
+        for column, value in columns.items():
+            if isinstance(value, Mapping):
+                commands.append(self._api.db_clear(table, record, column))
+                if value:
+                    commands.append(self._api.db_set(table, record, (column, dict(value))))
+            else:
+                commands.append(self._api.db_set(table, record, (column, value)))
+        return commands
+
+
+def _port_columns(port: m.Port, dhcp_uuids: Mapping[str, uuid.UUID]) -> dict[str, Any]:
+    def ref(subnet_id: str | None) -> list[uuid.UUID]:
+        return [dhcp_uuids[subnet_id]] if subnet_id is not None and subnet_id in dhcp_uuids else []
+
+    return {
+        "addresses": list(port.addresses),
+        "port_security": list(port.port_security),
+        "enabled": port.enabled,
+        "options": dict(port.options),
+        "external_ids": dict(port.external_ids),
+        "dhcpv4_options": ref(port.dhcpv4_subnet),
+        "dhcpv6_options": ref(port.dhcpv6_subnet),
+    }
+
+
+def _port_up_events(listener: PortUpListener) -> Any:
+    """An ovsdbapp event handler (its own thread) calling ``listener`` when a port's ``up`` changes."""
+    from ovsdbapp.backend.ovs_idl import event as row_event
+
+    class PortUp(row_event.RowEvent):
+        def __init__(self) -> None:
+            super().__init__((self.ROW_CREATE, self.ROW_UPDATE), "Logical_Switch_Port", None)
+            self.event_name = "NeutrinoPortUp"
+
+        def match_fn(self, event: str, row: Any, old: Any) -> bool:
+            if row.type != "" or m.REVISION not in row.external_ids:
+                return False
+            return hasattr(old, "up") if event == self.ROW_UPDATE else bool(row.up)
+
+        def run(self, event: str, row: Any, old: Any) -> None:
+            up = row.up
+            listener(row.name, bool(up[0]) if isinstance(up, list | tuple) and up else up is True)
+
+    handler = row_event.RowEventHandler()
+    handler.watch_event(PortUp())
+    return handler
+
+
+def _owned(lsp: Any) -> bool:
+    """A port of ours: a plain LSP carrying our revision number (not a localnet or router port)."""
+    return lsp.type == "" and m.REVISION in lsp.external_ids
+
+
+def _acl(row: Any) -> m.Acl:
+    return m.Acl(row.direction, row.priority, row.match, row.action, row.external_ids.get(m.RULE_ID, ""))
+
+
+def _switch(network_id: str, ls: Any) -> m.Switch:
+    localnet = None
+    for lsp in ls.ports:
+        if lsp.type == m.LOCALNET and lsp.name == m.localnet_name(network_id):
+            localnet = m.Localnet(lsp.options.get("network_name", ""), lsp.tag[0] if lsp.tag else None)
+    return m.Switch(network_id, dict(ls.external_ids), dict(ls.other_config), localnet)
+
+
+def _port(lsp: Any, network_id: str, subnet_of: Mapping[uuid.UUID, str]) -> m.Port:
+    def subnet(refs: list[Any]) -> str | None:
+        return subnet_of.get(refs[0].uuid) if refs else None
+
+    return m.Port(
+        port_id=lsp.name,
+        network_id=network_id,
+        addresses=tuple(lsp.addresses),
+        port_security=tuple(lsp.port_security),
+        enabled=bool(lsp.enabled[0]) if lsp.enabled else True,
+        options=dict(lsp.options),
+        external_ids=dict(lsp.external_ids),
+        dhcpv4_subnet=subnet(lsp.dhcpv4_options),
+        dhcpv6_subnet=subnet(lsp.dhcpv6_options),
+    )
