@@ -110,10 +110,6 @@ def test_chassis_are_listed_as_agents_alive_while_they_acknowledge(
         wait_for("the fake chassis unlisted", lambda: fake not in ovn_agents(admin), timeout=15)
         assert admin.get(f"/v2.0/agents/{agent_id}").status_code == 404
     finally:
-        ovn_lab.sbctl("--if-exists", "chassis-del", fake)
-        for row in ovn_lab.sbctl(
-            "--bare", "--columns=_uuid", "find", "Chassis_Private", f"name={fake}"
-        ).split():
-            ovn_lab.sbctl("destroy", "Chassis_Private", row)
         for process in lab.agents:
             process.stop()
+        ovn_lab.forget_chassis(fake, *hosts.values())
