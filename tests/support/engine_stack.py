@@ -1,6 +1,10 @@
 """An engine-driven lab: two host namespaces with their own agent process (linux_bridge, netns guests), the
 embedded provider and the engine on the underlay, and the real ovirtsdk4 speaking to the engine from a thread
-inside the underlay. Shared by the scenario system test and the first-ping benchmark."""
+inside the underlay. Shared by the scenario system test and the first-ping benchmark.
+
+:func:`stack` is the part that takes namespaces made elsewhere: the engine beside a provider already
+running, and an agent per host with options of the caller's (the OVN lab's chassis use it, with the engine and
+the provider in the OVN central's namespace)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +62,7 @@ class World:
         procs: list[subprocess.Popen[bytes]],
         run: InNetns,
         conn: Any,
+        addresses: dict[str, str] | None = None,
     ) -> None:
         self.lab, self.provider, self.hosts, self.procs, self.run, self.conn = (
             lab,
@@ -66,6 +72,8 @@ class World:
             run,
             conn,
         )
+        #: host name -> its agent's address (what the engine is given)
+        self.addresses = addresses or {name: f"10.199.0.{octet}" for name, octet in HOSTS.items()}
         self.ips: dict[str, str] = {}
         self.vm_ids: dict[str, str] = {}
         self.nic_ids: dict[str, str] = {}
@@ -116,6 +124,16 @@ def _wait(run: InNetns, url: str, proc: subprocess.Popen[bytes], log: Path, time
     raise AssertionError(f"{url} did not answer: {log.read_text()}")
 
 
+@dataclass(frozen=True)
+class HostSpec:
+    """One host of the stack: its namespace, the address its agent listens on, and the agent's options
+    beyond the common ones (how it plugs vNICs and reaches the network)."""
+
+    ns: str
+    ip: str
+    args: tuple[str, ...]
+
+
 @contextmanager
 def engine_stack(lab: Lab, driver: str = "linux_bridge") -> Iterator[World]:
     """Everything up and the SDK connected; all stopped (by PID) afterwards. The lab removes the namespaces.
@@ -124,80 +142,46 @@ def engine_stack(lab: Lab, driver: str = "linux_bridge") -> Iterator[World]:
     ``open_vswitch`` on Open vSwitch's userspace datapath (an ovsdb-server and ovs-vswitchd per host)."""
     hosts = lab.underlay(HOSTS)
     provider = provider_on_underlay(lab)
-    ul = f"{lab.prefix}ul"
-    run = InNetns(ul)
+    specs = {}
+    for name, octet in HOSTS.items():
+        ip = f"10.199.0.{octet}"
+        plug: tuple[str, ...] = ("--vnic-driver", "LINUX_BRIDGE=linux_bridge")
+        if driver == "open_vswitch":
+            plug = ("--vnic-driver", "OPEN_VSWITCH=open_vswitch", "--ovs-db", lab.ovs(hosts[name], name),
+                    "--ovs-datapath-type", "netdev")  # fmt: skip
+        specs[name] = HostSpec(hosts[name], ip, (
+            *plug, "--host-net", "kernel", "--tunnel-ip", ip, "--provider-url", provider.url,
+            "--provider-password", PASSWORD, "--report-interval", "0.5",
+        ))  # fmt: skip
+    with stack(lab, f"{lab.prefix}ul", ENGINE, provider, specs) as world:
+        yield world
+
+
+@contextmanager
+def stack(lab: Lab, ns: str, engine: str, provider: Provider, hosts: dict[str, HostSpec]) -> Iterator[World]:
+    """The engine on ``engine`` (HOST:PORT) in namespace ``ns``, where ``provider`` runs and every host's
+    agent is reachable, one agent per host, and the SDK connected from ``ns``. Everything it started is
+    stopped by PID afterwards, and ``provider`` too."""
+    run = InNetns(ns)
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        engine = _spawn(
-            lab,
-            ul,
-            "engine",
-            [
-                "engine",
-                "--listen",
-                ENGINE,
-                "--data-dir",
-                str(lab.workdir / "engine"),
-                "--host-monitor-interval",
-                "2",
-                "--janitor-interval",
-                "2",
-            ],
-            env={"NEUTRINO_ADMIN_PASSWORD": ADMIN},
-        )
-        procs.append(engine)
-        for name, octet in HOSTS.items():
-            ip = f"10.199.0.{octet}"
-            plug = ["--vnic-driver", "LINUX_BRIDGE=linux_bridge"]
-            if driver == "open_vswitch":
-                plug = [
-                    "--vnic-driver",
-                    "OPEN_VSWITCH=open_vswitch",
-                    "--ovs-db",
-                    lab.ovs(hosts[name], name),
-                    "--ovs-datapath-type",
-                    "netdev",
-                ]
-            procs.append(
-                _spawn(
-                    lab,
-                    hosts[name],
-                    name,
-                    [
-                        "agent",
-                        "--listen",
-                        f"{ip}:54321",
-                        f"--token={TOKEN}",
-                        "--host-name",
-                        name,
-                        "--data-dir",
-                        str(lab.workdir / name),
-                        "--host-net",
-                        "kernel",
-                        "--vm-backend",
-                        "netns",
-                        *plug,
-                        "--tunnel-ip",
-                        ip,
-                        "--netns-prefix",
-                        f"{lab.prefix}{name}-",
-                        "--provider-url",
-                        provider.url,
-                        "--provider-password",
-                        PASSWORD,
-                        "--report-interval",
-                        "0.5",
-                    ],
-                )
-            )
-            _wait(run, f"http://{ip}:54321/api/v1/capabilities", procs[-1], lab.workdir / f"{name}.log")
-        _wait(run, f"http://{ENGINE}/ovirt-engine/api", engine, lab.workdir / "engine.log")
+        argv = ["engine", "--listen", engine, "--data-dir", str(lab.workdir / "engine"),
+                "--host-monitor-interval", "2", "--janitor-interval", "2"]  # fmt: skip
+        procs.append(_spawn(lab, ns, "engine", argv, env={"NEUTRINO_ADMIN_PASSWORD": ADMIN}))
+        for name, host in hosts.items():
+            argv = ["agent", "--listen", f"{host.ip}:54321", f"--token={TOKEN}", "--host-name", name,
+                    "--data-dir", str(lab.workdir / name), "--vm-backend", "netns",
+                    "--netns-prefix", f"{lab.prefix}{name}-", *host.args]  # fmt: skip
+            procs.append(_spawn(lab, host.ns, name, argv))
+            _wait(run, f"http://{host.ip}:54321/api/v1/capabilities", procs[-1], lab.workdir / f"{name}.log")
+        _wait(run, f"http://{engine}/ovirt-engine/api", procs[0], lab.workdir / "engine.log")
         import ovirtsdk4 as sdk
 
         conn = run(
-            sdk.Connection, url=f"http://{ENGINE}/ovirt-engine/api", username="admin@internal", password=ADMIN
+            sdk.Connection, url=f"http://{engine}/ovirt-engine/api", username="admin@internal", password=ADMIN
         )
-        yield World(lab, provider, hosts, procs, run, conn)
+        addresses = {name: host.ip for name, host in hosts.items()}
+        yield World(lab, provider, {n: h.ns for n, h in hosts.items()}, procs, run, conn, addresses)
         run(conn.close)
     finally:
         for proc in procs:
@@ -261,7 +245,7 @@ def setup_site(w: World, plugin_type: str = "LINUX_BRIDGE") -> dict[str, Any]:
     )
     dc = w.run(s.data_centers_service().add, types.DataCenter(name="scenario", local=False))
     clusters = {}
-    for name in HOSTS:
+    for name in w.addresses:
         clusters[name] = w.run(
             s.clusters_service().add,
             types.Cluster(
@@ -274,7 +258,7 @@ def setup_site(w: World, plugin_type: str = "LINUX_BRIDGE") -> dict[str, Any]:
             s.hosts_service().add,
             types.Host(
                 name=name,
-                address=f"10.199.0.{HOSTS[name]}",
+                address=w.addresses[name],
                 port=54321,
                 root_password=TOKEN,
                 cluster=types.Cluster(id=clusters[name].id),

@@ -187,6 +187,31 @@ class OvnLab:
         uuid = rows[0][0][1]
         return self.sbctl("--bare", "--columns=name", "list", "Chassis", uuid) or None
 
+    def forget_chassis(self, *names: str) -> None:
+        """Delete these chassis from the southbound. A chassis whose ovn-controller was stopped stays
+        registered, and its Encap (type, IP) would keep a chassis of another name from registering on
+        the same lab host."""
+        for name in names:
+            self.sbctl("--if-exists", "chassis-del", name)
+            for row in self.sbctl(
+                "--bare", "--columns=_uuid", "find", "Chassis_Private", f"name={name}"
+            ).split():
+                self.sbctl("destroy", "Chassis_Private", row)
+
+    def forget_neutron(self) -> None:
+        """Delete the northbound rows a provider wrote (switches, port groups, DHCP options), so a
+        test that ran one leaves the session's central as it found it."""
+        for name in self.nbctl("--bare", "--columns=name", "list", "Logical_Switch").split():
+            if name.startswith("neutron-"):
+                self.nbctl("ls-del", name)
+        for name in self.nbctl("--bare", "--columns=name", "list", "Port_Group").split():
+            if name.startswith("pg_") or name == "neutron_pg_drop":
+                self.nbctl("pg-del", name)
+        rows = json.loads(self.nbctl("--format=json", "--columns=_uuid,external_ids", "list", "DHCP_Options"))
+        for (_, row), (_, ids) in rows["data"]:
+            if any(key == "subnet_id" for key, _ in ids):
+                self.nbctl("dhcp-options-del", row)
+
     def cleanup(self) -> None:
         """Every daemon stopped by pid, every namespace deleted."""
         self.net.cleanup()

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -48,20 +49,22 @@ def openstack_reason() -> str | None:
 class Provider:
     """``neutrino provider`` on ``address:9696`` in namespace ``ns`` (the lab's underlay)."""
 
-    def __init__(self, lab: Lab, ns: str, address: str = "10.199.0.254") -> None:
+    def __init__(self, lab: Lab, ns: str, address: str = "10.199.0.254", args: Sequence[str] = ()) -> None:
         self.lab = lab
         self.ns = ns
+        self.args = list(args)  # more ``neutrino provider`` options (e.g. the OVN backend's)
         self.url = f"http://{address}:9696"
         self.proc: subprocess.Popen[bytes] | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, initializer=enter_netns, initargs=(ns,))
         self._client: httpx.Client | None = None
+        self._stopped = False
 
     def start(self) -> None:
         log = open(self.lab.workdir / "provider.log", "wb")  # noqa: SIM115 - lives as long as the process
         listen = self.url.removeprefix("http://")
         self.proc = subprocess.Popen(
             ["nsenter", f"--net=/run/netns/{self.ns}", sys.executable, "-m", "neutrino.cli", "provider",
-             "--listen", listen, "--data-dir", str(self.lab.workdir / "provider")],
+             "--listen", listen, "--data-dir", str(self.lab.workdir / "provider"), *self.args],
             env=dict(os.environ, NEUTRINO_ADMIN_PASSWORD=PASSWORD), stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + 30
@@ -88,8 +91,10 @@ class Provider:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        self._pool.submit(self._close).result()
-        self._pool.shutdown()
+        if not self._stopped:  # stop() may be called twice
+            self._stopped = True
+            self._pool.submit(self._close).result()
+            self._pool.shutdown()
 
     # -- the Neutron API, from inside the namespace --------------------------------------------
     def _connected(self) -> httpx.Client:

@@ -52,7 +52,7 @@ class ProviderSettings(BaseSettings):
     backend: Literal["builtin", "ovn"] = "builtin"
     #: OVSDB connection of OVN's northbound (``tcp:IP:PORT``, ``ssl:IP:PORT``, ``unix:PATH``).
     ovn_nb_connection: str = ""
-    #: OVSDB connection of OVN's southbound (chassis); not used yet.
+    #: OVSDB connection of OVN's southbound: its chassis are listed as agents.
     ovn_sb_connection: str = ""
     #: Client key, certificate and CA certificate for ``ssl:`` connections.
     ovn_nb_private_key: Path | None = None
@@ -60,6 +60,8 @@ class ProviderSettings(BaseSettings):
     ovn_ca_cert: Path | None = None
     #: Seconds between two maintenance passes (northbound drift repair).
     ovn_maintenance_interval: float = Field(default=300.0, gt=0)
+    #: Seconds between two reads of the southbound's chassis (the agents list and their liveness).
+    ovn_chassis_interval: float = Field(default=5.0, gt=0)
     #: Seconds an OVSDB transaction may take.
     ovn_ovsdb_timeout: float = Field(default=10.0, gt=0)
 
@@ -71,10 +73,11 @@ class ProviderSettings(BaseSettings):
                 raise ValueError(f"{name}: {value!r} is not an OVSDB connection (tcp:, ssl: or unix:)")
         if self.backend == "ovn" and not self.ovn_nb_connection:
             raise ValueError("ovn_nb_connection: required with backend 'ovn'")
-        if self.ovn_nb_connection.startswith("ssl:"):
-            for name in ("ovn_nb_private_key", "ovn_nb_certificate", "ovn_ca_cert"):
-                if getattr(self, name) is None:
-                    raise ValueError(f"{name}: required for an ssl: northbound connection")
+        for db in ("northbound", "southbound"):
+            if getattr(self, f"ovn_{db[0]}b_connection").startswith("ssl:"):
+                for name in ("ovn_nb_private_key", "ovn_nb_certificate", "ovn_ca_cert"):
+                    if getattr(self, name) is None:
+                        raise ValueError(f"{name}: required for an ssl: {db} connection")
         return self
 
     def database_url(self) -> str:

@@ -42,6 +42,10 @@ def test_report_validation_and_policy(shared_provider: RunningProvider, api: Api
     bad = {"agent_report": {"host": "h", "agent_type": "t", "ports": [{"id": "p", "status": "HAPPY"}]}}
     assert "ports" in api.error(api.c.post("/v2.0/agent-reports", json=bad), 400)
     api.error(api.c.post("/v2.0/agent-reports", json={"agent_report": {"host": "h"}}), 400)
+    ovn = {
+        "agent_report": {"host": "h", "agent_type": "OVN Controller agent"}
+    }  # OVN's chassis are not reported
+    assert "agent_type" in api.error(api.c.post("/v2.0/agent-reports", json=ovn), 400)
     name = unique("dave")
     shared_provider.add_user(name, "pw", name + "-p")
     with shared_provider.client(shared_provider.token(name, "pw", name + "-p")) as client:

@@ -156,3 +156,4 @@ def test_two_chassis_agents_plug_ovn_ports(ovn_lab: OvnLab, lab: Lab, tmp_path: 
         for agent in agents.values():
             agent.stop()
         ovn_lab.nbctl("--if-exists", "ls-del", net)
+        ovn_lab.forget_chassis("ovn-ch1", "ovn-ch2")

@@ -33,6 +33,9 @@ from neutrino.provider.store.db import Database, UnitOfWork
 
 #: An agent whose last report is older than this is not alive (Neutron's agent_down_time).
 AGENT_DOWN_TIME = timedelta(seconds=75)
+#: Agents of this type are OVN's chassis, mirrored from the southbound (``backends/ovn/chassis.py``):
+#: read-only through the API.
+OVN_AGENT_TYPE = "OVN Controller agent"
 PORT_STATUSES = ("ACTIVE", "DOWN", "BUILD", "ERROR")
 
 DECLARATION: common.Declaration = {
@@ -98,13 +101,28 @@ class AgentService(ResourceService):
         return out
 
     def update(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str, data: dict[str, Any]) -> None:
+        self._writable(uow, resource_id, "updated")
         uow.execute(sa.update(t.agents).where(t.agents.c.id == resource_id).values(**data))
 
     def delete(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str) -> None:
+        self._writable(uow, resource_id, "deleted")
         uow.execute(sa.delete(t.agents).where(t.agents.c.id == resource_id))
+
+    @staticmethod
+    def _writable(uow: UnitOfWork, resource_id: str, done: str) -> None:
+        c = t.agents.c
+        kind = uow.one_or_none(sa.select(c.agent_type).where(c.id == resource_id))
+        if kind is not None and kind.agent_type == OVN_AGENT_TYPE:
+            raise errors.HTTPBadRequest(
+                msg=f"Agent {resource_id} is an OVN chassis, listed from the southbound DB: it cannot be {done}"
+            )
 
     def report(self, uow: UnitOfWork, data: dict[str, Any]) -> tuple[str, list[str]]:
         """Upsert the reporting agent and apply its port statuses; returns (agent id, port ids)."""
+        if data["agent_type"] == OVN_AGENT_TYPE:
+            raise errors.InvalidAttribute(
+                attr="agent_type", reason=f"'{OVN_AGENT_TYPE}' agents are OVN's chassis, not reported"
+            )
         now = utcnow()
         c = t.agents.c
         row = uow.one_or_none(

@@ -11,6 +11,9 @@ Maintenance: a background thread (started and stopped with the app's lifespan) c
 northbound, then at start and every ``ovn_maintenance_interval`` seconds compares the whole provider
 database with the northbound's owned rows (found by the Neutron ids in ``external_ids``) and
 repairs drift both ways, logging counts of what it fixed.
+
+Chassis: with a southbound connection, a second thread mirrors OVN's chassis into the agents list
+(see :mod:`.chassis`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import sqlalchemy as sa
 
 from neutrino.provider.backends.ovn import desired, groups
 from neutrino.provider.backends.ovn import model as m
+from neutrino.provider.backends.ovn.chassis import ChassisMonitor, Southbound
 from neutrino.provider.backends.ovn.desired import Scope
 from neutrino.provider.backends.ovn.northbound import Northbound, TlsFiles
 from neutrino.provider.backends.ovn.repair import describe, repair
@@ -41,18 +45,35 @@ class OvnBackend:
         self.db = db
         self.interval = settings.ovn_maintenance_interval
         tls = None
-        if settings.ovn_nb_connection.startswith("ssl:"):
+        if "ssl:" in (settings.ovn_nb_connection[:4], settings.ovn_sb_connection[:4]):
             assert settings.ovn_nb_private_key and settings.ovn_nb_certificate and settings.ovn_ca_cert
             tls = TlsFiles(
                 str(settings.ovn_nb_private_key), str(settings.ovn_nb_certificate), str(settings.ovn_ca_cert)
             )
+        nb_tls = tls if settings.ovn_nb_connection.startswith("ssl:") else None
         self.nb = Northbound(
-            settings.ovn_nb_connection, timeout=settings.ovn_ovsdb_timeout, tls=tls, on_port_up=self._port_up
+            settings.ovn_nb_connection,
+            timeout=settings.ovn_ovsdb_timeout,
+            tls=nb_tls,
+            on_port_up=self._port_up,
         )
         # one repair at a time: a request's and the maintenance's must not interleave their reads and writes
         self._repairing = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self.chassis: ChassisMonitor | None = None
+        if settings.ovn_sb_connection:
+            self.chassis = ChassisMonitor(
+                db,
+                Southbound(
+                    settings.ovn_sb_connection,
+                    timeout=settings.ovn_ovsdb_timeout,
+                    tls=tls if settings.ovn_sb_connection.startswith("ssl:") else None,
+                ),
+                self.nb.nb_cfg,
+                self.nb.bump_nb_cfg,
+                settings.ovn_chassis_interval,
+            )
 
     def start(self) -> None:
         """Connect now (so the first requests can write through), then maintain in the background."""
@@ -66,9 +87,13 @@ class OvnBackend:
             )
         self._thread = threading.Thread(target=self._maintain_forever, name="ovn-maintenance", daemon=True)
         self._thread.start()
+        if self.chassis is not None:
+            self.chassis.start()
 
     def stop(self) -> None:
         self._stopping.set()
+        if self.chassis is not None:
+            self.chassis.stop()
         if self._thread is not None:
             self._thread.join(30)
         self.nb.close()

@@ -185,6 +185,15 @@ class Northbound:
         ports = frozenset(lsp.name for lsp in pg.ports)
         snap.state.port_groups[group_id] = m.PortGroup(group_id, ports, frozenset(acls))
 
+    def nb_cfg(self) -> int | None:
+        """``NB_Global.nb_cfg`` (what the chassis acknowledge), or None when not connected."""
+        if not self.connected:
+            return None
+        api = self._api
+        with api.ovsdb_connection.lock:
+            rows = list(api.tables["NB_Global"].rows.values())
+        return int(rows[0].nb_cfg) if rows else None
+
     # --- writing -------------------------------------------------------------------------------
 
     def _commit(self, *commands: Any) -> list[Any]:
@@ -192,6 +201,14 @@ class Northbound:
             for command in commands:
                 txn.add(command)
         return [c.result for c in commands]
+
+    def bump_nb_cfg(self) -> None:
+        """Ask every chassis to acknowledge a new configuration number (their liveness check)."""
+        api = self._api
+        with api.ovsdb_connection.lock:
+            rows = list(api.tables["NB_Global"].rows.values())
+        if rows:
+            self._commit(api.db_set("NB_Global", rows[0].uuid, ("nb_cfg", int(rows[0].nb_cfg) + 1)))
 
     def create_switch(self, switch: m.Switch) -> None:
         name = m.switch_name(switch.network_id)
