@@ -360,8 +360,8 @@ def test_a_snapshot_preview_while_the_provider_is_down_does_not_cost_the_next_ru
 
 
 def test_convergence_after_an_interrupted_hot_plug_keeps_the_vm_running(world: World) -> None:
-    """A hot plug in flight leaves operation_id on an Up VM. converge() treats it as an interrupted run: the
-    new vNIC is not on the host, so the run is 'incomplete' and undo_run destroys the whole VM."""
+    """A hot plug recorded at its first step (the VM claimed, the agent not yet asked) when the engine died:
+    convergence leaves the VM running on its host, and the new vNIC plugged only if the host has it."""
     vm_id, (n1,) = world.vm("vm1", world.profiles[0])
     vms.start_vm(world.ctx, vm_id)
     host = world.host_name(vm_id)
@@ -394,9 +394,8 @@ def test_convergence_after_an_interrupted_hot_plug_keeps_the_vm_running(world: W
 def test_convergence_after_an_interrupted_hot_unplug_leaves_no_device_the_engine_calls_unplugged(
     world: World,
 ) -> None:
-    """A hot unplug in flight: plugged=False is committed, the VM claimed, the agent not yet asked. converge()
-    finishes it as a run (every vNIC it plans is there) and the vNIC stays plugged on the host while the engine
-    says it is unplugged (a later removal then deletes its port under the device)."""
+    """A hot unplug recorded at its first step (plugged=False committed, the agent not yet asked): convergence
+    leaves the VM Up and the vNIC plugged on the host exactly when the engine says it is."""
     vm_id, (n1, n2) = world.vm("vm1", world.profiles[0], world.profiles[1])
     vms.start_vm(world.ctx, vm_id)
     host = world.host_name(vm_id)
@@ -423,9 +422,8 @@ def test_convergence_after_an_interrupted_hot_unplug_leaves_no_device_the_engine
 
 
 def test_convergence_after_an_interrupted_migration_binds_the_ports_back_to_the_source(world: World) -> None:
-    """migrate_vm rebinds every port to the destination before create-VM there; the engine dies before
-    create-VM. converge() keeps the VM on its source (as it says) but leaves the ports bound to the
-    destination."""
+    """A migration recorded at its ports step (the port already rebound to the destination, create-VM not sent):
+    convergence keeps the VM Up on its source and binds the port back there."""
     vm_id, (n1,) = world.vm("vm1", world.profiles[0])
     vms.start_vm(world.ctx, vm_id)
     source = world.host_name(vm_id)
@@ -466,9 +464,8 @@ def test_convergence_after_an_interrupted_migration_binds_the_ports_back_to_the_
 def test_convergence_after_a_migration_that_reached_its_destination_keeps_the_vm_running(
     world: World,
 ) -> None:
-    """migrate_vm: create-VM on the destination verified, the source's VM destroyed, then the engine dies before
-    its last commit. converge() destroys the VM on the destination (the only place it runs), finds nothing on
-    the source and marks it Down: a running VM is powered off by the restart."""
+    """A migration recorded at its last step (verified on the destination, the source's VM already gone):
+    convergence finishes it, and the VM stays Up on the destination."""
     vm_id, (n1,) = world.vm("vm1", world.profiles[0])
     vms.start_vm(world.ctx, vm_id)
     source = world.host_name(vm_id)

@@ -164,4 +164,4 @@ def running(uow: UnitOfWork) -> list[Operation]:
 
 def running_to(uow: UnitOfWork, host_id: str) -> int:
     """Operations in flight that are bringing a VM to ``host_id`` (a run or a migration)."""
-    return sum(1 for op in running(uow) if op.target_host_id == host_id)
+    return uow.operations.count(state=OperationState.RUNNING, target_host_id=host_id)
