@@ -4,17 +4,27 @@ datapath, joined by an L2 underlay.
 
 ::
 
-    <prefix>ul       Linux bridge br0 (10.213.0.0/24), L2 only
+    <prefix>ul       Linux bridge br0 (10.213.0.0/24), L2 only: the underlay (Geneve)
+     │                Linux bridge br1, no address: the provider network (physnet1)
      ├─ <prefix>central  10.213.0.10 on ul0: NB ptcp:6641, SB ptcp:6642, ovn-northd
      ├─ <prefix>ch1      10.213.0.11 on br-phy (ul0 its port); ovsdb-server + ovs-vswitchd
+     │                   br-prov, no address (pv0 its port, peer pv-ch1 on br1)
      └─ <prefix>ch2      10.213.0.12 ...
 
 The lab makes no chassis an OVN chassis: that is the agent's job (``Open_vSwitch`` external ids,
-``br-int``, ovn-controller). What it does set up is what a host has before the agent runs: Open
-vSwitch, and the underlay address on the OVS bridge ``br-phy``, which OVS's userspace tunneling
-needs (with the address on the veth, tunnel ports appear but no packet leaves). TX checksum offload
-is off on the underlay veths (the netdev datapath forwards a frame left to offload with a wrong
-checksum, and the chassis' TCP connection to the SB would die).
+``br-int``, ovn-controller, with :meth:`OvnLab.agent_args`). What it does set up is what a host has
+before the agent runs: Open vSwitch, and the underlay address on the OVS bridge ``br-phy``, which
+OVS's userspace tunneling needs (with the address on the veth, tunnel ports appear but no packet
+leaves). TX checksum offload is off on the underlay veths (the netdev datapath forwards a frame left
+to offload with a wrong checksum, and the chassis' TCP connection to the SB would die).
+
+Each chassis also has a provider bridge ``br-prov`` for flat and VLAN networks (an agent given
+``--ovn-bridge-mappings physnet1:br-prov`` maps the physical network onto it, and ovn-controller
+patches it to ``br-int`` for each localnet port): its port ``pv0`` is a veth whose peer
+``pv-<chassis>`` sits on the underlay namespace's second Linux bridge ``br1``, an L2 segment with no
+address and no route anywhere. The kernel here has no 802.1Q, but a Linux bridge without VLAN
+filtering forwards tagged frames as they are, so ``tcpdump -e`` on ``pv-<chassis>`` shows each
+frame's tag as it left the chassis (:attr:`Chassis.wire`).
 
 Every daemon runs with its pid file, sockets and log under the lab's directory (``OVS_RUNDIR`` too,
 where ovs-vswitchd puts the bridges' mgmt sockets ovn-controller connects to), so labs never share
@@ -26,10 +36,13 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
+import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +56,8 @@ TOOLS = ("ovsdb-tool", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovn-northd"
          "ovn-nbctl", "ovn-sbctl", "busybox")  # fmt: skip
 SUBNET = "10.213.0"
 CENTRAL_IP = f"{SUBNET}.10"
+PHYSNET = "physnet1"  # the physical network every chassis maps onto its provider bridge
+PROVIDER_BRIDGE = "br-prov"
 
 
 def missing_tools() -> str | None:
@@ -62,6 +77,38 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float = 30, every: f
         time.sleep(every)
 
 
+@contextmanager
+def tcpdump(ns: str, dev: str, *expression: str) -> Iterator[list[str]]:
+    """``tcpdump -e -n`` on ``dev`` in namespace ``ns`` (link-level headers: MACs, ethertype, VLAN
+    tag) while the block runs, capturing only once tcpdump listens; when the block ends, the list
+    it yielded holds one line per frame seen."""
+    if shutil.which("tcpdump") is None:
+        raise AssertionError("tcpdump is missing (Debian tcpdump)")
+    argv = ["ip", "netns", "exec", ns, "tcpdump", "-e", "-n", "-l", "--immediate-mode", "-i", dev,
+            *expression]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    frames: list[str] = []
+    try:
+        said = ""
+        deadline = time.monotonic() + 10
+        while "listening on" not in said:  # tcpdump says so on stderr, after a line or two of notes
+            ready, _, _ = select.select([proc.stderr], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = os.read(proc.stderr.fileno(), 4096).decode(errors="replace") if ready else ""
+            if not chunk:
+                raise AssertionError(f"tcpdump on {dev} in {ns} did not start: {said}")
+            said += chunk
+        yield frames
+    finally:
+        proc.send_signal(signal.SIGINT)  # tcpdump prints what it has and exits
+        try:
+            out, _ = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+    frames.extend(line for line in out.splitlines() if line.strip())
+
+
 @dataclass(frozen=True)
 class Chassis:
     """A host namespace with its own Open vSwitch, not yet an OVN chassis."""
@@ -70,6 +117,7 @@ class Chassis:
     ns: str
     ip: str  # on br-phy: the tunnel (encap) address
     rundir: Path  # OVS_RUNDIR: db.sock, the bridges' mgmt sockets, pid files, logs
+    wire: str = ""  # in the underlay namespace: the peer of br-prov's veth, on br1 (tcpdump here)
 
     @property
     def db(self) -> str:
@@ -122,10 +170,23 @@ class OvnLab:
         self.net.in_ns(ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
         return ns
 
+    @property
+    def underlay_ns(self) -> str:
+        """The namespace of the underlay (br0) and provider (br1) bridges."""
+        return self.net.prefix + "ul"
+
+    def agent_args(self, ch: Chassis) -> tuple[str, ...]:
+        """``neutrino agent`` options that make ``ch`` an OVN chassis of this lab, with
+        :data:`PHYSNET` mapped onto its provider bridge."""
+        return ("--ovn-remote", self.sb_remote, "--ovn-encap-ip", ch.ip,
+                "--ovn-bridge-mappings", f"{PHYSNET}:{PROVIDER_BRIDGE}",
+                "--ovs-rundir", str(ch.rundir), "--ovn-rundir", str(ch.rundir))  # fmt: skip
+
     def build(self, chassis: int = 2) -> OvnLab:
         ul = self._netns("ul")
-        sh("ip", "-n", ul, "link", "add", "br0", "type", "bridge")
-        sh("ip", "-n", ul, "link", "set", "br0", "up")
+        for bridge in ("br0", "br1"):
+            sh("ip", "-n", ul, "link", "add", bridge, "type", "bridge")
+            sh("ip", "-n", ul, "link", "set", bridge, "up")
         self._central()
         for n in range(1, chassis + 1):
             self.chassis.append(self._chassis(n))
@@ -150,7 +211,7 @@ class OvnLab:
         self._uplink(ns, f"p-ch{n}")
         run = self.workdir / f"ch{n}"
         run.mkdir()
-        ch = Chassis(name=f"ch{n}", ns=ns, ip=f"{SUBNET}.{10 + n}", rundir=run)
+        ch = Chassis(name=f"ch{n}", ns=ns, ip=f"{SUBNET}.{10 + n}", rundir=run, wire=f"pv-ch{n}")
         sh("ovsdb-tool", "create", str(run / "conf.db"), OVS_SCHEMA)
         self._daemon(
             ns, run, "ovsdb-server", "ovsdb-server", f"--remote=punix:{run / 'db.sock'}", str(run / "conf.db")
@@ -164,7 +225,18 @@ class OvnLab:
                  f"other_config:hwaddr=02:00:0a:d5:00:{10 + n:02x}", "--", "add-port", "br-phy", "ul0")  # fmt: skip
         sh("ip", "-n", ns, "addr", "add", f"{ch.ip}/24", "dev", "br-phy")
         sh("ip", "-n", ns, "link", "set", "br-phy", "up")
+        self._provider_bridge(ch)
         return ch
+
+    def _provider_bridge(self, ch: Chassis) -> None:
+        """``br-prov`` in the chassis, its port ``pv0`` a veth to ``br1`` in the underlay namespace."""
+        ul = self.underlay_ns
+        sh("ip", "-n", ul, "link", "add", ch.wire, "type", "veth", "peer", "name", "pv0", "netns", ch.ns)
+        sh("ip", "-n", ul, "link", "set", ch.wire, "master", "br1", "up")
+        set_tx_checksum("pv0", False, netns=ch.ns)
+        sh("ip", "-n", ch.ns, "link", "set", "pv0", "up")
+        ch.vsctl("add-br", PROVIDER_BRIDGE, "--", "set", "Bridge", PROVIDER_BRIDGE, "datapath_type=netdev",
+                 "--", "add-port", PROVIDER_BRIDGE, "pv0")  # fmt: skip
 
     def nbctl(self, *args: str) -> str:
         db = f"unix:{self.workdir / 'central' / 'ovnnb_db.sock'}"
@@ -211,6 +283,15 @@ class OvnLab:
         for (_, row), (_, ids) in rows["data"]:
             if any(key == "subnet_id" for key, _ in ids):
                 self.nbctl("dhcp-options-del", row)
+
+    def forget_patch_ports(self) -> None:
+        """Delete the patch ports ovn-controller made between ``br-int`` and the provider bridge
+        for localnet ports (it leaves them when it stops), so the chassis are as built."""
+        for ch in self.chassis:
+            for row in json.loads(
+                ch.vsctl("--format=json", "--columns=name", "find", "Interface", "type=patch")
+            )["data"]:
+                ch.vsctl("--if-exists", "del-port", row[0])
 
     def cleanup(self) -> None:
         """Every daemon stopped by pid, every namespace deleted."""
