@@ -88,8 +88,9 @@ class World:
         assert len(found) == 1, (vm, found)
         return found[0]
 
-    def ping(self, src: str, dst: str) -> bool:
-        return self.lab.ping(self.guest(src), self.ips.get(dst, dst), count=1)
+    def ping(self, src: str, dst: str, wait: float = 1) -> bool:
+        """One ping from VM ``src`` to VM ``dst`` (or an address), its reply awaited ``wait`` seconds."""
+        return self.lab.ping(self.guest(src), self.ips.get(dst, dst), count=1, wait=wait)
 
     def has_address(self, vm: str) -> bool:
         out = sh("ip", "-n", self.guest(vm), "-4", "addr", "show", check=False).stdout
@@ -201,8 +202,10 @@ def require_tools() -> str | None:
     return None
 
 
-def setup_site(w: World, plugin_type: str = "LINUX_BRIDGE") -> dict[str, Any]:
-    """Provider networks and groups; the engine's DC with one cluster per host (to place the VMs)."""
+def setup_site(w: World, plugin_type: str = "LINUX_BRIDGE", one_cluster: bool = False) -> dict[str, Any]:
+    """Provider networks and groups; the engine's DC with one cluster per host (to place the VMs), or with
+    ``one_cluster`` a single cluster of all hosts (the scheduler places the VMs; they can migrate).
+    ``clusters`` maps each host name to its cluster."""
     import ovirtsdk4.types as types
 
     p = w.provider
@@ -244,16 +247,19 @@ def setup_site(w: World, plugin_type: str = "LINUX_BRIDGE") -> dict[str, Any]:
         ),
     )
     dc = w.run(s.data_centers_service().add, types.DataCenter(name="scenario", local=False))
-    clusters = {}
+    clusters: dict[str, Any] = {}
     for name in w.addresses:
-        clusters[name] = w.run(
-            s.clusters_service().add,
-            types.Cluster(
-                name=f"cl-{name}",
-                data_center=types.DataCenter(id=dc.id),
-                cpu=types.Cpu(architecture=types.Architecture.X86_64, type="Intel Nehalem Family"),
-            ),
-        )
+        if one_cluster and clusters:
+            clusters[name] = next(iter(clusters.values()))
+        else:
+            clusters[name] = w.run(
+                s.clusters_service().add,
+                types.Cluster(
+                    name="cl" if one_cluster else f"cl-{name}",
+                    data_center=types.DataCenter(id=dc.id),
+                    cpu=types.Cpu(architecture=types.Architecture.X86_64, type="Intel Nehalem Family"),
+                ),
+            )
         host = w.run(
             s.hosts_service().add,
             types.Host(
@@ -278,7 +284,7 @@ def setup_site(w: World, plugin_type: str = "LINUX_BRIDGE") -> dict[str, Any]:
             for n in w.run(s.networks_service().list, search=f"name={net['name']}")
             if n.data_center.id == dc.id
         ]
-        for cluster in clusters.values():
+        for cluster in {c.id: c for c in clusters.values()}.values():
             w.run(
                 s.clusters_service().cluster_service(cluster.id).networks_service().add,
                 types.Network(id=engine_net.id, required=False),

@@ -199,8 +199,9 @@ class Lab:
     ) -> subprocess.CompletedProcess[str]:
         return sh("ip", "netns", "exec", ns, *argv, check=check, timeout=timeout)
 
-    def ping(self, ns: str, address: str, count: int = 2) -> bool:
-        proc = self.in_ns(ns, "ping", "-c", str(count), "-i", "0.2", "-W", "1", address, check=False)
+    def ping(self, ns: str, address: str, count: int = 2, wait: float = 1) -> bool:
+        """Whether ``address`` answers ``count`` pings from ``ns``, each reply awaited ``wait`` seconds."""
+        proc = self.in_ns(ns, "ping", "-c", str(count), "-i", "0.2", "-W", str(wait), address, check=False)
         return proc.returncode == 0
 
     def cleanup(self) -> None:
