@@ -21,77 +21,34 @@ CLI and checks the northbound's rows follow, the port DOWN while nothing binds i
 from __future__ import annotations
 
 import json
-import secrets
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import _require
-from tests.support.engine_stack import HostSpec, World, add_vm, eventually, setup_site, stack, start_vm
+from tests.support.engine_stack import World, add_vm, eventually, setup_site, start_vm
 from tests.support.netlab import Lab
-from tests.support.ovn_lab import CENTRAL_IP, Chassis, OvnLab
-from tests.support.provider_lab import Provider, openstack_reason
+from tests.support.ovn_lab import Chassis, OvnLab
+from tests.support.ovn_world import ovn_provider_running, ovn_world
+from tests.support.provider_lab import Provider
 
 pytestmark = pytest.mark.root
 
 MAINTENANCE = 2  # seconds between the provider's northbound repairs
 
 
-def ovn_provider(ovn_lab: OvnLab, lab: Lab) -> Provider:
-    """The provider with the OVN backend on the lab's NB and SB, in the central's namespace (not started)."""
-    central = ovn_lab.workdir / "central"
-    return Provider(lab, ovn_lab.central_ns, CENTRAL_IP, args=(
-        "--backend", "ovn", "--ovn-nb-connection", f"unix:{central / 'ovnnb_db.sock'}",
-        "--ovn-sb-connection", f"unix:{central / 'ovnsb_db.sock'}",
-        "--ovn-maintenance-interval", str(MAINTENANCE),
-    ))  # fmt: skip
-
-
 @pytest.fixture
 def world(ovn_lab: OvnLab, lab: Lab) -> Iterator[World]:
-    _require(openstack_reason())
-    provider = ovn_provider(ovn_lab, lab)
-    tag = secrets.token_hex(2)
-    hosts = {
-        f"ovn{tag}{ch.name}": HostSpec(
-            ch.ns,
-            ch.ip,
-            (
-                "--ovn-remote",
-                ovn_lab.sb_remote,
-                "--ovn-encap-ip",
-                ch.ip,
-                "--ovs-rundir",
-                str(ch.rundir),
-                "--ovn-rundir",
-                str(ch.rundir),
-            ),
-        )  # fmt: skip
-        for ch in ovn_lab.chassis
-    }
-    try:
-        provider.start()
-        with stack(lab, ovn_lab.central_ns, f"{CENTRAL_IP}:8080", provider, hosts) as world:
-            yield world
-    finally:
-        provider.stop()
-        ovn_lab.forget_neutron()
-        ovn_lab.forget_chassis(*hosts)
+    with ovn_world(ovn_lab, lab, maintenance=MAINTENANCE) as world:
+        yield world
 
 
 @pytest.fixture
 def provider(ovn_lab: OvnLab, lab: Lab) -> Iterator[Provider]:
     """The OVN-backed provider alone (no engine, no agents)."""
-    _require(openstack_reason())
-    provider = ovn_provider(ovn_lab, lab)
-    try:
-        provider.start()
+    with ovn_provider_running(ovn_lab, lab, maintenance=MAINTENANCE) as provider:
         yield provider
-    finally:
-        provider.stop()
-        ovn_lab.forget_neutron()
 
 
 # --- what the test reads ---------------------------------------------------------------------------------

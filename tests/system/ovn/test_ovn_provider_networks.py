@@ -11,17 +11,15 @@ underlay meanwhile."""
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import _require
-from tests.support.engine_stack import HostSpec, World, add_vm, eventually, setup_site, stack, start_vm
+from tests.support.engine_stack import World, add_vm, eventually, setup_site, start_vm
 from tests.support.netlab import Lab, sh
-from tests.support.ovn_lab import CENTRAL_IP, PHYSNET, PROVIDER_BRIDGE, OvnLab, tcpdump, wait_for
-from tests.support.provider_lab import Provider, openstack_reason
+from tests.support.ovn_lab import PHYSNET, PROVIDER_BRIDGE, OvnLab, tcpdump, wait_for
+from tests.support.ovn_world import ovn_world
 
 pytestmark = pytest.mark.root
 
@@ -34,23 +32,8 @@ PINGS = 3
 def world(ovn_lab: OvnLab, lab: Lab) -> Iterator[World]:
     """The engine and the provider (``--backend ovn``) in the central's namespace, an agent per chassis
     with ``physnet1`` mapped onto ``br-prov``, registered as hosts."""
-    _require(openstack_reason())
-    central = ovn_lab.workdir / "central"
-    provider = Provider(lab, ovn_lab.central_ns, CENTRAL_IP, args=(
-        "--backend", "ovn", "--ovn-nb-connection", f"unix:{central / 'ovnnb_db.sock'}",
-        "--ovn-sb-connection", f"unix:{central / 'ovnsb_db.sock'}",
-    ))  # fmt: skip
-    tag = secrets.token_hex(2)
-    hosts = {f"prov{tag}{ch.name}": HostSpec(ch.ns, ch.ip, ovn_lab.agent_args(ch)) for ch in ovn_lab.chassis}
-    try:
-        provider.start()
-        with stack(lab, ovn_lab.central_ns, f"{CENTRAL_IP}:8080", provider, hosts) as world:
-            yield world
-    finally:
-        provider.stop()
-        ovn_lab.forget_neutron()
-        ovn_lab.forget_chassis(*hosts)
-        ovn_lab.forget_patch_ports()
+    with ovn_world(ovn_lab, lab) as world:
+        yield world
 
 
 def import_network(w: World, env: dict[str, Any], network: dict[str, Any]) -> Any:
