@@ -25,6 +25,18 @@ apt_need() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# wants_ovn ARGS...: whether `neutrino up` ARGS choose the OVN backend (--backend ovn, --backend=ovn)
+wants_ovn() {
+    local previous=""
+    for arg in "$@"; do
+        if [ "$arg" = "--backend=ovn" ] || { [ "$previous" = "--backend" ] && [ "$arg" = "ovn" ]; }; then
+            return 0
+        fi
+        previous=$arg
+    done
+    return 1
+}
+
 # make_venv EXTRAS: create .venv (once) and install Neutrino into it, e.g. make_venv "[test]"
 make_venv() {
     local extras="${1:-}"

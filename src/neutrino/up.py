@@ -9,6 +9,14 @@ the box. ``--datapath auto`` (the default) gives it the real datapath when it ca
 that makes network namespaces and bridges, with dnsmasq and busybox installed: VMs are network namespaces
 plugged by the ``linux_bridge`` driver, with DHCP and security groups — and otherwise an in-memory one (vNIC
 driver ``noop``, libvirt domain XML files) that touches nothing in the kernel. It says which, and why.
+
+``--backend ovn`` (root) makes the network distributed: it first starts OVN central and, unless the
+system's runs, an Open vSwitch for the local host, as child processes with their files under
+``DATA_DIR/ovn`` (:mod:`neutrino.up_ovn`); the provider writes OVN's northbound and lists the southbound's
+chassis as agents; the local agent runs in OVN mode (the host an OVN chassis, its ovn-controller
+supervised by the agent, VMs as network namespaces on ``br-int``, OVN serving DHCP and security groups);
+and the provider is registered with plugin type ``OPEN_VSWITCH``. Stopping ``neutrino up`` stops the
+local ovn-controller first (its chassis leaves the southbound), then every daemon it started.
 """
 
 from __future__ import annotations
@@ -17,14 +25,20 @@ import argparse
 import asyncio
 import os
 import secrets
+import signal
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from neutrino.up_ovn import OvnStack
 
 PROVIDER_NAME = "neutrino-provider"
 LOCAL_HOST = "local"
 SERVICE_PROJECT = "service"
 SERVICE_USER = "neutrino-engine"
+#: the plugin type the embedded provider is registered with, by backend
+PLUGIN_TYPES = {"builtin": "LINUX_BRIDGE", "ovn": "OPEN_VSWITCH"}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +65,41 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="seconds between synchronizations with the provider (default 300)",
     )
+    parser.add_argument(
+        "--backend",
+        choices=["builtin", "ovn"],
+        default="builtin",
+        help="the network backend: builtin (the agents follow the provider; one machine or a handful) or "
+        "ovn (root: OVN central and the local OVN chassis started here; many hosts) (default %(default)s)",
+    )
+    ovn = parser.add_argument_group("--backend ovn")
+    ovn.add_argument(
+        "--ovn-nb-listen",
+        default="127.0.0.1:6641",
+        metavar="HOST:PORT",
+        help="TCP remote of OVN's northbound, besides its unix socket; '' for none (default %(default)s)",
+    )
+    ovn.add_argument(
+        "--ovn-sb-listen",
+        default="127.0.0.1:6642",
+        metavar="HOST:PORT",
+        help="TCP remote of OVN's southbound, which other chassis connect to; '' for none "
+        "(default %(default)s)",
+    )
+    ovn.add_argument(
+        "--ovn-encap-ip",
+        default=None,
+        metavar="IP",
+        help="the local chassis' tunnel address (default: the host of --ovn-sb-listen, else 127.0.0.1)",
+    )
+    ovn.add_argument(
+        "--local-ovs",
+        choices=["auto", "system", "own"],
+        default="auto",
+        help="the local chassis' Open vSwitch: the system's (/run/openvswitch), our own in DATA_DIR/ovn/ovs "
+        "(where no system one runs, or in a network namespace of its own), or auto: the system's when it runs "
+        "(default %(default)s)",
+    )
 
 
 @dataclass
@@ -67,12 +116,13 @@ class Service:
         return host, int(port)
 
 
-def build_services(args: argparse.Namespace) -> list[Service]:
+def build_services(args: argparse.Namespace, ovn: OvnStack | None = None) -> list[Service]:
+    """The engine, the provider and the local agent (with ``ovn``: on that OVN central and local OVS)."""
     from neutrino.engine import cli as engine_cli
     from neutrino.engine.app import create_app as create_engine_app
     from neutrino.engine.bootstrap import build as build_engine
 
-    provider_settings, password = _bootstrap_provider(args)
+    provider_settings, password = _bootstrap_provider(args, ovn)
     engine_args = argparse.Namespace(
         listen=args.engine_listen,
         db=None,
@@ -85,11 +135,13 @@ def build_services(args: argparse.Namespace) -> list[Service]:
     settings = engine_cli.settings_from(engine_args)
     engine = build_engine(settings)
     engine_cli.announce(engine)
-    _register_provider(engine.ctx, args.provider_listen, password)
+    _register_provider(
+        engine.ctx, args.provider_listen, password, PLUGIN_TYPES[getattr(args, "backend", "builtin")]
+    )
 
     from neutrino.provider.app import create_app as create_provider_app
 
-    agent_app, token = _local_agent(args, password)
+    agent_app, token = _local_agent(args, password, ovn)
     return [
         Service("engine", create_engine_app(settings, engine), args.engine_listen),
         Service("provider", create_provider_app(provider_settings), args.provider_listen),
@@ -102,7 +154,9 @@ def build_services(args: argparse.Namespace) -> list[Service]:
     ]
 
 
-def _local_agent(args: argparse.Namespace, provider_password: str) -> tuple[Any, str]:
+def _local_agent(
+    args: argparse.Namespace, provider_password: str, ovn: OvnStack | None = None
+) -> tuple[Any, str]:
     """The local host agent's app and its API token (made once, kept in its data dir)."""
     from neutrino.agent.app import create_app as create_agent_app
     from neutrino.agent.settings import AgentSettings
@@ -117,17 +171,10 @@ def _local_agent(args: argparse.Namespace, provider_password: str) -> tuple[Any,
     token = token_file.read_text().strip()
     from pydantic import SecretStr
 
-    kernel, why = _kernel_datapath(getattr(args, "datapath", "auto"))
-    datapath: dict[str, Any] = (
-        {
-            "host_net": "kernel",
-            "vm_backend": "netns",
-            "guest_dhcp": True,
-            "vnic_drivers": {"LINUX_BRIDGE": "linux_bridge", "OPEN_VSWITCH": "noop"},
-        }
-        if kernel
-        else {"host_net": "memory", "vm_backend": "libvirt", "guest_dhcp": False}
-    )
+    if ovn is not None:
+        datapath, message = _ovn_chassis(args, ovn)
+    else:
+        datapath, message = _builtin_datapath(args)
     settings = AgentSettings(
         listen=args.agent_listen,
         data_dir=data_dir,
@@ -139,20 +186,60 @@ def _local_agent(args: argparse.Namespace, provider_password: str) -> tuple[Any,
         provider_project=SERVICE_PROJECT,
         **datapath,
     )
-    if kernel:
-        print(
-            f"neutrino up: local host agent at http://{args.agent_listen} with the kernel datapath: VMs are "
-            "network namespaces, LINUX_BRIDGE vNICs on Linux bridges (linux_bridge driver, DHCP, security "
-            f"groups); OPEN_VSWITCH vNICs: noop ({why})",
-            flush=True,
-        )
-    else:
-        print(
-            f"neutrino up: local host agent at http://{args.agent_listen} with an in-memory datapath (vNIC "
-            f"driver noop, libvirt domain XML files): {why}",
-            flush=True,
-        )
+    print(f"neutrino up: local host agent at http://{args.agent_listen} {message}", flush=True)
     return create_agent_app(settings), token
+
+
+def _builtin_datapath(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    """The local agent's datapath settings with the builtin backend, and what to tell the user."""
+    kernel, why = _kernel_datapath(getattr(args, "datapath", "auto"))
+    if kernel:
+        datapath = {
+            "host_net": "kernel",
+            "vm_backend": "netns",
+            "guest_dhcp": True,
+            "vnic_drivers": {"LINUX_BRIDGE": "linux_bridge", "OPEN_VSWITCH": "noop"},
+        }
+        return datapath, (
+            "with the kernel datapath: VMs are network namespaces, LINUX_BRIDGE vNICs on Linux bridges "
+            f"(linux_bridge driver, DHCP, security groups); OPEN_VSWITCH vNICs: noop ({why})"
+        )
+    memory = {"host_net": "memory", "vm_backend": "libvirt", "guest_dhcp": False}
+    return memory, f"with an in-memory datapath (vNIC driver noop, libvirt domain XML files): {why}"
+
+
+def _ovn_chassis(args: argparse.Namespace, ovn: OvnStack) -> tuple[dict[str, Any], str]:
+    """The local agent's settings in OVN mode (the host an OVN chassis of ``ovn``'s central), and what
+    to tell the user."""
+    encap_ip = encap_address(args)
+    datapath = {
+        "host_net": "kernel",
+        "vm_backend": "netns",
+        "guest_dhcp": True,
+        "ovn_remote": f"unix:{ovn.central.sb_socket}",
+        "ovn_encap_ip": encap_ip,
+        "ovs_rundir": ovn.ovs_rundir,
+        # with our own Open vSwitch, a system ovn-controller (serving the system's) is not this chassis'
+        "ovn_rundir": ovn.ovn_rundir,
+    }
+    return datapath, (
+        f"as OVN chassis '{LOCAL_HOST}' (tunnel address {encap_ip}; its ovn-controller run by the agent unless "
+        "the system runs one): VMs are network namespaces, OPEN_VSWITCH vNICs on br-int; OVN serves DHCP "
+        "and applies security groups"
+    )
+
+
+def encap_address(args: argparse.Namespace) -> str:
+    """The local chassis' tunnel address: ``--ovn-encap-ip``, else the southbound's listening host."""
+    if args.ovn_encap_ip:
+        return str(args.ovn_encap_ip)
+    host = args.ovn_sb_listen.rpartition(":")[0].strip("[]")
+    if host in ("0.0.0.0", "::"):
+        raise SystemExit(
+            f"neutrino up: --ovn-encap-ip: required with --ovn-sb-listen {args.ovn_sb_listen} "
+            "(the local chassis' tunnel address, one the other chassis reach)"
+        )
+    return host or "127.0.0.1"
 
 
 def _kernel_datapath(choice: str) -> tuple[bool, str]:
@@ -213,7 +300,7 @@ def _enroll_local_host(ctx: Any, agent_listen: str, token: str) -> None:
     )
 
 
-def _bootstrap_provider(args: argparse.Namespace) -> tuple[Any, str]:
+def _bootstrap_provider(args: argparse.Namespace, ovn: OvnStack | None = None) -> tuple[Any, str]:
     """Migrate the provider, create its admin, and the engine's service user (password kept in the data dir)."""
     from neutrino.provider import cli as provider_cli
     from neutrino.provider.app import bootstrap
@@ -221,9 +308,21 @@ def _bootstrap_provider(args: argparse.Namespace) -> tuple[Any, str]:
     provider_args = argparse.Namespace(
         listen=args.provider_listen, db="", data_dir=args.data_dir / "provider", no_auth=False, public_url=""
     )
+    backend = ""
+    if ovn is not None:
+        provider_args.backend = "ovn"
+        provider_args.ovn_nb_connection = f"unix:{ovn.central.nb_socket}"
+        provider_args.ovn_sb_connection = f"unix:{ovn.central.sb_socket}"
+        backend = (
+            f", backend ovn (northbound {provider_args.ovn_nb_connection}, "
+            f"southbound {provider_args.ovn_sb_connection})"
+        )
     settings = provider_cli.settings_from(provider_args)
     result = bootstrap(settings)
-    print(f"neutrino provider: Neutron v2.0 and Keystone v3 at http://{args.provider_listen}", flush=True)
+    print(
+        f"neutrino provider: Neutron v2.0 and Keystone v3 at http://{args.provider_listen}{backend}",
+        flush=True,
+    )
     if result.admin_password:
         print(
             f"neutrino provider: created user 'admin' (project 'admin') with password: {result.admin_password}",
@@ -266,15 +365,34 @@ def _ensure_service_user(settings: Any) -> str:
         db.dispose()
 
 
-def _register_provider(ctx: Any, provider_listen: str, password: str) -> None:
-    """Register the embedded provider once; a user's later changes to it are kept."""
+def _register_provider(
+    ctx: Any, provider_listen: str, password: str, plugin_type: str = "LINUX_BRIDGE"
+) -> None:
+    """Register the embedded provider once; a user's later changes to it are kept, except that the
+    plugin type follows the backend when it is the other backend's (a data dir started anew with
+    another ``--backend``)."""
     from neutrino.engine.commands import clusters, providers
     from neutrino.engine.commands.common import Ref
 
     with ctx.reader() as uow:
-        if uow.providers.first(name=PROVIDER_NAME) is not None:
-            return
+        existing = uow.providers.first(name=PROVIDER_NAME)
         default = uow.clusters.first(name="Default")
+    if existing is not None:
+        if (
+            existing.effective_plugin_type != plugin_type
+            and existing.effective_plugin_type in PLUGIN_TYPES.values()
+        ):
+            providers.update_provider(
+                ctx,
+                existing.id,
+                providers.ProviderChanges(plugin_type=None, external_plugin_type=plugin_type),
+            )
+            print(
+                f"neutrino up: provider '{PROVIDER_NAME}' now has plugin type {plugin_type} "
+                f"(was {existing.effective_plugin_type})",
+                flush=True,
+            )
+        return
     url = f"http://{provider_listen}"
     provider = providers.add_provider(
         ctx,
@@ -288,7 +406,7 @@ def _register_provider(ctx: Any, provider_listen: str, password: str) -> None:
         project_name=SERVICE_PROJECT,
         user_domain_name="Default",
         project_domain_name="Default",
-        external_plugin_type="LINUX_BRIDGE",
+        external_plugin_type=plugin_type,
         auto_sync=True,
     )
     if default is not None:
@@ -296,8 +414,8 @@ def _register_provider(ctx: Any, provider_listen: str, password: str) -> None:
             ctx, default.id, clusters.ClusterChanges(default_provider=Ref(id=provider.id))
         )
     print(
-        f"neutrino up: registered provider '{PROVIDER_NAME}' ({url}, auto-sync) as the Default cluster's "
-        "network provider",
+        f"neutrino up: registered provider '{PROVIDER_NAME}' ({url}, plugin type {plugin_type}, auto-sync) as "
+        "the Default cluster's network provider",
         flush=True,
     )
 
@@ -322,8 +440,66 @@ async def serve(services: list[Service]) -> None:
     await asyncio.gather(*(s.serve() for s in servers), after_start())
 
 
+class _Stopped(Exception):
+    """SIGTERM, once the servers have shut down (uvicorn raises the signal again when it is done)."""
+
+
+def _stopped(signum: int, frame: Any) -> None:
+    raise _Stopped
+
+
+def start_ovn(args: argparse.Namespace) -> OvnStack:
+    """OVN central and, unless the system's runs (``--local-ovs``), the local Open vSwitch, started;
+    a clear exit when that is not possible here."""
+    from neutrino import up_ovn
+
+    why = up_ovn.missing()
+    if why is None and getattr(args, "datapath", "auto") == "memory":
+        why = "its local chassis needs the kernel datapath, not --datapath memory"
+    if why is not None:
+        raise SystemExit(f"neutrino up: --backend ovn is not possible here: {why}")
+    base = args.data_dir.resolve() / "ovn"
+    system = up_ovn.system_ovs_running()
+    if args.local_ovs == "system" and not system:
+        raise SystemExit(
+            f"neutrino up: --local-ovs system: the system's Open vSwitch does not run ({up_ovn.SYSTEM_OVS_RUNDIR})"
+        )
+    use_system = system and args.local_ovs != "own"
+    try:
+        stack = up_ovn.OvnStack(
+            central=up_ovn.Central(
+                base / "central",
+                up_ovn.split_listen("--ovn-nb-listen", args.ovn_nb_listen),
+                up_ovn.split_listen("--ovn-sb-listen", args.ovn_sb_listen),
+            ),
+            ovs=None if use_system else up_ovn.OwnOvs(base / "ovs"),
+        )
+        stack.start()
+    except up_ovn.OvnStartError as exc:
+        raise SystemExit(f"neutrino up: --backend ovn: {exc}") from exc
+    for line in stack.describe():
+        print(f"neutrino up: {line}", flush=True)
+    return stack
+
+
 def run(args: argparse.Namespace) -> int:
-    services = build_services(args)
-    print("neutrino up: serving " + ", ".join(f"{s.name} on http://{s.listen}" for s in services), flush=True)
-    asyncio.run(serve(services))
+    # uvicorn re-raises a SIGTERM it handled once its servers are down: end here, not by the signal,
+    # so what runs beside the servers (OVN) is stopped too
+    signal.signal(signal.SIGTERM, _stopped)
+    ovn: OvnStack | None = None
+    try:
+        if getattr(args, "backend", "builtin") == "ovn":
+            ovn = start_ovn(args)
+        services = build_services(args, ovn)
+        print(
+            "neutrino up: serving " + ", ".join(f"{s.name} on http://{s.listen}" for s in services),
+            flush=True,
+        )
+        asyncio.run(serve(services))
+    except (KeyboardInterrupt, _Stopped):
+        pass
+    finally:
+        if ovn is not None:
+            stopped = ovn.stop()
+            print(f"neutrino up: stopped {', '.join(stopped) or 'nothing (all had exited)'}", flush=True)
     return 0

@@ -66,6 +66,9 @@ def ovn_config(settings: AgentSettings, datapath_type: str | None) -> OvnConfig:
         ovs_rundir=settings.ovs_rundir,
         ovn_rundir=settings.ovn_rundir,
         run_dir=settings.data_dir / "ovn",
+        private_key=settings.ovn_private_key,
+        certificate=settings.ovn_certificate,
+        ca_cert=settings.ovn_ca_cert,
     )
 
 

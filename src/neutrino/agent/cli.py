@@ -98,6 +98,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="OVN mode: the OVS bridge of each physical network",
     )
     add("--ovn-rundir", help="where the system's ovn-controller keeps its pid file (default /run/ovn)")
+    add("--ovn-private-key", metavar="PEM", help="OVN mode, ssl: remote: this chassis' private key")
+    add("--ovn-certificate", metavar="PEM", help="OVN mode, ssl: remote: this chassis' certificate")
+    add("--ovn-ca-cert", metavar="PEM", help="OVN mode, ssl: remote: the southbound's CA certificate")
     add(
         "--provider-url",
         help="report to this network provider (Neutron endpoint, e.g. http://127.0.0.1:9696)",
@@ -129,7 +132,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 SCALAR_FIELDS = (
     "listen", "data_dir", "token", "host_name", "vm_backend", "host_net", "tunnel_ip", "vxlan_port",
     "underlay_dev", "underlay_mtu", "netns_prefix", "firewall", "ovs_db", "ovs_datapath_type", "integration_bridge",
-    "ovs_rundir", "ovn_remote", "ovn_encap_ip", "ovn_encap_type", "ovn_rundir",
+    "ovs_rundir", "ovn_remote", "ovn_encap_ip", "ovn_encap_type", "ovn_rundir", "ovn_private_key",
+    "ovn_certificate", "ovn_ca_cert",
     "provider_url", "provider_auth_url", "provider_username", "provider_password", "provider_project",
     "provider_domain", "provider_ca_file", "report_interval", "sync_interval",
 )  # fmt: skip

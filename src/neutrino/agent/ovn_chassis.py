@@ -12,6 +12,20 @@ The system's ``ovn-controller`` is the live process named by ``ovn-controller.pi
 run dir (Debian: ``/run/ovn``). The agent's own writes its pid file, log and control socket in
 ``DATA_DIR/ovn``; one left running by an agent that was killed is stopped before a new one
 starts, so a restarted agent never runs two.
+
+Two ways the agent's ovn-controller ends, as OVN distinguishes them:
+
+- a deliberate stop of the agent asks it to exit gracefully (``ovn-appctl -t CTL exit``): it
+  deletes its ``Chassis``, ``Chassis_Private`` and ``Encap`` rows from the southbound and releases
+  its ports' bindings, so the chassis leaves the provider's agent list at once instead of lingering
+  until its heartbeat is too old. SIGTERM, then SIGKILL, only if that does not end it in time
+  (e.g. the southbound is unreachable: the cleanup waits for it);
+- a restart (an ovn-controller that died, restarted by the supervisor; one left by a killed agent,
+  replaced by the next) keeps the chassis: the old process is ended with SIGTERM, which leaves the
+  southbound as it is, and the new one takes over the same ``Chassis`` row.
+
+With an ``ssl:`` remote, ovn-controller gets the private key, certificate and CA certificate of
+the southbound's PKI (``-p``, ``-c``, ``-C``).
 """
 
 from __future__ import annotations
@@ -49,6 +63,19 @@ class OvnConfig:
     ovs_rundir: Path = Path("/run/openvswitch")  # where ovs-vswitchd keeps the bridges' mgmt sockets
     ovn_rundir: Path = Path("/run/ovn")  # where the system's ovn-controller keeps its pid file
     run_dir: Path = Path("/var/lib/neutrino/agent/ovn")  # the agent's own ovn-controller's files
+    # the southbound's PKI, for an ssl: remote: this chassis' key and certificate, the CA's certificate
+    private_key: Path | None = None
+    certificate: Path | None = None
+    ca_cert: Path | None = None
+
+    def ssl_options(self) -> list[str]:
+        """ovn-controller's PKI options (``-p``, ``-c``, ``-C`` in their long forms) for those given."""
+        given = (
+            ("private-key", self.private_key),
+            ("certificate", self.certificate),
+            ("ca-cert", self.ca_cert),
+        )
+        return [f"--{option}={path}" for option, path in given if path is not None]
 
     def external_ids(self) -> dict[str, str]:
         """The ``Open_vSwitch`` external ids ovn-controller reads."""
@@ -74,7 +101,9 @@ class Controller(Protocol):
 
     def alive(self) -> bool: ...
 
-    def stop(self, timeout: float) -> None: ...
+    def stop(self, timeout: float) -> None:
+        """End it deliberately: a graceful exit that takes its chassis out of the southbound."""
+        ...
 
 
 class ControllerLauncher(Protocol):
@@ -87,7 +116,8 @@ class ControllerLauncher(Protocol):
         ...
 
     def terminate(self, pid: int, timeout: float) -> None:
-        """Stop that process (SIGTERM, then SIGKILL)."""
+        """Stop that process (SIGTERM, then SIGKILL): the chassis stays in the southbound for the
+        ovn-controller that replaces it."""
         ...
 
 
@@ -105,9 +135,16 @@ def _is_ovn_controller(pid: int) -> bool:
     return comm == "ovn-controller" and stat[stat.rindex(")") + 2 :].split()[0] != "Z"
 
 
+def control_socket(run_dir: Path, pid: int) -> Path:
+    """The control socket of the ovn-controller ``pid`` whose OVN_RUNDIR is ``run_dir`` (23.03 takes no
+    ``--unixctl``: it names the socket after its pid)."""
+    return run_dir / f"ovn-controller.{pid}.ctl"
+
+
 @dataclass
 class _Child:
     proc: subprocess.Popen[bytes]
+    run_dir: Path  # its OVN_RUNDIR: where its control socket is
 
     @property
     def pid(self) -> int:
@@ -117,13 +154,32 @@ class _Child:
         return self.proc.poll() is None
 
     def stop(self, timeout: float) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        """A graceful exit (the chassis leaves the southbound); SIGTERM, then SIGKILL, if it does
+        not end within ``timeout`` seconds."""
+        if self.proc.poll() is not None:
+            return
+        ctl = control_socket(self.run_dir, self.pid)
+        wait = max(1, int(timeout / 2))
+        try:
+            done = subprocess.run(
+                ["ovn-appctl", "-t", str(ctl), f"--timeout={wait}", "exit"],
+                capture_output=True, text=True, timeout=wait + 5, check=False,
+            )  # fmt: skip
+            if done.returncode != 0:
+                log.warning("ovn-controller: exit through %s failed: %s", ctl, done.stderr.strip())
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.warning("ovn-controller: exit through %s failed: %s", ctl, exc)
+        try:
+            self.proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            log.warning("ovn-controller: pid %s did not exit gracefully; terminating it", self.pid)
+        self.proc.terminate()
+        try:
+            self.proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
 
 
 class ControllerProcesses:
@@ -138,16 +194,21 @@ class ControllerProcesses:
             "--no-chdir",
             f"--pidfile={pidfile(config)}",
             f"--log-file={config.run_dir / 'ovn-controller.log'}",
+            *config.ssl_options(),
             config.ovs_db,
         ]
         # ovn-controller reaches br-int's OpenFlow socket under OVS_RUNDIR and puts its own
         # control socket (ovn-controller.<pid>.ctl; 23.03 has no --unixctl) under OVN_RUNDIR.
         env = {**os.environ, "OVS_RUNDIR": str(config.ovs_rundir), "OVN_RUNDIR": str(config.run_dir)}
         try:
-            proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+            # its own process group: a Ctrl-C meant for the agent (or `neutrino up`) must not kill it
+            # before the agent stops it gracefully
+            proc = subprocess.Popen(
+                argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, process_group=0
+            )
         except OSError as exc:
             raise HostNetError(f"ovn-controller: {exc}") from exc
-        return _Child(proc)
+        return _Child(proc, config.run_dir)
 
     def running(self, pidfile: Path) -> int | None:
         try:
@@ -263,7 +324,8 @@ class OvnChassis:
             self.check()
 
     def stop(self) -> None:
-        """Stop supervising and stop the agent's ovn-controller (the system's is left alone)."""
+        """Stop supervising and stop the agent's ovn-controller gracefully, so its chassis leaves the
+        southbound (the system's is left alone)."""
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(10)

@@ -111,6 +111,16 @@ class AgentSettings(BaseSettings):
     ovn_rundir: Path = Field(
         default=Path("/run/ovn"), description="where the system's ovn-controller keeps its pid file"
     )
+    ovn_private_key: Path | None = Field(
+        default=None, description="OVN mode, ssl: remote: this chassis' private key (PEM)"
+    )
+    ovn_certificate: Path | None = Field(
+        default=None, description="OVN mode, ssl: remote: this chassis' certificate (PEM), signed by the CA"
+    )
+    ovn_ca_cert: Path | None = Field(
+        default=None,
+        description="OVN mode, ssl: remote: the CA certificate the southbound's is checked against",
+    )
 
     @field_validator("listen")
     @classmethod
@@ -136,6 +146,13 @@ class AgentSettings(BaseSettings):
     def _ovn_mode(self) -> AgentSettings:
         if self.ovn_remote and not self.ovn_encap_ip:
             raise ValueError("ovn_encap_ip: OVN mode (ovn_remote) needs this chassis' tunnel address")
+        ssl = any(remote.startswith("ssl:") for remote in (self.ovn_remote or "").split(","))
+        for name in ("ovn_private_key", "ovn_certificate", "ovn_ca_cert"):
+            path: Path | None = getattr(self, name)
+            if ssl and path is None:
+                raise ValueError(f"{name}: required for an ssl: ovn_remote")
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name}: {path} is not a file")
         return self
 
     @property

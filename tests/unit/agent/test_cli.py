@@ -85,6 +85,9 @@ def test_run_refuses_to_start_without_a_token_or_with_an_unknown_driver(
 
 
 def test_every_scalar_argument_reaches_the_settings(tmp_path: Path) -> None:
+    pki = {name: tmp_path / f"{name}.pem" for name in ("key", "cert", "ca")}
+    for path in pki.values():
+        path.write_text("PEM")
     args = parse(
         "--data-dir", str(tmp_path), "--token", "t", "--firewall", "none", "--ovs-db", "unix:/x.sock",
         "--ovs-datapath-type", "netdev", "--integration-bridge", "br-vm", "--provider-url", "http://p:9696", "--provider-auth-url", "http://k/v3",
@@ -93,7 +96,8 @@ def test_every_scalar_argument_reaches_the_settings(tmp_path: Path) -> None:
         "--netns-prefix", "x-", "--host-name", "h", "--vm-backend", "netns", "--host-net", "memory",
         "--tunnel-ip", "192.0.2.1", "--listen", "unix:/a.sock", "--ovs-rundir", "/r/ovs",
         "--ovn-remote", "tcp:192.0.2.9:6642", "--ovn-encap-ip", "192.0.2.1", "--ovn-encap-type", "vxlan",
-        "--ovn-rundir", "/r/ovn",
+        "--ovn-rundir", "/r/ovn", "--ovn-private-key", str(pki["key"]), "--ovn-certificate", str(pki["cert"]),
+        "--ovn-ca-cert", str(pki["ca"]),
     )  # fmt: skip
     settings = cli.settings_from_args(args)
     assert isinstance(settings, AgentSettings)
@@ -117,6 +121,8 @@ def test_every_scalar_argument_reaches_the_settings(tmp_path: Path) -> None:
     assert (settings.ovs_rundir, settings.ovn_rundir) == (Path("/r/ovs"), Path("/r/ovn"))
     assert (settings.ovn_remote, settings.ovn_encap_ip, settings.ovn_encap_type) == (
         "tcp:192.0.2.9:6642", "192.0.2.1", "vxlan")  # fmt: skip
+    assert (settings.ovn_private_key, settings.ovn_certificate, settings.ovn_ca_cert) == (
+        pki["key"], pki["cert"], pki["ca"])  # fmt: skip
 
 
 def test_ovn_mode_options_and_their_errors(tmp_path: Path) -> None:
@@ -136,6 +142,23 @@ def test_ovn_mode_options_and_their_errors(tmp_path: Path) -> None:
         AgentSettings(ovn_remote="tcp:192.0.2.9:6642", ovn_encap_ip="192.0.2.1", ovn_encap_type="gre")
     with pytest.raises(SystemExit):
         parse("--ovn-bridge-mappings", "physnet1")
+
+
+def test_an_ssl_southbound_needs_the_chassis_pki_and_each_file_must_exist(tmp_path: Path) -> None:
+    pki = {name: tmp_path / f"{name}.pem" for name in ("ovn_private_key", "ovn_certificate", "ovn_ca_cert")}
+    for path in pki.values():
+        path.write_text("PEM")
+    ssl = {"ovn_remote": "ssl:192.0.2.9:6642", "ovn_encap_ip": "192.0.2.1"}
+    settings = AgentSettings(**ssl, **pki)
+    assert settings.ovn_ca_cert == pki["ovn_ca_cert"]
+    for name in pki:
+        with pytest.raises(ValidationError, match=f"{name}: required for an ssl: ovn_remote"):
+            AgentSettings(**ssl, **{k: v for k, v in pki.items() if k != name})
+    with pytest.raises(ValidationError, match="ovn_certificate: .*nope.pem is not a file"):
+        AgentSettings(**ssl, **{**pki, "ovn_certificate": tmp_path / "nope.pem"})
+    # a second remote over TLS needs them as much as the first
+    with pytest.raises(ValidationError, match="ovn_private_key: required"):
+        AgentSettings(ovn_remote="tcp:192.0.2.9:6642,ssl:192.0.2.10:6642", ovn_encap_ip="192.0.2.1")
 
 
 def test_the_sync_interval_defaults_to_two_seconds_and_dhcp_may_be_left_to_the_provider() -> None:

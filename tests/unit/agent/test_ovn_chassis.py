@@ -200,5 +200,29 @@ def test_build_agent_in_ovn_mode_has_the_chassis_part_and_no_firewall_or_followe
     assert created and vm.nics[0].state == "plugged", vm  # groups need no firewall here: OVN applies them
 
 
+def test_ovn_controller_gets_the_southbounds_pki_for_an_ssl_remote(tmp_path: Path) -> None:
+    assert config(tmp_path).ssl_options() == []
+    pki = {
+        "private_key": tmp_path / "k.pem",
+        "certificate": tmp_path / "c.pem",
+        "ca_cert": tmp_path / "ca.pem",
+    }
+    assert config(tmp_path, remote="ssl:192.0.2.10:6642", **pki).ssl_options() == [
+        f"--private-key={tmp_path / 'k.pem'}", f"--certificate={tmp_path / 'c.pem'}",
+        f"--ca-cert={tmp_path / 'ca.pem'}",
+    ]  # fmt: skip
+    for path in pki.values():
+        path.write_text("PEM")
+    settings = AgentSettings(
+        data_dir=tmp_path, token=SecretStr("t"), host_name="chassis-a", host_net="memory",
+        ovn_remote="ssl:192.0.2.10:6642", ovn_encap_ip="192.0.2.11",
+        ovn_private_key=pki["private_key"], ovn_certificate=pki["certificate"], ovn_ca_cert=pki["ca_cert"],
+    )  # fmt: skip
+    agent = build_agent(settings)
+    assert agent.ovn is not None
+    assert (agent.ovn.config.private_key, agent.ovn.config.certificate, agent.ovn.config.ca_cert) == (
+        pki["private_key"], pki["certificate"], pki["ca_cert"])  # fmt: skip
+
+
 def test_the_userspace_datapath_is_chosen_without_the_kernel_module() -> None:
     assert userspace_datapath() == (None if Path("/sys/module/openvswitch").exists() else "netdev")
