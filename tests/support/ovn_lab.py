@@ -260,9 +260,9 @@ class OvnLab:
         return self.sbctl("--bare", "--columns=name", "list", "Chassis", uuid) or None
 
     def forget_chassis(self, *names: str) -> None:
-        """Delete these chassis from the southbound. A chassis whose ovn-controller was stopped stays
-        registered, and its Encap (type, IP) would keep a chassis of another name from registering on
-        the same lab host."""
+        """Delete these chassis from the southbound. An agent stopped gracefully takes its chassis out
+        itself; one killed leaves it registered, and its Encap (type, IP) would keep a chassis of another
+        name from registering on the same lab host."""
         for name in names:
             self.sbctl("--if-exists", "chassis-del", name)
             for row in self.sbctl(
