@@ -3,7 +3,10 @@ errors for each (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.integration.provider.conftest import Api, unique
 from tests.integration.provider.l3_helpers import (
@@ -15,7 +18,7 @@ from tests.integration.provider.l3_helpers import (
     remove_interface,
     router,
 )
-from tests.integration.provider.server import RunningProvider
+from tests.integration.provider.server import RunningProvider, running_provider
 
 INTERFACE_KEYS = {"id", "tenant_id", "project_id", "port_id", "subnet_id", "subnet_ids", "network_id"}
 
@@ -308,3 +311,67 @@ def test_pagination_and_filters(api: Api) -> None:
     assert [r["id"] for r in down["routers"]] == [made[1]["id"]]
     fields = api.ok(api.c.get(f"/v2.0/routers/{made[0]['id']}", params={"fields": "id,routes"}))["router"]
     assert fields == {"id": made[0]["id"], "routes": []}
+
+
+class RecordingBackend:
+    """A backend that implements two of the routing extensions and records what it is told."""
+
+    extensions = frozenset({"router", "external-net"})
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def changed(self, collection: str, resource_ids: Any) -> None:
+        self.calls.append((collection, list(resource_ids)))
+
+    def told(self) -> list[tuple[str, list[str]]]:
+        calls, self.calls = self.calls, []
+        return calls
+
+
+def test_the_backend_is_told_and_lists_the_extensions(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = RecordingBackend()
+    monkeypatch.setattr("neutrino.provider.app.build_backend", lambda settings, db: backend)
+    with running_provider(database_url, tmp_path) as provider, provider.admin() as client:
+        api = Api(client)
+        aliases = {e["alias"] for e in api.ok(api.c.get("/v2.0/extensions"))["extensions"]}
+        assert {"router", "external-net", "security-group", "binding"} <= aliases
+        assert not aliases & {"ext-gw-mode", "extraroute"}
+        api.error(api.c.get("/v2.0/extensions/extraroute"), 404)
+        assert api.ok(api.c.get("/v2.0/extensions/router"))["extension"]["name"] == "Neutron L3 Router"
+
+        ext, _ = external(api, "172.26.0.0/24")
+        net = api.network()
+        sub = api.subnet(net["id"], "10.59.0.0/24")
+        backend.told()
+        r = router(api, external_gateway_info={"network_id": ext["id"]})
+        gw = r["external_gateway_info"]
+        [gw_port] = api.ok(api.c.get("/v2.0/ports", params={"device_id": r["id"], "network_id": ext["id"]}))[
+            "ports"
+        ]
+        assert gw and backend.told() == [("ports", [gw_port["id"]]), ("routers", [r["id"]])]
+        iface = add_interface(api, r["id"], subnet_id=sub["id"])
+        assert backend.told() == [("ports", [iface["port_id"]]), ("routers", [r["id"]])]
+        vm = api.port(net["id"])
+        backend.told()
+        made = api.post("floatingips", "floatingip", floating_network_id=ext["id"], port_id=vm["id"])
+        [fip_port] = api.ok(api.c.get("/v2.0/ports", params={"device_id": made["id"]}))["ports"]
+        assert backend.told() == [("ports", [fip_port["id"]]), ("floatingips", [made["id"]])]
+        put_router(api, r["id"], admin_state_up=False)
+        assert backend.told() == [("floatingips", [made["id"]]), ("routers", [r["id"]])]
+        api.ok(api.c.delete(f"/v2.0/ports/{vm['id']}"), 204)
+        assert backend.told() == [("floatingips", [made["id"]]), ("ports", [vm["id"]])]
+        api.ok(api.c.delete(f"/v2.0/floatingips/{made['id']}"), 204)
+        assert backend.told() == [("ports", [fip_port["id"]]), ("floatingips", [made["id"]])]
+        remove_interface(api, r["id"], port_id=iface["port_id"])
+        assert backend.told() == [("ports", [iface["port_id"]]), ("routers", [r["id"]])]
+        api.ok(api.c.delete(f"/v2.0/routers/{r['id']}"), 204)
+        assert backend.told() == [("ports", [gw_port["id"]]), ("routers", [r["id"]])]
