@@ -11,8 +11,7 @@ that, so that neither side imports the other.
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -150,8 +149,3 @@ def refresh_floating_ip_status(uow: UnitOfWork, router_id: str, admin_state_up: 
             .values(status=status, updated_at=utcnow(), revision_number=c.revision_number + 1)
         )
         uow.note_changed("floatingips", ids)
-
-
-def addresses_in(cidr: str, addresses: Sequence[str]) -> list[str]:
-    net = ipaddress.ip_network(cidr)
-    return [a for a in addresses if ipaddress.ip_address(a) in net]
