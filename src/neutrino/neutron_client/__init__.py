@@ -22,7 +22,13 @@ Results are frozen dataclasses (``resources``), requests typed objects whose uns
 (``payloads``), failures a small exception tree (``errors``).
 """
 
-from neutrino.neutron_client.client import REPORT_EXTENSION, Filter, NeutronClient, PortResult
+from neutrino.neutron_client.client import (
+    REPORT_EXTENSION,
+    ROUTER_INTERFACE,
+    Filter,
+    NeutronClient,
+    PortResult,
+)
 from neutrino.neutron_client.endpoint import Credentials, Endpoint
 from neutrino.neutron_client.errors import (
     AuthFailed,
@@ -52,17 +58,23 @@ from neutrino.neutron_client.payloads import (
 )
 from neutrino.neutron_client.resources import (
     AGENTS,
+    FLOATING_IPS,
     NETWORKS,
     PORTS,
+    ROUTERS,
     SECURITY_GROUP_RULES,
     SECURITY_GROUPS,
     SUBNETS,
     AddressPair,
+    ExternalGateway,
     FixedIp,
+    FloatingIp,
     Network,
     NetworkAgent,
     Port,
     Resource,
+    Route,
+    Router,
     SecurityGroup,
     SecurityGroupRule,
     Subnet,
@@ -70,9 +82,12 @@ from neutrino.neutron_client.resources import (
 
 __all__ = [
     "AGENTS",
+    "FLOATING_IPS",
     "NETWORKS",
     "PORTS",
     "REPORT_EXTENSION",
+    "ROUTERS",
+    "ROUTER_INTERFACE",
     "SECURITY_GROUPS",
     "SECURITY_GROUP_RULES",
     "SUBNETS",
@@ -86,9 +101,11 @@ __all__ = [
     "Conflict",
     "Credentials",
     "Endpoint",
+    "ExternalGateway",
     "Filter",
     "FixedIp",
     "FixedIpRequest",
+    "FloatingIp",
     "Forbidden",
     "InvalidEndpoint",
     "KeystoneError",
@@ -104,6 +121,8 @@ __all__ = [
     "PortStatus",
     "PortUpdate",
     "Resource",
+    "Route",
+    "Router",
     "SecurityGroup",
     "SecurityGroupRule",
     "ServerError",

@@ -24,16 +24,20 @@ from neutrino.neutron_client.payloads import (
 )
 from neutrino.neutron_client.resources import (
     AGENTS,
+    FLOATING_IPS,
     NETWORKS,
     PORTS,
+    ROUTERS,
     SECURITY_GROUP_RULES,
     SECURITY_GROUPS,
     SUBNETS,
+    FloatingIp,
     JsonObject,
     Network,
     NetworkAgent,
     Port,
     Resource,
+    Router,
     SecurityGroup,
     SecurityGroupRule,
     Subnet,
@@ -47,6 +51,8 @@ Filter = str | int | bool | Collection[str]
 #: The collection path of Neutrino's agent reports (extension alias :data:`REPORT_EXTENSION`).
 REPORT_PATH = "agent-reports"
 REPORT_EXTENSION = "neutrino-agent-report"
+#: The ``device_owner`` of a router's interface ports (``device_id``: the router).
+ROUTER_INTERFACE = "network:router_interface"
 
 
 @dataclass(frozen=True)
@@ -204,6 +210,24 @@ class NeutronClient:
         self, *, fields: Sequence[str] = (), **filters: Filter
     ) -> list[SecurityGroupRule]:
         return self.query(SECURITY_GROUP_RULES, fields=fields, **filters)
+
+    # --- routers and floating IPs (extension ``router``), read only ---------------------------------
+
+    def list_routers(self, *, fields: Sequence[str] = (), **filters: Filter) -> list[Router]:
+        return self.query(ROUTERS, fields=fields, **filters)
+
+    def get_router(self, router_id: str) -> Router:
+        return self.get(ROUTERS, router_id)
+
+    def list_router_interfaces(self, router_ids: Collection[str] | None = None) -> list[Port]:
+        """The interfaces of these routers (of all when None): ports with ``device_owner``
+        ``network:router_interface``; each one's ``device_id`` is its router."""
+        if router_ids is None:
+            return self.list_ports(device_owner=ROUTER_INTERFACE)
+        return self.list_ports(device_owner=ROUTER_INTERFACE, device_id=sorted(router_ids))
+
+    def list_floating_ips(self, *, fields: Sequence[str] = (), **filters: Filter) -> list[FloatingIp]:
+        return self.query(FLOATING_IPS, fields=fields, **filters)
 
     # --- agents -----------------------------------------------------------------------------------
 

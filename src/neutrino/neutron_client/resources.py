@@ -69,6 +69,7 @@ class Network:
     port_security_enabled: bool | None = None
     shared: bool = False
     subnet_ids: tuple[str, ...] = ()
+    external: bool = False  # router:external (extension external-net): routers' gateways live here
 
     @classmethod
     def from_json(cls, d: JsonObject) -> Network:
@@ -84,6 +85,7 @@ class Network:
             port_security_enabled=_opt_bool(d, "port_security_enabled"),
             shared=d.get("shared") is True,
             subnet_ids=_texts(d, "subnets"),
+            external=d.get("router:external") is True,
         )
 
 
@@ -157,9 +159,7 @@ class Port:
             device_owner=_text(d, "device_owner"),
             status=_opt_text(d, "status"),
             security_groups=_texts(d, "security_groups"),
-            fixed_ips=tuple(
-                FixedIp(_text(ip, "subnet_id"), _text(ip, "ip_address")) for ip in _objects(d, "fixed_ips")
-            ),
+            fixed_ips=_fixed_ips(d, "fixed_ips"),
             host_id=_opt_text(d, "binding:host_id"),
             vif_type=_opt_text(d, "binding:vif_type"),
             # some Neutrons send an object, some a JSON string, old ones nothing
@@ -287,6 +287,96 @@ class NetworkAgent:
         )
 
 
+def _fixed_ips(d: JsonObject, key: str) -> tuple[FixedIp, ...]:
+    return tuple(FixedIp(_text(ip, "subnet_id"), _text(ip, "ip_address")) for ip in _objects(d, key))
+
+
+@dataclass(frozen=True)
+class ExternalGateway:
+    """A router's ``external_gateway_info``. ``enable_snat`` is None from a Neutron without the
+    ``ext-gw-mode`` extension (which then always translates)."""
+
+    network_id: str
+    enable_snat: bool | None = None
+    fixed_ips: tuple[FixedIp, ...] = ()
+
+    @classmethod
+    def from_json(cls, d: JsonObject) -> ExternalGateway:
+        return cls(
+            network_id=_text(d, "network_id"),
+            enable_snat=_opt_bool(d, "enable_snat"),
+            fixed_ips=_fixed_ips(d, "external_fixed_ips"),
+        )
+
+
+class Route(NamedTuple):
+    """A router's static route (extension ``extraroute``)."""
+
+    destination: str
+    nexthop: str
+
+
+@dataclass(frozen=True)
+class Router:
+    """A Neutron router (extension ``router``). Its interfaces are ports: see
+    ``NeutronClient.list_router_interfaces``."""
+
+    id: str
+    name: str
+    status: str | None = None
+    admin_state_up: bool = True
+    project_id: str | None = None
+    gateway: ExternalGateway | None = None
+    routes: tuple[Route, ...] = ()
+
+    @classmethod
+    def from_json(cls, d: JsonObject) -> Router:
+        gateway = d.get("external_gateway_info")
+        return cls(
+            id=_text(d, "id"),
+            name=_text(d, "name"),
+            status=_opt_text(d, "status"),
+            admin_state_up=d.get("admin_state_up") is not False,
+            project_id=_opt_text(d, "project_id") or _opt_text(d, "tenant_id"),
+            gateway=ExternalGateway.from_json(gateway) if isinstance(gateway, dict) and gateway else None,
+            routes=tuple(
+                Route(_text(r, "destination"), _text(r, "nexthop"))
+                for r in _objects(d, "routes")
+                if _text(r, "destination") and _text(r, "nexthop")
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class FloatingIp:
+    """A floating IP (extension ``router``): an address on ``floating_network_id``, associated
+    with ``port_id``'s ``fixed_ip_address`` through ``router_id``, or with nothing."""
+
+    id: str
+    floating_ip_address: str
+    floating_network_id: str
+    status: str | None = None
+    port_id: str | None = None
+    fixed_ip_address: str | None = None
+    router_id: str | None = None
+    project_id: str | None = None
+    description: str = ""
+
+    @classmethod
+    def from_json(cls, d: JsonObject) -> FloatingIp:
+        return cls(
+            id=_text(d, "id"),
+            floating_ip_address=_text(d, "floating_ip_address"),
+            floating_network_id=_text(d, "floating_network_id"),
+            status=_opt_text(d, "status"),
+            port_id=_opt_text(d, "port_id"),
+            fixed_ip_address=_opt_text(d, "fixed_ip_address"),
+            router_id=_opt_text(d, "router_id"),
+            project_id=_opt_text(d, "project_id") or _opt_text(d, "tenant_id"),
+            description=_text(d, "description"),
+        )
+
+
 T = TypeVar("T")
 
 
@@ -309,3 +399,5 @@ PORTS = Resource("ports", "port", Port.from_json)
 SECURITY_GROUPS = Resource("security-groups", "security_group", SecurityGroup.from_json)
 SECURITY_GROUP_RULES = Resource("security-group-rules", "security_group_rule", SecurityGroupRule.from_json)
 AGENTS = Resource("agents", "agent", NetworkAgent.from_json)
+ROUTERS = Resource("routers", "router", Router.from_json)
+FLOATING_IPS = Resource("floatingips", "floatingip", FloatingIp.from_json)

@@ -91,9 +91,11 @@ class ProviderState:
 def create_app(settings: ProviderSettings) -> Starlette:
     """The provider's ASGI app. The database must have been bootstrapped (see :func:`bootstrap`)."""
     from neutrino.provider.api.agents import AgentService, report_route
+    from neutrino.provider.api.floatingips import FloatingIpService
     from neutrino.provider.api.networks import NetworkService
     from neutrino.provider.api.ports import PortService
     from neutrino.provider.api.resource import Controller
+    from neutrino.provider.api.routers import RouterService
     from neutrino.provider.api.security_group_rules import SecurityGroupRuleService
     from neutrino.provider.api.security_groups import SecurityGroupService
     from neutrino.provider.api.subnets import SubnetService
@@ -121,6 +123,8 @@ def create_app(settings: ProviderSettings) -> Starlette:
         SecurityGroupService,
         SecurityGroupRuleService,
         AgentService,
+        RouterService,
+        FloatingIpService,
     )
     for service_class in services:
         service = service_class(settings)

@@ -3,12 +3,12 @@
 Exception tree (the leaf's class name is the ``type`` clients see, as in Neutron)::
 
     ProviderError
-     ├── BadRequest (400)        InvalidInput, HTTPBadRequest, InvalidIpForNetwork, ...
+     ├── BadRequest (400)        InvalidInput, HTTPBadRequest, InvalidIpForNetwork, InvalidRoutes, ...
      ├── NotAuthorized (401)     Unauthorized
      ├── Forbidden (403)         PolicyNotAuthorized
-     ├── NotFound (404)          NetworkNotFound, SubnetNotFound, PortNotFound, ...
+     ├── NotFound (404)          NetworkNotFound, SubnetNotFound, PortNotFound, RouterNotFound, ...
      ├── Conflict (409)          IpAddressGenerationFailure, IpAddressInUse, ...
-     │    └── InUse (409)        NetworkInUse, SubnetInUse, MacAddressInUse, ...
+     │    └── InUse (409)        NetworkInUse, SubnetInUse, RouterInUse, ServicePortInUse, ...
      └── ServiceUnavailable (503) NoNetworkAvailable
 
 One table, :data:`STATUS_BY_CATEGORY`, maps a category to its HTTP status.
@@ -143,6 +143,18 @@ class SecurityGroupDefaultAlreadyExists(InUse):
     message = "Default security group already exists."
 
 
+class SubnetMismatchForPort(BadRequest):
+    message = "Subnet on port %(port_id)s does not match the requested subnet %(subnet_id)s."
+
+
+class InvalidRoutes(InvalidInput):
+    message = "Invalid format for routes: %(routes)s, %(reason)s"
+
+
+class ExternalIpAddressExhausted(BadRequest):
+    message = "Unable to find any IP address on external network %(net_id)s."
+
+
 # --- 401 / 403 ---------------------------------------------------------------------------------
 
 
@@ -195,6 +207,29 @@ class ProjectNotFound(NotFound):
 
 class UserNotFound(NotFound):
     message = "Could not find user: %(user)s."
+
+
+class RouterNotFound(NotFound):
+    message = "Router %(router_id)s could not be found"
+
+
+class RouterInterfaceNotFound(NotFound):
+    message = "Router %(router_id)s does not have an interface with id %(port_id)s"
+
+
+class RouterInterfaceNotFoundForSubnet(NotFound):
+    message = "Router %(router_id)s has no interface on subnet %(subnet_id)s"
+
+
+class FloatingIPNotFound(NotFound):
+    message = "Floating IP %(floatingip_id)s could not be found"
+
+
+class ExternalGatewayForFloatingIPNotFound(NotFound):
+    message = (
+        "External network %(external_network_id)s is not reachable from subnet %(subnet_id)s.  "
+        "Therefore, cannot associate Port %(port_id)s with a Floating IP."
+    )
 
 
 # --- 409 ---------------------------------------------------------------------------------------
@@ -250,6 +285,46 @@ class VlanIdInUse(InUse):
 
 class FlatNetworkInUse(InUse):
     message = "Unable to create the flat network. Physical network %(physical_network)s is in use."
+
+
+class PortInUse(InUse):
+    message = "Unable to complete operation on port %(port_id)s for network %(net_id)s. Port already has an attached device %(device_id)s."
+
+
+class ServicePortInUse(InUse):
+    message = "Port %(port_id)s cannot be deleted directly via the port API: %(reason)s."
+
+
+class GatewayIpInUse(InUse):
+    message = "Current gateway ip %(ip_address)s already in use by port %(port_id)s. Unable to update."
+
+
+class ExternalNetworkInUse(InUse):
+    message = "External network %(net_id)s cannot be updated to be made non-external, since it has existing gateway ports."
+
+
+class RouterInUse(InUse):
+    message = "Router %(router_id)s %(reason)s"
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("reason", "still has ports")
+        super().__init__(**kwargs)
+
+
+class RouterInterfaceInUseByFloatingIP(InUse):
+    message = "Router interface for subnet %(subnet_id)s on router %(router_id)s cannot be deleted, as it is required by one or more floating IPs."
+
+
+class RouterInterfaceInUseByRoute(InUse):
+    message = "Router interface for subnet %(subnet_id)s on router %(router_id)s cannot be deleted, as it is required by one or more routes."
+
+
+class RouterExternalGatewayInUseByFloatingIp(InUse):
+    message = "Gateway cannot be updated for router %(router_id)s, since a gateway to external network %(net_id)s is required by one or more floating IPs."
+
+
+class FloatingIPPortAlreadyAssociated(InUse):
+    message = "Cannot associate floating IP %(floating_ip_address)s (%(fip_id)s) with port %(port_id)s using fixed IP %(fixed_ip)s, as that fixed IP already has a floating IP on external network %(net_id)s."
 
 
 class DuplicateName(Conflict):

@@ -90,5 +90,5 @@ def test_network_with_ports_is_in_use(api: Api) -> None:
 
 
 def test_unknown_paths_answer_neutron_errors(api: Api) -> None:
-    api.error(api.c.get("/v2.0/routers"), 404)
+    api.error(api.c.get("/v2.0/bgp-speakers"), 404)
     api.error(api.c.patch("/v2.0/networks"), 405)

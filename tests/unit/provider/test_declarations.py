@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from neutrino.provider import errors
-from neutrino.provider.api import networks, ports, security_group_rules, security_groups, subnets
+from neutrino.provider.api import (
+    floatingips,
+    networks,
+    ports,
+    routers,
+    security_group_rules,
+    security_groups,
+    subnets,
+)
 from neutrino.provider.api.attributes import (
     ATTR_NOT_SPECIFIED,
     KEYWORDS,
@@ -24,6 +32,8 @@ DECLARATIONS = {
     "ports": ports.DECLARATION,
     "security_groups": security_groups.DECLARATION,
     "security_group_rules": security_group_rules.DECLARATION,
+    "routers": routers.DECLARATION,
+    "floatingips": floatingips.DECLARATION,
 }
 ADMIN = RequestContext.admin("p-admin")
 USER = RequestContext(user_id="u", project_id="p-user", is_admin=False, roles=("member",))

@@ -1,4 +1,6 @@
-"""``networks``, with the provider (segment) extension: vxlan by default, flat and vlan too.
+"""``networks``, with the provider (segment) extension: vxlan by default, flat and vlan too, and
+``external-net`` (``router:external``: where routers' gateways and floating IPs live; only admins
+set it, everyone sees external networks).
 
 Segmentation ids not given are allocated from the configured ranges: the lowest free one, under
 a lock, backed by the primary key of ``segment_allocations`` so no id is ever handed out twice.
@@ -12,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from neutrino.provider import errors
-from neutrino.provider.api import common
+from neutrino.provider.api import common, l3
 from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
 from neutrino.provider.api.resource import ResourceService, new_id, utcnow
 from neutrino.provider.api.validators import to_boolean, to_int, to_int_or_none
@@ -63,7 +65,15 @@ DECLARATION: common.Declaration = {
         "convert_to": to_boolean,
         "is_filter": True,
     },
-    "router:external": {"allow_post": False, "column": None},
+    "router:external": {
+        "allow_post": True,
+        "allow_put": True,
+        "default": False,
+        "convert_to": to_boolean,
+        "is_filter": True,
+        "is_sort_key": True,
+        "column": "router_external",
+    },
     "availability_zones": {"allow_post": False, "column": None},
     "provider:network_type": {
         "allow_post": True,
@@ -94,10 +104,11 @@ DECLARATION: common.Declaration = {
 
 
 def visible(ctx: RequestContext) -> sa.ColumnElement[bool] | None:
-    """Networks a caller sees: admins all; others their project's and shared ones."""
+    """Networks a caller sees: admins all; others their project's, shared and external ones."""
     if ctx.is_admin:
         return None
-    return sa.or_(t.networks.c.project_id == ctx.project_id, t.networks.c.shared.is_(True))
+    n = t.networks.c
+    return sa.or_(n.project_id == ctx.project_id, n.shared.is_(True), n.router_external.is_(True))
 
 
 class NetworkService(ResourceService):
@@ -127,13 +138,14 @@ class NetworkService(ResourceService):
         for row in rows:
             record = self.record(row)
             record.update(subnets=subnets[row.id], tags=[], availability_zones=[])
-            record["router:external"] = False
             out.append(record)
         return out
 
     def create(self, uow: UnitOfWork, ctx: RequestContext, data: dict[str, Any]) -> str:
         if data["shared"] and not ctx.is_admin:
             raise errors.PolicyNotAuthorized(action="create_network:shared")
+        if data["router:external"] and not ctx.is_admin:
+            raise errors.PolicyNotAuthorized(action="create_network:router:external")
         network_id = new_id()
         network_type, physnet, seg_id = self._segment(uow, data)
         max_mtu = self.settings.global_physnet_mtu - (VXLAN_OVERHEAD if network_type == "vxlan" else 0)
@@ -150,6 +162,7 @@ class NetworkService(ResourceService):
                 admin_state_up=data["admin_state_up"],
                 status="ACTIVE",
                 shared=data["shared"],
+                router_external=data["router:external"],
                 mtu=mtu,
                 port_security_enabled=data["port_security_enabled"],
                 network_type=network_type,
@@ -251,6 +264,11 @@ class NetworkService(ResourceService):
             raise errors.PolicyNotAuthorized(action="update_network")
         if "shared" in data and not ctx.is_admin:
             raise errors.PolicyNotAuthorized(action="update_network:shared")
+        if "router:external" in data:
+            if not ctx.is_admin:
+                raise errors.PolicyNotAuthorized(action="update_network:router:external")
+            if row.router_external and not data["router:external"] and l3.has_gateway_ports(uow, row.id):
+                raise errors.ExternalNetworkInUse(net_id=row.id)
         if "mtu" in data:
             max_mtu = self.settings.global_physnet_mtu - (
                 VXLAN_OVERHEAD if row.network_type == "vxlan" else 0
@@ -264,6 +282,7 @@ class NetworkService(ResourceService):
         if row.project_id != ctx.project_id and not ctx.is_admin:
             raise errors.PolicyNotAuthorized(action="delete_network")
         uow.lock_rows(t.networks, [resource_id])
+        l3.delete_unassociated_floating_ips(uow, resource_id)
         in_use = uow.one_or_none(
             sa.select(t.ports.c.id)
             .where(t.ports.c.network_id == resource_id, t.ports.c.device_owner != "network:dhcp")

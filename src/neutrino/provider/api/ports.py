@@ -1,6 +1,8 @@
 """``ports``: addresses from the IPAM, MACs unique per network, security groups, port binding.
 
 ``status`` starts DOWN; ``binding:*`` is what a host agent will later report and update.
+Routers and floating IPs create their own ports here (:func:`insert_service_port`); the port API
+may not delete those (``l3.check_port_deletion``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from neutrino.provider import errors
-from neutrino.provider.api import common
+from neutrino.provider.api import common, l3
 from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
 from neutrino.provider.api.networks import visible as network_visible
 from neutrino.provider.api.resource import ResourceService, new_id, utcnow
@@ -148,6 +150,102 @@ def _fixed_ips_filter(values: list[str]) -> sa.ColumnElement[bool]:
     return t.ports.c.id.in_(sub)
 
 
+def mac_taken(uow: UnitOfWork, network_id: str, mac: str) -> bool:
+    stmt = sa.select(t.ports.c.id).where(t.ports.c.network_id == network_id, t.ports.c.mac_address == mac)
+    return uow.one_or_none(stmt) is not None
+
+
+def new_mac(uow: UnitOfWork, network_id: str) -> str:
+    for _ in range(16):
+        mac = BASE_MAC + "".join(f":{b:02x}" for b in secrets.token_bytes(3))
+        if not mac_taken(uow, network_id, mac):
+            return mac
+    raise errors.Conflict()
+
+
+def insert_service_port(
+    uow: UnitOfWork,
+    network: sa.Row[Any],
+    *,
+    project_id: str,
+    device_id: str,
+    device_owner: str,
+    requested: list[dict[str, Any]] | None,
+    status: str = "DOWN",
+    ip_version: int | None = None,
+    allow_gateway: bool = False,
+) -> tuple[str, list[tuple[str, str]]]:
+    """A port a router or a floating IP owns: unbound, in no security group (Neutron trusts
+    ``network:*`` ports), addresses as ``allocator.allocate`` gives them. Returns its id and
+    its (subnet_id, ip_address) allocations."""
+    port_id = new_id()
+    now = utcnow()
+    mac = new_mac(uow, network.id)
+    uow.execute(
+        sa.insert(t.ports).values(
+            id=port_id,
+            project_id=project_id,
+            network_id=network.id,
+            name="",
+            description="",
+            mac_address=mac,
+            admin_state_up=True,
+            status=status,
+            device_id=device_id,
+            device_owner=device_owner,
+            port_security_enabled=network.port_security_enabled,
+            binding_host_id="",
+            binding_profile={},
+            binding_vnic_type="normal",
+            binding_vif_type=UNBOUND,
+            binding_vif_details={},
+            created_at=now,
+            updated_at=now,
+            revision_number=0,
+        )
+    )
+    allocations = allocator.allocate(
+        uow,
+        network_id=network.id,
+        port_id=port_id,
+        mac_address=mac,
+        requested=requested,
+        ip_version=ip_version,
+        allow_gateway=allow_gateway,
+    )
+    return port_id, allocations
+
+
+def reallocate(
+    uow: UnitOfWork, row: Any, wanted: list[dict[str, Any]], mac: str, *, allow_gateway: bool = False
+) -> None:
+    """Give a port the addresses ``wanted`` (a port update's ``fixed_ips``)."""
+    current = [
+        (a.subnet_id, a.ip_address)
+        for a in uow.rows(sa.select(t.ip_allocations).where(t.ip_allocations.c.port_id == row.id))
+    ]
+    # {"subnet_id": S} alone keeps the address the port already has on S.
+    unclaimed = list(current)
+    requested = []
+    for item in wanted:
+        if "ip_address" not in item:
+            match = next((c for c in unclaimed if c[0] == item.get("subnet_id")), None)
+            if match is not None:
+                unclaimed.remove(match)
+                item = {"subnet_id": match[0], "ip_address": match[1]}
+        requested.append(item)
+    result = allocator.allocate(
+        uow,
+        network_id=row.network_id,
+        port_id=row.id,
+        mac_address=mac,
+        requested=requested,
+        keep=current,
+        allow_gateway=allow_gateway,
+    )
+    allocator.release(uow, row.id, [c for c in current if c not in result])
+
+
 def _security_groups_filter(values: list[str]) -> sa.ColumnElement[bool]:
     psg = t.port_security_groups.c
     return t.ports.c.id.in_(sa.select(psg.port_id).where(psg.security_group_id.in_(values)))
@@ -202,8 +300,8 @@ class PortService(ResourceService):
         groups = self._groups(uow, data["project_id"], data["security_groups"], port_security)
         mac = data["mac_address"]
         if mac is ATTR_NOT_SPECIFIED:
-            mac = self._new_mac(uow, network.id)
-        elif self._mac_taken(uow, network.id, mac):
+            mac = new_mac(uow, network.id)
+        elif mac_taken(uow, network.id, mac):
             raise errors.MacAddressInUse(net_id=network.id, mac=mac)
         port_id = new_id()
         now = utcnow()
@@ -280,18 +378,6 @@ class PortService(ResourceService):
                     raise errors.SecurityGroupNotFound(id=group_id)
         return list(requested)
 
-    @staticmethod
-    def _mac_taken(uow: UnitOfWork, network_id: str, mac: str) -> bool:
-        stmt = sa.select(t.ports.c.id).where(t.ports.c.network_id == network_id, t.ports.c.mac_address == mac)
-        return uow.one_or_none(stmt) is not None
-
-    def _new_mac(self, uow: UnitOfWork, network_id: str) -> str:
-        for _ in range(16):
-            mac = BASE_MAC + "".join(f":{b:02x}" for b in secrets.token_bytes(3))
-            if not self._mac_taken(uow, network_id, mac):
-                return mac
-        raise errors.Conflict()
-
     # --- update / delete -----------------------------------------------------------------------
 
     def update(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str, data: dict[str, Any]) -> None:
@@ -299,7 +385,7 @@ class PortService(ResourceService):
         if "mac_address" in data and data["mac_address"] != row.mac_address:
             if not ctx.is_admin:
                 raise errors.PolicyNotAuthorized(action="update_port:mac_address")
-            if self._mac_taken(uow, row.network_id, data["mac_address"]):
+            if mac_taken(uow, row.network_id, data["mac_address"]):
                 raise errors.MacAddressInUse(net_id=row.network_id, mac=data["mac_address"])
         port_security = data.get("port_security_enabled", row.port_security_enabled)
         if "security_groups" in data:
@@ -319,7 +405,14 @@ class PortService(ResourceService):
         ):
             raise errors.PortSecurityPortHasSecurityGroup()
         if "fixed_ips" in data:
-            self._reallocate(uow, row, data["fixed_ips"], data.get("mac_address", row.mac_address))
+            reallocate(
+                uow,
+                row,
+                data["fixed_ips"],
+                data.get("mac_address", row.mac_address),
+                allow_gateway=row.device_owner == l3.ROUTER_INTERFACE,
+            )
+            l3.check_floating_ip_addresses(uow, resource_id)
         if "binding:host_id" in data:
             data.update(
                 {
@@ -329,28 +422,8 @@ class PortService(ResourceService):
             )
         self.touch(uow, resource_id, data)
 
-    @staticmethod
-    def _reallocate(uow: UnitOfWork, row: Any, wanted: list[dict[str, Any]], mac: str) -> None:
-        current = [
-            (a.subnet_id, a.ip_address)
-            for a in uow.rows(sa.select(t.ip_allocations).where(t.ip_allocations.c.port_id == row.id))
-        ]
-        # {"subnet_id": S} alone keeps the address the port already has on S.
-        unclaimed = list(current)
-        requested = []
-        for item in wanted:
-            if "ip_address" not in item:
-                match = next((c for c in unclaimed if c[0] == item.get("subnet_id")), None)
-                if match is not None:
-                    unclaimed.remove(match)
-                    item = {"subnet_id": match[0], "ip_address": match[1]}
-            requested.append(item)
-        result = allocator.allocate(
-            uow, network_id=row.network_id, port_id=row.id, mac_address=mac, requested=requested, keep=current
-        )
-        allocator.release(uow, row.id, [c for c in current if c not in result])
-
     def delete(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str) -> None:
-        allocator.release(uow, resource_id)
-        uow.execute(sa.delete(t.port_security_groups).where(t.port_security_groups.c.port_id == resource_id))
-        uow.execute(sa.delete(t.ports).where(t.ports.c.id == resource_id))
+        row = self.get_row(uow, ctx, resource_id)
+        l3.check_port_deletion(uow, row)
+        l3.disassociate_floating_ips(uow, resource_id)
+        l3.drop_port(uow, resource_id)

@@ -58,6 +58,9 @@ class ResourceService:
     path: ClassVar[str] = ""
     declaration: ClassVar[Mapping[str, Mapping[str, Any]]]
     table: ClassVar[sa.Table]
+    #: Neutron's member actions (``PUT /<path>/<id>/<action>``, a bare JSON body in and out), each
+    #: served by the service's method of that name: ``(uow, ctx, resource_id, body) -> answer``.
+    actions: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
@@ -200,7 +203,22 @@ class Controller:
             Route(base + "/{id}", guarded(self.show), methods=["GET"]),
             Route(base + "/{id}", guarded(self.update), methods=["PUT"]),
             Route(base + "/{id}", guarded(self.delete), methods=["DELETE"]),
+            *[
+                Route(f"{base}/{{id}}/{action}", guarded(self.action(action)), methods=["PUT"])
+                for action in self.service.actions
+            ],
         ]
+
+    def report(self, uow: UnitOfWork, ids: Sequence[str]) -> None:
+        """Tell the backend, after the commit, what the unit changed: the resources it changed on
+        the side first (a router's new port before the router), the request's own last."""
+        own = list(ids)
+        for collection, noted in uow.changes.items():
+            if collection == self.defn.collection:
+                own.extend(i for i in noted if i not in own)
+            else:
+                self.changed(collection, noted)
+        self.changed(self.defn.collection, own)
 
     async def index(self, request: Request) -> Response:
         ctx = self.context_of(request)
@@ -261,7 +279,7 @@ class Controller:
                 ids = [self.service.create(uow, ctx, data) for data in items]
                 records = [self.service.show(uow, RequestContext.admin(), i) for i in ids]
                 uow.commit()
-            self.changed(self.defn.collection, ids)
+            self.report(uow, ids)
             return [attributes.render(self.defn, r, ctx) for r in records]
 
         rendered = await run_in_threadpool(work)
@@ -280,7 +298,7 @@ class Controller:
                 self.service.update(uow, ctx, resource_id, data)
                 record = self.service.show(uow, RequestContext.admin(), resource_id)
                 uow.commit()
-            self.changed(self.defn.collection, [resource_id])
+            self.report(uow, [resource_id])
             return {self.defn.member: attributes.render(self.defn, record, ctx)}
 
         return JSONResponse(await run_in_threadpool(work))
@@ -294,7 +312,28 @@ class Controller:
                 self.service.get_row(uow, ctx, resource_id)
                 self.service.delete(uow, ctx, resource_id)
                 uow.commit()
-            self.changed(self.defn.collection, [resource_id])
+            self.report(uow, [resource_id])
 
         await run_in_threadpool(work)
         return Response(status_code=204)
+
+    def action(self, name: str) -> Handler:
+        """``PUT /<path>/<id>/<name>``: the service's method ``name`` in one unit of work."""
+        act = getattr(self.service, name)
+
+        async def handler(request: Request) -> Response:
+            ctx = self.context_of(request)
+            body = await read_json(request)
+            resource_id = request.path_params["id"]
+
+            def work() -> Any:
+                with self.db.uow() as uow:
+                    self.service.get_row(uow, ctx, resource_id)
+                    answer = act(uow, ctx, resource_id, body)
+                    uow.commit()
+                self.report(uow, [resource_id])
+                return answer
+
+            return JSONResponse(await run_in_threadpool(work))
+
+        return handler

@@ -9,11 +9,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from neutrino.provider import errors
-from neutrino.provider.api import common
+from neutrino.provider.api import common, l3
 from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
 from neutrino.provider.api.networks import visible as network_visible
 from neutrino.provider.api.resource import ResourceService, new_id, utcnow
-from neutrino.provider.api.validators import to_boolean, to_int, to_list
+from neutrino.provider.api.validators import InvalidValue, to_boolean, to_int, to_list
 from neutrino.provider.context import RequestContext
 from neutrino.provider.ipam import ranges
 from neutrino.provider.store import tables as t
@@ -96,8 +96,28 @@ DECLARATION: common.Declaration = {
         "column": None,
     },
     "service_types": {"allow_post": False, "column": None},
+    "router:external": {"allow_post": False, "column": None},  # its network's (external-net)
     **common.standard(),
 }
+
+
+def visible(ctx: RequestContext) -> sa.ColumnElement[bool] | None:
+    """A caller sees its project's subnets and those of the networks shared with it or external."""
+    if ctx.is_admin:
+        return None
+    n = t.networks.c
+    open_networks = sa.select(n.id).where(sa.or_(n.shared.is_(True), n.router_external.is_(True)))
+    return sa.or_(t.subnets.c.project_id == ctx.project_id, t.subnets.c.network_id.in_(open_networks))
+
+
+def _external_filter(values: list[str]) -> sa.ColumnElement[bool]:
+    """``?router:external=true``: subnets of external networks (``false``: of the others)."""
+    try:
+        wanted = {to_boolean(v) for v in values}
+    except InvalidValue as exc:
+        raise errors.HTTPBadRequest(msg=f"Invalid input for router:external. Reason: {exc}.") from exc
+    n = t.networks.c
+    return t.subnets.c.network_id.in_(sa.select(n.id).where(n.router_external.in_(sorted(wanted))))
 
 
 class SubnetService(ResourceService):
@@ -106,23 +126,34 @@ class SubnetService(ResourceService):
     declaration = DECLARATION
     table = t.subnets
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.special_filters = {"router:external": _external_filter}
+
     def not_found(self, resource_id: str) -> errors.ProviderError:
         return errors.SubnetNotFound(subnet_id=resource_id)
 
     def scope(self, ctx: RequestContext) -> sa.ColumnElement[bool] | None:
-        """A caller sees its project's subnets and those of the networks shared with it."""
-        if ctx.is_admin:
-            return None
-        shared = sa.select(t.networks.c.id).where(t.networks.c.shared.is_(True))
-        return sa.or_(t.subnets.c.project_id == ctx.project_id, t.subnets.c.network_id.in_(shared))
+        return visible(ctx)
 
     def expand(
         self, uow: UnitOfWork, ctx: RequestContext, rows: Sequence[sa.Row[Any]]
     ) -> list[dict[str, Any]]:
+        network_ids = sorted({r.network_id for r in rows})
+        n = t.networks.c
+        external = (
+            {
+                r.id
+                for r in uow.rows(sa.select(n.id).where(n.id.in_(network_ids), n.router_external.is_(True)))
+            }
+            if network_ids
+            else set()
+        )
         out = []
         for row in rows:
             record = self.record(row)
             record.update(subnetpool_id=None, service_types=[], tags=[])
+            record["router:external"] = row.network_id in external
             out.append(record)
         return out
 
@@ -221,6 +252,8 @@ class SubnetService(ResourceService):
         gateway = self._gateway(net, data["gateway_ip"]) if "gateway_ip" in data else row.gateway_ip
         if "gateway_ip" in data:
             data["gateway_ip"] = gateway
+            if gateway != row.gateway_ip:
+                l3.check_gateway_move(uow, resource_id, row.gateway_ip)
         pools = data.get("allocation_pools", row.allocation_pools)
         pools = [{"start": p["start"], "end": p["end"]} for p in pools]
         ranges.check_pools(net, pools, gateway)

@@ -214,9 +214,13 @@ def _nameservers(value: Any, _arg: Any) -> str | None:
 def _hostroutes(value: Any, _arg: Any) -> str | None:
     if msg := _list_of_dicts(value, (("destination", "nexthop"), ("destination", "nexthop"))):
         return msg
+    seen = []
     for route in value:
         if msg := _subnet_or_none(route["destination"], None) or _ip_address(route["nexthop"], None):
             return msg
+        if route in seen:
+            return f"Duplicate hostroute '{route}'"
+        seen.append(route)
     return None
 
 

@@ -1,4 +1,10 @@
-"""Discovery documents: ``GET /`` (versions), ``GET /v2.0`` (resources), ``/v2.0/extensions``."""
+"""Discovery documents: ``GET /`` (versions), ``GET /v2.0`` (resources), ``/v2.0/extensions``.
+
+The routing extensions (:data:`ROUTING_EXTENSIONS`) need a datapath behind them: they are listed
+when the app's backend implements them. A backend says which it implements with an
+``extensions`` attribute (a collection of aliases); one without the attribute is taken to
+implement them all.
+"""
 
 from __future__ import annotations
 
@@ -31,10 +37,18 @@ EXTENSIONS: tuple[tuple[str, str, str], ...] = (
     ("filter-validation", "Filter parameters validation", "Provides validation on filter parameters."),
     ("agent", "agent", "The agent management extension."),
     ("neutrino-agent-report", "Neutrino agent reports", "Host agents report liveness, capabilities and port status (POST /v2.0/agent-reports)."),
+    ("external-net", "Neutron external network", "Adds external network attribute to network resource."),
+    ("router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway."),
+    ("ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway"),
+    ("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
 )  # fmt: skip
 
+#: Extensions listed only when the backend implements them (see the module's docstring).
+ROUTING_EXTENSIONS = frozenset({"external-net", "router", "ext-gw-mode", "extraroute"})
+
 RESOURCES = (("network", "networks"), ("subnet", "subnets"), ("port", "ports"),
-             ("security_group", "security-groups"), ("security_group_rule", "security-group-rules"))  # fmt: skip
+             ("security_group", "security-groups"), ("security_group_rule", "security-group-rules"),
+             ("router", "routers"), ("floatingip", "floatingips"))  # fmt: skip
 
 
 def _base(request: Request) -> str:
@@ -76,15 +90,25 @@ async def v2_resources(request: Request) -> Response:
     )
 
 
+def offered(backend: object) -> tuple[tuple[str, str, str], ...]:
+    """The extensions this server lists with ``backend`` behind it."""
+    implemented = getattr(backend, "extensions", None)
+    if implemented is None:
+        return EXTENSIONS
+    return tuple(e for e in EXTENSIONS if e[0] not in ROUTING_EXTENSIONS or e[0] in implemented)
+
+
 async def list_extensions(request: Request) -> Response:
-    request.app.state.provider.context_of(request)
-    return JSONResponse({"extensions": [_extension(*e) for e in EXTENSIONS]})
+    provider = request.app.state.provider
+    provider.context_of(request)
+    return JSONResponse({"extensions": [_extension(*e) for e in offered(provider.backend)]})
 
 
 async def show_extension(request: Request) -> Response:
-    request.app.state.provider.context_of(request)
+    provider = request.app.state.provider
+    provider.context_of(request)
     alias = request.path_params["alias"]
-    for ext in EXTENSIONS:
+    for ext in offered(provider.backend):
         if ext[0] == alias:
             return JSONResponse({"extension": _extension(*ext)})
     raise errors.ResourceNotFound()

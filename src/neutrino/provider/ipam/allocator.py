@@ -120,9 +120,15 @@ def _pick(uow: UnitOfWork, subnet: Subnet) -> str | None:
 
 
 def resolve_request(
-    subnets: Sequence[Subnet], network_id: str, fixed_ips: list[dict[str, Any]]
+    subnets: Sequence[Subnet],
+    network_id: str,
+    fixed_ips: list[dict[str, Any]],
+    *,
+    allow_gateway: bool = False,
 ) -> list[tuple[Subnet, str | None]]:
-    """Match each requested ``{subnet_id?, ip_address?}`` to a subnet of the network (no I/O)."""
+    """Match each requested ``{subnet_id?, ip_address?}`` to a subnet of the network (no I/O).
+
+    A subnet's gateway address is refused unless ``allow_gateway`` (a router's interface)."""
     by_id = {s.id: s for s in subnets}
     out: list[tuple[Subnet, str | None]] = []
     for item in fixed_ips:
@@ -143,7 +149,7 @@ def resolve_request(
             subnet = found[0]
         if address is not None:
             address = str(ipaddress.ip_address(address))
-            if address == subnet.gateway_ip or int(ipaddress.ip_address(address)) in (
+            if (address == subnet.gateway_ip and not allow_gateway) or int(ipaddress.ip_address(address)) in (
                 int(subnet.net.network_address),
                 int(subnet.net.broadcast_address)
                 if subnet.ip_version == 4 and subnet.net.prefixlen < 31
@@ -162,11 +168,15 @@ def allocate(
     mac_address: str,
     requested: list[dict[str, Any]] | None,
     keep: Sequence[tuple[str, str]] = (),
+    ip_version: int | None = None,
+    allow_gateway: bool = False,
 ) -> list[tuple[str, str]]:
     """Allocate and record addresses for a port; returns [(subnet_id, ip_address)].
 
-    ``requested`` None means "as Neutron would choose". ``keep`` lists allocations the port
-    already holds and keeps (a port update): they are neither re-checked nor re-inserted.
+    ``requested`` None means "as Neutron would choose" (only from ``ip_version``'s subnets when
+    given: a floating IP's port). ``keep`` lists allocations the port already holds and keeps (a
+    port update): they are neither re-checked nor re-inserted. ``allow_gateway``: the port may
+    take a subnet's gateway address (a router's interface).
     """
     subnets = network_subnets(uow, network_id)
     if not subnets:
@@ -175,12 +185,14 @@ def allocate(
         return []
     plan: list[tuple[list[Subnet], str | None]]  # (candidate subnets, wanted address or None)
     if requested is None:
-        v4 = [s for s in subnets if s.ip_version == 4]
-        v6_stateful = [s for s in subnets if s.ip_version == 6 and not s.auto_address]
+        chosen = [s for s in subnets if ip_version in (None, s.ip_version)]
+        v4 = [s for s in chosen if s.ip_version == 4]
+        v6_stateful = [s for s in chosen if s.ip_version == 6 and not s.auto_address]
         plan = [(group, None) for group in (v4, v6_stateful) if group]
-        plan.extend(([s], ranges.eui64(s.net, mac_address)) for s in subnets if s.auto_address)
+        plan.extend(([s], ranges.eui64(s.net, mac_address)) for s in chosen if s.auto_address)
     else:
-        plan = [([subnet], address) for subnet, address in resolve_request(subnets, network_id, requested)]
+        resolved = resolve_request(subnets, network_id, requested, allow_gateway=allow_gateway)
+        plan = [([subnet], address) for subnet, address in resolved]
     uow.lock_rows(t.subnets, [s.id for s in subnets])
 
     kept = set(keep)

@@ -74,6 +74,9 @@ class UnitOfWork:
         self.write = write
         self.committed = False
         self._locked = False
+        #: collection -> ids this unit changed besides the request's own resource (a router's
+        #: ports, the floating IPs a port deletion disassociates), for the backend after the commit
+        self.changes: dict[str, list[str]] = {}
 
     def __enter__(self) -> UnitOfWork:
         if self.write and self.db.is_sqlite:
@@ -109,6 +112,13 @@ class UnitOfWork:
             raise RuntimeError("a read-only unit of work cannot commit")
         self._tx.commit()
         self.committed = True
+
+    def note_changed(self, collection: str, ids: Iterable[str]) -> None:
+        """Record resources of ``collection`` this unit created, updated or deleted on the side."""
+        noted = self.changes.setdefault(collection, [])
+        for resource_id in ids:
+            if resource_id not in noted:
+                noted.append(resource_id)
 
     # --- helpers used by the services ----------------------------------------------------------
 

@@ -5,7 +5,10 @@ Invariants carried by constraints:
 - one MAC per network: unique (network_id, mac_address) on ``ports``;
 - one segment per (type, physical network, id): primary key on ``segment_allocations``
   (empty string, not NULL, for "no physical network", since NULLs never collide);
-- one default security group per project: primary key on ``default_security_groups``.
+- one default security group per project: primary key on ``default_security_groups``;
+- a port serves at most one router: primary key (port_id) on ``router_ports``;
+- one floating IP per (external network, port, fixed address): unique on ``floating_ips``, and one
+  floating IP per floating port.
 
 ``ports.status`` and ``ports.binding_*`` are what a host agent will later report and update.
 """
@@ -93,6 +96,8 @@ networks = sa.Table(
     sa.Column("network_type", sa.String(32), nullable=False),
     sa.Column("physical_network", sa.String(64)),
     sa.Column("segmentation_id", sa.Integer),
+    #: Neutron's ``router:external`` (schema 0003): routers' gateways and floating IPs live here
+    sa.Column("router_external", sa.Boolean, nullable=False, server_default=sa.false()),
     *_standard(),
 )
 
@@ -243,4 +248,67 @@ agents = sa.Table(
     sa.Column("started_at", sa.DateTime, nullable=False),
     sa.Column("heartbeat_timestamp", sa.DateTime, nullable=False),
     sa.UniqueConstraint("agent_type", "host", name="uq_agents_agent_type_host"),
+)
+
+# --- routing (schema 0003) ---------------------------------------------------------------------
+
+routers = sa.Table(
+    "routers",
+    metadata,
+    _id(),
+    sa.Column("project_id", sa.String(255), nullable=False, index=True),
+    sa.Column("name", sa.String(255), nullable=False, server_default=""),
+    sa.Column("description", sa.String(255), nullable=False, server_default=""),
+    sa.Column("admin_state_up", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    #: ext-gw-mode; meaningful while the router has a gateway (``gw_port_id``)
+    sa.Column("enable_snat", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("gw_port_id", sa.String(36), sa.ForeignKey("ports.id"), unique=True),
+    *_standard(),
+)
+
+#: Every port a router owns: its gateway (``network:router_gateway``) and its interfaces
+#: (``network:router_interface``), as Neutron's ``routerports``.
+router_ports = sa.Table(
+    "router_ports",
+    metadata,
+    sa.Column("port_id", sa.String(36), sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "router_id",
+        sa.String(36),
+        sa.ForeignKey("routers.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("port_type", sa.String(255), nullable=False),
+)
+
+#: extraroute: static routes of a router
+router_routes = sa.Table(
+    "router_routes",
+    metadata,
+    sa.Column("router_id", sa.String(36), sa.ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("destination", sa.String(64), primary_key=True),
+    sa.Column("nexthop", sa.String(64), primary_key=True),
+)
+
+floating_ips = sa.Table(
+    "floating_ips",
+    metadata,
+    _id(),
+    sa.Column("project_id", sa.String(255), nullable=False, index=True),
+    sa.Column("description", sa.String(255), nullable=False, server_default=""),
+    sa.Column("floating_network_id", sa.String(36), sa.ForeignKey("networks.id"), nullable=False, index=True),
+    #: the port (``network:floatingip``, no project) holding the address on the external network
+    sa.Column("floating_port_id", sa.String(36), sa.ForeignKey("ports.id"), nullable=False, unique=True),
+    sa.Column("floating_ip_address", sa.String(64), nullable=False),
+    #: the association: a port, one of its addresses, and the router that joins them (all or none)
+    sa.Column("fixed_port_id", sa.String(36), sa.ForeignKey("ports.id"), index=True),
+    sa.Column("fixed_ip_address", sa.String(64)),
+    sa.Column("router_id", sa.String(36), sa.ForeignKey("routers.id"), index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    *_standard(),
+    sa.UniqueConstraint(
+        "floating_network_id", "fixed_port_id", "fixed_ip_address", name="uq_floating_ips_fixed"
+    ),
 )
