@@ -39,8 +39,11 @@ export function table({ columns, rows, label, empty = 'Nothing to show.', select
   }
   for (const row of rows) {
     const id = rowId(row);
-    const tr = h('tr', { tabindex: '0', 'data-id': id, 'aria-selected': String(id === selected) },
-      columns.map((c) => h('td', { class: c.wrap ? 'wrap' : undefined, 'data-label': c.title }, c.render(row))));
+    const tr = h(
+      'tr',
+      { tabindex: '0', 'data-id': id, 'aria-selected': String(id === selected) },
+      columns.map((c) => h('td', { class: c.wrap ? 'wrap' : undefined, 'data-label': c.title }, c.render(row))),
+    );
     if (onSelect) {
       tr.addEventListener('click', (ev) => {
         if (ev.target.closest('a, button, input, label')) return;
@@ -48,15 +51,40 @@ export function table({ columns, rows, label, empty = 'Nothing to show.', select
       });
       tr.addEventListener('keydown', (ev) => {
         if (ev.target !== tr) return;
-        if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); onSelect(row); }
-        if (ev.key === 'ArrowDown') { ev.preventDefault(); tr.nextElementSibling?.focus(); }
-        if (ev.key === 'ArrowUp') { ev.preventDefault(); tr.previousElementSibling?.focus(); }
+        if (ev.key === 'Enter' || ev.key === ' ') {
+          ev.preventDefault();
+          onSelect(row);
+        }
+        if (ev.key === 'ArrowDown') {
+          ev.preventDefault();
+          tr.nextElementSibling?.focus();
+        }
+        if (ev.key === 'ArrowUp') {
+          ev.preventDefault();
+          tr.previousElementSibling?.focus();
+        }
       });
     }
     tbody.append(tr);
   }
-  return h('div', { class: 'table-wrap' },
-    h('table', { 'aria-label': label }, h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col' }, c.title)))), tbody));
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { 'aria-label': label },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          columns.map((c) => h('th', { scope: 'col' }, c.title)),
+        ),
+      ),
+      tbody,
+    ),
+  );
 }
 
 export function badge(text, kind = 'muted', title) {
@@ -71,14 +99,20 @@ export function busy(text) {
   return h('span', { class: 'busy', role: 'status' }, text);
 }
 
-export function yesNo(v) { return v === true || v === 'true' ? 'Yes' : 'No'; }
+export function yesNo(v) {
+  return v === true || v === 'true' ? 'Yes' : 'No';
+}
 
 // A message in the corner: errors and warnings stay until dismissed, successes fade after a while.
 export function notify(text, kind = 'error') {
   const box = document.getElementById('messages');
   const close = h('button', { type: 'button', 'aria-label': 'Dismiss' }, '×');
-  const msg = h('div', { class: `message ${kind}`, role: kind === 'success' ? 'status' : 'alert' },
-    h('span', { class: 'text' }, text), close);
+  const msg = h(
+    'div',
+    { class: `message ${kind}`, role: kind === 'success' ? 'status' : 'alert' },
+    h('span', { class: 'text' }, text),
+    close,
+  );
   close.addEventListener('click', () => msg.remove());
   box.append(msg);
   if (kind === 'success') setTimeout(() => msg.remove(), 5000);
@@ -92,23 +126,42 @@ export function notify(text, kind = 'error') {
 export function openDialog({ title, body, actions = [], cancelLabel = 'Cancel', onClose }) {
   const error = h('p', { class: 'error', role: 'alert' });
   const status = h('p', { class: 'status-line', role: 'status' });
-  const buttons = actions.map((a) => h('button', {
-    type: a.primary ? 'submit' : 'button', class: a.primary ? 'primary' : a.danger ? 'danger' : undefined,
-    'data-action': a.label,
-  }, a.label));
+  const buttons = actions.map((a) =>
+    h(
+      'button',
+      {
+        type: a.primary ? 'submit' : 'button',
+        class: a.primary ? 'primary' : a.danger ? 'danger' : undefined,
+        'data-action': a.label,
+      },
+      a.label,
+    ),
+  );
   const cancel = h('button', { type: 'button', 'data-action': 'cancel' }, cancelLabel);
-  const form = h('form', { method: 'dialog', novalidate: true },
+  const form = h(
+    'form',
+    { method: 'dialog', novalidate: true },
     h('header', {}, title),
     h('div', { class: 'body' }, body, error),
-    h('footer', {}, status, buttons, cancel));
+    h('footer', {}, status, buttons, cancel),
+  );
   const dialog = h('dialog', { 'aria-label': title }, form);
   let running = null;
   const dlg = {
     el: dialog,
-    error(text) { error.textContent = text || ''; },
-    status(text, kind = '') { status.className = `status-line ${kind}`; clear(status, text || ''); },
-    busy(on) { for (const b of buttons) b.disabled = on; },
-    close() { dialog.close(); },
+    error(text) {
+      error.textContent = text || '';
+    },
+    status(text, kind = '') {
+      status.className = `status-line ${kind}`;
+      clear(status, text || '');
+    },
+    busy(on) {
+      for (const b of buttons) b.disabled = on;
+    },
+    close() {
+      dialog.close();
+    },
     cancelButton: cancel,
   };
   async function run(action) {
@@ -135,9 +188,20 @@ export function openDialog({ title, body, actions = [], cancelLabel = 'Cancel', 
     const primary = actions.find((a) => a.primary);
     if (primary && !buttons[actions.indexOf(primary)].disabled) run(primary);
   });
-  cancel.addEventListener('click', () => { if (running?.stop) running.stop(dlg); else dialog.close(); });
-  dialog.addEventListener('cancel', (ev) => { if (running?.stop) { ev.preventDefault(); running.stop(dlg); } });
-  dialog.addEventListener('close', () => { dialog.remove(); if (onClose) onClose(); });
+  cancel.addEventListener('click', () => {
+    if (running?.stop) running.stop(dlg);
+    else dialog.close();
+  });
+  dialog.addEventListener('cancel', (ev) => {
+    if (running?.stop) {
+      ev.preventDefault();
+      running.stop(dlg);
+    }
+  });
+  dialog.addEventListener('close', () => {
+    dialog.remove();
+    if (onClose) onClose();
+  });
   document.body.append(dialog);
   dialog.showModal();
   const first = dialog.querySelector('input:not([type=hidden]):not([disabled]), select, textarea');
@@ -160,7 +224,16 @@ export function confirmDialog(title, text, label = 'OK', extra) {
     openDialog({
       title,
       body: [h('p', { class: 'status-line' }, text), extra],
-      actions: [{ label, primary: true, run: (d) => { answered = true; d.close(); } }],
+      actions: [
+        {
+          label,
+          primary: true,
+          run: (d) => {
+            answered = true;
+            d.close();
+          },
+        },
+      ],
       onClose: () => resolve(answered),
     });
   });

@@ -14,12 +14,21 @@ export async function guarded(load) {
 }
 
 export function subTabs(base, tabs, current, label) {
-  return h('nav', { class: 'subtabs', 'aria-label': label },
-    tabs.map(([key, text]) => h('a', { href: `${base}/${key}`, 'aria-current': key === current ? 'page' : undefined }, text)));
+  return h(
+    'nav',
+    { class: 'subtabs', 'aria-label': label },
+    tabs.map(([key, text]) =>
+      h('a', { href: `${base}/${key}`, 'aria-current': key === current ? 'page' : undefined }, text),
+    ),
+  );
 }
 
 export function general(pairs) {
-  return h('dl', { class: 'general' }, pairs.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v === undefined || v === null || v === '' ? '—' : v)]));
+  return h(
+    'dl',
+    { class: 'general' },
+    pairs.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v === undefined || v === null || v === '' ? '—' : v)]),
+  );
 }
 
 export function toolbar(...items) {
@@ -36,14 +45,18 @@ export function networkMarks(n) {
     n.external_provider ? badge('External', 'ext', 'Its networking comes from an external provider') : null,
     ' ',
     api.truthy(n.external_network_missing)
-      ? badge('Missing from provider', 'bad', 'The provider no longer has this network') : null,
+      ? badge('Missing from provider', 'bad', 'The provider no longer has this network')
+      : null,
   ];
 }
 
 // Every list of networks (all, a DC's, a cluster's) shows the same columns, plus `extra` ones.
 export function networkTable(ctx, rows, { selected, onSelect, extra = [], label = 'Networks' } = {}) {
   return table({
-    label, rows, selected, onSelect,
+    label,
+    rows,
+    selected,
+    onSelect,
     empty: 'No networks.',
     columns: [
       { title: 'Name', render: (n) => h('a', { href: `#/networks/${n.id}` }, n.name) },
@@ -98,7 +111,10 @@ export function vnicDrivers(x) {
 }
 
 export function networkTypes(d) {
-  const types = String(d.network_types || '').split(',').map((t) => t.trim()).filter(Boolean);
+  const types = String(d.network_types || '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   return !types.length || types.includes('*') ? 'any' : types.join(', ');
 }
 
@@ -142,10 +158,12 @@ export async function live(ctx, every, load, view) {
 // Re-rendering in place must not throw the keyboard user out of what they were on.
 export function keepFocus(root, replace) {
   const active = document.activeElement;
-  const key = active && root.contains(active) ? (active.dataset.id || active.dataset.action || active.getAttribute('href')) : null;
+  const key =
+    active && root.contains(active) ? active.dataset.id || active.dataset.action || active.getAttribute('href') : null;
   replace();
   if (!key) return;
-  const again = [...root.querySelectorAll('[data-id], [data-action], a[href]')]
-    .find((el) => el.dataset.id === key || el.dataset.action === key || el.getAttribute('href') === key);
+  const again = [...root.querySelectorAll('[data-id], [data-action], a[href]')].find(
+    (el) => el.dataset.id === key || el.dataset.action === key || el.getAttribute('href') === key,
+  );
   if (again) again.focus();
 }
