@@ -2,8 +2,10 @@
 
 import * as api from './api.js';
 import { h, clear, notify, busy } from './ui.js';
-import { icon } from './icons.js';
-import * as inventory from './views/inventory.js';
+import { renderTree as drawTree } from './tree.js';
+import * as datacenters from './views/datacenters.js';
+import * as clustersView from './views/clusters.js';
+import * as eventsView from './views/events.js';
 import * as networks from './views/networks.js';
 import * as providers from './views/providers.js';
 import * as vms from './views/vms.js';
@@ -21,10 +23,10 @@ const TABS = [
 ];
 
 const ROUTES = {
-  datacenters: inventory.dataCenters,
-  clusters: inventory.clusters,
+  datacenters: datacenters.dataCenters,
+  clusters: clustersView.clusters,
   hosts: hostsView.hosts,
-  events: inventory.events,
+  events: eventsView.events,
   networks: networks.networks,
   vnicprofiles: networks.profiles,
   vms: vms.vms,
@@ -167,23 +169,10 @@ function renderTabs(current) {
   );
 }
 
-// System ▸ Data Centers ▸ DC ▸ Clusters/Networks, and Providers ▸ provider, each a link to its page.
+// System ▸ Data Centers ▸ DC ▸ Clusters (▸ hosts) / Networks, and Providers ▸ provider, each a link to its page.
 function renderTree() {
   const here = location.hash || '#/datacenters';
-  const link = (href, text, kind) => h('a', { href, class: here === href ? 'current' : undefined }, icon(kind), text);
-  const folder = (summary, children, open = true) =>
-    h(
-      'details',
-      { open },
-      h('summary', {}, summary),
-      h(
-        'ul',
-        { role: 'group' },
-        children.map((c) => h('li', {}, c)),
-      ),
-    );
-  const leafs = (items) => (items.length ? items : [h('span', { class: 'note leaf' }, 'none')]);
-  const few = cache.datacenters.length <= 3;
+  const byName = (items) => [...items].sort((a, b) => a.name.localeCompare(b.name));
   const inside = (dc) =>
     here.includes(dc.id) ||
     cache.clusters.some(
@@ -192,69 +181,84 @@ function renderTree() {
         (here.includes(c.id) || cache.hosts.some((x) => x.cluster?.id === c.id && here.includes(x.id))),
     ) ||
     cache.networks.some((n) => n.data_center?.id === dc.id && here.includes(n.id));
-  const dcs = cache.datacenters.map((dc) =>
-    folder(
-      link(`#/datacenters/${dc.id}`, dc.name, 'datacenter'),
-      [
-        folder(
-          h('span', {}, icon('folder'), 'Clusters'),
-          leafs(cache.clusters.filter((c) => c.data_center?.id === dc.id).map((c) => clusterNode(c, link))),
-          inside(dc),
-        ),
-        folder(
-          h('span', {}, icon('folder'), 'Networks'),
-          leafs(
-            cache.networks
-              .filter((n) => n.data_center?.id === dc.id)
-              .map((n) => link(`#/networks/${n.id}`, n.name, n.external_provider ? 'extnetwork' : 'network')),
-          ),
-          inside(dc),
-        ),
-      ],
-      few || inside(dc),
-    ),
-  );
-  const provs = cache.providers.map((p) =>
-    link(`#/providers/${p.id}`, p.name, p.type === 'neutron' ? 'neutron' : 'provider'),
-  );
-  clear(
-    $('tree'),
-    h(
-      'ul',
-      { role: 'tree' },
-      h(
-        'li',
-        {},
-        folder(link('#/datacenters', 'System', 'system'), [
-          folder(link('#/datacenters', 'Data Centers', 'folder'), leafs(dcs)),
-          folder(link('#/providers', 'Providers', 'provider'), leafs(provs)),
-        ]),
-      ),
-    ),
-  );
-}
-
-// A cluster, and under it its hosts (each marked with its status) when it has any.
-function clusterNode(c, link) {
-  const hosts = cache.hosts.filter((x) => x.cluster?.id === c.id).sort((a, b) => a.name.localeCompare(b.name));
-  if (!hosts.length) return link(`#/clusters/${c.id}`, c.name, 'cluster');
-  return h(
-    'details',
-    { open: true },
-    h('summary', {}, link(`#/clusters/${c.id}`, c.name, 'cluster')),
-    h(
-      'ul',
-      { role: 'group', 'aria-label': `Hosts of ${c.name}` },
-      hosts.map((x) =>
-        h(
-          'li',
-          {},
-          link(`#/hosts/${x.id}`, x.name, x.status === 'up' ? 'host' : 'hostdown'),
-          x.status === 'up' ? null : h('span', { class: 'sr-only' }, ` (${String(x.status).replaceAll('_', ' ')})`),
-        ),
-      ),
-    ),
-  );
+  const few = cache.datacenters.length <= 3;
+  const hostNode = (x) => ({
+    key: `host:${x.id}`,
+    href: `#/hosts/${x.id}`,
+    text: x.name,
+    kind: x.status === 'up' ? 'host' : 'hostdown',
+    extra: x.status === 'up' ? null : ` (${String(x.status).replaceAll('_', ' ')})`,
+  });
+  const clusterNode = (c) => ({
+    key: `cluster:${c.id}`,
+    href: `#/clusters/${c.id}`,
+    text: c.name,
+    kind: 'cluster',
+    open: true,
+    children: byName(cache.hosts.filter((x) => x.cluster?.id === c.id)).map(hostNode),
+  });
+  const dcNode = (dc) => ({
+    key: `dc:${dc.id}`,
+    href: `#/datacenters/${dc.id}`,
+    text: dc.name,
+    kind: 'datacenter',
+    open: few || inside(dc),
+    children: [
+      {
+        key: `dc-clusters:${dc.id}`,
+        href: `#/datacenters/${dc.id}/clusters`,
+        text: 'Clusters',
+        kind: 'folder',
+        open: inside(dc),
+        children: byName(cache.clusters.filter((c) => c.data_center?.id === dc.id)).map(clusterNode),
+      },
+      {
+        key: `dc-networks:${dc.id}`,
+        href: `#/datacenters/${dc.id}/networks`,
+        text: 'Networks',
+        kind: 'folder',
+        open: inside(dc),
+        children: byName(cache.networks.filter((n) => n.data_center?.id === dc.id)).map((n) => ({
+          key: `network:${n.id}`,
+          href: `#/networks/${n.id}`,
+          text: n.name,
+          kind: n.external_provider ? 'extnetwork' : 'network',
+        })),
+      },
+    ],
+  });
+  const providerNode = (p) => ({
+    key: `provider:${p.id}`,
+    href: `#/providers/${p.id}`,
+    text: p.name,
+    kind: p.type === 'neutron' ? 'neutron' : 'provider',
+  });
+  const system = {
+    key: 'system',
+    href: '#/',
+    text: 'System',
+    kind: 'system',
+    open: true,
+    children: [
+      {
+        key: 'datacenters',
+        href: '#/datacenters',
+        text: 'Data Centers',
+        kind: 'folder',
+        open: true,
+        children: byName(cache.datacenters).map(dcNode),
+      },
+      {
+        key: 'providers',
+        href: '#/providers',
+        text: 'Providers',
+        kind: 'provider',
+        open: true,
+        children: byName(cache.providers).map(providerNode),
+      },
+    ],
+  };
+  drawTree($('tree'), [system], 'System tree');
 }
 
 function showLogin(message) {

@@ -103,14 +103,16 @@ export function yesNo(v) {
   return v === true || v === 'true' ? 'Yes' : 'No';
 }
 
-// A message in the corner: errors and warnings stay until dismissed, successes fade after a while.
+// A message in the corner: errors and warnings stay until dismissed, successes fade after a while. Only the text
+// is the live region, so a screen reader reads the message and not the "×" of its Dismiss button.
 export function notify(text, kind = 'error') {
   const box = document.getElementById('messages');
-  const close = h('button', { type: 'button', 'aria-label': 'Dismiss' }, '×');
+  const close = h('button', { type: 'button', class: 'dismiss', 'aria-label': 'Dismiss message' });
+  close.append(h('span', { 'aria-hidden': 'true' }, '×'));
   const msg = h(
     'div',
-    { class: `message ${kind}`, role: kind === 'success' ? 'status' : 'alert' },
-    h('span', { class: 'text' }, text),
+    { class: `message ${kind}` },
+    h('span', { class: 'text', role: kind === 'success' ? 'status' : 'alert' }, text),
     close,
   );
   close.addEventListener('click', () => msg.remove());
@@ -119,11 +121,24 @@ export function notify(text, kind = 'error') {
   return msg;
 }
 
-// A modal dialog (native <dialog>: Escape closes it, focus stays inside, and returns to the opener after).
-// actions: [{label, primary, danger, run(dlg), stop(dlg)}]; run may be async; an error it throws is shown in the
-// dialog. While an action with `stop` runs, Cancel (then labelled Stop) and Escape ask it to stop instead of
-// closing the dialog, so a long operation is never left running behind a closed dialog.
+const FOCUSABLE =
+  'a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select:not([disabled]), ' +
+  'textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+
+function focusables(root) {
+  return [...root.querySelectorAll(FOCUSABLE)].filter((el) => !el.closest('[hidden]') && el.getClientRects().length);
+}
+
+let dialogCount = 0;
+
+// A modal dialog (native <dialog>: Escape closes it; Tab and Shift+Tab cycle inside it, never out to the page or
+// the browser; the focus goes back to what opened it when it closes). actions: [{label, primary, danger, run(dlg),
+// stop(dlg)}]; run may be async; an error it throws is shown in the dialog. While an action with `stop` runs,
+// Cancel (then labelled Stop) and Escape ask it to stop instead of closing the dialog, so a long operation is
+// never left running behind a closed dialog.
 export function openDialog({ title, body, actions = [], cancelLabel = 'Cancel', onClose }) {
+  const opener = document.activeElement;
+  const titleId = `dlg-title-${++dialogCount}`;
   const error = h('p', { class: 'error', role: 'alert' });
   const status = h('p', { class: 'status-line', role: 'status' });
   const buttons = actions.map((a) =>
@@ -141,11 +156,11 @@ export function openDialog({ title, body, actions = [], cancelLabel = 'Cancel', 
   const form = h(
     'form',
     { method: 'dialog', novalidate: true },
-    h('header', {}, title),
+    h('header', {}, h('h2', { id: titleId }, title)),
     h('div', { class: 'body' }, body, error),
     h('footer', {}, status, buttons, cancel),
   );
-  const dialog = h('dialog', { 'aria-label': title }, form);
+  const dialog = h('dialog', { 'aria-labelledby': titleId }, form);
   let running = null;
   const dlg = {
     el: dialog,
@@ -198,24 +213,55 @@ export function openDialog({ title, body, actions = [], cancelLabel = 'Cancel', 
       running.stop(dlg);
     }
   });
+  dialog.addEventListener('keydown', (ev) => {
+    if (ev.key !== 'Tab') return;
+    const all = focusables(dialog);
+    if (!all.length) return;
+    const [first, last] = [all[0], all[all.length - 1]];
+    if (ev.shiftKey && (document.activeElement === first || !dialog.contains(document.activeElement))) {
+      ev.preventDefault();
+      last.focus();
+    } else if (!ev.shiftKey && document.activeElement === last) {
+      ev.preventDefault();
+      first.focus();
+    }
+  });
   dialog.addEventListener('close', () => {
     dialog.remove();
+    // back to what opened it; if a re-render replaced it meanwhile, the page's router finds its successor
+    if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
     if (onClose) onClose();
   });
   document.body.append(dialog);
   dialog.showModal();
-  const first = dialog.querySelector('input:not([type=hidden]):not([disabled]), select, textarea');
-  if (first) first.focus();
+  const first = dialog.querySelector(
+    '.body input:not([type=hidden]):not([disabled]), .body select:not([disabled]), .body textarea:not([disabled])',
+  );
+  (first || buttons[0] || cancel).focus();
   return dlg;
 }
 
-// A form row: label + control, the control named for reading back.
-export function row(label, control) {
+// A form row: label + control, the control named for reading back. `why`: a note next to the control (the reason
+// it is disabled, or what it does), tied to it with aria-describedby so it is read with it.
+export function row(label, control, why) {
   if (!control.id) control.id = `f-${Math.random().toString(36).slice(2, 9)}`;
+  const note = why ? h('span', { class: 'reason', id: `${control.id}-why` }, why) : null;
+  if (note) control.setAttribute('aria-describedby', note.id);
   if (control.type === 'checkbox') {
-    return [h('span'), h('label', { class: 'check', for: control.id }, control, label)];
+    return [
+      h('span'),
+      h('div', { class: 'stack' }, h('label', { class: 'check', for: control.id }, control, label), note),
+    ];
   }
-  return [h('label', { for: control.id }, label), control];
+  if (!note) return [h('label', { for: control.id }, label), control];
+  return [h('label', { for: control.id }, label), h('div', { class: 'stack' }, control, note)];
+}
+
+// A control the engine would refuse: disabled, with the reason beside it (and read with it).
+export function refuse(control, reason) {
+  control.disabled = true;
+  control.title = reason;
+  return control;
 }
 
 export function confirmDialog(title, text, label = 'OK', extra) {

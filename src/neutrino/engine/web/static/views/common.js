@@ -1,7 +1,7 @@
 // Pieces several views share: sub-tabs, the general panel, and the one way every list shows networks.
 
 import * as api from '../api.js';
-import { h, clear, table, badge, dash, notify } from '../ui.js';
+import { h, clear, table, badge, dash, notify, confirmDialog } from '../ui.js';
 
 // A sub-tab's panel whose loading failed shows the engine's message in its place, and the rest of the page stays.
 export async function guarded(load) {
@@ -166,4 +166,33 @@ export function keepFocus(root, replace) {
     (el) => el.dataset.id === key || el.dataset.action === key || el.getAttribute('href') === key,
   );
   if (again) again.focus();
+}
+
+export function byName(items) {
+  return [...items].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+// oVirt's compatibility versions (4.2 to 4.7), newest first
+export const VERSIONS = ['4.7', '4.6', '4.5', '4.4', '4.3', '4.2'];
+
+export function versionText(v) {
+  return v ? `${v.major}.${v.minor}` : '—';
+}
+
+export function versionBody(text) {
+  const [major, minor] = text.split('.');
+  return { major, minor };
+}
+
+// A data center's or cluster's Remove: asks, then shows the engine's answer word for word.
+export async function removeEntity(ctx, { title, text, path, done, back, extra, query = () => '' }) {
+  if (!(await confirmDialog(title, text, 'Remove', extra))) return;
+  try {
+    await api.del(`${path}${query()}`);
+    notify(done, 'success');
+    await ctx.refresh();
+    ctx.go(back);
+  } catch (err) {
+    notify(err.message);
+  }
 }

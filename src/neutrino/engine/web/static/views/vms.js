@@ -6,6 +6,7 @@ import * as api from '../api.js';
 import { h, table, dash, badge, busy, notify, openDialog, row, formatDate } from '../ui.js';
 import { subTabs, general, toolbar, hostLink, live } from './common.js';
 import { nicPanel } from './vm-nics.js';
+import { vmDialog, removeVm, isRunning } from './vm-dialogs.js';
 
 const MOVING = new Set([
   'wait_for_launch',
@@ -40,7 +41,16 @@ export function readable(message) {
 
 export async function vms(ctx) {
   // vm id -> the action running on it; nic id -> what is being done to it; open step histories
-  const state = { doing: new Map(), nicDoing: new Map(), open: new Set(), profiles: null };
+  // nic id -> its port as the provider has it (addresses), read when the ports change or lack an address
+  const state = {
+    doing: new Map(),
+    nicDoing: new Map(),
+    open: new Set(),
+    profiles: null,
+    ports: new Map(),
+    portKey: '',
+    portAt: 0,
+  };
   const sub = SUBS.some(([k]) => k === ctx.sub) ? ctx.sub : 'nics';
   const load = async () => {
     const rows = await api.list('/vms', 'vm');
@@ -50,13 +60,34 @@ export async function vms(ctx) {
     if (!state.profiles || nics.some((n) => n.vnic_profile?.id && !state.profiles.has(n.vnic_profile.id))) {
       state.profiles = new Map((await api.list('/vnicprofiles', 'vnic_profile')).map((p) => [p.id, p]));
     }
-    return { rows, nics };
+    if (selected) await readPorts(state, selected, nics);
+    return { rows, nics, ports: [...state.ports.values()] };
   };
   const every = ({ rows }) => {
     if (state.doing.size || state.nicDoing.size || rows.some((v) => MOVING.has(v.status))) return 500;
     return ctx.id && sub === 'nics' ? 2000 : 5000;
   };
   return live(ctx, every, load, (data, handle) => page(ctx, state, sub, data, handle));
+}
+
+// the addresses of the VM's vNICs come from their ports on the provider: read again when a port appears or goes,
+// and while a port has no address yet (a subnet added later gives it one)
+async function readPorts(state, vm, nics) {
+  const key = `${vm.id}:${nics.map((n) => n.provisioning?.port_id || '').join(',')}`;
+  const stale = [...state.ports.values()].some((p) => p.error || !p.fixed_ips?.length);
+  if (!nics.some((n) => n.provisioning?.port_id)) {
+    state.ports = new Map();
+  } else if (key !== state.portKey || (stale && Date.now() - state.portAt > 10000)) {
+    state.portAt = Date.now();
+    try {
+      const found = await api.get(`/ui/vms/${vm.id}/ports`);
+      state.ports = new Map((found.nics || []).map((p) => [p.id, p]));
+    } catch (err) {
+      if (err.status === 401) throw err;
+      state.ports = new Map(nics.map((n) => [n.id, { error: err.message }]));
+    }
+  }
+  state.portKey = key;
 }
 
 function page(ctx, state, sub, { rows, nics }, handle) {
@@ -107,39 +138,24 @@ function vmToolbar(ctx, state, vm, handle) {
     act(ctx, state, vm, action, handle).catch((err) => {
       notify(`${{ start: 'Run', stop: 'Stop' }[action]} ${vm.name} failed: ${readable(err.message)}`);
     });
+  const button = (action, label, disabled, onclick, cls) =>
+    h('button', { type: 'button', 'data-action': action, class: cls, disabled, onclick }, label);
+  const afterEdit = async (saved) => {
+    await ctx.refresh();
+    ctx.go(`#/vms/${saved.id}/${ctx.sub || 'nics'}`);
+  };
+  const running = vm && isRunning(vm);
   return toolbar(
-    h(
-      'button',
-      {
-        type: 'button',
-        'data-action': 'run',
-        disabled: !vm || vm.status !== 'down' || !!doing,
-        onclick: () => run('start'),
-      },
-      'Run',
-    ),
-    h(
-      'button',
-      {
-        type: 'button',
-        'data-action': 'stop',
-        disabled: !vm || vm.status === 'down' || !!doing,
-        onclick: () => run('stop'),
-      },
-      'Stop',
-    ),
-    h(
-      'button',
-      {
-        type: 'button',
-        'data-action': 'migrate',
-        disabled: !vm || vm.status !== 'up' || !!doing,
-        onclick: () => migrateDialog(ctx, state, vm, handle),
-      },
-      'Migrate…',
-    ),
+    button('new-vm', 'New VM…', false, () => vmDialog(ctx, null, afterEdit)),
+    button('edit-vm', 'Edit…', !vm || !!doing, () => vmDialog(ctx, vm, afterEdit)),
+    button('remove-vm', 'Remove', !vm || running || !!doing, () => removeVm(vm, () => ctx.go('#/vms')), 'danger'),
+    h('span', { class: 'separator', 'aria-hidden': 'true' }),
+    button('run', 'Run', !vm || vm.status !== 'down' || !!doing, () => run('start')),
+    button('stop', 'Stop', !vm || vm.status === 'down' || !!doing, () => run('stop')),
+    button('migrate', 'Migrate…', !vm || vm.status !== 'up' || !!doing, () => migrateDialog(ctx, state, vm, handle)),
     doing ? busy(`${DOING[doing][1]} ${vm.name}…`) : null,
-    vm ? null : h('span', { class: 'note' }, 'Choose a VM to run, stop or migrate it.'),
+    vm ? null : h('span', { class: 'note' }, 'Choose a VM to edit, run, stop or migrate it.'),
+    running && !doing ? h('span', { class: 'reason' }, `${vm.name} runs: stop it before removing it.`) : null,
   );
 }
 
