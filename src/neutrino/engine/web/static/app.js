@@ -7,6 +7,7 @@ import * as datacenters from './views/datacenters.js';
 import * as clustersView from './views/clusters.js';
 import * as eventsView from './views/events.js';
 import * as networks from './views/networks.js';
+import * as profilesView from './views/profiles.js';
 import * as providers from './views/providers.js';
 import * as vms from './views/vms.js';
 import * as hostsView from './views/hosts.js';
@@ -28,7 +29,7 @@ const ROUTES = {
   hosts: hostsView.hosts,
   events: eventsView.events,
   networks: networks.networks,
-  vnicprofiles: networks.profiles,
+  vnicprofiles: profilesView.profiles,
   vms: vms.vms,
   providers: providers.providers,
 };

@@ -242,11 +242,15 @@ export function openDialog({ title, body, actions = [], cancelLabel = 'Cancel', 
 }
 
 // A form row: label + control, the control named for reading back. `why`: a note next to the control (the reason
-// it is disabled, or what it does), tied to it with aria-describedby so it is read with it.
+// it is disabled, or what it does; text, or an element a dialog rewrites as its choices change), tied to it with
+// aria-describedby so it is read with it.
 export function row(label, control, why) {
   if (!control.id) control.id = `f-${Math.random().toString(36).slice(2, 9)}`;
-  const note = why ? h('span', { class: 'reason', id: `${control.id}-why` }, why) : null;
-  if (note) control.setAttribute('aria-describedby', note.id);
+  const note = why instanceof Node ? why : why ? h('span', { class: 'reason' }, why) : null;
+  if (note) {
+    if (!note.id) note.id = `${control.id}-why`;
+    control.setAttribute('aria-describedby', note.id);
+  }
   if (control.type === 'checkbox') {
     return [
       h('span'),

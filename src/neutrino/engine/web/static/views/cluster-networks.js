@@ -1,13 +1,21 @@
 // A cluster's Logical Networks sub-tab: the networks attached to it (required, display), and the Manage
 // Networks dialog that attaches and detaches its data center's networks and sets required and display.
-// The engine decides what is allowed (an external network is never required nor the display network; the
-// management network stays attached): the dialog sends what the user chose and shows each refusal as its message.
+// What the engine would refuse for an external network (required, display) is disabled with the reason beside it;
+// the engine still decides the rest (the management network stays attached) and each refusal is shown as its message.
 
 import * as api from '../api.js';
 import { h, clear, dash, yesNo, openDialog, notify } from '../ui.js';
 import { toolbar, networkTable, networkMarks } from './common.js';
 
 const byName = (items) => [...items].sort((a, b) => a.name.localeCompare(b.name));
+export const EXTERNAL_ATTACHMENT =
+  'External network: never required in a cluster nor its display network (its hosts need no setup for it).';
+
+// a network's VM role, as the cluster dialog shows it (read-only there: it is the network's, see Edit network)
+function vmNetwork(n) {
+  const vm = (n.usages?.usage || []).includes('vm');
+  return n.external_provider?.id ? 'Yes (always, external)' : vm ? 'Yes' : 'No';
+}
 
 export async function clusterNetworks(ctx, cluster) {
   const attached = byName(await api.list(`/clusters/${cluster.id}/networks`, 'network'));
@@ -71,23 +79,31 @@ async function manageDialog(ctx, cluster) {
           checked: !!now?.display,
           'aria-label': `Display ${n.name}`,
         });
+        // an external network is never required nor the display network: those stay disabled, saying why
+        const external = !!n.external_provider?.id;
+        const why = external ? h('span', { class: 'reason', id: `why-${n.id}` }, EXTERNAL_ATTACHMENT) : null;
+        if (why) {
+          required.setAttribute('aria-describedby', why.id);
+          display.setAttribute('aria-describedby', why.id);
+        }
         const sync = () => {
-          required.disabled = display.disabled = !assign.checked;
-          if (!assign.checked) required.checked = display.checked = false;
+          required.disabled = display.disabled = !assign.checked || external;
+          if (!assign.checked || external) required.checked = display.checked = false;
         };
-        // oVirt's default: a newly assigned network is required, unless it is external (never required)
+        assign.addEventListener('change', sync);
+        // oVirt's default: a newly assigned network is required (unless it is external: never required)
         assign.addEventListener('change', () => {
-          if (assign.checked) required.checked = !n.external_provider;
-          sync();
+          if (assign.checked && !external) required.checked = true;
         });
         sync();
         inputs.set(n.id, { assign, required, display });
         return h(
           'tr',
           { 'data-id': n.id },
-          h('td', { 'data-label': 'Network' }, n.name, ' ', networkMarks(n)),
+          h('td', { 'data-label': 'Network' }, n.name, ' ', networkMarks(n), why ? [h('br'), why] : null),
           h('td', { 'data-label': 'Assign' }, assign),
           h('td', { 'data-label': 'Required' }, required),
+          h('td', { 'data-label': 'VM network' }, vmNetwork(n)),
           h('td', { 'data-label': 'Display' }, display),
         );
       }),
@@ -145,7 +161,7 @@ async function manageDialog(ctx, cluster) {
                 h(
                   'tr',
                   {},
-                  ['Network', 'Assign', 'Required', 'Display'].map((t) => h('th', { scope: 'col' }, t)),
+                  ['Network', 'Assign', 'Required', 'VM network', 'Display'].map((t) => h('th', { scope: 'col' }, t)),
                 ),
               ),
               tbody,
