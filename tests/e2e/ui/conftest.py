@@ -276,9 +276,28 @@ def page(browser: Any, neutrino: Neutrino) -> Iterator[Any]:
 
 
 def login(pg: Any, password: str = PASSWORD) -> None:
-    pg.fill("#login-form input[name=password]", password)
-    pg.click("#login-form button[type=submit]")
-    pg.wait_for_selector("#shell:not([hidden])")
+    pg.get_by_label("Password").fill(password)
+    pg.get_by_role("button", name="Log in").click()
+    expect(pg.get_by_role("tree", name="System tree")).to_be_visible()
+
+
+AXE = Path(__file__).resolve().parents[3] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(pg: Any, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict[str, Any]]:
+    """What axe-core (pinned in package.json, installed by `npm ci`, injected from node_modules: no CDN) finds on
+    the page as it is now, keeping the violations of the given impacts, each with a few of its nodes."""
+    if not AXE.exists():
+        _require(f"axe-core is not installed at {AXE} (run `npm ci` at the repository root)")
+    if not pg.evaluate("typeof window.axe !== 'undefined'"):
+        pg.add_script_tag(path=str(AXE))
+    found: list[dict[str, Any]] = pg.evaluate(
+        """async () => (await axe.run(document, { resultTypes: ['violations'] })).violations.map((v) => ({
+            id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.slice(0, 4).map((n) => `${n.target.join(' ')}: ${n.failureSummary}`),
+        }))"""
+    )
+    return [v for v in found if v["impact"] in impacts]
 
 
 def shot(pg: Any, name: str) -> Path:

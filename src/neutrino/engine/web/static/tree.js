@@ -23,6 +23,8 @@ function item(node, here, level) {
       tabindex: '-1',
       'data-key': node.key,
       'aria-level': String(level),
+      // named explicitly: a name from its content would take in the group it owns
+      'aria-label': `${node.text}${node.extra || ''}`,
       'aria-expanded': kids.length ? String(expanded) : undefined,
       'aria-owns': groupId,
       'aria-current': here === node.href ? 'page' : undefined,
@@ -31,7 +33,6 @@ function item(node, here, level) {
     kids.length ? h('span', { class: 'twisty', 'aria-hidden': 'true' }) : h('span', { class: 'twisty leaf' }),
     icon(node.kind),
     node.text,
-    node.extra ? h('span', { class: 'sr-only' }, node.extra) : null,
   );
   link.querySelector('.twisty').addEventListener('click', (ev) => {
     if (!kids.length) return;

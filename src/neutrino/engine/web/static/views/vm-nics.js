@@ -42,6 +42,8 @@ export function nicPanel(ctx, vm, nics, state, handle) {
             h('span', { class: 'nic-name' }, n.name),
             h('br'),
             h('span', { class: 'note mac' }, dash(n.mac?.address)),
+            h('br'),
+            nicActions(ctx, vm, n, state, after),
           ],
         },
         {
@@ -62,7 +64,6 @@ export function nicPanel(ctx, vm, nics, state, handle) {
         { title: 'Port', render: (n) => port(ctx, n.provisioning, networkOf(n)) },
         { title: 'Binding host', render: (n) => dash(n.provisioning?.binding_host) },
         { title: 'Last error', render: (n) => lastError(n.provisioning), wrap: true },
-        { title: 'Actions', render: (n) => nicActions(ctx, vm, n, state, after) },
       ],
     }),
     h('h4', {}, 'Provisioning steps'),
