@@ -139,7 +139,9 @@ def test_axe_finds_nothing_serious_on_any_page(page: Any, neutrino: Neutrino) ->
     # the check itself can fail: a control without a name, put into the page, is found
     page.goto(f"{neutrino.base}/#/datacenters")
     expect(page.get_by_role("table", name="Data centers")).to_be_visible()
-    page.evaluate("document.getElementById('view').append(Object.assign(document.createElement('input'), {id: 'x'}))")
+    page.evaluate(
+        "document.getElementById('view').append(Object.assign(document.createElement('input'), {id: 'x'}))"
+    )
     assert any(v["id"] == "label" for v in axe_violations(page)), "axe must see an unnamed field"
     page.reload()
     for name, hash_ in pages.items():
