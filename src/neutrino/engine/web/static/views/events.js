@@ -1,22 +1,36 @@
 // The Events tab: the engine's audit log as oVirt's API serves it. Filters become an oVirt search
-// (`severity>=warning and event_vm=web1 and message=*port*`); older events come page by page (`page N`, PAGE_SIZE
-// a page, newest first); while the first page is shown, newer events arrive live through `from=<newest index>`
+// (`severity>=warning and event_vm=web1 and message=*port*`); older events come page by page (`page N` with `max` the
+// page size, newest first); while the first page is shown, newer events arrive live through `from=<newest index>`
 // (oVirt's `from` answers the events newer than that index). An engine that refuses a query says why, word for word.
 
 import * as api from '../api.js';
 import { h, clear, table, badge, formatDate, busy } from '../ui.js';
 import { toolbar } from './common.js';
 
-const PAGE_SIZE = 50;
+const PAGE_SIZES = ['10', '25', '50', '100'];
 const LIVE_MS = 3000;
 const SEVERITIES = ['normal', 'warning', 'error', 'alert'];
 const SEVERITY_KIND = { normal: 'muted', warning: 'warn', error: 'bad', alert: 'bad' };
 // oVirt's audit-log search fields for the entity an event is about (AuditLogConditionFieldAutoCompleter)
-const ENTITY_TERMS = { vm: 'event_vm', host: 'event_host', datacenter: 'event_datacenter' };
-const ENTITY_LABELS = { '': 'Any entity', vm: 'VM', host: 'Host', datacenter: 'Data center' };
+// (+ Neutrino's event_cluster and event_provider, for the entities oVirt's events do not name)
+const ENTITY_TERMS = {
+  vm: 'event_vm',
+  host: 'event_host',
+  cluster: 'event_cluster',
+  datacenter: 'event_datacenter',
+  provider: 'event_provider',
+};
+const ENTITY_LABELS = {
+  '': 'Any entity',
+  vm: 'VM',
+  host: 'Host',
+  cluster: 'Cluster',
+  datacenter: 'Data center',
+  provider: 'Provider',
+};
 
 // kept across visits of the tab
-const filters = { severity: '', entity: '', name: '', user: '', text: '', page: 1 };
+const filters = { severity: '', entity: '', name: '', user: '', text: '', page: 1, size: '50' };
 
 function quoted(value) {
   return /[\s"']/.test(value) ? `"${value.replaceAll('"', '')}"` : value;
@@ -34,7 +48,7 @@ export function searchOf(f) {
 
 function path(f, { page, from } = {}) {
   const search = [searchOf(f), page ? `page ${page}` : ''].filter(Boolean).join(' ');
-  const query = new URLSearchParams({ max: String(PAGE_SIZE) });
+  const query = new URLSearchParams({ max: f.size });
   if (search) query.set('search', search);
   if (from !== undefined) query.set('from', String(from));
   return `/events?${query}`;
@@ -94,7 +108,7 @@ export async function events(ctx) {
     const added = incoming.filter((e) => !seen.has(e.id) && (newest === null || (indexOf(e) ?? 0) > newest));
     if (!added.length || !ctx.alive()) return;
     for (const e of added) state.fresh.add(e.id);
-    state.rows = newestFirst([...added, ...state.rows]).slice(0, PAGE_SIZE);
+    state.rows = newestFirst([...added, ...state.rows]).slice(0, Number(filters.size));
     live.textContent = `${added.length} new event${added.length === 1 ? '' : 's'} at ${new Date().toLocaleTimeString()}.`;
     paint();
   };
@@ -122,6 +136,12 @@ function filterForm(load) {
   const name = h('input', { name: 'entity_name', id: 'ev-entity-name', placeholder: 'its name, * for any part' });
   const user = h('input', { name: 'user', id: 'ev-user', placeholder: 'e.g. admin' });
   const text = h('input', { name: 'text', id: 'ev-text', type: 'search' });
+  const size = h(
+    'select',
+    { name: 'size', id: 'ev-size' },
+    PAGE_SIZES.map((n) => h('option', { value: n }, n)),
+  );
+  size.value = filters.size;
   severity.value = filters.severity;
   entity.value = filters.entity;
   name.value = filters.name;
@@ -141,6 +161,7 @@ function filterForm(load) {
       name: name.value,
       user: user.value,
       text: text.value,
+      size: size.value,
       page: 1,
     });
     shown.textContent = searchOf(filters) || '(everything)';
@@ -159,6 +180,7 @@ function filterForm(load) {
     field('Entity name', name),
     field('User', user),
     field('Message contains', text),
+    field('Per page', size),
     h(
       'span',
       { class: 'filter-actions' },
@@ -197,7 +219,7 @@ function resultsView(ctx, state, load) {
       {
         type: 'button',
         'data-action': 'older',
-        disabled: state.rows.length < PAGE_SIZE,
+        disabled: state.rows.length < Number(filters.size),
         onclick: () => go(filters.page + 1),
       },
       'Older',
