@@ -281,6 +281,16 @@ def login(pg: Any, password: str = PASSWORD) -> None:
     expect(pg.get_by_role("tree", name="System tree")).to_be_visible()
 
 
+def description_of(control: Any) -> str:
+    """The text a control's aria-describedby points to (what is read with it)."""
+    return str(
+        control.evaluate(
+            "(el) => (el.getAttribute('aria-describedby') || '').split(' ').filter(Boolean)"
+            ".map((id) => document.getElementById(id)?.textContent || '').join(' ')"
+        )
+    )
+
+
 AXE = Path(__file__).resolve().parents[3] / "node_modules" / "axe-core" / "axe.min.js"
 
 
