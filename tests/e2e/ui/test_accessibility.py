@@ -100,7 +100,7 @@ def test_axe_finds_nothing_serious_on_any_page(page: Any, neutrino: Neutrino) ->
     link = neutrino.api.get(f"{neutrino.base}/ui/networks/{net['id']}/external").json()
     r = neutrino.neutron.post(
         "/subnets",
-        json={"subnet": {"network_id": link["network_id"], "cidr": "10.77.0.0/24", "ip_version": 4}},
+        json={"subnet": {"network_id": link["network_id"], "cidr": "10.93.0.0/24", "ip_version": 4}},
     )
     assert r.status_code == 201, r.text
     assert neutrino.api.post(f"/vms/{vm['id']}/start", json={}).status_code == 200
@@ -150,7 +150,7 @@ def test_axe_finds_nothing_serious_on_any_page(page: Any, neutrino: Neutrino) ->
         expect(page.get_by_text("Loading…")).to_have_count(0)
         if name == "vm-nics":
             expect(page.get_by_role("list", name="Addresses of nic1")).to_contain_text(
-                re.compile(r"10\.77\.0\.\d+")
+                re.compile(r"10\.93\.0\.\d+")
             )
         assert_accessible(page, name)
         shot(page, f"page-{name}")

@@ -61,6 +61,10 @@ def test_data_centers_and_clusters_new_edit_remove(page: Any, neutrino: Neutrino
     )
     dialog.get_by_label("Description").fill("a cluster from the UI")
     dialog.get_by_role("button", name="OK").click()
+    clusters = page.get_by_role("table", name="Clusters")
+    expect(clusters.get_by_role("row", name=re.compile(f"^{cluster} "))).to_contain_text(
+        "a cluster from the UI"
+    )
     page.get_by_role("navigation", name=f"Cluster {cluster}").get_by_role("link", name="General").click()
     expect(page.get_by_role("definition").filter(has_text="a cluster from the UI")).to_be_visible()
     expect(page.get_by_role("definition").filter(has_text=neutrino.provider["name"])).to_be_visible()
