@@ -8,13 +8,12 @@ import { h, clear, dash, yesNo, openDialog, notify } from '../ui.js';
 import { toolbar, networkTable, networkMarks } from './common.js';
 
 const byName = (items) => [...items].sort((a, b) => a.name.localeCompare(b.name));
-export const EXTERNAL_ATTACHMENT =
-  'External network: never required in a cluster nor its display network (its hosts need no setup for it).';
+export const EXTERNAL_ATTACHMENT = 'External network: never required in a cluster nor its display network.';
 
-// a network's VM role, as the cluster dialog shows it (read-only there: it is the network's, see Edit network)
+// a network's VM role, as the cluster dialog shows it (read-only there: it is the network's, see Edit network; an
+// external network is always one)
 function vmNetwork(n) {
-  const vm = (n.usages?.usage || []).includes('vm');
-  return n.external_provider?.id ? 'Yes (always, external)' : vm ? 'Yes' : 'No';
+  return (n.usages?.usage || []).includes('vm') || n.external_provider?.id ? 'Yes' : 'No';
 }
 
 export async function clusterNetworks(ctx, cluster) {
@@ -100,7 +99,14 @@ async function manageDialog(ctx, cluster) {
         return h(
           'tr',
           { 'data-id': n.id },
-          h('td', { 'data-label': 'Network' }, n.name, ' ', networkMarks(n), why ? [h('br'), why] : null),
+          h(
+            'td',
+            { 'data-label': 'Network', class: 'wrap' },
+            n.name,
+            ' ',
+            networkMarks(n),
+            why ? [h('br'), why] : null,
+          ),
           h('td', { 'data-label': 'Assign' }, assign),
           h('td', { 'data-label': 'Required' }, required),
           h('td', { 'data-label': 'VM network' }, vmNetwork(n)),
