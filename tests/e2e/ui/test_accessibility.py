@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.e2e.ui.conftest import Neutrino, axe_violations, expect, shot
+from tests.e2e.ui.conftest import Neutrino, axe_violations, expect, shot, unique
 
 
 def assert_accessible(page: Any, what: str) -> None:
@@ -155,13 +155,20 @@ def test_axe_finds_nothing_serious_on_any_page(page: Any, neutrino: Neutrino) ->
         assert_accessible(page, name)
         shot(page, f"page-{name}")
     # and the dialogs, open on their pages
+    engine_net = neutrino.post("/networks", {"name": unique("a11y"), "data_center": {"id": dc}})
     dialogs = [
         (f"#/vms/{vm['id']}/nics", "New VM…", "New VM"),
+        (f"#/vms/{vm['id']}/nics", "New vNIC…", "New vNIC"),
         (f"#/vms/{vm['id']}/nics", "Edit nic1", "Edit vNIC nic1"),
+        (f"#/vms/{vm['id']}/nics", "Migrate…", "Migrate"),
         (f"#/clusters/{cluster}/networks", "Manage networks…", "Manage networks"),
+        (f"#/clusters/{cluster}/networks", "New cluster…", "New cluster"),
         (f"#/networks/{net['id']}/general", "Edit…", "Edit network"),
+        (f"#/networks/{net['id']}/profiles", "New profile…", "New vNIC profile"),
+        (f"#/networks/{engine_net['id']}/general", "Export to provider…", "Export network"),
         ("#/datacenters", "New data center…", "New data center"),
         ("#/hosts", "New host…", "New host"),
+        ("#/providers", "Add…", "Add provider"),
     ]
     for hash_, button, title in dialogs:
         page.goto(f"{neutrino.base}/{hash_}")
