@@ -44,7 +44,7 @@ def test_the_audit_log_live_paged_and_filtered(page: Any, neutrino: Neutrino) ->
     names = [f"{prefix}-{i:02}" for i in range(12)]
     for name in names:
         assert neutrino.neutron.post("/networks", json={"network": {"name": name}}).status_code == 201
-    last = table.get_by_role("row", name=re.compile(f"Auto-sync imported network '{names[-1]}'"))
+    last = table.get_by_role("row").filter(has_text=names[-1])
     expect(last).to_be_visible(timeout=20000)
     expect(last.get_by_text("new", exact=True)).to_be_visible()
     expect(last).to_contain_text("normal")
@@ -58,9 +58,9 @@ def test_the_audit_log_live_paged_and_filtered(page: Any, neutrino: Neutrino) ->
         "id"
     ]
     assert neutrino.neutron.delete(f"/networks/{gone_id}").status_code == 204
-    warning = table.get_by_role("row", name=re.compile(f"Network '{names[0]}' no longer exists"))
-    expect(warning).to_be_visible(timeout=20000)
-    expect(warning).to_contain_text("warning")
+    # (gone from the provider: "no longer exists", and the auto-sync removes it from Default)
+    warnings = table.get_by_role("row").filter(has_text=names[0]).filter(has_text="warning")
+    expect(warnings.first).to_be_visible(timeout=20000)
 
     # older events, a page at a time: page 2 holds other, older events
     first_page = table.get_by_role("row").all_inner_texts()
@@ -87,9 +87,7 @@ def test_the_audit_log_live_paged_and_filtered(page: Any, neutrino: Neutrino) ->
 
     def only_warnings(rows: Any, events: list[dict[str, Any]]) -> None:
         assert events and all(e["severity"] != "normal" for e in events)
-        expect(
-            rows.get_by_role("row", name=re.compile(f"Network '{names[0]}' no longer exists"))
-        ).to_be_visible()
+        expect(rows.get_by_role("row").filter(has_text=names[0]).first).to_be_visible()
         expect(rows.get_by_text("normal", exact=True)).to_have_count(0)
 
     search_filter(page, neutrino, "severity>=warning", only_warnings)
@@ -101,10 +99,7 @@ def test_the_audit_log_live_paged_and_filtered(page: Any, neutrino: Neutrino) ->
     filters.get_by_label("Message contains").fill(names[5])
 
     def one_import(rows: Any, events: list[dict[str, Any]]) -> None:
-        assert [e["description"] for e in events] == [
-            f"Auto-sync imported network '{names[5]}' of provider '{neutrino.provider['name']}' and attached it "
-            "to cluster(s) Default."
-        ]
+        assert len(events) == 1 and names[5] in events[0]["description"], events
         expect(rows.get_by_role("row")).to_have_count(2)  # the header and the one event
         expect(rows).to_contain_text(names[5])
 
