@@ -36,6 +36,9 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "ui"
 JSON = {"Accept": "application/json"}
+# idle connections are dropped before the servers' own keep-alive (uvicorn: 5 s) closes them: a request sent on a
+# connection the server is closing fails with "Server disconnected without sending a response"
+KEEPALIVE = httpx.Limits(keepalive_expiry=2.0)
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Neutrino:
         self.api = httpx.Client(
             base_url=f"{self.base}/ovirt-engine/api",
             timeout=30,
+            limits=KEEPALIVE,
             headers={**JSON, "Authorization": f"Bearer {token}"},
         )
         auth = httpx.post(
@@ -80,6 +84,7 @@ class Neutrino:
         self.neutron = httpx.Client(
             base_url=f"{self.provider_url}/v2.0",
             timeout=30,
+            limits=KEEPALIVE,
             headers={"X-Auth-Token": auth.headers["X-Subject-Token"]},
         )
 

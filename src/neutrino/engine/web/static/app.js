@@ -119,7 +119,10 @@ async function route() {
     id,
     sub,
     names,
-    go,
+    // a view that finished some work goes where it wants only if the user has not gone elsewhere meanwhile
+    go: (hash) => {
+      if (mine === generation) go(hash);
+    },
     get cache() {
       return cache;
     },
