@@ -1,11 +1,11 @@
-"""The web UI's reads of the provider ports behind the vNICs (``neutrino.engine.web.ports``), on a real database
-with the provider faked at the engine's seam: a VM's vNICs with their ports' addresses, a network's vNIC ports
+"""The web UI's reads of the provider ports behind the vNICs (``commands.port_reads``), on a real database with
+the provider faked at the engine's seam: a VM's vNICs with their ports' addresses, a network's vNIC ports
 with the vNIC and VM each serves, and a provider that fails reported in its own words in place of the ports."""
 
 from __future__ import annotations
 
 from neutrino.engine.commands import vms
-from neutrino.engine.web.ports import network_ports, vm_ports
+from neutrino.engine.commands.port_reads import network_ports, vm_ports
 from tests.integration.engine.test_lifecycle import World, world  # noqa: F401 (the fixture)
 
 DOWN = "Failed to communicate with the external provider: cannot connect (refused)."

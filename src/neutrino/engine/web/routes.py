@@ -8,7 +8,7 @@ take the same ``Authorization: Bearer <token>`` as the API:
 - ``GET /ui/networks/{id}/external``: which provider network a logical network is linked to
   (the API names the provider but not the provider's network id, which subnets need).
 - ``GET /ui/vms/{id}/ports`` and ``GET /ui/networks/{id}/ports``: the provider ports behind a VM's vNICs (their
-  addresses) and the vNIC ports of an external network, read live from the provider (``ports.py``).
+  addresses) and the vNIC ports of an external network, read live from the provider (``commands/port_reads.py``).
 """
 
 from __future__ import annotations
@@ -23,12 +23,11 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from neutrino.engine.commands import auth
+from neutrino.engine.commands import auth, port_reads
 from neutrino.engine.commands import providers as providers_cmd
 from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import EngineError
-from neutrino.engine.web import ports
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +73,8 @@ def web_routes() -> list[BaseRoute]:
 
     return [
         Route("/", index),
-        Route("/ui/vms/{id}/ports", _reading(ports.vm_ports, "VM")),
-        Route("/ui/networks/{id}/ports", _reading(ports.network_ports, "Network")),
+        Route("/ui/vms/{id}/ports", _reading(port_reads.vm_ports, "VM")),
+        Route("/ui/networks/{id}/ports", _reading(port_reads.network_ports, "Network")),
         Route("/ui/providers/test", test_provider, methods=["POST"]),
         Route("/ui/networks/{network_id}/external", external_link),
         Mount("/ui/static", app=StaticFiles(directory=STATIC), name="ui-static"),

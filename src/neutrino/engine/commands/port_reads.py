@@ -1,4 +1,4 @@
-"""The provider ports behind the engine's vNICs, read live for the UI (the oVirt API has no ports).
+"""Reads of the provider ports behind the engine's vNICs, for the web UI (the oVirt API has no ports).
 
 - ``vm_ports``: each vNIC of a VM that has a port, with the port's status and addresses (its ``fixed_ips``);
 - ``network_ports``: the ports of a provider network that belong to vNICs (``device_owner`` oVirt), each with
