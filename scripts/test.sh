@@ -12,11 +12,19 @@ apt_need gcc python3-dev libxml2-dev libcurl4-openssl-dev libssl-dev \
     iproute2 iputils-ping dnsmasq-base iptables nftables busybox iperf3 \
     libvirt-clients libxml2-utils util-linux openvswitch-switch chromium isc-dhcp-client \
     ovn-central ovn-host tcpdump
+# Node.js and npm for the web UI's lint and format checks and the axe-core the browser tests load
+# (package.json, pinned by package-lock.json; Debian 12's Node 18 runs them). A Node.js that brings its
+# own npm (NodeSource's) needs no Debian npm.
+apt_need nodejs
+command -v npm >/dev/null || apt_need npm
 make_venv "[test]"
 cd "$NEUTRINO_ROOT"
 export PATH="$VENV/bin:$PATH"
 
 echo "== ruff"; ruff check src tests bench; ruff format --check src tests bench
 echo "== mypy"; mypy
+echo "== eslint, prettier (web UI)"
+npm ci --no-audit --no-fund --loglevel=error
+npm run --silent lint; npm run --silent format:check
 echo "== pytest"
 exec python -m pytest "$@"

@@ -36,6 +36,9 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "ui"
 JSON = {"Accept": "application/json"}
+# idle connections are dropped before the servers' own keep-alive (uvicorn: 5 s) closes them: a request sent on a
+# connection the server is closing fails with "Server disconnected without sending a response"
+KEEPALIVE = httpx.Limits(keepalive_expiry=2.0)
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Neutrino:
         self.api = httpx.Client(
             base_url=f"{self.base}/ovirt-engine/api",
             timeout=30,
+            limits=KEEPALIVE,
             headers={**JSON, "Authorization": f"Bearer {token}"},
         )
         auth = httpx.post(
@@ -80,6 +84,7 @@ class Neutrino:
         self.neutron = httpx.Client(
             base_url=f"{self.provider_url}/v2.0",
             timeout=30,
+            limits=KEEPALIVE,
             headers={"X-Auth-Token": auth.headers["X-Subject-Token"]},
         )
 
@@ -276,9 +281,38 @@ def page(browser: Any, neutrino: Neutrino) -> Iterator[Any]:
 
 
 def login(pg: Any, password: str = PASSWORD) -> None:
-    pg.fill("#login-form input[name=password]", password)
-    pg.click("#login-form button[type=submit]")
-    pg.wait_for_selector("#shell:not([hidden])")
+    pg.get_by_label("Password").fill(password)
+    pg.get_by_role("button", name="Log in").click()
+    expect(pg.get_by_role("tree", name="System tree")).to_be_visible()
+
+
+def description_of(control: Any) -> str:
+    """The text a control's aria-describedby points to (what is read with it)."""
+    return str(
+        control.evaluate(
+            "(el) => (el.getAttribute('aria-describedby') || '').split(' ').filter(Boolean)"
+            ".map((id) => document.getElementById(id)?.textContent || '').join(' ')"
+        )
+    )
+
+
+AXE = Path(__file__).resolve().parents[3] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(pg: Any, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict[str, Any]]:
+    """What axe-core (pinned in package.json, installed by `npm ci`, injected from node_modules: no CDN) finds on
+    the page as it is now, keeping the violations of the given impacts, each with a few of its nodes."""
+    if not AXE.exists():
+        _require(f"axe-core is not installed at {AXE} (run `npm ci` at the repository root)")
+    if not pg.evaluate("typeof window.axe !== 'undefined'"):
+        pg.add_script_tag(path=str(AXE))
+    found: list[dict[str, Any]] = pg.evaluate(
+        """async () => (await axe.run(document, { resultTypes: ['violations'] })).violations.map((v) => ({
+            id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.slice(0, 4).map((n) => `${n.target.join(' ')}: ${n.failureSummary}`),
+        }))"""
+    )
+    return [v for v in found if v["impact"] in impacts]
 
 
 def shot(pg: Any, name: str) -> Path:

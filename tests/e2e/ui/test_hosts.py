@@ -48,16 +48,16 @@ def test_hosts_sit_under_their_cluster_in_the_tree_and_its_hosts_sub_tab(
 ) -> None:
     local = neutrino.named("/hosts", "host", "local")
     cluster = neutrino.default_cluster
-    tree = page.locator("#tree")
+    tree = page.get_by_role("tree", name="System tree")
     page.goto(f"{neutrino.base}/#/clusters/{cluster['id']}/hosts")  # the tree opens down to the cluster
-    cluster_node = tree.locator(
-        "details", has=page.locator(f"> summary a[href='#/clusters/{cluster['id']}']")
-    )
-    link = cluster_node.locator(f"a[href='#/hosts/{local['id']}']")
+    # (the Default cluster and its data center share a name: the node is the one that links to the cluster)
+    cluster_node = tree.locator(f"[role=treeitem][href='#/clusters/{cluster['id']}']")
+    expect(cluster_node).to_have_attribute("aria-expanded", "true")
+    link = cluster_node.locator("xpath=..").get_by_role("group").get_by_role("treeitem", name="local")
     expect(link).to_have_text("local")
     link.click()
-    expect(page.locator("#view h3")).to_have_text("Host local")
-    expect(tree.locator("a.current")).to_have_text("local")
+    expect(page.get_by_role("heading", name="Host local")).to_be_visible()
+    expect(tree.get_by_role("treeitem", name="local")).to_have_attribute("aria-current", "page")
     shot(page, "tree-host")
 
     page.goto(f"{neutrino.base}/#/clusters/{cluster['id']}/hosts")
@@ -89,7 +89,9 @@ def test_add_a_host_that_does_not_answer_then_fix_and_remove_it(
     expect(row.locator(".status-detail")).to_contain_text("cannot be reached")
     expect(row).to_contain_text("unknown until it answers")  # no vNIC drivers known
     expect(page.locator("#view dl.general")).to_contain_text("Why not Up")
-    expect(page.locator(f"#tree a[href='#/hosts/{host['id']}']")).to_have_text(name)
+    expect(page.get_by_role("tree", name="System tree").get_by_role("treeitem", name=name)).to_have_attribute(
+        "href", f"#/hosts/{host['id']}"
+    )
     shot(page, "host-non-responsive")
 
     # pointed at a running agent with its token, it comes up

@@ -73,7 +73,9 @@ def test_add_with_test_before_saving_then_edit_and_remove(page: Any, neutrino: N
     assert added["external_plugin_type"] == "LINUX_BRIDGE" and added["auto_sync"] == "false"
     expect(page).to_have_url(f"{neutrino.base}/#/providers/{added['id']}/general")
     expect(page.locator("#view dl.general")).to_contain_text("added from the UI")
-    expect(page.locator(f"#tree a[href='#/providers/{added['id']}']")).to_have_text(name)
+    expect(page.get_by_role("tree", name="System tree").get_by_role("treeitem", name=name)).to_have_attribute(
+        "href", f"#/providers/{added['id']}"
+    )
     expect(page.locator(f"#view tbody tr[data-id='{added['id']}'] .connection")).to_have_text("Connected")
     shot(page, "provider-general")
 

@@ -20,20 +20,19 @@ def test_a_wrong_password_is_refused_with_the_engines_message(browser: Any, neut
 
 
 def test_the_system_tree_holds_data_centers_and_providers_side_by_side(page: Any, neutrino: Neutrino) -> None:
-    tree = page.locator("#tree")
-    system = tree.locator("details").first
-    expect(system.locator("> summary")).to_contain_text("System")
+    tree = page.get_by_role("tree", name="System tree")
+    system = tree.get_by_role("treeitem", name="System", exact=True)
+    expect(system).to_have_attribute("aria-level", "1")
     # Data Centers and Providers are the two children of System
-    children = system.locator("> ul > li > details > summary")
+    children = tree.get_by_role("group", name="System").locator("> li > [role=treeitem]")
     expect(children).to_have_text(["Data Centers", "Providers"])
     provider = neutrino.provider
-    link = tree.locator(f"a[href='#/providers/{provider['id']}']")
-    expect(link).to_have_text(provider["name"])
+    link = tree.get_by_role("treeitem", name=provider["name"])
+    expect(link).to_have_attribute("href", f"#/providers/{provider['id']}")
     expect(link.locator("svg")).to_have_count(1)  # an icon for its type
-    default_dc = tree.get_by_role("link", name="Default", exact=True).first
-    default_dc.click()
-    expect(page.locator("#view h3")).to_have_text("Data center Default")
-    expect(page.locator("#view table").nth(1)).to_contain_text("ovirtmgmt")
+    tree.get_by_role("treeitem", name="Default", exact=True).click()
+    expect(page.get_by_role("heading", name="Data center Default")).to_be_visible()
+    expect(page.get_by_role("table", name="Networks of Default")).to_contain_text("ovirtmgmt")
     shot(page, "tree-datacenter")
 
 
@@ -140,10 +139,14 @@ def test_the_keyboard_focus_follows_what_was_chosen(page: Any, neutrino: Neutrin
     expect(page.locator("#view h2")).to_have_text("Networks")
     expect(page.locator("#tabs a[aria-current=page]")).to_be_focused()
 
-    page.locator(f"#tree a[href='#/datacenters/{dc['id']}']").focus()
+    tree = page.get_by_role("tree", name="System tree")
+    tree.get_by_role("treeitem", name=dc["name"], exact=True).focus()
     page.keyboard.press("Enter")
     expect(page.locator("#view h3")).to_have_text(f"Data center {dc['name']}")
-    expect(page.locator(f"#tree a.current[href='#/datacenters/{dc['id']}']")).to_be_focused()
+    expect(tree.get_by_role("treeitem", name=dc["name"], exact=True)).to_be_focused()
+    expect(tree.get_by_role("treeitem", name=dc["name"], exact=True)).to_have_attribute(
+        "aria-current", "page"
+    )
 
     # a new network, from the keyboard alone: the dialog opens on its first field, Enter saves
     page.locator("#tabs a", has_text="Networks").click()

@@ -98,14 +98,14 @@ def test_provisioning_steps_appear_live_while_a_vm_starts(
         page.goto(f"{neutrino.base}/#/vms/{vm['id']}/nics")
         page.get_by_role("button", name="Run").click()
         # the host takes its time to plug: meanwhile the page shows the steps the engine has committed so far
-        expect(page.locator("#view .toolbar .busy")).to_have_text(f"Starting {vm['name']}…")
+        expect(page.get_by_role("status").filter(has_text=f"Starting {vm['name']}…")).to_be_visible()
         expect(page.locator(f"#view tbody tr[data-id='{vm['id']}'] .badge")).to_have_text(
             re.compile("powering up|wait for launch")
         )
         expect(latest_steps(page).locator(".step-name")).to_have_text(RUN_STEPS[:4], timeout=3500)
         expect(nic_cell(page, "Provisioning")).to_have_text("port ready")
         expect(page.locator("section.steps li.pending")).to_have_text("waiting for the host to plug it…")
-        expect(page.locator("#view .toolbar .busy")).to_be_visible()
+        expect(page.get_by_role("status").filter(has_text=f"Starting {vm['name']}…")).to_be_visible()
         shot(page, "vm-starting")
         expect(latest_steps(page).locator(".step-name")).to_have_text(RUN_STEPS)
         expect(page.locator(".message.success", has_text=f"Run {vm['name']}: done; it is up")).to_be_visible()

@@ -7,6 +7,8 @@ take the same ``Authorization: Bearer <token>`` as the API:
   answers ``{"ok": true}`` or ``{"error": message}``.
 - ``GET /ui/networks/{id}/external``: which provider network a logical network is linked to
   (the API names the provider but not the provider's network id, which subnets need).
+- ``GET /ui/vms/{id}/ports`` and ``GET /ui/networks/{id}/ports``: the provider ports behind a VM's vNICs (their
+  addresses) and the vNIC ports of an external network, read live from the provider (``commands/port_reads.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from neutrino.engine.commands import auth
+from neutrino.engine.commands import auth, port_reads
 from neutrino.engine.commands import providers as providers_cmd
 from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.domain import model
@@ -71,10 +73,28 @@ def web_routes() -> list[BaseRoute]:
 
     return [
         Route("/", index),
+        Route("/ui/vms/{id}/ports", _reading(port_reads.vm_ports, "VM")),
+        Route("/ui/networks/{id}/ports", _reading(port_reads.network_ports, "Network")),
         Route("/ui/providers/test", test_provider, methods=["POST"]),
         Route("/ui/networks/{network_id}/external", external_link),
         Mount("/ui/static", app=StaticFiles(directory=STATIC), name="ui-static"),
     ]
+
+
+def _reading(read: Any, what: str) -> Any:
+    """A GET route answering ``read(ctx, id)`` as JSON (None: 404 naming ``what``)."""
+
+    async def route(request: Request) -> Response:
+        ctx = _ctx(request)
+        if not await run_in_threadpool(_authorized, request, ctx):
+            return JSONResponse({"error": "Authentication required."}, 401)
+        id_ = request.path_params["id"]
+        found = await run_in_threadpool(read, ctx, id_)
+        if found is None:
+            return JSONResponse({"error": f"{what} '{id_}' was not found."}, 404)
+        return JSONResponse(found, headers=NO_CACHE)
+
+    return route
 
 
 def _ctx(request: Request) -> EngineContext:

@@ -13,13 +13,19 @@ export class ApiError extends Error {
 
 let session = JSON.parse(sessionStorage.getItem(KEY) || 'null');
 
-export function currentUser() { return session && session.user; }
+export function currentUser() {
+  return session && session.user;
+}
 
 export async function login(user, password) {
   const form = new URLSearchParams({ grant_type: 'password', scope: 'ovirt-app-api', username: user, password });
   let res;
   try {
-    res = await fetch('/ovirt-engine/sso/oauth/token', { method: 'POST', body: form, headers: { Accept: 'application/json' } });
+    res = await fetch('/ovirt-engine/sso/oauth/token', {
+      method: 'POST',
+      body: form,
+      headers: { Accept: 'application/json' },
+    });
   } catch (err) {
     throw new ApiError(`The engine cannot be reached (${err.message}).`, 0);
   }
@@ -35,7 +41,9 @@ export async function logout() {
   const token = session && session.token;
   forget();
   if (token) {
-    await fetch('/ovirt-engine/services/sso-logout', { method: 'POST', body: new URLSearchParams({ token }) }).catch(() => {});
+    await fetch('/ovirt-engine/services/sso-logout', { method: 'POST', body: new URLSearchParams({ token }) }).catch(
+      () => {},
+    );
   }
 }
 
@@ -80,7 +88,9 @@ export async function call(method, path, body) {
   const data = await parse(res);
   if (res.status === 401) {
     forget();
-    window.dispatchEvent(new CustomEvent('neutrino:logged-out', { detail: 'Your session has ended; please log in again.' }));
+    window.dispatchEvent(
+      new CustomEvent('neutrino:logged-out', { detail: 'Your session has ended; please log in again.' }),
+    );
     throw new ApiError('Your session has ended; please log in again.', 401);
   }
   if (!res.ok) throw new ApiError(faultMessage(data, res.status), res.status);

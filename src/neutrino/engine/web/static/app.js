@@ -2,25 +2,34 @@
 
 import * as api from './api.js';
 import { h, clear, notify, busy } from './ui.js';
-import { icon } from './icons.js';
-import * as inventory from './views/inventory.js';
+import { renderTree as drawTree } from './tree.js';
+import * as datacenters from './views/datacenters.js';
+import * as clustersView from './views/clusters.js';
+import * as eventsView from './views/events.js';
 import * as networks from './views/networks.js';
+import * as profilesView from './views/profiles.js';
 import * as providers from './views/providers.js';
 import * as vms from './views/vms.js';
 import * as hostsView from './views/hosts.js';
 
 const TABS = [
-  ['datacenters', 'Data Centers'], ['clusters', 'Clusters'], ['hosts', 'Hosts'], ['networks', 'Networks'],
-  ['vnicprofiles', 'vNIC Profiles'], ['vms', 'Virtual Machines'], ['providers', 'Providers'], ['events', 'Events'],
+  ['datacenters', 'Data Centers'],
+  ['clusters', 'Clusters'],
+  ['hosts', 'Hosts'],
+  ['networks', 'Networks'],
+  ['vnicprofiles', 'vNIC Profiles'],
+  ['vms', 'Virtual Machines'],
+  ['providers', 'Providers'],
+  ['events', 'Events'],
 ];
 
 const ROUTES = {
-  datacenters: inventory.dataCenters,
-  clusters: inventory.clusters,
+  datacenters: datacenters.dataCenters,
+  clusters: clustersView.clusters,
   hosts: hostsView.hosts,
-  events: inventory.events,
+  events: eventsView.events,
   networks: networks.networks,
-  vnicprofiles: networks.profiles,
+  vnicprofiles: profilesView.profiles,
   vms: vms.vms,
   providers: providers.providers,
 };
@@ -30,13 +39,21 @@ let generation = 0;
 let timers = [];
 
 // Names of the entities other lists refer to, refreshed on each navigation.
-const names = { datacenters: new Map(), clusters: new Map(), providers: new Map(), hosts: new Map(), networks: new Map() };
+const names = {
+  datacenters: new Map(),
+  clusters: new Map(),
+  providers: new Map(),
+  hosts: new Map(),
+  networks: new Map(),
+};
 let cache = { datacenters: [], clusters: [], providers: [], networks: [], hosts: [] };
 
 async function loadNames() {
   const [datacenters, clusters, provs, nets, hosts] = await Promise.all([
-    api.list('/datacenters', 'data_center'), api.list('/clusters', 'cluster'),
-    api.list('/openstacknetworkproviders', 'openstack_network_provider'), api.list('/networks', 'network'),
+    api.list('/datacenters', 'data_center'),
+    api.list('/clusters', 'cluster'),
+    api.list('/openstacknetworkproviders', 'openstack_network_provider'),
+    api.list('/networks', 'network'),
     api.list('/hosts', 'host'),
   ]);
   cache = { datacenters, clusters, providers: provs, networks: nets, hosts };
@@ -73,17 +90,23 @@ function restoreFocus(before) {
   if (!before) return;
   const active = document.activeElement;
   if (active && active !== document.body && active.isConnected) return; // focus is on something still there
-  const keyOf = (el) => el.dataset.id || el.dataset.action || el.getAttribute('href') || `${el.tagName}:${el.textContent.trim()}`;
-  const candidates = before.key ? [...$(before.zone).querySelectorAll('[data-id], [data-action], a[href], button')]
-    .filter((el) => !el.disabled) : [];
-  const found = candidates.find((el) => keyOf(el) === before.key && el.textContent.trim() === before.text)
-    || candidates.find((el) => keyOf(el) === before.key);
+  const keyOf = (el) =>
+    el.dataset.id || el.dataset.action || el.getAttribute('href') || `${el.tagName}:${el.textContent.trim()}`;
+  const candidates = before.key
+    ? [...$(before.zone).querySelectorAll('[data-id], [data-action], a[href], button')].filter((el) => !el.disabled)
+    : [];
+  const found =
+    candidates.find((el) => keyOf(el) === before.key && el.textContent.trim() === before.text) ||
+    candidates.find((el) => keyOf(el) === before.key);
   // what had the focus is gone: the content gets it, so that Tab goes on from there rather than from the top
   (found || $('view')).focus({ preventScroll: true });
 }
 
 async function route() {
-  if (!api.currentUser()) { showLogin(); return; }
+  if (!api.currentUser()) {
+    showLogin();
+    return;
+  }
   stopTimers();
   const before = focusKey();
   const mine = ++generation;
@@ -92,11 +115,29 @@ async function route() {
   const view = $('view');
   clear(view, busy('Loading…'));
   const ctx = {
-    tab, id, sub, names, go,
-    get cache() { return cache; },
+    tab,
+    id,
+    sub,
+    names,
+    // a view that finished some work goes where it wants only if the user has not gone elsewhere meanwhile
+    go: (hash) => {
+      if (mine === generation) go(hash);
+    },
+    get cache() {
+      return cache;
+    },
     alive: () => mine === generation,
-    poll(fn, ms) { const t = setInterval(() => { if (mine === generation) fn(); }, ms); timers.push(t); return t; },
-    async refresh() { await loadNames(); renderTree(); },
+    poll(fn, ms) {
+      const t = setInterval(() => {
+        if (mine === generation) fn();
+      }, ms);
+      timers.push(t);
+      return t;
+    },
+    async refresh() {
+      await loadNames();
+      renderTree();
+    },
   };
   try {
     await loadNames();
@@ -117,44 +158,111 @@ async function route() {
 }
 
 function renderTabs(current) {
-  clear($('tabs'), TABS.map(([key, label]) => h('a', {
-    href: `#/${key}`, 'aria-current': key === current ? 'page' : undefined,
-  }, label)));
+  clear(
+    $('tabs'),
+    TABS.map(([key, label]) =>
+      h(
+        'a',
+        {
+          href: `#/${key}`,
+          'aria-current': key === current ? 'page' : undefined,
+        },
+        label,
+      ),
+    ),
+  );
 }
 
-// System ▸ Data Centers ▸ DC ▸ Clusters/Networks, and Providers ▸ provider, each a link to its page.
+// System ▸ Data Centers ▸ DC ▸ Clusters (▸ hosts) / Networks, and Providers ▸ provider, each a link to its page.
 function renderTree() {
   const here = location.hash || '#/datacenters';
-  const link = (href, text, kind) => h('a', { href, class: here === href ? 'current' : undefined }, icon(kind), text);
-  const folder = (summary, children, open = true) => h('details', { open },
-    h('summary', {}, summary), h('ul', { role: 'group' }, children.map((c) => h('li', {}, c))));
-  const leafs = (items) => (items.length ? items : [h('span', { class: 'note leaf' }, 'none')]);
+  const byName = (items) => [...items].sort((a, b) => a.name.localeCompare(b.name));
+  const inside = (dc) =>
+    here.includes(dc.id) ||
+    cache.clusters.some(
+      (c) =>
+        c.data_center?.id === dc.id &&
+        (here.includes(c.id) || cache.hosts.some((x) => x.cluster?.id === c.id && here.includes(x.id))),
+    ) ||
+    cache.networks.some((n) => n.data_center?.id === dc.id && here.includes(n.id));
   const few = cache.datacenters.length <= 3;
-  const inside = (dc) => here.includes(dc.id)
-    || cache.clusters.some((c) => c.data_center?.id === dc.id && (here.includes(c.id)
-      || cache.hosts.some((x) => x.cluster?.id === c.id && here.includes(x.id))))
-    || cache.networks.some((n) => n.data_center?.id === dc.id && here.includes(n.id));
-  const dcs = cache.datacenters.map((dc) => folder(link(`#/datacenters/${dc.id}`, dc.name, 'datacenter'), [
-    folder(h('span', {}, icon('folder'), 'Clusters'), leafs(cache.clusters.filter((c) => c.data_center?.id === dc.id)
-      .map((c) => clusterNode(c, link))), inside(dc)),
-    folder(h('span', {}, icon('folder'), 'Networks'), leafs(cache.networks.filter((n) => n.data_center?.id === dc.id)
-      .map((n) => link(`#/networks/${n.id}`, n.name, n.external_provider ? 'extnetwork' : 'network'))), inside(dc)),
-  ], few || inside(dc)));
-  const provs = cache.providers.map((p) => link(`#/providers/${p.id}`, p.name, p.type === 'neutron' ? 'neutron' : 'provider'));
-  clear($('tree'), h('ul', { role: 'tree' }, h('li', {}, folder(link('#/datacenters', 'System', 'system'), [
-    folder(link('#/datacenters', 'Data Centers', 'folder'), leafs(dcs)),
-    folder(link('#/providers', 'Providers', 'provider'), leafs(provs)),
-  ]))));
-}
-
-// A cluster, and under it its hosts (each marked with its status) when it has any.
-function clusterNode(c, link) {
-  const hosts = cache.hosts.filter((x) => x.cluster?.id === c.id).sort((a, b) => a.name.localeCompare(b.name));
-  if (!hosts.length) return link(`#/clusters/${c.id}`, c.name, 'cluster');
-  return h('details', { open: true }, h('summary', {}, link(`#/clusters/${c.id}`, c.name, 'cluster')),
-    h('ul', { role: 'group', 'aria-label': `Hosts of ${c.name}` }, hosts.map((x) => h('li', {},
-      link(`#/hosts/${x.id}`, x.name, x.status === 'up' ? 'host' : 'hostdown'),
-      x.status === 'up' ? null : h('span', { class: 'sr-only' }, ` (${String(x.status).replaceAll('_', ' ')})`)))));
+  const hostNode = (x) => ({
+    key: `host:${x.id}`,
+    href: `#/hosts/${x.id}`,
+    text: x.name,
+    kind: x.status === 'up' ? 'host' : 'hostdown',
+    extra: x.status === 'up' ? null : ` (${String(x.status).replaceAll('_', ' ')})`,
+  });
+  const clusterNode = (c) => ({
+    key: `cluster:${c.id}`,
+    href: `#/clusters/${c.id}`,
+    text: c.name,
+    kind: 'cluster',
+    open: true,
+    children: byName(cache.hosts.filter((x) => x.cluster?.id === c.id)).map(hostNode),
+  });
+  const dcNode = (dc) => ({
+    key: `dc:${dc.id}`,
+    href: `#/datacenters/${dc.id}`,
+    text: dc.name,
+    kind: 'datacenter',
+    open: few || inside(dc),
+    children: [
+      {
+        key: `dc-clusters:${dc.id}`,
+        href: `#/datacenters/${dc.id}/clusters`,
+        text: 'Clusters',
+        kind: 'folder',
+        open: inside(dc),
+        children: byName(cache.clusters.filter((c) => c.data_center?.id === dc.id)).map(clusterNode),
+      },
+      {
+        key: `dc-networks:${dc.id}`,
+        href: `#/datacenters/${dc.id}/networks`,
+        text: 'Networks',
+        kind: 'folder',
+        open: inside(dc),
+        children: byName(cache.networks.filter((n) => n.data_center?.id === dc.id)).map((n) => ({
+          key: `network:${n.id}`,
+          href: `#/networks/${n.id}`,
+          text: n.name,
+          kind: n.external_provider ? 'extnetwork' : 'network',
+        })),
+      },
+    ],
+  });
+  const providerNode = (p) => ({
+    key: `provider:${p.id}`,
+    href: `#/providers/${p.id}`,
+    text: p.name,
+    kind: p.type === 'neutron' ? 'neutron' : 'provider',
+  });
+  const system = {
+    key: 'system',
+    href: '#/',
+    text: 'System',
+    kind: 'system',
+    open: true,
+    children: [
+      {
+        key: 'datacenters',
+        href: '#/datacenters',
+        text: 'Data Centers',
+        kind: 'folder',
+        open: true,
+        children: byName(cache.datacenters).map(dcNode),
+      },
+      {
+        key: 'providers',
+        href: '#/providers',
+        text: 'Providers',
+        kind: 'provider',
+        open: true,
+        children: byName(cache.providers).map(providerNode),
+      },
+    ],
+  };
+  drawTree($('tree'), [system], 'System tree');
 }
 
 function showLogin(message) {
@@ -189,10 +297,14 @@ $('login-form').addEventListener('submit', async (ev) => {
   }
 });
 
-$('logout').addEventListener('click', async () => { await api.logout(); showLogin(); });
+$('logout').addEventListener('click', async () => {
+  await api.logout();
+  showLogin();
+});
 window.addEventListener('hashchange', route);
 window.addEventListener('neutrino:logged-out', (ev) => showLogin(ev.detail));
 window.addEventListener('unhandledrejection', (ev) => notify(ev.reason?.message || String(ev.reason)));
 window.addEventListener('error', (ev) => notify(ev.message || 'An unexpected error occurred in the page.'));
 
-if (api.currentUser()) showShell(); else showLogin();
+if (api.currentUser()) showShell();
+else showLogin();

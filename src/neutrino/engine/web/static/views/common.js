@@ -1,7 +1,7 @@
 // Pieces several views share: sub-tabs, the general panel, and the one way every list shows networks.
 
 import * as api from '../api.js';
-import { h, clear, table, badge, dash, notify } from '../ui.js';
+import { h, clear, table, badge, dash, notify, confirmDialog } from '../ui.js';
 
 // A sub-tab's panel whose loading failed shows the engine's message in its place, and the rest of the page stays.
 export async function guarded(load) {
@@ -14,12 +14,21 @@ export async function guarded(load) {
 }
 
 export function subTabs(base, tabs, current, label) {
-  return h('nav', { class: 'subtabs', 'aria-label': label },
-    tabs.map(([key, text]) => h('a', { href: `${base}/${key}`, 'aria-current': key === current ? 'page' : undefined }, text)));
+  return h(
+    'nav',
+    { class: 'subtabs', 'aria-label': label },
+    tabs.map(([key, text]) =>
+      h('a', { href: `${base}/${key}`, 'aria-current': key === current ? 'page' : undefined }, text),
+    ),
+  );
 }
 
 export function general(pairs) {
-  return h('dl', { class: 'general' }, pairs.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v === undefined || v === null || v === '' ? '—' : v)]));
+  return h(
+    'dl',
+    { class: 'general' },
+    pairs.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v === undefined || v === null || v === '' ? '—' : v)]),
+  );
 }
 
 export function toolbar(...items) {
@@ -36,14 +45,18 @@ export function networkMarks(n) {
     n.external_provider ? badge('External', 'ext', 'Its networking comes from an external provider') : null,
     ' ',
     api.truthy(n.external_network_missing)
-      ? badge('Missing from provider', 'bad', 'The provider no longer has this network') : null,
+      ? badge('Missing from provider', 'bad', 'The provider no longer has this network')
+      : null,
   ];
 }
 
 // Every list of networks (all, a DC's, a cluster's) shows the same columns, plus `extra` ones.
 export function networkTable(ctx, rows, { selected, onSelect, extra = [], label = 'Networks' } = {}) {
   return table({
-    label, rows, selected, onSelect,
+    label,
+    rows,
+    selected,
+    onSelect,
     empty: 'No networks.',
     columns: [
       { title: 'Name', render: (n) => h('a', { href: `#/networks/${n.id}` }, n.name) },
@@ -98,7 +111,10 @@ export function vnicDrivers(x) {
 }
 
 export function networkTypes(d) {
-  const types = String(d.network_types || '').split(',').map((t) => t.trim()).filter(Boolean);
+  const types = String(d.network_types || '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   return !types.length || types.includes('*') ? 'any' : types.join(', ');
 }
 
@@ -142,10 +158,41 @@ export async function live(ctx, every, load, view) {
 // Re-rendering in place must not throw the keyboard user out of what they were on.
 export function keepFocus(root, replace) {
   const active = document.activeElement;
-  const key = active && root.contains(active) ? (active.dataset.id || active.dataset.action || active.getAttribute('href')) : null;
+  const key =
+    active && root.contains(active) ? active.dataset.id || active.dataset.action || active.getAttribute('href') : null;
   replace();
   if (!key) return;
-  const again = [...root.querySelectorAll('[data-id], [data-action], a[href]')]
-    .find((el) => el.dataset.id === key || el.dataset.action === key || el.getAttribute('href') === key);
+  const again = [...root.querySelectorAll('[data-id], [data-action], a[href]')].find(
+    (el) => el.dataset.id === key || el.dataset.action === key || el.getAttribute('href') === key,
+  );
   if (again) again.focus();
+}
+
+export function byName(items) {
+  return [...items].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+// oVirt's compatibility versions (4.2 to 4.7), newest first
+export const VERSIONS = ['4.7', '4.6', '4.5', '4.4', '4.3', '4.2'];
+
+export function versionText(v) {
+  return v ? `${v.major}.${v.minor}` : '—';
+}
+
+export function versionBody(text) {
+  const [major, minor] = text.split('.');
+  return { major, minor };
+}
+
+// A data center's or cluster's Remove: asks, then shows the engine's answer word for word.
+export async function removeEntity(ctx, { title, text, path, done, back, extra, query = () => '' }) {
+  if (!(await confirmDialog(title, text, 'Remove', extra))) return;
+  try {
+    await api.del(`${path}${query()}`);
+    notify(done, 'success');
+    await ctx.refresh();
+    ctx.go(back);
+  } catch (err) {
+    notify(err.message);
+  }
 }

@@ -2,15 +2,38 @@
 
 import * as api from '../api.js';
 import { h, table, dash, yesNo, openDialog, row, confirmDialog, notify } from '../ui.js';
-import { subTabs, general, toolbar, providerLink, networkMarks, networkTable, selectOf, attachToClusters, guarded } from './common.js';
+import {
+  subTabs,
+  general,
+  toolbar,
+  providerLink,
+  networkMarks,
+  networkTable,
+  selectOf,
+  attachToClusters,
+  guarded,
+} from './common.js';
+import { profileList } from './profiles.js';
+import { editNetworkDialog, exportDialog, exportRefusal } from './network-dialogs.js';
+import { portsPanel } from './network-ports.js';
 
 export async function networks(ctx) {
   const rows = [...ctx.cache.networks].sort((a, b) => a.name.localeCompare(b.name));
   const selected = rows.find((n) => n.id === ctx.id);
-  const remove = h('button', { type: 'button', class: 'danger', disabled: !selected, onclick: () => removeNetwork(ctx, selected) }, 'Remove');
+  const button = (action, label, disabled, onclick, cls) =>
+    h('button', { type: 'button', 'data-action': action, class: cls, disabled, onclick }, label);
+  const cannotExport = selected ? exportRefusal(selected) : null;
   const parts = [
     h('h2', {}, 'Networks'),
-    toolbar(h('button', { type: 'button', onclick: () => newNetworkDialog(ctx) }, 'New…'), remove),
+    toolbar(
+      button('new-network', 'New…', false, () => newNetworkDialog(ctx)),
+      button('edit-network', 'Edit…', !selected, () => editNetworkDialog(ctx, selected)),
+      button('remove-network', 'Remove', !selected, () => removeNetwork(ctx, selected), 'danger'),
+      button('export-network', 'Export to provider…', !selected || !!cannotExport, () => exportDialog(ctx, selected)),
+      selected && cannotExport && !selected.external_provider
+        ? h('span', { class: 'reason' }, `Export: ${cannotExport}`)
+        : null,
+    ),
     networkTable(ctx, rows, { selected: ctx.id, onSelect: (n) => ctx.go(`#/networks/${n.id}`) }),
   ];
   if (ctx.id && !selected) parts.push(h('p', { class: 'error', role: 'alert' }, `Network '${ctx.id}' was not found.`));
@@ -20,15 +43,24 @@ export async function networks(ctx) {
 
 async function networkDetail(ctx, n) {
   const base = `#/networks/${n.id}`;
-  const tabs = [['general', 'General'], ['profiles', 'vNIC Profiles']];
-  if (n.external_provider) tabs.push(['subnets', 'Subnets']);
+  const tabs = [
+    ['general', 'General'],
+    ['profiles', 'vNIC Profiles'],
+  ];
+  if (n.external_provider) tabs.push(['subnets', 'Subnets'], ['ports', 'Ports']);
   const sub = tabs.some(([k]) => k === ctx.sub) ? ctx.sub : 'general';
   let panel;
-  if (sub === 'profiles') panel = await guarded(async () => profileList(ctx, await api.list(`/networks/${n.id}/vnicprofiles`, 'vnic_profile'), n));
+  if (sub === 'profiles')
+    panel = await guarded(async () =>
+      profileList(ctx, await api.list(`/networks/${n.id}/vnicprofiles`, 'vnic_profile'), n),
+    );
   else if (sub === 'subnets') panel = await guarded(() => subnets(ctx, n));
+  else if (sub === 'ports') panel = await guarded(() => portsPanel(ctx, n));
   else {
     panel = general([
-      ['Name', n.name], ['ID', n.id], ['Description', n.description],
+      ['Name', n.name],
+      ['ID', n.id],
+      ['Description', n.description],
       ['Data Center', ctx.names.datacenters.get(n.data_center?.id)],
       ['Provider', providerLink(ctx, n.external_provider) || 'none (an engine network)'],
       ['State', n.external_provider ? networkMarks(n) : 'Engine network'],
@@ -37,12 +69,18 @@ async function networkDetail(ctx, n) {
       ['VLAN', n.vlan?.id],
     ]);
   }
-  return [h('h3', {}, `Network ${n.name}`), subTabs(base, tabs, sub, `Network ${n.name}`), h('div', { class: 'subpanel' }, panel)];
+  return [
+    h('h3', {}, `Network ${n.name}`),
+    subTabs(base, tabs, sub, `Network ${n.name}`),
+    h('div', { class: 'subpanel' }, panel),
+  ];
 }
 
 async function removeNetwork(ctx, n) {
   const fromProvider = h('input', { type: 'checkbox', id: 'remove-from-provider' });
-  const extra = n.external_provider ? h('label', { class: 'checks' }, fromProvider, 'Also remove it from the provider') : null;
+  const extra = n.external_provider
+    ? h('label', { class: 'checks' }, fromProvider, 'Also remove it from the provider')
+    : null;
   if (!(await confirmDialog('Remove network', `Remove network '${n.name}'?`, 'Remove', extra))) return;
   try {
     await api.del(`/networks/${n.id}${fromProvider.checked ? '?remove_from_provider=true' : ''}`);
@@ -59,45 +97,67 @@ export function newNetworkDialog(ctx, { providerId } = {}) {
   const name = h('input', { name: 'name', required: true });
   const description = h('input', { name: 'description' });
   const dc = selectOf(ctx.cache.datacenters, { name: 'data_center' });
-  const provider = selectOf(ctx.cache.providers, { name: 'provider', placeholder: 'None (engine network)', value: providerId });
+  const provider = selectOf(ctx.cache.providers, {
+    name: 'provider',
+    placeholder: 'None (engine network)',
+    value: providerId,
+  });
   const mtu = h('input', { name: 'mtu', type: 'number', min: '0', placeholder: 'default' });
   const attach = h('input', { type: 'checkbox', name: 'attach', checked: true });
   openDialog({
     title: providerId ? 'New network on the provider' : 'New network',
-    body: h('div', { class: 'form-grid' },
-      row('Name', name), row('Description', description), row('Data Center', dc),
-      row('Network provider', provider), row('MTU', mtu),
-      row('Attach to every cluster of the data center (not required)', attach)),
-    actions: [{
-      label: 'OK', primary: true,
-      async run(dlg) {
-        const body = { name: name.value.trim(), description: description.value, data_center: { id: dc.value } };
-        if (mtu.value) body.mtu = mtu.value;
-        if (provider.value) body.external_provider = { id: provider.value };
-        dlg.status('Creating…');
-        const created = await api.post('/networks', body);
-        if (attach.checked) {
-          dlg.status('Attaching to the clusters…');
-          await attachToClusters(created.id, dc.value);
-        }
-        dlg.close();
-        notify(`Network '${created.name}' was created${provider.value ? ' on the provider' : ''}.`, 'success');
-        await ctx.refresh();
-        ctx.go(providerId ? location.hash : `#/networks/${created.id}`);
+    body: h(
+      'div',
+      { class: 'form-grid' },
+      row('Name', name),
+      row('Description', description),
+      row('Data Center', dc),
+      row('Network provider', provider),
+      row('MTU', mtu),
+      row('Attach to every cluster of the data center (not required)', attach),
+    ),
+    actions: [
+      {
+        label: 'OK',
+        primary: true,
+        async run(dlg) {
+          const body = { name: name.value.trim(), description: description.value, data_center: { id: dc.value } };
+          if (mtu.value) body.mtu = mtu.value;
+          if (provider.value) body.external_provider = { id: provider.value };
+          dlg.status('Creating…');
+          const created = await api.post('/networks', body);
+          if (attach.checked) {
+            dlg.status('Attaching to the clusters…');
+            await attachToClusters(created.id, dc.value);
+          }
+          dlg.close();
+          notify(`Network '${created.name}' was created${provider.value ? ' on the provider' : ''}.`, 'success');
+          await ctx.refresh();
+          ctx.go(providerId ? location.hash : `#/networks/${created.id}`);
+        },
       },
-    }],
+    ],
   });
 }
 
 async function subnets(ctx, n) {
   const link = await api.get(`/ui/networks/${n.id}/external`);
-  if (!link.provider_id || !link.network_id) return h('p', { class: 'note' }, 'This network is not linked to a provider network.');
+  if (!link.provider_id || !link.network_id)
+    return h('p', { class: 'note' }, 'This network is not linked to a provider network.');
   const path = `/openstacknetworkproviders/${link.provider_id}/networks/${link.network_id}/subnets`;
   const items = await api.list(path, 'openstack_subnet');
   let chosen = null;
   const remove = h('button', { type: 'button', class: 'danger', disabled: true }, 'Remove subnet');
   remove.addEventListener('click', async () => {
-    if (!chosen || !(await confirmDialog('Remove subnet', `Remove subnet '${chosen.name || chosen.cidr}' from the provider?`, 'Remove'))) return;
+    if (
+      !chosen ||
+      !(await confirmDialog(
+        'Remove subnet',
+        `Remove subnet '${chosen.name || chosen.cidr}' from the provider?`,
+        'Remove',
+      ))
+    )
+      return;
     try {
       await api.del(`${path}/${chosen.id}`);
       notify(`Subnet '${chosen.name || chosen.cidr}' was removed.`, 'success');
@@ -107,11 +167,14 @@ async function subnets(ctx, n) {
     }
   });
   const grid = table({
-    label: 'Subnets', rows: items, empty: 'The provider has no subnets on this network.',
+    label: 'Subnets',
+    rows: items,
+    empty: 'The provider has no subnets on this network.',
     onSelect: (s) => {
       chosen = s;
       remove.disabled = false;
-      for (const tr of grid.querySelectorAll('tbody tr')) tr.setAttribute('aria-selected', String(tr.dataset.id === s.id));
+      for (const tr of grid.querySelectorAll('tbody tr'))
+        tr.setAttribute('aria-selected', String(tr.dataset.id === s.id));
     },
     columns: [
       { title: 'Name', render: (s) => dash(s.name) },
@@ -122,8 +185,11 @@ async function subnets(ctx, n) {
     ],
   });
   return [
-    toolbar(h('button', { type: 'button', onclick: () => subnetDialog(ctx, path) }, 'Add subnet…'), remove,
-      h('span', { class: 'note' }, `Read live from ${ctx.names.providers.get(link.provider_id) || 'the provider'}.`)),
+    toolbar(
+      h('button', { type: 'button', onclick: () => subnetDialog(ctx, path) }, 'Add subnet…'),
+      remove,
+      h('span', { class: 'note' }, `Read live from ${ctx.names.providers.get(link.provider_id) || 'the provider'}.`),
+    ),
     grid,
   ];
 }
@@ -131,7 +197,12 @@ async function subnets(ctx, n) {
 function subnetDialog(ctx, path) {
   const name = h('input', { name: 'name', required: true });
   const cidr = h('input', { name: 'cidr', required: true, placeholder: '10.0.0.0/24 or fd00::/64' });
-  const version = h('select', { name: 'ip_version' }, h('option', { value: 'v4' }, 'IPv4'), h('option', { value: 'v6' }, 'IPv6'));
+  const version = h(
+    'select',
+    { name: 'ip_version' },
+    h('option', { value: 'v4' }, 'IPv4'),
+    h('option', { value: 'v6' }, 'IPv6'),
+  );
   // the version follows what is typed as the CIDR; it can still be chosen (and the engine checks the two agree)
   cidr.addEventListener('input', () => {
     if (/^[0-9a-f]*:/i.test(cidr.value.trim())) version.value = 'v6';
@@ -141,123 +212,31 @@ function subnetDialog(ctx, path) {
   const dns = h('input', { name: 'dns', placeholder: 'comma-separated, e.g. 8.8.8.8' });
   openDialog({
     title: 'New subnet',
-    body: h('div', { class: 'form-grid' }, row('Name', name), row('CIDR', cidr), row('IP version', version),
-      row('Gateway', gateway), row('DNS servers', dns)),
-    actions: [{
-      label: 'OK', primary: true,
-      async run(dlg) {
-        const servers = dns.value.split(/[\s,]+/).filter(Boolean);
-        const body = { name: name.value.trim(), cidr: cidr.value.trim(), ip_version: version.value };
-        if (gateway.value.trim()) body.gateway = gateway.value.trim();
-        if (servers.length) body.dns_servers = { dns_server: servers };
-        dlg.status('Creating on the provider…');
-        await api.post(path, body);
-        dlg.close();
-        notify(`Subnet ${body.cidr} was added.`, 'success');
-        ctx.go(location.hash);
+    body: h(
+      'div',
+      { class: 'form-grid' },
+      row('Name', name),
+      row('CIDR', cidr),
+      row('IP version', version),
+      row('Gateway', gateway),
+      row('DNS servers', dns),
+    ),
+    actions: [
+      {
+        label: 'OK',
+        primary: true,
+        async run(dlg) {
+          const servers = dns.value.split(/[\s,]+/).filter(Boolean);
+          const body = { name: name.value.trim(), cidr: cidr.value.trim(), ip_version: version.value };
+          if (gateway.value.trim()) body.gateway = gateway.value.trim();
+          if (servers.length) body.dns_servers = { dns_server: servers };
+          dlg.status('Creating on the provider…');
+          await api.post(path, body);
+          dlg.close();
+          notify(`Subnet ${body.cidr} was added.`, 'success');
+          ctx.go(location.hash);
+        },
       },
-    }],
-  });
-}
-
-function customProperties(p) {
-  return p?.custom_properties?.custom_property || [];
-}
-
-// The SecurityGroups custom property: absent (the port gets the provider's default group), empty (no group),
-// or security group UUIDs, comma-separated.
-function securityGroups(p) {
-  const sg = customProperties(p).find((c) => c.name === 'SecurityGroups');
-  if (!sg) return null;
-  return sg.value || '';
-}
-
-function securityGroupsText(p) {
-  const v = securityGroups(p);
-  if (v === null) return h('span', { class: 'note' }, 'not set');
-  return v === '' ? h('span', { class: 'note' }, 'none (empty)') : v;
-}
-
-async function profileList(ctx, items, network) {
-  let chosen = null;
-  const edit = h('button', { type: 'button', disabled: true, onclick: () => profileDialog(ctx, chosen) }, 'Edit profile…');
-  const remove = h('button', { type: 'button', class: 'danger', disabled: true }, 'Remove profile');
-  remove.addEventListener('click', async () => {
-    if (!chosen || !(await confirmDialog('Remove vNIC profile', `Remove vNIC profile '${chosen.name}'?`, 'Remove'))) return;
-    try {
-      await api.del(`/vnicprofiles/${chosen.id}`);
-      notify(`vNIC profile '${chosen.name}' was removed.`, 'success');
-      ctx.go(location.hash);
-    } catch (err) {
-      notify(err.message);
-    }
-  });
-  const grid = table({
-    label: 'vNIC profiles', rows: items, empty: 'No vNIC profiles.',
-    onSelect: (p) => {
-      chosen = p;
-      edit.disabled = remove.disabled = false;
-      for (const tr of grid.querySelectorAll('tbody tr')) tr.setAttribute('aria-selected', String(tr.dataset.id === p.id));
-    },
-    columns: [
-      { title: 'Name', render: (p) => p.name },
-      { title: 'Network', render: (p) => h('a', { href: `#/networks/${p.network?.id}` }, ctx.names.networks.get(p.network?.id) || p.network?.id) },
-      { title: 'Provider', render: (p) => providerLink(ctx, ctx.cache.networks.find((n) => n.id === p.network?.id)?.external_provider) || '—' },
-      { title: 'Port mirroring', render: (p) => yesNo(p.port_mirroring) },
-      { title: 'SecurityGroups', render: (p) => securityGroupsText(p), wrap: true },
-      { title: 'Description', render: (p) => dash(p.description), wrap: true },
     ],
-  });
-  return [toolbar(h('button', { type: 'button', onclick: () => profileDialog(ctx, null, network) }, 'New profile…'), edit, remove), grid];
-}
-
-export async function profiles(ctx) {
-  const items = await api.list('/vnicprofiles', 'vnic_profile');
-  items.sort((a, b) => a.name.localeCompare(b.name));
-  return [h('h2', {}, 'vNIC Profiles'), await profileList(ctx, items, null)];
-}
-
-function profileDialog(ctx, profile, network) {
-  const name = h('input', { name: 'name', value: profile?.name || '', required: true });
-  const description = h('input', { name: 'description', value: profile?.description || '' });
-  const vmNetworks = ctx.cache.networks.filter((n) => (n.usages?.usage || []).includes('vm'));
-  const net = selectOf(vmNetworks, { name: 'network', value: profile?.network?.id || network?.id });
-  net.disabled = !!profile;
-  const mirroring = h('input', { type: 'checkbox', name: 'port_mirroring', checked: api.truthy(profile?.port_mirroring) });
-  const current = profile ? securityGroups(profile) : null;
-  const others = customProperties(profile).filter((c) => c.name !== 'SecurityGroups');
-  const mode = current === null ? 'unset' : current === '' ? 'none' : 'list';
-  const choice = (value, text) => h('label', {}, h('input', { type: 'radio', name: 'sg-mode', value, checked: mode === value }), text);
-  const modes = h('div', { class: 'checks', role: 'radiogroup', 'aria-label': 'Which security groups the ports get' },
-    choice('unset', 'Not set (the provider\'s default group)'), choice('none', 'Empty (no security group)'), choice('list', 'These groups:'));
-  const groups = h('input', { name: 'security_groups', value: current || '', 'aria-label': 'SecurityGroups', placeholder: 'security group UUIDs, comma-separated' });
-  const pick = (value) => { modes.querySelector(`input[value="${value}"]`).checked = true; };
-  groups.addEventListener('input', () => pick(groups.value.trim() ? 'list' : 'none'));
-  openDialog({
-    title: profile ? `Edit vNIC profile ${profile.name}` : 'New vNIC profile',
-    body: [h('div', { class: 'form-grid' }, row('Name', name), row('Description', description), row('Network', net),
-      row('Port mirroring', mirroring)),
-    h('fieldset', {}, h('legend', {}, 'Custom properties'),
-      h('div', { class: 'form-grid' }, h('span', { class: 'grid-label', id: 'sg-modes' }, 'SecurityGroups'),
-        h('div', { class: 'stack' }, modes, groups)),
-      others.length ? h('p', { class: 'note' }, 'Also set (kept as they are): ', others.map((c) => `${c.name}=${c.value}`).join(', ')) : null,
-      h('p', { class: 'note' }, 'Used for vNICs on external networks: the provider security groups (UUIDs) their ports get.'))],
-    actions: [{
-      label: 'OK', primary: true,
-      async run(dlg) {
-        const body = { name: name.value.trim(), description: description.value, port_mirroring: String(mirroring.checked) };
-        const chosen = modes.querySelector('input:checked')?.value || 'unset';
-        const value = groups.value.split(/[\s,]+/).filter(Boolean).join(',');
-        const props = others.map((c) => ({ name: c.name, value: c.value }));
-        if (chosen === 'none' || (chosen === 'list' && !value)) props.push({ name: 'SecurityGroups', value: '' });
-        else if (chosen === 'list') props.push({ name: 'SecurityGroups', value });
-        body.custom_properties = { custom_property: props };
-        if (profile) await api.put(`/vnicprofiles/${profile.id}`, body);
-        else await api.post('/vnicprofiles', { ...body, network: { id: net.value } });
-        dlg.close();
-        notify(`vNIC profile '${body.name}' was saved.`, 'success');
-        ctx.go(location.hash);
-      },
-    }],
   });
 }

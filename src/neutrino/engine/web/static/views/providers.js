@@ -44,15 +44,25 @@ export async function providers(ctx) {
     toolbar(
       h('button', { type: 'button', onclick: () => providerDialog(ctx, null) }, 'Add…'),
       h('button', { type: 'button', disabled: !selected, onclick: () => providerDialog(ctx, selected) }, 'Edit…'),
-      h('button', { type: 'button', class: 'danger', disabled: !selected, onclick: () => removeProvider(ctx, selected) }, 'Remove'),
+      h(
+        'button',
+        { type: 'button', class: 'danger', disabled: !selected, onclick: () => removeProvider(ctx, selected) },
+        'Remove',
+      ),
       h('button', { type: 'button', onclick: checkAll }, 'Check connections'),
     ),
     table({
-      label: 'Providers', rows, selected: ctx.id, empty: 'No providers. Add one to bring networks from it.',
+      label: 'Providers',
+      rows,
+      selected: ctx.id,
+      empty: 'No providers. Add one to bring networks from it.',
       onSelect: (p) => ctx.go(`#/providers/${p.id}/${ctx.sub || 'general'}`),
       columns: [
         { title: 'Name', render: (p) => h('a', { href: `#/providers/${p.id}` }, p.name) },
-        { title: 'Type', render: (p) => [icon(p.type === 'neutron' ? 'neutron' : 'provider'), ' ', providerTypeLabel(p.type)] },
+        {
+          title: 'Type',
+          render: (p) => [icon(p.type === 'neutron' ? 'neutron' : 'provider'), ' ', providerTypeLabel(p.type)],
+        },
         { title: 'URL', render: (p) => p.url },
         { title: 'Connection', render: indicator, wrap: true },
         { title: 'Description', render: (p) => dash(p.description), wrap: true },
@@ -66,19 +76,39 @@ export async function providers(ctx) {
 
 async function providerDetail(ctx, p) {
   const sub = ctx.sub === 'networks' ? 'networks' : 'general';
-  const panel = sub === 'networks' ? await guarded(() => providerNetworks(ctx, p)) : general([
-    ['Name', p.name], ['Description', p.description], ['Type', providerTypeLabel(p.type)], ['URL', p.url],
-    ['Connection', indicator(p)],
-    ['Requires authentication', yesNo(p.requires_authentication)],
-    ['User name', p.username], ['Authentication URL', p.authentication_url],
-    ['Tenant / project', p.tenant_name || p.project_name],
-    ['User domain', p.user_domain_name], ['Project domain', p.project_domain_name],
-    ['Plugin type', p.plugin_type ? 'Open vSwitch' : p.external_plugin_type],
-    ['Read-only', yesNo(p.read_only)], ['Auto-sync', yesNo(p.auto_sync)], ['ID', p.id],
-  ]);
-  return [h('h3', {}, [icon(p.type === 'neutron' ? 'neutron' : 'provider'), ' ', `Provider ${p.name}`]),
-    subTabs(`#/providers/${p.id}`, [['general', 'General'], ['networks', 'Networks']], sub, `Provider ${p.name}`),
-    h('div', { class: 'subpanel' }, panel)];
+  const panel =
+    sub === 'networks'
+      ? await guarded(() => providerNetworks(ctx, p))
+      : general([
+          ['Name', p.name],
+          ['Description', p.description],
+          ['Type', providerTypeLabel(p.type)],
+          ['URL', p.url],
+          ['Connection', indicator(p)],
+          ['Requires authentication', yesNo(p.requires_authentication)],
+          ['User name', p.username],
+          ['Authentication URL', p.authentication_url],
+          ['Tenant / project', p.tenant_name || p.project_name],
+          ['User domain', p.user_domain_name],
+          ['Project domain', p.project_domain_name],
+          ['Plugin type', p.plugin_type ? 'Open vSwitch' : p.external_plugin_type],
+          ['Read-only', yesNo(p.read_only)],
+          ['Auto-sync', yesNo(p.auto_sync)],
+          ['ID', p.id],
+        ]);
+  return [
+    h('h3', {}, [icon(p.type === 'neutron' ? 'neutron' : 'provider'), ' ', `Provider ${p.name}`]),
+    subTabs(
+      `#/providers/${p.id}`,
+      [
+        ['general', 'General'],
+        ['networks', 'Networks'],
+      ],
+      sub,
+      `Provider ${p.name}`,
+    ),
+    h('div', { class: 'subpanel' }, panel),
+  ];
 }
 
 async function providerNetworks(ctx, p) {
@@ -87,7 +117,13 @@ async function providerNetworks(ctx, p) {
   items.sort((a, b) => a.name.localeCompare(b.name));
   const picked = new Set();
   const importButton = h('button', { type: 'button', disabled: true }, 'Import…');
-  importButton.addEventListener('click', () => importDialog(ctx, p, items.filter((n) => picked.has(n.id))));
+  importButton.addEventListener('click', () =>
+    importDialog(
+      ctx,
+      p,
+      items.filter((n) => picked.has(n.id)),
+    ),
+  );
   const boxes = [];
   const all = h('input', { type: 'checkbox', 'aria-label': 'Choose all networks', disabled: !items.length });
   const sync = () => {
@@ -97,7 +133,8 @@ async function providerNetworks(ctx, p) {
   all.addEventListener('change', () => {
     for (const [box, n] of boxes) {
       box.checked = all.checked;
-      if (all.checked) picked.add(n.id); else picked.delete(n.id);
+      if (all.checked) picked.add(n.id);
+      else picked.delete(n.id);
     }
     sync();
   });
@@ -105,19 +142,32 @@ async function providerNetworks(ctx, p) {
     const box = h('input', { type: 'checkbox', 'aria-label': `Choose ${n.name}`, 'data-network': n.name });
     boxes.push([box, n]);
     box.addEventListener('change', () => {
-      if (box.checked) picked.add(n.id); else picked.delete(n.id);
+      if (box.checked) picked.add(n.id);
+      else picked.delete(n.id);
       sync();
     });
     return box;
   };
   const dcNames = (n) => (n.data_centers?.data_center || []).map((d) => ctx.names.datacenters.get(d.id) || d.id);
   return [
-    toolbar(importButton,
-      h('button', { type: 'button', disabled: api.truthy(p.read_only), onclick: () => newNetworkDialog(ctx, { providerId: p.id }) }, 'New network on provider…'),
+    toolbar(
+      importButton,
+      h(
+        'button',
+        {
+          type: 'button',
+          disabled: api.truthy(p.read_only),
+          onclick: () => newNetworkDialog(ctx, { providerId: p.id }),
+        },
+        'New network on provider…',
+      ),
       h('button', { type: 'button', onclick: () => ctx.go(location.hash) }, 'Refresh'),
-      h('span', { class: 'note' }, 'Live from the provider. Choose networks, then Import.')),
+      h('span', { class: 'note' }, 'Live from the provider. Choose networks, then Import.'),
+    ),
     table({
-      label: 'Provider networks', rows: items, empty: 'The provider has no networks.',
+      label: 'Provider networks',
+      rows: items,
+      empty: 'The provider has no networks.',
       columns: [
         { title: all, render: pick },
         { title: 'Name', render: (n) => n.name },
@@ -142,8 +192,14 @@ function importDialog(ctx, p, chosen) {
       boxes.push({ box, network: n, dc });
       return h('label', {}, box, dc.name);
     });
-    return h('fieldset', {}, h('legend', {}, n.name),
-      checks.length ? h('div', { class: 'checks' }, checks) : h('span', { class: 'note' }, 'Already imported into every data center.'));
+    return h(
+      'fieldset',
+      {},
+      h('legend', {}, n.name),
+      checks.length
+        ? h('div', { class: 'checks' }, checks)
+        : h('span', { class: 'note' }, 'Already imported into every data center.'),
+    );
   });
   const isPublic = h('input', { type: 'checkbox', checked: true, name: 'public' });
   const bar = h('progress', { value: '0', max: '1', hidden: true, 'aria-label': 'Import progress' });
@@ -152,47 +208,66 @@ function importDialog(ctx, p, chosen) {
   let stopped = false;
   const dlg = openDialog({
     title: `Import networks from ${p.name}`,
-    body: [sections, h('label', { class: 'checks' }, isPublic, 'Allow all users to use the networks\' vNIC profiles (public)'), bar, results],
-    actions: [{
-      label: 'Import', primary: true,
-      stop(d) {
-        stopped = true;
-        d.status('Stopping after the current import…');
-      },
-      async run(d) {
-        if (done) { d.close(); return; }
-        const jobs = boxes.filter((b) => b.box.checked);
-        if (!jobs.length) throw new Error('Choose at least one data center to import into.');
-        for (const b of boxes) b.box.disabled = true;
-        isPublic.disabled = true;
-        bar.hidden = false;
-        bar.max = jobs.length;
-        bar.value = 0;
-        clear(results);
-        let ok = 0;
-        let tried = 0;
-        for (const [i, job] of jobs.entries()) {
-          if (stopped) break;
-          d.status(`Importing ${i + 1} of ${jobs.length}: ${job.network.name} into ${job.dc.name}…`);
-          try {
-            const said = await importOne(p, job, isPublic.checked);
-            ok += 1;
-            results.append(h('li', { class: 'ok' }, `${job.network.name} → ${job.dc.name}: ${said}`));
-          } catch (err) {
-            if (err.status === 401) throw err;
-            results.append(h('li', { class: 'bad' }, `${job.network.name} → ${job.dc.name}: ${err.message}`));
+    body: [
+      sections,
+      h('label', { class: 'checks' }, isPublic, "Allow all users to use the networks' vNIC profiles (public)"),
+      bar,
+      results,
+    ],
+    actions: [
+      {
+        label: 'Import',
+        primary: true,
+        stop(d) {
+          stopped = true;
+          d.status('Stopping after the current import…');
+        },
+        async run(d) {
+          if (done) {
+            d.close();
+            return;
           }
-          tried = i + 1;
-          bar.value = tried;
-        }
-        const left = jobs.length - tried;
-        d.status(`${ok} of ${jobs.length} imported.${left ? ` Stopped: ${left} not tried.` : ''}`, ok === jobs.length ? 'ok' : 'bad');
-        done = true;
-        d.el.querySelector('button[data-action="Import"]').textContent = 'Close';
-        d.cancelButton.hidden = true;
+          const jobs = boxes.filter((b) => b.box.checked);
+          if (!jobs.length) throw new Error('Choose at least one data center to import into.');
+          for (const b of boxes) b.box.disabled = true;
+          isPublic.disabled = true;
+          bar.hidden = false;
+          bar.max = jobs.length;
+          bar.value = 0;
+          clear(results);
+          let ok = 0;
+          let tried = 0;
+          for (const [i, job] of jobs.entries()) {
+            if (stopped) break;
+            d.status(`Importing ${i + 1} of ${jobs.length}: ${job.network.name} into ${job.dc.name}…`);
+            try {
+              const said = await importOne(p, job, isPublic.checked);
+              ok += 1;
+              results.append(h('li', { class: 'ok' }, `${job.network.name} → ${job.dc.name}: ${said}`));
+            } catch (err) {
+              if (err.status === 401) throw err;
+              results.append(h('li', { class: 'bad' }, `${job.network.name} → ${job.dc.name}: ${err.message}`));
+            }
+            tried = i + 1;
+            bar.value = tried;
+          }
+          const left = jobs.length - tried;
+          d.status(
+            `${ok} of ${jobs.length} imported.${left ? ` Stopped: ${left} not tried.` : ''}`,
+            ok === jobs.length ? 'ok' : 'bad',
+          );
+          done = true;
+          d.el.querySelector('button[data-action="Import"]').textContent = 'Close';
+          d.cancelButton.hidden = true;
+        },
       },
-    }],
-    onClose: async () => { if (done || stopped) { await ctx.refresh(); ctx.go(location.hash); } },
+    ],
+    onClose: async () => {
+      if (done || stopped) {
+        await ctx.refresh();
+        ctx.go(location.hash);
+      }
+    },
   });
   return dlg;
 }
@@ -200,7 +275,9 @@ function importDialog(ctx, p, chosen) {
 // Returns what to add to the result line. oVirt's "public" grants every user the vNIC profile (the Everyone
 // group's VnicProfileUser permission); the engine makes new profiles public, so a private choice takes it back.
 async function importOne(p, job, isPublic) {
-  await api.post(`/openstacknetworkproviders/${p.id}/networks/${job.network.id}/import`, { data_center: { id: job.dc.id } });
+  await api.post(`/openstacknetworkproviders/${p.id}/networks/${job.network.id}/import`, {
+    data_center: { id: job.dc.id },
+  });
   const nets = await api.list(`/datacenters/${job.dc.id}/networks`, 'network');
   const net = nets.find((n) => n.name === job.network.name && n.external_provider?.id === p.id);
   if (!net) return 'imported';
@@ -221,15 +298,41 @@ function providerForm(p) {
   const f = {
     name: h('input', { name: 'name', value: v('name'), required: true }),
     description: h('input', { name: 'description', value: v('description') }),
-    type: h('select', { name: 'type', disabled: !!p },
-      h('option', { value: 'neutron' }, 'OpenStack Networking'), h('option', { value: 'external' }, 'External Network Provider')),
+    type: h(
+      'select',
+      { name: 'type', disabled: !!p },
+      h('option', { value: 'neutron' }, 'OpenStack Networking'),
+      h('option', { value: 'external' }, 'External Network Provider'),
+    ),
     url: h('input', { name: 'url', value: v('url'), placeholder: 'http://host:9696', required: true }),
-    plugin: h('select', { name: 'plugin' }, h('option', { value: 'open_vswitch' }, 'Open vSwitch'), h('option', { value: 'external' }, 'Other (type below)')),
-    external_plugin_type: h('input', { name: 'external_plugin_type', value: v('external_plugin_type'), placeholder: 'e.g. LINUX_BRIDGE' }),
-    requires_authentication: h('input', { type: 'checkbox', name: 'requires_authentication', checked: api.truthy(p?.requires_authentication) }),
+    plugin: h(
+      'select',
+      { name: 'plugin' },
+      h('option', { value: 'open_vswitch' }, 'Open vSwitch'),
+      h('option', { value: 'external' }, 'Other (type below)'),
+    ),
+    external_plugin_type: h('input', {
+      name: 'external_plugin_type',
+      value: v('external_plugin_type'),
+      placeholder: 'e.g. LINUX_BRIDGE',
+    }),
+    requires_authentication: h('input', {
+      type: 'checkbox',
+      name: 'requires_authentication',
+      checked: api.truthy(p?.requires_authentication),
+    }),
     username: h('input', { name: 'username', value: v('username'), autocomplete: 'off' }),
-    password: h('input', { name: 'password', type: 'password', autocomplete: 'new-password', placeholder: p ? 'unchanged' : '' }),
-    authentication_url: h('input', { name: 'authentication_url', value: v('authentication_url'), placeholder: 'http://host:5000/v3' }),
+    password: h('input', {
+      name: 'password',
+      type: 'password',
+      autocomplete: 'new-password',
+      placeholder: p ? 'unchanged' : '',
+    }),
+    authentication_url: h('input', {
+      name: 'authentication_url',
+      value: v('authentication_url'),
+      placeholder: 'http://host:5000/v3',
+    }),
     tenant_name: h('input', { name: 'tenant_name', value: v('tenant_name') || v('project_name') }),
     user_domain_name: h('input', { name: 'user_domain_name', value: v('user_domain_name') }),
     project_domain_name: h('input', { name: 'project_domain_name', value: v('project_domain_name') }),
@@ -243,18 +346,31 @@ function providerForm(p) {
 
 function providerBody(f, p) {
   const b = {
-    name: f.name.value.trim(), description: f.description.value, type: f.type.value, url: f.url.value.trim(),
+    name: f.name.value.trim(),
+    description: f.description.value,
+    type: f.type.value,
+    url: f.url.value.trim(),
     requires_authentication: String(f.requires_authentication.checked),
-    read_only: String(f.read_only.checked), auto_sync: String(f.auto_sync.checked),
+    read_only: String(f.read_only.checked),
+    auto_sync: String(f.auto_sync.checked),
   };
   if (f.type.value === 'neutron') {
-    if (f.plugin.value === 'open_vswitch') { b.plugin_type = 'open_vswitch'; b.external_plugin_type = ''; }
-    else { b.plugin_type = ''; b.external_plugin_type = f.external_plugin_type.value.trim(); }
+    if (f.plugin.value === 'open_vswitch') {
+      b.plugin_type = 'open_vswitch';
+      b.external_plugin_type = '';
+    } else {
+      b.plugin_type = '';
+      b.external_plugin_type = f.external_plugin_type.value.trim();
+    }
   }
   if (f.requires_authentication.checked) {
-    for (const k of ['username', 'authentication_url', 'tenant_name', 'user_domain_name', 'project_domain_name']) b[k] = f[k].value.trim();
+    for (const k of ['username', 'authentication_url', 'tenant_name', 'user_domain_name', 'project_domain_name'])
+      b[k] = f[k].value.trim();
     // a provider registered with a project name (Keystone v3) keeps it under that name
-    if (p && p.project_name && !p.tenant_name) { b.project_name = b.tenant_name; delete b.tenant_name; }
+    if (p && p.project_name && !p.tenant_name) {
+      b.project_name = b.tenant_name;
+      delete b.tenant_name;
+    }
     if (f.password.value) b.password = f.password.value;
   }
   return b;
@@ -262,11 +378,27 @@ function providerBody(f, p) {
 
 function providerDialog(ctx, p) {
   const f = providerForm(p);
-  const auth = h('fieldset', {}, h('legend', {}, 'Authentication'), h('div', { class: 'form-grid' },
-    row('User name', f.username), row('Password', f.password), row('Authentication URL', f.authentication_url),
-    row('Tenant (project) name', f.tenant_name), row('User domain name', f.user_domain_name),
-    row('Project domain name', f.project_domain_name)));
-  const pluginRows = h('div', { class: 'form-grid' }, row('Plugin type', f.plugin), row('Other plugin type', f.external_plugin_type));
+  const auth = h(
+    'fieldset',
+    {},
+    h('legend', {}, 'Authentication'),
+    h(
+      'div',
+      { class: 'form-grid' },
+      row('User name', f.username),
+      row('Password', f.password),
+      row('Authentication URL', f.authentication_url),
+      row('Tenant (project) name', f.tenant_name),
+      row('User domain name', f.user_domain_name),
+      row('Project domain name', f.project_domain_name),
+    ),
+  );
+  const pluginRows = h(
+    'div',
+    { class: 'form-grid' },
+    row('Plugin type', f.plugin),
+    row('Other plugin type', f.external_plugin_type),
+  );
   const sync = () => {
     auth.disabled = !f.requires_authentication.checked;
     auth.hidden = !f.requires_authentication.checked;
@@ -277,18 +409,33 @@ function providerDialog(ctx, p) {
   sync();
   openDialog({
     title: p ? `Edit provider ${p.name}` : 'Add provider',
-    body: [h('div', { class: 'form-grid' }, row('Name', f.name), row('Description', f.description), row('Type', f.type),
-      row('Provider URL', f.url)), pluginRows,
-    h('div', { class: 'form-grid' }, row('Requires authentication', f.requires_authentication)), auth,
-    h('div', { class: 'form-grid' }, row('Read-only', f.read_only), row('Automatic synchronization', f.auto_sync))],
+    body: [
+      h(
+        'div',
+        { class: 'form-grid' },
+        row('Name', f.name),
+        row('Description', f.description),
+        row('Type', f.type),
+        row('Provider URL', f.url),
+      ),
+      pluginRows,
+      h('div', { class: 'form-grid' }, row('Requires authentication', f.requires_authentication)),
+      auth,
+      h('div', { class: 'form-grid' }, row('Read-only', f.read_only), row('Automatic synchronization', f.auto_sync)),
+    ],
     actions: [
       {
         label: 'Test',
         async run(dlg) {
           dlg.status('Testing the connection…');
           const body = providerBody(f, p);
-          if (p && !body.password && api.truthy(p.requires_authentication) && body.requires_authentication === 'true'
-              && !changedAuth(p, body)) {
+          if (
+            p &&
+            !body.password &&
+            api.truthy(p.requires_authentication) &&
+            body.requires_authentication === 'true' &&
+            !changedAuth(p, body)
+          ) {
             await api.post(`/openstacknetworkproviders/${p.id}/testconnectivity`, {});
             dlg.status('Connection succeeded.', 'ok');
             return;
@@ -299,12 +446,15 @@ function providerDialog(ctx, p) {
         },
       },
       {
-        label: 'OK', primary: true,
+        label: 'OK',
+        primary: true,
         async run(dlg) {
           const body = providerBody(f, p);
           if (p) delete body.type;
           dlg.status('Saving…');
-          const saved = p ? await api.put(`/openstacknetworkproviders/${p.id}`, body) : await api.post('/openstacknetworkproviders', body);
+          const saved = p
+            ? await api.put(`/openstacknetworkproviders/${p.id}`, body)
+            : await api.post('/openstacknetworkproviders', body);
           connection.delete(saved.id);
           dlg.close();
           notify(`Provider '${saved.name}' was saved.`, 'success');
@@ -318,12 +468,22 @@ function providerDialog(ctx, p) {
 
 // an edit that keeps the stored password can only be tested as saved if the rest of the login is the same
 function changedAuth(p, body) {
-  return ['url', 'username', 'authentication_url', 'user_domain_name', 'project_domain_name']
-    .some((k) => (p[k] || '') !== (body[k] || '')) || (p.tenant_name || p.project_name || '') !== (body.tenant_name || body.project_name || '');
+  return (
+    ['url', 'username', 'authentication_url', 'user_domain_name', 'project_domain_name'].some(
+      (k) => (p[k] || '') !== (body[k] || ''),
+    ) || (p.tenant_name || p.project_name || '') !== (body.tenant_name || body.project_name || '')
+  );
 }
 
 async function removeProvider(ctx, p) {
-  if (!(await confirmDialog('Remove provider', `Remove provider '${p.name}'? Its networks are removed from the engine (the provider keeps them).`, 'Remove'))) return;
+  if (
+    !(await confirmDialog(
+      'Remove provider',
+      `Remove provider '${p.name}'? Its networks are removed from the engine (the provider keeps them).`,
+      'Remove',
+    ))
+  )
+    return;
   try {
     await api.del(`/openstacknetworkproviders/${p.id}`);
     connection.delete(p.id);

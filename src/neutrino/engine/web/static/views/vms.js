@@ -6,12 +6,27 @@ import * as api from '../api.js';
 import { h, table, dash, badge, busy, notify, openDialog, row, formatDate } from '../ui.js';
 import { subTabs, general, toolbar, hostLink, live } from './common.js';
 import { nicPanel } from './vm-nics.js';
+import { vmDialog, removeVm, isRunning } from './vm-dialogs.js';
 
-const MOVING = new Set(['wait_for_launch', 'powering_up', 'powering_down', 'migrating', 'restoring_state', 'image_locked']);
+const MOVING = new Set([
+  'wait_for_launch',
+  'powering_up',
+  'powering_down',
+  'migrating',
+  'restoring_state',
+  'image_locked',
+]);
 const STATUS_KIND = { up: 'ok', down: 'muted', not_responding: 'bad', unknown: 'bad' };
-const SUBS = [['nics', 'Network Interfaces'], ['general', 'General']];
+const SUBS = [
+  ['nics', 'Network Interfaces'],
+  ['general', 'General'],
+];
 // what a VM shows while an action of this page runs on it
-const DOING = { start: ['powering_up', 'Starting'], stop: ['powering_down', 'Stopping'], migrate: ['migrating', 'Migrating'] };
+const DOING = {
+  start: ['powering_up', 'Starting'],
+  stop: ['powering_down', 'Stopping'],
+  migrate: ['migrating', 'Migrating'],
+};
 
 function statusBadge(status) {
   return badge((status || 'unknown').replaceAll('_', ' '), STATUS_KIND[status] || 'warn');
@@ -26,7 +41,16 @@ export function readable(message) {
 
 export async function vms(ctx) {
   // vm id -> the action running on it; nic id -> what is being done to it; open step histories
-  const state = { doing: new Map(), nicDoing: new Map(), open: new Set(), profiles: null };
+  // nic id -> its port as the provider has it (addresses), read when the ports change or lack an address
+  const state = {
+    doing: new Map(),
+    nicDoing: new Map(),
+    open: new Set(),
+    profiles: null,
+    ports: new Map(),
+    portKey: '',
+    portAt: 0,
+  };
   const sub = SUBS.some(([k]) => k === ctx.sub) ? ctx.sub : 'nics';
   const load = async () => {
     const rows = await api.list('/vms', 'vm');
@@ -36,7 +60,8 @@ export async function vms(ctx) {
     if (!state.profiles || nics.some((n) => n.vnic_profile?.id && !state.profiles.has(n.vnic_profile.id))) {
       state.profiles = new Map((await api.list('/vnicprofiles', 'vnic_profile')).map((p) => [p.id, p]));
     }
-    return { rows, nics };
+    if (selected) await readPorts(state, selected, nics);
+    return { rows, nics, ports: [...state.ports.values()] };
   };
   const every = ({ rows }) => {
     if (state.doing.size || state.nicDoing.size || rows.some((v) => MOVING.has(v.status))) return 500;
@@ -45,14 +70,37 @@ export async function vms(ctx) {
   return live(ctx, every, load, (data, handle) => page(ctx, state, sub, data, handle));
 }
 
+// the addresses of the VM's vNICs come from their ports on the provider: read again when a port appears or goes,
+// and while a port has no address yet (a subnet added later gives it one)
+async function readPorts(state, vm, nics) {
+  const key = `${vm.id}:${nics.map((n) => n.provisioning?.port_id || '').join(',')}`;
+  const stale = [...state.ports.values()].some((p) => p.error || !p.fixed_ips?.length);
+  if (!nics.some((n) => n.provisioning?.port_id)) {
+    state.ports = new Map();
+  } else if (key !== state.portKey || (stale && Date.now() - state.portAt > 10000)) {
+    state.portAt = Date.now();
+    try {
+      const found = await api.get(`/ui/vms/${vm.id}/ports`);
+      state.ports = new Map((found.nics || []).map((p) => [p.id, p]));
+    } catch (err) {
+      if (err.status === 401) throw err;
+      state.ports = new Map(nics.map((n) => [n.id, { error: err.message }]));
+    }
+  }
+  state.portKey = key;
+}
+
 function page(ctx, state, sub, { rows, nics }, handle) {
   const selected = rows.find((v) => v.id === ctx.id);
   const parts = [h('h2', {}, 'Virtual Machines'), vmToolbar(ctx, state, selected, handle), vmTable(ctx, state, rows)];
   if (ctx.id && !selected) parts.push(h('p', { class: 'error', role: 'alert' }, `VM '${ctx.id}' was not found.`));
   if (selected) {
     const panel = sub === 'general' ? vmGeneral(ctx, selected) : nicPanel(ctx, selected, nics, state, handle);
-    parts.push(h('h3', {}, `VM ${selected.name}`), subTabs(`#/vms/${selected.id}`, SUBS, sub, `VM ${selected.name}`),
-      h('div', { class: 'subpanel' }, panel));
+    parts.push(
+      h('h3', {}, `VM ${selected.name}`),
+      subTabs(`#/vms/${selected.id}`, SUBS, sub, `VM ${selected.name}`),
+      h('div', { class: 'subpanel' }, panel),
+    );
   }
   return parts;
 }
@@ -73,7 +121,10 @@ async function act(ctx, state, vm, action, handle, body = {}) {
     await api.post(`/vms/${vm.id}/${action}`, body);
     const after = await api.get(`/vms/${vm.id}`);
     const where = after.host?.id ? ` on host ${ctx.names.hosts.get(after.host.id) || after.host.id}` : '';
-    notify(`${label} ${vm.name}: done; it is ${String(after.status || 'unknown').replaceAll('_', ' ')}${where}.`, 'success');
+    notify(
+      `${label} ${vm.name}: done; it is ${String(after.status || 'unknown').replaceAll('_', ' ')}${where}.`,
+      'success',
+    );
   } finally {
     await handle.refresh().catch(() => {});
     state.doing.delete(vm.id);
@@ -83,27 +134,49 @@ async function act(ctx, state, vm, action, handle, body = {}) {
 
 function vmToolbar(ctx, state, vm, handle) {
   const doing = vm && state.doing.get(vm.id);
-  const run = (action) => act(ctx, state, vm, action, handle).catch((err) => {
-    notify(`${{ start: 'Run', stop: 'Stop' }[action]} ${vm.name} failed: ${readable(err.message)}`);
-  });
+  const run = (action) =>
+    act(ctx, state, vm, action, handle).catch((err) => {
+      notify(`${{ start: 'Run', stop: 'Stop' }[action]} ${vm.name} failed: ${readable(err.message)}`);
+    });
+  const button = (action, label, disabled, onclick, cls) =>
+    h('button', { type: 'button', 'data-action': action, class: cls, disabled, onclick }, label);
+  const afterEdit = async (saved) => {
+    await ctx.refresh();
+    ctx.go(`#/vms/${saved.id}/${ctx.sub || 'nics'}`);
+  };
+  const running = vm && isRunning(vm);
   return toolbar(
-    h('button', { type: 'button', 'data-action': 'run', disabled: !vm || vm.status !== 'down' || !!doing, onclick: () => run('start') }, 'Run'),
-    h('button', { type: 'button', 'data-action': 'stop', disabled: !vm || vm.status === 'down' || !!doing, onclick: () => run('stop') }, 'Stop'),
-    h('button', { type: 'button', 'data-action': 'migrate', disabled: !vm || vm.status !== 'up' || !!doing, onclick: () => migrateDialog(ctx, state, vm, handle) }, 'Migrate…'),
+    button('new-vm', 'New VM…', false, () => vmDialog(ctx, null, afterEdit)),
+    button('edit-vm', 'Edit…', !vm || !!doing, () => vmDialog(ctx, vm, afterEdit)),
+    button('remove-vm', 'Remove', !vm || running || !!doing, () => removeVm(vm, () => ctx.go('#/vms')), 'danger'),
+    h('span', { class: 'separator', 'aria-hidden': 'true' }),
+    button('run', 'Run', !vm || vm.status !== 'down' || !!doing, () => run('start')),
+    button('stop', 'Stop', !vm || vm.status === 'down' || !!doing, () => run('stop')),
+    button('migrate', 'Migrate…', !vm || vm.status !== 'up' || !!doing, () => migrateDialog(ctx, state, vm, handle)),
     doing ? busy(`${DOING[doing][1]} ${vm.name}…`) : null,
-    vm ? null : h('span', { class: 'note' }, 'Choose a VM to run, stop or migrate it.'),
+    vm ? null : h('span', { class: 'note' }, 'Choose a VM to edit, run, stop or migrate it.'),
+    running && !doing ? h('span', { class: 'reason' }, `${vm.name} runs: stop it before removing it.`) : null,
   );
 }
 
 function vmTable(ctx, state, rows) {
   return table({
-    label: 'Virtual machines', rows, selected: ctx.id, empty: 'No virtual machines.',
+    label: 'Virtual machines',
+    rows,
+    selected: ctx.id,
+    empty: 'No virtual machines.',
     onSelect: (v) => ctx.go(`#/vms/${v.id}/${ctx.sub || 'nics'}`),
     columns: [
       { title: 'Name', render: (v) => h('a', { href: `#/vms/${v.id}/nics` }, v.name) },
       { title: 'Status', render: (v) => statusBadge(shownStatus(state, v)) },
       { title: 'Host', render: (v) => hostLink(ctx, v.host) || '—' },
-      { title: 'Cluster', render: (v) => (v.cluster?.id ? h('a', { href: `#/clusters/${v.cluster.id}` }, ctx.names.clusters.get(v.cluster.id) || v.cluster.id) : '—') },
+      {
+        title: 'Cluster',
+        render: (v) =>
+          v.cluster?.id
+            ? h('a', { href: `#/clusters/${v.cluster.id}` }, ctx.names.clusters.get(v.cluster.id) || v.cluster.id)
+            : '—',
+      },
       { title: 'Started', render: (v) => (v.status === 'down' ? '—' : formatDate(v.start_time)) },
       { title: 'Description', render: (v) => dash(v.description), wrap: true },
     ],
@@ -114,9 +187,16 @@ function vmGeneral(ctx, vm) {
   const cluster = ctx.cache.clusters.find((c) => c.id === vm.cluster?.id);
   const mib = Number(vm.memory) ? `${Math.round(Number(vm.memory) / 1048576)} MiB` : null;
   return general([
-    ['Name', vm.name], ['ID', vm.id], ['Description', vm.description], ['Status', statusBadge(vm.status)],
-    ['Host', hostLink(ctx, vm.host)], ['Cluster', cluster?.name], ['Data Center', ctx.names.datacenters.get(cluster?.data_center?.id)],
-    ['Memory', mib], ['Created', formatDate(vm.creation_time)], ['Started', vm.status === 'down' ? null : formatDate(vm.start_time)],
+    ['Name', vm.name],
+    ['ID', vm.id],
+    ['Description', vm.description],
+    ['Status', statusBadge(vm.status)],
+    ['Host', hostLink(ctx, vm.host)],
+    ['Cluster', cluster?.name],
+    ['Data Center', ctx.names.datacenters.get(cluster?.data_center?.id)],
+    ['Memory', mib],
+    ['Created', formatDate(vm.creation_time)],
+    ['Started', vm.status === 'down' ? null : formatDate(vm.start_time)],
     ['Stopped', formatDate(vm.stop_time)],
   ]);
 }
@@ -130,24 +210,40 @@ async function migrateDialog(ctx, state, vm, handle) {
     notify(err.message);
     return;
   }
-  const others = hosts.filter((x) => x.cluster?.id === vm.cluster?.id && x.id !== vm.host?.id)
+  const others = hosts
+    .filter((x) => x.cluster?.id === vm.cluster?.id && x.id !== vm.host?.id)
     .sort((a, b) => a.name.localeCompare(b.name));
-  const target = h('select', { name: 'host' }, h('option', { value: '' }, 'Automatic (the scheduler chooses)'),
-    others.map((x) => h('option', { value: x.id }, x.status === 'up' ? x.name : `${x.name} (${String(x.status).replaceAll('_', ' ')})`)));
+  const target = h(
+    'select',
+    { name: 'host' },
+    h('option', { value: '' }, 'Automatic (the scheduler chooses)'),
+    others.map((x) =>
+      h('option', { value: x.id }, x.status === 'up' ? x.name : `${x.name} (${String(x.status).replaceAll('_', ' ')})`),
+    ),
+  );
   const from = ctx.names.hosts.get(vm.host?.id) || hosts.find((x) => x.id === vm.host?.id)?.name || 'its host';
   openDialog({
     title: `Migrate ${vm.name}`,
-    body: [h('div', { class: 'form-grid' }, row('Destination host', target)),
-      h('p', { class: 'note' }, others.length
-        ? `${vm.name} runs on ${from}. Its vNICs' ports are bound to the destination and plugged there before it leaves ${from}.`
-        : `There is no other host in ${vm.name}'s cluster; the engine will say so.`)],
-    actions: [{
-      label: 'Migrate', primary: true,
-      async run(dlg) {
-        dlg.status(busy(`Migrating ${vm.name}…`));
-        await act(ctx, state, vm, 'migrate', handle, target.value ? { host: { id: target.value } } : {});
-        dlg.close();
+    body: [
+      h('div', { class: 'form-grid' }, row('Destination host', target)),
+      h(
+        'p',
+        { class: 'note' },
+        others.length
+          ? `${vm.name} runs on ${from}. Its vNICs' ports are bound to the destination and plugged there before it leaves ${from}.`
+          : `There is no other host in ${vm.name}'s cluster; the engine will say so.`,
+      ),
+    ],
+    actions: [
+      {
+        label: 'Migrate',
+        primary: true,
+        async run(dlg) {
+          dlg.status(busy(`Migrating ${vm.name}…`));
+          await act(ctx, state, vm, 'migrate', handle, target.value ? { host: { id: target.value } } : {});
+          dlg.close();
+        },
       },
-    }],
+    ],
   });
 }
