@@ -5,7 +5,7 @@ They never commit; the unit of work does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from neutrino.engine.domain import model
+from neutrino.engine.domain.search import Query
 
 T = TypeVar("T")
 
@@ -45,6 +46,29 @@ class Repository(Generic[T]):
         if hasattr(self.cls, order_by):
             stmt = stmt.order_by(getattr(self.cls, order_by))
         return self.session.scalars(stmt).all()
+
+    def search(
+        self,
+        query: Query,
+        *,
+        case_sensitive: bool = True,
+        filters: Mapping[str, Any] | None = None,
+        after_id: int | None = None,
+        size: int | None = None,
+        page: int = 1,
+    ) -> Sequence[T]:
+        """The entities an oVirt search selects, in its order, ``size`` at a time (one SQL statement)."""
+        from neutrino.engine.store import search
+
+        return search.search(
+            self.session,
+            self.cls,
+            query,
+            case_sensitive=case_sensitive,
+            filters=filters,
+            after_id=after_id,
+            page=search.Page(size, page),
+        )
 
     def first(self, **filters: Any) -> T | None:
         found = self.list(**filters)
@@ -95,6 +119,15 @@ class SessionRepository(Repository[model.Session]):
         from neutrino.engine.store.tables import sessions
 
         self.session.execute(sa.delete(sessions).where(sessions.c.created_at < cutoff))
+
+
+class EventRepository(Repository[model.Event]):
+    def delete_before(self, cutoff: datetime) -> int:
+        """Remove, in one statement, every event older than ``cutoff``; how many went."""
+        from neutrino.engine.store.tables import events
+
+        result = self.session.execute(sa.delete(events).where(events.c.time < cutoff))
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 class SettingsRepository:

@@ -65,15 +65,7 @@ class Vms(Collection):
         "watchdogs",
     )
     actions = ("start", "stop", "shutdown", "migrate", "previewsnapshot", "undosnapshot", "commitsnapshot")
-    search_keys = {
-        "cluster": lambda c, e: c.names("clusters").get(e.cluster_id),
-        "clusters.name": lambda c, e: c.names("clusters").get(e.cluster_id),
-        "status": lambda c, e: e.status.value,
-        "host": lambda c, e: c.names("hosts").get(e.host_id or ""),
-        "description": lambda c, e: e.description,
-        "datacenter": lambda c, e: _dc_name(c, e),
-        "datacenters.name": lambda c, e: _dc_name(c, e),
-    }
+    searchable = True
 
     def render_list(self, call: Call, entities: Any) -> Tree:
         if call.follows("nics"):
@@ -151,13 +143,6 @@ def render_provisioning(nic: model.VmNic) -> Tree:
         "last_error": record.last_error,
         "steps": {"step": steps} if steps else None,
     }
-
-
-def _dc_name(call: Call, vm: Any) -> str | None:
-    dc_of_cluster = call.memo(
-        "dc_of_cluster", lambda: {c.id: c.data_center_id for c in call.uow.clusters.list()}
-    )
-    return call.names("datacenters").get(dc_of_cluster.get(vm.cluster_id) or "")
 
 
 def _mac_parse(raw: Any, element: str) -> dict[str, Any]:
