@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from neutrino.engine.bootstrap import Engine
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest
-from neutrino.engine.domain.search import parse
+from neutrino.engine.domain.search import Selection, parse
 
 MB = 1024 * 1024
 NOW = datetime(2030, 5, 31, 12, 0, tzinfo=UTC)
@@ -333,3 +333,16 @@ def test_refused_with_what_is_wrong(world: World, repo: str, text: str, says: st
     with pytest.raises(BadRequest, match="Invalid value for 'search'") as err:
         search(world, repo, text)
     assert says in err.value.message
+
+
+def test_the_nics_of_a_selection_of_vms(world: World) -> None:
+    """`follow=nics`: the NICs of the VMs listed (searched, paged), read with the list's own selection."""
+
+    def nics_of(text: str, **scope: Any) -> list[str]:
+        with world.engine.ctx.reader() as uow:
+            return [n.vm_id for n in uow.nics.of_vms(Selection(parse(text), **scope))]
+
+    assert nics_of("name=s-vm-*") == [world.ids["s-vm-1"]]
+    assert nics_of("name=s-vm-*", size=1) == [world.ids["s-vm-1"]]
+    assert nics_of("name=s-vm-* page 2", size=1, page=2) == []
+    assert nics_of("cluster=s-b1") == []

@@ -143,7 +143,7 @@ class Collection:
             found = self.list(call)
             return list(found)[:size] if size is not None else found
         query = search.parse(call.query.get("search", ""))
-        return getattr(call.uow, self.repo).search(
+        selection = search.Selection(
             query,
             case_sensitive=call.flag("case_sensitive", default=True),
             filters=self.scope(call),
@@ -151,6 +151,8 @@ class Collection:
             size=size,
             page=query.page or 1,
         )
+        call.memo("selection", lambda: selection)  # for what the rendering lists with it (a VM's NICs)
+        return getattr(call.uow, self.repo).select(selection)
 
     def scope(self, call: Call) -> dict[str, Any]:
         """Column filters the collection's place in the tree adds to a search (e.g. its data center)."""

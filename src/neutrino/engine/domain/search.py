@@ -21,7 +21,9 @@ A trailing ``and`` before ``page``/``sortby`` (``name=x and page 2``) is tolerat
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from neutrino.engine.domain.errors import BadRequest
 
@@ -74,6 +76,19 @@ class Query:
     where: Condition | None = None
     sort: SortBy | None = None
     page: int | None = None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a list request selects: its search, and what the request adds — case, the collection's place in
+    the tree (column filters), ``from`` (ids after it), ``max`` (a page's size; None: all) and the page."""
+
+    query: Query = Query()
+    case_sensitive: bool = True
+    filters: Mapping[str, Any] = field(default_factory=dict)
+    after_id: int | None = None
+    size: int | None = None
+    page: int = 1
 
 
 KEYWORDS = frozenset({"and", "or", "sortby", "page"})

@@ -5,7 +5,7 @@ They never commit; the unit of work does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from neutrino.engine.domain import model
-from neutrino.engine.domain.search import Query
+from neutrino.engine.domain.search import Query, Selection
 
 T = TypeVar("T")
 
@@ -47,28 +47,14 @@ class Repository(Generic[T]):
             stmt = stmt.order_by(getattr(self.cls, order_by))
         return self.session.scalars(stmt).all()
 
-    def search(
-        self,
-        query: Query,
-        *,
-        case_sensitive: bool = True,
-        filters: Mapping[str, Any] | None = None,
-        after_id: int | None = None,
-        size: int | None = None,
-        page: int = 1,
-    ) -> Sequence[T]:
-        """The entities an oVirt search selects, in its order, ``size`` at a time (one SQL statement)."""
+    def search(self, query: Query, **scope: Any) -> Sequence[T]:
+        """The entities an oVirt search selects (``scope``: the rest of a ``Selection``), one statement."""
+        return self.select(Selection(query, **scope))
+
+    def select(self, selection: Selection) -> Sequence[T]:
         from neutrino.engine.store import search
 
-        return search.search(
-            self.session,
-            self.cls,
-            query,
-            case_sensitive=case_sensitive,
-            filters=filters,
-            after_id=after_id,
-            page=search.Page(size, page),
-        )
+        return self.session.scalars(search.statement(self.session, self.cls, selection)).all()
 
     def first(self, **filters: Any) -> T | None:
         found = self.list(**filters)
@@ -108,6 +94,15 @@ class NicRepository(Repository[model.VmNic]):
         from neutrino.engine.store.tables import vm_nics
 
         return self.session.scalars(sa.select(self.cls).where(vm_nics.c.port_id.is_not(None))).all()
+
+    def of_vms(self, selection: Selection) -> Sequence[model.VmNic]:
+        """The NICs of the VMs a selection lists, by name: one statement whatever the number of VMs."""
+        from neutrino.engine.store import search
+        from neutrino.engine.store.tables import vm_nics
+
+        vm_ids = search.ids_of(self.session, model.Vm, selection)
+        stmt = sa.select(self.cls).where(vm_nics.c.vm_id.in_(vm_ids)).order_by(vm_nics.c.name, vm_nics.c.id)
+        return self.session.scalars(stmt).all()
 
     def using_profiles(self, profile_ids: Iterable[str]) -> Sequence[model.VmNic]:
         return self.list(vnic_profile_id=list(profile_ids))

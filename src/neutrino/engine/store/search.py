@@ -25,7 +25,7 @@ of the entity itself; the entity's default order always follows, and the id last
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -37,7 +37,7 @@ from sqlalchemy.sql.selectable import FromClause
 
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest
-from neutrino.engine.domain.search import AllOf, AnyOf, Condition, Op, Query, Term
+from neutrino.engine.domain.search import AllOf, AnyOf, Condition, Op, Selection, Term
 from neutrino.engine.store import tables as t
 
 Expr = ColumnElement[Any]
@@ -326,49 +326,21 @@ SEARCHED_AS: dict[type, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Page:
-    """``max`` and the search's ``page``: LIMIT/OFFSET. ``size`` None: everything."""
-
-    size: int | None = None
-    number: int = 1
-
-
-def search(
-    session: Session,
-    cls: type,
-    query: Query,
-    *,
-    case_sensitive: bool = True,
-    filters: Mapping[str, Any] | None = None,
-    after_id: int | None = None,
-    page: Page = Page(),
-) -> Sequence[Any]:
-    """The entities of ``cls`` the query selects, in its order: one SQL statement."""
-    return session.scalars(statement(session, cls, query, case_sensitive, filters, after_id, page)).all()
-
-
-def statement(
-    session: Session,
-    cls: type,
-    query: Query,
-    case_sensitive: bool = True,
-    filters: Mapping[str, Any] | None = None,
-    after_id: int | None = None,
-    page: Page = Page(),
-) -> sa.Select[Any]:
+def statement(session: Session, cls: type, selection: Selection) -> sa.Select[Any]:
+    """The one statement selecting the entities of ``cls`` a search and its scope want, in order."""
     entity = ENTITIES[SEARCHED_AS[cls]]
     dialect = session.get_bind().dialect.name
     root = entity.table
-    scope: list[Bool] = [_equals(root.c[key], value) for key, value in (filters or {}).items()]
-    if after_id is not None:
-        scope.append(root.c.id > after_id)
-    where = _Compiler(entity, dialect, case_sensitive)
+    query = selection.query
+    scope: list[Bool] = [_equals(root.c[key], value) for key, value in selection.filters.items()]
+    if selection.after_id is not None:
+        scope.append(root.c.id > selection.after_id)
+    where = _Compiler(entity, dialect, selection.case_sensitive)
     condition = where.condition(query.where) if query.where is not None else None
     if condition is not None and where.many:
         # a to-many relation may list an entity twice: filter by id, then select each entity once
         matching = sa.select(root.c.id).select_from(where.from_clause()).where(condition)
-        sorter = _Compiler(entity, dialect, case_sensitive)
+        sorter = _Compiler(entity, dialect, selection.case_sensitive)
         scope.append(root.c.id.in_(matching))
     else:
         sorter = where
@@ -376,9 +348,15 @@ def statement(
             scope.append(condition)
     order = sorter.order(query.sort.field if query.sort else None, bool(query.sort and query.sort.descending))
     stmt: sa.Select[Any] = sa.select(cls).select_from(sorter.from_clause()).where(*scope).order_by(*order)
-    if page.size is not None:
-        stmt = stmt.limit(page.size).offset((page.number - 1) * page.size)
+    if selection.size is not None:
+        stmt = stmt.limit(selection.size).offset((selection.page - 1) * selection.size)
     return stmt
+
+
+def ids_of(session: Session, cls: type, selection: Selection) -> sa.Select[Any]:
+    """The ids a selection lists, as a subquery (``IN (...)``): related rows in one statement, however many."""
+    stmt = statement(session, cls, selection).with_only_columns(ENTITIES[SEARCHED_AS[cls]].table.c.id)
+    return stmt if selection.size is not None else stmt.order_by(None)
 
 
 def _equals(column: Expr, value: Any) -> Bool:
@@ -479,7 +457,11 @@ class _Compiler:
         if path:
             return f"known for {entity.name}: {fields}"
         objects = ", ".join(sorted(entity.objects))
-        return f"known: {fields}; or object.field, the objects being {objects}" if objects else f"known: {fields}"
+        return (
+            f"known: {fields}; or object.field, the objects being {objects}"
+            if objects
+            else f"known: {fields}"
+        )
 
     def _value(self, path: tuple[str, ...], found: Field) -> tuple[FromClause, Expr]:
         table, _ = self.at(path + found.via)
@@ -588,17 +570,18 @@ class _Compiler:
     # --- sorting ---------------------------------------------------------------------------------
 
     def order(self, field_name: str | None, descending: bool) -> list[Expr]:
-        keys: list[Expr] = []
+        keys: list[tuple[Expr, bool]] = []
         if field_name is not None:
-            keys.append(self._sort_key(field_name, descending))
+            keys.append((self._sort_value(field_name), descending))
         for name, desc in self.entity.order:
             if name != field_name:
-                keys.append(self._sort_key(name, desc))
+                keys.append((self._sort_value(name), desc))
         root_id = self.entity.table.c.id
-        keys.append(root_id.desc() if self.entity.order[0][1] else root_id.asc())
-        return keys
+        if not any(value is root_id for value, _ in keys):  # the id last: a stable order, pages that hold
+            keys.append((root_id, self.entity.order[0][1]))
+        return [_direction(value, desc, self.entity.table) for value, desc in keys]
 
-    def _sort_key(self, name: str, descending: bool) -> Expr:
+    def _sort_value(self, name: str) -> Expr:
         extra = self.entity.sort_only.get(name)
         if extra is not None:
             value = extra(self.entity.table)
@@ -613,8 +596,7 @@ class _Compiler:
                     f"cannot sort by '{name}' (sortable: {', '.join(s for s in sortable if s[0] != '_')})."
                 )
             _, value = self._value((), found)
-        # oVirt: ASC NULLS FIRST, DESC NULLS LAST
-        return value.desc().nulls_last() if descending else value.asc().nulls_first()
+        return value
 
 
 _MATCHERS: dict[Kind, Callable[[_Compiler, Expr, Field, Term], Bool]] = {
@@ -624,6 +606,15 @@ _MATCHERS: dict[Kind, Callable[[_Compiler, Expr, Field, Term], Bool]] = {
     Kind.ENUM: _Compiler._enum,
     Kind.BOOL: _Compiler._bool,
 }
+
+
+def _direction(value: Expr, descending: bool, root: sa.Table) -> Expr:
+    """oVirt's order: ASC NULLS FIRST, DESC NULLS LAST; said only for what may be NULL (a joined table's column
+    may be), so that an index on the entity's NOT NULL column (a name, the events' id) still serves the order
+    (PostgreSQL's DESC puts NULLs first: with NULLS LAST it would sort every event to return the last 100)."""
+    if isinstance(value, sa.Column) and value.table is root and not value.nullable:
+        return value.desc() if descending else value.asc()
+    return value.desc().nulls_last() if descending else value.asc().nulls_first()
 
 
 def _only(term: Term, ops: tuple[Op, ...], what: str) -> None:

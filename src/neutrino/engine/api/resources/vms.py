@@ -69,9 +69,10 @@ class Vms(Collection):
 
     def render_list(self, call: Call, entities: Any) -> Tree:
         if call.follows("nics"):
-            # one query for the NICs of every VM in the list, whatever its length
+            # one query for the NICs of every VM in the list, whatever its length: the list's own selection
             by_vm: dict[str, list[model.VmNic]] = {}
-            for nic in call.uow.nics.list(vm_id=[e.id for e in entities]) if entities else []:
+            selection = call.recall("selection")
+            for nic in call.uow.nics.of_vms(selection) if entities else []:
                 by_vm.setdefault(nic.vm_id, []).append(nic)
             call.memo("nics_by_vm", lambda: by_vm)
         return super().render_list(call, entities)
