@@ -48,6 +48,7 @@ ROOT_LINKS = (
     "openstacknetworkproviders",
     "storagedomains",
     "templates",
+    "users",
     "vms",
     "vnicprofiles",
 )
