@@ -226,9 +226,7 @@ def _render(reply: Reply, wants_json: bool, headers: dict[str, str] | None = Non
     if reply.root is None or reply.tree is None:
         return Response(b"", reply.status, headers=headers, media_type=JSON if wants_json else XML)
     if wants_json:
-        return Response(
-            wire.to_json(wire.jsonable(reply.tree)), reply.status, headers=headers, media_type=JSON
-        )
+        return Response(wire.to_json(reply.tree), reply.status, headers=headers, media_type=JSON)
     return Response(wire.to_xml(reply.root, reply.tree), reply.status, headers=headers, media_type=XML)
 
 
