@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -53,11 +54,17 @@ def token_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
+def _clean(text: str) -> str:
+    """One word of the line: what a client controls (a path, a user name) cannot add a line or a field —
+    spaces, control and non-ASCII characters are percent-encoded."""
+    return quote(text, safe="/:@!$&'()*+,;=-._~")
+
+
 def who(scope: Scope) -> str:
     """Who made the request, as far as the log may say it."""
     state = scope.get("state") or {}
     if state.get("user"):
-        return f"user={state['user']}"
+        return f"user={_clean(str(state['user']))}"
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
     scheme, _, value = headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -67,7 +74,7 @@ def who(scope: Scope) -> str:
             name = base64.b64decode(value.strip()).decode("utf-8", "replace").partition(":")[0]
         except (ValueError, binascii.Error):
             name = "?"
-        return f"user={name}"
+        return f"user={_clean(name)}"
     if headers.get("x-auth-token"):
         return f"token={token_id(headers['x-auth-token'])}"
     return "-"
@@ -101,8 +108,9 @@ class AccessLog:
 
     def write(self, scope: Scope, status: int, ms: float) -> None:
         stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        path = scope.get("root_path", "") + scope.get("path", "")
-        line = f"{stamp} {self.program} {scope.get('method', '?')} {path} {status} {ms:.1f}ms {who(scope)}"
+        path = _clean(scope.get("root_path", "") + scope.get("path", ""))
+        method = _clean(str(scope.get("method", "?")))
+        line = f"{stamp} {self.program} {method} {path} {status} {ms:.1f}ms {who(scope)}"
         log.info(line)
         if self.path is not None:
             try:

@@ -79,6 +79,23 @@ def requests(c: TestClient, secret: str, basic: str) -> None:
     c.get("/nowhere")
 
 
+def test_what_a_client_sends_cannot_forge_a_line(tmp_path: Path) -> None:
+    forged = base64.b64encode(
+        b"eve\n2027-01-01T00:00:00.000Z test GET /admin 200 1.0ms user=root:pw"
+    ).decode()
+    with TestClient(app(tmp_path)) as c:
+        c.get("/hello%0A2027-01-01T00:00:00.000Z test GET /x 200 1.0ms -")
+        c.get("/hello", headers={"Authorization": f"Basic {forged}"})
+        c.get("/hello", params={"who": "bob smith\r\nx"})
+    got = lines(tmp_path)  # each line still parses: one line, six fields per request
+    assert [g[2] for g in got] == [
+        "/hello%0A2027-01-01T00:00:00.000Z%20test%20GET%20/x%20200%201.0ms%20-",
+        "/hello",
+        "/hello",
+    ]
+    assert got[1][5].startswith("user=eve%0A2027") and got[2][5] == "user=bob%20smith%0D%0Ax"
+
+
 def test_a_failing_request_is_logged_as_a_500(tmp_path: Path) -> None:
     with TestClient(app(tmp_path), raise_server_exceptions=False) as c:
         assert c.get("/boom").status_code == 500

@@ -75,6 +75,17 @@ def test_a_fresh_engine_shows_the_admin_login_first(client: tuple[Engine, TestCl
     assert c.get(f"{API}/events/not-a-number", headers=headers).status_code == 404
 
 
+def test_a_failed_login_is_an_error_event_quoting_the_name_safely(client: tuple[Engine, TestClient]) -> None:
+    engine, c = client
+    form = {"grant_type": "password", "username": "mallory\x01@internal", "password": "guess"}
+    assert c.post("/ovirt-engine/sso/oauth/token", data=form).status_code == 400
+    [failed] = newest(engine)
+    assert (failed.code, failed.severity, failed.user_id) == (114, model.EventSeverity.ERROR, None)
+    assert failed.description.startswith("User mallory?@internal connecting from ")
+    xml = c.get(f"{API}/events", params={"max": "1"}, auth=("admin@internal", "pw"))
+    assert xml.status_code == 200 and b"mallory?@internal" in xml.content  # well-formed: the SDK parses it
+
+
 def test_from_max_search_and_pages(client: tuple[Engine, TestClient]) -> None:
     engine, c = client
     headers = login(c)

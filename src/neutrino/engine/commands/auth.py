@@ -72,7 +72,7 @@ def open_session(ctx: EngineContext, username: str, password: str, source: str =
             events.emit(
                 uow,
                 AuditType.USER_VDC_LOGIN_FAILED,
-                f"User {username} connecting from '{source}' failed to log in.",
+                f"User {username[:255]} connecting from '{source}' failed to log in.",
             )
             uow.commit()
             return None

@@ -9,6 +9,7 @@ events do. Old events are pruned by age (``prune``, run periodically with ``even
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,6 +23,8 @@ from neutrino.engine.domain.audit import AuditType, severity_of
 from neutrino.engine.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+# what XML 1.0 cannot carry (api.fields refuses it in requests; an event may quote a login name as typed)
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ def emit(
     if data_center is None and cluster is not None and cluster.data_center_id:
         data_center = uow.datacenters.get(cluster.data_center_id)
     current = _actor.get()
+    description = _UNPRINTABLE.sub("?", description)  # it may quote what a client sent (a login name)
     links: dict[str, Any] = {}
     for key, entity in (
         ("data_center", data_center),
