@@ -12,8 +12,14 @@ from starlette.testclient import TestClient
 
 from neutrino.engine.api.app import create_app
 from neutrino.engine.bootstrap import Engine
-from neutrino.engine.commands import clusters, datacenters, events, hosts, nics, vms
+from neutrino.engine.commands import clusters, datacenters, events, hosts, nics, providers, vms
 from neutrino.engine.commands.common import Ref
+from neutrino.engine.commands.external_networks import (
+    add_subnet,
+    import_network,
+    remove_external,
+    remove_subnet,
+)
 from neutrino.engine.commands.migrate import migrate_vm
 from neutrino.engine.commands.monitoring import monitor_all
 from neutrino.engine.domain import model
@@ -199,3 +205,29 @@ def test_old_events_are_pruned_and_indexes_never_come_back(make_engine: BuildEng
         fresh = uow.events.add(model.Event("new", 30))
         uow.commit()
     assert fresh.id is not None and old.id is not None and fresh.id > old.id > kept
+
+
+def test_provider_actions(make_engine: BuildEngine) -> None:
+    """Add, test, import a network, add and remove a subnet, remove: each an event linking the provider."""
+    engine = make_engine()
+    ctx = engine.ctx
+    fake = FakeProvider()
+    ctx.provider_client = lambda provider, password=None: fake
+    ext = fake.add_network("ev-ext")
+    start = last_id(engine)
+    with events.acting_as(ADMIN):
+        provider = providers.add_provider(
+            ctx, "ev-prov", url="http://p.invalid:9696", external_plugin_type="X"
+        )
+        providers.test_connectivity(ctx, provider.id)
+        network = import_network(ctx, provider.id, ext.id, Ref(name="Default"))
+        subnet = add_subnet(ctx, provider.id, ext.id, "ev-sub", "10.9.9.0/24")
+        remove_subnet(ctx, provider.id, subnet.id)
+        remove_external(ctx, network.id, remove_from_provider=False)
+        providers.remove_provider(ctx, provider.id)
+    assert codes_since(engine, start) == [
+        AuditType.PROVIDER_ADDED, AuditType.PROVIDER_TEST_SUCCEEDED, AuditType.NETWORK_IMPORT_EXTERNAL_NETWORK,
+        AuditType.PROVIDER_SUBNET_ADDED, AuditType.PROVIDER_SUBNET_REMOVED, AuditType.NETWORK_REMOVE_NETWORK,
+        AuditType.PROVIDER_REMOVED,
+    ]  # fmt: skip
+    assert {(e.provider_id, e.provider_name) for e in newest(engine, 7)} == {(provider.id, "ev-prov")}

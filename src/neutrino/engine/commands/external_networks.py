@@ -290,9 +290,18 @@ def add_subnet(
     with ctx.reader() as uow:
         provider = _provider(uow, provider_id)
     _writable(provider, "add", "Subnet")
-    return ctx.provider_client(provider).create_subnet(
+    subnet = ctx.provider_client(provider).create_subnet(
         network_id, name, str(net), ip_version, gateway, list(dns_servers or [])
     )
+    with ctx.uow() as uow:
+        events.emit(
+            uow,
+            AuditType.PROVIDER_SUBNET_ADDED,
+            f"Subnet {name} ({net}) was added to network {network_id} of provider {provider.name}. (User: {events.actor()})",
+            provider=provider,
+        )
+        uow.commit()
+    return subnet
 
 
 def remove_subnet(ctx: EngineContext, provider_id: str, subnet_id: str) -> None:
@@ -300,3 +309,11 @@ def remove_subnet(ctx: EngineContext, provider_id: str, subnet_id: str) -> None:
         provider = _provider(uow, provider_id)
     _writable(provider, "remove", "Subnet")
     ctx.provider_client(provider).delete_subnet(subnet_id)
+    with ctx.uow() as uow:
+        events.emit(
+            uow,
+            AuditType.PROVIDER_SUBNET_REMOVED,
+            f"Subnet {subnet_id} was removed from provider {provider.name}. (User: {events.actor()})",
+            provider=provider,
+        )
+        uow.commit()

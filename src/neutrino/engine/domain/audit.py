@@ -99,6 +99,8 @@ class AuditType(enum.IntEnum):
     VM_STRAY_POWERED_OFF = 19021
     NETWORK_EXTERNAL_MISSING = 19030
     NETWORK_EXTERNAL_BACK = 19031
+    PROVIDER_SUBNET_ADDED = 19040
+    PROVIDER_SUBNET_REMOVED = 19041
 
 
 # the types whose severity is not NORMAL (as AuditLogType declares them; Neutrino's own alike)
