@@ -33,6 +33,7 @@ class FakeProvider:
 
     networks: dict[str, ProviderNetwork] = field(default_factory=dict)
     ports: dict[str, ProviderPort] = field(default_factory=dict)
+    subnets: dict[str, ProviderSubnet] = field(default_factory=dict)
     exts: set[str] = field(default_factory=lambda: {"security-group", "binding"})
     agent_list: list[ProviderAgent] | None = None
     down: bool = False
@@ -87,7 +88,7 @@ class FakeProvider:
 
     def list_subnets(self, network_id: str) -> list[ProviderSubnet]:
         self._enter("list_subnets")
-        return []
+        return [s for s in self.subnets.values() if s.network_id == network_id]
 
     def create_subnet(
         self,
@@ -98,10 +99,22 @@ class FakeProvider:
         gateway_ip: str | None,
         dns_nameservers: list[str],
     ) -> ProviderSubnet:
-        raise NotImplementedError
+        self._enter("create_subnet")
+        subnet = ProviderSubnet(
+            id=str(uuid.uuid4()),
+            network_id=network_id,
+            name=name,
+            cidr=cidr,
+            ip_version=ip_version,
+            gateway_ip=gateway_ip,
+            dns_nameservers=tuple(dns_nameservers),
+        )
+        self.subnets[subnet.id] = subnet
+        return subnet
 
     def delete_subnet(self, subnet_id: str) -> None:
-        raise NotImplementedError
+        self._enter("delete_subnet")
+        self.subnets.pop(subnet_id, None)
 
     def extensions(self) -> set[str]:
         self._enter("extensions")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 
+from neutrino.access_log import AccessLog
 from neutrino.agent.api import routes
 from neutrino.agent.datapath.dhcp import DhcpServers, Launcher, MemoryLauncher, ProcessLauncher
 from neutrino.agent.datapath.firewall import Firewall
@@ -209,6 +210,7 @@ def create_app(settings: AgentSettings, *, host_net: HostNet | None = None) -> S
         exception_handlers=routes.EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+    app.add_middleware(AccessLog, program="agent", path=settings.data_dir / "agent.log")
     app.state.agent = agent
     app.state.settings = settings
     return app

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
+from neutrino.access_log import AccessLog
 from neutrino.engine.api.app import create_api
 from neutrino.engine.background import Periodic
 from neutrino.engine.bootstrap import Engine, build
 from neutrino.engine.commands.converge import converge
+from neutrino.engine.commands.events import prune as prune_events
 from neutrino.engine.commands.monitoring import monitor_all
 from neutrino.engine.commands.ports import janitor
 from neutrino.engine.commands.sync import synchronize_all
@@ -22,17 +25,20 @@ from neutrino.engine.web.routes import web_routes
 def create_app(settings: EngineSettings, engine: Engine | None = None) -> Starlette:
     """The engine's ASGI app. ``engine`` lets a caller that already built (and bootstrapped) it pass it in."""
     built = engine or build(settings)
+    retention = timedelta(days=settings.event_retention_days)
 
     jobs = [
         Periodic("provider-sync", settings.provider_sync_interval, lambda: synchronize_all(built.ctx)),
         Periodic("host-monitor", settings.host_monitor_interval, lambda: monitor_all(built.ctx)),
         Periodic("janitor", settings.janitor_interval, lambda: janitor(built.ctx)),
+        Periodic("event-aging", settings.event_prune_interval, lambda: _prune(built, retention)),
     ]
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         # what a killed engine left in flight is finished or undone before the API takes new work
         await run_in_threadpool(converge, built.ctx)
+        await run_in_threadpool(prune_events, built.ctx, retention)
         for job in jobs:
             job.start()
         yield
@@ -41,5 +47,10 @@ def create_app(settings: EngineSettings, engine: Engine | None = None) -> Starle
         built.dispose()
 
     app = Starlette(routes=[*create_api(built.ctx), *web_routes()], lifespan=lifespan)
+    app.add_middleware(AccessLog, program="engine", path=settings.data_dir / "engine.log")
     app.state.engine = built
     return app
+
+
+def _prune(built: Engine, retention: timedelta) -> None:
+    prune_events(built.ctx, retention)

@@ -33,6 +33,10 @@ class EngineSettings(BaseSettings):
     agent_timeout: float = 30.0
     # seconds an SSO bearer token stays valid after login (oVirt's default: 10 hours)
     sso_token_lifetime: float = Field(default=36_000.0, gt=0)
+    # days the audit log (/events) keeps an event (oVirt's AuditLogAgingThreshold: 30), and seconds between two
+    # prunings of older ones
+    event_retention_days: float = Field(default=30.0, gt=0)
+    event_prune_interval: float = Field(default=3600.0, gt=0)
 
     @property
     def db_url(self) -> str:

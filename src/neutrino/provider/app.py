@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
+from neutrino.access_log import AccessLog
 from neutrino.provider import errors
 from neutrino.provider.backends import Backend, build_backend
 from neutrino.provider.context import RequestContext
@@ -148,5 +149,6 @@ def create_app(settings: ProviderSettings) -> Starlette:
         return JSONResponse(body, status_code=exc.status_code)
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
+    app.add_middleware(AccessLog, program="provider", path=settings.data_dir / "provider.log")
     app.state.provider = state
     return app

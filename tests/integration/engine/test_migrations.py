@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -48,3 +50,47 @@ def _is_version_table(diff: object) -> bool:
     return isinstance(diff, tuple) and any(
         isinstance(part, sa.Table) and part.name == migrate.VERSION_TABLE for part in diff
     )
+
+
+def test_0005_numbers_the_events_by_time_and_names_what_they_link(database_url: str) -> None:
+    db = create_engine(database_url)
+    try:
+        migrate.upgrade(db, "0004")
+        with db.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO data_centers (id, name, description, comment, local, version_major, "
+                    "version_minor, status) VALUES ('dc-1', 'dc one', '', '', false, 4, 7, 'up')"
+                )
+            )
+            for uid, text, when, dc in [
+                ("b-uuid", "second", "2026-01-02 00:00:00", None),
+                ("a-uuid", "first", "2026-01-01 00:00:00", "dc-1"),
+                ("c-uuid", "third", "2026-01-03 00:00:00", "gone-dc"),
+            ]:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO events (id, description, severity, code, time, data_center_id) "
+                        "VALUES (:id, :d, 'normal', 1100, :t, :dc)"
+                    ),
+                    {"id": uid, "d": text, "t": datetime.fromisoformat(when), "dc": dc},
+                )
+        migrate.upgrade(db)
+        with db.begin() as conn:
+            rows = conn.execute(
+                sa.text("SELECT id, description, data_center_id, data_center_name FROM events ORDER BY id")
+            ).all()
+            assert [tuple(r) for r in rows] == [
+                (1, "first", "dc-1", "dc one"),
+                (2, "second", None, None),
+                (3, "third", "gone-dc", None),
+            ]
+            conn.execute(
+                sa.text(
+                    "INSERT INTO events (time, code, severity, description) VALUES (:t, 30, 'normal', 'x')"
+                ),
+                {"t": datetime.now()},
+            )
+            assert conn.execute(sa.text("SELECT max(id) FROM events")).scalar_one() == 4
+    finally:
+        db.dispose()

@@ -158,6 +158,7 @@ ENTITY_OF_REPO = {
     "snapshots": model.Snapshot,
     "providers": model.ExternalProvider,
     "events": model.Event,
+    "users": model.User,
 }
 # collections read live from a provider, not from a repository
 ENTITY_OF_LIVE = {
@@ -191,6 +192,16 @@ def test_declarations_have_wire_names(collection: Collection) -> None:
     assert collection.path and collection.plural and collection.element
     assert _entity_class(collection) is not None
     assert not set(collection.actions) & set(collection.links)
+
+
+@pytest.mark.parametrize("collection", _collections(), ids=lambda c: type(c).__name__)
+def test_a_searchable_collection_has_its_search_declared(collection: Collection) -> None:
+    """``searchable`` lists through the store's search: its entity must be declared there, with a name."""
+    from neutrino.engine.store.search import ENTITIES, SEARCHED_AS
+
+    if collection.searchable:
+        entity = ENTITIES[SEARCHED_AS[_entity_class(collection)]]
+        assert "name" in entity.fields or entity.name == "event"
 
 
 @pytest.mark.parametrize("bad", ["bad\x01name", "tab\x0bbed", "nul\x00"])

@@ -55,13 +55,35 @@ def test_xml_round_trip() -> None:
 
 
 def test_json_round_trip_renders_scalars_as_text() -> None:
-    body = wire.to_json(wire.jsonable(VM))
+    body = wire.to_json(VM)
     parsed = wire.from_json(body)
     assert parsed["memory"] == "1024" and parsed["stateless"] == "false"
     assert parsed["cluster"] == {"href": "/ovirt-engine/api/clusters/2", "id": "2"}
     assert parsed["link"][1]["rel"] == "snapshots"
     assert "absent" not in parsed
     assert json.loads(body) == parsed
+
+
+@pytest.mark.parametrize(
+    "tree",
+    [
+        VM,
+        {},
+        {"a": None},
+        {"a": [], "b": {}, "c": [{}], "d": [None, 1]},
+        {'quote"d': 'say "hi"\\ é ✓ \t\n\u2028', "n": 1.5, "big": 10**20, "no": False, "yes": True},
+        {
+            "vm": [
+                {"id": str(i), "nics": {"nic": [{"plugged": True, "mac": {"address": "x"}}]}}
+                for i in range(3)
+            ]
+        },
+    ],
+)
+def test_json_is_what_jsonable_then_json_dumps_give(tree: dict[str, object]) -> None:
+    """One pass (the fast path for thousands of VMs) and the plain two-step form agree, escapes included."""
+    expected = json.dumps(wire.jsonable(tree), separators=(",", ":"), ensure_ascii=False).encode()
+    assert wire.to_json(tree) == expected
 
 
 def test_repeated_elements_become_lists_and_as_list_normalises() -> None:

@@ -26,7 +26,7 @@ from neutrino.engine.api.faults import fault, status_of
 from neutrino.engine.api.fields import API
 from neutrino.engine.api.resource import Call, MethodNotAllowed
 from neutrino.engine.api.tree import EMPTY_LISTS, EMPTY_TOP, Node, build_tree
-from neutrino.engine.commands import auth
+from neutrino.engine.commands import auth, events
 from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.domain.errors import EngineError, NotFound
 from neutrino.engine.domain.model import BLANK_TEMPLATE_ID
@@ -48,6 +48,7 @@ ROOT_LINKS = (
     "openstacknetworkproviders",
     "storagedomains",
     "templates",
+    "users",
     "vms",
     "vnicprofiles",
 )
@@ -65,33 +66,37 @@ class TokenCache:
 
     Bounded: past ``size`` tokens the least recently used one is dropped (and read from the database again
     if it comes back). A cached token is trusted until it expires, and for at most TOKEN_CACHE_SECONDS, so a
-    session removed elsewhere stops working soon after.
+    session removed elsewhere stops working soon after. What it answers is who the token's user is.
     """
 
     def __init__(self, ctx: EngineContext, size: int = TOKEN_CACHE_SIZE) -> None:
         self.ctx = ctx
         self.size = size
-        self._trusted_until: OrderedDict[str, float] = OrderedDict()  # token -> time.time() deadline
+        # token -> (time.time() deadline, its user)
+        self._trusted_until: OrderedDict[str, tuple[float, events.Actor]] = OrderedDict()
         self._lock = threading.Lock()  # calls arrive on the thread pool
 
-    def valid(self, token: str) -> bool:
+    def valid(self, token: str) -> events.Actor | None:
+        """The token's user while the token is good, else None."""
         now = time.time()
         with self._lock:
-            until = self._trusted_until.get(token)
-            if until is not None and until > now:
+            found = self._trusted_until.get(token)
+            if found is not None and found[0] > now:
                 self._trusted_until.move_to_end(token)
-                return True
+                return found[1]
             self._trusted_until.pop(token, None)
-        session = auth.live_session(self.ctx, token)
-        if session is None:
-            return False
+        live = auth.session_user(self.ctx, token)
+        if live is None:
+            return None
+        session, user = live
+        actor = events.Actor(user.id, user.principal)
         until = min(auth.expires_at(self.ctx, session).timestamp(), now + TOKEN_CACHE_SECONDS)
         with self._lock:
-            self._trusted_until[token] = until
+            self._trusted_until[token] = (until, actor)
             self._trusted_until.move_to_end(token)
             while len(self._trusted_until) > self.size:
                 self._trusted_until.popitem(last=False)
-        return True
+        return actor
 
     def forget(self, token: str) -> None:
         with self._lock:
@@ -116,7 +121,9 @@ def create_api(ctx: EngineContext) -> list[Route]:
                 400,
             )
         username, password = str(form.get("username", "")), str(form.get("password", ""))
-        session = await run_in_threadpool(auth.open_session, ctx, username, password)
+        request.state.user = username  # for the access log (never the password)
+        source = request.client.host if request.client else ""
+        session = await run_in_threadpool(auth.open_session, ctx, username, password, source)
         if session is None:
             return JSONResponse(
                 {
@@ -147,7 +154,8 @@ def create_api(ctx: EngineContext) -> list[Route]:
 
     async def api(request: Request) -> Response:
         wants_json = _wants_json(request)
-        if not await run_in_threadpool(_authenticated, request, ctx, tokens):
+        actor = await run_in_threadpool(_authenticated, request, ctx, tokens)
+        if actor is None:
             return _render(
                 Reply(401, "fault", fault("Authentication required.", "Unauthorized")),
                 wants_json,
@@ -166,7 +174,9 @@ def create_api(ctx: EngineContext) -> list[Route]:
             dict(request.query_params),
             body,
             request.headers.get("content-type", ""),
+            actor,
         )
+        request.state.user = actor.name  # for the access log
         return _render(reply, wants_json)
 
     # every method reaches the router, so an unsupported one is answered with a fault, not a text/plain 405
@@ -196,27 +206,27 @@ def _wants_json(request: Request) -> bool:
     return "json" in accept and "xml" not in accept
 
 
-def _authenticated(request: Request, ctx: EngineContext, tokens: TokenCache) -> bool:
+def _authenticated(request: Request, ctx: EngineContext, tokens: TokenCache) -> events.Actor | None:
+    """Who the call is from: a bearer token's user, or HTTP Basic credentials'; None when neither holds."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value:
         return tokens.valid(value.strip())
     if scheme.lower() == "basic" and value:
         try:
-            user, _, password = base64.b64decode(value).decode().partition(":")
+            name, _, password = base64.b64decode(value).decode().partition(":")
         except ValueError:
-            return False
-        return auth.check_credentials(ctx, user, password)
-    return False
+            return None
+        user = auth.authenticate(ctx, name, password)
+        return events.Actor(user.id, user.principal) if user is not None else None
+    return None
 
 
 def _render(reply: Reply, wants_json: bool, headers: dict[str, str] | None = None) -> Response:
     if reply.root is None or reply.tree is None:
         return Response(b"", reply.status, headers=headers, media_type=JSON if wants_json else XML)
     if wants_json:
-        return Response(
-            wire.to_json(wire.jsonable(reply.tree)), reply.status, headers=headers, media_type=JSON
-        )
+        return Response(wire.to_json(reply.tree), reply.status, headers=headers, media_type=JSON)
     return Response(wire.to_xml(reply.root, reply.tree), reply.status, headers=headers, media_type=XML)
 
 
@@ -228,10 +238,12 @@ def _dispatch(
     query: dict[str, str],
     body: bytes,
     content_type: str,
+    actor: events.Actor | None = None,
 ) -> Reply:
     call = Call(ctx=ctx, query=query)
     try:
-        return _route(call, tree, method, segments, lambda: _parse_body(body, content_type))
+        with events.acting_as(actor):
+            return _route(call, tree, method, segments, lambda: _parse_body(body, content_type))
     except EngineError as exc:
         return Reply(status_of(exc), "fault", fault(exc.message))
     except Exception:
@@ -273,7 +285,7 @@ def _route(  # noqa: C901 (one dispatch table of the oVirt API's path shapes)
         call.parents = tuple(parents)
         if not rest:  # the collection itself
             if method == "GET":
-                return Reply(200, coll.plural, coll.render_list(call, coll.select(call, coll.list(call))))
+                return Reply(200, coll.plural, coll.render_list(call, coll.find(call)))
             if method == "POST":
                 call.close()  # the write commits elsewhere; rendering must see it (SQLite readers keep a snapshot)
                 entity = coll.add(call, body())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -10,6 +9,7 @@ from typing import Any, ClassVar
 from neutrino.engine.api.fields import API, Field, parse_fields, render_fields
 from neutrino.engine.api.wire import Tree
 from neutrino.engine.commands.common import EngineContext
+from neutrino.engine.domain import search
 from neutrino.engine.domain.errors import BadRequest, EngineError, NotFound
 from neutrino.engine.store.uow import UnitOfWork
 
@@ -29,7 +29,6 @@ class Call:
     ctx: EngineContext
     query: Mapping[str, str]
     parents: tuple[str, ...] = ()
-    _names: dict[str, dict[str, str]] = field(default_factory=dict)
     _memo: dict[str, Any] = field(default_factory=dict)
     _reader: UnitOfWork | None = None
 
@@ -63,16 +62,6 @@ class Call:
     def follows(self, link: str) -> bool:
         return link in {p.strip() for p in self.query.get("follow", "").split(",")}
 
-    def names(self, repo_name: str) -> dict[str, str]:
-        """id -> name of every entity of a repository, read once per request (for search and rendering)."""
-        if repo_name not in self._names:
-            repo = getattr(self.uow, repo_name)
-            self._names[repo_name] = {e.id: e.name for e in repo.list()}
-        return self._names[repo_name]
-
-
-SearchKey = Callable[[Call, Any], str | Sequence[str] | None]
-
 
 class Collection:
     path: ClassVar[str]  # URL segment, e.g. "datacenters"
@@ -83,7 +72,8 @@ class Collection:
     links: ClassVar[tuple[str, ...]] = ()
     actions: ClassVar[tuple[str, ...]] = ()
     children: ClassVar[dict[str, Collection]] = {}
-    search_keys: ClassVar[dict[str, SearchKey]] = {}
+    # whether GET takes ``search`` (compiled to SQL by the store: ``store.search`` declares the fields)
+    searchable: ClassVar[bool] = False
     repo: ClassVar[str] = ""  # the unit of work's repository for get/list
 
     # --- reading --------------------------------------------------------------------------------
@@ -109,7 +99,7 @@ class Collection:
 
     def render(self, call: Call, entity: Any) -> Tree:
         href = self.href(call, entity)
-        tree: Tree = {"href": href, "id": entity.id}
+        tree: Tree = {"href": href, "id": str(entity.id)}
         if self.actions:
             tree["actions"] = {"link": [{"href": f"{href}/{a}", "rel": a} for a in self.actions]}
         tree.update(render_fields(self.fields, entity))
@@ -144,80 +134,42 @@ class Collection:
 
     # --- search and paging ----------------------------------------------------------------------
 
-    def select(self, call: Call, entities: Sequence[Any]) -> Sequence[Any]:
-        """Apply the ``search`` query (``name=a* and cluster=x``, ``page N``) and ``max``."""
-        text = call.query.get("search", "").strip()
-        page = None
-        if text:
-            terms, page = parse_search(text)
-            case = call.flag("case_sensitive", default=True)
-            entities = [e for e in entities if all(self._matches(call, e, k, v, case) for k, v in terms)]
-        limit = call.query.get("max")
-        if limit is not None:
-            try:
-                size = int(limit)
-            except ValueError:
-                raise BadRequest(f"Invalid value for 'max': '{limit}' is not an integer.") from None
-            if size >= 0:
-                start = (page - 1) * size if page else 0
-                entities = list(entities)[start : start + size]
-        return entities
+    def find(self, call: Call) -> Sequence[Any]:
+        """What a GET of the collection lists: searched in the database (``search``, ``max``, ``page``,
+        ``case_sensitive``) when the collection takes a search, as oVirt's top-level collections do; else its
+        list, cut to ``max`` (a ``search`` there is ignored, as oVirt ignores it on nested collections)."""
+        size = max_of(call)
+        if not self.searchable:
+            found = self.list(call)
+            return list(found)[:size] if size is not None else found
+        query = search.parse(call.query.get("search", ""))
+        selection = search.Selection(
+            query,
+            case_sensitive=call.flag("case_sensitive", default=True),
+            filters=self.scope(call),
+            after_id=self.after(call),
+            size=size,
+            page=query.page or 1,
+        )
+        call.memo("selection", lambda: selection)  # for what the rendering lists with it (a VM's NICs)
+        return getattr(call.uow, self.repo).select(selection)
 
-    def _matches(self, call: Call, entity: Any, key: str, pattern: str, case: bool) -> bool:
-        getter = self.search_keys.get(key) or ({"name": _name} | dict(self.search_keys)).get(key)
-        if getter is None:
-            known = ", ".join(sorted({"name", *self.search_keys}))
-            raise BadRequest(f"Invalid value for 'search': unknown field '{key}' (known: {known}).")
-        values = getter(call, entity)
-        if values is None:
-            return False
-        regex = wildcard(pattern, case)
-        return any(regex.match(value) for value in ([values] if isinstance(values, str) else values))
+    def scope(self, call: Call) -> dict[str, Any]:
+        """Column filters the collection's place in the tree adds to a search (e.g. its data center)."""
+        return {}
+
+    def after(self, call: Call) -> int | None:
+        """Only entities with a greater integer id (the events' ``from``)."""
+        return None
 
 
-def wildcard(pattern: str, case_sensitive: bool = True) -> re.Pattern[str]:
-    """oVirt's search patterns: ``*`` matches anything, every other character only itself (``?``, ``[`` too)."""
-    body = ".*".join(re.escape(part) for part in pattern.split("*"))
-    return re.compile(rf"\A{body}\Z", re.DOTALL if case_sensitive else re.DOTALL | re.IGNORECASE)
-
-
-def _name(call: Call, entity: Any) -> str:
-    return str(entity.name)
-
-
-_TERM = re.compile(r"^\s*([\w.]+)\s*=\s*(\"[^\"]*\"|'[^']*'|\S*)\s*$")
-_PAGE = re.compile(r"^\s*page\s+(\d+)\s*$", re.IGNORECASE)
-# a quoted value (kept whole: `name="a and b"` is one clause) or the `and` between two clauses
-_QUOTED_OR_AND = re.compile(r"=\s*(?:\"[^\"]*\"|'[^']*')|(\s+and\s+)", re.IGNORECASE)
-
-
-def _clauses(text: str) -> list[str]:
-    """Split ``A and B`` at each ``and`` that is not inside a quoted value."""
-    parts, start = [], 0
-    for m in _QUOTED_OR_AND.finditer(text):
-        if m.group(1) is not None:
-            parts.append(text[start : m.start()])
-            start = m.end()
-    return [*parts, text[start:]]
-
-
-def parse_search(text: str) -> tuple[list[tuple[str, str]], int | None]:
-    """``name=a* and Clusters.name=x page 2`` -> ([("name","a*"), ("clusters.name","x")], 2)."""
-    page = None
-    m = re.search(r"\s*\bpage\s+(\d+)\s*$", text, re.IGNORECASE)
-    if m:
-        page = int(m.group(1))
-        text = re.sub(r"\s+and\s*$", "", text[: m.start()], flags=re.IGNORECASE)  # `name=x and page 2`
-    terms = []
-    for part in _clauses(text.strip()) if text.strip() else []:
-        if _PAGE.match(part):
-            page = int(_PAGE.match(part).group(1))  # type: ignore[union-attr]
-            continue
-        tm = _TERM.match(part)
-        if not tm:
-            raise BadRequest(f"Invalid value for 'search': cannot understand '{part.strip()}'.")
-        key, value = tm.group(1).lower(), tm.group(2)
-        if value[:1] in "\"'" and value[-1:] == value[:1]:
-            value = value[1:-1]
-        terms.append((key, value))
-    return terms, page
+def max_of(call: Call) -> int | None:
+    """The ``max`` parameter: a size, or None for everything (absent or negative)."""
+    limit = call.query.get("max")
+    if limit is None:
+        return None
+    try:
+        size = int(limit)
+    except ValueError:
+        raise BadRequest(f"Invalid value for 'max': '{limit}' is not an integer.") from None
+    return size if size >= 0 else None

@@ -18,6 +18,7 @@ from neutrino.engine.api.resources.providers import (
     Providers,
     ProviderSubnets,
 )
+from neutrino.engine.api.resources.users import Users
 from neutrino.engine.api.resources.vms import NICS, SnapshotNics, Snapshots, Vms
 
 
@@ -51,6 +52,7 @@ def build_tree() -> dict[str, Node]:
         "networks": Node(Networks(), {"vnicprofiles": profiles()}),
         "vnicprofiles": profiles(),
         "events": Node(Events()),
+        "users": Node(Users()),
         "roles": Node(Roles()),
         "groups": Node(Groups()),
         "openstacknetworkproviders": Node(

@@ -11,8 +11,10 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
+from neutrino.engine.commands import events
 from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.domain import model
+from neutrino.engine.domain.audit import AuditType
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
@@ -41,10 +43,15 @@ def split_principal(username: str) -> tuple[str, str]:
 
 
 def check_credentials(ctx: EngineContext, username: str, password: str) -> bool:
+    return authenticate(ctx, username, password) is not None
+
+
+def authenticate(ctx: EngineContext, username: str, password: str) -> model.User | None:
+    """The user these credentials (HTTP Basic) are, or None."""
     name, domain = split_principal(username)
     with ctx.reader() as uow:
         user = uow.users.first(name=name, domain=domain)
-        return user is not None and verify_password(password, user.password_hash)
+        return user if user is not None and verify_password(password, user.password_hash) else None
 
 
 def expires_at(ctx: EngineContext, session: model.Session) -> datetime:
@@ -52,23 +59,41 @@ def expires_at(ctx: EngineContext, session: model.Session) -> datetime:
     return session.created_at + timedelta(seconds=ctx.sso_token_lifetime)
 
 
-def open_session(ctx: EngineContext, username: str, password: str) -> model.Session | None:
+def open_session(ctx: EngineContext, username: str, password: str, source: str = "") -> model.Session | None:
     """A new SSO session (its token is the bearer token), or None when the credentials are wrong.
 
-    Sessions that have expired meanwhile are purged from the database on the way.
+    Sessions that have expired meanwhile are purged from the database on the way. The login is an event,
+    committed with the session; a failed one is an event too (``source``: the client's address).
     """
     name, domain = split_principal(username)
     with ctx.uow() as uow:
         user = uow.users.first(name=name, domain=domain)
         if user is None or not verify_password(password, user.password_hash):
+            events.emit(
+                uow,
+                AuditType.USER_VDC_LOGIN_FAILED,
+                f"User {username[:255]} connecting from '{source}' failed to log in.",
+            )
+            uow.commit()
             return None
         now = model.utcnow()
         uow.sessions.delete_created_before(now - timedelta(seconds=ctx.sso_token_lifetime))
         session = uow.sessions.add(
             model.Session(token=secrets.token_urlsafe(32), user_id=user.id, created_at=now)
         )
+        with events.acting_as(events.Actor(user.id, user.principal)):
+            events.emit(
+                uow,
+                AuditType.USER_VDC_LOGIN,
+                f"User {user.principal} connecting from '{source}' using session '{session_label(session.token)}' logged in.",
+            )
         uow.commit()
         return session
+
+
+def session_label(token: str) -> str:
+    """A session's name in the audit log: derived from its token, which it never shows."""
+    return hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
 def login(ctx: EngineContext, username: str, password: str) -> str | None:
@@ -82,6 +107,14 @@ def logout(ctx: EngineContext, token: str) -> None:
         session = uow.sessions.get(token)
         if session is not None:
             uow.sessions.delete(session)
+            user = uow.users.get(session.user_id)
+            if user is not None:
+                with events.acting_as(events.Actor(user.id, user.principal)):
+                    events.emit(
+                        uow,
+                        AuditType.USER_VDC_LOGOUT,
+                        f"User {user.principal} using session '{session_label(token)}' logged out.",
+                    )
             uow.commit()
 
 
@@ -89,6 +122,14 @@ def live_session(ctx: EngineContext, token: str) -> model.Session | None:
     """The token's session; None when the token is unknown or has expired (the two answer alike)."""
     with ctx.reader() as uow:
         return _alive(ctx, uow.sessions.get(token))
+
+
+def session_user(ctx: EngineContext, token: str) -> tuple[model.Session, model.User] | None:
+    """The token's live session and its user; None when the token is unknown or has expired."""
+    with ctx.reader() as uow:
+        session = _alive(ctx, uow.sessions.get(token))
+        user = uow.users.get(session.user_id) if session else None
+        return (session, user) if session is not None and user is not None else None
 
 
 def user_for_token(ctx: EngineContext, token: str) -> model.User | None:

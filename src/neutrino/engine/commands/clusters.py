@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from neutrino.engine.commands import events
 from neutrino.engine.commands.common import (
     UNSET,
     EngineContext,
@@ -16,6 +17,7 @@ from neutrino.engine.commands.common import (
 )
 from neutrino.engine.commands.monitoring import sync_cluster_hosts
 from neutrino.engine.domain import model
+from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import BadRequest, Conflict, InUse, cannot
 from neutrino.engine.domain.rules import check_cluster_version, check_external_attachment, check_name
 from neutrino.engine.store.uow import UnitOfWork
@@ -92,6 +94,13 @@ def add_cluster(
         for network in uow.networks.list(data_center_id=dc.id):
             if model.NetworkUsage.MANAGEMENT.value in network.usages:
                 uow.attachments.add(model.NetworkAttachment(network_id=network.id, cluster_id=cluster.id))
+        events.emit(
+            uow,
+            AuditType.USER_ADD_CLUSTER,
+            f"Cluster {cluster.name} was added by {events.actor()}",
+            cluster=cluster,
+            data_center=dc,
+        )
         uow.commit()
         return cluster
 
@@ -119,6 +128,12 @@ def update_cluster(ctx: EngineContext, cluster_id: str, changes: ClusterChanges)
                 require(uow.providers, ref, "Provider", "external_network_providers").id if ref else None
             )
         apply_specified(cluster, changes, skip={"default_provider"})
+        events.emit(
+            uow,
+            AuditType.USER_UPDATE_CLUSTER,
+            f"Host cluster {cluster.name} was updated by {events.actor()}",
+            cluster=cluster,
+        )
         uow.commit()
         return cluster
 
@@ -134,6 +149,12 @@ def remove_cluster(ctx: EngineContext, cluster_id: str) -> None:
             uow.attachments.delete(attachment)
         uow.flush()
         uow.clusters.delete(cluster)
+        events.emit(
+            uow,
+            AuditType.USER_REMOVE_CLUSTER,
+            f"Host cluster {cluster.name} was removed by {events.actor()}",
+            cluster=cluster,
+        )
         uow.commit()
 
 
@@ -160,6 +181,12 @@ def attach_network(
         attachment = model.NetworkAttachment(network_id=net.id, cluster_id=cluster.id, required=required)
         _set_display(uow, attachment, display)
         uow.attachments.add(attachment)
+        events.emit(
+            uow,
+            AuditType.NETWORK_ATTACH_NETWORK_TO_CLUSTER,
+            f"Network {net.name} attached to Cluster {cluster.name}",
+            cluster=cluster,
+        )
         uow.commit()
     if not net.is_external:  # the cluster's hosts set up a bridge for it now
         sync_cluster_hosts(ctx, cluster_id)
@@ -183,6 +210,13 @@ def update_attachment(
             attachment.required = changes.required
         if changes.display is not UNSET:
             _set_display(uow, attachment, changes.display)
+        cluster = get_or_404(uow.clusters, cluster_id, TYPE)
+        events.emit(
+            uow,
+            AuditType.NETWORK_UPDTAE_NETWORK_ON_CLUSTER,
+            f"Network {network.name} on Cluster {cluster.name} updated.",
+            cluster=cluster,
+        )
         uow.commit()
         return network, attachment
 
@@ -194,6 +228,13 @@ def detach_network(ctx: EngineContext, cluster_id: str, network_id: str) -> None
         if model.NetworkUsage.MANAGEMENT.value in network.usages:
             raise InUse(cannot("detach", "Logical Network", "The management network cannot be detached."))
         uow.attachments.delete(attachment)
+        cluster = get_or_404(uow.clusters, cluster_id, TYPE)
+        events.emit(
+            uow,
+            AuditType.NETWORK_DETACH_NETWORK_TO_CLUSTER,
+            f"Network {network.name} detached from Cluster {cluster.name}",
+            cluster=cluster,
+        )
         uow.commit()
     if not network.is_external:
         sync_cluster_hosts(ctx, cluster_id)

@@ -30,8 +30,9 @@ from neutrino.engine.commands.placement import Placement, plan_vm, reported_nics
 from neutrino.engine.commands.provisioning import ports_created_unrecorded, release_created
 from neutrino.engine.commands.run_vm import finish_run, finish_stop, undo_run
 from neutrino.engine.domain import model
+from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import EngineError
-from neutrino.engine.domain.model import EVENT_VM, TRANSIENT_VM_STATUSES, NicState, VmStatus
+from neutrino.engine.domain.model import TRANSIENT_VM_STATUSES, NicState, VmStatus
 from neutrino.engine.domain.operations import Operation, OperationKind, OperationState, StepName
 
 log = logging.getLogger(__name__)
@@ -130,11 +131,11 @@ def _note(ctx: EngineContext, vm_id: str, what: str) -> None:
     with ctx.uow() as uow:
         vm = uow.vms.get(vm_id)
         if vm is not None:
-            events.record(
+            events.emit(
                 uow,
+                AuditType.OPERATION_CONVERGED,
                 f"VM {vm.name}: the engine restarted during an operation; {what}.",
-                code=EVENT_VM,
-                cluster_id=vm.cluster_id,
+                vm=vm,
             )
         uow.commit()
 

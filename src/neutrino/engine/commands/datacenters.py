@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from neutrino.engine.commands import ports
+from neutrino.engine.commands import events, ports
 from neutrino.engine.commands.common import (
     UNSET,
     EngineContext,
@@ -15,6 +15,7 @@ from neutrino.engine.commands.common import (
 )
 from neutrino.engine.commands.networks import create_network, drop_network, ensure_network_removable
 from neutrino.engine.domain import model
+from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import Conflict, InUse, cannot
 from neutrino.engine.domain.rules import check_data_center_version, check_name
 
@@ -66,6 +67,12 @@ def add_data_center(
             usages=[model.NetworkUsage.VM.value, model.NetworkUsage.MANAGEMENT.value],
         )
         create_network(uow, mgmt)
+        events.emit(
+            uow,
+            AuditType.USER_ADD_STORAGE_POOL,
+            f"Data Center {dc.name}, Compatibility Version {dc.version_major}.{dc.version_minor} and Quota Type DISABLED was added by {events.actor()}",
+            data_center=dc,
+        )
         uow.commit()
         return dc
 
@@ -95,6 +102,12 @@ def update_data_center(ctx: EngineContext, dc_id: str, changes: DataCenterChange
                 ),
             )
         apply_specified(dc, changes)
+        events.emit(
+            uow,
+            AuditType.USER_UPDATE_STORAGE_POOL,
+            f"Data Center {dc.name} was updated by {events.actor()}",
+            data_center=dc,
+        )
         uow.commit()
         return dc
 
@@ -122,5 +135,11 @@ def remove_data_center(ctx: EngineContext, dc_id: str, force: bool = False) -> N
             cluster.data_center_id = None
         uow.flush()
         uow.datacenters.delete(dc)
+        events.emit(
+            uow,
+            AuditType.USER_REMOVE_STORAGE_POOL,
+            f"Data Center {dc.name} was removed by {events.actor()}",
+            data_center=dc,
+        )
         uow.commit()
     ports.reap(ctx, orphans)  # a provider that is down does not block the removal: the janitor retries

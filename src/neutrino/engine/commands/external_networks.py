@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import ipaddress
 
+from neutrino.engine.commands import events
 from neutrino.engine.commands.common import EngineContext, Ref, get_or_404, require
 from neutrino.engine.commands.networks import create_network, drop_network, ensure_network_removable
 from neutrino.engine.domain import model
+from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import BadRequest, Conflict, cannot
 from neutrino.engine.domain.rules import check_mtu, check_name, network_name_in_use
 from neutrino.engine.provider_clients.base import ProviderNetwork, ProviderSubnet
@@ -107,6 +109,22 @@ def _link(
                 provider_network_id=ext.id,
             )
             create_network(uow, network)
+            if action == "import":
+                events.emit(
+                    uow,
+                    AuditType.NETWORK_IMPORT_EXTERNAL_NETWORK,
+                    f"Successfully initiated import of external network {name} from provider {provider.name}.",
+                    data_center=dc,
+                    provider=provider,
+                )
+            else:
+                events.emit(
+                    uow,
+                    AuditType.NETWORK_ADD_NETWORK,
+                    f"Finished adding Network {name} to Data Center: {dc.name} (created on provider {provider.name})",
+                    data_center=dc,
+                    provider=provider,
+                )
             uow.commit()
         except Conflict:
             # a concurrent request may have won between two checks or at a unique constraint: say what it did
@@ -174,6 +192,13 @@ def export_network(ctx: EngineContext, network_id: str, provider: Ref) -> model.
             fresh.provider_id, fresh.provider_network_id = prov.id, ext.id
             fresh.vlan_id, fresh.stp = None, False
             fresh.mtu = ext.mtu or fresh.mtu
+            events.emit(
+                uow,
+                AuditType.NETWORK_UPDATE_NETWORK,
+                f"Network {fresh.name} was exported to provider {prov.name}. (User: {events.actor()})",
+                data_center=uow.datacenters.get(fresh.data_center_id),
+                provider=prov,
+            )
             uow.commit()
             return fresh
     except Exception:
@@ -209,6 +234,14 @@ def remove_external(ctx: EngineContext, network_id: str, remove_from_provider: b
         fresh = get_or_404(uow.networks, network_id, TYPE)
         ensure_network_removable(uow, fresh)
         drop_network(uow, fresh, unplug_nics=False)
+        gone = " (and from its provider)" if remove_from_provider else ""
+        events.emit(
+            uow,
+            AuditType.NETWORK_REMOVE_NETWORK,
+            f"Finished Network {fresh.name} removal from Data Center{gone}. (User: {events.actor()})",
+            data_center=uow.datacenters.get(fresh.data_center_id),
+            provider=provider,
+        )
         uow.commit()
 
 
@@ -257,9 +290,18 @@ def add_subnet(
     with ctx.reader() as uow:
         provider = _provider(uow, provider_id)
     _writable(provider, "add", "Subnet")
-    return ctx.provider_client(provider).create_subnet(
+    subnet = ctx.provider_client(provider).create_subnet(
         network_id, name, str(net), ip_version, gateway, list(dns_servers or [])
     )
+    with ctx.uow() as uow:
+        events.emit(
+            uow,
+            AuditType.PROVIDER_SUBNET_ADDED,
+            f"Subnet {name} ({net}) was added to network {network_id} of provider {provider.name}. (User: {events.actor()})",
+            provider=provider,
+        )
+        uow.commit()
+    return subnet
 
 
 def remove_subnet(ctx: EngineContext, provider_id: str, subnet_id: str) -> None:
@@ -267,3 +309,11 @@ def remove_subnet(ctx: EngineContext, provider_id: str, subnet_id: str) -> None:
         provider = _provider(uow, provider_id)
     _writable(provider, "remove", "Subnet")
     ctx.provider_client(provider).delete_subnet(subnet_id)
+    with ctx.uow() as uow:
+        events.emit(
+            uow,
+            AuditType.PROVIDER_SUBNET_REMOVED,
+            f"Subnet {subnet_id} was removed from provider {provider.name}. (User: {events.actor()})",
+            provider=provider,
+        )
+        uow.commit()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from neutrino.engine.commands import operations
+from neutrino.engine.commands import events, operations
 from neutrino.engine.commands.common import (
     UNSET,
     EngineContext,
@@ -18,6 +18,7 @@ from neutrino.engine.commands.common import (
 )
 from neutrino.engine.commands.monitoring import refresh_host
 from neutrino.engine.domain import model
+from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import BadRequest, Conflict, cannot, name_in_use
 from neutrino.engine.domain.rules import check_name
 
@@ -71,6 +72,13 @@ def add_host(
                 comment=comment,
             )
         )
+        events.emit(
+            uow,
+            AuditType.USER_ADD_VDS,
+            f"Host {host.name} was added by {events.actor()}.",
+            host=host,
+            cluster=cl,
+        )
         uow.commit()
     return refresh_host(ctx, host.id, sync_networks=True) or host
 
@@ -106,6 +114,12 @@ def update_host(ctx: EngineContext, host_id: str, changes: HostChanges) -> model
             secret = changes.root_password
             host.agent_token = ctx.secrets.encrypt(secret) if secret else ""
         apply_specified(host, changes, skip={"cluster", "root_password"})
+        events.emit(
+            uow,
+            AuditType.USER_UPDATE_VDS,
+            f"Host {host.name} configuration was updated by {events.actor()}.",
+            host=host,
+        )
         uow.commit()
     return (refresh_host(ctx, host.id, sync_networks=True) or host) if moved else host
 
@@ -116,6 +130,9 @@ def remove_host(ctx: EngineContext, host_id: str) -> None:
         if uow.vms.count(host_id=host.id) or operations.running_to(uow, host.id):
             raise Conflict(cannot("remove", TYPE, "There are VMs running on the Host."))
         uow.hosts.delete(host)
+        events.emit(
+            uow, AuditType.USER_REMOVE_VDS, f"Host {host.name} was removed by {events.actor()}.", host=host
+        )
         uow.commit()
 
 
@@ -133,6 +150,12 @@ def deactivate_host(ctx: EngineContext, host_id: str) -> model.Host:
                 )
             )
         host.status, host.status_detail = model.HostStatus.MAINTENANCE, ""
+        events.emit(
+            uow,
+            AuditType.USER_VDS_MAINTENANCE_WITHOUT_REASON,
+            f"Host {host.name} was switched to Maintenance mode by {events.actor()}.",
+            host=host,
+        )
         uow.commit()
         return host
 
@@ -143,5 +166,11 @@ def activate_host(ctx: EngineContext, host_id: str) -> model.Host:
         host = get_or_404(uow.hosts, host_id, TYPE)
         if host.status == model.HostStatus.MAINTENANCE:
             host.status = model.HostStatus.INSTALLING
+        events.emit(
+            uow,
+            AuditType.VDS_ACTIVATE,
+            f"Activation of host {host.name} initiated by {events.actor()}.",
+            host=host,
+        )
         uow.commit()
     return refresh_host(ctx, host_id, sync_networks=True) or host

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterator
 
 from neutrino.agent_api import schema as wire
-from neutrino.engine.commands import ports
+from neutrino.engine.commands import events, ports
 from neutrino.engine.commands.common import EngineContext, get_or_404
 from neutrino.engine.commands.operations import OperationLog, Step, perform
 from neutrino.engine.commands.placement import NicPlan, Placement, check_reported, plan_nic, resolve
@@ -24,6 +24,7 @@ from neutrino.engine.commands.provisioning import (
     verify_on_host,
 )
 from neutrino.engine.domain import model
+from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import Conflict, EngineError, HostFailure, reworded
 from neutrino.engine.domain.model import NicState, VmStatus
 from neutrino.engine.domain.operations import OperationKind, OperationState, StepName
@@ -136,6 +137,9 @@ class HotPlug:
                 settle_nics(
                     uow, self.vm_id, self.log.op_id, {self.nic_id}, f"hot plugged on host {self.host.name}"
                 )
+            plugged_event(
+                uow, AuditType.NETWORK_ACTIVATE_VM_INTERFACE_SUCCESS, self.vm_id, self.nic_id, self.host
+            )
             self.log.close(uow, OperationState.DONE)
             uow.commit()
 
@@ -167,6 +171,7 @@ def undo_hotplug(
             orphan = release_created(uow, nic, oplog.op_id, "the hot plug that created it failed", found)
             orphans += [orphan] if orphan else []
             ports.fail(nic, error)
+        plugged_event(uow, AuditType.NETWORK_ACTIVATE_VM_INTERFACE_FAILURE, vm_id, nic_id, host, error)
         uow.commit()
     ports.reap(ctx, orphans)
 
@@ -209,6 +214,14 @@ class HotUnplug:
             nic = uow.nics.get(self.nic_id)
             if nic is not None:
                 nic.plugged = True
+            plugged_event(
+                uow,
+                AuditType.NETWORK_DEACTIVATE_VM_INTERFACE_FAILURE,
+                self.vm_id,
+                self.nic_id,
+                self.host,
+                error,
+            )
             self.log.close(uow, OperationState.UNDONE, error)
             uow.commit()
 
@@ -228,5 +241,26 @@ def finish_hotunplug(ctx: EngineContext, log: OperationLog, nic_id: str, host: m
                     f"hot unplugged from host {host.name}; its port is kept",
                     NicState.UNPLUGGED,
                 )
+            plugged_event(uow, AuditType.NETWORK_DEACTIVATE_VM_INTERFACE_SUCCESS, nic.vm_id, nic_id, host)
         log.close(uow, OperationState.DONE)
         uow.commit()
+
+
+_PLUG_TEXTS = {
+    AuditType.NETWORK_ACTIVATE_VM_INTERFACE_SUCCESS: "Network Interface {nic} was plugged to VM {vm}",
+    AuditType.NETWORK_ACTIVATE_VM_INTERFACE_FAILURE: "Failed to plug Network Interface {nic} to VM {vm}",
+    AuditType.NETWORK_DEACTIVATE_VM_INTERFACE_SUCCESS: "Network Interface {nic} was unplugged from VM {vm}",
+    AuditType.NETWORK_DEACTIVATE_VM_INTERFACE_FAILURE: "Failed to unplug Network Interface {nic} from VM {vm}",
+}
+
+
+def plugged_event(
+    uow: UnitOfWork, kind: AuditType, vm_id: str, nic_id: str, host: model.Host | None, error: str = ""
+) -> None:
+    """The audit event of a vNIC plugged or unplugged (or not), in oVirt's words."""
+    vm, nic = uow.vms.get(vm_id), uow.nics.get(nic_id)
+    if vm is None or nic is None:
+        return
+    what = _PLUG_TEXTS[kind].format(nic=f"{nic.name} ({nic.interface.value})", vm=vm.name)
+    why = f": {error}" if error else ""
+    events.emit(uow, kind, f"{what}{why}. (User: {events.actor()})", vm=vm, host=host)

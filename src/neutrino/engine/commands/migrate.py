@@ -15,8 +15,9 @@ from neutrino.engine.commands.operations import OperationLog, Step, perform
 from neutrino.engine.commands.placement import MIB, Placement, choose_host, plan_vm, resolve
 from neutrino.engine.commands.provisioning import provision_ports, settle_nics, verify_on_host
 from neutrino.engine.domain import model
+from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import Conflict, EngineError, HostFailure
-from neutrino.engine.domain.model import EVENT_VM, VmStatus
+from neutrino.engine.domain.model import VmStatus
 from neutrino.engine.domain.operations import Operation, OperationKind, OperationState, StepName
 from neutrino.engine.store.uow import UnitOfWork
 
@@ -86,6 +87,14 @@ class Migrate:
     def _destination(self, uow: UnitOfWork, op: Operation) -> None:
         assert self.dest is not None
         op.target_host_id = self.dest.id
+        vm = get_or_404(uow.vms, self.vm_id, "VM")
+        events.emit(
+            uow,
+            AuditType.VM_MIGRATION_START,
+            f"Migration started (VM: {vm.name}, Source: {self.source.name}, Destination: {self.dest.name}, User: {events.actor()}).",
+            vm=vm,
+            host=self.source,
+        )
 
     def _ports(self) -> None:
         assert self.dest is not None
@@ -144,12 +153,14 @@ def finish_migration(
         settle_nics(
             uow, vm.id, oplog.op_id, {p.nic_id for p in placement.nics}, f"migrated to host {dest.name}"
         )
-        events.record(
+        severity = model.EventSeverity.WARNING if warning else None
+        events.emit(
             uow,
-            f"Migration of VM {vm.name} from {source.name} to {dest.name} completed.{warning}",
-            model.EventSeverity.WARNING if warning else model.EventSeverity.NORMAL,
-            EVENT_VM,
-            cluster_id=vm.cluster_id,
+            AuditType.VM_MIGRATION_DONE,
+            f"Migration completed (VM: {vm.name}, Source: {source.name}, Destination: {dest.name}).{warning}",
+            severity=severity,
+            vm=vm,
+            host=dest,
         )
         oplog.close(uow, OperationState.DONE)
         uow.commit()
@@ -192,11 +203,11 @@ def undo_migration(
             {p.nic_id for p in placement.nics},
             f"migration failed; still on host {source.name}",
         )
-        events.record(
+        events.emit(
             uow,
-            f"Migration of VM {vm.name} failed: {error}",
-            model.EventSeverity.ERROR,
-            EVENT_VM,
-            cluster_id=vm.cluster_id,
+            AuditType.VM_MIGRATION_FAILED,
+            f"Migration failed: {error} (VM: {vm.name}, Source: {source.name}).",
+            vm=vm,
+            host=source,
         )
         uow.commit()

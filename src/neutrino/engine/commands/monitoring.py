@@ -15,10 +15,9 @@ from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.commands.converge import converge_host
 from neutrino.engine.commands.ports import step
 from neutrino.engine.domain import model
+from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import EngineError, HostFailure
 from neutrino.engine.domain.model import (
-    EVENT_HOST,
-    EVENT_VM,
     HostStatus,
     NicState,
     VmStatus,
@@ -112,13 +111,12 @@ def _remove_stray(ctx: EngineContext, client: HostAgent, host: model.Host, vm_id
         log.warning("cannot remove VM %s from host %s: %s", name, host.name, exc.message)
         return
     with ctx.uow() as uow:
-        events.record(
+        events.emit(
             uow,
-            f"VM {name} was running on host {host.name} although it is not supposed to run there; "
-            "it was powered off there.",
-            model.EventSeverity.WARNING,
-            EVENT_VM,
-            cluster_id=host.cluster_id,
+            AuditType.VM_STRAY_POWERED_OFF,
+            f"VM {name} was running on host {host.name} although it is not supposed to run there; it was powered off there.",
+            host=host,
+            vm=uow.vms.get(vm_id),
         )
         uow.commit()
 
@@ -139,18 +137,16 @@ def _mark(
         elif caps is None:
             host.status, host.status_detail = HostStatus.NON_RESPONSIVE, error
             if before != HostStatus.NON_RESPONSIVE:
-                events.record(
-                    uow,
-                    f"Host {host.name} is not responding: {error}",
-                    model.EventSeverity.WARNING,
-                    EVENT_HOST,
-                    cluster_id=host.cluster_id,
+                events.emit(
+                    uow, AuditType.VDS_FAILURE, f"Host {host.name} is non responsive: {error}", host=host
                 )
         else:
             host.capabilities, host.last_seen = caps, utcnow()
             host.status, host.status_detail = HostStatus.UP, ""
             if before != HostStatus.UP:
-                events.record(uow, f"Host {host.name} is Up.", code=EVENT_HOST, cluster_id=host.cluster_id)
+                events.emit(
+                    uow, AuditType.VDS_DETECTED, f"Status of host {host.name} was set to Up.", host=host
+                )
         _mark_down(uow, host, gone)
         uow.commit()
         return host
@@ -166,12 +162,12 @@ def _mark_down(uow: UnitOfWork, host: model.Host, gone: set[str]) -> None:
         for nic in uow.nics.list(vm_id=vm.id):
             if nic.provisioning.state == NicState.PLUGGED:
                 step(nic, "unplugged", f"the VM is no longer running on host {host.name}", NicState.UNPLUGGED)
-        events.record(
+        events.emit(
             uow,
-            f"VM {vm.name} is down: host {host.name} no longer runs it.",
-            model.EventSeverity.ERROR,
-            EVENT_VM,
-            cluster_id=vm.cluster_id,
+            AuditType.VM_DOWN_ERROR,
+            f"VM {vm.name} is down with error: host {host.name} no longer runs it.",
+            vm=vm,
+            host=host,
         )
 
 

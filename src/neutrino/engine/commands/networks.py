@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from neutrino.engine.commands import ports
+from neutrino.engine.commands import events, ports
 from neutrino.engine.commands.common import (
     UNSET,
     EngineContext,
@@ -17,6 +17,7 @@ from neutrino.engine.commands.common import (
     specified,
 )
 from neutrino.engine.domain import model
+from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import InUse, cannot, used_by
 from neutrino.engine.domain.rules import (
     check_external_edit,
@@ -87,6 +88,12 @@ def add_network(
             profile_required=profile_required,
         )
         create_network(uow, network)
+        events.emit(
+            uow,
+            AuditType.NETWORK_ADD_NETWORK,
+            f"Finished adding Network {network.name} to Data Center: {dc.name}",
+            data_center=dc,
+        )
         uow.commit()
         return network
 
@@ -120,6 +127,13 @@ def update_network(ctx: EngineContext, network_id: str, changes: NetworkChanges)
             for profile in profiles:  # as oVirt: a non-VM network has no vNIC profiles
                 uow.profiles.delete(profile)
         apply_specified(network, changes)
+        dc = uow.datacenters.get(network.data_center_id)
+        events.emit(
+            uow,
+            AuditType.NETWORK_UPDATE_NETWORK,
+            f"Finished Network {network.name} update on Data Center: {dc.name if dc else ''}",
+            data_center=dc,
+        )
         uow.commit()
         return network
 
@@ -131,6 +145,13 @@ def remove_network(ctx: EngineContext, network_id: str) -> None:
             raise InUse(cannot("remove", TYPE, "The management network cannot be removed."))
         ensure_network_removable(uow, network)
         drop_network(uow, network, unplug_nics=False)
+        dc = uow.datacenters.get(network.data_center_id)
+        events.emit(
+            uow,
+            AuditType.NETWORK_REMOVE_NETWORK,
+            f"Finished Network {network.name} removal from Data Center: {dc.name if dc else ''}",
+            data_center=dc,
+        )
         uow.commit()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from neutrino.engine.commands import hotplug, ports
+from neutrino.engine.commands import events, hotplug, ports
 from neutrino.engine.commands.common import (
     UNSET,
     EngineContext,
@@ -21,6 +21,7 @@ from neutrino.engine.commands.common import (
     require,
 )
 from neutrino.engine.domain import model
+from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import BadRequest, Conflict, cannot, not_found
 from neutrino.engine.domain.macpool import MacRange, int_to_mac, next_free_mac, normalize_mac
 from neutrino.engine.domain.operations import OperationKind
@@ -144,6 +145,12 @@ def add_nic(
                 comment=comment,
             )
         )
+        events.emit(
+            uow,
+            AuditType.NETWORK_ADD_VM_INTERFACE,
+            f"Interface {nic.name} ({nic.interface.value}) was added to VM {vm.name}. (User: {events.actor()})",
+            vm=vm,
+        )
         uow.commit()
     if op is not None:
         hotplug.hotplug(ctx, vm_id, nic.id, op)
@@ -197,6 +204,12 @@ def update_nic(ctx: EngineContext, vm_id: str, nic_id: str, changes: NicChanges)
             kind = OperationKind.HOTUNPLUG if nic.plugged else OperationKind.HOTPLUG
             op = hotplug.claim(ctx, uow, vm, f"edit {TYPE}", kind, nic.id)
         apply_specified(nic, changes, skip={"vnic_profile"})
+        events.emit(
+            uow,
+            AuditType.NETWORK_UPDATE_VM_INTERFACE,
+            f"Interface {nic.name} ({nic.interface.value}) was updated for VM {vm.name}. (User: {events.actor()})",
+            vm=vm,
+        )
         uow.commit()
     ports.reap(ctx, orphans)
     if op is not None:
@@ -224,6 +237,12 @@ def remove_nic(ctx: EngineContext, vm_id: str, nic_id: str) -> None:
             else:
                 orphan = ports.release(uow, nic, f"its vNIC {nic.name} was removed")
                 uow.nics.delete(nic)
+                events.emit(
+                    uow,
+                    AuditType.NETWORK_REMOVE_VM_INTERFACE,
+                    f"Interface {nic.name} ({nic.interface.value}) was removed from VM {vm.name}. (User: {events.actor()})",
+                    vm=vm,
+                )
                 uow.commit()
                 ports.reap(ctx, [orphan.id] if orphan else [])
                 return
@@ -244,7 +263,12 @@ def set_plugged(ctx: EngineContext, vm_id: str, nic_id: str, plugged: bool) -> m
             op = hotplug.claim(
                 ctx, uow, vm, f"{'activate' if plugged else 'deactivate'} {TYPE}", kind, nic.id
             )
-        nic.plugged = plugged
+        changed, nic.plugged = nic.plugged != plugged, plugged
+        if changed and op is None:  # the VM is down: only a setting (a hot plug's own events say how it went)
+            done = AuditType.NETWORK_ACTIVATE_VM_INTERFACE_SUCCESS
+            if not plugged:
+                done = AuditType.NETWORK_DEACTIVATE_VM_INTERFACE_SUCCESS
+            hotplug.plugged_event(uow, done, vm.id, nic.id, None)
         uow.commit()
     if op is not None:
         (hotplug.hotplug if plugged else hotplug.hotunplug)(ctx, vm_id, nic_id, op)

@@ -13,8 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from neutrino.engine.commands import events
 from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.domain import model
+from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import BadRequest, EngineError, ProviderFailure
 from neutrino.engine.domain.model import NicState, utcnow
 from neutrino.engine.provider_clients.base import (
@@ -167,14 +169,40 @@ def ensure_port(
                 provider_status=port.status,
                 binding_host=port.host_id,
             )
-            if refused:
-                step(
-                    nic, "binding refused", "the provider's policy forbids binding:host_id; port left unbound"
-                )
-            elif host_id:
-                step(nic, "bound", f"binding:host_id={port.host_id or host_id}")
+            _bound(uow, nic, plan.provider, port, host_id, refused, name)
         uow.commit()
     return EnsuredPort(port, created, refused)
+
+
+def _bound(
+    uow: UnitOfWork,
+    nic: model.VmNic,
+    provider: model.ExternalProvider,
+    port: ProviderPort,
+    host_id: str | None,
+    refused: bool,
+    how: str,
+) -> None:
+    """The binding's step on the vNIC, and the audit event of a port created or updated (``how``)."""
+    if refused:
+        step(nic, "binding refused", "the provider's policy forbids binding:host_id; port left unbound")
+    elif host_id:
+        step(nic, "bound", f"binding:host_id={port.host_id or host_id}")
+    if how == "port found":
+        return
+    created = how == "port created"
+    vm = uow.vms.get(nic.vm_id)
+    kind, did = (
+        (AuditType.VNIC_PORT_CREATED, "created") if created else (AuditType.VNIC_PORT_REBOUND, "updated")
+    )
+    where = f"binding:host_id={port.host_id or 'none'}"
+    events.emit(
+        uow,
+        kind,
+        f"Port {port.id} of vNIC {nic.name} of VM {vm.name if vm else nic.vm_id} was {did} on provider {provider.name} ({where}).",
+        vm=vm,
+        provider=provider,
+    )
 
 
 def _is_orphan(ctx: EngineContext, provider_id: str, port_id: str) -> bool:
@@ -195,6 +223,13 @@ def fail_nic(ctx: EngineContext, nic_id: str, error: str) -> None:
         nic = uow.nics.get(nic_id)
         if nic is not None:
             fail(nic, error)
+            vm = uow.vms.get(nic.vm_id)
+            events.emit(
+                uow,
+                AuditType.VNIC_PORT_FAILED,
+                f"vNIC {nic.name} of VM {vm.name if vm else nic.vm_id} failed: {error}",
+                vm=vm,
+            )
             uow.commit()
 
 
@@ -249,9 +284,24 @@ def reap(ctx: EngineContext, orphan_ids: Iterable[str] | None = None) -> int:
     if done or failed:
         with ctx.uow() as uow:
             for orphan in uow.orphan_ports.list(id=[*done, *failed]):
+                provider = providers.get(orphan.provider_id)
+                where = provider.name if provider else orphan.provider_id
                 if orphan.id in done:
                     uow.orphan_ports.delete(orphan)
+                    events.emit(
+                        uow,
+                        AuditType.VNIC_PORT_DELETED,
+                        f"Port {orphan.port_id} was deleted from provider {where} ({orphan.reason}).",
+                        provider=provider,
+                    )
                 else:
+                    if not orphan.attempts:  # said once; the janitor keeps trying
+                        events.emit(
+                            uow,
+                            AuditType.REMOVE_PORT_FROM_EXTERNAL_PROVIDER_FAILED,
+                            f"Failed to remove port {orphan.port_id} from external network provider {where}: {failed[orphan.id]}. The janitor will retry.",
+                            provider=provider,
+                        )
                     orphan.attempts += 1
                     orphan.last_error = failed[orphan.id]
             uow.commit()

@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from neutrino.engine.commands import events
 from neutrino.engine.commands.common import UNSET, EngineContext, Unset, apply_specified, get_or_404
 from neutrino.engine.domain import model
-from neutrino.engine.domain.errors import BadRequest, InUse, cannot, name_in_use
+from neutrino.engine.domain.audit import AuditType
+from neutrino.engine.domain.errors import BadRequest, EngineError, InUse, cannot, name_in_use
 from neutrino.engine.domain.rules import check_name
 from neutrino.engine.provider_clients import certificates
 from neutrino.engine.store.uow import UnitOfWork
@@ -125,6 +127,12 @@ def add_provider(
         if password:
             provider.password_encrypted = ctx.secrets.encrypt(password)
         uow.providers.add(provider)
+        events.emit(
+            uow,
+            AuditType.PROVIDER_ADDED,
+            f"Provider {provider.name} was added. (User: {events.actor()})",
+            provider=provider,
+        )
         uow.commit()
         return provider
 
@@ -144,6 +152,12 @@ def update_provider(ctx: EngineContext, provider_id: str, changes: ProviderChang
         if changes.password is not UNSET and changes.password:  # empty: keep the stored one
             provider.password_encrypted = ctx.secrets.encrypt(changes.password)
         validate(provider, bool(provider.password_encrypted), "edit")
+        events.emit(
+            uow,
+            AuditType.PROVIDER_UPDATED,
+            f"Provider {provider.name} was updated. (User: {events.actor()})",
+            provider=provider,
+        )
         uow.commit()
         return provider
 
@@ -188,6 +202,12 @@ def remove_provider(ctx: EngineContext, provider_id: str) -> None:
             drop_network(uow, network, unplug_nics=False)
         uow.flush()
         uow.providers.delete(provider)
+        events.emit(
+            uow,
+            AuditType.PROVIDER_REMOVED,
+            f"Provider {provider.name} was removed. (User: {events.actor()})",
+            provider=provider,
+        )
         uow.commit()
 
 
@@ -199,7 +219,26 @@ def _used_by_vms(uow: UnitOfWork, network: model.Network) -> bool:
 def test_connectivity(ctx: EngineContext, provider_id: str) -> None:
     with ctx.reader() as uow:
         provider = get_or_404(uow.providers, provider_id, "Provider")
-    ctx.provider_client(provider).test_connectivity()
+    try:
+        ctx.provider_client(provider).test_connectivity()
+    except EngineError as exc:
+        with ctx.uow() as uow:
+            events.emit(
+                uow,
+                AuditType.PROVIDER_TEST_FAILED,
+                f"Connection test of provider {provider.name} failed: {exc.message} (User: {events.actor()})",
+                provider=provider,
+            )
+            uow.commit()
+        raise
+    with ctx.uow() as uow:
+        events.emit(
+            uow,
+            AuditType.PROVIDER_TEST_SUCCEEDED,
+            f"Connection test of provider {provider.name} succeeded. (User: {events.actor()})",
+            provider=provider,
+        )
+        uow.commit()
 
 
 def test_unsaved(ctx: EngineContext, provider: model.ExternalProvider, password: str | None) -> None:
@@ -228,5 +267,11 @@ def import_certificates(ctx: EngineContext, provider_id: str, pems: list[str]) -
     with ctx.uow() as uow:
         provider = get_or_404(uow.providers, provider_id, "Provider")
         provider.ca_certificates = list(pems)
+        events.emit(
+            uow,
+            AuditType.PROVIDER_CERTIFICATE_IMPORTED,
+            f"Certificate for provider {provider.name} was imported. (User: {events.actor()})",
+            provider=provider,
+        )
         uow.commit()
         return provider

@@ -24,8 +24,9 @@ from neutrino.engine.commands.provisioning import (
     verify_on_host,
 )
 from neutrino.engine.domain import model
+from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import Conflict, EngineError, HostFailure
-from neutrino.engine.domain.model import EVENT_VM, HostStatus, NicState, VmStatus, utcnow
+from neutrino.engine.domain.model import HostStatus, NicState, VmStatus, utcnow
 from neutrino.engine.domain.operations import Operation, OperationKind, OperationState, StepName
 from neutrino.engine.store.uow import UnitOfWork
 
@@ -136,9 +137,7 @@ def finish_run(
         vm = get_or_404(uow.vms, vm_id, TYPE)
         vm.status, vm.start_time, vm.host_id = VmStatus.UP, utcnow(), host.id
         settle_nics(uow, vm.id, log.op_id, {p.nic_id for p in placement.nics}, f"on host {host.name}")
-        events.record(
-            uow, f"VM {vm.name} started on Host {host.name}", code=EVENT_VM, cluster_id=vm.cluster_id
-        )
+        events.emit(uow, AuditType.USER_RUN_VM, f"VM {vm.name} started on Host {host.name}", vm=vm, host=host)
         log.close(uow, OperationState.DONE)
         uow.commit()
         return vm
@@ -167,12 +166,12 @@ def undo_run(ctx: EngineContext, log: OperationLog, vm_id: str, host: model.Host
             if ports.nic_state(nic) in (NicState.PREPARING, NicState.PORT_READY, NicState.PLUGGED):
                 ports.step(nic, "rolled back", error, NicState.UNPLUGGED)
         detail = f" ({'; '.join(warnings)})" if warnings else ""
-        events.record(
+        events.emit(
             uow,
-            f"Failed to run VM {vm.name}: {error}{detail}",
-            model.EventSeverity.ERROR,
-            EVENT_VM,
-            cluster_id=vm.cluster_id,
+            AuditType.USER_FAILED_RUN_VM,
+            f"Failed to run VM {vm.name}: {error}{detail} (User: {events.actor()}).",
+            vm=vm,
+            host=host,
         )
         uow.commit()
     ports.reap(ctx, orphans)
@@ -193,6 +192,23 @@ def stop_vm(ctx: EngineContext, vm_id: str, action: str = "stop") -> model.Vm:
         before = vm.status
         vm.status = VmStatus.POWERING_DOWN
         log = OperationLog.claim(ctx, uow, vm, OperationKind.STOP, source_host_id=vm.host_id)
+        on = f"Host: {host.name if host else 'none'}"
+        if action == "shutdown":
+            events.emit(
+                uow,
+                AuditType.USER_INITIATED_SHUTDOWN_VM,
+                f"VM shutdown initiated by {events.actor()} on VM {vm.name} ({on}).",
+                vm=vm,
+                host=host,
+            )
+        else:
+            events.emit(
+                uow,
+                AuditType.USER_STOP_VM,
+                f"VM {vm.name} powered off by {events.actor()} ({on}).",
+                vm=vm,
+                host=host,
+            )
         uow.commit()
     return perform(ctx, StopVm(ctx, log, vm_id, host, before, action))
 
@@ -243,6 +259,13 @@ class StopVm:
             vm = uow.vms.get(self.vm_id)
             if vm is not None:
                 vm.status = self.before
+                events.emit(
+                    uow,
+                    AuditType.USER_FAILED_STOP_VM,
+                    f"Failed to power off VM {vm.name} (Host: {self.host.name if self.host else 'none'}, User: {events.actor()}): {error}",
+                    vm=vm,
+                    host=self.host,
+                )
             self.log.close(uow, OperationState.UNDONE, error)
             uow.commit()
 
@@ -257,13 +280,8 @@ def finish_stop(ctx: EngineContext, log: OperationLog, vm_id: str, warning: str 
         for nic in uow.nics.list(vm_id=vm.id):
             if ports.nic_state(nic) in (NicState.PLUGGED, NicState.PORT_READY):
                 ports.step(nic, "unplugged", "the VM stopped; its port is kept", NicState.UNPLUGGED)
-        events.record(
-            uow,
-            f"VM {vm.name} is down.{warning}",
-            model.EventSeverity.WARNING if warning else model.EventSeverity.NORMAL,
-            EVENT_VM,
-            cluster_id=vm.cluster_id,
-        )
+        severity = model.EventSeverity.WARNING if warning else None
+        events.emit(uow, AuditType.VM_DOWN, f"VM {vm.name} is down.{warning}", severity=severity, vm=vm)
         log.close(uow, OperationState.DONE)
         uow.commit()
         return vm

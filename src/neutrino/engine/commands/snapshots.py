@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.engine.commands import ports
+from neutrino.engine.commands import events, ports
 from neutrino.engine.commands.common import EngineContext, get_or_404
 from neutrino.engine.commands.nics import allocate_mac
 from neutrino.engine.domain import model
+from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import BadRequest, Conflict, cannot, not_found
 from neutrino.engine.domain.model import SnapshotStatus, SnapshotType
 from neutrino.engine.store.uow import UnitOfWork
@@ -48,6 +49,12 @@ def add_snapshot(
                 persist_memorystate=persist_memorystate,
             )
         )
+        events.emit(
+            uow,
+            AuditType.USER_CREATE_SNAPSHOT,
+            f"Snapshot '{description}' creation for VM '{vm.name}' was initiated by {events.actor()}.",
+            vm=vm,
+        )
         uow.commit()
         return snap
 
@@ -60,6 +67,13 @@ def remove_snapshot(ctx: EngineContext, vm_id: str, snapshot_id: str) -> None:
         if snap.status == SnapshotStatus.IN_PREVIEW or _in_preview(uow, vm_id):
             raise Conflict(cannot("remove", TYPE, "VM is previewing a Snapshot."))
         uow.snapshots.delete(snap)
+        vm = get_or_404(uow.vms, vm_id, "VM")
+        events.emit(
+            uow,
+            AuditType.USER_REMOVE_SNAPSHOT,
+            f"Snapshot '{snap.description}' deletion for VM '{vm.name}' was initiated by {events.actor()}.",
+            vm=vm,
+        )
         uow.commit()
 
 
@@ -90,6 +104,12 @@ def preview_snapshot(ctx: EngineContext, vm_id: str, snapshot_id: str) -> list[m
         )
         snap.status = SnapshotStatus.IN_PREVIEW
         replaced, orphans = _restore_nics(ctx, uow, vm, snap.nics, "preview")
+        events.emit(
+            uow,
+            AuditType.USER_TRY_BACK_TO_SNAPSHOT,
+            f"Snapshot-Preview {snap.description} for VM {vm.name} was initiated by {events.actor()}.",
+            vm=vm,
+        )
         uow.commit()
     ports.reap(ctx, orphans)
     return replaced
@@ -103,6 +123,12 @@ def undo_snapshot(ctx: EngineContext, vm_id: str) -> list[model.VmNic]:
         replaced, orphans = _restore_nics(ctx, uow, vm, before.nics, "revert to")
         previewed.status = SnapshotStatus.OK
         uow.snapshots.delete(before)
+        events.emit(
+            uow,
+            AuditType.USER_UNDO_RESTORE_FROM_SNAPSHOT_START,
+            f"Undoing a Snapshot-Preview for VM {vm.name} was initialized by {events.actor()}.",
+            vm=vm,
+        )
         uow.commit()
     ports.reap(ctx, orphans)
     return replaced
@@ -115,6 +141,12 @@ def commit_snapshot(ctx: EngineContext, vm_id: str) -> None:
         previewed, before = _preview_pair(uow, vm.id, "revert to")
         previewed.status = SnapshotStatus.OK
         uow.snapshots.delete(before)
+        events.emit(
+            uow,
+            AuditType.USER_COMMIT_RESTORE_FROM_SNAPSHOT_START,
+            f"Committing a Snapshot-Preview for VM {vm.name} was initialized by {events.actor()}.",
+            vm=vm,
+        )
         uow.commit()
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 
 from neutrino.engine.commands.common import EngineContext
-from neutrino.engine.commands.events import record
+from neutrino.engine.commands.events import emit
 from neutrino.engine.commands.networks import create_network, drop_network
 from neutrino.engine.domain import model
+from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import ProviderFailure
 from neutrino.engine.domain.model import EventSeverity
 from neutrino.engine.provider_clients.base import ProviderNetwork
@@ -48,11 +49,11 @@ def synchronize(ctx: EngineContext, provider_id: str) -> None:
             fresh = uow.providers.get(provider_id)
             if fresh is not None and fresh.auto_sync:
                 fresh.auto_sync = False
-                record(
+                emit(
                     uow,
+                    AuditType.PROVIDER_SYNCHRONIZED_DISABLED,
                     f"Auto-sync of provider '{fresh.name}' was turned off: {exc.message}",
-                    EventSeverity.ERROR,
-                    provider_id=provider_id,
+                    provider=fresh,
                 )
                 uow.commit()
         return
@@ -61,11 +62,11 @@ def synchronize(ctx: EngineContext, provider_id: str) -> None:
             with ctx.uow() as uow:
                 # once per failure, not once per interval: the event says it again only when the cause changes
                 if uow.settings.get(_failed_key(provider_id)) != exc.message:
-                    record(
+                    emit(
                         uow,
+                        AuditType.PROVIDER_SYNCHRONIZED_FAILED,
                         f"Auto-sync of provider '{provider.name}' failed: {exc.message}",
-                        EventSeverity.WARNING,
-                        provider_id=provider_id,
+                        provider=provider,
                     )
                     uow.settings.put(_failed_key(provider_id), exc.message)
                 uow.commit()
@@ -76,7 +77,12 @@ def synchronize(ctx: EngineContext, provider_id: str) -> None:
             return
         if uow.settings.get(_failed_key(provider_id)):
             uow.settings.put(_failed_key(provider_id), "")
-            record(uow, f"Auto-sync of provider '{provider.name}' works again.", provider_id=provider_id)
+            emit(
+                uow,
+                AuditType.PROVIDER_SYNCHRONIZED,
+                f"Auto-sync of provider '{provider.name}' works again.",
+                provider=provider,
+            )
         _mark_missing(uow, provider, external)
         if provider.auto_sync:
             _auto_sync(uow, provider, external)
@@ -95,12 +101,13 @@ def _mark_missing(
         if missing != network.external_missing:
             network.external_missing = missing
             state = "no longer exists" if missing else "exists again"
-            record(
+            kind = AuditType.NETWORK_EXTERNAL_MISSING if missing else AuditType.NETWORK_EXTERNAL_BACK
+            emit(
                 uow,
+                kind,
                 f"Network '{network.name}' {state} on provider '{provider.name}'.",
-                EventSeverity.WARNING if missing else EventSeverity.NORMAL,
-                provider_id=provider.id,
-                data_center_id=network.data_center_id,
+                provider=provider,
+                data_center=uow.datacenters.get(network.data_center_id),
             )
 
 
@@ -145,7 +152,14 @@ def _import(
         )
         # said once, not at every round while the clash lasts
         if not uow.events.count(provider_id=provider.id, data_center_id=dc_id, description=text):
-            record(uow, text, EventSeverity.WARNING, provider_id=provider.id, data_center_id=dc_id)
+            emit(
+                uow,
+                AuditType.NETWORK_IMPORT_EXTERNAL_NETWORK_FAILED,
+                text,
+                severity=EventSeverity.WARNING,
+                provider=provider,
+                data_center=uow.datacenters.get(dc_id),
+            )
         return
     network = create_network(
         uow,
@@ -164,12 +178,12 @@ def _import(
         )
     uow.flush()
     names = ", ".join(c.name for c in clusters)
-    record(
+    emit(
         uow,
-        f"Auto-sync imported network '{ext.name}' of provider '{provider.name}' and attached it to "
-        f"cluster(s) {names}.",
-        provider_id=provider.id,
-        data_center_id=dc_id,
+        AuditType.NETWORK_IMPORT_EXTERNAL_NETWORK_INTERNAL,
+        f"Auto-sync imported network '{ext.name}' of provider '{provider.name}' and attached it to cluster(s) {names}.",
+        provider=provider,
+        data_center=uow.datacenters.get(dc_id),
     )
 
 
@@ -188,13 +202,12 @@ def _follow(
         changes.append(f"MTU {network.mtu} -> {ext.mtu}")
         network.mtu = ext.mtu
     if changes:
-        record(
+        emit(
             uow,
-            f"Auto-sync updated network '{network.name}' from provider '{provider.name}': "
-            + ", ".join(changes)
-            + ".",
-            provider_id=provider.id,
-            data_center_id=network.data_center_id,
+            AuditType.NETWORK_UPDATE_NETWORK,
+            f"Auto-sync updated network '{network.name}' from provider '{provider.name}': {', '.join(changes)}.",
+            provider=provider,
+            data_center=uow.datacenters.get(network.data_center_id),
         )
 
 
@@ -204,10 +217,11 @@ def _remove_gone(uow: UnitOfWork, provider: model.ExternalProvider, network: mod
     drop_network(uow, network, unplug_nics=True)
     uow.flush()
     unplugged = f" after unplugging {len(nics)} vNIC(s)" if nics else ""
-    record(
+    emit(
         uow,
+        AuditType.NETWORK_REMOVE_NETWORK,
         f"Auto-sync removed network '{network.name}', gone from provider '{provider.name}'{unplugged}.",
-        EventSeverity.WARNING,
-        provider_id=provider.id,
-        data_center_id=network.data_center_id,
+        severity=EventSeverity.WARNING,
+        provider=provider,
+        data_center=uow.datacenters.get(network.data_center_id),
     )

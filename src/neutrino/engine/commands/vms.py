@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from neutrino.engine.commands import run_vm
+from neutrino.engine.commands import events, run_vm
 from neutrino.engine.commands.common import (
     UNSET,
     EngineContext,
@@ -17,6 +17,7 @@ from neutrino.engine.commands.common import (
 from neutrino.engine.commands.ports import reap
 from neutrino.engine.commands.provisioning import release_vm_ports
 from neutrino.engine.domain import model
+from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import BadRequest, Conflict, cannot, name_in_use
 from neutrino.engine.domain.model import BLANK_TEMPLATE_ID
 from neutrino.engine.domain.rules import check_memory, check_name
@@ -71,6 +72,14 @@ def add_vm(
         uow.snapshots.add(
             model.Snapshot(vm_id=vm.id, description=ACTIVE_SNAPSHOT, snapshot_type=model.SnapshotType.ACTIVE)
         )
+        events.emit(
+            uow,
+            AuditType.USER_ADD_VM,
+            f"VM {vm.name} was created by {events.actor()}.",
+            vm=vm,
+            cluster=cl,
+            template=tpl,
+        )
         uow.commit()
         return vm
 
@@ -90,6 +99,12 @@ def update_vm(ctx: EngineContext, vm_id: str, changes: VmChanges) -> model.Vm:
         if changes.memory is not UNSET:
             check_memory(changes.memory)
         apply_specified(vm, changes, skip={"cluster"})
+        events.emit(
+            uow,
+            AuditType.USER_UPDATE_VM,
+            f"VM {vm.name} configuration was updated by {events.actor()}.",
+            vm=vm,
+        )
         uow.commit()
         return vm
 
@@ -106,6 +121,12 @@ def remove_vm(ctx: EngineContext, vm_id: str) -> None:
             uow.snapshots.delete(snap)
         uow.flush()
         uow.vms.delete(vm)
+        events.emit(
+            uow,
+            AuditType.USER_REMOVE_VM_FINISHED,
+            f"VM {vm.name} was successfully removed by {events.actor()}.",
+            vm=vm,
+        )
         uow.commit()
     reap(ctx, orphans)  # a provider that is down does not block the removal: the janitor retries
 

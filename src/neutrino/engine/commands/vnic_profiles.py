@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from neutrino.engine.commands import events
 from neutrino.engine.commands.common import (
     UNSET,
     EngineContext,
@@ -17,6 +18,7 @@ from neutrino.engine.commands.common import (
     require,
 )
 from neutrino.engine.domain import model
+from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import BadRequest, Conflict, cannot, used_by
 from neutrino.engine.domain.rules import check_name, check_port_mirroring
 
@@ -106,6 +108,13 @@ def add_profile(
                 custom_properties=dict(custom_properties or {}),
             )
         )
+        dc = uow.datacenters.get(net.data_center_id)
+        events.emit(
+            uow,
+            AuditType.ADD_VNIC_PROFILE,
+            f"VM network interface profile {profile.name} was added to network {net.name} in Data Center: {dc.name if dc else ''}. (User: {events.actor()})",
+            data_center=dc,
+        )
         uow.commit()
         return profile
 
@@ -130,6 +139,13 @@ def update_profile(ctx: EngineContext, profile_id: str, changes: ProfileChanges)
             network.is_external, or_current(changes.port_mirroring, profile.port_mirroring), "edit"
         )
         apply_specified(profile, changes, skip={"network"})
+        dc = uow.datacenters.get(network.data_center_id)
+        events.emit(
+            uow,
+            AuditType.UPDATE_VNIC_PROFILE,
+            f"VM network interface profile {profile.name} was updated for network {network.name} in Data Center: {dc.name if dc else ''}. (User: {events.actor()})",
+            data_center=dc,
+        )
         uow.commit()
         return profile
 
@@ -139,6 +155,14 @@ def set_public(ctx: EngineContext, profile_id: str, public: bool) -> model.VnicP
     with ctx.uow() as uow:
         profile = get_or_404(uow.profiles, profile_id, TYPE)
         profile.public = public
+        network = get_or_404(uow.networks, profile.network_id, "Network")
+        dc = uow.datacenters.get(network.data_center_id)
+        events.emit(
+            uow,
+            AuditType.UPDATE_VNIC_PROFILE,
+            f"VM network interface profile {profile.name} was updated for network {network.name} in Data Center: {dc.name if dc else ''}: {'every user may' if public else 'only administrators may'} use it. (User: {events.actor()})",
+            data_center=dc,
+        )
         uow.commit()
         return profile
 
@@ -151,6 +175,14 @@ def remove_profile(ctx: EngineContext, profile_id: str) -> None:
             vms = uow.vms.by_ids(n.vm_id for n in nics)
             raise used_by("remove", TYPE, "VM network interface profile", [vms[n.vm_id].name for n in nics])
         uow.profiles.delete(profile)
+        network = get_or_404(uow.networks, profile.network_id, "Network")
+        dc = uow.datacenters.get(network.data_center_id)
+        events.emit(
+            uow,
+            AuditType.REMOVE_VNIC_PROFILE,
+            f"VM network interface profile {profile.name} was removed from network {network.name} in Data Center: {dc.name if dc else ''}. (User: {events.actor()})",
+            data_center=dc,
+        )
         uow.commit()
 
 

@@ -356,21 +356,34 @@ class EventSeverity(enum.StrEnum):
     ALERT = "alert"
 
 
-EVENT_PROVIDER_SYNC = 1100
-EVENT_HOST = 1200
-EVENT_VM = 1300
-
-
 @dataclass(eq=False)
 class Event:
+    """An entry of the audit log (oVirt's ``audit_log``): what happened, to what, on whose behalf.
+
+    ``code`` is oVirt's ``AuditLogType`` number (``domain.audit``). The entities it speaks of are kept by id
+    and by name, as oVirt keeps them: an event outlives what it names. ``id`` is the event's index, given by
+    the database on insert and always increasing.
+    """
+
     description: str
+    code: int
     severity: EventSeverity = EventSeverity.NORMAL
-    code: int = EVENT_PROVIDER_SYNC
     time: datetime = field(default_factory=utcnow)
-    provider_id: str | None = None
+    user_id: str | None = None
+    user_name: str | None = None
     data_center_id: str | None = None
+    data_center_name: str | None = None
     cluster_id: str | None = None
-    id: str = field(default_factory=new_id)
+    cluster_name: str | None = None
+    host_id: str | None = None
+    host_name: str | None = None
+    vm_id: str | None = None
+    vm_name: str | None = None
+    template_id: str | None = None
+    template_name: str | None = None
+    provider_id: str | None = None
+    provider_name: str | None = None
+    id: int | None = None
 
 
 @dataclass(eq=False)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from neutrino.engine.domain import model
+from neutrino.engine.domain.search import Query, Selection
 
 T = TypeVar("T")
 
@@ -45,6 +46,15 @@ class Repository(Generic[T]):
         if hasattr(self.cls, order_by):
             stmt = stmt.order_by(getattr(self.cls, order_by))
         return self.session.scalars(stmt).all()
+
+    def search(self, query: Query, **scope: Any) -> Sequence[T]:
+        """The entities an oVirt search selects (``scope``: the rest of a ``Selection``), one statement."""
+        return self.select(Selection(query, **scope))
+
+    def select(self, selection: Selection) -> Sequence[T]:
+        from neutrino.engine.store import search
+
+        return self.session.scalars(search.statement(self.session, self.cls, selection)).all()
 
     def first(self, **filters: Any) -> T | None:
         found = self.list(**filters)
@@ -85,6 +95,15 @@ class NicRepository(Repository[model.VmNic]):
 
         return self.session.scalars(sa.select(self.cls).where(vm_nics.c.port_id.is_not(None))).all()
 
+    def of_vms(self, selection: Selection) -> Sequence[model.VmNic]:
+        """The NICs of the VMs a selection lists, by name: one statement whatever the number of VMs."""
+        from neutrino.engine.store import search
+        from neutrino.engine.store.tables import vm_nics
+
+        vm_ids = search.ids_of(self.session, model.Vm, selection)
+        stmt = sa.select(self.cls).where(vm_nics.c.vm_id.in_(vm_ids)).order_by(vm_nics.c.name, vm_nics.c.id)
+        return self.session.scalars(stmt).all()
+
     def using_profiles(self, profile_ids: Iterable[str]) -> Sequence[model.VmNic]:
         return self.list(vnic_profile_id=list(profile_ids))
 
@@ -95,6 +114,15 @@ class SessionRepository(Repository[model.Session]):
         from neutrino.engine.store.tables import sessions
 
         self.session.execute(sa.delete(sessions).where(sessions.c.created_at < cutoff))
+
+
+class EventRepository(Repository[model.Event]):
+    def delete_before(self, cutoff: datetime) -> int:
+        """Remove, in one statement, every event older than ``cutoff``; how many went."""
+        from neutrino.engine.store.tables import events
+
+        result = self.session.execute(sa.delete(events).where(events.c.time < cutoff))
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 class SettingsRepository:

@@ -315,18 +315,32 @@ sessions = sa.Table(
     sa.Column("created_at", TS, nullable=False),
 )
 
+
+def _named(entity: str) -> tuple[sa.Column, sa.Column]:
+    """An event's reference to an entity: its id and its name (the event outlives what it names)."""
+    return _id(f"{entity}_id"), sa.Column(f"{entity}_name", sa.String(255))
+
+
+# the audit log; ``id`` is oVirt's audit_log_id, the event's index: increasing, never reused (AUTOINCREMENT)
 events = sa.Table(
     "events",
     metadata,
-    _id(primary_key=True),
-    sa.Column("description", sa.Text, nullable=False),
-    sa.Column("severity", _enum(model.EventSeverity), nullable=False),
-    sa.Column("code", sa.Integer, nullable=False),
+    sa.Column(
+        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
     sa.Column("time", TS, nullable=False, index=True),
+    sa.Column("code", sa.Integer, nullable=False, index=True),
+    sa.Column("severity", _enum(model.EventSeverity), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
     # plain ids, no foreign keys: an event outlives what it speaks of
-    _id("provider_id"),
-    _id("data_center_id"),
-    _id("cluster_id"),
+    *_named("user"),
+    *_named("data_center"),
+    *_named("cluster"),
+    *_named("host"),
+    *_named("vm"),
+    *_named("template"),
+    *_named("provider"),
+    sqlite_autoincrement=True,
 )
 
 # engine-wide settings that are chosen once and must not change afterwards (e.g. the MAC pool range)

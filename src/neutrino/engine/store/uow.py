@@ -15,7 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import Conflict
 from neutrino.engine.domain.operations import Operation
-from neutrino.engine.store.repository import NicRepository, Repository, SessionRepository, SettingsRepository
+from neutrino.engine.store.repository import (
+    EventRepository,
+    NicRepository,
+    Repository,
+    SessionRepository,
+    SettingsRepository,
+)
 from neutrino.engine.store.tables import map_domain
 
 
@@ -33,7 +39,7 @@ class UnitOfWork(Protocol):
     providers: Repository[model.ExternalProvider]
     users: Repository[model.User]
     sessions: SessionRepository
-    events: Repository[model.Event]
+    events: EventRepository
     orphan_ports: Repository[model.OrphanPort]
     operations: Repository[Operation]
     settings: SettingsRepository
@@ -68,7 +74,7 @@ class SqlUnitOfWork:
         self.providers = Repository(s, model.ExternalProvider)
         self.users = Repository(s, model.User)
         self.sessions = SessionRepository(s, model.Session)
-        self.events = Repository(s, model.Event)
+        self.events = EventRepository(s, model.Event)
         self.orphan_ports = Repository(s, model.OrphanPort)
         self.operations = Repository(s, Operation)
         self.settings = SettingsRepository(s)

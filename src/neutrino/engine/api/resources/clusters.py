@@ -89,15 +89,10 @@ class Clusters(Collection):
         "networks",
         "permissions",
     )
-    search_keys = {
-        "datacenter": lambda c, e: c.names("datacenters").get(e.data_center_id or ""),
-        "datacenters.name": lambda c, e: c.names("datacenters").get(e.data_center_id or ""),
-    }
+    searchable = True
 
-    def list(self, call: Call) -> Any:
-        if call.parents:  # /datacenters/{id}/clusters
-            return call.uow.clusters.list(data_center_id=call.parents[0])
-        return call.uow.clusters.list()
+    def scope(self, call: Call) -> dict[str, Any]:
+        return {"data_center_id": call.parents[0]} if call.parents else {}  # /datacenters/{id}/clusters
 
     def belongs(self, call: Call, entity: Any) -> bool:
         return not call.parents or entity.data_center_id == call.parents[0]
@@ -129,9 +124,8 @@ class ClusterNetworks(Networks):
     def _attachments(self, call: Call) -> dict[str, model.NetworkAttachment]:
         return {a.network_id: a for a in call.uow.attachments.list(cluster_id=call.parents[-1])}
 
-    def list(self, call: Call) -> Any:
-        attached = self._attachments(call)
-        return [n for n in call.uow.networks.list(id=list(attached))] if attached else []
+    def scope(self, call: Call) -> dict[str, Any]:
+        return {"id": list(self._attachments(call))}
 
     def belongs(self, call: Call, entity: Any) -> bool:
         return entity.id in self._attachments(call)

@@ -26,7 +26,7 @@ class DataCenters(Collection):
         version_field(),
     )
     links = ("clusters", "iscsibonds", "networks", "permissions", "quotas", "qoss", "storagedomains")
-    search_keys = {"status": lambda c, e: e.status.value}
+    searchable = True
 
     def render_extra(self, call: Call, entity: Any) -> Tree:
         return {"supported_versions": {"version": [{"major": 4, "minor": m} for m in range(2, 8)]}}

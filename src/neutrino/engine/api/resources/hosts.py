@@ -39,12 +39,7 @@ class Hosts(Collection):
         "unmanagednetworks",
     )
     actions = ("activate", "deactivate")
-    search_keys = {
-        "cluster": lambda c, e: c.names("clusters").get(e.cluster_id),
-        "clusters.name": lambda c, e: c.names("clusters").get(e.cluster_id),
-        "status": lambda c, e: e.status.value,
-        "address": lambda c, e: e.address,
-    }
+    searchable = True
 
     def add(self, call: Call, body: Tree) -> Any:
         f = self.parse(body)
@@ -103,6 +98,7 @@ class Templates(Collection):
         "tags",
         "watchdogs",
     )
+    searchable = True
 
     def render_extra(self, call: Call, entity: Any) -> Tree:
         return {"status": "ok", "version": {"version_name": "base version", "version_number": 1}}

@@ -60,20 +60,10 @@ class Networks(Collection):
     )
     links = ("networklabels", "permissions", "vnicprofiles")
     actions: ClassVar[tuple[str, ...]] = ("export",)
-    search_keys = {
-        "datacenter": lambda c, e: c.names("datacenters").get(e.data_center_id),
-        "datacenters.name": lambda c, e: c.names("datacenters").get(e.data_center_id),
-        "cluster": lambda c, e: _cluster_names(c, e),
-        "clusters.name": lambda c, e: _cluster_names(c, e),
-        "description": lambda c, e: e.description,
-        "provider": lambda c, e: c.names("providers").get(e.provider_id or ""),
-        "external_provider.name": lambda c, e: c.names("providers").get(e.provider_id or ""),
-    }
+    searchable = True
 
-    def list(self, call: Call) -> Any:
-        if call.parents:  # /datacenters/{id}/networks
-            return call.uow.networks.list(data_center_id=call.parents[0])
-        return call.uow.networks.list()
+    def scope(self, call: Call) -> dict[str, Any]:
+        return {"data_center_id": call.parents[0]} if call.parents else {}  # /datacenters/{id}/networks
 
     def belongs(self, call: Call, entity: Any) -> bool:
         return not call.parents or entity.data_center_id == call.parents[0]
@@ -142,13 +132,6 @@ def create_external(ctx: Any, provider: Ref, fields: dict[str, Any]) -> Any:
     )
 
 
-def _cluster_names(call: Call, network: Any) -> list[str]:
-    names = call.names("clusters")
-    return [
-        names[a.cluster_id] for a in call.uow.attachments.list(network_id=network.id) if a.cluster_id in names
-    ]
-
-
 def _pass_through_parse(raw: Any, element: str) -> dict[str, Any]:
     mode = raw.get("mode") if isinstance(raw, dict) else None
     if mode not in ("enabled", "disabled"):
@@ -177,16 +160,16 @@ class VnicProfiles(Collection):
         custom_properties_field(),
     )
     links = ("permissions",)
+    searchable = True
 
     def render_extra(self, call: Call, entity: Any) -> Tree:
         return {
             "public": entity.public
         }  # Neutrino's view of the Everyone permission (see VnicProfilePermissions)
 
-    def list(self, call: Call) -> Any:
-        if call.parents:  # /networks/{id}/vnicprofiles (also under a data center's or a cluster's network)
-            return call.uow.profiles.list(network_id=call.parents[-1])
-        return call.uow.profiles.list()
+    def scope(self, call: Call) -> dict[str, Any]:
+        # /networks/{id}/vnicprofiles (also under a data center's or a cluster's network)
+        return {"network_id": call.parents[-1]} if call.parents else {}
 
     def belongs(self, call: Call, entity: Any) -> bool:
         return not call.parents or entity.network_id == call.parents[-1]

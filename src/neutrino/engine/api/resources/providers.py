@@ -68,7 +68,7 @@ class Providers(Collection):
     )
     links = ("certificates", "networks")
     actions = ("testconnectivity", "importcertificates")
-    search_keys = {"type": lambda c, e: e.type.value, "url": lambda c, e: e.url}
+    searchable = True
 
     def add(self, call: Call, body: Tree) -> Any:
         fields = self.parse(body)

@@ -65,21 +65,14 @@ class Vms(Collection):
         "watchdogs",
     )
     actions = ("start", "stop", "shutdown", "migrate", "previewsnapshot", "undosnapshot", "commitsnapshot")
-    search_keys = {
-        "cluster": lambda c, e: c.names("clusters").get(e.cluster_id),
-        "clusters.name": lambda c, e: c.names("clusters").get(e.cluster_id),
-        "status": lambda c, e: e.status.value,
-        "host": lambda c, e: c.names("hosts").get(e.host_id or ""),
-        "description": lambda c, e: e.description,
-        "datacenter": lambda c, e: _dc_name(c, e),
-        "datacenters.name": lambda c, e: _dc_name(c, e),
-    }
+    searchable = True
 
     def render_list(self, call: Call, entities: Any) -> Tree:
         if call.follows("nics"):
-            # one query for the NICs of every VM in the list, whatever its length
+            # one query for the NICs of every VM in the list, whatever its length: the list's own selection
             by_vm: dict[str, list[model.VmNic]] = {}
-            for nic in call.uow.nics.list(vm_id=[e.id for e in entities]) if entities else []:
+            selection = call.recall("selection")
+            for nic in call.uow.nics.of_vms(selection) if entities else []:
                 by_vm.setdefault(nic.vm_id, []).append(nic)
             call.memo("nics_by_vm", lambda: by_vm)
         return super().render_list(call, entities)
@@ -151,13 +144,6 @@ def render_provisioning(nic: model.VmNic) -> Tree:
         "last_error": record.last_error,
         "steps": {"step": steps} if steps else None,
     }
-
-
-def _dc_name(call: Call, vm: Any) -> str | None:
-    dc_of_cluster = call.memo(
-        "dc_of_cluster", lambda: {c.id: c.data_center_id for c in call.uow.clusters.list()}
-    )
-    return call.names("datacenters").get(dc_of_cluster.get(vm.cluster_id) or "")
 
 
 def _mac_parse(raw: Any, element: str) -> dict[str, Any]:

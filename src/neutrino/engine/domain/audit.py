@@ -1,0 +1,129 @@
+"""The audit log's event types: ovirt-engine's ``AuditLogType`` numbers for what Neutrino does.
+
+Clients match on these numbers (``ovirt_host`` waits for ``type=885``; ``ovirt_vm`` for ``type=1152``), so a
+type oVirt has keeps oVirt's number and default severity. What oVirt has no type for (a vNIC's provider port,
+the agent's report) takes a number from Neutrino's own range, 19000 and up, far from oVirt's.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from neutrino.engine.domain.model import EventSeverity
+
+
+class AuditType(enum.IntEnum):
+    # sessions
+    USER_VDC_LOGIN = 30
+    USER_VDC_LOGOUT = 31
+    USER_VDC_LOGIN_FAILED = 114
+    # data centers, clusters
+    USER_ADD_STORAGE_POOL = 950
+    USER_UPDATE_STORAGE_POOL = 952
+    USER_REMOVE_STORAGE_POOL = 954
+    USER_ADD_CLUSTER = 809
+    USER_UPDATE_CLUSTER = 811
+    USER_REMOVE_CLUSTER = 813
+    # hosts
+    USER_ADD_VDS = 42
+    USER_UPDATE_VDS = 43
+    USER_REMOVE_VDS = 44
+    VDS_FAILURE = 12  # "Host X is non responsive."
+    VDS_DETECTED = 13  # "Status of host X was set to Up."
+    VDS_MAINTENANCE = 15
+    VDS_ACTIVATE = 16
+    USER_VDS_MAINTENANCE = 600
+    USER_VDS_MAINTENANCE_WITHOUT_REASON = 620
+    VDS_SET_NONOPERATIONAL = 517
+    # VMs
+    USER_ADD_VM = 34
+    USER_UPDATE_VM = 35
+    USER_REMOVE_VM_FINISHED = 113
+    USER_STARTED_VM = 153
+    USER_RUN_VM = 32
+    USER_FAILED_RUN_VM = 54
+    USER_STOP_VM = 33
+    USER_FAILED_STOP_VM = 56
+    USER_INITIATED_SHUTDOWN_VM = 73
+    VM_DOWN = 61
+    VM_DOWN_ERROR = 119
+    VM_MIGRATION_START = 62
+    VM_MIGRATION_DONE = 63
+    VM_MIGRATION_FAILED = 65
+    VM_MIGRATION_NO_VDS_TO_MIGRATE_TO = 166
+    SYSTEM_UPDATE_VM = 253
+    # snapshots
+    USER_CREATE_SNAPSHOT = 45
+    USER_REMOVE_SNAPSHOT = 342
+    USER_TRY_BACK_TO_SNAPSHOT = 46
+    USER_COMMIT_RESTORE_FROM_SNAPSHOT_START = 94
+    USER_UNDO_RESTORE_FROM_SNAPSHOT_START = 650
+    # logical networks, attachments, vNIC profiles, vNICs
+    NETWORK_ADD_NETWORK = 942
+    NETWORK_REMOVE_NETWORK = 944
+    NETWORK_UPDATE_NETWORK = 1114
+    NETWORK_ATTACH_NETWORK_TO_CLUSTER = 946
+    NETWORK_DETACH_NETWORK_TO_CLUSTER = 948
+    NETWORK_UPDTAE_NETWORK_ON_CLUSTER = 1112  # sic: oVirt's spelling
+    NETWORK_IMPORT_EXTERNAL_NETWORK = 10920
+    ADD_VNIC_PROFILE = 1122
+    UPDATE_VNIC_PROFILE = 1124
+    REMOVE_VNIC_PROFILE = 1126
+    NETWORK_ADD_VM_INTERFACE = 932
+    NETWORK_UPDATE_VM_INTERFACE = 934
+    NETWORK_REMOVE_VM_INTERFACE = 930
+    NETWORK_ACTIVATE_VM_INTERFACE_SUCCESS = 1012
+    NETWORK_ACTIVATE_VM_INTERFACE_FAILURE = 1013
+    NETWORK_DEACTIVATE_VM_INTERFACE_SUCCESS = 1014
+    NETWORK_DEACTIVATE_VM_INTERFACE_FAILURE = 1015
+    REMOVE_PORT_FROM_EXTERNAL_PROVIDER_FAILED = 1149
+    # providers
+    PROVIDER_ADDED = 205
+    PROVIDER_UPDATED = 207
+    PROVIDER_REMOVED = 209
+    PROVIDER_CERTIFICATE_IMPORTED = 213
+    PROVIDER_SYNCHRONIZED = 215
+    PROVIDER_SYNCHRONIZED_FAILED = 216
+    PROVIDER_SYNCHRONIZED_PERFORMED = 217
+    PROVIDER_SYNCHRONIZED_DISABLED = 219
+    NETWORK_IMPORT_EXTERNAL_NETWORK_FAILED = 10921
+    NETWORK_IMPORT_EXTERNAL_NETWORK_INTERNAL = 10922
+    # Neutrino's own: what oVirt has no type for
+    PROVIDER_TEST_SUCCEEDED = 19001
+    PROVIDER_TEST_FAILED = 19002
+    VNIC_PORT_CREATED = 19010
+    VNIC_PORT_DELETED = 19011
+    VNIC_PORT_FAILED = 19012
+    VNIC_PORT_REBOUND = 19013
+    OPERATION_CONVERGED = 19020
+    VM_STRAY_POWERED_OFF = 19021
+    NETWORK_EXTERNAL_MISSING = 19030
+    NETWORK_EXTERNAL_BACK = 19031
+    PROVIDER_SUBNET_ADDED = 19040
+    PROVIDER_SUBNET_REMOVED = 19041
+
+
+# the types whose severity is not NORMAL (as AuditLogType declares them; Neutrino's own alike)
+SEVERITY: dict[AuditType, EventSeverity] = {
+    AuditType.USER_VDC_LOGIN_FAILED: EventSeverity.ERROR,
+    AuditType.VDS_FAILURE: EventSeverity.ERROR,
+    AuditType.USER_FAILED_RUN_VM: EventSeverity.ERROR,
+    AuditType.USER_FAILED_STOP_VM: EventSeverity.ERROR,
+    AuditType.VM_DOWN_ERROR: EventSeverity.ERROR,
+    AuditType.VM_MIGRATION_FAILED: EventSeverity.ERROR,
+    AuditType.VM_MIGRATION_NO_VDS_TO_MIGRATE_TO: EventSeverity.WARNING,
+    AuditType.NETWORK_ACTIVATE_VM_INTERFACE_FAILURE: EventSeverity.ERROR,
+    AuditType.NETWORK_DEACTIVATE_VM_INTERFACE_FAILURE: EventSeverity.ERROR,
+    AuditType.REMOVE_PORT_FROM_EXTERNAL_PROVIDER_FAILED: EventSeverity.WARNING,
+    AuditType.PROVIDER_SYNCHRONIZED_FAILED: EventSeverity.ERROR,
+    AuditType.PROVIDER_SYNCHRONIZED_DISABLED: EventSeverity.ERROR,
+    AuditType.NETWORK_IMPORT_EXTERNAL_NETWORK_FAILED: EventSeverity.ERROR,
+    AuditType.PROVIDER_TEST_FAILED: EventSeverity.ERROR,
+    AuditType.VM_STRAY_POWERED_OFF: EventSeverity.WARNING,
+    AuditType.NETWORK_EXTERNAL_MISSING: EventSeverity.WARNING,
+    AuditType.VNIC_PORT_FAILED: EventSeverity.ERROR,
+}
+
+
+def severity_of(kind: AuditType) -> EventSeverity:
+    return SEVERITY.get(kind, EventSeverity.NORMAL)
