@@ -11,6 +11,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
+from neutrino.engine.commands import events
 from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.domain import model
 
@@ -52,6 +53,9 @@ def expires_at(ctx: EngineContext, session: model.Session) -> datetime:
     return session.created_at + timedelta(seconds=ctx.sso_token_lifetime)
 
 
+USER_VDC_LOGIN = 30  # ovirt-engine's AuditLogType
+
+
 def open_session(ctx: EngineContext, username: str, password: str) -> model.Session | None:
     """A new SSO session (its token is the bearer token), or None when the credentials are wrong.
 
@@ -67,6 +71,8 @@ def open_session(ctx: EngineContext, username: str, password: str) -> model.Sess
         session = uow.sessions.add(
             model.Session(token=secrets.token_urlsafe(32), user_id=user.id, created_at=now)
         )
+        # oVirt's USER_VDC_LOGIN: clients (ovirt_host) read the newest event right after logging in
+        events.record(uow, f"User {user.principal} logged in.", code=USER_VDC_LOGIN)
         uow.commit()
         return session
 

@@ -4,11 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.engine.api.fields import BOOL, Enum, Field, RefTo, changes_of, common_fields, version_field
+from neutrino.engine.api.fields import (
+    BOOL,
+    Enum,
+    Field,
+    RefTo,
+    changes_of,
+    common_fields,
+    invalid,
+    version_field,
+)
 from neutrino.engine.api.resource import Call, Collection
+from neutrino.engine.api.resources.clusters import mac_pool_field
 from neutrino.engine.api.wire import Tree
 from neutrino.engine.commands import datacenters as cmd
 from neutrino.engine.domain import model
+
+
+def _quota_mode_parse(raw: Any, element: str) -> dict[str, Any]:
+    if str(raw).strip() != "disabled":
+        raise invalid(element, raw, "'disabled' (Neutrino has no quotas)")
+    return {}
 
 
 class DataCenters(Collection):
@@ -24,9 +40,18 @@ class DataCenters(Collection):
         Field("local", codec=BOOL),
         Field("status", codec=Enum(model.DataCenterStatus), writable=False),
         version_field(),
+        mac_pool_field(),
+        # Neutrino has no quotas and no storage: a data center's quota mode is `disabled`, its format oVirt's
+        Field("quota_mode", render_fn=lambda e: "disabled", parse_fn=_quota_mode_parse),
+        Field("storage_format", render_fn=lambda e: "v5", writable=False),
     )
     links = ("clusters", "iscsibonds", "networks", "permissions", "quotas", "qoss", "storagedomains")
-    search_keys = {"status": lambda c, e: e.status.value}
+    search_keys = {
+        "status": lambda c, e: e.status.value,
+        # ovirt_nic and the SDK's add_vm_nic.py find a cluster's data center this way
+        "clusters.name": lambda c, e: [cl.name for cl in c.uow.clusters.list(data_center_id=e.id)],
+        "cluster": lambda c, e: [cl.name for cl in c.uow.clusters.list(data_center_id=e.id)],
+    }
 
     def render_extra(self, call: Call, entity: Any) -> Tree:
         return {"supported_versions": {"version": [{"major": 4, "minor": m} for m in range(2, 8)]}}
