@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Self
 
@@ -317,6 +317,8 @@ class VmOptions(_Options):
     multi_queues_enabled: bool = True
     virtio_scsi_enabled: bool = True
     storage_error_resume_behaviour: ResumeBehaviour = _enum(ResumeBehaviour, ResumeBehaviour.AUTO_RESUME)
+    serial_policy: SerialNumberPolicy | None = _enum(SerialNumberPolicy, None)  # None: the cluster's
+    serial_policy_value: str | None = None
 
     def guaranteed(self, memory: int) -> int:
         return memory if self.memory_guaranteed is None else self.memory_guaranteed
@@ -329,18 +331,7 @@ def check_vm_options(options: VmOptions, memory: int, action: str) -> None:
     def bad(element: str, why: str) -> BadRequest:
         return BadRequest(f"Cannot {action} VM. Invalid value for '{element}': {why}")
 
-    for element, value in (
-        ("cpu.topology.sockets", options.cpu_sockets),
-        ("cpu.topology.cores", options.cpu_cores),
-        ("cpu.topology.threads", options.cpu_threads),
-    ):
-        if value < 1:
-            raise bad(element, f"{value} is not a positive number.")
-    vcpus = options.cpu_sockets * options.cpu_cores * options.cpu_threads
-    if vcpus > MAX_VCPUS:
-        raise bad("cpu.topology", f"{vcpus} vCPUs is more than the maximum of {MAX_VCPUS}.")
-    if options.cpu_shares < 0:
-        raise bad("cpu_shares", "it must not be negative.")
+    _check_cpu(options, bad)
     if not 0 <= options.guaranteed(memory) <= memory:
         raise bad("memory_policy.guaranteed", "the guaranteed memory must be between 0 and the VM's memory.")
     if options.maximum(memory) < memory:
@@ -353,3 +344,20 @@ def check_vm_options(options: VmOptions, memory: int, action: str) -> None:
         raise bad("io.threads", "it must not be negative.")
     if not options.os_type.strip():
         raise bad("os.type", "it must not be empty.")
+    if options.serial_policy == SerialNumberPolicy.CUSTOM and not options.serial_policy_value:
+        raise bad("serial_number.value", "a custom serial number policy needs a value.")
+
+
+def _check_cpu(options: VmOptions, bad: Callable[[str, str], BadRequest]) -> None:
+    for element, value in (
+        ("cpu.topology.sockets", options.cpu_sockets),
+        ("cpu.topology.cores", options.cpu_cores),
+        ("cpu.topology.threads", options.cpu_threads),
+    ):
+        if value < 1:
+            raise bad(element, f"{value} is not a positive number.")
+    vcpus = options.cpu_sockets * options.cpu_cores * options.cpu_threads
+    if vcpus > MAX_VCPUS:
+        raise bad("cpu.topology", f"{vcpus} vCPUs is more than the maximum of {MAX_VCPUS}.")
+    if options.cpu_shares < 0:
+        raise bad("cpu_shares", "it must not be negative.")

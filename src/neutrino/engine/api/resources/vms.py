@@ -63,6 +63,8 @@ VM_OPTIONS = option_fields(
     Opt("os.type", "os_type", TEXT),
     Opt("placement_policy.affinity", "affinity", Enum(o.VmAffinity)),
     Opt("placement_policy.hosts", "placement_hosts", RefTo("hosts"), item="host"),
+    Opt("serial_number.policy", "serial_policy", Enum(o.SerialNumberPolicy)),
+    Opt("serial_number.value", "serial_policy_value", TEXT),
     Opt("soundcard_enabled", "soundcard_enabled", BOOL),
     Opt("stateless", "stateless", BOOL),
     Opt("storage_error_resume_behaviour", "storage_error_resume_behaviour", Enum(o.ResumeBehaviour)),
