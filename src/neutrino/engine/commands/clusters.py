@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from neutrino.engine.commands.common import (
@@ -39,7 +39,7 @@ class ClusterChanges:
     version_minor: int | Unset = UNSET
     default_provider: Ref | None | Unset = UNSET
     # oVirt's settings (domain.options.ClusterOptions), by option name: only those the client sent
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] | Unset = UNSET
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def update_cluster(ctx: EngineContext, cluster_id: str, changes: ClusterChanges)
             cluster.default_provider_id = (
                 require(uow.providers, ref, "Provider", "external_network_providers").id if ref else None
             )
-        if changes.options:
+        if changes.options is not UNSET:
             settings = cluster.options.changed(changes.options)
             if settings != cluster.options:
                 check_cluster_options(settings, "edit")

@@ -5,7 +5,7 @@ internal networks on it; the host monitor keeps doing so (Up / NonResponsive).""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from neutrino.engine.commands import operations
@@ -41,7 +41,7 @@ class HostChanges:
     cluster: Ref | Unset = UNSET
     root_password: str | None | Unset = UNSET
     # oVirt's settings (domain.options.HostOptions), by option name: only those the client sent
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] | Unset = UNSET
 
 
 def add_host(
@@ -120,7 +120,7 @@ def update_host(ctx: EngineContext, host_id: str, changes: HostChanges) -> model
             if secret != _stored_token(ctx, host):
                 moved = True
                 host.agent_token = ctx.secrets.encrypt(secret) if secret else ""
-        if changes.options:
+        if changes.options is not UNSET:
             settings = host.options.changed(changes.options)
             check_host_options(settings, "edit")
             host.options = settings

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from neutrino.engine.commands import run_vm
@@ -40,7 +40,7 @@ class VmChanges:
     memory: int | Unset = UNSET
     cluster: Ref | Unset = UNSET
     # oVirt's settings (domain.options.VmOptions), by option name: only those the client sent
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] | Unset = UNSET
 
 
 def add_vm(
@@ -102,7 +102,8 @@ def update_vm(ctx: EngineContext, vm_id: str, changes: VmChanges) -> model.Vm:
         if changes.memory is not UNSET:
             check_memory(changes.memory)
         memory = or_current(changes.memory, vm.memory)
-        settings = _follow_memory(vm.options.changed(changes.options), changes, memory)
+        sent = {} if changes.options is UNSET else changes.options
+        settings = _follow_memory(vm.options.changed(sent), sent, changes, memory)
         if settings != vm.options:
             settings = _resolved(uow, settings, vm.cluster_id)
             check_vm_options(settings, memory, "edit")
@@ -112,15 +113,17 @@ def update_vm(ctx: EngineContext, vm_id: str, changes: VmChanges) -> model.Vm:
         return vm
 
 
-def _follow_memory(settings: VmOptions, changes: VmChanges, memory: int) -> VmOptions:
+def _follow_memory(
+    settings: VmOptions, sent: Mapping[str, Any], changes: VmChanges, memory: int
+) -> VmOptions:
     """A new memory size the client sent without a guaranteed or maximum memory keeps them valid, as oVirt's
     edit dialog does: the guaranteed memory lowered to it, the maximum raised to it."""
     if changes.memory is UNSET:
         return settings
     guaranteed, maximum = settings.memory_guaranteed, settings.memory_max
-    if "memory_guaranteed" not in changes.options and guaranteed is not None and guaranteed > memory:
+    if "memory_guaranteed" not in sent and guaranteed is not None and guaranteed > memory:
         settings = replace(settings, memory_guaranteed=memory)
-    if "memory_max" not in changes.options and maximum is not None and maximum < memory:
+    if "memory_max" not in sent and maximum is not None and maximum < memory:
         settings = replace(settings, memory_max=memory)
     return settings
 

@@ -198,7 +198,11 @@ class Clusters(Collection):
     def update(self, call: Call, id_: str, body: Tree) -> Any:
         fields = self.parse(body)
         options = split_options(fields, o.ClusterOptions)
-        changes = changes_of(cmd.ClusterChanges, {**fields, "options": options}, ignore={"data_center"})
+        changes = changes_of(
+            cmd.ClusterChanges,
+            {**fields, **({"options": options} if options else {})},
+            ignore={"data_center"},
+        )
         return cmd.update_cluster(call.ctx, id_, changes)
 
     def remove(self, call: Call, id_: str) -> None:

@@ -103,7 +103,9 @@ class Hosts(Collection):
     def update(self, call: Call, id_: str, body: Tree) -> Any:
         f = self.parse(body)
         options = split_options(f, o.HostOptions)
-        return cmd.update_host(call.ctx, id_, changes_of(cmd.HostChanges, {**f, "options": options}))
+        return cmd.update_host(
+            call.ctx, id_, changes_of(cmd.HostChanges, {**f, **({"options": options} if options else {})})
+        )
 
     def act(self, call: Call, id_: str, action: str, body: Tree) -> Tree:
         if action == "deactivate":

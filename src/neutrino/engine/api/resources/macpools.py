@@ -7,6 +7,7 @@ its database); it is oVirt's ``Default`` pool, which every data center and clust
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from neutrino.engine.api.fields import BOOL, Field
@@ -19,11 +20,14 @@ DEFAULT_POOL_NAME = "Default"
 DEFAULT_POOL_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "neutrino:mac-pool:Default"))
 
 
+@dataclass(frozen=True)
 class MacPoolView:
-    def __init__(self, pool: MacRange) -> None:
-        self.id, self.name, self.description = DEFAULT_POOL_ID, DEFAULT_POOL_NAME, "Default MAC pool"
-        self.allow_duplicates, self.default_pool = False, True
-        self.range = pool
+    range: MacRange
+    id: str = DEFAULT_POOL_ID
+    name: str = DEFAULT_POOL_NAME
+    description: str = "Default MAC pool"
+    allow_duplicates: bool = False
+    default_pool: bool = True
 
 
 def _ranges(pool: MacPoolView) -> Tree:

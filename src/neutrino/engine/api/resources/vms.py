@@ -166,7 +166,9 @@ class Vms(Collection):
     def update(self, call: Call, id_: str, body: Tree) -> Any:
         fields = self.parse(body)
         options = split_options(fields, o.VmOptions)
-        changes = changes_of(cmd.VmChanges, {**fields, "options": options}, ignore={"template"})
+        changes = changes_of(
+            cmd.VmChanges, {**fields, **({"options": options} if options else {})}, ignore={"template"}
+        )
         return cmd.update_vm(call.ctx, id_, changes)
 
     def remove(self, call: Call, id_: str) -> None:
