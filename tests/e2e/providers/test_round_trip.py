@@ -12,7 +12,7 @@ import pytest
 from ovirtsdk4.writer import Writer
 
 from tests.e2e.providers.conftest import Member, Provider
-from tests.e2e.providers.helpers import add_provider, make_site, provider_network_named, unique
+from tests.e2e.providers.helpers import add_provider, make_site, provider_network_named, refused, unique
 from tests.support.servers import RunningAgent
 
 GIB = 1024**3
@@ -98,3 +98,14 @@ def test_every_entity_sent_back_as_read_changes_nothing(
         4 * GIB,
     )
     assert [h.id for h in read.placement_policy.hosts] == [host.id]
+
+    # what the engine acts on: delete protection refuses a removal until it is turned off
+    vm_service.update(types.Vm(delete_protected=True))
+    code, detail = refused(vm_service.remove)
+    assert code == 409
+    assert (
+        "Cannot remove VM. Delete protection is enabled. In order to delete, disable Delete protection first."
+        in detail
+    )
+    vm_service.update(types.Vm(delete_protected=False))
+    vm_service.remove()

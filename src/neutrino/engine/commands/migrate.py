@@ -34,7 +34,7 @@ def migrate_vm(ctx: EngineContext, vm_id: str, host_ref: Ref | None = None) -> m
                 else f"Cannot migrate VM. The VM is in {vm.status.value} status."
             )
         if vm.options.affinity == VmAffinity.PINNED:
-            raise Conflict("Cannot migrate VM. VM is pinned to Host.")
+            raise Conflict("Cannot migrate VM. VM is non migratable.")  # pinned to its host
         source = get_or_404(uow.hosts, vm.host_id, "Host")
         wanted = require(uow.hosts, host_ref, "Host", "host") if host_ref else None
         if wanted is not None and wanted.id == source.id:

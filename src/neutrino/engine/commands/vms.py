@@ -147,7 +147,13 @@ def remove_vm(ctx: EngineContext, vm_id: str) -> None:
         if vm.is_running:
             raise Conflict(cannot("remove", TYPE, "VM is running."))
         if vm.options.delete_protected:
-            raise Conflict(cannot("remove", TYPE, "VM is delete protected."))
+            raise Conflict(
+                cannot(
+                    "remove",
+                    TYPE,
+                    "Delete protection is enabled. In order to delete, disable Delete protection first.",
+                )
+            )
         orphans = release_vm_ports(uow, vm.id, f"VM {vm.name} was removed")
         for nic in uow.nics.list(vm_id=vm.id):
             uow.nics.delete(nic)
