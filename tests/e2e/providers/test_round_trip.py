@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import ovirtsdk4.types as types
 import pytest
 from ovirtsdk4.writer import Writer
 
-from tests.e2e.providers.conftest import Member, Provider
+from tests.e2e.providers.conftest import ENGINE_PASSWORD, Engine, Member, Provider
 from tests.e2e.providers.helpers import add_provider, make_site, provider_network_named, refused, unique
 from tests.support.servers import RunningAgent
 
@@ -28,7 +29,7 @@ def _xml(entity: Any) -> str:
 
 
 def test_every_entity_sent_back_as_read_changes_nothing(
-    system: Any, provider: Provider, member: Member, host_agent: RunningAgent
+    system: Any, engine: Engine, provider: Provider, member: Member, host_agent: RunningAgent
 ) -> None:
     registered = add_provider(system, provider, member)
     site = make_site(system, registered.id)
@@ -98,6 +99,16 @@ def test_every_entity_sent_back_as_read_changes_nothing(
         4 * GIB,
     )
     assert [h.id for h in read.placement_policy.hosts] == [host.id]
+
+    # query parameters the engine does not know are harmless, as in oVirt (the modules send all_content)
+    with httpx.Client(
+        auth=("admin@internal", ENGINE_PASSWORD), headers={"Accept": "application/json"}
+    ) as http:
+        plain = http.get(f"{engine.url}/vms/{vm.id}")
+        odd = http.get(
+            f"{engine.url}/vms/{vm.id}", params={"all_content": "true", "next_run": "false", "flux": "1"}
+        )
+    assert plain.status_code == odd.status_code == 200 and plain.json() == odd.json()
 
     # what the engine acts on: delete protection refuses a removal until it is turned off
     vm_service.update(types.Vm(delete_protected=True))
