@@ -40,9 +40,10 @@ def populated(system: Any) -> None:
 
 
 def _entities(element: etree._Element) -> Iterator[etree._Element]:
-    """Every element that is an entity or a reference to one (it has an id)."""
+    """Every element that is an entity or a reference to one (it has an id). A cluster's migration policy is
+    shown by id only, as oVirt shows it: oVirt has no collection of them in the API."""
     for el in element.iter():
-        if isinstance(el.tag, str) and el.get("id") is not None and el.tag not in ("vlan",):
+        if isinstance(el.tag, str) and el.get("id") is not None and el.tag not in ("vlan", "policy"):
             yield el
 
 

@@ -37,6 +37,7 @@ from neutrino.engine.commands.common import (
     specified,
 )
 from neutrino.engine.domain import model
+from neutrino.engine.domain.options import ClusterOptions, HostOptions, VmOptions
 
 # --- the sentinel and its helpers ----------------------------------------------------------------
 
@@ -117,11 +118,12 @@ def test_change_classes_name_entity_attributes(
 # add command -> (entity, keywords whose default means "taken from elsewhere", documented on the command)
 ADD_COMMANDS: list[tuple[Callable[..., Any], type, set[str]]] = [
     (datacenters.add_data_center, model.DataCenter, set()),
-    (clusters.add_cluster, model.Cluster, {"version_major", "version_minor"}),  # the data center's
-    (hosts.add_host, model.Host, {"port"}),  # DEFAULT_AGENT_PORT
+    # options: only the settings that differ from oVirt's defaults, by name (None: none)
+    (clusters.add_cluster, model.Cluster, {"version_major", "version_minor", "options"}),  # the DC's version
+    (hosts.add_host, model.Host, {"port", "options"}),  # DEFAULT_AGENT_PORT
     (networks.add_network, model.Network, set()),
     (vnic_profiles.add_profile, model.VnicProfile, set()),
-    (vms.add_vm, model.Vm, {"memory"}),  # the template's
+    (vms.add_vm, model.Vm, {"memory", "options"}),  # the template's memory
     (nics.add_nic, model.VmNic, set()),
     (providers.add_provider, model.ExternalProvider, set()),
 ]
@@ -170,6 +172,8 @@ FULL_BODIES: dict[type[Collection], dict[str, Any]] = {
         "local": "false",
         "version": {"major": "4", "minor": "7"},
         "status": "up",
+        "mac_pool": {"name": "Default"},
+        "quota_mode": "disabled",
     },
     Clusters: {
         "name": "cl",
@@ -179,6 +183,38 @@ FULL_BODIES: dict[type[Collection], dict[str, Any]] = {
         "cpu": {"architecture": "x86_64", "type": "Intel"},
         "version": {"major": "4", "minor": "7"},
         "external_network_providers": {"external_provider": [{"id": "p"}]},
+        "ballooning_enabled": "true",
+        "error_handling": {"on_error": "do_not_migrate"},
+        "fencing_policy": {
+            "enabled": "false",
+            "skip_if_connectivity_broken": {"enabled": "true", "threshold": "40"},
+            "skip_if_gluster_bricks_up": "false",
+            "skip_if_gluster_quorum_not_met": "false",
+            "skip_if_sd_active": {"enabled": "true"},
+        },
+        "gluster_service": "false",
+        "ha_reservation": "true",
+        "ksm": {"enabled": "false", "merge_across_nodes": "false"},
+        "maintenance_reason_required": "true",
+        "memory_policy": {"over_commit": {"percent": "150"}, "transparent_hugepages": {"enabled": "false"}},
+        "migration": {
+            "auto_converge": "true",
+            "bandwidth": {"assignment_method": "custom", "custom_value": "100"},
+            "compressed": "false",
+            "encrypted": "true",
+            "policy": {"id": "a7aeedb2-8d66-4e51-bb22-32595027ce71"},
+        },
+        "optional_reason": "true",
+        "required_rng_sources": {"required_rng_source": ["urandom", "hwrng"]},
+        "serial_number": {"policy": "custom", "value": "s1"},
+        "switch_type": "ovs",
+        "firewall_type": "iptables",
+        "threads_as_cores": "true",
+        "trusted_service": "false",
+        "tunnel_migration": "true",
+        "virt_service": "true",
+        "scheduling_policy": {"id": "20d25257-b4bd-4589-92a6-c4c5c5d3fd1a"},
+        "mac_pool": {"name": "Default"},
     },
     Hosts: {
         "name": "h",
@@ -189,6 +225,10 @@ FULL_BODIES: dict[type[Collection], dict[str, Any]] = {
         "cluster": {"id": "cl"},
         "root_password": "token",
         "status": "up",
+        "power_management": {"enabled": "false", "automatic_pm_enabled": "false", "kdump_detection": "false"},
+        "spm": {"priority": "7", "status": "spm"},
+        "os": {"custom_kernel_cmdline": "quiet"},
+        "vgpu_placement": "separated",
     },
     Networks: {
         "name": "n",
@@ -220,6 +260,35 @@ FULL_BODIES: dict[type[Collection], dict[str, Any]] = {
         "template": {"id": "t"},
         "memory": "1073741824",
         "status": "up",
+        "bios": {"boot_menu": {"enabled": "true"}},
+        "console": {"enabled": "true"},
+        "cpu": {"mode": "host_passthrough", "topology": {"cores": "2", "sockets": "2", "threads": "2"}},
+        "cpu_shares": "512",
+        "delete_protected": "true",
+        "display": {
+            "copy_paste_enabled": "false",
+            "disconnect_action": "NONE",
+            "file_transfer_enabled": "false",
+            "keyboard_layout": "de",
+            "monitors": "2",
+            "smartcard_enabled": "true",
+            "type": "spice",
+        },
+        "high_availability": {"enabled": "true", "priority": "50"},
+        "io": {"threads": "2"},
+        "memory_policy": {"ballooning": "false", "guaranteed": "536870912", "max": "2147483648"},
+        "multi_queues_enabled": "false",
+        "os": {"boot": {"devices": {"device": ["network", "hd"]}}, "type": "rhel_9x64"},
+        "placement_policy": {"affinity": "pinned", "hosts": {"host": [{"name": "h1"}]}},
+        "serial_number": {"policy": "vm"},
+        "soundcard_enabled": "true",
+        "stateless": "true",
+        "storage_error_resume_behaviour": "kill",
+        "time_zone": {"name": "Europe/Prague", "utc_offset": "+01:00"},
+        "tpm_enabled": "true",
+        "type": "desktop",
+        "usb": {"enabled": "true"},
+        "virtio_scsi": {"enabled": "false"},
     },
     Nics: {
         "name": "nic1",
@@ -264,6 +333,24 @@ COMMANDS: dict[type[Collection], tuple[ModuleType, str, str]] = {
     Nics: (nics, "add_nic", "update_nic"),
     Providers: (providers, "add_provider", "update_provider"),
 }
+# the options value each resource's settings go to (one change field and one add keyword: `options`)
+OPTIONS_OF: dict[type[Collection], type] = {
+    Clusters: ClusterOptions,
+    Hosts: HostOptions,
+    Vms: VmOptions,
+}
+
+
+def _keywords(resource_cls: type[Collection], parsed: dict[str, Any]) -> set[str]:
+    """The keywords a command gets for what a resource parsed: its settings arrive as one `options`."""
+    names = (
+        {f.name for f in dataclasses.fields(OPTIONS_OF[resource_cls])}
+        if resource_cls in OPTIONS_OF
+        else set()
+    )
+    return {"options" if key in names else key for key in parsed}
+
+
 # elements an update accepts and leaves alone, as the real engine does
 IGNORED_ON_UPDATE = {
     Clusters: {"data_center"},
@@ -307,7 +394,9 @@ def test_update_sends_every_writable_element_as_a_change(
     with pytest.raises(_Recorded):
         resource.update(_call(), "id", FULL_BODIES[resource_cls])
     changes = seen[0].arguments["changes"]
-    expected = set(resource.parse(FULL_BODIES[resource_cls])) - IGNORED_ON_UPDATE.get(resource_cls, set())
+    expected = _keywords(resource_cls, resource.parse(FULL_BODIES[resource_cls])) - IGNORED_ON_UPDATE.get(
+        resource_cls, set()
+    )
     assert set(specified(changes)) == expected
 
 
@@ -325,7 +414,7 @@ def test_add_passes_every_writable_element_as_a_parameter(
     with pytest.raises(_Recorded):
         resource.add(_call(), body)
     passed = {name for name, value in seen[0].arguments.items() if value is not None}
-    assert set(resource.parse(body)) <= passed
+    assert _keywords(resource_cls, resource.parse(body)) <= passed
 
 
 def test_attachment_update_sends_the_flags_it_was_given(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,6 +13,7 @@ from neutrino.engine.api.resource import Collection
 from neutrino.engine.api.resources.clusters import Clusters
 from neutrino.engine.api.resources.datacenters import DataCenters
 from neutrino.engine.api.resources.hosts import Hosts
+from neutrino.engine.api.resources.macpools import MacPoolView
 from neutrino.engine.api.resources.networks import Networks, VnicProfiles
 from neutrino.engine.api.resources.permissions import _Named, _Permission
 from neutrino.engine.api.resources.vms import Nics, Vms
@@ -20,6 +21,7 @@ from neutrino.engine.api.tree import build_tree
 from neutrino.engine.commands.common import Ref
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest
+from neutrino.engine.domain.options import SchedulingPolicy
 from neutrino.engine.provider_clients.base import ProviderNetwork, ProviderSubnet
 from neutrino.engine.provider_clients.certificates import Certificate
 
@@ -168,6 +170,9 @@ ENTITY_OF_LIVE = {
     "VnicProfilePermissions": _Permission,
     "Roles": _Named,
     "Groups": _Named,
+    "MacPools": MacPoolView,
+    "SchedulingPolicies": SchedulingPolicy,
+    "ClusterProviders": model.ExternalProvider,
 }
 
 

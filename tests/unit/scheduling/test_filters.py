@@ -82,3 +82,12 @@ def test_least_loaded_host_wins_unless_one_is_preferred() -> None:
     assert schedule([busy, idle], needs).host is idle
     assert schedule([busy, idle], needs, prefer="busy").host is busy
     assert schedule([], needs).explain() == "There is no host in the VM's cluster."
+
+
+def test_a_placement_policy_s_hosts_are_the_only_candidates() -> None:
+    pinned = VmNeeds(frozenset(), allowed_hosts=frozenset({"b"}))
+    decision = schedule([host("a"), host("b")], pinned)
+    assert decision.host is not None and decision.host.id == "b"
+    assert decision.excluded == {"a": "PinToHost: the VM's placement policy does not name it"}
+    assert schedule([host("a")], pinned).host is None
+    assert schedule([host("a"), host("b")], VmNeeds(frozenset())).host is not None  # no policy: any host

@@ -12,6 +12,7 @@ import enum
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -218,3 +219,95 @@ def custom_properties_field(element: str = "custom_properties", item: str = "cus
 
 def common_fields() -> tuple[Field, ...]:
     return (Field("name"), Field("description"), Field("comment"))
+
+
+# --- settings kept in an entity's options value (domain.options), nested as oVirt nests them ------------
+
+
+@dataclass(frozen=True)
+class Opt:
+    """One setting of an entity's ``options``: where it sits on the wire (``ksm.enabled``), the option it is,
+    and its codec; ``item`` names the repeated element of a list (``required_rng_source``). ``value`` computes
+    what is shown when the stored value is derived (a VM's guaranteed memory defaults to its memory)."""
+
+    path: str
+    attr: str
+    codec: Codec = TEXT
+    item: str | None = None
+    value: Callable[[Any], Any] | None = None
+    writable: bool = True
+
+    def shown(self, entity: Any) -> Any:
+        raw = self.value(entity) if self.value is not None else getattr(entity.options, self.attr)
+        if raw is None:
+            return None
+        if self.item is not None:
+            return {self.item: [self.codec.render(v) for v in raw]}
+        return self.codec.render(raw)
+
+    def parse(self, raw: Any) -> Any:
+        if self.item is None:
+            return self.codec.parse(raw, self.path)
+        if raw in ("", None):
+            return ()
+        if not isinstance(raw, dict):
+            raise invalid(self.path, raw, f"a list of {self.item}")
+        return tuple(self.codec.parse(v, f"{self.path}.{self.item}") for v in as_list(raw.get(self.item)))
+
+
+def option_fields(*opts: Opt) -> tuple[Field, ...]:
+    """One Field per top-level element the options occupy, rendering and parsing the nested shape."""
+    groups: dict[str, list[Opt]] = {}
+    for opt in opts:
+        groups.setdefault(opt.path.split(".")[0], []).append(opt)
+    return tuple(_option_field(head, tuple(group)) for head, group in groups.items())
+
+
+def _option_field(head: str, group: tuple[Opt, ...]) -> Field:
+    def render(entity: Any) -> Any:
+        out: Tree = {}
+        for opt in group:
+            value = opt.shown(entity)
+            if value is None:
+                continue
+            rest = opt.path.split(".")[1:]
+            if not rest:
+                return value
+            node = out
+            for part in rest[:-1]:
+                node = node.setdefault(part, {})
+            node[rest[-1]] = value
+        return out or None
+
+    def parse(raw: Any, element: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for opt in group:
+            found = _below(raw, head, opt.path.split(".")[1:]) if opt.writable else _ABSENT
+            if found is not _ABSENT:
+                out[opt.attr] = opt.parse(found)
+        return out
+
+    return Field(head, render_fn=render, parse_fn=parse)
+
+
+_ABSENT = object()
+
+
+def _below(raw: Any, head: str, rest: list[str]) -> Any:
+    """The value at ``rest`` below an element the client sent, or _ABSENT (an empty element sets nothing)."""
+    node, walked = raw, [head]
+    for part in rest:
+        if node in ("", None):
+            return _ABSENT
+        if not isinstance(node, dict):
+            raise invalid(".".join(walked), node, f"an element with '{part}'")
+        if part not in node:
+            return _ABSENT
+        node, walked = node[part], [*walked, part]
+    return node
+
+
+def split_options(parsed: dict[str, Any], cls: type) -> dict[str, Any]:
+    """Move the parsed keywords that are options of ``cls`` (a ``domain.options`` value) out of ``parsed``."""
+    names = {f.name for f in dataclass_fields(cls)}
+    return {key: parsed.pop(key) for key in list(parsed) if key in names}

@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from neutrino.engine.api.resource import Collection
-from neutrino.engine.api.resources.clusters import ClusterNetworks, Clusters
+from neutrino.engine.api.resources.clusters import ClusterNetworks, ClusterProviders, Clusters
 from neutrino.engine.api.resources.datacenters import DataCenters
 from neutrino.engine.api.resources.events import Events
 from neutrino.engine.api.resources.hosts import Hosts, Templates
+from neutrino.engine.api.resources.macpools import MacPools
 from neutrino.engine.api.resources.networks import Networks, VnicProfiles
 from neutrino.engine.api.resources.permissions import Groups, Roles, VnicProfilePermissions
 from neutrino.engine.api.resources.providers import (
@@ -18,6 +19,7 @@ from neutrino.engine.api.resources.providers import (
     Providers,
     ProviderSubnets,
 )
+from neutrino.engine.api.resources.schedulingpolicies import SchedulingPolicies
 from neutrino.engine.api.resources.users import Users
 from neutrino.engine.api.resources.vms import NICS, SnapshotNics, Snapshots, Vms
 
@@ -36,6 +38,13 @@ def cluster_networks() -> Node:
     return Node(ClusterNetworks(), {"vnicprofiles": profiles()})
 
 
+def clusters() -> Node:
+    return Node(
+        Clusters(),
+        {"networks": cluster_networks(), "externalnetworkproviders": Node(ClusterProviders())},
+    )
+
+
 def build_tree() -> dict[str, Node]:
     return {
         # a network's profiles are reachable wherever the network is listed, as its `vnicprofiles` link says
@@ -43,16 +52,18 @@ def build_tree() -> dict[str, Node]:
             DataCenters(),
             {
                 "networks": Node(Networks(), {"vnicprofiles": profiles()}),
-                "clusters": Node(Clusters(), {"networks": cluster_networks()}),
+                "clusters": clusters(),
             },
         ),
-        "clusters": Node(Clusters(), {"networks": cluster_networks()}),
+        "clusters": clusters(),
         "hosts": Node(Hosts()),
         "templates": Node(Templates()),
         "networks": Node(Networks(), {"vnicprofiles": profiles()}),
         "vnicprofiles": profiles(),
         "events": Node(Events()),
         "users": Node(Users()),
+        "macpools": Node(MacPools()),
+        "schedulingpolicies": Node(SchedulingPolicies()),
         "roles": Node(Roles()),
         "groups": Node(Groups()),
         "openstacknetworkproviders": Node(
@@ -72,6 +83,7 @@ def build_tree() -> dict[str, Node]:
 EMPTY_LISTS: dict[str, str] = {
     "affinitygroups": "affinity_groups",
     "affinitylabels": "affinity_labels",
+    "balances": "balances",
     "agents": "agents",
     "applications": "applications",
     "cdroms": "cdroms",
@@ -107,6 +119,8 @@ EMPTY_LISTS: dict[str, str] = {
     "unmanagednetworks": "unmanaged_networks",
     "watchdogs": "watchdogs",
     "externalnetworkproviders": "external_providers",
+    "filters": "filters",
+    "weights": "weights",
     "events": "events",
     "openstacknetworkproviders": "openstack_network_providers",
 }

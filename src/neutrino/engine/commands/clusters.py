@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from neutrino.engine.commands import events
 from neutrino.engine.commands.common import (
@@ -19,6 +21,7 @@ from neutrino.engine.commands.monitoring import sync_cluster_hosts
 from neutrino.engine.domain import model
 from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import BadRequest, Conflict, InUse, cannot
+from neutrino.engine.domain.options import ClusterOptions, check_cluster_options
 from neutrino.engine.domain.rules import check_cluster_version, check_external_attachment, check_name
 from neutrino.engine.store.uow import UnitOfWork
 
@@ -37,6 +40,8 @@ class ClusterChanges:
     version_major: int | Unset = UNSET
     version_minor: int | Unset = UNSET
     default_provider: Ref | None | Unset = UNSET
+    # oVirt's settings (domain.options.ClusterOptions), by option name: only those the client sent
+    options: Mapping[str, Any] | Unset = UNSET
 
 
 @dataclass(frozen=True)
@@ -59,9 +64,13 @@ def add_cluster(
     version_major: int | None = None,
     version_minor: int | None = None,
     default_provider: Ref | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> model.Cluster:
-    """Add a cluster to a data center; without a version it gets the data center's, as oVirt's API does."""
+    """Add a cluster to a data center; without a version it gets the data center's, as oVirt's API does.
+    ``options``: oVirt's settings that differ from their defaults (``ClusterOptions``), by name."""
     check_name(name)
+    settings = ClusterOptions().changed(options or {})
+    check_cluster_options(settings, "add")
     with ctx.uow() as uow:
         dc = require(uow.datacenters, data_center, "Data Center", "data_center")
         if uow.clusters.first(name=name):
@@ -87,6 +96,7 @@ def add_cluster(
                 version_major=version[0],
                 version_minor=version[1],
                 default_provider_id=provider_id,
+                options=settings,
             )
         )
         uow.flush()
@@ -127,7 +137,12 @@ def update_cluster(ctx: EngineContext, cluster_id: str, changes: ClusterChanges)
             cluster.default_provider_id = (
                 require(uow.providers, ref, "Provider", "external_network_providers").id if ref else None
             )
-        apply_specified(cluster, changes, skip={"default_provider"})
+        if changes.options is not UNSET:
+            settings = cluster.options.changed(changes.options)
+            if settings != cluster.options:
+                check_cluster_options(settings, "edit")
+                cluster.options = settings
+        apply_specified(cluster, changes, skip={"default_provider", "options"})
         events.emit(
             uow,
             AuditType.USER_UPDATE_CLUSTER,

@@ -4,7 +4,9 @@ internal networks on it; the host monitor keeps doing so (Up / NonResponsive).""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from neutrino.engine.commands import events, operations
 from neutrino.engine.commands.common import (
@@ -20,6 +22,7 @@ from neutrino.engine.commands.monitoring import refresh_host
 from neutrino.engine.domain import model
 from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import BadRequest, Conflict, cannot, name_in_use
+from neutrino.engine.domain.options import HostOptions, check_host_options
 from neutrino.engine.domain.rules import check_name
 
 TYPE = "Host"
@@ -38,6 +41,8 @@ class HostChanges:
     port: int | Unset = UNSET
     cluster: Ref | Unset = UNSET
     root_password: str | None | Unset = UNSET
+    # oVirt's settings (domain.options.HostOptions), by option name: only those the client sent
+    options: Mapping[str, Any] | Unset = UNSET
 
 
 def add_host(
@@ -50,9 +55,12 @@ def add_host(
     *,
     description: str = "",
     comment: str = "",
+    options: Mapping[str, Any] | None = None,
 ) -> model.Host:
     check_name(name)
     check_address(address)
+    settings = HostOptions().changed(options or {})
+    check_host_options(settings, "add")
     port = DEFAULT_AGENT_PORT if port is None else port
     if not 1 <= port <= 65535:
         raise BadRequest(f"Invalid value for 'port': {port} is not between 1 and 65535.")
@@ -70,6 +78,7 @@ def add_host(
                 status=model.HostStatus.INSTALLING,
                 description=description,
                 comment=comment,
+                options=settings,
             )
         )
         events.emit(
@@ -101,19 +110,29 @@ def update_host(ctx: EngineContext, host_id: str, changes: HostChanges) -> model
             check_name(changes.name)
             if uow.hosts.first(name=changes.name):
                 raise name_in_use("edit", TYPE)
+        # the agent is read again when what reaches it changed (sending the current values changes nothing)
+        moved = False
         if changes.cluster is not UNSET:
             cluster_id = require(uow.clusters, changes.cluster, "Cluster", "cluster").id
             if cluster_id != host.cluster_id and uow.vms.count(host_id=host.id):
                 raise Conflict(cannot("edit", TYPE, "There are VMs running on the Host."))
+            moved = cluster_id != host.cluster_id
             host.cluster_id = cluster_id
         if changes.address is not UNSET:
             check_address(changes.address)
-        moved = any(v is not UNSET for v in (changes.address, changes.port, changes.cluster))
+            moved = moved or changes.address != host.address
+        if changes.port is not UNSET:
+            moved = moved or changes.port != host.port
         if changes.root_password is not UNSET:
-            moved = True
-            secret = changes.root_password
-            host.agent_token = ctx.secrets.encrypt(secret) if secret else ""
-        apply_specified(host, changes, skip={"cluster", "root_password"})
+            secret = changes.root_password or ""
+            if secret != _stored_token(ctx, host):
+                moved = True
+                host.agent_token = ctx.secrets.encrypt(secret) if secret else ""
+        if changes.options is not UNSET:
+            settings = host.options.changed(changes.options)
+            check_host_options(settings, "edit")
+            host.options = settings
+        apply_specified(host, changes, skip={"cluster", "root_password", "options"})
         events.emit(
             uow,
             AuditType.USER_UPDATE_VDS,
@@ -124,11 +143,28 @@ def update_host(ctx: EngineContext, host_id: str, changes: HostChanges) -> model
     return (refresh_host(ctx, host.id, sync_networks=True) or host) if moved else host
 
 
+def _stored_token(ctx: EngineContext, host: model.Host) -> str | None:
+    """The agent token the host has now; None when it cannot be read (another engine key)."""
+    try:
+        return ctx.secrets.decrypt(host.agent_token) if host.agent_token else ""
+    except ValueError:
+        return None
+
+
 def remove_host(ctx: EngineContext, host_id: str) -> None:
     with ctx.uow() as uow:
         host = get_or_404(uow.hosts, host_id, TYPE)
         if uow.vms.count(host_id=host.id) or operations.running_to(uow, host.id):
             raise Conflict(cannot("remove", TYPE, "There are VMs running on the Host."))
+        pinned = [
+            vm.name
+            for vm in uow.vms.list(cluster_id=host.cluster_id)
+            if host.id in vm.options.placement_hosts
+        ]
+        if pinned:
+            raise Conflict(
+                cannot("remove", TYPE, f"The placement policy of VM(s) {', '.join(sorted(pinned))} names it.")
+            )
         uow.hosts.delete(host)
         events.emit(
             uow, AuditType.USER_REMOVE_VDS, f"Host {host.name} was removed by {events.actor()}.", host=host

@@ -19,6 +19,7 @@ from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import Conflict, EngineError, HostFailure
 from neutrino.engine.domain.model import VmStatus
 from neutrino.engine.domain.operations import Operation, OperationKind, OperationState, StepName
+from neutrino.engine.domain.options import VmAffinity
 from neutrino.engine.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ def migrate_vm(ctx: EngineContext, vm_id: str, host_ref: Ref | None = None) -> m
                 if not vm.is_running
                 else f"Cannot migrate VM. The VM is in {vm.status.value} status."
             )
+        if vm.options.affinity == VmAffinity.PINNED:
+            raise Conflict("Cannot migrate VM. VM is non migratable.")  # pinned to its host
         source = get_or_404(uow.hosts, vm.host_id, "Host")
         wanted = require(uow.hosts, host_ref, "Host", "host") if host_ref else None
         if wanted is not None and wanted.id == source.id:

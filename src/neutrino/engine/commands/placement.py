@@ -50,6 +50,7 @@ class Placement:
     required_networks: frozenset[str]
     hosts: list[model.Host]
     agents_alive: dict[tuple[str, str], bool] = field(default_factory=dict)  # (provider id, host) -> alive
+    allowed_hosts: frozenset[str] | None = None  # the VM's placement policy hosts; None: any host
 
 
 def plan_nic(uow: UnitOfWork, nic: model.VmNic, action: str) -> NicPlan | None:
@@ -90,7 +91,8 @@ def plan_vm(uow: UnitOfWork, vm: model.Vm, action: str = "run") -> Placement:
         network = uow.networks.get(attachment.network_id)
         if network is not None and not network.is_external and network.is_vm_network:
             required.add(network.name)
-    return Placement(plans, frozenset(required), list(uow.hosts.list(cluster_id=vm.cluster_id)))
+    pinned = frozenset(vm.options.placement_hosts) or None
+    return Placement(plans, frozenset(required), list(uow.hosts.list(cluster_id=vm.cluster_id)), {}, pinned)
 
 
 def resolve(ctx: EngineContext, placement: Placement, action: str = "run") -> None:
@@ -171,7 +173,7 @@ def needs_of(placement: Placement) -> VmNeeds:
             )
         elif plan.network is not None:
             vnics.append(VnicNeed(plan.name, internal_network=plan.network.name))
-    return VmNeeds(placement.required_networks, tuple(vnics))
+    return VmNeeds(placement.required_networks, tuple(vnics), placement.allowed_hosts)
 
 
 def choose_host(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 # a vNIC's provisioning record lives in its own module (its transition rules); re-exported with the vNIC
+from neutrino.engine.domain.options import ClusterOptions, HostOptions, VmOptions
 from neutrino.engine.domain.provisioning import NicState as NicState
 from neutrino.engine.domain.provisioning import Provisioning as Provisioning
 
@@ -126,6 +127,8 @@ class Cluster:
     version_major: int = 4
     version_minor: int = 7
     default_provider_id: str | None = None
+    # oVirt's cluster settings Neutrino keeps (KSM, fencing, migration, scheduling policy...)
+    options: ClusterOptions = field(default_factory=ClusterOptions)
     id: str = field(default_factory=new_id)
 
 
@@ -143,6 +146,8 @@ class Host:
     capabilities: dict[str, object] = field(default_factory=dict)
     last_seen: datetime | None = None
     status_detail: str = ""
+    # oVirt's host settings Neutrino keeps (SPM priority, kdump detection, kernel command line...)
+    options: HostOptions = field(default_factory=HostOptions)
     id: str = field(default_factory=new_id)
 
     def plugin_support(self) -> dict[str, dict[str, object]]:
@@ -239,6 +244,8 @@ class Vm:
     stop_time: datetime | None = None
     # the operation in flight on the VM (domain.operations.Operation): its claim, one at a time
     operation_id: str | None = None
+    # oVirt's VM settings Neutrino keeps (CPU topology, memory policy, display, placement...)
+    options: VmOptions = field(default_factory=VmOptions)
     id: str = field(default_factory=new_id)
 
     @property

@@ -42,6 +42,7 @@ class VnicNeed:
 class VmNeeds:
     required_networks: frozenset[str]  # the cluster's required internal networks
     vnics: tuple[VnicNeed, ...] = ()
+    allowed_hosts: frozenset[str] | None = None  # the VM's placement policy hosts (ids); None: any
 
 
 Filter = Callable[[HostView, VmNeeds], str | None]  # None: the host passes; else why it does not
@@ -49,6 +50,12 @@ Filter = Callable[[HostView, VmNeeds], str | None]  # None: the host passes; els
 
 def host_up(host: HostView, needs: VmNeeds) -> str | None:
     return None if host.up else "the host is not Up"
+
+
+def placement_hosts(host: HostView, needs: VmNeeds) -> str | None:
+    if needs.allowed_hosts is None or host.id in needs.allowed_hosts:
+        return None
+    return "the VM's placement policy does not name it"
 
 
 def required_networks(host: HostView, needs: VmNeeds) -> str | None:
@@ -84,6 +91,7 @@ def provider_agent(host: HostView, needs: VmNeeds) -> str | None:
 
 FILTERS: tuple[tuple[str, Filter], ...] = (
     ("Up", host_up),
+    ("PinToHost", placement_hosts),
     ("RequiredNetworks", required_networks),
     ("VnicNetworks", vnic_networks),
     ("ProviderAgent", provider_agent),

@@ -15,6 +15,7 @@ from sqlalchemy.orm import registry
 
 from neutrino.engine.domain import model
 from neutrino.engine.domain.operations import Operation, OperationKind, OperationState, StepName
+from neutrino.engine.domain.options import ClusterOptions, HostOptions, VmOptions
 from neutrino.engine.domain.provisioning import Provisioning
 
 metadata = sa.MetaData(
@@ -76,6 +77,23 @@ class ProvisioningJSON(sa.TypeDecorator[Provisioning]):
         return Provisioning.from_json(value)
 
 
+class OptionsJSON(sa.TypeDecorator[Any]):
+    """A cluster's, host's or VM's oVirt settings (``domain.options``), stored as one JSON document."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def __init__(self, cls: type[ClusterOptions | HostOptions | VmOptions]) -> None:
+        super().__init__()
+        self.cls = cls
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> dict[str, Any]:
+        return (value or self.cls()).to_json()
+
+    def process_result_value(self, value: dict[str, Any] | None, dialect: sa.Dialect) -> Any:
+        return self.cls.from_json(value)
+
+
 TS = UtcDateTime()
 
 data_centers = sa.Table(
@@ -130,6 +148,7 @@ clusters = sa.Table(
     sa.Column("version_major", sa.Integer, nullable=False),
     sa.Column("version_minor", sa.Integer, nullable=False),
     _id("default_provider_id", sa.ForeignKey("providers.id")),
+    sa.Column("options", OptionsJSON(ClusterOptions), nullable=False, default=ClusterOptions),
 )
 
 hosts = sa.Table(
@@ -147,6 +166,7 @@ hosts = sa.Table(
     sa.Column("capabilities", sa.JSON, nullable=False, default=dict),
     sa.Column("last_seen", TS),
     sa.Column("status_detail", sa.Text, nullable=False, default=""),
+    sa.Column("options", OptionsJSON(HostOptions), nullable=False, default=HostOptions),
 )
 
 networks = sa.Table(
@@ -226,6 +246,7 @@ vms = sa.Table(
     sa.Column("stop_time", TS),
     # the operation in flight on the VM (a row of ``operations``), the VM's claim
     sa.Column("operation_id", sa.String(36)),
+    sa.Column("options", OptionsJSON(VmOptions), nullable=False, default=VmOptions),
 )
 
 vm_nics = sa.Table(

@@ -7,21 +7,29 @@ from typing import Any
 from neutrino.engine.api.fields import (
     API,
     BOOL,
+    INT,
+    TEXT,
+    Codec,
     Enum,
     Field,
+    Opt,
     RefTo,
     changes_of,
     common_fields,
     invalid,
+    option_fields,
+    split_options,
     text_of,
     version_field,
 )
 from neutrino.engine.api.resource import Call, Collection
+from neutrino.engine.api.resources.macpools import DEFAULT_POOL_ID, DEFAULT_POOL_NAME
 from neutrino.engine.api.resources.networks import Networks
 from neutrino.engine.api.wire import Tree, as_list
 from neutrino.engine.commands import clusters as cmd
 from neutrino.engine.commands.common import Ref
 from neutrino.engine.domain import model
+from neutrino.engine.domain import options as o
 from neutrino.engine.domain.errors import BadRequest
 
 
@@ -69,6 +77,80 @@ def _providers_parse(raw: Any, element: str) -> dict[str, Any]:
     return {"default_provider": Ref(id=ref.get("id"), name=ref.get("name"))}
 
 
+class IdOf(Codec):
+    """A link to one of a fixed set of things by id (``<scheduling_policy id=".."/>``, ``<policy id=".."/>``)."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+
+    def parse(self, raw: Any, element: str) -> Any:
+        if not isinstance(raw, dict) or not raw.get("id"):
+            raise invalid(element, raw, "a reference by id")
+        return str(raw["id"])
+
+    def render(self, value: Any) -> Any:
+        return {"href": f"{API}/{self.path}/{value}", "id": value} if self.path else {"id": value}
+
+
+def _mac_pool_render(entity: Any) -> Any:
+    return {"href": f"{API}/macpools/{DEFAULT_POOL_ID}", "id": DEFAULT_POOL_ID}
+
+
+def _mac_pool_parse(raw: Any, element: str) -> dict[str, Any]:
+    """The engine has one MAC pool (its configured range): a cluster may name it, and no other."""
+    ref = raw if isinstance(raw, dict) else {}
+    if ref.get("id") not in (None, "", DEFAULT_POOL_ID) or ref.get("name") not in (
+        None,
+        "",
+        DEFAULT_POOL_NAME,
+    ):
+        raise BadRequest(
+            f"Invalid value for '{element}': the engine has one MAC pool, "
+            f"'{DEFAULT_POOL_NAME}' ({DEFAULT_POOL_ID})."
+        )
+    return {}
+
+
+def mac_pool_field() -> Field:
+    return Field("mac_pool", render_fn=_mac_pool_render, parse_fn=_mac_pool_parse)
+
+
+CLUSTER_OPTIONS = option_fields(
+    Opt("ballooning_enabled", "ballooning_enabled", BOOL),
+    Opt("error_handling.on_error", "on_error", Enum(o.MigrateOnError)),
+    Opt("fencing_policy.enabled", "fencing_enabled", BOOL),
+    Opt("fencing_policy.skip_if_connectivity_broken.enabled", "fencing_skip_if_connectivity_broken", BOOL),
+    Opt("fencing_policy.skip_if_connectivity_broken.threshold", "fencing_connectivity_threshold", INT),
+    Opt("fencing_policy.skip_if_gluster_bricks_up", "fencing_skip_if_gluster_bricks_up", BOOL),
+    Opt("fencing_policy.skip_if_gluster_quorum_not_met", "fencing_skip_if_gluster_quorum_not_met", BOOL),
+    Opt("fencing_policy.skip_if_sd_active.enabled", "fencing_skip_if_sd_active", BOOL),
+    Opt("gluster_service", "gluster_service", BOOL),
+    Opt("ha_reservation", "ha_reservation", BOOL),
+    Opt("ksm.enabled", "ksm_enabled", BOOL),
+    Opt("ksm.merge_across_nodes", "ksm_merge_across_nodes", BOOL),
+    Opt("maintenance_reason_required", "maintenance_reason_required", BOOL),
+    Opt("memory_policy.over_commit.percent", "memory_over_commit", INT),
+    Opt("memory_policy.transparent_hugepages.enabled", "transparent_hugepages", BOOL),
+    Opt("migration.auto_converge", "migration_auto_converge", Enum(o.InheritableBoolean)),
+    Opt("migration.bandwidth.assignment_method", "migration_bandwidth", Enum(o.BandwidthAssignment)),
+    Opt("migration.bandwidth.custom_value", "migration_bandwidth_custom", INT),
+    Opt("migration.compressed", "migration_compressed", Enum(o.InheritableBoolean)),
+    Opt("migration.encrypted", "migration_encrypted", Enum(o.InheritableBoolean)),
+    Opt("migration.policy", "migration_policy_id", IdOf(None)),
+    Opt("optional_reason", "optional_reason", BOOL),
+    Opt("required_rng_sources", "required_rng_sources", Enum(o.RngSource), item="required_rng_source"),
+    Opt("serial_number.policy", "serial_policy", Enum(o.SerialNumberPolicy)),
+    Opt("serial_number.value", "serial_policy_value", TEXT),
+    Opt("switch_type", "switch_type", Enum(o.SwitchType)),
+    Opt("firewall_type", "firewall_type", Enum(o.FirewallType)),
+    Opt("threads_as_cores", "threads_as_cores", BOOL),
+    Opt("trusted_service", "trusted_service", BOOL),
+    Opt("tunnel_migration", "tunnel_migration", BOOL),
+    Opt("virt_service", "virt_service", BOOL),
+    Opt("scheduling_policy", "scheduling_policy_id", IdOf("schedulingpolicies")),
+)
+
+
 class Clusters(Collection):
     path, plural, element, type_name, repo = "clusters", "clusters", "cluster", "Cluster", "clusters"
     fields = (
@@ -77,6 +159,8 @@ class Clusters(Collection):
         Field("cpu", render_fn=_cpu_render, parse_fn=_cpu_parse),
         version_field(),
         Field("external_network_providers", render_fn=_providers_render, parse_fn=_providers_parse),
+        *CLUSTER_OPTIONS,
+        mac_pool_field(),
     )
     links = (
         "affinitygroups",
@@ -101,14 +185,53 @@ class Clusters(Collection):
         fields = self.parse(body)
         if call.parents:
             fields["data_center"] = Ref(id=call.parents[0])
-        return cmd.add_cluster(call.ctx, fields.pop("name", None), fields.pop("data_center", None), **fields)
+        options = split_options(fields, o.ClusterOptions)
+        return cmd.add_cluster(
+            call.ctx, fields.pop("name", None), fields.pop("data_center", None), options=options, **fields
+        )
 
     def update(self, call: Call, id_: str, body: Tree) -> Any:
-        changes = changes_of(cmd.ClusterChanges, self.parse(body), ignore={"data_center"})
+        fields = self.parse(body)
+        options = split_options(fields, o.ClusterOptions)
+        changes = changes_of(
+            cmd.ClusterChanges,
+            {**fields, **({"options": options} if options else {})},
+            ignore={"data_center"},
+        )
         return cmd.update_cluster(call.ctx, id_, changes)
 
     def remove(self, call: Call, id_: str) -> None:
         cmd.remove_cluster(call.ctx, id_)
+
+
+class ClusterProviders(Collection):
+    """/clusters/{id}/externalnetworkproviders: the cluster's default network provider (oVirt keeps a list)."""
+
+    path, plural, element, type_name = (
+        "externalnetworkproviders",
+        "external_providers",
+        "external_provider",
+        "Provider",
+    )
+    fields = (*common_fields(), Field("url", writable=False))
+
+    def list(self, call: Call) -> Any:
+        cluster = call.uow.clusters.get(call.parents[-1])
+        provider = (
+            call.uow.providers.get(cluster.default_provider_id)
+            if cluster and cluster.default_provider_id
+            else None
+        )
+        return [provider] if provider is not None else []
+
+    def get(self, call: Call, id_: str) -> Any:
+        for provider in self.list(call):
+            if provider.id == id_:
+                return provider
+        return super().get(call, "")
+
+    def href(self, call: Call, entity: Any) -> str:
+        return f"{API}/openstacknetworkproviders/{entity.id}"
 
 
 class ClusterNetworks(Networks):

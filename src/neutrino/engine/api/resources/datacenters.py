@@ -4,11 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.engine.api.fields import BOOL, Enum, Field, RefTo, changes_of, common_fields, version_field
+from neutrino.engine.api.fields import (
+    BOOL,
+    Enum,
+    Field,
+    RefTo,
+    changes_of,
+    common_fields,
+    invalid,
+    version_field,
+)
 from neutrino.engine.api.resource import Call, Collection
+from neutrino.engine.api.resources.clusters import mac_pool_field
 from neutrino.engine.api.wire import Tree
 from neutrino.engine.commands import datacenters as cmd
 from neutrino.engine.domain import model
+
+
+def _quota_mode_parse(raw: Any, element: str) -> dict[str, Any]:
+    if str(raw).strip() != "disabled":
+        raise invalid(element, raw, "'disabled' (Neutrino has no quotas)")
+    return {}
 
 
 class DataCenters(Collection):
@@ -24,6 +40,10 @@ class DataCenters(Collection):
         Field("local", codec=BOOL),
         Field("status", codec=Enum(model.DataCenterStatus), writable=False),
         version_field(),
+        mac_pool_field(),
+        # Neutrino has no quotas and no storage: a data center's quota mode is `disabled`, its format oVirt's
+        Field("quota_mode", render_fn=lambda e: "disabled", parse_fn=_quota_mode_parse),
+        Field("storage_format", render_fn=lambda e: "v5", writable=False),
     )
     links = ("clusters", "iscsibonds", "networks", "permissions", "quotas", "qoss", "storagedomains")
     searchable = True

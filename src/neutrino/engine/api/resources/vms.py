@@ -9,12 +9,16 @@ from neutrino.engine.api.fields import (
     BOOL,
     DATE,
     INT,
+    TEXT,
     Enum,
     Field,
+    Opt,
     RefTo,
     changes_of,
     common_fields,
     invalid,
+    option_fields,
+    split_options,
 )
 from neutrino.engine.api.resource import Call, Collection
 from neutrino.engine.api.wire import Tree
@@ -24,11 +28,53 @@ from neutrino.engine.commands import vms as cmd
 from neutrino.engine.commands.common import Ref
 from neutrino.engine.commands.migrate import migrate_vm
 from neutrino.engine.domain import model
+from neutrino.engine.domain import options as o
 from neutrino.engine.domain.errors import BadRequest, NotFound
 
 
 def _action(status: str = "complete", **extra: Any) -> Tree:
     return {"status": status, **extra}
+
+
+VM_OPTIONS = option_fields(
+    Opt("bios.boot_menu.enabled", "boot_menu", BOOL),
+    Opt("console.enabled", "serial_console", BOOL),
+    Opt("cpu.mode", "cpu_mode", Enum(o.CpuMode)),
+    Opt("cpu.topology.cores", "cpu_cores", INT),
+    Opt("cpu.topology.sockets", "cpu_sockets", INT),
+    Opt("cpu.topology.threads", "cpu_threads", INT),
+    Opt("cpu_shares", "cpu_shares", INT),
+    Opt("delete_protected", "delete_protected", BOOL),
+    Opt("display.copy_paste_enabled", "copy_paste_enabled", BOOL),
+    Opt("display.disconnect_action", "disconnect_action", TEXT),
+    Opt("display.file_transfer_enabled", "file_transfer_enabled", BOOL),
+    Opt("display.keyboard_layout", "keyboard_layout", TEXT),
+    Opt("display.monitors", "monitors", INT),
+    Opt("display.smartcard_enabled", "smartcard_enabled", BOOL),
+    Opt("display.type", "display_type", Enum(o.DisplayType)),
+    Opt("high_availability.enabled", "ha_enabled", BOOL),
+    Opt("high_availability.priority", "ha_priority", INT),
+    Opt("io.threads", "io_threads", INT),
+    Opt("memory_policy.ballooning", "ballooning", BOOL),
+    Opt("memory_policy.guaranteed", "memory_guaranteed", INT, value=lambda v: v.options.guaranteed(v.memory)),
+    Opt("memory_policy.max", "memory_max", INT, value=lambda v: v.options.maximum(v.memory)),
+    Opt("multi_queues_enabled", "multi_queues_enabled", BOOL),
+    Opt("os.boot.devices", "boot_devices", Enum(o.BootDevice), item="device"),
+    Opt("os.type", "os_type", TEXT),
+    Opt("placement_policy.affinity", "affinity", Enum(o.VmAffinity)),
+    Opt("placement_policy.hosts", "placement_hosts", RefTo("hosts"), item="host"),
+    Opt("serial_number.policy", "serial_policy", Enum(o.SerialNumberPolicy)),
+    Opt("serial_number.value", "serial_policy_value", TEXT),
+    Opt("soundcard_enabled", "soundcard_enabled", BOOL),
+    Opt("stateless", "stateless", BOOL),
+    Opt("storage_error_resume_behaviour", "storage_error_resume_behaviour", Enum(o.ResumeBehaviour)),
+    Opt("time_zone.name", "time_zone", TEXT),
+    Opt("time_zone.utc_offset", "time_zone", TEXT, value=lambda v: "+00:00", writable=False),
+    Opt("tpm_enabled", "tpm_enabled", BOOL),
+    Opt("type", "vm_type", Enum(o.VmType)),
+    Opt("usb.enabled", "usb_enabled", BOOL),
+    Opt("virtio_scsi.enabled", "virtio_scsi_enabled", BOOL),
+)
 
 
 class Vms(Collection):
@@ -43,6 +89,10 @@ class Vms(Collection):
         Field("creation_time", codec=DATE, writable=False),
         Field("start_time", codec=DATE, writable=False),
         Field("stop_time", codec=DATE, writable=False),
+        *VM_OPTIONS,
+        Field("origin", render_fn=lambda e: "ovirt", writable=False),
+        Field("next_run_configuration_exists", render_fn=lambda e: False, codec=BOOL, writable=False),
+        Field("run_once", render_fn=lambda e: False, codec=BOOL, writable=False),
     )
     links = (
         "affinitylabels",
@@ -77,6 +127,14 @@ class Vms(Collection):
             call.memo("nics_by_vm", lambda: by_vm)
         return super().render_list(call, entities)
 
+    def render(self, call: Call, entity: Any) -> Tree:
+        tree = super().render(call, entity)
+        # the CPU's architecture is the cluster's
+        arch = _arch_of_cluster(call).get(entity.cluster_id)
+        if arch is not None:
+            tree["cpu"] = {"architecture": arch, **(tree.get("cpu") or {})}
+        return tree
+
     def render_extra(self, call: Call, entity: Any) -> Tree:
         if not call.follows("nics"):
             return {}
@@ -88,16 +146,23 @@ class Vms(Collection):
 
     def add(self, call: Call, body: Tree) -> Any:
         fields = self.parse(body)
+        options = split_options(fields, o.VmOptions)
         return cmd.add_vm(
             call.ctx,
             fields.pop("name", None),
             fields.pop("cluster", None),
             fields.pop("template", None),
+            options=options,
             **fields,
         )
 
     def update(self, call: Call, id_: str, body: Tree) -> Any:
-        return cmd.update_vm(call.ctx, id_, changes_of(cmd.VmChanges, self.parse(body), ignore={"template"}))
+        fields = self.parse(body)
+        options = split_options(fields, o.VmOptions)
+        changes = changes_of(
+            cmd.VmChanges, {**fields, **({"options": options} if options else {})}, ignore={"template"}
+        )
+        return cmd.update_vm(call.ctx, id_, changes)
 
     def remove(self, call: Call, id_: str) -> None:
         cmd.remove_vm(call.ctx, id_)
@@ -144,6 +209,12 @@ def render_provisioning(nic: model.VmNic) -> Tree:
         "last_error": record.last_error,
         "steps": {"step": steps} if steps else None,
     }
+
+
+def _arch_of_cluster(call: Call) -> dict[str, str]:
+    return call.memo(
+        "arch_of_cluster", lambda: {c.id: c.cpu_architecture.value for c in call.uow.clusters.list()}
+    )
 
 
 def _mac_parse(raw: Any, element: str) -> dict[str, Any]:
