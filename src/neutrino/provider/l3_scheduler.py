@@ -77,9 +77,10 @@ class Candidate:
 def live_l3_agents(uow: UnitOfWork, deadline: datetime) -> dict[str, Candidate]:
     """The L3 agents alive at ``deadline`` (a heartbeat since), by id, with their load."""
     a, b = t.agents.c, t.router_l3_agent_bindings.c
-    load = dict(
-        uow.rows(sa.select(b.l3_agent_id, sa.func.count()).group_by(b.l3_agent_id))  # type: ignore[arg-type]
-    )
+    load: dict[str, int] = {
+        row[0]: int(row[1])
+        for row in uow.rows(sa.select(b.l3_agent_id, sa.func.count()).group_by(b.l3_agent_id))
+    }
     found = {}
     for row in uow.rows(
         sa.select(a.id, a.host, a.admin_state_up, a.configurations).where(
@@ -92,7 +93,7 @@ def live_l3_agents(uow: UnitOfWork, deadline: datetime) -> dict[str, Candidate]:
             row.host,
             bool(row.admin_state_up),
             frozenset(mappings) if isinstance(mappings, dict) else frozenset(),
-            int(load.get(row.id, 0)),
+            load.get(row.id, 0),
         )
     return found
 
@@ -124,7 +125,10 @@ def schedule(uow: UnitOfWork, down_time: timedelta, router_ids: Iterable[str] | 
     if not routers:
         return []
     with_ports = {row.router_id for row in uow.rows(sa.select(rp.router_id).where(rp.router_id.in_(routers)))}
-    bound = {row.router_id: row.l3_agent_id for row in uow.rows(sa.select(b).where(b.router_id.in_(routers)))}
+    bound = {
+        row.router_id: row.l3_agent_id
+        for row in uow.rows(sa.select(b.router_id, b.l3_agent_id).where(b.router_id.in_(routers)))
+    }
     agents = live_l3_agents(uow, utcnow() - down_time)
     physnets = _gateway_physnets(uow, routers)
     hosts = _hosts(uow, set(bound.values()))
@@ -203,7 +207,7 @@ def _bind_ports(uow: UnitOfWork, router_id: str, host: str, *, moved: bool = Fal
         "updated_at": utcnow(),
         "revision_number": p.revision_number + 1,
     }
-    where = [p.id.in_(mine)]
+    where: list[sa.ColumnElement[bool]] = [p.id.in_(mine)]
     if moved:
         values["status"] = "DOWN"
     else:
