@@ -122,7 +122,8 @@ class L3Follower:
             self._stop.wait(self.sync_interval)
             return "", True
         try:
-            new = self.neutron.l3_changes(after=token, wait=CHANGES_WAIT)
+            # no longer than the report interval: the heartbeat goes between two waits
+            new = self.neutron.l3_changes(after=token, wait=min(CHANGES_WAIT, self.report_interval))
         except NotFound:
             log.info(
                 "the network provider has no L3 change token: reading routers every %s s", self.sync_interval

@@ -63,7 +63,7 @@ class L3Routers:
                 current = applied.get(router_id)
                 if current == spec and router_id not in self._errors and router_id in present and not force:
                     continue
-                if not self._apply(spec, current):
+                if not self._apply(spec, current, full=force or router_id not in present):
                     failed.append(router_id)
             self.store.save()
             return failed
@@ -76,20 +76,16 @@ class L3Routers:
                     log.error("%s: router %s: %s", why, spec.router_id, self._errors.get(spec.router_id))
             self.store.save()
 
-    def _apply(self, spec: RouterSpec, previous: RouterSpec | None) -> bool:
+    def _apply(self, spec: RouterSpec, previous: RouterSpec | None, *, full: bool = True) -> bool:
+        """Build the router; unless ``full``, when only its floating IPs, routes or SNAT changed
+        (the same legs), only the gateway leg's addresses, the routes and the NAT rules."""
         state = self.store.state
         try:
-            self.namespaces.ensure_namespace(spec)
-            self.namespaces.remove_stale_legs(spec)
-            state.routers[spec.router_id] = spec  # its legs now count as users of their networks
-            if previous is not None:
-                kept = {leg.port_id for leg in spec.legs}
-                for leg in previous.legs:
-                    if leg.port_id not in kept:
-                        self._unplug(leg)
-            for leg in spec.legs:
-                self.namespaces.ensure_leg(spec, leg)
-                self._plug(leg)
+            if full or previous is None or previous.legs != spec.legs or spec.router_id in self._errors:
+                self._build_legs(spec, previous)
+            elif spec.floating_ips != previous.floating_ips:
+                self.namespaces.ensure_floating_ips(spec)
+            state.routers[spec.router_id] = spec
             self.namespaces.ensure_routing(spec, previous)
         except _HOST_ERRORS as exc:
             self._errors[spec.router_id] = str(exc)
@@ -97,6 +93,19 @@ class L3Routers:
             return False
         self._errors.pop(spec.router_id, None)
         return True
+
+    def _build_legs(self, spec: RouterSpec, previous: RouterSpec | None) -> None:
+        self.namespaces.ensure_namespace(spec)
+        self.namespaces.remove_stale_legs(spec)
+        self.store.state.routers[spec.router_id] = spec  # its legs now count as users of their networks
+        if previous is not None:
+            kept = {leg.port_id for leg in spec.legs}
+            for leg in previous.legs:
+                if leg.port_id not in kept:
+                    self._unplug(leg)
+        for leg in spec.legs:
+            self.namespaces.ensure_leg(spec, leg)
+            self._plug(leg)
 
     def _remove(self, router_id: str) -> None:
         spec = self.store.state.routers.pop(router_id)

@@ -222,6 +222,15 @@ class RouterNamespaces:
         for key, value in (("accept_ra", "0"), ("accept_dad", "0")):
             linux_net.ensure_sysctl(inner, f"net/ipv6/conf/{leg.device}/{key}", value, missing_ok=True)
         linux_net.ensure_link_state(inner, leg.device, mtu=leg.mtu)
+        self._ensure_addresses(spec, leg)
+
+    def ensure_floating_ips(self, spec: RouterSpec) -> None:
+        """Only the gateway leg's addresses (its own and the floating IPs): the rest is in place."""
+        if spec.gateway is not None:
+            self._ensure_addresses(spec, spec.gateway)
+
+    def _ensure_addresses(self, spec: RouterSpec, leg: RouterLeg) -> None:
+        inner = self.host_net.in_netns(self.namespace(spec.router_id))
         before = inner.addresses(leg.device)
         wanted = list(leg.addresses)
         if leg.kind == "gateway":
