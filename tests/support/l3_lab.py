@@ -87,7 +87,9 @@ class RoutedLab:
     def network(self, name: str, cidr: str) -> dict[str, Any]:
         p = self.provider
         net = p.create("networks", "network", name=name, **{"provider:network_type": "vxlan"})
-        subnet = p.create("subnets", "subnet", network_id=net["id"], cidr=cidr, ip_version=4, enable_dhcp=False)
+        subnet = p.create(
+            "subnets", "subnet", network_id=net["id"], cidr=cidr, ip_version=4, enable_dhcp=False
+        )
         return {**net, "subnet": subnet}
 
     def external_network(self) -> dict[str, Any]:
@@ -105,7 +107,11 @@ class RoutedLab:
         group = self.provider.create("security-groups", "security_group", name=name)["id"]
         for rule in rules:
             self.provider.create(
-                "security-group-rules", "security_group_rule", security_group_id=group, direction="ingress", **rule
+                "security-group-rules",
+                "security_group_rule",
+                security_group_id=group,
+                direction="ingress",
+                **rule,
             )
         return group
 
@@ -158,8 +164,8 @@ class RoutedLab:
         """The source address the outside's server sees a connection from ``ns`` come from ("" if
         it cannot connect)."""
         code = (
-            "import socket\ns = socket.create_connection(('%s', 9000), timeout=2)\n"
-            "print(s.recv(64).decode())" % OUTSIDE_IP
+            f"import socket\ns = socket.create_connection(('{OUTSIDE_IP}', 9000), timeout=2)\n"
+            "print(s.recv(64).decode())"
         )
         proc = self.lab.in_ns(ns, sys.executable, "-c", code, check=False)
         return proc.stdout.strip() if proc.returncode == 0 else ""

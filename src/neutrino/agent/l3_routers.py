@@ -78,15 +78,14 @@ class L3Routers:
 
     def _apply(self, spec: RouterSpec, previous: RouterSpec | None, *, full: bool = True) -> bool:
         """Build the router; unless ``full``, when only its floating IPs, routes or SNAT changed
-        (the same legs), only the gateway leg's addresses, the routes and the NAT rules."""
+        (the same legs), only what changed of the routes, the NAT rules and the floating IPs."""
         state = self.store.state
+        full = full or previous is None or previous.legs != spec.legs or spec.router_id in self._errors
         try:
-            if full or previous is None or previous.legs != spec.legs or spec.router_id in self._errors:
+            if full:
                 self._build_legs(spec, previous)
-            elif spec.floating_ips != previous.floating_ips:
-                self.namespaces.ensure_floating_ips(spec)
             state.routers[spec.router_id] = spec
-            self.namespaces.ensure_routing(spec, previous)
+            self.namespaces.ensure_routing(spec, previous, check=full)
         except _HOST_ERRORS as exc:
             self._errors[spec.router_id] = str(exc)
             log.error("router %s: %s", spec.router_id, exc)

@@ -26,7 +26,11 @@ pytestmark = pytest.mark.root
 
 @pytest.fixture
 def routed(lab: Lab) -> Iterator[RoutedLab]:
-    _require(None if sh("which", "iptables-restore", "conntrack", check=False).returncode == 0 else "iptables/conntrack missing")
+    _require(
+        None
+        if sh("which", "iptables-restore", "conntrack", check=False).returncode == 0
+        else "iptables/conntrack missing"
+    )
     with routed_lab(lab) as routed:
         yield routed
 
@@ -55,7 +59,12 @@ def test_a_router_joins_networks_reaches_outside_and_moves_when_its_host_dies(ro
     web = r.group(
         "web",
         {"protocol": "icmp"},
-        {"protocol": "tcp", "port_range_min": 8000, "port_range_max": 8000, "remote_ip_prefix": "10.0.2.0/24"},
+        {
+            "protocol": "tcp",
+            "port_range_min": 8000,
+            "port_range_max": 8000,
+            "remote_ip_prefix": "10.0.2.0/24",
+        },
     )
     anything = r.group("open", {"protocol": "icmp"}, {"protocol": "tcp"})
     vm1, vm2 = r.vm("vm1", "h1", net1, [web]), r.vm("vm2", "h2", net2, [anything])
@@ -72,7 +81,9 @@ def test_a_router_joins_networks_reaches_outside_and_moves_when_its_host_dies(ro
     # a floating IP: the outside reaches vm1 (ICMP; TCP 8000 is not from net2: refused), vm1 goes out from it
     fip = p.create("floatingips", "floatingip", floating_network_id=ext["id"], port_id=r.ports["vm1"]["id"])
     address = fip["floating_ip_address"]
-    took = eventually("the outside reaches vm1 at its floating IP", lambda: r.ping(r.outside, address, wait=0.2))
+    took = eventually(
+        "the outside reaches vm1 at its floating IP", lambda: r.ping(r.outside, address, wait=0.2)
+    )
     eventually("the floating IP is ACTIVE", lambda: r.fip_status(fip["id"]) == "ACTIVE")
     assert not r.tcp(r.outside, address, 8000)
     assert r.seen_from_outside(vm1) == address

@@ -169,7 +169,8 @@ class HostNet(ABC):
 
     @abstractmethod
     def nat_restore(self, text: str) -> None:
-        """Replace the whole IPv4 ``nat`` table with ``iptables-restore`` input (one transaction)."""
+        """Replace the whole IPv4 tables of ``iptables-restore`` input (``nat``, and ``raw`` when
+        given) in one call."""
 
     @abstractmethod
     def forget_connections(self, address: str) -> None:

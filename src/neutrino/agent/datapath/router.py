@@ -8,8 +8,10 @@ network's bridge like a vNIC. Then:
 * forwarding on; ARP answered only for an address of the leg asked on (``arp_ignore=1``);
 * routes: the default one via the external subnet's gateway, and the router's static routes
   (extraroute), exactly those;
-* the ``nat`` table (regenerated whole, one ``iptables-restore``; a digest comment lets a later
-  pass see it is current)::
+* the ``raw`` table: traffic between the router's own subnets is not tracked (nothing to
+  translate; the guests' groups track it on their bridges);
+* the ``nat`` table (regenerated whole with ``raw``, one ``iptables-restore``; a digest comment
+  lets a later pass see it is current)::
 
       PREROUTING  ─► neutrino-PREROUTING:  -d FIP -j DNAT --to FIXED        (per floating IP)
       OUTPUT      ─► neutrino-OUTPUT:      the same, for the router's own traffic
@@ -22,9 +24,10 @@ network's bridge like a vNIC. Then:
                                                                    (a guest reaching another's
                                                                    floating IP: replies come back)
 
-* each floating IP is a ``/32`` on the gateway leg (the kernel answers ARP for it); when one goes,
-  its tracked connections are deleted, so flows through it stop at once; a new address on the
-  gateway leg is announced with a gratuitous ARP.
+* each floating IP is a ``/32`` on the gateway leg (the kernel answers ARP for it), added after
+  its NAT rules and removed before them (the router never answers for it itself), announced with
+  a gratuitous ARP; when one goes, its tracked connections are deleted, so flows through it stop
+  at once.
 
 Security groups stay the guests' (their ports' chains on the host's bridges): routed traffic keeps
 its source address, traffic to a floating IP arrives with the outside's.
@@ -155,17 +158,35 @@ def nat_rules(spec: RouterSpec) -> tuple[list[str], str]:
                 f"-A neutrino-snat -s {subnet} -m conntrack --ctstate DNAT -j SNAT --to-source {address}"
             )
     lines = [f":{chain} - [0:0]" for chain in NAT_CHAINS] + body
-    return lines, hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+    return lines, hashlib.sha256("\n".join([*lines, *raw_rules(spec)]).encode()).hexdigest()[:16]
+
+
+def raw_rules(spec: RouterSpec) -> list[str]:
+    """The router's ``raw`` rules: traffic routed between its own subnets is not tracked (no NAT
+    applies to it; the guests' groups track it on their hosts' bridges), which spares the
+    forwarding path a connection lookup per packet."""
+    subnets = spec.internal_subnets()
+    return [":neutrino-PREROUTING - [0:0]", "-A PREROUTING -j neutrino-PREROUTING"] + [
+        f"-A neutrino-PREROUTING -s {src} -d {dst} -j CT --notrack"
+        for src in subnets
+        for dst in subnets
+        if src != dst
+    ]
 
 
 def nat_table(spec: RouterSpec) -> str:
-    """``iptables-restore`` input replacing the whole ``nat`` table with :func:`nat_rules`."""
+    """``iptables-restore`` input replacing the whole ``nat`` table with :func:`nat_rules` and the
+    whole ``raw`` table with :func:`raw_rules` (the digest covers both)."""
     lines, digest = nat_rules(spec)
     builtin = [f":{c} ACCEPT [0:0]" for c in ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING")]
     mark = f'-A neutrino-POSTROUTING -m comment --comment "neutrino:{digest}"'
-    return "\n".join(
-        ["*nat", *builtin, *lines[: len(NAT_CHAINS)], mark, *lines[len(NAT_CHAINS) :], "COMMIT", ""]
-    )
+    nat = ["*nat", *builtin, *lines[: len(NAT_CHAINS)], mark, *lines[len(NAT_CHAINS) :], "COMMIT"]
+    raw = ["*raw", ":PREROUTING ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", *raw_rules(spec), "COMMIT"]
+    return "\n".join([*nat, *raw, ""])
+
+
+def _floating_cidrs(spec: RouterSpec) -> set[str]:
+    return {f"{fip.floating_ip}/32" for fip in spec.floating_ips} if spec.gateway is not None else set()
 
 
 def wanted_routes(spec: RouterSpec) -> set[tuple[str, str]]:
@@ -206,8 +227,8 @@ class RouterNamespaces:
         return inner
 
     def ensure_leg(self, spec: RouterSpec, leg: RouterLeg) -> None:
-        """The leg's veth, its namespace end with the port's MAC, MTU and addresses (and, on the
-        gateway leg, the floating IPs), up. The host end is the vNIC driver's to plug."""
+        """The leg's veth, its namespace end with the port's MAC, MTU and addresses, up (new
+        floating IPs are :meth:`ensure_routing`'s). The host end is the vNIC driver's to plug."""
         ns = self.namespace(spec.router_id)
         inner = self.host_net.in_netns(ns)
         linux_net.ensure_veth(self.host_net, leg.host_device, leg.device, ns)
@@ -222,26 +243,10 @@ class RouterNamespaces:
         for key, value in (("accept_ra", "0"), ("accept_dad", "0")):
             linux_net.ensure_sysctl(inner, f"net/ipv6/conf/{leg.device}/{key}", value, missing_ok=True)
         linux_net.ensure_link_state(inner, leg.device, mtu=leg.mtu)
-        self._ensure_addresses(spec, leg)
-
-    def ensure_floating_ips(self, spec: RouterSpec) -> None:
-        """Only the gateway leg's addresses (its own and the floating IPs): the rest is in place."""
-        if spec.gateway is not None:
-            self._ensure_addresses(spec, spec.gateway)
-
-    def _ensure_addresses(self, spec: RouterSpec, leg: RouterLeg) -> None:
-        inner = self.host_net.in_netns(self.namespace(spec.router_id))
-        before = inner.addresses(leg.device)
-        wanted = list(leg.addresses)
-        if leg.kind == "gateway":
-            wanted += [f"{fip.floating_ip}/32" for fip in spec.floating_ips]
+        wanted = set(leg.addresses)
+        if leg.kind == "gateway":  # floating IPs already there stay; new ones come after their NAT
+            wanted |= inner.addresses(leg.device) & _floating_cidrs(spec)
         linux_net.ensure_addresses(inner, leg.device, wanted)
-        if leg.kind == "gateway":
-            for cidr in sorted(set(wanted) - before):
-                try:
-                    inner.announce(leg.device, cidr.split("/")[0])
-                except HostNetError as exc:
-                    log.warning("router %s: %s", spec.router_id, exc)
 
     def remove_stale_legs(self, spec: RouterSpec) -> None:
         """Legs of ports the router no longer has go (the host end with its peer)."""
@@ -251,19 +256,40 @@ class RouterNamespaces:
             if link.name[:3] in LEG_PREFIXES.values() and link.name not in wanted:
                 inner.delete_link(link.name)
 
-    def ensure_routing(self, spec: RouterSpec, previous: RouterSpec | None) -> None:
-        """Routes and NAT as ``spec`` says; the tracked connections of floating IPs ``previous``
-        had and ``spec`` has not (or maps elsewhere) are deleted."""
+    def ensure_routing(self, spec: RouterSpec, previous: RouterSpec | None, *, check: bool = True) -> None:
+        """Routes, NAT and floating IPs as ``spec`` says, in an order that never lets the router
+        answer for a floating IP itself: floating IPs that went leave the gateway leg first, then
+        the NAT rules change, then new ones join it (announced by gratuitous ARP); the tracked
+        connections of floating IPs ``previous`` had and ``spec`` has not (or maps elsewhere) are
+        deleted. Without ``check`` the routes and rules ``previous`` applied are trusted to be in
+        place (only a change is written: fewer commands on the way of a floating IP)."""
         inner = self.host_net.in_netns(self.namespace(spec.router_id))
-        wanted, have = wanted_routes(spec), inner.routes()
-        for destination, gateway in sorted(have - wanted):
-            inner.delete_route(destination, gateway)
-        for destination, gateway in sorted(wanted - have):
-            inner.replace_route(destination, gateway)
+        gateway = spec.gateway
+        fips = _floating_cidrs(spec)
+        present = inner.addresses(gateway.device) if gateway is not None else set()
+        for cidr in sorted(present - fips - set(gateway.addresses if gateway else ())):
+            inner.delete_address(gateway.device, cidr)  # type: ignore[union-attr]
+        if check or previous is None or wanted_routes(previous) != wanted_routes(spec):
+            wanted, have = wanted_routes(spec), inner.routes()
+            for destination, via in sorted(have - wanted):
+                inner.delete_route(destination, via)
+            for destination, via in sorted(wanted - have):
+                inner.replace_route(destination, via)
         _, digest = nat_rules(spec)
-        current = _DIGEST.search(inner.nat_save())
-        if current is None or current.group(1) != digest:
+        if check or previous is None:
+            current = _DIGEST.search(inner.nat_save())
+            applied = current.group(1) if current is not None else None
+        else:
+            applied = nat_rules(previous)[1]
+        if applied != digest:
             inner.nat_restore(nat_table(spec))
+        if gateway is not None:
+            for cidr in sorted(fips - present):
+                inner.add_address(gateway.device, cidr)
+                try:
+                    inner.announce(gateway.device, cidr.split("/")[0])
+                except HostNetError as exc:
+                    log.warning("router %s: %s", spec.router_id, exc)
         kept = {(f.floating_ip, f.fixed_ip) for f in spec.floating_ips}
         for fip in previous.floating_ips if previous is not None else []:
             if (fip.floating_ip, fip.fixed_ip) not in kept:
