@@ -143,7 +143,7 @@ class L3AgentRoutes:
             self.scheduler.changes.bump()
 
         await run_in_threadpool(work)
-        return Response(status_code=201)
+        return JSONResponse(None, status_code=201)  # Neutron's answer: null
 
     async def remove_router(self, request: Request) -> Response:
         ctx = self._admin(request, "delete_l3-router")
