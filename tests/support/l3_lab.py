@@ -184,7 +184,7 @@ class RoutedLab:
 
 
 @contextmanager
-def routed_lab(lab: Lab, agent_down_time: float = 4.0) -> Iterator[RoutedLab]:
+def routed_lab(lab: Lab, agent_down_time: float = 8.0) -> Iterator[RoutedLab]:
     """Everything above running; the provider (agents not alive after ``agent_down_time`` s, routers
     moved within a second) and the agents stopped afterwards (the lab removes the namespaces)."""
     hosts = lab.underlay({"h1": "1", "h2": "2"})

@@ -9,8 +9,8 @@ and converges the L3 part (:class:`~neutrino.agent.l3_routers.L3Routers`) on the
 once. Between rounds it waits on the provider's change token (``GET /v2.0/l3-changes``, the
 embedded provider's extension ``neutrino-l3-changes``), so a change reaches the host within tens
 of milliseconds; a provider without it is read every ``sync_interval`` seconds. Every
-``resync_interval`` seconds the routers are rebuilt all the same (repairs drift), and the agent
-reports at least every ``report_interval`` seconds.
+``resync_interval`` seconds the routers are rebuilt all the same (repairs drift). A second thread
+reports every ``report_interval`` seconds, so a long round never makes the agent look dead.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ CHANGES_WAIT = 2.0
 
 
 class L3Follower:
-    """The L3 agent's rounds (:meth:`sync_once`), in a thread (:meth:`start`)."""
+    """The L3 agent's rounds (:meth:`sync_once`) and heartbeat, in threads (:meth:`start`)."""
 
     def __init__(
         self,
@@ -67,7 +67,7 @@ class L3Follower:
         self.resync_interval = resync_interval
         self.agent_id: str | None = None
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     @property
     def host(self) -> str:
@@ -122,8 +122,7 @@ class L3Follower:
             self._stop.wait(self.sync_interval)
             return "", True
         try:
-            # no longer than the report interval: the heartbeat goes between two waits
-            new = self.neutron.l3_changes(after=token, wait=min(CHANGES_WAIT, self.report_interval))
+            new = self.neutron.l3_changes(after=token, wait=CHANGES_WAIT)
         except NotFound:
             log.info(
                 "the network provider has no L3 change token: reading routers every %s s", self.sync_interval
@@ -133,7 +132,7 @@ class L3Follower:
 
     def _run(self) -> None:
         token: str | None = None
-        last_sync = last_report = 0.0
+        last_sync = 0.0
         last_error = ""
         while not self._stop.is_set():
             try:
@@ -143,10 +142,7 @@ class L3Follower:
                     break
                 if changed or now - last_sync >= self.resync_interval:
                     self.sync_once(force=now - last_sync >= self.resync_interval)
-                    last_sync = last_report = now
-                elif now - last_report >= self.report_interval:
-                    self.report()
-                    last_report = now
+                    last_sync = now
                 if last_error:
                     log.info("L3 sync with the network provider works again")
                 last_error = ""
@@ -160,12 +156,25 @@ class L3Follower:
                 token = None
                 self._stop.wait(min(self.sync_interval, 2.0))
 
+    def _heartbeat(self) -> None:
+        """Report every ``report_interval`` seconds, however long a round takes (a router being
+        built must not make the agent look dead)."""
+        while not self._stop.wait(self.report_interval):
+            try:
+                self.report()
+            except (NeutronClientError, ValueError) as exc:
+                log.debug("L3 agent report: %s", exc)
+
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="l3-agent", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name="l3-agent", daemon=True),
+            threading.Thread(target=self._heartbeat, name="l3-agent-report", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         """Stop the thread; the routers stay as they are (a restarted agent takes them over)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=15)
+        for thread in self._threads:
+            thread.join(timeout=15)

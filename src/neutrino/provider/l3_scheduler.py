@@ -6,8 +6,8 @@ A router needs a host once it has a port (an interface or a gateway). It goes to
 is administratively up and, for a gateway on a flat or VLAN network, maps that network's
 physical network to an interface (``interface_mappings`` in its configurations); among those, the
 one hosting the fewest routers. A router stays where it is while that agent is alive; one whose
-agent is gone or no longer alive moves to another (or to none, when no agent qualifies: it is
-scheduled again at the next check). A router without ports has no host.
+agent is gone or no longer alive moves to another (when none qualifies, it stays where it was: its
+agent may come back). A router without ports has no host.
 
 When a router's host changes, its ports get ``binding:host_id`` = the new host (the other agents
 learn its tunnel address as they learn every agent's) and status DOWN, and its floating IPs DOWN,
@@ -141,6 +141,8 @@ def schedule(uow: UnitOfWork, down_time: timedelta, router_ids: Iterable[str] | 
             target = agents[current]
         else:
             target = _pick(agents.values(), physnets.get(router_id))
+            if target is None and current is not None:
+                continue  # nowhere to go: it stays with its agent, which may come back
         if target is None and current is None:
             continue
         if target is not None and target.id == current:

@@ -13,6 +13,7 @@ agent, back, removes its stale namespace. Removing an interface cuts the routed 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -20,17 +21,16 @@ import pytest
 from tests.conftest import _require
 from tests.support.l3_lab import OUTSIDE_IP, RoutedLab, eventually, routed_lab
 from tests.support.netlab import Lab, netns_names, sh
+from tests.support.provider_lab import openstack_reason
 
 pytestmark = pytest.mark.root
 
 
 @pytest.fixture
 def routed(lab: Lab) -> Iterator[RoutedLab]:
-    _require(
-        None
-        if sh("which", "iptables-restore", "conntrack", check=False).returncode == 0
-        else "iptables/conntrack missing"
-    )
+    _require(openstack_reason())
+    tools = sh("which", "iptables-restore", "conntrack", check=False).returncode == 0
+    _require(None if tools else "iptables or conntrack missing (Debian iptables, conntrack)")
     with routed_lab(lab) as routed:
         yield routed
 
@@ -52,6 +52,8 @@ def test_a_router_joins_networks_reaches_outside_and_moves_when_its_host_dies(ro
         "routers"
     ]
     assert hosted["id"] == rid
+    listed = json.loads(p.openstack("network", "agent", "list", "--router", rid, "-f", "json"))
+    assert [a["Host"] for a in listed] == [first], listed
     eventually("the router's ports are ACTIVE", lambda: r.router_ports_active(rid))
     assert {pt["binding:host_id"] for pt in p.get("/v2.0/ports", device_id=rid)["ports"]} == {first}
     other = "h2" if first == "h1" else "h1"
@@ -98,7 +100,7 @@ def test_a_router_joins_networks_reaches_outside_and_moves_when_its_host_dies(ro
     r.host_down(first)
     stale = r.router_namespace(first, rid)
     assert stale in netns_names()
-    eventually("the router moved", lambda: r.l3_hosts(rid) == [other], within=15)
+    eventually("the router moved", lambda: r.l3_hosts(rid) == [other], within=25)
     eventually("the router works on its new host", lambda: r.router_ports_active(rid))
     survivor = vm2 if other == "h2" else vm1
     eventually("SNAT from the new host", lambda: r.seen_from_outside(survivor) == gateway_ip, within=10)
