@@ -1,7 +1,7 @@
 """The builtin backend: the provider's database is all there is; host agents read it over the API.
 
 Its datapath for routing is the host agents' (legacy L3 agents: a router is a namespace on one
-host): :class:`~neutrino.provider.l3_scheduler.L3Scheduler` places each router on a live L3 agent
+host): :class:`~neutrino.provider.backends.l3_scheduler.L3Scheduler` places each router on a live L3 agent
 as routers change and in a thread (failover), the ``l3_agent_scheduler`` routes show where, and
 every change an L3 agent may care about moves the token agents wait on (``/v2.0/l3-changes``).
 """
@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from neutrino.provider.api.versions import ROUTING_EXTENSIONS
 from neutrino.provider.context import RequestContext
-from neutrino.provider.l3_scheduler import L3Scheduler
+from neutrino.provider.backends.l3_scheduler import L3Scheduler
 from neutrino.provider.settings import ProviderSettings
 from neutrino.provider.store.db import Database
 
@@ -56,6 +56,6 @@ class BuiltinBackend:
         context_of: Callable[[Request], RequestContext],
     ) -> list[Route]:
         """The ``l3_agent_scheduler`` and ``neutrino-l3-changes`` routes."""
-        from neutrino.provider.api.l3_agents import L3AgentRoutes
+        from neutrino.provider.backends.l3_agents import L3AgentRoutes
 
         return L3AgentRoutes(services, db, context_of, self.scheduler).routes()
