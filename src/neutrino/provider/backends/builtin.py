@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from neutrino.provider.api.versions import ROUTING_EXTENSIONS
-from neutrino.provider.context import RequestContext
 from neutrino.provider.backends.l3_scheduler import L3Scheduler
+from neutrino.provider.context import RequestContext
 from neutrino.provider.settings import ProviderSettings
 from neutrino.provider.store.db import Database
 

@@ -27,8 +27,8 @@ from starlette.routing import Route
 from neutrino.provider import errors
 from neutrino.provider.api.attributes import render
 from neutrino.provider.api.resource import ResourceService, guarded, read_json, utcnow
-from neutrino.provider.context import RequestContext
 from neutrino.provider.backends.l3_scheduler import L3_AGENT_TYPE, L3Scheduler, bind, live_l3_agents
+from neutrino.provider.context import RequestContext
 from neutrino.provider.store import tables as t
 from neutrino.provider.store.db import Database, UnitOfWork
 
