@@ -134,7 +134,9 @@ class HostAgent:
 
     def recover(self) -> None:
         """Replay the saved state onto the host (idempotent): internal bridges, DHCP servers,
-        VMs and their plugs, the firewall written once at the end. A NIC that cannot be plugged
+        VMs and their plugs, the firewall written once at the end. Routers are not: the L3 agent's
+        first round rebuilds those still scheduled here (a router that moved while the agent was
+        away must not come back with the address it now has elsewhere). A NIC that cannot be plugged
         is reported ``failed`` with the cause; nothing is raised."""
         with self.store.lock:
             try:
@@ -142,8 +144,6 @@ class HostAgent:
                     self.networks.replay()
                     self.dhcp.replug("recover")
                     self.vms.replay()
-                    if self.routers is not None:
-                        self.routers.replug("recover")
             except HostNetError as exc:
                 log.error("recover security groups: %s", exc)
             self.store.save()

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 from neutrino.agent.errors import AgentError
 from neutrino.agent.identity import HostIdentity
-from neutrino.agent.l3_reads import read_routers, router_specs
+from neutrino.agent.l3_reads import down_ports, read_routers, router_specs
 from neutrino.agent.l3_routers import L3Routers
 from neutrino.neutron_client import (
     AgentReport,
@@ -74,8 +74,9 @@ class L3Follower:
         return self.identity.binding_host_id(self.plugin_type)
 
     # -- one round ------------------------------------------------------------------------------
-    def report(self) -> str:
-        """Report this L3 agent and its routers' statuses; returns its agent id."""
+    def report(self, down: tuple[str, ...] = ()) -> str:
+        """Report this L3 agent and its routers' statuses (and the ports ``down`` DOWN); returns
+        its agent id."""
         applied = self.routers.applied()
         statuses = self.routers.statuses()
         configurations: dict[str, object] = {
@@ -93,7 +94,10 @@ class L3Follower:
                 host=self.host,
                 agent_type=L3_AGENT_TYPE,
                 configurations=configurations,
-                ports=tuple(PortStatus(p, s) for p, s in sorted(statuses.ports.items())),
+                ports=tuple(
+                    [PortStatus(p, s) for p, s in sorted(statuses.ports.items())]
+                    + [PortStatus(p, "DOWN") for p in down]
+                ),
                 binary="neutrino-agent",
                 floatingips=tuple(
                     FloatingIpStatus(f, s, fixed) for f, (s, fixed) in sorted(statuses.floating_ips.items())
@@ -109,9 +113,9 @@ class L3Follower:
         """Read the routers hosted here, converge on them, report; returns those that failed."""
         agent_id = self.agent_id or self.report()
         hosted = self.neutron.list_l3_agent_routers(agent_id)
-        specs = router_specs(read_routers(self.neutron, hosted), self.plugin_type, self.underlay_mtu)
-        failed = self.routers.sync(specs, force=force)
-        self.report()
+        reads = read_routers(self.neutron, hosted)
+        failed = self.routers.sync(router_specs(reads, self.plugin_type, self.underlay_mtu), force=force)
+        self.report(tuple(down_ports(reads)))
         return failed
 
     # -- the thread ----------------------------------------------------------------------------

@@ -3,7 +3,7 @@ becomes :class:`~neutrino.agent.datapath.router.RouterSpec`: legs from the route
 (``network:router_interface`` and ``network:router_gateway``, with their networks' segments and
 their subnets' prefix lengths), the default route from the gateway subnet's gateway, SNAT from
 ``enable_snat``, the floating IPs associated through each router, its static routes. A router
-that is administratively down is not run here. Never imports :mod:`neutrino.provider`.
+that is administratively down is not run here (its ports are reported DOWN). Never imports :mod:`neutrino.provider`.
 """
 
 from __future__ import annotations
@@ -34,22 +34,29 @@ class RouterReads:
 
 
 def read_routers(neutron: NeutronClient, routers: Sequence[Router]) -> RouterReads:
-    """The ports, subnets, networks and floating IPs of ``routers`` that are administratively up
-    (four reads, none when there is no such router)."""
-    up = [r for r in routers if r.admin_state_up]
-    ids = sorted(r.id for r in up)
+    """The ports of ``routers`` and, for those administratively up, their subnets, networks and
+    floating IPs (four reads, none without routers)."""
+    ids = sorted(r.id for r in routers)
     if not ids:
-        return RouterReads(up, [], [], [], [])
+        return RouterReads(routers, [], [], [], [])
     ports = [p for p in neutron.list_ports(device_id=ids) if p.device_owner in LEG_KINDS]
-    subnet_ids = sorted({ip.subnet_id for p in ports for ip in p.fixed_ips})
-    network_ids = sorted({p.network_id for p in ports})
+    up = {r.id for r in routers if r.admin_state_up}
+    running = [p for p in ports if p.device_id in up]
+    subnet_ids = sorted({ip.subnet_id for p in running for ip in p.fixed_ips})
+    network_ids = sorted({p.network_id for p in running})
     return RouterReads(
-        routers=up,
+        routers=routers,
         ports=ports,
         subnets=neutron.list_subnets(id=subnet_ids) if subnet_ids else [],
         networks=neutron.list_networks(id=network_ids) if network_ids else [],
-        floating_ips=neutron.list_floating_ips(router_id=ids),
+        floating_ips=neutron.list_floating_ips(router_id=sorted(up)) if up else [],
     )
+
+
+def down_ports(reads: RouterReads) -> list[str]:
+    """The ports of the routers that are administratively down (not run here: DOWN)."""
+    down = {r.id for r in reads.routers if not r.admin_state_up}
+    return sorted(p.id for p in reads.ports if p.device_id in down)
 
 
 def router_specs(reads: RouterReads, plugin_type: str, underlay_mtu: int) -> dict[str, RouterSpec]:
