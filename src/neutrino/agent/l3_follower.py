@@ -8,7 +8,8 @@ it hosts (``GET /v2.0/agents/{id}/l3-routers``) and what they need (:mod:`~neutr
 and converges the L3 part (:class:`~neutrino.agent.l3_routers.L3Routers`) on them, then reports at
 once. Between rounds it waits on the provider's change token (``GET /v2.0/l3-changes``, the
 embedded provider's extension ``neutrino-l3-changes``), so a change reaches the host within tens
-of milliseconds; a provider without it is read every ``sync_interval`` seconds. Every
+of milliseconds, and rereads only what the kinds of change it names touch (a floating IP's
+association: one read); a provider without it is read every ``sync_interval`` seconds. Every
 ``resync_interval`` seconds the routers are rebuilt all the same (repairs drift). A second thread
 reports every ``report_interval`` seconds, so a long round never makes the agent look dead.
 """
@@ -22,7 +23,7 @@ from collections.abc import Mapping
 
 from neutrino.agent.errors import AgentError
 from neutrino.agent.identity import HostIdentity
-from neutrino.agent.l3_reads import down_ports, read_routers, router_specs
+from neutrino.agent.l3_reads import ROUTER_KINDS, RouterReads, down_ports, read_routers, reread, router_specs
 from neutrino.agent.l3_routers import L3Routers
 from neutrino.neutron_client import (
     AgentReport,
@@ -66,6 +67,7 @@ class L3Follower:
         self.report_interval = report_interval
         self.resync_interval = resync_interval
         self.agent_id: str | None = None
+        self._reads: RouterReads | None = None  # the last round's, for a round after small changes
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -109,30 +111,35 @@ class L3Follower:
             raise ValueError("the provider's answer to the L3 agent's report has no agent id")
         return self.agent_id
 
-    def sync_once(self, *, force: bool = False) -> list[str]:
-        """Read the routers hosted here, converge on them, report; returns those that failed."""
+    def sync_once(self, *, force: bool = False, changed: frozenset[str] | None = None) -> list[str]:
+        """Read the routers hosted here (after ``changed`` kinds of change that leave routers and
+        their ports alone, only what changed), converge on them, report; returns those that
+        failed."""
         agent_id = self.agent_id or self.report()
-        hosted = self.neutron.list_l3_agent_routers(agent_id)
-        reads = read_routers(self.neutron, hosted)
+        if changed is not None and not changed & ROUTER_KINDS and self._reads is not None and not force:
+            reads = reread(self.neutron, self._reads, changed)
+        else:
+            reads = read_routers(self.neutron, self.neutron.list_l3_agent_routers(agent_id))
+        self._reads = reads
         failed = self.routers.sync(router_specs(reads, self.plugin_type, self.underlay_mtu), force=force)
         self.report(tuple(down_ports(reads)))
         return failed
 
     # -- the thread ----------------------------------------------------------------------------
-    def _wait_for_change(self, token: str | None) -> tuple[str | None, bool]:
-        """(the new token, whether something changed); without the provider's extension, sleeps
-        ``sync_interval`` and says something may have."""
+    def _wait_for_change(self, token: str | None) -> tuple[str | None, frozenset[str] | None, bool]:
+        """(the new token, the kinds of change if known, whether something changed); without the
+        provider's extension, sleeps ``sync_interval`` and says something may have."""
         if token == "":  # no change token: poll
             self._stop.wait(self.sync_interval)
-            return "", True
+            return "", None, True
         try:
-            new = self.neutron.l3_changes(after=token, wait=CHANGES_WAIT)
+            answer = self.neutron.l3_changes(after=token, wait=CHANGES_WAIT)
         except NotFound:
             log.info(
                 "the network provider has no L3 change token: reading routers every %s s", self.sync_interval
             )
-            return "", True
-        return new, new != token
+            return "", None, True
+        return answer.token, answer.changed, answer.token != token
 
     def _run(self) -> None:
         token: str | None = None
@@ -140,24 +147,26 @@ class L3Follower:
         last_error = ""
         while not self._stop.is_set():
             try:
-                token, changed = self._wait_for_change(token)
+                token, kinds, changed = self._wait_for_change(token)
                 now = time.monotonic()
                 if self._stop.is_set():
                     break
-                if changed or now - last_sync >= self.resync_interval:
-                    self.sync_once(force=now - last_sync >= self.resync_interval)
+                if now - last_sync >= self.resync_interval:
+                    self.sync_once(force=True)
                     last_sync = now
+                elif changed:
+                    self.sync_once(changed=kinds)
                 if last_error:
                     log.info("L3 sync with the network provider works again")
                 last_error = ""
             except (NeutronClientError, AgentError, ValueError) as exc:
                 level = logging.DEBUG if str(exc) == last_error else logging.WARNING
                 log.log(level, "L3 sync with the network provider: %s", exc)
-                last_error, token, self.agent_id = str(exc), None, None
+                last_error, token, self.agent_id, self._reads = str(exc), None, None, None
                 self._stop.wait(min(self.sync_interval, 2.0))
             except Exception:  # the thread must outlive any one bad round
                 log.exception("L3 sync with the network provider failed")
-                token = None
+                token, self._reads = None, None
                 self._stop.wait(min(self.sync_interval, 2.0))
 
     def _heartbeat(self) -> None:

@@ -53,6 +53,27 @@ def read_routers(neutron: NeutronClient, routers: Sequence[Router]) -> RouterRea
     )
 
 
+#: kinds of change (the provider's change token) after which routers and their ports are read again
+ROUTER_KINDS = frozenset({"routers", "l3_agents"})
+
+
+def reread(neutron: NeutronClient, reads: RouterReads, changed: frozenset[str]) -> RouterReads:
+    """``reads`` brought up to date after changes of the kinds ``changed`` that leave the
+    routers and their ports as they were (floating IPs, networks, subnets): only those are read."""
+    up = sorted(r.id for r in reads.routers if r.admin_state_up)
+    running = [p for p in reads.ports if p.device_id in up]
+    floating_ips = reads.floating_ips
+    if "floatingips" in changed:
+        floating_ips = neutron.list_floating_ips(router_id=up) if up else []
+    subnets, networks = reads.subnets, reads.networks
+    if changed & {"subnets", "networks"}:
+        subnet_ids = sorted({ip.subnet_id for p in running for ip in p.fixed_ips})
+        network_ids = sorted({p.network_id for p in running})
+        subnets = neutron.list_subnets(id=subnet_ids) if subnet_ids else []
+        networks = neutron.list_networks(id=network_ids) if network_ids else []
+    return RouterReads(reads.routers, reads.ports, subnets, networks, floating_ips)
+
+
 def down_ports(reads: RouterReads) -> list[str]:
     """The ports of the routers that are administratively down (not run here: DOWN)."""
     down = {r.id for r in reads.routers if not r.admin_state_up}

@@ -26,6 +26,7 @@ from neutrino.neutron_client.client import (
     REPORT_EXTENSION,
     ROUTER_INTERFACE,
     Filter,
+    L3Changes,
     NeutronClient,
     PortResult,
 )
@@ -111,6 +112,7 @@ __all__ = [
     "Forbidden",
     "InvalidEndpoint",
     "KeystoneError",
+    "L3Changes",
     "Network",
     "NetworkAgent",
     "NetworkCreate",

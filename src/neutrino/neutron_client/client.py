@@ -58,6 +58,15 @@ L3_CHANGES_PATH = "l3-changes"
 
 
 @dataclass(frozen=True)
+class L3Changes:
+    """Neutrino's routing change token, and the kinds of change since the one asked about
+    (``routers``, ``floatingips``, ``networks``, ``subnets``, ``l3_agents``; None: unknown)."""
+
+    token: str
+    changed: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
 class PortResult:
     port: Port
     binding_refused: bool = False  # Neutron's policy forbade binding:host_id; the port was written without it
@@ -249,18 +258,21 @@ class NeutronClient:
             for item in _items(self._transport.checked("GET", path), "agents", path)
         ]
 
-    def l3_changes(self, after: str | None = None, wait: float = 0) -> str:
+    def l3_changes(self, after: str | None = None, wait: float = 0) -> L3Changes:
         """Neutrino's change token of routing (extension ``neutrino-l3-changes``): answered once it
-        differs from ``after``, or after ``wait`` seconds (the provider caps it). ``NotFound``
-        from a provider without the extension."""
+        differs from ``after``, or after ``wait`` seconds (the provider caps it), with the kinds of
+        change since ``after`` (None: cannot be told). ``NotFound`` from a provider without the
+        extension."""
         params: dict[str, str | list[str]] = {"wait": str(wait)}
         if after is not None:
             params["after"] = after
         data = self._transport.checked("GET", L3_CHANGES_PATH, params=params)
-        token = _member(data, "l3_changes", L3_CHANGES_PATH).get("token")
+        answer = _member(data, "l3_changes", L3_CHANGES_PATH)
+        token, changed = answer.get("token"), answer.get("changed")
         if not isinstance(token, str):
             raise BadResponse(f"GET {L3_CHANGES_PATH}: the answer has no token")
-        return token
+        kinds = frozenset(str(k) for k in changed) if isinstance(changed, list) else None
+        return L3Changes(token, kinds)
 
     # --- agents -----------------------------------------------------------------------------------
 

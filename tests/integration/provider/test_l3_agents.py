@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from neutrino.neutron_client import Credentials, Endpoint, NeutronClient
+from neutrino.neutron_client import Credentials, Endpoint, L3Changes, NeutronClient
 from tests.integration.provider.conftest import Api
 from tests.integration.provider.l3_helpers import add_interface, external, port, remove_interface, router
 from tests.integration.provider.server import ADMIN_PASSWORD, RunningProvider, running_provider
@@ -194,16 +194,21 @@ def test_the_change_token_moves_with_routing_changes(l3_by_hand: tuple[RunningPr
         )
     )
     try:
-        token = client.l3_changes()
-        assert client.l3_changes(after=token, wait=0.2) == token  # nothing changed: the wait runs out
-        got: list[str] = []
+        first = client.l3_changes()
+        token = first.token
+        assert first.changed is None  # no token asked about: anything may have changed
+        # nothing changed: the wait runs out
+        assert client.l3_changes(after=token, wait=0.2) == L3Changes(token, frozenset())
+        got: list[L3Changes] = []
         waiter = threading.Thread(target=lambda: got.append(client.l3_changes(after=token, wait=2)))
         started = time.monotonic()
         waiter.start()
         time.sleep(0.2)
         router(api)
         waiter.join(5)
-        assert got and got[0] != token and time.monotonic() - started < 1.9  # woken by the change
+        assert got and got[0].token != token and time.monotonic() - started < 1.9  # woken by the change
+        assert got[0].changed == {"routers"}
+        assert client.l3_changes(after="another-process-7").changed is None
         agent = report(api, "host-a")
         ext, _ = external(api)
         r = router(api, external_gateway_info={"network_id": ext["id"]})

@@ -122,9 +122,27 @@ def test_a_round_builds_the_routers_scheduled_here_and_reports_them(tmp_path: Pa
 def test_the_change_token_and_its_absence(tmp_path: Path) -> None:
     provider = Provider()
     _, follower = make(tmp_path, provider)
-    assert follower._wait_for_change(None) == ("t-1", True)
-    assert follower._wait_for_change("t-1") == ("t-1", False)
+    assert follower._wait_for_change(None) == ("t-1", None, True)
+    assert follower._wait_for_change("t-1") == ("t-1", None, False)
     provider.changes = False
     follower.sync_interval = 0.01
-    assert follower._wait_for_change("t-1") == ("", True)  # no token: read every sync interval
-    assert follower._wait_for_change("") == ("", True)
+    assert follower._wait_for_change("t-1") == ("", None, True)  # no token: read every sync interval
+    assert follower._wait_for_change("") == ("", None, True)
+
+
+def test_after_a_floating_ip_change_only_floating_ips_are_read(tmp_path: Path) -> None:
+    provider = Provider()
+    _, follower = make(tmp_path, provider)
+    follower.sync_once()
+    seen: list[str] = []
+
+    def counting(call: Call) -> Canned:
+        seen.append(call.path)
+        return provider(call)
+
+    follower.neutron = NeutronClient(Endpoint(url="http://provider:9696"), adapter=CannedAdapter(counting))
+    follower.sync_once(changed=frozenset({"floatingips"}))
+    assert seen == ["/v2.0/floatingips", "/v2.0/agent-reports"]
+    seen.clear()
+    follower.sync_once(changed=frozenset({"routers"}))
+    assert seen[:2] == ["/v2.0/agents/agent-1/l3-routers", "/v2.0/ports"]

@@ -47,7 +47,7 @@ class BuiltinBackend:
                 self.scheduler.schedule(resource_ids)
         except Exception:  # the write is the truth; the scheduler's thread tries again
             log.exception("scheduling routers %s failed", ", ".join(resource_ids))
-        self.scheduler.changes.bump()
+        self.scheduler.changes.bump(collection)
 
     def routes(
         self,

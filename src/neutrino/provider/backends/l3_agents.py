@@ -7,9 +7,11 @@
   no longer (409 ``RouterNotHostedByL3Agent``); the scheduler places it again at its next check.
 
 And Neutrino's ``neutrino-l3-changes``, the L3 agents' wake-up: ``GET /v2.0/l3-changes?after=T&wait=S``
-answers ``{"l3_changes": {"token": T2}}`` as soon as the token differs from ``T`` (at once without
-``after``), or after ``S`` seconds (at most :data:`MAX_WAIT`) with the same token. An agent then
-reads what it needs with the calls above and the ordinary ones. All admin only, as in Neutron.
+answers ``{"l3_changes": {"token": T2, "changed": [...]}}`` as soon as the token differs from ``T``
+(at once without ``after``), or after ``S`` seconds (at most :data:`MAX_WAIT`) with the same token;
+``changed`` lists the kinds of change since ``T`` (``routers``, ``floatingips``, ``networks``,
+``subnets``, ``l3_agents``), null when that cannot be told (everything may have changed). An agent
+then reads what it needs with the calls above and the ordinary ones. All admin only, as in Neutron.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from neutrino.provider.store.db import Database, UnitOfWork
 
 #: the longest ``wait`` of ``GET /v2.0/l3-changes`` (a pending wait delays the server's shutdown)
 MAX_WAIT = 2.0
-POLL = 0.05
+POLL = 0.02
 
 
 class L3AgentRoutes:
@@ -140,7 +142,7 @@ class L3AgentRoutes:
                 if current is None:
                     bind(uow, router_id, live[agent_id])
                 uow.commit()
-            self.scheduler.changes.bump()
+            self.scheduler.changes.bump("l3_agents")
 
         await run_in_threadpool(work)
         return JSONResponse(None, status_code=201)  # Neutron's answer: null
@@ -160,7 +162,7 @@ class L3AgentRoutes:
                     raise errors.RouterNotHostedByL3Agent(router_id=router_id, agent_id=agent_id)
                 bind(uow, router_id, None)
                 uow.commit()
-            self.scheduler.changes.bump()
+            self.scheduler.changes.bump("l3_agents")
 
         await run_in_threadpool(work)
         return Response(status_code=204)
@@ -177,4 +179,5 @@ class L3AgentRoutes:
         deadline = loop.time() + wait
         while after is not None and changes.token == after and loop.time() < deadline:
             await asyncio.sleep(POLL)
-        return JSONResponse({"l3_changes": {"token": changes.token}})
+        token = changes.token
+        return JSONResponse({"l3_changes": {"token": token, "changed": changes.since(after)}})

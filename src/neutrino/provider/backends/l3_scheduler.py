@@ -19,7 +19,6 @@ moves whenever something an L3 agent applies may have changed.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import secrets
 import threading
@@ -46,21 +45,33 @@ PHYSICAL_TYPES = ("flat", "vlan")
 
 class Changes:
     """A token that moves on every change an L3 agent may care about: ``<epoch>-<count>``, the
-    epoch random per process, so a token from before a restart never matches."""
+    epoch random per process, so a token from before a restart never matches. It also knows
+    which kinds of change came after a token (``routers``, ``floatingips``, ``networks``,
+    ``subnets``, ``l3_agents`` for scheduling), so an agent rereads only those."""
 
     def __init__(self) -> None:
         self._epoch = secrets.token_hex(4)
-        self._count = itertools.count(1)
-        self._token = f"{self._epoch}-0"
+        self._count = 0
+        self._last: dict[str, int] = {}  # kind -> the count of its last change
         self._lock = threading.Lock()
 
     @property
     def token(self) -> str:
-        return self._token
+        return f"{self._epoch}-{self._count}"
 
-    def bump(self) -> None:
+    def bump(self, kind: str) -> None:
         with self._lock:
-            self._token = f"{self._epoch}-{next(self._count)}"
+            self._count += 1
+            self._last[kind] = self._count
+
+    def since(self, token: str | None) -> list[str] | None:
+        """The kinds changed after ``token``; None when it cannot be told (no token, or one of
+        another process): everything may have."""
+        epoch, _, count = (token or "").partition("-")
+        if epoch != self._epoch or not count.isdigit():
+            return None
+        with self._lock:
+            return sorted(kind for kind, last in self._last.items() if last > int(count))
 
 
 @dataclass(frozen=True)
@@ -236,7 +247,7 @@ class L3Scheduler:
             moved = schedule(uow, self.down_time, router_ids)
             uow.commit()
         if moved:
-            self.changes.bump()
+            self.changes.bump("l3_agents")
         return moved
 
     def _run(self) -> None:
