@@ -23,11 +23,14 @@ from neutrino.agent.datapath.firewall import Firewall
 from neutrino.agent.datapath.hostnet import HostNet
 from neutrino.agent.datapath.iproute import IpRouteNet
 from neutrino.agent.datapath.memory import MemoryNet
+from neutrino.agent.datapath.router import RouterNamespaces
 from neutrino.agent.datapath.vswitch import MemoryOvsDb, OvsDb, VsctlOvsDb
 from neutrino.agent.dhcp_service import DhcpService
 from neutrino.agent.host_agent import HostAgent
 from neutrino.agent.identity import HostIdentity
 from neutrino.agent.internal_networks import InternalNetworks
+from neutrino.agent.l3_follower import L3Follower
+from neutrino.agent.l3_routers import L3Routers
 from neutrino.agent.neutron_follower import NeutronFollower, Prefetcher
 from neutrino.agent.ovn_chassis import ControllerProcesses, OvnChassis, OvnConfig
 from neutrino.agent.plugging import Plugging
@@ -38,7 +41,7 @@ from neutrino.agent.state import HostStore, StateFile
 from neutrino.agent.vm.base import BackendContext, VmBackend
 from neutrino.agent.vm.libvirt_domain import LibvirtBackend
 from neutrino.agent.vm.netns import NetnsBackend
-from neutrino.agent.vnic.base import DriverContext, load_drivers
+from neutrino.agent.vnic.base import DriverContext, VnicDriver, load_drivers
 from neutrino.neutron_client import Credentials, Endpoint, NeutronClient
 
 VM_BACKENDS: dict[str, type[VmBackend]] = {"libvirt": LibvirtBackend, "netns": NetnsBackend}
@@ -178,8 +181,38 @@ def build_agent(
             settings.sync_interval,
             serve_dhcp=settings.provider_dhcp,
         )
-        agent.reporter = Reporter(neutron, identity, store, drivers, vms, dhcp, settings.report_interval)
+        agent.routers, agent.l3 = _l3_agent(settings, neutron, identity, store, drivers, host_net)
+        agent.reporter = Reporter(
+            neutron, identity, store, drivers, vms, dhcp, settings.report_interval, routers=agent.routers
+        )
     return agent
+
+
+def _l3_agent(
+    settings: AgentSettings,
+    neutron: NeutronClient,
+    identity: HostIdentity,
+    store: HostStore,
+    drivers: dict[str, VnicDriver],
+    host_net: HostNet,
+) -> tuple[L3Routers | None, L3Follower | None]:
+    """The L3 part and its follower, when the settings ask for them and a plugin type's driver is
+    ``linux_bridge`` (the router's legs are plugged as that type's vNICs)."""
+    plugin_type = next((p for p, d in sorted(drivers.items()) if d.name == "linux_bridge"), None)
+    if not settings.l3_agent or plugin_type is None:
+        return None, None
+    routers = L3Routers(store, drivers, RouterNamespaces(host_net, settings.netns_prefix))
+    follower = L3Follower(
+        neutron,
+        identity,
+        routers,
+        plugin_type=plugin_type,
+        underlay_mtu=settings.underlay_mtu,
+        interface_mappings=settings.physical_interface_mappings,
+        sync_interval=settings.sync_interval,
+        report_interval=settings.report_interval,
+    )
+    return routers, follower
 
 
 def create_app(settings: AgentSettings, *, host_net: HostNet | None = None) -> Starlette:

@@ -125,6 +125,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="serve no DHCP on provider networks (the provider's own DHCP agents do, e.g. a real Neutron's)",
     )
+    add(
+        "--no-l3-agent",
+        action="store_true",
+        help="run no routers here (by default an agent linked to a provider with a linux_bridge driver is an L3 agent)",
+    )
     add("--log-level", default="info", help="uvicorn log level")
 
 
@@ -161,6 +166,8 @@ def settings_from_args(args: argparse.Namespace) -> object:
         given["guest_dhcp"] = False
     if getattr(args, "no_provider_dhcp", False):
         given["provider_dhcp"] = False
+    if getattr(args, "no_l3_agent", False):
+        given["l3_agent"] = False
     config = getattr(args, "config", None)
     if config:
         return AgentSettings.from_file(Path(config), **given)

@@ -17,6 +17,10 @@
   reads the provider and drives the parts above;
 * ``reporter`` (:class:`~neutrino.agent.reporting.Reporter`, with a provider URL) — reports the
   host to the provider and learns tunnel peers from it;
+* ``routers`` (:class:`~neutrino.agent.l3_routers.L3Routers`, with a provider URL and a
+  linux_bridge driver) — the routers scheduled here, each a ``qrouter-`` namespace;
+* ``l3`` (:class:`~neutrino.agent.l3_follower.L3Follower`, beside ``routers``) — the L3 agent:
+  reports it, reads the routers the provider scheduled here and drives ``routers``;
 * ``ovn`` (:class:`~neutrino.agent.ovn_chassis.OvnChassis`, in OVN mode, instead of the follower
   and the reporter) — the host as an OVN chassis: Open vSwitch configured, ovn-controller supervised.
 
@@ -35,6 +39,8 @@ from neutrino.agent.datapath.hostnet import HostNetError
 from neutrino.agent.dhcp_service import DhcpService
 from neutrino.agent.identity import HostIdentity
 from neutrino.agent.internal_networks import InternalNetworks
+from neutrino.agent.l3_follower import L3Follower
+from neutrino.agent.l3_routers import L3Routers
 from neutrino.agent.neutron_follower import NeutronFollower
 from neutrino.agent.ovn_chassis import OvnChassis
 from neutrino.agent.plugging import Plugging
@@ -69,6 +75,8 @@ class HostAgent:
     security: PortSecurity
     follower: NeutronFollower | None = None
     reporter: Reporter | None = None
+    routers: L3Routers | None = None
+    l3: L3Follower | None = None
     ovn: OvnChassis | None = None
 
     def capabilities(self) -> Capabilities:
@@ -126,7 +134,9 @@ class HostAgent:
 
     def recover(self) -> None:
         """Replay the saved state onto the host (idempotent): internal bridges, DHCP servers,
-        VMs and their plugs, the firewall written once at the end. A NIC that cannot be plugged
+        VMs and their plugs, the firewall written once at the end. Routers are not: the L3 agent's
+        first round rebuilds those still scheduled here (a router that moved while the agent was
+        away must not come back with the address it now has elsewhere). A NIC that cannot be plugged
         is reported ``failed`` with the cause; nothing is raised."""
         with self.store.lock:
             try:
@@ -139,7 +149,7 @@ class HostAgent:
             self.store.save()
 
     def start(self) -> None:
-        """Start the follower's and the reporter's threads (with a provider URL), or in OVN mode
+        """Start the follower's, the reporter's and the L3 agent's threads (with a provider URL), or in OVN mode
         the chassis (ovn-controller and its supervisor)."""
         if self.ovn is not None:
             self.ovn.start()
@@ -147,9 +157,13 @@ class HostAgent:
             self.reporter.start()
         if self.follower is not None:
             self.follower.start()
+        if self.l3 is not None:
+            self.l3.start()
 
     def stop(self) -> None:
         """Stop those threads (and the agent's ovn-controller)."""
+        if self.l3 is not None:
+            self.l3.stop()
         if self.follower is not None:
             self.follower.stop()
         if self.reporter is not None:

@@ -5,8 +5,8 @@ Every ``interval`` seconds :class:`Reporter` reports each plugin type this host 
 :data:`~neutrino.neutron_client.REPORT_EXTENSION`): its
 configuration, and its ports ACTIVE / ERROR / DOWN (the DHCP ports of servers run for the
 provider follower ACTIVE too). It then reads the other hosts' agents (``GET /v2.0/agents``) for
-their VXLAN addresses; when that set grows, vNICs and DHCP servers are re-plugged (a no-op but
-for new flood entries). A real Neutron takes no reports; peers are still learned from it.
+their VXLAN addresses; when that set grows, vNICs, DHCP servers and routers' legs are re-plugged
+(a no-op but for new flood entries). A real Neutron takes no reports; peers are still learned from it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from neutrino.agent.dhcp_service import DhcpService
 from neutrino.agent.identity import HostIdentity
+from neutrino.agent.l3_routers import L3Routers
 from neutrino.agent.plugging import Plugging
 from neutrino.agent.state import HostStore
 from neutrino.agent.vnic.base import VnicDriver
@@ -70,6 +71,8 @@ class Reporter:
         vms: Plugging,
         dhcp: DhcpService,
         interval: float = 30,
+        *,
+        routers: L3Routers | None = None,
     ) -> None:
         self.neutron = neutron
         self.identity = identity
@@ -77,6 +80,7 @@ class Reporter:
         self.drivers = drivers
         self.vms = vms
         self.dhcp = dhcp
+        self.routers = routers
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -165,6 +169,8 @@ class Reporter:
                 return
             self.dhcp.replug("re-plug for new peers")
             self.vms.replug_external("re-plug for new peers")
+            if self.routers is not None:
+                self.routers.replug("re-plug for new peers")
             self.store.save()
 
     # -- the thread ------------------------------------------------------------------------------

@@ -87,6 +87,10 @@ class AgentSettings(BaseSettings):
     provider_dhcp: bool = Field(
         default=True, description="serve DHCP on provider networks (False: the provider's own DHCP agents do)"
     )
+    l3_agent: bool = Field(
+        default=True,
+        description="with a provider link and a linux_bridge driver: run the routers the provider schedules here",
+    )
     ovs_db: str | None = Field(
         default=None, description="OVSDB for open_vswitch, e.g. unix:/run/openvswitch/db.sock"
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from neutrino.agent.datapath.router import RouterSpec
 from neutrino.agent_api.schema import (
     DhcpSpec,
     NetworkState,
@@ -75,6 +76,8 @@ class AgentState(BaseModel):
     #: provider network id → the link-local addresses router advertisements on it may come from
     #: (its DHCP ports' and router interfaces'); a network not listed: any link-local address
     ra_sources: dict[str, list[str]] = Field(default_factory=dict)
+    #: with a provider link: the routers this host's L3 part runs (router id → what it applied)
+    routers: dict[str, RouterSpec] = Field(default_factory=dict)
 
     def plugged_nics(self) -> Iterator[tuple[StoredVm, StoredNic]]:
         """Every NIC in state ``plugged``, with its VM."""
@@ -83,9 +86,12 @@ class AgentState(BaseModel):
                 if nic.state == "plugged":
                     yield vm, nic
 
-    def external_in_use(self, network_id: str, but: StoredNic | None = None) -> bool:
-        """Whether a plugged vNIC (other than ``but``) or a DHCP server uses the provider network."""
+    def external_in_use(self, network_id: str, but: StoredNic | None = None, *, routers: bool = True) -> bool:
+        """Whether a plugged vNIC (other than ``but``), a DHCP server or (unless not ``routers``) a
+        router's leg uses the provider network."""
         if network_id in self.dhcp:
+            return True
+        if routers and any(leg.net.network_id == network_id for r in self.routers.values() for leg in r.legs):
             return True
         return any(
             other is not but

@@ -53,6 +53,17 @@ REPORT_PATH = "agent-reports"
 REPORT_EXTENSION = "neutrino-agent-report"
 #: The ``device_owner`` of a router's interface ports (``device_id``: the router).
 ROUTER_INTERFACE = "network:router_interface"
+#: Neutrino's wake-up channel of L3 agents (extension ``neutrino-l3-changes``).
+L3_CHANGES_PATH = "l3-changes"
+
+
+@dataclass(frozen=True)
+class L3Changes:
+    """Neutrino's routing change token, and the kinds of change since the one asked about
+    (``routers``, ``floatingips``, ``networks``, ``subnets``, ``l3_agents``; None: unknown)."""
+
+    token: str
+    changed: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -228,6 +239,40 @@ class NeutronClient:
 
     def list_floating_ips(self, *, fields: Sequence[str] = (), **filters: Filter) -> list[FloatingIp]:
         return self.query(FLOATING_IPS, fields=fields, **filters)
+
+    # --- L3 agents (extension ``l3_agent_scheduler``, admin only) -----------------------------------
+
+    def list_l3_agent_routers(self, agent_id: str) -> list[Router]:
+        """The routers an L3 agent hosts (``GET /v2.0/agents/{id}/l3-routers``)."""
+        path = f"{_member_path(AGENTS, agent_id)}/l3-routers"
+        return [
+            _parsed(ROUTERS, item, path)
+            for item in _items(self._transport.checked("GET", path), "routers", path)
+        ]
+
+    def list_router_l3_agents(self, router_id: str) -> list[NetworkAgent]:
+        """The L3 agents hosting a router (``GET /v2.0/routers/{id}/l3-agents``)."""
+        path = f"{_member_path(ROUTERS, router_id)}/l3-agents"
+        return [
+            _parsed(AGENTS, item, path)
+            for item in _items(self._transport.checked("GET", path), "agents", path)
+        ]
+
+    def l3_changes(self, after: str | None = None, wait: float = 0) -> L3Changes:
+        """Neutrino's change token of routing (extension ``neutrino-l3-changes``): answered once it
+        differs from ``after``, or after ``wait`` seconds (the provider caps it), with the kinds of
+        change since ``after`` (None: cannot be told). ``NotFound`` from a provider without the
+        extension."""
+        params: dict[str, str | list[str]] = {"wait": str(wait)}
+        if after is not None:
+            params["after"] = after
+        data = self._transport.checked("GET", L3_CHANGES_PATH, params=params)
+        answer = _member(data, "l3_changes", L3_CHANGES_PATH)
+        token, changed = answer.get("token"), answer.get("changed")
+        if not isinstance(token, str):
+            raise BadResponse(f"GET {L3_CHANGES_PATH}: the answer has no token")
+        kinds = frozenset(str(k) for k in changed) if isinstance(changed, list) else None
+        return L3Changes(token, kinds)
 
     # --- agents -----------------------------------------------------------------------------------
 

@@ -45,8 +45,16 @@ class PortStatus(NamedTuple):
     status: str  # ACTIVE, DOWN, BUILD or ERROR
 
 
+class FloatingIpStatus(NamedTuple):
+    """An L3 agent's word on a floating IP: ACTIVE (in place for ``fixed_ip_address``) or ERROR."""
+
+    id: str
+    status: str
+    fixed_ip_address: str
+
+
 def _value(value: object) -> object:
-    if isinstance(value, FixedIpRequest | PortStatus):
+    if isinstance(value, FixedIpRequest | PortStatus | FloatingIpStatus):
         return value.to_json() if isinstance(value, FixedIpRequest) else value._asdict()
     if isinstance(value, tuple):
         return [_value(v) for v in value]
@@ -135,6 +143,8 @@ class AgentReport(_Payload):
     configurations: Mapping[str, object] = field(default_factory=dict)
     ports: tuple[PortStatus, ...] = field(default=(), metadata={"many": True})
     binary: str | Unset = _wire()
+    #: an L3 agent's floating IPs (only sent when set: older providers take no such key)
+    floatingips: tuple[FloatingIpStatus, ...] | Unset = _wire(many=True)
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,9 @@ def create_app(settings: ProviderSettings) -> Starlette:
         state.services[service.collection] = service
         routes.extend(Controller(service, db, state.context_of, state.backend.changed).routes())
     routes.append(report_route(state.services["agents"], db, state.context_of))
+    backend_routes = getattr(state.backend, "routes", None)  # e.g. the builtin backend's L3 agents
+    if backend_routes is not None:
+        routes.extend(backend_routes(state.services, db, state.context_of))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

@@ -23,6 +23,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let project members set binding:host_id and binding:profile (admins only by default)",
     )
+    parser.add_argument(
+        "--agent-down-time",
+        type=float,
+        default=None,
+        help="seconds without a report after which an agent is not alive (default 75)",
+    )
+    parser.add_argument(
+        "--l3-schedule-interval",
+        type=float,
+        default=None,
+        help="builtin backend: seconds between checks moving routers off agents not alive (default 10)",
+    )
     ovn = parser.add_argument_group("OVN backend")
     parser.add_argument(
         "--backend",
@@ -65,6 +77,8 @@ def settings_from(args: argparse.Namespace):  # -> ProviderSettings
         "ovn_nb_certificate",
         "ovn_ca_cert",
         "ovn_maintenance_interval",
+        "agent_down_time",
+        "l3_schedule_interval",
     ):
         if getattr(args, name, None) not in (None, ""):
             overrides[name] = getattr(args, name)

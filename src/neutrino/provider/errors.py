@@ -225,6 +225,10 @@ class FloatingIPNotFound(NotFound):
     message = "Floating IP %(floatingip_id)s could not be found"
 
 
+class InvalidL3Agent(NotFound):
+    message = "Agent %(id)s is not a L3 Agent or has been disabled"
+
+
 class ExternalGatewayForFloatingIPNotFound(NotFound):
     message = (
         "External network %(external_network_id)s is not reachable from subnet %(subnet_id)s.  "
@@ -325,6 +329,14 @@ class RouterExternalGatewayInUseByFloatingIp(InUse):
 
 class FloatingIPPortAlreadyAssociated(InUse):
     message = "Cannot associate floating IP %(floating_ip_address)s (%(fip_id)s) with port %(port_id)s using fixed IP %(fixed_ip)s, as that fixed IP already has a floating IP on external network %(net_id)s."
+
+
+class RouterHostedByL3Agent(Conflict):
+    message = "The router %(router_id)s has been already hosted by the L3 Agent %(agent_id)s."
+
+
+class RouterNotHostedByL3Agent(Conflict):
+    message = "The router %(router_id)s is not hosted by L3 agent %(agent_id)s."
 
 
 class DuplicateName(Conflict):

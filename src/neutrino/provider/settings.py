@@ -64,6 +64,11 @@ class ProviderSettings(BaseSettings):
     ovn_chassis_interval: float = Field(default=5.0, gt=0)
     #: Seconds an OVSDB transaction may take.
     ovn_ovsdb_timeout: float = Field(default=10.0, gt=0)
+    #: Seconds without a report after which an agent is not alive (Neutron's ``agent_down_time``).
+    agent_down_time: float = Field(default=75.0, gt=0)
+    #: builtin backend: seconds between two passes of the L3 scheduler's check (routers of agents
+    #: that are not alive move to live ones; routers without an agent get one).
+    l3_schedule_interval: float = Field(default=10.0, gt=0)
 
     @model_validator(mode="after")
     def _check_ovn(self) -> Self:

@@ -17,6 +17,8 @@ from neutrino.agent.dhcp_service import DhcpService
 from neutrino.agent.errors import PlugFailed, VmExists
 from neutrino.agent.host_agent import HostAgent
 from neutrino.agent.internal_networks import InternalNetworks
+from neutrino.agent.l3_follower import L3Follower
+from neutrino.agent.l3_routers import L3Routers
 from neutrino.agent.neutron_follower import NeutronFollower, Prefetcher
 from neutrino.agent.ovn_chassis import OvnChassis
 from neutrino.agent.plugging import Plugging
@@ -31,8 +33,10 @@ from tests.support.neutron_transport import CannedAdapter
 
 from .helpers import NET_A, ext_nic, vm
 
-PARTS = ("plugging", "internal_networks", "dhcp_service", "port_security", "state", "identity")
-DRIVERS_OF_THE_PARTS = ("neutron_follower", "neutron_reads", "reporting", "host_agent", "app")
+PARTS = ("plugging", "internal_networks", "dhcp_service", "port_security", "state", "identity", "l3_routers")
+DRIVERS_OF_THE_PARTS = (
+    "neutron_follower", "neutron_reads", "reporting", "host_agent", "app", "l3_follower", "l3_reads",
+)  # fmt: skip
 
 
 class RecordingHooks:
@@ -150,7 +154,18 @@ def test_a_part_never_imports_what_drives_it(part: str) -> None:
 
 @pytest.mark.parametrize(
     "cls",
-    [Plugging, InternalNetworks, DhcpService, PortSecurity, NeutronFollower, Reporter, HostAgent, OvnChassis],
+    [
+        Plugging,
+        InternalNetworks,
+        DhcpService,
+        PortSecurity,
+        NeutronFollower,
+        Reporter,
+        HostAgent,
+        OvnChassis,
+        L3Routers,
+        L3Follower,
+    ],  # fmt: skip
 )
 def test_a_part_is_one_small_class_of_its_own(cls: type) -> None:
     public = [n for n, v in vars(cls).items() if inspect.isfunction(v) and not n.startswith("_")]

@@ -22,9 +22,12 @@ CLONE_NEWNET = 0x40000000
 NETNS_RUN_DIR = "/run/netns"
 
 
-def _socket(netns: str | None) -> socket.socket:
+def netns_socket(
+    netns: str | None, family: int = socket.AF_INET, kind: int = socket.SOCK_DGRAM, proto: int = 0
+) -> socket.socket:
+    """A socket of the named namespace (None: the agent's own); it stays there once made."""
     if netns is None:
-        return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        return socket.socket(family, kind, proto)
     made: list[socket.socket] = []
     failed: list[OSError] = []
 
@@ -38,7 +41,7 @@ def _socket(netns: str | None) -> socket.socket:
                     raise OSError(err, f"setns {netns}: {os.strerror(err)}")
             finally:
                 os.close(fd)
-            made.append(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+            made.append(socket.socket(family, kind, proto))
         except OSError as exc:
             failed.append(exc)
 
@@ -56,7 +59,7 @@ def _ethtool(netns: str | None, dev: str, cmd: int, data: int = 0) -> int:
         raise OSError(f"invalid device name {dev!r}")
     value = ctypes.create_string_buffer(struct.pack("II", cmd, data))  # struct ethtool_value
     ifreq = struct.pack("16sP16x", name, ctypes.addressof(value))  # struct ifreq, ifr_data
-    with _socket(netns) as sock:
+    with netns_socket(netns) as sock:
         fcntl.ioctl(sock.fileno(), SIOCETHTOOL, ifreq)
     return int(struct.unpack("II", value.raw[:8])[1])
 

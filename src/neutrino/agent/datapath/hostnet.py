@@ -149,6 +149,39 @@ class HostNet(ABC):
     def ip6tables_restore(self, text: str) -> None:
         """Apply ``ip6tables-restore --noflush`` input atomically (declared chains are flushed)."""
 
+    # -- a router's namespace (the L3 part) --------------------------------------------------
+    @abstractmethod
+    def routes(self) -> set[tuple[str, str]]:
+        """The routes through a gateway in the main table, IPv4 and IPv6, as (destination CIDR,
+        gateway); a default route's destination is ``0.0.0.0/0`` or ``::/0``."""
+
+    @abstractmethod
+    def replace_route(self, destination: str, gateway: str) -> None:
+        """``ip route replace DESTINATION via GATEWAY``."""
+
+    @abstractmethod
+    def delete_route(self, destination: str, gateway: str) -> None:
+        """``ip route del DESTINATION via GATEWAY``."""
+
+    @abstractmethod
+    def nat_save(self) -> str:
+        """The IPv4 ``nat`` table in ``iptables-save`` format."""
+
+    @abstractmethod
+    def nat_restore(self, text: str) -> None:
+        """Replace the whole IPv4 tables of ``iptables-restore`` input (``nat``, and ``raw`` when
+        given) in one call."""
+
+    @abstractmethod
+    def forget_connections(self, address: str) -> None:
+        """Delete the connection tracking entries to or translated to ``address`` (``conntrack -D``):
+        flows through a floating IP that is gone stop being translated."""
+
+    @abstractmethod
+    def announce(self, device: str, address: str) -> None:
+        """A gratuitous ARP for ``address`` out of ``device`` (neighbours and switches learn where it
+        is now); best effort."""
+
     @abstractmethod
     def netns_names(self) -> set[str]:
         """Named network namespaces on the host (``ip netns list``)."""

@@ -3,7 +3,9 @@
 The only module of the agent that runs root-only networking commands. Each call is one
 ``ip``/``bridge`` invocation; ``-n NETNS`` aims it at a named namespace, so the same code serves
 the host namespace and a guest's. TX checksum offload is the exception: an ``SIOCETHTOOL`` ioctl
-(:mod:`neutrino.agent.datapath.ethtool`), there being no ``ethtool`` binary to count on.
+(:mod:`neutrino.agent.datapath.ethtool`), there being no ``ethtool`` binary to count on; and so is
+a gratuitous ARP (:mod:`neutrino.agent.datapath.arp`). A router's namespace also gets routes,
+a ``nat`` table (``iptables-restore``) and connection tracking deletions (``conntrack``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import signal
 import subprocess
 from collections.abc import Sequence
 
-from neutrino.agent.datapath import ethtool
+from neutrino.agent.datapath import arp, ethtool
 from neutrino.agent.datapath.hostnet import HostNet, HostNetError, LinkChange, LinkInfo, VxlanSpec
 
 FLOOD_MAC = "00:00:00:00:00:00"
@@ -211,6 +213,62 @@ class IpRouteNet(HostNet):
             raise HostNetError(f"{tool}: {exc}") from exc
         if proc.returncode != 0:
             raise HostNetError(f"{tool}: {proc.stderr.strip()}")
+
+    # -- routes, NAT and connection tracking (a router's namespace) ------------------------
+    def routes(self) -> set[tuple[str, str]]:
+        found = set()
+        for family, default in (("-4", "0.0.0.0/0"), ("-6", "::/0")):
+            proc = self.ip("-j", family, "route", "show", "table", "main", check=False)
+            if proc.returncode != 0:
+                if family == "-6":
+                    continue  # a kernel without IPv6
+                raise HostNetError(f"ip {family} route show: {proc.stderr.strip()}")
+            for item in json.loads(proc.stdout or "[]"):
+                if not item.get("gateway"):
+                    continue
+                dst = item.get("dst", "")
+                if dst == "default":
+                    dst = default
+                elif "/" not in dst:
+                    dst += "/32" if family == "-4" else "/128"
+                found.add((dst, item["gateway"]))
+        return found
+
+    def replace_route(self, destination: str, gateway: str) -> None:
+        self.ip("route", "replace", destination, "via", gateway)
+
+    def delete_route(self, destination: str, gateway: str) -> None:
+        self.ip("route", "del", destination, "via", gateway)
+
+    def nat_save(self) -> str:
+        return run([*self._netns_exec(), "iptables-save", "-t", "nat"]).stdout
+
+    def nat_restore(self, text: str) -> None:
+        argv = [*self._netns_exec(), "iptables-restore"]
+        try:
+            proc = subprocess.run(argv, input=text, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise HostNetError(f"iptables-restore (nat): {exc}") from exc
+        if proc.returncode != 0:
+            raise HostNetError(f"iptables-restore (nat): {proc.stderr.strip()}")
+
+    def forget_connections(self, address: str) -> None:
+        for match in ("--dst", "--reply-dst"):
+            # exit 1 with "0 flow entries have been deleted" is no error
+            proc = run([*self._netns_exec(), "conntrack", "-D", match, address], check=False)
+            if proc.returncode != 0 and "0 flow entries" not in proc.stderr:
+                raise HostNetError(f"conntrack -D {match} {address}: {proc.stderr.strip()}")
+
+    def announce(self, device: str, address: str) -> None:
+        if ":" in address:
+            return  # IPv6 neighbours learn from the unsolicited advertisements of DAD
+        link = self.link(device)
+        if link is None:
+            raise HostNetError(f'Device "{device}" does not exist.')
+        try:
+            arp.send_gratuitous_arp(self.netns, device, link.address, address)
+        except OSError as exc:
+            raise HostNetError(f"gratuitous ARP for {address} on {device}: {exc}") from exc
 
     # -- namespaces ----------------------------------------------------------------------
     def netns_names(self) -> set[str]:

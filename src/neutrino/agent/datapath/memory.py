@@ -27,6 +27,10 @@ class World:
     iptables: dict[str | None, dict[str, list[str]]] = field(default_factory=dict)
     ip6tables: dict[str | None, dict[str, list[str]]] = field(default_factory=dict)
     sysctls: dict[tuple[str | None, str], str] = field(default_factory=dict)
+    routes: dict[str | None, set[tuple[str, str]]] = field(default_factory=dict)
+    nat: dict[str | None, str] = field(default_factory=dict)  # the nat table's text as restored
+    forgotten: list[tuple[str | None, str]] = field(default_factory=list)  # forget_connections calls
+    announced: list[tuple[str | None, str, str]] = field(default_factory=list)  # announce calls
     tx_checksum: dict[tuple[str | None, str], bool] = field(default_factory=dict)  # absent: on
     calls: int = 0  # mutating operations so far; lets tests say "this changed nothing"
     _mac: int = 0
@@ -238,6 +242,44 @@ class MemoryNet(HostNet):
         self.world.calls += 1
         tables[self.netns] = chains
 
+    def routes(self) -> set[tuple[str, str]]:
+        self._table()
+        return set(self.world.routes.get(self.netns, set()))
+
+    def replace_route(self, destination: str, gateway: str) -> None:
+        self._table()
+        self.world.calls += 1
+        have = self.world.routes.setdefault(self.netns, set())
+        for old in [r for r in have if r[0] == destination]:
+            have.discard(old)
+        have.add((destination, gateway))
+
+    def delete_route(self, destination: str, gateway: str) -> None:
+        have = self.world.routes.get(self.netns, set())
+        if (destination, gateway) not in have:
+            raise HostNetError("RTNETLINK answers: No such process")
+        self.world.calls += 1
+        have.discard((destination, gateway))
+
+    def nat_save(self) -> str:
+        self._table()
+        return self.world.nat.get(self.netns, "*nat\nCOMMIT\n")
+
+    def nat_restore(self, text: str) -> None:
+        self._table()
+        if not text.startswith("*nat") or "COMMIT" not in text:
+            raise HostNetError("iptables-restore (nat): not a nat table")
+        self.world.calls += 1
+        self.world.nat[self.netns] = text
+
+    def forget_connections(self, address: str) -> None:
+        self._table()
+        self.world.forgotten.append((self.netns, address))
+
+    def announce(self, device: str, address: str) -> None:
+        self._get(device)
+        self.world.announced.append((self.netns, device, address))
+
     def netns_names(self) -> set[str]:
         return {ns for ns in self.world.links if ns is not None}
 
@@ -255,6 +297,8 @@ class MemoryNet(HostNet):
         for link in list(self.world.links[name]):
             self._drop(name, link)
         del self.world.links[name]
+        self.world.routes.pop(name, None)
+        self.world.nat.pop(name, None)
 
     def in_netns(self, name: str) -> MemoryNet:
         return MemoryNet(self.world, name)

@@ -7,7 +7,10 @@ agent says it is alive, what it can carry, and the status of the ports it plugge
                       "configurations": {...}, "ports": [{"id": PORT_ID, "status": "ACTIVE"}]}}
 
 upserts the agent (one per type and host), stamps its heartbeat, and sets each listed port's
-status; it answers the agent as ``GET /v2.0/agents/{id}`` would, plus the ports it updated.
+status; it answers the agent as ``GET /v2.0/agents/{id}`` would, plus the ports it updated. An L3
+agent (``agent_type`` "L3 agent") also lists ``floatingips`` (``{"id", "status",
+"fixed_ip_address"}``): a status is taken for a floating IP still associated with that address
+(an ACTIVE report about an association that has since changed is stale and ignored).
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from neutrino.provider.context import RequestContext
 from neutrino.provider.store import tables as t
 from neutrino.provider.store.db import Database, UnitOfWork
 
-#: An agent whose last report is older than this is not alive (Neutron's agent_down_time).
+#: An agent whose last report is older than this is not alive (Neutron's agent_down_time); the
+#: provider's setting ``agent_down_time`` (default the same) is what its API applies.
 AGENT_DOWN_TIME = timedelta(seconds=75)
 #: Agents of this type are OVN's chassis, mirrored from the southbound (``backends/ovn/chassis.py``):
 #: read-only through the API.
@@ -72,7 +76,13 @@ REPORT_DECLARATION: common.Declaration = {
         "default": [],
         "validate": {"type:list_of_dicts": (("id", "status"), ("id", "status"))},
     },  # fmt: skip
+    "floatingips": {
+        "allow_post": True,
+        "default": [],
+        "validate": {"type:list_of_dicts": (("id", "status", "fixed_ip_address"), ("id", "status"))},
+    },  # fmt: skip
 }
+FLOATING_IP_STATUSES = ("ACTIVE", "DOWN", "ERROR")
 
 
 class AgentService(ResourceService):
@@ -84,6 +94,11 @@ class AgentService(ResourceService):
     def not_found(self, resource_id: str) -> errors.ProviderError:
         return errors.AgentNotFound(id=resource_id)
 
+    @property
+    def down_time(self) -> timedelta:
+        """Without a report for this long, an agent is not alive."""
+        return timedelta(seconds=self.settings.agent_down_time)
+
     def scope(self, ctx: RequestContext) -> sa.ColumnElement[bool] | None:
         if not ctx.is_admin:
             raise errors.PolicyNotAuthorized(action="get_agent")
@@ -92,7 +107,7 @@ class AgentService(ResourceService):
     def expand(
         self, uow: UnitOfWork, ctx: RequestContext, rows: Sequence[sa.Row[Any]]
     ) -> list[dict[str, Any]]:
-        deadline = utcnow() - AGENT_DOWN_TIME
+        deadline = utcnow() - self.down_time
         out = []
         for row in rows:
             record = self.record(row)
@@ -146,7 +161,7 @@ class AgentService(ResourceService):
             )
         else:
             agent_id = row.id
-            if row.heartbeat_timestamp < now - AGENT_DOWN_TIME:
+            if row.heartbeat_timestamp < now - self.down_time:
                 values["started_at"] = now  # it was down: this report starts it again
             uow.execute(sa.update(t.agents).where(c.id == agent_id).values(heartbeat_timestamp=now, **values))
         updated = []
@@ -162,7 +177,25 @@ class AgentService(ResourceService):
             )
             if result.rowcount:
                 updated.append(item["id"])
+        self._floating_ip_statuses(uow, data["floatingips"], now)
         return agent_id, updated
+
+    @staticmethod
+    def _floating_ip_statuses(uow: UnitOfWork, items: list[dict[str, Any]], now: Any) -> None:
+        c = t.floating_ips.c
+        for item in items:
+            if item["status"] not in FLOATING_IP_STATUSES:
+                raise errors.InvalidAttribute(
+                    attr="floatingips", reason=f"'{item['status']}' is not in {list(FLOATING_IP_STATUSES)}"
+                )
+            where = [c.id == item["id"], c.status != item["status"]]
+            if item["status"] != "DOWN":  # only about the association the agent applied
+                where += [c.router_id.is_not(None), c.fixed_ip_address == item.get("fixed_ip_address")]
+            uow.execute(
+                sa.update(t.floating_ips)
+                .where(*where)
+                .values(status=item["status"], updated_at=now, revision_number=c.revision_number + 1)
+            )
 
 
 def report_route(service: AgentService, db: Database, context_of: Any) -> Route:

@@ -5,7 +5,8 @@ by a ``network:floatingip`` port of no project, and associated (``port_id``, opt
 The association is stored with the router that carries it (``router_id``: one whose gateway is on
 the floating IP's network and which has an interface on the fixed address's subnet; the one whose
 interface holds the subnet's gateway address first). ``status`` is ACTIVE while associated
-through a router that is administratively up, else DOWN, until a datapath reports its own.
+through a router that is administratively up, else DOWN, until a datapath reports its own (with
+the builtin backend, DOWN until the L3 agent hosting the router reports it in place).
 Neutron's rules kept: only admins choose the address, one floating IP per fixed address and
 external network, no association without such a router (404
 ``ExternalGatewayForFloatingIPNotFound``); deleting the associated port disassociates.
@@ -231,7 +232,7 @@ class FloatingIpService(ResourceService):
             "fixed_port_id": port_id,
             "fixed_ip_address": address,
             "router_id": router.id,
-            "status": l3.floating_ip_status(router.admin_state_up),
+            "status": l3.floating_ip_status(uow, router.id, router.admin_state_up),
         }
 
     @staticmethod

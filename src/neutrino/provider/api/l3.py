@@ -131,16 +131,25 @@ def check_gateway_move(uow: UnitOfWork, subnet_id: str, current_gateway: str | N
         raise errors.GatewayIpInUse(ip_address=current_gateway, port_id=holder.port_id)
 
 
-def floating_ip_status(router_admin_state_up: bool | None) -> str:
-    """ACTIVE while associated through a router that is administratively up, else DOWN (until a
-    datapath reports its own)."""
-    return ACTIVE if router_admin_state_up else DOWN
+def floating_ip_status(uow: UnitOfWork, router_id: str, router_admin_state_up: bool | None) -> str:
+    """ACTIVE while associated through a router that is administratively up, else DOWN; DOWN too
+    while an L3 agent hosts the router (the builtin backend's datapath): that agent reports ACTIVE
+    once the address is in place, as Neutron's L3 agents do."""
+    if not router_admin_state_up or router_hosted(uow, router_id):
+        return DOWN
+    return ACTIVE
+
+
+def router_hosted(uow: UnitOfWork, router_id: str) -> bool:
+    """Whether an L3 agent hosts the router (a binding of the builtin backend's scheduler)."""
+    b = t.router_l3_agent_bindings.c
+    return uow.one_or_none(sa.select(b.router_id).where(b.router_id == router_id)) is not None
 
 
 def refresh_floating_ip_status(uow: UnitOfWork, router_id: str, admin_state_up: bool) -> None:
     """A router's administrative state moved: the floating IPs through it follow."""
     c = t.floating_ips.c
-    status = floating_ip_status(admin_state_up)
+    status = floating_ip_status(uow, router_id, admin_state_up)
     ids = [r.id for r in uow.rows(sa.select(c.id).where(c.router_id == router_id, c.status != status))]
     if ids:
         uow.execute(

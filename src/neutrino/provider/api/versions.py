@@ -3,7 +3,8 @@
 The routing extensions (:data:`ROUTING_EXTENSIONS`) need a datapath behind them: they are listed
 when the app's backend implements them. A backend says which it implements with an
 ``extensions`` attribute (a collection of aliases); one without the attribute is taken to
-implement them all.
+implement them all. :data:`BACKEND_EXTENSIONS` (one datapath's own, e.g. the builtin backend's
+``l3_agent_scheduler``) are listed only when the backend names them.
 """
 
 from __future__ import annotations
@@ -41,10 +42,14 @@ EXTENSIONS: tuple[tuple[str, str, str], ...] = (
     ("router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway."),
     ("ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway"),
     ("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
+    ("l3_agent_scheduler", "L3 Agent Scheduler", "Schedule routers among l3 agents"),
+    ("neutrino-l3-changes", "Neutrino L3 changes", "L3 agents wait for routing changes (GET /v2.0/l3-changes)."),
 )  # fmt: skip
 
 #: Extensions listed only when the backend implements them (see the module's docstring).
 ROUTING_EXTENSIONS = frozenset({"external-net", "router", "ext-gw-mode", "extraroute"})
+#: Extensions of one backend's datapath: listed only when the backend names them in ``extensions``.
+BACKEND_EXTENSIONS = frozenset({"l3_agent_scheduler", "neutrino-l3-changes"})
 
 RESOURCES = (("network", "networks"), ("subnet", "subnets"), ("port", "ports"),
              ("security_group", "security-groups"), ("security_group_rule", "security-group-rules"),
@@ -94,8 +99,9 @@ def offered(backend: object) -> tuple[tuple[str, str, str], ...]:
     """The extensions this server lists with ``backend`` behind it."""
     implemented = getattr(backend, "extensions", None)
     if implemented is None:
-        return EXTENSIONS
-    return tuple(e for e in EXTENSIONS if e[0] not in ROUTING_EXTENSIONS or e[0] in implemented)
+        return tuple(e for e in EXTENSIONS if e[0] not in BACKEND_EXTENSIONS)
+    optional = ROUTING_EXTENSIONS | BACKEND_EXTENSIONS
+    return tuple(e for e in EXTENSIONS if e[0] not in optional or e[0] in implemented)
 
 
 async def list_extensions(request: Request) -> Response:

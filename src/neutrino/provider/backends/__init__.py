@@ -4,7 +4,8 @@ The provider's database is the source of truth of the Neutron API. A backend is 
 committed write, which resources of a collection changed (created, updated or deleted), and may run
 work for the lifetime of the app (:meth:`Backend.start` / :meth:`Backend.stop`, from the lifespan).
 
-- ``builtin``: nothing to do; the host agents read the provider over the Neutron API.
+- ``builtin``: the host agents read the provider over the Neutron API; its L3 scheduler places
+  routers on the agents (:mod:`neutrino.provider.backends.builtin`).
 - ``ovn``: the changes are written to OVN's northbound database, and a maintenance task repairs
   drift between the two (see :mod:`neutrino.provider.backends.ovn`).
 """
@@ -34,6 +35,11 @@ class Backend(Protocol):
         """
 
 
+# A backend may also have ``extensions`` (the aliases of ``api.versions.ROUTING_EXTENSIONS`` and
+# ``BACKEND_EXTENSIONS`` it implements) and ``routes(services, db, context_of)``: more routes of its
+# own (the builtin backend's ``l3_agent_scheduler``).
+
+
 def build_backend(settings: ProviderSettings, db: Database) -> Backend:
     """The backend ``settings.backend`` names."""
     if settings.backend == "ovn":
@@ -42,4 +48,4 @@ def build_backend(settings: ProviderSettings, db: Database) -> Backend:
         return OvnBackend(settings, db)
     from neutrino.provider.backends.builtin import BuiltinBackend
 
-    return BuiltinBackend()
+    return BuiltinBackend(settings, db)

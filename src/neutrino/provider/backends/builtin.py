@@ -1,16 +1,61 @@
-"""The builtin backend: the provider's database is all there is; host agents read it over the API."""
+"""The builtin backend: the provider's database is all there is; host agents read it over the API.
+
+Its datapath for routing is the host agents' (legacy L3 agents: a router is a namespace on one
+host): :class:`~neutrino.provider.backends.l3_scheduler.L3Scheduler` places each router on a live L3 agent
+as routers change and in a thread (failover), the ``l3_agent_scheduler`` routes show where, and
+every change an L3 agent may care about moves the token agents wait on (``/v2.0/l3-changes``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from neutrino.provider.api.versions import ROUTING_EXTENSIONS
+from neutrino.provider.backends.l3_scheduler import L3Scheduler
+from neutrino.provider.context import RequestContext
+from neutrino.provider.settings import ProviderSettings
+from neutrino.provider.store.db import Database
+
+log = logging.getLogger(__name__)
+
+#: collections whose changes an L3 agent may have to apply
+L3_COLLECTIONS = frozenset({"routers", "floatingips", "networks", "subnets"})
 
 
 class BuiltinBackend:
+    extensions = ROUTING_EXTENSIONS | {"l3_agent_scheduler", "neutrino-l3-changes"}
+
+    def __init__(self, settings: ProviderSettings, db: Database) -> None:
+        self.scheduler = L3Scheduler(settings, db)
+
     def start(self) -> None:
-        pass
+        self.scheduler.start()
 
     def stop(self) -> None:
-        pass
+        self.scheduler.stop()
 
     def changed(self, collection: str, resource_ids: Sequence[str]) -> None:
-        pass
+        if collection not in L3_COLLECTIONS:
+            return
+        try:
+            if collection == "routers":
+                self.scheduler.schedule(resource_ids)
+        except Exception:  # the write is the truth; the scheduler's thread tries again
+            log.exception("scheduling routers %s failed", ", ".join(resource_ids))
+        self.scheduler.changes.bump(collection)
+
+    def routes(
+        self,
+        services: Mapping[str, Any],
+        db: Database,
+        context_of: Callable[[Request], RequestContext],
+    ) -> list[Route]:
+        """The ``l3_agent_scheduler`` and ``neutrino-l3-changes`` routes."""
+        from neutrino.provider.backends.l3_agents import L3AgentRoutes
+
+        return L3AgentRoutes(services, db, context_of, self.scheduler).routes()

@@ -312,3 +312,21 @@ floating_ips = sa.Table(
         "floating_network_id", "fixed_port_id", "fixed_ip_address", name="uq_floating_ips_fixed"
     ),
 )
+
+# --- L3 agents' routers (schema 0004, builtin backend) -----------------------------------------
+
+#: Which L3 agent hosts a router (Neutron's ``routerl3agentbindings``, legacy routers: one agent
+#: each). A binding to an agent that is gone or not alive is the scheduler's to move.
+router_l3_agent_bindings = sa.Table(
+    "router_l3_agent_bindings",
+    metadata,
+    sa.Column("router_id", sa.String(36), sa.ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "l3_agent_id",
+        sa.String(36),
+        sa.ForeignKey("agents.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)

@@ -1,0 +1,193 @@
+"""The agent's L3 agent: follows the routers the provider scheduled to this host, like Neutron's
+legacy L3 agent, over the Neutron API.
+
+In its own thread it reports an "L3 agent" (``POST /v2.0/agent-reports``: alive, what it can
+reach — ``interface_mappings`` — and its routers' ports and floating IPs ACTIVE, or ERROR when a
+router could not be built), which is what the provider schedules routers onto; reads the routers
+it hosts (``GET /v2.0/agents/{id}/l3-routers``) and what they need (:mod:`~neutrino.agent.l3_reads`);
+and converges the L3 part (:class:`~neutrino.agent.l3_routers.L3Routers`) on them, then reports at
+once. Between rounds it waits on the provider's change token (``GET /v2.0/l3-changes``, the
+embedded provider's extension ``neutrino-l3-changes``), so a change reaches the host within tens
+of milliseconds, and rereads only what the kinds of change it names touch (a floating IP's
+association: one read); a provider without it is read every ``sync_interval`` seconds. Every
+``resync_interval`` seconds the routers are rebuilt all the same (repairs drift). A second thread
+reports every ``report_interval`` seconds, so a long round never makes the agent look dead.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+
+from neutrino.agent.errors import AgentError
+from neutrino.agent.identity import HostIdentity
+from neutrino.agent.l3_reads import ROUTER_KINDS, RouterReads, down_ports, read_routers, reread, router_specs
+from neutrino.agent.l3_routers import L3Routers
+from neutrino.neutron_client import (
+    AgentReport,
+    FloatingIpStatus,
+    NeutronClient,
+    NeutronClientError,
+    NotFound,
+    PortStatus,
+)
+
+log = logging.getLogger(__name__)
+
+L3_AGENT_TYPE = "L3 agent"
+#: the longest wait asked of the provider's change token (it caps it too)
+CHANGES_WAIT = 2.0
+
+
+class L3Follower:
+    """The L3 agent's rounds (:meth:`sync_once`) and heartbeat, in threads (:meth:`start`)."""
+
+    def __init__(
+        self,
+        neutron: NeutronClient,
+        identity: HostIdentity,
+        routers: L3Routers,
+        *,
+        plugin_type: str,
+        underlay_mtu: int,
+        interface_mappings: Mapping[str, str],
+        sync_interval: float = 2.0,
+        report_interval: float = 30.0,
+        resync_interval: float = 60.0,
+    ) -> None:
+        self.neutron = neutron
+        self.identity = identity
+        self.routers = routers
+        self.plugin_type = plugin_type
+        self.underlay_mtu = underlay_mtu
+        self.interface_mappings = dict(interface_mappings)
+        self.sync_interval = sync_interval
+        self.report_interval = report_interval
+        self.resync_interval = resync_interval
+        self.agent_id: str | None = None
+        self._reads: RouterReads | None = None  # the last round's, for a round after small changes
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def host(self) -> str:
+        return self.identity.binding_host_id(self.plugin_type)
+
+    # -- one round ------------------------------------------------------------------------------
+    def report(self, down: tuple[str, ...] = ()) -> str:
+        """Report this L3 agent and its routers' statuses (and the ports ``down`` DOWN); returns
+        its agent id."""
+        applied = self.routers.applied()
+        statuses = self.routers.statuses()
+        configurations: dict[str, object] = {
+            "agent_mode": "legacy",
+            "interface_driver": "linuxbridge",
+            "handle_internal_only_routers": True,
+            "interface_mappings": dict(self.interface_mappings),
+            "routers": len(applied),
+            "ex_gw_ports": sum(1 for s in applied.values() if s.gateway is not None),
+            "interfaces": sum(1 for s in applied.values() for leg in s.legs if leg.kind == "internal"),
+            "floating_ips": sum(len(s.floating_ips) for s in applied.values()),
+        }
+        answer = self.neutron.report_agent(
+            AgentReport(
+                host=self.host,
+                agent_type=L3_AGENT_TYPE,
+                configurations=configurations,
+                ports=tuple(
+                    [PortStatus(p, s) for p, s in sorted(statuses.ports.items())]
+                    + [PortStatus(p, "DOWN") for p in down]
+                ),
+                binary="neutrino-agent",
+                floatingips=tuple(
+                    FloatingIpStatus(f, s, fixed) for f, (s, fixed) in sorted(statuses.floating_ips.items())
+                ),
+            )
+        )
+        self.agent_id = answer.agent.id or self.agent_id
+        if self.agent_id is None:
+            raise ValueError("the provider's answer to the L3 agent's report has no agent id")
+        return self.agent_id
+
+    def sync_once(self, *, force: bool = False, changed: frozenset[str] | None = None) -> list[str]:
+        """Read the routers hosted here (after ``changed`` kinds of change that leave routers and
+        their ports alone, only what changed), converge on them, report; returns those that
+        failed."""
+        agent_id = self.agent_id or self.report()
+        if changed is not None and not changed & ROUTER_KINDS and self._reads is not None and not force:
+            reads = reread(self.neutron, self._reads, changed)
+        else:
+            reads = read_routers(self.neutron, self.neutron.list_l3_agent_routers(agent_id))
+        self._reads = reads
+        failed = self.routers.sync(router_specs(reads, self.plugin_type, self.underlay_mtu), force=force)
+        self.report(tuple(down_ports(reads)))
+        return failed
+
+    # -- the thread ----------------------------------------------------------------------------
+    def _wait_for_change(self, token: str | None) -> tuple[str | None, frozenset[str] | None, bool]:
+        """(the new token, the kinds of change if known, whether something changed); without the
+        provider's extension, sleeps ``sync_interval`` and says something may have."""
+        if token == "":  # no change token: poll
+            self._stop.wait(self.sync_interval)
+            return "", None, True
+        try:
+            answer = self.neutron.l3_changes(after=token, wait=CHANGES_WAIT)
+        except NotFound:
+            log.info(
+                "the network provider has no L3 change token: reading routers every %s s", self.sync_interval
+            )
+            return "", None, True
+        return answer.token, answer.changed, answer.token != token
+
+    def _run(self) -> None:
+        token: str | None = None
+        last_sync = 0.0
+        last_error = ""
+        while not self._stop.is_set():
+            try:
+                token, kinds, changed = self._wait_for_change(token)
+                now = time.monotonic()
+                if self._stop.is_set():
+                    break
+                if now - last_sync >= self.resync_interval:
+                    self.sync_once(force=True)
+                    last_sync = now
+                elif changed:
+                    self.sync_once(changed=kinds)
+                if last_error:
+                    log.info("L3 sync with the network provider works again")
+                last_error = ""
+            except (NeutronClientError, AgentError, ValueError) as exc:
+                level = logging.DEBUG if str(exc) == last_error else logging.WARNING
+                log.log(level, "L3 sync with the network provider: %s", exc)
+                last_error, token, self.agent_id, self._reads = str(exc), None, None, None
+                self._stop.wait(min(self.sync_interval, 2.0))
+            except Exception:  # the thread must outlive any one bad round
+                log.exception("L3 sync with the network provider failed")
+                token, self._reads = None, None
+                self._stop.wait(min(self.sync_interval, 2.0))
+
+    def _heartbeat(self) -> None:
+        """Report every ``report_interval`` seconds, however long a round takes (a router being
+        built must not make the agent look dead)."""
+        while not self._stop.wait(self.report_interval):
+            try:
+                self.report()
+            except (NeutronClientError, ValueError) as exc:
+                log.debug("L3 agent report: %s", exc)
+
+    def start(self) -> None:
+        self._threads = [
+            threading.Thread(target=self._run, name="l3-agent", daemon=True),
+            threading.Thread(target=self._heartbeat, name="l3-agent-report", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread; the routers stay as they are (a restarted agent takes them over)."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=15)
