@@ -33,6 +33,7 @@ class FakeProvider:
 
     networks: dict[str, ProviderNetwork] = field(default_factory=dict)
     ports: dict[str, ProviderPort] = field(default_factory=dict)
+    subnets: dict[str, ProviderSubnet] = field(default_factory=dict)
     exts: set[str] = field(default_factory=lambda: {"security-group", "binding"})
     agent_list: list[ProviderAgent] | None = None
     down: bool = False
@@ -85,9 +86,9 @@ class FakeProvider:
         self._enter("delete_network")
         self.networks.pop(network_id, None)
 
-    def list_subnets(self, network_id: str) -> list[ProviderSubnet]:
+    def list_subnets(self, network_id: str | None = None) -> list[ProviderSubnet]:
         self._enter("list_subnets")
-        return []
+        return [s for s in self.subnets.values() if network_id is None or s.network_id == network_id]
 
     def create_subnet(
         self,

@@ -7,6 +7,7 @@ take the same ``Authorization: Bearer <token>`` as the API:
   answers ``{"ok": true}`` or ``{"error": message}``.
 - ``GET /ui/networks/{id}/external``: which provider network a logical network is linked to
   (the API names the provider but not the provider's network id, which subnets need).
+- ``GET /ui/topology``: the topology picture's data (``web/topology.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from neutrino.engine.commands import providers as providers_cmd
 from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import EngineError
+from neutrino.engine.web.topology import topology_routes
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ def web_routes() -> list[BaseRoute]:
         Route("/", index),
         Route("/ui/providers/test", test_provider, methods=["POST"]),
         Route("/ui/networks/{network_id}/external", external_link),
+        *topology_routes(),
         Mount("/ui/static", app=StaticFiles(directory=STATIC), name="ui-static"),
     ]
 
