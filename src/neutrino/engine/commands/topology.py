@@ -1,20 +1,23 @@
 """The data of the web UI's topology picture: the engine's hosts, networks, VMs and vNICs with their live state,
 and what each provider in the picture says of them (subnets, the vNICs' ports and addresses, its agents).
 
-One call reads the engine's store with a constant number of SQL statements, whatever the number of VMs, and
-each provider in the picture once: its networks, all its subnets, the engine's ports and its agents (four
-calls). ``ProviderReads`` keeps a provider's answers for ``ttl`` seconds, so that many browsers polling the
-picture cost each provider one read per period; a provider that does not answer leaves the picture with what
-the engine recorded (each vNIC's last known port status) and the provider's error.
+One call reads the engine's store with a constant number of SQL statements, whatever the number of VMs (VMs
+and vNICs as plain rows: ``store/topology.py``), and what each provider in the picture said: its networks, all
+its subnets, the engine's ports and its agents (four calls). ``ProviderReads`` keeps a provider's answers: fresh
+for ``ttl`` seconds; older, they are still served (up to ``max_age``) while one background read renews them, so
+neither many browsers polling nor a slow provider slow the picture down. A provider that does not answer leaves
+the picture with what the engine recorded (each vNIC's last known port status) and the provider's error.
 
-The answer is plain JSON (``read`` documents its keys); the browser derives colours, tunnels and the layout
-from it (``web/static/views/topology-model.js``). Its ``version`` changes exactly when its content does.
+The answer is plain JSON (``read`` documents its keys; ``encoded`` adds its ``version``, which changes exactly
+when its content does); the browser derives colours, tunnels and the layout from it
+(``web/static/views/topology-model.js``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -30,8 +33,10 @@ from neutrino.engine.provider_clients.base import (
     ProviderPort,
     ProviderSubnet,
 )
+from neutrino.engine.store.topology import NicRow, VmRow
 from neutrino.engine.store.uow import UnitOfWork
 
+log = logging.getLogger(__name__)
 Json = dict[str, Any]
 
 
@@ -55,27 +60,70 @@ class ProviderView:
 
 
 class ProviderReads:
-    """Each provider's view, read at most once per ``ttl`` seconds whoever asks (thread-safe: a second caller
-    waits for the read in flight instead of making its own)."""
+    """Each provider's view, shared by all callers (thread-safe). Fresh for ``ttl`` seconds; then served as it
+    is, up to ``max_age`` seconds old, while one background read renews it; older or never read, the caller
+    reads it (and a second caller waits for that read instead of making its own)."""
 
-    def __init__(self, ttl: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl = ttl
-        self.clock = clock
+    def __init__(
+        self, ttl: float = 2.0, max_age: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl, self.max_age, self.clock = ttl, max_age, clock
         self._views: dict[str, tuple[float, tuple[object, ...], ProviderView]] = {}
         self._locks: dict[str, threading.Lock] = {}
+        self._renewing: dict[str, threading.Thread] = {}
         self._guard = threading.Lock()
 
     def view(self, ctx: EngineContext, provider: model.ExternalProvider) -> ProviderView:
+        key = (provider.url, provider.authentication_url, provider.username, provider.password_encrypted)
         with self._guard:
             lock = self._locks.setdefault(provider.id, threading.Lock())
-        key = (provider.url, provider.authentication_url, provider.username, provider.password_encrypted)
+            cached = self._views.get(provider.id)
+            age = self.clock() - cached[0] if cached is not None and cached[1] == key else None
+            if age is not None and age < self.ttl:
+                return cached[2]  # type: ignore[index]
+            if age is not None and age < self.max_age:
+                if provider.id not in self._renewing:
+                    renew = threading.Thread(
+                        target=self._renew, args=(ctx, provider, key, lock), name="topology-provider-read"
+                    )
+                    renew.daemon = True
+                    self._renewing[provider.id] = renew
+                    renew.start()
+                return cached[2]  # type: ignore[index]
         with lock:
             cached = self._views.get(provider.id)
             if cached is not None and cached[1] == key and self.clock() - cached[0] < self.ttl:
-                return cached[2]
-            fresh = _read_provider(ctx, provider)
+                return cached[2]  # read by the caller this one waited for
+            return self._read(ctx, provider, key)
+
+    def wait(self, timeout: float = 30.0) -> None:
+        """Until the background reads in flight are done (for tests)."""
+        with self._guard:
+            threads = list(self._renewing.values())
+        for thread in threads:
+            thread.join(timeout)
+
+    def _read(
+        self, ctx: EngineContext, provider: model.ExternalProvider, key: tuple[object, ...]
+    ) -> ProviderView:
+        fresh = _read_provider(ctx, provider)
+        with self._guard:
             self._views[provider.id] = (self.clock(), key, fresh)
-            return fresh
+        return fresh
+
+    def _renew(
+        self,
+        ctx: EngineContext,
+        provider: model.ExternalProvider,
+        key: tuple[object, ...],
+        lock: threading.Lock,
+    ) -> None:
+        try:
+            with lock:
+                self._read(ctx, provider, key)
+        finally:
+            with self._guard:
+                self._renewing.pop(provider.id, None)
 
 
 def _read_provider(ctx: EngineContext, provider: model.ExternalProvider) -> ProviderView:
@@ -87,6 +135,9 @@ def _read_provider(ctx: EngineContext, provider: model.ExternalProvider) -> Prov
         agents = client.agents()
     except EngineError as exc:
         return ProviderView(error=exc.message)
+    except Exception as exc:  # the picture must show what it has, whatever a provider does
+        log.exception("reading provider %s for the topology failed", provider.name)
+        return ProviderView(error=f"Failed to communicate with the external provider: {exc}")
     return ProviderView(networks, subnets, ports, None if agents is None else tuple(agents))
 
 
@@ -97,8 +148,8 @@ class _Stored:
     providers: list[model.ExternalProvider]
     networks: list[model.Network]
     hosts: list[model.Host]
-    vms: list[model.Vm]
-    nics: list[model.VmNic]
+    vms: list[VmRow]
+    nics: list[NicRow]
     network_of_profile: dict[str, str]
     scope: Json
 
@@ -112,12 +163,11 @@ def read(ctx: EngineContext, reads: ProviderReads, scope: Scope) -> Json:
       alive}]}``: the agents each provider lists for the host
     - ``networks``: ``{id, name, data_center_id, provider_id, provider_network_id, external_missing, network_type,
       segmentation_id, vlan_id, mtu, subnets: [{id, name, cidr, ip_version, gateway_ip}]}``
-    - ``vms``: ``{id, name, status, host_id, cluster_id}``
-    - ``nics``: ``{id, name, vm_id, network_id, mac, plugged, linked, provisioning, last_error, port_id,
-      port_status, binding_host, addresses}``; ``port_status`` is the provider's (live, or the engine's last
-      record when the provider does not answer)
+    - ``vms``: ``{id, name, status, host_id}``
+    - ``nics``: ``{id, name, vm_id, network_id, plugged, provisioning, last_error, port_id, port_status,
+      addresses}``; ``port_status`` is the provider's (live, or the engine's last record when the provider does
+      not answer)
     - ``routers``, ``floating_ips``: what providers with L3 show (empty until their client reads them)
-    - ``version``: a digest of all of the above
     """
     stored = _stored(ctx, scope)
     views = {p.id: reads.view(ctx, p) for p in stored.providers}
@@ -127,21 +177,21 @@ def read(ctx: EngineContext, reads: ProviderReads, scope: Scope) -> Json:
         "hosts": [_host(h, views) for h in stored.hosts],
         "networks": [_network(n, views.get(n.provider_id or "")) for n in stored.networks],
         "vms": [
-            {
-                "id": vm.id,
-                "name": vm.name,
-                "status": vm.status.value,
-                "host_id": vm.host_id,
-                "cluster_id": vm.cluster_id,
-            }
-            for vm in stored.vms
+            {"id": vm.id, "name": vm.name, "status": vm.status, "host_id": vm.host_id} for vm in stored.vms
         ],
         "nics": [_nic(nic, stored.network_of_profile, views) for nic in stored.nics],
         "routers": [],
         "floating_ips": [],
     }
-    data["version"] = hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()
     return data
+
+
+def encoded(data: Json) -> bytes:
+    """``data`` as the JSON the browser gets, with ``version`` first: a digest of the rest, so that a poll whose
+    answer has the version it already has can skip it (one serialization of the whole)."""
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    version = hashlib.sha1(body).hexdigest()[:20]
+    return b'{"version":"' + version.encode() + b'",' + body[1:]
 
 
 def _stored(ctx: EngineContext, scope: Scope) -> _Stored:
@@ -156,8 +206,8 @@ def _stored(ctx: EngineContext, scope: Scope) -> _Stored:
             providers=_used_providers(uow, networks),
             networks=networks,
             hosts=list(uow.hosts.list()),
-            vms=list(uow.vms.list()),
-            nics=_by_name(uow.nics.list()),
+            vms=uow.topology.vms(),
+            nics=uow.topology.nics(),
             network_of_profile=profiles,
             scope={"kind": "all", "id": None, "name": "All data centers"},
         )
@@ -170,13 +220,13 @@ def _data_center(uow: UnitOfWork, dc_id: str) -> _Stored:
     networks = list(uow.networks.list(data_center_id=dc.id))
     clusters = [c.id for c in uow.clusters.list(data_center_id=dc.id)]
     profiles = {p.id: p.network_id for p in uow.profiles.list(network_id=[n.id for n in networks])}
-    vms = list(uow.vms.list(cluster_id=clusters)) if clusters else []
+    vms = uow.topology.vms(cluster_ids=clusters)
     return _Stored(
         providers=_used_providers(uow, networks),
         networks=networks,
         hosts=list(uow.hosts.list(cluster_id=clusters)) if clusters else [],
         vms=vms,
-        nics=_by_name(uow.nics.list(vm_id=[vm.id for vm in vms])) if vms else [],
+        nics=uow.topology.nics(vm_ids=[vm.id for vm in vms]) if vms else [],
         network_of_profile=profiles,
         scope={"kind": "data_center", "id": dc.id, "name": dc.name},
     )
@@ -189,8 +239,9 @@ def _provider(uow: UnitOfWork, provider_id: str) -> _Stored:
         raise NotFound(f"Provider '{provider_id}' was not found.")
     networks = list(uow.networks.list(provider_id=provider.id))
     profiles = {p.id: p.network_id for p in uow.profiles.list(network_id=[n.id for n in networks])}
-    nics = _by_name(uow.nics.list(vnic_profile_id=list(profiles))) if profiles else []
-    vms = sorted(uow.vms.by_ids(n.vm_id for n in nics).values(), key=lambda vm: vm.name)
+    nics = uow.topology.nics(profile_ids=list(profiles)) if profiles else []
+    users = {n.vm_id for n in nics}
+    vms = [vm for vm in uow.topology.vms() if vm.id in users]
     hosts = uow.hosts.by_ids(vm.host_id for vm in vms if vm.host_id)
     return _Stored(
         providers=[provider],
@@ -206,10 +257,6 @@ def _provider(uow: UnitOfWork, provider_id: str) -> _Stored:
 def _used_providers(uow: UnitOfWork, networks: Iterable[model.Network]) -> list[model.ExternalProvider]:
     found = uow.providers.by_ids(n.provider_id for n in networks if n.provider_id)
     return sorted(found.values(), key=lambda p: p.name)
-
-
-def _by_name(nics: Iterable[model.VmNic]) -> list[model.VmNic]:
-    return sorted(nics, key=lambda n: (n.vm_id, n.name))
 
 
 def _host(host: model.Host, views: dict[str, ProviderView]) -> Json:
@@ -273,7 +320,7 @@ def _network(network: model.Network, view: ProviderView | None) -> Json:
     }
 
 
-def _nic(nic: model.VmNic, network_of_profile: dict[str, str], views: dict[str, ProviderView]) -> Json:
+def _nic(nic: NicRow, network_of_profile: dict[str, str], views: dict[str, ProviderView]) -> Json:
     view = views.get(nic.port_provider_id or "")
     port = view.ports.get(nic.port_id or "") if view and nic.port_id else None
     live = view is not None and view.error is None
@@ -283,14 +330,11 @@ def _nic(nic: model.VmNic, network_of_profile: dict[str, str], views: dict[str, 
         "name": nic.name,
         "vm_id": nic.vm_id,
         "network_id": network_of_profile.get(nic.vnic_profile_id or ""),
-        "mac": nic.mac,
         "plugged": nic.plugged,
-        "linked": nic.linked,
         "provisioning": record.state.value,
         "last_error": record.last_error,
         "port_id": nic.port_id,
         # a port the live provider no longer lists has no status; without an answer, the engine's last record
         "port_status": (port.status if port else None) if live else record.provider_status,
-        "binding_host": (port.host_id if port else None) or record.binding_host,
         "addresses": [ip.ip_address for ip in port.fixed_ips] if port else [],
     }

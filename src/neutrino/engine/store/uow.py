@@ -17,6 +17,7 @@ from neutrino.engine.domain.errors import Conflict
 from neutrino.engine.domain.operations import Operation
 from neutrino.engine.store.repository import NicRepository, Repository, SessionRepository, SettingsRepository
 from neutrino.engine.store.tables import map_domain
+from neutrino.engine.store.topology import TopologyRows
 
 
 class UnitOfWork(Protocol):
@@ -37,6 +38,7 @@ class UnitOfWork(Protocol):
     orphan_ports: Repository[model.OrphanPort]
     operations: Repository[Operation]
     settings: SettingsRepository
+    topology: TopologyRows  # plain rows for the topology picture (read only)
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(
@@ -72,6 +74,7 @@ class SqlUnitOfWork:
         self.orphan_ports = Repository(s, model.OrphanPort)
         self.operations = Repository(s, Operation)
         self.settings = SettingsRepository(s)
+        self.topology = TopologyRows(s)
         return self
 
     def __exit__(

@@ -33,12 +33,16 @@ def topology_routes(reads: topology_cmd.ProviderReads | None = None) -> list[Rou
             return JSONResponse({"error": "Give either 'data_center' or 'provider', not both."}, 400)
         scope = topology_cmd.Scope(data_center_id=dc, provider_id=provider)
         try:
-            data = await run_in_threadpool(topology_cmd.read, ctx, cache, scope)
+            body = await run_in_threadpool(_answer, ctx, cache, scope)
         except NotFound as exc:
             return JSONResponse({"error": exc.message}, 404)
-        return JSONResponse(data, headers=NO_STORE)
+        return Response(body, media_type="application/json", headers=NO_STORE)
 
     return [Route("/ui/topology", topology)]
+
+
+def _answer(ctx: EngineContext, cache: topology_cmd.ProviderReads, scope: topology_cmd.Scope) -> bytes:
+    return topology_cmd.encoded(topology_cmd.read(ctx, cache, scope))
 
 
 def _authorized(request: Request, ctx: EngineContext) -> bool:
