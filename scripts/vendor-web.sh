@@ -11,8 +11,9 @@ VENDOR="$ROOT/src/neutrino/engine/web/static/vendor"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
-# name -> the file of its package to ship (an ES module the browser imports as is)
-declare -A BUILD=([cytoscape]="dist/cytoscape.esm.min.mjs")
+# name -> the file of its package to ship, as the browser loads it (d3: its UMD bundle, which an import() runs
+# for its effect: it sets globalThis.d3)
+declare -A BUILD=([d3]="dist/d3.min.js")
 
 version_of() {
     node -e 'const v = require(process.argv[1]).dependencies[process.argv[2]];
