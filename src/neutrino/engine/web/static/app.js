@@ -8,10 +8,11 @@ import * as networks from './views/networks.js';
 import * as providers from './views/providers.js';
 import * as vms from './views/vms.js';
 import * as hostsView from './views/hosts.js';
+import { topology } from './views/topology.js';
 
 const TABS = [
   ['datacenters', 'Data Centers'], ['clusters', 'Clusters'], ['hosts', 'Hosts'], ['networks', 'Networks'],
-  ['vnicprofiles', 'vNIC Profiles'], ['vms', 'Virtual Machines'], ['providers', 'Providers'], ['events', 'Events'],
+  ['vnicprofiles', 'vNIC Profiles'], ['vms', 'Virtual Machines'], ['providers', 'Providers'], ['topology', 'Topology'], ['events', 'Events'],
 ];
 
 const ROUTES = {
@@ -23,6 +24,7 @@ const ROUTES = {
   vnicprofiles: networks.profiles,
   vms: vms.vms,
   providers: providers.providers,
+  topology,
 };
 
 const $ = (id) => document.getElementById(id);
