@@ -167,7 +167,13 @@ def read(ctx: EngineContext, reads: ProviderReads, scope: Scope) -> Json:
     - ``nics``: ``{id, name, vm_id, network_id, plugged, provisioning, last_error, port_id, port_status,
       addresses}``; ``port_status`` is the provider's (live, or the engine's last record when the provider does
       not answer)
-    - ``routers``, ``floating_ips``: what providers with L3 show (empty until their client reads them)
+    - ``routers``, ``floating_ips``: what providers with L3 show. Empty until the engine's provider seam reads
+      them (the Neutron client's ``list_routers``, ``list_router_interfaces`` and ``list_floating_ips``); the
+      browser already draws them in this shape: routers ``{id, name, status, provider_id, gateway: {network_id,
+      ips} | null, interfaces: [{network_id, subnet_id, ip_address}]}``, floating IPs ``{id, provider_id,
+      floating_ip_address, fixed_ip_address, port_id, router_id, floating_network_id, status}``, and the
+      provider networks they name that no engine network imports, as ``provider_networks`` ``{id,
+      provider_id, name, external, network_type, subnets: [{cidr}]}`` (network ids are the provider's)
     """
     stored = _stored(ctx, scope)
     views = {p.id: reads.view(ctx, p) for p in stored.providers}
