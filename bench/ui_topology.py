@@ -110,9 +110,9 @@ class Figures:
             ("navigation -> layout done", self.navigation, TARGETS_MS["navigation"]),
             ("  of which /ui/topology", self.api, None),
             ("  of which layout (JS)", self.layout, None),
-            ("one frame, whole picture", self.draw_fit, None),
-            ("one frame, at half size", self.draw_half, None),
-            ("one frame, at full size", self.draw_full, None),
+            ("one frame drawn: whole picture", self.draw_fit, None),
+            ("  at half size", self.draw_half, None),
+            ("  at full size", self.draw_full, None),
             ("idle: longest frame gap", self.idle_frame, None),
             ("zoom: longest frame", self.zoom_frame, TARGETS_MS["frame"]),
             ("pan: longest frame", self.pan_frame, TARGETS_MS["frame"]),
@@ -124,11 +124,11 @@ class Figures:
             f"{self.vms} VMs ({2 * self.vms} vNICs), {self.networks} networks, {self.hosts} hosts: "
             f"{self.elements} drawn elements; layout: deterministic layered (views/topology-layout.js), "
             "drawn on a canvas, d3-zoom",
-            f"{'':28} {'median':>8} {'max':>8} {'target':>8}   (ms)",
+            f"{'':31} {'median':>8} {'max':>8} {'target':>8}   (ms)",
         ]
         for name, values, target in rows:
             t = f"< {target:.0f}" if target else ""
-            lines.append(f"{name:28} {statistics.median(values):8.1f} {max(values):8.1f} {t:>8}")
+            lines.append(f"{name:31} {statistics.median(values):8.1f} {max(values):8.1f} {t:>8}")
         return "\n".join(lines)
 
 
@@ -427,7 +427,8 @@ DRAW_COST = """el => { const p = el.topology.picture; const out = {};
   const at = (k) => { const b = p.scene.bounds; p.centre({ x: (b.x1 + b.x2) / 2, y: (b.y1 + b.y2) / 2 }, k); };
   for (const [name, set] of [['fit', () => p.fit()], ['half', () => at(0.5)], ['full', () => at(1)]]) {
     set(); const times = [];
-    for (let i = 0; i < 5; i++) { const t0 = performance.now(); p.draw(); times.push(performance.now() - t0); }
+    // getImageData makes the canvas rasterize what draw() recorded: the frame's whole cost
+    for (let i = 0; i < 5; i++) { const t0 = performance.now(); p.draw(); p.context().getImageData(0, 0, 1, 1); times.push(performance.now() - t0); }
     out[name] = times.sort((a, b) => a - b)[2];
   }
   p.fit(); return out; }"""

@@ -330,17 +330,16 @@ def _nic(nic: NicRow, network_of_profile: dict[str, str], views: dict[str, Provi
     view = views.get(nic.port_provider_id or "")
     port = view.ports.get(nic.port_id or "") if view and nic.port_id else None
     live = view is not None and view.error is None
-    record = nic.provisioning
     return {
         "id": nic.id,
         "name": nic.name,
         "vm_id": nic.vm_id,
         "network_id": network_of_profile.get(nic.vnic_profile_id or ""),
         "plugged": nic.plugged,
-        "provisioning": record.state.value,
-        "last_error": record.last_error,
+        "provisioning": nic.state,
+        "last_error": nic.last_error,
         "port_id": nic.port_id,
         # a port the live provider no longer lists has no status; without an answer, the engine's last record
-        "port_status": (port.status if port else None) if live else record.provider_status,
+        "port_status": (port.status if port else None) if live else nic.provider_status,
         "addresses": [ip.ip_address for ip in port.fixed_ips] if port else [],
     }

@@ -98,7 +98,7 @@ export class Picture {
   // NOTE: a canvas drawn in main memory. Without a GPU (headless, --disable-gpu) Chromium would otherwise back it
   // with its software GPU, and handing each frame to the compositor then cost hundreds of ms for 500 VMs.
   context() {
-    return this.canvas.getContext('2d', { willReadFrequently: true, alpha: false });
+    return this.canvas.getContext('2d', { willReadFrequently: true, alpha: false, desynchronized: true });
   }
 
   schedule() {
@@ -124,8 +124,8 @@ export class Picture {
 
     for (const b of boxes) if (seen(b)) drawBox(ctx, b, px, texts);
     texts.flush(ctx); // the boxes' titles under the edges and nodes
-    drawEdges(ctx, edges, view, px, texts);
-    for (const n of nodes) if (n.kind !== 'nic' && seen(n)) drawNode(ctx, n, px, texts);
+    drawEdges(ctx, edges, view, px, texts, 1 / (dpr * k));
+    for (const n of nodes) if (n.kind !== 'nic' && seen(n)) drawNode(ctx, n, px, texts, k < 0.5);
     if (4 * k >= 1.5) for (const n of nodes) if (n.kind === 'nic' && seen(n)) drawNic(ctx, n, px);
     texts.flush(ctx);
     if (this.found) {
@@ -201,7 +201,7 @@ function drawBox(ctx, b, px, texts) {
   texts.add(b.label, b.x, b.y - b.h / 2 + 23, 13, true);
 }
 
-function drawEdges(ctx, edges, view, px, texts) {
+function drawEdges(ctx, edges, view, px, texts, hairline) {
   const visible = (e) => Math.max(e.x1, e.x2) >= view.x1 && Math.min(e.x1, e.x2) <= view.x2
     && Math.max(e.y1, e.y2, e.cy ?? -Infinity) >= view.y1 && Math.min(e.y1, e.y2) <= view.y2;
   // the many vNIC-to-network lines: one path per colour
@@ -211,15 +211,15 @@ function drawEdges(ctx, edges, view, px, texts) {
     if (!byState.has(e.state)) byState.set(e.state, []);
     byState.get(e.state).push(e);
   }
-  ctx.lineWidth = px(1.2);
-  ctx.globalAlpha = 0.5;
+  // one device pixel wide, opaque: the rasterizer's fast path for hairlines (a wide or translucent line costs
+  // several times more to draw without a GPU)
+  ctx.lineWidth = hairline;
   for (const [state, list] of byState) {
-    ctx.strokeStyle = (STATES[state] || STATES.down).color;
+    ctx.strokeStyle = (STATES[state] || STATES.down).line;
     ctx.beginPath();
     for (const e of list) { ctx.moveTo(e.x1, e.y1); ctx.lineTo(e.x2, e.y2); }
     ctx.stroke();
   }
-  ctx.globalAlpha = 1;
   for (const e of edges) {
     if (e.kind === 'attach' || !visible(e)) continue;
     const st = STATES[e.state] || STATES.down;
@@ -249,7 +249,7 @@ function drawEdges(ctx, edges, view, px, texts) {
   }
 }
 
-function drawNode(ctx, n, px, texts) {
+function drawNode(ctx, n, px, texts, small) {
   const st = STATES[n.state] || STATES.plain;
   const x = n.x - n.w / 2; const y = n.y - n.h / 2;
   ctx.beginPath();
@@ -261,12 +261,14 @@ function drawNode(ctx, n, px, texts) {
   } else if (n.kind === 'fip') {
     ctx.moveTo(x, y); ctx.lineTo(x + n.w - n.h / 2, y); ctx.lineTo(x + n.w, n.y); ctx.lineTo(x + n.w - n.h / 2, y + n.h); ctx.lineTo(x, y + n.h);
     ctx.closePath();
+  } else if (small) {
+    ctx.rect(x, y, n.w, n.h); // rounded corners a pixel wide are not seen, and cost
   } else {
     ctx.roundRect(x, y, n.w, n.h, n.kind === 'vm' ? 7 : 5);
   }
   ctx.fillStyle = st.fill;
   ctx.fill();
-  ctx.lineWidth = px(n.kind === 'network' || n.kind === 'router' ? 2 : 1.5);
+  ctx.lineWidth = px(n.kind === 'network' || n.kind === 'router' ? 2 : 1);
   ctx.strokeStyle = st.color;
   ctx.setLineDash(n.kind === 'network' && n.state === 'failed' ? [px(6), px(4)] : []);
   ctx.stroke();

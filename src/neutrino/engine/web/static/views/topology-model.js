@@ -4,14 +4,14 @@
 
 // Live states: the colour and the glyph of a node or an edge. The legend shows them in this order.
 export const STATES = {
-  active: { label: 'Active', text: 'port ACTIVE, VM up with every port ACTIVE, host up', glyph: '✓', color: '#1b7f3b', fill: '#d9f2e1' },
-  pending: { label: 'In progress', text: 'starting or stopping, or up with a port not ACTIVE yet', glyph: '…', color: '#8a5a00', fill: '#fff1cc' },
-  down: { label: 'Down', text: 'port DOWN, VM down, host in maintenance', glyph: '○', color: '#5b6575', fill: '#eef0f3' },
-  unplugged: { label: 'Unplugged', text: 'vNIC unplugged (hot-unplugged or never plugged)', glyph: '⊘', color: '#8a93a0', fill: '#ffffff' },
-  failed: { label: 'Failed', text: 'provisioning failed, port in ERROR, network missing from its provider', glyph: '✕', color: '#b3261e', fill: '#fbe3e1' },
-  unreachable: { label: 'Host non-responsive', text: 'the engine cannot reach the host\'s agent', glyph: '⚠', color: '#b3261e', fill: '#fbe3e1' },
-  agentdead: { label: 'Agent dead', text: 'the provider lists the host\'s network agent as not alive', glyph: '✕', color: '#7a2a8c', fill: '#f3e3f7' },
-  plain: { label: 'Network', text: 'a network (no live state of its own)', glyph: '', color: '#4d6b8c', fill: '#dfe7f1' },
+  active: { label: 'Active', text: 'port ACTIVE, VM up with every port ACTIVE, host up', glyph: '✓', color: '#1b7f3b', fill: '#d9f2e1', line: '#8dbf9d' },
+  pending: { label: 'In progress', text: 'starting or stopping, or up with a port not ACTIVE yet', glyph: '…', color: '#8a5a00', fill: '#fff1cc', line: '#c4ad80' },
+  down: { label: 'Down', text: 'port DOWN, VM down, host in maintenance', glyph: '○', color: '#5b6575', fill: '#eef0f3', line: '#adb2ba' },
+  unplugged: { label: 'Unplugged', text: 'vNIC unplugged (hot-unplugged or never plugged)', glyph: '⊘', color: '#8a93a0', fill: '#ffffff', line: '#c5c9cf' },
+  failed: { label: 'Failed', text: 'provisioning failed, port in ERROR, network missing from its provider', glyph: '✕', color: '#b3261e', fill: '#fbe3e1', line: '#d9928e' },
+  unreachable: { label: 'Host non-responsive', text: 'the engine cannot reach the host\'s agent', glyph: '⚠', color: '#b3261e', fill: '#fbe3e1', line: '#d9928e' },
+  agentdead: { label: 'Agent dead', text: 'the provider lists the host\'s network agent as not alive', glyph: '✕', color: '#7a2a8c', fill: '#f3e3f7', line: '#bc94c5' },
+  plain: { label: 'Network', text: 'a network (no live state of its own)', glyph: '', color: '#4d6b8c', fill: '#dfe7f1', line: '#a6b5c5' },
 };
 
 // The kinds of node and edge, for the legend (the shape each is drawn with) and the list.
