@@ -69,6 +69,7 @@ class Figures:
     settle_frame: list[float] = field(default_factory=list)
     click_vm: list[float] = field(default_factory=list)
     click_network: list[float] = field(default_factory=list)
+    vm_page: list[float] = field(default_factory=list)
 
     def medians(self) -> dict[str, float]:
         return {
@@ -102,6 +103,7 @@ class Figures:
             ("frames just after", self.settle_frame, TARGETS_MS["frame"]),
             ("click VM node -> VM page", self.click_vm, TARGETS_MS["click"]),
             ("click network -> its page", self.click_network, TARGETS_MS["click"]),
+            ("VM page alone (no click)", self.vm_page, None),
         ]
         lines = [
             f"{self.vms} VMs ({2 * self.vms} vNICs), {self.networks} networks, {self.hosts} hosts: "
@@ -124,9 +126,10 @@ FRAMES_START = """() => {
 }"""
 FRAMES_STOP = """() => { window.__recording = false; const f = window.__frames, gaps = [];
   for (let i = 1; i < f.length; i++) gaps.push(f[i] - f[i - 1]); return gaps; }"""
-CLICK_WATCH = """(wanted) => { window.__click = new Promise((resolve) => {
+CLICK_WATCH = """([wanted, go]) => { window.__click = new Promise((resolve) => {
   let t0 = null;
   document.addEventListener('pointerdown', () => { t0 = performance.now(); }, { capture: true, once: true });
+  if (go) { t0 = performance.now(); location.hash = go; }
   const seen = () => [...document.querySelectorAll('main h3')].some((h) => h.textContent === wanted);
   const obs = new MutationObserver(() => {
     if (t0 === null || !seen()) return;
@@ -214,7 +217,7 @@ def _gestures(page: Any, canvas: Any, fig: Figures) -> None:
 def _click(page: Any, canvas: Any, node_id: str, heading: str) -> float:
     point = canvas.evaluate("(el, id) => el.topology.pointOf(id)", node_id)
     page.wait_for_timeout(300)  # the viewport change is drawn before the click
-    page.evaluate(CLICK_WATCH, heading)
+    page.evaluate(CLICK_WATCH, [heading, None])
     page.mouse.click(point["x"], point["y"])
     took = float(page.evaluate("() => window.__click"))
     if took < 0:
@@ -254,6 +257,11 @@ def _measure_in(browser: Any, base: str, repeat: int, fig: Figures) -> Figures:
             _gestures(page, canvas, fig)
             vm_id, vm_name = vms[(n * 37) % len(vms)]
             fig.click_vm.append(_click(page, canvas, f"v:{vm_id}", f"VM {vm_name}"))
+            # the same page without the picture: from the topology, the address changed by script
+            _navigate(page, base, 2000 + n, Figures(0, 0, 0))
+            vm_id, vm_name = vms[(n * 37 + 1) % len(vms)]
+            page.evaluate(CLICK_WATCH, [f"VM {vm_name}", f"#/vms/{vm_id}/nics"])
+            fig.vm_page.append(float(page.evaluate("() => window.__click")))
             canvas = _navigate(page, base, 1000 + n, Figures(0, 0, 0))
             net_id, net_name = nets[(n * 7) % len(nets)]
             fig.click_network.append(_click(page, canvas, f"w:{net_id}", f"Network {net_name}"))
