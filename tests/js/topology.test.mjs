@@ -169,6 +169,13 @@ test('find a node by name, address or CIDR', () => {
   assert.equal(find(m, 'nothing-like-it'), null);
 });
 
+test('layout: a few networks over one small host sit side by side, not in a column', () => {
+  const m = shape(world({ hosts: 1, vms: 1, nets: 3 }));
+  const pos = layout(m);
+  const ys = new Set(m.networks.map((n) => pos.get(`w:${n.id}`).y));
+  assert.equal(ys.size, 1);
+});
+
 test('layout: deterministic, nothing overlaps, networks above hosts, 500 VMs and 50 networks in well under 1 s', () => {
   const data = world({ hosts: 5, vms: 500, nets: 50, downEvery: 10 });
   const t0 = performance.now();

@@ -94,7 +94,10 @@ export function layout(model) {
   }
   const mean = (id) => { const s = sum.get(id); return s ? s[0] / s[1] : Infinity; };
   const nets = [...model.networks].sort((a, b) => mean(a.id) - mean(b.id) || a.name.localeCompare(b.name));
-  const perRow = Math.max(1, Math.floor((area.w + SIZE.netGapX) / (SIZE.netW + SIZE.netGapX)));
+  // a row as wide as the hosts, or as six networks side by side when the hosts are fewer (no column of networks
+  // whose lines would cross one another)
+  const rowW = Math.max(area.w, Math.min(nets.length, 6) * (SIZE.netW + SIZE.netGapX));
+  const perRow = Math.max(1, Math.floor((rowW + SIZE.netGapX) / (SIZE.netW + SIZE.netGapX)));
   const rows = Math.ceil(nets.length / perRow);
   const netX = new Map();
   nets.forEach((n, i) => {
