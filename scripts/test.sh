@@ -14,9 +14,9 @@ apt_need gcc python3-dev libxml2-dev libcurl4-openssl-dev libssl-dev \
     iproute2 iputils-ping dnsmasq-base iptables nftables busybox iperf3 \
     libvirt-clients libxml2-utils util-linux openvswitch-switch chromium isc-dhcp-client \
     ovn-central ovn-host tcpdump
-# Node.js and npm for the web UI's lint and format checks and the axe-core the browser tests load
-# (package.json, pinned by package-lock.json; Debian 12's Node 18 runs them). A Node.js that brings its
-# own npm (NodeSource's) needs no Debian npm.
+# Node.js and npm for the web UI's lint and format checks, its JavaScript unit tests and the axe-core the
+# browser tests load (package.json, pinned by package-lock.json; Debian 12's Node 18 runs them). A Node.js
+# that brings its own npm (NodeSource's) needs no Debian npm.
 apt_need nodejs
 command -v npm >/dev/null || apt_need npm
 make_venv "[test]"

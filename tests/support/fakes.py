@@ -86,9 +86,9 @@ class FakeProvider:
         self._enter("delete_network")
         self.networks.pop(network_id, None)
 
-    def list_subnets(self, network_id: str) -> list[ProviderSubnet]:
+    def list_subnets(self, network_id: str | None = None) -> list[ProviderSubnet]:
         self._enter("list_subnets")
-        return [s for s in self.subnets.values() if s.network_id == network_id]
+        return [s for s in self.subnets.values() if network_id is None or s.network_id == network_id]
 
     def create_subnet(
         self,

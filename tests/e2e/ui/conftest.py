@@ -188,7 +188,11 @@ def neutrino(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neutrino]:
     ]
     base = f"http://127.0.0.1:{engine_port}"
     with neutrino_process(
-        args, f"{base}/ovirt-engine/api", tmp / "up.log", env={"NEUTRINO_ADMIN_PASSWORD": PASSWORD}
+        args,
+        f"{base}/ovirt-engine/api",
+        tmp / "up.log",
+        # the local agent reports its ports' status every 2 s (not 30): a running VM's port turns ACTIVE promptly
+        env={"NEUTRINO_ADMIN_PASSWORD": PASSWORD, "NEUTRINO_AGENT_REPORT_INTERVAL": "2"},
     ):
         yield Neutrino(base, f"http://127.0.0.1:{provider_port}")
 

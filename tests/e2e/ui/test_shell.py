@@ -116,6 +116,7 @@ def test_every_main_tab_renders_from_the_engine_alone(page: Any, neutrino: Neutr
         "vNIC Profiles",
         "Virtual Machines",
         "Providers",
+        "Topology",  # d3 too is served by the engine: the picture needs no internet
         "Events",
     ]
     for label in tabs:
@@ -126,6 +127,7 @@ def test_every_main_tab_renders_from_the_engine_alone(page: Any, neutrino: Neutr
         shot(page, "tab-" + label.lower().replace(" ", "-"))
     # no request leaves the engine: every script, style and icon is served by it (or inline)
     assert any(u.endswith("/ui/static/app.css") for u in requested)
+    assert any(u.endswith("/ui/static/vendor/d3/d3.js") for u in requested)
     assert [u for u in requested if not u.startswith((f"{neutrino.base}/", "data:"))] == []
 
 

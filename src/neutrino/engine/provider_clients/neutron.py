@@ -130,7 +130,10 @@ class NeutronProvider:
         self.client.delete_network(network_id)
 
     @_translated
-    def list_subnets(self, network_id: str) -> list[ProviderSubnet]:
+    def list_subnets(self, network_id: str | None = None) -> list[ProviderSubnet]:
+        """The subnets of one network, or (``None``) all the subnets the provider shows."""
+        if network_id is None:
+            return self.client.list_subnets()
         return self.client.list_subnets(network_id=network_id)
 
     @_translated

@@ -23,6 +23,7 @@ from neutrino.engine.store.repository import (
     SettingsRepository,
 )
 from neutrino.engine.store.tables import map_domain
+from neutrino.engine.store.topology import TopologyRows
 
 
 class UnitOfWork(Protocol):
@@ -43,6 +44,7 @@ class UnitOfWork(Protocol):
     orphan_ports: Repository[model.OrphanPort]
     operations: Repository[Operation]
     settings: SettingsRepository
+    topology: TopologyRows  # plain rows for the topology picture (read only)
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(
@@ -78,6 +80,7 @@ class SqlUnitOfWork:
         self.orphan_ports = Repository(s, model.OrphanPort)
         self.operations = Repository(s, Operation)
         self.settings = SettingsRepository(s)
+        self.topology = TopologyRows(s)
         return self
 
     def __exit__(

@@ -9,6 +9,7 @@ take the same ``Authorization: Bearer <token>`` as the API:
   (the API names the provider but not the provider's network id, which subnets need).
 - ``GET /ui/vms/{id}/ports`` and ``GET /ui/networks/{id}/ports``: the provider ports behind a VM's vNICs (their
   addresses) and the vNIC ports of an external network, read live from the provider (``commands/port_reads.py``).
+- ``GET /ui/topology``: the topology picture's data (``web/topology.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from neutrino.engine.commands import providers as providers_cmd
 from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import EngineError
+from neutrino.engine.web.topology import topology_routes
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,7 @@ def web_routes() -> list[BaseRoute]:
         Route("/ui/networks/{id}/ports", _reading(port_reads.network_ports, "Network")),
         Route("/ui/providers/test", test_provider, methods=["POST"]),
         Route("/ui/networks/{network_id}/external", external_link),
+        *topology_routes(),
         Mount("/ui/static", app=StaticFiles(directory=STATIC), name="ui-static"),
     ]
 

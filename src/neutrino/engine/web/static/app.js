@@ -11,6 +11,7 @@ import * as profilesView from './views/profiles.js';
 import * as providers from './views/providers.js';
 import * as vms from './views/vms.js';
 import * as hostsView from './views/hosts.js';
+import { topology } from './views/topology.js';
 
 const TABS = [
   ['datacenters', 'Data Centers'],
@@ -20,6 +21,7 @@ const TABS = [
   ['vnicprofiles', 'vNIC Profiles'],
   ['vms', 'Virtual Machines'],
   ['providers', 'Providers'],
+  ['topology', 'Topology'],
   ['events', 'Events'],
 ];
 
@@ -32,6 +34,7 @@ const ROUTES = {
   vnicprofiles: profilesView.profiles,
   vms: vms.vms,
   providers: providers.providers,
+  topology,
 };
 
 const $ = (id) => document.getElementById(id);
