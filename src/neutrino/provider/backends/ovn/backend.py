@@ -169,7 +169,9 @@ class OvnBackend:
             # a deleted rule's group is known only from its ACL
             in_nb = {
                 g
-                for g, acls in self.nb.read(Scope(networks=(), subnets=(), ports=())).acl_uuids.items()
+                for g, acls in self.nb.read(
+                    Scope(networks=(), subnets=(), ports=(), group_members=False)
+                ).acl_uuids.items()
                 if any(a.rule_id in ids for a in acls)
             }
             with self.db.reader() as uow:
@@ -182,7 +184,7 @@ class OvnBackend:
         if collection == "ports":
             # the groups a port was in, as last written to its LSP
             written = self.nb.read(Scope.only(ports=ids)).state.ports.values()
-            in_nb = {g for p in written for g in p.external_ids.get("neutron:security_group_ids", "").split()}
+            in_nb = {g for p in written for g in p.external_ids.get(m.SECURITY_GROUP_IDS, "").split()}
             with self.db.reader() as uow:
                 in_db = groups.of_ports(uow, ids)
             return Scope.only(ports=ids, port_groups={m.DROP_GROUP} | in_nb | in_db)

@@ -3,7 +3,14 @@
 One :class:`Northbound` per provider. The ovsdbapp connection keeps an in-memory replica of the
 database (ovs.db.idl) and reconnects by itself after an outage; :attr:`Northbound.connected` says
 whether the replica is live. Rows are written with ovsdbapp's OVN northbound API commands, one
-transaction per row (a failed one leaves the others in place; the maintenance finishes the rest).
+transaction per row, except ports: up to :data:`BATCH` of them per transaction (a resync writes
+thousands), each with its joins and leaves of port groups; a batch that fails is written again
+port by port, so a bad row costs only itself (the maintenance finishes the rest).
+
+A port group's members are a set column as large as the group (``neutron_pg_drop`` holds every
+port with port security): the replica turns it into a list of rows on each read, so only the
+maintenance reads members (:attr:`~.desired.Scope.group_members`); a port joins or leaves with a
+``mutate`` (ovsdbapp's ``pg_add_ports`` / ``pg_del_ports``), whose size is the port's, not the group's.
 """
 
 from __future__ import annotations
@@ -11,9 +18,9 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from neutrino.provider.backends.ovn import model as m
 from neutrino.provider.backends.ovn.desired import Scope
@@ -21,6 +28,10 @@ from neutrino.provider.backends.ovn.desired import Scope
 log = logging.getLogger(__name__)
 
 SCHEMA = "OVN_Northbound"
+#: ports written per transaction
+BATCH = 200
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,17 @@ class Snapshot:
     extra_dhcp: list[uuid.UUID] = field(default_factory=list)
     #: each port group's ACL rows
     acl_uuids: dict[str, dict[m.Acl, uuid.UUID]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PortWrite:
+    """A port's Logical_Switch_Port created (``have`` is None) or updated in place to ``want``, and,
+    in the same transaction, the port groups (names) it joins and leaves."""
+
+    want: m.Port
+    have: m.Port | None = None
+    join: Collection[str] = ()
+    leave: Collection[str] = ()
 
 
 #: Told a port's ``up`` as OVN reports it (ovn-northd sets it once a chassis has bound the port).
@@ -88,6 +110,11 @@ class Northbound:
             class NorthboundIdl(connection.OvsdbIdl):
                 def notify(self, event: str, row: Any, updates: Any = None) -> None:
                     events.notify(event, row, updates)
+
+                def cooperative_yield(self) -> None:
+                    """No ``time.sleep(0)`` per row update (ovsdbapp's, for eventlet's green threads):
+                    with OS threads each one gives the CPU away, and on a busy machine the
+                    transaction a request waits for comes back a scheduler slice later per row."""
 
             idl = NorthboundIdl.from_server(self.remote, SCHEMA)
 
@@ -156,7 +183,7 @@ class Northbound:
                     g for g in (api.lookup("Port_Group", n, default=None) for n in names) if g is not None
                 ]
             for pg in groups:
-                self._read_port_group(pg, snap)
+                self._read_port_group(pg, snap, scope.group_members)
         return snap
 
     @staticmethod
@@ -176,13 +203,13 @@ class Northbound:
         return subnet_of
 
     @staticmethod
-    def _read_port_group(pg: Any, snap: Snapshot) -> None:
+    def _read_port_group(pg: Any, snap: Snapshot, members: bool) -> None:
         group_id = m.DROP_GROUP if pg.name == m.DROP_GROUP else pg.external_ids.get(m.GROUP_ID)
         if group_id is None:
             return
         acls = {_acl(row): row.uuid for row in pg.acls}
         snap.acl_uuids[group_id] = acls
-        ports = frozenset(lsp.name for lsp in pg.ports)
+        ports = frozenset(lsp.name for lsp in pg.ports) if members else frozenset()
         snap.state.port_groups[group_id] = m.PortGroup(group_id, ports, frozenset(acls))
 
     def nb_cfg(self) -> int | None:
@@ -278,21 +305,44 @@ class Northbound:
     def delete_dhcp(self, row: uuid.UUID) -> None:
         self._commit(self._api.db_destroy("DHCP_Options", row))
 
-    def create_port(self, port: m.Port, dhcp_uuids: Mapping[str, uuid.UUID]) -> None:
-        self._commit(
-            self._api.lsp_add(
-                m.switch_name(port.network_id),
-                port.port_id,
-                may_exist=True,
-                **_port_columns(port, dhcp_uuids),
-            )
-        )
+    def write_ports(self, writes: Sequence[PortWrite], dhcp_uuids: Mapping[str, uuid.UUID]) -> None:
+        """Create or update these ports, each with its joins and leaves of port groups (which exist)."""
+        self._commit_batched(writes, lambda w: self._port_commands(w, dhcp_uuids))
 
-    def update_port(self, port: m.Port, dhcp_uuids: Mapping[str, uuid.UUID]) -> None:
-        self._commit(*self._set_exactly("Logical_Switch_Port", port.port_id, _port_columns(port, dhcp_uuids)))
+    def _port_commands(self, write: PortWrite, dhcp_uuids: Mapping[str, uuid.UUID]) -> list[Any]:
+        port, api = write.want, self._api
+        columns = _port_columns(port, dhcp_uuids)
+        lsp: Any
+        if write.have is None:
+            # the command stands for the row it inserts in the group commands of the same transaction
+            lsp = api.lsp_add(m.switch_name(port.network_id), port.port_id, may_exist=True, **columns)
+            commands = [lsp]
+        else:
+            lsp = port.port_id
+            commands = self._set_exactly("Logical_Switch_Port", lsp, columns)
+        commands += [api.pg_add_ports(name, [lsp]) for name in sorted(write.join)]
+        commands += [api.pg_del_ports(name, [lsp], if_exists=True) for name in sorted(write.leave)]
+        return commands
 
-    def delete_port(self, port_id: str) -> None:
-        self._commit(self._api.lsp_del(port_id, if_exists=True))
+    def delete_ports(self, port_ids: Sequence[str]) -> None:
+        """Delete these ports' LSPs (their port groups forget them: the references are weak)."""
+        self._commit_batched(port_ids, lambda port_id: [self._api.lsp_del(port_id, if_exists=True)])
+
+    def _commit_batched(self, items: Sequence[T], commands: Callable[[T], list[Any]]) -> None:
+        """Each item's commands, :data:`BATCH` items per transaction; a transaction that fails while
+        the connection is up is tried again item by item, and the first item that fails alone raises."""
+        for start in range(0, len(items), BATCH):
+            chunk = items[start : start + BATCH]
+            try:
+                self._commit(*(c for item in chunk for c in commands(item)))
+            except Exception as exc:
+                if len(chunk) == 1 or not self.connected:
+                    raise
+                log.warning(
+                    "OVN northbound: a transaction of %d rows failed (%s); one by one", len(chunk), exc
+                )
+                for item in chunk:
+                    self._commit(*commands(item))
 
     def create_port_group(self, group: m.PortGroup) -> None:
         ext = {} if group.group_id == m.DROP_GROUP else {m.GROUP_ID: group.group_id}
@@ -367,15 +417,22 @@ def _port_up_events(listener: PortUpListener) -> Any:
         def match_fn(self, event: str, row: Any, old: Any) -> bool:
             if row.type != "" or m.REVISION not in row.external_ids:
                 return False
-            return hasattr(old, "up") if event == self.ROW_UPDATE else bool(row.up)
+            if event == self.ROW_UPDATE:
+                # unset → false (ovn-northd's first word on a new port) changes no status
+                return hasattr(old, "up") and _is_up(old.up) != _is_up(row.up)
+            return _is_up(row.up)
 
         def run(self, event: str, row: Any, old: Any) -> None:
-            up = row.up
-            listener(row.name, bool(up[0]) if isinstance(up, list | tuple) and up else up is True)
+            listener(row.name, _is_up(row.up))
 
     handler = row_event.RowEventHandler()
     handler.watch_event(PortUp())
     return handler
+
+
+def _is_up(up: Any) -> bool:
+    """A Logical_Switch_Port's ``up`` (an optional boolean: a list of zero or one) as a boolean."""
+    return bool(up[0]) if isinstance(up, list | tuple) and up else up is True
 
 
 def _owned(lsp: Any) -> bool:

@@ -3,6 +3,11 @@
 The same code serves a request (scope: the resources it changed) and the maintenance pass (scope:
 everything): create what is missing, update what differs, delete owned rows whose resource is gone.
 Order matters for references: switches, then DHCP options, then ports; deletions the other way.
+
+Port groups: the maintenance compares their members in full, once the ports are written. A
+request does not read members (see :attr:`~.desired.Scope.group_members`): its groups are written
+first (created if missing, ACLs), then each port it writes joins the groups its row names and
+leaves those its previous row named, in the port's own transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import TypeVar
 
 from neutrino.provider.backends.ovn import model as m
 from neutrino.provider.backends.ovn.desired import Scope
-from neutrino.provider.backends.ovn.northbound import Northbound, Snapshot
+from neutrino.provider.backends.ovn.northbound import Northbound, PortWrite, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +43,24 @@ def repair(nb: Northbound, desired: m.State, snap: Snapshot, scope: Scope) -> Co
     port_ids = _ids(scope.ports, desired.ports, actual.ports)
     _write_switches(nb, desired, actual, switch_ids, done)
     _write_dhcp(nb, desired, actual, dhcp_ids, dhcp_uuids, done)
-    _write_ports(nb, desired, actual, port_ids, dhcp_uuids, done)
     group_ids = _ids(scope.port_groups, desired.port_groups, actual.port_groups)
-    _write_port_groups(nb, desired, snap, group_ids, done)
+    if scope.group_members:
+        _write_ports(nb, desired, actual, port_ids, dhcp_uuids, done, groups=None)
+        _write_port_groups(nb, desired, snap, group_ids, done)
+    else:
+        _write_port_groups(nb, desired, snap, group_ids, done)
+        there = {g.name for g in (*desired.port_groups.values(), *actual.port_groups.values())}
+        _write_ports(nb, desired, actual, port_ids, dhcp_uuids, done, groups=there)
 
     for group_id in group_ids:
         if group_id in actual.port_groups and group_id not in desired.port_groups:
             nb.delete_port_group(group_id)
             done["port_group deleted"] += 1
 
-    for port_id in port_ids:
-        if port_id in actual.ports and port_id not in desired.ports:
-            nb.delete_port(port_id)
-            done["port deleted"] += 1
+    gone_ports = [p for p in port_ids if p in actual.ports and p not in desired.ports]
+    if gone_ports:
+        nb.delete_ports(gone_ports)
+        done["port deleted"] += len(gone_ports)
     gone = [dhcp_uuids[s] for s in dhcp_ids if s in actual.dhcp and s not in desired.dhcp]
     for row in gone + (snap.extra_dhcp if scope.subnets is None else []):
         nb.delete_dhcp(row)
@@ -104,20 +114,28 @@ def _write_ports(
     ids: list[str],
     dhcp_uuids: dict[str, uuid.UUID],
     done: Counter[str],
+    groups: Collection[str] | None,
 ) -> None:
+    """Create or update the ports in ``ids``. With ``groups`` (the port groups there are, by name),
+    each port also joins the groups its row names (again: a no-op for a member) and leaves those its
+    previous row named; without, memberships are left to the port groups' comparison."""
+    writes = []
     for port_id in ids:
         want, have = desired.ports.get(port_id), actual.ports.get(port_id)
         if want is None:
             continue
         if have is not None and have.network_id != want.network_id:
-            nb.delete_port(port_id)  # on the wrong switch: only re-creating moves it
+            nb.delete_ports([port_id])  # on the wrong switch: only re-creating moves it
             have = None
-        if have is None:
-            nb.create_port(want, dhcp_uuids)
-            done["port created"] += 1
-        elif want != have:
-            nb.update_port(want, dhcp_uuids)
-            done["port updated"] += 1
+        if have == want:
+            continue
+        done["port created" if have is None else "port updated"] += 1
+        if groups is None:
+            writes.append(PortWrite(want, have))
+            continue
+        wanted, had = m.groups_of(want), m.groups_of(have) if have is not None else frozenset()
+        writes.append(PortWrite(want, have, join=wanted & set(groups), leave=(had - wanted) & set(groups)))
+    nb.write_ports(writes, dhcp_uuids)
 
 
 def _write_port_groups(
