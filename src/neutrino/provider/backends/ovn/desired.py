@@ -38,6 +38,9 @@ class Scope:
     #: does not (a group's members are as many as its ports): the ports it writes join and leave
     #: their groups in their own transactions, and its groups are compared on their ACLs.
     group_members: bool = True
+    #: False: the port groups in scope are only created when missing, never compared or changed
+    #: (a port's write, which must not undo a write of the groups themselves running beside it).
+    compare_groups: bool = True
 
     @classmethod
     def only(
@@ -46,6 +49,7 @@ class Scope:
         subnets: Collection[str] = (),
         ports: Collection[str] = (),
         port_groups: Collection[str] = (),
+        compare_groups: bool = True,
     ) -> Scope:
         return cls(
             networks=set(networks),
@@ -53,6 +57,7 @@ class Scope:
             ports=set(ports),
             port_groups=set(port_groups),
             group_members=False,
+            compare_groups=compare_groups,
         )
 
 

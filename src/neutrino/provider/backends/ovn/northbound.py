@@ -15,6 +15,7 @@ maintenance reads members (:attr:`~.desired.Scope.group_members`); a port joins 
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import uuid
@@ -324,9 +325,11 @@ class Northbound:
         commands += [api.pg_del_ports(name, [lsp], if_exists=True) for name in sorted(write.leave)]
         return commands
 
-    def delete_ports(self, port_ids: Sequence[str]) -> None:
-        """Delete these ports' LSPs (their port groups forget them: the references are weak)."""
-        self._commit_batched(port_ids, lambda port_id: [self._api.lsp_del(port_id, if_exists=True)])
+    def delete_ports(self, ports: Sequence[m.Port]) -> None:
+        """Delete these ports' LSPs from their switches (their port groups forget them: the
+        references are weak)."""
+        delete = _lsp_del_command()
+        self._commit_batched(ports, lambda p: [delete(self._api, m.switch_name(p.network_id), p.port_id)])
 
     def _commit_batched(self, items: Sequence[T], commands: Callable[[T], list[Any]]) -> None:
         """Each item's commands, :data:`BATCH` items per transaction; a transaction that fails while
@@ -405,6 +408,30 @@ def _port_columns(port: m.Port, dhcp_uuids: Mapping[str, uuid.UUID]) -> dict[str
     }
 
 
+@functools.cache
+def _lsp_del_command() -> Any:
+    """A command deleting a Logical_Switch_Port from a named switch. ovsdbapp's ``lsp_del`` checks
+    the port is among the switch's (and looks for the switch among all of them): the replica
+    rebuilds the whole ``ports`` set on each read, so that costs as much as the switch has ports."""
+    from ovsdbapp.backend.ovs_idl import command
+
+    class LspDel(command.BaseCommand):
+        def __init__(self, api: Any, switch: str, port: str) -> None:
+            super().__init__(api)
+            self.switch, self.port = switch, port
+
+        def run_idl(self, txn: Any) -> None:
+            lsp = self.api.lookup("Logical_Switch_Port", self.port, default=None)
+            if lsp is None:
+                return
+            ls = self.api.lookup("Logical_Switch", self.switch, default=None)
+            if ls is not None:
+                ls.delvalue("ports", lsp)  # a mutate: the set is not read
+            lsp.delete()
+
+    return LspDel
+
+
 def _port_up_events(listener: PortUpListener) -> Any:
     """An ovsdbapp event handler (its own thread) calling ``listener`` when a port's ``up`` changes."""
     from ovsdbapp.backend.ovs_idl import event as row_event
@@ -415,12 +442,14 @@ def _port_up_events(listener: PortUpListener) -> Any:
             self.event_name = "NeutrinoPortUp"
 
         def match_fn(self, event: str, row: Any, old: Any) -> bool:
-            if row.type != "" or m.REVISION not in row.external_ids:
-                return False
+            # cheapest test first: every LSP written passes here (a resync writes thousands)
             if event == self.ROW_UPDATE:
                 # unset → false (ovn-northd's first word on a new port) changes no status
-                return hasattr(old, "up") and _is_up(old.up) != _is_up(row.up)
-            return _is_up(row.up)
+                if not hasattr(old, "up") or _is_up(old.up) == _is_up(row.up):
+                    return False
+            elif not _is_up(row.up):
+                return False
+            return row.type == "" and m.REVISION in row.external_ids
 
         def run(self, event: str, row: Any, old: Any) -> None:
             listener(row.name, _is_up(row.up))

@@ -6,8 +6,9 @@ Order matters for references: switches, then DHCP options, then ports; deletions
 
 Port groups: the maintenance compares their members in full, once the ports are written. A
 request does not read members (see :attr:`~.desired.Scope.group_members`): its groups are written
-first (created if missing, ACLs), then each port it writes joins the groups its row names and
-leaves those its previous row named, in the port's own transaction.
+first (a group's own write compares ACLs; a port's write only creates a group that is missing, see
+:attr:`~.desired.Scope.compare_groups`), then each port it writes joins the groups its row names
+and leaves those its previous row named, in the port's own transaction.
 """
 
 from __future__ import annotations
@@ -46,18 +47,18 @@ def repair(nb: Northbound, desired: m.State, snap: Snapshot, scope: Scope) -> Co
     group_ids = _ids(scope.port_groups, desired.port_groups, actual.port_groups)
     if scope.group_members:
         _write_ports(nb, desired, actual, port_ids, dhcp_uuids, done, groups=None)
-        _write_port_groups(nb, desired, snap, group_ids, done)
+        _write_port_groups(nb, desired, snap, group_ids, done, scope.compare_groups)
     else:
-        _write_port_groups(nb, desired, snap, group_ids, done)
+        _write_port_groups(nb, desired, snap, group_ids, done, scope.compare_groups)
         there = {g.name for g in (*desired.port_groups.values(), *actual.port_groups.values())}
         _write_ports(nb, desired, actual, port_ids, dhcp_uuids, done, groups=there)
 
-    for group_id in group_ids:
+    for group_id in group_ids if scope.compare_groups else ():
         if group_id in actual.port_groups and group_id not in desired.port_groups:
             nb.delete_port_group(group_id)
             done["port_group deleted"] += 1
 
-    gone_ports = [p for p in port_ids if p in actual.ports and p not in desired.ports]
+    gone_ports = [actual.ports[p] for p in port_ids if p in actual.ports and p not in desired.ports]
     if gone_ports:
         nb.delete_ports(gone_ports)
         done["port deleted"] += len(gone_ports)
@@ -125,7 +126,7 @@ def _write_ports(
         if want is None:
             continue
         if have is not None and have.network_id != want.network_id:
-            nb.delete_ports([port_id])  # on the wrong switch: only re-creating moves it
+            nb.delete_ports([have])  # on the wrong switch: only re-creating moves it
             have = None
         if have == want:
             continue
@@ -139,12 +140,12 @@ def _write_ports(
 
 
 def _write_port_groups(
-    nb: Northbound, desired: m.State, snap: Snapshot, ids: list[str], done: Counter[str]
+    nb: Northbound, desired: m.State, snap: Snapshot, ids: list[str], done: Counter[str], compare: bool
 ) -> None:
     existing = set(snap.state.ports) | set(desired.ports)  # LSPs there now (written above or before)
     for group_id in ids:
         want, have = desired.port_groups.get(group_id), snap.state.port_groups.get(group_id)
-        if want is None:
+        if want is None or (have is not None and not compare):
             continue
         if have is None:
             nb.create_port_group(want)
