@@ -332,20 +332,30 @@ class Northbound:
         self._commit_batched(ports, lambda p: [delete(self._api, m.switch_name(p.network_id), p.port_id)])
 
     def _commit_batched(self, items: Sequence[T], commands: Callable[[T], list[Any]]) -> None:
-        """Each item's commands, :data:`BATCH` items per transaction; a transaction that fails while
-        the connection is up is tried again item by item, and the first item that fails alone raises."""
+        """Each item's commands, :data:`BATCH` items per transaction. A transaction that fails while
+        the connection is up is tried again item by item: every item that can be written is, and
+        the first error then raises."""
+        failed: Exception | None = None
         for start in range(0, len(items), BATCH):
             chunk = items[start : start + BATCH]
             try:
                 self._commit(*(c for item in chunk for c in commands(item)))
+                continue
             except Exception as exc:
                 if len(chunk) == 1 or not self.connected:
                     raise
                 log.warning(
                     "OVN northbound: a transaction of %d rows failed (%s); one by one", len(chunk), exc
                 )
-                for item in chunk:
+            for item in chunk:
+                try:
                     self._commit(*commands(item))
+                except Exception as exc:
+                    if not self.connected:
+                        raise
+                    failed = failed or exc
+        if failed is not None:
+            raise failed
 
     def create_port_group(self, group: m.PortGroup) -> None:
         ext = {} if group.group_id == m.DROP_GROUP else {m.GROUP_ID: group.group_id}
