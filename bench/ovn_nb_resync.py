@@ -15,6 +15,7 @@ pass, which must find nothing to repair, is timed too. Target (issue 11): the re
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import sys
 import tempfile
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.support.netlab import Lab  # noqa: E402
 from tests.support.ovn_lab import OvnLab, wait_for  # noqa: E402
 
-from bench.provider_process import admin_client, created, provider_process  # noqa: E402
+from bench.provider_process import admin_client, cpu_seconds, created, provider_process  # noqa: E402
 from neutrino.provider.backends.ovn.backend import OvnBackend  # noqa: E402
 from neutrino.provider.backends.ovn.repair import describe  # noqa: E402
 from neutrino.provider.settings import ProviderSettings  # noqa: E402
@@ -44,12 +45,17 @@ class Result:
     resync: float  # seconds
     repaired: Counter[str]
     in_sync_pass: float  # seconds of a second pass, with nothing to repair
+    cpu: dict[
+        str, float
+    ]  # seconds of CPU during the resync: the provider's (this process), ovn-northd's, the NB's
 
     def report(self) -> str:
         return "\n".join(
             [
                 f"full resync of {self.ports} ports from an empty northbound: {self.resync:.2f} s "
                 f"({self.ports / self.resync:.0f} ports/s; {describe(self.repaired)})",
+                "CPU meanwhile (on the same cores): "
+                + ", ".join(f"{k} {v:.1f} s" for k, v in self.cpu.items()),
                 f"a maintenance pass with nothing to repair, {self.ports} ports: {self.in_sync_pass:.2f} s",
                 f"resync / target {TARGET:.0f} s: {self.resync / TARGET:.2f} "
                 f"({'met' if self.resync <= TARGET else 'NOT met'})",
@@ -87,9 +93,17 @@ def run(ovn: OvnLab, workdir: Path, ports: int = 10_000) -> Result:
     try:
         backend.nb.connect()
         wait_for("the northbound replica", lambda: backend.nb.connected, timeout=30)
+        pids = {name: int((ovn.workdir / "central" / f"{file}.pid").read_text())
+                for name, file in (("ovn-northd", "ovn-northd"), ("NB ovsdb-server", "ovnnb_db"))}  # fmt: skip
+        pids["provider"] = os.getpid()
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         started = time.perf_counter()
         repaired = backend.maintain()
         resync = time.perf_counter() - started
+        cpu = {
+            name: cpu_seconds(pid) - before[name]
+            for name, pid in sorted(pids.items(), key=lambda i: i[0] != "provider")
+        }
         if repaired is None:
             raise RuntimeError("the northbound went away during the resync")
         started = time.perf_counter()
@@ -104,7 +118,7 @@ def run(ovn: OvnLab, workdir: Path, ports: int = 10_000) -> Result:
             raise RuntimeError(
                 f"the northbound holds {lsps} ports, {drop} in neutron_pg_drop; wanted {ports}"
             )
-        return Result(ports, resync, repaired, in_sync)
+        return Result(ports, resync, repaired, in_sync, cpu)
     finally:
         backend.nb.close()
         db.dispose()

@@ -16,7 +16,6 @@ are shown too: a cost per request that grows with the number of ports shows as a
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import sys
 import tempfile
@@ -34,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.support.netlab import Lab  # noqa: E402
 from tests.support.ovn_lab import OvnLab  # noqa: E402
 
-from bench.provider_process import admin_client, created, pct, provider_process  # noqa: E402
+from bench.provider_process import admin_client, cpu_seconds, created, pct, provider_process  # noqa: E402
 
 TARGET = 0.5  # OVN creates/s over builtin creates/s
 BLOCK = 10  # creates per turn: the two alternate, so both see the same machine load
@@ -103,12 +102,6 @@ def _provider(backend: str, workdir: Path, args: list[str], clients: int) -> Ite
             client.close()
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _block(target: Target, count: int, clients: int) -> None:
     """``count`` creates from ``clients`` concurrent clients, added to the target's series."""
 
@@ -142,9 +135,9 @@ def run(ovn: OvnLab, workdir: Path, creates: int = 600, clients: int = 1) -> Res
             while done < creates:
                 count = min(BLOCK, creates - done)
                 _block(builtin, count, clients)
-                before = _cpu_seconds(northd)
+                before = cpu_seconds(northd)
                 _block(backend, count, clients)
-                northd_cpu += _cpu_seconds(northd) - before
+                northd_cpu += cpu_seconds(northd) - before
                 done += count
             return Result(builtin.series, backend.series, northd_cpu)
     finally:

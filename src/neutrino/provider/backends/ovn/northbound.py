@@ -308,38 +308,42 @@ class Northbound:
 
     def write_ports(self, writes: Sequence[PortWrite], dhcp_uuids: Mapping[str, uuid.UUID]) -> None:
         """Create or update these ports, each with its joins and leaves of port groups (which exist)."""
-        self._commit_batched(writes, lambda w: self._port_commands(w, dhcp_uuids))
+        self._commit_batched(writes, lambda chunk: self._port_commands(chunk, dhcp_uuids))
 
-    def _port_commands(self, write: PortWrite, dhcp_uuids: Mapping[str, uuid.UUID]) -> list[Any]:
-        port, api = write.want, self._api
-        columns = _port_columns(port, dhcp_uuids)
-        lsp: Any
-        if write.have is None:
-            # the command stands for the row it inserts in the group commands of the same transaction
-            lsp = api.lsp_add(m.switch_name(port.network_id), port.port_id, may_exist=True, **columns)
-            commands = [lsp]
-        else:
-            lsp = port.port_id
-            commands = self._set_exactly("Logical_Switch_Port", lsp, columns)
-        commands += [api.pg_add_ports(name, [lsp]) for name in sorted(write.join)]
-        commands += [api.pg_del_ports(name, [lsp], if_exists=True) for name in sorted(write.leave)]
+    def _port_commands(self, writes: Sequence[PortWrite], dhcp_uuids: Mapping[str, uuid.UUID]) -> list[Any]:
+        api, commands = self._api, []
+        new: dict[str, list[PortWrite]] = {}  # by switch
+        for write in writes:
+            if write.have is None:
+                new.setdefault(m.switch_name(write.want.network_id), []).append(write)
+                continue
+            lsp = write.want.port_id
+            commands += self._set_exactly("Logical_Switch_Port", lsp, _port_columns(write.want, dhcp_uuids))
+            commands += [api.pg_add_ports(name, [lsp]) for name in sorted(write.join)]
+            commands += [api.pg_del_ports(name, [lsp], if_exists=True) for name in sorted(write.leave)]
+        insert = _lsps_add_command()
+        for switch, creates in new.items():
+            ports = [(w.want.port_id, _port_columns(w.want, dhcp_uuids)) for w in creates]
+            commands.append(insert(api, switch, ports, {w.want.port_id: sorted(w.join) for w in creates}))
         return commands
 
     def delete_ports(self, ports: Sequence[m.Port]) -> None:
         """Delete these ports' LSPs from their switches (their port groups forget them: the
         references are weak)."""
         delete = _lsp_del_command()
-        self._commit_batched(ports, lambda p: [delete(self._api, m.switch_name(p.network_id), p.port_id)])
+        self._commit_batched(
+            ports, lambda chunk: [delete(self._api, m.switch_name(p.network_id), p.port_id) for p in chunk]
+        )
 
-    def _commit_batched(self, items: Sequence[T], commands: Callable[[T], list[Any]]) -> None:
-        """Each item's commands, :data:`BATCH` items per transaction. A transaction that fails while
-        the connection is up is tried again item by item: every item that can be written is, and
-        the first error then raises."""
+    def _commit_batched(self, items: Sequence[T], commands: Callable[[Sequence[T]], list[Any]]) -> None:
+        """The commands of :data:`BATCH` items per transaction. A transaction that fails while the
+        connection is up is tried again item by item: every item that can be written is, and the
+        first error then raises."""
         failed: Exception | None = None
         for start in range(0, len(items), BATCH):
             chunk = items[start : start + BATCH]
             try:
-                self._commit(*(c for item in chunk for c in commands(item)))
+                self._commit(*commands(chunk))
                 continue
             except Exception as exc:
                 if len(chunk) == 1 or not self.connected:
@@ -349,7 +353,7 @@ class Northbound:
                 )
             for item in chunk:
                 try:
-                    self._commit(*commands(item))
+                    self._commit(*commands([item]))
                 except Exception as exc:
                     if not self.connected:
                         raise
@@ -416,6 +420,41 @@ def _port_columns(port: m.Port, dhcp_uuids: Mapping[str, uuid.UUID]) -> dict[str
         "dhcpv4_options": ref(port.dhcpv4_subnet),
         "dhcpv6_options": ref(port.dhcpv6_subnet),
     }
+
+
+@functools.cache
+def _lsps_add_command() -> Any:
+    """A command inserting new Logical_Switch_Ports into a named switch, each joining its port groups
+    (names), in one transaction: the switch and each group looked up once, not once per port as with
+    ovsdbapp's ``lsp_add`` and ``pg_add_ports`` (a resync writes thousands). No port of these names
+    may exist: the northbound's unique index on names refuses the transaction otherwise."""
+    from ovsdbapp.backend.ovs_idl import command, idlutils
+
+    class LspsAdd(command.BaseCommand):
+        def __init__(
+            self, api: Any, switch: str, ports: list[tuple[str, dict[str, Any]]], join: dict[str, list[str]]
+        ) -> None:
+            super().__init__(api)
+            self.switch, self.ports, self.join = switch, ports, join
+
+        def run_idl(self, txn: Any) -> None:
+            ls = self.api.lookup("Logical_Switch", self.switch)
+            table, groups = self.api.tables["Logical_Switch_Port"], {}
+            for name, columns in self.ports:
+                lsp = txn.insert(table)
+                lsp.name = name
+                # ``up`` is ovn-northd's to write; a new port is not up, and saying so spares
+                # ovn-northd a write per new port (and the replica its echo)
+                lsp.up = False
+                for column, value in columns.items():
+                    setattr(lsp, column, idlutils.db_replace_record(value))
+                ls.addvalue("ports", lsp)  # a mutate: the set is not read
+                for group in self.join.get(name, ()):
+                    if group not in groups:
+                        groups[group] = self.api.lookup("Port_Group", group)
+                    groups[group].addvalue("ports", lsp)
+
+    return LspsAdd
 
 
 @functools.cache

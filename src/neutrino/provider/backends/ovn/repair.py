@@ -4,11 +4,11 @@ The same code serves a request (scope: the resources it changed) and the mainten
 everything): create what is missing, update what differs, delete owned rows whose resource is gone.
 Order matters for references: switches, then DHCP options, then ports; deletions the other way.
 
-Port groups: the maintenance compares their members in full, once the ports are written. A
-request does not read members (see :attr:`~.desired.Scope.group_members`): its groups are written
-first (a group's own write compares ACLs; a port's write only creates a group that is missing, see
-:attr:`~.desired.Scope.compare_groups`), then each port it writes joins the groups its row names
-and leaves those its previous row named, in the port's own transaction.
+Port groups: a missing group is created first (with its ACLs, no members). Then each port written
+joins the groups its row names and leaves those its previous row named, in the port's own
+transaction. Then the groups are compared: on their ACLs (not by a port's write, see
+:attr:`~.desired.Scope.compare_groups`) and, by the maintenance only, on their members (see
+:attr:`~.desired.Scope.group_members`), counting the joins and leaves just written as done.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Collection, Iterable
+from dataclasses import replace
 from typing import TypeVar
 
 from neutrino.provider.backends.ovn import model as m
@@ -45,13 +46,11 @@ def repair(nb: Northbound, desired: m.State, snap: Snapshot, scope: Scope) -> Co
     _write_switches(nb, desired, actual, switch_ids, done)
     _write_dhcp(nb, desired, actual, dhcp_ids, dhcp_uuids, done)
     group_ids = _ids(scope.port_groups, desired.port_groups, actual.port_groups)
-    if scope.group_members:
-        _write_ports(nb, desired, actual, port_ids, dhcp_uuids, done, groups=None)
-        _write_port_groups(nb, desired, snap, group_ids, done, scope.compare_groups)
-    else:
-        _write_port_groups(nb, desired, snap, group_ids, done, scope.compare_groups)
-        there = {g.name for g in (*desired.port_groups.values(), *actual.port_groups.values())}
-        _write_ports(nb, desired, actual, port_ids, dhcp_uuids, done, groups=there)
+    created = _create_port_groups(nb, desired, actual, group_ids, done)
+    there = {g.name for g in (*desired.port_groups.values(), *actual.port_groups.values())}
+    moved = _write_ports(nb, desired, actual, port_ids, dhcp_uuids, done, there)
+    if scope.compare_groups:
+        _update_port_groups(nb, desired, snap, group_ids, created, moved, done, scope.group_members)
 
     for group_id in group_ids if scope.compare_groups else ():
         if group_id in actual.port_groups and group_id not in desired.port_groups:
@@ -115,12 +114,13 @@ def _write_ports(
     ids: list[str],
     dhcp_uuids: dict[str, uuid.UUID],
     done: Counter[str],
-    groups: Collection[str] | None,
-) -> None:
-    """Create or update the ports in ``ids``. With ``groups`` (the port groups there are, by name),
-    each port also joins the groups its row names (again: a no-op for a member) and leaves those its
-    previous row named; without, memberships are left to the port groups' comparison."""
+    groups: Collection[str],
+) -> dict[str, tuple[set[str], set[str]]]:
+    """Create or update the ports in ``ids``. Each port written also joins the groups (among
+    ``groups``, those there are) its row names (again: a no-op for a member) and leaves those its
+    previous row named. Returns, by group name, the ports that joined and those that left."""
     writes = []
+    moved: dict[str, tuple[set[str], set[str]]] = {g: (set(), set()) for g in groups}
     for port_id in ids:
         want, have = desired.ports.get(port_id), actual.ports.get(port_id)
         if want is None:
@@ -131,29 +131,60 @@ def _write_ports(
         if have == want:
             continue
         done["port created" if have is None else "port updated"] += 1
-        if groups is None:
-            writes.append(PortWrite(want, have))
-            continue
         wanted, had = m.groups_of(want), m.groups_of(have) if have is not None else frozenset()
-        writes.append(PortWrite(want, have, join=wanted & set(groups), leave=(had - wanted) & set(groups)))
+        join, leave = wanted & moved.keys(), (had - wanted) & moved.keys()
+        for name in join:
+            moved[name][0].add(port_id)
+        for name in leave:
+            moved[name][1].add(port_id)
+        writes.append(PortWrite(want, have, join=join, leave=leave))
     nb.write_ports(writes, dhcp_uuids)
+    return moved
 
 
-def _write_port_groups(
-    nb: Northbound, desired: m.State, snap: Snapshot, ids: list[str], done: Counter[str], compare: bool
+def _create_port_groups(
+    nb: Northbound, desired: m.State, actual: m.State, ids: list[str], done: Counter[str]
+) -> set[str]:
+    """The missing groups, with their ACLs and no members (ports join as they are written);
+    returns their ids."""
+    created = set()
+    for group_id in ids:
+        want = desired.port_groups.get(group_id)
+        if want is None or group_id in actual.port_groups:
+            continue
+        nb.create_port_group(want)
+        nb.update_port_group(
+            replace(want, ports=frozenset()), m.PortGroup(group_id, frozenset(), frozenset()), {}, ()
+        )
+        done["port_group created"] += 1
+        created.add(group_id)
+    return created
+
+
+def _update_port_groups(
+    nb: Northbound,
+    desired: m.State,
+    snap: Snapshot,
+    ids: list[str],
+    created: set[str],
+    moved: dict[str, tuple[set[str], set[str]]],
+    done: Counter[str],
+    members: bool,
 ) -> None:
+    """The groups' ACLs and, with ``members``, their members (those the ports just written brought
+    in or took out count as done)."""
     existing = set(snap.state.ports) | set(desired.ports)  # LSPs there now (written above or before)
     for group_id in ids:
-        want, have = desired.port_groups.get(group_id), snap.state.port_groups.get(group_id)
-        if want is None or (have is not None and not compare):
+        want = desired.port_groups.get(group_id)
+        if want is None:
             continue
-        if have is None:
-            nb.create_port_group(want)
-            done["port_group created"] += 1
-            have = m.PortGroup(group_id, frozenset(), frozenset())
-        elif want == have:
+        have = snap.state.port_groups.get(group_id) or m.PortGroup(group_id, frozenset(), want.acls)
+        joined, left = moved.get(want.name, (set(), set()))
+        if members:
+            have = replace(have, ports=(have.ports | joined) - left)
+        if want == have:
             continue
-        else:
+        if group_id not in created:
             done["port_group updated"] += 1
         nb.update_port_group(want, have, snap.acl_uuids.get(group_id, {}), existing)
 
