@@ -160,15 +160,15 @@ class Northbound:
                 for ls in tables["Logical_Switch"].rows.values():
                     network_id = m.network_of(ls.name)
                     if network_id is not None and (scope.networks is None or network_id in scope.networks):
-                        snap.state.switches[network_id] = _switch(network_id, ls)
-                    for lsp in ls.ports:
+                        snap.state.switches[network_id] = _switch(network_id, ls, api)
+                    for lsp in _cell(ls, "ports"):
                         if _owned(lsp) and (scope.ports is None or lsp.name in scope.ports):
                             snap.state.ports[lsp.name] = _port(lsp, network_id or "", subnet_of)
             else:
                 for network_id in scope.networks:
                     ls = api.lookup("Logical_Switch", m.switch_name(network_id), default=None)
                     if ls is not None:
-                        snap.state.switches[network_id] = _switch(network_id, ls)
+                        snap.state.switches[network_id] = _switch(network_id, ls, api)
                 for port_id in scope.ports:
                     lsp = api.lookup("Logical_Switch_Port", port_id, default=None)
                     if lsp is not None and _owned(lsp):
@@ -205,12 +205,12 @@ class Northbound:
 
     @staticmethod
     def _read_port_group(pg: Any, snap: Snapshot, members: bool) -> None:
-        group_id = m.DROP_GROUP if pg.name == m.DROP_GROUP else pg.external_ids.get(m.GROUP_ID)
+        group_id = m.DROP_GROUP if pg.name == m.DROP_GROUP else _cell(pg, "external_ids").get(m.GROUP_ID)
         if group_id is None:
             return
-        acls = {_acl(row): row.uuid for row in pg.acls}
+        acls = {_acl(row): row.uuid for row in _cell(pg, "acls")}
         snap.acl_uuids[group_id] = acls
-        ports = frozenset(lsp.name for lsp in pg.ports) if members else frozenset()
+        ports = frozenset(lsp.name for lsp in _cell(pg, "ports")) if members else frozenset()
         snap.state.port_groups[group_id] = m.PortGroup(group_id, ports, frozenset(acls))
 
     def nb_cfg(self) -> int | None:
@@ -513,35 +513,49 @@ def _is_up(up: Any) -> bool:
     return bool(up[0]) if isinstance(up, list | tuple) and up else up is True
 
 
+def _cell(row: Any, column: str) -> Any:
+    """A replica row's column as Python, as ``getattr`` gives it. ``Row.__getattr__`` (ovs.db.idl)
+    first rebuilds a set or map column from its values, to merge changes a transaction may have
+    pending on the row, which is most of the time a full read takes (a switch's ports, a group's
+    members: thousands). A row with nothing pending is read directly; any other takes that way."""
+    data = row.__dict__.get("_data")
+    if data is None or row._changes or row._mutations or column not in data:
+        return getattr(row, column)
+    return data[column].to_python(row._uuid_to_row)
+
+
 def _owned(lsp: Any) -> bool:
     """A port of ours: a plain LSP carrying our revision number (not a localnet or router port)."""
-    return lsp.type == "" and m.REVISION in lsp.external_ids
+    return lsp.type == "" and m.REVISION in _cell(lsp, "external_ids")
 
 
 def _acl(row: Any) -> m.Acl:
-    return m.Acl(row.direction, row.priority, row.match, row.action, row.external_ids.get(m.RULE_ID, ""))
+    external_ids = _cell(row, "external_ids")
+    return m.Acl(row.direction, row.priority, row.match, row.action, external_ids.get(m.RULE_ID, ""))
 
 
-def _switch(network_id: str, ls: Any) -> m.Switch:
+def _switch(network_id: str, ls: Any, api: Any) -> m.Switch:
     localnet = None
-    for lsp in ls.ports:
-        if lsp.type == m.LOCALNET and lsp.name == m.localnet_name(network_id):
-            localnet = m.Localnet(lsp.options.get("network_name", ""), lsp.tag[0] if lsp.tag else None)
-    return m.Switch(network_id, dict(ls.external_ids), dict(ls.other_config), localnet)
+    lsp = api.lookup("Logical_Switch_Port", m.localnet_name(network_id), default=None)
+    if lsp is not None and lsp.type == m.LOCALNET:
+        tag = _cell(lsp, "tag")
+        localnet = m.Localnet(_cell(lsp, "options").get("network_name", ""), tag[0] if tag else None)
+    return m.Switch(network_id, dict(_cell(ls, "external_ids")), dict(_cell(ls, "other_config")), localnet)
 
 
 def _port(lsp: Any, network_id: str, subnet_of: Mapping[uuid.UUID, str]) -> m.Port:
     def subnet(refs: list[Any]) -> str | None:
         return subnet_of.get(refs[0].uuid) if refs else None
 
+    enabled = _cell(lsp, "enabled")
     return m.Port(
         port_id=lsp.name,
         network_id=network_id,
-        addresses=tuple(lsp.addresses),
-        port_security=tuple(lsp.port_security),
-        enabled=bool(lsp.enabled[0]) if lsp.enabled else True,
-        options=dict(lsp.options),
-        external_ids=dict(lsp.external_ids),
-        dhcpv4_subnet=subnet(lsp.dhcpv4_options),
-        dhcpv6_subnet=subnet(lsp.dhcpv6_options),
+        addresses=tuple(_cell(lsp, "addresses")),
+        port_security=tuple(_cell(lsp, "port_security")),
+        enabled=bool(enabled[0]) if enabled else True,
+        options=dict(_cell(lsp, "options")),
+        external_ids=dict(_cell(lsp, "external_ids")),
+        dhcpv4_subnet=subnet(_cell(lsp, "dhcpv4_options")),
+        dhcpv6_subnet=subnet(_cell(lsp, "dhcpv6_options")),
     )
