@@ -6,7 +6,7 @@ The rig (``bench/ovn_rig.py``): an OVN lab's central and two chassis, each made 
 loop: ``POST /v2.0/ports`` bound to one chassis or the other (``binding:host_id``, alternating), then
 an OVS internal port on that chassis' ``br-int`` with ``iface-id`` = the port's id, as an agent
 plugs a vNIC, then wait for the port's ``status`` to be ACTIVE on the provider (one watcher asks the
-provider for the ports in flight every 20 ms). Create → ACTIVE runs from before the POST to the
+provider for the ports in flight every 50 ms). Create → ACTIVE runs from before the POST to the
 watcher's first sight of ACTIVE. Target (issue 11): p95 within 500 ms (for scale: OVN's own scale
 tests report about 1.2 s average, 1.7 s p95 at many thousands of ports).
 
@@ -35,7 +35,7 @@ from bench.ovn_rig import Rig, ovn_rig  # noqa: E402
 from bench.provider_process import pct  # noqa: E402
 
 TARGET = 0.5  # seconds, p95 of create -> ACTIVE
-POLL = 0.02
+POLL = 0.05  # seconds between two looks at the ports in flight (ACTIVE is seen up to this late)
 
 
 @dataclass

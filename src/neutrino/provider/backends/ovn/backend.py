@@ -23,6 +23,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 
 import sqlalchemy as sa
 
@@ -205,8 +206,13 @@ class OvnBackend:
         """Repair ``scope``: alone, or beside other ports' writes when it is one of ``ports``."""
         with self._gate.ports(ports) if ports else self._gate.alone():
             snapshot = self.nb.read(scope)
+            loaded = scope
+            if not scope.compare_groups and scope.port_groups is not None:
+                # groups only made to exist: those there need no loading
+                missing = {g for g in scope.port_groups if g not in snapshot.state.port_groups}
+                loaded = replace(scope, port_groups=missing)
             with self.db.reader() as uow:
-                wanted = desired.load(uow, scope)
+                wanted = desired.load(uow, loaded)
             return repair(self.nb, wanted, snapshot, scope)
 
 

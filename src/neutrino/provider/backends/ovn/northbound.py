@@ -184,7 +184,7 @@ class Northbound:
                     g for g in (api.lookup("Port_Group", n, default=None) for n in names) if g is not None
                 ]
             for pg in groups:
-                self._read_port_group(pg, snap, scope.group_members)
+                self._read_port_group(pg, snap, scope.group_members, scope.compare_groups)
         return snap
 
     @staticmethod
@@ -204,11 +204,13 @@ class Northbound:
         return subnet_of
 
     @staticmethod
-    def _read_port_group(pg: Any, snap: Snapshot, members: bool) -> None:
+    def _read_port_group(pg: Any, snap: Snapshot, members: bool, contents: bool) -> None:
+        """``pg`` into ``snap``: with ``contents`` its ACLs (and with ``members`` its ports), else
+        only that it exists."""
         group_id = m.DROP_GROUP if pg.name == m.DROP_GROUP else _cell(pg, "external_ids").get(m.GROUP_ID)
         if group_id is None:
             return
-        acls = {_acl(row): row.uuid for row in _cell(pg, "acls")}
+        acls = {_acl(row): row.uuid for row in _cell(pg, "acls")} if contents else {}
         snap.acl_uuids[group_id] = acls
         ports = frozenset(lsp.name for lsp in _cell(pg, "ports")) if members else frozenset()
         snap.state.port_groups[group_id] = m.PortGroup(group_id, ports, frozenset(acls))
