@@ -31,7 +31,7 @@ from neutrino.provider.backends.ovn import desired, groups
 from neutrino.provider.backends.ovn import model as m
 from neutrino.provider.backends.ovn.chassis import ChassisMonitor, Southbound
 from neutrino.provider.backends.ovn.desired import Scope
-from neutrino.provider.backends.ovn.northbound import Northbound, TlsFiles
+from neutrino.provider.backends.ovn.northbound import Northbound, Snapshot, TlsFiles
 from neutrino.provider.backends.ovn.repair import describe, repair
 from neutrino.provider.settings import ProviderSettings
 from neutrino.provider.store import tables as t
@@ -203,25 +203,36 @@ class OvnBackend:
         return Scope.only(networks=ids, subnets=subnets | orphans)
 
     def _repair(self, scope: Scope, ports: Sequence[str] = ()) -> Counter[str]:
-        """Repair ``scope``: alone, or beside other ports' writes when it is one of ``ports``."""
-        with self._gate.ports(ports) if ports else self._gate.alone():
-            snapshot = self.nb.read(scope)
-            loaded = scope
-            if not scope.compare_groups and scope.port_groups is not None:
-                # groups only made to exist: those there need no loading
-                missing = {g for g in scope.port_groups if g not in snapshot.state.port_groups}
-                loaded = replace(scope, port_groups=missing)
-            with self.db.reader() as uow:
-                wanted = desired.load(uow, loaded)
-            return repair(self.nb, wanted, snapshot, scope)
+        """Repair ``scope``: alone, or beside other ports' writes when it is one of ``ports`` and
+        finds every group it needs there (two writes would both create a missing one)."""
+        if ports:
+            with self._gate.ports(ports):
+                snapshot = self.nb.read(scope)
+                if not self._missing_groups(scope, snapshot):
+                    return self._write(scope, snapshot)
+        with self._gate.alone():
+            return self._write(scope, self.nb.read(scope))
+
+    @staticmethod
+    def _missing_groups(scope: Scope, snapshot: Snapshot) -> set[str]:
+        return {g for g in scope.port_groups or () if g not in snapshot.state.port_groups}
+
+    def _write(self, scope: Scope, snapshot: Snapshot) -> Counter[str]:
+        loaded = scope
+        if not scope.compare_groups:  # groups only made to exist: those there need no loading
+            loaded = replace(scope, port_groups=self._missing_groups(scope, snapshot))
+        with self.db.reader() as uow:
+            wanted = desired.load(uow, loaded)
+        return repair(self.nb, wanted, snapshot, scope)
 
 
 class _Gate:
     """Which repairs may run at once. Each reads the database and the northbound, then writes the
     difference; two that interleave on the same rows could write what is no longer true. So the
     maintenance and the writes of networks, subnets and security groups run alone; a write of ports
-    (which touches its ports' LSPs and memberships, and creates a missing group) runs beside other
-    such writes, but never beside one of the same port. Those waiting to run alone go first."""
+    (which touches its ports' LSPs and memberships) runs beside other such writes, but never beside
+    one of the same port, unless it has a group to create (the first port of a project brings its
+    default group): then it runs alone. Those waiting to run alone go first."""
 
     STRIPES = 64
 
