@@ -42,16 +42,16 @@ def test_first_ping_and_ports_at_scale_on_two_chassis(ovn_lab: OvnLab, lab: Lab,
 
 
 def test_full_northbound_resync(ovn_lab: OvnLab, tmp_path: Path) -> None:
-    result = ovn_nb_resync.run(ovn_lab, tmp_path, ports=300)  # checks the northbound with ovn-nbctl
-    assert result.repaired["port created"] == 300
+    result = ovn_nb_resync.run(ovn_lab, tmp_path, ports=200)  # checks the northbound with ovn-nbctl
+    assert result.repaired["port created"] == 200
     assert result.repaired["port_group created"] == 2
     print(result.report())
     nothing_left(ovn_lab)
 
 
 def test_port_creates_ovn_against_builtin(ovn_lab: OvnLab, tmp_path: Path) -> None:
-    result = ovn_port_creates.run(ovn_lab, tmp_path, creates=50)
-    assert len(result.builtin.latencies) == len(result.ovn.latencies) == 50
+    result = ovn_port_creates.run(ovn_lab, tmp_path, creates=30)
+    assert len(result.builtin.latencies) == len(result.ovn.latencies) == 30
     assert result.ratio > 0
     print(result.report())
     nothing_left(ovn_lab)
