@@ -76,7 +76,7 @@ class Result:
             )
         per_port = self.northd_cpu / len(self.ovn.latencies) * 1000
         lines.append(f"ovn-northd (same cores, recomputes on each write): {per_port:.1f} ms CPU per OVN port")
-        lines.append(f"ovn/builtin creates/s: {self.ratio:.2f} (target >= {TARGET}: "
+        lines.append(f"ovn/builtin creates/s: {self.ratio:.3f} (target >= {TARGET}: "
                      f"{'met' if self.ratio >= TARGET else 'NOT met'})")  # fmt: skip
         return "\n".join(lines)
 

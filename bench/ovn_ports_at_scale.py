@@ -127,9 +127,17 @@ def _one(rig: Rig, watcher: Watcher, hosts: list[str], i: int, timeout: float) -
     plugged = time.perf_counter()
     if not active.wait(timeout):
         raise RuntimeError(
-            f"port {port['id']} on {host} not ACTIVE within {timeout} s ({watcher.error or 'no error'})"
+            f"port {port['id']} on {host} not ACTIVE within {timeout} s: {_where(rig, host, port['id'], i)}"
         )
     return Sample(posted - started, plugged - posted, watcher.seen[port["id"]] - started)
+
+
+def _where(rig: Rig, host: str, port_id: str, i: int) -> str:
+    """Where a port that did not turn ACTIVE stopped: its OVS interface, its binding, its ``up``."""
+    ovs = rig.hosts[host].vsctl("--columns=ofport,error,external_ids", "list", "Interface", f"bp{rig.tag}{i}")
+    up = rig.ovn.nbctl("--if-exists", "get", "Logical_Switch_Port", port_id, "up")
+    status = rig.status([port_id]).get(port_id)
+    return f"interface {' '.join(ovs.split())}; bound to {rig.ovn.port_chassis(port_id)}; up={up}; status {status}"
 
 
 def measure(rig: Rig, ports: int = 1000, concurrency: int = 16, timeout: float = 60) -> Result:

@@ -15,7 +15,6 @@ maintenance reads members (:attr:`~.desired.Scope.group_members`); a port joins 
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import uuid
@@ -23,6 +22,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from neutrino.provider.backends.ovn import commands
 from neutrino.provider.backends.ovn import model as m
 from neutrino.provider.backends.ovn.desired import Scope
 
@@ -313,26 +313,26 @@ class Northbound:
         self._commit_batched(writes, lambda chunk: self._port_commands(chunk, dhcp_uuids))
 
     def _port_commands(self, writes: Sequence[PortWrite], dhcp_uuids: Mapping[str, uuid.UUID]) -> list[Any]:
-        api, commands = self._api, []
+        api, todo = self._api, []
         new: dict[str, list[PortWrite]] = {}  # by switch
         for write in writes:
             if write.have is None:
                 new.setdefault(m.switch_name(write.want.network_id), []).append(write)
                 continue
             lsp = write.want.port_id
-            commands += self._set_exactly("Logical_Switch_Port", lsp, _port_columns(write.want, dhcp_uuids))
-            commands += [api.pg_add_ports(name, [lsp]) for name in sorted(write.join)]
-            commands += [api.pg_del_ports(name, [lsp], if_exists=True) for name in sorted(write.leave)]
-        insert = _lsps_add_command()
+            todo += self._set_exactly("Logical_Switch_Port", lsp, _port_columns(write.want, dhcp_uuids))
+            todo += [api.pg_add_ports(name, [lsp]) for name in sorted(write.join)]
+            todo += [api.pg_del_ports(name, [lsp], if_exists=True) for name in sorted(write.leave)]
+        insert = commands.lsps_add()
         for switch, creates in new.items():
             ports = [(w.want.port_id, _port_columns(w.want, dhcp_uuids)) for w in creates]
-            commands.append(insert(api, switch, ports, {w.want.port_id: sorted(w.join) for w in creates}))
-        return commands
+            todo.append(insert(api, switch, ports, {w.want.port_id: sorted(w.join) for w in creates}))
+        return todo
 
     def delete_ports(self, ports: Sequence[m.Port]) -> None:
         """Delete these ports' LSPs from their switches (their port groups forget them: the
         references are weak)."""
-        delete = _lsp_del_command()
+        delete = commands.lsp_del()
         self._commit_batched(
             ports, lambda chunk: [delete(self._api, m.switch_name(p.network_id), p.port_id) for p in chunk]
         )
@@ -422,65 +422,6 @@ def _port_columns(port: m.Port, dhcp_uuids: Mapping[str, uuid.UUID]) -> dict[str
         "dhcpv4_options": ref(port.dhcpv4_subnet),
         "dhcpv6_options": ref(port.dhcpv6_subnet),
     }
-
-
-@functools.cache
-def _lsps_add_command() -> Any:
-    """A command inserting new Logical_Switch_Ports into a named switch, each joining its port groups
-    (names), in one transaction: the switch and each group looked up once, not once per port as with
-    ovsdbapp's ``lsp_add`` and ``pg_add_ports`` (a resync writes thousands). No port of these names
-    may exist: the northbound's unique index on names refuses the transaction otherwise."""
-    from ovsdbapp.backend.ovs_idl import command, idlutils
-
-    class LspsAdd(command.BaseCommand):
-        def __init__(
-            self, api: Any, switch: str, ports: list[tuple[str, dict[str, Any]]], join: dict[str, list[str]]
-        ) -> None:
-            super().__init__(api)
-            self.switch, self.ports, self.join = switch, ports, join
-
-        def run_idl(self, txn: Any) -> None:
-            ls = self.api.lookup("Logical_Switch", self.switch)
-            table, groups = self.api.tables["Logical_Switch_Port"], {}
-            for name, columns in self.ports:
-                lsp = txn.insert(table)
-                lsp.name = name
-                # ``up`` is ovn-northd's to write; a new port is not up, and saying so spares
-                # ovn-northd a write per new port (and the replica its echo)
-                lsp.up = False
-                for column, value in columns.items():
-                    setattr(lsp, column, idlutils.db_replace_record(value))
-                ls.addvalue("ports", lsp)  # a mutate: the set is not read
-                for group in self.join.get(name, ()):
-                    if group not in groups:
-                        groups[group] = self.api.lookup("Port_Group", group)
-                    groups[group].addvalue("ports", lsp)
-
-    return LspsAdd
-
-
-@functools.cache
-def _lsp_del_command() -> Any:
-    """A command deleting a Logical_Switch_Port from a named switch. ovsdbapp's ``lsp_del`` checks
-    the port is among the switch's (and looks for the switch among all of them): the replica
-    rebuilds the whole ``ports`` set on each read, so that costs as much as the switch has ports."""
-    from ovsdbapp.backend.ovs_idl import command
-
-    class LspDel(command.BaseCommand):
-        def __init__(self, api: Any, switch: str, port: str) -> None:
-            super().__init__(api)
-            self.switch, self.port = switch, port
-
-        def run_idl(self, txn: Any) -> None:
-            lsp = self.api.lookup("Logical_Switch_Port", self.port, default=None)
-            if lsp is None:
-                return
-            ls = self.api.lookup("Logical_Switch", self.switch, default=None)
-            if ls is not None:
-                ls.delvalue("ports", lsp)  # a mutate: the set is not read
-            lsp.delete()
-
-    return LspDel
 
 
 def _port_up_events(listener: PortUpListener) -> Any:
