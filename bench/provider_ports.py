@@ -14,10 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,13 +25,10 @@ from pathlib import Path
 
 import httpx
 
-PASSWORD = "bench-secret"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from bench.provider_process import pct, provider_process  # noqa: E402
+from bench.provider_process import token as get_token  # noqa: E402
 
 
 @contextmanager
@@ -51,54 +45,6 @@ def _pg_schema(pg_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(libpq, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
-@contextmanager
-def _provider(db_url: str, data_dir: Path) -> Iterator[str]:
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    args = [
-        sys.executable,
-        "-m",
-        "neutrino.cli",
-        "provider",
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--data-dir",
-        str(data_dir),
-    ]
-    args += ["--db", db_url]
-    log = open(data_dir / "provider.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**os.environ, "NEUTRINO_ADMIN_PASSWORD": PASSWORD})  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(base + "/", timeout=1)
-                break
-            except httpx.HTTPError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((data_dir / "provider.log").read_text()) from None
-                time.sleep(0.1)
-        yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(15)
-        log.close()
-
-
-def _token(base: str) -> str:
-    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "admin", "domain": {"name": "Default"}, "password": PASSWORD}}},
-                     "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}  # fmt: skip
-    response = httpx.post(f"{base}/v3/auth/tokens", json=body)
-    response.raise_for_status()
-    return response.headers["X-Subject-Token"]
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 async def _creates(
@@ -125,8 +71,8 @@ async def _creates(
 
 
 def bench_backend(name: str, db_url: str, data_dir: Path, creates: int, list_ports: int) -> None:
-    with _provider(db_url, data_dir) as base:
-        token = _token(base)
+    with provider_process(data_dir, db_url) as base:
+        token = get_token(base)
         c = httpx.Client(base_url=base, headers={"X-Auth-Token": token}, timeout=300)
         net = c.post("/v2.0/networks", json={"network": {"name": "bench"}}).json()["network"]
         c.post(
@@ -138,7 +84,7 @@ def bench_backend(name: str, db_url: str, data_dir: Path, creates: int, list_por
             total = creates if clients > 1 else max(100, creates // 2)
             elapsed, lat = asyncio.run(_creates(base, token, net["id"], clients, total))
             print(f"{name:10} create_port  clients={clients:<3} n={len(lat):<5} {len(lat) / elapsed:8.1f} ports/s"
-                  f"   p50 {_pct(lat, 0.5) * 1000:7.1f} ms   p95 {_pct(lat, 0.95) * 1000:7.1f} ms", flush=True)  # fmt: skip
+                  f"   p50 {pct(lat, 0.5) * 1000:7.1f} ms   p95 {pct(lat, 0.95) * 1000:7.1f} ms", flush=True)  # fmt: skip
 
         have = len(c.get("/v2.0/ports", params={"network_id": net["id"], "fields": "id"}).json()["ports"])
         while have < list_ports:

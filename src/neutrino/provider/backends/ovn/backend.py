@@ -21,7 +21,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 
 import sqlalchemy as sa
 
@@ -29,7 +31,7 @@ from neutrino.provider.backends.ovn import desired, groups
 from neutrino.provider.backends.ovn import model as m
 from neutrino.provider.backends.ovn.chassis import ChassisMonitor, Southbound
 from neutrino.provider.backends.ovn.desired import Scope
-from neutrino.provider.backends.ovn.northbound import Northbound, TlsFiles
+from neutrino.provider.backends.ovn.northbound import Northbound, Snapshot, TlsFiles
 from neutrino.provider.backends.ovn.repair import describe, repair
 from neutrino.provider.settings import ProviderSettings
 from neutrino.provider.store import tables as t
@@ -57,8 +59,7 @@ class OvnBackend:
             tls=nb_tls,
             on_port_up=self._port_up,
         )
-        # one repair at a time: a request's and the maintenance's must not interleave their reads and writes
-        self._repairing = threading.Lock()
+        self._gate = _Gate()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.chassis: ChassisMonitor | None = None
@@ -136,7 +137,8 @@ class OvnBackend:
             )
             return
         try:
-            done = self._repair(self._scope(collection, resource_ids))
+            ports = resource_ids if collection == "ports" else ()
+            done = self._repair(self._scope(collection, resource_ids), ports)
             log.debug("OVN northbound written for %s %s: %s", collection, resource_ids, describe(done))
         except Exception as exc:
             log.warning(
@@ -169,7 +171,9 @@ class OvnBackend:
             # a deleted rule's group is known only from its ACL
             in_nb = {
                 g
-                for g, acls in self.nb.read(Scope(networks=(), subnets=(), ports=())).acl_uuids.items()
+                for g, acls in self.nb.read(
+                    Scope(networks=(), subnets=(), ports=(), group_members=False)
+                ).acl_uuids.items()
                 if any(a.rule_id in ids for a in acls)
             }
             with self.db.reader() as uow:
@@ -182,10 +186,10 @@ class OvnBackend:
         if collection == "ports":
             # the groups a port was in, as last written to its LSP
             written = self.nb.read(Scope.only(ports=ids)).state.ports.values()
-            in_nb = {g for p in written for g in p.external_ids.get("neutron:security_group_ids", "").split()}
+            in_nb = {g for p in written for g in p.external_ids.get(m.SECURITY_GROUP_IDS, "").split()}
             with self.db.reader() as uow:
                 in_db = groups.of_ports(uow, ids)
-            return Scope.only(ports=ids, port_groups={m.DROP_GROUP} | in_nb | in_db)
+            return Scope.only(ports=ids, port_groups={m.DROP_GROUP} | in_nb | in_db, compare_groups=False)
         with self.db.reader() as uow:
             if collection == "subnets":
                 a = t.ip_allocations.c
@@ -198,9 +202,74 @@ class OvnBackend:
         orphans = {sid for sid in self.nb.read(Scope.only()).state.dhcp if sid not in existing}
         return Scope.only(networks=ids, subnets=subnets | orphans)
 
-    def _repair(self, scope: Scope) -> Counter[str]:
-        with self._repairing:
-            snapshot = self.nb.read(scope)
-            with self.db.reader() as uow:
-                wanted = desired.load(uow, scope)
-            return repair(self.nb, wanted, snapshot, scope)
+    def _repair(self, scope: Scope, ports: Sequence[str] = ()) -> Counter[str]:
+        """Repair ``scope``: alone, or beside other ports' writes when it is one of ``ports`` and
+        finds every group it needs there (two writes would both create a missing one)."""
+        if ports:
+            with self._gate.ports(ports):
+                snapshot = self.nb.read(scope)
+                if not self._missing_groups(scope, snapshot):
+                    return self._write(scope, snapshot)
+        with self._gate.alone():
+            return self._write(scope, self.nb.read(scope))
+
+    @staticmethod
+    def _missing_groups(scope: Scope, snapshot: Snapshot) -> set[str]:
+        return {g for g in scope.port_groups or () if g not in snapshot.state.port_groups}
+
+    def _write(self, scope: Scope, snapshot: Snapshot) -> Counter[str]:
+        loaded = scope
+        if not scope.compare_groups:  # groups only made to exist: those there need no loading
+            loaded = replace(scope, port_groups=self._missing_groups(scope, snapshot))
+        with self.db.reader() as uow:
+            wanted = desired.load(uow, loaded)
+        return repair(self.nb, wanted, snapshot, scope)
+
+
+class _Gate:
+    """Which repairs may run at once. Each reads the database and the northbound, then writes the
+    difference; two that interleave on the same rows could write what is no longer true. So the
+    maintenance and the writes of networks, subnets and security groups run alone; a write of ports
+    (which touches its ports' LSPs and memberships) runs beside other such writes, but never beside
+    one of the same port, unless it has a group to create (the first port of a project brings its
+    default group): then it runs alone. Those waiting to run alone go first."""
+
+    STRIPES = 64
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._sharing = 0  # port writes running
+        self._alone = False
+        self._waiting_alone = 0
+        self._stripes = [threading.Lock() for _ in range(self.STRIPES)]
+
+    @contextmanager
+    def alone(self) -> Iterator[None]:
+        with self._changed:
+            self._waiting_alone += 1
+            self._changed.wait_for(lambda: not self._alone and self._sharing == 0)
+            self._waiting_alone -= 1
+            self._alone = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._alone = False
+                self._changed.notify_all()
+
+    @contextmanager
+    def ports(self, port_ids: Sequence[str]) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: not self._alone and self._waiting_alone == 0)
+            self._sharing += 1
+        # a lock per stripe of port ids, taken in order (two bulk writes never wait on each other in a cycle)
+        stripes = [self._stripes[i] for i in sorted({hash(p) % self.STRIPES for p in port_ids})]
+        try:
+            with ExitStack() as held:
+                for stripe in stripes:
+                    held.enter_context(stripe)
+                yield
+        finally:
+            with self._changed:
+                self._sharing -= 1
+                self._changed.notify_all()

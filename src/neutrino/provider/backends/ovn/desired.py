@@ -34,6 +34,13 @@ class Scope:
     ports: Collection[str] | None = None
     #: security group ids, and :data:`~.model.DROP_GROUP` for the drop group
     port_groups: Collection[str] | None = None
+    #: Whether the port groups' members are loaded and compared. The maintenance does; a request
+    #: does not (a group's members are as many as its ports): the ports it writes join and leave
+    #: their groups in their own transactions, and its groups are compared on their ACLs.
+    group_members: bool = True
+    #: False: the port groups in scope are only created when missing, never compared or changed
+    #: (a port's write, which must not undo a write of the groups themselves running beside it).
+    compare_groups: bool = True
 
     @classmethod
     def only(
@@ -42,9 +49,15 @@ class Scope:
         subnets: Collection[str] = (),
         ports: Collection[str] = (),
         port_groups: Collection[str] = (),
+        compare_groups: bool = True,
     ) -> Scope:
         return cls(
-            networks=set(networks), subnets=set(subnets), ports=set(ports), port_groups=set(port_groups)
+            networks=set(networks),
+            subnets=set(subnets),
+            ports=set(ports),
+            port_groups=set(port_groups),
+            group_members=False,
+            compare_groups=compare_groups,
         )
 
 
@@ -65,11 +78,10 @@ def load(uow: UnitOfWork, scope: Scope) -> m.State:
     subnets = _selected(uow, t.subnets, scope.subnets)
     ports = _selected(uow, t.ports, scope.ports)
     allocations = _allocations(uow, [p.id for p in ports])
-    # the subnets and networks the ports and subnets need, whether in scope or not
+    # the subnets the ports need and the networks the subnets need (MTU), whether in scope or not
     needed_subnets = {a.subnet_id for rows in allocations.values() for a in rows} | {s.id for s in subnets}
     all_subnets = {s.id: s for s in _selected(uow, t.subnets, needed_subnets)}
-    needed_networks = {s.network_id for s in all_subnets.values()}
-    mtus = {n.id: n.mtu for n in _selected(uow, t.networks, needed_networks)}
+    mtus = {n.id: n.mtu for n in _selected(uow, t.networks, {s.network_id for s in subnets})}
     for row in subnets:
         options = dhcp(row, mtus[row.network_id])
         if options is not None:
@@ -78,7 +90,7 @@ def load(uow: UnitOfWork, scope: Scope) -> m.State:
     for row in ports:
         state.ports[row.id] = port(row, allocations.get(row.id, []), all_subnets, groups.get(row.id, []))
     if scope.port_groups is None or scope.port_groups:
-        state.port_groups = security.load(uow, scope.port_groups)
+        state.port_groups = security.load(uow, scope.port_groups, members=scope.group_members)
     return state
 
 

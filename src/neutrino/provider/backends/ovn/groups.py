@@ -61,22 +61,24 @@ def acl_match(rule: Any, group_id: str) -> str:
     return " && ".join(parts)
 
 
-def load(uow: UnitOfWork, ids: Collection[str] | None) -> dict[str, m.PortGroup]:
-    """The port groups of these security groups (and ``neutron_pg_drop`` if named), None for all."""
+def load(uow: UnitOfWork, ids: Collection[str] | None, members: bool = True) -> dict[str, m.PortGroup]:
+    """The port groups of these security groups (and ``neutron_pg_drop`` if named), None for all;
+    without ``members``, each with no ports (its ACLs only)."""
     out: dict[str, m.PortGroup] = {}
     sg = t.security_groups
     stmt = sa.select(sg.c.id, sg.c.stateful)
     if ids is not None:
         stmt = stmt.where(sg.c.id.in_([i for i in ids if i != m.DROP_GROUP]))
     groups = {r.id: r.stateful for r in uow.rows(stmt)}
-    members: dict[str, set[str]] = {g: set() for g in groups}
+    ports: dict[str, set[str]] = {g: set() for g in groups}
     acls: dict[str, set[m.Acl]] = {g: set() for g in groups}
     psg, rules = t.port_security_groups.c, t.security_group_rules
-    if groups:
+    if groups and members:
         for row in uow.rows(
             sa.select(psg.port_id, psg.security_group_id).where(psg.security_group_id.in_(groups))
         ):
-            members[row.security_group_id].add(row.port_id)
+            ports[row.security_group_id].add(row.port_id)
+    if groups:
         for rule in uow.rows(sa.select(rules).where(rules.c.security_group_id.in_(groups))):
             action = "allow-related" if groups[rule.security_group_id] else "allow-stateless"
             direction = "to-lport" if rule.direction == "ingress" else "from-lport"
@@ -84,10 +86,15 @@ def load(uow: UnitOfWork, ids: Collection[str] | None) -> dict[str, m.PortGroup]
                 m.Acl(direction, RULE_PRIORITY, acl_match(rule, rule.security_group_id), action, rule.id)
             )
     for group_id in groups:
-        out[group_id] = m.PortGroup(group_id, frozenset(members[group_id]), frozenset(acls[group_id]))
+        out[group_id] = m.PortGroup(group_id, frozenset(ports[group_id]), frozenset(acls[group_id]))
     if ids is None or m.DROP_GROUP in ids:
-        secured = uow.rows(sa.select(t.ports.c.id).where(t.ports.c.port_security_enabled.is_(True)))
-        out[m.DROP_GROUP] = m.PortGroup(m.DROP_GROUP, frozenset(r.id for r in secured), DROP_ACLS)
+        secured: frozenset[str] = frozenset()
+        if members:
+            p = t.ports.c
+            secured = frozenset(
+                r.id for r in uow.rows(sa.select(p.id).where(p.port_security_enabled.is_(True)))
+            )
+        out[m.DROP_GROUP] = m.PortGroup(m.DROP_GROUP, secured, DROP_ACLS)
     return out
 
 

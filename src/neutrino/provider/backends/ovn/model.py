@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 #: external_ids keys (Neutron's OVN driver uses the same).
 REVISION = "neutron:revision_number"
 NETWORK_NAME = "neutron:network_name"
+SECURITY_GROUP_IDS = "neutron:security_group_ids"
 SUBNET_ID = "subnet_id"
 LOCALNET = "localnet"
 
@@ -103,6 +104,15 @@ class PortGroup:
     @property
     def name(self) -> str:
         return DROP_GROUP if self.group_id == DROP_GROUP else port_group_name(self.group_id)
+
+
+def groups_of(port: Port) -> frozenset[str]:
+    """The Port_Group names a port is a member of, by its row: its security groups' (as written in
+    its ``external_ids``) and, with port security, the drop group's."""
+    names = {port_group_name(g) for g in port.external_ids.get(SECURITY_GROUP_IDS, "").split()}
+    if port.port_security:
+        names.add(DROP_GROUP)
+    return frozenset(names)
 
 
 @dataclass

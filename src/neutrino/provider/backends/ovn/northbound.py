@@ -3,7 +3,14 @@
 One :class:`Northbound` per provider. The ovsdbapp connection keeps an in-memory replica of the
 database (ovs.db.idl) and reconnects by itself after an outage; :attr:`Northbound.connected` says
 whether the replica is live. Rows are written with ovsdbapp's OVN northbound API commands, one
-transaction per row (a failed one leaves the others in place; the maintenance finishes the rest).
+transaction per row, except ports: up to :data:`BATCH` of them per transaction (a resync writes
+thousands), each with its joins and leaves of port groups; a batch that fails is written again
+port by port, so a bad row costs only itself (the maintenance finishes the rest).
+
+A port group's members are a set column as large as the group (``neutron_pg_drop`` holds every
+port with port security): the replica turns it into a list of rows on each read, so only the
+maintenance reads members (:attr:`~.desired.Scope.group_members`); a port joins or leaves with a
+``mutate`` (ovsdbapp's ``pg_add_ports`` / ``pg_del_ports``), whose size is the port's, not the group's.
 """
 
 from __future__ import annotations
@@ -11,16 +18,21 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from neutrino.provider.backends.ovn import commands
 from neutrino.provider.backends.ovn import model as m
 from neutrino.provider.backends.ovn.desired import Scope
 
 log = logging.getLogger(__name__)
 
 SCHEMA = "OVN_Northbound"
+#: ports written per transaction
+BATCH = 200
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,17 @@ class Snapshot:
     extra_dhcp: list[uuid.UUID] = field(default_factory=list)
     #: each port group's ACL rows
     acl_uuids: dict[str, dict[m.Acl, uuid.UUID]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PortWrite:
+    """A port's Logical_Switch_Port created (``have`` is None) or updated in place to ``want``, and,
+    in the same transaction, the port groups (names) it joins and leaves."""
+
+    want: m.Port
+    have: m.Port | None = None
+    join: Collection[str] = ()
+    leave: Collection[str] = ()
 
 
 #: Told a port's ``up`` as OVN reports it (ovn-northd sets it once a chassis has bound the port).
@@ -89,6 +112,11 @@ class Northbound:
                 def notify(self, event: str, row: Any, updates: Any = None) -> None:
                     events.notify(event, row, updates)
 
+                def cooperative_yield(self) -> None:
+                    """No ``time.sleep(0)`` per row update (ovsdbapp's, for eventlet's green threads):
+                    with OS threads each one gives the CPU away, and on a busy machine the
+                    transaction a request waits for comes back a scheduler slice later per row."""
+
             idl = NorthboundIdl.from_server(self.remote, SCHEMA)
 
             # ovsdbapp keeps the connection on the API *class* (set once, shared by every instance):
@@ -132,15 +160,15 @@ class Northbound:
                 for ls in tables["Logical_Switch"].rows.values():
                     network_id = m.network_of(ls.name)
                     if network_id is not None and (scope.networks is None or network_id in scope.networks):
-                        snap.state.switches[network_id] = _switch(network_id, ls)
-                    for lsp in ls.ports:
+                        snap.state.switches[network_id] = _switch(network_id, ls, api)
+                    for lsp in _cell(ls, "ports"):
                         if _owned(lsp) and (scope.ports is None or lsp.name in scope.ports):
                             snap.state.ports[lsp.name] = _port(lsp, network_id or "", subnet_of)
             else:
                 for network_id in scope.networks:
                     ls = api.lookup("Logical_Switch", m.switch_name(network_id), default=None)
                     if ls is not None:
-                        snap.state.switches[network_id] = _switch(network_id, ls)
+                        snap.state.switches[network_id] = _switch(network_id, ls, api)
                 for port_id in scope.ports:
                     lsp = api.lookup("Logical_Switch_Port", port_id, default=None)
                     if lsp is not None and _owned(lsp):
@@ -156,7 +184,7 @@ class Northbound:
                     g for g in (api.lookup("Port_Group", n, default=None) for n in names) if g is not None
                 ]
             for pg in groups:
-                self._read_port_group(pg, snap)
+                self._read_port_group(pg, snap, scope.group_members, scope.compare_groups)
         return snap
 
     @staticmethod
@@ -176,13 +204,15 @@ class Northbound:
         return subnet_of
 
     @staticmethod
-    def _read_port_group(pg: Any, snap: Snapshot) -> None:
-        group_id = m.DROP_GROUP if pg.name == m.DROP_GROUP else pg.external_ids.get(m.GROUP_ID)
+    def _read_port_group(pg: Any, snap: Snapshot, members: bool, contents: bool) -> None:
+        """``pg`` into ``snap``: with ``contents`` its ACLs (and with ``members`` its ports), else
+        only that it exists."""
+        group_id = m.DROP_GROUP if pg.name == m.DROP_GROUP else _cell(pg, "external_ids").get(m.GROUP_ID)
         if group_id is None:
             return
-        acls = {_acl(row): row.uuid for row in pg.acls}
+        acls = {_acl(row): row.uuid for row in _cell(pg, "acls")} if contents else {}
         snap.acl_uuids[group_id] = acls
-        ports = frozenset(lsp.name for lsp in pg.ports)
+        ports = frozenset(lsp.name for lsp in _cell(pg, "ports")) if members else frozenset()
         snap.state.port_groups[group_id] = m.PortGroup(group_id, ports, frozenset(acls))
 
     def nb_cfg(self) -> int | None:
@@ -278,21 +308,60 @@ class Northbound:
     def delete_dhcp(self, row: uuid.UUID) -> None:
         self._commit(self._api.db_destroy("DHCP_Options", row))
 
-    def create_port(self, port: m.Port, dhcp_uuids: Mapping[str, uuid.UUID]) -> None:
-        self._commit(
-            self._api.lsp_add(
-                m.switch_name(port.network_id),
-                port.port_id,
-                may_exist=True,
-                **_port_columns(port, dhcp_uuids),
-            )
+    def write_ports(self, writes: Sequence[PortWrite], dhcp_uuids: Mapping[str, uuid.UUID]) -> None:
+        """Create or update these ports, each with its joins and leaves of port groups (which exist)."""
+        self._commit_batched(writes, lambda chunk: self._port_commands(chunk, dhcp_uuids))
+
+    def _port_commands(self, writes: Sequence[PortWrite], dhcp_uuids: Mapping[str, uuid.UUID]) -> list[Any]:
+        api, todo = self._api, []
+        new: dict[str, list[PortWrite]] = {}  # by switch
+        for write in writes:
+            if write.have is None:
+                new.setdefault(m.switch_name(write.want.network_id), []).append(write)
+                continue
+            lsp = write.want.port_id
+            todo += self._set_exactly("Logical_Switch_Port", lsp, _port_columns(write.want, dhcp_uuids))
+            todo += [api.pg_add_ports(name, [lsp]) for name in sorted(write.join)]
+            todo += [api.pg_del_ports(name, [lsp], if_exists=True) for name in sorted(write.leave)]
+        insert = commands.lsps_add()
+        for switch, creates in new.items():
+            ports = [(w.want.port_id, _port_columns(w.want, dhcp_uuids)) for w in creates]
+            todo.append(insert(api, switch, ports, {w.want.port_id: sorted(w.join) for w in creates}))
+        return todo
+
+    def delete_ports(self, ports: Sequence[m.Port]) -> None:
+        """Delete these ports' LSPs from their switches (their port groups forget them: the
+        references are weak)."""
+        delete = commands.lsp_del()
+        self._commit_batched(
+            ports, lambda chunk: [delete(self._api, m.switch_name(p.network_id), p.port_id) for p in chunk]
         )
 
-    def update_port(self, port: m.Port, dhcp_uuids: Mapping[str, uuid.UUID]) -> None:
-        self._commit(*self._set_exactly("Logical_Switch_Port", port.port_id, _port_columns(port, dhcp_uuids)))
-
-    def delete_port(self, port_id: str) -> None:
-        self._commit(self._api.lsp_del(port_id, if_exists=True))
+    def _commit_batched(self, items: Sequence[T], commands: Callable[[Sequence[T]], list[Any]]) -> None:
+        """The commands of :data:`BATCH` items per transaction. A transaction that fails while the
+        connection is up is tried again item by item: every item that can be written is, and the
+        first error then raises."""
+        failed: Exception | None = None
+        for start in range(0, len(items), BATCH):
+            chunk = items[start : start + BATCH]
+            try:
+                self._commit(*commands(chunk))
+                continue
+            except Exception as exc:
+                if len(chunk) == 1 or not self.connected:
+                    raise
+                log.warning(
+                    "OVN northbound: a transaction of %d rows failed (%s); one by one", len(chunk), exc
+                )
+            for item in chunk:
+                try:
+                    self._commit(*commands([item]))
+                except Exception as exc:
+                    if not self.connected:
+                        raise
+                    failed = failed or exc
+        if failed is not None:
+            raise failed
 
     def create_port_group(self, group: m.PortGroup) -> None:
         ext = {} if group.group_id == m.DROP_GROUP else {m.GROUP_ID: group.group_id}
@@ -365,48 +434,71 @@ def _port_up_events(listener: PortUpListener) -> Any:
             self.event_name = "NeutrinoPortUp"
 
         def match_fn(self, event: str, row: Any, old: Any) -> bool:
-            if row.type != "" or m.REVISION not in row.external_ids:
+            # cheapest test first: every LSP written passes here (a resync writes thousands)
+            if event == self.ROW_UPDATE:
+                # unset → false (ovn-northd's first word on a new port) changes no status
+                if not hasattr(old, "up") or _is_up(old.up) == _is_up(row.up):
+                    return False
+            elif not _is_up(row.up):
                 return False
-            return hasattr(old, "up") if event == self.ROW_UPDATE else bool(row.up)
+            return row.type == "" and m.REVISION in row.external_ids
 
         def run(self, event: str, row: Any, old: Any) -> None:
-            up = row.up
-            listener(row.name, bool(up[0]) if isinstance(up, list | tuple) and up else up is True)
+            listener(row.name, _is_up(row.up))
 
     handler = row_event.RowEventHandler()
     handler.watch_event(PortUp())
     return handler
 
 
+def _is_up(up: Any) -> bool:
+    """A Logical_Switch_Port's ``up`` (an optional boolean: a list of zero or one) as a boolean."""
+    return bool(up[0]) if isinstance(up, list | tuple) and up else up is True
+
+
+def _cell(row: Any, column: str) -> Any:
+    """A replica row's column as Python, as ``getattr`` gives it. ``Row.__getattr__`` (ovs.db.idl)
+    first rebuilds a set or map column from its values, to merge changes a transaction may have
+    pending on the row, which is most of the time a full read takes (a switch's ports, a group's
+    members: thousands). A row with nothing pending is read directly; any other takes that way."""
+    data = row.__dict__.get("_data")
+    if data is None or row._changes or row._mutations or column not in data:
+        return getattr(row, column)
+    return data[column].to_python(row._uuid_to_row)
+
+
 def _owned(lsp: Any) -> bool:
     """A port of ours: a plain LSP carrying our revision number (not a localnet or router port)."""
-    return lsp.type == "" and m.REVISION in lsp.external_ids
+    return lsp.type == "" and m.REVISION in _cell(lsp, "external_ids")
 
 
 def _acl(row: Any) -> m.Acl:
-    return m.Acl(row.direction, row.priority, row.match, row.action, row.external_ids.get(m.RULE_ID, ""))
+    external_ids = _cell(row, "external_ids")
+    return m.Acl(row.direction, row.priority, row.match, row.action, external_ids.get(m.RULE_ID, ""))
 
 
-def _switch(network_id: str, ls: Any) -> m.Switch:
+def _switch(network_id: str, ls: Any, api: Any) -> m.Switch:
     localnet = None
-    for lsp in ls.ports:
-        if lsp.type == m.LOCALNET and lsp.name == m.localnet_name(network_id):
-            localnet = m.Localnet(lsp.options.get("network_name", ""), lsp.tag[0] if lsp.tag else None)
-    return m.Switch(network_id, dict(ls.external_ids), dict(ls.other_config), localnet)
+    lsp = api.lookup("Logical_Switch_Port", m.localnet_name(network_id), default=None)
+    if lsp is not None and lsp.type == m.LOCALNET:
+        tag = _cell(lsp, "tag")
+        localnet = m.Localnet(_cell(lsp, "options").get("network_name", ""), tag[0] if tag else None)
+    return m.Switch(network_id, dict(_cell(ls, "external_ids")), dict(_cell(ls, "other_config")), localnet)
 
 
 def _port(lsp: Any, network_id: str, subnet_of: Mapping[uuid.UUID, str]) -> m.Port:
     def subnet(refs: list[Any]) -> str | None:
         return subnet_of.get(refs[0].uuid) if refs else None
 
+    enabled = _cell(lsp, "enabled")
     return m.Port(
         port_id=lsp.name,
         network_id=network_id,
-        addresses=tuple(lsp.addresses),
-        port_security=tuple(lsp.port_security),
-        enabled=bool(lsp.enabled[0]) if lsp.enabled else True,
-        options=dict(lsp.options),
-        external_ids=dict(lsp.external_ids),
-        dhcpv4_subnet=subnet(lsp.dhcpv4_options),
-        dhcpv6_subnet=subnet(lsp.dhcpv6_options),
+        addresses=tuple(_cell(lsp, "addresses")),
+        port_security=tuple(_cell(lsp, "port_security")),
+        enabled=bool(enabled[0]) if enabled else True,
+        options=dict(_cell(lsp, "options")),
+        external_ids=dict(_cell(lsp, "external_ids")),
+        dhcpv4_subnet=subnet(_cell(lsp, "dhcpv4_options")),
+        dhcpv6_subnet=subnet(_cell(lsp, "dhcpv6_options")),
     )

@@ -3,6 +3,12 @@
 The same code serves a request (scope: the resources it changed) and the maintenance pass (scope:
 everything): create what is missing, update what differs, delete owned rows whose resource is gone.
 Order matters for references: switches, then DHCP options, then ports; deletions the other way.
+
+Port groups: a missing group is created first (with its ACLs, no members). Then each port written
+joins the groups its row names and leaves those its previous row named, in the port's own
+transaction. Then the groups are compared: on their ACLs (not by a port's write, see
+:attr:`~.desired.Scope.compare_groups`) and, by the maintenance only, on their members (see
+:attr:`~.desired.Scope.group_members`), counting the joins and leaves just written as done.
 """
 
 from __future__ import annotations
@@ -11,11 +17,12 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Collection, Iterable
+from dataclasses import replace
 from typing import TypeVar
 
 from neutrino.provider.backends.ovn import model as m
 from neutrino.provider.backends.ovn.desired import Scope
-from neutrino.provider.backends.ovn.northbound import Northbound, Snapshot
+from neutrino.provider.backends.ovn.northbound import Northbound, PortWrite, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +45,22 @@ def repair(nb: Northbound, desired: m.State, snap: Snapshot, scope: Scope) -> Co
     port_ids = _ids(scope.ports, desired.ports, actual.ports)
     _write_switches(nb, desired, actual, switch_ids, done)
     _write_dhcp(nb, desired, actual, dhcp_ids, dhcp_uuids, done)
-    _write_ports(nb, desired, actual, port_ids, dhcp_uuids, done)
     group_ids = _ids(scope.port_groups, desired.port_groups, actual.port_groups)
-    _write_port_groups(nb, desired, snap, group_ids, done)
+    created = _create_port_groups(nb, desired, actual, group_ids, done)
+    there = {g.name for g in (*desired.port_groups.values(), *actual.port_groups.values())}
+    moved = _write_ports(nb, desired, actual, port_ids, dhcp_uuids, done, there)
+    if scope.compare_groups:
+        _update_port_groups(nb, desired, snap, group_ids, created, moved, done, scope.group_members)
 
-    for group_id in group_ids:
+    for group_id in group_ids if scope.compare_groups else ():
         if group_id in actual.port_groups and group_id not in desired.port_groups:
             nb.delete_port_group(group_id)
             done["port_group deleted"] += 1
 
-    for port_id in port_ids:
-        if port_id in actual.ports and port_id not in desired.ports:
-            nb.delete_port(port_id)
-            done["port deleted"] += 1
+    gone_ports = [actual.ports[p] for p in port_ids if p in actual.ports and p not in desired.ports]
+    if gone_ports:
+        nb.delete_ports(gone_ports)
+        done["port deleted"] += len(gone_ports)
     gone = [dhcp_uuids[s] for s in dhcp_ids if s in actual.dhcp and s not in desired.dhcp]
     for row in gone + (snap.extra_dhcp if scope.subnets is None else []):
         nb.delete_dhcp(row)
@@ -104,37 +114,77 @@ def _write_ports(
     ids: list[str],
     dhcp_uuids: dict[str, uuid.UUID],
     done: Counter[str],
-) -> None:
+    groups: Collection[str],
+) -> dict[str, tuple[set[str], set[str]]]:
+    """Create or update the ports in ``ids``. Each port written also joins the groups (among
+    ``groups``, those there are) its row names (again: a no-op for a member) and leaves those its
+    previous row named. Returns, by group name, the ports that joined and those that left."""
+    writes = []
+    moved: dict[str, tuple[set[str], set[str]]] = {g: (set(), set()) for g in groups}
     for port_id in ids:
         want, have = desired.ports.get(port_id), actual.ports.get(port_id)
         if want is None:
             continue
         if have is not None and have.network_id != want.network_id:
-            nb.delete_port(port_id)  # on the wrong switch: only re-creating moves it
+            nb.delete_ports([have])  # on the wrong switch: only re-creating moves it
             have = None
-        if have is None:
-            nb.create_port(want, dhcp_uuids)
-            done["port created"] += 1
-        elif want != have:
-            nb.update_port(want, dhcp_uuids)
-            done["port updated"] += 1
+        if have == want:
+            continue
+        done["port created" if have is None else "port updated"] += 1
+        wanted, had = m.groups_of(want), m.groups_of(have) if have is not None else frozenset()
+        join, leave = wanted & moved.keys(), (had - wanted) & moved.keys()
+        for name in join:
+            moved[name][0].add(port_id)
+        for name in leave:
+            moved[name][1].add(port_id)
+        writes.append(PortWrite(want, have, join=join, leave=leave))
+    nb.write_ports(writes, dhcp_uuids)
+    return moved
 
 
-def _write_port_groups(
-    nb: Northbound, desired: m.State, snap: Snapshot, ids: list[str], done: Counter[str]
+def _create_port_groups(
+    nb: Northbound, desired: m.State, actual: m.State, ids: list[str], done: Counter[str]
+) -> set[str]:
+    """The missing groups, with their ACLs and no members (ports join as they are written);
+    returns their ids."""
+    created = set()
+    for group_id in ids:
+        want = desired.port_groups.get(group_id)
+        if want is None or group_id in actual.port_groups:
+            continue
+        nb.create_port_group(want)
+        nb.update_port_group(
+            replace(want, ports=frozenset()), m.PortGroup(group_id, frozenset(), frozenset()), {}, ()
+        )
+        done["port_group created"] += 1
+        created.add(group_id)
+    return created
+
+
+def _update_port_groups(
+    nb: Northbound,
+    desired: m.State,
+    snap: Snapshot,
+    ids: list[str],
+    created: set[str],
+    moved: dict[str, tuple[set[str], set[str]]],
+    done: Counter[str],
+    members: bool,
 ) -> None:
+    """The groups' ACLs and, with ``members``, their members (those the ports just written brought
+    in or took out count as done)."""
     existing = set(snap.state.ports) | set(desired.ports)  # LSPs there now (written above or before)
     for group_id in ids:
-        want, have = desired.port_groups.get(group_id), snap.state.port_groups.get(group_id)
+        want = desired.port_groups.get(group_id)
         if want is None:
             continue
-        if have is None:
-            nb.create_port_group(want)
-            done["port_group created"] += 1
-            have = m.PortGroup(group_id, frozenset(), frozenset())
-        elif want == have:
+        have = snap.state.port_groups.get(group_id) or m.PortGroup(group_id, frozenset(), want.acls)
+        joined, left = moved.get(want.name, (set(), set()))
+        if members:
+            have = replace(have, ports=(have.ports | joined) - left)
+        if want == have:
             continue
-        else:
+        if group_id not in created:
             done["port_group updated"] += 1
         nb.update_port_group(want, have, snap.acl_uuids.get(group_id, {}), existing)
 

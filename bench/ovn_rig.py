@@ -1,0 +1,140 @@
+"""The rig of the OVN benches that bind ports on chassis: an OVN lab (central and two chassis in
+namespaces, ``tests/support/ovn_lab.py``) whose chassis a ``neutrino agent`` each makes OVN chassis
+(``system-id`` = the host name, ``br-int``, ovn-controller), and ``neutrino provider --backend ovn``
+as a process writing the lab's northbound, with one network and one subnet.
+
+A port is bound the way a host does it: an Open vSwitch port on the chassis' ``br-int`` whose
+``external_ids:iface-id`` is the port's id (ovn-controller claims it, ovn-northd sets the logical
+port ``up``, the provider makes it ACTIVE). :func:`ovn_rig` undoes everything it did on the way out
+(the lab may be a test session's, shared with other tests): ports off ``br-int``, agents stopped,
+chassis forgotten in the southbound, the provider's rows gone from the northbound.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from tests.support.netlab import AgentProcess, Lab
+from tests.support.ovn_lab import Chassis, OvnLab, wait_for
+
+from bench.provider_process import admin_client, created, provider_process
+
+CIDR = "10.78.0.0/16"  # the rig's subnet
+
+
+@dataclass
+class Rig:
+    ovn: OvnLab
+    lab: Lab  # where this rig's agents and guest namespaces live
+    tag: str  # in every name the rig makes
+    hosts: dict[str, Chassis]  # binding:host_id -> chassis
+    client: httpx.Client  # the provider's Neutron API, as admin
+    network: dict[str, Any]
+    subnet: dict[str, Any]
+    on_br_int: dict[str, list[str]] = field(default_factory=dict)  # host -> OVS ports the rig added
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def port(self, host: str, **body: Any) -> dict[str, Any]:
+        """A port on the rig's network bound to ``host`` (``binding:host_id``)."""
+        request = {"network_id": self.network["id"], "binding:host_id": host, "device_owner": "bench", **body}
+        return created(self.client.post("/v2.0/ports", json={"port": request}), "port")
+
+    def plug(self, host: str, device: str, port_id: str, internal: bool = False) -> None:
+        """``device`` onto ``host``'s ``br-int`` with ``iface-id`` = ``port_id`` (an OVS internal port
+        of that name with ``internal``), as an agent plugs a vNIC."""
+        kind = ["type=internal"] if internal else []
+        with self._lock:
+            self.on_br_int.setdefault(host, []).append(device)
+        self.hosts[host].vsctl("add-port", "br-int", device, "--", "set", "Interface", device, *kind,
+                               f"external_ids:iface-id={port_id}")  # fmt: skip
+
+    def unplug(self, host: str, device: str) -> None:
+        self.hosts[host].vsctl("--if-exists", "del-port", "br-int", device)
+        with self._lock:
+            self.on_br_int[host].remove(device)
+
+    def status(self, port_ids: list[str]) -> dict[str, str]:
+        """The provider's status of these ports, by id."""
+        params = [("id", i) for i in port_ids] + [("fields", "id"), ("fields", "status")]
+        response = self.client.get("/v2.0/ports", params=params)
+        response.raise_for_status()
+        return {p["id"]: p["status"] for p in response.json()["ports"]}
+
+
+def _chassis_agents(ovn: OvnLab, lab: Lab, hosts: dict[str, Chassis]) -> list[AgentProcess]:
+    agents = []
+    for host, ch in hosts.items():
+        agents.append(
+            lab.agent(
+                ch.ns,
+                host,
+                "--vm-backend",
+                "netns",
+                "--netns-prefix",
+                f"{lab.prefix}{ch.name}-",
+                "--ovn-remote",
+                ovn.sb_remote,
+                "--ovn-encap-ip",
+                ch.ip,
+                "--ovs-rundir",
+                str(ch.rundir),
+                "--ovn-rundir",
+                str(ch.rundir),
+            )  # fmt: skip
+        )
+    return agents
+
+
+@contextmanager
+def ovn_rig(ovn: OvnLab, lab: Lab, workdir: Path, connections: int = 20) -> Iterator[Rig]:
+    """The rig on ``ovn``'s central and chassis; ``lab`` holds its agents (and the benches' guests)."""
+    tag = secrets.token_hex(2)
+    hosts = {f"b{tag}{ch.name}": ch for ch in ovn.chassis}
+    agents: list[AgentProcess] = []
+    rig: Rig | None = None
+    nb = f"unix:{ovn.workdir / 'central' / 'ovnnb_db.sock'}"
+    try:
+        agents = _chassis_agents(ovn, lab, hosts)
+        wait_for("the chassis in the southbound", lambda: set(hosts) <= ovn.sb_chassis(), timeout=60)
+        args = ["--backend", "ovn", "--ovn-nb-connection", nb, "--ovn-maintenance-interval", "3600"]
+        with (
+            provider_process(workdir / f"provider-{tag}", "", args) as base,
+            admin_client(base, connections) as client,
+        ):
+            network = created(client.post("/v2.0/networks", json={"network": {"name": "bench"}}), "network")
+            body = {"network_id": network["id"], "cidr": CIDR, "ip_version": 4}
+            subnet = created(client.post("/v2.0/subnets", json={"subnet": body}), "subnet")
+            rig = Rig(ovn, lab, tag, hosts, client, network, subnet)
+            yield rig
+    finally:
+        if rig is not None:
+            for host, devices in rig.on_br_int.items():
+                for start in range(0, len(devices), 100):  # one ovs-vsctl call per 100 ports
+                    commands = [
+                        a
+                        for d in devices[start : start + 100]
+                        for a in ("--", "--if-exists", "del-port", "br-int", d)
+                    ]
+                    hosts[host].vsctl(*commands[1:])
+        for agent in agents:
+            agent.stop()
+        ovn.forget_chassis(*hosts)
+        ovn.forget_neutron()
+
+
+def wait_until(what: str, check: Any, timeout: float, every: float = 0.01) -> float:
+    """Poll ``check`` until true; the ``time.perf_counter()`` when it was."""
+    deadline = time.perf_counter() + timeout
+    while not check():
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(every)
+    return time.perf_counter()
