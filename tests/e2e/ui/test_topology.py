@@ -73,7 +73,14 @@ def test_topology_shows_networks_hosts_and_vms_and_a_vm_turns_active_when_it_run
     for kind in ("Host", "VM", "vNIC", "Network", "Router", "Floating IP", "Tunnel"):
         expect(legend.get_by_role("list", name="Shapes by kind")).to_contain_text(kind)
 
-    # drawn: the network with its subnet, the VM (down, not running) with its vNIC joined to the network
+    # drawn: the network with its subnet, the VM (down, not running) with its vNIC joined to the network. The
+    # engine may answer first with the provider's view of a moment ago (read again in the background, and the
+    # picture polls), so the subnet made just now is waited for.
+    page.wait_for_function(
+        "([el, id]) => (el.topology.drawnNode(id)?.label || '').includes('10.61.0.0/24')",
+        arg=[canvas.element_handle(), f"w:{net['id']}"],
+        timeout=30_000,
+    )
     assert node(canvas, f"w:{net['id']}")["label"].splitlines()[:2] == [net["name"], "10.61.0.0/24"]
     drawn = node(canvas, f"v:{vm['id']}")
     assert drawn["state"] == "down" and drawn["colour"] == FILL["down"], drawn

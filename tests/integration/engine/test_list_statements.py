@@ -42,6 +42,7 @@ def test_list_statements_do_not_grow_with_rows(engine: Engine) -> None:
         assert len(body["vm"]) == 200 and all(len(v["nics"]["nic"]) == 1 for v in body["vm"])
         events = client.get("/events", params={"max": "100"}, headers={"Accept": "application/json"}).json()
         assert len(events["event"]) == 100
-    # one read transaction: at most its BEGIN, the list, the NICs
-    assert len(set(seen["vms"])) == 1 and seen["vms"][0] <= 3, seen
+    # one read transaction: at most its BEGIN, the list, the NICs, and for VMs the clusters (a VM's CPU
+    # architecture is its cluster's), read once whatever the number of VMs
+    assert len(set(seen["vms"])) == 1 and seen["vms"][0] <= 4, seen
     assert len(set(seen["events"])) == 1 and seen["events"][0] <= 2, seen

@@ -347,10 +347,6 @@ def statement(session: Session, cls: type, selection: Selection) -> sa.Select[An
         if condition is not None:
             scope.append(condition)
     order = sorter.order(query.sort.field if query.sort else None, bool(query.sort and query.sort.descending))
-    if selection.after_id is not None and query.sort is None:
-        # events after an index come oldest first, so a poller that keeps the last index it read (the SDK's
-        # poll_events.py) resumes after the newest
-        order = [root.c.id.asc()]
     stmt: sa.Select[Any] = sa.select(cls).select_from(sorter.from_clause()).where(*scope).order_by(*order)
     if selection.size is not None:
         stmt = stmt.limit(selection.size).offset((selection.page - 1) * selection.size)

@@ -1,7 +1,7 @@
 """/events: the engine's audit log, newest first.
 
 As oVirt: ``id`` and ``index`` are the event's increasing number (clients do ``int(event.id)``), ``from=N``
-lists the events after the N-th (oldest first, so a poller's last one is the newest), ``max`` and ``search`` (``severity>=warning``, ``type=30``,
+lists the events after the N-th, ``max`` and ``search`` (``severity>=warning``, ``type=30``,
 ``vm.name=x``, ``page 2``) are answered by one query.
 """
 
