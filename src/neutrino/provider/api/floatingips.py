@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from neutrino.provider import errors
 from neutrino.provider.api import common, l3
-from neutrino.provider.api.networks import visible as network_visible
+from neutrino.provider.api.networks import visible_row as visible_network
 from neutrino.provider.api.ports import insert_service_port
 from neutrino.provider.api.resource import ResourceService, new_id, utcnow
 from neutrino.provider.context import RequestContext
@@ -177,12 +177,7 @@ class FloatingIpService(ResourceService):
 
     @staticmethod
     def _external_network(uow: UnitOfWork, ctx: RequestContext, network_id: str) -> sa.Row[Any]:
-        stmt = sa.select(t.networks).where(t.networks.c.id == network_id)
-        if (scope := network_visible(ctx)) is not None:
-            stmt = stmt.where(scope)
-        network = uow.one_or_none(stmt)
-        if network is None:
-            raise errors.NetworkNotFound(net_id=network_id)
+        network = visible_network(uow, ctx, network_id)
         if not network.router_external:
             raise _bad(f"Network {network_id} is not a valid external network")
         s = t.subnets.c

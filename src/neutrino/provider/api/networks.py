@@ -111,6 +111,17 @@ def visible(ctx: RequestContext) -> sa.ColumnElement[bool] | None:
     return sa.or_(n.project_id == ctx.project_id, n.shared.is_(True), n.router_external.is_(True))
 
 
+def visible_row(uow: UnitOfWork, ctx: RequestContext, network_id: str) -> sa.Row[Any]:
+    """The network ``network_id`` if the caller sees it, else Neutron's NetworkNotFound."""
+    stmt = sa.select(t.networks).where(t.networks.c.id == network_id)
+    if (scope := visible(ctx)) is not None:
+        stmt = stmt.where(scope)
+    network = uow.one_or_none(stmt)
+    if network is None:
+        raise errors.NetworkNotFound(net_id=network_id)
+    return network
+
+
 class NetworkService(ResourceService):
     collection = "networks"
     member = "network"

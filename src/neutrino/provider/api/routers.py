@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from neutrino.provider import errors
 from neutrino.provider.api import common, l3, router_interfaces
-from neutrino.provider.api.networks import visible as network_visible
+from neutrino.provider.api.networks import visible_row as visible_network
 from neutrino.provider.api.ports import insert_service_port, reallocate
 from neutrino.provider.api.resource import ResourceService, new_id, utcnow
 from neutrino.provider.api.validators import InvalidValue, to_boolean, to_list, validate
@@ -239,12 +239,7 @@ class RouterService(ResourceService):
 
     @staticmethod
     def _external_network(uow: UnitOfWork, ctx: RequestContext, network_id: str) -> sa.Row[Any]:
-        stmt = sa.select(t.networks).where(t.networks.c.id == network_id)
-        if (scope := network_visible(ctx)) is not None:
-            stmt = stmt.where(scope)
-        network = uow.one_or_none(stmt)
-        if network is None:
-            raise errors.NetworkNotFound(net_id=network_id)
+        network = visible_network(uow, ctx, network_id)
         if not network.router_external:
             raise _bad(f"Network {network_id} is not an external network")
         return network
