@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -96,3 +97,16 @@ def provider_process(
 def sqlite_provider_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProviderProcess]:
     data_dir = tmp_path_factory.mktemp("provider")
     yield from _run(sqlite_url(data_dir), data_dir)
+
+
+def unique(prefix: str) -> str:
+    """A resource name no other test uses (the provider's database is shared by a module's tests)."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def conn(provider_process: ProviderProcess) -> Iterator[Any]:
+    """An openstacksdk connection to the provider as admin, for one test module."""
+    connection = provider_process.connect()
+    yield connection
+    connection.close()

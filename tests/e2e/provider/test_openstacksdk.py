@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from typing import Any
 
 import pytest
@@ -13,24 +12,13 @@ if os.environ.get("CI") != "true":  # in CI nothing skips: the import below fail
 
 from openstack import exceptions  # noqa: E402
 
-from tests.e2e.provider.conftest import ProviderProcess  # noqa: E402
+from tests.e2e.provider.conftest import ProviderProcess, unique  # noqa: E402
 
 # The SDK warns about its own future API changes; they are not this contract's business.
 pytestmark = [
     pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 ]
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(scope="module")
-def conn(provider_process: ProviderProcess) -> Any:
-    connection = provider_process.connect()
-    yield connection
-    connection.close()
 
 
 def test_networks(conn: Any) -> None:

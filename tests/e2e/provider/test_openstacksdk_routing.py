@@ -4,7 +4,6 @@ password auth) against `neutrino provider`, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import os
-import uuid
 from typing import Any
 
 import pytest
@@ -14,23 +13,12 @@ if os.environ.get("CI") != "true":  # in CI nothing skips: the import below fail
 
 from openstack import exceptions  # noqa: E402
 
-from tests.e2e.provider.conftest import ProviderProcess  # noqa: E402
+from tests.e2e.provider.conftest import unique  # noqa: E402
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::PendingDeprecationWarning"),
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 ]
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(scope="module")
-def conn(provider_process: ProviderProcess) -> Any:
-    connection = provider_process.connect()
-    yield connection
-    connection.close()
 
 
 def test_extensions(conn: Any) -> None:
