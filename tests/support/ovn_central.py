@@ -129,7 +129,9 @@ class NorthboundServer:
         return [{h: _value(c) for h, c in zip(out["headings"], row, strict=True)} for row in out["data"]]
 
     def wipe(self) -> None:
-        """Drop every switch, port group and DHCP_Options row (what the provider's tests create)."""
+        """Drop every router, switch, port group and DHCP_Options row (what the provider's tests create)."""
+        for lr in self.rows("Logical_Router"):
+            self.nbctl("lr-del", lr["_uuid"])
         for group in self.rows("Port_Group"):
             self.nbctl("pg-del", group["_uuid"])
         for ls in self.rows("Logical_Switch"):

@@ -50,7 +50,7 @@ def test_rows_follow_the_chassis_and_only_the_caught_up_get_a_heartbeat(db: Data
     assert set(got) == {"h1", "h2"}  # one chassis per host: the second claiming h1 is skipped
     assert got["h1"].id == agent_id("h1") and got["h1"].binary == "ovn-controller"
     assert got["h1"].configurations == {
-        "chassis_name": "h1", "bridge-mappings": "physnet1:br-phy", "datapath-type": "netdev",
+        "chassis_name": "h1", "bridge-mappings": "physnet1:br-phy", "datapath-type": "netdev", "ovn-cms-options": "",
         "encaps": [{"type": "geneve", "ip": "192.0.2.1"}],
     }  # fmt: skip
     assert datetime.now() - got["h1"].heartbeat_timestamp < timedelta(seconds=60)

@@ -27,6 +27,7 @@ from dataclasses import replace
 
 import sqlalchemy as sa
 
+from neutrino.provider.api.versions import ROUTING_EXTENSIONS
 from neutrino.provider.backends.ovn import desired, groups
 from neutrino.provider.backends.ovn import model as m
 from neutrino.provider.backends.ovn.chassis import ChassisMonitor, Southbound
@@ -39,10 +40,21 @@ from neutrino.provider.store.db import Database
 
 log = logging.getLogger(__name__)
 
-WATCHED = ("networks", "subnets", "ports", "security_groups", "security_group_rules")
+WATCHED = (
+    "networks",
+    "subnets",
+    "ports",
+    "security_groups",
+    "security_group_rules",
+    "routers",
+    "floatingips",
+)
 
 
 class OvnBackend:
+    #: logical routers (:mod:`.routing`): the routing extensions, none of the builtin L3 agents'
+    extensions = ROUTING_EXTENSIONS
+
     def __init__(self, settings: ProviderSettings, db: Database) -> None:
         self.db = db
         self.interval = settings.ovn_maintenance_interval
@@ -165,6 +177,17 @@ class OvnBackend:
             log.exception("port %s: status %s from OVN not stored", port_id, status)
 
     def _scope(self, collection: str, ids: Sequence[str]) -> Scope:
+        if collection == "routers":
+            return Scope.only(routers=ids)
+        if collection == "floatingips":
+            # the routers carrying them now (the database) and before (their NAT rows)
+            with self.db.reader() as uow:
+                f = t.floating_ips.c
+                now = {
+                    r.router_id
+                    for r in uow.rows(sa.select(f.router_id).where(f.id.in_(ids), f.router_id.is_not(None)))
+                }
+            return Scope.only(routers=now | self.nb.routers_of(floating_ips=ids))
         if collection == "security_groups":
             return Scope.only(port_groups=ids)
         if collection == "security_group_rules":

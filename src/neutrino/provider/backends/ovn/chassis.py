@@ -64,6 +64,8 @@ class ChassisInfo:
             "chassis_name": self.name,
             "bridge-mappings": other.get("ovn-bridge-mappings", ""),
             "datapath-type": other.get("datapath-type", ""),
+            # "enable-chassis-as-gw" here offers the chassis for routers' gateways (routing.py)
+            "ovn-cms-options": other.get("ovn-cms-options", ""),
             "encaps": [{"type": kind, "ip": ip} for kind, ip in self.encaps],
         }
 

@@ -15,8 +15,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from neutrino.provider.api.l3 import FLOATING_IP, ROUTER_GATEWAY
 from neutrino.provider.backends.ovn import groups as security
 from neutrino.provider.backends.ovn import model as m
+from neutrino.provider.backends.ovn import routing
 from neutrino.provider.ipam import ranges
 from neutrino.provider.store import tables as t
 from neutrino.provider.store.db import UnitOfWork
@@ -34,6 +36,7 @@ class Scope:
     ports: Collection[str] | None = None
     #: security group ids, and :data:`~.model.DROP_GROUP` for the drop group
     port_groups: Collection[str] | None = None
+    routers: Collection[str] | None = None
     #: Whether the port groups' members are loaded and compared. The maintenance does; a request
     #: does not (a group's members are as many as its ports): the ports it writes join and leave
     #: their groups in their own transactions, and its groups are compared on their ACLs.
@@ -50,12 +53,14 @@ class Scope:
         ports: Collection[str] = (),
         port_groups: Collection[str] = (),
         compare_groups: bool = True,
+        routers: Collection[str] = (),
     ) -> Scope:
         return cls(
             networks=set(networks),
             subnets=set(subnets),
             ports=set(ports),
             port_groups=set(port_groups),
+            routers=set(routers),
             group_members=False,
             compare_groups=compare_groups,
         )
@@ -88,7 +93,11 @@ def load(uow: UnitOfWork, scope: Scope) -> m.State:
             state.dhcp[row.id] = options
     groups = _groups(uow, [p.id for p in ports])
     for row in ports:
+        if row.device_owner == FLOATING_IP:  # Neutron's is_lsp_ignored: the address is a NAT row's
+            continue
         state.ports[row.id] = port(row, allocations.get(row.id, []), all_subnets, groups.get(row.id, []))
+    if scope.routers is None or scope.routers:
+        state.routers = routing.load(uow, scope.routers)
     if scope.port_groups is None or scope.port_groups:
         state.port_groups = security.load(uow, scope.port_groups, members=scope.group_members)
     return state
@@ -194,13 +203,22 @@ def port(
             v4 = subnet.id
         elif subnet.ip_version == 6 and v6 is None and subnet.ipv6_address_mode in DHCPV6_MODES:
             v6 = subnet.id
+    options = {"requested-chassis": row.binding_host_id} if row.binding_host_id else {}
+    kind = ""
+    if routing.is_router_port(row.device_owner):
+        # the switch side of a router's port: OVN forwards to its Logical_Router_Port
+        kind, addresses, v4, v6 = m.ROUTER_TYPE, ("router",), None, None
+        options = {"router-port": m.router_port_name(row.id)}
+        if row.device_owner == ROUTER_GATEWAY:
+            options["nat-addresses"] = "router"  # gratuitous ARPs for the NAT addresses
     return m.Port(
         port_id=row.id,
         network_id=row.network_id,
         addresses=addresses,
-        port_security=(mac_ips,) if row.port_security_enabled else (),
+        port_security=(mac_ips,) if row.port_security_enabled and not kind else (),
         enabled=bool(row.admin_state_up),
-        options={"requested-chassis": row.binding_host_id} if row.binding_host_id else {},
+        options=options,
+        type=kind,
         external_ids={
             "neutron:port_name": row.name,
             "neutron:device_id": row.device_id,

@@ -71,6 +71,8 @@ class Port:
     #: the subnets whose DHCP_Options the port refers to (resolved to row uuids when written)
     dhcpv4_subnet: str | None = None
     dhcpv6_subnet: str | None = None
+    #: "" for a VM's port, :data:`ROUTER_TYPE` for a router's (interface or gateway)
+    type: str = ""
 
 
 #: The drop-all group: every port with port security is a member (what no group allows is dropped).
@@ -115,6 +117,73 @@ def groups_of(port: Port) -> frozenset[str]:
     return frozenset(names)
 
 
+ROUTER_TYPE = "router"
+#: our ports' LSP types (a localnet port is the switch's, not a Neutron port)
+PORT_TYPES = ("", ROUTER_TYPE)
+ROUTER_NAME = "neutron:router_name"
+FIP_ID = "neutron:fip_id"
+
+
+def router_name(router_id: str) -> str:
+    """A router's Logical_Router (the same prefix as switches, another table)."""
+    return f"neutron-{router_id}"
+
+
+def router_of(name: str) -> str | None:
+    return name.removeprefix("neutron-") if name.startswith("neutron-") else None
+
+
+def router_port_name(port_id: str) -> str:
+    """The Logical_Router_Port of a router's port (its switch side is the LSP named by the port id)."""
+    return f"lrp-{port_id}"
+
+
+Pairs = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class RouterPort:
+    """A router's interface or gateway as a Logical_Router_Port ``lrp-<port id>``."""
+
+    port_id: str
+    mac: str
+    networks: tuple[str, ...]  # "address/prefix", sorted
+    external_ids: Mapping[str, str]
+    #: the gateway's chassis (``gateway_chassis`` rows), highest priority first; () for an interface
+    gateway_chassis: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Nat:
+    """A NAT row of a router: ``snat`` per subnet behind it, ``dnat_and_snat`` per floating IP."""
+
+    type: str
+    external_ip: str
+    logical_ip: str
+    external_ids: Pairs = ()
+
+
+@dataclass(frozen=True)
+class Route:
+    """A Logical_Router_Static_Route: the gateway's default route, or an extraroute."""
+
+    ip_prefix: str
+    nexthop: str
+    external_ids: Pairs = ()
+
+
+@dataclass(frozen=True)
+class Router:
+    """A router's Logical_Router ``neutron-<router id>`` with everything it holds."""
+
+    router_id: str
+    enabled: bool
+    external_ids: Mapping[str, str]
+    ports: Mapping[str, RouterPort]
+    nat: frozenset[Nat]
+    routes: frozenset[Route]
+
+
 @dataclass
 class State:
     """Rows by Neutron id. ``None`` for a scope means "every resource of that kind"."""
@@ -123,3 +192,4 @@ class State:
     dhcp: dict[str, Dhcp] = field(default_factory=dict)
     ports: dict[str, Port] = field(default_factory=dict)
     port_groups: dict[str, PortGroup] = field(default_factory=dict)
+    routers: dict[str, Router] = field(default_factory=dict)

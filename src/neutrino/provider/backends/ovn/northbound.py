@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from neutrino.provider.backends.ovn import commands
+from neutrino.provider.backends.ovn import commands, router_rows
 from neutrino.provider.backends.ovn import model as m
 from neutrino.provider.backends.ovn.desired import Scope
 
@@ -52,6 +52,8 @@ class Snapshot:
     extra_dhcp: list[uuid.UUID] = field(default_factory=list)
     #: each port group's ACL rows
     acl_uuids: dict[str, dict[m.Acl, uuid.UUID]] = field(default_factory=dict)
+    #: each router's NAT and route rows
+    router_rows: dict[str, router_rows.RouterRows] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,21 @@ class Northbound:
                 ]
             for pg in groups:
                 self._read_port_group(pg, snap, scope.group_members, scope.compare_groups)
+            snap.state.routers, snap.router_rows = router_rows.read(api, scope.routers, _cell)
         return snap
+
+    def routers_of(self, floating_ips: Collection[str]) -> set[str]:
+        """The routers whose Logical_Router has a NAT row of one of these floating IPs: what a
+        request must rewrite once they are disassociated or gone from the database."""
+        api, fips, found = self._api, set(floating_ips), set()
+        with api.ovsdb_connection.lock:
+            for lr in api.tables["Logical_Router"].rows.values():
+                router_id = m.router_of(lr.name)
+                if router_id and any(
+                    _cell(n, "external_ids").get(m.FIP_ID) in fips for n in _cell(lr, "nat")
+                ):
+                    found.add(router_id)
+        return found
 
     @staticmethod
     def _read_dhcp(tables: Any, snap: Snapshot) -> dict[uuid.UUID, str]:
@@ -282,6 +298,21 @@ class Northbound:
         if localnet.tag is not None:
             # ovsdbapp's lsp_add takes a tag only with a parent port (a container's)
             self._commit(self._api.db_set("Logical_Switch_Port", port, ("tag", localnet.tag)))
+
+    def create_router(self, router: m.Router) -> None:
+        """The Logical_Router, then its ports, NAT and routes (a second transaction)."""
+        self._commit(*router_rows.create_commands(self._api, router))
+        made = m.Router(router.router_id, router.enabled, router.external_ids, {}, frozenset(), frozenset())
+        self.update_router(router, made, router_rows.RouterRows())
+
+    def update_router(self, router: m.Router, actual: m.Router, rows: router_rows.RouterRows) -> None:
+        todo = router_rows.update_commands(self._api, router, actual, rows, self._set_exactly)
+        if todo:
+            self._commit(*todo)
+
+    def delete_router(self, router_id: str) -> None:
+        """The Logical_Router and everything in it (its ports, NAT and routes are not root rows)."""
+        self._commit(self._api.lr_del(m.router_name(router_id), if_exists=True))
 
     def delete_switch(self, network_id: str) -> None:
         self._commit(self._api.ls_del(m.switch_name(network_id), if_exists=True))
@@ -421,6 +452,7 @@ def _port_columns(port: m.Port, dhcp_uuids: Mapping[str, uuid.UUID]) -> dict[str
         "external_ids": dict(port.external_ids),
         "dhcpv4_options": ref(port.dhcpv4_subnet),
         "dhcpv6_options": ref(port.dhcpv6_subnet),
+        "type": port.type,
     }
 
 
@@ -441,7 +473,7 @@ def _port_up_events(listener: PortUpListener) -> Any:
                     return False
             elif not _is_up(row.up):
                 return False
-            return row.type == "" and m.REVISION in row.external_ids
+            return row.type in m.PORT_TYPES and m.REVISION in row.external_ids
 
         def run(self, event: str, row: Any, old: Any) -> None:
             listener(row.name, _is_up(row.up))
@@ -468,8 +500,8 @@ def _cell(row: Any, column: str) -> Any:
 
 
 def _owned(lsp: Any) -> bool:
-    """A port of ours: a plain LSP carrying our revision number (not a localnet or router port)."""
-    return lsp.type == "" and m.REVISION in _cell(lsp, "external_ids")
+    """A port of ours: a VM's or a router's LSP carrying our revision number (not a localnet port)."""
+    return lsp.type in m.PORT_TYPES and m.REVISION in _cell(lsp, "external_ids")
 
 
 def _acl(row: Any) -> m.Acl:
@@ -501,4 +533,5 @@ def _port(lsp: Any, network_id: str, subnet_of: Mapping[uuid.UUID, str]) -> m.Po
         external_ids=dict(_cell(lsp, "external_ids")),
         dhcpv4_subnet=subnet(_cell(lsp, "dhcpv4_options")),
         dhcpv6_subnet=subnet(_cell(lsp, "dhcpv6_options")),
+        type=lsp.type,
     )

@@ -3,6 +3,8 @@
 The same code serves a request (scope: the resources it changed) and the maintenance pass (scope:
 everything): create what is missing, update what differs, delete owned rows whose resource is gone.
 Order matters for references: switches, then DHCP options, then ports; deletions the other way.
+Routers come after the ports (a router's LSPs name their Logical_Router_Ports, by name only) and
+are compared whole: their ports, NAT rows and static routes (:mod:`.router_rows`).
 
 Port groups: a missing group is created first (with its ACLs, no members). Then each port written
 joins the groups its row names and leaves those its previous row named, in the port's own
@@ -51,6 +53,7 @@ def repair(nb: Northbound, desired: m.State, snap: Snapshot, scope: Scope) -> Co
     moved = _write_ports(nb, desired, actual, port_ids, dhcp_uuids, done, there)
     if scope.compare_groups:
         _update_port_groups(nb, desired, snap, group_ids, created, moved, done, scope.group_members)
+    _write_routers(nb, desired, snap, _ids(scope.routers, desired.routers, actual.routers), done)
 
     for group_id in group_ids if scope.compare_groups else ():
         if group_id in actual.port_groups and group_id not in desired.port_groups:
@@ -85,6 +88,36 @@ def _write_switches(
         elif want != have:
             nb.update_switch(want, have)
             done["switch updated"] += 1
+
+
+def _write_routers(
+    nb: Northbound, desired: m.State, snap: Snapshot, ids: list[str], done: Counter[str]
+) -> None:
+    """Create, update (ports, NAT, routes: each kind counted) or delete these routers."""
+    actual = snap.state.routers
+    for router_id in ids:
+        want, have = desired.routers.get(router_id), actual.get(router_id)
+        if want is None:
+            if have is not None:
+                nb.delete_router(router_id)
+                done["router deleted"] += 1
+            continue
+        if have is None:
+            nb.create_router(want)
+            done["router created"] += 1
+        elif want != have or snap.router_rows[router_id].repeated:
+            nb.update_router(want, have, snap.router_rows[router_id])
+            ports = set(want.ports) | set(have.ports)
+            changed = {
+                "router_port": sum(want.ports.get(p) != have.ports.get(p) for p in ports),
+                "nat": len(want.nat ^ have.nat),
+                "static_route": len(want.routes ^ have.routes),
+            }
+            for what, count in changed.items():
+                if count:
+                    done[f"router {what}s written"] += count
+            if (want.enabled, want.external_ids) != (have.enabled, have.external_ids):
+                done["router updated"] += 1
 
 
 def _write_dhcp(
