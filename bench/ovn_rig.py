@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 from tests.support.netlab import AgentProcess, Lab
-from tests.support.ovn_lab import Chassis, OvnLab, wait_for
+from tests.support.ovn_lab import PHYSNET, PROVIDER_BRIDGE, Chassis, OvnLab, wait_for
 
 from bench.provider_process import admin_client, created, provider_process
 
@@ -69,7 +69,9 @@ class Rig:
         return {p["id"]: p["status"] for p in response.json()["ports"]}
 
 
-def _chassis_agents(ovn: OvnLab, lab: Lab, hosts: dict[str, Chassis]) -> list[AgentProcess]:
+def _chassis_agents(
+    ovn: OvnLab, lab: Lab, hosts: dict[str, Chassis], more: Sequence[str]
+) -> list[AgentProcess]:
     agents = []
     for host, ch in hosts.items():
         agents.append(
@@ -88,23 +90,31 @@ def _chassis_agents(ovn: OvnLab, lab: Lab, hosts: dict[str, Chassis]) -> list[Ag
                 str(ch.rundir),
                 "--ovn-rundir",
                 str(ch.rundir),
+                *more,
             )  # fmt: skip
         )
     return agents
 
 
 @contextmanager
-def ovn_rig(ovn: OvnLab, lab: Lab, workdir: Path, connections: int = 20) -> Iterator[Rig]:
-    """The rig on ``ovn``'s central and chassis; ``lab`` holds its agents (and the benches' guests)."""
+def ovn_rig(
+    ovn: OvnLab, lab: Lab, workdir: Path, connections: int = 20, routing: bool = False
+) -> Iterator[Rig]:
+    """The rig on ``ovn``'s central and chassis; ``lab`` holds its agents (and the benches' guests).
+    With ``routing``, each agent maps the lab's physical network onto its provider bridge and the
+    provider reads the southbound too (its chassis are the candidates for routers' gateways)."""
     tag = secrets.token_hex(2)
     hosts = {f"b{tag}{ch.name}": ch for ch in ovn.chassis}
     agents: list[AgentProcess] = []
     rig: Rig | None = None
     nb = f"unix:{ovn.workdir / 'central' / 'ovnnb_db.sock'}"
     try:
-        agents = _chassis_agents(ovn, lab, hosts)
+        mappings = ("--ovn-bridge-mappings", f"{PHYSNET}:{PROVIDER_BRIDGE}") if routing else ()
+        agents = _chassis_agents(ovn, lab, hosts, mappings)
         wait_for("the chassis in the southbound", lambda: set(hosts) <= ovn.sb_chassis(), timeout=60)
         args = ["--backend", "ovn", "--ovn-nb-connection", nb, "--ovn-maintenance-interval", "3600"]
+        if routing:
+            args += ["--ovn-sb-connection", f"unix:{ovn.workdir / 'central' / 'ovnsb_db.sock'}"]
         with (
             provider_process(workdir / f"provider-{tag}", "", args) as base,
             admin_client(base, connections) as client,
@@ -128,6 +138,8 @@ def ovn_rig(ovn: OvnLab, lab: Lab, workdir: Path, connections: int = 20) -> Iter
             agent.stop()
         ovn.forget_chassis(*hosts)
         ovn.forget_neutron()
+        if routing:
+            ovn.forget_patch_ports()
 
 
 def wait_until(what: str, check: Any, timeout: float, every: float = 0.01) -> float:

@@ -271,8 +271,11 @@ class OvnLab:
                 self.sbctl("destroy", "Chassis_Private", row)
 
     def forget_neutron(self) -> None:
-        """Delete the northbound rows a provider wrote (switches, port groups, DHCP options), so a
-        test that ran one leaves the session's central as it found it."""
+        """Delete the northbound rows a provider wrote (routers, switches, port groups, DHCP options),
+        so a test that ran one leaves the session's central as it found it."""
+        for name in self.nbctl("--bare", "--columns=name", "list", "Logical_Router").split():
+            if name.startswith("neutron-"):
+                self.nbctl("lr-del", name)
         for name in self.nbctl("--bare", "--columns=name", "list", "Logical_Switch").split():
             if name.startswith("neutron-"):
                 self.nbctl("ls-del", name)

@@ -1,0 +1,214 @@
+"""A routed site on the OVN backend: the OVN rig (``bench/ovn_rig.py``, with routing: each chassis maps
+``physnet1`` onto its provider bridge, the provider reads the southbound) plus an external flat network
+on ``physnet1`` and the outside world: a namespace on the provider wire (the lab's ``br1``, which joins
+the chassis' ``br-prov``) holding the external subnet's gateway address.
+
+Guests are namespaces whose ``eth0`` pairs with a device on a chassis' ``br-int`` (``iface-id`` = the
+port's id, as the agent plugs a netns guest), configured statically (address, default route via the
+subnet's gateway). It offers the steps ``bench/l3_routing.py`` takes on the builtin backend's lab
+(``tests/support/l3_lab.py``), under the same names, so the bench measures both alike; the OVN
+routing system test uses it too.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from tests.support.netlab import Lab, sh
+from tests.support.ovn_lab import PHYSNET, OvnLab, wait_for
+
+from bench.ovn_rig import Rig, ovn_rig
+from neutrino.agent.datapath.ethtool import set_tx_checksum
+
+OUTSIDE_IP = "203.0.113.1"  # the external subnet's gateway: the outside world
+EXTERNAL_CIDR = "203.0.113.0/24"
+MTU = "1400"  # below Geneve's 1442 on the lab's 1500 underlay
+#: a TCP server in the outside namespace that answers each connection with the address it came from
+WHOAMI = (
+    "import socket\n"
+    "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    "s.bind(('0.0.0.0', 9000)); s.listen(16)\n"
+    "while True:\n    c, a = s.accept(); c.sendall(a[0].encode()); c.close()\n"
+)
+
+
+class _Api:
+    """The rig's admin client with the calls the routed labs' users make (``create``, ``get``, ``request``)."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+
+    def request(self, method: str, path: str, body: Any = None, params: Any = None) -> httpx.Response:
+        return self.client.request(method, path, json=body, params=params)
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = self.request("GET", path, params=params or None)
+        response.raise_for_status()
+        return response.json()
+
+    def create(self, collection: str, member: str, **body: Any) -> dict[str, Any]:
+        response = self.request("POST", f"/v2.0/{collection}", {member: body})
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()[member]
+        return created
+
+
+class OvnRouted:
+    """The site's handles and steps (names as :class:`tests.support.l3_lab.RoutedLab`'s)."""
+
+    def __init__(self, rig: Rig, outside: str) -> None:
+        self.rig, self.lab, self.outside = rig, rig.lab, outside
+        self.provider = _Api(rig.client)
+        #: "h1", "h2" (the builtin lab's host names) → the rig's chassis hosts
+        self.hosts = dict(zip(("h1", "h2"), rig.hosts, strict=True))
+        self.ips: dict[str, str] = {}
+        self.ports: dict[str, dict[str, Any]] = {}
+        self.guests: dict[str, str] = {}
+
+    def network(self, name: str, cidr: str) -> dict[str, Any]:
+        p = self.provider
+        net = p.create("networks", "network", name=name)
+        subnet = p.create(
+            "subnets", "subnet", network_id=net["id"], cidr=cidr, ip_version=4, enable_dhcp=False
+        )
+        return {**net, "subnet": subnet}
+
+    def external_network(self) -> dict[str, Any]:
+        p = self.provider
+        net = p.create("networks", "network", name="public", **{
+            "provider:network_type": "flat", "provider:physical_network": PHYSNET, "router:external": True,
+        })  # fmt: skip
+        subnet = p.create(
+            "subnets", "subnet", network_id=net["id"], cidr=EXTERNAL_CIDR, ip_version=4, enable_dhcp=False,
+            gateway_ip=OUTSIDE_IP, allocation_pools=[{"start": "203.0.113.10", "end": "203.0.113.99"}],
+        )  # fmt: skip
+        return {**net, "subnet": subnet}
+
+    def group(self, name: str, *rules: dict[str, Any]) -> str:
+        group: str = self.provider.create("security-groups", "security_group", name=name)["id"]
+        for rule in rules:
+            self.provider.create("security-group-rules", "security_group_rule", security_group_id=group,
+                                 direction="ingress", **rule)  # fmt: skip
+        return group
+
+    def put(self, path: str, body: Any) -> Any:
+        response = self.provider.request("PUT", path, body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def l3_hosts(self, router_id: str) -> list[str]:
+        """The chassis the router's gateway port is bound to, by the northbound (as the builtin lab
+        names the host of the router's L3 agent)."""
+        owner = "network:router_gateway"
+        ports = self.provider.get("/v2.0/ports", device_id=router_id, device_owner=owner)["ports"]
+        out = []
+        for port in ports:
+            listed = self.rig.ovn.nbctl("lrp-get-gateway-chassis", f"lrp-{port['id']}")
+            out += [
+                line.split()[0].removeprefix(f"lrp-{port['id']}_") for line in listed.splitlines() if line
+            ]
+        return out
+
+    def router_ports_active(self, router_id: str) -> bool:
+        ports = self.provider.get("/v2.0/ports", device_id=router_id)["ports"]
+        return bool(ports) and all(p["status"] == "ACTIVE" for p in ports)
+
+    def vm(self, name: str, host: str, network: dict[str, Any], groups: list[str]) -> str:
+        """A guest on ``network`` at ``host`` ("h1" or "h2"), configured with its port's address."""
+        chassis_host = self.hosts[host]
+        port = self.rig.port(chassis_host, network_id=network["id"], security_groups=groups)
+        self.ports[name], self.ips[name] = port, port["fixed_ips"][0]["ip_address"]
+        chassis_ns = self.rig.hosts[chassis_host].ns
+        device = f"g{self.rig.tag}{name}"
+        guest = self.guests[name] = self.lab.netns(f"g-{name}")
+        prefix = ipaddress.ip_network(network["subnet"]["cidr"]).prefixlen
+        sh(
+            "ip",
+            "-n",
+            guest,
+            "link",
+            "add",
+            "eth0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            device,
+            "netns",
+            chassis_ns,
+        )
+        for args in (("link", "set", "eth0", "address", port["mac_address"]), ("link", "set", "eth0", "mtu", MTU),
+                     ("addr", "add", f"{self.ips[name]}/{prefix}", "dev", "eth0"), ("link", "set", "eth0", "up"),
+                     ("route", "add", "default", "via", network["subnet"]["gateway_ip"])):  # fmt: skip
+            sh("ip", "-n", guest, *args)
+        sh("ip", "-n", chassis_ns, "link", "set", device, "mtu", MTU, "up")
+        # the netdev datapath forwards frames as they are: no checksum left to offload (PLATFORM.md)
+        set_tx_checksum("eth0", False, netns=guest)
+        set_tx_checksum(device, False, netns=chassis_ns)
+        self.rig.plug(chassis_host, device, port["id"])
+        return guest
+
+    def ping(self, ns: str, address: str, wait: float = 1) -> bool:
+        return self.lab.ping(ns, address, count=1, wait=wait)
+
+    def seen_from_outside(self, ns: str) -> str:
+        """The source address the outside's server sees a connection from ``ns`` come from ("" if
+        it cannot connect)."""
+        code = (
+            f"import socket\ns = socket.create_connection(('{OUTSIDE_IP}', 9000), timeout=2)\n"
+            "print(s.recv(64).decode())"
+        )
+        proc = self.lab.in_ns(ns, sys.executable, "-c", code, check=False)
+        return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def _outside(ovn: OvnLab, lab: Lab, tag: str) -> str:
+    """The outside namespace, its ``eth0`` on the provider wire (the underlay namespace's ``br1``)."""
+    outside = lab.netns("out")
+    wire = f"x{tag}out"
+    sh(
+        "ip",
+        "-n",
+        outside,
+        "link",
+        "add",
+        "eth0",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        wire,
+        "netns",
+        ovn.underlay_ns,
+    )
+    sh("ip", "-n", ovn.underlay_ns, "link", "set", wire, "master", "br1", "up")
+    set_tx_checksum("eth0", False, netns=outside)
+    set_tx_checksum(wire, False, netns=ovn.underlay_ns)
+    for args in (("addr", "add", f"{OUTSIDE_IP}/24", "dev", "eth0"), ("link", "set", "eth0", "mtu", MTU),
+                 ("link", "set", "eth0", "up")):  # fmt: skip
+        sh("ip", "-n", outside, *args)
+    return outside
+
+
+@contextmanager
+def ovn_routed(ovn: OvnLab, lab: Lab, workdir: Path) -> Iterator[OvnRouted]:
+    """The rig with routing, the outside namespace and its server; all undone afterwards (the outside's
+    wire goes with its namespace, which ``lab`` deletes)."""
+    with ovn_rig(ovn, lab, workdir, routing=True) as rig:
+        outside = _outside(ovn, lab, secrets.token_hex(2))
+        lab.spawn(outside, sys.executable, "-c", WHOAMI)
+        site = OvnRouted(rig, outside)
+        agents = lambda: site.provider.get("/v2.0/agents", agent_type="OVN Controller agent")["agents"]  # noqa: E731
+        wait_for(
+            "the chassis listed as agents",
+            lambda: {a["host"] for a in agents()} >= set(rig.hosts),
+            timeout=30,
+        )
+        yield site
