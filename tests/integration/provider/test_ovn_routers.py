@@ -218,3 +218,28 @@ def test_maintenance_repairs_a_routers_drift_both_ways(
 
     eventually(repaired)
     assert "not-ours" in {r["name"] for r in nb.rows("Logical_Router")}
+
+
+def test_a_routers_port_or_subnet_changed_on_their_own_rewrite_the_router(
+    api: Api, nb: NorthboundServer
+) -> None:
+    site = routed_site(api)
+    router = site["router"]
+    answer = put(
+        api, f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": site["subnets"][0]["id"]}
+    )
+    port = api.ok(api.c.put(f"/v2.0/ports/{answer['port_id']}", json={"port": {"name": "renamed"}}))["port"]
+    lrp = must(nb, router["id"])["ports"][f"lrp-{port['id']}"]
+    assert lrp["external_ids"]["neutron:revision_number"] == str(port["revision_number"])
+    api.ok(
+        api.c.put(
+            f"/v2.0/subnets/{site['ext_subnet']['id']}",
+            json={
+                "subnet": {
+                    "gateway_ip": "203.0.113.254",
+                    "allocation_pools": [{"start": "203.0.113.2", "end": "203.0.113.200"}],
+                }
+            },
+        )
+    )
+    assert must(nb, router["id"])["routes"] == {("0.0.0.0/0", "203.0.113.254")}

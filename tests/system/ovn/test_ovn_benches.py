@@ -1,8 +1,9 @@
-"""The OVN benches (``bench/ovn_*.py``, issue 11) at CI size on the session's OVN lab, so they keep
-working: each measures what it measures at full size and checks its own results (every port ACTIVE
-and bound to the rig's chassis, every echo answered, the northbound holding every port after the
-resync, every create answered 201). Their timing targets are printed by the benches at full size on a
-quiet machine, not asserted here."""
+"""The OVN benches (``bench/ovn_*.py``, issue 11; ``bench/l3_routing.py --backend ovn``, issue 12) at CI
+size on the session's OVN lab, so they keep working: each measures what it measures at full size and
+checks its own results (every port ACTIVE and bound to the rig's chassis, every echo answered, the
+northbound holding every port after the resync, every create answered 201, a floating IP reached and
+TCP through the router). Their timing targets are printed by the benches at full size on a quiet
+machine, not asserted here."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 import pytest
-from bench import ovn_first_ping, ovn_nb_resync, ovn_port_creates, ovn_ports_at_scale
+from bench import l3_routing, ovn_first_ping, ovn_nb_resync, ovn_port_creates, ovn_ports_at_scale
 from bench.ovn_rig import ovn_rig
+from bench.ovn_routed import ovn_routed
 
 from tests.support.netlab import Lab
 from tests.support.ovn_lab import OvnLab
@@ -54,4 +56,14 @@ def test_port_creates_ovn_against_builtin(ovn_lab: OvnLab, tmp_path: Path) -> No
     assert len(result.builtin.latencies) == len(result.ovn.latencies) == 30
     assert result.ratio > 0
     print(result.report())
+    nothing_left(ovn_lab)
+
+
+def test_l3_routing_on_ovn(ovn_lab: OvnLab, lab: Lab, tmp_path: Path) -> None:
+    with ovn_routed(ovn_lab, lab, tmp_path) as site:
+        result = l3_routing.measure(site, runs=3, seconds=1, tcp_runs=1, outside_arp_ms=20)
+    assert len(result["fip_associate_to_reachable_ms"]["runs"]) == 3
+    assert result["tcp_gbps"]["routed_median"] > 0 and result["tcp_gbps"]["same_network_median"] > 0
+    assert len(result["router_host"]) == 1 and result["router_host"][0] in site.rig.hosts
+    print(result)
     nothing_left(ovn_lab)

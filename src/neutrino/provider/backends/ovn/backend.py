@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 
@@ -36,7 +36,7 @@ from neutrino.provider.backends.ovn.northbound import Northbound, Snapshot, TlsF
 from neutrino.provider.backends.ovn.repair import describe, repair
 from neutrino.provider.settings import ProviderSettings
 from neutrino.provider.store import tables as t
-from neutrino.provider.store.db import Database
+from neutrino.provider.store.db import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -212,12 +212,16 @@ class OvnBackend:
             in_nb = {g for p in written for g in p.external_ids.get(m.SECURITY_GROUP_IDS, "").split()}
             with self.db.reader() as uow:
                 in_db = groups.of_ports(uow, ids)
-            return Scope.only(ports=ids, port_groups={m.DROP_GROUP} | in_nb | in_db, compare_groups=False)
+                routers = _routers_of_ports(uow, ids)
+            return Scope.only(
+                ports=ids, port_groups={m.DROP_GROUP} | in_nb | in_db, compare_groups=False, routers=routers
+            )
         with self.db.reader() as uow:
             if collection == "subnets":
                 a = t.ip_allocations.c
                 ports = {r.port_id for r in uow.rows(sa.select(a.port_id).where(a.subnet_id.in_(ids)))}
-                return Scope.only(subnets=ids, ports=ports)
+                # the routers on them: their LRPs' networks, a gateway's default route
+                return Scope.only(subnets=ids, ports=ports, routers=_routers_of_ports(uow, ports))
             # a network's subnets (MTU) and, once it is deleted, the DHCP options of subnets now gone
             s = t.subnets.c
             subnets = {r.id for r in uow.rows(sa.select(s.id).where(s.network_id.in_(ids)))}
@@ -226,9 +230,10 @@ class OvnBackend:
         return Scope.only(networks=ids, subnets=subnets | orphans)
 
     def _repair(self, scope: Scope, ports: Sequence[str] = ()) -> Counter[str]:
-        """Repair ``scope``: alone, or beside other ports' writes when it is one of ``ports`` and
-        finds every group it needs there (two writes would both create a missing one)."""
-        if ports:
+        """Repair ``scope``: alone, or beside other ports' writes when it is one of ``ports`` (none
+        of them a router's) and finds every group it needs there (two writes would both create a
+        missing one)."""
+        if ports and not scope.routers:
             with self._gate.ports(ports):
                 snapshot = self.nb.read(scope)
                 if not self._missing_groups(scope, snapshot):
@@ -247,6 +252,14 @@ class OvnBackend:
         with self.db.reader() as uow:
             wanted = desired.load(uow, loaded)
         return repair(self.nb, wanted, snapshot, scope)
+
+
+def _routers_of_ports(uow: UnitOfWork, port_ids: Collection[str]) -> set[str]:
+    """The routers owning these ports (a router's port changed through the port API: its LRP follows)."""
+    rp, out = t.router_ports.c, set[str]()
+    for clause in uow.where_in(rp.port_id, sorted(port_ids)) if port_ids else []:
+        out.update(r.router_id for r in uow.rows(sa.select(rp.router_id).where(clause)))
+    return out
 
 
 class _Gate:
