@@ -188,13 +188,14 @@ def run(
 ) -> dict[str, Any]:
     if backend not in BACKENDS:
         raise SystemExit(f"--backend {backend}: not measured yet (only {', '.join(BACKENDS)})")
-    lab = Lab(prefix=f"nb{secrets.token_hex(2)}", workdir=workdir)
+    # apart: a lab's cleanup kills the processes left running under its directory
+    for part in ("lab", "ovn", "rig"):
+        (workdir / part).mkdir()
+    lab = Lab(prefix=f"nb{secrets.token_hex(2)}", workdir=workdir / "lab")
     ovn: OvnLab | None = None
     try:
         if backend == "ovn":
-            (workdir / "ovn").mkdir()
             ovn = OvnLab(Lab(prefix=f"no{secrets.token_hex(2)}", workdir=workdir / "ovn")).build(chassis=2)
-            (workdir / "rig").mkdir()
             with ovn_routed(ovn, lab, workdir / "rig") as site:
                 return {"backend": backend, **measure(site, runs, seconds, tcp_runs, outside_arp_ms)}
         with routed_lab(lab, agent_down_time=30) as r:
