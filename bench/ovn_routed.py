@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.support.l3_lab import LISTEN
 from tests.support.netlab import Lab, sh
 from tests.support.ovn_lab import PHYSNET, OvnLab, wait_for
 
@@ -157,6 +158,15 @@ class OvnRouted:
 
     def ping(self, ns: str, address: str, wait: float = 1) -> bool:
         return self.lab.ping(ns, address, count=1, wait=wait)
+
+    def listen(self, name: str, *ports: int) -> None:
+        """A TCP server in the guest on these ports (accept, close)."""
+        self.lab.spawn(self.guests[name], sys.executable, "-c", LISTEN, *map(str, ports))
+
+    def tcp(self, ns: str, address: str, port: int) -> bool:
+        """Whether a TCP connection from ``ns`` to ``address:port`` opens within a second."""
+        code = f"import socket; socket.create_connection(('{address}', {port}), timeout=1).close()"
+        return self.lab.in_ns(ns, sys.executable, "-c", code, check=False).returncode == 0
 
     def seen_from_outside(self, ns: str) -> str:
         """The source address the outside's server sees a connection from ``ns`` come from ("" if

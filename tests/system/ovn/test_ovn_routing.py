@@ -5,8 +5,9 @@ namespace); guests are namespaces plugged on the chassis' ``br-int`` (``bench/ov
 
 Checked, in this order: guests on two networks, one per chassis, reach each other through the router (over
 Geneve); a guest's connection to the outside arrives from the router's gateway address (SNAT); the outside
-reaches a guest through its floating IP and, once it is disassociated, no longer does; an extraroute is a
-static route of the Logical_Router; removing an interface cuts the routed path.
+reaches a guest through its floating IP and, once it is disassociated, no longer does; the guests' security
+group (ICMP and TCP port 22 in) still applies to routed and floating traffic (port 23, listened on too, stays
+shut); an extraroute is a static route of the Logical_Router; removing an interface cuts the routed path.
 """
 
 from __future__ import annotations
@@ -48,11 +49,16 @@ def test_routed_snat_and_floating_traffic_through_a_logical_router(site: OvnRout
         s.put(f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": net["subnet"]["id"]})
     [chassis] = s.l3_hosts(router["id"])
     assert chassis in s.rig.hosts  # one of the chassis mapping physnet1 (none offers itself as a gateway)
-    group = s.group("open", {"protocol": "icmp"}, {"protocol": "tcp"})
+    group = s.group(
+        "ssh", {"protocol": "icmp"}, {"protocol": "tcp", "port_range_min": 22, "port_range_max": 22}
+    )
     a = s.vm("a", "h1", net1, [group])
     s.vm("b", "h2", net2, [group])
 
     eventually("a reaches b through the router, across the chassis", lambda: s.ping(a, s.ips["b"]), within=20)
+    s.listen("b", 22, 23)
+    eventually("a connects to b:22 through the router", lambda: s.tcp(a, s.ips["b"], 22), within=10)
+    assert not s.tcp(a, s.ips["b"], 23)  # routed traffic meets b's group
     eventually("the router's ports ACTIVE", lambda: s.router_ports_active(router["id"]), within=10)
     assert s.seen_from_outside(a) == gateway_ip  # SNAT to the gateway address
 
@@ -61,6 +67,7 @@ def test_routed_snat_and_floating_traffic_through_a_logical_router(site: OvnRout
     assert not s.ping(s.outside, address, wait=0.5)
     s.put(f"/v2.0/floatingips/{fip['id']}", {"floatingip": {"port_id": s.ports["b"]["id"]}})
     eventually("the outside reaches b at its floating IP", lambda: s.ping(s.outside, address), within=15)
+    assert s.tcp(s.outside, address, 22) and not s.tcp(s.outside, address, 23)  # so does floating traffic
     assert s.seen_from_outside(s.guests["b"]) == address  # and b goes out as its floating IP
     s.put(f"/v2.0/floatingips/{fip['id']}", {"floatingip": {"port_id": None}})
     eventually("the floating IP gone", lambda: not s.ping(s.outside, address, wait=0.5), within=15)
