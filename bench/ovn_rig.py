@@ -98,11 +98,17 @@ def _chassis_agents(
 
 @contextmanager
 def ovn_rig(
-    ovn: OvnLab, lab: Lab, workdir: Path, connections: int = 20, routing: bool = False
+    ovn: OvnLab,
+    lab: Lab,
+    workdir: Path,
+    connections: int = 20,
+    routing: bool = False,
+    maintenance: float = 3600,
 ) -> Iterator[Rig]:
     """The rig on ``ovn``'s central and chassis; ``lab`` holds its agents (and the benches' guests).
     With ``routing``, each agent maps the lab's physical network onto its provider bridge and the
-    provider reads the southbound too (its chassis are the candidates for routers' gateways)."""
+    provider reads the southbound too (its chassis are the candidates for routers' gateways). The
+    provider's northbound maintenance runs every ``maintenance`` seconds."""
     tag = secrets.token_hex(2)
     hosts = {f"b{tag}{ch.name}": ch for ch in ovn.chassis}
     agents: list[AgentProcess] = []
@@ -112,7 +118,7 @@ def ovn_rig(
         mappings = ("--ovn-bridge-mappings", f"{PHYSNET}:{PROVIDER_BRIDGE}") if routing else ()
         agents = _chassis_agents(ovn, lab, hosts, mappings)
         wait_for("the chassis in the southbound", lambda: set(hosts) <= ovn.sb_chassis(), timeout=60)
-        args = ["--backend", "ovn", "--ovn-nb-connection", nb, "--ovn-maintenance-interval", "3600"]
+        args = ["--backend", "ovn", "--ovn-nb-connection", nb, "--ovn-maintenance-interval", str(maintenance)]
         if routing:
             args += ["--ovn-sb-connection", f"unix:{ovn.workdir / 'central' / 'ovnsb_db.sock'}"]
         with (

@@ -208,10 +208,11 @@ def _outside(ovn: OvnLab, lab: Lab, tag: str) -> str:
 
 
 @contextmanager
-def ovn_routed(ovn: OvnLab, lab: Lab, workdir: Path) -> Iterator[OvnRouted]:
-    """The rig with routing, the outside namespace and its server; all undone afterwards (the outside's
-    wire goes with its namespace, which ``lab`` deletes)."""
-    with ovn_rig(ovn, lab, workdir, routing=True) as rig:
+def ovn_routed(ovn: OvnLab, lab: Lab, workdir: Path, maintenance: float = 3600) -> Iterator[OvnRouted]:
+    """The rig with routing (the provider's maintenance every ``maintenance`` s), the outside namespace
+    and its server; all undone afterwards (the outside's wire goes with its namespace, which ``lab``
+    deletes)."""
+    with ovn_rig(ovn, lab, workdir, routing=True, maintenance=maintenance) as rig:
         outside = _outside(ovn, lab, secrets.token_hex(2))
         lab.spawn(outside, sys.executable, "-c", WHOAMI)
         site = OvnRouted(rig, outside)

@@ -27,7 +27,8 @@ pytestmark = pytest.mark.root
 
 @pytest.fixture
 def site(ovn_lab: OvnLab, lab: Lab, tmp_path: Path) -> Iterator[OvnRouted]:
-    with ovn_routed(ovn_lab, lab, tmp_path) as site:
+    # the maintenance runs meanwhile: what it repairs must not differ from what the requests wrote
+    with ovn_routed(ovn_lab, lab, tmp_path, maintenance=1) as site:
         yield site
 
 

@@ -207,7 +207,7 @@ def port(
     kind = ""
     if routing.is_router_port(row.device_owner):
         # the switch side of a router's port: OVN forwards to its Logical_Router_Port
-        kind, addresses, v4, v6 = m.ROUTER_TYPE, ("router",), None, None
+        kind, addresses, v4, v6, groups = m.ROUTER_TYPE, ("router",), None, None, ()
         options = {"router-port": m.router_port_name(row.id)}
         if row.device_owner == ROUTER_GATEWAY:
             options["nat-addresses"] = "router"  # gratuitous ARPs for the NAT addresses

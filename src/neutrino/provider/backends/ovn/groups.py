@@ -2,7 +2,8 @@
 
 Each group is a Port_Group ``pg_<id>`` holding its ports; each rule an ACL on it (priority 1002,
 ``allow-related`` for stateful groups, ``allow-stateless`` otherwise). Every port with port security
-is also in ``neutron_pg_drop``, whose priority-1001 ACLs drop the IP traffic no rule allowed. A rule's
+is also in ``neutron_pg_drop``, whose priority-1001 ACLs drop the IP traffic no rule allowed. A
+router's ports are in no group (OVN filters at the VMs' ports; a floating IP's port has no LSP). A rule's
 remote group becomes ``$pg_<id>_ip4`` / ``_ip6``, the address sets OVN keeps for each port group.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from neutrino.provider.api.l3 import L3_OWNERS
 from neutrino.provider.backends.ovn import model as m
 from neutrino.provider.store import tables as t
 from neutrino.provider.store.db import UnitOfWork
@@ -73,9 +75,12 @@ def load(uow: UnitOfWork, ids: Collection[str] | None, members: bool = True) -> 
     ports: dict[str, set[str]] = {g: set() for g in groups}
     acls: dict[str, set[m.Acl]] = {g: set() for g in groups}
     psg, rules = t.port_security_groups.c, t.security_group_rules
+    p = t.ports.c
     if groups and members:
         for row in uow.rows(
-            sa.select(psg.port_id, psg.security_group_id).where(psg.security_group_id.in_(groups))
+            sa.select(psg.port_id, psg.security_group_id)
+            .join(t.ports, p.id == psg.port_id)
+            .where(psg.security_group_id.in_(groups), p.device_owner.not_in(L3_OWNERS))
         ):
             ports[row.security_group_id].add(row.port_id)
     if groups:
@@ -90,9 +95,11 @@ def load(uow: UnitOfWork, ids: Collection[str] | None, members: bool = True) -> 
     if ids is None or m.DROP_GROUP in ids:
         secured: frozenset[str] = frozenset()
         if members:
-            p = t.ports.c
             secured = frozenset(
-                r.id for r in uow.rows(sa.select(p.id).where(p.port_security_enabled.is_(True)))
+                r.id
+                for r in uow.rows(
+                    sa.select(p.id).where(p.port_security_enabled.is_(True), p.device_owner.not_in(L3_OWNERS))
+                )
             )
         out[m.DROP_GROUP] = m.PortGroup(m.DROP_GROUP, secured, DROP_ACLS)
     return out
