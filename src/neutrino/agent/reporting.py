@@ -55,7 +55,7 @@ def unusable_peer(address: str, mine: str | None) -> str | None:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return "not an IP address"
-    if mine is not None and ip == ipaddress.ip_address(mine):
+    if mine is not None and {str(ip)} == _normalized([mine]):
         return "this host's own"
     for unusable, kind in (
         (ip.is_unspecified, "unspecified"),
