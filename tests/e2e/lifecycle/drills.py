@@ -249,8 +249,15 @@ class Drills:
     ) -> list[str]:
         found = []
         for nic in nics:
+            # a vNIC never provisioned shows no record: its state is "none"
             record = provisioning(self.stack, vm.id, nic.id)
-            state = record.get("state")
+            state = record.get("state", "none")
+            recorded = [record["port_id"]] if record.get("port_id") else []
+            orphans = sorted(set(ports.get(nic.id, [])) - set(recorded))
+            if orphans:
+                found.append(
+                    f"orphan port(s) {', '.join(orphans)} of vNIC {nic.id}: the engine records {recorded}"
+                )
             if state == "failed" and not record.get("last_error"):
                 found.append(f"vNIC {nic.id} failed without saying why")
             if up and nic.plugged:
