@@ -8,7 +8,9 @@ The processes are those of the lifecycle e2e tests (``conftest.engine_and_provid
 directory and database); two agents are hosts of one cluster, so a VM can migrate. Each drill prepares the VM its
 operation needs without faults, starts the operation from a thread with its own SDK session, kills the victim
 after a random delay (the operation may have finished by then: a kill after it is a drill point too), starts
-the victim again and waits until the checks pass or the time is up. Used by ``test_fault_drills.py`` (a few
+the victim again and waits until the checks pass or the time is up. The seed fixes what is done, to whom and
+when; the processes' own timing still varies, so replaying a seed comes close to a drill without repeating it
+exactly. Used by ``test_fault_drills.py`` (a few
 drills in CI) and ``bench/fault_drills.py`` (many).
 """
 
