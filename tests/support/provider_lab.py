@@ -148,11 +148,12 @@ class Provider:
         return proc.stdout
 
 
-def provider_on_underlay(lab: Lab) -> Provider:
-    """The provider on the lab's underlay bridge (call after :meth:`Lab.underlay`)."""
+def provider_on_underlay(lab: Lab, args: Sequence[str] = ()) -> Provider:
+    """The provider on the lab's underlay bridge (call after :meth:`Lab.underlay`), with more
+    ``neutrino provider`` options ``args``."""
     ul = f"{lab.prefix}ul"
     sh("ip", "-n", ul, "addr", "add", "10.199.0.254/24", "dev", "br0")
-    provider = Provider(lab, ul)
+    provider = Provider(lab, ul, args=args)
     try:
         provider.start()
     except BaseException:

@@ -5,17 +5,25 @@ Every ``interval`` seconds :class:`Reporter` reports each plugin type this host 
 :data:`~neutrino.neutron_client.REPORT_EXTENSION`): its
 configuration, and its ports ACTIVE / ERROR / DOWN (the DHCP ports of servers run for the
 provider follower ACTIVE too). It then reads the other hosts' agents (``GET /v2.0/agents``) for
-their VXLAN addresses; when that set grows, vNICs, DHCP servers and routers' legs are re-plugged
-(a no-op but for new flood entries). A real Neutron takes no reports; peers are still learned from it.
+their VXLAN addresses. Peers are the live agents' addresses only: when that set changes, the flood
+entries toward addresses that left it (an agent not alive any more, deleted, or reporting another address)
+are removed from every VXLAN device here, and vNICs, DHCP servers and routers' legs are re-plugged (a no-op
+but for new flood entries). The first round after a start also removes entries a previous run left toward
+peers gone since. An address no host can be reached at (loopback, link-local, multicast, unspecified,
+reserved, or this host's own) is never a peer: flooding there would loop back into this host or go
+nowhere. A real Neutron takes no reports; peers are still learned from it.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from neutrino.agent.datapath import linux_net
+from neutrino.agent.datapath.hostnet import HostNetError
 from neutrino.agent.dhcp_service import DhcpService
 from neutrino.agent.identity import HostIdentity
 from neutrino.agent.l3_routers import L3Routers
@@ -38,6 +46,37 @@ AGENT_TYPES = {"LINUX_BRIDGE": "Linux bridge agent", "OPEN_VSWITCH": "Open vSwit
 
 def agent_type(plugin_type: str) -> str:
     return AGENT_TYPES.get(plugin_type, f"{plugin_type} agent")
+
+
+def unusable_peer(address: str, mine: str | None) -> str | None:
+    """Why flooding toward ``address`` would loop back into this host or go nowhere (None: it
+    would not). ``mine``: this host's tunnel address."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "not an IP address"
+    if mine is not None and {str(ip)} == _normalized([mine]):
+        return "this host's own"
+    for unusable, kind in (
+        (ip.is_unspecified, "unspecified"),
+        (ip.is_loopback, "loopback"),
+        (ip.is_link_local, "link-local"),
+        (ip.is_multicast, "multicast"),
+        (ip.is_reserved, "reserved"),
+    ):
+        if unusable:
+            return f"a {kind} address"
+    return None
+
+
+def _normalized(addresses: Iterable[str]) -> set[str]:
+    found = set()
+    for address in addresses:
+        try:
+            found.add(str(ipaddress.ip_address(address)))
+        except ValueError:
+            continue
+    return found
 
 
 @dataclass
@@ -84,6 +123,8 @@ class Reporter:
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._pruned = False  # the first round after a start removes what a previous run left
+        self._refused: set[str] = set()  # peer addresses refused and logged already
         self.reports_supported = True  # False against a provider without agent-reports (real Neutron)
 
     def report_once(self) -> None:
@@ -99,16 +140,29 @@ class Reporter:
                 log.info("the network provider takes no agent reports; only learning peers from it")
                 self.reports_supported = False
         peers: set[str] = set()
-        mine = self.identity.tunnel_ip
         for report in reports.values():
             tunnels = report.configurations.get("tunnel_types")
             if not isinstance(tunnels, list) or "vxlan" not in tunnels:
                 continue
             for other in self.neutron.list_agents(agent_type=report.agent_type):
                 ip = other.tunneling_ip
-                if other.alive and ip and ip != mine and other.host != report.host:
-                    peers.add(ip)
+                if not other.alive or not ip or other.host == report.host:
+                    continue
+                peer = self._usable_peer(ip, f"agent {other.id or other.agent_type} on host {other.host}")
+                if peer is not None:
+                    peers.add(peer)
         self.learn_peers(peers)
+
+    def _usable_peer(self, address: str, whose: str) -> str | None:
+        """``address`` normalized when other hosts' tunnels can be sent there, else None (logged
+        once per address)."""
+        problem = unusable_peer(address, self.identity.tunnel_ip)
+        if problem is None:
+            return str(ipaddress.ip_address(address))
+        if address not in self._refused:
+            self._refused.add(address)
+            log.warning("%s reports tunnel address %r, %s: not a VXLAN peer", whose, address, problem)
+        return None
 
     def reports(self) -> tuple[dict[str, AgentReport], list[str]]:
         """One report per plugin type (ports ACTIVE, ERROR or DOWN) and the unplugged port ids
@@ -155,23 +209,46 @@ class Reporter:
         return _Draft(host=self.identity.binding_host_id(plugin_type), configurations=configurations)
 
     def learn_peers(self, peers: set[str]) -> None:
-        """Other hosts' tunnel addresses as the provider knows them; vNICs and DHCP servers are
-        re-plugged (a no-op but for new flood entries) when the set grew."""
+        """Other hosts' tunnel addresses as the provider knows them now. When the set changed (and
+        once after a start), flood entries toward addresses not in it (nor configured, nor given
+        with a vNIC) are removed; vNICs, DHCP servers and routers' legs are re-plugged when it
+        changed (a no-op but for new flood entries and the peers their details list)."""
         with self.store.lock:
             contexts = {id(d.context): d.context for d in self.drivers.values()}
-            grew = False
+            changed = any(ctx.learned_peers != peers for ctx in contexts.values())
             for ctx in contexts.values():
-                if not peers <= ctx.learned_peers:
-                    grew = True
                 ctx.learned_peers.clear()
                 ctx.learned_peers.update(peers)
-            if not grew:
+            if changed or not self._pruned:
+                self._prune(peers)
+                self._pruned = True
+            if not changed:
                 return
             self.dhcp.replug("re-plug for new peers")
             self.vms.replug_external("re-plug for new peers")
             if self.routers is not None:
                 self.routers.replug("re-plug for new peers")
             self.store.save()
+
+    def _prune(self, peers: set[str]) -> None:
+        """Remove flood entries toward addresses that are no peer any more."""
+        keep = set(peers)
+        hosts = {}
+        for driver in self.drivers.values():
+            hosts[id(driver.context.host_net)] = driver.context.host_net
+            keep.update(_normalized(driver.context.vxlan_peers))
+        for use in self.vms.provider_use().networks.values():
+            keep.update(use.tunnel_peers)  # given with the vNICs
+        for spec in self.store.state.dhcp.values():
+            keep.update(spec.tunnel_peers)
+        for host in hosts.values():
+            try:
+                removed = linux_net.prune_flood_entries(host, keep)
+            except HostNetError as exc:
+                log.error("cannot remove the flood entries toward former peers: %s", exc)
+                continue
+            for device, address in removed:
+                log.info("%s: no longer flooding toward %s (no live agent reports it)", device, address)
 
     # -- the thread ------------------------------------------------------------------------------
     def _run(self) -> None:

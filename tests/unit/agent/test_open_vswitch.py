@@ -101,6 +101,7 @@ def test_a_vnic_with_groups_gets_the_hybrid_plug() -> None:
     ports = {p.name: p for p in ovs.ports("br-int")}
     assert v.device not in ports and ports[qvo].external_ids["iface-id"] == port
     assert f"--physdev-out {v.device} --physdev-is-bridged" in net.iptables_save()
+    assert f"-i {qbr} " in net.raw_save(4)  # the per-vNIC bridge is in the network's conntrack zone
     calls = (net.world.calls, ovs.calls)
     driver.plug(v)
     assert (net.world.calls, ovs.calls) == calls

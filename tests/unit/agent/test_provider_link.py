@@ -162,6 +162,63 @@ def test_vxlan_peers_are_learned_from_the_other_hosts_alive_agents(
     assert host.world.calls == calls
 
 
+def _lb_agent(host: str, ip: str, alive: bool = True) -> dict[str, Any]:
+    return {
+        "agent_type": "Linux bridge agent",
+        "host": host,
+        "alive": alive,
+        "configurations": {"tunneling_ip": ip},
+    }
+
+
+def test_peers_gone_or_moved_are_pruned_and_given_ones_kept(
+    agent: tuple[HostAgent, MemoryNet], provider: FakeProvider
+) -> None:
+    a, host = agent
+    given = ext_nic(2, network_id=NET_B, segmentation_id=200, tunnel_peers=["198.51.100.7"])
+    a.vms.create_vm(VmSpec.model_validate(vm("vm-1", ext_nic(1), given)))
+    provider.agents = [_lb_agent("host-2", "192.0.2.2"), _lb_agent("host-3", "192.0.2.3")]
+    rep = reporter(a, provider)
+    rep.report_once()
+    assert host.flood_entries("vxlan-100") == {"192.0.2.2", "192.0.2.3"}
+
+    provider.agents = [_lb_agent("host-2", "192.0.2.12"), _lb_agent("host-3", "192.0.2.3", alive=False)]
+    rep.report_once()  # host-2 moved, host-3 is not alive
+    assert host.flood_entries("vxlan-100") == {"192.0.2.12"}
+    assert host.flood_entries("vxlan-200") == {"192.0.2.12", "198.51.100.7"}  # the vNIC's own peer stays
+    assert a.vms.get_vm("vm-1").nics[0].plugged.details["peers"] == ["192.0.2.12"]  # type: ignore[union-attr]
+
+    provider.agents = []
+    rep.report_once()  # no live agent at all
+    assert host.flood_entries("vxlan-100") == set()
+
+
+def test_unusable_addresses_are_never_peers(
+    agent: tuple[HostAgent, MemoryNet], provider: FakeProvider
+) -> None:
+    a, host = agent
+    a.vms.create_vm(VmSpec.model_validate(vm("vm-1", ext_nic(1))))
+    provider.agents = [
+        _lb_agent(f"host-{n}", ip)
+        for n, ip in enumerate(["127.0.0.1", "::1", "169.254.1.1", "fe80::1", "224.0.0.5", "0.0.0.0", "192.0.2.1",
+                                "not-an-ip", "192.0.2.2"], 2)
+    ]  # fmt: skip
+    reporter(a, provider).report_once()
+    assert host.flood_entries("vxlan-100") == {"192.0.2.2"}  # 192.0.2.1 is this host's own
+
+
+def test_the_first_round_after_a_start_removes_what_a_previous_run_left(
+    agent: tuple[HostAgent, MemoryNet], provider: FakeProvider
+) -> None:
+    a, host = agent
+    a.vms.create_vm(VmSpec.model_validate(vm("vm-1", ext_nic(1))))
+    provider.agents = [_lb_agent("host-2", "192.0.2.2")]
+    reporter(a, provider).report_once()
+    host.add_flood_entry("vxlan-100", "192.0.2.9")  # toward a host that went while the agent was down
+    reporter(a, provider).report_once()  # a new run: the same peers, yet a first round
+    assert host.flood_entries("vxlan-100") == {"192.0.2.2"}
+
+
 def test_an_agent_with_a_provider_url_reports_in_the_background_and_stops_cleanly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

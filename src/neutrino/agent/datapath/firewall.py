@@ -39,19 +39,27 @@ Router advertisements are accepted from the link-local addresses :attr:`Firewall
 lists for the port's network (an agent learns them from the network provider: its DHCP ports and
 router interfaces, like Neutron, which accepts them only from the subnet's router), or from any
 link-local address when the network is not listed; others meet the groups' rules like any packet.
+
+Each network with filtered ports gets its own connection tracking zone on the bridges its ports are
+on (the ``raw`` table, :mod:`neutrino.agent.datapath.conntrack_zones`), so the established/related
+rules above never see another network's flows.
 """
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from neutrino.agent.datapath import conntrack_zones
 from neutrino.agent.datapath.hostnet import HostNet, HostNetError
 from neutrino.agent_api.schema import SecurityGroupRule, SecurityGroupSpec
+
+log = logging.getLogger(__name__)
 
 TOP_CHAIN = "neutrino-sg"
 PORT_CHAIN_PREFIX = "nsg-"
@@ -84,12 +92,19 @@ def link_local(mac: str) -> str:
 
 @dataclass(frozen=True)
 class PortFilter:
-    """One filtered port: its host device, its MAC, its groups, its network (when known)."""
+    """One filtered port: its host device, its MAC, its groups, its network and the bridge its
+    device is on (when known; a port without a bridge stays in the default conntrack zone)."""
 
     device: str
     mac: str
     groups: tuple[str, ...]
     network: str | None = None
+    bridge: str | None = None
+
+    @property
+    def zone_key(self) -> str:
+        """What its conntrack zone is per: its network, or the port alone when that is unknown."""
+        return self.network or f"port-{self.device}"
 
     @property
     def suffix(self) -> str:
@@ -278,6 +293,8 @@ class Firewall:
         #: network → the link-local addresses router advertisements into its ports may come from;
         #: a network not listed: any link-local address
         self.ra_sources: dict[str, tuple[str, ...]] = {}
+        #: network → its conntrack zone; None until read back from the kernel
+        self.zones: dict[str, int] | None = None
         self._deferred = 0
 
     @contextmanager
@@ -308,10 +325,18 @@ class Firewall:
             if group not in self.groups:
                 raise UnknownSecurityGroup(f"security group {group} is not known on this host")
 
-    def set_port(self, device: str, mac: str, groups: list[str], network: str | None = None) -> None:
-        """Filter ``device`` (on ``network``) with ``groups`` (none: unfiltered) and apply;
-        idempotent."""
-        wanted = PortFilter(device, mac, tuple(groups), network) if groups else None
+    def set_port(
+        self,
+        device: str,
+        mac: str,
+        groups: list[str],
+        network: str | None = None,
+        *,
+        bridge: str | None = None,
+    ) -> None:
+        """Filter ``device`` (on ``network``, a port of ``bridge``) with ``groups`` (none:
+        unfiltered) and apply; idempotent."""
+        wanted = PortFilter(device, mac, tuple(groups), network, bridge) if groups else None
         if self.ports.get(device) == wanted:
             if wanted is not None:
                 self.apply()  # cheap when current; repairs lost rules
@@ -324,14 +349,43 @@ class Firewall:
         self.apply()
 
     def apply(self) -> None:
-        """Make both tables match :attr:`ports` (IPv4 first); a table already current is not
-        rewritten."""
+        """Make the conntrack zones and both filter tables match :attr:`ports` (IPv4 first); a
+        table already current is not rewritten."""
         if self._deferred:
             return
         if self.ports:
             self.ensure_bridge_netfilter()
+        self._apply_zones()
         for version in (4, 6):
             self._apply_table(version)
+
+    def _apply_zones(self) -> None:
+        """Each network's bridges in the network's zone (both ``raw`` tables); zones given up lose
+        their tracked connections."""
+        bridges = {p.bridge: p.zone_key for p in self.ports.values() if p.bridge}
+        try:
+            saved = {version: self.host_net.raw_save(version) for version in (4, 6)}
+        except HostNetError:
+            if not bridges:
+                return  # nothing to zone on a host without iptables
+            raise
+        if not bridges and conntrack_zones.ZONE_CHAIN not in _chains(saved[4]):
+            return  # never zoned anything here: leave the table alone
+        if self.zones is None:
+            self.zones = conntrack_zones.zones_in(saved[4])
+        zones = conntrack_zones.assign_zones(bridges.values(), self.zones)
+        lines, digest = conntrack_zones.render_zones(bridges, zones)
+        for version in (4, 6):
+            text = conntrack_zones.restore_text(lines, digest, saved[version])
+            if text is not None:
+                self.host_net.raw_restore(version, text)
+        released = sorted(set(self.zones.values()) - set(zones.values()))
+        self.zones = zones
+        for zone in released:
+            try:
+                self.host_net.forget_zone(zone)
+            except HostNetError as exc:  # the zone is unused now; its entries time out
+                log.warning("cannot delete the tracked connections of zone %s: %s", zone, exc)
 
     def _apply_table(self, version: int) -> None:
         net = self.host_net

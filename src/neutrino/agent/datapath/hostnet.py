@@ -149,6 +149,19 @@ class HostNet(ABC):
     def ip6tables_restore(self, text: str) -> None:
         """Apply ``ip6tables-restore --noflush`` input atomically (declared chains are flushed)."""
 
+    @abstractmethod
+    def raw_save(self, version: int) -> str:
+        """The IPv4 (``version`` 4) or IPv6 (6) ``raw`` table in ``iptables-save`` format."""
+
+    @abstractmethod
+    def raw_restore(self, version: int, text: str) -> None:
+        """Apply ``iptables-restore --noflush`` (``ip6tables-restore`` for ``version`` 6) input to
+        the ``raw`` table atomically (declared chains are flushed)."""
+
+    @abstractmethod
+    def forget_zone(self, zone: int) -> None:
+        """Delete the connection tracking entries of one zone, IPv4 and IPv6 (``conntrack -D -w``)."""
+
     # -- a router's namespace (the L3 part) --------------------------------------------------
     @abstractmethod
     def routes(self) -> set[tuple[str, str]]:

@@ -5,7 +5,8 @@ The only module of the agent that runs root-only networking commands. Each call 
 the host namespace and a guest's. TX checksum offload is the exception: an ``SIOCETHTOOL`` ioctl
 (:mod:`neutrino.agent.datapath.ethtool`), there being no ``ethtool`` binary to count on; and so is
 a gratuitous ARP (:mod:`neutrino.agent.datapath.arp`). A router's namespace also gets routes,
-a ``nat`` table (``iptables-restore``) and connection tracking deletions (``conntrack``).
+a ``nat`` table (``iptables-restore``) and connection tracking deletions (``conntrack``); the host
+namespace a ``raw`` table (connection tracking zones) and deletions by zone.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from neutrino.agent.datapath import arp, ethtool
 from neutrino.agent.datapath.hostnet import HostNet, HostNetError, LinkChange, LinkInfo, VxlanSpec
 
 FLOOD_MAC = "00:00:00:00:00:00"
+_SAVE = {4: "iptables-save", 6: "ip6tables-save"}
+_RESTORE = {4: "iptables-restore", 6: "ip6tables-restore"}
 
 
 def run(argv: Sequence[str], *, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -204,6 +207,19 @@ class IpRouteNet(HostNet):
 
     def ip6tables_restore(self, text: str) -> None:
         self._restore("ip6tables-restore", text)
+
+    def raw_save(self, version: int) -> str:
+        return run([*self._netns_exec(), _SAVE[version], "-t", "raw"]).stdout
+
+    def raw_restore(self, version: int, text: str) -> None:
+        self._restore(_RESTORE[version], text)
+
+    def forget_zone(self, zone: int) -> None:
+        for family in ("ipv4", "ipv6"):
+            # exit 1 with "0 flow entries have been deleted" is no error
+            proc = run([*self._netns_exec(), "conntrack", "-D", "-f", family, "-w", str(zone)], check=False)
+            if proc.returncode != 0 and "0 flow entries" not in proc.stderr:
+                raise HostNetError(f"conntrack -D -f {family} -w {zone}: {proc.stderr.strip()}")
 
     def _restore(self, tool: str, text: str) -> None:
         argv = [*self._netns_exec(), tool, "--noflush"]

@@ -7,11 +7,13 @@ to act on; none keeps state of its own.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from neutrino.agent.datapath.hostnet import HostNet, HostNetError, LinkChange, LinkInfo, VxlanSpec
 
 IFNAMSIZ = 15
+_VXLAN_NAME = re.compile(r"vxlan-\d+")
 
 
 def tap_name(port_id: str) -> str:
@@ -122,6 +124,20 @@ def ensure_flood_entries(net: HostNet, dev: str, peers: Iterable[str], *, exclus
     if exclusive:
         for dst in sorted(have - wanted):
             net.delete_flood_entry(dev, dst)
+
+
+def prune_flood_entries(net: HostNet, keep: Iterable[str]) -> list[tuple[str, str]]:
+    """Remove the flood entries toward any address not in ``keep`` from every VXLAN device the
+    agent names (``vxlan-<vni>``); returns the (device, address) pairs removed."""
+    wanted = set(keep)
+    removed = []
+    for link in net.links():
+        if link.kind != "vxlan" or not _VXLAN_NAME.fullmatch(link.name):
+            continue
+        for dst in sorted(net.flood_entries(link.name) - wanted):
+            net.delete_flood_entry(link.name, dst)
+            removed.append((link.name, dst))
+    return removed
 
 
 def ensure_addresses(net: HostNet, name: str, cidrs: Iterable[str]) -> None:

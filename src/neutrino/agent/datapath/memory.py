@@ -14,6 +14,12 @@ from typing import Any
 from neutrino.agent.datapath.hostnet import HostNet, HostNetError, LinkChange, LinkInfo, VxlanSpec
 
 IFNAMSIZ = 15
+_BUILTIN_CHAINS = {"filter": ("INPUT", "FORWARD", "OUTPUT"), "raw": ("PREROUTING", "OUTPUT")}
+_TARGETS = {"ACCEPT", "DROP", "RETURN", "REJECT", "CT"}
+
+
+def _builtin_chains(table: str) -> dict[str, list[str]]:
+    return {name: [] for name in _BUILTIN_CHAINS[table]}
 
 
 @dataclass
@@ -26,6 +32,8 @@ class World:
     addresses: dict[tuple[str | None, str], set[str]] = field(default_factory=dict)
     iptables: dict[str | None, dict[str, list[str]]] = field(default_factory=dict)
     ip6tables: dict[str | None, dict[str, list[str]]] = field(default_factory=dict)
+    raw: dict[int, dict[str | None, dict[str, list[str]]]] = field(default_factory=lambda: {4: {}, 6: {}})
+    forgotten_zones: list[tuple[str | None, int]] = field(default_factory=list)  # forget_zone calls
     sysctls: dict[tuple[str | None, str], str] = field(default_factory=dict)
     routes: dict[str | None, set[tuple[str, str]]] = field(default_factory=dict)
     nat: dict[str | None, str] = field(default_factory=dict)  # the nat table's text as restored
@@ -203,17 +211,29 @@ class MemoryNet(HostNet):
     def ip6tables_restore(self, text: str) -> None:
         self._restore(self.world.ip6tables, text)
 
-    def _save(self, tables: dict[str | None, dict[str, list[str]]]) -> str:
-        empty: dict[str, list[str]] = {"INPUT": [], "FORWARD": [], "OUTPUT": []}
-        chains = tables.get(self.netns, empty)
-        lines = ["*filter"] + [f":{name} - [0:0]" for name in chains]
+    def raw_save(self, version: int) -> str:
+        return self._save(self.world.raw[version], "raw")
+
+    def raw_restore(self, version: int, text: str) -> None:
+        self._restore(self.world.raw[version], text, "raw")
+
+    def forget_zone(self, zone: int) -> None:
+        self._table()
+        self.world.forgotten_zones.append((self.netns, zone))
+
+    def _save(self, tables: dict[str | None, dict[str, list[str]]], table: str = "filter") -> str:
+        chains = tables.get(self.netns, _builtin_chains(table))
+        lines = [f"*{table}"] + [f":{name} - [0:0]" for name in chains]
         lines += [f"-A {name} {rule}" for name, rules in chains.items() for rule in rules]
         return "\n".join([*lines, "COMMIT", ""])
 
-    def _restore(self, tables: dict[str | None, dict[str, list[str]]], text: str) -> None:  # noqa: C901 (an iptables-restore text parser: one branch per directive of the format)
+    def _restore(  # noqa: C901 (an iptables-restore text parser: one branch per directive of the format)
+        self, tables: dict[str | None, dict[str, list[str]]], text: str, table: str = "filter"
+    ) -> None:
         """Understands the subset the agent writes: ``:CHAIN``, ``-A``, ``-I CHAIN 1``, ``-F``, ``-X``."""
-        empty: dict[str, list[str]] = {"INPUT": [], "FORWARD": [], "OUTPUT": []}
-        current = tables.get(self.netns, empty)
+        if not text.startswith(f"*{table}"):
+            raise HostNetError(f"iptables-restore: not a {table} table")
+        current = tables.get(self.netns, _builtin_chains(table))
         chains: dict[str, list[str]] = {k: list(v) for k, v in current.items()}
         for line in text.splitlines():
             if not line or line.startswith(("*", "#", "COMMIT")):
@@ -236,8 +256,8 @@ class MemoryNet(HostNet):
                 del chains[chain]
         for rules in chains.values():
             for rule in rules:
-                target = rule.rsplit("-j ", 1)[-1] if "-j " in rule else None
-                if target and target not in chains and target not in ("ACCEPT", "DROP", "RETURN", "REJECT"):
+                target = rule.rsplit("-j ", 1)[-1].split()[0] if "-j " in rule else None
+                if target and target not in chains and target not in _TARGETS:
                     raise HostNetError(f"iptables-restore: no chain/target {target}")
         self.world.calls += 1
         tables[self.netns] = chains

@@ -161,7 +161,9 @@ class OpenVSwitchDriver(VnicDriver):
             if groups:
                 assert firewall is not None
                 bridge = self._hybrid(vif, tag, mtu, external_ids)
-                firewall.set_port(vif.device, vif.mac, groups, net.network_id)  # before the tap joins qbr
+                firewall.set_port(
+                    vif.device, vif.mac, groups, net.network_id, bridge=bridge
+                )  # before the tap joins qbr
                 if any(p.name == vif.device for p in on_br_int):  # plugged without groups before
                     ovs.delete_port(self.br_int, vif.device)
                 if host.link(vif.device) is not None:

@@ -11,12 +11,19 @@ status; it answers the agent as ``GET /v2.0/agents/{id}`` would, plus the ports 
 agent (``agent_type`` "L3 agent") also lists ``floatingips`` (``{"id", "status",
 "fixed_ip_address"}``): a status is taken for a floating IP still associated with that address
 (an ACTIVE report about an association that has since changed is stale and ignored).
+
+A ``configurations.tunneling_ip`` is where the other hosts' VXLAN devices send this host's traffic,
+so a report naming one no other host can use is refused (400 naming the field): not an IP address,
+unspecified, loopback, link-local, multicast or reserved (the others would send to themselves or
+nowhere), or the address a live agent of the same type on another host reports already (both would
+get each other's traffic). It is stored normalized.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,6 +48,7 @@ AGENT_DOWN_TIME = timedelta(seconds=75)
 #: read-only through the API.
 OVN_AGENT_TYPE = "OVN Controller agent"
 PORT_STATUSES = ("ACTIVE", "DOWN", "BUILD", "ERROR")
+TUNNEL_LOCK = 0x4E54554E  # advisory lock key: one report at a time claims a tunnel address (PostgreSQL)
 
 DECLARATION: common.Declaration = {
     **common.ident(),
@@ -139,6 +147,7 @@ class AgentService(ResourceService):
                 attr="agent_type", reason=f"'{OVN_AGENT_TYPE}' agents are OVN's chassis, not reported"
             )
         now = utcnow()
+        self._check_tunneling_ip(uow, data, now)
         c = t.agents.c
         row = uow.one_or_none(
             sa.select(c.id, c.heartbeat_timestamp).where(
@@ -180,6 +189,34 @@ class AgentService(ResourceService):
         self._floating_ip_statuses(uow, data["floatingips"], now)
         return agent_id, updated
 
+    def _check_tunneling_ip(self, uow: UnitOfWork, data: dict[str, Any], now: datetime) -> None:
+        """Refuse a reported tunnel address no other host can send to, or one a live agent of the
+        same type on another host has; store it normalized."""
+        configurations = data["configurations"]
+        value = configurations.get("tunneling_ip")
+        if value is None:
+            return
+        problem = tunnel_address_problem(value)
+        if problem is not None:
+            raise errors.InvalidAttribute(attr="configurations.tunneling_ip", reason=problem)
+        address = ipaddress.ip_address(value)
+        uow.advisory_lock(TUNNEL_LOCK)
+        c = t.agents.c
+        live = uow.rows(
+            sa.select(c.id, c.host, c.configurations).where(
+                c.agent_type == data["agent_type"],
+                c.host != data["host"],
+                c.heartbeat_timestamp >= now - self.down_time,
+            )
+        )
+        for other in live:
+            if _tunnel_address_of(other.configurations) == address:
+                raise errors.InvalidAttribute(
+                    attr="configurations.tunneling_ip",
+                    reason=f"{value!r} is already the tunnel address of live agent {other.id} on host {other.host}",
+                )
+        data["configurations"] = {**configurations, "tunneling_ip": str(address)}
+
     @staticmethod
     def _floating_ip_statuses(uow: UnitOfWork, items: list[dict[str, Any]], now: Any) -> None:
         c = t.floating_ips.c
@@ -196,6 +233,34 @@ class AgentService(ResourceService):
                 .where(*where)
                 .values(status=item["status"], updated_at=now, revision_number=c.revision_number + 1)
             )
+
+
+def tunnel_address_problem(value: object) -> str | None:
+    """Why ``value`` cannot be the address other hosts' tunnels send to (None: it can)."""
+    if not isinstance(value, str):
+        return f"{value!r} is not an IP address"
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return f"{value!r} is not an IP address"
+    for unusable, kind in (
+        (address.is_unspecified, "the unspecified address"),
+        (address.is_loopback, "a loopback address: other hosts would send to themselves"),
+        (address.is_link_local, "a link-local address: other hosts cannot route to it"),
+        (address.is_multicast, "a multicast address: not one host's"),
+        (address.is_reserved, "a reserved address: no host has it"),
+    ):
+        if unusable:
+            return f"{value!r} is {kind}"
+    return None
+
+
+def _tunnel_address_of(configurations: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The usable tunnel address a stored agent's configurations name, if any."""
+    value = configurations.get("tunneling_ip") if isinstance(configurations, dict) else None
+    if not isinstance(value, str) or tunnel_address_problem(value) is not None:
+        return None
+    return ipaddress.ip_address(value)
 
 
 def report_route(service: AgentService, db: Database, context_of: Any) -> Route:
