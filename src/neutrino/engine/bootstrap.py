@@ -24,6 +24,7 @@ from neutrino.engine.store import migrate
 from neutrino.engine.store.database import create_engine
 from neutrino.engine.store.secrets import SecretBox
 from neutrino.engine.store.uow import SqlUnitOfWork
+from neutrino.private_files import private_dir, private_sqlite
 
 MAC_POOL_KEY = nics.MAC_POOL_KEY
 INITIALIZED_KEY = "initialized"
@@ -46,7 +47,8 @@ class Engine:
 
 
 def build(settings: EngineSettings) -> Engine:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)  # it holds the secrets key and the database: 0700
+    private_sqlite(settings.db_url)  # created 0600 before SQLite creates it with the umask's mode
     db = create_engine(settings.db_url)
     read_db = create_engine(settings.db_url, readonly=True) if settings.db_url.startswith("sqlite") else db
     migrate.upgrade(db)

@@ -125,8 +125,8 @@ def create_api(ctx: EngineContext) -> list[Route]:
         username, password = str(form.get("username", "")), str(form.get("password", ""))
         request.state.user = username  # for the access log (never the password)
         source = request.client.host if request.client else ""
-        session = await run_in_threadpool(auth.open_session, ctx, username, password, source)
-        if session is None:
+        opened = await run_in_threadpool(auth.open_session, ctx, username, password, source)
+        if opened is None:
             return JSONResponse(
                 {
                     "error_code": "access_denied",
@@ -135,11 +135,11 @@ def create_api(ctx: EngineContext) -> list[Route]:
                 400,
             )
         expires = int(
-            auth.expires_at(ctx, session).timestamp() * 1000
+            auth.expires_at(ctx, opened.session).timestamp() * 1000
         )  # milliseconds since the epoch, as oVirt
         return JSONResponse(
             {
-                "access_token": session.token,
+                "access_token": opened.token,
                 "scope": str(form.get("scope", "ovirt-app-api")),
                 "exp": str(expires),
                 "token_type": "bearer",

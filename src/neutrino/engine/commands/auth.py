@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from neutrino.engine.commands import events
 from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.domain import model
 from neutrino.engine.domain.audit import AuditType
+from neutrino.engine.store.repository import token_hash
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
@@ -59,8 +61,17 @@ def expires_at(ctx: EngineContext, session: model.Session) -> datetime:
     return session.created_at + timedelta(seconds=ctx.sso_token_lifetime)
 
 
-def open_session(ctx: EngineContext, username: str, password: str, source: str = "") -> model.Session | None:
-    """A new SSO session (its token is the bearer token), or None when the credentials are wrong.
+@dataclass(frozen=True)
+class Login:
+    """A new SSO session and its bearer token: the token is handed to the client once and stored only as
+    its hash (``sessions.token_hash``)."""
+
+    token: str
+    session: model.Session
+
+
+def open_session(ctx: EngineContext, username: str, password: str, source: str = "") -> Login | None:
+    """A new SSO session with its bearer token, or None when the credentials are wrong.
 
     Sessions that have expired meanwhile are purged from the database on the way. The login is an event,
     committed with the session; a failed one is an event too (``source``: the client's address).
@@ -78,33 +89,34 @@ def open_session(ctx: EngineContext, username: str, password: str, source: str =
             return None
         now = model.utcnow()
         uow.sessions.delete_created_before(now - timedelta(seconds=ctx.sso_token_lifetime))
+        token = secrets.token_urlsafe(32)
         session = uow.sessions.add(
-            model.Session(token=secrets.token_urlsafe(32), user_id=user.id, created_at=now)
+            model.Session(token_hash=token_hash(token), user_id=user.id, created_at=now)
         )
         with events.acting_as(events.Actor(user.id, user.principal)):
             events.emit(
                 uow,
                 AuditType.USER_VDC_LOGIN,
-                f"User {user.principal} connecting from '{source}' using session '{session_label(session.token)}' logged in.",
+                f"User {user.principal} connecting from '{source}' using session '{session_label(token)}' logged in.",
             )
         uow.commit()
-        return session
+        return Login(token, session)
 
 
 def session_label(token: str) -> str:
     """A session's name in the audit log: derived from its token, which it never shows."""
-    return hashlib.sha256(token.encode()).hexdigest()[:12]
+    return token_hash(token)[:12]
 
 
 def login(ctx: EngineContext, username: str, password: str) -> str | None:
     """A new bearer token, or None when the credentials are wrong."""
-    session = open_session(ctx, username, password)
-    return session.token if session else None
+    opened = open_session(ctx, username, password)
+    return opened.token if opened else None
 
 
 def logout(ctx: EngineContext, token: str) -> None:
     with ctx.uow() as uow:
-        session = uow.sessions.get(token)
+        session = uow.sessions.for_token(token)
         if session is not None:
             uow.sessions.delete(session)
             user = uow.users.get(session.user_id)
@@ -121,20 +133,20 @@ def logout(ctx: EngineContext, token: str) -> None:
 def live_session(ctx: EngineContext, token: str) -> model.Session | None:
     """The token's session; None when the token is unknown or has expired (the two answer alike)."""
     with ctx.reader() as uow:
-        return _alive(ctx, uow.sessions.get(token))
+        return _alive(ctx, uow.sessions.for_token(token))
 
 
 def session_user(ctx: EngineContext, token: str) -> tuple[model.Session, model.User] | None:
     """The token's live session and its user; None when the token is unknown or has expired."""
     with ctx.reader() as uow:
-        session = _alive(ctx, uow.sessions.get(token))
+        session = _alive(ctx, uow.sessions.for_token(token))
         user = uow.users.get(session.user_id) if session else None
         return (session, user) if session is not None and user is not None else None
 
 
 def user_for_token(ctx: EngineContext, token: str) -> model.User | None:
     with ctx.reader() as uow:
-        session = _alive(ctx, uow.sessions.get(token))
+        session = _alive(ctx, uow.sessions.for_token(token))
         return uow.users.get(session.user_id) if session else None
 
 

@@ -395,6 +395,8 @@ class Event:
 
 @dataclass(eq=False)
 class Session:
-    token: str
+    """An SSO session. Only the hash of its bearer token is kept (``commands.auth.token_hash``)."""
+
+    token_hash: str
     user_id: str
     created_at: datetime = field(default_factory=utcnow)
