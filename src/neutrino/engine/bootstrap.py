@@ -15,6 +15,7 @@ from neutrino.engine.commands import auth, nics
 from neutrino.engine.commands.clusters import add_cluster
 from neutrino.engine.commands.common import EngineContext, Ref
 from neutrino.engine.commands.datacenters import add_data_center
+from neutrino.engine.commands.passwords import PasswordChecks
 from neutrino.engine.domain import model
 from neutrino.engine.domain.macpool import MacRange
 from neutrino.engine.hosts.agent_client import AgentClients
@@ -24,6 +25,7 @@ from neutrino.engine.store import migrate
 from neutrino.engine.store.database import create_engine
 from neutrino.engine.store.secrets import SecretBox
 from neutrino.engine.store.uow import SqlUnitOfWork
+from neutrino.login_throttle import ThrottleLimits
 from neutrino.private_files import private_dir, private_sqlite
 
 MAC_POOL_KEY = nics.MAC_POOL_KEY
@@ -67,6 +69,13 @@ def build(settings: EngineSettings) -> Engine:
         ),
         agent_client=AgentClients(secrets, settings.agent_timeout),
         sso_token_lifetime=settings.sso_token_lifetime,
+        passwords=PasswordChecks(
+            ThrottleLimits(
+                max_failures_per_user=settings.login_max_failures_per_user,
+                max_failures_per_address=settings.login_max_failures_per_address,
+                window_seconds=settings.login_failure_window,
+            )
+        ),
     )
     password = _first_start(ctx, settings)
     return Engine(settings, db, read_db, ctx, password)

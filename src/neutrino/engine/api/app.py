@@ -125,7 +125,14 @@ def create_api(ctx: EngineContext) -> list[Route]:
         username, password = str(form.get("username", "")), str(form.get("password", ""))
         request.state.user = username  # for the access log (never the password)
         source = request.client.host if request.client else ""
-        opened = await run_in_threadpool(auth.open_session, ctx, username, password, source)
+        try:
+            opened = await run_in_threadpool(auth.open_session, ctx, username, password, source)
+        except auth.LoginLocked as exc:
+            return JSONResponse(
+                {"error_code": "access_denied", "error": str(exc)},
+                401,
+                headers={"Retry-After": str(exc.retry_after)},
+            )
         if opened is None:
             return JSONResponse(
                 {
@@ -156,7 +163,14 @@ def create_api(ctx: EngineContext) -> list[Route]:
 
     async def api(request: Request) -> Response:
         wants_json = _wants_json(request)
-        actor = await run_in_threadpool(_authenticated, request, ctx, tokens)
+        try:
+            actor = await run_in_threadpool(_authenticated, request, ctx, tokens)
+        except auth.LoginLocked as exc:
+            return _render(
+                Reply(401, "fault", fault(str(exc), "Unauthorized")),
+                wants_json,
+                {"WWW-Authenticate": 'Bearer realm="RESTAPI"', "Retry-After": str(exc.retry_after)},
+            )
         if actor is None:
             return _render(
                 Reply(401, "fault", fault("Authentication required.", "Unauthorized")),
@@ -219,8 +233,9 @@ def _authenticated(request: Request, ctx: EngineContext, tokens: TokenCache) -> 
             name, _, password = base64.b64decode(value).decode().partition(":")
         except ValueError:
             return None
-        user = auth.authenticate(ctx, name, password)
-        return events.Actor(user.id, user.principal) if user is not None else None
+        source = request.client.host if request.client else ""
+        user = auth.authenticate(ctx, name, password, source)  # raises LoginLocked
+        return events.Actor(user.user_id, user.principal) if user is not None else None
     return None
 
 

@@ -1,41 +1,27 @@
 """Users and SSO sessions: password login for the oVirt SSO endpoints, bearer tokens for the API.
 
+Every password check goes through ``ctx.passwords`` (commands/passwords.py: throttling, the same work for
+unknown users, no rehash of recently verified Basic credentials); a login that is locked raises LoginLocked.
 A token expires ``ctx.sso_token_lifetime`` seconds after its login (oVirt's default: 10 hours); an expired
 token is refused like an unknown one, and expired sessions are purged from the database at each login.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from neutrino.engine.commands import events
 from neutrino.engine.commands.common import EngineContext
+from neutrino.engine.commands.passwords import (  # noqa: F401 (hash_password: re-exported for bootstrap)
+    LoginLocked,
+    Verified,
+    hash_password,
+)
 from neutrino.engine.domain import model
 from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.store.repository import token_hash
-
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-
-
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
-    return f"scrypt${salt.hex()}${digest.hex()}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        scheme, salt, digest = stored.split("$")
-    except ValueError:
-        return False
-    if scheme != "scrypt":
-        return False
-    candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), **_SCRYPT)
-    return hmac.compare_digest(candidate.hex(), digest)
 
 
 def split_principal(username: str) -> tuple[str, str]:
@@ -48,12 +34,22 @@ def check_credentials(ctx: EngineContext, username: str, password: str) -> bool:
     return authenticate(ctx, username, password) is not None
 
 
-def authenticate(ctx: EngineContext, username: str, password: str) -> model.User | None:
-    """The user these credentials (HTTP Basic) are, or None."""
+def authenticate(ctx: EngineContext, username: str, password: str, source: str = "") -> Verified | None:
+    """Whom these credentials (HTTP Basic) are, or None. Credentials verified in the last minute are not
+    hashed again; raises LoginLocked (before hashing) after too many failures for the user or ``source``."""
     name, domain = split_principal(username)
+    principal = f"{name}@{domain}"
+    known = ctx.passwords.recent(principal, password)
+    if known is not None:
+        return known
     with ctx.reader() as uow:
         user = uow.users.first(name=name, domain=domain)
-        return user if user is not None and verify_password(password, user.password_hash) else None
+        stored = user.password_hash if user is not None else None
+        if not ctx.passwords.check(principal, password, stored, source) or user is None:
+            return None
+        verified = Verified(user.id, user.principal)
+    ctx.passwords.remember(principal, password, verified)
+    return verified
 
 
 def expires_at(ctx: EngineContext, session: model.Session) -> datetime:
@@ -79,7 +75,8 @@ def open_session(ctx: EngineContext, username: str, password: str, source: str =
     name, domain = split_principal(username)
     with ctx.uow() as uow:
         user = uow.users.first(name=name, domain=domain)
-        if user is None or not verify_password(password, user.password_hash):
+        stored = user.password_hash if user is not None else None
+        if not ctx.passwords.check(f"{name}@{domain}", password, stored, source) or user is None:
             events.emit(
                 uow,
                 AuditType.USER_VDC_LOGIN_FAILED,
