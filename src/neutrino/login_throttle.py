@@ -6,6 +6,11 @@ past that it is locked until its oldest counted failure leaves the window, and a
 the user's failures (not the address's: one account of one's own must not reset a spraying address).
 The per-address limit is the looser one, as many users may share an address (NAT, a proxy).
 
+A lock on a user name would let anyone lock a service account out (the engine's user on the provider) by
+failing on purpose, so an address the user logged in from successfully stays trusted for that user for
+:data:`TRUSTED_SECONDS`: the user's lock does not apply there (the address's own limit still does), as
+OWASP's "device cookie" advice has it for clients that cannot keep cookies.
+
 In memory, per process, bounded (:data:`MAX_KEYS`): a restart forgets the failures, which only gives an
 attacker a few more tries per restart. The standard library only (see tests/unit/test_layering.py).
 """
@@ -21,6 +26,8 @@ from dataclasses import dataclass
 
 #: Keys remembered at most; past it expired ones are dropped, then the oldest ones.
 MAX_KEYS = 100_000
+#: How long a successful login keeps its (user, address) pair out of the user's lock.
+TRUSTED_SECONDS = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -38,14 +45,16 @@ class LoginThrottle:
         self._clock = clock
         self._lock = threading.Lock()
         self._failures: dict[tuple[str, str], deque[float]] = {}
+        self._trusted: dict[tuple[str, str], float] = {}  # (user, address) -> until
 
     def retry_after(self, user: str, address: str) -> int | None:
         """Whole seconds until this login may be tried again, or None when it may be tried now."""
         now = self._clock()
-        waits = [
-            self._wait(("user", user.lower()), self.limits.max_failures_per_user, now),
-            self._wait(("address", address), self.limits.max_failures_per_address, now),
-        ]
+        waits = [self._wait(("address", address), self.limits.max_failures_per_address, now)]
+        with self._lock:
+            trusted = self._trusted.get((user.lower(), address), 0.0) > now
+        if not trusted:
+            waits.append(self._wait(("user", user.lower()), self.limits.max_failures_per_user, now))
         longest = max((w for w in waits if w is not None), default=None)
         return None if longest is None else max(1, math.ceil(longest))
 
@@ -60,9 +69,15 @@ class LoginThrottle:
                 if limit > 0:
                     self._failures.setdefault(key, deque(maxlen=limit)).append(now)
 
-    def succeeded(self, user: str) -> None:
+    def succeeded(self, user: str, address: str) -> None:
+        now = self._clock()
         with self._lock:
             self._failures.pop(("user", user.lower()), None)
+            if len(self._trusted) >= MAX_KEYS:
+                self._trusted = {k: until for k, until in self._trusted.items() if until > now}
+                while len(self._trusted) >= MAX_KEYS:
+                    del self._trusted[next(iter(self._trusted))]
+            self._trusted[(user.lower(), address)] = now + TRUSTED_SECONDS
 
     def _wait(self, key: tuple[str, str], limit: int, now: float) -> float | None:
         if limit <= 0:

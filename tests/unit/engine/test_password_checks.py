@@ -108,3 +108,15 @@ def test_verified_credentials_are_remembered_for_a_while_and_a_bounded_number() 
         checks.remember(name, "pw", Verified(name, name))
     assert [checks.recent(name, "pw") is not None for name in ("a", "b", "c")] == [False, True, True]
     assert verify.calls == 0
+
+
+def test_failing_on_purpose_does_not_lock_a_user_out_where_it_logged_in_before() -> None:
+    checks, _, _ = _checks(max_failures_per_user=3, max_failures_per_address=10, window_seconds=60)
+    assert checks.check("engine@internal", "right", STORED, "10.0.0.5")  # the service, as usual
+    for _ in range(3):
+        assert not checks.check("engine@internal", "guess", STORED, "10.6.6.6")  # someone else
+    with pytest.raises(LoginLocked):
+        checks.check("engine@internal", "right", STORED, "10.6.6.6")
+    with pytest.raises(LoginLocked):
+        checks.check("engine@internal", "right", STORED, "10.0.0.7")  # a new address is locked too
+    assert checks.check("engine@internal", "right", STORED, "10.0.0.5")  # where it logged in: still fine

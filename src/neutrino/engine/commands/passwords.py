@@ -99,7 +99,7 @@ class PasswordChecks:
         good = self._verify(password, stored_hash if stored_hash is not None else _NOBODY)
         good = good and stored_hash is not None
         if good:
-            self.throttle.succeeded(principal)
+            self.throttle.succeeded(principal, source)
         else:
             self.throttle.failed(principal, source)
         return good

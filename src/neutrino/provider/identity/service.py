@@ -141,7 +141,7 @@ class IdentityService:
         if not good:
             self.throttle.failed(key, source)
             raise errors.Unauthorized(msg=_AUTH_FAILED)
-        self.throttle.succeeded(key)
+        self.throttle.succeeded(key, source)
 
     # --- revocation: Keystone revokes on these changes, in the unit of work that makes them -------
 
