@@ -133,7 +133,8 @@ class IdentityService:
         key = user.id if user is not None else named
         wait = self.throttle.retry_after(key, source)
         if wait is not None:
-            raise errors.AccountLocked(user=key, retry_after=wait)
+            # named as the client named it: an id here would tell that the name exists
+            raise errors.AccountLocked(user=named, retry_after=wait)
         if user is None:
             good = verify_nothing(password)
         else:
@@ -161,7 +162,7 @@ class IdentityService:
         )
 
     def revoke_token(self, claims: TokenClaims) -> None:
-        """``DELETE /v3/auth/tokens``: this token (and its rescoped copies: same audit id) dies."""
+        """``DELETE /v3/auth/tokens``: this token dies (by its audit id; a token rescoped from it has its own)."""
         with self.db.uow() as uow:
             self.issuer.revocations.record(
                 uow,
