@@ -132,6 +132,31 @@ async def grant_role(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def revoke_role(request: Request) -> Response:
+    """``DELETE /v3/projects/{p}/users/{u}/roles/{r}``: the user's tokens on that project die with the role
+    (as Keystone revokes them); a new token carries the roles left."""
+    _require_admin(request)
+    p = request.path_params
+    ident = identity_of(request)
+
+    def revoke() -> None:
+        with ident.db.uow() as uow:
+            removed = uow.execute(
+                sa.delete(t.role_assignments).where(
+                    t.role_assignments.c.user_id == p["user_id"],
+                    t.role_assignments.c.project_id == p["project_id"],
+                    t.role_assignments.c.role == p["role"],
+                )
+            )
+            if not removed.rowcount:
+                raise errors.ResourceNotFound()
+            ident.revoke_user_tokens(uow, p["user_id"], project_id=p["project_id"])
+            uow.commit()
+
+    await run_in_threadpool(revoke)
+    return Response(status_code=204)
+
+
 async def update_user(request: Request) -> Response:
     """``PATCH /v3/users/{id}``: an admin changes a user's password (or enables/disables it)."""
     _require_admin(request)
@@ -294,4 +319,5 @@ ROUTES = [
     ("/v3/users/{user_id}/password", change_own_password, ["POST"]),
     ("/v3/roles", list_roles, ["GET"]),
     ("/v3/projects/{project_id}/users/{user_id}/roles/{role}", grant_role, ["PUT"]),
+    ("/v3/projects/{project_id}/users/{user_id}/roles/{role}", revoke_role, ["DELETE"]),
 ]

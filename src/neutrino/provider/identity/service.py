@@ -146,13 +146,14 @@ class IdentityService:
 
     # --- revocation: Keystone revokes on these changes, in the unit of work that makes them -------
 
-    def revoke_user_tokens(self, uow: UnitOfWork, user_id: str) -> None:
-        """Every token of the user issued until now dies when ``uow`` commits (password changed,
-        user disabled or deleted)."""
+    def revoke_user_tokens(self, uow: UnitOfWork, user_id: str, project_id: str | None = None) -> None:
+        """Every token of the user (scoped to ``project_id`` when given) issued until now dies when ``uow``
+        commits (password changed, user disabled or deleted; a role on the project removed)."""
         now = time.time()
-        self.issuer.revocations.record(
-            uow, RevocationEvent(issued_before=now, expires_at=now + self.token_ttl, user_id=user_id)
+        event = RevocationEvent(
+            issued_before=now, expires_at=now + self.token_ttl, user_id=user_id, project_id=project_id
         )
+        self.issuer.revocations.record(uow, event)
 
     def revoke_project_tokens(self, uow: UnitOfWork, project_id: str) -> None:
         """Every token scoped to the project issued until now dies when ``uow`` commits (disabled, deleted)."""
