@@ -33,7 +33,7 @@ from pydantic import (
 
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
-_BRIDGE = r"^[A-Za-z0-9_.-]{1,15}$"  # an interface name (IFNAMSIZ - 1), nothing a shell or ip(8) reads twice
+_BRIDGE = r"^[A-Za-z0-9_.;-]{1,15}$"
 
 
 def _peers(values: list[str]) -> list[str]:
