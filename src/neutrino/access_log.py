@@ -18,6 +18,7 @@ import base64
 import binascii
 import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -114,7 +115,9 @@ class AccessLog:
         log.info(line)
         if self.path is not None:
             try:
-                with self._file_lock, self.path.open("a", encoding="utf-8") as out:
+                # 0600 when new: the log names users and who called what (issue 14)
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                with self._file_lock, os.fdopen(fd, "a", encoding="utf-8") as out:
                     out.write(line + "\n")
             except OSError as exc:  # a full disk must not fail the request
                 log.warning("cannot write the access log %s: %s", self.path, exc)

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from neutrino.private_files import private_dir
+
 if TYPE_CHECKING:
     from neutrino.up_ovn import OvnStack
 
@@ -161,8 +163,7 @@ def _local_agent(
     from neutrino.agent.app import create_app as create_agent_app
     from neutrino.agent.settings import AgentSettings
 
-    data_dir: Path = args.data_dir / "agent"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir: Path = private_dir(args.data_dir / "agent")
     token_file = data_dir / "token"
     if not token_file.exists():
         fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -487,6 +488,7 @@ def run(args: argparse.Namespace) -> int:
     # so what runs beside the servers (OVN) is stopped too
     signal.signal(signal.SIGTERM, _stopped)
     ovn: OvnStack | None = None
+    private_dir(args.data_dir)  # 0700: the three programs' keys, tokens and databases are below it
     try:
         if getattr(args, "backend", "builtin") == "ovn":
             ovn = start_ovn(args)

@@ -43,6 +43,7 @@ from neutrino.agent.vm.libvirt_domain import LibvirtBackend
 from neutrino.agent.vm.netns import NetnsBackend
 from neutrino.agent.vnic.base import DriverContext, VnicDriver, load_drivers
 from neutrino.neutron_client import Credentials, Endpoint, NeutronClient
+from neutrino.private_files import private_dir
 
 VM_BACKENDS: dict[str, type[VmBackend]] = {"libvirt": LibvirtBackend, "netns": NetnsBackend}
 #: the plugin types an agent in OVN mode plugs with the open_vswitch driver's OVN plug
@@ -111,7 +112,7 @@ def build_agent(
     writes no firewall and follows no provider (OVN serves DHCP and applies the groups)."""
     if host_net is None:
         host_net = MemoryNet() if settings.host_net == "memory" else IpRouteNet()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)  # 0700: the state names every plugged port and network
     ovn = settings.ovn
     firewall = Firewall(host_net) if settings.firewall == "iptables" and not ovn else None
     ovs: OvsDb = MemoryOvsDb() if settings.host_net == "memory" else VsctlOvsDb(settings.ovsdb)

@@ -96,6 +96,11 @@ class SecurityGroupNotSet(BadRequest):
         super().__init__(f"vNIC {nic}: security group {group_id} {reason}")
 
 
+class InvalidDeviceName(BadRequest):
+    def __init__(self, what: str, name: str, problem: str) -> None:
+        super().__init__(f"{what} {name!r} is no valid interface name: it {problem}")
+
+
 class PlugFailed(HostFailure):
     pass
 

@@ -7,6 +7,7 @@ shared by the agent's parts under one lock.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections import Counter
@@ -26,6 +27,7 @@ from neutrino.agent_api.schema import (
     SecurityGroupSpec,
     VmSpec,
 )
+from neutrino.private_files import FILE_MODE, private_dir
 
 STATE_VERSION = 1
 
@@ -121,9 +123,11 @@ class StateFile:
         return AgentState.model_validate_json(self.path.read_text())
 
     def save(self, state: AgentState) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w") as fh:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()  # a crash's leftover, maybe of another mode
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "w") as fh:
             fh.write(state.model_dump_json(indent=1))
             fh.flush()
             os.fsync(fh.fileno())

@@ -15,6 +15,7 @@ from neutrino.engine.commands import auth, nics
 from neutrino.engine.commands.clusters import add_cluster
 from neutrino.engine.commands.common import EngineContext, Ref
 from neutrino.engine.commands.datacenters import add_data_center
+from neutrino.engine.commands.passwords import PasswordChecks
 from neutrino.engine.domain import model
 from neutrino.engine.domain.macpool import MacRange
 from neutrino.engine.hosts.agent_client import AgentClients
@@ -24,6 +25,8 @@ from neutrino.engine.store import migrate
 from neutrino.engine.store.database import create_engine
 from neutrino.engine.store.secrets import SecretBox
 from neutrino.engine.store.uow import SqlUnitOfWork
+from neutrino.login_throttle import ThrottleLimits
+from neutrino.private_files import private_dir, private_sqlite
 
 MAC_POOL_KEY = nics.MAC_POOL_KEY
 INITIALIZED_KEY = "initialized"
@@ -46,7 +49,8 @@ class Engine:
 
 
 def build(settings: EngineSettings) -> Engine:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)  # it holds the secrets key and the database: 0700
+    private_sqlite(settings.db_url)  # created 0600 before SQLite creates it with the umask's mode
     db = create_engine(settings.db_url)
     read_db = create_engine(settings.db_url, readonly=True) if settings.db_url.startswith("sqlite") else db
     migrate.upgrade(db)
@@ -65,6 +69,13 @@ def build(settings: EngineSettings) -> Engine:
         ),
         agent_client=AgentClients(secrets, settings.agent_timeout),
         sso_token_lifetime=settings.sso_token_lifetime,
+        passwords=PasswordChecks(
+            ThrottleLimits(
+                max_failures_per_user=settings.login_max_failures_per_user,
+                max_failures_per_address=settings.login_max_failures_per_address,
+                window_seconds=settings.login_failure_window,
+            )
+        ),
     )
     password = _first_start(ctx, settings)
     return Engine(settings, db, read_db, ctx, password)

@@ -33,6 +33,11 @@ class EngineSettings(BaseSettings):
     agent_timeout: float = 30.0
     # seconds an SSO bearer token stays valid after login (oVirt's default: 10 hours)
     sso_token_lifetime: float = Field(default=36_000.0, gt=0)
+    # failed logins (HTTP Basic, SSO) allowed per user, and per client address, in any login_failure_window
+    # seconds; past that, logins are refused unchecked (401, Retry-After) until the window moves on (0: no limit)
+    login_max_failures_per_user: int = Field(default=5, ge=0)
+    login_max_failures_per_address: int = Field(default=30, ge=0)
+    login_failure_window: float = Field(default=300.0, gt=0)
     # days the audit log (/events) keeps an event (oVirt's AuditLogAgingThreshold: 30), and seconds between two
     # prunings of older ones
     event_retention_days: float = Field(default=30.0, gt=0)

@@ -8,6 +8,7 @@ The lead's ``neutrino up`` calls both, in that order, with one :class:`ProviderS
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,11 +20,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from neutrino.access_log import AccessLog
+from neutrino.login_throttle import LoginThrottle, ThrottleLimits
+from neutrino.private_files import private_dir, private_sqlite
 from neutrino.provider import errors
 from neutrino.provider.backends import Backend, build_backend
 from neutrino.provider.context import RequestContext
 from neutrino.provider.identity.service import IdentityService
-from neutrino.provider.identity.tokens import TokenIssuer
+from neutrino.provider.identity.tokens import Revocations, TokenIssuer
 from neutrino.provider.settings import ProviderSettings
 from neutrino.provider.store.db import Database
 
@@ -42,18 +45,21 @@ class BootstrapResult:
 
 def bootstrap(settings: ProviderSettings) -> BootstrapResult:
     """Create the data directory, migrate the database, ensure project/user ``admin`` exist."""
-    from neutrino.provider.identity.service import ensure_admin, load_token_secret
+    from neutrino.provider.identity.keyfile import load_signing_key
+    from neutrino.provider.identity.service import ensure_admin
+    from neutrino.provider.identity.tokens import purge_expired
     from neutrino.provider.store.migrate import upgrade
 
     url = settings.database_url()
-    if url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(url)
+    private_dir(settings.data_dir)
+    private_sqlite(url)
+    upgrade(url, token_key_file=settings.token_key_path())
+    load_signing_key(settings.token_key_path())
     db = Database(url, pool_size=1)
     try:
         with db.uow() as uow:
             password = ensure_admin(uow, settings.admin_password)
-            load_token_secret(uow)
+            purge_expired(uow, time.time())
             uow.commit()
     finally:
         db.dispose()
@@ -101,19 +107,21 @@ def create_app(settings: ProviderSettings) -> Starlette:
     from neutrino.provider.api.security_groups import SecurityGroupService
     from neutrino.provider.api.subnets import SubnetService
     from neutrino.provider.api.versions import routes as version_routes
+    from neutrino.provider.identity.keyfile import load_signing_key
     from neutrino.provider.identity.routes import routes as identity_routes
-    from neutrino.provider.identity.service import load_token_secret
 
     db = Database(settings.database_url(), pool_size=settings.db_pool_size)
-    with db.uow() as uow:
-        secret = load_token_secret(uow)
-        uow.commit()
-    issuer = TokenIssuer(secret)
+    issuer = TokenIssuer(load_signing_key(settings.token_key_path()), Revocations(db))
+    limits = ThrottleLimits(
+        max_failures_per_user=settings.login_max_failures_per_user,
+        max_failures_per_address=settings.login_max_failures_per_address,
+        window_seconds=settings.login_failure_window,
+    )
     state = ProviderState(
         settings=settings,
         db=db,
         issuer=issuer,
-        identity=IdentityService(db, issuer, settings.token_ttl_seconds),
+        identity=IdentityService(db, issuer, settings.token_ttl_seconds, LoginThrottle(limits)),
         backend=build_backend(settings, db),
     )
     routes: list[BaseRoute] = [*version_routes(), *identity_routes()]

@@ -162,6 +162,16 @@ class Unauthorized(NotAuthorized):
     message = "%(msg)s"
 
 
+class AccountLocked(NotAuthorized):
+    """Too many failed logins (Keystone's text); ``retry_after`` seconds until the next attempt counts."""
+
+    message = "The account is locked for user: %(user)s."
+
+    def __init__(self, *, user: str, retry_after: int) -> None:
+        super().__init__(user=user)
+        self.retry_after = retry_after
+
+
 class PolicyNotAuthorized(Forbidden):
     message = "(rule:%(action)s) is disallowed by policy."
 
@@ -175,6 +185,10 @@ class ResourceNotFound(NotFound):
     @property
     def type_name(self) -> str:
         return "HTTPNotFound"
+
+
+class TokenNotFound(NotFound):
+    message = "Could not find token: %(token_id)s."
 
 
 class NetworkNotFound(NotFound):

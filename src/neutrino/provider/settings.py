@@ -31,7 +31,15 @@ class ProviderSettings(BaseSettings):
     #: Base URL advertised in the Keystone catalog; taken from each request when empty.
     public_url: str = ""
     region: str = "RegionOne"
-    token_ttl_seconds: int = 12 * 3600
+    #: Lifetime of a Keystone token (Keystone's ``[token] expiration``, one hour by default).
+    token_ttl_seconds: int = Field(default=3600, gt=0)
+    #: The token signing key (0600); ``keystone-signing.key`` in ``data_dir`` when unset.
+    token_key_file: Path | None = None
+    #: Failed logins (Keystone password auth) allowed per user name, and per client address, in any
+    #: ``login_failure_window`` seconds before further attempts are refused unchecked (0: no limit).
+    login_max_failures_per_user: int = Field(default=5, ge=0)
+    login_max_failures_per_address: int = Field(default=30, ge=0)
+    login_failure_window: float = Field(default=300.0, gt=0)
     #: Tenant segmentation ranges (inclusive).
     vni_min: int = 1
     vni_max: int = 65535
@@ -84,6 +92,9 @@ class ProviderSettings(BaseSettings):
                     if getattr(self, name) is None:
                         raise ValueError(f"{name}: required for an ssl: {db} connection")
         return self
+
+    def token_key_path(self) -> Path:
+        return self.token_key_file or self.data_dir / "keystone-signing.key"
 
     def database_url(self) -> str:
         return self.db_url or f"sqlite:///{self.data_dir / 'provider.db'}"

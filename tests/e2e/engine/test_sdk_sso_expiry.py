@@ -12,6 +12,7 @@ import ovirtsdk4 as sdk
 import pytest
 import sqlalchemy as sa
 
+from neutrino.engine.store.repository import token_hash
 from tests.e2e.engine.conftest import ADMIN_PASSWORD, RunningEngine
 from tests.support.servers import free_port, neutrino_process
 
@@ -52,11 +53,16 @@ def sso(engine: RunningEngine) -> dict[str, str]:
     return body
 
 
+def hashed(*tokens: str) -> set[str]:
+    return {token_hash(token) for token in tokens}
+
+
 def stored_tokens(engine: RunningEngine) -> set[str]:
+    """The hashes of the stored sessions' tokens (the tokens themselves are never stored)."""
     db = sa.create_engine(engine.db_url)
     try:
         with db.connect() as conn:
-            return set(conn.execute(sa.text("SELECT token FROM sessions")).scalars())
+            return set(conn.execute(sa.text("SELECT token_hash FROM sessions")).scalars())
     finally:
         db.dispose()
 
@@ -96,13 +102,13 @@ def test_logout_removes_the_session_and_login_purges_expired_ones(short_lived: R
     conn = short_lived.connection()
     conn.system_service().get()
     token = conn._sso_token
-    assert {kept["access_token"], token} <= stored_tokens(short_lived)
+    assert hashed(kept["access_token"], token) <= stored_tokens(short_lived)
     conn.close()  # the SDK revokes its token at /ovirt-engine/services/sso-logout
-    assert token not in stored_tokens(short_lived)
+    assert not hashed(token) & stored_tokens(short_lived)
     assert httpx.get(short_lived.url, headers={"Authorization": f"Bearer {token}"}).status_code == 401
     wait_until_expired(kept["exp"])
     fresh = sso(short_lived)["access_token"]
-    assert stored_tokens(short_lived) == {fresh}
+    assert stored_tokens(short_lived) == hashed(fresh)
 
 
 def test_bad_credentials_still_raise_auth_error(short_lived: RunningEngine) -> None:

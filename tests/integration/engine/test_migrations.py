@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from neutrino.engine.store import migrate
 from neutrino.engine.store.database import create_engine
+from neutrino.engine.store.repository import token_hash
 from neutrino.engine.store.tables import metadata
 
 
@@ -92,5 +94,32 @@ def test_0005_numbers_the_events_by_time_and_names_what_they_link(database_url: 
                 {"t": datetime.now()},
             )
             assert conn.execute(sa.text("SELECT max(id) FROM events")).scalar_one() == 4
+    finally:
+        db.dispose()
+
+
+def test_0007_keeps_live_sessions_as_hashes_of_their_tokens(database_url: str) -> None:
+    db = create_engine(database_url)
+    try:
+        migrate.upgrade(db, "0006")
+        with db.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO users (id, name, domain, password_hash) VALUES ('u-1', 'u', 'internal', 'x')"
+                )
+            )
+            conn.execute(
+                sa.text("INSERT INTO sessions (token, user_id, created_at) VALUES ('live-token', 'u-1', :t)"),
+                {"t": datetime.now()},
+            )
+        migrate.upgrade(db, "0007")
+        with db.connect() as conn:
+            stored = conn.execute(sa.text("SELECT token_hash FROM sessions")).scalars().all()
+        assert stored == [token_hash("live-token")]  # the same session, found by the same token, not readable
+        command.downgrade(migrate.alembic_config(db), "0006")
+        with db.connect() as conn:
+            assert (
+                conn.execute(sa.text("SELECT count(*) FROM sessions")).scalar_one() == 0
+            )  # hashes are no tokens
     finally:
         db.dispose()

@@ -14,6 +14,7 @@ from neutrino.engine.api.app import TokenCache, create_app
 from neutrino.engine.bootstrap import Engine
 from neutrino.engine.commands import auth
 from neutrino.engine.domain import model
+from neutrino.engine.store.repository import token_hash
 from tests.integration.engine.conftest import BuildEngine
 
 SSO = "/ovirt-engine/sso/oauth/token"
@@ -24,15 +25,20 @@ API = "/ovirt-engine/api"
 def age(engine: Engine, token: str, seconds: float) -> None:
     """Move a session's login time back, as if it had been issued ``seconds`` earlier."""
     with engine.ctx.uow() as uow:
-        session = uow.sessions.get(token)
+        session = uow.sessions.for_token(token)
         assert session is not None
         session.created_at = session.created_at - timedelta(seconds=seconds)
         uow.commit()
 
 
 def stored_tokens(engine: Engine) -> set[str]:
+    """The tokens of the stored sessions, as hashes (the only form the database holds)."""
     with engine.ctx.reader() as uow:
-        return {s.token for s in uow.sessions.list(order_by="token")}
+        return {s.token_hash for s in uow.sessions.list(order_by="token_hash")}
+
+
+def hashed(*tokens: str) -> set[str]:
+    return {token_hash(token) for token in tokens}
 
 
 def sso_login(client: TestClient) -> dict[str, str]:
@@ -64,9 +70,9 @@ def client(make_engine: BuildEngine) -> Iterator[tuple[Engine, TestClient]]:
 def test_the_default_lifetime_is_ovirts_ten_hours(make_engine: BuildEngine) -> None:
     engine = make_engine()
     assert engine.ctx.sso_token_lifetime == 36_000.0
-    session = auth.open_session(engine.ctx, "admin@internal", "pw")
-    assert session is not None
-    assert auth.expires_at(engine.ctx, session) - session.created_at == timedelta(hours=10)
+    opened = auth.open_session(engine.ctx, "admin@internal", "pw")
+    assert opened is not None
+    assert auth.expires_at(engine.ctx, opened.session) - opened.session.created_at == timedelta(hours=10)
 
 
 def test_a_token_is_refused_once_its_lifetime_has_passed(make_engine: BuildEngine) -> None:
@@ -89,12 +95,12 @@ def test_login_purges_expired_sessions_only(make_engine: BuildEngine) -> None:
     assert old1 and old2 and fresh
     age(engine, old1, 61)
     age(engine, old2, 3600)
-    assert stored_tokens(engine) == {old1, old2, fresh}  # nothing purges them before the next login
+    assert stored_tokens(engine) == hashed(old1, old2, fresh)  # nothing purges them before the next login
     assert auth.login(engine.ctx, "admin@internal", "wrong") is None
-    assert stored_tokens(engine) == {old1, old2, fresh}  # a failed login changes nothing
+    assert stored_tokens(engine) == hashed(old1, old2, fresh)  # a failed login changes nothing
     new = auth.login(engine.ctx, "admin@internal", "pw")
     assert new
-    assert stored_tokens(engine) == {fresh, new}
+    assert stored_tokens(engine) == hashed(fresh, new)
 
 
 def test_logout_removes_the_session(make_engine: BuildEngine) -> None:
@@ -102,7 +108,7 @@ def test_logout_removes_the_session(make_engine: BuildEngine) -> None:
     keep, drop = auth.login(engine.ctx, "admin", "pw"), auth.login(engine.ctx, "admin", "pw")
     assert keep and drop
     auth.logout(engine.ctx, drop)
-    assert stored_tokens(engine) == {keep}
+    assert stored_tokens(engine) == hashed(keep)
 
 
 def test_the_sso_answer_tells_when_the_token_expires(client: tuple[Engine, TestClient]) -> None:
@@ -111,7 +117,7 @@ def test_the_sso_answer_tells_when_the_token_expires(client: tuple[Engine, TestC
     body = sso_login(c)
     after = time.time()
     with engine.ctx.reader() as uow:
-        session = uow.sessions.get(body["access_token"])
+        session = uow.sessions.for_token(body["access_token"])
     assert session is not None
     assert int(body["exp"]) == int(auth.expires_at(engine.ctx, session).timestamp() * 1000)
     assert (before + 2.0) * 1000 - 1 <= int(body["exp"]) <= (after + 2.0) * 1000 + 1
@@ -135,9 +141,9 @@ def test_sso_logout_revokes_at_once_and_removes_the_session(client: tuple[Engine
     engine, c = client
     token = sso_login(c)["access_token"]
     assert c.get(API, headers=bearer(token)).status_code == 200
-    assert token in stored_tokens(engine)
+    assert token_hash(token) in stored_tokens(engine) and token not in stored_tokens(engine)
     assert c.post(LOGOUT, data={"scope": "ovirt-app-api", "token": token}).status_code == 200
-    assert token not in stored_tokens(engine)
+    assert token_hash(token) not in stored_tokens(engine)
     assert c.get(API, headers=bearer(token)).status_code == 401
 
 
@@ -160,21 +166,21 @@ def test_the_token_cache_is_bounded_and_rereads_what_it_dropped(make_engine: Bui
 def test_the_token_cache_never_trusts_a_token_past_its_expiry(make_engine: BuildEngine) -> None:
     engine = make_engine(sso_token_lifetime=1.0)
     cache = TokenCache(engine.ctx)
-    session = auth.open_session(engine.ctx, "admin", "pw")
-    assert session is not None
-    assert cache.valid(session.token)
-    time.sleep(max(0.0, auth.expires_at(engine.ctx, session).timestamp() - time.time()) + 0.05)
-    assert not cache.valid(session.token)
-    assert session.token not in cache
+    opened = auth.open_session(engine.ctx, "admin", "pw")
+    assert opened is not None
+    assert cache.valid(opened.token)
+    time.sleep(max(0.0, auth.expires_at(engine.ctx, opened.session).timestamp() - time.time()) + 0.05)
+    assert not cache.valid(opened.token)
+    assert opened.token not in cache
 
 
 def test_expiry_is_measured_in_utc_on_every_backend(make_engine: BuildEngine) -> None:
     engine = make_engine()
-    session = auth.open_session(engine.ctx, "admin", "pw")
-    assert session is not None
+    opened = auth.open_session(engine.ctx, "admin", "pw")
+    assert opened is not None
     with engine.ctx.reader() as uow:
-        stored = uow.sessions.get(session.token)
+        stored = uow.sessions.for_token(opened.token)
     assert stored is not None
     assert stored.created_at.utcoffset() == timedelta(0)
     assert abs(stored.created_at - model.utcnow()) < timedelta(minutes=1)
-    assert auth.expires_at(engine.ctx, stored) == auth.expires_at(engine.ctx, session)
+    assert auth.expires_at(engine.ctx, stored) == auth.expires_at(engine.ctx, opened.session)

@@ -184,3 +184,52 @@ def test_member_port_binding_policy(tmp_path: Path) -> None:
             user.error(
                 user.c.post("/v2.0/networks", json={"network": {"provider:network_type": "vlan"}}), 403
             )
+
+
+def test_deleting_or_disabling_kills_the_tokens_at_once(shared_provider: RunningProvider) -> None:
+    url = shared_provider.url
+    names = [unique(n) for n in ("gone", "off", "proj")]
+    for name in names:
+        shared_provider.add_user(name, "pw", name + "-p")
+    tokens = {name: shared_provider.token(name, "pw", name + "-p") for name in names}
+
+    def networks(token: str) -> int:
+        return httpx.get(f"{url}/v2.0/networks", headers={"X-Auth-Token": token}).status_code
+
+    assert [networks(t) for t in tokens.values()] == [200, 200, 200]
+    with shared_provider.admin() as admin:
+        user_id = admin.get("/v3/users", params={"name": names[0]}).json()["users"][0]["id"]
+        assert admin.delete(f"/v3/users/{user_id}").status_code == 204
+        assert admin.delete(f"/v3/users/{user_id}").status_code == 404
+        off = admin.get("/v3/projects", params={"name": names[1] + "-p"}).json()["projects"][0]["id"]
+        disabled = admin.patch(f"/v3/projects/{off}", json={"project": {"enabled": False}})
+        assert disabled.status_code == 200 and disabled.json()["project"]["enabled"] is False
+        gone = admin.get("/v3/projects", params={"name": names[2] + "-p"}).json()["projects"][0]["id"]
+        assert admin.delete(f"/v3/projects/{gone}").status_code == 204
+        assert admin.get(f"/v3/projects/{gone}").status_code == 404
+        assert networks(shared_provider._admin_token) == 200  # the admin's token is not touched
+    assert [networks(t) for t in tokens.values()] == [401, 401, 401]
+    assert httpx.post(f"{url}/v3/auth/tokens", json=_v3(names[1], "pw", names[1] + "-p")).status_code == 401
+
+
+def test_removing_a_role_kills_the_users_tokens_on_that_project_only(
+    shared_provider: RunningProvider,
+) -> None:
+    url, name = shared_provider.url, unique("rolf")
+    shared_provider.add_user(name, "pw", name + "-p")
+    with shared_provider.admin() as admin:
+        user_id = admin.get("/v3/users", params={"name": name}).json()["users"][0]["id"]
+        own = admin.get("/v3/projects", params={"name": name + "-p"}).json()["projects"][0]["id"]
+        other = admin.post("/v3/projects", json={"project": {"name": name + "-q"}}).json()["project"]["id"]
+        assert admin.put(f"/v3/projects/{other}/users/{user_id}/roles/member").status_code == 204
+        kept = shared_provider.token(name, "pw", name + "-p")
+        dropped = shared_provider.token(name, "pw", name + "-q")
+        assert admin.delete(f"/v3/projects/{other}/users/{user_id}/roles/member").status_code == 204
+        assert admin.delete(f"/v3/projects/{other}/users/{user_id}/roles/member").status_code == 404
+        assert own != other
+
+    def networks(token: str) -> int:
+        return httpx.get(f"{url}/v2.0/networks", headers={"X-Auth-Token": token}).status_code
+
+    assert (networks(kept), networks(dropped)) == (200, 401)
+    assert httpx.post(f"{url}/v3/auth/tokens", json=_v3(name, "pw", name + "-q")).status_code == 401

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import stat
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from neutrino.provider.identity.keyfile import load_signing_key
 from neutrino.provider.store import tables as t
 from neutrino.provider.store.db import Database, UnitOfWork
 from neutrino.provider.store.migrate import current_revision, downgrade, upgrade
@@ -23,7 +26,7 @@ def _names(db: Database) -> list[str]:
 
 def test_migrations_up_and_down(database_url: str) -> None:
     upgrade(database_url)
-    assert current_revision(database_url) == "0004"
+    assert current_revision(database_url) == "0005"
     engine = sa.create_engine(database_url)
     with engine.connect() as conn:
         tables = set(sa.inspect(conn).get_table_names())
@@ -33,6 +36,36 @@ def test_migrations_up_and_down(database_url: str) -> None:
     with engine.connect() as conn:
         assert "networks" not in sa.inspect(conn).get_table_names()
     engine.dispose()
+
+
+def test_the_signing_key_moves_out_of_the_database_into_a_0600_file(
+    database_url: str, tmp_path: Path
+) -> None:
+    upgrade(database_url, "0004")
+    engine = sa.create_engine(database_url)
+    key = "ab" * 32
+    with engine.begin() as conn:
+        conn.execute(sa.insert(t.provider_meta).values(key="token_secret", value=key))
+    key_file = tmp_path / "keys" / "keystone-signing.key"
+    try:
+        upgrade(database_url, token_key_file=key_file)
+        assert key_file.read_text().strip() == key
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(t.provider_meta.c.key)).all() == []
+        assert load_signing_key(key_file) == bytes.fromhex(key)
+
+        downgrade(database_url, "0004", token_key_file=key_file)
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(t.provider_meta.c.value)).scalar_one() == key
+        key_file.write_text("cd" * 32)  # another key where the database's must go: refused, nothing lost
+        with pytest.raises(RuntimeError, match="holds another key"):
+            upgrade(database_url, token_key_file=key_file)
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(t.provider_meta.c.value)).scalar_one() == key
+    finally:
+        engine.dispose()
 
 
 def test_unit_of_work_commits_only_when_told(database_url: str) -> None:

@@ -16,8 +16,9 @@ from neutrino.agent.app import build_agent
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.hostnet import HostNetError, LinkChange, VxlanSpec
 from neutrino.agent.datapath.iproute import IpRouteNet
+from neutrino.agent.errors import PlugFailed
 from neutrino.agent.settings import AgentSettings
-from neutrino.agent_api.schema import NicSpec, VmSpec
+from neutrino.agent_api.schema import NetworkSpec, NicSpec, VmSpec
 from tests.support.netlab import Lab, sh
 
 pytestmark = pytest.mark.root
@@ -172,3 +173,63 @@ def test_netns_guests_on_linux_bridge_on_one_host(lab: Lab, host: CountingNet, t
     agent.vms.destroy_vm("b")
     assert {n for n in links(host.netns) if n != "lo"} == set()
     assert not ({guest_a, guest_b} & set(sh("ip", "netns", "list").stdout.split()))
+
+
+def test_the_agent_uses_a_host_admins_bridge_as_it_is_and_refuses_to_adopt_a_foreign_one(
+    lab: Lab, host: CountingNet, tmp_path: Path
+) -> None:
+    """oVirt hosts come with ``ovirtmgmt`` made by their admin, carrying the host's own address: a whole
+    run/stop cycle of VMs on the engine's ``ovirtmgmt`` network leaves it as it was. A device holding a
+    provider network's bridge name is refused, named in the error; the agent's own devices carry its mark."""
+    assert host.netns is not None
+    # as on a host: a fixed MAC, the uplink (here a veth) enslaved, the host's address on the bridge
+    ip = ("ip", "-n", host.netns)
+    sh(*ip, "link", "add", "ovirtmgmt", "address", "02:52:00:00:00:01", "type", "bridge")
+    sh(*ip, "link", "add", "uplink", "type", "veth", "peer", "name", "uplink-p")
+    sh(*ip, "link", "set", "uplink", "master", "ovirtmgmt", "up")
+    sh(*ip, "link", "set", "uplink-p", "up")
+    sh(*ip, "addr", "add", "10.252.0.1/24", "dev", "ovirtmgmt")
+    sh(*ip, "link", "set", "ovirtmgmt", "up")
+    before = links(host.netns)["ovirtmgmt"]
+    settings = AgentSettings(
+        data_dir=tmp_path / "agent",
+        token=SecretStr("t"),
+        vm_backend="netns",
+        host_net="kernel",
+        vnic_drivers={"LINUX_BRIDGE": "linux_bridge"},
+        tunnel_ip="10.199.0.1",
+        netns_prefix=f"{lab.prefix}g-",
+        guest_dhcp=False,
+    )
+    agent = build_agent(settings, host_net=host)
+    agent.networks.setup_network("ovirtmgmt", NetworkSpec(mtu=1400))
+    internal = {
+        "nic_id": "nic-1",
+        "name": "nic1",
+        "mac": "56:6f:1a:00:02:01",
+        "internal": {"network": "ovirtmgmt"},
+    }
+    vm, _ = agent.vms.create_vm(VmSpec.model_validate({"vm_id": "a", "name": "a", "nics": [internal]}))
+    assert vm.status == "Up" and vm.nics[0].plugged is not None and vm.nics[0].plugged.bridge == "ovirtmgmt"
+    agent.vms.destroy_vm("a")
+    agent.networks.teardown_network("ovirtmgmt")
+    after = links(host.netns)["ovirtmgmt"]
+    kept = ("mtu", "address", "ifalias")  # carrier and operstate follow the ports on their own
+    assert [after.get(k) for k in kept] == [before.get(k) for k in kept] and "UP" in after["flags"]
+    assert host.addresses("ovirtmgmt") == {"10.252.0.1/24"}
+
+    net = str(uuid.uuid4())
+    brq = linux_net.brq_name(net)
+    sh("ip", "-n", host.netns, "link", "add", brq, "type", "bridge")
+    with pytest.raises(PlugFailed, match=f"device {brq} \\(bridge\\) exists and was not created by Neutrino"):
+        agent.vms.create_vm(VmSpec.model_validate({"vm_id": "b", "name": "b", "nics": [nic(2, net)]}))
+    sh("ip", "-n", host.netns, "link", "del", brq)
+    agent.vms.create_vm(VmSpec.model_validate({"vm_id": "b", "name": "b", "nics": [nic(2, net)]}))
+    mine = links(host.netns)
+    assert (
+        mine[brq].get("ifalias") == linux_net.OWNER_MARK
+        and mine["vxlan-7"].get("ifalias") == linux_net.OWNER_MARK
+    )
+    agent.vms.destroy_vm("b")
+    assert {n for n in links(host.netns) if n != "lo"} == {"ovirtmgmt", "uplink", "uplink-p"}
+    assert linux_net.bridge_ports(host, "ovirtmgmt") == ["uplink"]

@@ -272,6 +272,51 @@ def test_internal_networks_get_a_local_bridge_and_carry_vnics(client: TestClient
     assert client.get(f"{API}/networks").json() == {"networks": []}
 
 
+def test_a_host_admins_bridge_is_used_as_it_is_and_survives_the_network(
+    client: TestClient, world: World
+) -> None:
+    host = MemoryNet(world)
+    host.add_bridge("ovirtmgmt", 9000)  # pre-created by the host's admin, down, with an address
+    host.add_address("ovirtmgmt", "192.0.2.10/24")
+    calls = world.calls
+    assert client.put(f"{API}/networks/ovirtmgmt", json={"mtu": 1500}).status_code == 201
+    created = client.post(f"{API}/vms", json=vm("vm-1", int_nic(1)))
+    assert created.status_code == 201 and created.json()["nics"][0]["plugged"]["bridge"] == "ovirtmgmt"
+    assert client.delete(f"{API}/vms/vm-1").status_code == 200
+    assert client.delete(f"{API}/networks/ovirtmgmt").status_code == 204
+    bridge = host.link("ovirtmgmt")
+    assert bridge is not None and (bridge.mtu, bridge.up, bridge.alias) == (9000, False, None)
+    assert host.addresses("ovirtmgmt") == {"192.0.2.10/24"}
+    assert world.calls == calls  # the run/stop cycle neither changed nor removed it
+
+
+def test_a_provider_network_whose_bridge_a_foreign_device_holds_is_refused(
+    client: TestClient, world: World
+) -> None:
+    bridge = linux_net.brq_name(NET_A)
+    MemoryNet(world).add_bridge(bridge)  # not the agent's
+    refused = client.post(f"{API}/vms", json=vm("vm-1", ext_nic(1)))
+    assert refused.status_code == 500 and error_code(refused) == "PlugFailed"
+    assert f"device {bridge} (bridge) exists and was not created by Neutrino" in refused.text
+    assert [link.name for link in MemoryNet(world).links()] == [bridge]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "says"),
+    [
+        ("/networks/a-very-long-network-name", {}, "no valid interface name"),
+        ("/networks/red%20x", {}, "no valid interface name"),
+        ("/networks/red", {"bridge": "br;red"}, "no valid interface name"),
+    ],
+)
+def test_names_that_cannot_be_interfaces_are_400(
+    client: TestClient, world: World, path: str, body: dict, says: str
+) -> None:
+    response = client.put(f"{API}{path}", json=body)
+    assert response.status_code == 400 and says in response.text, response.text
+    assert world.calls == 0
+
+
 # -- restart ----------------------------------------------------------------------------
 def test_a_restarted_agent_replugs_what_it_had_and_changes_nothing(agent: MakeClient, world: World) -> None:
     with agent() as client:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from neutrino.agent.datapath import linux_net
-from neutrino.agent.datapath.hostnet import HostNetError, VxlanSpec
+from neutrino.agent.datapath.hostnet import HostNetError, LinkChange, VxlanSpec
 from neutrino.agent.datapath.memory import MemoryNet
 
 
@@ -29,16 +29,60 @@ def test_ensure_bridge_twice_changes_nothing_the_second_time() -> None:
 
 def test_ensure_bridge_corrects_mtu_and_state() -> None:
     net = MemoryNet()
-    net.add_bridge("br0")
+    linux_net.ensure_bridge(net, "br0")
+    net.set_link("br0", LinkChange(mtu=9000, up=False))
     link = linux_net.ensure_bridge(net, "br0", 1400)
-    assert (link.mtu, link.up) == (1400, True)
+    assert (link.mtu, link.up, link.alias) == (1400, True, linux_net.OWNER_MARK)
 
 
 def test_ensure_bridge_refuses_a_device_of_another_kind() -> None:
     net = MemoryNet()
-    net.add_veth("br0", "peer0")
+    linux_net.ensure_veth(net, "br0", "peer0", None)
     with pytest.raises(HostNetError, match="not a bridge"):
         linux_net.ensure_bridge(net, "br0")
+
+
+def test_what_the_agent_did_not_create_it_neither_adopts_nor_deletes() -> None:
+    net = MemoryNet()
+    net.add_bridge("ovirtmgmt", 1500)  # a host admin's bridge: no mark
+    net.add_vxlan("vx", VxlanSpec(vni=5, local=None))
+    net.add_veth("tapx", "eth0")
+    calls = net.world.calls
+    with pytest.raises(linux_net.ForeignDevice, match="device ovirtmgmt .* not created by Neutrino"):
+        linux_net.ensure_bridge(net, "ovirtmgmt", 1400)
+    with pytest.raises(linux_net.ForeignDevice, match="device vx "):
+        linux_net.ensure_vxlan(net, "vx", VxlanSpec(vni=6, local=None))
+    with pytest.raises(linux_net.ForeignDevice, match="device tapx "):
+        linux_net.ensure_veth(net, "tapx", "eth1", None)
+    for name in ("ovirtmgmt", "vx", "tapx"):
+        linux_net.delete_link(net, name)
+    assert net.world.calls == calls  # nothing changed, nothing deleted
+    link = net.link("ovirtmgmt")
+    assert link is not None and (link.mtu, link.up) == (1500, False)
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("", "1 to 15 characters"),
+        ("a" * 16, "1 to 15 characters"),
+        ("br 0", "only letters"),
+        ("br/0", "only letters"),
+        ("br;rm", "only letters"),
+        ("..", "only letters"),
+        ("brü", "only letters"),
+    ],
+)
+def test_device_names_are_checked_before_reaching_the_kernel(name: str, problem: str) -> None:
+    assert problem in (linux_net.device_name_problem(name) or "")
+    with pytest.raises(HostNetError, match="invalid device name"):
+        linux_net.ensure_bridge(MemoryNet(), name)
+
+
+def test_valid_device_names() -> None:
+    assert [linux_net.device_name_problem(n) for n in ("ovirtmgmt", "br-int", "a.b_c", "x" * 15)] == [
+        None
+    ] * 4
 
 
 def test_ensure_vxlan_recreates_a_device_with_another_vni() -> None:

@@ -105,3 +105,15 @@ def test_check_memory() -> None:
     for bad in (0, -5):
         with pytest.raises(errors.BadRequest, match="'memory'"):
             check_memory(bad)
+
+
+def test_an_internal_networks_bridge_is_its_name_only_when_that_can_be_an_interface_name() -> None:
+    from neutrino.engine.domain.model import Network, bridge_name
+
+    def net(name: str) -> Network:
+        return Network(id="0f3e2d1c-aaaa-bbbb-cccc-111122223333", name=name, data_center_id="dc")
+
+    assert bridge_name(net("ovirtmgmt")) == "ovirtmgmt"
+    assert bridge_name(net("vm.net_1-a")) == "vm.net_1-a"
+    for name in ("a" * 16, "my net", "réseau", "br;x", ".."):
+        assert bridge_name(net(name)) == "on0f3e2d1caaaab"

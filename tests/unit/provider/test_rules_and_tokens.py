@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from neutrino.provider import errors
 from neutrino.provider.api.security_group_rules import SecurityGroupRuleService
 from neutrino.provider.identity.passwords import hash_password, verify_password
-from neutrino.provider.identity.tokens import TokenClaims, TokenIssuer
+from neutrino.provider.identity.tokens import RevocationEvent, TokenClaims, TokenIssuer
 
 
 def rule(**given: Any) -> dict[str, Any]:
@@ -77,8 +79,55 @@ def test_tokens() -> None:
     body, _, sig = token.partition(".")
     assert issuer.validate(body[:-2] + "xx." + sig) is None
     assert issuer.validate(issuer.issue(_claims(ttl=-1))) is None
-    issuer.revoke(token)
+    assert issuer.validate(issuer.issue(_claims(ttl=-1)), expired_window=60) is not None  # allow_expired
+
+
+class _Uow:
+    """What Revocations.record needs of a unit of work: a statement sink and commit callbacks."""
+
+    def __init__(self) -> None:
+        self.statements: list[object] = []
+        self.callbacks: list[Callable[[], None]] = []
+
+    def execute(self, statement: object) -> None:
+        self.statements.append(statement)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self.callbacks.append(callback)
+
+    def commit(self) -> None:
+        for callback in self.callbacks:
+            callback()
+
+
+def test_revocation_events_kill_what_they_name_issued_until_their_time() -> None:
+    issuer = TokenIssuer(b"k" * 32)
+    before = _claims()
+    token = issuer.issue(before)
+    other_user = issuer.issue(replace(before, user_id="u2", audit_id="a2"))
+    cut = before.issued_at + 1
+    after = issuer.issue(replace(before, issued_at=cut + 1, audit_id="later"))
+
+    uow = _Uow()
+    issuer.revocations.record(uow, RevocationEvent(issued_before=cut, expires_at=cut + 60, user_id="u"))  # type: ignore[arg-type]
+    assert issuer.validate(token) is not None  # not before the unit of work commits
+    uow.commit()
+    assert len(uow.statements) == 1
     assert issuer.validate(token) is None
+    assert issuer.validate(other_user) is not None  # another user
+    assert issuer.validate(after) is not None  # issued after the event (a new password's token)
+
+    by_project, by_audit = _Uow(), _Uow()
+    issuer.revocations.record(
+        by_project, RevocationEvent(issued_before=cut, expires_at=cut + 60, project_id="p")
+    )  # type: ignore[arg-type]
+    issuer.revocations.record(
+        by_audit, RevocationEvent(issued_before=cut + 5, expires_at=cut + 60, audit_id="later")
+    )  # type: ignore[arg-type]
+    by_project.commit()
+    assert issuer.validate(other_user) is None
+    by_audit.commit()
+    assert issuer.validate(after) is None
 
 
 def test_passwords() -> None:

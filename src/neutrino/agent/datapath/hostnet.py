@@ -31,6 +31,8 @@ class LinkInfo:
     master: str | None = None
     vxlan_id: int | None = None
     vxlan_local: str | None = None
+    #: the device's ``ifalias``; the agent marks what it creates (``linux_net.OWNER_MARK``)
+    alias: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class LinkChange:
     mtu: int | None = None
     address: str | None = None
     up: bool | None = None
+    alias: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 

@@ -67,6 +67,7 @@ class IpRouteNet(HostNet):
             master=raw.get("master"),
             vxlan_id=data.get("id") if kind == "vxlan" else None,
             vxlan_local=data.get("local") if kind == "vxlan" else None,
+            alias=raw.get("ifalias") or None,
         )
 
     def link(self, name: str) -> LinkInfo | None:
@@ -147,6 +148,8 @@ class IpRouteNet(HostNet):
             args += ["mtu", str(change.mtu)]
         if change.address:
             args += ["address", change.address]
+        if change.alias:
+            args += ["alias", change.alias]
         for key, value in change.extra.items():
             args += [key, value]
         if change.up is not None:

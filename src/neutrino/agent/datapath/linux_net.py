@@ -3,10 +3,17 @@
 Creating what exists (with the right attributes) or deleting what is gone changes nothing, so
 the agent can replay its whole state after a restart. Every function takes the :class:`HostNet`
 to act on; none keeps state of its own.
+
+Ownership: every bridge, VXLAN device and veth host end created here carries the ifalias
+:data:`OWNER_MARK`. An existing device without it is someone else's (a host admin's ``ovirtmgmt``, another
+program's bridge): the ``ensure_*`` functions refuse to adopt it (:class:`ForeignDevice`, naming it), and
+:func:`delete_link` leaves it alone. A device is marked right after it is created (``ip link add`` ignores
+an alias), so one left by a crash in between is treated as foreign until someone removes it.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 
@@ -14,6 +21,46 @@ from neutrino.agent.datapath.hostnet import HostNet, HostNetError, LinkChange, L
 
 IFNAMSIZ = 15
 _VXLAN_NAME = re.compile(r"vxlan-\d+")
+#: The ifalias of every device the agent creates (its ownership mark).
+OWNER_MARK = "neutrino"
+#: What a device name may be made of: a name reaching the kernel from an API call is checked against it.
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+log = logging.getLogger(__name__)
+
+
+class ForeignDevice(HostNetError):
+    """A device the agent would create or change exists without the agent's mark: it is not ours."""
+
+    def __init__(self, link: LinkInfo) -> None:
+        super().__init__(
+            f"device {link.name} ({link.kind or 'physical'}) exists and was not created by Neutrino "
+            f"(no ifalias {OWNER_MARK!r}); it is left alone: remove or rename it, or use another name"
+        )
+        self.device = link.name
+
+
+def owned(link: LinkInfo) -> bool:
+    """Whether the agent created this device (it carries :data:`OWNER_MARK`)."""
+    return link.alias == OWNER_MARK
+
+
+def device_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be an interface name (1-15 characters of ``[A-Za-z0-9_.-]``), or None."""
+    if not name or len(name) > IFNAMSIZ:
+        return f"must be 1 to {IFNAMSIZ} characters long"
+    if not set(name) <= _NAME_CHARS or name in (".", ".."):
+        return "may contain only letters, digits, '_', '.' and '-'"
+    return None
+
+
+def _mark(net: HostNet, name: str) -> None:
+    net.set_link(name, LinkChange(alias=OWNER_MARK))
+
+
+def _expect_owned(link: LinkInfo) -> None:
+    if not owned(link):
+        raise ForeignDevice(link)
 
 
 def tap_name(port_id: str) -> str:
@@ -37,8 +84,9 @@ def vxlan_name(vni: int) -> str:
 
 
 def _check_name(name: str) -> None:
-    if not name or len(name) > IFNAMSIZ or "/" in name or " " in name:
-        raise HostNetError(f"invalid device name {name!r} (1-{IFNAMSIZ} characters, no '/' or space)")
+    problem = device_name_problem(name)
+    if problem is not None:
+        raise HostNetError(f"invalid device name {name!r}: {problem}")
 
 
 def _expect_kind(link: LinkInfo, kind: str) -> None:
@@ -75,7 +123,9 @@ def ensure_bridge(net: HostNet, name: str, mtu: int | None = None, *, host_ipv6:
     link = net.link(name)
     if link is None:
         net.add_bridge(name, mtu)
+        _mark(net, name)
     else:
+        _expect_owned(link)
         _expect_kind(link, "bridge")
     if not host_ipv6:
         ensure_sysctl(net, f"net/ipv6/conf/{name}/disable_ipv6", "1", missing_ok=True)
@@ -103,12 +153,14 @@ def ensure_vxlan(net: HostNet, name: str, spec: VxlanSpec, bridge: str | None = 
     _check_name(name)
     link = net.link(name)
     if link is not None:
+        _expect_owned(link)
         _expect_kind(link, "vxlan")
         if link.vxlan_id != spec.vni or (spec.local and link.vxlan_local != spec.local):
             net.delete_link(name)
             link = None
     if link is None:
         net.add_vxlan(name, spec)
+        _mark(net, name)
     return ensure_link_state(net, name, master=bridge, mtu=spec.mtu)
 
 
@@ -163,9 +215,14 @@ def ensure_detached(net: HostNet, name: str) -> None:
 
 
 def delete_link(net: HostNet, name: str) -> None:
-    """No device named ``name``."""
-    if net.link(name) is not None:
-        net.delete_link(name)
+    """No device of the agent's named ``name``: one without the mark is not ours and stays (logged)."""
+    link = net.link(name)
+    if link is None:
+        return
+    if not owned(link):
+        log.warning("not deleting %s: it was not created by Neutrino (no ifalias %r)", name, OWNER_MARK)
+        return
+    net.delete_link(name)
 
 
 def ensure_netns(net: HostNet, name: str) -> None:
@@ -190,11 +247,14 @@ def ensure_veth(net: HostNet, name: str, peer: str, peer_netns: str | None) -> L
     link = net.link(name)
     target = net.in_netns(peer_netns) if peer_netns else net
     if link is not None:
+        _expect_owned(link)
         _expect_kind(link, "veth")
         if target.link(peer) is not None:
             return link
         net.delete_link(name)
     net.add_veth(name, peer, peer_netns)
+    _mark(net, name)
+    _mark(target, peer)  # both ends are ours (the OVS hybrid plug deletes a pair by its peer's name)
     found = net.link(name)
     assert found is not None
     return found

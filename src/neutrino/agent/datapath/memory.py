@@ -133,6 +133,7 @@ class MemoryNet(HostNet):
             mtu=change.mtu or link.mtu,
             address=change.address or link.address,
             up=link.up if change.up is None else change.up,
+            alias=change.alias or link.alias,
         )
 
     def delete_link(self, name: str) -> None:

@@ -125,8 +125,15 @@ def create_api(ctx: EngineContext) -> list[Route]:
         username, password = str(form.get("username", "")), str(form.get("password", ""))
         request.state.user = username  # for the access log (never the password)
         source = request.client.host if request.client else ""
-        session = await run_in_threadpool(auth.open_session, ctx, username, password, source)
-        if session is None:
+        try:
+            opened = await run_in_threadpool(auth.open_session, ctx, username, password, source)
+        except auth.LoginLocked as exc:
+            return JSONResponse(
+                {"error_code": "access_denied", "error": str(exc)},
+                401,
+                headers={"Retry-After": str(exc.retry_after)},
+            )
+        if opened is None:
             return JSONResponse(
                 {
                     "error_code": "access_denied",
@@ -135,11 +142,11 @@ def create_api(ctx: EngineContext) -> list[Route]:
                 400,
             )
         expires = int(
-            auth.expires_at(ctx, session).timestamp() * 1000
+            auth.expires_at(ctx, opened.session).timestamp() * 1000
         )  # milliseconds since the epoch, as oVirt
         return JSONResponse(
             {
-                "access_token": session.token,
+                "access_token": opened.token,
                 "scope": str(form.get("scope", "ovirt-app-api")),
                 "exp": str(expires),
                 "token_type": "bearer",
@@ -156,7 +163,14 @@ def create_api(ctx: EngineContext) -> list[Route]:
 
     async def api(request: Request) -> Response:
         wants_json = _wants_json(request)
-        actor = await run_in_threadpool(_authenticated, request, ctx, tokens)
+        try:
+            actor = await run_in_threadpool(_authenticated, request, ctx, tokens)
+        except auth.LoginLocked as exc:
+            return _render(
+                Reply(401, "fault", fault(str(exc), "Unauthorized")),
+                wants_json,
+                {"WWW-Authenticate": 'Bearer realm="RESTAPI"', "Retry-After": str(exc.retry_after)},
+            )
         if actor is None:
             return _render(
                 Reply(401, "fault", fault("Authentication required.", "Unauthorized")),
@@ -219,8 +233,9 @@ def _authenticated(request: Request, ctx: EngineContext, tokens: TokenCache) -> 
             name, _, password = base64.b64decode(value).decode().partition(":")
         except ValueError:
             return None
-        user = auth.authenticate(ctx, name, password)
-        return events.Actor(user.id, user.principal) if user is not None else None
+        source = request.client.host if request.client else ""
+        user = auth.authenticate(ctx, name, password, source)  # raises LoginLocked
+        return events.Actor(user.user_id, user.principal) if user is not None else None
     return None
 
 

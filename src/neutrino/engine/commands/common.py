@@ -10,6 +10,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
+from neutrino.engine.commands.passwords import PasswordChecks
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, NotFound
 from neutrino.engine.domain.macpool import MacRange
@@ -75,6 +76,8 @@ class EngineContext:
     agent_client: AgentClients = _no_agents
     # seconds an SSO bearer token stays valid after login (EngineSettings.sso_token_lifetime)
     sso_token_lifetime: float = 36_000.0
+    # every password check: failed-login throttling, recently verified HTTP Basic credentials
+    passwords: PasswordChecks = field(default_factory=PasswordChecks)
     # the operations this process is performing now (commands.operations.perform): not for convergence
     active_operations: set[str] = field(default_factory=set)
     operations_lock: threading.Lock = field(default_factory=threading.Lock)

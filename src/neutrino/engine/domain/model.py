@@ -188,9 +188,17 @@ class Network:
         return self.provider_id is not None
 
 
+_INTERFACE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
 def bridge_name(network: Network) -> str:
-    """The host bridge of an internal network: its name, unless longer than a Linux interface name may be."""
-    return network.name if len(network.name) <= 15 else f"on{network.id.replace('-', '')[:13]}"
+    """The host bridge of an internal network: its name, unless it cannot be a Linux interface name (longer than
+    15 characters, or other characters than ``[A-Za-z0-9_.-]``, which agents refuse): then ``on<id>``, as
+    oVirt's ``vdsm_name``."""
+    name = network.name
+    if 0 < len(name) <= 15 and set(name) <= _INTERFACE_CHARS and name not in (".", ".."):
+        return name
+    return f"on{network.id.replace('-', '')[:13]}"
 
 
 @dataclass(eq=False)
@@ -395,6 +403,8 @@ class Event:
 
 @dataclass(eq=False)
 class Session:
-    token: str
+    """An SSO session. Only the hash of its bearer token is kept (``commands.auth.token_hash``)."""
+
+    token_hash: str
     user_id: str
     created_at: datetime = field(default_factory=utcnow)

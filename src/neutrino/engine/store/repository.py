@@ -5,6 +5,7 @@ They never commit; the unit of work does.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -109,11 +110,21 @@ class NicRepository(Repository[model.VmNic]):
 
 
 class SessionRepository(Repository[model.Session]):
+    def for_token(self, token: str) -> model.Session | None:
+        """The session of a bearer token, found by the token's hash (the only form stored)."""
+        return self.get(token_hash(token))
+
     def delete_created_before(self, cutoff: datetime) -> None:
         """Remove, in one statement, every SSO session created before ``cutoff`` (the expired ones)."""
         from neutrino.engine.store.tables import sessions
 
         self.session.execute(sa.delete(sessions).where(sessions.c.created_at < cutoff))
+
+
+def token_hash(token: str) -> str:
+    """What ``sessions.token_hash`` holds for ``token``: its SHA-256, hex (a token is random and long, so
+    a plain hash cannot be reversed; no salt or slow hash is needed, unlike passwords)."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class EventRepository(Repository[model.Event]):

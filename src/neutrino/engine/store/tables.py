@@ -331,7 +331,8 @@ users = sa.Table(
 sessions = sa.Table(
     "sessions",
     metadata,
-    sa.Column("token", sa.String(128), primary_key=True),
+    # the SHA-256 (hex) of the bearer token: the token itself is never stored (schema 0007)
+    sa.Column("token_hash", sa.String(128), primary_key=True),
     _id("user_id", sa.ForeignKey("users.id"), nullable=False),
     sa.Column("created_at", TS, nullable=False),
 )

@@ -12,7 +12,6 @@ from starlette.responses import JSONResponse, Response
 from neutrino.provider import errors
 from neutrino.provider.identity import service
 from neutrino.provider.identity.http import caller, identity_of, read_body
-from neutrino.provider.identity.passwords import verify_password
 from neutrino.provider.store import tables as t
 
 
@@ -133,14 +132,41 @@ async def grant_role(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def revoke_role(request: Request) -> Response:
+    """``DELETE /v3/projects/{p}/users/{u}/roles/{r}``: the user's tokens on that project die with the role
+    (as Keystone revokes them); a new token carries the roles left."""
+    _require_admin(request)
+    p = request.path_params
+    ident = identity_of(request)
+
+    def revoke() -> None:
+        with ident.db.uow() as uow:
+            removed = uow.execute(
+                sa.delete(t.role_assignments).where(
+                    t.role_assignments.c.user_id == p["user_id"],
+                    t.role_assignments.c.project_id == p["project_id"],
+                    t.role_assignments.c.role == p["role"],
+                )
+            )
+            if not removed.rowcount:
+                raise errors.ResourceNotFound()
+            ident.revoke_user_tokens(uow, p["user_id"], project_id=p["project_id"])
+            uow.commit()
+
+    await run_in_threadpool(revoke)
+    return Response(status_code=204)
+
+
 async def update_user(request: Request) -> Response:
     """``PATCH /v3/users/{id}``: an admin changes a user's password (or enables/disables it)."""
     _require_admin(request)
     user_id = request.path_params["user_id"]
     body = (await read_body(request)).get("user") or {}
 
+    ident = identity_of(request)
+
     def update() -> dict[str, Any]:
-        with identity_of(request).db.uow() as uow:
+        with ident.db.uow() as uow:
             if "password" in body:
                 service.set_password(uow, user_id, str(body["password"]))
             if "enabled" in body:
@@ -150,6 +176,8 @@ async def update_user(request: Request) -> Response:
             row = uow.one_or_none(sa.select(t.users).where(t.users.c.id == user_id))
             if row is None:
                 raise errors.UserNotFound(user=user_id)
+            if "password" in body or not row.enabled:
+                ident.revoke_user_tokens(uow, user_id)  # as Keystone: the old password's tokens die
             uow.commit()
             return user_body(row)
 
@@ -162,12 +190,14 @@ async def change_own_password(request: Request) -> Response:
     body = (await read_body(request)).get("user") or {}
     ident = identity_of(request)
 
+    source = request.client.host if request.client else ""
+
     def change() -> None:
         with ident.db.uow() as uow:
-            row = uow.one_or_none(sa.select(t.users.c.password_hash).where(t.users.c.id == user_id))
-            if row is None or not verify_password(str(body.get("original_password", "")), row.password_hash):
-                raise errors.Unauthorized(msg="The request you have made requires authentication.")
+            row = uow.one_or_none(sa.select(t.users).where(t.users.c.id == user_id))
+            ident.check_password(row, user_id, str(body.get("original_password", "")), source)
             service.set_password(uow, user_id, str(body.get("password", "")))
+            ident.revoke_user_tokens(uow, user_id)
             uow.commit()
 
     await run_in_threadpool(change)
@@ -209,15 +239,85 @@ async def show_user(request: Request) -> Response:
     return JSONResponse({"user": await run_in_threadpool(load)})
 
 
+async def update_project(request: Request) -> Response:
+    """``PATCH /v3/projects/{id}``: name, description, enabled; disabling it kills the tokens scoped to it."""
+    _require_admin(request)
+    project_id = request.path_params["project_id"]
+    body = (await read_body(request)).get("project") or {}
+    ident = identity_of(request)
+    values = {key: body[key] for key in ("name", "description") if key in body}
+    if "enabled" in body:
+        values["enabled"] = bool(body["enabled"])
+
+    def update() -> dict[str, Any]:
+        with ident.db.uow() as uow:
+            if "name" in values and uow.one_or_none(
+                sa.select(t.projects.c.id).where(
+                    t.projects.c.name == values["name"], t.projects.c.id != project_id
+                )
+            ):
+                raise errors.DuplicateName(type="project", name=values["name"])
+            if values:
+                uow.execute(sa.update(t.projects).where(t.projects.c.id == project_id).values(**values))
+            row = uow.one_or_none(sa.select(t.projects).where(t.projects.c.id == project_id))
+            if row is None:
+                raise errors.ProjectNotFound(project=project_id)
+            if not row.enabled:
+                ident.revoke_project_tokens(uow, project_id)
+            uow.commit()
+            return project_body(row)
+
+    return JSONResponse({"project": await run_in_threadpool(update)})
+
+
+async def delete_project(request: Request) -> Response:
+    """``DELETE /v3/projects/{id}``: its role assignments go with it, and every token scoped to it dies.
+    Its network resources stay, as in OpenStack (an admin cleans them up)."""
+    _require_admin(request)
+    project_id = request.path_params["project_id"]
+    ident = identity_of(request)
+
+    def delete() -> None:
+        with ident.db.uow() as uow:
+            if not uow.execute(sa.delete(t.projects).where(t.projects.c.id == project_id)).rowcount:
+                raise errors.ProjectNotFound(project=project_id)
+            ident.revoke_project_tokens(uow, project_id)
+            uow.commit()
+
+    await run_in_threadpool(delete)
+    return Response(status_code=204)
+
+
+async def delete_user(request: Request) -> Response:
+    """``DELETE /v3/users/{id}``: its role assignments go with it, and every token of it dies."""
+    _require_admin(request)
+    user_id = request.path_params["user_id"]
+    ident = identity_of(request)
+
+    def delete() -> None:
+        with ident.db.uow() as uow:
+            if not uow.execute(sa.delete(t.users).where(t.users.c.id == user_id)).rowcount:
+                raise errors.UserNotFound(user=user_id)
+            ident.revoke_user_tokens(uow, user_id)
+            uow.commit()
+
+    await run_in_threadpool(delete)
+    return Response(status_code=204)
+
+
 ROUTES = [
     ("/v3/projects", list_projects, ["GET"]),
     ("/v3/projects", create_project, ["POST"]),
     ("/v3/projects/{project_id}", show_project, ["GET"]),
+    ("/v3/projects/{project_id}", update_project, ["PATCH"]),
+    ("/v3/projects/{project_id}", delete_project, ["DELETE"]),
     ("/v3/users", list_users, ["GET"]),
     ("/v3/users", create_user, ["POST"]),
     ("/v3/users/{user_id}", show_user, ["GET"]),
     ("/v3/users/{user_id}", update_user, ["PATCH"]),
+    ("/v3/users/{user_id}", delete_user, ["DELETE"]),
     ("/v3/users/{user_id}/password", change_own_password, ["POST"]),
     ("/v3/roles", list_roles, ["GET"]),
     ("/v3/projects/{project_id}/users/{user_id}/roles/{role}", grant_role, ["PUT"]),
+    ("/v3/projects/{project_id}/users/{user_id}/roles/{role}", revoke_role, ["DELETE"]),
 ]

@@ -39,9 +39,9 @@ def _keystone_errors(handler: Handler) -> Handler:
         except errors.ProviderError as exc:
             status = errors.status_of(exc)
             body = {"error": {"code": status, "title": _TITLES.get(status, "Error"), "message": exc.msg}}
-            headers = (
-                {"WWW-Authenticate": f'Keystone uri="{_base_url(request)}/v3"'} if status == 401 else None
-            )
+            headers = {"WWW-Authenticate": f'Keystone uri="{_base_url(request)}/v3"'} if status == 401 else {}
+            if isinstance(exc, errors.AccountLocked):
+                headers["Retry-After"] = str(exc.retry_after)
             return JSONResponse(body, status_code=status, headers=headers)
 
     return wrapped
@@ -76,9 +76,9 @@ def catalog(request: Request) -> list[dict[str, Any]]:
     ]
 
 
-def _v3_token_body(request: Request, claims: TokenClaims, methods: list[str]) -> dict[str, Any]:
+def _v3_token_body(request: Request, claims: TokenClaims, *, with_catalog: bool = True) -> dict[str, Any]:
     token: dict[str, Any] = {
-        "methods": methods,
+        "methods": list(claims.methods),
         "user": {
             "id": claims.user_id,
             "name": claims.user_name,
@@ -93,7 +93,8 @@ def _v3_token_body(request: Request, claims: TokenClaims, methods: list[str]) ->
         token["project"] = {"id": claims.project_id, "name": claims.project_name, "domain": DOMAIN}
         token["is_domain"] = False
         token["roles"] = [{"id": role, "name": role} for role in claims.roles]
-        token["catalog"] = catalog(request)
+        if with_catalog:
+            token["catalog"] = catalog(request)
     return {"token": token}
 
 
@@ -143,38 +144,60 @@ async def issue_v3(request: Request) -> Response:
             user_name=user.get("name"),
             password=str(user["password"]),
             scope=scope,
+            methods=tuple(methods),
+            source=_client_address(request),
         )
     elif "token" in methods:
-        token, claims = await run_in_threadpool(ident.authenticate_token, str(identity["token"]["id"]), scope)
+        token, claims = await run_in_threadpool(
+            ident.authenticate_token, str(identity["token"]["id"]), scope, tuple(methods)
+        )
     else:
         raise errors.Unauthorized(msg="Unsupported authentication method")
-    return JSONResponse(
-        _v3_token_body(request, claims, methods), status_code=201, headers={"X-Subject-Token": token}
-    )
+    return JSONResponse(_v3_token_body(request, claims), status_code=201, headers={"X-Subject-Token": token})
 
 
-def _subject(request: Request) -> tuple[str, TokenClaims]:
-    """The token named by X-Subject-Token; only admins may look at someone else's."""
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+#: How long after expiry ``?allow_expired=1`` still validates a token (Keystone's ``allow_expired_window``).
+ALLOW_EXPIRED_WINDOW = 48 * 3600.0
+
+
+def _subject(request: Request, *, allow_expired: bool = False) -> TokenClaims:
+    """The token named by X-Subject-Token, as Keystone answers: 401 when the caller's own token is bad,
+    404 when the subject is missing, forged, expired or revoked, 403 when a non-admin asks about someone
+    else's token."""
     asking = caller(request)
     subject = request.headers.get("X-Subject-Token", "")
-    claims = identity_of(request).issuer.validate(subject)
+    if not subject:
+        raise errors.TokenNotFound(token_id="no token in the request")
+    window = ALLOW_EXPIRED_WINDOW if allow_expired else 0.0
+    claims = identity_of(request).issuer.validate(subject, expired_window=window)
     if claims is None:
-        raise errors.ResourceNotFound()
+        raise errors.TokenNotFound(token_id=subject[:16] + "...")
     if not asking.is_admin and claims.user_id != asking.user_id:
         raise errors.PolicyNotAuthorized(action="identity:validate_token")
-    return subject, claims
+    return claims
+
+
+def _flag(request: Request, name: str) -> bool:
+    value = request.query_params.get(name)
+    return value is not None and value.lower() not in ("0", "false", "no", "off")
 
 
 async def check_v3(request: Request) -> Response:
-    _, claims = _subject(request)
+    """``GET``/``HEAD /v3/auth/tokens``: validate X-Subject-Token (``nocatalog``, ``allow_expired``)."""
+    claims = _subject(request, allow_expired=_flag(request, "allow_expired"))
     if request.method == "HEAD":
         return Response(status_code=200)
-    return JSONResponse(_v3_token_body(request, claims, ["password"]))
+    body = _v3_token_body(request, claims, with_catalog="nocatalog" not in request.query_params)
+    return JSONResponse(body)
 
 
 async def revoke_v3(request: Request) -> Response:
-    subject, _ = _subject(request)
-    identity_of(request).issuer.revoke(subject)
+    claims = _subject(request)
+    await run_in_threadpool(identity_of(request).revoke_token, claims)
     return Response(status_code=204)
 
 
@@ -213,6 +236,7 @@ async def issue_v2(request: Request) -> Response:
             user_name=creds.get("username"),
             password=str(creds.get("password", "")),
             scope=scope,
+            source=_client_address(request),
         )
     elif "token" in auth:
         token, claims = await run_in_threadpool(

@@ -7,12 +7,19 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
+from neutrino.login_throttle import LoginThrottle, ThrottleLimits
 from neutrino.provider import errors
-from neutrino.provider.identity.passwords import generate_password, hash_password, verify_password
-from neutrino.provider.identity.tokens import TokenClaims, TokenIssuer
+from neutrino.provider.identity.passwords import (
+    generate_password,
+    hash_password,
+    verify_nothing,
+    verify_password,
+)
+from neutrino.provider.identity.tokens import RevocationEvent, TokenClaims, TokenIssuer
 from neutrino.provider.store import tables as t
 from neutrino.provider.store.db import Database, UnitOfWork
 
@@ -34,16 +41,6 @@ class Scope:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def load_token_secret(uow: UnitOfWork) -> bytes:
-    """The token-signing secret, created on first use."""
-    row = uow.one_or_none(sa.select(t.provider_meta.c.value).where(t.provider_meta.c.key == "token_secret"))
-    if row is not None:
-        return bytes.fromhex(row.value)
-    secret = secrets.token_bytes(32)
-    uow.execute(sa.insert(t.provider_meta).values(key="token_secret", value=secret.hex()))
-    return secret
 
 
 def ensure_admin(uow: UnitOfWork, password: str) -> str | None:
@@ -113,33 +110,106 @@ def set_password(uow: UnitOfWork, user_id: str, password: str) -> None:
         raise errors.UserNotFound(user=user_id)
 
 
+_AUTH_FAILED = "The request you have made requires authentication."
+
+
 class IdentityService:
-    def __init__(self, db: Database, issuer: TokenIssuer, token_ttl: int) -> None:
+    def __init__(
+        self, db: Database, issuer: TokenIssuer, token_ttl: int, throttle: LoginThrottle | None = None
+    ) -> None:
         self.db = db
         self.issuer = issuer
         self.token_ttl = token_ttl
+        self.throttle = throttle or LoginThrottle(ThrottleLimits())
+
+    def check_password(self, user: Any, named: str, password: str, source: str) -> None:
+        """Raise unless ``password`` is ``user``'s (a row of ``users``, or None when ``named`` matched nobody).
+
+        A login locked by too many failures is refused before any hashing (AccountLocked, 401 with
+        Retry-After); an unknown user costs the same hash as a known one; a disabled user fails like a
+        wrong password. Failures and successes feed the throttle, keyed by the user's id when it exists
+        (so naming it by name or by id counts alike) and by ``source``, the client's address.
+        """
+        key = user.id if user is not None else named
+        wait = self.throttle.retry_after(key, source)
+        if wait is not None:
+            # named as the client named it: an id here would tell that the name exists
+            raise errors.AccountLocked(user=named, retry_after=wait)
+        if user is None:
+            good = verify_nothing(password)
+        else:
+            good = verify_password(password, user.password_hash) and bool(user.enabled)
+        if not good:
+            self.throttle.failed(key, source)
+            raise errors.Unauthorized(msg=_AUTH_FAILED)
+        self.throttle.succeeded(key, source)
+
+    # --- revocation: Keystone revokes on these changes, in the unit of work that makes them -------
+
+    def revoke_user_tokens(self, uow: UnitOfWork, user_id: str, project_id: str | None = None) -> None:
+        """Every token of the user (scoped to ``project_id`` when given) issued until now dies when ``uow``
+        commits (password changed, user disabled or deleted; a role on the project removed)."""
+        now = time.time()
+        event = RevocationEvent(
+            issued_before=now, expires_at=now + self.token_ttl, user_id=user_id, project_id=project_id
+        )
+        self.issuer.revocations.record(uow, event)
+
+    def revoke_project_tokens(self, uow: UnitOfWork, project_id: str) -> None:
+        """Every token scoped to the project issued until now dies when ``uow`` commits (disabled, deleted)."""
+        now = time.time()
+        self.issuer.revocations.record(
+            uow, RevocationEvent(issued_before=now, expires_at=now + self.token_ttl, project_id=project_id)
+        )
+
+    def revoke_token(self, claims: TokenClaims) -> None:
+        """``DELETE /v3/auth/tokens``: this token dies (by its audit id; a token rescoped from it has its own)."""
+        with self.db.uow() as uow:
+            self.issuer.revocations.record(
+                uow,
+                RevocationEvent(
+                    issued_before=time.time(), expires_at=claims.expires_at, audit_id=claims.audit_id
+                ),
+            )
+            uow.commit()
 
     def authenticate_password(
-        self, *, user_id: str | None, user_name: str | None, password: str, scope: Scope
+        self,
+        *,
+        user_id: str | None,
+        user_name: str | None,
+        password: str,
+        scope: Scope,
+        methods: tuple[str, ...] = ("password",),
+        source: str = "",
     ) -> tuple[str, TokenClaims]:
         with self.db.reader() as uow:
             where = t.users.c.id == user_id if user_id else t.users.c.name == user_name
             user = uow.one_or_none(sa.select(t.users).where(where))
-            if user is None or not user.enabled or not verify_password(password, user.password_hash):
-                raise errors.Unauthorized(msg="The request you have made requires authentication.")
-            return self._issue(uow, user.id, user.name, user.default_project_id, scope)
+            self.check_password(user, str(user_id or user_name), password, source)
+            assert user is not None  # check_password refuses an unknown user
+            return self._issue(uow, user.id, user.name, user.default_project_id, scope, methods)
 
-    def authenticate_token(self, token: str, scope: Scope) -> tuple[str, TokenClaims]:
+    def authenticate_token(
+        self, token: str, scope: Scope, methods: tuple[str, ...] = ("token",)
+    ) -> tuple[str, TokenClaims]:
         claims = self.issuer.validate(token)
         if claims is None:
-            raise errors.Unauthorized(msg="The request you have made requires authentication.")
+            raise errors.Unauthorized(msg=_AUTH_FAILED)
+        methods = (*methods, *(m for m in claims.methods if m not in methods))
         with self.db.reader() as uow:
             if scope.empty and claims.project_id:
                 scope = Scope(project_id=claims.project_id)
-            return self._issue(uow, claims.user_id, claims.user_name, None, scope)
+            return self._issue(uow, claims.user_id, claims.user_name, None, scope, methods)
 
     def _issue(
-        self, uow: UnitOfWork, user_id: str, user_name: str, default_project: str | None, scope: Scope
+        self,
+        uow: UnitOfWork,
+        user_id: str,
+        user_name: str,
+        default_project: str | None,
+        scope: Scope,
+        methods: tuple[str, ...],
     ) -> tuple[str, TokenClaims]:
         if scope.empty and default_project:
             scope = Scope(project_id=default_project)
@@ -153,7 +223,7 @@ class IdentityService:
             )
             project = uow.one_or_none(sa.select(t.projects).where(where))
             if project is None or not project.enabled:
-                raise errors.Unauthorized(msg="The request you have made requires authentication.")
+                raise errors.Unauthorized(msg=_AUTH_FAILED)
             roles = tuple(
                 sorted(
                     r.role
@@ -178,5 +248,6 @@ class IdentityService:
             issued_at=now,
             expires_at=now + self.token_ttl,
             audit_id=secrets.token_urlsafe(16),
+            methods=methods,
         )
         return self.issuer.issue(claims), claims

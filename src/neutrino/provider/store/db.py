@@ -11,7 +11,7 @@ avoids SQLite's sleep-and-retry busy handler when the contention is inside this 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -77,6 +77,7 @@ class UnitOfWork:
         #: collection -> ids this unit changed besides the request's own resource (a router's
         #: ports, the floating IPs a port deletion disassociates), for the backend after the commit
         self.changes: dict[str, list[str]] = {}
+        self._after_commit: list[Callable[[], None]] = []
 
     def __enter__(self) -> UnitOfWork:
         if self.write and self.db.is_sqlite:
@@ -112,6 +113,14 @@ class UnitOfWork:
             raise RuntimeError("a read-only unit of work cannot commit")
         self._tx.commit()
         self.committed = True
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this unit has committed (never if it rolls back): for state kept
+        outside the database that must follow it, such as the revocation events in memory."""
+        self._after_commit.append(callback)
 
     def note_changed(self, collection: str, ids: Iterable[str]) -> None:
         """Record resources of ``collection`` this unit created, updated or deleted on the side."""

@@ -16,16 +16,24 @@ def _config(url: str):  # -> alembic.config.Config, imported lazily to keep CLI 
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "head", *, token_key_file: Path | None = None) -> None:
+    """Migrate to ``revision``; ``token_key_file`` is where migration 0005 moves the token signing key
+    that older databases hold (next to a SQLite database when not given)."""
     from alembic import command
 
-    command.upgrade(_config(url), revision)
+    cfg = _config(url)
+    if token_key_file is not None:
+        cfg.attributes["token_key_file"] = str(token_key_file)
+    command.upgrade(cfg, revision)
 
 
-def downgrade(url: str, revision: str = "base") -> None:
+def downgrade(url: str, revision: str = "base", *, token_key_file: Path | None = None) -> None:
     from alembic import command
 
-    command.downgrade(_config(url), revision)
+    cfg = _config(url)
+    if token_key_file is not None:
+        cfg.attributes["token_key_file"] = str(token_key_file)
+    command.downgrade(cfg, revision)
 
 
 def current_revision(url: str) -> str | None:

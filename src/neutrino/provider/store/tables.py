@@ -79,6 +79,20 @@ provider_meta = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
+#: Keystone's revocation events (schema 0005): tokens of ``user_id`` / ``project_id`` / with ``audit_id``
+#: (each when set) issued at or before ``issued_before`` (epoch seconds) are dead. A row is useless, and
+#: purged, after ``expires_at``: every token it can match has expired by then.
+revocation_events = sa.Table(
+    "revocation_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.String(64), index=True),
+    sa.Column("project_id", sa.String(64), index=True),
+    sa.Column("audit_id", sa.String(64), index=True),
+    sa.Column("issued_before", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
 # --- networking --------------------------------------------------------------------------------
 
 networks = sa.Table(
