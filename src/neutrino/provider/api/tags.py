@@ -4,6 +4,7 @@ IPs, as Neutron's tag extension serves them.
 =========================================  ======  ==========================================
 ``GET    /v2.0/<path>/<id>/tags``          200     ``{"tags": [...]}``
 ``PUT    /v2.0/<path>/<id>/tags``          200     replaces them all with the body's ``tags``
+``POST   /v2.0/<path>/<id>/tags``          201     adds the body's ``tags`` to the resource's
 ``DELETE /v2.0/<path>/<id>/tags``          204     removes them all
 ``GET    /v2.0/<path>/<id>/tags/<tag>``    204     404 ``TagNotFound`` when absent
 ``PUT    /v2.0/<path>/<id>/tags/<tag>``    201     adds one (already there: no change)
@@ -207,6 +208,7 @@ class TagController:
         return [
             Route(base, guarded(self.index), methods=["GET"]),
             Route(base, guarded(self.update_all), methods=["PUT"]),
+            Route(base, guarded(self.create), methods=["POST"]),
             Route(base, guarded(self.delete_all), methods=["DELETE"]),
             Route(base + "/{tag:path}", guarded(self.show), methods=["GET"]),
             Route(base + "/{tag:path}", guarded(self.update), methods=["PUT"]),
@@ -272,6 +274,20 @@ class TagController:
         table = self.service.tag_table
         await run_in_threadpool(self._write(request, lambda uow, rid: replace(uow, table, rid, wanted)))
         return JSONResponse({"tags": wanted})
+
+    async def create(self, request: Request) -> Response:
+        wanted = body_tags(await read_json(request))
+        table = self.service.tag_table
+
+        def add(uow: UnitOfWork, resource_id: str) -> bool:
+            have = current(uow, table, resource_id)
+            new = [tag for tag in wanted if tag not in have]
+            check_count(len(have) + len(new))
+            insert(uow, table, resource_id, new)
+            return bool(new)
+
+        await run_in_threadpool(self._write(request, add))
+        return JSONResponse({"tags": wanted}, status_code=201)
 
     async def delete_all(self, request: Request) -> Response:
         table = self.service.tag_table
