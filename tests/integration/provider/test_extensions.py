@@ -4,6 +4,7 @@ is Neutron's error type and message and changes nothing."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from tests.integration.provider.conftest import Api, unique
@@ -312,3 +313,29 @@ def test_bad_address_pairs_are_neutrons_errors_and_change_nothing(api: Api) -> N
     assert after["allowed_address_pairs"] == port["allowed_address_pairs"]
     assert after["revision_number"] == port["revision_number"]
     assert len(api.ok(api.c.get(f"/v2.0/ports?network_id={net['id']}"))["ports"]) == 1
+
+
+def test_the_engines_port_security_reaches_the_provider(api: Api, shared_provider: RunningProvider) -> None:
+    """The engine's Neutron adapter sends a profile's PortSecurity as ``port_security_enabled``
+    (with no groups when off), on create and on update."""
+    from neutrino.engine.provider_clients.base import PortRequest
+    from neutrino.engine.provider_clients.neutron import NeutronProvider
+    from neutrino.neutron_client import Credentials, Endpoint
+    from tests.integration.provider.server import ADMIN_PASSWORD
+
+    net = api.network()
+    credentials = Credentials(f"{shared_provider.url}/v3", "admin", ADMIN_PASSWORD, "admin")
+    client = NeutronProvider(Endpoint(url=shared_provider.url, credentials=credentials))
+    assert "port-security" in client.extensions()
+    request = PortRequest(
+        network_id=net["id"], mac_address="fa:16:3e:12:34:56", name="nic1", device_id=unique("vnic"),
+        security_groups=(), port_security=False,
+    )  # fmt: skip
+    port = client.create_port(request).port
+    assert port.port_security_enabled is False and port.security_groups == ()
+    secured = client.update_port(port.id, replace(request, port_security=True)).port
+    assert secured.port_security_enabled is True
+    unset = client.create_port(
+        replace(request, mac_address="fa:16:3e:12:34:57", port_security=None, security_groups=None)
+    ).port
+    assert unset.port_security_enabled is True and len(unset.security_groups) == 1  # the network's default
