@@ -339,3 +339,36 @@ def test_the_engines_port_security_reaches_the_provider(api: Api, shared_provide
         replace(request, mac_address="fa:16:3e:12:34:57", port_security=None, security_groups=None)
     ).port
     assert unset.port_security_enabled is True and len(unset.security_groups) == 1  # the network's default
+
+
+def test_only_the_networks_owner_sets_pairs_and_port_security(
+    api: Api, shared_provider: RunningProvider
+) -> None:
+    """Neutron's default policy: on a network shared with it, a project's port takes the network's
+    port security and no address pairs; on its own network it sets both."""
+    name = unique("member")
+    shared_provider.add_user(name, "pw", name + "-p")
+    shared = api.network(shared=True)
+    with shared_provider.client(shared_provider.token(name, "pw", name + "-p")) as member:
+        for attribute, value in (
+            ("allowed_address_pairs", [{"ip_address": "10.85.0.9"}]),
+            ("port_security_enabled", True),
+        ):
+            denied = member.post("/v2.0/ports", json={"port": {"network_id": shared["id"], attribute: value}})
+            assert denied.status_code == 403, denied.text
+            assert (
+                denied.json()["NeutronError"]["message"]
+                == f"(rule:create_port:{attribute}) is disallowed by policy."
+            )
+        port = member.post("/v2.0/ports", json={"port": {"network_id": shared["id"]}}).json()["port"]
+        denied = member.put(f"/v2.0/ports/{port['id']}", json={"port": {"allowed_address_pairs": []}})
+        assert denied.status_code == 403 and "update_port:allowed_address_pairs" in denied.text
+        own = member.post("/v2.0/networks", json={"network": {"name": unique("own")}}).json()["network"]
+        pairs = [{"ip_address": "10.85.0.9"}]
+        mine = member.post(
+            "/v2.0/ports", json={"port": {"network_id": own["id"], "allowed_address_pairs": pairs}}
+        )
+        assert (
+            mine.status_code == 201
+            and mine.json()["port"]["allowed_address_pairs"][0]["ip_address"] == "10.85.0.9"
+        )

@@ -256,6 +256,20 @@ def reallocate(
     allocator.release(uow, row.id, [c for c in current if c not in result])
 
 
+#: What only an admin or the network's owner may set on a port (Neutron's default policy:
+#: ``create_port:allowed_address_pairs`` and ``..:port_security_enabled`` are ``admin_or_network_owner``,
+#: so a project cannot open a hole in a network shared with it).
+NETWORK_OWNER_ONLY = frozenset({"allowed_address_pairs", "port_security_enabled"})
+
+
+def _network_owner_only(ctx: RequestContext, verb: str, owner: str | None, data: dict[str, Any]) -> None:
+    if ctx.is_admin or owner == ctx.project_id:
+        return
+    for name in sorted(NETWORK_OWNER_ONLY):
+        if data.get(name, ATTR_NOT_SPECIFIED) is not ATTR_NOT_SPECIFIED:
+            raise errors.PolicyNotAuthorized(action=f"{verb}_port:{name}")
+
+
 def _security_groups_filter(values: list[str]) -> sa.ColumnElement[bool]:
     psg = t.port_security_groups.c
     return t.ports.c.id.in_(sa.select(psg.port_id).where(psg.security_group_id.in_(values)))
@@ -316,6 +330,7 @@ class PortService(Taggable):
 
     def create(self, uow: UnitOfWork, ctx: RequestContext, data: dict[str, Any]) -> str:
         network = self._network(uow, ctx, data["network_id"])
+        _network_owner_only(ctx, "create", network.project_id, data)
         port_security = data["port_security_enabled"]
         if port_security is ATTR_NOT_SPECIFIED:
             port_security = network.port_security_enabled
@@ -409,6 +424,11 @@ class PortService(Taggable):
 
     def update(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str, data: dict[str, Any]) -> None:
         row = self.get_row(uow, ctx, resource_id)
+        if not ctx.is_admin and NETWORK_OWNER_ONLY & data.keys():
+            owner = uow.one_or_none(
+                sa.select(t.networks.c.project_id).where(t.networks.c.id == row.network_id)
+            )
+            _network_owner_only(ctx, "update", owner.project_id if owner else None, data)
         if "mac_address" in data and data["mac_address"] != row.mac_address:
             if not ctx.is_admin:
                 raise errors.PolicyNotAuthorized(action="update_port:mac_address")
