@@ -98,7 +98,6 @@ def to_tags(value: Any) -> list[str]:
     """Converter of a port POST's ``tags``: reported as an invalid ``tags`` attribute."""
     from neutrino.provider.api.validators import InvalidValue
 
-    value = [] if value is None else value
     if (problem := tags_problem(value)) is not None:
         raise InvalidValue(problem)
     check_count(len(value))
