@@ -34,7 +34,7 @@ class FakeProvider:
     networks: dict[str, ProviderNetwork] = field(default_factory=dict)
     ports: dict[str, ProviderPort] = field(default_factory=dict)
     subnets: dict[str, ProviderSubnet] = field(default_factory=dict)
-    exts: set[str] = field(default_factory=lambda: {"security-group", "binding"})
+    exts: set[str] = field(default_factory=lambda: {"security-group", "binding", "port-security"})
     agent_list: list[ProviderAgent] | None = None
     down: bool = False
     fail_on: dict[str, int] = field(default_factory=dict)  # operation -> calls that still succeed
@@ -133,7 +133,9 @@ class FakeProvider:
 
     def create_port(self, request: PortRequest) -> PortResult:
         self._enter("create_port")
-        groups = (DEFAULT_GROUP,) if request.security_groups is None else tuple(request.security_groups)
+        secured = True if request.port_security is None else request.port_security  # networks' default: on
+        default = (DEFAULT_GROUP,) if secured else ()
+        groups = default if request.security_groups is None else tuple(request.security_groups)
         port = ProviderPort(
             id=str(uuid.uuid4()),
             network_id=request.network_id,
@@ -145,6 +147,7 @@ class FakeProvider:
             security_groups=groups,
             fixed_ips=(FixedIp("s1", "10.0.0.5"),),
             host_id=request.host_id,
+            port_security_enabled=secured,
         )
         self.ports[port.id] = port
         return PortResult(port)
@@ -164,6 +167,9 @@ class FakeProvider:
             security_groups=groups,
             fixed_ips=old.fixed_ips,
             host_id=request.host_id or old.host_id,
+            port_security_enabled=old.port_security_enabled
+            if request.port_security is None
+            else request.port_security,
         )
         self.ports[port_id] = port
         return PortResult(port)

@@ -50,8 +50,8 @@ from neutrino.agent.neutron_reads import (
     RA_OWNERS,
     dhcp_device_id,
     dhcp_spec,
-    port_addresses,
     port_groups,
+    port_sources,
     ra_sources,
     read_groups,
     serves_dhcp,
@@ -109,7 +109,7 @@ class Prefetcher:
         try:
             if ports:
                 found = self.neutron.list_ports(id=sorted(ports))
-                self.security.set_port_addresses({p.id: port_addresses(p) for p in found if p.id in ports})
+                self.security.set_port_addresses({p.id: port_sources(p) for p in found if p.id in ports})
             if networks:
                 routers = self.neutron.list_ports(network_id=sorted(networks), device_owner=RA_OWNERS)
                 self.security.set_ra_sources(ra_sources(routers, networks))
@@ -214,7 +214,7 @@ class NeutronFollower:
         """The ports' fixed IPs, the networks' router advertisement sources, then the ports'
         groups (after :meth:`_sync_groups` set the groups they name)."""
         mine = {p.id: p for p in ports if p.id in view.ports}
-        self.security.set_port_addresses({i: port_addresses(p) for i, p in mine.items()}, prune=True)
+        self.security.set_port_addresses({i: port_sources(p) for i, p in mine.items()}, prune=True)
         self.security.set_ra_sources(ra_sources(ports, view.networks), prune=True)
         changed = self.vms.follow_port_groups({i: port_groups(p) for i, p in mine.items()})
         if changed:

@@ -13,7 +13,7 @@ from ipaddress import ip_address
 
 from pydantic import ValidationError
 
-from neutrino.agent.datapath.firewall import link_local
+from neutrino.agent.datapath.firewall import link_local, source
 from neutrino.agent.plugging import NetworkUse
 from neutrino.agent_api.schema import (
     DhcpHost,
@@ -49,6 +49,17 @@ def port_addresses(port: Port) -> list[str]:
     found = [ip.ip_address for ip in port.fixed_ips if ip.ip_address]
     found += [pair.ip_address for pair in port.allowed_address_pairs if pair.ip_address]
     return sorted(set(found))
+
+
+def port_sources(port: Port) -> list[str]:
+    """What a port's guest may send from, for anti-spoofing: its fixed IPs and allowed address
+    pairs, a pair with a MAC other than the port's naming its MAC (:func:`firewall.source`)."""
+    own = (port.mac_address or "").lower()
+    found = {ip.ip_address for ip in port.fixed_ips if ip.ip_address}
+    for pair in port.allowed_address_pairs:
+        mac = (pair.mac_address or own).lower()
+        found.add(source(pair.ip_address, None if mac == own else mac))
+    return sorted(found)
 
 
 def port_groups(port: Port) -> list[str]:

@@ -106,6 +106,7 @@ def create_app(settings: ProviderSettings) -> Starlette:
     from neutrino.provider.api.security_group_rules import SecurityGroupRuleService
     from neutrino.provider.api.security_groups import SecurityGroupService
     from neutrino.provider.api.subnets import SubnetService
+    from neutrino.provider.api.tags import routes as tag_routes
     from neutrino.provider.api.versions import routes as version_routes
     from neutrino.provider.identity.keyfile import load_signing_key
     from neutrino.provider.identity.routes import routes as identity_routes
@@ -139,6 +140,7 @@ def create_app(settings: ProviderSettings) -> Starlette:
         service = service_class(settings)
         state.services[service.collection] = service
         routes.extend(Controller(service, db, state.context_of, state.backend.changed).routes())
+    routes.extend(tag_routes(state.services, db, state.context_of, state.backend.changed))
     routes.append(report_route(state.services["agents"], db, state.context_of))
     backend_routes = getattr(state.backend, "routes", None)  # e.g. the builtin backend's L3 agents
     if backend_routes is not None:

@@ -9,6 +9,7 @@ Exception tree (the leaf's class name is the ``type`` clients see, as in Neutron
      ├── NotFound (404)          NetworkNotFound, SubnetNotFound, PortNotFound, RouterNotFound, ...
      ├── Conflict (409)          IpAddressGenerationFailure, IpAddressInUse, ...
      │    └── InUse (409)        NetworkInUse, SubnetInUse, RouterInUse, ServicePortInUse, ...
+     ├── PreconditionFailed (412) RevisionNumberConstraintFailed
      └── ServiceUnavailable (503) NoNetworkAvailable
 
 One table, :data:`STATUS_BY_CATEGORY`, maps a category to its HTTP status.
@@ -59,6 +60,10 @@ class InUse(Conflict):
     message = "The resource is in use."
 
 
+class PreconditionFailed(ProviderError):
+    message = "Precondition failed."
+
+
 class ServiceUnavailable(ProviderError):
     message = "Service unavailable."
 
@@ -69,6 +74,7 @@ STATUS_BY_CATEGORY: tuple[tuple[type[ProviderError], int], ...] = (
     (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),  # InUse is a Conflict
+    (PreconditionFailed, 412),
     (ServiceUnavailable, 503),
 )
 
@@ -370,3 +376,38 @@ class NoNetworkAvailable(ServiceUnavailable):
 
 def neutron_body(exc: ProviderError) -> dict[str, Any]:
     return {"NeutronError": {"type": exc.type_name, "message": exc.msg, "detail": ""}}
+
+
+# --- extensions (issue 18): tags, revision-if-match, allowed address pairs --------------------
+
+
+class TagResourceNotFound(NotFound):
+    message = "Resource %(resource)s %(resource_id)s could not be found."
+
+
+class TagNotFound(NotFound):
+    message = "Tag %(tag)s could not be found."
+
+
+class RevisionNumberConstraintFailed(PreconditionFailed):
+    """``If-Match: revision_number=N`` and the resource is at another revision."""
+
+    message = "Constrained to %(expected)s, but current revision is %(current)s"
+
+
+class AllowedAddressPairsMissingIP(InvalidInput):
+    message = "AllowedAddressPair must contain ip_address"
+
+
+class DuplicateAddressPairInRequest(InvalidInput):
+    message = (
+        "Request contains duplicate address pair: mac_address %(mac_address)s ip_address %(ip_address)s."
+    )
+
+
+class AllowedAddressPairExhausted(BadRequest):
+    message = "The number of allowed address pair exceeds the maximum %(quota)s."
+
+
+class AddressPairAndPortSecurityRequired(Conflict):
+    message = "Port Security must be enabled in order to have allowed address pairs on a port."

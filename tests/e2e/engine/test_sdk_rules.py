@@ -217,6 +217,20 @@ def test_vnic_profile_custom_properties(system: Any) -> None:
         "configured by the system. The keys are: Colour" in text
     )
     refused(409, profiles.add, types.VnicProfile(name="secured"))
+    open_ = profiles.add(
+        types.VnicProfile(
+            name="open", custom_properties=[types.CustomProperty(name="PortSecurity", value="false")]
+        )
+    )
+    assert [(p.name, p.value) for p in open_.custom_properties] == [("PortSecurity", "false")]
+    both = [
+        types.CustomProperty(name="PortSecurity", value="false"),
+        types.CustomProperty(name="SecurityGroups", value=sg),
+    ]
+    text = refused(400, profiles.add, types.VnicProfile(name="both", custom_properties=both))
+    assert (
+        "Cannot add VM network interface profile if the custom property PortSecurity is false while" in text
+    )
 
 
 def test_data_center_with_a_running_vm_is_not_removed_even_forced(

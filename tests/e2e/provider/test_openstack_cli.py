@@ -84,3 +84,26 @@ def test_security_group_and_rule(cli: Cli) -> None:
     rules = cli.json("security", "group", "rule", "list", name)
     assert rule["id"] in {r["ID"] for r in rules}
     cli.run("security", "group", "delete", name)
+
+
+def test_tags_port_security_and_allowed_address_pairs(cli: Cli) -> None:
+    """Issue 18's extensions as users type them: tags on create and in a listing filter, a VIP in
+    a port's allowed address pairs, port security turned off with the pairs and groups cleared."""
+    name = f"cli-x-{uuid.uuid4().hex[:8]}"
+    net = cli.json("network", "create", name, "--tag", name)
+    assert net["tags"] == [name]
+    port = cli.json("port", "create", name, "--network", name, "--tag", "vip",
+                    "--allowed-address", "ip-address=10.71.0.250")  # fmt: skip
+    assert port["allowed_address_pairs"] == [
+        {"ip_address": "10.71.0.250", "mac_address": port["mac_address"]}
+    ]
+    assert [p["ID"] for p in cli.json("port", "list", "--tags", "vip", "--network", name)] == [port["id"]]
+    refused = cli.run(
+        "port", "set", "--disable-port-security", "--no-security-group", port["id"], check=False
+    )
+    assert refused.returncode != 0 and "Port Security must be enabled" in refused.stderr
+    cli.run(
+        "port", "set", "--disable-port-security", "--no-security-group", "--no-allowed-address", port["id"]
+    )
+    shown = cli.json("port", "show", port["id"])
+    assert shown["port_security_enabled"] is False and shown["allowed_address_pairs"] == []

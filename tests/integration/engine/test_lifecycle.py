@@ -201,6 +201,51 @@ def test_security_groups_come_from_the_profile(world: World) -> None:
     assert "does not offer the security-group extension" in err.value.message
 
 
+def test_port_security_comes_from_the_profile(world: World) -> None:
+    """``PortSecurity``: absent or empty, the network's default; false, a port without port security
+    (and so without groups, even one found with some); refused beside security groups."""
+    ctx = world.ctx
+    with ctx.reader() as uow:
+        net_id = uow.profiles.get(world.profiles[0]).network_id  # type: ignore[union-attr]
+    off = vnic_profiles.add_profile(ctx, "open", Ref(id=net_id), custom_properties={"PortSecurity": "false"})
+    unset = vnic_profiles.add_profile(ctx, "unset", Ref(id=net_id), custom_properties={"PortSecurity": ""})
+    on = vnic_profiles.add_profile(
+        ctx, "on", Ref(id=net_id), custom_properties={"PortSecurity": "True", "SecurityGroups": SG}
+    )
+    with pytest.raises(BadRequest) as err:
+        vnic_profiles.add_profile(ctx, "bad", Ref(id=net_id), custom_properties={"PortSecurity": "maybe"})
+    assert "PortSecurity takes true, false, or nothing" in err.value.message
+    with pytest.raises(BadRequest) as err:
+        vnic_profiles.add_profile(
+            ctx, "both", Ref(id=net_id), custom_properties={"PortSecurity": "false", "SecurityGroups": SG}
+        )
+    assert err.value.message.startswith(
+        "Cannot add VM network interface profile if the custom property PortSecurity is false while "
+        "SecurityGroups names security groups"
+    )
+    vm_id, (closed, empty, chosen) = world.vm("vm1", off.id, unset.id, on.id)
+    vms.start_vm(ctx, vm_id)
+    found = {n: world.provider.ports_of(n)[0] for n in (closed, empty, chosen)}
+    assert {n: (p.port_security_enabled, p.security_groups) for n, p in found.items()} == {
+        closed: (False, ()),
+        empty: (True, (DEFAULT_GROUP,)),
+        chosen: (True, (SG,)),
+    }
+    vms.stop_vm(ctx, vm_id)
+    # the profile turns port security off: the port found again loses it, and its groups with it
+    vnic_profiles.update_profile(
+        ctx, unset.id, vnic_profiles.ProfileChanges(custom_properties={"PortSecurity": "false"})
+    )
+    vms.start_vm(ctx, vm_id)
+    port = world.provider.ports_of(empty)[0]
+    assert (port.id, port.port_security_enabled, port.security_groups) == (found[empty].id, False, ())
+    vms.stop_vm(ctx, vm_id)
+    world.provider.exts.discard("port-security")
+    with pytest.raises(BadRequest) as err:
+        vms.start_vm(ctx, vm_id)
+    assert "does not offer the port-security extension" in err.value.message
+
+
 def test_removal_releases_ports_and_the_janitor_finishes_when_the_provider_was_down(world: World) -> None:
     vm_id, (n1, n2) = world.vm("vm1", world.profiles[0], world.profiles[1])
     vms.start_vm(world.ctx, vm_id)

@@ -383,3 +383,33 @@ def test_the_northbound_over_tls(tmp_path: Path) -> None:
         ) as provider, provider.admin() as client:  # fmt: skip
             network = Api(client).network()
             assert switch(nb, network["id"]) is not None
+
+
+def test_allowed_address_pairs_and_port_security_reach_the_port(api: Api, nb: NorthboundServer) -> None:
+    """As Neutron's OVN driver: pairs with the port's MAC join its port_security entry, a pair with
+    a MAC of its own is an entry (and an address) of its own; port security off: no port_security,
+    ``unknown`` addresses, out of the drop group."""
+    network = api.network()
+    api.subnet(network["id"], "10.6.0.0/24")
+    vip_mac = "00:00:5e:00:01:07"
+    pairs = [{"ip_address": "10.6.0.200"}, {"ip_address": "10.6.1.0/24", "mac_address": vip_mac}]
+    port = api.port(network["id"], allowed_address_pairs=pairs)
+    mac, ip = port["mac_address"], port["fixed_ips"][0]["ip_address"]
+    row = lsp(nb, port["id"])
+    assert row is not None
+    assert sorted(as_list(row["port_security"])) == sorted(
+        [f"{mac} {ip} 10.6.0.200", f"{vip_mac} 10.6.1.0/24"]
+    )
+    assert sorted(as_list(row["addresses"])) == sorted([f"{mac} {ip}", vip_mac])
+    path = f"/v2.0/ports/{port['id']}"
+    off = {"port_security_enabled": False, "security_groups": [], "allowed_address_pairs": []}
+    api.ok(api.c.put(path, json={"port": off}))
+    row = lsp(nb, port["id"])
+    assert row is not None and row["port_security"] == []
+    assert sorted(as_list(row["addresses"])) == sorted([f"{mac} {ip}", "unknown"])
+    drop = next(r for r in nb.rows("Port_Group") if r["name"] == "neutron_pg_drop")
+    assert row["_uuid"] not in as_list(drop["ports"])
+    on = {"port_security_enabled": True, "allowed_address_pairs": [{"ip_address": "10.6.0.201"}]}
+    api.ok(api.c.put(path, json={"port": on}))
+    row = lsp(nb, port["id"])
+    assert row is not None and as_list(row["port_security"]) == [f"{mac} {ip} 10.6.0.201"]

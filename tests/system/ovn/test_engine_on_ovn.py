@@ -12,7 +12,9 @@ made with the CLI lets it in within 2 s; hot-unplug takes VM2's device off br-in
 (its port and LSP stay, DOWN), hot-plug brings it back with the same port and address; stop/run keeps VM1's
 address; VM2 migrates to the other chassis keeping its port and address while ``binding:host_id`` and the
 Port_Binding follow it; the provider's maintenance puts back an LSP deleted with ``ovn-nbctl`` (with its port
-groups, and VM1's connectivity) and deletes an LSP of a port that does not exist.
+groups, and VM1's connectivity) and deletes an LSP of a port that does not exist; a VIP on VM1 answers only
+once VM1's port lists it in ``allowed_address_pairs``, and VM2 with port security off sends from an address not
+its own.
 
 :func:`test_openstack_cli_against_the_ovn_backend` creates a network, a subnet and a port with the ``openstack``
 CLI and checks the northbound's rows follow, the port DOWN while nothing binds it, and its LSP gone once deleted.
@@ -28,7 +30,7 @@ from typing import Any
 import pytest
 
 from tests.support.engine_stack import World, add_vm, eventually, setup_site, start_vm
-from tests.support.netlab import Lab
+from tests.support.netlab import Lab, sh
 from tests.support.ovn_lab import Chassis, OvnLab
 from tests.support.ovn_world import ovn_provider_running, ovn_world
 from tests.support.provider_lab import Provider
@@ -206,6 +208,28 @@ def test_the_seeds_demo_on_ovn(world: World, ovn_lab: OvnLab) -> None:
     eventually("vm1's port ACTIVE again", lambda: bound(ovn, w, "vm1", host1), within=10)
     eventually("vm2 reaches vm1 again", lambda: w.ping("vm2", "vm1"), within=10)
     assert "OVN maintenance repaired drift" in w.provider.log()
+
+    # allowed-address-pairs on OVN's datapath: a VIP on vm1 answers once its port lists it (OVN's
+    # port_security drops it before); with port security off, vm2 sends from an address not its own
+    vip = w.ips["vm1"].rsplit(".", 1)[0] + ".250"
+    sh("ip", "-n", w.guest("vm1"), "addr", "add", f"{vip}/24", "dev", "eth0")
+    assert not w.ping("vm2", vip)
+    pairs = {"allowed_address_pairs": [{"ip_address": vip}]}
+    assert w.provider.request("PUT", f"/v2.0/ports/{port1['id']}", {"port": pairs}).status_code == 200
+    eventually("the VIP answers from vm1", lambda: w.ping("vm2", vip), within=10)
+    foreign = w.ips["vm1"].rsplit(".", 1)[0] + ".251"
+    sh("ip", "-n", w.guest("vm2"), "addr", "add", f"{foreign}/32", "dev", "eth0")
+
+    def from_foreign() -> bool:
+        ping = ["ping", "-c", "1", "-W", "1", "-I", foreign, w.ips["vm4"]]
+        return w.lab.in_ns(w.guest("vm2"), *ping, check=False).returncode == 0
+
+    assert not from_foreign()
+    off = {"port_security_enabled": False, "security_groups": []}
+    assert (
+        w.provider.request("PUT", f"/v2.0/ports/{port_of(w, 'vm2')['id']}", {"port": off}).status_code == 200
+    )
+    eventually("vm2 sends from an address not its own", from_foreign, within=10)
     print(f"rule created -> effective in {took:.2f} s")
 
 

@@ -164,3 +164,50 @@ def test_a_host_bits_prefix_is_normalized_and_numbers_are_accepted() -> None:
     )
     assert (rule.remote_ip_prefix, rule.protocol) == ("10.0.0.0/24", 6)
     assert rule_matches(rule, {}) == [["-p", "tcp", "-s", "10.0.0.0/24"]]
+
+
+def test_address_pairs_with_a_mac_of_their_own_are_bound_to_it() -> None:
+    """allowed-address-pairs: a pair with the port's MAC is one more address; a pair with a MAC
+    of its own admits that MAC, and then every address only from its own MAC."""
+    from neutrino.agent.neutron_reads import port_sources
+    from neutrino.neutron_client import Port
+
+    port = Port.from_json(
+        {
+            "id": "p1",
+            "network_id": "n1",
+            "mac_address": "56:6F:1A:2B:3C:01",
+            "fixed_ips": [{"subnet_id": "s1", "ip_address": "10.0.0.5"}],
+            "allowed_address_pairs": [
+                {"ip_address": "10.0.0.100", "mac_address": "56:6f:1a:2b:3c:01"},
+                {"ip_address": "10.0.2.0/24"},
+                {"ip_address": "10.0.0.200", "mac_address": "00:00:5e:00:01:07"},
+            ],
+        }
+    )
+    sources = port_sources(port)
+    assert sources == ["10.0.0.100", "10.0.0.200 00:00:5e:00:01:07", "10.0.0.5", "10.0.2.0/24"]
+    same_mac = render([PortFilter("tapabc", "56:6f:1a:2b:3c:01", ("web",))], {"web": WEB, "admins": ADMINS},
+                      {"tapabc": ("10.0.0.5", "10.0.0.100")})[0]  # fmt: skip
+    assert "-A nsg-sabc -s 10.0.0.100/32 -j RETURN" in same_mac
+    lines = render(
+        [PortFilter("tapabc", "56:6f:1a:2b:3c:01", ("web",))],
+        {"web": WEB, "admins": ADMINS},
+        {"tapabc": tuple(sources)},
+    )[0]
+    assert (
+        "-A nsg-oabc -m mac ! --mac-source 00:00:5e:00:01:07 -m mac ! --mac-source 56:6f:1a:2b:3c:01 -j DROP"
+        in lines
+    )
+    assert [line for line in lines if line.startswith("-A nsg-sabc ")] == [
+        "-A nsg-sabc -s 10.0.0.5/32 -m mac --mac-source 56:6f:1a:2b:3c:01 -j RETURN",
+        "-A nsg-sabc -s 10.0.0.100/32 -m mac --mac-source 56:6f:1a:2b:3c:01 -j RETURN",
+        "-A nsg-sabc -s 10.0.0.200/32 -m mac --mac-source 00:00:5e:00:01:07 -j RETURN",
+        "-A nsg-sabc -s 10.0.2.0/24 -m mac --mac-source 56:6f:1a:2b:3c:01 -j RETURN",
+        "-A nsg-sabc -j DROP",
+    ]
+    v6 = render([PortFilter("tapabc", "56:6f:1a:2b:3c:01", ("web",))], {"web": WEB, "admins": ADMINS},
+                {"tapabc": tuple(sources)}, version=6)[0]  # fmt: skip
+    assert (
+        "-A nsg-sabc -s fe80::546f:1aff:fe2b:3c01/128 -m mac --mac-source 56:6f:1a:2b:3c:01 -j RETURN" in v6
+    )

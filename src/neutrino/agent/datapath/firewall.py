@@ -153,9 +153,31 @@ def rule_matches(
     return [match]
 
 
-def _egress_head(port: PortFilter, version: int) -> list[str]:
-    """Egress rules ahead of the source address check."""
-    o, mac = port.egress_chain, f"-m mac ! --mac-source {port.mac} -j DROP"
+def source(ip: str, mac: str | None = None) -> str:
+    """An entry of :attr:`Firewall.addresses`: an address or CIDR the port's own MAC may send
+    from, or ``"<address> <mac>"`` for an allowed address pair with a MAC of its own."""
+    return ip if mac is None else f"{ip} {mac.lower()}"
+
+
+def _sources(port: PortFilter, addresses: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(address, MAC) of each entry of ``addresses``."""
+    found = []
+    for entry in addresses:
+        ip, _, mac = entry.partition(" ")
+        found.append((ip, mac or port.mac))
+    return found
+
+
+def _macs(port: PortFilter, addresses: tuple[str, ...] | None) -> list[str]:
+    """The MACs the port's guest may send from: its own, and its address pairs' own."""
+    return sorted({port.mac, *(mac for _, mac in _sources(port, addresses or ()))})
+
+
+def _egress_head(port: PortFilter, version: int, addresses: tuple[str, ...] | None = None) -> list[str]:
+    """Egress rules ahead of the source address check (frames from another MAC than the port's
+    and its address pairs' are dropped)."""
+    o = port.egress_chain
+    mac = " ".join(f"-m mac ! --mac-source {m}" for m in _macs(port, addresses)) + " -j DROP"
     if version == 4:
         return [f"-A {o} -p udp -m udp --sport 68 --dport 67 -j RETURN", f"-A {o} {mac}"]
     dad = [
@@ -212,11 +234,20 @@ def _ra_sources(routers: tuple[str, ...] | None) -> list[str]:
 
 
 def _allowed_sources(port: PortFilter, addresses: tuple[str, ...], version: int) -> list[str]:
+    """The source matches of the port's anti-spoofing chain: its addresses and address pairs
+    (IPv6: and its MAC's link-local address); with address pairs of other MACs, each address
+    only from its own MAC (as Neutron's iptables firewall pairs them)."""
     host = "/32" if version == 4 else "/128"
-    found = {ip if "/" in ip else ip + host for ip in addresses if _version(ip) == version}
+    pairs = {
+        (ip if "/" in ip else ip + host, mac)
+        for ip, mac in _sources(port, addresses)
+        if _version(ip) == version
+    }
     if version == 6:
-        found.add(link_local(port.mac) + host)
-    return sorted(found, key=lambda net: ipaddress.ip_network(net, strict=False))
+        pairs.add((link_local(port.mac) + host, port.mac))
+    bind = len(_macs(port, addresses)) > 1
+    ordered = sorted(pairs, key=lambda pair: (ipaddress.ip_network(pair[0], strict=False), pair[1]))
+    return [f"-s {net} -m mac --mac-source {mac}" if bind else f"-s {net}" for net, mac in ordered]
 
 
 def render(
@@ -246,14 +277,14 @@ def render(
         phys_out = f"-m physdev --physdev-out {port.device} --physdev-is-bridged"
         top += [f"-A {TOP_CHAIN} {phys_in} -j {o}"]
         top += [f"-A {TOP_CHAIN} {phys_out} -j {i}"]
-        body += _egress_head(port, version)
+        body += _egress_head(port, version, addresses.get(port.device))
         if port.device in addresses:
             spoof = port.spoof_chain
             chains.append(spoof)
             body.append(f"-A {o} -j {spoof}")
             body += [
-                f"-A {spoof} -s {ip} -j RETURN"
-                for ip in _allowed_sources(port, addresses[port.device], version)
+                f"-A {spoof} {match} -j RETURN"
+                for match in _allowed_sources(port, addresses[port.device], version)
             ]
             body.append(f"-A {spoof} -j DROP")
         body += _egress_fixed(port, version)
@@ -287,8 +318,8 @@ class Firewall:
         self.host_net = host_net
         self.ports: dict[str, PortFilter] = {}
         self.groups: dict[str, SecurityGroupSpec] = {}
-        #: device → the addresses (IPv4 and IPv6) its guest may send from; a device not listed:
-        #: any address
+        #: device → the addresses (IPv4 and IPv6) its guest may send from (:func:`source`: an
+        #: address pair with a MAC of its own names it); a device not listed: any address
         self.addresses: dict[str, tuple[str, ...]] = {}
         #: network → the link-local addresses router advertisements into its ports may come from;
         #: a network not listed: any link-local address

@@ -15,7 +15,9 @@ from neutrino.engine.commands.ports import (
     EnsuredPort,
     PortPlan,
     check_groups_supported,
+    check_port_security_supported,
     fail_nic,
+    port_security_of,
     provider_of,
     security_groups_of,
 )
@@ -80,6 +82,7 @@ def plan_nic(uow: UnitOfWork, nic: model.VmNic, action: str) -> NicPlan | None:
         network,
         security_groups_of(profile),
         provider.effective_plugin_type or DEFAULT_PLUGIN_TYPE,
+        port_security_of(profile),
     )
     return plan
 
@@ -99,7 +102,7 @@ def resolve(ctx: EngineContext, placement: Placement, action: str = "run") -> No
     """Ask each provider once per network for what the hosts need to know (type, segment, MTU), check the
     security-group extension where a profile sets groups, and read the provider's agents' health."""
     networks: dict[tuple[str, str], ProviderNetwork] = {}
-    checked: set[str] = set()
+    checked: set[tuple[str, str]] = set()  # (provider, extension) already found offered
     for plan in placement.nics:
         if plan.port is None:
             continue
@@ -114,9 +117,12 @@ def resolve(ctx: EngineContext, placement: Placement, action: str = "run") -> No
                     raise BadRequest(f"network {network.name} no longer exists on provider {provider.name}.")
                 networks[key] = found
             plan.provider_network = networks[key]
-            if plan.port.security_groups is not None and provider.id not in checked:
+            if plan.port.security_groups is not None and (provider.id, "security-group") not in checked:
                 check_groups_supported(client, provider, plan.name)
-                checked.add(provider.id)
+                checked.add((provider.id, "security-group"))
+            if plan.port.port_security is not None and (provider.id, "port-security") not in checked:
+                check_port_security_supported(client, provider, plan.name)
+                checked.add((provider.id, "port-security"))
         except EngineError as exc:
             fail_nic(ctx, plan.nic_id, exc.message)
             raise reworded(exc, f"Cannot {action} VM. vNIC {plan.name}: {exc.message}") from exc

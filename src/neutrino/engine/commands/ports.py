@@ -30,6 +30,7 @@ from neutrino.engine.store.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 SECURITY_GROUPS_PROPERTY = "SecurityGroups"
+PORT_SECURITY_PROPERTY = "PortSecurity"
 
 
 def security_groups_of(profile: model.VnicProfile | None) -> tuple[str, ...] | None:
@@ -38,6 +39,14 @@ def security_groups_of(profile: model.VnicProfile | None) -> tuple[str, ...] | N
         return None
     raw = profile.custom_properties[SECURITY_GROUPS_PROPERTY] or ""
     return tuple(g.strip() for g in raw.split(",") if g.strip())
+
+
+def port_security_of(profile: model.VnicProfile | None) -> bool | None:
+    """The profile's ``PortSecurity``: absent or empty -> None (the network's default), else true/false."""
+    if profile is None:
+        return None
+    raw = (profile.custom_properties.get(PORT_SECURITY_PROPERTY) or "").strip().lower()
+    return None if not raw else raw == "true"
 
 
 # --- provisioning record on the vNIC ------------------------------------------------------------------
@@ -82,6 +91,8 @@ class PortPlan:
     network: model.Network  # the engine's external network
     security_groups: tuple[str, ...] | None
     plugin_type: str
+    #: the profile's PortSecurity (None: the network's default)
+    port_security: bool | None = None
 
 
 @dataclass
@@ -125,7 +136,9 @@ def ensure_port(
         name=plan.nic_name,
         device_id=plan.nic_id,
         host_id=host_id,
-        security_groups=plan.security_groups,
+        # no port security, no groups: said explicitly, so a port that had some loses them with it
+        security_groups=() if plan.port_security is False else plan.security_groups,
+        port_security=plan.port_security,
     )
     created = refused = False
     if port is None:
@@ -143,8 +156,13 @@ def ensure_port(
         port, created, refused = result.port, True, result.binding_refused
         name = "port created"
     else:
-        differs = (host_id and port.host_id != host_id) or (
-            plan.security_groups is not None and set(port.security_groups) != set(plan.security_groups)
+        differs = (
+            (host_id and port.host_id != host_id)
+            or (
+                request.security_groups is not None
+                and set(port.security_groups) != set(request.security_groups)
+            )
+            or (plan.port_security is not None and port.port_security_enabled != plan.port_security)
         )
         name = "port found"
         if differs:
@@ -379,4 +397,14 @@ def check_groups_supported(client: NetworkProvider, provider: model.ExternalProv
         raise BadRequest(
             f"vNIC {nic_name}: its profile sets security groups, but provider {provider.name} does not "
             "offer the security-group extension."
+        )
+
+
+def check_port_security_supported(
+    client: NetworkProvider, provider: model.ExternalProvider, nic_name: str
+) -> None:
+    if "port-security" not in client.extensions():
+        raise BadRequest(
+            f"vNIC {nic_name}: its profile sets PortSecurity, but provider {provider.name} does not "
+            "offer the port-security extension."
         )

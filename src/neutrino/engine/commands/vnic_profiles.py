@@ -27,8 +27,11 @@ TYPE = "VM network interface profile"
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 # The custom properties the engine declares for vNIC profiles, with the value each accepts
 # (oVirt's CustomDeviceProperties). SecurityGroups: empty, or a comma-separated list of UUIDs.
+# PortSecurity: true or false (empty, like absent: the network's default), the port's
+# port_security_enabled.
 DECLARED_PROPERTIES: dict[str, re.Pattern[str]] = {
     "SecurityGroups": re.compile(rf"^(|{_UUID}(\s*,\s*{_UUID})*)$"),
+    "PortSecurity": re.compile(r"^(|true|false)$", re.IGNORECASE),
 }
 
 
@@ -60,7 +63,13 @@ def check_custom_properties(props: Mapping[str, str], action: str) -> Mapping[st
         raise BadRequest(
             f"Cannot {action} {TYPE} if some of the specified custom properties have illegal values. "
             f"The keys are: {', '.join(wrong)} (SecurityGroups takes a comma-separated list of security group "
-            "UUIDs, or nothing)"
+            "UUIDs, or nothing; PortSecurity takes true, false, or nothing)"
+        )
+    if (props.get("PortSecurity") or "").lower() == "false" and (props.get("SecurityGroups") or "").strip():
+        raise BadRequest(
+            f"Cannot {action} {TYPE} if the custom property PortSecurity is false while SecurityGroups names "
+            "security groups: a port without port security cannot have security groups. Clear SecurityGroups "
+            "or set PortSecurity to true."
         )
     return props
 

@@ -42,6 +42,8 @@ class PortRequest:
     security_groups: tuple[str, ...] | None = None
     project_id: str | None = None
     device_owner: str = DEVICE_OWNER
+    #: port_security_enabled; None: the network's default
+    port_security: bool | None = None
 
 
 class NetworkProvider(Protocol):

@@ -78,6 +78,7 @@ def port_create(request: PortRequest) -> nc.PortCreate:
         admin_state_up=True,
         project_id=request.project_id or nc.UNSET,
         security_groups=nc.UNSET if request.security_groups is None else tuple(request.security_groups),
+        port_security_enabled=nc.UNSET if request.port_security is None else request.port_security,
         host_id=request.host_id or nc.UNSET,
     )
 
@@ -90,6 +91,7 @@ def port_update(request: PortRequest) -> nc.PortUpdate:
         device_id=request.device_id,
         device_owner=request.device_owner,
         security_groups=nc.UNSET if request.security_groups is None else tuple(request.security_groups),
+        port_security_enabled=nc.UNSET if request.port_security is None else request.port_security,
         host_id=request.host_id or nc.UNSET,
     )
 

@@ -23,7 +23,8 @@ from neutrino.provider import errors
 from neutrino.provider.api import common, l3
 from neutrino.provider.api.networks import visible_row as visible_network
 from neutrino.provider.api.ports import insert_service_port
-from neutrino.provider.api.resource import ResourceService, new_id, utcnow
+from neutrino.provider.api.resource import new_id, utcnow
+from neutrino.provider.api.tags import Taggable
 from neutrino.provider.context import RequestContext
 from neutrino.provider.store import tables as t
 from neutrino.provider.store.db import UnitOfWork
@@ -86,20 +87,22 @@ def _bad(msg: str) -> errors.BadRequest:
     return errors.BadRequest(resource="floatingip", msg=msg)
 
 
-class FloatingIpService(ResourceService):
+class FloatingIpService(Taggable):
     collection = "floatingips"
     member = "floatingip"
     declaration = DECLARATION
     table = t.floating_ips
+    tag_table = t.floating_ip_tags
 
     def not_found(self, resource_id: str) -> errors.ProviderError:
         return errors.FloatingIPNotFound(floatingip_id=resource_id)
 
     def expand(self, uow: UnitOfWork, ctx: RequestContext, rows: Any) -> list[dict[str, Any]]:
+        tags = self.tags_of(uow, rows)
         out = []
         for row in rows:
             record = self.record(row)
-            record["tags"] = []
+            record["tags"] = tags[row.id]
             out.append(record)
         return out
 

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from neutrino.provider import errors
 from neutrino.provider.api import common, l3
 from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
-from neutrino.provider.api.resource import ResourceService, new_id, utcnow
+from neutrino.provider.api.resource import new_id, utcnow
+from neutrino.provider.api.tags import Taggable
 from neutrino.provider.api.validators import to_boolean, to_int, to_int_or_none
 from neutrino.provider.context import RequestContext
 from neutrino.provider.store import tables as t
@@ -122,11 +123,12 @@ def visible_row(uow: UnitOfWork, ctx: RequestContext, network_id: str) -> sa.Row
     return network
 
 
-class NetworkService(ResourceService):
+class NetworkService(Taggable):
     collection = "networks"
     member = "network"
     declaration = DECLARATION
     table = t.networks
+    tag_table = t.network_tags
 
     def not_found(self, resource_id: str) -> errors.ProviderError:
         return errors.NetworkNotFound(net_id=resource_id)
@@ -145,10 +147,11 @@ class NetworkService(ResourceService):
                 .order_by(t.subnets.c.created_at, t.subnets.c.id)
             ):
                 subnets[s.network_id].append(s.id)
+        tags = self.tags_of(uow, rows)
         out = []
         for row in rows:
             record = self.record(row)
-            record.update(subnets=subnets[row.id], tags=[], availability_zones=[])
+            record.update(subnets=subnets[row.id], tags=tags[row.id], availability_zones=[])
             out.append(record)
         return out
 

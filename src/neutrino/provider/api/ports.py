@@ -14,11 +14,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from neutrino.provider import errors
-from neutrino.provider.api import common, l3
+from neutrino.provider.api import address_pairs, common, l3, tags
 from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
 from neutrino.provider.api.networks import visible as network_visible
-from neutrino.provider.api.resource import ResourceService, new_id, utcnow
+from neutrino.provider.api.resource import new_id, utcnow
 from neutrino.provider.api.security_groups import default_group_id, ensure_default_group
+from neutrino.provider.api.tags import Taggable
 from neutrino.provider.api.validators import to_boolean, to_list, to_lower
 from neutrino.provider.context import RequestContext
 from neutrino.provider.ipam import allocator
@@ -133,7 +134,16 @@ DECLARATION: common.Declaration = {
     },
     "binding:vif_type": {"allow_post": False, "admin_only": True, "column": "binding_vif_type"},
     "binding:vif_details": {"allow_post": False, "admin_only": True, "column": "binding_vif_details"},
+    "allowed_address_pairs": {
+        "allow_post": True,
+        "allow_put": True,
+        "default": ATTR_NOT_SPECIFIED,
+        "convert_to": address_pairs.convert,
+        "column": None,
+    },
     **common.standard(),
+    # tag-ports-during-bulk-creation: tags in the POST itself
+    "tags": {"allow_post": True, "default": [], "convert_to": tags.to_tags, "column": None},
 }
 
 
@@ -246,20 +256,39 @@ def reallocate(
     allocator.release(uow, row.id, [c for c in current if c not in result])
 
 
+#: What only an admin or the network's owner may set on a port (Neutron's default policy:
+#: ``create_port:allowed_address_pairs`` and ``..:port_security_enabled`` are ``admin_or_network_owner``,
+#: so a project cannot open a hole in a network shared with it).
+NETWORK_OWNER_ONLY = frozenset({"allowed_address_pairs", "port_security_enabled"})
+
+
+def _network_owner_only(ctx: RequestContext, verb: str, owner: str | None, data: dict[str, Any]) -> None:
+    if ctx.is_admin or owner == ctx.project_id:
+        return
+    for name in sorted(NETWORK_OWNER_ONLY):
+        if data.get(name, ATTR_NOT_SPECIFIED) is not ATTR_NOT_SPECIFIED:
+            raise errors.PolicyNotAuthorized(action=f"{verb}_port:{name}")
+
+
 def _security_groups_filter(values: list[str]) -> sa.ColumnElement[bool]:
     psg = t.port_security_groups.c
     return t.ports.c.id.in_(sa.select(psg.port_id).where(psg.security_group_id.in_(values)))
 
 
-class PortService(ResourceService):
+class PortService(Taggable):
     collection = "ports"
     member = "port"
     declaration = DECLARATION
     table = t.ports
+    tag_table = t.port_tags
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.special_filters = {"fixed_ips": _fixed_ips_filter, "security_groups": _security_groups_filter}
+        self.special_filters = {
+            **self.special_filters,
+            "fixed_ips": _fixed_ips_filter,
+            "security_groups": _security_groups_filter,
+        }
 
     def not_found(self, resource_id: str) -> errors.ProviderError:
         return errors.PortNotFound(port_id=resource_id)
@@ -277,12 +306,19 @@ class PortService(ResourceService):
         for clause in uow.where_in(psg.port_id, ids) if ids else []:
             for g in uow.rows(sa.select(psg.port_id, psg.security_group_id).where(clause)):
                 groups[g.port_id].append(g.security_group_id)
+        tags = self.tags_of(uow, rows)
+        pairs = address_pairs.load(uow, ids)
         out = []
         for row in rows:
             record = self.record(row)
             ips = fixed[row.id]
             ips.sort(key=lambda a: (":" in a["ip_address"], a["subnet_id"]))  # IPv4 first
-            record.update(fixed_ips=ips, security_groups=sorted(groups[row.id]), tags=[])
+            record.update(
+                fixed_ips=ips,
+                security_groups=sorted(groups[row.id]),
+                tags=tags[row.id],
+                allowed_address_pairs=pairs[row.id],
+            )
             out.append(record)
         return out
 
@@ -294,10 +330,14 @@ class PortService(ResourceService):
 
     def create(self, uow: UnitOfWork, ctx: RequestContext, data: dict[str, Any]) -> str:
         network = self._network(uow, ctx, data["network_id"])
+        _network_owner_only(ctx, "create", network.project_id, data)
         port_security = data["port_security_enabled"]
         if port_security is ATTR_NOT_SPECIFIED:
             port_security = network.port_security_enabled
         groups = self._groups(uow, data["project_id"], data["security_groups"], port_security)
+        pairs = data["allowed_address_pairs"] or []
+        if pairs and not port_security:
+            raise errors.AddressPairAndPortSecurityRequired()
         mac = data["mac_address"]
         if mac is ATTR_NOT_SPECIFIED:
             mac = new_mac(uow, network.id)
@@ -335,6 +375,8 @@ class PortService(ResourceService):
                 sa.insert(t.port_security_groups),
                 [{"port_id": port_id, "security_group_id": g} for g in groups],
             )
+        address_pairs.store(uow, port_id, mac, pairs)
+        tags.insert(uow, self.tag_table, port_id, data["tags"])
         return port_id
 
     def _binding(self, host: str) -> dict[str, Any]:
@@ -382,6 +424,11 @@ class PortService(ResourceService):
 
     def update(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str, data: dict[str, Any]) -> None:
         row = self.get_row(uow, ctx, resource_id)
+        if not ctx.is_admin and NETWORK_OWNER_ONLY & data.keys():
+            owner = uow.one_or_none(
+                sa.select(t.networks.c.project_id).where(t.networks.c.id == row.network_id)
+            )
+            _network_owner_only(ctx, "update", owner.project_id if owner else None, data)
         if "mac_address" in data and data["mac_address"] != row.mac_address:
             if not ctx.is_admin:
                 raise errors.PolicyNotAuthorized(action="update_port:mac_address")
@@ -404,6 +451,7 @@ class PortService(ResourceService):
             .limit(1)
         ):
             raise errors.PortSecurityPortHasSecurityGroup()
+        self._update_pairs(uow, row, data, port_security)
         if "fixed_ips" in data:
             reallocate(
                 uow,
@@ -421,6 +469,18 @@ class PortService(ResourceService):
                 }
             )
         self.touch(uow, resource_id, data)
+
+    @staticmethod
+    def _update_pairs(uow: UnitOfWork, row: Any, data: dict[str, Any], port_security: bool) -> None:
+        """Neutron's rule: a port with allowed address pairs keeps port security on (turning it
+        off in the same request as clearing them is fine)."""
+        if "allowed_address_pairs" in data:
+            pairs = data["allowed_address_pairs"] or []
+            if pairs and not port_security:
+                raise errors.AddressPairAndPortSecurityRequired()
+            address_pairs.store(uow, row.id, data.get("mac_address", row.mac_address), pairs)
+        elif not port_security and address_pairs.has_pairs(uow, row.id):
+            raise errors.AddressPairAndPortSecurityRequired()
 
     def delete(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str) -> None:
         row = self.get_row(uow, ctx, resource_id)

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from neutrino.provider import errors
-from neutrino.provider.api import attributes
+from neutrino.provider.api import attributes, revisions
 from neutrino.provider.api.attributes import ResourceDefinition
 from neutrino.provider.api.query import SpecialFilter, links, parse_query, select_page
 from neutrino.provider.context import RequestContext
@@ -291,10 +291,12 @@ class Controller:
         ctx = self.context_of(request)
         data = attributes.parse_update(self.defn, await read_json(request), ctx)
         resource_id = request.path_params["id"]
+        expected = revisions.constraint(request.headers)
 
         def work() -> dict[str, Any]:
             with self.db.uow() as uow:
                 self.service.get_row(uow, ctx, resource_id)
+                revisions.enforce(uow, self.service.table, resource_id, expected)
                 self.service.update(uow, ctx, resource_id, data)
                 record = self.service.show(uow, RequestContext.admin(), resource_id)
                 uow.commit()
@@ -306,10 +308,12 @@ class Controller:
     async def delete(self, request: Request) -> Response:
         ctx = self.context_of(request)
         resource_id = request.path_params["id"]
+        expected = revisions.constraint(request.headers)
 
         def work() -> None:
             with self.db.uow() as uow:
                 self.service.get_row(uow, ctx, resource_id)
+                revisions.enforce(uow, self.service.table, resource_id, expected)
                 self.service.delete(uow, ctx, resource_id)
                 uow.commit()
             self.report(uow, [resource_id])

@@ -27,7 +27,8 @@ from neutrino.provider import errors
 from neutrino.provider.api import common, l3, router_interfaces
 from neutrino.provider.api.networks import visible_row as visible_network
 from neutrino.provider.api.ports import insert_service_port, reallocate
-from neutrino.provider.api.resource import ResourceService, new_id, utcnow
+from neutrino.provider.api.resource import new_id, utcnow
+from neutrino.provider.api.tags import Taggable
 from neutrino.provider.api.validators import InvalidValue, to_boolean, to_list, validate
 from neutrino.provider.context import RequestContext
 from neutrino.provider.store import tables as t
@@ -97,11 +98,12 @@ def _bad(msg: str) -> errors.BadRequest:
     return errors.BadRequest(resource="router", msg=msg)
 
 
-class RouterService(ResourceService):
+class RouterService(Taggable):
     collection = "routers"
     member = "router"
     declaration = DECLARATION
     table = t.routers
+    tag_table = t.router_tags
     actions = ("add_router_interface", "remove_router_interface")
 
     def not_found(self, resource_id: str) -> errors.ProviderError:
@@ -134,6 +136,7 @@ class RouterService(ResourceService):
                 .order_by(r.destination, r.nexthop)
             ):
                 routes[route.router_id].append({"destination": route.destination, "nexthop": route.nexthop})
+        tags = self.tags_of(uow, rows)
         out = []
         for row in rows:
             record = self.record(row)
@@ -145,7 +148,7 @@ class RouterService(ResourceService):
                     "enable_snat": row.enable_snat,
                     "external_fixed_ips": fixed,
                 }
-            record.update(external_gateway_info=info, routes=routes[row.id], tags=[])
+            record.update(external_gateway_info=info, routes=routes[row.id], tags=tags[row.id])
             out.append(record)
         return out
 

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from neutrino.provider import errors
-from neutrino.provider.api import common
+from neutrino.provider.api import common, revisions
 from neutrino.provider.api.resource import ResourceService, new_id, timestamp, utcnow
 from neutrino.provider.api.validators import to_int_or_none, to_protocol
 from neutrino.provider.context import RequestContext
@@ -177,7 +177,9 @@ class SecurityGroupRuleService(ResourceService):
         )
         if existing is not None:
             raise errors.SecurityGroupRuleExists(rule_id=existing.id)
-        return insert_rule(uow, group.project_id, group.id, description=data["description"], **rule)
+        rule_id = insert_rule(uow, group.project_id, group.id, description=data["description"], **rule)
+        revisions.bump(uow, t.security_groups, [group.id])  # a group's rules are part of it
+        return rule_id
 
     @staticmethod
     def _group(uow: UnitOfWork, ctx: RequestContext, group_id: str) -> sa.Row[Any]:
@@ -237,4 +239,6 @@ class SecurityGroupRuleService(ResourceService):
         self.touch(uow, resource_id, data)
 
     def delete(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str) -> None:
+        row = self.get_row(uow, ctx, resource_id)
         uow.execute(sa.delete(t.security_group_rules).where(t.security_group_rules.c.id == resource_id))
+        revisions.bump(uow, t.security_groups, [row.security_group_id])

@@ -9,8 +9,9 @@ import sqlalchemy as sa
 
 from neutrino.provider import errors
 from neutrino.provider.api import common
-from neutrino.provider.api.resource import ResourceService, new_id, utcnow
+from neutrino.provider.api.resource import new_id, utcnow
 from neutrino.provider.api.security_group_rules import insert_rule, rule_record
+from neutrino.provider.api.tags import Taggable
 from neutrino.provider.api.validators import to_boolean
 from neutrino.provider.context import RequestContext
 from neutrino.provider.store import tables as t
@@ -101,12 +102,13 @@ def ensure_default_group(db: Database, project_id: str) -> str:
         return found
 
 
-class SecurityGroupService(ResourceService):
+class SecurityGroupService(Taggable):
     collection = "security_groups"
     member = "security_group"
     path = "security-groups"
     declaration = DECLARATION
     table = t.security_groups
+    tag_table = t.security_group_tags
 
     def not_found(self, resource_id: str) -> errors.ProviderError:
         return errors.SecurityGroupNotFound(id=resource_id)
@@ -129,10 +131,11 @@ class SecurityGroupService(ResourceService):
                 .order_by(t.security_group_rules.c.created_at, t.security_group_rules.c.id)
             ):
                 rules[rule.security_group_id].append(rule_record(rule))
+        tags = self.tags_of(uow, rows)
         out = []
         for row in rows:
             record = self.record(row)
-            record.update(security_group_rules=rules[row.id], shared=False, tags=[])
+            record.update(security_group_rules=rules[row.id], shared=False, tags=tags[row.id])
             out.append(record)
         return out
 

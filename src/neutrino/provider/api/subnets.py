@@ -12,7 +12,8 @@ from neutrino.provider import errors
 from neutrino.provider.api import common, l3
 from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
 from neutrino.provider.api.networks import visible as network_visible
-from neutrino.provider.api.resource import ResourceService, new_id, utcnow
+from neutrino.provider.api.resource import new_id, utcnow
+from neutrino.provider.api.tags import Taggable
 from neutrino.provider.api.validators import InvalidValue, to_boolean, to_int, to_list
 from neutrino.provider.context import RequestContext
 from neutrino.provider.ipam import ranges
@@ -120,15 +121,16 @@ def _external_filter(values: list[str]) -> sa.ColumnElement[bool]:
     return t.subnets.c.network_id.in_(sa.select(n.id).where(n.router_external.in_(sorted(wanted))))
 
 
-class SubnetService(ResourceService):
+class SubnetService(Taggable):
     collection = "subnets"
     member = "subnet"
     declaration = DECLARATION
     table = t.subnets
+    tag_table = t.subnet_tags
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.special_filters = {"router:external": _external_filter}
+        self.special_filters = {**self.special_filters, "router:external": _external_filter}
 
     def not_found(self, resource_id: str) -> errors.ProviderError:
         return errors.SubnetNotFound(subnet_id=resource_id)
@@ -149,10 +151,11 @@ class SubnetService(ResourceService):
             if network_ids
             else set()
         )
+        tags = self.tags_of(uow, rows)
         out = []
         for row in rows:
             record = self.record(row)
-            record.update(subnetpool_id=None, service_types=[], tags=[])
+            record.update(subnetpool_id=None, service_types=[], tags=tags[row.id])
             record["router:external"] = row.network_id in external
             out.append(record)
         return out

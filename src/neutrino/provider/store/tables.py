@@ -344,3 +344,37 @@ router_l3_agent_bindings = sa.Table(
     ),
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
+
+# --- extensions (schema 0005) ------------------------------------------------------------------
+
+
+def _tag_table(name: str, parent: str) -> sa.Table:
+    """standard-attr-tag: one row per (resource, tag); gone with the resource (ON DELETE CASCADE).
+    The index on ``tag`` serves the ``tags``/``tags-any`` filters."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column(
+            "resource_id", sa.String(36), sa.ForeignKey(f"{parent}.id", ondelete="CASCADE"), primary_key=True
+        ),
+        sa.Column("tag", sa.String(255), primary_key=True),
+        sa.Index(f"ix_{name}_tag", "tag"),
+    )
+
+
+network_tags = _tag_table("network_tags", "networks")
+subnet_tags = _tag_table("subnet_tags", "subnets")
+port_tags = _tag_table("port_tags", "ports")
+security_group_tags = _tag_table("security_group_tags", "security_groups")
+router_tags = _tag_table("router_tags", "routers")
+floating_ip_tags = _tag_table("floating_ip_tags", "floating_ips")
+
+#: allowed-address-pairs: addresses (or CIDRs) a port's guest may also use, each with a MAC (the
+#: port's when the client gave none); one row per distinct pair, as Neutron's primary key.
+port_allowed_address_pairs = sa.Table(
+    "port_allowed_address_pairs",
+    metadata,
+    sa.Column("port_id", sa.String(36), sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("mac_address", sa.String(32), primary_key=True),
+    sa.Column("ip_address", sa.String(64), primary_key=True),
+)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,10 +92,13 @@ def load(uow: UnitOfWork, scope: Scope) -> m.State:
         if options is not None:
             state.dhcp[row.id] = options
     groups = _groups(uow, [p.id for p in ports])
+    pairs = _pairs(uow, [p.id for p in ports])
     for row in ports:
         if row.device_owner == FLOATING_IP:  # Neutron's is_lsp_ignored: the address is a NAT row's
             continue
-        state.ports[row.id] = port(row, allocations.get(row.id, []), all_subnets, groups.get(row.id, []))
+        state.ports[row.id] = port(
+            row, allocations.get(row.id, []), all_subnets, groups.get(row.id, []), pairs.get(row.id, [])
+        )
     if scope.routers is None or scope.routers:
         state.routers = routing.load(uow, scope.routers)
     if scope.port_groups is None or scope.port_groups:
@@ -118,6 +121,19 @@ def _groups(uow: UnitOfWork, port_ids: list[str]) -> dict[str, list[str]]:
     for clause in uow.where_in(g.port_id, port_ids) if port_ids else []:
         for row in uow.rows(sa.select(g.port_id, g.security_group_id).where(clause)):
             out.setdefault(row.port_id, []).append(row.security_group_id)
+    return out
+
+
+def _pairs(uow: UnitOfWork, port_ids: list[str]) -> dict[str, list[dict[str, str]]]:
+    out: dict[str, list[dict[str, str]]] = {}
+    c = t.port_allowed_address_pairs.c
+    for clause in uow.where_in(c.port_id, port_ids) if port_ids else []:
+        for row in uow.rows(sa.select(c.port_id, c.mac_address, c.ip_address).where(clause)):
+            out.setdefault(row.port_id, []).append(
+                {"mac_address": row.mac_address, "ip_address": row.ip_address}
+            )
+    for found in out.values():
+        found.sort(key=lambda p: (":" in p["ip_address"], p["ip_address"], p["mac_address"]))
     return out
 
 
@@ -188,11 +204,16 @@ def port(
     allocations: Sequence[sa.Row[Any]],
     subnets: dict[str, sa.Row[Any]],
     groups: Sequence[str],
+    pairs: Sequence[Mapping[str, str]] = (),
 ) -> m.Port:
     ordered = sorted(allocations, key=lambda a: (":" in a.ip_address, a.subnet_id, a.ip_address))
     ips = [a.ip_address for a in ordered]
     mac_ips = " ".join([row.mac_address, *ips])
-    addresses = (mac_ips,) if row.port_security_enabled else (mac_ips, "unknown")
+    addresses: tuple[str, ...] = (mac_ips,) if row.port_security_enabled else (mac_ips, "unknown")
+    port_security: tuple[str, ...] = ()
+    if row.port_security_enabled:
+        port_security, pair_macs = _port_security(row.mac_address, ips, pairs)
+        addresses += pair_macs
     cidrs = [f"{a.ip_address}/{ipaddress.ip_network(subnets[a.subnet_id].cidr).prefixlen}" for a in ordered]
     v4 = v6 = None
     for a in ordered:
@@ -215,7 +236,7 @@ def port(
         port_id=row.id,
         network_id=row.network_id,
         addresses=addresses,
-        port_security=(mac_ips,) if row.port_security_enabled and not kind else (),
+        port_security=port_security if not kind else (),
         enabled=bool(row.admin_state_up),
         options=options,
         type=kind,
@@ -232,3 +253,21 @@ def port(
         dhcpv4_subnet=v4,
         dhcpv6_subnet=v6,
     )
+
+
+def _port_security(
+    mac: str, ips: Sequence[str], pairs: Sequence[Mapping[str, str]]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A port's ``port_security`` with its allowed address pairs, as Neutron's OVN driver writes
+    it: pairs with the port's MAC join its own entry ("MAC IPs pair-IPs"), a pair with another
+    MAC is an entry of its own ("pair-MAC pair-IP"); and the other MACs, which ``addresses``
+    lists too so that OVN delivers frames sent to them."""
+    own = [mac, *ips]
+    others: dict[str, list[str]] = {}
+    for pair in pairs:
+        if pair["mac_address"] == mac:
+            own.append(pair["ip_address"])
+        else:
+            others.setdefault(pair["mac_address"], []).append(pair["ip_address"])
+    entries = [" ".join(own), *(f"{m} {ip}" for m, found in sorted(others.items()) for ip in found)]
+    return tuple(entries), tuple(sorted(others))
