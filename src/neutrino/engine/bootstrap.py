@@ -7,10 +7,12 @@ On first start: the ``admin@internal`` user (password from settings or generated
 from __future__ import annotations
 
 import secrets
+import ssl
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from neutrino.engine import pki as engine_pki
 from neutrino.engine.commands import auth, nics
 from neutrino.engine.commands.clusters import add_cluster
 from neutrino.engine.commands.common import EngineContext, Ref
@@ -38,6 +40,7 @@ class Engine:
     read_db: sa.Engine
     ctx: EngineContext
     admin_password: str | None  # set only when this start created the admin user with a generated password
+    pki: engine_pki.EnginePki
 
     def dispose(self) -> None:
         self.db.dispose()
@@ -50,6 +53,7 @@ def build(settings: EngineSettings) -> Engine:
     db = create_engine(settings.db_url)
     read_db = create_engine(settings.db_url, readonly=True) if settings.db_url.startswith("sqlite") else db
     migrate.upgrade(db)
+    pki = engine_pki.ensure(settings.data_dir / "pki", engine_pki.host_names(settings.host_port[0]))
     pool = _mac_pool(db, settings)
     secrets = SecretBox.from_data_dir(settings.data_dir, settings.secret_key)
     ctx = EngineContext(
@@ -63,11 +67,22 @@ def build(settings: EngineSettings) -> Engine:
             settings.provider_connect_timeout,
             settings.provider_timeout,
         ),
-        agent_client=AgentClients(secrets, settings.agent_timeout),
+        agent_client=AgentClients(secrets, settings.agent_timeout, tls=agent_trust(settings, pki)),
         sso_token_lifetime=settings.sso_token_lifetime,
     )
     password = _first_start(ctx, settings)
-    return Engine(settings, db, read_db, ctx, password)
+    return Engine(settings, db, read_db, ctx, password, pki)
+
+
+def agent_trust(settings: EngineSettings, pki: engine_pki.EnginePki) -> ssl.SSLContext | None:
+    """How the engine checks its host agents' HTTPS: their certificate signed by the engine's CA (or one in
+    ``agent_ca_file``) and naming the host's address. None with ``insecure_http``: agents over plain HTTP."""
+    if settings.insecure_http:
+        return None
+    context = ssl.create_default_context(cafile=str(pki.ca_cert))
+    if settings.agent_ca_file is not None:
+        context.load_verify_locations(cafile=str(settings.agent_ca_file))
+    return context
 
 
 def _mac_pool(db: sa.Engine, settings: EngineSettings) -> MacRange:
