@@ -22,6 +22,10 @@ import httpx
 PASSWORD = "bench-secret"
 
 
+# the benches measure the programs over plain HTTP unless the environment says otherwise
+PLAIN_HTTP = {"NEUTRINO_INSECURE_HTTP": "1"}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -40,7 +44,7 @@ def provider_process(data_dir: Path, db_url: str = "", args: Sequence[str] = ())
     log_path = data_dir / "provider.log"
     log = open(log_path, "ab")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**os.environ, "NEUTRINO_ADMIN_PASSWORD": PASSWORD})  # fmt: skip
+                            env={**PLAIN_HTTP, **os.environ, "NEUTRINO_ADMIN_PASSWORD": PASSWORD})  # fmt: skip
     try:
         deadline = time.monotonic() + 60
         while True:

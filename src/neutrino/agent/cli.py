@@ -35,6 +35,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "arguments and NEUTRINO_AGENT_* override it",
     )
     add("--listen", help="HOST:PORT or unix:PATH to serve the agent API on (default 127.0.0.1:54321)")
+    add("--tls-cert", help="PEM certificate chain to serve HTTPS with (signed by the engine's CA)")
+    add("--tls-key", help="PEM private key of --tls-cert")
+    add(
+        "--insecure-http",
+        action="store_true",
+        default=None,
+        help="serve plain HTTP on a TCP --listen (also NEUTRINO_INSECURE_HTTP=1)",
+    )
     add("--data-dir", help="where the agent keeps its state (default /var/lib/neutrino/agent)")
     add("--token", help="the API token clients must send (default $NEUTRINO_AGENT_TOKEN)")
     add("--host-name", help="this host's name (default: the system host name)")
@@ -135,7 +143,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 #: arguments that map one to one onto :class:`~neutrino.agent.settings.AgentSettings` fields
 SCALAR_FIELDS = (
-    "listen", "data_dir", "token", "host_name", "vm_backend", "host_net", "tunnel_ip", "vxlan_port",
+    "listen", "tls_cert", "tls_key", "insecure_http", "data_dir", "token", "host_name", "vm_backend", "host_net", "tunnel_ip", "vxlan_port",
     "underlay_dev", "underlay_mtu", "netns_prefix", "firewall", "ovs_db", "ovs_datapath_type", "integration_bridge",
     "ovs_rundir", "ovn_remote", "ovn_encap_ip", "ovn_encap_type", "ovn_rundir", "ovn_private_key",
     "ovn_certificate", "ovn_ca_cert",
@@ -186,9 +194,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = settings_from_args(args)
         assert isinstance(settings, AgentSettings)
+        bind = settings.bind()
         app = create_app(settings)
     except (ValidationError, ValueError, OSError, VnicDriverError) as exc:
         print(f"neutrino agent: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(app, log_level=args.log_level, **settings.bind())  # type: ignore[arg-type]
+    uvicorn.run(app, log_level=args.log_level, **bind)  # type: ignore[arg-type]
     return 0

@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -50,9 +50,16 @@ class AgentSettings(BaseSettings):
     over the config file (:meth:`from_file`).
     """
 
-    model_config = SettingsConfigDict(env_prefix="NEUTRINO_AGENT_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix="NEUTRINO_AGENT_", extra="forbid", populate_by_name=True)
 
     listen: str = Field(default="127.0.0.1:54321", description="HOST:PORT, or unix:PATH")
+    tls_cert: Path | None = Field(default=None, description="HTTPS: the certificate chain (PEM)")
+    tls_key: Path | None = Field(default=None, description="HTTPS: the key of tls_cert (PEM)")
+    insecure_http: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("NEUTRINO_INSECURE_HTTP", "NEUTRINO_AGENT_INSECURE_HTTP"),
+        description="serve plain HTTP on a TCP listen address (the token in clear): only when asked for",
+    )
     data_dir: Path = Path("/var/lib/neutrino/agent")
     token: SecretStr | None = None
     host_name: str = Field(default_factory=socket.gethostname)
@@ -194,11 +201,21 @@ class AgentSettings(BaseSettings):
             _FILE_OPTIONS.reset(token)
 
     def bind(self) -> dict[str, object]:
-        """uvicorn's ``host``/``port`` or ``uds`` arguments for :attr:`listen`."""
+        """uvicorn's ``host``/``port`` and certificate arguments for :attr:`listen`, or ``uds``: a unix
+        socket is guarded by its file's permissions and needs no TLS. A ValueError naming the options when a
+        TCP listener has neither a certificate nor insecure_http: the agent never falls back to clear text."""
         if self.listen.startswith("unix:"):
             return {"uds": self.listen[len("unix:") :]}
         host, _, port = self.listen.rpartition(":")
-        return {"host": host.strip("[]"), "port": int(port)}
+        bind: dict[str, object] = {"host": host.strip("[]"), "port": int(port)}
+        if self.insecure_http:
+            return bind
+        if self.tls_cert is None or self.tls_key is None:
+            raise ValueError(
+                "tls_cert and tls_key: required to serve HTTPS on a TCP address (--tls-cert, --tls-key); "
+                "--insecure-http serves plain HTTP instead"
+            )
+        return {**bind, "ssl_certfile": str(self.tls_cert), "ssl_keyfile": str(self.tls_key)}
 
 
 def read_config(path: Path) -> dict[str, Any]:

@@ -97,7 +97,8 @@ def test_every_scalar_argument_reaches_the_settings(tmp_path: Path) -> None:
         "--tunnel-ip", "192.0.2.1", "--listen", "unix:/a.sock", "--ovs-rundir", "/r/ovs",
         "--ovn-remote", "tcp:192.0.2.9:6642", "--ovn-encap-ip", "192.0.2.1", "--ovn-encap-type", "vxlan",
         "--ovn-rundir", "/r/ovn", "--ovn-private-key", str(pki["key"]), "--ovn-certificate", str(pki["cert"]),
-        "--ovn-ca-cert", str(pki["ca"]),
+        "--ovn-ca-cert", str(pki["ca"]), "--tls-cert", str(pki["cert"]), "--tls-key", str(pki["key"]),
+        "--insecure-http",
     )  # fmt: skip
     settings = cli.settings_from_args(args)
     assert isinstance(settings, AgentSettings)
@@ -123,6 +124,23 @@ def test_every_scalar_argument_reaches_the_settings(tmp_path: Path) -> None:
         "tcp:192.0.2.9:6642", "192.0.2.1", "vxlan")  # fmt: skip
     assert (settings.ovn_private_key, settings.ovn_certificate, settings.ovn_ca_cert) == (
         pki["key"], pki["cert"], pki["ca"])  # fmt: skip
+    assert (settings.tls_cert, settings.tls_key, settings.insecure_http) == (pki["cert"], pki["key"], True)
+
+
+def test_a_tcp_listener_serves_https_or_plain_http_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NEUTRINO_INSECURE_HTTP", raising=False)
+    tls = cli.settings_from_args(parse("--tls-cert", "/p/agent.pem", "--tls-key", "/p/agent.key"))
+    assert isinstance(tls, AgentSettings)
+    assert tls.bind() == {"host": "127.0.0.1", "port": 54321, "ssl_certfile": "/p/agent.pem",
+                          "ssl_keyfile": "/p/agent.key"}  # fmt: skip
+    neither = cli.settings_from_args(parse())
+    assert isinstance(neither, AgentSettings)
+    with pytest.raises(ValueError, match="tls_cert and tls_key: required to serve HTTPS.*--insecure-http"):
+        neither.bind()
+    monkeypatch.setenv("NEUTRINO_INSECURE_HTTP", "1")
+    plain = cli.settings_from_args(parse())
+    assert isinstance(plain, AgentSettings) and plain.bind() == {"host": "127.0.0.1", "port": 54321}
+    assert cli.settings_from_args(parse("--listen", "unix:/run/a.sock")).bind() == {"uds": "/run/a.sock"}  # type: ignore[attr-defined]
 
 
 def test_ovn_mode_options_and_their_errors(tmp_path: Path) -> None:
