@@ -526,7 +526,10 @@ async def serve(services: list[Service]) -> None:
     servers = []
     for svc in services:
         host, port = svc.host_port
-        config = uvicorn.Config(svc.app, host=host, port=port, log_level="warning", **svc.tls)  # type: ignore[arg-type]
+        # NOTE: an idle TLS keep-alive connection closes only when its client reads close_notify: bound the wait
+        tls: dict[str, Any] = dict(svc.tls)
+        config = uvicorn.Config(svc.app, host=host, port=port, log_level="warning",
+                                timeout_graceful_shutdown=3 if tls else None, **tls)  # fmt: skip
         servers.append(uvicorn.Server(config))
 
     async def after_start() -> None:

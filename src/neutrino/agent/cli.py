@@ -25,6 +25,10 @@ def _mappings(text: str) -> dict[str, str]:
     return dict(_mapping(item) for item in text.split(",") if item)
 
 
+#: seconds a TLS server's shutdown waits for its connections and requests before it cancels them
+TLS_SHUTDOWN_SECONDS = 3
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     """The agent's command-line arguments; unset ones fall back to ``NEUTRINO_AGENT_*``."""
     add = parser.add_argument
@@ -35,7 +39,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "arguments and NEUTRINO_AGENT_* override it",
     )
     add("--listen", help="HOST:PORT or unix:PATH to serve the agent API on (default 127.0.0.1:54321)")
-    add("--tls-cert", help="PEM certificate chain to serve HTTPS with (signed by the engine's CA)")
+    add(
+        "--tls-cert",
+        help="PEM certificate chain to serve HTTPS with (default: the engine issues one when it adds the host)",
+    )
     add("--tls-key", help="PEM private key of --tls-cert")
     add(
         "--insecure-http",
@@ -188,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from neutrino.agent.app import create_app
+    from neutrino.agent.enrollment import Enrollment
     from neutrino.agent.settings import AgentSettings
     from neutrino.agent.vnic.base import VnicDriverError
 
@@ -195,9 +203,25 @@ def run(args: argparse.Namespace) -> int:
         settings = settings_from_args(args)
         assert isinstance(settings, AgentSettings)
         bind = settings.bind()
-        app = create_app(settings)
+        enrollment = None
+        if settings.tls_mode == "enroll":
+            enrollment = Enrollment(settings.data_dir / "pki", settings.host_name)
+            # uvicorn serves with this very context: enrolling swaps its certificate in place
+            context = enrollment.context
+            bind["ssl_context_factory"] = lambda config, default: context
+            state = (
+                "enrolled by the engine"
+                if enrollment.enrolled
+                else "not enrolled yet: a bootstrap certificate"
+            )
+            print(f"neutrino agent: HTTPS, {state} ({enrollment.directory})", file=sys.stderr, flush=True)
+        app = create_app(settings, enrollment=enrollment)
     except (ValidationError, ValueError, OSError, VnicDriverError) as exc:
         print(f"neutrino agent: {exc}", file=sys.stderr)
         return 2
+    if settings.tls_mode in ("files", "enroll"):
+        # NOTE: closing an idle TLS keep-alive connection waits for the client's close_notify, which a pooled
+        # client (the engine's) reads only on its next request: bound the wait (asyncio's is 30 s)
+        bind["timeout_graceful_shutdown"] = TLS_SHUTDOWN_SECONDS
     uvicorn.run(app, log_level=args.log_level, **bind)  # type: ignore[arg-type]
     return 0

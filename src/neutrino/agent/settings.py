@@ -200,22 +200,34 @@ class AgentSettings(BaseSettings):
         finally:
             _FILE_OPTIONS.reset(token)
 
+    @property
+    def tls_mode(self) -> Literal["unix", "insecure", "files", "enroll"]:
+        """How the agent API is served: on a unix socket (its file's permissions guard it), plain HTTP
+        (insecure_http), HTTPS with tls_cert/tls_key, or HTTPS with the certificate the engine issues when it
+        adds the host (``neutrino.agent.enrollment``; a bootstrap one until then)."""
+        if self.listen.startswith("unix:"):
+            return "unix"
+        if self.insecure_http:
+            return "insecure"
+        return "files" if self.tls_cert is not None else "enroll"
+
     def bind(self) -> dict[str, object]:
-        """uvicorn's ``host``/``port`` and certificate arguments for :attr:`listen`, or ``uds``: a unix
-        socket is guarded by its file's permissions and needs no TLS. A ValueError naming the options when a
-        TCP listener has neither a certificate nor insecure_http: the agent never falls back to clear text."""
+        """uvicorn's ``host``/``port`` (and certificate files with tls_cert) or ``uds`` for :attr:`listen`."""
         if self.listen.startswith("unix:"):
             return {"uds": self.listen[len("unix:") :]}
         host, _, port = self.listen.rpartition(":")
         bind: dict[str, object] = {"host": host.strip("[]"), "port": int(port)}
-        if self.insecure_http:
+        if self.tls_mode != "files":
             return bind
-        if self.tls_cert is None or self.tls_key is None:
-            raise ValueError(
-                "tls_cert and tls_key: required to serve HTTPS on a TCP address (--tls-cert, --tls-key); "
-                "--insecure-http serves plain HTTP instead"
-            )
         return {**bind, "ssl_certfile": str(self.tls_cert), "ssl_keyfile": str(self.tls_key)}
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> AgentSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError(
+                "tls_cert and tls_key: give both (or neither, for the engine to enroll the agent)"
+            )
+        return self
 
 
 def read_config(path: Path) -> dict[str, Any]:

@@ -15,11 +15,12 @@ import sqlalchemy as sa
 from neutrino.engine import pki as engine_pki
 from neutrino.engine.commands import auth, nics
 from neutrino.engine.commands.clusters import add_cluster
-from neutrino.engine.commands.common import EngineContext, Ref
+from neutrino.engine.commands.common import EngineContext, Ref, no_enrollment
 from neutrino.engine.commands.datacenters import add_data_center
 from neutrino.engine.domain import model
 from neutrino.engine.domain.macpool import MacRange
 from neutrino.engine.hosts.agent_client import AgentClients
+from neutrino.engine.hosts.enrollment import AgentEnroller
 from neutrino.engine.provider_clients.factory import ProviderClients
 from neutrino.engine.settings import EngineSettings
 from neutrino.engine.store import migrate
@@ -55,6 +56,7 @@ def build(settings: EngineSettings) -> Engine:
     migrate.upgrade(db)
     pki = engine_pki.ensure(settings.data_dir / "pki", engine_pki.host_names(settings.host_port[0]))
     pool = _mac_pool(db, settings)
+    trust = agent_trust(settings, pki)
     secrets = SecretBox.from_data_dir(settings.data_dir, settings.secret_key)
     ctx = EngineContext(
         uow=lambda: SqlUnitOfWork(db),
@@ -67,7 +69,8 @@ def build(settings: EngineSettings) -> Engine:
             settings.provider_connect_timeout,
             settings.provider_timeout,
         ),
-        agent_client=AgentClients(secrets, settings.agent_timeout, tls=agent_trust(settings, pki)),
+        agent_client=AgentClients(secrets, settings.agent_timeout, tls=trust),
+        enroll_agent=AgentEnroller(secrets, pki, trust, settings.agent_timeout) if trust else no_enrollment,
         sso_token_lifetime=settings.sso_token_lifetime,
     )
     password = _first_start(ctx, settings)
@@ -82,6 +85,8 @@ def agent_trust(settings: EngineSettings, pki: engine_pki.EnginePki) -> ssl.SSLC
     context = ssl.create_default_context(cafile=str(pki.ca_cert))
     if settings.agent_ca_file is not None:
         context.load_verify_locations(cafile=str(settings.agent_ca_file))
+    # the engine's certificate is its client certificate: enrolled agents let in only what its CA certified
+    context.load_cert_chain(pki.server_cert, pki.server_key)
     return context
 
 

@@ -143,8 +143,12 @@ async def serve(engine: Engine) -> None:
 
     settings = engine.settings
     host, port = settings.host_port
+    tls = tls_options(engine)
+    # NOTE: closing an idle TLS keep-alive connection waits for the client's close_notify, which a pooled
+    # client reads only on its next request: bound the wait (asyncio's is 30 s)
     servers = [uvicorn.Server(uvicorn.Config(create_app(settings, engine), host=host, port=port,
-                                             log_level="warning", **tls_options(engine)))]  # fmt: skip
+                                             log_level="warning", timeout_graceful_shutdown=3 if tls else None,
+                                             **tls))]  # fmt: skip
     if settings.http_host_port is not None:
         h, p = settings.http_host_port
         app = create_http_app(settings, engine)

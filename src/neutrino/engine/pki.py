@@ -64,6 +64,21 @@ class EnginePki:
         """The engine's own certificate (the chain file's first one)."""
         return _first_pem(self.server_cert.read_text())
 
+    def sign(
+        self, public_key: CertificateIssuerPublicKeyTypes, common_name: str, names: Iterable[str]
+    ) -> str:
+        """A server certificate for another program's key (a host agent's, from its request), signed by this
+        CA for ``names``; the chain (it, then the CA) as PEM."""
+        cert = issue(
+            _load_key(self.ca_key),
+            x509.load_pem_x509_certificate(self.ca_cert.read_bytes()),
+            public_key,
+            common_name=common_name,
+            names=names,
+            usages=[ExtendedKeyUsageOID.SERVER_AUTH],
+        )
+        return _pem(cert).decode() + self.ca_pem()
+
 
 def host_names(listen_host: str) -> list[str]:
     """The names a client may reach the engine by: the listen address (unless a wildcard), this machine's
@@ -94,7 +109,8 @@ def ensure(directory: Path, names: Iterable[str], *, now: datetime.datetime | No
             key.public_key(),
             common_name=wanted[0] if wanted else "localhost",
             names=wanted,
-            usages=[ExtendedKeyUsageOID.SERVER_AUTH],
+            # also the engine's client certificate towards the host agents it enrolled (mutual TLS)
+            usages=[ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
             now=now,
         )
         write_private_key(pki.server_key, key)
@@ -220,6 +236,12 @@ def _stale(cert_file: Path, names: list[str], now: datetime.datetime, ca_pem: st
     if ca_pem.strip() not in text:
         return True
     if cert.not_valid_after_utc - now < RENEW_BEFORE:
+        return True
+    try:
+        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return True
+    if ExtendedKeyUsageOID.CLIENT_AUTH not in usages:
         return True
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

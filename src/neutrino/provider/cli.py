@@ -131,6 +131,9 @@ def run(args: argparse.Namespace) -> int:
         port=settings.listen_port,
         log_level="warning",
         access_log=False,
+        # NOTE: closing an idle TLS keep-alive connection waits for the client's close_notify, which a pooled
+        # client (the engine's, an agent's) reads only on its next request: bound the wait (asyncio's is 30 s)
+        timeout_graceful_shutdown=3 if tls else None,
         **tls,
     )
     return 0

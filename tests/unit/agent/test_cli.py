@@ -127,16 +127,19 @@ def test_every_scalar_argument_reaches_the_settings(tmp_path: Path) -> None:
     assert (settings.tls_cert, settings.tls_key, settings.insecure_http) == (pki["cert"], pki["key"], True)
 
 
-def test_a_tcp_listener_serves_https_or_plain_http_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_tcp_listener_serves_https_unless_plain_http_is_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NEUTRINO_INSECURE_HTTP", raising=False)
     tls = cli.settings_from_args(parse("--tls-cert", "/p/agent.pem", "--tls-key", "/p/agent.key"))
     assert isinstance(tls, AgentSettings)
     assert tls.bind() == {"host": "127.0.0.1", "port": 54321, "ssl_certfile": "/p/agent.pem",
                           "ssl_keyfile": "/p/agent.key"}  # fmt: skip
+    assert tls.tls_mode == "files"
     neither = cli.settings_from_args(parse())
-    assert isinstance(neither, AgentSettings)
-    with pytest.raises(ValueError, match="tls_cert and tls_key: required to serve HTTPS.*--insecure-http"):
-        neither.bind()
+    # no certificate of its own: HTTPS with the one the engine issues when it adds the host
+    assert isinstance(neither, AgentSettings) and neither.tls_mode == "enroll"
+    assert neither.bind() == {"host": "127.0.0.1", "port": 54321}
+    with pytest.raises(ValueError, match="tls_cert and tls_key: give both"):
+        cli.settings_from_args(parse("--tls-cert", "/p/agent.pem"))
     monkeypatch.setenv("NEUTRINO_INSECURE_HTTP", "1")
     plain = cli.settings_from_args(parse())
     assert isinstance(plain, AgentSettings) and plain.bind() == {"host": "127.0.0.1", "port": 54321}
