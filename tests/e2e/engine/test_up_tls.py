@@ -8,6 +8,7 @@ import re
 import shutil
 import ssl
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,8 +58,14 @@ def test_up_prints_its_ca_and_the_sdk_connects_with_it(up: Up) -> None:
     try:
         system = conn.system_service()
         # the engine reached the local agent over HTTPS (a certificate from its CA naming 127.0.0.1) ...
-        hosts = system.hosts_service().list()
-        assert [(h.name, h.status.value) for h in hosts] == [("local", "up")]
+        # (`neutrino up` enrolls it once the servers answer: it may take a moment more than the API)
+        deadline, hosts = time.monotonic() + 30, []
+        while time.monotonic() < deadline:
+            hosts = [(h.name, h.status.value) for h in system.hosts_service().list()]
+            if hosts == [("local", "up")]:
+                break
+            time.sleep(0.2)
+        assert hosts == [("local", "up")], (hosts, up.log.read_text()[-2000:])
         # ... and reaches the provider over HTTPS, trusting the CA imported with it
         providers = system.openstack_network_providers_service()
         registered = providers.list()[0]
