@@ -115,8 +115,10 @@ def populate_events(db: sa.Engine, count: int, batch: int = 20_000) -> None:
 
 
 class Server:
-    def __init__(self, app: object, port: int) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
+    def __init__(self, app: object, port: int, **options: str) -> None:
+        """``options``: more of uvicorn's (certificates; ``lifespan="off"`` for a second server of one app)."""
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)  # type: ignore[arg-type]
+        self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> Server:

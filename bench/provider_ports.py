@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import ssl
 import statistics
 import sys
 import tempfile
@@ -48,13 +49,13 @@ def _pg_schema(pg_url: str) -> Iterator[str]:
 
 
 async def _creates(
-    base: str, token: str, network_id: str, clients: int, total: int
+    base: str, token: str, network_id: str, clients: int, total: int, verify: ssl.SSLContext | bool = True
 ) -> tuple[float, list[float]]:
     latencies: list[float] = []
     per_client = max(1, total // clients)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(
-        base_url=base, headers={"X-Auth-Token": token}, limits=limits, timeout=120
+        base_url=base, headers={"X-Auth-Token": token}, limits=limits, timeout=120, verify=verify
     ) as client:
 
         async def worker() -> None:

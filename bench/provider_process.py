@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -22,6 +23,10 @@ import httpx
 PASSWORD = "bench-secret"
 
 
+# the benches measure the programs over plain HTTP unless the environment says otherwise
+PLAIN_HTTP = {"NEUTRINO_INSECURE_HTTP": "1"}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -29,23 +34,29 @@ def free_port() -> int:
 
 
 @contextmanager
-def provider_process(data_dir: Path, db_url: str = "", args: Sequence[str] = ()) -> Iterator[str]:
+def provider_process(
+    data_dir: Path, db_url: str = "", args: Sequence[str] = (), tls: tuple[Path, Path] | None = None
+) -> Iterator[str]:
     """``neutrino provider`` on a free port of 127.0.0.1 with its state in ``data_dir`` (its log in
-    ``data_dir/provider.log``); yields its base URL, stops it on the way out."""
+    ``data_dir/provider.log``); yields its base URL, stops it on the way out. ``tls``: HTTPS with this
+    certificate chain and key (``https://`` URL; the caller trusts its CA)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    base = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     argv = [sys.executable, "-m", "neutrino.cli", "provider", "--listen", f"127.0.0.1:{port}",
             "--data-dir", str(data_dir), *(["--db", db_url] if db_url else []), *args]  # fmt: skip
+    env = {**PLAIN_HTTP, **os.environ, "NEUTRINO_ADMIN_PASSWORD": PASSWORD}
+    if tls:
+        argv += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
+        env["NEUTRINO_INSECURE_HTTP"] = "0"
     log_path = data_dir / "provider.log"
     log = open(log_path, "ab")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**os.environ, "NEUTRINO_ADMIN_PASSWORD": PASSWORD})  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                httpx.get(base + "/", timeout=1)
+                httpx.get(base + "/", timeout=1, verify=False)  # only "does it answer"
                 break
             except httpx.HTTPError:
                 if proc.poll() is not None or time.monotonic() > deadline:
@@ -62,10 +73,10 @@ def provider_process(data_dir: Path, db_url: str = "", args: Sequence[str] = ())
         log.close()
 
 
-def token(base: str) -> str:
+def token(base: str, verify: ssl.SSLContext | bool = True) -> str:
     body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "admin", "domain": {"name": "Default"}, "password": PASSWORD}}},
                      "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}  # fmt: skip
-    response = httpx.post(f"{base}/v3/auth/tokens", json=body)
+    response = httpx.post(f"{base}/v3/auth/tokens", json=body, verify=verify)
     response.raise_for_status()
     return response.headers["X-Subject-Token"]
 

@@ -258,7 +258,8 @@ def seeded_neutrino(directory: Path, vms: int, networks: int, hosts: int) -> Ite
         "memory",
     ]
     base = f"http://127.0.0.1:{engine_port}"
-    env = {"NEUTRINO_ADMIN_PASSWORD": PASSWORD, "NEUTRINO_HOST_MONITOR_INTERVAL": "3600"}
+    env = {"NEUTRINO_ADMIN_PASSWORD": PASSWORD, "NEUTRINO_HOST_MONITOR_INTERVAL": "3600",
+           "NEUTRINO_INSECURE_HTTP": "1"}  # fmt: skip
     with neutrino_process(args, f"{base}/ovirt-engine/api", directory / "up.log", env=env):
         seed(
             directory / "data" / "engine" / "engine.db",

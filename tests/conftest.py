@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,10 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     global _BEFORE
     _BEFORE = processes.snapshot()
+    # The servers the tests start (and everything they start) serve plain HTTP, asked for explicitly as a
+    # deployment would, once here rather than at each of their many launch sites; the TLS tests set it to
+    # 0 for the servers they start (tests/e2e/engine/test_sdk_tls.py, tests/e2e/provider/test_openstack_cli_tls.py).
+    os.environ.setdefault("NEUTRINO_INSECURE_HTTP", "1")
     # a run stopped with SIGTERM (a CI or shell time limit) still tears its fixtures down, so the
     # agents, namespaces and DHCP clients they started do not outlive it
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:

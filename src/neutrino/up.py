@@ -1,7 +1,7 @@
 """`neutrino up`: Neutrino on its embedded defaults, in one process.
 
-Starts the engine (oVirt API) on 127.0.0.1:8080 and the embedded network provider (Neutron v2.0 +
-Keystone) on 127.0.0.1:9696, each with SQLite under ``--data-dir``, and registers the provider in the
+Starts the engine (oVirt API) on https://127.0.0.1:8443 and the embedded network provider (Neutron v2.0 +
+Keystone) on https://127.0.0.1:9696, each with SQLite under ``--data-dir``, and registers the provider in the
 engine as oVirt's setup registers its OVN provider: Keystone v3 authentication as a service user of the
 provider, auto-sync on, and the ``Default`` cluster's default network provider. A local host agent
 (127.0.0.1:54321) joins them and is enrolled as host ``local`` of the ``Default`` cluster, so VMs run out of
@@ -9,6 +9,12 @@ the box. ``--datapath auto`` (the default) gives it the real datapath when it ca
 that makes network namespaces and bridges, with dnsmasq and busybox installed: VMs are network namespaces
 plugged by the ``linux_bridge`` driver, with DHCP and security groups — and otherwise an in-memory one (vNIC
 driver ``noop``, libvirt domain XML files) that touches nothing in the kernel. It says which, and why.
+
+All three serve HTTPS with the engine's PKI (``neutrino.engine.pki``): the engine's CA (``DATA_DIR/engine/pki/
+ca.pem``, also at the PKI resource on http://127.0.0.1:8080) signs the provider's and the agent's
+certificates (``DATA_DIR/tls``); the engine trusts the provider through that CA (imported with the provider)
+and the agent through its own CA; the agent trusts the provider the same way. ``--insecure-http`` (or
+``NEUTRINO_INSECURE_HTTP=1``) serves all three over plain HTTP instead. It prints which, and the CA's path.
 
 ``--backend ovn`` (root) makes the network distributed: it first starts OVN central and, unless the
 system's runs, an Open vSwitch for the local host, as child processes with their files under
@@ -26,7 +32,7 @@ import asyncio
 import os
 import secrets
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +52,19 @@ PLUGIN_TYPES = {"builtin": "LINUX_BRIDGE", "ovn": "OPEN_VSWITCH"}
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default="data", type=Path, help="state directory (default %(default)s)")
     parser.add_argument(
-        "--engine-listen", default="127.0.0.1:8080", help="engine HOST:PORT (default %(default)s)"
+        "--engine-listen", default="127.0.0.1:8443", help="engine HOST:PORT (default %(default)s)"
+    )
+    parser.add_argument(
+        "--engine-http-listen",
+        default="127.0.0.1:8080",
+        help="the engine's plain-HTTP HOST:PORT serving only its CA (pki-resource); '' for none "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--insecure-http",
+        action="store_true",
+        default=None,
+        help="serve all three over plain HTTP, no TLS (also NEUTRINO_INSECURE_HTTP=1)",
     )
     parser.add_argument(
         "--provider-listen", default="127.0.0.1:9696", help="network provider HOST:PORT (default %(default)s)"
@@ -111,6 +129,12 @@ class Service:
     listen: str
     # run once the service answers (e.g. enroll the local agent as a host)
     after_start: Any = None
+    # uvicorn's ssl_certfile/ssl_keyfile; empty: plain HTTP
+    tls: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.listen}"
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -119,14 +143,17 @@ class Service:
 
 
 def build_services(args: argparse.Namespace, ovn: OvnStack | None = None) -> list[Service]:
-    """The engine, the provider and the local agent (with ``ovn``: on that OVN central and local OVS)."""
+    """The engine (and its plain-HTTP PKI listener), the provider and the local agent (with ``ovn``: on that
+    OVN central and local OVS), on TLS from the engine's PKI unless plain HTTP was asked for."""
     from neutrino.engine import cli as engine_cli
     from neutrino.engine.app import create_app as create_engine_app
+    from neutrino.engine.app import create_http_app
     from neutrino.engine.bootstrap import build as build_engine
 
-    provider_settings, password = _bootstrap_provider(args, ovn)
     engine_args = argparse.Namespace(
         listen=args.engine_listen,
+        http_listen=getattr(args, "engine_http_listen", ""),
+        insecure_http=getattr(args, "insecure_http", None),
         db=None,
         data_dir=args.data_dir / "engine",
         mac_pool_range=None,
@@ -136,28 +163,66 @@ def build_services(args: argparse.Namespace, ovn: OvnStack | None = None) -> lis
     )
     settings = engine_cli.settings_from(engine_args)
     engine = build_engine(settings)
+    tls = _LocalTls(args, engine) if not settings.insecure_http else None
+    provider_settings, password = _bootstrap_provider(args, ovn, tls)
     engine_cli.announce(engine)
     _register_provider(
-        engine.ctx, args.provider_listen, password, PLUGIN_TYPES[getattr(args, "backend", "builtin")]
+        engine.ctx,
+        args.provider_listen,
+        password,
+        PLUGIN_TYPES[getattr(args, "backend", "builtin")],
+        ca_pem=tls.ca_pem if tls else None,
     )
 
     from neutrino.provider.app import create_app as create_provider_app
 
-    agent_app, token = _local_agent(args, password, ovn)
-    return [
-        Service("engine", create_engine_app(settings, engine), args.engine_listen),
-        Service("provider", create_provider_app(provider_settings), args.provider_listen),
-        Service(
-            "agent",
-            agent_app,
-            args.agent_listen,
-            after_start=lambda: _enroll_local_host(engine.ctx, args.agent_listen, token),
-        ),
-    ]
+    agent_app, token = _local_agent(args, password, ovn, tls)
+    services = [
+        Service("engine", create_engine_app(settings, engine), args.engine_listen,
+                tls=engine_cli.tls_options(engine)),
+        Service("provider", create_provider_app(provider_settings), args.provider_listen,
+                tls=provider_settings.tls_options()),
+        Service("agent", agent_app, args.agent_listen,
+                after_start=lambda: _enroll_local_host(engine.ctx, args.agent_listen, token),
+                tls=tls.options("agent") if tls else {}),
+    ]  # fmt: skip
+    if settings.http_host_port is not None:
+        services.append(Service("engine CA", create_http_app(settings, engine), settings.http_listen))
+    return services
+
+
+class _LocalTls:
+    """The certificates ``neutrino up`` serves with: the provider's and the agent's issued by the engine's
+    CA for the addresses they listen on (kept in ``DATA_DIR/tls`` while valid)."""
+
+    def __init__(self, args: argparse.Namespace, engine: Any) -> None:
+        from neutrino.engine import pki
+
+        self.pki, self.directory = engine.pki, args.data_dir / "tls"
+        self.ca_file: Path = engine.pki.ca_cert.resolve()
+        self.ca_pem: str = engine.pki.ca_pem()
+        self._pairs = {
+            name: pki.issue_server_pair(self.pki, self.directory, name, pki.host_names(_host(listen)))
+            for name, listen in (("provider", args.provider_listen), ("agent", args.agent_listen))
+        }
+
+    def files(self, name: str) -> tuple[Path, Path]:
+        return self._pairs[name]
+
+    def options(self, name: str) -> dict[str, str]:
+        cert, key = self._pairs[name]
+        return {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+
+
+def _host(listen: str) -> str:
+    return listen.rpartition(":")[0].strip("[]")
 
 
 def _local_agent(
-    args: argparse.Namespace, provider_password: str, ovn: OvnStack | None = None
+    args: argparse.Namespace,
+    provider_password: str,
+    ovn: OvnStack | None = None,
+    tls: _LocalTls | None = None,
 ) -> tuple[Any, str]:
     """The local host agent's app and its API token (made once, kept in its data dir)."""
     from neutrino.agent.app import create_app as create_agent_app
@@ -176,18 +241,24 @@ def _local_agent(
         datapath, message = _ovn_chassis(args, ovn)
     else:
         datapath, message = _builtin_datapath(args)
+    scheme = "https" if tls else "http"
+    cert, key = tls.files("agent") if tls else (None, None)
     settings = AgentSettings(
         listen=args.agent_listen,
+        tls_cert=cert,
+        tls_key=key,
+        insecure_http=tls is None,
         data_dir=data_dir,
         token=SecretStr(token),
         host_name=LOCAL_HOST,
-        provider_url=f"http://{args.provider_listen}",
+        provider_url=f"{scheme}://{args.provider_listen}",
+        provider_ca_file=tls.ca_file if tls else None,
         provider_username=SERVICE_USER,
         provider_password=SecretStr(provider_password),
         provider_project=SERVICE_PROJECT,
         **datapath,
     )
-    print(f"neutrino up: local host agent at http://{args.agent_listen} {message}", flush=True)
+    print(f"neutrino up: local host agent at {scheme}://{args.agent_listen} {message}", flush=True)
     return create_agent_app(settings), token
 
 
@@ -301,7 +372,9 @@ def _enroll_local_host(ctx: Any, agent_listen: str, token: str) -> None:
     )
 
 
-def _bootstrap_provider(args: argparse.Namespace, ovn: OvnStack | None = None) -> tuple[Any, str]:
+def _bootstrap_provider(
+    args: argparse.Namespace, ovn: OvnStack | None = None, tls: _LocalTls | None = None
+) -> tuple[Any, str]:
     """Migrate the provider, create its admin, and the engine's service user (password kept in the data dir)."""
     from neutrino.provider import cli as provider_cli
     from neutrino.provider.app import bootstrap
@@ -309,6 +382,10 @@ def _bootstrap_provider(args: argparse.Namespace, ovn: OvnStack | None = None) -
     provider_args = argparse.Namespace(
         listen=args.provider_listen, db="", data_dir=args.data_dir / "provider", no_auth=False, public_url=""
     )
+    if tls is not None:
+        provider_args.tls_cert, provider_args.tls_key = tls.files("provider")
+    else:
+        provider_args.insecure_http = True
     backend = ""
     if ovn is not None:
         provider_args.backend = "ovn"
@@ -321,7 +398,8 @@ def _bootstrap_provider(args: argparse.Namespace, ovn: OvnStack | None = None) -
     settings = provider_cli.settings_from(provider_args)
     result = bootstrap(settings)
     print(
-        f"neutrino provider: Neutron v2.0 and Keystone v3 at http://{args.provider_listen}{backend}",
+        f"neutrino provider: Neutron v2.0 and Keystone v3 at {'https' if tls else 'http'}://{args.provider_listen}"
+        f"{backend}",
         flush=True,
     )
     if result.admin_password:
@@ -367,18 +445,25 @@ def _ensure_service_user(settings: Any) -> str:
 
 
 def _register_provider(
-    ctx: Any, provider_listen: str, password: str, plugin_type: str = "LINUX_BRIDGE"
+    ctx: Any,
+    provider_listen: str,
+    password: str,
+    plugin_type: str = "LINUX_BRIDGE",
+    ca_pem: str | None = None,
 ) -> None:
     """Register the embedded provider once; a user's later changes to it are kept, except that the
     plugin type follows the backend when it is the other backend's (a data dir started anew with
-    another ``--backend``)."""
+    another ``--backend``), and the URL's scheme and the trusted CA follow TLS (``ca_pem``: https with
+    that CA imported; None: plain http)."""
     from neutrino.engine.commands import clusters, providers
     from neutrino.engine.commands.common import Ref
 
     with ctx.reader() as uow:
         existing = uow.providers.first(name=PROVIDER_NAME)
         default = uow.clusters.first(name="Default")
+    url = f"{'https' if ca_pem else 'http'}://{provider_listen}"
     if existing is not None:
+        _follow_tls(ctx, existing, url, ca_pem)
         if (
             existing.effective_plugin_type != plugin_type
             and existing.effective_plugin_type in PLUGIN_TYPES.values()
@@ -394,7 +479,6 @@ def _register_provider(
                 flush=True,
             )
         return
-    url = f"http://{provider_listen}"
     provider = providers.add_provider(
         ctx,
         PROVIDER_NAME,
@@ -410,6 +494,8 @@ def _register_provider(
         external_plugin_type=plugin_type,
         auto_sync=True,
     )
+    if ca_pem:
+        providers.import_certificates(ctx, provider.id, [ca_pem])
     if default is not None:
         clusters.update_cluster(
             ctx, default.id, clusters.ClusterChanges(default_provider=Ref(id=provider.id))
@@ -421,13 +507,31 @@ def _register_provider(
     )
 
 
+def _follow_tls(ctx: Any, existing: Any, url: str, ca_pem: str | None) -> None:
+    """A data dir started before with the other choice of TLS: the embedded provider's URLs take this
+    start's scheme, and with TLS the engine's CA is what the engine trusts for it."""
+    from neutrino.engine.commands import providers
+
+    if existing.url.split("://")[0] != url.split("://")[0]:
+        providers.update_provider(
+            ctx, existing.id, providers.ProviderChanges(url=url, authentication_url=f"{url}/v3")
+        )
+        print(f"neutrino up: provider '{PROVIDER_NAME}' now at {url}", flush=True)
+    if ca_pem and existing.ca_certificates != [ca_pem]:
+        providers.import_certificates(ctx, existing.id, [ca_pem])
+
+
 async def serve(services: list[Service]) -> None:
     import uvicorn
 
     servers = []
     for svc in services:
         host, port = svc.host_port
-        servers.append(uvicorn.Server(uvicorn.Config(svc.app, host=host, port=port, log_level="warning")))
+        # NOTE: an idle TLS keep-alive connection closes only when its client reads close_notify: bound the wait
+        tls: dict[str, Any] = dict(svc.tls)
+        config = uvicorn.Config(svc.app, host=host, port=port, log_level="warning",
+                                timeout_graceful_shutdown=3 if tls else None, **tls)  # fmt: skip
+        servers.append(uvicorn.Server(config))
 
     async def after_start() -> None:
         while not all(s.started for s in servers):
@@ -439,6 +543,18 @@ async def serve(services: list[Service]) -> None:
                 await asyncio.to_thread(svc.after_start)
 
     await asyncio.gather(*(s.serve() for s in servers), after_start())
+
+
+def _tls_summary(services: list[Service], data_dir: Path) -> str:
+    """What a user needs to connect: the CA's path (and how the SDK and the CLI take it), or that there is
+    no TLS."""
+    if not services[0].tls:
+        return "plain HTTP, no TLS (--insecure-http): passwords and tokens cross the network in clear"
+    ca = (data_dir / "engine" / "pki" / "ca.pem").resolve()
+    return (
+        f"TLS with Neutrino's own PKI; CA certificate: {ca} "
+        f"(ovirtsdk4: ca_file='{ca}'; openstack: --os-cacert {ca}; curl: --cacert {ca})"
+    )
 
 
 class _Stopped(Exception):
@@ -493,10 +609,8 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, "backend", "builtin") == "ovn":
             ovn = start_ovn(args)
         services = build_services(args, ovn)
-        print(
-            "neutrino up: serving " + ", ".join(f"{s.name} on http://{s.listen}" for s in services),
-            flush=True,
-        )
+        print("neutrino up: serving " + ", ".join(f"{s.name} on {s.url}" for s in services), flush=True)
+        print(f"neutrino up: {_tls_summary(services, args.data_dir)}", flush=True)
         asyncio.run(serve(services))
     except (KeyboardInterrupt, _Stopped):
         pass

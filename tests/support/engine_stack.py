@@ -105,7 +105,8 @@ def _spawn(
         ["nsenter", f"--net=/run/netns/{ns}", sys.executable, "-m", "neutrino.cli", *argv],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
+        # plain HTTP, asked for (tests/conftest.py does too; benches use this stack without it)
+        env={"NEUTRINO_INSECURE_HTTP": "1", **os.environ, **(env or {})},
         start_new_session=True,
     )
 

@@ -18,8 +18,10 @@ class Pki:
     ca_file: Path
 
 
-def make_pki(directory: Path, *, client_auth: bool = False) -> Pki:
-    """A CA and a server certificate for 127.0.0.1 signed by it (usable as a client's too with
+def make_pki(
+    directory: Path, *, client_auth: bool = False, names: tuple[str, ...] = ("127.0.0.1", "localhost")
+) -> Pki:
+    """A CA and a server certificate for ``names`` signed by it (usable as a client's too with
     ``client_auth``: OVSDB's TLS has both ends present a certificate)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -70,7 +72,7 @@ def make_pki(directory: Path, *, client_auth: bool = False) -> Pki:
             x509.Name(
                 [
                     x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Neutrino Test Provider"),
-                    x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1"),
+                    x509.NameAttribute(NameOID.COMMON_NAME, names[0]),
                 ]
             )
         )
@@ -80,9 +82,7 @@ def make_pki(directory: Path, *, client_auth: bool = False) -> Pki:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
+            x509.SubjectAlternativeName([_general_name(name) for name in names]),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -103,3 +103,12 @@ def make_pki(directory: Path, *, client_auth: bool = False) -> Pki:
         )
     )
     return Pki(ca_pem, server_pem, chain_file, key_file, ca_file)
+
+
+def _general_name(name: str):  # -> x509.GeneralName
+    from cryptography import x509
+
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)

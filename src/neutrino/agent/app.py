@@ -17,7 +17,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 
 from neutrino.access_log import AccessLog
-from neutrino.agent.api import routes
+from neutrino.agent.api import enrollment_routes, routes
 from neutrino.agent.datapath.dhcp import DhcpServers, Launcher, MemoryLauncher, ProcessLauncher
 from neutrino.agent.datapath.firewall import Firewall
 from neutrino.agent.datapath.hostnet import HostNet
@@ -26,6 +26,7 @@ from neutrino.agent.datapath.memory import MemoryNet
 from neutrino.agent.datapath.router import RouterNamespaces
 from neutrino.agent.datapath.vswitch import MemoryOvsDb, OvsDb, VsctlOvsDb
 from neutrino.agent.dhcp_service import DhcpService
+from neutrino.agent.enrollment import Enrollment
 from neutrino.agent.host_agent import HostAgent
 from neutrino.agent.identity import HostIdentity
 from neutrino.agent.internal_networks import InternalNetworks
@@ -216,7 +217,9 @@ def _l3_agent(
     return routers, follower
 
 
-def create_app(settings: AgentSettings, *, host_net: HostNet | None = None) -> Starlette:
+def create_app(
+    settings: AgentSettings, *, host_net: HostNet | None = None, enrollment: Enrollment | None = None
+) -> Starlette:
     """The agent's ASGI application. On startup it replays its saved state onto the host; with
     a provider URL it then reports to the provider and syncs security groups and DHCP with it
     (:class:`~neutrino.agent.neutron_follower.NeutronFollower`) in background threads."""
@@ -239,7 +242,7 @@ def create_app(settings: AgentSettings, *, host_net: HostNet | None = None) -> S
                 neutron.close()
 
     app = Starlette(
-        routes=routes.ROUTES,
+        routes=[*routes.ROUTES, *enrollment_routes.ROUTES],
         middleware=[routes.auth_middleware(settings.token.get_secret_value())],
         exception_handlers=routes.EXCEPTION_HANDLERS,
         lifespan=lifespan,
@@ -247,4 +250,5 @@ def create_app(settings: AgentSettings, *, host_net: HostNet | None = None) -> S
     app.add_middleware(AccessLog, program="agent", path=settings.data_dir / "agent.log")
     app.state.agent = agent
     app.state.settings = settings
+    app.state.enrollment = enrollment  # None: a certificate of its own, plain HTTP or a unix socket
     return app

@@ -25,6 +25,10 @@ def _mappings(text: str) -> dict[str, str]:
     return dict(_mapping(item) for item in text.split(",") if item)
 
 
+#: seconds a TLS server's shutdown waits for its connections and requests before it cancels them
+TLS_SHUTDOWN_SECONDS = 3
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     """The agent's command-line arguments; unset ones fall back to ``NEUTRINO_AGENT_*``."""
     add = parser.add_argument
@@ -35,6 +39,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "arguments and NEUTRINO_AGENT_* override it",
     )
     add("--listen", help="HOST:PORT or unix:PATH to serve the agent API on (default 127.0.0.1:54321)")
+    add(
+        "--tls-cert",
+        help="PEM certificate chain to serve HTTPS with (default: the engine issues one when it adds the host)",
+    )
+    add("--tls-key", help="PEM private key of --tls-cert")
+    add(
+        "--insecure-http",
+        action="store_true",
+        default=None,
+        help="serve plain HTTP on a TCP --listen (also NEUTRINO_INSECURE_HTTP=1)",
+    )
     add("--data-dir", help="where the agent keeps its state (default /var/lib/neutrino/agent)")
     add("--token", help="the API token clients must send (default $NEUTRINO_AGENT_TOKEN)")
     add("--host-name", help="this host's name (default: the system host name)")
@@ -135,7 +150,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 #: arguments that map one to one onto :class:`~neutrino.agent.settings.AgentSettings` fields
 SCALAR_FIELDS = (
-    "listen", "data_dir", "token", "host_name", "vm_backend", "host_net", "tunnel_ip", "vxlan_port",
+    "listen", "tls_cert", "tls_key", "insecure_http", "data_dir", "token", "host_name", "vm_backend", "host_net", "tunnel_ip", "vxlan_port",
     "underlay_dev", "underlay_mtu", "netns_prefix", "firewall", "ovs_db", "ovs_datapath_type", "integration_bridge",
     "ovs_rundir", "ovn_remote", "ovn_encap_ip", "ovn_encap_type", "ovn_rundir", "ovn_private_key",
     "ovn_certificate", "ovn_ca_cert",
@@ -180,15 +195,33 @@ def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from neutrino.agent.app import create_app
+    from neutrino.agent.enrollment import Enrollment
     from neutrino.agent.settings import AgentSettings
     from neutrino.agent.vnic.base import VnicDriverError
 
     try:
         settings = settings_from_args(args)
         assert isinstance(settings, AgentSettings)
-        app = create_app(settings)
+        bind = settings.bind()
+        enrollment = None
+        if settings.tls_mode == "enroll":
+            enrollment = Enrollment(settings.data_dir / "pki", settings.host_name)
+            # uvicorn serves with this very context: enrolling swaps its certificate in place
+            context = enrollment.context
+            bind["ssl_context_factory"] = lambda config, default: context
+            state = (
+                "enrolled by the engine"
+                if enrollment.enrolled
+                else "not enrolled yet: a bootstrap certificate"
+            )
+            print(f"neutrino agent: HTTPS, {state} ({enrollment.directory})", file=sys.stderr, flush=True)
+        app = create_app(settings, enrollment=enrollment)
     except (ValidationError, ValueError, OSError, VnicDriverError) as exc:
         print(f"neutrino agent: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(app, log_level=args.log_level, **settings.bind())  # type: ignore[arg-type]
+    if settings.tls_mode in ("files", "enroll"):
+        # NOTE: closing an idle TLS keep-alive connection waits for the client's close_notify, which a pooled
+        # client (the engine's) reads only on its next request: bound the wait (asyncio's is 30 s)
+        bind["timeout_graceful_shutdown"] = TLS_SHUTDOWN_SECONDS
+    uvicorn.run(app, log_level=args.log_level, **bind)  # type: ignore[arg-type]
     return 0

@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -50,9 +50,16 @@ class AgentSettings(BaseSettings):
     over the config file (:meth:`from_file`).
     """
 
-    model_config = SettingsConfigDict(env_prefix="NEUTRINO_AGENT_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix="NEUTRINO_AGENT_", extra="forbid", populate_by_name=True)
 
     listen: str = Field(default="127.0.0.1:54321", description="HOST:PORT, or unix:PATH")
+    tls_cert: Path | None = Field(default=None, description="HTTPS: the certificate chain (PEM)")
+    tls_key: Path | None = Field(default=None, description="HTTPS: the key of tls_cert (PEM)")
+    insecure_http: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("NEUTRINO_INSECURE_HTTP", "NEUTRINO_AGENT_INSECURE_HTTP"),
+        description="serve plain HTTP on a TCP listen address (the token in clear): only when asked for",
+    )
     data_dir: Path = Path("/var/lib/neutrino/agent")
     token: SecretStr | None = None
     host_name: str = Field(default_factory=socket.gethostname)
@@ -193,12 +200,34 @@ class AgentSettings(BaseSettings):
         finally:
             _FILE_OPTIONS.reset(token)
 
+    @property
+    def tls_mode(self) -> Literal["unix", "insecure", "files", "enroll"]:
+        """How the agent API is served: on a unix socket (its file's permissions guard it), plain HTTP
+        (insecure_http), HTTPS with tls_cert/tls_key, or HTTPS with the certificate the engine issues when it
+        adds the host (``neutrino.agent.enrollment``; a bootstrap one until then)."""
+        if self.listen.startswith("unix:"):
+            return "unix"
+        if self.insecure_http:
+            return "insecure"
+        return "files" if self.tls_cert is not None else "enroll"
+
     def bind(self) -> dict[str, object]:
-        """uvicorn's ``host``/``port`` or ``uds`` arguments for :attr:`listen`."""
+        """uvicorn's ``host``/``port`` (and certificate files with tls_cert) or ``uds`` for :attr:`listen`."""
         if self.listen.startswith("unix:"):
             return {"uds": self.listen[len("unix:") :]}
         host, _, port = self.listen.rpartition(":")
-        return {"host": host.strip("[]"), "port": int(port)}
+        bind: dict[str, object] = {"host": host.strip("[]"), "port": int(port)}
+        if self.tls_mode != "files":
+            return bind
+        return {**bind, "ssl_certfile": str(self.tls_cert), "ssl_keyfile": str(self.tls_key)}
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> AgentSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError(
+                "tls_cert and tls_key: give both (or neither, for the engine to enroll the agent)"
+            )
+        return self
 
 
 def read_config(path: Path) -> dict[str, Any]:

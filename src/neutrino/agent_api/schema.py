@@ -15,6 +15,8 @@ Answers: :class:`VmState` (:class:`NicState`, :class:`Plugged`), :class:`VmList`
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
@@ -519,3 +521,30 @@ class Capabilities(_Answer):
     plugin_types: dict[str, PluginTypeSupport]
     networks: CarriedNetworks
     security_groups: list[str] = Field(default_factory=list)
+
+
+class EnrollmentState(_Wire):
+    """``GET /enrollment``: whether the engine's CA certified this agent yet, the request to certify its key
+    (PEM, a CSR naming the host), and ``proof``: :func:`enrollment_proof` of the request with the host's
+    token, so the engine signs only a key of the agent that knows the token (the token never crosses the
+    wire before the agent's certificate is trusted)."""
+
+    enrolled: bool
+    certificate_request: str
+    proof: str
+
+
+class EnrollmentCertificate(_Wire):
+    """``PUT /enrollment``: the agent's certificate chain signed by the engine's CA, that CA (whose client
+    certificates the agent then requires), and ``proof``: :func:`enrollment_proof` of both with the token."""
+
+    certificate: str = Field(min_length=1, max_length=65536)
+    ca_certificate: str = Field(min_length=1, max_length=65536)
+    proof: str = Field(min_length=64, max_length=64)
+
+
+def enrollment_proof(token: str, *parts: str) -> str:
+    """HMAC-SHA256 of ``parts`` keyed by the host's token: each side of an enrollment shows it knows the
+    token without sending it."""
+    message = "\n".join(("neutrino-enrollment", *parts)).encode()
+    return hmac.new(token.encode(), message, hashlib.sha256).hexdigest()

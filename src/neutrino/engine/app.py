@@ -8,6 +8,9 @@ from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
 
 from neutrino.access_log import AccessLog
 from neutrino.engine.api.app import create_api
@@ -19,6 +22,7 @@ from neutrino.engine.commands.monitoring import monitor_all
 from neutrino.engine.commands.ports import janitor
 from neutrino.engine.commands.sync import synchronize_all
 from neutrino.engine.settings import EngineSettings
+from neutrino.engine.web.pki_resource import pki_routes
 from neutrino.engine.web.routes import web_routes
 
 
@@ -46,9 +50,32 @@ def create_app(settings: EngineSettings, engine: Engine | None = None) -> Starle
             job.stop()
         built.dispose()
 
-    app = Starlette(routes=[*create_api(built.ctx), *web_routes()], lifespan=lifespan)
+    pki = pki_routes(built.pki.ca_pem, built.pki.server_pem)
+    app = Starlette(routes=[*pki, *create_api(built.ctx), *web_routes()], lifespan=lifespan)
     app.add_middleware(AccessLog, program="engine", path=settings.data_dir / "engine.log")
     app.state.engine = built
+    return app
+
+
+def create_http_app(settings: EngineSettings, built: Engine) -> Starlette:
+    """The plain-HTTP listener's app, as oVirt's port 80: the PKI resource, so clients can fetch the CA
+    before they trust anything; every other GET is redirected to the same path over HTTPS, nothing else is
+    served (no credential is ever accepted in clear)."""
+    host, port = settings.host_port
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    https = f"https://{f'[{host}]' if ':' in host else host}:{port}"
+
+    async def to_https(request: Request) -> Response:
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"{https}{request.url.path}{query}", status_code=301)
+
+    routes = [
+        *pki_routes(built.pki.ca_pem, built.pki.server_pem),
+        Route("/{path:path}", to_https, methods=["GET", "HEAD"]),
+    ]
+    app = Starlette(routes=routes)
+    app.add_middleware(AccessLog, program="engine", path=settings.data_dir / "engine.log")
     return app
 
 

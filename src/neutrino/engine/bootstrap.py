@@ -7,18 +7,21 @@ On first start: the ``admin@internal`` user (password from settings or generated
 from __future__ import annotations
 
 import secrets
+import ssl
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from neutrino.engine import pki as engine_pki
 from neutrino.engine.commands import auth, nics
 from neutrino.engine.commands.clusters import add_cluster
-from neutrino.engine.commands.common import EngineContext, Ref
+from neutrino.engine.commands.common import EngineContext, Ref, no_enrollment
 from neutrino.engine.commands.datacenters import add_data_center
 from neutrino.engine.commands.passwords import PasswordChecks
 from neutrino.engine.domain import model
 from neutrino.engine.domain.macpool import MacRange
 from neutrino.engine.hosts.agent_client import AgentClients
+from neutrino.engine.hosts.enrollment import AgentEnroller
 from neutrino.engine.provider_clients.factory import ProviderClients
 from neutrino.engine.settings import EngineSettings
 from neutrino.engine.store import migrate
@@ -41,6 +44,7 @@ class Engine:
     read_db: sa.Engine
     ctx: EngineContext
     admin_password: str | None  # set only when this start created the admin user with a generated password
+    pki: engine_pki.EnginePki
 
     def dispose(self) -> None:
         self.db.dispose()
@@ -54,7 +58,9 @@ def build(settings: EngineSettings) -> Engine:
     db = create_engine(settings.db_url)
     read_db = create_engine(settings.db_url, readonly=True) if settings.db_url.startswith("sqlite") else db
     migrate.upgrade(db)
+    pki = engine_pki.ensure(settings.data_dir / "pki", engine_pki.host_names(settings.host_port[0]))
     pool = _mac_pool(db, settings)
+    trust = agent_trust(settings, pki)
     secrets = SecretBox.from_data_dir(settings.data_dir, settings.secret_key)
     ctx = EngineContext(
         uow=lambda: SqlUnitOfWork(db),
@@ -67,7 +73,8 @@ def build(settings: EngineSettings) -> Engine:
             settings.provider_connect_timeout,
             settings.provider_timeout,
         ),
-        agent_client=AgentClients(secrets, settings.agent_timeout),
+        agent_client=AgentClients(secrets, settings.agent_timeout, tls=trust),
+        enroll_agent=AgentEnroller(secrets, pki, trust, settings.agent_timeout) if trust else no_enrollment,
         sso_token_lifetime=settings.sso_token_lifetime,
         passwords=PasswordChecks(
             ThrottleLimits(
@@ -78,7 +85,20 @@ def build(settings: EngineSettings) -> Engine:
         ),
     )
     password = _first_start(ctx, settings)
-    return Engine(settings, db, read_db, ctx, password)
+    return Engine(settings, db, read_db, ctx, password, pki)
+
+
+def agent_trust(settings: EngineSettings, pki: engine_pki.EnginePki) -> ssl.SSLContext | None:
+    """How the engine checks its host agents' HTTPS: their certificate signed by the engine's CA (or one in
+    ``agent_ca_file``) and naming the host's address. None with ``insecure_http``: agents over plain HTTP."""
+    if settings.insecure_http:
+        return None
+    context = ssl.create_default_context(cafile=str(pki.ca_cert))
+    if settings.agent_ca_file is not None:
+        context.load_verify_locations(cafile=str(settings.agent_ca_file))
+    # the engine's certificate is its client certificate: enrolled agents let in only what its CA certified
+    context.load_cert_chain(pki.server_cert, pki.server_key)
+    return context
 
 
 def _mac_pool(db: sa.Engine, settings: EngineSettings) -> MacRange:

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class EngineSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEUTRINO_", extra="ignore")
 
-    listen: str = "127.0.0.1:8080"
+    # HTTPS (plain HTTP with insecure_http) on listen; the PKI resource alone over plain HTTP on http_listen
+    listen: str = "127.0.0.1:8443"
+    http_listen: str = "127.0.0.1:8080"
     data_dir: Path = Path("data")
+    # the server certificate chain and key; default: the engine's own, issued by its CA (data_dir/pki)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # NEUTRINO_INSECURE_HTTP: serve plain HTTP and call the host agents over plain HTTP (oVirt's
+    # EncryptHostCommunication=false); only when asked for
+    insecure_http: bool = False
+    # PEM certificates trusted for host agents besides the engine's CA
+    agent_ca_file: Path | None = None
     # SQLAlchemy URL; default: SQLite file in the data dir
     db: str | None = None
     # first start only: the admin@internal password (else generated and printed once)
@@ -49,5 +60,27 @@ class EngineSettings(BaseSettings):
 
     @property
     def host_port(self) -> tuple[str, int]:
-        host, _, port = self.listen.rpartition(":")
-        return host or "127.0.0.1", int(port)
+        return _host_port(self.listen)
+
+    @property
+    def http_host_port(self) -> tuple[str, int] | None:
+        """Where the plain-HTTP PKI listener serves: None when there is none (insecure_http serves all
+        over HTTP on listen; an empty http_listen turns it off)."""
+        if self.insecure_http or not self.http_listen:
+            return None
+        return _host_port(self.http_listen)
+
+    @property
+    def scheme(self) -> str:
+        return "http" if self.insecure_http else "https"
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Self:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key: give both (or neither, for the engine's own certificate)")
+        return self
+
+
+def _host_port(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)

@@ -16,6 +16,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir", default="/var/lib/neutrino/provider", help="state directory (default %(default)s)"
     )
+    parser.add_argument("--tls-cert", default=None, help="PEM certificate chain to serve HTTPS with")
+    parser.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
+    parser.add_argument(
+        "--insecure-http",
+        action="store_true",
+        default=None,
+        help="serve plain HTTP instead of HTTPS (also NEUTRINO_INSECURE_HTTP=1)",
+    )
     parser.add_argument("--no-auth", action="store_true", help="serve without tokens, acting as admin")
     parser.add_argument("--public-url", default="", help="base URL advertised in the Keystone catalog")
     parser.add_argument(
@@ -79,6 +87,9 @@ def settings_from(args: argparse.Namespace):  # -> ProviderSettings
         "ovn_maintenance_interval",
         "agent_down_time",
         "l3_schedule_interval",
+        "tls_cert",
+        "tls_key",
+        "insecure_http",
     ):
         if getattr(args, name, None) not in (None, ""):
             overrides[name] = getattr(args, name)
@@ -97,11 +108,15 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         settings = settings_from(args)
+        tls = settings.tls_options()
     except ValidationError as exc:
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"])
             reason = error["msg"].removeprefix("Value error, ")
             print(f"neutrino provider: {field + ': ' if field else ''}{reason}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"neutrino provider: {exc}", file=sys.stderr)
         return 2
     result = bootstrap(settings)
     if result.admin_password:
@@ -116,5 +131,9 @@ def run(args: argparse.Namespace) -> int:
         port=settings.listen_port,
         log_level="warning",
         access_log=False,
+        # NOTE: closing an idle TLS keep-alive connection waits for the client's close_notify, which a pooled
+        # client (the engine's, an agent's) reads only on its next request: bound the wait (asyncio's is 30 s)
+        timeout_graceful_shutdown=3 if tls else None,
+        **tls,
     )
     return 0

@@ -16,6 +16,14 @@ class ProviderSettings(BaseSettings):
 
     listen_host: str = "127.0.0.1"
     listen_port: int = 9696
+    #: HTTPS: the server certificate chain and its key (PEM).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    #: Serve plain HTTP instead (passwords and tokens in clear): only when asked for.
+    insecure_http: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("NEUTRINO_INSECURE_HTTP", "NEUTRINO_PROVIDER_INSECURE_HTTP"),
+    )
     data_dir: Path = Path("/var/lib/neutrino/provider")
     #: SQLAlchemy URL; a SQLite file in ``data_dir`` when empty.
     db_url: str = ""
@@ -95,6 +103,18 @@ class ProviderSettings(BaseSettings):
 
     def token_key_path(self) -> Path:
         return self.token_key_file or self.data_dir / "keystone-signing.key"
+
+    def tls_options(self) -> dict[str, str]:
+        """uvicorn's certificate options; none with insecure_http. A ValueError naming the options when
+        neither HTTPS nor plain HTTP was chosen: the provider never falls back to clear text by itself."""
+        if self.insecure_http:
+            return {}
+        if self.tls_cert is None or self.tls_key is None:
+            raise ValueError(
+                "tls_cert and tls_key: required to serve HTTPS (--tls-cert, --tls-key); "
+                "--insecure-http serves plain HTTP instead"
+            )
+        return {"ssl_certfile": str(self.tls_cert), "ssl_keyfile": str(self.tls_key)}
 
     def database_url(self) -> str:
         return self.db_url or f"sqlite:///{self.data_dir / 'provider.db'}"

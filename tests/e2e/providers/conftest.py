@@ -206,27 +206,20 @@ class TlsProvider(Provider):
 
 @pytest.fixture(scope="module")
 def tls_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsProvider]:
-    """`neutrino provider` behind uvicorn's TLS, with a certificate from a CA of the test's own."""
+    """`neutrino provider --tls-cert/--tls-key`, with a certificate from a CA of the test's own."""
     data_dir = tmp_path_factory.mktemp("tls-provider")
     pki = make_pki(data_dir)
     port = free_port()
-    launcher = Path(__file__).with_name("tls_provider.py")
     log = data_dir / "provider.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(launcher),
-                f"127.0.0.1:{port}",
-                str(data_dir),
-                str(pki.chain_file),
-                str(pki.key_file),
-            ],
+            [sys.executable, "-m", "neutrino.cli", "provider", "--listen", f"127.0.0.1:{port}",
+             "--data-dir", str(data_dir), "--tls-cert", str(pki.chain_file), "--tls-key", str(pki.key_file)],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **_env()},
+            env={**os.environ, **_env(), "NEUTRINO_INSECURE_HTTP": "0"},
             start_new_session=True,
-        )
+        )  # fmt: skip
     try:
         _wait_https(proc, f"https://127.0.0.1:{port}/", pki.ca_file, log)
         yield TlsProvider(

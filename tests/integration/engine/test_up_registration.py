@@ -40,3 +40,21 @@ def test_the_provider_follows_the_backend_unless_the_user_chose_its_plugin_type(
     )
     up._register_provider(engine.ctx, "127.0.0.1:9696", "pw", up.PLUGIN_TYPES["ovn"])
     assert registered(engine)[0] == "MY_SWITCH"
+
+
+def test_the_provider_url_and_its_trusted_ca_follow_tls(make_engine: Callable[..., Engine]) -> None:
+    engine = make_engine()
+    ca_pem = engine.pki.ca_pem()
+
+    def provider() -> tuple[str, str | None, list[str]]:
+        with engine.ctx.reader() as uow:
+            found = uow.providers.first(name=up.PROVIDER_NAME)
+            assert found is not None
+            return found.url, found.authentication_url, found.ca_certificates
+
+    up._register_provider(engine.ctx, "127.0.0.1:9696", "pw", ca_pem=ca_pem)
+    assert provider() == ("https://127.0.0.1:9696", "https://127.0.0.1:9696/v3", [ca_pem])
+    up._register_provider(engine.ctx, "127.0.0.1:9696", "pw")  # a start with --insecure-http
+    assert provider()[:2] == ("http://127.0.0.1:9696", "http://127.0.0.1:9696/v3")
+    up._register_provider(engine.ctx, "127.0.0.1:9696", "pw", ca_pem=ca_pem)
+    assert provider()[0] == "https://127.0.0.1:9696"

@@ -57,3 +57,17 @@ def test_tls_refuses_a_server_the_ca_file_does_not_vouch_for(tmp_path: Path) -> 
             ):
                 NeutronClient(endpoint).list_networks()
         assert srv.seen == []
+
+
+@pytest.mark.parametrize("trusted", ["ca", "server"])
+def test_tls_refuses_a_certificate_naming_another_host(tmp_path: Path, trusted: str) -> None:
+    """Trusting the CA (or the server's own certificate, as an imported anchor) does not waive the host name
+    check: a certificate for another host is refused at 127.0.0.1."""
+    pki = make_pki(tmp_path, names=("provider.example",))
+    bundle = tmp_path / "trusted.pem"
+    bundle.write_text(pki.ca_pem if trusted == "ca" else pki.server_pem)
+    with canned_server(tls=pki) as srv:
+        srv.on("GET", "/v2.0/networks", NETWORKS)
+        with pytest.raises(Unreachable, match=f"^TLS verification failed for {srv.url}: .*(mismatch|match)"):
+            NeutronClient(Endpoint(url=srv.url, ca_file=str(bundle))).list_networks()
+        assert srv.seen == []

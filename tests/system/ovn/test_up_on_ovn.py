@@ -33,7 +33,7 @@ from tests.support.servers import wait_ready
 pytestmark = pytest.mark.root
 
 PASSWORD = "up-ovn-secret"
-ENGINE = "http://127.0.0.1:8080/ovirt-engine/api"
+ENGINE = "http://127.0.0.1:8443/ovirt-engine/api"  # up's default, plain HTTP as the suite asks
 PROVIDER = "http://127.0.0.1:9696"
 OVN_AGENT = "OVN Controller agent"
 CLONE_NEWNET = 0x40000000

@@ -97,7 +97,8 @@ def test_every_scalar_argument_reaches_the_settings(tmp_path: Path) -> None:
         "--tunnel-ip", "192.0.2.1", "--listen", "unix:/a.sock", "--ovs-rundir", "/r/ovs",
         "--ovn-remote", "tcp:192.0.2.9:6642", "--ovn-encap-ip", "192.0.2.1", "--ovn-encap-type", "vxlan",
         "--ovn-rundir", "/r/ovn", "--ovn-private-key", str(pki["key"]), "--ovn-certificate", str(pki["cert"]),
-        "--ovn-ca-cert", str(pki["ca"]),
+        "--ovn-ca-cert", str(pki["ca"]), "--tls-cert", str(pki["cert"]), "--tls-key", str(pki["key"]),
+        "--insecure-http",
     )  # fmt: skip
     settings = cli.settings_from_args(args)
     assert isinstance(settings, AgentSettings)
@@ -123,6 +124,26 @@ def test_every_scalar_argument_reaches_the_settings(tmp_path: Path) -> None:
         "tcp:192.0.2.9:6642", "192.0.2.1", "vxlan")  # fmt: skip
     assert (settings.ovn_private_key, settings.ovn_certificate, settings.ovn_ca_cert) == (
         pki["key"], pki["cert"], pki["ca"])  # fmt: skip
+    assert (settings.tls_cert, settings.tls_key, settings.insecure_http) == (pki["cert"], pki["key"], True)
+
+
+def test_a_tcp_listener_serves_https_unless_plain_http_is_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NEUTRINO_INSECURE_HTTP", raising=False)
+    tls = cli.settings_from_args(parse("--tls-cert", "/p/agent.pem", "--tls-key", "/p/agent.key"))
+    assert isinstance(tls, AgentSettings)
+    assert tls.bind() == {"host": "127.0.0.1", "port": 54321, "ssl_certfile": "/p/agent.pem",
+                          "ssl_keyfile": "/p/agent.key"}  # fmt: skip
+    assert tls.tls_mode == "files"
+    neither = cli.settings_from_args(parse())
+    # no certificate of its own: HTTPS with the one the engine issues when it adds the host
+    assert isinstance(neither, AgentSettings) and neither.tls_mode == "enroll"
+    assert neither.bind() == {"host": "127.0.0.1", "port": 54321}
+    with pytest.raises(ValueError, match="tls_cert and tls_key: give both"):
+        cli.settings_from_args(parse("--tls-cert", "/p/agent.pem"))
+    monkeypatch.setenv("NEUTRINO_INSECURE_HTTP", "1")
+    plain = cli.settings_from_args(parse())
+    assert isinstance(plain, AgentSettings) and plain.bind() == {"host": "127.0.0.1", "port": 54321}
+    assert cli.settings_from_args(parse("--listen", "unix:/run/a.sock")).bind() == {"uds": "/run/a.sock"}  # type: ignore[attr-defined]
 
 
 def test_ovn_mode_options_and_their_errors(tmp_path: Path) -> None:

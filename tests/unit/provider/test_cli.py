@@ -103,3 +103,22 @@ def test_ovn_options_not_given_leave_the_environment_its_say(monkeypatch: pytest
         "tcp:10.0.0.9:6641",
         12,
     )
+
+
+def test_the_provider_serves_https_or_plain_http_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.delenv("NEUTRINO_INSECURE_HTTP", raising=False)
+    tls = _settings("--tls-cert", "/p/provider.pem", "--tls-key", "/p/provider.key")
+    assert tls.tls_options() == {"ssl_certfile": "/p/provider.pem", "ssl_keyfile": "/p/provider.key"}
+    assert _settings("--insecure-http").tls_options() == {}
+    monkeypatch.setenv("NEUTRINO_INSECURE_HTTP", "1")
+    assert _settings().tls_options() == {}
+    monkeypatch.delenv("NEUTRINO_INSECURE_HTTP")
+
+    parser = argparse.ArgumentParser()
+    cli.configure(parser)
+    assert cli.run(parser.parse_args(["--data-dir", str(tmp_path), "--tls-cert", "/p/provider.pem"])) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("neutrino provider: tls_cert and tls_key: required to serve HTTPS")
+    assert "--insecure-http" in err and not (tmp_path / "provider.db").exists()

@@ -56,6 +56,17 @@ class AgentClients(Protocol):
     def __call__(self, host: model.Host) -> HostAgent: ...
 
 
+class AgentEnroller(Protocol):
+    """Have the engine's CA certify a host's agent (``hosts.enrollment.AgentEnroller``); ``renew``: again,
+    even if it is certified already. A HostFailure says why not."""
+
+    def __call__(self, host: model.Host, renew: bool = False) -> None: ...
+
+
+def no_enrollment(host: model.Host, renew: bool = False) -> None:
+    """Agents over plain HTTP (or a context built without a PKI): nothing to certify."""
+
+
 def _no_providers(provider: model.ExternalProvider, password: str | None = None) -> NetworkProvider:
     raise RuntimeError("this engine context was built without provider clients")
 
@@ -74,6 +85,7 @@ class EngineContext:
     secrets: Secrets
     provider_client: ProviderClients = _no_providers
     agent_client: AgentClients = _no_agents
+    enroll_agent: AgentEnroller = no_enrollment
     # seconds an SSO bearer token stays valid after login (EngineSettings.sso_token_lifetime)
     sso_token_lifetime: float = 36_000.0
     # every password check: failed-login throttling, recently verified HTTP Basic credentials

@@ -18,10 +18,10 @@ from neutrino.engine.commands.common import (
     get_or_404,
     require,
 )
-from neutrino.engine.commands.monitoring import refresh_host
+from neutrino.engine.commands.monitoring import mark_unreachable, refresh_host
 from neutrino.engine.domain import model
 from neutrino.engine.domain.audit import AuditType
-from neutrino.engine.domain.errors import BadRequest, Conflict, cannot, name_in_use
+from neutrino.engine.domain.errors import BadRequest, Conflict, HostFailure, cannot, name_in_use
 from neutrino.engine.domain.options import HostOptions, check_host_options
 from neutrino.engine.domain.rules import check_name
 
@@ -89,7 +89,22 @@ def add_host(
             cluster=cl,
         )
         uow.commit()
+    try:
+        ctx.enroll_agent(host)  # as oVirt's host deploy: the agent gets a certificate of the engine's CA
+    except HostFailure as exc:
+        return mark_unreachable(ctx, host.id, exc.message) or host
     return refresh_host(ctx, host.id, sync_networks=True) or host
+
+
+def enroll_certificate(ctx: EngineContext, host_id: str) -> model.Host:
+    """Certify the host's agent again (a new certificate from the engine's CA for its current address), as
+    oVirt's enrollcertificate: only in Maintenance."""
+    with ctx.reader() as uow:
+        host = get_or_404(uow.hosts, host_id, TYPE)
+    if host.status != model.HostStatus.MAINTENANCE:
+        raise Conflict(cannot("enroll certificate", TYPE, "Host must be in Maintenance status."))
+    ctx.enroll_agent(host, renew=True)
+    return host
 
 
 def check_address(address: str | None) -> None:

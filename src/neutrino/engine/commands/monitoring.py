@@ -73,6 +73,12 @@ def refresh_host(ctx: EngineContext, host_id: str, sync_networks: bool = False) 
     return marked
 
 
+def mark_unreachable(ctx: EngineContext, host_id: str, error: str) -> model.Host | None:
+    """The host's agent could not be dealt with (e.g. its certificate enrollment failed): as if it did not
+    answer, with ``error`` as the reason."""
+    return _mark(ctx, host_id, None, set(), error)
+
+
 def _disagreements(
     ctx: EngineContext, client: HostAgent, host: model.Host, running: set[str]
 ) -> tuple[set[str], set[str]]:

@@ -7,6 +7,7 @@ failed) is kept, and an answer that does not follow the contract is one too.
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,11 +37,14 @@ class AgentAddress:
     port: int
     token: str = field(repr=False)
     timeout: float = 30.0
+    # HTTPS trusting this context (the engine's CA; host names checked); None: plain HTTP (--insecure-http)
+    tls: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
 
     @property
     def base_url(self) -> str:
         host = f"[{self.address}]" if ":" in self.address else self.address
-        return f"http://{host}:{self.port}{API}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{host}:{self.port}{API}"
 
 
 class HostAgent(Protocol):
@@ -77,6 +81,7 @@ class AgentClient:
             base_url=where.base_url,
             timeout=where.timeout,
             transport=transport,
+            verify=where.tls if where.tls is not None else True,
             headers={"Authorization": f"Bearer {where.token}"},
         )
 
@@ -167,8 +172,9 @@ class AgentClients:
         secrets: Decrypter,
         timeout: float = 30.0,
         factory: Callable[[AgentAddress], AgentClient] = AgentClient,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
-        self.secrets, self.timeout, self.factory = secrets, timeout, factory
+        self.secrets, self.timeout, self.factory, self.tls = secrets, timeout, factory, tls
         self._clients: dict[str, tuple[tuple[str, int, str], AgentClient]] = {}
         self._lock = threading.Lock()
 
@@ -179,7 +185,7 @@ class AgentClients:
             if cached is not None and cached[0] == key:
                 return cached[1]
         token = self.secrets.decrypt(host.agent_token) if host.agent_token else ""
-        client = self.factory(AgentAddress(host.name, host.address, host.port, token, self.timeout))
+        client = self.factory(AgentAddress(host.name, host.address, host.port, token, self.timeout, self.tls))
         with self._lock:
             self._clients[host.id] = (key, client)
         # the replaced client is not closed: an operation in flight may still hold it (it goes with its last user)

@@ -85,7 +85,7 @@ class Hosts(Collection):
         "tags",
         "unmanagednetworks",
     )
-    actions = ("activate", "deactivate")
+    actions = ("activate", "deactivate", "enrollcertificate")
     searchable = True
 
     def add(self, call: Call, body: Tree) -> Any:
@@ -107,6 +107,8 @@ class Hosts(Collection):
             cmd.deactivate_host(call.ctx, id_)
         elif action == "activate":
             cmd.activate_host(call.ctx, id_)
+        elif action == "enrollcertificate":
+            cmd.enroll_certificate(call.ctx, id_)
         else:
             return super().act(call, id_, action, body)
         return {"status": "complete"}
