@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from neutrino.private_files import private_dir
+
 CA_LIFETIME = datetime.timedelta(days=3650)  # oVirt's CA: ten years
 CERT_LIFETIME = datetime.timedelta(days=398)  # oVirt's server certificates (the CA/Browser limit)
 RENEW_BEFORE = datetime.timedelta(days=30)
@@ -93,10 +95,11 @@ def ensure(directory: Path, names: Iterable[str], *, now: datetime.datetime | No
     missing, about to expire or does not name all of ``names``."""
     pki = EnginePki(directory)
     now = now or datetime.datetime.now(datetime.UTC)
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "certs").mkdir(exist_ok=True)
-    pki.ca_key.parent.mkdir(mode=0o700, exist_ok=True)
-    os.chmod(pki.ca_key.parent, 0o700)
+    # owner-only like the rest of the data dir; the certificates in it are public (the CA is served over
+    # plain HTTP) and stay 0644 for whoever may enter
+    private_dir(directory)
+    private_dir(directory / "certs")
+    private_dir(pki.ca_key.parent)
     if not pki.ca_cert.exists() or not pki.ca_key.exists():
         _make_ca(pki, now)
     wanted = list(dict.fromkeys(names))
@@ -168,7 +171,7 @@ def issue_server_pair(pki: EnginePki, directory: Path, name: str, names: Iterabl
     now = datetime.datetime.now(datetime.UTC)
     if key_file.exists() and not _stale(cert_file, wanted, now, pki.ca_pem()):
         return cert_file, key_file
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(directory)
     key = ec.generate_private_key(ec.SECP256R1())
     cert = issue(
         _load_key(pki.ca_key),

@@ -28,13 +28,22 @@ def _umask(mask: int) -> Iterator[None]:
         os.umask(old)
 
 
+def _certificate_only(path: Path) -> bool:
+    """A PEM file of certificates and nothing else: public (the engine serves its CA over plain HTTP), so it
+    may be readable by others; what guards it is its 0700 directory."""
+    if path.suffix != ".pem" or not path.is_file():
+        return False
+    text = path.read_text()
+    return "-----BEGIN CERTIFICATE-----" in text and "PRIVATE KEY" not in text
+
+
 def _readable_by_others(root: Path) -> list[str]:
     found = []
     for path in [root, *root.rglob("*")]:
         if path.is_socket() or path.is_symlink():
             continue
         mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
+        if mode & 0o077 and not _certificate_only(path):
             found.append(f"{path.relative_to(root.parent)} {mode:o}")
     return found
 
