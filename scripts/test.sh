@@ -29,4 +29,6 @@ echo "== eslint, prettier (web UI)"
 npm ci --no-audit --no-fund --loglevel=error
 npm run --silent lint; npm run --silent format:check
 echo "== pytest"
-exec python -m pytest "$@"
+# on NEUTRINO_TEST_WORKERS workers (2; 0 runs in this process): most tests wait on servers and namespaces,
+# so two run side by side in about the time of one (tests/conftest.py keeps what shares a fixture together)
+exec python -m pytest -n "${NEUTRINO_TEST_WORKERS:-2}" --dist loadgroup "$@"

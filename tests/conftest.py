@@ -66,3 +66,31 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     """A fresh, empty database on each backend the suite runs on."""
     with backend_database(request.param, tmp_path) as url:
         yield url
+
+
+def _worker_group(item: pytest.Item) -> str:
+    """The unit ``pytest -n N --dist loadgroup`` (scripts/test.sh) hands to one worker, whole and in order.
+
+    A module stays on one worker so its module fixtures start once. What shares a session fixture that is
+    costly or single by nature stays together too: the OVN lab (one per session, its daemons on fixed ports
+    inside its namespaces), the OVN northbound server, and the UI tests' `neutrino up` and browser.
+    """
+    path = item.path.relative_to(item.config.rootpath).as_posix()
+    if path.startswith("tests/system/ovn/") or "ovn_lab" in item.fixturenames:
+        return "ovn-lab"
+    if "ovn_northbound_server" in item.fixturenames:
+        return "ovn-northbound"
+    if path.startswith("tests/e2e/ui/"):
+        return "ui"
+    return path
+
+
+# the longest groups go first, so that no worker starts one of them while the other is nearly done
+_LONG_GROUPS = ("ovn-lab", "ui")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    groups = {item: _worker_group(item) for item in items}
+    for item, group in groups.items():
+        item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: groups[item] not in _LONG_GROUPS)  # stable: the order is otherwise kept
