@@ -253,7 +253,8 @@ def test_vnic_profile_security_groups_and_no_port_mirroring_on_external(
     dialog.get_by_role("button", name="OK").click()
     expect(dialog.locator(".error")).to_have_text(
         "Cannot edit VM network interface profile if some of the specified custom properties have illegal values. "
-        "The keys are: SecurityGroups (SecurityGroups takes a comma-separated list of security group UUIDs, or nothing)"
+        "The keys are: SecurityGroups (SecurityGroups takes a comma-separated list of security group UUIDs, or nothing; "
+        "PortSecurity takes true, false, or nothing)"
     )
     shot(page, "vnic-profile-bad-security-groups")
     # empty: the ports get no security group at all
