@@ -28,6 +28,7 @@ NEUTRINO = "neutrino"
 ENGINE, PROVIDER, AGENT = "neutrino.engine", "neutrino.provider", "neutrino.agent"
 NEUTRON_CLIENT, AGENT_API = "neutrino.neutron_client", "neutrino.agent_api"  # shared by the programs
 ACCESS_LOG = "neutrino.access_log"  # the servers' request log, shared by all three
+HTTP_INPUT = "neutrino.http_input"  # the servers' input boundary, shared by all three
 ROOTS = ("neutrino.up", "neutrino.up_ovn", "neutrino.cli")  # compose the programs: nothing imports them
 DOMAIN, STORE, SCHEDULING = f"{ENGINE}.domain", f"{ENGINE}.store", f"{ENGINE}.scheduling"
 PROVIDERS, HOSTS, COMMANDS = f"{ENGINE}.provider_clients", f"{ENGINE}.hosts", f"{ENGINE}.commands"
@@ -47,6 +48,7 @@ RULES: tuple[Rule, ...] = (
     Rule(NEUTRON_CLIENT,  (ENGINE, PROVIDER, AGENT, *ROOTS),                          (),                    "is shared by the engine and the agent"),
     Rule(AGENT_API,       (ENGINE, PROVIDER, AGENT, *ROOTS),                          (),                    "is shared by the engine and the agent"),
     Rule(ACCESS_LOG,      (NEUTRINO, THIRD_PARTY),                                    (ACCESS_LOG,),         "is shared by the three servers: the standard library only"),
+    Rule(HTTP_INPUT,      (NEUTRINO, THIRD_PARTY),                                    (HTTP_INPUT,),         "is shared by the three servers: the standard library only"),
     # -- inside the engine: domain <- store <- commands <- api and web; app/bootstrap/cli above them all
     Rule(DOMAIN,          (NEUTRINO, THIRD_PARTY, *IO_STDLIB),                        (DOMAIN,),             "holds pure rules: itself and the standard library, no I/O"),
     Rule(SCHEDULING,      (NEUTRINO, THIRD_PARTY),                                    (DOMAIN, SCHEDULING),  "holds pure filters: the domain and the standard library"),

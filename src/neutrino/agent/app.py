@@ -42,6 +42,7 @@ from neutrino.agent.vm.base import BackendContext, VmBackend
 from neutrino.agent.vm.libvirt_domain import LibvirtBackend
 from neutrino.agent.vm.netns import NetnsBackend
 from neutrino.agent.vnic.base import DriverContext, VnicDriver, load_drivers
+from neutrino.http_input import Boundary
 from neutrino.neutron_client import Credentials, Endpoint, NeutronClient
 
 VM_BACKENDS: dict[str, type[VmBackend]] = {"libvirt": LibvirtBackend, "netns": NetnsBackend}
@@ -242,6 +243,9 @@ def create_app(settings: AgentSettings, *, host_net: HostNet | None = None) -> S
         middleware=[routes.auth_middleware(settings.token.get_secret_value())],
         exception_handlers=routes.EXCEPTION_HANDLERS,
         lifespan=lifespan,
+    )
+    app.add_middleware(
+        Boundary, program="agent", fault=routes.boundary_fault, max_body=settings.max_body_bytes
     )
     app.add_middleware(AccessLog, program="agent", path=settings.data_dir / "agent.log")
     app.state.agent = agent
