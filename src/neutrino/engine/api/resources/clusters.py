@@ -31,7 +31,7 @@ from neutrino.engine.commands import clusters as cmd
 from neutrino.engine.commands.common import Ref
 from neutrino.engine.domain import model
 from neutrino.engine.domain import options as o
-from neutrino.engine.domain.errors import BadRequest
+from neutrino.engine.domain.errors import BadRequest, NotFound
 
 
 def _cpu_render(entity: Any) -> Any:
@@ -229,7 +229,7 @@ class ClusterProviders(Collection):
         for provider in self.list(call):
             if provider.id == id_:
                 return provider
-        return super().get(call, "")
+        raise NotFound(f"{self.type_name} '{id_}' was not found.")
 
     def href(self, call: Call, entity: Any) -> str:
         return f"{API}/openstacknetworkproviders/{entity.id}"
