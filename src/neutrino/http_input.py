@@ -133,8 +133,8 @@ def check_value(value: Any, *, max_depth: int = MAX_DEPTH) -> None:
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while stack:
         item, path = stack.pop()
-        if len(path) > max_depth:
-            raise InputError(_where(path[:max_depth]), f"JSON nested deeper than {max_depth} levels")
+        if len(path) >= max_depth and isinstance(item, dict | list):  # the outermost value is level 1
+            raise InputError(_where(path), f"JSON nested deeper than {max_depth} levels")
         if isinstance(item, str):
             check_text(item, _where(path))
         elif isinstance(item, bool):
