@@ -187,6 +187,44 @@ def cases_for(target: Target, spec: RouteSpec) -> list[Case]:
     return out
 
 
+def random_value(rng: random.Random, depth: int = 0) -> Any:
+    """A random JSON value mixing the hostile leaves with ordinary ones, nested a little."""
+    roll = rng.random()
+    if depth < 3 and roll < 0.2:
+        return [random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    if depth < 3 and roll < 0.35:
+        return {rng.choice(("id", "name", "x", "ip_address")): random_value(rng, depth + 1) for _ in range(2)}
+    if roll < 0.6:
+        return rng.choice(VALUES)
+    ordinary = (
+        0,
+        1,
+        4094,
+        65536,
+        "ACTIVE",
+        "10.9.0.5",
+        "10.9.0.0/24",
+        "fuzz",
+        str(uuid.UUID(int=rng.getrandbits(128))),
+    )
+    return rng.choice(ordinary)
+
+
+def random_cases(target: Target, spec: RouteSpec, rng: random.Random, count: int) -> list[Case]:
+    """``count`` seeded random bodies for a route that takes one: a few of its members, random values each."""
+    if spec.method not in ("POST", "PUT") or not spec.fields:
+        return []
+    headers = ((b"content-type", b"application/json"), (b"accept", b"application/json"))
+    real = target.fill(spec.template, None)
+    out = []
+    for _ in range(count):
+        names = rng.sample(spec.fields, min(len(spec.fields), rng.randint(1, 4)))
+        inner = {n: random_value(rng) for n in names}
+        body = {spec.member: inner} if spec.member and target.name != "engine" else inner
+        out.append(Case(spec.method, real, body=json_bytes(body), headers=headers))
+    return out
+
+
 @dataclass
 class Finding:
     target: str
@@ -241,8 +279,11 @@ def send(client: httpx.Client, target: Target, case: Case, secrets: tuple[str, .
         )
 
 
-def run(targets: list[Target], secrets: tuple[str, ...], seed: int, per_route: int | None) -> Tally:
-    """Send each route's cases (a seeded sample of ``per_route`` of them, or all) to every target."""
+def run(
+    targets: list[Target], secrets: tuple[str, ...], seed: int, per_route: int | None, random_bodies: int = 0
+) -> Tally:
+    """Send each route's cases (a seeded sample of ``per_route`` of them, or all, plus ``random_bodies`` seeded
+    random bodies) to every target."""
     rng = random.Random(seed)
     tally = Tally()
     with httpx.Client(timeout=30) as client:
@@ -251,6 +292,7 @@ def run(targets: list[Target], secrets: tuple[str, ...], seed: int, per_route: i
                 cases = cases_for(target, spec)
                 if per_route is not None and len(cases) > per_route:
                     cases = rng.sample(cases, per_route)
+                cases += random_cases(target, spec, rng, random_bodies)
                 for case in cases:
                     send(client, target, case, secrets, tally)
     return tally
