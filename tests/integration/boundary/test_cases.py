@@ -90,6 +90,9 @@ PROVIDER_CASES = [
     ("POST", "/v2.0/networks", b'{"network":{"name":"a\\u0000"}}', JSON, 400, "network.name"),
     ("GET", "/v2.0/networks?name=%00", None, {}, 400, "'name'"),
     ("PUT", "/v2.0/ports/{port}", b'{"port":{"fixed_ips":[{}]}}', JSON, 400, "fixed_ips"),
+    ("POST", "/v3/users", b'{"user":{"name":["x"],"password":"p"}}', JSON, 400, "user.name"),
+    ("POST", "/v3/projects", b'{"project":[1]}', JSON, 400, "project"),
+    ("PATCH", "/v3/users/x", b'{"user":"x"}', JSON, 400, "user"),
     (
         "POST",
         "/v2.0/agent-reports",

@@ -13,6 +13,13 @@ from neutrino.provider import errors
 from neutrino.provider.identity import service
 from neutrino.provider.identity.http import caller, identity_of, read_body
 from neutrino.provider.identity.passwords import verify_password
+from neutrino.provider.identity.requests import (
+    PasswordChangeRequest,
+    ProjectRequest,
+    UserChangeRequest,
+    UserRequest,
+    parse,
+)
 from neutrino.provider.store import tables as t
 
 
@@ -63,13 +70,11 @@ async def list_projects(request: Request) -> Response:
 
 async def create_project(request: Request) -> Response:
     _require_admin(request)
-    body = (await read_body(request)).get("project") or {}
-    if not body.get("name"):
-        raise errors.HTTPBadRequest(msg="Project name is required")
+    body = parse(ProjectRequest, await read_body(request)).project
 
     def create() -> dict[str, Any]:
         with identity_of(request).db.uow() as uow:
-            project_id = service.create_project(uow, str(body["name"]), str(body.get("description") or ""))
+            project_id = service.create_project(uow, body.name, body.description or "")
             row = uow.one_or_none(sa.select(t.projects).where(t.projects.c.id == project_id))
             uow.commit()
             return project_body(row)
@@ -94,19 +99,17 @@ async def list_users(request: Request) -> Response:
 async def create_user(request: Request) -> Response:
     """Creates a user; with ``default_project_id`` it also gets role ``member`` on that project."""
     _require_admin(request)
-    body = (await read_body(request)).get("user") or {}
-    if not body.get("name") or not body.get("password"):
-        raise errors.HTTPBadRequest(msg="User name and password are required")
+    body = parse(UserRequest, await read_body(request)).user
 
     def create() -> dict[str, Any]:
         with identity_of(request).db.uow() as uow:
-            project_id = body.get("default_project_id")
+            project_id = body.default_project_id
             if (
                 project_id
                 and uow.one_or_none(sa.select(t.projects.c.id).where(t.projects.c.id == project_id)) is None
             ):
                 raise errors.ProjectNotFound(project=project_id)
-            user_id = service.create_user(uow, str(body["name"]), str(body["password"]), project_id)
+            user_id = service.create_user(uow, body.name, body.password, project_id)
             row = uow.one_or_none(sa.select(t.users).where(t.users.c.id == user_id))
             uow.commit()
             return user_body(row)
@@ -137,16 +140,14 @@ async def update_user(request: Request) -> Response:
     """``PATCH /v3/users/{id}``: an admin changes a user's password (or enables/disables it)."""
     _require_admin(request)
     user_id = request.path_params["user_id"]
-    body = (await read_body(request)).get("user") or {}
+    body = parse(UserChangeRequest, await read_body(request)).user
 
     def update() -> dict[str, Any]:
         with identity_of(request).db.uow() as uow:
-            if "password" in body:
-                service.set_password(uow, user_id, str(body["password"]))
-            if "enabled" in body:
-                uow.execute(
-                    sa.update(t.users).where(t.users.c.id == user_id).values(enabled=bool(body["enabled"]))
-                )
+            if body.password is not None:
+                service.set_password(uow, user_id, body.password)
+            if body.enabled is not None:
+                uow.execute(sa.update(t.users).where(t.users.c.id == user_id).values(enabled=body.enabled))
             row = uow.one_or_none(sa.select(t.users).where(t.users.c.id == user_id))
             if row is None:
                 raise errors.UserNotFound(user=user_id)
@@ -159,15 +160,15 @@ async def update_user(request: Request) -> Response:
 async def change_own_password(request: Request) -> Response:
     """``POST /v3/users/{id}/password`` with the original password (Keystone's self-service)."""
     user_id = request.path_params["user_id"]
-    body = (await read_body(request)).get("user") or {}
+    body = parse(PasswordChangeRequest, await read_body(request)).user
     ident = identity_of(request)
 
     def change() -> None:
         with ident.db.uow() as uow:
             row = uow.one_or_none(sa.select(t.users.c.password_hash).where(t.users.c.id == user_id))
-            if row is None or not verify_password(str(body.get("original_password", "")), row.password_hash):
+            if row is None or not verify_password(body.original_password, row.password_hash):
                 raise errors.Unauthorized(msg="The request you have made requires authentication.")
-            service.set_password(uow, user_id, str(body.get("password", "")))
+            service.set_password(uow, user_id, body.password)
             uow.commit()
 
     await run_in_threadpool(change)

@@ -111,3 +111,43 @@ def parse(model: type[M], body: dict[str, Any]) -> M:
         field = ".".join(str(p) for p in first["loc"]) or "body"
         reason = str(first["msg"]).removeprefix("Value error, ")
         raise errors.HTTPBadRequest(msg=f"Invalid input for field '{field}': {reason}") from exc
+
+
+# --- the administration bodies (identity/admin.py) --------------------------------------------------
+
+
+class ProjectCreate(_Body):
+    name: str = Field(min_length=1, max_length=64)
+    description: str | None = Field(default=None, max_length=255)
+
+
+class ProjectRequest(_Body):
+    project: ProjectCreate
+
+
+class UserCreate(_Body):
+    name: str = Field(min_length=1, max_length=255)
+    password: str = Field(min_length=1, max_length=4096)
+    default_project_id: str | None = Field(default=None, max_length=64)
+
+
+class UserRequest(_Body):
+    user: UserCreate
+
+
+class UserChange(_Body):
+    password: str | None = Field(default=None, min_length=1, max_length=4096)
+    enabled: bool | None = None
+
+
+class UserChangeRequest(_Body):
+    user: UserChange
+
+
+class PasswordChange(_Body):
+    original_password: str = ""
+    password: str = Field(min_length=1, max_length=4096)
+
+
+class PasswordChangeRequest(_Body):
+    user: PasswordChange
