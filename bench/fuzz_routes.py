@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import tempfile
 import time
@@ -33,6 +34,7 @@ def main() -> int:
     parser.add_argument("--random-bodies", type=int, default=10, help="seeded random bodies per body route")
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a time limit still prints what was sent
     logging.getLogger("neutrino.access").disabled = True  # one line per request would drown the figures
     with (
         tempfile.TemporaryDirectory(prefix="fuzz-routes-") as tmp,
@@ -49,7 +51,8 @@ def main() -> int:
     print(
         f"backend {args.backend}, seed {args.seed}, {args.per_route or 'all'} cases per route, routes {routes}"
     )
-    print(f"requests sent: {tally.sent} in {took:.0f} s")
+    stopped = " (stopped early)" if tally.interrupted else ""
+    print(f"requests sent: {tally.sent} in {took:.0f} s{stopped}")
     print(f"answers by status: {dict(sorted(tally.by_status.items()))}")
     print(
         f"5xx: {kinds['5xx']}   slower than {SLOW:.0f} s: {kinds['slow']}   holding a secret: {kinds['leaks']}"

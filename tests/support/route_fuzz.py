@@ -246,6 +246,7 @@ class Tally:
     slowest: tuple[float, str] = (0.0, "")
     findings: list[Finding] = field(default_factory=list)
     by_status: dict[int, int] = field(default_factory=dict)
+    interrupted: bool = False  # stopped early (Ctrl-C, a time limit): the counts are of what was sent
 
 
 def send(client: httpx.Client, target: Target, case: Case, secrets: tuple[str, ...], tally: Tally) -> None:
@@ -287,14 +288,17 @@ def run(
     rng = random.Random(seed)
     tally = Tally()
     with httpx.Client(timeout=30) as client:
-        for target in targets:
-            for spec in target.routes:
-                cases = cases_for(target, spec)
-                if per_route is not None and len(cases) > per_route:
-                    cases = rng.sample(cases, per_route)
-                cases += random_cases(target, spec, rng, random_bodies)
-                for case in cases:
-                    send(client, target, case, secrets, tally)
+        try:
+            for target in targets:
+                for spec in target.routes:
+                    cases = cases_for(target, spec)
+                    if per_route is not None and len(cases) > per_route:
+                        cases = rng.sample(cases, per_route)
+                    cases += random_cases(target, spec, rng, random_bodies)
+                    for case in cases:
+                        send(client, target, case, secrets, tally)
+        except KeyboardInterrupt:
+            tally.interrupted = True
     return tally
 
 
