@@ -7,12 +7,19 @@ from pathlib import Path
 from types import FrameType
 
 import pytest
+from hypothesis import settings
 
 from tests.support import processes
 from tests.support.databases import backend_database
 from tests.support.require import require as _require
 
 __all__ = ["_require"]  # what the test modules import from here
+
+# property tests: a small, derandomized profile (the same examples on every run); a longer search is a
+# HYPOTHESIS_PROFILE=long run
+settings.register_profile("ci", max_examples=50, derandomize=True, deadline=None)
+settings.register_profile("long", max_examples=2000, derandomize=False, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # the processes the machine had before this session: never blamed on a test
 _BEFORE: frozenset[tuple[int, int]] = frozenset()

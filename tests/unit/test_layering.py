@@ -30,6 +30,7 @@ NEUTRON_CLIENT, AGENT_API = "neutrino.neutron_client", "neutrino.agent_api"  # s
 ACCESS_LOG = "neutrino.access_log"  # the servers' request log, shared by all three
 PRIVATE_FILES = "neutrino.private_files"  # 0700 data dirs, 0600 databases and keys, shared by all three
 LOGIN_THROTTLE = "neutrino.login_throttle"  # failed-login throttling, shared by the engine and Keystone
+HTTP_INPUT = "neutrino.http_input"  # the servers' input boundary, shared by all three
 ROOTS = ("neutrino.up", "neutrino.up_ovn", "neutrino.cli")  # compose the programs: nothing imports them
 DOMAIN, STORE, SCHEDULING = f"{ENGINE}.domain", f"{ENGINE}.store", f"{ENGINE}.scheduling"
 PROVIDERS, HOSTS, COMMANDS = f"{ENGINE}.provider_clients", f"{ENGINE}.hosts", f"{ENGINE}.commands"
@@ -51,6 +52,7 @@ RULES: tuple[Rule, ...] = (
     Rule(ACCESS_LOG,      (NEUTRINO, THIRD_PARTY),                                    (ACCESS_LOG,),         "is shared by the three servers: the standard library only"),
     Rule(PRIVATE_FILES,   (NEUTRINO, THIRD_PARTY),                                    (PRIVATE_FILES,),      "is shared by the three programs: the standard library only"),
     Rule(LOGIN_THROTTLE,  (NEUTRINO, THIRD_PARTY),                                    (LOGIN_THROTTLE,),     "is shared by the engine and the provider: the standard library only"),
+    Rule(HTTP_INPUT,      (NEUTRINO, THIRD_PARTY),                                    (HTTP_INPUT,),         "is shared by the three servers: the standard library only"),
     # -- inside the engine: domain <- store <- commands <- api and web; app/bootstrap/cli above them all
     Rule(DOMAIN,          (NEUTRINO, THIRD_PARTY, *IO_STDLIB),                        (DOMAIN,),             "holds pure rules: itself and the standard library, no I/O"),
     Rule(SCHEDULING,      (NEUTRINO, THIRD_PARTY),                                    (DOMAIN, SCHEDULING),  "holds pure filters: the domain and the standard library"),

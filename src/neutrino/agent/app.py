@@ -43,6 +43,7 @@ from neutrino.agent.vm.base import BackendContext, VmBackend
 from neutrino.agent.vm.libvirt_domain import LibvirtBackend
 from neutrino.agent.vm.netns import NetnsBackend
 from neutrino.agent.vnic.base import DriverContext, VnicDriver, load_drivers
+from neutrino.http_input import Boundary
 from neutrino.neutron_client import Credentials, Endpoint, NeutronClient
 from neutrino.private_files import private_dir
 
@@ -246,6 +247,9 @@ def create_app(
         middleware=[routes.auth_middleware(settings.token.get_secret_value())],
         exception_handlers=routes.EXCEPTION_HANDLERS,
         lifespan=lifespan,
+    )
+    app.add_middleware(
+        Boundary, program="agent", fault=routes.boundary_fault, max_body=settings.max_body_bytes
     )
     app.add_middleware(AccessLog, program="agent", path=settings.data_dir / "agent.log")
     app.state.agent = agent

@@ -88,6 +88,9 @@ class AgentSettings(BaseSettings):
         default=None, description="PEM file of the certificates to trust for https provider and Keystone URLs"
     )
     report_interval: float = Field(default=30, gt=0)
+    max_body_bytes: int = Field(
+        default=1 << 20, gt=0, description="the largest request body taken (else 413)"
+    )
     sync_interval: float = Field(
         default=2, gt=0, description="seconds between syncs of security groups and DHCP with the provider"
     )

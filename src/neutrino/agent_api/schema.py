@@ -36,6 +36,8 @@ from pydantic import (
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 _BRIDGE = r"^[A-Za-z0-9_.;-]{1,15}$"
+#: what the Linux kernel takes as a device name (dev_valid_name): at most 15 bytes, no '/', ':' or white space
+_DEVICE = re.compile(r"^(?!\.{1,2}$)[^/:\s\x00]{1,15}$")
 
 
 def _peers(values: list[str]) -> list[str]:
@@ -192,6 +194,17 @@ class NetworkSyncItem(_Wire):
     network: str = Field(min_length=1, max_length=256)
     bridge: str | None = Field(default=None, pattern=_BRIDGE, description="default: the network name")
     mtu: int | None = Field(default=None, ge=68, le=65535)
+
+    @model_validator(mode="after")
+    def _bridge_named(self) -> NetworkSyncItem:
+        """Without a bridge, the bridge is the network's name: it must then be one Linux can give a device."""
+        too_long = len(self.network.encode("utf-8", "replace")) > 15
+        if self.bridge is None and (too_long or not _DEVICE.match(self.network)):
+            raise ValueError(
+                f"network: '{self.network[:32]}' cannot name a bridge (1-15 characters, no '/', ':' or"
+                " white space): give a bridge"
+            )
+        return self
 
     def state(self) -> NetworkState:
         return NetworkState(network=self.network, bridge=self.bridge or self.network, mtu=self.mtu)

@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from neutrino.access_log import AccessLog
-from neutrino.engine.api.app import create_api
+from neutrino.engine.api.app import boundary_fault, create_api
 from neutrino.engine.background import Periodic
 from neutrino.engine.bootstrap import Engine, build
 from neutrino.engine.commands.converge import converge
@@ -24,6 +24,7 @@ from neutrino.engine.commands.sync import synchronize_all
 from neutrino.engine.settings import EngineSettings
 from neutrino.engine.web.pki_resource import pki_routes
 from neutrino.engine.web.routes import web_routes
+from neutrino.http_input import Boundary
 
 
 def create_app(settings: EngineSettings, engine: Engine | None = None) -> Starlette:
@@ -52,6 +53,7 @@ def create_app(settings: EngineSettings, engine: Engine | None = None) -> Starle
 
     pki = pki_routes(built.pki.ca_pem, built.pki.server_pem)
     app = Starlette(routes=[*pki, *create_api(built.ctx), *web_routes()], lifespan=lifespan)
+    app.add_middleware(Boundary, program="engine", fault=boundary_fault, max_body=settings.max_body_bytes)
     app.add_middleware(AccessLog, program="engine", path=settings.data_dir / "engine.log")
     app.state.engine = built
     return app

@@ -53,6 +53,8 @@ class EngineSettings(BaseSettings):
     # prunings of older ones
     event_retention_days: float = Field(default=30.0, gt=0)
     event_prune_interval: float = Field(default=3600.0, gt=0)
+    # the largest request body the API takes, in bytes (a larger one is answered 413)
+    max_body_bytes: int = Field(default=1 << 20, gt=0)
 
     @property
     def db_url(self) -> str:

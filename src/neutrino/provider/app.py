@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from neutrino.access_log import AccessLog
+from neutrino.http_input import Boundary, Scope
 from neutrino.login_throttle import LoginThrottle, ThrottleLimits
 from neutrino.private_files import private_dir, private_sqlite
 from neutrino.provider import errors
@@ -95,6 +96,25 @@ class ProviderState:
         )
 
 
+_KEYSTONE_PATHS = ("/v3", "/v2.0/tokens")
+_TITLES = {400: "Bad Request", 413: "Request Entity Too Large", 500: "Internal Server Error"}
+_NEUTRON_TYPES = {400: "HTTPBadRequest", 413: "HTTPRequestEntityTooLarge", 500: "HTTPInternalServerError"}
+
+
+def boundary_fault(scope: Scope, status: int, message: str) -> tuple[bytes, str]:
+    """What the input boundary (``neutrino.http_input.Boundary``) answers: Keystone's error body on the
+    identity paths, a NeutronError elsewhere."""
+    path = str(scope.get("path", ""))
+    if any(path == p or path.startswith(p + "/") for p in _KEYSTONE_PATHS):
+        body: dict[str, Any] = {
+            "error": {"code": status, "title": _TITLES.get(status, "Error"), "message": message}
+        }
+    else:
+        kind = _NEUTRON_TYPES.get(status, "HTTPError")
+        body = {"NeutronError": {"type": kind, "message": message, "detail": ""}}
+    return bytes(JSONResponse(body).body), "application/json"
+
+
 def create_app(settings: ProviderSettings) -> Starlette:
     """The provider's ASGI app. The database must have been bootstrapped (see :func:`bootstrap`)."""
     from neutrino.provider.api.agents import AgentService, report_route
@@ -162,6 +182,13 @@ def create_app(settings: ProviderSettings) -> Starlette:
         return JSONResponse(body, status_code=exc.status_code)
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
+    app.add_middleware(
+        Boundary,
+        program="provider",
+        fault=boundary_fault,
+        max_body=settings.max_body_bytes,
+        header="x-openstack-request-id",
+    )
     app.add_middleware(AccessLog, program="provider", path=settings.data_dir / "provider.log")
     app.state.provider = state
     return app

@@ -59,6 +59,8 @@ class ProviderSettings(BaseSettings):
     #: binding:vif_type reported for ports bound to a host.
     vif_type: str = "ovs"
     db_pool_size: int = 20
+    #: The largest request body taken, in bytes (a larger one is answered 413).
+    max_body_bytes: int = Field(default=1 << 20, gt=0)
     #: Let project members set and see binding:host_id / binding:profile (Neutron's default
     #: policy keeps them to admins); for an engine that connects as a project user.
     member_port_binding: bool = False

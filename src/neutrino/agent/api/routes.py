@@ -25,6 +25,7 @@ from neutrino.agent_api.schema import (
     NetworkList,
     NetworkSpec,
     NetworkSync,
+    NetworkSyncItem,
     NicSpec,
     SecurityGroupList,
     SecurityGroupSpec,
@@ -32,13 +33,14 @@ from neutrino.agent_api.schema import (
     VmList,
     VmSpec,
 )
+from neutrino.http_input import InputError, parse_json
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/api/v1"
 ENROLLMENT_PATH = f"{PREFIX}/enrollment"
 
-_HTTP_CODES = {404: "NotFound", 405: "MethodNotAllowed", 400: "BadRequest"}
+_HTTP_CODES = {404: "NotFound", 405: "MethodNotAllowed", 400: "BadRequest", 413: "RequestTooLarge"}
 
 
 def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -78,13 +80,20 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def _body(model: type[M], raw: bytes) -> M:
+    """The request as ``model``; what the input boundary refuses (too deep, a NUL, an integer beyond 64 bits)
+    or the model does is a 400 naming the field."""
+    try:
+        parse_json(raw or b"{}")
+    except InputError as exc:
+        raise AgentBadRequest(str(exc)) from exc
     try:
         return model.model_validate_json(raw or b"{}")
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        raise AgentBadRequest(problems) from exc
+        raise AgentBadRequest(_problems(exc)) from exc
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
 
 
 class AgentBadRequest(AgentError):
@@ -147,7 +156,12 @@ async def sync_networks(request: Request) -> Response:
 
 async def setup_network(request: Request) -> Response:
     spec = _body(NetworkSpec, await request.body())
-    net, created = await _in_thread(_agent(request).networks.setup_network, request.path_params["name"], spec)
+    name = request.path_params["name"]
+    try:  # the URL's name is held to a sync item's rules (its length; a bridge name when it is the bridge)
+        NetworkSyncItem(network=name, bridge=spec.bridge, mtu=spec.mtu)
+    except ValidationError as exc:
+        raise AgentBadRequest(_problems(exc).replace("network:", "name (in the URL):", 1)) from exc
+    net, created = await _in_thread(_agent(request).networks.setup_network, name, spec)
     return _json(net, 201 if created else 200)
 
 
@@ -163,9 +177,9 @@ def list_dhcp(request: Request) -> Response:
 async def setup_dhcp(request: Request) -> Response:
     raw = await request.body()
     try:
-        body = json.loads(raw or b"{}")
-    except ValueError as exc:
-        raise AgentBadRequest(f"body: invalid JSON: {exc}") from exc
+        body = parse_json(raw or b"{}")
+    except InputError as exc:
+        raise AgentBadRequest(str(exc)) from exc
     if not isinstance(body, dict):
         raise AgentBadRequest("body: must be a JSON object")
     body["network_id"] = request.path_params["network_id"]
@@ -215,9 +229,11 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     return error(exc.status_code, _HTTP_CODES.get(exc.status_code, "HTTPError"), str(exc.detail))
 
 
-async def on_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return error(500, "InternalError", f"{type(exc).__name__}: {exc}")
+def boundary_fault(scope: Scope, status: int, message: str) -> tuple[bytes, str]:
+    """What the input boundary (``neutrino.http_input.Boundary``) answers: the agent's error body. A 500 is the
+    last resort for an exception no handler took: it names the logged request, never the exception."""
+    code = {500: "InternalError"}.get(status) or _HTTP_CODES.get(status, "HTTPError")
+    return bytes(error(status, code, message).body), "application/json"
 
 
 ROUTES = [
@@ -243,7 +259,6 @@ ROUTES = [
 EXCEPTION_HANDLERS = {
     AgentError: on_agent_error,
     HTTPException: on_http_error,
-    Exception: on_unexpected,
 }
 
 

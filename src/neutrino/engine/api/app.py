@@ -30,6 +30,7 @@ from neutrino.engine.commands import auth, events
 from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.domain.errors import EngineError, NotFound
 from neutrino.engine.domain.model import BLANK_TEMPLATE_ID
+from neutrino.http_input import Scope, text_problem
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,7 @@ def create_api(ctx: EngineContext) -> list[Route]:
             body,
             request.headers.get("content-type", ""),
             actor,
+            getattr(request.state, "request_id", "-"),
         )
         request.state.user = actor.name  # for the access log
         return _render(reply, wants_json)
@@ -210,11 +212,31 @@ def create_app(ctx: EngineContext) -> Starlette:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    """An urlencoded form (the SSO endpoints' only encoding), plus the query string."""
+    """An urlencoded form (the SSO endpoints' only encoding), plus the query string; a field holding what no
+    user name or password can (a NUL, an invalid byte) is dropped, so the login fails as any wrong one does."""
     fields = dict(request.query_params)
     for key, values in parse_qs((await request.body()).decode("utf-8", "replace")).items():
         fields[key] = values[-1]
-    return fields
+    return {key: value for key, value in fields.items() if "\x00" not in value and "\ufffd" not in value}
+
+
+# the engine's fault shapes, by path: the SSO endpoints', the web UI's own calls', else the API's <fault>
+_TITLES = {400: "Bad Request", 413: "Request Entity Too Large", 500: "Internal Server Error"}
+
+
+def boundary_fault(scope: Scope, status: int, message: str) -> tuple[bytes, str]:
+    """What the input boundary (``neutrino.http_input.Boundary``) answers, in the engine's own shapes."""
+    path = str(scope.get("path", ""))
+    if path.startswith("/ovirt-engine/sso") or path.startswith("/ovirt-engine/services"):
+        code = "server_error" if status >= 500 else "invalid_request"
+        return bytes(JSONResponse({"error_code": code, "error": message}).body), JSON
+    if path.startswith("/ui"):
+        return bytes(JSONResponse({"error": message}).body), JSON
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+    reply = Reply(status, "fault", fault(message, _TITLES.get(status, "Operation Failed")))
+    wants_json = "json" in headers.get("accept", "") and "xml" not in headers.get("accept", "")
+    rendered = _render(reply, wants_json)
+    return bytes(rendered.body), JSON if wants_json else XML
 
 
 def _wants_json(request: Request) -> bool:
@@ -232,6 +254,8 @@ def _authenticated(request: Request, ctx: EngineContext, tokens: TokenCache) -> 
         try:
             name, _, password = base64.b64decode(value).decode().partition(":")
         except ValueError:
+            return None
+        if text_problem(name) or text_problem(password):  # no user has a NUL in their name or password
             return None
         source = request.client.host if request.client else ""
         user = auth.authenticate(ctx, name, password, source)  # raises LoginLocked
@@ -256,6 +280,7 @@ def _dispatch(
     body: bytes,
     content_type: str,
     actor: events.Actor | None = None,
+    request_id: str = "-",
 ) -> Reply:
     call = Call(ctx=ctx, query=query)
     try:
@@ -264,11 +289,14 @@ def _dispatch(
     except EngineError as exc:
         return Reply(status_of(exc), "fault", fault(exc.message))
     except Exception:
-        log.exception("unexpected error in %s /%s", method, "/".join(segments))
+        log.exception("unexpected error in %s /%s (request %s)", method, "/".join(segments), request_id)
         return Reply(
             500,
             "fault",
-            fault("An internal error occurred; the operation was not applied.", "Internal Server Error"),
+            fault(
+                f"An internal error occurred; the operation was not applied (request {request_id}).",
+                "Internal Server Error",
+            ),
         )
     finally:
         call.close()

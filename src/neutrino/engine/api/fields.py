@@ -67,14 +67,21 @@ class Bool(Codec):
         raise invalid(element, raw, "a boolean (true or false)")
 
 
+# what the database's BIGINT columns hold
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
 class Int(Codec):
     def parse(self, raw: Any, element: str) -> Any:
-        if isinstance(raw, bool):
+        if isinstance(raw, bool | dict | list):
             raise invalid(element, raw, "an integer")
         try:
-            return int(str(raw).strip())
+            value = int(str(raw).strip())
         except ValueError:
             raise invalid(element, raw, "an integer") from None
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise invalid(element, raw, "an integer within 64 bits")
+        return value
 
 
 class Enum(Codec):
@@ -103,6 +110,18 @@ class Date(Codec):
         return value.isoformat(timespec="milliseconds") if value else None
 
 
+def ref_of(raw: Any, element: str) -> Ref | None:
+    """The reference a client sent as ``<element><id>..</id></element>`` or ``{"id": ..}`` (or by name); None
+    when it names neither. An id or a name that is not text (an element, an object, a list) is a 400 naming it."""
+    if not isinstance(raw, dict):
+        return None
+    ref = Ref(
+        id=text_of(raw.get("id"), f"{element}.id") or None,
+        name=text_of(raw.get("name"), f"{element}.name") or None,
+    )
+    return ref or None
+
+
 class RefTo(Codec):
     """A reference to another entity: rendered as ``<x href id/>``, parsed by id or name."""
 
@@ -112,8 +131,8 @@ class RefTo(Codec):
     def parse(self, raw: Any, element: str) -> Any:
         if not isinstance(raw, dict):
             raise invalid(element, raw, "a reference (id or name)")
-        ref = Ref(id=raw.get("id") or None, name=raw.get("name") or None)
-        if not ref:
+        ref = ref_of(raw, element)
+        if ref is None:
             raise BadRequest(f"Incomplete parameters: '{element}' needs an id or a name.")
         return ref
 

@@ -6,11 +6,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from neutrino.engine.api.fields import API, Field, parse_fields, render_fields
+from neutrino.engine.api.fields import API, INT, Field, parse_fields, render_fields
 from neutrino.engine.api.wire import Tree
 from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.domain import search
-from neutrino.engine.domain.errors import BadRequest, EngineError, NotFound
+from neutrino.engine.domain.errors import EngineError, NotFound
 from neutrino.engine.store.uow import UnitOfWork
 
 
@@ -168,8 +168,5 @@ def max_of(call: Call) -> int | None:
     limit = call.query.get("max")
     if limit is None:
         return None
-    try:
-        size = int(limit)
-    except ValueError:
-        raise BadRequest(f"Invalid value for 'max': '{limit}' is not an integer.") from None
+    size = INT.parse(limit, "max")  # a 64-bit integer: SQL's LIMIT takes no more
     return size if size >= 0 else None

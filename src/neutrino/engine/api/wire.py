@@ -14,6 +14,7 @@ from typing import Any
 from lxml import etree
 
 from neutrino.engine.domain.errors import BadRequest
+from neutrino.http_input import InputError, parse_json
 
 ATTRIBUTES = ("href", "id", "rel")
 Tree = dict[str, Any]
@@ -140,10 +141,12 @@ def _tree(element: etree._Element) -> Any:
 
 
 def from_json(body: bytes) -> Tree:
+    """The tree of a JSON body; BadRequest naming the field for what the input boundary refuses (malformed,
+    too deep, a NUL or lone surrogate in a text, an integer beyond 64 bits)."""
     try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"Malformed JSON in the request body: {exc}") from exc
+        value = parse_json(body)
+    except InputError as exc:
+        raise BadRequest(str(exc)) from exc
     if not isinstance(value, dict):
         raise BadRequest("Malformed JSON in the request body: expected an object.")
     return value

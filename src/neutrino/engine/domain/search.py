@@ -232,6 +232,6 @@ def _sort(reader: _Reader) -> SortBy:
 def _page(reader: _Reader) -> int:
     reader.word()  # page
     number = reader.word()
-    if not number.isdigit() or int(number) < 1:
+    if not number.isdigit() or not 1 <= int(number) <= 1 << 62:  # OFFSET is a 64-bit integer
         raise _error(f"'page' needs a page number from 1 ('{number or reader.rest()}' is not one).")
     return int(number)

@@ -30,6 +30,7 @@ from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import EngineError
 from neutrino.engine.web.topology import topology_routes
+from neutrino.http_input import InputError, parse_json
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,9 @@ def web_routes() -> list[BaseRoute]:
         if not await run_in_threadpool(_authorized, request, ctx):
             return JSONResponse({"error": "Authentication required."}, 401)
         try:
-            body = await request.json()
-        except ValueError:
-            return JSONResponse({"error": "The request body is not JSON."}, 400)
+            body = parse_json(await request.body())
+        except InputError as exc:
+            return JSONResponse({"error": str(exc)}, 400)
         if not isinstance(body, dict):
             return JSONResponse({"error": "The request body must be a JSON object."}, 400)
         try:

@@ -82,12 +82,12 @@ REPORT_DECLARATION: common.Declaration = {
     "ports": {
         "allow_post": True,
         "default": [],
-        "validate": {"type:list_of_dicts": (("id", "status"), ("id", "status"))},
+        "validate": {"type:list_of_text_dicts": (("id", "status"), ("id", "status"))},
     },  # fmt: skip
     "floatingips": {
         "allow_post": True,
         "default": [],
-        "validate": {"type:list_of_dicts": (("id", "status", "fixed_ip_address"), ("id", "status"))},
+        "validate": {"type:list_of_text_dicts": (("id", "status", "fixed_ip_address"), ("id", "status"))},
     },  # fmt: skip
 }
 FLOATING_IP_STATUSES = ("ACTIVE", "DOWN", "ERROR")

@@ -15,6 +15,8 @@ from neutrino.provider import errors
 from neutrino.provider.api.attributes import ResourceDefinition
 
 RESERVED = frozenset({"fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse"})
+#: The largest page a client may ask for: one more row is read than asked, and SQL's LIMIT is a 64-bit integer.
+MAX_LIMIT = (1 << 63) - 2
 
 #: A filter the table cannot express as ``column IN (...)``: values -> WHERE clause.
 SpecialFilter = Callable[[list[str]], sa.ColumnElement[bool]]
@@ -66,8 +68,10 @@ def parse_query(
             raise errors.HTTPBadRequest(
                 msg=f"Limit must be an integer 0 or greater and not '{params['limit']}'"
             ) from exc
-        if limit < 0:
-            raise errors.HTTPBadRequest(msg=f"Limit must be an integer 0 or greater and not '{limit}'")
+        if not 0 <= limit <= MAX_LIMIT:
+            raise errors.HTTPBadRequest(
+                msg=f"Limit must be an integer from 0 to {MAX_LIMIT} and not '{params['limit']}'"
+            )
         q.limit = limit or None
     q.marker = params.get("marker") or None
     q.page_reverse = params.get("page_reverse", "").lower() == "true"

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -16,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from neutrino.http_input import InputError, parse_json, request_id
 from neutrino.provider import errors
 from neutrino.provider.api import attributes, revisions
 from neutrino.provider.api.attributes import ResourceDefinition
@@ -158,11 +158,12 @@ def guarded(handler: Handler) -> Handler:
             log.info("integrity conflict on %s %s: %s", request.method, request.url.path, exc.orig)
             return neutron_error(errors.DBConflict())
         except Exception:
-            log.exception("failure serving %s %s", request.method, request.url.path)
+            rid = request_id(request.state)
+            log.exception("failure serving %s %s (request %s)", request.method, request.url.path, rid)
             body = {
                 "NeutronError": {
                     "type": "HTTPInternalServerError",
-                    "message": "Request Failed: internal server error while processing your request.",
+                    "message": f"Request Failed: internal server error while processing your request ({rid}).",
                     "detail": "",
                 }
             }
@@ -172,11 +173,12 @@ def guarded(handler: Handler) -> Handler:
 
 
 async def read_json(request: Request) -> Any:
+    """The JSON body (None when empty); what the input boundary refuses is a 400 naming the field."""
     raw = await request.body()
     try:
-        return json.loads(raw) if raw else None
-    except ValueError as exc:
-        raise errors.HTTPBadRequest(msg="Malformed JSON in request body") from exc
+        return parse_json(raw) if raw.strip() else None
+    except InputError as exc:
+        raise errors.HTTPBadRequest(msg=str(exc)) from exc
 
 
 class Controller:

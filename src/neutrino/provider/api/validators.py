@@ -32,13 +32,20 @@ def to_boolean(value: Any) -> bool:
     raise InvalidValue(f"'{value}' cannot be converted to boolean")
 
 
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
 def to_int(value: Any) -> int:
+    """An integer (Neutron's ``convert_to_int``) that a database column holds: 64 bits."""
     if isinstance(value, bool):
         raise InvalidValue(f"'{value}' is not an integer")
     try:
-        return int(value)
-    except (ValueError, TypeError) as exc:
+        number = int(value)
+    except (ValueError, TypeError, OverflowError) as exc:
         raise InvalidValue(f"'{value}' is not an integer") from exc
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise InvalidValue(f"'{value}' is outside the 64-bit integer range")
+    return number
 
 
 def to_int_or_none(value: Any) -> int | None:
@@ -233,10 +240,23 @@ def _ip_pools(value: Any, _arg: Any) -> str | None:
     return None
 
 
+def _text_dicts(value: Any, keys: Any) -> str | None:
+    """``type:list_of_dicts`` whose values are all text (an agent's report of port or floating IP statuses)."""
+    if msg := _list_of_dicts(value, keys):
+        return msg
+    for item in value:
+        for key, text in item.items():
+            if not isinstance(text, str):
+                return f"'{key}' of '{item}' is not a string"
+    return None
+
+
 def _fixed_ips(value: Any, _arg: Any) -> str | None:
     if msg := _list_of_dicts(value, (("subnet_id", "ip_address"), ())):
         return msg
     for item in value:
+        if not item:  # Neutron's IPAM: an entry must say where the address comes from
+            return "IP allocation requires subnet_id or ip_address"
         if "ip_address" in item and (msg := _ip_address(item["ip_address"], None)):
             return msg
         if "subnet_id" in item and (msg := _uuid(item["subnet_id"], None)):
@@ -261,6 +281,7 @@ VALIDATORS: dict[str, Callable[[Any, Any], str | None]] = {
     "type:range_or_none": _range_or_none,
     "type:dict_or_empty": _dict_or_empty,
     "type:list_of_dicts": _list_of_dicts,
+    "type:list_of_text_dicts": _text_dicts,
     "type:nameservers": _nameservers,
     "type:hostroutes": _hostroutes,
     "type:ip_pools": _ip_pools,

@@ -12,6 +12,13 @@ from starlette.responses import JSONResponse, Response
 from neutrino.provider import errors
 from neutrino.provider.identity import service
 from neutrino.provider.identity.http import caller, identity_of, read_body
+from neutrino.provider.identity.requests import (
+    PasswordChangeRequest,
+    ProjectRequest,
+    UserChangeRequest,
+    UserRequest,
+    parse,
+)
 from neutrino.provider.store import tables as t
 
 
@@ -62,13 +69,11 @@ async def list_projects(request: Request) -> Response:
 
 async def create_project(request: Request) -> Response:
     _require_admin(request)
-    body = (await read_body(request)).get("project") or {}
-    if not body.get("name"):
-        raise errors.HTTPBadRequest(msg="Project name is required")
+    body = parse(ProjectRequest, await read_body(request)).project
 
     def create() -> dict[str, Any]:
         with identity_of(request).db.uow() as uow:
-            project_id = service.create_project(uow, str(body["name"]), str(body.get("description") or ""))
+            project_id = service.create_project(uow, body.name, body.description or "")
             row = uow.one_or_none(sa.select(t.projects).where(t.projects.c.id == project_id))
             uow.commit()
             return project_body(row)
@@ -93,19 +98,17 @@ async def list_users(request: Request) -> Response:
 async def create_user(request: Request) -> Response:
     """Creates a user; with ``default_project_id`` it also gets role ``member`` on that project."""
     _require_admin(request)
-    body = (await read_body(request)).get("user") or {}
-    if not body.get("name") or not body.get("password"):
-        raise errors.HTTPBadRequest(msg="User name and password are required")
+    body = parse(UserRequest, await read_body(request)).user
 
     def create() -> dict[str, Any]:
         with identity_of(request).db.uow() as uow:
-            project_id = body.get("default_project_id")
+            project_id = body.default_project_id
             if (
                 project_id
                 and uow.one_or_none(sa.select(t.projects.c.id).where(t.projects.c.id == project_id)) is None
             ):
                 raise errors.ProjectNotFound(project=project_id)
-            user_id = service.create_user(uow, str(body["name"]), str(body["password"]), project_id)
+            user_id = service.create_user(uow, body.name, body.password, project_id)
             row = uow.one_or_none(sa.select(t.users).where(t.users.c.id == user_id))
             uow.commit()
             return user_body(row)
@@ -161,22 +164,20 @@ async def update_user(request: Request) -> Response:
     """``PATCH /v3/users/{id}``: an admin changes a user's password (or enables/disables it)."""
     _require_admin(request)
     user_id = request.path_params["user_id"]
-    body = (await read_body(request)).get("user") or {}
+    body = parse(UserChangeRequest, await read_body(request)).user
 
     ident = identity_of(request)
 
     def update() -> dict[str, Any]:
         with ident.db.uow() as uow:
-            if "password" in body:
-                service.set_password(uow, user_id, str(body["password"]))
-            if "enabled" in body:
-                uow.execute(
-                    sa.update(t.users).where(t.users.c.id == user_id).values(enabled=bool(body["enabled"]))
-                )
+            if body.password is not None:
+                service.set_password(uow, user_id, body.password)
+            if body.enabled is not None:
+                uow.execute(sa.update(t.users).where(t.users.c.id == user_id).values(enabled=body.enabled))
             row = uow.one_or_none(sa.select(t.users).where(t.users.c.id == user_id))
             if row is None:
                 raise errors.UserNotFound(user=user_id)
-            if "password" in body or not row.enabled:
+            if body.password is not None or not row.enabled:
                 ident.revoke_user_tokens(uow, user_id)  # as Keystone: the old password's tokens die
             uow.commit()
             return user_body(row)
@@ -187,7 +188,7 @@ async def update_user(request: Request) -> Response:
 async def change_own_password(request: Request) -> Response:
     """``POST /v3/users/{id}/password`` with the original password (Keystone's self-service)."""
     user_id = request.path_params["user_id"]
-    body = (await read_body(request)).get("user") or {}
+    body = parse(PasswordChangeRequest, await read_body(request)).user
     ident = identity_of(request)
 
     source = request.client.host if request.client else ""
@@ -195,8 +196,8 @@ async def change_own_password(request: Request) -> Response:
     def change() -> None:
         with ident.db.uow() as uow:
             row = uow.one_or_none(sa.select(t.users).where(t.users.c.id == user_id))
-            ident.check_password(row, user_id, str(body.get("original_password", "")), source)
-            service.set_password(uow, user_id, str(body.get("password", "")))
+            ident.check_password(row, user_id, body.original_password, source)
+            service.set_password(uow, user_id, body.password)
             ident.revoke_user_tokens(uow, user_id)
             uow.commit()
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 
+from neutrino.http_input import InputError, parse_json
 from neutrino.provider import errors
 from neutrino.provider.identity.service import IdentityService
 from neutrino.provider.identity.tokens import TokenClaims
@@ -18,9 +18,9 @@ def identity_of(request: Request) -> IdentityService:
 
 async def read_body(request: Request) -> dict[str, Any]:
     try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError as exc:
-        raise errors.HTTPBadRequest(msg="Malformed JSON request body") from exc
+        body = parse_json(await request.body() or b"{}")
+    except InputError as exc:
+        raise errors.HTTPBadRequest(msg=str(exc)) from exc
     if not isinstance(body, dict):
         raise errors.HTTPBadRequest(msg="Request body must be a JSON object")
     return body

@@ -18,6 +18,7 @@ from starlette.routing import Route
 from neutrino.provider import errors
 from neutrino.provider.identity import admin
 from neutrino.provider.identity.http import caller, identity_of, read_body
+from neutrino.provider.identity.requests import AuthV3, TokenRequestV2, TokenRequestV3, parse
 from neutrino.provider.identity.service import Scope
 from neutrino.provider.identity.tokens import TokenClaims
 from neutrino.provider.store import tables as t
@@ -114,42 +115,35 @@ async def version_v3(request: Request) -> Response:
     )
 
 
-def _scope_v3(auth: dict[str, Any]) -> Scope:
-    scope = auth.get("scope")
+def _scope_v3(auth: AuthV3) -> Scope:
+    scope = auth.scope
     if not scope or scope == "unscoped":
         return Scope()
-    project = scope.get("project") if isinstance(scope, dict) else None
-    if not isinstance(project, dict):
+    project = scope.project if not isinstance(scope, str) else None
+    if project is None:
         raise errors.HTTPBadRequest(msg="Only project scope is supported")
-    return Scope(project_id=project.get("id"), project_name=project.get("name"))
+    return Scope(project_id=project.id, project_name=project.name)
 
 
 async def issue_v3(request: Request) -> Response:
-    body = await read_body(request)
-    try:
-        auth = body["auth"]
-        identity = auth["identity"]
-        methods = list(identity["methods"])
-    except (KeyError, TypeError) as exc:
-        raise errors.HTTPBadRequest(msg="Expecting to find auth.identity.methods in request") from exc
+    auth = parse(TokenRequestV3, await read_body(request)).auth
+    identity, methods = auth.identity, auth.identity.methods
     scope = _scope_v3(auth)
     ident = identity_of(request)
-    if "password" in methods:
-        user = identity.get("password", {}).get("user", {})
-        if not user.get("id") and not user.get("name") or "password" not in user:
-            raise errors.HTTPBadRequest(msg="Expecting to find user id or name and password")
+    if "password" in methods and identity.password is not None:
+        user = identity.password.user
         token, claims = await run_in_threadpool(
             ident.authenticate_password,
-            user_id=user.get("id"),
-            user_name=user.get("name"),
-            password=str(user["password"]),
+            user_id=user.id,
+            user_name=user.name,
+            password=user.password,
             scope=scope,
             methods=tuple(methods),
             source=_client_address(request),
         )
-    elif "token" in methods:
+    elif "token" in methods and identity.token is not None:
         token, claims = await run_in_threadpool(
-            ident.authenticate_token, str(identity["token"]["id"]), scope, tuple(methods)
+            ident.authenticate_token, identity.token.id, scope, tuple(methods)
         )
     else:
         raise errors.Unauthorized(msg="Unsupported authentication method")
@@ -224,23 +218,23 @@ async def auth_projects(request: Request) -> Response:
 
 async def issue_v2(request: Request) -> Response:
     """Keystone v2.0 ``POST /v2.0/tokens``, still used by the real oVirt engine."""
-    body = await read_body(request)
-    auth = body.get("auth") or {}
-    scope = Scope(project_id=auth.get("tenantId"), project_name=auth.get("tenantName"))
+    auth = parse(TokenRequestV2, await read_body(request)).auth
+    given = auth.model_fields_set if auth is not None else set()
+    scope = Scope(project_id=auth.tenant_id, project_name=auth.tenant_name) if auth else Scope()
     ident = identity_of(request)
-    if "passwordCredentials" in auth:
-        creds = auth["passwordCredentials"] or {}
+    if auth is not None and "password_credentials" in given:
+        creds = auth.password_credentials
         token, claims = await run_in_threadpool(
             ident.authenticate_password,
-            user_id=creds.get("userId"),
-            user_name=creds.get("username"),
-            password=str(creds.get("password", "")),
+            user_id=creds.user_id if creds else None,
+            user_name=creds.username if creds else None,
+            password=creds.password if creds else "",
             scope=scope,
             source=_client_address(request),
         )
-    elif "token" in auth:
+    elif auth is not None and "token" in given:
         token, claims = await run_in_threadpool(
-            ident.authenticate_token, str(auth["token"].get("id", "")), scope
+            ident.authenticate_token, auth.token.id if auth.token else "", scope
         )
     else:
         raise errors.HTTPBadRequest(msg="Expecting passwordCredentials or token in auth")

@@ -18,6 +18,7 @@ from neutrino.engine.api.fields import (
     common_fields,
     invalid,
     option_fields,
+    ref_of,
     split_options,
     text_of,
     version_field,
@@ -30,7 +31,7 @@ from neutrino.engine.commands import clusters as cmd
 from neutrino.engine.commands.common import Ref
 from neutrino.engine.domain import model
 from neutrino.engine.domain import options as o
-from neutrino.engine.domain.errors import BadRequest
+from neutrino.engine.domain.errors import BadRequest, NotFound
 
 
 def _cpu_render(entity: Any) -> Any:
@@ -71,10 +72,10 @@ def _providers_parse(raw: Any, element: str) -> dict[str, Any]:
         )
     if not items:
         return {"default_provider": None}
-    ref = items[0] if isinstance(items[0], dict) else {}
-    if not (ref.get("id") or ref.get("name")):
+    ref = ref_of(items[0], f"{element}.external_provider")
+    if ref is None:
         raise BadRequest(f"Incomplete parameters: '{element}.external_provider' needs an id or a name.")
-    return {"default_provider": Ref(id=ref.get("id"), name=ref.get("name"))}
+    return {"default_provider": ref}
 
 
 class IdOf(Codec):
@@ -86,7 +87,7 @@ class IdOf(Codec):
     def parse(self, raw: Any, element: str) -> Any:
         if not isinstance(raw, dict) or not raw.get("id"):
             raise invalid(element, raw, "a reference by id")
-        return str(raw["id"])
+        return text_of(raw["id"], f"{element}.id")
 
     def render(self, value: Any) -> Any:
         return {"href": f"{API}/{self.path}/{value}", "id": value} if self.path else {"id": value}
@@ -228,7 +229,7 @@ class ClusterProviders(Collection):
         for provider in self.list(call):
             if provider.id == id_:
                 return provider
-        return super().get(call, "")
+        raise NotFound(f"{self.type_name} '{id_}' was not found.")
 
     def href(self, call: Call, entity: Any) -> str:
         return f"{API}/openstacknetworkproviders/{entity.id}"
@@ -267,7 +268,7 @@ class ClusterNetworks(Networks):
         return extra
 
     def add(self, call: Call, body: Tree) -> Any:
-        ref = Ref(id=body.get("id") or None, name=body.get("name") or None)
+        ref = ref_of(body, "network") or Ref()
         kw = _attachment_flags(body)
         network, _ = cmd.attach_network(call.ctx, call.parents[-1], ref, **kw)
         return network

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from neutrino.engine.api.fields import API, DATE, INT, Enum, Field
+from neutrino.engine.api.fields import API, DATE, INT, INT64_MAX, Enum, Field
 from neutrino.engine.api.resource import Call, Collection
 from neutrino.engine.api.wire import Tree
 from neutrino.engine.domain import model
@@ -41,7 +41,7 @@ class Events(Collection):
     searchable = True
 
     def get(self, call: Call, id_: str) -> Any:
-        if not id_.isdigit():
+        if not id_.isdigit() or int(id_) > INT64_MAX:
             raise NotFound(f"{self.type_name} '{id_}' was not found.")
         return super().get(call, int(id_))  # type: ignore[arg-type]  # the index is an integer key
 
@@ -50,8 +50,8 @@ class Events(Collection):
         if raw is None or raw == "":
             return None
         try:
-            return int(raw)
-        except ValueError:
+            return INT.parse(raw, "from")
+        except BadRequest:
             raise BadRequest(f"Invalid value for 'from': '{raw}' is not an event index.") from None
 
     def render_extra(self, call: Call, entity: Any) -> Tree:

@@ -15,6 +15,7 @@ from neutrino.engine.api.fields import (
     common_fields,
     custom_properties_field,
     invalid,
+    ref_of,
 )
 from neutrino.engine.api.resource import Call, Collection
 from neutrino.engine.api.wire import Tree, as_list
@@ -106,10 +107,11 @@ class Networks(Collection):
     def act(self, call: Call, id_: str, action: str, body: Tree) -> Tree:
         if action != "export":
             return super().act(call, id_, action, body)
-        ref = body.get("external_provider") or body.get("provider")
-        if not isinstance(ref, dict) or not (ref.get("id") or ref.get("name")):
+        element = "external_provider" if "external_provider" in body else "provider"
+        ref = ref_of(body.get(element), element)
+        if ref is None:
             raise BadRequest("Incomplete parameters: 'external_provider' (id or name) is required.")
-        ext_cmd.export_network(call.ctx, id_, Ref(id=ref.get("id"), name=ref.get("name")))
+        ext_cmd.export_network(call.ctx, id_, ref)
         return {"status": "complete"}
 
 

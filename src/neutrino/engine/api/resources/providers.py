@@ -15,12 +15,12 @@ from neutrino.engine.api.fields import (
     common_fields,
     custom_properties_field,
     invalid,
+    ref_of,
 )
 from neutrino.engine.api.resource import Call, Collection
 from neutrino.engine.api.wire import Tree, as_list
 from neutrino.engine.commands import external_networks as ext_cmd
 from neutrino.engine.commands import providers as cmd
-from neutrino.engine.commands.common import Ref
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, NotFound
 
@@ -138,15 +138,15 @@ class ProviderNetworks(Collection):
     def act(self, call: Call, id_: str, action: str, body: Tree) -> Tree:
         if action != "import":
             return super().act(call, id_, action, body)
-        dc = body.get("data_center")
-        if not isinstance(dc, dict) or not (dc.get("id") or dc.get("name")):
+        dc = ref_of(body.get("data_center"), "data_center")
+        if dc is None:
             raise BadRequest("Incomplete parameters: 'data_center' (id or name) is required.")
         name = body.get("name") if isinstance(body.get("name"), str) else None
         ext_cmd.import_network(
             call.ctx,
             call.parents[0],
             id_,
-            Ref(id=dc.get("id"), name=dc.get("name")),
+            dc,
             name,
             ext=call.recall("network"),
         )

@@ -18,14 +18,15 @@ from neutrino.engine.api.fields import (
     common_fields,
     invalid,
     option_fields,
+    ref_of,
     split_options,
+    text_of,
 )
 from neutrino.engine.api.resource import Call, Collection
 from neutrino.engine.api.wire import Tree
 from neutrino.engine.commands import nics as nics_cmd
 from neutrino.engine.commands import snapshots as snap_cmd
 from neutrino.engine.commands import vms as cmd
-from neutrino.engine.commands.common import Ref
 from neutrino.engine.commands.migrate import migrate_vm
 from neutrino.engine.domain import model
 from neutrino.engine.domain import options as o
@@ -173,16 +174,12 @@ class Vms(Collection):
         elif action in ("stop", "shutdown"):
             cmd.stop_vm(call.ctx, id_, action)
         elif action == "migrate":
-            host = body.get("host")
-            ref = None
-            if isinstance(host, dict) and (host.get("id") or host.get("name")):
-                ref = Ref(id=host.get("id"), name=host.get("name"))
-            migrate_vm(call.ctx, id_, ref)
+            migrate_vm(call.ctx, id_, ref_of(body.get("host"), "host"))
         elif action == "previewsnapshot":
             snap = body.get("snapshot")
             if not isinstance(snap, dict) or not snap.get("id"):
                 raise BadRequest("Incomplete parameters: 'snapshot.id' is required.")
-            snap_cmd.preview_snapshot(call.ctx, id_, snap["id"])
+            snap_cmd.preview_snapshot(call.ctx, id_, text_of(snap["id"], "snapshot.id"))
         elif action == "undosnapshot":
             snap_cmd.undo_snapshot(call.ctx, id_)
         elif action == "commitsnapshot":

@@ -1,0 +1,153 @@
+"""The shapes of Keystone's token requests (``POST /v3/auth/tokens``, ``POST /v2.0/tokens``), as pydantic models.
+
+A body of another shape (``{"auth": "x"}``, a token method without its token, a password that is not text) is a
+400 naming the field, in Keystone's words (``Invalid input for field 'auth.identity.token'``), before anything
+is looked up. Members Keystone knows and Neutrino does not use (a domain's id, ``nocatalog``...) are ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from neutrino.provider import errors
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class DomainRef(_Body):
+    id: str | None = None
+    name: str | None = None
+
+
+class UserRef(_Body):
+    id: str | None = None
+    name: str | None = None
+    domain: DomainRef | None = None
+    password: str
+
+    @model_validator(mode="after")
+    def _named(self) -> UserRef:
+        if not self.id and not self.name:
+            raise ValueError("Expecting to find user id or name and password")
+        return self
+
+
+class PasswordMethod(_Body):
+    user: UserRef
+
+
+class TokenMethod(_Body):
+    id: str
+
+
+class Identity(_Body):
+    methods: list[str] = Field(min_length=1)
+    password: PasswordMethod | None = None
+    token: TokenMethod | None = None
+
+    @model_validator(mode="after")
+    def _each_method_given(self) -> Identity:
+        for method in ("password", "token"):
+            if method in self.methods and getattr(self, method) is None:
+                raise ValueError(f"the '{method}' method is listed but auth.identity.{method} is missing")
+        return self
+
+
+class ProjectRef(_Body):
+    id: str | None = None
+    name: str | None = None
+    domain: DomainRef | None = None
+
+
+class ScopeV3(_Body):
+    project: ProjectRef | None = None
+    domain: dict[str, Any] | None = None
+    system: dict[str, Any] | None = None
+
+
+class AuthV3(_Body):
+    identity: Identity
+    scope: ScopeV3 | str | None = None
+
+
+class TokenRequestV3(_Body):
+    auth: AuthV3
+
+
+class PasswordCredentials(_Body):
+    username: str | None = None
+    user_id: str | None = Field(default=None, alias="userId")
+    password: str = ""
+
+
+class TokenRef(_Body):
+    id: str = ""
+
+
+class AuthV2(_Body):
+    password_credentials: PasswordCredentials | None = Field(default=None, alias="passwordCredentials")
+    token: TokenRef | None = None
+    tenant_id: str | None = Field(default=None, alias="tenantId")
+    tenant_name: str | None = Field(default=None, alias="tenantName")
+
+
+class TokenRequestV2(_Body):
+    auth: AuthV2 | None = None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(model: type[M], body: dict[str, Any]) -> M:
+    """``body`` as ``model``, or a 400 naming the first field of the wrong shape."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "body"
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        raise errors.HTTPBadRequest(msg=f"Invalid input for field '{field}': {reason}") from exc
+
+
+# --- the administration bodies (identity/admin.py) --------------------------------------------------
+
+
+class ProjectCreate(_Body):
+    name: str = Field(min_length=1, max_length=64)
+    description: str | None = Field(default=None, max_length=255)
+
+
+class ProjectRequest(_Body):
+    project: ProjectCreate
+
+
+class UserCreate(_Body):
+    name: str = Field(min_length=1, max_length=255)
+    password: str = Field(min_length=1, max_length=4096)
+    default_project_id: str | None = Field(default=None, max_length=64)
+
+
+class UserRequest(_Body):
+    user: UserCreate
+
+
+class UserChange(_Body):
+    password: str | None = Field(default=None, min_length=1, max_length=4096)
+    enabled: bool | None = None
+
+
+class UserChangeRequest(_Body):
+    user: UserChange
+
+
+class PasswordChange(_Body):
+    original_password: str = ""
+    password: str = Field(min_length=1, max_length=4096)
+
+
+class PasswordChangeRequest(_Body):
+    user: PasswordChange
