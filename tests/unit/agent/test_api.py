@@ -304,8 +304,8 @@ def test_a_provider_network_whose_bridge_a_foreign_device_holds_is_refused(
 @pytest.mark.parametrize(
     ("path", "body", "says"),
     [
-        ("/networks/a-very-long-network-name", {}, "no valid interface name"),
-        ("/networks/red%20x", {}, "no valid interface name"),
+        ("/networks/a-very-long-network-name", {}, "cannot name a bridge"),
+        ("/networks/red%20x", {}, "cannot name a bridge"),
         ("/networks/red", {"bridge": "br;red"}, "no valid interface name"),
     ],
 )
