@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import secrets
 import sys
 import tempfile
@@ -32,6 +33,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=None, help="default: a random one (printed)")
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    # the stack's servers on 127.0.0.1 speak plain HTTP, as the suite's do (tests/conftest.py)
+    os.environ.setdefault("NEUTRINO_INSECURE_HTTP", "1")
     print(f"fault drills: seed {seed}, {args.drills} drills", flush=True)
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp, drill_stack(Path(tmp), seed) as drills:

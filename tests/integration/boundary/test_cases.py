@@ -93,6 +93,7 @@ PROVIDER_CASES = [
     ("POST", "/v3/users", b'{"user":{"name":["x"],"password":"p"}}', JSON, 400, "user.name"),
     ("POST", "/v3/projects", b'{"project":[1]}', JSON, 400, "project"),
     ("PATCH", "/v3/users/x", b'{"user":"x"}', JSON, 400, "user"),
+    ("PATCH", "/v3/projects/x", b'{"project":{"name":[]}}', JSON, 400, "project.name"),  # found by the fuzz
     (
         "POST",
         "/v2.0/agent-reports",

@@ -14,6 +14,7 @@ from neutrino.provider.identity import service
 from neutrino.provider.identity.http import caller, identity_of, read_body
 from neutrino.provider.identity.requests import (
     PasswordChangeRequest,
+    ProjectChangeRequest,
     ProjectRequest,
     UserChangeRequest,
     UserRequest,
@@ -244,11 +245,11 @@ async def update_project(request: Request) -> Response:
     """``PATCH /v3/projects/{id}``: name, description, enabled; disabling it kills the tokens scoped to it."""
     _require_admin(request)
     project_id = request.path_params["project_id"]
-    body = (await read_body(request)).get("project") or {}
+    body = parse(ProjectChangeRequest, await read_body(request)).project
     ident = identity_of(request)
-    values = {key: body[key] for key in ("name", "description") if key in body}
-    if "enabled" in body:
-        values["enabled"] = bool(body["enabled"])
+    # what the body names; a name or an enabled flag given as null changes nothing (a description may be cleared)
+    values = {key: getattr(body, key) for key in body.model_fields_set}
+    values = {key: value for key, value in values.items() if value is not None or key == "description"}
 
     def update() -> dict[str, Any]:
         with ident.db.uow() as uow:

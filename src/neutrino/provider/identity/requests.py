@@ -125,6 +125,16 @@ class ProjectRequest(_Body):
     project: ProjectCreate
 
 
+class ProjectChange(_Body):
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    description: str | None = Field(default=None, max_length=255)
+    enabled: bool | None = None
+
+
+class ProjectChangeRequest(_Body):
+    project: ProjectChange
+
+
 class UserCreate(_Body):
     name: str = Field(min_length=1, max_length=255)
     password: str = Field(min_length=1, max_length=4096)
