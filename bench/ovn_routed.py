@@ -21,14 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.support.l3_lab import LISTEN
+from tests.support.l3_lab import OUTSIDE_IP, GuestProbes
 from tests.support.netlab import Lab, sh
 from tests.support.ovn_lab import PHYSNET, OvnLab, wait_for
 
 from bench.ovn_rig import Rig, ovn_rig
 from neutrino.agent.datapath.ethtool import set_tx_checksum
 
-OUTSIDE_IP = "203.0.113.1"  # the external subnet's gateway: the outside world
 EXTERNAL_CIDR = "203.0.113.0/24"
 MTU = "1400"  # below Geneve's 1442 on the lab's 1500 underlay
 #: a TCP server in the outside namespace that answers each connection with the address it came from
@@ -61,7 +60,7 @@ class _Api:
         return created
 
 
-class OvnRouted:
+class OvnRouted(GuestProbes):
     """The site's handles and steps (names as :class:`tests.support.l3_lab.RoutedLab`'s)."""
 
     def __init__(self, rig: Rig, outside: str) -> None:
@@ -155,28 +154,6 @@ class OvnRouted:
         set_tx_checksum(device, False, netns=chassis_ns)
         self.rig.plug(chassis_host, device, port["id"])
         return guest
-
-    def ping(self, ns: str, address: str, wait: float = 1) -> bool:
-        return self.lab.ping(ns, address, count=1, wait=wait)
-
-    def listen(self, name: str, *ports: int) -> None:
-        """A TCP server in the guest on these ports (accept, close)."""
-        self.lab.spawn(self.guests[name], sys.executable, "-c", LISTEN, *map(str, ports))
-
-    def tcp(self, ns: str, address: str, port: int) -> bool:
-        """Whether a TCP connection from ``ns`` to ``address:port`` opens within a second."""
-        code = f"import socket; socket.create_connection(('{address}', {port}), timeout=1).close()"
-        return self.lab.in_ns(ns, sys.executable, "-c", code, check=False).returncode == 0
-
-    def seen_from_outside(self, ns: str) -> str:
-        """The source address the outside's server sees a connection from ``ns`` come from ("" if
-        it cannot connect)."""
-        code = (
-            f"import socket\ns = socket.create_connection(('{OUTSIDE_IP}', 9000), timeout=2)\n"
-            "print(s.recv(64).decode())"
-        )
-        proc = self.lab.in_ns(ns, sys.executable, "-c", code, check=False)
-        return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
 def _outside(ovn: OvnLab, lab: Lab, tag: str) -> str:

@@ -53,7 +53,38 @@ def eventually(what: str, check: Callable[[], bool], within: float = 10.0) -> fl
     return time.monotonic() - start
 
 
-class RoutedLab:
+class GuestProbes:
+    """What a routed site's tests and benchmarks ask of its guests, whichever backend routes them: the builtin
+    lab (:class:`RoutedLab`) and the OVN one (``bench/ovn_routed.py``) name their guests' namespaces in
+    ``guests`` and run commands through ``lab``."""
+
+    lab: Lab
+    guests: dict[str, str]
+
+    def listen(self, name: str, *ports: int) -> None:
+        """A TCP server in the guest on these ports (accept, close)."""
+        self.lab.spawn(self.guests[name], sys.executable, "-c", LISTEN, *map(str, ports))
+
+    def ping(self, ns: str, address: str, wait: float = 1) -> bool:
+        return self.lab.ping(ns, address, count=1, wait=wait)
+
+    def tcp(self, ns: str, address: str, port: int) -> bool:
+        """Whether a TCP connection from ``ns`` to ``address:port`` opens within a second."""
+        code = f"import socket; socket.create_connection(('{address}', {port}), timeout=1).close()"
+        return self.lab.in_ns(ns, sys.executable, "-c", code, check=False).returncode == 0
+
+    def seen_from_outside(self, ns: str) -> str:
+        """The source address the outside's server sees a connection from ``ns`` come from ("" if
+        it cannot connect)."""
+        code = (
+            f"import socket\ns = socket.create_connection(('{OUTSIDE_IP}', 9000), timeout=2)\n"
+            "print(s.recv(64).decode())"
+        )
+        proc = self.lab.in_ns(ns, sys.executable, "-c", code, check=False)
+        return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+class RoutedLab(GuestProbes):
     """The lab's handles and the steps tests and benchmarks take."""
 
     def __init__(self, lab: Lab, provider: Provider, hosts: dict[str, str]) -> None:
@@ -149,26 +180,6 @@ class RoutedLab:
         sh("ip", "-n", guest, "addr", "add", f"{self.ips[name]}/{prefix}", "dev", "eth0")
         sh("ip", "-n", guest, "route", "add", "default", "via", network["subnet"]["gateway_ip"])
         return guest
-
-    def listen(self, name: str, *ports: int) -> None:
-        self.lab.spawn(self.guests[name], sys.executable, "-c", LISTEN, *map(str, ports))
-
-    def ping(self, ns: str, address: str, wait: float = 1) -> bool:
-        return self.lab.ping(ns, address, count=1, wait=wait)
-
-    def tcp(self, ns: str, address: str, port: int) -> bool:
-        code = f"import socket; socket.create_connection(('{address}', {port}), timeout=1).close()"
-        return self.lab.in_ns(ns, sys.executable, "-c", code, check=False).returncode == 0
-
-    def seen_from_outside(self, ns: str) -> str:
-        """The source address the outside's server sees a connection from ``ns`` come from ("" if
-        it cannot connect)."""
-        code = (
-            f"import socket\ns = socket.create_connection(('{OUTSIDE_IP}', 9000), timeout=2)\n"
-            "print(s.recv(64).decode())"
-        )
-        proc = self.lab.in_ns(ns, sys.executable, "-c", code, check=False)
-        return proc.stdout.strip() if proc.returncode == 0 else ""
 
     def fip_status(self, fip_id: str) -> str:
         return str(self.provider.get(f"/v2.0/floatingips/{fip_id}")["floatingip"]["status"])
