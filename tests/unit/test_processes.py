@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -32,10 +33,19 @@ def test_a_process_is_found_by_a_path_its_command_line_names() -> None:
     assert [p.pid for p in processes.naming(Path("/tmp/t"), procs)] == [1, 2, 3]
 
 
+def _exec_done(proc: subprocess.Popen[bytes], path: Path) -> None:
+    """Wait until ``proc`` runs its own command line: between fork and exec /proc shows the parent's."""
+    deadline = time.monotonic() + 10
+    while not [p for p in processes.naming(path, processes.running()) if p.pid == proc.pid]:
+        assert time.monotonic() < deadline, f"pid {proc.pid} never named {path}"
+        time.sleep(0.01)
+
+
 def test_outliving_names_new_processes_still_running_after_the_grace(tmp_path: Path) -> None:
     before = processes.snapshot()
     proc = subprocess.Popen([sys.executable, "-c", SLEEPER, str(tmp_path / "marker")])
     try:
+        _exec_done(proc, tmp_path)
         [left] = processes.outliving(tmp_path, before, grace=0.2)
         assert left.pid == proc.pid and str(tmp_path / "marker") in str(left)
         # a process the machine had before is never blamed

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import _require
-from tests.support.servers import RunningAgent, free_port, neutrino_process
+from tests.support.servers import RunningAgent, agent_process, free_port, neutrino_process
 
 PASSWORD = "secret"
 CHROMIUM = "/usr/bin/chromium"
@@ -198,9 +198,18 @@ def neutrino(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neutrino]:
 
 
 @pytest.fixture(scope="session")
-def second_host(neutrino: Neutrino, host_agent: RunningAgent) -> dict[str, Any]:
-    """A second Up host in the Default cluster (the e2e tier's session agent), so VMs there can migrate."""
-    return neutrino.add_host("second", host_agent.port, host_agent.token, neutrino.default_cluster)
+def second_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAgent]:
+    """The second host's own agent. Not the e2e tier's shared one: an agent carries exactly the networks of the
+    engine that synced it last, and the UI's engine lives as long as the session, so on the shared agent it
+    would take away the networks other tests' engines set up there while they run (on the same worker)."""
+    with agent_process(tmp_path_factory.mktemp("ui-agent"), "ui-second") as agent:
+        yield agent
+
+
+@pytest.fixture(scope="session")
+def second_host(neutrino: Neutrino, second_agent: RunningAgent) -> dict[str, Any]:
+    """A second Up host in the Default cluster, so VMs there can migrate."""
+    return neutrino.add_host("second", second_agent.port, second_agent.token, neutrino.default_cluster)
 
 
 @contextmanager
