@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -272,39 +273,47 @@ async def update_project(request: Request) -> Response:
     return JSONResponse({"project": await run_in_threadpool(update)})
 
 
-async def delete_project(request: Request) -> Response:
+def _deleter(
+    table: sa.Table, param: str, not_found: Callable[[str], Exception], revoke: Callable[..., None], doc: str
+) -> Callable[[Request], Awaitable[Response]]:
+    """A ``DELETE /v3/{kind}/{id}`` handler: the row goes (its role assignments with it, by the
+    schema's cascades), then every token of it dies (``revoke(identity, uow, id)``: the revocation for
+    that kind), in one transaction; an unknown id answers Keystone's 404."""
+
+    async def delete(request: Request) -> Response:
+        _require_admin(request)
+        entity_id = request.path_params[param]
+        ident = identity_of(request)
+
+        def work() -> None:
+            with ident.db.uow() as uow:
+                if not uow.execute(sa.delete(table).where(table.c.id == entity_id)).rowcount:
+                    raise not_found(entity_id)
+                revoke(ident, uow, entity_id)
+                uow.commit()
+
+        await run_in_threadpool(work)
+        return Response(status_code=204)
+
+    delete.__doc__ = doc
+    return delete
+
+
+delete_project = _deleter(
+    t.projects,
+    "project_id",
+    lambda project_id: errors.ProjectNotFound(project=project_id),
+    lambda ident, uow, project_id: ident.revoke_project_tokens(uow, project_id),
     """``DELETE /v3/projects/{id}``: its role assignments go with it, and every token scoped to it dies.
-    Its network resources stay, as in OpenStack (an admin cleans them up)."""
-    _require_admin(request)
-    project_id = request.path_params["project_id"]
-    ident = identity_of(request)
-
-    def delete() -> None:
-        with ident.db.uow() as uow:
-            if not uow.execute(sa.delete(t.projects).where(t.projects.c.id == project_id)).rowcount:
-                raise errors.ProjectNotFound(project=project_id)
-            ident.revoke_project_tokens(uow, project_id)
-            uow.commit()
-
-    await run_in_threadpool(delete)
-    return Response(status_code=204)
-
-
-async def delete_user(request: Request) -> Response:
-    """``DELETE /v3/users/{id}``: its role assignments go with it, and every token of it dies."""
-    _require_admin(request)
-    user_id = request.path_params["user_id"]
-    ident = identity_of(request)
-
-    def delete() -> None:
-        with ident.db.uow() as uow:
-            if not uow.execute(sa.delete(t.users).where(t.users.c.id == user_id)).rowcount:
-                raise errors.UserNotFound(user=user_id)
-            ident.revoke_user_tokens(uow, user_id)
-            uow.commit()
-
-    await run_in_threadpool(delete)
-    return Response(status_code=204)
+    Its network resources stay, as in OpenStack (an admin cleans them up).""",
+)
+delete_user = _deleter(
+    t.users,
+    "user_id",
+    lambda user_id: errors.UserNotFound(user=user_id),
+    lambda ident, uow, user_id: ident.revoke_user_tokens(uow, user_id),
+    """``DELETE /v3/users/{id}``: its role assignments go with it, and every token of it dies.""",
+)
 
 
 ROUTES = [
