@@ -30,6 +30,7 @@ import ovirtsdk4.types as types
 
 from tests.e2e.lifecycle.conftest import Agent, Process, Stack, engine_and_provider
 from tests.e2e.lifecycle.helpers import (
+    EngineSession,
     ExternalNet,
     Neutron,
     Site,
@@ -72,13 +73,12 @@ class Drill:
         )
 
 
-class Drills:
+class Drills(EngineSession):
     """The stack, the site and the VM the drills work on."""
 
     def __init__(self, stack: Stack, seed: int) -> None:
         self.stack, self.seed, self.rng = stack, seed, random.Random(seed)
         self.neutron = Neutron(stack.provider_url)
-        self._conn: Any = None
         provider_id = register_provider(self.system, stack)
         self.site: Site = make_site(self.system, provider_id)
         self.net: ExternalNet = external_network(self.system, self.site)
@@ -87,19 +87,6 @@ class Drills:
             agent = stack.agent(unique(name))
             self.agents[add_host(self.system, self.site, agent).id] = agent
         self.vm_id: str | None = None
-
-    # -- the engine, through the SDK --------------------------------------------------------------------
-    @property
-    def system(self) -> Any:
-        if self._conn is None:
-            self._conn = self.stack.connection()
-        return self._conn.system_service()
-
-    def reconnect(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):  # the engine that issued the session may be gone
-                self._conn.close()
-        self._conn = None
 
     def vm(self) -> Any:
         assert self.vm_id is not None

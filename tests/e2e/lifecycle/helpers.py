@@ -3,6 +3,7 @@ shared by the vNIC port lifecycle tests."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import time
 import uuid
@@ -55,6 +56,27 @@ def refused(call: Callable[[], Any]) -> tuple[int | None, str]:
 
 
 # --- the provider, seen directly ---------------------------------------------------------------------
+
+
+class EngineSession:
+    """A mixin holding an SDK session with ``stack``'s engine: opened on first use of ``system``, opened
+    anew after :meth:`reconnect` (the engine restarted and its sessions went with it)."""
+
+    stack: Stack
+    _conn: Any = None
+
+    @property
+    def system(self) -> Any:
+        if self._conn is None:
+            self._conn = self.stack.connection()
+        return self._conn.system_service()
+
+    def reconnect(self) -> None:
+        """A new SDK session from the next call on (after the engine restarted)."""
+        if self._conn is not None:
+            with contextlib.suppress(Exception):  # the engine that issued the session may be gone
+                self._conn.close()
+        self._conn = None
 
 
 class Neutron:

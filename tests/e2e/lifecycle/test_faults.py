@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import ovirtsdk4.types as types
@@ -21,6 +21,7 @@ import pytest
 
 from tests.e2e.lifecycle.conftest import Agent, Stack, engine_and_provider
 from tests.e2e.lifecycle.helpers import (
+    EngineSession,
     ExternalNet,
     Neutron,
     Site,
@@ -46,25 +47,11 @@ VMS_PATH = "/api/v1/vms"
 
 
 @dataclass
-class World:
+class World(EngineSession):
     stack: Stack
     neutron: Neutron
     provider_proxy: Proxy  # the engine reaches the provider through it
     provider_id: str
-    _conn: Any = field(default=None, repr=False)
-
-    @property
-    def system(self) -> Any:
-        if self._conn is None:
-            self._conn = self.stack.connection()
-        return self._conn.system_service()
-
-    def reconnect(self) -> None:
-        """A new SDK session (after the engine restarted)."""
-        if self._conn is not None:
-            with contextlib.suppress(Exception):  # the engine that issued the session may be gone
-                self._conn.close()
-        self._conn = None
 
     def site(self) -> tuple[Site, ExternalNet]:
         site = make_site(self.system, self.provider_id)
