@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.support.l3_lab import OUTSIDE_IP, GuestProbes
+from tests.support.l3_lab import OUTSIDE_IP, RoutedSite
 from tests.support.netlab import Lab, sh
 from tests.support.ovn_lab import PHYSNET, OvnLab, wait_for
+from tests.support.provider_lab import NeutronCalls
 
 from bench.ovn_rig import Rig, ovn_rig
 from neutrino.agent.datapath.ethtool import set_tx_checksum
 
-EXTERNAL_CIDR = "203.0.113.0/24"
 MTU = "1400"  # below Geneve's 1442 on the lab's 1500 underlay
 #: a TCP server in the outside namespace that answers each connection with the address it came from
 WHOAMI = (
@@ -39,8 +39,8 @@ WHOAMI = (
 )
 
 
-class _Api:
-    """The rig's admin client with the calls the routed labs' users make (``create``, ``get``, ``request``)."""
+class _Api(NeutronCalls):
+    """The rig's admin client."""
 
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
@@ -48,60 +48,19 @@ class _Api:
     def request(self, method: str, path: str, body: Any = None, params: Any = None) -> httpx.Response:
         return self.client.request(method, path, json=body, params=params)
 
-    def get(self, path: str, **params: Any) -> Any:
-        response = self.request("GET", path, params=params or None)
-        response.raise_for_status()
-        return response.json()
 
-    def create(self, collection: str, member: str, **body: Any) -> dict[str, Any]:
-        response = self.request("POST", f"/v2.0/{collection}", {member: body})
-        assert response.status_code == 201, response.text
-        created: dict[str, Any] = response.json()[member]
-        return created
-
-
-class OvnRouted(GuestProbes):
+class OvnRouted(RoutedSite):
     """The site's handles and steps (names as :class:`tests.support.l3_lab.RoutedLab`'s)."""
 
     def __init__(self, rig: Rig, outside: str) -> None:
         self.rig, self.lab, self.outside = rig, rig.lab, outside
         self.provider = _Api(rig.client)
+        self.tenant_type, self.physnet = {}, PHYSNET
         #: "h1", "h2" (the builtin lab's host names) → the rig's chassis hosts
         self.hosts = dict(zip(("h1", "h2"), rig.hosts, strict=True))
         self.ips: dict[str, str] = {}
         self.ports: dict[str, dict[str, Any]] = {}
         self.guests: dict[str, str] = {}
-
-    def network(self, name: str, cidr: str) -> dict[str, Any]:
-        p = self.provider
-        net = p.create("networks", "network", name=name)
-        subnet = p.create(
-            "subnets", "subnet", network_id=net["id"], cidr=cidr, ip_version=4, enable_dhcp=False
-        )
-        return {**net, "subnet": subnet}
-
-    def external_network(self) -> dict[str, Any]:
-        p = self.provider
-        net = p.create("networks", "network", name="public", **{
-            "provider:network_type": "flat", "provider:physical_network": PHYSNET, "router:external": True,
-        })  # fmt: skip
-        subnet = p.create(
-            "subnets", "subnet", network_id=net["id"], cidr=EXTERNAL_CIDR, ip_version=4, enable_dhcp=False,
-            gateway_ip=OUTSIDE_IP, allocation_pools=[{"start": "203.0.113.10", "end": "203.0.113.99"}],
-        )  # fmt: skip
-        return {**net, "subnet": subnet}
-
-    def group(self, name: str, *rules: dict[str, Any]) -> str:
-        group: str = self.provider.create("security-groups", "security_group", name=name)["id"]
-        for rule in rules:
-            self.provider.create("security-group-rules", "security_group_rule", security_group_id=group,
-                                 direction="ingress", **rule)  # fmt: skip
-        return group
-
-    def put(self, path: str, body: Any) -> Any:
-        response = self.provider.request("PUT", path, body)
-        assert response.status_code == 200, response.text
-        return response.json()
 
     def l3_hosts(self, router_id: str) -> list[str]:
         """The chassis the router's gateway port is bound to, by the northbound (as the builtin lab
@@ -115,10 +74,6 @@ class OvnRouted(GuestProbes):
                 line.split()[0].removeprefix(f"lrp-{port['id']}_") for line in listed.splitlines() if line
             ]
         return out
-
-    def router_ports_active(self, router_id: str) -> bool:
-        ports = self.provider.get("/v2.0/ports", device_id=router_id)["ports"]
-        return bool(ports) and all(p["status"] == "ACTIVE" for p in ports)
 
     def vm(self, name: str, host: str, network: dict[str, Any], groups: list[str]) -> str:
         """A guest on ``network`` at ``host`` ("h1" or "h2"), configured with its port's address."""

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from tests.support.netlab import AgentProcess, Lab, sh
-from tests.support.provider_lab import PASSWORD, Provider
+from tests.support.provider_lab import PASSWORD, NeutronCalls, Provider
 
 OUTSIDE_IP = "203.0.113.1"  # the external subnet's gateway: the outside world
 EXTERNAL_CIDR = "203.0.113.0/24"
@@ -53,14 +53,62 @@ def eventually(what: str, check: Callable[[], bool], within: float = 10.0) -> fl
     return time.monotonic() - start
 
 
-class GuestProbes:
-    """What a routed site's tests and benchmarks ask of its guests, whichever backend routes them: the builtin
-    lab (:class:`RoutedLab`) and the OVN one (``bench/ovn_routed.py``) name their guests' namespaces in
-    ``guests`` and run commands through ``lab``."""
+class RoutedSite:
+    """What a routed site's tests and benchmarks do on the provider and ask of its guests, whichever backend
+    routes them: the builtin lab (:class:`RoutedLab`) and the OVN one (``bench/ovn_routed.py``) name their
+    guests' namespaces in ``guests``, run commands through ``lab``, call the provider through ``provider``,
+    and say what their tenant networks are (``tenant_type``) and which physical network the outside is on."""
 
     lab: Lab
     guests: dict[str, str]
+    provider: NeutronCalls
+    tenant_type: dict[str, str]  # a tenant network's provider attributes
+    physnet: str  # the external network's physical network
 
+    # -- the provider --------------------------------------------------------------------------
+    def network(self, name: str, cidr: str) -> dict[str, Any]:
+        """A tenant network (``tenant_type``) with one IPv4 subnet, no DHCP."""
+        p = self.provider
+        net = p.create("networks", "network", name=name, **self.tenant_type)
+        subnet = p.create(
+            "subnets", "subnet", network_id=net["id"], cidr=cidr, ip_version=4, enable_dhcp=False
+        )
+        return {**net, "subnet": subnet}
+
+    def external_network(self) -> dict[str, Any]:
+        """The flat external network on ``physnet`` and its subnet, the outside host its gateway."""
+        p = self.provider
+        net = p.create("networks", "network", name="public", **{
+            "provider:network_type": "flat", "provider:physical_network": self.physnet, "router:external": True,
+        })  # fmt: skip
+        subnet = p.create(
+            "subnets", "subnet", network_id=net["id"], cidr=EXTERNAL_CIDR, ip_version=4, enable_dhcp=False,
+            gateway_ip=OUTSIDE_IP, allocation_pools=[{"start": "203.0.113.10", "end": "203.0.113.99"}],
+        )  # fmt: skip
+        return {**net, "subnet": subnet}
+
+    def group(self, name: str, *rules: dict[str, Any]) -> str:
+        group: str = self.provider.create("security-groups", "security_group", name=name)["id"]
+        for rule in rules:
+            self.provider.create(
+                "security-group-rules",
+                "security_group_rule",
+                security_group_id=group,
+                direction="ingress",
+                **rule,
+            )
+        return group
+
+    def put(self, path: str, body: Any) -> Any:
+        response = self.provider.request("PUT", path, body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def router_ports_active(self, router_id: str) -> bool:
+        ports = self.provider.get("/v2.0/ports", device_id=router_id)["ports"]
+        return bool(ports) and all(p["status"] == "ACTIVE" for p in ports)
+
+    # -- the guests ----------------------------------------------------------------------------
     def listen(self, name: str, *ports: int) -> None:
         """A TCP server in the guest on these ports (accept, close)."""
         self.lab.spawn(self.guests[name], sys.executable, "-c", LISTEN, *map(str, ports))
@@ -84,11 +132,14 @@ class GuestProbes:
         return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
-class RoutedLab(GuestProbes):
+class RoutedLab(RoutedSite):
     """The lab's handles and the steps tests and benchmarks take."""
+
+    provider: Provider
 
     def __init__(self, lab: Lab, provider: Provider, hosts: dict[str, str]) -> None:
         self.lab, self.provider, self.hosts = lab, provider, hosts
+        self.tenant_type, self.physnet = {"provider:network_type": "vxlan"}, "public"
         self.agents: dict[str, AgentProcess] = {}
         self.outside = f"{lab.prefix}out"
         self.ips: dict[str, str] = {}
@@ -114,49 +165,8 @@ class RoutedLab(GuestProbes):
     def router_namespace(self, host: str, router_id: str) -> str:
         return f"{self.lab.prefix}{host}-qrouter-{router_id}"
 
-    # -- the provider --------------------------------------------------------------------------
-    def network(self, name: str, cidr: str) -> dict[str, Any]:
-        p = self.provider
-        net = p.create("networks", "network", name=name, **{"provider:network_type": "vxlan"})
-        subnet = p.create(
-            "subnets", "subnet", network_id=net["id"], cidr=cidr, ip_version=4, enable_dhcp=False
-        )
-        return {**net, "subnet": subnet}
-
-    def external_network(self) -> dict[str, Any]:
-        p = self.provider
-        net = p.create("networks", "network", name="public", **{
-            "provider:network_type": "flat", "provider:physical_network": "public", "router:external": True,
-        })  # fmt: skip
-        subnet = p.create(
-            "subnets", "subnet", network_id=net["id"], cidr=EXTERNAL_CIDR, ip_version=4, enable_dhcp=False,
-            gateway_ip=OUTSIDE_IP, allocation_pools=[{"start": "203.0.113.10", "end": "203.0.113.99"}],
-        )  # fmt: skip
-        return {**net, "subnet": subnet}
-
-    def group(self, name: str, *rules: dict[str, Any]) -> str:
-        group = self.provider.create("security-groups", "security_group", name=name)["id"]
-        for rule in rules:
-            self.provider.create(
-                "security-group-rules",
-                "security_group_rule",
-                security_group_id=group,
-                direction="ingress",
-                **rule,
-            )
-        return group
-
-    def put(self, path: str, body: Any) -> Any:
-        response = self.provider.request("PUT", path, body)
-        assert response.status_code == 200, response.text
-        return response.json()
-
     def l3_hosts(self, router_id: str) -> list[str]:
         return [a["host"] for a in self.provider.get(f"/v2.0/routers/{router_id}/l3-agents")["agents"]]
-
-    def router_ports_active(self, router_id: str) -> bool:
-        ports = self.provider.get("/v2.0/ports", device_id=router_id)["ports"]
-        return bool(ports) and all(p["status"] == "ACTIVE" for p in ports)
 
     # -- guests ------------------------------------------------------------------------------------
     def vm(self, name: str, host: str, network: dict[str, Any], groups: list[str]) -> str:

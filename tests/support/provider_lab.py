@@ -46,7 +46,30 @@ def openstack_reason() -> str | None:
     return None
 
 
-class Provider:
+class NeutronCalls:
+    """The Neutron calls labs and benchmarks make, over whatever ``request`` a subclass sends them
+    with (an admin's token either way)."""
+
+    def request(self, method: str, path: str, body: Any = None, params: Any = None) -> httpx.Response:
+        raise NotImplementedError
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = self.request("GET", path, params=params or None)
+        response.raise_for_status()
+        return response.json()
+
+    def create(self, collection: str, member: str, **body: Any) -> dict[str, Any]:
+        response = self.request("POST", f"/v2.0/{collection}", {member: body})
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()[member]
+        return created
+
+    def delete(self, collection: str, resource_id: str) -> None:
+        response = self.request("DELETE", f"/v2.0/{collection}/{resource_id}")
+        assert response.status_code == 204, response.text
+
+
+class Provider(NeutronCalls):
     """``neutrino provider`` on ``address:9696`` in namespace ``ns`` (the lab's underlay)."""
 
     def __init__(self, lab: Lab, ns: str, address: str = "10.199.0.254", args: Sequence[str] = ()) -> None:
@@ -117,21 +140,6 @@ class Provider:
             return self._connected().request(method, path, json=body, params=params)
 
         return self._pool.submit(call).result()
-
-    def get(self, path: str, **params: Any) -> Any:
-        response = self.request("GET", path, params=params or None)
-        response.raise_for_status()
-        return response.json()
-
-    def create(self, collection: str, member: str, **body: Any) -> dict[str, Any]:
-        response = self.request("POST", f"/v2.0/{collection}", {member: body})
-        assert response.status_code == 201, response.text
-        created: dict[str, Any] = response.json()[member]
-        return created
-
-    def delete(self, collection: str, resource_id: str) -> None:
-        response = self.request("DELETE", f"/v2.0/{collection}/{resource_id}")
-        assert response.status_code == 204, response.text
 
     # -- the openstack CLI ------------------------------------------------------------------------
     def openstack(self, *args: str) -> str:
