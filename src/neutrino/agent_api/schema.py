@@ -64,8 +64,12 @@ Mac = Annotated[str, AfterValidator(_mac("mac"))]
 TunnelPeers = Annotated[list[str], AfterValidator(_peers)]
 
 
+#: the longest string a request to the agent may carry in a field with no tighter limit
+MAX_TEXT = 4096
+
+
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_max_length=MAX_TEXT)
 
 
 class ExternalNet(_Wire):
