@@ -9,7 +9,7 @@ import datetime
 
 from neutrino.engine.commands import hosts
 from neutrino.engine.commands.common import EngineContext, Ref
-from neutrino.engine.commands.monitoring import monitor_all
+from neutrino.engine.commands.monitoring import RENEWAL_RETRY, monitor_all
 from neutrino.engine.domain import model
 from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import HostFailure
@@ -71,7 +71,15 @@ def test_a_failed_renewal_keeps_the_host_up_and_says_why(make_engine: BuildEngin
     ctx.enroll_agent = refuse
     agent.certificate = _certificate(due=True)
     monitor_all(ctx)
-    monitor_all(ctx)  # asked again on the next pass
+    monitor_all(ctx)  # the next pass, right after: not tried again yet
+    assert renewals == [True]
+    with ctx.uow() as uow:  # an hour on, it is
+        (event,) = [
+            e for e in uow.events.list(order_by="id") if e.code == AuditType.HOST_CERTIFICATE_RENEWAL_FAILED
+        ]
+        event.time -= RENEWAL_RETRY
+        uow.commit()
+    monitor_all(ctx)
     assert renewals == [True, True]
     with ctx.reader() as uow:
         again = uow.hosts.get(host.id)

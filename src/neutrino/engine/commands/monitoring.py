@@ -7,6 +7,7 @@ cluster set up on it, and notice VMs that are no longer where the engine believe
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from neutrino.agent_api import schema as wire
@@ -75,10 +76,18 @@ def refresh_host(ctx: EngineContext, host_id: str, sync_networks: bool = False) 
     return marked
 
 
+#: after a failed renewal, how long the engine waits before it tries (and writes a failure event) again
+RENEWAL_RETRY = timedelta(hours=1)
+
+
 def _renew_certificate(ctx: EngineContext, host: model.Host, old: wire.CertificateState) -> None:
     """The agent asks for a new certificate (the engine's expires soon): the CA signs its key again for the
     host's address, sent over the mutual-TLS channel. Refused or failed, the agent keeps serving the old one
-    (still valid), so the host stays as it is; the next monitoring pass asks again."""
+    (still valid), so the host stays as it is; a pass :data:`RENEWAL_RETRY` after the failure tries again."""
+    with ctx.reader() as uow:
+        failed = uow.events.last_time(AuditType.HOST_CERTIFICATE_RENEWAL_FAILED, host.id)
+    if failed is not None and utcnow() - failed < RENEWAL_RETRY:
+        return
     try:
         ctx.enroll_agent(host, renew=True)
     except EngineError as exc:
