@@ -206,6 +206,7 @@ class FakeAgent:
     fail_on: set[str] = field(default_factory=set)
     tamper: Any = None
     calls: list[str] = field(default_factory=list)
+    certificate: dict[str, Any] | None = None  # what capabilities report of the engine-issued certificate
 
     def _enter(self, verb: str) -> None:
         self.calls.append(verb)
@@ -230,6 +231,7 @@ class FakeAgent:
                     "internal": [{"network": n["network"], "bridge": n["network"]} for n in self.networks],
                     "external": [],
                 },
+                "certificate": self.certificate,
             }
         )
 

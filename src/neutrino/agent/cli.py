@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import sys
 from pathlib import Path
 
@@ -49,6 +50,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         default=None,
         help="serve plain HTTP on a TCP --listen (also NEUTRINO_INSECURE_HTTP=1)",
+    )
+    add(
+        "--cert-renew-days",
+        type=float,
+        help="ask the engine for a new certificate once the one it issued has fewer days left (default 30)",
     )
     add("--data-dir", help="where the agent keeps its state (default /var/lib/neutrino/agent)")
     add("--token", help="the API token clients must send (default $NEUTRINO_AGENT_TOKEN)")
@@ -150,7 +156,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 #: arguments that map one to one onto :class:`~neutrino.agent.settings.AgentSettings` fields
 SCALAR_FIELDS = (
-    "listen", "tls_cert", "tls_key", "insecure_http", "data_dir", "token", "host_name", "vm_backend", "host_net", "tunnel_ip", "vxlan_port",
+    "listen", "tls_cert", "tls_key", "insecure_http", "cert_renew_days", "data_dir", "token", "host_name", "vm_backend", "host_net", "tunnel_ip", "vxlan_port",
     "underlay_dev", "underlay_mtu", "netns_prefix", "firewall", "ovs_db", "ovs_datapath_type", "integration_bridge",
     "ovs_rundir", "ovn_remote", "ovn_encap_ip", "ovn_encap_type", "ovn_rundir", "ovn_private_key",
     "ovn_certificate", "ovn_ca_cert",
@@ -205,7 +211,11 @@ def run(args: argparse.Namespace) -> int:
         bind = settings.bind()
         enrollment = None
         if settings.tls_mode == "enroll":
-            enrollment = Enrollment(settings.data_dir / "pki", settings.host_name)
+            enrollment = Enrollment(
+                settings.data_dir / "pki",
+                settings.host_name,
+                renew_before=datetime.timedelta(days=settings.cert_renew_days),
+            )
             # uvicorn serves with this very context: enrolling swaps its certificate in place
             context = enrollment.context
             bind["ssl_context_factory"] = lambda config, default: context

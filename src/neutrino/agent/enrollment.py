@@ -7,6 +7,12 @@ certificate its CA signed for the host's address and the CA itself (``PUT /api/v
 the agent serves that certificate and requires the engine's client certificate on every connection (mutual
 TLS): the token alone can never enroll it again, and a renewal comes over that channel.
 
+Renewal: once fewer than ``renew_before`` (``cert_renew_days``) are left on the engine's certificate, the agent
+says so in its capabilities (``certificate.renewal_due``); the engine, reading them on its next monitoring pass,
+signs a new one for the same host and key and sends it with ``PUT /api/v1/enrollment`` over mutual TLS. The old
+certificate serves until the new one is installed (connections already open keep it); one refused leaves
+it in place.
+
 Files under ``DATA_DIR/pki``: ``agent.key`` (0600), ``bootstrap.pem``, and once enrolled ``agent.pem`` (the
 chain) and ``engine-ca.pem``.
 """
@@ -14,6 +20,7 @@ chain) and ``engine-ca.pem``.
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 import ssl
 import threading
@@ -24,14 +31,23 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from neutrino.agent_api.schema import CertificateState
+
+log = logging.getLogger(__name__)
+
+#: ask for a new certificate once fewer days than this are left on the engine's (it issues 398-day ones)
+RENEW_BEFORE = datetime.timedelta(days=30)
+
 
 class EnrollmentRefused(ValueError):
     """What the engine sent cannot be this agent's certificate (the message says why)."""
 
 
 class Enrollment:
-    def __init__(self, directory: Path, host_name: str) -> None:
-        self.directory, self.host_name = directory, host_name
+    def __init__(
+        self, directory: Path, host_name: str, renew_before: datetime.timedelta = RENEW_BEFORE
+    ) -> None:
+        self.directory, self.host_name, self.renew_before = directory, host_name, renew_before
         self.key_file = directory / "agent.key"
         self.bootstrap_file = directory / "bootstrap.pem"
         self.cert_file = directory / "agent.pem"
@@ -45,6 +61,21 @@ class Enrollment:
     @property
     def enrolled(self) -> bool:
         return self.cert_file.exists() and self.ca_file.exists()
+
+    def state(self, now: datetime.datetime | None = None) -> CertificateState | None:
+        """The engine-issued certificate being served and whether it is time to renew it (None before
+        enrollment)."""
+        if not self.enrolled:
+            return None
+        now = now or datetime.datetime.now(datetime.UTC)
+        with self._lock:
+            cert = self._served()
+        not_after = cert.not_valid_after_utc
+        return CertificateState(
+            serial_number=f"{cert.serial_number:x}",
+            not_after=not_after,
+            renewal_due=not_after - now < self.renew_before,
+        )
 
     def certificate_request(self) -> str:
         """A CSR for this agent's key, naming the host; the engine puts the host's address in what it signs."""
@@ -70,9 +101,23 @@ class Enrollment:
         except (ValueError, TypeError) as exc:
             raise EnrollmentRefused(f"ca_certificate: it did not sign the certificate ({exc})") from exc
         with self._lock:
+            before = self._served() if self.enrolled else None
             _write(self.ca_file, ca_pem.encode(), 0o644)
             _write(self.cert_file, chain_pem.encode(), 0o644)
             self._load()
+        new = chain[0]
+        if before is None:
+            log.info("enrolled: serving certificate %x from the engine's CA, valid until %s",
+                     new.serial_number, new.not_valid_after_utc.isoformat())  # fmt: skip
+        else:
+            log.warning(
+                "certificate renewed: serving %x valid until %s instead of %x valid until %s",
+                new.serial_number, new.not_valid_after_utc.isoformat(),
+                before.serial_number, before.not_valid_after_utc.isoformat(),
+            )  # fmt: skip
+
+    def _served(self) -> x509.Certificate:
+        return x509.load_pem_x509_certificate(self.cert_file.read_bytes())
 
     def _load(self) -> None:
         """Point the serving context at the current certificate: the engine's once enrolled (and then only

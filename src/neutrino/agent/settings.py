@@ -60,6 +60,12 @@ class AgentSettings(BaseSettings):
         validation_alias=AliasChoices("NEUTRINO_INSECURE_HTTP", "NEUTRINO_AGENT_INSECURE_HTTP"),
         description="serve plain HTTP on a TCP listen address (the token in clear): only when asked for",
     )
+    cert_renew_days: float = Field(
+        default=30.0,
+        gt=0,
+        le=3650,
+        description="ask the engine for a new certificate once the one it issued has fewer days left than this",
+    )
     data_dir: Path = Path("/var/lib/neutrino/agent")
     token: SecretStr | None = None
     host_name: str = Field(default_factory=socket.gethostname)

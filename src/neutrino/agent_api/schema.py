@@ -15,6 +15,7 @@ Answers: :class:`VmState` (:class:`NicState`, :class:`Plugged`), :class:`VmList`
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import re
@@ -63,8 +64,12 @@ Mac = Annotated[str, AfterValidator(_mac("mac"))]
 TunnelPeers = Annotated[list[str], AfterValidator(_peers)]
 
 
+#: the longest string a request to the agent may carry in a field with no tighter limit
+MAX_TEXT = 4096
+
+
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_max_length=MAX_TEXT)
 
 
 class ExternalNet(_Wire):
@@ -524,6 +529,16 @@ class CarriedNetworks(_Answer):
     dhcp: list[str] = Field(default_factory=list, description="provider networks served DHCP here")
 
 
+class CertificateState(_Answer):
+    """The certificate the engine's CA issued this agent (absent when it serves one of its own or plain HTTP):
+    when it expires, and ``renewal_due``: fewer days are left than the agent's ``cert_renew_days``, so the engine
+    should issue it a new one (``PUT /enrollment`` over the mutual-TLS channel)."""
+
+    serial_number: str
+    not_after: datetime.datetime
+    renewal_due: bool
+
+
 class Capabilities(_Answer):
     """``GET /capabilities``: who the host is and what it can plug."""
 
@@ -534,6 +549,7 @@ class Capabilities(_Answer):
     plugin_types: dict[str, PluginTypeSupport]
     networks: CarriedNetworks
     security_groups: list[str] = Field(default_factory=list)
+    certificate: CertificateState | None = None
 
 
 class EnrollmentState(_Wire):

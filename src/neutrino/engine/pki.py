@@ -67,10 +67,15 @@ class EnginePki:
         return _first_pem(self.server_cert.read_text())
 
     def sign(
-        self, public_key: CertificateIssuerPublicKeyTypes, common_name: str, names: Iterable[str]
+        self,
+        public_key: CertificateIssuerPublicKeyTypes,
+        common_name: str,
+        names: Iterable[str],
+        *,
+        lifetime: datetime.timedelta = CERT_LIFETIME,
     ) -> str:
         """A server certificate for another program's key (a host agent's, from its request), signed by this
-        CA for ``names``; the chain (it, then the CA) as PEM."""
+        CA for ``names`` and valid for ``lifetime`` (bounded by the CA's); the chain (it, then the CA) as PEM."""
         cert = issue(
             _load_key(self.ca_key),
             x509.load_pem_x509_certificate(self.ca_cert.read_bytes()),
@@ -78,6 +83,7 @@ class EnginePki:
             common_name=common_name,
             names=names,
             usages=[ExtendedKeyUsageOID.SERVER_AUTH],
+            lifetime=lifetime,
         )
         return _pem(cert).decode() + self.ca_pem()
 

@@ -405,6 +405,20 @@ class DuplicateAddressPairInRequest(InvalidInput):
     )
 
 
+class DNSNameServersExhausted(BadRequest):
+    message = "Unable to complete operation for %(subnet_id)s. The number of DNS nameservers exceeds the limit %(quota)s."
+
+
+class HostRoutesExhausted(BadRequest):
+    message = "Unable to complete operation for %(subnet_id)s. The number of host routes exceeds the limit %(quota)s."
+
+
+class RoutesExhausted(BadRequest):
+    message = (
+        "Unable to complete operation for %(router_id)s. The number of routes exceeds the maximum %(quota)s."
+    )
+
+
 class AllowedAddressPairExhausted(BadRequest):
     message = "The number of allowed address pair exceeds the maximum %(quota)s."
 

@@ -59,6 +59,11 @@ class ProviderSettings(BaseSettings):
     #: binding:vif_type reported for ports bound to a host.
     vif_type: str = "ovs"
     db_pool_size: int = 20
+    #: Neutron's list limits (its options of the same names and defaults): a subnet's DNS servers and host
+    #: routes, a router's extra routes; more is a 400 (``DNSNameServersExhausted`` and the like).
+    max_dns_nameservers: int = Field(default=5, ge=0)
+    max_subnet_host_routes: int = Field(default=20, ge=0)
+    max_routes: int = Field(default=30, ge=0)
     #: The largest request body taken, in bytes (a larger one is answered 413).
     max_body_bytes: int = Field(default=1 << 20, gt=0)
     #: Let project members set and see binding:host_id / binding:profile (Neutron's default

@@ -277,3 +277,29 @@ def test_no_profile_on_a_non_vm_network(system: Any) -> None:
         "network. Please make sure the network is a VM network." in text
     )
     assert profiles.list() == []
+
+
+def test_oversized_fields_are_refused_naming_them(system: Any) -> None:
+    """oVirt's own limits (a data center's name 40, a VM's description 255, a vNIC's name 50), 4,096 for a
+    text it does not bound; each a 400 naming the field."""
+    site = make_site(system)
+    text = refused(400, system.data_centers_service().add, types.DataCenter(name="d" * 41, local=False))
+    assert "'name': longer than 40 characters" in text
+    vm = types.Vm(name=unique("long"), description="d" * 256, cluster=types.Cluster(id=site.cluster.id),
+                  template=types.Template(name="Blank"))  # fmt: skip
+    assert "'description': longer than 255 characters" in refused(400, system.vms_service().add, vm)
+    made = make_vm(system, site)
+    nics = system.vms_service().vm_service(made.id).nics_service()
+    assert "'name': longer than 50 characters" in refused(400, nics.add, types.Nic(name="n" * 51))
+    text = refused(
+        400,
+        system.data_centers_service().data_center_service(site.dc.id).update,
+        types.DataCenter(comment="c" * 4001),
+    )
+    assert "'comment': longer than 4000 characters" in text
+    # at the limit it is taken
+    name = (unique("dc") + "d" * 40)[:40]
+    renamed = (
+        system.data_centers_service().data_center_service(site.dc.id).update(types.DataCenter(name=name))
+    )
+    assert renamed.name == name

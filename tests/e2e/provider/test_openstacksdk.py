@@ -150,3 +150,27 @@ def test_project_user_sees_its_project_only(provider_process: ProviderProcess, c
         user.network.delete_network(mine)
     finally:
         user.close()
+
+
+def test_oversized_fields_are_refused_naming_them(conn: Any) -> None:
+    """Neutron's limits through the SDK: 255 for a name, its max_dns_nameservers (5); 4,096 inside a field
+    Neutron does not bound (binding:profile)."""
+    with pytest.raises(
+        exceptions.BadRequestException, match=r"Invalid input for name.*maximum length of 255"
+    ):
+        conn.network.create_network(name="n" * 256)
+    net = conn.network.create_network(name="n" * 255)
+    try:
+        servers = [f"192.0.2.{i}" for i in range(6)]
+        with pytest.raises(
+            exceptions.BadRequestException, match="number of DNS nameservers exceeds the limit 5"
+        ):
+            conn.network.create_subnet(
+                network_id=net.id, cidr="10.77.0.0/24", ip_version=4, dns_nameservers=servers
+            )
+        port = conn.network.create_port(network_id=net.id)
+        with pytest.raises(exceptions.BadRequestException, match=r"binding:profile.*maximum length of 4096"):
+            conn.network.update_port(port, binding_profile={"key": "x" * 4097})
+        conn.network.delete_port(port)
+    finally:
+        conn.network.delete_network(net)

@@ -98,7 +98,7 @@ def test_every_scalar_argument_reaches_the_settings(tmp_path: Path) -> None:
         "--ovn-remote", "tcp:192.0.2.9:6642", "--ovn-encap-ip", "192.0.2.1", "--ovn-encap-type", "vxlan",
         "--ovn-rundir", "/r/ovn", "--ovn-private-key", str(pki["key"]), "--ovn-certificate", str(pki["cert"]),
         "--ovn-ca-cert", str(pki["ca"]), "--tls-cert", str(pki["cert"]), "--tls-key", str(pki["key"]),
-        "--insecure-http",
+        "--insecure-http", "--cert-renew-days", "12.5",
     )  # fmt: skip
     settings = cli.settings_from_args(args)
     assert isinstance(settings, AgentSettings)
@@ -113,6 +113,7 @@ def test_every_scalar_argument_reaches_the_settings(tmp_path: Path) -> None:
         "http://p:9696", "http://k/v3", "u")  # fmt: skip
     assert settings.provider_password is not None and settings.provider_password.get_secret_value() == "pw"
     assert settings.provider_ca_file == Path("/etc/pki/p.pem")
+    assert settings.cert_renew_days == 12.5
     assert (settings.report_interval, settings.underlay_mtu, settings.vxlan_port) == (5, 9000, 8472)
     assert (settings.provider_domain, settings.sync_interval, settings.integration_bridge) == (
         "d",

@@ -3,6 +3,7 @@ signed by the CA sent with it and vouched for by the token, and then requires cl
 
 from __future__ import annotations
 
+import datetime
 import ssl
 import stat
 from pathlib import Path
@@ -105,3 +106,46 @@ def test_the_routes_prove_the_token_instead_of_taking_it(
 def test_an_agent_with_a_certificate_of_its_own_is_not_enrollable() -> None:
     answer = _client(None).get("/api/v1/enrollment")
     assert answer.status_code == 409 and answer.json()["error"]["code"] == "NotEnrollable"
+
+
+def test_the_agent_asks_for_renewal_once_few_days_are_left(
+    enrollment: Enrollment, ca: engine_pki.EnginePki, tmp_path: Path
+) -> None:
+    assert enrollment.state() is None  # nothing of the engine's to renew before enrollment
+    request = x509.load_pem_x509_csr(enrollment.certificate_request().encode())
+    short = ca.sign(request.public_key(), "host-1", ["192.0.2.7"], lifetime=datetime.timedelta(days=20))  # type: ignore[arg-type]
+    enrollment.install(short, ca.ca_pem())
+    state = enrollment.state()
+    assert state is not None and state.renewal_due  # 20 days left, fewer than the default 30
+    served = x509.load_pem_x509_certificate(short.encode())
+    assert state.serial_number == f"{served.serial_number:x}"
+    assert state.not_after == served.not_valid_after_utc
+    # the threshold is the agent's own setting
+    assert not Enrollment(enrollment.directory, "host-1", datetime.timedelta(days=10)).state().renewal_due  # type: ignore[union-attr]
+
+    long = ca.sign(request.public_key(), "host-1", ["192.0.2.7"])
+    enrollment.install(long, ca.ca_pem())
+    renewed = enrollment.state()
+    assert renewed is not None and not renewed.renewal_due and renewed.serial_number != state.serial_number
+
+
+def test_a_refused_renewal_leaves_the_old_certificate_served(
+    enrollment: Enrollment, ca: engine_pki.EnginePki, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    enrollment.install(_signed(ca, enrollment.certificate_request()), ca.ca_pem())
+    before = (enrollment.cert_file.read_bytes(), enrollment.ca_file.read_bytes(), enrollment.state())
+    client = _client(enrollment)
+    other = Enrollment(tmp_path / "other-agent", "host-2")
+    chain, ca_pem = _signed(ca, other.certificate_request()), ca.ca_pem()
+    body = {"certificate": chain, "ca_certificate": ca_pem, "proof": enrollment_proof(TOKEN, chain, ca_pem)}
+    with caplog.at_level("WARNING", "neutrino.agent"):
+        refused = client.put("/api/v1/enrollment", json=body)
+    assert refused.status_code == 400 and "not for this agent's key" in refused.json()["error"]["message"]
+    assert "certificate from the engine refused (the current one stays)" in caplog.text
+    assert (enrollment.cert_file.read_bytes(), enrollment.ca_file.read_bytes(), enrollment.state()) == before
+
+    # the one the engine does sign for this key replaces it, and the agent logs it
+    with caplog.at_level("WARNING", "neutrino.agent"):
+        enrollment.install(_signed(ca, enrollment.certificate_request()), ca.ca_pem())
+    assert "certificate renewed: serving" in caplog.text
+    assert enrollment.state() != before[2]

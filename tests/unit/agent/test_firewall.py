@@ -128,6 +128,23 @@ def test_apply_is_idempotent_and_removes_stale_port_chains() -> None:
     assert "nsg-" not in net.iptables_save() and saved.count("-A FORWARD -j neutrino-sg") == 1
 
 
+def test_chains_of_someone_else_survive_even_with_the_reserved_prefix() -> None:
+    net = MemoryNet()
+    foreign = ["*filter", ":nsg-foreign - [0:0]", ":nsg-ixyz - [0:0]", ":admin-chain - [0:0]",
+               "-A nsg-foreign -j ACCEPT", "-A nsg-ixyz -j DROP", "-A admin-chain -j nsg-ixyz", "COMMIT", ""]  # fmt: skip
+    net.iptables_restore("\n".join(foreign))
+    fw = Firewall(net)
+    fw.groups = {"web": WEB, "admins": ADMINS}
+    fw.ports["tapabc"] = PortFilter("tapabc", "56:6f:1a:2b:3c:01", ("web",))
+    fw.apply()
+    fw.ports.clear()
+    fw.apply()  # its own chains go; the others stay, rules and all
+    saved = net.iptables_save()
+    assert "nsg-iabc" not in saved and "nsg-oabc" not in saved
+    for line in foreign[1:-2]:
+        assert line in saved
+
+
 def test_linux_bridge_filters_a_vnic_with_groups_and_unfilters_it_on_unplug() -> None:
     net = MemoryNet()
     fw = Firewall(net)

@@ -11,7 +11,7 @@ from neutrino.agent.datapath.firewall import Firewall
 from neutrino.agent.datapath.memory import MemoryNet
 from neutrino.agent.datapath.vswitch import MemoryOvsDb, OvsPort
 from neutrino.agent.vnic.base import DriverContext, Vif, VnicDriverError
-from neutrino.agent.vnic.open_vswitch import OpenVSwitchDriver, local_vlan
+from neutrino.agent.vnic.open_vswitch import NotOurs, OpenVSwitchDriver, local_vlan
 from neutrino.agent_api.schema import ExternalNet, SecurityGroupSpec
 
 from .helpers import NET_A, NET_B, ext_nic
@@ -149,3 +149,38 @@ def test_on_the_userspace_datapath_veth_peers_complete_their_checksums(datapath_
     for v in (plain, filtered, server):
         driver.plug(v)  # replayed after a restart: nothing changes
     assert (net.world.calls, ovs.calls) == calls
+
+
+@pytest.mark.parametrize("ovn", [False, True])
+def test_ports_of_someone_else_are_never_changed_or_removed(ovn: bool) -> None:
+    net, ovs = MemoryNet(), MemoryOvsDb()
+    ctx = DriverContext(host_net=net, tunnel_ip="192.0.2.1", vxlan_peers=("192.0.2.2",), ovs=ovs, ovn=ovn)
+    driver = OpenVSwitchDriver(ctx)
+    ovs.ensure_bridge("br-int")
+    tunnel = {"ovn-chassis-id": "chassis-2", "ovn-chassis-ip": "192.0.2.2"}  # ovn-controller's
+    ovs.ensure_port("br-int", "ovn-chassi-0", None, tunnel)
+    one, two = vif(1), vif(2)
+    plugged = driver.plug(one)
+    ours = ovs.interface_external_ids(one.device)
+    assert ours is not None and ours["neutrino-owner"] == "neutrino" and plugged.device == one.device
+    # a foreign port under the name the second vNIC needs: refused naming it, left exactly as it was
+    ovs.ensure_port("br-int", two.device, None, {"owner": "admin"})
+    with pytest.raises(NotOurs, match=f"port {two.device} that is not Neutrino's"):
+        driver.plug(two)
+    driver.unplug(two, network_in_use=True)
+    driver.unplug(one, network_in_use=False)
+    left = {p.name: p.external_ids for p in ovs.ports("br-int")}
+    assert left == {"ovn-chassi-0": tunnel, two.device: {"owner": "admin"}}
+
+
+def test_ports_an_older_agent_made_are_still_its_own(setup: Any) -> None:
+    driver, _, ovs = setup
+    one = vif(1)
+    ovs.ensure_bridge("br-int")
+    ovs.ensure_port(
+        "br-int", one.device, 1, {"iface-id": one.net.vnic_id, "neutrino-net": one.net.network_id}
+    )
+    driver.plug(one)  # adopted, and marked now
+    assert ovs.interface_external_ids(one.device)["neutrino-owner"] == "neutrino"  # type: ignore[index]
+    driver.unplug(one, network_in_use=False)
+    assert ovs.ports("br-int") == []

@@ -170,7 +170,7 @@ def test_the_ovn_plug_is_an_untagged_br_int_port_named_by_iface_id_with_no_hybri
     assert set(ports) == {one.device, two.device}  # no vxlan device, no qvo
     assert ports[one.device].tag is None and ports[two.device].tag is None
     assert ports[one.device].external_ids == {"iface-id": one.net.vnic_id, "attached-mac": one.mac,
-                                              "iface-status": "active"}  # fmt: skip
+                                              "iface-status": "active", "neutrino-owner": "neutrino"}  # fmt: skip
     assert plugged[0].bridge == "br-int" and plugged[0].security_groups == ["default"]
     assert net.link(linux_net.qbr_name(one.net.vnic_id)) is None
     assert driver.plug(one) == plugged[0]  # idempotent

@@ -29,6 +29,7 @@ CAPABILITIES = {
                                "segmentation_id": 100, "vnics": 2}],
                  "dhcp": ["n1"]},
     "security_groups": ["web"],
+    "certificate": {"serial_number": "1f", "not_after": "2027-01-02T03:04:05Z", "renewal_due": False},
 }  # fmt: skip
 
 

@@ -120,3 +120,27 @@ def test_failing_on_purpose_does_not_lock_a_user_out_where_it_logged_in_before()
     with pytest.raises(LoginLocked):
         checks.check("engine@internal", "right", STORED, "10.0.0.7")  # a new address is locked too
     assert checks.check("engine@internal", "right", STORED, "10.0.0.5")  # where it logged in: still fine
+
+
+def test_failures_of_others_at_a_shared_address_do_not_lock_a_user_out_where_it_logged_in() -> None:
+    """One machine: the engine's user and an attacker both log in from 127.0.0.1. The attacker's failures lock
+    the address for everyone else, not for a user proven good there; guessing that user's password from there
+    is still bounded, at the per-user limit, and locks only that user there."""
+    checks, verify, clock = _checks(max_failures_per_user=3, max_failures_per_address=5, window_seconds=60)
+    assert checks.check("engine@internal", "right", STORED, "127.0.0.1")
+    for name in ("a", "b", "c", "d", "e"):
+        assert not checks.check(f"{name}@internal", "guess", STORED, "127.0.0.1")
+    with pytest.raises(LoginLocked):
+        checks.check("admin@internal", "right", STORED, "127.0.0.1")  # the address is locked for others
+    assert checks.check("engine@internal", "right", STORED, "127.0.0.1")  # not for the proven-good user
+
+    for _ in range(3):
+        assert not checks.check("engine@internal", "guess", STORED, "127.0.0.1")
+    calls = verify.calls
+    with pytest.raises(LoginLocked) as locked:
+        checks.check("engine@internal", "right", STORED, "127.0.0.1")  # its own guesses from there: locked
+    assert verify.calls == calls and locked.value.retry_after == 60
+    with pytest.raises(LoginLocked):
+        checks.check("engine@internal", "right", STORED, "10.0.0.9")  # they count for the user elsewhere too
+    clock.now += 60
+    assert checks.check("engine@internal", "right", STORED, "127.0.0.1")

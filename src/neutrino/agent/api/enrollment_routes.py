@@ -10,6 +10,7 @@ needs both the engine's client certificate and the proof.
 from __future__ import annotations
 
 import hmac
+import logging
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -19,6 +20,8 @@ from starlette.routing import Route
 from neutrino.agent.api.routes import PREFIX, _body, _json, error
 from neutrino.agent.enrollment import Enrollment, EnrollmentRefused
 from neutrino.agent_api.schema import EnrollmentCertificate, EnrollmentState, enrollment_proof
+
+log = logging.getLogger(__name__)
 
 
 def _enrollment(request: Request) -> Enrollment | JSONResponse:
@@ -52,6 +55,7 @@ async def put_enrollment(request: Request) -> Response:
     try:
         await run_in_threadpool(enrollment.install, given.certificate, given.ca_certificate)
     except EnrollmentRefused as exc:
+        log.warning("certificate from the engine refused (the current one stays): %s", exc)
         return error(400, "BadRequest", str(exc))
     return _json(EnrollmentState(enrolled=True, certificate_request="", proof=""))
 

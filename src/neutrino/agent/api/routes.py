@@ -109,7 +109,11 @@ def _json(data: BaseModel, status: int = 200) -> JSONResponse:
 
 
 def capabilities(request: Request) -> Response:
-    return _json(_agent(request).capabilities())
+    caps = _agent(request).capabilities()
+    enrollment = getattr(request.app.state, "enrollment", None)
+    if enrollment is not None:  # the engine's certificate, and whether the agent asks for a new one
+        caps = caps.model_copy(update={"certificate": enrollment.state()})
+    return _json(caps)
 
 
 def list_vms(request: Request) -> Response:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import ipaddress
+import logging
 import os
 import signal
 import subprocess
@@ -32,6 +33,8 @@ from pathlib import Path
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.hostnet import HostNet, HostNetError, LinkChange
 from neutrino.agent_api.schema import DhcpSpec
+
+log = logging.getLogger(__name__)
 
 RA_INTERVAL = 30  # seconds between unsolicited router advertisements (guests also solicit them)
 
@@ -72,16 +75,25 @@ class MemoryLauncher(Launcher):
 
 class ProcessLauncher(Launcher):
     """Runs daemons with ``ip netns exec``; each writes its pid to ``run_dir/<key>.pid`` (the
-    argv says so), the digest of what runs is kept next to it."""
+    argv says so), the digest of what runs is kept next to it.
+
+    Only processes it started are ever signalled: the pid in its own pid file, and only while that
+    process's command line names that pid file (``--pid-file=<run_dir>/<key>.pid``). A pid the
+    kernel has since given to another process (after a reboot, or a server that died), or a
+    ``dnsmasq`` someone else runs, is left alone."""
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
 
     def _pid(self, key: str) -> int | None:
+        pid_file = self.run_dir / f"{key}.pid"
         try:
-            pid = int((self.run_dir / f"{key}.pid").read_text().strip())
-            os.kill(pid, 0)
+            pid = int(pid_file.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError):
+            return None
+        if f"--pid-file={pid_file}".encode() not in cmdline:
+            log.warning("%s: pid %s is not the server this agent started; leaving it alone", pid_file, pid)
             return None
         return pid
 

@@ -43,6 +43,12 @@ link-local address when the network is not listed; others meet the groups' rules
 Each network with filtered ports gets its own connection tracking zone on the bridges its ports are
 on (the ``raw`` table, :mod:`neutrino.agent.datapath.conntrack_zones`), so the established/related
 rules above never see another network's flows.
+
+Ownership: the chains are Neutrino's by name (``neutrino-sg``, ``neutrino-ct`` and the reserved prefix
+``nsg-``) and by reach: a port chain no longer wanted is flushed and deleted only when it carries the prefix
+*and* Neutrino's own top chain led to it (its rules, as last applied, jump there directly or through another
+such chain). A chain of someone else's, even one named ``nsg-...``, is never flushed or deleted; the only
+foreign chain written is ``FORWARD`` (one jump inserted, and only when missing).
 """
 
 from __future__ import annotations
@@ -446,7 +452,10 @@ class Firewall:
             text.append(f"-I FORWARD 1 -j {TOP_CHAIN}")
         restore("\n".join([*text, "COMMIT", ""]))
         wanted = {line[1:].split()[0] for line in lines if line.startswith(":")}
-        stale = sorted(c for c in present if c.startswith(PORT_CHAIN_PREFIX) and c not in wanted)
+        ours = _reached(saved, TOP_CHAIN)
+        stale = sorted(
+            c for c in present if c.startswith(PORT_CHAIN_PREFIX) and c in ours and c not in wanted
+        )
         if stale:  # unreferenced now; deleted in a second transaction (nft refuses it in the first)
             restore(
                 "\n".join(["*filter", *[f"-F {c}" for c in stale], *[f"-X {c}" for c in stale], "COMMIT", ""])
@@ -458,3 +467,23 @@ BRIDGE_NF = ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip
 
 def _chains(saved: str) -> set[str]:
     return {line[1:].split()[0] for line in saved.splitlines() if line.startswith(":")}
+
+
+def _reached(saved: str, top: str) -> set[str]:
+    """The chains the rules of ``top`` lead to in an ``iptables-save`` text, directly or through one
+    another (``-j``/``-g``): the ones Neutrino's top chain owns."""
+    jumps: dict[str, set[str]] = {}
+    for line in saved.splitlines():
+        if not line.startswith("-A "):
+            continue
+        words = line.split()
+        for i, word in enumerate(words[:-1]):
+            if word in ("-j", "-g", "--jump", "--goto"):
+                jumps.setdefault(words[1], set()).add(words[i + 1])
+    reached, todo = set(), [top]
+    while todo:
+        for target in jumps.get(todo.pop(), ()):
+            if target not in reached:
+                reached.add(target)
+                todo.append(target)
+    return reached

@@ -42,6 +42,10 @@ class OvsDb(ABC):
         """The port is not on the bridge (``--if-exists del-port``)."""
 
     @abstractmethod
+    def interface_external_ids(self, name: str) -> dict[str, str] | None:
+        """The ``external_ids`` of the interface ``name``; None when there is no such interface."""
+
+    @abstractmethod
     def secure_bridge(self, name: str) -> None:
         """The bridge forwards nothing until a controller's flows say so (``fail_mode=secure``,
         no in-band control): what OVN's integration bridge needs before ovn-controller runs."""
@@ -123,6 +127,14 @@ class VsctlOvsDb(OvsDb):
     def delete_port(self, bridge: str, name: str) -> None:
         self.vsctl("--if-exists", "del-port", bridge, name)
 
+    def interface_external_ids(self, name: str) -> dict[str, str] | None:
+        out = json.loads(
+            self.vsctl(
+                "--format=json", "--columns=external_ids", "find", "Interface", f"name={json.dumps(name)}"
+            )
+        )
+        return _ovs_map(out["data"][0][0]) if out["data"] else None
+
     def secure_bridge(self, name: str) -> None:
         self.vsctl("set", "Bridge", name, "fail_mode=secure", "other_config:disable-in-band=true")
 
@@ -173,6 +185,12 @@ class MemoryOvsDb(OvsDb):
         if name in self.bridges.get(bridge, {}):
             self.calls += 1
             del self.bridges[bridge][name]
+
+    def interface_external_ids(self, name: str) -> dict[str, str] | None:
+        for ports in self.bridges.values():
+            if name in ports:
+                return dict(ports[name].external_ids)
+        return None
 
     def secure_bridge(self, name: str) -> None:
         if name not in self.bridges:

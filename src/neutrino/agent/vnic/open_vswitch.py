@@ -35,6 +35,8 @@ the same plug).
 
 from __future__ import annotations
 
+import logging
+
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.hostnet import HostNetError, VxlanSpec
 from neutrino.agent.datapath.vswitch import OvsDb, OvsPort
@@ -42,8 +44,12 @@ from neutrino.agent.vnic.base import DriverInfo, Vif, VnicDriver, VnicDriverErro
 from neutrino.agent.vnic.linux_bridge import VXLAN_OVERHEAD
 from neutrino.agent_api.schema import Plugged
 
+log = logging.getLogger(__name__)
+
 INTEGRATION_BRIDGE = "br-int"
 NET_KEY = "neutrino-net"
+#: the interface external id that marks a port as the agent's: it changes and deletes no other
+OWNER_KEY, OWNER = "neutrino-owner", "neutrino"
 OVN_PLUGIN_TYPES = ("OPEN_VSWITCH", "OVIRT_PROVIDER_OVN")
 OVN_NETWORK_TYPES = ("geneve", "vxlan", "flat", "vlan")
 
@@ -65,6 +71,20 @@ def local_vlan(ports: list[OvsPort], network_id: str, bridge: str = INTEGRATION_
         if tag not in used:
             return tag
     raise VnicDriverError(f"{bridge} has no free local VLAN for network {network_id}")
+
+
+def owned(external_ids: dict[str, str], vnic_id: str | None = None) -> bool:
+    """Whether a port with these interface external ids is the agent's: it carries the mark (or, made
+    before the mark existed, ``neutrino-net``, or the ``iface-id`` of the very vNIC being plugged)."""
+    return (
+        external_ids.get(OWNER_KEY) == OWNER
+        or NET_KEY in external_ids
+        or (vnic_id is not None and external_ids.get("iface-id") == vnic_id)
+    )
+
+
+class NotOurs(VnicDriverError):
+    """A port by the name the agent needs exists and is someone else's (e.g. ovn-controller's)."""
 
 
 class OpenVSwitchDriver(VnicDriver):
@@ -146,13 +166,14 @@ class OpenVSwitchDriver(VnicDriver):
                 linux_net.ensure_vxlan(host, dev, spec)
                 peers = peers_of(self.context, net.tunnel_peers)
                 linux_net.ensure_flood_entries(host, dev, peers)
-                ovs.ensure_port(self.br_int, dev, tag, {NET_KEY: net.network_id})
+                self._ensure_own_port(on_br_int, dev, tag, {NET_KEY: net.network_id})
                 details.update(vxlan=dev, segmentation_id=net.segmentation_id, peers=sorted(peers))
             external_ids = {
                 "iface-id": net.vnic_id,
                 "attached-mac": vif.mac,
                 "iface-status": "active",
                 NET_KEY: net.network_id,
+                OWNER_KEY: OWNER,
             }
             # e.g. a DHCP server port whose MAC the kernel chose: OVSDB refuses an empty value
             if not vif.mac:
@@ -160,12 +181,12 @@ class OpenVSwitchDriver(VnicDriver):
             bridge = self.br_int
             if groups:
                 assert firewall is not None
-                bridge = self._hybrid(vif, tag, mtu, external_ids)
+                bridge = self._hybrid(vif, tag, mtu, external_ids, on_br_int)
                 firewall.set_port(
                     vif.device, vif.mac, groups, net.network_id, bridge=bridge
                 )  # before the tap joins qbr
-                if any(p.name == vif.device for p in on_br_int):  # plugged without groups before
-                    ovs.delete_port(self.br_int, vif.device)
+                if any(p.name == vif.device and owned(p.external_ids) for p in on_br_int):
+                    ovs.delete_port(self.br_int, vif.device)  # plugged without groups before
                 if host.link(vif.device) is not None:
                     linux_net.ensure_link_state(host, vif.device, master=bridge, mtu=mtu)
             else:
@@ -173,7 +194,7 @@ class OpenVSwitchDriver(VnicDriver):
                     self._unhybrid(vif)  # plugged with groups before
                 if firewall is not None and vif.device in firewall.ports:
                     firewall.set_port(vif.device, vif.mac, [])
-                ovs.ensure_port(self.br_int, vif.device, tag, external_ids)
+                self._ensure_own_port(on_br_int, vif.device, tag, external_ids)
                 if host.link(vif.device) is not None:
                     linux_net.ensure_link_state(host, vif.device, mtu=mtu)
                     self._sender_checksums(vif.device)
@@ -194,11 +215,19 @@ class OpenVSwitchDriver(VnicDriver):
     def _plug_ovn(self, vif: Vif) -> Plugged:
         """The vNIC's device on br-int, untagged, named to OVN by ``iface-id``."""
         ovs, host, net = self._ovs(), self.context.host_net, vif.net
-        external_ids = {"iface-id": net.vnic_id, "attached-mac": vif.mac, "iface-status": "active"}
+        external_ids = {
+            "iface-id": net.vnic_id,
+            "attached-mac": vif.mac,
+            "iface-status": "active",
+            OWNER_KEY: OWNER,
+        }
         if not vif.mac:
             del external_ids["attached-mac"]
         try:
             ovs.ensure_bridge(self.br_int, self.context.ovs_datapath_type)
+            present = ovs.interface_external_ids(vif.device)
+            if present is not None and not owned(present, net.vnic_id):
+                raise self._not_ours(vif.device)
             ovs.ensure_port(self.br_int, vif.device, None, external_ids)
             if host.link(vif.device) is not None:
                 linux_net.ensure_link_state(host, vif.device, mtu=vif.mtu)
@@ -216,16 +245,45 @@ class OpenVSwitchDriver(VnicDriver):
             details={"ovn": True, "iface_id": net.vnic_id},
         )
 
-    def _hybrid(self, vif: Vif, tag: int, mtu: int | None, external_ids: dict[str, str]) -> str:
+    def _ensure_own_port(
+        self, on_br_int: list[OvsPort], name: str, tag: int | None, external_ids: dict[str, str]
+    ) -> None:
+        """``name`` on br-int with ``tag`` and ``external_ids`` (the mark among them), unless a port of that
+        name is someone else's (:class:`NotOurs`)."""
+        for port in on_br_int:
+            if port.name == name and not owned(port.external_ids, external_ids.get("iface-id")):
+                raise self._not_ours(name)
+        self._ovs().ensure_port(self.br_int, name, tag, {**external_ids, OWNER_KEY: OWNER})
+
+    def _not_ours(self, name: str) -> NotOurs:
+        return NotOurs(
+            f"{self.br_int} already has a port {name} that is not Neutrino's (no external id "
+            f"{OWNER_KEY}={OWNER}): the agent neither changes nor removes it"
+        )
+
+    def _delete_own_port(self, name: str) -> None:
+        """``name`` off br-int if it is the agent's; someone else's port stays (ovn-controller's tunnels...)."""
+        ovs = self._ovs()
+        present = ovs.interface_external_ids(name)
+        if present is None:
+            return
+        if not owned(present):
+            log.warning("%s: port %s is not Neutrino's; left in place", self.br_int, name)
+            return
+        ovs.delete_port(self.br_int, name)
+
+    def _hybrid(
+        self, vif: Vif, tag: int, mtu: int | None, external_ids: dict[str, str], on_br_int: list[OvsPort]
+    ) -> str:
         """qbr with the veth toward br-int; returns the bridge the tap belongs on."""
-        host, ovs = self.context.host_net, self._ovs()
+        host = self.context.host_net
         port = vif.net.vnic_id
         qbr, qvb, qvo = linux_net.qbr_name(port), ("qvb" + port)[:14], _qvo(port)
         linux_net.ensure_bridge(host, qbr, mtu, host_ipv6=False)
         linux_net.ensure_veth(host, qvb, qvo, None)
         linux_net.ensure_link_state(host, qvb, master=qbr, mtu=mtu)
         linux_net.ensure_link_state(host, qvo, mtu=mtu)
-        ovs.ensure_port(self.br_int, qvo, tag, external_ids)
+        self._ensure_own_port(on_br_int, qvo, tag, external_ids)
         self._sender_checksums(qvo)
         return qbr
 
@@ -238,10 +296,10 @@ class OpenVSwitchDriver(VnicDriver):
     def _unhybrid(self, vif: Vif) -> None:
         """No hybrid plug for ``vif``: no qvo on br-int, no qvb/qvo veth, the tap on no qbr, no
         qbr (a no-op when there is none)."""
-        host, ovs = self.context.host_net, self._ovs()
+        host = self.context.host_net
         port = vif.net.vnic_id
         qvo, qbr = _qvo(port), linux_net.qbr_name(port)
-        ovs.delete_port(self.br_int, qvo)
+        self._delete_own_port(qvo)
         linux_net.delete_link(host, qvo)  # and qvb with it
         link = host.link(vif.device)
         if link is not None and link.master == qbr:
@@ -249,21 +307,21 @@ class OpenVSwitchDriver(VnicDriver):
         linux_net.delete_link(host, qbr)
 
     def unplug(self, vif: Vif, *, network_in_use: bool) -> None:
-        ovs, host = self._ovs(), self.context.host_net
+        host = self.context.host_net
         if self.context.ovn:
             try:
-                ovs.delete_port(self.br_int, vif.device)
+                self._delete_own_port(vif.device)
             except HostNetError as exc:
                 raise VnicDriverError(str(exc)) from exc
             return
         try:
-            ovs.delete_port(self.br_int, vif.device)
+            self._delete_own_port(vif.device)
             self._unhybrid(vif)
             if self.context.firewall is not None and vif.device in self.context.firewall.ports:
                 self.context.firewall.set_port(vif.device, vif.mac, [])
             if not network_in_use and vif.net.segmentation_id is not None and self._kind(vif) == "vxlan":
                 dev = linux_net.vxlan_name(vif.net.segmentation_id)
-                ovs.delete_port(self.br_int, dev)
+                self._delete_own_port(dev)
                 linux_net.delete_link(host, dev)
         except HostNetError as exc:
             raise VnicDriverError(str(exc)) from exc

@@ -4,6 +4,11 @@ A resource lists its fields once; ``render`` turns an entity into a wire tree, `
 tree into the keyword arguments a command takes, holding only what the client sent (absent means "not
 specified", which is how PUT leaves the rest alone; ``changes_of`` makes them a command's change object).
 An invalid value is a 400 naming the element. Unknown elements are ignored, as the real engine ignores them.
+
+Text lengths are oVirt's (``BusinessEntitiesDefinitions``: a data center's or cluster's name 40, a VM's name and
+description 255, a network's name 256, a vNIC's or vNIC profile's name 50, a description 4,000, a provider's
+password 200...), declared on each field (``Text(40)``); a text with no limit of oVirt's takes Neutrino's
+ceiling of 4,096 (:data:`MAX_TEXT`).
 """
 
 from __future__ import annotations
@@ -24,8 +29,16 @@ API = "/ovirt-engine/api"
 C = TypeVar("C")
 
 
+#: the longest text an element takes when oVirt sets no limit of its own
+MAX_TEXT = 4096
+#: oVirt's BusinessEntitiesDefinitions: GENERAL_NAME_SIZE, GENERAL_MAX_SIZE
+NAME_SIZE, DESCRIPTION_SIZE = 255, 4000
+
+
 def invalid(element: str, raw: Any, expected: str) -> BadRequest:
-    return BadRequest(f"Invalid value for '{element}': '{raw}' is not {expected}.")
+    shown = str(raw)
+    shown = shown if len(shown) <= 100 else f"{shown[:100]}..."
+    return BadRequest(f"Invalid value for '{element}': '{shown}' is not {expected}.")
 
 
 class Codec:
@@ -42,19 +55,25 @@ class Codec:
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
-def text_of(raw: Any, element: str) -> str:
-    """A text value, refused (naming the element) when it holds characters XML cannot represent."""
+def text_of(raw: Any, element: str, max_length: int = MAX_TEXT) -> str:
+    """A text value, refused (naming the element) when longer than ``max_length`` or holding characters XML
+    cannot represent."""
     if isinstance(raw, dict | list):
         raise invalid(element, raw, "text")
     text = "" if raw is None else str(raw)
+    if len(text) > max_length:
+        raise BadRequest(f"Invalid value for '{element}': longer than {max_length} characters.")
     if _NOT_XML.search(text):
         raise BadRequest(f"Invalid value for '{element}': it contains control characters.")
     return text
 
 
 class Text(Codec):
+    def __init__(self, max_length: int = MAX_TEXT) -> None:
+        self.max_length = max_length
+
     def parse(self, raw: Any, element: str) -> Any:
-        return text_of(raw, element)
+        return text_of(raw, element, self.max_length)
 
 
 class Bool(Codec):
@@ -236,8 +255,14 @@ def custom_properties_field(element: str = "custom_properties", item: str = "cus
     return Field(element, render_fn=render, parse_fn=parse)
 
 
-def common_fields() -> tuple[Field, ...]:
-    return (Field("name"), Field("description"), Field("comment"))
+def common_fields(name: int = NAME_SIZE, description: int = DESCRIPTION_SIZE) -> tuple[Field, ...]:
+    """``name``, ``description`` and ``comment``, with the entity's limits of oVirt's (the comment's is
+    GENERAL_MAX_SIZE, as the description's unless the entity has its own)."""
+    return (
+        Field("name", codec=Text(name)),
+        Field("description", codec=Text(description)),
+        Field("comment", codec=Text(DESCRIPTION_SIZE)),
+    )
 
 
 # --- settings kept in an entity's options value (domain.options), nested as oVirt nests them ------------

@@ -7,6 +7,7 @@ cluster set up on it, and notice VMs that are no longer where the engine believe
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from neutrino.agent_api import schema as wire
@@ -62,6 +63,8 @@ def refresh_host(ctx: EngineContext, host_id: str, sync_networks: bool = False) 
         if sync_networks or carried != {n.network for n in wanted}:
             client.sync_networks(wanted)
             caps = client.capabilities()
+        if caps.certificate is not None and caps.certificate.renewal_due:
+            _renew_certificate(ctx, host, caps.certificate)
         running = {vm.vm_id for vm in client.list_vms()}
         gone, strays = _disagreements(ctx, client, host, running)
     except EngineError as exc:
@@ -71,6 +74,37 @@ def refresh_host(ctx: EngineContext, host_id: str, sync_networks: bool = False) 
     marked = _mark(ctx, host_id, caps.model_dump(mode="json"), gone, "")
     converge_host(ctx, host_id)  # operations that waited for this agent to answer again
     return marked
+
+
+#: after a failed renewal, how long the engine waits before it tries (and writes a failure event) again
+RENEWAL_RETRY = timedelta(hours=1)
+
+
+def _renew_certificate(ctx: EngineContext, host: model.Host, old: wire.CertificateState) -> None:
+    """The agent asks for a new certificate (the engine's expires soon): the CA signs its key again for the
+    host's address, sent over the mutual-TLS channel. Refused or failed, the agent keeps serving the old one
+    (still valid), so the host stays as it is; a pass :data:`RENEWAL_RETRY` after the failure tries again."""
+    with ctx.reader() as uow:
+        failed = uow.events.last_time(AuditType.HOST_CERTIFICATE_RENEWAL_FAILED, host.id)
+    if failed is not None and utcnow() - failed < RENEWAL_RETRY:
+        return
+    try:
+        ctx.enroll_agent(host, renew=True)
+    except EngineError as exc:
+        log.warning("host %s: certificate renewal failed: %s", host.name, exc.message)
+        kind = AuditType.HOST_CERTIFICATE_RENEWAL_FAILED
+        text = (
+            f"Failed to renew the certificate of host {host.name} (it expires {old.not_after:%Y-%m-%d %H:%M} UTC): "
+            f"{exc.message.rstrip('.')}."
+        )
+    else:
+        log.warning("host %s: certificate renewed (the old one, serial %s, expires %s)",
+                    host.name, old.serial_number, old.not_after.isoformat())  # fmt: skip
+        kind = AuditType.HOST_CERTIFICATE_RENEWED
+        text = f"The certificate of host {host.name} was renewed (the old one expires {old.not_after:%Y-%m-%d %H:%M} UTC)."
+    with ctx.uow() as uow:
+        events.emit(uow, kind, text, host=host)
+        uow.commit()
 
 
 def mark_unreachable(ctx: EngineContext, host_id: str, error: str) -> model.Host | None:

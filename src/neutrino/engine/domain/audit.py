@@ -101,6 +101,8 @@ class AuditType(enum.IntEnum):
     NETWORK_EXTERNAL_BACK = 19031
     PROVIDER_SUBNET_ADDED = 19040
     PROVIDER_SUBNET_REMOVED = 19041
+    HOST_CERTIFICATE_RENEWED = 19050
+    HOST_CERTIFICATE_RENEWAL_FAILED = 19051
 
 
 # the types whose severity is not NORMAL (as AuditLogType declares them; Neutrino's own alike)
@@ -122,6 +124,7 @@ SEVERITY: dict[AuditType, EventSeverity] = {
     AuditType.VM_STRAY_POWERED_OFF: EventSeverity.WARNING,
     AuditType.NETWORK_EXTERNAL_MISSING: EventSeverity.WARNING,
     AuditType.VNIC_PORT_FAILED: EventSeverity.ERROR,
+    AuditType.HOST_CERTIFICATE_RENEWAL_FAILED: EventSeverity.WARNING,
 }
 
 

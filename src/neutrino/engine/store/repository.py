@@ -128,6 +128,13 @@ def token_hash(token: str) -> str:
 
 
 class EventRepository(Repository[model.Event]):
+    def last_time(self, code: int, host_id: str) -> datetime | None:
+        """When the host's latest event of type ``code`` happened (None: never, or no longer kept)."""
+        from neutrino.engine.store.tables import events
+
+        stmt = sa.select(sa.func.max(events.c.time)).where(events.c.code == code, events.c.host_id == host_id)
+        return self.session.scalar(stmt)
+
     def delete_before(self, cutoff: datetime) -> int:
         """Remove, in one statement, every event older than ``cutoff``; how many went."""
         from neutrino.engine.store.tables import events

@@ -34,6 +34,10 @@ class _NotSpecified:
 
 ATTR_NOT_SPECIFIED: Any = _NotSpecified()
 
+#: The ceiling of every attribute that declares no tighter limit (a free-form dict such as binding:profile
+#: or an agent's configurations, a list): no string, and no list or dict, longer than this.
+MAX_LENGTH = 4096
+
 KEYWORDS = frozenset(
     {
         "allow_post",  # may be given on create
@@ -73,6 +77,8 @@ class Attribute:
     def convert(self, value: Any) -> Any:
         from neutrino.provider.api.validators import InvalidValue, validate
 
+        if (reason := oversized(value)) is not None:
+            raise errors.InvalidAttribute(attr=self.name, reason=reason)
         if self.convert_to is not None and value is not ATTR_NOT_SPECIFIED:
             try:
                 value = self.convert_to(value)
@@ -81,6 +87,25 @@ class Attribute:
         if (reason := validate(value, dict(self.validate))) is not None:
             raise errors.InvalidAttribute(attr=self.name, reason=reason)
         return value
+
+
+def oversized(value: Any, path: str = "") -> str | None:
+    """Why ``value`` (or a string, list or dict within it, or a dict's key) is over :data:`MAX_LENGTH`; None
+    when nothing is. ``path`` locates it within the attribute (``['key'][0]``)."""
+    at = f" (at {path})" if path else ""
+    if isinstance(value, str):
+        if len(value) > MAX_LENGTH:
+            return f"'{value[:32]}...'{at} exceeds maximum length of {MAX_LENGTH}"
+        return None
+    if not isinstance(value, list | dict):
+        return None
+    if len(value) > MAX_LENGTH:
+        return f"{len(value)} items{at} exceed the maximum of {MAX_LENGTH}"
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, item in items:
+        if (reason := oversized(key, f"{path}[<key>]")) or (reason := oversized(item, f"{path}[{key!r}]")):
+            return reason
+    return None
 
 
 @dataclass(frozen=True)

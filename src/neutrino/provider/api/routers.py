@@ -322,9 +322,12 @@ class RouterService(Taggable):
             )
 
     def _validate_routes(self, uow: UnitOfWork, router_id: str, routes: list[dict[str, str]]) -> None:
-        """Each nexthop on one of the router's subnets, and not one of the router's addresses."""
+        """At most max_routes; each nexthop on one of the router's subnets, and not one of the router's
+        addresses."""
         if not routes:
             return
+        if len(routes) > self.settings.max_routes:
+            raise errors.RoutesExhausted(router_id=router_id, quota=self.settings.max_routes)
         a, s, rp = t.ip_allocations.c, t.subnets.c, t.router_ports.c
         held = uow.rows(
             sa.select(a.ip_address, s.cidr)

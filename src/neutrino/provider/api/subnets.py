@@ -172,6 +172,7 @@ class SubnetService(Taggable):
             raise errors.PolicyNotAuthorized(action="create_subnet:network")
         if data["subnetpool_id"] is not None:
             raise errors.InvalidInput(error_message="Subnet pools are not supported")
+        self._check_counts(data, "new subnet")
         net = ipaddress.ip_network(data["cidr"])
         if net.version != data["ip_version"]:
             raise errors.InvalidInput(
@@ -219,6 +220,15 @@ class SubnetService(Taggable):
         )
         return subnet_id
 
+    def _check_counts(self, data: dict[str, Any], subnet_id: str) -> None:
+        """Neutron's max_dns_nameservers and max_subnet_host_routes."""
+        given = data.get("dns_nameservers")
+        if isinstance(given, list) and len(given) > self.settings.max_dns_nameservers:
+            raise errors.DNSNameServersExhausted(subnet_id=subnet_id, quota=self.settings.max_dns_nameservers)
+        given = data.get("host_routes")
+        if isinstance(given, list) and len(given) > self.settings.max_subnet_host_routes:
+            raise errors.HostRoutesExhausted(subnet_id=subnet_id, quota=self.settings.max_subnet_host_routes)
+
     @staticmethod
     def _gateway(net: ranges.IPNetwork, gateway: str | None) -> str | None:
         if gateway is None:
@@ -251,6 +261,7 @@ class SubnetService(Taggable):
         row = self.get_row(uow, ctx, resource_id)
         if row.project_id != ctx.project_id and not ctx.is_admin:
             raise errors.PolicyNotAuthorized(action="update_subnet")
+        self._check_counts(data, resource_id)
         net = ipaddress.ip_network(row.cidr)
         gateway = self._gateway(net, data["gateway_ip"]) if "gateway_ip" in data else row.gateway_ip
         if "gateway_ip" in data:

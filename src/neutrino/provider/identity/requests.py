@@ -3,15 +3,24 @@
 A body of another shape (``{"auth": "x"}``, a token method without its token, a password that is not text) is a
 400 naming the field, in Keystone's words (``Invalid input for field 'auth.identity.token'``), before anything
 is looked up. Members Keystone knows and Neutrino does not use (a domain's id, ``nocatalog``...) are ignored.
+
+Lengths are Keystone's: ids 64 (``parameter_types.id_string``), project names 64, user names 255, passwords
+4,096 (``[identity] max_password_length``), descriptions 255; a string Keystone does not bound (a name or
+password in a token request, a token id) takes Neutrino's ceiling of 4,096 (:data:`Text`).
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from neutrino.provider import errors
+
+#: a string with no tighter limit of Keystone's: Neutrino's ceiling
+Text = Annotated[str, Field(max_length=4096)]
+#: a free-form member (a scope's domain or system), read only for its presence: the same ceiling on its members
+Members = Annotated[dict[str, Any], Field(max_length=4096)]
 
 
 class _Body(BaseModel):
@@ -19,15 +28,15 @@ class _Body(BaseModel):
 
 
 class DomainRef(_Body):
-    id: str | None = None
-    name: str | None = None
+    id: Text | None = None
+    name: Text | None = None
 
 
 class UserRef(_Body):
-    id: str | None = None
-    name: str | None = None
+    id: Text | None = None
+    name: Text | None = None
     domain: DomainRef | None = None
-    password: str
+    password: Text
 
     @model_validator(mode="after")
     def _named(self) -> UserRef:
@@ -41,11 +50,11 @@ class PasswordMethod(_Body):
 
 
 class TokenMethod(_Body):
-    id: str
+    id: Text
 
 
 class Identity(_Body):
-    methods: list[str] = Field(min_length=1)
+    methods: list[Text] = Field(min_length=1, max_length=4096)
     password: PasswordMethod | None = None
     token: TokenMethod | None = None
 
@@ -58,20 +67,20 @@ class Identity(_Body):
 
 
 class ProjectRef(_Body):
-    id: str | None = None
-    name: str | None = None
+    id: Text | None = None
+    name: Text | None = None
     domain: DomainRef | None = None
 
 
 class ScopeV3(_Body):
     project: ProjectRef | None = None
-    domain: dict[str, Any] | None = None
-    system: dict[str, Any] | None = None
+    domain: Members | None = None
+    system: Members | None = None
 
 
 class AuthV3(_Body):
     identity: Identity
-    scope: ScopeV3 | str | None = None
+    scope: ScopeV3 | Text | None = None
 
 
 class TokenRequestV3(_Body):
@@ -79,20 +88,20 @@ class TokenRequestV3(_Body):
 
 
 class PasswordCredentials(_Body):
-    username: str | None = None
-    user_id: str | None = Field(default=None, alias="userId")
-    password: str = ""
+    username: Text | None = None
+    user_id: Text | None = Field(default=None, alias="userId")
+    password: Text = ""
 
 
 class TokenRef(_Body):
-    id: str = ""
+    id: Text = ""
 
 
 class AuthV2(_Body):
     password_credentials: PasswordCredentials | None = Field(default=None, alias="passwordCredentials")
     token: TokenRef | None = None
-    tenant_id: str | None = Field(default=None, alias="tenantId")
-    tenant_name: str | None = Field(default=None, alias="tenantName")
+    tenant_id: Text | None = Field(default=None, alias="tenantId")
+    tenant_name: Text | None = Field(default=None, alias="tenantName")
 
 
 class TokenRequestV2(_Body):
@@ -155,7 +164,7 @@ class UserChangeRequest(_Body):
 
 
 class PasswordChange(_Body):
-    original_password: str = ""
+    original_password: str = Field(default="", max_length=4096)
     password: str = Field(min_length=1, max_length=4096)
 
 

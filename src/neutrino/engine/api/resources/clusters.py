@@ -155,7 +155,7 @@ CLUSTER_OPTIONS = option_fields(
 class Clusters(Collection):
     path, plural, element, type_name, repo = "clusters", "clusters", "cluster", "Cluster", "clusters"
     fields = (
-        *common_fields(),
+        *common_fields(name=40),  # oVirt's CLUSTER_NAME_SIZE
         Field("data_center", attr="data_center_id", codec=RefTo("datacenters")),
         Field("cpu", render_fn=_cpu_render, parse_fn=_cpu_parse),
         version_field(),

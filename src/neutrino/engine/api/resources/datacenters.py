@@ -36,7 +36,7 @@ class DataCenters(Collection):
         "datacenters",
     )
     fields = (
-        *common_fields(),
+        *common_fields(name=40),  # oVirt's DATACENTER_NAME_SIZE
         Field("local", codec=BOOL),
         Field("status", codec=Enum(model.DataCenterStatus), writable=False),
         version_field(),

@@ -14,6 +14,7 @@ from neutrino.engine.api.fields import (
     Field,
     Opt,
     RefTo,
+    Text,
     changes_of,
     common_fields,
     invalid,
@@ -51,7 +52,7 @@ class Hosts(Collection):
     path, plural, element, type_name, repo = "hosts", "hosts", "host", "Host", "hosts"
     fields = (
         *common_fields(),
-        Field("address"),
+        Field("address", codec=Text(255)),  # HOST_HOSTNAME_SIZE
         Field("port", codec=INT),
         Field("status", codec=Enum(model.HostStatus), writable=False),
         Field("status_detail", writable=False),

@@ -50,7 +50,7 @@ def _usages_parse(raw: Any, element: str) -> dict[str, Any]:
 class Networks(Collection):
     path, plural, element, type_name, repo = "networks", "networks", "network", "Network", "networks"
     fields = (
-        *common_fields(),
+        *common_fields(name=256),  # oVirt's NETWORK_NAME_SIZE
         Field("data_center", attr="data_center_id", codec=RefTo("datacenters")),
         Field("vlan", render_fn=_vlan_render, parse_fn=_vlan_parse),
         Field("mtu", codec=INT),
@@ -150,7 +150,7 @@ class VnicProfiles(Collection):
         "profiles",
     )
     fields = (
-        *common_fields(),
+        *common_fields(name=50),  # oVirt's VNIC_PROFILE_NAME_SIZE
         Field("network", attr="network_id", codec=RefTo("networks")),
         Field("port_mirroring", codec=BOOL),
         Field(

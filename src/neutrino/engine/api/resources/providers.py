@@ -11,11 +11,13 @@ from neutrino.engine.api.fields import (
     Enum,
     Field,
     RefTo,
+    Text,
     changes_of,
     common_fields,
     custom_properties_field,
     invalid,
     ref_of,
+    text_of,
 )
 from neutrino.engine.api.resource import Call, Collection
 from neutrino.engine.api.wire import Tree, as_list
@@ -37,7 +39,8 @@ def _plugin_type_parse(raw: Any, element: str) -> dict[str, Any]:
 
 
 def _write_only(raw: Any, element: str) -> dict[str, Any]:
-    return {element: None if raw in (None, "") else str(raw)}
+    """A provider's password: accepted, never rendered; oVirt's PROVIDER_PASSWORD_MAX_SIZE."""
+    return {element: None if raw in (None, "") else text_of(raw, element, 200)}
 
 
 class Providers(Collection):
@@ -171,7 +174,7 @@ def _dns_parse(raw: Any, element: str) -> dict[str, Any]:
 class ProviderSubnets(Collection):
     path, plural, element, type_name = "subnets", "openstack_subnets", "openstack_subnet", "Subnet"
     fields = (
-        Field("name"),
+        Field("name", codec=Text(255)),  # the provider's (Neutron's) limit
         Field("cidr"),
         Field("ip_version", render_fn=lambda e: f"v{e.ip_version}", parse_fn=_ip_version_parse),
         Field("gateway", attr="gateway_ip"),

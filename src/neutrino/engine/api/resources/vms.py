@@ -8,12 +8,14 @@ from neutrino.engine.api.fields import (
     API,
     BOOL,
     DATE,
+    DESCRIPTION_SIZE,
     INT,
     TEXT,
     Enum,
     Field,
     Opt,
     RefTo,
+    Text,
     changes_of,
     common_fields,
     invalid,
@@ -81,7 +83,7 @@ VM_OPTIONS = option_fields(
 class Vms(Collection):
     path, plural, element, type_name, repo = "vms", "vms", "vm", "VM", "vms"
     fields = (
-        *common_fields(),
+        *common_fields(name=255, description=255),  # VM_NAME_SIZE, VM_DESCRIPTION_SIZE
         Field("cluster", attr="cluster_id", codec=RefTo("clusters")),
         Field("template", attr="template_id", codec=RefTo("templates")),
         Field("memory", codec=INT),
@@ -223,7 +225,7 @@ def _mac_parse(raw: Any, element: str) -> dict[str, Any]:
 class Nics(Collection):
     path, plural, element, type_name, repo = "nics", "nics", "nic", "Interface", "nics"
     fields = (
-        *common_fields(),
+        *common_fields(name=50),  # oVirt's NETWORK_INTERFACE_NAME_SIZE
         Field("interface", codec=Enum(model.NicInterface)),
         Field("linked", codec=BOOL),
         Field("plugged", codec=BOOL),
@@ -330,7 +332,7 @@ class SnapshotNics(Nics):
 class Snapshots(Collection):
     path, plural, element, type_name, repo = "snapshots", "snapshots", "snapshot", "Snapshot", "snapshots"
     fields = (
-        Field("description"),
+        Field("description", codec=Text(DESCRIPTION_SIZE)),
         Field("date", codec=DATE, writable=False),
         Field("snapshot_status", attr="status", codec=Enum(model.SnapshotStatus), writable=False),
         Field("snapshot_type", codec=Enum(model.SnapshotType), writable=False),
