@@ -296,11 +296,17 @@ class Controller:
         expected = revisions.constraint(request.headers)
 
         def work() -> dict[str, Any]:
+            admin = RequestContext.admin()
             with self.db.uow() as uow:
                 self.service.get_row(uow, ctx, resource_id)
                 revisions.enforce(uow, self.service.table, resource_id, expected)
+                mark = revisions.mark(uow, self.service.table, resource_id)
+                before = self.service.show(uow, admin, resource_id)
                 self.service.update(uow, ctx, resource_id, data)
-                record = self.service.show(uow, RequestContext.admin(), resource_id)
+                record = self.service.show(uow, admin, resource_id)
+                if revisions.unchanged(before, record):
+                    revisions.restore(uow, self.service.table, mark)
+                    record = before
                 uow.commit()
             self.report(uow, [resource_id])
             return {self.defn.member: attributes.render(self.defn, record, ctx)}
