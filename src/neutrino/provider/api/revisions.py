@@ -98,17 +98,21 @@ def unchanged(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
     return all(before.get(k) == after.get(k) for k in keys)
 
 
-def mark(uow: UnitOfWork, table: sa.Table, resource_id: str) -> sa.Row[Any]:
+def mark(uow: UnitOfWork, table: sa.Table, resource_id: str) -> sa.Row[Any] | None:
     """The resource's revision and update time now, for :func:`restore`; the row is held so no
-    other writer moves them before this unit ends."""
+    other writer moves them before this unit ends. None for a resource without revisions."""
+    if "revision_number" not in table.c:
+        return None
     uow.lock_rows(table, [resource_id])
     stmt = sa.select(table.c.id, table.c.revision_number, table.c.updated_at).where(table.c.id == resource_id)
     return uow.rows(stmt)[0]
 
 
-def restore(uow: UnitOfWork, table: sa.Table, mark: sa.Row[Any]) -> None:
+def restore(uow: UnitOfWork, table: sa.Table, mark: sa.Row[Any] | None) -> None:
     """Put back the revision and update time :func:`mark` read before an update that changed
     nothing."""
+    if mark is None:
+        return
     uow.execute(
         sa.update(table)
         .where(table.c.id == mark.id)
