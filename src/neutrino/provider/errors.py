@@ -411,3 +411,18 @@ class AllowedAddressPairExhausted(BadRequest):
 
 class AddressPairAndPortSecurityRequired(Conflict):
     message = "Port Security must be enabled in order to have allowed address pairs on a port."
+
+
+# --- quotas and RBAC (issue 18) ----------------------------------------------------------------
+
+
+class OverQuota(Conflict):
+    message = "Quota exceeded for resources: %(overs)s."
+
+
+class QuotaMissingTenant(BadRequest):
+    message = "Tenant-id was missing from Quota request."
+
+
+class TenantQuotaNotFound(NotFound):
+    message = "Quota for tenant %(tenant_id)s could not be found."

@@ -61,6 +61,18 @@ class ProviderSettings(BaseSettings):
     db_pool_size: int = 20
     #: The largest request body taken, in bytes (a larger one is answered 413).
     max_body_bytes: int = Field(default=1 << 20, gt=0)
+    #: Per-project quotas (Neutron's ``[QUOTAS] quota_<resource>``): how many of each a project may
+    #: create unless an admin set its own limit; -1 is unlimited (the embedded default; Neutron's
+    #: own defaults are 100 networks, 100 subnets, 500 ports, 10 routers, 50 floating IPs,
+    #: 10 security groups, 100 rules and 10 RBAC policies).
+    quota_network: int = Field(default=-1, ge=-1)
+    quota_subnet: int = Field(default=-1, ge=-1)
+    quota_port: int = Field(default=-1, ge=-1)
+    quota_router: int = Field(default=-1, ge=-1)
+    quota_floatingip: int = Field(default=-1, ge=-1)
+    quota_security_group: int = Field(default=-1, ge=-1)
+    quota_security_group_rule: int = Field(default=-1, ge=-1)
+    quota_rbac_policy: int = Field(default=-1, ge=-1)
     #: Let project members set and see binding:host_id / binding:profile (Neutron's default
     #: policy keeps them to admins); for an engine that connects as a project user.
     member_port_binding: bool = False

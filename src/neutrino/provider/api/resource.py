@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from neutrino.http_input import InputError, parse_json, request_id
 from neutrino.provider import errors
-from neutrino.provider.api import attributes, revisions
+from neutrino.provider.api import attributes, quotas, revisions
 from neutrino.provider.api.attributes import ResourceDefinition
 from neutrino.provider.api.query import SpecialFilter, links, parse_query, select_page
 from neutrino.provider.context import RequestContext
@@ -278,6 +278,7 @@ class Controller:
                 self.service.prepare(self.db, ctx, data)
             # The whole request is one unit of work: a bulk create is all or nothing.
             with self.db.uow() as uow:
+                quotas.enforce(uow, self.service.settings, self.defn.member, items)
                 ids = [self.service.create(uow, ctx, data) for data in items]
                 records = [self.service.show(uow, RequestContext.admin(), i) for i in ids]
                 uow.commit()
