@@ -122,6 +122,7 @@ def create_app(settings: ProviderSettings) -> Starlette:
     from neutrino.provider.api.networks import NetworkService
     from neutrino.provider.api.ports import PortService
     from neutrino.provider.api.quotas import QuotaRoutes
+    from neutrino.provider.api.rbac import RbacPolicyService
     from neutrino.provider.api.resource import Controller
     from neutrino.provider.api.routers import RouterService
     from neutrino.provider.api.security_group_rules import SecurityGroupRuleService
@@ -156,6 +157,7 @@ def create_app(settings: ProviderSettings) -> Starlette:
         AgentService,
         RouterService,
         FloatingIpService,
+        RbacPolicyService,
     )
     for service_class in services:
         service = service_class(settings)

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from neutrino.provider import errors
-from neutrino.provider.api import address_pairs, common, l3, tags
+from neutrino.provider.api import address_pairs, common, l3, rbac, tags
 from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
 from neutrino.provider.api.networks import visible as network_visible
 from neutrino.provider.api.resource import new_id, utcnow
@@ -330,6 +330,8 @@ class PortService(Taggable):
 
     def create(self, uow: UnitOfWork, ctx: RequestContext, data: dict[str, Any]) -> str:
         network = self._network(uow, ctx, data["network_id"])
+        if not rbac.may_use(uow, ctx, network):  # seen (external) but not shared with the caller
+            raise errors.PolicyNotAuthorized(action="create_port")
         _network_owner_only(ctx, "create", network.project_id, data)
         port_security = data["port_security_enabled"]
         if port_security is ATTR_NOT_SPECIFIED:
