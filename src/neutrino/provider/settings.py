@@ -56,8 +56,9 @@ class ProviderSettings(BaseSettings):
     vlan_max: int = 4094
     default_network_type: str = "vxlan"
     global_physnet_mtu: int = 1500
-    #: binding:vif_type reported for ports bound to a host.
-    vif_type: str = "ovs"
+    #: binding:vif_type reported for ports bound to a host; empty: the backend's (builtin: ``bridge``,
+    #: OVN: ``ovs``; see ``neutrino.provider.api.port_binding``).
+    vif_type: str = ""
     db_pool_size: int = 20
     #: The largest request body taken, in bytes (a larger one is answered 413).
     max_body_bytes: int = Field(default=1 << 20, gt=0)
