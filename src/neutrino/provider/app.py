@@ -121,6 +121,8 @@ def create_app(settings: ProviderSettings) -> Starlette:
     from neutrino.provider.api.floatingips import FloatingIpService
     from neutrino.provider.api.networks import NetworkService
     from neutrino.provider.api.ports import PortService
+    from neutrino.provider.api.quotas import QuotaRoutes
+    from neutrino.provider.api.rbac import RbacPolicyService
     from neutrino.provider.api.resource import Controller
     from neutrino.provider.api.routers import RouterService
     from neutrino.provider.api.security_group_rules import SecurityGroupRuleService
@@ -155,12 +157,14 @@ def create_app(settings: ProviderSettings) -> Starlette:
         AgentService,
         RouterService,
         FloatingIpService,
+        RbacPolicyService,
     )
     for service_class in services:
         service = service_class(settings)
         state.services[service.collection] = service
         routes.extend(Controller(service, db, state.context_of, state.backend.changed).routes())
     routes.extend(tag_routes(state.services, db, state.context_of, state.backend.changed))
+    routes.extend(QuotaRoutes(db, settings, state.context_of).routes())
     routes.append(report_route(state.services["agents"], db, state.context_of))
     backend_routes = getattr(state.backend, "routes", None)  # e.g. the builtin backend's L3 agents
     if backend_routes is not None:

@@ -425,3 +425,40 @@ class AllowedAddressPairExhausted(BadRequest):
 
 class AddressPairAndPortSecurityRequired(Conflict):
     message = "Port Security must be enabled in order to have allowed address pairs on a port."
+
+
+# --- quotas and RBAC (issue 18) ----------------------------------------------------------------
+
+
+class OverQuota(Conflict):
+    message = "Quota exceeded for resources: %(overs)s."
+
+
+class QuotaMissingTenant(BadRequest):
+    message = "Tenant-id was missing from Quota request."
+
+
+class TenantQuotaNotFound(NotFound):
+    message = "Quota for tenant %(tenant_id)s could not be found."
+
+
+class RbacPolicyNotFound(NotFound):
+    message = "RBAC policy of type %(object_type)s with ID %(id)s not found"
+
+
+class RbacPolicyInUse(Conflict):
+    message = "RBAC policy on object %(object_id)s cannot be removed because other objects depend on it.\nDetails: %(details)s"
+
+
+class DuplicateRbacPolicy(Conflict):
+    message = "An RBAC policy already exists with those values."
+
+
+class InvalidActionForType(InvalidInput):
+    message = (
+        "Invalid action '%(action)s' for object type '%(object_type)s'. Valid actions: %(valid_actions)s"
+    )
+
+
+class InvalidSharedSetting(Conflict):
+    message = "Unable to reconfigure sharing settings for network %(network)s. Multiple tenants are using it."

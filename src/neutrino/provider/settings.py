@@ -56,8 +56,9 @@ class ProviderSettings(BaseSettings):
     vlan_max: int = 4094
     default_network_type: str = "vxlan"
     global_physnet_mtu: int = 1500
-    #: binding:vif_type reported for ports bound to a host.
-    vif_type: str = "ovs"
+    #: binding:vif_type reported for ports bound to a host; empty: the backend's (builtin: ``bridge``,
+    #: OVN: ``ovs``; see ``neutrino.provider.api.port_binding``).
+    vif_type: str = ""
     db_pool_size: int = 20
     #: Neutron's list limits (its options of the same names and defaults): a subnet's DNS servers and host
     #: routes, a router's extra routes; more is a 400 (``DNSNameServersExhausted`` and the like).
@@ -66,6 +67,18 @@ class ProviderSettings(BaseSettings):
     max_routes: int = Field(default=30, ge=0)
     #: The largest request body taken, in bytes (a larger one is answered 413).
     max_body_bytes: int = Field(default=1 << 20, gt=0)
+    #: Per-project quotas (Neutron's ``[QUOTAS] quota_<resource>``): how many of each a project may
+    #: create unless an admin set its own limit; -1 is unlimited (the embedded default; Neutron's
+    #: own defaults are 100 networks, 100 subnets, 500 ports, 10 routers, 50 floating IPs,
+    #: 10 security groups, 100 rules and 10 RBAC policies).
+    quota_network: int = Field(default=-1, ge=-1)
+    quota_subnet: int = Field(default=-1, ge=-1)
+    quota_port: int = Field(default=-1, ge=-1)
+    quota_router: int = Field(default=-1, ge=-1)
+    quota_floatingip: int = Field(default=-1, ge=-1)
+    quota_security_group: int = Field(default=-1, ge=-1)
+    quota_security_group_rule: int = Field(default=-1, ge=-1)
+    quota_rbac_policy: int = Field(default=-1, ge=-1)
     #: Let project members set and see binding:host_id / binding:profile (Neutron's default
     #: policy keeps them to admins); for an engine that connects as a project user.
     member_port_binding: bool = False

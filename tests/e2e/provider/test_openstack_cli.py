@@ -107,3 +107,18 @@ def test_tags_port_security_and_allowed_address_pairs(cli: Cli) -> None:
     )
     shown = cli.json("port", "show", port["id"])
     assert shown["port_security_enabled"] is False and shown["allowed_address_pairs"] == []
+
+
+def test_rbac_and_quota(cli: Cli) -> None:
+    """Sharing a network with one project and a project's network quota, as users type them."""
+    name = f"cli-r-{uuid.uuid4().hex[:8]}"
+    project = cli.json("project", "create", name)
+    cli.run("network", "create", name)
+    policy = cli.json("network", "rbac", "create", "--type", "network", "--action", "access_as_shared",
+                      "--target-project", project["id"], name)  # fmt: skip
+    assert policy["target_project_id"] == project["id"]
+    cli.run("quota", "set", "--networks", "7", project["id"])
+    shown = cli.json("quota", "show", "--network", project["id"])
+    limits = {row["Resource"]: row["Limit"] for row in shown}
+    assert limits["networks"] == 7 and limits["ports"] == -1
+    cli.run("network", "rbac", "delete", policy["id"])

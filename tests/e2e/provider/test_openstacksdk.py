@@ -68,7 +68,7 @@ def test_ports(conn: Any) -> None:
         network_id=net.id, name="vnic", device_id="vm-1", device_owner="oVirt", binding_host_id="host-1"
     )
     assert port.fixed_ips == [{"subnet_id": sub.id, "ip_address": "10.61.0.2"}]
-    assert port.binding_host_id == "host-1" and port.binding_vif_type == "ovs"
+    assert port.binding_host_id == "host-1" and port.binding_vif_type == "bridge"
     fixed = conn.network.create_port(
         network_id=net.id, fixed_ips=[{"ip_address": "10.61.0.77"}], security_groups=[]
     )

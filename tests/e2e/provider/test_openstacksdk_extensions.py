@@ -103,3 +103,45 @@ def test_port_security_and_allowed_address_pairs(conn: Any) -> None:
     for port in (open_port, vip):
         conn.network.delete_port(port)
     conn.network.delete_network(net)
+
+
+def test_quotas(conn: Any) -> None:
+    project = conn.identity.create_project(name=unique("quota"))
+    assert {"quotas", "quota_details"} <= {e.alias for e in conn.network.extensions()}
+    assert conn.network.get_quota_default(project.id).networks == -1
+    updated = conn.network.update_quota(project.id, networks=1, ports=3)
+    assert updated.networks == 1 and updated.ports == 3
+    conn.network.create_network(name=unique("q"), project_id=project.id)
+    with pytest.raises(exceptions.ConflictException, match=r"Quota exceeded for resources: \['network'\]"):
+        conn.network.create_network(name=unique("q"), project_id=project.id)
+    details = conn.network.get_quota(project.id, details=True)
+    assert details.networks == {"limit": 1, "used": 1, "reserved": 0}
+    assert project.id in {q.project_id for q in conn.network.quotas()}
+    with pytest.raises(
+        exceptions.BadRequestException, match="must be greater than or equal to already used 1"
+    ):
+        conn.network.update_quota(project.id, networks=0)
+    conn.network.delete_quota(project.id)
+    assert conn.network.get_quota(project.id).networks == -1
+
+
+def test_rbac_policies(conn: Any) -> None:
+    project = conn.identity.create_project(name=unique("rbac"))
+    net = conn.network.create_network(name=unique("rbac"))
+    policy = conn.network.create_rbac_policy(
+        object_type="network", object_id=net.id, action="access_as_shared", target_project_id=project.id
+    )
+    assert policy.target_project_id == project.id and policy.action == "access_as_shared"
+    assert [p.id for p in conn.network.rbac_policies(object_id=net.id)] == [policy.id]
+    assert conn.network.get_rbac_policy(policy.id).object_id == net.id
+    conn.network.update_rbac_policy(policy, target_project_id="*")
+    assert conn.network.get_network(net.id).is_shared is True
+    with pytest.raises(exceptions.ConflictException, match="already exists"):
+        conn.network.create_rbac_policy(
+            object_type="network", object_id=net.id, action="access_as_shared", target_project_id="*"
+        )
+    conn.network.delete_rbac_policy(policy)
+    assert conn.network.get_network(net.id).is_shared is False
+    with pytest.raises(exceptions.NotFoundException):
+        conn.network.get_rbac_policy(policy.id)
+    conn.network.delete_network(net)

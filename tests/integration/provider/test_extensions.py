@@ -183,6 +183,38 @@ def test_if_match_revision_number(api: Api) -> None:
     assert api.c.delete(path, headers={"If-Match": f"revision_number={rev + 2}"}).status_code == 204
 
 
+def test_a_put_that_changes_nothing_keeps_the_revision(api: Api) -> None:
+    """Neutron bumps only what an update modified: the same values again (and, for a port, the
+    same groups, pairs and addresses, which live in tables of their own) change nothing."""
+    net = api.network()
+    api.subnet(net["id"], "10.83.0.0/24")
+    group = api.post("security-groups", "security_group", name=unique("sg"))
+    port = api.port(
+        net["id"], security_groups=[group["id"]], allowed_address_pairs=[{"ip_address": "10.83.0.200"}]
+    )
+    same_port = {
+        "name": port["name"],
+        "security_groups": [group["id"]],
+        "allowed_address_pairs": port["allowed_address_pairs"],
+        "fixed_ips": [
+            {"subnet_id": ip["subnet_id"], "ip_address": ip["ip_address"]} for ip in port["fixed_ips"]
+        ],
+    }
+    for path, member, same in (
+        (f"networks/{net['id']}", "network", {"name": net["name"], "admin_state_up": True}),
+        (f"security-groups/{group['id']}", "security_group", {"description": group["description"]}),
+        (f"ports/{port['id']}", "port", same_port),
+    ):
+        before = _get(api, path)
+        answer = api.ok(api.c.put(f"/v2.0/{path}", json={member: same}))[member]
+        assert answer == before, path
+        assert _get(api, path) == before, path
+        changed = api.ok(api.c.put(f"/v2.0/{path}", json={member: {"description": "changed"}}))[member]
+        assert changed["revision_number"] == before["revision_number"] + 1, path
+    moved = api.ok(api.c.put(f"/v2.0/ports/{port['id']}", json={"port": {"security_groups": []}}))["port"]
+    assert moved["security_groups"] == [] and moved["revision_number"] == port["revision_number"] + 2
+
+
 def test_a_groups_rules_bump_its_revision(api: Api) -> None:
     group = api.post("security-groups", "security_group", name=unique("sg"))
     rule = api.post(

@@ -179,7 +179,7 @@ def test_member_port_binding_policy(tmp_path: Path) -> None:
             user = Api(client)
             net = user.network()
             port = user.port(net["id"], **{"binding:host_id": "host-7"})
-            assert port["binding:host_id"] == "host-7" and port["binding:vif_type"] == "ovs"
+            assert port["binding:host_id"] == "host-7" and port["binding:vif_type"] == "bridge"
             assert "provider:network_type" not in net
             user.error(
                 user.c.post("/v2.0/networks", json={"network": {"provider:network_type": "vlan"}}), 403

@@ -104,8 +104,10 @@ def test_security_groups_and_port_security(api: Api) -> None:
 def test_binding(api: Api) -> None:
     net = api.network()
     port = api.port(net["id"], **{"binding:host_id": "host-1", "binding:profile": {"k": "v"}})
-    assert port["binding:host_id"] == "host-1" and port["binding:vif_type"] == "ovs"
-    assert port["binding:profile"] == {"k": "v"} and port["binding:vif_details"]["port_filter"] is True
+    assert port["binding:host_id"] == "host-1" and port["binding:vif_type"] == "bridge"
+    assert port["binding:profile"] == {"k": "v"} and port["binding:vnic_type"] == "normal"
+    bridge = ("brq" + net["id"])[:14]  # the builtin agent's Linux bridge of the network
+    assert port["binding:vif_details"] == {"port_filter": True, "connectivity": "l2", "bridge_name": bridge}
     unbound = api.ok(api.c.put(f"/v2.0/ports/{port['id']}", json={"port": {"binding:host_id": ""}}))["port"]
     assert unbound["binding:vif_type"] == "unbound"
     api.error(api.c.put(f"/v2.0/ports/{port['id']}", json={"port": {"binding:vif_type": "ovs"}}), 400)

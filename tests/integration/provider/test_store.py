@@ -26,17 +26,50 @@ def _names(db: Database) -> list[str]:
 
 def test_migrations_up_and_down(database_url: str) -> None:
     upgrade(database_url)
-    assert current_revision(database_url) == "0006"
+    assert current_revision(database_url) == "0007"
     engine = sa.create_engine(database_url)
     with engine.connect() as conn:
         tables = set(sa.inspect(conn).get_table_names())
     assert {"networks", "subnets", "ports", "ip_allocations", "alembic_version_provider"} <= tables
     assert {"port_tags", "port_allowed_address_pairs"} <= tables  # schema 0006
+    assert {"quotas", "rbac_policies"} <= tables  # schema 0007
     downgrade(database_url)
     assert current_revision(database_url) is None
     with engine.connect() as conn:
         assert "networks" not in sa.inspect(conn).get_table_names()
     engine.dispose()
+
+
+def test_shared_and_external_networks_get_their_wildcard_policies(database_url: str) -> None:
+    """0007: what ``shared`` and ``router:external`` said becomes Neutron's wildcard policies."""
+    upgrade(database_url, "0006")
+    engine = sa.create_engine(database_url)
+    now = datetime(2026, 1, 1)
+    common = {"admin_state_up": True, "status": "ACTIVE", "mtu": 1450, "port_security_enabled": True}
+    common |= {"network_type": "vxlan", "created_at": now, "updated_at": now, "revision_number": 0}
+    with engine.begin() as conn:
+        for name, shared, external in (("plain", False, False), ("sh", True, False), ("both", True, True)):
+            conn.execute(
+                sa.insert(t.networks).values(
+                    id=name, project_id="p", shared=shared, router_external=external, **common
+                )
+            )
+    try:
+        upgrade(database_url)
+        with engine.connect() as conn:
+            got = conn.execute(
+                sa.select(
+                    t.rbac_policies.c.object_id, t.rbac_policies.c.action, t.rbac_policies.c.target_project
+                )
+            ).all()
+        assert sorted(tuple(r) for r in got) == [
+            ("both", "access_as_external", "*"),
+            ("both", "access_as_shared", "*"),
+            ("sh", "access_as_shared", "*"),
+        ]
+    finally:
+        downgrade(database_url)
+        engine.dispose()
 
 
 def test_the_signing_key_moves_out_of_the_database_into_a_0600_file(

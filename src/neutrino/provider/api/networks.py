@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from neutrino.provider import errors
-from neutrino.provider.api import common, l3
+from neutrino.provider.api import common, l3, rbac
 from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
 from neutrino.provider.api.resource import new_id, utcnow
 from neutrino.provider.api.tags import Taggable
@@ -105,11 +105,12 @@ DECLARATION: common.Declaration = {
 
 
 def visible(ctx: RequestContext) -> sa.ColumnElement[bool] | None:
-    """Networks a caller sees: admins all; others their project's, shared and external ones."""
+    """Networks a caller sees: admins all; others their project's and those an RBAC policy opens
+    to them (shared or external, to every project or to theirs)."""
     if ctx.is_admin:
         return None
     n = t.networks.c
-    return sa.or_(n.project_id == ctx.project_id, n.shared.is_(True), n.router_external.is_(True))
+    return sa.or_(n.project_id == ctx.project_id, n.id.in_(rbac.granted(ctx)))
 
 
 def visible_row(uow: UnitOfWork, ctx: RequestContext, network_id: str) -> sa.Row[Any]:
@@ -148,10 +149,12 @@ class NetworkService(Taggable):
             ):
                 subnets[s.network_id].append(s.id)
         tags = self.tags_of(uow, rows)
+        shared = rbac.shared_with(uow, ctx, [r.id for r in rows if not r.shared]) if ctx.project_id else set()
         out = []
         for row in rows:
             record = self.record(row)
             record.update(subnets=subnets[row.id], tags=tags[row.id], availability_zones=[])
+            record["shared"] = row.shared or row.id in shared
             out.append(record)
         return out
 
@@ -187,6 +190,7 @@ class NetworkService(Taggable):
                 revision_number=0,
             )
         )
+        rbac.on_network_create(uow, network_id, data["project_id"], data["shared"], data["router:external"])
         uow.execute(
             sa.insert(t.segment_allocations).values(
                 network_type=network_type,
@@ -283,6 +287,9 @@ class NetworkService(Taggable):
                 raise errors.PolicyNotAuthorized(action="update_network:router:external")
             if row.router_external and not data["router:external"] and l3.has_gateway_ports(uow, row.id):
                 raise errors.ExternalNetworkInUse(net_id=row.id)
+            rbac.set_external(uow, row, data.pop("router:external"))
+        if "shared" in data:
+            rbac.set_shared(uow, row, data.pop("shared"))
         if "mtu" in data:
             max_mtu = self.settings.global_physnet_mtu - (
                 VXLAN_OVERHEAD if row.network_type == "vxlan" else 0

@@ -14,9 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from neutrino.provider import errors
-from neutrino.provider.api import address_pairs, common, l3, tags
+from neutrino.provider.api import address_pairs, common, l3, rbac, tags
 from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
 from neutrino.provider.api.networks import visible as network_visible
+from neutrino.provider.api.port_binding import vif_binding
 from neutrino.provider.api.resource import new_id, utcnow
 from neutrino.provider.api.security_groups import default_group_id, ensure_default_group
 from neutrino.provider.api.tags import Taggable
@@ -330,6 +331,8 @@ class PortService(Taggable):
 
     def create(self, uow: UnitOfWork, ctx: RequestContext, data: dict[str, Any]) -> str:
         network = self._network(uow, ctx, data["network_id"])
+        if not rbac.may_use(uow, ctx, network):  # seen (external) but not shared with the caller
+            raise errors.PolicyNotAuthorized(action="create_port")
         _network_owner_only(ctx, "create", network.project_id, data)
         port_security = data["port_security_enabled"]
         if port_security is ATTR_NOT_SPECIFIED:
@@ -362,7 +365,7 @@ class PortService(Taggable):
                 binding_host_id=host,
                 binding_profile=data["binding:profile"],
                 binding_vnic_type=data["binding:vnic_type"],
-                **self._binding(host),
+                **self._binding(host, data["network_id"]),
                 created_at=now,
                 updated_at=now,
                 revision_number=0,
@@ -379,13 +382,8 @@ class PortService(Taggable):
         tags.insert(uow, self.tag_table, port_id, data["tags"])
         return port_id
 
-    def _binding(self, host: str) -> dict[str, Any]:
-        if not host:
-            return {"binding_vif_type": UNBOUND, "binding_vif_details": {}}
-        return {
-            "binding_vif_type": self.settings.vif_type,
-            "binding_vif_details": {"port_filter": True, "connectivity": "l2"},
-        }
+    def _binding(self, host: str, network_id: str) -> dict[str, Any]:
+        return vif_binding(self.settings, host, network_id)
 
     @staticmethod
     def _network(uow: UnitOfWork, ctx: RequestContext, network_id: str) -> sa.Row[Any]:
@@ -465,7 +463,7 @@ class PortService(Taggable):
             data.update(
                 {
                     k.replace("binding_", "binding:"): v
-                    for k, v in self._binding(data["binding:host_id"]).items()
+                    for k, v in self._binding(data["binding:host_id"], row.network_id).items()
                 }
             )
         self.touch(uow, resource_id, data)

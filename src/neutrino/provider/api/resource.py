@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from neutrino.http_input import InputError, parse_json, request_id
 from neutrino.provider import errors
-from neutrino.provider.api import attributes, revisions
+from neutrino.provider.api import attributes, quotas, revisions
 from neutrino.provider.api.attributes import ResourceDefinition
 from neutrino.provider.api.query import SpecialFilter, links, parse_query, select_page
 from neutrino.provider.context import RequestContext
@@ -278,6 +278,7 @@ class Controller:
                 self.service.prepare(self.db, ctx, data)
             # The whole request is one unit of work: a bulk create is all or nothing.
             with self.db.uow() as uow:
+                quotas.enforce(uow, self.service.settings, self.defn.member, items)
                 ids = [self.service.create(uow, ctx, data) for data in items]
                 records = [self.service.show(uow, RequestContext.admin(), i) for i in ids]
                 uow.commit()
@@ -296,11 +297,17 @@ class Controller:
         expected = revisions.constraint(request.headers)
 
         def work() -> dict[str, Any]:
+            admin = RequestContext.admin()
             with self.db.uow() as uow:
                 self.service.get_row(uow, ctx, resource_id)
                 revisions.enforce(uow, self.service.table, resource_id, expected)
+                mark = revisions.mark(uow, self.service.table, resource_id)
+                before = self.service.show(uow, admin, resource_id)
                 self.service.update(uow, ctx, resource_id, data)
-                record = self.service.show(uow, RequestContext.admin(), resource_id)
+                record = self.service.show(uow, admin, resource_id)
+                if revisions.unchanged(before, record):
+                    revisions.restore(uow, self.service.table, mark)
+                    record = before
                 uow.commit()
             self.report(uow, [resource_id])
             return {self.defn.member: attributes.render(self.defn, record, ctx)}

@@ -7,13 +7,18 @@ start with ``revision_number=`` are not ours and are ignored; a ``revision_numbe
 not an integer, or two of them, is a 400.
 
 Every change bumps the resource's ``revision_number`` (``ResourceService.touch``), and so do
-changes of what belongs to it: its tags, a security group's rules (:func:`bump`).
+changes of what belongs to it: its tags, a security group's rules (:func:`bump`). A PUT that
+changes nothing a client can see leaves both ``revision_number`` and ``updated_at`` as they were,
+as Neutron's (its revision plugin bumps only objects the flush modified): the controller compares
+the resource before and after the service's update (:func:`unchanged`) and puts the two back
+(:func:`restore`) rather than every service tracking what its update touched.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -81,3 +86,35 @@ def bump(uow: UnitOfWork, table: sa.Table, ids: Iterable[str]) -> None:
             .where(table.c.id.in_(wanted))
             .values(updated_at=utcnow(), revision_number=table.c.revision_number + 1)
         )
+
+
+#: What a change moves by itself; the rest of a resource is what a change is seen by.
+_BOOKKEEPING = frozenset({"revision_number", "updated_at"})
+
+
+def unchanged(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether an update left every attribute but the bookkeeping as it was."""
+    keys = (before.keys() | after.keys()) - _BOOKKEEPING
+    return all(before.get(k) == after.get(k) for k in keys)
+
+
+def mark(uow: UnitOfWork, table: sa.Table, resource_id: str) -> sa.Row[Any] | None:
+    """The resource's revision and update time now, for :func:`restore`; the row is held so no
+    other writer moves them before this unit ends. None for a resource without revisions."""
+    if "revision_number" not in table.c:
+        return None
+    uow.lock_rows(table, [resource_id])
+    stmt = sa.select(table.c.id, table.c.revision_number, table.c.updated_at).where(table.c.id == resource_id)
+    return uow.rows(stmt)[0]
+
+
+def restore(uow: UnitOfWork, table: sa.Table, mark: sa.Row[Any] | None) -> None:
+    """Put back the revision and update time :func:`mark` read before an update that changed
+    nothing."""
+    if mark is None:
+        return
+    uow.execute(
+        sa.update(table)
+        .where(table.c.id == mark.id)
+        .values(revision_number=mark.revision_number, updated_at=mark.updated_at)
+    )

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from neutrino.provider import errors
-from neutrino.provider.api import common, l3
+from neutrino.provider.api import common, l3, rbac
 from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
 from neutrino.provider.api.networks import visible as network_visible
 from neutrino.provider.api.resource import new_id, utcnow
@@ -103,12 +103,11 @@ DECLARATION: common.Declaration = {
 
 
 def visible(ctx: RequestContext) -> sa.ColumnElement[bool] | None:
-    """A caller sees its project's subnets and those of the networks shared with it or external."""
+    """A caller sees its project's subnets and those of the networks an RBAC policy opens to it
+    (shared or external)."""
     if ctx.is_admin:
         return None
-    n = t.networks.c
-    open_networks = sa.select(n.id).where(sa.or_(n.shared.is_(True), n.router_external.is_(True)))
-    return sa.or_(t.subnets.c.project_id == ctx.project_id, t.subnets.c.network_id.in_(open_networks))
+    return sa.or_(t.subnets.c.project_id == ctx.project_id, t.subnets.c.network_id.in_(rbac.granted(ctx)))
 
 
 def _external_filter(values: list[str]) -> sa.ColumnElement[bool]:

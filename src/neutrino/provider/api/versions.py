@@ -30,6 +30,9 @@ EXTENSIONS: tuple[tuple[str, str, str], ...] = (
     ("standard-attr-tag", "Tag support for resources with standard attribute: network, subnet, port, security_group, router, floatingip", "Enables to set tag on resources with standard attribute."),
     ("tag-ports-during-bulk-creation", "Tag Ports During Bulk Creation", "Allow to tag ports during bulk creation"),
     ("revision-if-match", "If-Match constraints based on revision_number", "Extension indicating that If-Match based on revision_number is supported."),
+    ("rbac-policies", "RBAC Policies", "Allows creation and modification of policies that control project access to resources."),
+    ("quotas", "Quota management support", "Expose functions for quotas management per project"),
+    ("quota_details", "Quota details management support", "Expose functions for quotas usage statistics per project"),
     ("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
     ("net-mtu-writable", "Network MTU (writable)", "Provides a writable MTU attribute for a network resource."),
     ("project-id", "project_id field enabled", "Extension that indicates that project_id field is enabled."),
@@ -57,7 +60,8 @@ BACKEND_EXTENSIONS = frozenset({"l3_agent_scheduler", "neutrino-l3-changes"})
 
 RESOURCES = (("network", "networks"), ("subnet", "subnets"), ("port", "ports"),
              ("security_group", "security-groups"), ("security_group_rule", "security-group-rules"),
-             ("router", "routers"), ("floatingip", "floatingips"))  # fmt: skip
+             ("router", "routers"), ("floatingip", "floatingips"), ("rbac_policy", "rbac-policies"),
+             ("quota", "quotas"))  # fmt: skip
 
 
 def _base(request: Request) -> str:

@@ -378,3 +378,38 @@ port_allowed_address_pairs = sa.Table(
     sa.Column("mac_address", sa.String(32), primary_key=True),
     sa.Column("ip_address", sa.String(64), primary_key=True),
 )
+
+# --- quotas and RBAC (schema 0007) -------------------------------------------------------------
+
+#: quotas: a project's limits that differ from the configured defaults (-1: unlimited).
+quotas = sa.Table(
+    "quotas",
+    metadata,
+    sa.Column("project_id", sa.String(255), primary_key=True),
+    sa.Column("resource", sa.String(255), primary_key=True),
+    sa.Column("limit", sa.Integer, nullable=False),
+)
+
+#: rbac-policies: who else may use a network (``access_as_shared``) or route to it
+#: (``access_as_external``); ``target_project`` is a project id or ``*``. ``networks.shared`` and
+#: ``networks.router_external`` mirror what the policies say (a wildcard shared policy; any
+#: external one) for the code that reads those flags.
+rbac_policies = sa.Table(
+    "rbac_policies",
+    metadata,
+    _id(),
+    sa.Column("project_id", sa.String(255), nullable=False),
+    sa.Column("object_type", sa.String(32), nullable=False),
+    sa.Column(
+        "object_id",
+        sa.String(36),
+        sa.ForeignKey("networks.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("action", sa.String(255), nullable=False),
+    sa.Column("target_project", sa.String(255), nullable=False, index=True),
+    sa.UniqueConstraint(
+        "target_project", "object_id", "action", name="uq_rbac_policies_target_object_action"
+    ),
+)
