@@ -160,9 +160,23 @@ def _fixed_ips_filter(values: list[str]) -> sa.ColumnElement[bool]:
     return t.ports.c.id.in_(sub)
 
 
+# The create path's statements, built once (SQLAlchemy then finds them compiled in its cache).
+_MAC_HOLDER = sa.select(t.ports.c.id).where(
+    t.ports.c.network_id == sa.bindparam("network_id"), t.ports.c.mac_address == sa.bindparam("mac")
+)
+_NETWORK = sa.select(t.networks).where(t.networks.c.id == sa.bindparam("network_id"))
+_INSERT_PORT = sa.insert(t.ports)
+_INSERT_PORT_GROUP = sa.insert(t.port_security_groups)
+
+
+def _sorted_ips(ips: list[dict[str, str]]) -> list[dict[str, str]]:
+    """A port's fixed IPs in their wire order: IPv4 first, then by subnet."""
+    ips.sort(key=lambda a: (":" in a["ip_address"], a["subnet_id"]))
+    return ips
+
+
 def mac_taken(uow: UnitOfWork, network_id: str, mac: str) -> bool:
-    stmt = sa.select(t.ports.c.id).where(t.ports.c.network_id == network_id, t.ports.c.mac_address == mac)
-    return uow.one_or_none(stmt) is not None
+    return uow.execute(_MAC_HOLDER, {"network_id": network_id, "mac": mac}).first() is not None
 
 
 def new_mac(uow: UnitOfWork, network_id: str) -> str:
@@ -311,10 +325,8 @@ class PortService(Taggable):
         out = []
         for row in rows:
             record = self.record(row)
-            ips = fixed[row.id]
-            ips.sort(key=lambda a: (":" in a["ip_address"], a["subnet_id"]))  # IPv4 first
             record.update(
-                fixed_ips=ips,
+                fixed_ips=_sorted_ips(fixed[row.id]),
                 security_groups=sorted(groups[row.id]),
                 tags=tags[row.id],
                 allowed_address_pairs=pairs[row.id],
@@ -329,6 +341,12 @@ class PortService(Taggable):
             ensure_default_group(db, data["project_id"])
 
     def create(self, uow: UnitOfWork, ctx: RequestContext, data: dict[str, Any]) -> str:
+        return str(self.create_record(uow, ctx, data)["id"])
+
+    def create_record(self, uow: UnitOfWork, ctx: RequestContext, data: dict[str, Any]) -> dict[str, Any]:
+        """Store the port and return its record as :meth:`expand` would read it back, built from what
+        was written (no read after the write). The addresses come last, just before the caller's
+        commit: on PostgreSQL that holds the subnet lock for the fewest statements."""
         network = self._network(uow, ctx, data["network_id"])
         _network_owner_only(ctx, "create", network.project_id, data)
         port_security = data["port_security_enabled"]
@@ -346,38 +364,43 @@ class PortService(Taggable):
         port_id = new_id()
         now = utcnow()
         host = data["binding:host_id"]
-        uow.execute(
-            sa.insert(t.ports).values(
-                id=port_id,
-                project_id=data["project_id"],
-                network_id=network.id,
-                name=data["name"],
-                description=data["description"],
-                mac_address=mac,
-                admin_state_up=data["admin_state_up"],
-                status="DOWN",
-                device_id=data["device_id"],
-                device_owner=data["device_owner"],
-                port_security_enabled=port_security,
-                binding_host_id=host,
-                binding_profile=data["binding:profile"],
-                binding_vnic_type=data["binding:vnic_type"],
-                **self._binding(host),
-                created_at=now,
-                updated_at=now,
-                revision_number=0,
-            )
-        )
-        requested = None if data["fixed_ips"] is ATTR_NOT_SPECIFIED else data["fixed_ips"]
-        allocator.allocate(uow, network_id=network.id, port_id=port_id, mac_address=mac, requested=requested)
+        values = {
+            "id": port_id,
+            "project_id": data["project_id"],
+            "network_id": network.id,
+            "name": data["name"],
+            "description": data["description"],
+            "mac_address": mac,
+            "admin_state_up": data["admin_state_up"],
+            "status": "DOWN",
+            "device_id": data["device_id"],
+            "device_owner": data["device_owner"],
+            "port_security_enabled": port_security,
+            "binding_host_id": host,
+            "binding_profile": data["binding:profile"],
+            "binding_vnic_type": data["binding:vnic_type"],
+            **self._binding(host),
+            "created_at": now,
+            "updated_at": now,
+            "revision_number": 0,
+        }
+        uow.execute(_INSERT_PORT, values)
         if groups:
-            uow.execute(
-                sa.insert(t.port_security_groups),
-                [{"port_id": port_id, "security_group_id": g} for g in groups],
-            )
-        address_pairs.store(uow, port_id, mac, pairs)
+            uow.execute(_INSERT_PORT_GROUP, [{"port_id": port_id, "security_group_id": g} for g in groups])
+        stored_pairs = address_pairs.store(uow, port_id, mac, pairs, replace=False)
         tags.insert(uow, self.tag_table, port_id, data["tags"])
-        return port_id
+        requested = None if data["fixed_ips"] is ATTR_NOT_SPECIFIED else data["fixed_ips"]
+        allocations = allocator.allocate(
+            uow, network_id=network.id, port_id=port_id, mac_address=mac, requested=requested
+        )
+        record = self.record_of(values)
+        record.update(
+            fixed_ips=_sorted_ips([{"subnet_id": s, "ip_address": a} for s, a in allocations]),
+            security_groups=sorted(groups),
+            tags=sorted(data["tags"]),
+            allowed_address_pairs=stored_pairs,
+        )
+        return record
 
     def _binding(self, host: str) -> dict[str, Any]:
         if not host:
@@ -389,10 +412,10 @@ class PortService(Taggable):
 
     @staticmethod
     def _network(uow: UnitOfWork, ctx: RequestContext, network_id: str) -> sa.Row[Any]:
-        stmt = sa.select(t.networks).where(t.networks.c.id == network_id)
+        stmt = _NETWORK
         if (scope := network_visible(ctx)) is not None:
             stmt = stmt.where(scope)
-        network = uow.one_or_none(stmt)
+        network = uow.execute(stmt, {"network_id": network_id}).one_or_none()
         if network is None:
             raise errors.NetworkNotFound(net_id=network_id)
         return network
