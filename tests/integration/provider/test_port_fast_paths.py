@@ -120,3 +120,21 @@ def test_16_clients_creating_in_loops_never_share_an_address_or_a_mac(provider: 
         assert len({p["mac_address"] for p in ports}) == len(ports)
         listed = api.ok(client.get("/v2.0/ports", params={"network_id": net["id"]}))["ports"]
         assert sorted(ip["ip_address"] for p in listed for ip in p["fixed_ips"]) == sorted(addresses)
+
+
+def test_a_default_group_deleted_after_a_create_is_made_again_for_the_next(provider: RunningProvider) -> None:
+    # the provider remembers that the project has its default group; an admin deleting it must not
+    # leave the next port without one
+    with provider.admin() as client:
+        api = Api(client)
+        net = api.network()
+        api.subnet(net["id"], "10.80.0.0/24")
+        first = api.port(net["id"])
+        (old_group,) = first["security_groups"]
+        api.ok(client.delete(f"/v2.0/ports/{first['id']}"), 204)
+        api.ok(client.delete(f"/v2.0/security-groups/{old_group}"), 204)
+        second = api.port(net["id"])
+        (new_group,) = second["security_groups"]
+        assert new_group != old_group
+        group = api.ok(client.get(f"/v2.0/security-groups/{new_group}"))["security_group"]
+        assert group["name"] == "default"

@@ -104,8 +104,8 @@ def load(uow: UnitOfWork, port_ids: Sequence[str]) -> dict[str, list[dict[str, s
     found: dict[str, list[dict[str, str]]] = {i: [] for i in port_ids}
     c = t.port_allowed_address_pairs.c
     for clause in uow.where_in(c.port_id, list(port_ids)) if port_ids else []:
-        for row in uow.rows(sa.select(c.port_id, c.mac_address, c.ip_address).where(clause)):
-            found[row.port_id].append({"ip_address": row.ip_address, "mac_address": row.mac_address})
+        for port_id, mac, ip in uow.execute(sa.select(c.port_id, c.mac_address, c.ip_address).where(clause)):
+            found[port_id].append({"ip_address": ip, "mac_address": mac})
     for pairs in found.values():
         _sorted(pairs)
     return found

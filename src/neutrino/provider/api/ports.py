@@ -17,7 +17,7 @@ from neutrino.provider import errors
 from neutrino.provider.api import address_pairs, common, l3, tags
 from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
 from neutrino.provider.api.networks import visible as network_visible
-from neutrino.provider.api.resource import new_id, utcnow
+from neutrino.provider.api.resource import Unprepared, new_id, utcnow
 from neutrino.provider.api.security_groups import default_group_id, ensure_default_group
 from neutrino.provider.api.tags import Taggable
 from neutrino.provider.api.validators import to_boolean, to_list, to_lower
@@ -303,6 +303,8 @@ class PortService(Taggable):
             "fixed_ips": _fixed_ips_filter,
             "security_groups": _security_groups_filter,
         }
+        #: projects whose default security group this process has seen (see :meth:`prepare`)
+        self._with_default_group: set[str] = set()
 
     def not_found(self, resource_id: str) -> errors.ProviderError:
         return errors.PortNotFound(port_id=resource_id)
@@ -315,30 +317,33 @@ class PortService(Taggable):
         groups: dict[str, list[str]] = {i: [] for i in ids}
         alloc, psg = t.ip_allocations.c, t.port_security_groups.c
         for clause in uow.where_in(alloc.port_id, ids) if ids else []:
-            for a in uow.rows(sa.select(alloc.port_id, alloc.subnet_id, alloc.ip_address).where(clause)):
-                fixed[a.port_id].append({"subnet_id": a.subnet_id, "ip_address": a.ip_address})
+            for port_id, subnet_id, address in uow.execute(
+                sa.select(alloc.port_id, alloc.subnet_id, alloc.ip_address).where(clause)
+            ):
+                fixed[port_id].append({"subnet_id": subnet_id, "ip_address": address})
         for clause in uow.where_in(psg.port_id, ids) if ids else []:
-            for g in uow.rows(sa.select(psg.port_id, psg.security_group_id).where(clause)):
-                groups[g.port_id].append(g.security_group_id)
+            for port_id, group_id in uow.execute(sa.select(psg.port_id, psg.security_group_id).where(clause)):
+                groups[port_id].append(group_id)
         tags = self.tags_of(uow, rows)
         pairs = address_pairs.load(uow, ids)
-        out = []
-        for row in rows:
-            record = self.record(row)
-            record.update(
-                fixed_ips=_sorted_ips(fixed[row.id]),
-                security_groups=sorted(groups[row.id]),
-                tags=tags[row.id],
-                allowed_address_pairs=pairs[row.id],
-            )
-            out.append(record)
+        out = self.records(rows)
+        for record in out:
+            port_id = record["id"]
+            record["fixed_ips"] = _sorted_ips(fixed[port_id])
+            record["security_groups"] = sorted(groups[port_id])
+            record["tags"] = tags[port_id]
+            record["allowed_address_pairs"] = pairs[port_id]
         return out
 
     # --- create --------------------------------------------------------------------------------
 
     def prepare(self, db: Database, ctx: RequestContext, data: dict[str, Any]) -> None:
-        if data["security_groups"] is ATTR_NOT_SPECIFIED:
-            ensure_default_group(db, data["project_id"])
+        """The project's default group, made if missing; once seen, this process skips the look (a
+        unit of work of its own) and the create checks it in its own unit (:meth:`_groups`)."""
+        project_id = data["project_id"]
+        if data["security_groups"] is ATTR_NOT_SPECIFIED and project_id not in self._with_default_group:
+            ensure_default_group(db, project_id)
+            self._with_default_group.add(project_id)
 
     def create(self, uow: UnitOfWork, ctx: RequestContext, data: dict[str, Any]) -> str:
         return str(self.create_record(uow, ctx, data)["id"])
@@ -420,12 +425,15 @@ class PortService(Taggable):
             raise errors.NetworkNotFound(net_id=network_id)
         return network
 
-    @staticmethod
-    def _groups(uow: UnitOfWork, project_id: str, requested: Any, port_security: bool) -> list[str]:
+    def _groups(self, uow: UnitOfWork, project_id: str, requested: Any, port_security: bool) -> list[str]:
         if requested is ATTR_NOT_SPECIFIED:
             if not port_security:
                 return []
             default = default_group_id(uow, project_id)
+            if default is None and project_id in self._with_default_group:
+                # deleted since prepare() saw it: prepare again, and make it
+                self._with_default_group.discard(project_id)
+                raise Unprepared()
             return [default] if default else []
         if requested and not port_security:
             raise errors.PortSecurityAndIPRequiredForSecurityGroups()

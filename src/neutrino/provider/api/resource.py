@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import orjson
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -36,6 +37,12 @@ ChangeListener = Callable[[str, Sequence[str]], None]
 
 def _ignore_changes(collection: str, resource_ids: Sequence[str]) -> None:
     pass
+
+
+class Unprepared(Exception):  # noqa: N818 - a signal between a service and its controller, not an error
+    """Raised by a service's create when what its :meth:`ResourceService.prepare` makes sure of is
+    missing after all (prepare skipped it on this process's memory, and it has changed since): the
+    controller runs prepare and the unit of work once more."""
 
 
 def new_id() -> str:
@@ -87,15 +94,24 @@ class ResourceService:
 
     def record(self, row: sa.Row[Any]) -> dict[str, Any]:
         """The stored attributes of a row, under their wire names."""
-        plan = self._plans.get(row._fields)
+        return self.records([row])[0]
+
+    def records(self, rows: Sequence[sa.Row[Any]]) -> list[dict[str, Any]]:
+        """:meth:`record` of rows of one result (they share their fields): the columns are looked up
+        once, then each row is one C-level pick of its values."""
+        if not rows:
+            return []
+        fields = rows[0]._fields
+        plan = self._plans.get(fields)
         if plan is None:
-            plan = self._plans[row._fields] = self._plan(row._fields)
+            plan = self._plans[fields] = self._plan(fields)
         names, pick, stamps = plan
-        out = dict(zip(names, pick(row), strict=True))
+        out = [dict(zip(names, pick(row), strict=True)) for row in rows]
         for name in stamps:
-            value = out[name]
-            if value is not None:
-                out[name] = timestamp(value)
+            for record in out:
+                value = record[name]
+                if value is not None:
+                    record[name] = timestamp(value)
         return out
 
     def _plan(
@@ -124,7 +140,7 @@ class ResourceService:
     def expand(
         self, uow: UnitOfWork, ctx: RequestContext, rows: Sequence[sa.Row[Any]]
     ) -> list[dict[str, Any]]:
-        return [self.record(row) for row in rows]
+        return self.records(rows)
 
     def get_row(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str) -> sa.Row[Any]:
         stmt = sa.select(self.table).where(self.table.c.id == resource_id)
@@ -174,6 +190,12 @@ class ResourceService:
             .where(self.table.c.id == resource_id)
             .values(**values, updated_at=utcnow(), revision_number=self.table.c.revision_number + 1)
         )
+
+
+def json_answer(body: Any, status_code: int = 200) -> Response:
+    """A JSON answer rendered now, in the calling thread (a worker's, for a large list), with orjson:
+    the same compact bytes as Starlette's ``JSONResponse``, several times faster for thousands of ports."""
+    return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
 
 
 def neutron_error(exc: errors.ProviderError) -> JSONResponse:
@@ -279,7 +301,7 @@ class Controller:
                 links(request.url, request.query_params, self.defn.collection, q, [r.id for r in rows], more)
             )
             # rendered here, in the worker thread: a large list would otherwise hold the event loop
-            return JSONResponse(body)
+            return json_answer(body)
 
         return await run_in_threadpool(work)
 
@@ -289,12 +311,12 @@ class Controller:
             f for value in request.query_params.getlist("fields") for f in value.split(",") if f
         ] or None
 
-        def work() -> dict[str, Any]:
+        def work() -> Response:
             with self.db.reader() as uow:
                 record = self.service.show(uow, ctx, request.path_params["id"])
-            return {self.defn.member: attributes.render(self.defn, record, ctx, fields)}
+            return json_answer({self.defn.member: attributes.render(self.defn, record, ctx, fields)})
 
-        return JSONResponse(await run_in_threadpool(work))
+        return await run_in_threadpool(work)
 
     async def create(self, request: Request) -> Response:
         ctx = self.context_of(request)
@@ -309,7 +331,7 @@ class Controller:
             items = [attributes.parse_create(self.defn, body, ctx)]
             bulk = False
 
-        def work() -> list[dict[str, Any]]:
+        def attempt() -> list[dict[str, Any]]:
             for data in items:
                 self.service.prepare(self.db, ctx, data)
             # The whole request is one unit of work: a bulk create is all or nothing.
@@ -319,10 +341,16 @@ class Controller:
             self.report(uow, [r["id"] for r in records])
             return [attributes.render(self.defn, r, ctx) for r in records]
 
+        def work() -> list[dict[str, Any]]:
+            try:
+                return attempt()
+            except Unprepared:
+                return attempt()
+
         rendered = await run_in_threadpool(work)
         if bulk:
-            return JSONResponse({self.defn.collection: rendered}, status_code=201)
-        return JSONResponse({self.defn.member: rendered[0]}, status_code=201)
+            return json_answer({self.defn.collection: rendered}, 201)
+        return json_answer({self.defn.member: rendered[0]}, 201)
 
     async def update(self, request: Request) -> Response:
         ctx = self.context_of(request)
@@ -340,7 +368,7 @@ class Controller:
             self.report(uow, [resource_id])
             return {self.defn.member: attributes.render(self.defn, record, ctx)}
 
-        return JSONResponse(await run_in_threadpool(work))
+        return json_answer(await run_in_threadpool(work))
 
     async def delete(self, request: Request) -> Response:
         ctx = self.context_of(request)
