@@ -285,7 +285,7 @@ def check_listing(side: Side) -> None:
         ports = c.get("/v2.0/ports", params={"network_id": side.network_id}).json()["ports"]
     assert len(ports) == side.listed, (len(ports), side.listed)
     full = [p for p in ports if p["tags"]]
-    assert full, "no port with the extension fields"
+    assert full, "no port with the extension fields: --list-ports must exceed the ports the creates left"
     for port in full:
         missing = [name for name in EXTENSION_FIELDS if port.get(name) in (None, [], "")]
         assert not missing, (missing, port)

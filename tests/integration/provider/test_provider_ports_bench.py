@@ -41,7 +41,7 @@ def test_the_bench_against_a_baseline_checkout(tmp_path: Path) -> None:
         dirs,
         creates=32,
         levels=[16],
-        list_ports=60,
+        list_ports=130,  # beyond the 104 ports the creates leave, so the bench adds some with every field
         rounds=2,
         list_calls=2,
         baseline_src=this_src,
@@ -49,5 +49,5 @@ def test_the_bench_against_a_baseline_checkout(tmp_path: Path) -> None:
     assert result.old is not None
     for side in (result.new, result.old):
         assert len(side.rates[16]) == 2
-        _sane(side, 64, 60)
+        _sane(side, 64, 130)
     assert "ratio    create_port clients=16" in "\n".join(result.report())
