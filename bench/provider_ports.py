@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import socket
 import ssl
 import statistics
@@ -354,6 +355,8 @@ def main() -> int:
     )
     parser.add_argument("--pg-url", default=os.environ.get("NEUTRINO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))  # fmt: skip
     args = parser.parse_args()
+    # a stopped bench (SIGTERM, e.g. from `timeout`) still stops its providers and drops its schemas
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     levels = [int(n) for n in args.levels.split(",") if n]
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} on {os.cpu_count()} CPUs", flush=True)  # fmt: skip
     for backend in args.backends.split(","):
