@@ -1,11 +1,21 @@
-"""Bench: port create throughput and latency (1, 8, 32 concurrent clients), and listing 10,000 ports,
-against `neutrino provider` run as a real process, on SQLite and on PostgreSQL.
+"""Bench: port create throughput and latency (1, 8, 16, 32 concurrent clients), and listing 10,000 ports
+with every extension field present, against `neutrino provider` run as a real process, on SQLite and on
+PostgreSQL; optionally against a baseline provider from another source tree in the same run.
 
-    python bench/provider_ports.py [--backends sqlite,postgresql] [--creates 400] [--list-ports 10000]
+    python bench/provider_ports.py [--backends sqlite,postgresql] [--creates 400] [--levels 1,8,16,32]
+                                   [--list-ports 10000] [--rounds 3] [--baseline-src DIR]
                                    [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
-Every request carries a Keystone token (validated on each call, as clients do). The ports for the
-list measurement are made with Neutron bulk creates (500 per request): setup, not what is timed.
+Every request carries a Keystone token (validated on each call, as clients do). ``--baseline-src`` (the
+``src`` directory of another checkout, e.g. a detached worktree of main) starts a second provider from
+that code (``PYTHONPATH``) next to this one, each on its own database, and alternates the rounds between
+them (who goes first alternates too), so both see the same machine load; the report gives both figures
+and their ratio (median over rounds).
+
+The list measurement first gives each of ``--list-ports`` ports every extension field (tags, allowed
+address pairs, a security group, a fixed IP, a bound host; made with Neutron bulk creates of 500: setup,
+not timed), then times ``GET /v2.0/ports`` on a keep-alive connection from the request's first byte to
+the answer's last, reading raw bytes: the client parses nothing, so the figure is the server's.
 For scale: a real Neutron server's create_port median is published around 0.37 s at low load.
 """
 
@@ -14,22 +24,47 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
+import socket
 import ssl
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.provider_process import pct, provider_process  # noqa: E402
+from bench.provider_process import cpu_seconds, pct, provider_pid, provider_process  # noqa: E402
 from bench.provider_process import token as get_token  # noqa: E402
+
+LEVELS = (1, 8, 16, 32)
+#: The issue's target level and the figure it must reach against the baseline.
+TARGET_CLIENTS = 16
+TARGET_LIST_MS = 250.0
+#: What each listed port carries besides the basics: every extension field the provider has.
+EXTENSION_FIELDS = (
+    "tags",
+    "allowed_address_pairs",
+    "security_groups",
+    "fixed_ips",
+    "binding:host_id",
+    "binding:vif_type",
+    "binding:vif_details",
+    "binding:profile",
+    "binding:vnic_type",
+    "port_security_enabled",
+    "revision_number",
+    "created_at",
+    "updated_at",
+)
 
 
 @contextmanager
@@ -65,69 +100,285 @@ async def _creates(
                 latencies.append(time.perf_counter() - started)
                 assert response.status_code == 201, response.text
 
-        await client.get("/v2.0/networks")  # warm the connection pool
+        # open every connection first, so the timed part measures requests, not handshakes
+        await asyncio.gather(
+            *[client.get("/v2.0/networks", params={"id": network_id}) for _ in range(clients)]
+        )
         started = time.perf_counter()
         await asyncio.gather(*[worker() for _ in range(clients)])
         return time.perf_counter() - started, latencies
 
 
-def bench_backend(name: str, db_url: str, data_dir: Path, creates: int, list_ports: int) -> None:
-    with provider_process(data_dir, db_url) as base:
-        token = get_token(base)
-        c = httpx.Client(base_url=base, headers={"X-Auth-Token": token}, timeout=300)
+class RawClient:
+    """One keep-alive HTTP/1.1 connection that reads answers as bytes (Content-Length or chunked) and
+    parses nothing but the framing: what a list costs the server, not what parsing JSON costs us."""
+
+    def __init__(self, base: str, token: str) -> None:
+        url = urlsplit(base)
+        if url.scheme != "http":
+            raise ValueError("the raw client speaks plain HTTP only")
+        self.host = f"{url.hostname}:{url.port}"
+        self.token = token
+        self.sock = socket.create_connection((url.hostname, url.port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buffer = b""
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("the provider closed the connection")
+        self.buffer += chunk
+
+    def _take(self, n: int) -> bytes:
+        while len(self.buffer) < n:
+            self._fill()
+        out, self.buffer = self.buffer[:n], self.buffer[n:]
+        return out
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buffer:
+            self._fill()
+        line, _, self.buffer = self.buffer.partition(b"\r\n")
+        return line
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        """Status and body of ``GET path``."""
+        request = f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\nX-Auth-Token: {self.token}\r\n\r\n"
+        self.sock.sendall(request.encode())
+        status = int(self._line().split()[1])
+        headers = {}
+        while line := self._line():
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if "content-length" in headers:
+            return status, self._take(int(headers["content-length"]))
+        if headers.get("transfer-encoding", "").lower() != "chunked":
+            raise ValueError(f"an answer with neither length nor chunks: {headers}")
+        parts = []
+        while size := int(self._line().split(b";")[0], 16):
+            parts.append(self._take(size))
+            self._take(2)
+        while self._line():  # trailers, then the empty line
+            pass
+        return status, b"".join(parts)
+
+
+@dataclass
+class Side:
+    """One provider under test (this tree's, or the baseline's) on one database."""
+
+    label: str
+    base: str
+    token: str
+    network_id: str
+    #: clients -> ports/s of each round
+    rates: dict[int, list[float]] = field(default_factory=dict)
+    latencies: dict[int, list[float]] = field(default_factory=dict)
+    #: the provider's CPU seconds per create, each round at the target level (steadier than rates on a loaded machine)
+    create_cpu: list[float] = field(default_factory=list)
+    #: GET of every port: (seconds, bytes, the provider's CPU seconds) per timed call
+    lists: list[tuple[float, int, float]] = field(default_factory=list)
+    listed: int = 0
+
+    def rate(self, clients: int) -> float:
+        return statistics.median(self.rates[clients])
+
+    def list_ms(self) -> float:
+        return statistics.median(s for s, _, _ in self.lists) * 1000
+
+    def list_cpu_ms(self) -> float:
+        return statistics.median(c for _, _, c in self.lists) * 1000
+
+    def create_cpu_ms(self) -> float:
+        return statistics.median(self.create_cpu) * 1000
+
+
+@dataclass
+class BackendResult:
+    backend: str
+    new: Side
+    old: Side | None
+
+    def report(self) -> list[str]:
+        lines = []
+        for clients in sorted(self.new.rates):
+            for side in (s for s in (self.old, self.new) if s is not None):
+                lat = side.latencies[clients]
+                rounds = " ".join(f"{r:.0f}" for r in side.rates[clients])
+                lines.append(f"{self.backend:10} {side.label:8} create_port clients={clients:<3} "
+                             f"{side.rate(clients):8.1f} ports/s (rounds {rounds})   p50 {pct(lat, 0.5) * 1000:6.1f} ms"
+                             f"   p95 {pct(lat, 0.95) * 1000:6.1f} ms")  # fmt: skip
+            if self.old is not None:
+                lines.append(f"{self.backend:10} ratio    create_port clients={clients:<3} "
+                             f"{self.new.rate(clients) / self.old.rate(clients):8.2f}x")  # fmt: skip
+        for side in (s for s in (self.old, self.new) if s is not None):
+            if side.create_cpu:
+                lines.append(f"{self.backend:10} {side.label:8} create_port provider CPU {side.create_cpu_ms():6.2f} ms per create")  # fmt: skip
+        for side in (s for s in (self.old, self.new) if s is not None):
+            if side.lists:
+                lines.append(f"{self.backend:10} {side.label:8} list_ports  all {side.listed:<6} median "
+                             f"{side.list_ms():8.1f} ms, provider CPU {side.list_cpu_ms():7.1f} ms   "
+                             f"({side.lists[0][1] / 1e6:.1f} MB; target {TARGET_LIST_MS:.0f} ms)")  # fmt: skip
+        if self.old is not None and self.old.lists and self.new.lists:
+            lines.append(f"{self.backend:10} ratio    list_ports  {self.old.list_ms() / self.new.list_ms():8.2f}x faster")  # fmt: skip
+        return lines
+
+
+def _prepare(label: str, base: str) -> Side:
+    token = get_token(base)
+    with httpx.Client(base_url=base, headers={"X-Auth-Token": token}, timeout=300) as c:
         net = c.post("/v2.0/networks", json={"network": {"name": "bench"}}).json()["network"]
-        c.post(
+        subnet = c.post(
             "/v2.0/subnets",
             json={"subnet": {"network_id": net["id"], "cidr": "10.128.0.0/16", "ip_version": 4}},
         )
-        asyncio.run(_creates(base, token, net["id"], 4, 40))  # warm-up
-        for clients in (1, 8, 32):
-            total = creates if clients > 1 else max(100, creates // 2)
-            elapsed, lat = asyncio.run(_creates(base, token, net["id"], clients, total))
-            print(f"{name:10} create_port  clients={clients:<3} n={len(lat):<5} {len(lat) / elapsed:8.1f} ports/s"
-                  f"   p50 {pct(lat, 0.5) * 1000:7.1f} ms   p95 {pct(lat, 0.95) * 1000:7.1f} ms", flush=True)  # fmt: skip
+        assert subnet.status_code == 201, subnet.text
+    side = Side(label=label, base=base, token=token, network_id=net["id"])
+    asyncio.run(_creates(base, token, net["id"], 4, 40))  # warm-up
+    return side
 
-        have = len(c.get("/v2.0/ports", params={"network_id": net["id"], "fields": "id"}).json()["ports"])
-        while have < list_ports:
-            batch = min(500, list_ports - have)
-            response = c.post(
-                "/v2.0/ports", json={"ports": [{"network_id": net["id"]} for _ in range(batch)]}
-            )
+
+def _populate(side: Side, ports: int) -> None:
+    """Bring the bench network to ``ports`` ports, each with every extension field set."""
+    with httpx.Client(base_url=side.base, headers={"X-Auth-Token": side.token}, timeout=300) as c:
+        have = len(
+            c.get("/v2.0/ports", params={"network_id": side.network_id, "fields": "id"}).json()["ports"]
+        )
+        while have < ports:
+            batch = [
+                {
+                    "network_id": side.network_id,
+                    "tags": ["bench", f"n{(have + i) % 97}"],
+                    "allowed_address_pairs": [{"ip_address": f"10.200.{(have + i) // 250 % 250}.{(have + i) % 250 + 1}"}],
+                    "binding:host_id": f"host-{(have + i) % 10}",
+                    "device_owner": "compute:nova",
+                    "device_id": str(uuid.uuid4()),
+                }
+                for i in range(min(500, ports - have))
+            ]  # fmt: skip
+            response = c.post("/v2.0/ports", json={"ports": batch})
             assert response.status_code == 201, response.text
-            have += batch
-        for label, params in (
-            (f"all {have}", {"network_id": net["id"]}),
-            ("page of 100", {"network_id": net["id"], "limit": "100"}),
-            ("one by fixed_ips", {"fixed_ips": "ip_address=10.128.10.10"}),
-        ):
-            times = []
-            for _ in range(5):
-                started = time.perf_counter()
-                response = c.get("/v2.0/ports", params=params)
-                times.append(time.perf_counter() - started)
-                assert response.status_code == 200
-            print(f"{name:10} list_ports   {label:<18} median {statistics.median(times) * 1000:8.1f} ms"
-                  f"   ({len(response.json()['ports'])} ports, {len(response.content) / 1e6:.1f} MB)", flush=True)  # fmt: skip
-        c.close()
+            have += len(batch)
+    side.listed = have
+
+
+def _time_list(side: Side, calls: int) -> None:
+    raw = RawClient(side.base, side.token)
+    path = "/v2.0/ports?" + urlencode({"network_id": side.network_id})
+    try:
+        raw.get(path)  # warm: the connection, the server's caches
+        for _ in range(calls):
+            cpu, started = cpu_seconds(provider_pid(side.base)), time.perf_counter()
+            status, body = raw.get(path)
+            elapsed = time.perf_counter() - started
+            side.lists.append((elapsed, len(body), cpu_seconds(provider_pid(side.base)) - cpu))
+            assert status == 200, body[:500]
+    finally:
+        raw.close()
+
+
+def check_listing(side: Side) -> None:
+    """The listed body holds every port, each with every extension field filled in (not timed)."""
+    with httpx.Client(base_url=side.base, headers={"X-Auth-Token": side.token}, timeout=300) as c:
+        ports = c.get("/v2.0/ports", params={"network_id": side.network_id}).json()["ports"]
+    assert len(ports) == side.listed, (len(ports), side.listed)
+    full = [p for p in ports if p["tags"]]
+    assert full, "no port with the extension fields: --list-ports must exceed the ports the creates left"
+    for port in full:
+        missing = [name for name in EXTENSION_FIELDS if port.get(name) in (None, [], "")]
+        assert not missing, (missing, port)
+
+
+def measure(
+    backend: str,
+    db_urls: Sequence[str],
+    data_dirs: Sequence[Path],
+    *,
+    creates: int,
+    levels: Sequence[int],
+    list_ports: int,
+    rounds: int,
+    list_calls: int = 5,
+    baseline_src: Path | None = None,
+) -> BackendResult:
+    """Start this tree's provider (and the baseline's, on the second database) and measure them in
+    alternating rounds."""
+    with ExitStack() as stack:
+        new = _prepare("new", stack.enter_context(provider_process(data_dirs[0], db_urls[0])))
+        old = None
+        if baseline_src is not None:
+            env = {"PYTHONPATH": str(baseline_src)}
+            old = _prepare(
+                "baseline", stack.enter_context(provider_process(data_dirs[1], db_urls[1], env=env))
+            )
+        sides = [s for s in (old, new) if s is not None]
+        for r in range(rounds):
+            for clients in levels:
+                total = creates if clients > 1 else max(50, creates // 4)
+                for side in sides if r % 2 == 0 else sides[::-1]:
+                    cpu = cpu_seconds(provider_pid(side.base))
+                    elapsed, lat = asyncio.run(
+                        _creates(side.base, side.token, side.network_id, clients, total)
+                    )
+                    if clients == TARGET_CLIENTS:
+                        side.create_cpu.append((cpu_seconds(provider_pid(side.base)) - cpu) / len(lat))
+                    side.rates.setdefault(clients, []).append(len(lat) / elapsed)
+                    side.latencies.setdefault(clients, []).extend(lat)
+        if list_ports:
+            for side in sides:
+                _populate(side, list_ports)
+            for r in range(list_calls):
+                for side in sides if r % 2 == 0 else sides[::-1]:
+                    _time_list(side, 1)
+            for side in sides:
+                check_listing(side)
+        return BackendResult(backend, new, old)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--creates", type=int, default=400, help="port creates per concurrency level")
+    parser.add_argument(
+        "--creates", type=int, default=400, help="port creates per concurrency level and round"
+    )
+    parser.add_argument(
+        "--levels", default=",".join(map(str, LEVELS)), help="concurrent clients, comma-separated"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per level (the median is reported)")
     parser.add_argument("--list-ports", type=int, default=10_000)
+    parser.add_argument("--list-calls", type=int, default=7, help="timed lists per provider")
+    parser.add_argument(
+        "--baseline-src", type=Path, default=None, help="src/ of a checkout to compare against"
+    )
     parser.add_argument("--pg-url", default=os.environ.get("NEUTRINO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))  # fmt: skip
     args = parser.parse_args()
+    # a stopped bench (SIGTERM, e.g. from `timeout`) still stops its providers and drops its schemas
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    levels = [int(n) for n in args.levels.split(",") if n]
+    print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} on {os.cpu_count()} CPUs", flush=True)  # fmt: skip
     for backend in args.backends.split(","):
-        with tempfile.TemporaryDirectory() as tmp:
-            data_dir = Path(tmp)
+        with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+            dirs = [Path(tmp) / "new", Path(tmp) / "baseline"]
             if backend == "sqlite":
-                bench_backend(
-                    "sqlite", f"sqlite:///{data_dir / 'provider.db'}", data_dir, args.creates, args.list_ports
-                )
+                urls = [f"sqlite:///{d / 'provider.db'}" for d in dirs]
             else:
-                with _pg_schema(args.pg_url) as url:
-                    bench_backend("postgresql", url, data_dir, args.creates, args.list_ports)
+                urls = [stack.enter_context(_pg_schema(args.pg_url)) for _ in dirs]
+            result = measure(
+                backend,
+                urls,
+                dirs,
+                creates=args.creates,
+                levels=levels,
+                list_ports=args.list_ports,
+                rounds=args.rounds,
+                list_calls=args.list_calls,
+                baseline_src=args.baseline_src,
+            )
+            print("\n".join(result.report()), flush=True)
+    print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}", flush=True)
     return 0
 
 

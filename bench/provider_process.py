@@ -14,7 +14,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,6 +25,8 @@ PASSWORD = "bench-secret"
 
 # the benches measure the programs over plain HTTP unless the environment says otherwise
 PLAIN_HTTP = {"NEUTRINO_INSECURE_HTTP": "1"}
+#: base URL -> process id of the providers running now (see :func:`provider_pid`)
+_PIDS: dict[str, int] = {}
 
 
 def free_port() -> int:
@@ -35,23 +37,28 @@ def free_port() -> int:
 
 @contextmanager
 def provider_process(
-    data_dir: Path, db_url: str = "", args: Sequence[str] = (), tls: tuple[Path, Path] | None = None
+    data_dir: Path,
+    db_url: str = "",
+    args: Sequence[str] = (),
+    tls: tuple[Path, Path] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """``neutrino provider`` on a free port of 127.0.0.1 with its state in ``data_dir`` (its log in
     ``data_dir/provider.log``); yields its base URL, stops it on the way out. ``tls``: HTTPS with this
-    certificate chain and key (``https://`` URL; the caller trusts its CA)."""
+    certificate chain and key (``https://`` URL; the caller trusts its CA). ``env``: variables to add
+    (``PYTHONPATH`` runs another checkout's provider, as a baseline)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     base = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     argv = [sys.executable, "-m", "neutrino.cli", "provider", "--listen", f"127.0.0.1:{port}",
             "--data-dir", str(data_dir), *(["--db", db_url] if db_url else []), *args]  # fmt: skip
-    env = {**PLAIN_HTTP, **os.environ, "NEUTRINO_ADMIN_PASSWORD": PASSWORD}
+    environ = {**PLAIN_HTTP, **os.environ, "NEUTRINO_ADMIN_PASSWORD": PASSWORD, **(env or {})}
     if tls:
         argv += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
-        env["NEUTRINO_INSECURE_HTTP"] = "0"
+        environ["NEUTRINO_INSECURE_HTTP"] = "0"
     log_path = data_dir / "provider.log"
     log = open(log_path, "ab")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=environ)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -62,8 +69,10 @@ def provider_process(
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the provider did not start:\n{log_path.read_text()}") from None
                 time.sleep(0.1)
+        _PIDS[base] = proc.pid
         yield base
     finally:
+        _PIDS.pop(base, None)
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(15)
@@ -71,6 +80,11 @@ def provider_process(
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
         log.close()
+
+
+def provider_pid(base: str) -> int:
+    """The process id of the provider :func:`provider_process` runs at ``base``."""
+    return _PIDS[base]
 
 
 def token(base: str, verify: ssl.SSLContext | bool = True) -> str:

@@ -79,11 +79,15 @@ def convert(value: Any) -> list[dict[str, str]]:
     return pairs
 
 
-def store(uow: UnitOfWork, port_id: str, port_mac: str, pairs: Sequence[dict[str, str]]) -> None:
-    """Replace the port's pairs by ``pairs`` (a pair without a MAC takes ``port_mac``)."""
-    uow.execute(
-        sa.delete(t.port_allowed_address_pairs).where(t.port_allowed_address_pairs.c.port_id == port_id)
-    )
+def store(
+    uow: UnitOfWork, port_id: str, port_mac: str, pairs: Sequence[dict[str, str]], *, replace: bool = True
+) -> list[dict[str, str]]:
+    """Replace the port's pairs by ``pairs`` (a pair without a MAC takes ``port_mac``); ``replace=False``
+    for a new port, which has none to delete. Returns them as :func:`load` reads them."""
+    if replace:
+        uow.execute(
+            sa.delete(t.port_allowed_address_pairs).where(t.port_allowed_address_pairs.c.port_id == port_id)
+        )
     rows: dict[tuple[str, str], dict[str, str]] = {}
     for pair in pairs:
         key = (pair.get("mac_address") or port_mac, pair["ip_address"])
@@ -92,6 +96,7 @@ def store(uow: UnitOfWork, port_id: str, port_mac: str, pairs: Sequence[dict[str
         rows[key] = {"port_id": port_id, "mac_address": key[0], "ip_address": key[1]}
     if rows:
         uow.execute(sa.insert(t.port_allowed_address_pairs), list(rows.values()))
+    return _sorted([{"ip_address": ip, "mac_address": mac} for mac, ip in rows])
 
 
 def load(uow: UnitOfWork, port_ids: Sequence[str]) -> dict[str, list[dict[str, str]]]:
@@ -99,11 +104,17 @@ def load(uow: UnitOfWork, port_ids: Sequence[str]) -> dict[str, list[dict[str, s
     found: dict[str, list[dict[str, str]]] = {i: [] for i in port_ids}
     c = t.port_allowed_address_pairs.c
     for clause in uow.where_in(c.port_id, list(port_ids)) if port_ids else []:
-        for row in uow.rows(sa.select(c.port_id, c.mac_address, c.ip_address).where(clause)):
-            found[row.port_id].append({"ip_address": row.ip_address, "mac_address": row.mac_address})
+        for port_id, mac, ip in uow.execute(sa.select(c.port_id, c.mac_address, c.ip_address).where(clause)):
+            found[port_id].append({"ip_address": ip, "mac_address": mac})
     for pairs in found.values():
-        pairs.sort(key=lambda p: (":" in p["ip_address"], p["ip_address"], p["mac_address"]))
+        _sorted(pairs)
     return found
+
+
+def _sorted(pairs: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Pairs in their wire order: IPv4 first, then by address and MAC."""
+    pairs.sort(key=lambda p: (":" in p["ip_address"], p["ip_address"], p["mac_address"]))
+    return pairs
 
 
 def has_pairs(uow: UnitOfWork, port_id: str) -> bool:

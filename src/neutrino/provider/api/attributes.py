@@ -241,3 +241,25 @@ def render(
     if fields:
         names = tuple(name for name in names if name in fields)
     return {name: record.get(name) for name in names}
+
+
+def render_all(
+    defn: ResourceDefinition,
+    records: list[dict[str, Any]],
+    ctx: RequestContext,
+    fields: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """:func:`render` of many records: a record that holds exactly what this caller sees (an admin's
+    full record, the common case of a list) is its own wire form and is not copied."""
+    if not records:
+        return []
+    names = defn.visible(ctx.is_admin)
+    if ctx.granted and not ctx.is_admin:
+        names = tuple(n for n in defn.visible(True) if n in names or n in ctx.granted)
+    if fields:
+        names = tuple(name for name in names if name in fields)
+    wanted = frozenset(names)
+    return [
+        record if record.keys() == wanted else {name: record.get(name) for name in names}
+        for record in records
+    ]

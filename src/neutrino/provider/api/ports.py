@@ -18,7 +18,7 @@ from neutrino.provider.api import address_pairs, common, l3, rbac, tags
 from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
 from neutrino.provider.api.networks import visible as network_visible
 from neutrino.provider.api.port_binding import vif_binding
-from neutrino.provider.api.resource import new_id, utcnow
+from neutrino.provider.api.resource import Unprepared, new_id, utcnow
 from neutrino.provider.api.security_groups import default_group_id, ensure_default_group
 from neutrino.provider.api.tags import Taggable
 from neutrino.provider.api.validators import to_boolean, to_list, to_lower
@@ -161,9 +161,23 @@ def _fixed_ips_filter(values: list[str]) -> sa.ColumnElement[bool]:
     return t.ports.c.id.in_(sub)
 
 
+# The create path's statements, built once (SQLAlchemy then finds them compiled in its cache).
+_MAC_HOLDER = sa.select(t.ports.c.id).where(
+    t.ports.c.network_id == sa.bindparam("network_id"), t.ports.c.mac_address == sa.bindparam("mac")
+)
+_NETWORK = sa.select(t.networks).where(t.networks.c.id == sa.bindparam("network_id"))
+_INSERT_PORT = sa.insert(t.ports)
+_INSERT_PORT_GROUP = sa.insert(t.port_security_groups)
+
+
+def _sorted_ips(ips: list[dict[str, str]]) -> list[dict[str, str]]:
+    """A port's fixed IPs in their wire order: IPv4 first, then by subnet."""
+    ips.sort(key=lambda a: (":" in a["ip_address"], a["subnet_id"]))
+    return ips
+
+
 def mac_taken(uow: UnitOfWork, network_id: str, mac: str) -> bool:
-    stmt = sa.select(t.ports.c.id).where(t.ports.c.network_id == network_id, t.ports.c.mac_address == mac)
-    return uow.one_or_none(stmt) is not None
+    return uow.execute(_MAC_HOLDER, {"network_id": network_id, "mac": mac}).first() is not None
 
 
 def new_mac(uow: UnitOfWork, network_id: str) -> str:
@@ -290,6 +304,8 @@ class PortService(Taggable):
             "fixed_ips": _fixed_ips_filter,
             "security_groups": _security_groups_filter,
         }
+        #: projects whose default security group this process has seen (see :meth:`prepare`)
+        self._with_default_group: set[str] = set()
 
     def not_found(self, resource_id: str) -> errors.ProviderError:
         return errors.PortNotFound(port_id=resource_id)
@@ -302,34 +318,41 @@ class PortService(Taggable):
         groups: dict[str, list[str]] = {i: [] for i in ids}
         alloc, psg = t.ip_allocations.c, t.port_security_groups.c
         for clause in uow.where_in(alloc.port_id, ids) if ids else []:
-            for a in uow.rows(sa.select(alloc.port_id, alloc.subnet_id, alloc.ip_address).where(clause)):
-                fixed[a.port_id].append({"subnet_id": a.subnet_id, "ip_address": a.ip_address})
+            for port_id, subnet_id, address in uow.execute(
+                sa.select(alloc.port_id, alloc.subnet_id, alloc.ip_address).where(clause)
+            ):
+                fixed[port_id].append({"subnet_id": subnet_id, "ip_address": address})
         for clause in uow.where_in(psg.port_id, ids) if ids else []:
-            for g in uow.rows(sa.select(psg.port_id, psg.security_group_id).where(clause)):
-                groups[g.port_id].append(g.security_group_id)
+            for port_id, group_id in uow.execute(sa.select(psg.port_id, psg.security_group_id).where(clause)):
+                groups[port_id].append(group_id)
         tags = self.tags_of(uow, rows)
         pairs = address_pairs.load(uow, ids)
-        out = []
-        for row in rows:
-            record = self.record(row)
-            ips = fixed[row.id]
-            ips.sort(key=lambda a: (":" in a["ip_address"], a["subnet_id"]))  # IPv4 first
-            record.update(
-                fixed_ips=ips,
-                security_groups=sorted(groups[row.id]),
-                tags=tags[row.id],
-                allowed_address_pairs=pairs[row.id],
-            )
-            out.append(record)
+        out = self.records(rows)
+        for record in out:
+            port_id = record["id"]
+            record["fixed_ips"] = _sorted_ips(fixed[port_id])
+            record["security_groups"] = sorted(groups[port_id])
+            record["tags"] = tags[port_id]
+            record["allowed_address_pairs"] = pairs[port_id]
         return out
 
     # --- create --------------------------------------------------------------------------------
 
     def prepare(self, db: Database, ctx: RequestContext, data: dict[str, Any]) -> None:
-        if data["security_groups"] is ATTR_NOT_SPECIFIED:
-            ensure_default_group(db, data["project_id"])
+        """The project's default group, made if missing; once seen, this process skips the look (a
+        unit of work of its own) and the create checks it in its own unit (:meth:`_groups`)."""
+        project_id = data["project_id"]
+        if data["security_groups"] is ATTR_NOT_SPECIFIED and project_id not in self._with_default_group:
+            ensure_default_group(db, project_id)
+            self._with_default_group.add(project_id)
 
     def create(self, uow: UnitOfWork, ctx: RequestContext, data: dict[str, Any]) -> str:
+        return str(self.create_record(uow, ctx, data)["id"])
+
+    def create_record(self, uow: UnitOfWork, ctx: RequestContext, data: dict[str, Any]) -> dict[str, Any]:
+        """Store the port and return its record as :meth:`expand` would read it back, built from what
+        was written (no read after the write). The addresses come last, just before the caller's
+        commit: on PostgreSQL that holds the subnet lock for the fewest statements."""
         network = self._network(uow, ctx, data["network_id"])
         if not rbac.may_use(uow, ctx, network):  # seen (external) but not shared with the caller
             raise errors.PolicyNotAuthorized(action="create_port")
@@ -349,58 +372,66 @@ class PortService(Taggable):
         port_id = new_id()
         now = utcnow()
         host = data["binding:host_id"]
-        uow.execute(
-            sa.insert(t.ports).values(
-                id=port_id,
-                project_id=data["project_id"],
-                network_id=network.id,
-                name=data["name"],
-                description=data["description"],
-                mac_address=mac,
-                admin_state_up=data["admin_state_up"],
-                status="DOWN",
-                device_id=data["device_id"],
-                device_owner=data["device_owner"],
-                port_security_enabled=port_security,
-                binding_host_id=host,
-                binding_profile=data["binding:profile"],
-                binding_vnic_type=data["binding:vnic_type"],
-                **self._binding(host, data["network_id"]),
-                created_at=now,
-                updated_at=now,
-                revision_number=0,
-            )
-        )
-        requested = None if data["fixed_ips"] is ATTR_NOT_SPECIFIED else data["fixed_ips"]
-        allocator.allocate(uow, network_id=network.id, port_id=port_id, mac_address=mac, requested=requested)
+        values = {
+            "id": port_id,
+            "project_id": data["project_id"],
+            "network_id": network.id,
+            "name": data["name"],
+            "description": data["description"],
+            "mac_address": mac,
+            "admin_state_up": data["admin_state_up"],
+            "status": "DOWN",
+            "device_id": data["device_id"],
+            "device_owner": data["device_owner"],
+            "port_security_enabled": port_security,
+            "binding_host_id": host,
+            "binding_profile": data["binding:profile"],
+            "binding_vnic_type": data["binding:vnic_type"],
+            **self._binding(host, data["network_id"]),
+            "created_at": now,
+            "updated_at": now,
+            "revision_number": 0,
+        }
+        uow.execute(_INSERT_PORT, values)
         if groups:
-            uow.execute(
-                sa.insert(t.port_security_groups),
-                [{"port_id": port_id, "security_group_id": g} for g in groups],
-            )
-        address_pairs.store(uow, port_id, mac, pairs)
+            uow.execute(_INSERT_PORT_GROUP, [{"port_id": port_id, "security_group_id": g} for g in groups])
+        stored_pairs = address_pairs.store(uow, port_id, mac, pairs, replace=False)
         tags.insert(uow, self.tag_table, port_id, data["tags"])
-        return port_id
+        requested = None if data["fixed_ips"] is ATTR_NOT_SPECIFIED else data["fixed_ips"]
+        allocations = allocator.allocate(
+            uow, network_id=network.id, port_id=port_id, mac_address=mac, requested=requested
+        )
+        record = self.record_of(values)
+        record.update(
+            fixed_ips=_sorted_ips([{"subnet_id": s, "ip_address": a} for s, a in allocations]),
+            security_groups=sorted(groups),
+            tags=sorted(data["tags"]),
+            allowed_address_pairs=stored_pairs,
+        )
+        return record
 
     def _binding(self, host: str, network_id: str) -> dict[str, Any]:
         return vif_binding(self.settings, host, network_id)
 
     @staticmethod
     def _network(uow: UnitOfWork, ctx: RequestContext, network_id: str) -> sa.Row[Any]:
-        stmt = sa.select(t.networks).where(t.networks.c.id == network_id)
+        stmt = _NETWORK
         if (scope := network_visible(ctx)) is not None:
             stmt = stmt.where(scope)
-        network = uow.one_or_none(stmt)
+        network = uow.execute(stmt, {"network_id": network_id}).one_or_none()
         if network is None:
             raise errors.NetworkNotFound(net_id=network_id)
         return network
 
-    @staticmethod
-    def _groups(uow: UnitOfWork, project_id: str, requested: Any, port_security: bool) -> list[str]:
+    def _groups(self, uow: UnitOfWork, project_id: str, requested: Any, port_security: bool) -> list[str]:
         if requested is ATTR_NOT_SPECIFIED:
             if not port_security:
                 return []
             default = default_group_id(uow, project_id)
+            if default is None and project_id in self._with_default_group:
+                # deleted since prepare() saw it: prepare again, and make it
+                self._with_default_group.discard(project_id)
+                raise Unprepared()
             return [default] if default else []
         if requested and not port_security:
             raise errors.PortSecurityAndIPRequiredForSecurityGroups()

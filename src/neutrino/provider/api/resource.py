@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import logging
+import operator
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import orjson
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -35,6 +37,12 @@ ChangeListener = Callable[[str, Sequence[str]], None]
 
 def _ignore_changes(collection: str, resource_ids: Sequence[str]) -> None:
     pass
+
+
+class Unprepared(Exception):  # noqa: N818 - a signal between a service and its controller, not an error
+    """Raised by a service's create when what its :meth:`ResourceService.prepare` makes sure of is
+    missing after all (prepare skipped it on this process's memory, and it has changed since): the
+    controller runs prepare and the unit of work once more."""
 
 
 def new_id() -> str:
@@ -73,6 +81,7 @@ class ResourceService:
             for name, attr in self.definition.attributes.items()
             if attr.column is not None and attr.column in self.table.c
         ]
+        self._plans: dict[tuple[str, ...], Any] = {}
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -85,7 +94,43 @@ class ResourceService:
 
     def record(self, row: sa.Row[Any]) -> dict[str, Any]:
         """The stored attributes of a row, under their wire names."""
-        values = row._mapping
+        return self.records([row])[0]
+
+    def records(self, rows: Sequence[sa.Row[Any]]) -> list[dict[str, Any]]:
+        """:meth:`record` of rows of one result (they share their fields): the columns are looked up
+        once, then each row is one C-level pick of its values."""
+        if not rows:
+            return []
+        fields = rows[0]._fields
+        plan = self._plans.get(fields)
+        if plan is None:
+            plan = self._plans[fields] = self._plan(fields)
+        names, pick, stamps = plan
+        out = [dict(zip(names, pick(row), strict=True)) for row in rows]
+        for name in stamps:
+            for record in out:
+                value = record[name]
+                if value is not None:
+                    record[name] = timestamp(value)
+        return out
+
+    def _plan(
+        self, fields: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]], list[str]]:
+        """How :meth:`record` reads a row of these fields: the wire names, a getter of their values
+        (one C call per row) and the names whose values are timestamps."""
+        index = {name: i for i, name in enumerate(fields)}
+        columns = [(name, column) for name, column in self._columns if column in index]
+        if not columns:
+            return (), lambda row: (), []
+        names = tuple(name for name, _ in columns)
+        getter = operator.itemgetter(*[index[column] for _, column in columns])
+        pick = getter if len(columns) > 1 else lambda row: (getter(row),)
+        stamps = [n for n, c in columns if isinstance(self.table.c[c].type, sa.DateTime)]
+        return names, pick, stamps
+
+    def record_of(self, values: Mapping[Any, Any]) -> dict[str, Any]:
+        """The stored attributes of column values (what was just inserted, by column name)."""
         out: dict[str, Any] = {}
         for name, column in self._columns:
             value = values[column]
@@ -95,7 +140,7 @@ class ResourceService:
     def expand(
         self, uow: UnitOfWork, ctx: RequestContext, rows: Sequence[sa.Row[Any]]
     ) -> list[dict[str, Any]]:
-        return [self.record(row) for row in rows]
+        return self.records(rows)
 
     def get_row(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str) -> sa.Row[Any]:
         stmt = sa.select(self.table).where(self.table.c.id == resource_id)
@@ -120,6 +165,11 @@ class ResourceService:
     def create(self, uow: UnitOfWork, ctx: RequestContext, data: dict[str, Any]) -> str:
         raise errors.HTTPBadRequest(msg=f"{self.collection} cannot be created")
 
+    def create_record(self, uow: UnitOfWork, ctx: RequestContext, data: dict[str, Any]) -> dict[str, Any]:
+        """Create, and the new resource's record as :meth:`show` gives it to an admin. A service whose
+        create knows everything it wrote overrides this to skip reading it back."""
+        return self.show(uow, RequestContext.admin(), self.create(uow, ctx, data))
+
     def update(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str, data: dict[str, Any]) -> None:
         raise errors.HTTPBadRequest(msg=f"{self.collection} cannot be updated")
 
@@ -140,6 +190,12 @@ class ResourceService:
             .where(self.table.c.id == resource_id)
             .values(**values, updated_at=utcnow(), revision_number=self.table.c.revision_number + 1)
         )
+
+
+def json_answer(body: Any, status_code: int = 200) -> Response:
+    """A JSON answer rendered now, in the calling thread (a worker's, for a large list), with orjson:
+    the same compact bytes as Starlette's ``JSONResponse``, several times faster for thousands of ports."""
+    return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
 
 
 def neutron_error(exc: errors.ProviderError) -> JSONResponse:
@@ -226,7 +282,7 @@ class Controller:
         ctx = self.context_of(request)
         q = parse_query(self.defn, request.query_params, self.service.special_filters)
 
-        def work() -> dict[str, Any]:
+        def work() -> Response:
             self.service.before_list(self.db, ctx)
             with self.db.reader() as uow:
                 rows, more = select_page(
@@ -238,14 +294,16 @@ class Controller:
                     self.service.special_filters,
                 )
                 records = self.service.expand(uow, ctx, rows)
-            items = [attributes.render(self.defn, r, ctx, q.fields) for r in records]
-            body: dict[str, Any] = {self.defn.collection: items}
+            body: dict[str, Any] = {
+                self.defn.collection: attributes.render_all(self.defn, records, ctx, q.fields)
+            }
             body.update(
                 links(request.url, request.query_params, self.defn.collection, q, [r.id for r in rows], more)
             )
-            return body
+            # rendered here, in the worker thread: a large list would otherwise hold the event loop
+            return json_answer(body)
 
-        return JSONResponse(await run_in_threadpool(work))
+        return await run_in_threadpool(work)
 
     async def show(self, request: Request) -> Response:
         ctx = self.context_of(request)
@@ -253,12 +311,12 @@ class Controller:
             f for value in request.query_params.getlist("fields") for f in value.split(",") if f
         ] or None
 
-        def work() -> dict[str, Any]:
+        def work() -> Response:
             with self.db.reader() as uow:
                 record = self.service.show(uow, ctx, request.path_params["id"])
-            return {self.defn.member: attributes.render(self.defn, record, ctx, fields)}
+            return json_answer({self.defn.member: attributes.render(self.defn, record, ctx, fields)})
 
-        return JSONResponse(await run_in_threadpool(work))
+        return await run_in_threadpool(work)
 
     async def create(self, request: Request) -> Response:
         ctx = self.context_of(request)
@@ -273,22 +331,27 @@ class Controller:
             items = [attributes.parse_create(self.defn, body, ctx)]
             bulk = False
 
-        def work() -> list[dict[str, Any]]:
+        def attempt() -> list[dict[str, Any]]:
             for data in items:
                 self.service.prepare(self.db, ctx, data)
             # The whole request is one unit of work: a bulk create is all or nothing.
             with self.db.uow() as uow:
                 quotas.enforce(uow, self.service.settings, self.defn.member, items)
-                ids = [self.service.create(uow, ctx, data) for data in items]
-                records = [self.service.show(uow, RequestContext.admin(), i) for i in ids]
+                records = [self.service.create_record(uow, ctx, data) for data in items]
                 uow.commit()
-            self.report(uow, ids)
+            self.report(uow, [r["id"] for r in records])
             return [attributes.render(self.defn, r, ctx) for r in records]
+
+        def work() -> list[dict[str, Any]]:
+            try:
+                return attempt()
+            except Unprepared:
+                return attempt()
 
         rendered = await run_in_threadpool(work)
         if bulk:
-            return JSONResponse({self.defn.collection: rendered}, status_code=201)
-        return JSONResponse({self.defn.member: rendered[0]}, status_code=201)
+            return json_answer({self.defn.collection: rendered}, 201)
+        return json_answer({self.defn.member: rendered[0]}, 201)
 
     async def update(self, request: Request) -> Response:
         ctx = self.context_of(request)
@@ -312,7 +375,7 @@ class Controller:
             self.report(uow, [resource_id])
             return {self.defn.member: attributes.render(self.defn, record, ctx)}
 
-        return JSONResponse(await run_in_threadpool(work))
+        return json_answer(await run_in_threadpool(work))
 
     async def delete(self, request: Request) -> Response:
         ctx = self.context_of(request)

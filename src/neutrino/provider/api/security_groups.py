@@ -37,12 +37,13 @@ DECLARATION: common.Declaration = {
 }
 
 
+_DEFAULT_GROUP = sa.select(t.default_security_groups.c.security_group_id).where(
+    t.default_security_groups.c.project_id == sa.bindparam("project_id")
+)  # built once: every port create asks it
+
+
 def default_group_id(uow: UnitOfWork, project_id: str) -> str | None:
-    row = uow.one_or_none(
-        sa.select(t.default_security_groups.c.security_group_id).where(
-            t.default_security_groups.c.project_id == project_id
-        )
-    )
+    row = uow.execute(_DEFAULT_GROUP, {"project_id": project_id}).first()
     return None if row is None else row.security_group_id
 
 

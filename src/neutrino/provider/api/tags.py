@@ -112,8 +112,8 @@ def load(uow: UnitOfWork, tag_table: sa.Table, ids: Sequence[str]) -> dict[str, 
     found: dict[str, list[str]] = {i: [] for i in ids}
     c = tag_table.c
     for clause in uow.where_in(c.resource_id, list(ids)) if ids else []:
-        for row in uow.rows(sa.select(c.resource_id, c.tag).where(clause)):
-            found[row.resource_id].append(row.tag)
+        for resource_id, tag in uow.execute(sa.select(c.resource_id, c.tag).where(clause)):
+            found[resource_id].append(tag)
     for tags in found.values():
         tags.sort()
     return found
