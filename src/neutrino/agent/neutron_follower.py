@@ -260,7 +260,7 @@ class NeutronFollower:
         reads = self._reads
         if reads is None or reads.key != view.key():
             self.sync_once()
-            return [_PORTS, _GROUPS, _NETWORKS]
+            return sorted([_PORTS, _GROUPS, _NETWORKS])
         needs = _needs(changed, reads, set(view.networks))
         if not needs:
             return []

@@ -154,7 +154,11 @@ def test_only_admins_read_the_feed(shared_provider: RunningProvider) -> None:
 def test_agents_appearing_and_dying_are_changes(feed: tuple[RunningProvider, Api]) -> None:
     _, api = feed
     cursor = changes(api)["cursor"]
-    body = {"host": unique("host"), "agent_type": "Linux bridge agent", "configurations": {"tunneling_ip": "192.0.2.71"}}
+    body = {
+        "host": unique("host"),
+        "agent_type": "Linux bridge agent",
+        "configurations": {"tunneling_ip": "192.0.2.71"},
+    }
     agent = api.ok(api.c.post("/v2.0/agent-reports", json={"agent_report": body}))["agent"]
     answer = changes(api, after=cursor, wait=10)
     assert answer["changed"] == {"agents": {"ids": [agent["id"]]}}
@@ -200,7 +204,10 @@ def test_a_stopping_provider_ends_pending_waits(tmp_path: Path) -> None:
     args = ["--listen", f"127.0.0.1:{port}", "--data-dir", str(tmp_path), "--no-auth"]
     log = (tmp_path / "provider.out").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "neutrino.cli", "provider", *args], stdout=log, stderr=subprocess.STDOUT, env=env
+        [sys.executable, "-m", "neutrino.cli", "provider", *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     try:
         deadline = time.monotonic() + 30

@@ -185,7 +185,9 @@ def test_manual_scheduling_floating_ip_status_and_the_sdk(l3_by_hand: tuple[Runn
         conn.close()
 
 
-def test_routing_changes_and_scheduling_are_in_the_change_feed(l3_by_hand: tuple[RunningProvider, Api]) -> None:
+def test_routing_changes_and_scheduling_are_in_the_change_feed(
+    l3_by_hand: tuple[RunningProvider, Api],
+) -> None:
     running, api = l3_by_hand
     client = NeutronClient(
         Endpoint(
