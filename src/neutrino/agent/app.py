@@ -198,11 +198,11 @@ def build_agent(
             routers=agent.routers,
             resync_interval=settings.resync_interval,
         )
-        # one long poll of the provider's change feed for the three that follow it
-        agent.changes = FeedReader(neutron, settings.feed_wait)
-        for part in (agent.follower, agent.l3, agent.reporter):
-            if part is not None:
-                agent.changes.subscribe(part)
+        if settings.change_feed:  # one long poll of the provider's change feed for the three that follow it
+            agent.changes = FeedReader(neutron, settings.feed_wait)
+            for part in (agent.follower, agent.l3, agent.reporter):
+                if part is not None:
+                    agent.changes.subscribe(part)
     return agent
 
 

@@ -141,6 +141,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="seconds between full syncs while following the provider's change feed (default 300)",
     )
     add(
+        "--no-change-feed",
+        dest="change_feed",
+        action="store_false",
+        default=None,
+        help="poll the provider every --sync-interval even when it has a change feed",
+    )
+    add(
         "--feed-wait",
         type=float,
         help="seconds a long poll of the change feed waits (default 120, at most 300)",
@@ -166,7 +173,7 @@ SCALAR_FIELDS = (
     "ovn_certificate", "ovn_ca_cert",
     "provider_url", "provider_auth_url", "provider_username", "provider_password", "provider_project",
     "provider_domain", "provider_ca_file", "report_interval", "sync_interval",
-    "resync_interval", "feed_wait",
+    "resync_interval", "feed_wait", "change_feed",
 )  # fmt: skip
 
 

@@ -57,11 +57,12 @@ from neutrino.agent.neutron_reads import (
     ra_sources,
     read_groups,
     read_groups_and_members,
+    read_rules,
     serves_dhcp,
 )
 from neutrino.agent.plugging import NetworkUse, Plugging
 from neutrino.agent.port_security import PortSecurity
-from neutrino.agent_api.schema import NicSpec
+from neutrino.agent_api.schema import NicSpec, SecurityGroupSpec
 from neutrino.neutron_client import (
     Changed,
     Changes,
@@ -147,13 +148,14 @@ class _Reads:
     key: tuple[object, ...]
     ports: list[Port]  # the ports of the networks here
     groups: set[str] = field(default_factory=set)  # the groups applied here, with those their rules name
+    specs: dict[str, SecurityGroupSpec] = field(default_factory=dict)  # as last read
     members: set[str] = field(default_factory=set)  # the ports whose addresses are those groups' members
     networks: list[Network] = field(default_factory=list)
     subnets: list[Subnet] = field(default_factory=list)
 
 
 #: what a round after changes must do
-_PORTS, _GROUPS, _NETWORKS = "ports", "groups", "networks"
+_PORTS, _GROUPS, _RULES, _NETWORKS = "ports", "groups", "rules", "networks"
 
 
 class NeutronFollower:
@@ -261,7 +263,7 @@ class NeutronFollower:
         if reads is None or reads.key != view.key():
             self.sync_once()
             return sorted([_PORTS, _GROUPS, _NETWORKS])
-        needs = _needs(changed, reads, set(view.networks))
+        needs = _needs(changed, reads, set(view.networks), set(view.ports))
         if not needs:
             return []
         self._reads = None  # until this round succeeded
@@ -272,6 +274,8 @@ class NeutronFollower:
             steps.append(partial(self._sync_ports, view, reads))
         if _GROUPS in needs:
             steps.insert(0, partial(self._sync_groups, view, reads))
+        elif _RULES in needs:
+            steps.insert(0, partial(self._sync_rules, view, reads))
         if _NETWORKS in needs or _PORTS in needs:
             steps.append(partial(self._sync_networks, view, reads, read=_NETWORKS in needs))
         self._run_steps(steps, failures)
@@ -305,10 +309,25 @@ class NeutronFollower:
         wanted = set(view.groups)
         wanted.update(g for p in reads.ports if p.id in view.ports for g in port_groups(p))
         specs, reads.members = read_groups_and_members(self.neutron, wanted)
-        reads.groups = wanted | set(specs)
+        reads.groups, reads.specs = wanted | set(specs), specs
         changed = self.security.sync_security_groups(specs, drop_unused=True)
         if changed:
             log.info("security groups changed on the provider or no longer used: %s", ", ".join(changed))
+
+    def _sync_rules(self, view: ProviderView, reads: _Reads) -> None:
+        """After rules changed (and no member): the groups' rules read again, their members as last
+        read (a group not read before: everything is)."""
+        rules = read_rules(self.neutron, reads.groups & set(reads.specs))
+        if not set(rules) <= set(reads.specs):
+            self._sync_groups(view, reads)
+            return
+        specs = {
+            g: SecurityGroupSpec(rules=rs, member_ips=reads.specs[g].member_ips) for g, rs in rules.items()
+        }
+        reads.specs = specs
+        changed = self.security.sync_security_groups(specs, drop_unused=True)
+        if changed:
+            log.info("security groups changed on the provider: %s", ", ".join(changed))
 
     def _sync_ports(self, view: ProviderView, reads: _Reads) -> None:
         """The ports' fixed IPs, the networks' router advertisement sources, then the ports'
@@ -475,9 +494,9 @@ def _touches(values: frozenset[str] | None, here: set[str]) -> bool:
     return values is None or bool(values & here)
 
 
-def _needs(changed: dict[str, Changed], reads: _Reads, networks: set[str]) -> set[str]:
+def _needs(changed: dict[str, Changed], reads: _Reads, networks: set[str], mine: set[str]) -> set[str]:
     """What a round after ``changed`` must reread: ports (of the networks here), groups (their
-    rules and members), networks (and their subnets, for DHCP)."""
+    rules and members), rules (the groups' rules alone), networks (and their subnets, for DHCP)."""
     needs = set()
     seen_ports = {p.id for p in reads.ports}
     subnets = {s.id for s in reads.subnets}
@@ -487,12 +506,14 @@ def _needs(changed: dict[str, Changed], reads: _Reads, networks: set[str]) -> se
             needs.add(_PORTS)
         if _touches(ports.ids, reads.members) or _touches(ports.security_group_ids, reads.groups):
             needs.add(_GROUPS)
+        if _touches(ports.ids, mine):  # a vNIC's port here: its groups may be new ones
+            needs.update((_PORTS, _GROUPS))
     groups = changed.get("security_groups")
     if groups is not None and _touches(groups.ids, reads.groups):
-        needs.add(_GROUPS)
+        needs.add(_RULES)
     rules = changed.get("security_group_rules")
     if rules is not None and _touches(rules.security_group_ids, reads.groups):
-        needs.add(_GROUPS)
+        needs.add(_RULES)
     nets = changed.get("networks")
     if nets is not None and _touches(nets.ids, networks):
         needs.add(_NETWORKS)

@@ -135,18 +135,26 @@ def read_groups(neutron: NeutronClient, ids: Iterable[str]) -> dict[str, Securit
     return read_groups_and_members(neutron, ids)[0]
 
 
+def read_rules(neutron: NeutronClient, ids: Iterable[str]) -> dict[str, list[SecurityGroupRule]]:
+    """The rules of the groups ``ids`` the provider has and of the groups their rules refer to."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rules = _groups(neutron, wanted)
+    referenced = {r.remote_group_id for rs in rules.values() for r in rs if r.remote_group_id} - set(rules)
+    if referenced:
+        rules.update(_groups(neutron, referenced))
+    return rules
+
+
 def read_groups_and_members(
     neutron: NeutronClient, ids: Iterable[str]
 ) -> tuple[dict[str, SecurityGroupSpec], set[str]]:
     """:func:`read_groups`, and the ids of the ports whose addresses are members (what a change of
     one of those ports may change)."""
-    wanted = set(ids)
-    if not wanted:
+    rules = read_rules(neutron, ids)
+    if not rules:
         return {}, set()
-    rules = _groups(neutron, wanted)
-    referenced = {r.remote_group_id for rs in rules.values() for r in rs if r.remote_group_id} - set(rules)
-    if referenced:
-        rules.update(_groups(neutron, referenced))
     members, member_ports = _members(neutron, set(rules))
     specs = {
         g: SecurityGroupSpec(rules=rs, member_ips=sorted(members[g], key=lambda a: (":" in a, a)))

@@ -96,6 +96,10 @@ class AgentSettings(BaseSettings):
         gt=0,
         description="seconds between syncs with a provider without a change feed (a real Neutron)",
     )
+    change_feed: bool = Field(
+        default=True,
+        description="follow the provider's change feed when it has one (False: poll every sync_interval)",
+    )
     resync_interval: float = Field(
         default=300,
         gt=0,

@@ -59,8 +59,8 @@ def test_a_rule_of_a_group_in_use_is_applied_reading_only_the_groups(
     # openstack security group rule create --protocol icmp SSH
     rule = neutron.rule(ssh, **ICMP_IN)
     done = sync.sync_changes({"security_group_rules": Changed(ids(rule), security_group_ids=ids(ssh))})
-    assert done == ["groups"] and f"-A {ingress} -p icmp -j RETURN" in chains(world)
-    assert reads(neutron) == ["ports", "security-groups"]  # the groups and their members, nothing else
+    assert done == ["rules"] and f"-A {ingress} -p icmp -j RETURN" in chains(world)
+    assert reads(neutron) == ["security-groups"]  # the groups' rules, nothing else
 
     # a rule of a group nobody uses here, a network elsewhere: nothing read
     neutron.rule(other, **ICMP_IN)
@@ -69,8 +69,15 @@ def test_a_rule_of_a_group_in_use_is_applied_reading_only_the_groups(
     assert reads(neutron) == []
     # a deleted rule's group cannot be told: the groups here are read again
     assert sync.sync_changes({"security_group_rules": Changed(ids("gone"), security_group_ids=None)}) == [
-        "groups"
+        "rules"
     ]
+    # a port joining the group (on another network): its members are read again
+    far = neutron.network(segmentation_id=102)
+    neutron.subnet(far, "10.2.0.0/24")
+    joined = neutron.port(far, groups=[ssh])
+    done = sync.sync_changes({"ports": Changed(ids(joined["id"]), ids(far), security_group_ids=ids(ssh))})
+    members = {str(a) for a in agent.store.state.security_groups[ssh].member_ips}
+    assert done == ["groups"] and joined["fixed_ips"][0]["ip_address"] in members
 
 
 def test_a_port_on_a_network_here_updates_the_leases_without_rereading_networks(
@@ -109,7 +116,7 @@ def test_a_vnic_plugged_since_makes_it_a_full_round(
     sync.sync_once()
     run(agent, "vm-1", nic_for(neutron.port(net)))
     reads(neutron)
-    assert sync.sync_changes({}) == ["groups", "networks", "ports"]
+    assert sync.sync_changes({}) == ["groups", "networks", "ports"]  # a full round
     assert {"networks", "subnets", "ports"} <= set(reads(neutron))
 
 
