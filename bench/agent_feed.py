@@ -151,13 +151,13 @@ class SimAgent:
             first = False
             answer = (await self.get("/v2.0/changes", after=cursor, wait=f"{asked:.3f}"))["changes"]
             cursor, changed = answer["cursor"], answer["changed"]
+            now = time.monotonic()
+            for rule in ((changed or {}).get("security_group_rules") or {}).get("ids") or []:
+                self.told.setdefault(rule, now)
             if time.monotonic() >= next_resync or changed is None:
                 await self.full_round(peers=True)
                 next_resync = time.monotonic() + resync
                 continue
-            now = time.monotonic()
-            for rule in (changed.get("security_group_rules") or {}).get("ids") or []:
-                self.told.setdefault(rule, now)
             rules = changed.get("security_group_rules") or changed.get("security_groups")
             ports = changed.get("ports")
             if ports is not None and self.site.group in (

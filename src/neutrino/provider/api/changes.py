@@ -80,9 +80,16 @@ class _Entry:
 class Answer:
     cursor: str
     changed: dict[str, dict[str, list[str] | None]] | None
+    _rendered: bytes | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"changes": {"cursor": self.cursor, "changed": self.changed}}
+
+    def body(self) -> bytes:
+        """The JSON body, rendered once however many waiters get this answer."""
+        if self._rendered is None:
+            self._rendered = bytes(JSONResponse(self.to_json()).body)
+        return self._rendered
 
 
 #: (kind, ids) -> what they belong to now, per kind that has something (run in a worker thread)
@@ -102,6 +109,8 @@ class ChangeFeed:
     _loop: asyncio.AbstractEventLoop | None = None
     _event: asyncio.Event | None = None
     _resolving: asyncio.Lock | None = None
+    #: the last answer given, by (after, up to): the waiters of one change all get the same one
+    _last: tuple[tuple[int, int], Answer] | None = None
     closed: bool = False
 
     @property
@@ -165,12 +174,19 @@ class ChangeFeed:
         if seq is None:
             return Answer(cursor, None)
         with self._lock:
-            entries = [e for e in self._log if e.seq > seq]
-            forgotten = self._log[0].seq > seq + 1 if self._log else self._seq > seq
+            upto = self._seq
+            cursor = f"{self.epoch}-{upto}"
+            last = self._last
+            if last is not None and last[0] == (seq, upto):
+                return last[1]
+            entries = [e for e in self._log if seq < e.seq <= upto]
+            forgotten = self._log[0].seq > seq + 1 if self._log else upto > seq
         if forgotten:
             return Answer(cursor, None)
         await self._resolve([e for e in entries if e.detail is None])
-        return Answer(cursor, _summary(entries))
+        answer = Answer(cursor, _summary(entries))
+        self._last = ((seq, upto), answer)
+        return answer
 
     async def _resolve(self, entries: list[_Entry]) -> None:
         """Fill in what the entries' resources belong to, once per entry (one waiter does it for all
@@ -337,7 +353,7 @@ def routes(feed: ChangeFeed, context_of: Callable[[Request], RequestContext]) ->
                 raise errors.InvalidAttribute(attr=name, reason="given more than once")
         wait = parse_wait(params.get("wait"))
         answer = await feed.answer(params.get("after"), wait)
-        return JSONResponse(answer.to_json())
+        return Response(answer.body(), media_type="application/json")
 
     return [Route(PATH, guarded(changes), methods=["GET"])]
 
