@@ -9,9 +9,12 @@ With a network provider (``--provider-url``):
   names that are not set on the host yet — their rules, and the fixed IPs of the ports carrying
   them (what ``remote_group_id`` rules match), plus the groups those rules refer to — and the
   vNIC's port with its fixed IPs (a filtered guest may send only from those);
-* **every** ``interval`` **seconds**, and right after a verb plugged or unplugged vNICs
-  (:meth:`Prefetcher.kick`), :class:`NeutronFollower`, re-reads the ports of the networks with plugged vNICs and the
-  groups in use, and re-applies what changed (the firewall is rewritten only when its rules
+* when the provider's change feed names changes that touch this host (the embedded provider's
+  ``GET /v2.0/changes``, read by :class:`~neutrino.agent.change_feed.FeedReader`), only what they
+  touch; every ``resync_interval`` seconds (and against a provider without the feed, a real
+  Neutron, every ``interval`` seconds), and right after a verb plugged or unplugged vNICs
+  (:meth:`Prefetcher.kick`), all of it: :class:`NeutronFollower` re-reads the ports of the networks
+  with plugged vNICs and the groups in use, and re-applies what changed (the firewall is rewritten only when its rules
   differ): the groups' rules and members, each filtered port's ``security_groups`` and
   ``port_security_enabled`` (a vNIC whose groups changed after the plug is re-plugged with them,
   from filtered to unfiltered and back, as Neutron's L2 agent does), its fixed IPs and allowed
