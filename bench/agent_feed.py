@@ -41,7 +41,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.provider_process import cpu_seconds, pct, provider_process  # noqa: E402
+from bench.provider_process import PLAIN_HTTP, cpu_seconds, pct, provider_process  # noqa: E402
 from bench.provider_process import token as get_token  # noqa: E402
 
 POLL_INTERVAL = 2.0  # today's sync_interval
@@ -343,6 +343,8 @@ def run_cli(rounds: int, workdir: Path) -> dict[str, Any]:
     from tests.support.netlab import Lab
     from tests.support.provider_lab import PASSWORD, provider_on_underlay
 
+    for key, value in PLAIN_HTTP.items():  # the lab's provider and agents speak plain HTTP, as the suite's
+        os.environ.setdefault(key, value)
     lab = Lab(prefix=f"nf{secrets.token_hex(2)}", workdir=workdir / "lab")
     lab.workdir.mkdir(parents=True, exist_ok=True)
     try:
