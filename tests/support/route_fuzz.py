@@ -29,7 +29,7 @@ import uvicorn
 from starlette.routing import Route
 
 SLOW = 2.0
-LONG_POLL = ("/v2.0/l3-changes",)
+LONG_POLL = ("/v2.0/changes",)
 PROVIDER_SECRET = "fuzz-provider-admin-secret"
 ENGINE_SECRET = "fuzz-engine-admin-secret"
 AGENT_SECRET = "fuzz-agent-token-secret"

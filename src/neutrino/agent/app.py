@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 
 from neutrino.access_log import AccessLog
 from neutrino.agent.api import enrollment_routes, routes
+from neutrino.agent.change_feed import FeedReader
 from neutrino.agent.datapath.dhcp import DhcpServers, Launcher, MemoryLauncher, ProcessLauncher
 from neutrino.agent.datapath.firewall import Firewall
 from neutrino.agent.datapath.hostnet import HostNet
@@ -183,11 +184,25 @@ def build_agent(
             wake,
             settings.sync_interval,
             serve_dhcp=settings.provider_dhcp,
+            resync_interval=settings.resync_interval,
         )
         agent.routers, agent.l3 = _l3_agent(settings, neutron, identity, store, drivers, host_net)
         agent.reporter = Reporter(
-            neutron, identity, store, drivers, vms, dhcp, settings.report_interval, routers=agent.routers
+            neutron,
+            identity,
+            store,
+            drivers,
+            vms,
+            dhcp,
+            settings.report_interval,
+            routers=agent.routers,
+            resync_interval=settings.resync_interval,
         )
+        if settings.change_feed:  # one long poll of the provider's change feed for the three that follow it
+            agent.changes = FeedReader(neutron, settings.feed_wait)
+            for part in (agent.follower, agent.l3, agent.reporter):
+                if part is not None:
+                    agent.changes.subscribe(part)
     return agent
 
 
@@ -214,6 +229,7 @@ def _l3_agent(
         interface_mappings=settings.physical_interface_mappings,
         sync_interval=settings.sync_interval,
         report_interval=settings.report_interval,
+        resync_interval=settings.resync_interval,
     )
     return routers, follower
 

@@ -139,7 +139,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add(
         "--sync-interval",
         type=float,
-        help="seconds between syncs of security groups and DHCP with the provider (default 2)",
+        help="seconds between syncs with a provider without a change feed, a real Neutron (default 2)",
+    )
+    add(
+        "--resync-interval",
+        type=float,
+        help="seconds between full syncs while following the provider's change feed (default 300)",
+    )
+    add(
+        "--no-change-feed",
+        dest="change_feed",
+        action="store_false",
+        default=None,
+        help="poll the provider every --sync-interval even when it has a change feed",
+    )
+    add(
+        "--feed-wait",
+        type=float,
+        help="seconds a long poll of the change feed waits (default 120, at most 300)",
     )
     add(
         "--no-provider-dhcp",
@@ -162,6 +179,7 @@ SCALAR_FIELDS = (
     "ovn_certificate", "ovn_ca_cert",
     "provider_url", "provider_auth_url", "provider_username", "provider_password", "provider_project",
     "provider_domain", "provider_ca_file", "report_interval", "sync_interval",
+    "resync_interval", "feed_wait", "change_feed",
 )  # fmt: skip
 
 

@@ -17,6 +17,8 @@
   reads the provider and drives the parts above;
 * ``reporter`` (:class:`~neutrino.agent.reporting.Reporter`, with a provider URL) — reports the
   host to the provider and learns tunnel peers from it;
+* ``changes`` (:class:`~neutrino.agent.change_feed.FeedReader`, with a provider URL) — the one long
+  poll of the provider's change feed, handed to the follower, the reporter and the L3 agent;
 * ``routers`` (:class:`~neutrino.agent.l3_routers.L3Routers`, with a provider URL and a
   linux_bridge driver) — the routers scheduled here, each a ``qrouter-`` namespace;
 * ``l3`` (:class:`~neutrino.agent.l3_follower.L3Follower`, beside ``routers``) — the L3 agent:
@@ -35,6 +37,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from neutrino.agent.change_feed import FeedReader
 from neutrino.agent.datapath.hostnet import HostNetError
 from neutrino.agent.dhcp_service import DhcpService
 from neutrino.agent.identity import HostIdentity
@@ -78,6 +81,7 @@ class HostAgent:
     routers: L3Routers | None = None
     l3: L3Follower | None = None
     ovn: OvnChassis | None = None
+    changes: FeedReader | None = None
 
     def capabilities(self) -> Capabilities:
         """The capabilities report (``GET /capabilities``)."""
@@ -149,7 +153,7 @@ class HostAgent:
             self.store.save()
 
     def start(self) -> None:
-        """Start the follower's, the reporter's and the L3 agent's threads (with a provider URL), or in OVN mode
+        """Start the follower's, the reporter's, the L3 agent's and the change feed's threads (with a provider URL), or in OVN mode
         the chassis (ovn-controller and its supervisor)."""
         if self.ovn is not None:
             self.ovn.start()
@@ -159,9 +163,13 @@ class HostAgent:
             self.follower.start()
         if self.l3 is not None:
             self.l3.start()
+        if self.changes is not None:
+            self.changes.start()
 
     def stop(self) -> None:
         """Stop those threads (and the agent's ovn-controller)."""
+        if self.changes is not None:
+            self.changes.stop()
         if self.l3 is not None:
             self.l3.stop()
         if self.follower is not None:

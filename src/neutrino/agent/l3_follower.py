@@ -6,17 +6,20 @@ reach — ``interface_mappings`` — and its routers' ports and floating IPs ACT
 router could not be built), which is what the provider schedules routers onto; reads the routers
 it hosts (``GET /v2.0/agents/{id}/l3-routers``) and what they need (:mod:`~neutrino.agent.l3_reads`);
 and converges the L3 part (:class:`~neutrino.agent.l3_routers.L3Routers`) on them, then reports at
-once. Between rounds it waits on the provider's change token (``GET /v2.0/l3-changes``, the
-embedded provider's extension ``neutrino-l3-changes``), so a change reaches the host within tens
-of milliseconds, and rereads only what the kinds of change it names touch (a floating IP's
-association: one read); a provider without it is read every ``sync_interval`` seconds. Every
-``resync_interval`` seconds the routers are rebuilt all the same (repairs drift). A second thread
-reports every ``report_interval`` seconds, so a long round never makes the agent look dead.
+once. Between rounds it waits for the provider's change feed (``GET /v2.0/changes``, the embedded
+provider's extension ``neutrino-changes``, read by the agent's one
+:class:`~neutrino.agent.change_feed.FeedReader`, of which it is a subscriber), so a change reaches
+the host within tens of milliseconds, and rereads only what the kinds of change it names touch (a
+floating IP's association: one read; changes of ports, groups or agents alone: nothing); a
+provider without it is read every ``sync_interval`` seconds. Every ``resync_interval`` seconds the
+routers are rebuilt all the same (repairs drift). A second thread reports every
+``report_interval`` seconds, so a long round never makes the agent look dead.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Mapping
@@ -27,18 +30,18 @@ from neutrino.agent.l3_reads import ROUTER_KINDS, RouterReads, down_ports, read_
 from neutrino.agent.l3_routers import L3Routers
 from neutrino.neutron_client import (
     AgentReport,
+    Changes,
     FloatingIpStatus,
     NeutronClient,
     NeutronClientError,
-    NotFound,
     PortStatus,
 )
 
 log = logging.getLogger(__name__)
 
 L3_AGENT_TYPE = "L3 agent"
-#: the longest wait asked of the provider's change token (it caps it too)
-CHANGES_WAIT = 2.0
+#: the kinds of change of the provider's feed that an L3 agent applies
+L3_KINDS = frozenset({"routers", "l3_agents", "floatingips", "networks", "subnets"})
 
 
 class L3Follower:
@@ -55,7 +58,7 @@ class L3Follower:
         interface_mappings: Mapping[str, str],
         sync_interval: float = 2.0,
         report_interval: float = 30.0,
-        resync_interval: float = 60.0,
+        resync_interval: float = 300.0,
     ) -> None:
         self.neutron = neutron
         self.identity = identity
@@ -69,6 +72,10 @@ class L3Follower:
         self.agent_id: str | None = None
         self._reads: RouterReads | None = None  # the last round's, for a round after small changes
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._following = False  # the change feed says what changed; else poll every sync_interval
+        self._pending: frozenset[str] | None = frozenset()  # kinds not applied yet (None: anything)
         self._threads: list[threading.Thread] = []
 
     @property
@@ -125,49 +132,57 @@ class L3Follower:
         self.report(tuple(down_ports(reads)))
         return failed
 
-    # -- the thread ----------------------------------------------------------------------------
-    def _wait_for_change(self, token: str | None) -> tuple[str | None, frozenset[str] | None, bool]:
-        """(the new token, the kinds of change if known, whether something changed); without the
-        provider's extension, sleeps ``sync_interval`` and says something may have."""
-        if token == "":  # no change token: poll
-            self._stop.wait(self.sync_interval)
-            return "", None, True
-        try:
-            answer = self.neutron.l3_changes(after=token, wait=CHANGES_WAIT)
-        except NotFound:
-            log.info(
-                "the network provider has no L3 change token: reading routers every %s s", self.sync_interval
-            )
-            return "", None, True
-        return answer.token, answer.changed, answer.token != token
+    # -- the change feed (called in the feed reader's thread) --------------------------------------
+    def feed_changed(self, changes: Changes) -> None:
+        kinds = changes.kinds()
+        with self._lock:
+            self._following = True
+            if kinds is None or self._pending is None:
+                self._pending = None
+            elif kinds & L3_KINDS:
+                self._pending = self._pending | (kinds & L3_KINDS)
+            else:
+                return  # nothing an L3 agent applies
+        self._wake.set()
 
+    def feed_unavailable(self) -> None:
+        with self._lock:
+            self._following = False
+        self._wake.set()
+
+    # -- the thread ----------------------------------------------------------------------------
     def _run(self) -> None:
-        token: str | None = None
-        last_sync = 0.0
+        last_sync = -math.inf
         last_error = ""
         while not self._stop.is_set():
+            self._wake.clear()
+            with self._lock:
+                following, pending, self._pending = self._following, self._pending, frozenset()
+            now = time.monotonic()
             try:
-                token, kinds, changed = self._wait_for_change(token)
-                now = time.monotonic()
-                if self._stop.is_set():
-                    break
                 if now - last_sync >= self.resync_interval:
                     self.sync_once(force=True)
                     last_sync = now
-                elif changed:
-                    self.sync_once(changed=kinds)
+                elif not following or pending is None:
+                    self.sync_once()
+                elif pending:
+                    self.sync_once(changed=pending)
                 if last_error:
                     log.info("L3 sync with the network provider works again")
                 last_error = ""
+                if following:
+                    timeout = max(0.0, last_sync + self.resync_interval - time.monotonic())
+                else:
+                    timeout = self.sync_interval
             except (NeutronClientError, AgentError, ValueError) as exc:
                 level = logging.DEBUG if str(exc) == last_error else logging.WARNING
                 log.log(level, "L3 sync with the network provider: %s", exc)
-                last_error, token, self.agent_id, self._reads = str(exc), None, None, None
-                self._stop.wait(min(self.sync_interval, 2.0))
+                last_error, self.agent_id, self._reads = str(exc), None, None
+                self._pending, timeout = None, min(self.sync_interval, 2.0)
             except Exception:  # the thread must outlive any one bad round
                 log.exception("L3 sync with the network provider failed")
-                token, self._reads = None, None
-                self._stop.wait(min(self.sync_interval, 2.0))
+                self._reads, self._pending, timeout = None, None, min(self.sync_interval, 2.0)
+            self._wake.wait(timeout)
 
     def _heartbeat(self) -> None:
         """Report every ``report_interval`` seconds, however long a round takes (a router being
@@ -189,5 +204,6 @@ class L3Follower:
     def stop(self) -> None:
         """Stop the thread; the routers stay as they are (a restarted agent takes them over)."""
         self._stop.set()
+        self._wake.set()
         for thread in self._threads:
             thread.join(timeout=15)

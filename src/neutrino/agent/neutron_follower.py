@@ -9,9 +9,12 @@ With a network provider (``--provider-url``):
   names that are not set on the host yet — their rules, and the fixed IPs of the ports carrying
   them (what ``remote_group_id`` rules match), plus the groups those rules refer to — and the
   vNIC's port with its fixed IPs (a filtered guest may send only from those);
-* **every** ``interval`` **seconds**, and right after a verb plugged or unplugged vNICs
-  (:meth:`Prefetcher.kick`), :class:`NeutronFollower`, re-reads the ports of the networks with plugged vNICs and the
-  groups in use, and re-applies what changed (the firewall is rewritten only when its rules
+* when the provider's change feed names changes that touch this host (the embedded provider's
+  ``GET /v2.0/changes``, read by :class:`~neutrino.agent.change_feed.FeedReader`), only what they
+  touch; every ``resync_interval`` seconds (and against a provider without the feed, a real
+  Neutron, every ``interval`` seconds), and right after a verb plugged or unplugged vNICs
+  (:meth:`Prefetcher.kick`), all of it: :class:`NeutronFollower` re-reads the ports of the networks
+  with plugged vNICs and the groups in use, and re-applies what changed (the firewall is rewritten only when its rules
   differ): the groups' rules and members, each filtered port's ``security_groups`` and
   ``port_security_enabled`` (a vNIC whose groups changed after the plug is re-plugged with them,
   from filtered to unfiltered and back, as Neutron's L2 agent does), its fixed IPs and allowed
@@ -36,9 +39,11 @@ through :class:`~neutrino.agent.plugging.PlugHooks`. Never imports :mod:`neutrin
 from __future__ import annotations
 
 import logging
+import math
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 
 from neutrino.agent.datapath.firewall import link_local
@@ -54,12 +59,16 @@ from neutrino.agent.neutron_reads import (
     port_sources,
     ra_sources,
     read_groups,
+    read_groups_and_members,
+    read_rules,
     serves_dhcp,
 )
 from neutrino.agent.plugging import NetworkUse, Plugging
 from neutrino.agent.port_security import PortSecurity
-from neutrino.agent_api.schema import NicSpec
+from neutrino.agent_api.schema import NicSpec, SecurityGroupSpec
 from neutrino.neutron_client import (
+    Changed,
+    Changes,
     FixedIpRequest,
     Network,
     NeutronClient,
@@ -130,11 +139,34 @@ class ProviderView:
     ports: frozenset[str]  # provider port ids of the vNICs here the firewall filters or could filter
     dhcp: dict[str, str]  # networks served for the provider → this host's DHCP port id
 
+    def key(self) -> tuple[object, ...]:
+        """What, when it differs, makes the next round a full one (a vNIC plugged or unplugged)."""
+        return (sorted(self.networks.items()), sorted(self.groups), sorted(self.ports))
+
+
+@dataclass
+class _Reads:
+    """What the last rounds read, for a round after changes to reread only what they touch."""
+
+    key: tuple[object, ...]
+    ports: list[Port]  # the ports of the networks here
+    groups: set[str] = field(default_factory=set)  # the groups applied here, with those their rules name
+    specs: dict[str, SecurityGroupSpec] = field(default_factory=dict)  # as last read
+    members: set[str] = field(default_factory=set)  # the ports whose addresses are those groups' members
+    networks: list[Network] = field(default_factory=list)
+    subnets: list[Subnet] = field(default_factory=list)
+
+
+#: what a round after changes must do
+_PORTS, _GROUPS, _RULES, _NETWORKS = "ports", "groups", "rules", "networks"
+
 
 class NeutronFollower:
     """Keeps the host's security groups, port addresses, router advertisement sources and DHCP
-    servers in step with the provider (see the module docstring); :meth:`sync_once` is one round,
-    :meth:`start` runs rounds in a thread, woken early through ``wake``."""
+    servers in step with the provider (see the module docstring); :meth:`sync_once` is one full
+    round, :meth:`sync_changes` one after the changes the provider's feed named; :meth:`start`
+    runs rounds in a thread, woken early through ``wake`` (a vNIC plugged or unplugged here) and
+    by the change feed (:class:`~neutrino.agent.change_feed.FeedReader`, as its subscriber)."""
 
     def __init__(
         self,
@@ -147,18 +179,27 @@ class NeutronFollower:
         interval: float = 2.0,
         *,
         serve_dhcp: bool = True,
+        resync_interval: float = 300.0,
     ) -> None:
         self.neutron = neutron
         self.identity = identity
         self.vms = vms
         self.security = security
         self.dhcp = dhcp
+        #: seconds between rounds without a change feed (a real Neutron)
         self.interval = interval
+        #: seconds between full rounds while following the change feed (the safety net)
+        self.resync_interval = resync_interval
         #: serve DHCP on the provider's networks (False: leave it to the provider's DHCP agents)
         self.serve_dhcp = serve_dhcp and dhcp.servers is not None
         self._wake = wake
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        #: None: polling (no feed, or not known yet); else the changes not applied yet (None: anything)
+        self._following = False
+        self._pending: dict[str, Changed] | None = {}
+        self._reads: _Reads | None = None
 
     def view(self) -> ProviderView:
         use = self.vms.provider_use()
@@ -170,23 +211,83 @@ class NeutronFollower:
             dhcp=self.dhcp.provider_served(),
         )
 
+    # -- the change feed (called in the feed reader's thread) --------------------------------------
+    def feed_changed(self, changes: Changes) -> None:
+        with self._lock:
+            self._following = True
+            if changes.changed is None or self._pending is None:
+                self._pending = None
+            else:
+                for kind, changed in changes.changed.items():
+                    before = self._pending.get(kind)
+                    self._pending[kind] = changed if before is None else _merged(before, changed)
+        self._wake.set()
+
+    def feed_unavailable(self) -> None:
+        with self._lock:
+            self._following = False
+        self._wake.set()
+
+    def _take(self) -> dict[str, Changed] | None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            return pending
+
     # -- one round -----------------------------------------------------------------------------
     def sync_once(self) -> None:
-        """One round: every step runs; the first error is raised after the others ran."""
+        """One full round: every step runs; the first error is raised after the others ran."""
         view = self.view()
-        for network_id in view.dhcp:  # first, and without asking the provider
-            if network_id not in view.networks or not self.serve_dhcp:
-                self.dhcp.stop_provider_dhcp(network_id)
+        self._stop_unused_dhcp(view)
         failures: list[Exception] = []
         ports: list[Port] | None = None
+        self._reads = None
         try:
             ports = self._read_ports(view)
         except SYNC_ERRORS as exc:
             failures.append(exc)
-        steps = [partial(self._sync_groups, view, ports or [])]
+        reads = _Reads(view.key(), ports or [])
+        steps = [partial(self._sync_groups, view, reads)]
         if ports is not None:
-            steps += [partial(self._sync_ports, view, ports), partial(self._sync_networks, view, ports)]
+            steps += [
+                partial(self._sync_ports, view, reads),
+                partial(self._sync_networks, view, reads, read=True),
+            ]
         steps.append(partial(self._release_dhcp_ports, view))
+        self._run_steps(steps, failures)
+        if ports is not None and not failures:
+            self._reads = reads
+
+    def sync_changes(self, changed: dict[str, Changed]) -> list[str]:
+        """A round after the changes the feed named: only what they touch here is read and applied
+        (a full round when a vNIC was plugged or unplugged since the last one, or after a failed
+        one). Returns what was reread (``ports``, ``groups``, ``networks``)."""
+        view = self.view()
+        reads = self._reads
+        if reads is None or reads.key != view.key():
+            self.sync_once()
+            return sorted([_PORTS, _GROUPS, _NETWORKS])
+        needs = _needs(changed, reads, set(view.networks), set(view.ports))
+        if not needs:
+            return []
+        self._reads = None  # until this round succeeded
+        failures: list[Exception] = []
+        steps = []
+        if _PORTS in needs:
+            reads.ports = self._read_ports(view)
+            steps.append(partial(self._sync_ports, view, reads))
+        if _GROUPS in needs:
+            steps.insert(0, partial(self._sync_groups, view, reads))
+        elif _RULES in needs:
+            steps.insert(0, partial(self._sync_rules, view, reads))
+        if _NETWORKS in needs or _PORTS in needs:
+            steps.append(partial(self._sync_networks, view, reads, read=_NETWORKS in needs))
+        self._run_steps(steps, failures)
+        if not failures:
+            self._reads = reads
+        return sorted(needs)
+
+    @staticmethod
+    def _run_steps(steps: Sequence[Callable[[], None]], failures: list[Exception]) -> None:
         for step in steps:
             try:
                 step()
@@ -195,24 +296,46 @@ class NeutronFollower:
         if failures:
             raise failures[0]
 
+    def _stop_unused_dhcp(self, view: ProviderView) -> None:
+        for network_id in view.dhcp:  # first, and without asking the provider
+            if network_id not in view.networks or not self.serve_dhcp:
+                self.dhcp.stop_provider_dhcp(network_id)
+
     def _read_ports(self, view: ProviderView) -> list[Port]:
         """The ports of the networks with plugged vNICs here (theirs, other hosts', DHCP ports)."""
         ids = sorted(view.networks)
         ports = self.neutron.list_ports(network_id=ids) if ids else []
         return [p for p in ports if p.network_id in view.networks]
 
-    def _sync_groups(self, view: ProviderView, ports: list[Port]) -> None:
+    def _sync_groups(self, view: ProviderView, reads: _Reads) -> None:
         """The groups in use here and those the provider now gives the ports here."""
         wanted = set(view.groups)
-        wanted.update(g for p in ports if p.id in view.ports for g in port_groups(p))
-        specs = read_groups(self.neutron, wanted)
+        wanted.update(g for p in reads.ports if p.id in view.ports for g in port_groups(p))
+        specs, reads.members = read_groups_and_members(self.neutron, wanted)
+        reads.groups, reads.specs = wanted | set(specs), specs
         changed = self.security.sync_security_groups(specs, drop_unused=True)
         if changed:
             log.info("security groups changed on the provider or no longer used: %s", ", ".join(changed))
 
-    def _sync_ports(self, view: ProviderView, ports: list[Port]) -> None:
+    def _sync_rules(self, view: ProviderView, reads: _Reads) -> None:
+        """After rules changed (and no member): the groups' rules read again, their members as last
+        read (a group not read before: everything is)."""
+        rules = read_rules(self.neutron, reads.groups & set(reads.specs))
+        if not set(rules) <= set(reads.specs):
+            self._sync_groups(view, reads)
+            return
+        specs = {
+            g: SecurityGroupSpec(rules=rs, member_ips=reads.specs[g].member_ips) for g, rs in rules.items()
+        }
+        reads.specs = specs
+        changed = self.security.sync_security_groups(specs, drop_unused=True)
+        if changed:
+            log.info("security groups changed on the provider: %s", ", ".join(changed))
+
+    def _sync_ports(self, view: ProviderView, reads: _Reads) -> None:
         """The ports' fixed IPs, the networks' router advertisement sources, then the ports'
         groups (after :meth:`_sync_groups` set the groups they name)."""
+        ports = reads.ports
         mine = {p.id: p for p in ports if p.id in view.ports}
         self.security.set_port_addresses({i: port_sources(p) for i, p in mine.items()}, prune=True)
         self.security.set_ra_sources(ra_sources(ports, view.networks), prune=True)
@@ -220,12 +343,14 @@ class NeutronFollower:
         if changed:
             log.info("vNICs re-filtered with their ports' new security groups: %s", ", ".join(changed))
 
-    def _sync_networks(self, view: ProviderView, ports: list[Port]) -> None:
+    def _sync_networks(self, view: ProviderView, reads: _Reads, *, read: bool) -> None:
         ids = sorted(view.networks)
         if not self.serve_dhcp or not ids:
             return
-        networks = {n.id: n for n in self.neutron.list_networks(id=ids) if n.id in view.networks}
-        subnets = self.neutron.list_subnets(network_id=ids)
+        if read:
+            reads.networks = [n for n in self.neutron.list_networks(id=ids) if n.id in view.networks]
+            reads.subnets = self.neutron.list_subnets(network_id=ids)
+        networks = {n.id: n for n in reads.networks}
         failures: list[Exception] = []
         for network_id, use in sorted(view.networks.items()):
             try:
@@ -233,8 +358,8 @@ class NeutronFollower:
                     view,
                     use,
                     networks.get(network_id),
-                    [s for s in subnets if s.network_id == network_id],
-                    [p for p in ports if p.network_id == network_id],
+                    [s for s in reads.subnets if s.network_id == network_id],
+                    [p for p in reads.ports if p.network_id == network_id],
                 )
             except SYNC_ERRORS as exc:
                 failures.append(PlugFailed(f"DHCP on network {network_id}: {exc}"))
@@ -302,12 +427,25 @@ class NeutronFollower:
             self.dhcp.dhcp_port_released(network_id)
 
     # -- the thread ----------------------------------------------------------------------------
+    def _round(self, full: bool) -> None:
+        pending = self._take()
+        if full or pending is None:
+            self.sync_once()
+        elif pending or (self._reads is not None and self._reads.key != self.view().key()):
+            self.sync_changes(pending)
+
     def _run(self) -> None:
         last_error = ""
+        last_full = -math.inf
         while not self._stop.is_set():
-            self._wake.clear()
+            with self._lock:
+                following = self._following
+            now = time.monotonic()
+            full = not following or now - last_full >= self.resync_interval
             try:
-                self.sync_once()
+                self._round(full)
+                if full:
+                    last_full = now
                 if last_error:
                     log.info("sync with the network provider works again")
                 last_error = ""
@@ -316,9 +454,20 @@ class NeutronFollower:
                 level = logging.DEBUG if str(exc) == last_error else logging.WARNING
                 log.log(level, "sync with the network provider: %s", exc)
                 last_error = str(exc)
+                self._reads = None
+                last_full = -math.inf  # the next round is a full one
             except Exception:  # the thread must outlive any one bad round
                 log.exception("sync with the network provider failed")
-            self._wake.wait(self.interval)
+                self._reads = None
+                last_full = -math.inf
+            with self._lock:
+                following = self._following
+            if following and not last_error:
+                timeout = max(0.0, last_full + self.resync_interval - time.monotonic())
+            else:
+                timeout = self.interval
+            self._wake.wait(timeout)
+            self._wake.clear()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="provider-sync", daemon=True)
@@ -330,3 +479,48 @@ class NeutronFollower:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=15)
+
+
+def _merged(a: Changed, b: Changed) -> Changed:
+    def union(x: frozenset[str] | None, y: frozenset[str] | None) -> frozenset[str] | None:
+        return None if x is None or y is None else x | y
+
+    return Changed(
+        union(a.ids, b.ids),
+        union(a.network_ids, b.network_ids),
+        union(a.security_group_ids, b.security_group_ids),
+    )
+
+
+def _touches(values: frozenset[str] | None, here: set[str]) -> bool:
+    """Whether ids the feed named (None: it cannot tell which) may be some of ``here``."""
+    return values is None or bool(values & here)
+
+
+def _needs(changed: dict[str, Changed], reads: _Reads, networks: set[str], mine: set[str]) -> set[str]:
+    """What a round after ``changed`` must reread: ports (of the networks here), groups (their
+    rules and members), rules (the groups' rules alone), networks (and their subnets, for DHCP)."""
+    needs = set()
+    seen_ports = {p.id for p in reads.ports}
+    subnets = {s.id for s in reads.subnets}
+    ports = changed.get("ports")
+    if ports is not None:
+        if _touches(ports.ids, seen_ports) or _touches(ports.network_ids, networks):
+            needs.add(_PORTS)
+        if _touches(ports.ids, reads.members) or _touches(ports.security_group_ids, reads.groups):
+            needs.add(_GROUPS)
+        if _touches(ports.ids, mine):  # a vNIC's port here: its groups may be new ones
+            needs.update((_PORTS, _GROUPS))
+    groups = changed.get("security_groups")
+    if groups is not None and _touches(groups.ids, reads.groups):
+        needs.add(_RULES)
+    rules = changed.get("security_group_rules")
+    if rules is not None and _touches(rules.security_group_ids, reads.groups):
+        needs.add(_RULES)
+    nets = changed.get("networks")
+    if nets is not None and _touches(nets.ids, networks):
+        needs.add(_NETWORKS)
+    subs = changed.get("subnets")
+    if subs is not None and (_touches(subs.ids, subnets) or _touches(subs.network_ids, networks)):
+        needs.add(_NETWORKS)
+    return needs

@@ -115,21 +115,28 @@ def _groups(neutron: NeutronClient, ids: set[str]) -> dict[str, list[SecurityGro
     return {g: _rules(items, g) for g, items in raw.items()}
 
 
-def _members(neutron: NeutronClient, ids: set[str]) -> dict[str, set[str]]:
+def _members(neutron: NeutronClient, ids: set[str]) -> tuple[dict[str, set[str]], set[str]]:
     try:
         ports = neutron.list_ports(security_groups=sorted(ids))
     except BadRequest:
         ports = neutron.list_ports()  # a provider that cannot filter ports by group
     members: dict[str, set[str]] = {g: set() for g in ids}
+    member_ports = set()
     for port in ports:
         for group in set(port.security_groups) & ids:
             members[group].update(port_addresses(port))
-    return members
+            member_ports.add(port.id)
+    return members, member_ports
 
 
 def read_groups(neutron: NeutronClient, ids: Iterable[str]) -> dict[str, SecurityGroupSpec]:
     """The groups ``ids`` the provider has, and the groups their rules refer to, as the host
     applies them: rules (sorted, so that equal groups compare equal) and member addresses."""
+    return read_groups_and_members(neutron, ids)[0]
+
+
+def read_rules(neutron: NeutronClient, ids: Iterable[str]) -> dict[str, list[SecurityGroupRule]]:
+    """The rules of the groups ``ids`` the provider has and of the groups their rules refer to."""
     wanted = set(ids)
     if not wanted:
         return {}
@@ -137,11 +144,23 @@ def read_groups(neutron: NeutronClient, ids: Iterable[str]) -> dict[str, Securit
     referenced = {r.remote_group_id for rs in rules.values() for r in rs if r.remote_group_id} - set(rules)
     if referenced:
         rules.update(_groups(neutron, referenced))
-    members = _members(neutron, set(rules))
-    return {
+    return rules
+
+
+def read_groups_and_members(
+    neutron: NeutronClient, ids: Iterable[str]
+) -> tuple[dict[str, SecurityGroupSpec], set[str]]:
+    """:func:`read_groups`, and the ids of the ports whose addresses are members (what a change of
+    one of those ports may change)."""
+    rules = read_rules(neutron, ids)
+    if not rules:
+        return {}, set()
+    members, member_ports = _members(neutron, set(rules))
+    specs = {
         g: SecurityGroupSpec(rules=rs, member_ips=sorted(members[g], key=lambda a: (":" in a, a)))
         for g, rs in rules.items()
     }
+    return specs, member_ports
 
 
 def dhcp_spec(

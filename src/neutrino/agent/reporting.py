@@ -12,13 +12,20 @@ but for new flood entries). The first round after a start also removes entries a
 peers gone since. An address no host can be reached at (loopback, link-local, multicast, unspecified,
 reserved, or this host's own) is never a peer: flooding there would loop back into this host or go
 nowhere. A real Neutron takes no reports; peers are still learned from it.
+
+With the provider's change feed (:mod:`~neutrino.agent.change_feed`; the reporter is its subscriber)
+the agents are read when the feed says they changed (an agent appeared, left, stopped or started
+reporting, or moved its tunnel address) instead of after every report; a full read still comes
+every ``resync_interval`` seconds.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -32,6 +39,7 @@ from neutrino.agent.state import HostStore
 from neutrino.agent.vnic.base import VnicDriver
 from neutrino.neutron_client import (
     AgentReport,
+    Changes,
     NeutronClient,
     NeutronClientError,
     NotFound,
@@ -112,6 +120,7 @@ class Reporter:
         interval: float = 30,
         *,
         routers: L3Routers | None = None,
+        resync_interval: float = 300,
     ) -> None:
         self.neutron = neutron
         self.identity = identity
@@ -121,14 +130,29 @@ class Reporter:
         self.dhcp = dhcp
         self.routers = routers
         self.interval = interval
+        self.resync_interval = resync_interval
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._feed = False  # peers are read when the change feed says the agents changed
+        self._peers_due = False
         self._thread: threading.Thread | None = None
         self._pruned = False  # the first round after a start removes what a previous run left
         self._refused: set[str] = set()  # peer addresses refused and logged already
         self.reports_supported = True  # False against a provider without agent-reports (real Neutron)
 
-    def report_once(self) -> None:
-        """One round; raises what the provider or the network raised."""
+    # -- the change feed (called in the feed reader's thread) --------------------------------------
+    def feed_changed(self, changes: Changes) -> None:
+        self._feed = True
+        if changes.changed is None or "agents" in changes.changed:
+            self._peers_due = True
+            self._wake.set()
+
+    def feed_unavailable(self) -> None:
+        self._feed = False
+
+    def report_once(self, *, peers: bool = True) -> None:
+        """One round (the report, then the peers unless ``peers`` is False); raises what the provider
+        or the network raised."""
         reports, reported_down = self.reports()
         if self.reports_supported:
             try:
@@ -139,6 +163,13 @@ class Reporter:
                 # a real Neutron has no agent-reports; its own agents still tell us the peers
                 log.info("the network provider takes no agent reports; only learning peers from it")
                 self.reports_supported = False
+        if peers:
+            self.read_peers(reports)
+
+    def read_peers(self, reports: dict[str, AgentReport] | None = None) -> None:
+        """Learn the peers from the agents the provider lists (one read per tunnelling agent type)."""
+        if reports is None:
+            reports = self.reports()[0]
         peers: set[str] = set()
         for report in reports.values():
             tunnels = report.configurations.get("tunnel_types")
@@ -252,12 +283,25 @@ class Reporter:
 
     # -- the thread ------------------------------------------------------------------------------
     def _run(self) -> None:
+        next_report = 0.0
+        last_peers = -math.inf
         while not self._stop.is_set():
+            self._wake.clear()
+            now = time.monotonic()
             try:
-                self.report_once()
+                if now >= next_report:
+                    next_report = now + self.interval
+                    resync = now - last_peers >= self.resync_interval
+                    self.report_once(peers=not self._feed or resync)
+                    if not self._feed or resync:
+                        last_peers, self._peers_due = now, False
+                if self._peers_due:
+                    self._peers_due = False
+                    self.read_peers()
+                    last_peers = now
             except (NeutronClientError, ValueError) as exc:
                 log.warning("report to the network provider failed: %s", exc)
-            self._stop.wait(self.interval)
+            self._wake.wait(max(0.0, next_report - time.monotonic()))
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="provider-reporter", daemon=True)
@@ -266,5 +310,6 @@ class Reporter:
     def stop(self) -> None:
         """Stop the thread (the client stays open: its owner closes it)."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=15)

@@ -98,7 +98,24 @@ class AgentSettings(BaseSettings):
         default=1 << 20, gt=0, description="the largest request body taken (else 413)"
     )
     sync_interval: float = Field(
-        default=2, gt=0, description="seconds between syncs of security groups and DHCP with the provider"
+        default=2,
+        gt=0,
+        description="seconds between syncs with a provider without a change feed (a real Neutron)",
+    )
+    change_feed: bool = Field(
+        default=True,
+        description="follow the provider's change feed when it has one (False: poll every sync_interval)",
+    )
+    resync_interval: float = Field(
+        default=300,
+        gt=0,
+        description="seconds between full syncs with a provider whose change feed the agent follows",
+    )
+    feed_wait: float = Field(
+        default=120,
+        gt=0,
+        le=300,
+        description="seconds one long poll of the provider's change feed waits for a change",
     )
     provider_dhcp: bool = Field(
         default=True, description="serve DHCP on provider networks (False: the provider's own DHCP agents do)"

@@ -23,10 +23,12 @@ Results are frozen dataclasses (``resources``), requests typed objects whose uns
 """
 
 from neutrino.neutron_client.client import (
+    CHANGES_EXTENSION,
     REPORT_EXTENSION,
     ROUTER_INTERFACE,
+    Changed,
+    Changes,
     Filter,
-    L3Changes,
     NeutronClient,
     PortResult,
 )
@@ -112,7 +114,9 @@ __all__ = [
     "Forbidden",
     "InvalidEndpoint",
     "KeystoneError",
-    "L3Changes",
+    "CHANGES_EXTENSION",
+    "Changed",
+    "Changes",
     "Network",
     "NetworkAgent",
     "NetworkCreate",

@@ -53,17 +53,32 @@ REPORT_PATH = "agent-reports"
 REPORT_EXTENSION = "neutrino-agent-report"
 #: The ``device_owner`` of a router's interface ports (``device_id``: the router).
 ROUTER_INTERFACE = "network:router_interface"
-#: Neutrino's wake-up channel of L3 agents (extension ``neutrino-l3-changes``).
-L3_CHANGES_PATH = "l3-changes"
+#: Neutrino's change feed (extension :data:`CHANGES_EXTENSION`).
+CHANGES_PATH = "changes"
+CHANGES_EXTENSION = "neutrino-changes"
 
 
 @dataclass(frozen=True)
-class L3Changes:
-    """Neutrino's routing change token, and the kinds of change since the one asked about
-    (``routers``, ``floatingips``, ``networks``, ``subnets``, ``l3_agents``; None: unknown)."""
+class Changed:
+    """What changed of one kind: the resources' ids (None: too many to list, any may have), and
+    what they belong to now where the provider tells (None: it cannot, any may)."""
 
-    token: str
-    changed: frozenset[str] | None = None
+    ids: frozenset[str] | None = None
+    network_ids: frozenset[str] | None = frozenset()
+    security_group_ids: frozenset[str] | None = frozenset()
+
+
+@dataclass(frozen=True)
+class Changes:
+    """An answer of Neutrino's change feed: the new cursor and, per kind (the collection:
+    ``ports``, ``security_group_rules``, ``agents``, ``l3_agents``...), what changed after the
+    cursor asked about; ``changed`` None when it cannot be told (everything may have)."""
+
+    cursor: str
+    changed: dict[str, Changed] | None = None
+
+    def kinds(self) -> frozenset[str] | None:
+        return None if self.changed is None else frozenset(self.changed)
 
 
 @dataclass(frozen=True)
@@ -258,21 +273,33 @@ class NeutronClient:
             for item in _items(self._transport.checked("GET", path), "agents", path)
         ]
 
-    def l3_changes(self, after: str | None = None, wait: float = 0) -> L3Changes:
-        """Neutrino's change token of routing (extension ``neutrino-l3-changes``): answered once it
-        differs from ``after``, or after ``wait`` seconds (the provider caps it), with the kinds of
-        change since ``after`` (None: cannot be told). ``NotFound`` from a provider without the
-        extension."""
-        params: dict[str, str | list[str]] = {"wait": str(wait)}
+    def changes(self, after: str | None = None, wait: float = 0) -> Changes:
+        """Neutrino's change feed (``GET /v2.0/changes``): answered once something changed after the
+        cursor ``after`` or ``wait`` seconds passed (the provider caps it), with what changed.
+        ``NotFound`` from a provider without the extension (a real Neutron)."""
+        params: dict[str, str | list[str]] = {"wait": f"{wait:g}"}
         if after is not None:
             params["after"] = after
-        data = self._transport.checked("GET", L3_CHANGES_PATH, params=params)
-        answer = _member(data, "l3_changes", L3_CHANGES_PATH)
-        token, changed = answer.get("token"), answer.get("changed")
-        if not isinstance(token, str):
-            raise BadResponse(f"GET {L3_CHANGES_PATH}: the answer has no token")
-        kinds = frozenset(str(k) for k in changed) if isinstance(changed, list) else None
-        return L3Changes(token, kinds)
+        read_timeout = max(self.endpoint.read_timeout, wait + self.endpoint.read_timeout)
+        data = self._transport.checked("GET", CHANGES_PATH, params=params, read_timeout=read_timeout)
+        answer = _member(data, "changes", CHANGES_PATH)
+        cursor, changed = answer.get("cursor"), answer.get("changed")
+        if not isinstance(cursor, str):
+            raise BadResponse(f"GET {CHANGES_PATH}: the answer has no cursor")
+        if not isinstance(changed, dict):
+            return Changes(cursor, None)
+        return Changes(
+            cursor,
+            {
+                str(kind): Changed(
+                    _id_set(detail, "ids"),
+                    _id_set(detail, "network_ids"),
+                    _id_set(detail, "security_group_ids"),
+                )
+                for kind, detail in changed.items()
+                if isinstance(detail, dict)
+            },
+        )
 
     # --- agents -----------------------------------------------------------------------------------
 
@@ -287,6 +314,14 @@ class NeutronClient:
         if not isinstance(data, dict):
             raise BadResponse(f"POST {REPORT_PATH}: the answer is not an object")
         return AgentReportAnswer.from_json(data)
+
+
+def _id_set(detail: JsonObject, key: str) -> frozenset[str] | None:
+    """A list of ids of a change feed answer; absent: none; null (or not a list): unknown."""
+    if key not in detail:
+        return frozenset()
+    value = detail[key]
+    return frozenset(str(v) for v in value) if isinstance(value, list) else None
 
 
 def _objects(data: object, key: str) -> list[JsonObject]:

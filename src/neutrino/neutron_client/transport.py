@@ -142,8 +142,10 @@ class Transport:
         path: str,
         body: dict[str, object] | None = None,
         params: dict[str, str | list[str]] | None = None,
+        read_timeout: float | None = None,
     ) -> Answer:
-        """One request; an error for no answer, a 401 or an answer that is not JSON, else status and data."""
+        """One request; an error for no answer, a 401 or an answer that is not JSON, else status and data.
+        ``read_timeout`` replaces the endpoint's for this request (a long poll)."""
         url = path
         try:
             url = self.url(path)
@@ -154,7 +156,7 @@ class Transport:
                 params=params,
                 raise_exc=False,
                 authenticated=self._auth is not None,
-                timeout=(self.endpoint.connect_timeout, self.endpoint.read_timeout),
+                timeout=(self.endpoint.connect_timeout, read_timeout or self.endpoint.read_timeout),
                 connect_retries=self.endpoint.connect_retries,
                 headers={"Accept": "application/json"},
                 log=False,
@@ -179,9 +181,10 @@ class Transport:
         path: str,
         body: dict[str, object] | None = None,
         params: dict[str, str | list[str]] | None = None,
+        read_timeout: float | None = None,
     ) -> object:
         """The data of a successful answer; an error answer raises its category's error."""
-        answer = self.call(method, path, body, params)
+        answer = self.call(method, path, body, params, read_timeout)
         if answer.status >= 400:
             kind, message = neutron_error(answer.data)
             shown = urlsplit(path).path.removeprefix("/v2.0/") if "://" in path else path

@@ -8,6 +8,8 @@ The lead's ``neutrino up`` calls both, in that order, with one :class:`ProviderS
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from neutrino.http_input import Boundary, Scope
 from neutrino.login_throttle import LoginThrottle, ThrottleLimits
 from neutrino.private_files import private_dir, private_sqlite
 from neutrino.provider import errors
+from neutrino.provider.api.changes import AgentWatch, ChangeFeed, database_resolver, fan_out
 from neutrino.provider.backends import Backend, build_backend
 from neutrino.provider.context import RequestContext
 from neutrino.provider.identity.service import IdentityService
@@ -77,6 +80,7 @@ class ProviderState:
     issuer: TokenIssuer
     identity: IdentityService
     backend: Backend
+    feed: ChangeFeed
     services: dict[str, Any] = field(default_factory=dict)
 
     def context_of(self, request: Request) -> RequestContext:
@@ -115,9 +119,42 @@ def boundary_fault(scope: Scope, status: int, message: str) -> tuple[bytes, str]
     return bytes(JSONResponse(body).body), "application/json"
 
 
+def _close_feed_on_exit(feed: ChangeFeed) -> Any:
+    """Make SIGTERM and SIGINT end the change feed's pending waits before anything else; returns what
+    undoes it.
+
+    NOTE: uvicorn waits for every request in progress before it runs the lifespan's shutdown, and a
+    change feed wait may last minutes; its signal handler (installed before the lifespan starts) is
+    chained after ours. Only the main thread takes signals: servers run in threads end their waits
+    at the lifespan's shutdown, or when they time out."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def handler(sig: int, frame: Any) -> None:
+        feed.close()
+        before = previous[signal.Signals(sig)]
+        if callable(before):
+            before(sig, frame)
+        elif before == signal.SIG_DFL:  # not served by uvicorn: die as the signal says
+            signal.signal(sig, before)
+            signal.raise_signal(sig)
+
+    for sig in previous:
+        signal.signal(sig, handler)
+
+    def restore() -> None:
+        for sig, before in previous.items():
+            if signal.getsignal(sig) is handler:
+                signal.signal(sig, before)
+
+    return restore
+
+
 def create_app(settings: ProviderSettings) -> Starlette:
     """The provider's ASGI app. The database must have been bootstrapped (see :func:`bootstrap`)."""
     from neutrino.provider.api.agents import AgentService, report_route
+    from neutrino.provider.api.changes import routes as change_routes
     from neutrino.provider.api.floatingips import FloatingIpService
     from neutrino.provider.api.networks import NetworkService
     from neutrino.provider.api.ports import PortService
@@ -140,14 +177,19 @@ def create_app(settings: ProviderSettings) -> Starlette:
         max_failures_per_address=settings.login_max_failures_per_address,
         window_seconds=settings.login_failure_window,
     )
+    feed = ChangeFeed(database_resolver(db))
     state = ProviderState(
         settings=settings,
         db=db,
         issuer=issuer,
         identity=IdentityService(db, issuer, settings.token_ttl_seconds, LoginThrottle(limits)),
-        backend=build_backend(settings, db),
+        backend=build_backend(settings, db, feed.note),
+        feed=feed,
     )
-    routes: list[BaseRoute] = [*version_routes(), *identity_routes()]
+    # after a commit: the backend first (the builtin one schedules routers), then the change feed
+    changed = fan_out(state.backend.changed, feed.note)
+    watch = AgentWatch(db, feed, settings.agent_down_time, settings.agent_watch_interval)
+    routes: list[BaseRoute] = [*version_routes(), *identity_routes(), *change_routes(feed, state.context_of)]
     services = (
         NetworkService,
         SubnetService,
@@ -162,8 +204,8 @@ def create_app(settings: ProviderSettings) -> Starlette:
     for service_class in services:
         service = service_class(settings)
         state.services[service.collection] = service
-        routes.extend(Controller(service, db, state.context_of, state.backend.changed).routes())
-    routes.extend(tag_routes(state.services, db, state.context_of, state.backend.changed))
+        routes.extend(Controller(service, db, state.context_of, changed).routes())
+    routes.extend(tag_routes(state.services, db, state.context_of, changed))
     routes.extend(QuotaRoutes(db, settings, state.context_of).routes())
     routes.append(report_route(state.services["agents"], db, state.context_of))
     backend_routes = getattr(state.backend, "routes", None)  # e.g. the builtin backend's L3 agents
@@ -173,9 +215,14 @@ def create_app(settings: ProviderSettings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         state.backend.start()
+        watch.start()
+        restore = _close_feed_on_exit(feed)
         try:
             yield
         finally:
+            restore()
+            feed.close()
+            watch.stop()
             state.backend.stop()
             db.dispose()
 

@@ -105,6 +105,9 @@ class ProviderSettings(BaseSettings):
     #: builtin backend: seconds between two passes of the L3 scheduler's check (routers of agents
     #: that are not alive move to live ones; routers without an agent get one).
     l3_schedule_interval: float = Field(default=10.0, gt=0)
+    #: Seconds between two looks at the agents for the change feed (an agent that appeared, left,
+    #: stopped or started reporting, or moved its tunnel address: the agents' VXLAN peers).
+    agent_watch_interval: float = Field(default=2.0, gt=0)
 
     @model_validator(mode="after")
     def _check_ovn(self) -> Self:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from neutrino.neutron_client import Credentials, Endpoint, L3Changes, NeutronClient
+from neutrino.neutron_client import Changed, Changes, Credentials, Endpoint, NeutronClient
 from tests.integration.provider.conftest import Api
 from tests.integration.provider.l3_helpers import add_interface, external, port, remove_interface, router
 from tests.integration.provider.server import ADMIN_PASSWORD, RunningProvider, running_provider
@@ -62,7 +62,7 @@ def test_routers_go_to_live_agents_that_reach_their_gateway_and_move_when_one_di
 ) -> None:
     running, api = l3
     aliases = {e["alias"] for e in api.ok(api.c.get("/v2.0/extensions"))["extensions"]}
-    assert {"l3_agent_scheduler", "neutrino-l3-changes", "router"} <= aliases
+    assert {"l3_agent_scheduler", "neutrino-changes", "router"} <= aliases
     ext, _ = external(api)
     physical = api.network(**{"router:external": True, "provider:network_type": "flat",
                               "provider:physical_network": "public"})  # fmt: skip
@@ -185,7 +185,9 @@ def test_manual_scheduling_floating_ip_status_and_the_sdk(l3_by_hand: tuple[Runn
         conn.close()
 
 
-def test_the_change_token_moves_with_routing_changes(l3_by_hand: tuple[RunningProvider, Api]) -> None:
+def test_routing_changes_and_scheduling_are_in_the_change_feed(
+    l3_by_hand: tuple[RunningProvider, Api],
+) -> None:
     running, api = l3_by_hand
     client = NeutronClient(
         Endpoint(
@@ -194,24 +196,21 @@ def test_the_change_token_moves_with_routing_changes(l3_by_hand: tuple[RunningPr
         )
     )
     try:
-        first = client.l3_changes()
-        token = first.token
-        assert first.changed is None  # no token asked about: anything may have changed
-        # nothing changed: the wait runs out
-        assert client.l3_changes(after=token, wait=0.2) == L3Changes(token, frozenset())
-        got: list[L3Changes] = []
-        waiter = threading.Thread(target=lambda: got.append(client.l3_changes(after=token, wait=2)))
-        started = time.monotonic()
+        cursor = client.changes().cursor
+        got: list[Changes] = []
+        waiter = threading.Thread(target=lambda: got.append(client.changes(after=cursor, wait=5)))
         waiter.start()
         time.sleep(0.2)
-        router(api)
-        waiter.join(5)
-        assert got and got[0].token != token and time.monotonic() - started < 1.9  # woken by the change
-        assert got[0].changed == {"routers"}
-        assert client.l3_changes(after="another-process-7").changed is None
+        made = router(api)
+        waiter.join(10)
+        assert got and got[0].cursor != cursor  # woken by the change
+        assert got[0].changed == {"routers": Changed(frozenset({made["id"]}))}
         agent = report(api, "host-a")
         ext, _ = external(api)
+        cursor = client.changes().cursor
         r = router(api, external_gateway_info={"network_id": ext["id"]})
+        changed = client.changes(after=cursor).changed
+        assert changed is not None and changed["l3_agents"].ids == {r["id"]}  # scheduled to host-a
         assert [x.id for x in client.list_l3_agent_routers(agent["id"])] == [r["id"]]
         assert [x.host for x in client.list_router_l3_agents(r["id"])] == ["host-a"]
     finally:

@@ -339,7 +339,7 @@ def test_the_backend_is_told_and_lists_the_extensions(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     backend = RecordingBackend()
-    monkeypatch.setattr("neutrino.provider.app.build_backend", lambda settings, db: backend)
+    monkeypatch.setattr("neutrino.provider.app.build_backend", lambda settings, db, notify: backend)
     with running_provider(database_url, tmp_path) as provider, provider.admin() as client:
         api = Api(client)
         aliases = {e["alias"] for e in api.ok(api.c.get("/v2.0/extensions"))["extensions"]}

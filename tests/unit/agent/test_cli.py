@@ -92,7 +92,7 @@ def test_every_scalar_argument_reaches_the_settings(tmp_path: Path) -> None:
         "--data-dir", str(tmp_path), "--token", "t", "--firewall", "none", "--ovs-db", "unix:/x.sock",
         "--ovs-datapath-type", "netdev", "--integration-bridge", "br-vm", "--provider-url", "http://p:9696", "--provider-auth-url", "http://k/v3",
         "--provider-username", "u", "--provider-password", "pw", "--provider-project", "p",
-        "--provider-domain", "d", "--provider-ca-file", "/etc/pki/p.pem", "--report-interval", "5", "--sync-interval", "0.5", "--underlay-dev", "eth1", "--underlay-mtu", "9000", "--vxlan-port", "8472",
+        "--provider-domain", "d", "--provider-ca-file", "/etc/pki/p.pem", "--report-interval", "5", "--sync-interval", "0.5", "--resync-interval", "60", "--feed-wait", "30", "--no-change-feed", "--underlay-dev", "eth1", "--underlay-mtu", "9000", "--vxlan-port", "8472",
         "--netns-prefix", "x-", "--host-name", "h", "--vm-backend", "netns", "--host-net", "memory",
         "--tunnel-ip", "192.0.2.1", "--listen", "unix:/a.sock", "--ovs-rundir", "/r/ovs",
         "--ovn-remote", "tcp:192.0.2.9:6642", "--ovn-encap-ip", "192.0.2.1", "--ovn-encap-type", "vxlan",
@@ -120,6 +120,7 @@ def test_every_scalar_argument_reaches_the_settings(tmp_path: Path) -> None:
         0.5,
         "br-vm",
     )
+    assert (settings.resync_interval, settings.feed_wait, settings.change_feed) == (60, 30, False)
     assert (settings.ovs_rundir, settings.ovn_rundir) == (Path("/r/ovs"), Path("/r/ovn"))
     assert (settings.ovn_remote, settings.ovn_encap_ip, settings.ovn_encap_type) == (
         "tcp:192.0.2.9:6642", "192.0.2.1", "vxlan")  # fmt: skip
@@ -183,9 +184,14 @@ def test_an_ssl_southbound_needs_the_chassis_pki_and_each_file_must_exist(tmp_pa
         AgentSettings(ovn_remote="tcp:192.0.2.9:6642,ssl:192.0.2.10:6642", ovn_encap_ip="192.0.2.1")
 
 
-def test_the_sync_interval_defaults_to_two_seconds_and_dhcp_may_be_left_to_the_provider() -> None:
+def test_the_sync_intervals_default_and_dhcp_may_be_left_to_the_provider() -> None:
     settings = AgentSettings(token="t")  # type: ignore[arg-type]
-    assert settings.sync_interval == 2 and settings.provider_dhcp is True
+    # polling a provider without a change feed every 2 s; with one, a full resync every 5 minutes
+    assert (settings.sync_interval, settings.resync_interval, settings.feed_wait) == (2, 300, 120)
+    assert settings.change_feed is True
+    assert settings.provider_dhcp is True
+    with pytest.raises(ValidationError, match="feed_wait"):
+        AgentSettings(token="t", feed_wait=301)  # type: ignore[arg-type]
     off = cli.settings_from_args(parse("--token", "t", "--no-provider-dhcp"))
     assert isinstance(off, AgentSettings) and off.provider_dhcp is False
 

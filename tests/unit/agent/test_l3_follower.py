@@ -1,13 +1,14 @@
 """The L3 agent against a canned provider (in-process transport, no token): it reports an L3
 agent, reads the routers scheduled to it and what they need, builds them on the in-memory host,
 reports their ports and floating IPs; a router that is down is removed and its ports reported
-DOWN; a provider without the change token is polled."""
+DOWN; the change feed's kinds decide what is reread, and a provider without the feed is polled."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from neutrino.agent.change_feed import FeedReader
 from neutrino.agent.datapath.memory import MemoryNet
 from neutrino.agent.datapath.router import RouterNamespaces
 from neutrino.agent.identity import HostIdentity
@@ -16,7 +17,7 @@ from neutrino.agent.l3_routers import L3Routers
 from neutrino.agent.state import HostStore, StateFile
 from neutrino.agent.vnic.base import DriverContext
 from neutrino.agent.vnic.linux_bridge import LinuxBridgeDriver
-from neutrino.neutron_client import Endpoint, NeutronClient
+from neutrino.neutron_client import Changed, Changes, Endpoint, NeutronClient
 from tests.support.canned import Canned
 from tests.support.neutron_transport import Call, CannedAdapter
 
@@ -29,7 +30,7 @@ class Provider:
     def __init__(self) -> None:
         self.admin_state_up = True
         self.reports: list[dict[str, Any]] = []
-        self.changes = True  # has the neutrino-l3-changes extension
+        self.changes = True  # has the neutrino-changes extension
 
     def __call__(self, call: Call) -> Canned:  # noqa: C901 (one branch per call)
         path = call.path.removeprefix("/v2.0/")
@@ -70,8 +71,8 @@ class Provider:
                 {"id": "f1", "floating_ip_address": "203.0.113.9", "floating_network_id": EXT, "router_id": R,
                  "port_id": "vm", "fixed_ip_address": "10.0.1.7", "status": "DOWN"},
             ]})  # fmt: skip
-        if path == "l3-changes" and self.changes:
-            return Canned(200, {"l3_changes": {"token": "t-1"}})
+        if path == "changes" and self.changes:
+            return Canned(200, {"changes": {"cursor": "e-1", "changed": None}})
         return Canned(404, {"NeutronError": {"type": "HTTPNotFound", "message": path, "detail": ""}})
 
 
@@ -119,15 +120,21 @@ def test_a_round_builds_the_routers_scheduled_here_and_reports_them(tmp_path: Pa
     ]
 
 
-def test_the_change_token_and_its_absence(tmp_path: Path) -> None:
+def test_the_change_feed_and_its_absence(tmp_path: Path) -> None:
     provider = Provider()
     _, follower = make(tmp_path, provider)
-    assert follower._wait_for_change(None) == ("t-1", None, True)
-    assert follower._wait_for_change("t-1") == ("t-1", None, False)
+    reader = FeedReader(follower.neutron, wait=0.01)
+    reader.subscribe(follower)
+    assert reader.read_once() == Changes("e-1", None)  # the first answer: anything may have changed
+    assert follower._following and follower._pending is None
+    follower._pending = frozenset()
+    follower.feed_changed(Changes("e-2", {"ports": Changed(frozenset({"p1"}))}))
+    assert follower._pending == frozenset()  # nothing an L3 agent applies
+    follower.feed_changed(Changes("e-3", {"floatingips": Changed(frozenset({"f1"})), "ports": Changed()}))
+    assert follower._pending == {"floatingips"}
     provider.changes = False
-    follower.sync_interval = 0.01
-    assert follower._wait_for_change("t-1") == ("", None, True)  # no token: read every sync interval
-    assert follower._wait_for_change("") == ("", None, True)
+    assert reader.read_once() is None and reader.available is False
+    assert not follower._following  # no feed: read every sync interval
 
 
 def test_after_a_floating_ip_change_only_floating_ips_are_read(tmp_path: Path) -> None:

@@ -50,13 +50,13 @@ EXTENSIONS: tuple[tuple[str, str, str], ...] = (
     ("ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway"),
     ("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
     ("l3_agent_scheduler", "L3 Agent Scheduler", "Schedule routers among l3 agents"),
-    ("neutrino-l3-changes", "Neutrino L3 changes", "L3 agents wait for routing changes (GET /v2.0/l3-changes)."),
+    ("neutrino-changes", "Neutrino change feed", "Agents wait for what changed after a cursor instead of polling (GET /v2.0/changes)."),
 )  # fmt: skip
 
 #: Extensions listed only when the backend implements them (see the module's docstring).
 ROUTING_EXTENSIONS = frozenset({"external-net", "router", "ext-gw-mode", "extraroute"})
 #: Extensions of one backend's datapath: listed only when the backend names them in ``extensions``.
-BACKEND_EXTENSIONS = frozenset({"l3_agent_scheduler", "neutrino-l3-changes"})
+BACKEND_EXTENSIONS = frozenset({"l3_agent_scheduler"})
 
 RESOURCES = (("network", "networks"), ("subnet", "subnets"), ("port", "ports"),
              ("security_group", "security-groups"), ("security_group_rule", "security-group-rules"),

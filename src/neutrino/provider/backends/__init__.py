@@ -12,7 +12,7 @@ work for the lifetime of the app (:meth:`Backend.start` / :meth:`Backend.stop`, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -40,12 +40,15 @@ class Backend(Protocol):
 # own (the builtin backend's ``l3_agent_scheduler``).
 
 
-def build_backend(settings: ProviderSettings, db: Database) -> Backend:
-    """The backend ``settings.backend`` names."""
+def build_backend(
+    settings: ProviderSettings, db: Database, notify: Callable[[str, Sequence[str]], None]
+) -> Backend:
+    """The backend ``settings.backend`` names; ``notify(kind, ids)`` notes in the change feed what it
+    changes on its own (the builtin L3 scheduler's router moves)."""
     if settings.backend == "ovn":
         from neutrino.provider.backends.ovn.backend import OvnBackend
 
         return OvnBackend(settings, db)
     from neutrino.provider.backends.builtin import BuiltinBackend
 
-    return BuiltinBackend(settings, db)
+    return BuiltinBackend(settings, db, notify)

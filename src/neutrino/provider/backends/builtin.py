@@ -2,8 +2,9 @@
 
 Its datapath for routing is the host agents' (legacy L3 agents: a router is a namespace on one
 host): :class:`~neutrino.provider.backends.l3_scheduler.L3Scheduler` places each router on a live L3 agent
-as routers change and in a thread (failover), the ``l3_agent_scheduler`` routes show where, and
-every change an L3 agent may care about moves the token agents wait on (``/v2.0/l3-changes``).
+as routers change and in a thread (failover), the ``l3_agent_scheduler`` routes show where; the
+agents learn of changes from the provider's change feed (``/v2.0/changes``), where the scheduler
+notes the routers it moves.
 """
 
 from __future__ import annotations
@@ -23,15 +24,18 @@ from neutrino.provider.store.db import Database
 
 log = logging.getLogger(__name__)
 
-#: collections whose changes an L3 agent may have to apply
-L3_COLLECTIONS = frozenset({"routers", "floatingips", "networks", "subnets"})
+
+def _ignore(kind: str, ids: Sequence[str]) -> None:
+    pass
 
 
 class BuiltinBackend:
-    extensions = ROUTING_EXTENSIONS | {"l3_agent_scheduler", "neutrino-l3-changes"}
+    extensions = ROUTING_EXTENSIONS | {"l3_agent_scheduler"}
 
-    def __init__(self, settings: ProviderSettings, db: Database) -> None:
-        self.scheduler = L3Scheduler(settings, db)
+    def __init__(
+        self, settings: ProviderSettings, db: Database, notify: Callable[[str, Sequence[str]], None] = _ignore
+    ) -> None:
+        self.scheduler = L3Scheduler(settings, db, notify)
 
     def start(self) -> None:
         self.scheduler.start()
@@ -40,14 +44,12 @@ class BuiltinBackend:
         self.scheduler.stop()
 
     def changed(self, collection: str, resource_ids: Sequence[str]) -> None:
-        if collection not in L3_COLLECTIONS:
+        if collection != "routers":
             return
         try:
-            if collection == "routers":
-                self.scheduler.schedule(resource_ids)
+            self.scheduler.schedule(resource_ids)
         except Exception:  # the write is the truth; the scheduler's thread tries again
             log.exception("scheduling routers %s failed", ", ".join(resource_ids))
-        self.scheduler.changes.bump(collection)
 
     def routes(
         self,
@@ -55,7 +57,7 @@ class BuiltinBackend:
         db: Database,
         context_of: Callable[[Request], RequestContext],
     ) -> list[Route]:
-        """The ``l3_agent_scheduler`` and ``neutrino-l3-changes`` routes."""
+        """The ``l3_agent_scheduler`` routes."""
         from neutrino.provider.backends.l3_agents import L3AgentRoutes
 
         return L3AgentRoutes(services, db, context_of, self.scheduler).routes()

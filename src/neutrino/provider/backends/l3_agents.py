@@ -6,17 +6,12 @@
   ``RouterHostedByL3Agent`` when another agent does); ``DELETE /v2.0/agents/{id}/l3-routers/{R}``:
   no longer (409 ``RouterNotHostedByL3Agent``); the scheduler places it again at its next check.
 
-And Neutrino's ``neutrino-l3-changes``, the L3 agents' wake-up: ``GET /v2.0/l3-changes?after=T&wait=S``
-answers ``{"l3_changes": {"token": T2, "changed": [...]}}`` as soon as the token differs from ``T``
-(at once without ``after``), or after ``S`` seconds (at most :data:`MAX_WAIT`) with the same token;
-``changed`` lists the kinds of change since ``T`` (``routers``, ``floatingips``, ``networks``,
-``subnets``, ``l3_agents``), null when that cannot be told (everything may have changed). An agent
-then reads what it needs with the calls above and the ordinary ones. All admin only, as in Neutron.
+The L3 agents wait for routing changes on the provider's change feed (``GET /v2.0/changes``):
+scheduling a router here notes it there (kind ``l3_agents``). All admin only, as in Neutron.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -33,10 +28,6 @@ from neutrino.provider.backends.l3_scheduler import L3_AGENT_TYPE, L3Scheduler, 
 from neutrino.provider.context import RequestContext
 from neutrino.provider.store import tables as t
 from neutrino.provider.store.db import Database, UnitOfWork
-
-#: the longest ``wait`` of ``GET /v2.0/l3-changes`` (a pending wait delays the server's shutdown)
-MAX_WAIT = 2.0
-POLL = 0.02
 
 
 class L3AgentRoutes:
@@ -63,7 +54,6 @@ class L3AgentRoutes:
             Route(
                 "/v2.0/agents/{id}/l3-routers/{router_id}", guarded(self.remove_router), methods=["DELETE"]
             ),
-            Route("/v2.0/l3-changes", guarded(self.changes), methods=["GET"]),
         ]
 
     def _admin(self, request: Request, action: str) -> RequestContext:
@@ -142,7 +132,7 @@ class L3AgentRoutes:
                 if current is None:
                     bind(uow, router_id, live[agent_id])
                 uow.commit()
-            self.scheduler.changes.bump("l3_agents")
+            self.scheduler.notify("l3_agents", [router_id])
 
         await run_in_threadpool(work)
         return JSONResponse(None, status_code=201)  # Neutron's answer: null
@@ -162,22 +152,7 @@ class L3AgentRoutes:
                     raise errors.RouterNotHostedByL3Agent(router_id=router_id, agent_id=agent_id)
                 bind(uow, router_id, None)
                 uow.commit()
-            self.scheduler.changes.bump("l3_agents")
+            self.scheduler.notify("l3_agents", [router_id])
 
         await run_in_threadpool(work)
         return Response(status_code=204)
-
-    async def changes(self, request: Request) -> Response:
-        self._admin(request, "get_l3-changes")
-        after = request.query_params.get("after")
-        try:
-            wait = min(max(float(request.query_params.get("wait", "0")), 0.0), MAX_WAIT)
-        except ValueError:
-            raise errors.InvalidAttribute(attr="wait", reason="not a number of seconds") from None
-        changes = self.scheduler.changes
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait
-        while after is not None and changes.token == after and loop.time() < deadline:
-            await asyncio.sleep(POLL)
-        token = changes.token
-        return JSONResponse({"l3_changes": {"token": token, "changed": changes.since(after)}})

@@ -13,16 +13,15 @@ When a router's host changes, its ports get ``binding:host_id`` = the new host (
 learn its tunnel address as they learn every agent's) and status DOWN, and its floating IPs DOWN,
 until the new host's agent reports them in place.
 
-:class:`Changes` is the wake-up channel of the agents (``GET /v2.0/l3-changes``): a token that
-moves whenever something an L3 agent applies may have changed.
+Each move is noted in the provider's change feed (kind ``l3_agents``, the routers moved): the L3
+agents wait on it (``GET /v2.0/changes``, :mod:`neutrino.provider.api.changes`).
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,37 +40,6 @@ log = logging.getLogger(__name__)
 L3_AGENT_TYPE = "L3 agent"
 #: network types whose gateway needs the physical network mapped on the router's host
 PHYSICAL_TYPES = ("flat", "vlan")
-
-
-class Changes:
-    """A token that moves on every change an L3 agent may care about: ``<epoch>-<count>``, the
-    epoch random per process, so a token from before a restart never matches. It also knows
-    which kinds of change came after a token (``routers``, ``floatingips``, ``networks``,
-    ``subnets``, ``l3_agents`` for scheduling), so an agent rereads only those."""
-
-    def __init__(self) -> None:
-        self._epoch = secrets.token_hex(4)
-        self._count = 0
-        self._last: dict[str, int] = {}  # kind -> the count of its last change
-        self._lock = threading.Lock()
-
-    @property
-    def token(self) -> str:
-        return f"{self._epoch}-{self._count}"
-
-    def bump(self, kind: str) -> None:
-        with self._lock:
-            self._count += 1
-            self._last[kind] = self._count
-
-    def since(self, token: str | None) -> list[str] | None:
-        """The kinds changed after ``token``; None when it cannot be told (no token, or one of
-        another process): everything may have."""
-        epoch, _, count = (token or "").partition("-")
-        if epoch != self._epoch or not count.isdigit():
-            return None
-        with self._lock:
-            return sorted(kind for kind, last in self._last.items() if last > int(count))
 
 
 @dataclass(frozen=True)
@@ -232,22 +200,25 @@ class L3Scheduler:
     """Schedules routers as they change and, in a thread, every ``l3_schedule_interval`` seconds
     (routers of agents no longer alive move; routers left without an agent get one)."""
 
-    def __init__(self, settings: ProviderSettings, db: Database) -> None:
+    def __init__(
+        self, settings: ProviderSettings, db: Database, notify: Callable[[str, Sequence[str]], None]
+    ) -> None:
         self.db = db
         self.down_time = timedelta(seconds=settings.agent_down_time)
         self.interval = settings.l3_schedule_interval
-        self.changes = Changes()
+        #: told ``("l3_agents", routers)`` after routers moved (the change feed's ``note``)
+        self.notify = notify
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def schedule(self, router_ids: Iterable[str] | None = None) -> list[str]:
         """Schedule the routers (all when None) in a unit of work of its own; returns those moved
-        (and then moves the change token)."""
+        (and then notes them in the change feed)."""
         with self.db.uow() as uow:
             moved = schedule(uow, self.down_time, router_ids)
             uow.commit()
         if moved:
-            self.changes.bump("l3_agents")
+            self.notify("l3_agents", moved)
         return moved
 
     def _run(self) -> None:
