@@ -17,11 +17,15 @@ from neutrino.engine.commands.common import EngineContext, get_or_404
 from neutrino.engine.commands.operations import OperationLog, Step, perform
 from neutrino.engine.commands.placement import MIB, Placement, choose_host, plan_vm, resolve
 from neutrino.engine.commands.provisioning import (
+    act_on_ports,
+    bind_ports,
+    nic_specs,
     ports_created_unrecorded,
-    provision_ports,
     release_created,
     settle_nics,
     verify_on_host,
+    write_intents,
+    write_results,
 )
 from neutrino.engine.domain import model
 from neutrino.engine.domain.audit import AuditType
@@ -54,10 +58,8 @@ def run_vm(ctx: EngineContext, vm_id: str) -> model.Vm:
         placement = plan_vm(uow, vm)
         vm.status = VmStatus.WAIT_FOR_LAUNCH
         log = OperationLog.claim(ctx, uow, vm, OperationKind.RUN)
-        planned = {p.nic_id for p in placement.nics}
-        for nic in uow.nics.list(vm_id=vm.id):
-            if nic.id in planned:
-                ports.begin(nic)
+        for plan in placement.nics:  # read by plan_vm: this unit of work holds them
+            ports.begin(get_or_404(uow.nics, plan.nic_id, "VM network interface"))
         uow.commit()
         name, memory = vm.name, vm.memory
     return perform(ctx, RunVm(ctx, log, vm_id, name, memory, placement))
@@ -76,29 +78,35 @@ class RunVm:
         self.nic_specs: list[wire.NicSpec] = []
 
     def steps(self) -> Iterator[Step]:
+        # each step's record shares its transaction with what the step before it learnt: the ports step's with
+        # the host chosen and the port intents, the host step's with the ports as the provider answered
         yield Step(StepName.CLAIMED, self._schedule)
         yield Step(StepName.PORTS, self._ports, on_enter=self._place)
         yield Step(StepName.ON_HOST, self._create, on_enter=self._powering_up)
         yield Step(StepName.VERIFIED, self._verify, write_ahead=False)
 
     def _schedule(self) -> None:
-        resolve(self.ctx, self.placement)
+        # the networks, the agents' health and the vNICs' ports: one read each per provider, all at once
+        resolve(self.ctx, self.placement, look_up=True)
         with self.ctx.reader() as uow:
             self.host = choose_host(uow, self.placement, "run")
+        bind_ports(self.placement, self.host)
 
     def _place(self, uow: UnitOfWork, op: Operation) -> None:
         assert self.host is not None
         get_or_404(uow.vms, self.vm_id, TYPE).host_id = op.target_host_id = self.host.id
+        write_intents(uow, self.placement, self.log.op_id)
 
     def _ports(self) -> None:
-        assert self.host is not None
-        self.nic_specs = provision_ports(self.ctx, self.placement, self.host, self.log.op_id, "run")
+        act_on_ports(self.ctx, self.placement, self.log.op_id, "run")
 
     def _powering_up(self, uow: UnitOfWork, op: Operation) -> None:
+        write_results(uow, self.placement, self.log.op_id)
         get_or_404(uow.vms, self.vm_id, TYPE).status = VmStatus.POWERING_UP
 
     def _create(self) -> None:
         assert self.host is not None
+        self.nic_specs = nic_specs(self.placement)
         self.on_host = True
         try:
             self.ctx.agent_client(self.host).create_vm(self.spec.model_copy(update={"nics": self.nic_specs}))
