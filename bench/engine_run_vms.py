@@ -125,6 +125,15 @@ def timed_in_parallel(
     return durations, time.perf_counter() - t0
 
 
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process and its reaped children (/proc/PID/stat); 0 where unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def untimed(items: list[Any], parallel: int, call: Callable[[Any], None]) -> None:
     with ThreadPoolExecutor(parallel) as pool:
         list(pool.map(call, items))
@@ -145,6 +154,8 @@ class Phase:
     engine_wall: float = 0.0
     baseline_wall: float = 0.0
     slack: float = 0.0  # added to the baseline before the ratio (stop: 20 ms)
+    engine_cpu: float = 0.0  # CPU seconds of `neutrino up` (engine + provider) while the engine's calls ran
+    baseline_cpu: float = 0.0  # ... while the baseline's ran (the provider's share of it)
     parallel: int = 1
 
     @property
@@ -157,6 +168,7 @@ class Phase:
         return self.engine_wall / (self.baseline_wall + self.slack * n / max(1, self.parallel))
 
     def report(self) -> str:
+        n = max(1, len(self.engine))
         slack = f" + {ms(self.slack)}" if self.slack else ""
         return (
             f"{self.name:9} engine   median {ms(statistics.median(self.engine))}, p95 "
@@ -164,7 +176,9 @@ class Phase:
             f"({len(self.engine) / self.engine_wall:.1f}/s)\n"
             f"{'':9} baseline median {ms(statistics.median(self.baseline))}, p95 "
             f"{ms(percentile(self.baseline, 0.95))}; wall {self.baseline_wall:.2f} s  [{self.baseline_is}]\n"
-            f"{'':9} engine/(baseline{slack}): median {self.ratio_median:.2f}, wall {self.ratio_total:.2f}"
+            f"{'':9} engine/(baseline{slack}): median {self.ratio_median:.2f}, wall {self.ratio_total:.2f}; "
+            f"CPU of `neutrino up` per call: engine {ms(self.engine_cpu / n)}, baseline "
+            f"{ms(self.baseline_cpu / n)}"
         )
 
 
@@ -214,6 +228,14 @@ class Bench:
         self.networks: dict[str, ProviderNetwork] = {}  # by profile id
         self.provider: NeutronProvider | None = None
         self.api: httpx.Client | None = None
+        self.up_pid = 0  # `neutrino up`: engine and provider in one process
+
+    def timed(self, items: list[Any], call: Callable[[Any], None]) -> tuple[list[float], float, float]:
+        """``timed_in_parallel``, and the CPU seconds `neutrino up` used meanwhile (robust where the wall clock
+        is not: on a loaded machine the engine's own work shows here whatever the scheduler does)."""
+        cpu0 = process_cpu(self.up_pid)
+        times, wall = timed_in_parallel(items, self.parallel, call)
+        return times, wall, process_cpu(self.up_pid) - cpu0
 
     # --- setup ---------------------------------------------------------------------------------------------
 
@@ -409,13 +431,13 @@ def run_phase(b: Bench, rounds: int) -> Phase:
                 b.provider.delete_port(port.id)
 
     for part in slices(list(enumerate(b.vms)), rounds):
-        times, wall = timed_in_parallel(part, b.parallel, baseline)
+        times, wall, cpu = b.timed(part, baseline)
+        phase.baseline_cpu += cpu
         phase.baseline += times
         phase.baseline_wall += wall
         untimed(part, b.parallel, undo_baseline)  # the engine must find nothing and create them itself
-        times, wall = timed_in_parallel(
-            [vm for _, vm in part], b.parallel, lambda vm: b.post(f"/vms/{vm.id}/start")
-        )
+        times, wall, cpu = b.timed([vm for _, vm in part], lambda vm: b.post(f"/vms/{vm.id}/start"))
+        phase.engine_cpu += cpu
         phase.engine += times
         phase.engine_wall += wall
     return phase
@@ -471,14 +493,15 @@ def hotplug_phase(b: Bench, rounds: int, on_host: dict[str, str]) -> tuple[Phase
     untimed(base_vms, b.parallel, start_base)
     pairs = list(zip(b.vms, base_vms, strict=True))
     for part in slices(pairs, rounds):
-        times, wall = timed_in_parallel([bv for _, bv in part], b.parallel, baseline)
+        times, wall, cpu = b.timed([bv for _, bv in part], baseline)
+        phase.baseline_cpu += cpu
         phase.baseline += times
         phase.baseline_wall += wall
-        times, wall = timed_in_parallel(
+        times, wall, cpu = b.timed(
             [vm for vm, _ in part],
-            b.parallel,
             lambda vm: b.post(f"/vms/{vm.id}/nics/{vm.nics[2].id}/activate"),
         )
+        phase.engine_cpu += cpu
         phase.engine += times
         phase.engine_wall += wall
     return phase, base_vms
@@ -488,14 +511,12 @@ def stop_phase(b: Bench, rounds: int, base_vms: list[BaselineVm]) -> Phase:
     phase = Phase("stop", "one agent destroy-VM (3 vNICs)", slack=STOP_SLACK)
     pairs = list(zip(b.vms, base_vms, strict=True))
     for part in slices(pairs, rounds):
-        times, wall = timed_in_parallel(
-            [bv for _, bv in part], b.parallel, lambda bv: b.agents[bv.host].destroy_vm(bv.vm_id)
-        )
+        times, wall, cpu = b.timed([bv for _, bv in part], lambda bv: b.agents[bv.host].destroy_vm(bv.vm_id))
+        phase.baseline_cpu += cpu
         phase.baseline += times
         phase.baseline_wall += wall
-        times, wall = timed_in_parallel(
-            [vm for vm, _ in part], b.parallel, lambda vm: b.post(f"/vms/{vm.id}/stop")
-        )
+        times, wall, cpu = b.timed([vm for vm, _ in part], lambda vm: b.post(f"/vms/{vm.id}/stop"))
+        phase.engine_cpu += cpu
         phase.engine += times
         phase.engine_wall += wall
     return phase
@@ -596,6 +617,7 @@ def run(
             )
             hosts.append((name, port, token))
 
+        b.up_pid = up.pid
         t0 = time.perf_counter()
         b.setup(hosts, vms)
         setup = time.perf_counter() - t0
