@@ -10,6 +10,8 @@ later).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from neutrino.agent_api import schema as wire
 from neutrino.engine.commands import events, ports
@@ -185,6 +187,20 @@ def undo_run(ctx: EngineContext, log: OperationLog, vm_id: str, host: model.Host
     ports.reap(ctx, orphans)
 
 
+@dataclass(frozen=True)
+class EventScope:
+    """The cluster and data center an operation's events name, read by its first transaction and handed to
+    the later ones (``events.emit`` reads them only for their ids and names); unset: each emit reads them."""
+
+    cluster: model.Cluster | None = None
+    data_center: model.DataCenter | None = None
+
+    def links(self) -> dict[str, Any]:
+        if self.cluster is None:
+            return {}
+        return {"cluster": self.cluster, "data_center": self.data_center}
+
+
 # --- stop --------------------------------------------------------------------------------------------------
 
 
@@ -197,6 +213,10 @@ def stop_vm(ctx: EngineContext, vm_id: str, action: str = "stop") -> model.Vm:
         if vm.operation_id is not None:
             raise Conflict(f"Cannot {action} VM because the VM is in {status_name(vm.status)} status.")
         host = uow.hosts.get(vm.host_id) if vm.host_id else None
+        # the VM's cluster and data center, named by both of the stop's events: read once, here
+        cluster = uow.clusters.get(vm.cluster_id) if vm.cluster_id else None
+        dc = uow.datacenters.get(cluster.data_center_id) if cluster and cluster.data_center_id else None
+        scope = EventScope(cluster, dc)
         before = vm.status
         vm.status = VmStatus.POWERING_DOWN
         log = OperationLog.claim(ctx, uow, vm, OperationKind.STOP, source_host_id=vm.host_id)
@@ -208,6 +228,7 @@ def stop_vm(ctx: EngineContext, vm_id: str, action: str = "stop") -> model.Vm:
                 f"VM shutdown initiated by {events.actor()} on VM {vm.name} ({on}).",
                 vm=vm,
                 host=host,
+                **scope.links(),
             )
         else:
             events.emit(
@@ -216,9 +237,10 @@ def stop_vm(ctx: EngineContext, vm_id: str, action: str = "stop") -> model.Vm:
                 f"VM {vm.name} powered off by {events.actor()} ({on}).",
                 vm=vm,
                 host=host,
+                **scope.links(),
             )
         uow.commit()
-    return perform(ctx, StopVm(ctx, log, vm_id, host, before, action))
+    return perform(ctx, StopVm(ctx, log, vm_id, host, before, action, scope))
 
 
 class StopVm:
@@ -232,6 +254,7 @@ class StopVm:
         host: model.Host | None,
         before: VmStatus,
         action: str,
+        scope: EventScope | None = None,
     ) -> None:
         self.ctx, self.log, self.vm_id, self.host, self.before, self.action = (
             ctx,
@@ -242,6 +265,7 @@ class StopVm:
             action,
         )
         self.warning = ""
+        self.scope = scope or EventScope()
 
     def steps(self) -> Iterator[Step]:
         # destroying is idempotent and convergence finishes any interrupted stop: nothing to write ahead
@@ -260,7 +284,7 @@ class StopVm:
             )
 
     def finish(self) -> model.Vm:
-        return finish_stop(self.ctx, self.log, self.vm_id, self.warning)
+        return finish_stop(self.ctx, self.log, self.vm_id, self.warning, self.scope)
 
     def undo(self, error: str) -> None:
         with self.ctx.uow() as uow:
@@ -281,7 +305,9 @@ class StopVm:
         return HostFailure(f"Cannot {self.action} VM. {error}")
 
 
-def finish_stop(ctx: EngineContext, log: OperationLog, vm_id: str, warning: str = "") -> model.Vm:
+def finish_stop(
+    ctx: EngineContext, log: OperationLog, vm_id: str, warning: str = "", scope: EventScope | None = None
+) -> model.Vm:
     with ctx.uow() as uow:
         vm = get_or_404(uow.vms, vm_id, TYPE)
         vm.status, vm.stop_time, vm.host_id = VmStatus.DOWN, utcnow(), None
@@ -289,7 +315,14 @@ def finish_stop(ctx: EngineContext, log: OperationLog, vm_id: str, warning: str 
             if ports.nic_state(nic) in (NicState.PLUGGED, NicState.PORT_READY):
                 ports.step(nic, "unplugged", "the VM stopped; its port is kept", NicState.UNPLUGGED)
         severity = model.EventSeverity.WARNING if warning else None
-        events.emit(uow, AuditType.VM_DOWN, f"VM {vm.name} is down.{warning}", severity=severity, vm=vm)
+        events.emit(
+            uow,
+            AuditType.VM_DOWN,
+            f"VM {vm.name} is down.{warning}",
+            severity=severity,
+            vm=vm,
+            **(scope or EventScope()).links(),
+        )
         log.close(uow, OperationState.DONE)
         uow.commit()
         return vm
