@@ -78,6 +78,10 @@ class FakeProvider:
         self._enter("get_network")
         return self.networks.get(network_id)
 
+    def get_networks(self, network_ids: list[str]) -> list[ProviderNetwork]:
+        self._enter("get_networks")
+        return [self.networks[i] for i in network_ids if i in self.networks]
+
     def create_network(self, name: str, mtu: int | None = None) -> ProviderNetwork:
         self._enter("create_network")
         return self.add_network(name, mtu=mtu or 1450)
@@ -126,6 +130,11 @@ class FakeProvider:
             (p for p in self.ports.values() if p.device_id == device_id and p.device_owner == DEVICE_OWNER),
             None,
         )
+
+    def find_ports(self, device_ids: list[str]) -> list[ProviderPort]:
+        self._enter("find_ports")
+        wanted = set(device_ids)
+        return [p for p in self.ports.values() if p.device_id in wanted and p.device_owner == DEVICE_OWNER]
 
     def list_ports(self, device_owner: str = DEVICE_OWNER) -> list[ProviderPort]:
         self._enter("list_ports")

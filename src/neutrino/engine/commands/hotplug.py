@@ -17,17 +17,21 @@ from neutrino.engine.commands.common import EngineContext, get_or_404
 from neutrino.engine.commands.operations import OperationLog, Step, perform
 from neutrino.engine.commands.placement import NicPlan, Placement, check_reported, plan_nic, resolve
 from neutrino.engine.commands.provisioning import (
+    act_on_ports,
+    bind_ports,
+    nic_specs,
     ports_created_unrecorded,
-    provision_ports,
     release_created,
     settle_nics,
     verify_on_host,
+    write_intents,
+    write_results,
 )
 from neutrino.engine.domain import model
 from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import Conflict, EngineError, HostFailure, reworded
 from neutrino.engine.domain.model import NicState, VmStatus
-from neutrino.engine.domain.operations import OperationKind, OperationState, StepName
+from neutrino.engine.domain.operations import Operation, OperationKind, OperationState, StepName
 from neutrino.engine.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -52,19 +56,16 @@ def claim(
     return OperationLog.claim(ctx, uow, vm, kind, nic_id=nic_id, source_host_id=vm.host_id).op_id
 
 
-def _claimed_host(ctx: EngineContext, vm_id: str, nic_id: str, op: str, action: str) -> model.Host:
+def _claimed_host(uow: UnitOfWork, vm_id: str, nic_id: str, op: str, action: str) -> model.Host:
     """The VM's host, checking the claim still holds; the record learns its vNIC (an added one has no id
-    before the claim)."""
-    with ctx.uow() as uow:
-        vm = uow.vms.lock(vm_id) or get_or_404(uow.vms, vm_id, "VM")
-        if vm.operation_id != op or vm.host_id is None:
-            raise Conflict(f"Cannot {action}. The VM changed meanwhile (it is {vm.status.value}).")
-        record = uow.operations.get(op)
-        if record is not None:
-            record.nic_id = nic_id
-        host = get_or_404(uow.hosts, vm.host_id, "Host")
-        uow.commit()
-        return host
+    before the claim). In the caller's transaction, which commits it."""
+    vm = uow.vms.lock(vm_id) or get_or_404(uow.vms, vm_id, "VM")
+    if vm.operation_id != op or vm.host_id is None:
+        raise Conflict(f"Cannot {action}. The VM changed meanwhile (it is {vm.status.value}).")
+    record = uow.operations.get(op)
+    if record is not None:
+        record.nic_id = nic_id
+    return get_or_404(uow.hosts, vm.host_id, "Host")
 
 
 # --- hot plug ----------------------------------------------------------------------------------------------
@@ -93,30 +94,41 @@ class HotPlug:
         yield Step(StepName.CLAIMED, self._prepare)
         if self.plan is None:  # a vNIC without a network: nothing to plug on the host
             return
-        yield Step(StepName.PORTS, self._ports)
-        yield Step(StepName.ON_HOST, self._plug)
+        # as a run's: the ports step's record goes with the port intent, the host step's with the port
+        yield Step(StepName.PORTS, self._ports, on_enter=self._intent)
+        yield Step(StepName.ON_HOST, self._plug, on_enter=self._port)
         yield Step(StepName.VERIFIED, self._verify, write_ahead=False)
 
     def _prepare(self) -> None:
-        self.host = _claimed_host(
-            self.ctx, self.vm_id, self.nic_id, self.log.op_id, "activate VM network interface"
-        )
-        with self.ctx.uow() as uow:
+        action = "activate VM network interface"
+        with self.ctx.uow() as uow:  # the claim still holds; the record learns its vNIC; a new attempt begins
+            self.host = _claimed_host(uow, self.vm_id, self.nic_id, self.log.op_id, action)
             nic = get_or_404(uow.nics, self.nic_id, "VM network interface")
             self.plan = plan_nic(uow, nic, "hot plug")
             if self.plan is not None:
                 ports.begin(nic)
-                uow.commit()
+            uow.commit()
         if self.plan is not None:
             self.placement = Placement([self.plan], frozenset(), [self.host])
-            resolve(self.ctx, self.placement, "hot plug")
+            # no scheduling: the VM's host is known, so only the network and the port are read, at once
+            resolve(self.ctx, self.placement, "hot plug", agents=False, look_up=True)
+            bind_ports(self.placement, self.host)
+
+    def _intent(self, uow: UnitOfWork, op: Operation) -> None:
+        assert self.placement is not None
+        write_intents(uow, self.placement, self.log.op_id)
 
     def _ports(self) -> None:
-        assert self.host is not None and self.placement is not None
-        [self.spec] = provision_ports(self.ctx, self.placement, self.host, self.log.op_id, "hot plug")
+        assert self.placement is not None
+        act_on_ports(self.ctx, self.placement, self.log.op_id, "hot plug")
+
+    def _port(self, uow: UnitOfWork, op: Operation) -> None:
+        assert self.placement is not None
+        write_results(uow, self.placement, self.log.op_id)
 
     def _plug(self) -> None:
-        assert self.host is not None and self.plan is not None and self.spec is not None
+        assert self.host is not None and self.plan is not None and self.placement is not None
+        [self.spec] = nic_specs(self.placement)
         self.plugged_on_host = True
         try:
             state = self.ctx.agent_client(self.host).hotplug_nic(self.vm_id, self.spec)
@@ -194,9 +206,11 @@ class HotUnplug:
         yield Step(StepName.ON_HOST, self._unplug)
 
     def _check(self) -> None:
-        self.host = _claimed_host(
-            self.ctx, self.vm_id, self.nic_id, self.log.op_id, "deactivate VM network interface"
-        )
+        with self.ctx.uow() as uow:
+            self.host = _claimed_host(
+                uow, self.vm_id, self.nic_id, self.log.op_id, "deactivate VM network interface"
+            )
+            uow.commit()
 
     def _unplug(self) -> None:
         assert self.host is not None

@@ -7,29 +7,37 @@ networks, the security-group extension, their agents' health); ``choose_host`` r
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from neutrino.agent_api import schema as wire
 from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.commands.ports import (
     EnsuredPort,
     PortPlan,
+    PortWork,
     check_groups_supported,
     check_port_security_supported,
     fail_nic,
     port_security_of,
     provider_of,
     security_groups_of,
+    seen,
 )
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, EngineError, reworded
-from neutrino.engine.domain.model import bridge_name
+from neutrino.engine.domain.model import bridge_name, utcnow
 from neutrino.engine.provider_clients.base import ProviderNetwork
 from neutrino.engine.scheduling.filters import HostView, PluginSupport, VmNeeds, VnicNeed, schedule
 from neutrino.engine.store.uow import UnitOfWork
 
 DEFAULT_PLUGIN_TYPE = "OPEN_VSWITCH"  # oVirt's default for an OpenStack Networking provider
 MIB = 1024 * 1024
+K = TypeVar("K")
 
 
 @dataclass
@@ -40,6 +48,7 @@ class NicPlan:
     network: model.Network | None
     port: PortPlan | None = None  # set for a vNIC on an external network
     provider_network: ProviderNetwork | None = None
+    work: PortWork | None = None  # its port as ``resolve(look_up=True)`` found it, then acted on
 
     @property
     def external(self) -> bool:
@@ -98,42 +107,128 @@ def plan_vm(uow: UnitOfWork, vm: model.Vm, action: str = "run") -> Placement:
     return Placement(plans, frozenset(required), list(uow.hosts.list(cluster_id=vm.cluster_id)), {}, pinned)
 
 
-def resolve(ctx: EngineContext, placement: Placement, action: str = "run") -> None:
-    """Ask each provider once per network for what the hosts need to know (type, segment, MTU), check the
-    security-group extension where a profile sets groups, and read the provider's agents' health."""
-    networks: dict[tuple[str, str], ProviderNetwork] = {}
-    checked: set[tuple[str, str]] = set()  # (provider, extension) already found offered
+def resolve(
+    ctx: EngineContext,
+    placement: Placement,
+    action: str = "run",
+    *,
+    agents: bool = True,
+    look_up: bool = False,
+) -> None:
+    """Read from each provider what the hosts need to know of its vNICs' networks (type, segment, MTU: one
+    call for all of them), its extensions where a profile sets groups or port security, its agents' health
+    (``agents``: for scheduling) and (``look_up``) the vNICs' ports: one call each, all at once."""
+    by_provider: dict[str, list[NicPlan]] = {}
     for plan in placement.nics:
-        if plan.port is None:
-            continue
-        provider, network = plan.port.provider, plan.port.network
-        assert network.provider_network_id is not None
-        client = ctx.provider_client(provider)
-        try:
-            key = (provider.id, network.provider_network_id)
-            if key not in networks:
-                found = client.get_network(network.provider_network_id)
-                if found is None:
-                    raise BadRequest(f"network {network.name} no longer exists on provider {provider.name}.")
-                networks[key] = found
-            plan.provider_network = networks[key]
-            if plan.port.security_groups is not None and (provider.id, "security-group") not in checked:
-                check_groups_supported(client, provider, plan.name)
-                checked.add((provider.id, "security-group"))
-            if plan.port.port_security is not None and (provider.id, "port-security") not in checked:
-                check_port_security_supported(client, provider, plan.name)
-                checked.add((provider.id, "port-security"))
-        except EngineError as exc:
-            fail_nic(ctx, plan.nic_id, exc.message)
-            raise reworded(exc, f"Cannot {action} VM. vNIC {plan.name}: {exc.message}") from exc
-    for provider in {p.port.provider.id: p.port.provider for p in placement.nics if p.port}.values():
-        try:
-            agents = ctx.provider_client(provider).agents()
-        except EngineError:
-            agents = None  # an agent list is a hint for scheduling, never a reason to fail
-        for agent in agents or ():
-            key = (provider.id, agent.host)
+        if plan.port is not None:
+            by_provider.setdefault(plan.port.provider.id, []).append(plan)
+    reads: dict[tuple[str, str], Callable[[], Any]] = {}
+    for provider_id, plans in by_provider.items():
+        reads.update(_reads(ctx, provider_id, [p.port for p in plans if p.port is not None], agents, look_up))
+    at = utcnow()
+    got = concurrently(reads)
+    for plan in placement.nics:
+        if plan.port is not None:
+            try:
+                _check(plan, got, look_up)
+            except EngineError as exc:
+                fail_nic(ctx, plan.nic_id, exc.message)
+                raise reworded(exc, f"Cannot {action} VM. vNIC {plan.name}: {exc.message}") from exc
+    for provider_id, plans in by_provider.items():
+        listed = got.get((provider_id, "agents"))
+        # an agent list is a hint for scheduling, never a reason to fail
+        for agent in listed if isinstance(listed, list) else ():
+            key = (provider_id, agent.host)
             placement.agents_alive[key] = placement.agents_alive.get(key, False) or agent.alive
+        if look_up:
+            works = [PortWork(p.port) for p in plans if p.port is not None]
+            for plan, work in zip(plans, works, strict=True):
+                plan.work = work
+            seen(ctx, works, _value(got[(provider_id, "ports")]), at)
+
+
+def _reads(
+    ctx: EngineContext, provider_id: str, port_plans: list[PortPlan], agents: bool, look_up: bool
+) -> dict[tuple[str, str], Callable[[], Any]]:
+    """The calls ``resolve`` makes to one provider, by (provider id, what)."""
+    try:
+        client = ctx.provider_client(port_plans[0].provider)
+    except EngineError as exc:
+        return {(provider_id, "networks"): functools.partial(_raise, exc)}
+    network_ids = list(dict.fromkeys(str(p.network.provider_network_id) for p in port_plans))
+    reads: dict[tuple[str, str], Callable[[], Any]] = {
+        (provider_id, "networks"): functools.partial(client.get_networks, network_ids)
+    }
+    if any(p.security_groups is not None or p.port_security is not None for p in port_plans):
+        reads[(provider_id, "extensions")] = client.extensions
+    if agents:
+        reads[(provider_id, "agents")] = client.agents
+    if look_up:
+        reads[(provider_id, "ports")] = functools.partial(client.find_ports, [p.nic_id for p in port_plans])
+    return reads
+
+
+def _check(plan: NicPlan, got: dict[tuple[str, str], Any], look_up: bool) -> None:
+    """What ``resolve`` read, for one vNIC: its network exists, the extensions its profile needs are offered,
+    its provider answered."""
+    assert plan.port is not None
+    provider, network = plan.port.provider, plan.port.network
+    networks = _value(got[(provider.id, "networks")])
+    plan.provider_network = next((n for n in networks if n.id == network.provider_network_id), None)
+    if plan.provider_network is None:
+        raise BadRequest(f"network {network.name} no longer exists on provider {provider.name}.")
+    if plan.port.security_groups is not None:
+        check_groups_supported(_value(got[(provider.id, "extensions")]), provider, plan.name)
+    if plan.port.port_security is not None:
+        check_port_security_supported(_value(got[(provider.id, "extensions")]), provider, plan.name)
+    if look_up:
+        _value(got[(provider.id, "ports")])
+
+
+def concurrently(calls: dict[K, Callable[[], Any]]) -> dict[K, Any]:
+    """Each call's result, or the exception it raised; the calls made at once (each waits on the network)."""
+    if len(calls) <= 1:
+        return {key: _outcome(call) for key, call in calls.items()}
+    *first, (last_key, last) = calls.items()
+    futures = {key: _readers().submit(_outcome, call) for key, call in first}
+    done = {last_key: _outcome(last)}  # the calling thread makes one itself
+    return {key: future.result() for key, future in futures.items()} | done
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _readers() -> ThreadPoolExecutor:
+    """The threads that make provider reads at once, started on first use and kept (starting a thread per
+    read costs more than the read on a busy machine)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(16, thread_name_prefix="provider-read")
+        return _pool
+
+
+def _outcome(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except Exception as exc:  # handed to the caller, which words it for the vNIC it concerns
+        return _Failed(exc)
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: Exception
+
+
+def _value(outcome: Any) -> Any:
+    if isinstance(outcome, _Failed):
+        raise outcome.error
+    return outcome
+
+
+def _raise(exc: Exception) -> Any:
+    raise exc
 
 
 def host_view(host: model.Host, placement: Placement, running_vms: int = 0) -> HostView:
@@ -185,10 +280,7 @@ def needs_of(placement: Placement) -> VmNeeds:
 def choose_host(
     uow: UnitOfWork, placement: Placement, action: str, prefer: str | None = None, exclude: str | None = None
 ) -> model.Host:
-    counts: dict[str, int] = {}
-    for vm in uow.vms.list(host_id=[h.id for h in placement.hosts]) if placement.hosts else []:
-        if vm.host_id:
-            counts[vm.host_id] = counts.get(vm.host_id, 0) + 1
+    counts = uow.vms.count_by("host_id", host_id=[h.id for h in placement.hosts]) if placement.hosts else {}
     candidates = [h for h in placement.hosts if h.id != exclude]
     views = [host_view(h, placement, counts.get(h.id, 0)) for h in candidates]
     if prefer is not None:

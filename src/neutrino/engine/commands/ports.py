@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from neutrino.engine.commands import events
@@ -102,94 +102,175 @@ class EnsuredPort:
     binding_refused: bool
 
 
+@dataclass
+class PortWork:
+    """One external vNIC's port through an operation, in phases its caller places (architecture: "Ports and
+    intent"): looked up on the provider (``look_up``: a read, one call for all the vNICs of a provider), the
+    intent written (``write_intent``, in the transaction that records the operation's step, before any provider
+    write), acted on (``act``: a stale port deleted, the port created or updated) and recorded on the vNIC
+    (``write_result``, in the transaction of the next step). Each step carries the time it happened."""
+
+    plan: PortPlan
+    host_id: str | None = None  # the binding host (``binding:host_id``)
+    found: ProviderPort | None = None
+    looked_up: bool = False
+    taken_back: bool = False  # the found port was waiting for the janitor: the vNIC takes it back
+    stale: str = ""  # why the found port cannot serve (another network or MAC): deleted, then a new one
+    steps: list[tuple[str, str, datetime]] = field(default_factory=list)  # not yet on the vNIC
+    result: EnsuredPort | None = None
+    how: str = ""  # port created / found / updated
+
+    @property
+    def network_id(self) -> str:
+        assert self.plan.network.provider_network_id is not None
+        return self.plan.network.provider_network_id
+
+    @property
+    def creates(self) -> bool:
+        return self.found is None or bool(self.stale)
+
+    def request(self) -> PortRequest:
+        plan = self.plan
+        return PortRequest(
+            network_id=self.network_id,
+            mac_address=plan.mac.lower(),
+            name=plan.nic_name,
+            device_id=plan.nic_id,
+            host_id=self.host_id,
+            # no port security, no groups: said explicitly, so a port that had some loses them with it
+            security_groups=() if plan.port_security is False else plan.security_groups,
+            port_security=plan.port_security,
+        )
+
+
+def look_up(ctx: EngineContext, client: NetworkProvider, works: list[PortWork]) -> None:
+    """Find the ports of ``works`` (vNICs of one provider) with one call: device_id any of theirs, device_owner
+    oVirt. Whether a found port waits for the janitor is read from the store."""
+    at = utcnow()
+    found = client.find_ports([w.plan.nic_id for w in works])
+    seen(ctx, works, found, at)
+
+
+def seen(ctx: EngineContext, works: list[PortWork], found: list[ProviderPort], at: datetime) -> None:
+    """What ``look_up`` found (``found``: the ports the provider listed at ``at``), into the works."""
+    by_device: dict[str | None, ProviderPort] = {}
+    for listed in found:
+        by_device.setdefault(listed.device_id, listed)
+    orphaned: set[str] = set()
+    ids = [p.id for p in by_device.values()]
+    if ids:
+        provider_id = works[0].plan.provider.id
+        with ctx.reader() as uow:
+            orphaned = {o.port_id for o in uow.orphan_ports.list(provider_id=provider_id, port_id=ids)}
+    for work in works:
+        plan = work.plan
+        port = by_device.get(plan.nic_id)
+        work.looked_up, work.found = True, port
+        work.steps.append(("looking up port", f"device_id={plan.nic_id} on {plan.provider.name}", at))
+        if port is None:
+            continue
+        if port.id in orphaned:
+            # the engine gave this port up (e.g. a snapshot preview while the provider refused deletions) and
+            # the vNIC wants it again: take it back before the janitor deletes it under the running VM
+            work.taken_back = True
+            work.steps.append(("port taken back", f"port {port.id} was waiting for the janitor", at))
+        if port.network_id != work.network_id or port.mac_address != plan.mac.lower():
+            # the vNIC moved to another network or changed its MAC: its old port cannot serve it
+            work.stale = "network" if port.network_id != work.network_id else "MAC address"
+
+
+def write_intent(uow: UnitOfWork, work: PortWork, operation_id: str) -> None:
+    """Before any provider write, in the caller's transaction: a port taken back is nobody's orphan any more,
+    and a port about to be created is marked as the operation's (so a crash from here on leaves a port the
+    convergence can find by device_id)."""
+    plan = work.plan
+    if work.found is not None and (work.taken_back or work.stale):
+        for orphan in uow.orphan_ports.list(provider_id=plan.provider.id, port_id=work.found.id):
+            uow.orphan_ports.delete(orphan)
+    nic = uow.nics.get(plan.nic_id)
+    if nic is None:
+        return
+    for name, detail, at in work.steps:
+        step(nic, name, detail, at=at)
+    work.steps = []
+    if work.creates:
+        nic.port_provider_id, nic.port_network_id = plan.provider.id, work.network_id
+        nic.port_created_by = operation_id
+        if not work.stale:
+            step(nic, "creating port", f"on network {work.network_id}")
+
+
+def act(client: NetworkProvider, work: PortWork) -> None:
+    """The provider writes: a stale port deleted, then the port created, or the found one updated where it
+    differs from what the vNIC needs (binding host, groups, port security)."""
+    port, request = work.found, work.request()
+    if port is not None and work.stale:
+        client.delete_port(port.id)
+        work.steps.append(("stale port deleted", f"port {port.id} had another {work.stale}", utcnow()))
+        work.steps.append(("creating port", f"on network {work.network_id}", utcnow()))
+        port = None
+    if port is None:
+        result = client.create_port(request)
+        work.result, work.how = EnsuredPort(result.port, True, result.binding_refused), "port created"
+        return
+    plan = work.plan
+    differs = (
+        (work.host_id and port.host_id != work.host_id)
+        or (request.security_groups is not None and set(port.security_groups) != set(request.security_groups))
+        or (plan.port_security is not None and port.port_security_enabled != plan.port_security)
+    )
+    if differs:
+        result = client.update_port(port.id, request)
+        work.result, work.how = EnsuredPort(result.port, False, result.binding_refused), "port updated"
+    else:
+        work.result, work.how = EnsuredPort(port, False, False), "port found"
+
+
+def write_result(uow: UnitOfWork, work: PortWork, operation_id: str) -> None:
+    """The port on the vNIC, in the caller's transaction (whatever fails next, the undo knows which port to
+    delete): its steps, the port, its binding, and the audit event of a port created or updated."""
+    plan = work.plan
+    nic = uow.nics.get(plan.nic_id)
+    if nic is None:
+        return
+    for name, detail, at in work.steps:
+        step(nic, name, detail, at=at)
+    work.steps = []
+    if work.result is None:  # it failed before: the steps it took are shown all the same
+        return
+    port = work.result.port
+    nic.port_provider_id, nic.port_id, nic.port_network_id = plan.provider.id, port.id, work.network_id
+    if work.result.created:
+        nic.port_created_by = operation_id
+    ips = ", ".join(ip for _, ip in port.fixed_ips)
+    step(
+        nic,
+        work.how,
+        f"port {port.id}" + (f" ({ips})" if ips else ""),
+        NicState.PORT_READY,
+        port_id=port.id,
+        provider_status=port.status,
+        binding_host=port.host_id,
+    )
+    _bound(uow, nic, plan.provider, port, work.host_id, work.result.binding_refused, work.how)
+
+
 def ensure_port(
     ctx: EngineContext, client: NetworkProvider, plan: PortPlan, host_id: str | None, operation_id: str
 ) -> EnsuredPort:
-    """Find the vNIC's port (device_id = vNIC id, device_owner oVirt), else create it; update what differs.
-
-    Steps are recorded on the vNIC with the time each happened, committed at the points that matter (before a
-    create: the intent; after it: the port), so a user or the UI watching the vNIC sees the run progress. A port
-    this call creates is marked as created by ``operation_id`` until the operation ends, so a failure or a crash
-    can delete it.
-    """
-    assert plan.network.provider_network_id is not None
-    network_id = plan.network.provider_network_id
-    pending: list[tuple[str, str, datetime]] = [
-        ("looking up port", f"device_id={plan.nic_id} on {plan.provider.name}", utcnow())
-    ]
-    port = client.find_port(plan.nic_id)
-    if port is not None and _is_orphan(ctx, plan.provider.id, port.id):
-        # the engine gave this port up (e.g. a snapshot preview while the provider refused deletions) and the
-        # vNIC wants it again: take it back before the janitor deletes it under the running VM
-        _drop_orphan(ctx, plan.provider.id, port.id)
-        pending.append(("port taken back", f"port {port.id} was waiting for the janitor", utcnow()))
-    if port is not None and (port.network_id != network_id or port.mac_address != plan.mac.lower()):
-        # the vNIC moved to another network or changed its MAC: its old port cannot serve it
-        why = "network" if port.network_id != network_id else "MAC address"
-        client.delete_port(port.id)
-        _drop_orphan(ctx, plan.provider.id, port.id)
-        pending.append(("stale port deleted", f"port {port.id} had another {why}", utcnow()))
-        port = None
-    request = PortRequest(
-        network_id=network_id,
-        mac_address=plan.mac.lower(),
-        name=plan.nic_name,
-        device_id=plan.nic_id,
-        host_id=host_id,
-        # no port security, no groups: said explicitly, so a port that had some loses them with it
-        security_groups=() if plan.port_security is False else plan.security_groups,
-        port_security=plan.port_security,
-    )
-    created = refused = False
-    if port is None:
-        with ctx.uow() as uow:  # the intent: a crash from here on leaves a port the convergence can find
-            nic = uow.nics.get(plan.nic_id)
-            if nic is not None:
-                nic.port_provider_id, nic.port_network_id = plan.provider.id, network_id
-                nic.port_created_by = operation_id
-                for name, detail, at in pending:
-                    step(nic, name, detail, at=at)
-                step(nic, "creating port", f"on network {network_id}")
-            uow.commit()
-        pending = []
-        result = client.create_port(request)
-        port, created, refused = result.port, True, result.binding_refused
-        name = "port created"
-    else:
-        differs = (
-            (host_id and port.host_id != host_id)
-            or (
-                request.security_groups is not None
-                and set(port.security_groups) != set(request.security_groups)
-            )
-            or (plan.port_security is not None and port.port_security_enabled != plan.port_security)
-        )
-        name = "port found"
-        if differs:
-            result = client.update_port(port.id, request)
-            port, refused = result.port, result.binding_refused
-            name = "port updated"
-    with ctx.uow() as uow:  # at once: whatever fails next, the undo knows which port to delete
-        nic = uow.nics.get(plan.nic_id)
-        if nic is not None:
-            for pending_name, detail, at in pending:
-                step(nic, pending_name, detail, at=at)
-            nic.port_provider_id, nic.port_id, nic.port_network_id = plan.provider.id, port.id, network_id
-            if created:
-                nic.port_created_by = operation_id
-            ips = ", ".join(ip for _, ip in port.fixed_ips)
-            step(
-                nic,
-                name,
-                f"port {port.id}" + (f" ({ips})" if ips else ""),
-                NicState.PORT_READY,
-                port_id=port.id,
-                provider_status=port.status,
-                binding_host=port.host_id,
-            )
-            _bound(uow, nic, plan.provider, port, host_id, refused, name)
+    """Find the vNIC's port (device_id = vNIC id, device_owner oVirt), else create it; update what differs:
+    every phase of ``PortWork`` for one vNIC, the intent and the result each committed at once."""
+    work = PortWork(plan, host_id)
+    look_up(ctx, client, [work])
+    with ctx.uow() as uow:
+        write_intent(uow, work, operation_id)
         uow.commit()
-    return EnsuredPort(port, created, refused)
+    act(client, work)
+    with ctx.uow() as uow:
+        write_result(uow, work, operation_id)
+        uow.commit()
+    assert work.result is not None
+    return work.result
 
 
 def _bound(
@@ -226,13 +307,6 @@ def _bound(
 def _is_orphan(ctx: EngineContext, provider_id: str, port_id: str) -> bool:
     with ctx.reader() as uow:
         return uow.orphan_ports.first(provider_id=provider_id, port_id=port_id) is not None
-
-
-def _drop_orphan(ctx: EngineContext, provider_id: str, port_id: str) -> None:
-    with ctx.uow() as uow:
-        for orphan in uow.orphan_ports.list(provider_id=provider_id, port_id=port_id):
-            uow.orphan_ports.delete(orphan)
-        uow.commit()
 
 
 def fail_nic(ctx: EngineContext, nic_id: str, error: str) -> None:
@@ -392,8 +466,8 @@ def provider_of(uow: UnitOfWork, network: model.Network | None) -> model.Externa
     return uow.providers.get(network.provider_id) if network is not None and network.provider_id else None
 
 
-def check_groups_supported(client: NetworkProvider, provider: model.ExternalProvider, nic_name: str) -> None:
-    if "security-group" not in client.extensions():
+def check_groups_supported(extensions: set[str], provider: model.ExternalProvider, nic_name: str) -> None:
+    if "security-group" not in extensions:
         raise BadRequest(
             f"vNIC {nic_name}: its profile sets security groups, but provider {provider.name} does not "
             "offer the security-group extension."
@@ -401,9 +475,9 @@ def check_groups_supported(client: NetworkProvider, provider: model.ExternalProv
 
 
 def check_port_security_supported(
-    client: NetworkProvider, provider: model.ExternalProvider, nic_name: str
+    extensions: set[str], provider: model.ExternalProvider, nic_name: str
 ) -> None:
-    if "port-security" not in client.extensions():
+    if "port-security" not in extensions:
         raise BadRequest(
             f"vNIC {nic_name}: its profile sets PortSecurity, but provider {provider.name} does not "
             "offer the port-security extension."

@@ -5,11 +5,13 @@ operation created given up again when it is undone."""
 from __future__ import annotations
 
 import logging
+from typing import NoReturn
 
 from neutrino.agent_api import schema as wire
 from neutrino.engine.commands import ports
 from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.commands.placement import (
+    NicPlan,
     Placement,
     binding_host,
     check_reported,
@@ -25,27 +27,93 @@ from neutrino.engine.store.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 
+def bind_ports(placement: Placement, host: model.Host) -> list[ports.PortWork]:
+    """The port works of the external vNICs (as ``resolve`` looked them up, or new), bound to ``host``."""
+    works = []
+    for plan in placement.nics:
+        if plan.port is not None:
+            if plan.work is None:
+                plan.work = ports.PortWork(plan.port)
+            plan.work.host_id = binding_host(host, plan.port.plugin_type)
+            works.append(plan.work)
+    return works
+
+
+def look_up_ports(ctx: EngineContext, placement: Placement, action: str) -> None:
+    """Find the ports not looked up yet: one call per provider; a failure fails the first vNIC it concerns."""
+    pending: dict[str, list[NicPlan]] = {}
+    for plan in placement.nics:
+        if plan.work is not None and not plan.work.looked_up:
+            pending.setdefault(plan.work.plan.provider.id, []).append(plan)
+    for plans in pending.values():
+        try:
+            works = [p.work for p in plans if p.work is not None]
+            ports.look_up(ctx, ctx.provider_client(works[0].plan.provider), works)
+        except EngineError as exc:
+            _failed(ctx, placement, plans[0], exc, action)
+
+
+def write_intents(uow: UnitOfWork, placement: Placement, op: str) -> None:
+    """Every vNIC's port intent, in the caller's transaction (the one that records the ports step)."""
+    uow.nics.by_ids(p.nic_id for p in placement.nics if p.work is not None)  # one read for all of them
+    for plan in placement.nics:
+        if plan.work is not None:
+            ports.write_intent(uow, plan.work, op)
+
+
+def act_on_ports(ctx: EngineContext, placement: Placement, op: str, action: str) -> None:
+    """Each port's provider writes, one vNIC after the other. On a failure what was done is recorded at once
+    (the undo then releases those ports by id), the vNIC says why, and the error names it."""
+    for plan in placement.nics:
+        if plan.work is None:
+            continue
+        try:
+            ports.act(ctx.provider_client(plan.work.plan.provider), plan.work)
+        except EngineError as exc:
+            with ctx.uow() as uow:
+                write_results(uow, placement, op)
+                uow.commit()
+            _failed(ctx, placement, plan, exc, action)
+
+
+def write_results(uow: UnitOfWork, placement: Placement, op: str) -> None:
+    """Every vNIC's port as acted on, in the caller's transaction (the one that records the next step)."""
+    uow.nics.by_ids(p.nic_id for p in placement.nics if p.work is not None)  # one read for all of them
+    for plan in placement.nics:
+        if plan.work is not None:
+            ports.write_result(uow, plan.work, op)
+
+
+def nic_specs(placement: Placement) -> list[wire.NicSpec]:
+    """Each vNIC's agent spec, its port as acted on."""
+    return [nic_spec(plan, plan.work.result if plan.work else None) for plan in placement.nics]
+
+
+def _failed(
+    ctx: EngineContext, placement: Placement, plan: NicPlan, exc: EngineError, action: str
+) -> NoReturn:
+    ports.fail_nic(ctx, plan.nic_id, exc.message)
+    raise reworded(exc, f"Cannot {action} VM. vNIC {plan.name}: {exc.message}") from exc
+
+
 def provision_ports(
     ctx: EngineContext, placement: Placement, host: model.Host, op: str, action: str
 ) -> list[wire.NicSpec]:
-    """Each vNIC's agent spec, ensuring the ports of the external ones (bound to ``host``)."""
-    specs = []
-    for plan in placement.nics:
-        ensured = None
-        if plan.port is not None:
-            try:
-                ensured = ports.ensure_port(
-                    ctx,
-                    ctx.provider_client(plan.port.provider),
-                    plan.port,
-                    binding_host(host, plan.port.plugin_type),
-                    op,
-                )
-            except EngineError as exc:
-                ports.fail_nic(ctx, plan.nic_id, exc.message)
-                raise reworded(exc, f"Cannot {action} VM. vNIC {plan.name}: {exc.message}") from exc
-        specs.append(nic_spec(plan, ensured))
-    return specs
+    """Each vNIC's agent spec, ensuring the ports of the external ones (bound to ``host``) in one go: looked
+    up, the intents committed, acted on, the results committed (migration; run and hot plug place these
+    phases in their steps' own transactions)."""
+    for plan in placement.nics:  # looked up afresh: a migration's undo binds back what it rebound
+        plan.work = None
+    bind_ports(placement, host)
+    look_up_ports(ctx, placement, action)
+    with ctx.uow() as uow:
+        write_intents(uow, placement, op)
+        uow.commit()
+    act_on_ports(ctx, placement, op, action)
+    with ctx.uow() as uow:
+        write_results(uow, placement, op)
+        uow.commit()
+    return nic_specs(placement)
 
 
 def verify_on_host(

@@ -10,6 +10,8 @@ later).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from neutrino.agent_api import schema as wire
 from neutrino.engine.commands import events, ports
@@ -17,11 +19,15 @@ from neutrino.engine.commands.common import EngineContext, get_or_404
 from neutrino.engine.commands.operations import OperationLog, Step, perform
 from neutrino.engine.commands.placement import MIB, Placement, choose_host, plan_vm, resolve
 from neutrino.engine.commands.provisioning import (
+    act_on_ports,
+    bind_ports,
+    nic_specs,
     ports_created_unrecorded,
-    provision_ports,
     release_created,
     settle_nics,
     verify_on_host,
+    write_intents,
+    write_results,
 )
 from neutrino.engine.domain import model
 from neutrino.engine.domain.audit import AuditType
@@ -54,10 +60,8 @@ def run_vm(ctx: EngineContext, vm_id: str) -> model.Vm:
         placement = plan_vm(uow, vm)
         vm.status = VmStatus.WAIT_FOR_LAUNCH
         log = OperationLog.claim(ctx, uow, vm, OperationKind.RUN)
-        planned = {p.nic_id for p in placement.nics}
-        for nic in uow.nics.list(vm_id=vm.id):
-            if nic.id in planned:
-                ports.begin(nic)
+        for plan in placement.nics:  # read by plan_vm: this unit of work holds them
+            ports.begin(get_or_404(uow.nics, plan.nic_id, "VM network interface"))
         uow.commit()
         name, memory = vm.name, vm.memory
     return perform(ctx, RunVm(ctx, log, vm_id, name, memory, placement))
@@ -76,29 +80,35 @@ class RunVm:
         self.nic_specs: list[wire.NicSpec] = []
 
     def steps(self) -> Iterator[Step]:
+        # each step's record shares its transaction with what the step before it learnt: the ports step's with
+        # the host chosen and the port intents, the host step's with the ports as the provider answered
         yield Step(StepName.CLAIMED, self._schedule)
         yield Step(StepName.PORTS, self._ports, on_enter=self._place)
         yield Step(StepName.ON_HOST, self._create, on_enter=self._powering_up)
         yield Step(StepName.VERIFIED, self._verify, write_ahead=False)
 
     def _schedule(self) -> None:
-        resolve(self.ctx, self.placement)
+        # the networks, the agents' health and the vNICs' ports: one read each per provider, all at once
+        resolve(self.ctx, self.placement, look_up=True)
         with self.ctx.reader() as uow:
             self.host = choose_host(uow, self.placement, "run")
+        bind_ports(self.placement, self.host)
 
     def _place(self, uow: UnitOfWork, op: Operation) -> None:
         assert self.host is not None
         get_or_404(uow.vms, self.vm_id, TYPE).host_id = op.target_host_id = self.host.id
+        write_intents(uow, self.placement, self.log.op_id)
 
     def _ports(self) -> None:
-        assert self.host is not None
-        self.nic_specs = provision_ports(self.ctx, self.placement, self.host, self.log.op_id, "run")
+        act_on_ports(self.ctx, self.placement, self.log.op_id, "run")
 
     def _powering_up(self, uow: UnitOfWork, op: Operation) -> None:
+        write_results(uow, self.placement, self.log.op_id)
         get_or_404(uow.vms, self.vm_id, TYPE).status = VmStatus.POWERING_UP
 
     def _create(self) -> None:
         assert self.host is not None
+        self.nic_specs = nic_specs(self.placement)
         self.on_host = True
         try:
             self.ctx.agent_client(self.host).create_vm(self.spec.model_copy(update={"nics": self.nic_specs}))
@@ -177,6 +187,20 @@ def undo_run(ctx: EngineContext, log: OperationLog, vm_id: str, host: model.Host
     ports.reap(ctx, orphans)
 
 
+@dataclass(frozen=True)
+class EventScope:
+    """The cluster and data center an operation's events name, read by its first transaction and handed to
+    the later ones (``events.emit`` reads them only for their ids and names); unset: each emit reads them."""
+
+    cluster: model.Cluster | None = None
+    data_center: model.DataCenter | None = None
+
+    def links(self) -> dict[str, Any]:
+        if self.cluster is None:
+            return {}
+        return {"cluster": self.cluster, "data_center": self.data_center}
+
+
 # --- stop --------------------------------------------------------------------------------------------------
 
 
@@ -189,6 +213,10 @@ def stop_vm(ctx: EngineContext, vm_id: str, action: str = "stop") -> model.Vm:
         if vm.operation_id is not None:
             raise Conflict(f"Cannot {action} VM because the VM is in {status_name(vm.status)} status.")
         host = uow.hosts.get(vm.host_id) if vm.host_id else None
+        # the VM's cluster and data center, named by both of the stop's events: read once, here
+        cluster = uow.clusters.get(vm.cluster_id) if vm.cluster_id else None
+        dc = uow.datacenters.get(cluster.data_center_id) if cluster and cluster.data_center_id else None
+        scope = EventScope(cluster, dc)
         before = vm.status
         vm.status = VmStatus.POWERING_DOWN
         log = OperationLog.claim(ctx, uow, vm, OperationKind.STOP, source_host_id=vm.host_id)
@@ -200,6 +228,7 @@ def stop_vm(ctx: EngineContext, vm_id: str, action: str = "stop") -> model.Vm:
                 f"VM shutdown initiated by {events.actor()} on VM {vm.name} ({on}).",
                 vm=vm,
                 host=host,
+                **scope.links(),
             )
         else:
             events.emit(
@@ -208,9 +237,10 @@ def stop_vm(ctx: EngineContext, vm_id: str, action: str = "stop") -> model.Vm:
                 f"VM {vm.name} powered off by {events.actor()} ({on}).",
                 vm=vm,
                 host=host,
+                **scope.links(),
             )
         uow.commit()
-    return perform(ctx, StopVm(ctx, log, vm_id, host, before, action))
+    return perform(ctx, StopVm(ctx, log, vm_id, host, before, action, scope))
 
 
 class StopVm:
@@ -224,6 +254,7 @@ class StopVm:
         host: model.Host | None,
         before: VmStatus,
         action: str,
+        scope: EventScope | None = None,
     ) -> None:
         self.ctx, self.log, self.vm_id, self.host, self.before, self.action = (
             ctx,
@@ -234,6 +265,7 @@ class StopVm:
             action,
         )
         self.warning = ""
+        self.scope = scope or EventScope()
 
     def steps(self) -> Iterator[Step]:
         # destroying is idempotent and convergence finishes any interrupted stop: nothing to write ahead
@@ -252,7 +284,7 @@ class StopVm:
             )
 
     def finish(self) -> model.Vm:
-        return finish_stop(self.ctx, self.log, self.vm_id, self.warning)
+        return finish_stop(self.ctx, self.log, self.vm_id, self.warning, self.scope)
 
     def undo(self, error: str) -> None:
         with self.ctx.uow() as uow:
@@ -273,7 +305,9 @@ class StopVm:
         return HostFailure(f"Cannot {self.action} VM. {error}")
 
 
-def finish_stop(ctx: EngineContext, log: OperationLog, vm_id: str, warning: str = "") -> model.Vm:
+def finish_stop(
+    ctx: EngineContext, log: OperationLog, vm_id: str, warning: str = "", scope: EventScope | None = None
+) -> model.Vm:
     with ctx.uow() as uow:
         vm = get_or_404(uow.vms, vm_id, TYPE)
         vm.status, vm.stop_time, vm.host_id = VmStatus.DOWN, utcnow(), None
@@ -281,7 +315,14 @@ def finish_stop(ctx: EngineContext, log: OperationLog, vm_id: str, warning: str 
             if ports.nic_state(nic) in (NicState.PLUGGED, NicState.PORT_READY):
                 ports.step(nic, "unplugged", "the VM stopped; its port is kept", NicState.UNPLUGGED)
         severity = model.EventSeverity.WARNING if warning else None
-        events.emit(uow, AuditType.VM_DOWN, f"VM {vm.name} is down.{warning}", severity=severity, vm=vm)
+        events.emit(
+            uow,
+            AuditType.VM_DOWN,
+            f"VM {vm.name} is down.{warning}",
+            severity=severity,
+            vm=vm,
+            **(scope or EventScope()).links(),
+        )
         log.close(uow, OperationState.DONE)
         uow.commit()
         return vm

@@ -124,6 +124,11 @@ class NeutronProvider:
             return None
 
     @_translated
+    def get_networks(self, network_ids: list[str]) -> list[ProviderNetwork]:
+        """The networks of these ids that exist, in one call (one run reads all its vNICs' networks)."""
+        return self.client.list_networks(id=list(network_ids)) if network_ids else []
+
+    @_translated
     def create_network(self, name: str, mtu: int | None = None) -> ProviderNetwork:
         return self.client.create_network(nc.NetworkCreate(name, mtu=mtu or nc.UNSET, admin_state_up=True))
 
@@ -167,6 +172,15 @@ class NeutronProvider:
     def find_port(self, device_id: str) -> ProviderPort | None:
         ports = self.client.list_ports(device_id=device_id, device_owner=DEVICE_OWNER)
         return ports[0] if ports else None
+
+    @_translated
+    def find_ports(self, device_ids: list[str]) -> list[ProviderPort]:
+        """The ports of these vNICs (device_id any of them, device_owner oVirt), in one call."""
+        return (
+            self.client.list_ports(device_id=list(device_ids), device_owner=DEVICE_OWNER)
+            if device_ids
+            else []
+        )
 
     @_translated
     def list_ports(self, device_owner: str = DEVICE_OWNER) -> list[ProviderPort]:

@@ -67,6 +67,15 @@ class Repository(Generic[T]):
             stmt = stmt.where(getattr(self.cls, key) == value)
         return int(self.session.scalar(stmt) or 0)
 
+    def count_by(self, key: str, **filters: Any) -> dict[Any, int]:
+        """How many entities there are per value of ``key`` (one GROUP BY statement; no entity is loaded)."""
+        column = getattr(self.cls, key)
+        stmt = sa.select(column, sa.func.count()).select_from(self.cls).group_by(column)
+        for name, value in filters.items():
+            col = getattr(self.cls, name)
+            stmt = stmt.where(col.in_(value) if isinstance(value, list | tuple | set) else col == value)
+        return {row[0]: int(row[1]) for row in self.session.execute(stmt)}
+
     def by_ids(self, ids: Iterable[str]) -> dict[str, T]:
         wanted = list({i for i in ids if i})
         if not wanted:

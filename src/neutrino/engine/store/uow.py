@@ -59,6 +59,7 @@ class SqlUnitOfWork:
     def __init__(self, engine: sa.Engine) -> None:
         map_domain()
         self._factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+        sa.event.listen(self._factory, "loaded_as_persistent", _hold)
         self.session: Session | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
@@ -93,6 +94,7 @@ class SqlUnitOfWork:
             self.session.expunge_all()
             self.session.rollback()
         finally:
+            self.session.info.pop("held", None)
             self.session.close()
             self.session = None
 
@@ -115,6 +117,12 @@ class SqlUnitOfWork:
     def rollback(self) -> None:
         assert self.session is not None
         self.session.rollback()
+
+
+def _hold(session: Session, instance: object) -> None:
+    """Keep what the unit of work loaded until it ends. The session's identity map holds entities weakly, so
+    an entity read, used and dropped (a VM named by an event, then by the next) would be read again."""
+    session.info.setdefault("held", []).append(instance)
 
 
 def _conflict(exc: sa_exc.IntegrityError) -> Conflict:
