@@ -244,8 +244,8 @@ def remove_external(ctx: EngineContext, network_id: str, remove_from_provider: b
         provider = uow.providers.get(network.provider_id or "")
     if remove_from_provider and provider is not None and network.provider_network_id:
         _writable(provider, "remove")
-        ctx.listings.forget(provider.id)
         ctx.provider_client(provider).delete_network(network.provider_network_id)
+        ctx.listings.forget(provider.id)
     with ctx.uow() as uow:
         fresh = get_or_404(uow.networks, network_id, TYPE)
         ensure_network_removable(uow, fresh)
