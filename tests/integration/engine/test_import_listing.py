@@ -87,3 +87,16 @@ def test_the_engines_own_changes_forget_the_listing(world: tuple[Engine, FakePro
     with pytest.raises(NotFound):
         provider_network(engine.ctx, pid, made.provider_network_id or "")
     assert fake.calls == ["get_network"]  # the delete forgot it too: no import of a network just deleted
+
+
+def test_a_listing_gone_stale_during_a_long_import_is_listed_again_once(
+    world: tuple[Engine, FakeProvider, str, Clock],
+) -> None:
+    engine, fake, pid, clock = world
+    nets = [fake.add_network(f"lst-long-{i}") for i in range(4)]
+    discover(engine.ctx, pid)
+    fake.calls.clear()
+    for net in nets:
+        clock.now += 25  # the listing is 100 s old by the last import, read from all along
+        import_network(engine.ctx, pid, net.id, Ref(name="Default"))
+    assert fake.calls == ["list_networks"]

@@ -47,16 +47,20 @@ def discover(ctx: EngineContext, provider_id: str) -> list[tuple[ProviderNetwork
 def provider_network(
     ctx: EngineContext, provider: str | model.ExternalProvider, network_id: str
 ) -> ProviderNetwork:
-    """One of the provider's networks: as a discovery listed it moments ago, else read live (one call).
+    """One of the provider's networks: as a discovery listed it moments ago (listed again if that listing went
+    stale while being read from), else read live (one call).
 
     ``provider``: its id, or the provider the caller has just read.
     """
     if isinstance(provider, str):
         with ctx.reader() as uow:
             provider = _provider(uow, provider)
-    ext = ctx.listings.recall(provider.id, network_id) or ctx.provider_client(provider).get_network(
-        network_id
-    )
+    ext = ctx.listings.recall(provider.id, network_id)
+    if ext is None and ctx.listings.relist_due(provider.id):
+        ctx.listings.remember(provider.id, ctx.provider_client(provider).list_networks())
+        ext = ctx.listings.recall(provider.id, network_id)
+    if ext is None:
+        ext = ctx.provider_client(provider).get_network(network_id)
     if ext is None:
         raise _no_such_network(network_id)
     return ext
