@@ -29,6 +29,7 @@ class Call:
     ctx: EngineContext
     query: Mapping[str, str]
     parents: tuple[str, ...] = ()
+    parent_entities: tuple[Any, ...] = ()  # what ``parents`` name, as the router read them
     _memo: dict[str, Any] = field(default_factory=dict)
     _reader: UnitOfWork | None = None
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
+from neutrino.engine.commands.listings import NetworkListings
 from neutrino.engine.commands.passwords import PasswordChecks
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, NotFound
@@ -93,6 +94,8 @@ class EngineContext:
     # the operations this process is performing now (commands.operations.perform): not for convergence
     active_operations: set[str] = field(default_factory=set)
     operations_lock: threading.Lock = field(default_factory=threading.Lock)
+    # each provider's last network listing, for a short while (commands.listings): imports read it
+    listings: NetworkListings = field(default_factory=NetworkListings)
 
 
 def require(repo: Repository[T], ref: Ref | str | None, type_: str, field: str) -> T:

@@ -1,6 +1,9 @@
 """Networks of a provider in the engine: discover, import into a data center, create on the provider,
-export an engine network to it, remove (optionally from the provider too), and the subnets — read from the
-provider every time, never cached."""
+export an engine network to it, remove (optionally from the provider too), and the subnets.
+
+The provider's networks are read live: a discovery lists them (one call), and what it listed is kept for a
+short while (``commands.listings``) so that importing them one request each asks the provider nothing more;
+a network no fresh listing holds is read with one call. Subnets are always read live."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import ipaddress
 
 from neutrino.engine.commands import events
 from neutrino.engine.commands.common import EngineContext, Ref, get_or_404, require
-from neutrino.engine.commands.networks import create_network, drop_network, ensure_network_removable
+from neutrino.engine.commands.networks import add_checked_network, drop_network, ensure_network_removable
 from neutrino.engine.domain import model
 from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import BadRequest, Conflict, cannot
@@ -37,23 +40,37 @@ def discover(ctx: EngineContext, provider_id: str) -> list[tuple[ProviderNetwork
         for n in uow.networks.list(provider_id=provider.id):
             imported.setdefault(n.provider_network_id or "", []).append(n.data_center_id)
     networks = ctx.provider_client(provider).list_networks()
+    ctx.listings.remember(provider.id, networks)
     return [(n, sorted(imported.get(n.id, []))) for n in sorted(networks, key=lambda n: (n.name, n.id))]
 
 
 def provider_network(
-    ctx: EngineContext, provider_id: str, network_id: str
-) -> tuple[ProviderNetwork, list[str]]:
-    """One of the provider's networks (one provider call), with the data centers that imported it."""
-    with ctx.reader() as uow:
-        provider = _provider(uow, provider_id)
-        dcs = sorted(
-            n.data_center_id
-            for n in uow.networks.list(provider_id=provider.id, provider_network_id=network_id)
-        )
-    ext = ctx.provider_client(provider).get_network(network_id)
+    ctx: EngineContext, provider: str | model.ExternalProvider, network_id: str
+) -> ProviderNetwork:
+    """One of the provider's networks: as a discovery listed it moments ago (listed again if that listing went
+    stale while being read from), else read live (one call).
+
+    ``provider``: its id, or the provider the caller has just read.
+    """
+    if isinstance(provider, str):
+        with ctx.reader() as uow:
+            provider = _provider(uow, provider)
+    ext = ctx.listings.recall(provider.id, network_id)
+    if ext is None and ctx.listings.relist_due(provider.id):
+        ctx.listings.remember(provider.id, ctx.provider_client(provider).list_networks())
+        ext = ctx.listings.recall(provider.id, network_id)
+    if ext is None:
+        ext = ctx.provider_client(provider).get_network(network_id)
     if ext is None:
         raise _no_such_network(network_id)
-    return ext, dcs
+    return ext
+
+
+def importers(uow: UnitOfWork, provider_id: str, network_id: str) -> list[str]:
+    """The ids of the data centers that imported the provider's network."""
+    return sorted(
+        n.data_center_id for n in uow.networks.list(provider_id=provider_id, provider_network_id=network_id)
+    )
 
 
 def _no_such_network(network_id: str) -> Exception:
@@ -64,7 +81,7 @@ def _no_such_network(network_id: str) -> Exception:
 
 def import_network(
     ctx: EngineContext,
-    provider_id: str,
+    provider: str | model.ExternalProvider,
     network_id: str,
     data_center: Ref,
     name: str | None = None,
@@ -72,14 +89,14 @@ def import_network(
 ) -> model.Network:
     """A logical network linked to the provider's network; always a VM network, with a vNIC profile.
 
-    ``ext`` is the provider's network when the caller has just read it (saves a provider call).
+    ``provider``: its id, or the provider the caller has just read. ``ext``: the provider's network when the
+    caller has just read it; else it is read as ``provider_network`` does (a fresh listing, or one call).
     """
-    with ctx.reader() as uow:
-        provider = _provider(uow, provider_id)
+    if isinstance(provider, str):
+        with ctx.reader() as uow:
+            provider = _provider(uow, provider)
     if ext is None or ext.id != network_id:
-        ext = ctx.provider_client(provider).get_network(network_id)
-    if ext is None:
-        raise _no_such_network(network_id)
+        ext = provider_network(ctx, provider, network_id)
     return _link(ctx, provider, ext, data_center, name or ext.name, action="import")
 
 
@@ -108,7 +125,7 @@ def _link(
                 provider_id=provider.id,
                 provider_network_id=ext.id,
             )
-            create_network(uow, network)
+            add_checked_network(uow, network)
             if action == "import":
                 events.emit(
                     uow,
@@ -164,6 +181,7 @@ def create_on_provider(
     _writable(prov, "add")
     client = ctx.provider_client(prov)
     ext = client.create_network(name, mtu or None)
+    ctx.listings.forget(prov.id)
     try:
         return _link(ctx, prov, ext, Ref(id=dc.id), name, action="add", description=description)
     except Exception:
@@ -186,6 +204,7 @@ def export_network(ctx: EngineContext, network_id: str, provider: Ref) -> model.
     _writable(prov, "export")
     client = ctx.provider_client(prov)
     ext = client.create_network(network.name, network.mtu or None)
+    ctx.listings.forget(prov.id)
     try:
         with ctx.uow() as uow:
             fresh = get_or_404(uow.networks, network_id, TYPE)
@@ -230,6 +249,7 @@ def remove_external(ctx: EngineContext, network_id: str, remove_from_provider: b
     if remove_from_provider and provider is not None and network.provider_network_id:
         _writable(provider, "remove")
         ctx.provider_client(provider).delete_network(network.provider_network_id)
+        ctx.listings.forget(provider.id)
     with ctx.uow() as uow:
         fresh = get_or_404(uow.networks, network_id, TYPE)
         ensure_network_removable(uow, fresh)

@@ -49,6 +49,11 @@ def create_network(uow: UnitOfWork, network: model.Network) -> model.Network:
     """Add a network to its data center; a VM network gets a vNIC profile of the same name."""
     if uow.networks.first(data_center_id=network.data_center_id, name=network.name):
         raise network_name_in_use("add", network.name)
+    return add_checked_network(uow, network)
+
+
+def add_checked_network(uow: UnitOfWork, network: model.Network) -> model.Network:
+    """``create_network`` for a caller that has checked the name itself (the unique constraint still holds)."""
     uow.networks.add(network)
     uow.flush()
     if network.is_vm_network:

@@ -113,8 +113,9 @@ class ProviderNetworks(Collection):
         return [n for n, _ in found]
 
     def get(self, call: Call, id_: str) -> Any:
-        net, dcs = ext_cmd.provider_network(call.ctx, call.parents[0], id_)
-        call.memo("imports", dict).setdefault(net.id, dcs)
+        provider = call.parent_entities[0]  # the router has just read it (no statement here)
+        net = ext_cmd.provider_network(call.ctx, provider, id_)
+        call.memo("provider", lambda: provider)
         call.memo("network", lambda: net)
         return net
 
@@ -123,7 +124,10 @@ class ProviderNetworks(Collection):
 
     def render_extra(self, call: Call, entity: Any) -> Tree:
         provider = call.parents[0]
-        dcs = (call.recall("imports") or {}).get(entity.id, [])
+        imports = call.memo("imports", dict)
+        if entity.id not in imports:  # one network, not a list: who imported it, read when it is rendered
+            imports[entity.id] = ext_cmd.importers(call.uow, provider, entity.id)
+        dcs = imports[entity.id]
         extra: Tree = {
             "openstack_network_provider": {
                 "href": f"{API}/openstacknetworkproviders/{provider}",
@@ -147,7 +151,7 @@ class ProviderNetworks(Collection):
         name = body.get("name") if isinstance(body.get("name"), str) else None
         ext_cmd.import_network(
             call.ctx,
-            call.parents[0],
+            call.recall("provider") or call.parents[0],
             id_,
             dc,
             name,

@@ -1,0 +1,64 @@
+"""What a provider's network listing said, kept for a short while.
+
+Discovering a provider's networks is one list call; importing them, one request per network as oVirt's
+clients do, would ask the provider again for each network it has just listed. ``NetworkListings`` keeps each
+provider's last listing for ``fresh_for`` seconds, so an import (or a GET of one provider network) within
+that time reads the network from it: no provider call. A listing that goes stale while it is being read from
+(a long import) is renewed by listing again (one call); otherwise, or for a network the listing did not hold,
+the caller reads the network live (one call).
+
+What this trades: a network changed on the provider after the listing (renamed, deleted) is imported as it
+was listed, at most ``fresh_for`` seconds late. That is the race an import always has with a later change on
+the provider, which the provider synchroniser reports or follows (a network gone is marked missing). The
+engine's own changes to a provider's networks (create, export, delete) forget the listing at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from neutrino.engine.provider_clients.base import ProviderNetwork
+
+FRESH_SECONDS = 60.0
+
+
+class NetworkListings:
+    def __init__(self, fresh_for: float = FRESH_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.fresh_for = fresh_for
+        self._clock = clock
+        self._lock = threading.Lock()  # API calls arrive on the thread pool
+        # provider id -> [clock time of the listing, clock time it was last read from, network id -> network]
+        self._listed: dict[str, tuple[float, float, dict[str, ProviderNetwork]]] = {}
+
+    def remember(self, provider_id: str, networks: Iterable[ProviderNetwork]) -> None:
+        """The provider's whole listing, as of now (it replaces the previous one)."""
+        by_id = {n.id: n for n in networks}
+        now = self._clock()
+        with self._lock:
+            self._listed[provider_id] = (now, now, by_id)
+
+    def recall(self, provider_id: str, network_id: str) -> ProviderNetwork | None:
+        """The network as the provider's fresh listing holds it; None if no fresh listing holds it."""
+        now = self._clock()
+        with self._lock:
+            found = self._listed.get(provider_id)
+            if found is None or now - found[0] > self.fresh_for:
+                return None
+            self._listed[provider_id] = (found[0], now, found[2])
+            return found[2].get(network_id)
+
+    def relist_due(self, provider_id: str) -> bool:
+        """Whether the provider's listing went stale while it was being read from (a long import of what it
+        listed): then listing the provider again (one call) serves the rest, where reading each network would
+        take one call per network."""
+        now = self._clock()
+        with self._lock:
+            found = self._listed.get(provider_id)
+            return found is not None and now - found[0] > self.fresh_for and now - found[1] <= self.fresh_for
+
+    def forget(self, provider_id: str) -> None:
+        """The provider's networks changed (or may have): the next read asks it."""
+        with self._lock:
+            self._listed.pop(provider_id, None)

@@ -1,0 +1,34 @@
+"""The import and scale benches (bench/engine_import_networks.py, bench/engine_scale.py) at CI size, so they
+cannot rot: each runs once small and must produce sane figures. Their targets (issue 17) are the full-size
+benches' business, not asserted here; the counts are, since they do not depend on the machine's load."""
+
+from __future__ import annotations
+
+from bench.engine_import_networks import measure as measure_import
+from bench.engine_scale import measure as measure_scale
+from bench.engine_scale import report
+
+
+def test_import_bench_at_ci_size() -> None:
+    result = measure_import(networks=40)
+    print(result.report())
+    assert result.networks == 40
+    assert min(result.discover, result.imported, result.baseline) > 0
+    # the discovery's list (and the engine's Keystone token) are the only provider calls: each import reads the
+    # network from that listing
+    assert result.provider_calls <= 2, result.report()
+    # a read transaction (BEGIN, the provider) and a write one (BEGIN, the data center, two checks, the network,
+    # its profile, the event) per import, plus the discovery's few
+    assert result.statements <= 9 * 40 + 10, result.report()
+
+
+def test_scale_bench_at_ci_size() -> None:
+    result = measure_scale(vms=24, parallel=4, agents=2, window=8)
+    print(report(result))
+    assert [w.vms for w in result.windows] == [8, 8, 8]
+    assert all(w.rate > 0 and 0 < w.p50 <= w.p95 for w in result.windows)
+    # the same work per VM in every window after the first (which may also fetch a Keystone token): statements
+    # and provider calls do not depend on the load
+    assert len({w.statements for w in result.windows[1:]}) == 1, report(result)
+    assert len({w.provider_calls for w in result.windows[1:]}) == 1, report(result)
+    assert all(w.calls_per_vm >= 4 for w in result.windows)  # at least find + create per vNIC
