@@ -80,10 +80,9 @@ class ProcessLauncher(Launcher):
     def _pid(self, key: str) -> int | None:
         try:
             pid = int((self.run_dir / f"{key}.pid").read_text().strip())
-            os.kill(pid, 0)
         except (OSError, ValueError):
             return None
-        return pid
+        return pid if _running(pid) else None
 
     def ensure(self, key: str, netns: str, argv: list[str], digest: str) -> None:
         digest_file = self.run_dir / f"{key}.digest"
@@ -103,14 +102,22 @@ class ProcessLauncher(Launcher):
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            for _ in range(50):
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
+            for _ in range(200):
+                if not _running(pid):
                     break
-                time.sleep(0.02)
+                time.sleep(0.005)
         for suffix in (".pid", ".digest"):
             (self.run_dir / f"{key}{suffix}").unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs: a zombie does not (a daemon's parent is whoever reaps orphans, which may
+    take its time: waiting for the pid to vanish held the agent's verbs up to a second)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2 :][:1] not in ("Z", "X", "")
 
 
 class DhcpServers:
