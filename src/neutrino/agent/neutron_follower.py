@@ -161,11 +161,11 @@ class Prefetcher:
         found: dict[str, str] = {}
         for nic in nics:
             ext = nic.external
-            if (
-                ext is not None
-                and ext.network_id not in found
-                and self.dhcp.provider_spec(ext.network_id) is None
-            ):
+            # a driver that connects nothing (noop) gets no DHCP server, as in the follower's rounds
+            driver = self.security.drivers.get(ext.plugin_type) if ext is not None else None
+            if ext is None or driver is None or not driver.carries_traffic or ext.network_id in found:
+                continue
+            if self.dhcp.provider_spec(ext.network_id) is None:
                 found[ext.network_id] = ext.plugin_type
         return found
 

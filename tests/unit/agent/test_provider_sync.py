@@ -103,7 +103,12 @@ def test_a_vnic_whose_groups_are_not_set_gets_them_from_the_provider(
     # anti-spoofing: the guest may send only from the port's fixed IP
     assert f"-A nsg-s{tap[3:]} -s {port['fixed_ips'][0]['ip_address']}/32 -j RETURN" in saved
     assert f"-A nsg-o{tap[3:]} -j nsg-s{tap[3:]}" in saved
-    assert neutron.writes() == []  # reading only (no DHCP before a sync round)
+    # the one write: this host's DHCP port, so the guest's first request is answered (before its start)
+    assert neutron.writes() == [("POST", "/v2.0/ports")]
+    [served] = a.dhcp.list_dhcp()
+    assert [(h.mac, str(h.ip)) for h in served.hosts] == sorted(
+        (p["mac_address"], p["fixed_ips"][0]["ip_address"]) for p in (admin_port, port)
+    )
 
 
 def test_a_group_the_provider_lacks_or_a_provider_that_is_down_fails_the_plug_cleanly(
