@@ -96,8 +96,8 @@ class Prefetcher:
         self.wake = wake
         self.dhcp = dhcp if dhcp is not None and dhcp.servers is not None and identity is not None else None
         self.identity = identity
-        #: networks not served here yet → what :meth:`prepare` read for their servers
-        self._read: dict[str, NetworkDhcp] = {}
+        #: networks not served here yet → what :meth:`prepare` read for their servers (None: it failed)
+        self._read: dict[str, NetworkDhcp | None] = {}
         self._lock = threading.Lock()
 
     def prepare(self, nics: Sequence[NicSpec]) -> None:
@@ -140,17 +140,23 @@ class Prefetcher:
                 self.security.set_ra_sources(ra_sources(routers, networks))
         except NeutronClientError as exc:
             log.warning("cannot read ports from the network provider: %s", exc)
+        self._read_servers(unserved)
+
+    def _read_servers(self, unserved: dict[str, str]) -> None:
+        """Read the DHCP servers of networks not served here yet (network → plugin type) for :meth:`plugged`."""
         for network_id, plugin_type in sorted(unserved.items()):
+            read: NetworkDhcp | None = None  # None: the plug does not ask again
             try:
-                read = read_network_dhcp(self.neutron, self.identity_or_fail(), network_id, plugin_type)
+                found = read_network_dhcp(self.neutron, self._identity(), network_id, plugin_type)
             except SYNC_ERRORS as exc:
                 log.warning("DHCP on network %s before the plug (the follower retries): %s", network_id, exc)
-                continue
-            self.security.set_ra_sources(ra_sources(read.ports, [network_id]))
+            else:
+                self.security.set_ra_sources(ra_sources(found.ports, [network_id]))
+                read = found
             with self._lock:
                 self._read[network_id] = read
 
-    def identity_or_fail(self) -> HostIdentity:
+    def _identity(self) -> HostIdentity:
         assert self.identity is not None
         return self.identity
 
@@ -178,6 +184,7 @@ class Prefetcher:
             return
         for network_id in sorted({n.external.network_id for n in nics if n.external}):
             with self._lock:
+                prepared = network_id in self._read
                 read = self._read.pop(network_id, None)
             use = networks.get(network_id)
             if use is None:
@@ -187,9 +194,9 @@ class Prefetcher:
                 if self._add_leases(network_id, mine):
                     continue
                 if read is None:
-                    read = read_network_dhcp(
-                        self.neutron, self.identity_or_fail(), network_id, use.plugin_type
-                    )
+                    if prepared:
+                        continue  # prepare could not read it: left to the follower
+                    read = read_network_dhcp(self.neutron, self._identity(), network_id, use.plugin_type)
                 spec = read.spec(use)
                 if spec is not None and read.port is not None:
                     self.dhcp.serve_provider_dhcp(spec, read.port.id)
