@@ -8,7 +8,12 @@ With a network provider (``--provider-url``):
   :class:`~neutrino.agent.plugging.PlugHooks`), fetches the security groups it
   names that are not set on the host yet — their rules, and the fixed IPs of the ports carrying
   them (what ``remote_group_id`` rules match), plus the groups those rules refer to — and the
-  vNIC's port with its fixed IPs (a filtered guest may send only from those);
+  vNIC's port with its fixed IPs (a filtered guest may send only from those; the engine sends them with
+  the vNIC, so the provider is asked only by an engine that does not), and for a network not served
+  DHCP here yet what its server needs (this host's DHCP port there found or created);
+* **once the vNICs are plugged**, before their guest starts (:meth:`Prefetcher.plugged`), serves
+  their leases: added to their network's running server, or that server started, so the guest's
+  first DHCP request is answered;
 * **every** ``interval`` **seconds**, and right after a verb plugged or unplugged vNICs
   (:meth:`Prefetcher.kick`), :class:`NeutronFollower`, re-reads the ports of the networks with plugged vNICs and the
   groups in use, and re-applies what changed (the firewall is rewritten only when its rules
