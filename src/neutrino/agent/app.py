@@ -160,7 +160,11 @@ def build_agent(
     security = PortSecurity(store, drivers, firewall)
     dhcp = DhcpService(store, drivers, DhcpServers(host_net, launcher, dhcp_dir, settings.netns_prefix))
     wake = threading.Event()
-    prefetcher = Prefetcher(neutron, security, wake) if neutron is not None and not ovn else None
+    prefetcher = (
+        Prefetcher(neutron, security, wake, dhcp if settings.provider_dhcp else None, identity)
+        if neutron is not None and not ovn
+        else None
+    )
     vms = Plugging(store, backend, drivers, host_net, security, prefetcher)
     agent = HostAgent(
         identity=identity,

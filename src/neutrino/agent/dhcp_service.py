@@ -135,6 +135,13 @@ class DhcpService:
                 self.store.state.dhcp_ports_to_release.remove(network_id)
                 self.store.save()
 
+    def provider_spec(self, network_id: str) -> tuple[DhcpSpec, str] | None:
+        """The server this host runs on a network for the provider and its DHCP port id, or None."""
+        with self.store.lock:
+            port_id = self.store.state.provider_dhcp.get(network_id)
+            spec = self.store.state.dhcp.get(network_id)
+            return (spec, port_id) if spec is not None and port_id is not None else None
+
     def provider_served(self) -> dict[str, str]:
         """Networks served for the provider → this host's DHCP port id there."""
         with self.store.lock:

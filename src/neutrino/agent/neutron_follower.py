@@ -8,7 +8,12 @@ With a network provider (``--provider-url``):
   :class:`~neutrino.agent.plugging.PlugHooks`), fetches the security groups it
   names that are not set on the host yet — their rules, and the fixed IPs of the ports carrying
   them (what ``remote_group_id`` rules match), plus the groups those rules refer to — and the
-  vNIC's port with its fixed IPs (a filtered guest may send only from those);
+  vNIC's port with its fixed IPs (a filtered guest may send only from those; the engine sends them with
+  the vNIC, so the provider is asked only by an engine that does not), and for a network not served
+  DHCP here yet what its server needs (this host's DHCP port there found or created);
+* **once the vNICs are plugged**, before their guest starts (:meth:`Prefetcher.plugged`), serves
+  their leases: added to their network's running server, or that server started, so the guest's
+  first DHCP request is answered;
 * when the provider's change feed names changes that touch this host (the embedded provider's
   ``GET /v2.0/changes``, read by :class:`~neutrino.agent.change_feed.FeedReader`), only what they
   touch; every ``resync_interval`` seconds (and against a provider without the feed, a real
@@ -42,11 +47,12 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
-from neutrino.agent.datapath.firewall import link_local
+from neutrino.agent.datapath.firewall import link_local, source
+from neutrino.agent.datapath.hostnet import HostNetError
 from neutrino.agent.dhcp_service import DhcpService
 from neutrino.agent.errors import AgentError, PlugFailed, SecurityGroupNotSet
 from neutrino.agent.identity import HostIdentity
@@ -65,7 +71,7 @@ from neutrino.agent.neutron_reads import (
 )
 from neutrino.agent.plugging import NetworkUse, Plugging
 from neutrino.agent.port_security import PortSecurity
-from neutrino.agent_api.schema import NicSpec, SecurityGroupSpec
+from neutrino.agent_api.schema import DhcpHost, DhcpSpec, NicSpec, SecurityGroupSpec
 from neutrino.neutron_client import (
     Changed,
     Changes,
@@ -86,18 +92,35 @@ SYNC_ERRORS = (NeutronClientError, AgentError, ValueError)
 
 class Prefetcher:
     """The plugging part's :class:`~neutrino.agent.plugging.PlugHooks`: fetches what vNICs need
-    before they are plugged, and wakes the follower (through ``wake``) after."""
+    before they are plugged, serves their leases once plugged (before their guests start), and
+    wakes the follower (through ``wake``) after.
 
-    def __init__(self, neutron: NeutronClient, security: PortSecurity, wake: threading.Event) -> None:
+    ``dhcp`` None: the follower serves no DHCP (or this host none at all), nor does this."""
+
+    def __init__(
+        self,
+        neutron: NeutronClient,
+        security: PortSecurity,
+        wake: threading.Event,
+        dhcp: DhcpService | None = None,
+        identity: HostIdentity | None = None,
+    ) -> None:
         self.neutron = neutron
         self.security = security
         self.wake = wake
+        self.dhcp = dhcp if dhcp is not None and dhcp.servers is not None and identity is not None else None
+        self.identity = identity
+        #: networks not served here yet → what :meth:`prepare` read for their servers (None: it failed)
+        self._read: dict[str, NetworkDhcp | None] = {}
+        self._lock = threading.Lock()
 
     def prepare(self, nics: Sequence[NicSpec]) -> None:
-        """Set the groups ``nics`` need that the host lacks, and learn their ports' fixed IPs and
-        where router advertisements on their networks may come from (when the provider cannot
-        say, the next round does). Raises :class:`SecurityGroupNotSet` for a group the provider
-        does not have and :class:`PlugFailed` when it cannot be asked."""
+        """Set the groups ``nics`` need that the host lacks, and learn their ports' fixed IPs (from
+        the ports the engine sent, else the provider's) and where router advertisements on their
+        networks may come from (when the provider cannot say, the next round does); for a network
+        not served DHCP here yet, read what its server needs and find or create this host's DHCP
+        port there. Raises :class:`SecurityGroupNotSet` for a group the provider does not have and
+        :class:`PlugFailed` when it cannot be asked."""
         missing = self.security.missing_groups(nics)
         if missing:
             try:
@@ -112,9 +135,16 @@ class Prefetcher:
                     if group in missing and group not in specs:
                         raise SecurityGroupNotSet(nic.name, group, "the network provider has no such group")
             self.security.sync_security_groups(specs, drop_unused=False)
-        filtered = [nic.external for nic in nics if nic.external and self.security.filtered_groups(nic)]
-        ports = {ext.vnic_id for ext in filtered} - self.security.known_port_addresses()
-        networks = {ext.network_id for ext in filtered} - self.security.known_ra_networks()
+        filtered = [nic for nic in nics if nic.external and self.security.filtered_groups(nic)]
+        given = {
+            nic.external.vnic_id: given_sources(nic) for nic in filtered if nic.external and nic.external.port
+        }
+        if given:
+            self.security.set_port_addresses(given)
+        exts = [nic.external for nic in filtered if nic.external]
+        ports = {ext.vnic_id for ext in exts} - self.security.known_port_addresses()
+        unserved = self._unserved(nics)
+        networks = {ext.network_id for ext in exts} - self.security.known_ra_networks() - set(unserved)
         try:
             if ports:
                 found = self.neutron.list_ports(id=sorted(ports))
@@ -124,9 +154,175 @@ class Prefetcher:
                 self.security.set_ra_sources(ra_sources(routers, networks))
         except NeutronClientError as exc:
             log.warning("cannot read ports from the network provider: %s", exc)
+        self._read_servers(unserved)
+
+    def _read_servers(self, unserved: dict[str, str]) -> None:
+        """Read the DHCP servers of networks not served here yet (network → plugin type) for :meth:`plugged`."""
+        for network_id, plugin_type in sorted(unserved.items()):
+            read: NetworkDhcp | None = None  # None: the plug does not ask again
+            try:
+                found = read_network_dhcp(self.neutron, self._identity(), network_id, plugin_type)
+            except SYNC_ERRORS as exc:
+                log.warning("DHCP on network %s before the plug (the follower retries): %s", network_id, exc)
+            else:
+                self.security.set_ra_sources(ra_sources(found.ports, [network_id]))
+                read = found
+            with self._lock:
+                self._read[network_id] = read
+
+    def _identity(self) -> HostIdentity:
+        assert self.identity is not None
+        return self.identity
+
+    def _unserved(self, nics: Sequence[NicSpec]) -> dict[str, str]:
+        """The networks of ``nics`` this host is to serve DHCP on and does not yet (→ plugin type)."""
+        if self.dhcp is None:
+            return {}
+        found: dict[str, str] = {}
+        for nic in nics:
+            ext = nic.external
+            # a driver that connects nothing (noop) gets no DHCP server, as in the follower's rounds
+            driver = self.security.drivers.get(ext.plugin_type) if ext is not None else None
+            if ext is None or driver is None or not driver.carries_traffic or ext.network_id in found:
+                continue
+            if self.dhcp.provider_spec(ext.network_id) is None:
+                found[ext.network_id] = ext.plugin_type
+        return found
+
+    def plugged(self, nics: Sequence[NicSpec], networks: Mapping[str, NetworkUse]) -> None:
+        """``nics`` are plugged and their guests not started: each one's network is served DHCP
+        here with the vNIC's lease (from the port the engine sent), so the guest's first request is
+        answered; a network not served here yet gets its server now, from what :meth:`prepare` read
+        (as the follower's round would set it up). What fails is logged and left to the follower."""
+        if self.dhcp is None:
+            return
+        for network_id in sorted({n.external.network_id for n in nics if n.external}):
+            with self._lock:
+                prepared = network_id in self._read
+                read = self._read.pop(network_id, None)
+            use = networks.get(network_id)
+            if use is None:
+                continue  # a driver that carries no traffic, or not plugged
+            mine = [n for n in nics if n.external and n.external.network_id == network_id]
+            try:
+                if self._add_leases(network_id, mine):
+                    continue
+                if read is None:
+                    if prepared:
+                        continue  # prepare could not read it: left to the follower
+                    read = read_network_dhcp(self.neutron, self._identity(), network_id, use.plugin_type)
+                spec = read.spec(use)
+                if spec is not None and read.port is not None:
+                    self.dhcp.serve_provider_dhcp(spec, read.port.id)
+            except (*SYNC_ERRORS, HostNetError) as exc:
+                log.warning("DHCP on network %s at plug time (the follower retries): %s", network_id, exc)
+
+    def _add_leases(self, network_id: str, nics: list[NicSpec]) -> bool:
+        """Add the leases of ``nics`` (all with their ports) to the network's server here; False when
+        the network is not served here yet or a vNIC came without its port."""
+        assert self.dhcp is not None
+        served = self.dhcp.provider_spec(network_id)
+        if served is None or any(n.external is None or n.external.port is None for n in nics):
+            return False
+        spec, port_id = served
+        leased = [s.cidr for s in spec.subnets()] + [s.cidr for s in spec.ipv6_subnets if s.stateful]
+        hosts = {(h.mac, h.ip): h for h in spec.hosts}
+        for nic in nics:
+            assert nic.external is not None and nic.external.port is not None
+            first: dict[str, DhcpHost] = {}
+            for fixed in nic.external.port.fixed_ips:
+                if fixed.subnet_id not in first and any(
+                    fixed.ip_address.version == c.version and fixed.ip_address in c for c in leased
+                ):
+                    first[fixed.subnet_id] = DhcpHost(mac=nic.mac, ip=fixed.ip_address)
+            hosts.update({(h.mac, h.ip): h for h in first.values()})
+        if len(hosts) != len(spec.hosts):
+            ordered = sorted(hosts.values(), key=lambda h: (h.ip.version, int(h.ip), h.mac))
+            self.dhcp.serve_provider_dhcp(spec.model_copy(update={"hosts": ordered}), port_id)
+        return True
 
     def kick(self) -> None:
         self.wake.set()
+
+
+def given_sources(nic: NicSpec) -> list[str]:
+    """What the guest of ``nic`` may send from, by the port the engine sent (as
+    :func:`~neutrino.agent.neutron_reads.port_sources` says of a provider port)."""
+    assert nic.external is not None and nic.external.port is not None
+    port = nic.external.port
+    found = {str(ip.ip_address) for ip in port.fixed_ips}
+    for pair in port.allowed_address_pairs:
+        mac = pair.mac_address or nic.mac
+        found.add(source(pair.ip_address, None if mac == nic.mac else mac))
+    return sorted(found)
+
+
+@dataclass(frozen=True)
+class NetworkDhcp:
+    """What a network's DHCP server here is made of, read from the provider: the network, its
+    subnets and ports, and this host's DHCP port there."""
+
+    network: Network | None
+    subnets: list[Subnet]
+    ports: list[Port]  # the network's, this host's DHCP port among them
+    port: Port | None  # None: nothing to serve there
+
+    def spec(self, use: NetworkUse) -> DhcpSpec | None:
+        """The server (as the follower's round makes it), None when there is nothing to serve."""
+        served = served_subnets(self.subnets)
+        if self.network is None or self.port is None or not served:
+            return None
+        server: dict[str, str] = {}
+        for fixed in self.port.fixed_ips:
+            server.setdefault(fixed.subnet_id, fixed.ip_address)
+        served = [s for s in served if server.get(s.id)]
+        if not served:
+            raise PlugFailed(
+                f"the provider gave DHCP port {self.port.id} no address on network {use.network_id}"
+            )
+        return dhcp_spec(use, self.network, served, server, self.port, self.ports)
+
+
+def served_subnets(subnets: list[Subnet]) -> list[Subnet]:
+    """The subnets a network's DHCP server serves, in the order the follower serves them."""
+    return sorted(
+        (s for s in subnets if s.enable_dhcp and serves_dhcp(s)),
+        key=lambda s: (s.created_at or "", s.id),
+    )
+
+
+def read_network_dhcp(
+    neutron: NeutronClient, identity: HostIdentity, network_id: str, plugin_type: str
+) -> NetworkDhcp:
+    """Read a network's DHCP server from the provider, finding or creating this host's DHCP port on
+    it with an address on each subnet served (as the follower's round does)."""
+    network = next((n for n in neutron.list_networks(id=[network_id]) if n.id == network_id), None)
+    subnets = [s for s in neutron.list_subnets(network_id=[network_id]) if s.network_id == network_id]
+    ports = [p for p in neutron.list_ports(network_id=[network_id]) if p.network_id == network_id]
+    served = served_subnets(subnets)
+    device_id = dhcp_device_id(identity.host_name, network_id)
+    port = next((p for p in ports if p.device_id == device_id and p.device_owner == DHCP_OWNER), None)
+    if network is None or not served:
+        return NetworkDhcp(network, subnets, ports, None)
+    if port is None:
+        request = PortCreate(
+            network_id,
+            name=f"dhcp-{identity.host_name}"[:255],
+            device_owner=DHCP_OWNER,
+            device_id=device_id,
+            fixed_ips=tuple(FixedIpRequest(subnet_id=s.id) for s in served),
+            host_id=identity.binding_host_id(plugin_type),
+        )
+        port = neutron.create_port(request).port
+        ports.append(port)
+    else:
+        have = {ip.subnet_id for ip in port.fixed_ips}
+        missing = [FixedIpRequest(subnet_id=s.id) for s in served if s.id not in have]
+        if missing:
+            kept = [FixedIpRequest(ip.subnet_id, ip.ip_address) for ip in port.fixed_ips]
+            port = neutron.update_port(port.id, PortUpdate(fixed_ips=(*kept, *missing))).port
+            ports = [port if p.id == port.id else p for p in ports]
+    return NetworkDhcp(network, subnets, ports, port)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,11 @@ class PlugHooks(Protocol):
         set here yet, the ports' fixed IPs). Raises an :class:`~neutrino.agent.errors.AgentError`
         when a vNIC cannot be plugged without it."""
 
+    def plugged(self, nics: Sequence[NicSpec], networks: Mapping[str, NetworkUse]) -> None:
+        """``nics`` are plugged (``networks``: the provider networks plugged vNICs here carry) and
+        their guest is not started yet: serve them what the guest asks for first (its DHCP lease).
+        Raises nothing: what fails is left to the follower's next round."""
+
     def kick(self) -> None:
         """vNICs came or went: sync soon rather than at the next interval."""
 
@@ -138,6 +143,7 @@ class Plugging:
                     stored = StoredNic(spec=self._resolve(nic), slot=slot)
                     vm.nics[nic.nic_id] = stored
                     self._plug(vm, stored)
+                self._before_start(spec.nics)
                 self.backend.start(vm.current_spec(), self._attached(vm))
             except _HOST_ERRORS as exc:
                 failed = next((n for n in vm.nics.values() if n.state != "plugged"), None)
@@ -202,6 +208,7 @@ class Plugging:
             vm.nics[spec.nic_id] = stored
             try:
                 self._plug(vm, stored)
+                self._before_start([spec])
                 self.backend.start(vm.current_spec(), self._attached(vm))
             except _HOST_ERRORS as exc:
                 del vm.nics[spec.nic_id]
@@ -256,6 +263,12 @@ class Plugging:
             with self.store.lock:
                 self.store.pending.remove(groups, ports, networks)
             hooks.kick()
+
+    def _before_start(self, nics: Sequence[NicSpec]) -> None:
+        """The hooks serve the plugged ``nics`` what their guest asks for first (holding the lock:
+        the follower sees the vNICs plugged and their network served together)."""
+        if self.hooks is not None and any(nic.external is not None for nic in nics):
+            self.hooks.plugged(nics, self.provider_use().networks)
 
     def _changed(self) -> None:
         if self.hooks is not None:

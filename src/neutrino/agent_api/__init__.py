@@ -45,10 +45,17 @@ NIC (request, also echoed as ``spec`` in answers) — exactly one of ``external`
         "segmentation_id": 100 | null,            # when known
         "physical_network": "physnet1" | null,    # flat/vlan networks
         "security_groups": null | [] | ["<group id>", ...],  # the port's groups (see below)
-        "tunnel_peers": ["192.0.2.12", ...]       # optional: other hosts' VXLAN addresses
+        "tunnel_peers": ["192.0.2.12", ...],      # optional: other hosts' VXLAN addresses
+        "port": null | {                          # optional: the provider port as the engine made it
+           "fixed_ips": [{"subnet_id": "...", "ip_address": "10.0.0.5"}, ...],
+           "port_security_enabled": true | false | null,
+           "allowed_address_pairs": [{"ip_address": "10.0.0.0/24", "mac_address": null | "..."}, ...]}
      },
      "internal": {"network": "<network name>", "bridge": "<bridge>" | null}  # bridge default: name
     }
+
+With ``port`` the agent serves the vNIC's DHCP lease and filters it by its addresses before the guest
+starts, without asking the provider for the port (without it, it asks).
 
 The host device of a NIC is ``tap<id[:11]>``, ``id`` being ``vnic_id`` (external) or ``nic_id``.
 Within a VM, ``nic_id``, ``mac`` and that id must be distinct.

@@ -72,6 +72,38 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=MAX_TEXT)
 
 
+class PortFixedIp(_Wire):
+    """One fixed IP of a provider port."""
+
+    subnet_id: str = Field(pattern=_ID)
+    ip_address: IPv4Address | IPv6Address
+
+
+class PortAddressPair(_Wire):
+    """One allowed address pair of a provider port: an address or CIDR, with its own MAC or the port's."""
+
+    ip_address: str = Field(min_length=1, max_length=64)
+    mac_address: Mac | None = None
+
+    @field_validator("ip_address")
+    @classmethod
+    def _address_or_cidr(cls, value: str) -> str:
+        try:
+            ip_network(value, strict=False)
+        except ValueError as exc:
+            raise ValueError(f"ip_address must be an address or CIDR: {exc}") from exc
+        return value
+
+
+class PortDetails(_Wire):
+    """The provider port of a vNIC as the engine created or found it, so the agent can write the
+    port's DHCP lease and its filter before the guest starts, without asking the provider."""
+
+    fixed_ips: list[PortFixedIp] = Field(default_factory=list)
+    port_security_enabled: bool | None = Field(default=None, description="None: the provider's default (on)")
+    allowed_address_pairs: list[PortAddressPair] = Field(default_factory=list)
+
+
 class ExternalNet(_Wire):
     """Connection details of a vNIC on an external (provider) network."""
 
@@ -87,6 +119,11 @@ class ExternalNet(_Wire):
     )
     tunnel_peers: TunnelPeers = Field(
         default_factory=list, description="peer hosts' tunnel (VXLAN) addresses"
+    )
+    port: PortDetails | None = Field(
+        default=None,
+        description="the provider port's addresses (its id is vnic_id, its MAC the vNIC's); "
+        "None: the agent reads them from the provider",
     )
 
 

@@ -4,7 +4,6 @@ driver, and the netns VM backend driven by the agent in this process."""
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,35 +22,36 @@ from tests.support.netlab import Lab, sh
 
 pytestmark = pytest.mark.root
 
-MUTATING = {"add", "del", "delete", "set", "append"}
+#: the HostNet calls that change the kernel (netlink messages or commands alike)
+MUTATING = (
+    "add_bridge", "add_vxlan", "add_veth", "set_link", "delete_link", "add_address", "delete_address",
+    "add_flood_entry", "delete_flood_entry", "add_netns", "delete_netns", "set_tx_checksum",
+    "replace_route", "delete_route",
+)  # fmt: skip
 
 
 class CountingNet(IpRouteNet):
-    """The kernel implementation, recording every command that changes something."""
+    """The kernel implementation, recording every call that changes something."""
 
     def __init__(self, netns: str | None, changes: list[str]) -> None:
         super().__init__(netns)
         self.changes = changes
 
-    def _record(self, tool: str, args: tuple[str, ...]) -> None:
-        if MUTATING & set(args[:4]):
-            self.changes.append(" ".join((tool, *args)))
+    def __getattribute__(self, name: str) -> Any:
+        found = super().__getattribute__(name)
+        if name not in MUTATING:
+            return found
 
-    def ip(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        self._record("ip", args)
-        return super().ip(*args, check=check)
+        def recorded(*args: Any) -> Any:
+            self.changes.append(" ".join([name, *map(str, args)]))
+            return found(*args)
 
-    def bridge(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        self._record("bridge", args)
-        return super().bridge(*args, check=check)
+        return recorded
 
-    def add_netns(self, name: str) -> None:
-        self.changes.append(f"netns add {name}")
-        super().add_netns(name)
-
-    def delete_netns(self, name: str) -> None:
-        self.changes.append(f"netns delete {name}")
-        super().delete_netns(name)
+    def sysctl(self, key: str, value: str | None = None) -> str:
+        if value is not None:
+            self.changes.append(f"sysctl {key}={value}")
+        return super().sysctl(key, value)
 
     def in_netns(self, name: str) -> CountingNet:
         return CountingNet(name, self.changes)

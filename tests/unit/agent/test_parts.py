@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from neutrino.agent.l3_follower import L3Follower
 from neutrino.agent.l3_routers import L3Routers
 from neutrino.agent.neutron_follower import NeutronFollower, Prefetcher
 from neutrino.agent.ovn_chassis import OvnChassis
-from neutrino.agent.plugging import Plugging
+from neutrino.agent.plugging import NetworkUse, Plugging
 from neutrino.agent.port_security import PortSecurity
 from neutrino.agent.reporting import Reporter
 from neutrino.agent.settings import AgentSettings
@@ -51,6 +51,12 @@ class RecordingHooks:
         self.calls.append(("prepare", [n.nic_id for n in nics], sorted(pending.ports)))
         if self.fail:
             raise PlugFailed("the provider is down")
+
+    def plugged(self, nics: Sequence[NicSpec], networks: Mapping[str, NetworkUse]) -> None:
+        # the vNICs are plugged when the hook serves them (their guests start after it)
+        plugged = sorted(n.spec.nic_id for _, n in self.store.state.plugged_nics())
+        self.calls.append(("plugged", [n.nic_id for n in nics], plugged))
+        self.calls.append(("networks", sorted(networks), []))
 
     def kick(self) -> None:
         self.calls.append(("kick", [], sorted(self.store.pending.ports)))
@@ -113,7 +119,12 @@ def test_the_hooks_prefetch_before_the_plug_and_are_kicked_after(tmp_path: Path)
     port = ext_nic(1)["external"]["vnic_id"]
     agent.vms.create_vm(VmSpec.model_validate(vm("vm-1", ext_nic(1))))
     # while prefetching, the vNIC's port is pending (kept by the follower's rounds); not after
-    assert hooks.calls == [("prepare", ["nic-1"], [port]), ("kick", [], [])]
+    assert hooks.calls == [
+        ("prepare", ["nic-1"], [port]),
+        ("plugged", ["nic-1"], ["nic-1"]),
+        ("networks", [NET_A], []),
+        ("kick", [], []),
+    ]
     assert agent.store.pending.ports == {} and agent.store.pending.networks == {}
 
     hooks.calls.clear()
@@ -128,7 +139,7 @@ def test_a_failed_prefetch_plugs_nothing_and_leaves_nothing_pending(tmp_path: Pa
     with pytest.raises(PlugFailed, match="provider is down"):
         agent.vms.create_vm(VmSpec.model_validate(vm("vm-1", ext_nic(1))))
     assert agent.vms.list_vms() == [] and agent.store.pending.ports == {}
-    assert [c[0] for c in hooks.calls] == ["prepare", "kick"]
+    assert [c[0] for c in hooks.calls] == ["prepare", "kick"]  # nothing plugged, nothing served
 
     hooks.fail = False
     agent.vms.create_vm(VmSpec.model_validate(vm("vm-1", ext_nic(1))))

@@ -103,7 +103,12 @@ def test_a_vnic_whose_groups_are_not_set_gets_them_from_the_provider(
     # anti-spoofing: the guest may send only from the port's fixed IP
     assert f"-A nsg-s{tap[3:]} -s {port['fixed_ips'][0]['ip_address']}/32 -j RETURN" in saved
     assert f"-A nsg-o{tap[3:]} -j nsg-s{tap[3:]}" in saved
-    assert neutron.writes() == []  # reading only (no DHCP before a sync round)
+    # the one write: this host's DHCP port, so the guest's first request is answered (before its start)
+    assert neutron.writes() == [("POST", "/v2.0/ports")]
+    [served] = a.dhcp.list_dhcp()
+    assert [(h.mac, str(h.ip)) for h in served.hosts] == sorted(
+        (p["mac_address"], p["fixed_ips"][0]["ip_address"]) for p in (admin_port, port)
+    )
 
 
 def test_a_group_the_provider_lacks_or_a_provider_that_is_down_fails_the_plug_cleanly(
@@ -392,3 +397,40 @@ def test_the_sync_thread_runs_right_after_a_plug_and_stops_cleanly(
     finally:
         sync.stop()
     assert sync._thread is not None and not sync._thread.is_alive()
+
+
+# -- DHCP at plug time ----------------------------------------------------------------------------
+def with_port(nic: dict[str, Any], port: dict[str, Any]) -> dict[str, Any]:
+    """``nic`` with the provider port as the engine sends it."""
+    details = {"fixed_ips": port["fixed_ips"], "port_security_enabled": True, "allowed_address_pairs": []}
+    return {**nic, "external": {**nic["external"], "port": details}}
+
+
+def test_a_guests_lease_is_served_before_it_starts_and_the_followers_round_agrees(
+    agent: tuple[HostAgent, NeutronFollower], neutron: FakeNeutron
+) -> None:
+    a, sync = agent
+    net = neutron.network()
+    neutron.subnet(net, "10.0.0.0/24")
+    first = neutron.port(net)
+
+    def leases() -> list[tuple[str, str]]:
+        [served] = a.dhcp.list_dhcp()
+        return [(h.mac, str(h.ip)) for h in served.hosts]
+
+    def lease(port: dict[str, Any]) -> tuple[str, str]:
+        return port["mac_address"], port["fixed_ips"][0]["ip_address"]
+
+    # the network's first vNIC here: its server starts within the verb, without a follower's round
+    run(a, "vm-1", with_port(nic_for(first), first))
+    assert lease(first) in leases() and launcher(a).starts == 1
+    # the next vNIC's lease comes from the port it was given: no read of the provider for it
+    second = neutron.port(net)
+    del neutron.data["ports"][second["id"]]  # hidden: the agent must not need to read it
+    neutron.requests.clear()
+    run(a, "vm-2", with_port(nic_for(second, 2), second))
+    assert neutron.requests == [] and lease(second) in leases() and launcher(a).starts == 2
+    # the follower's round computes the same server (the port listed again): nothing restarts
+    neutron.data["ports"][second["id"]] = second
+    sync.sync_once()
+    assert launcher(a).starts == 2 and lease(second) in leases()

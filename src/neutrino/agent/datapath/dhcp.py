@@ -89,8 +89,13 @@ class ProcessLauncher(Launcher):
         pid_file = self.run_dir / f"{key}.pid"
         try:
             pid = int(pid_file.read_text().strip())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError):
+            return None
+        if not _running(pid):  # gone, or a zombie its parent has not reaped yet
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
             return None
         if f"--pid-file={pid_file}".encode() not in cmdline:
             log.warning("%s: pid %s is not the server this agent started; leaving it alone", pid_file, pid)
@@ -115,14 +120,22 @@ class ProcessLauncher(Launcher):
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            for _ in range(50):
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
+            for _ in range(200):
+                if not _running(pid):
                     break
-                time.sleep(0.02)
+                time.sleep(0.005)
         for suffix in (".pid", ".digest"):
             (self.run_dir / f"{key}{suffix}").unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs: a zombie does not (a daemon's parent is whoever reaps orphans, which may
+    take its time: waiting for the pid to vanish held the agent's verbs up to a second)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2 :][:1] not in ("Z", "X", "")
 
 
 class DhcpServers:

@@ -1,8 +1,11 @@
-"""The kernel implementation of :class:`HostNet`: the ``ip`` and ``bridge`` commands (iproute2).
+"""The kernel implementation of :class:`HostNet`: netlink in the agent's own namespace
+(:mod:`neutrino.agent.datapath.netlink`, pyroute2), the ``ip`` and ``bridge`` commands (iproute2)
+in a named one.
 
-The only module of the agent that runs root-only networking commands. Each call is one
-``ip``/``bridge`` invocation; ``-n NETNS`` aims it at a named namespace, so the same code serves
-the host namespace and a guest's. TX checksum offload is the exception: an ``SIOCETHTOOL`` ioctl
+The only module of the agent that runs root-only networking commands. In a named namespace each
+call is one ``ip``/``bridge`` invocation with ``-n NETNS``; in the agent's own (where a vNIC's
+bridge, VXLAN device and host end are) links, addresses, flood entries and sysctls are netlink
+messages and ``/proc/sys`` files, no process per call. TX checksum offload is the exception: an ``SIOCETHTOOL`` ioctl
 (:mod:`neutrino.agent.datapath.ethtool`), there being no ``ethtool`` binary to count on; and so is
 a gratuitous ARP (:mod:`neutrino.agent.datapath.arp`). A router's namespace also gets routes,
 a ``nat`` table (``iptables-restore``) and connection tracking deletions (``conntrack``); the host
@@ -16,12 +19,14 @@ import json
 import os
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
-from neutrino.agent.datapath import arp, ethtool
+from neutrino.agent.datapath import arp, ethtool, netlink
 from neutrino.agent.datapath.hostnet import HostNet, HostNetError, LinkChange, LinkInfo, VxlanSpec
 
 FLOOD_MAC = "00:00:00:00:00:00"
+_T = TypeVar("_T")
 _SAVE = {4: "iptables-save", 6: "ip6tables-save"}
 _RESTORE = {4: "iptables-restore", 6: "ip6tables-restore"}
 
@@ -43,6 +48,12 @@ class IpRouteNet(HostNet):
     def __init__(self, netns: str | None = None) -> None:
         self.netns = netns
 
+    def _nl(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(*args)`` of :mod:`~neutrino.agent.datapath.netlink` in this namespace."""
+        if self.netns is None:
+            return fn(*args)
+        return netlink.in_netns(self.netns, lambda: fn(*args))
+
     def _ns(self) -> list[str]:
         return ["-n", self.netns] if self.netns else []
 
@@ -53,35 +64,11 @@ class IpRouteNet(HostNet):
         return run(["bridge", *self._ns(), *args], check=check)
 
     # -- links ---------------------------------------------------------------------------
-    @staticmethod
-    def _parse(raw: dict) -> LinkInfo:
-        info = raw.get("linkinfo") or {}
-        data = info.get("info_data") or {}
-        kind = info.get("info_kind") or ""
-        return LinkInfo(
-            name=raw["ifname"],
-            kind=kind,
-            mtu=int(raw.get("mtu", 0)),
-            address=raw.get("address", ""),
-            up="UP" in raw.get("flags", []),
-            master=raw.get("master"),
-            vxlan_id=data.get("id") if kind == "vxlan" else None,
-            vxlan_local=data.get("local") if kind == "vxlan" else None,
-            alias=raw.get("ifalias") or None,
-        )
-
     def link(self, name: str) -> LinkInfo | None:
-        proc = self.ip("-j", "-d", "link", "show", "dev", name, check=False)
-        if proc.returncode != 0:
-            if "does not exist" in proc.stderr:
-                return None
-            raise HostNetError(f"ip link show dev {name}: {proc.stderr.strip()}")
-        items = json.loads(proc.stdout or "[]")
-        return self._parse(items[0]) if items else None
+        return self._nl(netlink.link, name)
 
     def links(self) -> list[LinkInfo]:
-        proc = self.ip("-j", "-d", "link", "show")
-        return [self._parse(item) for item in json.loads(proc.stdout or "[]")]
+        return self._nl(netlink.links)
 
     def veth_peer(self, name: str) -> tuple[str | None, str] | None:
         proc = self.ip("-j", "-d", "link", "show", "dev", name, check=False)
@@ -116,29 +103,17 @@ class IpRouteNet(HostNet):
             raise HostNetError(f"ethtool -K {name} tx {'on' if enabled else 'off'}: {exc}") from exc
 
     def add_bridge(self, name: str, mtu: int | None = None) -> None:
-        args = ["link", "add", name]
-        if mtu:
-            args += ["mtu", str(mtu)]
-        self.ip(*args, "type", "bridge")
+        return self._nl(netlink.add_bridge, name, mtu)
 
     def add_vxlan(self, name: str, spec: VxlanSpec) -> None:
-        args = ["link", "add", name]
-        if spec.mtu:
-            args += ["mtu", str(spec.mtu)]
-        args += ["type", "vxlan", "id", str(spec.vni), "dstport", str(spec.port), "nolearning"]
-        if spec.local:
-            args += ["local", spec.local]
-        if spec.dev:
-            args += ["dev", spec.dev]
-        self.ip(*args)
+        return self._nl(netlink.add_vxlan, name, spec)
 
     def add_veth(self, name: str, peer: str, peer_netns: str | None = None) -> None:
-        args = ["link", "add", name, "type", "veth", "peer", "name", peer]
-        if peer_netns:
-            args += ["netns", peer_netns]
-        self.ip(*args)
+        return self._nl(netlink.add_veth, name, peer, peer_netns)
 
     def set_link(self, name: str, change: LinkChange) -> None:
+        if not change.extra:
+            return self._nl(netlink.set_link, name, change)
         args: list[str] = []
         if change.nomaster:
             args.append("nomaster")
@@ -158,36 +133,27 @@ class IpRouteNet(HostNet):
             self.ip("link", "set", "dev", name, *args)
 
     def delete_link(self, name: str) -> None:
-        self.ip("link", "del", "dev", name)
+        return self._nl(netlink.delete_link, name)
 
     # -- addresses -----------------------------------------------------------------------
     def addresses(self, name: str) -> set[str]:
-        proc = self.ip("-j", "addr", "show", "dev", name)
-        found = set()
-        for item in json.loads(proc.stdout or "[]"):
-            for addr in item.get("addr_info", []):
-                if addr.get("scope") != "link":
-                    found.add(f"{addr['local']}/{addr['prefixlen']}")
-        return found
+        return self._nl(netlink.addresses, name)
 
     def add_address(self, name: str, cidr: str) -> None:
-        self.ip("addr", "add", cidr, "dev", name)
+        return self._nl(netlink.add_address, name, cidr)
 
     def delete_address(self, name: str, cidr: str) -> None:
-        self.ip("addr", "del", cidr, "dev", name)
+        return self._nl(netlink.delete_address, name, cidr)
 
     # -- forwarding database -------------------------------------------------------------
     def flood_entries(self, dev: str) -> set[str]:
-        proc = self.bridge("-j", "fdb", "show", "dev", dev)
-        return {
-            e["dst"] for e in json.loads(proc.stdout or "[]") if e.get("mac") == FLOOD_MAC and e.get("dst")
-        }
+        return self._nl(netlink.flood_entries, dev)
 
     def add_flood_entry(self, dev: str, dst: str) -> None:
-        self.bridge("fdb", "append", FLOOD_MAC, "dev", dev, "dst", dst)
+        return self._nl(netlink.add_flood_entry, dev, dst)
 
     def delete_flood_entry(self, dev: str, dst: str) -> None:
-        self.bridge("fdb", "del", FLOOD_MAC, "dev", dev, "dst", dst)
+        return self._nl(netlink.delete_flood_entry, dev, dst)
 
     # -- iptables (the IPv4 and IPv6 filter tables; bridged traffic reaches them through
     # br_netfilter) ---------------------------------------------------------------------------
@@ -195,9 +161,7 @@ class IpRouteNet(HostNet):
         return ["ip", "netns", "exec", self.netns] if self.netns else []
 
     def sysctl(self, key: str, value: str | None = None) -> str:
-        if value is not None:
-            run([*self._netns_exec(), "sysctl", "-q", "-w", f"{key}={value}"])
-        return run([*self._netns_exec(), "sysctl", "-n", key]).stdout.strip()
+        return self._nl(netlink.sysctl, key, value)
 
     def iptables_save(self) -> str:
         return run([*self._netns_exec(), "iptables-save", "-t", "filter"]).stdout
@@ -291,8 +255,7 @@ class IpRouteNet(HostNet):
 
     # -- namespaces ----------------------------------------------------------------------
     def netns_names(self) -> set[str]:
-        proc = run(["ip", "-j", "netns", "list"])
-        return {e["name"] for e in json.loads(proc.stdout or "[]")} if proc.stdout.strip() else set()
+        return netlink.netns_names()
 
     def add_netns(self, name: str) -> None:
         run(["ip", "netns", "add", name])

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from ipaddress import ip_address
 from typing import Any, TypeVar
 
 from neutrino.agent_api import schema as wire
@@ -31,7 +32,7 @@ from neutrino.engine.commands.ports import (
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, EngineError, reworded
 from neutrino.engine.domain.model import bridge_name, utcnow
-from neutrino.engine.provider_clients.base import ProviderNetwork
+from neutrino.engine.provider_clients.base import ProviderNetwork, ProviderPort
 from neutrino.engine.scheduling.filters import HostView, PluginSupport, VmNeeds, VnicNeed, schedule
 from neutrino.engine.store.uow import UnitOfWork
 
@@ -305,6 +306,23 @@ def binding_host(host: model.Host, plugin_type: str) -> str | None:
     return str(value) if value else None
 
 
+def port_details(port: ProviderPort) -> wire.PortDetails:
+    """What the agent needs of the provider port to serve its lease and filter it before the guest starts."""
+    return wire.PortDetails(
+        fixed_ips=[
+            wire.PortFixedIp(subnet_id=ip.subnet_id, ip_address=ip_address(ip.ip_address))
+            for ip in port.fixed_ips
+            if ip.subnet_id and ip.ip_address
+        ],
+        port_security_enabled=port.port_security_enabled,
+        allowed_address_pairs=[
+            wire.PortAddressPair(ip_address=pair.ip_address, mac_address=pair.mac_address or None)
+            for pair in port.allowed_address_pairs
+            if pair.ip_address
+        ],
+    )
+
+
 def nic_spec(plan: NicPlan, ensured: EnsuredPort | None) -> wire.NicSpec:
     """The agent API's NIC for one vNIC (``neutrino.agent_api.schema.NicSpec``)."""
     if plan.port is not None and ensured is not None:
@@ -320,6 +338,7 @@ def nic_spec(plan: NicPlan, ensured: EnsuredPort | None) -> wire.NicSpec:
             segmentation_id=pn.segmentation_id if pn else None,
             physical_network=pn.physical_network if pn else None,
             security_groups=list(port.security_groups),
+            port=port_details(port),
         )
         return wire.NicSpec(
             nic_id=plan.nic_id, name=plan.name, mac=plan.mac.lower(), mtu=mtu, external=external
