@@ -66,7 +66,7 @@ async function loadNames() {
 
 function parseHash() {
   const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
-  return { tab: parts[0] || 'datacenters', id: parts[1], sub: parts[2] };
+  return { tab: parts[0] || 'datacenters', id: parts[1], sub: parts[2], item: parts[3] };
 }
 
 export function go(hash) {
@@ -113,7 +113,7 @@ async function route() {
   stopTimers();
   const before = focusKey();
   const mine = ++generation;
-  const { tab, id, sub } = parseHash();
+  const { tab, id, sub, item } = parseHash();
   renderTabs(tab);
   const view = $('view');
   clear(view, busy('Loading…'));
@@ -121,6 +121,7 @@ async function route() {
     tab,
     id,
     sub,
+    item,
     names,
     // a view that finished some work goes where it wants only if the user has not gone elsewhere meanwhile
     go: (hash) => {
