@@ -21,6 +21,11 @@ const SUBS = [
   ['nics', 'Network Interfaces'],
   ['general', 'General'],
 ];
+// The list is read a page at a time (oVirt's search: `sortby name page N` with `max`), so the page costs the same
+// with 50 VMs or 5,000; a name filter narrows it. Both are kept while the user moves from VM to VM.
+const PAGE_SIZE = 50;
+const listing = { page: 1, filter: '' };
+
 // what a VM shows while an action of this page runs on it
 const DOING = {
   start: ['powering_up', 'Starting'],
@@ -53,21 +58,84 @@ export async function vms(ctx) {
   };
   const sub = SUBS.some(([k]) => k === ctx.sub) ? ctx.sub : 'nics';
   const load = async () => {
-    const rows = await api.list('/vms', 'vm');
-    rows.sort((a, b) => a.name.localeCompare(b.name));
-    const selected = rows.find((v) => v.id === ctx.id);
+    const rows = await api.list(`/vms?search=${encodeURIComponent(searchText())}&max=${PAGE_SIZE}`, 'vm');
+    // the chosen VM may be on another page of the list (or filtered out): it is read by itself
+    let selected = rows.find((v) => v.id === ctx.id) || null;
+    if (ctx.id && !selected) selected = await api.get(`/vms/${encodeURIComponent(ctx.id)}`).catch(missing);
     const nics = selected && sub === 'nics' ? await api.list(`/vms/${selected.id}/nics`, 'nic') : [];
     if (!state.profiles || nics.some((n) => n.vnic_profile?.id && !state.profiles.has(n.vnic_profile.id))) {
       state.profiles = new Map((await api.list('/vnicprofiles', 'vnic_profile')).map((p) => [p.id, p]));
     }
     if (selected) await readPorts(state, selected, nics);
-    return { rows, nics, ports: [...state.ports.values()] };
+    // the page and the filter are part of what is shown: a change of either repaints even with the same rows
+    return { rows, selected, page: listing.page, filter: listing.filter, nics, ports: [...state.ports.values()] };
   };
-  const every = ({ rows }) => {
-    if (state.doing.size || state.nicDoing.size || rows.some((v) => MOVING.has(v.status))) return 500;
+  const every = ({ rows, selected }) => {
+    const moving = rows.some((v) => MOVING.has(v.status)) || (selected && MOVING.has(selected.status));
+    if (state.doing.size || state.nicDoing.size || moving) return 500;
     return ctx.id && sub === 'nics' ? 2000 : 5000;
   };
-  return live(ctx, every, load, (data, handle) => page(ctx, state, sub, data, handle));
+  let current = null;
+  const body = await live(ctx, every, load, (data, handle) => {
+    current = handle;
+    return page(ctx, state, sub, data, handle);
+  });
+  return [h('h2', {}, 'Virtual Machines'), filterForm(() => current?.refresh()), body];
+}
+
+function missing(err) {
+  if (err.status === 404) return null;
+  throw err;
+}
+
+function searchText() {
+  const name = listing.filter.replaceAll('"', '');
+  return [name ? `name="*${name}*"` : '', 'sortby name asc', `page ${listing.page}`].filter(Boolean).join(' ');
+}
+
+function filterForm(refresh) {
+  const input = h('input', { type: 'search', name: 'filter', value: listing.filter, autocomplete: 'off' });
+  const form = h(
+    'form',
+    { class: 'toolbar', role: 'search', 'aria-label': 'Virtual machines' },
+    h('label', {}, 'Filter by name ', input),
+    h('button', { type: 'submit' }, 'Filter'),
+  );
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    listing.filter = input.value.trim();
+    listing.page = 1;
+    refresh();
+  });
+  return form;
+}
+
+function pager(rows, handle) {
+  const turn = (by) => {
+    listing.page = Math.max(1, listing.page + by);
+    handle.refresh();
+  };
+  const first = (listing.page - 1) * PAGE_SIZE;
+  const text = rows.length
+    ? `VMs ${first + 1}–${first + rows.length}${listing.filter ? ` whose name has “${listing.filter}”` : ''}`
+    : listing.page > 1
+      ? 'No more VMs.'
+      : '';
+  return h(
+    'nav',
+    { class: 'toolbar pager', 'aria-label': 'Pages of virtual machines' },
+    h(
+      'button',
+      { type: 'button', 'data-action': 'previous-page', disabled: listing.page === 1, onclick: () => turn(-1) },
+      'Previous page',
+    ),
+    h('span', { role: 'status' }, `Page ${listing.page}`, text ? ` · ${text}` : ''),
+    h(
+      'button',
+      { type: 'button', 'data-action': 'next-page', disabled: rows.length < PAGE_SIZE, onclick: () => turn(1) },
+      'Next page',
+    ),
+  );
 }
 
 // the addresses of the VM's vNICs come from their ports on the provider: read again when a port appears or goes,
@@ -90,9 +158,9 @@ async function readPorts(state, vm, nics) {
   state.portKey = key;
 }
 
-function page(ctx, state, sub, { rows, nics }, handle) {
-  const selected = rows.find((v) => v.id === ctx.id);
-  const parts = [h('h2', {}, 'Virtual Machines'), vmToolbar(ctx, state, selected, handle), vmTable(ctx, state, rows)];
+function page(ctx, state, sub, { rows, selected, nics }, handle) {
+  const empty = listing.filter ? `No virtual machine's name has “${listing.filter}”.` : 'No virtual machines.';
+  const parts = [vmToolbar(ctx, state, selected, handle), vmTable(ctx, state, rows, empty), pager(rows, handle)];
   if (ctx.id && !selected) parts.push(h('p', { class: 'error', role: 'alert' }, `VM '${ctx.id}' was not found.`));
   if (selected) {
     const panel = sub === 'general' ? vmGeneral(ctx, selected) : nicPanel(ctx, selected, nics, state, handle);
@@ -159,12 +227,12 @@ function vmToolbar(ctx, state, vm, handle) {
   );
 }
 
-function vmTable(ctx, state, rows) {
+function vmTable(ctx, state, rows, empty) {
   return table({
     label: 'Virtual machines',
     rows,
     selected: ctx.id,
-    empty: 'No virtual machines.',
+    empty,
     onSelect: (v) => ctx.go(`#/vms/${v.id}/${ctx.sub || 'nics'}`),
     columns: [
       { title: 'Name', render: (v) => h('a', { href: `#/vms/${v.id}/nics` }, v.name) },
