@@ -37,6 +37,9 @@ const ROUTES = {
   topology,
 };
 
+// views whose first reads need nothing from the shared names start them beside those
+const PREFETCH = { vms: vms.prefetch };
+
 const $ = (id) => document.getElementById(id);
 let generation = 0;
 let timers = [];
@@ -144,6 +147,8 @@ async function route() {
     },
   };
   try {
+    // a view's own first reads may start now, while the names every view shares are read
+    ctx.prefetched = PREFETCH[tab]?.(ctx) || null;
     await loadNames();
     if (mine !== generation) return;
     renderTree();

@@ -55,18 +55,30 @@ export async function vms(ctx) {
     ports: new Map(),
     portKey: '',
     portAt: 0,
+    portsAsked: false,
   };
   const sub = SUBS.some(([k]) => k === ctx.sub) ? ctx.sub : 'nics';
+  let current = null;
+  let first = ctx.prefetched || null; // the shell may have started the first reads while it read the names
   const load = async () => {
-    const rows = await api.list(`/vms?search=${encodeURIComponent(searchText())}&max=${PAGE_SIZE}`, 'vm');
-    // the chosen VM may be on another page of the list (or filtered out): it is read by itself
-    let selected = rows.find((v) => v.id === ctx.id) || null;
-    if (ctx.id && !selected) selected = await api.get(`/vms/${encodeURIComponent(ctx.id)}`).catch(missing);
-    const nics = selected && sub === 'nics' ? await api.list(`/vms/${selected.id}/nics`, 'nic') : [];
+    // the page of the list, the chosen VM by itself (it may be on another page, or filtered out), its vNICs and,
+    // the first time, the profiles: all at once
+    const [rows, alone, vmNics, profiles] = await (first || reads(ctx, sub, !state.profiles));
+    first = null;
+    const selected = alone || null;
+    const nics = selected ? vmNics : [];
+    if (profiles) state.profiles = new Map(profiles.map((p) => [p.id, p]));
     if (!state.profiles || nics.some((n) => n.vnic_profile?.id && !state.profiles.has(n.vnic_profile.id))) {
       state.profiles = new Map((await api.list('/vnicprofiles', 'vnic_profile')).map((p) => [p.id, p]));
     }
-    if (selected) await readPorts(state, selected, nics);
+    // the addresses come from the provider: the page is drawn without waiting for them the first time
+    if (selected && state.portsAsked) await readPorts(state, selected, nics);
+    else if (selected) {
+      state.portsAsked = true;
+      readPorts(state, selected, nics)
+        .then(() => current?.refresh())
+        .catch((err) => (err.status === 401 ? null : notify(err.message)));
+    }
     // the page and the filter are part of what is shown: a change of either repaints even with the same rows
     return { rows, selected, page: listing.page, filter: listing.filter, nics, ports: [...state.ports.values()] };
   };
@@ -75,12 +87,30 @@ export async function vms(ctx) {
     if (state.doing.size || state.nicDoing.size || moving) return 500;
     return ctx.id && sub === 'nics' ? 2000 : 5000;
   };
-  let current = null;
   const body = await live(ctx, every, load, (data, handle) => {
     current = handle;
     return page(ctx, state, sub, data, handle);
   });
   return [h('h2', {}, 'Virtual Machines'), filterForm(() => current?.refresh()), body];
+}
+
+// The reads of the page, started together: the list's page, the chosen VM, its vNICs, the profiles (when asked).
+function reads(ctx, sub, profiles) {
+  const id = ctx.id ? encodeURIComponent(ctx.id) : null;
+  return Promise.all([
+    api.list(`/vms?search=${encodeURIComponent(searchText())}&max=${PAGE_SIZE}`, 'vm'),
+    id ? api.get(`/vms/${id}`).catch(missing) : null,
+    id && sub !== 'general' ? api.list(`/vms/${id}/nics`, 'nic').catch(missing) : [],
+    profiles ? api.list('/vnicprofiles', 'vnic_profile') : null,
+  ]);
+}
+
+// The shell calls this before it has read the names the views share, so that the page's own reads run meanwhile.
+export function prefetch(ctx) {
+  const sub = SUBS.some(([k]) => k === ctx.sub) ? ctx.sub : 'nics';
+  const started = reads(ctx, sub, true);
+  started.catch(() => {}); // a failure is the view's to show, when it awaits these
+  return started;
 }
 
 function missing(err) {
