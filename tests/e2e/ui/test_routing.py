@@ -2,19 +2,23 @@
 routers, a router's interfaces, gateway and routes, the floating IPs with the vNIC each serves), the routers in the
 topology picture and its list, a click on a router's node opening its page, and the topology views a data
 center's and a provider's pages link to. Routing is made on the provider's own Neutron API, as an operator would;
-the browser only reads. Role and label locators only."""
+the browser only reads; a provider without L3 says so. Role and label locators only."""
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.ui.conftest import Neutrino, axe_violations, expect, shot, unique
+from tests.e2e.ui.conftest import PASSWORD, Neutrino, axe_violations, expect, shot, unique
 from tests.e2e.ui.test_topology import click_node, picture
 
 
@@ -212,3 +216,82 @@ def test_the_vm_list_is_paged_and_filtered_and_a_vm_on_another_page_opens(
         page.get_by_role("button", name="Filter", exact=True).click()
         for vm in made:
             neutrino.api.delete(f"/vms/{vm['id']}")
+
+
+@contextmanager
+def provider_without_l3(target: str) -> Iterator[int]:
+    """An HTTP proxy on 127.0.0.1 in front of the provider whose extension list leaves out routing: a Neutron with no
+    L3, as many are."""
+    upstream = httpx.Client(base_url=target, timeout=60)
+    routing = {"router", "external-net", "ext-gw-mode", "extraroute", "l3_agent_scheduler"}
+
+    class Handler(BaseHTTPRequestHandler):
+        def _forward(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            headers = {
+                k: v
+                for k, v in self.headers.items()
+                if k.lower() not in ("host", "content-length", "connection")
+            }
+            answer = upstream.request(self.command, self.path, content=body, headers=headers)
+            content = answer.content
+            if self.path.split("?")[0].rstrip("/") == "/v2.0/extensions" and answer.status_code == 200:
+                listed = answer.json()["extensions"]
+                content = json.dumps(
+                    {"extensions": [e for e in listed if e["alias"] not in routing]}
+                ).encode()
+            self.send_response(answer.status_code)
+            for key in ("Content-Type", "X-Subject-Token", "WWW-Authenticate"):
+                if key in answer.headers:
+                    self.send_header(key, answer.headers[key])
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _forward
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        upstream.close()
+
+
+def test_a_provider_without_l3_says_it_has_no_routers(page: Any, neutrino: Neutrino) -> None:
+    with provider_without_l3(neutrino.provider_url) as port:
+        url = f"http://127.0.0.1:{port}"
+        name = unique("nol3")
+        provider = neutrino.post(
+            "/openstacknetworkproviders",
+            {
+                "name": name,
+                "type": "neutron",
+                "url": url,
+                "plugin_type": "open_vswitch",
+                "requires_authentication": "true",
+                "username": "admin",
+                "password": PASSWORD,
+                "authentication_url": f"{url}/v3",
+                "tenant_name": "admin",
+                "user_domain_name": "Default",
+                "project_domain_name": "Default",
+            },
+        )
+        try:
+            page.goto(f"{neutrino.base}/#/providers/{provider['id']}/routers")
+            expect(page.get_by_role("status").filter(has_text="no routers or floating IPs")).to_have_text(
+                "This provider has no routers or floating IPs to show: it does not list the 'router' extension"
+                " (no L3)."
+            )
+            expect(page.get_by_role("table", name="Routers")).to_have_count(0)
+            assert axe_violations(page) == []
+        finally:
+            neutrino.api.delete(f"/openstacknetworkproviders/{provider['id']}")
