@@ -53,6 +53,9 @@ const names = {
   networks: new Map(),
 };
 let cache = { datacenters: [], clusters: [], providers: [], networks: [], hosts: [] };
+// when the names were last read; a view that prefetches its own data uses names this fresh without waiting
+let namesAt = 0;
+const NAMES_FRESH_MS = 30000;
 
 async function loadNames() {
   const [datacenters, clusters, provs, nets, hosts] = await Promise.all([
@@ -63,6 +66,7 @@ async function loadNames() {
     api.list('/hosts', 'host'),
   ]);
   cache = { datacenters, clusters, providers: provs, networks: nets, hosts };
+  namesAt = Date.now();
   for (const [key, items] of Object.entries(cache)) names[key] = new Map(items.map((i) => [i.id, i.name]));
   return cache;
 }
@@ -149,7 +153,14 @@ async function route() {
   try {
     // a view's own first reads may start now, while the names every view shares are read
     ctx.prefetched = PREFETCH[tab]?.(ctx) || null;
-    await loadNames();
+    // such a view does not wait for names read less than NAMES_FRESH_MS ago: they are read again behind it
+    if (ctx.prefetched && Date.now() - namesAt < NAMES_FRESH_MS) {
+      loadNames()
+        .then(() => mine === generation && renderTree())
+        .catch(() => {});
+    } else {
+      await loadNames();
+    }
     if (mine !== generation) return;
     renderTree();
     const render = ROUTES[tab];
