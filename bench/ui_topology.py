@@ -70,6 +70,8 @@ class Figures:
     click_vm: list[float] = field(default_factory=list)
     click_network: list[float] = field(default_factory=list)
     vm_page: list[float] = field(default_factory=list)
+    #: the requests the VM page alone made before its heading was drawn: path (ids as {id}) -> (ms, kB) each
+    vm_page_calls: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
 
     def medians(self) -> dict[str, float]:
         return {
@@ -105,6 +107,9 @@ class Figures:
             ("click network -> its page", self.click_network, TARGETS_MS["click"]),
             ("VM page alone (no click)", self.vm_page, None),
         ]
+        for path, calls in sorted(self.vm_page_calls.items(), key=lambda kv: -max(ms for ms, _ in kv[1])):
+            size = statistics.median(kb for _, kb in calls)
+            rows.append((f"  {path[:22]} {size:5.0f}kB", [ms for ms, _ in calls], None))
         lines = [
             f"{self.vms} VMs ({2 * self.vms} vNICs), {self.networks} networks, {self.hosts} hosts: "
             f"{self.elements} drawn elements; layout: deterministic layered (views/topology-layout.js), "
@@ -135,11 +140,18 @@ CLICK_WATCH = """([wanted, go]) => { window.__click = new Promise((resolve) => {
   const obs = new MutationObserver(() => {
     if (t0 === null || !seen()) return;
     obs.disconnect();
+    window.__t0 = t0;
+    window.__clickMs = performance.now() - t0;
     requestAnimationFrame(() => resolve(performance.now() - t0));
   });
   obs.observe(document.querySelector('main'), { childList: true, subtree: true, characterData: true });
   setTimeout(() => { obs.disconnect(); resolve(-1); }, 10000);
 }); }"""
+
+# the API calls made from the start of the last watched navigation to its heading (path without the query)
+PAGE_CALLS = """() => performance.getEntriesByType('resource')
+  .filter((e) => e.startTime >= window.__t0 - 1 && e.responseEnd <= window.__t0 + window.__clickMs + 1)
+  .map((e) => [new URL(e.name).pathname.replace('/ovirt-engine/api', ''), e.duration, e.decodedBodySize / 1024])"""
 
 
 def _picture(page: Any) -> Any:
@@ -263,6 +275,8 @@ def _measure_in(browser: Any, base: str, repeat: int, fig: Figures) -> Figures:
             vm_id, vm_name = vms[(n * 37 + 1) % len(vms)]
             page.evaluate(CLICK_WATCH, [f"VM {vm_name}", f"#/vms/{vm_id}/nics"])
             fig.vm_page.append(float(page.evaluate("() => window.__click")))
+            for path, ms, kb in page.evaluate(PAGE_CALLS):
+                fig.vm_page_calls.setdefault(re.sub(r"[0-9a-f-]{36}", "{id}", path), []).append((ms, kb))
             canvas = _navigate(page, base, 1000 + n, Figures(0, 0, 0))
             net_id, net_name = nets[(n * 7) % len(nets)]
             fig.click_network.append(_click(page, canvas, f"w:{net_id}", f"Network {net_name}"))

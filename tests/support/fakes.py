@@ -17,8 +17,10 @@ from neutrino.engine.provider_clients.base import (
     PortRequest,
     PortResult,
     ProviderAgent,
+    ProviderFloatingIp,
     ProviderNetwork,
     ProviderPort,
+    ProviderRouter,
     ProviderSubnet,
 )
 from neutrino.neutron_client import FixedIp
@@ -36,6 +38,10 @@ class FakeProvider:
     subnets: dict[str, ProviderSubnet] = field(default_factory=dict)
     exts: set[str] = field(default_factory=lambda: {"security-group", "binding", "port-security"})
     agent_list: list[ProviderAgent] | None = None
+    # routing, shown only when ``exts`` has "router": routers, their interfaces (ports), floating IPs
+    routers: dict[str, ProviderRouter] = field(default_factory=dict)
+    router_ports: list[ProviderPort] = field(default_factory=list)
+    floating_ips: list[ProviderFloatingIp] = field(default_factory=list)
     down: bool = False
     fail_on: dict[str, int] = field(default_factory=dict)  # operation -> calls that still succeed
     calls: list[str] = field(default_factory=list)
@@ -190,6 +196,22 @@ class FakeProvider:
     def agents(self) -> list[ProviderAgent] | None:
         self._enter("agents")
         return self.agent_list
+
+    def list_routers(self) -> list[ProviderRouter]:
+        self._enter("list_routers")
+        return list(self.routers.values())
+
+    def get_router(self, router_id: str) -> ProviderRouter | None:
+        self._enter("get_router")
+        return self.routers.get(router_id)
+
+    def list_router_ports(self, router_ids: list[str] | None = None) -> list[ProviderPort]:
+        self._enter("list_router_ports")
+        return [p for p in self.router_ports if router_ids is None or p.device_id in router_ids]
+
+    def list_floating_ips(self, router_id: str | None = None) -> list[ProviderFloatingIp]:
+        self._enter("list_floating_ips")
+        return [f for f in self.floating_ips if router_id is None or f.router_id == router_id]
 
     def ports_of(self, device_id: str) -> list[ProviderPort]:
         return [p for p in self.ports.values() if p.device_id == device_id]

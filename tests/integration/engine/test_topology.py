@@ -15,10 +15,20 @@ from neutrino.engine.commands import clusters, datacenters, hosts, nics, vms
 from neutrino.engine.commands.common import EngineContext, Ref
 from neutrino.engine.commands.external_networks import import_network
 from neutrino.engine.commands.providers import add_provider
+from neutrino.engine.commands.routing_reads import NO_ROUTING, provider_routing
 from neutrino.engine.commands.topology import ProviderReads, Scope, encoded, read
 from neutrino.engine.domain.errors import NotFound
 from neutrino.engine.store.database import QueryCounter
-from neutrino.neutron_client import NetworkAgent, Subnet
+from neutrino.neutron_client import (
+    ExternalGateway,
+    FixedIp,
+    FloatingIp,
+    NetworkAgent,
+    Port,
+    Route,
+    Router,
+    Subnet,
+)
 from tests.integration.engine.conftest import BuildEngine
 from tests.support.fakes import FakeAgent, FakeProvider
 
@@ -94,7 +104,9 @@ def test_networks_subnets_hosts_agents_and_vnics_with_their_ports_and_a_version(
 
     assert data["version"] != before["version"]
     assert data["scope"] == {"kind": "all", "id": None, "name": "All data centers"}
-    assert data["providers"] == [{"id": world.provider_id, "name": "osp", "error": None}]
+    assert data["providers"] == [
+        {"id": world.provider_id, "name": "osp", "error": None, "routing": False, "routing_error": None}
+    ]
     nets = by_name(data["networks"])
     assert nets["red"]["subnets"] == [
         {"id": "s-red", "name": "red-sub", "cidr": "10.0.0.0/24", "ip_version": 4, "gateway_ip": "10.0.0.1"}
@@ -119,7 +131,146 @@ def test_networks_subnets_hosts_agents_and_vnics_with_their_ports_and_a_version(
     idle = next(n for n in data["nics"] if n["vm_id"] != running)
     assert (idle["port_id"], idle["port_status"], idle["addresses"]) == (None, None, [])
     assert idle["provisioning"] == "none"
-    assert data["routers"] == [] and data["floating_ips"] == []
+    # a provider without the `router` extension: no routers, and it was not asked for any
+    assert data["routers"] == [] and data["floating_ips"] == [] and data["provider_networks"] == []
+    assert "list_routers" not in world.provider.calls
+
+
+def routed(world: World) -> dict[str, Any]:
+    """Give the provider L3: an external network `public` (not imported), router r1 joined to red (imported) with
+    its gateway on public, router r2 joined only to a network no engine network imports, and two floating IPs:
+    one on web's red port through r1, one not associated. Returns the ids used."""
+    fake = world.provider
+    fake.exts.add("router")
+    public = fake.add_network("public", network_type="flat")
+    fake.networks[public.id] = dataclasses.replace(public, external=True)
+    fake.subnets["s-pub"] = Subnet("s-pub", public.id, "pub-sub", "203.0.113.0/24", 4, "203.0.113.1")
+    lonely = fake.add_network("lonely")
+    web = world.vm("web", "red")
+    vms.start_vm(world.ctx, web)
+    port = next(p for p in fake.ports.values() if p.device_id and p.network_id != public.id)
+    red_id = port.network_id
+    fake.routers = {
+        "r1": Router(
+            "r1",
+            "edge",
+            "ACTIVE",
+            gateway=ExternalGateway(public.id, True, (FixedIp("s-pub", "203.0.113.2"),)),
+        ),
+        "r2": Router("r2", "inner", "ACTIVE", routes=(Route("10.9.0.0/16", "10.0.0.254"),)),
+    }
+    fake.router_ports = [
+        Port(
+            "rp1",
+            red_id,
+            "fa:16:3e:00:00:01",
+            device_id="r1",
+            status="ACTIVE",
+            fixed_ips=(FixedIp("s-red", "10.0.0.1"),),
+        ),
+        Port("rp2", lonely.id, "fa:16:3e:00:00:02", device_id="r2", status="DOWN"),
+    ]
+    fake.floating_ips = [
+        FloatingIp("f1", "203.0.113.10", public.id, "ACTIVE", port.id, "10.0.0.5", "r1"),
+        FloatingIp("f2", "203.0.113.11", public.id, "DOWN"),
+    ]
+    return {"web": web, "port": port.id, "public": public.id, "lonely": lonely.id, "red": red_id}
+
+
+def test_routers_interfaces_gateways_and_floating_ips_when_the_provider_has_l3(world: World) -> None:
+    ids = routed(world)
+    reads = ProviderReads(ttl=0, max_age=0)
+
+    data = read(world.ctx, reads, Scope())
+    assert data["providers"][0]["routing"] is True and data["providers"][0]["routing_error"] is None
+    routers = by_name(data["routers"])
+    assert routers["edge"] == {
+        "id": "r1",
+        "name": "edge",
+        "status": "ACTIVE",
+        "provider_id": world.provider_id,
+        "gateway": {"network_id": ids["public"], "ips": ["203.0.113.2"]},
+        "interfaces": [{"network_id": ids["red"], "subnet_id": "s-red", "ip_address": "10.0.0.1"}],
+    }
+    # an interface port without an address still joins its network
+    assert routers["inner"]["interfaces"] == [
+        {"network_id": ids["lonely"], "subnet_id": None, "ip_address": None}
+    ]
+    fips = {f["floating_ip_address"]: f for f in data["floating_ips"]}
+    assert fips["203.0.113.10"]["port_id"] == ids["port"] and fips["203.0.113.10"]["router_id"] == "r1"
+    assert fips["203.0.113.11"]["port_id"] is None
+    # the networks routers name that no engine network imports: public (external) and lonely
+    extra = {n["name"]: n for n in data["provider_networks"]}
+    assert set(extra) == {"public", "lonely"}
+    assert extra["public"]["external"] is True and extra["public"]["subnets"] == [{"cidr": "203.0.113.0/24"}]
+
+    # a data center's picture: the routers joined to its networks and their floating IPs only
+    dc = read(world.ctx, reads, Scope(data_center_id=world.dc_id))
+    assert [r["name"] for r in dc["routers"]] == ["edge"]
+    assert [f["floating_ip_address"] for f in dc["floating_ips"]] == ["203.0.113.10"]
+    assert [n["name"] for n in dc["provider_networks"]] == ["public"]
+    other = datacenters.add_data_center(world.ctx, "dc2")
+    assert read(world.ctx, reads, Scope(data_center_id=other.id))["routers"] == []
+    # a provider's picture has all of its routers
+    assert len(read(world.ctx, reads, Scope(provider_id=world.provider_id))["routers"]) == 2
+
+    # routers that cannot be read: the rest of the picture stays, with the reason
+    world.provider.fail_on["list_routers"] = 0
+    failed = read(world.ctx, reads, Scope())
+    assert failed["routers"] == [] and failed["providers"][0]["routing_error"].endswith(
+        "list_routers failed (HTTP 500)."
+    )
+    assert failed["providers"][0]["error"] is None and {n["name"] for n in failed["nics"]} == {"nic1"}
+
+
+def test_the_provider_page_reads_routers_and_floating_ips_live(world: World) -> None:
+    assert provider_routing(world.ctx, "nope") is None
+    assert provider_routing(world.ctx, world.provider_id) == {"routing": False, "reason": NO_ROUTING}
+    ids = routed(world)
+
+    data = provider_routing(world.ctx, world.provider_id)
+
+    assert data is not None and data["routing"] is True
+    edge, inner = data["routers"]
+    assert (edge["name"], inner["name"]) == ("edge", "inner")
+    assert edge["gateway"] == {
+        "network": {"id": ids["public"], "name": "public", "engine": None},
+        "ips": ["203.0.113.2"],
+        "snat": True,
+    }
+    assert edge["interfaces"] == [
+        {
+            "port_id": "rp1",
+            "status": "ACTIVE",
+            "network": {
+                "id": ids["red"],
+                "name": "red",
+                "engine": {"id": world.networks["red"], "name": "red"},
+            },
+            "subnet_id": "s-red",
+            "cidr": "10.0.0.0/24",
+            "ip_address": "10.0.0.1",
+        }
+    ]
+    assert inner["interfaces"] == [] and inner["routes"] == [
+        {"destination": "10.9.0.0/16", "nexthop": "10.0.0.254"}
+    ]
+    mapped, free = data["floating_ips"]
+    assert mapped["vnic"] == {
+        "id": mapped["vnic"]["id"],
+        "name": "nic1",
+        "vm_id": ids["web"],
+        "vm_name": "web",
+    }
+    assert mapped["router"] == {"id": "r1", "name": "edge"} and mapped["fixed_ip_address"] == "10.0.0.5"
+    assert (free["vnic"], free["router"], free["port_id"]) == (None, None, None)
+
+    world.provider.down = True
+    down = provider_routing(world.ctx, world.provider_id)
+    assert down == {
+        "routing": True,
+        "error": "Failed to communicate with the external provider: cannot connect (refused).",
+    }
 
 
 def test_a_provider_is_read_once_per_ttl_renewed_behind_the_picture_and_missed_when_down(
@@ -132,7 +283,13 @@ def test_a_provider_is_read_once_per_ttl_renewed_behind_the_picture_and_missed_w
     read(world.ctx, reads, Scope())
     read(world.ctx, reads, Scope(data_center_id=world.dc_id))
     assert world.provider.calls.count("list_ports") == 1
-    assert set(world.provider.calls) == {"list_networks", "list_subnets", "list_ports", "agents"}
+    assert set(world.provider.calls) == {
+        "list_networks",
+        "list_subnets",
+        "list_ports",
+        "agents",
+        "extensions",
+    }
 
     # older than ttl: the picture still gets the last view at once, and one read renews it behind
     vms.start_vm(world.ctx, vm_id)

@@ -3,7 +3,8 @@ and what each provider in the picture says of them (subnets, the vNICs' ports an
 
 One call reads the engine's store with a constant number of SQL statements, whatever the number of VMs (VMs
 and vNICs as plain rows: ``store/topology.py``), and what each provider in the picture said: its networks, all
-its subnets, the engine's ports and its agents (four calls). ``ProviderReads`` keeps a provider's answers: fresh
+its subnets, the engine's ports and its agents (four calls), and, when it lists the ``router`` extension, its
+routers, their interfaces and its floating IPs (four more: the extensions and three reads). ``ProviderReads`` keeps a provider's answers: fresh
 for ``ttl`` seconds; older, they are still served (up to ``max_age``) while one background read renews them, so
 neither many browsers polling nor a slow provider slow the picture down. A provider that does not answer leaves
 the picture with what the engine recorded (each vNIC's last known port status) and the provider's error.
@@ -28,9 +29,13 @@ from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import EngineError, NotFound
 from neutrino.engine.provider_clients.base import (
+    ROUTING_EXTENSION,
+    NetworkProvider,
     ProviderAgent,
+    ProviderFloatingIp,
     ProviderNetwork,
     ProviderPort,
+    ProviderRouter,
     ProviderSubnet,
 )
 from neutrino.engine.store.topology import NicRow, VmRow
@@ -49,14 +54,27 @@ class Scope:
 
 
 @dataclass(frozen=True)
+class ProviderRouting:
+    """A provider's routers, their interfaces (ports whose ``device_id`` is their router) and its floating IPs;
+    ``error`` when the provider has the ``router`` extension but these reads failed (then the rest is empty)."""
+
+    routers: tuple[ProviderRouter, ...] = ()
+    interfaces: tuple[ProviderPort, ...] = ()
+    floating_ips: tuple[ProviderFloatingIp, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class ProviderView:
-    """What one provider said at one time; ``error`` when it did not answer (then everything else is empty)."""
+    """What one provider said at one time; ``error`` when it did not answer (then everything else is empty).
+    ``routing`` is None when the provider has no routers to show (no ``router`` extension)."""
 
     networks: dict[str, ProviderNetwork] = field(default_factory=dict)
     subnets: tuple[ProviderSubnet, ...] = ()
     ports: dict[str, ProviderPort] = field(default_factory=dict)
     agents: tuple[ProviderAgent, ...] | None = None
     error: str | None = None
+    routing: ProviderRouting | None = None
 
 
 class ProviderReads:
@@ -133,12 +151,30 @@ def _read_provider(ctx: EngineContext, provider: model.ExternalProvider) -> Prov
         subnets = tuple(client.list_subnets())
         ports = {p.id: p for p in client.list_ports()}
         agents = client.agents()
+        routed = ROUTING_EXTENSION in client.extensions()
     except EngineError as exc:
         return ProviderView(error=exc.message)
     except Exception as exc:  # the picture must show what it has, whatever a provider does
         log.exception("reading provider %s for the topology failed", provider.name)
         return ProviderView(error=f"Failed to communicate with the external provider: {exc}")
-    return ProviderView(networks, subnets, ports, None if agents is None else tuple(agents))
+    routing = read_routing(client, provider.name) if routed else None
+    return ProviderView(networks, subnets, ports, None if agents is None else tuple(agents), routing=routing)
+
+
+def read_routing(client: NetworkProvider, name: str) -> ProviderRouting:
+    """The routing of a provider that has the ``router`` extension; a failure is kept as ``error``, so that the
+    rest of what the provider said is still shown."""
+    try:
+        return ProviderRouting(
+            routers=tuple(client.list_routers()),
+            interfaces=tuple(client.list_router_ports()),
+            floating_ips=tuple(client.list_floating_ips()),
+        )
+    except EngineError as exc:
+        return ProviderRouting(error=exc.message)
+    except Exception as exc:
+        log.exception("reading the routers of provider %s failed", name)
+        return ProviderRouting(error=f"Failed to communicate with the external provider: {exc}")
 
 
 @dataclass
@@ -158,7 +194,8 @@ def read(ctx: EngineContext, reads: ProviderReads, scope: Scope) -> Json:
     """The picture's data. Keys (lists sorted by name):
 
     - ``scope``: ``{"kind": "all" | "data_center" | "provider", "id", "name"}``
-    - ``providers``: ``{id, name, error}`` for each provider with a network in the picture
+    - ``providers``: ``{id, name, error, routing, routing_error}`` for each provider with a network in the picture;
+      ``routing``: whether it has routers to show (the ``router`` extension), false when it did not answer
     - ``hosts``: ``{id, name, status, status_detail, cluster_id, tunnel_ip, agents: [{provider_id, type, binary,
       alive}]}``: the agents each provider lists for the host
     - ``networks``: ``{id, name, data_center_id, provider_id, provider_network_id, external_missing, network_type,
@@ -167,29 +204,118 @@ def read(ctx: EngineContext, reads: ProviderReads, scope: Scope) -> Json:
     - ``nics``: ``{id, name, vm_id, network_id, plugged, provisioning, last_error, port_id, port_status,
       addresses}``; ``port_status`` is the provider's (live, or the engine's last record when the provider does
       not answer)
-    - ``routers``, ``floating_ips``: what providers with L3 show. Empty until the engine's provider seam reads
-      them (the Neutron client's ``list_routers``, ``list_router_interfaces`` and ``list_floating_ips``); the
-      browser already draws them in this shape: routers ``{id, name, status, provider_id, gateway: {network_id,
-      ips} | null, interfaces: [{network_id, subnet_id, ip_address}]}``, floating IPs ``{id, provider_id,
-      floating_ip_address, fixed_ip_address, port_id, router_id, floating_network_id, status}``, and the
-      provider networks they name that no engine network imports, as ``provider_networks`` ``{id,
-      provider_id, name, external, network_type, subnets: [{cidr}]}`` (network ids are the provider's)
+    - ``routers``, ``floating_ips``: what providers with L3 show (``read_routing``): routers ``{id, name, status,
+      provider_id, gateway: {network_id, ips} | null, interfaces: [{network_id, subnet_id, ip_address}]}``,
+      floating IPs ``{id, provider_id, floating_ip_address, fixed_ip_address, port_id, router_id,
+      floating_network_id, status}``, and the provider networks routers name that no engine network in the
+      picture imports, as ``provider_networks`` ``{id, provider_id, name, external, network_type, subnets:
+      [{cidr}]}`` (network ids are the provider's). A data center's picture has the routers joined to one of
+      its networks and their floating IPs, and the floating IPs of its vNICs' ports; the others have every
+      router of their providers.
     """
     stored = _stored(ctx, scope)
     views = {p.id: reads.view(ctx, p) for p in stored.providers}
     data: Json = {
         "scope": stored.scope,
-        "providers": [{"id": p.id, "name": p.name, "error": views[p.id].error} for p in stored.providers],
+        "providers": [_provider_entry(p, views[p.id]) for p in stored.providers],
         "hosts": [_host(h, views) for h in stored.hosts],
         "networks": [_network(n, views.get(n.provider_id or "")) for n in stored.networks],
         "vms": [
             {"id": vm.id, "name": vm.name, "status": vm.status, "host_id": vm.host_id} for vm in stored.vms
         ],
         "nics": [_nic(nic, stored.network_of_profile, views) for nic in stored.nics],
-        "routers": [],
-        "floating_ips": [],
     }
+    data.update(_routing(stored, views))
     return data
+
+
+def _provider_entry(provider: model.ExternalProvider, view: ProviderView) -> Json:
+    return {
+        "id": provider.id,
+        "name": provider.name,
+        "error": view.error,
+        "routing": view.routing is not None,
+        "routing_error": view.routing.error if view.routing else None,
+    }
+
+
+def _routing(stored: _Stored, views: dict[str, ProviderView]) -> Json:
+    """The routers, floating IPs and the provider networks only routers name (see ``read``)."""
+    narrow = stored.scope["kind"] == "data_center"
+    shown_nets = {(n.provider_id, n.provider_network_id) for n in stored.networks if n.provider_id}
+    picture_ports = {nic.port_id for nic in stored.nics if nic.port_id}
+    routers: list[Json] = []
+    fips: list[Json] = []
+    named: dict[tuple[str, str], Json] = {}
+    for pid, view in sorted(views.items()):
+        if view.routing is None:
+            continue
+        interfaces: dict[str, list[ProviderPort]] = {}
+        for port in view.routing.interfaces:
+            interfaces.setdefault(port.device_id, []).append(port)
+        kept: set[str] = set()
+        for router in sorted(view.routing.routers, key=lambda r: (r.name, r.id)):
+            own = interfaces.get(router.id, [])
+            touched = {p.network_id for p in own} | ({router.gateway.network_id} if router.gateway else set())
+            if narrow and not any((pid, net) in shown_nets for net in touched):
+                continue
+            kept.add(router.id)
+            routers.append(_router(pid, router, own))
+            for net in touched - {n for p, n in shown_nets if p == pid}:
+                named[(pid, net)] = _provider_network(pid, net, view)
+        for fip in sorted(view.routing.floating_ips, key=lambda f: f.floating_ip_address):
+            if narrow and fip.router_id not in kept and fip.port_id not in picture_ports:
+                continue
+            fips.append(
+                {
+                    "id": fip.id,
+                    "provider_id": pid,
+                    "floating_ip_address": fip.floating_ip_address,
+                    "fixed_ip_address": fip.fixed_ip_address,
+                    "port_id": fip.port_id,
+                    "router_id": fip.router_id,
+                    "floating_network_id": fip.floating_network_id,
+                    "status": fip.status,
+                }
+            )
+    return {"routers": routers, "floating_ips": fips, "provider_networks": list(named.values())}
+
+
+def _router(provider_id: str, router: ProviderRouter, interfaces: list[ProviderPort]) -> Json:
+    gateway = router.gateway
+    return {
+        "id": router.id,
+        "name": router.name,
+        "status": router.status,
+        "provider_id": provider_id,
+        "gateway": (
+            {"network_id": gateway.network_id, "ips": [ip.ip_address for ip in gateway.fixed_ips]}
+            if gateway
+            else None
+        ),
+        "interfaces": [
+            {"network_id": port.network_id, "subnet_id": subnet, "ip_address": address}
+            for port in sorted(interfaces, key=lambda p: p.id)
+            for subnet, address in port.fixed_ips or ((None, None),)
+        ],
+    }
+
+
+def _provider_network(provider_id: str, network_id: str, view: ProviderView) -> Json:
+    """A provider network a router names that the picture has no engine network for (an external network)."""
+    pnet = view.networks.get(network_id)
+    return {
+        "id": network_id,
+        "provider_id": provider_id,
+        "name": pnet.name if pnet else None,
+        "external": pnet.external if pnet else False,
+        "network_type": pnet.network_type if pnet else None,
+        "subnets": [
+            {"cidr": s.cidr}
+            for s in sorted(view.subnets, key=lambda s: (s.ip_version, s.cidr))
+            if s.network_id == network_id
+        ],
+    }
 
 
 def encoded(data: Json) -> bytes:

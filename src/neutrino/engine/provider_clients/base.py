@@ -10,24 +10,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from neutrino.neutron_client import FloatingIp as ProviderFloatingIp
 from neutrino.neutron_client import Network as ProviderNetwork
 from neutrino.neutron_client import NetworkAgent as ProviderAgent
 from neutrino.neutron_client import Port as ProviderPort
 from neutrino.neutron_client import PortResult
+from neutrino.neutron_client import Router as ProviderRouter
 from neutrino.neutron_client import Subnet as ProviderSubnet
 
 __all__ = [
     "DEVICE_OWNER",
+    "ROUTING_EXTENSION",
     "NetworkProvider",
     "PortRequest",
     "PortResult",
     "ProviderAgent",
+    "ProviderFloatingIp",
     "ProviderNetwork",
     "ProviderPort",
+    "ProviderRouter",
     "ProviderSubnet",
 ]
 
 DEVICE_OWNER = "oVirt"
+#: the extension a provider lists when it has routers and floating IPs
+ROUTING_EXTENSION = "router"
 
 
 @dataclass(frozen=True)
@@ -72,3 +79,8 @@ class NetworkProvider(Protocol):
     def update_port(self, port_id: str, request: PortRequest) -> PortResult: ...
     def delete_port(self, port_id: str) -> None: ...
     def agents(self) -> list[ProviderAgent] | None: ...
+    # routing, read only (for display), on a provider whose extensions include ROUTING_EXTENSION
+    def list_routers(self) -> list[ProviderRouter]: ...
+    def get_router(self, router_id: str) -> ProviderRouter | None: ...
+    def list_router_ports(self, router_ids: list[str] | None = None) -> list[ProviderPort]: ...
+    def list_floating_ips(self, router_id: str | None = None) -> list[ProviderFloatingIp]: ...

@@ -22,8 +22,10 @@ from neutrino.engine.provider_clients.base import (
     PortRequest,
     PortResult,
     ProviderAgent,
+    ProviderFloatingIp,
     ProviderNetwork,
     ProviderPort,
+    ProviderRouter,
     ProviderSubnet,
 )
 
@@ -206,3 +208,32 @@ class NeutronProvider:
             return self.client.list_agents()
         except nc.StatusError:
             return None
+
+    # --- routing, read only (the web UI shows it; the engine never changes a provider's routers) ----------------
+
+    @_translated
+    def list_routers(self) -> list[ProviderRouter]:
+        """The routers the provider shows (extension ``router``: ask ``extensions()`` first; without it the
+        provider answers 404, a ProviderFailure)."""
+        return self.client.list_routers()
+
+    @_translated
+    def get_router(self, router_id: str) -> ProviderRouter | None:
+        try:
+            return self.client.get_router(router_id)
+        except nc.NotFound:
+            return None
+
+    @_translated
+    def list_router_ports(self, router_ids: list[str] | None = None) -> list[ProviderPort]:
+        """The interfaces of these routers (of all when None): ports whose ``device_owner`` is
+        ``network:router_interface`` and whose ``device_id`` is their router. A router's gateway is not among
+        them: it is the router's ``gateway``."""
+        return self.client.list_router_interfaces(router_ids)
+
+    @_translated
+    def list_floating_ips(self, router_id: str | None = None) -> list[ProviderFloatingIp]:
+        """The floating IPs the provider shows, or those associated through one router."""
+        if router_id is None:
+            return self.client.list_floating_ips()
+        return self.client.list_floating_ips(router_id=router_id)

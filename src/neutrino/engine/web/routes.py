@@ -9,6 +9,8 @@ take the same ``Authorization: Bearer <token>`` as the API:
   (the API names the provider but not the provider's network id, which subnets need).
 - ``GET /ui/vms/{id}/ports`` and ``GET /ui/networks/{id}/ports``: the provider ports behind a VM's vNICs (their
   addresses) and the vNIC ports of an external network, read live from the provider (``commands/port_reads.py``).
+- ``GET /ui/providers/{id}/routing``: a provider's routers and floating IPs, read live and read only
+  (``commands/routing_reads.py``).
 - ``GET /ui/topology``: the topology picture's data (``web/topology.py``).
 """
 
@@ -24,7 +26,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from neutrino.engine.commands import auth, port_reads
+from neutrino.engine.commands import auth, port_reads, routing_reads
 from neutrino.engine.commands import providers as providers_cmd
 from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.domain import model
@@ -78,6 +80,7 @@ def web_routes() -> list[BaseRoute]:
         Route("/", index),
         Route("/ui/vms/{id}/ports", _reading(port_reads.vm_ports, "VM")),
         Route("/ui/networks/{id}/ports", _reading(port_reads.network_ports, "Network")),
+        Route("/ui/providers/{id}/routing", _reading(routing_reads.provider_routing, "Provider")),
         Route("/ui/providers/test", test_provider, methods=["POST"]),
         Route("/ui/networks/{network_id}/external", external_link),
         *topology_routes(),

@@ -37,6 +37,9 @@ const ROUTES = {
   topology,
 };
 
+// views whose first reads need nothing from the shared names start them beside those
+const PREFETCH = { vms: vms.prefetch };
+
 const $ = (id) => document.getElementById(id);
 let generation = 0;
 let timers = [];
@@ -50,6 +53,9 @@ const names = {
   networks: new Map(),
 };
 let cache = { datacenters: [], clusters: [], providers: [], networks: [], hosts: [] };
+// when the names were last read; a view that prefetches its own data uses names this fresh without waiting
+let namesAt = 0;
+const NAMES_FRESH_MS = 30000;
 
 async function loadNames() {
   const [datacenters, clusters, provs, nets, hosts] = await Promise.all([
@@ -60,13 +66,14 @@ async function loadNames() {
     api.list('/hosts', 'host'),
   ]);
   cache = { datacenters, clusters, providers: provs, networks: nets, hosts };
+  namesAt = Date.now();
   for (const [key, items] of Object.entries(cache)) names[key] = new Map(items.map((i) => [i.id, i.name]));
   return cache;
 }
 
 function parseHash() {
   const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
-  return { tab: parts[0] || 'datacenters', id: parts[1], sub: parts[2] };
+  return { tab: parts[0] || 'datacenters', id: parts[1], sub: parts[2], item: parts[3] };
 }
 
 export function go(hash) {
@@ -113,7 +120,7 @@ async function route() {
   stopTimers();
   const before = focusKey();
   const mine = ++generation;
-  const { tab, id, sub } = parseHash();
+  const { tab, id, sub, item } = parseHash();
   renderTabs(tab);
   const view = $('view');
   clear(view, busy('Loading…'));
@@ -121,6 +128,7 @@ async function route() {
     tab,
     id,
     sub,
+    item,
     names,
     // a view that finished some work goes where it wants only if the user has not gone elsewhere meanwhile
     go: (hash) => {
@@ -143,7 +151,16 @@ async function route() {
     },
   };
   try {
-    await loadNames();
+    // a view's own first reads may start now, while the names every view shares are read
+    ctx.prefetched = PREFETCH[tab]?.(ctx) || null;
+    // such a view does not wait for names read less than NAMES_FRESH_MS ago: they are read again behind it
+    if (ctx.prefetched && Date.now() - namesAt < NAMES_FRESH_MS) {
+      loadNames()
+        .then(() => mine === generation && renderTree())
+        .catch(() => {});
+    } else {
+      await loadNames();
+    }
     if (mine !== generation) return;
     renderTree();
     const render = ROUTES[tab];

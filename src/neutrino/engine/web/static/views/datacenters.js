@@ -73,6 +73,7 @@ export async function dataCenters(ctx) {
           );
     parts.push(
       h('h3', {}, `Data center ${selected.name}`),
+      h('p', {}, h('a', { href: `#/topology/datacenters/${selected.id}` }, `Topology of data center ${selected.name}`)),
       subTabs(
         `#/datacenters/${selected.id}`,
         [

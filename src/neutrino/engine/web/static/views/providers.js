@@ -6,6 +6,7 @@ import { h, clear, table, dash, yesNo, dot, openDialog, row, confirmDialog, noti
 import { icon, providerTypeLabel } from '../icons.js';
 import { subTabs, general, toolbar, attachToClusters, guarded } from './common.js';
 import { newNetworkDialog } from './networks.js';
+import { providerRouting } from './provider-routing.js';
 
 // provider id -> {state, text}; kept across views so the indicator does not flicker on every navigation
 const connection = new Map();
@@ -75,34 +76,38 @@ export async function providers(ctx) {
 }
 
 async function providerDetail(ctx, p) {
-  const sub = ctx.sub === 'networks' ? 'networks' : 'general';
+  const sub = ['networks', 'routers'].includes(ctx.sub) ? ctx.sub : 'general';
   const panel =
     sub === 'networks'
       ? await guarded(() => providerNetworks(ctx, p))
-      : general([
-          ['Name', p.name],
-          ['Description', p.description],
-          ['Type', providerTypeLabel(p.type)],
-          ['URL', p.url],
-          ['Connection', indicator(p)],
-          ['Requires authentication', yesNo(p.requires_authentication)],
-          ['User name', p.username],
-          ['Authentication URL', p.authentication_url],
-          ['Tenant / project', p.tenant_name || p.project_name],
-          ['User domain', p.user_domain_name],
-          ['Project domain', p.project_domain_name],
-          ['Plugin type', p.plugin_type ? 'Open vSwitch' : p.external_plugin_type],
-          ['Read-only', yesNo(p.read_only)],
-          ['Auto-sync', yesNo(p.auto_sync)],
-          ['ID', p.id],
-        ]);
+      : sub === 'routers'
+        ? await guarded(() => providerRouting(ctx, p))
+        : general([
+            ['Name', p.name],
+            ['Description', p.description],
+            ['Type', providerTypeLabel(p.type)],
+            ['URL', p.url],
+            ['Connection', indicator(p)],
+            ['Requires authentication', yesNo(p.requires_authentication)],
+            ['User name', p.username],
+            ['Authentication URL', p.authentication_url],
+            ['Tenant / project', p.tenant_name || p.project_name],
+            ['User domain', p.user_domain_name],
+            ['Project domain', p.project_domain_name],
+            ['Plugin type', p.plugin_type ? 'Open vSwitch' : p.external_plugin_type],
+            ['Read-only', yesNo(p.read_only)],
+            ['Auto-sync', yesNo(p.auto_sync)],
+            ['ID', p.id],
+          ]);
   return [
     h('h3', {}, [icon(p.type === 'neutron' ? 'neutron' : 'provider'), ' ', `Provider ${p.name}`]),
+    h('p', {}, h('a', { href: `#/topology/providers/${p.id}` }, `Topology of provider ${p.name}`)),
     subTabs(
       `#/providers/${p.id}`,
       [
         ['general', 'General'],
         ['networks', 'Networks'],
+        ['routers', 'Routers'],
       ],
       sub,
       `Provider ${p.name}`,

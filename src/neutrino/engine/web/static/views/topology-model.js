@@ -331,7 +331,7 @@ function routing(data, networks, nics) {
       status: r.status || null,
       gateway: gw,
       interfaces,
-      href: `#/providers/${r.provider_id}/routers`,
+      href: `#/providers/${r.provider_id}/routers/${r.id}`,
     };
   });
   const nicByPort = new Map(nics.filter((n) => n.portId).map((n) => [n.portId, n.id]));
@@ -345,7 +345,7 @@ function routing(data, networks, nics) {
     nicId: nicByPort.get(f.port_id) || null,
     providerId: f.provider_id,
     state: f.port_id ? routerState(f.status) : 'down',
-    href: `#/providers/${f.provider_id}/routers`,
+    href: `#/providers/${f.provider_id}/routers${f.router_id ? `/${f.router_id}` : ''}`,
   }));
   return { routers, floatingIps, extraNetworks: [...extra.values()] };
 }

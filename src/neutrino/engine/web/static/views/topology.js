@@ -220,6 +220,13 @@ class TopologyView {
             { class: 'error' },
             `Provider ${p.name} did not answer; subnets and addresses are missing and port states are the engine's last record: ${p.error}`,
           ),
+        )
+        .concat(
+          m.providers
+            .filter((p) => p.routing_error)
+            .map((p) =>
+              h('p', { class: 'error' }, `The routers of provider ${p.name} could not be read: ${p.routing_error}`),
+            ),
         ),
     );
   }

@@ -21,6 +21,11 @@ const SUBS = [
   ['nics', 'Network Interfaces'],
   ['general', 'General'],
 ];
+// The list is read a page at a time (oVirt's search: `sortby name page N` with `max`), so the page costs the same
+// with 50 VMs or 5,000; a name filter narrows it. Both are kept while the user moves from VM to VM.
+const PAGE_SIZE = 50;
+const listing = { page: 1, filter: '' };
+
 // what a VM shows while an action of this page runs on it
 const DOING = {
   start: ['powering_up', 'Starting'],
@@ -50,24 +55,117 @@ export async function vms(ctx) {
     ports: new Map(),
     portKey: '',
     portAt: 0,
+    portsAsked: false,
   };
   const sub = SUBS.some(([k]) => k === ctx.sub) ? ctx.sub : 'nics';
+  let current = null;
+  let first = ctx.prefetched || null; // the shell may have started the first reads while it read the names
   const load = async () => {
-    const rows = await api.list('/vms', 'vm');
-    rows.sort((a, b) => a.name.localeCompare(b.name));
-    const selected = rows.find((v) => v.id === ctx.id);
-    const nics = selected && sub === 'nics' ? await api.list(`/vms/${selected.id}/nics`, 'nic') : [];
+    // the page of the list, the chosen VM by itself (it may be on another page, or filtered out), its vNICs and,
+    // the first time, the profiles: all at once
+    const [rows, alone, vmNics, profiles] = await (first || reads(ctx, sub, !state.profiles));
+    first = null;
+    const selected = alone || null;
+    const nics = selected ? vmNics : [];
+    if (profiles) state.profiles = new Map(profiles.map((p) => [p.id, p]));
     if (!state.profiles || nics.some((n) => n.vnic_profile?.id && !state.profiles.has(n.vnic_profile.id))) {
       state.profiles = new Map((await api.list('/vnicprofiles', 'vnic_profile')).map((p) => [p.id, p]));
     }
-    if (selected) await readPorts(state, selected, nics);
-    return { rows, nics, ports: [...state.ports.values()] };
+    // the addresses come from the provider: the page is drawn without waiting for them the first time
+    if (selected && state.portsAsked) await readPorts(state, selected, nics);
+    else if (selected) {
+      state.portsAsked = true;
+      readPorts(state, selected, nics)
+        .then(() => current?.refresh())
+        .catch((err) => (err.status === 401 ? null : notify(err.message)));
+    }
+    // the page and the filter are part of what is shown: a change of either repaints even with the same rows
+    return { rows, selected, page: listing.page, filter: listing.filter, nics, ports: [...state.ports.values()] };
   };
-  const every = ({ rows }) => {
-    if (state.doing.size || state.nicDoing.size || rows.some((v) => MOVING.has(v.status))) return 500;
+  const every = ({ rows, selected }) => {
+    const moving = rows.some((v) => MOVING.has(v.status)) || (selected && MOVING.has(selected.status));
+    if (state.doing.size || state.nicDoing.size || moving) return 500;
     return ctx.id && sub === 'nics' ? 2000 : 5000;
   };
-  return live(ctx, every, load, (data, handle) => page(ctx, state, sub, data, handle));
+  const body = await live(ctx, every, load, (data, handle) => {
+    current = handle;
+    return page(ctx, state, sub, data, handle);
+  });
+  return [h('h2', {}, 'Virtual Machines'), filterForm(() => current?.refresh()), body];
+}
+
+// The reads of the page, started together: the list's page, the chosen VM, its vNICs, the profiles (when asked).
+function reads(ctx, sub, profiles) {
+  const id = ctx.id ? encodeURIComponent(ctx.id) : null;
+  return Promise.all([
+    api.list(`/vms?search=${encodeURIComponent(searchText())}&max=${PAGE_SIZE}`, 'vm'),
+    id ? api.get(`/vms/${id}`).catch(missing) : null,
+    id && sub !== 'general' ? api.list(`/vms/${id}/nics`, 'nic').catch(missing) : [],
+    profiles ? api.list('/vnicprofiles', 'vnic_profile') : null,
+  ]);
+}
+
+// The shell calls this before it has read the names the views share, so that the page's own reads run meanwhile.
+export function prefetch(ctx) {
+  const sub = SUBS.some(([k]) => k === ctx.sub) ? ctx.sub : 'nics';
+  const started = reads(ctx, sub, true);
+  started.catch(() => {}); // a failure is the view's to show, when it awaits these
+  return started;
+}
+
+function missing(err) {
+  if (err.status === 404) return null;
+  throw err;
+}
+
+function searchText() {
+  const name = listing.filter.replaceAll('"', '');
+  return [name ? `name="*${name}*"` : '', 'sortby name asc', `page ${listing.page}`].filter(Boolean).join(' ');
+}
+
+function filterForm(refresh) {
+  const input = h('input', { type: 'search', name: 'filter', value: listing.filter, autocomplete: 'off' });
+  const form = h(
+    'form',
+    { class: 'toolbar', role: 'search', 'aria-label': 'Virtual machines' },
+    h('label', {}, 'Filter by name ', input),
+    h('button', { type: 'submit' }, 'Filter'),
+  );
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    listing.filter = input.value.trim();
+    listing.page = 1;
+    refresh();
+  });
+  return form;
+}
+
+function pager(rows, handle) {
+  const turn = (by) => {
+    listing.page = Math.max(1, listing.page + by);
+    handle.refresh();
+  };
+  const first = (listing.page - 1) * PAGE_SIZE;
+  const text = rows.length
+    ? `VMs ${first + 1}–${first + rows.length}${listing.filter ? ` whose name has “${listing.filter}”` : ''}`
+    : listing.page > 1
+      ? 'No more VMs.'
+      : '';
+  return h(
+    'nav',
+    { class: 'toolbar pager', 'aria-label': 'Pages of virtual machines' },
+    h(
+      'button',
+      { type: 'button', 'data-action': 'previous-page', disabled: listing.page === 1, onclick: () => turn(-1) },
+      'Previous page',
+    ),
+    h('span', { role: 'status' }, `Page ${listing.page}`, text ? ` · ${text}` : ''),
+    h(
+      'button',
+      { type: 'button', 'data-action': 'next-page', disabled: rows.length < PAGE_SIZE, onclick: () => turn(1) },
+      'Next page',
+    ),
+  );
 }
 
 // the addresses of the VM's vNICs come from their ports on the provider: read again when a port appears or goes,
@@ -90,9 +188,9 @@ async function readPorts(state, vm, nics) {
   state.portKey = key;
 }
 
-function page(ctx, state, sub, { rows, nics }, handle) {
-  const selected = rows.find((v) => v.id === ctx.id);
-  const parts = [h('h2', {}, 'Virtual Machines'), vmToolbar(ctx, state, selected, handle), vmTable(ctx, state, rows)];
+function page(ctx, state, sub, { rows, selected, nics }, handle) {
+  const empty = listing.filter ? `No virtual machine's name has “${listing.filter}”.` : 'No virtual machines.';
+  const parts = [vmToolbar(ctx, state, selected, handle), vmTable(ctx, state, rows, empty), pager(rows, handle)];
   if (ctx.id && !selected) parts.push(h('p', { class: 'error', role: 'alert' }, `VM '${ctx.id}' was not found.`));
   if (selected) {
     const panel = sub === 'general' ? vmGeneral(ctx, selected) : nicPanel(ctx, selected, nics, state, handle);
@@ -159,12 +257,12 @@ function vmToolbar(ctx, state, vm, handle) {
   );
 }
 
-function vmTable(ctx, state, rows) {
+function vmTable(ctx, state, rows, empty) {
   return table({
     label: 'Virtual machines',
     rows,
     selected: ctx.id,
-    empty: 'No virtual machines.',
+    empty,
     onSelect: (v) => ctx.go(`#/vms/${v.id}/${ctx.sub || 'nics'}`),
     columns: [
       { title: 'Name', render: (v) => h('a', { href: `#/vms/${v.id}/nics` }, v.name) },
