@@ -144,14 +144,15 @@ def direct(w: World, env: dict[str, Any], peer_ip: str) -> tuple[float, float, f
 Row = tuple[float, float, float]
 
 
-def measure(runs: int, *, peer_open: bool = False) -> dict[str, list[Row]]:
+def measure(runs: int, *, peer_open: bool = False, prefix: str | None = None) -> dict[str, list[Row]]:
     """``runs`` rounds of each path, interleaved (both see the same machine load): path → rows of (seconds
-    until the call returned, until the guest had its lease, until its first echo reply)."""
+    until the call returned, until the guest had its lease, until its first echo reply). The lab's
+    namespaces are named from ``prefix`` (random by default)."""
     os.environ.setdefault("NEUTRINO_INSECURE_HTTP", "1")  # the lab's provider and engine speak plain HTTP
     import ovirtsdk4.types as types
 
     with tempfile.TemporaryDirectory() as tmp:
-        lab = Lab(prefix=f"nb{secrets.token_hex(2)}", workdir=Path(tmp))
+        lab = Lab(prefix=prefix or f"nb{secrets.token_hex(2)}", workdir=Path(tmp))
         try:
             with engine_stack(lab) as w:
                 env = setup_site(w)
