@@ -5,6 +5,7 @@ the convergence after a crash."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -506,3 +507,25 @@ def test_convergence_undoes_a_run_whose_network_left_the_provider_meanwhile(worl
     converge(world.ctx)
     vm = world.get_vm(vm_id)
     assert (vm.status, vm.operation_id) == (VmStatus.DOWN, None)
+
+
+def test_auto_sync_keeps_a_network_its_listing_was_taken_before(world: World, monkeypatch: Any) -> None:
+    """A listing taken before the engine created a network on the provider (and committed it) does not make
+    that network gone: the sync asks the provider for it again before it marks or removes anything."""
+    from neutrino.engine.commands.providers import ProviderChanges, update_provider
+    from neutrino.engine.commands.sync import synchronize
+
+    update_provider(world.ctx, world.provider_id, ProviderChanges(auto_sync=True))
+    with world.ctx.reader() as uow:
+        network = uow.networks.list(provider_id=world.provider_id)[0]
+    listed = [n for n in world.provider.list_networks() if n.id != network.provider_network_id]
+    monkeypatch.setattr(world.provider, "list_networks", lambda: listed)
+    synchronize(world.ctx, world.provider_id)
+    with world.ctx.reader() as uow:
+        kept = uow.networks.get(network.id)
+        assert kept is not None and not kept.external_missing
+    del world.provider.networks[network.provider_network_id]  # now it is gone for real
+    synchronize(world.ctx, world.provider_id)
+    with world.ctx.reader() as uow:
+        gone = uow.networks.get(network.id)
+        assert gone is None or gone.external_missing

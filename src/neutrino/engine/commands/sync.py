@@ -75,6 +75,10 @@ def synchronize(ctx: EngineContext, provider_id: str) -> None:
         provider = uow.providers.get(provider_id)
         if provider is None:
             return
+        try:
+            _confirm_unlisted(ctx, uow, provider, external)
+        except ProviderFailure:
+            return  # not sure what is gone: nothing is marked or removed this round
         if uow.settings.get(_failed_key(provider_id)):
             uow.settings.put(_failed_key(provider_id), "")
             emit(
@@ -87,6 +91,23 @@ def synchronize(ctx: EngineContext, provider_id: str) -> None:
         if provider.auto_sync:
             _auto_sync(uow, provider, external)
         uow.commit()
+
+
+def _confirm_unlisted(
+    ctx: EngineContext,
+    uow: UnitOfWork,
+    provider: model.ExternalProvider,
+    external: dict[str, ProviderNetwork],
+) -> None:
+    """Ask the provider again, one network at a time, for the engine's networks its listing did not hold, and
+    add those it still has to ``external``: a network the engine created on the provider after the listing
+    (and committed before this unit of work) is not gone. Rare, so the calls are made holding the unit."""
+    client = ctx.provider_client(provider)
+    for network in uow.networks.list(provider_id=provider.id):
+        if network.provider_network_id and network.provider_network_id not in external:
+            found = client.get_network(network.provider_network_id)
+            if found is not None:
+                external[found.id] = found
 
 
 def _failed_key(provider_id: str) -> str:
