@@ -27,12 +27,11 @@ def test_scale_bench_at_ci_size() -> None:
     print(report(result))
     assert [w.vms for w in result.windows] == [8, 8, 8]
     assert all(w.rate > 0 and 0 < w.p50 <= w.p95 for w in result.windows)
-    # the same work per VM in every window after the first (which may also fetch a Keystone token): statements
-    # and provider calls do not depend on the load; a call or two that is not a run's (a token renewed, an
-    # agent's report landing in one window or the next) may move between windows
-    for counted in (
-        [w.statements for w in result.windows[1:]],
-        [w.provider_calls for w in result.windows[1:]],
-    ):
-        assert max(counted) - min(counted) <= 2, report(result)
+    # the same SQL work per VM in every window after the first (which may also fetch a Keystone token); the
+    # provider's count also holds requests that are not a run's (the agents' reports and change feed, a token
+    # renewed), which land in one window or the next, so it is held to the full bench's flatness bound
+    statements = [w.statements for w in result.windows[1:]]
+    assert max(statements) - min(statements) <= 2, report(result)
+    calls = [w.provider_calls for w in result.windows[1:]]
+    assert max(calls) <= 1.2 * min(calls), report(result)
     assert all(w.calls_per_vm >= 4 for w in result.windows)  # at least find + create per vNIC
