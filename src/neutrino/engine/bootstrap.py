@@ -76,6 +76,7 @@ def build(settings: EngineSettings) -> Engine:
         agent_client=AgentClients(secrets, settings.agent_timeout, tls=trust),
         enroll_agent=AgentEnroller(secrets, pki, trust, settings.agent_timeout) if trust else no_enrollment,
         sso_token_lifetime=settings.sso_token_lifetime,
+        cert_renewal_retry=settings.cert_renewal_retry,
         passwords=PasswordChecks(
             ThrottleLimits(
                 max_failures_per_user=settings.login_max_failures_per_user,

@@ -44,6 +44,9 @@ class EngineSettings(BaseSettings):
     agent_timeout: float = 30.0
     # seconds an SSO bearer token stays valid after login (oVirt's default: 10 hours)
     sso_token_lifetime: float = Field(default=36_000.0, gt=0)
+    # seconds the engine waits after a host agent's certificate renewal failed before it tries (and writes a
+    # failure event) again
+    cert_renewal_retry: float = Field(default=3600.0, gt=0)
     # failed logins (HTTP Basic, SSO) allowed per user, and per client address, in any login_failure_window
     # seconds; past that, logins are refused unchecked (401, Retry-After) until the window moves on (0: no limit)
     login_max_failures_per_user: int = Field(default=5, ge=0)

@@ -9,7 +9,7 @@ import datetime
 
 from neutrino.engine.commands import hosts
 from neutrino.engine.commands.common import EngineContext, Ref
-from neutrino.engine.commands.monitoring import RENEWAL_RETRY, monitor_all
+from neutrino.engine.commands.monitoring import monitor_all
 from neutrino.engine.domain import model
 from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import HostFailure
@@ -73,11 +73,13 @@ def test_a_failed_renewal_keeps_the_host_up_and_says_why(make_engine: BuildEngin
     monitor_all(ctx)
     monitor_all(ctx)  # the next pass, right after: not tried again yet
     assert renewals == [True]
-    with ctx.uow() as uow:  # an hour on, it is
+    assert ctx.cert_renewal_retry == 3600  # the default: an hour
+    ctx.cert_renewal_retry = 600  # NEUTRINO_CERT_RENEWAL_RETRY
+    with ctx.uow() as uow:  # ten minutes on, it is
         (event,) = [
             e for e in uow.events.list(order_by="id") if e.code == AuditType.HOST_CERTIFICATE_RENEWAL_FAILED
         ]
-        event.time -= RENEWAL_RETRY
+        event.time -= datetime.timedelta(seconds=601)
         uow.commit()
     monitor_all(ctx)
     assert renewals == [True, True]

@@ -89,6 +89,8 @@ class EngineContext:
     enroll_agent: AgentEnroller = no_enrollment
     # seconds an SSO bearer token stays valid after login (EngineSettings.sso_token_lifetime)
     sso_token_lifetime: float = 36_000.0
+    # seconds between two tries at renewing a host agent's certificate (EngineSettings.cert_renewal_retry)
+    cert_renewal_retry: float = 3600.0
     # every password check: failed-login throttling, recently verified HTTP Basic credentials
     passwords: PasswordChecks = field(default_factory=PasswordChecks)
     # the operations this process is performing now (commands.operations.perform): not for convergence

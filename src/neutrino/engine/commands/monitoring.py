@@ -76,17 +76,14 @@ def refresh_host(ctx: EngineContext, host_id: str, sync_networks: bool = False) 
     return marked
 
 
-#: after a failed renewal, how long the engine waits before it tries (and writes a failure event) again
-RENEWAL_RETRY = timedelta(hours=1)
-
-
 def _renew_certificate(ctx: EngineContext, host: model.Host, old: wire.CertificateState) -> None:
     """The agent asks for a new certificate (the engine's expires soon): the CA signs its key again for the
     host's address, sent over the mutual-TLS channel. Refused or failed, the agent keeps serving the old one
-    (still valid), so the host stays as it is; a pass :data:`RENEWAL_RETRY` after the failure tries again."""
+    (still valid), so the host stays as it is; a pass ``ctx.cert_renewal_retry`` seconds
+    after the failure tries again."""
     with ctx.reader() as uow:
         failed = uow.events.last_time(AuditType.HOST_CERTIFICATE_RENEWAL_FAILED, host.id)
-    if failed is not None and utcnow() - failed < RENEWAL_RETRY:
+    if failed is not None and utcnow() - failed < timedelta(seconds=ctx.cert_renewal_retry):
         return
     try:
         ctx.enroll_agent(host, renew=True)
