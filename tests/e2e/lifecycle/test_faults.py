@@ -40,7 +40,7 @@ from tests.e2e.lifecycle.helpers import (
     vm_service,
     vm_status,
 )
-from tests.e2e.lifecycle.proxy import Proxy, proxy_to
+from tests.support.proxy import Proxy, proxy_to
 
 JANITOR_INTERVAL = 2.0
 VMS_PATH = "/api/v1/vms"

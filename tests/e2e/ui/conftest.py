@@ -8,13 +8,11 @@ of the main views go to test-artifacts/ui/.
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import _require
+from tests.support.proxy import proxy_to
 from tests.support.servers import RunningAgent, agent_process, free_port, neutrino_process
 
 PASSWORD = "secret"
@@ -218,42 +217,13 @@ def delaying_proxy(
 ) -> Iterator[int]:
     """An HTTP proxy on 127.0.0.1 in front of a host agent that holds ``method path`` for ``delay`` seconds before
     passing it on: a host that is slow to start VMs, so the engine's steps can be watched as they come."""
-    upstream = httpx.Client(base_url=f"http://127.0.0.1:{target_port}", timeout=60)
 
-    class Handler(BaseHTTPRequestHandler):
-        def _forward(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if self.command == method and self.path.split("?")[0] == path:
-                time.sleep(delay)
-            headers = {
-                k: v
-                for k, v in self.headers.items()
-                if k.lower() not in ("host", "content-length", "connection")
-            }
-            answer = upstream.request(self.command, self.path, content=body, headers=headers)
-            self.send_response(answer.status_code)
-            for key in ("Content-Type", "WWW-Authenticate"):
-                if key in answer.headers:
-                    self.send_header(key, answer.headers[key])
-            self.send_header("Content-Length", str(len(answer.content)))
-            self.end_headers()
-            self.wfile.write(answer.content)
+    def hold(seen_method: str, seen_path: str) -> None:
+        if seen_method == method and seen_path.split("?")[0] == path:
+            time.sleep(delay)
 
-        do_GET = do_POST = do_PUT = do_DELETE = _forward
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
-        upstream.close()
+    with proxy_to(f"http://127.0.0.1:{target_port}", before=hold) as proxy:
+        yield proxy.port
 
 
 def _browser_available() -> None:

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -20,6 +17,7 @@ import pytest
 
 from tests.e2e.ui.conftest import PASSWORD, Neutrino, axe_violations, expect, shot, unique
 from tests.e2e.ui.test_topology import click_node, picture
+from tests.support.proxy import proxy_to
 
 
 def created(r: httpx.Response, key: str) -> dict[str, Any]:
@@ -218,56 +216,20 @@ def test_the_vm_list_is_paged_and_filtered_and_a_vm_on_another_page_opens(
             neutrino.api.delete(f"/vms/{vm['id']}")
 
 
-@contextmanager
-def provider_without_l3(target: str) -> Iterator[int]:
-    """An HTTP proxy on 127.0.0.1 in front of the provider whose extension list leaves out routing: a Neutron with no
-    L3, as many are."""
-    upstream = httpx.Client(base_url=target, timeout=60)
-    routing = {"router", "external-net", "ext-gw-mode", "extraroute", "l3_agent_scheduler"}
+ROUTING = {"router", "external-net", "ext-gw-mode", "extraroute", "l3_agent_scheduler"}
 
-    class Handler(BaseHTTPRequestHandler):
-        def _forward(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            headers = {
-                k: v
-                for k, v in self.headers.items()
-                if k.lower() not in ("host", "content-length", "connection")
-            }
-            answer = upstream.request(self.command, self.path, content=body, headers=headers)
-            content = answer.content
-            if self.path.split("?")[0].rstrip("/") == "/v2.0/extensions" and answer.status_code == 200:
-                listed = answer.json()["extensions"]
-                content = json.dumps(
-                    {"extensions": [e for e in listed if e["alias"] not in routing]}
-                ).encode()
-            self.send_response(answer.status_code)
-            for key in ("Content-Type", "X-Subject-Token", "WWW-Authenticate"):
-                if key in answer.headers:
-                    self.send_header(key, answer.headers[key])
-            self.send_header("Content-Length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
 
-        do_GET = do_POST = do_PUT = do_DELETE = _forward
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
-        upstream.close()
+def _without_routing(method: str, path: str, status: int, body: bytes) -> bytes:
+    """The provider's extension list with routing left out: a Neutron with no L3, as many are."""
+    if path.split("?")[0].rstrip("/") != "/v2.0/extensions" or status != 200:
+        return body
+    listed = json.loads(body)["extensions"]
+    return json.dumps({"extensions": [e for e in listed if e["alias"] not in ROUTING]}).encode()
 
 
 def test_a_provider_without_l3_says_it_has_no_routers(page: Any, neutrino: Neutrino) -> None:
-    with provider_without_l3(neutrino.provider_url) as port:
-        url = f"http://127.0.0.1:{port}"
+    with proxy_to(neutrino.provider_url, rewrite=_without_routing) as proxy:
+        url = proxy.url
         name = unique("nol3")
         provider = neutrino.post(
             "/openstacknetworkproviders",

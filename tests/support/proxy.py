@@ -1,10 +1,11 @@
-"""A small forwarding HTTP proxy on 127.0.0.1 for fault tests: it sits between the engine and a host agent or
-the network provider, and lets a test act at an exact point of the conversation (kill the server behind it,
-hold a request back) through two hooks.
+"""A small forwarding HTTP proxy on 127.0.0.1 for tests: it sits between the engine and a host agent or the
+network provider, and lets a test act at an exact point of the conversation (kill the server behind it, hold a
+request back, change an answer) through three hooks.
 
 ``before(method, path)`` runs when a request arrives, before it is forwarded; ``after(method, path, status)``
-once the server behind has answered, before the answer goes back. When the server behind cannot be reached the
-proxy closes the connection without answering, as the dead server would.
+once the server behind has answered, before the answer goes back; ``rewrite(method, path, status, body)``
+returns the body that goes back instead of the server's. When the server behind cannot be reached the proxy
+closes the connection without answering, as the dead server would.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import httpx
 
 Before = Callable[[str, str], None]
 After = Callable[[str, str, int], None]
+Rewrite = Callable[[str, str, int, bytes], bytes]
 
 _HOP_BY_HOP = {
     "connection",
@@ -34,9 +36,15 @@ _HOP_BY_HOP = {
 
 
 class Proxy:
-    def __init__(self, target: str, before: Before | None = None, after: After | None = None) -> None:
+    def __init__(
+        self,
+        target: str,
+        before: Before | None = None,
+        after: After | None = None,
+        rewrite: Rewrite | None = None,
+    ) -> None:
         self.target = target.rstrip("/")
-        self.before, self.after = before, after
+        self.before, self.after, self.rewrite = before, after, rewrite
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request seen, in order
         self.closed = False
         self._upstream = httpx.Client(base_url=self.target, timeout=60.0)
@@ -89,14 +97,17 @@ class Proxy:
                     return
                 if proxy.after is not None:
                     proxy.after(method, path, resp.status_code)
+                content = resp.content
+                if proxy.rewrite is not None:
+                    content = proxy.rewrite(method, path, resp.status_code, content)
                 try:
                     self.send_response(resp.status_code)
                     for key, value in resp.headers.items():
                         if key.lower() not in _HOP_BY_HOP and key.lower() != "content-encoding":
                             self.send_header(key, value)
-                    self.send_header("Content-Length", str(len(resp.content)))
+                    self.send_header("Content-Length", str(len(content)))
                     self.end_headers()
-                    self.wfile.write(resp.content)
+                    self.wfile.write(content)
                 except OSError:  # the client is gone (e.g. a SIGKILLed engine)
                     self.close_connection = True
 
@@ -106,8 +117,10 @@ class Proxy:
 
 
 @contextmanager
-def proxy_to(target: str, before: Before | None = None, after: After | None = None) -> Iterator[Proxy]:
-    running = Proxy(target, before, after).start()
+def proxy_to(
+    target: str, before: Before | None = None, after: After | None = None, rewrite: Rewrite | None = None
+) -> Iterator[Proxy]:
+    running = Proxy(target, before, after, rewrite).start()
     try:
         yield running
     finally:
