@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -24,15 +25,19 @@ from typing import Any
 import httpx
 import uvicorn
 
-from neutrino.engine.app import create_app as create_engine_app
-from neutrino.engine.bootstrap import build as build_engine
-from neutrino.engine.provider_clients.neutron import NeutronProvider
-from neutrino.engine.settings import EngineSettings
-from neutrino.engine.store.database import QueryCounter
-from neutrino.neutron_client import Credentials, Endpoint
-from neutrino.provider.app import bootstrap as bootstrap_provider
-from neutrino.provider.app import create_app as create_provider_app
-from neutrino.provider.settings import ProviderSettings
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.sso import sso_token  # noqa: E402
+
+from neutrino.engine.app import create_app as create_engine_app  # noqa: E402
+from neutrino.engine.bootstrap import build as build_engine  # noqa: E402
+from neutrino.engine.provider_clients.neutron import NeutronProvider  # noqa: E402
+from neutrino.engine.settings import EngineSettings  # noqa: E402
+from neutrino.engine.store.database import QueryCounter  # noqa: E402
+from neutrino.neutron_client import Credentials, Endpoint  # noqa: E402
+from neutrino.provider.app import bootstrap as bootstrap_provider  # noqa: E402
+from neutrino.provider.app import create_app as create_provider_app  # noqa: E402
+from neutrino.provider.settings import ProviderSettings  # noqa: E402
 
 PASSWORD = "bench-secret"
 CHUNK = 100  # networks imported, then read directly, in turn
@@ -126,15 +131,7 @@ def measure(networks: int = 2000, db: str | None = None) -> Result:  # noqa: PLR
                 client.create_network(f"bench-net-{i:05d}")
             setup = time.perf_counter() - t0
 
-            token = httpx.post(
-                f"http://127.0.0.1:{engine_port}/ovirt-engine/sso/oauth/token",
-                data={
-                    "grant_type": "password",
-                    "scope": "ovirt-app-api",
-                    "username": "admin@internal",
-                    "password": PASSWORD,
-                },
-            ).json()["access_token"]
+            token = sso_token(f"http://127.0.0.1:{engine_port}", PASSWORD)
             api = httpx.Client(
                 base_url=f"http://127.0.0.1:{engine_port}/ovirt-engine/api",
                 timeout=120,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -30,12 +31,16 @@ import httpx
 import sqlalchemy as sa
 import uvicorn
 
-from neutrino.engine.app import create_app
-from neutrino.engine.bootstrap import Engine, build
-from neutrino.engine.domain.macpool import int_to_mac
-from neutrino.engine.settings import EngineSettings
-from neutrino.engine.store import tables
-from neutrino.engine.store.database import QueryCounter
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.sso import sso_token  # noqa: E402
+
+from neutrino.engine.app import create_app  # noqa: E402
+from neutrino.engine.bootstrap import Engine, build  # noqa: E402
+from neutrino.engine.domain.macpool import int_to_mac  # noqa: E402
+from neutrino.engine.settings import EngineSettings  # noqa: E402
+from neutrino.engine.store import tables  # noqa: E402
+from neutrino.engine.store.database import QueryCounter  # noqa: E402
 
 PASSWORD = "bench"
 NEVER = 1e9  # seconds: a periodic job's interval that no run reaches
@@ -218,15 +223,7 @@ def main() -> None:
         print(f"backend: {engine.db.dialect.name}; VMs with 1 NIC each; {args.requests} requests per figure")
         rows: dict[tuple[str, int, str], tuple[Figure, float]] = {}
         with Server(app, args.port):
-            token = httpx.post(
-                f"http://127.0.0.1:{args.port}/ovirt-engine/sso/oauth/token",
-                data={
-                    "grant_type": "password",
-                    "scope": "ovirt-app-api",
-                    "username": "admin@internal",
-                    "password": PASSWORD,
-                },
-            ).json()["access_token"]
+            token = sso_token(f"http://127.0.0.1:{args.port}", PASSWORD)
             client = httpx.Client(
                 base_url=f"http://127.0.0.1:{args.port}/ovirt-engine/api",
                 headers={"Authorization": f"Bearer {token}"},

@@ -36,6 +36,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.support.sso import sso_token  # noqa: E402
+
 from bench.engine_import_networks import Counting, Server  # noqa: E402
 from bench.engine_run_vms import free_port, percentile, process  # noqa: E402
 from neutrino import up  # noqa: E402
@@ -180,13 +182,7 @@ class Stack:
 
 
 def _api(url: str, connections: int) -> httpx.Client:
-    form = {
-        "grant_type": "password",
-        "scope": "ovirt-app-api",
-        "username": "admin@internal",
-        "password": PASSWORD,
-    }
-    token = httpx.post(f"{url}/sso/oauth/token", data=form).json()["access_token"]
+    token = sso_token(url.removesuffix("/ovirt-engine"), PASSWORD)
     return httpx.Client(
         base_url=f"{url}/api",
         timeout=300,

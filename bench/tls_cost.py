@@ -35,6 +35,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.support.sso import sso_token  # noqa: E402
+
 from bench.engine_list_vms import Server, populate, populate_events, quiet_settings  # noqa: E402
 from bench.provider_ports import _creates  # noqa: E402
 from bench.provider_process import free_port, provider_process  # noqa: E402
@@ -159,9 +161,7 @@ def engine_side(tmp: Path, args: argparse.Namespace) -> Rows:
         clients = {}
         for scheme, port, verify in (("http", plain_port, True), ("https", tls_port, trust)):
             base = f"{scheme}://127.0.0.1:{port}"
-            token = httpx.post(f"{base}/ovirt-engine/sso/oauth/token", verify=verify, data={
-                "grant_type": "password", "scope": "ovirt-app-api", "username": "admin@internal",
-                "password": "bench"}).json()["access_token"]  # fmt: skip
+            token = sso_token(base, "bench", verify=verify)
             clients[scheme] = httpx.Client(base_url=f"{base}/ovirt-engine/api", verify=verify, timeout=300,
                                            headers={"Authorization": f"Bearer {token}",
                                                     "Accept": "application/json"})  # fmt: skip

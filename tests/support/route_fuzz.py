@@ -28,6 +28,8 @@ import httpx
 import uvicorn
 from starlette.routing import Route
 
+from tests.support.sso import sso_token
+
 SLOW = 2.0
 LONG_POLL = ("/v2.0/changes",)
 PROVIDER_SECRET = "fuzz-provider-admin-secret"
@@ -521,10 +523,7 @@ def fuzz_world(directory: Path, backend: str = "sqlite") -> Iterator[World]:
             EngineSettings(data_dir=directory / "engine", db=e_db, admin_password=ENGINE_SECRET)
         )
         e_url = stack.enter_context(served(e_app))
-        form = {"grant_type": "password", "username": "admin@internal", "password": ENGINE_SECRET}
-        sso = httpx.post(f"{e_url}/ovirt-engine/sso/oauth/token", data=form, timeout=30).json()[
-            "access_token"
-        ]
+        sso = sso_token(e_url, ENGINE_SECRET)
         engine = Target("engine", e_url, engine_routes(e_app), {"Authorization": f"Bearer {sso}"})
         _seed_engine(engine, p_url)
 

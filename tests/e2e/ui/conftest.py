@@ -22,6 +22,7 @@ import pytest
 from tests.conftest import _require
 from tests.support.proxy import proxy_to
 from tests.support.servers import RunningAgent, agent_process, free_port, neutrino_process
+from tests.support.sso import sso_token
 
 PASSWORD = "secret"
 CHROMIUM = "/usr/bin/chromium"
@@ -50,15 +51,7 @@ class Neutrino:
     neutron: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
-        token = httpx.post(
-            f"{self.base}/ovirt-engine/sso/oauth/token",
-            data={
-                "grant_type": "password",
-                "scope": "ovirt-app-api",
-                "username": "admin@internal",
-                "password": PASSWORD,
-            },
-        ).json()["access_token"]
+        token = sso_token(self.base, PASSWORD)
         self.api = httpx.Client(
             base_url=f"{self.base}/ovirt-engine/api",
             timeout=30,

@@ -16,6 +16,7 @@ from neutrino.engine.bootstrap import Engine
 from neutrino.engine.commands import clusters, datacenters, events, vms
 from neutrino.engine.commands.common import Ref
 from tests.support.route_fuzz import served
+from tests.support.sso import sso_token
 
 ADMIN = events.Actor("admin", "admin@internal")
 BOUND = 0.100
@@ -30,8 +31,7 @@ def api(shared_engine: Engine) -> Iterator[httpx.Client]:
         for i in range(40):
             vms.add_vm(ctx, f"{'a' * 200}-{i}", Ref(id=cluster.id))
     with served(create_app(shared_engine.settings, shared_engine)) as url:
-        form = {"grant_type": "password", "username": "admin@internal", "password": "pw"}
-        token = httpx.post(f"{url}/ovirt-engine/sso/oauth/token", data=form).json()["access_token"]
+        token = sso_token(url, "pw")
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         with httpx.Client(base_url=f"{url}/ovirt-engine/api", headers=headers, timeout=30) as client:
             yield client
