@@ -37,6 +37,8 @@ from neutrino.agent.ovn_chassis import OvnConfig
 log = logging.getLogger(__name__)
 
 SCHEMA = "OVN_Southbound"
+#: Interface types of a provider bridge's ports to the physical network ("": a kernel device)
+PHYSICAL = ("", "system", "dpdk", "afxdp", "afxdp-nonpmd")
 _RESIDENT = re.compile(r'^is_chassis_resident\("([^"]+)"\)$')
 
 
@@ -124,7 +126,8 @@ def garp_frame(mac: str, ip: str) -> bytes:
 
 class OfctlSender:
     """Sends an :class:`Announcement` with ``ovs-ofctl packet-out`` on its bridge, out of the
-    bridge's physical ports (every port but patch and internal ones)."""
+    bridge's physical ports (:data:`PHYSICAL` interface types: not the patch ports to ``br-int``,
+    the bridge's own internal port or tunnels)."""
 
     def __init__(self, config: OvnConfig, timeout: float = 5) -> None:
         self.config, self.timeout = config, timeout
@@ -140,7 +143,7 @@ class OfctlSender:
         return sorted(
             ofport
             for name, kind, ofport in rows
-            if name in names and kind not in ("patch", "internal") and isinstance(ofport, int) and ofport > 0
+            if name in names and kind in PHYSICAL and isinstance(ofport, int) and ofport > 0
         )
 
     def __call__(self, todo: Iterable[Announcement]) -> None:
