@@ -218,9 +218,9 @@ def main() -> int:
         "--outside-arp-ms",
         type=int,
         default=None,
-        help="the outside resends ARP every N ms instead of Linux's 1 s: on OVN the outside's pending ARP "
-        "for a new floating IP is answered on its retry 1 s later (OVN's gratuitous ARP does not resolve it "
-        "sooner here); this shows when the datapath is ready",
+        help="the outside resends ARP every N ms instead of Linux's 1 s, so the time to reachable is the "
+        "datapath's alone, not how soon the floating IP is announced (on OVN the agent's gratuitous ARP; "
+        "ovn-controller's own comes 1 s late)",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="neutrino-l3-bench-") as tmp:

@@ -34,6 +34,7 @@ from neutrino.agent.internal_networks import InternalNetworks
 from neutrino.agent.l3_follower import L3Follower
 from neutrino.agent.l3_routers import L3Routers
 from neutrino.agent.neutron_follower import NeutronFollower, Prefetcher
+from neutrino.agent.ovn_announcer import NatAnnouncer
 from neutrino.agent.ovn_chassis import ControllerProcesses, OvnChassis, OvnConfig
 from neutrino.agent.plugging import Plugging
 from neutrino.agent.port_security import PortSecurity
@@ -177,7 +178,10 @@ def build_agent(
         security=security,
     )
     if ovn:
-        agent.ovn = OvnChassis(ovn_config(settings, datapath_type), ovs, ControllerProcesses())
+        config = ovn_config(settings, datapath_type)
+        announcer = NatAnnouncer(config) if settings.host_net != "memory" else None
+        # floating IPs announced at once from their gateway chassis (ovn-controller waits a second)
+        agent.ovn = OvnChassis(config, ovs, ControllerProcesses(), announcer=announcer)
     elif neutron is not None:
         agent.follower = NeutronFollower(
             neutron,

@@ -230,6 +230,14 @@ class ControllerProcesses:
             time.sleep(0.05)
 
 
+class Announcer(Protocol):
+    """A companion thread started and stopped with the chassis (``ovn_announcer.NatAnnouncer``)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class ChassisStatus:
     """What :meth:`OvnChassis.status` reports."""
@@ -245,9 +253,15 @@ class OvnChassis:
     """The host as an OVN chassis: its Open vSwitch configured, ``ovn-controller`` supervised."""
 
     def __init__(
-        self, config: OvnConfig, ovs: OvsDb, launcher: ControllerLauncher, interval: float = 1.0
+        self,
+        config: OvnConfig,
+        ovs: OvsDb,
+        launcher: ControllerLauncher,
+        interval: float = 1.0,
+        announcer: Announcer | None = None,
     ) -> None:
         self.config = config
+        self.announcer = announcer
         self.ovs = ovs
         self.launcher = launcher
         self.interval = interval
@@ -284,6 +298,8 @@ class OvnChassis:
         self._stopping.clear()
         self._thread = threading.Thread(target=self._supervise, name="ovn-controller", daemon=True)
         self._thread.start()
+        if self.announcer is not None:
+            self.announcer.start()
 
     def _try_configure(self) -> None:
         try:
@@ -327,6 +343,8 @@ class OvnChassis:
         """Stop supervising and stop the agent's ovn-controller gracefully, so its chassis leaves the
         southbound (the system's is left alone)."""
         self._stopping.set()
+        if self.announcer is not None:
+            self.announcer.stop()
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None

@@ -4,22 +4,25 @@ southbound) writes a Logical_Router for a router whose gateway is on an external
 namespace); guests are namespaces plugged on the chassis' ``br-int`` (``bench/ovn_routed.py``).
 
 Checked, in this order: guests on two networks, one per chassis, reach each other through the router (over
-Geneve); a guest's connection to the outside arrives from the router's gateway address (SNAT); the outside
-reaches a guest through its floating IP and, once it is disassociated, no longer does; the guests' security
-group (ICMP and TCP port 22 in) still applies to routed and floating traffic (port 23, listened on too, stays
-shut); an extraroute is a static route of the Logical_Router; removing an interface cuts the routed path.
+Geneve); a guest's connection to the outside arrives from the router's gateway address (SNAT); the outside is
+told of a floating IP by gratuitous ARP as soon as it is associated (within ``ANNOUNCED_WITHIN``: sooner than
+ovn-controller's own first announcement, the agent's), reaches a guest through it and, once it is
+disassociated, no longer does; the guests' security group (ICMP and TCP port 22 in) still applies to routed
+and floating traffic (port 23, listened on too, stays shut); an extraroute is a static route of the
+Logical_Router; removing an interface cuts the routed path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from bench.ovn_routed import OvnRouted, ovn_routed
 
 from tests.support.l3_lab import eventually
-from tests.support.netlab import Lab
+from tests.support.netlab import Lab, sh
 from tests.support.ovn_lab import OvnLab
 
 pytestmark = pytest.mark.root
@@ -36,6 +39,38 @@ def static_routes(ovn: OvnLab, router_id: str) -> set[tuple[str, str]]:
     """(prefix, nexthop) of the router's Logical_Router's static routes (``ovn-nbctl lr-route-list``)."""
     listed = ovn.nbctl("lr-route-list", f"neutron-{router_id}").splitlines()
     return {(w[0], w[1]) for w in (line.split() for line in listed) if len(w) >= 2 and "/" in w[0]}
+
+
+#: a floating IP is announced to the outside sooner than this after its association (seconds)
+ANNOUNCED_WITHIN = 0.9
+
+
+def neighbour(ns: str, address: str) -> str | None:
+    """The MAC of ``ns``'s neighbour entry for ``address`` on ``eth0`` (None: no usable entry)."""
+    words = sh("ip", "-n", ns, "neigh", "show", address, "dev", "eth0").stdout.split()
+    return words[words.index("lladdr") + 1] if "lladdr" in words else None
+
+
+def gateway_mac(s: OvnRouted, router_id: str) -> str:
+    owner = "network:router_gateway"
+    [port] = s.provider.get("/v2.0/ports", device_id=router_id, device_owner=owner)["ports"]
+    return str(port["mac_address"])
+
+
+def announced(
+    s: OvnRouted, router_id: str, associate: Callable[[], object], address: str
+) -> tuple[float, str]:
+    """Seconds from ``associate()`` until the outside, which does not ask for ``address``, has a neighbour
+    entry for it, and the entry's MAC. The outside takes gratuitous ARPs as new entries (``arp_accept``)."""
+    sh("ip", "netns", "exec", s.outside, "sysctl", "-qw", "net.ipv4.conf.eth0.arp_accept=1")
+    sh("ip", "-n", s.outside, "neigh", "flush", "to", address, check=False)
+    t0 = time.monotonic()
+    associate()
+    deadline = t0 + 10
+    while (mac := neighbour(s.outside, address)) is None:
+        assert time.monotonic() < deadline, f"{address} never announced to the outside"
+        time.sleep(0.02)
+    return time.monotonic() - t0, mac
 
 
 def test_routed_snat_and_floating_traffic_through_a_logical_router(site: OvnRouted, ovn_lab: OvnLab) -> None:
@@ -66,7 +101,12 @@ def test_routed_snat_and_floating_traffic_through_a_logical_router(site: OvnRout
     fip = s.provider.create("floatingips", "floatingip", floating_network_id=ext["id"])
     address = fip["floating_ip_address"]
     assert not s.ping(s.outside, address, wait=0.5)
-    s.put(f"/v2.0/floatingips/{fip['id']}", {"floatingip": {"port_id": s.ports["b"]["id"]}})
+    took, mac = announced(s, router["id"], lambda: s.put(
+        f"/v2.0/floatingips/{fip['id']}", {"floatingip": {"port_id": s.ports["b"]["id"]}}), address)  # fmt: skip
+    # the agent's gratuitous ARP from the gateway chassis; ovn-controller's own first one comes 1 s after it
+    # learns of the address (pinctrl), and an outside that asked too early would wait as long for its retry
+    assert took < ANNOUNCED_WITHIN, f"{address} announced {took:.2f} s after the association"
+    assert mac == gateway_mac(s, router["id"])
     eventually("the outside reaches b at its floating IP", lambda: s.ping(s.outside, address), within=15)
     assert s.tcp(s.outside, address, 22) and not s.tcp(s.outside, address, 23)  # so does floating traffic
     assert s.seen_from_outside(s.guests["b"]) == address  # and b goes out as its floating IP
