@@ -230,9 +230,11 @@ def port(
             v6 = subnet.id
     options = {"requested-chassis": row.binding_host_id} if row.binding_host_id else {}
     if v4 is not None and row.dns_name:
-        # dns-integration: the guest's name, its dns_name's first label (DHCPv4 option 12; ovn-northd
-        # quotes it). Without one OVN sends none (dnsmasq's host-<address> is the builtin's)
-        options["hostname"] = row.dns_name.split(".")[0]
+        # dns-integration: the guest's name, its dns_name's first label (DHCPv4 option 12), quoted as
+        # DHCP_Options' strings are: ovn-northd 23.03 copies it into the DHCP action as it is, and an
+        # unquoted name breaks the port's DHCP. Without one OVN sends none (the builtin's dnsmasq sends
+        # host-<address>)
+        options["hostname"] = f'"{row.dns_name.split(".")[0]}"'
     kind = ""
     if routing.is_router_port(row.device_owner):
         # the switch side of a router's port: OVN forwards to its Logical_Router_Port
