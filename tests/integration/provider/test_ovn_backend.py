@@ -425,6 +425,14 @@ def test_dns_names_and_domains_reach_the_dhcp_options(api: Api, nb: NorthboundSe
     plain = api.port(network["id"])
     assert lsp(nb, named["id"])["options"] == {"hostname": '"web1"'}  # type: ignore[index]
     assert lsp(nb, plain["id"])["options"] == {}  # type: ignore[index]
+    # extra_dhcp_opt and dns-domain-ports are not offered on OVN: refused as Neutron without them refuses them
+    assert "extra_dhcp_opts" not in plain and "dns_domain" not in plain and "dns_assignment" in plain
+    for body in (
+        {"extra_dhcp_opts": [{"opt_name": "ntp-server", "opt_value": "10.7.0.5"}]},
+        {"dns_domain": "x."},
+    ):
+        refused = api.c.post("/v2.0/ports", json={"port": {"network_id": network["id"], **body}})
+        assert api.error(refused, 400, "HTTPBadRequest") == f"Unrecognized attribute(s) '{next(iter(body))}'"
     api.ok(api.c.put(f"/v2.0/ports/{named['id']}", json={"port": {"dns_name": "web2"}}))
     assert lsp(nb, named["id"])["options"] == {"hostname": '"web2"'}  # type: ignore[index]
     api.ok(api.c.put(f"/v2.0/networks/{network['id']}", json={"network": {"dns_domain": "other.example."}}))

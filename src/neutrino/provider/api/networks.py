@@ -186,7 +186,7 @@ class NetworkService(Taggable):
                 network_type=network_type,
                 physical_network=physnet,
                 segmentation_id=seg_id,
-                dns_domain=data["dns_domain"],
+                dns_domain=data.get("dns_domain", ""),
                 created_at=now,
                 updated_at=now,
                 revision_number=0,

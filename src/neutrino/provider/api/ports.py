@@ -345,7 +345,7 @@ class PortService(Taggable):
             record["allowed_address_pairs"] = pairs[port_id]
             record["extra_dhcp_opts"] = dhcp_opts[port_id]
             record["dns_assignment"] = dns.assignment(
-                record["fixed_ips"], record["dns_name"], self.settings.dns_domain
+                record["fixed_ips"], record.get("dns_name", ""), self.settings.dns_domain
             )
         return out
 
@@ -401,8 +401,8 @@ class PortService(Taggable):
             "binding_profile": data["binding:profile"],
             "binding_vnic_type": data["binding:vnic_type"],
             **self._binding(host, data["network_id"]),
-            "dns_name": data["dns_name"],
-            "dns_domain": data["dns_domain"],
+            "dns_name": data.get("dns_name", ""),  # absent: the backend offers no DNS extension
+            "dns_domain": data.get("dns_domain", ""),
             "created_at": now,
             "updated_at": now,
             "revision_number": 0,
@@ -411,7 +411,7 @@ class PortService(Taggable):
         if groups:
             uow.execute(_INSERT_PORT_GROUP, [{"port_id": port_id, "security_group_id": g} for g in groups])
         stored_pairs = address_pairs.store(uow, port_id, mac, pairs, replace=False)
-        stored_opts = extra_dhcp_opts.create(uow, port_id, data["extra_dhcp_opts"])
+        stored_opts = extra_dhcp_opts.create(uow, port_id, data.get("extra_dhcp_opts") or [])
         tags.insert(uow, self.tag_table, port_id, data["tags"])
         requested = None if data["fixed_ips"] is ATTR_NOT_SPECIFIED else data["fixed_ips"]
         allocations = allocator.allocate(

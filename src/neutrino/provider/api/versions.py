@@ -61,6 +61,15 @@ EXTENSIONS: tuple[tuple[str, str, str], ...] = (
 ROUTING_EXTENSIONS = frozenset({"external-net", "router", "ext-gw-mode", "extraroute"})
 #: Extensions a backend's DHCP must serve: listed like the routing ones (when the backend implements them).
 DHCP_EXTENSIONS = frozenset({"extra_dhcp_opt", "dns-integration", "dns-domain-ports"})
+#: The attributes each optional extension adds, per collection: left out where it is not offered.
+EXTENSION_ATTRIBUTES: dict[str, dict[str, frozenset[str]]] = {
+    "extra_dhcp_opt": {"ports": frozenset({"extra_dhcp_opts"})},
+    "dns-integration": {
+        "ports": frozenset({"dns_name", "dns_assignment"}),
+        "networks": frozenset({"dns_domain"}),
+    },
+    "dns-domain-ports": {"ports": frozenset({"dns_domain"})},
+}
 #: Extensions of one backend's datapath: listed only when the backend names them in ``extensions``.
 BACKEND_EXTENSIONS = frozenset({"l3_agent_scheduler"})
 
@@ -116,6 +125,18 @@ def offered(backend: object) -> tuple[tuple[str, str, str], ...]:
         return tuple(e for e in EXTENSIONS if e[0] not in BACKEND_EXTENSIONS)
     optional = ROUTING_EXTENSIONS | DHCP_EXTENSIONS | BACKEND_EXTENSIONS
     return tuple(e for e in EXTENSIONS if e[0] not in optional or e[0] in implemented)
+
+
+def unoffered_attributes(backend: object, collection: str) -> frozenset[str]:
+    """The attributes of ``collection`` that extensions not offered with ``backend`` would add."""
+    offered_aliases = {alias for alias, _, _ in offered(backend)}
+    return frozenset().union(
+        *(
+            attrs.get(collection, ())
+            for alias, attrs in EXTENSION_ATTRIBUTES.items()
+            if alias not in offered_aliases
+        )
+    )
 
 
 async def list_extensions(request: Request) -> Response:
