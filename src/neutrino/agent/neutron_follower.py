@@ -235,7 +235,8 @@ class Prefetcher:
                     fixed.ip_address.version == c.version and fixed.ip_address in c for c in leased
                 ):
                     first[fixed.subnet_id] = DhcpHost(mac=nic.mac, ip=fixed.ip_address)
-            hosts.update({(h.mac, h.ip): h for h in first.values()})
+            for h in first.values():  # a lease served already keeps its name and options
+                hosts.setdefault((h.mac, h.ip), h)
         if len(hosts) != len(spec.hosts):
             ordered = sorted(hosts.values(), key=lambda h: (h.ip.version, int(h.ip), h.mac))
             self.dhcp.serve_provider_dhcp(spec.model_copy(update={"hosts": ordered}), port_id)

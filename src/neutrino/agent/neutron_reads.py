@@ -17,6 +17,7 @@ from neutrino.agent.datapath.firewall import link_local, source
 from neutrino.agent.plugging import NetworkUse
 from neutrino.agent_api.schema import (
     DhcpHost,
+    DhcpOption,
     DhcpSpec,
     DhcpSubnet,
     DhcpSubnet6,
@@ -163,6 +164,43 @@ def read_groups_and_members(
     return specs, member_ports
 
 
+def dhcp_host(port: Port, ip: str, network_domain: str = "") -> DhcpHost:
+    """The static lease of ``port``'s address ``ip``: its guest's host name (the ``dns_assignment``
+    hostname's first label; dnsmasq's ``host-<ip>`` without one), its domain (the port's
+    ``dns_domain``, else the network's, else what follows the first label of the assignment's
+    ``fqdn``) and the port's
+    ``extra_dhcp_opts``. What dnsmasq could not serve (a provider's option it does not know, a name
+    that is no host name) is left out and logged: one bad option would stop the network's server."""
+    lease = DhcpHost.model_validate({"mac": port.mac_address, "ip": ip})
+    assigned = next((a for a in port.dns_assignment if a.ip_address == ip), None)
+    hostname = assigned.hostname.split(".")[0] if assigned and assigned.hostname else None
+    domain = (port.dns_domain or network_domain).rstrip(".")
+    if not domain and assigned:
+        domain = assigned.fqdn.rstrip(".").partition(".")[2]
+    options: list[DhcpOption] = []
+    for opt in port.extra_dhcp_opts:
+        try:
+            options.append(
+                DhcpOption.model_validate(
+                    {"name": opt.opt_name, "value": opt.opt_value, "ip_version": opt.ip_version}
+                )
+            )
+        except ValidationError as exc:
+            log.warning("port %s: DHCP option %s left out: %s", port.id, opt.opt_name, _reason(exc))
+    for update in ({"hostname": hostname}, {"domain": domain or None}, {"options": options}):
+        try:
+            lease = DhcpHost.model_validate({**lease.model_dump(), **update})
+        except ValidationError as exc:
+            log.warning(
+                "port %s: %s left out of its DHCP lease: %s", port.id, next(iter(update)), _reason(exc)
+            )
+    return lease
+
+
+def _reason(exc: ValidationError) -> str:
+    return "; ".join(str(e.get("msg")) for e in exc.errors())
+
+
 def dhcp_spec(
     use: NetworkUse,
     network: Network,
@@ -212,7 +250,7 @@ def dhcp_spec(
         for fixed in other.fixed_ips:
             given.setdefault(fixed.subnet_id, fixed.ip_address)
         hosts += [
-            DhcpHost.model_validate({"mac": other.mac_address, "ip": given[subnet_id]})
+            dhcp_host(other, given[subnet_id], network.dns_domain)
             for subnet_id in leased
             if given.get(subnet_id)
         ]

@@ -1,7 +1,7 @@
 """Wire models of the agent API (requests and answers); the prose contract is :mod:`neutrino.agent_api`.
 
 The engine (the client) and the agent (the server) both import this module; it imports pydantic
-and nothing else of Neutrino. The models the agent reads (requests, and what it stores in its
+and nothing else of Neutrino but its sibling :mod:`.dhcp_options`. The models the agent reads (requests, and what it stores in its
 state file) reject unknown fields (``extra="forbid"``) so a typo fails loudly; the answer-only
 models (:class:`Capabilities` and the list envelopes) ignore them, so a reader keeps working with
 a newer agent.
@@ -34,8 +34,12 @@ from pydantic import (
     model_validator,
 )
 
+from neutrino.agent_api import dhcp_options
+
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+#: a DNS domain: labels of letters, digits and inner hyphens (pydantic's regex has no look-around)
+_DOMAIN = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 _BRIDGE = r"^[A-Za-z0-9_.;-]{1,15}$"
 #: what the Linux kernel takes as a device name (dev_valid_name): at most 15 bytes, no '/', ':' or white space
 _DEVICE = re.compile(r"^(?!\.{1,2}$)[^/:\s\x00]{1,15}$")
@@ -266,12 +270,30 @@ class NetworkSync(_Wire):
         return self
 
 
+class DhcpOption(_Wire):
+    """One extra DHCP option of a host (a port's ``extra_dhcp_opts``): a dnsmasq option name or
+    number, its value, and the IP version of the leases it goes with (see :mod:`.dhcp_options`)."""
+
+    name: str
+    value: str = ""
+    ip_version: Literal[4, 6] = 4
+
+    @model_validator(mode="after")
+    def _servable(self) -> DhcpOption:
+        if (reason := dhcp_options.problem(self.name, self.value, self.ip_version)) is not None:
+            raise ValueError(reason)
+        return self
+
+
 class DhcpHost(_Wire):
-    """One static lease (an IPv6 one is served on a DHCPv6 subnet, see :class:`DhcpSubnet6`)."""
+    """One static lease (an IPv6 one is served on a DHCPv6 subnet, see :class:`DhcpSubnet6`), with
+    the host name and domain its guest is told (DHCP options 12 and 15) and its extra options."""
 
     mac: Mac
     ip: IPv4Address | IPv6Address
     hostname: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,63}$")
+    domain: str | None = Field(default=None, pattern=_DOMAIN, max_length=253)
+    options: list[DhcpOption] = Field(default_factory=list)
 
 
 def _check_in_subnet(cidr: IPv4Network, server_ip: IPv4Address, gateway_ip: IPv4Address | None) -> None:

@@ -70,6 +70,7 @@ class Network:
     shared: bool = False
     subnet_ids: tuple[str, ...] = ()
     external: bool = False  # router:external (extension external-net): routers' gateways live here
+    dns_domain: str = ""  # dns-integration
 
     @classmethod
     def from_json(cls, d: JsonObject) -> Network:
@@ -86,6 +87,7 @@ class Network:
             shared=d.get("shared") is True,
             subnet_ids=_texts(d, "subnets"),
             external=d.get("router:external") is True,
+            dns_domain=_text(d, "dns_domain"),
         )
 
 
@@ -130,6 +132,38 @@ class AddressPair(NamedTuple):
     mac_address: str | None = None
 
 
+class DhcpOpt(NamedTuple):
+    """One of a port's ``extra_dhcp_opts`` (extension ``extra_dhcp_opt``)."""
+
+    opt_name: str
+    opt_value: str
+    ip_version: int = 4
+
+
+class DnsAssignment(NamedTuple):
+    """One entry of a port's ``dns_assignment`` (extension ``dns-integration``)."""
+
+    hostname: str
+    ip_address: str
+    fqdn: str
+
+
+def _dhcp_opts(d: JsonObject) -> tuple[DhcpOpt, ...]:
+    return tuple(
+        DhcpOpt(_text(o, "opt_name"), _text(o, "opt_value"), _opt_int(o, "ip_version") or 4)
+        for o in _objects(d, "extra_dhcp_opts")
+        if _text(o, "opt_name")
+    )
+
+
+def _dns_assignment(d: JsonObject) -> tuple[DnsAssignment, ...]:
+    return tuple(
+        DnsAssignment(_text(a, "hostname"), _text(a, "ip_address"), _text(a, "fqdn"))
+        for a in _objects(d, "dns_assignment")
+        if _text(a, "ip_address")
+    )
+
+
 @dataclass(frozen=True)
 class Port:
     id: str
@@ -147,6 +181,10 @@ class Port:
     port_security_enabled: bool | None = None
     allowed_address_pairs: tuple[AddressPair, ...] = ()
     project_id: str | None = None
+    extra_dhcp_opts: tuple[DhcpOpt, ...] = ()
+    dns_name: str = ""
+    dns_domain: str = ""  # dns-domain-ports
+    dns_assignment: tuple[DnsAssignment, ...] = ()
 
     @classmethod
     def from_json(cls, d: JsonObject) -> Port:
@@ -171,6 +209,10 @@ class Port:
                 if _text(p, "ip_address")
             ),
             project_id=_opt_text(d, "project_id") or _opt_text(d, "tenant_id"),
+            extra_dhcp_opts=_dhcp_opts(d),
+            dns_name=_text(d, "dns_name"),
+            dns_domain=_text(d, "dns_domain"),
+            dns_assignment=_dns_assignment(d),
         )
 
 

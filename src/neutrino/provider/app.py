@@ -167,6 +167,7 @@ def create_app(settings: ProviderSettings) -> Starlette:
     from neutrino.provider.api.subnets import SubnetService
     from neutrino.provider.api.tags import routes as tag_routes
     from neutrino.provider.api.versions import routes as version_routes
+    from neutrino.provider.api.versions import unoffered_attributes
     from neutrino.provider.identity.keyfile import load_signing_key
     from neutrino.provider.identity.routes import routes as identity_routes
 
@@ -203,6 +204,7 @@ def create_app(settings: ProviderSettings) -> Starlette:
     )
     for service_class in services:
         service = service_class(settings)
+        service.drop_attributes(unoffered_attributes(state.backend, service.collection))
         state.services[service.collection] = service
         routes.extend(Controller(service, db, state.context_of, changed).routes())
     routes.extend(tag_routes(state.services, db, state.context_of, changed))

@@ -65,6 +65,11 @@ class ProviderSettings(BaseSettings):
     max_dns_nameservers: int = Field(default=5, ge=0)
     max_subnet_host_routes: int = Field(default=20, ge=0)
     max_routes: int = Field(default=30, ge=0)
+    #: Neutron's ``dns_domain``: the domain of the ports' ``dns_assignment`` fqdn, and what a guest is told
+    #: when neither its port nor its network has a ``dns_domain``.
+    dns_domain: str = Field(
+        default="openstacklocal", pattern=r"^([A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*\.?)?$"
+    )
     #: The largest request body taken, in bytes (a larger one is answered 413).
     max_body_bytes: int = Field(default=1 << 20, gt=0)
     #: Per-project quotas (Neutron's ``[QUOTAS] quota_<resource>``): how many of each a project may

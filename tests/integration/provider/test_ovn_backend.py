@@ -413,3 +413,29 @@ def test_allowed_address_pairs_and_port_security_reach_the_port(api: Api, nb: No
     api.ok(api.c.put(path, json={"port": on}))
     row = lsp(nb, port["id"])
     assert row is not None and as_list(row["port_security"]) == [f"{mac} {ip} 10.6.0.201"]
+
+
+def test_dns_names_and_domains_reach_the_dhcp_options(api: Api, nb: NorthboundServer) -> None:
+    """dns-integration on OVN: a port's dns_name is its LSP's ``options:hostname`` (DHCP option 12), the
+    network's dns_domain its subnets' ``domain_name`` (option 15), both quoted strings, following updates."""
+    network = api.network(dns_domain="ovn.example")
+    subnet = api.subnet(network["id"], "10.7.0.0/24")
+    assert dhcp(nb, subnet["id"])[0]["options"]["domain_name"] == '"ovn.example"'
+    named = api.port(network["id"], dns_name="web1")
+    plain = api.port(network["id"])
+    assert lsp(nb, named["id"])["options"] == {"hostname": '"web1"'}  # type: ignore[index]
+    assert lsp(nb, plain["id"])["options"] == {}  # type: ignore[index]
+    # extra_dhcp_opt and dns-domain-ports are not offered on OVN: refused as Neutron without them refuses them
+    assert "extra_dhcp_opts" not in plain and "dns_domain" not in plain and "dns_assignment" in plain
+    for body in (
+        {"extra_dhcp_opts": [{"opt_name": "ntp-server", "opt_value": "10.7.0.5"}]},
+        {"dns_domain": "x."},
+    ):
+        refused = api.c.post("/v2.0/ports", json={"port": {"network_id": network["id"], **body}})
+        assert api.error(refused, 400, "HTTPBadRequest") == f"Unrecognized attribute(s) '{next(iter(body))}'"
+    api.ok(api.c.put(f"/v2.0/ports/{named['id']}", json={"port": {"dns_name": "web2"}}))
+    assert lsp(nb, named["id"])["options"] == {"hostname": '"web2"'}  # type: ignore[index]
+    api.ok(api.c.put(f"/v2.0/networks/{network['id']}", json={"network": {"dns_domain": "other.example."}}))
+    assert dhcp(nb, subnet["id"])[0]["options"]["domain_name"] == '"other.example"'
+    api.ok(api.c.put(f"/v2.0/networks/{network['id']}", json={"network": {"dns_domain": ""}}))
+    assert "domain_name" not in dhcp(nb, subnet["id"])[0]["options"]

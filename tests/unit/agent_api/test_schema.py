@@ -40,7 +40,11 @@ def test_importing_the_schema_brings_in_no_program_and_no_http_stack() -> None:
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith(prefixes))))"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
-    assert json.loads(out) == ["neutrino.agent_api", "neutrino.agent_api.schema"]
+    assert json.loads(out) == [
+        "neutrino.agent_api",
+        "neutrino.agent_api.dhcp_options",
+        "neutrino.agent_api.schema",
+    ]
 
 
 def test_capabilities_read_back_exactly_as_written() -> None:

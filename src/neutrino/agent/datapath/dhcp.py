@@ -3,7 +3,9 @@
 Like Neutron's DHCP agent: per network a namespace ``<prefix>dhcp-<net[:11]>`` whose ``eth0``
 holds the server addresses; the host end of that veth, ``dh<net[:11]>``, is plugged into the
 network by the network's vNIC driver, like a vNIC. ``dnsmasq`` serves static leases only (MAC →
-address from the request) with the MTU option, so guests running ``udhcpc -O mtu`` get both.
+address from the request) with the MTU option, so guests running ``udhcpc -O mtu`` get both, each
+guest its host name and domain (a port's ``dns_assignment``, ``dns_domain``) and the port's
+``extra_dhcp_opts`` (:func:`_host_args`).
 
 On IPv6 subnets (:class:`~neutrino.agent_api.schema.DhcpSubnet6`) the same ``dnsmasq`` plays the
 part Neutron gives the router's ``radvd`` where ``ipv6_ra_mode`` is set — there is no L3 agent
@@ -32,6 +34,7 @@ from pathlib import Path
 
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.hostnet import HostNet, HostNetError, LinkChange
+from neutrino.agent_api import dhcp_options
 from neutrino.agent_api.schema import DhcpSpec
 
 log = logging.getLogger(__name__)
@@ -138,6 +141,47 @@ def _running(pid: int) -> bool:
     return stat[stat.rfind(")") + 2 :][:1] not in ("Z", "X", "")
 
 
+def host_tag(mac: str) -> str:
+    """The dnsmasq tag of one guest's leases (``h`` + its MAC's hex digits): its options go to it."""
+    return "h" + mac.replace(":", "")
+
+
+def _host_args(spec: DhcpSpec) -> list[str]:
+    """The static leases, and each guest's own options, as Neutron's dnsmasq driver gives them: a
+    lease with a domain or extra options sets its guest's tag (:func:`host_tag`, shared by the
+    guest's IPv4 and IPv6 leases), and those options go to that tag. The domain is option 15
+    (IPv4) and the domain search list (DHCPv6 option 24); an extra option of one IP version goes
+    with that version's leases only."""
+    argv: list[str] = []
+    options: dict[str, list[str]] = {}
+    for host in spec.hosts:
+        name = host.hostname or "host-" + str(host.ip).replace(".", "-").replace(":", "-")
+        address = str(host.ip) if host.ip.version == 4 else f"[{host.ip}]"
+        version = host.ip.version
+        own = [
+            dhcp_options.dnsmasq_option(o.name, o.value, version)
+            for o in host.options
+            if o.ip_version == version
+        ]
+        if host.domain:
+            own.insert(
+                0,
+                "option:domain-name," + host.domain
+                if version == 4
+                else "option6:domain-search," + host.domain,
+            )
+        if not own:
+            argv.append(f"--dhcp-host={host.mac},{name},{address}")
+            continue
+        tag = host_tag(host.mac)
+        argv.append(f"--dhcp-host={host.mac},set:{tag},{name},{address}")
+        options.setdefault(tag, [])
+        options[tag] += [o for o in own if o not in options[tag]]
+    for tag, own in options.items():
+        argv += [f"--dhcp-option=tag:{tag},{option}" for option in own]
+    return argv
+
+
 class DhcpServers:
     """The DHCP servers of the provider networks this host serves."""
 
@@ -195,10 +239,7 @@ class DhcpServers:
             argv.append(
                 f"--dhcp-range=set:s{i},{net.network_address},static,{net.netmask},{spec.lease_seconds}s"
             )
-        for host in spec.hosts:
-            name = host.hostname or "host-" + str(host.ip).replace(".", "-").replace(":", "-")
-            address = str(host.ip) if host.ip.version == 4 else f"[{host.ip}]"
-            argv.append(f"--dhcp-host={host.mac},{name},{address}")
+        argv += _host_args(spec)
         for i, subnet in enumerate(subnets):
             if spec.mtu:
                 argv.append(f"--dhcp-option-force=tag:s{i},option:mtu,{spec.mtu}")

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from neutrino.provider import errors
-from neutrino.provider.api import common, l3, rbac
+from neutrino.provider.api import common, dns, l3, rbac
 from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
 from neutrino.provider.api.resource import new_id, utcnow
 from neutrino.provider.api.tags import Taggable
@@ -100,6 +100,7 @@ DECLARATION: common.Declaration = {
         "admin_only": True,
         "column": "segmentation_id",
     },
+    **dns.NETWORK_ATTRIBUTES,
     **common.standard(),
 }
 
@@ -185,6 +186,7 @@ class NetworkService(Taggable):
                 network_type=network_type,
                 physical_network=physnet,
                 segmentation_id=seg_id,
+                dns_domain=data.get("dns_domain", ""),
                 created_at=now,
                 updated_at=now,
                 revision_number=0,

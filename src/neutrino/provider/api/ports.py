@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from neutrino.provider import errors
-from neutrino.provider.api import address_pairs, common, l3, rbac, tags
+from neutrino.provider.api import address_pairs, common, dns, extra_dhcp_opts, l3, rbac, tags
 from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
 from neutrino.provider.api.networks import visible as network_visible
 from neutrino.provider.api.port_binding import vif_binding
@@ -142,6 +142,14 @@ DECLARATION: common.Declaration = {
         "convert_to": address_pairs.convert,
         "column": None,
     },
+    "extra_dhcp_opts": {
+        "allow_post": True,
+        "allow_put": True,
+        "default": [],
+        "convert_to": extra_dhcp_opts.convert,
+        "column": None,
+    },
+    **dns.PORT_ATTRIBUTES,
     **common.standard(),
     # tag-ports-during-bulk-creation: tags in the POST itself
     "tags": {"allow_post": True, "default": [], "convert_to": tags.to_tags, "column": None},
@@ -327,6 +335,7 @@ class PortService(Taggable):
                 groups[port_id].append(group_id)
         tags = self.tags_of(uow, rows)
         pairs = address_pairs.load(uow, ids)
+        dhcp_opts = extra_dhcp_opts.load(uow, ids)
         out = self.records(rows)
         for record in out:
             port_id = record["id"]
@@ -334,6 +343,10 @@ class PortService(Taggable):
             record["security_groups"] = sorted(groups[port_id])
             record["tags"] = tags[port_id]
             record["allowed_address_pairs"] = pairs[port_id]
+            record["extra_dhcp_opts"] = dhcp_opts[port_id]
+            record["dns_assignment"] = dns.assignment(
+                record["fixed_ips"], record.get("dns_name", ""), self.settings.dns_domain
+            )
         return out
 
     # --- create --------------------------------------------------------------------------------
@@ -388,6 +401,8 @@ class PortService(Taggable):
             "binding_profile": data["binding:profile"],
             "binding_vnic_type": data["binding:vnic_type"],
             **self._binding(host, data["network_id"]),
+            "dns_name": data.get("dns_name", ""),  # absent: the backend offers no DNS extension
+            "dns_domain": data.get("dns_domain", ""),
             "created_at": now,
             "updated_at": now,
             "revision_number": 0,
@@ -396,17 +411,21 @@ class PortService(Taggable):
         if groups:
             uow.execute(_INSERT_PORT_GROUP, [{"port_id": port_id, "security_group_id": g} for g in groups])
         stored_pairs = address_pairs.store(uow, port_id, mac, pairs, replace=False)
+        stored_opts = extra_dhcp_opts.create(uow, port_id, data.get("extra_dhcp_opts") or [])
         tags.insert(uow, self.tag_table, port_id, data["tags"])
         requested = None if data["fixed_ips"] is ATTR_NOT_SPECIFIED else data["fixed_ips"]
         allocations = allocator.allocate(
             uow, network_id=network.id, port_id=port_id, mac_address=mac, requested=requested
         )
         record = self.record_of(values)
+        fixed_ips = _sorted_ips([{"subnet_id": s, "ip_address": a} for s, a in allocations])
         record.update(
-            fixed_ips=_sorted_ips([{"subnet_id": s, "ip_address": a} for s, a in allocations]),
+            fixed_ips=fixed_ips,
             security_groups=sorted(groups),
             tags=sorted(data["tags"]),
             allowed_address_pairs=stored_pairs,
+            extra_dhcp_opts=stored_opts,
+            dns_assignment=dns.assignment(fixed_ips, values["dns_name"], self.settings.dns_domain),
         )
         return record
 
@@ -481,6 +500,7 @@ class PortService(Taggable):
         ):
             raise errors.PortSecurityPortHasSecurityGroup()
         self._update_pairs(uow, row, data, port_security)
+        extra_dhcp_opts.update(uow, resource_id, data.get("extra_dhcp_opts") or [])
         if "fixed_ips" in data:
             reallocate(
                 uow,

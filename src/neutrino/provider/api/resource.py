@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import operator
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -72,16 +72,26 @@ class ResourceService:
 
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
-        self.definition: ResourceDefinition = attributes.define(
-            self.collection, self.member, self.declaration, self.path
-        )
         self.special_filters: Mapping[str, SpecialFilter] = {}
+        self._compile(self.declaration)
+
+    def _compile(self, declaration: Mapping[str, Mapping[str, Any]]) -> None:
+        self.definition: ResourceDefinition = attributes.define(
+            self.collection, self.member, declaration, self.path
+        )
         self._columns = [
             (name, attr.column)
             for name, attr in self.definition.attributes.items()
             if attr.column is not None and attr.column in self.table.c
         ]
         self._plans: dict[tuple[str, ...], Any] = {}
+
+    def drop_attributes(self, names: Collection[str]) -> None:
+        """Leave out the attributes of extensions the backend does not implement (call before the
+        controller is made): a request naming one is refused as unrecognized, as by a Neutron without
+        the extension, and none is rendered."""
+        if names:
+            self._compile({n: spec for n, spec in self.declaration.items() if n not in names})
 
     # --- reading -------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """Discovery documents: ``GET /`` (versions), ``GET /v2.0`` (resources), ``/v2.0/extensions``.
 
-The routing extensions (:data:`ROUTING_EXTENSIONS`) need a datapath behind them: they are listed
+The routing extensions (:data:`ROUTING_EXTENSIONS`) and the DHCP ones (:data:`DHCP_EXTENSIONS`) need a
+datapath behind them: they are listed
 when the app's backend implements them. A backend says which it implements with an
 ``extensions`` attribute (a collection of aliases); one without the attribute is taken to
 implement them all. :data:`BACKEND_EXTENSIONS` (one datapath's own, e.g. the builtin backend's
@@ -27,6 +28,9 @@ EXTENSIONS: tuple[tuple[str, str, str], ...] = (
     ("security-group", "security-group", "The security groups extension."),
     ("port-security", "Port Security", "Provides port security"),
     ("allowed-address-pairs", "Allowed Address Pairs", "Provides allowed address pairs"),
+    ("extra_dhcp_opt", "Neutron Extra DHCP options", "Extra options configuration for DHCP. For example PXE boot options to DHCP clients can be specified (e.g. tftp-server, server-ip-address, bootfile-name)"),
+    ("dns-integration", "DNS Integration", "Provides integration with DNS."),
+    ("dns-domain-ports", "dns_domain for ports", "Allows the DNS domain to be specified for a network port."),
     ("standard-attr-tag", "Tag support for resources with standard attribute: network, subnet, port, security_group, router, floatingip", "Enables to set tag on resources with standard attribute."),
     ("tag-ports-during-bulk-creation", "Tag Ports During Bulk Creation", "Allow to tag ports during bulk creation"),
     ("revision-if-match", "If-Match constraints based on revision_number", "Extension indicating that If-Match based on revision_number is supported."),
@@ -55,6 +59,17 @@ EXTENSIONS: tuple[tuple[str, str, str], ...] = (
 
 #: Extensions listed only when the backend implements them (see the module's docstring).
 ROUTING_EXTENSIONS = frozenset({"external-net", "router", "ext-gw-mode", "extraroute"})
+#: Extensions a backend's DHCP must serve: listed like the routing ones (when the backend implements them).
+DHCP_EXTENSIONS = frozenset({"extra_dhcp_opt", "dns-integration", "dns-domain-ports"})
+#: The attributes each optional extension adds, per collection: left out where it is not offered.
+EXTENSION_ATTRIBUTES: dict[str, dict[str, frozenset[str]]] = {
+    "extra_dhcp_opt": {"ports": frozenset({"extra_dhcp_opts"})},
+    "dns-integration": {
+        "ports": frozenset({"dns_name", "dns_assignment"}),
+        "networks": frozenset({"dns_domain"}),
+    },
+    "dns-domain-ports": {"ports": frozenset({"dns_domain"})},
+}
 #: Extensions of one backend's datapath: listed only when the backend names them in ``extensions``.
 BACKEND_EXTENSIONS = frozenset({"l3_agent_scheduler"})
 
@@ -108,8 +123,20 @@ def offered(backend: object) -> tuple[tuple[str, str, str], ...]:
     implemented = getattr(backend, "extensions", None)
     if implemented is None:
         return tuple(e for e in EXTENSIONS if e[0] not in BACKEND_EXTENSIONS)
-    optional = ROUTING_EXTENSIONS | BACKEND_EXTENSIONS
+    optional = ROUTING_EXTENSIONS | DHCP_EXTENSIONS | BACKEND_EXTENSIONS
     return tuple(e for e in EXTENSIONS if e[0] not in optional or e[0] in implemented)
+
+
+def unoffered_attributes(backend: object, collection: str) -> frozenset[str]:
+    """The attributes of ``collection`` that extensions not offered with ``backend`` would add."""
+    offered_aliases = {alias for alias, _, _ in offered(backend)}
+    return frozenset().union(
+        *(
+            attrs.get(collection, ())
+            for alias, attrs in EXTENSION_ATTRIBUTES.items()
+            if alias not in offered_aliases
+        )
+    )
 
 
 async def list_extensions(request: Request) -> Response:

@@ -16,7 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import Route
 
-from neutrino.provider.api.versions import ROUTING_EXTENSIONS
+from neutrino.provider.api.versions import DHCP_EXTENSIONS, ROUTING_EXTENSIONS
 from neutrino.provider.backends.l3_scheduler import L3Scheduler
 from neutrino.provider.context import RequestContext
 from neutrino.provider.settings import ProviderSettings
@@ -30,7 +30,8 @@ def _ignore(kind: str, ids: Sequence[str]) -> None:
 
 
 class BuiltinBackend:
-    extensions = ROUTING_EXTENSIONS | {"l3_agent_scheduler"}
+    #: the agents' dnsmasq serves ports' extra DHCP options, names and domains
+    extensions = ROUTING_EXTENSIONS | DHCP_EXTENSIONS | {"l3_agent_scheduler"}
 
     def __init__(
         self, settings: ProviderSettings, db: Database, notify: Callable[[str, Sequence[str]], None] = _ignore

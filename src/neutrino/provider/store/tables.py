@@ -112,6 +112,8 @@ networks = sa.Table(
     sa.Column("segmentation_id", sa.Integer),
     #: Neutron's ``router:external`` (schema 0003): routers' gateways and floating IPs live here
     sa.Column("router_external", sa.Boolean, nullable=False, server_default=sa.false()),
+    #: dns-integration (schema 0008): the network's DNS domain, with its trailing dot ("" none)
+    sa.Column("dns_domain", sa.String(255), nullable=False, server_default=""),
     *_standard(),
 )
 
@@ -169,6 +171,9 @@ ports = sa.Table(
     sa.Column("binding_vif_type", sa.String(64), nullable=False),
     sa.Column("binding_vif_details", sa.JSON, nullable=False),
     sa.Column("binding_vnic_type", sa.String(64), nullable=False),
+    #: dns-integration, dns-domain-ports (schema 0008)
+    sa.Column("dns_name", sa.String(255), nullable=False, server_default=""),
+    sa.Column("dns_domain", sa.String(255), nullable=False, server_default=""),
     *_standard(),
     sa.UniqueConstraint("network_id", "mac_address", name="uq_ports_network_id_mac_address"),
 )
@@ -377,6 +382,16 @@ port_allowed_address_pairs = sa.Table(
     sa.Column("port_id", sa.String(36), sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("mac_address", sa.String(32), primary_key=True),
     sa.Column("ip_address", sa.String(64), primary_key=True),
+)
+
+#: extra_dhcp_opt (schema 0008): DHCP options a port's guest gets besides the subnet's
+port_extra_dhcp_opts = sa.Table(
+    "port_extra_dhcp_opts",
+    metadata,
+    sa.Column("port_id", sa.String(36), sa.ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("opt_name", sa.String(64), primary_key=True),
+    sa.Column("ip_version", sa.Integer, primary_key=True),
+    sa.Column("opt_value", sa.String(255), nullable=False),
 )
 
 # --- quotas and RBAC (schema 0007) -------------------------------------------------------------

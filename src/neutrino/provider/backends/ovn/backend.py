@@ -52,8 +52,10 @@ WATCHED = (
 
 
 class OvnBackend:
-    #: logical routers (:mod:`.routing`): the routing extensions, none of the builtin L3 agents'
-    extensions = ROUTING_EXTENSIONS
+    #: logical routers (:mod:`.routing`): the routing extensions, none of the builtin L3 agents';
+    #: dns-integration (the LSP's ``options:hostname``, the network's domain in its subnets' DHCP_Options),
+    #: not extra_dhcp_opt nor dns-domain-ports (they would need DHCP_Options rows per port)
+    extensions = ROUTING_EXTENSIONS | {"dns-integration"}
 
     def __init__(self, settings: ProviderSettings, db: Database) -> None:
         self.db = db

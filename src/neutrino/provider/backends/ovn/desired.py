@@ -86,9 +86,10 @@ def load(uow: UnitOfWork, scope: Scope) -> m.State:
     # the subnets the ports need and the networks the subnets need (MTU), whether in scope or not
     needed_subnets = {a.subnet_id for rows in allocations.values() for a in rows} | {s.id for s in subnets}
     all_subnets = {s.id: s for s in _selected(uow, t.subnets, needed_subnets)}
-    mtus = {n.id: n.mtu for n in _selected(uow, t.networks, {s.network_id for s in subnets})}
+    networks = {n.id: n for n in _selected(uow, t.networks, {s.network_id for s in subnets})}
     for row in subnets:
-        options = dhcp(row, mtus[row.network_id])
+        network = networks[row.network_id]
+        options = dhcp(row, network.mtu, network.dns_domain)
         if options is not None:
             state.dhcp[row.id] = options
     groups = _groups(uow, [p.id for p in ports])
@@ -165,8 +166,9 @@ def _braced(items: Sequence[str]) -> str:
     return "{" + ", ".join(items) + "}"
 
 
-def dhcp(row: sa.Row[Any], mtu: int) -> m.Dhcp | None:
-    """A subnet's DHCP_Options, or None when OVN serves it no DHCP."""
+def dhcp(row: sa.Row[Any], mtu: int, domain: str = "") -> m.Dhcp | None:
+    """A subnet's DHCP_Options, or None when OVN serves it no DHCP; ``domain`` the network's
+    ``dns_domain`` (dns-integration: DHCPv4 option 15, quoted as OVN's string options are)."""
     if not row.enable_dhcp:
         return None
     net = ipaddress.ip_network(row.cidr)
@@ -183,6 +185,8 @@ def dhcp(row: sa.Row[Any], mtu: int) -> m.Dhcp | None:
             if row.gateway_ip:
                 routes.append(f"0.0.0.0/0,{row.gateway_ip}")
             options["classless_static_route"] = _braced(routes)
+        if domain:
+            options["domain_name"] = f'"{domain.rstrip(".")}"'
     else:
         if row.ipv6_address_mode not in DHCPV6_MODES:
             return None
@@ -225,6 +229,12 @@ def port(
         elif subnet.ip_version == 6 and v6 is None and subnet.ipv6_address_mode in DHCPV6_MODES:
             v6 = subnet.id
     options = {"requested-chassis": row.binding_host_id} if row.binding_host_id else {}
+    if v4 is not None and row.dns_name:
+        # dns-integration: the guest's name, its dns_name's first label (DHCPv4 option 12), quoted as
+        # DHCP_Options' strings are: ovn-northd 23.03 copies it into the DHCP action as it is, and an
+        # unquoted name breaks the port's DHCP. Without one OVN sends none (the builtin's dnsmasq sends
+        # host-<address>)
+        options["hostname"] = f'"{row.dns_name.split(".")[0]}"'
     kind = ""
     if routing.is_router_port(row.device_owner):
         # the switch side of a router's port: OVN forwards to its Logical_Router_Port

@@ -1,0 +1,185 @@
+"""The DHCP options a port's ``extra_dhcp_opts`` may name, and what their values must look like.
+
+The provider refuses an option this module does not accept (400 naming ``extra_dhcp_opts``), and
+the agent skips one a provider sent anyway: one bad option handed to ``dnsmasq`` would stop the
+whole network's DHCP server. Names are ``dnsmasq``'s (``dnsmasq --help dhcp`` / ``dhcp6``), which
+Neutron's dnsmasq driver passes through as ``option:<name>`` (``option6:`` for IPv6); a number
+(1-254, IPv6 1-65535) names any option, its value then taken as dnsmasq guesses it. Neutron's
+``router`` and ``classless-static-route`` may be blank (send none).
+
+Imports nothing of Neutrino: the provider and the agent both use it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+
+#: Neutron's limits (neutron-lib ``extra_dhcp_opt``): a name up to 64 characters, a value up to 255
+NAME_MAX = 64
+VALUE_MAX = 255
+#: options Neutron allows an empty value for (dnsmasq then sends none of them)
+BLANK_ALLOWED = frozenset({"router", "classless-static-route"})
+
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
+
+
+def _addresses(version: int) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        for item in value.split(","):
+            try:
+                address = ipaddress.ip_address(item.strip().strip("[]"))
+            except ValueError:
+                return f"'{item}' is not an IPv{version} address"
+            if address.version != version:
+                return f"'{item}' is not an IPv{version} address"
+        return None
+
+    return check
+
+
+def _integer(value: str) -> str | None:
+    if not value.isdigit() or int(value) > 2**32 - 1:
+        return f"'{value}' is not an unsigned integer"
+    return None
+
+
+def _flag(value: str) -> str | None:
+    return None if value in ("0", "1") else f"'{value}' is not 0 or 1"
+
+
+def _text(value: str) -> str | None:
+    if "," in value or '"' in value:
+        return f"'{value}' may not contain a comma or a double quote"
+    return None
+
+
+def _names(value: str) -> str | None:
+    for item in value.split(","):
+        labels = item.strip().rstrip(".").split(".")
+        if not all(_LABEL.match(label) for label in labels):
+            return f"'{item}' is not a domain name"
+    return None
+
+
+def _classless_routes(value: str) -> str | None:
+    """``<cidr>,<gateway>[,<cidr>,<gateway>...]`` (RFC 3442)."""
+    items = [i.strip() for i in value.split(",")]
+    if len(items) % 2:
+        return f"'{value}' is not a list of '<destination CIDR>,<gateway>' pairs"
+    for cidr, gateway in zip(items[::2], items[1::2], strict=True):
+        try:
+            net = ipaddress.IPv4Network(cidr, strict=False)
+            ipaddress.IPv4Address(gateway)
+        except ValueError:
+            return f"'{cidr},{gateway}' is not a '<destination CIDR>,<gateway>' pair"
+        if str(net) != cidr:
+            return f"'{cidr}' is not a network address with its prefix, '{net}' is"
+    return None
+
+
+def _static_routes(value: str) -> str | None:
+    """``<destination>,<gateway>[,...]``: classful destinations (option 33)."""
+    items = value.split(",")
+    if len(items) % 2:
+        return f"'{value}' is not a list of '<destination>,<gateway>' pairs"
+    return _addresses(4)(value)
+
+
+_V4 = _addresses(4)
+_V6 = _addresses(6)
+
+#: IPv4 option → its value's check (names as ``dnsmasq --help dhcp`` lists them)
+V4: dict[str, Callable[[str], str | None]] = {
+    **dict.fromkeys(
+        (
+            "router", "dns-server", "log-server", "lpr-server", "swap-server", "ntp-server",
+            "nis-server", "netbios-ns", "netbios-dd", "x-windows-fs", "x-windows-dm", "nis+-server",
+            "mobile-ip-home", "smtp-server", "pop3-server", "nntp-server", "irc-server",
+            "tftp-server-address", "server-ip-address", "router-solicitation", "sip-server",
+        ),
+        _V4,
+    ),
+    **dict.fromkeys(
+        (
+            "time-offset", "boot-file-size", "max-datagram-reassembly", "default-ttl", "mtu",
+            "arp-timeout", "tcp-ttl", "tcp-keepalive", "netbios-nodetype", "T1", "T2", "ipv6-only",
+        ),
+        _integer,
+    ),
+    **dict.fromkeys(
+        (
+            "ip-forward-enable", "non-local-source-routing", "all-subnets-local", "router-discovery",
+            "trailer-encapsulation", "ethernet-encap",
+        ),
+        _flag,
+    ),
+    **dict.fromkeys(
+        (
+            "domain-name", "root-path", "extension-path", "nis-domain", "netbios-scope", "nis+-domain",
+            "tftp-server", "bootfile-name", "posix-timezone", "tzdb-timezone",
+        ),
+        _text,
+    ),
+    "domain-search": _names,
+    "classless-static-route": _classless_routes,
+    "static-route": _static_routes,
+}  # fmt: skip
+
+#: IPv6 option → its value's check (``dnsmasq --help dhcp6``)
+V6: dict[str, Callable[[str], str | None]] = {
+    **dict.fromkeys(("dns-server", "sntp-server", "ntp-server", "nis-server", "nis+-server", "sip-server"), _V6),
+    **dict.fromkeys(("domain-search", "sip-server-domain"), _names),
+    **dict.fromkeys(("nis-domain", "nis+-domain", "posix-timezone", "tzdb-timezone"), _text),
+    **dict.fromkeys(("bootfile-url", "bootfile-param"), _text),
+    "information-refresh-time": _integer,
+}  # fmt: skip
+
+
+def problem(name: str, value: str, ip_version: int = 4) -> str | None:
+    """Why dnsmasq could not serve option ``name`` = ``value`` to a guest of IP ``ip_version``;
+    None when it can."""
+    if ip_version not in (4, 6):
+        return f"ip_version {ip_version!r} is not 4 or 6"
+    if not name or len(name) > NAME_MAX:
+        return f"opt_name '{name}' must be 1 to {NAME_MAX} characters"
+    if len(value) > VALUE_MAX:
+        return f"opt_value of {name} exceeds {VALUE_MAX} characters"
+    if not _PRINTABLE.match(value):
+        return f"opt_value of {name} holds a character that is not printable ASCII"
+    if name.isdigit():
+        highest = 254 if ip_version == 4 else 65535
+        if not 1 <= int(name) <= highest:
+            return f"option number {name} is not between 1 and {highest}"
+        if not value:
+            return f"opt_value of option {name} must not be empty"
+        return _text(value) if '"' in value else None
+    known = V4 if ip_version == 4 else V6
+    check = known.get(name)
+    if check is None:
+        return f"'{name}' is not a known IPv{ip_version} DHCP option (dnsmasq's names, or an option number)"
+    if not value:
+        if ip_version == 4 and name in BLANK_ALLOWED:
+            return None
+        return f"opt_value of {name} must not be empty"
+    reason = check(value)
+    return None if reason is None else f"{name}: {reason}"
+
+
+def dnsmasq_option(name: str, value: str, ip_version: int = 4) -> str:
+    """The option as ``--dhcp-option`` takes it after its tags: ``option:ntp-server,192.0.2.1``,
+    ``42,192.0.2.1`` for a number, ``option6:...`` for IPv6; a blank value sends nothing."""
+    if name.isdigit():
+        key = name if ip_version == 4 else f"option6:{name}"
+    else:
+        key = f"option:{name}" if ip_version == 4 else f"option6:{name}"
+    if ip_version == 6 and value and known_addresses(name, value):
+        value = ",".join(f"[{v.strip().strip('[]')}]" for v in value.split(","))
+    return f"{key},{value}" if value else key
+
+
+def known_addresses(name: str, value: str) -> bool:
+    """Whether IPv6 option ``name`` takes addresses (dnsmasq wants them in brackets)."""
+    return V6.get(name) is _V6
