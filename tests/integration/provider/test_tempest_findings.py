@@ -57,6 +57,16 @@ def test_bulk_security_group_create(api: Api) -> None:
     )
     assert [g["name"] for g in answer["security_groups"]] == names
     assert all(len(g["security_group_rules"]) == 2 for g in answer["security_groups"])
+    # Neutron also takes each item wrapped in its member name (neutron-tempest-plugin sends them so)
+    wrapped = [unique("sg"), unique("sg")]
+    answer = api.ok(
+        api.c.post(
+            "/v2.0/security-groups",
+            json={"security_groups": [{"security_group": {"name": n, "stateful": False}} for n in wrapped]},
+        ),
+        201,
+    )
+    assert [(g["name"], g["stateful"]) for g in answer["security_groups"]] == [(n, False) for n in wrapped]
 
 
 def test_rule_naming_an_unknown_remote_group_is_not_found(api: Api) -> None:
