@@ -137,6 +137,22 @@ class SecurityGroupInvalidPortRange(InvalidInput):
     message = "For TCP/UDP protocols, port_range_min must be <= port_range_max"
 
 
+class SecurityGroupInvalidPortValue(InvalidInput):
+    message = "Invalid value for port %(port)s"
+
+
+class SecurityGroupInvalidProtocolForPort(InvalidInput):
+    message = "Ports cannot be specified for protocol %(protocol)s. Ports are only supported for %(valid_port_protocols)s."
+
+
+class SecurityGroupMissingIcmpType(InvalidInput):
+    message = "ICMP code (port-range-max) %(value)s is provided but ICMP type (port-range-min) is missing."
+
+
+class SecurityGroupEthertypeConflictWithProtocol(InvalidInput):
+    message = "Invalid ethertype %(ethertype)s for protocol %(protocol)s."
+
+
 class SecurityGroupInvalidIcmpValue(InvalidInput):
     message = "Invalid value for ICMP %(field)s (%(attr)s) %(value)s. It must be 0 to 255."
 
@@ -147,6 +163,10 @@ class SecurityGroupRuleParameterConflict(InvalidInput):
 
 class SecurityGroupDefaultAlreadyExists(InUse):
     message = "Default security group already exists."
+
+
+class SecurityGroupConflict(Conflict):
+    message = "Error %(reason)s while attempting the operation."
 
 
 class SubnetMismatchForPort(BadRequest):
@@ -227,6 +247,10 @@ class ProjectNotFound(NotFound):
 
 class UserNotFound(NotFound):
     message = "Could not find user: %(user)s."
+
+
+class DomainNotFound(NotFound):
+    message = "Could not find domain: %(domain)s."
 
 
 class RouterNotFound(NotFound):

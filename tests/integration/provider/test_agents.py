@@ -58,7 +58,13 @@ def test_report_validation_and_policy(shared_provider: RunningProvider, api: Api
     shared_provider.add_user(name, "pw", name + "-p")
     with shared_provider.client(shared_provider.token(name, "pw", name + "-p")) as client:
         user = Api(client)
-        user.error(user.c.get("/v2.0/agents"), 403)
+        # Neutron's get_agent is admin-only and filters: the member sees no agent, not a 403
+        report = {"agent_report": {"host": unique("h"), "agent_type": "Linux bridge agent"}}
+        agent_id = api.ok(api.c.post("/v2.0/agent-reports", json=report))["agent"]["id"]
+        assert user.ok(user.c.get("/v2.0/agents")) == {"agents": []}
+        user.error(user.c.get(f"/v2.0/agents/{agent_id}"), 404, "AgentNotFound")
+        user.error(user.c.put(f"/v2.0/agents/{agent_id}", json={"agent": {"description": "x"}}), 404)
+        user.error(user.c.delete(f"/v2.0/agents/{agent_id}"), 404)
         user.error(
             user.c.post("/v2.0/agent-reports", json={"agent_report": {"host": "h", "agent_type": "t"}}), 403
         )

@@ -22,7 +22,11 @@ def rule(**given: Any) -> dict[str, Any]:
 
 
 def test_rule_normalization() -> None:
-    assert rule(protocol="tcp", port_range_min=22)["port_range_max"] == 22
+    assert rule(protocol="tcp", port_range_min=22, port_range_max=22)["port_range_max"] == 22
+    assert (
+        rule(protocol="tcp", port_range_min=1, port_range_max=65535)["port_range_min"] is None
+    )  # the whole range
+    assert rule(protocol="icmpv6", ethertype="IPv6")["protocol"] == "ipv6-icmp"
     assert rule(remote_ip_prefix="10.1.2.3/8")["remote_ip_prefix"] == "10.0.0.0/8"
     assert rule(protocol="any")["protocol"] is None
     assert rule(protocol="icmp", port_range_min=8, port_range_max=0)["port_range_min"] == 8
@@ -33,6 +37,11 @@ def test_rule_normalization() -> None:
     [
         ({"port_range_min": 1}, errors.SecurityGroupProtocolRequiredWithPorts),
         ({"protocol": "tcp", "port_range_min": 9, "port_range_max": 1}, errors.SecurityGroupInvalidPortRange),
+        (
+            {"protocol": "tcp", "port_range_min": 22},
+            errors.SecurityGroupInvalidPortRange,
+        ),  # Neutron wants both
+        ({"protocol": "ipv6-icmp"}, errors.SecurityGroupEthertypeConflictWithProtocol),
         ({"protocol": "icmp", "port_range_min": 256}, errors.SecurityGroupInvalidIcmpValue),
         ({"protocol": "gre", "port_range_min": 1}, errors.InvalidInput),
         ({"protocol": "carrier-pigeon"}, errors.SecurityGroupRuleInvalidProtocol),

@@ -257,8 +257,9 @@ def reallocate(
         (a.subnet_id, a.ip_address)
         for a in uow.rows(sa.select(t.ip_allocations).where(t.ip_allocations.c.port_id == row.id))
     ]
-    # {"subnet_id": S} alone keeps the address the port already has on S.
-    unclaimed = list(current)
+    # {"subnet_id": S} alone keeps an address the port already has on S, one not named by another entry
+    # (so [{S, A}, {S}] on a port holding A adds a second address from S).
+    unclaimed = [c for c in current if c[1] not in {str(i.get("ip_address")) for i in wanted}]
     requested = []
     for item in wanted:
         if "ip_address" not in item:
@@ -456,9 +457,9 @@ class PortService(Taggable):
             raise errors.PortSecurityAndIPRequiredForSecurityGroups()
         if requested:
             found = {
-                r.id
+                r.id: r.stateful
                 for r in uow.rows(
-                    sa.select(t.security_groups.c.id).where(
+                    sa.select(t.security_groups.c.id, t.security_groups.c.stateful).where(
                         t.security_groups.c.id.in_(requested), t.security_groups.c.project_id == project_id
                     )
                 )
@@ -466,6 +467,11 @@ class PortService(Taggable):
             for group_id in requested:
                 if group_id not in found:
                     raise errors.SecurityGroupNotFound(id=group_id)
+            if len(set(found.values())) > 1:
+                raise errors.SecurityGroupConflict(
+                    reason="Cannot apply both stateful and stateless security groups on the same port at the "
+                    "same time"
+                )
         return list(requested)
 
     # --- update / delete -----------------------------------------------------------------------

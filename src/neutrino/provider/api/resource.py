@@ -332,8 +332,12 @@ class Controller:
         ctx = self.context_of(request)
         body = await read_json(request)
         if isinstance(body, dict) and isinstance(body.get(self.defn.collection), list):
+            # each item bare or wrapped in its member name, as Neutron takes them
+            member = self.defn.member
             items = [
-                attributes.parse_create(self.defn, {self.defn.member: item}, ctx)
+                attributes.parse_create(
+                    self.defn, item if isinstance(item, dict) and member in item else {member: item}, ctx
+                )
                 for item in body[self.defn.collection]
             ]
             bulk = True

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from neutrino.provider import errors
 from neutrino.provider.api import common, revisions
 from neutrino.provider.api.resource import ResourceService, new_id, timestamp, utcnow
-from neutrino.provider.api.validators import to_int_or_none, to_protocol
+from neutrino.provider.api.validators import InvalidValue, to_int_or_none, to_protocol
 from neutrino.provider.context import RequestContext
 from neutrino.provider.store import tables as t
 from neutrino.provider.store.db import UnitOfWork
@@ -21,8 +21,58 @@ PROTOCOLS = (
     "ipv6-icmp", "icmpv6", "ipv6-nonxt", "ipv6-opts", "ipv6-route", "ospf", "pgm", "rsvp", "sctp", "tcp",
     "udp", "udplite", "vrrp",
 )  # fmt: skip
-PORT_PROTOCOLS = {"tcp", "udp", "sctp", "udplite", "dccp", "6", "17", "132", "136", "33"}
-ICMP_PROTOCOLS = {"icmp", "icmpv6", "ipv6-icmp", "1", "58"}
+
+#: protocol names and their numbers (neutron-lib's IP_PROTOCOL_MAP)
+PROTOCOL_NUMBERS = {
+    "ah": 51, "dccp": 33, "egp": 8, "esp": 50, "gre": 47, "hopopt": 0, "icmp": 1, "igmp": 2, "ip": 0,
+    "ipip": 4, "ipv6-encap": 41, "ipv6-frag": 44, "ipv6-icmp": 58, "icmpv6": 58, "ipv6-nonxt": 59,
+    "ipv6-opts": 60, "ipv6-route": 43, "ospf": 89, "pgm": 113, "rsvp": 46, "sctp": 132, "tcp": 6, "udp": 17,
+    "udplite": 136, "vrrp": 112,
+}  # fmt: skip
+#: protocols only IPv6 carries: refused with ethertype IPv4
+IPV6_PROTOCOLS = {
+    "ipv6-encap", "ipv6-frag", "ipv6-icmp", "icmpv6", "ipv6-nonxt", "ipv6-opts", "ipv6-route",
+    "41", "44", "58", "59", "60", "43",
+}  # fmt: skip
+
+
+def _port_value(value: Any) -> int | None:
+    """Neutron's ``convert_validate_port_value``: an integer 0..65535, else ``Invalid value for port``."""
+    if value is None:
+        return None
+    try:
+        number = to_int_or_none(value)
+    except InvalidValue:
+        raise errors.SecurityGroupInvalidPortValue(port=value) from None
+    if number is None or not 0 <= number <= 65535:
+        raise errors.SecurityGroupInvalidPortValue(port=value)
+    return number
+
+
+def _check_port_range(protocol: str | None, low: int | None, high: int | None) -> None:
+    """Neutron's ``_validate_port_range``: ports only for the protocols that have them, both given
+    and ordered; for ICMP a type (0..255) and optionally a code."""
+    if low is None and high is None:
+        return
+    if protocol is None:
+        raise errors.SecurityGroupProtocolRequiredWithPorts()
+    number = int(protocol) if protocol.isdigit() else PROTOCOL_NUMBERS[protocol]
+    if number in (6, 17, 33, 132, 136):
+        if low == 0 or high == 0:
+            raise errors.SecurityGroupInvalidPortValue(port=0)
+        if low is None or high is None or low > high:
+            raise errors.SecurityGroupInvalidPortRange()
+    elif number in (1, 58):
+        for attr, field, value in (("port_range_min", "type", low), ("port_range_max", "code", high)):
+            if value is not None and not 0 <= value <= 255:
+                raise errors.SecurityGroupInvalidIcmpValue(field=field, attr=attr, value=value)
+        if low is None:
+            raise errors.SecurityGroupMissingIcmpType(value=high)
+    else:
+        raise errors.SecurityGroupInvalidProtocolForPort(
+            protocol=number, valid_port_protocols="DCCP, SCTP, TCP, UDP, UDPLITE"
+        )
+
 
 DECLARATION: common.Declaration = {
     **common.ident(),
@@ -63,16 +113,14 @@ DECLARATION: common.Declaration = {
     "port_range_min": {
         "allow_post": True,
         "default": None,
-        "convert_to": to_int_or_none,
-        "validate": {"type:range_or_none": (0, 65535)},
+        "convert_to": _port_value,
         "is_filter": True,
         "is_sort_key": True,
     },
     "port_range_max": {
         "allow_post": True,
         "default": None,
-        "convert_to": to_int_or_none,
-        "validate": {"type:range_or_none": (0, 65535)},
+        "convert_to": _port_value,
         "is_filter": True,
         "is_sort_key": True,
     },
@@ -83,10 +131,10 @@ DECLARATION: common.Declaration = {
         "is_filter": True,
         "is_sort_key": True,
     },
-    "remote_group_id": {
+    "remote_group_id": {  # Neutron does not validate it: a group no one has is a 404, not a 400
         "allow_post": True,
         "default": None,
-        "validate": {"type:uuid_or_none": None},
+        "validate": {"type:string_or_none": 255},
         "is_filter": True,
         "is_sort_key": True,
     },
@@ -192,16 +240,22 @@ class SecurityGroupRuleService(ResourceService):
         return row
 
     @staticmethod
-    def normalize(data: dict[str, Any]) -> dict[str, Any]:  # noqa: C901 (Neutron's rule normalisation, one branch per protocol/port case)
-        """Neutron's rule checks; returns the rule's identifying values, normalized."""
+    def normalize(data: dict[str, Any]) -> dict[str, Any]:
+        """Neutron's rule checks, in Neutron's order; returns the rule's identifying values, normalized."""
         rule = {k: data[k] for k in _IDENTITY}
         protocol = rule["protocol"]
         if protocol == "any":
             protocol = rule["protocol"] = None
         if protocol is not None and not protocol.isdigit() and protocol not in PROTOCOLS:
             raise errors.SecurityGroupRuleInvalidProtocol(protocol=protocol, values=list(PROTOCOLS))
-        if rule["remote_ip_prefix"] is not None and rule["remote_group_id"] is not None:
-            raise errors.SecurityGroupRemoteGroupAndRemoteIpPrefix()
+        if rule["ethertype"] == "IPv6":  # the legacy IPv6 ICMP names and number, made canonical
+            if protocol in ("icmp", "icmpv6"):
+                protocol = rule["protocol"] = "ipv6-icmp"
+            elif protocol == "1":
+                protocol = rule["protocol"] = "58"
+        if (rule["port_range_min"], rule["port_range_max"]) == (1, 65535):
+            rule["port_range_min"] = rule["port_range_max"] = None  # the whole range: no range
+        _check_port_range(protocol, rule["port_range_min"], rule["port_range_max"])
         if rule["remote_ip_prefix"] is not None:
             net = ipaddress.ip_network(rule["remote_ip_prefix"], strict=False)
             if f"IPv{net.version}" != rule["ethertype"]:
@@ -209,30 +263,10 @@ class SecurityGroupRuleService(ResourceService):
                     ethertype=rule["ethertype"], cidr=rule["remote_ip_prefix"]
                 )
             rule["remote_ip_prefix"] = str(net)
-        low, high = rule["port_range_min"], rule["port_range_max"]
-        if low is None and high is None:
-            return rule
-        if protocol is None:
-            raise errors.SecurityGroupProtocolRequiredWithPorts()
-        if protocol in PORT_PROTOCOLS:
-            if low is None or high is None:
-                rule["port_range_min"] = rule["port_range_max"] = low if high is None else high
-            elif low > high:
-                raise errors.SecurityGroupInvalidPortRange()
-            elif low == 0 or high == 0:
-                raise errors.InvalidInput(error_message="Port range 0 is not valid for TCP/UDP")
-        elif protocol in ICMP_PROTOCOLS:
-            for field, attr, value in (("type", "port_range_min", low), ("code", "port_range_max", high)):
-                if value is not None and not 0 <= value <= 255:
-                    raise errors.SecurityGroupInvalidIcmpValue(field=field, attr=attr, value=value)
-            if low is None:
-                raise errors.InvalidInput(
-                    error_message="ICMP code (port-range-max) is specified but ICMP type (port-range-min) is missing"
-                )
-        else:
-            raise errors.InvalidInput(
-                error_message=f"Invalid protocol {protocol} for port range, only supported for TCP, UDP, UDPLITE, SCTP and DCCP"
-            )
+        if protocol in IPV6_PROTOCOLS and rule["ethertype"] == "IPv4":
+            raise errors.SecurityGroupEthertypeConflictWithProtocol(ethertype="IPv4", protocol=protocol)
+        if rule["remote_ip_prefix"] is not None and rule["remote_group_id"] is not None:
+            raise errors.SecurityGroupRemoteGroupAndRemoteIpPrefix()
         return rule
 
     def update(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str, data: dict[str, Any]) -> None:

@@ -103,6 +103,12 @@ def ensure_default_group(db: Database, project_id: str) -> str:
         return found
 
 
+def _name_not_default(data: dict[str, Any]) -> None:
+    """Neutron's ``type:name_not_default``: no group is created or renamed ``default`` (in any case)."""
+    if isinstance(data.get("name"), str) and data["name"].lower() == DEFAULT:
+        raise errors.SecurityGroupDefaultAlreadyExists()
+
+
 class SecurityGroupService(Taggable):
     collection = "security_groups"
     member = "security_group"
@@ -141,14 +147,23 @@ class SecurityGroupService(Taggable):
         return out
 
     def create(self, uow: UnitOfWork, ctx: RequestContext, data: dict[str, Any]) -> str:
-        if data["name"] == DEFAULT:
-            raise errors.SecurityGroupDefaultAlreadyExists()
+        _name_not_default(data)
         return _insert_group(uow, data["project_id"], data["name"], data["description"], data["stateful"])
 
     def update(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str, data: dict[str, Any]) -> None:
         row = self.get_row(uow, ctx, resource_id)
-        if "name" in data and row.name == DEFAULT and data["name"] != DEFAULT:
+        _name_not_default(data)
+        if "name" in data and row.name == DEFAULT:
             raise errors.SecurityGroupCannotUpdateDefault()
+        if "stateful" in data and data["stateful"] != row.stateful:
+            # the ports' filtering would change under them (Neutron's rule)
+            used = uow.one_or_none(
+                sa.select(t.port_security_groups.c.port_id)
+                .where(t.port_security_groups.c.security_group_id == resource_id)
+                .limit(1)
+            )
+            if used is not None:
+                raise errors.SecurityGroupInUse(id=resource_id)
         self.touch(uow, resource_id, data)
 
     def delete(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from neutrino.provider import errors
-from neutrino.provider.api import common, l3, rbac
+from neutrino.provider.api import common, l3, rbac, revisions
 from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
 from neutrino.provider.api.networks import visible as network_visible
 from neutrino.provider.api.resource import new_id, utcnow
@@ -17,6 +17,7 @@ from neutrino.provider.api.tags import Taggable
 from neutrino.provider.api.validators import InvalidValue, to_boolean, to_int, to_list
 from neutrino.provider.context import RequestContext
 from neutrino.provider.ipam import ranges
+from neutrino.provider.ipam.allocator import AUTO_ADDRESS_MODES
 from neutrino.provider.store import tables as t
 from neutrino.provider.store.db import UnitOfWork
 
@@ -120,6 +121,16 @@ def _external_filter(values: list[str]) -> sa.ColumnElement[bool]:
     return t.subnets.c.network_id.in_(sa.select(n.id).where(n.router_external.in_(sorted(wanted))))
 
 
+def _shared_filter(values: list[str]) -> sa.ColumnElement[bool]:
+    """``?shared=true``: subnets of shared networks (Neutron's subnet ``shared``, a filter it does not show)."""
+    try:
+        wanted = {to_boolean(v) for v in values}
+    except InvalidValue as exc:
+        raise errors.HTTPBadRequest(msg=f"Invalid input for shared. Reason: {exc}.") from exc
+    n = t.networks.c
+    return t.subnets.c.network_id.in_(sa.select(n.id).where(n.shared.in_(sorted(wanted))))
+
+
 class SubnetService(Taggable):
     collection = "subnets"
     member = "subnet"
@@ -129,7 +140,11 @@ class SubnetService(Taggable):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.special_filters = {**self.special_filters, "router:external": _external_filter}
+        self.special_filters = {
+            **self.special_filters,
+            "router:external": _external_filter,
+            "shared": _shared_filter,
+        }
 
     def not_found(self, resource_id: str) -> errors.ProviderError:
         return errors.SubnetNotFound(subnet_id=resource_id)
@@ -279,11 +294,25 @@ class SubnetService(Taggable):
         if row.project_id != ctx.project_id and not ctx.is_admin:
             raise errors.PolicyNotAuthorized(action="delete_subnet")
         uow.lock_rows(t.subnets, [resource_id])
-        used = uow.one_or_none(
-            sa.select(t.ip_allocations.c.port_id).where(t.ip_allocations.c.subnet_id == resource_id).limit(1)
-        )
-        if used is not None:
+        alloc = t.ip_allocations.c
+        users = sa.select(alloc.port_id).where(alloc.subnet_id == resource_id)
+        if row.ipv6_address_mode in AUTO_ADDRESS_MODES:
+            # Neutron: an address every port derives by itself (SLAAC, DHCPv6-stateless) goes with its subnet;
+            # only a router's interface on it keeps the subnet
+            users = users.where(
+                alloc.port_id.in_(
+                    sa.select(t.ports.c.id).where(t.ports.c.device_owner == l3.ROUTER_INTERFACE)
+                )
+            )
+        if uow.one_or_none(users.limit(1)) is not None:
             raise errors.SubnetInUse(
                 subnet_id=resource_id, reason="One or more ports have an IP allocation from this subnet"
             )
+        released = [
+            r.port_id for r in uow.rows(sa.select(alloc.port_id).where(alloc.subnet_id == resource_id))
+        ]
+        if released:
+            uow.execute(sa.delete(t.ip_allocations).where(alloc.subnet_id == resource_id))
+            revisions.bump(uow, t.ports, released)
+            uow.note_changed("ports", released)
         uow.execute(sa.delete(t.subnets).where(t.subnets.c.id == resource_id))

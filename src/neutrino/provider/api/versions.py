@@ -50,6 +50,7 @@ EXTENSIONS: tuple[tuple[str, str, str], ...] = (
     ("agent", "agent", "The agent management extension."),
     ("neutrino-agent-report", "Neutrino agent reports", "Host agents report liveness, capabilities and port status (POST /v2.0/agent-reports)."),
     ("external-net", "Neutron external network", "Adds external network attribute to network resource."),
+    ("subnet-external-network", "Subnet External Network", "Informs if the subnet is associated to an external network."),
     ("router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway."),
     ("ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway"),
     ("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
@@ -58,7 +59,9 @@ EXTENSIONS: tuple[tuple[str, str, str], ...] = (
 )  # fmt: skip
 
 #: Extensions listed only when the backend implements them (see the module's docstring).
-ROUTING_EXTENSIONS = frozenset({"external-net", "router", "ext-gw-mode", "extraroute"})
+ROUTING_EXTENSIONS = frozenset(
+    {"external-net", "subnet-external-network", "router", "ext-gw-mode", "extraroute"}
+)
 #: Extensions a backend's DHCP must serve: listed like the routing ones (when the backend implements them).
 DHCP_EXTENSIONS = frozenset({"extra_dhcp_opt", "dns-integration", "dns-domain-ports"})
 #: The attributes each optional extension adds, per collection: left out where it is not offered.

@@ -1,4 +1,5 @@
-"""Keystone v3 administration: projects, users (and their passwords), role assignments."""
+"""Keystone v3 administration: projects, users (and their passwords), role assignments, and the one
+domain every project and user lives in (``default``, read-only)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from neutrino.provider.identity.requests import (
     parse,
 )
 from neutrino.provider.store import tables as t
+
+DEFAULT_DOMAIN_ID = "default"
 
 
 def project_body(row: Any) -> dict[str, Any]:
@@ -214,6 +217,40 @@ async def list_roles(request: Request) -> Response:
     return JSONResponse({"roles": roles, "links": {"self": str(request.url)}})
 
 
+def domain_body(request: Request) -> dict[str, Any]:
+    base = (request.app.state.provider.settings.public_url or str(request.base_url)).rstrip("/")
+    return {
+        "id": DEFAULT_DOMAIN_ID,
+        "name": "Default",
+        "description": "The default domain",
+        "enabled": True,
+        "tags": [],
+        "options": {},
+        "links": {"self": f"{base}/v3/domains/{DEFAULT_DOMAIN_ID}"},
+    }
+
+
+async def list_domains(request: Request) -> Response:
+    """``GET /v3/domains`` (admin; ``name``, ``enabled`` filters): the one domain there is."""
+    _require_admin(request)
+    domain = domain_body(request)
+    wanted = request.query_params
+    matches = wanted.get("name", domain["name"]) == domain["name"] and wanted.get(
+        "enabled", "true"
+    ).lower() in ("true", "1")
+    return JSONResponse({"domains": [domain] if matches else [], "links": {"self": str(request.url)}})
+
+
+async def show_domain(request: Request) -> Response:
+    """``GET /v3/domains/{id}``: every project is in the default domain, so any caller may read it
+    (Keystone's policy: admin, or a token scoped to a project of that domain)."""
+    caller(request)
+    domain_id = request.path_params["domain_id"]
+    if domain_id != DEFAULT_DOMAIN_ID:
+        raise errors.DomainNotFound(domain=domain_id)
+    return JSONResponse({"domain": domain_body(request)})
+
+
 async def show_project(request: Request) -> Response:
     _require_admin(request)
     project_id = request.path_params["project_id"]
@@ -317,6 +354,8 @@ delete_user = _deleter(
 
 
 ROUTES = [
+    ("/v3/domains", list_domains, ["GET"]),
+    ("/v3/domains/{domain_id}", show_domain, ["GET"]),
     ("/v3/projects", list_projects, ["GET"]),
     ("/v3/projects", create_project, ["POST"]),
     ("/v3/projects/{project_id}", show_project, ["GET"]),
