@@ -168,6 +168,25 @@ def problem(name: str, value: str, ip_version: int = 4) -> str | None:
     return None if reason is None else f"{name}: {reason}"
 
 
+def refusal(name: str, value: str, ip_version: int = 4) -> str | None:
+    """Why the provider refuses option ``name`` = ``value`` for ``ip_version``; None when it takes it.
+    What :func:`problem` says, but for one case Neutron takes: an address option given addresses of the
+    other IP version (tempest's IPv6 test sends ``server-ip-address`` = ``2015::badd`` with no
+    ``ip_version``, so 4). It is stored and shown as given; the agent leaves it out of dnsmasq's
+    options (and logs it), since no guest of that version could use it."""
+    reason = problem(name, value, ip_version)
+    if reason is None or not value:
+        return reason
+    if (V4 if ip_version == 4 else V6).get(name) not in (_V4, _V6):
+        return reason
+    for item in value.split(","):
+        try:
+            ipaddress.ip_address(item.strip().strip("[]"))
+        except ValueError:
+            return reason
+    return None
+
+
 def dnsmasq_option(name: str, value: str, ip_version: int = 4) -> str:
     """The option as ``--dhcp-option`` takes it after its tags: ``option:ntp-server,192.0.2.1``,
     ``42,192.0.2.1`` for a number, ``option6:...`` for IPv6; a blank value sends nothing."""

@@ -126,6 +126,18 @@ def test_what_dnsmasq_could_not_serve_is_refused(name: str, value: str, version:
         )
 
 
+def test_an_address_of_the_other_ip_version_is_stored_but_not_served() -> None:
+    # Neutron takes it (tempest's IPv6 test sends an IPv6 server-ip-address with the default ip_version 4)
+    assert dhcp_options.refusal("server-ip-address", "2015::badd", 4) is None
+    assert dhcp_options.refusal("dns-server", "10.0.0.1,10.0.0.2", 6) is None
+    assert "is not an IPv4 address" in (dhcp_options.refusal("ntp-server", "ntp.example", 4) or "")
+    assert "is not a known IPv4" in (dhcp_options.refusal("no-such", "2015::1", 4) or "")
+    port = _port(
+        extra_dhcp_opts=[{"opt_name": "server-ip-address", "opt_value": "2015::badd", "ip_version": 4}]
+    )
+    assert dhcp_host(port, "10.0.0.10").options == []  # no IPv4 guest could use it
+
+
 def _port(**more: Any) -> Port:
     return Port.from_json(
         {"id": "p1", "network_id": NET, "mac_address": MAC.upper(),

@@ -53,7 +53,7 @@ def convert(value: Any) -> list[dict[str, Any]]:
         if opt_value is not None and not isinstance(opt_value, str):
             raise InvalidValue(f"'{opt_value}' is not a valid string")
         version = _ip_version(item.get("ip_version", 4))
-        if opt_value is not None and (problem := dhcp_options.problem(name, opt_value, version)) is not None:
+        if opt_value is not None and (problem := dhcp_options.refusal(name, opt_value, version)) is not None:
             raise InvalidValue(problem)
         if (name, version) in seen:
             raise InvalidValue(f"Duplicate option {name} for IP version {version}")
