@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,10 @@ class RecordingNet(CountingNet):
     def raw_restore(self, version: int, text: str) -> None:
         self.changes.append(f"raw-restore {version}")
         super().raw_restore(version, text)
+
+    def restore_tables(self, version: int, texts: Sequence[str]) -> None:
+        self.changes.append(f"restore-tables {version}")
+        super().restore_tables(version, texts)
 
     def in_netns(self, name: str) -> RecordingNet:
         return RecordingNet(name, self.changes)

@@ -12,6 +12,7 @@ Methods are deliberately primitive and *not* idempotent; idempotence lives one l
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
@@ -160,6 +161,28 @@ class HostNet(ABC):
     def raw_restore(self, version: int, text: str) -> None:
         """Apply ``iptables-restore --noflush`` (``ip6tables-restore`` for ``version`` 6) input to
         the ``raw`` table atomically (declared chains are flushed)."""
+
+    def save_tables(self, version: int, tables: Sequence[str]) -> dict[str, str]:
+        """The ``raw`` and/or ``filter`` tables of IP ``version`` (table → its ``iptables-save``
+        text), in one read where the implementation can (the kernel's: one ``iptables-save``)."""
+        return {
+            table: self.raw_save(version)
+            if table == "raw"
+            else (self.iptables_save() if version == 4 else self.ip6tables_save())
+            for table in tables
+        }
+
+    def restore_tables(self, version: int, texts: Sequence[str]) -> None:
+        """Apply ``iptables-restore --noflush`` inputs of the ``raw`` and ``filter`` tables of IP
+        ``version`` (each ``*table`` ... ``COMMIT``), in one write where the implementation can
+        (the kernel's: one ``iptables-restore`` with both tables)."""
+        for text in texts:
+            if text.startswith("*raw"):
+                self.raw_restore(version, text)
+            elif version == 4:
+                self.iptables_restore(text)
+            else:
+                self.ip6tables_restore(text)
 
     @abstractmethod
     def forget_zone(self, zone: int) -> None:

@@ -181,6 +181,15 @@ class IpRouteNet(HostNet):
     def raw_restore(self, version: int, text: str) -> None:
         self._restore(_RESTORE[version], text)
 
+    def save_tables(self, version: int, tables: Sequence[str]) -> dict[str, str]:
+        found = _split_tables(run([*self._netns_exec(), _SAVE[version]]).stdout)
+        # a table nothing ever wrote to is absent from the dump: empty, as far as the firewall cares
+        return {table: found.get(table, f"*{table}\nCOMMIT\n") for table in tables}
+
+    def restore_tables(self, version: int, texts: Sequence[str]) -> None:
+        if texts:
+            self._restore(_RESTORE[version], "".join(texts))
+
     def forget_zone(self, zone: int) -> None:
         for family in ("ipv4", "ipv6"):
             # exit 1 with "0 flow entries have been deleted" is no error
@@ -258,8 +267,7 @@ class IpRouteNet(HostNet):
         return netlink.netns_names()
 
     def add_netns(self, name: str) -> None:
-        run(["ip", "netns", "add", name])
-        run(["ip", "-n", name, "link", "set", "dev", "lo", "up"])
+        netlink.add_netns(name)
 
     def delete_netns(self, name: str) -> None:
         # NOTE: a process left in a namespace outlives its deletion, unnamed and out of reach of
@@ -271,3 +279,17 @@ class IpRouteNet(HostNet):
 
     def in_netns(self, name: str) -> IpRouteNet:
         return IpRouteNet(name)
+
+
+def _split_tables(saved: str) -> dict[str, str]:
+    """An ``iptables-save`` dump of all tables → table → its part (``*table`` through ``COMMIT``)."""
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in saved.splitlines():
+        if line.startswith("*"):
+            current = found.setdefault(line[1:].strip(), [])
+        if current is not None and not line.startswith("#"):
+            current.append(line)
+        if line == "COMMIT":
+            current = None
+    return {table: "\n".join([*lines, ""]) for table, lines in found.items()}
