@@ -8,6 +8,7 @@ it fetch what the vNICs need before they are plugged, and tells it when vNICs ca
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -122,7 +123,7 @@ class Plugging:
     def create_vm(self, spec: VmSpec) -> tuple[VmState, bool]:
         """Run ``spec`` here; returns the VM and whether it was created (False: it already ran
         with this very definition). Raises :class:`VmExists` for another definition."""
-        with self.prepared(spec.nics):
+        with self.store.saves_once(), self.prepared(spec.nics):
             return self._create_vm(spec)
 
     def _create_vm(self, spec: VmSpec) -> tuple[VmState, bool]:
@@ -139,14 +140,19 @@ class Plugging:
             state.vms[spec.vm_id] = vm  # so undo sees this VM's NICs as users of their networks
             try:
                 self.backend.create(spec)
-                for slot, nic in enumerate(spec.nics):
-                    stored = StoredNic(spec=self._resolve(nic), slot=slot)
-                    vm.nics[nic.nic_id] = stored
-                    self._plug(vm, stored)
+                # the guest is not started: its rules are written while its network's DHCP server starts
+                with self.security.alongside():
+                    for slot, nic in enumerate(spec.nics):
+                        stored = StoredNic(spec=self._resolve(nic), slot=slot)
+                        vm.nics[nic.nic_id] = stored
+                        self._plug(vm, stored)
                 self._before_start(spec.nics)
+                self.security.settle()
                 self.backend.start(vm.current_spec(), self._attached(vm))
             except _HOST_ERRORS as exc:
                 failed = next((n for n in vm.nics.values() if n.state != "plugged"), None)
+                with contextlib.suppress(HostNetError):
+                    self.security.settle()  # its error is this one's, or the undo's to meet again
                 self._undo(vm)
                 del state.vms[spec.vm_id]
                 what = f"vNIC {failed.spec.name} ({failed.spec.nic_id})" if failed else f"VM {spec.vm_id}"
@@ -157,7 +163,7 @@ class Plugging:
     def destroy_vm(self, vm_id: str) -> list[str]:
         """Stop the VM and unplug its vNICs; returns warnings for parts that could not be undone
         (the VM is forgotten regardless)."""
-        with self.store.lock:
+        with self.store.lock, self.store.saves_once():
             vm = self._vm(vm_id)
             warnings = self._undo(vm)
             del self.store.state.vms[vm_id]
@@ -184,7 +190,7 @@ class Plugging:
     def plug_nic(self, vm_id: str, spec: NicSpec) -> tuple[NicState, bool]:
         """Hot-plug ``spec`` into the VM; returns the NIC and whether it was added (False: it was
         already there with this very definition)."""
-        with self.prepared([spec]):
+        with self.store.saves_once(), self.prepared([spec]):
             return self._plug_nic(vm_id, spec)
 
     def _plug_nic(self, vm_id: str, spec: NicSpec) -> tuple[NicState, bool]:
