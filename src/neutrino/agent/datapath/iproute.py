@@ -19,7 +19,7 @@ import json
 import os
 import signal
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from neutrino.agent.datapath import arp, ethtool, netlink
@@ -181,14 +181,50 @@ class IpRouteNet(HostNet):
     def raw_restore(self, version: int, text: str) -> None:
         self._restore(_RESTORE[version], text)
 
-    def save_tables(self, version: int, tables: Sequence[str]) -> dict[str, str]:
-        found = _split_tables(run([*self._netns_exec(), _SAVE[version]]).stdout)
+    def save_tables(self, tables: Sequence[str]) -> dict[int, dict[str, str]]:
+        dumps = self._side_by_side({version: (_SAVE[version], [], None) for version in (4, 6)})
+        found = {version: _split_tables(dump) for version, dump in dumps.items()}
         # a table nothing ever wrote to is absent from the dump: empty, as far as the firewall cares
-        return {table: found.get(table, f"*{table}\nCOMMIT\n") for table in tables}
+        return {version: {t: found[version].get(t, f"*{t}\nCOMMIT\n") for t in tables} for version in (4, 6)}
 
-    def restore_tables(self, version: int, texts: Sequence[str]) -> None:
-        if texts:
-            self._restore(_RESTORE[version], "".join(texts))
+    def restore_tables(self, texts: Mapping[int, Sequence[str]]) -> None:
+        self._side_by_side(
+            {
+                version: (_RESTORE[version], ["--noflush"], "".join(text))
+                for version, text in texts.items()
+                if text
+            }
+        )
+
+    def _side_by_side(self, commands: Mapping[int, tuple[str, list[str], str | None]]) -> dict[int, str]:
+        """IP version → (tool, its arguments, its input): run at once (iptables-nft retries a commit that
+        met the other's); their outputs, or a :class:`HostNetError` naming each that failed."""
+        procs: dict[int, subprocess.Popen[str]] = {}
+        outputs: dict[int, str] = {}
+        errors: list[str] = []
+        try:
+            for version, (tool, args, _) in sorted(commands.items()):
+                procs[version] = subprocess.Popen(
+                    [*self._netns_exec(), tool, *args],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            for version, proc in sorted(procs.items()):
+                tool, _, text = commands[version]
+                outputs[version], err = proc.communicate(text, timeout=30)
+                if proc.returncode != 0:
+                    errors.append(f"{tool}: {err.strip() or f'exit {proc.returncode}'}")
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            for proc in procs.values():
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            raise HostNetError(f"{' '.join(c[0] for c in commands.values())}: {exc}") from exc
+        if errors:
+            raise HostNetError("; ".join(errors))
+        return outputs
 
     def forget_zone(self, zone: int) -> None:
         for family in ("ipv4", "ipv6"):
