@@ -123,7 +123,7 @@ class Plugging:
     def create_vm(self, spec: VmSpec) -> tuple[VmState, bool]:
         """Run ``spec`` here; returns the VM and whether it was created (False: it already ran
         with this very definition). Raises :class:`VmExists` for another definition."""
-        with self.store.saves_once(), self.prepared(spec.nics):
+        with self.prepared(spec.nics):
             return self._create_vm(spec)
 
     def _create_vm(self, spec: VmSpec) -> tuple[VmState, bool]:
@@ -190,7 +190,7 @@ class Plugging:
     def plug_nic(self, vm_id: str, spec: NicSpec) -> tuple[NicState, bool]:
         """Hot-plug ``spec`` into the VM; returns the NIC and whether it was added (False: it was
         already there with this very definition)."""
-        with self.store.saves_once(), self.prepared([spec]):
+        with self.prepared([spec]):
             return self._plug_nic(vm_id, spec)
 
     def _plug_nic(self, vm_id: str, spec: NicSpec) -> tuple[NicState, bool]:
@@ -251,11 +251,13 @@ class Plugging:
     @contextmanager
     def prepared(self, nics: Sequence[NicSpec]) -> Iterator[None]:
         """Around a verb that plugs ``nics``: the hooks fetch what they need first, and nothing
-        fetched is dropped as unused (:attr:`HostStore.pending`) before the verb is done; the hooks
-        are kicked after it."""
+        fetched is dropped as unused (:attr:`HostStore.pending`) before the verb is done; the state
+        is saved once (:meth:`HostStore.saves_once`), then the hooks are kicked (the follower's round
+        it starts does not hold up the verb's answer)."""
         hooks = self.hooks
         if hooks is None:
-            yield
+            with self.store.saves_once():
+                yield
             return
         groups = [g for nic in nics for g in self.security.filtered_groups(nic)]
         ports = [nic.external.vnic_id for nic in nics if nic.external is not None]
@@ -263,8 +265,9 @@ class Plugging:
         with self.store.lock:
             self.store.pending.add(groups, ports, networks)
         try:
-            hooks.prepare(nics)
-            yield
+            with self.store.saves_once():
+                hooks.prepare(nics)
+                yield
         finally:
             with self.store.lock:
                 self.store.pending.remove(groups, ports, networks)
