@@ -7,7 +7,7 @@ the peer from the guest until it answers. Baseline, measured in the same run the
 directly on the provider and the same VM created directly with the agent's create-VM verb (no engine).
 
 Each round is a fresh VM whose port is made in that round, and host1 then has no other vNIC on the network: its
-bridge, VXLAN device and DHCP server come with the VM (and go with it). Also reported: when the guest had its
+bridge, VXLAN device and DHCP server come with the VM (and go with it: the next round starts once they are gone). Also reported: when the guest had its
 address (its DHCP lease). The peer is in the provider's default group (ingress only from the group's members), so
 its host lets the new guest's packets in only once its agent learnt the new member, which an agent polling the
 provider does at its next round (every 2 s); ``--peer-open`` gives the peer a group that lets ICMP in from
@@ -77,6 +77,22 @@ def _first_ping(
     raise SystemExit(f"no ping from {vm_id} within {timeout} s")
 
 
+def _wait_for_teardown(w: World, network_id: str, timeout: float = 20) -> None:
+    """Until host1 has let go of the network the round's VM brought (its DHCP server, bridge and VXLAN
+    device go with the last vNIC, in the agent's follower round after the destroy), so each round starts
+    from a host without it, as a first run does, and not beside the last round's teardown."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        dhcp = [ns for ns in netns_names() if ns.startswith(f"{w.lab.prefix}host1-dhcp-")]
+        links = subprocess.run(
+            ["ip", "-n", w.hosts["host1"], "-o", "link", "show"], capture_output=True, text=True, check=False
+        ).stdout
+        if not dhcp and f" {('brq' + network_id)[:14]}:" not in links:
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"host1 still carries the network {timeout} s after the round's VM went")
+
+
 def through_engine(w: World, env: dict[str, Any], peer_ip: str, i: int) -> tuple[float, float, float]:
     """(seconds until start returned, until the guest had its lease, until the first ping)"""
     service = add_vm(w, f"probe{i}", env["clusters"]["host1"], env["profiles"]["a"])
@@ -87,6 +103,7 @@ def through_engine(w: World, env: dict[str, Any], peer_ip: str, i: int) -> tuple
     leased, pinged = _first_ping(w, f"{w.lab.prefix}host1-", vm_id, peer_ip, t0)
     w.run(service.stop)
     w.run(service.remove)
+    _wait_for_teardown(w, env["a"]["id"])
     return started, leased, pinged
 
 
@@ -138,6 +155,7 @@ def direct(w: World, env: dict[str, Any], peer_ip: str) -> tuple[float, float, f
     leased, pinged = _first_ping(w, f"{w.lab.prefix}host1-", vm_id, peer_ip, t0)
     w.run(httpx.delete, f"{agent}/vms/{vm_id}", headers=headers, timeout=60)
     w.provider.delete("ports", port["id"])
+    _wait_for_teardown(w, env["a"]["id"])
     return started, leased, pinged
 
 

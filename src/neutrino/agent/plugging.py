@@ -8,6 +8,7 @@ it fetch what the vNICs need before they are plugged, and tells it when vNICs ca
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -139,14 +140,19 @@ class Plugging:
             state.vms[spec.vm_id] = vm  # so undo sees this VM's NICs as users of their networks
             try:
                 self.backend.create(spec)
-                for slot, nic in enumerate(spec.nics):
-                    stored = StoredNic(spec=self._resolve(nic), slot=slot)
-                    vm.nics[nic.nic_id] = stored
-                    self._plug(vm, stored)
+                # the guest is not started: its rules are written while its network's DHCP server starts
+                with self.security.alongside():
+                    for slot, nic in enumerate(spec.nics):
+                        stored = StoredNic(spec=self._resolve(nic), slot=slot)
+                        vm.nics[nic.nic_id] = stored
+                        self._plug(vm, stored)
                 self._before_start(spec.nics)
+                self.security.settle()
                 self.backend.start(vm.current_spec(), self._attached(vm))
             except _HOST_ERRORS as exc:
                 failed = next((n for n in vm.nics.values() if n.state != "plugged"), None)
+                with contextlib.suppress(HostNetError):
+                    self.security.settle()  # its error is this one's, or the undo's to meet again
                 self._undo(vm)
                 del state.vms[spec.vm_id]
                 what = f"vNIC {failed.spec.name} ({failed.spec.nic_id})" if failed else f"VM {spec.vm_id}"
@@ -157,7 +163,7 @@ class Plugging:
     def destroy_vm(self, vm_id: str) -> list[str]:
         """Stop the VM and unplug its vNICs; returns warnings for parts that could not be undone
         (the VM is forgotten regardless)."""
-        with self.store.lock:
+        with self.store.lock, self.store.saves_once():
             vm = self._vm(vm_id)
             warnings = self._undo(vm)
             del self.store.state.vms[vm_id]
@@ -245,11 +251,13 @@ class Plugging:
     @contextmanager
     def prepared(self, nics: Sequence[NicSpec]) -> Iterator[None]:
         """Around a verb that plugs ``nics``: the hooks fetch what they need first, and nothing
-        fetched is dropped as unused (:attr:`HostStore.pending`) before the verb is done; the hooks
-        are kicked after it."""
+        fetched is dropped as unused (:attr:`HostStore.pending`) before the verb is done; the state
+        is saved once (:meth:`HostStore.saves_once`), then the hooks are kicked (the follower's round
+        it starts does not hold up the verb's answer)."""
         hooks = self.hooks
         if hooks is None:
-            yield
+            with self.store.saves_once():
+                yield
             return
         groups = [g for nic in nics for g in self.security.filtered_groups(nic)]
         ports = [nic.external.vnic_id for nic in nics if nic.external is not None]
@@ -257,8 +265,9 @@ class Plugging:
         with self.store.lock:
             self.store.pending.add(groups, ports, networks)
         try:
-            hooks.prepare(nics)
-            yield
+            with self.store.saves_once():
+                hooks.prepare(nics)
+                yield
         finally:
             with self.store.lock:
                 self.store.pending.remove(groups, ports, networks)

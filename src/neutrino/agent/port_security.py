@@ -45,6 +45,16 @@ class PortSecurity:
         """Around many plugs (a restart's replay): the firewall is written once, at the end."""
         return self.firewall.batch() if self.firewall is not None else contextlib.nullcontext()
 
+    def alongside(self) -> contextlib.AbstractContextManager[None]:
+        """Around the plugs of a guest not started yet: the firewall is written at the end in a
+        thread of its own, while the caller goes on; :meth:`settle` waits for it."""
+        return self.firewall.alongside() if self.firewall is not None else contextlib.nullcontext()
+
+    def settle(self) -> None:
+        """Wait for the write :meth:`alongside` started; raise its error (a ``HostNetError``)."""
+        if self.firewall is not None:
+            self.firewall.settle()
+
     # -- which vNICs are filtered ------------------------------------------------------------
     def follows(self, nic: NicSpec) -> bool:
         """Whether the firewall filters ``nic`` by its groups (its driver filters with it)."""

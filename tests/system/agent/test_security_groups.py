@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,10 @@ class RecordingNet(CountingNet):
     def raw_restore(self, version: int, text: str) -> None:
         self.changes.append(f"raw-restore {version}")
         super().raw_restore(version, text)
+
+    def restore_tables(self, texts: Mapping[int, Sequence[str]]) -> None:
+        self.changes.append(f"restore-tables {sorted(texts)}")
+        super().restore_tables(texts)
 
     def in_netns(self, name: str) -> RecordingNet:
         return RecordingNet(name, self.changes)

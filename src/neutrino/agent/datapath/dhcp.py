@@ -32,7 +32,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from neutrino.agent.datapath import linux_net
+from neutrino.agent.datapath import linux_net, netlink
 from neutrino.agent.datapath.hostnet import HostNet, HostNetError, LinkChange
 from neutrino.agent_api import dhcp_options
 from neutrino.agent_api.schema import DhcpSpec
@@ -77,8 +77,9 @@ class MemoryLauncher(Launcher):
 
 
 class ProcessLauncher(Launcher):
-    """Runs daemons with ``ip netns exec``; each writes its pid to ``run_dir/<key>.pid`` (the
-    argv says so), the digest of what runs is kept next to it.
+    """Runs daemons in a namespace (forked there: :func:`~neutrino.agent.datapath.netlink.run_in`);
+    each writes its pid to ``run_dir/<key>.pid`` (the argv says so), the digest of what runs is kept
+    next to it.
 
     Only processes it started are ever signalled: the pid in its own pid file, and only while that
     process's command line names that pid file (``--pid-file=<run_dir>/<key>.pid``). A pid the
@@ -111,9 +112,10 @@ class ProcessLauncher(Launcher):
             return
         self.stop(key)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run(
-            ["ip", "netns", "exec", netns, *argv], capture_output=True, text=True, timeout=30
-        )
+        try:  # dnsmasq's parent exits once the daemon listens: the guest's first DHCPDISCOVER is answered
+            proc = netlink.run_in(netns, argv)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise HostNetError(f"{argv[0]} in {netns}: {exc}") from exc
         if proc.returncode != 0:
             raise HostNetError(f"{argv[0]} in {netns}: {proc.stderr.strip() or f'exit {proc.returncode}'}")
         digest_file.write_text(digest)

@@ -3,7 +3,8 @@ firewall, for the linux_bridge datapath; needs ``br_netfilter`` with
 ``net.bridge.bridge-nf-call-iptables`` and ``net.bridge.bridge-nf-call-ip6tables`` set to 1).
 
 Layout of each ``filter`` table, IPv4 and IPv6 alike (everything regenerated from the full set of
-filtered ports, each table applied in one ``iptables-restore``/``ip6tables-restore``)::
+filtered ports; per IP version one ``iptables-restore``/``ip6tables-restore`` writes the ``raw``
+and ``filter`` tables together)::
 
     FORWARD ─► neutrino-sg   (jump inserted first in FORWARD)
                  comment "neutrino:<digest of what follows>"   (lets a restart see it is current)
@@ -57,6 +58,7 @@ import hashlib
 import ipaddress
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -333,6 +335,9 @@ class Firewall:
         #: network → its conntrack zone; None until read back from the kernel
         self.zones: dict[str, int] | None = None
         self._deferred = 0
+        self._writing = threading.Lock()  # one apply at a time (the API's verbs, the follower, alongside)
+        self._alongside: threading.Thread | None = None
+        self._alongside_error: list[BaseException] = []
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -345,6 +350,37 @@ class Firewall:
             self._deferred -= 1
         if self._deferred == 0:
             self.apply()
+
+    @contextmanager
+    def alongside(self) -> Iterator[None]:
+        """Defer :meth:`apply` as :meth:`batch` does, then write the tables in a thread of their own
+        while the caller goes on (e.g. starts the network's DHCP server); :meth:`settle` waits for
+        that write. Only for ports nothing sends from yet (a guest not started): their rules land
+        after their taps joined the bridge."""
+        self.settle()
+        self._deferred += 1
+        try:
+            yield
+        finally:
+            self._deferred -= 1
+        if self._deferred == 0:
+            self._alongside_error = []
+            self._alongside = threading.Thread(target=self._apply_alongside, name="firewall", daemon=True)
+            self._alongside.start()
+
+    def _apply_alongside(self) -> None:
+        try:
+            self.apply()
+        except BaseException as exc:  # raised by settle(), in the caller's thread
+            self._alongside_error.append(exc)
+
+    def settle(self) -> None:
+        """Wait for the write :meth:`alongside` started, if any; raise what it raised."""
+        thread, self._alongside = self._alongside, None
+        if thread is not None:
+            thread.join()
+            if self._alongside_error:
+                raise self._alongside_error.pop()
 
     def ensure_bridge_netfilter(self) -> None:
         """Bridged IPv4 and IPv6 traffic traverses iptables and ip6tables (``br_netfilter``), or
@@ -386,82 +422,93 @@ class Firewall:
         self.apply()
 
     def apply(self) -> None:
-        """Make the conntrack zones and both filter tables match :attr:`ports` (IPv4 first); a
-        table already current is not rewritten."""
+        """Make the conntrack zones and both filter tables match :attr:`ports`; a table already
+        current is not rewritten. Per IP version one read of the ``raw`` and ``filter`` tables and
+        one ``iptables-restore`` writing what changed of both, the two versions side by side: a plug
+        that filters the first port of a network costs two reads and two writes at once, not eight
+        processes one after the other."""
         if self._deferred:
             return
+        with self._writing:
+            self._apply()
+
+    def _apply(self) -> None:
         if self.ports:
             self.ensure_bridge_netfilter()
-        self._apply_zones()
-        for version in (4, 6):
-            self._apply_table(version)
-
-    def _apply_zones(self) -> None:
-        """Each network's bridges in the network's zone (both ``raw`` tables); zones given up lose
-        their tracked connections."""
-        bridges = {p.bridge: p.zone_key for p in self.ports.values() if p.bridge}
         try:
-            saved = {version: self.host_net.raw_save(version) for version in (4, 6)}
+            saved = self.host_net.save_tables(_TABLES)
         except HostNetError:
-            if not bridges:
-                return  # nothing to zone on a host without iptables
+            if not self.ports:
+                return  # nothing to filter or zone on a host without iptables
             raise
-        if not bridges and conntrack_zones.ZONE_CHAIN not in _chains(saved[4]):
-            return  # never zoned anything here: leave the table alone
-        if self.zones is None:
-            self.zones = conntrack_zones.zones_in(saved[4])
-        zones = conntrack_zones.assign_zones(bridges.values(), self.zones)
-        lines, digest = conntrack_zones.render_zones(bridges, zones)
+        zoned, released = self._zones(saved)
+        rendered = {
+            version: render(list(self.ports.values()), self.groups, self.addresses, version, self.ra_sources)
+            for version in (4, 6)
+        }
+        texts = {
+            version: [
+                text
+                for text in (zoned[version], self._filter_text(*rendered[version], saved[version]["filter"]))
+                if text
+            ]
+            for version in (4, 6)
+        }
+        if any(texts.values()):
+            self.host_net.restore_tables(texts)
         for version in (4, 6):
-            text = conntrack_zones.restore_text(lines, digest, saved[version])
-            if text is not None:
-                self.host_net.raw_restore(version, text)
-        released = sorted(set(self.zones.values()) - set(zones.values()))
-        self.zones = zones
+            self._delete_stale(version, rendered[version][0], saved[version]["filter"])
         for zone in released:
             try:
                 self.host_net.forget_zone(zone)
             except HostNetError as exc:  # the zone is unused now; its entries time out
                 log.warning("cannot delete the tracked connections of zone %s: %s", zone, exc)
 
-    def _apply_table(self, version: int) -> None:
-        net = self.host_net
-        save, restore = (
-            (net.iptables_save, net.iptables_restore)
-            if version == 4
-            else (net.ip6tables_save, net.ip6tables_restore)
-        )
-        lines, digest = render(
-            list(self.ports.values()), self.groups, self.addresses, version, self.ra_sources
-        )
-        try:
-            saved = save()
-        except HostNetError:
-            if not self.ports:
-                return  # nothing to filter on a host without iptables
-            raise
-        present = _chains(saved)
-        if not self.ports and TOP_CHAIN not in present:
-            return  # never filtered anything here: leave the table alone
+    def _zones(self, saved: dict[int, dict[str, str]]) -> tuple[dict[int, str | None], list[int]]:
+        """Each network's bridges in the network's zone: the ``raw`` tables' restore input per IP
+        version (None: current) and the zones given up (their tracked connections to delete)."""
+        bridges = {p.bridge: p.zone_key for p in self.ports.values() if p.bridge}
+        if not bridges and conntrack_zones.ZONE_CHAIN not in _chains(saved[4]["raw"]):
+            return {4: None, 6: None}, []  # never zoned anything here: leave the table alone
+        if self.zones is None:
+            self.zones = conntrack_zones.zones_in(saved[4]["raw"])
+        zones = conntrack_zones.assign_zones(bridges.values(), self.zones)
+        lines, digest = conntrack_zones.render_zones(bridges, zones)
+        texts = {v: conntrack_zones.restore_text(lines, digest, saved[v]["raw"]) for v in (4, 6)}
+        released = sorted(set(self.zones.values()) - set(zones.values()))
+        self.zones = zones
+        return texts, released
+
+    def _filter_text(self, lines: list[str], digest: str, saved: str) -> str | None:
+        """The ``filter`` table's restore input making ``saved`` hold the rendered ``lines`` (None:
+        current, or never filtered here and nothing to filter)."""
+        if not self.ports and TOP_CHAIN not in _chains(saved):
+            return None  # never filtered anything here: leave the table alone
         current = _DIGEST.search(saved)
         jump = f"-A FORWARD -j {TOP_CHAIN}" in saved
         if current is not None and current.group(1) == digest and jump:
-            return
+            return None
         text = ["*filter", *lines[:1], f'-A {TOP_CHAIN} -m comment --comment "neutrino:{digest}"', *lines[1:]]
         if not jump:
             text.append(f"-I FORWARD 1 -j {TOP_CHAIN}")
-        restore("\n".join([*text, "COMMIT", ""]))
+        return "\n".join([*text, "COMMIT", ""])
+
+    def _delete_stale(self, version: int, lines: list[str], saved: str) -> None:
+        """Port chains Neutrino's top chain led to (as ``saved``) and not among the rendered ``lines``:
+        deleted in a second transaction (nft refuses it in the one that drops their last reference)."""
         wanted = {line[1:].split()[0] for line in lines if line.startswith(":")}
         ours = _reached(saved, TOP_CHAIN)
         stale = sorted(
-            c for c in present if c.startswith(PORT_CHAIN_PREFIX) and c in ours and c not in wanted
+            c for c in _chains(saved) if c.startswith(PORT_CHAIN_PREFIX) and c in ours and c not in wanted
         )
-        if stale:  # unreferenced now; deleted in a second transaction (nft refuses it in the first)
+        if stale:
+            restore = self.host_net.iptables_restore if version == 4 else self.host_net.ip6tables_restore
             restore(
                 "\n".join(["*filter", *[f"-F {c}" for c in stale], *[f"-X {c}" for c in stale], "COMMIT", ""])
             )
 
 
+_TABLES = ("raw", "filter")
 BRIDGE_NF = ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables")
 
 

@@ -12,6 +12,7 @@ Methods are deliberately primitive and *not* idempotent; idempotence lives one l
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 
@@ -160,6 +161,34 @@ class HostNet(ABC):
     def raw_restore(self, version: int, text: str) -> None:
         """Apply ``iptables-restore --noflush`` (``ip6tables-restore`` for ``version`` 6) input to
         the ``raw`` table atomically (declared chains are flushed)."""
+
+    def save_tables(self, tables: Sequence[str]) -> dict[int, dict[str, str]]:
+        """The ``raw`` and/or ``filter`` tables of both IP versions (4 and 6 → table → its
+        ``iptables-save`` text), in one read per version where the implementation can (the kernel's:
+        an ``iptables-save`` and an ``ip6tables-save``, side by side)."""
+        return {
+            version: {
+                table: self.raw_save(version)
+                if table == "raw"
+                else (self.iptables_save() if version == 4 else self.ip6tables_save())
+                for table in tables
+            }
+            for version in (4, 6)
+        }
+
+    def restore_tables(self, texts: Mapping[int, Sequence[str]]) -> None:
+        """Apply ``iptables-restore --noflush`` inputs of the ``raw`` and ``filter`` tables (IP
+        version → each table's ``*table`` ... ``COMMIT``), in one write per version where the
+        implementation can (the kernel's: an ``iptables-restore`` and an ``ip6tables-restore`` with
+        both tables, side by side)."""
+        for version, version_texts in sorted(texts.items()):
+            for text in version_texts:
+                if text.startswith("*raw"):
+                    self.raw_restore(version, text)
+                elif version == 4:
+                    self.iptables_restore(text)
+                else:
+                    self.ip6tables_restore(text)
 
     @abstractmethod
     def forget_zone(self, zone: int) -> None:

@@ -19,7 +19,7 @@ import json
 import os
 import signal
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from neutrino.agent.datapath import arp, ethtool, netlink
@@ -181,6 +181,51 @@ class IpRouteNet(HostNet):
     def raw_restore(self, version: int, text: str) -> None:
         self._restore(_RESTORE[version], text)
 
+    def save_tables(self, tables: Sequence[str]) -> dict[int, dict[str, str]]:
+        dumps = self._side_by_side({version: (_SAVE[version], [], None) for version in (4, 6)})
+        found = {version: _split_tables(dump) for version, dump in dumps.items()}
+        # a table nothing ever wrote to is absent from the dump: empty, as far as the firewall cares
+        return {version: {t: found[version].get(t, f"*{t}\nCOMMIT\n") for t in tables} for version in (4, 6)}
+
+    def restore_tables(self, texts: Mapping[int, Sequence[str]]) -> None:
+        self._side_by_side(
+            {
+                version: (_RESTORE[version], ["--noflush"], "".join(text))
+                for version, text in texts.items()
+                if text
+            }
+        )
+
+    def _side_by_side(self, commands: Mapping[int, tuple[str, list[str], str | None]]) -> dict[int, str]:
+        """IP version → (tool, its arguments, its input): run at once (iptables-nft retries a commit that
+        met the other's); their outputs, or a :class:`HostNetError` naming each that failed."""
+        procs: dict[int, subprocess.Popen[str]] = {}
+        outputs: dict[int, str] = {}
+        errors: list[str] = []
+        try:
+            for version, (tool, args, _) in sorted(commands.items()):
+                procs[version] = subprocess.Popen(
+                    [*self._netns_exec(), tool, *args],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            for version, proc in sorted(procs.items()):
+                tool, _, text = commands[version]
+                outputs[version], err = proc.communicate(text, timeout=30)
+                if proc.returncode != 0:
+                    errors.append(f"{tool}: {err.strip() or f'exit {proc.returncode}'}")
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            for proc in procs.values():
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            raise HostNetError(f"{' '.join(c[0] for c in commands.values())}: {exc}") from exc
+        if errors:
+            raise HostNetError("; ".join(errors))
+        return outputs
+
     def forget_zone(self, zone: int) -> None:
         for family in ("ipv4", "ipv6"):
             # exit 1 with "0 flow entries have been deleted" is no error
@@ -258,8 +303,7 @@ class IpRouteNet(HostNet):
         return netlink.netns_names()
 
     def add_netns(self, name: str) -> None:
-        run(["ip", "netns", "add", name])
-        run(["ip", "-n", name, "link", "set", "dev", "lo", "up"])
+        netlink.add_netns(name)
 
     def delete_netns(self, name: str) -> None:
         # NOTE: a process left in a namespace outlives its deletion, unnamed and out of reach of
@@ -271,3 +315,17 @@ class IpRouteNet(HostNet):
 
     def in_netns(self, name: str) -> IpRouteNet:
         return IpRouteNet(name)
+
+
+def _split_tables(saved: str) -> dict[str, str]:
+    """An ``iptables-save`` dump of all tables → table → its part (``*table`` through ``COMMIT``)."""
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in saved.splitlines():
+        if line.startswith("*"):
+            current = found.setdefault(line[1:].strip(), [])
+        if current is not None and not line.startswith("#"):
+            current.append(line)
+        if line == "COMMIT":
+            current = None
+    return {table: "\n".join([*lines, ""]) for table, lines in found.items()}

@@ -17,6 +17,7 @@ import ctypes
 import errno
 import ipaddress
 import os
+import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -53,13 +54,14 @@ def in_netns(netns: str, fn: Callable[[], _T]) -> _T:
                 return
         finally:
             os.close(fd)
-        _local.ipr = IPRoute()
+        _local.ipr = None  # opened there on first use
         try:
             result.append(fn())
         except BaseException as exc:  # re-raised in the caller's thread
             error.append(exc)
         finally:
-            _local.ipr.close()
+            if _local.ipr is not None:
+                _local.ipr.close()
             _local.ipr = None
 
     thread = threading.Thread(target=run, name=f"netns-{netns}"[:32], daemon=True)
@@ -68,6 +70,75 @@ def in_netns(netns: str, fn: Callable[[], _T]) -> _T:
     if error:
         raise error[0]
     return result[0]
+
+
+def popen_in(netns: str, argv: list[str], **options: Any) -> subprocess.Popen[bytes]:
+    """``argv`` started in the named namespace ``netns`` (``subprocess.Popen`` ``options``): forked
+    from a thread that joined it, so without the ``ip netns exec`` process in between (which also
+    gives the child a mount namespace of its own with that namespace's ``/sys``: nothing our daemons
+    and guests' clients read)."""
+    return in_netns(netns, lambda: subprocess.Popen(argv, **options))
+
+
+def run_in(netns: str, argv: list[str], *, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """``argv`` run to its end in the named namespace ``netns`` (as :func:`popen_in`), its output
+    captured as text."""
+    return in_netns(netns, lambda: subprocess.run(argv, capture_output=True, text=True, timeout=timeout))
+
+
+_NETNS_RUN_DIR = "/run/netns"
+_MS_BIND, _MS_REC, _MS_SHARED, _MNT_DETACH = 0x1000, 0x4000, 0x100000, 0x2
+
+
+def _libc_call(what: str, result: int) -> None:
+    if result != 0:
+        code = ctypes.get_errno()
+        raise HostNetError(f"{what}: {os.strerror(code)}")
+
+
+def add_netns(name: str) -> None:
+    """A new named network namespace with its loopback up, made as ``ip netns add`` makes one (a
+    ``/run/netns/<name>`` file bound to the namespace, that directory a shared mount so the binding
+    reaches other mount namespaces), then ``ip link set lo up`` in it: no process started."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    os.makedirs(_NETNS_RUN_DIR, mode=0o755, exist_ok=True)
+    run_dir = _NETNS_RUN_DIR.encode()
+    if libc.mount(b"", run_dir, b"none", _MS_SHARED | _MS_REC, None) != 0:
+        if ctypes.get_errno() != errno.EINVAL:  # EINVAL: not a mount point yet; make it one
+            _libc_call(f"mount --make-rshared {_NETNS_RUN_DIR}", -1)
+        _libc_call(
+            f"mount --rbind {_NETNS_RUN_DIR}", libc.mount(run_dir, run_dir, b"none", _MS_BIND | _MS_REC, None)
+        )
+        _libc_call(
+            f"mount --make-rshared {_NETNS_RUN_DIR}",
+            libc.mount(b"", run_dir, b"none", _MS_SHARED | _MS_REC, None),
+        )
+    path = f"{_NETNS_RUN_DIR}/{name}"
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
+    except OSError as exc:
+        raise HostNetError(f'Cannot create namespace file "{path}": {exc.strerror}') from exc
+    error: list[BaseException] = []
+
+    def make() -> None:  # in a thread of its own: unshare moves only the calling thread
+        try:
+            _libc_call("unshare(CLONE_NEWNET)", libc.unshare(_CLONE_NEWNET))
+            own = f"/proc/self/task/{threading.get_native_id()}/ns/net".encode()
+            _libc_call(f"mount --bind {path}", libc.mount(own, path.encode(), b"none", _MS_BIND, None))
+            with IPRoute() as ipr:
+                ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+        except BaseException as exc:  # re-raised in the caller's thread
+            error.append(exc)
+
+    thread = threading.Thread(target=make, name=f"netns-add-{name}"[:32], daemon=True)
+    thread.start()
+    thread.join()
+    if error:
+        libc.umount2(path.encode(), _MNT_DETACH)
+        Path(path).unlink(missing_ok=True)
+        if isinstance(error[0], NetlinkError):
+            raise _fail(f"ip -n {name} link set lo up", error[0]) from error[0]
+        raise error[0]
 
 
 def netns_names() -> set[str]:

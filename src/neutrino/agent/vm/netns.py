@@ -19,25 +19,35 @@ import signal
 import subprocess
 from pathlib import Path
 
-from neutrino.agent.datapath import linux_net
+from neutrino.agent.datapath import linux_net, netlink
 from neutrino.agent.datapath.hostnet import HostNetError, LinkChange
 from neutrino.agent.vm.base import AttachedNic, VmBackend, VmBackendError
 from neutrino.agent_api.schema import VmSpec
 
 UDHCPC_SCRIPT = """#!/bin/sh
-# busybox udhcpc event script for neutrino's netns guests
+# busybox udhcpc event script for neutrino's netns guests; $NEUTRINO_BOUND: a file that exists once
+# this client bound a lease (set by the agent). One `ip -batch` per event: each process counts.
 case "$1" in
   deconfig)
-    ip -4 addr flush dev "$interface"
-    ip link set dev "$interface" up
+    # the first one comes before any lease, on a device the agent made up and without address:
+    # nothing to undo, and the DHCPDISCOVER goes out at once
+    [ -e "$NEUTRINO_BOUND" ] || exit 0
+    ip -4 -force -batch - <<EOF
+addr flush dev $interface
+link set dev $interface up
+EOF
     ;;
   bound|renew)
-    [ -n "$mtu" ] && ip link set dev "$interface" mtu "$mtu"
-    ip -4 addr flush dev "$interface"
-    ip addr add "$ip/${mask:-24}" dev "$interface"
-    if [ -n "$router" ]; then
-      ip route replace default via "${router%% *}" dev "$interface"
-    fi
+    mtu_cmd= route_cmd=
+    [ -n "$mtu" ] && mtu_cmd="link set dev $interface mtu $mtu"
+    [ -n "$router" ] && route_cmd="route replace default via ${router%% *} dev $interface"
+    ip -4 -force -batch - <<EOF
+$mtu_cmd
+addr flush dev $interface
+addr add $ip/${mask:-24} dev $interface
+$route_cmd
+EOF
+    : > "$NEUTRINO_BOUND"
     ;;
 esac
 exit 0
@@ -65,9 +75,10 @@ exit 0
 # dhclient -6 binds the link-local address, and exits when it is still tentative (duplicate
 # address detection: a second or so after the link came up). The wrapper (args: PIDFILE DEV COMMAND...)
 # writes its pid first: exec keeps it, so a second start while it waits sees a live client, and a stop
-# finds the process whether it is still waiting or already dhclient.
+# finds the process whether it is still waiting or already dhclient. It sleeps the first second (DAD
+# cannot end sooner) rather than poll through the guest's first DHCPv4 exchange.
 WAIT_FOR_LINK_LOCAL = (
-    'echo $$ > "$1"; shift; '
+    'echo $$ > "$1"; shift; sleep 1; '
     'for _ in $(seq 100); do ip -6 addr show dev "$1" scope link | grep -q inet6 && '
     '! ip -6 addr show dev "$1" scope link tentative | grep -q inet6 && break; sleep 0.1; done; '
     'shift; exec "$@"'
@@ -131,6 +142,8 @@ class NetnsBackend(VmBackend):
         for pattern in ("udhcpc-*.pid", "dhclient6-*.pid"):
             for pidfile in self._run_dir(vm).glob(pattern):
                 _kill(pidfile)
+        for marker in self._run_dir(vm).glob("udhcpc-*.bound"):
+            marker.unlink(missing_ok=True)
         try:
             linux_net.delete_netns(self.context.host_net, self.namespace(vm))
         except HostNetError as exc:
@@ -151,45 +164,32 @@ class NetnsBackend(VmBackend):
         run_dir = self._run_dir(vm)
         run_dir.mkdir(parents=True, exist_ok=True)
         dev = self.guest_device(nic)
+        pidfile = run_dir / f"udhcpc-{dev}.pid"
+        if not _alive(pidfile):
+            script = self._script("udhcpc.script", UDHCPC_SCRIPT)
+            # udhcpc sends its first DISCOVER as it starts; -t 3 -T 1 -A 2: three a second apart, then
+            # two seconds' rest (the server may come later, e.g. when the provider did not answer at plug time)
+            argv = ["busybox", "udhcpc", "-f", "-i", dev, "-O", "mtu", "-s", str(script), "-p", str(pidfile),
+                    "-t", "3", "-T", "1", "-A", "2"]  # fmt: skip
+            env = {**os.environ, "NEUTRINO_BOUND": str(run_dir / f"udhcpc-{dev}.bound")}
+            self._spawn(vm, argv, "DHCP client", env)
         if shutil.which("dhclient") is not None:
             self._start_dhcp6(vm, dev, run_dir)
-        pidfile = run_dir / f"udhcpc-{dev}.pid"
-        if _alive(pidfile):
-            return
-        script = self._script("udhcpc.script", UDHCPC_SCRIPT)
-        argv = [
-            "ip",
-            "netns",
-            "exec",
-            self.namespace(vm),
-            "busybox",
-            "udhcpc",
-            "-f",
-            "-i",
-            dev,
-            "-O",
-            "mtu",
-            "-s",
-            str(script),
-            "-p",
-            str(pidfile),
-            "-t",
-            "3",
-            "-T",
-            "1",
-            "-A",
-            "2",
-        ]
+
+    def _spawn(self, vm: VmSpec, argv: list[str], what: str, env: dict[str, str] | None = None) -> None:
+        """``argv`` started in the guest (forked in its namespace, no ``ip netns exec`` in between)."""
         try:
-            subprocess.Popen(
+            netlink.popen_in(
+                self.namespace(vm),
                 argv,
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        except OSError as exc:
-            raise VmBackendError(f"cannot start the DHCP client of VM {vm.vm_id}: {exc}") from exc
+        except (OSError, HostNetError) as exc:
+            raise VmBackendError(f"cannot start the {what} of VM {vm.vm_id}: {exc}") from exc
 
     def _start_dhcp6(self, vm: VmSpec, dev: str, run_dir: Path) -> None:
         pidfile = run_dir / f"dhclient6-{dev}.pid"
@@ -197,23 +197,15 @@ class NetnsBackend(VmBackend):
             return
         script = self._script("dhclient6.script", DHCLIENT6_SCRIPT)
         argv = [
-            "ip", "netns", "exec", self.namespace(vm), "sh", "-c", WAIT_FOR_LINK_LOCAL, "sh", str(pidfile), dev,
+            "sh", "-c", WAIT_FOR_LINK_LOCAL, "sh", str(pidfile), dev,
             "dhclient", "-6", "-d", "-pf", str(pidfile), "-lf", str(run_dir / f"dhclient6-{dev}.leases"),
             "-sf", str(script), dev,
         ]  # fmt: skip
-        try:
-            subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise VmBackendError(f"cannot start the DHCPv6 client of VM {vm.vm_id}: {exc}") from exc
+        self._spawn(vm, argv, "DHCPv6 client")
 
     def _stop_dhcp(self, vm: VmSpec, nic: AttachedNic) -> None:
         _kill(self._run_dir(vm) / f"udhcpc-{self.guest_device(nic)}.pid")
+        (self._run_dir(vm) / f"udhcpc-{self.guest_device(nic)}.bound").unlink(missing_ok=True)
         _kill(self._run_dir(vm) / f"dhclient6-{self.guest_device(nic)}.pid")
 
 

@@ -1,0 +1,82 @@
+"""Namespaces made and processes started in them without `ip netns exec` (datapath/netlink.py), and the netns
+guests' udhcpc script, on a real kernel."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from neutrino.agent.datapath import netlink
+from neutrino.agent.datapath.hostnet import HostNetError
+from neutrino.agent.datapath.iproute import IpRouteNet
+from neutrino.agent.vm.netns import UDHCPC_SCRIPT
+from tests.support.netlab import Lab, netns_names, sh
+
+pytestmark = pytest.mark.root
+
+
+def test_a_namespace_made_in_process_is_one_ip_netns_knows_and_deletes(lab: Lab) -> None:
+    name = f"{lab.prefix}made"
+    netlink.add_netns(name)
+    try:
+        assert name in sh("ip", "netns", "list").stdout.split()
+        assert "state UNKNOWN" in sh("ip", "-n", name, "link", "show", "lo").stdout  # up (loopback)
+        assert "LOWER_UP" in sh("ip", "-n", name, "link", "show", "lo").stdout
+        with pytest.raises(HostNetError, match=f"/run/netns/{name}"):
+            netlink.add_netns(name)
+        # started in it: sees its devices, not ours
+        found = netlink.run_in(name, ["ip", "-o", "link", "show"])
+        assert found.returncode == 0 and [
+            line.split(":")[1].strip() for line in found.stdout.splitlines()
+        ] == ["lo"]
+        proc = netlink.popen_in(name, ["sleep", "30"], stdout=subprocess.DEVNULL)
+        try:
+            assert str(proc.pid) in sh("ip", "netns", "pids", name).stdout.split()
+        finally:
+            proc.kill()
+            proc.wait()
+    finally:
+        IpRouteNet().delete_netns(name)
+    assert name not in netns_names() and not Path(f"/run/netns/{name}").exists()
+    with pytest.raises(HostNetError, match="Cannot open network namespace"):
+        netlink.run_in(name, ["true"])
+
+
+def _event(ns: str, script: Path, event: str, **env: str) -> None:
+    sh("ip", "netns", "exec", ns, "env", *[f"{k}={v}" for k, v in env.items()], str(script), event)
+
+
+def test_the_udhcpc_script_skips_the_first_deconfig_and_applies_a_lease_in_one_batch(
+    lab: Lab, tmp_path: Path
+) -> None:
+    ns = lab.netns("guest")
+    sh("ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0")
+    sh("ip", "-n", ns, "link", "set", "peer0", "up")
+    sh("ip", "-n", ns, "link", "set", "eth0", "up")
+    script = tmp_path / "udhcpc.script"
+    script.write_text(UDHCPC_SCRIPT)
+    os.chmod(script, 0o755)
+    bound = tmp_path / "udhcpc-eth0.bound"
+    common = {"interface": "eth0", "NEUTRINO_BOUND": str(bound)}
+
+    def addresses() -> str:
+        return sh("ip", "-n", ns, "-4", "-o", "addr", "show", "dev", "eth0").stdout
+
+    sh("ip", "-n", ns, "addr", "add", "192.0.2.99/24", "dev", "eth0")
+    _event(ns, script, "deconfig", **common)  # before any lease: nothing to undo, nothing done
+    assert "192.0.2.99/24" in addresses() and not bound.exists()
+    _event(
+        ns, script, "bound", **common, ip="192.0.2.10", mask="24", router="192.0.2.1 192.0.2.2", mtu="1400"
+    )
+    assert "192.0.2.10/24" in addresses() and "192.0.2.99" not in addresses()
+    assert "mtu 1400" in sh("ip", "-n", ns, "link", "show", "eth0").stdout
+    assert "default via 192.0.2.1 dev eth0" in sh("ip", "-n", ns, "route").stdout
+    assert bound.exists()
+    _event(ns, script, "renew", **common, ip="192.0.2.11", mask="24")  # no router, no MTU: left as they were
+    assert "192.0.2.11/24" in addresses() and "192.0.2.10" not in addresses()
+    assert "mtu 1400" in sh("ip", "-n", ns, "link", "show", "eth0").stdout
+    _event(ns, script, "deconfig", **common)  # the lease lost: the address goes
+    assert addresses() == ""
