@@ -211,11 +211,17 @@ class NeutronProvider:
     @_translated
     def tagging(self) -> Tagging:
         """How this provider takes the engine's tag, from its extensions: read once, then kept for
-        ``TAGGING_TTL`` seconds (the engine keeps one client per provider)."""
+        ``TAGGING_TTL`` seconds (the engine keeps one client per provider). A provider that refuses the
+        extensions call (404, 403, 400: one without ``/v2.0/extensions``) takes none; a failure to answer
+        (unreachable, 5xx) is raised and nothing is kept."""
         now = time.monotonic()
         kept = self._tagging
         if kept is None or now - kept[0] > self.TAGGING_TTL:
-            kept = self._tagging = (now, tagging_of(set(self.client.extensions())))
+            try:
+                how = tagging_of(set(self.client.extensions()))
+            except (nc.NotFound, nc.Forbidden, nc.BadRequest):
+                how = Tagging.NONE
+            kept = self._tagging = (now, how)
         return kept[1]
 
     @_translated
