@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import copy
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from neutrino.agent_api import schema as wire
-from neutrino.engine.domain.errors import HostFailure, ProviderFailure
+from neutrino.engine.domain.errors import BadRequest, HostFailure, ProviderFailure
 from neutrino.engine.hosts.agent_client import AgentError
 from neutrino.engine.provider_clients.base import (
     DEVICE_OWNER,
@@ -22,6 +22,8 @@ from neutrino.engine.provider_clients.base import (
     ProviderPort,
     ProviderRouter,
     ProviderSubnet,
+    Tagging,
+    tagging_of,
 )
 from neutrino.neutron_client import FixedIp
 
@@ -163,7 +165,10 @@ class FakeProvider:
             fixed_ips=(FixedIp("s1", "10.0.0.5"),),
             host_id=request.host_id,
             port_security_enabled=secured,
+            tags=tuple(request.tags),
         )
+        if request.tags and "tag-ports-during-bulk-creation" not in self.exts:
+            raise BadRequest("The external provider refused the request: Unrecognized attribute(s) 'tags'")
         self.ports[port.id] = port
         return PortResult(port)
 
@@ -185,6 +190,7 @@ class FakeProvider:
             port_security_enabled=old.port_security_enabled
             if request.port_security is None
             else request.port_security,
+            tags=old.tags,
         )
         self.ports[port_id] = port
         return PortResult(port)
@@ -192,6 +198,18 @@ class FakeProvider:
     def delete_port(self, port_id: str) -> None:
         self._enter("delete_port")
         self.ports.pop(port_id, None)
+
+    def tagging(self) -> Tagging:
+        self._enter("tagging")
+        return tagging_of(self.exts)
+
+    def tag_port(self, port_id: str, tag: str) -> None:
+        self._enter("tag_port")
+        if "standard-attr-tag" not in self.exts:
+            raise ProviderFailure("Failed to communicate with the external provider: HTTP 404 on ports/tags.")
+        old = self.ports[port_id]
+        if tag not in old.tags:
+            self.ports[port_id] = replace(old, tags=(*old.tags, tag))
 
     def agents(self) -> list[ProviderAgent] | None:
         self._enter("agents")

@@ -77,6 +77,7 @@ def build(settings: EngineSettings) -> Engine:
         enroll_agent=AgentEnroller(secrets, pki, trust, settings.agent_timeout) if trust else no_enrollment,
         sso_token_lifetime=settings.sso_token_lifetime,
         cert_renewal_retry=settings.cert_renewal_retry,
+        instance_id=_instance_id(db),
         passwords=PasswordChecks(
             ThrottleLimits(
                 max_failures_per_user=settings.login_max_failures_per_user,
@@ -118,6 +119,12 @@ def _mac_pool(db: sa.Engine, settings: EngineSettings) -> MacRange:
             uow.settings.put("instance_id", model.new_id())
         uow.commit()
     return pool
+
+
+def _instance_id(db: sa.Engine) -> str:
+    """The id ``_mac_pool`` made at first start (kept in the store's settings, never changed)."""
+    with SqlUnitOfWork(db) as uow:
+        return uow.settings.get("instance_id") or ""
 
 
 def _first_start(ctx: EngineContext, settings: EngineSettings) -> str | None:

@@ -227,6 +227,11 @@ class NeutronClient:
     def delete_port(self, port_id: str) -> None:
         self.delete(PORTS, port_id)
 
+    def add_port_tag(self, port_id: str, tag: str) -> None:
+        """``PUT /v2.0/ports/{id}/tags/{tag}`` (standard-attr-tag): one tag added; one already there is no
+        change."""
+        self._transport.checked("PUT", f"{_member_path(PORTS, port_id)}/tags/{quote(tag, safe='')}")
+
     # --- security groups --------------------------------------------------------------------------
 
     def list_security_groups(self, *, fields: Sequence[str] = (), **filters: Filter) -> list[SecurityGroup]:

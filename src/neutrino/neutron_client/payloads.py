@@ -94,6 +94,7 @@ class PortCreate(_Payload):
     project_id: str | Unset = _wire("tenant_id")  # tenant_id: what old Neutrons and new ones both read
     admin_state_up: bool | Unset = _wire()
     port_security_enabled: bool | Unset = _wire()
+    tags: tuple[str, ...] | Unset = _wire(many=True)  # tag-ports-during-bulk-creation
 
 
 @dataclass(frozen=True)

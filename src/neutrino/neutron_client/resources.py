@@ -185,6 +185,7 @@ class Port:
     dns_name: str = ""
     dns_domain: str = ""  # dns-domain-ports
     dns_assignment: tuple[DnsAssignment, ...] = ()
+    tags: tuple[str, ...] = ()  # standard-attr-tag
 
     @classmethod
     def from_json(cls, d: JsonObject) -> Port:
@@ -213,6 +214,7 @@ class Port:
             dns_name=_text(d, "dns_name"),
             dns_domain=_text(d, "dns_domain"),
             dns_assignment=_dns_assignment(d),
+            tags=_texts(d, "tags"),
         )
 
 

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from neutrino.engine.domain.errors import ProviderFailure
+from neutrino.engine.provider_clients.base import Tagging
+from neutrino.engine.provider_clients.neutron import NeutronProvider
 from neutrino.neutron_client import Endpoint, NeutronClient, Unreachable
 from tests.support.canned import Canned, canned_server
 from tests.support.pki import make_pki
@@ -71,3 +74,36 @@ def test_tls_refuses_a_certificate_naming_another_host(tmp_path: Path, trusted: 
         with pytest.raises(Unreachable, match=f"^TLS verification failed for {srv.url}: .*(mismatch|match)"):
             NeutronClient(Endpoint(url=srv.url, ca_file=str(bundle))).list_networks()
         assert srv.seen == []
+
+
+def _extensions(*aliases: str) -> Canned:
+    return Canned(body={"extensions": [{"alias": a, "name": a} for a in aliases]})
+
+
+def test_the_engines_tagging_is_read_from_the_extensions_once_per_client() -> None:
+    """Issue 18: how the engine's provider client tags ports, by what the provider lists; the answer kept
+    (one GET), a provider refusing the call taking no tags, a failing one raising and keeping nothing."""
+    cases = [
+        (_extensions("standard-attr-tag", "tag-ports-during-bulk-creation"), Tagging.ON_CREATE),
+        (_extensions("standard-attr-tag", "binding"), Tagging.AFTER_CREATE),
+        (_extensions("binding"), Tagging.NONE),
+        (None, Tagging.NONE),  # no /v2.0/extensions at all: 404
+    ]
+    for reply, expected in cases:
+        with canned_server() as srv:
+            if reply is not None:
+                srv.on("GET", "/v2.0/extensions", reply)
+            client = NeutronProvider(Endpoint(url=srv.url))
+            assert (client.tagging(), client.tagging()) == (expected, expected)
+            assert [s.path for s in srv.seen] == ["/v2.0/extensions"]
+    with canned_server() as srv:
+        srv.on("GET", "/v2.0/extensions", Canned(500, {"NeutronError": {"message": "boom"}}))
+        client = NeutronProvider(Endpoint(url=srv.url))
+        for _ in range(2):
+            with pytest.raises(ProviderFailure, match="boom"):
+                client.tagging()
+        srv.on("GET", "/v2.0/extensions", _extensions("standard-attr-tag"))
+        assert client.tagging() is Tagging.AFTER_CREATE
+        srv.on("PUT", "/v2.0/ports/p1/tags/engine-a", Canned(201, None))
+        client.tag_port("p1", "engine-a")
+        assert srv.seen[-1].method == "PUT" and srv.seen[-1].path == "/v2.0/ports/p1/tags/engine-a"

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from neutrino.engine.provider_clients.base import PortRequest, Tagging
+from neutrino.engine.provider_clients.neutron import NeutronProvider
 from neutrino.neutron_client import (
     AgentReport,
     BadRequest,
@@ -153,3 +155,19 @@ def test_a_member_may_not_bind_ports_nor_list_agents(provider: RunningProvider) 
         assert result.binding_refused and result.port.id
         with pytest.raises(Forbidden):
             member.list_agents()
+
+
+def test_the_engines_port_tags(provider: RunningProvider) -> None:
+    """The engine's provider client (issue 18): tagging read from the extensions, ``tags`` in the create
+    request, one more added by ``PUT /ports/{id}/tags/{tag}``, and the tags read back on the port."""
+    credentials = Credentials(f"{provider.url}/v3", "admin", ADMIN_PASSWORD, "admin")
+    engine_side = NeutronProvider(Endpoint(url=provider.url, credentials=credentials))
+    assert engine_side.tagging() is Tagging.ON_CREATE
+    net = engine_side.create_network(unique("net"))
+    request = PortRequest(net.id, "56:6f:77:00:00:01", "nic1", str(uuid.uuid4()), tags=("engine-a",))
+    port = engine_side.create_port(request).port
+    assert port.tags == ("engine-a",)
+    engine_side.tag_port(port.id, "engine-b")
+    engine_side.tag_port(port.id, "engine-b")  # one already there: no change, no error
+    [listed] = [p for p in engine_side.list_ports() if p.id == port.id]
+    assert sorted(listed.tags) == ["engine-a", "engine-b"]

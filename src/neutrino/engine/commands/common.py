@@ -98,6 +98,9 @@ class EngineContext:
     operations_lock: threading.Lock = field(default_factory=threading.Lock)
     # each provider's last network listing, for a short while (commands.listings): imports read it
     listings: NetworkListings = field(default_factory=NetworkListings)
+    # this engine's stable id (the store's ``instance_id``, made at first start): the tag on the provider ports
+    # it creates, so its janitor deletes no other engine's ports ("" : none, ports untagged)
+    instance_id: str = ""
 
 
 def require(repo: Repository[T], ref: Ref | str | None, type_: str, field: str) -> T:

@@ -4,13 +4,20 @@ release them — never blocking on a provider that is down.
 A port belongs to a vNIC through ``device_id`` = the vNIC's id and ``device_owner`` = ``oVirt``, so finding it
 again after a crash is one query. Releasing a port writes an orphan row in the same transaction that changes
 the vNIC (the intent), then tries to delete it; what the provider does not take now, the janitor deletes later.
+
+A port the engine creates carries its instance id as a tag (``tags`` in the create request where the provider
+offers ``tag-ports-during-bulk-creation``; a ``PUT .../tags/{tag}`` after it where it has only
+``standard-attr-tag``): the janitor's sweep deletes only ports with that tag, so engines sharing one provider
+never delete each other's ports. A provider without tags gets untagged ports and the sweep of before, said
+once in the log.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from neutrino.engine.commands import events
@@ -23,7 +30,9 @@ from neutrino.engine.provider_clients.base import (
     DEVICE_OWNER,
     NetworkProvider,
     PortRequest,
+    PortResult,
     ProviderPort,
+    Tagging,
 )
 from neutrino.engine.store.uow import UnitOfWork
 
@@ -119,6 +128,7 @@ class PortWork:
     steps: list[tuple[str, str, datetime]] = field(default_factory=list)  # not yet on the vNIC
     result: EnsuredPort | None = None
     how: str = ""  # port created / found / updated
+    tag: str = ""  # the engine's instance id, set when looked up: the tag a port it creates carries
 
     @property
     def network_id(self) -> str:
@@ -165,7 +175,7 @@ def seen(ctx: EngineContext, works: list[PortWork], found: list[ProviderPort], a
     for work in works:
         plan = work.plan
         port = by_device.get(plan.nic_id)
-        work.looked_up, work.found = True, port
+        work.looked_up, work.found, work.tag = True, port, ctx.instance_id
         work.steps.append(("looking up port", f"device_id={plan.nic_id} on {plan.provider.name}", at))
         if port is None:
             continue
@@ -210,7 +220,7 @@ def act(client: NetworkProvider, work: PortWork) -> None:
         work.steps.append(("creating port", f"on network {work.network_id}", utcnow()))
         port = None
     if port is None:
-        result = client.create_port(request)
+        result = _create(client, work, request)
         work.result, work.how = EnsuredPort(result.port, True, result.binding_refused), "port created"
         return
     plan = work.plan
@@ -224,6 +234,45 @@ def act(client: NetworkProvider, work: PortWork) -> None:
         work.result, work.how = EnsuredPort(result.port, False, result.binding_refused), "port updated"
     else:
         work.result, work.how = EnsuredPort(port, False, False), "port found"
+
+
+def _create(client: NetworkProvider, work: PortWork, request: PortRequest) -> PortResult:
+    """Create the port tagged with the engine's instance id, as the provider allows (module docstring).
+
+    Created then tagged, a crash in between leaves an untagged port the vNIC's intent names (``write_intent``
+    recorded ``port_created_by`` first): the operation's convergence finds it by device_id, and the sweep tags
+    every port of this engine's vNICs that lacks the tag. A failed tag call is recorded, not fatal, for the
+    same reason."""
+    tagging = client.tagging() if work.tag else Tagging.NONE
+    if tagging is Tagging.ON_CREATE:
+        return client.create_port(replace(request, tags=(work.tag,)))
+    result = client.create_port(request)
+    if tagging is Tagging.AFTER_CREATE:
+        try:
+            client.tag_port(result.port.id, work.tag)
+        except EngineError as exc:
+            work.steps.append(("port not tagged", f"{exc.message}; the janitor tags it later", utcnow()))
+    elif work.tag:
+        say_untagged(work.plan.provider)
+    return result
+
+
+_untagged_said: set[str] = set()
+_untagged_lock = threading.Lock()
+
+
+def say_untagged(provider: model.ExternalProvider) -> None:
+    """Log once per provider (per process) that it takes no tags, so ports are untagged."""
+    with _untagged_lock:
+        if provider.id in _untagged_said:
+            return
+        _untagged_said.add(provider.id)
+    log.warning(
+        "provider %s offers no port tags (standard-attr-tag): the engine's ports on it are untagged and its "
+        "janitor deletes any oVirt port whose vNIC this engine does not know; do not share this provider "
+        "between engines",
+        provider.name,
+    )
 
 
 def write_result(uow: UnitOfWork, work: PortWork, operation_id: str) -> None:
@@ -430,7 +479,11 @@ def _delete_orphans(
 
 def sweep(ctx: EngineContext) -> int:
     """The janitor's second half: ports with device_owner ``oVirt`` on each provider whose vNIC no longer
-    exists (e.g. an engine crash between creating a port and recording it) are deleted. Returns how many."""
+    exists (e.g. an engine crash between creating a port and recording it) are deleted. Returns how many.
+
+    Where the provider has tags, only ports carrying this engine's tag are deleted (another engine's, or one
+    nobody tagged, are left alone), and a port of one of this engine's vNICs that lacks the tag (created then
+    not tagged: a crash or a failed tag call; or made before tags) gets it. Without tags: as before, said once."""
     with ctx.reader() as uow:
         providers = list(uow.providers.list())
     deleted = 0
@@ -439,19 +492,27 @@ def sweep(ctx: EngineContext) -> int:
             continue
         try:
             client = ctx.provider_client(provider)
+            tagging = client.tagging() if ctx.instance_id else Tagging.NONE
             ports = client.list_ports(DEVICE_OWNER)
         except EngineError as exc:
             log.info("janitor: provider %s not reachable: %s", provider.name, exc.message)
             continue
+        if tagging is Tagging.NONE and ctx.instance_id:
+            say_untagged(provider)
         with ctx.reader() as uow:
             known = set(uow.nics.by_ids(p.device_id for p in ports))
         for port in ports:
-            if port.device_id and port.device_id not in known:
-                try:
+            if not port.device_id:
+                continue
+            mine = tagging is Tagging.NONE or ctx.instance_id in port.tags
+            try:
+                if port.device_id not in known and mine:
                     client.delete_port(port.id)
                     deleted += 1
-                except EngineError as exc:
-                    log.info("janitor: cannot delete port %s on %s: %s", port.id, provider.name, exc.message)
+                elif port.device_id in known and not mine:
+                    client.tag_port(port.id, ctx.instance_id)
+            except EngineError as exc:
+                log.info("janitor: cannot clean up port %s on %s: %s", port.id, provider.name, exc.message)
     return deleted
 
 

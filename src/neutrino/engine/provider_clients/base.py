@@ -7,6 +7,7 @@ client's lenient types (unknown keys ignored, fields older Neutrons lack optiona
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,11 +31,32 @@ __all__ = [
     "ProviderPort",
     "ProviderRouter",
     "ProviderSubnet",
+    "Tagging",
 ]
 
 DEVICE_OWNER = "oVirt"
 #: the extension a provider lists when it has routers and floating IPs
 ROUTING_EXTENSION = "router"
+
+
+class Tagging(enum.Enum):
+    """How a provider lets the engine tag the ports it creates with its instance id (the tag that tells its
+    janitor which ports are its own)."""
+
+    ON_CREATE = "on create"  # tag-ports-during-bulk-creation: ``tags`` in the port's POST
+    AFTER_CREATE = "after create"  # standard-attr-tag only: POST, then PUT /ports/{id}/tags/{tag}
+    NONE = "none"  # no tags: ports untagged, the janitor as before tags existed
+
+
+#: the extension aliases behind each way
+TAG_EXTENSION = "standard-attr-tag"
+TAG_ON_CREATE_EXTENSION = "tag-ports-during-bulk-creation"
+
+
+def tagging_of(extensions: set[str]) -> Tagging:
+    if TAG_EXTENSION not in extensions:
+        return Tagging.NONE
+    return Tagging.ON_CREATE if TAG_ON_CREATE_EXTENSION in extensions else Tagging.AFTER_CREATE
 
 
 @dataclass(frozen=True)
@@ -51,6 +73,8 @@ class PortRequest:
     device_owner: str = DEVICE_OWNER
     #: port_security_enabled; None: the network's default
     port_security: bool | None = None
+    #: tags sent in the create request (a provider with Tagging.ON_CREATE only)
+    tags: tuple[str, ...] = ()
 
 
 class NetworkProvider(Protocol):
@@ -78,6 +102,9 @@ class NetworkProvider(Protocol):
     def create_port(self, request: PortRequest) -> PortResult: ...
     def update_port(self, port_id: str, request: PortRequest) -> PortResult: ...
     def delete_port(self, port_id: str) -> None: ...
+    # how ports can be tagged (read from the extensions, kept a while by the client), and one tag added
+    def tagging(self) -> Tagging: ...
+    def tag_port(self, port_id: str, tag: str) -> None: ...
     def agents(self) -> list[ProviderAgent] | None: ...
     # routing, read only (for display), on a provider whose extensions include ROUTING_EXTENSION
     def list_routers(self) -> list[ProviderRouter]: ...

@@ -12,6 +12,7 @@ Every failure to talk to the provider becomes one ProviderFailure whose message 
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -27,6 +28,8 @@ from neutrino.engine.provider_clients.base import (
     ProviderPort,
     ProviderRouter,
     ProviderSubnet,
+    Tagging,
+    tagging_of,
 )
 
 PREFIX = "Failed to communicate with the external provider"
@@ -82,6 +85,7 @@ def port_create(request: PortRequest) -> nc.PortCreate:
         security_groups=nc.UNSET if request.security_groups is None else tuple(request.security_groups),
         port_security_enabled=nc.UNSET if request.port_security is None else request.port_security,
         host_id=request.host_id or nc.UNSET,
+        tags=tuple(request.tags) or nc.UNSET,
     )
 
 
@@ -105,6 +109,7 @@ class NeutronProvider:
     def __init__(self, endpoint: nc.Endpoint) -> None:
         self.endpoint = endpoint
         self.client = nc.NeutronClient(endpoint)
+        self._tagging: tuple[float, Tagging] | None = None  # (read at, how)
 
     @_translated
     def test_connectivity(self) -> None:
@@ -199,6 +204,29 @@ class NeutronProvider:
     @_translated
     def delete_port(self, port_id: str) -> None:
         self.client.delete_port(port_id)
+
+    #: seconds a provider's way of tagging is kept (an upgraded provider is noticed after this)
+    TAGGING_TTL = 600.0
+
+    @_translated
+    def tagging(self) -> Tagging:
+        """How this provider takes the engine's tag, from its extensions: read once, then kept for
+        ``TAGGING_TTL`` seconds (the engine keeps one client per provider). A provider that refuses the
+        extensions call (404, 403, 400: one without ``/v2.0/extensions``) takes none; a failure to answer
+        (unreachable, 5xx) is raised and nothing is kept."""
+        now = time.monotonic()
+        kept = self._tagging
+        if kept is None or now - kept[0] > self.TAGGING_TTL:
+            try:
+                how = tagging_of(set(self.client.extensions()))
+            except (nc.NotFound, nc.Forbidden, nc.BadRequest):
+                how = Tagging.NONE
+            kept = self._tagging = (now, how)
+        return kept[1]
+
+    @_translated
+    def tag_port(self, port_id: str, tag: str) -> None:
+        self.client.add_port_tag(port_id, tag)
 
     @_translated
     def agents(self) -> list[ProviderAgent] | None:
