@@ -120,8 +120,9 @@ class SimAgent:
         the heartbeats); following the feed, read at the first report ``resync`` s after the last
         read (counted as requests), as the real reporter does."""
         # following the feed, the reporter's read at its first report is made at the start (in
-        # :meth:`follow`, before the agent counts as ready), so that only steady state is counted
-        last_peers = -math.inf if count_peers else time.monotonic()
+        # :meth:`follow`, before the agent counts as ready); its next one comes at a phase spread
+        # over ``resync`` as in a fleet, so that the steady state is what is counted
+        last_peers = -math.inf if count_peers else time.monotonic() - random.uniform(0, resync)
         await asyncio.sleep(random.uniform(0, interval))
         body = self.report()
         while True:
