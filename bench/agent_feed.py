@@ -1,17 +1,21 @@
 """Bench: the provider's change feed against today's polling (issue 17, "no polling for change").
 
-    python bench/agent_feed.py sim [--agents 100] [--idle 60] [--changes 3] [--feed-wait 120]
+    python bench/agent_feed.py sim [--agents 100] [--idle 60] [--changes 3] [--feed-wait 300]
     sudo python bench/agent_feed.py cli [--rounds 10]
 
 ``sim``: ``neutrino provider`` as a real process, and ``--agents`` host agents simulated in this
 process (asyncio, one connection each), each with its port in the project's group on one network,
-reporting every ``--heartbeat`` seconds. Twice, alternating: agents that follow the change feed
-(one long poll each of ``--feed-wait`` s, phases spread; on a change, what the real follower rereads;
-a full resync every ``--resync`` s, phases spread) and agents that poll as before (the follower's
-round of 5 reads every 2 s; the reporter's read of the agents after each report counted with the
-heartbeats). For each: requests/s besides the heartbeats while nothing changes, ``GET
-/v2.0/networks`` latency with them running (and with no agent at all), and the time from a
-security group rule's create (its API answer) until every agent has read it.
+reporting every ``--heartbeat`` seconds. Twice, alternating: agents that follow the change feed and
+agents that poll as before (the follower's round of 5 reads every 2 s; the reporter's read of the
+agents after each report counted with the heartbeats). Following the feed, each makes the real
+agent's requests: its reader's long poll of ``--feed-wait`` s (phases spread), on a change what the
+follower and the reporter reread for it; beside it the follower's resync every ``--resync`` s
+(phases spread: one request for the provider's state, the full round only when it moved) and the
+reporter's read of the agents at its first report past ``--resync`` s. For each: requests/s besides
+the heartbeats while nothing changes (and by what they were), ``GET /v2.0/networks`` latency with
+them running (and with no agent at all), and the time from a security group rule's create (its API
+answer) until the feed named it to every agent and until every agent has read it, with the CPU the
+provider and this process used meanwhile.
 
 ``cli`` (root): two hosts in namespaces with real agent processes, a netns guest on each in one
 group; the h1 agent follows the feed, the h2 agent polls every 2 s (``--no-change-feed``). Each
@@ -23,7 +27,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import math
 import os
 import random
 import secrets
@@ -58,6 +64,12 @@ class Site:
 class Counts:
     requests: int = 0  # besides the heartbeats
     heartbeats: int = 0
+    #: the requests besides the heartbeats by what they were ("GET /v2.0/ports", "GET /v2.0/changes (timed out)"...)
+    by_path: dict[str, int] = field(default_factory=dict)
+
+    def count(self, what: str) -> None:
+        self.requests += 1
+        self.by_path[what] = self.by_path.get(what, 0) + 1
 
 
 async def _request(client: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -88,8 +100,13 @@ class SimAgent:
         return f"sim-{self.n}"
 
     async def get(self, path: str, **params: Any) -> Any:
-        self.counts.requests += 1
-        return (await _request(self.client, "GET", path, params=params)).json()
+        found = (await _request(self.client, "GET", path, params=params)).json()
+        what = f"GET {path}"
+        if path == "/v2.0/changes":
+            changed = found["changes"]["changed"]
+            what += " (at once)" if "after" not in params else " (changed)" if changed else " (timed out)"
+        self.counts.count(what)
+        return found
 
     def report(self) -> dict[str, Any]:
         return {"agent_report": {
@@ -98,7 +115,14 @@ class SimAgent:
                                "tunnel_types": ["vxlan"]},
             "ports": [{"id": self.site.ports[self.n], "status": "ACTIVE"}]}}  # fmt: skip
 
-    async def heartbeat(self, interval: float, count_peers: bool) -> None:
+    async def heartbeat(self, interval: float, count_peers: bool, resync: float) -> None:
+        """The reporter: a report every ``interval`` s; polling, the agents read after each (counted with
+        the heartbeats); following the feed, read at the first report ``resync`` s after the last
+        read (counted as requests), as the real reporter does."""
+        # following the feed, the reporter's read at its first report is made at the start (in
+        # :meth:`follow`, before the agent counts as ready); its next one comes at a phase spread
+        # over ``resync`` as in a fleet, so that the steady state is what is counted
+        last_peers = -math.inf if count_peers else time.monotonic() - random.uniform(0, resync)
         await asyncio.sleep(random.uniform(0, interval))
         body = self.report()
         while True:
@@ -109,6 +133,9 @@ class SimAgent:
                 await _request(
                     self.client, "GET", "/v2.0/agents", params={"agent_type": "Linux bridge agent"}
                 )
+            elif time.monotonic() - last_peers >= resync:
+                last_peers = time.monotonic()
+                await self.get("/v2.0/agents", agent_type="Linux bridge agent")
             await asyncio.sleep(interval)
 
     async def read_groups(self, members: bool = True) -> None:
@@ -122,54 +149,69 @@ class SimAgent:
             for rule in group["security_group_rules"]:
                 self.seen.setdefault(rule["id"], now)
 
-    async def full_round(self, peers: bool) -> None:
-        """The follower's full round (5 reads), and with ``peers`` the reporter's read of the agents."""
+    async def full_round(self) -> None:
+        """The follower's full round (5 reads)."""
         await self.get("/v2.0/ports", network_id=self.site.network)
         await self.read_groups()
         await self.get("/v2.0/networks", id=self.site.network)
         await self.get("/v2.0/subnets", network_id=self.site.network)
-        if peers:
-            await self.get("/v2.0/agents", agent_type="Linux bridge agent")
 
     async def poll(self) -> None:
         await asyncio.sleep(random.uniform(0, POLL_INTERVAL))
         while True:
-            await self.full_round(peers=False)
+            await self.full_round()
             self.ready.set()
             await asyncio.sleep(POLL_INTERVAL)
 
     async def follow(self, wait: float, resync: float) -> None:
-        cursor = (await self.get("/v2.0/changes"))["changes"]["cursor"]
-        await self.full_round(peers=True)
+        """The agent following the feed: its reader's long polls (``FeedReader``) and, beside them,
+        the follower's periodic resync (``NeutronFollower._round``): one request for the provider's
+        state, the full round only when it is not the one the last full round read."""
+        answer = (await self.get("/v2.0/changes"))["changes"]
+        cursor, state = answer["cursor"], answer.get("state")
+        await self.full_round()
+        await self.get("/v2.0/agents", agent_type="Linux bridge agent")  # the reporter told "anything"
         self.ready.set()
-        next_resync = time.monotonic() + random.uniform(0, resync)
-        first = True
-        while True:
+        resyncs = asyncio.create_task(self._resync(resync, state))
+        try:
             # the first wait is cut at random so that the agents' renewals are spread, as in a fleet
-            asked = random.uniform(0, wait) if first else wait
-            asked = min(asked, max(0.0, next_resync - time.monotonic()))
-            first = False
-            answer = (await self.get("/v2.0/changes", after=cursor, wait=f"{asked:.3f}"))["changes"]
-            cursor, changed = answer["cursor"], answer["changed"]
-            now = time.monotonic()
-            for rule in ((changed or {}).get("security_group_rules") or {}).get("ids") or []:
-                self.told.setdefault(rule, now)
-            if time.monotonic() >= next_resync or changed is None:
-                await self.full_round(peers=True)
-                next_resync = time.monotonic() + resync
-                continue
-            rules = changed.get("security_group_rules") or changed.get("security_groups")
-            ports = changed.get("ports")
-            if ports is not None and self.site.group in (
-                ports.get("security_group_ids") or [self.site.group]
-            ):
-                await self.read_groups(members=True)
-            elif rules is not None and self.site.group in (
-                rules.get("security_group_ids", rules.get("ids")) or [self.site.group]
-            ):
-                await self.read_groups(members=False)
-            if "agents" in changed:
-                await self.get("/v2.0/agents", agent_type="Linux bridge agent")
+            asked = random.uniform(0, wait)
+            while True:
+                answer = (await self.get("/v2.0/changes", after=cursor, wait=f"{asked:.3f}"))["changes"]
+                asked = wait
+                cursor, changed = answer["cursor"], answer["changed"]
+                now = time.monotonic()
+                for rule in ((changed or {}).get("security_group_rules") or {}).get("ids") or []:
+                    self.told.setdefault(rule, now)
+                if changed is None:
+                    await self.full_round()
+                    await self.get("/v2.0/agents", agent_type="Linux bridge agent")
+                    continue
+                await self._after(changed)
+        finally:
+            resyncs.cancel()
+
+    async def _after(self, changed: dict[str, Any]) -> None:
+        """What the follower and the reporter reread after the changes the feed named."""
+        rules = changed.get("security_group_rules") or changed.get("security_groups")
+        ports = changed.get("ports")
+        if ports is not None and self.site.group in (ports.get("security_group_ids") or [self.site.group]):
+            await self.read_groups(members=True)
+        elif rules is not None and self.site.group in (
+            rules.get("security_group_ids", rules.get("ids")) or [self.site.group]
+        ):
+            await self.read_groups(members=False)
+        if "agents" in changed:
+            await self.get("/v2.0/agents", agent_type="Linux bridge agent")
+
+    async def _resync(self, every: float, state: str | None) -> None:
+        await asyncio.sleep(random.uniform(0, every))  # phases spread, as in a fleet
+        while True:
+            now = (await self.get("/v2.0/changes"))["changes"].get("state")
+            if now is None or now != state:
+                await self.full_round()
+                state = now
+            await asyncio.sleep(every)
 
 
 def _setup(client: httpx.Client, agents: int) -> Site:
@@ -207,15 +249,28 @@ async def _phase(
     base: str, token: str, site: Site, mode: str, args: argparse.Namespace, pid: int, rule_port: list[int]
 ) -> dict[str, Any]:
     counts = Counts()
-    limits = httpx.Limits(
-        max_connections=args.agents * 3 + 10, max_keepalive_connections=args.agents * 3 + 10
-    )
-    async with (
-        httpx.AsyncClient(base_url=base, headers={"X-Auth-Token": token}, timeout=args.feed_wait + 60, limits=limits) as client,
-        httpx.AsyncClient(base_url=base, headers={"X-Auth-Token": token}, timeout=60) as probe,
-    ):  # fmt: skip
-        agents = [SimAgent(n, client, site, counts) for n in range(args.agents)]
-        tasks = [asyncio.create_task(a.heartbeat(args.heartbeat, count_peers=mode == "poll")) for a in agents]
+    headers = {"X-Auth-Token": token}
+    async with contextlib.AsyncExitStack() as stack:
+        probe = await stack.enter_async_context(httpx.AsyncClient(base_url=base, headers=headers, timeout=60))
+        if args.shared_client:  # one pool for all: httpcore's pool work grows with its connections
+            wide = httpx.Limits(
+                max_connections=args.agents * 3 + 10, max_keepalive_connections=args.agents * 3 + 10
+            )
+            shared = httpx.AsyncClient(
+                base_url=base, headers=headers, timeout=args.feed_wait + 60, limits=wide
+            )
+            clients = [await stack.enter_async_context(shared)] * args.agents
+        else:  # a client each, as each agent has its own (its long poll, its resync, its reporter)
+            clients = [
+                await stack.enter_async_context(
+                    httpx.AsyncClient(base_url=base, headers=headers, timeout=args.feed_wait + 60)
+                )
+                for _ in range(args.agents)
+            ]
+        agents = [SimAgent(n, clients[n], site, counts) for n in range(args.agents)]
+        tasks = [
+            asyncio.create_task(a.heartbeat(args.heartbeat, mode == "poll", args.resync)) for a in agents
+        ]
         if mode == "feed":
             tasks += [asyncio.create_task(a.follow(args.feed_wait, args.resync)) for a in agents]
         else:
@@ -231,13 +286,21 @@ async def _phase(
             first_rounds = time.monotonic() - started
             await asyncio.sleep(args.warmup)
             before, beats, cpu = counts.requests, counts.heartbeats, cpu_seconds(pid)
+            sim_cpu = time.process_time()
+            paths = dict(counts.by_path)
             started = time.monotonic()
             await asyncio.sleep(args.idle)
             seconds = time.monotonic() - started
             idle = {
                 "requests_per_s": round((counts.requests - before) / seconds, 2),
+                "requests_per_s_by_path": {
+                    what: round((n - paths.get(what, 0)) / seconds, 3)
+                    for what, n in sorted(counts.by_path.items())
+                    if n > paths.get(what, 0)
+                },
                 "heartbeat_requests_per_s": round((counts.heartbeats - beats) / seconds, 2),
                 "provider_cpu_share": round((cpu_seconds(pid) - cpu) / seconds, 3),
+                "sim_cpu_share": round((time.process_time() - sim_cpu) / seconds, 3),
                 "seconds": round(seconds, 1),
             }
             listed = await _list_latency(probe, args.list_samples)
@@ -246,17 +309,24 @@ async def _phase(
                 rule_port[0] += 1
                 body = {"security_group_rule": {"security_group_id": site.group, "direction": "ingress",
                                                 "protocol": "tcp", "port_range_min": rule_port[0], "port_range_max": rule_port[0]}}  # fmt: skip
+                cpu_before, sim_cpu_before = cpu_seconds(pid), time.process_time()
                 response = await _request(probe, "POST", "/v2.0/security-group-rules", json=body)
                 made, rule = time.monotonic(), response.json()["security_group_rule"]["id"]
                 deadline = made + 30
                 while sum(rule in a.seen for a in agents) < len(agents) and time.monotonic() < deadline:
                     await asyncio.sleep(0.005)
+                spent = time.monotonic() - made
+                provider_cpu, sim_cpu = cpu_seconds(pid) - cpu_before, time.process_time() - sim_cpu_before
                 got = [a.seen[rule] - made for a in agents if rule in a.seen]
                 told = [a.told[rule] - made for a in agents if rule in a.told]
                 reach.append({"all_s": round(max(got), 3) if len(got) == len(agents) else None,
                               "median_s": round(statistics.median(got), 3) if got else None,
                               "reached": len(got),
-                              "feed_told_all_s": round(max(told), 3) if len(told) == len(agents) else None})  # fmt: skip
+                              "feed_told_first_s": round(min(told), 3) if told else None,
+                              "feed_told_all_s": round(max(told), 3) if len(told) == len(agents) else None,
+                              # the CPU each side used until every agent had it (the sim: this process)
+                              "provider_cpu_share": round(provider_cpu / spent, 2),
+                              "sim_cpu_share": round(sim_cpu / spent, 2)})  # fmt: skip
                 await asyncio.sleep(0.5)
         finally:
             for task in tasks:
@@ -419,13 +489,18 @@ def main() -> None:
         "--warmup", type=float, default=5, help="seconds after every agent's first round before counting"
     )
     sim.add_argument("--changes", type=int, default=3, help="rule changes timed per phase")
-    sim.add_argument("--feed-wait", type=float, default=120, help="the agents' long poll (their default)")
+    sim.add_argument("--feed-wait", type=float, default=300, help="the agents' long poll (their default)")
     sim.add_argument("--resync", type=float, default=300, help="the agents' full resync (their default)")
     sim.add_argument(
         "--heartbeat", type=float, default=30, help="the agents' report interval (their default)"
     )
     sim.add_argument("--list-samples", type=int, default=20)
     sim.add_argument("--rounds", type=int, default=1, help="feed and poll phases, alternating")
+    sim.add_argument(
+        "--shared-client",
+        action="store_true",
+        help="the simulated agents share one HTTP client (one pool: the bench's own cost grows with them)",
+    )
     cli = sub.add_parser("cli", help="openstack CLI to iptables on two real hosts (root)")
     cli.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()

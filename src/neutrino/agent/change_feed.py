@@ -38,7 +38,7 @@ class Subscriber(Protocol):
 class FeedReader:
     """Follows the change feed for its subscribers (see the module docstring)."""
 
-    def __init__(self, neutron: NeutronClient, wait: float = 120.0) -> None:
+    def __init__(self, neutron: NeutronClient, wait: float = 300.0) -> None:
         self.neutron = neutron
         self.wait = wait
         self.subscribers: list[Subscriber] = []

@@ -156,7 +156,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add(
         "--feed-wait",
         type=float,
-        help="seconds a long poll of the change feed waits (default 120, at most 300)",
+        help="seconds a long poll of the change feed waits (default 300, at most 300)",
     )
     add(
         "--no-provider-dhcp",

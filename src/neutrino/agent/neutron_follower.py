@@ -16,9 +16,10 @@ With a network provider (``--provider-url``):
   first DHCP request is answered;
 * when the provider's change feed names changes that touch this host (the embedded provider's
   ``GET /v2.0/changes``, read by :class:`~neutrino.agent.change_feed.FeedReader`), only what they
-  touch; every ``resync_interval`` seconds (and against a provider without the feed, a real
-  Neutron, every ``interval`` seconds), and right after a verb plugged or unplugged vNICs
-  (:meth:`Prefetcher.kick`), all of it: :class:`NeutronFollower` re-reads the ports of the networks
+  touch; every ``resync_interval`` seconds (unless the feed's ``state`` says nothing was written
+  since the last such round: then the host is driven again from what that round read), against a
+  provider without the feed (a real Neutron) every ``interval`` seconds, and right after a verb
+  plugged or unplugged vNICs (:meth:`Prefetcher.kick`), all of it: :class:`NeutronFollower` re-reads the ports of the networks
   with plugged vNICs and the groups in use, and re-applies what changed (the firewall is rewritten only when its rules
   differ): the groups' rules and members, each filtered port's ``security_groups`` and
   ``port_security_enabled`` (a vNIC whose groups changed after the plug is re-plugged with them,
@@ -79,6 +80,7 @@ from neutrino.neutron_client import (
     Network,
     NeutronClient,
     NeutronClientError,
+    NotFound,
     Port,
     PortCreate,
     PortUpdate,
@@ -397,6 +399,9 @@ class NeutronFollower:
         self._following = False
         self._pending: dict[str, Changed] | None = {}
         self._reads: _Reads | None = None
+        #: the provider's state (``Changes.state``) just before the last full round read it
+        self._state: str | None = None
+        self._pending_state: str | None = None
 
     def view(self) -> ProviderView:
         use = self.vms.provider_use()
@@ -414,6 +419,8 @@ class NeutronFollower:
             self._following = True
             if changes.changed is None or self._pending is None:
                 self._pending = None
+                # the state an answer "anything may have changed" told (at once: no cursor yet)
+                self._pending_state = changes.state if changes.changed is None else None
             else:
                 for kind, changed in changes.changed.items():
                     before = self._pending.get(kind)
@@ -425,10 +432,12 @@ class NeutronFollower:
             self._following = False
         self._wake.set()
 
-    def _take(self) -> dict[str, Changed] | None:
+    def _take(self) -> tuple[dict[str, Changed] | None, str | None]:
+        """The changes not applied yet, and with "anything may have" the provider's state it told."""
         with self._lock:
             pending, self._pending = self._pending, {}
-            return pending
+            state, self._pending_state = self._pending_state, None
+            return pending, state if pending is None else None
 
     # -- one round -----------------------------------------------------------------------------
     def sync_once(self) -> None:
@@ -437,7 +446,7 @@ class NeutronFollower:
         self._stop_unused_dhcp(view)
         failures: list[Exception] = []
         ports: list[Port] | None = None
-        self._reads = None
+        self._reads, self._state = None, None
         try:
             ports = self._read_ports(view)
         except SYNC_ERRORS as exc:
@@ -484,7 +493,7 @@ class NeutronFollower:
         return sorted(needs)
 
     @staticmethod
-    def _run_steps(steps: Sequence[Callable[[], None]], failures: list[Exception]) -> None:
+    def _run_steps(steps: Sequence[Callable[[], object]], failures: list[Exception]) -> None:
         for step in steps:
             try:
                 step()
@@ -625,11 +634,48 @@ class NeutronFollower:
 
     # -- the thread ----------------------------------------------------------------------------
     def _round(self, full: bool) -> None:
-        pending = self._take()
+        pending, state = self._take()
+        if full and pending is not None and self._following:
+            # the safety net, following the feed: one request says whether the provider's state is
+            # still the one the last full round read; only then is the full reread left out
+            try:
+                state = self.neutron.changes().state
+            except NotFound:  # the feed went (another provider behind the URL): read everything
+                state = None
+            if state is not None and state == self._state and self._reads_current():
+                log.debug("periodic resync: nothing written on the provider since the last full round")
+                self.reapply()
+                full = False
         if full or pending is None:
             self.sync_once()
-        elif pending or (self._reads is not None and self._reads.key != self.view().key()):
+            if self._reads is not None:
+                self._state = state
+        elif pending or not self._reads_current():
             self.sync_changes(pending)
+
+    def reapply(self) -> None:
+        """The host side of a full round from what the last rounds read, without asking the
+        provider: the groups, the ports' addresses and groups, the DHCP servers (one that died is
+        started again). Raises the first error after every step ran."""
+        reads, view = self._reads, self.view()
+        if reads is None or reads.key != view.key():
+            raise ValueError("nothing read for the vNICs plugged here now: a full round is due")
+        self._stop_unused_dhcp(view)
+        self._reads = None  # until this round succeeded
+        self._run_steps(
+            [
+                partial(self.security.sync_security_groups, reads.specs, drop_unused=True),
+                partial(self._sync_ports, view, reads),
+                partial(self._sync_networks, view, reads, read=False),
+                partial(self._release_dhcp_ports, view),
+            ],
+            [],
+        )
+        self._reads = reads
+
+    def _reads_current(self) -> bool:
+        """Whether the last round's reads are of the vNICs plugged here now."""
+        return self._reads is not None and self._reads.key == self.view().key()
 
     def _run(self) -> None:
         last_error = ""

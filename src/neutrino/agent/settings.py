@@ -112,7 +112,7 @@ class AgentSettings(BaseSettings):
         description="seconds between full syncs with a provider whose change feed the agent follows",
     )
     feed_wait: float = Field(
-        default=120,
+        default=300,
         gt=0,
         le=300,
         description="seconds one long poll of the provider's change feed waits for a change",

@@ -76,6 +76,8 @@ class Changes:
 
     cursor: str
     changed: dict[str, Changed] | None = None
+    #: asked without a cursor: a digest of the provider's state, equal while nothing was written
+    state: str | None = None
 
     def kinds(self) -> frozenset[str] | None:
         return None if self.changed is None else frozenset(self.changed)
@@ -288,11 +290,12 @@ class NeutronClient:
         read_timeout = max(self.endpoint.read_timeout, wait + self.endpoint.read_timeout)
         data = self._transport.checked("GET", CHANGES_PATH, params=params, read_timeout=read_timeout)
         answer = _member(data, "changes", CHANGES_PATH)
-        cursor, changed = answer.get("cursor"), answer.get("changed")
+        cursor, changed, state = answer.get("cursor"), answer.get("changed"), answer.get("state")
         if not isinstance(cursor, str):
             raise BadResponse(f"GET {CHANGES_PATH}: the answer has no cursor")
+        state = state if isinstance(state, str) else None
         if not isinstance(changed, dict):
-            return Changes(cursor, None)
+            return Changes(cursor, None, state)
         return Changes(
             cursor,
             {

@@ -26,7 +26,13 @@ from neutrino.http_input import Boundary, Scope
 from neutrino.login_throttle import LoginThrottle, ThrottleLimits
 from neutrino.private_files import private_dir, private_sqlite
 from neutrino.provider import errors
-from neutrino.provider.api.changes import AgentWatch, ChangeFeed, database_resolver, fan_out
+from neutrino.provider.api.changes import (
+    AgentWatch,
+    ChangeFeed,
+    database_resolver,
+    database_state,
+    fan_out,
+)
 from neutrino.provider.backends import Backend, build_backend
 from neutrino.provider.context import RequestContext
 from neutrino.provider.identity.service import IdentityService
@@ -178,7 +184,7 @@ def create_app(settings: ProviderSettings) -> Starlette:
         max_failures_per_address=settings.login_max_failures_per_address,
         window_seconds=settings.login_failure_window,
     )
-    feed = ChangeFeed(database_resolver(db))
+    feed = ChangeFeed(database_resolver(db), database_state(db))
     state = ProviderState(
         settings=settings,
         db=db,

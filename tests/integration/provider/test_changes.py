@@ -112,6 +112,44 @@ def test_another_epoch_or_a_forgotten_cursor_means_everything(feed: tuple[Runnin
     assert changes(api, after=f"{other}-5", wait=30)["changed"] is None
 
 
+def test_the_state_changes_with_any_write_whichever_process_made_it(
+    feed: tuple[RunningProvider, Api], database_url: str, tmp_path: Path
+) -> None:
+    """What the agents' periodic resync asks: the database's state, told with an answer at once."""
+    running, api = feed
+    state = changes(api)["state"]
+    assert isinstance(state, str) and changes(api)["state"] == state  # nothing written: the same
+    net = api.network()
+    assert changes(api)["state"] != state
+    state = changes(api)["state"]
+    # an update a client cannot see leaves the revision as it was: no change
+    api.ok(api.c.put(f"/v2.0/networks/{net['id']}", json={"network": {"name": net["name"]}}))
+    assert changes(api)["state"] == state
+    group = api.post("security-groups", "security_group", name=unique("sg"))
+    port = api.port(net["id"], security_groups=[group["id"]])
+    state = changes(api)["state"]
+    api.ok(api.c.put(f"/v2.0/ports/{port['id']}", json={"port": {"security_groups": []}}))
+    assert changes(api)["state"] != state
+    state = changes(api)["state"]
+    rule = api.post(
+        "security-group-rules", "security_group_rule", security_group_id=group["id"], direction="ingress"
+    )
+    assert changes(api)["state"] != state
+    state = changes(api)["state"]
+    api.ok(api.c.delete(f"/v2.0/security-group-rules/{rule['id']}"), 204)
+    assert changes(api)["state"] != state
+    # a long poll's answer does not carry it
+    cursor = changes(api)["cursor"]
+    assert "state" not in changes(api, after=cursor, wait=0)
+    # a write by another provider process on the same database: this one's feed does not know it,
+    # its state does
+    state = changes(api)["state"]
+    with running_provider(database_url, tmp_path / "other") as other, other.admin() as client:
+        Api(client).network()
+    assert changes(api, after=cursor, wait=0)["changed"] == {}
+    assert changes(api)["state"] != state
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [

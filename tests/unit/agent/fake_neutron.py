@@ -49,6 +49,9 @@ class FakeNeutron:
         self.down = False  # answer every request with a connection error
         self.inline_rules = True  # security groups carry security_group_rules
         self.port_group_filter = True  # ports can be filtered by security_groups
+        #: with a value, ``GET /v2.0/changes`` without a cursor answers it as the provider's state
+        #: (Neutrino's feed; None: a real Neutron, 404)
+        self.state: str | None = None
         self._macs = itertools.count(1)
 
     # -- building resources -------------------------------------------------------------------
@@ -145,6 +148,8 @@ class FakeNeutron:
         query = urlsplit(call.url).query
         self.requests.append((call.method, call.path + ("?" + query if query else "")))
         parts = call.path.strip("/").split("/")
+        if call.path == "/v2.0/changes" and self.state is not None and "after" not in call.query:
+            return Canned(200, {"changes": {"cursor": "e-1", "changed": None, "state": self.state}})
         if parts[0] != "v2.0" or len(parts) < 2 or parts[1] not in COLLECTIONS:
             return neutron_error(404, "HTTPNotFound")
         collection, member = parts[1], COLLECTIONS[parts[1]]

@@ -187,7 +187,7 @@ def test_an_ssl_southbound_needs_the_chassis_pki_and_each_file_must_exist(tmp_pa
 def test_the_sync_intervals_default_and_dhcp_may_be_left_to_the_provider() -> None:
     settings = AgentSettings(token="t")  # type: ignore[arg-type]
     # polling a provider without a change feed every 2 s; with one, a full resync every 5 minutes
-    assert (settings.sync_interval, settings.resync_interval, settings.feed_wait) == (2, 300, 120)
+    assert (settings.sync_interval, settings.resync_interval, settings.feed_wait) == (2, 300, 300)
     assert settings.change_feed is True
     assert settings.provider_dhcp is True
     with pytest.raises(ValidationError, match="feed_wait"):

@@ -120,6 +120,51 @@ def test_a_vnic_plugged_since_makes_it_a_full_round(
     assert {"networks", "subnets", "ports"} <= set(reads(neutron))
 
 
+def test_the_periodic_resync_rereads_only_when_the_providers_state_moved(
+    tmp_path: Path, world: World, neutron: FakeNeutron
+) -> None:
+    agent, sync = make_agent(tmp_path / "agent", world, neutron)
+    net = neutron.network()
+    neutron.subnet(net, "10.0.0.0/24")
+    ssh = neutron.group(SSH_IN, EGRESS)
+    port = neutron.port(net, groups=[ssh])
+    run(agent, "vm-1", nic_for(port))
+    neutron.state = "s1"
+    sync.feed_changed(Changes("e-1", None, state="s1"))  # the feed's first answer, at once
+    sync._round(full=False)  # a full round after "anything may have changed", of state s1
+    full = {"networks", "ports", "security-groups", "subnets"}
+    assert full <= set(reads(neutron))
+
+    sync._round(full=True)  # the resync: nothing written since, one request
+    assert reads(neutron) == ["changes"]
+    # written since (by anyone): the full round, and the resync after it is one request again
+    ingress = f"nsg-i{linux_net.tap_name(port['id'])[3:]}"
+    neutron.rule(ssh, **ICMP_IN)
+    neutron.state = "s2"
+    sync._round(full=True)
+    assert set(reads(neutron)) == full | {"changes"}
+    assert f"-A {ingress} -p icmp -j RETURN" in chains(world)
+    sync._round(full=True)
+    assert reads(neutron) == ["changes"]
+    # a vNIC plugged since: a full round whatever the state
+    run(agent, "vm-2", nic_for(neutron.port(net, groups=[ssh])))
+    reads(neutron)
+    sync._round(full=True)
+    assert full <= set(reads(neutron))
+    # changes the feed named since the last full round: applied, and the resync reads again
+    sync.feed_changed(Changes("e-2", {"networks": Changed(ids(net))}))
+    sync._round(full=False)
+    assert set(reads(neutron)) == {"networks", "subnets"}
+    neutron.state = "s3"
+    sync._round(full=True)
+    assert full <= set(reads(neutron))
+    # a provider whose feed tells no state (an older Neutrino): every resync is a full round
+    neutron.state = None
+    sync.feed_changed(Changes("e-3", {}))
+    sync._round(full=True)
+    assert full <= set(reads(neutron))
+
+
 def test_the_thread_applies_what_the_feed_says_at_once_and_polls_without_it(
     tmp_path: Path, world: World, neutron: FakeNeutron
 ) -> None:

@@ -18,7 +18,9 @@ forgot what came after it): everything may have, read it all. Per kind (the coll
 the resources created, updated or deleted (null: too many to list, any may have), and where cheap
 what they belong to now, for a reader to tell whether it cares: a port's ``network_ids`` and
 ``security_group_ids``, a subnet's ``network_ids``, a rule's ``security_group_ids`` (null when a
-rule is gone: its group cannot be told). A resource deleted since is in ``ids`` only.
+rule is gone: its group cannot be told). A resource deleted since is in ``ids`` only. An answer
+at once (no ``after``) also carries ``state``, a digest of what the agents read as the database
+has it (:func:`database_state`): the agents' periodic resync rereads everything only when it moved.
 
 The feed lives in the provider's memory (:class:`ChangeFeed`), an epoch per process: writes are
 noted after their commit through the controllers' change listener, agents' liveness by
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import math
 import re
@@ -80,10 +83,15 @@ class _Entry:
 class Answer:
     cursor: str
     changed: dict[str, dict[str, list[str] | None]] | None
+    #: the database's state (:func:`database_state`), in an answer at once (no ``after``)
+    state: str | None = None
     _rendered: bytes | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {"changes": {"cursor": self.cursor, "changed": self.changed}}
+        body: dict[str, Any] = {"cursor": self.cursor, "changed": self.changed}
+        if self.state is not None:
+            body["state"] = self.state
+        return {"changes": body}
 
     def body(self) -> bytes:
         """The JSON body, rendered once however many waiters get this answer."""
@@ -94,6 +102,8 @@ class Answer:
 
 #: (kind, ids) -> what they belong to now, per kind that has something (run in a worker thread)
 Resolver = Callable[[str, Sequence[str]], dict[str, list[str] | None]]
+#: () -> the database's state (run in a worker thread)
+StateReader = Callable[[], str]
 
 
 @dataclass
@@ -102,6 +112,7 @@ class ChangeFeed:
     thread after a commit; :meth:`answer` on the event loop."""
 
     resolver: Resolver | None = None
+    state_reader: StateReader | None = None
     epoch: str = field(default_factory=lambda: secrets.token_hex(4))
     _seq: int = 0
     _log: deque[_Entry] = field(default_factory=lambda: deque(maxlen=KEEP))
@@ -171,6 +182,9 @@ class ChangeFeed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), timeout=wait)
         cursor = self.cursor
+        if after is None:
+            state = await run_in_threadpool(self.state_reader) if self.state_reader is not None else None
+            return Answer(cursor, None, state)
         if seq is None:
             return Answer(cursor, None)
         with self._lock:
@@ -179,11 +193,14 @@ class ChangeFeed:
             last = self._last
             if last is not None and last[0] == (seq, upto):
                 return last[1]
-            entries = [e for e in self._log if seq < e.seq <= upto]
+            entries = _after(self._log, seq, upto)
             forgotten = self._log[0].seq > seq + 1 if self._log else upto > seq
         if forgotten:
             return Answer(cursor, None)
         await self._resolve([e for e in entries if e.detail is None])
+        last = self._last
+        if last is not None and last[0] == (seq, upto):  # another waiter of the change made it meanwhile
+            return last[1]
         answer = Answer(cursor, _summary(entries))
         self._last = ((seq, upto), answer)
         return answer
@@ -215,6 +232,19 @@ class ChangeFeed:
                 found = {}
             for entry in group:
                 entry.detail = found
+
+
+def _after(log: deque[_Entry], seq: int, upto: int) -> list[_Entry]:
+    """The entries after ``seq`` up to ``upto``, read from the newest end (a waiter's few, not the
+    whole log each)."""
+    found = []
+    for entry in reversed(log):
+        if entry.seq <= seq:
+            break
+        if entry.seq <= upto:
+            found.append(entry)
+    found.reverse()
+    return found
 
 
 def _summary(entries: list[_Entry]) -> dict[str, dict[str, list[str] | None]]:
@@ -266,6 +296,46 @@ def database_resolver(db: Database) -> Resolver:
         return {}
 
     return resolve
+
+
+#: the collections whose state :func:`database_state` digests: what the host agents read
+STATE_TABLES = (
+    t.networks,
+    t.subnets,
+    t.ports,
+    t.security_groups,
+    t.security_group_rules,
+    t.routers,
+    t.floating_ips,
+)
+
+
+def database_state(db: Database) -> StateReader:
+    """The state of the resources the agents read, as a digest that changes with any write that
+    reached the database, this process's or another's (what the feed cannot promise): per
+    collection its number of rows, the sum of their revision numbers and the latest ``updated_at``.
+    Every visible change of a resource bumps its revision, and of what belongs to it (fixed IPs,
+    groups, rules) its owner's; a create raises the count or (when a delete keeps it) the latest
+    ``updated_at``, a delete lowers the count, an update raises the sum. One read transaction of
+    one aggregate per collection."""
+
+    def read() -> str:
+        parts = []
+        with db.reader() as uow:
+            for table in STATE_TABLES:
+                c = table.c
+                row = uow.rows(
+                    sa.select(
+                        sa.func.count(),
+                        sa.func.coalesce(sa.func.sum(c.revision_number), 0),
+                        sa.func.max(c.updated_at),
+                    )
+                )[0]
+                latest = row[2].isoformat() if row[2] is not None else "-"
+                parts.append(f"{table.name}:{row[0]}:{row[1]}:{latest}")
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+    return read
 
 
 class AgentWatch:
