@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
-from neutrino.engine.commands.listings import NetworkListings
+from neutrino.engine.commands.listings import AgentListings, NetworkListings
 from neutrino.engine.commands.passwords import PasswordChecks
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, NotFound
@@ -96,6 +96,8 @@ class EngineContext:
     operations_lock: threading.Lock = field(default_factory=threading.Lock)
     # each provider's last network listing, for a short while (commands.listings): imports read it
     listings: NetworkListings = field(default_factory=NetworkListings)
+    # each provider's agent list, for a couple of seconds (commands.placement): runs started together share it
+    agent_listings: AgentListings = field(default_factory=AgentListings)
 
 
 def require(repo: Repository[T], ref: Ref | str | None, type_: str, field: str) -> T:
