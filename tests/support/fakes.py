@@ -312,8 +312,11 @@ class FakeAgent:
         return [wire.VmState.model_validate(vm) for vm in vms]
 
     def get_vm(self, vm_id: str) -> wire.VmState | None:
+        """What the agent reports of one VM (``tamper`` may edit the JSON first, as for ``list_vms``)."""
         self._enter("get_vm")
-        found = self.vms.get(vm_id)
+        found = copy.deepcopy(self.vms.get(vm_id))
+        if found is not None and self.tamper is not None:
+            self.tamper(found)
         return None if found is None else wire.VmState.model_validate(found)
 
     def create_vm(self, spec: wire.VmSpec) -> wire.VmState:

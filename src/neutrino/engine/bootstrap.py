@@ -27,7 +27,7 @@ from neutrino.engine.settings import EngineSettings
 from neutrino.engine.store import migrate
 from neutrino.engine.store.database import create_engine
 from neutrino.engine.store.secrets import SecretBox
-from neutrino.engine.store.uow import SqlUnitOfWork
+from neutrino.engine.store.uow import SqlUnitOfWork, session_factory
 from neutrino.login_throttle import ThrottleLimits
 from neutrino.private_files import private_dir, private_sqlite
 
@@ -62,9 +62,10 @@ def build(settings: EngineSettings) -> Engine:
     pool = _mac_pool(db, settings)
     trust = agent_trust(settings, pki)
     secrets = SecretBox.from_data_dir(settings.data_dir, settings.secret_key)
+    writes, reads = session_factory(db), session_factory(read_db)
     ctx = EngineContext(
-        uow=lambda: SqlUnitOfWork(db),
-        reader=lambda: SqlUnitOfWork(read_db),
+        uow=lambda: SqlUnitOfWork(writes),
+        reader=lambda: SqlUnitOfWork(reads),
         mac_pool=pool,
         secrets=secrets,
         provider_client=ProviderClients(

@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
-from neutrino.engine.commands.listings import NetworkListings
+from neutrino.engine.commands.listings import AgentListings, NetworkListings
 from neutrino.engine.commands.passwords import PasswordChecks
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, NotFound
@@ -101,6 +101,8 @@ class EngineContext:
     # this engine's stable id (the store's ``instance_id``, made at first start): the tag on the provider ports
     # it creates, so its janitor deletes no other engine's ports ("" : none, ports untagged)
     instance_id: str = ""
+    # each provider's agent list, for a couple of seconds (commands.placement): runs started together share it
+    agent_listings: AgentListings = field(default_factory=AgentListings)
 
 
 def require(repo: Repository[T], ref: Ref | str | None, type_: str, field: str) -> T:

@@ -52,6 +52,26 @@ def actor() -> str:
     return current.name if current is not None else "SYSTEM"
 
 
+@dataclass(frozen=True)
+class EventScope:
+    """The cluster and data center an operation's events name, read once (outside its writing transactions)
+    and handed to each event (``emit`` reads them only for their ids and names); unset: each emit reads them."""
+
+    cluster: model.Cluster | None = None
+    data_center: model.DataCenter | None = None
+
+    @classmethod
+    def of(cls, uow: UnitOfWork, cluster_id: str | None) -> EventScope:
+        cluster = uow.clusters.get(cluster_id) if cluster_id else None
+        dc = uow.datacenters.get(cluster.data_center_id) if cluster and cluster.data_center_id else None
+        return cls(cluster, dc)
+
+    def links(self) -> dict[str, Any]:
+        if self.cluster is None:
+            return {}
+        return {"cluster": self.cluster, "data_center": self.data_center}
+
+
 def emit(
     uow: UnitOfWork,
     kind: AuditType,

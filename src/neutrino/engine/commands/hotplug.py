@@ -56,15 +56,23 @@ def claim(
     return OperationLog.claim(ctx, uow, vm, kind, nic_id=nic_id, source_host_id=vm.host_id).op_id
 
 
-def _claimed_host(uow: UnitOfWork, vm_id: str, nic_id: str, op: str, action: str) -> model.Host:
-    """The VM's host, checking the claim still holds; the record learns its vNIC (an added one has no id
-    before the claim). In the caller's transaction, which commits it."""
-    vm = uow.vms.lock(vm_id) or get_or_404(uow.vms, vm_id, "VM")
+def begin_plug(uow: UnitOfWork, op: str, nic: model.VmNic, *, added: bool = False) -> None:
+    """In the transaction that claims the VM for hot plugging ``nic``: a vNIC with a network begins a new
+    provisioning attempt, and (``added``: a vNIC added by that transaction, which had no id when the VM was
+    claimed) the record learns its vNIC. The hot plug's first step then only reads."""
+    if added:
+        record = uow.operations.get(op)
+        if record is not None:
+            record.nic_id = nic.id
+    if nic.vnic_profile_id:
+        ports.begin(nic)
+
+
+def _claimed_host(uow: UnitOfWork, vm_id: str, op: str, action: str) -> model.Host:
+    """The VM's host, checking the claim still holds (a read: the claim's own transaction wrote the rest)."""
+    vm = get_or_404(uow.vms, vm_id, "VM")
     if vm.operation_id != op or vm.host_id is None:
         raise Conflict(f"Cannot {action}. The VM changed meanwhile (it is {vm.status.value}).")
-    record = uow.operations.get(op)
-    if record is not None:
-        record.nic_id = nic_id
     return get_or_404(uow.hosts, vm.host_id, "Host")
 
 
@@ -86,6 +94,7 @@ class HotPlug:
         self.plan: NicPlan | None = None
         self.placement: Placement | None = None
         self.spec: wire.NicSpec | None = None
+        self.scope = events.EventScope()  # the cluster and data center its events name
         self.plugged_on_host = (
             False  # from the agent call on, the host may hold the device: the undo unplugs it
         )
@@ -101,13 +110,13 @@ class HotPlug:
 
     def _prepare(self) -> None:
         action = "activate VM network interface"
-        with self.ctx.uow() as uow:  # the claim still holds; the record learns its vNIC; a new attempt begins
-            self.host = _claimed_host(uow, self.vm_id, self.nic_id, self.log.op_id, action)
+        # the claim still holds; its transaction began the vNIC's attempt (``begin_plug``)
+        with self.ctx.reader() as uow:
+            self.host = _claimed_host(uow, self.vm_id, self.log.op_id, action)
             nic = get_or_404(uow.nics, self.nic_id, "VM network interface")
             self.plan = plan_nic(uow, nic, "hot plug")
-            if self.plan is not None:
-                ports.begin(nic)
-            uow.commit()
+            vm = get_or_404(uow.vms, self.vm_id, "VM")  # read by _claimed_host: no statement
+            self.scope = events.EventScope.of(uow, vm.cluster_id)
         if self.plan is not None:
             self.placement = Placement([self.plan], frozenset(), [self.host])
             # no scheduling: the VM's host is known, so only the network and the port are read, at once
@@ -124,7 +133,7 @@ class HotPlug:
 
     def _port(self, uow: UnitOfWork, op: Operation) -> None:
         assert self.placement is not None
-        write_results(uow, self.placement, self.log.op_id)
+        write_results(uow, self.placement, self.log.op_id, self.scope)
 
     def _plug(self) -> None:
         assert self.host is not None and self.plan is not None and self.placement is not None
@@ -145,14 +154,19 @@ class HotPlug:
 
     def finish(self) -> None:
         with self.ctx.uow() as uow:
+            self.log.close(uow, OperationState.DONE)  # first: the VM is then written once
             if self.plan is not None and self.host is not None:
                 settle_nics(
                     uow, self.vm_id, self.log.op_id, {self.nic_id}, f"hot plugged on host {self.host.name}"
                 )
             plugged_event(
-                uow, AuditType.NETWORK_ACTIVATE_VM_INTERFACE_SUCCESS, self.vm_id, self.nic_id, self.host
+                uow,
+                AuditType.NETWORK_ACTIVATE_VM_INTERFACE_SUCCESS,
+                self.vm_id,
+                self.nic_id,
+                self.host,
+                scope=self.scope,
             )
-            self.log.close(uow, OperationState.DONE)
             uow.commit()
 
     def undo(self, error: str) -> None:
@@ -206,11 +220,8 @@ class HotUnplug:
         yield Step(StepName.ON_HOST, self._unplug)
 
     def _check(self) -> None:
-        with self.ctx.uow() as uow:
-            self.host = _claimed_host(
-                uow, self.vm_id, self.nic_id, self.log.op_id, "deactivate VM network interface"
-            )
-            uow.commit()
+        with self.ctx.reader() as uow:
+            self.host = _claimed_host(uow, self.vm_id, self.log.op_id, "deactivate VM network interface")
 
     def _unplug(self) -> None:
         assert self.host is not None
@@ -269,12 +280,20 @@ _PLUG_TEXTS = {
 
 
 def plugged_event(
-    uow: UnitOfWork, kind: AuditType, vm_id: str, nic_id: str, host: model.Host | None, error: str = ""
+    uow: UnitOfWork,
+    kind: AuditType,
+    vm_id: str,
+    nic_id: str,
+    host: model.Host | None,
+    error: str = "",
+    scope: events.EventScope | None = None,
 ) -> None:
-    """The audit event of a vNIC plugged or unplugged (or not), in oVirt's words."""
+    """The audit event of a vNIC plugged or unplugged (or not), in oVirt's words (naming ``scope``'s cluster
+    and data center when the caller read them)."""
     vm, nic = uow.vms.get(vm_id), uow.nics.get(nic_id)
     if vm is None or nic is None:
         return
     what = _PLUG_TEXTS[kind].format(nic=f"{nic.name} ({nic.interface.value})", vm=vm.name)
     why = f": {error}" if error else ""
-    events.emit(uow, kind, f"{what}{why}. (User: {events.actor()})", vm=vm, host=host)
+    links = (scope or events.EventScope()).links()
+    events.emit(uow, kind, f"{what}{why}. (User: {events.actor()})", vm=vm, host=host, **links)

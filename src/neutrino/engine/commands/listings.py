@@ -18,10 +18,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from neutrino.engine.provider_clients.base import ProviderNetwork
 
 FRESH_SECONDS = 60.0
+T = TypeVar("T")
 
 
 class NetworkListings:
@@ -60,5 +62,39 @@ class NetworkListings:
 
     def forget(self, provider_id: str) -> None:
         """The provider's networks changed (or may have): the next read asks it."""
+        with self._lock:
+            self._listed.pop(provider_id, None)
+
+
+AGENTS_FRESH_SECONDS = 2.0
+
+
+class AgentListings:
+    """Each provider's agent list (their health, a hint for scheduling), kept for ``fresh_for`` seconds: runs
+    started together ask the provider once instead of once each. A run never fails on the list, and an agent
+    that dies is seen at most ``fresh_for`` seconds late, as it would be by a run that read the list just
+    before it died. A failed read is not kept."""
+
+    def __init__(
+        self, fresh_for: float = AGENTS_FRESH_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.fresh_for = fresh_for
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._listed: dict[str, tuple[float, object]] = {}  # provider id -> (clock time, what was read)
+
+    def read(self, provider_id: str, list_agents: Callable[[], T]) -> T:
+        """The provider's fresh agent list, or (``list_agents``: one call) a new one."""
+        now = self._clock()
+        with self._lock:
+            found = self._listed.get(provider_id)
+        if found is not None and now - found[0] <= self.fresh_for:
+            return found[1]  # type: ignore[return-value]
+        listed = list_agents()
+        with self._lock:
+            self._listed[provider_id] = (now, listed)
+        return listed
+
+    def forget(self, provider_id: str) -> None:
         with self._lock:
             self._listed.pop(provider_id, None)

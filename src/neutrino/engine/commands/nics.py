@@ -145,6 +145,8 @@ def add_nic(
                 comment=comment,
             )
         )
+        if op is not None:
+            hotplug.begin_plug(uow, op, nic, added=True)
         events.emit(
             uow,
             AuditType.NETWORK_ADD_VM_INTERFACE,
@@ -204,6 +206,8 @@ def update_nic(ctx: EngineContext, vm_id: str, nic_id: str, changes: NicChanges)
             kind = OperationKind.HOTUNPLUG if nic.plugged else OperationKind.HOTPLUG
             op = hotplug.claim(ctx, uow, vm, f"edit {TYPE}", kind, nic.id)
         apply_specified(nic, changes, skip={"vnic_profile"})
+        if op is not None and nic.plugged:
+            hotplug.begin_plug(uow, op, nic)
         events.emit(
             uow,
             AuditType.NETWORK_UPDATE_VM_INTERFACE,
@@ -264,6 +268,8 @@ def set_plugged(ctx: EngineContext, vm_id: str, nic_id: str, plugged: bool) -> m
                 ctx, uow, vm, f"{'activate' if plugged else 'deactivate'} {TYPE}", kind, nic.id
             )
         changed, nic.plugged = nic.plugged != plugged, plugged
+        if op is not None and plugged:
+            hotplug.begin_plug(uow, op, nic)
         if changed and op is None:  # the VM is down: only a setting (a hot plug's own events say how it went)
             done = AuditType.NETWORK_ACTIVATE_VM_INTERFACE_SUCCESS
             if not plugged:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from ipaddress import ip_address
@@ -97,10 +97,22 @@ def plan_nic(uow: UnitOfWork, nic: model.VmNic, action: str) -> NicPlan | None:
     return plan
 
 
-def plan_vm(uow: UnitOfWork, vm: model.Vm, action: str = "run") -> Placement:
-    plans = [p for nic in uow.nics.list(vm_id=vm.id) if nic.plugged and (p := plan_nic(uow, nic, action))]
+def plan_vm(
+    uow: UnitOfWork, vm: model.Vm, action: str = "run", nics: Sequence[model.VmNic] | None = None
+) -> Placement:
+    """The VM's placement from the store (``nics``: the VM's vNICs, when the caller read them already)."""
+    nics = [nic for nic in (uow.nics.list(vm_id=vm.id) if nics is None else nics) if nic.plugged]
+    attachments = uow.attachments.list(cluster_id=vm.cluster_id, required=True)
+    # what plan_nic and the required networks read, one statement per kind: the unit of work holds them, so
+    # their gets below find them without asking the database again
+    profiles = uow.profiles.by_ids(n.vnic_profile_id for n in nics if n.vnic_profile_id)
+    networks = uow.networks.by_ids(
+        [*(p.network_id for p in profiles.values()), *(a.network_id for a in attachments)]
+    )
+    uow.providers.by_ids(n.provider_id for n in networks.values() if n.provider_id)
+    plans = [p for nic in nics if (p := plan_nic(uow, nic, action))]
     required = set()
-    for attachment in uow.attachments.list(cluster_id=vm.cluster_id, required=True):
+    for attachment in attachments:
         network = uow.networks.get(attachment.network_id)
         if network is not None and not network.is_external and network.is_vm_network:
             required.add(network.name)
@@ -163,7 +175,9 @@ def _reads(
     if any(p.security_groups is not None or p.port_security is not None for p in port_plans):
         reads[(provider_id, "extensions")] = client.extensions
     if agents:
-        reads[(provider_id, "agents")] = client.agents
+        reads[(provider_id, "agents")] = functools.partial(
+            ctx.agent_listings.read, provider_id, client.agents
+        )
     if look_up:
         reads[(provider_id, "ports")] = functools.partial(client.find_ports, [p.nic_id for p in port_plans])
     return reads

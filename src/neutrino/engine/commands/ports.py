@@ -275,9 +275,12 @@ def say_untagged(provider: model.ExternalProvider) -> None:
     )
 
 
-def write_result(uow: UnitOfWork, work: PortWork, operation_id: str) -> None:
+def write_result(
+    uow: UnitOfWork, work: PortWork, operation_id: str, scope: events.EventScope | None = None
+) -> None:
     """The port on the vNIC, in the caller's transaction (whatever fails next, the undo knows which port to
-    delete): its steps, the port, its binding, and the audit event of a port created or updated."""
+    delete): its steps, the port, its binding, and the audit event of a port created or updated (naming
+    ``scope``'s cluster and data center, read once by the operation, or else read here)."""
     plan = work.plan
     nic = uow.nics.get(plan.nic_id)
     if nic is None:
@@ -301,7 +304,7 @@ def write_result(uow: UnitOfWork, work: PortWork, operation_id: str) -> None:
         provider_status=port.status,
         binding_host=port.host_id,
     )
-    _bound(uow, nic, plan.provider, port, work.host_id, work.result.binding_refused, work.how)
+    _bound(uow, nic, plan.provider, port, work.host_id, work.result.binding_refused, work.how, scope)
 
 
 def ensure_port(
@@ -330,6 +333,7 @@ def _bound(
     host_id: str | None,
     refused: bool,
     how: str,
+    scope: events.EventScope | None = None,
 ) -> None:
     """The binding's step on the vNIC, and the audit event of a port created or updated (``how``)."""
     if refused:
@@ -350,6 +354,7 @@ def _bound(
         f"Port {port.id} of vNIC {nic.name} of VM {vm.name if vm else nic.vm_id} was {did} on provider {provider.name} ({where}).",
         vm=vm,
         provider=provider,
+        **(scope or events.EventScope()).links(),
     )
 
 

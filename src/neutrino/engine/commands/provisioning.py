@@ -8,7 +8,7 @@ import logging
 from typing import NoReturn
 
 from neutrino.agent_api import schema as wire
-from neutrino.engine.commands import ports
+from neutrino.engine.commands import events, ports
 from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.commands.placement import (
     NicPlan,
@@ -76,12 +76,15 @@ def act_on_ports(ctx: EngineContext, placement: Placement, op: str, action: str)
             _failed(ctx, placement, plan, exc, action)
 
 
-def write_results(uow: UnitOfWork, placement: Placement, op: str) -> None:
-    """Every vNIC's port as acted on, in the caller's transaction (the one that records the next step)."""
+def write_results(
+    uow: UnitOfWork, placement: Placement, op: str, scope: events.EventScope | None = None
+) -> None:
+    """Every vNIC's port as acted on, in the caller's transaction (the one that records the next step); the
+    events of ports created or updated name ``scope``'s cluster and data center."""
     uow.nics.by_ids(p.nic_id for p in placement.nics if p.work is not None)  # one read for all of them
     for plan in placement.nics:
         if plan.work is not None:
-            ports.write_result(uow, plan.work, op)
+            ports.write_result(uow, plan.work, op, scope)
 
 
 def nic_specs(placement: Placement) -> list[wire.NicSpec]:
@@ -119,11 +122,12 @@ def provision_ports(
 def verify_on_host(
     client: HostAgent, vm_id: str, placement: Placement, specs: list[wire.NicSpec], action: str
 ) -> None:
-    """The agent's list-VMs must report each vNIC plugged as sent; else HostFailure naming the vNIC."""
-    listed = {v.vm_id: v for v in client.list_vms()}
-    reported = reported_nics(listed.get(vm_id))
-    if vm_id not in listed:
+    """The agent's report of the VM (``GET /vms/{id}``: this VM alone, not every VM on the host, whose answer
+    grows with the host) must show each vNIC plugged as sent; else HostFailure naming the vNIC."""
+    found = client.get_vm(vm_id)
+    if found is None:
         raise HostFailure(f"Cannot {action} VM. The host does not report the VM after creating it.")
+    reported = reported_nics(found)
     for plan, spec in zip(placement.nics, specs, strict=True):
         why = check_reported(reported.get(plan.nic_id), spec)
         if why is not None:

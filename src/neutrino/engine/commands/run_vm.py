@@ -9,13 +9,12 @@ later).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator, Sequence
 
 from neutrino.agent_api import schema as wire
 from neutrino.engine.commands import events, ports
 from neutrino.engine.commands.common import EngineContext, get_or_404
+from neutrino.engine.commands.events import EventScope
 from neutrino.engine.commands.operations import OperationLog, Step, perform
 from neutrino.engine.commands.placement import MIB, Placement, choose_host, plan_vm, resolve
 from neutrino.engine.commands.provisioning import (
@@ -53,27 +52,55 @@ def status_name(status: VmStatus) -> str:
 
 
 def run_vm(ctx: EngineContext, vm_id: str) -> model.Vm:
+    # the plan (the VM's vNICs, profiles, networks, providers, hosts) is read before the claim's writing
+    # transaction, which then holds the database only to lock the VM, see its vNICs as planned and claim it
+    with ctx.reader() as uow:
+        seen = get_or_404(uow.vms, vm_id, TYPE)
+        _check_can_run(seen)
+        nics = uow.nics.list(vm_id=vm_id)
+        placement, planned = plan_vm(uow, seen, nics=nics), _plan_key(seen, nics)
     with ctx.uow() as uow:
         vm = uow.vms.lock(vm_id) or get_or_404(uow.vms, vm_id, TYPE)
-        if vm.is_running:
-            raise Conflict(f"Cannot run VM because the VM is in {status_name(vm.status)} status.")
-        placement = plan_vm(uow, vm)
+        _check_can_run(vm)
+        nics = uow.nics.list(vm_id=vm_id)
+        if _plan_key(vm, nics) != planned:  # its vNICs or placement changed meanwhile: planned again
+            placement = plan_vm(uow, vm, nics=nics)
         vm.status = VmStatus.WAIT_FOR_LAUNCH
         log = OperationLog.claim(ctx, uow, vm, OperationKind.RUN)
         for plan in placement.nics:  # read by plan_vm: this unit of work holds them
             ports.begin(get_or_404(uow.nics, plan.nic_id, "VM network interface"))
         uow.commit()
-        name, memory = vm.name, vm.memory
-    return perform(ctx, RunVm(ctx, log, vm_id, name, memory, placement))
+        name, memory, cluster_id = vm.name, vm.memory, vm.cluster_id
+    return perform(ctx, RunVm(ctx, log, vm_id, name, memory, placement, cluster_id))
+
+
+def _check_can_run(vm: model.Vm) -> None:
+    if vm.is_running:
+        raise Conflict(f"Cannot run VM because the VM is in {status_name(vm.status)} status.")
+
+
+def _plan_key(vm: model.Vm, nics: Sequence[model.VmNic]) -> tuple[object, ...]:
+    """What a VM's plan is made of that changes only with the VM's row locked (its vNICs, cluster, hosts)."""
+    plugged = sorted((n.id, n.name, n.mac, n.vnic_profile_id) for n in nics if n.plugged)
+    return (vm.cluster_id, tuple(vm.options.placement_hosts), tuple(plugged))
 
 
 class RunVm:
     """Schedule (claimed) → ports bound to the chosen host → the VM created there → its report verified."""
 
     def __init__(
-        self, ctx: EngineContext, log: OperationLog, vm_id: str, name: str, memory: int, placement: Placement
+        self,
+        ctx: EngineContext,
+        log: OperationLog,
+        vm_id: str,
+        name: str,
+        memory: int,
+        placement: Placement,
+        cluster_id: str | None = None,
     ) -> None:
         self.ctx, self.log, self.vm_id, self.placement = ctx, log, vm_id, placement
+        self.cluster_id = cluster_id
+        self.scope = EventScope()  # the cluster and data center its events name: read by the schedule step
         self.spec = wire.VmSpec(vm_id=vm_id, name=name, memory_mb=max(1, memory // MIB))
         self.host: model.Host | None = None
         self.on_host = False  # from the create-VM call on, the host may hold the VM: the undo destroys it
@@ -92,18 +119,21 @@ class RunVm:
         resolve(self.ctx, self.placement, look_up=True)
         with self.ctx.reader() as uow:
             self.host = choose_host(uow, self.placement, "run")
+            # read here, not by each writing transaction whose events name them
+            self.scope = EventScope.of(uow, self.cluster_id)
         bind_ports(self.placement, self.host)
 
     def _place(self, uow: UnitOfWork, op: Operation) -> None:
         assert self.host is not None
-        get_or_404(uow.vms, self.vm_id, TYPE).host_id = op.target_host_id = self.host.id
+        op.target_host_id = self.host.id  # before the VM is read: the record is written once, with its step
+        get_or_404(uow.vms, self.vm_id, TYPE).host_id = self.host.id
         write_intents(uow, self.placement, self.log.op_id)
 
     def _ports(self) -> None:
         act_on_ports(self.ctx, self.placement, self.log.op_id, "run")
 
     def _powering_up(self, uow: UnitOfWork, op: Operation) -> None:
-        write_results(uow, self.placement, self.log.op_id)
+        write_results(uow, self.placement, self.log.op_id, self.scope)
         get_or_404(uow.vms, self.vm_id, TYPE).status = VmStatus.POWERING_UP
 
     def _create(self) -> None:
@@ -126,7 +156,7 @@ class RunVm:
 
     def finish(self) -> model.Vm:
         assert self.host is not None
-        return finish_run(self.ctx, self.log, self.vm_id, self.host, self.placement)
+        return finish_run(self.ctx, self.log, self.vm_id, self.host, self.placement, self.scope)
 
     def undo(self, error: str) -> None:
         undo_run(self.ctx, self.log, self.vm_id, self.host if self.on_host else None, error)
@@ -140,15 +170,28 @@ def _run_failure(exc: HostFailure) -> HostFailure:
 
 
 def finish_run(
-    ctx: EngineContext, log: OperationLog, vm_id: str, host: model.Host, placement: Placement
+    ctx: EngineContext,
+    log: OperationLog,
+    vm_id: str,
+    host: model.Host,
+    placement: Placement,
+    scope: EventScope | None = None,
 ) -> model.Vm:
     """The run is done: the VM Up on ``host``, its planned vNICs plugged, the operation closed."""
     with ctx.uow() as uow:
         vm = get_or_404(uow.vms, vm_id, TYPE)
+        # the record closed (and the claim released) before the vNICs are read: the VM is written once
+        log.close(uow, OperationState.DONE)
         vm.status, vm.start_time, vm.host_id = VmStatus.UP, utcnow(), host.id
         settle_nics(uow, vm.id, log.op_id, {p.nic_id for p in placement.nics}, f"on host {host.name}")
-        events.emit(uow, AuditType.USER_RUN_VM, f"VM {vm.name} started on Host {host.name}", vm=vm, host=host)
-        log.close(uow, OperationState.DONE)
+        events.emit(
+            uow,
+            AuditType.USER_RUN_VM,
+            f"VM {vm.name} started on Host {host.name}",
+            vm=vm,
+            host=host,
+            **(scope or EventScope()).links(),
+        )
         uow.commit()
         return vm
 
@@ -187,36 +230,28 @@ def undo_run(ctx: EngineContext, log: OperationLog, vm_id: str, host: model.Host
     ports.reap(ctx, orphans)
 
 
-@dataclass(frozen=True)
-class EventScope:
-    """The cluster and data center an operation's events name, read by its first transaction and handed to
-    the later ones (``events.emit`` reads them only for their ids and names); unset: each emit reads them."""
-
-    cluster: model.Cluster | None = None
-    data_center: model.DataCenter | None = None
-
-    def links(self) -> dict[str, Any]:
-        if self.cluster is None:
-            return {}
-        return {"cluster": self.cluster, "data_center": self.data_center}
-
-
 # --- stop --------------------------------------------------------------------------------------------------
 
 
 def stop_vm(ctx: EngineContext, vm_id: str, action: str = "stop") -> model.Vm:
     """Power the VM off on its host. Its vNICs' ports stay (oVirt 3.3.1+); only the devices go."""
+    # what the stop's events name (the VM's host, cluster and data center) read before its writing
+    # transaction, which then holds the database only to check the VM and claim it
+    with ctx.reader() as uow:
+        seen = uow.vms.get(vm_id)
+        seen_host = uow.hosts.get(seen.host_id) if seen and seen.host_id else None
+        scope = EventScope.of(uow, seen.cluster_id if seen else None)
     with ctx.uow() as uow:
         vm = uow.vms.lock(vm_id) or get_or_404(uow.vms, vm_id, TYPE)
         if not vm.is_running:
             return vm  # as oVirt: stopping a VM that is down succeeds and changes nothing
         if vm.operation_id is not None:
             raise Conflict(f"Cannot {action} VM because the VM is in {status_name(vm.status)} status.")
-        host = uow.hosts.get(vm.host_id) if vm.host_id else None
-        # the VM's cluster and data center, named by both of the stop's events: read once, here
-        cluster = uow.clusters.get(vm.cluster_id) if vm.cluster_id else None
-        dc = uow.datacenters.get(cluster.data_center_id) if cluster and cluster.data_center_id else None
-        scope = EventScope(cluster, dc)
+        host = seen_host
+        if vm.host_id != (host.id if host else None):  # it moved meanwhile
+            host = uow.hosts.get(vm.host_id) if vm.host_id else None
+        if vm.cluster_id != (scope.cluster.id if scope.cluster else None):
+            scope = EventScope.of(uow, vm.cluster_id)
         before = vm.status
         vm.status = VmStatus.POWERING_DOWN
         log = OperationLog.claim(ctx, uow, vm, OperationKind.STOP, source_host_id=vm.host_id)
@@ -310,6 +345,9 @@ def finish_stop(
 ) -> model.Vm:
     with ctx.uow() as uow:
         vm = get_or_404(uow.vms, vm_id, TYPE)
+        log.close(
+            uow, OperationState.DONE
+        )  # first: the VM is then written once, claim released with the rest
         vm.status, vm.stop_time, vm.host_id = VmStatus.DOWN, utcnow(), None
         for nic in uow.nics.list(vm_id=vm.id):
             if ports.nic_state(nic) in (NicState.PLUGGED, NicState.PORT_READY):
@@ -323,6 +361,5 @@ def finish_stop(
             vm=vm,
             **(scope or EventScope()).links(),
         )
-        log.close(uow, OperationState.DONE)
         uow.commit()
         return vm

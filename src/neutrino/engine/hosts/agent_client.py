@@ -21,6 +21,10 @@ from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import HostFailure
 
 API = "/api/v1"
+#: seconds an idle connection to an agent is kept for the next call: below the agent server's own keep-alive
+#: (uvicorn's default, 5 s), so the client never reuses a connection the agent is closing at that moment (the
+#: call then failed with "connection reset by peer")
+KEEPALIVE_EXPIRY = 3.0
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -83,6 +87,9 @@ class AgentClient:
             transport=transport,
             verify=where.tls if where.tls is not None else True,
             headers={"Authorization": f"Bearer {where.token}"},
+            limits=httpx.Limits(
+                max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_EXPIRY
+            ),
         )
 
     def close(self) -> None:

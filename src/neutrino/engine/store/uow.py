@@ -55,11 +55,19 @@ class UnitOfWork(Protocol):
     def flush(self) -> None: ...
 
 
+def session_factory(engine: sa.Engine) -> sessionmaker[Session]:
+    """The sessions of one database engine's units of work. Built once per engine: a ``sessionmaker`` makes a
+    class of its own and registers its event listener, which costs more than the short transactions of a run
+    or a stop do."""
+    map_domain()
+    factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+    sa.event.listen(factory, "loaded_as_persistent", _hold)
+    return factory
+
+
 class SqlUnitOfWork:
-    def __init__(self, engine: sa.Engine) -> None:
-        map_domain()
-        self._factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
-        sa.event.listen(self._factory, "loaded_as_persistent", _hold)
+    def __init__(self, engine: sa.Engine | sessionmaker[Session]) -> None:
+        self._factory = engine if isinstance(engine, sessionmaker) else session_factory(engine)
         self.session: Session | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
