@@ -231,6 +231,7 @@ class Stages:
         self.ovs = [Monitor(ch.db, "Open_vSwitch", "Interface", "name", {"ofport": lambda v: v not in ("[]", "-1", "")})
                     for ch in rig.hosts.values()]  # fmt: skip
         self.before = self._counters()
+        time.sleep(0.5)  # the monitors connected (an empty table prints nothing to wait for)
 
     def _counters(self) -> dict[str, int]:
         """Each ovs-vswitchd's bridge reconfigurations, ovn-northd's recomputes of logical flows."""
