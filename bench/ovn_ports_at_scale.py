@@ -10,14 +10,24 @@ provider for the ports in flight every 50 ms). Create → ACTIVE runs from befor
 watcher's first sight of ACTIVE. Target (issue 11): p95 within 500 ms (for scale: OVN's own scale
 tests report about 1.2 s average, 1.7 s p95 at many thousands of ports).
 
-    sudo python bench/ovn_ports_at_scale.py [--ports 1000] [--concurrency 16]
+With ``--stages`` it also says where the time goes: ``ovsdb-client monitor --timestamp`` on the
+northbound (the LSP written, its ``up``), the southbound (the Port_Binding made, claimed by a
+chassis, ``up``) and each chassis' Open vSwitch (the interface's ``ofport``) time each port's way,
+from before its POST; and after the run ovn-northd's ``inc-engine/show-stats`` and each
+ovs-vswitchd's bridge reconfigurations (``coverage/show``).
+
+    sudo python bench/ovn_ports_at_scale.py [--ports 1000] [--concurrency 16] [--stages]
 """
 
 from __future__ import annotations
 
 import argparse
+import calendar
+import csv
+import re
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -25,6 +35,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -43,6 +54,9 @@ class Sample:
     api: float  # seconds: the POST
     plug: float  # seconds: the ovs-vsctl add-port
     active: float  # seconds: create -> ACTIVE
+    port_id: str = ""
+    device: str = ""
+    wall: float = 0.0  # time.time() before the POST (the stages' timestamps are wall-clock)
 
 
 @dataclass
@@ -55,6 +69,8 @@ class Result:
     @property
     def p95(self) -> float:
         return pct([s.active for s in self.samples], 0.95)
+
+    stages: str = ""
 
     def report(self) -> str:
         active = [s.active for s in self.samples]
@@ -72,6 +88,7 @@ class Result:
                 f"({self.ports / self.elapsed:.1f} ports/s); mean create -> ACTIVE {statistics.mean(active) * 1000:.0f} ms",
                 *ms,
                 f"p95 / target {TARGET * 1000:.0f} ms: {self.p95 / TARGET:.2f} ({'met' if self.p95 <= TARGET else 'NOT met'})",
+                *([self.stages] if self.stages else []),
             ]
         )
 
@@ -119,17 +136,20 @@ class Watcher:
 
 def _one(rig: Rig, watcher: Watcher, hosts: list[str], i: int, timeout: float) -> Sample:
     host = hosts[i % len(hosts)]
-    started = time.perf_counter()
+    wall, started = time.time(), time.perf_counter()
     port = rig.port(host, device_id=f"bench-{i}")
     posted = time.perf_counter()
     active = watcher.expect(port["id"])
-    rig.plug(host, f"bp{rig.tag}{i}", port["id"], internal=True)
+    device = f"bp{rig.tag}{i}"
+    rig.plug(host, device, port["id"], internal=True)
     plugged = time.perf_counter()
     if not active.wait(timeout):
         raise RuntimeError(
             f"port {port['id']} on {host} not ACTIVE within {timeout} s: {_where(rig, host, port['id'], i)}"
         )
-    return Sample(posted - started, plugged - posted, watcher.seen[port["id"]] - started)
+    return Sample(
+        posted - started, plugged - posted, watcher.seen[port["id"]] - started, port["id"], device, wall
+    )
 
 
 def _where(rig: Rig, host: str, port_id: str, i: int) -> str:
@@ -140,9 +160,138 @@ def _where(rig: Rig, host: str, port_id: str, i: int) -> str:
     return f"interface {' '.join(ovs.split())}; bound to {rig.ovn.port_chassis(port_id)}; up={up}; status {status}"
 
 
-def measure(rig: Rig, ports: int = 1000, concurrency: int = 16, timeout: float = 60) -> Result:
+class Monitor:
+    """``ovsdb-client --timestamp monitor`` of one table's columns: when each row (by ``key``, one of
+    the columns) first had each of the ``wanted`` values (a column and a test of its CSV text)."""
+
+    def __init__(self, db: str, schema: str, table: str, key: str, wanted: dict[str, Any]) -> None:
+        self.key, self.wanted = key, wanted
+        columns = [key, *wanted]
+        self.columns = columns
+        self.first: dict[str, dict[str, float]] = {}  # key -> column -> when
+        argv = [
+            "ovsdb-client",
+            "--timestamp",
+            "--format=csv",
+            "monitor",
+            db,
+            schema,
+            table,
+            ",".join(columns),
+        ]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        when, names, key_of = 0.0, {}, {}  # row uuid -> key
+        for line in self.proc.stdout:
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            if line[:2] == "20" and line[4] == "-" and "," not in line:
+                stamp = time.strptime(line[:19], "%Y-%m-%d %H:%M:%S")
+                when = calendar.timegm(stamp) + float("0" + line[19:])
+                continue
+            row = next(csv.reader([line]))
+            if row[0] == "row":
+                names = {c: n for n, c in enumerate(row)}
+                continue
+            if row[1] not in ("insert", "new", "initial"):
+                continue
+            key = row[names[self.key]].strip('"') or key_of.get(row[0], "")
+            if row[0]:
+                key_of[row[0]] = key
+            seen = self.first.setdefault(key, {"": when})
+            for column, test in self.wanted.items():
+                if column not in seen and test(row[names[column]]):
+                    seen[column] = when
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.thread.join(10)
+
+
+def _is_set(value: str) -> bool:
+    return value not in ("", "[]", '""')
+
+
+class Stages:
+    """The monitors of one run; :meth:`report` after it."""
+
+    def __init__(self, rig: Rig) -> None:
+        central = rig.ovn.workdir / "central"
+        self.rig = rig
+        self.nb = Monitor(f"unix:{central / 'ovnnb_db.sock'}", "OVN_Northbound", "Logical_Switch_Port", "name",
+                          {"up": lambda v: v == "true"})  # fmt: skip
+        self.sb = Monitor(f"unix:{central / 'ovnsb_db.sock'}", "OVN_Southbound", "Port_Binding", "logical_port",
+                          {"chassis": _is_set, "up": lambda v: v == "true"})  # fmt: skip
+        self.ovs = [Monitor(ch.db, "Open_vSwitch", "Interface", "name", {"ofport": lambda v: v not in ("[]", "-1", "")})
+                    for ch in rig.hosts.values()]  # fmt: skip
+        self.before = self._counters()
+        time.sleep(0.5)  # the monitors connected (an empty table prints nothing to wait for)
+
+    def _counters(self) -> dict[str, int]:
+        """Each ovs-vswitchd's bridge reconfigurations, ovn-northd's recomputes of logical flows."""
+        central = self.rig.ovn.workdir / "central" / "ovn-northd.ctl"
+        northd = subprocess.run(["ovs-appctl", "-t", str(central), "inc-engine/show-stats"],
+                                capture_output=True, text=True).stdout  # fmt: skip
+        found = re.search(r"Node: lflow\s*- recompute:\s*(\d+)", northd)
+        out = {"ovn-northd": int(found.group(1)) if found else 0}
+        for host, ch in self.rig.hosts.items():
+            text = subprocess.run(["ovs-appctl", "-t", str(ch.rundir / "ovs-vswitchd.ctl"), "coverage/read-counter",
+                                   "bridge_reconfigure"], capture_output=True, text=True).stdout.strip()  # fmt: skip
+            out[host] = int(text or 0)
+        return out
+
+    def report(self, samples: list[Sample]) -> str:
+        time.sleep(0.5)
+        for mon in (self.nb, self.sb, *self.ovs):
+            mon.close()
+        after = self._counters()
+        ovs: dict[str, dict[str, float]] = {}
+        for mon in self.ovs:
+            ovs.update(mon.first)
+        steps: dict[str, list[float]] = {}
+
+        def at(name: str, when: float | None, start: float) -> None:
+            if when:
+                steps.setdefault(name, []).append(when - start)
+
+        for s in samples:
+            nb, sb, iface = (
+                self.nb.first.get(s.port_id, {}),
+                self.sb.first.get(s.port_id, {}),
+                ovs.get(s.device, {}),
+            )
+            at("POST answered", s.wall + s.api, s.wall)
+            at("NB LSP inserted", nb.get(""), s.wall)
+            at("SB Port_Binding made", sb.get(""), s.wall)
+            at("OVS interface inserted", iface.get(""), s.wall)
+            at("plug answered", s.wall + s.api + s.plug, s.wall)
+            at("OVS ofport set", iface.get("ofport"), s.wall)
+            at("SB chassis claimed", sb.get("chassis"), s.wall)
+            at("SB up", sb.get("up"), s.wall)
+            at("NB LSP up", nb.get("up"), s.wall)
+            at("ACTIVE seen", s.wall + s.active, s.wall)
+        lines = ["stages, seconds from before the POST (ovsdb-client's timestamps, ms):"]
+        for name, v in steps.items():
+            lines.append(
+                f"  {name:<24}p50 {pct(v, 0.5) * 1000:7.0f}   p95 {pct(v, 0.95) * 1000:7.0f}   n {len(v)}"
+            )
+        lines.append("  during the run: ovs-vswitchd bridge reconfigurations, ovn-northd lflow recomputes: "
+                     + ", ".join(f"{h} {after[h] - self.before[h]}" for h in sorted(after)))  # fmt: skip
+        return "\n".join(lines)
+
+
+def measure(
+    rig: Rig, ports: int = 1000, concurrency: int = 16, timeout: float = 60, stages: bool = False
+) -> Result:
     """``ports`` ports on ``rig``'s chassis, ``concurrency`` at a time."""
     hosts = sorted(rig.hosts)
+    tracer = Stages(rig) if stages else None
     watcher = Watcher(rig)
     try:
         started = time.perf_counter()
@@ -154,12 +303,20 @@ def measure(rig: Rig, ports: int = 1000, concurrency: int = 16, timeout: float =
     bound = {rig.ovn.port_chassis(p) for p in list(watcher.seen)[:4]}
     if not bound <= set(hosts):
         raise RuntimeError(f"ports bound to {bound}, not to the rig's chassis {hosts}")
-    return Result(ports, concurrency, samples, elapsed)
+    return Result(ports, concurrency, samples, elapsed, tracer.report(samples) if tracer else "")
 
 
-def run(ovn: OvnLab, lab: Lab, workdir: Path, ports: int = 1000, concurrency: int = 16) -> Result:
-    with ovn_rig(ovn, lab, workdir, connections=concurrency + 2) as rig:
-        return measure(rig, ports, concurrency)
+def run(
+    ovn: OvnLab,
+    lab: Lab,
+    workdir: Path,
+    ports: int = 1000,
+    concurrency: int = 16,
+    stages: bool = False,
+    env: dict[str, str] | None = None,
+) -> Result:
+    with ovn_rig(ovn, lab, workdir, connections=concurrency + 2, env=env) as rig:
+        return measure(rig, ports, concurrency, stages=stages)
 
 
 def main() -> int:
@@ -168,16 +325,25 @@ def main() -> int:
     )
     parser.add_argument("--ports", type=int, default=1000, help="ports to create and bind (default 1000)")
     parser.add_argument("--concurrency", type=int, default=16, help="ports in flight (default 16)")
+    parser.add_argument("--stages", action="store_true", help="where the time goes (see above)")
+    parser.add_argument("--baseline", type=Path, help="another checkout: its provider runs first, then this one's, "
+                        "alternating --rounds times on the same lab (fresh chassis each run)")  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=1, help="with --baseline: runs of each (default 1)")
     args = parser.parse_args()
+    runs: list[tuple[str, dict[str, str] | None]] = [("this checkout", None)]
+    if args.baseline:
+        base = ("baseline " + str(args.baseline), {"PYTHONPATH": str(args.baseline.resolve() / "src")})
+        runs = [base, runs[0]] * args.rounds
     with tempfile.TemporaryDirectory() as tmp:
         lab = Lab(prefix=f"nb{secrets.token_hex(2)}", workdir=Path(tmp))
         ovn = OvnLab(lab)
         try:
             ovn.build(chassis=2)
-            result = run(ovn, lab, Path(tmp), args.ports, args.concurrency)
+            for n, (name, env) in enumerate(runs):
+                result = run(ovn, lab, Path(tmp) / str(n), args.ports, args.concurrency, args.stages, env)
+                print(f"--- {name}", result.report(), sep="\n", flush=True)
         finally:
             ovn.cleanup()
-    print(result.report())
     return 0
 
 

@@ -104,11 +104,13 @@ def ovn_rig(
     connections: int = 20,
     routing: bool = False,
     maintenance: float = 3600,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Rig]:
     """The rig on ``ovn``'s central and chassis; ``lab`` holds its agents (and the benches' guests).
     With ``routing``, each agent maps the lab's physical network onto its provider bridge and the
     provider reads the southbound too (its chassis are the candidates for routers' gateways). The
-    provider's northbound maintenance runs every ``maintenance`` seconds."""
+    provider's northbound maintenance runs every ``maintenance`` seconds; ``env`` is added to the
+    provider's environment (``PYTHONPATH``: another checkout's provider, as a baseline)."""
     tag = secrets.token_hex(2)
     hosts = {f"b{tag}{ch.name}": ch for ch in ovn.chassis}
     agents: list[AgentProcess] = []
@@ -122,7 +124,7 @@ def ovn_rig(
         if routing:
             args += ["--ovn-sb-connection", f"unix:{ovn.workdir / 'central' / 'ovnsb_db.sock'}"]
         with (
-            provider_process(workdir / f"provider-{tag}", "", args) as base,
+            provider_process(workdir / f"provider-{tag}", "", args, env=env) as base,
             admin_client(base, connections) as client,
         ):
             network = created(client.post("/v2.0/networks", json={"network": {"name": "bench"}}), "network")

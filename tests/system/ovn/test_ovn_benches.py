@@ -32,13 +32,23 @@ def test_first_ping_and_ports_at_scale_on_two_chassis(ovn_lab: OvnLab, lab: Lab,
     with ovn_rig(ovn_lab, lab, tmp_path) as rig:
         hosts = set(rig.hosts)
         pings = ovn_first_ping.measure(rig, runs=3)
-        scale = ovn_ports_at_scale.measure(rig, ports=32, concurrency=16)
+        scale = ovn_ports_at_scale.measure(rig, ports=32, concurrency=16, stages=True)
     assert len(pings.samples) == 3
     assert all(0 < s.api < s.ping and s.active > 0 for s in pings.samples)
     assert "median / target 250 ms" in pings.report()
     assert len(scale.samples) == 32
     assert all(0 < s.api < s.active for s in scale.samples)
     assert "p95 / target 500 ms" in scale.report()
+    # every port seen at every stage by the monitors (--stages)
+    for stage in (
+        "NB LSP inserted",
+        "SB Port_Binding made",
+        "OVS ofport set",
+        "SB chassis claimed",
+        "NB LSP up",
+    ):
+        (line,) = [x for x in scale.stages.splitlines() if x.strip().startswith(stage)]
+        assert line.endswith("n 32"), line
     print(pings.report(), scale.report(), sep="\n")
     nothing_left(ovn_lab, hosts)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 
@@ -74,8 +74,12 @@ class OvnBackend:
             on_port_up=self._port_up,
         )
         self._gate = _Gate()
+        self._port_writes = _GroupCommit(self._write_ports)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._statuses: dict[str, str] = {}  # port id -> status from OVN, not yet stored
+        self._statuses_changed = threading.Condition()
+        self._status_thread: threading.Thread | None = None
         self.chassis: ChassisMonitor | None = None
         if settings.ovn_sb_connection:
             self.chassis = ChassisMonitor(
@@ -100,6 +104,10 @@ class OvnBackend:
                 self.nb.remote,
                 exc.__cause__ or exc,
             )
+        self._status_thread = threading.Thread(
+            target=self._store_statuses, name="ovn-port-status", daemon=True
+        )
+        self._status_thread.start()
         self._thread = threading.Thread(target=self._maintain_forever, name="ovn-maintenance", daemon=True)
         self._thread.start()
         if self.chassis is not None:
@@ -107,11 +115,15 @@ class OvnBackend:
 
     def stop(self) -> None:
         self._stopping.set()
+        with self._statuses_changed:
+            self._statuses_changed.notify()
         if self.chassis is not None:
             self.chassis.stop()
         if self._thread is not None:
             self._thread.join(30)
         self.nb.close()
+        if self._status_thread is not None:
+            self._status_thread.join(30)
 
     def _maintain_forever(self) -> None:
         while not self._stopping.is_set():
@@ -151,8 +163,10 @@ class OvnBackend:
             )
             return
         try:
-            ports = resource_ids if collection == "ports" else ()
-            done = self._repair(self._scope(collection, resource_ids), ports)
+            if collection == "ports":
+                self._port_writes.write(resource_ids)
+                return
+            done = self._repair(self._scope(collection, resource_ids))
             log.debug("OVN northbound written for %s %s: %s", collection, resource_ids, describe(done))
         except Exception as exc:
             log.warning(
@@ -162,21 +176,42 @@ class OvnBackend:
                 exc,
             )
 
+    def _write_ports(self, port_ids: Sequence[str]) -> None:
+        """The ports of one or more requests (:class:`_GroupCommit`), in one repair."""
+        done = self._repair(self._scope("ports", port_ids), port_ids)
+        log.debug("OVN northbound written for ports %s: %s", port_ids, describe(done))
+
     def _port_up(self, port_id: str, up: bool) -> None:
         """A port's status follows OVN's ``up``: ACTIVE once a chassis has bound it, DOWN before.
+        Noted here (ovsdbapp's event thread) and stored by :meth:`_store_statuses`."""
+        with self._statuses_changed:
+            self._statuses[port_id] = "ACTIVE" if up else "DOWN"
+            self._statuses_changed.notify()
+
+    def _store_statuses(self) -> None:
+        """The statuses noted since the last store, in one transaction (a burst of ports coming up
+        is one write, not one per port, each behind the requests' writes).
 
         Status is runtime state: neither ``updated_at`` nor the revision number moves (the revision
         is what the northbound's rows are compared by)."""
-        status = "ACTIVE" if up else "DOWN"
-        try:
-            with self.db.uow() as uow:
-                p = t.ports.c
-                uow.execute(
-                    sa.update(t.ports).where(p.id == port_id, p.status != status).values(status=status)
-                )
-                uow.commit()
-        except Exception:
-            log.exception("port %s: status %s from OVN not stored", port_id, status)
+        while True:
+            with self._statuses_changed:
+                self._statuses_changed.wait_for(lambda: self._statuses or self._stopping.is_set())
+                statuses, self._statuses = self._statuses, {}
+            if not statuses:
+                return
+            try:
+                with self.db.uow() as uow:
+                    p = t.ports.c
+                    for status in ("ACTIVE", "DOWN"):
+                        ids = sorted(i for i, s in statuses.items() if s == status)
+                        for clause in uow.where_in(p.id, ids) if ids else []:
+                            uow.execute(
+                                sa.update(t.ports).where(clause, p.status != status).values(status=status)
+                            )
+                    uow.commit()
+            except Exception:
+                log.exception("statuses of %d ports from OVN not stored", len(statuses))
 
     def _scope(self, collection: str, ids: Sequence[str]) -> Scope:
         if collection == "routers":
@@ -262,6 +297,79 @@ def _routers_of_ports(uow: UnitOfWork, port_ids: Collection[str]) -> set[str]:
     for clause in uow.where_in(rp.port_id, sorted(port_ids)) if port_ids else []:
         out.update(r.router_id for r in uow.rows(sa.select(rp.router_id).where(clause)))
     return out
+
+
+class _GroupCommit:
+    """Port writes of concurrent requests as one: a request's ports join the next write, and the
+    request returns once that write is done (or raises its error). While one write runs, the ports
+    of the requests arriving meanwhile gather, and the first of them writes them all when it ends
+    (a group commit: no timer, so a lone request waits for nothing). One northbound transaction, one
+    read of the database and of the replica, for as many requests as came in during the last write:
+    ovsdbapp runs one transaction at a time anyway, and each costs a round trip to the northbound
+    and ovn-northd a recompute. At most :attr:`LIMIT` ports per write."""
+
+    LIMIT = 200
+
+    def __init__(self, write: Callable[[Sequence[str]], None]) -> None:
+        self._write = write
+        self._lock = threading.Lock()
+        self._pending: list[tuple[Sequence[str], _Ticket]] = []
+        self._writing = False
+
+    def write(self, port_ids: Sequence[str]) -> None:
+        ticket = _Ticket()
+        with self._lock:
+            self._pending.append((port_ids, ticket))
+            lead = not self._writing
+            if lead:
+                self._writing = True
+        if not lead:
+            ticket.done.wait()
+            if not ticket.lead:
+                if ticket.error is not None:
+                    raise ticket.error
+                return
+        self._lead()
+        if ticket.error is not None:
+            raise ticket.error
+
+    def _lead(self) -> None:
+        """Write the pending ports (the oldest requests' first, up to :attr:`LIMIT`), then hand
+        over to the next waiting request, if any, and return (this request's answer waits for no
+        later write)."""
+        with self._lock:
+            batch: list[_Ticket] = []
+            count = 0
+            while self._pending and (not batch or count + len(self._pending[0][0]) <= self.LIMIT):
+                ids, ticket = self._pending.pop(0)
+                ticket.ids = ids
+                batch.append(ticket)
+                count += len(ids)
+        error: Exception | None = None
+        try:
+            self._write(list(dict.fromkeys(p for t in batch for p in t.ids)))
+        except Exception as exc:
+            error = exc
+        for ticket in batch:
+            ticket.error = error
+            ticket.done.set()
+        with self._lock:
+            if self._pending:
+                nxt = self._pending[0][1]
+                nxt.lead = True
+                nxt.done.set()
+            else:
+                self._writing = False
+
+
+class _Ticket:
+    __slots__ = ("done", "error", "ids", "lead")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: Exception | None = None
+        self.ids: Sequence[str] = ()
+        self.lead = False
 
 
 class _Gate:

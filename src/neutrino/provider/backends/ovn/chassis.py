@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 from neutrino.provider.api.agents import AGENT_DOWN_TIME, OVN_AGENT_TYPE
 from neutrino.provider.api.resource import utcnow
+from neutrino.provider.backends.ovn import fastjson
 from neutrino.provider.backends.ovn.northbound import TlsFiles
 from neutrino.provider.store import tables as t
 from neutrino.provider.store.db import Database
@@ -134,6 +135,8 @@ class Southbound:
             return
         from ovsdbapp.backend.ovs_idl import connection, idlutils
         from ovsdbapp.schema.ovn_southbound import impl_idl
+
+        fastjson.use_c_parser()
 
         if self.tls is not None:
             from ovs.stream import Stream

@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from neutrino.provider.backends.ovn import commands, router_rows
+from neutrino.provider.backends.ovn import commands, fastjson, router_rows
 from neutrino.provider.backends.ovn import model as m
 from neutrino.provider.backends.ovn.desired import Scope
 
@@ -101,6 +101,8 @@ class Northbound:
                 return
             from ovsdbapp.backend.ovs_idl import connection
             from ovsdbapp.schema.ovn_northbound import impl_idl
+
+            fastjson.use_c_parser()
 
             if self.tls is not None:
                 from ovs.stream import Stream
