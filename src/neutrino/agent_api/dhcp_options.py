@@ -264,6 +264,8 @@ def ovn_problem(name: str, value: str, ip_version: int = 4) -> str | None:
     if kind == "ip" and "," in value:
         return f"{name}: '{value}' is not one address"
     reason = _OVN_CHECKS[(kind, ip_version)](value)
+    if reason is not None and kind in ("ip", "ips") and refusal(name, value, ip_version) is None:
+        return None  # addresses of the other IP version: stored as Neutron does, left out of the row
     return None if reason is None else f"{name}: {reason}"
 
 

@@ -196,6 +196,13 @@ def test_ovn_names_and_values_are_neutrons_mapping(name: str, value: str, versio
     assert dhcp_options.ovn_option(name, value, version) == ovn
 
 
+def test_an_address_of_the_other_version_is_taken_on_ovn_too() -> None:
+    """Stored as Neutron does (tempest's server-ip-address 2015::badd, ip_version 4), never served:
+    the OVN backend leaves out an option :func:`~dhcp_options.problem` refuses."""
+    assert dhcp_options.ovn_problem("server-ip-address", "2015::badd", 4) is None
+    assert dhcp_options.problem("server-ip-address", "2015::badd", 4) is not None
+
+
 @pytest.mark.parametrize(
     ("name", "value", "version", "reason"),
     [

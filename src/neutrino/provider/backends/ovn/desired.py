@@ -167,7 +167,7 @@ def _own_dhcp(
             if dhcp_options.problem(opt.opt_name, opt.opt_value, version) or dhcp_options.ovn_problem(
                 opt.opt_name, opt.opt_value, version
             ):
-                log.warning("port %s: DHCP option %s not served by OVN, left out", lsp.port_id, opt.opt_name)
+                log.info("port %s: DHCP option %s not served by OVN, left out", lsp.port_id, opt.opt_name)
                 continue
             name, value = dhcp_options.ovn_option(opt.opt_name, opt.opt_value, version)
             if value is None:
