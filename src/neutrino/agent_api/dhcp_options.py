@@ -7,6 +7,9 @@ Neutron's dnsmasq driver passes through as ``option:<name>`` (``option6:`` for I
 (1-254, IPv6 1-65535) names any option, its value then taken as dnsmasq guesses it. Neutron's
 ``router`` and ``classless-static-route`` may be blank (send none).
 
+OVN serves fewer options, by its own names: :func:`ovn_problem` refuses the rest with
+``--backend ovn`` and :func:`ovn_option` maps the others to its ``DHCP_Options`` (Neutron's mapping).
+
 Imports nothing of Neutrino: the provider and the agent both use it.
 """
 
@@ -202,3 +205,85 @@ def dnsmasq_option(name: str, value: str, ip_version: int = 4) -> str:
 def known_addresses(name: str, value: str) -> bool:
     """Whether IPv6 option ``name`` takes addresses (dnsmasq wants them in brackets)."""
     return V6.get(name) is _V6
+
+
+# --- OVN ---------------------------------------------------------------------------------------
+# OVN's DHCP responder (ovn-northd's option table, ovn-nb(5) DHCP_Options) serves a fixed set of
+# options by its own names. As Neutron's OVN driver (SUPPORTED_DHCP_OPTS_MAPPING), a port's option is
+# named as for dnsmasq (or by its number) and mapped to OVN's; the rest cannot be served there.
+# Each kind says how OVN wants the value: addresses as a set, strings quoted, routes as a set.
+_OVN_V4_NAMES: dict[str, tuple[str, str]] = {
+    "router": ("router", "ip"), "dns-server": ("dns_server", "ips"), "log-server": ("log_server", "ips"),
+    "lpr-server": ("lpr_server", "ips"), "swap-server": ("swap_server", "ip"),
+    "nis-server": ("nis_server", "ips"), "ntp-server": ("ntp_server", "ips"),
+    "router-solicitation": ("router_solicitation", "ip"),
+    "tftp-server-address": ("tftp_server_address", "ip"), "server-ip-address": ("tftp_server_address", "ip"),
+    "domain-name": ("domain_name", "str"), "tftp-server": ("tftp_server", "str"),
+    "bootfile-name": ("bootfile_name", "str"), "domain-search": ("domain_search_list", "str"),
+    "classless-static-route": ("classless_static_route", "routes"),
+    "ip-forward-enable": ("ip_forward_enable", "int"), "router-discovery": ("router_discovery", "int"),
+    "ethernet-encap": ("ethernet_encap", "int"), "default-ttl": ("default_ttl", "int"),
+    "tcp-ttl": ("tcp_ttl", "int"), "mtu": ("mtu", "int"), "T1": ("T1", "int"), "T2": ("T2", "int"),
+    "arp-timeout": ("arp_cache_timeout", "int"), "tcp-keepalive": ("tcp_keepalive_interval", "int"),
+}  # fmt: skip
+#: option numbers OVN serves, as the names above
+_OVN_V4_NUMBERS = {
+    "3": "router", "6": "dns-server", "7": "log-server", "9": "lpr-server", "15": "domain-name",
+    "16": "swap-server", "19": "ip-forward-enable", "23": "default-ttl", "26": "mtu",
+    "31": "router-discovery", "32": "router-solicitation", "35": "arp-timeout", "36": "ethernet-encap",
+    "37": "tcp-ttl", "38": "tcp-keepalive", "41": "nis-server", "42": "ntp-server", "58": "T1", "59": "T2",
+    "66": "tftp-server", "67": "bootfile-name", "119": "domain-search", "121": "classless-static-route",
+    "150": "tftp-server-address",
+}  # fmt: skip
+_OVN_V6_NAMES = {"dns-server": ("dns_server", "ips"), "domain-search": ("domain_search", "str")}
+_OVN_V6_NUMBERS = {"23": "dns-server", "24": "domain-search"}
+_OVN_CHECKS: dict[tuple[str, int], Callable[[str], str | None]] = {
+    ("ip", 4): _V4, ("ips", 4): _V4, ("ips", 6): _V6, ("int", 4): _integer, ("str", 4): _text,
+    ("str", 6): _text, ("routes", 4): _classless_routes,
+}  # fmt: skip
+
+
+def _ovn_entry(name: str, ip_version: int) -> tuple[str, str] | None:
+    names, numbers = (_OVN_V4_NAMES, _OVN_V4_NUMBERS) if ip_version == 4 else (_OVN_V6_NAMES, _OVN_V6_NUMBERS)
+    return names.get(numbers.get(name, name))
+
+
+def ovn_problem(name: str, value: str, ip_version: int = 4) -> str | None:
+    """Why OVN's DHCP could not serve option ``name`` = ``value`` (checked after :func:`problem`);
+    None when it can."""
+    entry = _ovn_entry(name, ip_version)
+    if entry is None:
+        return f"'{name}' (IPv{ip_version}) is not an option OVN's DHCP serves"
+    ovn_name, kind = entry
+    if not value:
+        return (
+            None
+            if ip_version == 4 and ovn_name in ("router", "classless_static_route")
+            else (f"opt_value of {name} must not be empty")
+        )
+    if kind == "ip" and "," in value:
+        return f"{name}: '{value}' is not one address"
+    reason = _OVN_CHECKS[(kind, ip_version)](value)
+    if reason is not None and kind in ("ip", "ips") and refusal(name, value, ip_version) is None:
+        return None  # addresses of the other IP version: stored as Neutron does, left out of the row
+    return None if reason is None else f"{name}: {reason}"
+
+
+def ovn_option(name: str, value: str, ip_version: int = 4) -> tuple[str, str | None]:
+    """OVN's name and value for an option :func:`ovn_problem` accepts, as DHCP_Options ``options``
+    holds it: ``{a, b}`` for several addresses or routes, a quoted string; None for a blank value
+    (Neutron's "send none": the subnet's option is taken out)."""
+    entry = _ovn_entry(name, ip_version)
+    assert entry is not None, name
+    ovn_name, kind = entry
+    if not value:
+        return ovn_name, None
+    if kind == "str":
+        return ovn_name, f'"{value}"'
+    items = [i.strip().strip("[]") for i in value.split(",")]
+    if kind == "routes":
+        pairs = [f"{cidr},{gateway}" for cidr, gateway in zip(items[::2], items[1::2], strict=True)]
+        return ovn_name, "{" + ", ".join(pairs) + "}"
+    if kind == "ips" and len(items) > 1:
+        return ovn_name, "{" + ", ".join(items) + "}"
+    return ovn_name, items[0] if kind in ("ip", "ips") else value

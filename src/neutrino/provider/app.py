@@ -211,6 +211,8 @@ def create_app(settings: ProviderSettings) -> Starlette:
     for service_class in services:
         service = service_class(settings)
         service.drop_attributes(unoffered_attributes(state.backend, service.collection))
+        if isinstance(service, PortService):  # a backend serving fewer DHCP options than dnsmasq
+            service.dhcp_option_problem = getattr(state.backend, "dhcp_option_problem", None)
         state.services[service.collection] = service
         routes.extend(Controller(service, db, state.context_of, changed).routes())
     routes.extend(tag_routes(state.services, db, state.context_of, changed))

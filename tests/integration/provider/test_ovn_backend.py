@@ -67,7 +67,17 @@ def lsp(nb: NorthboundServer, name: str) -> dict[str, Any] | None:
 
 
 def dhcp(nb: NorthboundServer, subnet_id: str) -> list[dict[str, Any]]:
-    return [r for r in nb.rows("DHCP_Options") if r["external_ids"].get("subnet_id") == subnet_id]
+    """A subnet's own DHCP_Options rows (not its ports')."""
+    return [
+        r
+        for r in nb.rows("DHCP_Options")
+        if r["external_ids"].get("subnet_id") == subnet_id and "port_id" not in r["external_ids"]
+    ]
+
+
+def own_dhcp(nb: NorthboundServer, port_id: str) -> list[dict[str, Any]]:
+    """A port's own DHCP_Options rows (extra DHCP options, its own dns_domain)."""
+    return [r for r in nb.rows("DHCP_Options") if r["external_ids"].get("port_id") == port_id]
 
 
 def eventually(check: Callable[[], bool], timeout: float = 20) -> None:
@@ -425,17 +435,117 @@ def test_dns_names_and_domains_reach_the_dhcp_options(api: Api, nb: NorthboundSe
     plain = api.port(network["id"])
     assert lsp(nb, named["id"])["options"] == {"hostname": '"web1"'}  # type: ignore[index]
     assert lsp(nb, plain["id"])["options"] == {}  # type: ignore[index]
-    # extra_dhcp_opt and dns-domain-ports are not offered on OVN: refused as Neutron without them refuses them
-    assert "extra_dhcp_opts" not in plain and "dns_domain" not in plain and "dns_assignment" in plain
-    for body in (
-        {"extra_dhcp_opts": [{"opt_name": "ntp-server", "opt_value": "10.7.0.5"}]},
-        {"dns_domain": "x."},
-    ):
-        refused = api.c.post("/v2.0/ports", json={"port": {"network_id": network["id"], **body}})
-        assert api.error(refused, 400, "HTTPBadRequest") == f"Unrecognized attribute(s) '{next(iter(body))}'"
     api.ok(api.c.put(f"/v2.0/ports/{named['id']}", json={"port": {"dns_name": "web2"}}))
     assert lsp(nb, named["id"])["options"] == {"hostname": '"web2"'}  # type: ignore[index]
     api.ok(api.c.put(f"/v2.0/networks/{network['id']}", json={"network": {"dns_domain": "other.example."}}))
     assert dhcp(nb, subnet["id"])[0]["options"]["domain_name"] == '"other.example"'
     api.ok(api.c.put(f"/v2.0/networks/{network['id']}", json={"network": {"dns_domain": ""}}))
     assert "domain_name" not in dhcp(nb, subnet["id"])[0]["options"]
+
+
+def test_a_port_with_extra_options_or_its_own_domain_gets_a_dhcp_options_row(
+    api: Api, nb: NorthboundServer
+) -> None:
+    """extra_dhcp_opt and dns-domain-ports on OVN (Neutron's ``_get_port_dhcp_options``): the port's own
+    DHCP_Options row is its subnet's plus its options under OVN's names, and its LSP refers to it; an
+    update rewrites it, clearing the options (or deleting the port) removes it, what OVN cannot serve is
+    refused."""
+    aliases = {e["alias"] for e in api.ok(api.c.get("/v2.0/extensions"))["extensions"]}
+    assert {"extra_dhcp_opt", "dns-integration", "dns-domain-ports"} <= aliases
+    network = api.network(dns_domain="net.example")
+    subnet = api.subnet(network["id"], "10.7.0.0/24")
+    (shared,) = dhcp(nb, subnet["id"])
+    opts = [
+        {"opt_name": "ntp-server", "opt_value": "10.7.0.5"},
+        {"opt_name": "classless-static-route", "opt_value": "10.9.0.0/24,10.7.0.1"},
+    ]
+    port = api.port(network["id"], extra_dhcp_opts=opts)
+    plain = api.port(network["id"])
+    (own,) = own_dhcp(nb, port["id"])
+    assert own["external_ids"] == {**shared["external_ids"], "port_id": port["id"]}
+    assert own["cidr"] == "10.7.0.0/24"
+    assert own["options"] == {
+        **shared["options"],
+        "ntp_server": "10.7.0.5",
+        "classless_static_route": "{10.9.0.0/24,10.7.0.1}",
+    }
+    assert lsp(nb, port["id"])["dhcpv4_options"] == own["_uuid"]  # type: ignore[index]
+    assert lsp(nb, plain["id"])["dhcpv4_options"] == shared["_uuid"]  # type: ignore[index]
+    assert dhcp(nb, subnet["id"]) == [shared]  # the subnet's row untouched
+
+    path = f"/v2.0/ports/{port['id']}"
+    update = [
+        {"opt_name": "ntp-server", "opt_value": "10.7.0.6,10.7.0.7"},
+        {"opt_name": "router", "opt_value": ""},  # Neutron's "send no router"
+        {"opt_name": "classless-static-route", "opt_value": None},
+    ]
+    api.ok(api.c.put(path, json={"port": {"extra_dhcp_opts": update, "dns_domain": "own.example."}}))
+    (own,) = own_dhcp(nb, port["id"])
+    assert own["options"]["ntp_server"] == "{10.7.0.6, 10.7.0.7}"
+    assert own["options"]["domain_name"] == '"own.example"'  # the port's domain over the network's
+    assert "router" not in own["options"] and "classless_static_route" not in own["options"]
+
+    # a network update reaches the rows of its ports too (their MTU, the network's domain)
+    dom_only = api.port(network["id"], dns_domain="vm.example.")
+    api.ok(api.c.put(f"/v2.0/networks/{network['id']}", json={"network": {"mtu": 1400}}))
+    assert own_dhcp(nb, dom_only["id"])[0]["options"]["mtu"] == "1400"
+    assert own_dhcp(nb, dom_only["id"])[0]["options"]["domain_name"] == '"vm.example"'
+    assert own_dhcp(nb, port["id"])[0]["options"]["mtu"] == "1400"
+
+    # what OVN's DHCP cannot serve (dnsmasq could): Neutron's OVN wording, naming the options
+    for name, value, version in (
+        ("nis-domain", "corp", 4),
+        ("252", "http://wpad/", 4),
+        ("sntp-server", "fd00::1", 6),
+    ):
+        bad = {"opt_name": name, "opt_value": value, "ip_version": version}
+        refused = api.c.put(path, json={"port": {"extra_dhcp_opts": [bad]}})
+        reason = api.error(refused, 400, "HTTPBadRequest")
+        assert "not supported by OVN" in reason and f'IPv{version}: "{name}"' in reason, reason
+    refused = api.c.post(
+        "/v2.0/ports", json={"port": {"network_id": network["id"], "extra_dhcp_opts": [bad]}}
+    )
+    assert api.error(refused, 400, "HTTPBadRequest").startswith("Invalid input for extra_dhcp_opts")
+    assert len(api.ok(api.c.get("/v2.0/ports"))["ports"]) == 3  # nothing written
+
+    # options cleared and the domain with them: back on the subnet's row, the port's row removed
+    cleared = [{"opt_name": "ntp-server", "opt_value": None}, {"opt_name": "router", "opt_value": None}]
+    api.ok(api.c.put(path, json={"port": {"extra_dhcp_opts": cleared, "dns_domain": ""}}))
+    assert own_dhcp(nb, port["id"]) == []
+    assert lsp(nb, port["id"])["dhcpv4_options"] == shared["_uuid"]  # type: ignore[index]
+    api.ok(api.c.delete(f"/v2.0/ports/{dom_only['id']}"), 204)
+    assert own_dhcp(nb, dom_only["id"]) == []
+    assert [r["_uuid"] for r in dhcp(nb, subnet["id"])] == [shared["_uuid"]]
+
+
+def test_maintenance_repairs_the_ports_own_dhcp_options(
+    maintained: tuple[RunningProvider, Api], nb: NorthboundServer
+) -> None:
+    """A port's own row deleted by hand comes back (and its LSP refers to it again); a row for a port
+    nobody has goes; the subnet's row stays."""
+    _, api = maintained
+    network = api.network()
+    subnet = api.subnet(network["id"], "10.8.0.0/24")
+    port = api.port(network["id"], extra_dhcp_opts=[{"opt_name": "ntp-server", "opt_value": "10.8.0.5"}])
+    (own,) = own_dhcp(nb, port["id"])
+    (shared,) = dhcp(nb, subnet["id"])
+    nb.nbctl("destroy", "DHCP_Options", own["_uuid"])
+    ghost = str(uuid.uuid4())
+    orphan = nb.nbctl(
+        "create", "DHCP_Options", "cidr=10.8.0.0/24",
+        f"external_ids:subnet_id={subnet['id']}", f"external_ids:port_id={ghost}",
+    ).strip()  # fmt: skip
+
+    def repaired() -> bool:
+        mine, row = own_dhcp(nb, port["id"]), lsp(nb, port["id"])
+        return (
+            len(mine) == 1
+            and mine[0]["options"].get("ntp_server") == "10.8.0.5"
+            and row is not None
+            and row["dhcpv4_options"] == mine[0]["_uuid"]
+            and own_dhcp(nb, ghost) == []
+        )
+
+    eventually(repaired)
+    assert orphan not in {r["_uuid"] for r in nb.rows("DHCP_Options")}
+    assert [r["_uuid"] for r in dhcp(nb, subnet["id"])] == [shared["_uuid"]]

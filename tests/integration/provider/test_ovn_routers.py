@@ -193,8 +193,8 @@ def test_the_routing_extensions_are_listed(api: Api) -> None:
     aliases = {e["alias"] for e in api.ok(api.c.get("/v2.0/extensions"))["extensions"]}
     assert {"router", "ext-gw-mode", "extraroute", "external-net"} <= aliases
     assert "l3_agent_scheduler" not in aliases  # the builtin L3 agents' own
-    assert "dns-integration" in aliases  # the LSP's hostname, the network's domain
-    assert not aliases & {"extra_dhcp_opt", "dns-domain-ports"}  # no DHCP_Options per port on OVN yet
+    # the LSP's hostname, the network's domain, a port's own DHCP_Options
+    assert {"dns-integration", "extra_dhcp_opt", "dns-domain-ports"} <= aliases
     assert "neutrino-changes" in aliases  # the change feed is every backend's
 
 

@@ -14,12 +14,13 @@ options not named stay.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from neutrino.agent_api import dhcp_options
+from neutrino.provider import errors
 from neutrino.provider.api.validators import InvalidValue
 from neutrino.provider.store import tables as t
 from neutrino.provider.store.db import UnitOfWork
@@ -27,6 +28,9 @@ from neutrino.provider.store.db import UnitOfWork
 ATTRIBUTE = "extra_dhcp_opts"
 _REQUIRED = {"opt_name", "opt_value"}
 _KEYS = _REQUIRED | {"ip_version"}
+
+#: a backend's check of one option (name, value, ip_version): why it cannot serve it, or None
+Problem = Callable[[str, str, int], "str | None"]
 
 
 def convert(value: Any) -> list[dict[str, Any]]:
@@ -60,6 +64,30 @@ def convert(value: Any) -> list[dict[str, Any]]:
         seen.add((name, version))
         out.append({"opt_name": name, "opt_value": opt_value, "ip_version": version})
     return out
+
+
+def check_served(opts: Sequence[dict[str, Any]], problem: Problem | None) -> None:
+    """Refuse the options (with a value) the backend's DHCP cannot serve, as Neutron's OVN driver
+    words it: a 400 naming ``extra_dhcp_opts`` and the options per IP version, each with its reason."""
+    if problem is None:
+        return
+    failed: dict[int, list[str]] = {4: [], 6: []}
+    reasons: list[str] = []
+    for opt in opts:
+        if opt["opt_value"] is None:
+            continue
+        reason = problem(opt["opt_name"], opt["opt_value"], opt["ip_version"])
+        if reason is not None:
+            failed[opt["ip_version"]].append(opt["opt_name"])
+            reasons.append(reason)
+    if reasons:
+        raise errors.InvalidAttribute(
+            attr=ATTRIBUTE,
+            reason=(
+                f'The following extra DHCP options are not supported by OVN. IPv4: "{", ".join(failed[4])}" '
+                f'and IPv6: "{", ".join(failed[6])}" ({"; ".join(reasons)})'
+            ),
+        )
 
 
 def _ip_version(value: Any) -> int:

@@ -308,6 +308,8 @@ class PortService(Taggable):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        #: the backend's own check of an extra DHCP option (OVN serves fewer than dnsmasq), set by the app
+        self.dhcp_option_problem: extra_dhcp_opts.Problem | None = None
         self.special_filters = {
             **self.special_filters,
             "fixed_ips": _fixed_ips_filter,
@@ -412,6 +414,7 @@ class PortService(Taggable):
         if groups:
             uow.execute(_INSERT_PORT_GROUP, [{"port_id": port_id, "security_group_id": g} for g in groups])
         stored_pairs = address_pairs.store(uow, port_id, mac, pairs, replace=False)
+        extra_dhcp_opts.check_served(data.get("extra_dhcp_opts") or [], self.dhcp_option_problem)
         stored_opts = extra_dhcp_opts.create(uow, port_id, data.get("extra_dhcp_opts") or [])
         tags.insert(uow, self.tag_table, port_id, data["tags"])
         requested = None if data["fixed_ips"] is ATTR_NOT_SPECIFIED else data["fixed_ips"]
@@ -506,6 +509,7 @@ class PortService(Taggable):
         ):
             raise errors.PortSecurityPortHasSecurityGroup()
         self._update_pairs(uow, row, data, port_security)
+        extra_dhcp_opts.check_served(data.get("extra_dhcp_opts") or [], self.dhcp_option_problem)
         extra_dhcp_opts.update(uow, resource_id, data.get("extra_dhcp_opts") or [])
         if "fixed_ips" in data:
             reallocate(

@@ -27,7 +27,8 @@ from dataclasses import replace
 
 import sqlalchemy as sa
 
-from neutrino.provider.api.versions import ROUTING_EXTENSIONS
+from neutrino.agent_api import dhcp_options
+from neutrino.provider.api.versions import DHCP_EXTENSIONS, ROUTING_EXTENSIONS
 from neutrino.provider.backends.ovn import desired, groups
 from neutrino.provider.backends.ovn import model as m
 from neutrino.provider.backends.ovn.chassis import ChassisMonitor, Southbound
@@ -53,9 +54,11 @@ WATCHED = (
 
 class OvnBackend:
     #: logical routers (:mod:`.routing`): the routing extensions, none of the builtin L3 agents';
-    #: dns-integration (the LSP's ``options:hostname``, the network's domain in its subnets' DHCP_Options),
-    #: not extra_dhcp_opt nor dns-domain-ports (they would need DHCP_Options rows per port)
-    extensions = ROUTING_EXTENSIONS | {"dns-integration"}
+    #: the DHCP ones: dns-integration (the LSP's ``options:hostname``, the network's domain in its
+    #: subnets' DHCP_Options), extra_dhcp_opt and dns-domain-ports (a port's own DHCP_Options row)
+    extensions = ROUTING_EXTENSIONS | DHCP_EXTENSIONS
+    #: what OVN's DHCP cannot serve of a port's extra_dhcp_opts (the API refuses it)
+    dhcp_option_problem = staticmethod(dhcp_options.ovn_problem)
 
     def __init__(self, settings: ProviderSettings, db: Database) -> None:
         self.db = db
@@ -263,8 +266,9 @@ class OvnBackend:
             s = t.subnets.c
             subnets = {r.id for r in uow.rows(sa.select(s.id).where(s.network_id.in_(ids)))}
             existing = {r.id for r in uow.rows(sa.select(s.id))}
+            own = _ports_with_own_dhcp(uow, subnets)
         orphans = {sid for sid in self.nb.read(Scope.only()).state.dhcp if sid not in existing}
-        return Scope.only(networks=ids, subnets=subnets | orphans)
+        return Scope.only(networks=ids, subnets=subnets | orphans, ports=own)
 
     def _repair(self, scope: Scope, ports: Sequence[str] = ()) -> Counter[str]:
         """Repair ``scope``: alone, or beside other ports' writes when it is one of ``ports`` (none
@@ -289,6 +293,21 @@ class OvnBackend:
         with self.db.reader() as uow:
             wanted = desired.load(uow, loaded)
         return repair(self.nb, wanted, snapshot, scope)
+
+
+def _ports_with_own_dhcp(uow: UnitOfWork, subnet_ids: Collection[str]) -> set[str]:
+    """The ports on these subnets with a DHCP_Options row of their own (extra options or their own
+    domain): their rows copy the subnet's options (a network's MTU and domain among them)."""
+    a, p, e = t.ip_allocations.c, t.ports.c, t.port_extra_dhcp_opts.c
+    out = set[str]()
+    for clause in uow.where_in(a.subnet_id, sorted(subnet_ids)) if subnet_ids else []:
+        query = (
+            sa.select(a.port_id)
+            .join(t.ports, p.id == a.port_id)
+            .where(clause, sa.or_(p.dns_domain != "", a.port_id.in_(sa.select(e.port_id))))
+        )
+        out.update(r.port_id for r in uow.rows(query))
+    return out
 
 
 def _routers_of_ports(uow: UnitOfWork, port_ids: Collection[str]) -> set[str]:

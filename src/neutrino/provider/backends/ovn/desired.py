@@ -1,7 +1,8 @@
 """What the northbound should hold, computed from the provider's database (the source of truth).
 
 The mapping follows Neutron's OVN driver: network → Logical_Switch (+ a ``localnet`` port for flat
-and VLAN networks), subnet → DHCP_Options, port → Logical_Switch_Port. Neutron ids and revision
+and VLAN networks), subnet → DHCP_Options, port → Logical_Switch_Port (and a DHCP_Options row of its own
+when it has extra DHCP options or its own domain). Neutron ids and revision
 numbers travel in ``external_ids``.
 """
 
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
 
+from neutrino.agent_api import dhcp_options
 from neutrino.provider.api.l3 import FLOATING_IP, ROUTER_GATEWAY
 from neutrino.provider.backends.ovn import groups as security
 from neutrino.provider.backends.ovn import model as m
@@ -22,6 +25,8 @@ from neutrino.provider.backends.ovn import routing
 from neutrino.provider.ipam import ranges
 from neutrino.provider.store import tables as t
 from neutrino.provider.store.db import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 LEASE_TIME = "43200"
 DHCPV6_MODES = ("dhcpv6-stateful", "dhcpv6-stateless")
@@ -94,12 +99,16 @@ def load(uow: UnitOfWork, scope: Scope) -> m.State:
             state.dhcp[row.id] = options
     groups = _groups(uow, [p.id for p in ports])
     pairs = _pairs(uow, [p.id for p in ports])
+    extra = _extra_options(uow, [p.id for p in ports])
     for row in ports:
         if row.device_owner == FLOATING_IP:  # Neutron's is_lsp_ignored: the address is a NAT row's
             continue
-        state.ports[row.id] = port(
+        lsp = port(
             row, allocations.get(row.id, []), all_subnets, groups.get(row.id, []), pairs.get(row.id, [])
         )
+        if row.id in extra or row.dns_domain:
+            lsp = _own_dhcp(uow, state, lsp, row.dns_domain, extra.get(row.id, []), all_subnets, networks)
+        state.ports[row.id] = lsp
     if scope.routers is None or scope.routers:
         state.routers = routing.load(uow, scope.routers)
     if scope.port_groups is None or scope.port_groups:
@@ -114,6 +123,63 @@ def _allocations(uow: UnitOfWork, port_ids: list[str]) -> dict[str, list[sa.Row[
         for row in uow.rows(sa.select(a.port_id, a.subnet_id, a.ip_address).where(clause)):
             out.setdefault(row.port_id, []).append(row)
     return out
+
+
+def _extra_options(uow: UnitOfWork, port_ids: list[str]) -> dict[str, list[sa.Row[Any]]]:
+    out: dict[str, list[sa.Row[Any]]] = {}
+    c = t.port_extra_dhcp_opts.c
+    for clause in uow.where_in(c.port_id, port_ids) if port_ids else []:
+        for row in uow.rows(sa.select(c.port_id, c.opt_name, c.opt_value, c.ip_version).where(clause)):
+            out.setdefault(row.port_id, []).append(row)
+    return out
+
+
+def _own_dhcp(
+    uow: UnitOfWork,
+    state: m.State,
+    lsp: m.Port,
+    domain: str,
+    extra: Sequence[sa.Row[Any]],
+    subnets: Mapping[str, sa.Row[Any]],
+    networks: dict[str, sa.Row[Any]],
+) -> m.Port:
+    """Give ``lsp`` a DHCP_Options row of its own per IP version where it has options of its own
+    (Neutron's ``_get_port_dhcp_options``): its subnet's row, plus the port's ``dns_domain`` (IPv4
+    option 15) and its extra options mapped to OVN's names (a blank one takes the subnet's out),
+    ``external_ids`` also naming the port. An option OVN cannot serve (stored before the backend
+    was OVN) is left out."""
+    own = {4: False, 6: False}
+    for version, subnet_id in ((4, lsp.dhcpv4_subnet), (6, lsp.dhcpv6_subnet)):
+        opts = sorted((o for o in extra if o.ip_version == version), key=lambda o: o.opt_name)
+        if subnet_id is None or not (opts or (version == 4 and domain)):
+            continue
+        subnet = subnets[subnet_id]
+        if subnet.network_id not in networks:
+            networks.update((n.id, n) for n in _selected(uow, t.networks, {subnet.network_id}))
+        network = networks[subnet.network_id]
+        base = dhcp(subnet, network.mtu, network.dns_domain)
+        if base is None:
+            continue
+        options = dict(base.options)
+        if version == 4 and domain:
+            options["domain_name"] = f'"{domain.rstrip(".")}"'
+        for opt in opts:
+            if dhcp_options.problem(opt.opt_name, opt.opt_value, version) or dhcp_options.ovn_problem(
+                opt.opt_name, opt.opt_value, version
+            ):
+                log.info("port %s: DHCP option %s not served by OVN, left out", lsp.port_id, opt.opt_name)
+                continue
+            name, value = dhcp_options.ovn_option(opt.opt_name, opt.opt_value, version)
+            if value is None:
+                options.pop(name, None)
+            else:
+                options[name] = value
+        external_ids = {**base.external_ids, m.PORT_ID: lsp.port_id}
+        state.port_dhcp[(lsp.port_id, subnet_id)] = m.Dhcp(
+            subnet_id, base.cidr, options, external_ids, port_id=lsp.port_id
+        )
+        own[version] = True
+    return replace(lsp, dhcpv4_own=own[4], dhcpv6_own=own[6])
 
 
 def _groups(uow: UnitOfWork, port_ids: list[str]) -> dict[str, list[str]]:

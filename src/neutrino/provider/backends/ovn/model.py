@@ -14,6 +14,8 @@ REVISION = "neutron:revision_number"
 NETWORK_NAME = "neutron:network_name"
 SECURITY_GROUP_IDS = "neutron:security_group_ids"
 SUBNET_ID = "subnet_id"
+#: a port's own DHCP_Options row carries its port id besides its subnet's (Neutron's)
+PORT_ID = "port_id"
 LOCALNET = "localnet"
 
 
@@ -49,12 +51,18 @@ class Switch:
 
 @dataclass(frozen=True)
 class Dhcp:
-    """A subnet's DHCP_Options row (found by ``external_ids:subnet_id``)."""
+    """A subnet's DHCP_Options row (found by ``external_ids:subnet_id``), or a port's own row on
+    that subnet (``external_ids:port_id`` too): the subnet's options plus the port's extra ones."""
 
     subnet_id: str
     cidr: str
     options: Mapping[str, str]
     external_ids: Mapping[str, str]
+    port_id: str = ""
+
+
+#: a DHCP_Options row's key: its subnet id, or (port id, subnet id) for a port's own row
+DhcpKey = str | tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,9 @@ class Port:
     #: the subnets whose DHCP_Options the port refers to (resolved to row uuids when written)
     dhcpv4_subnet: str | None = None
     dhcpv6_subnet: str | None = None
+    #: whether the port refers to its own row on that subnet (extra DHCP options, its own domain)
+    dhcpv4_own: bool = False
+    dhcpv6_own: bool = False
     #: "" for a VM's port, :data:`ROUTER_TYPE` for a router's (interface or gateway)
     type: str = ""
 
@@ -190,6 +201,8 @@ class State:
 
     switches: dict[str, Switch] = field(default_factory=dict)
     dhcp: dict[str, Dhcp] = field(default_factory=dict)
+    #: ports' own DHCP_Options rows by (port id, subnet id)
+    port_dhcp: dict[tuple[str, str], Dhcp] = field(default_factory=dict)
     ports: dict[str, Port] = field(default_factory=dict)
     port_groups: dict[str, PortGroup] = field(default_factory=dict)
     routers: dict[str, Router] = field(default_factory=dict)

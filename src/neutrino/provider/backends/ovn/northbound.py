@@ -47,8 +47,9 @@ class Snapshot:
     """The owned rows as :mod:`.model` values, plus the uuids writing needs."""
 
     state: m.State = field(default_factory=m.State)
-    dhcp_uuids: dict[str, uuid.UUID] = field(default_factory=dict)
-    #: DHCP_Options rows for a subnet that already has one (deleted by the repair)
+    #: DHCP_Options rows by subnet id, a port's own by (port id, subnet id)
+    dhcp_uuids: dict[m.DhcpKey, uuid.UUID] = field(default_factory=dict)
+    #: DHCP_Options rows for a subnet (or a port on a subnet) that already has one (deleted by the repair)
     extra_dhcp: list[uuid.UUID] = field(default_factory=list)
     #: each port group's ACL rows
     acl_uuids: dict[str, dict[m.Acl, uuid.UUID]] = field(default_factory=dict)
@@ -159,7 +160,7 @@ class Northbound:
         scope = scope or Scope()
         with api.ovsdb_connection.lock:
             tables = api.tables
-            subnet_of = self._read_dhcp(tables, snap)
+            subnet_of = self._read_dhcp(tables, snap, scope.ports)
             if scope.networks is None or scope.ports is None:
                 for ls in tables["Logical_Switch"].rows.values():
                     network_id = m.network_of(ls.name)
@@ -206,19 +207,30 @@ class Northbound:
         return found
 
     @staticmethod
-    def _read_dhcp(tables: Any, snap: Snapshot) -> dict[uuid.UUID, str]:
-        subnet_of: dict[uuid.UUID, str] = {}
+    def _read_dhcp(
+        tables: Any, snap: Snapshot, ports: Collection[str] | None
+    ) -> dict[uuid.UUID, tuple[str, str]]:
+        """The subnets' DHCP_Options rows and the own rows of the ``ports`` (None: every port's);
+        returns each row's (subnet id, port id or "") by uuid, for the LSPs' references."""
+        subnet_of: dict[uuid.UUID, tuple[str, str]] = {}
         for row in tables["DHCP_Options"].rows.values():
             ext = dict(row.external_ids)
             subnet_id = ext.get(m.SUBNET_ID)
-            if subnet_id is None or "port_id" in ext:
+            if subnet_id is None:
                 continue
-            if subnet_id in snap.dhcp_uuids:
+            port_id = ext.get(m.PORT_ID, "")
+            key: m.DhcpKey = (port_id, subnet_id) if port_id else subnet_id
+            if key in snap.dhcp_uuids:
                 snap.extra_dhcp.append(row.uuid)
                 continue
-            subnet_of[row.uuid] = subnet_id
-            snap.dhcp_uuids[subnet_id] = row.uuid
-            snap.state.dhcp[subnet_id] = m.Dhcp(subnet_id, row.cidr, dict(row.options), ext)
+            subnet_of[row.uuid] = (subnet_id, port_id)
+            if not port_id:
+                snap.dhcp_uuids[subnet_id] = row.uuid
+                snap.state.dhcp[subnet_id] = m.Dhcp(subnet_id, row.cidr, dict(row.options), ext)
+            elif ports is None or port_id in ports:
+                snap.dhcp_uuids[key] = row.uuid
+                dhcp = m.Dhcp(subnet_id, row.cidr, dict(row.options), ext, port_id=port_id)
+                snap.state.port_dhcp[(port_id, subnet_id)] = dhcp
         return subnet_of
 
     @staticmethod
@@ -331,6 +343,7 @@ class Northbound:
         return result
 
     def update_dhcp(self, row: uuid.UUID, dhcp: m.Dhcp) -> None:
+        """Options and external_ids to exactly ``dhcp``'s (a subnet's row or a port's own)."""
         self._commit(
             self._api.db_set("DHCP_Options", row, ("cidr", dhcp.cidr)),
             *self._set_exactly(
@@ -341,11 +354,13 @@ class Northbound:
     def delete_dhcp(self, row: uuid.UUID) -> None:
         self._commit(self._api.db_destroy("DHCP_Options", row))
 
-    def write_ports(self, writes: Sequence[PortWrite], dhcp_uuids: Mapping[str, uuid.UUID]) -> None:
+    def write_ports(self, writes: Sequence[PortWrite], dhcp_uuids: Mapping[m.DhcpKey, uuid.UUID]) -> None:
         """Create or update these ports, each with its joins and leaves of port groups (which exist)."""
         self._commit_batched(writes, lambda chunk: self._port_commands(chunk, dhcp_uuids))
 
-    def _port_commands(self, writes: Sequence[PortWrite], dhcp_uuids: Mapping[str, uuid.UUID]) -> list[Any]:
+    def _port_commands(
+        self, writes: Sequence[PortWrite], dhcp_uuids: Mapping[m.DhcpKey, uuid.UUID]
+    ) -> list[Any]:
         api, todo = self._api, []
         new: dict[str, list[PortWrite]] = {}  # by switch
         for write in writes:
@@ -442,9 +457,12 @@ class Northbound:
         return commands
 
 
-def _port_columns(port: m.Port, dhcp_uuids: Mapping[str, uuid.UUID]) -> dict[str, Any]:
-    def ref(subnet_id: str | None) -> list[uuid.UUID]:
-        return [dhcp_uuids[subnet_id]] if subnet_id is not None and subnet_id in dhcp_uuids else []
+def _port_columns(port: m.Port, dhcp_uuids: Mapping[m.DhcpKey, uuid.UUID]) -> dict[str, Any]:
+    def ref(subnet_id: str | None, own: bool) -> list[uuid.UUID]:
+        if subnet_id is None:
+            return []
+        key: m.DhcpKey = (port.port_id, subnet_id) if own else subnet_id
+        return [dhcp_uuids[key]] if key in dhcp_uuids else []
 
     return {
         "addresses": list(port.addresses),
@@ -452,8 +470,8 @@ def _port_columns(port: m.Port, dhcp_uuids: Mapping[str, uuid.UUID]) -> dict[str
         "enabled": port.enabled,
         "options": dict(port.options),
         "external_ids": dict(port.external_ids),
-        "dhcpv4_options": ref(port.dhcpv4_subnet),
-        "dhcpv6_options": ref(port.dhcpv6_subnet),
+        "dhcpv4_options": ref(port.dhcpv4_subnet, port.dhcpv4_own),
+        "dhcpv6_options": ref(port.dhcpv6_subnet, port.dhcpv6_own),
         "type": port.type,
     }
 
@@ -520,9 +538,15 @@ def _switch(network_id: str, ls: Any, api: Any) -> m.Switch:
     return m.Switch(network_id, dict(_cell(ls, "external_ids")), dict(_cell(ls, "other_config")), localnet)
 
 
-def _port(lsp: Any, network_id: str, subnet_of: Mapping[uuid.UUID, str]) -> m.Port:
-    def subnet(refs: list[Any]) -> str | None:
-        return subnet_of.get(refs[0].uuid) if refs else None
+def _port(lsp: Any, network_id: str, subnet_of: Mapping[uuid.UUID, tuple[str, str]]) -> m.Port:
+    def subnet(refs: list[Any]) -> tuple[str | None, bool]:
+        """The subnet of the row referred to, and whether it is the port's own (another port's
+        row reads as none: the repair rewrites the reference)."""
+        subnet_id, owner = subnet_of.get(refs[0].uuid, (None, "")) if refs else (None, "")
+        return (subnet_id, bool(owner)) if owner in ("", lsp.name) else (None, False)
+
+    v4, v4_own = subnet(_cell(lsp, "dhcpv4_options"))
+    v6, v6_own = subnet(_cell(lsp, "dhcpv6_options"))
 
     enabled = _cell(lsp, "enabled")
     return m.Port(
@@ -533,7 +557,9 @@ def _port(lsp: Any, network_id: str, subnet_of: Mapping[uuid.UUID, str]) -> m.Po
         enabled=bool(enabled[0]) if enabled else True,
         options=dict(_cell(lsp, "options")),
         external_ids=dict(_cell(lsp, "external_ids")),
-        dhcpv4_subnet=subnet(_cell(lsp, "dhcpv4_options")),
-        dhcpv6_subnet=subnet(_cell(lsp, "dhcpv6_options")),
+        dhcpv4_subnet=v4,
+        dhcpv6_subnet=v6,
+        dhcpv4_own=v4_own,
+        dhcpv6_own=v6_own,
         type=lsp.type,
     )

@@ -2,7 +2,8 @@
 
 The same code serves a request (scope: the resources it changed) and the maintenance pass (scope:
 everything): create what is missing, update what differs, delete owned rows whose resource is gone.
-Order matters for references: switches, then DHCP options, then ports; deletions the other way.
+Order matters for references: switches, then DHCP options (subnets', then ports' own rows), then
+ports; deletions the other way.
 Routers come after the ports (a router's LSPs name their Logical_Router_Ports, by name only) and
 are compared whole: their ports, NAT rows and static routes (:mod:`.router_rows`).
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TypeVar
 
@@ -29,6 +30,7 @@ from neutrino.provider.backends.ovn.northbound import Northbound, PortWrite, Sna
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+K = TypeVar("K", str, tuple[str, str])
 
 
 def _ids(scoped: Collection[str] | None, desired: dict[str, T], actual: dict[str, T]) -> list[str]:
@@ -45,8 +47,11 @@ def repair(nb: Northbound, desired: m.State, snap: Snapshot, scope: Scope) -> Co
     switch_ids = _ids(scope.networks, desired.switches, actual.switches)
     dhcp_ids = _ids(scope.subnets, desired.dhcp, actual.dhcp)
     port_ids = _ids(scope.ports, desired.ports, actual.ports)
+    # ports' own DHCP_Options: those of the ports in scope (the snapshot read only theirs)
+    own_dhcp = sorted(set(desired.port_dhcp) | set(actual.port_dhcp))
     _write_switches(nb, desired, actual, switch_ids, done)
-    _write_dhcp(nb, desired, actual, dhcp_ids, dhcp_uuids, done)
+    _write_dhcp(nb, desired.dhcp, actual.dhcp, dhcp_ids, dhcp_uuids, done)
+    _write_dhcp(nb, desired.port_dhcp, actual.port_dhcp, own_dhcp, dhcp_uuids, done, "port dhcp_options")
     group_ids = _ids(scope.port_groups, desired.port_groups, actual.port_groups)
     created = _create_port_groups(nb, desired, actual, group_ids, done)
     there = {g.name for g in (*desired.port_groups.values(), *actual.port_groups.values())}
@@ -64,6 +69,10 @@ def repair(nb: Northbound, desired: m.State, snap: Snapshot, scope: Scope) -> Co
     if gone_ports:
         nb.delete_ports(gone_ports)
         done["port deleted"] += len(gone_ports)
+    gone_own = [dhcp_uuids[k] for k in own_dhcp if k in actual.port_dhcp and k not in desired.port_dhcp]
+    for row in gone_own:  # after the ports: none refers to them any more
+        nb.delete_dhcp(row)
+        done["port dhcp_options deleted"] += 1
     gone = [dhcp_uuids[s] for s in dhcp_ids if s in actual.dhcp and s not in desired.dhcp]
     for row in gone + (snap.extra_dhcp if scope.subnets is None else []):
         nb.delete_dhcp(row)
@@ -122,22 +131,24 @@ def _write_routers(
 
 def _write_dhcp(
     nb: Northbound,
-    desired: m.State,
-    actual: m.State,
-    ids: list[str],
-    dhcp_uuids: dict[str, uuid.UUID],
+    desired: Mapping[K, m.Dhcp],
+    actual: Mapping[K, m.Dhcp],
+    keys: Sequence[K],
+    dhcp_uuids: dict[m.DhcpKey, uuid.UUID],
     done: Counter[str],
+    what: str = "dhcp_options",
 ) -> None:
-    for subnet_id in ids:
-        want, have = desired.dhcp.get(subnet_id), actual.dhcp.get(subnet_id)
+    """Create or update the DHCP_Options rows of these keys: subnets' or ports' own."""
+    for key in keys:
+        want, have = desired.get(key), actual.get(key)
         if want is None:
             continue
         if have is None:
-            dhcp_uuids[subnet_id] = nb.create_dhcp(want)
-            done["dhcp_options created"] += 1
+            dhcp_uuids[key] = nb.create_dhcp(want)
+            done[f"{what} created"] += 1
         elif want != have:
-            nb.update_dhcp(dhcp_uuids[subnet_id], want)
-            done["dhcp_options updated"] += 1
+            nb.update_dhcp(dhcp_uuids[key], want)
+            done[f"{what} updated"] += 1
 
 
 def _write_ports(
@@ -145,7 +156,7 @@ def _write_ports(
     desired: m.State,
     actual: m.State,
     ids: list[str],
-    dhcp_uuids: dict[str, uuid.UUID],
+    dhcp_uuids: dict[m.DhcpKey, uuid.UUID],
     done: Counter[str],
     groups: Collection[str],
 ) -> dict[str, tuple[set[str], set[str]]]:
