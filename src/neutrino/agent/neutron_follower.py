@@ -49,6 +49,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -91,6 +92,20 @@ log = logging.getLogger(__name__)
 
 SYNC_ERRORS = (NeutronClientError, AgentError, ValueError)
 
+_pools: dict[str, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _readers(kind: str = "plug-read") -> ThreadPoolExecutor:
+    """The threads that make a plug's provider reads at once (each waits on the network): started on first
+    use and kept, since starting threads per plug costs more than a read on a busy host. A read that waits
+    on reads of its own (``read_network_dhcp``'s lists) has them made by another ``kind`` of threads, so a
+    full pool never waits on itself."""
+    with _pools_lock:
+        if kind not in _pools:
+            _pools[kind] = ThreadPoolExecutor(8, thread_name_prefix=kind)
+        return _pools[kind]
+
 
 class Prefetcher:
     """The plugging part's :class:`~neutrino.agent.plugging.PlugHooks`: fetches what vNICs need
@@ -123,6 +138,21 @@ class Prefetcher:
         not served DHCP here yet, read what its server needs and find or create this host's DHCP
         port there. Raises :class:`SecurityGroupNotSet` for a group the provider does not have and
         :class:`PlugFailed` when it cannot be asked."""
+        # the DHCP servers' reads (networks not served here yet) go at once, beside the groups' and ports'
+        unserved = self._unserved(nics)
+        servers = {
+            network_id: _readers().submit(
+                read_network_dhcp, self.neutron, self._identity(), network_id, plugin
+            )
+            for network_id, plugin in sorted(unserved.items())
+        }
+        try:
+            self._prepare_filters(nics, set(unserved))
+        finally:  # a plug refused for its groups still keeps what was read (the DHCP port made is reused)
+            self._read_servers(servers)
+
+    def _prepare_filters(self, nics: Sequence[NicSpec], unserved: set[str]) -> None:
+        """The groups, port addresses and router-advertisement sources ``nics`` need (see :meth:`prepare`)."""
         missing = self.security.missing_groups(nics)
         if missing:
             try:
@@ -145,8 +175,7 @@ class Prefetcher:
             self.security.set_port_addresses(given)
         exts = [nic.external for nic in filtered if nic.external]
         ports = {ext.vnic_id for ext in exts} - self.security.known_port_addresses()
-        unserved = self._unserved(nics)
-        networks = {ext.network_id for ext in exts} - self.security.known_ra_networks() - set(unserved)
+        networks = {ext.network_id for ext in exts} - self.security.known_ra_networks() - unserved
         try:
             if ports:
                 found = self.neutron.list_ports(id=sorted(ports))
@@ -156,14 +185,14 @@ class Prefetcher:
                 self.security.set_ra_sources(ra_sources(routers, networks))
         except NeutronClientError as exc:
             log.warning("cannot read ports from the network provider: %s", exc)
-        self._read_servers(unserved)
 
-    def _read_servers(self, unserved: dict[str, str]) -> None:
-        """Read the DHCP servers of networks not served here yet (network → plugin type) for :meth:`plugged`."""
-        for network_id, plugin_type in sorted(unserved.items()):
+    def _read_servers(self, servers: dict[str, Future[NetworkDhcp]]) -> None:
+        """Keep the DHCP servers read (network → its read under way) of networks not served here yet for
+        :meth:`plugged`."""
+        for network_id, reading in servers.items():
             read: NetworkDhcp | None = None  # None: the plug does not ask again
             try:
-                found = read_network_dhcp(self.neutron, self._identity(), network_id, plugin_type)
+                found = reading.result()
             except SYNC_ERRORS as exc:
                 log.warning("DHCP on network %s before the plug (the follower retries): %s", network_id, exc)
             else:
@@ -299,9 +328,15 @@ def read_network_dhcp(
 ) -> NetworkDhcp:
     """Read a network's DHCP server from the provider, finding or creating this host's DHCP port on
     it with an address on each subnet served (as the follower's round does)."""
-    network = next((n for n in neutron.list_networks(id=[network_id]) if n.id == network_id), None)
-    subnets = [s for s in neutron.list_subnets(network_id=[network_id]) if s.network_id == network_id]
-    ports = [p for p in neutron.list_ports(network_id=[network_id]) if p.network_id == network_id]
+    pool = _readers("plug-list")
+    reading = (
+        pool.submit(neutron.list_networks, id=[network_id]),
+        pool.submit(neutron.list_subnets, network_id=[network_id]),
+    )
+    listed_ports = neutron.list_ports(network_id=[network_id])  # the third read, in this thread
+    network = next((n for n in reading[0].result() if n.id == network_id), None)
+    subnets = [s for s in reading[1].result() if s.network_id == network_id]
+    ports = [p for p in listed_ports if p.network_id == network_id]
     served = served_subnets(subnets)
     device_id = dhcp_device_id(identity.host_name, network_id)
     port = next((p for p in ports if p.device_id == device_id and p.device_owner == DHCP_OWNER), None)
