@@ -18,12 +18,14 @@ from neutrino.provider.api import address_pairs, common, l3, rbac, tags
 from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
 from neutrino.provider.api.networks import visible as network_visible
 from neutrino.provider.api.port_binding import vif_binding
+from neutrino.provider.api.query import ListQuery, select_page
 from neutrino.provider.api.resource import Unprepared, new_id, utcnow
 from neutrino.provider.api.security_groups import default_group_id, ensure_default_group
 from neutrino.provider.api.tags import Taggable
 from neutrino.provider.api.validators import to_boolean, to_list, to_lower
 from neutrino.provider.context import RequestContext
 from neutrino.provider.ipam import allocator
+from neutrino.provider.store import rows as rows_
 from neutrino.provider.store import tables as t
 from neutrino.provider.store.db import Database, UnitOfWork
 
@@ -148,6 +150,28 @@ DECLARATION: common.Declaration = {
 }
 
 
+def _ip_order(item: dict[str, str]) -> tuple[bool, str]:
+    return ":" in item["ip_address"], item["subnet_id"]
+
+
+def _pair_order(pair: dict[str, str]) -> tuple[bool, str, str]:
+    return ":" in pair["ip_address"], pair["ip_address"], pair["mac_address"]
+
+
+#: A port's list attributes kept in child tables, in the order its record holds them; a list (or
+#: show) reads each with one statement (``store.rows``).
+CHILDREN: dict[str, rows_.ChildList] = {
+    # IPv4 first, then by subnet
+    "fixed_ips": rows_.ChildList(t.ip_allocations, "port_id", ("subnet_id", "ip_address"), _ip_order),
+    "security_groups": rows_.ChildList(t.port_security_groups, "port_id", "security_group_id"),
+    "tags": rows_.ChildList(t.port_tags, "resource_id", "tag"),
+    # IPv4 first, then by address and MAC (as address_pairs.store returns them)
+    "allowed_address_pairs": rows_.ChildList(
+        t.port_allowed_address_pairs, "port_id", ("ip_address", "mac_address"), _pair_order
+    ),
+}
+
+
 def _fixed_ips_filter(values: list[str]) -> sa.ColumnElement[bool]:
     """``?fixed_ips=ip_address=A&fixed_ips=subnet_id=S``: one allocation matching every key given."""
     wanted: dict[str, list[str]] = {}
@@ -172,7 +196,7 @@ _INSERT_PORT_GROUP = sa.insert(t.port_security_groups)
 
 def _sorted_ips(ips: list[dict[str, str]]) -> list[dict[str, str]]:
     """A port's fixed IPs in their wire order: IPv4 first, then by subnet."""
-    ips.sort(key=lambda a: (":" in a["ip_address"], a["subnet_id"]))
+    ips.sort(key=_ip_order)
     return ips
 
 
@@ -304,6 +328,7 @@ class PortService(Taggable):
             "fixed_ips": _fixed_ips_filter,
             "security_groups": _security_groups_filter,
         }
+        self._raw_plans: dict[str, rows_.RecordPlan] = {}
         #: projects whose default security group this process has seen (see :meth:`prepare`)
         self._with_default_group: set[str] = set()
 
@@ -313,28 +338,22 @@ class PortService(Taggable):
     def expand(
         self, uow: UnitOfWork, ctx: RequestContext, rows: Sequence[sa.Row[Any]]
     ) -> list[dict[str, Any]]:
-        ids = [r.id for r in rows]
-        fixed: dict[str, list[dict[str, str]]] = {i: [] for i in ids}
-        groups: dict[str, list[str]] = {i: [] for i in ids}
-        alloc, psg = t.ip_allocations.c, t.port_security_groups.c
-        for clause in uow.where_in(alloc.port_id, ids) if ids else []:
-            for port_id, subnet_id, address in uow.execute(
-                sa.select(alloc.port_id, alloc.subnet_id, alloc.ip_address).where(clause)
-            ):
-                fixed[port_id].append({"subnet_id": subnet_id, "ip_address": address})
-        for clause in uow.where_in(psg.port_id, ids) if ids else []:
-            for port_id, group_id in uow.execute(sa.select(psg.port_id, psg.security_group_id).where(clause)):
-                groups[port_id].append(group_id)
-        tags = self.tags_of(uow, rows)
-        pairs = address_pairs.load(uow, ids)
-        out = self.records(rows)
-        for record in out:
-            port_id = record["id"]
-            record["fixed_ips"] = _sorted_ips(fixed[port_id])
-            record["security_groups"] = sorted(groups[port_id])
-            record["tags"] = tags[port_id]
-            record["allowed_address_pairs"] = pairs[port_id]
-        return out
+        return rows_.expand(uow, self.records(rows), CHILDREN)
+
+    def list_records(
+        self, uow: UnitOfWork, ctx: RequestContext, q: ListQuery
+    ) -> tuple[list[dict[str, Any]], list[str], bool]:
+        """A page of ports from the DBAPI's tuples (``store.rows``: no ``Row`` per port, no
+        ``datetime`` per timestamp); the same records :meth:`expand` gives."""
+        rows, more = select_page(
+            uow.conn, self.definition, self.table, q, self.scope(ctx), self.special_filters, raw=True
+        )
+        plan = self._raw_plans.get(uow.conn.dialect.name)
+        if plan is None:
+            plan = rows_.RecordPlan.of(self.table, self._columns, self.table.c.keys(), uow.conn.dialect)
+            self._raw_plans[uow.conn.dialect.name] = plan
+        records = rows_.expand(uow, plan.records(rows), CHILDREN)
+        return records, [r["id"] for r in records], more
 
     # --- create --------------------------------------------------------------------------------
 
