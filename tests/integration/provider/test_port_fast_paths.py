@@ -15,8 +15,9 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 
-from neutrino.provider.api import attributes
+from neutrino.provider.api import attributes, ports
 from neutrino.provider.api.ports import PortService
 from neutrino.provider.api.query import ListQuery, select_page
 from neutrino.provider.context import RequestContext
@@ -191,3 +192,21 @@ def test_a_list_read_from_raw_rows_is_byte_for_byte_the_row_objects_one(provider
     assert len(v6_flags) >= 3 and v6_flags == sorted(v6_flags)  # IPv4 first
     assert first["security_groups"] == sorted(groups) and first["binding:profile"]["big"] == 2**53
     assert isinstance(first["admin_state_up"], bool) and first["created_at"].endswith("Z")
+
+
+def test_a_random_mac_the_network_has_is_drawn_again(
+    provider: RunningProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The port's insert itself finds a taken MAC (ON CONFLICT DO NOTHING on the network's MAC key):
+    a random one is drawn again, a given one is MacAddressInUse, a network out of draws a Conflict."""
+    with provider.admin() as client:
+        api = Api(client)
+        net = api.network()
+        taken = api.port(net["id"])["mac_address"]
+        draws = iter([taken, taken, "fa:16:3e:00:00:02"])
+        monkeypatch.setattr(ports, "random_mac", lambda: next(draws))
+        assert api.port(net["id"])["mac_address"] == "fa:16:3e:00:00:02"
+        api.error(client.post("/v2.0/ports", json={"port": {"network_id": net["id"], "mac_address": taken}}), 409, "MacAddressInUse")  # fmt: skip
+        monkeypatch.setattr(ports, "random_mac", lambda: taken)
+        api.error(client.post("/v2.0/ports", json={"port": {"network_id": net["id"]}}), 409, "Conflict")
+        assert len(api.ok(client.get("/v2.0/ports", params={"network_id": net["id"]}))["ports"]) == 2

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from neutrino.provider import errors
 from neutrino.provider.api import address_pairs, common, l3, rbac, tags
@@ -191,6 +193,15 @@ _MAC_HOLDER = sa.select(t.ports.c.id).where(
 )
 _NETWORK = sa.select(t.networks).where(t.networks.c.id == sa.bindparam("network_id"))
 _INSERT_PORT = sa.insert(t.ports)
+#: The port's insert that does nothing when its network already has its MAC (the unique key decides,
+#: so a create asks no question before it): one statement where a look and an insert were two.
+_INSERT_PORT_UNLESS_MAC_TAKEN: dict[str, Any] = {
+    # RETURNING says whether the row went in (the drivers' rowcount does not, on PostgreSQL)
+    name: insert(t.ports)
+    .on_conflict_do_nothing(index_elements=["network_id", "mac_address"])
+    .returning(t.ports.c.id)
+    for name, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
 _INSERT_PORT_GROUP = sa.insert(t.port_security_groups)
 
 
@@ -204,11 +215,38 @@ def mac_taken(uow: UnitOfWork, network_id: str, mac: str) -> bool:
     return uow.execute(_MAC_HOLDER, {"network_id": network_id, "mac": mac}).first() is not None
 
 
+def random_mac() -> str:
+    return BASE_MAC + "".join(f":{b:02x}" for b in secrets.token_bytes(3))
+
+
+#: How many random MACs a port may draw before its create gives up (a network holds 2**24).
+MAC_DRAWS = 16
+
+
 def new_mac(uow: UnitOfWork, network_id: str) -> str:
-    for _ in range(16):
-        mac = BASE_MAC + "".join(f":{b:02x}" for b in secrets.token_bytes(3))
+    for _ in range(MAC_DRAWS):
+        mac = random_mac()
         if not mac_taken(uow, network_id, mac):
             return mac
+    raise errors.Conflict()
+
+
+def _insert_port(uow: UnitOfWork, values: dict[str, Any], mac: Any) -> None:
+    """Insert the port with ``mac`` (ATTR_NOT_SPECIFIED: a random one) into ``values``; a MAC its
+    network already has is ``MacAddressInUse`` when given, drawn again when random."""
+    given = mac is not ATTR_NOT_SPECIFIED
+    insert = _INSERT_PORT_UNLESS_MAC_TAKEN.get(uow.conn.dialect.name)
+    for _ in range(1 if given else MAC_DRAWS):
+        values["mac_address"] = mac if given else random_mac()
+        if insert is None:  # no ON CONFLICT here: look first
+            if mac_taken(uow, values["network_id"], values["mac_address"]):
+                continue
+            uow.execute(_INSERT_PORT, values)
+            return
+        if uow.execute(insert, values).first() is not None:
+            return
+    if given:
+        raise errors.MacAddressInUse(net_id=values["network_id"], mac=mac)
     raise errors.Conflict()
 
 
@@ -383,11 +421,6 @@ class PortService(Taggable):
         pairs = data["allowed_address_pairs"] or []
         if pairs and not port_security:
             raise errors.AddressPairAndPortSecurityRequired()
-        mac = data["mac_address"]
-        if mac is ATTR_NOT_SPECIFIED:
-            mac = new_mac(uow, network.id)
-        elif mac_taken(uow, network.id, mac):
-            raise errors.MacAddressInUse(net_id=network.id, mac=mac)
         port_id = new_id()
         now = utcnow()
         host = data["binding:host_id"]
@@ -397,7 +430,7 @@ class PortService(Taggable):
             "network_id": network.id,
             "name": data["name"],
             "description": data["description"],
-            "mac_address": mac,
+            "mac_address": None,  # set by _insert_port
             "admin_state_up": data["admin_state_up"],
             "status": "DOWN",
             "device_id": data["device_id"],
@@ -411,7 +444,8 @@ class PortService(Taggable):
             "updated_at": now,
             "revision_number": 0,
         }
-        uow.execute(_INSERT_PORT, values)
+        _insert_port(uow, values, data["mac_address"])
+        mac = values["mac_address"]
         if groups:
             uow.execute(_INSERT_PORT_GROUP, [{"port_id": port_id, "security_group_id": g} for g in groups])
         stored_pairs = address_pairs.store(uow, port_id, mac, pairs, replace=False)
