@@ -383,14 +383,15 @@ class PortService(Taggable):
     ) -> tuple[list[dict[str, Any]], list[str], bool]:
         """A page of ports from the DBAPI's tuples (``store.rows``: no ``Row`` per port, no
         ``datetime`` per timestamp); the same records :meth:`expand` gives."""
-        rows, more = select_page(
-            uow.conn, self.definition, self.table, q, self.scope(ctx), self.special_filters, raw=True
-        )
         plan = self._raw_plans.get(uow.conn.dialect.name)
         if plan is None:
             plan = rows_.RecordPlan.of(self.table, self._columns, self.table.c.keys(), uow.conn.dialect)
             self._raw_plans[uow.conn.dialect.name] = plan
-        records = rows_.expand(uow, plan.records(rows), CHILDREN)
+        with rows_.gc_paused():
+            rows, more = select_page(
+                uow.conn, self.definition, self.table, q, self.scope(ctx), self.special_filters, raw=True
+            )
+            records = rows_.expand(uow, plan.records(rows), CHILDREN)
         return records, [r["id"] for r in records], more
 
     # --- create --------------------------------------------------------------------------------

@@ -13,14 +13,16 @@ turns them into wire records with one converter per column that needs one, chose
 
 :class:`ChildList` declares a list attribute kept as rows of a child table keyed by its parent's id
 (a port's fixed IPs, groups, tags, address pairs); :func:`children` reads one for many parents in
-one statement.
+one statement. :func:`gc_paused` keeps the garbage collector out of building a large list.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import operator
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,23 @@ if TYPE_CHECKING:
     from neutrino.provider.store.db import UnitOfWork
 
 Converter = Callable[[Any], Any]
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector held off while thousands of records are built.
+
+    Building 10,000 ports makes some 100,000 dicts and lists, all alive until the answer is sent: the
+    collector, run every few hundred allocations, traversed them again and again (a third of a
+    list's CPU, measured). What the pause leaves uncollected is collected at the next run after it.
+    Process-wide: another thread's allocations meanwhile do not start a collection either."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def fetch(uow: UnitOfWork, statement: Any, params: Any = None) -> tuple[list[str], list[tuple[Any, ...]]]:
