@@ -121,27 +121,44 @@ class RawClient:
         self.token = token
         self.sock = socket.create_connection((url.hostname, url.port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buffer = b""
+        # a bytearray, consumed from the front by position: appending to (and slicing) a bytes buffer
+        # would copy all of a 10 MB answer for every chunk received, and time the client, not the server
+        self.buffer = bytearray()
+        self.pos = 0
 
     def close(self) -> None:
         self.sock.close()
 
     def _fill(self) -> None:
+        if self.pos:
+            del self.buffer[: self.pos]
+            self.pos = 0
         chunk = self.sock.recv(1 << 20)
         if not chunk:
             raise ConnectionError("the provider closed the connection")
         self.buffer += chunk
 
     def _take(self, n: int) -> bytes:
-        while len(self.buffer) < n:
-            self._fill()
-        out, self.buffer = self.buffer[:n], self.buffer[n:]
+        if len(self.buffer) - self.pos < n:
+            del self.buffer[: self.pos]
+            self.pos = 0
+            view = memoryview(bytearray(n - len(self.buffer)))
+            got = 0
+            while got < len(view):  # the rest of a known length straight into its place
+                read = self.sock.recv_into(view[got:])
+                if not read:
+                    raise ConnectionError("the provider closed the connection")
+                got += read
+            self.buffer += view
+        out = bytes(self.buffer[self.pos : self.pos + n])
+        self.pos += n
         return out
 
     def _line(self) -> bytes:
-        while b"\r\n" not in self.buffer:
+        while (end := self.buffer.find(b"\r\n", self.pos)) < 0:
             self._fill()
-        line, _, self.buffer = self.buffer.partition(b"\r\n")
+        line = bytes(self.buffer[self.pos : end])
+        self.pos = end + 2
         return line
 
     def get(self, path: str) -> tuple[int, bytes]:

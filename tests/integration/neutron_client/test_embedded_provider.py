@@ -152,7 +152,8 @@ def test_a_member_may_not_bind_ports_nor_see_agents(provider: RunningProvider) -
         net = member.create_network(NetworkCreate(unique("net")))
         result = member.create_port(PortCreate(net.id, host_id="host-1"))
         assert result.binding_refused and result.port.id
-        assert member.list_agents() == []  # Neutron's policy: 200, with only the agents a member may see (none)
+        # Neutron's policy: 200, with only the agents a member may see (none)
+        assert member.list_agents() == []
 
 
 def test_the_engines_port_tags(provider: RunningProvider) -> None:

@@ -14,7 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import orjson
+import pytest
 
+from neutrino.provider.api import attributes, ports
+from neutrino.provider.api.ports import PortService
+from neutrino.provider.api.query import ListQuery, select_page
+from neutrino.provider.context import RequestContext
+from neutrino.provider.store.db import Database
 from tests.integration.provider.conftest import Api
 from tests.integration.provider.server import RunningProvider
 
@@ -138,3 +145,77 @@ def test_a_default_group_deleted_after_a_create_is_made_again_for_the_next(provi
         assert new_group != old_group
         group = api.ok(client.get(f"/v2.0/security-groups/{new_group}"))["security_group"]
         assert group["name"] == "default"
+
+
+def test_a_list_read_from_raw_rows_is_byte_for_byte_the_row_objects_one(provider: RunningProvider) -> None:
+    """The list path (``PortService.list_records``: DBAPI tuples, ``store.rows`` converters) renders
+    exactly the bytes the general path (SQLAlchemy rows and result processors, then ``expand``) does,
+    on a database holding every kind of value a port has; and that is what ``GET /v2.0/ports`` sends."""
+    with provider.admin() as client:
+        api = Api(client)
+        net = api.network()
+        v4 = api.subnet(net["id"], "10.81.0.0/24")
+        api.subnet(net["id"], "fd00:81::/64", ipv6_address_mode="slaac", ipv6_ra_mode="slaac")
+        v6 = api.subnet(net["id"], "fd00:82::/64")
+        groups = [api.post("security-groups", "security_group", name=f"g{i}")["id"] for i in range(3)]
+        full = _full_port_body(net["id"], v4["id"], groups[0])
+        api.post("ports", "port", **{**full, "security_groups": groups, "fixed_ips": [
+            {"subnet_id": v6["id"]}, {"subnet_id": v4["id"]}, {"subnet_id": v4["id"], "ip_address": "10.81.0.200"}
+        ], "tags": ["ünï", 'q"uote', "back\\slash", "tab\tz", "0"], "name": "ñame ✓", "dns_name": "web-1",
+           "dns_domain": "corp.example.", "extra_dhcp_opts": [
+               {"opt_name": "ntp-server", "opt_value": "10.81.0.5"}, {"opt_name": "bootfile-name", "opt_value": "pxe.0"},
+               {"opt_name": "dns-server", "opt_value": "fd00:81::53", "ip_version": 6}],
+           "binding:profile": {"nested": {"list": [1, 2.5, None, True], "s": "é"}, "big": 2**53}})  # fmt: skip
+        api.port(net["id"])  # every default
+        api.port(net["id"], port_security_enabled=False, admin_state_up=False, fixed_ips=[])
+        bulk = [{"network_id": net["id"], "tags": [f"t{i}"], "device_id": f"d{i}"} for i in range(20)]
+        api.ok(client.post("/v2.0/ports", json={"ports": bulk}), 201)
+        answer = client.get("/v2.0/ports", params={"network_id": net["id"]})
+        assert answer.status_code == 200
+
+    service = PortService(provider.settings)
+    db = Database(provider.settings.database_url(), pool_size=1)
+    try:
+        ctx = RequestContext.admin()
+        q = ListQuery(filters={"network_id": [net["id"]]})
+        with db.reader() as uow:
+            rows, _ = select_page(
+                uow.conn, service.definition, service.table, q, None, service.special_filters
+            )
+            general = service.expand(uow, ctx, rows)
+            fast, ids, more = service.list_records(uow, ctx, q)
+    finally:
+        db.dispose()
+    assert len(fast) == 23 and not more and ids == [r.id for r in rows]
+    assert orjson.dumps(fast) == orjson.dumps(general)
+    rendered = attributes.render_all(service.definition, fast, ctx)
+    assert answer.content == orjson.dumps({"ports": rendered})
+    first = next(p for p in fast if p["name"] == "ñame ✓")
+    v6_flags = [":" in ip["ip_address"] for ip in first["fixed_ips"]]
+    assert len(v6_flags) >= 3 and v6_flags == sorted(v6_flags)  # IPv4 first
+    assert [(o["ip_version"], o["opt_name"]) for o in first["extra_dhcp_opts"]] == [
+        (4, "bootfile-name"),
+        (4, "ntp-server"),
+        (6, "dns-server"),
+    ]
+    assert {a["hostname"] for a in first["dns_assignment"]} == {"web-1"}
+    assert first["security_groups"] == sorted(groups) and first["binding:profile"]["big"] == 2**53
+    assert isinstance(first["admin_state_up"], bool) and first["created_at"].endswith("Z")
+
+
+def test_a_random_mac_the_network_has_is_drawn_again(
+    provider: RunningProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The port's insert itself finds a taken MAC (ON CONFLICT DO NOTHING on the network's MAC key):
+    a random one is drawn again, a given one is MacAddressInUse, a network out of draws a Conflict."""
+    with provider.admin() as client:
+        api = Api(client)
+        net = api.network()
+        taken = api.port(net["id"])["mac_address"]
+        draws = iter([taken, taken, "fa:16:3e:00:00:02"])
+        monkeypatch.setattr(ports, "random_mac", lambda: next(draws))
+        assert api.port(net["id"])["mac_address"] == "fa:16:3e:00:00:02"
+        api.error(client.post("/v2.0/ports", json={"port": {"network_id": net["id"], "mac_address": taken}}), 409, "MacAddressInUse")  # fmt: skip
+        monkeypatch.setattr(ports, "random_mac", lambda: taken)
+        api.error(client.post("/v2.0/ports", json={"port": {"network_id": net["id"]}}), 409, "Conflict")
+        assert len(api.ok(client.get("/v2.0/ports", params={"network_id": net["id"]}))["ports"]) == 2

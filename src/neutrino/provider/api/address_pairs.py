@@ -83,7 +83,7 @@ def store(
     uow: UnitOfWork, port_id: str, port_mac: str, pairs: Sequence[dict[str, str]], *, replace: bool = True
 ) -> list[dict[str, str]]:
     """Replace the port's pairs by ``pairs`` (a pair without a MAC takes ``port_mac``); ``replace=False``
-    for a new port, which has none to delete. Returns them as :func:`load` reads them."""
+    for a new port, which has none to delete. Returns them as a port's record holds them (``ports.CHILDREN``)."""
     if replace:
         uow.execute(
             sa.delete(t.port_allowed_address_pairs).where(t.port_allowed_address_pairs.c.port_id == port_id)
@@ -97,18 +97,6 @@ def store(
     if rows:
         uow.execute(sa.insert(t.port_allowed_address_pairs), list(rows.values()))
     return _sorted([{"ip_address": ip, "mac_address": mac} for mac, ip in rows])
-
-
-def load(uow: UnitOfWork, port_ids: Sequence[str]) -> dict[str, list[dict[str, str]]]:
-    """Each port's pairs, in a stable order (IPv4 first)."""
-    found: dict[str, list[dict[str, str]]] = {i: [] for i in port_ids}
-    c = t.port_allowed_address_pairs.c
-    for clause in uow.where_in(c.port_id, list(port_ids)) if port_ids else []:
-        for port_id, mac, ip in uow.execute(sa.select(c.port_id, c.mac_address, c.ip_address).where(clause)):
-            found[port_id].append({"ip_address": ip, "mac_address": mac})
-    for pairs in found.values():
-        _sorted(pairs)
-    return found
 
 
 def _sorted(pairs: list[dict[str, str]]) -> list[dict[str, str]]:

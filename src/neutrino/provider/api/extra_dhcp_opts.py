@@ -108,7 +108,7 @@ def _sorted(opts: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def create(uow: UnitOfWork, port_id: str, opts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A new port's options (those with a value); returns them as :func:`load` reads them."""
+    """A new port's options (those with a value); returns them as a port's record holds them (by IP version, then name)."""
     rows = [{"port_id": port_id, **o} for o in opts if o["opt_value"] is not None]
     if rows:
         uow.execute(sa.insert(t.port_extra_dhcp_opts), rows)
@@ -125,17 +125,3 @@ def update(uow: UnitOfWork, port_id: str, opts: Sequence[dict[str, Any]]) -> Non
         uow.execute(sa.delete(t.port_extra_dhcp_opts).where(match))
         if opt["opt_value"] is not None:
             uow.execute(sa.insert(t.port_extra_dhcp_opts).values(port_id=port_id, **opt))
-
-
-def load(uow: UnitOfWork, port_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-    """Each port's options, by IP version then name."""
-    found: dict[str, list[dict[str, Any]]] = {i: [] for i in port_ids}
-    c = t.port_extra_dhcp_opts.c
-    for clause in uow.where_in(c.port_id, list(port_ids)) if port_ids else []:
-        for port_id, name, value, version in uow.execute(
-            sa.select(c.port_id, c.opt_name, c.opt_value, c.ip_version).where(clause)
-        ):
-            found[port_id].append({"opt_name": name, "opt_value": value, "ip_version": version})
-    for opts in found.values():
-        _sorted(opts)
-    return found

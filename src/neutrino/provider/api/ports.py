@@ -12,18 +12,22 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from neutrino.provider import errors
 from neutrino.provider.api import address_pairs, common, dns, extra_dhcp_opts, l3, rbac, tags
 from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
 from neutrino.provider.api.networks import visible as network_visible
 from neutrino.provider.api.port_binding import vif_binding
+from neutrino.provider.api.query import ListQuery, select_page
 from neutrino.provider.api.resource import Unprepared, new_id, utcnow
 from neutrino.provider.api.security_groups import default_group_id, ensure_default_group
 from neutrino.provider.api.tags import Taggable
 from neutrino.provider.api.validators import to_boolean, to_list, to_lower
 from neutrino.provider.context import RequestContext
 from neutrino.provider.ipam import allocator
+from neutrino.provider.store import rows as rows_
 from neutrino.provider.store import tables as t
 from neutrino.provider.store.db import Database, UnitOfWork
 
@@ -156,6 +160,36 @@ DECLARATION: common.Declaration = {
 }
 
 
+def _ip_order(item: dict[str, str]) -> tuple[bool, str]:
+    return ":" in item["ip_address"], item["subnet_id"]
+
+
+def _pair_order(pair: dict[str, str]) -> tuple[bool, str, str]:
+    return ":" in pair["ip_address"], pair["ip_address"], pair["mac_address"]
+
+
+def _opt_order(opt: dict[str, Any]) -> tuple[int, str]:
+    return opt["ip_version"], opt["opt_name"]
+
+
+#: A port's list attributes kept in child tables, in the order its record holds them; a list (or
+#: show) reads each with one statement (``store.rows``).
+CHILDREN: dict[str, rows_.ChildList] = {
+    # IPv4 first, then by subnet
+    "fixed_ips": rows_.ChildList(t.ip_allocations, "port_id", ("subnet_id", "ip_address"), _ip_order),
+    "security_groups": rows_.ChildList(t.port_security_groups, "port_id", "security_group_id"),
+    "tags": rows_.ChildList(t.port_tags, "resource_id", "tag"),
+    # IPv4 first, then by address and MAC (as address_pairs.store returns them)
+    "allowed_address_pairs": rows_.ChildList(
+        t.port_allowed_address_pairs, "port_id", ("ip_address", "mac_address"), _pair_order
+    ),
+    # by IP version, then name (as extra_dhcp_opts.create returns them)
+    "extra_dhcp_opts": rows_.ChildList(
+        t.port_extra_dhcp_opts, "port_id", ("opt_name", "opt_value", "ip_version"), _opt_order
+    ),
+}
+
+
 def _fixed_ips_filter(values: list[str]) -> sa.ColumnElement[bool]:
     """``?fixed_ips=ip_address=A&fixed_ips=subnet_id=S``: one allocation matching every key given."""
     wanted: dict[str, list[str]] = {}
@@ -175,12 +209,21 @@ _MAC_HOLDER = sa.select(t.ports.c.id).where(
 )
 _NETWORK = sa.select(t.networks).where(t.networks.c.id == sa.bindparam("network_id"))
 _INSERT_PORT = sa.insert(t.ports)
+#: The port's insert that does nothing when its network already has its MAC (the unique key decides,
+#: so a create asks no question before it): one statement where a look and an insert were two.
+_INSERT_PORT_UNLESS_MAC_TAKEN: dict[str, Any] = {
+    # RETURNING says whether the row went in (the drivers' rowcount does not, on PostgreSQL)
+    name: insert(t.ports)
+    .on_conflict_do_nothing(index_elements=["network_id", "mac_address"])
+    .returning(t.ports.c.id)
+    for name, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
 _INSERT_PORT_GROUP = sa.insert(t.port_security_groups)
 
 
 def _sorted_ips(ips: list[dict[str, str]]) -> list[dict[str, str]]:
     """A port's fixed IPs in their wire order: IPv4 first, then by subnet."""
-    ips.sort(key=lambda a: (":" in a["ip_address"], a["subnet_id"]))
+    ips.sort(key=_ip_order)
     return ips
 
 
@@ -188,11 +231,38 @@ def mac_taken(uow: UnitOfWork, network_id: str, mac: str) -> bool:
     return uow.execute(_MAC_HOLDER, {"network_id": network_id, "mac": mac}).first() is not None
 
 
+def random_mac() -> str:
+    return BASE_MAC + "".join(f":{b:02x}" for b in secrets.token_bytes(3))
+
+
+#: How many random MACs a port may draw before its create gives up (a network holds 2**24).
+MAC_DRAWS = 16
+
+
 def new_mac(uow: UnitOfWork, network_id: str) -> str:
-    for _ in range(16):
-        mac = BASE_MAC + "".join(f":{b:02x}" for b in secrets.token_bytes(3))
+    for _ in range(MAC_DRAWS):
+        mac = random_mac()
         if not mac_taken(uow, network_id, mac):
             return mac
+    raise errors.Conflict()
+
+
+def _insert_port(uow: UnitOfWork, values: dict[str, Any], mac: Any) -> None:
+    """Insert the port with ``mac`` (ATTR_NOT_SPECIFIED: a random one) into ``values``; a MAC its
+    network already has is ``MacAddressInUse`` when given, drawn again when random."""
+    given = mac is not ATTR_NOT_SPECIFIED
+    insert = _INSERT_PORT_UNLESS_MAC_TAKEN.get(uow.conn.dialect.name)
+    for _ in range(1 if given else MAC_DRAWS):
+        values["mac_address"] = mac if given else random_mac()
+        if insert is None:  # no ON CONFLICT here: look first
+            if mac_taken(uow, values["network_id"], values["mac_address"]):
+                continue
+            uow.execute(_INSERT_PORT, values)
+            return
+        if uow.execute(insert, values).first() is not None:
+            return
+    if given:
+        raise errors.MacAddressInUse(net_id=values["network_id"], mac=mac)
     raise errors.Conflict()
 
 
@@ -315,6 +385,7 @@ class PortService(Taggable):
             "fixed_ips": _fixed_ips_filter,
             "security_groups": _security_groups_filter,
         }
+        self._raw_plans: dict[str, rows_.RecordPlan] = {}
         #: projects whose default security group this process has seen (see :meth:`prepare`)
         self._with_default_group: set[str] = set()
 
@@ -324,33 +395,31 @@ class PortService(Taggable):
     def expand(
         self, uow: UnitOfWork, ctx: RequestContext, rows: Sequence[sa.Row[Any]]
     ) -> list[dict[str, Any]]:
-        ids = [r.id for r in rows]
-        fixed: dict[str, list[dict[str, str]]] = {i: [] for i in ids}
-        groups: dict[str, list[str]] = {i: [] for i in ids}
-        alloc, psg = t.ip_allocations.c, t.port_security_groups.c
-        for clause in uow.where_in(alloc.port_id, ids) if ids else []:
-            for port_id, subnet_id, address in uow.execute(
-                sa.select(alloc.port_id, alloc.subnet_id, alloc.ip_address).where(clause)
-            ):
-                fixed[port_id].append({"subnet_id": subnet_id, "ip_address": address})
-        for clause in uow.where_in(psg.port_id, ids) if ids else []:
-            for port_id, group_id in uow.execute(sa.select(psg.port_id, psg.security_group_id).where(clause)):
-                groups[port_id].append(group_id)
-        tags = self.tags_of(uow, rows)
-        pairs = address_pairs.load(uow, ids)
-        dhcp_opts = extra_dhcp_opts.load(uow, ids)
-        out = self.records(rows)
-        for record in out:
-            port_id = record["id"]
-            record["fixed_ips"] = _sorted_ips(fixed[port_id])
-            record["security_groups"] = sorted(groups[port_id])
-            record["tags"] = tags[port_id]
-            record["allowed_address_pairs"] = pairs[port_id]
-            record["extra_dhcp_opts"] = dhcp_opts[port_id]
+        return self._assigned(rows_.expand(uow, self.records(rows), CHILDREN))
+
+    def _assigned(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each record's ``dns_assignment`` (dns-integration), made from its fixed IPs and name."""
+        for record in records:
             record["dns_assignment"] = dns.assignment(
                 record["fixed_ips"], record.get("dns_name", ""), self.settings.dns_domain
             )
-        return out
+        return records
+
+    def list_records(
+        self, uow: UnitOfWork, ctx: RequestContext, q: ListQuery
+    ) -> tuple[list[dict[str, Any]], list[str], bool]:
+        """A page of ports from the DBAPI's tuples (``store.rows``: no ``Row`` per port, no
+        ``datetime`` per timestamp); the same records :meth:`expand` gives."""
+        plan = self._raw_plans.get(uow.conn.dialect.name)
+        if plan is None:
+            plan = rows_.RecordPlan.of(self.table, self._columns, self.table.c.keys(), uow.conn.dialect)
+            self._raw_plans[uow.conn.dialect.name] = plan
+        with rows_.gc_paused():
+            rows, more = select_page(
+                uow.conn, self.definition, self.table, q, self.scope(ctx), self.special_filters, raw=True
+            )
+            records = self._assigned(rows_.expand(uow, plan.records(rows), CHILDREN))
+        return records, [r["id"] for r in records], more
 
     # --- create --------------------------------------------------------------------------------
 
@@ -380,11 +449,6 @@ class PortService(Taggable):
         pairs = data["allowed_address_pairs"] or []
         if pairs and not port_security:
             raise errors.AddressPairAndPortSecurityRequired()
-        mac = data["mac_address"]
-        if mac is ATTR_NOT_SPECIFIED:
-            mac = new_mac(uow, network.id)
-        elif mac_taken(uow, network.id, mac):
-            raise errors.MacAddressInUse(net_id=network.id, mac=mac)
         port_id = new_id()
         now = utcnow()
         host = data["binding:host_id"]
@@ -394,7 +458,7 @@ class PortService(Taggable):
             "network_id": network.id,
             "name": data["name"],
             "description": data["description"],
-            "mac_address": mac,
+            "mac_address": None,  # set by _insert_port
             "admin_state_up": data["admin_state_up"],
             "status": "DOWN",
             "device_id": data["device_id"],
@@ -410,7 +474,8 @@ class PortService(Taggable):
             "updated_at": now,
             "revision_number": 0,
         }
-        uow.execute(_INSERT_PORT, values)
+        _insert_port(uow, values, data["mac_address"])
+        mac = values["mac_address"]
         if groups:
             uow.execute(_INSERT_PORT_GROUP, [{"port_id": port_id, "security_group_id": g} for g in groups])
         stored_pairs = address_pairs.store(uow, port_id, mac, pairs, replace=False)

@@ -96,8 +96,11 @@ def select_page(
     q: ListQuery,
     scope: sa.ColumnElement[bool] | None,
     special: Mapping[str, SpecialFilter],
-) -> tuple[Sequence[sa.Row[Any]], bool]:
-    """The rows of one page, and whether another page follows."""
+    *,
+    raw: bool = False,
+) -> tuple[Sequence[Any], bool]:
+    """The rows of one page, and whether another page follows. ``raw``: the DBAPI's tuples (the
+    table's columns in order, no result processing: see ``store.rows``) instead of ``Row`` objects."""
     stmt = sa.select(table)
     if scope is not None:
         stmt = stmt.where(scope)
@@ -125,7 +128,9 @@ def select_page(
     stmt = stmt.order_by(*[col.desc() if desc else col.asc() for col, desc in order])
     if q.limit:
         stmt = stmt.limit(q.limit + 1)
-    rows = list(conn.execute(stmt).all())
+    result = conn.execute(stmt)
+    rows: list[Any] = list(result.cursor.fetchall()) if raw else list(result.all())
+    result.close()
     more = bool(q.limit) and len(rows) > (q.limit or 0)
     if more:
         rows = rows[: q.limit]

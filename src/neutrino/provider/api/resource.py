@@ -21,7 +21,7 @@ from neutrino.http_input import InputError, parse_json, request_id
 from neutrino.provider import errors
 from neutrino.provider.api import attributes, quotas, revisions
 from neutrino.provider.api.attributes import ResourceDefinition
-from neutrino.provider.api.query import SpecialFilter, links, parse_query, select_page
+from neutrino.provider.api.query import ListQuery, SpecialFilter, links, parse_query, select_page
 from neutrino.provider.context import RequestContext
 from neutrino.provider.store.db import Database, UnitOfWork
 
@@ -151,6 +151,15 @@ class ResourceService:
         self, uow: UnitOfWork, ctx: RequestContext, rows: Sequence[sa.Row[Any]]
     ) -> list[dict[str, Any]]:
         return self.records(rows)
+
+    def list_records(
+        self, uow: UnitOfWork, ctx: RequestContext, q: ListQuery
+    ) -> tuple[list[dict[str, Any]], list[str], bool]:
+        """The records of one page of a list, their ids, and whether another page follows."""
+        rows, more = select_page(
+            uow.conn, self.definition, self.table, q, self.scope(ctx), self.special_filters
+        )
+        return self.expand(uow, ctx, rows), [r.id for r in rows], more
 
     def get_row(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str) -> sa.Row[Any]:
         stmt = sa.select(self.table).where(self.table.c.id == resource_id)
@@ -295,21 +304,11 @@ class Controller:
         def work() -> Response:
             self.service.before_list(self.db, ctx)
             with self.db.reader() as uow:
-                rows, more = select_page(
-                    uow.conn,
-                    self.defn,
-                    self.service.table,
-                    q,
-                    self.service.scope(ctx),
-                    self.service.special_filters,
-                )
-                records = self.service.expand(uow, ctx, rows)
+                records, ids, more = self.service.list_records(uow, ctx, q)
             body: dict[str, Any] = {
                 self.defn.collection: attributes.render_all(self.defn, records, ctx, q.fields)
             }
-            body.update(
-                links(request.url, request.query_params, self.defn.collection, q, [r.id for r in rows], more)
-            )
+            body.update(links(request.url, request.query_params, self.defn.collection, q, ids, more))
             # rendered here, in the worker thread: a large list would otherwise hold the event loop
             return json_answer(body)
 

@@ -65,7 +65,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
+        # straight to the driver: nothing of SQLAlchemy's statement machinery is needed for BEGIN
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        driver.execute("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
 
 
 def _json_each(array: str) -> Any:
@@ -94,15 +97,19 @@ class UnitOfWork:
         self._after_commit: list[Callable[[], None]] = []
 
     def __enter__(self) -> UnitOfWork:
-        if self.write and self.db.is_sqlite:
-            self.db._writer.acquire()
-            self._locked = True
+        # the connection is taken from the pool before the writers' mutex, and the mutex is given
+        # back at the commit (see commit()): it spans BEGIN IMMEDIATE .. COMMIT and nothing else
+        self.conn = self.db.engine.connect()
         try:
-            self.conn = self.db.engine.connect()
             self.conn.info["write"] = self.write
+            if self.write and self.db.is_sqlite:
+                self.db._writer.acquire()
+                self._locked = True
             self._tx = self.conn.begin()
         except BaseException:
             self._release()
+            self.conn.info.pop("write", None)
+            self.conn.close()
             raise
         return self
 
@@ -126,6 +133,7 @@ class UnitOfWork:
         if not self.write:
             raise RuntimeError("a read-only unit of work cannot commit")
         self._tx.commit()
+        self._release()  # SQLite's write lock ended with the COMMIT (a failed one: at the rollback)
         self.committed = True
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
