@@ -157,26 +157,14 @@ class SecurityGroupService(Taggable):
             raise errors.SecurityGroupCannotUpdateDefault()
         if "stateful" in data and data["stateful"] != row.stateful:
             # the ports' filtering would change under them (Neutron's rule)
-            used = uow.one_or_none(
-                sa.select(t.port_security_groups.c.port_id)
-                .where(t.port_security_groups.c.security_group_id == resource_id)
-                .limit(1)
-            )
-            if used is not None:
-                raise errors.SecurityGroupInUse(id=resource_id)
+            _refuse_if_used(uow, resource_id)
         self.touch(uow, resource_id, data)
 
     def delete(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str) -> None:
         row = self.get_row(uow, ctx, resource_id)
         if not ctx.is_admin and default_group_id(uow, row.project_id) == resource_id:
             raise errors.SecurityGroupCannotRemoveDefault()
-        used = uow.one_or_none(
-            sa.select(t.port_security_groups.c.port_id)
-            .where(t.port_security_groups.c.security_group_id == resource_id)
-            .limit(1)
-        )
-        if used is not None:
-            raise errors.SecurityGroupInUse(id=resource_id)
+        _refuse_if_used(uow, resource_id)
         uow.execute(
             sa.delete(t.security_group_rules).where(t.security_group_rules.c.remote_group_id == resource_id)
         )
@@ -189,3 +177,10 @@ class SecurityGroupService(Taggable):
             )
         )
         uow.execute(sa.delete(t.security_groups).where(t.security_groups.c.id == resource_id))
+
+
+def _refuse_if_used(uow: UnitOfWork, group_id: str) -> None:
+    """Neutron's 409 ``SecurityGroupInUse`` when a port has the group."""
+    c = t.port_security_groups.c
+    if uow.one_or_none(sa.select(c.port_id).where(c.security_group_id == group_id).limit(1)) is not None:
+        raise errors.SecurityGroupInUse(id=group_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -111,24 +111,18 @@ def visible(ctx: RequestContext) -> sa.ColumnElement[bool] | None:
     return sa.or_(t.subnets.c.project_id == ctx.project_id, t.subnets.c.network_id.in_(rbac.granted(ctx)))
 
 
-def _external_filter(values: list[str]) -> sa.ColumnElement[bool]:
-    """``?router:external=true``: subnets of external networks (``false``: of the others)."""
-    try:
-        wanted = {to_boolean(v) for v in values}
-    except InvalidValue as exc:
-        raise errors.HTTPBadRequest(msg=f"Invalid input for router:external. Reason: {exc}.") from exc
-    n = t.networks.c
-    return t.subnets.c.network_id.in_(sa.select(n.id).where(n.router_external.in_(sorted(wanted))))
+def _network_flag_filter(name: str, column: sa.Column[bool]) -> Callable[[list[str]], sa.ColumnElement[bool]]:
+    """``?router:external=true`` / ``?shared=true``: subnets of networks with that flag (``false``: of the
+    others). Neutron's subnet ``shared`` is such a filter, which it does not show."""
 
+    def matching(values: list[str]) -> sa.ColumnElement[bool]:
+        try:
+            wanted = {to_boolean(v) for v in values}
+        except InvalidValue as exc:
+            raise errors.HTTPBadRequest(msg=f"Invalid input for {name}. Reason: {exc}.") from exc
+        return t.subnets.c.network_id.in_(sa.select(t.networks.c.id).where(column.in_(sorted(wanted))))
 
-def _shared_filter(values: list[str]) -> sa.ColumnElement[bool]:
-    """``?shared=true``: subnets of shared networks (Neutron's subnet ``shared``, a filter it does not show)."""
-    try:
-        wanted = {to_boolean(v) for v in values}
-    except InvalidValue as exc:
-        raise errors.HTTPBadRequest(msg=f"Invalid input for shared. Reason: {exc}.") from exc
-    n = t.networks.c
-    return t.subnets.c.network_id.in_(sa.select(n.id).where(n.shared.in_(sorted(wanted))))
+    return matching
 
 
 class SubnetService(Taggable):
@@ -142,8 +136,8 @@ class SubnetService(Taggable):
         super().__init__(*args, **kwargs)
         self.special_filters = {
             **self.special_filters,
-            "router:external": _external_filter,
-            "shared": _shared_filter,
+            "router:external": _network_flag_filter("router:external", t.networks.c.router_external),
+            "shared": _network_flag_filter("shared", t.networks.c.shared),
         }
 
     def not_found(self, resource_id: str) -> errors.ProviderError:
