@@ -141,6 +141,11 @@ V6: dict[str, Callable[[str], str | None]] = {
 }  # fmt: skip
 
 
+def _number(name: str) -> bool:
+    """An option named by its number (ASCII digits: ``str.isdigit`` also takes "²", which ``int`` refuses)."""
+    return name.isascii() and name.isdigit()
+
+
 def problem(name: str, value: str, ip_version: int = 4) -> str | None:
     """Why dnsmasq could not serve option ``name`` = ``value`` to a guest of IP ``ip_version``;
     None when it can."""
@@ -152,7 +157,7 @@ def problem(name: str, value: str, ip_version: int = 4) -> str | None:
         return f"opt_value of {name} exceeds {VALUE_MAX} characters"
     if not _PRINTABLE.match(value):
         return f"opt_value of {name} holds a character that is not printable ASCII"
-    if name.isdigit():
+    if _number(name):
         highest = 254 if ip_version == 4 else 65535
         if not 1 <= int(name) <= highest:
             return f"option number {name} is not between 1 and {highest}"
@@ -193,7 +198,7 @@ def refusal(name: str, value: str, ip_version: int = 4) -> str | None:
 def dnsmasq_option(name: str, value: str, ip_version: int = 4) -> str:
     """The option as ``--dhcp-option`` takes it after its tags: ``option:ntp-server,192.0.2.1``,
     ``42,192.0.2.1`` for a number, ``option6:...`` for IPv6; a blank value sends nothing."""
-    if name.isdigit():
+    if _number(name):
         key = name if ip_version == 4 else f"option6:{name}"
     else:
         key = f"option:{name}" if ip_version == 4 else f"option6:{name}"

@@ -8,6 +8,7 @@ import pytest
 from neutrino.agent.datapath import conntrack_zones, linux_net
 from neutrino.agent.datapath.conntrack_zones import FIRST_ZONE, ZonesExhausted, assign_zones, render_zones
 from neutrino.agent.datapath.firewall import Firewall
+from neutrino.agent.datapath.hostnet import HostNetError
 from neutrino.agent.datapath.memory import MemoryNet
 from neutrino.agent.vnic.base import DriverContext, Vif
 from neutrino.agent.vnic.linux_bridge import LinuxBridgeDriver
@@ -108,3 +109,24 @@ def test_the_linux_bridge_driver_zones_the_networks_bridge() -> None:
     ext = ExternalNet.model_validate(spec["external"])
     driver.plug(Vif(nic_id="n", mac=spec["mac"], mtu=None, device=linux_net.tap_name(ext.vnic_id), net=ext))
     assert f"-i {linux_net.brq_name(NET_A)} " in net.raw_save(4)
+
+
+def test_a_zone_whose_release_was_not_written_is_released_at_the_next_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    net = MemoryNet()
+    fw = _firewall(net)
+    fw.set_port("tapa1", MAC, ["open"], NET_A, bridge="brqa")
+    fw.set_port("tapb1", MAC, ["open"], NET_B, bridge="brqb")
+    written = net.restore_tables
+
+    def refused(texts: object) -> None:
+        raise HostNetError("iptables-restore: the table is locked")
+
+    monkeypatch.setattr(net, "restore_tables", refused)
+    with pytest.raises(HostNetError):
+        fw.set_port("tapa1", MAC, [])  # A's zone is given up, but the tables are not written
+    assert net.world.forgotten_zones == []
+    monkeypatch.setattr(net, "restore_tables", written)
+    fw.apply()
+    assert net.world.forgotten_zones == [(None, FIRST_ZONE)]  # released once the tables say so

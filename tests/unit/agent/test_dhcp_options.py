@@ -110,6 +110,7 @@ def test_what_the_table_accepts_dnsmasq_accepts() -> None:
         ("bootfile-name", "a,b", 4, "may not contain a comma"),
         ("ntp-server", "", 4, "must not be empty"),
         ("0", "x", 4, "is not between 1 and 254"),
+        ("²", "x", 4, "is not a known IPv4 DHCP option"),  # a digit to str.isdigit, not to int
         ("bootfile-name", "a\tb", 4, "not printable"),
     ],
 )

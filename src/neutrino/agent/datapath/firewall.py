@@ -441,7 +441,7 @@ class Firewall:
             if not self.ports:
                 return  # nothing to filter or zone on a host without iptables
             raise
-        zoned, released = self._zones(saved)
+        zoned, released, zones = self._zones(saved)
         rendered = {
             version: render(list(self.ports.values()), self.groups, self.addresses, version, self.ra_sources)
             for version in (4, 6)
@@ -456,6 +456,8 @@ class Firewall:
         }
         if any(texts.values()):
             self.host_net.restore_tables(texts)
+        if zones is not None:  # only once written: a failed write keeps the zones to release next time
+            self.zones = zones
         for version in (4, 6):
             self._delete_stale(version, rendered[version][0], saved[version]["filter"])
         for zone in released:
@@ -464,20 +466,22 @@ class Firewall:
             except HostNetError as exc:  # the zone is unused now; its entries time out
                 log.warning("cannot delete the tracked connections of zone %s: %s", zone, exc)
 
-    def _zones(self, saved: dict[int, dict[str, str]]) -> tuple[dict[int, str | None], list[int]]:
+    def _zones(
+        self, saved: dict[int, dict[str, str]]
+    ) -> tuple[dict[int, str | None], list[int], dict[str, int] | None]:
         """Each network's bridges in the network's zone: the ``raw`` tables' restore input per IP
-        version (None: current) and the zones given up (their tracked connections to delete)."""
+        version (None: current), the zones given up (their tracked connections to delete) and the
+        zones once that input is written (None: unchanged)."""
         bridges = {p.bridge: p.zone_key for p in self.ports.values() if p.bridge}
         if not bridges and conntrack_zones.ZONE_CHAIN not in _chains(saved[4]["raw"]):
-            return {4: None, 6: None}, []  # never zoned anything here: leave the table alone
+            return {4: None, 6: None}, [], None  # never zoned anything here: leave the table alone
         if self.zones is None:
             self.zones = conntrack_zones.zones_in(saved[4]["raw"])
         zones = conntrack_zones.assign_zones(bridges.values(), self.zones)
         lines, digest = conntrack_zones.render_zones(bridges, zones)
         texts = {v: conntrack_zones.restore_text(lines, digest, saved[v]["raw"]) for v in (4, 6)}
         released = sorted(set(self.zones.values()) - set(zones.values()))
-        self.zones = zones
-        return texts, released
+        return texts, released, zones
 
     def _filter_text(self, lines: list[str], digest: str, saved: str) -> str | None:
         """The ``filter`` table's restore input making ``saved`` hold the rendered ``lines`` (None:

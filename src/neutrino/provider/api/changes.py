@@ -169,6 +169,17 @@ class ChangeFeed:
             raise errors.InvalidAttribute(attr="after", reason=f"cursor {after!r} is ahead of the feed")
         return seq
 
+    async def _state(self) -> str | None:
+        """The database's state digest, or None when it cannot be read now: an agent then rereads everything
+        (None never equals the state it kept), and the cursor still answers."""
+        if self.state_reader is None:
+            return None
+        try:
+            return await run_in_threadpool(self.state_reader)
+        except Exception:  # noqa: BLE001 - the digest is an optimisation; the answer stands without it
+            log.warning("cannot read the provider's state for the change feed", exc_info=True)
+            return None
+
     async def answer(self, after: str | None, wait: float) -> Answer:
         """What changed after ``after``, once something did or ``wait`` seconds passed."""
         seq = self.parse(after)
@@ -183,8 +194,7 @@ class ChangeFeed:
                 await asyncio.wait_for(event.wait(), timeout=wait)
         cursor = self.cursor
         if after is None:
-            state = await run_in_threadpool(self.state_reader) if self.state_reader is not None else None
-            return Answer(cursor, None, state)
+            return Answer(cursor, None, await self._state())
         if seq is None:
             return Answer(cursor, None)
         with self._lock:

@@ -369,16 +369,17 @@ class _GroupCommit:
             self._write(list(dict.fromkeys(p for t in batch for p in t.ids)))
         except Exception as exc:
             error = exc
-        for ticket in batch:
-            ticket.error = error
-            ticket.done.set()
-        with self._lock:
-            if self._pending:
-                nxt = self._pending[0][1]
-                nxt.lead = True
-                nxt.done.set()
-            else:
-                self._writing = False
+        finally:  # whatever escapes the write (even a BaseException), the waiting requests are let go
+            for ticket in batch:
+                ticket.error = error
+                ticket.done.set()
+            with self._lock:
+                if self._pending:
+                    nxt = self._pending[0][1]
+                    nxt.lead = True
+                    nxt.done.set()
+                else:
+                    self._writing = False
 
 
 class _Ticket:
