@@ -234,6 +234,7 @@ class NatAnnouncer:
                 self.send(sorted(new))
             except (OSError, subprocess.SubprocessError, ValueError) as exc:
                 log.error("ovn announcer: cannot announce %s: %s", ", ".join(a.ip for a in sorted(new)), exc)
+                now = now - new  # tried again at the next change of the southbound
         self.announced = now
 
     def _ssl(self) -> None:

@@ -189,6 +189,20 @@ def test_a_port_update_adds_a_second_address_from_the_same_subnet(api: Api) -> N
     assert sorted(ip["ip_address"] for ip in again["fixed_ips"]) == sorted(ip["ip_address"] for ip in fixed)
 
 
+def test_an_address_given_in_another_spelling_is_still_the_ports_own(api: Api) -> None:
+    net = api.network()
+    sub = api.subnet(net["id"], "2001:db8:78::/64")
+    port = api.port(net["id"])
+    (first,) = port["fixed_ips"]
+    upper = {"subnet_id": sub["id"], "ip_address": first["ip_address"].upper()}
+    answer = api.c.put(
+        f"/v2.0/ports/{port['id']}", json={"port": {"fixed_ips": [upper, {"subnet_id": sub["id"]}]}}
+    )
+    fixed = api.ok(answer)["port"]["fixed_ips"]
+    # the bare entry is a second address, not the first one again under its other spelling
+    assert len(fixed) == 2 and first in fixed and len({ip["ip_address"] for ip in fixed}) == 2
+
+
 def test_subnets_filter_on_their_networks_shared(api: Api) -> None:
     shared = api.network(shared=True)
     private = api.network()

@@ -96,12 +96,21 @@ def test_each_address_is_announced_once_when_it_arrives_and_again_if_it_comes_ba
 def test_an_announcement_that_fails_is_logged_and_the_announcer_goes_on(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def send(todo: Iterable[Announcement]) -> None:
-        raise OSError("ovs-ofctl: no such bridge")
+    tries: list[list[Announcement]] = []
 
+    def send(todo: Iterable[Announcement]) -> None:
+        tries.append(list(todo))
+        if len(tries) == 1:
+            raise OSError("ovs-ofctl: no such bridge")
+
+    fip = Announcement("br-prov", None, MAC, "203.0.113.11")
     announcer = NatAnnouncer(config(tmp_path), send=send)
-    announcer.update({Announcement("br-prov", None, MAC, "203.0.113.11")})
+    announcer.update({fip})
     assert "cannot announce 203.0.113.11" in caplog.text
+    announcer.update({fip})  # the next change of the southbound: what failed is sent again
+    assert tries == [[fip], [fip]]
+    announcer.update({fip})
+    assert len(tries) == 2
 
 
 class FakeAnnouncer:

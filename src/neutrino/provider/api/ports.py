@@ -7,6 +7,7 @@ may not delete those (``l3.check_port_deletion``).
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -319,6 +320,14 @@ def insert_service_port(
     return port_id, allocations
 
 
+def _address(value: Any) -> str:
+    """An address as the store keeps it ("2001:DB8::5" is "2001:db8::5"); what is no address, as given."""
+    try:
+        return str(ipaddress.ip_address(str(value)))
+    except ValueError:
+        return str(value)
+
+
 def reallocate(
     uow: UnitOfWork, row: Any, wanted: list[dict[str, Any]], mac: str, *, allow_gateway: bool = False
 ) -> None:
@@ -329,7 +338,8 @@ def reallocate(
     ]
     # {"subnet_id": S} alone keeps an address the port already has on S, one not named by another entry
     # (so [{S, A}, {S}] on a port holding A adds a second address from S).
-    unclaimed = [c for c in current if c[1] not in {str(i.get("ip_address")) for i in wanted}]
+    claimed = {_address(i["ip_address"]) for i in wanted if "ip_address" in i}
+    unclaimed = [c for c in current if c[1] not in claimed]
     requested = []
     for item in wanted:
         if "ip_address" not in item:
