@@ -37,15 +37,21 @@ def _keystone_errors(handler: Handler) -> Handler:
     async def wrapped(request: Request) -> Response:
         try:
             return await handler(request)
+        except sa.exc.IntegrityError:  # e.g. two creates of one name at once: the unique index refused one
+            return _keystone_error(request, errors.DBConflict())
         except errors.ProviderError as exc:
-            status = errors.status_of(exc)
-            body = {"error": {"code": status, "title": _TITLES.get(status, "Error"), "message": exc.msg}}
-            headers = {"WWW-Authenticate": f'Keystone uri="{_base_url(request)}/v3"'} if status == 401 else {}
-            if isinstance(exc, errors.AccountLocked):
-                headers["Retry-After"] = str(exc.retry_after)
-            return JSONResponse(body, status_code=status, headers=headers)
+            return _keystone_error(request, exc)
 
     return wrapped
+
+
+def _keystone_error(request: Request, exc: errors.ProviderError) -> Response:
+    status = errors.status_of(exc)
+    body = {"error": {"code": status, "title": _TITLES.get(status, "Error"), "message": exc.msg}}
+    headers = {"WWW-Authenticate": f'Keystone uri="{_base_url(request)}/v3"'} if status == 401 else {}
+    if isinstance(exc, errors.AccountLocked):
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _base_url(request: Request) -> str:
