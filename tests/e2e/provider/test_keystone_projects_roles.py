@@ -81,6 +81,12 @@ def test_projects_and_users_answer_as_keystone(admin: httpx.Client) -> None:
     assert _ok(admin.get("/v3/projects", params={"name": name, "enabled": "true"}))["projects"] == []
     assert _ok(admin.get("/v3/projects", params={"domain_id": "other"}))["projects"] == []
     _keystone_error(admin.get("/v3/projects/nope"), 404, "Could not find project: nope")
+    tagged = admin.patch(
+        f"/v3/projects/{project['id']}", json={"project": {"tags": ["t"], "description": "d"}}
+    )
+    _keystone_error(tagged, 400, "'project.tags'", "not supported")  # refused, not dropped
+    cleared = admin.patch(f"/v3/projects/{project['id']}", json={"project": {"description": None}})
+    assert _ok(cleared)["project"]["description"] == ""
     _keystone_error(admin.patch("/v3/projects/nope", json={"project": {"enabled": True}}), 404, "nope")
 
     user = {"name": name, "password": "pw-1", "default_project_id": project["id"], "email": "a@example.org"}

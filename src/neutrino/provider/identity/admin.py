@@ -281,8 +281,10 @@ async def update_project(request: Request) -> Response:
     body = parse(ProjectChangeRequest, await read_body(request)).project
     ident = identity_of(request)
     # what the body names; a name or an enabled flag given as null changes nothing (a description may be cleared)
-    values = {key: getattr(body, key) for key in body.model_fields_set}
+    values = {key: getattr(body, key) for key in body.model_fields_set - {"tags"}}
     values = {key: value for key, value in values.items() if value is not None or key == "description"}
+    if "description" in values and values["description"] is None:
+        values["description"] = ""  # cleared (stored as "", shown as Keystone shows it)
 
     def update() -> dict[str, Any]:
         with ident.db.uow() as uow:

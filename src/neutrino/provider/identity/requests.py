@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from neutrino.provider import errors
 
@@ -131,6 +131,16 @@ DomainId = Annotated[str, Field(max_length=64, pattern="^default$")]
 Email = Annotated[str, Field(max_length=255)]
 
 
+def _no_tags(tags: list[Any]) -> list[Any]:
+    if tags:
+        raise ValueError("project tags are not supported")
+    return tags
+
+
+#: project tags are not kept: a body with some is refused rather than its tags dropped
+NoTags = Annotated[list[Any], AfterValidator(_no_tags), Field(max_length=4096)]
+
+
 class ProjectCreate(_Body):
     name: str = Field(min_length=1, max_length=64)
     description: str | None = Field(default=None, max_length=255)
@@ -139,6 +149,7 @@ class ProjectCreate(_Body):
     #: projects are flat: a parent can only be the domain itself
     parent_id: DomainId | None = None
     is_domain: Literal[False] = False
+    tags: NoTags = []
 
 
 class ProjectRequest(_Body):
@@ -149,6 +160,7 @@ class ProjectChange(_Body):
     name: str | None = Field(default=None, min_length=1, max_length=64)
     description: str | None = Field(default=None, max_length=255)
     enabled: bool | None = None
+    tags: NoTags = []
 
 
 class ProjectChangeRequest(_Body):
