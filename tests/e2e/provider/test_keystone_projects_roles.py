@@ -164,6 +164,12 @@ def test_roles_and_role_assignments(admin: httpx.Client) -> None:
     assert _ok(client.get(f"/v3/users/{user['id']}"))["user"]["name"] == name  # its own record
     assert _ok(client.get(f"/v3/projects/{project['id']}"))["project"]["name"] == name  # its own project
     _keystone_error(client.get("/v3/projects"), 403)
+    mine = _ok(client.get(f"/v3/users/{user['id']}/projects"))[
+        "projects"
+    ]  # openstack project list --my-projects
+    assert [p["id"] for p in mine] == [project["id"]]
+    admin_id = _ok(admin.get("/v3/users", params={"name": "admin"}))["users"][0]["id"]
+    _keystone_error(client.get(f"/v3/users/{admin_id}/projects"), 403, "identity:list_user_projects")
     assert admin.delete(f"{grant}/member").status_code == 204
     assert client.get("/v2.0/networks").status_code == 401  # its tokens on the project died with the role
     client.close()

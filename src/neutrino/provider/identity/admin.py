@@ -274,6 +274,36 @@ async def show_user(request: Request) -> Response:
     return JSONResponse({"user": await run_in_threadpool(load)})
 
 
+async def user_projects(request: Request) -> Response:
+    """``GET /v3/users/{id}/projects`` (``openstack project list --my-projects``): the projects the user has
+    a role on; an admin, or the user itself."""
+    user_id = request.path_params["user_id"]
+    asking = caller(request)
+    if not asking.is_admin and asking.user_id != user_id:
+        raise errors.PolicyNotAuthorized(action="identity:list_user_projects")
+
+    def load() -> list[dict[str, Any]]:
+        with identity_of(request).db.reader() as uow:
+            if uow.one_or_none(sa.select(t.users.c.id).where(t.users.c.id == user_id)) is None:
+                raise errors.UserNotFound(user=user_id)
+            return [project_body(r) for r in uow.rows(projects_of(user_id))]
+
+    return JSONResponse({"projects": await run_in_threadpool(load), "links": {"self": str(request.url)}})
+
+
+def projects_of(user_id: str) -> sa.Select[Any]:
+    """The projects ``user_id`` has a role on, by name."""
+    return (
+        sa.select(t.projects)
+        .where(
+            t.projects.c.id.in_(
+                sa.select(t.role_assignments.c.project_id).where(t.role_assignments.c.user_id == user_id)
+            )
+        )
+        .order_by(t.projects.c.name)
+    )
+
+
 async def update_project(request: Request) -> Response:
     """``PATCH /v3/projects/{id}``: name, description, enabled; disabling it kills the tokens scoped to it."""
     _require_admin(request)
@@ -364,5 +394,6 @@ ROUTES = [
     ("/v3/users/{user_id}", update_user, ["PATCH"]),
     ("/v3/users/{user_id}", delete_user, ["DELETE"]),
     ("/v3/users/{user_id}/password", change_own_password, ["POST"]),
+    ("/v3/users/{user_id}/projects", user_projects, ["GET"]),
     *roles.ROUTES,
 ]
