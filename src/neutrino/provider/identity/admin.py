@@ -156,7 +156,7 @@ async def update_user(request: Request) -> Response:
     ident = identity_of(request)
     # what the body names; null clears what may be cleared, and changes nothing else
     given = {key: getattr(body, key) for key in body.model_fields_set}
-    values = {k: v for k, v in given.items() if v is not None or k in _CLEARABLE and k != "password"}
+    values = {k: v for k, v in given.items() if v is not None or k in _CLEARABLE}
     password = values.pop("password", None)
 
     def update() -> dict[str, Any]:
