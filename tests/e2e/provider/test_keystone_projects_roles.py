@@ -5,6 +5,7 @@ roles (reader reads, member writes its own project's resources, admin anything).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -235,3 +236,17 @@ def test_reader_reads_member_writes_its_own_project(admin: httpx.Client) -> None
     finally:
         for client in clients.values():
             client.close()
+
+
+def test_concurrent_creates_of_one_name_store_one(admin: httpx.Client) -> None:
+    name = unique("race")
+    headers = dict(admin.headers)
+
+    def create(_: int) -> int:
+        body = {"project": {"name": name}}
+        return httpx.post(f"{admin.base_url}/v3/projects", json=body, headers=headers, timeout=60).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(create, range(8)))
+    assert statuses == [201] + [409] * 7
+    assert len(_ok(admin.get("/v3/projects", params={"name": name}))["projects"]) == 1
