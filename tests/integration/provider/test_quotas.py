@@ -176,3 +176,16 @@ def test_a_new_groups_rules_count_against_the_rule_quota(api: Api) -> None:
     assert (
         api.ok(api.c.post("/v2.0/security-groups", json=body), 201)["security_group"]["project_id"] == project
     )
+
+
+def test_the_default_group_made_by_a_request_is_not_counted_by_its_check(api: Api) -> None:
+    """A project's first group request also makes its default group; Neutron makes that one after the
+    request's quota check, so a quota of one group lets the request through, and counts both after."""
+    project = unique("first")
+    api.ok(api.c.put(f"/v2.0/quotas/{project}", json={"quota": {"security_group": 1}}))
+    body = {"security_group": {"name": unique("sg"), "project_id": project}}
+    api.ok(api.c.post("/v2.0/security-groups", json=body), 201)
+    groups = api.ok(api.c.get("/v2.0/security-groups", params={"project_id": project}))["security_groups"]
+    assert sorted(g["name"] for g in groups) == sorted(["default", body["security_group"]["name"]])
+    body["security_group"]["name"] = unique("sg")
+    api.error(api.c.post("/v2.0/security-groups", json=body), 409, "OverQuota")

@@ -94,6 +94,12 @@ def _lock_key(project_id: str, resource: str) -> int:
     return zlib.crc32(f"quota/{project_id}/{resource}".encode())
 
 
+#: The key a service's ``prepare`` sets in a create body when it made a row of the same resource on the side
+#: just before (a project's default security group, made by its first request): Neutron makes that row
+#: after the request's quota reservation, so the check does not count it; counted from then on.
+MADE_ALONGSIDE = "__made_alongside__"
+
+
 def enforce(
     uow: UnitOfWork, settings: ProviderSettings, resource: str, items: Sequence[Mapping[str, Any]]
 ) -> None:
@@ -103,12 +109,13 @@ def enforce(
     if resource not in TABLES:
         return
     wanted = Counter(str(item["project_id"]) for item in items)
+    alongside = Counter(str(item["project_id"]) for item in items if item.get(MADE_ALONGSIDE) == resource)
     for project_id in sorted(wanted):
         limit = limits(uow, settings, project_id)[resource]
         if limit == UNLIMITED:
             continue
         uow.advisory_lock(_lock_key(project_id, resource))
-        if used(uow, resource, project_id) + wanted[project_id] > limit:
+        if used(uow, resource, project_id) - alongside[project_id] + wanted[project_id] > limit:
             raise errors.OverQuota(overs=[resource])
 
 

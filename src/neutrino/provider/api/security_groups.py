@@ -76,13 +76,18 @@ ETHERTYPES = ("IPv4", "IPv6")
 def ensure_default_group(db: Database, project_id: str) -> str:
     """The project's ``default`` group, created (in its own committed unit) when missing:
     egress anywhere, ingress from members of the group, for IPv4 and IPv6."""
+    return _ensure_default_group(db, project_id)[0]
+
+
+def _ensure_default_group(db: Database, project_id: str) -> tuple[str, bool]:
+    """:func:`ensure_default_group`, and whether this call made it."""
     with db.reader() as uow:
         if (found := default_group_id(uow, project_id)) is not None:
-            return found
+            return found, False
     try:
         with db.uow() as uow:
             if (found := default_group_id(uow, project_id)) is not None:
-                return found
+                return found, False
             group_id = _insert_group(uow, project_id, DEFAULT, "Default security group")
             for ethertype in ("IPv4", "IPv6"):
                 insert_rule(
@@ -97,14 +102,14 @@ def ensure_default_group(db: Database, project_id: str) -> str:
                 sa.insert(t.default_security_groups).values(project_id=project_id, security_group_id=group_id)
             )
             uow.commit()
-            return group_id
+            return group_id, True
     except sa.exc.IntegrityError:
         # Another request created it first; use theirs.
         with db.reader() as uow:
             found = default_group_id(uow, project_id)
         if found is None:
             raise
-        return found
+        return found, False
 
 
 def _name_not_default(data: dict[str, Any]) -> None:
@@ -129,7 +134,8 @@ class SecurityGroupService(Taggable):
             ensure_default_group(db, ctx.project_id)
 
     def prepare(self, db: Database, ctx: RequestContext, data: dict[str, Any]) -> None:
-        ensure_default_group(db, data["project_id"])
+        if _ensure_default_group(db, data["project_id"])[1]:
+            data[quotas.MADE_ALONGSIDE] = "security_group"
 
     def expand(
         self, uow: UnitOfWork, ctx: RequestContext, rows: Sequence[sa.Row[Any]]
