@@ -26,7 +26,7 @@ from collections.abc import Mapping
 
 from neutrino.agent.errors import AgentError
 from neutrino.agent.identity import HostIdentity
-from neutrino.agent.l3_reads import ROUTER_KINDS, RouterReads, down_ports, read_routers, reread, router_specs
+from neutrino.agent.l3_reads import ROUTER_KINDS, RouterReads, read_routers, reread, router_specs
 from neutrino.agent.l3_routers import L3Routers
 from neutrino.neutron_client import (
     AgentReport,
@@ -83,9 +83,8 @@ class L3Follower:
         return self.identity.binding_host_id(self.plugin_type)
 
     # -- one round ------------------------------------------------------------------------------
-    def report(self, down: tuple[str, ...] = ()) -> str:
-        """Report this L3 agent and its routers' statuses (and the ports ``down`` DOWN); returns
-        its agent id."""
+    def report(self) -> str:
+        """Report this L3 agent and its routers' statuses; returns its agent id."""
         applied = self.routers.applied()
         statuses = self.routers.statuses()
         configurations: dict[str, object] = {
@@ -103,10 +102,7 @@ class L3Follower:
                 host=self.host,
                 agent_type=L3_AGENT_TYPE,
                 configurations=configurations,
-                ports=tuple(
-                    [PortStatus(p, s) for p, s in sorted(statuses.ports.items())]
-                    + [PortStatus(p, "DOWN") for p in down]
-                ),
+                ports=tuple(PortStatus(p, s) for p, s in sorted(statuses.ports.items())),
                 binary="neutrino-agent",
                 floatingips=tuple(
                     FloatingIpStatus(f, s, fixed) for f, (s, fixed) in sorted(statuses.floating_ips.items())
@@ -129,7 +125,7 @@ class L3Follower:
             reads = read_routers(self.neutron, self.neutron.list_l3_agent_routers(agent_id))
         self._reads = reads
         failed = self.routers.sync(router_specs(reads, self.plugin_type, self.underlay_mtu), force=force)
-        self.report(tuple(down_ports(reads)))
+        self.report()
         return failed
 
     # -- the change feed (called in the feed reader's thread) --------------------------------------

@@ -1,7 +1,7 @@
 """The L3 agent against a canned provider (in-process transport, no token): it reports an L3
 agent, reads the routers scheduled to it and what they need, builds them on the in-memory host,
-reports their ports and floating IPs; a router that is down is removed and its ports reported
-DOWN; the change feed's kinds decide what is reread, and a provider without the feed is polled."""
+reports their ports and floating IPs; a router that is down keeps its legs without addresses (its
+ports ACTIVE, nothing routed); the change feed's kinds decide what is reread, and a provider without the feed is polled."""
 
 from __future__ import annotations
 
@@ -111,13 +111,20 @@ def test_a_round_builds_the_routers_scheduled_here_and_reports_them(tmp_path: Pa
     assert last["floatingips"] == [{"id": "f1", "status": "ACTIVE", "fixed_ip_address": "10.0.1.7"}]
     assert last["configurations"]["routers"] == 1 and last["configurations"]["floating_ips"] == 1
 
-    provider.admin_state_up = False  # down: removed here, its ports DOWN
+    provider.admin_state_up = False  # down: its legs stay plugged, without addresses, routes or NAT
     follower.sync_once()
-    assert f"t-qrouter-{R}" not in net.netns_names()
+    assert inner.addresses("qg-pg000000-0") == set() and inner.addresses("qr-pi000000-0") == set()
+    assert inner.routes() == set()
     assert sorted((p["id"], p["status"]) for p in provider.reports[-1]["ports"]) == [
-        ("pg000000-0", "DOWN"),
-        ("pi000000-0", "DOWN"),
+        ("pg000000-0", "ACTIVE"),
+        ("pi000000-0", "ACTIVE"),
     ]
+    assert provider.reports[-1]["floatingips"] == []
+
+    provider.admin_state_up = True  # up again: routing as before
+    follower.sync_once()
+    assert inner.addresses("qg-pg000000-0") == {"203.0.113.5/24", "203.0.113.9/32"}
+    assert inner.routes() == {("0.0.0.0/0", "203.0.113.1")}
 
 
 def test_the_change_feed_and_its_absence(tmp_path: Path) -> None:

@@ -182,6 +182,8 @@ def test_router_specs_from_what_the_provider_says() -> None:
         Port(PG, EXT, "fa:16:3e:00:00:03", device_id=R, device_owner="network:router_gateway",
              fixed_ips=(FixedIp("se", "203.0.113.10"),)),
         Port("vm", NET1, "fa:16:3e:00:00:09", device_id=R, device_owner="oVirt"),
+        Port("pd", NET1, "fa:16:3e:00:00:04", device_id="down", device_owner="network:router_interface",
+             fixed_ips=(FixedIp("s1", "10.0.1.2"),)),
     ]  # fmt: skip
     reads = RouterReads(
         routers=[router, down],
@@ -206,4 +208,8 @@ def test_router_specs_from_what_the_provider_says() -> None:
     assert got.gateway_ip == "203.0.113.1" and got.snat is False
     assert got.floating_ips == [FloatingIpSpec(id="f1", floating_ip="203.0.113.20", fixed_ip="10.0.1.5")]
     assert got.routes == [StaticRoute(destination="192.168.50.0/24", nexthop="10.0.1.254")]
-    assert set(specs) == {R}  # a router that is down is not run here
+    # a router that is down: its legs plugged, without an address, route or NAT (nothing answers)
+    assert specs["down"] == RouterSpec(
+        router_id="down",
+        legs=[RouterLeg(port_id="pd", kind="internal", mac="fa:16:3e:00:00:04", mtu=1450, net=got.legs[0].net.model_copy(update={"vnic_id": "pd"}))],
+    )  # fmt: skip
