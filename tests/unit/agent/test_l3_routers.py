@@ -5,6 +5,7 @@ conversion of what the provider says into router specs."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -123,7 +124,7 @@ def test_changes_converge_and_a_gone_floating_ip_loses_its_connections(
 
 
 def test_a_router_that_goes_leaves_nothing_and_keeps_networks_others_use(
-    host: tuple[MemoryNet, L3Routers],
+    host: tuple[MemoryNet, L3Routers], caplog: pytest.LogCaptureFixture
 ) -> None:
     net, routers = host
     routers.sync({R: spec()})
@@ -133,8 +134,10 @@ def test_a_router_that_goes_leaves_nothing_and_keeps_networks_others_use(
     routers.store.state.dhcp[NET1] = DhcpSpec.model_validate(
         {"network_id": NET1, "plugin_type": "LINUX_BRIDGE", "cidr": "10.0.1.0/24", "server_ip": "10.0.1.2"}
     )
-    assert routers.sync({}) == []
+    with caplog.at_level(logging.INFO, logger="neutrino.agent.l3_routers"):
+        assert routers.sync({}) == []
     assert NS not in net.netns_names()
+    assert "no record" not in caplog.text  # removed with its record, not deleted again as a stray
     assert net.link("tapp1000000-00") is None and net.link("tappg000000-00") is None
     assert net.link(f"brq{NET1[:11]}") is not None  # the DHCP server still uses it
     assert net.link(f"brq{NET2[:11]}") is None and net.link(f"brq{EXT[:11]}") is None
