@@ -12,7 +12,8 @@ provider's extension ``neutrino-changes``, read by the agent's one
 the host within tens of milliseconds, and rereads only what the kinds of change it names touch (a
 floating IP's association: one read; changes of ports, groups or agents alone: nothing); a
 provider without it is read every ``sync_interval`` seconds. Every ``resync_interval`` seconds the
-routers are rebuilt all the same (repairs drift). A second thread reports every
+routers are rebuilt all the same (repairs drift), read again only when the feed's ``state`` digest
+moved since the last full read (:meth:`L3Follower.resync`). A second thread reports every
 ``report_interval`` seconds, so a long round never makes the agent look dead.
 """
 
@@ -34,6 +35,7 @@ from neutrino.neutron_client import (
     FloatingIpStatus,
     NeutronClient,
     NeutronClientError,
+    NotFound,
     PortStatus,
 )
 
@@ -71,6 +73,9 @@ class L3Follower:
         self.resync_interval = resync_interval
         self.agent_id: str | None = None
         self._reads: RouterReads | None = None  # the last round's, for a round after small changes
+        #: the provider's state (``Changes.state``) just before the last full read; a round that
+        #: applied the feed's changes leaves it, so after any write the next resync reads again
+        self._state: str | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -123,6 +128,28 @@ class L3Follower:
             reads = reread(self.neutron, self._reads, changed)
         else:
             reads = read_routers(self.neutron, self.neutron.list_l3_agent_routers(agent_id))
+        return self._converge(reads, force=force)
+
+    def resync(self) -> list[str]:
+        """The periodic safety net: every router here rebuilt idempotently (drift repaired). While
+        the change feed is followed, one request first asks the provider's ``state``: when it is
+        the one the last full read started from, nothing was written since and the routers are
+        rebuilt from what the rounds since read, without reading them again."""
+        state = None
+        if self._following and self._reads is not None:
+            try:
+                state = self.neutron.changes().state
+            except NotFound:  # the feed went (another provider behind the URL): read everything
+                state = None
+            if state is not None and state == self._state:
+                log.debug("L3 resync: nothing written on the provider since the last full read")
+                return self._converge(self._reads, force=True)
+        self._state = None
+        failed = self.sync_once(force=True)
+        self._state = state  # the reads started after it: at least as new
+        return failed
+
+    def _converge(self, reads: RouterReads, *, force: bool) -> list[str]:
         self._reads = reads
         failed = self.routers.sync(router_specs(reads, self.plugin_type, self.underlay_mtu), force=force)
         self.report()
@@ -157,7 +184,7 @@ class L3Follower:
             now = time.monotonic()
             try:
                 if now - last_sync >= self.resync_interval:
-                    self.sync_once(force=True)
+                    self.resync()
                     last_sync = now
                 elif not following or pending is None:
                     self.sync_once()
@@ -173,11 +200,12 @@ class L3Follower:
             except (NeutronClientError, AgentError, ValueError) as exc:
                 level = logging.DEBUG if str(exc) == last_error else logging.WARNING
                 log.log(level, "L3 sync with the network provider: %s", exc)
-                last_error, self.agent_id, self._reads = str(exc), None, None
+                last_error, self.agent_id, self._reads, self._state = str(exc), None, None, None
                 self._pending, timeout = None, min(self.sync_interval, 2.0)
             except Exception:  # the thread must outlive any one bad round
                 log.exception("L3 sync with the network provider failed")
-                self._reads, self._pending, timeout = None, None, min(self.sync_interval, 2.0)
+                self._reads, self._state, self._pending = None, None, None
+                timeout = min(self.sync_interval, 2.0)
             self._wake.wait(timeout)
 
     def _heartbeat(self) -> None:
