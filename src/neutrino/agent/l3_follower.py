@@ -82,14 +82,17 @@ class L3Follower:
         self._following = False  # the change feed says what changed; else poll every sync_interval
         self._pending: frozenset[str] | None = frozenset()  # kinds not applied yet (None: anything)
         self._threads: list[threading.Thread] = []
+        self._reported: AgentReport | None = None  # the last report the provider took
 
     @property
     def host(self) -> str:
         return self.identity.binding_host_id(self.plugin_type)
 
     # -- one round ------------------------------------------------------------------------------
-    def report(self) -> str:
-        """Report this L3 agent and its routers' statuses; returns its agent id."""
+    def report(self, *, if_changed: bool = False) -> str:
+        """Report this L3 agent and its routers' statuses; returns its agent id. ``if_changed``:
+        only when the report differs from the last one the provider took (after a round: most
+        rounds change nothing here, and a report is a write; the heartbeat reports all the same)."""
         applied = self.routers.applied()
         statuses = self.routers.statuses()
         configurations: dict[str, object] = {
@@ -102,21 +105,24 @@ class L3Follower:
             "interfaces": sum(1 for s in applied.values() for leg in s.legs if leg.kind == "internal"),
             "floating_ips": sum(len(s.floating_ips) for s in applied.values()),
         }
-        answer = self.neutron.report_agent(
-            AgentReport(
-                host=self.host,
-                agent_type=L3_AGENT_TYPE,
-                configurations=configurations,
-                ports=tuple(PortStatus(p, s) for p, s in sorted(statuses.ports.items())),
-                binary="neutrino-agent",
-                floatingips=tuple(
-                    FloatingIpStatus(f, s, fixed) for f, (s, fixed) in sorted(statuses.floating_ips.items())
-                ),
-            )
+        report = AgentReport(
+            host=self.host,
+            agent_type=L3_AGENT_TYPE,
+            configurations=configurations,
+            ports=tuple(PortStatus(p, s) for p, s in sorted(statuses.ports.items())),
+            binary="neutrino-agent",
+            floatingips=tuple(
+                FloatingIpStatus(f, s, fixed) for f, (s, fixed) in sorted(statuses.floating_ips.items())
+            ),
         )
+        if if_changed and self.agent_id is not None and report == self._reported:
+            return self.agent_id
+        self._reported = None  # until the provider took it
+        answer = self.neutron.report_agent(report)
         self.agent_id = answer.agent.id or self.agent_id
         if self.agent_id is None:
             raise ValueError("the provider's answer to the L3 agent's report has no agent id")
+        self._reported = report
         return self.agent_id
 
     def sync_once(self, *, force: bool = False, changed: frozenset[str] | None = None) -> list[str]:
@@ -128,7 +134,10 @@ class L3Follower:
             reads = reread(self.neutron, self._reads, changed)
         else:
             reads = read_routers(self.neutron, self.neutron.list_l3_agent_routers(agent_id))
-        return self._converge(reads, force=force)
+        # a router moved away and back between two rounds had its ports set DOWN by the move:
+        # after a move (or anything) the statuses are reported even when they look the same here
+        moved = force or changed is None or "l3_agents" in changed
+        return self._converge(reads, force=force, report=moved)
 
     def resync(self) -> list[str]:
         """The periodic safety net: every router here rebuilt idempotently (drift repaired). While
@@ -143,16 +152,17 @@ class L3Follower:
                 state = None
             if state is not None and state == self._state:
                 log.debug("L3 resync: nothing written on the provider since the last full read")
-                return self._converge(self._reads, force=True)
+                return self._converge(self._reads, force=True, report=True)
         self._state = None
         failed = self.sync_once(force=True)
         self._state = state  # the reads started after it: at least as new
         return failed
 
-    def _converge(self, reads: RouterReads, *, force: bool) -> list[str]:
+    def _converge(self, reads: RouterReads, *, force: bool, report: bool) -> list[str]:
+        """Converge on ``reads``; then report (unless ``report``, only when something changed)."""
         self._reads = reads
         failed = self.routers.sync(router_specs(reads, self.plugin_type, self.underlay_mtu), force=force)
-        self.report()
+        self.report(if_changed=not report)
         return failed
 
     # -- the change feed (called in the feed reader's thread) --------------------------------------

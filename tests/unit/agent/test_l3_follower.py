@@ -33,6 +33,7 @@ class Provider:
         self.reports: list[dict[str, Any]] = []
         self.changes = True  # has the neutrino-changes extension
         self.state = "s1"  # the digest of the provider's database
+        self.fixed_ip = "10.0.1.7"  # the floating IP's
 
     def __call__(self, call: Call) -> Canned:  # noqa: C901 (one branch per call)
         path = call.path.removeprefix("/v2.0/")
@@ -71,7 +72,7 @@ class Provider:
         if path == "floatingips":
             return Canned(200, {"floatingips": [
                 {"id": "f1", "floating_ip_address": "203.0.113.9", "floating_network_id": EXT, "router_id": R,
-                 "port_id": "vm", "fixed_ip_address": "10.0.1.7", "status": "DOWN"},
+                 "port_id": "vm", "fixed_ip_address": self.fixed_ip, "status": "DOWN"},
             ]})  # fmt: skip
         if path == "changes" and self.changes:
             return Canned(200, {"changes": {"cursor": "e-1", "changed": None, "state": self.state}})
@@ -146,7 +147,9 @@ def test_the_change_feed_and_its_absence(tmp_path: Path) -> None:
     assert not follower._following  # no feed: read every sync interval
 
 
-def test_after_a_floating_ip_change_only_floating_ips_are_read(tmp_path: Path) -> None:
+def test_after_a_floating_ip_change_only_floating_ips_are_read_and_only_a_change_reported(
+    tmp_path: Path,
+) -> None:
     provider = Provider()
     _, follower = make(tmp_path, provider)
     follower.sync_once()
@@ -158,10 +161,21 @@ def test_after_a_floating_ip_change_only_floating_ips_are_read(tmp_path: Path) -
 
     follower.neutron = NeutronClient(Endpoint(url="http://provider:9696"), adapter=CannedAdapter(counting))
     follower.sync_once(changed=frozenset({"floatingips"}))
+    assert seen == ["/v2.0/floatingips"]  # the same as before: nothing to report either
+    provider.fixed_ip = "10.0.1.8"  # the floating IP moved to another address
+    seen.clear()
+    follower.sync_once(changed=frozenset({"floatingips"}))
     assert seen == ["/v2.0/floatingips", "/v2.0/agent-reports"]
+    assert provider.reports[-1]["floatingips"] == [
+        {"id": "f1", "status": "ACTIVE", "fixed_ip_address": "10.0.1.8"}
+    ]
     seen.clear()
     follower.sync_once(changed=frozenset({"routers"}))
-    assert seen[:2] == ["/v2.0/agents/agent-1/l3-routers", "/v2.0/ports"]
+    assert seen == ["/v2.0/agents/agent-1/l3-routers", "/v2.0/ports", "/v2.0/subnets", "/v2.0/networks",
+                    "/v2.0/floatingips"]  # fmt: skip
+    seen.clear()
+    follower.sync_once(changed=frozenset({"l3_agents"}))  # a move: the statuses again, even the same
+    assert seen[-1] == "/v2.0/agent-reports"
 
 
 def test_a_resync_reads_the_routers_again_only_when_the_providers_state_moved(tmp_path: Path) -> None:
