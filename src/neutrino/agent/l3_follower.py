@@ -83,6 +83,7 @@ class L3Follower:
         self._pending: frozenset[str] | None = frozenset()  # kinds not applied yet (None: anything)
         self._threads: list[threading.Thread] = []
         self._reported: AgentReport | None = None  # the last report the provider took
+        self._report_lock = threading.Lock()  # the rounds' reports and the heartbeat's
 
     @property
     def host(self) -> str:
@@ -92,7 +93,12 @@ class L3Follower:
     def report(self, *, if_changed: bool = False) -> str:
         """Report this L3 agent and its routers' statuses; returns its agent id. ``if_changed``:
         only when the report differs from the last one the provider took (after a round: most
-        rounds change nothing here, and a report is a write; the heartbeat reports all the same)."""
+        rounds change nothing here, and a report is a write; the heartbeat reports all the same).
+        One at a time, each built when its turn comes: the last one sent is the newest."""
+        with self._report_lock:
+            return self._report(if_changed)
+
+    def _report(self, if_changed: bool) -> str:
         applied = self.routers.applied()
         statuses = self.routers.statuses()
         configurations: dict[str, object] = {
