@@ -51,7 +51,7 @@ class Results:
         )
 
 
-def _admin(url: str, auth_url: str, password: str) -> httpx.Client:
+def admin_client(url: str, auth_url: str, password: str) -> httpx.Client:
     """A client of the provider at ``url`` with a token of its admin."""
     answer = httpx.post(
         f"{auth_url}/auth/tokens",
@@ -74,7 +74,7 @@ def _admin(url: str, auth_url: str, password: str) -> httpx.Client:
 
 def extensions(url: str, auth_url: str, password: str) -> list[str]:
     """The aliases the provider lists in ``/v2.0/extensions``."""
-    with _admin(url, auth_url, password) as client:
+    with admin_client(url, auth_url, password) as client:
         answer = client.get("/v2.0/extensions")
         answer.raise_for_status()
         return sorted(e["alias"] for e in answer.json()["extensions"])
@@ -82,7 +82,7 @@ def extensions(url: str, auth_url: str, password: str) -> list[str]:
 
 def public_network(url: str, auth_url: str, password: str) -> str:
     """An external network with an IPv4 subnet, as devstack's ``public``: its id."""
-    with _admin(url, auth_url, password) as client:
+    with admin_client(url, auth_url, password) as client:
         net = client.post("/v2.0/networks", json={"network": {"name": "public", "router:external": True}})
         net.raise_for_status()
         network_id = str(net.json()["network"]["id"])

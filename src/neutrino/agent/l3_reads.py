@@ -2,14 +2,19 @@
 becomes :class:`~neutrino.agent.datapath.router.RouterSpec`: legs from the routers' ports
 (``network:router_interface`` and ``network:router_gateway``, with their networks' segments and
 their subnets' prefix lengths), the default route from the gateway subnet's gateway, SNAT from
-``enable_snat``, the floating IPs associated through each router, its static routes. A router
-that is administratively down is not run here (its ports are reported DOWN). Never imports :mod:`neutrino.provider`.
+``enable_snat``, the floating IPs associated through each router, its static routes.
+
+A router that is administratively down keeps its legs, plugged into their networks but without
+an address (so it neither answers nor routes: no route, NAT or floating IP either): its ports
+are in place, ACTIVE, and its admin state says whether it forwards — as OVN (our other backend,
+and Neutron's default) shows the ports of a disabled router, and as tempest expects of the
+routers it creates down. Never imports :mod:`neutrino.provider`.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from neutrino.agent.datapath.router import FloatingIpSpec, RouterLeg, RouterSpec, StaticRoute
@@ -34,16 +39,15 @@ class RouterReads:
 
 
 def read_routers(neutron: NeutronClient, routers: Sequence[Router]) -> RouterReads:
-    """The ports of ``routers`` and, for those administratively up, their subnets, networks and
-    floating IPs (four reads, none without routers)."""
+    """The ports of ``routers``, their networks and, for the routers administratively up, their
+    subnets and floating IPs (four reads, none without routers)."""
     ids = sorted(r.id for r in routers)
     if not ids:
         return RouterReads(routers, [], [], [], [])
     ports = [p for p in neutron.list_ports(device_id=ids) if p.device_owner in LEG_KINDS]
     up = {r.id for r in routers if r.admin_state_up}
-    running = [p for p in ports if p.device_id in up]
-    subnet_ids = sorted({ip.subnet_id for p in running for ip in p.fixed_ips})
-    network_ids = sorted({p.network_id for p in running})
+    subnet_ids = _subnet_ids(ports, up)
+    network_ids = sorted({p.network_id for p in ports})
     return RouterReads(
         routers=routers,
         ports=ports,
@@ -51,6 +55,11 @@ def read_routers(neutron: NeutronClient, routers: Sequence[Router]) -> RouterRea
         networks=neutron.list_networks(id=network_ids) if network_ids else [],
         floating_ips=neutron.list_floating_ips(router_id=sorted(up)) if up else [],
     )
+
+
+def _subnet_ids(ports: Iterable[Port], up: Collection[str]) -> list[str]:
+    """The subnets of the ports of the routers ``up`` (a router down has no address to give)."""
+    return sorted({ip.subnet_id for p in ports if p.device_id in up for ip in p.fixed_ips})
 
 
 #: kinds of change (the provider's change token) after which routers and their ports are read again
@@ -61,23 +70,16 @@ def reread(neutron: NeutronClient, reads: RouterReads, changed: frozenset[str]) 
     """``reads`` brought up to date after changes of the kinds ``changed`` that leave the
     routers and their ports as they were (floating IPs, networks, subnets): only those are read."""
     up = sorted(r.id for r in reads.routers if r.admin_state_up)
-    running = [p for p in reads.ports if p.device_id in up]
     floating_ips = reads.floating_ips
     if "floatingips" in changed:
         floating_ips = neutron.list_floating_ips(router_id=up) if up else []
     subnets, networks = reads.subnets, reads.networks
     if changed & {"subnets", "networks"}:
-        subnet_ids = sorted({ip.subnet_id for p in running for ip in p.fixed_ips})
-        network_ids = sorted({p.network_id for p in running})
+        subnet_ids = _subnet_ids(reads.ports, up)
+        network_ids = sorted({p.network_id for p in reads.ports})
         subnets = neutron.list_subnets(id=subnet_ids) if subnet_ids else []
         networks = neutron.list_networks(id=network_ids) if network_ids else []
     return RouterReads(reads.routers, reads.ports, subnets, networks, floating_ips)
-
-
-def down_ports(reads: RouterReads) -> list[str]:
-    """The ports of the routers that are administratively down (not run here: DOWN)."""
-    down = {r.id for r in reads.routers if not r.admin_state_up}
-    return sorted(p.id for p in reads.ports if p.device_id in down)
 
 
 def router_specs(reads: RouterReads, plugin_type: str, underlay_mtu: int) -> dict[str, RouterSpec]:
@@ -86,17 +88,19 @@ def router_specs(reads: RouterReads, plugin_type: str, underlay_mtu: int) -> dic
     networks = {n.id: n for n in reads.networks}
     specs = {}
     for router in reads.routers:
-        if not router.admin_state_up:
-            continue
         ports = [
             p
             for p in reads.ports
             if p.device_id == router.id and p.device_owner in LEG_KINDS and p.network_id in networks
         ]
         legs = [
-            _leg(port, networks[port.network_id], subnets, plugin_type, underlay_mtu)
+            _leg(port, networks[port.network_id], subnets if router.admin_state_up else {}, plugin_type,
+                 underlay_mtu)
             for port in sorted(ports, key=lambda p: p.id)
-        ]
+        ]  # fmt: skip
+        if not router.admin_state_up:
+            specs[router.id] = RouterSpec(router_id=router.id, legs=legs)
+            continue
         gateway = next((p for p in ports if p.device_owner == ROUTER_GATEWAY), None)
         specs[router.id] = RouterSpec(
             router_id=router.id,

@@ -52,10 +52,10 @@ class L3Routers:
         routers that failed (the cause logged and in :meth:`statuses`)."""
         with self.store.lock:
             applied = self.store.state.routers
-            present = self.namespaces.present()
-            for router_id in sorted(set(applied) - set(wanted)):
-                self._remove(router_id)
-            for router_id in sorted(present - set(wanted) - set(applied)):
+            present, known = self.namespaces.present(), set(applied)
+            for router_id in sorted(known - set(wanted)):
+                self._remove(router_id)  # its namespace with it
+            for router_id in sorted(present - set(wanted) - known):
                 log.info("router %s: deleting a namespace this host has no record of", router_id)
                 self._delete_namespace(router_id)
             failed = []

@@ -13,43 +13,23 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.e2e.provider.conftest import ADMIN_PASSWORD, ProviderProcess
 from tests.support import tempest
+from tests.support.servers import RunningAgent, agent_process
 
 if os.environ.get("CI") != "true":  # in CI nothing skips: a missing tempest fails below instead
     pytest.importorskip("tempest", reason="tempest is not installed (pip install -e .[test])")
 
-_WAITS_FOR_L3_AGENT = (
-    "tempest waits for a router interface's port to be ACTIVE before removing the interface; only an L3 "
-    "agent makes it ACTIVE and this test runs none (with an in-memory `neutrino agent` as L3 agent the port "
-    "of an interface added while the router's first one was being set up stayed DOWN for a minute: open)"
-)
-
 #: Tests not run, each with the reason: the honest remaining work. Their failures would be timeouts
 #: (tempest's build_timeout each), so they are left out rather than run and expected to fail.
 EXCLUDED: dict[str, str] = {
-    **{
-        f"tempest.api.network.test_routers.{cls}.{test}": _WAITS_FOR_L3_AGENT
-        for cls in ("RoutersTest", "RoutersIpV6Test")
-        for test in (
-            "test_add_multiple_router_interfaces",
-            "test_add_remove_router_interface_with_subnet_id",
-            "test_router_interface_port_update_with_fixed_ip",
-            "test_update_delete_extra_route",
-        )
-    },
-    **{
-        f"tempest.api.network.test_routers_negative.{cls}.{test}": _WAITS_FOR_L3_AGENT
-        for cls in ("RoutersNegativeTest", "RoutersNegativeIpV6Test")
-        for test in (
-            "test_add_router_interfaces_on_overlapping_subnets_returns_400",
-            "test_router_remove_interface_in_use_returns_409",
-        )
-    },
     "tempest.api.network.test_tags.TagsExtTest": (
         "its class setup creates a subnet pool (tempest takes them for granted with standard-attr-tag); "
         "the provider has no subnet pools (subnet_allocation)"
@@ -60,7 +40,32 @@ EXCLUDED: dict[str, str] = {
 CONCURRENCY = 2
 
 
-def test_tempest_api_network(sqlite_provider_process: ProviderProcess, tmp_path: Path) -> None:
+@pytest.fixture
+def l3_agent(sqlite_provider_process: ProviderProcess, tmp_path: Path) -> Iterator[RunningAgent]:
+    """A host agent reporting to the provider as its Linux bridge and L3 agent (router legs plugged by the
+    ``linux_bridge`` driver into an in-memory host network), once the provider lists its L3 agent alive."""
+    provider = sqlite_provider_process
+    extra = ["--vnic-driver", "LINUX_BRIDGE=linux_bridge", "--provider-url", provider.url]
+    extra += ["--provider-password", ADMIN_PASSWORD]
+    with agent_process(tmp_path, "tempest-host", extra) as agent:
+        client = tempest.admin_client(provider.url, provider.auth_url, ADMIN_PASSWORD)
+        with client:
+            deadline = time.monotonic() + 30
+            while not _l3_agent_alive(client, agent.name):
+                assert time.monotonic() < deadline, "the agent's L3 agent never reported"
+                time.sleep(0.2)
+        yield agent
+
+
+def _l3_agent_alive(client: httpx.Client, host: str) -> bool:
+    answer = client.get("/v2.0/agents", params={"agent_type": "L3 agent", "host": host})
+    answer.raise_for_status()
+    return any(agent["alive"] for agent in answer.json()["agents"])
+
+
+def test_tempest_api_network(
+    sqlite_provider_process: ProviderProcess, l3_agent: RunningAgent, tmp_path: Path
+) -> None:
     assert shutil.which("tempest", path=str(Path(sys.executable).parent)), "tempest is not installed"
     provider = sqlite_provider_process
     conf = tempest.write_config(

@@ -1,7 +1,8 @@
 """The L3 agent against a canned provider (in-process transport, no token): it reports an L3
 agent, reads the routers scheduled to it and what they need, builds them on the in-memory host,
-reports their ports and floating IPs; a router that is down is removed and its ports reported
-DOWN; the change feed's kinds decide what is reread, and a provider without the feed is polled."""
+reports their ports and floating IPs; a router that is down keeps its legs without addresses (its
+ports ACTIVE, nothing routed); the change feed's kinds decide what is reread, and a provider without the feed is polled; the
+periodic resync reads again only when the feed's state digest moved."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ class Provider:
         self.admin_state_up = True
         self.reports: list[dict[str, Any]] = []
         self.changes = True  # has the neutrino-changes extension
+        self.state = "s1"  # the digest of the provider's database
+        self.fixed_ip = "10.0.1.7"  # the floating IP's
 
     def __call__(self, call: Call) -> Canned:  # noqa: C901 (one branch per call)
         path = call.path.removeprefix("/v2.0/")
@@ -69,10 +72,10 @@ class Provider:
         if path == "floatingips":
             return Canned(200, {"floatingips": [
                 {"id": "f1", "floating_ip_address": "203.0.113.9", "floating_network_id": EXT, "router_id": R,
-                 "port_id": "vm", "fixed_ip_address": "10.0.1.7", "status": "DOWN"},
+                 "port_id": "vm", "fixed_ip_address": self.fixed_ip, "status": "DOWN"},
             ]})  # fmt: skip
         if path == "changes" and self.changes:
-            return Canned(200, {"changes": {"cursor": "e-1", "changed": None}})
+            return Canned(200, {"changes": {"cursor": "e-1", "changed": None, "state": self.state}})
         return Canned(404, {"NeutronError": {"type": "HTTPNotFound", "message": path, "detail": ""}})
 
 
@@ -111,13 +114,20 @@ def test_a_round_builds_the_routers_scheduled_here_and_reports_them(tmp_path: Pa
     assert last["floatingips"] == [{"id": "f1", "status": "ACTIVE", "fixed_ip_address": "10.0.1.7"}]
     assert last["configurations"]["routers"] == 1 and last["configurations"]["floating_ips"] == 1
 
-    provider.admin_state_up = False  # down: removed here, its ports DOWN
+    provider.admin_state_up = False  # down: its legs stay plugged, without addresses, routes or NAT
     follower.sync_once()
-    assert f"t-qrouter-{R}" not in net.netns_names()
+    assert inner.addresses("qg-pg000000-0") == set() and inner.addresses("qr-pi000000-0") == set()
+    assert inner.routes() == set()
     assert sorted((p["id"], p["status"]) for p in provider.reports[-1]["ports"]) == [
-        ("pg000000-0", "DOWN"),
-        ("pi000000-0", "DOWN"),
+        ("pg000000-0", "ACTIVE"),
+        ("pi000000-0", "ACTIVE"),
     ]
+    assert provider.reports[-1]["floatingips"] == []
+
+    provider.admin_state_up = True  # up again: routing as before
+    follower.sync_once()
+    assert inner.addresses("qg-pg000000-0") == {"203.0.113.5/24", "203.0.113.9/32"}
+    assert inner.routes() == {("0.0.0.0/0", "203.0.113.1")}
 
 
 def test_the_change_feed_and_its_absence(tmp_path: Path) -> None:
@@ -125,7 +135,7 @@ def test_the_change_feed_and_its_absence(tmp_path: Path) -> None:
     _, follower = make(tmp_path, provider)
     reader = FeedReader(follower.neutron, wait=0.01)
     reader.subscribe(follower)
-    assert reader.read_once() == Changes("e-1", None)  # the first answer: anything may have changed
+    assert reader.read_once() == Changes("e-1", None, "s1")  # the first answer: anything may have changed
     assert follower._following and follower._pending is None
     follower._pending = frozenset()
     follower.feed_changed(Changes("e-2", {"ports": Changed(frozenset({"p1"}))}))
@@ -137,7 +147,9 @@ def test_the_change_feed_and_its_absence(tmp_path: Path) -> None:
     assert not follower._following  # no feed: read every sync interval
 
 
-def test_after_a_floating_ip_change_only_floating_ips_are_read(tmp_path: Path) -> None:
+def test_after_a_floating_ip_change_only_floating_ips_are_read_and_only_a_change_reported(
+    tmp_path: Path,
+) -> None:
     provider = Provider()
     _, follower = make(tmp_path, provider)
     follower.sync_once()
@@ -149,7 +161,61 @@ def test_after_a_floating_ip_change_only_floating_ips_are_read(tmp_path: Path) -
 
     follower.neutron = NeutronClient(Endpoint(url="http://provider:9696"), adapter=CannedAdapter(counting))
     follower.sync_once(changed=frozenset({"floatingips"}))
+    assert seen == ["/v2.0/floatingips"]  # the same as before: nothing to report either
+    provider.fixed_ip = "10.0.1.8"  # the floating IP moved to another address
+    seen.clear()
+    follower.sync_once(changed=frozenset({"floatingips"}))
     assert seen == ["/v2.0/floatingips", "/v2.0/agent-reports"]
+    assert provider.reports[-1]["floatingips"] == [
+        {"id": "f1", "status": "ACTIVE", "fixed_ip_address": "10.0.1.8"}
+    ]
     seen.clear()
     follower.sync_once(changed=frozenset({"routers"}))
-    assert seen[:2] == ["/v2.0/agents/agent-1/l3-routers", "/v2.0/ports"]
+    assert seen == ["/v2.0/agents/agent-1/l3-routers", "/v2.0/ports", "/v2.0/subnets", "/v2.0/networks",
+                    "/v2.0/floatingips"]  # fmt: skip
+    seen.clear()
+    follower.sync_once(changed=frozenset({"l3_agents"}))  # a move: the statuses again, even the same
+    assert seen[-1] == "/v2.0/agent-reports"
+
+
+def test_a_resync_reads_the_routers_again_only_when_the_providers_state_moved(tmp_path: Path) -> None:
+    provider = Provider()
+    net, follower = make(tmp_path, provider)
+    seen: list[str] = []
+
+    def counting(call: Call) -> Canned:
+        seen.append(call.path)
+        return provider(call)
+
+    follower.neutron = NeutronClient(Endpoint(url="http://provider:9696"), adapter=CannedAdapter(counting))
+    follower.feed_changed(Changes("e-1", None))  # following the feed
+    follower.resync()  # nothing read yet: read, no state asked
+    assert "/v2.0/changes" not in seen and "/v2.0/ports" in seen
+    seen.clear()
+    follower.resync()  # the state the reads started from is not known: read again, knowing it now
+    assert seen[:3] == ["/v2.0/changes", "/v2.0/agents/agent-1/l3-routers", "/v2.0/ports"]
+
+    seen.clear()
+    namespace = f"t-qrouter-{R}"
+    net.delete_netns(namespace)  # drift on the host
+    follower.resync()  # nothing written since: one question, the routers rebuilt from the last reads
+    assert seen == ["/v2.0/changes", "/v2.0/agent-reports"]
+    assert net.in_netns(namespace).addresses("qg-pg000000-0") == {"203.0.113.5/24", "203.0.113.9/32"}
+
+    follower.sync_once(changed=frozenset({"floatingips"}))  # a round after the feed's changes...
+    seen.clear()
+    follower.resync()  # ...keeps the last full read's state: still nothing new
+    assert seen == ["/v2.0/changes", "/v2.0/agent-reports"]
+
+    provider.state = "s2"  # a write
+    seen.clear()
+    follower.resync()
+    assert seen[:3] == ["/v2.0/changes", "/v2.0/agents/agent-1/l3-routers", "/v2.0/ports"]
+    seen.clear()
+    follower.resync()
+    assert seen == ["/v2.0/changes", "/v2.0/agent-reports"]
+
+    follower.feed_unavailable()  # polling a provider without the feed: always read
+    seen.clear()
+    follower.resync()
+    assert "/v2.0/changes" not in seen and "/v2.0/ports" in seen

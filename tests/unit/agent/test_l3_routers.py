@@ -5,6 +5,7 @@ conversion of what the provider says into router specs."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -123,7 +124,7 @@ def test_changes_converge_and_a_gone_floating_ip_loses_its_connections(
 
 
 def test_a_router_that_goes_leaves_nothing_and_keeps_networks_others_use(
-    host: tuple[MemoryNet, L3Routers],
+    host: tuple[MemoryNet, L3Routers], caplog: pytest.LogCaptureFixture
 ) -> None:
     net, routers = host
     routers.sync({R: spec()})
@@ -133,8 +134,10 @@ def test_a_router_that_goes_leaves_nothing_and_keeps_networks_others_use(
     routers.store.state.dhcp[NET1] = DhcpSpec.model_validate(
         {"network_id": NET1, "plugin_type": "LINUX_BRIDGE", "cidr": "10.0.1.0/24", "server_ip": "10.0.1.2"}
     )
-    assert routers.sync({}) == []
+    with caplog.at_level(logging.INFO, logger="neutrino.agent.l3_routers"):
+        assert routers.sync({}) == []
     assert NS not in net.netns_names()
+    assert "no record" not in caplog.text  # removed with its record, not deleted again as a stray
     assert net.link("tapp1000000-00") is None and net.link("tappg000000-00") is None
     assert net.link(f"brq{NET1[:11]}") is not None  # the DHCP server still uses it
     assert net.link(f"brq{NET2[:11]}") is None and net.link(f"brq{EXT[:11]}") is None
@@ -182,6 +185,8 @@ def test_router_specs_from_what_the_provider_says() -> None:
         Port(PG, EXT, "fa:16:3e:00:00:03", device_id=R, device_owner="network:router_gateway",
              fixed_ips=(FixedIp("se", "203.0.113.10"),)),
         Port("vm", NET1, "fa:16:3e:00:00:09", device_id=R, device_owner="oVirt"),
+        Port("pd", NET1, "fa:16:3e:00:00:04", device_id="down", device_owner="network:router_interface",
+             fixed_ips=(FixedIp("s1", "10.0.1.2"),)),
     ]  # fmt: skip
     reads = RouterReads(
         routers=[router, down],
@@ -206,4 +211,8 @@ def test_router_specs_from_what_the_provider_says() -> None:
     assert got.gateway_ip == "203.0.113.1" and got.snat is False
     assert got.floating_ips == [FloatingIpSpec(id="f1", floating_ip="203.0.113.20", fixed_ip="10.0.1.5")]
     assert got.routes == [StaticRoute(destination="192.168.50.0/24", nexthop="10.0.1.254")]
-    assert set(specs) == {R}  # a router that is down is not run here
+    # a router that is down: its legs plugged, without an address, route or NAT (nothing answers)
+    assert specs["down"] == RouterSpec(
+        router_id="down",
+        legs=[RouterLeg(port_id="pd", kind="internal", mac="fa:16:3e:00:00:04", mtu=1450, net=got.legs[0].net.model_copy(update={"vnic_id": "pd"}))],
+    )  # fmt: skip
