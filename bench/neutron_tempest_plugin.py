@@ -14,10 +14,12 @@ import argparse
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
 from tests.support import tempest
+from tests.support.servers import agent_process
 
 from bench.provider_process import PASSWORD, provider_process
 
@@ -71,6 +73,19 @@ def failure_line(details: str) -> str:
     return lines[-1][:200] if lines else "(no details)"
 
 
+def wait_for_l3_agent(url: str, auth_url: str, host: str, timeout: float = 30.0) -> None:
+    with tempest.admin_client(url, auth_url, PASSWORD) as client:
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = client.get("/v2.0/agents", params={"agent_type": "L3 agent", "host": host})
+            answer.raise_for_status()
+            if any(agent["alive"] for agent in answer.json()["agents"]):
+                return
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the agent {host}'s L3 agent never reported to the provider")
+            time.sleep(0.2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--regex", default=r"^neutron_tempest_plugin\.api\.")
@@ -83,17 +98,28 @@ def main() -> None:
     quotas = {f"NEUTRINO_PROVIDER_QUOTA_{name.upper()}": str(n) for name, n in NEUTRON_QUOTA_DEFAULTS.items()}
     with provider_process(work / "provider", env=quotas) as url:
         auth_url = f"{url}/v3"
-        conf = tempest.write_config(
-            work / "ws",
-            auth_url=auth_url,
-            admin_password=PASSWORD,
-            api_extensions=tempest.extensions(url, auth_url, PASSWORD),
-            public_network_id=tempest.public_network(url, auth_url, PASSWORD),
-            extra=PLUGIN_OPTIONS,
-        )
-        results, _ = tempest.run(
-            work / "ws", conf, args.regex, concurrency=args.concurrency, timeout=3600, bin_dir=bin_dir
-        )
+        # a host agent as the deployment's L2 and L3 agent (in-memory host network), as tempest's own run has:
+        # the plugin's router interface and agent tests need one
+        agent_args = [
+            "--vnic-driver",
+            "LINUX_BRIDGE=linux_bridge",
+            "--provider-url",
+            url,
+            "--provider-password",
+        ]
+        with agent_process(work, "plugin-host", [*agent_args, PASSWORD]) as agent:
+            wait_for_l3_agent(url, auth_url, agent.name)
+            conf = tempest.write_config(
+                work / "ws",
+                auth_url=auth_url,
+                admin_password=PASSWORD,
+                api_extensions=tempest.extensions(url, auth_url, PASSWORD),
+                public_network_id=tempest.public_network(url, auth_url, PASSWORD),
+                extra=PLUGIN_OPTIONS,
+            )
+            results, _ = tempest.run(
+                work / "ws", conf, args.regex, concurrency=args.concurrency, timeout=3600, bin_dir=bin_dir
+            )
     print(results.summary())
     groups = Counter(failure_line(results.details.get(name, "")) for name in results.named("fail"))
     print("\nfailures by error:")
