@@ -100,3 +100,34 @@ def test_a_listing_gone_stale_during_a_long_import_is_listed_again_once(
         clock.now += 25  # the listing is 100 s old by the last import, read from all along
         import_network(engine.ctx, pid, net.id, Ref(name="Default"))
     assert fake.calls == ["list_networks"]
+
+
+def test_a_refused_import_writes_nothing(world: tuple[Engine, FakeProvider, str, Clock]) -> None:
+    """The rules are the tables' unique constraints, met as the row is written: a refusal names the rule (the
+    network imported already wins over the name taken) and leaves no network, profile or event behind."""
+    engine, fake, pid, _ = world
+    first, other = fake.add_network("lst-once"), fake.add_network("lst-other")
+    discover(engine.ctx, pid)
+    import_network(engine.ctx, pid, first.id, Ref(name="Default"))
+
+    def written() -> tuple[int, int, int]:
+        with engine.ctx.reader() as uow:
+            return uow.networks.count(), uow.profiles.count(), uow.events.count()
+
+    before = written()
+    with pytest.raises(
+        Conflict, match="The external network already exists as 'lst-once' in the data center."
+    ):
+        import_network(engine.ctx, pid, first.id, Ref(name="Default"), name="lst-renamed")
+    with pytest.raises(
+        Conflict, match="The external network already exists as 'lst-once' in the data center."
+    ):
+        import_network(engine.ctx, pid, first.id, Ref(name="Default"))  # its name taken too: by itself
+    with pytest.raises(Conflict, match="The name of the logical network 'lst-once' is already used"):
+        import_network(engine.ctx, pid, other.id, Ref(name="Default"), name="lst-once")
+    with pytest.raises(NotFound, match="Data Center 'nowhere' was not found"):
+        import_network(engine.ctx, pid, other.id, Ref(name="nowhere"))
+    assert written() == before
+    # and the network refused under a taken name imports under its own
+    assert import_network(engine.ctx, pid, other.id, Ref(name="Default")).name == "lst-other"
+    assert written() == (before[0] + 1, before[1] + 1, before[2] + 1)

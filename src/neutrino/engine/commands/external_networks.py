@@ -113,9 +113,8 @@ def _link(
     with ctx.uow() as uow:
         dc = require(uow.datacenters, data_center, "Data Center", "data_center")
         try:
-            _check_not_imported(uow, provider.id, ext.id, dc.id, action)
-            if uow.networks.first(data_center_id=dc.id, name=name):
-                raise network_name_in_use(action, name)
+            # once per data center, the name free: the table's unique constraints check both as the row is
+            # written (no SELECT first); a refusal is explained below, as a lost race always was
             network = model.Network(
                 name=name,
                 data_center_id=dc.id,
@@ -144,8 +143,8 @@ def _link(
                 )
             uow.commit()
         except Conflict:
-            # a concurrent request may have won between two checks or at a unique constraint: say what it did
-            # (imported this very network, or took the name) rather than a generic conflict
+            # the network is imported already, or the name taken (now or by a concurrent request): say which
+            # rather than a generic conflict
             with ctx.reader() as fresh:
                 _check_not_imported(fresh, provider.id, ext.id, dc.id, action)
                 if fresh.networks.first(data_center_id=dc.id, name=name):

@@ -53,12 +53,14 @@ def create_network(uow: UnitOfWork, network: model.Network) -> model.Network:
 
 
 def add_checked_network(uow: UnitOfWork, network: model.Network) -> model.Network:
-    """``create_network`` for a caller that has checked the name itself (the unique constraint still holds)."""
+    """``create_network`` for a caller that has checked the name itself (the unique constraint still holds).
+
+    The network is written at once (its profile refers to it, and the ORM does not order rows of unrelated
+    mappers); the profile goes with the unit of work's next flush or its commit."""
     uow.networks.add(network)
     uow.flush()
     if network.is_vm_network:
         uow.profiles.add(model.VnicProfile(name=network.name, network_id=network.id))
-    uow.flush()
     return network
 
 
