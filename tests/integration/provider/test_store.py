@@ -26,13 +26,14 @@ def _names(db: Database) -> list[str]:
 
 def test_migrations_up_and_down(database_url: str) -> None:
     upgrade(database_url)
-    assert current_revision(database_url) == "0008"
+    assert current_revision(database_url) == "0009"
     engine = sa.create_engine(database_url)
     with engine.connect() as conn:
         tables = set(sa.inspect(conn).get_table_names())
     assert {"networks", "subnets", "ports", "ip_allocations", "alembic_version_provider"} <= tables
     assert {"port_tags", "port_allowed_address_pairs"} <= tables  # schema 0006
     assert {"quotas", "rbac_policies"} <= tables  # schema 0007
+    assert {"subnetpools", "subnetpool_prefixes", "subnetpool_tags"} <= tables  # schema 0009
     downgrade(database_url)
     assert current_revision(database_url) is None
     with engine.connect() as conn:
