@@ -293,3 +293,35 @@ def test_concurrent_allocations_never_overlap(api: Api, shared_provider: Running
     for r in answers:
         api.ok(api.c.delete(f"/v2.0/subnets/{r.json()['subnet']['id']}"), 204)
     api.ok(api.c.delete(f"/v2.0/subnetpools/{pool['id']}"), 204)
+
+
+def test_prefix_operations(api: Api) -> None:
+    listed = {e["alias"] for e in api.ok(api.c.get("/v2.0/extensions"))["extensions"]}
+    assert "subnetpool-prefix-ops" in listed
+    pool = _pool(api, ["192.168.1.0/24", "10.10.10.0/24"], min_prefixlen=24)
+    path = f"/v2.0/subnetpools/{pool['id']}"
+    added = api.ok(api.c.put(f"{path}/add_prefixes", json={"prefixes": ["192.168.0.0/24", "10.10.0.0/16"]}))
+    assert added == {"prefixes": ["10.10.0.0/16", "192.168.0.0/23"]}
+    assert api.ok(api.c.get(path))["subnetpool"]["revision_number"] == 1
+    net = api.network()
+    held = api.ok(_from_pool(api, net["id"], pool["id"], cidr="10.10.7.0/24"), 201)["subnet"]
+    refused = api.c.put(f"{path}/remove_prefixes", json={"prefixes": ["10.10.0.0/20"]})
+    assert "One or more the prefixes to be removed is in use by a subnet." in api.error(
+        refused, 400, "IllegalSubnetPoolPrefixUpdate"
+    )
+    for bad in ({"prefixes": []}, {"prefixes": "10.0.0.0/8"}, {}):
+        assert (
+            api.error(api.c.put(f"{path}/add_prefixes", json=bad), 400)
+            == "Request body contains invalid data"
+        )
+    api.error(
+        api.c.put(f"{path}/add_prefixes", json={"prefixes": ["fd00::/48"]}), 400, "PrefixVersionMismatch"
+    )
+    removed = api.ok(
+        api.c.put(f"{path}/remove_prefixes", json={"prefixes": ["10.10.128.0/17", "192.168.0.0/24"]})
+    )
+    assert removed == {"prefixes": ["10.10.0.0/17", "192.168.1.0/24"]}
+    unchanged = api.ok(api.c.put(f"{path}/remove_prefixes", json={"prefixes": ["172.16.0.0/12"]}))
+    assert unchanged == removed
+    api.ok(api.c.delete(f"/v2.0/subnets/{held['id']}"), 204)
+    api.ok(api.c.delete(path), 204)

@@ -24,7 +24,7 @@ from neutrino.provider.api import common
 from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
 from neutrino.provider.api.resource import new_id, utcnow
 from neutrino.provider.api.tags import Taggable
-from neutrino.provider.api.validators import to_boolean, to_int
+from neutrino.provider.api.validators import to_boolean, to_int, validate
 from neutrino.provider.context import RequestContext
 from neutrino.provider.ipam import prefixes
 from neutrino.provider.ipam.ranges import IPNetwork
@@ -133,6 +133,7 @@ class SubnetPoolService(Taggable):
     declaration = DECLARATION
     table = t.subnetpools
     tag_table = t.subnetpool_tags
+    actions = ("add_prefixes", "remove_prefixes")  # subnetpool-prefix-ops
 
     def not_found(self, resource_id: str) -> errors.ProviderError:
         return errors.SubnetPoolNotFound(subnetpool_id=resource_id)
@@ -212,9 +213,62 @@ class SubnetPoolService(Taggable):
     @staticmethod
     def _write_prefixes(uow: UnitOfWork, pool_id: str, nets: Sequence[IPNetwork]) -> None:
         uow.execute(sa.delete(t.subnetpool_prefixes).where(t.subnetpool_prefixes.c.subnetpool_id == pool_id))
-        uow.execute(
-            sa.insert(t.subnetpool_prefixes), [{"subnetpool_id": pool_id, "cidr": str(n)} for n in nets]
-        )
+        if nets:
+            uow.execute(
+                sa.insert(t.subnetpool_prefixes), [{"subnetpool_id": pool_id, "cidr": str(n)} for n in nets]
+            )
+
+    # --- subnetpool-prefix-ops: PUT /subnetpools/<id>/add_prefixes, .../remove_prefixes -----------
+
+    def _prefix_op(
+        self, uow: UnitOfWork, ctx: RequestContext, resource_id: str, body: Any
+    ) -> tuple[sa.Row[Any], list[IPNetwork], list[IPNetwork]]:
+        """The pool (owner or admin; locked), its prefixes, and the body's ``prefixes`` (Neutron's
+        "Request body contains invalid data" unless a non-empty list)."""
+        given = body.get("prefixes") if isinstance(body, dict) else None
+        if not given or not isinstance(given, list):
+            raise errors.HTTPBadRequest(msg="Request body contains invalid data")
+        if (problem := validate(given, {"type:subnet_list": None})) is not None:
+            raise errors.InvalidAttribute(attr="prefixes", reason=problem)
+        row = self.get_row(uow, ctx, resource_id)
+        if row.project_id != ctx.project_id and not ctx.is_admin:
+            raise errors.PolicyNotAuthorized(action="update_subnetpool")
+        uow.lock_rows(t.subnetpools, [resource_id])
+        return row, prefixes_of(uow, [resource_id])[resource_id], [prefixes.network(p) for p in given]
+
+    def add_prefixes(
+        self, uow: UnitOfWork, ctx: RequestContext, resource_id: str, body: Any
+    ) -> dict[str, Any]:
+        row, current, added = self._prefix_op(uow, ctx, resource_id, body)
+        nets = prefixes.compact([str(n) for n in (*current, *added)])
+        if nets[0].version != row.ip_version:
+            raise errors.PrefixVersionMismatch()
+        if nets != current:
+            self._write_prefixes(uow, resource_id, nets)
+            self.touch(uow, resource_id, {})
+        return {"prefixes": [str(n) for n in nets]}
+
+    def remove_prefixes(
+        self, uow: UnitOfWork, ctx: RequestContext, resource_id: str, body: Any
+    ) -> dict[str, Any]:
+        """Take address space out of the pool, unless a subnet holds any of it (Neutron's
+        ``IllegalSubnetPoolPrefixUpdate``); prefixes outside the pool change nothing."""
+        _row, current, removed = self._prefix_op(uow, ctx, resource_id, body)
+        if not any(n.version == c.version and n.overlaps(c) for n in removed for c in current):
+            return {"prefixes": [str(n) for n in current]}
+        s = t.subnets.c
+        held = [
+            prefixes.network(r.cidr)
+            for r in uow.rows(sa.select(s.cidr).where(s.subnetpool_id == resource_id))
+        ]
+        if any(n.version == h.version and n.overlaps(h) for n in removed for h in held):
+            raise errors.IllegalSubnetPoolPrefixUpdate(
+                msg="One or more the prefixes to be removed is in use by a subnet."
+            )
+        nets = sorted(prefixes.free_blocks(current, removed))
+        self._write_prefixes(uow, resource_id, nets)
+        self.touch(uow, resource_id, {})
+        return {"prefixes": [str(n) for n in nets]}
 
     def update(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str, data: dict[str, Any]) -> None:
         row = self.get_row(uow, ctx, resource_id)

@@ -33,6 +33,7 @@ EXTENSIONS: tuple[tuple[str, str, str], ...] = (
     ("dns-domain-ports", "dns_domain for ports", "Allows the DNS domain to be specified for a network port."),
     ("subnet_allocation", "Subnet Allocation", "Enables allocation of subnets from a subnet pool"),
     ("default-subnetpools", "Default Subnetpools", "Provides ability to mark and use a subnetpool as the default."),
+    ("subnetpool-prefix-ops", "Subnet Pool Prefix Operations", "Provides support for adjusting the prefix list of subnet pools"),
     ("standard-attr-tag", "Tag support for resources with standard attribute: network, subnet, subnetpool, port, security_group, router, floatingip", "Enables to set tag on resources with standard attribute."),
     ("tag-ports-during-bulk-creation", "Tag Ports During Bulk Creation", "Allow to tag ports during bulk creation"),
     ("revision-if-match", "If-Match constraints based on revision_number", "Extension indicating that If-Match based on revision_number is supported."),
