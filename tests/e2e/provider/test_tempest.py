@@ -50,10 +50,6 @@ EXCLUDED: dict[str, str] = {
             "test_router_remove_interface_in_use_returns_409",
         )
     },
-    "tempest.api.network.test_tags.TagsExtTest": (
-        "its class setup creates a subnet pool (tempest takes them for granted with standard-attr-tag); "
-        "the provider has no subnet pools (subnet_allocation)"
-    ),
 }
 
 #: tempest's workers: two, as the machine's cores (the provider's SQLite has one writer anyway)

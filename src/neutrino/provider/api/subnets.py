@@ -1,4 +1,5 @@
-"""``subnets``: IPv4 and IPv6, several per network, never overlapping on one network."""
+"""``subnets``: IPv4 and IPv6, several per network, never overlapping on one network; a CIDR given, or
+allocated from a subnet pool (``subnetpool_id``/``prefixlen``/``use_default_subnetpool``, ``api/subnetpools.py``)."""
 
 from __future__ import annotations
 
