@@ -25,7 +25,7 @@ from neutrino.access_log import AccessLog
 from neutrino.http_input import Boundary, Scope
 from neutrino.login_throttle import LoginThrottle, ThrottleLimits
 from neutrino.private_files import private_dir, private_sqlite
-from neutrino.provider import errors
+from neutrino.provider import errors, policy
 from neutrino.provider.api.changes import (
     AgentWatch,
     ChangeFeed,
@@ -90,20 +90,26 @@ class ProviderState:
     services: dict[str, Any] = field(default_factory=dict)
 
     def context_of(self, request: Request) -> RequestContext:
-        """The caller, from its X-Auth-Token (or admin in no-auth mode)."""
+        """The caller, from its X-Auth-Token (or admin in no-auth mode); a reader's write is refused here."""
         if self.settings.no_auth:
             return RequestContext.admin(self.settings.default_project_id, no_auth=True)
         claims = self.issuer.validate(request.headers.get("X-Auth-Token", ""))
         if claims is None or claims.project_id is None:
             raise errors.Unauthorized(msg="Authentication required")
         granted = BINDING_ATTRIBUTES if self.settings.member_port_binding else frozenset()
-        return RequestContext(
+        ctx = RequestContext(
             user_id=claims.user_id,
             project_id=claims.project_id,
             is_admin=claims.is_admin,
             roles=claims.roles,
             granted=granted,
         )
+        if request.method in policy.WRITE_METHODS and not policy.may_write(ctx):
+            members = {s.definition.path: s.definition.member for s in self.services.values()}
+            raise errors.PolicyNotAuthorized(
+                action=policy.action_of(request.method, request.url.path, members)
+            )
+        return ctx
 
 
 _KEYSTONE_PATHS = ("/v3", "/v2.0/tokens")

@@ -202,6 +202,12 @@ class PolicyNotAuthorized(Forbidden):
     message = "(rule:%(action)s) is disallowed by policy."
 
 
+class FixedRoles(Forbidden):
+    """Keystone lets an admin define roles; Neutrino's policies know three, so the roles are fixed."""
+
+    message = "The roles are fixed: admin, member and reader (%(action)s refused)."
+
+
 # --- 404 ---------------------------------------------------------------------------------------
 
 
@@ -253,6 +259,17 @@ class DomainNotFound(NotFound):
     message = "Could not find domain: %(domain)s."
 
 
+class RoleNotFound(NotFound):
+    message = "Could not find role: %(role)s."
+
+
+class RoleAssignmentNotFound(NotFound):
+    message = (
+        "Could not find role assignment with role: %(role)s, user or group: %(user)s, "
+        "project, domain, or system: %(project)s."
+    )
+
+
 class RouterNotFound(NotFound):
     message = "Router %(router_id)s could not be found"
 
@@ -297,6 +314,10 @@ class MacAddressInUse(InUse):
 
 class NetworkInUse(InUse):
     message = "Unable to complete operation on network %(net_id)s. There are one or more ports still in use on the network."
+
+
+class NetworkMTUSubnetConflict(Conflict):
+    message = "MTU of %(net_id)s is not valid, subnet requires a minimum of %(mtu)s"
 
 
 class SubnetInUse(InUse):
@@ -384,7 +405,10 @@ class RouterNotHostedByL3Agent(Conflict):
 
 
 class DuplicateName(Conflict):
-    message = "Conflict occurred attempting to store %(type)s - Duplicate entry %(name)s."
+    message = (
+        "Conflict occurred attempting to store %(type)s - "
+        "Duplicate entry found with name %(name)s at domain ID default."
+    )
 
 
 class DBConflict(Conflict):

@@ -133,7 +133,10 @@ def test_extensions(conn: Any) -> None:
 def test_project_user_sees_its_project_only(provider_process: ProviderProcess, conn: Any) -> None:
     name = unique("tenant")
     project = conn.identity.create_project(name=name, domain_id="default")
-    conn.identity.create_user(name=name, password="pw", default_project_id=project.id, domain_id="default")
+    created = conn.identity.create_user(
+        name=name, password="pw", default_project_id=project.id, domain_id="default"
+    )
+    conn.identity.assign_project_role_to_user(project, created, conn.identity.find_role("member"))
     shared = conn.network.create_network(name=unique("shared"), is_shared=True)
     private = conn.network.create_network(name=unique("private"))
     user = provider_process.connect(name, "pw", name)

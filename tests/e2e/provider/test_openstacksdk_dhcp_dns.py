@@ -73,7 +73,8 @@ def test_extra_dhcp_opts_and_dns(conn: Any) -> None:
 def test_a_member_names_its_port_and_sets_its_options(conn: Any, provider_process: ProviderProcess) -> None:
     name = unique("dns")
     project = conn.identity.create_project(name=name)
-    conn.identity.create_user(name=name, password="pw-" + name, default_project_id=project.id)
+    user = conn.identity.create_user(name=name, password="pw-" + name, default_project_id=project.id)
+    conn.identity.assign_project_role_to_user(project, user, conn.identity.find_role("member"))
     member = provider_process.connect(user=name, password="pw-" + name, project=name)
     net = member.network.create_network(name=name)
     member.network.create_subnet(network_id=net.id, cidr="10.98.0.0/24", ip_version=4)

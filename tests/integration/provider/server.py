@@ -58,6 +58,8 @@ class RunningProvider:
                 json={"user": {"name": name, "password": password, "default_project_id": project_id}},
             )
             r.raise_for_status()
+            user_id = r.json()["user"]["id"]
+            c.put(f"/v3/projects/{project_id}/users/{user_id}/roles/member").raise_for_status()
 
 
 @contextmanager

@@ -105,6 +105,9 @@ def test_association(api: Api) -> None:
     assert on["floatingip"]["router_id"] == top.router["id"] and on["floatingip"]["status"] == "ACTIVE"
     described = api.ok(put_fip(api, made["id"], description="kept"))["floatingip"]
     assert described["port_id"] == vm["id"] and described["description"] == "kept"  # still associated
+    blank = api.ok(put_fip(api, made["id"]))["floatingip"]  # Neutron: an update naming nothing disassociates
+    assert (blank["port_id"], blank["fixed_ip_address"], blank["description"]) == (None, None, "kept")
+    api.ok(put_fip(api, made["id"], port_id=vm["id"]))
 
     second = fip(api, top.ext["id"])
     message = api.error(put_fip(api, second["id"], port_id=vm["id"]), 409, "FloatingIPPortAlreadyAssociated")
@@ -224,6 +227,13 @@ def test_member_floating_ips(api: Api, shared_provider: RunningProvider) -> None
         user.error(user.c.post("/v2.0/floatingips", json=body), 403, "PolicyNotAuthorized")
         spare = fip(user, ext["id"])
         user.error(put_fip(user, spare["id"], port_id=admin_port["id"]), 404, "PortNotFound")
+        # a port another project made on the member's network: the network's owner sees it (Neutron's
+        # admin_or_network_owner), may not give it its floating IP, and may delete it
+        guest = api.port(sub["network_id"])
+        assert user.ok(user.c.get(f"/v2.0/ports/{guest['id']}"))["port"]["project_id"] != own["project_id"]
+        message = user.error(put_fip(user, spare["id"], port_id=guest["id"]), 400, "BadRequest")
+        assert message.endswith(f"Port {guest['id']}, since that port is owned by a different tenant.")
+        user.ok(user.c.delete(f"/v2.0/ports/{guest['id']}"), 204)
         # the floating IP's port is nobody's: the member does not see it
         assert user.ok(user.c.get("/v2.0/ports", params={"device_id": own["id"]}))["ports"] == []
         user.ok(user.c.delete(f"/v2.0/floatingips/{spare['id']}"), 204)

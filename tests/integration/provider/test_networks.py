@@ -92,3 +92,41 @@ def test_network_with_ports_is_in_use(api: Api) -> None:
 def test_unknown_paths_answer_neutron_errors(api: Api) -> None:
     api.error(api.c.get("/v2.0/bgp-speakers"), 404)
     api.error(api.c.patch("/v2.0/networks"), 405)
+
+
+def test_mtu_below_what_a_subnet_needs(api: Api) -> None:
+    """Any MTU is a network's (Neutron's non-negative); a subnet needs 68 (IPv4) or 1280 (IPv6) of it, at
+    the subnet's create and at the network's update: 409 NetworkMTUSubnetConflict, nothing changed."""
+    small = api.network(mtu=67)
+    message = api.error(
+        api.c.post(
+            "/v2.0/subnets",
+            json={"subnet": {"network_id": small["id"], "cidr": "10.31.0.0/24", "ip_version": 4}},
+        ),  # fmt: skip
+        409,
+        "NetworkMTUSubnetConflict",
+    )
+    assert message == f"MTU of {small['id']} is not valid, subnet requires a minimum of 68"
+    v4only = api.network(mtu=1279)
+    api.subnet(v4only["id"], "10.32.0.0/24")
+    api.error(
+        api.c.post(
+            "/v2.0/subnets",
+            json={"subnet": {"network_id": v4only["id"], "cidr": "2001:db8:32::/64", "ip_version": 6}},
+        ),  # fmt: skip
+        409,
+        "NetworkMTUSubnetConflict",
+    )
+    dual = api.network(mtu=1280)
+    api.subnet(dual["id"], "10.33.0.0/24")
+    api.subnet(dual["id"], "2001:db8:33::/64")
+    for mtu, needs in ((1279, 1280), (67, 68)):
+        message = api.error(
+            api.c.put(f"/v2.0/networks/{dual['id']}", json={"network": {"mtu": mtu}}),
+            409,
+            "NetworkMTUSubnetConflict",
+        )
+        assert message.endswith(f"minimum of {needs}")
+    assert api.ok(api.c.get(f"/v2.0/networks/{dual['id']}"))["network"]["mtu"] == 1280
+    assert not api.ok(api.c.get("/v2.0/subnets", params={"network_id": small["id"]}))["subnets"]
+    api.error(api.c.post("/v2.0/networks", json={"network": {"mtu": -1}}), 400, "HTTPBadRequest")

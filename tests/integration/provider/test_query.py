@@ -75,3 +75,33 @@ def test_discovery_documents(api: Api) -> None:
     } <= aliases
     assert api.ok(api.c.get("/v2.0/extensions/binding"))["extension"]["name"] == "Port Binding"
     api.error(api.c.get("/v2.0/extensions/dvr"), 404)
+
+
+def test_page_links_follow_neutrons_rules(api: Api) -> None:
+    """tempest's href walk: a full page always links ``next`` (the last full page too, its next page is
+    empty and the walk's end), a forward page always links ``previous``, and the empty page's
+    ``previous`` (no marker) walks back from the collection's end."""
+    tag = unique("walk")
+    names = [f"{tag}-{i}" for i in range(3)]
+    for name in names:
+        api.network(name=name)
+
+    def links(page: dict) -> dict[str, str]:
+        return {link["rel"]: link["href"] for link in page.get("networks_links", [])}
+
+    page = api.ok(api.c.get("/v2.0/networks", params={"name": names, "sort_key": "name", "limit": "1"}))
+    forward = []
+    while page["networks"]:
+        forward += [n["name"] for n in page["networks"]]
+        assert set(links(page)) == {"next", "previous"}
+        page = api.ok(api.c.get(links(page)["next"]))
+    assert forward == names
+    assert set(links(page)) == {"previous"} and "marker" not in links(page)["previous"]
+    back = []
+    for _ in names:
+        page = api.ok(api.c.get(links(page)["previous"]))
+        back += [n["name"] for n in page["networks"]]
+        assert "next" in links(page)
+    assert back == names[::-1]
+    short = api.ok(api.c.get("/v2.0/networks", params={"name": names, "limit": "5"}))
+    assert set(links(short)) == {"previous"}

@@ -161,3 +161,19 @@ def test_configured_defaults_and_concurrent_creates(database_url: str, tmp_path:
                 codes = sorted(pool.map(create, range(8)))
             assert codes == [201] * 3 + [409] * 5
             assert len(member.get("/v2.0/networks").json()["networks"]) == 3
+
+
+def test_a_new_groups_rules_count_against_the_rule_quota(api: Api) -> None:
+    """A group comes with its two egress rules: with no rule left in the project's quota, making the group
+    is refused (409 naming the rules), as Neutron's check of the group's default rules does."""
+    project = unique("rules")
+    api.ok(api.c.put(f"/v2.0/quotas/{project}", json={"quota": {"security_group_rule": 0}}))
+    body = {"security_group": {"name": unique("sg"), "project_id": project}}
+    message = api.error(api.c.post("/v2.0/security-groups", json=body), 409, "OverQuota")
+    assert message == "Quota exceeded for resources: ['security_group_rule']."
+    groups = api.ok(api.c.get("/v2.0/security-groups", params={"project_id": project, "name": body["security_group"]["name"]}))  # fmt: skip
+    assert groups["security_groups"] == []
+    api.ok(api.c.delete(f"/v2.0/quotas/{project}"), 204)
+    assert (
+        api.ok(api.c.post("/v2.0/security-groups", json=body), 201)["security_group"]["project_id"] == project
+    )

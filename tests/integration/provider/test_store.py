@@ -26,7 +26,7 @@ def _names(db: Database) -> list[str]:
 
 def test_migrations_up_and_down(database_url: str) -> None:
     upgrade(database_url)
-    assert current_revision(database_url) == "0009"
+    assert current_revision(database_url) == "0010"
     engine = sa.create_engine(database_url)
     with engine.connect() as conn:
         tables = set(sa.inspect(conn).get_table_names())

@@ -231,3 +231,27 @@ def test_keystone_lists_and_shows_the_default_domain(shared_provider: RunningPro
     with shared_provider.client(shared_provider.token(name, "pw", name + "-p")) as member:
         assert member.get("/v3/domains").status_code == 403
         assert member.get("/v3/domains/default").json()["domain"]["id"] == "default"
+
+
+def test_subnets_and_router_interfaces_revise_their_parent(api: Api) -> None:
+    """neutron-tempest-plugin's revision tests: a subnet made or deleted is a change of its network, an
+    interface added or removed a change of its router (Neutron's ``revises_on_change``)."""
+    from tests.integration.provider import l3_helpers
+
+    def revision(path: str, key: str) -> int:
+        return int(api.ok(api.c.get(path))[key]["revision_number"])
+
+    net = api.network()
+    path = f"/v2.0/networks/{net['id']}"
+    subnet = api.subnet(net["id"], "10.34.0.0/24")
+    made = revision(path, "network")
+    assert made > net["revision_number"]
+    router = l3_helpers.router(api)
+    rpath = f"/v2.0/routers/{router['id']}"
+    l3_helpers.add_interface(api, router["id"], subnet_id=subnet["id"])
+    added = revision(rpath, "router")
+    assert added > router["revision_number"]
+    l3_helpers.remove_interface(api, router["id"], subnet_id=subnet["id"])
+    assert revision(rpath, "router") > added
+    api.ok(api.c.delete(f"/v2.0/subnets/{subnet['id']}"), 204)
+    assert revision(path, "network") > made

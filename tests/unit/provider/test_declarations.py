@@ -70,12 +70,12 @@ def test_create_errors() -> None:
     with pytest.raises(errors.HTTPBadRequest, match="not allowed in POST"):
         parse_create(_net(), {"network": {"status": "DOWN"}}, USER)
     with pytest.raises(errors.InvalidAttribute, match="Invalid input for mtu"):
-        parse_create(_net(), {"network": {"mtu": 20}}, USER)
+        parse_create(_net(), {"network": {"mtu": -1}}, USER)
     with pytest.raises(errors.HTTPBadRequest, match="Unable to find 'network'"):
         parse_create(_net(), {"networks": {}}, USER)
     with pytest.raises(errors.PolicyNotAuthorized):
         parse_create(_net(), {"network": {"provider:network_type": "vlan"}}, USER)
-    with pytest.raises(errors.PolicyNotAuthorized):
+    with pytest.raises(errors.HTTPBadRequest, match="other than the authenticated project"):
         parse_create(_net(), {"network": {"project_id": "someone-else"}}, USER)
     with pytest.raises(errors.HTTPBadRequest, match="do not match"):
         parse_create(_net(), {"network": {"project_id": "a", "tenant_id": "b"}}, ADMIN)

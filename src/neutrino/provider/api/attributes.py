@@ -189,7 +189,7 @@ def parse_create(defn: ResourceDefinition, body: Any, ctx: RequestContext) -> di
         else:
             data[name] = attr.default
     if "project_id" in defn.attributes:
-        data["project_id"] = _resolve_project(defn, data, ctx)
+        data["project_id"] = _resolve_project(data, ctx)
         data.pop("tenant_id", None)
     return data
 
@@ -214,7 +214,7 @@ def _refuse_unknown(defn: ResourceDefinition, given: Mapping[str, Any]) -> None:
         raise errors.HTTPBadRequest(msg=f"Unrecognized attribute(s) '{', '.join(unknown)}'")
 
 
-def _resolve_project(defn: ResourceDefinition, data: dict[str, Any], ctx: RequestContext) -> str:
+def _resolve_project(data: dict[str, Any], ctx: RequestContext) -> str:
     tenant = data.get("tenant_id", ATTR_NOT_SPECIFIED)
     project = data.get("project_id", ATTR_NOT_SPECIFIED)
     if tenant is not ATTR_NOT_SPECIFIED and project is not ATTR_NOT_SPECIFIED and tenant != project:
@@ -227,7 +227,11 @@ def _resolve_project(defn: ResourceDefinition, data: dict[str, Any], ctx: Reques
             )
         return ctx.project_id
     if wanted != ctx.project_id and not ctx.is_admin:
-        raise errors.PolicyNotAuthorized(action=f"create_{defn.member}:project_id")
+        # neutron-lib's check of the body, before any policy: a 400, whatever the resource
+        raise errors.HTTPBadRequest(
+            msg="Specifying 'project_id' or 'tenant_id' other than the authenticated project in request "
+            "requires admin privileges"
+        )
     return str(wanted)
 
 

@@ -23,6 +23,7 @@ from neutrino.provider import errors
 from neutrino.provider.api import common, l3
 from neutrino.provider.api.networks import visible_row as visible_network
 from neutrino.provider.api.ports import insert_service_port
+from neutrino.provider.api.ports import visible as visible_port
 from neutrino.provider.api.resource import new_id, utcnow
 from neutrino.provider.api.tags import Taggable
 from neutrino.provider.context import RequestContext
@@ -156,6 +157,10 @@ class FloatingIpService(Taggable):
     def update(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str, data: dict[str, Any]) -> None:
         uow.lock_rows(t.floating_ips, [resource_id])
         row = self.get_row(uow, ctx, resource_id)
+        if not data:
+            # Neutron: an update naming nothing disassociates (a floating IP's first API had the
+            # association as its only attribute, so a blank update was the way to clear it)
+            data = {"port_id": None}
         if data.get("fixed_ip_address") and not data.get("port_id"):
             raise _bad("fixed_ip_address cannot be specified without a port_id")
         values: dict[str, Any] = {}
@@ -194,15 +199,15 @@ class FloatingIpService(Taggable):
     ) -> dict[str, Any]:
         """The columns of ``fip`` associated with ``port_id`` (Neutron's ``_get_assoc_data``)."""
         stmt = sa.select(t.ports).where(t.ports.c.id == port_id)
-        if not ctx.is_admin:
-            stmt = stmt.where(t.ports.c.project_id == ctx.project_id)
+        if (scope := visible_port(ctx)) is not None:
+            stmt = stmt.where(scope)
         port = uow.one_or_none(stmt)
         if port is None:
             raise errors.PortNotFound(port_id=port_id)
         if port.project_id != fip.project_id and not ctx.is_admin:
             raise _bad(
                 f"Cannot process floating IP association with Port {port_id}, since that port is owned by "
-                "a different project"
+                "a different tenant"
             )
         if port.device_owner == "network:dhcp":
             raise _bad(f"Port {port_id} is unable to be assigned a floating IP")

@@ -25,6 +25,8 @@ from neutrino.provider.store.db import UnitOfWork
 
 NETWORK_TYPES = ("vxlan", "vlan", "flat")
 VXLAN_OVERHEAD = 50
+#: the smallest network MTU a subnet of each IP version needs (RFC 791's 68, RFC 8200's 1280)
+MIN_MTU = {4: 68, 6: 1280}
 MAX_VNI = 2**24 - 1
 SEGMENT_LOCK = 0x4E54524E  # advisory lock key for segment allocation on PostgreSQL
 
@@ -55,7 +57,8 @@ DECLARATION: common.Declaration = {
         "allow_put": True,
         "default": ATTR_NOT_SPECIFIED,
         "convert_to": to_int,
-        "validate": {"type:range": (68, 65535)},
+        # any size, as Neutron (``type:non_negative``): a subnet is what needs IPv4's 68 or IPv6's 1280
+        "validate": {"type:range": (0, 65535)},
         "is_filter": True,
         "is_sort_key": True,
     },
@@ -298,6 +301,12 @@ class NetworkService(Taggable):
             )
             if data["mtu"] > max_mtu:
                 raise errors.InvalidInput(error_message=f"Requested MTU is too big, maximum is {max_mtu}")
+            versions = uow.rows(
+                sa.select(t.subnets.c.ip_version).where(t.subnets.c.network_id == resource_id).distinct()
+            )
+            for version in sorted(v.ip_version for v in versions):
+                if data["mtu"] < MIN_MTU[version]:
+                    raise errors.NetworkMTUSubnetConflict(net_id=resource_id, mtu=MIN_MTU[version])
         self.touch(uow, resource_id, data)
 
     def delete(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str) -> None:

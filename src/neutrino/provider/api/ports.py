@@ -366,6 +366,16 @@ def reallocate(
 NETWORK_OWNER_ONLY = frozenset({"allowed_address_pairs", "port_security_enabled"})
 
 
+def visible(ctx: RequestContext) -> sa.ColumnElement[bool] | None:
+    """The ports a caller may see, show, update and delete: an admin all, others their project's and
+    every port on a network their project owns (Neutron's ``admin_or_network_owner`` in its port
+    policies: a network's owner manages what other projects plug into it)."""
+    if ctx.is_admin:
+        return None
+    own_networks = sa.select(t.networks.c.id).where(t.networks.c.project_id == ctx.project_id)
+    return sa.or_(t.ports.c.project_id == ctx.project_id, t.ports.c.network_id.in_(own_networks))
+
+
 def _network_owner_only(ctx: RequestContext, verb: str, owner: str | None, data: dict[str, Any]) -> None:
     if ctx.is_admin or owner == ctx.project_id:
         return
@@ -385,6 +395,9 @@ class PortService(Taggable):
     declaration = DECLARATION
     table = t.ports
     tag_table = t.port_tags
+
+    def scope(self, ctx: RequestContext) -> sa.ColumnElement[bool] | None:
+        return visible(ctx)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -148,22 +148,26 @@ def _after(order: list[tuple[Any, bool]], values: list[Any]) -> sa.ColumnElement
     return sa.or_(*alternatives)
 
 
-def links(
-    url: Any, params: QueryParams, collection: str, q: ListQuery, ids: list[str], more: bool
-) -> dict[str, Any]:
-    """``<collection>_links`` with ``next`` / ``previous`` hrefs, as Neutron renders them."""
+def links(url: Any, params: QueryParams, collection: str, q: ListQuery, ids: list[str]) -> dict[str, Any]:
+    """``<collection>_links`` with ``next`` / ``previous`` hrefs, by Neutron's rules (its
+    ``get_pagination_links``), which tempest checks: walking forward, ``next`` whenever the page is
+    full (a full last page is followed by an empty one, the walk's end) and ``previous`` always;
+    walking back (``page_reverse``) the other way round. A link's marker is the page's last (next) or
+    first (previous) row; an empty page's links carry none, so its ``previous`` is the collection's
+    last page."""
     if not q.limit:
         return {}
     base = [(k, v) for k, v in params.multi_items() if k not in ("marker", "page_reverse", "limit")]
+    base.append(("limit", str(q.limit)))
     href = str(url.replace(query=""))
+    full = len(ids) >= q.limit
     out = []
-    forward_more = more if not q.page_reverse else bool(q.marker)
-    backward_more = bool(q.marker) if not q.page_reverse else more
-    if ids and forward_more:
+    if full or q.page_reverse:
+        marker = [("marker", ids[-1])] if ids else []
+        out.append({"rel": "next", "href": f"{href}?{urlencode([*base, *marker])}"})
+    if full or not q.page_reverse:
+        marker = [("marker", ids[0])] if ids else []
         out.append(
-            {"rel": "next", "href": f"{href}?{urlencode([*base, ('limit', q.limit), ('marker', ids[-1])])}"}
+            {"rel": "previous", "href": f"{href}?{urlencode([*base, *marker, ('page_reverse', 'True')])}"}
         )
-    if ids and backward_more:
-        query = urlencode([*base, ("limit", q.limit), ("marker", ids[0]), ("page_reverse", "True")])
-        out.append({"rel": "previous", "href": f"{href}?{query}"})
-    return {f"{collection}_links": out} if out else {}
+    return {f"{collection}_links": out}

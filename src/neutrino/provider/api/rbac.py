@@ -79,7 +79,8 @@ DECLARATION: common.Declaration = {
         "is_sort_key": True,
         "column": "target_project",
     },
-    "target_project": {"allow_post": False, "is_filter": True, "is_sort_key": True},
+    # the same column under its new name: a filter and sort key, not shown (Neutron answers target_tenant only)
+    "target_project": {"allow_post": False, "is_filter": True, "is_sort_key": True, "is_visible": False},
 }
 
 

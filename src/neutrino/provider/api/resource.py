@@ -304,11 +304,11 @@ class Controller:
         def work() -> Response:
             self.service.before_list(self.db, ctx)
             with self.db.reader() as uow:
-                records, ids, more = self.service.list_records(uow, ctx, q)
+                records, ids, _ = self.service.list_records(uow, ctx, q)
             body: dict[str, Any] = {
                 self.defn.collection: attributes.render_all(self.defn, records, ctx, q.fields)
             }
-            body.update(links(request.url, request.query_params, self.defn.collection, q, ids, more))
+            body.update(links(request.url, request.query_params, self.defn.collection, q, ids))
             # rendered here, in the worker thread: a large list would otherwise hold the event loop
             return json_answer(body)
 

@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from neutrino.provider import errors
-from neutrino.provider.api import common, l3, router_interfaces
+from neutrino.provider.api import common, l3, revisions, router_interfaces
 from neutrino.provider.api.networks import visible_row as visible_network
 from neutrino.provider.api.ports import insert_service_port, reallocate
 from neutrino.provider.api.resource import new_id, utcnow
@@ -350,11 +350,21 @@ class RouterService(Taggable):
         self, uow: UnitOfWork, ctx: RequestContext, router_id: str, body: Any
     ) -> dict[str, Any]:
         uow.lock_rows(t.routers, [router_id])
-        return router_interfaces.add(uow, ctx, self.get_row(uow, ctx, router_id), body)
+        answer = router_interfaces.add(uow, ctx, self.get_row(uow, ctx, router_id), body)
+        _interfaces_changed(uow, router_id)
+        return answer
 
     def remove_router_interface(
         self, uow: UnitOfWork, ctx: RequestContext, router_id: str, body: Any
     ) -> dict[str, Any]:
         uow.lock_rows(t.routers, [router_id])
         self.get_row(uow, ctx, router_id)
-        return router_interfaces.remove(uow, ctx, router_id, body)
+        answer = router_interfaces.remove(uow, ctx, router_id, body)
+        _interfaces_changed(uow, router_id)
+        return answer
+
+
+def _interfaces_changed(uow: UnitOfWork, router_id: str) -> None:
+    """A router's interfaces are part of it (Neutron's router ports revise their router)."""
+    revisions.bump(uow, t.routers, [router_id])
+    uow.note_changed("routers", [router_id])

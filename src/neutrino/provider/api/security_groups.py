@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from neutrino.provider import errors
-from neutrino.provider.api import common
+from neutrino.provider.api import common, quotas
 from neutrino.provider.api.resource import new_id, utcnow
 from neutrino.provider.api.security_group_rules import insert_rule, rule_record
 from neutrino.provider.api.tags import Taggable
@@ -64,9 +64,13 @@ def _insert_group(
             revision_number=0,
         )
     )
-    for ethertype in ("IPv4", "IPv6"):
+    for ethertype in ETHERTYPES:
         insert_rule(uow, project_id, group_id, direction="egress", ethertype=ethertype)
     return group_id
+
+
+#: a new group's rules: egress anywhere, one per IP version
+ETHERTYPES = ("IPv4", "IPv6")
 
 
 def ensure_default_group(db: Database, project_id: str) -> str:
@@ -148,6 +152,8 @@ class SecurityGroupService(Taggable):
 
     def create(self, uow: UnitOfWork, ctx: RequestContext, data: dict[str, Any]) -> str:
         _name_not_default(data)
+        # the group's own egress rules count against the project's rule quota (Neutron checks it too)
+        quotas.enforce(uow, self.settings, "security_group_rule", [data] * len(ETHERTYPES))
         return _insert_group(uow, data["project_id"], data["name"], data["description"], data["stateful"])
 
     def update(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str, data: dict[str, Any]) -> None:

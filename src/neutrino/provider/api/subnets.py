@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from neutrino.provider import errors
 from neutrino.provider.api import common, l3, rbac, revisions, subnetpools
 from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
+from neutrino.provider.api.networks import MIN_MTU
 from neutrino.provider.api.networks import visible as network_visible
 from neutrino.provider.api.resource import new_id, utcnow
 from neutrino.provider.api.tags import Taggable
@@ -205,6 +206,8 @@ class SubnetService(Taggable):
         uow.lock_rows(t.networks, [network_id])  # two subnets created at once cannot both overlap
         pool, net = self._cidr(uow, ctx, data)
         self._check_ipv6_modes(data, net)
+        if network.mtu < MIN_MTU[net.version]:
+            raise errors.NetworkMTUSubnetConflict(net_id=network_id, mtu=MIN_MTU[net.version])
         siblings = uow.rows(
             sa.select(t.subnets.c.cidr, t.subnets.c.ip_version, t.subnets.c.subnetpool_id).where(
                 t.subnets.c.network_id == network_id
@@ -251,6 +254,7 @@ class SubnetService(Taggable):
                 revision_number=0,
             )
         )
+        _network_changed(uow, network_id)
         return subnet_id
 
     @staticmethod
@@ -391,3 +395,10 @@ class SubnetService(Taggable):
             revisions.bump(uow, t.ports, released)
             uow.note_changed("ports", released)
         uow.execute(sa.delete(t.subnets).where(t.subnets.c.id == resource_id))
+        _network_changed(uow, row.network_id)
+
+
+def _network_changed(uow: UnitOfWork, network_id: str) -> None:
+    """A network's subnets are part of it (Neutron's subnets revise their network)."""
+    revisions.bump(uow, t.networks, [network_id])
+    uow.note_changed("networks", [network_id])

@@ -1,5 +1,5 @@
-"""Keystone v3 administration: projects, users (and their passwords), role assignments, and the one
-domain every project and user lives in (``default``, read-only)."""
+"""Keystone v3 administration: projects, users (and their passwords), and the one domain every project
+and user lives in (``default``, read-only). Roles and their assignments: :mod:`.roles`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from neutrino.provider import errors
-from neutrino.provider.identity import service
+from neutrino.provider.identity import roles, service
 from neutrino.provider.identity.http import caller, identity_of, read_body
 from neutrino.provider.identity.requests import (
     PasswordChangeRequest,
@@ -22,7 +22,9 @@ from neutrino.provider.identity.requests import (
     UserRequest,
     parse,
 )
+from neutrino.provider.identity.roles import require_admin
 from neutrino.provider.store import tables as t
+from neutrino.provider.store.db import UnitOfWork
 
 DEFAULT_DOMAIN_ID = "default"
 
@@ -50,23 +52,36 @@ def user_body(row: Any) -> dict[str, Any]:
         "default_project_id": row.default_project_id,
         "password_expires_at": None,
         "options": {},
+        # Keystone stores these as extra attributes and shows them only once set
+        **{key: getattr(row, key) for key in ("email", "description") if getattr(row, key) is not None},
     }
 
 
 def _require_admin(request: Request) -> None:
-    if not caller(request).is_admin:
-        raise errors.PolicyNotAuthorized(action="identity:admin_required")
+    require_admin(request)
+
+
+_TRUE = ("1", "true", "yes", "on")
+
+
+def _filtered(request: Request, table: sa.Table, query: sa.Select[Any]) -> sa.Select[Any]:
+    """Keystone's list filters: ``name``, ``enabled``, and ``domain_id`` (all is in ``default``)."""
+    q = request.query_params
+    if "name" in q:
+        query = query.where(table.c.name == q["name"])
+    if "enabled" in q:
+        query = query.where(table.c.enabled == (q["enabled"].lower() in _TRUE))
+    if q.get("domain_id", DEFAULT_DOMAIN_ID) != DEFAULT_DOMAIN_ID:
+        query = query.where(sa.false())
+    return query
 
 
 async def list_projects(request: Request) -> Response:
     _require_admin(request)
-    name = request.query_params.get("name")
+    query = _filtered(request, t.projects, sa.select(t.projects).order_by(t.projects.c.name))
 
     def load() -> list[dict[str, Any]]:
         with identity_of(request).db.reader() as uow:
-            query = sa.select(t.projects).order_by(t.projects.c.name)
-            if name is not None:
-                query = query.where(t.projects.c.name == name)
             return [project_body(r) for r in uow.rows(query)]
 
     return JSONResponse({"projects": await run_in_threadpool(load), "links": {"self": str(request.url)}})
@@ -78,7 +93,7 @@ async def create_project(request: Request) -> Response:
 
     def create() -> dict[str, Any]:
         with identity_of(request).db.uow() as uow:
-            project_id = service.create_project(uow, body.name, body.description or "")
+            project_id = service.create_project(uow, body.name, body.description or "", enabled=body.enabled)
             row = uow.one_or_none(sa.select(t.projects).where(t.projects.c.id == project_id))
             uow.commit()
             return project_body(row)
@@ -88,32 +103,43 @@ async def create_project(request: Request) -> Response:
 
 async def list_users(request: Request) -> Response:
     _require_admin(request)
-    name = request.query_params.get("name")
+    query = _filtered(request, t.users, sa.select(t.users).order_by(t.users.c.name))
+    if "default_project_id" in request.query_params:
+        query = query.where(t.users.c.default_project_id == request.query_params["default_project_id"])
 
     def load() -> list[dict[str, Any]]:
         with identity_of(request).db.reader() as uow:
-            query = sa.select(t.users).order_by(t.users.c.name)
-            if name is not None:
-                query = query.where(t.users.c.name == name)
             return [user_body(r) for r in uow.rows(query)]
 
     return JSONResponse({"users": await run_in_threadpool(load), "links": {"self": str(request.url)}})
 
 
+def _project_exists(uow: UnitOfWork, project_id: str | None) -> None:
+    if (
+        project_id
+        and uow.one_or_none(sa.select(t.projects.c.id).where(t.projects.c.id == project_id)) is None
+    ):
+        raise errors.ProjectNotFound(project=project_id)
+
+
 async def create_user(request: Request) -> Response:
-    """Creates a user; with ``default_project_id`` it also gets role ``member`` on that project."""
+    """Creates a user. As in Keystone, its ``default_project_id`` grants nothing: a role assignment does."""
     _require_admin(request)
     body = parse(UserRequest, await read_body(request)).user
 
     def create() -> dict[str, Any]:
         with identity_of(request).db.uow() as uow:
             project_id = body.default_project_id
-            if (
-                project_id
-                and uow.one_or_none(sa.select(t.projects.c.id).where(t.projects.c.id == project_id)) is None
-            ):
-                raise errors.ProjectNotFound(project=project_id)
-            user_id = service.create_user(uow, body.name, body.password, project_id)
+            _project_exists(uow, project_id)
+            user_id = service.create_user(
+                uow,
+                body.name,
+                body.password,
+                project_id,
+                enabled=body.enabled,
+                email=body.email,
+                description=body.description,
+            )
             row = uow.one_or_none(sa.select(t.users).where(t.users.c.id == user_id))
             uow.commit()
             return user_body(row)
@@ -121,73 +147,43 @@ async def create_user(request: Request) -> Response:
     return JSONResponse({"user": await run_in_threadpool(create)}, status_code=201)
 
 
-async def grant_role(request: Request) -> Response:
-    _require_admin(request)
-    p = request.path_params
-    if p["role"] not in service.ROLES:
-        raise errors.ResourceNotFound()
-
-    def grant() -> None:
-        with identity_of(request).db.uow() as uow:
-            if uow.one_or_none(sa.select(t.users.c.id).where(t.users.c.id == p["user_id"])) is None:
-                raise errors.UserNotFound(user=p["user_id"])
-            if uow.one_or_none(sa.select(t.projects.c.id).where(t.projects.c.id == p["project_id"])) is None:
-                raise errors.ProjectNotFound(project=p["project_id"])
-            service.assign_role(uow, p["user_id"], p["project_id"], p["role"])
-            uow.commit()
-
-    await run_in_threadpool(grant)
-    return Response(status_code=204)
-
-
-async def revoke_role(request: Request) -> Response:
-    """``DELETE /v3/projects/{p}/users/{u}/roles/{r}``: the user's tokens on that project die with the role
-    (as Keystone revokes them); a new token carries the roles left."""
-    _require_admin(request)
-    p = request.path_params
-    ident = identity_of(request)
-
-    def revoke() -> None:
-        with ident.db.uow() as uow:
-            removed = uow.execute(
-                sa.delete(t.role_assignments).where(
-                    t.role_assignments.c.user_id == p["user_id"],
-                    t.role_assignments.c.project_id == p["project_id"],
-                    t.role_assignments.c.role == p["role"],
-                )
-            )
-            if not removed.rowcount:
-                raise errors.ResourceNotFound()
-            ident.revoke_user_tokens(uow, p["user_id"], project_id=p["project_id"])
-            uow.commit()
-
-    await run_in_threadpool(revoke)
-    return Response(status_code=204)
-
-
 async def update_user(request: Request) -> Response:
-    """``PATCH /v3/users/{id}``: an admin changes a user's password (or enables/disables it)."""
+    """``PATCH /v3/users/{id}``: name, password, enabled, default project, email, description. A new
+    password or disabling the user kills its tokens, as in Keystone."""
     _require_admin(request)
     user_id = request.path_params["user_id"]
     body = parse(UserChangeRequest, await read_body(request)).user
-
     ident = identity_of(request)
+    # what the body names; null clears what may be cleared, and changes nothing else
+    given = {key: getattr(body, key) for key in body.model_fields_set}
+    values = {k: v for k, v in given.items() if v is not None or k in _CLEARABLE}
+    password = values.pop("password", None)
 
     def update() -> dict[str, Any]:
         with ident.db.uow() as uow:
-            if body.password is not None:
-                service.set_password(uow, user_id, body.password)
-            if body.enabled is not None:
-                uow.execute(sa.update(t.users).where(t.users.c.id == user_id).values(enabled=body.enabled))
-            row = uow.one_or_none(sa.select(t.users).where(t.users.c.id == user_id))
-            if row is None:
+            if uow.one_or_none(sa.select(t.users.c.id).where(t.users.c.id == user_id)) is None:
                 raise errors.UserNotFound(user=user_id)
-            if body.password is not None or not row.enabled:
+            if "name" in values and uow.one_or_none(
+                sa.select(t.users.c.id).where(t.users.c.name == values["name"], t.users.c.id != user_id)
+            ):
+                raise errors.DuplicateName(type="user", name=values["name"])
+            _project_exists(uow, values.get("default_project_id"))
+            if password is not None:
+                service.set_password(uow, user_id, password)
+            if values:
+                uow.execute(sa.update(t.users).where(t.users.c.id == user_id).values(**values))
+            row = uow.one_or_none(sa.select(t.users).where(t.users.c.id == user_id))
+            assert row is not None  # checked above, in this transaction
+            if password is not None or not row.enabled:
                 ident.revoke_user_tokens(uow, user_id)  # as Keystone: the old password's tokens die
             uow.commit()
             return user_body(row)
 
     return JSONResponse({"user": await run_in_threadpool(update)})
+
+
+#: what ``null`` in a PATCH clears (Keystone drops an extra attribute set to null)
+_CLEARABLE = ("default_project_id", "email", "description")
 
 
 async def change_own_password(request: Request) -> Response:
@@ -208,13 +204,6 @@ async def change_own_password(request: Request) -> Response:
 
     await run_in_threadpool(change)
     return Response(status_code=204)
-
-
-async def list_roles(request: Request) -> Response:
-    caller(request)
-    name = request.query_params.get("name")
-    roles = [{"id": r, "name": r, "domain_id": None} for r in service.ROLES if name in (None, r)]
-    return JSONResponse({"roles": roles, "links": {"self": str(request.url)}})
 
 
 def domain_body(request: Request) -> dict[str, Any]:
@@ -252,8 +241,11 @@ async def show_domain(request: Request) -> Response:
 
 
 async def show_project(request: Request) -> Response:
-    _require_admin(request)
+    """Keystone's ``identity:get_project``: an admin, or a token scoped to that project."""
     project_id = request.path_params["project_id"]
+    asking = caller(request)
+    if not asking.is_admin and asking.project_id != project_id:
+        raise errors.PolicyNotAuthorized(action="identity:get_project")
 
     def load() -> dict[str, Any]:
         with identity_of(request).db.reader() as uow:
@@ -266,8 +258,11 @@ async def show_project(request: Request) -> Response:
 
 
 async def show_user(request: Request) -> Response:
-    _require_admin(request)
+    """Keystone's ``identity:get_user``: an admin, or the user itself."""
     user_id = request.path_params["user_id"]
+    asking = caller(request)
+    if not asking.is_admin and asking.user_id != user_id:
+        raise errors.PolicyNotAuthorized(action="identity:get_user")
 
     def load() -> dict[str, Any]:
         with identity_of(request).db.reader() as uow:
@@ -279,6 +274,36 @@ async def show_user(request: Request) -> Response:
     return JSONResponse({"user": await run_in_threadpool(load)})
 
 
+async def user_projects(request: Request) -> Response:
+    """``GET /v3/users/{id}/projects`` (``openstack project list --my-projects``): the projects the user has
+    a role on; an admin, or the user itself."""
+    user_id = request.path_params["user_id"]
+    asking = caller(request)
+    if not asking.is_admin and asking.user_id != user_id:
+        raise errors.PolicyNotAuthorized(action="identity:list_user_projects")
+
+    def load() -> list[dict[str, Any]]:
+        with identity_of(request).db.reader() as uow:
+            if uow.one_or_none(sa.select(t.users.c.id).where(t.users.c.id == user_id)) is None:
+                raise errors.UserNotFound(user=user_id)
+            return [project_body(r) for r in uow.rows(projects_of(user_id))]
+
+    return JSONResponse({"projects": await run_in_threadpool(load), "links": {"self": str(request.url)}})
+
+
+def projects_of(user_id: str) -> sa.Select[Any]:
+    """The projects ``user_id`` has a role on, by name."""
+    return (
+        sa.select(t.projects)
+        .where(
+            t.projects.c.id.in_(
+                sa.select(t.role_assignments.c.project_id).where(t.role_assignments.c.user_id == user_id)
+            )
+        )
+        .order_by(t.projects.c.name)
+    )
+
+
 async def update_project(request: Request) -> Response:
     """``PATCH /v3/projects/{id}``: name, description, enabled; disabling it kills the tokens scoped to it."""
     _require_admin(request)
@@ -286,8 +311,10 @@ async def update_project(request: Request) -> Response:
     body = parse(ProjectChangeRequest, await read_body(request)).project
     ident = identity_of(request)
     # what the body names; a name or an enabled flag given as null changes nothing (a description may be cleared)
-    values = {key: getattr(body, key) for key in body.model_fields_set}
+    values = {key: getattr(body, key) for key in body.model_fields_set - {"tags"}}
     values = {key: value for key, value in values.items() if value is not None or key == "description"}
+    if "description" in values and values["description"] is None:
+        values["description"] = ""  # cleared (stored as "", shown as Keystone shows it)
 
     def update() -> dict[str, Any]:
         with ident.db.uow() as uow:
@@ -367,7 +394,6 @@ ROUTES = [
     ("/v3/users/{user_id}", update_user, ["PATCH"]),
     ("/v3/users/{user_id}", delete_user, ["DELETE"]),
     ("/v3/users/{user_id}/password", change_own_password, ["POST"]),
-    ("/v3/roles", list_roles, ["GET"]),
-    ("/v3/projects/{project_id}/users/{user_id}/roles/{role}", grant_role, ["PUT"]),
-    ("/v3/projects/{project_id}/users/{user_id}/roles/{role}", revoke_role, ["DELETE"]),
+    ("/v3/users/{user_id}/projects", user_projects, ["GET"]),
+    *roles.ROUTES,
 ]

@@ -11,9 +11,9 @@ password in a token request, a token id) takes Neutrino's ceiling of 4,096 (:dat
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from neutrino.provider import errors
 
@@ -125,9 +125,31 @@ def parse(model: type[M], body: dict[str, Any]) -> M:
 # --- the administration bodies (identity/admin.py) --------------------------------------------------
 
 
+#: the one domain (``default``): a body naming another is refused, as Keystone refuses an unknown domain
+DomainId = Annotated[str, Field(max_length=64, pattern="^default$")]
+#: Keystone's ``email``: free text of at most 255 characters (Keystone does not check its form either)
+Email = Annotated[str, Field(max_length=255)]
+
+
+def _no_tags(tags: list[Any]) -> list[Any]:
+    if tags:
+        raise ValueError("project tags are not supported")
+    return tags
+
+
+#: project tags are not kept: a body with some is refused rather than its tags dropped
+NoTags = Annotated[list[Any], AfterValidator(_no_tags), Field(max_length=4096)]
+
+
 class ProjectCreate(_Body):
     name: str = Field(min_length=1, max_length=64)
     description: str | None = Field(default=None, max_length=255)
+    enabled: bool = True
+    domain_id: DomainId | None = None
+    #: projects are flat: a parent can only be the domain itself
+    parent_id: DomainId | None = None
+    is_domain: Literal[False] = False
+    tags: NoTags = []
 
 
 class ProjectRequest(_Body):
@@ -138,6 +160,7 @@ class ProjectChange(_Body):
     name: str | None = Field(default=None, min_length=1, max_length=64)
     description: str | None = Field(default=None, max_length=255)
     enabled: bool | None = None
+    tags: NoTags = []
 
 
 class ProjectChangeRequest(_Body):
@@ -146,8 +169,13 @@ class ProjectChangeRequest(_Body):
 
 class UserCreate(_Body):
     name: str = Field(min_length=1, max_length=255)
-    password: str = Field(min_length=1, max_length=4096)
+    #: none: the user cannot log in with a password until an admin sets one
+    password: str | None = Field(default=None, min_length=1, max_length=4096)
     default_project_id: str | None = Field(default=None, max_length=64)
+    enabled: bool = True
+    domain_id: DomainId | None = None
+    email: Email | None = None
+    description: str | None = Field(default=None, max_length=4096)
 
 
 class UserRequest(_Body):
@@ -155,8 +183,12 @@ class UserRequest(_Body):
 
 
 class UserChange(_Body):
+    name: str | None = Field(default=None, min_length=1, max_length=255)
     password: str | None = Field(default=None, min_length=1, max_length=4096)
     enabled: bool | None = None
+    default_project_id: str | None = Field(default=None, max_length=64)
+    email: Email | None = None
+    description: str | None = Field(default=None, max_length=4096)
 
 
 class UserChangeRequest(_Body):

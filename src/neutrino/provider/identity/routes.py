@@ -21,7 +21,6 @@ from neutrino.provider.identity.http import caller, identity_of, read_body
 from neutrino.provider.identity.requests import AuthV3, TokenRequestV2, TokenRequestV3, parse
 from neutrino.provider.identity.service import Scope
 from neutrino.provider.identity.tokens import TokenClaims
-from neutrino.provider.store import tables as t
 
 DOMAIN = {"id": "default", "name": "Default"}
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict"}
@@ -37,15 +36,21 @@ def _keystone_errors(handler: Handler) -> Handler:
     async def wrapped(request: Request) -> Response:
         try:
             return await handler(request)
+        except sa.exc.IntegrityError:  # e.g. two creates of one name at once: the unique index refused one
+            return _keystone_error(request, errors.DBConflict())
         except errors.ProviderError as exc:
-            status = errors.status_of(exc)
-            body = {"error": {"code": status, "title": _TITLES.get(status, "Error"), "message": exc.msg}}
-            headers = {"WWW-Authenticate": f'Keystone uri="{_base_url(request)}/v3"'} if status == 401 else {}
-            if isinstance(exc, errors.AccountLocked):
-                headers["Retry-After"] = str(exc.retry_after)
-            return JSONResponse(body, status_code=status, headers=headers)
+            return _keystone_error(request, exc)
 
     return wrapped
+
+
+def _keystone_error(request: Request, exc: errors.ProviderError) -> Response:
+    status = errors.status_of(exc)
+    body = {"error": {"code": status, "title": _TITLES.get(status, "Error"), "message": exc.msg}}
+    headers = {"WWW-Authenticate": f'Keystone uri="{_base_url(request)}/v3"'} if status == 401 else {}
+    if isinstance(exc, errors.AccountLocked):
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _base_url(request: Request) -> str:
@@ -205,13 +210,7 @@ async def auth_projects(request: Request) -> Response:
 
     def load() -> list[dict[str, Any]]:
         with identity_of(request).db.reader() as uow:
-            rows = uow.rows(
-                sa.select(t.projects)
-                .join(t.role_assignments, t.role_assignments.c.project_id == t.projects.c.id)
-                .where(t.role_assignments.c.user_id == claims.user_id)
-                .distinct()
-            )
-            return [admin.project_body(r) for r in rows]
+            return [admin.project_body(r) for r in uow.rows(admin.projects_of(claims.user_id))]
 
     return JSONResponse({"projects": await run_in_threadpool(load), "links": {"self": str(request.url)}})
 

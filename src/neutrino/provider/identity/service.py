@@ -56,21 +56,30 @@ def ensure_admin(uow: UnitOfWork, password: str) -> str | None:
     return password
 
 
-def create_project(uow: UnitOfWork, name: str, description: str = "") -> str:
+def create_project(uow: UnitOfWork, name: str, description: str = "", *, enabled: bool = True) -> str:
     if uow.one_or_none(sa.select(t.projects.c.id).where(t.projects.c.name == name)) is not None:
         raise errors.DuplicateName(type="project", name=name)
     project_id = uuid.uuid4().hex
     uow.execute(
         sa.insert(t.projects).values(
-            id=project_id, name=name, description=description, enabled=True, created_at=_now()
+            id=project_id, name=name, description=description, enabled=enabled, created_at=_now()
         )
     )
     return project_id
 
 
 def create_user(
-    uow: UnitOfWork, name: str, password: str, project_id: str | None, roles: tuple[str, ...] = ("member",)
+    uow: UnitOfWork,
+    name: str,
+    password: str | None,
+    project_id: str | None,
+    roles: tuple[str, ...] = (),
+    **attributes: Any,
 ) -> str:
+    """A user (``attributes``: ``enabled``, ``email``, ``description``), with ``roles`` on ``project_id``.
+
+    As in Keystone, a default project grants nothing by itself: without ``roles`` the user has no access
+    to it until a role is assigned. Without a password the user cannot log in (a random one is hashed)."""
     if uow.one_or_none(sa.select(t.users.c.id).where(t.users.c.name == name)) is not None:
         raise errors.DuplicateName(type="user", name=name)
     user_id = uuid.uuid4().hex
@@ -78,10 +87,11 @@ def create_user(
         sa.insert(t.users).values(
             id=user_id,
             name=name,
-            password_hash=hash_password(password),
+            password_hash=hash_password(password if password is not None else generate_password()),
             default_project_id=project_id,
-            enabled=True,
+            enabled=attributes.pop("enabled", True),
             created_at=_now(),
+            **attributes,
         )
     )
     if project_id is not None:

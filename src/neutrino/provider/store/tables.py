@@ -60,6 +60,9 @@ users = sa.Table(
     sa.Column("default_project_id", sa.String(36), sa.ForeignKey("projects.id", ondelete="SET NULL")),
     sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    #: schema 0010: what ``openstack user create --email/--description`` sets (None: never set)
+    sa.Column("email", sa.String(255)),
+    sa.Column("description", sa.Text),
 )
 
 role_assignments = sa.Table(
