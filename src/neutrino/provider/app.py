@@ -176,6 +176,7 @@ def create_app(settings: ProviderSettings) -> Starlette:
     from neutrino.provider.api.routers import RouterService
     from neutrino.provider.api.security_group_rules import SecurityGroupRuleService
     from neutrino.provider.api.security_groups import SecurityGroupService
+    from neutrino.provider.api.subnetpools import SubnetPoolService
     from neutrino.provider.api.subnets import SubnetService
     from neutrino.provider.api.tags import routes as tag_routes
     from neutrino.provider.api.versions import routes as version_routes
@@ -206,6 +207,7 @@ def create_app(settings: ProviderSettings) -> Starlette:
     services = (
         NetworkService,
         SubnetService,
+        SubnetPoolService,
         PortService,
         SecurityGroupService,
         SecurityGroupRuleService,

@@ -510,3 +510,57 @@ class InvalidActionForType(InvalidInput):
 
 class InvalidSharedSetting(Conflict):
     message = "Unable to reconfigure sharing settings for network %(network)s. Multiple tenants are using it."
+
+
+# --- subnet pools (issue 18): subnet_allocation, default-subnetpools ----------------------------
+
+
+class SubnetPoolNotFound(NotFound):
+    message = "Subnet pool %(subnetpool_id)s could not be found."
+
+
+class AddressScopeNotFound(NotFound):
+    message = "Address scope %(address_scope_id)s could not be found."
+
+
+class EmptySubnetPoolPrefixList(BadRequest):
+    message = "Empty subnet pool prefix list."
+
+
+class PrefixVersionMismatch(BadRequest):
+    message = "Cannot mix IPv4 and IPv6 prefixes in a subnet pool."
+
+
+class IllegalSubnetPoolPrefixBounds(BadRequest):
+    message = "Illegal prefix bounds: %(prefix_type)s=%(prefixlen)s, %(base_prefix_type)s=%(base_prefixlen)s."
+
+
+class IllegalSubnetPoolPrefixUpdate(BadRequest):
+    message = "Illegal update to prefixes: %(msg)s."
+
+
+class MinPrefixSubnetAllocationError(BadRequest):
+    message = "Unable to allocate subnet with prefix length %(prefixlen)s, minimum allowed prefix is %(min_prefixlen)s."
+
+
+class MaxPrefixSubnetAllocationError(BadRequest):
+    message = "Unable to allocate subnet with prefix length %(prefixlen)s, maximum allowed prefix is %(max_prefixlen)s."
+
+
+class NetworkSubnetPoolAffinityError(BadRequest):
+    message = "Subnets hosted on the same network must be allocated from the same subnet pool."
+
+
+class SubnetPoolDeleteError(BadRequest):
+    message = "Unable to delete subnet pool: %(reason)s."
+
+
+class SubnetAllocationError(Conflict):
+    """Neutron's type and wording; Neutron answers 500 (a NeutronException outside its fault map), a pool
+    without room for the request is a conflict with the pool's state, so 409 here."""
+
+    message = "Failed to allocate subnet: %(reason)s."
+
+
+class SubnetPoolQuotaExceeded(OverQuota):
+    message = "Per-project subnet pool prefix quota exceeded."

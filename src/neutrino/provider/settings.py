@@ -78,6 +78,7 @@ class ProviderSettings(BaseSettings):
     #: 10 security groups, 100 rules and 10 RBAC policies).
     quota_network: int = Field(default=-1, ge=-1)
     quota_subnet: int = Field(default=-1, ge=-1)
+    quota_subnetpool: int = Field(default=-1, ge=-1)
     quota_port: int = Field(default=-1, ge=-1)
     quota_router: int = Field(default=-1, ge=-1)
     quota_floatingip: int = Field(default=-1, ge=-1)

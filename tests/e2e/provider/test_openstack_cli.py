@@ -122,3 +122,20 @@ def test_rbac_and_quota(cli: Cli) -> None:
     limits = {row["Resource"]: row["Limit"] for row in shown}
     assert limits["networks"] == 7 and limits["ports"] == -1
     cli.run("network", "rbac", "delete", policy["id"])
+
+
+def test_subnet_pool(cli: Cli) -> None:
+    """A subnet pool and a subnet taken from it, as users type them (four commands)."""
+    name = f"cli-sp-{uuid.uuid4().hex[:8]}"
+    pool = cli.json("subnet", "pool", "create", name, "--pool-prefix", "10.72.0.0/24",
+                    "--pool-prefix", "10.72.1.0/24", "--default-prefix-length", "26", "--tag", "cli")  # fmt: skip
+    assert (
+        pool["prefixes"] == ["10.72.0.0/23"] and pool["default_prefixlen"] == 26 and pool["tags"] == ["cli"]
+    )
+    cli.run("network", "create", name)
+    sub = cli.json(
+        "subnet", "create", name, "--network", name, "--subnet-pool", name, "--prefix-length", "28"
+    )
+    assert sub["cidr"] == "10.72.0.0/28" and sub["subnetpool_id"] == pool["id"]
+    refused = cli.run("subnet", "pool", "delete", name, check=False)
+    assert refused.returncode != 0 and "existing allocations" in refused.stderr

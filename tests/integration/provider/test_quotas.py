@@ -15,6 +15,7 @@ from tests.integration.provider.server import RunningProvider, running_provider
 RESOURCES = {
     "network",
     "subnet",
+    "subnetpool",
     "port",
     "router",
     "floatingip",

@@ -33,6 +33,7 @@ def test_migrations_up_and_down(database_url: str) -> None:
     assert {"networks", "subnets", "ports", "ip_allocations", "alembic_version_provider"} <= tables
     assert {"port_tags", "port_allowed_address_pairs"} <= tables  # schema 0006
     assert {"quotas", "rbac_policies"} <= tables  # schema 0007
+    assert {"subnetpools", "subnetpool_prefixes", "subnetpool_tags"} <= tables  # schema 0009
     downgrade(database_url)
     assert current_revision(database_url) is None
     with engine.connect() as conn:
@@ -152,3 +153,73 @@ def test_migrations_match_the_tables(database_url: str) -> None:
     finally:
         engine.dispose()
     assert [d for d in diff if not (d[0] == "remove_table" and d[1].name == "alembic_version_provider")] == []
+
+
+def test_0009_keeps_subnets_and_what_refers_to_them(database_url: str) -> None:
+    """0009 rebuilds ``subnets`` on SQLite to add its pool's foreign key: rows and references survive."""
+    upgrade(database_url, "0008")
+    engine = sa.create_engine(database_url)
+    now = datetime(2026, 1, 1)
+    standard = {"created_at": now, "updated_at": now, "revision_number": 0}
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO networks (id, project_id, name, description, admin_state_up, status, shared, mtu, "
+                "port_security_enabled, network_type, created_at, updated_at) VALUES ('n', 'p', '', '', true, "
+                "'ACTIVE', false, 1450, true, 'vxlan', :now, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            sa.insert(
+                sa.table(
+                    "subnets",
+                    *[
+                        sa.column(c)
+                        for c in (
+                            "id",
+                            "project_id",
+                            "network_id",
+                            "ip_version",
+                            "cidr",
+                            "allocation_pools",
+                            "dns_nameservers",
+                            "host_routes",
+                            "enable_dhcp",
+                            "created_at",
+                            "updated_at",
+                            "revision_number",
+                        )
+                    ],
+                )
+            ).values(  # fmt: skip
+                id="s",
+                project_id="p",
+                network_id="n",
+                ip_version=4,
+                cidr="10.0.0.0/24",
+                allocation_pools="[]",
+                dns_nameservers="[]",
+                host_routes="[]",
+                enable_dhcp=True,
+                **standard,
+            )  # fmt: skip
+        )
+        conn.execute(sa.text("INSERT INTO subnet_tags (resource_id, tag) VALUES ('s', 'kept')"))
+    engine.dispose()
+    upgrade(database_url)
+    db = Database(database_url, pool_size=1)
+    try:
+        with db.uow() as uow:
+            assert uow.one_or_none(sa.select(t.subnets.c.cidr, t.subnets.c.subnetpool_id)) == (
+                "10.0.0.0/24",
+                None,
+            )
+            assert [r.tag for r in uow.rows(sa.select(t.subnet_tags.c.tag))] == ["kept"]
+            with pytest.raises(sa.exc.IntegrityError):  # the new foreign key holds
+                uow.execute(sa.update(t.subnets).values(subnetpool_id="missing"))
+        with db.uow() as uow, pytest.raises(sa.exc.IntegrityError):  # the old ones refer to the new table
+            uow.execute(sa.insert(t.subnet_tags).values(resource_id="gone", tag="x"))
+    finally:
+        db.dispose()
+    downgrade(database_url)

@@ -79,7 +79,7 @@ def test_bad_cidr_and_missing_network(api: Api) -> None:
     message = api.error(
         api.c.post("/v2.0/subnets", json={"subnet": {"network_id": net["id"], "ip_version": 4}}), 400
     )
-    assert message == "Failed to parse request. Required attribute 'cidr' not specified"
+    assert message == "Bad subnets request: a subnetpool must be specified in the absence of a cidr."
     missing = "11111111-2222-3333-4444-555555555555"
     api.error(api.c.post("/v2.0/subnets", json={"subnet": {"network_id": missing, "cidr": "10.9.0.0/24", "ip_version": 4}}), 404, "NetworkNotFound")  # fmt: skip
 

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 TABLES: Mapping[str, sa.Table] = {
     "network": t.networks,
     "subnet": t.subnets,
+    "subnetpool": t.subnetpools,
     "port": t.ports,
     "router": t.routers,
     "floatingip": t.floating_ips,

@@ -1,4 +1,5 @@
-"""``subnets``: IPv4 and IPv6, several per network, never overlapping on one network."""
+"""``subnets``: IPv4 and IPv6, several per network, never overlapping on one network; a CIDR given, or
+allocated from a subnet pool (``subnetpool_id``/``prefixlen``/``use_default_subnetpool``, ``api/subnetpools.py``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from neutrino.provider import errors
-from neutrino.provider.api import common, l3, rbac, revisions
+from neutrino.provider.api import common, l3, rbac, revisions, subnetpools
 from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
 from neutrino.provider.api.networks import MIN_MTU
 from neutrino.provider.api.networks import visible as network_visible
@@ -41,7 +42,13 @@ DECLARATION: common.Declaration = {
         "is_filter": True,
         "is_sort_key": True,
     },
-    "cidr": {"allow_post": True, "validate": {"type:subnet": None}, "is_filter": True, "is_sort_key": True},
+    "cidr": {
+        "allow_post": True,
+        "default": ATTR_NOT_SPECIFIED,  # subnet_allocation: none when a pool gives it
+        "validate": {"type:subnet": None},
+        "is_filter": True,
+        "is_sort_key": True,
+    },
     "gateway_ip": {
         "allow_post": True,
         "allow_put": True,
@@ -94,8 +101,24 @@ DECLARATION: common.Declaration = {
     },
     "subnetpool_id": {
         "allow_post": True,
-        "default": None,
+        "default": ATTR_NOT_SPECIFIED,
         "validate": {"type:uuid_or_none": None},
+        "is_filter": True,
+        "is_sort_key": True,
+    },
+    "prefixlen": {  # the length of the CIDR a pool gives (its default_prefixlen when not given)
+        "allow_post": True,
+        "default": ATTR_NOT_SPECIFIED,
+        "convert_to": to_int,
+        "validate": {"type:non_negative": None},
+        "is_visible": False,
+        "column": None,
+    },
+    "use_default_subnetpool": {  # default-subnetpools
+        "allow_post": True,
+        "default": False,
+        "convert_to": to_boolean,
+        "is_visible": False,
         "column": None,
     },
     "service_types": {"allow_post": False, "column": None},
@@ -164,7 +187,7 @@ class SubnetService(Taggable):
         out = []
         for row in rows:
             record = self.record(row)
-            record.update(subnetpool_id=None, service_types=[], tags=tags[row.id])
+            record.update(service_types=[], tags=tags[row.id])
             record["router:external"] = row.network_id in external
             out.append(record)
         return out
@@ -179,22 +202,23 @@ class SubnetService(Taggable):
             raise errors.NetworkNotFound(net_id=network_id)
         if network.project_id != ctx.project_id and not ctx.is_admin:
             raise errors.PolicyNotAuthorized(action="create_subnet:network")
-        if data["subnetpool_id"] is not None:
-            raise errors.InvalidInput(error_message="Subnet pools are not supported")
         self._check_counts(data, "new subnet")
-        net = ipaddress.ip_network(data["cidr"])
-        if net.version != data["ip_version"]:
-            raise errors.InvalidInput(
-                error_message="Cannot mix IPv4 and IPv6 on a subnet: check ip_version and cidr"
-            )
-        self._check_ipv6_modes(data, net)
         uow.lock_rows(t.networks, [network_id])  # two subnets created at once cannot both overlap
+        pool, net = self._cidr(uow, ctx, data)
+        self._check_ipv6_modes(data, net)
         if network.mtu < MIN_MTU[net.version]:
             raise errors.NetworkMTUSubnetConflict(net_id=network_id, mtu=MIN_MTU[net.version])
-        for other in uow.rows(sa.select(t.subnets.c.cidr).where(t.subnets.c.network_id == network_id)):
-            if ranges.overlaps(other.cidr, data["cidr"]):
+        siblings = uow.rows(
+            sa.select(t.subnets.c.cidr, t.subnets.c.ip_version, t.subnets.c.subnetpool_id).where(
+                t.subnets.c.network_id == network_id
+            )
+        )
+        for other in siblings:
+            if other.ip_version == net.version and other.subnetpool_id != (pool.id if pool else None):
+                raise errors.NetworkSubnetPoolAffinityError()
+            if ranges.overlaps(other.cidr, str(net)):
                 raise errors.InvalidInput(
-                    error_message=f"Requested subnet with cidr: {data['cidr']} for network: {network_id} "
+                    error_message=f"Requested subnet with cidr: {net} for network: {network_id} "
                     "overlaps with another subnet"
                 )
         gateway = data["gateway_ip"]
@@ -224,6 +248,7 @@ class SubnetService(Taggable):
                 enable_dhcp=data["enable_dhcp"],
                 ipv6_ra_mode=data["ipv6_ra_mode"],
                 ipv6_address_mode=data["ipv6_address_mode"],
+                subnetpool_id=pool.id if pool else None,
                 created_at=now,
                 updated_at=now,
                 revision_number=0,
@@ -231,6 +256,62 @@ class SubnetService(Taggable):
         )
         _network_changed(uow, network_id)
         return subnet_id
+
+    @staticmethod
+    def _cidr(
+        uow: UnitOfWork, ctx: RequestContext, data: dict[str, Any]
+    ) -> tuple[sa.Row[Any] | None, ranges.IPNetwork]:
+        """The subnet's pool (locked; None without one) and CIDR: the one given, checked against the pool
+        if there is one, or one the pool allocates (Neutron's ``_create_subnet_precommit`` and
+        ``SubnetRequestFactory``). Allocate last but for the insert: the pool stays locked to the commit."""
+        cidr, prefixlen, gateway = data["cidr"], data["prefixlen"], data["gateway_ip"]
+        if cidr is not ATTR_NOT_SPECIFIED and prefixlen is not ATTR_NOT_SPECIFIED:
+            raise errors.BadRequest(
+                resource="subnets", msg="cidr and prefixlen must not be supplied together"
+            )
+        pool_id = SubnetService._pool_id(uow, ctx, data)
+        if pool_id is None:
+            if cidr is ATTR_NOT_SPECIFIED:
+                raise errors.BadRequest(
+                    resource="subnets", msg="a subnetpool must be specified in the absence of a cidr"
+                )
+        elif cidr is ATTR_NOT_SPECIFIED and data["allocation_pools"] is not ATTR_NOT_SPECIFIED:
+            raise errors.BadRequest(
+                resource="subnets", msg="allocation_pools allowed only for specific subnet requests."
+            )
+        if cidr is not ATTR_NOT_SPECIFIED:
+            net = ipaddress.ip_network(cidr)
+            if net.version != data["ip_version"]:
+                raise errors.InvalidInput(
+                    error_message="Cannot mix IPv4 and IPv6 on a subnet: check ip_version and cidr"
+                )
+        if pool_id is None:
+            return None, net
+        pool = subnetpools.pool_row(uow, ctx, pool_id)
+        if data["ip_version"] != pool.ip_version:
+            raise errors.BadRequest(
+                resource="subnets",
+                msg=f"Cannot allocate IPv{data['ip_version']} subnet from IPv{pool.ip_version} subnet pool",
+            )
+        length = None if prefixlen is ATTR_NOT_SPECIFIED else prefixlen
+        if cidr is ATTR_NOT_SPECIFIED and isinstance(gateway, str):  # the gateway's subnet of that length
+            cidr = str(ipaddress.ip_network(f"{gateway}/{length or pool.default_prefixlen}", strict=False))
+        wanted = None if cidr is ATTR_NOT_SPECIFIED else ipaddress.ip_network(cidr)
+        return pool, subnetpools.allocate(uow, pool, data["project_id"], cidr=wanted, prefixlen=length)
+
+    @staticmethod
+    def _pool_id(uow: UnitOfWork, ctx: RequestContext, data: dict[str, Any]) -> str | None:
+        """The pool named, or with ``use_default_subnetpool`` the default one of the subnet's IP version."""
+        pool_id = data["subnetpool_id"] or None  # ATTR_NOT_SPECIFIED is falsy
+        if not data["use_default_subnetpool"]:
+            return str(pool_id) if pool_id else None
+        if pool_id is not None:
+            raise errors.BadRequest(
+                resource="subnets", msg="subnetpool_id and use_default_subnetpool cannot both be specified"
+            )
+        cidr = data["cidr"]
+        version = data["ip_version"] if cidr is ATTR_NOT_SPECIFIED else ipaddress.ip_network(cidr).version
+        return subnetpools.default_pool_id(uow, ctx, version)
 
     def _check_counts(self, data: dict[str, Any], subnet_id: str) -> None:
         """Neutron's max_dns_nameservers and max_subnet_host_routes."""

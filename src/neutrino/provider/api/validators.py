@@ -104,6 +104,18 @@ def _string_or_none(value: Any, max_len: int | None) -> str | None:
     return None if value is None else _string(value, max_len)
 
 
+def _not_empty_string(value: Any, max_len: int | None) -> str | None:
+    if (msg := _string(value, max_len)) is not None:
+        return msg
+    return f"'{value}' Blank strings are not permitted" if not value.strip() else None
+
+
+def _non_negative(value: Any, _arg: Any) -> str | None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        return f"'{value}' is not an integer"
+    return f"'{value}' should be non-negative" if value < 0 else None
+
+
 def _boolean(value: Any, _arg: Any) -> str | None:
     return None if isinstance(value, bool) else f"'{value}' is not a valid boolean value"
 
@@ -160,6 +172,19 @@ def _subnet_or_none(value: Any, arg: Any) -> str | None:
         ipaddress.ip_network(str(value), strict=False)
     except ValueError:
         return f"'{value}' is not a valid IP subnet"
+    return None
+
+
+def _subnet_list(value: Any, _arg: Any) -> str | None:
+    """neutron-lib's ``type:subnet_list``: a list of distinct CIDRs (host bits allowed: they are compacted
+    away), each with its prefix length."""
+    if not isinstance(value, list):
+        return f"'{value}' is not a list"
+    if duplicates := sorted({str(v) for v in value if value.count(v) > 1}):
+        return f"Duplicate items in the list: '{', '.join(duplicates)}'"
+    for item in value:
+        if not isinstance(item, str) or "/" not in item or _subnet_or_none(item, None) is not None:
+            return f"'{item}' is not a valid IP subnet"
     return None
 
 
@@ -267,6 +292,9 @@ def _fixed_ips(value: Any, _arg: Any) -> str | None:
 VALIDATORS: dict[str, Callable[[Any, Any], str | None]] = {
     "type:string": _string,
     "type:string_or_none": _string_or_none,
+    "type:not_empty_string": _not_empty_string,
+    "type:non_negative": _non_negative,
+    "type:subnet_list": _subnet_list,
     "type:boolean": _boolean,
     "type:uuid": _uuid,
     "type:uuid_or_none": _uuid_or_none,

@@ -31,7 +31,10 @@ EXTENSIONS: tuple[tuple[str, str, str], ...] = (
     ("extra_dhcp_opt", "Neutron Extra DHCP options", "Extra options configuration for DHCP. For example PXE boot options to DHCP clients can be specified (e.g. tftp-server, server-ip-address, bootfile-name)"),
     ("dns-integration", "DNS Integration", "Provides integration with DNS."),
     ("dns-domain-ports", "dns_domain for ports", "Allows the DNS domain to be specified for a network port."),
-    ("standard-attr-tag", "Tag support for resources with standard attribute: network, subnet, port, security_group, router, floatingip", "Enables to set tag on resources with standard attribute."),
+    ("subnet_allocation", "Subnet Allocation", "Enables allocation of subnets from a subnet pool"),
+    ("default-subnetpools", "Default Subnetpools", "Provides ability to mark and use a subnetpool as the default."),
+    ("subnetpool-prefix-ops", "Subnet Pool Prefix Operations", "Provides support for adjusting the prefix list of subnet pools"),
+    ("standard-attr-tag", "Tag support for resources with standard attribute: network, subnet, subnetpool, port, security_group, router, floatingip", "Enables to set tag on resources with standard attribute."),
     ("tag-ports-during-bulk-creation", "Tag Ports During Bulk Creation", "Allow to tag ports during bulk creation"),
     ("revision-if-match", "If-Match constraints based on revision_number", "Extension indicating that If-Match based on revision_number is supported."),
     ("rbac-policies", "RBAC Policies", "Allows creation and modification of policies that control project access to resources."),
@@ -76,7 +79,7 @@ EXTENSION_ATTRIBUTES: dict[str, dict[str, frozenset[str]]] = {
 #: Extensions of one backend's datapath: listed only when the backend names them in ``extensions``.
 BACKEND_EXTENSIONS = frozenset({"l3_agent_scheduler"})
 
-RESOURCES = (("network", "networks"), ("subnet", "subnets"), ("port", "ports"),
+RESOURCES = (("network", "networks"), ("subnet", "subnets"), ("subnetpool", "subnetpools"), ("port", "ports"),
              ("security_group", "security-groups"), ("security_group_rule", "security-group-rules"),
              ("router", "routers"), ("floatingip", "floatingips"), ("rbac_policy", "rbac-policies"),
              ("quota", "quotas"))  # fmt: skip

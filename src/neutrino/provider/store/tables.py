@@ -135,6 +135,36 @@ segment_allocations = sa.Table(
     ),
 )
 
+#: subnet_allocation (schema 0009): address space subnets are allocated from. ``ip_version`` follows from
+#: the prefixes; ``default_quota`` (NULL: none) counts a project's allocations in /32 (IPv4) or /64 (IPv6)
+#: units; at most one ``is_default`` pool per IP version (checked under a lock, not a constraint).
+subnetpools = sa.Table(
+    "subnetpools",
+    metadata,
+    _id(),
+    sa.Column("project_id", sa.String(255), nullable=False, index=True),
+    sa.Column("name", sa.String(255), nullable=False, server_default=""),
+    sa.Column("description", sa.String(255), nullable=False, server_default=""),
+    sa.Column("ip_version", sa.Integer, nullable=False),
+    sa.Column("default_prefixlen", sa.Integer, nullable=False),
+    sa.Column("min_prefixlen", sa.Integer, nullable=False),
+    sa.Column("max_prefixlen", sa.Integer, nullable=False),
+    sa.Column("default_quota", sa.Integer),
+    sa.Column("shared", sa.Boolean, nullable=False),
+    sa.Column("is_default", sa.Boolean, nullable=False),
+    *_standard(),
+)
+
+#: A pool's prefixes, compacted (no two overlap or could merge), as Neutron's ``subnetpoolprefixes``.
+subnetpool_prefixes = sa.Table(
+    "subnetpool_prefixes",
+    metadata,
+    sa.Column(
+        "subnetpool_id", sa.String(36), sa.ForeignKey("subnetpools.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("cidr", sa.String(64), primary_key=True),
+)
+
 subnets = sa.Table(
     "subnets",
     metadata,
@@ -152,6 +182,8 @@ subnets = sa.Table(
     sa.Column("enable_dhcp", sa.Boolean, nullable=False),
     sa.Column("ipv6_ra_mode", sa.String(32)),
     sa.Column("ipv6_address_mode", sa.String(32)),
+    #: subnet_allocation (schema 0009): the pool the CIDR was allocated from (NULL: given by the client)
+    sa.Column("subnetpool_id", sa.String(36), sa.ForeignKey("subnetpools.id"), index=True),
     *_standard(),
 )
 
@@ -376,6 +408,7 @@ port_tags = _tag_table("port_tags", "ports")
 security_group_tags = _tag_table("security_group_tags", "security_groups")
 router_tags = _tag_table("router_tags", "routers")
 floating_ip_tags = _tag_table("floating_ip_tags", "floating_ips")
+subnetpool_tags = _tag_table("subnetpool_tags", "subnetpools")  # schema 0009
 
 #: allowed-address-pairs: addresses (or CIDRs) a port's guest may also use, each with a MAC (the
 #: port's when the client gave none); one row per distinct pair, as Neutron's primary key.

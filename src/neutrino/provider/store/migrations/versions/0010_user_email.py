@@ -1,10 +1,8 @@
 """Keystone users' email and description (what ``openstack user create --email/--description`` sets)
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-03 00:00:00
-
-NOTE: written beside 0009 (subnet pools), made on another branch: when both are merged this one revises 0009.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
