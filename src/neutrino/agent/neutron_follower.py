@@ -52,6 +52,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from neutrino.agent.datapath.firewall import link_local, source
 from neutrino.agent.datapath.hostnet import HostNetError
@@ -62,6 +63,7 @@ from neutrino.agent.neutron_reads import (
     DHCP_OWNER,
     RA_OWNERS,
     dhcp_device_id,
+    dhcp_host,
     dhcp_spec,
     port_groups,
     port_sources,
@@ -259,14 +261,7 @@ class Prefetcher:
         leased = [s.cidr for s in spec.subnets()] + [s.cidr for s in spec.ipv6_subnets if s.stateful]
         hosts = {(h.mac, h.ip): h for h in spec.hosts}
         for nic in nics:
-            assert nic.external is not None and nic.external.port is not None
-            first: dict[str, DhcpHost] = {}
-            for fixed in nic.external.port.fixed_ips:
-                if fixed.subnet_id not in first and any(
-                    fixed.ip_address.version == c.version and fixed.ip_address in c for c in leased
-                ):
-                    first[fixed.subnet_id] = DhcpHost(mac=nic.mac, ip=fixed.ip_address)
-            for h in first.values():  # a lease served already keeps its name and options
+            for h in given_leases(nic, leased):  # a lease served already keeps its name and options
                 hosts.setdefault((h.mac, h.ip), h)
         if len(hosts) != len(spec.hosts):
             ordered = sorted(hosts.values(), key=lambda h: (h.ip.version, int(h.ip), h.mac))
@@ -275,6 +270,34 @@ class Prefetcher:
 
     def kick(self) -> None:
         self.wake.set()
+
+
+def given_leases(nic: NicSpec, leased: Sequence[IPv4Network | IPv6Network]) -> list[DhcpHost]:
+    """The static leases of ``nic`` by the port the engine sent: its first address in each subnet of
+    ``leased``, named as the follower names them from the provider's port (:func:`dhcp_host`) when the
+    engine sent the port's DNS and DHCP fields (an older engine's: the address alone, until the follower's
+    next round)."""
+    assert nic.external is not None and nic.external.port is not None
+    details = nic.external.port
+    first: dict[str, IPv4Address | IPv6Address] = {}
+    for fixed in details.fixed_ips:
+        if fixed.subnet_id not in first and any(
+            fixed.ip_address.version == c.version and fixed.ip_address in c for c in leased
+        ):
+            first[fixed.subnet_id] = fixed.ip_address
+    if not details.names_its_lease:
+        return [DhcpHost(mac=nic.mac, ip=ip) for ip in first.values()]
+    port = Port.from_json(  # read as the follower reads the provider's port
+        {
+            "id": nic.external.vnic_id,
+            "network_id": nic.external.network_id,
+            "mac_address": nic.mac,
+            "dns_domain": details.dns_domain or "",
+            "dns_assignment": [a.model_dump() for a in details.dns_assignment or ()],
+            "extra_dhcp_opts": [o.model_dump() for o in details.extra_dhcp_opts or ()],
+        }
+    )
+    return [dhcp_host(port, str(ip), details.network_dns_domain or "") for ip in first.values()]
 
 
 def given_sources(nic: NicSpec) -> list[str]:

@@ -49,13 +49,21 @@ NIC (request, also echoed as ``spec`` in answers) — exactly one of ``external`
         "port": null | {                          # optional: the provider port as the engine made it
            "fixed_ips": [{"subnet_id": "...", "ip_address": "10.0.0.5"}, ...],
            "port_security_enabled": true | false | null,
-           "allowed_address_pairs": [{"ip_address": "10.0.0.0/24", "mac_address": null | "..."}, ...]}
+           "allowed_address_pairs": [{"ip_address": "10.0.0.0/24", "mac_address": null | "..."}, ...],
+           # optional (an older engine sends none): what the port's DHCP lease is made of besides
+           "dns_assignment": null | [{"hostname": "web", "ip_address": "10.0.0.5", "fqdn": "web.example.org."}],
+           "dns_domain": null | "<the port's dns_domain>",
+           "network_dns_domain": null | "<its network's dns_domain>",
+           "extra_dhcp_opts": null | [{"opt_name": "ntp-server", "opt_value": "10.0.0.9", "ip_version": 4}]}
      },
      "internal": {"network": "<network name>", "bridge": "<bridge>" | null}  # bridge default: name
     }
 
 With ``port`` the agent serves the vNIC's DHCP lease and filters it by its addresses before the guest
-starts, without asking the provider for the port (without it, it asks).
+starts, without asking the provider for the port (without it, it asks). With its DNS and DHCP fields the
+lease names the guest (host name, domain) and carries the port's extra options from the start, as the agent's
+later reads of the provider make it, so the network's DHCP server is not restarted then; without them the
+lease is the address alone until then.
 
 The host device of a NIC is ``tap<id[:11]>``, ``id`` being ``vnic_id`` (external) or ``nic_id``.
 Within a VM, ``nic_id``, ``mac`` and that id must be distinct.

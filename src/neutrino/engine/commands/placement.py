@@ -320,8 +320,10 @@ def binding_host(host: model.Host, plugin_type: str) -> str | None:
     return str(value) if value else None
 
 
-def port_details(port: ProviderPort) -> wire.PortDetails:
-    """What the agent needs of the provider port to serve its lease and filter it before the guest starts."""
+def port_details(port: ProviderPort, network_dns_domain: str | None = None) -> wire.PortDetails:
+    """What the agent needs of the provider port to serve its lease and filter it before the guest starts:
+    its addresses, and what its lease is made of besides (its guest's name and domain, extra DHCP options),
+    as the agent's follower later reads them from the provider."""
     return wire.PortDetails(
         fixed_ips=[
             wire.PortFixedIp(subnet_id=ip.subnet_id, ip_address=ip_address(ip.ip_address))
@@ -333,6 +335,16 @@ def port_details(port: ProviderPort) -> wire.PortDetails:
             wire.PortAddressPair(ip_address=pair.ip_address, mac_address=pair.mac_address or None)
             for pair in port.allowed_address_pairs
             if pair.ip_address
+        ],
+        dns_assignment=[
+            wire.PortDnsAssignment(hostname=a.hostname, ip_address=a.ip_address, fqdn=a.fqdn)
+            for a in port.dns_assignment
+        ],
+        dns_domain=port.dns_domain,
+        network_dns_domain=network_dns_domain,
+        extra_dhcp_opts=[
+            wire.PortDhcpOption(opt_name=o.opt_name, opt_value=o.opt_value, ip_version=o.ip_version)
+            for o in port.extra_dhcp_opts
         ],
     )
 
@@ -352,7 +364,7 @@ def nic_spec(plan: NicPlan, ensured: EnsuredPort | None) -> wire.NicSpec:
             segmentation_id=pn.segmentation_id if pn else None,
             physical_network=pn.physical_network if pn else None,
             security_groups=list(port.security_groups),
-            port=port_details(port),
+            port=port_details(port, pn.dns_domain if pn else None),
         )
         return wire.NicSpec(
             nic_id=plan.nic_id, name=plan.name, mac=plan.mac.lower(), mtu=mtu, external=external
