@@ -691,7 +691,14 @@ class NeutronFollower:
             self.dhcp.dhcp_port_released(network_id)
 
     # -- the thread ----------------------------------------------------------------------------
-    def _round(self, full: bool) -> None:
+    def _round(self, full: bool) -> bool:
+        """One round (``full``: everything read, unless the feed says nothing was written since the last
+        full one); False, with nothing read and the feed's changes kept for later, while a verb is plugging
+        vNICs here: it reads what they need itself and wakes this thread when done
+        (:meth:`Plugging.prepared`), and a round beside it would read the same, and the changes its port
+        made, while its guest is about to ask for its lease."""
+        if self.vms.store.pending:  # without the store's lock, which the verb holds: a glance at counters
+            return False
         pending, state = self._take()
         if full and pending is not None and self._following:
             # the safety net, following the feed: one request says whether the provider's state is
@@ -710,6 +717,7 @@ class NeutronFollower:
                 self._state = state
         elif pending or not self._reads_current():
             self.sync_changes(pending)
+        return True
 
     def reapply(self) -> None:
         """The host side of a full round from what the last rounds read, without asking the
@@ -744,7 +752,10 @@ class NeutronFollower:
             now = time.monotonic()
             full = not following or now - last_full >= self.resync_interval
             try:
-                self._round(full)
+                if not self._round(full):  # after the verb plugging vNICs here, which wakes this thread
+                    self._wake.wait(self.interval)
+                    self._wake.clear()
+                    continue
                 if full:
                     last_full = now
                 if last_error:
