@@ -158,7 +158,7 @@ class Prefetcher:
         missing = self.security.missing_groups(nics)
         if missing:
             try:
-                specs = read_groups(self.neutron, missing)
+                specs = read_groups(self.neutron, missing, _readers("plug-list"))
             except NeutronClientError as exc:
                 names = ", ".join(sorted(missing))
                 raise PlugFailed(
