@@ -142,9 +142,20 @@ class Prefetcher:
         :class:`PlugFailed` when it cannot be asked."""
         # the DHCP servers' reads (networks not served here yet) go at once, beside the groups' and ports'
         unserved = self._unserved(nics)
+        # a DHCP port this host may still have there: one being released, or one it serves from
+        known = (
+            {*self.dhcp.ports_to_release(), *self.dhcp.provider_served()} if self.dhcp is not None else set()
+        )
         servers = {
             network_id: _readers().submit(
-                read_network_dhcp, self.neutron, self._identity(), network_id, plugin
+                partial(
+                    read_network_dhcp,
+                    self.neutron,
+                    self._identity(),
+                    network_id,
+                    plugin,
+                    port_known_absent=network_id not in known,
+                )
             )
             for network_id, plugin in sorted(unserved.items())
         }
@@ -347,34 +358,51 @@ def served_subnets(subnets: list[Subnet]) -> list[Subnet]:
 
 
 def read_network_dhcp(
-    neutron: NeutronClient, identity: HostIdentity, network_id: str, plugin_type: str
+    neutron: NeutronClient,
+    identity: HostIdentity,
+    network_id: str,
+    plugin_type: str,
+    *,
+    port_known_absent: bool = False,
 ) -> NetworkDhcp:
     """Read a network's DHCP server from the provider, finding or creating this host's DHCP port on
-    it with an address on each subnet served (as the follower's round does)."""
+    it with an address on each subnet served (as the follower's round does).
+
+    ``port_known_absent``: this host's state says it has no DHCP port there (none made, or the last one
+    deleted): the port is created as soon as the network and its subnets are read, while the network's
+    ports are still being listed, rather than after them. Should the list show one after all (made by a
+    run of this agent that died before saving it), that one is kept and the new one deleted."""
     pool = _readers("plug-list")
     reading = (
         pool.submit(neutron.list_networks, id=[network_id]),
         pool.submit(neutron.list_subnets, network_id=[network_id]),
     )
-    listed_ports = neutron.list_ports(network_id=[network_id])  # the third read, in this thread
-    network = next((n for n in reading[0].result() if n.id == network_id), None)
-    subnets = [s for s in reading[1].result() if s.network_id == network_id]
-    ports = [p for p in listed_ports if p.network_id == network_id]
-    served = served_subnets(subnets)
-    device_id = dhcp_device_id(identity.host_name, network_id)
+    listing = pool.submit(neutron.list_ports, network_id=[network_id]) if port_known_absent else None
+    try:
+        network = next((n for n in reading[0].result() if n.id == network_id), None)
+        subnets = [s for s in reading[1].result() if s.network_id == network_id]
+        served = served_subnets(subnets)
+        device_id = dhcp_device_id(identity.host_name, network_id)
+        created: Port | None = None
+        if listing is not None and network is not None and served:
+            created = neutron.create_port(_dhcp_port_request(identity, network_id, plugin_type, served)).port
+    finally:
+        listed_ports = (
+            listing.result() if listing is not None else neutron.list_ports(network_id=[network_id])
+        )
+    ports = [
+        p for p in listed_ports if p.network_id == network_id and (created is None or p.id != created.id)
+    ]
     port = next((p for p in ports if p.device_id == device_id and p.device_owner == DHCP_OWNER), None)
+    if created is not None and port is not None:
+        neutron.delete_port(created.id)  # one was there after all: it stays the host's DHCP port
+    elif created is not None:
+        port = created
+        ports.append(port)
     if network is None or not served:
         return NetworkDhcp(network, subnets, ports, None)
     if port is None:
-        request = PortCreate(
-            network_id,
-            name=f"dhcp-{identity.host_name}"[:255],
-            device_owner=DHCP_OWNER,
-            device_id=device_id,
-            fixed_ips=tuple(FixedIpRequest(subnet_id=s.id) for s in served),
-            host_id=identity.binding_host_id(plugin_type),
-        )
-        port = neutron.create_port(request).port
+        port = neutron.create_port(_dhcp_port_request(identity, network_id, plugin_type, served)).port
         ports.append(port)
     else:
         have = {ip.subnet_id for ip in port.fixed_ips}
@@ -384,6 +412,20 @@ def read_network_dhcp(
             port = neutron.update_port(port.id, PortUpdate(fixed_ips=(*kept, *missing))).port
             ports = [port if p.id == port.id else p for p in ports]
     return NetworkDhcp(network, subnets, ports, port)
+
+
+def _dhcp_port_request(
+    identity: HostIdentity, network_id: str, plugin_type: str, subnets: Sequence[Subnet]
+) -> PortCreate:
+    """This host's DHCP port on a network, with an address on each of ``subnets``."""
+    return PortCreate(
+        network_id,
+        name=f"dhcp-{identity.host_name}"[:255],
+        device_owner=DHCP_OWNER,
+        device_id=dhcp_device_id(identity.host_name, network_id),
+        fixed_ips=tuple(FixedIpRequest(subnet_id=s.id) for s in subnets),
+        host_id=identity.binding_host_id(plugin_type),
+    )
 
 
 @dataclass(frozen=True)

@@ -479,3 +479,23 @@ def test_the_lease_a_plug_serves_names_the_guest_as_the_provider_does_so_the_fol
     assert lease(db) == (None, None, []) and launcher(a).starts == 3
     sync.sync_once()
     assert lease(db) == ("db", "example.org", ["ntp-server"]) and launcher(a).starts == 4
+
+
+def test_a_dhcp_port_left_by_an_agent_that_died_before_saving_it_stays_the_hosts_only_one(
+    agent: tuple[HostAgent, NeutronFollower], neutron: FakeNeutron
+) -> None:
+    a, sync = agent
+    net = neutron.network()
+    neutron.subnet(net, "10.0.0.0/24")
+    device_id = dhcp_device_id("host-1", net)
+    left = neutron.port(net, device_owner="network:dhcp", device_id=device_id)  # the state does not know it
+    # the state says no DHCP port there: the plug makes one while it lists the network's ports, then finds
+    # the one left and keeps that
+    run(a, "vm-1", nic_for(neutron.port(net)))
+    dhcp_ports = [p for p in neutron.data["ports"].values() if p["device_id"] == device_id]
+    assert [p["id"] for p in dhcp_ports] == [left["id"]]
+    [served] = a.dhcp.list_dhcp()
+    assert str(served.server_ip) == left["fixed_ips"][0]["ip_address"]
+    assert a.dhcp.provider_served() == {net: left["id"]}
+    sync.sync_once()  # the follower's round agrees
+    assert [p["id"] for p in neutron.data["ports"].values() if p["device_id"] == device_id] == [left["id"]]
