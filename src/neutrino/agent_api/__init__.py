@@ -50,7 +50,7 @@ NIC (request, also echoed as ``spec`` in answers) — exactly one of ``external`
            "fixed_ips": [{"subnet_id": "...", "ip_address": "10.0.0.5"}, ...],
            "port_security_enabled": true | false | null,
            "allowed_address_pairs": [{"ip_address": "10.0.0.0/24", "mac_address": null | "..."}, ...],
-           # optional (an older engine sends none): what the port's DHCP lease is made of besides
+           # optional (an older engine sends none; "port_lease" in accepts): what its DHCP lease is made of besides
            "dns_assignment": null | [{"hostname": "web", "ip_address": "10.0.0.5", "fqdn": "web.example.org."}],
            "dns_domain": null | "<the port's dns_domain>",
            "network_dns_domain": null | "<its network's dns_domain>",
@@ -115,9 +115,12 @@ Verbs
                   "external": [{"network_id": "...", "plugin_type": "LINUX_BRIDGE",
                                 "network_type": "vxlan", "segmentation_id": 100, "vnics": 2}],
                   "dhcp": ["<provider network id>", ...]},
-     "security_groups": ["<group id>", ...]}
+     "security_groups": ["<group id>", ...],
+     "accepts": ["port_lease"]}
 
-``plugin_types`` lists the plugin types this host can plug (the engine schedules a vNIC only
+``accepts`` names what the agent's requests may carry beyond the first contract — ``port_lease``: the NIC's
+``port`` with its DNS and DHCP fields —; an engine sends those only to an agent that lists them (an older agent
+refuses a field it does not know). ``plugin_types`` lists the plugin types this host can plug (the engine schedules a vNIC only
 onto a host whose entry exists and supports its network type — ``"*"`` means any — and, when
 the vNIC has security groups, has ``security_groups: true``); ``binding_host_id`` is the value for
 the port's ``binding:host_id``. ``networks.external`` lists provider networks with plugged vNICs,

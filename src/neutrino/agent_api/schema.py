@@ -116,6 +116,10 @@ class PortDhcpOption(_Wire):
     ip_version: int = 4
 
 
+#: :class:`Capabilities.accepts`: :class:`PortDetails`' DNS and DHCP fields
+PORT_LEASE = "port_lease"
+
+
 class PortDetails(_Wire):
     """The provider port of a vNIC as the engine created or found it, so the agent can write the
     port's DHCP lease and its filter before the guest starts, without asking the provider.
@@ -641,6 +645,11 @@ class Capabilities(_Answer):
     networks: CarriedNetworks
     security_groups: list[str] = Field(default_factory=list)
     certificate: CertificateState | None = None
+    accepts: list[str] = Field(
+        default_factory=list,
+        description="what this agent's requests may carry beyond the first contract (PORT_LEASE): an engine sends "
+        "it only to agents that say so, as an older agent refuses a field it does not know",
+    )
 
 
 class EnrollmentState(_Wire):

@@ -439,7 +439,9 @@ def test_a_guests_lease_is_served_before_it_starts_and_the_followers_round_agree
 def test_the_lease_a_plug_serves_names_the_guest_as_the_provider_does_so_the_follower_restarts_nothing(
     agent: tuple[HostAgent, NeutronFollower], neutron: FakeNeutron
 ) -> None:
-    from neutrino.engine.commands.placement import port_details
+    from neutrino.agent_api.schema import PORT_LEASE
+    from neutrino.engine.commands.placement import agent_accepts, port_details
+    from neutrino.engine.domain.model import Host
     from neutrino.neutron_client import Port
 
     a, sync = agent
@@ -456,11 +458,14 @@ def test_the_lease_a_plug_serves_names_the_guest_as_the_provider_does_so_the_fol
         return port
 
     def engine_sends(port: dict[str, Any], n: int, *, older: bool = False) -> dict[str, Any]:
-        """The NIC as the engine builds it from the port it made (an older engine: without the DNS fields)."""
-        details = port_details(Port.from_json(port), "example.org.").model_dump(mode="json")
-        if older:
-            details = {k: details[k] for k in ("fixed_ips", "port_security_enabled", "allowed_address_pairs")}
-        return {**nic_for(port, n), "external": {**nic_for(port, n)["external"], "port": details}}
+        """The NIC as the engine builds it from the port it made for an agent that says it takes the lease's
+        fields (an older engine's: without them)."""
+        takes = agent_accepts(
+            Host("h", "192.0.2.1", "c", capabilities=a.capabilities().model_dump(mode="json")), PORT_LEASE
+        )
+        details = port_details(Port.from_json(port), "example.org.", lease=takes and not older)
+        body = details.model_dump(mode="json", exclude_none=older)
+        return {**nic_for(port, n), "external": {**nic_for(port, n)["external"], "port": body}}
 
     def lease(port: dict[str, Any]) -> tuple[str | None, str | None, list[str]]:
         [served] = a.dhcp.list_dhcp()
