@@ -53,6 +53,7 @@ from neutrino.agent.state import HostStore
 from neutrino.agent.vm.base import VmBackend
 from neutrino.agent.vnic.base import VnicDriver
 from neutrino.agent_api.schema import (
+    PORT_LEASE,
     BackendDescription,
     Capabilities,
     CarriedNetworks,
@@ -133,6 +134,7 @@ class HostAgent:
                     external=[external[k] for k in sorted(external)],
                     dhcp=sorted(state.dhcp),
                 ),
+                accepts=[PORT_LEASE],
                 security_groups=sorted(state.security_groups),
             )
 

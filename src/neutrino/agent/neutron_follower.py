@@ -52,6 +52,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from neutrino.agent.datapath.firewall import link_local, source
 from neutrino.agent.datapath.hostnet import HostNetError
@@ -62,6 +63,7 @@ from neutrino.agent.neutron_reads import (
     DHCP_OWNER,
     RA_OWNERS,
     dhcp_device_id,
+    dhcp_host,
     dhcp_spec,
     port_groups,
     port_sources,
@@ -140,9 +142,20 @@ class Prefetcher:
         :class:`PlugFailed` when it cannot be asked."""
         # the DHCP servers' reads (networks not served here yet) go at once, beside the groups' and ports'
         unserved = self._unserved(nics)
+        # a DHCP port this host may still have there: one being released, or one it serves from
+        known = (
+            {*self.dhcp.ports_to_release(), *self.dhcp.provider_served()} if self.dhcp is not None else set()
+        )
         servers = {
             network_id: _readers().submit(
-                read_network_dhcp, self.neutron, self._identity(), network_id, plugin
+                partial(
+                    read_network_dhcp,
+                    self.neutron,
+                    self._identity(),
+                    network_id,
+                    plugin,
+                    port_known_absent=network_id not in known,
+                )
             )
             for network_id, plugin in sorted(unserved.items())
         }
@@ -156,7 +169,7 @@ class Prefetcher:
         missing = self.security.missing_groups(nics)
         if missing:
             try:
-                specs = read_groups(self.neutron, missing)
+                specs = read_groups(self.neutron, missing, _readers("plug-list"))
             except NeutronClientError as exc:
                 names = ", ".join(sorted(missing))
                 raise PlugFailed(
@@ -259,14 +272,7 @@ class Prefetcher:
         leased = [s.cidr for s in spec.subnets()] + [s.cidr for s in spec.ipv6_subnets if s.stateful]
         hosts = {(h.mac, h.ip): h for h in spec.hosts}
         for nic in nics:
-            assert nic.external is not None and nic.external.port is not None
-            first: dict[str, DhcpHost] = {}
-            for fixed in nic.external.port.fixed_ips:
-                if fixed.subnet_id not in first and any(
-                    fixed.ip_address.version == c.version and fixed.ip_address in c for c in leased
-                ):
-                    first[fixed.subnet_id] = DhcpHost(mac=nic.mac, ip=fixed.ip_address)
-            for h in first.values():  # a lease served already keeps its name and options
+            for h in given_leases(nic, leased):  # a lease served already keeps its name and options
                 hosts.setdefault((h.mac, h.ip), h)
         if len(hosts) != len(spec.hosts):
             ordered = sorted(hosts.values(), key=lambda h: (h.ip.version, int(h.ip), h.mac))
@@ -275,6 +281,34 @@ class Prefetcher:
 
     def kick(self) -> None:
         self.wake.set()
+
+
+def given_leases(nic: NicSpec, leased: Sequence[IPv4Network | IPv6Network]) -> list[DhcpHost]:
+    """The static leases of ``nic`` by the port the engine sent: its first address in each subnet of
+    ``leased``, named as the follower names them from the provider's port (:func:`dhcp_host`) when the
+    engine sent the port's DNS and DHCP fields (an older engine's: the address alone, until the follower's
+    next round)."""
+    assert nic.external is not None and nic.external.port is not None
+    details = nic.external.port
+    first: dict[str, IPv4Address | IPv6Address] = {}
+    for fixed in details.fixed_ips:
+        if fixed.subnet_id not in first and any(
+            fixed.ip_address.version == c.version and fixed.ip_address in c for c in leased
+        ):
+            first[fixed.subnet_id] = fixed.ip_address
+    if not details.names_its_lease:
+        return [DhcpHost(mac=nic.mac, ip=ip) for ip in first.values()]
+    port = Port.from_json(  # read as the follower reads the provider's port
+        {
+            "id": nic.external.vnic_id,
+            "network_id": nic.external.network_id,
+            "mac_address": nic.mac,
+            "dns_domain": details.dns_domain or "",
+            "dns_assignment": [a.model_dump() for a in details.dns_assignment or ()],
+            "extra_dhcp_opts": [o.model_dump() for o in details.extra_dhcp_opts or ()],
+        }
+    )
+    return [dhcp_host(port, str(ip), details.network_dns_domain or "") for ip in first.values()]
 
 
 def given_sources(nic: NicSpec) -> list[str]:
@@ -324,34 +358,51 @@ def served_subnets(subnets: list[Subnet]) -> list[Subnet]:
 
 
 def read_network_dhcp(
-    neutron: NeutronClient, identity: HostIdentity, network_id: str, plugin_type: str
+    neutron: NeutronClient,
+    identity: HostIdentity,
+    network_id: str,
+    plugin_type: str,
+    *,
+    port_known_absent: bool = False,
 ) -> NetworkDhcp:
     """Read a network's DHCP server from the provider, finding or creating this host's DHCP port on
-    it with an address on each subnet served (as the follower's round does)."""
+    it with an address on each subnet served (as the follower's round does).
+
+    ``port_known_absent``: this host's state says it has no DHCP port there (none made, or the last one
+    deleted): the port is created as soon as the network and its subnets are read, while the network's
+    ports are still being listed, rather than after them. Should the list show one after all (made by a
+    run of this agent that died before saving it), that one is kept and the new one deleted."""
     pool = _readers("plug-list")
     reading = (
         pool.submit(neutron.list_networks, id=[network_id]),
         pool.submit(neutron.list_subnets, network_id=[network_id]),
     )
-    listed_ports = neutron.list_ports(network_id=[network_id])  # the third read, in this thread
-    network = next((n for n in reading[0].result() if n.id == network_id), None)
-    subnets = [s for s in reading[1].result() if s.network_id == network_id]
-    ports = [p for p in listed_ports if p.network_id == network_id]
-    served = served_subnets(subnets)
-    device_id = dhcp_device_id(identity.host_name, network_id)
+    listing = pool.submit(neutron.list_ports, network_id=[network_id]) if port_known_absent else None
+    try:
+        network = next((n for n in reading[0].result() if n.id == network_id), None)
+        subnets = [s for s in reading[1].result() if s.network_id == network_id]
+        served = served_subnets(subnets)
+        device_id = dhcp_device_id(identity.host_name, network_id)
+        created: Port | None = None
+        if listing is not None and network is not None and served:
+            created = neutron.create_port(_dhcp_port_request(identity, network_id, plugin_type, served)).port
+    finally:
+        listed_ports = (
+            listing.result() if listing is not None else neutron.list_ports(network_id=[network_id])
+        )
+    ports = [
+        p for p in listed_ports if p.network_id == network_id and (created is None or p.id != created.id)
+    ]
     port = next((p for p in ports if p.device_id == device_id and p.device_owner == DHCP_OWNER), None)
+    if created is not None and port is not None:
+        neutron.delete_port(created.id)  # one was there after all: it stays the host's DHCP port
+    elif created is not None:
+        port = created
+        ports.append(port)
     if network is None or not served:
         return NetworkDhcp(network, subnets, ports, None)
     if port is None:
-        request = PortCreate(
-            network_id,
-            name=f"dhcp-{identity.host_name}"[:255],
-            device_owner=DHCP_OWNER,
-            device_id=device_id,
-            fixed_ips=tuple(FixedIpRequest(subnet_id=s.id) for s in served),
-            host_id=identity.binding_host_id(plugin_type),
-        )
-        port = neutron.create_port(request).port
+        port = neutron.create_port(_dhcp_port_request(identity, network_id, plugin_type, served)).port
         ports.append(port)
     else:
         have = {ip.subnet_id for ip in port.fixed_ips}
@@ -361,6 +412,20 @@ def read_network_dhcp(
             port = neutron.update_port(port.id, PortUpdate(fixed_ips=(*kept, *missing))).port
             ports = [port if p.id == port.id else p for p in ports]
     return NetworkDhcp(network, subnets, ports, port)
+
+
+def _dhcp_port_request(
+    identity: HostIdentity, network_id: str, plugin_type: str, subnets: Sequence[Subnet]
+) -> PortCreate:
+    """This host's DHCP port on a network, with an address on each of ``subnets``."""
+    return PortCreate(
+        network_id,
+        name=f"dhcp-{identity.host_name}"[:255],
+        device_owner=DHCP_OWNER,
+        device_id=dhcp_device_id(identity.host_name, network_id),
+        fixed_ips=tuple(FixedIpRequest(subnet_id=s.id) for s in subnets),
+        host_id=identity.binding_host_id(plugin_type),
+    )
 
 
 @dataclass(frozen=True)
@@ -668,7 +733,14 @@ class NeutronFollower:
             self.dhcp.dhcp_port_released(network_id)
 
     # -- the thread ----------------------------------------------------------------------------
-    def _round(self, full: bool) -> None:
+    def _round(self, full: bool) -> bool:
+        """One round (``full``: everything read, unless the feed says nothing was written since the last
+        full one); False, with nothing read and the feed's changes kept for later, while a verb is plugging
+        vNICs here: it reads what they need itself and wakes this thread when done
+        (:meth:`Plugging.prepared`), and a round beside it would read the same, and the changes its port
+        made, while its guest is about to ask for its lease."""
+        if self.vms.store.pending:  # without the store's lock, which the verb holds: a glance at counters
+            return False
         pending, state = self._take()
         if full and pending is not None and self._following:
             # the safety net, following the feed: one request says whether the provider's state is
@@ -687,6 +759,7 @@ class NeutronFollower:
                 self._state = state
         elif pending or not self._reads_current():
             self.sync_changes(pending)
+        return True
 
     def reapply(self) -> None:
         """The host side of a full round from what the last rounds read, without asking the
@@ -721,7 +794,10 @@ class NeutronFollower:
             now = time.monotonic()
             full = not following or now - last_full >= self.resync_interval
             try:
-                self._round(full)
+                if not self._round(full):  # after the verb plugging vNICs here, which wakes this thread
+                    self._wake.wait(self.interval)
+                    self._wake.clear()
+                    continue
                 if full:
                     last_full = now
                 if last_error:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from concurrent.futures import Executor
 from ipaddress import ip_address
 
 from pydantic import ValidationError
@@ -130,10 +131,14 @@ def _members(neutron: NeutronClient, ids: set[str]) -> tuple[dict[str, set[str]]
     return members, member_ports
 
 
-def read_groups(neutron: NeutronClient, ids: Iterable[str]) -> dict[str, SecurityGroupSpec]:
+def read_groups(
+    neutron: NeutronClient, ids: Iterable[str], pool: Executor | None = None
+) -> dict[str, SecurityGroupSpec]:
     """The groups ``ids`` the provider has, and the groups their rules refer to, as the host
-    applies them: rules (sorted, so that equal groups compare equal) and member addresses."""
-    return read_groups_and_members(neutron, ids)[0]
+    applies them: rules (sorted, so that equal groups compare equal) and member addresses. With
+    ``pool``, the members of ``ids`` are read in it while their rules are read (one round trip,
+    not two, unless the rules refer to other groups)."""
+    return read_groups_and_members(neutron, ids, pool)[0]
 
 
 def read_rules(neutron: NeutronClient, ids: Iterable[str]) -> dict[str, list[SecurityGroupRule]]:
@@ -149,14 +154,26 @@ def read_rules(neutron: NeutronClient, ids: Iterable[str]) -> dict[str, list[Sec
 
 
 def read_groups_and_members(
-    neutron: NeutronClient, ids: Iterable[str]
+    neutron: NeutronClient, ids: Iterable[str], pool: Executor | None = None
 ) -> tuple[dict[str, SecurityGroupSpec], set[str]]:
     """:func:`read_groups`, and the ids of the ports whose addresses are members (what a change of
     one of those ports may change)."""
-    rules = read_rules(neutron, ids)
+    wanted = set(ids)
+    early = pool.submit(_members, neutron, wanted) if pool is not None and wanted else None
+    try:
+        rules = read_rules(neutron, wanted)
+    finally:
+        read = early.result() if early is not None else None  # never left running on its own
     if not rules:
         return {}, set()
-    members, member_ports = _members(neutron, set(rules))
+    if read is None:
+        members, member_ports = _members(neutron, set(rules))
+    else:
+        members, member_ports = read
+        if set(rules) - wanted:  # groups the rules refer to: their members too
+            more, more_ports = _members(neutron, set(rules) - wanted)
+            members.update(more)
+            member_ports |= more_ports
     specs = {
         g: SecurityGroupSpec(rules=rs, member_ips=sorted(members[g], key=lambda a: (":" in a, a)))
         for g, rs in rules.items()

@@ -163,6 +163,10 @@ class PendingPlugs:
             for key in [k for k, n in counter.items() if n <= 0]:
                 del counter[key]
 
+    def __bool__(self) -> bool:
+        """Whether a verb is on its way to plugging vNICs of provider networks."""
+        return bool(self.ports or self.networks or self.groups)
+
 
 class HostStore:
     """The agent's state in memory and its file. Every part changes ``state`` holding ``lock`` (one

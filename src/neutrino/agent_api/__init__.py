@@ -49,13 +49,21 @@ NIC (request, also echoed as ``spec`` in answers) — exactly one of ``external`
         "port": null | {                          # optional: the provider port as the engine made it
            "fixed_ips": [{"subnet_id": "...", "ip_address": "10.0.0.5"}, ...],
            "port_security_enabled": true | false | null,
-           "allowed_address_pairs": [{"ip_address": "10.0.0.0/24", "mac_address": null | "..."}, ...]}
+           "allowed_address_pairs": [{"ip_address": "10.0.0.0/24", "mac_address": null | "..."}, ...],
+           # optional (an older engine sends none; "port_lease" in accepts): what its DHCP lease is made of besides
+           "dns_assignment": null | [{"hostname": "web", "ip_address": "10.0.0.5", "fqdn": "web.example.org."}],
+           "dns_domain": null | "<the port's dns_domain>",
+           "network_dns_domain": null | "<its network's dns_domain>",
+           "extra_dhcp_opts": null | [{"opt_name": "ntp-server", "opt_value": "10.0.0.9", "ip_version": 4}]}
      },
      "internal": {"network": "<network name>", "bridge": "<bridge>" | null}  # bridge default: name
     }
 
 With ``port`` the agent serves the vNIC's DHCP lease and filters it by its addresses before the guest
-starts, without asking the provider for the port (without it, it asks).
+starts, without asking the provider for the port (without it, it asks). With its DNS and DHCP fields the
+lease names the guest (host name, domain) and carries the port's extra options from the start, as the agent's
+later reads of the provider make it, so the network's DHCP server is not restarted then; without them the
+lease is the address alone until then.
 
 The host device of a NIC is ``tap<id[:11]>``, ``id`` being ``vnic_id`` (external) or ``nic_id``.
 Within a VM, ``nic_id``, ``mac`` and that id must be distinct.
@@ -107,9 +115,12 @@ Verbs
                   "external": [{"network_id": "...", "plugin_type": "LINUX_BRIDGE",
                                 "network_type": "vxlan", "segmentation_id": 100, "vnics": 2}],
                   "dhcp": ["<provider network id>", ...]},
-     "security_groups": ["<group id>", ...]}
+     "security_groups": ["<group id>", ...],
+     "accepts": ["port_lease"]}
 
-``plugin_types`` lists the plugin types this host can plug (the engine schedules a vNIC only
+``accepts`` names what the agent's requests may carry beyond the first contract — ``port_lease``: the NIC's
+``port`` with its DNS and DHCP fields —; an engine sends those only to an agent that lists them (an older agent
+refuses a field it does not know). ``plugin_types`` lists the plugin types this host can plug (the engine schedules a vNIC only
 onto a host whose entry exists and supports its network type — ``"*"`` means any — and, when
 the vNIC has security groups, has ``security_groups: true``); ``binding_host_id`` is the value for
 the port's ``binding:host_id``. ``networks.external`` lists provider networks with plugged vNICs,

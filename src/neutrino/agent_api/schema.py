@@ -99,13 +99,49 @@ class PortAddressPair(_Wire):
         return value
 
 
+class PortDnsAssignment(_Wire):
+    """One entry of a provider port's ``dns_assignment``: the name its guest has at one of its addresses."""
+
+    hostname: str = Field(default="", max_length=255)
+    ip_address: str = Field(min_length=1, max_length=64)
+    fqdn: str = Field(default="", max_length=255)
+
+
+class PortDhcpOption(_Wire):
+    """One of a provider port's ``extra_dhcp_opts`` as the provider has it (the agent leaves out of the
+    lease what its DHCP server cannot serve, as it does for the provider's ports)."""
+
+    opt_name: str = Field(min_length=1, max_length=255)
+    opt_value: str = ""
+    ip_version: int = 4
+
+
+#: :class:`Capabilities.accepts`: :class:`PortDetails`' DNS and DHCP fields
+PORT_LEASE = "port_lease"
+
+
 class PortDetails(_Wire):
     """The provider port of a vNIC as the engine created or found it, so the agent can write the
-    port's DHCP lease and its filter before the guest starts, without asking the provider."""
+    port's DHCP lease and its filter before the guest starts, without asking the provider.
+
+    The DNS and DHCP fields (None: not sent, as by an engine before them) make the plug-time lease the one
+    the agent's follower later computes from the provider (host name, domain, extra options): with them the
+    network's DHCP server is not restarted when the follower reads the port."""
 
     fixed_ips: list[PortFixedIp] = Field(default_factory=list)
     port_security_enabled: bool | None = Field(default=None, description="None: the provider's default (on)")
     allowed_address_pairs: list[PortAddressPair] = Field(default_factory=list)
+    dns_assignment: list[PortDnsAssignment] | None = Field(default=None, max_length=256)
+    dns_domain: str | None = Field(default=None, max_length=255, description="the port's own dns_domain")
+    network_dns_domain: str | None = Field(
+        default=None, max_length=255, description="its network's dns_domain"
+    )
+    extra_dhcp_opts: list[PortDhcpOption] | None = Field(default=None, max_length=256)
+
+    @property
+    def names_its_lease(self) -> bool:
+        """Whether the engine sent what the port's DHCP lease is made of beyond its addresses."""
+        return self.dns_assignment is not None and self.extra_dhcp_opts is not None
 
 
 class ExternalNet(_Wire):
@@ -609,6 +645,11 @@ class Capabilities(_Answer):
     networks: CarriedNetworks
     security_groups: list[str] = Field(default_factory=list)
     certificate: CertificateState | None = None
+    accepts: list[str] = Field(
+        default_factory=list,
+        description="what this agent's requests may carry beyond the first contract (PORT_LEASE): an engine sends "
+        "it only to agents that say so, as an older agent refuses a field it does not know",
+    )
 
 
 class EnrollmentState(_Wire):

@@ -218,3 +218,31 @@ def test_the_reporter_reads_the_agents_when_the_feed_says_they_changed(
     assert reporter._peers_due and reporter._wake.is_set() and reporter._feed
     reporter.feed_unavailable()  # a real Neutron: peers read after every report again
     assert not reporter._feed
+
+
+def test_no_round_runs_while_a_verb_plugs_vnics_here_and_the_changes_wait_for_the_next(
+    tmp_path: Path, world: World, neutron: FakeNeutron, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent, sync = make_agent(tmp_path / "agent", world, neutron)
+    net = neutron.network()
+    neutron.subnet(net, "10.0.0.0/24")
+    run(agent, "vm-1", nic_for(neutron.port(net)))
+    sync.sync_once()
+    port = neutron.port(net)  # the engine made the next vNIC's port: the feed names it
+    sync.feed_changed(Changes("e-1", {"ports": Changed(ids(port["id"]), ids(net))}))
+    reads(neutron)
+    hooks = agent.vms.hooks
+    assert hooks is not None
+    during: list[object] = []
+    prepare = hooks.prepare
+
+    def prepared_beside_a_round(nics: object) -> None:
+        during.extend([sync._round(full=True), reads(neutron)])  # the thread woken by the feed meanwhile
+        prepare(nics)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hooks, "prepare", prepared_beside_a_round)
+    run(agent, "vm-2", nic_for(port, 2))
+    assert during == [False, []]  # nothing read beside the verb's own reads
+    reads(neutron)
+    assert sync._round(full=False) is True  # after it: the feed's changes and the new vNIC, read
+    assert {"networks", "ports", "subnets"} <= set(reads(neutron))

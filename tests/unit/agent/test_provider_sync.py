@@ -434,3 +434,73 @@ def test_a_guests_lease_is_served_before_it_starts_and_the_followers_round_agree
     neutron.data["ports"][second["id"]] = second
     sync.sync_once()
     assert launcher(a).starts == 2 and lease(second) in leases()
+
+
+def test_the_lease_a_plug_serves_names_the_guest_as_the_provider_does_so_the_follower_restarts_nothing(
+    agent: tuple[HostAgent, NeutronFollower], neutron: FakeNeutron
+) -> None:
+    from neutrino.agent_api.schema import PORT_LEASE
+    from neutrino.engine.commands.placement import agent_accepts, port_details
+    from neutrino.engine.domain.model import Host
+    from neutrino.neutron_client import Port
+
+    a, sync = agent
+    net = neutron.network()
+    neutron.data["networks"][net]["dns_domain"] = "example.org."
+    neutron.subnet(net, "10.0.0.0/24")
+    run(a, "vm-1", with_port(nic_for(first := neutron.port(net)), first))
+    sync.sync_once()
+
+    def named(port: dict[str, Any], name: str) -> dict[str, Any]:
+        ip = port["fixed_ips"][0]["ip_address"]
+        port["dns_assignment"] = [{"hostname": name, "ip_address": ip, "fqdn": f"{name}.example.org."}]
+        port["extra_dhcp_opts"] = [{"opt_name": "ntp-server", "opt_value": "10.0.0.9", "ip_version": 4}]
+        return port
+
+    def engine_sends(port: dict[str, Any], n: int, *, older: bool = False) -> dict[str, Any]:
+        """The NIC as the engine builds it from the port it made for an agent that says it takes the lease's
+        fields (an older engine's: without them)."""
+        takes = agent_accepts(
+            Host("h", "192.0.2.1", "c", capabilities=a.capabilities().model_dump(mode="json")), PORT_LEASE
+        )
+        details = port_details(Port.from_json(port), "example.org.", lease=takes and not older)
+        body = details.model_dump(mode="json", exclude_none=older)
+        return {**nic_for(port, n), "external": {**nic_for(port, n)["external"], "port": body}}
+
+    def lease(port: dict[str, Any]) -> tuple[str | None, str | None, list[str]]:
+        [served] = a.dhcp.list_dhcp()
+        [host] = [h for h in served.hosts if h.mac == port["mac_address"]]
+        return host.hostname, host.domain, [o.name for o in host.options]
+
+    web = named(neutron.port(net), "web")
+    run(a, "vm-2", engine_sends(web, 2))
+    assert lease(web) == ("web", "example.org", ["ntp-server"]) and launcher(a).starts == 2
+    sync.sync_once()  # the follower reads the same port from the provider: the same lease, no restart
+    assert lease(web) == ("web", "example.org", ["ntp-server"]) and launcher(a).starts == 2
+
+    # an older engine's NIC still plugs: its lease is the address alone until the follower's round
+    db = named(neutron.port(net), "db")
+    run(a, "vm-3", engine_sends(db, 3, older=True))
+    assert lease(db) == (None, None, []) and launcher(a).starts == 3
+    sync.sync_once()
+    assert lease(db) == ("db", "example.org", ["ntp-server"]) and launcher(a).starts == 4
+
+
+def test_a_dhcp_port_left_by_an_agent_that_died_before_saving_it_stays_the_hosts_only_one(
+    agent: tuple[HostAgent, NeutronFollower], neutron: FakeNeutron
+) -> None:
+    a, sync = agent
+    net = neutron.network()
+    neutron.subnet(net, "10.0.0.0/24")
+    device_id = dhcp_device_id("host-1", net)
+    left = neutron.port(net, device_owner="network:dhcp", device_id=device_id)  # the state does not know it
+    # the state says no DHCP port there: the plug makes one while it lists the network's ports, then finds
+    # the one left and keeps that
+    run(a, "vm-1", nic_for(neutron.port(net)))
+    dhcp_ports = [p for p in neutron.data["ports"].values() if p["device_id"] == device_id]
+    assert [p["id"] for p in dhcp_ports] == [left["id"]]
+    [served] = a.dhcp.list_dhcp()
+    assert str(served.server_ip) == left["fixed_ips"][0]["ip_address"]
+    assert a.dhcp.provider_served() == {net: left["id"]}
+    sync.sync_once()  # the follower's round agrees
+    assert [p["id"] for p in neutron.data["ports"].values() if p["device_id"] == device_id] == [left["id"]]

@@ -50,6 +50,7 @@ class NicPlan:
     port: PortPlan | None = None  # set for a vNIC on an external network
     provider_network: ProviderNetwork | None = None
     work: PortWork | None = None  # its port as ``resolve(look_up=True)`` found it, then acted on
+    port_lease: bool = False  # the host's agent takes the port's DNS and DHCP fields (wire.PORT_LEASE)
 
     @property
     def external(self) -> bool:
@@ -320,9 +321,19 @@ def binding_host(host: model.Host, plugin_type: str) -> str | None:
     return str(value) if value else None
 
 
-def port_details(port: ProviderPort) -> wire.PortDetails:
-    """What the agent needs of the provider port to serve its lease and filter it before the guest starts."""
-    return wire.PortDetails(
+def agent_accepts(host: model.Host, what: str) -> bool:
+    """Whether the host's agent said (``Capabilities.accepts``) its requests may carry ``what``."""
+    found = host.capabilities.get("accepts")
+    return isinstance(found, list) and what in found
+
+
+def port_details(
+    port: ProviderPort, network_dns_domain: str | None = None, *, lease: bool = True
+) -> wire.PortDetails:
+    """What the agent needs of the provider port to serve its lease and filter it before the guest starts:
+    its addresses, and (``lease``: for an agent that takes them) what its lease is made of besides (its guest's
+    name and domain, extra DHCP options), as the agent's follower later reads them from the provider."""
+    details = wire.PortDetails(
         fixed_ips=[
             wire.PortFixedIp(subnet_id=ip.subnet_id, ip_address=ip_address(ip.ip_address))
             for ip in port.fixed_ips
@@ -334,6 +345,26 @@ def port_details(port: ProviderPort) -> wire.PortDetails:
             for pair in port.allowed_address_pairs
             if pair.ip_address
         ],
+        dns_assignment=[
+            wire.PortDnsAssignment(hostname=a.hostname, ip_address=a.ip_address, fqdn=a.fqdn)
+            for a in port.dns_assignment
+        ],
+        dns_domain=port.dns_domain,
+        network_dns_domain=network_dns_domain,
+        extra_dhcp_opts=[
+            wire.PortDhcpOption(opt_name=o.opt_name, opt_value=o.opt_value, ip_version=o.ip_version)
+            for o in port.extra_dhcp_opts
+        ],
+    )
+    if lease:
+        return details
+    return details.model_copy(
+        update={
+            "dns_assignment": None,
+            "dns_domain": None,
+            "network_dns_domain": None,
+            "extra_dhcp_opts": None,
+        }
     )
 
 
@@ -352,7 +383,7 @@ def nic_spec(plan: NicPlan, ensured: EnsuredPort | None) -> wire.NicSpec:
             segmentation_id=pn.segmentation_id if pn else None,
             physical_network=pn.physical_network if pn else None,
             security_groups=list(port.security_groups),
-            port=port_details(port),
+            port=port_details(port, pn.dns_domain if pn else None, lease=plan.port_lease),
         )
         return wire.NicSpec(
             nic_id=plan.nic_id, name=plan.name, mac=plan.mac.lower(), mtu=mtu, external=external

@@ -13,6 +13,7 @@ from neutrino.engine.commands.common import EngineContext
 from neutrino.engine.commands.placement import (
     NicPlan,
     Placement,
+    agent_accepts,
     binding_host,
     check_reported,
     nic_spec,
@@ -35,6 +36,7 @@ def bind_ports(placement: Placement, host: model.Host) -> list[ports.PortWork]:
             if plan.work is None:
                 plan.work = ports.PortWork(plan.port)
             plan.work.host_id = binding_host(host, plan.port.plugin_type)
+            plan.port_lease = agent_accepts(host, wire.PORT_LEASE)
             works.append(plan.work)
     return works
 
