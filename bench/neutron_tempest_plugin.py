@@ -21,7 +21,7 @@ from pathlib import Path
 from tests.support import tempest
 from tests.support.servers import agent_process
 
-from bench.provider_process import PASSWORD, provider_process
+from bench.provider_process import PASSWORD, PLAIN_HTTP, provider_process
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv-tempest-plugin"
@@ -107,7 +107,7 @@ def main() -> None:
             url,
             "--provider-password",
         ]
-        with agent_process(work, "plugin-host", [*agent_args, PASSWORD]) as agent:
+        with agent_process(work, "plugin-host", [*agent_args, PASSWORD], env=dict(PLAIN_HTTP)) as agent:
             wait_for_l3_agent(url, auth_url, agent.name)
             conf = tempest.write_config(
                 work / "ws",
