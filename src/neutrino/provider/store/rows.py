@@ -238,38 +238,50 @@ def _ordered(
     return found
 
 
+def _fields(child: ChildList) -> tuple[str, ...]:
+    return (child.fields,) if isinstance(child.fields, str) else child.fields
+
+
 def _union(uow: UnitOfWork, declared: tuple[ChildList, ...]) -> tuple[sa.CompoundSelect, list[int]]:
     """The statement of :func:`read_children` (its parameter ``parent_ids``: a JSON array of ids), and
-    the index of each child's first field in its rows. Each NULL is cast to the type of the column in
-    its place: PostgreSQL resolves a ``UNION``'s column types pairwise, and two untyped NULLs (text)
-    would not match a later branch's integer."""
-    key = (uow.db.is_postgresql, declared)
+    the index of each child's first field in its rows.
+
+    SQLite's values carry their own types: every branch puts its fields from index 2 on, padded
+    with NULLs to the widest (the narrowest rows, the fewest values to make). PostgreSQL needs one
+    type per column: each child has columns of its own, NULL (cast to the column's type) in the
+    other branches, as PostgreSQL resolves a ``UNION``'s types pairwise and two untyped NULLs
+    (text) would not match a later branch's integer."""
+    postgresql = uow.db.is_postgresql
+    key = (postgresql, declared)
     cached = _UNIONS.get(key)
     if cached is not None:
         return cached
     ids = sa.bindparam("parent_ids", type_=sa.String)
-    if uow.db.is_postgresql:
+    if postgresql:
         from sqlalchemy.dialects.postgresql import JSON
 
         source = sa.func.json_array_elements_text(sa.cast(ids, JSON)).table_valued("value")
     else:
         source = sa.func.json_each(ids).table_valued("value")
     parents = sa.select(source.c.value).cte("parent_ids")
-    fields = [
-        child.table.c[name]
-        for child in declared
-        for name in ((child.fields,) if isinstance(child.fields, str) else child.fields)
-    ]
+    if postgresql:
+        fields = [child.table.c[name] for child in declared for name in _fields(child)]
+    width = max(len(_fields(child)) for child in declared)
     branches = []
     slots = []
+    start = 0
     for branch, child in enumerate(declared):
-        own = (child.fields,) if isinstance(child.fields, str) else child.fields
-        start = sum(len((c.fields,) if isinstance(c.fields, str) else c.fields) for c in declared[:branch])
-        slots.append(2 + start)
+        own = [child.table.c[name] for name in _fields(child)]
         columns: list[Any] = [sa.literal_column(str(branch), sa.Integer), child.table.c[child.parent]]
-        for i, column in enumerate(fields):
-            mine = start <= i < start + len(own)
-            columns.append(column if mine else sa.cast(sa.null(), column.type))
+        if postgresql:
+            slots.append(2 + start)
+            columns += [sa.cast(sa.null(), c.type) for c in fields[:start]]
+            columns += own
+            columns += [sa.cast(sa.null(), c.type) for c in fields[start + len(own) :]]
+        else:
+            slots.append(2)
+            columns += own + [sa.null()] * (width - len(own))
+        start += len(own)
         branches.append(
             sa.select(*columns).where(child.table.c[child.parent].in_(sa.select(parents.c.value)))
         )
