@@ -185,6 +185,19 @@ def test_a_list_read_from_raw_rows_is_byte_for_byte_the_row_objects_one(provider
         api.ok(client.post("/v2.0/ports", json={"ports": bulk}), 201)
         answer = client.get("/v2.0/ports", params={"network_id": net["id"]})
         assert answer.status_code == 200
+        # pages sorted on a timestamp (PostgreSQL selects its wire text, and still sorts on the column)
+        by_time = {"network_id": net["id"], "sort_key": ["created_at", "id"], "sort_dir": ["desc", "asc"]}
+        whole = api.ok(client.get("/v2.0/ports", params=by_time))["ports"]
+        pages, href = (
+            [],
+            f"/v2.0/ports?network_id={net['id']}&sort_key=created_at&sort_key=id&sort_dir=desc&sort_dir=asc&limit=6",
+        )
+        while href:
+            page = api.ok(client.get(href))
+            pages += page["ports"]
+            href = next((link["href"] for link in page.get("ports_links", []) if link["rel"] == "next"), None)
+        assert pages == whole and len(whole) == 23
+        assert [p["created_at"] for p in whole] == sorted((p["created_at"] for p in whole), reverse=True)
 
     service = PortService(provider.settings)
     db = Database(provider.settings.database_url(), pool_size=1)
