@@ -180,17 +180,24 @@ class ChildList:
         return sa.select(c[self.parent], *[c[name] for name in names])
 
 
+#: The fewest parents whose child lists PostgreSQL reads with the one ``UNION`` statement. Its ids come
+#: from a function PostgreSQL cannot count, so it hashes them against every child table's rows: right
+#: for a long list, while a show or a short page probes the tables' indexes with ``= ANY(array)``,
+#: one statement per child (:meth:`UnitOfWork.where_in`), whose array parameter costs little when short.
+PG_UNION_FROM = 1000
+
+
 def _child_rows(
     uow: UnitOfWork, declared: Mapping[str, ChildList], ids: Sequence[str]
 ) -> list[tuple[Sequence[Any], int, int]]:
     """Each declared child's rows of the parents in ``ids``: (rows, index of the parent in a row,
     index of the child's first field).
 
-    On SQLite and PostgreSQL this is one statement for all of them: a ``UNION ALL`` of one branch
-    per child, each row ``(branch, parent, fields...)``, the parents' ids sent once as a JSON array
+    On SQLite (on PostgreSQL from :data:`PG_UNION_FROM` parents) this is one statement for all of
+    them: a ``UNION ALL`` of one branch per child, each row ``(branch, parent, fields...)``, the parents' ids sent once as a JSON array
     (see :func:`_union`). (The ids as PostgreSQL's ``ANY(array)``, once per child, spent 50 ms of a
     10,000-port list in psycopg's array dumper.)"""
-    if not (uow.db.is_sqlite or uow.db.is_postgresql):
+    if not uow.db.is_sqlite and not (uow.db.is_postgresql and len(ids) >= PG_UNION_FROM):
         out: list[tuple[Sequence[Any], int, int]] = []
         for child in declared.values():
             rows: list[Any] = []
