@@ -2,7 +2,7 @@
 with every extension field present, against `neutrino provider` run as a real process, on SQLite and on
 PostgreSQL; optionally against a baseline provider from another source tree in the same run.
 
-    python bench/provider_ports.py [--backends sqlite,postgresql] [--creates 400] [--levels 1,8,16,32]
+    python bench/provider_ports.py [--backends sqlite,postgresql] [--creates 400] [--levels 1,8,16,32 ("": the list only)]
                                    [--list-ports 10000] [--rounds 3] [--baseline-src DIR]
                                    [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
 

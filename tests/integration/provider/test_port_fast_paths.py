@@ -21,6 +21,7 @@ from neutrino.provider.api import attributes, ports
 from neutrino.provider.api.ports import PortService
 from neutrino.provider.api.query import ListQuery, select_page
 from neutrino.provider.context import RequestContext
+from neutrino.provider.store import rows as rows_
 from neutrino.provider.store.db import Database
 from tests.integration.provider.conftest import Api
 from tests.integration.provider.server import RunningProvider
@@ -147,7 +148,21 @@ def test_a_default_group_deleted_after_a_create_is_made_again_for_the_next(provi
         assert group["name"] == "default"
 
 
-def test_a_list_read_from_raw_rows_is_byte_for_byte_the_row_objects_one(provider: RunningProvider) -> None:
+def _child_alone(uow: Any, child: rows_.ChildList, ids: list[str]) -> dict[str, list[Any]]:
+    """``child``'s lists read the plain way: its own statement, SQLAlchemy rows, sorted here."""
+    found: dict[str, list[Any]] = {i: [] for i in ids}
+    names = (child.fields,) if isinstance(child.fields, str) else child.fields
+    for row in uow.rows(child.statement().where(child.table.c[child.parent].in_(ids))):
+        values = tuple(row)[1:]
+        found[row[0]].append(
+            values[0] if isinstance(child.fields, str) else dict(zip(names, values, strict=True))
+        )
+    return {i: sorted(v, key=child.order) for i, v in found.items()}
+
+
+def test_a_list_read_from_raw_rows_is_byte_for_byte_the_row_objects_one(
+    provider: RunningProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The list path (``PortService.list_records``: DBAPI tuples, ``store.rows`` converters) renders
     exactly the bytes the general path (SQLAlchemy rows and result processors, then ``expand``) does,
     on a database holding every kind of value a port has; and that is what ``GET /v2.0/ports`` sends."""
@@ -172,6 +187,19 @@ def test_a_list_read_from_raw_rows_is_byte_for_byte_the_row_objects_one(provider
         api.ok(client.post("/v2.0/ports", json={"ports": bulk}), 201)
         answer = client.get("/v2.0/ports", params={"network_id": net["id"]})
         assert answer.status_code == 200
+        # pages sorted on a timestamp (PostgreSQL selects its wire text, and still sorts on the column)
+        by_time = {"network_id": net["id"], "sort_key": ["created_at", "id"], "sort_dir": ["desc", "asc"]}
+        whole = api.ok(client.get("/v2.0/ports", params=by_time))["ports"]
+        pages, href = (
+            [],
+            f"/v2.0/ports?network_id={net['id']}&sort_key=created_at&sort_key=id&sort_dir=desc&sort_dir=asc&limit=6",
+        )
+        while href:
+            page = api.ok(client.get(href))
+            pages += page["ports"]
+            href = next((link["href"] for link in page.get("ports_links", []) if link["rel"] == "next"), None)
+        assert pages == whole and len(whole) == 23
+        assert [p["created_at"] for p in whole] == sorted((p["created_at"] for p in whole), reverse=True)
 
     service = PortService(provider.settings)
     db = Database(provider.settings.database_url(), pool_size=1)
@@ -182,11 +210,17 @@ def test_a_list_read_from_raw_rows_is_byte_for_byte_the_row_objects_one(provider
             rows, _ = select_page(
                 uow.conn, service.definition, service.table, q, None, service.special_filters
             )
-            general = service.expand(uow, ctx, rows)
+            general = service.expand(uow, ctx, rows)  # PostgreSQL: one statement per child list
+            monkeypatch.setattr(rows_, "PG_UNION_FROM", 1)  # and here their one UNION statement
             fast, ids, more = service.list_records(uow, ctx, q)
+            alone = {name: _child_alone(uow, child, ids) for name, child in ports.CHILDREN.items()}
     finally:
         db.dispose()
     assert len(fast) == 23 and not more and ids == [r.id for r in rows]
+    # the one UNION ALL statement reads what one plain statement per child list reads
+    for name, lists in alone.items():
+        assert [p[name] for p in fast] == [lists[i] for i in ids], name
+    assert sum(len(p["extra_dhcp_opts"]) for p in fast) == 3 and sum(len(p["tags"]) for p in fast) == 25
     assert orjson.dumps(fast) == orjson.dumps(general)
     rendered = attributes.render_all(service.definition, fast, ctx)
     assert answer.content == orjson.dumps({"ports": rendered})

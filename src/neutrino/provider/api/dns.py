@@ -16,6 +16,7 @@ network's or this domain (``agent/neutron_reads.dhcp_host``; on OVN ``backends/o
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from neutrino.provider.api.validators import InvalidValue
@@ -88,14 +89,24 @@ def to_dns_domain(value: Any) -> str:
 def assignment(fixed_ips: list[dict[str, str]], dns_name: str, dns_domain: str) -> list[dict[str, str]]:
     """A port's ``dns_assignment``: per fixed IP its hostname, address and fqdn in ``dns_domain``
     (the configured one; "" none)."""
+    return assigner(dns_domain)(fixed_ips, dns_name)
+
+
+def assigner(dns_domain: str) -> Callable[[list[dict[str, str]], str], list[dict[str, str]]]:
+    """:func:`assignment` in ``dns_domain``, its domain worked out once (for a list of ports)."""
     domain = dns_domain if not dns_domain or dns_domain.endswith(".") else dns_domain + "."
-    out = []
-    for ip in fixed_ips:
-        address = ip["ip_address"]
-        hostname = dns_name or "host-" + address.replace(".", "-").replace(":", "-")
-        fqdn = hostname if hostname.endswith(".") or not domain else f"{hostname}.{domain}"
-        out.append({"hostname": hostname, "ip_address": address, "fqdn": fqdn})
-    return out
+    suffix = "." + domain
+
+    def assign(fixed_ips: list[dict[str, str]], dns_name: str) -> list[dict[str, str]]:
+        out = []
+        for ip in fixed_ips:
+            address = ip["ip_address"]
+            hostname = dns_name or "host-" + address.replace(".", "-").replace(":", "-")
+            fqdn = hostname if not domain or hostname.endswith(".") else hostname + suffix
+            out.append({"hostname": hostname, "ip_address": address, "fqdn": fqdn})
+        return out
+
+    return assign
 
 
 PORT_ATTRIBUTES.update(

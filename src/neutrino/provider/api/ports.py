@@ -422,26 +422,32 @@ class PortService(Taggable):
 
     def _assigned(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each record's ``dns_assignment`` (dns-integration), made from its fixed IPs and name."""
+        assign = dns.assigner(self.settings.dns_domain)
         for record in records:
-            record["dns_assignment"] = dns.assignment(
-                record["fixed_ips"], record.get("dns_name", ""), self.settings.dns_domain
-            )
+            record["dns_assignment"] = assign(record["fixed_ips"], record.get("dns_name", ""))
         return records
 
     def list_records(
         self, uow: UnitOfWork, ctx: RequestContext, q: ListQuery
     ) -> tuple[list[dict[str, Any]], list[str], bool]:
         """A page of ports from the DBAPI's tuples (``store.rows``: no ``Row`` per port, no
-        ``datetime`` per timestamp); the same records :meth:`expand` gives."""
+        ``datetime`` per timestamp); the same records :meth:`expand` gives. (The controller holds
+        the garbage collector off meanwhile.)"""
         plan = self._raw_plans.get(uow.conn.dialect.name)
         if plan is None:
-            plan = rows_.RecordPlan.of(self.table, self._columns, self.table.c.keys(), uow.conn.dialect)
+            plan = rows_.RecordPlan.of(self.table, self._columns, uow.conn.dialect)
             self._raw_plans[uow.conn.dialect.name] = plan
-        with rows_.gc_paused():
-            rows, more = select_page(
-                uow.conn, self.definition, self.table, q, self.scope(ctx), self.special_filters, raw=True
-            )
-            records = self._assigned(rows_.expand(uow, plan.records(rows), CHILDREN))
+        rows, more = select_page(
+            uow.conn,
+            self.definition,
+            self.table,
+            q,
+            self.scope(ctx),
+            self.special_filters,
+            raw=True,
+            columns=plan.columns,
+        )
+        records = self._assigned(rows_.expand(uow, plan.records(rows), CHILDREN))
         return records, [r["id"] for r in records], more
 
     # --- create --------------------------------------------------------------------------------

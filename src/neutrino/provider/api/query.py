@@ -98,10 +98,12 @@ def select_page(
     special: Mapping[str, SpecialFilter],
     *,
     raw: bool = False,
+    columns: Sequence[Any] | None = None,
 ) -> tuple[Sequence[Any], bool]:
-    """The rows of one page, and whether another page follows. ``raw``: the DBAPI's tuples (the
-    table's columns in order, no result processing: see ``store.rows``) instead of ``Row`` objects."""
-    stmt = sa.select(table)
+    """The rows of one page, and whether another page follows. ``raw``: the DBAPI's tuples (no
+    result processing: see ``store.rows``) instead of ``Row`` objects. ``columns``: what to select
+    (the table's columns by default)."""
+    stmt = sa.select(*columns) if columns is not None else sa.select(table)
     if scope is not None:
         stmt = stmt.where(scope)
     for name, values in q.filters.items():
