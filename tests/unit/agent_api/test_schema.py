@@ -30,6 +30,7 @@ CAPABILITIES = {
                  "dhcp": ["n1"]},
     "security_groups": ["web"],
     "certificate": {"serial_number": "1f", "not_after": "2027-01-02T03:04:05Z", "renewal_due": False},
+    "accepts": ["port_lease"],
 }  # fmt: skip
 
 
@@ -70,3 +71,8 @@ def test_a_driver_without_details_writes_none() -> None:
 def test_an_error_body_names_its_code() -> None:
     body = ErrorBody.model_validate({"error": {"code": "PlugFailed", "message": "vNIC nic1: no bridge"}})
     assert body.error.code == "PlugFailed"
+
+
+def test_an_older_agents_capabilities_accept_nothing_new() -> None:
+    older = {k: v for k, v in CAPABILITIES.items() if k != "accepts"}
+    assert Capabilities.model_validate(older).accepts == []
