@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -58,6 +59,11 @@ def test_the_same_calls_leave_the_same_switch(lab: Lab, make: Callable[[str], Ov
         ovs.delete_port("br-int", "vnic1")
         ovs.delete_port("br-int", "vnic1")  # gone already: nothing to do
         assert [p.name for p in ovs.ports("br-int")] == ["vnic2"]
+        # plugs side by side (an agent's, a bench's): each returns once applied, none waits on another
+        names = [f"vnic-c{n}" for n in range(8)]
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda n: ovs.ensure_port("br-int", n, None, {"iface-id": n}, "internal"), names))
+        assert {p.name for p in ovs.ports("br-int")} == {"vnic2", *names}
     finally:
         if isinstance(ovs, IdlOvsDb):
             ovs.close()

@@ -194,6 +194,7 @@ class IdlOvsDb(OvsDb):
         self._api: Any = None
         self._guard = threading.Lock()
         self._applied = threading.Condition()
+        self._cur_cfg = 0  # ovs-vswitchd's cur_cfg as last seen in the replica
 
     def _connect(self) -> Any:
         with self._guard:
@@ -208,13 +209,14 @@ class IdlOvsDb(OvsDb):
                 raise HostNetError(f"ovsdb {self.db}: {exc}") from exc
             for table, columns in REPLICATED.items():
                 helper.register_columns(table, list(columns))
-            applied = self._applied
+            seen = self._seen
 
             class SwitchIdl(connection.OvsdbIdl):
                 def notify(self, event: str, row: Any, updates: Any = None) -> None:
-                    if row._table.name == "Open_vSwitch":  # cur_cfg moved: wake the waiting callers
-                        with applied:
-                            applied.notify_all()
+                    # the connection thread, holding the replica's lock: note cur_cfg, take no other lock
+                    # than the condition's (a caller waiting on it never holds the replica's)
+                    if row._table.name == "Open_vSwitch" and event != "delete":
+                        seen(int(row.cur_cfg))
 
                 def cooperative_yield(self) -> None:
                     """No ``time.sleep(0)`` per row (ovsdbapp's, for eventlet): with OS threads it gives
@@ -255,19 +257,18 @@ class IdlOvsDb(OvsDb):
             return
         deadline = time.monotonic() + self.timeout
         with self._applied:
-            while not self._cur_cfg(api) >= wanted:
+            while self._cur_cfg < wanted:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise HostNetError(
                         f"ovsdb {self.db}: ovs-vswitchd did not apply the change in {self.timeout} s"
                     )
-                self._applied.wait(min(left, 0.5))
+                self._applied.wait(left)
 
-    @staticmethod
-    def _cur_cfg(api: Any) -> int:
-        with api.ovsdb_connection.lock:
-            rows = list(api.tables["Open_vSwitch"].rows.values())
-            return int(rows[0].cur_cfg) if rows else 0
+    def _seen(self, cur_cfg: int) -> None:
+        with self._applied:
+            self._cur_cfg = cur_cfg
+            self._applied.notify_all()
 
     def _bridge(self, api: Any, name: str) -> Any:
         return next((b for b in api.tables["Bridge"].rows.values() if b.name == name), None)
