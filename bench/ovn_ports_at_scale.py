@@ -5,7 +5,8 @@ The rig (``bench/ovn_rig.py``): an OVN lab's central and two chassis, each made 
 ``neutrino agent``, and ``neutrino provider --backend ovn`` on its northbound. Sixteen workers each
 loop: ``POST /v2.0/ports`` bound to one chassis or the other (``binding:host_id``, alternating), then
 an OVS internal port on that chassis' ``br-int`` with ``iface-id`` = the port's id, as an agent
-plugs a vNIC, then wait for the port's ``status`` to be ACTIVE on the provider (one watcher asks the
+plugs a vNIC (one ovsdbapp transaction on a connection kept open, the agent's ``IdlOvsDb``;
+``--plug vsctl``: an ``ovs-vsctl`` process each), then wait for the port's ``status`` to be ACTIVE on the provider (one watcher asks the
 provider for the ports in flight every 50 ms). Create → ACTIVE runs from before the POST to the
 watcher's first sight of ACTIVE. Target (issue 11): p95 within 500 ms (for scale: OVN's own scale
 tests report about 1.2 s average, 1.7 s p95 at many thousands of ports).
@@ -14,7 +15,8 @@ With ``--stages`` it also says where the time goes: ``ovsdb-client monitor --tim
 northbound (the LSP written, its ``up``), the southbound (the Port_Binding made, claimed by a
 chassis, ``up``) and each chassis' Open vSwitch (the interface's ``ofport``) time each port's way,
 from before its POST; and after the run ovn-northd's ``inc-engine/show-stats`` and each
-ovs-vswitchd's bridge reconfigurations (``coverage/show``).
+ovs-vswitchd's bridge reconfigurations (``coverage/show``), and the CPU seconds each of the rig's
+processes (and the bench) used during the run.
 
     sudo python bench/ovn_ports_at_scale.py [--ports 1000] [--concurrency 16] [--stages]
 """
