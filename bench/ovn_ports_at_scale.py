@@ -5,7 +5,8 @@ The rig (``bench/ovn_rig.py``): an OVN lab's central and two chassis, each made 
 ``neutrino agent``, and ``neutrino provider --backend ovn`` on its northbound. Sixteen workers each
 loop: ``POST /v2.0/ports`` bound to one chassis or the other (``binding:host_id``, alternating), then
 an OVS internal port on that chassis' ``br-int`` with ``iface-id`` = the port's id, as an agent
-plugs a vNIC, then wait for the port's ``status`` to be ACTIVE on the provider (one watcher asks the
+plugs a vNIC (one ovsdbapp transaction on a connection kept open, the agent's ``IdlOvsDb``;
+``--plug vsctl``: an ``ovs-vsctl`` process each), then wait for the port's ``status`` to be ACTIVE on the provider (one watcher asks the
 provider for the ports in flight every 50 ms). Create → ACTIVE runs from before the POST to the
 watcher's first sight of ACTIVE. Target (issue 11): p95 within 500 ms (for scale: OVN's own scale
 tests report about 1.2 s average, 1.7 s p95 at many thousands of ports).
@@ -14,7 +15,8 @@ With ``--stages`` it also says where the time goes: ``ovsdb-client monitor --tim
 northbound (the LSP written, its ``up``), the southbound (the Port_Binding made, claimed by a
 chassis, ``up``) and each chassis' Open vSwitch (the interface's ``ofport``) time each port's way,
 from before its POST; and after the run ovn-northd's ``inc-engine/show-stats`` and each
-ovs-vswitchd's bridge reconfigurations (``coverage/show``).
+ovs-vswitchd's bridge reconfigurations (``coverage/show``), and the CPU seconds each of the rig's
+processes (and the bench) used during the run.
 
     sudo python bench/ovn_ports_at_scale.py [--ports 1000] [--concurrency 16] [--stages]
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import calendar
 import csv
+import os
 import re
 import secrets
 import statistics
@@ -52,7 +55,7 @@ POLL = 0.05  # seconds between two looks at the ports in flight (ACTIVE is seen 
 @dataclass
 class Sample:
     api: float  # seconds: the POST
-    plug: float  # seconds: the ovs-vsctl add-port
+    plug: float  # seconds: the port onto br-int (Rig.plug)
     active: float  # seconds: create -> ACTIVE
     port_id: str = ""
     device: str = ""
@@ -214,6 +217,37 @@ class Monitor:
         self.thread.join(10)
 
 
+def _cpu(workdir: Path) -> dict[str, float]:
+    """CPU seconds (user + system) so far of the rig's processes (those whose command line names
+    ``workdir``: OVN's daemons, the agents and their ovn-controllers, the provider) by a label such
+    as ``ch1/ovs-vswitchd``, and of this bench with the children it reaped (``ovs-vsctl``...)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        words = [a.decode(errors="replace") for a in argv]
+        if not any(str(workdir) in w for w in words):
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        where = next((w for w in words if str(workdir) in w), "")
+        rel = where.split(str(workdir), 1)[1].lstrip("/").split("/")
+        label = f"{rel[0] if len(rel) > 1 else '?'}/{comm}"
+        if comm.startswith("python"):
+            label = f"{rel[0] if len(rel) > 1 else '?'}/{'provider' if 'provider' in words else 'agent'}"
+        out[label] = out.get(label, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    me = os.times()
+    out["bench"] = me.user + me.system
+    out["bench's children"] = me.children_user + me.children_system
+    return out
+
+
 def _is_set(value: str) -> bool:
     return value not in ("", "[]", '""')
 
@@ -231,6 +265,7 @@ class Stages:
         self.ovs = [Monitor(ch.db, "Open_vSwitch", "Interface", "name", {"ofport": lambda v: v not in ("[]", "-1", "")})
                     for ch in rig.hosts.values()]  # fmt: skip
         self.before = self._counters()
+        self.cpu_before = _cpu(rig.ovn.workdir)
         time.sleep(0.5)  # the monitors connected (an empty table prints nothing to wait for)
 
     def _counters(self) -> dict[str, int]:
@@ -251,6 +286,7 @@ class Stages:
         for mon in (self.nb, self.sb, *self.ovs):
             mon.close()
         after = self._counters()
+        cpu = _cpu(self.rig.ovn.workdir)
         ovs: dict[str, dict[str, float]] = {}
         for mon in self.ovs:
             ovs.update(mon.first)
@@ -283,6 +319,9 @@ class Stages:
             )
         lines.append("  during the run: ovs-vswitchd bridge reconfigurations, ovn-northd lflow recomputes: "
                      + ", ".join(f"{h} {after[h] - self.before[h]}" for h in sorted(after)))  # fmt: skip
+        used = {k: v - self.cpu_before.get(k, 0.0) for k, v in cpu.items()}
+        lines.append("  CPU seconds during the run, by process: " + ", ".join(
+            f"{k} {v:.1f}" for k, v in sorted(used.items(), key=lambda kv: -kv[1]) if v >= 0.05))  # fmt: skip
         return "\n".join(lines)
 
 
@@ -314,8 +353,10 @@ def run(
     concurrency: int = 16,
     stages: bool = False,
     env: dict[str, str] | None = None,
+    plug_with: str = "ovsdb",
 ) -> Result:
     with ovn_rig(ovn, lab, workdir, connections=concurrency + 2, env=env) as rig:
+        rig.plug_with = plug_with
         return measure(rig, ports, concurrency, stages=stages)
 
 
@@ -326,22 +367,33 @@ def main() -> int:
     parser.add_argument("--ports", type=int, default=1000, help="ports to create and bind (default 1000)")
     parser.add_argument("--concurrency", type=int, default=16, help="ports in flight (default 16)")
     parser.add_argument("--stages", action="store_true", help="where the time goes (see above)")
-    parser.add_argument("--baseline", type=Path, help="another checkout: its provider runs first, then this one's, "
+    parser.add_argument("--baseline", type=Path, help="another checkout: its provider and agents run first, then this one's, "
                         "alternating --rounds times on the same lab (fresh chassis each run)")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=1, help="with --baseline: runs of each (default 1)")
+    parser.add_argument("--plug", choices=("ovsdb", "vsctl"), default="ovsdb",
+                        help="bind each port with one OVSDB transaction on a connection kept open (ovsdbapp, as "
+                        "the agent does; default) or with an ovs-vsctl process")  # fmt: skip
+    parser.add_argument("--baseline-plug", choices=("ovsdb", "vsctl"), default="vsctl",
+                        help="how the baseline's runs bind ports (default vsctl, as its bench did)")  # fmt: skip
+    parser.add_argument("--lab-prefix", default="nb", help="start of the lab's namespace names (default nb)")
     args = parser.parse_args()
-    runs: list[tuple[str, dict[str, str] | None]] = [("this checkout", None)]
+    runs: list[tuple[str, dict[str, str] | None, str]] = [
+        (f"this checkout (plug: {args.plug})", None, args.plug)
+    ]
     if args.baseline:
-        base = ("baseline " + str(args.baseline), {"PYTHONPATH": str(args.baseline.resolve() / "src")})
+        base = (f"baseline {args.baseline} (plug: {args.baseline_plug})",
+                {"PYTHONPATH": str(args.baseline.resolve() / "src")}, args.baseline_plug)  # fmt: skip
         runs = [base, runs[0]] * args.rounds
     with tempfile.TemporaryDirectory() as tmp:
-        lab = Lab(prefix=f"nb{secrets.token_hex(2)}", workdir=Path(tmp))
+        lab = Lab(prefix=f"{args.lab_prefix}{secrets.token_hex(2)}", workdir=Path(tmp))
         ovn = OvnLab(lab)
         try:
             ovn.build(chassis=2)
-            for n, (name, env) in enumerate(runs):
-                result = run(ovn, lab, Path(tmp) / str(n), args.ports, args.concurrency, args.stages, env)
-                print(f"--- {name}", result.report(), sep="\n", flush=True)
+            for n, (name, env, plug) in enumerate(runs):
+                result = run(
+                    ovn, lab, Path(tmp) / str(n), args.ports, args.concurrency, args.stages, env, plug
+                )
+                print(f"--- {name}; load {os.getloadavg()[0]:.1f}", result.report(), sep="\n", flush=True)
         finally:
             ovn.cleanup()
     return 0

@@ -26,6 +26,7 @@ from tests.support.netlab import AgentProcess, Lab
 from tests.support.ovn_lab import PHYSNET, PROVIDER_BRIDGE, Chassis, OvnLab, wait_for
 
 from bench.provider_process import admin_client, created, provider_process
+from neutrino.agent.datapath.vswitch import IdlOvsDb
 
 CIDR = "10.78.0.0/16"  # the rig's subnet
 
@@ -40,7 +41,12 @@ class Rig:
     network: dict[str, Any]
     subnet: dict[str, Any]
     on_br_int: dict[str, list[str]] = field(default_factory=dict)  # host -> OVS ports the rig added
+    #: how :meth:`plug` writes the chassis' OVSDB: "ovsdb", one transaction on a long-lived
+    #: connection (ovsdbapp, :class:`~neutrino.agent.datapath.vswitch.IdlOvsDb`, as the agent plugs);
+    #: "vsctl", an ``ovs-vsctl`` process per plug
+    plug_with: str = "ovsdb"
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _switches: dict[str, IdlOvsDb] = field(default_factory=dict)
 
     def port(self, host: str, **body: Any) -> dict[str, Any]:
         """A port on the rig's network bound to ``host`` (``binding:host_id``)."""
@@ -50,11 +56,23 @@ class Rig:
     def plug(self, host: str, device: str, port_id: str, internal: bool = False) -> None:
         """``device`` onto ``host``'s ``br-int`` with ``iface-id`` = ``port_id`` (an OVS internal port
         of that name with ``internal``), as an agent plugs a vNIC."""
-        kind = ["type=internal"] if internal else []
         with self._lock:
             self.on_br_int.setdefault(host, []).append(device)
+            switch = self._switches.get(host)
+            if switch is None and self.plug_with == "ovsdb":
+                switch = self._switches[host] = IdlOvsDb(self.hosts[host].db, timeout=20)
+        if switch is not None:
+            switch.ensure_port("br-int", device, None, {"iface-id": port_id}, "internal" if internal else "")
+            return
+        kind = ["type=internal"] if internal else []
         self.hosts[host].vsctl("add-port", "br-int", device, "--", "set", "Interface", device, *kind,
                                f"external_ids:iface-id={port_id}")  # fmt: skip
+
+    def close(self) -> None:
+        """The rig's OVSDB connections closed."""
+        for switch in self._switches.values():
+            switch.close()
+        self._switches.clear()
 
     def unplug(self, host: str, device: str) -> None:
         self.hosts[host].vsctl("--if-exists", "del-port", "br-int", device)
@@ -70,7 +88,7 @@ class Rig:
 
 
 def _chassis_agents(
-    ovn: OvnLab, lab: Lab, hosts: dict[str, Chassis], more: Sequence[str]
+    ovn: OvnLab, lab: Lab, hosts: dict[str, Chassis], more: Sequence[str], env: dict[str, str] | None = None
 ) -> list[AgentProcess]:
     agents = []
     for host, ch in hosts.items():
@@ -91,6 +109,7 @@ def _chassis_agents(
                 "--ovn-rundir",
                 str(ch.rundir),
                 *more,
+                env=env,
             )  # fmt: skip
         )
     return agents
@@ -110,7 +129,7 @@ def ovn_rig(
     With ``routing``, each agent maps the lab's physical network onto its provider bridge and the
     provider reads the southbound too (its chassis are the candidates for routers' gateways). The
     provider's northbound maintenance runs every ``maintenance`` seconds; ``env`` is added to the
-    provider's environment (``PYTHONPATH``: another checkout's provider, as a baseline)."""
+    environment of the provider and the agents (``PYTHONPATH``: another checkout's, as a baseline)."""
     tag = secrets.token_hex(2)
     hosts = {f"b{tag}{ch.name}": ch for ch in ovn.chassis}
     agents: list[AgentProcess] = []
@@ -118,7 +137,7 @@ def ovn_rig(
     nb = f"unix:{ovn.workdir / 'central' / 'ovnnb_db.sock'}"
     try:
         mappings = ("--ovn-bridge-mappings", f"{PHYSNET}:{PROVIDER_BRIDGE}") if routing else ()
-        agents = _chassis_agents(ovn, lab, hosts, mappings)
+        agents = _chassis_agents(ovn, lab, hosts, mappings, env)
         wait_for("the chassis in the southbound", lambda: set(hosts) <= ovn.sb_chassis(), timeout=60)
         args = ["--backend", "ovn", "--ovn-nb-connection", nb, "--ovn-maintenance-interval", str(maintenance)]
         if routing:
@@ -134,6 +153,7 @@ def ovn_rig(
             yield rig
     finally:
         if rig is not None:
+            rig.close()
             for host, devices in rig.on_br_int.items():
                 for start in range(0, len(devices), 100):  # one ovs-vsctl call per 100 ports
                     commands = [

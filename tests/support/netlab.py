@@ -66,6 +66,7 @@ class AgentProcess:
     socket: Path
     proc: subprocess.Popen[bytes] | None = None
     log: Path | None = None
+    env: dict[str, str] | None = None  # added to the environment (PYTHONPATH: another checkout's agent)
 
     def start(self) -> None:
         self.socket.unlink(missing_ok=True)
@@ -89,7 +90,9 @@ class AgentProcess:
             *self.args,
         ]
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(self.env or {})}
+            )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -159,13 +162,14 @@ class Lab:
             made[host] = ns
         return made
 
-    def agent(self, host_ns: str, name: str, *args: str) -> AgentProcess:
+    def agent(self, host_ns: str, name: str, *args: str, env: dict[str, str] | None = None) -> AgentProcess:
         agent = AgentProcess(
             self,
             host_ns,
             name,
             ["--data-dir", str(self.workdir / name), *args],
             self.workdir / f"{name}.sock",
+            env=env,
         )
         self.agents.append(agent)
         agent.start()

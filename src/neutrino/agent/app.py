@@ -25,7 +25,7 @@ from neutrino.agent.datapath.hostnet import HostNet
 from neutrino.agent.datapath.iproute import IpRouteNet
 from neutrino.agent.datapath.memory import MemoryNet
 from neutrino.agent.datapath.router import RouterNamespaces
-from neutrino.agent.datapath.vswitch import MemoryOvsDb, OvsDb, VsctlOvsDb
+from neutrino.agent.datapath.vswitch import DEFAULT_OVSDB, IdlOvsDb, MemoryOvsDb, OvsDb, VsctlOvsDb
 from neutrino.agent.dhcp_service import DhcpService
 from neutrino.agent.enrollment import Enrollment
 from neutrino.agent.host_agent import HostAgent
@@ -119,7 +119,11 @@ def build_agent(
     private_dir(settings.data_dir)  # 0700: the state names every plugged port and network
     ovn = settings.ovn
     firewall = Firewall(host_net) if settings.firewall == "iptables" and not ovn else None
-    ovs: OvsDb = MemoryOvsDb() if settings.host_net == "memory" else VsctlOvsDb(settings.ovsdb)
+    ovs: OvsDb = MemoryOvsDb()
+    if settings.host_net != "memory":
+        # in OVN mode a plug is one ovsdbapp transaction (ovn-controller does the rest, and many
+        # plugs come at once); the builtin mode's plug still reads the bridge with ovs-vsctl
+        ovs = IdlOvsDb(settings.ovsdb or DEFAULT_OVSDB) if ovn else VsctlOvsDb(settings.ovsdb)
     datapath_type = settings.ovs_datapath_type
     if ovn and datapath_type is None and settings.host_net == "kernel":
         datapath_type = userspace_datapath()

@@ -273,7 +273,12 @@ class NatAnnouncer:
         )
         helper.register_columns("Chassis", ["name"])
         helper.register_columns("Datapath_Binding", ["tunnel_key"])
-        return ovs.db.idl.Idl(self.config.remote, helper)
+        idl = ovs.db.idl.Idl(self.config.remote, helper)
+        # Not the VMs' bindings (type ""): they carry no NAT addresses and are nearly every row. With
+        # them, each binding's change (made, claimed, up: three per port) had this thread rebuild
+        # its view of every binding, CPU as the square of the ports, beside the chassis' own work.
+        idl.cond_change("Port_Binding", [["type", "!=", ""]])
+        return idl
 
     def _run(self) -> None:
         import ovs.poller
