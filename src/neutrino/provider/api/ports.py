@@ -429,7 +429,7 @@ class PortService(Taggable):
 
     def list_records(
         self, uow: UnitOfWork, ctx: RequestContext, q: ListQuery
-    ) -> tuple[list[dict[str, Any]], list[str], bool]:
+    ) -> tuple[list[dict[str, Any]], list[str]]:
         """A page of ports from the DBAPI's tuples (``store.rows``: no ``Row`` per port, no
         ``datetime`` per timestamp); the same records :meth:`expand` gives. (The controller holds
         the garbage collector off meanwhile.)"""
@@ -437,7 +437,7 @@ class PortService(Taggable):
         if plan is None:
             plan = rows_.RecordPlan.of(self.table, self._columns, uow.conn.dialect)
             self._raw_plans[uow.conn.dialect.name] = plan
-        rows, more = select_page(
+        rows = select_page(
             uow.conn,
             self.definition,
             self.table,
@@ -448,7 +448,7 @@ class PortService(Taggable):
             columns=plan.columns,
         )
         records = self._assigned(rows_.expand(uow, plan.records(rows), CHILDREN))
-        return records, [r["id"] for r in records], more
+        return records, [r["id"] for r in records]
 
     # --- create --------------------------------------------------------------------------------
 

@@ -15,8 +15,8 @@ from neutrino.provider import errors
 from neutrino.provider.api.attributes import ResourceDefinition
 
 RESERVED = frozenset({"fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse"})
-#: The largest page a client may ask for: one more row is read than asked, and SQL's LIMIT is a 64-bit integer.
-MAX_LIMIT = (1 << 63) - 2
+#: The largest page a client may ask for: SQL's LIMIT is a 64-bit integer.
+MAX_LIMIT = (1 << 63) - 1
 
 #: A filter the table cannot express as ``column IN (...)``: values -> WHERE clause.
 SpecialFilter = Callable[[list[str]], sa.ColumnElement[bool]]
@@ -99,8 +99,8 @@ def select_page(
     *,
     raw: bool = False,
     columns: Sequence[Any] | None = None,
-) -> tuple[Sequence[Any], bool]:
-    """The rows of one page, and whether another page follows. ``raw``: the DBAPI's tuples (no
+) -> Sequence[Any]:
+    """The rows of one page (its links are Neutron's, by the page's size: :func:`links`). ``raw``: the DBAPI's tuples (no
     result processing: see ``store.rows``) instead of ``Row`` objects. ``columns``: what to select
     (the table's columns by default)."""
     stmt = sa.select(*columns) if columns is not None else sa.select(table)
@@ -129,16 +129,13 @@ def select_page(
         stmt = stmt.where(_after(order, list(marker)))
     stmt = stmt.order_by(*[col.desc() if desc else col.asc() for col, desc in order])
     if q.limit:
-        stmt = stmt.limit(q.limit + 1)
+        stmt = stmt.limit(q.limit)
     result = conn.execute(stmt)
     rows: list[Any] = list(result.cursor.fetchall()) if raw else list(result.all())
     result.close()
-    more = bool(q.limit) and len(rows) > (q.limit or 0)
-    if more:
-        rows = rows[: q.limit]
     if q.page_reverse:
         rows.reverse()
-    return rows, more
+    return rows
 
 
 def _after(order: list[tuple[Any, bool]], values: list[Any]) -> sa.ColumnElement[bool]:

@@ -155,12 +155,10 @@ class ResourceService:
 
     def list_records(
         self, uow: UnitOfWork, ctx: RequestContext, q: ListQuery
-    ) -> tuple[list[dict[str, Any]], list[str], bool]:
-        """The records of one page of a list, their ids, and whether another page follows."""
-        rows, more = select_page(
-            uow.conn, self.definition, self.table, q, self.scope(ctx), self.special_filters
-        )
-        return self.expand(uow, ctx, rows), [r.id for r in rows], more
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        """The records of one page of a list, and their ids."""
+        rows = select_page(uow.conn, self.definition, self.table, q, self.scope(ctx), self.special_filters)
+        return self.expand(uow, ctx, rows), [r.id for r in rows]
 
     def get_row(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str) -> sa.Row[Any]:
         stmt = sa.select(self.table).where(self.table.c.id == resource_id)
@@ -304,7 +302,7 @@ class Controller:
 
         def render() -> Response:
             with self.db.reader() as uow:
-                records, ids, _ = self.service.list_records(uow, ctx, q)
+                records, ids = self.service.list_records(uow, ctx, q)
             body: dict[str, Any] = {
                 self.defn.collection: attributes.render_all(self.defn, records, ctx, q.fields)
             }
