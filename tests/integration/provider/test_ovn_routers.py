@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from neutrino.provider.backends.ovn.chassis import AGENT_TYPE
+from neutrino.provider.backends.ovn.routing import Chassis, gateway_chassis
 from neutrino.provider.store import tables as t
 from neutrino.provider.store.db import Database
 from tests.integration.provider.conftest import Api
@@ -269,15 +270,19 @@ def test_a_gateway_chassis_no_longer_alive_is_replaced_by_the_maintenance(
     add_chassis(tmp_path, "second", "physnet1:br-prov")  # beside "plain": two candidates
     site = routed_site(api)
     gateway_info = {"network_id": site["ext"]["id"]}
-    routers = [site["router"]] + [
-        api.post("routers", "router", external_gateway_info=gateway_info) for _ in range(5)
-    ]  # hashed over both chassis: some on each
+    # a router's gateway goes where the hash of its id says among the two: routers are made until each chassis
+    # has one (six random ids all land on one chassis once in 32 runs)
+    both = [Chassis(name, frozenset(), gateway=False, alive=True) for name in ("plain", "second")]
+    routers = [site["router"]]
+    while {gateway_chassis(r["id"], None, both) for r in routers} != {("plain",), ("second",)}:
+        assert len(routers) < 40, "no router id hashed to one of the chassis"
+        routers.append(api.post("routers", "router", external_gateway_info=gateway_info))
 
     def gateway(router_id: str) -> list[str]:
         row = lr(nb, router_id) or {"ports": {}}
         return [c for p in row["ports"].values() for c in p["gateway_chassis"]]
 
-    eventually(lambda: {tuple(gateway(r["id"])) for r in routers} == {("plain",), ("second",)})
+    eventually(lambda: all(tuple(gateway(r["id"])) == gateway_chassis(r["id"], None, both) for r in routers))
     database = Database(sqlite_url(tmp_path), pool_size=1)
     try:
         with database.uow() as uow:
