@@ -92,17 +92,6 @@ async def grant_role(request: Request) -> Response:
     return Response(status_code=204)
 
 
-def _assigned(uow: UnitOfWork, user_id: str, project_id: str, role: str) -> bool:
-    row = uow.one_or_none(
-        sa.select(t.role_assignments.c.role).where(
-            t.role_assignments.c.user_id == user_id,
-            t.role_assignments.c.project_id == project_id,
-            t.role_assignments.c.role == role,
-        )
-    )
-    return row is not None
-
-
 async def check_role(request: Request) -> Response:
     """``HEAD``/``GET /v3/projects/{p}/users/{u}/roles/{r}``: 204 when granted, Keystone's 404 when not."""
     require_admin(request)
@@ -112,7 +101,7 @@ async def check_role(request: Request) -> Response:
     def check() -> None:
         with identity_of(request).db.reader() as uow:
             _must_exist(uow, p["user_id"], p["project_id"])
-            if not _assigned(uow, p["user_id"], p["project_id"], role):
+            if not service.has_role(uow, p["user_id"], p["project_id"], role):
                 raise errors.RoleAssignmentNotFound(role=role, user=p["user_id"], project=p["project_id"])
 
     await run_in_threadpool(check)

@@ -100,15 +100,19 @@ def create_user(
     return user_id
 
 
-def assign_role(uow: UnitOfWork, user_id: str, project_id: str, role: str) -> None:
-    exists = uow.one_or_none(
+def has_role(uow: UnitOfWork, user_id: str, project_id: str, role: str) -> bool:
+    row = uow.one_or_none(
         sa.select(t.role_assignments.c.role).where(
             t.role_assignments.c.user_id == user_id,
             t.role_assignments.c.project_id == project_id,
             t.role_assignments.c.role == role,
         )
     )
-    if exists is None:
+    return row is not None
+
+
+def assign_role(uow: UnitOfWork, user_id: str, project_id: str, role: str) -> None:
+    if not has_role(uow, user_id, project_id, role):
         uow.execute(sa.insert(t.role_assignments).values(user_id=user_id, project_id=project_id, role=role))
 
 
