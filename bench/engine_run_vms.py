@@ -126,12 +126,24 @@ def timed_in_parallel(
 
 
 def process_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process and its reaped children (/proc/PID/stat); 0 where unknown."""
+    """User + system CPU seconds of a process, its reaped children and its live descendants (`neutrino up`
+    serves the engine, the provider and its agent from child processes); 0 where unknown."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return 0.0
-    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    own = sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return own + sum(process_cpu(child) for child in children_of(pid))
+
+
+def children_of(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
 
 
 def untimed(items: list[Any], parallel: int, call: Callable[[Any], None]) -> None:
@@ -228,7 +240,7 @@ class Bench:
         self.networks: dict[str, ProviderNetwork] = {}  # by profile id
         self.provider: NeutronProvider | None = None
         self.api: httpx.Client | None = None
-        self.up_pid = 0  # `neutrino up`: engine and provider in one process
+        self.up_pid = 0  # `neutrino up`: the engine, the provider and its agent in child processes
 
     def timed(self, items: list[Any], call: Callable[[Any], None]) -> tuple[list[float], float, float]:
         """``timed_in_parallel``, and the CPU seconds `neutrino up` used meanwhile (robust where the wall clock

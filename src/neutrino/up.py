@@ -1,4 +1,4 @@
-"""`neutrino up`: Neutrino on its embedded defaults, in one process.
+"""`neutrino up`: Neutrino on its embedded defaults, each program in a process of its own.
 
 Starts the engine (oVirt API) on https://127.0.0.1:8443 and the embedded network provider (Neutron v2.0 +
 Keystone) on https://127.0.0.1:9696, each with SQLite under ``--data-dir``, and registers the provider in the
@@ -23,15 +23,28 @@ chassis as agents; the local agent runs in OVN mode (the host an OVN chassis, it
 supervised by the agent, VMs as network namespaces on ``br-int``, OVN serving DHCP and security groups);
 and the provider is registered with plugin type ``OPEN_VSWITCH``. Stopping ``neutrino up`` stops the
 local ovn-controller first (its chassis leaves the southbound), then every daemon it started.
+
+Once bootstrapped, the engine, the provider and the agent are served each by a child process of its own
+(forked, so each has its own interpreter lock and the engine's work does not wait for the provider's on a
+machine with more than one core); ``neutrino up`` supervises them: one that ends ends the others, and a
+SIGTERM or SIGINT stops them all. ``--one-process`` serves the three in this process instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
+import gc
 import os
 import secrets
 import signal
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,6 +84,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--agent-listen", default="127.0.0.1:54321", help="local host agent HOST:PORT (default %(default)s)"
+    )
+    parser.add_argument(
+        "--one-process",
+        action="store_true",
+        help="serve the engine, the provider and the agent in this process (default: a child process each)",
     )
     parser.add_argument(
         "--datapath",
@@ -125,12 +143,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
 @dataclass
 class Service:
     name: str
-    app: Any
+    # makes the ASGI app: called where it is served (in its own process, after the fork), so no thread,
+    # connection or lock of the app is made before the fork
+    build: Callable[[], Any]
     listen: str
-    # run once the service answers (e.g. enroll the local agent as a host)
+    # run once every service answers (e.g. enroll the local agent as a host)
     after_start: Any = None
     # uvicorn's ssl_certfile/ssl_keyfile; empty: plain HTTP
     tls: dict[str, str] = field(default_factory=dict)
+    # services of one process name are served by one child process (default: the service's own name)
+    process: str = ""
+
+    @functools.cached_property
+    def app(self) -> Any:
+        return self.build()
 
     @property
     def url(self) -> str:
@@ -178,16 +204,20 @@ def build_services(args: argparse.Namespace, ovn: OvnStack | None = None) -> lis
 
     agent_app, token = _local_agent(args, password, ovn, tls)
     services = [
-        Service("engine", create_engine_app(settings, engine), args.engine_listen,
-                tls=engine_cli.tls_options(engine)),
-        Service("provider", create_provider_app(provider_settings), args.provider_listen,
-                tls=provider_settings.tls_options()),
-        Service("agent", agent_app, args.agent_listen,
+        # the engine enrolls the local agent: in the engine's process, once the agent answers
+        Service("engine", lambda: create_engine_app(settings, engine), args.engine_listen,
                 after_start=lambda: _enroll_local_host(engine.ctx, args.agent_listen, token),
-                tls=tls.options("agent") if tls else {}),
+                tls=engine_cli.tls_options(engine)),
+        Service("provider", lambda: create_provider_app(provider_settings), args.provider_listen,
+                tls=provider_settings.tls_options()),
+        Service("agent", agent_app, args.agent_listen, tls=tls.options("agent") if tls else {}),
     ]  # fmt: skip
     if settings.http_host_port is not None:
-        services.append(Service("engine CA", create_http_app(settings, engine), settings.http_listen))
+        services.append(
+            Service(
+                "engine CA", lambda: create_http_app(settings, engine), settings.http_listen, process="engine"
+            )
+        )
     return services
 
 
@@ -223,8 +253,8 @@ def _local_agent(
     provider_password: str,
     ovn: OvnStack | None = None,
     tls: _LocalTls | None = None,
-) -> tuple[Any, str]:
-    """The local host agent's app and its API token (made once, kept in its data dir)."""
+) -> tuple[Callable[[], Any], str]:
+    """What makes the local host agent's app, and its API token (made once, kept in its data dir)."""
     from neutrino.agent.app import create_app as create_agent_app
     from neutrino.agent.settings import AgentSettings
 
@@ -259,7 +289,7 @@ def _local_agent(
         **datapath,
     )
     print(f"neutrino up: local host agent at {scheme}://{args.agent_listen} {message}", flush=True)
-    return create_agent_app(settings), token
+    return (lambda: create_agent_app(settings)), token
 
 
 def _builtin_datapath(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
@@ -521,7 +551,9 @@ def _follow_tls(ctx: Any, existing: Any, url: str, ca_pem: str | None) -> None:
         providers.import_certificates(ctx, existing.id, [ca_pem])
 
 
-async def serve(services: list[Service]) -> None:
+async def serve(services: list[Service], everyone: list[Service] | None = None) -> None:
+    """Serve ``services`` until a signal ends them; their ``after_start`` runs once they and ``everyone``
+    (all of ``neutrino up``'s services, some served by other processes) answer."""
     import uvicorn
 
     servers = []
@@ -534,10 +566,15 @@ async def serve(services: list[Service]) -> None:
         servers.append(uvicorn.Server(config))
 
     async def after_start() -> None:
+        if not any(svc.after_start is not None for svc in services):
+            return
         while not all(s.started for s in servers):
             if any(s.should_exit for s in servers):
                 return
             await asyncio.sleep(0.05)
+        others = [svc for svc in everyone or [] if svc not in services]
+        if not await asyncio.to_thread(_answering, others, lambda: any(s.should_exit for s in servers)):
+            return
         for svc in services:
             if svc.after_start is not None:
                 await asyncio.to_thread(svc.after_start)
@@ -555,6 +592,116 @@ def _tls_summary(services: list[Service], data_dir: Path) -> str:
         f"TLS with Neutrino's own PKI; CA certificate: {ca} "
         f"(ovirtsdk4: ca_file='{ca}'; openstack: --os-cacert {ca}; curl: --cacert {ca})"
     )
+
+
+def _answering(services: list[Service], stopping: Callable[[], bool], timeout: float = 120.0) -> bool:
+    """Wait until each service accepts connections (served by another process); False if ``stopping``
+    or the time is up."""
+    deadline = time.monotonic() + timeout
+    for svc in services:
+        while True:
+            try:
+                with socket.create_connection(svc.host_port, timeout=1.0):
+                    break
+            except OSError:
+                if stopping() or time.monotonic() > deadline:
+                    return False
+                time.sleep(0.05)
+    return True
+
+
+def serve_apart(services: list[Service]) -> int:
+    """Serve each process' services in a child of its own and supervise them until a signal stops this
+    process or one of them ends (then the others are stopped): 0 after a signal, 1 when one ended."""
+    groups: dict[str, list[Service]] = {}
+    for svc in services:
+        groups.setdefault(svc.process or svc.name, []).append(svc)
+    children: dict[int, str] = {}
+    status = 0
+    try:
+        for name, group in groups.items():
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child; measured by the tests that run `neutrino up`
+                _serve_child(name, group, services)
+            children[pid] = name
+        pid, how = os.wait()
+        name = children.pop(pid)
+        print(f"neutrino up: the {name} process ended ({_ended(how)}); stopping the others", flush=True)
+        status = 1
+    except (KeyboardInterrupt, _Stopped):
+        pass
+    finally:
+        _stop_children(children)
+    return status
+
+
+def _serve_child(name: str, group: list[Service], everyone: list[Service]) -> None:  # pragma: no cover
+    """In a forked child: serve ``group`` and exit (never returns)."""
+    code = 0
+    try:
+        from neutrino.up_ovn import _die_with_parent
+
+        _die_with_parent()  # a `neutrino up` killed with SIGKILL leaves no server behind
+        _forget_inherited_connections()
+        asyncio.run(serve(group, everyone))
+    except (KeyboardInterrupt, _Stopped):
+        pass
+    except BaseException:
+        print(f"neutrino up: the {name} process failed:", file=sys.stderr, flush=True)
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _forget_inherited_connections() -> None:  # pragma: no cover - runs in a forked child
+    """The database connections the bootstrap left in its pools are the parent's: each child opens its own
+    (SQLAlchemy's advice for a fork: ``dispose(close=False)`` drops them without closing the parent's)."""
+    import sqlalchemy as sa
+
+    for obj in gc.get_objects():
+        if isinstance(obj, sa.Engine):
+            obj.dispose(close=False)
+
+
+def _ended(how: int) -> str:
+    if os.WIFSIGNALED(how):
+        return f"signal {signal.Signals(os.WTERMSIG(how)).name}"
+    return f"exit status {os.WEXITSTATUS(how)}"
+
+
+def _stop_children(children: dict[int, str], timeout: float = 25.0) -> None:
+    """SIGTERM each child still running, then wait for it; SIGKILL the ones that outlast ``timeout``. A
+    second SIGTERM or SIGINT meanwhile does not cut the wait short (the children got it too)."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    waiting = dict(children)
+    while waiting:
+        for pid in list(waiting):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                del waiting[pid]
+        if not waiting:
+            break
+        if time.monotonic() > deadline:
+            for pid, name in waiting.items():
+                print(f"neutrino up: the {name} process did not stop in {timeout:g} s: killed", flush=True)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                except (ProcessLookupError, ChildProcessError):
+                    pass
+            break
+        time.sleep(0.05)
 
 
 class _Stopped(Exception):
@@ -604,6 +751,7 @@ def run(args: argparse.Namespace) -> int:
     # so what runs beside the servers (OVN) is stopped too
     signal.signal(signal.SIGTERM, _stopped)
     ovn: OvnStack | None = None
+    status = 0
     private_dir(args.data_dir)  # 0700: the three programs' keys, tokens and databases are below it
     try:
         if getattr(args, "backend", "builtin") == "ovn":
@@ -611,11 +759,14 @@ def run(args: argparse.Namespace) -> int:
         services = build_services(args, ovn)
         print("neutrino up: serving " + ", ".join(f"{s.name} on {s.url}" for s in services), flush=True)
         print(f"neutrino up: {_tls_summary(services, args.data_dir)}", flush=True)
-        asyncio.run(serve(services))
+        if getattr(args, "one_process", False):
+            asyncio.run(serve(services))
+        else:
+            status = serve_apart(services)
     except (KeyboardInterrupt, _Stopped):
         pass
     finally:
         if ovn is not None:
             stopped = ovn.stop()
             print(f"neutrino up: stopped {', '.join(stopped) or 'nothing (all had exited)'}", flush=True)
-    return 0
+    return status
