@@ -554,6 +554,7 @@ def profiled(pid: int, out: str | None) -> Iterator[None]:
             "200",
             "--threads",
             "--nonblocking",
+            "--subprocesses",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -3,6 +3,7 @@ rules on them, and their wire shape (rendered, then parsed back to the same valu
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -167,3 +168,22 @@ def test_a_nested_element_of_the_wrong_shape_is_named() -> None:
     with pytest.raises(BadRequest) as err:
         Clusters().parse({"mac_pool": {"name": "Other"}})
     assert "'mac_pool'" in err.value.message
+
+
+def test_stored_options_are_read_as_text_and_made_once_per_text() -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql
+
+    from neutrino.engine.store import tables
+
+    # PostgreSQL's driver would decode the JSON itself: the column is read as its text on every database
+    assert "CAST(vms.options AS TEXT)" in str(
+        sa.select(tables.vms.c.options).compile(dialect=postgresql.dialect())
+    )
+    read = tables.vms.c.options.type.result_processor(sa.create_engine("sqlite://").dialect, None)
+    text = json.dumps(o.VmOptions(placement_hosts=("h1",)).to_json())
+    first, again = read(text), read(json.dumps(json.loads(text)))
+    assert first == o.VmOptions(placement_hosts=("h1",)) and again is first  # frozen: one value per text
+    assert read(json.dumps(o.VmOptions().to_json())) == o.VmOptions()
+    assert read({"placement_hosts": ["h2"]}) == o.VmOptions(placement_hosts=("h2",))  # already decoded
+    assert read(None) == o.VmOptions()
