@@ -253,6 +253,29 @@ def test_faults_have_reason_and_bracketed_detail(http: httpx.Client) -> None:
     )
 
 
+def test_acting_on_what_is_not_there_is_404(http: httpx.Client) -> None:
+    # the commands of these actions read the entity themselves (the API does not read it first): same fault
+    missing = "00000000-0000-0000-0000-00000000abcd"
+    for action in ("start", "stop", "shutdown"):
+        assert_fault(http.post(f"/vms/{missing}/{action}", content="<action/>", headers=XML_HEADERS), 404,
+                     f"VM '{missing}' was not found.")  # fmt: skip
+    vm = xml(
+        http.post(
+            "/vms",
+            content=f"<vm><name>{unique('vm')}</name><cluster><name>Default</name></cluster></vm>",
+            headers=XML_HEADERS,
+        )
+    )
+    for action in ("activate", "deactivate"):
+        assert_fault(
+            http.post(
+                f"/vms/{vm.get('id')}/nics/{missing}/{action}", content="<action/>", headers=XML_HEADERS
+            ),
+            404,
+            f"Interface '{missing}' was not found.",
+        )
+
+
 def test_empty_sub_collections(http: httpx.Client) -> None:
     vm = xml(
         http.post(

@@ -378,7 +378,8 @@ def _route(  # noqa: C901 (one dispatch table of the oVirt API's path shapes)
             node = child
             continue
         if not rest and method == "POST" and name in coll.actions:
-            coll.get(call, entity_id)
+            if name not in coll.self_checking:
+                coll.get(call, entity_id)
             call.close()
             result = coll.act(call, entity_id, name, body())
             return Reply(200, "action", result)

@@ -72,6 +72,9 @@ class Collection:
     fields: ClassVar[tuple[Field, ...]] = ()
     links: ClassVar[tuple[str, ...]] = ()
     actions: ClassVar[tuple[str, ...]] = ()
+    # actions whose command reads the entity itself and answers a missing one as ``get`` does (404, the same
+    # words): the API does not read it once more before acting
+    self_checking: ClassVar[frozenset[str]] = frozenset()
     children: ClassVar[dict[str, Collection]] = {}
     # whether GET takes ``search`` (compiled to SQL by the store: ``store.search`` declares the fields)
     searchable: ClassVar[bool] = False

@@ -254,7 +254,7 @@ def remove_nic(ctx: EngineContext, vm_id: str, nic_id: str) -> None:
     raise Conflict(cannot("remove", TYPE, "The VM keeps plugging it; try again."))
 
 
-def set_plugged(ctx: EngineContext, vm_id: str, nic_id: str, plugged: bool) -> model.VmNic:
+def set_plugged(ctx: EngineContext, vm_id: str, nic_id: str, plugged: bool) -> None:
     op = None
     with ctx.uow() as uow:
         vm = _locked_vm(uow, vm_id)
@@ -278,7 +278,6 @@ def set_plugged(ctx: EngineContext, vm_id: str, nic_id: str, plugged: bool) -> m
         uow.commit()
     if op is not None:
         (hotplug.hotplug if plugged else hotplug.hotunplug)(ctx, vm_id, nic_id, op)
-    return _reload(ctx, nic_id)
 
 
 def _locked_vm(uow: UnitOfWork, vm_id: str) -> model.Vm:

@@ -57,9 +57,18 @@ class Flow(Protocol[T_co]):
 class OperationLog:
     """The record of one operation, as its runner, its steps and its undo write it."""
 
-    def __init__(self, ctx: EngineContext, op_id: str, step: StepName = StepName.CLAIMED) -> None:
+    def __init__(
+        self,
+        ctx: EngineContext,
+        op_id: str,
+        step: StepName = StepName.CLAIMED,
+        record: Operation | None = None,
+    ) -> None:
         self.ctx, self.op_id, self.step = ctx, op_id, step
         self._pending: list[tuple[StepName, datetime]] = []
+        # the record as this process last wrote it: while it performs the operation no one else writes it
+        # (convergence leaves active operations alone), so each step attaches it instead of reading it again
+        self._record = record
 
     @classmethod
     def claim(
@@ -68,7 +77,7 @@ class OperationLog:
         """``claim_vm`` and the log of the new operation, which this process now performs."""
         op = claim_vm(uow, vm, kind, **ids)
         ctx.active_operations.add(op.id)
-        return cls(ctx, op.id)
+        return cls(ctx, op.id, record=op)
 
     @classmethod
     def of(cls, ctx: EngineContext, op: Operation) -> OperationLog:
@@ -92,12 +101,19 @@ class OperationLog:
 
     def write(self, uow: UnitOfWork) -> Operation | None:
         """The steps entered since the last commit, into the caller's transaction."""
-        op = uow.operations.get(self.op_id)
+        op = self._attached(uow)
         if op is not None:
             for step, at in self._pending:
                 op.enter(step, at)
         self._pending.clear()
+        self._record = op
         return op
+
+    def _attached(self, uow: UnitOfWork) -> Operation | None:
+        record, self._record = self._record, None
+        attached = uow.operations.attach(record) if record is not None else None
+        # none yet, or its last transaction did not commit: read
+        return attached if attached is not None else uow.operations.get(self.op_id)
 
     def close(self, uow: UnitOfWork, state: OperationState, error: str = "") -> None:
         """The operation is over (in the caller's transaction, with the VM's final state); the VM's claim ends."""

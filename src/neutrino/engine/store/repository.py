@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import instance_state
 
 from neutrino.engine.domain import model
 from neutrino.engine.domain.search import Query, Selection
@@ -30,6 +31,16 @@ class Repository(Generic[T]):
 
     def get(self, id_: str) -> T | None:
         return self.session.get(self.cls, id_)
+
+    def attach(self, entity: T) -> T | None:
+        """An entity a committed unit of work of this process read or wrote, in this one without reading it
+        again (``merge(load=False)``); None unless it is as that unit of work committed it (detached, no
+        change pending, nothing expired: a rollback leaves it changed or expired). Only for rows no other
+        writer changes meanwhile: what is attached is what this process last committed."""
+        state = instance_state(entity)
+        if not state.detached or state.modified or state.expired_attributes:
+            return None
+        return self.session.merge(entity, load=False)
 
     def lock(self, id_: str) -> T | None:
         """``get`` with the row locked until the unit of work ends (SELECT ... FOR UPDATE; SQLite's writer

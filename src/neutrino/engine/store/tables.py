@@ -106,10 +106,15 @@ class OptionsJSON(sa.TypeDecorator[Any]):
         return sa.type_coerce(sa.cast(colexpr, sa.Text), self)
 
     def result_processor(self, dialect: sa.Dialect, coltype: Any) -> Callable[[Any], Any]:
-        return _options_reader(self.cls)
+        reader = _OPTIONS_READERS.get(self.cls)
+        if reader is None:
+            reader = _OPTIONS_READERS[self.cls] = _options_reader(self.cls)
+        return reader
 
 
-@functools.cache
+_OPTIONS_READERS: dict[type, Callable[[Any], Any]] = {}  # one per options class: their caches of documents
+
+
 def _options_reader(cls: type[ClusterOptions | HostOptions | VmOptions]) -> Callable[[Any], Any]:
     @functools.lru_cache(maxsize=OptionsJSON.PARSED)
     def parsed(text: str) -> Any:

@@ -118,6 +118,7 @@ class Vms(Collection):
         "watchdogs",
     )
     actions = ("start", "stop", "shutdown", "migrate", "previewsnapshot", "undosnapshot", "commitsnapshot")
+    self_checking = frozenset({"start", "stop", "shutdown"})  # run_vm and stop_vm: the VM, or 404
     searchable = True
 
     def render_list(self, call: Call, entities: Any) -> Tree:
@@ -235,6 +236,7 @@ class Nics(Collection):
     )
     links: ClassVar[tuple[str, ...]] = ("networkfilterparameters", "reporteddevices", "statistics")
     actions: ClassVar[tuple[str, ...]] = ("activate", "deactivate")
+    self_checking: ClassVar[frozenset[str]] = frozenset(actions)  # set_plugged: the vNIC of that VM, or 404
 
     def list(self, call: Call) -> Any:
         return call.uow.nics.list(vm_id=call.parents[0])
