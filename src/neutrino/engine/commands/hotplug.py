@@ -44,16 +44,16 @@ def claim(
     action: str,
     kind: OperationKind,
     nic_id: str | None = None,
-) -> str:
+) -> OperationLog:
     """Claim the running VM (its row locked by the caller's unit of work) for a hot plug or unplug: one
-    operation at a time. Returns the operation's id, committed with the caller's change."""
+    operation at a time. Returns the operation's log, its record committed with the caller's change."""
     if vm.operation_id is not None:
         raise Conflict(
             f"Cannot {action}. Another operation is in progress on the VM; try again when it ends."
         )
     if vm.status != VmStatus.UP or vm.host_id is None:
         raise Conflict(f"Cannot {action}. The VM is not Up (it is {vm.status.value}).")
-    return OperationLog.claim(ctx, uow, vm, kind, nic_id=nic_id, source_host_id=vm.host_id).op_id
+    return OperationLog.claim(ctx, uow, vm, kind, nic_id=nic_id, source_host_id=vm.host_id)
 
 
 def begin_plug(uow: UnitOfWork, op: str, nic: model.VmNic, *, added: bool = False) -> None:
@@ -79,10 +79,10 @@ def _claimed_host(uow: UnitOfWork, vm_id: str, op: str, action: str) -> model.Ho
 # --- hot plug ----------------------------------------------------------------------------------------------
 
 
-def hotplug(ctx: EngineContext, vm_id: str, nic_id: str, op: str) -> None:
+def hotplug(ctx: EngineContext, vm_id: str, nic_id: str, op: OperationLog) -> None:
     """Plug a vNIC (already marked plugged in the store) into the running VM on its host; ``op``: the operation
     the caller claimed in the transaction that marked it plugged."""
-    perform(ctx, HotPlug(ctx, OperationLog(ctx, op), vm_id, nic_id))
+    perform(ctx, HotPlug(ctx, op, vm_id, nic_id))
 
 
 class HotPlug:
@@ -205,9 +205,9 @@ def undo_hotplug(
 # --- hot unplug --------------------------------------------------------------------------------------------
 
 
-def hotunplug(ctx: EngineContext, vm_id: str, nic_id: str, op: str) -> None:
+def hotunplug(ctx: EngineContext, vm_id: str, nic_id: str, op: OperationLog) -> None:
     """Unplug a vNIC from the running VM; its port stays. On failure the vNIC stays plugged."""
-    perform(ctx, HotUnplug(ctx, OperationLog(ctx, op), vm_id, nic_id))
+    perform(ctx, HotUnplug(ctx, op, vm_id, nic_id))
 
 
 class HotUnplug:

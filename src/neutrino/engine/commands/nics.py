@@ -146,7 +146,7 @@ def add_nic(
             )
         )
         if op is not None:
-            hotplug.begin_plug(uow, op, nic, added=True)
+            hotplug.begin_plug(uow, op.op_id, nic, added=True)
         events.emit(
             uow,
             AuditType.NETWORK_ADD_VM_INTERFACE,
@@ -207,7 +207,7 @@ def update_nic(ctx: EngineContext, vm_id: str, nic_id: str, changes: NicChanges)
             op = hotplug.claim(ctx, uow, vm, f"edit {TYPE}", kind, nic.id)
         apply_specified(nic, changes, skip={"vnic_profile"})
         if op is not None and nic.plugged:
-            hotplug.begin_plug(uow, op, nic)
+            hotplug.begin_plug(uow, op.op_id, nic)
         events.emit(
             uow,
             AuditType.NETWORK_UPDATE_VM_INTERFACE,
@@ -269,7 +269,7 @@ def set_plugged(ctx: EngineContext, vm_id: str, nic_id: str, plugged: bool) -> N
             )
         changed, nic.plugged = nic.plugged != plugged, plugged
         if op is not None and plugged:
-            hotplug.begin_plug(uow, op, nic)
+            hotplug.begin_plug(uow, op.op_id, nic)
         if changed and op is None:  # the VM is down: only a setting (a hot plug's own events say how it went)
             done = AuditType.NETWORK_ACTIVATE_VM_INTERFACE_SUCCESS
             if not plugged:
