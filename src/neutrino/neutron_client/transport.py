@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -93,6 +94,11 @@ class Transport:
                 "an Endpoint needs a url or credentials (to find Neutron in Keystone's catalog)"
             )
         self._http = requests.Session()
+        # what requests would read from the environment at every request (a stat of ~/.netrc, the proxy
+        # variables scanned: a twentieth of the engine's time for a run when its threads are busy), read once
+        self._http.trust_env = False
+        self._http.proxies = requests.utils.get_environ_proxies(endpoint.where) if endpoint.where else {}
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
         if adapter is not None:
             self._http.mount("http://", adapter)
             self._http.mount("https://", adapter)
@@ -104,7 +110,7 @@ class Transport:
         self._session = ksa_session.Session(
             auth=self._auth,
             session=self._http,
-            verify=endpoint.ca_file or True,
+            verify=endpoint.ca_file or bundle or True,
             timeout=endpoint.read_timeout,
         )
         self._base = _v2(endpoint.url) if endpoint.url else None

@@ -246,3 +246,24 @@ def test_an_id_stays_one_path_segment(cloud: FakeCloud) -> None:
     with pytest.raises(NotFound):
         client.get_port("../networks?x=1")
     assert adapter.calls[0].url == f"{NEUTRON}/v2.0/ports/..%2Fnetworks%3Fx%3D1"
+
+
+def test_the_environment_is_read_once_not_at_every_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Proxies (with no_proxy) and a CA bundle from the environment apply as requests would apply them, but are
+    read when the transport is made: requests' own per-request reading stats ~/.netrc and scans the environment
+    at every call."""
+    from neutrino.neutron_client import Endpoint
+    from neutrino.neutron_client.transport import Transport
+
+    for name in ("CURL_CA_BUNDLE", "https_proxy", "no_proxy", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "neutron.local")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/bundle.pem")
+    proxied = Transport(Endpoint(url="https://neutron.example:9696"))
+    assert proxied._http.trust_env is False
+    assert proxied._http.proxies.get("https") == "http://proxy.example:3128"
+    assert proxied._session.verify == "/etc/ssl/bundle.pem"
+    assert Transport(Endpoint(url="https://neutron.local:9696"))._http.proxies == {}  # no_proxy
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    assert Transport(Endpoint(url="https://neutron.example:9696"))._session.verify is True

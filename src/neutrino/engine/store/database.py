@@ -59,6 +59,11 @@ def create_engine(url: str, *, readonly: bool = False, **kw: Any) -> sa.Engine:
         turn = threading.Lock()
         if not readonly:
             connect_args["factory"] = _TurnConnection
+        # as many connections kept as concurrent requests hold (a writer holds its connection while it waits
+        # for the turn): SQLAlchemy's default keeps 5 and closes the rest, so under 10 concurrent runs most
+        # checkouts opened a new SQLite connection (the file, the pragmas, the schema parsed again)
+        if ":memory:" not in url and url.rstrip("/") != "sqlite:":  # a file: a QueuePool
+            kw = {"pool_size": 20, "max_overflow": 20, **kw}
         engine = sa.create_engine(url, connect_args=connect_args, **kw)
 
         @event.listens_for(engine, "connect")
