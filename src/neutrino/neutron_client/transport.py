@@ -110,7 +110,7 @@ class Transport:
         self._session = ksa_session.Session(
             auth=self._auth,
             session=self._http,
-            verify=endpoint.ca_file or bundle or True,
+            verify=True if _plain_http(endpoint) else (endpoint.ca_file or bundle or True),
             timeout=endpoint.read_timeout,
         )
         self._base = _v2(endpoint.url) if endpoint.url else None
@@ -196,6 +196,13 @@ class Transport:
             shown = urlsplit(path).path.removeprefix("/v2.0/") if "://" in path else path
             raise status_error(answer.status, method, shown, kind, message)
         return answer.data
+
+
+def _plain_http(endpoint: Endpoint) -> bool:
+    """Whether every URL the endpoint names is plain HTTP (Neutron's, and Keystone's if any): then there is
+    nothing to verify, and no CA path is given, which requests would stat at every request."""
+    urls = [endpoint.url or "", endpoint.credentials.auth_url if endpoint.credentials else "http://"]
+    return all(url.startswith("http://") for url in urls)
 
 
 def _v2(url: str) -> str:

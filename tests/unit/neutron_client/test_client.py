@@ -265,5 +265,6 @@ def test_the_environment_is_read_once_not_at_every_request(monkeypatch: pytest.M
     assert proxied._http.proxies.get("https") == "http://proxy.example:3128"
     assert proxied._session.verify == "/etc/ssl/bundle.pem"
     assert Transport(Endpoint(url="https://neutron.local:9696"))._http.proxies == {}  # no_proxy
+    assert Transport(Endpoint(url="http://neutron.local:9696"))._session.verify is True  # nothing to verify
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     assert Transport(Endpoint(url="https://neutron.example:9696"))._session.verify is True
