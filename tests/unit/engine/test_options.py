@@ -187,3 +187,18 @@ def test_stored_options_are_read_as_text_and_made_once_per_text() -> None:
     assert read(json.dumps(o.VmOptions().to_json())) == o.VmOptions()
     assert read({"placement_hosts": ["h2"]}) == o.VmOptions(placement_hosts=("h2",))  # already decoded
     assert read(None) == o.VmOptions()
+
+
+def test_a_record_written_is_read_back_as_the_value_written() -> None:
+    import sqlalchemy as sa
+
+    from neutrino.engine.domain.provisioning import Provisioning
+    from neutrino.engine.store import tables
+
+    column_type = tables.vm_nics.c.provisioning.type
+    dialect = sa.create_engine("sqlite://").dialect
+    written = Provisioning().with_step("port created", "port p1", model.utcnow(), port_id="p1")
+    data = column_type.process_bind_param(written, dialect)
+    read = column_type.result_processor(dialect, None)
+    assert read(json.dumps(data)) is written  # the text SQLite stores: nothing made anew
+    assert read(json.dumps(data, indent=1)) == written  # another text of it: made, and equal

@@ -6,8 +6,8 @@ that the commands turn into a 409.
 
 from __future__ import annotations
 
+import contextlib
 import enum
-import functools
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -67,65 +67,80 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         return value
 
 
-class ProvisioningJSON(sa.TypeDecorator[Provisioning]):
-    """A vNIC's typed provisioning record, stored as the JSON it always was."""
+class FrozenDocuments:
+    """Typed values of one kind made from their stored JSON text, each distinct text once: the values are
+    frozen, so rows with the same text share one. A value written is kept under the text it is written as,
+    so reading back what this process wrote makes nothing anew. Bounded: past ``size`` texts the oldest go."""
+
+    def __init__(self, make: Callable[[Any], Any], size: int = 4096) -> None:
+        self.make, self.size = make, size
+        self._kept: dict[str, Any] = {}
+
+    def read(self, value: Any) -> Any:
+        if not isinstance(value, str):  # None, or a row not read through column_expression (decoded)
+            return self.make(value)
+        found = self._kept.get(value)
+        if found is None:
+            found = self.keep(value, self.make(json.loads(value)))
+        return found
+
+    def keep(self, text: str, value: Any) -> Any:
+        kept = self._kept
+        if len(kept) >= self.size:
+            with contextlib.suppress(StopIteration, KeyError, RuntimeError):  # another thread took it first
+                del kept[next(iter(kept))]
+        kept[text] = value
+        return value
+
+
+class FrozenJSON(sa.TypeDecorator[Any]):
+    """A frozen value stored as one JSON document (``to_json``/``from_json``), read as the document's text
+    (PostgreSQL's driver would decode it) through ``FrozenDocuments``. A run reads its VM and vNICs in several
+    transactions: typing ``VmOptions``' ~40 fields and each vNIC's provisioning record anew at every read was
+    an eighth of the engine's CPU for a run (issue 17's profile)."""
 
     impl = sa.JSON
     cache_ok = True
 
-    def process_bind_param(self, value: Provisioning | None, dialect: sa.Dialect) -> dict[str, Any]:
-        return (value or Provisioning()).to_json()
-
-    def process_result_value(self, value: dict[str, Any] | None, dialect: sa.Dialect) -> Provisioning:
-        return Provisioning.from_json(value)
-
-
-class OptionsJSON(sa.TypeDecorator[Any]):
-    """A cluster's, host's or VM's oVirt settings (``domain.options``), stored as one JSON document.
-
-    Read as the document's text (PostgreSQL's driver would decode it), and each distinct text made into its
-    options once (the values are frozen, so rows with the same text share one): a run reads its VM in
-    several transactions, and making the ~40 typed fields of ``VmOptions`` anew each time was a tenth of the
-    engine's CPU for a run (issue 17's profile)."""
-
-    impl = sa.JSON
-    cache_ok = True
-    PARSED = 4096  # distinct documents kept, per options class
-
-    def __init__(self, cls: type[ClusterOptions | HostOptions | VmOptions]) -> None:
+    def __init__(self, cls: type[Any]) -> None:
         super().__init__()
         self.cls = cls
 
-    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> dict[str, Any]:
-        return (value or self.cls()).to_json()
+    @property
+    def documents(self) -> FrozenDocuments:
+        found = _DOCUMENTS.get(self.cls)
+        if found is None:
+            found = _DOCUMENTS[self.cls] = FrozenDocuments(self.cls.from_json)
+        return found
 
-    def process_result_value(self, value: dict[str, Any] | None, dialect: sa.Dialect) -> Any:
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> dict[str, Any]:
+        value = value or self.cls()
+        data: dict[str, Any] = value.to_json()
+        # the text SQLAlchemy's JSON type writes (json.dumps, the engine sets no serializer of its own)
+        self.documents.keep(json.dumps(data), value)
+        return data
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
         return self.cls.from_json(value)
 
     def column_expression(self, colexpr: Any) -> Any:
         return sa.type_coerce(sa.cast(colexpr, sa.Text), self)
 
     def result_processor(self, dialect: sa.Dialect, coltype: Any) -> Callable[[Any], Any]:
-        reader = _OPTIONS_READERS.get(self.cls)
-        if reader is None:
-            reader = _OPTIONS_READERS[self.cls] = _options_reader(self.cls)
-        return reader
+        return self.documents.read
 
 
-_OPTIONS_READERS: dict[type, Callable[[Any], Any]] = {}  # one per options class: their caches of documents
+_DOCUMENTS: dict[type, FrozenDocuments] = {}  # per value class
 
 
-def _options_reader(cls: type[ClusterOptions | HostOptions | VmOptions]) -> Callable[[Any], Any]:
-    @functools.lru_cache(maxsize=OptionsJSON.PARSED)
-    def parsed(text: str) -> Any:
-        return cls.from_json(json.loads(text))
+def ProvisioningJSON() -> FrozenJSON:  # noqa: N802 - the column type's name, as before
+    """A vNIC's typed provisioning record, stored as the JSON it always was."""
+    return FrozenJSON(Provisioning)
 
-    def read(value: Any) -> Any:
-        if isinstance(value, str):
-            return parsed(value)
-        return cls.from_json(value)  # a row not read through column_expression (a driver's own decoding)
 
-    return read
+def OptionsJSON(cls: type[ClusterOptions | HostOptions | VmOptions]) -> FrozenJSON:  # noqa: N802
+    """A cluster's, host's or VM's oVirt settings (``domain.options``), stored as one JSON document."""
+    return FrozenJSON(cls)
 
 
 TS = UtcDateTime()
@@ -301,7 +316,7 @@ vm_nics = sa.Table(
     sa.Column("port_id", sa.String(255)),
     sa.Column("port_network_id", sa.String(255)),
     sa.Column("port_created_by", sa.String(36)),
-    sa.Column("provisioning", ProvisioningJSON, nullable=False, default=Provisioning),
+    sa.Column("provisioning", ProvisioningJSON(), nullable=False, default=Provisioning),
     sa.UniqueConstraint("vm_id", "name"),
 )
 
