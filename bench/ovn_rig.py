@@ -126,8 +126,9 @@ def ovn_rig(
     env: dict[str, str] | None = None,
 ) -> Iterator[Rig]:
     """The rig on ``ovn``'s central and chassis; ``lab`` holds its agents (and the benches' guests).
-    With ``routing``, each agent maps the lab's physical network onto its provider bridge and the
-    provider reads the southbound too (its chassis are the candidates for routers' gateways). The
+    The provider reads the southbound too, as ``neutrino up`` has it (its chassis are agents and the
+    candidates for routers' gateways, and ports' bindings say when they are up). With ``routing``,
+    each agent maps the lab's physical network onto its provider bridge. The
     provider's northbound maintenance runs every ``maintenance`` seconds; ``env`` is added to the
     environment of the provider and the agents (``PYTHONPATH``: another checkout's, as a baseline)."""
     tag = secrets.token_hex(2)
@@ -139,9 +140,10 @@ def ovn_rig(
         mappings = ("--ovn-bridge-mappings", f"{PHYSNET}:{PROVIDER_BRIDGE}") if routing else ()
         agents = _chassis_agents(ovn, lab, hosts, mappings, env)
         wait_for("the chassis in the southbound", lambda: set(hosts) <= ovn.sb_chassis(), timeout=60)
-        args = ["--backend", "ovn", "--ovn-nb-connection", nb, "--ovn-maintenance-interval", str(maintenance)]
-        if routing:
-            args += ["--ovn-sb-connection", f"unix:{ovn.workdir / 'central' / 'ovnsb_db.sock'}"]
+        # the southbound as `neutrino up` gives it: the chassis as agents, ports' `up` from their bindings
+        sb = f"unix:{ovn.workdir / 'central' / 'ovnsb_db.sock'}"
+        args = ["--backend", "ovn", "--ovn-nb-connection", nb, "--ovn-sb-connection", sb,
+                "--ovn-maintenance-interval", str(maintenance)]  # fmt: skip
         with (
             provider_process(workdir / f"provider-{tag}", "", args, env=env) as base,
             admin_client(base, connections) as client,
