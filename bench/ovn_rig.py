@@ -12,6 +12,7 @@ chassis forgotten in the southbound, the provider's rows gone from the northboun
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 import time
@@ -136,6 +137,9 @@ def ovn_rig(
     agents: list[AgentProcess] = []
     rig: Rig | None = None
     nb = f"unix:{ovn.workdir / 'central' / 'ovnnb_db.sock'}"
+    # what the agents add to each switch's external ids stays after them: put back as found, so the
+    # next rig on this lab (another checkout's agents) starts from the same chassis
+    found = {host: _switch_ids(ch) for host, ch in hosts.items()}
     try:
         mappings = ("--ovn-bridge-mappings", f"{PHYSNET}:{PROVIDER_BRIDGE}") if routing else ()
         agents = _chassis_agents(ovn, lab, hosts, mappings, env)
@@ -166,10 +170,27 @@ def ovn_rig(
                     hosts[host].vsctl(*commands[1:])
         for agent in agents:
             agent.stop()
+        for host, ch in hosts.items():
+            added = set(_switch_ids(ch)) - set(found[host])
+            if added:
+                ch.vsctl("remove", "Open_vSwitch", ".", "external_ids", *sorted(added))
+            if found[host]:
+                ch.vsctl(
+                    "set",
+                    "Open_vSwitch",
+                    ".",
+                    *[f"external_ids:{k}={json.dumps(v)}" for k, v in found[host].items()],
+                )
         ovn.forget_chassis(*hosts)
         ovn.forget_neutron()
         if routing:
             ovn.forget_patch_ports()
+
+
+def _switch_ids(ch: Chassis) -> dict[str, str]:
+    """The chassis' ``Open_vSwitch`` external ids."""
+    rows = json.loads(ch.vsctl("--format=json", "--columns=external_ids", "list", "Open_vSwitch"))["data"]
+    return {k: v for k, v in rows[0][0][1]} if rows else {}
 
 
 def wait_until(what: str, check: Any, timeout: float, every: float = 0.01) -> float:
