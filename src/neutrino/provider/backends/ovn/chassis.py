@@ -162,7 +162,9 @@ class Southbound:
         bindings = "up" in schema["Port_Binding"]["columns"]
         if bindings:
             helper.register_columns("Port_Binding", ["logical_port", "type", "up"])
-        events = self._events = _binding_up_events(self.on_port_up)
+        if self._events is None:  # its thread, once: a connection that failed here is tried again
+            self._events = _binding_up_events(self.on_port_up)
+        events = self._events
 
         class SouthboundIdl(connection.OvsdbIdl):
             def notify(self, event: str, row: Any, updates: Any = None) -> None:
