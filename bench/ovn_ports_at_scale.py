@@ -18,6 +18,10 @@ from before its POST; and after the run ovn-northd's ``inc-engine/show-stats`` a
 ovs-vswitchd's bridge reconfigurations (``coverage/show``), and the CPU seconds each of the rig's
 processes (and the bench) used during the run.
 
+To try an OVN setting against a baseline in the same lab, ``--chassis-external-id KEY=VALUE`` (an
+ovn-controller setting on each chassis' ``Open_vSwitch`` row) and ``--northd-threads N`` apply to this
+checkout's runs only.
+
     sudo python bench/ovn_ports_at_scale.py [--ports 1000] [--concurrency 16] [--stages]
 """
 
@@ -354,10 +358,34 @@ def run(
     stages: bool = False,
     env: dict[str, str] | None = None,
     plug_with: str = "ovsdb",
+    chassis_ids: dict[str, str] | None = None,
+    northd_threads: int = 1,
 ) -> Result:
     with ovn_rig(ovn, lab, workdir, connections=concurrency + 2, env=env) as rig:
         rig.plug_with = plug_with
-        return measure(rig, ports, concurrency, stages=stages)
+        for ch in rig.hosts.values():  # ovn-controller reads its Open_vSwitch row's changes at once
+            for key, value in (chassis_ids or {}).items():
+                ch.vsctl("set", "Open_vSwitch", ".", f"external_ids:{key}={value}")
+        if northd_threads != 1:
+            _northd_threads(ovn, northd_threads)
+        try:
+            return measure(rig, ports, concurrency, stages=stages)
+        finally:
+            if northd_threads != 1:
+                _northd_threads(ovn, 1)
+            for ch in rig.hosts.values():
+                for key in chassis_ids or {}:
+                    ch.vsctl("remove", "Open_vSwitch", ".", "external_ids", key)
+
+
+def _northd_threads(ovn: OvnLab, n: int) -> None:
+    """ovn-northd's threads building logical flows (1: none in parallel), set while it runs."""
+    ctl = ovn.workdir / "central" / "ovn-northd.ctl"
+    done = subprocess.run(
+        ["ovs-appctl", "-t", str(ctl), "parallel-build/set-n-threads", str(n)], capture_output=True, text=True
+    )
+    if done.returncode:
+        raise RuntimeError(f"ovn-northd set-n-threads {n}: {done.stderr.strip()}")
 
 
 def main() -> int:
@@ -375,24 +403,34 @@ def main() -> int:
                         "the agent does; default) or with an ovs-vsctl process")  # fmt: skip
     parser.add_argument("--baseline-plug", choices=("ovsdb", "vsctl"), default="vsctl",
                         help="how the baseline's runs bind ports (default vsctl, as its bench did)")  # fmt: skip
+    parser.add_argument("--chassis-external-id", action="append", default=[], metavar="KEY=VALUE",
+                        help="set on each chassis' Open_vSwitch row for this checkout's runs only (an "
+                        "ovn-controller setting to try, e.g. ovn-monitor-all=true; repeatable)")  # fmt: skip
+    parser.add_argument("--northd-threads", type=int, default=1,
+                        help="ovn-northd's threads for this checkout's runs (default 1)")  # fmt: skip
     parser.add_argument("--lab-prefix", default="nb", help="start of the lab's namespace names (default nb)")
     args = parser.parse_args()
-    runs: list[tuple[str, dict[str, str] | None, str]] = [
-        (f"this checkout (plug: {args.plug})", None, args.plug)
+    ids = dict(kv.split("=", 1) for kv in args.chassis_external_id)
+    tried = "".join(f"; {k}={v}" for k, v in ids.items())
+    if args.northd_threads != 1:
+        tried += f"; ovn-northd threads {args.northd_threads}"
+    runs: list[tuple[str, dict[str, str] | None, str, dict[str, str], int]] = [
+        (f"this checkout (plug: {args.plug}{tried})", None, args.plug, ids, args.northd_threads)
     ]
     if args.baseline:
         base = (f"baseline {args.baseline} (plug: {args.baseline_plug})",
-                {"PYTHONPATH": str(args.baseline.resolve() / "src")}, args.baseline_plug)  # fmt: skip
+                {"PYTHONPATH": str(args.baseline.resolve() / "src")}, args.baseline_plug, {}, 1)  # fmt: skip
         runs = [base, runs[0]] * args.rounds
     with tempfile.TemporaryDirectory() as tmp:
         lab = Lab(prefix=f"{args.lab_prefix}{secrets.token_hex(2)}", workdir=Path(tmp))
         ovn = OvnLab(lab)
         try:
             ovn.build(chassis=2)
-            for n, (name, env, plug) in enumerate(runs):
+            for n, (name, env, plug, chassis_ids, threads) in enumerate(runs):
                 result = run(
-                    ovn, lab, Path(tmp) / str(n), args.ports, args.concurrency, args.stages, env, plug
-                )
+                    ovn, lab, Path(tmp) / str(n), args.ports, args.concurrency, args.stages, env, plug,
+                    chassis_ids, threads,
+                )  # fmt: skip
                 print(f"--- {name}; load {os.getloadavg()[0]:.1f}", result.report(), sep="\n", flush=True)
         finally:
             ovn.cleanup()

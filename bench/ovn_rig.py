@@ -12,6 +12,7 @@ chassis forgotten in the southbound, the provider's rows gone from the northboun
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 import time
@@ -126,8 +127,9 @@ def ovn_rig(
     env: dict[str, str] | None = None,
 ) -> Iterator[Rig]:
     """The rig on ``ovn``'s central and chassis; ``lab`` holds its agents (and the benches' guests).
-    With ``routing``, each agent maps the lab's physical network onto its provider bridge and the
-    provider reads the southbound too (its chassis are the candidates for routers' gateways). The
+    The provider reads the southbound too, as ``neutrino up`` has it (its chassis are agents and the
+    candidates for routers' gateways, and ports' bindings say when they are up). With ``routing``,
+    each agent maps the lab's physical network onto its provider bridge. The
     provider's northbound maintenance runs every ``maintenance`` seconds; ``env`` is added to the
     environment of the provider and the agents (``PYTHONPATH``: another checkout's, as a baseline)."""
     tag = secrets.token_hex(2)
@@ -135,13 +137,17 @@ def ovn_rig(
     agents: list[AgentProcess] = []
     rig: Rig | None = None
     nb = f"unix:{ovn.workdir / 'central' / 'ovnnb_db.sock'}"
+    # what the agents add to each switch's external ids stays after them: put back as found, so the
+    # next rig on this lab (another checkout's agents) starts from the same chassis
+    found = {host: _switch_ids(ch) for host, ch in hosts.items()}
     try:
         mappings = ("--ovn-bridge-mappings", f"{PHYSNET}:{PROVIDER_BRIDGE}") if routing else ()
         agents = _chassis_agents(ovn, lab, hosts, mappings, env)
         wait_for("the chassis in the southbound", lambda: set(hosts) <= ovn.sb_chassis(), timeout=60)
-        args = ["--backend", "ovn", "--ovn-nb-connection", nb, "--ovn-maintenance-interval", str(maintenance)]
-        if routing:
-            args += ["--ovn-sb-connection", f"unix:{ovn.workdir / 'central' / 'ovnsb_db.sock'}"]
+        # the southbound as `neutrino up` gives it: the chassis as agents, ports' `up` from their bindings
+        sb = f"unix:{ovn.workdir / 'central' / 'ovnsb_db.sock'}"
+        args = ["--backend", "ovn", "--ovn-nb-connection", nb, "--ovn-sb-connection", sb,
+                "--ovn-maintenance-interval", str(maintenance)]  # fmt: skip
         with (
             provider_process(workdir / f"provider-{tag}", "", args, env=env) as base,
             admin_client(base, connections) as client,
@@ -164,10 +170,27 @@ def ovn_rig(
                     hosts[host].vsctl(*commands[1:])
         for agent in agents:
             agent.stop()
+        for host, ch in hosts.items():
+            added = set(_switch_ids(ch)) - set(found[host])
+            if added:
+                ch.vsctl("remove", "Open_vSwitch", ".", "external_ids", *sorted(added))
+            if found[host]:
+                ch.vsctl(
+                    "set",
+                    "Open_vSwitch",
+                    ".",
+                    *[f"external_ids:{k}={json.dumps(v)}" for k, v in found[host].items()],
+                )
         ovn.forget_chassis(*hosts)
         ovn.forget_neutron()
         if routing:
             ovn.forget_patch_ports()
+
+
+def _switch_ids(ch: Chassis) -> dict[str, str]:
+    """The chassis' ``Open_vSwitch`` external ids."""
+    rows = json.loads(ch.vsctl("--format=json", "--columns=external_ids", "list", "Open_vSwitch"))["data"]
+    return {k: v for k, v in rows[0][0][1]} if rows else {}
 
 
 def wait_until(what: str, check: Any, timeout: float, every: float = 0.01) -> float:

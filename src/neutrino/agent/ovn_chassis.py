@@ -2,7 +2,7 @@
 
 :class:`OvnChassis` configures the host's Open vSwitch for OVN (the ``Open_vSwitch`` record's
 ``external_ids``: ``system-id``, ``ovn-remote``, ``ovn-encap-type``, ``ovn-encap-ip``,
-``ovn-bridge-mappings``; the integration bridge with its datapath type, secure), and runs
+``ovn-bridge-mappings``, ``ovn-monitor-all``; the integration bridge with its datapath type, secure), and runs
 ``ovn-controller`` when the system does not: it starts it, restarts it when it dies and stops it
 with the agent. OVN then does what the agent's follower does in its own mode (DHCP, security
 groups, tunnels), so an agent in OVN mode runs no follower; plugging is the ``open_vswitch``
@@ -87,6 +87,11 @@ class OvnConfig:
             "ovn-encap-ip": self.encap_ip,
             "ovn-bridge": self.integration_bridge,
             "ovn-bridge-mappings": ",".join(f"{k}:{v}" for k, v in sorted(self.bridge_mappings.items())),
+            # the whole southbound rather than what concerns this chassis: with conditions, every
+            # port plugged here changes ovn-controller's monitor condition, which the southbound's
+            # ovsdb-server evaluates anew (about half its CPU in the ports-at-scale bench), and
+            # the port waits for the rows it sends back; Neutron's OVN deployments set it at scale too
+            "ovn-monitor-all": "true",
         }
         if self.datapath_type:
             ids["ovn-bridge-datapath-type"] = self.datapath_type

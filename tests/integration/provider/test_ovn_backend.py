@@ -33,7 +33,7 @@ def nb(ovn_northbound_server: NorthboundServer) -> NorthboundServer:
     return ovn_northbound_server
 
 
-def ovn_provider(nb: NorthboundServer, tmp_path: Path, interval: float) -> Any:
+def ovn_provider(nb: NorthboundServer, tmp_path: Path, interval: float, **settings: Any) -> Any:
     return running_provider(
         sqlite_url(tmp_path),
         tmp_path,
@@ -41,6 +41,7 @@ def ovn_provider(nb: NorthboundServer, tmp_path: Path, interval: float) -> Any:
         ovn_nb_connection=nb.remote,
         ovn_maintenance_interval=interval,
         ovn_ovsdb_timeout=3,
+        **settings,
     )
 
 
@@ -361,7 +362,19 @@ def test_security_groups_become_port_groups_with_acls(api: Api, nb: NorthboundSe
     assert members(nb, "neutron_pg_drop") == set()
 
 
-def test_a_port_is_active_while_ovn_reports_it_up(api: Api, nb: NorthboundServer) -> None:
+@pytest.fixture(params=["no southbound", "southbound unreachable"])
+def api_sb(request: pytest.FixtureRequest, nb: NorthboundServer, tmp_path: Path) -> Iterator[Api]:
+    """A provider told no southbound, or one nobody serves: the northbound's ``up`` alone says."""
+    sb = "" if request.param == "no southbound" else f"unix:{tmp_path / 'nobody.sock'}"
+    with (
+        ovn_provider(nb, tmp_path, interval=3600, ovn_sb_connection=sb, ovn_chassis_interval=0.2) as provider,
+        provider.admin() as client,
+    ):
+        yield Api(client)
+
+
+def test_a_port_is_active_while_ovn_reports_it_up(api_sb: Api, nb: NorthboundServer) -> None:
+    api = api_sb
     network = api.network()
     port = api.port(network["id"])
     other = api.port(network["id"])

@@ -71,7 +71,7 @@ def test_the_switch_is_configured_for_ovn_and_only_rewritten_when_it_differs(tmp
     assert ovs.external_ids == {
         "system-id": "host-1", "hostname": "host-1", "ovn-remote": "tcp:192.0.2.10:6642",
         "ovn-encap-type": "geneve", "ovn-encap-ip": "192.0.2.11", "ovn-bridge": "br-int",
-        "ovn-bridge-mappings": "physnet1:br-ext", "ovn-bridge-datapath-type": "netdev",
+        "ovn-bridge-mappings": "physnet1:br-ext", "ovn-monitor-all": "true", "ovn-bridge-datapath-type": "netdev",
     }  # fmt: skip
     assert ovs.datapath_types == {"br-int": "netdev", "br-ext": "netdev"}
     assert ovs.secure == {"br-int"}

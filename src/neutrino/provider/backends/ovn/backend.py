@@ -91,6 +91,7 @@ class OvnBackend:
                     settings.ovn_sb_connection,
                     timeout=settings.ovn_ovsdb_timeout,
                     tls=tls if settings.ovn_sb_connection.startswith("ssl:") else None,
+                    on_port_up=self._port_up,
                 ),
                 self.nb.nb_cfg,
                 self.nb.bump_nb_cfg,

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from neutrino.provider.api.agents import AGENT_DOWN_TIME, OVN_AGENT_TYPE
 from neutrino.provider.api.resource import utcnow
 from neutrino.provider.backends.ovn import fastjson
-from neutrino.provider.backends.ovn.northbound import TlsFiles
+from neutrino.provider.backends.ovn.northbound import PortUpListener, TlsFiles, ignore_port_up, is_up
 from neutrino.provider.store import tables as t
 from neutrino.provider.store.db import Database
 
@@ -122,13 +122,23 @@ def mirror(db: Database, chassis: Iterable[ChassisInfo], nb_cfg: int) -> None:
 
 
 class Southbound:
-    """The southbound's chassis through ovsdbapp (an in-memory replica of three tables)."""
+    """The southbound's chassis through ovsdbapp (an in-memory replica of three tables), and the
+    ``up`` of VMs' port bindings (``on_port_up``, see :func:`_binding_up_events`)."""
 
-    def __init__(self, remote: str, *, timeout: float, tls: TlsFiles | None = None) -> None:
+    def __init__(
+        self,
+        remote: str,
+        *,
+        timeout: float,
+        tls: TlsFiles | None = None,
+        on_port_up: PortUpListener = ignore_port_up,
+    ) -> None:
         self.remote = remote
         self.timeout = timeout
         self.tls = tls
+        self.on_port_up = on_port_up
         self._api: Any = None
+        self._events: Any = None
 
     def connect(self) -> None:
         if self._api is not None:
@@ -145,8 +155,27 @@ class Southbound:
             Stream.ssl_set_certificate_file(self.tls.certificate)
             Stream.ssl_set_ca_cert_file(self.tls.ca_cert)
         helper = idlutils.get_schema_helper(self.remote, SCHEMA)
-        tables = [n for n in ("Chassis", "Chassis_Private", "Encap") if n in helper.schema_json["tables"]]
-        idl = connection.OvsdbIdl.from_server(self.remote, SCHEMA, helper=helper, helper_tables=tables)
+        schema = helper.schema_json["tables"]
+        tables = [n for n in ("Chassis", "Chassis_Private", "Encap") if n in schema]
+        # VMs' bindings only (type ""), and of them only what says whether one is up: a few
+        # columns of as many rows as ports (OVN < 21.03 has no ``up``: the northbound's alone then)
+        bindings = "up" in schema["Port_Binding"]["columns"]
+        if bindings:
+            helper.register_columns("Port_Binding", ["logical_port", "type", "up"])
+        if self._events is None:  # its thread, once: a connection that failed here is tried again
+            self._events = _binding_up_events(self.on_port_up)
+        events = self._events
+
+        class SouthboundIdl(connection.OvsdbIdl):
+            def notify(self, event: str, row: Any, updates: Any = None) -> None:
+                events.notify(event, row, updates)
+
+            def cooperative_yield(self) -> None:
+                """No ``time.sleep(0)`` per row update (see :class:`.northbound.Northbound`)."""
+
+        idl = SouthboundIdl.from_server(self.remote, SCHEMA, helper=helper, helper_tables=tables)
+        if bindings:
+            idl.cond_change("Port_Binding", [["type", "==", ""]])
 
         class SouthboundApi(impl_idl.OvnSbApiIdlImpl):  # see Northbound.connect: one class per connection
             pass
@@ -157,6 +186,9 @@ class Southbound:
         if self._api is not None:
             self._api.ovsdb_connection.stop(timeout=5)
             self._api = None
+        if self._events is not None:
+            self._events.shutdown()
+            self._events = None
 
     def chassis(self) -> list[ChassisInfo]:
         api = self._api
@@ -175,6 +207,38 @@ class Southbound:
                 )
                 for ch in tables["Chassis"].rows.values()
             ]
+
+
+def _binding_up_events(listener: PortUpListener) -> Any:
+    """An ovsdbapp event handler (its own thread) calling ``listener`` when a VM's port binding's
+    ``up`` changes. ovn-controller sets it once the port's flows are installed (and ``ovn-installed``
+    on the interface), and unsets it when it releases the port; ovn-northd copies it to the
+    Logical_Switch_Port's ``up`` in its next recompute, which on a busy northd is a while later."""
+    from ovsdbapp.backend.ovs_idl import event as row_event
+
+    class BindingUp(row_event.RowEvent):
+        def __init__(self) -> None:
+            super().__init__((self.ROW_CREATE, self.ROW_UPDATE), "Port_Binding", None)
+            self.event_name = "NeutrinoBindingUp"
+
+        def matches(self, event: str, row: Any, old: Any = None) -> bool:
+            """See :func:`.northbound._port_up_events`: no debug line rendering both rows."""
+            return event in self.events and row._table.name == self.table and self.match_fn(event, row, old)
+
+        def match_fn(self, event: str, row: Any, old: Any) -> bool:
+            if event == self.ROW_UPDATE:
+                if not hasattr(old, "up") or is_up(old.up) == is_up(row.up):
+                    return False
+            elif not is_up(row.up):
+                return False
+            return row.type == ""
+
+        def run(self, event: str, row: Any, old: Any) -> None:
+            listener(row.logical_port, is_up(row.up))
+
+    handler = row_event.RowEventHandler()
+    handler.watch_event(BindingUp())
+    return handler
 
 
 class ChassisMonitor:

@@ -72,7 +72,7 @@ class PortWrite:
 PortUpListener = Callable[[str, bool], None]
 
 
-def _ignore_port_up(port_id: str, up: bool) -> None:
+def ignore_port_up(port_id: str, up: bool) -> None:
     pass
 
 
@@ -83,7 +83,7 @@ class Northbound:
         *,
         timeout: float,
         tls: TlsFiles | None = None,
-        on_port_up: PortUpListener = _ignore_port_up,
+        on_port_up: PortUpListener = ignore_port_up,
     ) -> None:
         self.remote = remote
         self.timeout = timeout
@@ -485,25 +485,30 @@ def _port_up_events(listener: PortUpListener) -> Any:
             super().__init__((self.ROW_CREATE, self.ROW_UPDATE), "Logical_Switch_Port", None)
             self.event_name = "NeutrinoPortUp"
 
+        def matches(self, event: str, row: Any, old: Any = None) -> bool:
+            """ovsdbapp's, without its debug line: that one renders both rows whole (every
+            column) for each match, logged or not."""
+            return event in self.events and row._table.name == self.table and self.match_fn(event, row, old)
+
         def match_fn(self, event: str, row: Any, old: Any) -> bool:
             # cheapest test first: every LSP written passes here (a resync writes thousands)
             if event == self.ROW_UPDATE:
                 # unset → false (ovn-northd's first word on a new port) changes no status
-                if not hasattr(old, "up") or _is_up(old.up) == _is_up(row.up):
+                if not hasattr(old, "up") or is_up(old.up) == is_up(row.up):
                     return False
-            elif not _is_up(row.up):
+            elif not is_up(row.up):
                 return False
             return row.type in m.PORT_TYPES and m.REVISION in row.external_ids
 
         def run(self, event: str, row: Any, old: Any) -> None:
-            listener(row.name, _is_up(row.up))
+            listener(row.name, is_up(row.up))
 
     handler = row_event.RowEventHandler()
     handler.watch_event(PortUp())
     return handler
 
 
-def _is_up(up: Any) -> bool:
+def is_up(up: Any) -> bool:
     """A Logical_Switch_Port's ``up`` (an optional boolean: a list of zero or one) as a boolean."""
     return bool(up[0]) if isinstance(up, list | tuple) and up else up is True
 
