@@ -16,6 +16,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 
+from neutrino import heap
 from neutrino.access_log import AccessLog
 from neutrino.agent.api import enrollment_routes, routes
 from neutrino.agent.change_feed import FeedReader
@@ -263,6 +264,7 @@ def create_app(
 
         await run_in_threadpool(agent.recover)
         agent.start()
+        heap.settle()
         try:
             yield
         finally:

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from neutrino import heap
 from neutrino.access_log import AccessLog
 from neutrino.engine.api.app import boundary_fault, create_api
 from neutrino.engine.background import Periodic
@@ -46,6 +47,7 @@ def create_app(settings: EngineSettings, engine: Engine | None = None) -> Starle
         await run_in_threadpool(prune_events, built.ctx, retention)
         for job in jobs:
             job.start()
+        heap.settle()
         yield
         for job in jobs:
             job.stop()

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
+from neutrino import heap
 from neutrino.access_log import AccessLog
 from neutrino.http_input import Boundary, Scope
 from neutrino.login_throttle import LoginThrottle, ThrottleLimits
@@ -234,6 +235,7 @@ def create_app(settings: ProviderSettings) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         state.backend.start()
         watch.start()
+        heap.settle()
         restore = _close_feed_on_exit(feed)
         try:
             yield
