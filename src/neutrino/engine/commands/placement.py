@@ -293,10 +293,23 @@ def needs_of(placement: Placement) -> VmNeeds:
     return VmNeeds(placement.required_networks, tuple(vnics), placement.allowed_hosts)
 
 
+def vms_on_hosts(uow: UnitOfWork, placement: Placement) -> dict[str, int]:
+    """How many VMs each of the placement's hosts holds (what ``choose_host`` weighs), one statement."""
+    return uow.vms.count_by("host_id", host_id=[h.id for h in placement.hosts]) if placement.hosts else {}
+
+
 def choose_host(
-    uow: UnitOfWork, placement: Placement, action: str, prefer: str | None = None, exclude: str | None = None
+    uow: UnitOfWork | None,
+    placement: Placement,
+    action: str,
+    prefer: str | None = None,
+    exclude: str | None = None,
+    counts: dict[str, int] | None = None,
 ) -> model.Host:
-    counts = uow.vms.count_by("host_id", host_id=[h.id for h in placement.hosts]) if placement.hosts else {}
+    """The host the scheduler picks; ``counts`` (``vms_on_hosts``) read by the caller, else from ``uow``."""
+    if counts is None:
+        assert uow is not None
+        counts = vms_on_hosts(uow, placement)
     candidates = [h for h in placement.hosts if h.id != exclude]
     views = [host_view(h, placement, counts.get(h.id, 0)) for h in candidates]
     if prefer is not None:

@@ -9,14 +9,14 @@ later).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from neutrino.agent_api import schema as wire
 from neutrino.engine.commands import events, ports
 from neutrino.engine.commands.common import EngineContext, get_or_404
 from neutrino.engine.commands.events import EventScope
 from neutrino.engine.commands.operations import OperationLog, Step, perform
-from neutrino.engine.commands.placement import MIB, Placement, choose_host, plan_vm, resolve
+from neutrino.engine.commands.placement import MIB, Placement, choose_host, plan_vm, resolve, vms_on_hosts
 from neutrino.engine.commands.provisioning import (
     act_on_ports,
     bind_ports,
@@ -52,37 +52,26 @@ def status_name(status: VmStatus) -> str:
 
 
 def run_vm(ctx: EngineContext, vm_id: str) -> model.Vm:
-    # the plan (the VM's vNICs, profiles, networks, providers, hosts) is read before the claim's writing
-    # transaction, which then holds the database only to lock the VM, see its vNICs as planned and claim it
-    with ctx.reader() as uow:
-        seen = get_or_404(uow.vms, vm_id, TYPE)
-        _check_can_run(seen)
-        nics = uow.nics.list(vm_id=vm_id)
-        placement, planned = plan_vm(uow, seen, nics=nics), _plan_key(seen, nics)
+    # one transaction reads what the run is planned and scheduled from (the VM's vNICs, profiles, networks,
+    # providers, hosts, the VMs on those hosts, what its events name) and claims the VM: the writers' turn
+    # (store/database.py) makes holding it a few statements longer cheaper than a reader of their own
     with ctx.uow() as uow:
         vm = uow.vms.lock(vm_id) or get_or_404(uow.vms, vm_id, TYPE)
         _check_can_run(vm)
-        nics = uow.nics.list(vm_id=vm_id)
-        if _plan_key(vm, nics) != planned:  # its vNICs or placement changed meanwhile: planned again
-            placement = plan_vm(uow, vm, nics=nics)
+        placement = plan_vm(uow, vm, nics=uow.nics.list(vm_id=vm_id))
+        counts, scope = vms_on_hosts(uow, placement), EventScope.of(uow, vm.cluster_id)
         vm.status = VmStatus.WAIT_FOR_LAUNCH
         log = OperationLog.claim(ctx, uow, vm, OperationKind.RUN)
         for plan in placement.nics:  # read by plan_vm: this unit of work holds them
             ports.begin(get_or_404(uow.nics, plan.nic_id, "VM network interface"))
         uow.commit()
-        name, memory, cluster_id = vm.name, vm.memory, vm.cluster_id
-    return perform(ctx, RunVm(ctx, log, vm_id, name, memory, placement, cluster_id))
+        name, memory = vm.name, vm.memory
+    return perform(ctx, RunVm(ctx, log, vm_id, name, memory, placement, counts, scope))
 
 
 def _check_can_run(vm: model.Vm) -> None:
     if vm.is_running:
         raise Conflict(f"Cannot run VM because the VM is in {status_name(vm.status)} status.")
-
-
-def _plan_key(vm: model.Vm, nics: Sequence[model.VmNic]) -> tuple[object, ...]:
-    """What a VM's plan is made of that changes only with the VM's row locked (its vNICs, cluster, hosts)."""
-    plugged = sorted((n.id, n.name, n.mac, n.vnic_profile_id) for n in nics if n.plugged)
-    return (vm.cluster_id, tuple(vm.options.placement_hosts), tuple(plugged))
 
 
 class RunVm:
@@ -96,11 +85,12 @@ class RunVm:
         name: str,
         memory: int,
         placement: Placement,
-        cluster_id: str | None = None,
+        counts: dict[str, int],
+        scope: EventScope,
     ) -> None:
         self.ctx, self.log, self.vm_id, self.placement = ctx, log, vm_id, placement
-        self.cluster_id = cluster_id
-        self.scope = EventScope()  # the cluster and data center its events name: read by the schedule step
+        self.counts = counts  # the VMs on each of the placement's hosts, read with the claim
+        self.scope = scope  # the cluster and data center its events name, read with the claim
         self.spec = wire.VmSpec(vm_id=vm_id, name=name, memory_mb=max(1, memory // MIB))
         self.host: model.Host | None = None
         self.on_host = False  # from the create-VM call on, the host may hold the VM: the undo destroys it
@@ -117,10 +107,7 @@ class RunVm:
     def _schedule(self) -> None:
         # the networks, the agents' health and the vNICs' ports: one read each per provider, all at once
         resolve(self.ctx, self.placement, look_up=True)
-        with self.ctx.reader() as uow:
-            self.host = choose_host(uow, self.placement, "run")
-            # read here, not by each writing transaction whose events name them
-            self.scope = EventScope.of(uow, self.cluster_id)
+        self.host = choose_host(None, self.placement, "run", counts=self.counts)
         bind_ports(self.placement, self.host)
 
     def _place(self, uow: UnitOfWork, op: Operation) -> None:
@@ -235,23 +222,16 @@ def undo_run(ctx: EngineContext, log: OperationLog, vm_id: str, host: model.Host
 
 def stop_vm(ctx: EngineContext, vm_id: str, action: str = "stop") -> model.Vm:
     """Power the VM off on its host. Its vNICs' ports stay (oVirt 3.3.1+); only the devices go."""
-    # what the stop's events name (the VM's host, cluster and data center) read before its writing
-    # transaction, which then holds the database only to check the VM and claim it
-    with ctx.reader() as uow:
-        seen = uow.vms.get(vm_id)
-        seen_host = uow.hosts.get(seen.host_id) if seen and seen.host_id else None
-        scope = EventScope.of(uow, seen.cluster_id if seen else None)
+    # one transaction checks the VM, reads what the stop's events name (its host, cluster and data center)
+    # and claims it (as a run's, see run_vm)
     with ctx.uow() as uow:
         vm = uow.vms.lock(vm_id) or get_or_404(uow.vms, vm_id, TYPE)
         if not vm.is_running:
             return vm  # as oVirt: stopping a VM that is down succeeds and changes nothing
         if vm.operation_id is not None:
             raise Conflict(f"Cannot {action} VM because the VM is in {status_name(vm.status)} status.")
-        host = seen_host
-        if vm.host_id != (host.id if host else None):  # it moved meanwhile
-            host = uow.hosts.get(vm.host_id) if vm.host_id else None
-        if vm.cluster_id != (scope.cluster.id if scope.cluster else None):
-            scope = EventScope.of(uow, vm.cluster_id)
+        host = uow.hosts.get(vm.host_id) if vm.host_id else None
+        scope = EventScope.of(uow, vm.cluster_id)
         before = vm.status
         vm.status = VmStatus.POWERING_DOWN
         log = OperationLog.claim(ctx, uow, vm, OperationKind.STOP, source_host_id=vm.host_id)
