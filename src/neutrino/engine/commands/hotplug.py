@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from neutrino.agent_api import schema as wire
 from neutrino.engine.commands import events, ports
@@ -79,17 +80,45 @@ def _claimed_host(uow: UnitOfWork, vm_id: str, op: str, action: str) -> model.Ho
 # --- hot plug ----------------------------------------------------------------------------------------------
 
 
-def hotplug(ctx: EngineContext, vm_id: str, nic_id: str, op: OperationLog) -> None:
+@dataclass(frozen=True)
+class Prepared:
+    """What a hot plug's first step reads (the VM's host, the vNIC's plan, what its events name), read by the
+    transaction that claims the VM instead of a reader of the step's own."""
+
+    host: model.Host
+    plan: NicPlan | None
+    scope: events.EventScope
+
+
+def prepare(uow: UnitOfWork, vm: model.Vm, nic: model.VmNic) -> Prepared | None:
+    """``Prepared`` for hot plugging ``nic`` into ``vm`` (in the claim's transaction); None when it cannot be
+    read (no host, a plan that fails): the step then reads it itself and fails as any step does, undone."""
+    host = uow.hosts.get(vm.host_id) if vm.host_id else None
+    if host is None:
+        return None
+    try:
+        plan = plan_nic(uow, nic, "hot plug")
+    except EngineError:
+        return None
+    return Prepared(host, plan, events.EventScope.of(uow, vm.cluster_id))
+
+
+def hotplug(
+    ctx: EngineContext, vm_id: str, nic_id: str, op: OperationLog, prepared: Prepared | None = None
+) -> None:
     """Plug a vNIC (already marked plugged in the store) into the running VM on its host; ``op``: the operation
-    the caller claimed in the transaction that marked it plugged."""
-    perform(ctx, HotPlug(ctx, op, vm_id, nic_id))
+    the caller claimed in the transaction that marked it plugged (and ``prepared`` there, if it did)."""
+    perform(ctx, HotPlug(ctx, op, vm_id, nic_id, prepared))
 
 
 class HotPlug:
     """Planned and resolved (claimed) → its port bound to the VM's host → plugged there → the report verified."""
 
-    def __init__(self, ctx: EngineContext, log: OperationLog, vm_id: str, nic_id: str) -> None:
+    def __init__(
+        self, ctx: EngineContext, log: OperationLog, vm_id: str, nic_id: str, prepared: Prepared | None = None
+    ) -> None:
         self.ctx, self.log, self.vm_id, self.nic_id = ctx, log, vm_id, nic_id
+        self.prepared = prepared
         self.host: model.Host | None = None
         self.plan: NicPlan | None = None
         self.placement: Placement | None = None
@@ -111,12 +140,15 @@ class HotPlug:
     def _prepare(self) -> None:
         action = "activate VM network interface"
         # the claim still holds; its transaction began the vNIC's attempt (``begin_plug``)
-        with self.ctx.reader() as uow:
-            self.host = _claimed_host(uow, self.vm_id, self.log.op_id, action)
-            nic = get_or_404(uow.nics, self.nic_id, "VM network interface")
-            self.plan = plan_nic(uow, nic, "hot plug")
-            vm = get_or_404(uow.vms, self.vm_id, "VM")  # read by _claimed_host: no statement
-            self.scope = events.EventScope.of(uow, vm.cluster_id)
+        if self.prepared is not None:  # read by the claim's transaction
+            self.host, self.plan, self.scope = self.prepared.host, self.prepared.plan, self.prepared.scope
+        else:
+            with self.ctx.reader() as uow:
+                self.host = _claimed_host(uow, self.vm_id, self.log.op_id, action)
+                nic = get_or_404(uow.nics, self.nic_id, "VM network interface")
+                self.plan = plan_nic(uow, nic, "hot plug")
+                vm = get_or_404(uow.vms, self.vm_id, "VM")  # read by _claimed_host: no statement
+                self.scope = events.EventScope.of(uow, vm.cluster_id)
         if self.plan is not None:
             self.placement = Placement([self.plan], frozenset(), [self.host])
             # no scheduling: the VM's host is known, so only the network and the port are read, at once

@@ -255,7 +255,7 @@ def remove_nic(ctx: EngineContext, vm_id: str, nic_id: str) -> None:
 
 
 def set_plugged(ctx: EngineContext, vm_id: str, nic_id: str, plugged: bool) -> None:
-    op = None
+    op, prepared = None, None
     with ctx.uow() as uow:
         vm = _locked_vm(uow, vm_id)
         nic = _nic(uow, vm, nic_id)
@@ -270,14 +270,17 @@ def set_plugged(ctx: EngineContext, vm_id: str, nic_id: str, plugged: bool) -> N
         changed, nic.plugged = nic.plugged != plugged, plugged
         if op is not None and plugged:
             hotplug.begin_plug(uow, op.op_id, nic)
+            prepared = hotplug.prepare(uow, vm, nic)
         if changed and op is None:  # the VM is down: only a setting (a hot plug's own events say how it went)
             done = AuditType.NETWORK_ACTIVATE_VM_INTERFACE_SUCCESS
             if not plugged:
                 done = AuditType.NETWORK_DEACTIVATE_VM_INTERFACE_SUCCESS
             hotplug.plugged_event(uow, done, vm.id, nic.id, None)
         uow.commit()
-    if op is not None:
-        (hotplug.hotplug if plugged else hotplug.hotunplug)(ctx, vm_id, nic_id, op)
+    if op is not None and plugged:
+        hotplug.hotplug(ctx, vm_id, nic_id, op, prepared)
+    elif op is not None:
+        hotplug.hotunplug(ctx, vm_id, nic_id, op)
 
 
 def _locked_vm(uow: UnitOfWork, vm_id: str) -> model.Vm:
