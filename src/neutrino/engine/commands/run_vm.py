@@ -9,7 +9,7 @@ later).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from neutrino.agent_api import schema as wire
 from neutrino.engine.commands import events, ports
@@ -66,7 +66,7 @@ def run_vm(ctx: EngineContext, vm_id: str) -> model.Vm:
             ports.begin(get_or_404(uow.nics, plan.nic_id, "VM network interface"))
         uow.commit()
         name, memory = vm.name, vm.memory
-    return perform(ctx, RunVm(ctx, log, vm_id, name, memory, placement, counts, scope))
+    return perform(ctx, RunVm(ctx, log, vm, name, memory, placement, counts, scope))
 
 
 def _check_can_run(vm: model.Vm) -> None:
@@ -81,14 +81,17 @@ class RunVm:
         self,
         ctx: EngineContext,
         log: OperationLog,
-        vm_id: str,
+        vm: model.Vm,
         name: str,
         memory: int,
         placement: Placement,
         counts: dict[str, int],
         scope: EventScope,
     ) -> None:
+        vm_id = vm.id
         self.ctx, self.log, self.vm_id, self.placement = ctx, log, vm_id, placement
+        # the VM as this run last committed it: attached by each step, not read again (``_vm``)
+        self.vm: model.Vm | None = vm
         self.counts = counts  # the VMs on each of the placement's hosts, read with the claim
         self.scope = scope  # the cluster and data center its events name, read with the claim
         self.spec = wire.VmSpec(vm_id=vm_id, name=name, memory_mb=max(1, memory // MIB))
@@ -113,15 +116,24 @@ class RunVm:
     def _place(self, uow: UnitOfWork, op: Operation) -> None:
         assert self.host is not None
         op.target_host_id = self.host.id  # before the VM is read: the record is written once, with its step
-        get_or_404(uow.vms, self.vm_id, TYPE).host_id = self.host.id
+        self._vm(uow).host_id = self.host.id
         write_intents(uow, self.placement, self.log.op_id)
+
+    def _vm(self, uow: UnitOfWork) -> model.Vm:
+        """The VM in ``uow``: attached as the claim or the last step committed it (while the run holds the
+        claim, its writers are the run and, for a VM in an operation, no one else: the host monitor leaves
+        it alone), else read."""
+        attached = uow.vms.attach(self.vm) if self.vm is not None else None
+        self.vm = attached or get_or_404(uow.vms, self.vm_id, TYPE)
+        return self.vm
 
     def _ports(self) -> None:
         act_on_ports(self.ctx, self.placement, self.log.op_id, "run")
 
     def _powering_up(self, uow: UnitOfWork, op: Operation) -> None:
+        vm = self._vm(uow)  # first: the port events below name it
         write_results(uow, self.placement, self.log.op_id, self.scope)
-        get_or_404(uow.vms, self.vm_id, TYPE).status = VmStatus.POWERING_UP
+        vm.status = VmStatus.POWERING_UP
 
     def _create(self) -> None:
         assert self.host is not None
@@ -143,7 +155,7 @@ class RunVm:
 
     def finish(self) -> model.Vm:
         assert self.host is not None
-        return finish_run(self.ctx, self.log, self.vm_id, self.host, self.placement, self.scope)
+        return finish_run(self.ctx, self.log, self.vm_id, self.host, self.placement, self.scope, self._vm)
 
     def undo(self, error: str) -> None:
         undo_run(self.ctx, self.log, self.vm_id, self.host if self.on_host else None, error)
@@ -163,10 +175,12 @@ def finish_run(
     host: model.Host,
     placement: Placement,
     scope: EventScope | None = None,
+    vm_in: Callable[[UnitOfWork], model.Vm] | None = None,
 ) -> model.Vm:
-    """The run is done: the VM Up on ``host``, its planned vNICs plugged, the operation closed."""
+    """The run is done: the VM Up on ``host``, its planned vNICs plugged, the operation closed (``vm_in``:
+    how the run has its VM in a unit of work; read by default)."""
     with ctx.uow() as uow:
-        vm = get_or_404(uow.vms, vm_id, TYPE)
+        vm = vm_in(uow) if vm_in is not None else get_or_404(uow.vms, vm_id, TYPE)
         # the record closed (and the claim released) before the vNICs are read: the VM is written once
         log.close(uow, OperationState.DONE)
         vm.status, vm.start_time, vm.host_id = VmStatus.UP, utcnow(), host.id
@@ -255,7 +269,9 @@ def stop_vm(ctx: EngineContext, vm_id: str, action: str = "stop") -> model.Vm:
                 **scope.links(),
             )
         uow.commit()
-    return perform(ctx, StopVm(ctx, log, vm_id, host, before, action, scope))
+    stop = StopVm(ctx, log, vm_id, host, before, action, scope)
+    stop.vm = vm  # as the claim committed it: the finish attaches it
+    return perform(ctx, stop)
 
 
 class StopVm:
@@ -280,6 +296,7 @@ class StopVm:
             action,
         )
         self.warning = ""
+        self.vm: model.Vm | None = None  # the VM as the claim committed it (set by stop_vm)
         self.scope = scope or EventScope()
 
     def steps(self) -> Iterator[Step]:
@@ -299,7 +316,10 @@ class StopVm:
             )
 
     def finish(self) -> model.Vm:
-        return finish_stop(self.ctx, self.log, self.vm_id, self.warning, self.scope)
+        def vm_in(uow: UnitOfWork) -> model.Vm:
+            return (uow.vms.attach(self.vm) if self.vm else None) or get_or_404(uow.vms, self.vm_id, TYPE)
+
+        return finish_stop(self.ctx, self.log, self.vm_id, self.warning, self.scope, vm_in)
 
     def undo(self, error: str) -> None:
         with self.ctx.uow() as uow:
@@ -321,10 +341,15 @@ class StopVm:
 
 
 def finish_stop(
-    ctx: EngineContext, log: OperationLog, vm_id: str, warning: str = "", scope: EventScope | None = None
+    ctx: EngineContext,
+    log: OperationLog,
+    vm_id: str,
+    warning: str = "",
+    scope: EventScope | None = None,
+    vm_in: Callable[[UnitOfWork], model.Vm] | None = None,
 ) -> model.Vm:
     with ctx.uow() as uow:
-        vm = get_or_404(uow.vms, vm_id, TYPE)
+        vm = vm_in(uow) if vm_in is not None else get_or_404(uow.vms, vm_id, TYPE)
         log.close(
             uow, OperationState.DONE
         )  # first: the VM is then written once, claim released with the rest
