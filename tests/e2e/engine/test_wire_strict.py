@@ -268,6 +268,11 @@ def test_acting_on_what_is_not_there_is_404(http: httpx.Client) -> None:
     )
     for action in ("activate", "deactivate"):
         assert_fault(
+            http.post(f"/vms/{missing}/nics/{missing}/{action}", content="<action/>", headers=XML_HEADERS),
+            404,
+            f"VM '{missing}' was not found.",
+        )
+        assert_fault(
             http.post(
                 f"/vms/{vm.get('id')}/nics/{missing}/{action}", content="<action/>", headers=XML_HEADERS
             ),

@@ -372,8 +372,10 @@ def _route(  # noqa: C901 (one dispatch table of the oVirt API's path shapes)
         name, rest = rest[0], rest[1:]
         child = node.children.get(name)
         if child is not None:
-            # held for the request: the session's identity map is weak, and a child reads its parent again
-            call.parent_entities += (coll.get(call, entity_id),)
+            # held for the request: the session's identity map is weak, and a child reads its parent again;
+            # not read for a child's self-checking action (its command reads the parent and 404s alike)
+            if not (method == "POST" and len(rest) == 2 and rest[1] in child.collection.self_checking):
+                call.parent_entities += (coll.get(call, entity_id),)
             parents.append(entity_id)
             node = child
             continue

@@ -88,6 +88,7 @@ class Prepared:
     host: model.Host
     plan: NicPlan | None
     scope: events.EventScope
+    vm: model.Vm  # as the claim commits it: the steps attach it instead of reading it (see RunVm._vm)
 
 
 def prepare(uow: UnitOfWork, vm: model.Vm, nic: model.VmNic) -> Prepared | None:
@@ -100,7 +101,7 @@ def prepare(uow: UnitOfWork, vm: model.Vm, nic: model.VmNic) -> Prepared | None:
         plan = plan_nic(uow, nic, "hot plug")
     except EngineError:
         return None
-    return Prepared(host, plan, events.EventScope.of(uow, vm.cluster_id))
+    return Prepared(host, plan, events.EventScope.of(uow, vm.cluster_id), vm)
 
 
 def hotplug(
@@ -119,6 +120,7 @@ class HotPlug:
     ) -> None:
         self.ctx, self.log, self.vm_id, self.nic_id = ctx, log, vm_id, nic_id
         self.prepared = prepared
+        self.vm = prepared.vm if prepared is not None else None
         self.host: model.Host | None = None
         self.plan: NicPlan | None = None
         self.placement: Placement | None = None
@@ -165,7 +167,14 @@ class HotPlug:
 
     def _port(self, uow: UnitOfWork, op: Operation) -> None:
         assert self.placement is not None
+        self._attach_vm(uow)  # first: the port events below name it
         write_results(uow, self.placement, self.log.op_id, self.scope)
+
+    def _attach_vm(self, uow: UnitOfWork) -> None:
+        """The VM into ``uow`` as the claim or the last step committed it (a later read of it in ``uow`` finds
+        it there); nothing when it is not held or not as committed (then it is read as usual)."""
+        attached = uow.vms.attach(self.vm) if self.vm is not None else None
+        self.vm = attached
 
     def _plug(self) -> None:
         assert self.host is not None and self.plan is not None and self.placement is not None
@@ -186,6 +195,7 @@ class HotPlug:
 
     def finish(self) -> None:
         with self.ctx.uow() as uow:
+            self._attach_vm(uow)
             self.log.close(uow, OperationState.DONE)  # first: the VM is then written once
             if self.plan is not None and self.host is not None:
                 settle_nics(
