@@ -84,12 +84,27 @@ def who(scope: Scope) -> str:
 class AccessLog:
     """ASGI middleware: after each HTTP request, its line to stderr and appended to ``path``."""
 
+    #: seconds between checks that ``path`` is still the file written to (rotated or removed: reopened)
+    RECHECK = 1.0
+
     def __init__(self, app: ASGIApp, *, program: str, path: Path | None) -> None:
         self.app, self.program, self.path = app, program, path
         self._file_lock = threading.Lock()
+        # the log file kept open (opening it per line cost the event loop an open, a close and a text wrapper
+        # per request); its identity checked every RECHECK seconds, so a rotated or removed file is reopened
+        self._fd: int | None = None
+        self._identity: tuple[int, int] | None = None
+        self._checked = 0.0
         _stderr_handler()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":  # the log file goes with the app
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                with self._file_lock:
+                    self._close()
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -115,9 +130,36 @@ class AccessLog:
         log.info(line)
         if self.path is not None:
             try:
-                # 0600 when new: the log names users and who called what (issue 14)
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                with self._file_lock, os.fdopen(fd, "a", encoding="utf-8") as out:
-                    out.write(line + "\n")
+                with self._file_lock:
+                    os.write(self._file(), (line + "\n").encode("utf-8"))
             except OSError as exc:  # a full disk must not fail the request
                 log.warning("cannot write the access log %s: %s", self.path, exc)
+
+    def _file(self) -> int:
+        """The log file's descriptor, (re)opened when none is open or ``path`` is no longer that file."""
+        assert self.path is not None
+        now = time.monotonic()
+        if self._fd is not None and now - self._checked < self.RECHECK:
+            return self._fd
+        self._checked = now
+        try:
+            st = os.stat(self.path)
+            current: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            current = None
+        if self._fd is None or current != self._identity:
+            self._close()
+            # 0600 when new: the log names users and who called what (issue 14)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            st = os.fstat(self._fd)
+            self._identity = (st.st_dev, st.st_ino)
+        return self._fd
+
+    def __del__(self) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        fd: int | None = getattr(self, "_fd", None)  # None too when __init__ did not get that far
+        if fd is not None:
+            self._fd = None
+            os.close(fd)

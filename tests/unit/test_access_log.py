@@ -132,3 +132,22 @@ def test_the_agent_writes_agent_log(tmp_path: Path) -> None:
     assert " agent GET /api/v1/capabilities 200 " in ok and ok.endswith(f"token={token_id('agent-secret')}")
     assert " agent GET /api/v1/capabilities 401 " in refused and refused.endswith(" -")
     assert "agent-secret" not in text
+
+
+def test_a_rotated_or_removed_log_file_is_written_anew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(AccessLog, "RECHECK", 0.0)  # the file's identity checked at every line
+    log_file = tmp_path / "engine.log"
+    built = Starlette(routes=[Route("/", lambda r: PlainTextResponse("ok"))])
+    built.add_middleware(AccessLog, program="test", path=log_file)
+    with TestClient(built) as c:
+        c.get("/")
+        log_file.rename(tmp_path / "engine.log.1")  # logrotate's move
+        c.get("/")
+        assert len((tmp_path / "engine.log.1").read_text().splitlines()) == 1
+        assert len(log_file.read_text().splitlines()) == 1
+        assert log_file.stat().st_mode & 0o777 == 0o600
+        log_file.unlink()
+        c.get("/")
+        assert len(log_file.read_text().splitlines()) == 1

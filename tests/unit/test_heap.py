@@ -1,4 +1,5 @@
-"""heap.settle: what a program built to start leaves the collector's scans; what comes later is collected."""
+"""heap.settled: what a program built to start leaves the collector's scans while it serves; what comes later
+is collected, and all of it again once it stops."""
 
 from __future__ import annotations
 
@@ -13,14 +14,18 @@ class _Node:
         self.me = self  # a cycle: only the collector frees it
 
 
-def test_what_lives_at_start_is_frozen_and_later_garbage_still_collected() -> None:
-    try:
-        kept = _Node()
-        heap.settle()
+def test_what_lives_at_start_is_frozen_while_serving_and_collected_after() -> None:
+    kept = _Node()
+    ref = weakref.ref(kept)
+    with heap.settled():
         assert gc.get_freeze_count() > 0
         assert not any(obj is kept for obj in gc.get_objects())  # frozen: out of every generation
         later = weakref.ref(_Node())
         gc.collect()
         assert later() is None
-    finally:
-        gc.unfreeze()
+        del kept
+        gc.collect()
+        assert ref() is not None  # frozen: not even looked at
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert ref() is None

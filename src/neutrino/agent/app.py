@@ -264,9 +264,9 @@ def create_app(
 
         await run_in_threadpool(agent.recover)
         agent.start()
-        heap.settle()
         try:
-            yield
+            with heap.settled():
+                yield
         finally:
             await run_in_threadpool(agent.stop)
             if neutron is not None:

@@ -47,8 +47,8 @@ def create_app(settings: EngineSettings, engine: Engine | None = None) -> Starle
         await run_in_threadpool(prune_events, built.ctx, retention)
         for job in jobs:
             job.start()
-        heap.settle()
-        yield
+        with heap.settled():
+            yield
         for job in jobs:
             job.stop()
         built.dispose()

@@ -235,10 +235,10 @@ def create_app(settings: ProviderSettings) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         state.backend.start()
         watch.start()
-        heap.settle()
         restore = _close_feed_on_exit(feed)
         try:
-            yield
+            with heap.settled():
+                yield
         finally:
             restore()
             feed.close()
