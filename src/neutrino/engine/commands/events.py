@@ -62,9 +62,9 @@ class EventScope:
 
     @classmethod
     def of(cls, uow: UnitOfWork, cluster_id: str | None) -> EventScope:
-        cluster = uow.clusters.get(cluster_id) if cluster_id else None
-        dc = uow.datacenters.get(cluster.data_center_id) if cluster and cluster.data_center_id else None
-        return cls(cluster, dc)
+        if not cluster_id:
+            return cls()
+        return cls(*uow.clusters.get_with(cluster_id, model.DataCenter, "data_center_id"))
 
     def links(self) -> dict[str, Any]:
         if self.cluster is None:

@@ -18,6 +18,7 @@ from neutrino.engine.domain import model
 from neutrino.engine.domain.search import Query, Selection
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 
 class Repository(Generic[T]):
@@ -31,6 +32,13 @@ class Repository(Generic[T]):
 
     def get(self, id_: str) -> T | None:
         return self.session.get(self.cls, id_)
+
+    def get_with(self, id_: str, parent: type[P], key: str) -> tuple[T | None, P | None]:
+        """The entity and the one its ``key`` column names (a cluster and its data center), one statement."""
+        child_id, parent_id = getattr(self.cls, "id"), getattr(parent, "id")  # noqa: B009 - mapped columns
+        stmt = sa.select(self.cls, parent).outerjoin(parent, parent_id == getattr(self.cls, key))
+        row = self.session.execute(stmt.where(child_id == id_)).first()
+        return (row[0], row[1]) if row is not None else (None, None)
 
     def attach(self, entity: T) -> T | None:
         """An entity a committed unit of work of this process read or wrote, in this one without reading it
