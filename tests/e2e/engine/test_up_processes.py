@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from bench.engine_run_vms import children_of, serving
 
 from tests.e2e.engine.conftest import ADMIN_PASSWORD
 from tests.support.servers import free_port, stop, wait_ready
@@ -27,46 +28,9 @@ class Up:
     ports: dict[str, int]
 
     def children(self) -> dict[str, int]:
-        """The child serving each port, by service name (from /proc: who listens on it)."""
-        kids = _children(self.proc.pid)
-        found: dict[str, int] = {}
-        for name, port in self.ports.items():
-            for pid in kids:
-                if _listens(pid, port):
-                    found[name] = pid
-        return found
-
-
-def _children(pid: int) -> list[int]:
-    kids: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            kids += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return kids
-
-
-def _listens(pid: int, port: int) -> bool:
-    """Whether process ``pid`` holds the listening socket of 127.0.0.1:``port``."""
-    inodes = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, state, inode = fields[1], fields[3], fields[9]
-        if state == "0A" and int(local.split(":")[1], 16) == port:
-            inodes.add(inode)
-    try:
-        fds = list(Path(f"/proc/{pid}/fd").iterdir())
-    except OSError:
-        return False
-    for fd in fds:
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:[") and target[8:-1] in inodes:
-            return True
-    return False
+        """The process serving each port, by service name (from /proc: who listens on it)."""
+        found = {name: serving(self.proc.pid, port) for name, port in self.ports.items()}
+        return {name: pid for name, pid in found.items() if pid is not None}
 
 
 def _alive(pid: int) -> bool:
@@ -102,7 +66,7 @@ def up(tmp_path: Path) -> Iterator[Up]:
     try:
         wait_ready(proc, f"http://127.0.0.1:{ports['engine']}/ovirt-engine/api", log, 60)
         _enrolled(running)
-        kids = _children(proc.pid)
+        kids = children_of(proc.pid)
         yield running
     finally:
         stop(proc)
@@ -125,7 +89,7 @@ def test_each_program_is_served_by_a_child_of_its_own(up: Up) -> None:
     served = up.children()
     assert set(served) == {"engine", "provider", "agent"}, (served, up.log.read_text())
     assert len(set(served.values())) == 3
-    assert not _listens(up.proc.pid, up.ports["engine"])
+    assert up.proc.pid not in served.values()  # `neutrino up` itself serves nothing
     # each answers its own API
     base = "http://127.0.0.1:{}"
     assert httpx.get(base.format(up.ports["provider"]) + "/").status_code == 200
