@@ -610,6 +610,9 @@ def _answering(services: list[Service], stopping: Callable[[], bool], timeout: f
     return True
 
 
+FIRST = "provider"  # the process serve_apart starts before the others
+
+
 def serve_apart(services: list[Service]) -> int:
     """Serve each process' services in a child of its own and supervise them until a signal stops this
     process or one of them ends (then the others are stopped): 0 after a signal, 1 when one ended."""
@@ -619,11 +622,15 @@ def serve_apart(services: list[Service]) -> int:
     children: dict[int, str] = {}
     status = 0
     try:
-        for name, group in groups.items():
+        # the provider first, and answering before the others start: the agent reports to it at its start
+        # (else `openstack network agent list` shows no agent until its next report) and the engine asks it
+        for name, group in sorted(groups.items(), key=lambda item: item[0] != FIRST):
             pid = os.fork()
             if pid == 0:  # pragma: no cover - the child; measured by the tests that run `neutrino up`
                 _serve_child(name, group, services)
             children[pid] = name
+            if name == FIRST:
+                _answering(group, functools.partial(_exited, pid))
         pid, how = os.wait()
         name = children.pop(pid)
         print(f"neutrino up: the {name} process ended ({_ended(how)}); stopping the others", flush=True)
@@ -654,6 +661,11 @@ def _serve_child(name: str, group: list[Service], everyone: list[Service]) -> No
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def _exited(pid: int) -> bool:
+    """Whether child ``pid`` has ended, leaving it to be reaped (``WNOWAIT``)."""
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
 
 
 def _forget_inherited_connections() -> None:  # pragma: no cover - runs in a forked child
