@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from neutrino.provider.api.agents import AGENT_DOWN_TIME, OVN_AGENT_TYPE
 from neutrino.provider.api.resource import utcnow
 from neutrino.provider.backends.ovn import fastjson
-from neutrino.provider.backends.ovn.northbound import PortUpListener, TlsFiles, ignore_port_up, is_up
+from neutrino.provider.backends.ovn.northbound import PortUpListener, TlsFiles, ignore_port_up, up_events
 from neutrino.provider.store import tables as t
 from neutrino.provider.store.db import Database
 
@@ -214,31 +214,13 @@ def _binding_up_events(listener: PortUpListener) -> Any:
     ``up`` changes. ovn-controller sets it once the port's flows are installed (and ``ovn-installed``
     on the interface), and unsets it when it releases the port; ovn-northd copies it to the
     Logical_Switch_Port's ``up`` in its next recompute, which on a busy northd is a while later."""
-    from ovsdbapp.backend.ovs_idl import event as row_event
-
-    class BindingUp(row_event.RowEvent):
-        def __init__(self) -> None:
-            super().__init__((self.ROW_CREATE, self.ROW_UPDATE), "Port_Binding", None)
-            self.event_name = "NeutrinoBindingUp"
-
-        def matches(self, event: str, row: Any, old: Any = None) -> bool:
-            """See :func:`.northbound._port_up_events`: no debug line rendering both rows."""
-            return event in self.events and row._table.name == self.table and self.match_fn(event, row, old)
-
-        def match_fn(self, event: str, row: Any, old: Any) -> bool:
-            if event == self.ROW_UPDATE:
-                if not hasattr(old, "up") or is_up(old.up) == is_up(row.up):
-                    return False
-            elif not is_up(row.up):
-                return False
-            return row.type == ""
-
-        def run(self, event: str, row: Any, old: Any) -> None:
-            listener(row.logical_port, is_up(row.up))
-
-    handler = row_event.RowEventHandler()
-    handler.watch_event(BindingUp())
-    return handler
+    return up_events(
+        "Port_Binding",
+        "NeutrinoBindingUp",
+        listener,
+        port_of=lambda row: row.logical_port,
+        watched=lambda row: row.type == "",  # a VM's binding
+    )
 
 
 class ChassisMonitor:

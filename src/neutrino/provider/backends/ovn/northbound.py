@@ -478,12 +478,33 @@ def _port_columns(port: m.Port, dhcp_uuids: Mapping[m.DhcpKey, uuid.UUID]) -> di
 
 def _port_up_events(listener: PortUpListener) -> Any:
     """An ovsdbapp event handler (its own thread) calling ``listener`` when a port's ``up`` changes."""
+    return up_events(
+        "Logical_Switch_Port",
+        "NeutrinoPortUp",
+        listener,
+        port_of=lambda row: row.name,
+        # every LSP written reaches this test (a resync writes thousands): it comes after the cheap ones
+        watched=lambda row: row.type in m.PORT_TYPES and m.REVISION in row.external_ids,
+    )
+
+
+def up_events(
+    table: str,
+    name: str,
+    listener: PortUpListener,
+    *,
+    port_of: Callable[[Any], str],
+    watched: Callable[[Any], bool],
+) -> Any:
+    """An ovsdbapp event handler (its own thread) calling ``listener(port_of(row), up)`` when the ``up`` of
+    a ``watched`` row of ``table`` changes: created up, or updated with another ``up`` (unset → false,
+    ovn-northd's first word on a new port, changes no status)."""
     from ovsdbapp.backend.ovs_idl import event as row_event
 
-    class PortUp(row_event.RowEvent):
+    class UpChanged(row_event.RowEvent):
         def __init__(self) -> None:
-            super().__init__((self.ROW_CREATE, self.ROW_UPDATE), "Logical_Switch_Port", None)
-            self.event_name = "NeutrinoPortUp"
+            super().__init__((self.ROW_CREATE, self.ROW_UPDATE), table, None)
+            self.event_name = name
 
         def matches(self, event: str, row: Any, old: Any = None) -> bool:
             """ovsdbapp's, without its debug line: that one renders both rows whole (every
@@ -491,20 +512,18 @@ def _port_up_events(listener: PortUpListener) -> Any:
             return event in self.events and row._table.name == self.table and self.match_fn(event, row, old)
 
         def match_fn(self, event: str, row: Any, old: Any) -> bool:
-            # cheapest test first: every LSP written passes here (a resync writes thousands)
             if event == self.ROW_UPDATE:
-                # unset → false (ovn-northd's first word on a new port) changes no status
                 if not hasattr(old, "up") or is_up(old.up) == is_up(row.up):
                     return False
             elif not is_up(row.up):
                 return False
-            return row.type in m.PORT_TYPES and m.REVISION in row.external_ids
+            return watched(row)
 
         def run(self, event: str, row: Any, old: Any) -> None:
-            listener(row.name, is_up(row.up))
+            listener(port_of(row), is_up(row.up))
 
     handler = row_event.RowEventHandler()
-    handler.watch_event(PortUp())
+    handler.watch_event(UpChanged())
     return handler
 
 
