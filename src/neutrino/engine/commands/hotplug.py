@@ -171,10 +171,9 @@ class HotPlug:
         write_results(uow, self.placement, self.log.op_id, self.scope)
 
     def _attach_vm(self, uow: UnitOfWork) -> None:
-        """The VM into ``uow`` as the claim or the last step committed it (a later read of it in ``uow`` finds
-        it there); nothing when it is not held or not as committed (then it is read as usual)."""
-        attached = uow.vms.attach(self.vm) if self.vm is not None else None
-        self.vm = attached
+        """The VM into ``uow`` as the claim or the last step committed it, else read (a later read of it in
+        ``uow`` finds it there)."""
+        self.vm = uow.vms.held(self.vm, self.vm_id)
 
     def _plug(self) -> None:
         assert self.host is not None and self.plan is not None and self.placement is not None

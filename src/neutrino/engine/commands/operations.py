@@ -111,9 +111,7 @@ class OperationLog:
 
     def _attached(self, uow: UnitOfWork) -> Operation | None:
         record, self._record = self._record, None
-        attached = uow.operations.attach(record) if record is not None else None
-        # none yet, or its last transaction did not commit: read
-        return attached if attached is not None else uow.operations.get(self.op_id)
+        return uow.operations.held(record, self.op_id)  # read when none yet or its transaction failed
 
     def close(self, uow: UnitOfWork, state: OperationState, error: str = "") -> None:
         """The operation is over (in the caller's transaction, with the VM's final state); the VM's claim ends."""

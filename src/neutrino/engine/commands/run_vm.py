@@ -123,8 +123,7 @@ class RunVm:
         """The VM in ``uow``: attached as the claim or the last step committed it (while the run holds the
         claim, its writers are the run and, for a VM in an operation, no one else: the host monitor leaves
         it alone), else read."""
-        attached = uow.vms.attach(self.vm) if self.vm is not None else None
-        self.vm = attached or get_or_404(uow.vms, self.vm_id, TYPE)
+        self.vm = uow.vms.held(self.vm, self.vm_id) or get_or_404(uow.vms, self.vm_id, TYPE)
         return self.vm
 
     def _ports(self) -> None:
@@ -317,7 +316,7 @@ class StopVm:
 
     def finish(self) -> model.Vm:
         def vm_in(uow: UnitOfWork) -> model.Vm:
-            return (uow.vms.attach(self.vm) if self.vm else None) or get_or_404(uow.vms, self.vm_id, TYPE)
+            return uow.vms.held(self.vm, self.vm_id) or get_or_404(uow.vms, self.vm_id, TYPE)
 
         return finish_stop(self.ctx, self.log, self.vm_id, self.warning, self.scope, vm_in)
 

@@ -50,6 +50,11 @@ class Repository(Generic[T]):
             return None
         return self.session.merge(entity, load=False)
 
+    def held(self, entity: T | None, id_: str) -> T | None:
+        """``entity`` (the row ``id_`` as this process last committed it, or None) attached, else read."""
+        attached = self.attach(entity) if entity is not None else None
+        return attached if attached is not None else self.get(id_)
+
     def lock(self, id_: str) -> T | None:
         """``get`` with the row locked until the unit of work ends (SELECT ... FOR UPDATE; SQLite's writer
         transaction already holds the database)."""
