@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -31,13 +32,18 @@ class Repository(Generic[T]):
         return entity
 
     def get(self, id_: str) -> T | None:
-        return self.session.get(self.cls, id_)
+        if _identity(self.cls, id_) in self.session.identity_map:
+            return self.session.get(self.cls, id_)  # held: no statement, or the refresh an expired one needs
+        return self.session.scalars(_by_id(self.cls, lock=False), {"pk": id_}).first()
 
     def get_with(self, id_: str, parent: type[P], key: str) -> tuple[T | None, P | None]:
         """The entity and the one its ``key`` column names (a cluster and its data center), one statement."""
-        child_id, parent_id = getattr(self.cls, "id"), getattr(parent, "id")  # noqa: B009 - mapped columns
-        stmt = sa.select(self.cls, parent).outerjoin(parent, parent_id == getattr(self.cls, key))
-        row = self.session.execute(stmt.where(child_id == id_)).first()
+        stmt = _WITH.get((self.cls, parent, key))
+        if stmt is None:
+            child_id, parent_id = getattr(self.cls, "id"), getattr(parent, "id")  # noqa: B009 - mapped columns
+            stmt = sa.select(self.cls, parent).outerjoin(parent, parent_id == getattr(self.cls, key))
+            stmt = _WITH.setdefault((self.cls, parent, key), stmt.where(child_id == sa.bindparam("pk")))
+        row = self.session.execute(stmt, {"pk": id_}).first()
         return (row[0], row[1]) if row is not None else (None, None)
 
     def attach(self, entity: T) -> T | None:
@@ -58,19 +64,13 @@ class Repository(Generic[T]):
     def lock(self, id_: str) -> T | None:
         """``get`` with the row locked until the unit of work ends (SELECT ... FOR UPDATE; SQLite's writer
         transaction already holds the database)."""
-        return self.session.get(self.cls, id_, with_for_update=True, populate_existing=True)
+        return self.session.scalars(_by_id(self.cls, lock=True), {"pk": id_}).first()
 
     def delete(self, entity: T) -> None:
         self.session.delete(entity)
 
     def list(self, *, order_by: str = "name", **filters: Any) -> Sequence[T]:
-        stmt = sa.select(self.cls)
-        for key, value in filters.items():
-            column = getattr(self.cls, key)
-            stmt = stmt.where(column.in_(value) if isinstance(value, list | tuple | set) else column == value)
-        if hasattr(self.cls, order_by):
-            stmt = stmt.order_by(getattr(self.cls, order_by))
-        return self.session.scalars(stmt).all()
+        return self.session.scalars(_listing(self.cls, order_by, _shape(filters)), _params(filters)).all()
 
     def search(self, query: Query, **scope: Any) -> Sequence[T]:
         """The entities an oVirt search selects (``scope``: the rest of a ``Selection``), one statement."""
@@ -93,25 +93,126 @@ class Repository(Generic[T]):
 
     def count_by(self, key: str, **filters: Any) -> dict[Any, int]:
         """How many entities there are per value of ``key`` (one GROUP BY statement; no entity is loaded)."""
-        column = getattr(self.cls, key)
-        stmt = sa.select(column, sa.func.count()).select_from(self.cls).group_by(column)
-        for name, value in filters.items():
-            col = getattr(self.cls, name)
-            stmt = stmt.where(col.in_(value) if isinstance(value, list | tuple | set) else col == value)
-        return {row[0]: int(row[1]) for row in self.session.execute(stmt)}
+        stmt = _listing(self.cls, "", _shape(filters), count_by=key)
+        return {row[0]: int(row[1]) for row in self.session.execute(stmt, _params(filters))}
 
     def by_ids(self, ids: Iterable[str]) -> dict[str, T]:
         wanted = list({i for i in ids if i})
         if not wanted:
             return {}
-        rows = self.session.scalars(sa.select(self.cls).where(self.cls.id.in_(wanted))).all()  # type: ignore[attr-defined]
-        return {r.id: r for r in rows}  # type: ignore[attr-defined]
+        rows = self.session.scalars(_listing(self.cls, "", (("id", "many"),)), {"f_id": wanted}).all()
+        return {r.id: r for r in rows}
+
+
+Shape = tuple[tuple[str, str], ...]  # (column, "one" | "many" | "null") per filter
+_LISTINGS: dict[tuple[type, str, Shape, str | None], sa.Select[Any]] = {}
+
+
+def _shape(filters: dict[str, Any]) -> Shape:
+    return tuple(
+        (key, "null" if value is None else "many" if isinstance(value, list | tuple | set) else "one")
+        for key, value in filters.items()
+    )
+
+
+def _params(filters: dict[str, Any]) -> dict[str, Any]:
+    return {
+        f"f_{key}": list(value) if isinstance(value, list | tuple | set) else value
+        for key, value in filters.items()
+        if value is not None
+    }
+
+
+def _listing(cls: type, order_by: str, shape: Shape, count_by: str | None = None) -> sa.Select[Any]:
+    """The statement listing ``cls`` (or counting it per ``count_by``) by the filters of ``shape``, their
+    values bound as ``f_<column>`` (``_params``), built once per shape: building a select (its columns
+    annotated, each comparison coerced) cost about as much as running it."""
+    key = (cls, order_by, shape, count_by)
+    stmt = _LISTINGS.get(key)
+    if stmt is None:
+        if count_by is None:
+            stmt = sa.select(cls)
+        else:
+            grouped = getattr(cls, count_by)
+            stmt = sa.select(grouped, sa.func.count()).select_from(cls).group_by(grouped)
+        for name, kind in shape:
+            column, param = getattr(cls, name), f"f_{name}"
+            if kind == "null":
+                stmt = stmt.where(column.is_(None))
+            elif kind == "many":
+                stmt = stmt.where(column.in_(sa.bindparam(param, expanding=True)))
+            else:
+                stmt = stmt.where(column == sa.bindparam(param))
+        if order_by and hasattr(cls, order_by):
+            stmt = stmt.order_by(getattr(cls, order_by))
+        stmt = _LISTINGS.setdefault(key, stmt)
+    return stmt
+
+
+_BY_ID: dict[tuple[type, bool], sa.Select[Any]] = {}
+_WITH: dict[tuple[type, type, str], sa.Select[Any]] = {}
+_PLACED: dict[type, sa.Select[Any]] = {}
+_IDENTITY_CLASS: dict[type, type] = {}
+
+
+def _identity(cls: type, id_: str) -> tuple[type, tuple[str], None]:
+    """The session's identity-map key of the ``cls`` whose id is ``id_`` (its base mapper's class)."""
+    base = _IDENTITY_CLASS.get(cls)
+    if base is None:
+        base = _IDENTITY_CLASS.setdefault(cls, sa.inspect(cls).base_mapper.class_)
+    return (base, (id_,), None)
+
+
+def _by_id(cls: type, lock: bool) -> sa.Select[Any]:
+    """The statement reading one ``cls`` by its id (bound as ``pk``), built once; ``lock``: the row locked
+    until the transaction ends and its attributes read afresh (``get(with_for_update, populate_existing)``)."""
+    stmt = _BY_ID.get((cls, lock))
+    if stmt is None:
+        key: sa.ColumnElement[Any] = sa.inspect(cls).primary_key[0]
+        stmt = sa.select(cls).where(key == sa.bindparam("pk"))
+        if lock:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        stmt = _BY_ID.setdefault((cls, lock), stmt)
+    return stmt
 
 
 def _nic_mac() -> sa.Column[str]:
     from neutrino.engine.store.tables import vm_nics
 
     return vm_nics.c.mac
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A VM with the host it is on and the cluster and data center its events name (None where it has none)."""
+
+    vm: model.Vm
+    host: model.Host | None
+    cluster: model.Cluster | None
+    data_center: model.DataCenter | None
+
+
+class VmRepository(Repository[model.Vm]):
+    def lock_placed(self, id_: str) -> Placed | None:
+        """``lock`` with the VM's host, cluster and data center in the same statement (a stop, a hot plug and
+        a run each read them with the claim)."""
+        from neutrino.engine.store import tables
+
+        stmt = _PLACED.get(self.cls)
+        if stmt is None:
+            vms, hosts, clusters = tables.vms, tables.hosts, tables.clusters
+            stmt = (
+                sa.select(model.Vm, model.Host, model.Cluster, model.DataCenter)
+                .outerjoin(model.Host, hosts.c.id == vms.c.host_id)
+                .outerjoin(model.Cluster, clusters.c.id == vms.c.cluster_id)
+                .outerjoin(model.DataCenter, tables.data_centers.c.id == clusters.c.data_center_id)
+                .where(vms.c.id == sa.bindparam("pk"))
+                .with_for_update(of=vms)  # PostgreSQL locks no row on the nullable side of an outer join
+                .execution_options(populate_existing=True)
+            )
+            stmt = _PLACED.setdefault(self.cls, stmt)
+        row = self.session.execute(stmt, {"pk": id_}).first()
+        return Placed(row[0], row[1], row[2], row[3]) if row is not None else None
 
 
 class NicRepository(Repository[model.VmNic]):
