@@ -10,14 +10,14 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
-from neutrino.engine.commands.listings import AgentListings, NetworkListings
+from neutrino.engine.commands.listings import AgentListings, NetworkListings, NetworkReads
 from neutrino.engine.commands.passwords import PasswordChecks
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import BadRequest, NotFound
 from neutrino.engine.domain.macpool import MacRange
 from neutrino.engine.hosts.agent_client import HostAgent
 from neutrino.engine.provider_clients.base import NetworkProvider
-from neutrino.engine.store.repository import Repository
+from neutrino.engine.store.repository import Placed, Repository
 from neutrino.engine.store.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -103,6 +103,9 @@ class EngineContext:
     instance_id: str = ""
     # each provider's agent list, for a couple of seconds (commands.placement): runs started together share it
     agent_listings: AgentListings = field(default_factory=AgentListings)
+    # the provider networks runs read, for a couple of seconds (commands.placement): runs started together share
+    # one read
+    network_reads: NetworkReads = field(default_factory=NetworkReads)
 
 
 def require(repo: Repository[T], ref: Ref | str | None, type_: str, field: str) -> T:
@@ -121,6 +124,14 @@ def get_or_404(repo: Repository[T], id_: str, type_: str) -> T:
     found = repo.get(id_)
     if found is None:
         raise NotFound(f"{type_} '{id_}' was not found.")
+    return found
+
+
+def placed_or_404(uow: UnitOfWork, vm_id: str) -> Placed:
+    """The VM locked with its host, cluster and data center (``VmRepository.lock_placed``), else NotFound."""
+    found = uow.vms.lock_placed(vm_id)
+    if found is None:
+        raise NotFound(f"VM '{vm_id}' was not found.")
     return found
 
 

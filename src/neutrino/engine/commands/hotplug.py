@@ -33,6 +33,7 @@ from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import Conflict, EngineError, HostFailure, reworded
 from neutrino.engine.domain.model import NicState, VmStatus
 from neutrino.engine.domain.operations import Operation, OperationKind, OperationState, StepName
+from neutrino.engine.store.repository import Placed
 from neutrino.engine.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -91,17 +92,17 @@ class Prepared:
     vm: model.Vm  # as the claim commits it: the steps attach it instead of reading it (see RunVm._vm)
 
 
-def prepare(uow: UnitOfWork, vm: model.Vm, nic: model.VmNic) -> Prepared | None:
-    """``Prepared`` for hot plugging ``nic`` into ``vm`` (in the claim's transaction); None when it cannot be
-    read (no host, a plan that fails): the step then reads it itself and fails as any step does, undone."""
-    host = uow.hosts.get(vm.host_id) if vm.host_id else None
-    if host is None:
+def prepare(uow: UnitOfWork, placed: Placed, nic: model.VmNic) -> Prepared | None:
+    """``Prepared`` for hot plugging ``nic`` into the VM (as the claim's transaction locked it with its host
+    and scope); None when it cannot be read (no host, a plan that fails): the step then reads it itself and
+    fails as any step does, undone."""
+    if placed.host is None:
         return None
     try:
         plan = plan_nic(uow, nic, "hot plug")
     except EngineError:
         return None
-    return Prepared(host, plan, events.EventScope.of(uow, vm.cluster_id), vm)
+    return Prepared(placed.host, plan, events.EventScope(placed.cluster, placed.data_center), placed.vm)
 
 
 def hotplug(

@@ -18,6 +18,7 @@ from neutrino.engine.commands.common import (
     apply_specified,
     get_or_404,
     or_current,
+    placed_or_404,
     require,
 )
 from neutrino.engine.domain import model
@@ -257,7 +258,8 @@ def remove_nic(ctx: EngineContext, vm_id: str, nic_id: str) -> None:
 def set_plugged(ctx: EngineContext, vm_id: str, nic_id: str, plugged: bool) -> None:
     op, prepared = None, None
     with ctx.uow() as uow:
-        vm = _locked_vm(uow, vm_id)
+        placed = placed_or_404(uow, vm_id)  # a hot plug's events name its host, cluster and data center
+        vm = placed.vm
         nic = _nic(uow, vm, nic_id)
         _check_plugged_unlinked(
             uow, nic.vnic_profile_id, plugged, nic.linked, "activate" if plugged else "deactivate"
@@ -270,7 +272,7 @@ def set_plugged(ctx: EngineContext, vm_id: str, nic_id: str, plugged: bool) -> N
         changed, nic.plugged = nic.plugged != plugged, plugged
         if op is not None and plugged:
             hotplug.begin_plug(uow, op.op_id, nic)
-            prepared = hotplug.prepare(uow, vm, nic)
+            prepared = hotplug.prepare(uow, placed, nic)
         if changed and op is None:  # the VM is down: only a setting (a hot plug's own events say how it went)
             done = AuditType.NETWORK_ACTIVATE_VM_INTERFACE_SUCCESS
             if not plugged:

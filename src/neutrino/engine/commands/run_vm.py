@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 from neutrino.agent_api import schema as wire
 from neutrino.engine.commands import events, ports
-from neutrino.engine.commands.common import EngineContext, get_or_404
+from neutrino.engine.commands.common import EngineContext, get_or_404, placed_or_404
 from neutrino.engine.commands.events import EventScope
 from neutrino.engine.commands.operations import OperationLog, Step, perform
 from neutrino.engine.commands.placement import MIB, Placement, choose_host, plan_vm, resolve, vms_on_hosts
@@ -56,10 +56,11 @@ def run_vm(ctx: EngineContext, vm_id: str) -> model.Vm:
     # providers, hosts, the VMs on those hosts, what its events name) and claims the VM: the writers' turn
     # (store/database.py) makes holding it a few statements longer cheaper than a reader of their own
     with ctx.uow() as uow:
-        vm = uow.vms.lock(vm_id) or get_or_404(uow.vms, vm_id, TYPE)
+        placed = placed_or_404(uow, vm_id)
+        vm, scope = placed.vm, EventScope(placed.cluster, placed.data_center)
         _check_can_run(vm)
         placement = plan_vm(uow, vm, nics=uow.nics.list(vm_id=vm_id))
-        counts, scope = vms_on_hosts(uow, placement), EventScope.of(uow, vm.cluster_id)
+        counts = vms_on_hosts(uow, placement)
         vm.status = VmStatus.WAIT_FOR_LAUNCH
         log = OperationLog.claim(ctx, uow, vm, OperationKind.RUN)
         for plan in placement.nics:  # read by plan_vm: this unit of work holds them
@@ -238,13 +239,12 @@ def stop_vm(ctx: EngineContext, vm_id: str, action: str = "stop") -> model.Vm:
     # one transaction checks the VM, reads what the stop's events name (its host, cluster and data center)
     # and claims it (as a run's, see run_vm)
     with ctx.uow() as uow:
-        vm = uow.vms.lock(vm_id) or get_or_404(uow.vms, vm_id, TYPE)
+        placed = placed_or_404(uow, vm_id)
+        vm, host, scope = placed.vm, placed.host, EventScope(placed.cluster, placed.data_center)
         if not vm.is_running:
             return vm  # as oVirt: stopping a VM that is down succeeds and changes nothing
         if vm.operation_id is not None:
             raise Conflict(f"Cannot {action} VM because the VM is in {status_name(vm.status)} status.")
-        host = uow.hosts.get(vm.host_id) if vm.host_id else None
-        scope = EventScope.of(uow, vm.cluster_id)
         before = vm.status
         vm.status = VmStatus.POWERING_DOWN
         log = OperationLog.claim(ctx, uow, vm, OperationKind.STOP, source_host_id=vm.host_id)

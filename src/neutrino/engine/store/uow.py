@@ -21,6 +21,7 @@ from neutrino.engine.store.repository import (
     Repository,
     SessionRepository,
     SettingsRepository,
+    VmRepository,
 )
 from neutrino.engine.store.tables import map_domain
 from neutrino.engine.store.topology import TopologyRows
@@ -34,7 +35,7 @@ class UnitOfWork(Protocol):
     attachments: Repository[model.NetworkAttachment]
     profiles: Repository[model.VnicProfile]
     templates: Repository[model.Template]
-    vms: Repository[model.Vm]
+    vms: VmRepository
     nics: NicRepository
     snapshots: Repository[model.Snapshot]
     providers: Repository[model.ExternalProvider]
@@ -79,7 +80,7 @@ class SqlUnitOfWork:
         self.attachments = Repository(s, model.NetworkAttachment)
         self.profiles = Repository(s, model.VnicProfile)
         self.templates = Repository(s, model.Template)
-        self.vms = Repository(s, model.Vm)
+        self.vms = VmRepository(s, model.Vm)
         self.nics = NicRepository(s, model.VmNic)
         self.snapshots = Repository(s, model.Snapshot)
         self.providers = Repository(s, model.ExternalProvider)
