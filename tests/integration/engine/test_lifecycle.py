@@ -14,6 +14,7 @@ from neutrino.engine.commands import clusters, hosts, nics, ports, snapshots, vm
 from neutrino.engine.commands.common import EngineContext, Ref
 from neutrino.engine.commands.converge import converge
 from neutrino.engine.commands.external_networks import import_network
+from neutrino.engine.commands.listings import NetworkReads
 from neutrino.engine.commands.migrate import migrate_vm
 from neutrino.engine.commands.monitoring import monitor_all
 from neutrino.engine.commands.providers import add_provider
@@ -415,6 +416,24 @@ def test_convergence_finishes_a_run_the_host_completed(world: World) -> None:
     vm = world.get_vm(vm_id)
     assert (vm.status, vm.operation_id) == (VmStatus.UP, None)
     assert world.provider.ports_of(n1)
+
+
+def test_runs_within_seconds_share_one_read_of_their_networks(world: World) -> None:
+    """Runs started together read the provider's networks once (commands.listings.NetworkReads); a network
+    deleted on the provider fails the runs started after the window, naming the vNIC and the network."""
+    clock = [1000.0]
+    world.ctx.network_reads = NetworkReads(fresh_for=2.0, clock=lambda: clock[0])
+    started = [world.vm(f"vm{i}", world.profiles[0])[0] for i in range(3)]
+    vms.start_vm(world.ctx, started[0])
+    vms.start_vm(world.ctx, started[1])
+    assert world.provider.calls.count("get_networks") == 1
+    red = next(n for n in world.provider.networks.values() if n.name == "red")
+    world.provider.networks.pop(red.id)
+    clock[0] += 2.5
+    with pytest.raises(BadRequest, match="vNIC nic1: network red no longer exists on provider osp"):
+        vms.start_vm(world.ctx, started[2])
+    assert world.provider.calls.count("get_networks") == 2
+    assert world.get_vm(started[2]).status == VmStatus.DOWN
 
 
 def test_one_run_at_a_time(world: World) -> None:

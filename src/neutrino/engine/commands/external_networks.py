@@ -249,6 +249,7 @@ def remove_external(ctx: EngineContext, network_id: str, remove_from_provider: b
         _writable(provider, "remove")
         ctx.provider_client(provider).delete_network(network.provider_network_id)
         ctx.listings.forget(provider.id)
+        ctx.network_reads.forget(provider.id)
     with ctx.uow() as uow:
         fresh = get_or_404(uow.networks, network_id, TYPE)
         ensure_network_removable(uow, fresh)

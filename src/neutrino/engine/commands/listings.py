@@ -98,3 +98,51 @@ class AgentListings:
     def forget(self, provider_id: str) -> None:
         with self._lock:
             self._listed.pop(provider_id, None)
+
+
+NETWORKS_FRESH_SECONDS = 2.0
+
+
+class NetworkReads:
+    """The provider networks runs read (each vNIC's network must exist; its type, segment and MTU go to the
+    host), kept for ``fresh_for`` seconds per network: runs started together ask the provider once, not once
+    each. A network is kept only as found, never as missing, so a run never fails on what is kept; one changed
+    or deleted on the provider is seen at most ``fresh_for`` seconds late, as a run that read it just before
+    the change sees it (a port then asked for on a deleted network fails, naming the vNIC). The engine's own
+    deletes forget the provider's networks at once."""
+
+    def __init__(
+        self, fresh_for: float = NETWORKS_FRESH_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.fresh_for = fresh_for
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._read: dict[
+            tuple[str, str], tuple[float, ProviderNetwork]
+        ] = {}  # (provider, network) -> when, what
+
+    def read(
+        self,
+        provider_id: str,
+        network_ids: list[str],
+        get_networks: Callable[[list[str]], list[ProviderNetwork]],
+    ) -> list[ProviderNetwork]:
+        """The networks of ``network_ids`` the provider has: the fresh ones kept, the others (``get_networks``:
+        one call for all of them) read now."""
+        now = self._clock()
+        with self._lock:
+            kept = [self._read.get((provider_id, n)) for n in network_ids]
+        fresh = [k[1] for k in kept if k is not None and now - k[0] <= self.fresh_for]
+        if len(fresh) == len(network_ids):
+            return fresh
+        have = {n.id for n in fresh}
+        got = get_networks([n for n in network_ids if n not in have])
+        with self._lock:
+            for network in got:
+                self._read[(provider_id, network.id)] = (now, network)
+        return [*fresh, *got]
+
+    def forget(self, provider_id: str) -> None:
+        with self._lock:
+            for key in [k for k in self._read if k[0] == provider_id]:
+                del self._read[key]

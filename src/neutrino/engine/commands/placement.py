@@ -171,7 +171,9 @@ def _reads(
         return {(provider_id, "networks"): functools.partial(_raise, exc)}
     network_ids = list(dict.fromkeys(str(p.network.provider_network_id) for p in port_plans))
     reads: dict[tuple[str, str], Callable[[], Any]] = {
-        (provider_id, "networks"): functools.partial(client.get_networks, network_ids)
+        (provider_id, "networks"): functools.partial(
+            ctx.network_reads.read, provider_id, network_ids, client.get_networks
+        )
     }
     if any(p.security_groups is not None or p.port_security is not None for p in port_plans):
         reads[(provider_id, "extensions")] = client.extensions
