@@ -7,8 +7,9 @@ claimed or in a transient state without a record (a store written by an older en
 
 | kind      | step reached        | what converging does                                                        |
 |-----------|---------------------|------------------------------------------------------------------------------|
-| run       | claimed, ports      | undo: ports it created released, VM Down (the host was never asked)          |
-| run       | on_host, verified   | the host runs it as planned: finish (Up); else undo (destroy there, Down)    |
+| run       | claimed             | undo: VM Down (no host was chosen, so none was asked)                       |
+| run       | ports … verified    | the host the ports step recorded runs it as planned: finish (Up, the ports  |
+|           |                     | it created found by device_id); else undo (destroy there, ports released)    |
 | stop      | any                 | destroy on the host and finish (Down); a host that does not answer: wait     |
 | hotplug/… | any                 | each vNIC ends as the host has it; a host that does not answer: wait         |
 | migrate   | claimed             | nothing moved: Up on the source                                              |
@@ -180,12 +181,15 @@ def _situation(ctx: EngineContext, op: Operation) -> Situation | None:
 
 def _converge_run(ctx: EngineContext, now: Situation) -> None:
     op, oplog, vm, host, placement = now.op, now.log, now.vm, now.target, now.placement
-    if not op.reached(StepName.ON_HOST):  # the host was never asked to create it
+    if host is None:  # no host chosen yet: none was asked to create it
         undo_run(ctx, oplog, vm.id, None, INTERRUPTED)
         return
+    # a run does not record its host step before asking the host (the host is recorded with the ports step):
+    # whether the host runs the VM is asked of the host itself
     report = _ask(ctx, host, vm.id)
-    if host is not None and placement is not None and _complete(report, placement):
-        finish_run(ctx, oplog, vm.id, host, placement)
+    if placement is not None and _complete(report, placement):
+        found = ports_created_unrecorded(ctx, vm.id, op.id)
+        finish_run(ctx, oplog, vm.id, host, placement, found=found)
         _note(ctx, vm.id, f"the VM runs on {host.name} as intended")
         return
     undo_run(ctx, oplog, vm.id, host if report is not None else None, INTERRUPTED)

@@ -5,6 +5,7 @@ operation created given up again when it is undone."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import NoReturn
 
 from neutrino.agent_api import schema as wire
@@ -79,11 +80,17 @@ def act_on_ports(ctx: EngineContext, placement: Placement, op: str, action: str)
 
 
 def write_results(
-    uow: UnitOfWork, placement: Placement, op: str, scope: events.EventScope | None = None
+    uow: UnitOfWork,
+    placement: Placement,
+    op: str,
+    scope: events.EventScope | None = None,
+    read: bool = True,
 ) -> None:
-    """Every vNIC's port as acted on, in the caller's transaction (the one that records the next step); the
-    events of ports created or updated name ``scope``'s cluster and data center."""
-    uow.nics.by_ids(p.nic_id for p in placement.nics if p.work is not None)  # one read for all of them
+    """Every vNIC's port as acted on, in the caller's transaction (the one that records the next step, or
+    finishes); the events of ports created or updated name ``scope``'s cluster and data center. ``read``:
+    the vNICs are read first, one statement for all (False: the caller's transaction holds them)."""
+    if read:
+        uow.nics.by_ids(p.nic_id for p in placement.nics if p.work is not None)
     for plan in placement.nics:
         if plan.work is not None:
             ports.write_result(uow, plan.work, op, scope)
@@ -136,11 +143,22 @@ def verify_on_host(
             raise HostFailure(f"Cannot {action} VM. vNIC {plan.name}: {why}.")
 
 
-def settle_nics(uow: UnitOfWork, vm_id: str, op: str, plugged: set[str], detail: str) -> None:
-    """The operation ``op`` succeeded: the ports it created are the vNICs' for good, and the vNICs it plugged
-    say so."""
-    for nic in uow.nics.list(vm_id=vm_id):
+def settle_nics(
+    uow: UnitOfWork,
+    vm_id: str,
+    op: str,
+    plugged: set[str],
+    detail: str,
+    *,
+    nics: Sequence[model.VmNic] | None = None,
+    found: dict[str, str] | None = None,
+) -> None:
+    """The operation ``op`` succeeded: the ports it created are the vNICs' for good (``found``: those it
+    created but never recorded, by vNIC), and the vNICs it plugged say so. ``nics``: the VM's, when the caller
+    read them already."""
+    for nic in uow.nics.list(vm_id=vm_id) if nics is None else nics:
         if nic.port_created_by == op:
+            nic.port_id = nic.port_id or (found or {}).get(nic.id)
             nic.port_created_by = None
         if nic.id in plugged:
             ports.step(nic, "plugged", detail, NicState.PLUGGED)

@@ -98,14 +98,18 @@ class RunVm:
         self.spec = wire.VmSpec(vm_id=vm_id, name=name, memory_mb=max(1, memory // MIB))
         self.host: model.Host | None = None
         self.on_host = False  # from the create-VM call on, the host may hold the VM: the undo destroys it
+        self.acted = (
+            False  # the ports acted on, their results not committed yet (the finish or the undo does)
+        )
         self.nic_specs: list[wire.NicSpec] = []
 
     def steps(self) -> Iterator[Step]:
-        # each step's record shares its transaction with what the step before it learnt: the ports step's with
-        # the host chosen and the port intents, the host step's with the ports as the provider answered
+        # the ports step's record shares its transaction with the host chosen and the port intents. The host
+        # step is not written ahead: what it does is found on the host the ports step recorded (convergence
+        # asks it), and the ports as the provider answered go in with the finish (or the undo)
         yield Step(StepName.CLAIMED, self._schedule)
         yield Step(StepName.PORTS, self._ports, on_enter=self._place)
-        yield Step(StepName.ON_HOST, self._create, on_enter=self._powering_up)
+        yield Step(StepName.ON_HOST, self._create, write_ahead=False)
         yield Step(StepName.VERIFIED, self._verify, write_ahead=False)
 
     def _schedule(self) -> None:
@@ -128,12 +132,8 @@ class RunVm:
         return self.vm
 
     def _ports(self) -> None:
-        act_on_ports(self.ctx, self.placement, self.log.op_id, "run")
-
-    def _powering_up(self, uow: UnitOfWork, op: Operation) -> None:
-        vm = self._vm(uow)  # first: the port events below name it
-        write_results(uow, self.placement, self.log.op_id, self.scope)
-        vm.status = VmStatus.POWERING_UP
+        act_on_ports(self.ctx, self.placement, self.log.op_id, "run")  # a failure records what was done
+        self.acted = True
 
     def _create(self) -> None:
         assert self.host is not None
@@ -155,9 +155,15 @@ class RunVm:
 
     def finish(self) -> model.Vm:
         assert self.host is not None
-        return finish_run(self.ctx, self.log, self.vm_id, self.host, self.placement, self.scope, self._vm)
+        return finish_run(
+            self.ctx, self.log, self.vm_id, self.host, self.placement, self.scope, self._vm, acted=self.acted
+        )
 
     def undo(self, error: str) -> None:
+        if self.acted:  # the undo releases the ports by what the vNICs record
+            with self.ctx.uow() as uow:
+                write_results(uow, self.placement, self.log.op_id, self.scope)
+                uow.commit()
         undo_run(self.ctx, self.log, self.vm_id, self.host if self.on_host else None, error)
 
     def failure(self, error: str) -> EngineError:
@@ -176,15 +182,23 @@ def finish_run(
     placement: Placement,
     scope: EventScope | None = None,
     vm_in: Callable[[UnitOfWork], model.Vm] | None = None,
+    *,
+    acted: bool = False,
+    found: dict[str, str] | None = None,
 ) -> model.Vm:
-    """The run is done: the VM Up on ``host``, its planned vNICs plugged, the operation closed (``vm_in``:
-    how the run has its VM in a unit of work; read by default)."""
+    """The run is done: the VM Up on ``host``, its planned vNICs plugged with their ports as the provider
+    answered (``acted``: the placement's port works, not committed yet; ``found``: ports the run created but
+    never recorded, by vNIC, as convergence finds them), the operation closed (``vm_in``: how the run has its
+    VM in a unit of work; read by default)."""
     with ctx.uow() as uow:
         vm = vm_in(uow) if vm_in is not None else get_or_404(uow.vms, vm_id, TYPE)
-        # the record closed (and the claim released) before the vNICs are read: the VM is written once
+        nics = uow.nics.list(vm_id=vm_id)  # before anything is written: one flush, at the commit
+        if acted:
+            write_results(uow, placement, log.op_id, scope, read=False)
         log.close(uow, OperationState.DONE)
         vm.status, vm.start_time, vm.host_id = VmStatus.UP, utcnow(), host.id
-        settle_nics(uow, vm.id, log.op_id, {p.nic_id for p in placement.nics}, f"on host {host.name}")
+        plugged = {p.nic_id for p in placement.nics}
+        settle_nics(uow, vm.id, log.op_id, plugged, f"on host {host.name}", nics=nics, found=found)
         events.emit(
             uow,
             AuditType.USER_RUN_VM,
@@ -349,11 +363,10 @@ def finish_stop(
 ) -> model.Vm:
     with ctx.uow() as uow:
         vm = vm_in(uow) if vm_in is not None else get_or_404(uow.vms, vm_id, TYPE)
-        log.close(
-            uow, OperationState.DONE
-        )  # first: the VM is then written once, claim released with the rest
+        nics = uow.nics.list(vm_id=vm.id)  # before anything is written: one flush, at the commit
+        log.close(uow, OperationState.DONE)  # before the VM: it is then written once, the claim released too
         vm.status, vm.stop_time, vm.host_id = VmStatus.DOWN, utcnow(), None
-        for nic in uow.nics.list(vm_id=vm.id):
+        for nic in nics:
             if ports.nic_state(nic) in (NicState.PLUGGED, NicState.PORT_READY):
                 ports.step(nic, "unplugged", "the VM stopped; its port is kept", NicState.UNPLUGGED)
         severity = model.EventSeverity.WARNING if warning else None
