@@ -24,7 +24,7 @@ from neutrino.engine.commands.migrate import migrate_vm
 from neutrino.engine.commands.monitoring import monitor_all
 from neutrino.engine.domain import model
 from neutrino.engine.domain.audit import AuditType
-from neutrino.engine.domain.errors import Conflict
+from neutrino.engine.domain.errors import Conflict, HostFailure
 from tests.integration.engine.conftest import BuildEngine
 from tests.support.fakes import FakeAgent, FakeProvider
 
@@ -147,7 +147,8 @@ def test_an_event_is_committed_with_its_change_or_not_at_all(make_engine: BuildE
 
 
 def test_vm_lifecycle_and_hosts(make_engine: BuildEngine) -> None:
-    """Host added and Up, VM added, NIC added, run (Up on a host), migrate, stop; a host that stops answering."""
+    """Host added and Up, VM added, NIC added, run (Up on a host), migrate, stop; a host that stops answering;
+    a stop that fails."""
     engine = make_engine(mac_pool_range="56:6f:20:00:00:00-56:6f:20:00:00:ff")
     ctx = engine.ctx
     agents = {"ev-h1": FakeAgent("ev-h1"), "ev-h2": FakeAgent("ev-h2")}
@@ -187,6 +188,15 @@ def test_vm_lifecycle_and_hosts(make_engine: BuildEngine) -> None:
     failure = newest(engine, 2)[1]
     assert failure.severity == model.EventSeverity.ERROR and failure.host_name == "ev-h1"
     assert failure.description.startswith("Host ev-h1 is non responsive")
+    # a stop the host refuses logs the failure alone, as oVirt logs "powered off by" once a stop succeeded
+    with events.acting_as(ADMIN):
+        vms.start_vm(ctx, vm.id)
+        on = next(a for a in agents.values() if vm.id in a.vms)
+        start = last_id(engine)
+        on.fail_on.add("destroy_vm")
+        with pytest.raises(HostFailure):
+            vms.stop_vm(ctx, vm.id)
+    assert codes_since(engine, start) == [AuditType.USER_FAILED_STOP_VM]
 
 
 def test_old_events_are_pruned_and_indexes_never_come_back(make_engine: BuildEngine) -> None:

@@ -251,7 +251,8 @@ def undo_run(ctx: EngineContext, log: OperationLog, vm_id: str, host: model.Host
 def stop_vm(ctx: EngineContext, vm_id: str, action: str = "stop") -> model.Vm:
     """Power the VM off on its host. Its vNICs' ports stay (oVirt 3.3.1+); only the devices go."""
     # one transaction checks the VM, reads what the stop's events name (its host, cluster and data center)
-    # and claims it (as a run's, see run_vm)
+    # and claims it (as a run's, see run_vm). The user's event goes in with the finish, as oVirt logs it once
+    # the command succeeded (a failure logs the failure alone)
     with ctx.uow() as uow:
         placed = placed_or_404(uow, vm_id)
         vm, host, scope = placed.vm, placed.host, EventScope(placed.cluster, placed.data_center)
@@ -262,25 +263,6 @@ def stop_vm(ctx: EngineContext, vm_id: str, action: str = "stop") -> model.Vm:
         before = vm.status
         vm.status = VmStatus.POWERING_DOWN
         log = OperationLog.claim(ctx, uow, vm, OperationKind.STOP, source_host_id=vm.host_id)
-        on = f"Host: {host.name if host else 'none'}"
-        if action == "shutdown":
-            events.emit(
-                uow,
-                AuditType.USER_INITIATED_SHUTDOWN_VM,
-                f"VM shutdown initiated by {events.actor()} on VM {vm.name} ({on}).",
-                vm=vm,
-                host=host,
-                **scope.links(),
-            )
-        else:
-            events.emit(
-                uow,
-                AuditType.USER_STOP_VM,
-                f"VM {vm.name} powered off by {events.actor()} ({on}).",
-                vm=vm,
-                host=host,
-                **scope.links(),
-            )
         uow.commit()
     stop = StopVm(ctx, log, vm_id, host, before, action, scope)
     stop.vm = vm  # as the claim committed it: the finish attaches it
@@ -332,7 +314,9 @@ class StopVm:
         def vm_in(uow: UnitOfWork) -> model.Vm:
             return uow.vms.held(self.vm, self.vm_id) or get_or_404(uow.vms, self.vm_id, TYPE)
 
-        return finish_stop(self.ctx, self.log, self.vm_id, self.warning, self.scope, vm_in)
+        return finish_stop(
+            self.ctx, self.log, self.vm_id, self.warning, self.scope, vm_in, by=(self.action, self.host)
+        )
 
     def undo(self, error: str) -> None:
         with self.ctx.uow() as uow:
@@ -360,10 +344,23 @@ def finish_stop(
     warning: str = "",
     scope: EventScope | None = None,
     vm_in: Callable[[UnitOfWork], model.Vm] | None = None,
+    by: tuple[str, model.Host | None] | None = None,
 ) -> model.Vm:
+    """The stop is done: the VM Down, its vNICs unplugged (their ports kept), the operation closed; ``by``:
+    the user's action ("stop" or "shutdown") and the VM's host, logged as oVirt logs a stop that succeeded
+    (convergence finishing a stop logs none: its user is not known)."""
     with ctx.uow() as uow:
         vm = vm_in(uow) if vm_in is not None else get_or_404(uow.vms, vm_id, TYPE)
         nics = uow.nics.list(vm_id=vm.id)  # before anything is written: one flush, at the commit
+        if by is not None:
+            action, host = by
+            on = f"Host: {host.name if host else 'none'}"
+            if action == "shutdown":
+                kind = AuditType.USER_INITIATED_SHUTDOWN_VM
+                said = f"VM shutdown initiated by {events.actor()} on VM {vm.name} ({on})."
+            else:
+                kind, said = AuditType.USER_STOP_VM, f"VM {vm.name} powered off by {events.actor()} ({on})."
+            events.emit(uow, kind, said, vm=vm, host=host, **(scope or EventScope()).links())
         log.close(uow, OperationState.DONE)  # before the VM: it is then written once, the claim released too
         vm.status, vm.stop_time, vm.host_id = VmStatus.DOWN, utcnow(), None
         for nic in nics:
