@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from neutrino.engine.api.app import create_app
@@ -144,6 +145,36 @@ def test_an_event_is_committed_with_its_change_or_not_at_all(make_engine: BuildE
     datacenters.update_data_center(ctx, dc.id, datacenters.DataCenterChanges(comment="c"))
     system = newest(engine)[0]
     assert system.user_id is None and system.description.endswith("was updated by SYSTEM")
+
+
+def test_a_transactions_events_are_one_insert_and_it_reads_them_back(make_engine: BuildEngine) -> None:
+    """Events are recorded as rows and inserted together at the commit (``EventRepository.record``); a read of
+    the audit log in the same transaction sees them first, and a rollback drops them."""
+    engine = make_engine()
+    statements: list[str] = []
+    listener = lambda *a: statements.append(a[2])  # noqa: E731 - (conn, cursor, statement, ...)
+    sa.event.listen(engine.db, "before_cursor_execute", listener)
+    try:
+        with engine.ctx.uow() as uow:
+            events.emit(uow, AuditType.USER_ADD_STORAGE_POOL, "first")
+            events.emit(uow, AuditType.USER_ADD_CLUSTER, "second", severity=model.EventSeverity.WARNING)
+            assert statements == []
+            assert uow.events.count(description="second") == 1
+            events.emit(uow, AuditType.USER_UPDATE_STORAGE_POOL, "third")
+            uow.commit()
+        with engine.ctx.uow() as uow:
+            events.emit(uow, AuditType.USER_UPDATE_STORAGE_POOL, "rolled back")
+            uow.flush()
+    finally:
+        sa.event.remove(engine.db, "before_cursor_execute", listener)
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO EVENTS")]
+    assert len(inserts) == 3, statements  # first and second together, third at the commit, the flush's
+    found = [(e.description, e.severity) for e in newest(engine, 3)]
+    assert found == [
+        ("third", model.EventSeverity.NORMAL),
+        ("second", model.EventSeverity.WARNING),
+        ("first", model.EventSeverity.NORMAL),
+    ]
 
 
 def test_vm_lifecycle_and_hosts(make_engine: BuildEngine) -> None:

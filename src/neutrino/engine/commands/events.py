@@ -84,8 +84,8 @@ def emit(
     vm: model.Vm | None = None,
     template: model.Template | None = None,
     provider: model.ExternalProvider | None = None,
-) -> model.Event:
-    """Add an event to the unit of work: committed with the change it describes, or not at all.
+) -> None:
+    """Record an event in the unit of work: committed with the change it describes, or not at all.
 
     The entities it names are linked by id and name; a VM's or a host's cluster, and a cluster's data center,
     are found when not given.
@@ -108,15 +108,14 @@ def emit(
     ):
         if entity is not None:
             links[f"{key}_id"], links[f"{key}_name"] = entity.id, entity.name
-    return uow.events.add(
-        model.Event(
-            description=description,
-            code=int(kind),
-            severity=severity or severity_of(kind),
-            user_id=current.user_id if current else None,
-            user_name=current.name if current else None,
-            **links,
-        )
+    uow.events.record(
+        time=model.utcnow(),
+        code=int(kind),
+        severity=severity or severity_of(kind),
+        description=description,
+        user_id=current.user_id if current else None,
+        user_name=current.name if current else None,
+        **links,
     )
 
 

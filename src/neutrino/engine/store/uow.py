@@ -110,6 +110,7 @@ class SqlUnitOfWork:
     def flush(self) -> None:
         assert self.session is not None
         try:
+            self.events.write_recorded()
             self.session.flush()
         except sa_exc.IntegrityError as exc:
             self.session.rollback()
@@ -118,6 +119,7 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         assert self.session is not None
         try:
+            self.events.write_recorded()
             self.session.commit()
         except sa_exc.IntegrityError as exc:
             self.session.rollback()
