@@ -98,9 +98,8 @@ class RunVm:
         self.spec = wire.VmSpec(vm_id=vm_id, name=name, memory_mb=max(1, memory // MIB))
         self.host: model.Host | None = None
         self.on_host = False  # from the create-VM call on, the host may hold the VM: the undo destroys it
-        self.acted = (
-            False  # the ports acted on, their results not committed yet (the finish or the undo does)
-        )
+        # the ports acted on, their results not committed yet: the finish (or the undo) writes them
+        self.acted = False
         self.nic_specs: list[wire.NicSpec] = []
 
     def steps(self) -> Iterator[Step]:
