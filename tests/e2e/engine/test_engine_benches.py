@@ -34,4 +34,6 @@ def test_scale_bench_at_ci_size() -> None:
     assert max(statements) - min(statements) <= 2, report(result)
     calls = [w.provider_calls for w in result.windows[1:]]
     assert max(calls) <= 1.2 * min(calls), report(result)
-    assert all(w.calls_per_vm >= 4 for w in result.windows)  # at least find + create per vNIC
+    # at least one find for the VM's vNICs and a create per vNIC (runs started together share their read of the
+    # networks: commands.listings.NetworkReads)
+    assert all(w.calls_per_vm >= 3 for w in result.windows)
