@@ -8,8 +8,8 @@ claimed or in a transient state without a record (a store written by an older en
 | kind      | step reached        | what converging does                                                        |
 |-----------|---------------------|------------------------------------------------------------------------------|
 | run       | claimed             | undo: VM Down (no host was chosen, so none was asked)                       |
-| run       | ports … verified    | the host the ports step recorded runs it as planned: finish (Up, the ports  |
-|           |                     | it created found by device_id); else undo (destroy there, ports released)    |
+| run       | ports … verified    | the host the ports step recorded runs it as planned: finish (Up; a port it   |
+|           |                     | created unrecorded found by device_id); else undo (destroy there, ports gone)|
 | stop      | any                 | destroy on the host and finish (Down); a host that does not answer: wait     |
 | hotplug/… | any                 | each vNIC ends as the host has it; a host that does not answer: wait         |
 | migrate   | claimed             | nothing moved: Up on the source                                              |

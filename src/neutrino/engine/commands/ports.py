@@ -278,8 +278,8 @@ def say_untagged(provider: model.ExternalProvider) -> None:
 def write_result(
     uow: UnitOfWork, work: PortWork, operation_id: str, scope: events.EventScope | None = None
 ) -> None:
-    """The port on the vNIC, in the caller's transaction (a hot plug's next step, a run's finish or undo: the
-    undo knows which port to delete): its steps, the port, its binding, and the audit event of a port created or updated (naming
+    """The port on the vNIC, in the caller's transaction (whatever fails next, the undo knows which port to
+    delete): its steps, the port, its binding, and the audit event of a port created or updated (naming
     ``scope``'s cluster and data center, read once by the operation, or else read here)."""
     plan = work.plan
     nic = uow.nics.get(plan.nic_id)

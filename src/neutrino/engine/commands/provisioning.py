@@ -80,17 +80,11 @@ def act_on_ports(ctx: EngineContext, placement: Placement, op: str, action: str)
 
 
 def write_results(
-    uow: UnitOfWork,
-    placement: Placement,
-    op: str,
-    scope: events.EventScope | None = None,
-    read: bool = True,
+    uow: UnitOfWork, placement: Placement, op: str, scope: events.EventScope | None = None
 ) -> None:
-    """Every vNIC's port as acted on, in the caller's transaction (the one that records the next step, or
-    finishes); the events of ports created or updated name ``scope``'s cluster and data center. ``read``:
-    the vNICs are read first, one statement for all (False: the caller's transaction holds them)."""
-    if read:
-        uow.nics.by_ids(p.nic_id for p in placement.nics if p.work is not None)
+    """Every vNIC's port as acted on, in the caller's transaction (before the host is asked); the events of
+    ports created or updated name ``scope``'s cluster and data center."""
+    uow.nics.by_ids(p.nic_id for p in placement.nics if p.work is not None)  # one read for all of them
     for plan in placement.nics:
         if plan.work is not None:
             ports.write_result(uow, plan.work, op, scope)

@@ -98,14 +98,15 @@ class RunVm:
         self.spec = wire.VmSpec(vm_id=vm_id, name=name, memory_mb=max(1, memory // MIB))
         self.host: model.Host | None = None
         self.on_host = False  # from the create-VM call on, the host may hold the VM: the undo destroys it
-        # the ports acted on, their results not committed yet: the finish (or the undo) writes them
+        # the ports acted on, their results not committed yet: the host step (or the undo) writes them
         self.acted = False
         self.nic_specs: list[wire.NicSpec] = []
 
     def steps(self) -> Iterator[Step]:
         # the ports step's record shares its transaction with the host chosen and the port intents. The host
-        # step is not written ahead: what it does is found on the host the ports step recorded (convergence
-        # asks it), and the ports as the provider answered go in with the finish (or the undo)
+        # step's record is not written ahead: what it does is found on the host the ports step recorded
+        # (convergence asks it); the ports as the provider answered are, so the vNICs show them while the host
+        # plugs
         yield Step(StepName.CLAIMED, self._schedule)
         yield Step(StepName.PORTS, self._ports, on_enter=self._place)
         yield Step(StepName.ON_HOST, self._create, write_ahead=False)
@@ -136,12 +137,21 @@ class RunVm:
 
     def _create(self) -> None:
         assert self.host is not None
+        self._record_ports()
         self.nic_specs = nic_specs(self.placement)
         self.on_host = True
         try:
             self.ctx.agent_client(self.host).create_vm(self.spec.model_copy(update={"nics": self.nic_specs}))
         except HostFailure as exc:
             raise _run_failure(exc) from exc
+
+    def _record_ports(self) -> None:
+        """The ports as the provider answered, on the vNICs (the undo releases them by what the vNICs record)."""
+        if self.acted:
+            with self.ctx.uow() as uow:
+                write_results(uow, self.placement, self.log.op_id, self.scope)
+                uow.commit()
+            self.acted = False
 
     def _verify(self) -> None:
         assert self.host is not None
@@ -154,15 +164,10 @@ class RunVm:
 
     def finish(self) -> model.Vm:
         assert self.host is not None
-        return finish_run(
-            self.ctx, self.log, self.vm_id, self.host, self.placement, self.scope, self._vm, acted=self.acted
-        )
+        return finish_run(self.ctx, self.log, self.vm_id, self.host, self.placement, self.scope, self._vm)
 
     def undo(self, error: str) -> None:
-        if self.acted:  # the undo releases the ports by what the vNICs record
-            with self.ctx.uow() as uow:
-                write_results(uow, self.placement, self.log.op_id, self.scope)
-                uow.commit()
+        self._record_ports()
         undo_run(self.ctx, self.log, self.vm_id, self.host if self.on_host else None, error)
 
     def failure(self, error: str) -> EngineError:
@@ -182,18 +187,14 @@ def finish_run(
     scope: EventScope | None = None,
     vm_in: Callable[[UnitOfWork], model.Vm] | None = None,
     *,
-    acted: bool = False,
     found: dict[str, str] | None = None,
 ) -> model.Vm:
-    """The run is done: the VM Up on ``host``, its planned vNICs plugged with their ports as the provider
-    answered (``acted``: the placement's port works, not committed yet; ``found``: ports the run created but
+    """The run is done: the VM Up on ``host``, its planned vNICs plugged (``found``: ports the run created but
     never recorded, by vNIC, as convergence finds them), the operation closed (``vm_in``: how the run has its
     VM in a unit of work; read by default)."""
     with ctx.uow() as uow:
         vm = vm_in(uow) if vm_in is not None else get_or_404(uow.vms, vm_id, TYPE)
         nics = uow.nics.list(vm_id=vm_id)  # before anything is written: one flush, at the commit
-        if acted:
-            write_results(uow, placement, log.op_id, scope, read=False)
         log.close(uow, OperationState.DONE)
         vm.status, vm.start_time, vm.host_id = VmStatus.UP, utcnow(), host.id
         plugged = {p.nic_id for p in placement.nics}
