@@ -74,6 +74,7 @@ from neutrino.agent.neutron_reads import (
     serves_dhcp,
 )
 from neutrino.agent.plugging import NetworkUse, Plugging
+from neutrino.agent.pools import pool
 from neutrino.agent.port_security import PortSecurity
 from neutrino.agent_api.schema import DhcpHost, DhcpSpec, NicSpec, SecurityGroupSpec
 from neutrino.neutron_client import (
@@ -94,19 +95,11 @@ log = logging.getLogger(__name__)
 
 SYNC_ERRORS = (NeutronClientError, AgentError, ValueError)
 
-_pools: dict[str, ThreadPoolExecutor] = {}
-_pools_lock = threading.Lock()
-
 
 def _readers(kind: str = "plug-read") -> ThreadPoolExecutor:
-    """The threads that make a plug's provider reads at once (each waits on the network): started on first
-    use and kept, since starting threads per plug costs more than a read on a busy host. A read that waits
-    on reads of its own (``read_network_dhcp``'s lists) has them made by another ``kind`` of threads, so a
-    full pool never waits on itself."""
-    with _pools_lock:
-        if kind not in _pools:
-            _pools[kind] = ThreadPoolExecutor(8, thread_name_prefix=kind)
-        return _pools[kind]
+    """The threads that make a plug's provider reads at once (each waits on the network). A read that
+    waits on reads of its own (``read_network_dhcp``'s lists) has them made by another ``kind``."""
+    return pool(kind)
 
 
 class Prefetcher:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -27,6 +28,7 @@ from neutrino.agent.errors import (
     VmExists,
     VmNotFound,
 )
+from neutrino.agent.pools import pool
 from neutrino.agent.port_security import PortSecurity
 from neutrino.agent.state import HostStore, StoredNic, StoredVm
 from neutrino.agent.vm.base import AttachedNic, VmBackend, VmBackendError
@@ -122,11 +124,42 @@ class Plugging:
     # -- VMs ----------------------------------------------------------------------------------
     def create_vm(self, spec: VmSpec) -> tuple[VmState, bool]:
         """Run ``spec`` here; returns the VM and whether it was created (False: it already ran
-        with this very definition). Raises :class:`VmExists` for another definition."""
-        with self.prepared(spec.nics):
-            return self._create_vm(spec)
+        with this very definition). Raises :class:`VmExists` for another definition.
 
-    def _create_vm(self, spec: VmSpec) -> tuple[VmState, bool]:
+        A new guest and its vNICs' host ends are made in a thread of their own while the hooks read
+        what the vNICs need from the provider (the one waits on the kernel, the other on the network);
+        the vNICs are connected to their networks once both are done."""
+        with self.store.lock:
+            new = spec.vm_id not in self.store.state.vms
+        guest = pool("guest", 2).submit(self._make_guest, spec) if new and self.hooks is not None else None
+        try:
+            with self.prepared(spec.nics):
+                return self._create_vm(spec, guest)
+        except BaseException:
+            if guest is not None:
+                self._drop_guest(spec, guest)
+            raise
+
+    def _make_guest(self, spec: VmSpec) -> None:
+        """The guest of ``spec`` and its vNICs' host ends (the backend's create and attaches)."""
+        self.backend.create(spec)
+        for slot, nic in enumerate(spec.nics):
+            self.backend.attach(spec, AttachedNic(nic, slot))
+
+    def _drop_guest(self, spec: VmSpec, guest: Future[None]) -> None:
+        """A create-VM failed: the guest :meth:`_make_guest` made goes, unless the VM is here (another
+        create of the same VM stored it meanwhile)."""
+        with contextlib.suppress(Exception):
+            guest.result()
+        with self.store.lock:
+            if spec.vm_id in self.store.state.vms:
+                return
+            try:
+                self.backend.destroy(spec)
+            except _HOST_ERRORS as exc:
+                log.warning("undo: VM %s: %s", spec.vm_id, exc)
+
+    def _create_vm(self, spec: VmSpec, guest: Future[None] | None = None) -> tuple[VmState, bool]:
         with self.store.lock:
             state = self.store.state
             existing = state.vms.get(spec.vm_id)
@@ -138,14 +171,17 @@ class Plugging:
                 self._check_plugable(nic)
             vm = StoredVm(spec=spec)
             state.vms[spec.vm_id] = vm  # so undo sees this VM's NICs as users of their networks
+            # made ahead (else, or when that failed, here: a failed attach names its vNIC)
+            attached = guest is not None and guest.exception() is None
             try:
-                self.backend.create(spec)
+                if not attached:
+                    self.backend.create(spec)
                 # the guest is not started: its rules are written while its network's DHCP server starts
                 with self.security.alongside():
                     for slot, nic in enumerate(spec.nics):
                         stored = StoredNic(spec=self._resolve(nic), slot=slot)
                         vm.nics[nic.nic_id] = stored
-                        self._plug(vm, stored)
+                        self._plug(vm, stored, attached=attached)
                 self._before_start(spec.nics)
                 self.security.settle()
                 self.backend.start(vm.current_spec(), self._attached(vm))
@@ -452,18 +488,20 @@ class Plugging:
             net=spec.external,
         )
 
-    def _plug(self, vm: StoredVm, nic: StoredNic) -> None:
-        """Attach and plug one NIC, recording the outcome on ``nic`` (also when raising)."""
-        attached = AttachedNic(nic.applied_spec(), nic.slot)
+    def _plug(self, vm: StoredVm, nic: StoredNic, *, attached: bool = False) -> None:
+        """Attach (unless ``attached`` already) and plug one NIC, recording the outcome on ``nic``
+        (also when raising)."""
+        attached_nic = AttachedNic(nic.applied_spec(), nic.slot)
         try:
-            self.backend.attach(vm.current_spec(), attached)
+            if not attached:
+                self.backend.attach(vm.current_spec(), attached_nic)
             if nic.spec.external is not None:
                 driver = self.drivers.get(nic.spec.external.plugin_type)
                 if driver is None:
                     raise VnicDriverError(f"no vNIC driver for plugin type {nic.spec.external.plugin_type}")
                 nic.plugged = driver.plug(self._vif(nic))
             else:
-                nic.plugged = self._plug_internal(nic, attached)
+                nic.plugged = self._plug_internal(nic, attached_nic)
         except _HOST_ERRORS as exc:
             nic.state, nic.error = "failed", str(exc)
             raise

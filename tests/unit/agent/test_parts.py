@@ -62,10 +62,10 @@ class RecordingHooks:
         self.calls.append(("kick", [], sorted(self.store.pending.ports)))
 
 
-def make(tmp_path: Path, neutron: NeutronClient | None = None) -> HostAgent:
+def make(tmp_path: Path, neutron: NeutronClient | None = None, **options: object) -> HostAgent:
     settings = AgentSettings.model_validate(
         {"data_dir": tmp_path, "token": "t", "host_name": "h1", "host_net": "memory",
-         "vnic_drivers": {"LINUX_BRIDGE": "linux_bridge"}, "tunnel_ip": "192.0.2.1"}
+         "vnic_drivers": {"LINUX_BRIDGE": "linux_bridge"}, "tunnel_ip": "192.0.2.1", **options}
     )  # fmt: skip
     return build_agent(settings, host_net=MemoryNet(), neutron=neutron)
 
@@ -134,18 +134,24 @@ def test_the_hooks_prefetch_before_the_plug_and_are_kicked_after(tmp_path: Path)
 
 
 def test_a_failed_prefetch_plugs_nothing_and_leaves_nothing_pending(tmp_path: Path) -> None:
-    agent = make(tmp_path)
+    agent = make(tmp_path, vm_backend="netns", guest_dhcp=False)  # a guest is a namespace
     hooks = agent.vms.hooks = RecordingHooks(agent.store, fail=True)
     with pytest.raises(PlugFailed, match="provider is down"):
         agent.vms.create_vm(VmSpec.model_validate(vm("vm-1", ext_nic(1))))
     assert agent.vms.list_vms() == [] and agent.store.pending.ports == {}
     assert [c[0] for c in hooks.calls] == ["prepare", "kick"]  # nothing plugged, nothing served
+    # the guest made while the hooks read went with the failure
+    assert [ns for ns in agent.vms.host_net.netns_names() if "vm-1" in ns] == []
 
     hooks.fail = False
     agent.vms.create_vm(VmSpec.model_validate(vm("vm-1", ext_nic(1))))
+    guest = [ns for ns in agent.vms.host_net.netns_names() if "vm-1" in ns]
+    assert len(guest) == 1
     with pytest.raises(VmExists):  # a refused verb clears what it made pending too
         agent.vms.create_vm(VmSpec.model_validate(vm("vm-1", ext_nic(2))))
     assert agent.store.pending.ports == {}
+    # and leaves the VM that runs (its guest) alone
+    assert [ns for ns in agent.vms.host_net.netns_names() if "vm-1" in ns] == guest
     assert agent.vms.provider_use().networks.keys() == {NET_A}
 
 
