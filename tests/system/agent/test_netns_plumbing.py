@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
 
 from neutrino.agent.datapath import netlink
-from neutrino.agent.datapath.hostnet import HostNetError
+from neutrino.agent.datapath.hostnet import HostNetError, LinkChange
 from neutrino.agent.datapath.iproute import IpRouteNet
 from neutrino.agent.vm.netns import UDHCPC_SCRIPT
 from tests.support.netlab import Lab, netns_names, sh
@@ -80,3 +81,27 @@ def test_the_udhcpc_script_skips_the_first_deconfig_and_applies_a_lease_in_one_b
     assert "mtu 1400" in sh("ip", "-n", ns, "link", "show", "eth0").stdout
     _event(ns, script, "deconfig", **common)  # the lease lost: the address goes
     assert addresses() == ""
+
+
+def test_calls_made_together_in_a_namespace_share_one_thread_joined_to_it(lab: Lab) -> None:
+    ns = lab.netns("together")
+    sh("ip", "-n", ns, "link", "add", "d0", "type", "veth", "peer", "name", "d1")
+    sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.d0.accept_ra=0")
+    threads: list[int] = []
+
+    def inside(net: object) -> tuple[str | None, str]:
+        assert isinstance(net, IpRouteNet)
+        threads.append(threading.get_ident())
+        link = net.link("d0")  # the namespace's device, seen through netlink...
+        threads.append(threading.get_ident())
+        net.set_link("d0", LinkChange(mtu=1400, up=True))
+        return (link.kind if link else None), net.sysctl("net/ipv6/conf/d0/accept_ra")  # ...and its /proc/sys
+
+    assert IpRouteNet(ns).together(inside) == ("veth", "0")
+    assert len(set(threads)) == 1 and threads[0] != threading.get_ident()
+    assert "mtu 1400" in sh("ip", "-n", ns, "link", "show", "d0").stdout
+    # a namespace that is not there: the same error as a call of its own
+    with pytest.raises(HostNetError, match="Cannot open network namespace"):
+        IpRouteNet(f"{lab.prefix}absent").together(inside)
+    # the agent's own namespace: the calls are made right here
+    assert IpRouteNet().together(lambda net: threading.get_ident()) == threading.get_ident()

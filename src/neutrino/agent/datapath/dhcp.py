@@ -203,23 +203,26 @@ class DhcpServers:
         device = dhcp_device(spec.network_id)
         linux_net.ensure_netns(self.host_net, ns)
         linux_net.ensure_veth(self.host_net, device, "eth0", ns)
-        inner = self.host_net.in_netns(ns)
-        link = inner.link("eth0")
-        if spec.server_mac and link is not None and link.address != spec.server_mac:
-            # down, then up below: the kernel derives eth0's link-local address (the source of its
-            # router advertisements, which filtered guests check) from the MAC only as it comes up
-            inner.set_link("eth0", LinkChange(address=spec.server_mac, up=False if link.up else None))
-        # the server's IPv6 addresses are its own: none from other servers' advertisements, and
-        # no duplicate address detection (dnsmasq cannot bind a tentative address)
-        for key, value in (("accept_ra", "0"), ("autoconf", "0"), ("accept_dad", "0")):
-            linux_net.ensure_sysctl(
-                inner, f"net/ipv6/conf/eth0/{key}", value, missing_ok=not spec.ipv6_subnets
-            )
-        linux_net.ensure_link_state(inner, "eth0", mtu=spec.mtu)
-        linux_net.ensure_link_state(self.host_net, device, mtu=spec.mtu)
         cidrs = [f"{s.server_ip}/{s.cidr.prefixlen}" for s in spec.subnets()]
         cidrs += [f"{s.server_ip}/{s.cidr.prefixlen}" for s in spec.ipv6_subnets]
-        linux_net.ensure_addresses(inner, "eth0", cidrs)
+
+        def inside(inner: HostNet) -> None:
+            link = inner.link("eth0")
+            if spec.server_mac and link is not None and link.address != spec.server_mac:
+                # down, then up below: the kernel derives eth0's link-local address (the source of its
+                # router advertisements, which filtered guests check) from the MAC only as it comes up
+                inner.set_link("eth0", LinkChange(address=spec.server_mac, up=False if link.up else None))
+            # the server's IPv6 addresses are its own: none from other servers' advertisements, and
+            # no duplicate address detection (dnsmasq cannot bind a tentative address)
+            for key, value in (("accept_ra", "0"), ("autoconf", "0"), ("accept_dad", "0")):
+                linux_net.ensure_sysctl(
+                    inner, f"net/ipv6/conf/eth0/{key}", value, missing_ok=not spec.ipv6_subnets
+                )
+            linux_net.ensure_link_state(inner, "eth0", mtu=spec.mtu)
+            linux_net.ensure_addresses(inner, "eth0", cidrs)
+
+        linux_net.ensure_link_state(self.host_net, device, mtu=spec.mtu)
+        self.host_net.in_netns(ns).together(inside)
         return device
 
     def ensure_server(self, spec: DhcpSpec) -> None:

@@ -316,6 +316,23 @@ class IpRouteNet(HostNet):
     def in_netns(self, name: str) -> IpRouteNet:
         return IpRouteNet(name)
 
+    def together(self, fn: Callable[[HostNet], _T]) -> _T:
+        if self.netns is None:
+            return fn(self)
+        netns = self.netns
+        return netlink.in_netns(netns, lambda: fn(_Joined(netns)))
+
+
+class _Joined(IpRouteNet):
+    """``IpRouteNet(netns)`` for calls made from a thread already in ``netns`` (:meth:`IpRouteNet.together`):
+    netlink there with no thread of its own per call; commands still name the namespace."""
+
+    def _nl(self, fn: Callable[..., _T], *args: Any) -> _T:
+        return fn(*args)
+
+    def together(self, fn: Callable[[HostNet], _T]) -> _T:
+        return fn(self)
+
 
 def _split_tables(saved: str) -> dict[str, str]:
     """An ``iptables-save`` dump of all tables → table → its part (``*table`` through ``COMMIT``)."""

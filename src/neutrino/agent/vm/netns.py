@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 
 from neutrino.agent.datapath import linux_net, netlink
-from neutrino.agent.datapath.hostnet import HostNetError, LinkChange
+from neutrino.agent.datapath.hostnet import HostNet, HostNetError, LinkChange
 from neutrino.agent.vm.base import AttachedNic, VmBackend, VmBackendError
 from neutrino.agent_api.schema import VmSpec
 
@@ -115,12 +115,16 @@ class NetnsBackend(VmBackend):
         ns = self.namespace(vm)
         guest = host.in_netns(ns)
         dev = self.guest_device(nic)
-        try:
-            linux_net.ensure_veth(host, nic.device, dev, ns)
+
+        def inside(guest: HostNet) -> None:
             link = guest.link(dev)
             if link is not None and link.address != nic.spec.mac:
                 guest.set_link(dev, LinkChange(address=nic.spec.mac))
             linux_net.ensure_link_state(guest, dev, mtu=nic.spec.mtu)
+
+        try:
+            linux_net.ensure_veth(host, nic.device, dev, ns)
+            guest.together(inside)
             linux_net.ensure_link_state(host, nic.device, mtu=nic.spec.mtu)
         except HostNetError as exc:
             raise VmBackendError(f"cannot attach nic {nic.spec.name} of VM {vm.vm_id}: {exc}") from exc
