@@ -173,15 +173,20 @@ class Plugging:
             state.vms[spec.vm_id] = vm  # so undo sees this VM's NICs as users of their networks
             # made ahead (else, or when that failed, here: a failed attach names its vNIC)
             attached = guest is not None and guest.exception() is None
+            nics = [StoredNic(spec=self._resolve(nic), slot=slot) for slot, nic in enumerate(spec.nics)]
+            vifs = [self._vif(n) for n in nics if n.spec.external is not None]
             try:
                 if not attached:
                     self.backend.create(spec)
-                # the guest is not started: its rules are written while its network's DHCP server starts
+                # the guest is not started: its rules are written while its vNICs are plugged (when their
+                # drivers set their filters ahead) and its network's DHCP server starts
                 with self.security.alongside():
-                    for slot, nic in enumerate(spec.nics):
-                        stored = StoredNic(spec=self._resolve(nic), slot=slot)
-                        vm.nics[nic.nic_id] = stored
-                        self._plug(vm, stored, attached=attached)
+                    ahead = self.security.filter_ahead(vifs)
+                    if not ahead:
+                        self._plug_all(vm, nics, attached)
+                if ahead:
+                    with self.security.ahead():
+                        self._plug_all(vm, nics, attached)
                 self._before_start(spec.nics)
                 self.security.settle()
                 self.backend.start(vm.current_spec(), self._attached(vm))
@@ -189,12 +194,20 @@ class Plugging:
                 failed = next((n for n in vm.nics.values() if n.state != "plugged"), None)
                 with contextlib.suppress(HostNetError):
                     self.security.settle()  # its error is this one's, or the undo's to meet again
+                reached = {n.spec.nic_id for n in vm.nics.values()}
+                with contextlib.suppress(HostNetError):  # filters set ahead of plugs never reached
+                    self.security.unfilter([v for v in vifs if v.nic_id not in reached])
                 self._undo(vm)
                 del state.vms[spec.vm_id]
                 what = f"vNIC {failed.spec.name} ({failed.spec.nic_id})" if failed else f"VM {spec.vm_id}"
                 raise PlugFailed(f"Cannot run VM {spec.name}: {what}: {exc}") from exc
             self.store.save()
             return self._vm_state(vm), True
+
+    def _plug_all(self, vm: StoredVm, nics: list[StoredNic], attached: bool) -> None:
+        for stored in nics:
+            vm.nics[stored.spec.nic_id] = stored
+            self._plug(vm, stored, attached=attached)
 
     def destroy_vm(self, vm_id: str) -> list[str]:
         """Stop the VM and unplug its vNICs; returns warnings for parts that could not be undone

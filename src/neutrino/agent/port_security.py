@@ -17,7 +17,7 @@ from neutrino.agent.datapath.hostnet import HostNetError
 from neutrino.agent.datapath.linux_net import tap_name
 from neutrino.agent.errors import PlugFailed, SecurityGroupInUse, SecurityGroupNotFound, SecurityGroupNotSet
 from neutrino.agent.state import HostStore
-from neutrino.agent.vnic.base import VnicDriver
+from neutrino.agent.vnic.base import Vif, VnicDriver
 from neutrino.agent_api.schema import NicSpec, SecurityGroupSpec
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,32 @@ class PortSecurity:
         """Around the plugs of a guest not started yet: the firewall is written at the end in a
         thread of its own, while the caller goes on; :meth:`settle` waits for it."""
         return self.firewall.alongside() if self.firewall is not None else contextlib.nullcontext()
+
+    def filter_ahead(self, vifs: Sequence[Vif]) -> bool:
+        """Inside :meth:`alongside`, before ``vifs`` (external vNICs of a guest not started) are plugged: their
+        filters set as their drivers will set them, so the write starts before the plugs rather than after
+        them. False, and nothing set, when a driver can only set it as it plugs."""
+        if self.firewall is None or not vifs:
+            return False
+        drivers = [self.drivers.get(vif.net.plugin_type) for vif in vifs]
+        if any(driver is None or not driver.filters_ahead for driver in drivers):
+            return False
+        for driver, vif in zip(drivers, vifs, strict=True):
+            assert driver is not None
+            driver.filter_ahead(vif)
+        return True
+
+    def ahead(self) -> contextlib.AbstractContextManager[None]:
+        """Around the plugs of vNICs :meth:`filter_ahead` filtered (see :meth:`Firewall.ahead`)."""
+        return self.firewall.ahead() if self.firewall is not None else contextlib.nullcontext()
+
+    def unfilter(self, vifs: Sequence[Vif]) -> None:
+        """The filters set ahead of plugs that never came go (a create-VM failed before them)."""
+        if self.firewall is None:
+            return
+        for vif in vifs:
+            if vif.device in self.firewall.ports:
+                self.firewall.set_port(vif.device, vif.mac, [])
 
     def settle(self) -> None:
         """Wait for the write :meth:`alongside` started; raise its error (a ``HostNetError``)."""

@@ -9,12 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from neutrino.agent.app import build_agent
 from neutrino.agent.datapath.firewall import Firewall, PortFilter
 from neutrino.agent.datapath.hostnet import HostNetError
 from neutrino.agent.datapath.iproute import _split_tables
 from neutrino.agent.datapath.memory import MemoryNet
+from neutrino.agent.errors import PlugFailed
+from neutrino.agent.host_agent import HostAgent
+from neutrino.agent.settings import AgentSettings
 from neutrino.agent.state import HostStore, StateFile
-from neutrino.agent_api.schema import SecurityGroupRule, SecurityGroupSpec
+from neutrino.agent_api.schema import SecurityGroupRule, SecurityGroupSpec, VmSpec
+
+from .helpers import ext_nic, vm
 
 WEB = SecurityGroupSpec(rules=[SecurityGroupRule(direction="ingress", protocol="tcp", port_range_min=80)])
 
@@ -146,3 +152,74 @@ def test_an_unchanged_state_is_not_written_again(tmp_path: Path) -> None:
     path.unlink()
     again.save()  # gone: written again
     assert path.exists()
+
+
+def test_filters_set_ahead_are_not_written_again_and_a_change_meanwhile_is_written_after() -> None:
+    net = TableCalls()
+    fw = Firewall(net)
+    fw.groups = {"web": WEB}
+    with fw.alongside():
+        fw.set_port("tapabc", "56:6f:1a:2b:3c:01", ["web"], "net-a", bridge="brqnet-a")
+    with fw.ahead():  # the plug sets the same filter: the write under way has it
+        fw.set_port("tapabc", "56:6f:1a:2b:3c:01", ["web"], "net-a", bridge="brqnet-a")
+    fw.settle()
+    assert [c[0] for c in net.calls] == ["save", "restore"]
+    net.calls.clear()
+    with fw.alongside():
+        fw.set_port("tapdef", "56:6f:1a:2b:3c:02", ["web"], "net-a", bridge="brqnet-a")
+    with fw.ahead():  # a driver set another filter as it plugged: written once the first write is done
+        fw.set_port("tapdef", "56:6f:1a:2b:3c:02", [], "net-a", bridge="brqnet-a")
+    fw.settle()
+    assert [c[0] for c in net.calls] == ["save", "restore", "save", "restore"]
+    assert "nsg-idef" not in net.iptables_save() and "nsg-iabc" in net.iptables_save()
+
+
+def _agent(tmp_path: Path, net: MemoryNet) -> HostAgent:
+    settings = AgentSettings.model_validate(
+        {"data_dir": tmp_path, "token": "t", "host_name": "h1", "host_net": "memory",
+         "vnic_drivers": {"LINUX_BRIDGE": "linux_bridge"}, "tunnel_ip": "192.0.2.1"}
+    )  # fmt: skip
+    agent = build_agent(settings, host_net=net)
+    agent.security.set_security_group("web", WEB)
+    return agent
+
+
+def test_a_new_guests_rules_are_written_while_its_vnics_are_plugged(tmp_path: Path) -> None:
+    net = TableCalls()
+    agent = _agent(tmp_path, net)
+    writing = threading.Event()
+    restore = net.restore_tables
+
+    def record(texts: Mapping[int, Sequence[str]]) -> None:
+        writing.set()
+        restore(texts)
+
+    net.restore_tables = record  # type: ignore[method-assign]
+    driver = agent.vms.drivers["LINUX_BRIDGE"]
+    plug = driver.plug
+    waited: list[bool] = []
+
+    def plug_once_written(vif):  # type: ignore[no-untyped-def]
+        waited.append(writing.wait(5))  # the write started before this plug (not after the last one)
+        return plug(vif)
+
+    driver.plug = plug_once_written  # type: ignore[method-assign]
+    agent.vms.create_vm(VmSpec.model_validate(vm("vm-1", ext_nic(1, security_groups=["web"]))))
+    assert waited == [True]
+    assert "nsg-i00000001" in net.iptables_save()
+    assert [c[0] for c in net.calls].count("restore") == 1  # the plug's own set found its filter written
+
+
+def test_a_failed_create_drops_the_filters_set_ahead_of_plugs_it_never_reached(tmp_path: Path) -> None:
+    net = TableCalls()
+    agent = _agent(tmp_path, net)
+    nics = [ext_nic(1, security_groups=["web"]), ext_nic(2, security_groups=["web"], segmentation_id=None)]
+    with pytest.raises(PlugFailed, match="nic2"):
+        agent.vms.create_vm(VmSpec.model_validate(vm("vm-1", *nics)))
+    assert agent.security.firewall is not None and agent.security.firewall.ports == {}
+    assert "nsg-i" not in net.iptables_save()
+    # with the first vNIC's plug failing, the second one's filter goes too
+    nics = [ext_nic(1, security_groups=["web"], segmentation_id=None), ext_nic(2, security_groups=["web"])]
+    with pytest.raises(PlugFailed, match="nic1"):
+        agent.vms.create_vm(VmSpec.model_validate(vm("vm-1", *nics)))
+    assert agent.security.firewall.ports == {} and "nsg-i" not in net.iptables_save()

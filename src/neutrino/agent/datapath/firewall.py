@@ -335,6 +335,7 @@ class Firewall:
         #: network → its conntrack zone; None until read back from the kernel
         self.zones: dict[str, int] | None = None
         self._deferred = 0
+        self._changes = 0  # port filters set or dropped (what :meth:`ahead` compares)
         self._writing = threading.Lock()  # one apply at a time (the API's verbs, the follower, alongside)
         self._alongside: threading.Thread | None = None
         self._alongside_error: list[BaseException] = []
@@ -367,6 +368,21 @@ class Firewall:
             self._alongside_error = []
             self._alongside = threading.Thread(target=self._apply_alongside, name="firewall", daemon=True)
             self._alongside.start()
+
+    @contextmanager
+    def ahead(self) -> Iterator[None]:
+        """Around the plugs of ports whose filters were set before them and are being written
+        (:meth:`alongside`): applies are deferred, and none is made at the end unless a filter changed
+        meanwhile (then once the write under way is done)."""
+        changes = self._changes
+        self._deferred += 1
+        try:
+            yield
+        finally:
+            self._deferred -= 1
+        if self._deferred == 0 and self._changes != changes:
+            self.settle()
+            self.apply()
 
     def _apply_alongside(self) -> None:
         try:
@@ -419,6 +435,7 @@ class Firewall:
             self.ports.pop(device, None)
         else:
             self.ports[device] = wanted
+        self._changes += 1
         self.apply()
 
     def apply(self) -> None:

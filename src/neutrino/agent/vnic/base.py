@@ -80,6 +80,8 @@ class VnicDriver(ABC):
     #: False for a driver that connects nothing (``noop``): an agent syncing with the provider
     #: serves no DHCP on the networks of its vNICs
     carries_traffic: bool = True
+    #: True when :meth:`filter_ahead` sets a vNIC's filter before :meth:`plug`
+    filters_ahead: bool = False
 
     def __init__(self, context: DriverContext) -> None:
         self.context = context
@@ -91,6 +93,11 @@ class VnicDriver(ABC):
     @abstractmethod
     def plug(self, vif: Vif) -> Plugged:
         """Connect ``vif`` to its network; idempotent. Returns what was actually done."""
+
+    def filter_ahead(self, vif: Vif) -> None:
+        """Set ``vif``'s filter in ``context.firewall`` as :meth:`plug` will (``filters_ahead`` drivers): the
+        plug then finds it set. What is wrong with it is left for the plug to raise."""
+        raise NotImplementedError(f"the {self.name} driver sets filters only as it plugs")
 
     @abstractmethod
     def unplug(self, vif: Vif, *, network_in_use: bool) -> None:

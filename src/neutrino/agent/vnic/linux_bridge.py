@@ -24,6 +24,7 @@ class LinuxBridgeDriver(VnicDriver):
 
     name = "linux_bridge"
     filters_with_firewall = True
+    filters_ahead = True
     network_types = ("flat", "local", "vxlan")
 
     def describe(self) -> DriverInfo:
@@ -47,6 +48,14 @@ class LinuxBridgeDriver(VnicDriver):
         if kind not in self.network_types:
             raise VnicDriverError(f"linux_bridge cannot carry {kind} network {net.network_id}")
         return kind
+
+    def filter_ahead(self, vif: Vif) -> None:
+        firewall = self.context.firewall
+        groups = list(vif.net.security_groups or [])
+        if firewall is None or any(g not in firewall.groups for g in groups):
+            return  # the plug says what is wrong
+        bridge = linux_net.brq_name(vif.net.network_id)
+        firewall.set_port(vif.device, vif.mac, groups, vif.net.network_id, bridge=bridge)
 
     def plug(self, vif: Vif) -> Plugged:
         net = vif.net
