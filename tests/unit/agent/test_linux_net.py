@@ -33,6 +33,7 @@ def test_ensure_bridge_corrects_mtu_and_state() -> None:
     net.set_link("br0", LinkChange(mtu=9000, up=False))
     link = linux_net.ensure_bridge(net, "br0", 1400)
     assert (link.mtu, link.up, link.alias) == (1400, True, linux_net.OWNER_MARK)
+    assert net.link("br0") == link  # what it returns is what the host has
 
 
 def test_ensure_bridge_refuses_a_device_of_another_kind() -> None:
@@ -91,6 +92,7 @@ def test_ensure_vxlan_recreates_a_device_with_another_vni() -> None:
     linux_net.ensure_vxlan(net, "vx", VxlanSpec(vni=5, local="192.0.2.1"), "br0")
     link = linux_net.ensure_vxlan(net, "vx", VxlanSpec(vni=6, local="192.0.2.1"), "br0")
     assert (link.vxlan_id, link.master, link.up) == (6, "br0", True)
+    assert net.link("vx") == link
     calls = net.world.calls
     linux_net.ensure_vxlan(net, "vx", VxlanSpec(vni=6, local="192.0.2.1"), "br0")
     assert net.world.calls == calls

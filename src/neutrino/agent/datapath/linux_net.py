@@ -13,6 +13,8 @@ an alias), so one left by a crash in between is treated as foreign until someone
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 import re
 from collections.abc import Iterable
@@ -110,7 +112,13 @@ def ensure_link_state(
         change.up = up
     if change.master or change.mtu or change.up is not None:
         net.set_link(name, change)
-        link = net.link(name) or link
+        # as set (not read again: a plug makes some ten of these changes, each read a netlink round trip)
+        link = dataclasses.replace(
+            link,
+            master=change.master or link.master,
+            mtu=change.mtu or link.mtu,
+            up=link.up if change.up is None else change.up,
+        )
     return link
 
 
