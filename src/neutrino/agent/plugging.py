@@ -525,8 +525,7 @@ class Plugging:
         net = self.store.state.networks.get(nic.spec.internal.network)
         if net is None:
             raise VnicDriverError(f"network {nic.spec.internal.network} is not set up on this host")
-        if self.host_net.link(attached.device) is not None:
-            linux_net.ensure_link_state(self.host_net, attached.device, master=net.bridge, mtu=nic.spec.mtu)
+        linux_net.ensure_state_if_exists(self.host_net, attached.device, master=net.bridge, mtu=nic.spec.mtu)
         return Plugged(driver="internal", mac=nic.spec.mac, device=attached.device, bridge=net.bridge)
 
     def _unplug(self, vm: StoredVm, nic: StoredNic) -> None:

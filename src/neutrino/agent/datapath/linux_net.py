@@ -14,7 +14,6 @@ an alias), so one left by a crash in between is treated as foreign until someone
 from __future__ import annotations
 
 import dataclasses
-
 import logging
 import re
 from collections.abc import Iterable
@@ -97,10 +96,17 @@ def _expect_kind(link: LinkInfo, kind: str) -> None:
 
 
 def ensure_link_state(
-    net: HostNet, name: str, *, master: str | None = None, mtu: int | None = None, up: bool = True
+    net: HostNet,
+    name: str,
+    *,
+    master: str | None = None,
+    mtu: int | None = None,
+    up: bool = True,
+    current: LinkInfo | None = None,
 ) -> LinkInfo:
-    """Make an existing device have this master (when given), MTU (when given) and state."""
-    link = net.link(name)
+    """Make an existing device have this master (when given), MTU (when given) and state; ``current``: the
+    device as the caller just read it (not read again)."""
+    link = current if current is not None else net.link(name)
     if link is None:
         raise HostNetError(f'Device "{name}" does not exist.')
     change = LinkChange()
@@ -122,6 +128,15 @@ def ensure_link_state(
     return link
 
 
+def ensure_state_if_exists(
+    net: HostNet, name: str, *, master: str | None = None, mtu: int | None = None
+) -> LinkInfo | None:
+    """:func:`ensure_link_state` (up) of a device that may not exist yet (e.g. a tap libvirt creates at
+    start): None, and nothing done, without it."""
+    link = net.link(name)
+    return None if link is None else ensure_link_state(net, name, master=master, mtu=mtu, current=link)
+
+
 def ensure_bridge(net: HostNet, name: str, mtu: int | None = None, *, host_ipv6: bool = True) -> LinkInfo:
     """A Linux bridge named ``name``, up, with ``mtu`` when given. ``host_ipv6=False`` (a provider
     network's bridge): the host has no IPv6 on it, so it takes no link-local address and no SLAAC
@@ -137,7 +152,7 @@ def ensure_bridge(net: HostNet, name: str, mtu: int | None = None, *, host_ipv6:
         _expect_kind(link, "bridge")
     if not host_ipv6:
         ensure_sysctl(net, f"net/ipv6/conf/{name}/disable_ipv6", "1", missing_ok=True)
-    return ensure_link_state(net, name, mtu=mtu)
+    return ensure_link_state(net, name, mtu=mtu, current=link)
 
 
 def ensure_sysctl(net: HostNet, key: str, value: str, *, missing_ok: bool = False) -> None:
@@ -169,7 +184,7 @@ def ensure_vxlan(net: HostNet, name: str, spec: VxlanSpec, bridge: str | None = 
     if link is None:
         net.add_vxlan(name, spec)
         _mark(net, name)
-    return ensure_link_state(net, name, master=bridge, mtu=spec.mtu)
+    return ensure_link_state(net, name, master=bridge, mtu=spec.mtu, current=link)
 
 
 def ensure_flood_entries(net: HostNet, dev: str, peers: Iterable[str], *, exclusive: bool = False) -> None:

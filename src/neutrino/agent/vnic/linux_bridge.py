@@ -105,8 +105,7 @@ class LinuxBridgeDriver(VnicDriver):
             if firewall is not None:
                 # filter before the tap joins the bridge: no unfiltered window
                 firewall.set_port(vif.device, vif.mac, groups, net.network_id, bridge=bridge)
-            if host.link(vif.device) is not None:
-                linux_net.ensure_link_state(host, vif.device, master=bridge, mtu=tap_mtu)
+            linux_net.ensure_state_if_exists(host, vif.device, master=bridge, mtu=tap_mtu)
         except HostNetError as exc:
             raise VnicDriverError(str(exc)) from exc
         return Plugged(

@@ -187,16 +187,14 @@ class OpenVSwitchDriver(VnicDriver):
                 )  # before the tap joins qbr
                 if any(p.name == vif.device and owned(p.external_ids) for p in on_br_int):
                     ovs.delete_port(self.br_int, vif.device)  # plugged without groups before
-                if host.link(vif.device) is not None:
-                    linux_net.ensure_link_state(host, vif.device, master=bridge, mtu=mtu)
+                linux_net.ensure_state_if_exists(host, vif.device, master=bridge, mtu=mtu)
             else:
                 if host.link(linux_net.qbr_name(net.vnic_id)) or host.link(_qvo(net.vnic_id)):
                     self._unhybrid(vif)  # plugged with groups before
                 if firewall is not None and vif.device in firewall.ports:
                     firewall.set_port(vif.device, vif.mac, [])
                 self._ensure_own_port(on_br_int, vif.device, tag, external_ids)
-                if host.link(vif.device) is not None:
-                    linux_net.ensure_link_state(host, vif.device, mtu=mtu)
+                if linux_net.ensure_state_if_exists(host, vif.device, mtu=mtu) is not None:
                     self._sender_checksums(vif.device)
             details["tag"] = tag
         except HostNetError as exc:
@@ -229,8 +227,7 @@ class OpenVSwitchDriver(VnicDriver):
             if present is not None and not owned(present, net.vnic_id):
                 raise self._not_ours(vif.device)
             ovs.ensure_port(self.br_int, vif.device, None, external_ids)
-            if host.link(vif.device) is not None:
-                linux_net.ensure_link_state(host, vif.device, mtu=vif.mtu)
+            if linux_net.ensure_state_if_exists(host, vif.device, mtu=vif.mtu) is not None:
                 self._sender_checksums(vif.device)
         except HostNetError as exc:
             raise VnicDriverError(str(exc)) from exc
