@@ -133,7 +133,7 @@ class Plugging:
             new = spec.vm_id not in self.store.state.vms
         guest = pool("guest", 2).submit(self._make_guest, spec) if new and self.hooks is not None else None
         try:
-            with self.prepared(spec.nics):
+            with self.prepared(spec.nics), linux_net.one_pass():
                 return self._create_vm(spec, guest)
         except BaseException:
             if guest is not None:
@@ -239,7 +239,7 @@ class Plugging:
     def plug_nic(self, vm_id: str, spec: NicSpec) -> tuple[NicState, bool]:
         """Hot-plug ``spec`` into the VM; returns the NIC and whether it was added (False: it was
         already there with this very definition)."""
-        with self.prepared([spec]):
+        with self.prepared([spec]), linux_net.one_pass():
             return self._plug_nic(vm_id, spec)
 
     def _plug_nic(self, vm_id: str, spec: NicSpec) -> tuple[NicState, bool]:

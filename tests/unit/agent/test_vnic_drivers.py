@@ -8,6 +8,7 @@ import pytest
 
 from neutrino.agent.datapath import linux_net
 from neutrino.agent.datapath.firewall import Firewall
+from neutrino.agent.datapath.hostnet import HostNetError, LinkInfo
 from neutrino.agent.datapath.memory import MemoryNet
 from neutrino.agent.vnic.base import DriverContext, Vif, VnicDriverError, available_drivers, load_drivers
 from neutrino.agent.vnic.linux_bridge import LinuxBridgeDriver
@@ -93,6 +94,59 @@ def test_replugging_changes_nothing() -> None:
     calls = net.world.calls
     assert driver.plug(v) == first
     assert net.world.calls == calls
+
+
+class ReadCounting(MemoryNet):
+    """The in-memory host, counting the devices it is asked about."""
+
+    reads = 0
+
+    def link(self, name: str) -> LinkInfo | None:
+        self.reads += 1
+        return super().link(name)
+
+
+@pytest.mark.parametrize(
+    "external",
+    [{}, {"network_type": "flat", "segmentation_id": None, "physical_network": "phys"}],
+    ids=["vxlan", "flat"],
+)
+def test_within_one_pass_a_networks_devices_are_ensured_once(external: dict[str, Any]) -> None:
+    net = ReadCounting()
+    net.add_veth("eth9", "eth9-peer")
+    driver = lb(net, physical_interfaces={"phys": "eth9"})
+    first, second = vif(1, **external), vif(2, **external)
+    with linux_net.one_pass():
+        driver.plug(first)
+        before = net.reads
+        plugged = driver.plug(
+            second
+        )  # the DHCP port after the guest's vNIC, say: only its own device is read
+        assert net.reads - before == 1 and plugged.bridge == linux_net.brq_name(NET_A)
+    bridge = plugged.bridge or ""
+    net.delete_link(bridge)  # outside a pass every plug ensures the network's devices again
+    driver.plug(second)
+    assert net.link(bridge) is not None
+    with linux_net.one_pass():  # a new pass ensures them again too
+        before = net.reads
+        driver.plug(second)
+        assert net.reads - before > 1
+
+
+def test_a_failed_ensure_is_not_taken_as_done_in_its_pass() -> None:
+    tries: list[int] = []
+
+    def fails_once() -> None:
+        tries.append(1)
+        if len(tries) == 1:
+            raise HostNetError("no")
+
+    with linux_net.one_pass():
+        with pytest.raises(HostNetError):
+            linux_net.once_per_pass("key", fails_once)
+        linux_net.once_per_pass("key", fails_once)
+        linux_net.once_per_pass("key", fails_once)
+    assert len(tries) == 2
 
 
 def test_a_tap_that_does_not_exist_yet_is_left_to_the_vm_backend() -> None:

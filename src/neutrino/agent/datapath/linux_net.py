@@ -16,7 +16,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from neutrino.agent.datapath.hostnet import HostNet, HostNetError, LinkChange, LinkInfo, VxlanSpec
 
@@ -126,6 +128,32 @@ def ensure_link_state(
             up=link.up if change.up is None else change.up,
         )
     return link
+
+
+_pass: ContextVar[set[Hashable] | None] = ContextVar("linux_net_pass", default=None)
+
+
+@contextmanager
+def one_pass() -> Iterator[None]:
+    """Around one verb of the agent (under its lock, so nothing of the agent's own undoes what it made meanwhile):
+    what :func:`once_per_pass` ensured is taken as ensured for the rest of the block (e.g. a network's bridge and
+    VXLAN device, for a guest's vNIC and then the network's DHCP server port)."""
+    token = _pass.set(set())
+    try:
+        yield
+    finally:
+        _pass.reset(token)
+
+
+def once_per_pass(key: Hashable, ensure: Callable[[], object]) -> None:
+    """``ensure()``, unless it succeeded with the same ``key`` earlier in this :func:`one_pass` (outside one:
+    always)."""
+    done = _pass.get()
+    if done is not None and key in done:
+        return
+    ensure()
+    if done is not None:
+        done.add(key)
 
 
 def ensure_state_if_exists(

@@ -74,11 +74,11 @@ class LinuxBridgeDriver(VnicDriver):
         details: dict[str, object] = {"network_type": kind}
         tap_mtu = vif.mtu
         try:
+            # the network's devices: once per verb of the agent (a guest's vNICs and the network's DHCP port)
             if kind == "vxlan":
                 if net.segmentation_id is None:
                     raise VnicDriverError(f"vxlan network {net.network_id} has no segmentation id")
                 mtu = self.context.underlay_mtu - VXLAN_OVERHEAD
-                linux_net.ensure_bridge(host, bridge, mtu, host_ipv6=False)
                 dev = linux_net.vxlan_name(net.segmentation_id)
                 spec = VxlanSpec(
                     vni=net.segmentation_id,
@@ -87,21 +87,32 @@ class LinuxBridgeDriver(VnicDriver):
                     dev=self.context.underlay_dev,
                     mtu=mtu,
                 )
-                linux_net.ensure_vxlan(host, dev, spec, bridge)
                 tap_mtu = min(vif.mtu or mtu, mtu)
                 peers = peers_of(self.context, net.tunnel_peers)
-                linux_net.ensure_flood_entries(host, dev, peers)
+
+                def vxlan() -> None:
+                    linux_net.ensure_bridge(host, bridge, mtu, host_ipv6=False)
+                    linux_net.ensure_vxlan(host, dev, spec, bridge)
+                    linux_net.ensure_flood_entries(host, dev, peers)
+
+                linux_net.once_per_pass((bridge, spec, frozenset(peers)), vxlan)
                 details.update(vxlan=dev, segmentation_id=net.segmentation_id, peers=sorted(peers))
             elif kind == "flat":
                 physnet = net.physical_network
                 iface = self.context.physical_interfaces.get(physnet or "")
                 if iface is None:
                     raise VnicDriverError(f"no host interface is mapped to physical network {physnet!r}")
-                linux_net.ensure_bridge(host, bridge, host_ipv6=False)
-                linux_net.ensure_link_state(host, iface, master=bridge)
+
+                def flat() -> None:
+                    linux_net.ensure_bridge(host, bridge, host_ipv6=False)
+                    linux_net.ensure_link_state(host, iface, master=bridge)
+
+                linux_net.once_per_pass((bridge, iface), flat)
                 details.update(physical_interface=iface)
             else:
-                linux_net.ensure_bridge(host, bridge, host_ipv6=False)
+                linux_net.once_per_pass(
+                    (bridge,), lambda: linux_net.ensure_bridge(host, bridge, host_ipv6=False)
+                )
             if firewall is not None:
                 # filter before the tap joins the bridge: no unfiltered window
                 firewall.set_port(vif.device, vif.mac, groups, net.network_id, bridge=bridge)
