@@ -268,8 +268,19 @@ class EventRepository(Repository[model.Event]):
     entity each cost its construction, identity and a flush of its own, about a tenth of a stop."""
 
     def __init__(self, session: Session, cls: type[model.Event]) -> None:
-        super().__init__(session, cls)
         self._recorded: list[dict[str, Any]] = []
+        super().__init__(session, cls)
+
+    @property
+    def session(self) -> Session:
+        """The unit of work's session, the events recorded so far written first: whatever this repository
+        reads (or deletes), it sees them."""
+        self.write_recorded()
+        return self._session
+
+    @session.setter
+    def session(self, session: Session) -> None:
+        self._session = session
 
     def record(self, **row: Any) -> None:
         """An event of this transaction: ``row``, the ``events`` columns it sets (the others are null)."""
@@ -280,37 +291,12 @@ class EventRepository(Repository[model.Event]):
 
         if self._recorded:
             rows, self._recorded = self._recorded, []
-            self.session.execute(sa.insert(events), [{**_EVENT_NULLS, **row} for row in rows])
-
-    def get(self, id_: str) -> model.Event | None:
-        self.write_recorded()
-        return super().get(id_)
-
-    def list(self, *, order_by: str = "name", **filters: Any) -> Sequence[model.Event]:
-        self.write_recorded()
-        return super().list(order_by=order_by, **filters)
-
-    def select(self, selection: Selection) -> Sequence[model.Event]:
-        self.write_recorded()
-        return super().select(selection)
-
-    def count(self, **filters: Any) -> int:
-        self.write_recorded()
-        return super().count(**filters)
-
-    def count_by(self, key: str, **filters: Any) -> dict[Any, int]:
-        self.write_recorded()
-        return super().count_by(key, **filters)
-
-    def by_ids(self, ids: Iterable[str]) -> dict[str, model.Event]:
-        self.write_recorded()
-        return super().by_ids(ids)
+            self._session.execute(sa.insert(events), [{**_EVENT_NULLS, **row} for row in rows])
 
     def last_time(self, code: int, host_id: str) -> datetime | None:
         """When the host's latest event of type ``code`` happened (None: never, or no longer kept)."""
         from neutrino.engine.store.tables import events
 
-        self.write_recorded()
         stmt = sa.select(sa.func.max(events.c.time)).where(events.c.code == code, events.c.host_id == host_id)
         return self.session.scalar(stmt)
 
@@ -318,7 +304,6 @@ class EventRepository(Repository[model.Event]):
         """Remove, in one statement, every event older than ``cutoff``; how many went."""
         from neutrino.engine.store.tables import events
 
-        self.write_recorded()
         result = self.session.execute(sa.delete(events).where(events.c.time < cutoff))
         return int(getattr(result, "rowcount", 0) or 0)
 
