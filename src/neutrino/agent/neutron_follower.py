@@ -432,8 +432,15 @@ class ProviderView:
     dhcp: dict[str, str]  # networks served for the provider → this host's DHCP port id
 
     def key(self) -> tuple[object, ...]:
-        """What, when it differs, makes the next round a full one (a vNIC plugged or unplugged)."""
-        return (sorted(self.networks.items()), sorted(self.groups), sorted(self.ports))
+        """What, when it differs, makes the next round a full one (a vNIC plugged or unplugged, or
+        a DHCP server set up by a verb: a VM made and gone between two rounds leaves the vNICs as
+        they were, but not the server its create started)."""
+        return (
+            sorted(self.networks.items()),
+            sorted(self.groups),
+            sorted(self.ports),
+            sorted(self.dhcp.items()),
+        )
 
 
 @dataclass

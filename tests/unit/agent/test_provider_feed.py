@@ -120,6 +120,22 @@ def test_a_vnic_plugged_since_makes_it_a_full_round(
     assert {"networks", "subnets", "ports"} <= set(reads(neutron))
 
 
+def test_a_vm_made_and_gone_between_two_rounds_leaves_no_dhcp_server(
+    tmp_path: Path, world: World, neutron: FakeNeutron
+) -> None:
+    """The vNICs here are the same before and after, but the create served DHCP on a network no vNIC
+    uses now: the next round is a full one, which stops that server."""
+    agent, sync = make_agent(tmp_path / "agent", world, neutron)
+    net = neutron.network()
+    neutron.subnet(net, "10.0.0.0/24")
+    sync.sync_once()
+    run(agent, "vm-1", nic_for(neutron.port(net)))
+    assert agent.dhcp.provider_served()
+    agent.vms.destroy_vm("vm-1")
+    sync.sync_changes({})
+    assert agent.dhcp.provider_served() == {} and agent.store.state.dhcp == {}
+
+
 def test_the_periodic_resync_rereads_only_when_the_providers_state_moved(
     tmp_path: Path, world: World, neutron: FakeNeutron
 ) -> None:
