@@ -1,5 +1,5 @@
 """Namespaces made and processes started in them without `ip netns exec` (datapath/netlink.py), and the netns
-guests' udhcpc script, on a real kernel."""
+guests' DHCP client scripts (dhclient's and udhcpc's), on a real kernel."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from neutrino.agent.datapath import netlink
 from neutrino.agent.datapath.hostnet import HostNetError, LinkChange
 from neutrino.agent.datapath.iproute import IpRouteNet
-from neutrino.agent.vm.netns import UDHCPC_SCRIPT
+from neutrino.agent.vm.netns import DHCLIENT4_SCRIPT, UDHCPC_SCRIPT
 from tests.support.netlab import Lab, netns_names, sh
 
 pytestmark = pytest.mark.root
@@ -80,6 +80,45 @@ def test_the_udhcpc_script_skips_the_first_deconfig_and_applies_a_lease_in_one_b
     assert "192.0.2.11/24" in addresses() and "192.0.2.10" not in addresses()
     assert "mtu 1400" in sh("ip", "-n", ns, "link", "show", "eth0").stdout
     _event(ns, script, "deconfig", **common)  # the lease lost: the address goes
+    assert addresses() == ""
+
+
+def test_the_dhclient_script_applies_a_lease_in_one_batch_and_refuses_an_unconfirmed_one(
+    lab: Lab, tmp_path: Path
+) -> None:
+    ns = lab.netns("guest4")
+    sh("ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0")
+    sh("ip", "-n", ns, "link", "set", "peer0", "up")
+    sh("ip", "-n", ns, "link", "set", "eth0", "up")
+    script = tmp_path / "dhclient4.script"
+    script.write_text(DHCLIENT4_SCRIPT)
+    os.chmod(script, 0o755)
+
+    def addresses() -> str:
+        return sh("ip", "-n", ns, "-4", "-o", "addr", "show", "dev", "eth0").stdout
+
+    def event(reason: str, **env: str) -> int:
+        argv = ["ip", "netns", "exec", ns, "env", f"reason={reason}", "interface=eth0"]
+        argv += [f"{k}={v}" for k, v in env.items()]
+        return subprocess.run([*argv, str(script)], check=False).returncode
+
+    assert event("PREINIT") == 0 and addresses() == ""  # the agent brought the link up: nothing to do
+    lease = {"new_ip_address": "192.0.2.10", "new_subnet_mask": "255.255.255.0"}
+    assert event("BOUND", **lease, new_routers="192.0.2.1 192.0.2.2", new_interface_mtu="1400") == 0
+    assert "192.0.2.10/24" in addresses()
+    assert "mtu 1400" in sh("ip", "-n", ns, "link", "show", "eth0").stdout
+    assert "default via 192.0.2.1 dev eth0" in sh("ip", "-n", ns, "route").stdout
+    # renewed with the same address: it stays (no flush in between); a new one replaces the old
+    assert event("RENEW", **lease, old_ip_address="192.0.2.10", old_subnet_mask="255.255.255.0") == 0
+    assert "192.0.2.10/24" in addresses()
+    moved = {"new_ip_address": "192.0.2.11", "new_subnet_mask": "255.255.255.0"}
+    assert event("REBIND", **moved, old_ip_address="192.0.2.10", old_subnet_mask="255.255.255.0") == 0
+    assert "192.0.2.11/24" in addresses() and "192.0.2.10" not in addresses()
+    assert "mtu 1400" in sh("ip", "-n", ns, "link", "show", "eth0").stdout  # no MTU given: left as it was
+    # a lease from the lease file no server confirmed: refused, nothing configured
+    assert event("TIMEOUT", new_ip_address="198.51.100.7", new_subnet_mask="255.255.255.0") == 1
+    assert "198.51.100.7" not in addresses()
+    assert event("EXPIRE", old_ip_address="192.0.2.11") == 0  # the lease lost: the address goes
     assert addresses() == ""
 
 
