@@ -28,6 +28,7 @@ import errno
 import os
 import secrets
 import select
+import shutil
 import socket
 import statistics
 import struct
@@ -262,9 +263,8 @@ def main() -> None:
         return statistics.median(r[k] for r in rows)
 
     peer = "lets ICMP in from anywhere" if args.peer_open else "in the default group"
-    print(
-        f"runs: {args.runs} (VM on host1, peer on host2 across VXLAN, {peer}; guest DHCP by busybox udhcpc)"
-    )
+    client = "ISC dhclient" if shutil.which("dhclient") else "busybox udhcpc"  # the netns guests' choice
+    print(f"runs: {args.runs} (VM on host1, peer on host2 across VXLAN, {peer}; guest DHCP by {client})")
     print(f"{'path':<34}{'call returned':>15}{'lease':>10}{'first ping':>12}{'p95 ping':>10}")
     for name, rows_ in (
         ("engine: start through ovirtsdk4", engine),
