@@ -46,6 +46,22 @@ def test_a_namespace_made_in_process_is_one_ip_netns_knows_and_deletes(lab: Lab)
         netlink.run_in(name, ["true"])
 
 
+def _guest(lab: Lab, name: str, script: Path, text: str) -> tuple[str, Path]:
+    """A guest namespace with an ``eth0`` up (a veth whose peer is up too), and a DHCP client's event
+    script written to ``script``."""
+    ns = lab.netns(name)
+    sh("ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0")
+    sh("ip", "-n", ns, "link", "set", "peer0", "up")
+    sh("ip", "-n", ns, "link", "set", "eth0", "up")
+    script.write_text(text)
+    os.chmod(script, 0o755)
+    return ns, script
+
+
+def _addresses(ns: str) -> str:
+    return sh("ip", "-n", ns, "-4", "-o", "addr", "show", "dev", "eth0").stdout
+
+
 def _event(ns: str, script: Path, event: str, **env: str) -> None:
     sh("ip", "netns", "exec", ns, "env", *[f"{k}={v}" for k, v in env.items()], str(script), event)
 
@@ -53,18 +69,12 @@ def _event(ns: str, script: Path, event: str, **env: str) -> None:
 def test_the_udhcpc_script_skips_the_first_deconfig_and_applies_a_lease_in_one_batch(
     lab: Lab, tmp_path: Path
 ) -> None:
-    ns = lab.netns("guest")
-    sh("ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0")
-    sh("ip", "-n", ns, "link", "set", "peer0", "up")
-    sh("ip", "-n", ns, "link", "set", "eth0", "up")
-    script = tmp_path / "udhcpc.script"
-    script.write_text(UDHCPC_SCRIPT)
-    os.chmod(script, 0o755)
+    ns, script = _guest(lab, "guest", tmp_path / "udhcpc.script", UDHCPC_SCRIPT)
     bound = tmp_path / "udhcpc-eth0.bound"
     common = {"interface": "eth0", "NEUTRINO_BOUND": str(bound)}
 
     def addresses() -> str:
-        return sh("ip", "-n", ns, "-4", "-o", "addr", "show", "dev", "eth0").stdout
+        return _addresses(ns)
 
     sh("ip", "-n", ns, "addr", "add", "192.0.2.99/24", "dev", "eth0")
     _event(ns, script, "deconfig", **common)  # before any lease: nothing to undo, nothing done
@@ -86,16 +96,10 @@ def test_the_udhcpc_script_skips_the_first_deconfig_and_applies_a_lease_in_one_b
 def test_the_dhclient_script_applies_a_lease_in_one_batch_and_refuses_an_unconfirmed_one(
     lab: Lab, tmp_path: Path
 ) -> None:
-    ns = lab.netns("guest4")
-    sh("ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0")
-    sh("ip", "-n", ns, "link", "set", "peer0", "up")
-    sh("ip", "-n", ns, "link", "set", "eth0", "up")
-    script = tmp_path / "dhclient4.script"
-    script.write_text(DHCLIENT4_SCRIPT)
-    os.chmod(script, 0o755)
+    ns, script = _guest(lab, "guest4", tmp_path / "dhclient4.script", DHCLIENT4_SCRIPT)
 
     def addresses() -> str:
-        return sh("ip", "-n", ns, "-4", "-o", "addr", "show", "dev", "eth0").stdout
+        return _addresses(ns)
 
     def event(reason: str, **env: str) -> int:
         argv = ["ip", "netns", "exec", ns, "env", f"reason={reason}", "interface=eth0"]
