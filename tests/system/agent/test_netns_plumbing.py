@@ -4,8 +4,10 @@ guests' DHCP client scripts (dhclient's and udhcpc's), on a real kernel."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,9 @@ import pytest
 from neutrino.agent.datapath import netlink
 from neutrino.agent.datapath.hostnet import HostNetError, LinkChange
 from neutrino.agent.datapath.iproute import IpRouteNet
-from neutrino.agent.vm.netns import DHCLIENT4_SCRIPT, UDHCPC_SCRIPT
+from neutrino.agent.vm.base import AttachedNic, BackendContext
+from neutrino.agent.vm.netns import DHCLIENT4_SCRIPT, UDHCPC_SCRIPT, NetnsBackend
+from neutrino.agent_api.schema import NicSpec, VmSpec
 from tests.support.netlab import Lab, netns_names, sh
 
 pytestmark = pytest.mark.root
@@ -124,6 +128,50 @@ def test_the_dhclient_script_applies_a_lease_in_one_batch_and_refuses_an_unconfi
     assert "198.51.100.7" not in addresses()
     assert event("EXPIRE", old_ip_address="192.0.2.11") == 0  # the lease lost: the address goes
     assert addresses() == ""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rfind(")") + 2 :][:1] in ("Z", "X")  # exited, not reaped yet
+
+
+def test_a_guest_destroyed_as_its_dhcp_client_starts_leaves_no_client_behind(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """The client's pid file is written as it is spawned, before the client itself writes it: a destroy
+    right after the start finds and stops it (a client left behind resends in a loop once its device
+    went with the guest)."""
+    backend = NetnsBackend(
+        BackendContext(
+            host_net=IpRouteNet(lab.netns("host")), data_dir=tmp_path, netns_prefix=f"{lab.prefix}g-"
+        )
+    )
+    vm = VmSpec.model_validate({"vm_id": "vm-1", "name": "vm-1", "nics": []})
+    nic = AttachedNic(
+        NicSpec.model_validate(
+            {
+                "nic_id": "nic-1",
+                "name": "nic1",
+                "mac": "56:6f:1a:2b:3c:01",
+                "internal": {"network": "ovirtmgmt"},
+            }
+        ),
+        0,
+    )
+    backend.create(vm)
+    backend.attach(vm, nic)
+    backend.start(vm, [nic])
+    client = "dhclient4" if shutil.which("dhclient") else "udhcpc"
+    pid = int((tmp_path / "run" / "vm-1" / f"{client}-eth0.pid").read_text())
+    backend.destroy(vm)
+    deadline = time.monotonic() + 5
+    while not _gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _gone(pid)
+    assert f"{lab.prefix}g-vm-1" not in netns_names()
 
 
 def test_calls_made_together_in_a_namespace_share_one_thread_joined_to_it(lab: Lab) -> None:

@@ -223,7 +223,7 @@ class NetnsBackend(VmBackend):
             argv = ["busybox", "udhcpc", "-f", "-i", dev, "-O", "mtu", "-s", str(script), "-p", str(pidfile),
                     "-t", "3", "-T", "1", "-A", "2"]  # fmt: skip
             env = {**os.environ, "NEUTRINO_BOUND": str(run_dir / f"udhcpc-{dev}.bound")}
-            self._spawn(vm, argv, "DHCP client", env)
+            self._spawn(vm, argv, "DHCP client", env, pidfile)
 
     def _start_dhclient4(self, vm: VmSpec, dev: str, run_dir: Path) -> None:
         pidfile = run_dir / f"dhclient4-{dev}.pid"
@@ -235,12 +235,21 @@ class NetnsBackend(VmBackend):
             "dhclient", "-4", "-d", "-cf", str(conf), "-sf", str(script), "-pf", str(pidfile),
             "-lf", str(run_dir / f"dhclient4-{dev}.leases"), dev,
         ]  # fmt: skip
-        self._spawn(vm, argv, "DHCP client")
+        self._spawn(vm, argv, "DHCP client", pidfile=pidfile)
 
-    def _spawn(self, vm: VmSpec, argv: list[str], what: str, env: dict[str, str] | None = None) -> None:
-        """``argv`` started in the guest (forked in its namespace, no ``ip netns exec`` in between)."""
+    def _spawn(
+        self,
+        vm: VmSpec,
+        argv: list[str],
+        what: str,
+        env: dict[str, str] | None = None,
+        pidfile: Path | None = None,
+    ) -> None:
+        """``argv`` started in the guest (forked in its namespace, no ``ip netns exec`` in between);
+        ``pidfile`` gets its pid at once (the client writes it too, but only once it runs: a stop in
+        between would not find it, and a client whose device is gone with its guest resends in a loop)."""
         try:
-            netlink.popen_in(
+            proc = netlink.popen_in(
                 self.namespace(vm),
                 argv,
                 env=env,
@@ -251,6 +260,8 @@ class NetnsBackend(VmBackend):
             )
         except (OSError, HostNetError) as exc:
             raise VmBackendError(f"cannot start the {what} of VM {vm.vm_id}: {exc}") from exc
+        if pidfile is not None:
+            pidfile.write_text(f"{proc.pid}\n")
 
     def _start_dhcp6(self, vm: VmSpec, dev: str, run_dir: Path) -> None:
         pidfile = run_dir / f"dhclient6-{dev}.pid"
