@@ -128,6 +128,10 @@ WAIT_FOR_LINK_LOCAL = (
 )
 
 
+#: the guests' DHCP clients, each a ``<client>-<device>.pid`` in the guest's run directory
+_CLIENTS = ("udhcpc", "dhclient4", "dhclient6")
+
+
 class NetnsBackend(VmBackend):
     """Guests as network namespaces."""
 
@@ -186,8 +190,8 @@ class NetnsBackend(VmBackend):
             self._start_dhcp(vm, nic)
 
     def destroy(self, vm: VmSpec) -> None:
-        for pattern in ("udhcpc-*.pid", "dhclient4-*.pid", "dhclient6-*.pid"):
-            for pidfile in self._run_dir(vm).glob(pattern):
+        for client in _CLIENTS:
+            for pidfile in self._run_dir(vm).glob(f"{client}-*.pid"):
                 _kill(pidfile)
         for marker in self._run_dir(vm).glob("udhcpc-*.bound"):
             marker.unlink(missing_ok=True)
@@ -276,10 +280,10 @@ class NetnsBackend(VmBackend):
         self._spawn(vm, argv, "DHCPv6 client")
 
     def _stop_dhcp(self, vm: VmSpec, nic: AttachedNic) -> None:
-        _kill(self._run_dir(vm) / f"udhcpc-{self.guest_device(nic)}.pid")
-        (self._run_dir(vm) / f"udhcpc-{self.guest_device(nic)}.bound").unlink(missing_ok=True)
-        _kill(self._run_dir(vm) / f"dhclient4-{self.guest_device(nic)}.pid")
-        _kill(self._run_dir(vm) / f"dhclient6-{self.guest_device(nic)}.pid")
+        dev = self.guest_device(nic)
+        for client in _CLIENTS:
+            _kill(self._run_dir(vm) / f"{client}-{dev}.pid")
+        (self._run_dir(vm) / f"udhcpc-{dev}.bound").unlink(missing_ok=True)
 
 
 def _alive(pidfile: Path) -> bool:
