@@ -94,9 +94,13 @@ class OperationLog:
         self._pending.append((step, utcnow()))
         if commit or on_enter is not None:
             with self.ctx.uow() as uow:
-                op = self.write(uow)
-                if on_enter is not None and op is not None:
-                    on_enter(uow, op)
+                # what the step writes goes first, the record's steps after: the step's own reads (the vNICs it
+                # writes) then find nothing pending to flush, and the transaction is one flush, at the commit
+                if on_enter is not None:
+                    op = self._attached(uow)
+                    if op is not None:
+                        on_enter(uow, op)
+                self.write(uow)  # the record is in ``uow`` already: no statement
                 uow.commit()
 
     def write(self, uow: UnitOfWork) -> Operation | None:

@@ -120,9 +120,10 @@ class RunVm:
 
     def _place(self, uow: UnitOfWork, op: Operation) -> None:
         assert self.host is not None
-        op.target_host_id = self.host.id  # before the VM is read: the record is written once, with its step
-        self._vm(uow).host_id = self.host.id
+        # what is read comes before what is written (the VM attached, the vNICs read): one flush, at the commit
+        vm = self._vm(uow)
         write_intents(uow, self.placement, self.log.op_id)
+        op.target_host_id = vm.host_id = self.host.id
 
     def _vm(self, uow: UnitOfWork) -> model.Vm:
         """The VM in ``uow``: attached as the claim or the last step committed it (while the run holds the
@@ -149,6 +150,7 @@ class RunVm:
         """The ports as the provider answered, on the vNICs (the undo releases them by what the vNICs record)."""
         if self.acted:
             with self.ctx.uow() as uow:
+                self._vm(uow)  # first: the port events name it, and a read of it then would flush the vNICs
                 write_results(uow, self.placement, self.log.op_id, self.scope)
                 uow.commit()
             self.acted = False
