@@ -239,8 +239,8 @@ class FakeProvider:
 class FakeAgent:
     """A host agent's VMs in memory (as the agent API's JSON), answering with the contract's models
     (``neutrino.agent_api.schema``). ``down`` makes every call fail as an unreachable host; ``fail_on`` names
-    verbs that fail with PlugFailed; ``tamper`` edits what list-VMs reports (to test the engine's check of
-    the report)."""
+    verbs that fail with PlugFailed; ``tamper`` edits what the agent reports of a VM (to test the engine's check
+    of the report): in list-VMs, get-VM and the answers of create-VM and hot plug, which are reports too."""
 
     name: str
     plugin_types: dict[str, Any] = field(
@@ -302,22 +302,21 @@ class FakeAgent:
             }
         return {"spec": spec, "state": "plugged", "error": None, "plugged": plugged}
 
-    def list_vms(self) -> list[wire.VmState]:
-        """What the agent reports (``tamper`` may edit the JSON first)."""
-        self._enter("list_vms")
-        vms = copy.deepcopy(list(self.vms.values()))
+    def _report(self, vm: dict[str, Any]) -> dict[str, Any]:
+        """What the agent reports of ``vm`` (``tamper`` may edit the JSON first)."""
+        reported = copy.deepcopy(vm)
         if self.tamper is not None:
-            for vm in vms:
-                self.tamper(vm)
-        return [wire.VmState.model_validate(vm) for vm in vms]
+            self.tamper(reported)
+        return reported
+
+    def list_vms(self) -> list[wire.VmState]:
+        self._enter("list_vms")
+        return [wire.VmState.model_validate(self._report(vm)) for vm in list(self.vms.values())]
 
     def get_vm(self, vm_id: str) -> wire.VmState | None:
-        """What the agent reports of one VM (``tamper`` may edit the JSON first, as for ``list_vms``)."""
         self._enter("get_vm")
-        found = copy.deepcopy(self.vms.get(vm_id))
-        if found is not None and self.tamper is not None:
-            self.tamper(found)
-        return None if found is None else wire.VmState.model_validate(found)
+        found = self.vms.get(vm_id)
+        return None if found is None else wire.VmState.model_validate(self._report(found))
 
     def create_vm(self, spec: wire.VmSpec) -> wire.VmState:
         self._enter("create_vm")
@@ -332,7 +331,7 @@ class FakeAgent:
             "nics": [self._nic_state(n) for n in sent["nics"]],
         }
         self.vms[spec.vm_id] = vm
-        return wire.VmState.model_validate(vm)
+        return wire.VmState.model_validate(self._report(vm))
 
     def destroy_vm(self, vm_id: str) -> None:
         self._enter("destroy_vm")
@@ -340,9 +339,9 @@ class FakeAgent:
 
     def hotplug_nic(self, vm_id: str, nic: wire.NicSpec) -> wire.NicState:
         self._enter("hotplug_nic")
-        state = self._nic_state(nic.model_dump(mode="json"))
-        self.vms[vm_id]["nics"].append(state)
-        return wire.NicState.model_validate(state)
+        self.vms[vm_id]["nics"].append(self._nic_state(nic.model_dump(mode="json")))
+        reported = self._report(self.vms[vm_id])["nics"]
+        return wire.NicState.model_validate(next(n for n in reported if n["spec"]["nic_id"] == nic.nic_id))
 
     def hotunplug_nic(self, vm_id: str, nic_id: str) -> None:
         self._enter("hotunplug_nic")

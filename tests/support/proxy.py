@@ -3,9 +3,10 @@ network provider, and lets a test act at an exact point of the conversation (kil
 request back, change an answer) through three hooks.
 
 ``before(method, path)`` runs when a request arrives, before it is forwarded; ``after(method, path, status)``
-once the server behind has answered, before the answer goes back; ``rewrite(method, path, status, body)``
-returns the body that goes back instead of the server's. When the server behind cannot be reached the proxy
-closes the connection without answering, as the dead server would.
+once the server behind has answered, before the answer goes back (raising ``DropAnswer``, it keeps the answer:
+the connection is closed as a server's that died once it had done the work); ``rewrite(method, path, status,
+body)`` returns the body that goes back instead of the server's. When the server behind cannot be reached the
+proxy closes the connection without answering, as the dead server would.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ _HOP_BY_HOP = {
     "host",
     "content-length",
 }
+
+
+class DropAnswer(Exception):
+    """Raised by an ``after`` hook: the server's answer does not go back, the connection is closed."""
 
 
 class Proxy:
@@ -96,7 +101,11 @@ class Proxy:
                     self.close_connection = True  # the server behind is gone: so is the answer
                     return
                 if proxy.after is not None:
-                    proxy.after(method, path, resp.status_code)
+                    try:
+                        proxy.after(method, path, resp.status_code)
+                    except DropAnswer:
+                        self.close_connection = True
+                        return
                 content = resp.content
                 if proxy.rewrite is not None:
                     content = proxy.rewrite(method, path, resp.status_code, content)

@@ -1,5 +1,5 @@
 """Failures during the vNIC port lifecycle lose nothing and leave nothing behind: a host agent that dies
-between create-VM and its report, a provider that stops during a run or a VM removal, an engine SIGKILLed in
+having run the VM, before its answer to create-VM (which is its report of the VM) reaches the engine, a provider that stops during a run or a VM removal, an engine SIGKILLed in
 the middle of a run.
 
 `neutrino engine` and `neutrino provider` run as separate processes (so each can be stopped, killed and started
@@ -40,7 +40,7 @@ from tests.e2e.lifecycle.helpers import (
     vm_service,
     vm_status,
 )
-from tests.support.proxy import Proxy, proxy_to
+from tests.support.proxy import DropAnswer, Proxy, proxy_to
 
 JANITOR_INTERVAL = 2.0
 VMS_PATH = "/api/v1/vms"
@@ -130,25 +130,21 @@ def agreement(world: World, vm_id: str, agent: Agent) -> bool | tuple[str, list[
     return f"the engine says {status.value}; agent {agent.host_name} runs", listed
 
 
-# --- (a) the agent stops between create-VM and its report ---------------------------------------------
+# --- (a) the agent stops having run the VM, before its answer reaches the engine ------------------------
 
 
 class DiesAfterCreate:
-    """Proxy hooks: once a create-VM has been forwarded (and answered), the agent is SIGKILLed before the proxy
-    serves the next request, so the engine's look at list-VMs finds nobody."""
+    """Proxy hook: once the agent has answered a create-VM (the VM runs there, its vNICs plugged), it is
+    SIGKILLed and its answer never reaches the engine, which finds nobody when it asks again."""
 
     def __init__(self, agent: Agent) -> None:
-        self.agent, self.armed, self.killed = agent, False, threading.Event()
+        self.agent, self.killed = agent, threading.Event()
 
     def after(self, method: str, path: str, status: int) -> None:
-        if method == "POST" and path == VMS_PATH:
-            self.armed = True
-
-    def before(self, method: str, path: str) -> None:
-        if self.armed:
-            self.armed = False
+        if method == "POST" and path == VMS_PATH and not self.killed.is_set():
             self.agent.kill()
             self.killed.set()
+            raise DropAnswer
 
 
 def _run_while_the_agent_dies(
@@ -157,7 +153,7 @@ def _run_while_the_agent_dies(
     site, net = world.site()
     agent = world.stack.agent(unique("a"))
     hooks = DiesAfterCreate(agent)
-    proxy = Proxy(agent.url.removesuffix("/api/v1"), hooks.before, hooks.after).start()
+    proxy = Proxy(agent.url.removesuffix("/api/v1"), after=hooks.after).start()
     world.stack.cleanup(proxy.close)
     add_host(world.system, site, agent, port=proxy.port)
     vm, nics = add_vm(world.system, site, [net.profile, net.profile])
@@ -177,12 +173,12 @@ class AgentDied:
 
 @pytest.fixture(scope="module")
 def agent_died(world: World) -> AgentDied:
-    """One run during which the host agent stops between create-VM and the engine's look at list-VMs."""
+    """One run during which the host agent stops having run the VM, before its answer to create-VM."""
     vm, nics, agent, (code, detail) = _run_while_the_agent_dies(world)
     return AgentDied(vm, nics, agent, code, detail)
 
 
-def test_agent_stopped_between_create_vm_and_its_report(world: World, agent_died: AgentDied) -> None:
+def test_agent_stopped_before_its_answer_to_create_vm(world: World, agent_died: AgentDied) -> None:
     assert_down_and_off(world, agent_died.vm.id)
     # the ports this run created are gone from the provider (it answers, so at once)
     assert [world.neutron.ports_of(n.id) for n in agent_died.nics] == [[], []]

@@ -182,6 +182,17 @@ def test_an_agent_report_that_differs_fails_the_run(world: World) -> None:
     assert not any(vm_id in a.vms for a in world.agents.values())
 
 
+def test_a_run_and_a_hot_plug_ask_the_host_once_and_check_its_answer(world: World) -> None:
+    """The agent's answer to create-VM (and to a plug) is its report: the engine checks it, and asks no more."""
+    vm_id, _ = world.vm("vm1", world.profiles[0])
+    vms.start_vm(world.ctx, vm_id)
+    agent = world.agents[world.host_name(vm_id)]
+    assert agent.calls[-1:] == ["create_vm"]
+    del agent.calls[:]
+    nics.add_nic(world.ctx, vm_id, "nic2", Ref(id=world.profiles[1]))
+    assert agent.calls == ["hotplug_nic"]
+
+
 def test_security_groups_come_from_the_profile(world: World) -> None:
     ctx = world.ctx
     with ctx.reader() as uow:

@@ -24,7 +24,6 @@ from neutrino.engine.commands.provisioning import (
     ports_created_unrecorded,
     release_created,
     settle_nics,
-    verify_on_host,
     write_intents,
     write_results,
 )
@@ -126,6 +125,7 @@ class HotPlug:
         self.plan: NicPlan | None = None
         self.placement: Placement | None = None
         self.spec: wire.NicSpec | None = None
+        self.reported: wire.NicState | None = None  # the agent's answer to the plug: its report of the vNIC
         self.scope = events.EventScope()  # the cluster and data center its events name
         self.plugged_on_host = (
             False  # from the agent call on, the host may hold the device: the undo unplugs it
@@ -181,17 +181,17 @@ class HotPlug:
         [self.spec] = nic_specs(self.placement)
         self.plugged_on_host = True
         try:
-            state = self.ctx.agent_client(self.host).hotplug_nic(self.vm_id, self.spec)
+            self.reported = self.ctx.agent_client(self.host).hotplug_nic(self.vm_id, self.spec)
         except EngineError as exc:
             raise reworded(exc, f"Cannot hot plug vNIC {self.plan.name}: {exc.message}") from exc
-        why = check_reported(state, self.spec)
-        if why is not None:
-            raise HostFailure(f"Cannot hot plug vNIC {self.plan.name}: {why}.")
 
     def _verify(self) -> None:
-        assert self.host is not None and self.placement is not None and self.spec is not None
-        client = self.ctx.agent_client(self.host)
-        verify_on_host(client, self.vm_id, self.placement, [self.spec], "hot plug")
+        """The agent's answer to the plug is its report of the vNIC (made under the lock that stored it, as
+        ``GET /vms/{id}`` makes it): it must show the vNIC plugged as sent."""
+        assert self.plan is not None and self.spec is not None
+        why = check_reported(self.reported, self.spec)
+        if why is not None:
+            raise HostFailure(f"Cannot hot plug vNIC {self.plan.name}: {why}.")
 
     def finish(self) -> None:
         with self.ctx.uow() as uow:

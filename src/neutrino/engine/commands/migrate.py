@@ -13,7 +13,7 @@ from neutrino.engine.commands import events
 from neutrino.engine.commands.common import EngineContext, Ref, get_or_404, require
 from neutrino.engine.commands.operations import OperationLog, Step, perform
 from neutrino.engine.commands.placement import MIB, Placement, choose_host, plan_vm, resolve
-from neutrino.engine.commands.provisioning import provision_ports, settle_nics, verify_on_host
+from neutrino.engine.commands.provisioning import provision_ports, settle_nics, verify_report
 from neutrino.engine.domain import model
 from neutrino.engine.domain.audit import AuditType
 from neutrino.engine.domain.errors import Conflict, EngineError, HostFailure
@@ -68,6 +68,7 @@ class Migrate:
         self.dest: model.Host | None = None
         self.on_dest = False  # from the create-VM call on, the destination may hold the VM
         self.nic_specs: list[wire.NicSpec] = []
+        self.reported: wire.VmState | None = None  # the destination's answer to create-VM: its report
         self.warning = ""
 
     def steps(self) -> Iterator[Step]:
@@ -106,13 +107,12 @@ class Migrate:
     def _create(self) -> None:
         assert self.dest is not None
         self.on_dest = True
-        self.ctx.agent_client(self.dest).create_vm(self.spec.model_copy(update={"nics": self.nic_specs}))
+        self.reported = self.ctx.agent_client(self.dest).create_vm(
+            self.spec.model_copy(update={"nics": self.nic_specs})
+        )
 
     def _verify(self) -> None:
-        assert self.dest is not None
-        verify_on_host(
-            self.ctx.agent_client(self.dest), self.vm_id, self.placement, self.nic_specs, "migrate"
-        )
+        verify_report(self.reported, self.placement, self.nic_specs, "migrate")
 
     def _source_off(self) -> None:
         try:

@@ -23,7 +23,6 @@ from neutrino.engine.commands.placement import (
 from neutrino.engine.domain import model
 from neutrino.engine.domain.errors import EngineError, HostFailure, reworded
 from neutrino.engine.domain.model import NicState
-from neutrino.engine.hosts.agent_client import HostAgent
 from neutrino.engine.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -122,12 +121,12 @@ def provision_ports(
     return nic_specs(placement)
 
 
-def verify_on_host(
-    client: HostAgent, vm_id: str, placement: Placement, specs: list[wire.NicSpec], action: str
+def verify_report(
+    found: wire.VmState | None, placement: Placement, specs: list[wire.NicSpec], action: str
 ) -> None:
-    """The agent's report of the VM (``GET /vms/{id}``: this VM alone, not every VM on the host, whose answer
-    grows with the host) must show each vNIC plugged as sent; else HostFailure naming the vNIC."""
-    found = client.get_vm(vm_id)
+    """The agent's report of the VM must show each vNIC plugged as sent; else HostFailure naming the vNIC.
+    ``found``: its answer to create-VM, which is that report (the document ``GET /vms/{id}`` gives, made
+    under the same lock once the VM is stored), so no second call asks for it."""
     if found is None:
         raise HostFailure(f"Cannot {action} VM. The host does not report the VM after creating it.")
     reported = reported_nics(found)

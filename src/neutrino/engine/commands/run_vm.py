@@ -24,7 +24,7 @@ from neutrino.engine.commands.provisioning import (
     ports_created_unrecorded,
     release_created,
     settle_nics,
-    verify_on_host,
+    verify_report,
     write_intents,
     write_results,
 )
@@ -101,6 +101,7 @@ class RunVm:
         # the ports acted on, their results not committed yet: the host step (or the undo) writes them
         self.acted = False
         self.nic_specs: list[wire.NicSpec] = []
+        self.reported: wire.VmState | None = None  # the agent's answer to create-VM: its report of the VM
 
     def steps(self) -> Iterator[Step]:
         # the ports step's record shares its transaction with the host chosen and the port intents. The host
@@ -142,7 +143,9 @@ class RunVm:
         self.nic_specs = nic_specs(self.placement)
         self.on_host = True
         try:
-            self.ctx.agent_client(self.host).create_vm(self.spec.model_copy(update={"nics": self.nic_specs}))
+            self.reported = self.ctx.agent_client(self.host).create_vm(
+                self.spec.model_copy(update={"nics": self.nic_specs})
+            )
         except HostFailure as exc:
             raise _run_failure(exc) from exc
 
@@ -156,13 +159,7 @@ class RunVm:
             self.acted = False
 
     def _verify(self) -> None:
-        assert self.host is not None
-        try:
-            verify_on_host(
-                self.ctx.agent_client(self.host), self.vm_id, self.placement, self.nic_specs, "run"
-            )
-        except HostFailure as exc:
-            raise _run_failure(exc) from exc
+        verify_report(self.reported, self.placement, self.nic_specs, "run")
 
     def finish(self) -> model.Vm:
         assert self.host is not None
