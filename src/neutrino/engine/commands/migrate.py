@@ -90,8 +90,8 @@ class Migrate:
 
     def _destination(self, uow: UnitOfWork, op: Operation) -> None:
         assert self.dest is not None
+        vm = get_or_404(uow.vms, self.vm_id, "VM")  # read before anything changes: one flush, at the commit
         op.target_host_id = self.dest.id
-        vm = get_or_404(uow.vms, self.vm_id, "VM")
         events.emit(
             uow,
             AuditType.VM_MIGRATION_START,
