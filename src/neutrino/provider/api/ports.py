@@ -12,16 +12,18 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from neutrino.provider import errors
-from neutrino.provider.api import address_pairs, common, dns, extra_dhcp_opts, l3, rbac, tags
+from neutrino.provider.api import address_pairs, attributes, common, dns, extra_dhcp_opts, l3, rbac, tags
 from neutrino.provider.api.attributes import ATTR_NOT_SPECIFIED
 from neutrino.provider.api.networks import visible as network_visible
 from neutrino.provider.api.port_binding import vif_binding
 from neutrino.provider.api.query import ListQuery, select_page
+from neutrino.provider.api.rendered import RenderCache
 from neutrino.provider.api.resource import Unprepared, new_id, utcnow
 from neutrino.provider.api.security_groups import default_group_id, ensure_default_group
 from neutrino.provider.api.tags import Taggable
@@ -409,6 +411,8 @@ class PortService(Taggable):
             "security_groups": _security_groups_filter,
         }
         self._raw_plans: dict[str, rows_.RecordPlan] = {}
+        #: whole ports rendered, by version (see :meth:`list_rendered`)
+        self.rendered = RenderCache()
         #: projects whose default security group this process has seen (see :meth:`prepare`)
         self._with_default_group: set[str] = set()
 
@@ -433,10 +437,7 @@ class PortService(Taggable):
         """A page of ports from the DBAPI's tuples (``store.rows``: no ``Row`` per port, no
         ``datetime`` per timestamp); the same records :meth:`expand` gives. (The controller holds
         the garbage collector off meanwhile.)"""
-        plan = self._raw_plans.get(uow.conn.dialect.name)
-        if plan is None:
-            plan = rows_.RecordPlan.of(self.table, self._columns, uow.conn.dialect)
-            self._raw_plans[uow.conn.dialect.name] = plan
+        plan = self._raw_plan(uow)
         rows = select_page(
             uow.conn,
             self.definition,
@@ -449,6 +450,66 @@ class PortService(Taggable):
         )
         records = self._assigned(rows_.expand(uow, plan.records(rows), CHILDREN))
         return records, [r["id"] for r in records]
+
+    def _raw_plan(self, uow: UnitOfWork) -> rows_.RecordPlan:
+        plan = self._raw_plans.get(uow.conn.dialect.name)
+        if plan is None:
+            plan = rows_.RecordPlan.of(self.table, self._columns, uow.conn.dialect)
+            self._raw_plans[uow.conn.dialect.name] = plan
+        return plan
+
+    def list_rendered(
+        self, uow: UnitOfWork, ctx: RequestContext, q: ListQuery
+    ) -> tuple[list[Any], list[str]] | None:
+        """An admin's list of whole ports from :attr:`rendered` (``api.rendered``): the page's versions
+        (id, revision, status) are read, the ports not kept at that version are read and rendered as
+        :meth:`list_records` does, and kept. (A port changed between the two reads is sent as it is
+        now; one deleted meanwhile is left out.) Others' lists, and lists of some fields, are rendered
+        from :meth:`list_records`."""
+        if not ctx.is_admin or q.fields:
+            return None
+        c = self.table.c
+        versions = select_page(
+            uow.conn,
+            self.definition,
+            self.table,
+            q,
+            self.scope(ctx),
+            self.special_filters,
+            raw=True,
+            columns=(c.id, c.revision_number, c.status),
+        )
+        kept = self.rendered
+        items = [kept.get(version) for version in versions]
+        missing = [version[0] for version, item in zip(versions, items, strict=True) if item is None]
+        if missing:
+            fresh: dict[str, Any] = {}
+            if 2 * len(missing) > len(versions):  # most are not kept: read the page as a list does
+                fresh = self._keep(ctx, self.list_records(uow, ctx, q)[0])
+            # by id: the few not kept, or those the page read missed (created or moved meanwhile)
+            gaps = [port_id for port_id in missing if port_id not in fresh]
+            if gaps:
+                plan = self._raw_plan(uow)
+                rows: list[Any] = []
+                for clause in uow.where_in(c.id, gaps):
+                    rows += rows_.fetch(uow, sa.select(*plan.columns).where(clause))[1]
+                fresh.update(self._keep(ctx, self._assigned(rows_.expand(uow, plan.records(rows), CHILDREN))))
+            items = [
+                item if item is not None else fresh.get(version[0])
+                for version, item in zip(versions, items, strict=True)
+            ]
+        present = [
+            (version[0], item) for version, item in zip(versions, items, strict=True) if item is not None
+        ]
+        return [item for _, item in present], [port_id for port_id, _ in present]
+
+    def _keep(self, ctx: RequestContext, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """Render whole ports and keep them (:attr:`rendered`) at their versions; their renders by id."""
+        made = self.rendered.keep(
+            ((r["id"], r["revision_number"], r["status"]), orjson.dumps(r))
+            for r in attributes.render_all(self.definition, records, ctx)
+        )
+        return {version[0]: fragment for version, fragment in made.items()}
 
     # --- create --------------------------------------------------------------------------------
 

@@ -160,6 +160,13 @@ class ResourceService:
         rows = select_page(uow.conn, self.definition, self.table, q, self.scope(ctx), self.special_filters)
         return self.expand(uow, ctx, rows), [r.id for r in rows]
 
+    def list_rendered(
+        self, uow: UnitOfWork, ctx: RequestContext, q: ListQuery
+    ) -> tuple[list[Any], list[str]] | None:
+        """A page of a list already rendered (each item its wire JSON, an ``orjson.Fragment``) and its
+        ids; None (the default): the controller renders :meth:`list_records`."""
+        return None
+
     def get_row(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str) -> sa.Row[Any]:
         stmt = sa.select(self.table).where(self.table.c.id == resource_id)
         if (scope := self.scope(ctx)) is not None:
@@ -302,10 +309,14 @@ class Controller:
 
         def render() -> Response:
             with self.db.reader() as uow:
-                records, ids = self.service.list_records(uow, ctx, q)
-            body: dict[str, Any] = {
-                self.defn.collection: attributes.render_all(self.defn, records, ctx, q.fields)
-            }
+                rendered = self.service.list_rendered(uow, ctx, q)
+                if rendered is None:
+                    records, ids = self.service.list_records(uow, ctx, q)
+            if rendered is not None:
+                items, ids = rendered
+            else:
+                items = attributes.render_all(self.defn, records, ctx, q.fields)
+            body: dict[str, Any] = {self.defn.collection: items}
             body.update(links(request.url, request.query_params, self.defn.collection, q, ids))
             # rendered here, in the worker thread: a large list would otherwise hold the event loop
             return json_answer(body)
