@@ -438,7 +438,15 @@ class PortService(Taggable):
         ``datetime`` per timestamp); the same records :meth:`expand` gives. (The controller holds
         the garbage collector off meanwhile.)"""
         plan = self._raw_plan(uow)
-        rows = select_page(
+        rows = self._page(uow, ctx, q, plan.columns)
+        records = self._assigned(rows_.expand(uow, plan.records(rows), CHILDREN))
+        return records, [r["id"] for r in records]
+
+    def _page(
+        self, uow: UnitOfWork, ctx: RequestContext, q: ListQuery, columns: Sequence[Any]
+    ) -> Sequence[Any]:
+        """The DBAPI's tuples of ``columns`` of the ports of one page of a list this caller may see."""
+        return select_page(
             uow.conn,
             self.definition,
             self.table,
@@ -446,10 +454,8 @@ class PortService(Taggable):
             self.scope(ctx),
             self.special_filters,
             raw=True,
-            columns=plan.columns,
+            columns=columns,
         )
-        records = self._assigned(rows_.expand(uow, plan.records(rows), CHILDREN))
-        return records, [r["id"] for r in records]
 
     def _raw_plan(self, uow: UnitOfWork) -> rows_.RecordPlan:
         plan = self._raw_plans.get(uow.conn.dialect.name)
@@ -469,16 +475,7 @@ class PortService(Taggable):
         if not ctx.is_admin or q.fields:
             return None
         c = self.table.c
-        versions = select_page(
-            uow.conn,
-            self.definition,
-            self.table,
-            q,
-            self.scope(ctx),
-            self.special_filters,
-            raw=True,
-            columns=(c.id, c.revision_number, c.status),
-        )
+        versions = self._page(uow, ctx, q, (c.id, c.revision_number, c.status))
         kept = self.rendered
         items = [kept.get(version) for version in versions]
         missing = [version[0] for version, item in zip(versions, items, strict=True) if item is None]
@@ -486,7 +483,7 @@ class PortService(Taggable):
             fresh: dict[str, Any] = {}
             if 2 * len(missing) > len(versions):  # most are not kept: read the page as a list does
                 fresh = self._keep(ctx, self.list_records(uow, ctx, q)[0])
-            # by id: the few not kept, or those the page read missed (created or moved meanwhile)
+            # by id: the few not kept, and any the page read did not return (the page shifted meanwhile)
             gaps = [port_id for port_id in missing if port_id not in fresh]
             if gaps:
                 plan = self._raw_plan(uow)
