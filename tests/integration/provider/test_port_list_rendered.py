@@ -74,16 +74,23 @@ def test_every_change_of_a_port_shows_in_the_next_list(provider: RunningProvider
             ("dhcp options", put(extra_dhcp_opts=[{"opt_name": "ntp-server", "opt_value": "10.83.0.5"}]),
              lambda p: [o["opt_value"] for o in p["extra_dhcp_opts"]] == ["10.83.0.5"]),
             ("binding", put(**{"binding:host_id": "host-a"}), lambda p: p["binding:host_id"] == "host-a"),
+            ("profile", put(**{"binding:profile": {"x": 1}}), lambda p: p["binding:profile"]["x"] == 1),
+            # equal to 1 in Python, yet another value: the revision moves (``revisions.unchanged``)
+            ("profile's type", put(**{"binding:profile": {"x": True}}), lambda p: p["binding:profile"]["x"] is True),
             ("agent report", lambda: client.post("/v2.0/agent-reports", json=report),
              lambda p: p["status"] == "ACTIVE"),
             ("tags cleared", lambda: client.delete(f"{path}/tags"), lambda p: p["tags"] == []),
         ]  # fmt: skip
         assert set(_listed_as_shown(client, net["id"])) == {port["id"], other["id"]}
         for what, change, holds in changes:
+            before = _listed_as_shown(client, net["id"])[port["id"]]["revision_number"]
             answer = change()
             assert answer.status_code < 300, (what, answer.text)
+            if answer.request.method == "PUT" and answer.content and "port" in answer.json():
+                assert holds(answer.json()["port"]), (what, answer.text)
             listed = _listed_as_shown(client, net["id"])
             assert holds(listed[port["id"]]), (what, listed[port["id"]])
+            assert listed[port["id"]]["revision_number"] > before, what
         revision = listed[port["id"]]["revision_number"]
 
         _status_as_ovn_writes_it(provider, port["id"], "DOWN")

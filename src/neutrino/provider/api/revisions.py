@@ -16,6 +16,7 @@ the resource before and after the service's update (:func:`unchanged`) and puts 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -93,9 +94,11 @@ _BOOKKEEPING = frozenset({"revision_number", "updated_at"})
 
 
 def unchanged(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
-    """Whether an update left every attribute but the bookkeeping as it was."""
+    """Whether an update left every attribute but the bookkeeping as it was, as the API writes it: by
+    their JSON, since Python's ``==`` takes ``1``, ``1.0`` and ``true`` (in a port's ``binding:profile``)
+    for one value, and a change from one to another would keep its revision and a list send the old."""
     keys = (before.keys() | after.keys()) - _BOOKKEEPING
-    return all(before.get(k) == after.get(k) for k in keys)
+    return all(json.dumps(before.get(k)) == json.dumps(after.get(k)) for k in keys)
 
 
 def mark(uow: UnitOfWork, table: sa.Table, resource_id: str) -> sa.Row[Any] | None:
