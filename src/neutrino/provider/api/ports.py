@@ -163,8 +163,8 @@ DECLARATION: common.Declaration = {
 }
 
 
-def _ip_order(item: dict[str, str]) -> tuple[bool, str]:
-    return ":" in item["ip_address"], item["subnet_id"]
+def _ip_order(item: dict[str, str]) -> tuple[bool, str, str]:
+    return ":" in item["ip_address"], item["subnet_id"], item["ip_address"]
 
 
 def _pair_order(pair: dict[str, str]) -> tuple[bool, str, str]:
@@ -178,7 +178,7 @@ def _opt_order(opt: dict[str, Any]) -> tuple[int, str]:
 #: A port's list attributes kept in child tables, in the order its record holds them; a list (or
 #: show) reads each with one statement (``store.rows``).
 CHILDREN: dict[str, rows_.ChildList] = {
-    # IPv4 first, then by subnet
+    # IPv4 first, then by subnet and address
     "fixed_ips": rows_.ChildList(t.ip_allocations, "port_id", ("subnet_id", "ip_address"), _ip_order),
     "security_groups": rows_.ChildList(t.port_security_groups, "port_id", "security_group_id"),
     "tags": rows_.ChildList(t.port_tags, "resource_id", "tag"),
@@ -225,7 +225,8 @@ _INSERT_PORT_GROUP = sa.insert(t.port_security_groups)
 
 
 def _sorted_ips(ips: list[dict[str, str]]) -> list[dict[str, str]]:
-    """A port's fixed IPs in their wire order: IPv4 first, then by subnet."""
+    """A port's fixed IPs in their wire order: IPv4 first, then by subnet, then by address (two of one
+    subnet in one order whichever way they were read: a kept render and a show agree)."""
     ips.sort(key=_ip_order)
     return ips
 
