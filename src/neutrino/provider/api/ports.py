@@ -423,10 +423,12 @@ class PortService(Taggable):
     def expand(
         self, uow: UnitOfWork, ctx: RequestContext, rows: Sequence[sa.Row[Any]]
     ) -> list[dict[str, Any]]:
-        return self._assigned(rows_.expand(uow, self.records(rows), CHILDREN))
+        return self._completed(uow, self.records(rows))
 
-    def _assigned(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Each record's ``dns_assignment`` (dns-integration), made from its fixed IPs and name."""
+    def _completed(self, uow: UnitOfWork, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Records of port rows made whole: their child lists (``CHILDREN``, read together) and each
+        one's ``dns_assignment`` (dns-integration), made from its fixed IPs and name."""
+        rows_.expand(uow, records, CHILDREN)
         assign = dns.assigner(self.settings.dns_domain)
         for record in records:
             record["dns_assignment"] = assign(record["fixed_ips"], record.get("dns_name", ""))
@@ -440,7 +442,7 @@ class PortService(Taggable):
         the garbage collector off meanwhile.)"""
         plan = self._raw_plan(uow)
         rows = self._page(uow, ctx, q, plan.columns)
-        records = self._assigned(rows_.expand(uow, plan.records(rows), CHILDREN))
+        records = self._completed(uow, plan.records(rows))
         return records, [r["id"] for r in records]
 
     def _page(
@@ -491,7 +493,7 @@ class PortService(Taggable):
                 rows: list[Any] = []
                 for clause in uow.where_in(c.id, gaps):
                     rows += rows_.fetch(uow, sa.select(*plan.columns).where(clause))[1]
-                fresh.update(self._keep(ctx, self._assigned(rows_.expand(uow, plan.records(rows), CHILDREN))))
+                fresh.update(self._keep(ctx, self._completed(uow, plan.records(rows))))
             items = [
                 item if item is not None else fresh.get(version[0])
                 for version, item in zip(versions, items, strict=True)
