@@ -16,8 +16,9 @@ The list measurement first gives each of ``--list-ports`` ports every extension 
 address pairs, a security group, a fixed IP, a bound host; made with Neutron bulk creates of 500: setup,
 not timed), then times ``GET /v2.0/ports`` on a keep-alive connection from the request's first byte to
 the answer's last, reading raw bytes: the client parses nothing, so the figure is the server's. The
-provider keeps the ports it rendered for a list, by version (``provider.api.rendered``): the first list,
-made when none of them was rendered, is reported on its own line; the timed ones follow it.
+provider keeps the ports it rendered for a list, by version (``provider.api.rendered``), and those it wrote:
+the first list after the creates is reported on its own line, the timed ones follow it, and last the first list
+of a second provider started on the same database, which has rendered none of them (a list after a restart).
 For scale: a real Neutron server's create_port median is published around 0.37 s at low load.
 """
 
@@ -200,8 +201,12 @@ class Side:
     create_cpu: list[float] = field(default_factory=list)
     #: GET of every port: (seconds, bytes, the provider's CPU seconds) per timed call
     lists: list[tuple[float, int, float]] = field(default_factory=list)
-    #: the first GET of every port (seconds): nothing of them rendered yet (the provider keeps renders)
+    #: the first GET of every port (seconds), after the creates (the provider keeps the renders of the
+    #: ports it wrote)
     first_list: float | None = None
+    #: the first GET of every port by a second provider started on the same database (seconds): nothing
+    #: of them rendered in that process (what a list costs after a restart)
+    cold_list: float | None = None
     listed: int = 0
 
     def rate(self, clients: int) -> float:
@@ -245,7 +250,10 @@ class BackendResult:
                              f"({side.lists[0][1] / 1e6:.1f} MB; target {TARGET_LIST_MS:.0f} ms)")  # fmt: skip
                 if side.first_list is not None:
                     lines.append(f"{self.backend:10} {side.label:8} list_ports  all {side.listed:<6} first  "
-                                 f"{side.first_list * 1000:8.1f} ms (nothing rendered yet)")  # fmt: skip
+                                 f"{side.first_list * 1000:8.1f} ms (the first list after the creates)")  # fmt: skip
+                if side.cold_list is not None:
+                    lines.append(f"{self.backend:10} {side.label:8} list_ports  all {side.listed:<6} cold   "
+                                 f"{side.cold_list * 1000:8.1f} ms (a provider just started on the database: nothing rendered)")  # fmt: skip
         if self.old is not None and self.old.lists and self.new.lists:
             lines.append(f"{self.backend:10} ratio    list_ports  {self.old.list_ms() / self.new.list_ms():8.2f}x faster")  # fmt: skip
         return lines
@@ -307,6 +315,19 @@ def _time_list(side: Side, calls: int) -> None:
         raw.close()
 
 
+def _time_cold_list(side: Side, data_dir: Path, db_url: str, env: dict[str, str] | None) -> None:
+    """The first list of a second provider started on ``side``'s database: nothing rendered there."""
+    with provider_process(data_dir, db_url, env=env) as base:
+        raw = RawClient(base, get_token(base))
+        try:
+            started = time.perf_counter()
+            status, body = raw.get("/v2.0/ports?" + urlencode({"network_id": side.network_id}))
+            side.cold_list = time.perf_counter() - started
+            assert status == 200, body[:500]
+        finally:
+            raw.close()
+
+
 def check_listing(side: Side) -> None:
     """The listed body holds every port, each with every extension field filled in (not timed)."""
     with httpx.Client(base_url=side.base, headers={"X-Auth-Token": side.token}, timeout=300) as c:
@@ -317,6 +338,30 @@ def check_listing(side: Side) -> None:
     for port in full:
         missing = [name for name in EXTENSION_FIELDS if port.get(name) in (None, [], "")]
         assert not missing, (missing, port)
+
+
+def _measure_lists(
+    new: Side,
+    old: Side | None,
+    list_ports: int,
+    list_calls: int,
+    data_dirs: Sequence[Path],
+    db_urls: Sequence[str],
+    env: dict[str, str] | None,
+) -> None:
+    """Bring both sides to ``list_ports`` ports, time their lists (alternating), then each one's
+    cold list (a second provider on its database)."""
+    sides = [s for s in (old, new) if s is not None]
+    for side in sides:
+        _populate(side, list_ports)
+    for r in range(list_calls):
+        for side in sides if r % 2 == 0 else sides[::-1]:
+            _time_list(side, 1)
+    for side in sides:
+        check_listing(side)
+    for i, side in enumerate((new, old)):
+        if side is not None:  # the baseline's with its own code
+            _time_cold_list(side, data_dirs[i] / "cold", db_urls[i], env if i else None)
 
 
 def measure(
@@ -336,6 +381,7 @@ def measure(
     with ExitStack() as stack:
         new = _prepare("new", stack.enter_context(provider_process(data_dirs[0], db_urls[0])))
         old = None
+        env: dict[str, str] | None = None
         if baseline_src is not None:
             env = {"PYTHONPATH": str(baseline_src)}
             old = _prepare(
@@ -355,13 +401,7 @@ def measure(
                     side.rates.setdefault(clients, []).append(len(lat) / elapsed)
                     side.latencies.setdefault(clients, []).extend(lat)
         if list_ports:
-            for side in sides:
-                _populate(side, list_ports)
-            for r in range(list_calls):
-                for side in sides if r % 2 == 0 else sides[::-1]:
-                    _time_list(side, 1)
-            for side in sides:
-                check_listing(side)
+            _measure_lists(new, old, list_ports, list_calls, data_dirs, db_urls, env)
         return BackendResult(backend, new, old)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from starlette.applications import Starlette
 
 from neutrino.provider.app import bootstrap, create_app
 from neutrino.provider.settings import ProviderSettings
@@ -24,6 +25,8 @@ ADMIN_PASSWORD = "admin-secret"
 class RunningProvider:
     url: str
     settings: ProviderSettings
+    #: the app this server runs (in this process: its services are ``app.state.provider.services``)
+    app: Starlette | None = None
     _admin_token: str = ""
 
     def token(self, user: str = "admin", password: str = ADMIN_PASSWORD, project: str = "admin") -> str:
@@ -72,7 +75,8 @@ def running_provider(database_url: str, data_dir: Path, **overrides: Any) -> Ite
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False, lifespan="on")
+    app = create_app(settings)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -82,7 +86,7 @@ def running_provider(database_url: str, data_dir: Path, **overrides: Any) -> Ite
             raise RuntimeError("provider did not start")
         time.sleep(0.02)
     try:
-        yield RunningProvider(url=f"http://127.0.0.1:{port}", settings=settings)
+        yield RunningProvider(url=f"http://127.0.0.1:{port}", settings=settings, app=app)
     finally:
         server.should_exit = True
         thread.join(10)

@@ -13,6 +13,7 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
+from neutrino.provider.api import attributes
 from neutrino.provider.api.ports import PortService
 from neutrino.provider.api.query import ListQuery
 from neutrino.provider.api.rendered import RenderCache
@@ -162,3 +163,66 @@ def test_a_port_the_page_read_missed_is_read_by_its_id(
         db.dispose()
     assert ids == made and len(service.rendered) == 3
     assert orjson.dumps({"ports": items}) == plain
+
+
+def _plain_renders(provider: RunningProvider, network_id: str) -> dict[str, bytes]:
+    """The network's ports as the plain list path renders them (a fresh service: nothing kept)."""
+    service, db = PortService(provider.settings), Database(provider.settings.database_url(), pool_size=1)
+    try:
+        with db.reader() as uow:
+            records, ids = service.list_records(
+                uow, RequestContext.admin(), ListQuery(filters={"network_id": [network_id]})
+            )
+    finally:
+        db.dispose()
+    rendered = attributes.render_all(service.definition, records, RequestContext.admin())
+    return {port_id: orjson.dumps(r) for port_id, r in zip(ids, rendered, strict=True)}
+
+
+def test_ports_written_are_kept_as_a_list_renders_them(provider: RunningProvider) -> None:
+    """A port created (alone or in bulk) or updated is kept rendered at its new version by the write
+    itself, byte for byte as the plain list path renders it read back; the list after sends them all
+    from what the writes kept."""
+    assert provider.app is not None
+    kept = provider.app.state.provider.services["ports"].rendered
+    with provider.admin() as client:
+        api = Api(client)
+        net = api.network()
+        v4 = api.subnet(net["id"], "10.86.0.0/24")
+        api.subnet(net["id"], "fd00:86::/64", ip_version=6, ipv6_address_mode="slaac", ipv6_ra_mode="slaac")
+        group = api.post("security-groups", "security_group", name="written")["id"]
+        made = [
+            api.port(net["id"], name="plain", tags=["t1"]),
+            api.port(net["id"], **{"binding:host_id": "host-w", "binding:profile": {"b": 1, "a": [1.0, True, None]}}),
+            api.port(net["id"], security_groups=[group], dns_name="written", device_owner="compute:nova",
+                     allowed_address_pairs=[{"ip_address": "10.86.1.0/24", "mac_address": "fa:16:3e:00:00:01"}],
+                     extra_dhcp_opts=[{"opt_name": "ntp-server", "opt_value": "10.86.0.5"}]),
+            api.port(net["id"], port_security_enabled=False, fixed_ips=[
+                {"subnet_id": v4["id"], "ip_address": "10.86.0.30"}, {"subnet_id": v4["id"], "ip_address": "10.86.0.20"}]),
+        ]  # fmt: skip
+        bulk = client.post(
+            "/v2.0/ports", json={"ports": [{"network_id": net["id"], "tags": [f"b{i}"]} for i in range(3)]}
+        )
+        assert bulk.status_code == 201, bulk.text
+        made += bulk.json()["ports"]
+        updated = client.put(
+            f"/v2.0/ports/{made[0]['id']}",
+            json={
+                "port": {"name": "renamed", "fixed_ips": [{"subnet_id": v4["id"], "ip_address": "10.86.0.9"}]}
+            },
+        )
+        assert updated.status_code == 200, updated.text
+        versions = {p["id"]: (p["id"], p["revision_number"], p["status"]) for p in made}
+        versions[made[0]["id"]] = (
+            made[0]["id"],
+            updated.json()["port"]["revision_number"],
+            made[0]["status"],
+        )
+        plain = _plain_renders(provider, net["id"])
+        assert set(plain) == set(versions)
+        for port_id, version in versions.items():
+            fragment = kept.get(version)
+            assert fragment is not None, f"port {port_id} at {version} not kept by its write"
+            assert orjson.dumps(fragment) == plain[port_id]
+        listed = client.get("/v2.0/ports", params={"network_id": net["id"]})
+        assert listed.content == orjson.dumps({"ports": [orjson.Fragment(plain[i]) for i in sorted(plain)]})

@@ -19,6 +19,8 @@ def _sane(side: provider_ports.Side, creates: int, listed: int) -> None:
     assert side.create_cpu and all(c >= 0 for c in side.create_cpu)
     assert side.listed == listed and len(side.lists) == 2
     assert all(0 < seconds < 60 and size > 500 * listed for seconds, size, _ in side.lists)
+    # the first list after the creates, and a second provider's first on the same database
+    assert side.first_list is not None and side.cold_list is not None and 0 < side.cold_list < 60
 
 
 def test_the_bench_on_each_backend(database_url: str, tmp_path: Path) -> None:
@@ -28,7 +30,7 @@ def test_the_bench_on_each_backend(database_url: str, tmp_path: Path) -> None:
     assert result.old is None
     _sane(result.new, 32, 120)
     report = "\n".join(result.report())
-    assert "create_port clients=16" in report and "list_ports  all 120" in report
+    assert "create_port clients=16" in report and "list_ports  all 120" in report and " cold " in report
     print(report)
 
 

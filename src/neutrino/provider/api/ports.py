@@ -503,6 +503,11 @@ class PortService(Taggable):
         ]
         return [item for _, item in present], [port_id for port_id, _ in present]
 
+    def written(self, records: Sequence[dict[str, Any]]) -> None:
+        """Ports just created or updated are kept rendered as an admin's list sends them: the list
+        that follows (the engine's status poll, an agent's resync) renders none of them again."""
+        self._keep(RequestContext.admin(), list(records))
+
     def _keep(self, ctx: RequestContext, records: list[dict[str, Any]]) -> dict[str, Any]:
         """Render whole ports and keep them (:attr:`rendered`) at their versions; their renders by id."""
         made = self.rendered.keep(

@@ -198,6 +198,11 @@ class ResourceService:
     def update(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str, data: dict[str, Any]) -> None:
         raise errors.HTTPBadRequest(msg=f"{self.collection} cannot be updated")
 
+    def written(self, records: Sequence[dict[str, Any]]) -> None:
+        """Hook run after a create or an update committed, with the records it wrote as an admin
+        sees them (what :meth:`create_record` returned, or the update's read after the write), e.g.
+        to keep them rendered for the next list (ports, ``api.rendered``)."""
+
     def delete(self, uow: UnitOfWork, ctx: RequestContext, resource_id: str) -> None:
         raise errors.HTTPBadRequest(msg=f"{self.collection} cannot be deleted")
 
@@ -370,6 +375,7 @@ class Controller:
                 records = [self.service.create_record(uow, ctx, data) for data in items]
                 uow.commit()
             self.report(uow, [r["id"] for r in records])
+            self.service.written(records)
             return [attributes.render(self.defn, r, ctx) for r in records]
 
         def work() -> list[dict[str, Any]]:
@@ -403,6 +409,7 @@ class Controller:
                     record = before
                 uow.commit()
             self.report(uow, [resource_id])
+            self.service.written([record])
             return {self.defn.member: attributes.render(self.defn, record, ctx)}
 
         return json_answer(await run_in_threadpool(work))
