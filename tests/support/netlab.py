@@ -29,6 +29,10 @@ import httpx
 
 from tests.support import processes
 
+# the Open vSwitch schema hosts' databases are created from: the system's, unless the environment
+# names another Open vSwitch's (bench/newer_ovn.sh)
+OVS_SCHEMA = os.environ.get("NEUTRINO_OVS_SCHEMA", "/usr/share/openvswitch/vswitch.ovsschema")
+
 TOKEN = "system-test-token"
 TOOLS = ("ip", "bridge", "nsenter", "ping")
 
@@ -181,7 +185,7 @@ class Lab:
         run = self.workdir / f"ovs-{name}"
         run.mkdir()
         db, sock = run / "conf.db", run / "db.sock"
-        sh("ovsdb-tool", "create", str(db), "/usr/share/openvswitch/vswitch.ovsschema")
+        sh("ovsdb-tool", "create", str(db), OVS_SCHEMA)
         enter = ["nsenter", f"--net=/run/netns/{host_ns}"]
         sh(*enter, "ovsdb-server", str(db), f"--remote=punix:{sock}", f"--pidfile={run / 'ovsdb.pid'}",
            "--detach", f"--log-file={run / 'ovsdb.log'}", f"--unixctl={run / 'ovsdb.ctl'}")  # fmt: skip

@@ -47,11 +47,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from neutrino.agent.datapath.ethtool import set_tx_checksum
-from tests.support.netlab import Lab, sh
+from tests.support.netlab import OVS_SCHEMA, Lab, sh
 
-OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
-NB_SCHEMA = "/usr/share/ovn/ovn-nb.ovsschema"
-SB_SCHEMA = "/usr/share/ovn/ovn-sb.ovsschema"
+# the schemas the lab's databases are created from: the system's, unless the environment names another
+# OVN's (NEUTRINO_OVN_SCHEMAS: the directory of its ovn-nb/ovn-sb schemas; NEUTRINO_OVS_SCHEMA: netlab's)
+OVN_SCHEMAS = os.environ.get("NEUTRINO_OVN_SCHEMAS", "/usr/share/ovn")
+NB_SCHEMA = f"{OVN_SCHEMAS}/ovn-nb.ovsschema"
+SB_SCHEMA = f"{OVN_SCHEMAS}/ovn-sb.ovsschema"
 TOOLS = ("ovsdb-tool", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovn-northd", "ovn-controller",
          "ovn-nbctl", "ovn-sbctl", "busybox")  # fmt: skip
 SUBNET = "10.213.0"
