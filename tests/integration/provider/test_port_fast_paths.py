@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+import sqlalchemy as sa
 
 from neutrino.provider.api import attributes, ports
 from neutrino.provider.api.ports import PortService
@@ -251,3 +252,33 @@ def test_a_random_mac_the_network_has_is_drawn_again(
         monkeypatch.setattr(ports, "random_mac", lambda: taken)
         api.error(client.post("/v2.0/ports", json={"port": {"network_id": net["id"]}}), 409, "Conflict")
         assert len(api.ok(client.get("/v2.0/ports", params={"network_id": net["id"]}))["ports"]) == 2
+
+
+def test_every_statement_of_a_port_create_is_compiled_once(provider: RunningProvider) -> None:
+    """After a first create, the next creates find every statement they run compiled in SQLAlchemy's
+    cache: the dialects' ``ON CONFLICT`` insert has no cache key of its own, and compiling it anew cost
+    about a seventh of a create's CPU (it runs as a text with typed parameters)."""
+    assert provider.app is not None
+    engine = provider.app.state.provider.db.engine
+    seen: list[tuple[str, str]] = []
+
+    def executed(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        seen.append((str(getattr(context, "cache_hit", None)), statement))
+
+    with provider.admin() as client:
+        api = Api(client)
+        net = api.network()
+        v4 = api.subnet(net["id"], "10.87.0.0/24")
+        group = api.post("security-groups", "security_group", name="compiled")["id"]
+        body = _full_port_body(net["id"], v4["id"], group)
+        del body["network_id"], body["name"], body["fixed_ips"]
+        api.port(net["id"], **body)  # the first compiles
+        sa.event.listen(engine, "after_cursor_execute", executed)
+        try:
+            made = [api.port(net["id"], **body, mac_address=f"fa:16:3e:87:00:0{i}") for i in range(3)]
+            taken = {**body, "network_id": net["id"], "mac_address": made[0]["mac_address"]}
+            api.error(client.post("/v2.0/ports", json={"port": taken}), 409, "MacAddressInUse")
+        finally:
+            sa.event.remove(engine, "after_cursor_execute", executed)
+    assert seen and [s for s in seen if s[0] != "CacheStats.CACHE_HIT"] == []
+    assert sum("INSERT INTO ports " in statement for _, statement in seen) == 4
