@@ -120,21 +120,22 @@ class Watcher:
         return event
 
     def _run(self) -> None:
-        try:
-            while not self.stop.wait(POLL):
-                with self.lock:
-                    ids = list(self.pending)
-                if not ids:
-                    continue
+        while not self.stop.wait(POLL):
+            with self.lock:
+                ids = list(self.pending)
+            if not ids:
+                continue
+            try:
                 statuses = self.rig.status(ids)
-                now = time.perf_counter()
-                with self.lock:
-                    for port_id, status in statuses.items():
-                        if status == "ACTIVE" and port_id in self.pending:
-                            self.seen[port_id] = now
-                            self.pending.pop(port_id).set()
-        except BaseException as exc:  # the workers fail on their timeout, naming this
-            self.error = exc
+            except Exception as exc:  # one failed poll (a timeout under load): the next asks again;
+                self.error = exc  # a worker that times out names the last failure
+                continue
+            now = time.perf_counter()
+            with self.lock:
+                for port_id, status in statuses.items():
+                    if status == "ACTIVE" and port_id in self.pending:
+                        self.seen[port_id] = now
+                        self.pending.pop(port_id).set()
 
     def close(self) -> None:
         self.stop.set()
@@ -153,6 +154,7 @@ def _one(rig: Rig, watcher: Watcher, hosts: list[str], i: int, timeout: float) -
     if not active.wait(timeout):
         raise RuntimeError(
             f"port {port['id']} on {host} not ACTIVE within {timeout} s: {_where(rig, host, port['id'], i)}"
+            f"; the status poll's last failure: {watcher.error!r}"
         )
     return Sample(
         posted - started, plugged - posted, watcher.seen[port["id"]] - started, port["id"], device, wall
