@@ -75,13 +75,19 @@ def defaults(settings: ProviderSettings) -> dict[str, int]:
     return {name: int(getattr(settings, f"quota_{name}")) for name in TABLES}
 
 
+# Built once (with a parameter for the project): every create of a counted resource reads its
+# project's limits, and SQLAlchemy finds the statement compiled without making its cache key again.
+_LIMITS = sa.select(t.quotas.c.resource, t.quotas.c.limit).where(
+    t.quotas.c.project_id == sa.bindparam("project_id")
+)
+
+
 def limits(uow: UnitOfWork, settings: ProviderSettings, project_id: str) -> dict[str, int]:
     """The project's limits: the configured defaults, overridden by its own rows."""
     found = defaults(settings)
-    q = t.quotas.c
-    for row in uow.rows(sa.select(q.resource, q.limit).where(q.project_id == project_id)):
-        if row.resource in found:
-            found[row.resource] = row.limit
+    for resource, limit in uow.execute(_LIMITS, {"project_id": project_id}):
+        if resource in found:
+            found[resource] = limit
     return found
 
 
