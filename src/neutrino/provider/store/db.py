@@ -77,6 +77,19 @@ def _json_each(array: str) -> Any:
 
 
 @functools.cache
+def among_ids(column: Any, dialect: str) -> sa.ColumnElement[bool]:
+    """``column`` among the parameter ``ids`` on this dialect (:meth:`UnitOfWork.among`)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.String)))
+    if dialect == "sqlite":
+        values = sa.func.json_each(sa.bindparam("ids", type_=sa.String)).table_valued("value").c.value
+        return column.in_(sa.select(values))
+    return column.in_(sa.bindparam("ids", expanding=True))
+
+
+@functools.cache
 def _lock_statement(table: sa.Table) -> sa.Select[Any]:
     """``SELECT id ... FOR UPDATE`` of a table's rows by id, built once per table (compiled once)."""
     wanted: sa.BindParameter[list[str]] = sa.bindparam("ids", expanding=True)
@@ -182,6 +195,18 @@ class UnitOfWork:
         if self.db.is_sqlite:
             return [column.in_(sa.select(_json_each(json.dumps(list(values)))))]
         return [column.in_(values[i : i + 900]) for i in range(0, len(values), 900)]
+
+    def among(self, column: Any) -> sa.ColumnElement[bool]:
+        """``column`` among the values given when the statement runs, as its parameter ``ids``
+        (:meth:`ids`): :meth:`where_in`'s clause with a named parameter instead of the values, one
+        clause per column and dialect. A statement built on it once (e.g. in a ``functools.cache``
+        function of the dialect's name) is found compiled without SQLAlchemy making its cache key
+        again, which costs more than running it for the few rows a write reads."""
+        return among_ids(column, self.conn.dialect.name)
+
+    def ids(self, values: Iterable[str]) -> Any:
+        """The parameter ``ids`` of :meth:`among`'s clauses for these values."""
+        return json.dumps(list(values)) if self.db.is_sqlite else list(values)
 
     def advisory_lock(self, key: int) -> None:
         """A transaction-scoped lock on a name rather than a row (segment allocation)."""

@@ -9,6 +9,7 @@ remote group becomes ``$pg_<id>_ip4`` / ``_ip6``, the address sets OVN keeps for
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 from typing import Any
 
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 from neutrino.provider.api.l3 import L3_OWNERS
 from neutrino.provider.backends.ovn import model as m
 from neutrino.provider.store import tables as t
-from neutrino.provider.store.db import UnitOfWork
+from neutrino.provider.store.db import UnitOfWork, among_ids
 
 RULE_PRIORITY = 1002
 DROP_PRIORITY = 1001
@@ -107,8 +108,14 @@ def load(uow: UnitOfWork, ids: Collection[str] | None, members: bool = True) -> 
 
 def of_ports(uow: UnitOfWork, port_ids: Collection[str]) -> set[str]:
     """The security groups these ports are in, by the database."""
+    if not port_ids:
+        return set()
+    rows = uow.execute(_groups_of(uow.conn.dialect.name), {"ids": uow.ids(list(port_ids))})
+    return {r.security_group_id for r in rows}
+
+
+@functools.cache
+def _groups_of(dialect: str) -> sa.Select[Any]:
+    """The groups of the ports given as ``ids``, built once per dialect (``UnitOfWork.among``)."""
     psg = t.port_security_groups.c
-    return {
-        r.security_group_id
-        for r in uow.rows(sa.select(psg.security_group_id).where(psg.port_id.in_(list(port_ids))))
-    }
+    return sa.select(psg.security_group_id).where(among_ids(psg.port_id, dialect))
