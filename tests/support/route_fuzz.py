@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import random
-import socket
 import threading
 import time
 import uuid
@@ -28,6 +27,7 @@ import httpx
 import uvicorn
 from starlette.routing import Route
 
+from tests.support.servers import listening_socket
 from tests.support.sso import sso_token
 
 SLOW = 2.0
@@ -411,9 +411,7 @@ def engine_routes(app: Any) -> list[RouteSpec]:
 @contextmanager
 def served(app: Any) -> Iterator[str]:
     """An ASGI app in a uvicorn thread on 127.0.0.1 (lifespan on); its base URL."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = listening_socket()
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="critical", access_log=False, lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

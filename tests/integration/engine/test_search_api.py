@@ -4,7 +4,6 @@ raw XML/JSON, and the line each request leaves in the data dir's engine.log. On 
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from neutrino.engine.bootstrap import Engine
 from neutrino.engine.commands import clusters, datacenters, events, vms
 from neutrino.engine.commands.common import Ref
 from neutrino.engine.domain import model
+from tests.support.servers import listening_socket
 
 ADMIN = events.Actor("admin", "admin@internal")
 
@@ -46,8 +46,7 @@ def served(shared_engine: Engine) -> Iterator[Served]:
                 cluster = clusters.add_cluster(ctx, name, Ref(id=dc.id))
                 for i in range(3):
                     vms.add_vm(ctx, f"{name}-vm{i}", Ref(id=cluster.id), memory=(i + 1) * 1024**3)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock = listening_socket()
     port = sock.getsockname()[1]
     app = create_app(shared_engine.settings, shared_engine)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from starlette.applications import Starlette
 
 from neutrino.provider.app import bootstrap, create_app
 from neutrino.provider.settings import ProviderSettings
+from tests.support.servers import listening_socket
 
 ADMIN_PASSWORD = "admin-secret"
 
@@ -71,9 +71,7 @@ def running_provider(database_url: str, data_dir: Path, **overrides: Any) -> Ite
         db_url=database_url, data_dir=data_dir, admin_password=ADMIN_PASSWORD, db_pool_size=10, **overrides
     )
     bootstrap(settings)
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = listening_socket()
     port = sock.getsockname()[1]
     app = create_app(settings)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
