@@ -78,7 +78,11 @@ def _json_each(array: str) -> Any:
 
 @functools.cache
 def among_ids(column: Any, dialect: str) -> sa.ColumnElement[bool]:
-    """``column`` among the parameter ``ids`` on this dialect (:meth:`UnitOfWork.among`)."""
+    """``column`` among the values given when the statement runs, as its parameter ``ids``
+    (:meth:`UnitOfWork.ids`): :meth:`UnitOfWork.where_in`'s clause with a named parameter instead of
+    the values, one clause per column and dialect. A statement built on it once (e.g. in a
+    ``functools.cache`` function of the dialect's name) is found compiled without SQLAlchemy making
+    its cache key again, which costs more than running it for the few rows a write reads."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -196,16 +200,8 @@ class UnitOfWork:
             return [column.in_(sa.select(_json_each(json.dumps(list(values)))))]
         return [column.in_(values[i : i + 900]) for i in range(0, len(values), 900)]
 
-    def among(self, column: Any) -> sa.ColumnElement[bool]:
-        """``column`` among the values given when the statement runs, as its parameter ``ids``
-        (:meth:`ids`): :meth:`where_in`'s clause with a named parameter instead of the values, one
-        clause per column and dialect. A statement built on it once (e.g. in a ``functools.cache``
-        function of the dialect's name) is found compiled without SQLAlchemy making its cache key
-        again, which costs more than running it for the few rows a write reads."""
-        return among_ids(column, self.conn.dialect.name)
-
     def ids(self, values: Iterable[str]) -> Any:
-        """The parameter ``ids`` of :meth:`among`'s clauses for these values."""
+        """The parameter ``ids`` of :func:`among_ids`'s clauses for these values."""
         return json.dumps(list(values)) if self.db.is_sqlite else list(values)
 
     def advisory_lock(self, key: int) -> None:

@@ -72,7 +72,7 @@ class Scope:
         )
 
 
-# The reads of a write's desired rows, by ids: each statement built once per dialect (``UnitOfWork.among``)
+# The reads of a write's desired rows, by ids: each statement built once per dialect (``db.among_ids``)
 
 
 @functools.cache

@@ -116,6 +116,6 @@ def of_ports(uow: UnitOfWork, port_ids: Collection[str]) -> set[str]:
 
 @functools.cache
 def _groups_of(dialect: str) -> sa.Select[Any]:
-    """The groups of the ports given as ``ids``, built once per dialect (``UnitOfWork.among``)."""
+    """The groups of the ports given as ``ids``, built once per dialect (``db.among_ids``)."""
     psg = t.port_security_groups.c
     return sa.select(psg.security_group_id).where(among_ids(psg.port_id, dialect))
