@@ -77,20 +77,21 @@ def _json_each(array: str) -> Any:
 
 
 @functools.cache
-def among_ids(column: Any, dialect: str) -> sa.ColumnElement[bool]:
-    """``column`` among the values given when the statement runs, as its parameter ``ids``
-    (:meth:`UnitOfWork.ids`): :meth:`UnitOfWork.where_in`'s clause with a named parameter instead of
-    the values, one clause per column and dialect. A statement built on it once (e.g. in a
-    ``functools.cache`` function of the dialect's name) is found compiled without SQLAlchemy making
-    its cache key again, which costs more than running it for the few rows a write reads."""
+def _among(key: Any, dialect: str) -> sa.ColumnElement[bool]:
+    """``key`` among the statement's parameter ``ids`` on this dialect (:meth:`UnitOfWork.rows_among`)."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import ARRAY
 
-        return column == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.String)))
+        return key == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.String)))
     if dialect == "sqlite":
         values = sa.func.json_each(sa.bindparam("ids", type_=sa.String)).table_valued("value").c.value
-        return column.in_(sa.select(values))
-    return column.in_(sa.bindparam("ids", expanding=True))
+        return key.in_(sa.select(values))
+    return key.in_(sa.bindparam("ids", expanding=True))
+
+
+@functools.cache
+def _select_among(columns: tuple[Any, ...], key: Any, dialect: str) -> sa.Select[Any]:
+    return sa.select(*columns).where(_among(key, dialect))
 
 
 @functools.cache
@@ -200,9 +201,16 @@ class UnitOfWork:
             return [column.in_(sa.select(_json_each(json.dumps(list(values)))))]
         return [column.in_(values[i : i + 900]) for i in range(0, len(values), 900)]
 
-    def ids(self, values: Iterable[str]) -> Any:
-        """The parameter ``ids`` of :func:`among_ids`'s clauses for these values."""
-        return json.dumps(list(values)) if self.db.is_sqlite else list(values)
+    def rows_among(self, columns: tuple[Any, ...], key: Any, ids: Iterable[str]) -> Sequence[sa.Row[Any]]:
+        """``columns`` (a table, or columns) of the rows whose ``key`` is among ``ids``: :meth:`where_in`'s
+        one parameter for all the ids, in a statement built once per columns, key and dialect. Built anew
+        for every call, as around ``where_in``'s clause, SQLAlchemy makes its cache key again, which costs
+        more than running it for the few rows a write reads (the OVN backend's, for every port write)."""
+        wanted = list(ids)
+        if not wanted:
+            return []
+        statement = _select_among(columns, key, self.conn.dialect.name)
+        return self.execute(statement, {"ids": json.dumps(wanted) if self.db.is_sqlite else wanted}).all()
 
     def advisory_lock(self, key: int) -> None:
         """A transaction-scoped lock on a name rather than a row (segment allocation)."""

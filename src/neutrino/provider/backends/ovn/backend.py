@@ -18,14 +18,12 @@ Chassis: with a southbound connection, a second thread mirrors OVN's chassis int
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -39,7 +37,7 @@ from neutrino.provider.backends.ovn.northbound import Northbound, Snapshot, TlsF
 from neutrino.provider.backends.ovn.repair import describe, repair
 from neutrino.provider.settings import ProviderSettings
 from neutrino.provider.store import tables as t
-from neutrino.provider.store.db import Database, UnitOfWork, among_ids
+from neutrino.provider.store.db import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -313,18 +311,10 @@ def _ports_with_own_dhcp(uow: UnitOfWork, subnet_ids: Collection[str]) -> set[st
     return out
 
 
-@functools.cache
-def _routers_of(dialect: str) -> sa.Select[Any]:
-    rp = t.router_ports.c
-    return sa.select(rp.router_id).where(among_ids(rp.port_id, dialect))
-
-
 def _routers_of_ports(uow: UnitOfWork, port_ids: Collection[str]) -> set[str]:
     """The routers owning these ports (a router's port changed through the port API: its LRP follows)."""
-    if not port_ids:
-        return set()
-    rows = uow.execute(_routers_of(uow.conn.dialect.name), {"ids": uow.ids(sorted(port_ids))})
-    return {r.router_id for r in rows}
+    rp = t.router_ports.c
+    return {r.router_id for r in uow.rows_among((rp.router_id,), rp.port_id, sorted(port_ids))}
 
 
 class _GroupCommit:

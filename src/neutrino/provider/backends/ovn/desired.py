@@ -8,7 +8,6 @@ numbers travel in ``external_ids``.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import ipaddress
 import logging
@@ -25,7 +24,7 @@ from neutrino.provider.backends.ovn import model as m
 from neutrino.provider.backends.ovn import routing
 from neutrino.provider.ipam import ranges
 from neutrino.provider.store import tables as t
-from neutrino.provider.store.db import UnitOfWork, among_ids
+from neutrino.provider.store.db import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -72,32 +71,10 @@ class Scope:
         )
 
 
-# The reads of a write's desired rows, by ids: each statement built once per dialect (``db.among_ids``)
-
-
-@functools.cache
-def _by_id(table: sa.Table, dialect: str) -> sa.Select[Any]:
-    return sa.select(table).where(among_ids(table.c.id, dialect))
-
-
-@functools.cache
-def _of_ports(columns: tuple[sa.Column[Any], ...], dialect: str) -> sa.Select[Any]:
-    """``columns`` (the first a ``port_id``) of the rows of the ports given as ``ids``."""
-    return sa.select(*columns).where(among_ids(columns[0], dialect))
-
-
 def _selected(uow: UnitOfWork, table: sa.Table, ids: Collection[str] | None) -> Sequence[sa.Row[Any]]:
     if ids is None:
         return uow.rows(sa.select(table))
-    if not ids:
-        return []
-    return uow.execute(_by_id(table, uow.conn.dialect.name), {"ids": uow.ids(sorted(ids))}).all()
-
-
-def _port_rows(uow: UnitOfWork, *columns: sa.Column[Any], port_ids: list[str]) -> Sequence[sa.Row[Any]]:
-    if not port_ids:
-        return []
-    return uow.execute(_of_ports(columns, uow.conn.dialect.name), {"ids": uow.ids(port_ids)}).all()
+    return uow.rows_among((table,), table.c.id, sorted(ids))
 
 
 def load(uow: UnitOfWork, scope: Scope) -> m.State:
@@ -139,7 +116,7 @@ def load(uow: UnitOfWork, scope: Scope) -> m.State:
 def _allocations(uow: UnitOfWork, port_ids: list[str]) -> dict[str, list[sa.Row[Any]]]:
     out: dict[str, list[sa.Row[Any]]] = {}
     a = t.ip_allocations.c
-    for row in _port_rows(uow, a.port_id, a.subnet_id, a.ip_address, port_ids=port_ids):
+    for row in uow.rows_among((a.port_id, a.subnet_id, a.ip_address), a.port_id, port_ids):
         out.setdefault(row.port_id, []).append(row)
     return out
 
@@ -147,7 +124,7 @@ def _allocations(uow: UnitOfWork, port_ids: list[str]) -> dict[str, list[sa.Row[
 def _extra_options(uow: UnitOfWork, port_ids: list[str]) -> dict[str, list[sa.Row[Any]]]:
     out: dict[str, list[sa.Row[Any]]] = {}
     c = t.port_extra_dhcp_opts.c
-    for row in _port_rows(uow, c.port_id, c.opt_name, c.opt_value, c.ip_version, port_ids=port_ids):
+    for row in uow.rows_among((c.port_id, c.opt_name, c.opt_value, c.ip_version), c.port_id, port_ids):
         out.setdefault(row.port_id, []).append(row)
     return out
 
@@ -203,7 +180,7 @@ def _own_dhcp(
 def _groups(uow: UnitOfWork, port_ids: list[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     g = t.port_security_groups.c
-    for row in _port_rows(uow, g.port_id, g.security_group_id, port_ids=port_ids):
+    for row in uow.rows_among((g.port_id, g.security_group_id), g.port_id, port_ids):
         out.setdefault(row.port_id, []).append(row.security_group_id)
     return out
 
@@ -211,7 +188,7 @@ def _groups(uow: UnitOfWork, port_ids: list[str]) -> dict[str, list[str]]:
 def _pairs(uow: UnitOfWork, port_ids: list[str]) -> dict[str, list[dict[str, str]]]:
     out: dict[str, list[dict[str, str]]] = {}
     c = t.port_allowed_address_pairs.c
-    for row in _port_rows(uow, c.port_id, c.mac_address, c.ip_address, port_ids=port_ids):
+    for row in uow.rows_among((c.port_id, c.mac_address, c.ip_address), c.port_id, port_ids):
         out.setdefault(row.port_id, []).append({"mac_address": row.mac_address, "ip_address": row.ip_address})
     for found in out.values():
         found.sort(key=lambda p: (":" in p["ip_address"], p["ip_address"], p["mac_address"]))

@@ -9,7 +9,6 @@ remote group becomes ``$pg_<id>_ip4`` / ``_ip6``, the address sets OVN keeps for
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Collection
 from typing import Any
 
@@ -18,7 +17,7 @@ import sqlalchemy as sa
 from neutrino.provider.api.l3 import L3_OWNERS
 from neutrino.provider.backends.ovn import model as m
 from neutrino.provider.store import tables as t
-from neutrino.provider.store.db import UnitOfWork, among_ids
+from neutrino.provider.store.db import UnitOfWork
 
 RULE_PRIORITY = 1002
 DROP_PRIORITY = 1001
@@ -108,14 +107,5 @@ def load(uow: UnitOfWork, ids: Collection[str] | None, members: bool = True) -> 
 
 def of_ports(uow: UnitOfWork, port_ids: Collection[str]) -> set[str]:
     """The security groups these ports are in, by the database."""
-    if not port_ids:
-        return set()
-    rows = uow.execute(_groups_of(uow.conn.dialect.name), {"ids": uow.ids(list(port_ids))})
-    return {r.security_group_id for r in rows}
-
-
-@functools.cache
-def _groups_of(dialect: str) -> sa.Select[Any]:
-    """The groups of the ports given as ``ids``, built once per dialect (``db.among_ids``)."""
     psg = t.port_security_groups.c
-    return sa.select(psg.security_group_id).where(among_ids(psg.port_id, dialect))
+    return {r.security_group_id for r in uow.rows_among((psg.security_group_id,), psg.port_id, port_ids)}
