@@ -8,6 +8,7 @@ port and file, for outage tests). :meth:`NorthboundServer.rows` reads a table wi
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -19,7 +20,11 @@ from typing import Any
 
 from tests.support.pki import Pki
 
-NB_SCHEMA = Path("/usr/share/ovn/ovn-nb.ovsschema")
+# the schemas OVN databases are created from: the system's, unless the environment names another OVN's
+# (NEUTRINO_OVN_SCHEMAS: the directory of its ovn-nb/ovn-sb schemas, bench/newer_ovn.sh)
+OVN_SCHEMAS = Path(os.environ.get("NEUTRINO_OVN_SCHEMAS", "/usr/share/ovn"))
+NB_SCHEMA = OVN_SCHEMAS / "ovn-nb.ovsschema"
+SB_SCHEMA = OVN_SCHEMAS / "ovn-sb.ovsschema"
 
 
 def missing() -> str | None:

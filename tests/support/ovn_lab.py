@@ -48,12 +48,8 @@ from pathlib import Path
 
 from neutrino.agent.datapath.ethtool import set_tx_checksum
 from tests.support.netlab import OVS_SCHEMA, Lab, sh
+from tests.support.ovn_central import NB_SCHEMA, SB_SCHEMA
 
-# the schemas the lab's databases are created from: the system's, unless the environment names another
-# OVN's (NEUTRINO_OVN_SCHEMAS: the directory of its ovn-nb/ovn-sb schemas; NEUTRINO_OVS_SCHEMA: netlab's)
-OVN_SCHEMAS = os.environ.get("NEUTRINO_OVN_SCHEMAS", "/usr/share/ovn")
-NB_SCHEMA = f"{OVN_SCHEMAS}/ovn-nb.ovsschema"
-SB_SCHEMA = f"{OVN_SCHEMAS}/ovn-sb.ovsschema"
 TOOLS = ("ovsdb-tool", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovn-northd", "ovn-controller",
          "ovn-nbctl", "ovn-sbctl", "busybox")  # fmt: skip
 SUBNET = "10.213.0"
@@ -65,7 +61,7 @@ PROVIDER_BRIDGE = "br-prov"
 def missing_tools() -> str | None:
     """Why no OVN lab can be built here (a missing program), or None."""
     missing = [t for t in TOOLS if shutil.which(t) is None]
-    if missing or not Path(NB_SCHEMA).exists():
+    if missing or not NB_SCHEMA.exists():
         return f"OVN lab: missing {missing or NB_SCHEMA} (Debian ovn-central ovn-host openvswitch-switch busybox)"
     return None
 
@@ -200,7 +196,7 @@ class OvnLab:
         sh("ip", "-n", ns, "addr", "add", f"{CENTRAL_IP}/24", "dev", "ul0")
         run = self.workdir / "central"
         run.mkdir()
-        for db, schema, port in (("ovnnb_db", NB_SCHEMA, 6641), ("ovnsb_db", SB_SCHEMA, 6642)):
+        for db, schema, port in (("ovnnb_db", str(NB_SCHEMA), 6641), ("ovnsb_db", str(SB_SCHEMA), 6642)):
             sh("ovsdb-tool", "create", str(run / f"{db}.db"), schema)
             self._daemon(ns, run, db, "ovsdb-server", f"--remote=punix:{run / (db + '.sock')}",
                          f"--remote=ptcp:{port}:{CENTRAL_IP}", str(run / f"{db}.db"))  # fmt: skip

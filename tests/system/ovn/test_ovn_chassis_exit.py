@@ -108,7 +108,7 @@ def test_the_agent_registers_its_chassis_on_a_southbound_that_takes_only_tls(
     (tmp_path / "sb").mkdir()
     pki = make_pki(tmp_path / "pki", client_auth=True)  # one CA; the server and the chassis present its cert
     run = tmp_path / "sb"
-    sh("ovsdb-tool", "create", str(run / "sb.db"), SB_SCHEMA)
+    sh("ovsdb-tool", "create", str(run / "sb.db"), str(SB_SCHEMA))
     port = 6643
     server = subprocess.Popen(
         ["nsenter", f"--net=/run/netns/{ovn_lab.central_ns}", "ovsdb-server", str(run / "sb.db"),
