@@ -297,9 +297,14 @@ def _populate(side: Side, ports: int) -> None:
     side.listed = have
 
 
+def _list_path(side: Side) -> str:
+    """The timed list: every port of the bench's network."""
+    return "/v2.0/ports?" + urlencode({"network_id": side.network_id})
+
+
 def _time_list(side: Side, calls: int) -> None:
     raw = RawClient(side.base, side.token)
-    path = "/v2.0/ports?" + urlencode({"network_id": side.network_id})
+    path = _list_path(side)
     try:
         started = time.perf_counter()
         raw.get(path)  # warm: the connection, the server's caches
@@ -321,7 +326,7 @@ def _time_cold_list(side: Side, data_dir: Path, db_url: str, env: dict[str, str]
         raw = RawClient(base, get_token(base))
         try:
             started = time.perf_counter()
-            status, body = raw.get("/v2.0/ports?" + urlencode({"network_id": side.network_id}))
+            status, body = raw.get(_list_path(side))
             side.cold_list = time.perf_counter() - started
             assert status == 200, body[:500]
         finally:
