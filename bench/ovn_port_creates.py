@@ -5,8 +5,9 @@ builtin backend (the baseline: nothing after the database), one with ``--backend
 northbound of an OVN lab's central (NB, SB and ovn-northd in a namespace, ``tests/support/ovn_lab.py``;
 ovn-northd works on every write, as in a real deployment). Each gets a network and a subnet, then the
 same number of port creates (``POST /v2.0/ports``, default security group, port security on, so
-every OVN port joins ``pg_<default>`` and ``neutron_pg_drop``), from ``--clients`` clients,
-alternating blocks of 10 between the two so both see the same machine load. Target (issue 11):
+every OVN port joins ``pg_<default>`` and ``neutron_pg_drop``), from ``--clients`` lean clients
+(``PortCreates``: the figure is the server's, not httpx's), alternating blocks of 10 per client
+between the two so both see the same machine load. Target (issue 11):
 the OVN backend's creates/s at least 0.5 of the builtin's. The first and last tenth of each series
 are shown too: a cost per request that grows with the number of ports shows as a falling rate.
 
@@ -16,27 +17,33 @@ are shown too: a cost per request that grows with the number of ports shows as a
 from __future__ import annotations
 
 import argparse
+import asyncio
 import secrets
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.netlab import Lab  # noqa: E402
 from tests.support.ovn_lab import OvnLab  # noqa: E402
 
-from bench.provider_process import admin_client, cpu_seconds, created, pct, provider_process  # noqa: E402
+from bench.provider_process import (  # noqa: E402
+    PortCreates,
+    admin_client,
+    cpu_seconds,
+    created,
+    pct,
+    provider_process,
+    token,
+)
 
 TARGET = 0.5  # OVN creates/s over builtin creates/s
-BLOCK = 10  # creates per turn: the two alternate, so both see the same machine load
+BLOCK = 10  # creates per turn and client: the two alternate, so both see the same machine load
 
 
 @dataclass
@@ -84,37 +91,31 @@ class Result:
 @dataclass
 class Target:
     series: Series
-    client: httpx.Client
-    network_id: str
+    creates: PortCreates
 
 
 @contextmanager
-def _provider(backend: str, workdir: Path, args: list[str], clients: int) -> Iterator[Target]:
+def _provider(
+    backend: str, workdir: Path, args: list[str], clients: int, loop: asyncio.Runner
+) -> Iterator[Target]:
     data = workdir / backend
     with provider_process(data, f"sqlite:///{data / 'provider.db'}", args) as base:
-        client = admin_client(base, connections=clients + 1)
-        try:
+        with admin_client(base) as client:
             net = created(client.post("/v2.0/networks", json={"network": {"name": "bench"}}), "network")
             subnet = {"network_id": net["id"], "cidr": "10.128.0.0/16", "ip_version": 4}
             created(client.post("/v2.0/subnets", json={"subnet": subnet}), "subnet")
-            yield Target(Series(backend), client, str(net["id"]))
+        creates = PortCreates(base, token(base), str(net["id"]), clients)
+        loop.run(creates.open())
+        try:
+            yield Target(Series(backend), creates)
         finally:
-            client.close()
+            creates.close()
 
 
-def _block(target: Target, count: int, clients: int) -> None:
-    """``count`` creates from ``clients`` concurrent clients, added to the target's series."""
-
-    def one(_: int) -> float:
-        started = time.perf_counter()
-        response = target.client.post("/v2.0/ports", json={"port": {"network_id": target.network_id}})
-        took = time.perf_counter() - started
-        created(response, "port")
-        return took
-
+def _block(target: Target, count: int, loop: asyncio.Runner) -> None:
+    """``count`` creates from the target's clients, added to its series."""
     started = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        target.series.latencies.extend(pool.map(one, range(count)))
+    target.series.latencies.extend(loop.run(target.creates.run(count)))
     target.series.elapsed += time.perf_counter() - started
 
 
@@ -123,20 +124,22 @@ def run(ovn: OvnLab, workdir: Path, creates: int = 600, clients: int = 1) -> Res
     nb = f"unix:{ovn.workdir / 'central' / 'ovnnb_db.sock'}"
     try:
         with ExitStack() as stack:
-            builtin = stack.enter_context(_provider("builtin", workdir, [], clients))
+            loop = stack.enter_context(asyncio.Runner())
+            builtin = stack.enter_context(_provider("builtin", workdir, [], clients, loop))
             ovn_args = ["--backend", "ovn", "--ovn-nb-connection", nb, "--ovn-maintenance-interval", "3600"]
-            backend = stack.enter_context(_provider("ovn", workdir, ovn_args, clients))
+            backend = stack.enter_context(_provider("ovn", workdir, ovn_args, clients, loop))
+            block = BLOCK * clients
             for target in (builtin, backend):  # warm-up: connections, caches, the groups' first members
-                _block(target, 10, clients)
+                _block(target, block, loop)
                 target.series.latencies.clear()
                 target.series.elapsed = 0.0
             northd = int((ovn.workdir / "central" / "ovn-northd.pid").read_text())
             done, northd_cpu = 0, 0.0
             while done < creates:
-                count = min(BLOCK, creates - done)
-                _block(builtin, count, clients)
+                count = min(block, creates - done)
+                _block(builtin, count, loop)
                 before = cpu_seconds(northd)
-                _block(backend, count, clients)
+                _block(backend, count, loop)
                 northd_cpu += cpu_seconds(northd) - before
                 done += count
             return Result(builtin.series, backend.series, northd_cpu)

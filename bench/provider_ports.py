@@ -44,11 +44,10 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import httpx
-import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.provider_process import cpu_seconds, pct, provider_pid, provider_process  # noqa: E402
+from bench.provider_process import PortCreates, cpu_seconds, pct, provider_pid, provider_process  # noqa: E402
 from bench.provider_process import token as get_token  # noqa: E402
 
 LEVELS = (1, 8, 16, 32)
@@ -92,63 +91,16 @@ def _pg_schema(pg_url: str) -> Iterator[str]:
 async def _creates(
     base: str, token: str, network_id: str, clients: int, total: int, verify: ssl.SSLContext | bool = True
 ) -> tuple[float, list[float]]:
-    """``total`` port creates from ``clients`` concurrent clients, each one keep-alive connection
-    speaking HTTP/1.1 itself (the request's bytes made once, the answer's framing read, its status
-    checked): elapsed seconds and each create's latency. An httpx client took ~2 ms of CPU per create,
-    a whole core at 500 creates/s on this 2-core machine, so the figure was the client's as much as the
-    server's; this one takes a tenth of that."""
-    url = urlsplit(base)
-    assert url.hostname is not None and url.port is not None
-    body = orjson.dumps({"port": {"network_id": network_id}})
-    request = (
-        f"POST /v2.0/ports HTTP/1.1\r\nHost: {url.netloc}\r\nX-Auth-Token: {token}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
-    tls: ssl.SSLContext | None = None
-    if url.scheme == "https":
-        tls = verify if isinstance(verify, ssl.SSLContext) else ssl.create_default_context()
-        if verify is False:
-            tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
-    latencies: list[float] = []
-    per_client = max(1, total // clients)
-    # every connection opened first, so the timed part measures requests, not handshakes
-    streams = [await asyncio.open_connection(url.hostname, url.port, ssl=tls) for _ in range(clients)]
-
-    async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        for _ in range(per_client):
-            started = time.perf_counter()
-            writer.write(request)
-            status, answer = await _answer(reader)
-            latencies.append(time.perf_counter() - started)
-            assert status == 201, answer.decode(errors="replace")
-
+    """``total`` port creates from ``clients`` concurrent lean clients (:class:`PortCreates`, every
+    connection opened before the timed part): elapsed seconds and each create's latency."""
+    creates = PortCreates(base, token, network_id, clients, verify)
+    await creates.open()
     try:
         started = time.perf_counter()
-        await asyncio.gather(*[worker(r, w) for r, w in streams])
+        latencies = await creates.run(max(1, total // clients) * clients)
         return time.perf_counter() - started, latencies
     finally:
-        for _, writer in streams:
-            writer.close()
-
-
-async def _answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    """An HTTP/1.1 answer's status and body (Content-Length or chunked), nothing parsed but the framing."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {
-        n.strip().lower(): v.strip() for n, _, v in (line.partition(":") for line in lines[1:] if line)
-    }
-    if "content-length" in headers:
-        return status, await reader.readexactly(int(headers["content-length"]))
-    if headers.get("transfer-encoding", "").lower() != "chunked":
-        raise ValueError(f"an answer with neither length nor chunks: {headers}")
-    parts = []
-    while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
-        parts.append(await reader.readexactly(size + 2))
-    while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers, then the empty line
-        pass
-    return status, b"".join(p[:-2] for p in parts)
+        creates.close()
 
 
 class RawClient:
