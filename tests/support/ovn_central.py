@@ -1,8 +1,9 @@
-"""OVN's northbound database for tests: a real ovsdb-server on 127.0.0.1 with its own files.
+"""OVN's northbound (or southbound) database for tests: a real ovsdb-server on 127.0.0.1 with its own files.
 
-``ovsdb-tool create`` makes the database from Debian's ``ovn-nb.ovsschema``; ``ovsdb-server``
-serves it on a free TCP port, as a child process stopped by its PID (and restartable on the same
-port and file, for outage tests). :meth:`NorthboundServer.rows` reads a table with ``ovn-nbctl``.
+``ovsdb-tool create`` makes the database from Debian's ``ovn-nb.ovsschema`` (``ovn-sb.ovsschema``);
+``ovsdb-server`` serves it on a free TCP port, as a child process stopped by its PID (and restartable
+on the same port and file, for outage tests). :meth:`NorthboundServer.rows` reads a table with
+``ovn-nbctl`` (``ovn-sbctl``).
 """
 
 from __future__ import annotations
@@ -58,11 +59,15 @@ def _value(cell: Any) -> Any:
 
 class NorthboundServer:
     """With ``pki``, the server listens for TLS (``pssl:``) and presents that PKI's certificate, which
-    clients (``ovn-nbctl`` here, the provider in tests) present too."""
+    clients (``ovn-nbctl`` here, the provider in tests) present too. ``southbound``: the southbound's
+    schema and ``ovn-sbctl`` instead (:func:`southbound_server`)."""
 
-    def __init__(self, directory: Path, pki: Pki | None = None) -> None:
+    def __init__(self, directory: Path, pki: Pki | None = None, *, southbound: bool = False) -> None:
         self.directory = directory
-        self.db = directory / "ovnnb_db.db"
+        self.name = "sb" if southbound else "nb"
+        self.schema = SB_SCHEMA if southbound else NB_SCHEMA
+        self.ctl = "ovn-sbctl" if southbound else "ovn-nbctl"
+        self.db = directory / f"ovn{self.name}_db.db"
         self.port = _free_port()
         self.pki = pki
         self.process: subprocess.Popen[bytes] | None = None
@@ -79,15 +84,15 @@ class NorthboundServer:
 
     def start(self) -> None:
         if not self.db.exists():
-            subprocess.run(["ovsdb-tool", "create", str(self.db), str(NB_SCHEMA)], check=True)
+            subprocess.run(["ovsdb-tool", "create", str(self.db), str(self.schema)], check=True)
         d = self.directory
         self.process = subprocess.Popen(
             [
                 "ovsdb-server",
                 str(self.db),
                 f"--remote=p{'ssl' if self.pki else 'tcp'}:{self.port}:127.0.0.1",
-                f"--unixctl={d / 'nb.ctl'}",
-                f"--log-file={d / 'nb.log'}",
+                f"--unixctl={d / (self.name + '.ctl')}",
+                f"--log-file={d / (self.name + '.log')}",
                 "--no-chdir",
                 *self._tls_options(),
             ],
@@ -101,7 +106,9 @@ class NorthboundServer:
                 return
             except OSError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError(f"ovsdb-server did not start (see {d / 'nb.log'})") from None
+                    raise RuntimeError(
+                        f"ovsdb-server did not start (see {d / (self.name + '.log')})"
+                    ) from None
                 time.sleep(0.05)
 
     def stop(self) -> None:
@@ -119,13 +126,14 @@ class NorthboundServer:
         return self.process is not None and self.process.poll() is None
 
     def nbctl(self, *args: str) -> str:
+        """``ovn-nbctl`` (a southbound's: ``ovn-sbctl``) on this database."""
         done = subprocess.run(
-            ["ovn-nbctl", f"--db={self.remote}", "--timeout=10", *self._tls_options(), *args],
+            [self.ctl, f"--db={self.remote}", "--timeout=10", *self._tls_options(), *args],
             capture_output=True,
             text=True,
         )
         if done.returncode != 0:
-            raise RuntimeError(f"ovn-nbctl {' '.join(args)}: {done.stderr.strip()}")
+            raise RuntimeError(f"{self.ctl} {' '.join(args)}: {done.stderr.strip()}")
         return done.stdout
 
     def rows(self, table: str) -> list[dict[str, Any]]:
@@ -148,6 +156,17 @@ class NorthboundServer:
 @contextmanager
 def northbound_server(directory: Path, pki: Pki | None = None) -> Iterator[NorthboundServer]:
     server = NorthboundServer(directory, pki)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def southbound_server(directory: Path, pki: Pki | None = None) -> Iterator[NorthboundServer]:
+    """A southbound database alone (no ovn-northd): its rows are what the test writes with ``ovn-sbctl``."""
+    server = NorthboundServer(directory, pki, southbound=True)
     server.start()
     try:
         yield server

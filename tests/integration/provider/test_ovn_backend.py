@@ -299,6 +299,30 @@ def test_dhcp_options_carry_routes_and_ipv6_modes(api: Api, nb: NorthboundServer
     assert len(ips) == 3
     assert as_list(row["addresses"]) == [" ".join([port["mac_address"], *ips])]
 
+    # stateful DHCPv6 (on a network of its own: a port refers to one DHCPv6 row): addresses from the
+    # server, so no dhcpv6_stateless; the subnet's IPv6 name servers, its IPv4 ones left out
+    v6_network = api.network()
+    stateful = api.subnet(
+        v6_network["id"],
+        "2001:db8:3::/64",
+        ipv6_ra_mode="dhcpv6-stateful",
+        ipv6_address_mode="dhcpv6-stateful",
+        dns_nameservers=["2001:db8:3::53", "192.0.2.53"],
+    )
+    (full,) = dhcp(nb, stateful["id"])
+    assert full["cidr"] == "2001:db8:3::/64"
+    assert "dhcpv6_stateless" not in full["options"]
+    assert full["options"]["server_id"].startswith("fa:16:3e:")
+    assert full["options"]["dns_server"] == "{2001:db8:3::53}"
+    v6_port = api.port(v6_network["id"])
+    v6_row = lsp(nb, v6_port["id"])
+    assert v6_row is not None
+    assert v6_row["dhcpv6_options"] == full["_uuid"]
+    assert as_list(v6_row["dhcpv4_options"]) == []
+    assert as_list(v6_row["addresses"]) == [
+        f"{v6_port['mac_address']} {v6_port['fixed_ips'][0]['ip_address']}"
+    ]
+
 
 def port_group(nb: NorthboundServer, name: str) -> dict[str, Any] | None:
     return next((r for r in nb.rows("Port_Group") if r["name"] == name), None)
@@ -406,6 +430,34 @@ def test_the_northbound_over_tls(tmp_path: Path) -> None:
         ) as provider, provider.admin() as client:  # fmt: skip
             network = Api(client).network()
             assert switch(nb, network["id"]) is not None
+
+
+def test_the_southbound_over_tls(tmp_path: Path) -> None:
+    """The provider's southbound connection (chassis as agents, ports' ``up``) over ``ssl:`` with the
+    same key, certificate and CA as its northbound's."""
+    _require(ovn_central.missing())
+    for d in ("pki", "nb", "sb"):
+        (tmp_path / d).mkdir()
+    pki = make_pki(tmp_path / "pki", client_auth=True)
+    with (
+        ovn_central.northbound_server(tmp_path / "nb", pki) as nb,
+        ovn_central.southbound_server(tmp_path / "sb", pki) as sb,
+    ):
+        assert sb.remote.startswith("ssl:")
+        nb.nbctl("init")  # NB_Global, whose nb_cfg the chassis are judged by (ovn-northd makes it too)
+        sb.nbctl("chassis-add", "chassis-over-tls", "geneve", "192.0.2.7")
+        with running_provider(
+            sqlite_url(tmp_path), tmp_path, backend="ovn", ovn_nb_connection=nb.remote,
+            ovn_sb_connection=sb.remote, ovn_nb_private_key=pki.key_file, ovn_nb_certificate=pki.chain_file,
+            ovn_ca_cert=pki.ca_file, ovn_maintenance_interval=3600, ovn_chassis_interval=0.2,
+        ) as provider, provider.admin() as client:  # fmt: skip
+
+            def listed() -> bool:
+                got = client.get("/v2.0/agents", params={"agent_type": "OVN Controller agent"})
+                assert got.status_code == 200, got.text
+                return [a["host"] for a in got.json()["agents"]] == ["chassis-over-tls"]
+
+            eventually(listed, timeout=10)
 
 
 def test_allowed_address_pairs_and_port_security_reach_the_port(api: Api, nb: NorthboundServer) -> None:
