@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,8 @@ class Lab:
     agents: list[AgentProcess] = field(default_factory=list)
     pidfiles: list[Path] = field(default_factory=list)
     spawned: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    #: run first by :meth:`cleanup` (an in-process agent's stop: its Open vSwitch connection closed)
+    on_cleanup: list[Callable[[], None]] = field(default_factory=list)
 
     def netns(self, name: str) -> str:
         full = self.prefix + name
@@ -213,6 +216,9 @@ class Lab:
         return proc.returncode == 0
 
     def cleanup(self) -> None:
+        for callback in self.on_cleanup:
+            with contextlib.suppress(Exception):
+                callback()
         for agent in self.agents:
             with contextlib.suppress(Exception):
                 agent.stop()

@@ -26,7 +26,7 @@ from neutrino.agent.datapath.hostnet import HostNet
 from neutrino.agent.datapath.iproute import IpRouteNet
 from neutrino.agent.datapath.memory import MemoryNet
 from neutrino.agent.datapath.router import RouterNamespaces
-from neutrino.agent.datapath.vswitch import DEFAULT_OVSDB, IdlOvsDb, MemoryOvsDb, OvsDb, VsctlOvsDb
+from neutrino.agent.datapath.vswitch import DEFAULT_OVSDB, IdlOvsDb, MemoryOvsDb, OvsDb
 from neutrino.agent.dhcp_service import DhcpService
 from neutrino.agent.enrollment import Enrollment
 from neutrino.agent.host_agent import HostAgent
@@ -122,9 +122,9 @@ def build_agent(
     firewall = Firewall(host_net) if settings.firewall == "iptables" and not ovn else None
     ovs: OvsDb = MemoryOvsDb()
     if settings.host_net != "memory":
-        # in OVN mode a plug is one ovsdbapp transaction (ovn-controller does the rest, and many
-        # plugs come at once); the builtin mode's plug still reads the bridge with ovs-vsctl
-        ovs = IdlOvsDb(settings.ovsdb or DEFAULT_OVSDB) if ovn else VsctlOvsDb(settings.ovsdb)
+        # a plug is one ovsdbapp transaction on one connection kept open (made on the first plug),
+        # in both modes: no ovs-vsctl process that connects and reads the whole switch three times
+        ovs = IdlOvsDb(settings.ovsdb or DEFAULT_OVSDB)
     datapath_type = settings.ovs_datapath_type
     if ovn and datapath_type is None and settings.host_net == "kernel":
         datapath_type = userspace_datapath()
@@ -181,6 +181,7 @@ def build_agent(
         networks=InternalNetworks(store, host_net),
         dhcp=dhcp,
         security=security,
+        vswitch=ovs,
     )
     if ovn:
         config = ovn_config(settings, datapath_type)

@@ -100,7 +100,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--ovs-db",
-        help="OVSDB of the open_vswitch driver (default: ovs-vsctl's, unix:/run/openvswitch/db.sock)",
+        help="OVSDB of the open_vswitch driver (default: Open vSwitch's own, unix:/run/openvswitch/db.sock)",
     )
     add("--ovs-datapath-type", help="datapath type of br-int (e.g. netdev for the userspace datapath)")
     add("--integration-bridge", help="the Open vSwitch bridge of OPEN_VSWITCH vNICs (default br-int)")

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 from neutrino.agent.change_feed import FeedReader
 from neutrino.agent.datapath.hostnet import HostNetError
+from neutrino.agent.datapath.vswitch import OvsDb
 from neutrino.agent.dhcp_service import DhcpService
 from neutrino.agent.identity import HostIdentity
 from neutrino.agent.internal_networks import InternalNetworks
@@ -83,6 +84,8 @@ class HostAgent:
     l3: L3Follower | None = None
     ovn: OvnChassis | None = None
     changes: FeedReader | None = None
+    #: the host's Open vSwitch database (the open_vswitch driver's and the chassis'), closed at stop
+    vswitch: OvsDb | None = None
 
     def capabilities(self) -> Capabilities:
         """The capabilities report (``GET /capabilities``)."""
@@ -169,7 +172,7 @@ class HostAgent:
             self.changes.start()
 
     def stop(self) -> None:
-        """Stop those threads (and the agent's ovn-controller)."""
+        """Stop those threads (and the agent's ovn-controller), then close the Open vSwitch connection."""
         if self.changes is not None:
             self.changes.stop()
         if self.l3 is not None:
@@ -180,3 +183,5 @@ class HostAgent:
             self.reporter.stop()
         if self.ovn is not None:
             self.ovn.stop()
+        if self.vswitch is not None:
+            self.vswitch.close()

@@ -42,7 +42,9 @@ def host_agent(lab: Lab, tmp_path: Path, ns: str, name: str, me: str, peer: str,
         vnic_drivers={"OPEN_VSWITCH": "open_vswitch"}, tunnel_ip=me, vxlan_peers=[peer],
         netns_prefix=f"{lab.prefix}{name}-", guest_dhcp=guest_dhcp, ovs_db=db, ovs_datapath_type="netdev",
     )  # fmt: skip
-    return build_agent(settings, host_net=IpRouteNet(ns))
+    agent = build_agent(settings, host_net=IpRouteNet(ns))
+    lab.on_cleanup.append(agent.stop)  # its Open vSwitch connection closed before the lab's switch stops
+    return agent
 
 
 def require_ovs() -> None:

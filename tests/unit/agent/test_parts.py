@@ -7,12 +7,15 @@ import ast
 import inspect
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from pydantic import SecretStr
 
 import neutrino.agent as agent_package
 from neutrino.agent.app import build_agent, neutron_endpoint
 from neutrino.agent.datapath.memory import MemoryNet
+from neutrino.agent.datapath.vswitch import IdlOvsDb
 from neutrino.agent.dhcp_service import DhcpService
 from neutrino.agent.errors import PlugFailed, VmExists
 from neutrino.agent.host_agent import HostAgent
@@ -188,3 +191,21 @@ def test_a_part_is_one_small_class_of_its_own(cls: type) -> None:
     public = [n for n, v in vars(cls).items() if inspect.isfunction(v) and not n.startswith("_")]
     assert len(public) <= 20
     assert [base.__name__ for base in cls.__mro__[1:]] == ["object"]  # no mixins, no parent stubs
+
+
+def test_on_a_host_both_modes_plug_open_vswitch_through_one_ovsdbapp_connection_closed_at_stop(
+    tmp_path: Path,
+) -> None:
+    """The builtin mode's open_vswitch driver writes through the agent's one ovsdbapp connection, as the
+    OVN mode's does (no ``ovs-vsctl`` process per call); the agent's stop lets it go."""
+    for ovn in ({}, {"ovn_remote": "tcp:192.0.2.10:6642", "ovn_encap_ip": "192.0.2.11"}):
+        settings = AgentSettings(
+            data_dir=tmp_path, token=SecretStr("t"), host_net="kernel", vm_backend="netns", firewall="none",
+            vnic_drivers={"OPEN_VSWITCH": "open_vswitch"}, ovs_db="unix:/nonexistent/db.sock", **ovn,
+        )  # fmt: skip
+        agent = build_agent(settings)
+        assert isinstance(agent.vswitch, IdlOvsDb) and agent.vswitch.db == "unix:/nonexistent/db.sock"
+        assert agent.drivers["OPEN_VSWITCH"].context.ovs is agent.vswitch
+        with mock.patch.object(agent.vswitch, "close") as close:
+            agent.stop()
+        close.assert_called_once_with()

@@ -1,7 +1,9 @@
 """Open vSwitch through one seam: :class:`OvsDb`. On a host, :class:`IdlOvsDb`: ovsdbapp (the library
 os-vif and Neutron's agents use) on one long-lived OVSDB connection, reads from its replica and each
-change one transaction; :class:`VsctlOvsDb` runs ``ovs-vsctl`` (a process, a connection and a read of
-the whole database per call). An in-memory model for unit tests and ``--host-net memory``."""
+change one transaction (the agent's, in the builtin and the OVN mode). :class:`VsctlOvsDb` runs
+``ovs-vsctl`` (a process, a connection and a read of the whole database per call): what the agent's
+plugs did before, kept as the reference ``test_ovsdb_contract.py`` holds :class:`IdlOvsDb` to. An
+in-memory model for unit tests and ``--host-net memory``."""
 
 from __future__ import annotations
 
@@ -66,6 +68,10 @@ class OvsDb(ABC):
     @abstractmethod
     def set_switch_external_ids(self, external_ids: dict[str, str]) -> None:
         """Set these keys of the switch's ``external_ids`` (others are kept)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Let go of the connection to the database, if one is kept (the agent's stop)."""
 
 
 def _ovs_map(value: Any) -> dict[str, str]:
@@ -162,6 +168,9 @@ class VsctlOvsDb(OvsDb):
                 ".",
                 *[f"external_ids:{k}={json.dumps(v)}" for k, v in external_ids.items()],
             )
+
+    def close(self) -> None:
+        """Nothing kept open: each call is an ``ovs-vsctl`` process of its own."""
 
 
 #: where Open vSwitch's database listens by default (what ``ovs-vsctl`` uses without ``--db``)
@@ -464,3 +473,6 @@ class MemoryOvsDb(OvsDb):
         if any(self.external_ids.get(k) != v for k, v in external_ids.items()):
             self.calls += 1
             self.external_ids.update(external_ids)
+
+    def close(self) -> None:
+        """Nothing to let go of."""
