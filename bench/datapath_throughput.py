@@ -57,7 +57,7 @@ def netns(name: str) -> str:
     return name
 
 
-def iperf(client_ns: str, server_ns: str, address: str, seconds: float) -> float:
+def iperf(client_ns: str, server_ns: str, address: str, seconds: int) -> float:
     """Gbit/s received by the server in one TCP test."""
     server = subprocess.Popen(
         ["ip", "netns", "exec", server_ns, "iperf3", "-s", "-1", "-B", address],
@@ -160,11 +160,15 @@ def guest(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=4, help="length of one iperf3 test (default 4)")
+    parser.add_argument(
+        "--seconds", type=int, default=4, help="length of one iperf3 test, whole seconds (default 4)"
+    )
     parser.add_argument(
         "--runs", type=int, default=3, help="tests per path; the median is reported (default 3)"
     )
     args = parser.parse_args()
+    if args.seconds < 1:  # iperf3 reads whole seconds: a 0 (what it made of 0.5) is a test without end
+        parser.error("--seconds: at least 1")
     if shutil.which("iperf3") is None:
         print("datapath_throughput: iperf3 is missing (Debian iperf3)", file=sys.stderr)
         return 2
